@@ -1,0 +1,1 @@
+//! goippy's configuration file.

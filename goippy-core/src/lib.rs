@@ -1,0 +1,24 @@
+//! goippy: a bridge between GoIP GSM gateways and XMPP.
+//!
+//! The crate has two layers, split by the `daemon` feature:
+//!
+//! * the **pure part** (always built): [`number`] (what a phone number is),
+//!   [`alias`] (how `+N@example.org` maps to goippy's component domain) and
+//!   [`goip`] (the GoIP wire format). It does no I/O and has no heavy
+//!   dependencies, so Prosody's `mod_sms_alias` native library links the very
+//!   same rules the daemon uses;
+//! * the **daemon** (feature `daemon`, on by default): configuration, the UDP
+//!   engine, storage, the XMPP component and the command line.
+//!
+//! Data flows one way per direction:
+//! UDP → engine → store → XMPP for what arrives from the GSM network, and
+//! XMPP → router → outbox → engine → UDP for what users send.
+#![forbid(unsafe_code)]
+#![cfg_attr(not(test), warn(clippy::unwrap_used))]
+
+pub mod alias;
+pub mod goip;
+pub mod number;
+
+#[cfg(feature = "daemon")]
+pub mod config;
