@@ -22,3 +22,9 @@ pub mod number;
 
 #[cfg(feature = "daemon")]
 pub mod config;
+#[cfg(feature = "daemon")]
+pub mod engine;
+#[cfg(feature = "daemon")]
+pub mod store;
+#[cfg(feature = "daemon")]
+pub mod xmpp;

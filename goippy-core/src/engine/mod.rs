@@ -1,0 +1,2 @@
+//! The GoIP UDP engine (see the engine issue): one socket, a channel registry, acks, dedup,
+//! and one outbound job at a time per channel.
