@@ -21,9 +21,15 @@ pub mod goip;
 pub mod number;
 
 #[cfg(feature = "daemon")]
+pub mod cli;
+#[cfg(feature = "daemon")]
 pub mod config;
 #[cfg(feature = "daemon")]
+pub mod daemon;
+#[cfg(feature = "daemon")]
 pub mod engine;
+#[cfg(feature = "daemon")]
+pub mod logging;
 #[cfg(feature = "daemon")]
 pub mod store;
 #[cfg(feature = "daemon")]

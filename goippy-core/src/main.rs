@@ -1,1 +1,80 @@
-fn main() {}
+//! `goippy`: the daemon and its operator commands (see `goippy --help`).
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use goippy_core::cli::{self, Cli, SampleOutcome};
+use goippy_core::config::Config;
+use goippy_core::{daemon, logging};
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+
+    if let Some(path) = &cli.sample {
+        return match cli::write_sample(path) {
+            Ok(outcomes) => {
+                for outcome in outcomes {
+                    match outcome {
+                        SampleOutcome::Written(p) => println!("wrote {}", p.display()),
+                        SampleOutcome::KeptExisting(p) => {
+                            println!(
+                                "kept {} (it exists; goippy never overwrites it)",
+                                p.display()
+                            )
+                        }
+                    }
+                }
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("goippy: {e}");
+                ExitCode::FAILURE
+            }
+        };
+    }
+
+    let path = cli.config_path();
+    if cli.check {
+        return match cli::check(&path) {
+            Ok(report) => {
+                print!("{report}");
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("goippy: {e}");
+                ExitCode::FAILURE
+            }
+        };
+    }
+
+    let (config, warnings) = match Config::load(&path) {
+        Ok(loaded) => loaded,
+        Err(e) => {
+            eprintln!("goippy: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let filter = logging::filter_for(cli.verbosity(), config.log_level.as_deref());
+    let log_handle = logging::init(filter);
+    for w in warnings {
+        tracing::warn!(config = %path.display(), "{w}");
+    }
+
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            tracing::error!("cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(daemon::run(config, cli.verbosity(), log_handle)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!("{e}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,179 @@
+//! The `goippy` command line.
+//!
+//! One binary serves the operator's whole life cycle — write a sample
+//! configuration, check it, run the daemon — with the flags the original
+//! goippy users already know. Flags that belong to later features are added
+//! with them: nothing here prints a fake answer.
+
+use std::fs::OpenOptions;
+use std::io::{self, Write};
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+
+use clap::{ArgAction, Parser};
+
+use crate::config::{self, Config, DEFAULT_CONFIG_PATH, DEFAULT_SAMPLE_PATH};
+
+const EXAMPLES: &str = "\
+Examples:
+  goippy --sample                    write /etc/goippy.conf.sample (and /etc/goippy.conf if missing)
+  goippy --sample /tmp/goippy.conf   write a sample configuration to /tmp/goippy.conf
+  goippy --check /etc/goippy.conf    validate a configuration and print the effective settings
+  goippy /etc/goippy-2508.conf       run the daemon with an explicit configuration
+  goippy -v                          run with /etc/goippy.conf and debug logging
+
+Logging: -v (debug), -vv (trace), -q (warnings), -qq (errors). Without them, RUST_LOG
+(a tracing filter such as \"goippy_core=debug\") and then the configuration's LOG_LEVEL
+apply; the default is info. Under systemd the output is plain lines for journald.";
+
+/// goippy: a bridge between GoIP GSM gateways and XMPP (SMS, USSD, call log).
+#[derive(Debug, Parser)]
+#[command(name = "goippy", version, after_help = EXAMPLES)]
+pub struct Cli {
+    /// Configuration file [default: /etc/goippy.conf]
+    #[arg(value_name = "CONFIG")]
+    pub config: Option<PathBuf>,
+
+    /// Configuration file (the same as the positional CONFIG)
+    #[arg(
+        short = 'c',
+        long = "config",
+        value_name = "CONFIG",
+        conflicts_with = "config"
+    )]
+    pub config_flag: Option<PathBuf>,
+
+    /// Write a commented sample configuration and exit; never overwrites a file.
+    /// Without PATH: /etc/goippy.conf.sample, and /etc/goippy.conf when it does not exist yet
+    #[arg(long, value_name = "PATH", num_args = 0..=1, default_missing_value = DEFAULT_SAMPLE_PATH,
+          conflicts_with_all = ["check", "config", "config_flag"])]
+    pub sample: Option<PathBuf>,
+
+    /// Validate the configuration, print the effective settings (secrets masked) and exit;
+    /// exits non-zero on any error
+    #[arg(long)]
+    pub check: bool,
+
+    /// More log output (-v debug, -vv trace)
+    #[arg(short, long, action = ArgAction::Count, conflicts_with = "quiet")]
+    pub verbose: u8,
+
+    /// Less log output (-q warnings, -qq errors only)
+    #[arg(short, long, action = ArgAction::Count)]
+    pub quiet: u8,
+}
+
+impl Cli {
+    /// The configuration file to use.
+    pub fn config_path(&self) -> PathBuf {
+        self.config
+            .clone()
+            .or_else(|| self.config_flag.clone())
+            .unwrap_or_else(|| PathBuf::from(DEFAULT_CONFIG_PATH))
+    }
+
+    /// -v minus -q: positive is chattier.
+    pub fn verbosity(&self) -> i8 {
+        self.verbose.min(2) as i8 - self.quiet.min(2) as i8
+    }
+}
+
+/// What `--sample` did, for the caller to print.
+#[derive(Debug, PartialEq, Eq)]
+pub enum SampleOutcome {
+    Written(PathBuf),
+    KeptExisting(PathBuf),
+}
+
+/// Writes the sample to `path` unless something is there already. With the
+/// default path it also creates the live configuration when it is missing.
+pub fn write_sample(path: &Path) -> io::Result<Vec<SampleOutcome>> {
+    let mut outcomes = vec![write_new(path, config::sample())?];
+    if path == Path::new(DEFAULT_SAMPLE_PATH) {
+        outcomes.push(write_new(Path::new(DEFAULT_CONFIG_PATH), config::sample())?);
+    }
+    Ok(outcomes)
+}
+
+/// Creates `path` with `text`, mode 0600 (it will hold secrets); an existing
+/// file is left exactly as it is.
+fn write_new(path: &Path, text: &str) -> io::Result<SampleOutcome> {
+    let file = OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path);
+    match file {
+        Ok(mut f) => {
+            f.write_all(text.as_bytes())?;
+            f.sync_all()?;
+            Ok(SampleOutcome::Written(path.to_path_buf()))
+        }
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+            Ok(SampleOutcome::KeptExisting(path.to_path_buf()))
+        }
+        Err(e) => Err(io::Error::new(
+            e.kind(),
+            format!("cannot write {}: {e}", path.display()),
+        )),
+    }
+}
+
+/// `--check`: the report printed on success, or the error.
+pub fn check(path: &Path) -> Result<String, config::ConfigError> {
+    let (config, warnings) = Config::load(path)?;
+    let mut out = String::new();
+    for w in &warnings {
+        out.push_str(&format!("warning: {}: {w}\n", path.display()));
+    }
+    out.push_str(&format!("{}: OK\n", path.display()));
+    out.push_str(&config.effective_settings());
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn clap_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn sample_and_config_forms() {
+        let cli = Cli::try_parse_from(["goippy", "--sample", "/tmp/x.conf"]).expect("parses");
+        assert_eq!(cli.sample.as_deref(), Some(Path::new("/tmp/x.conf")));
+        let cli = Cli::try_parse_from(["goippy", "--sample"]).expect("parses");
+        assert_eq!(cli.sample.as_deref(), Some(Path::new(DEFAULT_SAMPLE_PATH)));
+        let cli = Cli::try_parse_from(["goippy", "--check", "/tmp/x.conf"]).expect("parses");
+        assert!(cli.check);
+        assert_eq!(cli.config_path(), PathBuf::from("/tmp/x.conf"));
+        let cli = Cli::try_parse_from(["goippy", "-c", "/tmp/y.conf", "-vv"]).expect("parses");
+        assert_eq!(cli.config_path(), PathBuf::from("/tmp/y.conf"));
+        assert_eq!(cli.verbosity(), 2);
+        let cli = Cli::try_parse_from(["goippy"]).expect("parses");
+        assert_eq!(cli.config_path(), PathBuf::from(DEFAULT_CONFIG_PATH));
+        assert!(Cli::try_parse_from(["goippy", "-v", "-q"]).is_err());
+        assert!(Cli::try_parse_from(["goippy", "a.conf", "-c", "b.conf"]).is_err());
+    }
+
+    #[test]
+    fn sample_never_overwrites() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("goippy.conf");
+        std::fs::write(&path, "mine").expect("write");
+        assert_eq!(
+            write_sample(&path).expect("ok"),
+            vec![SampleOutcome::KeptExisting(path.clone())]
+        );
+        assert_eq!(std::fs::read_to_string(&path).expect("read"), "mine");
+        let fresh = dir.path().join("new.conf");
+        assert_eq!(
+            write_sample(&fresh).expect("ok"),
+            vec![SampleOutcome::Written(fresh.clone())]
+        );
+        assert!(check(&fresh).expect("sample checks").contains("OK"));
+    }
+}
