@@ -1,0 +1,1 @@
+//! A throwaway MariaDB server (see the storage issue).

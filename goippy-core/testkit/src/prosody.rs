@@ -1,0 +1,1 @@
+//! A throwaway Prosody server (see the XMPP issue).
