@@ -1,2 +1,6 @@
 //! The GoIP UDP engine (see the engine issue): one socket, a channel registry, acks, dedup,
 //! and one outbound job at a time per channel.
+
+pub mod credentials;
+
+pub use credentials::{ChannelCredentials, CredentialSource, StaticCredentials};

@@ -1,0 +1,103 @@
+//! Who may talk to the engine: the GoIP channels goippy knows.
+//!
+//! The engine authenticates every packet against a [`CredentialSource`]. The
+//! lookup is synchronous and must answer from memory — it runs for every
+//! datagram on the UDP loop, which must never wait on a database. The storage
+//! layer backs it with a snapshot of `goippy_gateways` that it refreshes in
+//! the background; tests use [`StaticCredentials`].
+
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+
+use subtle::ConstantTimeEq;
+
+use crate::config::Secret;
+
+/// What the engine knows about one configured channel.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChannelCredentials {
+    /// The GoIP "SMS Client ID" of the channel.
+    pub goip_id: String,
+    pub password: Secret,
+}
+
+impl ChannelCredentials {
+    pub fn new(goip_id: impl Into<String>, password: impl Into<String>) -> Self {
+        ChannelCredentials {
+            goip_id: goip_id.into(),
+            password: Secret::new(password),
+        }
+    }
+
+    /// Compares a password from a datagram in constant time, so that timing
+    /// does not reveal how much of a guess was right.
+    pub fn password_matches(&self, candidate: &str) -> bool {
+        self.password
+            .expose()
+            .as_bytes()
+            .ct_eq(candidate.as_bytes())
+            .into()
+    }
+}
+
+/// The engine's view of the configured channels.
+pub trait CredentialSource: Send + Sync + 'static {
+    /// The enabled channel with this GoIP id, if any. Must not block.
+    fn lookup(&self, goip_id: &str) -> Option<ChannelCredentials>;
+}
+
+/// An in-memory set of channels that can be replaced at run time.
+#[derive(Debug, Clone, Default)]
+pub struct StaticCredentials {
+    inner: Arc<RwLock<HashMap<String, ChannelCredentials>>>,
+}
+
+impl StaticCredentials {
+    pub fn new(channels: impl IntoIterator<Item = ChannelCredentials>) -> Self {
+        let s = StaticCredentials::default();
+        s.replace(channels);
+        s
+    }
+
+    /// Replaces the whole set at once (readers see the old or the new set, never a mix).
+    pub fn replace(&self, channels: impl IntoIterator<Item = ChannelCredentials>) {
+        let map = channels
+            .into_iter()
+            .map(|c| (c.goip_id.clone(), c))
+            .collect();
+        let mut guard = self.inner.write().unwrap_or_else(|p| p.into_inner());
+        *guard = map;
+    }
+}
+
+impl CredentialSource for StaticCredentials {
+    fn lookup(&self, goip_id: &str) -> Option<ChannelCredentials> {
+        let guard = self.inner.read().unwrap_or_else(|p| p.into_inner());
+        guard.get(goip_id).cloned()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lookup_and_compare() {
+        let creds = StaticCredentials::new([ChannelCredentials::new("goip-1", "secret")]);
+        let c = creds.lookup("goip-1").expect("known channel");
+        assert!(c.password_matches("secret"));
+        assert!(!c.password_matches("secre"));
+        assert!(!c.password_matches("secret2"));
+        assert!(!c.password_matches(""));
+        assert!(creds.lookup("goip-2").is_none());
+        creds.replace([ChannelCredentials::new("goip-2", "x")]);
+        assert!(creds.lookup("goip-1").is_none());
+        assert!(creds.lookup("goip-2").is_some());
+    }
+
+    #[test]
+    fn debug_hides_the_password() {
+        let c = ChannelCredentials::new("goip-1", "hunter2");
+        assert!(!format!("{c:?}").contains("hunter2"));
+    }
+}
