@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# Runs every goippy test on a Debian 12 machine, installing what is missing.
+#
+#   sudo bash prosody-test/test-all.sh
+#
+# Idempotent: packages and the Rust toolchain are only installed when absent.
+# It runs, in order: formatting and lint checks, the workspace's unit and
+# integration tests (real UDP sockets, SQLite files, a throwaway MariaDB and
+# throwaway Prosody servers), the Lua unit tests, and the end-to-end scenarios
+# of prosody-test against a real Prosody. Any failure stops it with exit 1.
+set -euo pipefail
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+root=$(cd "$here/.." && pwd)
+# shellcheck source=prosody-test/setup.sh
+source "$here/setup.sh"
+
+ensure_packages
+ensure_rust
+
+step() { printf '\n==> %s\n' "$*"; }
+
+cd "$root"
+step "cargo fmt --check"
+cargo fmt --all -- --check
+
+step "cargo clippy --all-targets -- -D warnings"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+
+step "cargo test --workspace"
+cargo test --workspace --locked
+
+if compgen -G "$root/lua/spec/*_spec.lua" > /dev/null; then
+    step "busted (Lua unit tests)"
+    (cd "$root/lua" && busted --lua=lua5.4 spec)
+fi
+
+if [ -f "$here/Cargo.toml" ]; then
+    step "prosody-test: clippy and end-to-end scenarios against a real Prosody"
+    (cd "$here" && cargo fmt --all -- --check \
+        && cargo clippy --all-targets --locked -- -D warnings \
+        && cargo test --locked)
+fi
+
+step "all tests passed"
