@@ -2,5 +2,9 @@
 //! and one outbound job at a time per channel.
 
 pub mod credentials;
+pub mod dedup;
+pub mod ledger;
+pub mod sendid;
+pub mod warn_limit;
 
 pub use credentials::{ChannelCredentials, CredentialSource, StaticCredentials};
