@@ -38,8 +38,15 @@
 //!   it and leaves the stream intact), the link sanitises a copy, logs a
 //!   warning and sends that.
 //! * **No deadlock with a busy consumer.** While the inbound channel is full
-//!   the link stops reading but keeps serving `send`, so a consumer that
-//!   answers a stanza before taking the next one cannot block itself.
+//!   the link keeps serving `send`, so a consumer that answers a stanza
+//!   before taking the next one cannot block itself. Reading stops then
+//!   (backpressure), except while a ping is out: its answer may be queued
+//!   behind stanzas not taken yet, so the link reads up to
+//!   `inbound_capacity` more. Memory stays bounded (at most twice that many
+//!   stanzas wait); if the answer is still out of reach after
+//!   `response_timeout`, the confirmed sends fail as
+//!   [`SendError::Unconfirmed`] instead of waiting forever. An unanswered
+//!   ping while everything was read means the stream is dead.
 
 use std::collections::VecDeque;
 use std::future::{Future, poll_fn};
@@ -175,6 +182,12 @@ pub enum SendError {
     /// whatever built it); the stream is unaffected.
     #[error("the stanza cannot be written as XML: {0}")]
     Unencodable(String),
+    /// The stanza was written, but the server's confirmation did not come
+    /// within this time because the consumer is not taking inbound stanzas
+    /// (the answer is queued behind them). It has most likely arrived; treat
+    /// it as unconfirmed (re-send later) rather than lost.
+    #[error("the stanza was written but not confirmed within {0:?}")]
+    Unconfirmed(Duration),
     /// The link has been shut down.
     #[error("the XMPP link has been shut down")]
     Stopped,
@@ -220,6 +233,9 @@ impl XmppHandle {
     /// Like [`Self::send`], but resolves only once the server has processed
     /// the stanza (a ping sent after it has been answered). Use it when
     /// losing the stanza matters, e.g. before marking an SMS delivered.
+    /// [`SendError::ConnectionLost`] and [`SendError::Unconfirmed`] both mean
+    /// "not confirmed": keep it to re-send (a duplicate is possible, a loss
+    /// is not).
     pub async fn send_confirmed(&self, stanza: impl Into<Stanza>) -> Result<(), SendError> {
         self.submit(stanza.into(), true).await
     }
@@ -307,6 +323,8 @@ enum Stop {
     Shutdown(oneshot::Sender<()>),
     HandlesDropped,
     ConsumerGone,
+    /// Already logged.
+    Misconfigured,
 }
 
 /// The outcome of waiting for something while disconnected.
@@ -328,7 +346,7 @@ impl LinkTask {
             Ok(jid) => jid,
             Err(e) => {
                 tracing::error!(component = %self.config.component, "XMPP_COMPONENT_JID is not a valid JID ({e}); the XMPP link cannot start");
-                self.finish(Stop::HandlesDropped);
+                self.finish(Stop::Misconfigured);
                 return;
             }
         };
@@ -449,12 +467,21 @@ impl LinkTask {
             Stop::ConsumerGone => {
                 tracing::info!(component = %self.config.component, "XMPP link stopped: nobody reads inbound stanzas")
             }
+            Stop::Misconfigured => {}
         }
     }
 }
 
 /// A stanza written with `send_confirmed`, waiting for the ping after it.
 type Waiter = Done;
+
+/// A ping the server has not answered yet.
+struct PendingPing {
+    id: String,
+    sent: tokio::time::Instant,
+    /// The confirmed sends written before it.
+    waiters: Vec<Waiter>,
+}
 
 /// One connected stream, from handshake to its end.
 struct Session<'a> {
@@ -463,12 +490,12 @@ struct Session<'a> {
     session: u64,
     ping_to: Option<Jid>,
     component: Option<Jid>,
-    /// An inbound item the consumer has no room for yet.
-    pending: Option<Inbound>,
+    /// Inbound items the consumer has no room for yet, oldest first.
+    backlog: VecDeque<Inbound>,
     /// Confirmed sends written after the last ping.
     unconfirmed: Vec<Waiter>,
-    /// Pings in flight, oldest first, each with the sends written before it.
-    pings: VecDeque<(String, Vec<Waiter>)>,
+    /// Pings in flight, oldest first.
+    pings: VecDeque<PendingPing>,
 }
 
 /// What woke a session up.
@@ -477,6 +504,7 @@ enum Event {
     Command(Option<Command>),
     ConsumerGone,
     Read(Option<Result<FallibleStreamElement, ReadError>>),
+    PingOverdue,
 }
 
 enum WriteError {
@@ -498,7 +526,7 @@ impl<'a> Session<'a> {
             session,
             ping_to,
             component,
-            pending: None,
+            backlog: VecDeque::new(),
             unconfirmed: Vec::new(),
             pings: VecDeque::new(),
         }
@@ -514,29 +542,46 @@ impl<'a> Session<'a> {
         let waiting = self
             .unconfirmed
             .drain(..)
-            .chain(self.pings.drain(..).flat_map(|(_, w)| w));
+            .chain(self.pings.drain(..).flat_map(|p| p.waiters));
         for done in waiting {
             let _ = done.send(Err(SendError::ConnectionLost));
         }
         end
     }
 
+    /// Whether to read more from the stream. Normally only when the
+    /// consumer has taken everything; but while a ping is out, reading goes
+    /// on (up to `inbound_capacity` items ahead) because its answer may sit
+    /// behind stanzas the consumer has not taken yet, and a consumer that
+    /// waits for a confirmed send before taking the next stanza must not
+    /// wait forever.
+    fn may_read(&self) -> bool {
+        self.backlog.is_empty()
+            || (!self.pings.is_empty() && self.backlog.len() < self.link.config.inbound_capacity)
+    }
+
     async fn serve(&mut self) -> SessionEnd {
         loop {
-            let has_pending = self.pending.is_some();
+            let may_read = self.may_read();
+            let has_backlog = !self.backlog.is_empty();
+            let ping_deadline = self
+                .pings
+                .front()
+                .map(|p| p.sent + self.link.config.response_timeout);
             let event = tokio::select! {
                 biased;
                 command = self.link.commands.recv() => Event::Command(command),
-                permit = self.link.inbound.reserve(), if has_pending => match permit {
+                permit = self.link.inbound.reserve(), if has_backlog => match permit {
                     Ok(permit) => {
-                        if let Some(item) = self.pending.take() {
+                        if let Some(item) = self.backlog.pop_front() {
                             permit.send(item);
                         }
                         continue;
                     }
                     Err(_) => Event::ConsumerGone,
                 },
-                item = self.stream.next(), if !has_pending => Event::Read(item),
+                item = self.stream.next(), if may_read => Event::Read(item),
+                _ = sleep_until_or_never(ping_deadline) => Event::PingOverdue,
             };
             let outcome = match event {
                 Event::Command(None) => Err(SessionEnd::Stop(Stop::HandlesDropped)),
@@ -553,11 +598,50 @@ impl<'a> Session<'a> {
                     .map_err(SessionEnd::Lost),
                 Event::ConsumerGone => Err(SessionEnd::Stop(Stop::ConsumerGone)),
                 Event::Read(item) => self.receive(item).await,
+                Event::PingOverdue => match self.ping_overdue(may_read) {
+                    Ok(()) => self.ping_for_unconfirmed().await,
+                    Err(end) => Err(end),
+                },
             };
             if let Err(end) = outcome {
                 return end;
             }
         }
+    }
+
+    /// Confirmed sends written while an older ping was out need a ping of
+    /// their own once nothing else is out.
+    async fn ping_for_unconfirmed(&mut self) -> Result<(), SessionEnd> {
+        if self.unconfirmed.is_empty() || !self.pings.is_empty() {
+            return Ok(());
+        }
+        self.ping()
+            .await
+            .map_err(|e| SessionEnd::Lost(format!("cannot send a confirmation ping: {e}")))
+    }
+
+    /// The oldest ping has waited `response_timeout` for its answer.
+    fn ping_overdue(&mut self, reading: bool) -> Result<(), SessionEnd> {
+        let timeout = self.link.config.response_timeout;
+        if reading {
+            // Everything the server sent was read, and no answer among it.
+            return Err(SessionEnd::Lost(format!(
+                "the server did not answer a ping within {timeout:?}"
+            )));
+        }
+        // The answer is stuck behind stanzas the consumer does not take:
+        // stop waiting rather than block the consumer's send forever.
+        tracing::warn!(
+            session = self.session,
+            backlog = self.backlog.len(),
+            "inbound stanzas are not being taken; confirmed sends fail as unconfirmed"
+        );
+        for ping in self.pings.drain(..) {
+            for done in ping.waiters {
+                let _ = done.send(Err(SendError::Unconfirmed(timeout)));
+            }
+        }
+        Ok(())
     }
 
     /// Handles one item read from the stream.
@@ -567,10 +651,12 @@ impl<'a> Session<'a> {
     ) -> Result<(), SessionEnd> {
         match item {
             Some(Ok(FallibleStreamElement::Ok(XmppStreamElement::Stanza(stanza)))) => {
-                if !self.is_ping_answer(&stanza) {
-                    self.pending = Some(Inbound::Stanza(stanza));
+                if self.is_ping_answer(&stanza) {
+                    self.ping_for_unconfirmed().await
+                } else {
+                    self.backlog.push_back(Inbound::Stanza(stanza));
+                    Ok(())
                 }
-                Ok(())
             }
             Some(Ok(FallibleStreamElement::Ok(XmppStreamElement::StreamError(e)))) => {
                 Err(SessionEnd::Lost(format!(
@@ -603,7 +689,7 @@ impl<'a> Session<'a> {
                     id = header.id.as_deref().unwrap_or("-"),
                     "skipped an invalid {name} stanza: {error}"
                 );
-                self.pending = Some(Inbound::Invalid(InvalidStanza {
+                self.backlog.push_back(Inbound::Invalid(InvalidStanza {
                     kind,
                     from: header.from,
                     to: header.to,
@@ -689,7 +775,11 @@ impl<'a> Session<'a> {
             iq = iq.with_from(from.clone());
         }
         let waiters = std::mem::take(&mut self.unconfirmed);
-        self.pings.push_back((id, waiters));
+        self.pings.push_back(PendingPing {
+            id,
+            sent: tokio::time::Instant::now(),
+            waiters,
+        });
         match self.write(&Stanza::Iq(iq)).await {
             Ok(()) => Ok(()),
             Err(WriteError::Io(e)) => Err(e),
@@ -703,11 +793,11 @@ impl<'a> Session<'a> {
         let Stanza::Iq(iq @ (Iq::Result { .. } | Iq::Error { .. })) = stanza else {
             return false;
         };
-        let Some(position) = self.pings.iter().position(|(id, _)| id == iq.id()) else {
+        let Some(position) = self.pings.iter().position(|p| p.id == iq.id()) else {
             return false;
         };
-        for (_, waiters) in self.pings.drain(..=position) {
-            for done in waiters {
+        for ping in self.pings.drain(..=position) {
+            for done in ping.waiters {
                 let _ = done.send(Ok(()));
             }
         }
@@ -774,9 +864,96 @@ impl<'a> Session<'a> {
     }
 }
 
+/// Sleeps until `deadline`, or forever without one.
+async fn sleep_until_or_never(deadline: Option<tokio::time::Instant>) {
+    match deadline {
+        Some(deadline) => tokio::time::sleep_until(deadline).await,
+        None => std::future::pending().await,
+    }
+}
+
 /// A copy of `stanza` with every forbidden character replaced.
 fn sanitised(stanza: &Stanza) -> Result<Stanza, String> {
     let mut element = Element::from(stanza);
     sanitize_element(&mut element);
     Stanza::try_from(element).map_err(|e| e.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio_xmpp::parsers::message::Message;
+
+    fn config(component: &str, port: u16) -> LinkConfig {
+        LinkConfig {
+            component: component.into(),
+            secret: Secret::new("x"),
+            host: "127.0.0.1".into(),
+            port,
+            ping_target: "example.org".into(),
+            keepalive: Duration::from_secs(1),
+            response_timeout: Duration::from_secs(1),
+            connect_timeout: Duration::from_secs(1),
+            write_timeout: Duration::from_secs(1),
+            backoff_min: Duration::from_millis(50),
+            backoff_max: Duration::from_millis(100),
+            inbound_capacity: 4,
+        }
+    }
+
+    /// A port nothing listens on: bound, then released.
+    fn closed_port() -> u16 {
+        std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map(|a| a.port())
+            .expect("ephemeral port")
+    }
+
+    #[tokio::test]
+    async fn an_invalid_component_jid_stops_the_link() {
+        let (handle, _inbound, mut state) = XmppLink::spawn(config("not a jid@@", closed_port()));
+        tokio::time::timeout(
+            Duration::from_secs(5),
+            state.wait_for(|s| *s == LinkState::Stopped),
+        )
+        .await
+        .expect("stops")
+        .expect("watch");
+        assert_eq!(
+            handle.send(Message::chat(None)).await,
+            Err(SendError::Stopped)
+        );
+    }
+
+    #[tokio::test]
+    async fn sends_fail_at_once_while_disconnected_and_shutdown_stops() {
+        let (handle, _inbound, state) = XmppLink::spawn(config("sms.example.org", closed_port()));
+        assert_eq!(*state.borrow(), LinkState::Disconnected);
+        assert_eq!(
+            handle.send(Message::chat(None)).await,
+            Err(SendError::NotConnected)
+        );
+        assert_eq!(
+            handle.send_confirmed(Message::chat(None)).await,
+            Err(SendError::NotConnected)
+        );
+        tokio::time::timeout(Duration::from_secs(5), handle.shutdown())
+            .await
+            .expect("shutdown while disconnected");
+        assert_eq!(handle.state(), LinkState::Stopped);
+    }
+
+    #[tokio::test]
+    async fn dropping_every_handle_stops_the_link() {
+        let (handle, _inbound, mut state) =
+            XmppLink::spawn(config("sms.example.org", closed_port()));
+        drop(handle);
+        tokio::time::timeout(
+            Duration::from_secs(5),
+            state.wait_for(|s| *s == LinkState::Stopped),
+        )
+        .await
+        .expect("stops")
+        .expect("watch");
+    }
 }

@@ -213,8 +213,8 @@ mod tests {
 
     use super::*;
     use crate::xmpp::address::Target;
-    use tokio_xmpp::parsers::message::MessageType;
     use crate::xmpp::testing::{element, parse_stanza, xml};
+    use tokio_xmpp::parsers::message::MessageType;
     use tokio_xmpp::parsers::ns;
     use tokio_xmpp::parsers::stanza_error::{DefinedCondition, ErrorType};
 
