@@ -490,3 +490,54 @@ async fn dropping_the_consumer_stops_the_link() {
     assert!(log.contents().contains("nobody reads inbound stanzas"));
     drop(sms);
 }
+
+#[tokio::test(flavor = "current_thread")]
+async fn stanzas_read_before_the_stream_died_are_still_delivered() {
+    let (log, _guard) = LogCapture::start();
+    let prosody = prosody();
+    let mut config = link_config(&prosody, SMS, SMS_SECRET);
+    config.inbound_capacity = 2;
+    let (sms, mut sms_in, mut sms_state) = XmppLink::spawn(config);
+    let (peer, _peer_in, mut peer_state) =
+        XmppLink::spawn(link_config(&prosody, PEER, PEER_SECRET));
+    connected(&mut sms_state).await;
+    connected(&mut peer_state).await;
+
+    // The consumer does not read: most questions wait in the socket.
+    const N: usize = 20;
+    ask(&peer, N).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let _prosody = tokio::task::spawn_blocking(move || {
+        let mut prosody = prosody;
+        prosody.stop().expect("stop prosody");
+        prosody
+    })
+    .await
+    .expect("stopper");
+
+    // Writing into the dead connection ends the session while the
+    // questions are still unread.
+    let mut outcome = Ok(());
+    for i in 0..50 {
+        outcome = sms.send(answer(i)).await;
+        if outcome.is_err() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(
+        matches!(
+            outcome,
+            Err(SendError::ConnectionLost | SendError::NotConnected)
+        ),
+        "{outcome:?}"
+    );
+    for i in 0..N {
+        assert_eq!(
+            body_of(next(&mut sms_in).await).1,
+            format!("question {i}"),
+            "log:\n{}",
+            log.contents()
+        );
+    }
+}

@@ -301,6 +301,7 @@ impl XmppLink {
             commands,
             inbound,
             state,
+            backlog: VecDeque::new(),
             sessions: 0,
             pings_sent: 0,
         };
@@ -314,6 +315,10 @@ struct LinkTask {
     commands: mpsc::Receiver<Command>,
     inbound: mpsc::Sender<Inbound>,
     state: watch::Sender<LinkState>,
+    /// Inbound items read but not yet taken by the consumer, oldest first.
+    /// They outlive the session that read them: the server considers them
+    /// delivered, so a lost stream must not lose them too.
+    backlog: VecDeque<Inbound>,
     sessions: u64,
     pings_sent: u64,
 }
@@ -424,12 +429,22 @@ impl LinkTask {
         }
     }
 
-    /// Runs `fut` while answering every send with `NotConnected`.
+    /// Runs `fut` while answering every send with `NotConnected` and
+    /// handing the consumer what the last session read.
     async fn while_disconnected<F: Future>(&mut self, fut: F) -> Waited<F::Output> {
         tokio::pin!(fut);
         loop {
+            let has_backlog = !self.backlog.is_empty();
             tokio::select! {
                 output = &mut fut => return Waited::Done(output),
+                permit = self.inbound.reserve(), if has_backlog => match permit {
+                    Ok(permit) => {
+                        if let Some(item) = self.backlog.pop_front() {
+                            permit.send(item);
+                        }
+                    }
+                    Err(_) => return Waited::Stop(Stop::ConsumerGone),
+                },
                 command = self.commands.recv() => match command {
                     None => return Waited::Stop(Stop::HandlesDropped),
                     Some(Command::Shutdown { done }) => return Waited::Stop(Stop::Shutdown(done)),
@@ -444,6 +459,18 @@ impl LinkTask {
 
     fn finish(&mut self, stop: Stop) {
         self.state.send_replace(LinkState::Stopped);
+        // Hand over what fits; the consumer is stopping too.
+        while let Some(item) = self.backlog.pop_front() {
+            if let Err(e) = self.inbound.try_send(item) {
+                tracing::warn!(
+                    component = %self.config.component,
+                    "{} inbound stanza(s) read from the server were not taken before the link stopped",
+                    self.backlog.len() + 1
+                );
+                drop(e);
+                self.backlog.clear();
+            }
+        }
         self.commands.close();
         // Anything still queued learns that the link is gone.
         while let Ok(command) = self.commands.try_recv() {
@@ -472,6 +499,11 @@ impl LinkTask {
     }
 }
 
+/// How long sending the stream footer may take.
+const CLOSE_LIMIT: Duration = Duration::from_secs(2);
+/// How long to keep reading after a session ended, for what the server sent.
+const DRAIN_LIMIT: Duration = Duration::from_secs(2);
+
 /// A stanza written with `send_confirmed`, waiting for the ping after it.
 type Waiter = Done;
 
@@ -490,8 +522,6 @@ struct Session<'a> {
     session: u64,
     ping_to: Option<Jid>,
     component: Option<Jid>,
-    /// Inbound items the consumer has no room for yet, oldest first.
-    backlog: VecDeque<Inbound>,
     /// Confirmed sends written after the last ping.
     unconfirmed: Vec<Waiter>,
     /// Pings in flight, oldest first.
@@ -526,7 +556,6 @@ impl<'a> Session<'a> {
             session,
             ping_to,
             component,
-            backlog: VecDeque::new(),
             unconfirmed: Vec::new(),
             pings: VecDeque::new(),
         }
@@ -534,10 +563,12 @@ impl<'a> Session<'a> {
 
     async fn run(mut self) -> SessionEnd {
         let end = self.serve().await;
-        match &end {
-            SessionEnd::Stop(_) => self.close().await,
-            SessionEnd::Lost(_) => {}
+        if let SessionEnd::Stop(_) = &end {
+            self.close().await;
         }
+        // Stanzas the server already wrote are delivered as far as it knows:
+        // read them before the socket goes, whatever ended the session.
+        self.drain(DRAIN_LIMIT).await;
         // Whatever was not confirmed may be lost: say so.
         let waiting = self
             .unconfirmed
@@ -556,14 +587,15 @@ impl<'a> Session<'a> {
     /// waits for a confirmed send before taking the next stanza must not
     /// wait forever.
     fn may_read(&self) -> bool {
-        self.backlog.is_empty()
-            || (!self.pings.is_empty() && self.backlog.len() < self.link.config.inbound_capacity)
+        self.link.backlog.is_empty()
+            || (!self.pings.is_empty()
+                && self.link.backlog.len() < self.link.config.inbound_capacity)
     }
 
     async fn serve(&mut self) -> SessionEnd {
         loop {
             let may_read = self.may_read();
-            let has_backlog = !self.backlog.is_empty();
+            let has_backlog = !self.link.backlog.is_empty();
             let ping_deadline = self
                 .pings
                 .front()
@@ -573,7 +605,7 @@ impl<'a> Session<'a> {
                 command = self.link.commands.recv() => Event::Command(command),
                 permit = self.link.inbound.reserve(), if has_backlog => match permit {
                     Ok(permit) => {
-                        if let Some(item) = self.backlog.pop_front() {
+                        if let Some(item) = self.link.backlog.pop_front() {
                             permit.send(item);
                         }
                         continue;
@@ -633,7 +665,7 @@ impl<'a> Session<'a> {
         // stop waiting rather than block the consumer's send forever.
         tracing::warn!(
             session = self.session,
-            backlog = self.backlog.len(),
+            backlog = self.link.backlog.len(),
             "inbound stanzas are not being taken; confirmed sends fail as unconfirmed"
         );
         for ping in self.pings.drain(..) {
@@ -654,7 +686,7 @@ impl<'a> Session<'a> {
                 if self.is_ping_answer(&stanza) {
                     self.ping_for_unconfirmed().await
                 } else {
-                    self.backlog.push_back(Inbound::Stanza(stanza));
+                    self.link.backlog.push_back(Inbound::Stanza(stanza));
                     Ok(())
                 }
             }
@@ -671,32 +703,8 @@ impl<'a> Session<'a> {
                 );
                 Ok(())
             }
-            Some(Ok(FallibleStreamElement::Err(StreamElementError::InvalidStanza {
-                name,
-                header,
-                error,
-                ..
-            }))) => {
-                let kind = match name.to_string().as_str() {
-                    "message" => StanzaKind::Message,
-                    "presence" => StanzaKind::Presence,
-                    _ => StanzaKind::Iq,
-                };
-                tracing::warn!(
-                    session = self.session,
-                    from = header.from.as_deref().unwrap_or("-"),
-                    to = header.to.as_deref().unwrap_or("-"),
-                    id = header.id.as_deref().unwrap_or("-"),
-                    "skipped an invalid {name} stanza: {error}"
-                );
-                self.backlog.push_back(Inbound::Invalid(InvalidStanza {
-                    kind,
-                    from: header.from,
-                    to: header.to,
-                    type_: header.type_,
-                    id: header.id,
-                    error: error.to_string(),
-                }));
+            Some(Ok(FallibleStreamElement::Err(e @ StreamElementError::InvalidStanza { .. }))) => {
+                self.keep_invalid(e);
                 Ok(())
             }
             Some(Ok(FallibleStreamElement::Err(e @ StreamElementError::InvalidNonza { .. }))) => {
@@ -838,29 +846,76 @@ impl<'a> Session<'a> {
         })
     }
 
-    /// Sends `</stream:stream>`, then waits briefly for the server's.
+    /// Sends `</stream:stream>` (the server answers with its own).
     async fn close(&mut self) {
-        let stream = &mut self.stream;
-        let closed = tokio::time::timeout(Duration::from_secs(2), async move {
-            if stream.shutdown().await.is_err() {
-                return;
-            }
-            while let Some(item) = stream.next().await {
-                if matches!(
-                    item,
-                    Err(ReadError::StreamFooterReceived | ReadError::HardError(_))
-                ) {
-                    break;
+        let closed = tokio::time::timeout(CLOSE_LIMIT, self.stream.shutdown()).await;
+        if !matches!(closed, Ok(Ok(()))) {
+            tracing::debug!(session = self.session, "could not send the stream footer");
+        }
+    }
+
+    /// Reads until the server's side of the stream ends (or `limit`
+    /// passes), keeping every stanza for the consumer and honouring ping
+    /// answers. Bounded by time; after a read error it returns at once.
+    async fn drain(&mut self, limit: Duration) {
+        let drained = tokio::time::timeout(limit, async {
+            loop {
+                match self.stream.next().await {
+                    Some(Ok(FallibleStreamElement::Ok(XmppStreamElement::Stanza(stanza)))) => {
+                        if !self.is_ping_answer(&stanza) {
+                            self.link.backlog.push_back(Inbound::Stanza(stanza));
+                        }
+                    }
+                    Some(Ok(FallibleStreamElement::Err(
+                        e @ StreamElementError::InvalidStanza { .. },
+                    ))) => self.keep_invalid(e),
+                    Some(Ok(_)) | Some(Err(ReadError::SoftTimeout | ReadError::ParseError(_))) => {}
+                    Some(Err(ReadError::StreamFooterReceived | ReadError::HardError(_))) | None => {
+                        break;
+                    }
                 }
             }
         })
         .await;
-        if closed.is_err() {
+        if drained.is_err() {
             tracing::debug!(
                 session = self.session,
-                "the server did not close its side in time"
+                "the server did not end its stream within {limit:?}"
             );
         }
+    }
+
+    /// Keeps an unparseable stanza (as [`Inbound::Invalid`]) and logs it.
+    fn keep_invalid(&mut self, e: StreamElementError) {
+        let StreamElementError::InvalidStanza {
+            name,
+            header,
+            error,
+            ..
+        } = e
+        else {
+            return;
+        };
+        let kind = match name.to_string().as_str() {
+            "message" => StanzaKind::Message,
+            "presence" => StanzaKind::Presence,
+            _ => StanzaKind::Iq,
+        };
+        tracing::warn!(
+            session = self.session,
+            from = header.from.as_deref().unwrap_or("-"),
+            to = header.to.as_deref().unwrap_or("-"),
+            id = header.id.as_deref().unwrap_or("-"),
+            "skipped an invalid {name} stanza: {error}"
+        );
+        self.link.backlog.push_back(Inbound::Invalid(InvalidStanza {
+            kind,
+            from: header.from,
+            to: header.to,
+            type_: header.type_,
+            id: header.id,
+            error: error.to_string(),
+        }));
     }
 }
 
