@@ -388,10 +388,10 @@ impl LinkTask {
             match dialled {
                 Ok((stream, addr)) => {
                     backoff.reset();
-                    failures = 0;
                     self.sessions += 1;
                     let session = self.sessions;
-                    tracing::info!(%addr, %component, session, "XMPP component connected");
+                    tracing::info!(%addr, %component, session, failed_attempts = failures, "XMPP component connected");
+                    failures = 0;
                     self.state.send_replace(LinkState::Connected {
                         since: Instant::now(),
                         session,

@@ -12,6 +12,38 @@
 //!
 //! Deciding who may send SMS, routing to the engine, the bot and USSD, and
 //! the inbox/outbox are the bridge's; nothing here touches the store.
+//!
+//! How the bridge is meant to drive it:
+//!
+//! ```no_run
+//! # async fn bridge(settings: goippy_core::config::XmppSettings) {
+//! use goippy_core::number::NumberRules;
+//! use goippy_core::xmpp::service::{self, Handled};
+//! use goippy_core::xmpp::{Addressing, Intent, LinkConfig, XmppLink, classify};
+//!
+//! let addressing = Addressing::from_settings(&settings, NumberRules::default()).unwrap();
+//! let (link, mut inbound, mut state) = XmppLink::spawn(LinkConfig::from_settings(&settings));
+//! // Elsewhere: on every `state.changed()` to Connected, re-send presence and
+//! // flush undelivered inbox rows with `link.send_confirmed(...)`, marking a
+//! // row delivered only on Ok.
+//! while let Some(item) = inbound.recv().await {
+//!     let intent = classify(item, &addressing);
+//!     match service::answer(&intent, &addressing) {
+//!         Some(Handled::Reply(stanzas)) => {
+//!             for stanza in stanzas {
+//!                 let _ = link.send(stanza).await;
+//!             }
+//!         }
+//!         Some(Handled::Ignore(_why)) => {}
+//!         None => match intent {
+//!             Intent::ChatToContact(_chat) => { /* authorise, route: SMS, bot or USSD */ }
+//!             Intent::ChatToComponent { .. } | Intent::Presence { .. } => { /* … */ }
+//!             _ => {}
+//!         },
+//!     }
+//! }
+//! # }
+//! ```
 
 pub mod address;
 pub mod backoff;
