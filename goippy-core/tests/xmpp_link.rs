@@ -5,6 +5,7 @@
 //!
 //! Every test runs on a current-thread runtime so the link's log lines land
 //! in the test's [`LogCapture`].
+#![cfg(feature = "daemon")]
 
 mod xmpp_common;
 

@@ -2,6 +2,7 @@
 //! through a real Prosody: a peer component asks, a tiny dispatcher on the
 //! component under test classifies and answers with `service::answer`, and
 //! the peer checks what arrives after Prosody routed it.
+#![cfg(feature = "daemon")]
 
 mod xmpp_common;
 
