@@ -1,0 +1,247 @@
+//! Dialling Prosody and authenticating as an external component (XEP-0114).
+//!
+//! tokio-xmpp's `Component::new_*` does the same, but it hides why a
+//! handshake failed (every stream error becomes "component authentication
+//! failure") and hands back a `Component` whose reader ends the stream on the
+//! first stanza it cannot parse. goippy dials with tokio-xmpp's lower-level
+//! pieces instead — `TcpServerConnector`, the stream header exchange and the
+//! `<handshake/>` — and keeps the raw [`XmppStream`], whose reader reports a
+//! malformed stanza as one recoverable item (see [`super::link`]).
+//!
+//! Without tokio-xmpp's `dns` feature a connector only takes `ip:port`, so
+//! XMPP_HOST is resolved here with the system resolver and every address is
+//! tried in turn.
+
+use std::io;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use futures::{SinkExt, StreamExt};
+use tokio::io::BufStream;
+use tokio::net::TcpStream;
+use tokio_xmpp::connect::{DnsConfig, ServerConnector, TcpServerConnector};
+use tokio_xmpp::jid::Jid;
+use tokio_xmpp::parsers::component::Handshake;
+use tokio_xmpp::parsers::ns;
+use tokio_xmpp::parsers::stream_error::{DefinedCondition, StreamError};
+use tokio_xmpp::xmlstream::{
+    FallibleStreamElement, ReadError, Timeouts, XmppStream, XmppStreamElement,
+};
+
+use crate::config::Secret;
+
+/// The component stream as goippy uses it.
+pub type ComponentStream = XmppStream<BufStream<TcpStream>>;
+
+/// Why a connection attempt failed; its `Display` is the log line.
+#[derive(Debug, thiserror::Error)]
+pub enum ConnectError {
+    #[error("cannot resolve XMPP_HOST {host:?}: {source}")]
+    Resolve { host: String, source: io::Error },
+    #[error("XMPP_HOST {host:?} resolved to no address")]
+    NoAddress { host: String },
+    #[error(
+        "connection to {addr} refused: is Prosody running, and is {port} in its component_ports?",
+        port = addr.port()
+    )]
+    Refused { addr: SocketAddr },
+    #[error("cannot connect to {addr}: {source}")]
+    Io { addr: SocketAddr, source: io::Error },
+    #[error("no answer from {addr} within {timeout:?}")]
+    Timeout { addr: String, timeout: Duration },
+    #[error(
+        "Prosody rejected the component secret for {component} ({detail}): XMPP_COMPONENT_SECRET must equal component_secret in Prosody's Component \"{component}\" section"
+    )]
+    WrongSecret { component: String, detail: String },
+    #[error(
+        "Prosody does not serve {component} as a component ({detail}): add Component \"{component}\" to its configuration or fix XMPP_COMPONENT_JID"
+    )]
+    UnknownHost { component: String, detail: String },
+    #[error(
+        "another component is already connected as {component} ({detail}); is a second goippy running?"
+    )]
+    Conflict { component: String, detail: String },
+    #[error("Prosody refused the component stream: {detail}")]
+    Refusal { detail: String },
+    #[error("protocol error from {addr}: {detail}")]
+    Protocol { addr: SocketAddr, detail: String },
+}
+
+impl ConnectError {
+    /// Whether the operator must change a setting (as opposed to waiting for
+    /// Prosody to come back); such failures are logged as errors.
+    pub fn is_configuration_problem(&self) -> bool {
+        matches!(
+            self,
+            ConnectError::WrongSecret { .. }
+                | ConnectError::UnknownHost { .. }
+                | ConnectError::Resolve { .. }
+                | ConnectError::NoAddress { .. }
+        )
+    }
+}
+
+/// What to dial.
+#[derive(Debug, Clone)]
+pub struct DialTarget<'a> {
+    pub component: &'a Jid,
+    pub secret: &'a Secret,
+    pub host: &'a str,
+    pub port: u16,
+    pub timeouts: Timeouts,
+}
+
+/// Resolves, connects and authenticates; returns the authenticated stream
+/// and the address it is connected to.
+pub async fn dial(target: &DialTarget<'_>) -> Result<(ComponentStream, SocketAddr), ConnectError> {
+    let addrs: Vec<SocketAddr> = tokio::net::lookup_host((target.host, target.port))
+        .await
+        .map_err(|source| ConnectError::Resolve {
+            host: target.host.to_string(),
+            source,
+        })?
+        .collect();
+    let mut last_error = None;
+    for addr in addrs {
+        match dial_addr(target, addr).await {
+            Ok(stream) => return Ok((stream, addr)),
+            // Worth trying the next address only if this one was unreachable.
+            Err(e @ (ConnectError::Refused { .. } | ConnectError::Io { .. })) => {
+                last_error = Some(e)
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    Err(last_error.unwrap_or_else(|| ConnectError::NoAddress {
+        host: target.host.to_string(),
+    }))
+}
+
+async fn dial_addr(
+    target: &DialTarget<'_>,
+    addr: SocketAddr,
+) -> Result<ComponentStream, ConnectError> {
+    let connector = TcpServerConnector::from(DnsConfig::addr(&addr.to_string()));
+    let (mut pending, _) = connector
+        .connect(target.component, ns::COMPONENT, target.timeouts)
+        .await
+        .map_err(|e| connect_error(addr, e))?;
+    let header = pending.take_header();
+    let Some(stream_id) = header.id else {
+        return Err(ConnectError::Protocol {
+            addr,
+            detail: "the server's stream header has no id".into(),
+        });
+    };
+    // Component streams carry no <stream:features/>.
+    let mut stream: ComponentStream = pending.skip_features();
+    let handshake =
+        Handshake::from_stream_id_and_password(stream_id.into_owned(), target.secret.expose());
+    stream
+        .send(&XmppStreamElement::ComponentHandshake(handshake))
+        .await
+        .map_err(|source| io_error(addr, source))?;
+    loop {
+        match stream.next().await {
+            Some(Ok(FallibleStreamElement::Ok(XmppStreamElement::ComponentHandshake(_)))) => {
+                return Ok(stream);
+            }
+            Some(Ok(FallibleStreamElement::Ok(XmppStreamElement::StreamError(e)))) => {
+                return Err(refusal(target.component, &e.0));
+            }
+            Some(Ok(other)) => {
+                return Err(ConnectError::Protocol {
+                    addr,
+                    detail: format!("expected <handshake/>, got {other:?}"),
+                });
+            }
+            // Waiting is bounded by the caller's connect timeout.
+            Some(Err(ReadError::SoftTimeout)) => continue,
+            Some(Err(ReadError::HardError(source))) => return Err(io_error(addr, source)),
+            Some(Err(ReadError::ParseError(e))) => {
+                return Err(ConnectError::Protocol {
+                    addr,
+                    detail: format!("unreadable handshake answer: {e}"),
+                });
+            }
+            Some(Err(ReadError::StreamFooterReceived)) | None => {
+                return Err(ConnectError::Protocol {
+                    addr,
+                    detail: "the server closed the stream during the handshake".into(),
+                });
+            }
+        }
+    }
+}
+
+fn connect_error(addr: SocketAddr, e: tokio_xmpp::Error) -> ConnectError {
+    match e {
+        tokio_xmpp::Error::Io(source) => io_error(addr, source),
+        tokio_xmpp::Error::StreamError(e) => ConnectError::Refusal {
+            detail: describe_stream_error(&e.0),
+        },
+        other => ConnectError::Protocol {
+            addr,
+            detail: other.to_string(),
+        },
+    }
+}
+
+fn io_error(addr: SocketAddr, source: io::Error) -> ConnectError {
+    match source.kind() {
+        io::ErrorKind::ConnectionRefused => ConnectError::Refused { addr },
+        _ => ConnectError::Io { addr, source },
+    }
+}
+
+fn refusal(component: &Jid, e: &StreamError) -> ConnectError {
+    let component = component.to_string();
+    let detail = describe_stream_error(e);
+    match e.condition {
+        DefinedCondition::NotAuthorized => ConnectError::WrongSecret { component, detail },
+        DefinedCondition::HostUnknown => ConnectError::UnknownHost { component, detail },
+        DefinedCondition::Conflict => ConnectError::Conflict { component, detail },
+        _ => ConnectError::Refusal { detail },
+    }
+}
+
+/// The condition and any text, e.g. `not-authorized ("Unable to authenticate")`.
+pub fn describe_stream_error(e: &StreamError) -> String {
+    e.to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stream_error_conditions_read_like_rfc_6120() {
+        let e = StreamError::new(DefinedCondition::NotAuthorized, "en", "bad token");
+        assert_eq!(describe_stream_error(&e), "not-authorized (\"bad token\")");
+        let e = StreamError {
+            condition: DefinedCondition::HostUnknown,
+            texts: Default::default(),
+            application_specific: vec![],
+        };
+        assert_eq!(describe_stream_error(&e), "host-unknown");
+    }
+
+    #[test]
+    fn wrong_secret_names_both_settings() {
+        let component = Jid::new("sms.example.org").expect("valid");
+        let e = refusal(
+            &component,
+            &StreamError::new(DefinedCondition::NotAuthorized, "en", "x"),
+        );
+        assert!(e.is_configuration_problem());
+        let text = e.to_string();
+        assert!(text.contains("XMPP_COMPONENT_SECRET"), "{text}");
+        assert!(text.contains("component_secret"), "{text}");
+        let e = refusal(
+            &component,
+            &StreamError::new(DefinedCondition::Conflict, "en", "x"),
+        );
+        assert!(!e.is_configuration_problem());
+        assert!(e.to_string().contains("second goippy"));
+    }
+}

@@ -1,0 +1,388 @@
+//! Every way goippy says "no" to a user, as an RFC 6120 stanza error.
+//!
+//! Clients show the error's text next to the failed message, so each text
+//! says what happened and what to do; the condition and type tell software
+//! whether retrying can help. The choices (RFC 6120 §8.3.3):
+//!
+//! | Situation | Condition | Type | Why |
+//! |---|---|---|---|
+//! | sender may not use the gateway | `forbidden` | auth | the sender lacks the rights; only the administrator can change that |
+//! | addressed localpart is no phone number | `item-not-found` | cancel | "the addressed JID … cannot be found": no phone answers there |
+//! | reply to a sender name ("Swedbank") | `service-unavailable` | cancel | the contact exists but can never receive; RFC 6121 answers messages for JIDs that accept none this way |
+//! | destination blocked (ACL) | `not-allowed` | cancel | RFC 6120's own example: sending to a blacklisted address |
+//! | bad USSD code / console command | `not-acceptable` | modify | understood, but does not meet goippy's criteria; fixable by the sender |
+//! | encrypted message, too long a message | `not-acceptable` | modify | same: send it differently |
+//! | group chat message | `service-unavailable` | cancel | RFC 6121 §8.5: no such service for `groupchat` |
+//! | unreadable stanza | `bad-request` | modify | it does not conform to the schema |
+//! | unsupported iq | `service-unavailable` | cancel | RFC 6120 §8.4 requires exactly this |
+//! | goippy's own failure (store…) | `internal-server-error` | wait | not the sender's fault; may work later |
+//! | **delivery**: GoIP reports the SMS failed | `service-unavailable` | cancel | the SMS service refused it; an automatic retry would fail again |
+//! | **delivery**: no result from the GoIP in time | `remote-server-timeout` | cancel | the remote service did not answer in time; *cancel* because it may have been sent and a blind retry could duplicate it |
+//! | **delivery**: GSM channel offline | `remote-server-timeout` | wait | the remote service cannot be reached now; it is worth trying later (the same condition Prosody uses when goippy itself is offline) |
+//! | **delivery report**: not delivered (DELIVER state ≠ 0) | `recipient-unavailable` | wait | the handset did not take it; the network may retry |
+//!
+//! Texts are English (`xml:lang='en'`); they include outside text (numbers,
+//! names, GoIP reasons) only after [`xml_safe`].
+
+use std::time::Duration;
+
+use tokio_xmpp::parsers::stanza_error::{DefinedCondition, ErrorType, StanzaError};
+
+use crate::number::NumberError;
+
+use super::node_escape::unescape;
+use super::text::xml_safe;
+
+/// Why goippy refuses a stanza it received.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Refusal {
+    /// The sender is not a provisioned, enabled user of XMPP_DOMAIN.
+    SenderNotAllowed,
+    /// The addressed localpart is not a number goippy can send to.
+    NotANumber { node: String, reason: NumberError },
+    /// A reply to an alphanumeric sender; `node` is the addressed localpart.
+    SenderName { node: String },
+    /// The ACL does not allow this destination for this sender.
+    DestinationBlocked { number: String },
+    /// Text to the gateway's own number that is neither a console command
+    /// nor a USSD code.
+    InvalidUssd { text: String },
+    /// An end-to-end encrypted message.
+    Encrypted,
+    /// Longer than the gateway sends.
+    TooLong { chars: usize, max: usize },
+    /// A `groupchat` message.
+    GroupChat,
+    /// Addressed to a JID goippy does not serve.
+    Unroutable { to: String },
+    /// A disco node goippy does not have.
+    UnknownNode { node: String },
+    /// A stanza goippy could not read.
+    BadRequest { detail: String },
+    /// An iq goippy does not implement.
+    UnsupportedIq,
+    /// A XEP-0100 prompt that is not a phone number.
+    BadPrompt { prompt: String, reason: String },
+    /// goippy's own failure (the store is unavailable…).
+    Internal { detail: String },
+}
+
+/// Why an accepted SMS did not reach its destination.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DeliveryFailure {
+    /// The GoIP (or the network behind it) reported a failure.
+    Failed { reason: String },
+    /// The GoIP gave no result within `waited`; it may or may not have been sent.
+    Unknown { waited: Duration },
+    /// The GSM channel stayed offline for `waited`.
+    ChannelOffline { waited: Duration },
+    /// The delivery report said "not delivered" with this state.
+    NotDelivered { state: String },
+}
+
+impl Refusal {
+    /// The stanza error to send.
+    pub fn stanza_error(&self) -> StanzaError {
+        use DefinedCondition as C;
+        use ErrorType as T;
+        match self {
+            Refusal::SenderNotAllowed => error(
+                T::Auth,
+                C::Forbidden,
+                "You may not send SMS through this gateway. Ask the administrator to enable your account.".into(),
+            ),
+            Refusal::NotANumber { node, reason } => error(
+                T::Cancel,
+                C::ItemNotFound,
+                format!(
+                    "{:?} is not a phone number SMS can be sent to: {reason}. Write it in international form, e.g. +37255512345.",
+                    xml_safe(&unescape(node))
+                ),
+            ),
+            Refusal::SenderName { node } => error(
+                T::Cancel,
+                C::ServiceUnavailable,
+                format!(
+                    "{:?} is a sender name, not a phone number: nobody can reply to it by SMS.",
+                    xml_safe(&unescape(node))
+                ),
+            ),
+            Refusal::DestinationBlocked { number } => error(
+                T::Cancel,
+                C::NotAllowed,
+                format!("Your account may not send SMS to {}.", xml_safe(number)),
+            ),
+            Refusal::InvalidUssd { text } => error(
+                T::Modify,
+                C::NotAcceptable,
+                format!(
+                    "{:?} is neither a command nor a USSD code. Commands: status, log, log N, help. USSD codes use only digits, *, # and + (for example *100#).",
+                    xml_safe(text)
+                ),
+            ),
+            Refusal::Encrypted => error(
+                T::Modify,
+                C::NotAcceptable,
+                "SMS cannot carry end-to-end encrypted messages. Turn off encryption (OMEMO, OpenPGP, OTR) for this contact and send the message again.".into(),
+            ),
+            Refusal::TooLong { chars, max } => error(
+                T::Modify,
+                C::NotAcceptable,
+                format!("The message has {chars} characters; at most {max} can be sent as SMS. Split it up."),
+            ),
+            Refusal::GroupChat => error(
+                T::Cancel,
+                C::ServiceUnavailable,
+                "Phone numbers are not group chats: send a normal chat message.".into(),
+            ),
+            Refusal::Unroutable { to } => error(
+                T::Cancel,
+                C::ItemNotFound,
+                format!("This SMS gateway does not serve {}.", xml_safe(to)),
+            ),
+            Refusal::UnknownNode { node } => error(
+                T::Cancel,
+                C::ItemNotFound,
+                format!("There is no disco node {:?} here.", xml_safe(node)),
+            ),
+            Refusal::BadRequest { detail } => error(
+                T::Modify,
+                C::BadRequest,
+                format!("The SMS gateway could not read this stanza: {}", xml_safe(detail)),
+            ),
+            Refusal::UnsupportedIq => StanzaError {
+                type_: T::Cancel,
+                by: None,
+                defined_condition: C::ServiceUnavailable,
+                texts: Default::default(),
+                other: None,
+            },
+            Refusal::BadPrompt { prompt, reason } => error(
+                T::Modify,
+                C::NotAcceptable,
+                format!(
+                    "{:?} is not a phone number: {}. Enter it in international form, e.g. +37255512345.",
+                    xml_safe(prompt),
+                    xml_safe(reason)
+                ),
+            ),
+            Refusal::Internal { detail } => error(
+                T::Wait,
+                C::InternalServerError,
+                format!(
+                    "The SMS gateway could not process this ({}). Try again later.",
+                    xml_safe(detail)
+                ),
+            ),
+        }
+    }
+}
+
+impl DeliveryFailure {
+    /// The stanza error to send for the original message id.
+    pub fn stanza_error(&self) -> StanzaError {
+        use DefinedCondition as C;
+        use ErrorType as T;
+        match self {
+            DeliveryFailure::Failed { reason } => error(
+                T::Cancel,
+                C::ServiceUnavailable,
+                format!(
+                    "The SMS was not sent: the gateway reported {:?}.",
+                    xml_safe(reason)
+                ),
+            ),
+            DeliveryFailure::Unknown { waited } => error(
+                T::Cancel,
+                C::RemoteServerTimeout,
+                format!(
+                    "The gateway did not report within {} whether the SMS was sent. It may or may not have been delivered; check before sending it again.",
+                    human(*waited)
+                ),
+            ),
+            DeliveryFailure::ChannelOffline { waited } => error(
+                T::Wait,
+                C::RemoteServerTimeout,
+                format!(
+                    "The SMS was not sent: the GSM channel was offline for {}. Try again later.",
+                    human(*waited)
+                ),
+            ),
+            DeliveryFailure::NotDelivered { state } => error(
+                T::Wait,
+                C::RecipientUnavailable,
+                format!(
+                    "The SMS was sent but not delivered (delivery report state {}).",
+                    xml_safe(state)
+                ),
+            ),
+        }
+    }
+}
+
+fn error(type_: ErrorType, condition: DefinedCondition, text: String) -> StanzaError {
+    StanzaError::new(type_, condition, "en", text)
+}
+
+/// `45 s`, `5 min`, `2 h 5 min`.
+fn human(d: Duration) -> String {
+    let secs = d.as_secs();
+    match secs {
+        0..=119 => format!("{secs} s"),
+        120..=7199 => format!("{} min", secs / 60),
+        _ => format!("{} h {} min", secs / 3600, secs % 3600 / 60),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn text(e: &StanzaError) -> &str {
+        e.texts.get("en").map(String::as_str).unwrap_or_default()
+    }
+
+    #[test]
+    fn refusals_pick_their_conditions() {
+        let cases = [
+            (
+                Refusal::SenderNotAllowed,
+                ErrorType::Auth,
+                DefinedCondition::Forbidden,
+            ),
+            (
+                Refusal::NotANumber {
+                    node: "+123".into(),
+                    reason: NumberError::TooShort { digits: 3 },
+                },
+                ErrorType::Cancel,
+                DefinedCondition::ItemNotFound,
+            ),
+            (
+                Refusal::SenderName {
+                    node: "my\\20bank".into(),
+                },
+                ErrorType::Cancel,
+                DefinedCondition::ServiceUnavailable,
+            ),
+            (
+                Refusal::DestinationBlocked {
+                    number: "+1900".into(),
+                },
+                ErrorType::Cancel,
+                DefinedCondition::NotAllowed,
+            ),
+            (
+                Refusal::InvalidUssd {
+                    text: "hello".into(),
+                },
+                ErrorType::Modify,
+                DefinedCondition::NotAcceptable,
+            ),
+            (
+                Refusal::Encrypted,
+                ErrorType::Modify,
+                DefinedCondition::NotAcceptable,
+            ),
+            (
+                Refusal::GroupChat,
+                ErrorType::Cancel,
+                DefinedCondition::ServiceUnavailable,
+            ),
+            (
+                Refusal::BadRequest { detail: "x".into() },
+                ErrorType::Modify,
+                DefinedCondition::BadRequest,
+            ),
+            (
+                Refusal::UnsupportedIq,
+                ErrorType::Cancel,
+                DefinedCondition::ServiceUnavailable,
+            ),
+            (
+                Refusal::Internal {
+                    detail: "db".into(),
+                },
+                ErrorType::Wait,
+                DefinedCondition::InternalServerError,
+            ),
+        ];
+        for (refusal, type_, condition) in cases {
+            let e = refusal.stanza_error();
+            assert_eq!(
+                (&e.type_, &e.defined_condition),
+                (&type_, &condition),
+                "{refusal:?}"
+            );
+            if refusal != Refusal::UnsupportedIq {
+                assert!(!text(&e).is_empty(), "{refusal:?} needs a text");
+            }
+        }
+    }
+
+    #[test]
+    fn texts_name_the_problem() {
+        let e = Refusal::SenderName {
+            node: "my\\20bank".into(),
+        }
+        .stanza_error();
+        assert!(
+            text(&e).contains("\"my bank\" is a sender name"),
+            "{}",
+            text(&e)
+        );
+        let e = Refusal::NotANumber {
+            node: "+123".into(),
+            reason: NumberError::TooShort { digits: 3 },
+        }
+        .stanza_error();
+        assert!(text(&e).contains("too short"), "{}", text(&e));
+        let e = Refusal::InvalidUssd {
+            text: "bal\u{1}ance".into(),
+        }
+        .stanza_error();
+        assert!(
+            text(&e).contains("bal\u{FFFD}ance"),
+            "outside text is made XML-safe"
+        );
+        assert!(text(&e).contains("*100#"));
+    }
+
+    #[test]
+    fn delivery_failures() {
+        let e = DeliveryFailure::NotDelivered { state: "2".into() }.stanza_error();
+        assert_eq!(
+            (e.type_.clone(), e.defined_condition.clone()),
+            (ErrorType::Wait, DefinedCondition::RecipientUnavailable)
+        );
+        assert!(text(&e).contains("state 2"));
+        let e = DeliveryFailure::ChannelOffline {
+            waited: Duration::from_secs(300),
+        }
+        .stanza_error();
+        assert_eq!(
+            (e.type_.clone(), e.defined_condition.clone()),
+            (ErrorType::Wait, DefinedCondition::RemoteServerTimeout)
+        );
+        assert!(text(&e).contains("5 min"));
+        let e = DeliveryFailure::Unknown {
+            waited: Duration::from_secs(180),
+        }
+        .stanza_error();
+        assert_eq!(e.type_, ErrorType::Cancel);
+        assert!(text(&e).contains("may or may not"));
+        let e = DeliveryFailure::Failed {
+            reason: "ERROR 2".into(),
+        }
+        .stanza_error();
+        assert_eq!(e.defined_condition, DefinedCondition::ServiceUnavailable);
+        assert!(text(&e).contains("ERROR 2"));
+    }
+
+    #[test]
+    fn durations_read_naturally() {
+        assert_eq!(human(Duration::from_secs(45)), "45 s");
+        assert_eq!(human(Duration::from_secs(300)), "5 min");
+        assert_eq!(human(Duration::from_secs(7500)), "2 h 5 min");
+    }
+}

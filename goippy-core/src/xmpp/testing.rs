@@ -1,0 +1,51 @@
+//! Helpers for the unit tests of this module: stanzas written as XML, and
+//! stanzas turned back into XML for assertions.
+
+use tokio_xmpp::Stanza;
+use tokio_xmpp::minidom::Element;
+
+use crate::number::NumberRules;
+
+use super::address::Addressing;
+
+/// `example.org` users, `sms.example.org` component and contacts, alias on.
+pub fn addressing() -> Addressing {
+    Addressing::new(
+        "example.org",
+        "sms.example.org",
+        "sms.example.org",
+        NumberRules::international_only(),
+        true,
+    )
+    .expect("valid test domains")
+}
+
+/// Parses a stanza written without a namespace, as a component receives it.
+pub fn parse_stanza(xml: &str) -> Stanza {
+    let first_tag = &xml[..xml.find('>').unwrap_or(xml.len())];
+    if first_tag.contains("xmlns=") {
+        let element: Element = xml.parse().expect("well-formed XML");
+        return Stanza::try_from(element).expect("a valid stanza");
+    }
+    let name_end = xml[1..]
+        .find([' ', '>', '/'])
+        .map(|i| i + 1)
+        .expect("an element");
+    let xml = format!(
+        "{} xmlns='jabber:component:accept'{}",
+        &xml[..name_end],
+        &xml[name_end..]
+    );
+    let element: Element = xml.parse().expect("well-formed XML");
+    Stanza::try_from(element).expect("a valid stanza")
+}
+
+/// The stanza as an element, for looking at what will go on the wire.
+pub fn element(stanza: impl Into<Stanza>) -> Element {
+    Element::from(&stanza.into())
+}
+
+/// The stanza serialised.
+pub fn xml(stanza: impl Into<Stanza>) -> String {
+    String::from(&element(stanza))
+}
