@@ -282,11 +282,10 @@ impl Config {
         // Cross-key rules, only when the keys themselves were fine.
         if let (Some(d), Some(c)) = (&data_domain, &component_jid)
             && d != c
-            && !d.ends_with(&format!(".{c}"))
         {
             r.problems.push(format!(
-                "XMPP_DATA_DOMAIN: expected XMPP_COMPONENT_JID ({c}) or a subdomain of it, got {d:?} \
-                 (Prosody rejects stanzas a component sends from outside its domain)"
+                "XMPP_DATA_DOMAIN: expected the same domain as XMPP_COMPONENT_JID ({c:?}), got {d:?} \
+                 (Prosody closes the stream of a component that sends from any other domain)"
             ));
         }
         if let (Some(d), Some(c)) = (&domain, &data_domain)
@@ -747,7 +746,8 @@ const SAMPLE: &str = r##"# goippy configuration
 XMPP_DOMAIN            = "example.org"
 
 # The domain of the phone-number contacts: SMS from +37255512345 arrive from
-# +37255512345@XMPP_DATA_DOMAIN (required). Usually the component's domain.
+# +37255512345@XMPP_DATA_DOMAIN (required). It must be the component's domain:
+# Prosody refuses stanzas a component sends from any other domain.
 XMPP_DATA_DOMAIN       = "sms.example.org"
 
 # The component, exactly as in Prosody's `Component "sms.example.org"` line,
@@ -1000,7 +1000,7 @@ XMPP_COMPONENT_SECRET = "s3cret"
         ));
         assert!(
             p[0].starts_with(
-                "XMPP_DATA_DOMAIN: expected XMPP_COMPONENT_JID (gw.example.org) or a subdomain"
+                "XMPP_DATA_DOMAIN: expected the same domain as XMPP_COMPONENT_JID (\"gw.example.org\")"
             ),
             "{p:?}"
         );
