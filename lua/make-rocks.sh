@@ -12,8 +12,8 @@
 #                                        installs with no Rust toolchain at all
 #   manifest*                            so that `--server=DIR` works too
 #
-# --binary does a release build (reusing CARGO_TARGET_DIR, default
-# target/rock-build, between runs). Needs luarocks and luarocks-admin.
+# --binary runs the rockspec's cargo release build in this checkout (so it is
+# incremental) and packs the result. Needs luarocks and luarocks-admin.
 set -eu
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -60,10 +60,13 @@ luarocks pack "$name-1.rockspec" >/dev/null
 echo "make-rocks: $out/$name-1.src.rock"
 
 if $binary; then
-	export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$root/target/rock-build}"
-	luarocks --lua-version=5.4 build --pack-binary-rock "$name-1.src.rock" >/dev/null
+	# `luarocks make` builds in the checkout itself, so cargo's incremental
+	# release build (CARGO_TARGET_DIR or target/) is reused between runs.
+	cd "$root"
+	luarocks --lua-version=5.4 make --pack-binary-rock "$rockspec" >/dev/null
 	for rock in "$name-1".*.rock; do
-		case "$rock" in *.src.rock) ;; *) echo "make-rocks: $out/$rock" ;; esac
+		mv "$rock" "$out/"
+		echo "make-rocks: $out/$rock"
 	done
 fi
 

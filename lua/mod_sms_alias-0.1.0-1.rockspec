@@ -48,16 +48,19 @@ build = {
    -- --locked: build exactly the dependency versions goippy was tested with.
    -- Stripped: the debug line tables of the release profile would make the
    -- library ten times larger for a module that only ever runs inside Prosody.
+   -- The copy drops cargo's `lib` prefix and lands under target/ so that
+   -- `luarocks make` in a checkout leaves no stray file behind.
    build_command = [[
 cargo build --release --locked -p mod_sms_alias --config profile.release.strip=true &&
-cp "${CARGO_TARGET_DIR:-target}/release/libsms_alias_native.so" sms_alias_native.so
+mkdir -p target/rock &&
+cp "${CARGO_TARGET_DIR:-target}/release/libsms_alias_native.so" target/rock/sms_alias_native.so
 ]],
    install = {
       lua = {
          ["mod_sms_alias"] = "lua/mod_sms_alias.lua",
       },
       lib = {
-         ["sms_alias_native"] = "sms_alias_native.so",
+         ["sms_alias_native"] = "target/rock/sms_alias_native.so",
       },
    },
 }
