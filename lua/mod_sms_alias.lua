@@ -16,6 +16,9 @@
 --   bounces   errors Prosody itself sends back for the re-posted clone
 --             (goippy not connected) go through a wrapper around the
 --             sender's session that rewrites their `from` the same way.
+--   remote    senders on other servers get service-unavailable, unless
+--             sms_alias_allow_remote is set; then goippy's replies to them
+--             leave through this host's s2s links, from the alias as well.
 --
 -- Every decision about addresses is made by the native library
 -- (sms_alias_native, Rust, the rules goippy itself uses); this file only
@@ -186,6 +189,43 @@ local function inbound(event)
 		stanza.attr.from = alias;
 	end
 	-- No return value: delivery continues, now with the alias.
+end
+
+-- With remote senders allowed, goippy's replies to them must come from the
+-- alias too. Those never touch this host's events: the component host routes
+-- them to mod_s2s itself ("route/remote" on the component). Rewrite them
+-- there and send them on from this host's s2s connections, whose domain
+-- now matches their `from`.
+local function outbound_remote_reply(event)
+	local stanza = event.stanza;
+	local from = stanza.attr.from;
+	local alias = rules:rewrite_from(from);
+	if not alias then
+		return;
+	end
+	stanza.attr.from = alias;
+	module:log("debug", "Remote %s to %s from %s now from %s", stanza.name, stanza.attr.to, from, alias);
+	local routed = module:fire_event("route/remote", { from_host = module.host, to_host = event.to_host, stanza = stanza });
+	if not routed then
+		stanza.attr.from = from; -- not routable from here: leave it as it was
+	end
+	return routed;
+end
+
+if allow_remote then
+	-- Above mod_s2s (-1, -10). The component host may not exist yet while
+	-- this VirtualHost's modules load.
+	local function hook_component_routes()
+		module:context(component):hook("route/remote", outbound_remote_reply, 100);
+	end
+	if prosody.hosts and prosody.hosts[component] then
+		hook_component_routes();
+	end
+	module:hook_global("host-activated", function (host)
+		if host == component then
+			hook_component_routes();
+		end
+	end);
 end
 
 for _, name in ipairs({ "message", "presence", "iq" }) do

@@ -40,7 +40,8 @@ end
 -- raises what the module raised.
 local function load_module(options, overrides)
 	options = options or {};
-	local harness = { hooks = {}, sent = {}, logs = {} };
+	local harness = { hooks = {}, sent = {}, logs = {}, context_hooks = {}, global_hooks = {},
+		fired = {}, route_result = true };
 	local api = {
 		host = "example.org";
 		get_option_string = function (_, name, default)
@@ -68,10 +69,23 @@ local function load_module(options, overrides)
 		send = function (_, stanza, origin)
 			table.insert(harness.sent, { stanza = stanza, origin = origin });
 		end;
+		context = function (_, host)
+			return { hook = function (_, event, handler, priority)
+				table.insert(harness.context_hooks, { host = host, event = event, handler = handler, priority = priority });
+			end };
+		end;
+		hook_global = function (_, event, handler)
+			table.insert(harness.global_hooks, { event = event, handler = handler });
+		end;
+		fire_event = function (_, name, data)
+			table.insert(harness.fired, { name = name, data = data, from = data.stanza and data.stanza.attr.from });
+			return harness.route_result;
+		end;
 	};
 	local env = setmetatable({
 		module = api;
-		prosody = { paths = { installer = options.installer or "/nonexistent/installer" } };
+		prosody = { paths = { installer = options.installer or "/nonexistent/installer" },
+			hosts = options.hosts or {} };
 		package = overrides and overrides.package or {
 			cpath = "/nonexistent/cpath/?.so";
 			searchpath = package.searchpath;
@@ -327,6 +341,54 @@ describe("mod_sms_alias and remote senders", function ()
 		local m = loaded({ sms_alias_allow_remote = true });
 		m.fire("message/bare", { origin = remote(), stanza = st.message({ to = ALIAS, from = "mallory@remote.test" }) });
 		assert.equal(TARGET, m.sent[1].stanza.attr.to);
+	end);
+end);
+
+describe("mod_sms_alias replies to remote users", function ()
+	local function reply_to_remote()
+		return st.message({ from = TARGET, to = "mallory@remote.test/x", type = "chat" }):text_tag("body", "hi");
+	end
+
+	it("are left alone unless sms_alias_allow_remote is set", function ()
+		local m = loaded({ hosts = { ["sms.example.org"] = {} } });
+		assert.equal(0, #m.context_hooks);
+		assert.equal(0, #m.global_hooks);
+	end);
+
+	it("leave through this host's s2s, from the alias", function ()
+		local m = loaded({ sms_alias_allow_remote = true, hosts = { ["sms.example.org"] = {} } });
+		assert.equal(1, #m.context_hooks);
+		local hook = m.context_hooks[1];
+		assert.equal("sms.example.org", hook.host);
+		assert.equal("route/remote", hook.event);
+		assert.is_true(hook.priority > -1, "before mod_s2s");
+		local reply = reply_to_remote();
+		assert.is_true(hook.handler({ from_host = "sms.example.org", to_host = "remote.test", stanza = reply }));
+		assert.equal("route/remote", m.fired[1].name);
+		assert.equal("example.org", m.fired[1].data.from_host);
+		assert.equal("remote.test", m.fired[1].data.to_host);
+		assert.equal(ALIAS, m.fired[1].from);
+		-- goippy's own JIDs without a number stay as they are.
+		assert.is_nil(hook.handler({ from_host = "sms.example.org", to_host = "remote.test",
+			stanza = st.message({ from = "sms.example.org", to = "mallory@remote.test" }) }));
+	end);
+
+	it("keep their `from` when this host cannot route them", function ()
+		local m = loaded({ sms_alias_allow_remote = true, hosts = { ["sms.example.org"] = {} } });
+		m.route_result = nil;
+		local reply = reply_to_remote();
+		assert.is_nil(m.context_hooks[1].handler({ from_host = "sms.example.org", to_host = "remote.test", stanza = reply }));
+		assert.equal(TARGET, reply.attr.from);
+	end);
+
+	it("are hooked once the component host appears", function ()
+		local m = loaded({ sms_alias_allow_remote = true });
+		assert.equal(0, #m.context_hooks);
+		assert.equal("host-activated", m.global_hooks[1].event);
+		m.global_hooks[1].handler("other.example.org");
+		assert.equal(0, #m.context_hooks);
+		m.global_hooks[1].handler("sms.example.org");
+		assert.equal(1, #m.context_hooks);
 	end);
 end);
 
