@@ -318,15 +318,8 @@ impl Drop for Prosody {
             );
         }
         if std::env::var_os("PROSODY_TEST_KEEP").is_some() {
-            let path = std::mem::replace(
-                &mut self.dir,
-                match tempfile::tempdir() {
-                    Ok(d) => d,
-                    Err(_) => return,
-                },
-            )
-            .keep();
-            eprintln!("prosody-test: kept {}", path.display());
+            self.dir.disable_cleanup(true);
+            eprintln!("prosody-test: kept {}", self.dir.path().display());
         }
     }
 }
