@@ -1,0 +1,73 @@
+#!/bin/sh
+# Packs mod_sms_alias for `prosodyctl install`, from this goippy checkout.
+#
+#   lua/make-rocks.sh [--binary] [--out DIR]
+#
+# Writes to DIR (default: target/rocks):
+#   mod_sms_alias-V.tar.gz               the source the rockspec builds from
+#   mod_sms_alias-V-1.rockspec           lua/'s rockspec, its source.url pointing
+#                                        at that tarball (file://)
+#   mod_sms_alias-V-1.src.rock           rockspec + source; installing it runs cargo
+#   mod_sms_alias-V-1.linux-x86_64.rock  (--binary) the built module and library;
+#                                        installs with no Rust toolchain at all
+#   manifest*                            so that `--server=DIR` works too
+#
+# --binary runs the rockspec's cargo release build in this checkout (so it is
+# incremental) and packs the result. Needs luarocks and luarocks-admin.
+set -eu
+
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(dirname "$here")
+out="$root/target/rocks"
+binary=false
+while [ $# -gt 0 ]; do
+	case "$1" in
+		--binary) binary=true ;;
+		--out) shift; out=$1 ;;
+		*) echo "usage: $0 [--binary] [--out DIR]" >&2; exit 2 ;;
+	esac
+	shift
+done
+
+# The workspace version is the one truth; the rockspec must agree with it.
+version=$(sed -n '/^\[workspace.package\]/,/^\[/s/^version *= *"\(.*\)"/\1/p' "$root/Cargo.toml")
+rockspec="$here/mod_sms_alias-$version-1.rockspec"
+if [ -z "$version" ] || [ ! -f "$rockspec" ]; then
+	echo "make-rocks: no rockspec for workspace version '$version' (expected $rockspec)" >&2
+	exit 1
+fi
+
+mkdir -p "$out"
+out=$(cd "$out" && pwd)
+name="mod_sms_alias-$version"
+
+# Only what the build needs: the workspace manifest and lock file, the pure
+# rules (goippy-core) and the module. Never build output.
+tar -czf "$out/$name.tar.gz" -C "$root" \
+	--sort=name --owner=0 --group=0 --numeric-owner \
+	--exclude=target --exclude=fuzz --exclude='*.rock' \
+	--transform "s,^,$name/," \
+	Cargo.toml Cargo.lock goippy-core mod_sms_alias lua/mod_sms_alias.lua lua/README.md
+
+# The published rockspec fetches a release tarball; this copy takes the one
+# just made, so nothing here needs the network.
+sed "s|^\( *url = \)\".*\"|\1\"file://$out/$name.tar.gz\"|" "$rockspec" > "$out/$name-1.rockspec"
+grep -q "file://$out/$name.tar.gz" "$out/$name-1.rockspec"
+
+cd "$out"
+rm -f "$name-1".*.rock
+luarocks pack "$name-1.rockspec" >/dev/null
+echo "make-rocks: $out/$name-1.src.rock"
+
+if $binary; then
+	# `luarocks make` builds in the checkout itself, so cargo's incremental
+	# release build (CARGO_TARGET_DIR or target/) is reused between runs.
+	cd "$root"
+	luarocks --lua-version=5.4 make --pack-binary-rock "$rockspec" >/dev/null
+	for rock in "$name-1".*.rock; do
+		mv "$rock" "$out/"
+		echo "make-rocks: $out/$rock"
+	done
+fi
+
+luarocks-admin --lua-version=5.4 make-manifest "$out" >/dev/null

@@ -1,0 +1,415 @@
+-- Unit tests of what mod_sms_alias.lua itself decides: where it looks for the
+-- native library, which origins may use the gateway, which events it hooks at
+-- which priority, and how it re-addresses, consumes and rewrites stanzas.
+--
+-- The module file is run as Prosody runs it (a chunk whose environment has
+-- `module`, with _G behind it) against a hand-rolled `module` API that records
+-- hooks, sends and log lines. Stanzas are Prosody's real util.stanza, and the
+-- native library is the real one: SMS_ALIAS_NATIVE names the built .so
+-- (run-busted.sh builds it and sets it).
+--
+-- Run: lua/run-busted.sh   (or: SMS_ALIAS_NATIVE=… busted --lua=lua5.4 lua/spec)
+
+package.path = "/usr/lib/prosody/?.lua;" .. package.path;
+package.cpath = "/usr/lib/prosody/?.so;" .. package.cpath;
+
+local st = require "util.stanza";
+
+local here = debug.getinfo(1, "S").source:match("^@(.*)/spec/[^/]*$") or "lua";
+local MODULE_FILE = here .. "/mod_sms_alias.lua";
+local NATIVE = os.getenv("SMS_ALIAS_NATIVE");
+assert(NATIVE and io.open(NATIVE), "set SMS_ALIAS_NATIVE to the built libsms_alias_native.so (lua/run-busted.sh does)");
+
+local ALIAS = "+37255512345@example.org";
+local TARGET = "+37255512345@sms.example.org";
+
+local function tmpdir()
+	local dir = os.tmpname();
+	os.remove(dir);
+	assert(os.execute("mkdir -p '" .. dir .. "'"));
+	return dir;
+end
+
+local function copy_native(dir)
+	assert(os.execute(("cp '%s' '%s/sms_alias_native.so'"):format(NATIVE, dir)));
+	return dir .. "/sms_alias_native.so";
+end
+
+-- Loads the module file with `options` (Prosody config options) and
+-- `overrides` (globals such as _VERSION or package). Returns a harness, or
+-- raises what the module raised.
+local function load_module(options, overrides)
+	options = options or {};
+	local harness = { hooks = {}, sent = {}, logs = {}, context_hooks = {}, global_hooks = {},
+		fired = {}, route_result = true };
+	local api = {
+		host = "example.org";
+		get_option_string = function (_, name, default)
+			local v = options[name];
+			if v == nil then return default; end
+			return tostring(v);
+		end;
+		get_option_boolean = function (_, name, default)
+			local v = options[name];
+			if v == nil then return default; end
+			return v == true;
+		end;
+		get_option_path = function (_, name, default)
+			return options[name] or default;
+		end;
+		get_directory = function ()
+			return options.module_dir or "/nonexistent/module-dir";
+		end;
+		log = function (_, level, fmt, ...)
+			table.insert(harness.logs, { level = level, text = fmt:format(...) });
+		end;
+		hook = function (_, event, handler, priority)
+			table.insert(harness.hooks, { event = event, handler = handler, priority = priority or 0 });
+		end;
+		send = function (_, stanza, origin)
+			table.insert(harness.sent, { stanza = stanza, origin = origin });
+		end;
+		context = function (_, host)
+			return { hook = function (_, event, handler, priority)
+				table.insert(harness.context_hooks, { host = host, event = event, handler = handler, priority = priority });
+			end };
+		end;
+		hook_global = function (_, event, handler)
+			table.insert(harness.global_hooks, { event = event, handler = handler });
+		end;
+		fire_event = function (_, name, data)
+			table.insert(harness.fired, { name = name, data = data, from = data.stanza and data.stanza.attr.from });
+			return harness.route_result;
+		end;
+	};
+	local env = setmetatable({
+		module = api;
+		prosody = { paths = { installer = options.installer or "/nonexistent/installer" },
+			hosts = options.hosts or {} };
+		package = overrides and overrides.package or {
+			cpath = "/nonexistent/cpath/?.so";
+			searchpath = package.searchpath;
+			loadlib = package.loadlib;
+		};
+	}, { __index = _G });
+	for k, v in pairs(overrides or {}) do env[k] = v; end
+	local chunk = assert(loadfile(MODULE_FILE, "t", env));
+	chunk();
+
+	-- Fires an event the way util.events does: handlers by descending
+	-- priority until one returns non-nil.
+	function harness.fire(name, event)
+		local handlers = {};
+		for _, h in ipairs(harness.hooks) do
+			if h.event == name then table.insert(handlers, h); end
+		end
+		table.sort(handlers, function (a, b) return a.priority > b.priority; end);
+		for _, h in ipairs(handlers) do
+			local ret = h.handler(event);
+			if ret ~= nil then return ret; end
+		end
+	end
+	return harness;
+end
+
+local function loaded(options)
+	options = options or {};
+	options.sms_alias_native_path = options.sms_alias_native_path or NATIVE;
+	return load_module(options);
+end
+
+-- A fake session that records what Prosody would write to it.
+local function session(kind, extra)
+	local s = { type = kind, host = "example.org", username = "alice", received = {} };
+	function s.send(stanza) table.insert(s.received, stanza); return true; end
+	for k, v in pairs(extra or {}) do s[k] = v; end
+	return s;
+end
+
+local function load_error(options, overrides)
+	local ok, err = pcall(load_module, options, overrides);
+	assert.is_false(ok, "the module must refuse to load");
+	return tostring(err);
+end
+
+describe("mod_sms_alias loading", function ()
+	it("refuses to load on a Lua other than 5.4, saying so", function ()
+		local err = load_error({ sms_alias_native_path = NATIVE }, { _VERSION = "Lua 5.3" });
+		assert.matches("built for Lua 5.4, but Prosody runs on Lua 5.3", err, 1, true);
+	end);
+
+	it("says where it looked when the library is nowhere", function ()
+		local err = load_error({ sms_alias_native_path = "/nonexistent/configured.so",
+			installer = "/nonexistent/tree" });
+		assert.matches("cannot find the native library sms_alias_native.so", err, 1, true);
+		assert.matches("/nonexistent/configured.so", err, 1, true);
+		assert.matches("/nonexistent/module-dir/sms_alias_native.so", err, 1, true);
+		assert.matches("/nonexistent/tree/lib/lua/5.4/sms_alias_native.so", err, 1, true);
+		assert.matches("/nonexistent/cpath/?.so", err, 1, true);
+	end);
+
+	it("loads the configured file and logs its version and path", function ()
+		local m = loaded();
+		local info;
+		for _, l in ipairs(m.logs) do
+			if l.level == "info" then info = l.text; end
+		end
+		assert.truthy(info);
+		assert.matches("sms_alias_native %d+%.%d+%.%d+ from " .. NATIVE:gsub("%p", "%%%0"), info);
+		assert.matches("example.org <-> sms.example.org", info, 1, true);
+	end);
+
+	it("accepts a directory as sms_alias_native_path", function ()
+		local dir = tmpdir();
+		copy_native(dir);
+		assert.has_no.errors(function () load_module({ sms_alias_native_path = dir }); end);
+	end);
+
+	it("finds the library in the module's own directory", function ()
+		local dir = tmpdir();
+		local path = copy_native(dir);
+		local m = load_module({ module_dir = dir });
+		assert.matches(path, m.logs[#m.logs].text, 1, true);
+	end);
+
+	it("finds the library in the prosodyctl install tree, warning about a bad configured path", function ()
+		local tree = tmpdir();
+		assert(os.execute("mkdir -p '" .. tree .. "/lib/lua/5.4'"));
+		copy_native(tree .. "/lib/lua/5.4");
+		local m = load_module({ installer = tree, sms_alias_native_path = "/nonexistent/x.so" });
+		assert.matches(tree .. "/lib/lua/5.4/sms_alias_native.so", m.logs[#m.logs].text, 1, true);
+		assert.equal("warn", m.logs[1].level);
+		assert.matches("/nonexistent/x.so is not a file", m.logs[1].text, 1, true);
+	end);
+
+	it("finds the library on package.cpath", function ()
+		local dir = tmpdir();
+		local path = copy_native(dir);
+		local m = load_module({}, { package = {
+			cpath = dir .. "/?.so"; searchpath = package.searchpath; loadlib = package.loadlib;
+		} });
+		assert.matches(path, m.logs[#m.logs].text, 1, true);
+	end);
+
+	it("reports a file that is not the library instead of crashing", function ()
+		local dir = tmpdir();
+		local f = assert(io.open(dir .. "/sms_alias_native.so", "w"));
+		f:write("not an ELF file");
+		f:close();
+		local err = load_error({ sms_alias_native_path = dir .. "/sms_alias_native.so" });
+		assert.matches("cannot load " .. dir .. "/sms_alias_native.so", err, 1, true);
+	end);
+
+	it("refuses invalid settings with the native library's reason", function ()
+		local err = load_error({ sms_alias_native_path = NATIVE, sms_alias_country_code = "0372" });
+		assert.matches("invalid settings on example.org: invalid country code", err, 1, true);
+		err = load_error({ sms_alias_native_path = NATIVE, sms_alias_component = "example.org" });
+		assert.matches("must differ", err, 1, true);
+	end);
+
+	it("hooks all six routing events, inbound above outbound above mod_blocklist", function ()
+		local m = loaded();
+		local seen = {};
+		for _, h in ipairs(m.hooks) do
+			seen[h.event] = seen[h.event] or {};
+			table.insert(seen[h.event], h.priority);
+		end
+		for _, name in ipairs({ "message", "presence", "iq" }) do
+			for _, to in ipairs({ "bare", "full" }) do
+				local prios = seen[name .. "/" .. to];
+				assert.equal(2, #prios, name .. "/" .. to);
+				table.sort(prios);
+				assert.is_true(prios[1] > 100, "outbound must run before mod_blocklist (100)");
+				assert.is_true(prios[2] > prios[1], "inbound must run before outbound");
+			end
+		end
+	end);
+end);
+
+describe("mod_sms_alias outbound", function ()
+	it("re-posts a message to the component and consumes the original", function ()
+		local m = loaded();
+		local alice = session("c2s");
+		local msg = st.message({ to = ALIAS, from = "alice@example.org/phone", type = "chat", id = "m1" })
+			:text_tag("body", "hello");
+		assert.is_true(m.fire("message/bare", { origin = alice, stanza = msg }));
+		assert.equal(1, #m.sent);
+		local clone = m.sent[1].stanza;
+		assert.equal(TARGET, clone.attr.to);
+		assert.equal("alice@example.org/phone", clone.attr.from);
+		assert.equal("hello", clone:get_child_text("body"));
+		assert.equal("m1", clone.attr.id);
+		assert.are_not.equal(msg, clone);
+		assert.equal(ALIAS, msg.attr.to, "the original keeps the alias");
+	end);
+
+	it("forwards chat states, presence and iq too, to bare and full JIDs", function ()
+		local m = loaded();
+		local alice = session("c2s");
+		local cases = {
+			{ "message/bare", st.message({ to = ALIAS, type = "chat" })
+				:tag("composing", { xmlns = "http://jabber.org/protocol/chatstates" }) },
+			{ "message/full", st.message({ to = ALIAS .. "/x", type = "chat" })
+				:tag("received", { xmlns = "urn:xmpp:receipts", id = "m1" }) },
+			{ "presence/bare", st.presence({ to = ALIAS, type = "probe" }) },
+			{ "presence/full", st.presence({ to = ALIAS .. "/x" }) },
+			{ "iq/bare", st.iq({ to = ALIAS, type = "get", id = "i1" })
+				:tag("query", { xmlns = "http://jabber.org/protocol/disco#info" }) },
+			{ "iq/full", st.iq({ to = ALIAS .. "/x", type = "result", id = "i2" }) },
+		};
+		for i, case in ipairs(cases) do
+			assert.is_true(m.fire(case[1], { origin = alice, stanza = case[2] }), case[1]);
+			local expected = case[2].attr.to:gsub("@example%.org", "@sms.example.org");
+			assert.equal(expected, m.sent[i].stanza.attr.to, case[1]);
+		end
+	end);
+
+	it("applies the national rule when a country code is configured", function ()
+		local m = loaded({ sms_alias_country_code = 372 });
+		m.fire("message/bare", { origin = session("c2s"), stanza = st.message({ to = "055512345@example.org" }) });
+		assert.equal(TARGET, m.sent[1].stanza.attr.to);
+	end);
+
+	it("leaves users and non-numbers alone", function ()
+		local m = loaded();
+		for _, to in ipairs({ "bob@example.org", "+12@example.org", "2001@example.org" }) do
+			local ret = m.fire("message/bare", { origin = session("c2s"), stanza = st.message({ to = to }) });
+			assert.is_nil(ret, to);
+		end
+		assert.equal(0, #m.sent);
+	end);
+
+	it("hands Prosody a session whose bounces come from the alias", function ()
+		local m = loaded();
+		local alice = session("c2s", { full_jid = "alice@example.org/phone" });
+		local msg = st.message({ to = ALIAS, from = "alice@example.org/phone", type = "chat" });
+		m.fire("message/bare", { origin = alice, stanza = msg });
+		local wrapper = m.sent[1].origin;
+		assert.are_not.equal(alice, wrapper);
+		assert.equal("alice", wrapper.username);
+		assert.equal("c2s", wrapper.type);
+		-- What mod_component sends back while goippy is not connected:
+		local bounce = st.error_reply(m.sent[1].stanza, "wait", "remote-server-timeout", "Component unavailable");
+		assert.equal(TARGET, bounce.attr.from);
+		wrapper.send(bounce);
+		assert.equal(1, #alice.received);
+		assert.equal(ALIAS, alice.received[1].attr.from);
+		-- The same session keeps the same wrapper.
+		m.fire("message/bare", { origin = alice, stanza = st.message({ to = ALIAS }) });
+		assert.equal(wrapper, m.sent[2].origin);
+	end);
+end);
+
+describe("mod_sms_alias and remote senders", function ()
+	local function remote()
+		return session("s2sin", { host = "remote.test", username = nil });
+	end
+
+	it("refuses messages and requests with service-unavailable from the alias", function ()
+		local m = loaded();
+		for _, stanza in ipairs({
+			st.message({ to = ALIAS, from = "mallory@remote.test/x", type = "chat", id = "r1" }),
+			st.iq({ to = ALIAS, from = "mallory@remote.test/x", type = "get", id = "r2" }):tag("ping", { xmlns = "urn:xmpp:ping" }),
+		}) do
+			local s2s = remote();
+			assert.is_true(m.fire(stanza.name .. "/bare", { origin = s2s, stanza = stanza }));
+			local reply = s2s.received[1];
+			assert.equal("error", reply.attr.type);
+			assert.equal(ALIAS, reply.attr.from);
+			assert.equal("mallory@remote.test/x", reply.attr.to);
+			local condition = reply:get_child("error"):get_child("service-unavailable", "urn:ietf:params:xml:ns:xmpp-stanzas");
+			assert.truthy(condition);
+		end
+		assert.equal(0, #m.sent);
+	end);
+
+	it("drops presence, errors and results silently", function ()
+		local m = loaded();
+		for _, stanza in ipairs({
+			st.presence({ to = ALIAS, from = "mallory@remote.test" }),
+			st.message({ to = ALIAS, from = "mallory@remote.test", type = "error" }),
+			st.iq({ to = ALIAS, from = "mallory@remote.test", type = "result", id = "r3" }),
+		}) do
+			local s2s = remote();
+			assert.is_true(m.fire(stanza.name .. "/bare", { origin = s2s, stanza = stanza }));
+			assert.equal(0, #s2s.received);
+		end
+		assert.equal(0, #m.sent);
+	end);
+
+	it("forwards them when sms_alias_allow_remote is set", function ()
+		local m = loaded({ sms_alias_allow_remote = true });
+		m.fire("message/bare", { origin = remote(), stanza = st.message({ to = ALIAS, from = "mallory@remote.test" }) });
+		assert.equal(TARGET, m.sent[1].stanza.attr.to);
+	end);
+end);
+
+describe("mod_sms_alias replies to remote users", function ()
+	local function reply_to_remote()
+		return st.message({ from = TARGET, to = "mallory@remote.test/x", type = "chat" }):text_tag("body", "hi");
+	end
+
+	it("are left alone unless sms_alias_allow_remote is set", function ()
+		local m = loaded({ hosts = { ["sms.example.org"] = {} } });
+		assert.equal(0, #m.context_hooks);
+		assert.equal(0, #m.global_hooks);
+	end);
+
+	it("leave through this host's s2s, from the alias", function ()
+		local m = loaded({ sms_alias_allow_remote = true, hosts = { ["sms.example.org"] = {} } });
+		assert.equal(1, #m.context_hooks);
+		local hook = m.context_hooks[1];
+		assert.equal("sms.example.org", hook.host);
+		assert.equal("route/remote", hook.event);
+		assert.is_true(hook.priority > -1, "before mod_s2s");
+		local reply = reply_to_remote();
+		assert.is_true(hook.handler({ from_host = "sms.example.org", to_host = "remote.test", stanza = reply }));
+		assert.equal("route/remote", m.fired[1].name);
+		assert.equal("example.org", m.fired[1].data.from_host);
+		assert.equal("remote.test", m.fired[1].data.to_host);
+		assert.equal(ALIAS, m.fired[1].from);
+		-- goippy's own JIDs without a number stay as they are.
+		assert.is_nil(hook.handler({ from_host = "sms.example.org", to_host = "remote.test",
+			stanza = st.message({ from = "sms.example.org", to = "mallory@remote.test" }) }));
+	end);
+
+	it("keep their `from` when this host cannot route them", function ()
+		local m = loaded({ sms_alias_allow_remote = true, hosts = { ["sms.example.org"] = {} } });
+		m.route_result = nil;
+		local reply = reply_to_remote();
+		assert.is_nil(m.context_hooks[1].handler({ from_host = "sms.example.org", to_host = "remote.test", stanza = reply }));
+		assert.equal(TARGET, reply.attr.from);
+	end);
+
+	it("are hooked once the component host appears", function ()
+		local m = loaded({ sms_alias_allow_remote = true });
+		assert.equal(0, #m.context_hooks);
+		assert.equal("host-activated", m.global_hooks[1].event);
+		m.global_hooks[1].handler("other.example.org");
+		assert.equal(0, #m.context_hooks);
+		m.global_hooks[1].handler("sms.example.org");
+		assert.equal(1, #m.context_hooks);
+	end);
+end);
+
+describe("mod_sms_alias inbound", function ()
+	it("rewrites `from` of the component's numbers in place and lets delivery continue", function ()
+		local m = loaded();
+		local reply = st.message({ from = TARGET .. "/gw", to = "alice@example.org/phone", type = "chat" })
+			:text_tag("body", "hi");
+		local ret = m.fire("message/full", { origin = session("component"), stanza = reply });
+		assert.is_nil(ret);
+		assert.equal(ALIAS .. "/gw", reply.attr.from);
+		assert.equal(0, #m.sent);
+	end);
+
+	it("leaves other senders alone", function ()
+		local m = loaded();
+		for _, from in ipairs({ "bob@example.org/x", "Swedbank@sms.example.org", "sms.example.org",
+			"+37255512345@other.test" }) do
+			local s = st.presence({ from = from, to = "alice@example.org" });
+			m.fire("presence/bare", { origin = session("c2s"), stanza = s });
+			assert.equal(from, s.attr.from);
+		end
+	end);
+end);

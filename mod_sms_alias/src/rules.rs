@@ -1,0 +1,82 @@
+//! The rules object Lua holds: one per Prosody host, built once at module load.
+//!
+//! Building [`AliasRules`] validates and lower-cases the domains and parses
+//! the country code; doing that once, not per stanza, keeps the per-stanza
+//! calls down to a string split and a digit check. The object is immutable,
+//! so a Prosody config reload simply builds a new one.
+
+use goippy_core::alias::AliasRules;
+use mlua::prelude::*;
+use mlua::{UserData, UserDataFields, UserDataMethods, Value};
+
+use crate::lua_args::{Answer, optional_text};
+use crate::settings::Settings;
+
+/// Lua userdata wrapping the alias rules of one host.
+#[derive(Debug, Clone)]
+pub(crate) struct Rules(AliasRules);
+
+/// `sms_alias_native.new_rules(settings)` → rules, or `nil, message`.
+pub(crate) fn new_rules(_: &Lua, settings: Value) -> LuaResult<Answer<Rules>> {
+    Ok(Settings::from_lua(&settings)
+        .and_then(|s| s.rules())
+        .map(Rules))
+}
+
+/// Shared shape of `rewrite_to` / `rewrite_from`: `nil` in, `nil` out;
+/// a JID in, its rewrite or `nil` ("route it normally") out.
+fn rewrite(jid: &Value, rewrite: impl FnOnce(&str) -> Option<String>) -> Answer<Option<String>> {
+    Ok(optional_text(jid, "the JID")?.and_then(|jid| rewrite(&jid)))
+}
+
+impl UserData for Rules {
+    fn add_fields<F: UserDataFields<Self>>(fields: &mut F) {
+        fields.add_field_method_get("host", |_, this| Ok(this.0.local_domain().to_string()));
+        fields.add_field_method_get("component", |_, this| {
+            Ok(this.0.component_domain().to_string())
+        });
+        fields.add_field_method_get("country_code", |_, this| {
+            Ok(this.0.numbers().country_code().map(str::to_string))
+        });
+    }
+
+    fn add_methods<M: UserDataMethods<Self>>(methods: &mut M) {
+        // Outbound: `+N@host[/res]` → `+N@component[/res]`, else nil.
+        methods.add_method("rewrite_to", |_, this, jid: Value| {
+            Ok(rewrite(&jid, |jid| this.0.rewrite_to(jid)))
+        });
+        // Inbound: `+N@component[/res]` → `+N@host[/res]`, else nil.
+        methods.add_method("rewrite_from", |_, this, jid: Value| {
+            Ok(rewrite(&jid, |jid| this.0.rewrite_from(jid)))
+        });
+        // A JID localpart: is it a phone number under these rules?
+        methods.add_method("is_phone_number", |_, this, node: Value| {
+            let answer: Answer<bool> = optional_text(&node, "the node")
+                .map(|node| node.is_some_and(|node| this.0.numbers().is_phone_number(&node)));
+            Ok(answer)
+        });
+        // Text a person typed → canonical `+N`, or nil and why not.
+        methods.add_method("normalize", |_, this, typed: Value| {
+            let answer: Answer<String> = optional_text(&typed, "the number").and_then(|typed| {
+                let typed = typed.ok_or("no number given")?;
+                this.0
+                    .numbers()
+                    .normalize(&typed)
+                    .map(|number| number.to_string())
+                    .map_err(|e| e.to_string())
+            });
+            Ok(answer)
+        });
+        methods.add_meta_method(LuaMetaMethod::ToString, |_, this, ()| {
+            let cc = match this.0.numbers().country_code() {
+                Some(cc) => format!("country code +{cc}"),
+                None => "no country code".to_string(),
+            };
+            Ok(format!(
+                "sms_alias_native rules ({} <-> {}, {cc})",
+                this.0.local_domain(),
+                this.0.component_domain()
+            ))
+        });
+    }
+}

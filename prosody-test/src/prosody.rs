@@ -1,0 +1,349 @@
+//! A throwaway Prosody: its own temp dir, free ports, generated config, and
+//! a process that is stopped by PID when the guard is dropped.
+//!
+//! The life of one test server:
+//! 1. [`Prosody::new`] picks ports, creates the directories and writes
+//!    `prosody.cfg.lua` — nothing runs yet, so users can be registered and
+//!    modules installed with prosodyctl the way an admin would;
+//! 2. [`Prosody::start`] runs `prosody -F` and waits until every port it
+//!    should listen on accepts connections;
+//! 3. dropping the guard stops it (SIGTERM, then SIGKILL) — also when the
+//!    test panicked, in which case the end of Prosody's log is printed so
+//!    the failure explains itself. `PROSODY_TEST_KEEP=1` keeps the temp dir.
+
+use std::fs;
+use std::net::{Ipv4Addr, SocketAddr, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::thread::sleep;
+use std::time::{Duration, Instant};
+
+use rustix::process::{Pid, Signal, kill_process};
+
+use crate::config::{Config, ConfigPaths, Ports};
+use crate::ports::free_port;
+use crate::{Error, Result};
+
+/// How long Prosody may take to open its ports (it needs ~0.2 s).
+const START_TIMEOUT: Duration = Duration::from_secs(15);
+/// How long a SIGTERM may take before SIGKILL (Prosody needs ≤ 2 s).
+const STOP_TIMEOUT: Duration = Duration::from_secs(5);
+/// What Prosody logs when another process took one of its ports.
+const PORT_CONFLICT: &str = "Failed to open server port";
+/// How many lines of the log a failing test prints.
+const LOG_TAIL_LINES: usize = 150;
+
+/// The directory holding the fixture modules (`plugin_paths`).
+pub fn fixtures_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures")
+}
+
+/// One test Prosody (see the module docs).
+pub struct Prosody {
+    dir: tempfile::TempDir,
+    config: Config,
+    ports: Ports,
+    config_path: PathBuf,
+    log_path: PathBuf,
+    child: Option<Child>,
+}
+
+impl Prosody {
+    /// Prepares a server for `config`: directories, ports, config file.
+    pub fn new(config: Config) -> Result<Self> {
+        let dir = tempfile::Builder::new().prefix("prosody-test.").tempdir()?;
+        for sub in ["data", "certs", "installed"] {
+            fs::create_dir_all(dir.path().join(sub))?;
+        }
+        let prosody = Prosody {
+            config_path: dir.path().join("prosody.cfg.lua"),
+            log_path: dir.path().join("prosody.log"),
+            ports: pick_ports(&config)?,
+            dir,
+            config,
+            child: None,
+        };
+        prosody.write_config()?;
+        Ok(prosody)
+    }
+
+    fn write_config(&self) -> Result<()> {
+        let root = self.dir.path();
+        let fixtures = fixtures_dir();
+        let paths = ConfigPaths {
+            data: root.join("data"),
+            pidfile: root.join("prosody.pid"),
+            installer: self.installer_path(),
+            certs: root.join("certs"),
+            log: self.log_path.clone(),
+            fixtures: &fixtures,
+        };
+        fs::write(&self.config_path, self.config.render(&paths, &self.ports))?;
+        Ok(())
+    }
+
+    /// Changes the configuration of a server that is not running yet, keeping
+    /// its ports — for settings that depend on another server's ports.
+    pub fn reconfigure(&mut self, change: impl FnOnce(Config) -> Config) -> Result<()> {
+        if self.child.is_some() {
+            return Err("reconfigure a test Prosody before starting it".into());
+        }
+        self.config = change(self.config.clone());
+        self.ports.s2s = match (self.config.s2s, self.ports.s2s) {
+            (true, None) => Some(free_port()?),
+            (true, kept) => kept,
+            (false, _) => None,
+        };
+        self.write_config()
+    }
+
+    /// Runs `prosodyctl --config <ours> <args>`; its output, or an error
+    /// carrying that output.
+    pub fn prosodyctl(&self, args: &[&str]) -> Result<String> {
+        self.prosodyctl_with_env(args, &[])
+    }
+
+    pub(crate) fn prosodyctl_with_env(
+        &self,
+        args: &[&str],
+        env: &[(&str, &Path)],
+    ) -> Result<String> {
+        let mut cmd = Command::new("prosodyctl");
+        cmd.arg("--config").arg(&self.config_path).args(args);
+        cmd.current_dir(self.dir.path()).stdin(Stdio::null());
+        for (name, value) in env {
+            cmd.env(name, value);
+        }
+        let out = cmd
+            .output()
+            .map_err(|e| format!("cannot run prosodyctl (Debian package prosody): {e}"))?;
+        let text = output_text(&out);
+        if !out.status.success() {
+            return Err(format!("prosodyctl {args:?} failed ({}):\n{text}", out.status).into());
+        }
+        Ok(text)
+    }
+
+    /// Creates an account, as an admin would with prosodyctl.
+    pub fn register(&self, user: &str, host: &str, password: &str) -> Result<()> {
+        self.prosodyctl(&["register", user, host, password])?;
+        Ok(())
+    }
+
+    /// Starts `prosody -F` and waits for its ports. Retries with fresh ports
+    /// if another process took one in the meantime.
+    pub fn start(&mut self) -> Result<()> {
+        if self.child.is_some() {
+            return Err("this Prosody is already running".into());
+        }
+        for attempt in 1..=3 {
+            match self.start_once() {
+                Ok(()) => return Ok(()),
+                Err(e) if attempt < 3 && self.log().contains(PORT_CONFLICT) => {
+                    eprintln!("prosody-test: port conflict ({e}), retrying with new ports");
+                    self.stop()?;
+                    fs::write(&self.log_path, "")?;
+                    self.ports = pick_ports(&self.config)?;
+                    self.write_config()?;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Err("unreachable: start attempts exhausted".into())
+    }
+
+    fn start_once(&mut self) -> Result<()> {
+        let console = fs::File::create(self.dir.path().join("console.out"))?;
+        let child = Command::new("prosody")
+            .arg("-F")
+            .arg("--config")
+            .arg(&self.config_path)
+            .current_dir(self.dir.path())
+            .stdin(Stdio::null())
+            .stdout(console.try_clone()?)
+            .stderr(console)
+            .spawn()
+            .map_err(|e| format!("cannot run prosody (Debian package prosody): {e}"))?;
+        self.child = Some(child);
+
+        let mut wanted = vec![self.ports.c2s];
+        if self.config.has_external_component() {
+            wanted.push(self.ports.component);
+        }
+        wanted.extend(self.ports.s2s);
+        let deadline = Instant::now() + START_TIMEOUT;
+        loop {
+            if let Some(status) = self
+                .child
+                .as_mut()
+                .and_then(|c| c.try_wait().ok().flatten())
+            {
+                self.child = None;
+                return Err(
+                    format!("prosody exited during start-up ({status}); see its log").into(),
+                );
+            }
+            if self.log().contains(PORT_CONFLICT) {
+                return Err("prosody could not open one of its ports".into());
+            }
+            if wanted.iter().all(|&port| port_open(port)) {
+                return Ok(());
+            }
+            if Instant::now() > deadline {
+                return Err(format!(
+                    "prosody did not open ports {wanted:?} within {START_TIMEOUT:?}"
+                )
+                .into());
+            }
+            sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Stops the server: SIGTERM by PID, SIGKILL after [`STOP_TIMEOUT`].
+    pub fn stop(&mut self) -> Result<()> {
+        let Some(mut child) = self.child.take() else {
+            return Ok(());
+        };
+        if child.try_wait()?.is_some() {
+            return Ok(());
+        }
+        let pid = Pid::from_raw(child.id() as i32).ok_or("prosody has an invalid PID")?;
+        kill_process(pid, Signal::TERM)?;
+        let deadline = Instant::now() + STOP_TIMEOUT;
+        while Instant::now() < deadline {
+            if child.try_wait()?.is_some() {
+                return Ok(());
+            }
+            sleep(Duration::from_millis(20));
+        }
+        child.kill()?;
+        child.wait()?;
+        Err(format!("prosody ignored SIGTERM for {STOP_TIMEOUT:?} and was killed").into())
+    }
+
+    /// Whether the process is still alive.
+    pub fn is_running(&mut self) -> bool {
+        self.child
+            .as_mut()
+            .is_some_and(|c| matches!(c.try_wait(), Ok(None)))
+    }
+
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+
+    pub fn ports(&self) -> Ports {
+        self.ports
+    }
+
+    pub fn c2s_addr(&self) -> SocketAddr {
+        (Ipv4Addr::LOCALHOST, self.ports.c2s).into()
+    }
+
+    pub fn component_addr(&self) -> SocketAddr {
+        (Ipv4Addr::LOCALHOST, self.ports.component).into()
+    }
+
+    /// The server's temp dir (config, log, data).
+    pub fn dir(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// `installer_plugin_path`: where `prosodyctl install` puts rocks.
+    pub fn installer_path(&self) -> PathBuf {
+        self.dir.path().join("installed")
+    }
+
+    /// Everything Prosody has logged so far.
+    pub fn log(&self) -> String {
+        fs::read_to_string(&self.log_path).unwrap_or_default()
+    }
+
+    /// Waits until a log line contains `needle`; returns that line.
+    pub fn wait_for_log(&self, needle: &str, timeout: Duration) -> Result<String> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Some(line) = self.log().lines().find(|l| l.contains(needle)) {
+                return Ok(line.to_string());
+            }
+            if Instant::now() > deadline {
+                return Err(Error::from(format!(
+                    "no log line with {needle:?} within {timeout:?}"
+                )));
+            }
+            sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// CPU time (user + system) the server process has used so far, from
+    /// `/proc/<pid>/stat`; for benchmarks.
+    pub fn cpu_time(&self) -> Result<Duration> {
+        let pid = self.pid().ok_or("prosody is not running")?;
+        let stat = fs::read_to_string(format!("/proc/{pid}/stat"))?;
+        // Fields after the parenthesised command name: state is field 3,
+        // utime and stime are fields 14 and 15 (1-based).
+        let after_name = stat.rsplit_once(')').ok_or("unreadable /proc stat")?.1;
+        let fields: Vec<&str> = after_name.split_whitespace().collect();
+        let ticks: u64 = [11, 12]
+            .iter()
+            .map(|&i| {
+                fields
+                    .get(i)
+                    .and_then(|f| f.parse::<u64>().ok())
+                    .ok_or("unreadable /proc stat")
+            })
+            .sum::<std::result::Result<u64, _>>()?;
+        let per_second = rustix::param::clock_ticks_per_second();
+        Ok(Duration::from_secs_f64(ticks as f64 / per_second as f64))
+    }
+
+    fn log_tail(&self) -> String {
+        let log = self.log();
+        let lines: Vec<&str> = log.lines().collect();
+        let start = lines.len().saturating_sub(LOG_TAIL_LINES);
+        lines[start..].join("\n")
+    }
+}
+
+impl Drop for Prosody {
+    fn drop(&mut self) {
+        if let Err(e) = self.stop() {
+            eprintln!("prosody-test: stopping prosody: {e}");
+        }
+        if std::thread::panicking() {
+            eprintln!(
+                "----- last {LOG_TAIL_LINES} lines of {} -----\n{}\n----- end of prosody log -----",
+                self.log_path.display(),
+                self.log_tail()
+            );
+        }
+        if std::env::var_os("PROSODY_TEST_KEEP").is_some() {
+            self.dir.disable_cleanup(true);
+            eprintln!("prosody-test: kept {}", self.dir.path().display());
+        }
+    }
+}
+
+fn pick_ports(config: &Config) -> Result<Ports> {
+    Ok(Ports {
+        c2s: free_port()?,
+        component: free_port()?,
+        s2s: if config.s2s { Some(free_port()?) } else { None },
+    })
+}
+
+fn port_open(port: u16) -> bool {
+    TcpStream::connect_timeout(
+        &(Ipv4Addr::LOCALHOST, port).into(),
+        Duration::from_millis(200),
+    )
+    .is_ok()
+}
+
+pub(crate) fn output_text(out: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
