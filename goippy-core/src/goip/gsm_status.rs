@@ -93,6 +93,8 @@ impl GsmStatus {
         let mut w = FieldWriter::new("GSM", &self.sendid.to_string())?;
         for (key, value) in GSM_STATUS_KEYS.iter().zip(self.slots()) {
             if let Some(value) = value {
+                // The firmware prints unset strings with printf's "(null)".
+                let value = if value.is_empty() { "(null)" } else { value };
                 w.field("GSM status field", key, value)?;
             }
         }
