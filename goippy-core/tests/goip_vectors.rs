@@ -1410,3 +1410,105 @@ fn garbage_is_not_a_packet() {
         assert!(parse_server_datagram(wire).is_err(), "{wire:?}");
     }
 }
+
+#[test]
+fn simulator_formatters_refuse_what_would_read_back_differently() {
+    use goippy_core::goip::{Keepalive, Receive};
+    let refused = |n: Notification| {
+        let result = n.encode();
+        assert!(
+            matches!(
+                result,
+                Err(FormatError::Ambiguous { .. } | FormatError::Separator { .. })
+            ),
+            "{n:?} gave {result:?}"
+        );
+    };
+    let receive = |srcnum: &str, msg: &str| {
+        NotificationKind::Receive(Receive {
+            srcnum: srcnum.into(),
+            smscnum: None,
+            msg: msg.into(),
+        })
+    };
+    // A `;` would split the field; `(null)` reads back as empty.
+    refused(Notification::new("1", "g", None, receive("+1;2", "x")));
+    refused(Notification::new("1", "g", None, receive("(null)", "x")));
+    refused(Notification::new("1", "g;x", None, receive("1", "x")));
+    // A keepalive extra named like a known field is read into that field.
+    refused(Notification::new(
+        "1",
+        "g",
+        None,
+        NotificationKind::Keepalive(Box::new(Keepalive {
+            extra: vec![Field::new("num", "1")],
+            ..Keepalive::default()
+        })),
+    ));
+    // An unknown tag's field named `password` is read as the password when
+    // the envelope has none; a field after `msg` would become body text.
+    refused(Notification::new(
+        "1",
+        "g",
+        None,
+        NotificationKind::Unknown {
+            tag: "FUTURE".into(),
+            fields: vec![Field::new("password", "other")],
+        },
+    ));
+    refused(Notification::new(
+        "1",
+        "g",
+        None,
+        NotificationKind::Unknown {
+            tag: "FUTURE".into(),
+            fields: vec![Field::new("msg", "x"), Field::new("a", "1")],
+        },
+    ));
+    // A line break at the very end is stripped by the parser.
+    refused(Notification::new(
+        "1",
+        "g",
+        Some("p".into()),
+        NotificationKind::State(goippy_core::goip::State {
+            gsm_remain_state: "IDLE\n".into(),
+        }),
+    ));
+
+    let refused = |r: Reply| {
+        let result = r.encode();
+        assert!(
+            matches!(result, Err(FormatError::Ambiguous { .. })),
+            "{r:?} gave {result:?}"
+        );
+    };
+    refused(Reply::Control {
+        kind: ControlKind::GetGsmNum,
+        sendid: 1,
+        value: Some("ok".into()),
+        ok: false,
+    });
+    refused(Reply::Control {
+        kind: ControlKind::GetGsmNum,
+        sendid: 1,
+        value: Some("(null)".into()),
+        ok: false,
+    });
+    refused(Reply::Error(ErrorReply::Rejected {
+        sendid: 1,
+        text: "PASSWORD".into(),
+    }));
+    refused(Reply::Error(ErrorReply::Rejected {
+        sendid: 1,
+        text: "2 errorstatus:5".into(),
+    }));
+    refused(Reply::UssdError {
+        sendid: 1,
+        text: "late\n".into(),
+    });
+    refused(Reply::Other {
+        verb: "DONE".into(),
+        sendid: 1,
+        rest: "x".into(),
+    });
+}
