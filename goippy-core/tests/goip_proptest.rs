@@ -341,3 +341,18 @@ fn shaped_bytes_reach_both_parsers() {
     assert!(packets > 500, "only {packets} packets parsed");
     assert!(server > 250, "only {server} server datagrams parsed");
 }
+
+/// Inputs the fuzz targets once failed on, kept so they stay fixed.
+#[test]
+fn fuzzer_findings_stay_fixed() {
+    let findings: &[&[u8]] = &[
+        // A keepalive ack behind leading whitespace was read as a
+        // space-style ack with the tag `req:27;id`, which re-encoded as a
+        // broken keepalive ack.
+        b"\x0creq:27;id 08 ERROR x",
+        b" GSM:1;x 5",
+    ];
+    for bytes in findings {
+        assert_eq!(selfcheck::check_any(bytes), Ok(()), "{bytes:?}");
+    }
+}

@@ -11,7 +11,7 @@
 
 use super::datagram::{decode, strip_line_end};
 use super::error::{ParseError, Problem, excerpt};
-use super::fields::{Fields, is_valid_recvid, number};
+use super::fields::{Fields, is_valid_recvid, is_valid_tag, number};
 use super::tokens::Tokens;
 
 /// `status:200`: registration accepted.
@@ -89,6 +89,11 @@ impl Ack {
         ) else {
             return Err(ParseError::not_goip(text));
         };
+        // Only a real notification tag and id can be acknowledged; anything
+        // else (a `req:…` behind leading whitespace, say) is not an ack.
+        if !is_valid_tag(tag) || !is_valid_recvid(recvid) {
+            return Err(ParseError::not_goip(text));
+        }
         let (tag, recvid) = (tag.to_owned(), recvid.to_owned());
         match word {
             "OK" => {
@@ -182,5 +187,9 @@ mod tests {
         assert!(Ack::parse(b"RECEIVE 5 MAYBE").is_err());
         assert!(Ack::parse(b"RECEIVE 5 OK extra").is_err());
         assert!(Ack::parse(b"RECEIVEOK:5;id:x;status:0;").is_err());
+        // Found by the fuzzer: a keepalive ack behind leading whitespace is
+        // not a space-style ack whose tag is `req:27;…`.
+        assert!(Ack::parse(b"\x0creq:27;id 08 ERROR x").is_err());
+        assert!(Ack::parse(b"A;B 1 OK").is_err());
     }
 }

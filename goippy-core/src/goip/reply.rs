@@ -300,11 +300,19 @@ pub(crate) fn parse_reply(text: &str) -> Result<Reply, ParseError> {
     }
     // An unknown verb: a reply only if a sendid follows.
     match tokens.next_token().map(str::parse::<u32>) {
-        Some(Ok(sendid)) if verb.chars().all(is_token_char) => Ok(Reply::Other {
-            verb: verb.to_owned(),
-            sendid,
-            rest: strip_line_end(tokens.rest_text()).to_owned(),
-        }),
+        // A `:` or `;` in the verb would make the re-encoded packet read as
+        // colon style.
+        Some(Ok(sendid))
+            if verb
+                .chars()
+                .all(|c| is_token_char(c) && c != ':' && c != ';') =>
+        {
+            Ok(Reply::Other {
+                verb: verb.to_owned(),
+                sendid,
+                rest: strip_line_end(tokens.rest_text()).to_owned(),
+            })
+        }
         _ => Err(ParseError::not_goip(text)),
     }
 }
@@ -514,6 +522,7 @@ mod tests {
             }
         );
         assert!(parse_reply("hello world").is_err());
+        assert!(parse_reply(" GSM:1;x 5").is_err());
         assert!(parse_reply("hello").is_err());
     }
 
