@@ -236,7 +236,7 @@ fn gsm_status() -> impl Strategy<Value = GsmStatus> {
         })
 }
 
-fn not_a_line_end(s: &String) -> bool {
+fn not_a_line_end(s: &str) -> bool {
     !s.ends_with(['\r', '\n'])
 }
 
@@ -255,7 +255,10 @@ fn reply() -> impl Strategy<Value = Reply> {
         error_reply().prop_map(Reply::Error),
         any::<u32>().prop_map(|sendid| Reply::Done { sendid }),
         (any::<u32>(), body()).prop_map(|(sendid, text)| Reply::Ussd { sendid, text }),
-        (any::<u32>(), body().prop_filter("line end", not_a_line_end))
+        (
+            any::<u32>(),
+            body().prop_filter("line end", |s| not_a_line_end(s))
+        )
             .prop_map(|(sendid, text)| Reply::UssdError { sendid, text }),
         any::<u32>().prop_map(|sendid| Reply::UssdExit { sendid }),
         (

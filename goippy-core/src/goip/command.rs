@@ -316,6 +316,9 @@ fn password(tokens: &mut Tokens<'_>) -> Result<String, Problem> {
 
 /// The commands made of tokens only; `None` for an unknown verb.
 fn parse_tokens(verb: &str, tokens: &mut Tokens<'_>) -> Result<Option<Command>, Problem> {
+    if !is_command_verb(verb) {
+        return Ok(None);
+    }
     let sendid = command_sendid(tokens, "sendid")?;
     let command = match verb {
         "PASSWORD" => Command::Password {

@@ -66,13 +66,16 @@ pub enum ParseError {
     BadRecvid { tag: String, recvid: String },
     /// A notification whose tag and id were readable but whose fields were
     /// not. The engine may still acknowledge it (the GoIP would otherwise
-    /// resend the same bytes three more times), so both are public here.
-    #[error("{tag}:{recvid} notification: {problem}")]
+    /// resend the same bytes three more times), so both are kept exactly;
+    /// the message quotes only an excerpt.
+    #[error("{}:{} notification: {problem}", excerpt(tag), excerpt(recvid))]
     Notification {
         tag: String,
         recvid: String,
         problem: Problem,
     },
+    #[error("expected a notification, but this is a reply (it starts {start:?})")]
+    NotANotification { start: String },
     #[error("`{verb}` reply: {problem}")]
     Reply { verb: String, problem: Problem },
     #[error("`{verb}` command: {problem}")]

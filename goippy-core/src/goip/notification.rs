@@ -210,7 +210,9 @@ impl Notification {
     pub fn parse(bytes: &[u8]) -> Result<Notification, ParseError> {
         match super::parse_packet(bytes)? {
             Packet::Notification(n) => Ok(n),
-            Packet::Reply(_) => Err(ParseError::not_goip(&super::datagram::decode(bytes))),
+            Packet::Reply(_) => Err(ParseError::NotANotification {
+                start: excerpt(&super::datagram::decode(bytes)),
+            }),
         }
     }
 
@@ -430,6 +432,27 @@ mod tests {
                 status: 404
             })
         );
+    }
+
+    #[test]
+    fn parse_insists_on_a_notification() {
+        assert!(matches!(
+            Notification::parse(b"DONE 11"),
+            Err(ParseError::NotANotification { .. })
+        ));
+        assert!(Notification::parse(b"STATE:1;id:g;gsm_remain_state:IDLE").is_ok());
+    }
+
+    #[test]
+    fn errors_keep_tag_and_recvid_exactly_but_quote_briefly() {
+        let recvid = "9".repeat(200);
+        let wire = format!("STATE:{recvid};id:g");
+        let e = parse_notification(&wire, wire.as_bytes()).unwrap_err();
+        let ParseError::Notification { recvid: kept, .. } = &e else {
+            panic!("{e:?}")
+        };
+        assert_eq!(kept, &recvid);
+        assert!(e.to_string().len() < 150, "{e}");
     }
 
     #[test]
