@@ -13,7 +13,6 @@
 //! (it ends up in the code). Leaving it out everywhere is the one choice that
 //! is right for every command.
 
-use super::MAX_SMS_BYTES;
 use super::control::ControlKind;
 use super::datagram::{decode, strip_line_end};
 use super::error::{FormatError, ParseError, Problem, excerpt};
@@ -468,8 +467,6 @@ fn parse_oneshot(tokens: &mut Tokens<'_>) -> Result<Command, Problem> {
         text: text.to_owned(),
     })
 }
-
-const _: () = assert!(MAX_SMS_BYTES == 3000);
 
 #[cfg(test)]
 mod tests {
