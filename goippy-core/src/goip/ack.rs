@@ -1,0 +1,195 @@
+//! Acks: what the server answers to a notification (protocol notes §2.16).
+//!
+//! * `req:<count>;…` is answered `reg:<count>;status:200;` — with a **g**,
+//!   and `200` as the newer vendor document and goipcron have it (the GoIP
+//!   ignores the value, but only the `reg:` form makes `SMS_LOGIN` Y);
+//! * every other tag but `AT:` is answered `<TAG> <recvid> OK`, or
+//!   `<TAG> <recvid> ERROR <text>` when the id or password is wrong.
+//!
+//! The tag and recvid are copied back exactly as they came; no newline is
+//! added (it is optional, and nothing needs it).
+
+use super::datagram::{decode, strip_line_end};
+use super::error::{ParseError, Problem, excerpt};
+use super::fields::{Fields, is_valid_recvid, is_valid_tag, number};
+use super::tokens::Tokens;
+
+/// `status:200`: registration accepted.
+pub const REG_STATUS_OK: u16 = 200;
+/// `status:404`: unknown channel id or wrong password (goipcron's code).
+pub const REG_STATUS_REJECTED: u16 = 404;
+
+/// The server's answer to one notification.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Ack {
+    /// `reg:<count>;status:<status>;`, the keepalive ack. Older documents
+    /// use `status:0` for OK; the parser accepts any number, and `req:` too.
+    Registration { count: String, status: u16 },
+    /// `<TAG> <recvid> OK`.
+    Ok { tag: String, recvid: String },
+    /// `<TAG> <recvid> ERROR <text>`.
+    Error {
+        tag: String,
+        recvid: String,
+        text: String,
+    },
+}
+
+/// goipcron's text for a refused notification.
+pub fn auth_error_text(id: &str) -> String {
+    format!("not find this id:{id}, or password error")
+}
+
+impl Ack {
+    /// The bytes to send back.
+    pub fn encode(&self) -> Vec<u8> {
+        match self {
+            Ack::Registration { count, status } => format!("reg:{count};status:{status};"),
+            Ack::Ok { tag, recvid } => format!("{tag} {recvid} OK"),
+            Ack::Error { tag, recvid, text } if text.is_empty() => {
+                format!("{tag} {recvid} ERROR")
+            }
+            Ack::Error { tag, recvid, text } => format!("{tag} {recvid} ERROR {text}"),
+        }
+        .into_bytes()
+    }
+
+    /// Reads an ack (for the simulator). Accepts `reg:` and `req:`, extra
+    /// fields after `status` (`v:1`), and a trailing line break.
+    pub fn parse(bytes: &[u8]) -> Result<Ack, ParseError> {
+        let text = decode(bytes);
+        let text = strip_line_end(&text);
+        let problem = |problem| ParseError::Ack { problem };
+        if let Some(rest) = text
+            .strip_prefix("reg:")
+            .or_else(|| text.strip_prefix("req:"))
+        {
+            let (count, fields) = rest.split_once(';').unwrap_or((rest, ""));
+            if !is_valid_recvid(count) {
+                return Err(problem(Problem::invalid(
+                    "count",
+                    count,
+                    "the keepalive counter",
+                )));
+            }
+            let status = Fields::split(fields, &[])
+                .require("status")
+                .map_err(problem)?;
+            let status = number("status", status.trim(), "a status code").map_err(problem)?;
+            return Ok(Ack::Registration {
+                count: count.to_owned(),
+                status,
+            });
+        }
+        let mut tokens = Tokens::new(text);
+        let (Some(tag), Some(recvid), Some(word)) = (
+            tokens.next_token(),
+            tokens.next_token(),
+            tokens.next_token(),
+        ) else {
+            return Err(ParseError::not_goip(text));
+        };
+        // Only a real notification tag and id can be acknowledged; anything
+        // else (a `req:…` behind leading whitespace, say) is not an ack.
+        if !is_valid_tag(tag) || !is_valid_recvid(recvid) {
+            return Err(ParseError::not_goip(text));
+        }
+        let (tag, recvid) = (tag.to_owned(), recvid.to_owned());
+        match word {
+            "OK" => {
+                tokens.finish().map_err(problem)?;
+                Ok(Ack::Ok { tag, recvid })
+            }
+            "ERROR" => Ok(Ack::Error {
+                tag,
+                recvid,
+                text: tokens.rest_text().to_owned(),
+            }),
+            _ => Err(ParseError::NotGoip {
+                start: excerpt(text),
+            }),
+        }
+    }
+
+    /// The tag acknowledged (`reg` for the keepalive).
+    pub fn tag(&self) -> &str {
+        match self {
+            Ack::Registration { .. } => "reg",
+            Ack::Ok { tag, .. } | Ack::Error { tag, .. } => tag,
+        }
+    }
+
+    /// The id acknowledged (the keepalive counter for `reg:`).
+    pub fn recvid(&self) -> &str {
+        match self {
+            Ack::Registration { count, .. } => count,
+            Ack::Ok { recvid, .. } | Ack::Error { recvid, .. } => recvid,
+        }
+    }
+
+    /// True unless the server refused the notification (`ERROR`, or a
+    /// registration status other than 200 or the old 0).
+    pub fn is_accepted(&self) -> bool {
+        match self {
+            Ack::Registration { status, .. } => *status == REG_STATUS_OK || *status == 0,
+            Ack::Ok { .. } => true,
+            Ack::Error { .. } => false,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn encodings() {
+        let reg = Ack::Registration {
+            count: "10".into(),
+            status: REG_STATUS_OK,
+        };
+        assert_eq!(reg.encode(), b"reg:10;status:200;");
+        let ok = Ack::Ok {
+            tag: "RECEIVE".into(),
+            recvid: "1571812849".into(),
+        };
+        assert_eq!(ok.encode(), b"RECEIVE 1571812849 OK");
+        let err = Ack::Error {
+            tag: "RECEIVE".into(),
+            recvid: "1270197307".into(),
+            text: auth_error_text("goipid1"),
+        };
+        assert_eq!(
+            err.encode(),
+            b"RECEIVE 1270197307 ERROR not find this id:goipid1, or password error"
+        );
+    }
+
+    #[test]
+    fn parses_what_other_servers_send() {
+        assert_eq!(
+            Ack::parse(b"reg:10;status:200;v:1;"),
+            Ok(Ack::Registration {
+                count: "10".into(),
+                status: 200
+            })
+        );
+        let old = Ack::parse(b"req:10;status:0").unwrap();
+        assert!(old.is_accepted());
+        assert_eq!(
+            Ack::parse(b"RECEIVE 5 OK\n"),
+            Ok(Ack::Ok {
+                tag: "RECEIVE".into(),
+                recvid: "5".into()
+            })
+        );
+        assert!(Ack::parse(b"reg:10;").is_err());
+        assert!(Ack::parse(b"RECEIVE 5 MAYBE").is_err());
+        assert!(Ack::parse(b"RECEIVE 5 OK extra").is_err());
+        assert!(Ack::parse(b"RECEIVEOK:5;id:x;status:0;").is_err());
+        // Found by the fuzzer: a keepalive ack behind leading whitespace is
+        // not a space-style ack whose tag is `req:27;…`.
+        assert!(Ack::parse(b"\x0creq:27;id 08 ERROR x").is_err());
+        assert!(Ack::parse(b"A;B 1 OK").is_err());
+    }
+}
