@@ -40,6 +40,11 @@ async fn gateways_are_managed(db: TestDb) {
             .permissions()
             .mode();
         assert_eq!(mode & 0o777, 0o600, "the database holds passwords");
+        let dir_mode = std::fs::metadata(file.parent().expect("dir"))
+            .expect("dir")
+            .permissions()
+            .mode();
+        assert_eq!(dir_mode & 0o777, 0o750);
     }
     let (change, g) = store
         .add_or_update_gateway("2001", "secret", None, None)
@@ -128,6 +133,10 @@ async fn gateways_are_managed(db: TestDb) {
         .expect("found by msisdn");
     assert_eq!(g.ext, "2001");
     assert!(g.last_seen.is_some());
+    if let Some(file) = db.sqlite_file() {
+        let wal = file.with_file_name("goippy.db-wal");
+        assert!(wal.exists(), "SQLite runs in WAL mode");
+    }
     store.close().await.expect("close");
 }
 

@@ -43,18 +43,23 @@ pub fn sqlite() -> TestDb {
 
 /// A fresh MariaDB database (throwaway server or GOIPPY_TEST_MYSQL_URL).
 pub fn mysql() -> TestDb {
-    let db = test_database().expect("a MariaDB database for the test");
-    TestDb {
-        settings: DbSettings::MySql {
-            host: db.host.clone(),
-            port: db.port,
-            database: db.database.clone(),
-            user: db.user.clone(),
-            password: Secret::new(db.password.clone()),
-        },
-        kind: Kind::MySql,
-        _dir: None,
-        _mysql: Some(db),
+    TestDb::from_mysql(test_database().expect("a MariaDB database for the test"))
+}
+
+impl TestDb {
+    pub fn from_mysql(db: TestDatabase) -> TestDb {
+        TestDb {
+            settings: DbSettings::MySql {
+                host: db.host.clone(),
+                port: db.port,
+                database: db.database.clone(),
+                user: db.user.clone(),
+                password: Secret::new(db.password.clone()),
+            },
+            kind: Kind::MySql,
+            _dir: None,
+            _mysql: Some(db),
+        }
     }
 }
 
@@ -105,6 +110,33 @@ impl TestDb {
                 pool.close().await;
             }
         }
+    }
+
+    /// Runs statements directly; the error as text.
+    pub async fn try_exec(&self, sql: &str) -> Result<(), String> {
+        let result = match &self.settings {
+            DbSettings::Sqlite { file } => {
+                let pool = SqlitePool::connect_with(SqliteConnectOptions::new().filename(file))
+                    .await
+                    .expect("sqlite");
+                let r = sqlx::raw_sql(sqlx::AssertSqlSafe(sql.to_string()))
+                    .execute(&pool)
+                    .await
+                    .map(|_| ());
+                pool.close().await;
+                r
+            }
+            DbSettings::MySql { .. } => {
+                let pool = self.mysql_pool().await;
+                let r = sqlx::raw_sql(sqlx::AssertSqlSafe(sql.to_string()))
+                    .execute(&pool)
+                    .await
+                    .map(|_| ());
+                pool.close().await;
+                r
+            }
+        };
+        result.map_err(|e| e.to_string())
     }
 
     /// One integer from a query (COUNT(*) and the like).
