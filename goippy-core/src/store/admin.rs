@@ -14,6 +14,7 @@ use super::directory::DEFAULT_REFRESH;
 use super::error::StoreError;
 use super::records::{Gateway, GatewayChange};
 use super::time::{Timestamp, short_age};
+use super::validate;
 use super::{Store, StoreOptions};
 
 /// One admin command.
@@ -42,6 +43,16 @@ pub async fn run_admin(db: &DbSettings, command: &AdminCommand) -> Result<String
         close_timeout: std::time::Duration::from_secs(5),
         ..StoreOptions::default()
     };
+    if let AdminCommand::Add {
+        ext,
+        password,
+        goip_id,
+        allow_regex,
+    } = command
+    {
+        // Bad input is reported before the database is even contacted.
+        validate::gateway(ext, password, goip_id.as_deref(), allow_regex.as_deref())?;
+    }
     let store = Store::open_with(db, options).await?;
     let result = run(&store, command).await;
     let closed = store.close().await;

@@ -14,7 +14,7 @@
 use std::time::Duration;
 
 use sqlx::mysql::{MySqlConnectOptions, MySqlConnection, MySqlPool, MySqlPoolOptions};
-use sqlx::{AssertSqlSafe, Row};
+use sqlx::{AssertSqlSafe, ConnectOptions, Connection, Row};
 
 use crate::config::Secret;
 
@@ -30,6 +30,8 @@ use super::time::Timestamp;
 use super::validate::ValidGateway;
 use super::writer::{BatchFailure, Outcome, Transition, WriteOp};
 
+/// How long connecting may take before it counts as failed.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// Rows per DELETE in the cleanup, to keep each transaction short.
 const CLEANUP_CHUNK: i64 = 2000;
 
@@ -57,19 +59,35 @@ impl MySqlBackend {
             .username(&target.user)
             .password(target.password.expose())
             .charset("utf8mb4");
+        let connect_error = |reason: String| StoreError::Connect {
+            host: target.host.clone(),
+            port: target.port,
+            database: target.database.clone(),
+            user: target.user.clone(),
+            reason,
+        };
+        // One direct attempt first: the pool would keep retrying a refused
+        // connection for its whole acquire timeout, and at start-up the
+        // operator wants the reason at once.
+        match tokio::time::timeout(CONNECT_TIMEOUT, options.connect()).await {
+            Ok(Ok(conn)) => {
+                let _ = conn.close().await;
+            }
+            Ok(Err(e)) => return Err(connect_error(e.to_string())),
+            Err(_) => {
+                return Err(connect_error(format!(
+                    "no answer within {} s",
+                    CONNECT_TIMEOUT.as_secs()
+                )));
+            }
+        }
         let pool = MySqlPoolOptions::new()
             .max_connections(5)
-            .acquire_timeout(Duration::from_secs(10))
+            .acquire_timeout(CONNECT_TIMEOUT)
             .test_before_acquire(true)
             .connect_with(options)
             .await
-            .map_err(|e| StoreError::Connect {
-                host: target.host.clone(),
-                port: target.port,
-                database: target.database.clone(),
-                user: target.user.clone(),
-                reason: e.to_string(),
-            })?;
+            .map_err(|e| connect_error(e.to_string()))?;
         Ok(MySqlBackend { pool })
     }
 
