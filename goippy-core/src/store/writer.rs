@@ -43,7 +43,9 @@ use tokio::task::JoinHandle;
 use super::backend::Backend;
 use super::error::{StoreError, is_transient};
 use super::ratelimit::RateLimited;
-use super::records::{CallRecord, InboundRecord, LogId, OutboundRecord, OutboxState, StateUpdate};
+use super::records::{
+    CallRecord, InboundKind, InboundRecord, LogId, OutboundRecord, OutboxState, StateUpdate,
+};
 use super::time::Timestamp;
 
 /// One write.
@@ -329,7 +331,9 @@ async fn run(backend: Backend, mut rx: mpsc::Receiver<Job>, shared: Arc<Shared>)
             replies.push(job.reply);
         }
         if !ops.is_empty() {
-            let resolved = commit(&backend, ops, replies, now, &shared).await;
+            // Positive, random: unique among the markers of the last day.
+            let batch_id = rand::random::<i64>() & i64::MAX;
+            let resolved = commit(&backend, batch_id, false, ops, replies, now, &shared).await;
             for op in resolved {
                 if let WriteOp::State(s) = op {
                     let at = s.seen_at;
@@ -346,20 +350,23 @@ async fn run(backend: Backend, mut rx: mpsc::Receiver<Job>, shared: Arc<Shared>)
 
 /// Commits one batch, retrying until the database takes it. Returns the
 /// writes that were committed.
+///
+/// `maybe_committed` says an earlier attempt with this `batch_id` may have
+/// committed (only the tests start that way).
 async fn commit(
     backend: &Backend,
+    batch_id: i64,
+    maybe_committed: bool,
     mut ops: Vec<WriteOp>,
     mut replies: Vec<Option<Reply>>,
     now: Timestamp,
     shared: &Shared,
 ) -> Vec<WriteOp> {
-    // Positive, random: unique among the markers of the last day.
-    let batch_id = rand::random::<i64>() & i64::MAX;
     let mut backoff = Duration::from_millis(100);
     let mut failures = 0u32;
     // After a failure the batch may have committed anyway (the reply to
     // COMMIT was lost): look for its marker before writing it again.
-    let mut check_marker = false;
+    let mut check_marker = maybe_committed;
     loop {
         if check_marker {
             match backend.batch_outcomes(batch_id).await {
@@ -497,24 +504,30 @@ fn log_committed(op: &WriteOp, outcome: &Outcome) {
     match (op, outcome) {
         (WriteOp::Inbound { record, .. }, Outcome::Stored { id, new }) => {
             let kind = record.kind.log_kind().as_str();
-            if *new {
-                tracing::info!(
-                    log_id = id,
-                    goip_id = %record.goip_id,
-                    tag = record.kind.tag(),
-                    recvid = record.recvid,
-                    kind,
-                    "inbound stored"
-                );
+            let what = if *new {
+                "inbound stored"
             } else {
-                tracing::info!(
+                "inbound retransmission recognised (already stored)"
+            };
+            match &record.kind {
+                InboundKind::DeliveryReport { sms_no, state, .. } => tracing::info!(
                     log_id = id,
                     goip_id = %record.goip_id,
                     tag = record.kind.tag(),
                     recvid = record.recvid,
                     kind,
-                    "inbound retransmission recognised (already stored)"
-                );
+                    sms_no,
+                    state,
+                    "{what}"
+                ),
+                _ => tracing::info!(
+                    log_id = id,
+                    goip_id = %record.goip_id,
+                    tag = record.kind.tag(),
+                    recvid = record.recvid,
+                    kind,
+                    "{what}"
+                ),
             }
             tracing::debug!(log_id = id, body = %record.kind.dedup_text(), "inbound body");
         }
@@ -590,6 +603,74 @@ mod tests {
             body_hash(""),
             i64::from_be_bytes([0xe3, 0xb0, 0xc4, 0x42, 0x98, 0xfc, 0x1c, 0x14])
         );
+    }
+
+    /// The case this whole marker business is for: the batch committed but
+    /// the reply to COMMIT was lost. Retrying must answer from the marker,
+    /// not store the outbound job a second time.
+    #[tokio::test]
+    async fn a_batch_that_committed_unseen_is_not_written_again() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let backend = Backend::Sqlite(
+            crate::store::sqlite::SqliteBackend::open(&dir.path().join("w.db"))
+                .await
+                .expect("open"),
+        );
+        backend.migrate().await.expect("migrate");
+        let job = OutboundRecord {
+            ext: "2001".into(),
+            goip_id: "g".into(),
+            xmpp_from: "a@b/c".into(),
+            xmpp_id: None,
+            destination: "+37255500001".into(),
+            body: "once".into(),
+            kind: super::super::records::OutboundKind::Sms,
+        };
+        let now = Timestamp::now();
+        let first = backend
+            .apply_batch(77, now, &[WriteOp::Outbound(job.clone())])
+            .await
+            .expect("committed");
+        let shared = Shared {
+            states: Mutex::new(HashMap::new()),
+            wake: Notify::new(),
+            shutdown: Notify::new(),
+            closed: AtomicBool::new(false),
+            outstanding: AtomicUsize::new(2),
+            config: WriterConfig {
+                capacity: 1,
+                max_batch: 1,
+                state_refresh: Duration::ZERO,
+                close_timeout: Duration::ZERO,
+            },
+        };
+        let (reply, answer) = oneshot::channel();
+        commit(
+            &backend,
+            77,
+            true,
+            vec![WriteOp::Outbound(job.clone())],
+            vec![Some(reply)],
+            now,
+            &shared,
+        )
+        .await;
+        assert_eq!(answer.await.expect("answered").expect("ok"), first[0]);
+        assert_eq!(backend.pending_outbox().await.expect("outbox").len(), 1);
+        // Without the marker the same job is a new one.
+        let (reply, answer) = oneshot::channel();
+        commit(
+            &backend,
+            78,
+            true,
+            vec![WriteOp::Outbound(job)],
+            vec![Some(reply)],
+            now,
+            &shared,
+        )
+        .await;
+        assert_ne!(answer.await.expect("answered").expect("ok"), first[0]);
+        assert_eq!(backend.pending_outbox().await.expect("outbox").len(), 2);
     }
 
     #[test]
