@@ -70,11 +70,16 @@ impl MariaDb {
             .prefix("goippy-mariadb-")
             .tempdir()?;
         let datadir = dir.path().join("data");
+        // A private tmpdir: nothing else on a shared machine can touch the
+        // server's temporary files (or collide with them).
+        let tmpdir = dir.path().join("tmp");
+        std::fs::create_dir(&tmpdir)?;
         let install_log = dir.path().join("install.log");
         let log = std::fs::File::create(&install_log)?;
         let status = Command::new(find_program(&["mariadb-install-db", "mysql_install_db"])?)
             .arg("--no-defaults")
             .arg(arg("--datadir=", &datadir))
+            .arg(arg("--tmpdir=", &tmpdir))
             .arg("--user=root")
             .arg("--auth-root-authentication-method=normal")
             .arg("--skip-test-db")
@@ -190,6 +195,7 @@ impl MariaDb {
         let mut cmd = Command::new(find_program(&["mariadbd", "mysqld"])?);
         cmd.arg("--no-defaults")
             .arg(arg("--datadir=", &d.join("data")))
+            .arg(arg("--tmpdir=", &d.join("tmp")))
             .arg(arg("--socket=", &self.socket()))
             .arg(arg("--pid-file=", &d.join("mysqld.pid")))
             .arg(arg("--log-error=", &d.join("error.log")))
