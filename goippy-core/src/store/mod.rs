@@ -5,7 +5,7 @@
 //! (`goippy_gateways`, `goippy_state`, `goippy_calls`, `goippy_log`), so
 //! existing databases and the queries people run on them keep working; the
 //! migrations in `migrations/<backend>/` only add to them, and a database the
-//! original created is adopted in place ([`legacy`]). What the bridge needs
+//! original created is adopted in place (`store/legacy.rs`). What the bridge needs
 //! to lose nothing lives in the same tables or next to them:
 //!
 //! * **inbox** — inbound SMS, USSD and delivery reports stay `status =
@@ -19,12 +19,12 @@
 //!   of everything received, so a retransmission is recognised also after a
 //!   restart ([`Stored::Duplicate`]).
 //!
-//! Writes go through one batching writer task ([`writer`]) so that the UDP
+//! Writes go through one batching writer task (`store/writer.rs`) so that the UDP
 //! loop never waits on the database and a database outage delays writes
 //! instead of losing them; reads go straight to the pool. The channel
 //! registry the engine authenticates against is an in-memory snapshot of
 //! the enabled gateways ([`GatewayDirectory`]). Per-backend SQL lives in
-//! [`sqlite`] and [`mysql`]; times are explained in [`time`].
+//! `store/sqlite.rs` and `store/mysql.rs`; times are explained in `store/time.rs`.
 
 mod admin;
 mod backend;
@@ -447,7 +447,7 @@ impl Store {
 
     // ----- maintenance -----------------------------------------------------
 
-    /// One cleanup pass (see [`cleanup`]): `goippy_log` rows older than
+    /// One cleanup pass (see `store/cleanup.rs`): `goippy_log` rows older than
     /// `log_days` days (0 keeps them), except undelivered inbox and
     /// unfinished outbox rows; dedup keys older than [`DEDUP_KEEP`]; batch
     /// markers older than [`MARKER_KEEP`].
