@@ -193,11 +193,14 @@ async fn directory_answers_from_memory_and_follows_changes(db: TestDb) {
         dir.gateway_by_msisdn("055512345").map(|g| g.ext.clone()),
         Some("2001".to_string())
     );
-    assert_eq!(
-        dir.gateway_by_msisdn("0037255512345")
-            .map(|g| g.goip_id.clone()),
-        Some("goippy_2001".to_string())
-    );
+    for form in ["0037255512345", "37255512345", "+372 5551 2345"] {
+        assert_eq!(
+            dir.gateway_by_msisdn(form).map(|g| g.goip_id.clone()),
+            Some("goippy_2001".to_string()),
+            "{form}"
+        );
+    }
+    assert!(dir.gateway_by_msisdn("+37255512346").is_none());
     store.remove_gateway("2001").await.expect("remove");
     assert_eq!(dir.refresh_now().await.expect("refresh"), 1);
     assert!(dir.lookup("goippy_2001").is_none());

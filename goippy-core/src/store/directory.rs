@@ -219,11 +219,12 @@ impl GatewayDirectory {
         all
     }
 
-    /// One key per number: E.164 when the rules can make it international,
-    /// else its digits.
+    /// One key per number: its international digits when the rules can make
+    /// it international, else just its digits (so `+372…` and a `372…` the
+    /// GoIP was configured with are the same number).
     fn number_key(&self, number: &str) -> Option<String> {
         if let Ok(n) = self.shared.rules.normalize(number) {
-            return Some(n.as_str().to_string());
+            return Some(n.digits().to_string());
         }
         let digits: String = number.chars().filter(char::is_ascii_digit).collect();
         (!digits.is_empty()).then_some(digits)
