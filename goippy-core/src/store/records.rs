@@ -253,6 +253,49 @@ impl InboundKind {
     }
 }
 
+/// The `goippy_log` columns an inbound row gets from its kind (both backends).
+pub(crate) struct InboundColumns<'a> {
+    /// `msisdn`: the SMS sender, or the destination a delivery report names.
+    pub peer: Option<&'a str>,
+    pub body: Option<&'a str>,
+    pub sms_no: Option<i64>,
+    pub dlr_state: Option<i64>,
+    /// USSD rows carry the channel's own number as `msisdn`, as in the original.
+    pub channel_number: bool,
+}
+
+impl InboundKind {
+    pub(crate) fn columns(&self) -> InboundColumns<'_> {
+        match self {
+            InboundKind::Sms { sender, body } => InboundColumns {
+                peer: Some(sender),
+                body: Some(body),
+                sms_no: None,
+                dlr_state: None,
+                channel_number: false,
+            },
+            InboundKind::NetworkUssd { body } | InboundKind::UssdReply { body } => InboundColumns {
+                peer: None,
+                body: Some(body),
+                sms_no: None,
+                dlr_state: None,
+                channel_number: true,
+            },
+            InboundKind::DeliveryReport {
+                sms_no,
+                state,
+                destination,
+            } => InboundColumns {
+                peer: destination.as_deref(),
+                body: None,
+                sms_no: Some(*sms_no),
+                dlr_state: Some(*state),
+                channel_number: false,
+            },
+        }
+    }
+}
+
 /// Something received that must be stored before the GoIP gets its ack.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct InboundRecord {

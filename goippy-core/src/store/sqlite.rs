@@ -28,7 +28,7 @@ use super::error::StoreError;
 use super::legacy::{self, BaselineColumn, LegacySchema};
 use super::records::{
     CallEntry, CallEvent, CallFilter, ChannelState, CleanupReport, Gateway, GatewayChange,
-    InboundKind, InboxItem, LogId, OutboxItem, STATUS_DELIVERED, STATUS_INBOX,
+    InboxItem, LogId, OutboxItem, STATUS_DELIVERED, STATUS_INBOX,
 };
 use super::rows::{CallRow, GatewayRow, InboxRow, LogEntry, OutboxRow, StateRow};
 use super::time::Timestamp;
@@ -590,22 +590,11 @@ async fn apply(
             if let Some(id) = known {
                 return Ok(Outcome::Stored { id, new: false });
             }
+            let columns = record.kind.columns();
             let mut xmpp_jid = record.xmpp_jid.clone();
-            let (peer, body, sms_no, dlr_state, mut ref_id) = match &record.kind {
-                InboundKind::Sms { sender, body } => {
-                    (Some(sender.clone()), Some(body), None, None, None)
-                }
-                InboundKind::NetworkUssd { body } | InboundKind::UssdReply { body } => {
-                    (None, Some(body), None, None, None)
-                }
-                InboundKind::DeliveryReport {
-                    sms_no,
-                    state,
-                    destination,
-                } => (destination.clone(), None, Some(*sms_no), Some(*state), None),
-            };
-            let mut peer = peer;
-            if let InboundKind::DeliveryReport { sms_no, state, .. } = &record.kind {
+            let mut peer = columns.peer.map(str::to_string);
+            let mut ref_id = None;
+            if let (Some(sms_no), Some(state)) = (columns.sms_no, columns.dlr_state) {
                 let matched = sqlx::query(
                     "SELECT id, xmpp_jid, msisdn FROM goippy_log WHERE dir = 'out' AND goip_id = ? \
                      AND sms_no = ? AND sent_unix >= ? ORDER BY sent_unix DESC, id DESC LIMIT 1",
@@ -633,10 +622,6 @@ async fn apply(
                     peer = peer.or(out_dest);
                 }
             }
-            let channel_number = matches!(
-                record.kind,
-                InboundKind::NetworkUssd { .. } | InboundKind::UssdReply { .. }
-            );
             let id = sqlx::query(concat!(
                 "INSERT INTO goippy_log (dir, msisdn, xmpp_jid, body, status, created_at, kind, goip_id, ",
                 "ext, recvid, sms_no, ref_id, dlr_state, updated_unix) ",
@@ -646,19 +631,19 @@ async fn apply(
                 "?, ?, ?, ?, ?)"
             ))
             .bind(peer)
-            .bind(channel_number)
+            .bind(columns.channel_number)
             .bind(&record.goip_id)
             .bind(xmpp_jid)
-            .bind(body)
+            .bind(columns.body)
             .bind(STATUS_INBOX)
             .bind(record.at.unix())
             .bind(record.kind.log_kind().as_str())
             .bind(&record.goip_id)
             .bind(&record.goip_id)
             .bind(record.recvid)
-            .bind(sms_no)
+            .bind(columns.sms_no)
             .bind(ref_id)
-            .bind(dlr_state)
+            .bind(columns.dlr_state)
             .bind(now.unix())
             .execute(&mut *conn)
             .await?
