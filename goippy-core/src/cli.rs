@@ -1,18 +1,19 @@
 //! The `goippy` command line.
 //!
 //! One binary serves the operator's whole life cycle — write a sample
-//! configuration, check it, run the daemon — with the flags the original
-//! goippy users already know. Flags that belong to later features are added
-//! with them: nothing here prints a fake answer.
+//! configuration, check it, manage the gateways, run the daemon — with the
+//! flags the original goippy users already know. Flags that belong to later
+//! features are added with them: nothing here prints a fake answer.
 
 use std::fs::OpenOptions;
 use std::io::{self, Write};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
-use clap::{ArgAction, Parser};
+use clap::{ArgAction, ArgGroup, Parser};
 
 use crate::config::{self, Config, DEFAULT_CONFIG_PATH, DEFAULT_SAMPLE_PATH};
+use crate::store::AdminCommand;
 
 const EXAMPLES: &str = "\
 Examples:
@@ -22,6 +23,15 @@ Examples:
   goippy /etc/goippy-2508.conf       run the daemon with an explicit configuration
   goippy -v                          run with /etc/goippy.conf and debug logging
 
+Gateways (one per extension; a running goippy picks changes up within seconds):
+  goippy --add 2001 s3cret           extension 2001, GoIP SMS Client ID goippy_2001, any destination
+  goippy --add 2001 s3cret gw1_ch1 '\\+372\\d+'
+                                     SMS Client ID gw1_ch1; destinations the regex matches whole
+  goippy --listExt                   list extensions, channels, numbers and when last seen
+  goippy --disable 2001              refuse the channel without forgetting it (--enable undoes it)
+  goippy --remove 2001 -c /etc/goippy-2.conf
+                                     remove it, using another configuration's database
+
 Logging: -v (debug), -vv (trace), -q (warnings), -qq (errors). Without them, RUST_LOG
 (a tracing filter such as \"goippy_core=debug\") and then the configuration's LOG_LEVEL
 apply; the default is info. Under systemd the output is plain lines for journald.";
@@ -29,6 +39,7 @@ apply; the default is info. Under systemd the output is plain lines for journald
 /// goippy: a bridge between GoIP GSM gateways and XMPP (SMS, USSD, call log).
 #[derive(Debug, Parser)]
 #[command(name = "goippy", version, after_help = EXAMPLES)]
+#[command(group(ArgGroup::new("admin").args(["add", "remove", "list_ext", "enable", "disable"])))]
 pub struct Cli {
     /// Configuration file [default: /etc/goippy.conf]
     #[arg(value_name = "CONFIG")]
@@ -46,13 +57,35 @@ pub struct Cli {
     /// Write a commented sample configuration and exit; never overwrites a file.
     /// Without PATH: /etc/goippy.conf.sample, and /etc/goippy.conf when it does not exist yet
     #[arg(long, value_name = "PATH", num_args = 0..=1, default_missing_value = DEFAULT_SAMPLE_PATH,
-          conflicts_with_all = ["check", "config", "config_flag"])]
+          conflicts_with_all = ["check", "config", "config_flag", "admin"])]
     pub sample: Option<PathBuf>,
 
     /// Validate the configuration, print the effective settings (secrets masked) and exit;
     /// exits non-zero on any error
-    #[arg(long)]
+    #[arg(long, conflicts_with = "admin")]
     pub check: bool,
+
+    /// Create or update the gateway of extension EXT and enable it. GOIP_ID is the
+    /// channel's GoIP "SMS Client ID" ("-" or nothing: goippy_EXT); ALLOW_REGEX limits
+    /// outbound destinations to those it matches whole (nothing: any destination)
+    #[arg(long, num_args = 2..=4, value_names = ["EXT", "PASS", "GOIP_ID|-", "ALLOW_REGEX"])]
+    pub add: Option<Vec<String>>,
+
+    /// Remove the gateway of extension EXT (its history stays)
+    #[arg(long, value_name = "EXT")]
+    pub remove: Option<String>,
+
+    /// List the gateways: extension, GoIP id, number, enabled, allow_regex, last seen
+    #[arg(long = "listExt", visible_alias = "list-ext")]
+    pub list_ext: bool,
+
+    /// Accept the channel of extension EXT again
+    #[arg(long, value_name = "EXT")]
+    pub enable: Option<String>,
+
+    /// Refuse the channel of extension EXT, keeping its definition
+    #[arg(long, value_name = "EXT")]
+    pub disable: Option<String>,
 
     /// More log output (-v debug, -vv trace)
     #[arg(short, long, action = ArgAction::Count, conflicts_with = "quiet")]
@@ -70,6 +103,31 @@ impl Cli {
             .clone()
             .or_else(|| self.config_flag.clone())
             .unwrap_or_else(|| PathBuf::from(DEFAULT_CONFIG_PATH))
+    }
+
+    /// The gateway admin command given, if any.
+    pub fn admin_command(&self) -> Option<AdminCommand> {
+        if let Some(values) = &self.add {
+            let mut values = values.iter().cloned();
+            return Some(AdminCommand::Add {
+                ext: values.next().unwrap_or_default(),
+                password: values.next().unwrap_or_default(),
+                goip_id: values.next(),
+                allow_regex: values.next(),
+            });
+        }
+        if let Some(ext) = &self.remove {
+            return Some(AdminCommand::Remove { ext: ext.clone() });
+        }
+        if self.list_ext {
+            return Some(AdminCommand::List);
+        }
+        if let Some(ext) = &self.enable {
+            return Some(AdminCommand::Enable { ext: ext.clone() });
+        }
+        self.disable
+            .as_ref()
+            .map(|ext| AdminCommand::Disable { ext: ext.clone() })
     }
 
     /// -v minus -q: positive is chattier.
@@ -157,6 +215,70 @@ mod tests {
         assert_eq!(cli.config_path(), PathBuf::from(DEFAULT_CONFIG_PATH));
         assert!(Cli::try_parse_from(["goippy", "-v", "-q"]).is_err());
         assert!(Cli::try_parse_from(["goippy", "a.conf", "-c", "b.conf"]).is_err());
+    }
+
+    #[test]
+    fn admin_commands() {
+        let cli = Cli::try_parse_from(["goippy", "--add", "2001", "pw"]).expect("parses");
+        assert_eq!(
+            cli.admin_command(),
+            Some(AdminCommand::Add {
+                ext: "2001".into(),
+                password: "pw".into(),
+                goip_id: None,
+                allow_regex: None
+            })
+        );
+        let cli = Cli::try_parse_from([
+            "goippy",
+            "--add",
+            "2001",
+            "pw",
+            "-",
+            r"\+372.*",
+            "-c",
+            "/tmp/g.conf",
+        ])
+        .expect("parses");
+        assert_eq!(
+            cli.admin_command(),
+            Some(AdminCommand::Add {
+                ext: "2001".into(),
+                password: "pw".into(),
+                goip_id: Some("-".into()),
+                allow_regex: Some(r"\+372.*".into())
+            })
+        );
+        assert_eq!(cli.config_path(), PathBuf::from("/tmp/g.conf"));
+        let cli = Cli::try_parse_from(["goippy", "--listExt"]).expect("parses");
+        assert_eq!(cli.admin_command(), Some(AdminCommand::List));
+        let cli =
+            Cli::try_parse_from(["goippy", "--disable", "7", "-c", "x.conf"]).expect("parses");
+        assert_eq!(
+            cli.admin_command(),
+            Some(AdminCommand::Disable { ext: "7".into() })
+        );
+        assert_eq!(
+            Cli::try_parse_from(["goippy", "--remove", "7"])
+                .expect("parses")
+                .admin_command(),
+            Some(AdminCommand::Remove { ext: "7".into() })
+        );
+        assert!(
+            Cli::try_parse_from(["goippy"])
+                .expect("parses")
+                .admin_command()
+                .is_none()
+        );
+        // One command at a time, and not with --check or --sample.
+        assert!(Cli::try_parse_from(["goippy", "--listExt", "--remove", "1"]).is_err());
+        assert!(Cli::try_parse_from(["goippy", "--listExt", "--check"]).is_err());
+        assert!(Cli::try_parse_from(["goippy", "--sample", "--listExt"]).is_err());
+        assert!(Cli::try_parse_from(["goippy", "--add", "2001"]).is_err());
+        // After the four values of --add, a positional is the configuration.
+        let cli = Cli::try_parse_from(["goippy", "--add", "1", "2", "-", ".*", "/tmp/5.conf"])
+            .expect("parses");
+        assert_eq!(cli.config_path(), PathBuf::from("/tmp/5.conf"));
     }
 
     #[test]

@@ -5,6 +5,7 @@ use std::process::ExitCode;
 use clap::Parser;
 use goippy_core::cli::{self, Cli, SampleOutcome};
 use goippy_core::config::Config;
+use goippy_core::store::{self, AdminCommand};
 use goippy_core::{daemon, logging};
 
 fn main() -> ExitCode {
@@ -47,6 +48,10 @@ fn main() -> ExitCode {
         };
     }
 
+    if let Some(command) = cli.admin_command() {
+        return run_admin(&path, cli.verbosity(), &command);
+    }
+
     let (config, warnings) = match Config::load(&path) {
         Ok(loaded) => loaded,
         Err(e) => {
@@ -74,6 +79,43 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             tracing::error!("{e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// `--add`, `--remove`, `--listExt`, `--enable`, `--disable`: on the
+/// database of the configuration at `path`. Only warnings are logged unless
+/// -v or RUST_LOG ask for more, so the output is the command's own.
+fn run_admin(path: &std::path::Path, verbosity: i8, command: &AdminCommand) -> ExitCode {
+    let (config, warnings) = match Config::load(path) {
+        Ok(loaded) => loaded,
+        Err(e) => {
+            eprintln!("goippy: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let _log = logging::init(logging::filter_for(verbosity, Some("warn")));
+    for w in warnings {
+        tracing::warn!(config = %path.display(), "{w}");
+    }
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("goippy: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(store::run_admin(&config.db, command)) {
+        Ok(output) => {
+            print!("{output}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("goippy: {e}");
             ExitCode::FAILURE
         }
     }

@@ -1,1 +1,469 @@
-//! Storage behind one interface, with a SQLite and a MySQL/MariaDB backend (see the storage issue).
+//! Storage: goippy's state and history in SQLite (the embedded default) or
+//! MySQL/MariaDB (for production), behind one cheap-to-clone [`Store`].
+//!
+//! The schema keeps the original goippy's four tables and column names
+//! (`goippy_gateways`, `goippy_state`, `goippy_calls`, `goippy_log`), so
+//! existing databases and the queries people run on them keep working; the
+//! migrations in `migrations/<backend>/` only add to them, and a database the
+//! original created is adopted in place (`store/legacy.rs`). What the bridge needs
+//! to lose nothing lives in the same tables or next to them:
+//!
+//! * **inbox** — inbound SMS, USSD and delivery reports stay `status =
+//!   'inbox'` in `goippy_log` until the bridge has written them to the XMPP
+//!   stream ([`Store::undelivered_inbox`], [`Store::mark_delivered`]);
+//! * **outbox** — outbound jobs are stored `queued` before anything is sent
+//!   and move through `sending` to `sent`/`failed`/`unknown`
+//!   ([`Store::enqueue_outbound`] and the `mark_*` methods); see
+//!   [`OutboxState`] for why nothing is ever sent twice;
+//! * **dedup** — `goippy_dedup` remembers (channel, tag, recvid, body hash)
+//!   of everything received, so a retransmission is recognised also after a
+//!   restart ([`Stored::Duplicate`]).
+//!
+//! Writes go through one batching writer task (`store/writer.rs`) so that the UDP
+//! loop never waits on the database and a database outage delays writes
+//! instead of losing them; reads go straight to the pool. The channel
+//! registry the engine authenticates against is an in-memory snapshot of
+//! the enabled gateways ([`GatewayDirectory`]). Per-backend SQL lives in
+//! `store/sqlite.rs` and `store/mysql.rs`; times are explained in `store/time.rs`.
+
+mod admin;
+mod backend;
+mod cleanup;
+mod directory;
+mod error;
+mod legacy;
+mod mysql;
+mod ratelimit;
+mod records;
+mod rows;
+mod sqlite;
+mod time;
+mod validate;
+mod writer;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::config::DbSettings;
+
+pub use admin::{AdminCommand, run_admin};
+pub use cleanup::{CleanupTask, DEDUP_KEEP, MARKER_KEEP};
+pub use directory::{ActiveGateway, DEFAULT_REFRESH, GatewayDirectory, RefreshTask};
+pub use error::StoreError;
+pub use records::{
+    CallDirection, CallEntry, CallEvent, CallFilter, CallRecord, ChannelState, CleanupReport,
+    DeliveryReportInfo, Gateway, GatewayChange, InboundKind, InboundRecord, InboxItem, LogId,
+    LogKind, OutboundKind, OutboundRecord, OutboundRef, OutboxItem, OutboxState, StateUpdate,
+    Stored,
+};
+pub use rows::LogEntry;
+pub use time::Timestamp;
+pub use validate::{default_goip_id, destination_acl};
+
+use backend::{Backend, GatewayKey};
+use writer::{Outcome, Transition, WriteOp, WriterConfig, WriterHandle};
+
+/// goippy's migration history table (not sqlx's default `_sqlx_migrations`:
+/// the database may be shared with other applications).
+pub(crate) const MIGRATIONS_TABLE: &str = "goippy_schema_migrations";
+
+/// How far back a delivery report looks for the SMS it is about. The GoIP's
+/// `sms_no` is a per-channel counter that repeats, so only recent sends count
+/// (the vendor's own server uses the same hour).
+pub const DELIVERY_REPORT_WINDOW: Duration = Duration::from_secs(3600);
+
+/// Tuning; [`StoreOptions::default`] suits production.
+#[derive(Debug, Clone, Copy)]
+pub struct StoreOptions {
+    /// Writes that may wait for the database (calls, messages, outbox
+    /// changes); beyond this, new calls are refused and the GoIP repeats them.
+    /// Also the most channels whose keepalive state can wait.
+    pub queue_capacity: usize,
+    /// Most writes per transaction.
+    pub max_batch: usize,
+    /// An unchanged keepalive is written again only after this long, which
+    /// is how current "last seen" stays.
+    pub state_refresh: Duration,
+    /// How long [`Store::close`] waits for queued writes.
+    pub close_timeout: Duration,
+}
+
+impl Default for StoreOptions {
+    fn default() -> StoreOptions {
+        StoreOptions {
+            queue_capacity: 10_000,
+            max_batch: 512,
+            state_refresh: Duration::from_secs(120),
+            close_timeout: Duration::from_secs(15),
+        }
+    }
+}
+
+/// The store. Clones share one pool and one writer.
+#[derive(Clone)]
+pub struct Store {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    backend: Backend,
+    writer: WriterHandle,
+    description: String,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store")
+            .field("database", &self.inner.description)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Store {
+    /// Opens the database (creating a SQLite file and its directory when
+    /// missing), brings the schema up to date and starts the writer. Must be
+    /// called inside a tokio runtime.
+    pub async fn open(settings: &DbSettings) -> Result<Store, StoreError> {
+        Store::open_with(settings, StoreOptions::default()).await
+    }
+
+    pub async fn open_with(
+        settings: &DbSettings,
+        options: StoreOptions,
+    ) -> Result<Store, StoreError> {
+        let (backend, description) = match settings {
+            DbSettings::Sqlite { file } => (
+                Backend::Sqlite(sqlite::SqliteBackend::open(file).await?),
+                format!("SQLite {}", file.display()),
+            ),
+            DbSettings::MySql {
+                host,
+                port,
+                database,
+                user,
+                password,
+            } => (
+                Backend::MySql(
+                    mysql::MySqlBackend::open(mysql::MySqlTarget {
+                        host: host.clone(),
+                        port: *port,
+                        database: database.clone(),
+                        user: user.clone(),
+                        password: password.clone(),
+                    })
+                    .await?,
+                ),
+                format!("MySQL {user}@{host}:{port}/{database}"),
+            ),
+        };
+        if let Err(e) = backend.migrate().await {
+            backend.close().await;
+            return Err(e);
+        }
+        let writer = WriterHandle::spawn(
+            backend.clone(),
+            WriterConfig {
+                capacity: options.queue_capacity.max(1),
+                max_batch: options.max_batch.max(1),
+                state_refresh: options.state_refresh,
+                close_timeout: options.close_timeout,
+            },
+        );
+        tracing::debug!(database = %description, "store open");
+        Ok(Store {
+            inner: Arc::new(Inner {
+                backend,
+                writer,
+                description,
+            }),
+        })
+    }
+
+    /// `sqlite` or `mysql`.
+    pub fn backend_name(&self) -> &'static str {
+        self.inner.backend.name()
+    }
+
+    /// Which database this is, for messages (never with a password).
+    pub fn description(&self) -> &str {
+        &self.inner.description
+    }
+
+    /// Writes everything queued, stops the writer and closes the pool. Other
+    /// clones fail with [`StoreError::Closed`] afterwards.
+    pub async fn close(&self) -> Result<(), StoreError> {
+        let flushed = self.inner.writer.close().await;
+        self.inner.backend.close().await;
+        flushed
+    }
+
+    /// Waits until every write submitted before this call is committed.
+    pub async fn flush(&self) -> Result<(), StoreError> {
+        self.inner.writer.submit(WriteOp::Barrier).await.map(|_| ())
+    }
+
+    // ----- gateways --------------------------------------------------------
+
+    /// Creates or updates the gateway of an extension and enables it.
+    /// `goip_id` is the channel's GoIP "SMS Client ID"; `None`, empty or `-`
+    /// means `goippy_<ext>`. `allow_regex` must match a whole destination for
+    /// it to be allowed; `None` or empty allows every destination.
+    pub async fn add_or_update_gateway(
+        &self,
+        ext: &str,
+        password: &str,
+        goip_id: Option<&str>,
+        allow_regex: Option<&str>,
+    ) -> Result<(GatewayChange, Gateway), StoreError> {
+        let valid = validate::gateway(ext, password, goip_id, allow_regex)?;
+        let change = self
+            .inner
+            .backend
+            .add_or_update_gateway(&valid, Timestamp::now())
+            .await?;
+        let gateway = self
+            .gateway_by_ext(&valid.ext)
+            .await?
+            .ok_or_else(|| StoreError::UnknownExtension(valid.ext.clone()))?;
+        Ok((change, gateway))
+    }
+
+    /// Removes an extension's gateway; its history stays.
+    pub async fn remove_gateway(&self, ext: &str) -> Result<Gateway, StoreError> {
+        let gateway = self
+            .gateway_by_ext(ext)
+            .await?
+            .ok_or_else(|| StoreError::UnknownExtension(ext.to_string()))?;
+        if !self.inner.backend.remove_gateway(ext).await? {
+            return Err(StoreError::UnknownExtension(ext.to_string()));
+        }
+        Ok(gateway)
+    }
+
+    pub async fn set_gateway_enabled(&self, ext: &str, enabled: bool) -> Result<(), StoreError> {
+        if self.inner.backend.set_gateway_enabled(ext, enabled).await? {
+            Ok(())
+        } else {
+            Err(StoreError::UnknownExtension(ext.to_string()))
+        }
+    }
+
+    /// Every gateway, enabled or not, by extension, with when its channel was last seen.
+    pub async fn list_gateways(&self) -> Result<Vec<Gateway>, StoreError> {
+        self.inner.backend.list_gateways().await
+    }
+
+    pub async fn gateway_by_ext(&self, ext: &str) -> Result<Option<Gateway>, StoreError> {
+        self.inner.backend.gateway(GatewayKey::Ext(ext)).await
+    }
+
+    pub async fn gateway_by_goip_id(&self, goip_id: &str) -> Result<Option<Gateway>, StoreError> {
+        self.inner
+            .backend
+            .gateway(GatewayKey::GoipId(goip_id))
+            .await
+    }
+
+    /// By the number exactly as stored (see [`GatewayDirectory`] for lookups
+    /// that understand number formats).
+    pub async fn gateway_by_msisdn(&self, msisdn: &str) -> Result<Option<Gateway>, StoreError> {
+        self.inner.backend.gateway(GatewayKey::Msisdn(msisdn)).await
+    }
+
+    // ----- the hot path ----------------------------------------------------
+
+    /// Saves a keepalive without waiting. Per channel only the newest waits;
+    /// an unchanged one is not written (see [`StoreOptions::state_refresh`]).
+    /// A non-empty `num` also updates the gateway's `msisdn`.
+    pub fn record_keepalive(&self, update: StateUpdate) {
+        self.inner.writer.record_state(update.fitted());
+    }
+
+    /// Queues a call event without waiting. [`StoreError::QueueFull`] means
+    /// it was not taken: do not ack it, the GoIP will send it again.
+    pub fn record_call(&self, call: CallRecord) -> Result<(), StoreError> {
+        self.inner
+            .writer
+            .submit_nowait(WriteOp::Call(call.fitted()))
+    }
+
+    /// Stores something received and returns once it is committed; only
+    /// then may the GoIP get its ack. A retransmission — also one that
+    /// arrives after a restart — comes back as [`Stored::Duplicate`] with the
+    /// id of the first copy. New rows wait in the inbox.
+    pub async fn store_inbound(&self, record: InboundRecord) -> Result<Stored, StoreError> {
+        let record = record.fitted();
+        let body_hash = writer::body_hash(&record.kind.dedup_text());
+        match self
+            .inner
+            .writer
+            .submit(WriteOp::Inbound { record, body_hash })
+            .await?
+        {
+            Outcome::Stored { id, new: true } => Ok(Stored::New(LogId(id))),
+            Outcome::Stored { id, new: false } => Ok(Stored::Duplicate(LogId(id))),
+            other => Err(unexpected(other)),
+        }
+    }
+
+    // ----- inbox -----------------------------------------------------------
+
+    /// Inbound rows not yet written to XMPP, oldest first.
+    pub async fn undelivered_inbox(&self, limit: u32) -> Result<Vec<InboxItem>, StoreError> {
+        self.inner.backend.undelivered_inbox(limit).await
+    }
+
+    /// Takes a row out of the inbox once it has been written to the XMPP
+    /// stream. Marking it again is harmless.
+    pub async fn mark_delivered(&self, id: LogId) -> Result<(), StoreError> {
+        match self.inner.writer.submit(WriteOp::Delivered(id)).await? {
+            Outcome::Done => Ok(()),
+            Outcome::NoSuchInbound { .. } => Err(StoreError::UnknownMessage(id)),
+            other => Err(unexpected(other)),
+        }
+    }
+
+    // ----- outbox ----------------------------------------------------------
+
+    /// Stores an outbound job as `queued`; returns once it is committed,
+    /// before anything may be sent.
+    pub async fn enqueue_outbound(&self, record: OutboundRecord) -> Result<LogId, StoreError> {
+        match self
+            .inner
+            .writer
+            .submit(WriteOp::Outbound(record.fitted()))
+            .await?
+        {
+            Outcome::Enqueued { id } => Ok(LogId(id)),
+            other => Err(unexpected(other)),
+        }
+    }
+
+    /// `queued` → `sending`, with the session's sendid. Call it (and wait for
+    /// it) before the first SEND datagram goes out; it fails for a job that
+    /// is not `queued`, which is what keeps a job from being sent twice.
+    pub async fn mark_sending(&self, id: LogId, sendid: i64) -> Result<(), StoreError> {
+        self.transition(id, Transition::Sending { sendid }).await
+    }
+
+    /// `sending` (or `unknown`) → `sent`, with the GoIP's `sms_no` and `telid`.
+    pub async fn mark_sent(
+        &self,
+        id: LogId,
+        sms_no: Option<i64>,
+        telid: Option<i64>,
+    ) -> Result<(), StoreError> {
+        self.transition(id, Transition::Sent { sms_no, telid })
+            .await
+    }
+
+    /// → `failed`, with why and the GoIP's `errorstatus` if it gave one.
+    pub async fn mark_failed(
+        &self,
+        id: LogId,
+        reason: &str,
+        errorstatus: Option<i64>,
+    ) -> Result<(), StoreError> {
+        let mut reason = reason.to_string();
+        records::fit(&mut reason, records::widths::DETAIL);
+        self.transition(
+            id,
+            Transition::Failed {
+                reason,
+                errorstatus,
+            },
+        )
+        .await
+    }
+
+    /// `sending` → `unknown`: the SMS may or may not have gone out (a
+    /// timeout, or goippy stopped in the middle). Never sent again.
+    pub async fn mark_unknown(&self, id: LogId, reason: &str) -> Result<(), StoreError> {
+        let mut reason = reason.to_string();
+        records::fit(&mut reason, records::widths::DETAIL);
+        self.transition(id, Transition::Unknown { reason }).await
+    }
+
+    async fn transition(&self, id: LogId, change: Transition) -> Result<(), StoreError> {
+        let to = change.target().as_str();
+        match self
+            .inner
+            .writer
+            .submit(WriteOp::Transition { id, change })
+            .await?
+        {
+            Outcome::Done => Ok(()),
+            Outcome::TransitionRefused { from, .. } => Err(StoreError::Transition { id, to, from }),
+            other => Err(unexpected(other)),
+        }
+    }
+
+    /// Unfinished outbound jobs, oldest first, for restart recovery: `queued`
+    /// ones can be sent; `sending` ones were interrupted and must be ended
+    /// with [`Store::mark_unknown`].
+    pub async fn pending_outbox(&self) -> Result<Vec<OutboxItem>, StoreError> {
+        self.inner.backend.pending_outbox().await
+    }
+
+    /// One outbound job.
+    pub async fn outbound(&self, id: LogId) -> Result<Option<OutboxItem>, StoreError> {
+        self.inner.backend.outbound(id).await
+    }
+
+    /// Outbound SMS of a channel with this `sms_no`, sent within `within`,
+    /// newest first (the candidates for a delivery report).
+    pub async fn find_outbound_by_sms_no(
+        &self,
+        goip_id: &str,
+        sms_no: i64,
+        within: Duration,
+    ) -> Result<Vec<OutboxItem>, StoreError> {
+        self.inner
+            .backend
+            .find_outbound_by_sms_no(goip_id, sms_no, Timestamp::now().minus(within))
+            .await
+    }
+
+    /// Any `goippy_log` row.
+    pub async fn log_entry(&self, id: LogId) -> Result<Option<LogEntry>, StoreError> {
+        self.inner.backend.log_entry(id).await
+    }
+
+    // ----- calls and state -------------------------------------------------
+
+    /// The newest call events of a channel or extension, newest first.
+    pub async fn recent_calls(
+        &self,
+        filter: CallFilter<'_>,
+        limit: u32,
+    ) -> Result<Vec<CallEntry>, StoreError> {
+        self.inner.backend.recent_calls(filter, limit).await
+    }
+
+    /// The last stored keepalive of a channel.
+    pub async fn channel_state(&self, goip_id: &str) -> Result<Option<ChannelState>, StoreError> {
+        self.inner.backend.channel_state(goip_id).await
+    }
+
+    // ----- maintenance -----------------------------------------------------
+
+    /// One cleanup pass (see `store/cleanup.rs`): `goippy_log` rows older than
+    /// `log_days` days (0 keeps them), except undelivered inbox and
+    /// unfinished outbox rows; dedup keys older than [`DEDUP_KEEP`]; batch
+    /// markers older than [`MARKER_KEEP`].
+    pub async fn cleanup(&self, log_days: u32) -> Result<CleanupReport, StoreError> {
+        cleanup::run_once(&self.inner.backend, log_days, Timestamp::now()).await
+    }
+
+    /// [`Store::cleanup`] now and then every hour, until the task is dropped
+    /// or the store is closed.
+    pub fn spawn_cleanup(&self, log_days: u32) -> CleanupTask {
+        cleanup::spawn(self.clone(), log_days)
+    }
+}
+
+fn unexpected(outcome: Outcome) -> StoreError {
+    StoreError::Internal(format!(
+        "the writer answered {outcome:?} to a write of another kind"
+    ))
+}

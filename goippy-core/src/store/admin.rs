@@ -1,0 +1,226 @@
+//! The gateway admin commands of the original goippy CLI: `--add`,
+//! `--remove`, `--listExt`, plus `--enable` and `--disable`.
+//!
+//! They work on the database the configuration names, while the daemon may
+//! be running: it picks the change up within [`DEFAULT_REFRESH`]. Each
+//! command returns the text to print; any problem is an error for the caller
+//! to print and exit non-zero with.
+
+use std::fmt::Write as _;
+
+use crate::config::DbSettings;
+
+use super::directory::DEFAULT_REFRESH;
+use super::error::StoreError;
+use super::records::{Gateway, GatewayChange};
+use super::time::{Timestamp, short_age};
+use super::validate;
+use super::{Store, StoreOptions};
+
+/// One admin command.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AdminCommand {
+    /// `--add <ext> <pass> [goip_id|-] [allow_regex]`
+    Add {
+        ext: String,
+        password: String,
+        goip_id: Option<String>,
+        allow_regex: Option<String>,
+    },
+    /// `--remove <ext>`
+    Remove { ext: String },
+    /// `--listExt`
+    List,
+    /// `--enable <ext>`
+    Enable { ext: String },
+    /// `--disable <ext>`
+    Disable { ext: String },
+}
+
+/// Opens the store, runs the command, closes the store.
+pub async fn run_admin(db: &DbSettings, command: &AdminCommand) -> Result<String, StoreError> {
+    let options = StoreOptions {
+        close_timeout: std::time::Duration::from_secs(5),
+        ..StoreOptions::default()
+    };
+    if let AdminCommand::Add {
+        ext,
+        password,
+        goip_id,
+        allow_regex,
+    } = command
+    {
+        // Bad input is reported before the database is even contacted.
+        validate::gateway(ext, password, goip_id.as_deref(), allow_regex.as_deref())?;
+    }
+    let store = Store::open_with(db, options).await?;
+    let result = run(&store, command).await;
+    let closed = store.close().await;
+    let out = result?;
+    closed?;
+    Ok(out)
+}
+
+async fn run(store: &Store, command: &AdminCommand) -> Result<String, StoreError> {
+    let refresh = DEFAULT_REFRESH.as_secs();
+    match command {
+        AdminCommand::Add {
+            ext,
+            password,
+            goip_id,
+            allow_regex,
+        } => {
+            let (change, g) = store
+                .add_or_update_gateway(ext, password, goip_id.as_deref(), allow_regex.as_deref())
+                .await?;
+            let verb = match change {
+                GatewayChange::Created => "added",
+                GatewayChange::Updated => "updated",
+            };
+            Ok(format!(
+                "{verb} extension {}: goip_id {}, destinations {}, enabled\n\
+                 On the GoIP, give this channel SMS Client ID {} and the password you gave here.\n\
+                 A running goippy uses it within {refresh} s.\n",
+                g.ext,
+                g.goip_id,
+                describe_acl(g.allow_regex.as_deref()),
+                g.goip_id,
+            ))
+        }
+        AdminCommand::Remove { ext } => {
+            let g = store.remove_gateway(ext).await?;
+            Ok(format!(
+                "removed extension {} (goip_id {}); its call and message history is kept.\n\
+                 A running goippy refuses its channel within {refresh} s.\n",
+                g.ext, g.goip_id
+            ))
+        }
+        AdminCommand::Enable { ext } => {
+            store.set_gateway_enabled(ext, true).await?;
+            Ok(format!(
+                "enabled extension {ext}; a running goippy accepts its channel within {refresh} s.\n"
+            ))
+        }
+        AdminCommand::Disable { ext } => {
+            store.set_gateway_enabled(ext, false).await?;
+            Ok(format!(
+                "disabled extension {ext}; a running goippy refuses its channel within {refresh} s.\n"
+            ))
+        }
+        AdminCommand::List => {
+            let gateways = store.list_gateways().await?;
+            Ok(list_table(&gateways, Timestamp::now()))
+        }
+    }
+}
+
+fn describe_acl(allow_regex: Option<&str>) -> String {
+    match allow_regex.map(str::trim) {
+        None | Some("") => "any".to_string(),
+        Some(re) => format!("matching {re}"),
+    }
+}
+
+/// The `--listExt` table: aligned columns, `-` for what is unknown.
+pub(crate) fn list_table(gateways: &[Gateway], now: Timestamp) -> String {
+    if gateways.is_empty() {
+        return "no gateways defined; add one with: goippy --add <ext> <password> [goip_id|-] [allow_regex]\n"
+            .to_string();
+    }
+    let header = [
+        "EXT",
+        "GOIP_ID",
+        "MSISDN",
+        "ENABLED",
+        "ALLOW_REGEX",
+        "LAST SEEN",
+    ];
+    let rows: Vec<[String; 6]> = gateways
+        .iter()
+        .map(|g| {
+            [
+                dash(&g.ext),
+                dash(&g.goip_id),
+                dash(g.msisdn.as_deref().unwrap_or_default()),
+                if g.enabled { "yes" } else { "no" }.to_string(),
+                dash(g.allow_regex.as_deref().unwrap_or_default()),
+                match g.last_seen {
+                    Some(t) => format!("{t} ({} ago)", short_age(t.age_at(now))),
+                    None => "never".to_string(),
+                },
+            ]
+        })
+        .collect();
+    let mut widths = header.map(|h| h.chars().count());
+    for row in &rows {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    let mut out = String::new();
+    let mut line = |cells: &[&str]| {
+        let mut l = String::new();
+        for (i, (cell, w)) in cells.iter().zip(widths).enumerate() {
+            if i + 1 == cells.len() {
+                l.push_str(cell);
+            } else {
+                let _ = write!(l, "{cell:<w$}  ");
+            }
+        }
+        out.push_str(l.trim_end());
+        out.push('\n');
+    };
+    line(&header);
+    for row in &rows {
+        line(&row.each_ref().map(String::as_str));
+    }
+    out
+}
+
+fn dash(s: &str) -> String {
+    if s.trim().is_empty() {
+        "-".to_string()
+    } else {
+        s.to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Secret;
+
+    fn gw(ext: &str, msisdn: Option<&str>, enabled: bool, seen: Option<i64>) -> Gateway {
+        Gateway {
+            ext: ext.into(),
+            goip_id: format!("goippy_{ext}"),
+            password: Secret::new("pw"),
+            channel: None,
+            msisdn: msisdn.map(Into::into),
+            allow_regex: None,
+            enabled,
+            created_at: None,
+            last_seen: seen.map(Timestamp::from_unix),
+        }
+    }
+
+    #[test]
+    fn table_is_aligned() {
+        let now = Timestamp::from_unix(1_000_000);
+        let text = list_table(
+            &[
+                gw("2001", Some("+37255512345"), true, Some(999_970)),
+                gw("10", None, false, None),
+            ],
+            now,
+        );
+        let expected = "\
+EXT   GOIP_ID      MSISDN        ENABLED  ALLOW_REGEX  LAST SEEN
+2001  goippy_2001  +37255512345  yes      -            1970-01-12 13:46:10 UTC (30s ago)
+10    goippy_10    -             no       -            never
+";
+        assert_eq!(text, expected);
+        assert!(!text.contains("pw"));
+        assert!(list_table(&[], now).starts_with("no gateways defined"));
+    }
+}

@@ -1,0 +1,92 @@
+//! Keeping the database small: `LOG_DAYS`, and the store's own bookkeeping.
+//!
+//! As in the original goippy, `goippy_log` rows older than `LOG_DAYS` days
+//! are deleted at start-up and then hourly, and `LOG_DAYS = 0` keeps them
+//! forever. Unlike the original, a row that still has work attached — an
+//! inbound message not yet written to XMPP (`inbox`), an outbound job not
+//! finished (`queued`, `sending`) — is never deleted, however old. The
+//! store's own bookkeeping is expired whatever `LOG_DAYS` says: dedup keys
+//! after [`DEDUP_KEEP`] (longer than any retransmission or dedup window) and
+//! write-batch markers after [`MARKER_KEEP`]. Deletes run in small chunks so
+//! that the writer never waits long behind them.
+
+use std::sync::{Arc, Weak};
+use std::time::Duration;
+
+use tokio::task::JoinHandle;
+
+use super::backend::Backend;
+use super::error::StoreError;
+use super::records::CleanupReport;
+use super::time::Timestamp;
+use super::{Inner, Store};
+
+/// How long a dedup key is kept (at least a day, as promised to the engine).
+pub const DEDUP_KEEP: Duration = Duration::from_secs(2 * 86_400);
+/// How long a write-batch marker is kept (it is only read right after a
+/// failed commit).
+pub const MARKER_KEEP: Duration = Duration::from_secs(86_400);
+/// How often the cleanup runs.
+const EVERY: Duration = Duration::from_secs(3600);
+
+pub(crate) async fn run_once(
+    backend: &Backend,
+    log_days: u32,
+    now: Timestamp,
+) -> Result<CleanupReport, StoreError> {
+    let log_cutoff =
+        (log_days > 0).then(|| now.minus(Duration::from_secs(u64::from(log_days) * 86_400)));
+    backend
+        .cleanup(log_cutoff, now.minus(DEDUP_KEEP), now.minus(MARKER_KEEP))
+        .await
+}
+
+/// The hourly cleanup; stops when dropped or when the store is closed or gone.
+#[derive(Debug)]
+pub struct CleanupTask {
+    handle: JoinHandle<()>,
+}
+
+impl CleanupTask {
+    /// Stops it now.
+    pub fn abort(&self) {
+        self.handle.abort();
+    }
+}
+
+impl Drop for CleanupTask {
+    fn drop(&mut self) {
+        self.handle.abort();
+    }
+}
+
+pub(crate) fn spawn(store: Store, log_days: u32) -> CleanupTask {
+    // A weak reference: the cleanup must not keep a dropped store alive.
+    let weak: Weak<Inner> = Arc::downgrade(&store.inner);
+    drop(store);
+    if log_days == 0 {
+        tracing::info!("LOG_DAYS = 0: goippy_log is kept forever");
+    }
+    let handle = tokio::spawn(async move {
+        let mut ticks = tokio::time::interval(EVERY);
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            ticks.tick().await;
+            let Some(inner) = weak.upgrade() else { break };
+            let store = Store { inner };
+            match store.cleanup(log_days).await {
+                Ok(report) if report != CleanupReport::default() => tracing::info!(
+                    log_rows = report.log_rows,
+                    dedup_keys = report.dedup_keys,
+                    batch_markers = report.batch_markers,
+                    log_days,
+                    "cleanup done"
+                ),
+                Ok(_) => tracing::debug!(log_days, "cleanup: nothing to delete"),
+                Err(StoreError::Closed) => break,
+                Err(e) => tracing::warn!("cleanup failed (tried again in an hour): {e}"),
+            }
+        }
+    });
+    CleanupTask { handle }
+}

@@ -1,0 +1,286 @@
+//! The channel registry the engine and the bridge ask, from memory.
+//!
+//! The engine authenticates every datagram and cannot wait on a database,
+//! and the bridge maps ext ↔ goip_id ↔ msisdn for every message. Both read a
+//! snapshot of the ENABLED rows of `goippy_gateways` held in memory and
+//! replaced as a whole (a reader sees the old or the new set, never a mix).
+//! A background task reloads it every few seconds, so `goippy --add`,
+//! `--disable` and a channel's new number reach a running daemon without a
+//! restart; [`GatewayDirectory::refresh_now`] is for SIGHUP. When a reload
+//! fails the old snapshot stays.
+
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use regex::Regex;
+use tokio::task::JoinHandle;
+
+use crate::config::Secret;
+use crate::engine::{ChannelCredentials, CredentialSource};
+use crate::number::NumberRules;
+
+use super::Store;
+use super::error::StoreError;
+use super::ratelimit::RateLimited;
+use super::records::Gateway;
+use super::validate::destination_acl;
+
+/// How often the snapshot is reloaded by default.
+pub const DEFAULT_REFRESH: Duration = Duration::from_secs(5);
+
+/// An enabled gateway, as the registry knows it.
+#[derive(Debug)]
+pub struct ActiveGateway {
+    pub ext: String,
+    pub goip_id: String,
+    pub password: Secret,
+    /// The channel's own number, as stored (from `--add` or the keepalive's `num:`).
+    pub msisdn: Option<String>,
+    /// Empty allows every destination.
+    pub allow_regex: String,
+    acl: Result<Option<Regex>, String>,
+}
+
+impl ActiveGateway {
+    fn new(g: Gateway) -> ActiveGateway {
+        let allow_regex = g.allow_regex.unwrap_or_default();
+        let acl = destination_acl(&allow_regex).map_err(|e| e.to_string());
+        ActiveGateway {
+            ext: g.ext,
+            goip_id: g.goip_id,
+            password: g.password,
+            msisdn: g.msisdn,
+            allow_regex,
+            acl,
+        }
+    }
+
+    /// Whether this extension may send to `destination`: the allow_regex
+    /// must match all of it. A stored allow_regex that does not compile
+    /// (edited by hand) allows nothing.
+    pub fn allows_destination(&self, destination: &str) -> bool {
+        match &self.acl {
+            Ok(None) => true,
+            Ok(Some(re)) => re.is_match(destination),
+            Err(_) => false,
+        }
+    }
+
+    /// Why the stored allow_regex cannot be used, if it cannot.
+    pub fn acl_error(&self) -> Option<&str> {
+        self.acl.as_ref().err().map(String::as_str)
+    }
+
+    pub fn credentials(&self) -> ChannelCredentials {
+        ChannelCredentials {
+            goip_id: self.goip_id.clone(),
+            password: self.password.clone(),
+        }
+    }
+}
+
+#[derive(Debug, Default)]
+struct Snapshot {
+    by_goip_id: HashMap<String, Arc<ActiveGateway>>,
+    by_ext: HashMap<String, Arc<ActiveGateway>>,
+    by_number: HashMap<String, Arc<ActiveGateway>>,
+}
+
+#[derive(Debug)]
+struct Shared {
+    store: Store,
+    rules: NumberRules,
+    snapshot: RwLock<Arc<Snapshot>>,
+    reload: tokio::sync::Mutex<()>,
+}
+
+/// The in-memory registry of enabled gateways. Clones share one snapshot.
+#[derive(Debug, Clone)]
+pub struct GatewayDirectory {
+    shared: Arc<Shared>,
+}
+
+/// The periodic reload; stops when dropped.
+#[derive(Debug)]
+pub struct RefreshTask {
+    handle: JoinHandle<()>,
+}
+
+impl Drop for RefreshTask {
+    fn drop(&mut self) {
+        self.handle.abort();
+    }
+}
+
+static RELOAD_FAILED: RateLimited = RateLimited::new(Duration::from_secs(60));
+
+impl GatewayDirectory {
+    /// Loads the enabled gateways. `rules` decide which written forms of a
+    /// number are the same ([`GatewayDirectory::gateway_by_msisdn`]).
+    pub async fn load(store: &Store, rules: NumberRules) -> Result<GatewayDirectory, StoreError> {
+        let directory = GatewayDirectory {
+            shared: Arc::new(Shared {
+                store: store.clone(),
+                rules,
+                snapshot: RwLock::new(Arc::new(Snapshot::default())),
+                reload: tokio::sync::Mutex::new(()),
+            }),
+        };
+        directory.refresh_now().await?;
+        Ok(directory)
+    }
+
+    /// Reloads the snapshot now; returns how many gateways are enabled.
+    pub async fn refresh_now(&self) -> Result<usize, StoreError> {
+        let _one_at_a_time = self.shared.reload.lock().await;
+        let gateways = self.shared.store.list_gateways().await?;
+        let mut next = Snapshot::default();
+        for g in gateways {
+            if !g.enabled || g.ext.is_empty() || g.goip_id.is_empty() {
+                continue;
+            }
+            let g = Arc::new(ActiveGateway::new(g));
+            next.by_ext.insert(g.ext.clone(), Arc::clone(&g));
+            next.by_goip_id
+                .entry(g.goip_id.clone())
+                .or_insert_with(|| Arc::clone(&g));
+            if let Some(key) = g.msisdn.as_deref().and_then(|m| self.number_key(m)) {
+                next.by_number.entry(key).or_insert_with(|| Arc::clone(&g));
+            }
+        }
+        let count = next.by_ext.len();
+        let previous = self.snapshot();
+        report_changes(&previous, &next);
+        *self
+            .shared
+            .snapshot
+            .write()
+            .unwrap_or_else(|p| p.into_inner()) = Arc::new(next);
+        Ok(count)
+    }
+
+    /// Reloads every `every` until the returned task is dropped.
+    pub fn spawn_refresh(&self, every: Duration) -> RefreshTask {
+        let directory = self.clone();
+        let handle = tokio::spawn(async move {
+            let mut ticks = tokio::time::interval(every);
+            ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            ticks.tick().await;
+            loop {
+                ticks.tick().await;
+                match directory.refresh_now().await {
+                    Ok(_) => {}
+                    Err(StoreError::Closed) => break,
+                    Err(e) => {
+                        if let Some(suppressed) = RELOAD_FAILED.allow() {
+                            tracing::warn!(
+                                suppressed,
+                                "cannot reload the gateways (the last known set stays in use): {e}"
+                            );
+                        }
+                    }
+                }
+            }
+        });
+        RefreshTask { handle }
+    }
+
+    fn snapshot(&self) -> Arc<Snapshot> {
+        Arc::clone(
+            &self
+                .shared
+                .snapshot
+                .read()
+                .unwrap_or_else(|p| p.into_inner()),
+        )
+    }
+
+    pub fn gateway_by_goip_id(&self, goip_id: &str) -> Option<Arc<ActiveGateway>> {
+        self.snapshot().by_goip_id.get(goip_id).cloned()
+    }
+
+    pub fn gateway_by_ext(&self, ext: &str) -> Option<Arc<ActiveGateway>> {
+        self.snapshot().by_ext.get(ext).cloned()
+    }
+
+    /// The gateway whose channel has this number, in any written form the
+    /// number rules equate (`+37255512345`, `0037255512345`, and with a
+    /// country code `055512345`).
+    pub fn gateway_by_msisdn(&self, number: &str) -> Option<Arc<ActiveGateway>> {
+        let key = self.number_key(number)?;
+        self.snapshot().by_number.get(&key).cloned()
+    }
+
+    /// All enabled gateways, by extension.
+    pub fn gateways(&self) -> Vec<Arc<ActiveGateway>> {
+        let mut all: Vec<_> = self.snapshot().by_ext.values().cloned().collect();
+        all.sort_by(|a, b| a.ext.cmp(&b.ext));
+        all
+    }
+
+    /// One key per number: its international digits when the rules can make
+    /// it international, else just its digits (so `+372…` and a `372…` the
+    /// GoIP was configured with are the same number).
+    fn number_key(&self, number: &str) -> Option<String> {
+        if let Ok(n) = self.shared.rules.normalize(number) {
+            return Some(n.digits().to_string());
+        }
+        let digits: String = number.chars().filter(char::is_ascii_digit).collect();
+        (!digits.is_empty()).then_some(digits)
+    }
+}
+
+impl CredentialSource for GatewayDirectory {
+    fn lookup(&self, goip_id: &str) -> Option<ChannelCredentials> {
+        self.gateway_by_goip_id(goip_id).map(|g| g.credentials())
+    }
+}
+
+/// Logs what a reload changed: gateways that appeared or went away, and
+/// allow_regex values that cannot be used.
+fn report_changes(previous: &Snapshot, next: &Snapshot) {
+    for (ext, g) in &next.by_ext {
+        match previous.by_ext.get(ext) {
+            None => tracing::info!(ext = %ext, goip_id = %g.goip_id, "gateway active"),
+            Some(old) if old.goip_id != g.goip_id => {
+                tracing::info!(ext = %ext, goip_id = %g.goip_id, "gateway now uses another goip_id")
+            }
+            _ => {}
+        }
+        let was = previous
+            .by_ext
+            .get(ext)
+            .and_then(|o| o.acl_error().map(str::to_string));
+        if let Some(e) = g.acl_error()
+            && was.as_deref() != Some(e)
+        {
+            tracing::error!(
+                ext = %ext,
+                allow_regex = %g.allow_regex,
+                "the stored allow_regex is invalid, so this extension may send to nobody: {e}"
+            );
+        }
+    }
+    for (ext, g) in &previous.by_ext {
+        if !next.by_ext.contains_key(ext) {
+            tracing::info!(ext = %ext, goip_id = %g.goip_id, "gateway no longer active (removed or disabled)");
+        }
+    }
+    for (goip_id, g) in &next.by_goip_id {
+        let sharing: Vec<&str> = next
+            .by_ext
+            .values()
+            .filter(|o| &o.goip_id == goip_id && o.ext != g.ext)
+            .map(|o| o.ext.as_str())
+            .collect();
+        if !sharing.is_empty() && !previous.by_goip_id.contains_key(goip_id) {
+            tracing::error!(
+                goip_id = %goip_id,
+                used = %g.ext,
+                ignored = %sharing.join(","),
+                "several extensions share one goip_id"
+            );
+        }
+    }
+}

@@ -1,0 +1,266 @@
+//! Taking over a database the original goippy created.
+//!
+//! The migrations start from the original's four tables (migration 0001 is
+//! its DDL, applied with `IF NOT EXISTS`). Databases in the field may differ
+//! from that starting point in small ways: an older release lacked a column,
+//! or the tables came from the shipped `schema.sql`, whose `goip_id` is not
+//! UNIQUE and which has no `goippy_state`. Before the first migration runs on
+//! such a database — only then: once goippy manages the schema, the
+//! migrations alone change it — this step brings the original's tables to
+//! exactly that starting point: it adds missing columns (NULL in existing
+//! rows), the unique indexes the store relies on, and on MySQL converts
+//! tables that are not utf8mb4. It never drops or rewrites a row, with one
+//! exception: duplicate `goippy_state` rows of a channel (a cache the next
+//! keepalive rewrites) are reduced to the newest. Two extensions sharing one
+//! goip_id cannot be resolved automatically; that stops start-up with a
+//! message saying which ones.
+
+use super::error::StoreError;
+
+/// A column of the original schema, with its type on each backend.
+pub(crate) struct BaselineColumn {
+    pub table: &'static str,
+    pub column: &'static str,
+    pub sqlite: &'static str,
+    pub mysql: &'static str,
+}
+
+const fn col(
+    table: &'static str,
+    column: &'static str,
+    sqlite: &'static str,
+    mysql: &'static str,
+) -> BaselineColumn {
+    BaselineColumn {
+        table,
+        column,
+        sqlite,
+        mysql,
+    }
+}
+
+/// Every column of migration 0001 except the `id` primary keys.
+pub(crate) const BASELINE: &[BaselineColumn] = &[
+    col("goippy_gateways", "ext", "TEXT", "VARCHAR(32) NULL"),
+    col("goippy_gateways", "goip_id", "TEXT", "VARCHAR(64) NULL"),
+    col("goippy_gateways", "goip_pass", "TEXT", "VARCHAR(64) NULL"),
+    col("goippy_gateways", "channel", "INTEGER", "INT NULL"),
+    col("goippy_gateways", "msisdn", "TEXT", "VARCHAR(32) NULL"),
+    col(
+        "goippy_gateways",
+        "allow_regex",
+        "TEXT",
+        "VARCHAR(255) NULL",
+    ),
+    col(
+        "goippy_gateways",
+        "enabled",
+        "INTEGER DEFAULT 1",
+        "TINYINT(1) DEFAULT 1",
+    ),
+    col(
+        "goippy_gateways",
+        "created_at",
+        "TEXT",
+        "TIMESTAMP NULL DEFAULT CURRENT_TIMESTAMP",
+    ),
+    col("goippy_state", "goip_id", "TEXT", "VARCHAR(64) NULL"),
+    col("goippy_state", "ext", "TEXT", "VARCHAR(32) NULL"),
+    col("goippy_state", "msisdn", "TEXT", "VARCHAR(32) NULL"),
+    col("goippy_state", "gsm_signal", "INTEGER", "INT NULL"),
+    col("goippy_state", "gsm_status", "TEXT", "VARCHAR(32) NULL"),
+    col("goippy_state", "voip_status", "TEXT", "VARCHAR(32) NULL"),
+    col("goippy_state", "voip_state", "TEXT", "VARCHAR(64) NULL"),
+    col("goippy_state", "remain_time", "INTEGER", "INT NULL"),
+    col("goippy_state", "provider", "TEXT", "VARCHAR(64) NULL"),
+    col(
+        "goippy_state",
+        "disable_status",
+        "INTEGER",
+        "TINYINT(1) NULL",
+    ),
+    col(
+        "goippy_state",
+        "updated_at",
+        "TEXT",
+        "TIMESTAMP NULL DEFAULT CURRENT_TIMESTAMP",
+    ),
+    col("goippy_calls", "ts", "INTEGER", "INT NULL"),
+    col("goippy_calls", "goip_id", "TEXT", "VARCHAR(64) NULL"),
+    col("goippy_calls", "ext", "TEXT", "VARCHAR(32) NULL"),
+    col("goippy_calls", "direction", "INTEGER", "TINYINT NULL"),
+    col("goippy_calls", "remote_num", "TEXT", "VARCHAR(32) NULL"),
+    col("goippy_calls", "cause", "TEXT", "VARCHAR(32) NULL"),
+    col("goippy_calls", "msisdn", "TEXT", "VARCHAR(32) NULL"),
+    col("goippy_calls", "raw", "TEXT", "VARCHAR(255) NULL"),
+    col(
+        "goippy_calls",
+        "created_at",
+        "TEXT",
+        "TIMESTAMP NULL DEFAULT CURRENT_TIMESTAMP",
+    ),
+    col("goippy_log", "dir", "TEXT", "ENUM('in','out') NULL"),
+    col("goippy_log", "msisdn", "TEXT", "VARCHAR(32) NULL"),
+    col("goippy_log", "xmpp_jid", "TEXT", "VARCHAR(255) NULL"),
+    col("goippy_log", "body", "TEXT", "TEXT NULL"),
+    col("goippy_log", "status", "TEXT", "VARCHAR(64) NULL"),
+    col(
+        "goippy_log",
+        "created_at",
+        "TEXT",
+        "TIMESTAMP NULL DEFAULT CURRENT_TIMESTAMP",
+    ),
+];
+
+/// The tables of the original goippy.
+pub(crate) const TABLES: &[&str] = &[
+    "goippy_gateways",
+    "goippy_state",
+    "goippy_calls",
+    "goippy_log",
+];
+
+/// The unique indexes the store's upserts rely on: (table, column, index name).
+pub(crate) const UNIQUE: &[(&str, &str, &str)] = &[
+    ("goippy_gateways", "ext", "goippy_gateways_ext"),
+    ("goippy_gateways", "goip_id", "goippy_gateways_goip_id"),
+    ("goippy_state", "goip_id", "goippy_state_goip_id"),
+];
+
+/// What a backend offers for the adoption. Table and column names passed in
+/// are always the constants above.
+pub(crate) trait LegacySchema {
+    /// Whether goippy's migrations already manage this database.
+    async fn is_managed(&self) -> Result<bool, sqlx::Error>;
+    /// The column names of a table, or `None` when it does not exist.
+    async fn columns(&self, table: &str) -> Result<Option<Vec<String>>, sqlx::Error>;
+    async fn add_column(
+        &self,
+        table: &str,
+        column: &str,
+        ddl: &BaselineColumn,
+    ) -> Result<(), sqlx::Error>;
+    /// Whether a unique index on exactly this one column exists.
+    async fn has_unique_index(&self, table: &str, column: &str) -> Result<bool, sqlx::Error>;
+    /// Non-NULL values that occur more than once in a column.
+    async fn duplicates(&self, table: &str, column: &str) -> Result<Vec<String>, sqlx::Error>;
+    /// Deletes all but the newest (highest id) row per value of a column.
+    async fn keep_newest(&self, table: &str, column: &str) -> Result<u64, sqlx::Error>;
+    async fn add_unique_index(
+        &self,
+        table: &str,
+        column: &str,
+        name: &str,
+    ) -> Result<(), sqlx::Error>;
+    /// MySQL: converts a table to utf8mb4 when it is not. SQLite: nothing.
+    async fn ensure_utf8mb4(&self, table: &str) -> Result<(), sqlx::Error>;
+}
+
+fn failed(what: String) -> impl FnOnce(sqlx::Error) -> StoreError {
+    move |e| StoreError::Migrate(format!("{what}: {e}"))
+}
+
+/// Brings an original goippy database to the starting point of the
+/// migrations; does nothing on a new database or one goippy already manages.
+pub(crate) async fn adopt(db: &impl LegacySchema) -> Result<(), StoreError> {
+    if db
+        .is_managed()
+        .await
+        .map_err(failed("reading the migration history".into()))?
+    {
+        return Ok(());
+    }
+    let mut found_any = false;
+    for table in TABLES {
+        let Some(existing) = db
+            .columns(table)
+            .await
+            .map_err(failed(format!("reading the columns of {table}")))?
+        else {
+            continue;
+        };
+        if !found_any {
+            tracing::info!(
+                "found tables of the original goippy; adopting them (no row is removed)"
+            );
+            found_any = true;
+        }
+        db.ensure_utf8mb4(table)
+            .await
+            .map_err(failed(format!("converting {table} to utf8mb4")))?;
+        for c in BASELINE.iter().filter(|c| c.table == *table) {
+            if !existing.iter().any(|e| e.eq_ignore_ascii_case(c.column)) {
+                tracing::info!(
+                    table,
+                    column = c.column,
+                    "adding a column older goippy versions lacked"
+                );
+                db.add_column(table, c.column, c)
+                    .await
+                    .map_err(failed(format!("adding {table}.{}", c.column)))?;
+            }
+        }
+    }
+    for (table, column, name) in UNIQUE {
+        if db
+            .columns(table)
+            .await
+            .map_err(failed(format!("reading the columns of {table}")))?
+            .is_none()
+            || db
+                .has_unique_index(table, column)
+                .await
+                .map_err(failed(format!("reading the indexes of {table}")))?
+        {
+            continue;
+        }
+        let dups = db
+            .duplicates(table, column)
+            .await
+            .map_err(failed(format!("looking for duplicate {table}.{column}")))?;
+        if !dups.is_empty() {
+            if *table == "goippy_state" {
+                let removed = db
+                    .keep_newest(table, column)
+                    .await
+                    .map_err(failed(format!("removing duplicate {table} rows")))?;
+                tracing::info!(
+                    removed,
+                    "removed older duplicate goippy_state rows (a cache)"
+                );
+            } else {
+                return Err(StoreError::Migrate(format!(
+                    "{table}.{column} must be unique, but these values occur more than once: {}; \
+                     give each extension its own {column} (UPDATE {table} SET {column} = … WHERE ext = …) \
+                     and start goippy again",
+                    dups.join(", ")
+                )));
+            }
+        }
+        tracing::info!(table, column, "adding a unique index");
+        db.add_unique_index(table, column, name)
+            .await
+            .map_err(failed(format!("adding a unique index on {table}.{column}")))?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn baseline_covers_every_table_and_unique_column() {
+        for table in TABLES {
+            assert!(BASELINE.iter().any(|c| c.table == *table), "{table}");
+        }
+        for (table, column, _) in UNIQUE {
+            assert!(
+                BASELINE
+                    .iter()
+                    .any(|c| c.table == *table && c.column == *column),
+                "{table}.{column}"
+            );
+        }
+    }
+}

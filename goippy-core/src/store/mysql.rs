@@ -1,0 +1,857 @@
+//! The MySQL/MariaDB backend, for production.
+//!
+//! Connections speak utf8mb4 and UTC (sqlx sets `NAMES utf8mb4` and
+//! `time_zone='+00:00'` on every connection), so SMS text in any script
+//! survives and `FROM_UNIXTIME`/`UNIX_TIMESTAMP` are exact. The pool tests a
+//! connection before handing it out, so after a server restart the dead ones
+//! are replaced; the writer retries what failed meanwhile (see
+//! [`super::writer`]). At start-up, failing to connect is an error that
+//! names host, port, database and user — never the password.
+//!
+//! Times: see [`super::time`]; the original's TIMESTAMP columns are written
+//! with `FROM_UNIXTIME(?)` and read with `UNIX_TIMESTAMP()`.
+
+use std::time::Duration;
+
+use sqlx::mysql::{MySqlConnectOptions, MySqlConnection, MySqlPool, MySqlPoolOptions};
+use sqlx::{AssertSqlSafe, ConnectOptions, Connection, Row};
+
+use crate::config::Secret;
+
+use super::backend::GatewayKey;
+use super::error::StoreError;
+use super::legacy::{self, BaselineColumn, LegacySchema};
+use super::records::{
+    CallEntry, CallEvent, CallFilter, ChannelState, CleanupReport, Gateway, GatewayChange,
+    InboxItem, LogId, OutboxItem, STATUS_DELIVERED, STATUS_INBOX,
+};
+use super::rows::{CallRow, GatewayRow, InboxRow, LogEntry, OutboxRow, StateRow};
+use super::time::Timestamp;
+use super::validate::ValidGateway;
+use super::writer::{BatchFailure, Outcome, Transition, WriteOp};
+
+/// How long connecting may take before it counts as failed.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// Rows per DELETE in the cleanup, to keep each transaction short.
+const CLEANUP_CHUNK: i64 = 2000;
+
+/// Where and as whom to connect (the password only goes to the driver).
+#[derive(Debug, Clone)]
+pub(crate) struct MySqlTarget {
+    pub host: String,
+    pub port: u16,
+    pub database: String,
+    pub user: String,
+    pub password: Secret,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct MySqlBackend {
+    pool: MySqlPool,
+}
+
+impl MySqlBackend {
+    pub(crate) async fn open(target: MySqlTarget) -> Result<MySqlBackend, StoreError> {
+        let options = MySqlConnectOptions::new()
+            .host(&target.host)
+            .port(target.port)
+            .database(&target.database)
+            .username(&target.user)
+            .password(target.password.expose())
+            .charset("utf8mb4");
+        let connect_error = |reason: String| StoreError::Connect {
+            host: target.host.clone(),
+            port: target.port,
+            database: target.database.clone(),
+            user: target.user.clone(),
+            reason,
+        };
+        // One direct attempt first: the pool would keep retrying a refused
+        // connection for its whole acquire timeout, and at start-up the
+        // operator wants the reason at once.
+        match tokio::time::timeout(CONNECT_TIMEOUT, options.connect()).await {
+            Ok(Ok(conn)) => {
+                let _ = conn.close().await;
+            }
+            Ok(Err(e)) => return Err(connect_error(e.to_string())),
+            Err(_) => {
+                return Err(connect_error(format!(
+                    "no answer within {} s",
+                    CONNECT_TIMEOUT.as_secs()
+                )));
+            }
+        }
+        let pool = MySqlPoolOptions::new()
+            .max_connections(5)
+            .acquire_timeout(CONNECT_TIMEOUT)
+            .test_before_acquire(true)
+            .connect_with(options)
+            .await
+            .map_err(|e| connect_error(e.to_string()))?;
+        Ok(MySqlBackend { pool })
+    }
+
+    pub(crate) async fn close(&self) {
+        self.pool.close().await;
+    }
+
+    pub(crate) async fn migrate(&self) -> Result<(), StoreError> {
+        legacy::adopt(self).await?;
+        let mut migrator = sqlx::migrate!("migrations/mysql");
+        migrator.dangerous_set_table_name(super::MIGRATIONS_TABLE);
+        migrator
+            .run(&self.pool)
+            .await
+            .map_err(|e| StoreError::Migrate(e.to_string()))
+    }
+
+    // ----- the writer's batches -------------------------------------------
+
+    pub(crate) async fn apply_batch(
+        &self,
+        batch_id: i64,
+        now: Timestamp,
+        ops: &[WriteOp],
+    ) -> Result<Vec<Outcome>, BatchFailure> {
+        let mut tx = self.pool.begin().await.map_err(BatchFailure::outside)?;
+        let mut outcomes = Vec::with_capacity(ops.len());
+        for (i, op) in ops.iter().enumerate() {
+            let outcome = apply(&mut tx, op, now).await.map_err(BatchFailure::at(i))?;
+            outcomes.push(outcome);
+        }
+        let json = serde_json::to_string(&outcomes)
+            .map_err(|e| BatchFailure::outside(sqlx::Error::Encode(e.into())))?;
+        sqlx::query(
+            "INSERT INTO goippy_write_batches (id, created_unix, outcomes) VALUES (?, ?, ?)",
+        )
+        .bind(batch_id)
+        .bind(now.unix())
+        .bind(json)
+        .execute(&mut *tx)
+        .await
+        .map_err(BatchFailure::outside)?;
+        tx.commit().await.map_err(BatchFailure::outside)?;
+        Ok(outcomes)
+    }
+
+    pub(crate) async fn batch_outcomes(
+        &self,
+        batch_id: i64,
+    ) -> Result<Option<Vec<Outcome>>, sqlx::Error> {
+        let json: Option<String> =
+            sqlx::query_scalar("SELECT outcomes FROM goippy_write_batches WHERE id = ?")
+                .bind(batch_id)
+                .fetch_optional(&self.pool)
+                .await?;
+        json.map(|j| serde_json::from_str(&j).map_err(|e| sqlx::Error::Decode(e.into())))
+            .transpose()
+    }
+
+    // ----- gateways --------------------------------------------------------
+
+    pub(crate) async fn add_or_update_gateway(
+        &self,
+        gw: &ValidGateway,
+        now: Timestamp,
+    ) -> Result<GatewayChange, StoreError> {
+        let db = StoreError::db("saving the gateway");
+        let mut tx = self.pool.begin().await.map_err(db)?;
+        let other: Option<String> = sqlx::query_scalar(
+            "SELECT ext FROM goippy_gateways WHERE goip_id = ? AND (ext IS NULL OR ext <> ?)",
+        )
+        .bind(&gw.goip_id)
+        .bind(&gw.ext)
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(StoreError::db("saving the gateway"))?;
+        if let Some(other_ext) = other {
+            return Err(StoreError::GoipIdInUse {
+                goip_id: gw.goip_id.clone(),
+                other_ext,
+            });
+        }
+        let updated = sqlx::query(
+            "UPDATE goippy_gateways SET goip_id = ?, goip_pass = ?, allow_regex = ?, enabled = 1 \
+             WHERE ext = ?",
+        )
+        .bind(&gw.goip_id)
+        .bind(&gw.password)
+        .bind(&gw.allow_regex)
+        .bind(&gw.ext)
+        .execute(&mut *tx)
+        .await
+        .map_err(StoreError::db("saving the gateway"))?
+        .rows_affected();
+        let change = if updated > 0 {
+            GatewayChange::Updated
+        } else {
+            sqlx::query(
+                "INSERT INTO goippy_gateways (ext, goip_id, goip_pass, allow_regex, enabled, created_at) \
+                 VALUES (?, ?, ?, ?, 1, FROM_UNIXTIME(?))",
+            )
+            .bind(&gw.ext)
+            .bind(&gw.goip_id)
+            .bind(&gw.password)
+            .bind(&gw.allow_regex)
+            .bind(now.unix())
+            .execute(&mut *tx)
+            .await
+            .map_err(StoreError::db("saving the gateway"))?;
+            GatewayChange::Created
+        };
+        tx.commit()
+            .await
+            .map_err(StoreError::db("saving the gateway"))?;
+        Ok(change)
+    }
+
+    pub(crate) async fn remove_gateway(&self, ext: &str) -> Result<bool, StoreError> {
+        let n = sqlx::query("DELETE FROM goippy_gateways WHERE ext = ?")
+            .bind(ext)
+            .execute(&self.pool)
+            .await
+            .map_err(StoreError::db("removing the gateway"))?
+            .rows_affected();
+        Ok(n > 0)
+    }
+
+    pub(crate) async fn set_gateway_enabled(
+        &self,
+        ext: &str,
+        enabled: bool,
+    ) -> Result<bool, StoreError> {
+        let n = sqlx::query("UPDATE goippy_gateways SET enabled = ? WHERE ext = ?")
+            .bind(i64::from(enabled))
+            .bind(ext)
+            .execute(&self.pool)
+            .await
+            .map_err(StoreError::db("changing the gateway"))?
+            .rows_affected();
+        Ok(n > 0)
+    }
+
+    pub(crate) async fn list_gateways(&self) -> Result<Vec<Gateway>, StoreError> {
+        let rows: Vec<GatewayRow> = sqlx::query_as(concat!(
+            "SELECT COALESCE(g.ext, '') AS ext, COALESCE(g.goip_id, '') AS goip_id, ",
+            "COALESCE(g.goip_pass, '') AS goip_pass, CAST(g.channel AS SIGNED) AS channel, ",
+            "g.msisdn AS msisdn, g.allow_regex AS allow_regex, ",
+            "CAST(COALESCE(g.enabled, 0) AS SIGNED) AS enabled, ",
+            "CAST(UNIX_TIMESTAMP(g.created_at) AS SIGNED) AS created_unix, CAST(UNIX_TIMESTAMP(s.updated_at) AS SIGNED) AS last_seen_unix ",
+            "FROM goippy_gateways g LEFT JOIN goippy_state s ON s.goip_id = g.goip_id ",
+            "ORDER BY g.ext"
+        ))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(StoreError::db("listing the gateways"))?;
+        Ok(rows.into_iter().map(Gateway::from).collect())
+    }
+
+    pub(crate) async fn gateway(&self, key: GatewayKey<'_>) -> Result<Option<Gateway>, StoreError> {
+        const SELECT: &str = concat!(
+            "SELECT COALESCE(g.ext, '') AS ext, COALESCE(g.goip_id, '') AS goip_id, ",
+            "COALESCE(g.goip_pass, '') AS goip_pass, CAST(g.channel AS SIGNED) AS channel, ",
+            "g.msisdn AS msisdn, g.allow_regex AS allow_regex, ",
+            "CAST(COALESCE(g.enabled, 0) AS SIGNED) AS enabled, ",
+            "CAST(UNIX_TIMESTAMP(g.created_at) AS SIGNED) AS created_unix, CAST(UNIX_TIMESTAMP(s.updated_at) AS SIGNED) AS last_seen_unix ",
+            "FROM goippy_gateways g LEFT JOIN goippy_state s ON s.goip_id = g.goip_id "
+        );
+        let (sql, value) = match key {
+            GatewayKey::Ext(v) => (concat_where(SELECT, "WHERE g.ext = ? LIMIT 1"), v),
+            GatewayKey::GoipId(v) => (concat_where(SELECT, "WHERE g.goip_id = ? LIMIT 1"), v),
+            GatewayKey::Msisdn(v) => (
+                concat_where(
+                    SELECT,
+                    "WHERE g.msisdn = ? ORDER BY g.enabled DESC, g.ext LIMIT 1",
+                ),
+                v,
+            ),
+        };
+        let row: Option<GatewayRow> = sqlx::query_as(AssertSqlSafe(sql))
+            .bind(value)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(StoreError::db("looking up a gateway"))?;
+        Ok(row.map(Gateway::from))
+    }
+
+    // ----- inbox and outbox ------------------------------------------------
+
+    pub(crate) async fn undelivered_inbox(&self, limit: u32) -> Result<Vec<InboxItem>, StoreError> {
+        let rows: Vec<InboxRow> = sqlx::query_as(concat!(
+            "SELECT l.id AS id, COALESCE(l.kind, 'sms') AS kind, COALESCE(l.goip_id, '') AS goip_id, ",
+            "l.ext AS ext, l.xmpp_jid AS xmpp_jid, l.msisdn AS peer, COALESCE(l.body, '') AS body, ",
+            "l.recvid AS recvid, CAST(UNIX_TIMESTAMP(l.created_at) AS SIGNED) AS created_unix, l.sms_no AS sms_no, ",
+            "l.dlr_state AS dlr_state, o.id AS out_id, o.xmpp_jid AS out_xmpp_from, ",
+            "o.xmpp_id AS out_xmpp_id, o.msisdn AS out_destination ",
+            "FROM goippy_log l LEFT JOIN goippy_log o ON o.id = l.ref_id ",
+            "WHERE l.status = 'inbox' AND l.dir = 'in' ORDER BY l.id LIMIT ?"
+        ))
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(StoreError::db("reading the inbox"))?;
+        Ok(rows.into_iter().map(InboxItem::from).collect())
+    }
+
+    pub(crate) async fn pending_outbox(&self) -> Result<Vec<OutboxItem>, StoreError> {
+        let rows: Vec<OutboxRow> = sqlx::query_as(AssertSqlSafe(format!(
+            "{OUTBOX_SELECT} WHERE dir = 'out' AND status IN ('queued', 'sending') ORDER BY id"
+        )))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(StoreError::db("reading the outbox"))?;
+        Ok(rows.into_iter().filter_map(OutboxRow::into_item).collect())
+    }
+
+    pub(crate) async fn outbound(&self, id: LogId) -> Result<Option<OutboxItem>, StoreError> {
+        let row: Option<OutboxRow> = sqlx::query_as(AssertSqlSafe(format!(
+            "{OUTBOX_SELECT} WHERE id = ? AND dir = 'out'"
+        )))
+        .bind(id.0)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(StoreError::db("reading an outbound message"))?;
+        Ok(row.and_then(OutboxRow::into_item))
+    }
+
+    pub(crate) async fn find_outbound_by_sms_no(
+        &self,
+        goip_id: &str,
+        sms_no: i64,
+        since: Timestamp,
+    ) -> Result<Vec<OutboxItem>, StoreError> {
+        let rows: Vec<OutboxRow> = sqlx::query_as(AssertSqlSafe(format!(
+            "{OUTBOX_SELECT} WHERE dir = 'out' AND goip_id = ? AND sms_no = ? AND sent_unix >= ? \
+             ORDER BY sent_unix DESC, id DESC"
+        )))
+        .bind(goip_id)
+        .bind(sms_no)
+        .bind(since.unix())
+        .fetch_all(&self.pool)
+        .await
+        .map_err(StoreError::db("matching a delivery report"))?;
+        Ok(rows.into_iter().filter_map(OutboxRow::into_item).collect())
+    }
+
+    pub(crate) async fn log_entry(&self, id: LogId) -> Result<Option<LogEntry>, StoreError> {
+        sqlx::query_as(concat!(
+            "SELECT id, dir, kind, status, goip_id, ext, msisdn, xmpp_jid, xmpp_id, body, ",
+            "recvid, sendid, telid, sms_no, ref_id, error_code, detail, dlr_state, ",
+            "CAST(UNIX_TIMESTAMP(created_at) AS SIGNED) AS created_unix, sent_unix, updated_unix ",
+            "FROM goippy_log WHERE id = ?"
+        ))
+        .bind(id.0)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(StoreError::db("reading the log"))
+    }
+
+    // ----- calls and state -------------------------------------------------
+
+    pub(crate) async fn recent_calls(
+        &self,
+        filter: CallFilter<'_>,
+        limit: u32,
+    ) -> Result<Vec<CallEntry>, StoreError> {
+        const SELECT: &str = concat!(
+            "SELECT id, CAST(ts AS SIGNED) AS ts, goip_id, ext, event, ",
+            "CAST(direction AS SIGNED) AS direction, remote_num, cause, ",
+            "CAST(duration AS SIGNED) AS duration, msisdn FROM goippy_calls "
+        );
+        let (sql, value) = match filter {
+            CallFilter::GoipId(v) => (
+                concat_where(SELECT, "WHERE goip_id = ? ORDER BY id DESC LIMIT ?"),
+                v,
+            ),
+            CallFilter::Ext(v) => (
+                concat_where(SELECT, "WHERE ext = ? ORDER BY id DESC LIMIT ?"),
+                v,
+            ),
+        };
+        let rows: Vec<CallRow> = sqlx::query_as(AssertSqlSafe(sql))
+            .bind(value)
+            .bind(i64::from(limit))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(StoreError::db("reading the call log"))?;
+        Ok(rows.into_iter().map(CallEntry::from).collect())
+    }
+
+    pub(crate) async fn channel_state(
+        &self,
+        goip_id: &str,
+    ) -> Result<Option<ChannelState>, StoreError> {
+        let row: Option<StateRow> = sqlx::query_as(concat!(
+            "SELECT goip_id, ext, msisdn, CAST(gsm_signal AS SIGNED) AS gsm_signal, gsm_status, ",
+            "voip_status, voip_state, CAST(remain_time AS SIGNED) AS remain_time, provider, ",
+            "CAST(disable_status AS SIGNED) AS disable_status, imei, imsi, iccid, cell_info, ",
+            "sms_login, source_addr, CAST(UNIX_TIMESTAMP(updated_at) AS SIGNED) AS updated_unix ",
+            "FROM goippy_state WHERE goip_id = ?"
+        ))
+        .bind(goip_id)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(StoreError::db("reading the channel state"))?;
+        Ok(row.map(ChannelState::from))
+    }
+
+    // ----- cleanup ---------------------------------------------------------
+
+    pub(crate) async fn cleanup(
+        &self,
+        log_cutoff: Option<Timestamp>,
+        dedup_cutoff: Timestamp,
+        marker_cutoff: Timestamp,
+    ) -> Result<CleanupReport, StoreError> {
+        let mut report = CleanupReport::default();
+        if let Some(cutoff) = log_cutoff {
+            report.log_rows = self
+                .delete_in_chunks(
+                    concat!(
+                        "DELETE FROM goippy_log WHERE created_at < FROM_UNIXTIME(?) ",
+                        "AND (status IS NULL OR status NOT IN ('inbox', 'queued', 'sending')) LIMIT ?"
+                    ),
+                    cutoff,
+                )
+                .await?;
+        }
+        report.dedup_keys = self
+            .delete_in_chunks(
+                "DELETE FROM goippy_dedup WHERE created_unix < ? LIMIT ?",
+                dedup_cutoff,
+            )
+            .await?;
+        report.batch_markers = self
+            .delete_in_chunks(
+                "DELETE FROM goippy_write_batches WHERE created_unix < ? LIMIT ?",
+                marker_cutoff,
+            )
+            .await?;
+        Ok(report)
+    }
+
+    async fn delete_in_chunks(
+        &self,
+        sql: &'static str,
+        cutoff: Timestamp,
+    ) -> Result<u64, StoreError> {
+        let mut total = 0;
+        loop {
+            let n = sqlx::query(sql)
+                .bind(cutoff.unix())
+                .bind(CLEANUP_CHUNK)
+                .execute(&self.pool)
+                .await
+                .map_err(StoreError::db("cleaning up"))?
+                .rows_affected();
+            total += n;
+            if n < CLEANUP_CHUNK as u64 {
+                return Ok(total);
+            }
+        }
+    }
+}
+
+const OUTBOX_SELECT: &str = concat!(
+    "SELECT id, COALESCE(ext, '') AS ext, COALESCE(goip_id, '') AS goip_id, ",
+    "COALESCE(xmpp_jid, '') AS xmpp_from, xmpp_id, COALESCE(msisdn, '') AS destination, ",
+    "COALESCE(body, '') AS body, COALESCE(kind, 'sms') AS kind, COALESCE(status, '') AS status, ",
+    "sendid, telid, sms_no, detail, dlr_state, CAST(UNIX_TIMESTAMP(created_at) AS SIGNED) AS created_unix, sent_unix ",
+    "FROM goippy_log"
+);
+
+fn concat_where(select: &str, rest: &str) -> String {
+    format!("{select}{rest}")
+}
+
+/// One write inside the batch transaction.
+async fn apply(
+    conn: &mut MySqlConnection,
+    op: &WriteOp,
+    now: Timestamp,
+) -> Result<Outcome, sqlx::Error> {
+    match op {
+        WriteOp::State(s) => {
+            sqlx::query(concat!(
+                "INSERT INTO goippy_state (goip_id, ext, msisdn, gsm_signal, gsm_status, voip_status, ",
+                "voip_state, remain_time, provider, disable_status, imei, imsi, iccid, cell_info, ",
+                "sms_login, source_addr, updated_at) ",
+                "VALUES (?, (SELECT ext FROM goippy_gateways WHERE goip_id = ?), ?, ?, ?, ?, ?, ?, ?, ?, ",
+                "?, ?, ?, ?, ?, ?, FROM_UNIXTIME(?)) ",
+                "ON DUPLICATE KEY UPDATE ext = VALUES(ext), msisdn = VALUES(msisdn), ",
+                "gsm_signal = VALUES(gsm_signal), gsm_status = VALUES(gsm_status), ",
+                "voip_status = VALUES(voip_status), voip_state = VALUES(voip_state), ",
+                "remain_time = VALUES(remain_time), provider = VALUES(provider), ",
+                "disable_status = VALUES(disable_status), imei = VALUES(imei), imsi = VALUES(imsi), ",
+                "iccid = VALUES(iccid), cell_info = VALUES(cell_info), sms_login = VALUES(sms_login), ",
+                "source_addr = VALUES(source_addr), updated_at = VALUES(updated_at)"
+            ))
+            .bind(&s.goip_id)
+            .bind(&s.goip_id)
+            .bind(&s.msisdn)
+            .bind(s.gsm_signal)
+            .bind(&s.gsm_status)
+            .bind(&s.voip_status)
+            .bind(&s.voip_state)
+            .bind(s.remain_time)
+            .bind(&s.provider)
+            .bind(s.disable_status)
+            .bind(&s.imei)
+            .bind(&s.imsi)
+            .bind(&s.iccid)
+            .bind(&s.cell_info)
+            .bind(&s.sms_login)
+            .bind(s.source.map(|a| a.to_string()))
+            .bind(s.seen_at.unix())
+            .execute(&mut *conn)
+            .await?;
+            if let Some(msisdn) = &s.msisdn {
+                sqlx::query(
+                    "UPDATE goippy_gateways SET msisdn = ? \
+                     WHERE goip_id = ? AND (msisdn IS NULL OR msisdn <> ?)",
+                )
+                .bind(msisdn)
+                .bind(&s.goip_id)
+                .bind(msisdn)
+                .execute(&mut *conn)
+                .await?;
+            }
+            Ok(Outcome::Done)
+        }
+        WriteOp::Call(c) => {
+            if let CallEvent::Expiry { seconds } = c.event {
+                let updated = sqlx::query(concat!(
+                    "UPDATE goippy_calls SET duration = ? ",
+                    "WHERE goip_id = ? AND event IN ('RECORD', 'HANGUP') AND duration IS NULL ",
+                    "AND ts >= ? ORDER BY id DESC LIMIT 1"
+                ))
+                .bind(seconds)
+                .bind(&c.goip_id)
+                .bind(c.at.minus(Duration::from_secs(2 * 3600)).unix())
+                .execute(&mut *conn)
+                .await?
+                .rows_affected();
+                if updated > 0 {
+                    return Ok(Outcome::Done);
+                }
+            }
+            let (direction, remote, cause, duration) = match &c.event {
+                CallEvent::Record { direction, remote } => {
+                    (direction.map(|d| d.code()), Some(remote), None, None)
+                }
+                CallEvent::Hangup { remote, cause } => (None, Some(remote), Some(cause), None),
+                CallEvent::Expiry { seconds } => (None, None, None, Some(*seconds)),
+            };
+            sqlx::query(concat!(
+                "INSERT INTO goippy_calls (ts, goip_id, ext, direction, remote_num, cause, duration, ",
+                "msisdn, raw, event, recvid, created_at) ",
+                "VALUES (?, ?, (SELECT ext FROM goippy_gateways WHERE goip_id = ?), ?, ?, ?, ?, ",
+                "(SELECT msisdn FROM goippy_gateways WHERE goip_id = ?), ?, ?, ?, FROM_UNIXTIME(?))"
+            ))
+            .bind(c.at.unix())
+            .bind(&c.goip_id)
+            .bind(&c.goip_id)
+            .bind(direction)
+            .bind(remote)
+            .bind(cause)
+            .bind(duration)
+            .bind(&c.goip_id)
+            .bind(&c.raw)
+            .bind(c.event.name())
+            .bind(c.recvid)
+            .bind(c.at.unix())
+            .execute(&mut *conn)
+            .await?;
+            Ok(Outcome::Done)
+        }
+        WriteOp::Inbound { record, body_hash } => {
+            let tag = record.kind.tag();
+            let known: Option<i64> = sqlx::query_scalar(
+                "SELECT log_id FROM goippy_dedup \
+                 WHERE goip_id = ? AND tag = ? AND recvid = ? AND body_hash = ?",
+            )
+            .bind(&record.goip_id)
+            .bind(tag)
+            .bind(record.recvid)
+            .bind(body_hash)
+            .fetch_optional(&mut *conn)
+            .await?;
+            if let Some(id) = known {
+                return Ok(Outcome::Stored { id, new: false });
+            }
+            let columns = record.kind.columns();
+            let mut xmpp_jid = record.xmpp_jid.clone();
+            let mut peer = columns.peer.map(str::to_string);
+            let mut ref_id = None;
+            if let (Some(sms_no), Some(state)) = (columns.sms_no, columns.dlr_state) {
+                let matched = sqlx::query(
+                    "SELECT id, xmpp_jid, msisdn FROM goippy_log WHERE dir = 'out' AND goip_id = ? \
+                     AND sms_no = ? AND sent_unix >= ? ORDER BY sent_unix DESC, id DESC LIMIT 1",
+                )
+                .bind(&record.goip_id)
+                .bind(sms_no)
+                .bind(record.at.minus(super::DELIVERY_REPORT_WINDOW).unix())
+                .fetch_optional(&mut *conn)
+                .await?;
+                if let Some(row) = matched {
+                    let out_id: i64 = row.try_get("id")?;
+                    let out_jid: Option<String> = row.try_get("xmpp_jid")?;
+                    let out_dest: Option<String> = row.try_get("msisdn")?;
+                    sqlx::query(
+                        "UPDATE goippy_log SET dlr_state = ?, dlr_unix = ?, updated_unix = ? WHERE id = ?",
+                    )
+                    .bind(state)
+                    .bind(record.at.unix())
+                    .bind(now.unix())
+                    .bind(out_id)
+                    .execute(&mut *conn)
+                    .await?;
+                    ref_id = Some(out_id);
+                    xmpp_jid = xmpp_jid.or(out_jid);
+                    peer = peer.or(out_dest);
+                }
+            }
+            let id = sqlx::query(concat!(
+                "INSERT INTO goippy_log (dir, msisdn, xmpp_jid, body, status, created_at, kind, goip_id, ",
+                "ext, recvid, sms_no, ref_id, dlr_state, updated_unix) ",
+                "VALUES ('in', COALESCE(?, CASE WHEN ? THEN ",
+                "(SELECT msisdn FROM goippy_gateways WHERE goip_id = ?) END), ?, ?, ?, ",
+                "FROM_UNIXTIME(?), ?, ?, (SELECT ext FROM goippy_gateways WHERE goip_id = ?), ",
+                "?, ?, ?, ?, ?)"
+            ))
+            .bind(peer)
+            .bind(columns.channel_number)
+            .bind(&record.goip_id)
+            .bind(xmpp_jid)
+            .bind(columns.body)
+            .bind(STATUS_INBOX)
+            .bind(record.at.unix())
+            .bind(record.kind.log_kind().as_str())
+            .bind(&record.goip_id)
+            .bind(&record.goip_id)
+            .bind(record.recvid)
+            .bind(columns.sms_no)
+            .bind(ref_id)
+            .bind(columns.dlr_state)
+            .bind(now.unix())
+            .execute(&mut *conn)
+            .await?
+            .last_insert_id() as i64;
+            sqlx::query(
+                "INSERT INTO goippy_dedup (goip_id, tag, recvid, body_hash, log_id, created_unix) \
+                 VALUES (?, ?, ?, ?, ?, ?)",
+            )
+            .bind(&record.goip_id)
+            .bind(tag)
+            .bind(record.recvid)
+            .bind(body_hash)
+            .bind(id)
+            .bind(now.unix())
+            .execute(&mut *conn)
+            .await?;
+            Ok(Outcome::Stored { id, new: true })
+        }
+        WriteOp::Outbound(r) => {
+            let id = sqlx::query(concat!(
+                "INSERT INTO goippy_log (dir, msisdn, xmpp_jid, body, status, created_at, kind, ",
+                "goip_id, ext, xmpp_id, updated_unix) ",
+                "VALUES ('out', ?, ?, ?, 'queued', FROM_UNIXTIME(?), ?, ?, ?, ?, ?)"
+            ))
+            .bind(&r.destination)
+            .bind(&r.xmpp_from)
+            .bind(&r.body)
+            .bind(now.unix())
+            .bind(r.kind.log_kind().as_str())
+            .bind(&r.goip_id)
+            .bind(&r.ext)
+            .bind(&r.xmpp_id)
+            .bind(now.unix())
+            .execute(&mut *conn)
+            .await?
+            .last_insert_id() as i64;
+            Ok(Outcome::Enqueued { id })
+        }
+        WriteOp::Transition { id, change } => {
+            let query = match change {
+                Transition::Sending { sendid } => sqlx::query(
+                    "UPDATE goippy_log SET status = 'sending', sendid = ?, updated_unix = ? \
+                     WHERE id = ? AND dir = 'out' AND status = 'queued'",
+                )
+                .bind(*sendid),
+                Transition::Sent { sms_no, telid } => sqlx::query(
+                    "UPDATE goippy_log SET status = 'sent', sms_no = ?, telid = ?, sent_unix = ?, \
+                     updated_unix = ? WHERE id = ? AND dir = 'out' AND status IN ('sending', 'unknown')",
+                )
+                .bind(*sms_no)
+                .bind(*telid)
+                .bind(now.unix()),
+                Transition::Failed {
+                    reason,
+                    errorstatus,
+                } => sqlx::query(
+                    "UPDATE goippy_log SET status = 'failed', detail = ?, error_code = ?, \
+                     updated_unix = ? WHERE id = ? AND dir = 'out' \
+                     AND status IN ('queued', 'sending', 'unknown')",
+                )
+                .bind(reason.clone())
+                .bind(*errorstatus),
+                Transition::Unknown { reason } => sqlx::query(
+                    "UPDATE goippy_log SET status = 'unknown', detail = ?, updated_unix = ? \
+                     WHERE id = ? AND dir = 'out' AND status = 'sending'",
+                )
+                .bind(reason.clone()),
+            };
+            let changed = query
+                .bind(now.unix())
+                .bind(id.0)
+                .execute(&mut *conn)
+                .await?
+                .rows_affected();
+            if changed > 0 {
+                return Ok(Outcome::Done);
+            }
+            let from: Option<Option<String>> =
+                sqlx::query_scalar("SELECT status FROM goippy_log WHERE id = ? AND dir = 'out'")
+                    .bind(id.0)
+                    .fetch_optional(&mut *conn)
+                    .await?;
+            Ok(Outcome::TransitionRefused {
+                id: id.0,
+                from: from.map(|s| s.unwrap_or_default()),
+            })
+        }
+        WriteOp::Delivered(id) => {
+            let changed = sqlx::query(
+                "UPDATE goippy_log SET status = ?, updated_unix = ? \
+                 WHERE id = ? AND dir = 'in' AND status = ?",
+            )
+            .bind(STATUS_DELIVERED)
+            .bind(now.unix())
+            .bind(id.0)
+            .bind(STATUS_INBOX)
+            .execute(&mut *conn)
+            .await?
+            .rows_affected();
+            if changed > 0 {
+                return Ok(Outcome::Done);
+            }
+            let exists: Option<i64> =
+                sqlx::query_scalar("SELECT id FROM goippy_log WHERE id = ? AND dir = 'in'")
+                    .bind(id.0)
+                    .fetch_optional(&mut *conn)
+                    .await?;
+            Ok(match exists {
+                Some(_) => Outcome::Done,
+                None => Outcome::NoSuchInbound { id: id.0 },
+            })
+        }
+        WriteOp::Barrier => Ok(Outcome::Done),
+    }
+}
+
+impl LegacySchema for MySqlBackend {
+    async fn is_managed(&self) -> Result<bool, sqlx::Error> {
+        let n: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM information_schema.TABLES \
+             WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ?",
+        )
+        .bind(super::MIGRATIONS_TABLE)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(n > 0)
+    }
+
+    async fn columns(&self, table: &str) -> Result<Option<Vec<String>>, sqlx::Error> {
+        let names: Vec<String> = sqlx::query_scalar(
+            "SELECT CAST(COLUMN_NAME AS CHAR) FROM information_schema.COLUMNS \
+             WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ? ORDER BY ORDINAL_POSITION",
+        )
+        .bind(table)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok((!names.is_empty()).then_some(names))
+    }
+
+    async fn add_column(
+        &self,
+        table: &str,
+        column: &str,
+        ddl: &BaselineColumn,
+    ) -> Result<(), sqlx::Error> {
+        sqlx::raw_sql(AssertSqlSafe(format!(
+            "ALTER TABLE {table} ADD COLUMN {column} {}",
+            ddl.mysql
+        )))
+        .execute(&self.pool)
+        .await
+        .map(|_| ())
+    }
+
+    async fn has_unique_index(&self, table: &str, column: &str) -> Result<bool, sqlx::Error> {
+        // Unique indexes (the primary key and inline UNIQUE included) of exactly one column.
+        let n: i64 = sqlx::query_scalar(concat!(
+            "SELECT COUNT(*) FROM (SELECT INDEX_NAME FROM information_schema.STATISTICS ",
+            "WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ? AND NON_UNIQUE = 0 ",
+            "GROUP BY INDEX_NAME HAVING COUNT(*) = 1 AND CAST(MAX(COLUMN_NAME) AS CHAR) = ?) AS u"
+        ))
+        .bind(table)
+        .bind(column)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(n > 0)
+    }
+
+    async fn duplicates(&self, table: &str, column: &str) -> Result<Vec<String>, sqlx::Error> {
+        sqlx::query_scalar(AssertSqlSafe(format!(
+            "SELECT CAST({column} AS CHAR) FROM {table} WHERE {column} IS NOT NULL \
+             GROUP BY {column} HAVING COUNT(*) > 1 ORDER BY {column} LIMIT 20"
+        )))
+        .fetch_all(&self.pool)
+        .await
+    }
+
+    async fn keep_newest(&self, table: &str, column: &str) -> Result<u64, sqlx::Error> {
+        sqlx::query(AssertSqlSafe(format!(
+            "DELETE t FROM {table} t JOIN (SELECT {column} AS k, MAX(id) AS keep_id FROM {table} \
+             WHERE {column} IS NOT NULL GROUP BY {column}) m ON t.{column} = m.k AND t.id <> m.keep_id"
+        )))
+        .execute(&self.pool)
+        .await
+        .map(|r| r.rows_affected())
+    }
+
+    async fn add_unique_index(
+        &self,
+        table: &str,
+        column: &str,
+        name: &str,
+    ) -> Result<(), sqlx::Error> {
+        sqlx::raw_sql(AssertSqlSafe(format!(
+            "ALTER TABLE {table} ADD UNIQUE INDEX {name} ({column})"
+        )))
+        .execute(&self.pool)
+        .await
+        .map(|_| ())
+    }
+
+    async fn ensure_utf8mb4(&self, table: &str) -> Result<(), sqlx::Error> {
+        let collation: Option<Option<String>> = sqlx::query_scalar(
+            "SELECT CAST(TABLE_COLLATION AS CHAR) FROM information_schema.TABLES \
+             WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ?",
+        )
+        .bind(table)
+        .fetch_optional(&self.pool)
+        .await?;
+        let collation = collation.flatten().unwrap_or_default();
+        if collation.starts_with("utf8mb4") {
+            return Ok(());
+        }
+        tracing::info!(table, collation = %collation, "converting to utf8mb4");
+        sqlx::raw_sql(AssertSqlSafe(format!(
+            "ALTER TABLE {table} CONVERT TO CHARACTER SET utf8mb4"
+        )))
+        .execute(&self.pool)
+        .await
+        .map(|_| ())
+    }
+}

@@ -1,0 +1,724 @@
+//! The plain values that go into and come out of the store.
+//!
+//! They are deliberately the store's own types, independent of the engine's
+//! and the XMPP side's: the bridge maps engine events onto them, so the store
+//! can be built, tested and changed without either. Everything here is data;
+//! the SQL lives in the backends.
+
+use std::fmt;
+use std::net::SocketAddr;
+
+use crate::config::Secret;
+
+use super::time::Timestamp;
+
+/// The id of a `goippy_log` row: one inbound or outbound message, USSD or
+/// delivery report, followed end to end by this number.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct LogId(pub i64);
+
+impl fmt::Display for LogId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0)
+    }
+}
+
+/// A parsed keepalive (`req:`), as the engine saw it.
+///
+/// `None` means the device did not report the field (or reported it empty or
+/// as `(null)`); it is stored as NULL.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StateUpdate {
+    pub goip_id: String,
+    /// When goippy received it.
+    pub seen_at: Timestamp,
+    /// Where it came from (the address commands must go to).
+    pub source: Option<SocketAddr>,
+    /// `num:` — the SIM's number as configured on the GoIP. When present it
+    /// also becomes the gateway's `msisdn`.
+    pub msisdn: Option<String>,
+    /// `signal:` — GSM CSQ, 0–31, 99 unknown.
+    pub gsm_signal: Option<i32>,
+    pub gsm_status: Option<String>,
+    pub voip_status: Option<String>,
+    pub voip_state: Option<String>,
+    /// `remain_time:` — minutes left, -1 unlimited.
+    pub remain_time: Option<i64>,
+    /// `pro:` — the carrier.
+    pub provider: Option<String>,
+    pub disable_status: Option<i32>,
+    pub imei: Option<String>,
+    pub imsi: Option<String>,
+    pub iccid: Option<String>,
+    /// `CELLINFO:` — `LAC:…,CELL ID:…`.
+    pub cell_info: Option<String>,
+    /// `SMS_LOGIN:` — `Y`/`N`.
+    pub sms_login: Option<String>,
+}
+
+impl StateUpdate {
+    /// An update with only the channel and time set.
+    pub fn new(goip_id: impl Into<String>, seen_at: Timestamp) -> StateUpdate {
+        StateUpdate {
+            goip_id: goip_id.into(),
+            seen_at,
+            source: None,
+            msisdn: None,
+            gsm_signal: None,
+            gsm_status: None,
+            voip_status: None,
+            voip_state: None,
+            remain_time: None,
+            provider: None,
+            disable_status: None,
+            imei: None,
+            imsi: None,
+            iccid: None,
+            cell_info: None,
+            sms_login: None,
+        }
+    }
+
+    /// Whether `other` reports the same state, ignoring when it was seen.
+    pub fn same_state_as(&self, other: &StateUpdate) -> bool {
+        let mut a = self.clone();
+        a.seen_at = other.seen_at;
+        &a == other
+    }
+
+    pub(crate) fn fitted(mut self) -> StateUpdate {
+        fit_opt(&mut self.msisdn, widths::MSISDN);
+        fit_opt(&mut self.gsm_status, 32);
+        fit_opt(&mut self.voip_status, 32);
+        fit_opt(&mut self.voip_state, 64);
+        fit_opt(&mut self.provider, 64);
+        fit_opt(&mut self.imei, 32);
+        fit_opt(&mut self.imsi, 32);
+        fit_opt(&mut self.iccid, 32);
+        fit_opt(&mut self.cell_info, 128);
+        fit_opt(&mut self.sms_login, 8);
+        for s in [
+            &mut self.msisdn,
+            &mut self.gsm_status,
+            &mut self.voip_status,
+            &mut self.voip_state,
+            &mut self.provider,
+            &mut self.imei,
+            &mut self.imsi,
+            &mut self.iccid,
+            &mut self.cell_info,
+            &mut self.sms_login,
+        ] {
+            if s.as_deref().is_some_and(|v| v.trim().is_empty()) {
+                *s = None;
+            }
+        }
+        self
+    }
+}
+
+/// `dir:` of a RECORD.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CallDirection {
+    Incoming,
+    Outgoing,
+}
+
+impl CallDirection {
+    /// The value in `goippy_calls.direction` (the GoIP's own `dir:` numbers).
+    pub fn code(self) -> i64 {
+        match self {
+            CallDirection::Incoming => 1,
+            CallDirection::Outgoing => 2,
+        }
+    }
+
+    pub fn from_code(code: i64) -> Option<CallDirection> {
+        match code {
+            1 => Some(CallDirection::Incoming),
+            2 => Some(CallDirection::Outgoing),
+            _ => None,
+        }
+    }
+}
+
+/// A call event from the GoIP.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CallEvent {
+    /// `RECORD:` — a call started. `remote` is empty for a hidden caller.
+    Record {
+        direction: Option<CallDirection>,
+        remote: String,
+    },
+    /// `HANGUP:` — a call ended.
+    Hangup { remote: String, cause: String },
+    /// `EXPIRY:` — how long the call that just ended lasted. It is written as
+    /// the `duration` of that call's newest row (its HANGUP, or its RECORD
+    /// when the HANGUP never came); only when there is no such row in the
+    /// last two hours does it get a row of its own.
+    Expiry { seconds: i64 },
+}
+
+impl CallEvent {
+    /// The value of `goippy_calls.event`.
+    pub fn name(&self) -> &'static str {
+        match self {
+            CallEvent::Record { .. } => "RECORD",
+            CallEvent::Hangup { .. } => "HANGUP",
+            CallEvent::Expiry { .. } => "EXPIRY",
+        }
+    }
+}
+
+/// One call event to log in `goippy_calls`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CallRecord {
+    pub goip_id: String,
+    /// The datagram's recvid, when it had a numeric one.
+    pub recvid: Option<i64>,
+    /// When goippy received it (`goippy_calls.ts`, Unix seconds as in the original).
+    pub at: Timestamp,
+    pub event: CallEvent,
+    /// The datagram as received, for operators (password removed by the caller).
+    pub raw: String,
+}
+
+impl CallRecord {
+    pub(crate) fn fitted(mut self) -> CallRecord {
+        match &mut self.event {
+            CallEvent::Record { remote, .. } => fit(remote, widths::NUMBER),
+            CallEvent::Hangup { remote, cause } => {
+                fit(remote, widths::NUMBER);
+                fit(cause, 255);
+            }
+            CallEvent::Expiry { .. } => {}
+        }
+        fit_bytes(&mut self.raw, widths::TEXT_BYTES);
+        self
+    }
+}
+
+/// What arrived from the GSM side.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum InboundKind {
+    /// `RECEIVE:` — an SMS from `sender` (`srcnum`, as the GoIP reported it).
+    Sms { sender: String, body: String },
+    /// `USSN:` — USSD text the network pushed.
+    NetworkUssd { body: String },
+    /// `USSD <sendid> <text>` — the answer to a USSD request goippy sent;
+    /// the record's `recvid` is that request's sendid.
+    UssdReply { body: String },
+    /// `DELIVER:` — a delivery report for an SMS goippy sent. It is matched
+    /// to the newest outbound SMS of the same channel with this `sms_no`
+    /// sent within the last hour, whose row then carries the state.
+    DeliveryReport {
+        sms_no: i64,
+        /// 0 = delivered to the handset.
+        state: i64,
+        /// `num:`, on newer firmware.
+        destination: Option<String>,
+    },
+}
+
+impl InboundKind {
+    /// The datagram tag, part of the dedup key.
+    pub fn tag(&self) -> &'static str {
+        match self {
+            InboundKind::Sms { .. } => "RECEIVE",
+            InboundKind::NetworkUssd { .. } => "USSN",
+            InboundKind::UssdReply { .. } => "USSD",
+            InboundKind::DeliveryReport { .. } => "DELIVER",
+        }
+    }
+
+    /// The value of `goippy_log.kind`.
+    pub fn log_kind(&self) -> LogKind {
+        match self {
+            InboundKind::Sms { .. } => LogKind::Sms,
+            InboundKind::NetworkUssd { .. } => LogKind::NetworkUssd,
+            InboundKind::UssdReply { .. } => LogKind::Ussd,
+            InboundKind::DeliveryReport { .. } => LogKind::DeliveryReport,
+        }
+    }
+
+    /// The text the dedup key hashes: the body, or for a delivery report
+    /// what it reports.
+    pub(crate) fn dedup_text(&self) -> String {
+        match self {
+            InboundKind::Sms { body, .. }
+            | InboundKind::NetworkUssd { body }
+            | InboundKind::UssdReply { body } => body.clone(),
+            InboundKind::DeliveryReport { sms_no, state, .. } => format!("{sms_no}:{state}"),
+        }
+    }
+}
+
+/// The `goippy_log` columns an inbound row gets from its kind (both backends).
+pub(crate) struct InboundColumns<'a> {
+    /// `msisdn`: the SMS sender, or the destination a delivery report names.
+    pub peer: Option<&'a str>,
+    pub body: Option<&'a str>,
+    pub sms_no: Option<i64>,
+    pub dlr_state: Option<i64>,
+    /// USSD rows carry the channel's own number as `msisdn`, as in the original.
+    pub channel_number: bool,
+}
+
+impl InboundKind {
+    pub(crate) fn columns(&self) -> InboundColumns<'_> {
+        match self {
+            InboundKind::Sms { sender, body } => InboundColumns {
+                peer: Some(sender),
+                body: Some(body),
+                sms_no: None,
+                dlr_state: None,
+                channel_number: false,
+            },
+            InboundKind::NetworkUssd { body } | InboundKind::UssdReply { body } => InboundColumns {
+                peer: None,
+                body: Some(body),
+                sms_no: None,
+                dlr_state: None,
+                channel_number: true,
+            },
+            InboundKind::DeliveryReport {
+                sms_no,
+                state,
+                destination,
+            } => InboundColumns {
+                peer: destination.as_deref(),
+                body: None,
+                sms_no: Some(*sms_no),
+                dlr_state: Some(*state),
+                channel_number: false,
+            },
+        }
+    }
+}
+
+/// Something received that must be stored before the GoIP gets its ack.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InboundRecord {
+    pub goip_id: String,
+    /// The datagram's recvid (for a USSD reply: the request's sendid).
+    pub recvid: i64,
+    /// When goippy received it.
+    pub at: Timestamp,
+    /// The bare JID it is for, when already known.
+    pub xmpp_jid: Option<String>,
+    pub kind: InboundKind,
+}
+
+impl InboundRecord {
+    pub(crate) fn fitted(mut self) -> InboundRecord {
+        if let Some(jid) = &mut self.xmpp_jid {
+            fit(jid, widths::JID);
+        }
+        match &mut self.kind {
+            InboundKind::Sms { sender, body } => {
+                fit(sender, widths::NUMBER);
+                fit_bytes(body, widths::TEXT_BYTES);
+            }
+            InboundKind::NetworkUssd { body } | InboundKind::UssdReply { body } => {
+                fit_bytes(body, widths::TEXT_BYTES)
+            }
+            InboundKind::DeliveryReport { destination, .. } => fit_opt(destination, widths::NUMBER),
+        }
+        self
+    }
+}
+
+/// What [`super::Store::store_inbound`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stored {
+    /// Stored for the first time: deliver it.
+    New(LogId),
+    /// A retransmission of a message already stored (also before a restart):
+    /// ack it, do not deliver it again.
+    Duplicate(LogId),
+}
+
+impl Stored {
+    pub fn id(self) -> LogId {
+        match self {
+            Stored::New(id) | Stored::Duplicate(id) => id,
+        }
+    }
+
+    pub fn is_new(self) -> bool {
+        matches!(self, Stored::New(_))
+    }
+}
+
+/// `goippy_log.kind`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogKind {
+    Sms,
+    /// USSD goippy sent, or the answer to it.
+    Ussd,
+    /// USSD the network pushed (USSN).
+    NetworkUssd,
+    DeliveryReport,
+}
+
+impl LogKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LogKind::Sms => "sms",
+            LogKind::Ussd => "ussd",
+            LogKind::NetworkUssd => "ussn",
+            LogKind::DeliveryReport => "dlr",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<LogKind> {
+        match s {
+            "sms" => Some(LogKind::Sms),
+            "ussd" => Some(LogKind::Ussd),
+            "ussn" => Some(LogKind::NetworkUssd),
+            "dlr" => Some(LogKind::DeliveryReport),
+            _ => None,
+        }
+    }
+}
+
+/// What a user asked goippy to send.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OutboundKind {
+    Sms,
+    Ussd,
+}
+
+impl OutboundKind {
+    pub fn log_kind(self) -> LogKind {
+        match self {
+            OutboundKind::Sms => LogKind::Sms,
+            OutboundKind::Ussd => LogKind::Ussd,
+        }
+    }
+}
+
+/// An outbound job, stored before anything is sent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutboundRecord {
+    pub ext: String,
+    pub goip_id: String,
+    /// The sender's full JID (errors and receipts go back to that resource).
+    pub xmpp_from: String,
+    /// The id of the XMPP message, for receipts and for operators.
+    pub xmpp_id: Option<String>,
+    /// The number (SMS) as the GoIP will dial it; for USSD the channel's own number, if known.
+    pub destination: String,
+    /// The SMS text or the USSD code.
+    pub body: String,
+    pub kind: OutboundKind,
+}
+
+impl OutboundRecord {
+    pub(crate) fn fitted(mut self) -> OutboundRecord {
+        fit(&mut self.ext, widths::EXT);
+        fit(&mut self.goip_id, widths::GOIP_ID);
+        fit(&mut self.xmpp_from, widths::JID);
+        if let Some(id) = &mut self.xmpp_id {
+            fit_bytes(id, widths::TEXT_BYTES);
+        }
+        fit(&mut self.destination, widths::NUMBER);
+        fit_bytes(&mut self.body, widths::TEXT_BYTES);
+        self
+    }
+}
+
+/// Where an outbound job is. Stored in `goippy_log.status`.
+///
+/// ```text
+/// queued ──mark_sending──▶ sending ──mark_sent──▶ sent
+///   │                        │  └──mark_unknown──▶ unknown ──mark_sent/mark_failed──▶ …
+///   └──────mark_failed───────┴──mark_failed──▶ failed
+/// ```
+/// A job is never sent twice: only a `queued` job may become `sending`, and
+/// one that was `sending` when goippy stopped must be ended as `unknown`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OutboxState {
+    Queued,
+    Sending,
+    Sent,
+    Failed,
+    Unknown,
+}
+
+impl OutboxState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OutboxState::Queued => "queued",
+            OutboxState::Sending => "sending",
+            OutboxState::Sent => "sent",
+            OutboxState::Failed => "failed",
+            OutboxState::Unknown => "unknown",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<OutboxState> {
+        match s {
+            "queued" => Some(OutboxState::Queued),
+            "sending" => Some(OutboxState::Sending),
+            "sent" => Some(OutboxState::Sent),
+            "failed" => Some(OutboxState::Failed),
+            "unknown" => Some(OutboxState::Unknown),
+            _ => None,
+        }
+    }
+
+    /// Not finished: the row stays in the outbox (and is never cleaned up).
+    pub fn is_pending(self) -> bool {
+        matches!(self, OutboxState::Queued | OutboxState::Sending)
+    }
+}
+
+/// `goippy_log.status` of an inbound row not yet written to the XMPP stream.
+pub(crate) const STATUS_INBOX: &str = "inbox";
+/// `goippy_log.status` of an inbound row written to the XMPP stream.
+pub(crate) const STATUS_DELIVERED: &str = "delivered";
+
+/// An outbound job as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutboxItem {
+    pub id: LogId,
+    pub ext: String,
+    pub goip_id: String,
+    pub xmpp_from: String,
+    pub xmpp_id: Option<String>,
+    pub destination: String,
+    pub body: String,
+    pub kind: OutboundKind,
+    pub state: OutboxState,
+    pub sendid: Option<i64>,
+    pub telid: Option<i64>,
+    pub sms_no: Option<i64>,
+    /// Why it failed or why its outcome is unknown.
+    pub detail: Option<String>,
+    /// The latest delivery report's state (0 = delivered).
+    pub delivery_state: Option<i64>,
+    pub created_at: Timestamp,
+    /// When the GoIP reported it sent.
+    pub sent_at: Option<Timestamp>,
+}
+
+/// A delivery report in the inbox, with the outbound SMS it is about.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeliveryReportInfo {
+    pub sms_no: i64,
+    pub state: i64,
+    /// The matching outbound SMS, when one was found.
+    pub outbound: Option<OutboundRef>,
+}
+
+/// The parts of an outbound row a delivery receipt needs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutboundRef {
+    pub id: LogId,
+    pub xmpp_from: String,
+    pub xmpp_id: Option<String>,
+    pub destination: String,
+}
+
+/// An inbound row not yet written to the XMPP stream.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InboxItem {
+    pub id: LogId,
+    pub kind: LogKind,
+    pub goip_id: String,
+    /// The extension the channel belonged to when it arrived.
+    pub ext: Option<String>,
+    /// The bare JID it was addressed to when stored, if known then.
+    pub xmpp_jid: Option<String>,
+    /// The sender of an SMS; the channel's own number for USSD; the
+    /// destination of the reported SMS for a delivery report.
+    pub peer: Option<String>,
+    pub body: String,
+    pub recvid: Option<i64>,
+    pub received_at: Timestamp,
+    /// For delivery reports.
+    pub report: Option<DeliveryReportInfo>,
+}
+
+/// Which calls [`super::Store::recent_calls`] lists.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CallFilter<'a> {
+    GoipId(&'a str),
+    Ext(&'a str),
+}
+
+/// One row of `goippy_calls`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CallEntry {
+    pub id: i64,
+    pub ts: Option<Timestamp>,
+    pub goip_id: Option<String>,
+    pub ext: Option<String>,
+    /// `RECORD`, `HANGUP`, `EXPIRY`; `None` for rows the original goippy wrote.
+    pub event: Option<String>,
+    pub direction: Option<CallDirection>,
+    pub remote_num: Option<String>,
+    pub cause: Option<String>,
+    /// Seconds, from EXPIRY.
+    pub duration: Option<i64>,
+    /// The channel's own number at the time.
+    pub msisdn: Option<String>,
+}
+
+/// The last stored keepalive of a channel (`goippy_state`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChannelState {
+    pub goip_id: String,
+    pub ext: Option<String>,
+    pub msisdn: Option<String>,
+    pub gsm_signal: Option<i64>,
+    pub gsm_status: Option<String>,
+    pub voip_status: Option<String>,
+    pub voip_state: Option<String>,
+    pub remain_time: Option<i64>,
+    pub provider: Option<String>,
+    pub disable_status: Option<i64>,
+    pub imei: Option<String>,
+    pub imsi: Option<String>,
+    pub iccid: Option<String>,
+    pub cell_info: Option<String>,
+    pub sms_login: Option<String>,
+    pub source: Option<String>,
+    pub updated_at: Option<Timestamp>,
+}
+
+/// A row of `goippy_gateways`: one extension and its GoIP channel.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Gateway {
+    pub ext: String,
+    /// The channel's GoIP "SMS Client ID".
+    pub goip_id: String,
+    pub password: Secret,
+    /// The original goippy's unused `channel` column, shown as stored.
+    pub channel: Option<i64>,
+    pub msisdn: Option<String>,
+    /// Outbound destinations must match this whole; `None` or empty allows all.
+    pub allow_regex: Option<String>,
+    pub enabled: bool,
+    pub created_at: Option<Timestamp>,
+    /// The last stored keepalive.
+    pub last_seen: Option<Timestamp>,
+}
+
+/// Whether [`super::Store::add_or_update_gateway`] created the row.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GatewayChange {
+    Created,
+    Updated,
+}
+
+/// What one cleanup pass deleted.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CleanupReport {
+    pub log_rows: u64,
+    pub dedup_keys: u64,
+    pub batch_markers: u64,
+}
+
+/// Column widths of the schema (characters; `TEXT_BYTES` in bytes).
+/// Values from the network are cut to fit, so that one odd datagram can
+/// never make a whole batch fail on MySQL's strict mode.
+pub(crate) mod widths {
+    pub const EXT: usize = 32;
+    pub const GOIP_ID: usize = 64;
+    pub const PASSWORD: usize = 64;
+    pub const MSISDN: usize = 32;
+    pub const NUMBER: usize = 64;
+    pub const ALLOW_REGEX: usize = 255;
+    pub const JID: usize = 1023;
+    pub const DETAIL: usize = 255;
+    /// MySQL `TEXT` holds 65 535 bytes.
+    pub const TEXT_BYTES: usize = 65_000;
+}
+
+/// Cuts `s` to at most `max` characters.
+pub(crate) fn fit(s: &mut String, max: usize) {
+    if let Some((i, _)) = s.char_indices().nth(max) {
+        s.truncate(i);
+    }
+}
+
+fn fit_opt(s: &mut Option<String>, max: usize) {
+    if let Some(s) = s {
+        fit(s, max);
+    }
+}
+
+/// Cuts `s` to at most `max` bytes, on a character boundary.
+pub(crate) fn fit_bytes(s: &mut String, max: usize) {
+    if s.len() > max {
+        let mut i = max;
+        while !s.is_char_boundary(i) {
+            i -= 1;
+        }
+        s.truncate(i);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fitting_respects_characters() {
+        let mut s = "ääää".to_string();
+        fit(&mut s, 2);
+        assert_eq!(s, "ää");
+        let mut s = "ääää".to_string();
+        fit_bytes(&mut s, 3);
+        assert_eq!(s, "ä");
+        let mut s = "abc".to_string();
+        fit(&mut s, 10);
+        assert_eq!(s, "abc");
+    }
+
+    #[test]
+    fn state_comparison_ignores_the_time() {
+        let mut a = StateUpdate::new("g", Timestamp::from_unix(1));
+        a.gsm_signal = Some(20);
+        let mut b = a.clone();
+        b.seen_at = Timestamp::from_unix(31);
+        assert!(a.same_state_as(&b));
+        b.gsm_signal = Some(21);
+        assert!(!a.same_state_as(&b));
+    }
+
+    #[test]
+    fn empty_state_fields_become_none() {
+        let mut a = StateUpdate::new("g", Timestamp::from_unix(1));
+        a.msisdn = Some("  ".into());
+        a.provider = Some("x".repeat(100));
+        let a = a.fitted();
+        assert_eq!(a.msisdn, None);
+        assert_eq!(a.provider.as_deref().map(str::len), Some(64));
+    }
+
+    #[test]
+    fn names_round_trip() {
+        for s in [
+            OutboxState::Queued,
+            OutboxState::Sending,
+            OutboxState::Sent,
+            OutboxState::Failed,
+            OutboxState::Unknown,
+        ] {
+            assert_eq!(OutboxState::parse(s.as_str()), Some(s));
+        }
+        for k in [
+            LogKind::Sms,
+            LogKind::Ussd,
+            LogKind::NetworkUssd,
+            LogKind::DeliveryReport,
+        ] {
+            assert_eq!(LogKind::parse(k.as_str()), Some(k));
+        }
+        assert_eq!(CallDirection::from_code(2), Some(CallDirection::Outgoing));
+        assert_eq!(CallDirection::from_code(0), None);
+    }
+}

@@ -1,0 +1,244 @@
+//! Rows as both backends' SELECTs return them, and their conversion into the
+//! public record types.
+//!
+//! Each backend's SQL aliases its columns to these names and converts its
+//! own column types (TIMESTAMP, TINYINT(1), ENUM; SQLite's free typing) into
+//! the few that decode the same on both: `i64`, `String` and their `Option`s.
+//! `#[derive(sqlx::FromRow)]` is generic over the row type, so one definition
+//! serves both drivers.
+
+use crate::config::Secret;
+
+use super::records::{
+    CallDirection, CallEntry, ChannelState, DeliveryReportInfo, Gateway, InboxItem, LogId, LogKind,
+    OutboundKind, OutboundRef, OutboxItem, OutboxState,
+};
+use super::time::Timestamp;
+
+#[derive(Debug, sqlx::FromRow)]
+pub(crate) struct GatewayRow {
+    pub ext: String,
+    pub goip_id: String,
+    pub goip_pass: String,
+    pub channel: Option<i64>,
+    pub msisdn: Option<String>,
+    pub allow_regex: Option<String>,
+    pub enabled: i64,
+    pub created_unix: Option<i64>,
+    pub last_seen_unix: Option<i64>,
+}
+
+impl From<GatewayRow> for Gateway {
+    fn from(r: GatewayRow) -> Gateway {
+        Gateway {
+            ext: r.ext,
+            goip_id: r.goip_id,
+            password: Secret::new(r.goip_pass),
+            channel: r.channel,
+            msisdn: r.msisdn.filter(|m| !m.trim().is_empty()),
+            allow_regex: r.allow_regex,
+            enabled: r.enabled != 0,
+            created_at: r.created_unix.map(Timestamp::from_unix),
+            last_seen: r.last_seen_unix.map(Timestamp::from_unix),
+        }
+    }
+}
+
+#[derive(Debug, sqlx::FromRow)]
+pub(crate) struct InboxRow {
+    pub id: i64,
+    pub kind: String,
+    pub goip_id: String,
+    pub ext: Option<String>,
+    pub xmpp_jid: Option<String>,
+    pub peer: Option<String>,
+    pub body: String,
+    pub recvid: Option<i64>,
+    pub created_unix: Option<i64>,
+    pub sms_no: Option<i64>,
+    pub dlr_state: Option<i64>,
+    pub out_id: Option<i64>,
+    pub out_xmpp_from: Option<String>,
+    pub out_xmpp_id: Option<String>,
+    pub out_destination: Option<String>,
+}
+
+impl From<InboxRow> for InboxItem {
+    fn from(r: InboxRow) -> InboxItem {
+        let kind = LogKind::parse(&r.kind).unwrap_or(LogKind::Sms);
+        let report = (kind == LogKind::DeliveryReport).then(|| DeliveryReportInfo {
+            sms_no: r.sms_no.unwrap_or_default(),
+            state: r.dlr_state.unwrap_or_default(),
+            outbound: r.out_id.map(|id| OutboundRef {
+                id: LogId(id),
+                xmpp_from: r.out_xmpp_from.unwrap_or_default(),
+                xmpp_id: r.out_xmpp_id,
+                destination: r.out_destination.unwrap_or_default(),
+            }),
+        });
+        InboxItem {
+            id: LogId(r.id),
+            kind,
+            goip_id: r.goip_id,
+            ext: r.ext,
+            xmpp_jid: r.xmpp_jid,
+            peer: r.peer,
+            body: r.body,
+            recvid: r.recvid,
+            received_at: Timestamp::from_unix(r.created_unix.unwrap_or_default()),
+            report,
+        }
+    }
+}
+
+#[derive(Debug, sqlx::FromRow)]
+pub(crate) struct OutboxRow {
+    pub id: i64,
+    pub ext: String,
+    pub goip_id: String,
+    pub xmpp_from: String,
+    pub xmpp_id: Option<String>,
+    pub destination: String,
+    pub body: String,
+    pub kind: String,
+    pub status: String,
+    pub sendid: Option<i64>,
+    pub telid: Option<i64>,
+    pub sms_no: Option<i64>,
+    pub detail: Option<String>,
+    pub dlr_state: Option<i64>,
+    pub created_unix: Option<i64>,
+    pub sent_unix: Option<i64>,
+}
+
+impl OutboxRow {
+    /// `None` for a row whose status is not an outbox state (the original
+    /// goippy's own outbound rows).
+    pub fn into_item(self) -> Option<OutboxItem> {
+        Some(OutboxItem {
+            id: LogId(self.id),
+            ext: self.ext,
+            goip_id: self.goip_id,
+            xmpp_from: self.xmpp_from,
+            xmpp_id: self.xmpp_id,
+            destination: self.destination,
+            body: self.body,
+            kind: if self.kind == LogKind::Ussd.as_str() {
+                OutboundKind::Ussd
+            } else {
+                OutboundKind::Sms
+            },
+            state: OutboxState::parse(&self.status)?,
+            sendid: self.sendid,
+            telid: self.telid,
+            sms_no: self.sms_no,
+            detail: self.detail,
+            delivery_state: self.dlr_state,
+            created_at: Timestamp::from_unix(self.created_unix.unwrap_or_default()),
+            sent_at: self.sent_unix.map(Timestamp::from_unix),
+        })
+    }
+}
+
+#[derive(Debug, sqlx::FromRow)]
+pub(crate) struct CallRow {
+    pub id: i64,
+    pub ts: Option<i64>,
+    pub goip_id: Option<String>,
+    pub ext: Option<String>,
+    pub event: Option<String>,
+    pub direction: Option<i64>,
+    pub remote_num: Option<String>,
+    pub cause: Option<String>,
+    pub duration: Option<i64>,
+    pub msisdn: Option<String>,
+}
+
+impl From<CallRow> for CallEntry {
+    fn from(r: CallRow) -> CallEntry {
+        CallEntry {
+            id: r.id,
+            ts: r.ts.map(Timestamp::from_unix),
+            goip_id: r.goip_id,
+            ext: r.ext,
+            event: r.event,
+            direction: r.direction.and_then(CallDirection::from_code),
+            remote_num: r.remote_num,
+            cause: r.cause.filter(|c| !c.is_empty()),
+            duration: r.duration,
+            msisdn: r.msisdn,
+        }
+    }
+}
+
+#[derive(Debug, sqlx::FromRow)]
+pub(crate) struct StateRow {
+    pub goip_id: String,
+    pub ext: Option<String>,
+    pub msisdn: Option<String>,
+    pub gsm_signal: Option<i64>,
+    pub gsm_status: Option<String>,
+    pub voip_status: Option<String>,
+    pub voip_state: Option<String>,
+    pub remain_time: Option<i64>,
+    pub provider: Option<String>,
+    pub disable_status: Option<i64>,
+    pub imei: Option<String>,
+    pub imsi: Option<String>,
+    pub iccid: Option<String>,
+    pub cell_info: Option<String>,
+    pub sms_login: Option<String>,
+    pub source_addr: Option<String>,
+    pub updated_unix: Option<i64>,
+}
+
+impl From<StateRow> for ChannelState {
+    fn from(r: StateRow) -> ChannelState {
+        ChannelState {
+            goip_id: r.goip_id,
+            ext: r.ext,
+            msisdn: r.msisdn,
+            gsm_signal: r.gsm_signal,
+            gsm_status: r.gsm_status,
+            voip_status: r.voip_status,
+            voip_state: r.voip_state,
+            remain_time: r.remain_time,
+            provider: r.provider,
+            disable_status: r.disable_status,
+            imei: r.imei,
+            imsi: r.imsi,
+            iccid: r.iccid,
+            cell_info: r.cell_info,
+            sms_login: r.sms_login,
+            source: r.source_addr,
+            updated_at: r.updated_unix.map(Timestamp::from_unix),
+        }
+    }
+}
+
+/// Any `goippy_log` row, for operators and tests.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct LogEntry {
+    pub id: i64,
+    /// `in` or `out`.
+    pub dir: Option<String>,
+    pub kind: Option<String>,
+    pub status: Option<String>,
+    pub goip_id: Option<String>,
+    pub ext: Option<String>,
+    pub msisdn: Option<String>,
+    pub xmpp_jid: Option<String>,
+    pub xmpp_id: Option<String>,
+    pub body: Option<String>,
+    pub recvid: Option<i64>,
+    pub sendid: Option<i64>,
+    pub telid: Option<i64>,
+    pub sms_no: Option<i64>,
+    pub ref_id: Option<i64>,
+    pub error_code: Option<i64>,
+    pub detail: Option<String>,
+    pub dlr_state: Option<i64>,
+    pub created_unix: Option<i64>,
+    pub sent_unix: Option<i64>,
+    pub updated_unix: Option<i64>,
+}

@@ -1,0 +1,849 @@
+//! The SQLite backend: the embedded default.
+//!
+//! One file, created (with its directory) when missing, readable only by
+//! goippy (it holds the GoIP passwords). WAL lets the bridge read while the
+//! writer writes; `synchronous=FULL` makes a commit survive a power cut,
+//! which is what "stored before acked" promises — batching keeps that to one
+//! fsync per batch. Write transactions start with `BEGIN IMMEDIATE`, so a
+//! second writer (an admin command, the cleanup) waits for the busy timeout
+//! instead of failing half-way.
+//!
+//! Times: see [`super::time`]; the original's TEXT timestamps are written
+//! with `datetime(?, 'unixepoch')` and read with `unixepoch()`.
+
+use std::fs::{DirBuilder, OpenOptions};
+use std::io;
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::path::Path;
+use std::time::Duration;
+
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePool, SqlitePoolOptions,
+    SqliteSynchronous,
+};
+use sqlx::{AssertSqlSafe, Row};
+
+use super::backend::GatewayKey;
+use super::error::StoreError;
+use super::legacy::{self, BaselineColumn, LegacySchema};
+use super::records::{
+    CallEntry, CallEvent, CallFilter, ChannelState, CleanupReport, Gateway, GatewayChange,
+    InboxItem, LogId, OutboxItem, STATUS_DELIVERED, STATUS_INBOX,
+};
+use super::rows::{CallRow, GatewayRow, InboxRow, LogEntry, OutboxRow, StateRow};
+use super::time::Timestamp;
+use super::validate::ValidGateway;
+use super::writer::{BatchFailure, Outcome, Transition, WriteOp};
+
+/// How long a statement waits for another writer's lock.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+/// Rows per DELETE in the cleanup, to keep each write lock short.
+const CLEANUP_CHUNK: i64 = 2000;
+
+#[derive(Debug, Clone)]
+pub(crate) struct SqliteBackend {
+    pool: SqlitePool,
+}
+
+impl SqliteBackend {
+    pub(crate) async fn open(path: &Path) -> Result<SqliteBackend, StoreError> {
+        let open_error = |reason: String| StoreError::Open {
+            path: path.to_path_buf(),
+            reason,
+        };
+        prepare_file(path).map_err(|e| open_error(e.to_string()))?;
+        let options = SqliteConnectOptions::new()
+            .filename(path)
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Full)
+            .busy_timeout(BUSY_TIMEOUT)
+            .foreign_keys(false);
+        let pool = SqlitePoolOptions::new()
+            .max_connections(4)
+            .acquire_timeout(Duration::from_secs(30))
+            .connect_with(options)
+            .await
+            .map_err(|e| open_error(e.to_string()))?;
+        Ok(SqliteBackend { pool })
+    }
+
+    pub(crate) async fn close(&self) {
+        self.pool.close().await;
+    }
+
+    pub(crate) async fn migrate(&self) -> Result<(), StoreError> {
+        legacy::adopt(self).await?;
+        let mut migrator = sqlx::migrate!("migrations/sqlite");
+        migrator.dangerous_set_table_name(super::MIGRATIONS_TABLE);
+        migrator
+            .run(&self.pool)
+            .await
+            .map_err(|e| StoreError::Migrate(e.to_string()))
+    }
+
+    // ----- the writer's batches -------------------------------------------
+
+    pub(crate) async fn apply_batch(
+        &self,
+        batch_id: i64,
+        now: Timestamp,
+        ops: &[WriteOp],
+    ) -> Result<Vec<Outcome>, BatchFailure> {
+        let mut tx = self
+            .pool
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(BatchFailure::outside)?;
+        let mut outcomes = Vec::with_capacity(ops.len());
+        for (i, op) in ops.iter().enumerate() {
+            let outcome = apply(&mut tx, op, now).await.map_err(BatchFailure::at(i))?;
+            outcomes.push(outcome);
+        }
+        let json = serde_json::to_string(&outcomes)
+            .map_err(|e| BatchFailure::outside(sqlx::Error::Encode(e.into())))?;
+        sqlx::query(
+            "INSERT INTO goippy_write_batches (id, created_unix, outcomes) VALUES (?, ?, ?)",
+        )
+        .bind(batch_id)
+        .bind(now.unix())
+        .bind(json)
+        .execute(&mut *tx)
+        .await
+        .map_err(BatchFailure::outside)?;
+        tx.commit().await.map_err(BatchFailure::outside)?;
+        Ok(outcomes)
+    }
+
+    pub(crate) async fn batch_outcomes(
+        &self,
+        batch_id: i64,
+    ) -> Result<Option<Vec<Outcome>>, sqlx::Error> {
+        let json: Option<String> =
+            sqlx::query_scalar("SELECT outcomes FROM goippy_write_batches WHERE id = ?")
+                .bind(batch_id)
+                .fetch_optional(&self.pool)
+                .await?;
+        json.map(|j| serde_json::from_str(&j).map_err(|e| sqlx::Error::Decode(e.into())))
+            .transpose()
+    }
+
+    // ----- gateways --------------------------------------------------------
+
+    pub(crate) async fn add_or_update_gateway(
+        &self,
+        gw: &ValidGateway,
+        now: Timestamp,
+    ) -> Result<GatewayChange, StoreError> {
+        let db = StoreError::db("saving the gateway");
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await.map_err(db)?;
+        let other: Option<String> = sqlx::query_scalar(
+            "SELECT ext FROM goippy_gateways WHERE goip_id = ? AND (ext IS NULL OR ext <> ?)",
+        )
+        .bind(&gw.goip_id)
+        .bind(&gw.ext)
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(StoreError::db("saving the gateway"))?;
+        if let Some(other_ext) = other {
+            return Err(StoreError::GoipIdInUse {
+                goip_id: gw.goip_id.clone(),
+                other_ext,
+            });
+        }
+        let updated = sqlx::query(
+            "UPDATE goippy_gateways SET goip_id = ?, goip_pass = ?, allow_regex = ?, enabled = 1 \
+             WHERE ext = ?",
+        )
+        .bind(&gw.goip_id)
+        .bind(&gw.password)
+        .bind(&gw.allow_regex)
+        .bind(&gw.ext)
+        .execute(&mut *tx)
+        .await
+        .map_err(StoreError::db("saving the gateway"))?
+        .rows_affected();
+        let change = if updated > 0 {
+            GatewayChange::Updated
+        } else {
+            sqlx::query(
+                "INSERT INTO goippy_gateways (ext, goip_id, goip_pass, allow_regex, enabled, created_at) \
+                 VALUES (?, ?, ?, ?, 1, datetime(?, 'unixepoch'))",
+            )
+            .bind(&gw.ext)
+            .bind(&gw.goip_id)
+            .bind(&gw.password)
+            .bind(&gw.allow_regex)
+            .bind(now.unix())
+            .execute(&mut *tx)
+            .await
+            .map_err(StoreError::db("saving the gateway"))?;
+            GatewayChange::Created
+        };
+        tx.commit()
+            .await
+            .map_err(StoreError::db("saving the gateway"))?;
+        Ok(change)
+    }
+
+    pub(crate) async fn remove_gateway(&self, ext: &str) -> Result<bool, StoreError> {
+        let n = sqlx::query("DELETE FROM goippy_gateways WHERE ext = ?")
+            .bind(ext)
+            .execute(&self.pool)
+            .await
+            .map_err(StoreError::db("removing the gateway"))?
+            .rows_affected();
+        Ok(n > 0)
+    }
+
+    pub(crate) async fn set_gateway_enabled(
+        &self,
+        ext: &str,
+        enabled: bool,
+    ) -> Result<bool, StoreError> {
+        let n = sqlx::query("UPDATE goippy_gateways SET enabled = ? WHERE ext = ?")
+            .bind(i64::from(enabled))
+            .bind(ext)
+            .execute(&self.pool)
+            .await
+            .map_err(StoreError::db("changing the gateway"))?
+            .rows_affected();
+        Ok(n > 0)
+    }
+
+    pub(crate) async fn list_gateways(&self) -> Result<Vec<Gateway>, StoreError> {
+        let rows: Vec<GatewayRow> = sqlx::query_as(concat!(
+            "SELECT COALESCE(g.ext, '') AS ext, COALESCE(g.goip_id, '') AS goip_id, ",
+            "COALESCE(g.goip_pass, '') AS goip_pass, CAST(g.channel AS INTEGER) AS channel, ",
+            "g.msisdn AS msisdn, g.allow_regex AS allow_regex, ",
+            "CAST(COALESCE(g.enabled, 0) AS INTEGER) AS enabled, ",
+            "unixepoch(g.created_at) AS created_unix, unixepoch(s.updated_at) AS last_seen_unix ",
+            "FROM goippy_gateways g LEFT JOIN goippy_state s ON s.goip_id = g.goip_id ",
+            "ORDER BY g.ext"
+        ))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(StoreError::db("listing the gateways"))?;
+        Ok(rows.into_iter().map(Gateway::from).collect())
+    }
+
+    pub(crate) async fn gateway(&self, key: GatewayKey<'_>) -> Result<Option<Gateway>, StoreError> {
+        const SELECT: &str = concat!(
+            "SELECT COALESCE(g.ext, '') AS ext, COALESCE(g.goip_id, '') AS goip_id, ",
+            "COALESCE(g.goip_pass, '') AS goip_pass, CAST(g.channel AS INTEGER) AS channel, ",
+            "g.msisdn AS msisdn, g.allow_regex AS allow_regex, ",
+            "CAST(COALESCE(g.enabled, 0) AS INTEGER) AS enabled, ",
+            "unixepoch(g.created_at) AS created_unix, unixepoch(s.updated_at) AS last_seen_unix ",
+            "FROM goippy_gateways g LEFT JOIN goippy_state s ON s.goip_id = g.goip_id "
+        );
+        let (sql, value) = match key {
+            GatewayKey::Ext(v) => (concat_where(SELECT, "WHERE g.ext = ? LIMIT 1"), v),
+            GatewayKey::GoipId(v) => (concat_where(SELECT, "WHERE g.goip_id = ? LIMIT 1"), v),
+            GatewayKey::Msisdn(v) => (
+                concat_where(
+                    SELECT,
+                    "WHERE g.msisdn = ? ORDER BY g.enabled DESC, g.ext LIMIT 1",
+                ),
+                v,
+            ),
+        };
+        let row: Option<GatewayRow> = sqlx::query_as(AssertSqlSafe(sql))
+            .bind(value)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(StoreError::db("looking up a gateway"))?;
+        Ok(row.map(Gateway::from))
+    }
+
+    // ----- inbox and outbox ------------------------------------------------
+
+    pub(crate) async fn undelivered_inbox(&self, limit: u32) -> Result<Vec<InboxItem>, StoreError> {
+        let rows: Vec<InboxRow> = sqlx::query_as(concat!(
+            "SELECT l.id AS id, COALESCE(l.kind, 'sms') AS kind, COALESCE(l.goip_id, '') AS goip_id, ",
+            "l.ext AS ext, l.xmpp_jid AS xmpp_jid, l.msisdn AS peer, COALESCE(l.body, '') AS body, ",
+            "l.recvid AS recvid, unixepoch(l.created_at) AS created_unix, l.sms_no AS sms_no, ",
+            "l.dlr_state AS dlr_state, o.id AS out_id, o.xmpp_jid AS out_xmpp_from, ",
+            "o.xmpp_id AS out_xmpp_id, o.msisdn AS out_destination ",
+            "FROM goippy_log l LEFT JOIN goippy_log o ON o.id = l.ref_id ",
+            "WHERE l.status = 'inbox' AND l.dir = 'in' ORDER BY l.id LIMIT ?"
+        ))
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(StoreError::db("reading the inbox"))?;
+        Ok(rows.into_iter().map(InboxItem::from).collect())
+    }
+
+    pub(crate) async fn pending_outbox(&self) -> Result<Vec<OutboxItem>, StoreError> {
+        let rows: Vec<OutboxRow> = sqlx::query_as(AssertSqlSafe(format!(
+            "{OUTBOX_SELECT} WHERE dir = 'out' AND status IN ('queued', 'sending') ORDER BY id"
+        )))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(StoreError::db("reading the outbox"))?;
+        Ok(rows.into_iter().filter_map(OutboxRow::into_item).collect())
+    }
+
+    pub(crate) async fn outbound(&self, id: LogId) -> Result<Option<OutboxItem>, StoreError> {
+        let row: Option<OutboxRow> = sqlx::query_as(AssertSqlSafe(format!(
+            "{OUTBOX_SELECT} WHERE id = ? AND dir = 'out'"
+        )))
+        .bind(id.0)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(StoreError::db("reading an outbound message"))?;
+        Ok(row.and_then(OutboxRow::into_item))
+    }
+
+    pub(crate) async fn find_outbound_by_sms_no(
+        &self,
+        goip_id: &str,
+        sms_no: i64,
+        since: Timestamp,
+    ) -> Result<Vec<OutboxItem>, StoreError> {
+        let rows: Vec<OutboxRow> = sqlx::query_as(AssertSqlSafe(format!(
+            "{OUTBOX_SELECT} WHERE dir = 'out' AND goip_id = ? AND sms_no = ? AND sent_unix >= ? \
+             ORDER BY sent_unix DESC, id DESC"
+        )))
+        .bind(goip_id)
+        .bind(sms_no)
+        .bind(since.unix())
+        .fetch_all(&self.pool)
+        .await
+        .map_err(StoreError::db("matching a delivery report"))?;
+        Ok(rows.into_iter().filter_map(OutboxRow::into_item).collect())
+    }
+
+    pub(crate) async fn log_entry(&self, id: LogId) -> Result<Option<LogEntry>, StoreError> {
+        sqlx::query_as(concat!(
+            "SELECT id, dir, kind, status, goip_id, ext, msisdn, xmpp_jid, xmpp_id, body, ",
+            "recvid, sendid, telid, sms_no, ref_id, error_code, detail, dlr_state, ",
+            "unixepoch(created_at) AS created_unix, sent_unix, updated_unix ",
+            "FROM goippy_log WHERE id = ?"
+        ))
+        .bind(id.0)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(StoreError::db("reading the log"))
+    }
+
+    // ----- calls and state -------------------------------------------------
+
+    pub(crate) async fn recent_calls(
+        &self,
+        filter: CallFilter<'_>,
+        limit: u32,
+    ) -> Result<Vec<CallEntry>, StoreError> {
+        const SELECT: &str = concat!(
+            "SELECT id, CAST(ts AS INTEGER) AS ts, goip_id, ext, event, ",
+            "CAST(direction AS INTEGER) AS direction, remote_num, cause, ",
+            "CAST(duration AS INTEGER) AS duration, msisdn FROM goippy_calls "
+        );
+        let (sql, value) = match filter {
+            CallFilter::GoipId(v) => (
+                concat_where(SELECT, "WHERE goip_id = ? ORDER BY id DESC LIMIT ?"),
+                v,
+            ),
+            CallFilter::Ext(v) => (
+                concat_where(SELECT, "WHERE ext = ? ORDER BY id DESC LIMIT ?"),
+                v,
+            ),
+        };
+        let rows: Vec<CallRow> = sqlx::query_as(AssertSqlSafe(sql))
+            .bind(value)
+            .bind(i64::from(limit))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(StoreError::db("reading the call log"))?;
+        Ok(rows.into_iter().map(CallEntry::from).collect())
+    }
+
+    pub(crate) async fn channel_state(
+        &self,
+        goip_id: &str,
+    ) -> Result<Option<ChannelState>, StoreError> {
+        let row: Option<StateRow> = sqlx::query_as(concat!(
+            "SELECT goip_id, ext, msisdn, CAST(gsm_signal AS INTEGER) AS gsm_signal, gsm_status, ",
+            "voip_status, voip_state, CAST(remain_time AS INTEGER) AS remain_time, provider, ",
+            "CAST(disable_status AS INTEGER) AS disable_status, imei, imsi, iccid, cell_info, ",
+            "sms_login, source_addr, unixepoch(updated_at) AS updated_unix ",
+            "FROM goippy_state WHERE goip_id = ?"
+        ))
+        .bind(goip_id)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(StoreError::db("reading the channel state"))?;
+        Ok(row.map(ChannelState::from))
+    }
+
+    // ----- cleanup ---------------------------------------------------------
+
+    pub(crate) async fn cleanup(
+        &self,
+        log_cutoff: Option<Timestamp>,
+        dedup_cutoff: Timestamp,
+        marker_cutoff: Timestamp,
+    ) -> Result<CleanupReport, StoreError> {
+        let mut report = CleanupReport::default();
+        if let Some(cutoff) = log_cutoff {
+            report.log_rows = self
+                .delete_in_chunks(
+                    concat!(
+                        "DELETE FROM goippy_log WHERE id IN (SELECT id FROM goippy_log ",
+                        "WHERE created_at < datetime(?, 'unixepoch') ",
+                        "AND (status IS NULL OR status NOT IN ('inbox', 'queued', 'sending')) LIMIT ?)"
+                    ),
+                    cutoff,
+                )
+                .await?;
+        }
+        report.dedup_keys = self
+            .delete_in_chunks(
+                "DELETE FROM goippy_dedup WHERE id IN \
+                 (SELECT id FROM goippy_dedup WHERE created_unix < ? LIMIT ?)",
+                dedup_cutoff,
+            )
+            .await?;
+        report.batch_markers = self
+            .delete_in_chunks(
+                "DELETE FROM goippy_write_batches WHERE id IN \
+                 (SELECT id FROM goippy_write_batches WHERE created_unix < ? LIMIT ?)",
+                marker_cutoff,
+            )
+            .await?;
+        Ok(report)
+    }
+
+    async fn delete_in_chunks(
+        &self,
+        sql: &'static str,
+        cutoff: Timestamp,
+    ) -> Result<u64, StoreError> {
+        let mut total = 0;
+        loop {
+            let n = sqlx::query(sql)
+                .bind(cutoff.unix())
+                .bind(CLEANUP_CHUNK)
+                .execute(&self.pool)
+                .await
+                .map_err(StoreError::db("cleaning up"))?
+                .rows_affected();
+            total += n;
+            if n < CLEANUP_CHUNK as u64 {
+                return Ok(total);
+            }
+        }
+    }
+}
+
+const OUTBOX_SELECT: &str = concat!(
+    "SELECT id, COALESCE(ext, '') AS ext, COALESCE(goip_id, '') AS goip_id, ",
+    "COALESCE(xmpp_jid, '') AS xmpp_from, xmpp_id, COALESCE(msisdn, '') AS destination, ",
+    "COALESCE(body, '') AS body, COALESCE(kind, 'sms') AS kind, COALESCE(status, '') AS status, ",
+    "sendid, telid, sms_no, detail, dlr_state, unixepoch(created_at) AS created_unix, sent_unix ",
+    "FROM goippy_log"
+);
+
+fn concat_where(select: &str, rest: &str) -> String {
+    format!("{select}{rest}")
+}
+
+/// Creates the directory (0750) and the file (0600) when missing: the
+/// database holds the GoIP passwords.
+fn prepare_file(path: &Path) -> io::Result<()> {
+    if let Some(dir) = path.parent()
+        && !dir.as_os_str().is_empty()
+        && !dir.exists()
+    {
+        DirBuilder::new()
+            .recursive(true)
+            .mode(0o750)
+            .create(dir)
+            .map_err(|e| {
+                io::Error::new(e.kind(), format!("cannot create {}: {e}", dir.display()))
+            })?;
+    }
+    match OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+    {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
+/// One write inside the batch transaction.
+async fn apply(
+    conn: &mut SqliteConnection,
+    op: &WriteOp,
+    now: Timestamp,
+) -> Result<Outcome, sqlx::Error> {
+    match op {
+        WriteOp::State(s) => {
+            sqlx::query(concat!(
+                "INSERT INTO goippy_state (goip_id, ext, msisdn, gsm_signal, gsm_status, voip_status, ",
+                "voip_state, remain_time, provider, disable_status, imei, imsi, iccid, cell_info, ",
+                "sms_login, source_addr, updated_at) ",
+                "VALUES (?, (SELECT ext FROM goippy_gateways WHERE goip_id = ?), ?, ?, ?, ?, ?, ?, ?, ?, ",
+                "?, ?, ?, ?, ?, ?, datetime(?, 'unixepoch')) ",
+                "ON CONFLICT (goip_id) DO UPDATE SET ext = excluded.ext, msisdn = excluded.msisdn, ",
+                "gsm_signal = excluded.gsm_signal, gsm_status = excluded.gsm_status, ",
+                "voip_status = excluded.voip_status, voip_state = excluded.voip_state, ",
+                "remain_time = excluded.remain_time, provider = excluded.provider, ",
+                "disable_status = excluded.disable_status, imei = excluded.imei, imsi = excluded.imsi, ",
+                "iccid = excluded.iccid, cell_info = excluded.cell_info, sms_login = excluded.sms_login, ",
+                "source_addr = excluded.source_addr, updated_at = excluded.updated_at"
+            ))
+            .bind(&s.goip_id)
+            .bind(&s.goip_id)
+            .bind(&s.msisdn)
+            .bind(s.gsm_signal)
+            .bind(&s.gsm_status)
+            .bind(&s.voip_status)
+            .bind(&s.voip_state)
+            .bind(s.remain_time)
+            .bind(&s.provider)
+            .bind(s.disable_status)
+            .bind(&s.imei)
+            .bind(&s.imsi)
+            .bind(&s.iccid)
+            .bind(&s.cell_info)
+            .bind(&s.sms_login)
+            .bind(s.source.map(|a| a.to_string()))
+            .bind(s.seen_at.unix())
+            .execute(&mut *conn)
+            .await?;
+            if let Some(msisdn) = &s.msisdn {
+                sqlx::query(
+                    "UPDATE goippy_gateways SET msisdn = ? \
+                     WHERE goip_id = ? AND (msisdn IS NULL OR msisdn <> ?)",
+                )
+                .bind(msisdn)
+                .bind(&s.goip_id)
+                .bind(msisdn)
+                .execute(&mut *conn)
+                .await?;
+            }
+            Ok(Outcome::Done)
+        }
+        WriteOp::Call(c) => {
+            if let CallEvent::Expiry { seconds } = c.event {
+                let updated = sqlx::query(concat!(
+                    "UPDATE goippy_calls SET duration = ? WHERE id = (SELECT id FROM goippy_calls ",
+                    "WHERE goip_id = ? AND event IN ('RECORD', 'HANGUP') AND duration IS NULL ",
+                    "AND ts >= ? ORDER BY id DESC LIMIT 1)"
+                ))
+                .bind(seconds)
+                .bind(&c.goip_id)
+                .bind(c.at.minus(Duration::from_secs(2 * 3600)).unix())
+                .execute(&mut *conn)
+                .await?
+                .rows_affected();
+                if updated > 0 {
+                    return Ok(Outcome::Done);
+                }
+            }
+            let (direction, remote, cause, duration) = match &c.event {
+                CallEvent::Record { direction, remote } => {
+                    (direction.map(|d| d.code()), Some(remote), None, None)
+                }
+                CallEvent::Hangup { remote, cause } => (None, Some(remote), Some(cause), None),
+                CallEvent::Expiry { seconds } => (None, None, None, Some(*seconds)),
+            };
+            sqlx::query(concat!(
+                "INSERT INTO goippy_calls (ts, goip_id, ext, direction, remote_num, cause, duration, ",
+                "msisdn, raw, event, recvid, created_at) ",
+                "VALUES (?, ?, (SELECT ext FROM goippy_gateways WHERE goip_id = ?), ?, ?, ?, ?, ",
+                "(SELECT msisdn FROM goippy_gateways WHERE goip_id = ?), ?, ?, ?, datetime(?, 'unixepoch'))"
+            ))
+            .bind(c.at.unix())
+            .bind(&c.goip_id)
+            .bind(&c.goip_id)
+            .bind(direction)
+            .bind(remote)
+            .bind(cause)
+            .bind(duration)
+            .bind(&c.goip_id)
+            .bind(&c.raw)
+            .bind(c.event.name())
+            .bind(c.recvid)
+            .bind(c.at.unix())
+            .execute(&mut *conn)
+            .await?;
+            Ok(Outcome::Done)
+        }
+        WriteOp::Inbound { record, body_hash } => {
+            let tag = record.kind.tag();
+            let known: Option<i64> = sqlx::query_scalar(
+                "SELECT log_id FROM goippy_dedup \
+                 WHERE goip_id = ? AND tag = ? AND recvid = ? AND body_hash = ?",
+            )
+            .bind(&record.goip_id)
+            .bind(tag)
+            .bind(record.recvid)
+            .bind(body_hash)
+            .fetch_optional(&mut *conn)
+            .await?;
+            if let Some(id) = known {
+                return Ok(Outcome::Stored { id, new: false });
+            }
+            let columns = record.kind.columns();
+            let mut xmpp_jid = record.xmpp_jid.clone();
+            let mut peer = columns.peer.map(str::to_string);
+            let mut ref_id = None;
+            if let (Some(sms_no), Some(state)) = (columns.sms_no, columns.dlr_state) {
+                let matched = sqlx::query(
+                    "SELECT id, xmpp_jid, msisdn FROM goippy_log WHERE dir = 'out' AND goip_id = ? \
+                     AND sms_no = ? AND sent_unix >= ? ORDER BY sent_unix DESC, id DESC LIMIT 1",
+                )
+                .bind(&record.goip_id)
+                .bind(sms_no)
+                .bind(record.at.minus(super::DELIVERY_REPORT_WINDOW).unix())
+                .fetch_optional(&mut *conn)
+                .await?;
+                if let Some(row) = matched {
+                    let out_id: i64 = row.try_get("id")?;
+                    let out_jid: Option<String> = row.try_get("xmpp_jid")?;
+                    let out_dest: Option<String> = row.try_get("msisdn")?;
+                    sqlx::query(
+                        "UPDATE goippy_log SET dlr_state = ?, dlr_unix = ?, updated_unix = ? WHERE id = ?",
+                    )
+                    .bind(state)
+                    .bind(record.at.unix())
+                    .bind(now.unix())
+                    .bind(out_id)
+                    .execute(&mut *conn)
+                    .await?;
+                    ref_id = Some(out_id);
+                    xmpp_jid = xmpp_jid.or(out_jid);
+                    peer = peer.or(out_dest);
+                }
+            }
+            let id = sqlx::query(concat!(
+                "INSERT INTO goippy_log (dir, msisdn, xmpp_jid, body, status, created_at, kind, goip_id, ",
+                "ext, recvid, sms_no, ref_id, dlr_state, updated_unix) ",
+                "VALUES ('in', COALESCE(?, CASE WHEN ? THEN ",
+                "(SELECT msisdn FROM goippy_gateways WHERE goip_id = ?) END), ?, ?, ?, ",
+                "datetime(?, 'unixepoch'), ?, ?, (SELECT ext FROM goippy_gateways WHERE goip_id = ?), ",
+                "?, ?, ?, ?, ?)"
+            ))
+            .bind(peer)
+            .bind(columns.channel_number)
+            .bind(&record.goip_id)
+            .bind(xmpp_jid)
+            .bind(columns.body)
+            .bind(STATUS_INBOX)
+            .bind(record.at.unix())
+            .bind(record.kind.log_kind().as_str())
+            .bind(&record.goip_id)
+            .bind(&record.goip_id)
+            .bind(record.recvid)
+            .bind(columns.sms_no)
+            .bind(ref_id)
+            .bind(columns.dlr_state)
+            .bind(now.unix())
+            .execute(&mut *conn)
+            .await?
+            .last_insert_rowid();
+            sqlx::query(
+                "INSERT INTO goippy_dedup (goip_id, tag, recvid, body_hash, log_id, created_unix) \
+                 VALUES (?, ?, ?, ?, ?, ?)",
+            )
+            .bind(&record.goip_id)
+            .bind(tag)
+            .bind(record.recvid)
+            .bind(body_hash)
+            .bind(id)
+            .bind(now.unix())
+            .execute(&mut *conn)
+            .await?;
+            Ok(Outcome::Stored { id, new: true })
+        }
+        WriteOp::Outbound(r) => {
+            let id = sqlx::query(concat!(
+                "INSERT INTO goippy_log (dir, msisdn, xmpp_jid, body, status, created_at, kind, ",
+                "goip_id, ext, xmpp_id, updated_unix) ",
+                "VALUES ('out', ?, ?, ?, 'queued', datetime(?, 'unixepoch'), ?, ?, ?, ?, ?)"
+            ))
+            .bind(&r.destination)
+            .bind(&r.xmpp_from)
+            .bind(&r.body)
+            .bind(now.unix())
+            .bind(r.kind.log_kind().as_str())
+            .bind(&r.goip_id)
+            .bind(&r.ext)
+            .bind(&r.xmpp_id)
+            .bind(now.unix())
+            .execute(&mut *conn)
+            .await?
+            .last_insert_rowid();
+            Ok(Outcome::Enqueued { id })
+        }
+        WriteOp::Transition { id, change } => {
+            let query = match change {
+                Transition::Sending { sendid } => sqlx::query(
+                    "UPDATE goippy_log SET status = 'sending', sendid = ?, updated_unix = ? \
+                     WHERE id = ? AND dir = 'out' AND status = 'queued'",
+                )
+                .bind(*sendid),
+                Transition::Sent { sms_no, telid } => sqlx::query(
+                    "UPDATE goippy_log SET status = 'sent', sms_no = ?, telid = ?, sent_unix = ?, \
+                     updated_unix = ? WHERE id = ? AND dir = 'out' AND status IN ('sending', 'unknown')",
+                )
+                .bind(*sms_no)
+                .bind(*telid)
+                .bind(now.unix()),
+                Transition::Failed {
+                    reason,
+                    errorstatus,
+                } => sqlx::query(
+                    "UPDATE goippy_log SET status = 'failed', detail = ?, error_code = ?, \
+                     updated_unix = ? WHERE id = ? AND dir = 'out' \
+                     AND status IN ('queued', 'sending', 'unknown')",
+                )
+                .bind(reason.clone())
+                .bind(*errorstatus),
+                Transition::Unknown { reason } => sqlx::query(
+                    "UPDATE goippy_log SET status = 'unknown', detail = ?, updated_unix = ? \
+                     WHERE id = ? AND dir = 'out' AND status = 'sending'",
+                )
+                .bind(reason.clone()),
+            };
+            let changed = query
+                .bind(now.unix())
+                .bind(id.0)
+                .execute(&mut *conn)
+                .await?
+                .rows_affected();
+            if changed > 0 {
+                return Ok(Outcome::Done);
+            }
+            let from: Option<Option<String>> =
+                sqlx::query_scalar("SELECT status FROM goippy_log WHERE id = ? AND dir = 'out'")
+                    .bind(id.0)
+                    .fetch_optional(&mut *conn)
+                    .await?;
+            Ok(Outcome::TransitionRefused {
+                id: id.0,
+                from: from.map(|s| s.unwrap_or_default()),
+            })
+        }
+        WriteOp::Delivered(id) => {
+            let changed = sqlx::query(
+                "UPDATE goippy_log SET status = ?, updated_unix = ? \
+                 WHERE id = ? AND dir = 'in' AND status = ?",
+            )
+            .bind(STATUS_DELIVERED)
+            .bind(now.unix())
+            .bind(id.0)
+            .bind(STATUS_INBOX)
+            .execute(&mut *conn)
+            .await?
+            .rows_affected();
+            if changed > 0 {
+                return Ok(Outcome::Done);
+            }
+            let exists: Option<i64> =
+                sqlx::query_scalar("SELECT id FROM goippy_log WHERE id = ? AND dir = 'in'")
+                    .bind(id.0)
+                    .fetch_optional(&mut *conn)
+                    .await?;
+            Ok(match exists {
+                Some(_) => Outcome::Done,
+                None => Outcome::NoSuchInbound { id: id.0 },
+            })
+        }
+        WriteOp::Barrier => Ok(Outcome::Done),
+    }
+}
+
+impl LegacySchema for SqliteBackend {
+    async fn is_managed(&self) -> Result<bool, sqlx::Error> {
+        let n: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = ?",
+        )
+        .bind(super::MIGRATIONS_TABLE)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(n > 0)
+    }
+
+    async fn columns(&self, table: &str) -> Result<Option<Vec<String>>, sqlx::Error> {
+        let names: Vec<String> =
+            sqlx::query_scalar("SELECT name FROM pragma_table_info(?) ORDER BY cid")
+                .bind(table)
+                .fetch_all(&self.pool)
+                .await?;
+        Ok((!names.is_empty()).then_some(names))
+    }
+
+    async fn add_column(
+        &self,
+        table: &str,
+        column: &str,
+        ddl: &BaselineColumn,
+    ) -> Result<(), sqlx::Error> {
+        sqlx::query(AssertSqlSafe(format!(
+            "ALTER TABLE {table} ADD COLUMN {column} {}",
+            ddl.sqlite
+        )))
+        .execute(&self.pool)
+        .await
+        .map(|_| ())
+    }
+
+    async fn has_unique_index(&self, table: &str, column: &str) -> Result<bool, sqlx::Error> {
+        // Unique indexes (inline UNIQUE constraints included) of exactly one column.
+        let n: i64 = sqlx::query_scalar(concat!(
+            "SELECT COUNT(*) FROM pragma_index_list(?) AS il ",
+            "WHERE il.\"unique\" = 1 AND (SELECT COUNT(*) FROM pragma_index_info(il.name)) = 1 ",
+            "AND (SELECT name FROM pragma_index_info(il.name)) = ?"
+        ))
+        .bind(table)
+        .bind(column)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(n > 0)
+    }
+
+    async fn duplicates(&self, table: &str, column: &str) -> Result<Vec<String>, sqlx::Error> {
+        sqlx::query_scalar(AssertSqlSafe(format!(
+            "SELECT CAST({column} AS TEXT) FROM {table} WHERE {column} IS NOT NULL \
+             GROUP BY {column} HAVING COUNT(*) > 1 ORDER BY {column} LIMIT 20"
+        )))
+        .fetch_all(&self.pool)
+        .await
+    }
+
+    async fn keep_newest(&self, table: &str, column: &str) -> Result<u64, sqlx::Error> {
+        sqlx::query(AssertSqlSafe(format!(
+            "DELETE FROM {table} WHERE {column} IS NOT NULL AND id NOT IN \
+             (SELECT MAX(id) FROM {table} WHERE {column} IS NOT NULL GROUP BY {column})"
+        )))
+        .execute(&self.pool)
+        .await
+        .map(|r| r.rows_affected())
+    }
+
+    async fn add_unique_index(
+        &self,
+        table: &str,
+        column: &str,
+        name: &str,
+    ) -> Result<(), sqlx::Error> {
+        sqlx::query(AssertSqlSafe(format!(
+            "CREATE UNIQUE INDEX {name} ON {table} ({column})"
+        )))
+        .execute(&self.pool)
+        .await
+        .map(|_| ())
+    }
+
+    async fn ensure_utf8mb4(&self, _table: &str) -> Result<(), sqlx::Error> {
+        // SQLite text is UTF-8 already.
+        Ok(())
+    }
+}

@@ -1,0 +1,146 @@
+//! Points in time as the store keeps them: whole seconds since the Unix epoch, UTC.
+//!
+//! One representation for both backends. The columns goippy adds hold Unix
+//! seconds in a plain integer (`BIGINT`/`INTEGER`): that needs no sqlx time
+//! feature, compares and indexes the same way on SQLite and MySQL, and has no
+//! time-zone or 2038 trap. The original goippy's own `created_at`/`updated_at`
+//! columns keep their types (`TIMESTAMP` on MySQL, `'YYYY-MM-DD HH:MM:SS'`
+//! text on SQLite) so that existing queries on them keep working; the store
+//! writes them from the same clock (`FROM_UNIXTIME(?)` / `datetime(?,
+//! 'unixepoch')`) and reads them back as seconds (`UNIX_TIMESTAMP()` /
+//! `unixepoch()`). sqlx sets the MySQL session time zone to UTC, so the two
+//! conversions are exact.
+//!
+//! Every time the store writes comes from goippy's clock, never the database
+//! server's, so a remote MySQL server with a skewed clock cannot make the
+//! cleanup delete the wrong rows.
+
+use std::fmt;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+/// Seconds since 1970-01-01 00:00:00 UTC.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Timestamp(i64);
+
+impl Timestamp {
+    /// The current time of goippy's host.
+    pub fn now() -> Timestamp {
+        Timestamp::from_system_time(SystemTime::now())
+    }
+
+    pub const fn from_unix(secs: i64) -> Timestamp {
+        Timestamp(secs)
+    }
+
+    pub fn from_system_time(t: SystemTime) -> Timestamp {
+        match t.duration_since(UNIX_EPOCH) {
+            Ok(d) => Timestamp(i64::try_from(d.as_secs()).unwrap_or(i64::MAX)),
+            Err(e) => Timestamp(-i64::try_from(e.duration().as_secs()).unwrap_or(i64::MAX)),
+        }
+    }
+
+    pub const fn unix(self) -> i64 {
+        self.0
+    }
+
+    /// This time minus `d`, saturating.
+    pub fn minus(self, d: Duration) -> Timestamp {
+        Timestamp(
+            self.0
+                .saturating_sub(i64::try_from(d.as_secs()).unwrap_or(i64::MAX)),
+        )
+    }
+
+    /// How long before `later` this was (zero if it is not earlier).
+    pub fn age_at(self, later: Timestamp) -> Duration {
+        Duration::from_secs(u64::try_from(later.0.saturating_sub(self.0)).unwrap_or(0))
+    }
+}
+
+impl fmt::Display for Timestamp {
+    /// `2026-05-07 10:00:00 UTC`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let days = self.0.div_euclid(86_400);
+        let secs = self.0.rem_euclid(86_400);
+        let (y, m, d) = civil_from_days(days);
+        write!(
+            f,
+            "{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02} UTC",
+            secs / 3600,
+            secs / 60 % 60,
+            secs % 60
+        )
+    }
+}
+
+/// A short "how long ago" for operators: `12s`, `5m`, `3h`, `2d`.
+pub fn short_age(age: Duration) -> String {
+    let s = age.as_secs();
+    match s {
+        0..60 => format!("{s}s"),
+        60..3600 => format!("{}m", s / 60),
+        3600..86_400 => format!("{}h", s / 3600),
+        _ => format!("{}d", s / 86_400),
+    }
+}
+
+/// The proleptic Gregorian date of a day count since 1970-01-01 (the
+/// well-known era-based conversion; exact for every `i64` day we can meet).
+fn civil_from_days(days: i64) -> (i64, u32, u32) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    (y, m, d)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formats_utc() {
+        assert_eq!(
+            Timestamp::from_unix(0).to_string(),
+            "1970-01-01 00:00:00 UTC"
+        );
+        assert_eq!(
+            Timestamp::from_unix(1_734_804_704).to_string(),
+            "2024-12-21 18:11:44 UTC"
+        );
+        assert_eq!(
+            Timestamp::from_unix(951_782_400).to_string(),
+            "2000-02-29 00:00:00 UTC"
+        );
+        assert_eq!(
+            Timestamp::from_unix(-1).to_string(),
+            "1969-12-31 23:59:59 UTC"
+        );
+        assert_eq!(
+            Timestamp::from_unix(4_102_444_800).to_string(),
+            "2100-01-01 00:00:00 UTC"
+        );
+    }
+
+    #[test]
+    fn arithmetic_and_ages() {
+        let t = Timestamp::from_unix(1000);
+        assert_eq!(t.minus(Duration::from_secs(10)).unix(), 990);
+        assert_eq!(
+            t.age_at(Timestamp::from_unix(1030)),
+            Duration::from_secs(30)
+        );
+        assert_eq!(t.age_at(Timestamp::from_unix(900)), Duration::ZERO);
+        assert_eq!(short_age(Duration::from_secs(59)), "59s");
+        assert_eq!(short_age(Duration::from_secs(61)), "1m");
+        assert_eq!(short_age(Duration::from_secs(7200)), "2h");
+        assert_eq!(short_age(Duration::from_secs(200_000)), "2d");
+        let now = Timestamp::now();
+        assert!(now.unix() > 1_700_000_000);
+    }
+}

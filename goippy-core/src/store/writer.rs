@@ -1,0 +1,692 @@
+//! The one task that writes: a bounded queue, batched into transactions,
+//! retried until the database takes them.
+//!
+//! Why it is shaped so:
+//! * **The UDP loop never waits on the database.** Keepalives and call
+//!   events are handed over without awaiting anything. Keepalives do not even
+//!   use the queue: the newest one per channel waits in a small map (so a
+//!   slow or absent database costs one entry per channel, not one per
+//!   keepalive), and one that says nothing new is not written at all unless
+//!   the stored one is older than [`super::StoreOptions::state_refresh`].
+//! * **Nothing that matters is dropped.** Calls and messages are refused
+//!   ([`StoreError::QueueFull`]) rather than dropped when the queue is full,
+//!   so the engine does not ack them and the GoIP sends them again. Once
+//!   queued, a write is retried until it is committed: a MariaDB restart or a
+//!   full disk only delays it.
+//! * **Order is kept.** All writes go through this one task in the order
+//!   they were submitted, so `mark_sent` is committed before the delivery
+//!   report that refers to it, and `mark_sending` before `mark_failed`.
+//! * **Commit means committed once.** Each batch writes a marker row with
+//!   what every write in it returned. When the connection breaks during
+//!   COMMIT, the outcome is unknown; the writer then looks for the marker
+//!   before trying again, so an outbound job is never stored (and later sent)
+//!   twice.
+//! * **Throughput comes from batching**: whatever queued up while the last
+//!   transaction committed goes into the next one (up to
+//!   [`super::StoreOptions::max_batch`] writes), so one fsync serves many
+//!   messages.
+//! * **One bad row does not block the rest**: a write the database refuses
+//!   for good (not for "not now") is taken out of the batch, its caller gets
+//!   the error, and the others are retried without it.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use tokio::sync::{Notify, mpsc, oneshot};
+use tokio::task::JoinHandle;
+
+use super::backend::Backend;
+use super::error::{StoreError, is_transient};
+use super::ratelimit::RateLimited;
+use super::records::{
+    CallRecord, InboundKind, InboundRecord, LogId, OutboundRecord, OutboxState, StateUpdate,
+};
+use super::time::Timestamp;
+
+/// One write.
+#[derive(Debug, Clone)]
+pub(crate) enum WriteOp {
+    /// Upsert `goippy_state` (and `goippy_gateways.msisdn` when `num` changed).
+    State(StateUpdate),
+    Call(CallRecord),
+    Inbound {
+        record: InboundRecord,
+        body_hash: i64,
+    },
+    Outbound(OutboundRecord),
+    Transition {
+        id: LogId,
+        change: Transition,
+    },
+    Delivered(LogId),
+    /// Writes nothing; resolves once everything queued before it is committed.
+    Barrier,
+}
+
+/// An outbox state change.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Transition {
+    Sending {
+        sendid: i64,
+    },
+    Sent {
+        sms_no: Option<i64>,
+        telid: Option<i64>,
+    },
+    Failed {
+        reason: String,
+        errorstatus: Option<i64>,
+    },
+    Unknown {
+        reason: String,
+    },
+}
+
+impl Transition {
+    pub(crate) fn target(&self) -> OutboxState {
+        match self {
+            Transition::Sending { .. } => OutboxState::Sending,
+            Transition::Sent { .. } => OutboxState::Sent,
+            Transition::Failed { .. } => OutboxState::Failed,
+            Transition::Unknown { .. } => OutboxState::Unknown,
+        }
+    }
+}
+
+/// What one write returned. Stored (as JSON) with the batch marker, so it
+/// can be recovered when the reply to COMMIT was lost.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) enum Outcome {
+    Done,
+    Stored { id: i64, new: bool },
+    Enqueued { id: i64 },
+    TransitionRefused { id: i64, from: Option<String> },
+    NoSuchInbound { id: i64 },
+}
+
+/// Why a batch did not commit: the error, and which write caused it (if one did).
+#[derive(Debug)]
+pub(crate) struct BatchFailure {
+    pub op: Option<usize>,
+    pub error: sqlx::Error,
+}
+
+impl BatchFailure {
+    pub(crate) fn at(op: usize) -> impl FnOnce(sqlx::Error) -> BatchFailure {
+        move |error| BatchFailure {
+            op: Some(op),
+            error,
+        }
+    }
+
+    pub(crate) fn outside(error: sqlx::Error) -> BatchFailure {
+        BatchFailure { op: None, error }
+    }
+}
+
+/// The hash of a message body in the dedup key: the first 8 bytes of its SHA-256.
+pub(crate) fn body_hash(text: &str) -> i64 {
+    let digest = Sha256::digest(text.as_bytes());
+    let mut first = [0u8; 8];
+    first.copy_from_slice(&digest[..8]);
+    i64::from_be_bytes(first)
+}
+
+type Reply = oneshot::Sender<Result<Outcome, StoreError>>;
+
+struct Job {
+    op: WriteOp,
+    reply: Option<Reply>,
+}
+
+/// Tuning of the writer (see [`super::StoreOptions`]).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct WriterConfig {
+    pub capacity: usize,
+    pub max_batch: usize,
+    pub state_refresh: Duration,
+    pub close_timeout: Duration,
+}
+
+/// What the handle and the task share.
+struct Shared {
+    /// The newest unwritten keepalive per channel.
+    states: Mutex<HashMap<String, StateUpdate>>,
+    wake: Notify,
+    shutdown: Notify,
+    closed: AtomicBool,
+    /// Writes accepted and not yet resolved (for the close report).
+    outstanding: AtomicUsize,
+    config: WriterConfig,
+}
+
+/// The submitting side, held by [`super::Store`].
+pub(crate) struct WriterHandle {
+    tx: mpsc::Sender<Job>,
+    shared: Arc<Shared>,
+    task: Mutex<Option<JoinHandle<()>>>,
+}
+
+static STATE_DROPPED: RateLimited = RateLimited::new(Duration::from_secs(10));
+static QUEUE_FULL: RateLimited = RateLimited::new(Duration::from_secs(10));
+static DB_DOWN: RateLimited = RateLimited::new(Duration::from_secs(10));
+
+impl WriterHandle {
+    /// Starts the writer task on the current tokio runtime.
+    pub(crate) fn spawn(backend: Backend, config: WriterConfig) -> WriterHandle {
+        let (tx, rx) = mpsc::channel(config.capacity.max(1));
+        let shared = Arc::new(Shared {
+            states: Mutex::new(HashMap::new()),
+            wake: Notify::new(),
+            shutdown: Notify::new(),
+            closed: AtomicBool::new(false),
+            outstanding: AtomicUsize::new(0),
+            config,
+        });
+        let task = tokio::spawn(run(backend, rx, Arc::clone(&shared)));
+        WriterHandle {
+            tx,
+            shared,
+            task: Mutex::new(Some(task)),
+        }
+    }
+
+    /// Keeps the newest keepalive of a channel for the next batch. Never waits.
+    pub(crate) fn record_state(&self, update: StateUpdate) {
+        if self.shared.closed.load(Ordering::Acquire) {
+            return;
+        }
+        let cap = self.shared.config.capacity;
+        let mut states = self.shared.states.lock().unwrap_or_else(|p| p.into_inner());
+        if states.len() >= cap && !states.contains_key(&update.goip_id) {
+            drop(states);
+            if let Some(suppressed) = STATE_DROPPED.allow() {
+                tracing::warn!(
+                    goip_id = %update.goip_id,
+                    suppressed,
+                    "keepalive state not saved: {cap} channels are already waiting for the database \
+                     (the next keepalive repeats it)"
+                );
+            }
+            return;
+        }
+        states.insert(update.goip_id.clone(), update);
+        drop(states);
+        self.shared.wake.notify_one();
+    }
+
+    /// Queues a write without waiting; refuses it when the queue is full.
+    pub(crate) fn submit_nowait(&self, op: WriteOp) -> Result<(), StoreError> {
+        match self.tx.try_send(Job { op, reply: None }) {
+            Ok(()) => {
+                self.shared.outstanding.fetch_add(1, Ordering::AcqRel);
+                Ok(())
+            }
+            Err(mpsc::error::TrySendError::Full(_)) => {
+                let capacity = self.shared.config.capacity;
+                if let Some(suppressed) = QUEUE_FULL.allow() {
+                    tracing::warn!(
+                        capacity,
+                        suppressed,
+                        "database write queue full: refusing a write (the GoIP will send it again)"
+                    );
+                }
+                Err(StoreError::QueueFull { capacity })
+            }
+            Err(mpsc::error::TrySendError::Closed(_)) => Err(StoreError::Closed),
+        }
+    }
+
+    /// Queues a write (waiting for room) and waits until it is committed.
+    pub(crate) async fn submit(&self, op: WriteOp) -> Result<Outcome, StoreError> {
+        let (reply, result) = oneshot::channel();
+        let job = Job {
+            op,
+            reply: Some(reply),
+        };
+        self.tx.send(job).await.map_err(|_| StoreError::Closed)?;
+        self.shared.outstanding.fetch_add(1, Ordering::AcqRel);
+        result.await.map_err(|_| StoreError::Closed)?
+    }
+
+    /// Writes everything still queued, then stops the task. Gives up after
+    /// the configured close timeout (the database is unreachable) and says
+    /// how many writes were lost.
+    pub(crate) async fn close(&self) -> Result<(), StoreError> {
+        self.shared.closed.store(true, Ordering::Release);
+        self.shared.shutdown.notify_one();
+        let task = self.task.lock().unwrap_or_else(|p| p.into_inner()).take();
+        let Some(mut task) = task else {
+            return Ok(());
+        };
+        match tokio::time::timeout(self.shared.config.close_timeout, &mut task).await {
+            Ok(_) => Ok(()),
+            Err(_) => {
+                task.abort();
+                let queued = self.shared.outstanding.load(Ordering::Acquire);
+                let states = self
+                    .shared
+                    .states
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .len();
+                Err(StoreError::Unflushed {
+                    pending: queued + states,
+                })
+            }
+        }
+    }
+}
+
+/// The writer task.
+async fn run(backend: Backend, mut rx: mpsc::Receiver<Job>, shared: Arc<Shared>) {
+    let config = shared.config;
+    let mut written: HashMap<String, (StateUpdate, Timestamp)> = HashMap::new();
+    let mut shutting_down = false;
+    loop {
+        let mut jobs: Vec<Job> = Vec::new();
+        let mut finished = false;
+        tokio::select! {
+            biased;
+            _ = shared.shutdown.notified(), if !shutting_down => {
+                // No new writes from now on; what is queued is still written.
+                shutting_down = true;
+                rx.close();
+            }
+            job = rx.recv() => match job {
+                Some(job) => jobs.push(job),
+                None => finished = true,
+            },
+            _ = shared.wake.notified() => {}
+        }
+        while jobs.len() < config.max_batch {
+            match rx.try_recv() {
+                Ok(job) => jobs.push(job),
+                Err(_) => break,
+            }
+        }
+        let now = Timestamp::now();
+        let states: Vec<StateUpdate> = {
+            let mut pending = shared.states.lock().unwrap_or_else(|p| p.into_inner());
+            pending.drain().map(|(_, s)| s).collect()
+        };
+        let mut ops: Vec<WriteOp> = Vec::with_capacity(states.len() + jobs.len());
+        let mut replies: Vec<Option<Reply>> = Vec::with_capacity(ops.capacity());
+        for state in states {
+            let unchanged = written.get(&state.goip_id).is_some_and(|(last, at)| {
+                last.same_state_as(&state) && at.age_at(state.seen_at) < config.state_refresh
+            });
+            if !unchanged {
+                ops.push(WriteOp::State(state));
+                replies.push(None);
+            }
+        }
+        for job in jobs {
+            ops.push(job.op);
+            replies.push(job.reply);
+        }
+        if !ops.is_empty() {
+            // Positive, random: unique among the markers of the last day.
+            let batch_id = rand::random::<i64>() & i64::MAX;
+            let resolved = commit(&backend, batch_id, false, ops, replies, now, &shared).await;
+            for op in resolved {
+                if let WriteOp::State(s) = op {
+                    let at = s.seen_at;
+                    written.insert(s.goip_id.clone(), (s, at));
+                }
+            }
+        }
+        if finished {
+            break;
+        }
+    }
+    tracing::debug!("database writer stopped");
+}
+
+/// Commits one batch, retrying until the database takes it. Returns the
+/// writes that were committed.
+///
+/// `maybe_committed` says an earlier attempt with this `batch_id` may have
+/// committed (only the tests start that way).
+async fn commit(
+    backend: &Backend,
+    batch_id: i64,
+    maybe_committed: bool,
+    mut ops: Vec<WriteOp>,
+    mut replies: Vec<Option<Reply>>,
+    now: Timestamp,
+    shared: &Shared,
+) -> Vec<WriteOp> {
+    let mut backoff = Duration::from_millis(100);
+    let mut failures = 0u32;
+    // After a failure the batch may have committed anyway (the reply to
+    // COMMIT was lost): look for its marker before writing it again.
+    let mut check_marker = maybe_committed;
+    loop {
+        if check_marker {
+            match backend.batch_outcomes(batch_id).await {
+                Ok(Some(outcomes)) if outcomes.len() == ops.len() => {
+                    tracing::info!(
+                        batch = batch_id,
+                        writes = ops.len(),
+                        "a batch whose commit was not confirmed had been saved"
+                    );
+                    finish(&ops, replies, outcomes, shared, failures);
+                    return ops;
+                }
+                Ok(_) => check_marker = false,
+                Err(e) => {
+                    failures += 1;
+                    report_unreachable(&e, failures, ops.len());
+                    tokio::time::sleep(backoff).await;
+                    backoff = (backoff * 2).min(Duration::from_secs(5));
+                    continue;
+                }
+            }
+        }
+        match backend.apply_batch(batch_id, now, &ops).await {
+            Ok(outcomes) => {
+                finish(&ops, replies, outcomes, shared, failures);
+                return ops;
+            }
+            Err(BatchFailure {
+                op: Some(index),
+                error,
+            }) if !is_transient(&error) => {
+                // The database refuses this write for good: it leaves the
+                // batch, its caller learns why, the rest is tried again.
+                let op = ops.remove(index);
+                let reply = replies.remove(index);
+                tracing::error!(
+                    error = %error,
+                    write = %describe(&op),
+                    "the database refused a write; it is not saved"
+                );
+                if !matches!(op, WriteOp::State(_)) {
+                    shared.outstanding.fetch_sub(1, Ordering::AcqRel);
+                }
+                if let Some(reply) = reply {
+                    let _ = reply.send(Err(StoreError::Database {
+                        action: "saving a write",
+                        source: error,
+                    }));
+                }
+                if ops.is_empty() {
+                    return ops;
+                }
+            }
+            Err(failure) => {
+                failures += 1;
+                if is_transient(&failure.error) {
+                    report_unreachable(&failure.error, failures, ops.len());
+                } else {
+                    // Not about one write (the marker, the commit): nothing
+                    // can be left out, so it is retried until an operator acts.
+                    tracing::error!(
+                        error = %failure.error,
+                        "cannot commit a batch of {} writes; retrying",
+                        ops.len()
+                    );
+                }
+                check_marker = true;
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(Duration::from_secs(5));
+            }
+        }
+    }
+}
+
+fn report_unreachable(error: &sqlx::Error, failures: u32, writes: usize) {
+    if let Some(suppressed) = DB_DOWN.allow() {
+        tracing::warn!(
+            error = %error,
+            failures,
+            suppressed,
+            "database unreachable; {writes} writes wait and are retried"
+        );
+    }
+}
+
+/// Answers the callers of a committed batch and logs each message event.
+fn finish(
+    ops: &[WriteOp],
+    replies: Vec<Option<Reply>>,
+    outcomes: Vec<Outcome>,
+    shared: &Shared,
+    failures: u32,
+) {
+    if failures > 0 {
+        tracing::info!(
+            failures,
+            writes = ops.len(),
+            "database reachable again; queued writes saved"
+        );
+    }
+    for ((op, reply), outcome) in ops.iter().zip(replies).zip(outcomes) {
+        log_committed(op, &outcome);
+        if !matches!(op, WriteOp::State(_)) {
+            shared.outstanding.fetch_sub(1, Ordering::AcqRel);
+        }
+        if let Some(reply) = reply {
+            let _ = reply.send(Ok(outcome));
+        }
+    }
+}
+
+/// A short description of a write for error messages (never a body).
+fn describe(op: &WriteOp) -> String {
+    match op {
+        WriteOp::State(s) => format!("keepalive state of {}", s.goip_id),
+        WriteOp::Call(c) => format!("{} call event of {}", c.event.name(), c.goip_id),
+        WriteOp::Inbound { record, .. } => format!(
+            "inbound {} {} of {}",
+            record.kind.tag(),
+            record.recvid,
+            record.goip_id
+        ),
+        WriteOp::Outbound(r) => format!("outbound job from {} via {}", r.xmpp_from, r.goip_id),
+        WriteOp::Transition { id, change } => {
+            format!("outbound {id} -> {}", change.target().as_str())
+        }
+        WriteOp::Delivered(id) => format!("inbound {id} delivered"),
+        WriteOp::Barrier => "flush".to_string(),
+    }
+}
+
+/// One log line per message event, with the ids that let an operator follow
+/// it end to end. Bodies only at debug level.
+fn log_committed(op: &WriteOp, outcome: &Outcome) {
+    match (op, outcome) {
+        (WriteOp::Inbound { record, .. }, Outcome::Stored { id, new }) => {
+            let kind = record.kind.log_kind().as_str();
+            let what = if *new {
+                "inbound stored"
+            } else {
+                "inbound retransmission recognised (already stored)"
+            };
+            match &record.kind {
+                InboundKind::DeliveryReport { sms_no, state, .. } => tracing::info!(
+                    log_id = id,
+                    goip_id = %record.goip_id,
+                    tag = record.kind.tag(),
+                    recvid = record.recvid,
+                    kind,
+                    sms_no,
+                    state,
+                    "{what}"
+                ),
+                _ => tracing::info!(
+                    log_id = id,
+                    goip_id = %record.goip_id,
+                    tag = record.kind.tag(),
+                    recvid = record.recvid,
+                    kind,
+                    "{what}"
+                ),
+            }
+            tracing::debug!(log_id = id, body = %record.kind.dedup_text(), "inbound body");
+        }
+        (WriteOp::Outbound(r), Outcome::Enqueued { id }) => {
+            tracing::info!(
+                log_id = id,
+                goip_id = %r.goip_id,
+                ext = %r.ext,
+                xmpp_id = r.xmpp_id.as_deref().unwrap_or(""),
+                kind = r.kind.log_kind().as_str(),
+                destination = %r.destination,
+                "outbound queued"
+            );
+            tracing::debug!(log_id = id, body = %r.body, "outbound body");
+        }
+        (WriteOp::Transition { id, change }, Outcome::Done) => match change {
+            Transition::Sending { sendid } => {
+                tracing::info!(log_id = id.0, sendid, "outbound sending")
+            }
+            Transition::Sent { sms_no, telid } => tracing::info!(
+                log_id = id.0,
+                sms_no = sms_no.unwrap_or(-1),
+                telid = telid.unwrap_or(-1),
+                "outbound sent"
+            ),
+            Transition::Failed {
+                reason,
+                errorstatus,
+            } => tracing::info!(
+                log_id = id.0,
+                errorstatus = errorstatus.unwrap_or(-1),
+                reason = %reason,
+                "outbound failed"
+            ),
+            Transition::Unknown { reason } => {
+                tracing::info!(log_id = id.0, reason = %reason, "outbound outcome unknown")
+            }
+        },
+        (WriteOp::Transition { id, change }, Outcome::TransitionRefused { from, .. }) => {
+            tracing::warn!(
+                log_id = id.0,
+                to = change.target().as_str(),
+                from = from.as_deref().unwrap_or("(no such outbound message)"),
+                "outbound state change refused"
+            )
+        }
+        (WriteOp::Delivered(id), Outcome::Done) => {
+            tracing::info!(log_id = id.0, "inbound written to XMPP")
+        }
+        (WriteOp::Call(c), _) => tracing::info!(
+            goip_id = %c.goip_id,
+            recvid = c.recvid.unwrap_or(-1),
+            event = c.event.name(),
+            "call event logged"
+        ),
+        (WriteOp::State(s), _) => {
+            tracing::trace!(goip_id = %s.goip_id, "keepalive state saved")
+        }
+        _ => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn body_hash_is_stable_and_discriminates() {
+        assert_eq!(body_hash("hello"), body_hash("hello"));
+        assert_ne!(body_hash("hello"), body_hash("hello "));
+        // SHA-256("") starts with e3b0c44298fc1c14.
+        assert_eq!(
+            body_hash(""),
+            i64::from_be_bytes([0xe3, 0xb0, 0xc4, 0x42, 0x98, 0xfc, 0x1c, 0x14])
+        );
+    }
+
+    /// The case this whole marker business is for: the batch committed but
+    /// the reply to COMMIT was lost. Retrying must answer from the marker,
+    /// not store the outbound job a second time.
+    #[tokio::test]
+    async fn a_batch_that_committed_unseen_is_not_written_again() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let backend = Backend::Sqlite(
+            crate::store::sqlite::SqliteBackend::open(&dir.path().join("w.db"))
+                .await
+                .expect("open"),
+        );
+        backend.migrate().await.expect("migrate");
+        let job = OutboundRecord {
+            ext: "2001".into(),
+            goip_id: "g".into(),
+            xmpp_from: "a@b/c".into(),
+            xmpp_id: None,
+            destination: "+37255500001".into(),
+            body: "once".into(),
+            kind: super::super::records::OutboundKind::Sms,
+        };
+        let now = Timestamp::now();
+        let first = backend
+            .apply_batch(77, now, &[WriteOp::Outbound(job.clone())])
+            .await
+            .expect("committed");
+        let shared = Shared {
+            states: Mutex::new(HashMap::new()),
+            wake: Notify::new(),
+            shutdown: Notify::new(),
+            closed: AtomicBool::new(false),
+            outstanding: AtomicUsize::new(2),
+            config: WriterConfig {
+                capacity: 1,
+                max_batch: 1,
+                state_refresh: Duration::ZERO,
+                close_timeout: Duration::ZERO,
+            },
+        };
+        let (reply, answer) = oneshot::channel();
+        commit(
+            &backend,
+            77,
+            true,
+            vec![WriteOp::Outbound(job.clone())],
+            vec![Some(reply)],
+            now,
+            &shared,
+        )
+        .await;
+        assert_eq!(answer.await.expect("answered").expect("ok"), first[0]);
+        assert_eq!(backend.pending_outbox().await.expect("outbox").len(), 1);
+        // Without the marker the same job is a new one.
+        let (reply, answer) = oneshot::channel();
+        commit(
+            &backend,
+            78,
+            true,
+            vec![WriteOp::Outbound(job)],
+            vec![Some(reply)],
+            now,
+            &shared,
+        )
+        .await;
+        assert_ne!(answer.await.expect("answered").expect("ok"), first[0]);
+        assert_eq!(backend.pending_outbox().await.expect("outbox").len(), 2);
+    }
+
+    #[test]
+    fn outcomes_round_trip_through_json() {
+        let outcomes = vec![
+            Outcome::Done,
+            Outcome::Stored { id: 7, new: false },
+            Outcome::Enqueued { id: 9 },
+            Outcome::TransitionRefused {
+                id: 3,
+                from: Some("sent".into()),
+            },
+            Outcome::NoSuchInbound { id: 4 },
+        ];
+        let json = serde_json::to_string(&outcomes).expect("serialise");
+        let back: Vec<Outcome> = serde_json::from_str(&json).expect("parse");
+        assert_eq!(back, outcomes);
+    }
+}

@@ -1,0 +1,228 @@
+//! The gateway admin commands, through the real `goippy` binary, on a
+//! SQLite configuration written by `goippy --sample`.
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+use goippy_core::config::DbSettings;
+use goippy_core::store::{StateUpdate, Store, Timestamp};
+use goippy_testkit::ports::free_tcp_port;
+
+const PASSWORD: &str = "s3cret-pw";
+
+struct Setup {
+    _dir: tempfile::TempDir,
+    config: PathBuf,
+    db_file: PathBuf,
+}
+
+/// `goippy --sample` with DB_FILE pointed into a temp dir (not created yet).
+fn setup() -> Setup {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = dir.path().join("goippy.conf");
+    let out = goippy(&["--sample", config.to_str().expect("utf-8 path")]);
+    assert!(out.status.success(), "{}", text(&out));
+    let db_file = dir.path().join("var").join("goippy.db");
+    let sample = std::fs::read_to_string(&config).expect("sample");
+    let edited = sample.replace(
+        "DB_FILE                = \"/var/lib/goippy/goippy.db\"",
+        &format!("DB_FILE = \"{}\"", db_file.display()),
+    );
+    assert_ne!(sample, edited, "the sample has a DB_FILE line");
+    std::fs::write(&config, edited).expect("write config");
+    Setup {
+        _dir: dir,
+        config,
+        db_file,
+    }
+}
+
+fn goippy(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_goippy"))
+        .args(args)
+        .env_remove("RUST_LOG")
+        .output()
+        .expect("run goippy")
+}
+
+fn admin(setup: &Setup, args: &[&str]) -> Output {
+    let mut all: Vec<&str> = args.to_vec();
+    all.push("-c");
+    all.push(setup.config.to_str().expect("utf-8 path"));
+    goippy(&all)
+}
+
+fn text(out: &Output) -> String {
+    format!(
+        "status {}\nstdout:\n{}\nstderr:\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+fn ok(out: Output) -> String {
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(out.stderr.is_empty(), "{}", text(&out));
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(!stdout.contains(PASSWORD), "{stdout}");
+    stdout
+}
+
+fn fails(out: Output) -> String {
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(out.stdout.is_empty(), "{}", text(&out));
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(stderr.starts_with("goippy: "), "{stderr}");
+    assert!(!stderr.contains(PASSWORD), "{stderr}");
+    stderr
+}
+
+/// The column where `header` starts on the first line, and the cell there on each row.
+fn column(table: &str, header: &str) -> Vec<String> {
+    let mut lines = table.lines();
+    let first = lines.next().expect("header line");
+    let start = first.find(header).expect("column");
+    lines
+        .map(|l| {
+            l.get(start..)
+                .unwrap_or_default()
+                .split("  ")
+                .next()
+                .unwrap_or_default()
+                .to_string()
+        })
+        .collect()
+}
+
+#[test]
+fn add_list_disable_enable_remove() {
+    let s = setup();
+    let out = ok(admin(&s, &["--listExt"]));
+    assert!(out.starts_with("no gateways defined"), "{out}");
+    assert!(
+        s.db_file.exists(),
+        "the database and its directory are created"
+    );
+
+    let out = ok(admin(&s, &["--add", "2001", PASSWORD]));
+    assert!(
+        out.starts_with("added extension 2001: goip_id goippy_2001, destinations any, enabled\n"),
+        "{out}"
+    );
+    let out = ok(admin(
+        &s,
+        &["--add", "2001", PASSWORD, "gw1_ch1", r"\+372\d+"],
+    ));
+    assert!(
+        out.starts_with(
+            r"updated extension 2001: goip_id gw1_ch1, destinations matching \+372\d+, enabled"
+        ),
+        "{out}"
+    );
+    ok(admin(&s, &["--add", "10", PASSWORD, "-"]));
+    ok(admin(&s, &["--disable", "10"]));
+
+    let table = ok(admin(&s, &["--listExt"]));
+    let lines: Vec<&str> = table.lines().collect();
+    assert_eq!(lines.len(), 3, "{table}");
+    assert!(
+        lines[0].starts_with("EXT   GOIP_ID") && lines[0].ends_with("LAST SEEN"),
+        "{table}"
+    );
+    assert_eq!(column(&table, "EXT"), ["10", "2001"]);
+    assert_eq!(column(&table, "GOIP_ID"), ["goippy_10", "gw1_ch1"]);
+    assert_eq!(column(&table, "ENABLED"), ["no", "yes"]);
+    assert_eq!(column(&table, "ALLOW_REGEX"), ["-", r"\+372\d+"]);
+    assert_eq!(column(&table, "LAST SEEN"), ["never", "never"]);
+    // The original spelling works too.
+    assert_eq!(ok(admin(&s, &["--list-ext"])), table);
+
+    ok(admin(&s, &["--enable", "10"]));
+    let table = ok(admin(&s, &["--listExt"]));
+    assert_eq!(column(&table, "ENABLED"), ["yes", "yes"]);
+
+    let out = ok(admin(&s, &["--remove", "10"]));
+    assert!(
+        out.starts_with("removed extension 10 (goip_id goippy_10)"),
+        "{out}"
+    );
+    let table = ok(admin(&s, &["--listExt"]));
+    assert_eq!(column(&table, "EXT"), ["2001"]);
+}
+
+#[test]
+fn errors_are_clear_and_exit_non_zero() {
+    let s = setup();
+    ok(admin(&s, &["--add", "2001", PASSWORD, "gw1"]));
+    let err = fails(admin(&s, &["--add", "2002", PASSWORD, "gw1"]));
+    assert_eq!(
+        err.trim_end(),
+        "goippy: goip_id \"gw1\" is already used by extension \"2001\""
+    );
+    let err = fails(admin(&s, &["--add", "2003", PASSWORD, "-", "(+372"]));
+    assert!(
+        err.starts_with("goippy: invalid allow_regex \"(+372\": regex parse error"),
+        "{err}"
+    );
+    let err = fails(admin(&s, &["--add", "20 03", PASSWORD]));
+    assert!(err.starts_with("goippy: invalid extension"), "{err}");
+    let err = fails(admin(&s, &["--add", "2003", "pass;word"]));
+    assert!(err.starts_with("goippy: invalid password"), "{err}");
+    assert!(!err.contains("pass;word"), "{err}");
+    for cmd in ["--remove", "--enable", "--disable"] {
+        let err = fails(admin(&s, &[cmd, "9999"]));
+        assert_eq!(err.trim_end(), "goippy: unknown extension \"9999\"");
+    }
+    // Nothing above changed the database.
+    let table = ok(admin(&s, &["--listExt"]));
+    assert_eq!(column(&table, "EXT"), ["2001"]);
+
+    let err = fails(goippy(&["--listExt", "-c", "/nonexistent/goippy.conf"]));
+    assert!(err.contains("/nonexistent/goippy.conf"), "{err}");
+}
+
+#[test]
+fn unreachable_mysql_is_named_without_the_password() {
+    let s = setup();
+    let port = free_tcp_port();
+    let sample = std::fs::read_to_string(&s.config).expect("config");
+    let mysql = sample.replace(
+        "DB_BACKEND             = \"sqlite\"",
+        &format!(
+            "DB_BACKEND = \"mysql\"\nDB_HOST = \"127.0.0.1\"\nDB_PORT = {port}\nDB_BASE = \"goippy_live\"\nDB_USER = \"gwadmin\"\nDB_PASS = \"{PASSWORD}\""
+        ),
+    );
+    std::fs::write(&s.config, mysql).expect("write");
+    let err = fails(admin(&s, &["--listExt"]));
+    assert!(
+        err.starts_with(&format!(
+            "goippy: cannot connect to the MySQL/MariaDB server at 127.0.0.1:{port} (database \"goippy_live\", user \"gwadmin\"): "
+        )),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn list_shows_numbers_and_last_seen() {
+    let s = setup();
+    ok(admin(&s, &["--add", "2001", PASSWORD]));
+    let store = Store::open(&DbSettings::Sqlite {
+        file: s.db_file.clone(),
+    })
+    .await
+    .expect("open");
+    let mut update = StateUpdate::new("goippy_2001", Timestamp::now());
+    update.msisdn = Some("+37255512345".into());
+    store.record_keepalive(update);
+    store.close().await.expect("close");
+    let table = ok(admin(&s, &["--listExt"]));
+    assert_eq!(column(&table, "MSISDN"), ["+37255512345"]);
+    let seen = column(&table, "LAST SEEN");
+    // "2026-05-07 10:00:00 UTC (3s ago)"
+    assert!(
+        seen[0].len() == "2026-05-07 10:00:00 UTC".len() + " (3s ago)".len()
+            && seen[0].ends_with("s ago)"),
+        "{table}"
+    );
+}

@@ -1,0 +1,875 @@
+//! The store's behaviour, run once against SQLite and once against a real
+//! MariaDB (a throwaway server, or GOIPPY_TEST_MYSQL_URL).
+
+mod store_support;
+
+use std::collections::HashSet;
+use std::time::Duration;
+
+use goippy_core::engine::CredentialSource;
+use goippy_core::number::NumberRules;
+use goippy_core::store::{
+    CallDirection, CallEvent, CallFilter, GatewayChange, GatewayDirectory, InboundKind,
+    InboundRecord, LogKind, OutboundKind, OutboxState, StoreError, StoreOptions, Stored, Timestamp,
+};
+use store_support::{Kind, TestDb, call, keepalive, outbound, sms};
+
+on_both_backends!(
+    gateways_are_managed,
+    directory_answers_from_memory_and_follows_changes,
+    keepalives_update_state_and_msisdn,
+    unchanged_keepalives_are_not_rewritten,
+    calls_are_logged_newest_first,
+    inbound_is_durable_deduplicated_and_waits_in_the_inbox,
+    dedup_survives_reopening,
+    outbox_moves_through_its_states_and_never_twice,
+    delivery_reports_find_their_sms,
+    cleanup_deletes_old_rows_but_never_unfinished_work,
+    text_in_any_script_round_trips,
+    concurrent_inbound_writes_all_commit,
+    a_full_queue_refuses_calls_but_loses_none_it_took,
+    a_closed_store_refuses_work,
+);
+
+async fn gateways_are_managed(db: TestDb) {
+    let store = db.open().await;
+    if let Some(file) = db.sqlite_file() {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&file)
+            .expect("db file")
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600, "the database holds passwords");
+        let dir_mode = std::fs::metadata(file.parent().expect("dir"))
+            .expect("dir")
+            .permissions()
+            .mode();
+        assert_eq!(dir_mode & 0o777, 0o750);
+    }
+    let (change, g) = store
+        .add_or_update_gateway("2001", "secret", None, None)
+        .await
+        .expect("add");
+    assert_eq!(change, GatewayChange::Created);
+    assert_eq!(g.goip_id, "goippy_2001");
+    assert_eq!(g.password.expose(), "secret");
+    assert!(g.enabled);
+    assert!(g.created_at.is_some());
+    assert_eq!(g.last_seen, None);
+
+    let (change, g) = store
+        .add_or_update_gateway("2001", "secret2", Some("gw1_ch1"), Some(r"\+372\d+"))
+        .await
+        .expect("update");
+    assert_eq!(change, GatewayChange::Updated);
+    assert_eq!(g.goip_id, "gw1_ch1");
+    assert_eq!(g.allow_regex.as_deref(), Some(r"\+372\d+"));
+
+    // "-" means the default goip_id again.
+    store
+        .add_or_update_gateway("2002", "pw", Some("-"), None)
+        .await
+        .expect("add 2002");
+    let e = store
+        .add_or_update_gateway("2003", "pw", Some("gw1_ch1"), None)
+        .await
+        .expect_err("goip_id taken");
+    assert!(
+        matches!(&e, StoreError::GoipIdInUse { other_ext, .. } if other_ext == "2001"),
+        "{e}"
+    );
+    let e = store
+        .add_or_update_gateway("2003", "pw", None, Some("[a-"))
+        .await
+        .expect_err("bad regex");
+    assert!(e.to_string().contains("regex parse error"), "{e}");
+    assert!(
+        store
+            .gateway_by_ext("2003")
+            .await
+            .expect("lookup")
+            .is_none()
+    );
+
+    store
+        .set_gateway_enabled("2002", false)
+        .await
+        .expect("disable");
+    let all = store.list_gateways().await.expect("list");
+    let exts: Vec<(&str, bool)> = all.iter().map(|g| (g.ext.as_str(), g.enabled)).collect();
+    assert_eq!(exts, vec![("2001", true), ("2002", false)]);
+    assert_eq!(
+        store
+            .gateway_by_goip_id("gw1_ch1")
+            .await
+            .expect("lookup")
+            .map(|g| g.ext),
+        Some("2001".to_string())
+    );
+    assert!(matches!(
+        store.set_gateway_enabled("9999", true).await,
+        Err(StoreError::UnknownExtension(e)) if e == "9999"
+    ));
+    assert!(matches!(
+        store.remove_gateway("9999").await,
+        Err(StoreError::UnknownExtension(_))
+    ));
+    let removed = store.remove_gateway("2002").await.expect("remove");
+    assert_eq!(removed.goip_id, "goippy_2002");
+    assert_eq!(store.list_gateways().await.expect("list").len(), 1);
+
+    // Last seen comes from the keepalive state; the msisdn from its num.
+    store.record_keepalive(keepalive(
+        "gw1_ch1",
+        Some("+37255512345"),
+        20,
+        Timestamp::now().unix(),
+    ));
+    store.flush().await.expect("flush");
+    let g = store
+        .gateway_by_msisdn("+37255512345")
+        .await
+        .expect("lookup")
+        .expect("found by msisdn");
+    assert_eq!(g.ext, "2001");
+    assert!(g.last_seen.is_some());
+    if let Some(file) = db.sqlite_file() {
+        let wal = file.with_file_name("goippy.db-wal");
+        assert!(wal.exists(), "SQLite runs in WAL mode");
+    }
+    store.close().await.expect("close");
+}
+
+async fn directory_answers_from_memory_and_follows_changes(db: TestDb) {
+    let store = db.open().await;
+    store
+        .add_or_update_gateway("2001", "pw1", None, Some(r"\+372\d{7,8}|1345"))
+        .await
+        .expect("add");
+    store
+        .add_or_update_gateway("2002", "pw2", Some("gw_b"), None)
+        .await
+        .expect("add");
+    store
+        .set_gateway_enabled("2002", false)
+        .await
+        .expect("disable");
+    let rules = NumberRules::new(Some("372")).expect("rules");
+    let dir = GatewayDirectory::load(&store, rules).await.expect("load");
+
+    let c = dir.lookup("goippy_2001").expect("enabled channel");
+    assert!(c.password_matches("pw1"));
+    assert!(
+        dir.lookup("gw_b").is_none(),
+        "disabled channels are refused"
+    );
+    let g = dir.gateway_by_ext("2001").expect("by ext");
+    assert!(g.allows_destination("+37255512345"));
+    assert!(g.allows_destination("1345"));
+    assert!(!g.allows_destination("+4915112345678"));
+
+    // Changes reach the snapshot through the periodic reload.
+    let _refresh = dir.spawn_refresh(Duration::from_millis(100));
+    store
+        .set_gateway_enabled("2002", true)
+        .await
+        .expect("enable");
+    store.record_keepalive(keepalive(
+        "goippy_2001",
+        Some("+37255512345"),
+        20,
+        Timestamp::now().unix(),
+    ));
+    store.flush().await.expect("flush");
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while (dir.lookup("gw_b").is_none() || dir.gateway_by_msisdn("055512345").is_none())
+        && std::time::Instant::now() < deadline
+    {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(dir.lookup("gw_b").is_some(), "re-enabled channel not seen");
+    // The same number, written nationally and with 00.
+    assert_eq!(
+        dir.gateway_by_msisdn("055512345").map(|g| g.ext.clone()),
+        Some("2001".to_string())
+    );
+    for form in ["0037255512345", "37255512345", "+372 5551 2345"] {
+        assert_eq!(
+            dir.gateway_by_msisdn(form).map(|g| g.goip_id.clone()),
+            Some("goippy_2001".to_string()),
+            "{form}"
+        );
+    }
+    assert!(dir.gateway_by_msisdn("+37255512346").is_none());
+    store.remove_gateway("2001").await.expect("remove");
+    assert_eq!(dir.refresh_now().await.expect("refresh"), 1);
+    assert!(dir.lookup("goippy_2001").is_none());
+    assert_eq!(dir.gateways().len(), 1);
+    store.close().await.expect("close");
+}
+
+async fn keepalives_update_state_and_msisdn(db: TestDb) {
+    let store = db.open().await;
+    store
+        .add_or_update_gateway("2001", "pw", None, None)
+        .await
+        .expect("add");
+    let now = Timestamp::now().unix();
+    store.record_keepalive(keepalive("goippy_2001", Some("+37255512345"), 20, now));
+    // Coalesced: only the newest per channel waits.
+    store.record_keepalive(keepalive("goippy_2001", Some("+37255512345"), 25, now + 1));
+    store.flush().await.expect("flush");
+    let s = store
+        .channel_state("goippy_2001")
+        .await
+        .expect("read")
+        .expect("state stored");
+    assert_eq!(s.gsm_signal, Some(25));
+    assert_eq!(s.ext.as_deref(), Some("2001"));
+    assert_eq!(s.msisdn.as_deref(), Some("+37255512345"));
+    assert_eq!(s.provider.as_deref(), Some("Tele2"));
+    assert_eq!(s.cell_info.as_deref(), Some("LAC:7E5,CELL ID:5E5B"));
+    assert_eq!(s.source.as_deref(), Some("192.0.2.10:5060"));
+    assert_eq!(s.updated_at, Some(Timestamp::from_unix(now + 1)));
+    let g = store
+        .gateway_by_ext("2001")
+        .await
+        .expect("read")
+        .expect("gw");
+    assert_eq!(g.msisdn.as_deref(), Some("+37255512345"));
+
+    // An empty num does not erase the gateway's number.
+    store.record_keepalive(keepalive("goippy_2001", None, 7, now + 30));
+    store.flush().await.expect("flush");
+    let g = store
+        .gateway_by_ext("2001")
+        .await
+        .expect("read")
+        .expect("gw");
+    assert_eq!(g.msisdn.as_deref(), Some("+37255512345"));
+    let s = store
+        .channel_state("goippy_2001")
+        .await
+        .expect("read")
+        .expect("state");
+    assert_eq!((s.gsm_signal, s.msisdn), (Some(7), None));
+    assert_eq!(store.channel_state("nobody").await.expect("read"), None);
+    store.close().await.expect("close");
+}
+
+async fn unchanged_keepalives_are_not_rewritten(db: TestDb) {
+    let store = db
+        .open_with(StoreOptions {
+            state_refresh: Duration::from_secs(120),
+            ..StoreOptions::default()
+        })
+        .await;
+    let t = Timestamp::now().unix();
+    store.record_keepalive(keepalive("ch", Some("+37255512345"), 20, t));
+    store.flush().await.expect("flush");
+    // The same state 30 s later: not written.
+    store.record_keepalive(keepalive("ch", Some("+37255512345"), 20, t + 30));
+    store.flush().await.expect("flush");
+    let s = store
+        .channel_state("ch")
+        .await
+        .expect("read")
+        .expect("state");
+    assert_eq!(s.updated_at, Some(Timestamp::from_unix(t)));
+    // A change is written at once...
+    store.record_keepalive(keepalive("ch", Some("+37255512345"), 21, t + 60));
+    store.flush().await.expect("flush");
+    let s = store
+        .channel_state("ch")
+        .await
+        .expect("read")
+        .expect("state");
+    assert_eq!(s.updated_at, Some(Timestamp::from_unix(t + 60)));
+    // ...and an unchanged one once the stored one is older than state_refresh.
+    store.record_keepalive(keepalive("ch", Some("+37255512345"), 21, t + 200));
+    store.flush().await.expect("flush");
+    let s = store
+        .channel_state("ch")
+        .await
+        .expect("read")
+        .expect("state");
+    assert_eq!(s.updated_at, Some(Timestamp::from_unix(t + 200)));
+    store.close().await.expect("close");
+}
+
+async fn calls_are_logged_newest_first(db: TestDb) {
+    let store = db.open().await;
+    store
+        .add_or_update_gateway("2001", "pw", None, None)
+        .await
+        .expect("add");
+    store.record_keepalive(keepalive(
+        "goippy_2001",
+        Some("+37255512345"),
+        20,
+        Timestamp::now().unix(),
+    ));
+    store
+        .record_call(call(
+            "goippy_2001",
+            100,
+            CallEvent::Record {
+                direction: Some(CallDirection::Incoming),
+                remote: "+37255500000".into(),
+            },
+        ))
+        .expect("queued");
+    store
+        .record_call(call(
+            "goippy_2001",
+            101,
+            CallEvent::Hangup {
+                remote: "+37255500000".into(),
+                cause: "Normal call clearing".into(),
+            },
+        ))
+        .expect("queued");
+    store
+        .record_call(call("goippy_2001", 102, CallEvent::Expiry { seconds: 42 }))
+        .expect("queued");
+    // An EXPIRY with no call to attach to gets its own row.
+    store
+        .record_call(call("other", 1, CallEvent::Expiry { seconds: 5 }))
+        .expect("queued");
+    store.flush().await.expect("flush");
+
+    let calls = store
+        .recent_calls(CallFilter::Ext("2001"), 10)
+        .await
+        .expect("calls");
+    assert_eq!(calls.len(), 2, "{calls:?}");
+    assert_eq!(calls[0].event.as_deref(), Some("HANGUP"));
+    assert_eq!(calls[0].cause.as_deref(), Some("Normal call clearing"));
+    assert_eq!(calls[0].duration, Some(42));
+    assert_eq!(calls[0].msisdn.as_deref(), Some("+37255512345"));
+    assert_eq!(calls[1].event.as_deref(), Some("RECORD"));
+    assert_eq!(calls[1].direction, Some(CallDirection::Incoming));
+    assert_eq!(calls[1].duration, None);
+    assert!(calls[1].ts.is_some());
+    let one = store
+        .recent_calls(CallFilter::GoipId("goippy_2001"), 1)
+        .await
+        .expect("calls");
+    assert_eq!(one.len(), 1);
+    let other = store
+        .recent_calls(CallFilter::GoipId("other"), 10)
+        .await
+        .expect("calls");
+    assert_eq!(
+        (other.len(), other[0].event.as_deref(), other[0].duration),
+        (1, Some("EXPIRY"), Some(5))
+    );
+    store.close().await.expect("close");
+}
+
+async fn inbound_is_durable_deduplicated_and_waits_in_the_inbox(db: TestDb) {
+    let store = db.open().await;
+    store
+        .add_or_update_gateway("2001", "pw", None, None)
+        .await
+        .expect("add");
+    store.record_keepalive(keepalive(
+        "goippy_2001",
+        Some("+37255512345"),
+        20,
+        Timestamp::now().unix(),
+    ));
+    let first = store
+        .store_inbound(sms(
+            "goippy_2001",
+            1734804704,
+            "+37255500001",
+            "hello; msg:with\nseparators",
+        ))
+        .await
+        .expect("stored");
+    let Stored::New(first_id) = first else {
+        panic!("expected a new row, got {first:?}")
+    };
+    // The GoIP's retransmission.
+    let again = store
+        .store_inbound(sms(
+            "goippy_2001",
+            1734804704,
+            "+37255500001",
+            "hello; msg:with\nseparators",
+        ))
+        .await
+        .expect("stored");
+    assert_eq!(again, Stored::Duplicate(first_id));
+    // Same recvid, another body: another message.
+    let other = store
+        .store_inbound(sms(
+            "goippy_2001",
+            1734804704,
+            "+37255500001",
+            "second part",
+        ))
+        .await
+        .expect("stored");
+    assert!(other.is_new());
+    let ussd = store
+        .store_inbound(InboundRecord {
+            goip_id: "goippy_2001".into(),
+            recvid: 77,
+            at: Timestamp::now(),
+            xmpp_jid: None,
+            kind: InboundKind::UssdReply {
+                body: "Balance 10.00".into(),
+            },
+        })
+        .await
+        .expect("stored");
+
+    let inbox = store.undelivered_inbox(10).await.expect("inbox");
+    let ids: Vec<_> = inbox.iter().map(|i| i.id).collect();
+    assert_eq!(ids, vec![first_id, other.id(), ussd.id()], "arrival order");
+    assert_eq!(inbox[0].kind, LogKind::Sms);
+    assert_eq!(inbox[0].body, "hello; msg:with\nseparators");
+    assert_eq!(inbox[0].peer.as_deref(), Some("+37255500001"));
+    assert_eq!(inbox[0].ext.as_deref(), Some("2001"));
+    assert_eq!(inbox[0].xmpp_jid.as_deref(), Some("2001@example.org"));
+    assert_eq!(inbox[0].recvid, Some(1734804704));
+    assert_eq!(inbox[2].kind, LogKind::Ussd);
+    // USSD rows carry the channel's own number, as in the original.
+    assert_eq!(inbox[2].peer.as_deref(), Some("+37255512345"));
+    assert_eq!(store.undelivered_inbox(1).await.expect("inbox").len(), 1);
+
+    store.mark_delivered(first_id).await.expect("delivered");
+    store
+        .mark_delivered(first_id)
+        .await
+        .expect("delivered twice is fine");
+    let inbox = store.undelivered_inbox(10).await.expect("inbox");
+    assert_eq!(inbox.len(), 2);
+    assert_eq!(
+        store
+            .log_entry(first_id)
+            .await
+            .expect("read")
+            .and_then(|e| e.status),
+        Some("delivered".to_string())
+    );
+    let missing = goippy_core::store::LogId(first_id.0 + 1000);
+    assert!(matches!(
+        store.mark_delivered(missing).await,
+        Err(StoreError::UnknownMessage(id)) if id == missing
+    ));
+    store.close().await.expect("close");
+}
+
+async fn dedup_survives_reopening(db: TestDb) {
+    let store = db.open().await;
+    let first = store
+        .store_inbound(sms("ch1", 42, "Bank", "code 1234"))
+        .await
+        .expect("stored");
+    store.close().await.expect("close");
+    let store = db.open().await;
+    let again = store
+        .store_inbound(sms("ch1", 42, "Bank", "code 1234"))
+        .await
+        .expect("stored");
+    assert_eq!(again, Stored::Duplicate(first.id()));
+    assert_eq!(store.undelivered_inbox(10).await.expect("inbox").len(), 1);
+    store.close().await.expect("close");
+}
+
+async fn outbox_moves_through_its_states_and_never_twice(db: TestDb) {
+    let store = db.open().await;
+    let a = store
+        .enqueue_outbound(outbound("goippy_2001", "+37255500001", "first"))
+        .await
+        .expect("queued");
+    let b = store
+        .enqueue_outbound(outbound("goippy_2001", "+37255500002", "second"))
+        .await
+        .expect("queued");
+    let mut ussd = outbound("goippy_2001", "+37255512345", "*100#");
+    ussd.kind = OutboundKind::Ussd;
+    let c = store.enqueue_outbound(ussd).await.expect("queued");
+
+    let pending = store.pending_outbox().await.expect("outbox");
+    assert_eq!(
+        pending.iter().map(|p| p.id).collect::<Vec<_>>(),
+        vec![a, b, c]
+    );
+    assert!(pending.iter().all(|p| p.state == OutboxState::Queued));
+    assert_eq!(pending[0].xmpp_from, "2001@example.org/phone");
+    assert_eq!(pending[0].xmpp_id.as_deref(), Some("msg-1"));
+    assert_eq!(pending[2].kind, OutboundKind::Ussd);
+
+    store.mark_sending(a, 1001).await.expect("sending");
+    let e = store.mark_sending(a, 1002).await.expect_err("only once");
+    assert!(
+        matches!(&e, StoreError::Transition { to: "sending", from: Some(f), .. } if f == "sending"),
+        "{e}"
+    );
+    store.mark_sent(a, Some(32), Some(1)).await.expect("sent");
+    let e = store
+        .mark_unknown(a, "late")
+        .await
+        .expect_err("sent is final");
+    assert!(e.to_string().contains("it is sent"), "{e}");
+    store
+        .mark_failed(b, "channel offline for 300 s", None)
+        .await
+        .expect("a queued job may fail");
+    assert!(
+        store.mark_sending(b, 1003).await.is_err(),
+        "failed is final"
+    );
+    store.mark_sending(c, 1004).await.expect("sending");
+
+    // goippy stops here. After a restart, c is still sending: it must be
+    // ended as unknown, never resumed.
+    store.close().await.expect("close");
+    let store = db.open().await;
+    let pending = store.pending_outbox().await.expect("outbox");
+    assert_eq!(pending.len(), 1);
+    assert_eq!((pending[0].id, pending[0].state), (c, OutboxState::Sending));
+    assert_eq!(pending[0].sendid, Some(1004));
+    store
+        .mark_unknown(c, "goippy stopped while sending")
+        .await
+        .expect("unknown");
+    assert!(store.pending_outbox().await.expect("outbox").is_empty());
+
+    let a_row = store.outbound(a).await.expect("read").expect("row");
+    assert_eq!(
+        (a_row.state, a_row.sendid, a_row.sms_no, a_row.telid),
+        (OutboxState::Sent, Some(1001), Some(32), Some(1))
+    );
+    assert!(a_row.sent_at.is_some());
+    let b_row = store.outbound(b).await.expect("read").expect("row");
+    assert_eq!(b_row.state, OutboxState::Failed);
+    assert_eq!(b_row.detail.as_deref(), Some("channel offline for 300 s"));
+    let c_row = store.outbound(c).await.expect("read").expect("row");
+    assert_eq!(c_row.state, OutboxState::Unknown);
+    // A late OK after "unknown" is still recorded.
+    store.mark_sent(c, None, None).await.expect("late result");
+    let e = store
+        .mark_sent(goippy_core::store::LogId(a.0 + 1000), None, None)
+        .await
+        .expect_err("no such row");
+    assert!(e.to_string().contains("no such outbound message"), "{e}");
+    store.close().await.expect("close");
+}
+
+async fn delivery_reports_find_their_sms(db: TestDb) {
+    let store = db.open().await;
+    let old = store
+        .enqueue_outbound(outbound("goippy_2001", "+37255500001", "older"))
+        .await
+        .expect("queued");
+    store.mark_sending(old, 1).await.expect("sending");
+    store.mark_sent(old, Some(32), Some(1)).await.expect("sent");
+    let new = store
+        .enqueue_outbound(outbound("goippy_2001", "+37255500002", "newer"))
+        .await
+        .expect("queued");
+    store.mark_sending(new, 2).await.expect("sending");
+    store.mark_sent(new, Some(32), Some(1)).await.expect("sent");
+    // The same sms_no on another channel must not match.
+    let elsewhere = store
+        .enqueue_outbound(outbound("other", "+37255500003", "x"))
+        .await
+        .expect("queued");
+    store.mark_sending(elsewhere, 3).await.expect("sending");
+    store
+        .mark_sent(elsewhere, Some(32), Some(1))
+        .await
+        .expect("sent");
+
+    let found = store
+        .find_outbound_by_sms_no("goippy_2001", 32, Duration::from_secs(3600))
+        .await
+        .expect("find");
+    assert_eq!(
+        found.iter().map(|f| f.id).collect::<Vec<_>>(),
+        vec![new, old]
+    );
+
+    let report = InboundRecord {
+        goip_id: "goippy_2001".into(),
+        recvid: 1571812803,
+        at: Timestamp::now(),
+        xmpp_jid: None,
+        kind: InboundKind::DeliveryReport {
+            sms_no: 32,
+            state: 0,
+            destination: None,
+        },
+    };
+    let stored = store.store_inbound(report.clone()).await.expect("stored");
+    assert!(stored.is_new());
+    assert_eq!(
+        store.store_inbound(report).await.expect("stored"),
+        Stored::Duplicate(stored.id())
+    );
+    let inbox = store.undelivered_inbox(10).await.expect("inbox");
+    assert_eq!(inbox.len(), 1);
+    let item = &inbox[0];
+    assert_eq!(item.kind, LogKind::DeliveryReport);
+    assert_eq!(item.xmpp_jid.as_deref(), Some("2001@example.org/phone"));
+    assert_eq!(item.peer.as_deref(), Some("+37255500002"));
+    let info = item.report.as_ref().expect("report info");
+    assert_eq!((info.sms_no, info.state), (32, 0));
+    let out = info.outbound.as_ref().expect("matched");
+    assert_eq!(out.id, new);
+    assert_eq!(out.xmpp_id.as_deref(), Some("msg-1"));
+    assert_eq!(out.destination, "+37255500002");
+    let row = store.outbound(new).await.expect("read").expect("row");
+    assert_eq!(row.delivery_state, Some(0));
+    assert_eq!(
+        store
+            .outbound(old)
+            .await
+            .expect("read")
+            .expect("row")
+            .delivery_state,
+        None
+    );
+
+    // A report nobody sent is still kept (and delivered as such).
+    let orphan = store
+        .store_inbound(InboundRecord {
+            goip_id: "goippy_2001".into(),
+            recvid: 5,
+            at: Timestamp::now(),
+            xmpp_jid: None,
+            kind: InboundKind::DeliveryReport {
+                sms_no: 99,
+                state: 64,
+                destination: Some("+37255500009".into()),
+            },
+        })
+        .await
+        .expect("stored");
+    let inbox = store.undelivered_inbox(10).await.expect("inbox");
+    let item = inbox
+        .iter()
+        .find(|i| i.id == orphan.id())
+        .expect("in inbox");
+    let info = item.report.as_ref().expect("report info");
+    assert_eq!((info.state, info.outbound.is_none()), (64, true));
+    assert_eq!(item.peer.as_deref(), Some("+37255500009"));
+    store.close().await.expect("close");
+}
+
+async fn cleanup_deletes_old_rows_but_never_unfinished_work(db: TestDb) {
+    let store = db.open().await;
+    let delivered = store
+        .store_inbound(sms("ch", 1, "+37255500001", "old, delivered"))
+        .await
+        .expect("stored")
+        .id();
+    store.mark_delivered(delivered).await.expect("delivered");
+    let undelivered = store
+        .store_inbound(sms("ch", 2, "+37255500001", "old, never delivered"))
+        .await
+        .expect("stored")
+        .id();
+    let queued = store
+        .enqueue_outbound(outbound("ch", "+37255500001", "old, queued"))
+        .await
+        .expect("queued");
+    let sending = store
+        .enqueue_outbound(outbound("ch", "+37255500001", "old, sending"))
+        .await
+        .expect("queued");
+    store.mark_sending(sending, 9).await.expect("sending");
+    let failed = store
+        .enqueue_outbound(outbound("ch", "+37255500001", "old, failed"))
+        .await
+        .expect("queued");
+    store
+        .mark_failed(failed, "no", Some(38))
+        .await
+        .expect("failed");
+    let recent = store
+        .store_inbound(sms("ch", 3, "+37255500001", "recent"))
+        .await
+        .expect("stored")
+        .id();
+    store.mark_delivered(recent).await.expect("delivered");
+    // A row written by the original goippy (no status of ours, maybe none).
+    db.exec("INSERT INTO goippy_log (dir, msisdn, xmpp_jid, body, status) VALUES ('in', '+1', 'a@b', 'legacy', NULL)")
+        .await;
+    let ten_days = db.ago(10 * 86_400);
+    db.exec(&format!(
+        "UPDATE goippy_log SET created_at = {ten_days} WHERE id IN ({}, {}, {}, {}, {}) OR body = 'legacy'",
+        delivered, undelivered, queued, sending, failed
+    ))
+    .await;
+    db.exec(&format!(
+        "UPDATE goippy_dedup SET created_unix = {} WHERE recvid = 1",
+        Timestamp::now().unix() - 3 * 86_400
+    ))
+    .await;
+
+    // LOG_DAYS = 0 keeps the log but still expires old dedup keys.
+    let report = store.cleanup(0).await.expect("cleanup");
+    assert_eq!((report.log_rows, report.dedup_keys), (0, 1));
+    let report = store.cleanup(7).await.expect("cleanup");
+    assert_eq!(report.log_rows, 3, "delivered, failed and the legacy row");
+    for kept in [undelivered, queued, sending, recent] {
+        assert!(
+            store.log_entry(kept).await.expect("read").is_some(),
+            "row {kept} must survive the cleanup"
+        );
+    }
+    for gone in [delivered, failed] {
+        assert!(store.log_entry(gone).await.expect("read").is_none());
+    }
+    assert_eq!(store.undelivered_inbox(10).await.expect("inbox").len(), 1);
+    assert_eq!(store.pending_outbox().await.expect("outbox").len(), 2);
+    // A dedup key younger than DEDUP_KEEP stays, so retransmissions are still caught.
+    assert_eq!(
+        store
+            .store_inbound(sms("ch", 2, "+37255500001", "old, never delivered"))
+            .await
+            .expect("stored"),
+        Stored::Duplicate(undelivered)
+    );
+    // The spawned task runs once at start-up.
+    db.exec(&format!(
+        "UPDATE goippy_log SET created_at = {ten_days} WHERE id = {recent}"
+    ))
+    .await;
+    let task = store.spawn_cleanup(7);
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while store.log_entry(recent).await.expect("read").is_some()
+        && std::time::Instant::now() < deadline
+    {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(store.log_entry(recent).await.expect("read").is_none());
+    drop(task);
+    store.close().await.expect("close");
+}
+
+async fn text_in_any_script_round_trips(db: TestDb) {
+    let store = db.open().await;
+    let body = "Tere! Привет 你好 مرحبا 👋🏽 — ümlaut";
+    let id = store
+        .store_inbound(sms("ch", 9, "Swedbank", body))
+        .await
+        .expect("stored")
+        .id();
+    let inbox = store.undelivered_inbox(1).await.expect("inbox");
+    assert_eq!(inbox[0].id, id);
+    assert_eq!(inbox[0].body, body);
+    assert_eq!(inbox[0].peer.as_deref(), Some("Swedbank"));
+    let out = store
+        .enqueue_outbound(outbound("ch", "+37255500001", body))
+        .await
+        .expect("queued");
+    assert_eq!(
+        store.outbound(out).await.expect("read").expect("row").body,
+        body
+    );
+    // A body beyond what MySQL's TEXT holds is cut, not refused.
+    let long = "ä".repeat(40_000);
+    let id = store
+        .store_inbound(sms("ch", 10, "+37255500001", &long))
+        .await
+        .expect("stored")
+        .id();
+    let entry = store.log_entry(id).await.expect("read").expect("row");
+    let stored = entry.body.expect("body");
+    assert!(
+        stored.len() <= 65_000 && stored.chars().all(|c| c == 'ä'),
+        "{}",
+        stored.len()
+    );
+    store.close().await.expect("close");
+}
+
+async fn concurrent_inbound_writes_all_commit(db: TestDb) {
+    let store = db.open().await;
+    let mut tasks = Vec::new();
+    for i in 0..400i64 {
+        let store = store.clone();
+        tasks.push(tokio::spawn(async move {
+            store
+                .store_inbound(sms("ch", i, "+37255500001", &format!("message {i}")))
+                .await
+        }));
+    }
+    let mut ids = HashSet::new();
+    for t in tasks {
+        let stored = t.await.expect("task").expect("stored");
+        assert!(stored.is_new());
+        ids.insert(stored.id());
+    }
+    assert_eq!(ids.len(), 400);
+    assert_eq!(
+        db.scalar("SELECT COUNT(*) FROM goippy_log WHERE status = 'inbox'")
+            .await,
+        400
+    );
+    assert_eq!(db.scalar("SELECT COUNT(*) FROM goippy_dedup").await, 400);
+    store.close().await.expect("close");
+}
+
+async fn a_full_queue_refuses_calls_but_loses_none_it_took(db: TestDb) {
+    let store = db
+        .open_with(StoreOptions {
+            queue_capacity: 4,
+            max_batch: 2,
+            ..StoreOptions::default()
+        })
+        .await;
+    let mut accepted = 0;
+    let mut refused = 0;
+    for i in 0..300 {
+        match store.record_call(call(
+            "ch",
+            i,
+            CallEvent::Hangup {
+                remote: "+37255500001".into(),
+                cause: "User busy".into(),
+            },
+        )) {
+            Ok(()) => accepted += 1,
+            Err(StoreError::QueueFull { capacity: 4 }) => refused += 1,
+            Err(e) => panic!("{e}"),
+        }
+    }
+    assert!(refused > 0, "a queue of 4 should overflow");
+    store.flush().await.expect("flush");
+    assert_eq!(
+        db.scalar("SELECT COUNT(*) FROM goippy_calls").await,
+        accepted,
+        "every accepted call is stored"
+    );
+    store.close().await.expect("close");
+}
+
+async fn a_closed_store_refuses_work(db: TestDb) {
+    let store = db.open().await;
+    let other = store.clone();
+    store.close().await.expect("close");
+    assert!(matches!(
+        other.store_inbound(sms("ch", 1, "x", "y")).await,
+        Err(StoreError::Closed)
+    ));
+    assert!(matches!(
+        other.record_call(call("ch", 1, CallEvent::Expiry { seconds: 1 })),
+        Err(StoreError::Closed)
+    ));
+    assert!(matches!(
+        other.list_gateways().await,
+        Err(StoreError::Closed)
+    ));
+    other.record_keepalive(keepalive("ch", None, 1, 1)); // ignored, no panic
+    if db.kind == Kind::Sqlite {
+        assert!(db.sqlite_file().expect("file").exists());
+    }
+}
