@@ -280,8 +280,13 @@ impl Channel {
 
     /// Runs until the device drops its end of `requests`.
     pub(crate) async fn run(mut self, mut requests: mpsc::Receiver<Request>) {
+        // A GoIP registers first thing: the first keepalive goes out before
+        // anything a script asks for.
         let now = Instant::now();
-        self.timers.at(now, Timer::Keepalive);
+        self.keepalive();
+        self.flush().await;
+        self.timers
+            .at(now + self.timing.keepalive_interval, Timer::Keepalive);
         self.timers
             .at(now + self.sweep_period(), Timer::SessionSweep);
         let mut buf = vec![0u8; goip::RECV_BUFFER_BYTES];

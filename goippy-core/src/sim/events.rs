@@ -473,7 +473,7 @@ impl Event {
                 attempt,
             } => {
                 if *attempt == 1 {
-                    format!("{} {tag} {recvid} sent", ch(channel))
+                    format!("{} sending {tag} {recvid}", ch(channel))
                 } else {
                     format!(
                         "{} {tag} {recvid} not acked yet: sent again (try {attempt})",
@@ -659,9 +659,8 @@ impl Event {
                 ..
             } => format!("{} ignored a datagram from {peer}: {reason}", ch(channel)),
             Event::Status(s) => format!(
-                "{} {} on {} → {}, number {}, SMS_LOGIN:{}, {} keepalives, line {}{}, \
-                 {} open sessions, {} unacked notifications, {} SMS sent, {} USSD queries, \
-                 failures: {}",
+                "{} {} {} → {} number={} SMS_LOGIN={} keepalives={} line={}{} sessions={} \
+                 unacked={} sent={} ussd_queries={} failures={}",
                 ch(&s.channel),
                 s.id,
                 s.local_addr,
@@ -673,7 +672,7 @@ impl Event {
                 if s.module_enabled {
                     ""
                 } else {
-                    " (module disabled)"
+                    " module=disabled"
                 },
                 s.open_sessions,
                 s.pending_notifications,
@@ -682,7 +681,7 @@ impl Event {
                 if s.failures.is_empty() {
                     "none".to_owned()
                 } else {
-                    s.failures.join(", ")
+                    s.failures.join(",")
                 }
             ),
             Event::Help { text } => text.clone(),

@@ -432,6 +432,12 @@ impl Device {
         self.events.subscribe()
     }
 
+    /// Puts a front end's own event (`help`, a script `error`) into the
+    /// event stream, in order with the device's.
+    pub fn report(&self, event: Event) {
+        self.events.emit(event);
+    }
+
     /// How many channels the device has.
     pub fn channel_count(&self) -> usize {
         self.channels.len()
