@@ -68,7 +68,7 @@ struct Cli {
     #[arg(long, value_name = "N1,N2,…", conflicts_with = "channel")]
     numbers: Option<String>,
 
-    /// One channel as ID:PASSWORD[:NUMBER]; repeat for more (instead of --channels)
+    /// One channel as ID:PASSWORD or ID:PASSWORD:NUMBER; repeat for more (instead of --channels)
     #[arg(long = "channel", value_name = "ID:PASSWORD[:NUMBER]")]
     channel: Vec<String>,
 
@@ -120,7 +120,7 @@ struct Cli {
     ussd_padding: usize,
 
     /// A failure mode from the start, as the script's `fail` takes it:
-    /// "CH MODE [ARGS]", e.g. "1 drop-msg 2" or "all silence"; repeatable
+    /// "CH MODE ARGS…", e.g. "1 drop-msg 2" or "all silence"; repeatable
     #[arg(long = "fail", value_name = "CH MODE")]
     fail: Vec<String>,
 

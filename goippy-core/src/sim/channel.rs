@@ -4,7 +4,7 @@
 //!
 //! A channel is one task running one loop over three sources: datagrams on
 //! its socket, requests from the [`super::Device`] (script commands), and its
-//! own timers ([`super::timers`]). Handlers are synchronous: they change
+//! own timers (the `timers` module). Handlers are synchronous: they change
 //! state, emit events, and put datagrams in an outbox that the loop sends
 //! after each step. That keeps the protocol logic free of `.await` and makes
 //! the `silence` failure one check in one place (the outbox is discarded).
