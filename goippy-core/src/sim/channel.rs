@@ -36,7 +36,7 @@ use super::events::{ChannelStatus, CloseReason, Dir, Event, EventSink, addr};
 use super::failure::{Failure, FailureChange, Failures};
 use super::identity::Identity;
 use super::sms::{
-    MsgOutcome, PasswordOutcome, SendOutcome, SendTiming, SmsSessions, TOO_MANY_SENDS,
+    MsgOutcome, PasswordOutcome, SendOutcome, SendTiming, SmsSessions, TOO_MANY_SENDS, TelStatus,
 };
 use super::ussd::{UssdOutcome, UssdSession, UssdTable, padded};
 use super::{ChannelConfig, SimError, Timing};
@@ -538,6 +538,7 @@ impl Channel {
     }
 
     fn on_ack(&mut self, ack: Ack, bytes: &[u8], peer: SocketAddr) {
+        let accepted = ack.is_accepted();
         match ack {
             Ack::Registration { count, status } => {
                 // Only the documented `reg:` makes a GoIP consider itself
@@ -547,20 +548,15 @@ impl Channel {
                 } else {
                     "req"
                 };
-                let accepted = prefix == "reg"
-                    && Ack::Registration {
-                        count: String::new(),
-                        status,
-                    }
-                    .is_accepted();
+                let logged_in = prefix == "reg" && accepted;
                 self.emit(Event::KeepaliveAck {
                     channel: self.index,
                     count,
                     status,
                     prefix: prefix.to_owned(),
-                    sms_login: accepted,
+                    sms_login: logged_in,
                 });
-                self.set_sms_login(accepted);
+                self.set_sms_login(logged_in);
             }
             Ack::Ok { tag, recvid } => match self.pending.get(&recvid) {
                 Some(p) if p.tag == tag => {
@@ -805,7 +801,7 @@ impl Channel {
         let status = self.sms.complete(q.sendid, q.telid, q.errorstatus);
         self.reply(q.peer, &status.reply(q.sendid, q.telid));
         match status {
-            super::sms::TelStatus::Sent { sms_no } => {
+            TelStatus::Sent { sms_no } => {
                 self.sms_sent += 1;
                 if self.sent_log.len() >= SENT_LOG {
                     self.sent_log.pop_front();
@@ -836,7 +832,7 @@ impl Channel {
                     );
                 }
             }
-            super::sms::TelStatus::Failed { errorstatus } => self.emit(Event::SmsFailed {
+            TelStatus::Failed { errorstatus } => self.emit(Event::SmsFailed {
                 channel: self.index,
                 to: q.to,
                 text: q.text,
@@ -844,7 +840,7 @@ impl Channel {
                 telid: q.telid,
                 errorstatus,
             }),
-            super::sms::TelStatus::Waiting => {}
+            TelStatus::Waiting => {}
         }
     }
 
