@@ -33,4 +33,6 @@ pub mod logging;
 #[cfg(feature = "daemon")]
 pub mod store;
 #[cfg(feature = "daemon")]
+pub mod systemd;
+#[cfg(feature = "daemon")]
 pub mod xmpp;
