@@ -210,31 +210,55 @@ mod tests {
         );
     }
 
+    // Real programs only (`true`, `false`, `sh`): a script written and run
+    // at once by a multi-threaded test can fail with ETXTBSY. The scripted
+    // fake systemctl is exercised through the binary in tests/ops_*.rs.
+
     #[test]
     fn nothing_runs_without_systemd() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let log = dir.path().join("log");
-        let script = dir.path().join("systemctl");
-        std::fs::write(
-            &script,
-            format!("#!/bin/sh\necho \"$@\" >> {}\n", log.display()),
-        )
-        .expect("script");
-        make_executable(&script);
         let marker = dir.path().join("run-systemd-system");
-        let systemctl = Systemctl::new(&script, &marker);
+        // Were it run, a missing program would say Missing, not NotBooted.
+        let systemctl = Systemctl::new(dir.path().join("no-such-systemctl"), &marker);
         let mut report = Report::default();
         match systemctl.apply(&[Step::daemon_reload()], &mut report) {
-            Ok(Applied::Unavailable(Unavailable::NotBooted { marker: m })) => assert_eq!(m, marker),
+            Ok(Applied::Unavailable(why @ Unavailable::NotBooted { .. })) => assert_eq!(
+                why.to_string(),
+                format!(
+                    "systemd is not running here ({} does not exist)",
+                    marker.display()
+                )
+            ),
             other => panic!("{other:?}"),
         }
-        assert!(!log.exists(), "systemctl must not have run");
+        assert_eq!(report.text(), "");
         assert_eq!(
             systemctl.is_active("goippy.service"),
             ActiveState::Unknown("systemd not running".into())
         );
 
         std::fs::create_dir(&marker).expect("marker");
+        match systemctl.apply(&[Step::daemon_reload()], &mut report) {
+            Ok(Applied::Unavailable(why @ Unavailable::Missing { .. })) => {
+                assert!(
+                    why.to_string()
+                        .starts_with("systemctl was not found (tried "),
+                    "{why}"
+                )
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(
+            systemctl.is_active("goippy.service").to_string(),
+            "unknown (no systemctl)"
+        );
+    }
+
+    #[test]
+    fn steps_run_in_order_and_are_reported() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let systemctl = Systemctl::new("true", dir.path());
+        let mut report = Report::default();
         match systemctl.apply(
             &[Step::daemon_reload(), Step::stop("x.service")],
             &mut report,
@@ -243,57 +267,50 @@ mod tests {
             other => panic!("{other:?}"),
         }
         assert_eq!(
-            std::fs::read_to_string(&log).expect("log"),
-            "daemon-reload\nstop x.service\n"
-        );
-        assert_eq!(
             report.text(),
             "ran systemctl daemon-reload\nran systemctl stop x.service\n"
         );
-
-        let missing = Systemctl::new(dir.path().join("nope"), &marker);
-        match missing.apply(&[Step::daemon_reload()], &mut report) {
-            Ok(Applied::Unavailable(Unavailable::Missing { .. })) => {}
-            other => panic!("{other:?}"),
-        }
+        // is-active's answer is the first line it prints, whatever its exit status.
+        let echo = Systemctl::new("echo", dir.path());
         assert_eq!(
-            missing.is_active("goippy.service").to_string(),
-            "unknown (no systemctl)"
+            echo.is_active("goippy.service"),
+            ActiveState::Known("is-active goippy.service".into())
         );
     }
 
     #[test]
     fn a_failing_step_reports_stderr_and_what_is_left() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let script = dir.path().join("systemctl");
-        std::fs::write(
-            &script,
-            "#!/bin/sh\ncase \"$1\" in\n  enable) echo 'Failed to enable unit: boom' >&2; exit 1;;\n  is-active) echo failed; exit 3;;\nesac\n",
-        )
-        .expect("script");
-        make_executable(&script);
-        let systemctl = Systemctl::new(&script, dir.path());
         let mut report = Report::default();
-        let err = systemctl
+        let err = Systemctl::new("false", dir.path())
             .apply(
                 &[Step::daemon_reload(), Step::enable_now("goippy.service")],
                 &mut report,
             )
-            .expect_err("enable fails");
+            .expect_err("false fails");
         assert!(
-            err.to_string().ends_with(": Failed to enable unit: boom"),
+            err.to_string().ends_with("failed (exit status: 1)"),
             "{err}"
         );
-        assert_eq!(err.remaining, vec!["systemctl enable --now goippy.service"]);
-        assert_eq!(report.text(), "ran systemctl daemon-reload\n");
         assert_eq!(
-            systemctl.is_active("goippy.service"),
-            ActiveState::Known("failed".into())
+            err.remaining,
+            vec![
+                "systemctl daemon-reload",
+                "systemctl enable --now goippy.service"
+            ]
         );
-    }
-
-    fn make_executable(path: &Path) {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+        assert_eq!(report.text(), "");
+        // `sh daemon-reload` fails, saying so on stderr: that text is in the error.
+        let err = Systemctl::new("sh", dir.path())
+            .apply(&[Step::daemon_reload()], &mut report)
+            .expect_err("no such script");
+        let msg = err.to_string();
+        assert!(msg.starts_with("`sh daemon-reload` failed ("), "{msg}");
+        assert!(
+            msg.rsplit("): ")
+                .next()
+                .is_some_and(|e| e.contains("daemon-reload")),
+            "{msg}"
+        );
     }
 }
