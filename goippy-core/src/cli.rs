@@ -14,6 +14,10 @@ use clap::{ArgAction, ArgGroup, Parser};
 
 use crate::config::{self, Config, DEFAULT_CONFIG_PATH, DEFAULT_SAMPLE_PATH};
 use crate::store::AdminCommand;
+use crate::systemd::{
+    DEFAULT_ETC_DIR, DEFAULT_SYSTEMCTL, DEFAULT_SYSTEMD_RUN_DIR, DEFAULT_UNIT_DIR, DEFAULT_USERADD,
+    Host, InstanceName, OpsCommand,
+};
 
 const EXAMPLES: &str = "\
 Examples:
@@ -32,6 +36,14 @@ Gateways (one per extension; a running goippy picks changes up within seconds):
   goippy --remove 2001 -c /etc/goippy-2.conf
                                      remove it, using another configuration's database
 
+systemd services (one per extension; run as root):
+  goippy --install                   goippy.service running /etc/goippy.conf
+  goippy --install 2508              goippy-2508.service running /etc/goippy-2508.conf
+                                     (created from /etc/goippy.conf, with its own database)
+  goippy --list                      instances, their state, and whether their configuration loads
+  goippy --uninstall 2508            stop and remove goippy-2508 and /etc/goippy-2508.conf
+  goippy --uninstall default         stop and remove goippy.service (/etc/goippy.conf is kept)
+
 Logging: -v (debug), -vv (trace), -q (warnings), -qq (errors). Without them, RUST_LOG
 (a tracing filter such as \"goippy_core=debug\") and then the configuration's LOG_LEVEL
 apply; the default is info. Under systemd the output is plain lines for journald.";
@@ -40,6 +52,8 @@ apply; the default is info. Under systemd the output is plain lines for journald
 #[derive(Debug, Parser)]
 #[command(name = "goippy", version, after_help = EXAMPLES)]
 #[command(group(ArgGroup::new("admin").args(["add", "remove", "list_ext", "enable", "disable"])))]
+#[command(group(ArgGroup::new("ops").args(["install", "list", "uninstall"])
+    .conflicts_with_all(["sample", "check", "config", "config_flag", "admin"])))]
 pub struct Cli {
     /// Configuration file [default: /etc/goippy.conf]
     #[arg(value_name = "CONFIG")]
@@ -87,6 +101,48 @@ pub struct Cli {
     #[arg(long, value_name = "EXT")]
     pub disable: Option<String>,
 
+    /// Install and start the systemd service: without NAME the main instance
+    /// (goippy.service, /etc/goippy.conf); with NAME the instance goippy-NAME.service
+    /// running /etc/goippy-NAME.conf, created from /etc/goippy.conf when missing
+    #[arg(long, value_name = "NAME", num_args = 0..=1)]
+    pub install: Option<Option<InstanceName>>,
+
+    /// List the installed instances: unit, active state, configuration, and
+    /// whether the configuration loads
+    #[arg(long)]
+    pub list: bool,
+
+    /// Stop, disable and remove the instance NAME ("default": the main instance,
+    /// whose /etc/goippy.conf is kept; otherwise /etc/goippy-NAME.conf is removed too)
+    #[arg(long, value_name = "NAME")]
+    pub uninstall: Option<InstanceName>,
+
+    /// Directory of the configurations (and of the passwd file the service user is looked up in)
+    #[arg(long, value_name = "DIR", env = "GOIPPY_ETC_DIR", default_value = DEFAULT_ETC_DIR,
+          help_heading = "Service installation")]
+    pub etc_dir: PathBuf,
+
+    /// Directory the unit files are written to
+    #[arg(long, value_name = "DIR", env = "GOIPPY_UNIT_DIR", default_value = DEFAULT_UNIT_DIR,
+          help_heading = "Service installation")]
+    pub unit_dir: PathBuf,
+
+    /// The systemctl program
+    #[arg(long, value_name = "PROGRAM", env = "GOIPPY_SYSTEMCTL", default_value = DEFAULT_SYSTEMCTL,
+          help_heading = "Service installation")]
+    pub systemctl: PathBuf,
+
+    /// systemd counts as running when this directory exists; otherwise the
+    /// systemctl commands are printed for the operator instead of run
+    #[arg(long, value_name = "DIR", env = "GOIPPY_SYSTEMD_RUN_DIR",
+          default_value = DEFAULT_SYSTEMD_RUN_DIR, help_heading = "Service installation")]
+    pub systemd_run_dir: PathBuf,
+
+    /// The program that creates the goippy system user when it is missing
+    #[arg(long, value_name = "PROGRAM", env = "GOIPPY_USERADD", default_value = DEFAULT_USERADD,
+          help_heading = "Service installation")]
+    pub useradd: PathBuf,
+
     /// More log output (-v debug, -vv trace)
     #[arg(short, long, action = ArgAction::Count, conflicts_with = "quiet")]
     pub verbose: u8,
@@ -128,6 +184,30 @@ impl Cli {
         self.disable
             .as_ref()
             .map(|ext| AdminCommand::Disable { ext: ext.clone() })
+    }
+
+    /// The systemd service command given, if any.
+    pub fn ops_command(&self) -> Option<OpsCommand> {
+        if let Some(name) = &self.install {
+            return Some(OpsCommand::Install(
+                name.clone().unwrap_or(InstanceName::Main),
+            ));
+        }
+        if self.list {
+            return Some(OpsCommand::List);
+        }
+        self.uninstall.clone().map(OpsCommand::Uninstall)
+    }
+
+    /// The directories and programs the service commands use.
+    pub fn ops_host(&self) -> Host {
+        Host::new(
+            &self.etc_dir,
+            &self.unit_dir,
+            &self.systemctl,
+            &self.systemd_run_dir,
+            &self.useradd,
+        )
     }
 
     /// -v minus -q: positive is chattier.
@@ -279,6 +359,69 @@ mod tests {
         let cli = Cli::try_parse_from(["goippy", "--add", "1", "2", "-", ".*", "/tmp/5.conf"])
             .expect("parses");
         assert_eq!(cli.config_path(), PathBuf::from("/tmp/5.conf"));
+    }
+
+    #[test]
+    fn service_commands() {
+        let parse = |args: &[&str]| {
+            let mut all = vec!["goippy"];
+            all.extend_from_slice(args);
+            Cli::try_parse_from(all)
+        };
+        let ops = |args: &[&str]| parse(args).expect("parses").ops_command();
+        assert_eq!(
+            ops(&["--install"]),
+            Some(OpsCommand::Install(InstanceName::Main))
+        );
+        assert_eq!(
+            ops(&["--install", "default"]),
+            Some(OpsCommand::Install(InstanceName::Main))
+        );
+        assert_eq!(
+            ops(&["--install", "2508"]),
+            Some(OpsCommand::Install(InstanceName::Named("2508".into())))
+        );
+        assert_eq!(ops(&["--list"]), Some(OpsCommand::List));
+        assert_eq!(
+            ops(&["--uninstall", "2508"]),
+            Some(OpsCommand::Uninstall(InstanceName::Named("2508".into())))
+        );
+        assert_eq!(
+            ops(&["--uninstall", "default"]),
+            Some(OpsCommand::Uninstall(InstanceName::Main))
+        );
+        assert_eq!(ops(&[]), None);
+        assert_eq!(ops(&["--listExt"]), None);
+        // Names are checked by clap, with our message.
+        let err = parse(&["--install", "25 08"]).expect_err("bad name");
+        assert!(err.to_string().contains("letters, digits"), "{err}");
+        assert!(parse(&["--uninstall"]).is_err());
+        // One at a time, and not with the other modes.
+        for bad in [
+            &["--install", "--list"][..],
+            &["--list", "--uninstall", "1"],
+            &["--list", "--listExt"],
+            &["--install", "--check"],
+            &["--list", "--sample"],
+            &["--list", "/etc/goippy.conf"],
+            &["--list", "-c", "/etc/goippy.conf"],
+        ] {
+            assert!(parse(bad).is_err(), "{bad:?}");
+        }
+        let cli = parse(&[
+            "--install",
+            "2508",
+            "--etc-dir",
+            "/tmp/r/etc",
+            "--unit-dir",
+            "/tmp/r/units",
+            "--systemctl",
+            "/tmp/r/systemctl",
+        ])
+        .expect("parses");
+        let host = cli.ops_host();
+        assert_eq!(host.etc_dir, PathBuf::from("/tmp/r/etc"));
+        assert_eq!(host.unit_dir, PathBuf::from("/tmp/r/units"));
     }
 
     #[test]

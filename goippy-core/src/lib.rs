@@ -35,4 +35,6 @@ pub mod sim;
 #[cfg(feature = "daemon")]
 pub mod store;
 #[cfg(feature = "daemon")]
+pub mod systemd;
+#[cfg(feature = "daemon")]
 pub mod xmpp;

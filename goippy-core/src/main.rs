@@ -6,6 +6,7 @@ use clap::Parser;
 use goippy_core::cli::{self, Cli, SampleOutcome};
 use goippy_core::config::Config;
 use goippy_core::store::{self, AdminCommand};
+use goippy_core::systemd::{self, Report};
 use goippy_core::{daemon, logging};
 
 fn main() -> ExitCode {
@@ -27,6 +28,20 @@ fn main() -> ExitCode {
                 }
                 ExitCode::SUCCESS
             }
+            Err(e) => {
+                eprintln!("goippy: {e}");
+                ExitCode::FAILURE
+            }
+        };
+    }
+
+    if let Some(command) = cli.ops_command() {
+        let mut report = Report::default();
+        let result = systemd::run(&command, &cli.ops_host(), &mut report);
+        // What was done is printed also when a later step failed.
+        print!("{}", report.text());
+        return match result {
+            Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
                 eprintln!("goippy: {e}");
                 ExitCode::FAILURE

@@ -1,0 +1,262 @@
+//! `goippy --install [NAME]`: write an instance's unit and start it.
+//!
+//! The steps, each of which can stop the install with a message saying what
+//! to do: the unit's place must be free or goippy's own; the configuration
+//! must exist (a named instance's is created from the main one); it must
+//! load; it must not collide with another installed instance; then the
+//! service user is made sure of, the configuration is shared with it, the
+//! unit is written, and systemd is told. Everything up to writing the unit
+//! is checked before anything is changed on the system, so a refused
+//! install leaves at most the configuration it created for the operator to
+//! edit.
+
+use std::io::Write;
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+
+use crate::config::{Config, DbSettings};
+
+use super::account::{self, CONFIG_MODE, SERVICE_USER};
+use super::collision::{self, Party};
+use super::discovery::{self, UnitFile};
+use super::error::OpsError;
+use super::host::Host;
+use super::instance::{InstanceName, STATE_DIR};
+use super::instance_config;
+use super::report::Report;
+use super::systemctl::{Applied, Step};
+use super::unit::{self, UnitSpec};
+use super::unit_path::UnitPath;
+
+/// Installs (or reinstalls) `name`.
+pub fn install(name: &InstanceName, host: &Host, report: &mut Report) -> Result<(), OpsError> {
+    let unit_path = host.unit_path(name);
+    let unit_name = name.unit_name();
+    let config_path = host.config_path(name);
+
+    let previous = match discovery::examine(&unit_path, name)? {
+        UnitFile::Foreign(f) => {
+            return Err(OpsError::Foreign {
+                path: f.path,
+                why: f.why,
+            });
+        }
+        UnitFile::Ours(installed) => Some(installed),
+        UnitFile::Absent => None,
+    };
+
+    let created_from = provide_config(name, host, &config_path, report)?;
+    let (config, warnings) = Config::load(&config_path)?;
+    for w in warnings {
+        report.say(format!("warning: {}: {w}", config_path.display()));
+    }
+    check_collisions(name, &config, host, created_from, report)?;
+
+    let executable = host.executable()?;
+    let spec = UnitSpec {
+        instance: name.clone(),
+        executable: UnitPath::new(&executable, "the goippy executable")?,
+        config: UnitPath::new(&config_path, "the configuration file")?,
+        goip_port: config.goip.port,
+        extra_writable_dir: writable_db_dir(&config, report)?,
+    };
+    let text = unit::render(&spec);
+
+    let account = account::ensure(host, report)?;
+    account::share_config(&config_path, account)?;
+    report.say(format!(
+        "{}: group {SERVICE_USER}, mode {CONFIG_MODE:04o} (the service user reads it, others cannot)",
+        config_path.display()
+    ));
+
+    let unchanged =
+        previous.is_some() && std::fs::read_to_string(&unit_path).ok().as_deref() == Some(&text);
+    if unchanged {
+        report.say(format!("{} is up to date", unit_path.display()));
+    } else {
+        write_unit(&unit_path, &text)?;
+        report.say(format!("wrote {}", unit_path.display()));
+    }
+
+    let steps = [Step::daemon_reload(), Step::enable_now(&unit_name)];
+    match host.systemctl.apply(&steps, report) {
+        Ok(Applied::Ran) => {
+            report.say(format!(
+                "{unit_name} is enabled and running; see `goippy --list` and `journalctl -u {unit_name}`"
+            ));
+            if previous.is_some() {
+                report.say(format!(
+                    "it was installed before: if it was already running, `systemctl restart {unit_name}` \
+                     makes it use this unit and its configuration"
+                ));
+            }
+            Ok(())
+        }
+        Ok(Applied::Unavailable(why)) => {
+            report.say(format!(
+                "{why}: nothing was enabled or started. On the systemd host, run:"
+            ));
+            for step in &steps {
+                report.say(format!("  {}", step.command_line()));
+            }
+            Ok(())
+        }
+        Err(failed) => Err(OpsError::Systemctl {
+            failed,
+            situation: format!("{} is written", unit_path.display()),
+        }),
+    }
+}
+
+/// Makes sure `name`'s configuration exists; returns the base it was
+/// created from, if it was created now.
+fn provide_config(
+    name: &InstanceName,
+    host: &Host,
+    config_path: &Path,
+    report: &mut Report,
+) -> Result<Option<PathBuf>, OpsError> {
+    let exists = |path: &Path| {
+        instance_config::exists(path).map_err(|source| OpsError::Io {
+            action: "look at",
+            path: path.to_path_buf(),
+            source,
+        })
+    };
+    if exists(config_path)? {
+        return Ok(None);
+    }
+    let base = host.config_path(&InstanceName::Main);
+    if *name == InstanceName::Main || !exists(&base)? {
+        return Err(OpsError::MissingConfig {
+            path: base,
+            retry: name.install_command(),
+        });
+    }
+    let created = instance_config::create(&base, config_path, name)?;
+    match &created.own_db_file {
+        Some(db) => report.say(format!(
+            "created {} from {} (its own database: {})",
+            created.path.display(),
+            base.display(),
+            db.display()
+        )),
+        None => report.say(format!(
+            "created {} from {} (it uses the same MySQL database until you give it its own DB_BASE)",
+            created.path.display(),
+            base.display()
+        )),
+    }
+    Ok(Some(base))
+}
+
+/// Refuses the install when `config` shares a port, component or database
+/// with another installed instance. An instance whose configuration does
+/// not load cannot be compared; that is a warning, since it cannot run
+/// either.
+fn check_collisions(
+    name: &InstanceName,
+    config: &Config,
+    host: &Host,
+    created_from: Option<PathBuf>,
+    report: &mut Report,
+) -> Result<(), OpsError> {
+    let installed = discovery::discover(&host.unit_dir)?;
+    let mut collisions = Vec::new();
+    for other in installed.installed.iter().filter(|i| i.name != *name) {
+        match Config::load(&other.config) {
+            Ok((other_config, _)) => collisions.extend(collision::between(
+                Party { name, config },
+                Party {
+                    name: &other.name,
+                    config: &other_config,
+                },
+            )),
+            Err(e) => report.say(format!(
+                "warning: not compared with instance {} ({}): its configuration does not load: {}",
+                other.name,
+                other.name.unit_name(),
+                e.problems
+                    .first()
+                    .map(String::as_str)
+                    .unwrap_or("unknown problem")
+            )),
+        }
+    }
+    if collisions.is_empty() {
+        Ok(())
+    } else {
+        Err(OpsError::Collisions {
+            name: name.clone(),
+            config: config.path.clone(),
+            created_from,
+            collisions,
+        })
+    }
+}
+
+/// The directory a SQLite DB_FILE outside the state directory needs
+/// writable, if any.
+fn writable_db_dir(config: &Config, report: &mut Report) -> Result<Option<UnitPath>, OpsError> {
+    let DbSettings::Sqlite { file } = &config.db else {
+        return Ok(None);
+    };
+    if !file.is_absolute() {
+        let suggestion =
+            Path::new(STATE_DIR).join(file.file_name().unwrap_or("goippy.db".as_ref()));
+        return Err(OpsError::RelativeDbFile {
+            config: config.path.clone(),
+            file: file.clone(),
+            suggestion,
+        });
+    }
+    let Some(dir) = file.parent() else {
+        return Ok(None);
+    };
+    if dir.starts_with(STATE_DIR) {
+        return Ok(None);
+    }
+    let dir_path = UnitPath::new(dir, "the directory of DB_FILE")?;
+    if !dir.is_dir() {
+        report.say(format!(
+            "warning: {} (the directory of DB_FILE) does not exist; create it, writable by user {SERVICE_USER}, \
+             or goippy cannot open its database",
+            dir.display()
+        ));
+    }
+    Ok(Some(dir_path))
+}
+
+/// Writes the unit through a temporary file and a rename, so systemd never
+/// reads half a unit; mode 0644 like every unit file.
+fn write_unit(path: &Path, text: &str) -> Result<(), OpsError> {
+    let io = |action, source| OpsError::Io {
+        action,
+        path: path.to_path_buf(),
+        source,
+    };
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).map_err(|e| io("create the directory of", e))?;
+    }
+    let mut tmp_name = path.as_os_str().to_os_string();
+    tmp_name.push(".goippy-new");
+    let tmp = PathBuf::from(tmp_name);
+    let result = (|| {
+        let mut file = std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o644)
+            .open(&tmp)?;
+        // Whatever the umask, a unit is world-readable (systemctl cat).
+        file.set_permissions(std::fs::Permissions::from_mode(0o644))?;
+        file.write_all(text.as_bytes())?;
+        file.sync_all()?;
+        std::fs::rename(&tmp, path)
+    })();
+    if let Err(e) = result {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(io("write", e));
+    }
+    Ok(())
+}

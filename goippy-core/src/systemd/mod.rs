@@ -1,0 +1,111 @@
+//! Running goippy under systemd: one service per extension, managed with
+//! `goippy --install [NAME]`, `--list` and `--uninstall NAME`.
+//!
+//! # Names
+//!
+//! The operator speaks of `default` (the main instance: `goippy.service`
+//! running `/etc/goippy.conf`) and of names such as `2508`
+//! (`goippy-2508.service` running `/etc/goippy-2508.conf`); see
+//! [`InstanceName`]. Names are letters, digits, `-` and `_`.
+//!
+//! # Units
+//!
+//! Each instance gets a complete unit of its own rather than an instance of
+//! a `goippy@.service` template, because instances differ in more than their
+//! name: only one with GOIP_PORT below 1024 keeps `CAP_NET_BIND_SERVICE`, only
+//! one whose SQLite file lies outside `/var/lib/goippy` needs
+//! `ReadWritePaths=`. The unit is `Type=notify` with `NotifyAccess=main` and
+//! `WatchdogSec=30` (the daemon sends READY=1 and WATCHDOG=1),
+//! `Restart=on-failure`, `TimeoutStopSec=15` for a shutdown that takes at most
+//! 10 s, and hardening fit for a UDP daemon that talks to Prosody and
+//! perhaps MySQL over TCP; each directive is commented in the unit itself
+//! (`unit.rs`). `ExecStart=` is the canonical path of the goippy that ran
+//! `--install`. The first lines mark the file as goippy's; only marked files
+//! are listed, rewritten or removed (`discovery.rs`).
+//!
+//! # User and permissions
+//!
+//! All instances run as one static system user `goippy`, created with
+//! `useradd --system` when missing. The configuration holds secrets: install
+//! makes it `root:goippy`, mode 0640, so the service reads it and nobody
+//! else does. `DynamicUser=` was rejected: it has no stable group to share
+//! the configuration with (only `LoadCredential=`, which would make the
+//! daemon read `$CREDENTIALS_DIRECTORY`), and instances sharing
+//! `StateDirectory=goippy` under different dynamic users would have systemd
+//! re-own the directory at every start (`account.rs`).
+//!
+//! # Databases
+//!
+//! `StateDirectory=goippy` (`/var/lib/goippy`, owned by `goippy`) holds the
+//! SQLite files. A named instance's configuration created from the main one
+//! gets its own file, `/var/lib/goippy/goippy-<name>.db`; GOIP_PORT and
+//! XMPP_COMPONENT_JID are copied unchanged, so the collision check refuses
+//! it until the operator gives it its own, naming the file to edit
+//! (`instance_config.rs`, `collision.rs`).
+//!
+//! # systemctl
+//!
+//! `daemon-reload`, `enable --now`, `disable --now` and `is-active` run
+//! through the program given by `--systemctl` / `GOIPPY_SYSTEMCTL`. When
+//! systemd is not running (no `/run/systemd/system`) or systemctl is not
+//! there, the files are still written and the command prints exactly what to
+//! run, exiting 0 — it never claims that something started. A failing call is
+//! an error carrying systemctl's stderr and the commands still to run
+//! (`systemctl.rs`).
+//!
+//! # Directories
+//!
+//! `/etc`, `/etc/systemd/system`, `/run/systemd/system`, `systemctl` and
+//! `useradd` can all be replaced (flags or `GOIPPY_*` variables, see
+//! [`Host`]), which is how the tests install into a temporary root.
+
+mod account;
+mod collision;
+mod discovery;
+mod error;
+mod host;
+mod install;
+mod instance;
+mod instance_config;
+mod list;
+mod report;
+mod systemctl;
+mod tool;
+mod uninstall;
+mod unit;
+mod unit_path;
+
+pub use account::{CONFIG_MODE, SERVICE_USER};
+pub use collision::{Clash, Collision};
+pub use discovery::{Discovery, Foreign, Installed, discover};
+pub use error::OpsError;
+pub use host::{
+    DEFAULT_ETC_DIR, DEFAULT_SYSTEMCTL, DEFAULT_SYSTEMD_RUN_DIR, DEFAULT_UNIT_DIR, DEFAULT_USERADD,
+    Host,
+};
+pub use instance::{InstanceName, InstanceNameError, MAIN_INSTANCE_WORD, STATE_DIR};
+pub use report::Report;
+pub use systemctl::{ActiveState, Systemctl, Unavailable};
+pub use unit::{UnitSpec, render as render_unit};
+pub use unit_path::{UnitPath, UnsafeUnitPath};
+
+/// One of the service-management commands.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OpsCommand {
+    /// `--install` (the main instance) or `--install NAME`.
+    Install(InstanceName),
+    /// `--list`.
+    List,
+    /// `--uninstall NAME` (`default`: the main instance).
+    Uninstall(InstanceName),
+}
+
+/// Runs `command` on `host`. What it did is in `report` — also when it
+/// fails half-way, so the caller prints the report and then the error.
+pub fn run(command: &OpsCommand, host: &Host, report: &mut Report) -> Result<(), OpsError> {
+    match command {
+        OpsCommand::Install(name) => install::install(name, host, report),
+        OpsCommand::List => list::list(host, report),
+        OpsCommand::Uninstall(name) => uninstall::uninstall(name, host, report),
+    }
+}

@@ -1,0 +1,182 @@
+//! `goippy --uninstall NAME`: stop and disable an instance and remove what
+//! `--install` wrote.
+//!
+//! Removed: the unit, its enable links, and — for a named instance — the
+//! instance's configuration (`/etc/goippy-2508.conf`). Kept: the main
+//! configuration (`--uninstall default` keeps `/etc/goippy.conf`, which the
+//! operator wrote and `--install` will use again), every database (message
+//! history is not goippy's to throw away), and the service user (other
+//! instances may run as it). The report says each of these.
+
+use std::path::Path;
+
+use crate::config::{Config, DbSettings};
+
+use super::discovery::{self, UnitFile};
+use super::error::OpsError;
+use super::host::Host;
+use super::instance::InstanceName;
+use super::report::Report;
+use super::systemctl::{Applied, Step};
+
+/// Uninstalls `name`.
+pub fn uninstall(name: &InstanceName, host: &Host, report: &mut Report) -> Result<(), OpsError> {
+    let unit_path = host.unit_path(name);
+    let unit_name = name.unit_name();
+    let installed = match discovery::examine(&unit_path, name)? {
+        UnitFile::Ours(installed) => installed,
+        UnitFile::Absent => {
+            return Err(OpsError::NotInstalled {
+                name: name.clone(),
+                unit_path,
+            });
+        }
+        UnitFile::Foreign(f) => {
+            return Err(OpsError::Foreign {
+                path: f.path,
+                why: f.why,
+            });
+        }
+    };
+    // Read before anything is removed, to say which database is kept.
+    let database = Config::load(&installed.config).ok().map(|(c, _)| c.db);
+
+    let stopped = match host
+        .systemctl
+        .apply(&[Step::disable_now(&unit_name)], report)
+    {
+        Ok(applied) => applied,
+        Err(failed) => {
+            return Err(OpsError::Systemctl {
+                failed,
+                situation: "nothing was removed".to_string(),
+            });
+        }
+    };
+
+    for link in remove_enable_links(&host.unit_dir, &unit_name)? {
+        report.say(format!("removed {} (an enable link)", link.display()));
+    }
+    std::fs::remove_file(&unit_path).map_err(|source| OpsError::Io {
+        action: "remove",
+        path: unit_path.clone(),
+        source,
+    })?;
+    report.say(format!("removed {}", unit_path.display()));
+
+    match stopped {
+        Applied::Ran => {
+            if let Err(failed) = host.systemctl.apply(&[Step::daemon_reload()], report) {
+                return Err(OpsError::Systemctl {
+                    failed,
+                    situation: format!("{unit_name} is stopped and its unit removed"),
+                });
+            }
+        }
+        Applied::Unavailable(why) => {
+            report.say(format!(
+                "{why}: nothing was stopped or disabled by systemctl. On the systemd host, run:"
+            ));
+            report.say(format!("  {}", Step::stop(&unit_name).command_line()));
+            report.say(format!("  {}", Step::daemon_reload().command_line()));
+        }
+    }
+
+    match name {
+        InstanceName::Main => report.say(format!(
+            "kept {} (the main configuration; `goippy --install` uses it again)",
+            installed.config.display()
+        )),
+        InstanceName::Named(_) => remove_instance_config(name, &installed.config, report)?,
+    }
+    match database {
+        Some(DbSettings::Sqlite { file }) => report.say(format!(
+            "kept the database {} (delete it yourself if its history is no longer needed)",
+            file.display()
+        )),
+        Some(DbSettings::MySql {
+            host,
+            port,
+            database,
+            ..
+        }) => report.say(format!(
+            "kept the MySQL database {database} on {host}:{port}"
+        )),
+        None => {}
+    }
+    report.say(format!("uninstalled instance {name} ({unit_name})"));
+    Ok(())
+}
+
+/// Removes a named instance's configuration — but only a file with the name
+/// goippy gives it, whatever a damaged marker might point at.
+fn remove_instance_config(
+    name: &InstanceName,
+    config: &Path,
+    report: &mut Report,
+) -> Result<(), OpsError> {
+    let expected = name.config_file_name();
+    if config.file_name().and_then(|n| n.to_str()) != Some(expected.as_str()) {
+        report.say(format!(
+            "kept {} (not named {expected}, so not goippy's to remove)",
+            config.display()
+        ));
+        return Ok(());
+    }
+    match std::fs::remove_file(config) {
+        Ok(()) => {
+            report.say(format!(
+                "removed {} (the configuration of instance {name})",
+                config.display()
+            ));
+            Ok(())
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            report.say(format!("{} was already gone", config.display()));
+            Ok(())
+        }
+        Err(source) => Err(OpsError::Io {
+            action: "remove",
+            path: config.to_path_buf(),
+            source,
+        }),
+    }
+}
+
+/// Removes `<unit_dir>/*.wants/<unit>` and `*.requires/<unit>` symlinks that
+/// point at a file called `<unit>`: what `systemctl enable` leaves, and what
+/// would dangle once the unit is gone when systemctl could not disable it.
+fn remove_enable_links(
+    unit_dir: &Path,
+    unit_name: &str,
+) -> Result<Vec<std::path::PathBuf>, OpsError> {
+    let io = |path: &Path, action, source| OpsError::Io {
+        action,
+        path: path.to_path_buf(),
+        source,
+    };
+    let entries = match std::fs::read_dir(unit_dir) {
+        Ok(e) => e,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(io(unit_dir, "read the unit directory", e)),
+    };
+    let mut removed = Vec::new();
+    for entry in entries {
+        let entry = entry.map_err(|e| io(unit_dir, "read the unit directory", e))?;
+        let dir_name = entry.file_name();
+        let dir_name = dir_name.to_string_lossy();
+        if !(dir_name.ends_with(".wants") || dir_name.ends_with(".requires")) {
+            continue;
+        }
+        let link = entry.path().join(unit_name);
+        let Ok(target) = std::fs::read_link(&link) else {
+            continue;
+        };
+        if target.file_name().and_then(|n| n.to_str()) == Some(unit_name) {
+            std::fs::remove_file(&link).map_err(|e| io(&link, "remove", e))?;
+            removed.push(link);
+        }
+    }
+    removed.sort();
+    Ok(removed)
+}
