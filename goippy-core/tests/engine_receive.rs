@@ -432,6 +432,10 @@ async fn a_full_event_queue_leaves_messages_unacked_and_drops_keepalive_events()
     assert!(device.expect_ack().await.is_accepted());
     let stats = t.engine.stats();
     assert!(stats.not_acked >= 2, "{stats:?}");
+    assert!(
+        stats.events_dropped >= 3,
+        "the keepalive event too: {stats:?}"
+    );
     let first = t
         .next_event(|e| match e {
             EngineEvent::Sms(sms) => Some(sms),
