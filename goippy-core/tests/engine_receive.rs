@@ -1,6 +1,7 @@
 //! The receiving side of the engine over real loopback sockets: keepalives
 //! and the channel registry, authentication, acks, deduplication, and the
 //! durable-ack rule (no ack before the consumer stored the message).
+#![cfg(feature = "daemon")]
 
 mod engine_support;
 

@@ -1,5 +1,6 @@
 //! What strangers and broken packets cannot do: crash the engine, stop it
 //! serving real channels, or make it remember anything.
+#![cfg(feature = "daemon")]
 
 mod engine_support;
 

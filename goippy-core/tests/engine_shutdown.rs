@@ -1,5 +1,6 @@
 //! Graceful shutdown: no new jobs, nothing half-sent left open, acks until
 //! the end, then the socket is closed.
+#![cfg(feature = "daemon")]
 
 mod engine_support;
 

@@ -2,6 +2,7 @@
 //! MSG / PASSWORD / SEND / DONE session, its failure shapes, its retries —
 //! and proof that SEND is never sent twice for one telid (the single status
 //! poll the vendor document prescribes being the only repeat).
+#![cfg(feature = "daemon")]
 
 mod engine_support;
 

@@ -1,6 +1,7 @@
 //! USSD requests and control commands over real loopback sockets, against a
 //! scripted GoIP: increasing sendids, the single USSD resend, reply
 //! cleaning, late answers, control retries and routing by sendid.
+#![cfg(feature = "daemon")]
 
 mod engine_support;
 

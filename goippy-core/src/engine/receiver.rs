@@ -153,6 +153,7 @@ async fn handle_notification(shared: &Arc<Shared>, n: Notification, from: Socket
     }
     let tag = kind.tag().to_owned();
     match kind {
+        // Handled above. Every kind is listed, so a new one must be placed.
         NotificationKind::Keepalive(_) => {}
         NotificationKind::At(_) => {
             // Never acked (the protocol has no ack for it), so never resent.
@@ -170,7 +171,12 @@ async fn handle_notification(shared: &Arc<Shared>, n: Notification, from: Socket
         | NotificationKind::Expiry(_)
         | NotificationKind::State(_)
         | NotificationKind::Remain(_) => handle_call(shared, recvid, id, kind, from).await,
-        _ => {
+        NotificationKind::Cells(_)
+        | NotificationKind::CellInfo(_)
+        | NotificationKind::Bcch(_)
+        | NotificationKind::Cgatt(_)
+        | NotificationKind::NumRecord { .. }
+        | NotificationKind::Unknown { .. } => {
             let ack = Ack::Ok {
                 tag: tag.clone(),
                 recvid: recvid.clone(),
