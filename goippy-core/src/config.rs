@@ -799,7 +799,8 @@ GOIP_DEDUP_WINDOW      = 600
 # Seconds an outbound job waits for an offline channel before it fails.
 GOIP_OFFLINE_WAIT      = 300
 
-# Seconds an SMS may take to be sent before it is reported as "unknown outcome".
+# Seconds an SMS may take, from its SEND to its OK or ERROR, before it is
+# reported as "unknown outcome".
 # It is never re-sent automatically: a second SEND can mean a second SMS.
 GOIP_SMS_TIMEOUT       = 180
 

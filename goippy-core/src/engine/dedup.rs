@@ -14,6 +14,8 @@ use std::time::{Duration, Instant};
 
 use sha2::{Digest, Sha256};
 
+use crate::goip::NotificationKind;
+
 /// The identity of one notification.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct DedupKey {
@@ -42,6 +44,36 @@ pub fn body_hash(body: &[u8]) -> u64 {
     let mut first = [0u8; 8];
     first.copy_from_slice(&digest[..8]);
     u64::from_be_bytes(first)
+}
+
+/// The part of a notification that tells two events with the same recvid
+/// apart, for [`DedupKey::body_hash`].
+///
+/// For the messages the store keeps (RECEIVE, DELIVER, USSN) it is spelled
+/// out field by field, NUL-separated, because the store persists the hash:
+/// it must stay the same across versions. The other kinds are only ever
+/// deduplicated in memory, so their `Debug` form is enough. Never the
+/// password: a hash over it could be brute-forced from the database.
+pub(crate) fn notification_body(kind: &NotificationKind) -> Vec<u8> {
+    let parts: Vec<&str> = match kind {
+        NotificationKind::Receive(r) => vec![
+            r.srcnum.as_str(),
+            r.smscnum.as_deref().unwrap_or(""),
+            r.msg.as_str(),
+        ],
+        NotificationKind::Deliver(d) => {
+            return format!(
+                "{}\0{}\0{}",
+                d.sms_no,
+                d.state,
+                d.num.as_deref().unwrap_or("")
+            )
+            .into_bytes();
+        }
+        NotificationKind::Ussn(u) => vec![u.msg.as_str()],
+        other => return format!("{other:?}").into_bytes(),
+    };
+    parts.join("\0").into_bytes()
 }
 
 /// A time- and size-bounded set of recently seen keys.
@@ -87,6 +119,11 @@ impl DedupCache {
 
     pub fn len(&self) -> usize {
         self.order.len()
+    }
+
+    /// Forgets what is older than the window, even without new traffic.
+    pub fn purge(&mut self, now: Instant) {
+        self.expire(now);
     }
 
     pub fn is_empty(&self) -> bool {
@@ -146,6 +183,29 @@ mod tests {
         assert_eq!(c.len(), 1000);
         assert!(c.contains(&key("9999", "x"), t0));
         assert!(!c.contains(&key("0", "x"), t0));
+    }
+
+    #[test]
+    fn persisted_bodies_are_spelled_out() {
+        use crate::goip::{Notification, Packet, parse_packet};
+        let kind = |wire: &str| match parse_packet(wire.as_bytes()) {
+            Ok(Packet::Notification(Notification { kind, .. })) => kind,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(
+            notification_body(&kind("RECEIVE:1;id:g;password:p;srcnum:+1;msg:a;b")),
+            b"+1\0\0a;b"
+        );
+        assert_eq!(
+            notification_body(&kind("DELIVER:1;id:g;password:p;sms_no:7;state:0")),
+            b"7\x000\x00"
+        );
+        assert_eq!(
+            notification_body(&kind("USSN:1;id:g;password:p;msg:hi")),
+            b"hi"
+        );
+        let other = notification_body(&kind("STATE:1;id:g;password:secret;gsm_remain_state:IDLE"));
+        assert!(!String::from_utf8_lossy(&other).contains("secret"));
     }
 
     #[test]

@@ -59,6 +59,11 @@ impl<T: Clone> SentLedger<T> {
         self.entries.len()
     }
 
+    /// Forgets sends older than the age limit, even without new traffic.
+    pub fn purge(&mut self, now: Instant) {
+        self.expire(now);
+    }
+
     pub fn is_empty(&self) -> bool {
         self.entries.is_empty()
     }

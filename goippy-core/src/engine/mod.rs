@@ -1,10 +1,92 @@
-//! The GoIP UDP engine (see the engine issue): one socket, a channel registry, acks, dedup,
-//! and one outbound job at a time per channel.
+//! The GoIP UDP engine: the server a GoIP channel talks to
+//! (`goip-protocol.md` §1–§4 and §7).
+//!
+//! One UDP socket carries everything, in both directions: a GoIP sends its
+//! keepalives and notifications to it, and every ack and every command
+//! leaves from it, to the address the channel's latest packet came from —
+//! the NAT pinhole the GoIP keeps open. On top of that socket:
+//!
+//! * **receiving** ([`receiver`]): parse, authenticate (constant-time
+//!   password compare), ack, recognise retransmissions ([`dedup`]), keep the
+//!   channel registry ([`registry`], with the [`sweeper`] marking silent
+//!   channels offline), and hand events to the consumer ([`events`]). An
+//!   inbound SMS, delivery report or USSN is acked only after the consumer
+//!   confirms it stored it ([`DurableAck`]); everything else at once;
+//! * **sending** ([`worker`]): jobs — SMS ([`sms_session`], or the legacy
+//!   [`sms_oneshot`]), USSD ([`ussd`]), control commands ([`control`]) — run
+//!   one at a time per channel, in parallel across channels, and only while
+//!   the channel is online. Replies carry no channel id: they are routed by
+//!   sendid ([`pending`], ids from [`sendid`]) and checked against the
+//!   channel's address;
+//! * **shutdown** ([`Engine::shutdown`]): no new jobs, open exchanges
+//!   closed with DONE, acks until the end, then the socket closes.
+//!
+//! What the engine promises — what is acked when, what is retried, and what
+//! is never retried — is written down in `GUARANTEES.md` next to this file.
+//!
+//! ```no_run
+//! # async fn demo() -> std::io::Result<()> {
+//! use std::sync::Arc;
+//! use goippy_core::engine::{
+//!     ChannelCredentials, Engine, EngineConfig, EngineEvent, SmsRequest, StaticCredentials,
+//! };
+//!
+//! let credentials = StaticCredentials::new([ChannelCredentials::new("goip-1", "secret")]);
+//! let config = EngineConfig::new("0.0.0.0:44444".parse().unwrap());
+//! let (engine, mut events) = Engine::start(config, Arc::new(credentials)).await?;
+//! tokio::spawn(async move {
+//!     while let Some(event) = events.recv().await {
+//!         if let EngineEvent::Sms(sms) = event {
+//!             // store sms.text under sms.dedup_key, then:
+//!             sms.durable.stored();
+//!         }
+//!     }
+//! });
+//! let request = SmsRequest::new("goip-1", vec!["+37255512345".into()], "hello", 1)
+//!     .before_send(|| async { /* mark the outbox row "sending" */ Ok(()) });
+//! let outcome = engine.send_sms(request).await;
+//! # let _ = outcome;
+//! engine.shutdown().await;
+//! # Ok(())
+//! # }
+//! ```
 
+pub mod config;
+pub mod control;
 pub mod credentials;
 pub mod dedup;
+pub mod events;
+mod handle;
 pub mod ledger;
+mod pending;
+mod rate_limit;
+mod receiver;
+pub mod registry;
 pub mod sendid;
+mod shared;
+pub mod sms;
+mod sms_oneshot;
+mod sms_session;
+pub mod stats;
+mod sweeper;
+mod tracker;
+pub mod ussd;
 pub mod warn_limit;
+mod worker;
 
+pub use config::EngineConfig;
+pub use control::{ControlOutcome, ControlRequest};
 pub use credentials::{ChannelCredentials, CredentialSource, StaticCredentials};
+pub use dedup::{DedupKey, body_hash};
+pub use events::{
+    CallEvent, CallNotice, DeliveryReport, DurableAck, EngineEvent, InboundSms, LateSmsResult,
+    OtherNotice, UssdNotice, UssdSource,
+};
+pub use handle::Engine;
+pub use ledger::SentSms;
+pub use registry::{ChannelInfo, Presence};
+pub use sms::{
+    BeforeSend, MessageRef, NotSent, RecipientOutcome, RecipientReport, SmsOutcome, SmsRequest,
+};
+pub use stats::EngineStats;
+pub use ussd::UssdOutcome;

@@ -36,6 +36,12 @@ impl SendIdAllocator {
         }
     }
 
+    /// The largest id handed out so far (or the floor): what the store keeps
+    /// as the next run's floor.
+    pub fn highest(&self) -> u32 {
+        *self.last.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
     /// The next id.
     pub fn next(&self) -> u32 {
         self.next_at(seconds_since_2024())

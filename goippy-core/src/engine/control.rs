@@ -1,0 +1,329 @@
+//! Status and control commands (protocol notes §3.4): `get_gsm_num`,
+//! `set_exp_time`, `svr_reboot_module`, the combined `GSM` query, call
+//! forwarding (`CF`), …
+//!
+//! They share one exchange: the command goes out, the reply is routed back
+//! by its sendid, and silence is answered by sending the same command again
+//! after `control_timeout`, at most `control_retries` times (the vendor
+//! document's 5 s and 2 resends). None of them sends anything to the GSM
+//! network that a repeat could duplicate. `DONE <sendid>` follows, as the
+//! vendor UI sends it (and as CF requires).
+
+use std::time::Instant;
+
+use super::pending::Waited;
+use super::shared::CommandError;
+use super::worker::JobContext;
+use crate::goip::{
+    CfMode, CfReason, Command, ControlKind, ErrorReply, FormatError, GsmStatus, Reply,
+};
+
+/// A control command to run on a channel.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ControlRequest {
+    /// `<cmd> <sendid> [<value>] <password>`; `value` exactly when
+    /// [`ControlKind::takes_value`].
+    Command {
+        kind: ControlKind,
+        value: Option<String>,
+    },
+    /// `GSM <sendid> <password>`: several statuses at once.
+    Gsm,
+    /// `CF <sendid> <password> <reason> <mode> <number> <ftime>`.
+    CallForwarding {
+        reason: CfReason,
+        mode: CfMode,
+        number: Option<String>,
+        ftime: Option<u32>,
+    },
+}
+
+impl ControlRequest {
+    /// A command without a value (`get_gsm_num`, `svr_reboot_module`, …).
+    pub fn get(kind: ControlKind) -> Self {
+        ControlRequest::Command { kind, value: None }
+    }
+
+    /// A command with a value (`set_gsm_num <number>`, …).
+    pub fn set(kind: ControlKind, value: impl Into<String>) -> Self {
+        ControlRequest::Command {
+            kind,
+            value: Some(value.into()),
+        }
+    }
+
+    pub(crate) fn command(&self, sendid: u32, password: String) -> Command {
+        match self {
+            ControlRequest::Command { kind, value } => Command::Control {
+                sendid,
+                kind: *kind,
+                value: value.clone(),
+                password,
+            },
+            ControlRequest::Gsm => Command::Gsm { sendid, password },
+            ControlRequest::CallForwarding {
+                reason,
+                mode,
+                number,
+                ftime,
+            } => Command::Cf {
+                sendid,
+                password,
+                reason: *reason,
+                mode: *mode,
+                number: number.clone(),
+                ftime: *ftime,
+            },
+        }
+    }
+
+    /// Checks that the request can be written on the wire.
+    pub(crate) fn validate(&self) -> Result<(), FormatError> {
+        // A placeholder password: the real one is checked when it is sent.
+        self.command(1, "p".to_owned()).encode().map(drop)
+    }
+
+    /// The outcome for a reply to this request, if it is one.
+    fn answer(&self, reply: Reply) -> Option<ControlOutcome> {
+        let outcome = match (self, reply) {
+            (_, Reply::Error(e)) => ControlOutcome::Error {
+                text: error_text(&e),
+            },
+            (
+                ControlRequest::Command { kind, .. },
+                Reply::Control {
+                    kind: replied,
+                    value,
+                    ok,
+                    ..
+                },
+            ) if replied == *kind => ControlOutcome::Answered { value, ok },
+            (ControlRequest::Gsm, Reply::Gsm(status)) => ControlOutcome::Gsm(status),
+            (ControlRequest::Gsm, Reply::GsmError { text, .. }) => ControlOutcome::Error { text },
+            (ControlRequest::CallForwarding { .. }, Reply::CfOk { .. }) => ControlOutcome::CfOk,
+            (ControlRequest::CallForwarding { .. }, Reply::CfState { active, number, .. }) => {
+                ControlOutcome::CfState { active, number }
+            }
+            (ControlRequest::CallForwarding { .. }, Reply::CfError { text, .. }) => {
+                ControlOutcome::Error { text }
+            }
+            _ => return None,
+        };
+        Some(outcome)
+    }
+
+    fn verb(&self) -> &'static str {
+        match self {
+            ControlRequest::Command { kind, .. } => kind.verb(),
+            ControlRequest::Gsm => "GSM",
+            ControlRequest::CallForwarding { .. } => "CF",
+        }
+    }
+}
+
+/// How a control command ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ControlOutcome {
+    /// `<cmd> <sendid> [<value>] [ok]`: `value` is `Some("")` for
+    /// `(null)`; `ok` is true when the reply ends in `ok`.
+    Answered {
+        value: Option<String>,
+        ok: bool,
+    },
+    /// The answer to `GSM`.
+    Gsm(GsmStatus),
+    /// `CFOK`: call forwarding set.
+    CfOk,
+    /// `CFSTATE`: the answer to a call-forwarding query.
+    CfState {
+        active: bool,
+        number: String,
+    },
+    /// `ERROR`, `GSMERROR` or `CFERROR`, with the GoIP's text.
+    Error {
+        text: String,
+    },
+    /// No reply after the resends.
+    Timeout,
+    ChannelOffline,
+    UnknownChannel,
+    /// The request (or the channel password) cannot be written on the wire.
+    Invalid(String),
+    /// The engine is shutting down; nothing was sent.
+    Stopping,
+}
+
+/// The GoIP's text of an `ERROR <sendid> …` reply.
+pub(crate) fn error_text(e: &ErrorReply) -> String {
+    match e {
+        ErrorReply::Password { .. } => "PASSWORD".to_owned(),
+        ErrorReply::Recipient {
+            telid, errorstatus, ..
+        } => format!("{telid} errorstatus:{errorstatus}"),
+        ErrorReply::Rejected { text, .. } => text.clone(),
+    }
+}
+
+/// Runs one control command.
+pub(crate) async fn run(ctx: &mut JobContext, request: &ControlRequest) -> ControlOutcome {
+    if ctx.is_stopping() {
+        return ControlOutcome::Stopping;
+    }
+    let sendid = ctx.new_sendid();
+    let mut exchange = ctx.open(sendid);
+    let command = request.command(sendid, ctx.password());
+    let verb = request.verb();
+    let (timeout, retries, grace) = {
+        let c = ctx.config();
+        (c.control_timeout, c.control_retries, c.shutdown_grace)
+    };
+    let mut outcome = None;
+    let mut stopping = false;
+    'attempts: for attempt in 0..=retries {
+        if stopping {
+            break;
+        }
+        match ctx.send(&command).await {
+            Ok(()) => tracing::debug!(
+                goip_id = ctx.goip_id,
+                sendid,
+                verb,
+                attempt,
+                "control command sent"
+            ),
+            Err(e) if attempt == 0 => {
+                return match e {
+                    CommandError::Offline => ControlOutcome::ChannelOffline,
+                    CommandError::Invalid(e) => ControlOutcome::Invalid(e.to_string()),
+                    CommandError::Socket(e) => ControlOutcome::Error {
+                        text: format!("cannot send: {e}"),
+                    },
+                };
+            }
+            Err(e) => {
+                tracing::debug!(goip_id = ctx.goip_id, sendid, verb, error = ?e, "resend not sent")
+            }
+        }
+        let mut deadline = Instant::now() + timeout;
+        loop {
+            let stop = if stopping {
+                None
+            } else {
+                Some(ctx.stop_signal())
+            };
+            match exchange.next(deadline, stop).await {
+                Waited::Reply(reply) => {
+                    let replied = reply.verb().to_owned();
+                    match request.answer(reply) {
+                        Some(answer) => {
+                            outcome = Some(answer);
+                            break 'attempts;
+                        }
+                        None => tracing::debug!(
+                            goip_id = ctx.goip_id,
+                            sendid,
+                            verb,
+                            replied,
+                            "reply ignored: not an answer to this command"
+                        ),
+                    }
+                }
+                Waited::TimedOut => break,
+                Waited::Stopping => {
+                    stopping = true;
+                    deadline = deadline.min(Instant::now() + grace);
+                }
+            }
+        }
+    }
+    ctx.done(sendid).await;
+    let outcome = outcome.unwrap_or(ControlOutcome::Timeout);
+    tracing::info!(
+        goip_id = ctx.goip_id,
+        sendid,
+        verb,
+        timeout = matches!(outcome, ControlOutcome::Timeout),
+        "control command finished"
+    );
+    outcome
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn replies_are_matched_to_their_request() {
+        let get = ControlRequest::get(ControlKind::GetGsmNum);
+        let reply = |kind| Reply::Control {
+            kind,
+            sendid: 1,
+            value: Some("123".into()),
+            ok: false,
+        };
+        assert_eq!(
+            get.answer(reply(ControlKind::GetGsmNum)),
+            Some(ControlOutcome::Answered {
+                value: Some("123".into()),
+                ok: false
+            })
+        );
+        assert_eq!(get.answer(reply(ControlKind::GetImei)), None);
+        assert_eq!(get.answer(Reply::Done { sendid: 1 }), None);
+        assert_eq!(
+            get.answer(Reply::Error(ErrorReply::Rejected {
+                sendid: 1,
+                text: "no".into()
+            })),
+            Some(ControlOutcome::Error { text: "no".into() })
+        );
+        assert_eq!(
+            ControlRequest::Gsm.answer(Reply::GsmError {
+                sendid: 1,
+                text: "x".into()
+            }),
+            Some(ControlOutcome::Error { text: "x".into() })
+        );
+        let cf = ControlRequest::CallForwarding {
+            reason: CfReason::Busy,
+            mode: CfMode::Query,
+            number: None,
+            ftime: None,
+        };
+        assert_eq!(
+            cf.answer(Reply::CfState {
+                sendid: 1,
+                active: true,
+                number: "+1".into()
+            }),
+            Some(ControlOutcome::CfState {
+                active: true,
+                number: "+1".into()
+            })
+        );
+    }
+
+    #[test]
+    fn validation_uses_the_wire_rules() {
+        assert!(
+            ControlRequest::get(ControlKind::GetGsmNum)
+                .validate()
+                .is_ok()
+        );
+        assert!(
+            ControlRequest::get(ControlKind::SetGsmNum)
+                .validate()
+                .is_err()
+        );
+        assert!(
+            ControlRequest::set(ControlKind::SetGsmNum, "1 2")
+                .validate()
+                .is_err()
+        );
+        assert!(
+            ControlRequest::set(ControlKind::ModuleCtlI, "0")
+                .validate()
+                .is_ok()
+        );
+    }
+}

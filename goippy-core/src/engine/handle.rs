@@ -1,0 +1,226 @@
+//! [`Engine`]: how the rest of goippy starts the engine, gives it jobs,
+//! looks at its channels and stops it.
+
+use std::io;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+
+use tokio::net::UdpSocket;
+use tokio::sync::{mpsc, oneshot};
+use tokio::task::JoinHandle;
+
+use super::config::EngineConfig;
+use super::control::{ControlOutcome, ControlRequest};
+use super::credentials::CredentialSource;
+use super::events::EngineEvent;
+use super::registry::ChannelInfo;
+use super::shared::{Shared, lock};
+use super::sms::{NotSent, SmsOutcome, SmsRequest};
+use super::stats::EngineStats;
+use super::ussd::UssdOutcome;
+use super::worker::{self, Job, NotStarted};
+use super::{receiver, sweeper};
+use crate::goip::Command;
+
+/// A running engine. Cheap to clone; every clone drives the same socket.
+///
+/// Call [`Engine::shutdown`] to stop it gracefully. Dropping the last clone
+/// without it stops the engine abruptly (no grace for running jobs).
+#[derive(Clone)]
+pub struct Engine {
+    inner: Arc<Handle>,
+}
+
+struct Handle {
+    shared: Arc<Shared>,
+    tasks: Mutex<Vec<JoinHandle<()>>>,
+    stopped: tokio::sync::Mutex<bool>,
+}
+
+impl Drop for Handle {
+    fn drop(&mut self) {
+        self.shared.stopping.send_replace(true);
+        self.shared.workers.close();
+        self.shared.closing.send_replace(true);
+        self.shared.release_socket();
+    }
+}
+
+impl Engine {
+    /// Binds the socket and starts receiving. Events arrive on the returned
+    /// queue, which the consumer must keep reading (see `events`).
+    pub async fn start(
+        config: EngineConfig,
+        credentials: Arc<dyn CredentialSource>,
+    ) -> io::Result<(Engine, mpsc::Receiver<EngineEvent>)> {
+        let socket = Arc::new(UdpSocket::bind(config.bind).await?);
+        let local_addr = socket.local_addr()?;
+        let (events, events_rx) = mpsc::channel(config.event_capacity.max(1));
+        let shared = Arc::new(Shared::new(
+            config,
+            credentials,
+            socket.clone(),
+            local_addr,
+            events,
+        ));
+        let tasks = vec![
+            tokio::spawn(receiver::run(shared.clone(), socket)),
+            tokio::spawn(sweeper::run(shared.clone())),
+        ];
+        tracing::info!(addr = %local_addr, "GoIP engine listening");
+        let engine = Engine {
+            inner: Arc::new(Handle {
+                shared,
+                tasks: Mutex::new(tasks),
+                stopped: tokio::sync::Mutex::new(false),
+            }),
+        };
+        Ok((engine, events_rx))
+    }
+
+    /// The address the socket is bound to.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.inner.shared.local_addr
+    }
+
+    /// Sends an SMS and waits for its outcome (minutes, in the worst case:
+    /// the channel's queue, the offline wait, the result deadline). If the
+    /// caller stops waiting, the job still runs to its end.
+    pub async fn send_sms(&self, request: SmsRequest) -> SmsOutcome {
+        if let Err(why) = validate_sms(&request) {
+            return SmsOutcome::NotSent(NotSent::Invalid(why));
+        }
+        let goip_id = request.goip_id.clone();
+        let (done, outcome) = oneshot::channel();
+        match self.submit(&goip_id, Job::Sms { request, done }).await {
+            Ok(()) => outcome
+                .await
+                .unwrap_or(SmsOutcome::NotSent(NotSent::Stopping)),
+            Err(why) => SmsOutcome::NotSent(match why {
+                NotStarted::UnknownChannel => NotSent::UnknownChannel,
+                NotStarted::ChannelOffline => NotSent::ChannelOffline,
+                NotStarted::Stopping => NotSent::Stopping,
+            }),
+        }
+    }
+
+    /// Sends a USSD code (`[0-9*#+]`) and waits for the network's answer.
+    pub async fn send_ussd(&self, goip_id: &str, code: &str) -> UssdOutcome {
+        let probe = Command::Ussd {
+            sendid: 1,
+            password: "p".to_owned(),
+            code: code.to_owned(),
+        };
+        if let Err(e) = probe.encode() {
+            return UssdOutcome::Invalid(e.to_string());
+        }
+        let (done, outcome) = oneshot::channel();
+        let job = Job::Ussd {
+            code: code.to_owned(),
+            done,
+        };
+        match self.submit(goip_id, job).await {
+            Ok(()) => outcome.await.unwrap_or(UssdOutcome::Stopping),
+            Err(NotStarted::UnknownChannel) => UssdOutcome::UnknownChannel,
+            Err(NotStarted::ChannelOffline) => UssdOutcome::ChannelOffline,
+            Err(NotStarted::Stopping) => UssdOutcome::Stopping,
+        }
+    }
+
+    /// Runs a status or control command and waits for its answer.
+    pub async fn control(&self, goip_id: &str, request: ControlRequest) -> ControlOutcome {
+        if let Err(e) = request.validate() {
+            return ControlOutcome::Invalid(e.to_string());
+        }
+        let (done, outcome) = oneshot::channel();
+        match self.submit(goip_id, Job::Control { request, done }).await {
+            Ok(()) => outcome.await.unwrap_or(ControlOutcome::Stopping),
+            Err(NotStarted::UnknownChannel) => ControlOutcome::UnknownChannel,
+            Err(NotStarted::ChannelOffline) => ControlOutcome::ChannelOffline,
+            Err(NotStarted::Stopping) => ControlOutcome::Stopping,
+        }
+    }
+
+    async fn submit(&self, goip_id: &str, job: Job) -> Result<(), NotStarted> {
+        let shared = &self.inner.shared;
+        if shared.is_stopping() {
+            return Err(NotStarted::Stopping);
+        }
+        if shared.credentials.lookup(goip_id).is_none() {
+            return Err(NotStarted::UnknownChannel);
+        }
+        worker::submit(shared, goip_id, job)
+            .await
+            .map_err(|_| NotStarted::Stopping)
+    }
+
+    /// Every channel heard from, sorted by GoIP id.
+    pub fn channels(&self) -> Vec<ChannelInfo> {
+        self.inner.shared.registry.snapshot()
+    }
+
+    /// One channel, if it has been heard from.
+    pub fn channel(&self, goip_id: &str) -> Option<ChannelInfo> {
+        self.inner.shared.registry.info(goip_id)
+    }
+
+    pub fn stats(&self) -> EngineStats {
+        self.inner.shared.stats()
+    }
+
+    /// The largest sendid used so far: store it, and pass it back as
+    /// [`EngineConfig::sendid_floor`] on the next start.
+    pub fn highest_sendid(&self) -> u32 {
+        self.inner.shared.sendids.highest()
+    }
+
+    /// Stops gracefully: no new jobs (they end as Stopping, not sent);
+    /// queued jobs and jobs not yet past `before_send` end not sent; a
+    /// session that already sent SEND gets `shutdown_grace` for its result
+    /// and then ends Unknown; every open exchange gets its DONE. The receive
+    /// loop keeps acking until all jobs are done, then stops; messages the
+    /// consumer is still storing get their ack; then the socket closes.
+    /// Calling it again waits for the first call to finish.
+    pub async fn shutdown(&self) {
+        let mut stopped = self.inner.stopped.lock().await;
+        if *stopped {
+            return;
+        }
+        let shared = &self.inner.shared;
+        tracing::info!("GoIP engine stopping");
+        shared.stopping.send_replace(true);
+        shared.workers.close();
+        shared.worker_tasks.wait_idle().await;
+        shared.closing.send_replace(true);
+        let tasks = std::mem::take(&mut *lock(&self.inner.tasks));
+        for task in tasks {
+            let _ = task.await;
+        }
+        shared.durable_tasks.wait_idle().await;
+        shared.release_socket();
+        *stopped = true;
+        tracing::info!("GoIP engine stopped");
+    }
+}
+
+/// Checks a request against the wire rules before it is queued, so a bad
+/// one fails at once instead of after waiting for its channel.
+fn validate_sms(request: &SmsRequest) -> Result<(), String> {
+    if request.recipients.is_empty() {
+        return Err("no recipients".to_owned());
+    }
+    let msg = Command::Msg {
+        sendid: 1,
+        text: request.text.clone(),
+    };
+    msg.encode().map_err(|e| e.to_string())?;
+    for number in &request.recipients {
+        let send = Command::Send {
+            sendid: 1,
+            telid: 1,
+            number: number.clone(),
+        };
+        send.encode().map_err(|e| e.to_string())?;
+    }
+    Ok(())
+}

@@ -1,0 +1,344 @@
+//! Routing replies to the job waiting for them.
+//!
+//! A reply (`PASSWORD 11`, `OK 11 1 160`, `USSD 12 Balance …`) carries no
+//! channel id and no password — only the sendid the engine chose. The
+//! engine's sendids are unique across all channels, so the sendid alone finds
+//! the [`Exchange`] waiting for it; the receive loop also checks that the
+//! reply came from that channel's address, since anyone can forge one.
+//!
+//! A reply can also arrive after its job gave up: a USSD answer after the
+//! timeout, or an SMS result after the recipient ended Unknown. Those are
+//! worth reporting, so finished exchanges of those kinds are remembered for a
+//! while, bounded in number and age.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use tokio::sync::{mpsc, watch};
+use tokio::time::sleep_until;
+
+use super::sms::MessageRef;
+use crate::goip::Reply;
+
+/// Replies one exchange may have waiting before more are dropped; a GoIP
+/// sends a handful per exchange.
+const REPLY_QUEUE: usize = 16;
+
+struct Open {
+    goip_id: String,
+    tx: mpsc::Sender<Reply>,
+    /// Which [`Exchange`] registered it.
+    token: u64,
+}
+
+/// A finished exchange that may still get a reply worth reporting.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Finished {
+    /// A USSD request that timed out.
+    Ussd { goip_id: String },
+    /// An SMS session with recipients that ended Unknown: `(telid, number)`.
+    Sms {
+        goip_id: String,
+        message_ref: MessageRef,
+        unknown: Vec<(u32, String)>,
+    },
+}
+
+impl Finished {
+    fn goip_id(&self) -> &str {
+        match self {
+            Finished::Ussd { goip_id } | Finished::Sms { goip_id, .. } => goip_id,
+        }
+    }
+}
+
+/// Where a reply goes.
+pub(crate) enum Route {
+    /// To a running exchange of this channel.
+    Open {
+        goip_id: String,
+        tx: mpsc::Sender<Reply>,
+    },
+    /// To a finished exchange of this channel (a late reply).
+    Late { goip_id: String, ussd: bool },
+    /// Nowhere: no exchange with this sendid is known.
+    Unknown,
+}
+
+/// A late SMS result for a recipient that had ended Unknown.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct LateRecipient {
+    pub goip_id: String,
+    pub recipient: String,
+    pub message_ref: MessageRef,
+}
+
+#[derive(Default)]
+struct Inner {
+    next_token: u64,
+    open: HashMap<u32, Open>,
+    recent: HashMap<u32, Finished>,
+    order: VecDeque<(Instant, u32)>,
+}
+
+pub(crate) struct PendingReplies {
+    inner: Mutex<Inner>,
+    capacity: usize,
+    max_age: Duration,
+}
+
+impl PendingReplies {
+    /// Remembers at most `capacity` finished exchanges, each for `max_age`.
+    pub(crate) fn new(capacity: usize, max_age: Duration) -> Self {
+        PendingReplies {
+            inner: Mutex::new(Inner::default()),
+            capacity: capacity.max(1),
+            max_age,
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Starts waiting for replies with `sendid` from `goip_id`.
+    pub(crate) fn open(self: &Arc<Self>, sendid: u32, goip_id: &str) -> Exchange {
+        let (tx, rx) = mpsc::channel(REPLY_QUEUE);
+        let mut inner = self.lock();
+        inner.next_token += 1;
+        let token = inner.next_token;
+        inner.open.insert(
+            sendid,
+            Open {
+                goip_id: goip_id.to_owned(),
+                tx,
+                token,
+            },
+        );
+        Exchange {
+            table: self.clone(),
+            sendid,
+            token,
+            rx,
+        }
+    }
+
+    /// Where a reply with this sendid should go.
+    pub(crate) fn route(&self, sendid: u32, now: Instant) -> Route {
+        let mut inner = self.lock();
+        if let Some(open) = inner.open.get(&sendid) {
+            return Route::Open {
+                goip_id: open.goip_id.clone(),
+                tx: open.tx.clone(),
+            };
+        }
+        self.expire(&mut inner, now);
+        match inner.recent.get(&sendid) {
+            Some(finished) => Route::Late {
+                goip_id: finished.goip_id().to_owned(),
+                ussd: matches!(finished, Finished::Ussd { .. }),
+            },
+            None => Route::Unknown,
+        }
+    }
+
+    /// Remembers a finished exchange for late replies.
+    pub(crate) fn remember(&self, sendid: u32, finished: Finished, now: Instant) {
+        let mut inner = self.lock();
+        self.expire(&mut inner, now);
+        while inner.order.len() >= self.capacity {
+            if let Some((_, old)) = inner.order.pop_front() {
+                inner.recent.remove(&old);
+            }
+        }
+        if inner.recent.insert(sendid, finished).is_none() {
+            inner.order.push_back((now, sendid));
+        }
+    }
+
+    /// The recipient a late SMS result is about, once: a second copy of the
+    /// same result finds nothing.
+    pub(crate) fn take_late_recipient(&self, sendid: u32, telid: u32) -> Option<LateRecipient> {
+        let mut inner = self.lock();
+        let Some(Finished::Sms {
+            goip_id,
+            message_ref,
+            unknown,
+        }) = inner.recent.get_mut(&sendid)
+        else {
+            return None;
+        };
+        let index = unknown.iter().position(|(t, _)| *t == telid)?;
+        let (_, recipient) = unknown.swap_remove(index);
+        Some(LateRecipient {
+            goip_id: goip_id.clone(),
+            recipient,
+            message_ref: *message_ref,
+        })
+    }
+
+    /// Forgets what is too old, even without traffic.
+    pub(crate) fn purge(&self, now: Instant) {
+        let mut inner = self.lock();
+        self.expire(&mut inner, now);
+    }
+
+    /// (open exchanges, remembered finished ones).
+    pub(crate) fn counts(&self) -> (usize, usize) {
+        let inner = self.lock();
+        (inner.open.len(), inner.recent.len())
+    }
+
+    fn expire(&self, inner: &mut Inner, now: Instant) {
+        while let Some((at, sendid)) = inner.order.front().copied() {
+            if now.saturating_duration_since(at) < self.max_age {
+                break;
+            }
+            inner.order.pop_front();
+            inner.recent.remove(&sendid);
+        }
+    }
+
+    fn close(&self, sendid: u32, token: u64) {
+        let mut inner = self.lock();
+        // Only our own entry: never one a later exchange registered.
+        if inner.open.get(&sendid).is_some_and(|o| o.token == token) {
+            inner.open.remove(&sendid);
+        }
+    }
+}
+
+/// What waiting for a reply ended with.
+#[derive(Debug)]
+pub(crate) enum Waited {
+    Reply(Reply),
+    TimedOut,
+    /// The engine is shutting down.
+    Stopping,
+}
+
+/// One sendid's replies, for as long as the job holds it.
+pub(crate) struct Exchange {
+    table: Arc<PendingReplies>,
+    sendid: u32,
+    token: u64,
+    rx: mpsc::Receiver<Reply>,
+}
+
+impl Exchange {
+    pub(crate) fn sendid(&self) -> u32 {
+        self.sendid
+    }
+
+    /// The next reply, unless `deadline` passes first — or, when `stop` is
+    /// given, the engine starts shutting down.
+    pub(crate) async fn next(
+        &mut self,
+        deadline: Instant,
+        stop: Option<&mut watch::Receiver<bool>>,
+    ) -> Waited {
+        let stopping = async {
+            match stop {
+                // An engine that is gone is stopping too.
+                Some(stop) => drop(stop.wait_for(|s| *s).await),
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            reply = self.rx.recv() => match reply {
+                Some(reply) => Waited::Reply(reply),
+                // The table never drops an open sender before the exchange.
+                None => Waited::Stopping,
+            },
+            () = sleep_until(deadline.into()) => Waited::TimedOut,
+            () = stopping => Waited::Stopping,
+        }
+    }
+}
+
+impl Drop for Exchange {
+    fn drop(&mut self) {
+        self.table.close(self.sendid, self.token);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn replies_reach_their_exchange_until_it_ends() {
+        let table = Arc::new(PendingReplies::new(10, Duration::from_secs(60)));
+        let now = Instant::now();
+        let mut ex = table.open(7, "g1");
+        let Route::Open { goip_id, tx } = table.route(7, now) else {
+            panic!("open")
+        };
+        assert_eq!(goip_id, "g1");
+        tx.try_send(Reply::Done { sendid: 7 }).unwrap();
+        assert!(matches!(
+            ex.next(now + Duration::from_secs(1), None).await,
+            Waited::Reply(Reply::Done { sendid: 7 })
+        ));
+        assert!(matches!(
+            ex.next(Instant::now() + Duration::from_millis(10), None)
+                .await,
+            Waited::TimedOut
+        ));
+        let stop = watch::Sender::new(false);
+        let mut stop_rx = stop.subscribe();
+        stop.send_replace(true);
+        assert!(matches!(
+            ex.next(Instant::now() + Duration::from_secs(5), Some(&mut stop_rx))
+                .await,
+            Waited::Stopping
+        ));
+        // A later exchange that reuses the sendid is not closed by the old one.
+        let newer = table.open(7, "g1");
+        drop(ex);
+        assert!(matches!(table.route(7, now), Route::Open { .. }));
+        drop(newer);
+        assert!(matches!(table.route(7, now), Route::Unknown));
+        assert_eq!(table.counts(), (0, 0));
+    }
+
+    #[test]
+    fn finished_exchanges_are_bounded_and_expire() {
+        let table = PendingReplies::new(3, Duration::from_secs(60));
+        let t0 = Instant::now();
+        for sendid in 1..=5 {
+            table.remember(
+                sendid,
+                Finished::Ussd {
+                    goip_id: "g".into(),
+                },
+                t0,
+            );
+        }
+        assert_eq!(table.counts(), (0, 3));
+        assert!(matches!(table.route(1, t0), Route::Unknown));
+        assert!(matches!(table.route(5, t0), Route::Late { ussd: true, .. }));
+        table.purge(t0 + Duration::from_secs(60));
+        assert_eq!(table.counts(), (0, 0));
+    }
+
+    #[test]
+    fn a_late_sms_result_is_reported_once() {
+        let table = PendingReplies::new(3, Duration::from_secs(60));
+        let t0 = Instant::now();
+        table.remember(
+            9,
+            Finished::Sms {
+                goip_id: "g".into(),
+                message_ref: 42,
+                unknown: vec![(2, "+1".into())],
+            },
+            t0,
+        );
+        assert_eq!(table.take_late_recipient(9, 1), None);
+        let late = table.take_late_recipient(9, 2).unwrap();
+        assert_eq!((late.recipient.as_str(), late.message_ref), ("+1", 42));
+        assert_eq!(table.take_late_recipient(9, 2), None);
+    }
+}

@@ -1,0 +1,75 @@
+//! Sending an SMS the legacy way: one `SMS <stamp> 1 <password> <number>
+//! <text>` datagram per recipient, sent once and never answered.
+//!
+//! This is what the old goippy sent. No vendor source documents it (protocol
+//! notes §3.2), so it is only for firmware known to accept it. The GoIP
+//! gives no answer, hence no `sms_no`: delivery reports cannot be matched to
+//! messages in this mode, and "Sent" only means the datagram left.
+
+use super::sms::{
+    NotSent, RecipientOutcome, RecipientReport, SmsOutcome, SmsRequest, conclude, run_before_send,
+};
+use super::worker::JobContext;
+use crate::goip::Command;
+
+/// Runs one SMS job in one-shot mode.
+pub(crate) async fn run(ctx: &mut JobContext, request: SmsRequest) -> SmsOutcome {
+    let SmsRequest {
+        recipients,
+        text,
+        message_ref,
+        before_send,
+        ..
+    } = request;
+    if ctx.is_stopping() {
+        return SmsOutcome::NotSent(NotSent::Stopping);
+    }
+    if let Err(why) = run_before_send(before_send, ctx.config().before_send_timeout).await {
+        return SmsOutcome::NotSent(why);
+    }
+    let mut reports = Vec::with_capacity(recipients.len());
+    let mut ended: Option<NotSent> = None;
+    for (index, number) in recipients.into_iter().enumerate() {
+        if ended.is_none() && index > 0 && ctx.is_stopping() {
+            ended = Some(NotSent::Stopping);
+        }
+        if let Some(why) = &ended {
+            reports.push(RecipientReport {
+                number,
+                telid: None,
+                outcome: RecipientOutcome::NotSent(why.clone()),
+            });
+            continue;
+        }
+        let stamp = ctx.new_sendid();
+        let command = Command::OneshotSms {
+            stamp,
+            line: 1,
+            password: ctx.password(),
+            number: number.clone(),
+            text: text.clone(),
+        };
+        let outcome = match ctx.send(&command).await {
+            Ok(()) => {
+                tracing::info!(
+                    goip_id = ctx.goip_id,
+                    stamp,
+                    message_ref,
+                    "one-shot SMS datagram sent"
+                );
+                RecipientOutcome::Sent { sms_no: None }
+            }
+            Err(e) => {
+                let why = NotSent::from(e);
+                ended = Some(why.clone());
+                RecipientOutcome::NotSent(why)
+            }
+        };
+        reports.push(RecipientReport {
+            number,
+            telid: None,
+            outcome,
+        });
+    }
+    conclude(reports)
+}

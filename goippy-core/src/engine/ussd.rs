@@ -1,0 +1,169 @@
+//! USSD requests (`*100#`): one code, one answer (protocol notes §3.3).
+//!
+//! * The sendid comes from the engine's allocator, so it is larger than any
+//!   sendid the channel has seen, across restarts too: the GoIP answers a
+//!   USSD whose sendid is not larger than its last one from its cache.
+//! * The command has no trailing newline (it would become part of the code).
+//! * After `ussd_timeout` without an answer the *same* datagram (same sendid,
+//!   which the GoIP's cache makes idempotent) is sent once more; after
+//!   another `ussd_timeout`, the request ends as Timeout. Resending more often
+//!   opens new USSD sessions on top of the open one and breaks the answer.
+//! * The answer loses its trailing `@` padding; an answer reading
+//!   "USSD send failed!" is an error, like `USSDERROR`.
+//! * `DONE <sendid>` follows every request, as the vendor UI does.
+//! * An answer that arrives after the timeout is not lost: it comes out as
+//!   a [`super::EngineEvent::Ussd`] event.
+
+use std::time::Instant;
+
+use super::pending::{Finished, Waited};
+use super::shared::CommandError;
+use super::worker::JobContext;
+use crate::goip::{Command, Reply, ussd_reply_failed, ussd_reply_text};
+
+/// How a USSD request ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum UssdOutcome {
+    /// The network's answer, trailing `@` padding removed.
+    Reply {
+        text: String,
+    },
+    /// `USSDERROR`, "USSD send failed!", or an `ERROR` for the sendid.
+    Error {
+        text: String,
+    },
+    /// `USSDEXIT`: the network or the device closed the USSD session.
+    Closed,
+    /// No answer after the single resend.
+    Timeout,
+    /// The channel was offline and did not come back in time.
+    ChannelOffline,
+    UnknownChannel,
+    /// The code is not `[0-9*#+]` (or the channel password cannot be sent).
+    Invalid(String),
+    /// The engine is shutting down; nothing was sent.
+    Stopping,
+}
+
+/// Runs one USSD request.
+pub(crate) async fn run(ctx: &mut JobContext, code: &str) -> UssdOutcome {
+    if ctx.is_stopping() {
+        return UssdOutcome::Stopping;
+    }
+    let sendid = ctx.new_sendid();
+    let mut exchange = ctx.open(sendid);
+    let command = Command::Ussd {
+        sendid,
+        password: ctx.password(),
+        code: code.to_owned(),
+    };
+    let (timeout, grace) = (ctx.config().ussd_timeout, ctx.config().shutdown_grace);
+    let mut outcome = None;
+    let mut stopping = false;
+    'attempts: for attempt in 0..2 {
+        if stopping {
+            break;
+        }
+        match ctx.send(&command).await {
+            Ok(()) if attempt == 0 => tracing::info!(goip_id = ctx.goip_id, sendid, "USSD sent"),
+            Ok(()) => tracing::info!(
+                goip_id = ctx.goip_id,
+                sendid,
+                "no USSD answer yet: resent once (same sendid)"
+            ),
+            Err(e) if attempt == 0 => {
+                return match e {
+                    CommandError::Offline => UssdOutcome::ChannelOffline,
+                    CommandError::Invalid(e) => UssdOutcome::Invalid(e.to_string()),
+                    CommandError::Socket(e) => UssdOutcome::Error {
+                        text: format!("cannot send: {e}"),
+                    },
+                };
+            }
+            Err(e) => {
+                tracing::debug!(goip_id = ctx.goip_id, sendid, error = ?e, "USSD resend not sent")
+            }
+        }
+        let mut deadline = Instant::now() + timeout;
+        loop {
+            let stop = if stopping {
+                None
+            } else {
+                Some(ctx.stop_signal())
+            };
+            match exchange.next(deadline, stop).await {
+                Waited::Reply(Reply::Ussd { text, .. }) => {
+                    let clean = ussd_reply_text(&text).to_owned();
+                    outcome = Some(if ussd_reply_failed(&text) {
+                        UssdOutcome::Error { text: clean }
+                    } else {
+                        UssdOutcome::Reply { text: clean }
+                    });
+                    break 'attempts;
+                }
+                Waited::Reply(Reply::UssdError { text, .. }) => {
+                    outcome = Some(UssdOutcome::Error { text });
+                    break 'attempts;
+                }
+                Waited::Reply(Reply::UssdExit { .. }) => {
+                    outcome = Some(UssdOutcome::Closed);
+                    break 'attempts;
+                }
+                Waited::Reply(Reply::Error(e)) => {
+                    outcome = Some(UssdOutcome::Error {
+                        text: super::control::error_text(&e),
+                    });
+                    break 'attempts;
+                }
+                Waited::Reply(other) => tracing::debug!(
+                    goip_id = ctx.goip_id,
+                    sendid,
+                    verb = other.verb(),
+                    "reply ignored while waiting for a USSD answer"
+                ),
+                Waited::TimedOut => break,
+                Waited::Stopping => {
+                    stopping = true;
+                    deadline = deadline.min(Instant::now() + grace);
+                }
+            }
+        }
+    }
+    ctx.done(sendid).await;
+    match outcome {
+        Some(outcome) => {
+            tracing::info!(
+                goip_id = ctx.goip_id,
+                sendid,
+                result = outcome_name(&outcome),
+                "USSD answered"
+            );
+            outcome
+        }
+        None => {
+            tracing::info!(goip_id = ctx.goip_id, sendid, "USSD timed out");
+            drop(exchange);
+            ctx.shared.pending.remember(
+                sendid,
+                Finished::Ussd {
+                    goip_id: ctx.goip_id.clone(),
+                },
+                Instant::now(),
+            );
+            UssdOutcome::Timeout
+        }
+    }
+}
+
+fn outcome_name(outcome: &UssdOutcome) -> &'static str {
+    match outcome {
+        UssdOutcome::Reply { .. } => "reply",
+        UssdOutcome::Error { .. } => "error",
+        UssdOutcome::Closed => "closed",
+        UssdOutcome::Timeout => "timeout",
+        UssdOutcome::ChannelOffline => "channel offline",
+        UssdOutcome::UnknownChannel => "unknown channel",
+        UssdOutcome::Invalid(_) => "invalid",
+        UssdOutcome::Stopping => "stopping",
+    }
+}

@@ -1,0 +1,279 @@
+//! One job at a time per channel: a queue and a task for each channel.
+//!
+//! A channel is one SIM, and a SIM cannot send an SMS while it runs a USSD
+//! session (protocol notes §3.1, "Serialize per channel"), so every job for
+//! a channel — SMS, USSD, control command — waits in that channel's queue
+//! and runs after the one before it has finished. Different channels have
+//! different workers and run in parallel.
+//!
+//! Before a job runs, its channel must be online: the worker waits for the
+//! registry to say so, until `offline_wait` after the job was submitted,
+//! and then ends the job as ChannelOffline without sending anything.
+//!
+//! Workers are created on a channel's first job and live until shutdown;
+//! only channels the credential source knows get one, so their number is
+//! bounded by the configuration.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use tokio::sync::{mpsc, oneshot, watch};
+use tokio::time::sleep_until;
+
+use super::config::EngineConfig;
+use super::control::{self, ControlOutcome, ControlRequest};
+use super::pending::Exchange;
+use super::registry::Presence;
+use super::shared::{CommandError, Shared, lock};
+use super::sms::{NotSent, SmsOutcome, SmsRequest};
+use super::tracker::TaskToken;
+use super::ussd::{self, UssdOutcome};
+use super::{sms_oneshot, sms_session};
+use crate::config::{Secret, SmsMode};
+use crate::goip::Command;
+
+/// A job and where its outcome goes.
+pub(crate) enum Job {
+    Sms {
+        request: SmsRequest,
+        done: oneshot::Sender<SmsOutcome>,
+    },
+    Ussd {
+        code: String,
+        done: oneshot::Sender<UssdOutcome>,
+    },
+    Control {
+        request: ControlRequest,
+        done: oneshot::Sender<ControlOutcome>,
+    },
+}
+
+/// Why a job ended before it sent anything.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum NotStarted {
+    UnknownChannel,
+    ChannelOffline,
+    Stopping,
+}
+
+impl Job {
+    pub(crate) fn not_started(self, why: NotStarted) {
+        match self {
+            Job::Sms { done, .. } => {
+                let _ = done.send(SmsOutcome::NotSent(match why {
+                    NotStarted::UnknownChannel => NotSent::UnknownChannel,
+                    NotStarted::ChannelOffline => NotSent::ChannelOffline,
+                    NotStarted::Stopping => NotSent::Stopping,
+                }));
+            }
+            Job::Ussd { done, .. } => {
+                let _ = done.send(match why {
+                    NotStarted::UnknownChannel => UssdOutcome::UnknownChannel,
+                    NotStarted::ChannelOffline => UssdOutcome::ChannelOffline,
+                    NotStarted::Stopping => UssdOutcome::Stopping,
+                });
+            }
+            Job::Control { done, .. } => {
+                let _ = done.send(match why {
+                    NotStarted::UnknownChannel => ControlOutcome::UnknownChannel,
+                    NotStarted::ChannelOffline => ControlOutcome::ChannelOffline,
+                    NotStarted::Stopping => ControlOutcome::Stopping,
+                });
+            }
+        }
+    }
+
+    fn kind(&self) -> &'static str {
+        match self {
+            Job::Sms { .. } => "sms",
+            Job::Ussd { .. } => "ussd",
+            Job::Control { .. } => "control",
+        }
+    }
+}
+
+pub(crate) struct Queued {
+    job: Job,
+    submitted: Instant,
+}
+
+#[derive(Default)]
+struct Queues {
+    by_channel: HashMap<String, mpsc::Sender<Queued>>,
+    closed: bool,
+}
+
+/// The per-channel queues.
+#[derive(Default)]
+pub(crate) struct Workers {
+    queues: Mutex<Queues>,
+}
+
+impl Workers {
+    pub(crate) fn len(&self) -> usize {
+        lock(&self.queues).by_channel.len()
+    }
+
+    /// Takes no more jobs. Each worker finishes its current job, ends the
+    /// ones still queued as Stopping, and exits.
+    pub(crate) fn close(&self) {
+        let mut queues = lock(&self.queues);
+        queues.closed = true;
+        queues.by_channel.clear();
+    }
+}
+
+/// Queues `job` for `goip_id` (a configured channel). Gives the job back
+/// when the engine no longer takes jobs.
+pub(crate) async fn submit(shared: &Arc<Shared>, goip_id: &str, job: Job) -> Result<(), Job> {
+    let queue = {
+        let mut queues = lock(&shared.workers.queues);
+        if queues.closed {
+            return Err(job);
+        }
+        match queues.by_channel.get(goip_id) {
+            Some(queue) => queue.clone(),
+            None => {
+                let (tx, rx) = mpsc::channel(shared.config.job_queue_capacity.max(1));
+                let token = shared.worker_tasks.token();
+                tokio::spawn(run(shared.clone(), goip_id.to_owned(), rx, token));
+                queues.by_channel.insert(goip_id.to_owned(), tx.clone());
+                tx
+            }
+        }
+    };
+    let queued = Queued {
+        job,
+        submitted: Instant::now(),
+    };
+    queue.send(queued).await.map_err(|e| e.0.job)
+}
+
+enum Ready {
+    Online,
+    Offline,
+    Stopping,
+}
+
+async fn wait_online(
+    presence: &mut watch::Receiver<Presence>,
+    stopping: &mut watch::Receiver<bool>,
+    deadline: Instant,
+) -> Ready {
+    tokio::select! {
+        biased;
+        online = presence.wait_for(Presence::is_online) => match online {
+            Ok(_) => Ready::Online,
+            Err(_) => Ready::Offline,
+        },
+        _ = stopping.wait_for(|s| *s) => Ready::Stopping,
+        () = sleep_until(deadline.into()) => Ready::Offline,
+    }
+}
+
+async fn run(
+    shared: Arc<Shared>,
+    goip_id: String,
+    mut queue: mpsc::Receiver<Queued>,
+    _token: TaskToken,
+) {
+    let mut presence = shared.registry.watch(&goip_id);
+    let mut stopping = shared.stopping.subscribe();
+    while let Some(Queued { job, submitted }) = queue.recv().await {
+        if *stopping.borrow() {
+            job.not_started(NotStarted::Stopping);
+            continue;
+        }
+        let deadline = submitted + shared.config.offline_wait;
+        match wait_online(&mut presence, &mut stopping, deadline).await {
+            Ready::Online => {}
+            Ready::Offline => {
+                tracing::info!(goip_id, job = job.kind(), "channel offline: job not sent");
+                job.not_started(NotStarted::ChannelOffline);
+                continue;
+            }
+            Ready::Stopping => {
+                job.not_started(NotStarted::Stopping);
+                continue;
+            }
+        }
+        // Looked up now: the password may have changed while the job waited.
+        let Some(credentials) = shared.credentials.lookup(&goip_id) else {
+            job.not_started(NotStarted::UnknownChannel);
+            continue;
+        };
+        let mut ctx = JobContext {
+            shared: shared.clone(),
+            goip_id: goip_id.clone(),
+            password: credentials.password,
+            stopping: stopping.clone(),
+        };
+        match job {
+            Job::Sms { request, done } => {
+                let outcome = match shared.config.sms_mode {
+                    SmsMode::Session => sms_session::run(&mut ctx, request).await,
+                    SmsMode::Oneshot => sms_oneshot::run(&mut ctx, request).await,
+                };
+                let _ = done.send(outcome);
+            }
+            Job::Ussd { code, done } => {
+                let _ = done.send(ussd::run(&mut ctx, &code).await);
+            }
+            Job::Control { request, done } => {
+                let _ = done.send(control::run(&mut ctx, &request).await);
+            }
+        }
+    }
+}
+
+/// What a running job needs: its channel, the password, the socket (through
+/// [`Shared`]) and the stop signal.
+pub(crate) struct JobContext {
+    pub shared: Arc<Shared>,
+    pub goip_id: String,
+    password: Secret,
+    stopping: watch::Receiver<bool>,
+}
+
+impl JobContext {
+    pub(crate) fn config(&self) -> &EngineConfig {
+        &self.shared.config
+    }
+
+    /// The channel password, for the one command that carries it.
+    pub(crate) fn password(&self) -> String {
+        self.password.expose().to_owned()
+    }
+
+    pub(crate) fn new_sendid(&self) -> u32 {
+        self.shared.sendids.next()
+    }
+
+    /// Starts receiving the replies to `sendid`.
+    pub(crate) fn open(&self, sendid: u32) -> Exchange {
+        self.shared.pending.open(sendid, &self.goip_id)
+    }
+
+    pub(crate) async fn send(&self, command: &Command) -> Result<(), CommandError> {
+        self.shared
+            .send_command(&self.goip_id, command)
+            .await
+            .map(drop)
+    }
+
+    /// Sends `DONE <sendid>`, releasing the exchange on the GoIP. Best
+    /// effort: a GoIP that misses it releases the session by itself.
+    pub(crate) async fn done(&self, sendid: u32) {
+        let _ = self.send(&Command::Done { sendid }).await;
+    }
+
+    pub(crate) fn is_stopping(&self) -> bool {
+        *self.stopping.borrow()
+    }
+
+    /// The stop signal, for [`Exchange::next`].
+    pub(crate) fn stop_signal(&mut self) -> &mut watch::Receiver<bool> {
+        &mut self.stopping
+    }
+}
