@@ -5,7 +5,7 @@
 
 use std::io;
 use std::net::{SocketAddr, TcpStream};
-use std::process::{Child, Command, ExitStatus};
+use std::process::{Child, ChildStderr, ChildStdin, ChildStdout, Command, ExitStatus};
 use std::thread::sleep;
 use std::time::{Duration, Instant};
 
@@ -44,6 +44,40 @@ impl ChildGuard {
         &self.name
     }
 
+    /// The child's stdin, when it was spawned with `Stdio::piped()` and not
+    /// taken before; a driver writes to it (dropping it closes the pipe).
+    pub fn take_stdin(&mut self) -> Option<ChildStdin> {
+        self.child.as_mut().and_then(|c| c.stdin.take())
+    }
+
+    /// The child's stdout, when it was spawned with `Stdio::piped()` and not
+    /// taken before; a driver reads it (typically on a thread of its own).
+    pub fn take_stdout(&mut self) -> Option<ChildStdout> {
+        self.child.as_mut().and_then(|c| c.stdout.take())
+    }
+
+    /// The child's stderr, when it was spawned with `Stdio::piped()` and not
+    /// taken before.
+    pub fn take_stderr(&mut self) -> Option<ChildStderr> {
+        self.child.as_mut().and_then(|c| c.stderr.take())
+    }
+
+    /// Waits up to `timeout` for the process to exit on its own (after a
+    /// `quit` on its stdin, say) without signalling it; `None` if it still
+    /// runs. The guard still stops it when dropped.
+    pub fn wait_timeout(&mut self, timeout: Duration) -> io::Result<Option<ExitStatus>> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Some(status) = self.try_wait()? {
+                return Ok(Some(status));
+            }
+            if Instant::now() >= deadline {
+                return Ok(None);
+            }
+            sleep(Duration::from_millis(20));
+        }
+    }
+
     /// `Some(status)` if the process has exited.
     pub fn try_wait(&mut self) -> io::Result<Option<ExitStatus>> {
         match self.child.as_mut() {
@@ -52,7 +86,8 @@ impl ChildGuard {
         }
     }
 
-    /// Sends a signal by number (`kill -<sig> <pid>`).
+    /// Sends a signal by name or number (`kill -<sig> <pid>`): `TERM`,
+    /// `KILL`, `STOP`/`CONT` (to freeze a process and let it go on), ….
     pub fn signal(&self, sig: &str) -> io::Result<()> {
         let Some(pid) = self.pid() else {
             return Ok(());
@@ -117,5 +152,33 @@ pub fn wait_for_tcp(addr: SocketAddr, timeout: Duration) -> io::Result<()> {
             }
             Err(_) => sleep(Duration::from_millis(20)),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::{BufRead, BufReader, Write};
+    use std::process::Stdio;
+
+    #[test]
+    fn a_driver_talks_to_the_child_over_its_pipes() {
+        let mut cmd = Command::new("cat");
+        cmd.stdin(Stdio::piped()).stdout(Stdio::piped());
+        let mut cat = ChildGuard::spawn("cat", &mut cmd).expect("spawn cat");
+        let mut stdin = cat.take_stdin().expect("stdin is piped");
+        let mut stdout = BufReader::new(cat.take_stdout().expect("stdout is piped"));
+        assert!(cat.take_stdin().is_none(), "taken once");
+        writeln!(stdin, "hello").expect("write");
+        let mut line = String::new();
+        stdout.read_line(&mut line).expect("read");
+        assert_eq!(line, "hello\n");
+        assert_eq!(
+            cat.wait_timeout(Duration::from_millis(100)).expect("wait"),
+            None
+        );
+        drop(stdin);
+        let status = cat.wait_timeout(Duration::from_secs(5)).expect("wait");
+        assert!(status.is_some_and(|s| s.success()), "{status:?}");
     }
 }
