@@ -7,21 +7,28 @@
 //!    modules installed with prosodyctl the way an admin would;
 //! 2. [`Prosody::start`] runs `prosody -F` and waits until every port it
 //!    should listen on accepts connections;
-//! 3. dropping the guard stops it (SIGTERM, then SIGKILL) — also when the
+//! 3. [`Prosody::restart`] stops and starts it again on the same ports and
+//!    data (accounts, offline messages survive), as an admin's restart does;
+//! 4. dropping the guard stops it (SIGTERM, then SIGKILL) — also when the
 //!    test panicked, in which case the end of Prosody's log is printed so
 //!    the failure explains itself. `PROSODY_TEST_KEEP=1` keeps the temp dir.
+//!
+//! The process itself is a `goippy_testkit` [`ChildGuard`], the same guard
+//! goippy-core's tests use, so it is stopped by PID even if this value is
+//! leaked.
 
 use std::fs;
 use std::net::{Ipv4Addr, SocketAddr, TcpStream};
+use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output, Stdio};
 use std::thread::sleep;
 use std::time::{Duration, Instant};
 
-use rustix::process::{Pid, Signal, kill_process};
+use goippy_testkit::ports::free_tcp_port;
+use goippy_testkit::process::ChildGuard;
 
 use crate::config::{Config, ConfigPaths, Ports};
-use crate::ports::free_port;
 use crate::{Error, Result};
 
 /// How long Prosody may take to open its ports (it needs ~0.2 s).
@@ -45,7 +52,7 @@ pub struct Prosody {
     ports: Ports,
     config_path: PathBuf,
     log_path: PathBuf,
-    child: Option<Child>,
+    child: Option<ChildGuard>,
 }
 
 impl Prosody {
@@ -90,7 +97,7 @@ impl Prosody {
         }
         self.config = change(self.config.clone());
         self.ports.s2s = match (self.config.s2s, self.ports.s2s) {
-            (true, None) => Some(free_port()?),
+            (true, None) => Some(free_tcp_port()),
             (true, kept) => kept,
             (false, _) => None,
         };
@@ -152,18 +159,41 @@ impl Prosody {
         Err("unreachable: start attempts exhausted".into())
     }
 
+    /// Stops the server and starts it again with the same configuration,
+    /// ports and data: what `systemctl restart prosody` does to clients and
+    /// components (they are disconnected and must come back).
+    pub fn restart(&mut self) -> Result<()> {
+        self.stop()?;
+        self.start_again()
+    }
+
+    /// Starts a stopped server again on the ports it had (unlike
+    /// [`Prosody::start`], which may move to fresh ports when one is taken):
+    /// components and clients configured for it find it where it was.
+    pub fn start_again(&mut self) -> Result<()> {
+        if self.child.is_some() {
+            return Err("this Prosody is already running".into());
+        }
+        self.start_once()
+    }
+
     fn start_once(&mut self) -> Result<()> {
-        let console = fs::File::create(self.dir.path().join("console.out"))?;
-        let child = Command::new("prosody")
+        let console = fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.dir.path().join("console.out"))?;
+        let mut command = Command::new("prosody");
+        command
             .arg("-F")
             .arg("--config")
             .arg(&self.config_path)
             .current_dir(self.dir.path())
             .stdin(Stdio::null())
             .stdout(console.try_clone()?)
-            .stderr(console)
-            .spawn()
-            .map_err(|e| format!("cannot run prosody (Debian package prosody): {e}"))?;
+            .stderr(console);
+        let child = ChildGuard::spawn("prosody", &mut command)
+            .map_err(|e| format!("{e} (Debian package prosody)"))?
+            .with_grace(STOP_TIMEOUT);
         self.child = Some(child);
 
         let mut wanted = vec![self.ports.c2s];
@@ -199,26 +229,18 @@ impl Prosody {
         }
     }
 
-    /// Stops the server: SIGTERM by PID, SIGKILL after [`STOP_TIMEOUT`].
+    /// Stops the server: SIGTERM by PID, SIGKILL after [`STOP_TIMEOUT`]
+    /// (which is an error: Prosody needs under 2 s).
     pub fn stop(&mut self) -> Result<()> {
         let Some(mut child) = self.child.take() else {
             return Ok(());
         };
-        if child.try_wait()?.is_some() {
-            return Ok(());
-        }
-        let pid = Pid::from_raw(child.id() as i32).ok_or("prosody has an invalid PID")?;
-        kill_process(pid, Signal::TERM)?;
-        let deadline = Instant::now() + STOP_TIMEOUT;
-        while Instant::now() < deadline {
-            if child.try_wait()?.is_some() {
-                return Ok(());
+        match child.stop()? {
+            Some(status) if status.signal() == Some(9) => {
+                Err(format!("prosody ignored SIGTERM for {STOP_TIMEOUT:?} and was killed").into())
             }
-            sleep(Duration::from_millis(20));
+            _ => Ok(()),
         }
-        child.kill()?;
-        child.wait()?;
-        Err(format!("prosody ignored SIGTERM for {STOP_TIMEOUT:?} and was killed").into())
     }
 
     /// Whether the process is still alive.
@@ -229,7 +251,7 @@ impl Prosody {
     }
 
     pub fn pid(&self) -> Option<u32> {
-        self.child.as_ref().map(Child::id)
+        self.child.as_ref().and_then(ChildGuard::pid)
     }
 
     pub fn ports(&self) -> Ports {
@@ -326,9 +348,9 @@ impl Drop for Prosody {
 
 fn pick_ports(config: &Config) -> Result<Ports> {
     Ok(Ports {
-        c2s: free_port()?,
-        component: free_port()?,
-        s2s: if config.s2s { Some(free_port()?) } else { None },
+        c2s: free_tcp_port(),
+        component: free_tcp_port(),
+        s2s: config.s2s.then(free_tcp_port),
     })
 }
 
