@@ -14,7 +14,6 @@
 //! | `PROSODY_TEST_COMPONENT_SECRET` | its `component_secret` | required |
 //! | `PROSODY_TEST_REGISTER` | a command creating a user: `{user}`, `{domain}`, `{password}` are replaced (shell-quoted) and it runs under `sh -c` | — |
 //! | `PROSODY_TEST_USERS` | or: accounts that exist already, `user=password,…` | — |
-//! | `PROSODY_TEST_RESTART` | a command restarting the server (the restart scenarios need it) | — |
 //!
 //! The scenarios share the one component: only one goippy may be connected
 //! at a time, so each scenario holds an exclusive lock file for the server
@@ -48,8 +47,6 @@ pub struct ExternalProsody {
     pub component: String,
     pub component_secret: String,
     pub accounts: Accounts,
-    /// A shell command restarting the server, if the user gave one.
-    pub restart: Option<String>,
 }
 
 /// The variable that turns external mode on.
@@ -117,7 +114,6 @@ impl ExternalProsody {
             component,
             component_secret,
             accounts,
-            restart: get("PROSODY_TEST_RESTART"),
         }))
     }
 
@@ -155,14 +151,6 @@ impl ExternalProsody {
                     .into()
                 }),
         }
-    }
-
-    /// Runs `PROSODY_TEST_RESTART`; an error if none was given.
-    pub fn restart(&self) -> Result<()> {
-        let command = self.restart.as_deref().ok_or(
-            "restarting an external Prosody needs PROSODY_TEST_RESTART (a command that restarts it)",
-        )?;
-        run_shell("PROSODY_TEST_RESTART", command)
     }
 
     /// Takes the exclusive lock of this server's component (see the module
@@ -279,7 +267,6 @@ mod tests {
             "b=c"
         );
         assert!(p.ensure_account("2003", "chat.test", "pw").is_err());
-        assert!(p.restart().is_err(), "no restart command given");
     }
 
     #[test]
@@ -316,7 +303,6 @@ mod tests {
                 "printf '%s|%s|%s' {{user}} {{domain}} {{password}} > {}",
                 shell_quote(&out.display().to_string())
             )),
-            restart: None,
         };
         p.ensure_account("2001", "d", "it's; $(x)").expect("runs");
         assert_eq!(

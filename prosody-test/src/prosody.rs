@@ -266,6 +266,11 @@ impl Prosody {
         (Ipv4Addr::LOCALHOST, self.ports.component).into()
     }
 
+    /// The generated `prosody.cfg.lua` (for `prosodyctl --config`).
+    pub fn config_path(&self) -> &Path {
+        &self.config_path
+    }
+
     /// The server's temp dir (config, log, data).
     pub fn dir(&self) -> &Path {
         self.dir.path()

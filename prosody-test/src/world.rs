@@ -574,15 +574,6 @@ impl World {
         self.wait_component_online(READY_TIMEOUT).await
     }
 
-    /// Restarts Prosody (every client is disconnected: log in again after).
-    pub fn restart_prosody(&mut self) -> Result<()> {
-        self.clients.clear();
-        match &mut self.prosody {
-            ProsodyTarget::Managed(p) => p.restart(),
-            ProsodyTarget::External(e) => e.restart(),
-        }
-    }
-
     /// Stops a throwaway Prosody (clients are disconnected); an error for
     /// an external one.
     pub fn stop_prosody(&mut self) -> Result<()> {

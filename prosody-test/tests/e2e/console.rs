@@ -1,0 +1,119 @@
+//! Chatting with your own SIM's number is a console: `status`, `log`,
+//! `log N`, and anything else is a USSD code whose answer comes back.
+
+use prosody_test::World;
+use prosody_test::stanzas::{body, chat, is_error, is_text_from};
+use prosody_test::world::{QUIET, WAIT};
+
+use crate::{Must, NUMBER_1, SENDER, basic};
+
+/// Sends `text` to 2001's own number; returns the answer's body.
+async fn ask(w: &mut World, id: &str, text: &str) -> String {
+    let own = w.own_alias("2001").must_some("2001's own number");
+    w.client("2001")
+        .send(chat(&own, id, text).must("build"))
+        .await
+        .must("send");
+    let answer = w
+        .client("2001")
+        .wait_for(&format!("the answer to {text:?}"), WAIT, |el| {
+            is_text_from(el, &own) || (is_error(el) && el.attr("id") == Some(id))
+        })
+        .await
+        .must("the console answers");
+    assert!(!is_error(&answer), "{text:?} was refused: {answer:?}");
+    body(&answer).unwrap_or_default()
+}
+
+trait MustSome<T> {
+    fn must_some(self, what: &str) -> T;
+}
+
+impl<T> MustSome<T> for Option<T> {
+    #[track_caller]
+    fn must_some(self, what: &str) -> T {
+        match self {
+            Some(v) => v,
+            None => panic!("no {what}"),
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_ussd_code_goes_to_the_network_and_its_answer_comes_back() {
+    let mut w = basic()
+        .sim_arg("--ussd-reply")
+        .sim_arg("*123#=Balance 5.00 EUR; valid: 31.12.\\nBonus 100 MB")
+        .start()
+        .await
+        .must("start the world");
+    let answer = ask(&mut w, "ussd-1", "*123#").await;
+    let asked = w
+        .sim(0)
+        .wait_event("ussd", WAIT, |e| e["code"] == "*123#")
+        .await
+        .must("the GoIP gets the USSD request");
+    assert_eq!(asked["channel"], 1, "2001's channel: {asked}");
+    assert!(
+        answer.contains("Balance 5.00 EUR; valid: 31.12.\nBonus 100 MB"),
+        "the network's answer, whole: {answer:?}"
+    );
+    w.finish().await.must("clean shutdown");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn status_reports_the_channel_without_asking_the_network() {
+    let mut w = basic().start().await.must("start the world");
+    let answer = ask(&mut w, "status-1", "status").await;
+    assert!(
+        answer.contains("gw1") || answer.contains(NUMBER_1),
+        "the status names the channel (gw1 / {NUMBER_1}): {answer:?}"
+    );
+    w.sim(0)
+        .expect_none("a USSD request for `status`", QUIET, |e| {
+            e["event"] == "ussd"
+        })
+        .await
+        .must("status is answered by goippy itself");
+    w.finish().await.must("clean shutdown");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn log_lists_the_calls_and_log_n_the_last_n() {
+    const CALLEE: &str = "+37255577777";
+    let mut w = basic().start().await.must("start the world");
+    // An answered incoming call of a second, then an unanswered outgoing one.
+    for (line, number) in [
+        (format!("call 1 in {SENDER} 1"), SENDER),
+        (format!("call 1 out {CALLEE} 0"), CALLEE),
+    ] {
+        w.sim(0).send(&line).must("start the call");
+        w.sim(0)
+            .wait_event("call_ended", WAIT, |e| e["number"] == number)
+            .await
+            .must("the call ends");
+        w.sim(0)
+            .wait_event("ack", WAIT, |e| e["tag"] == "HANGUP")
+            .await
+            .must("goippy acks the HANGUP");
+    }
+    let all = ask(&mut w, "log-1", "log").await;
+    assert!(
+        all.contains(SENDER) && all.contains(CALLEE),
+        "`log` lists both calls: {all:?}"
+    );
+    let last = ask(&mut w, "log-2", "log 1").await;
+    assert!(
+        last.contains(CALLEE),
+        "`log 1` shows the latest call: {last:?}"
+    );
+    assert!(
+        !last.contains(SENDER),
+        "`log 1` shows only the latest call: {last:?}"
+    );
+    w.sim(0)
+        .expect_none("a USSD request for `log`", QUIET, |e| e["event"] == "ussd")
+        .await
+        .must("log is answered by goippy itself");
+    w.finish().await.must("clean shutdown");
+}
