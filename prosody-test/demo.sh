@@ -1,11 +1,17 @@
 #!/usr/bin/env bash
 # The goippy demo (the README's first command):
 #
-#   sudo bash prosody-test/demo.sh
+#   bash prosody-test/demo.sh          # as root on Debian 12, from a clone
+#   bash prosody-test/demo.sh --once   # stop after the transcript (CI)
 #
-# Installs what is missing, builds goippy, writes a sample configuration on
-# embedded SQLite into a private temp dir and runs the daemon on it until
-# Ctrl-C. Everything it starts is stopped and removed on exit.
+# Installs what is missing (Debian packages, a Rust toolchain), builds goippy,
+# goip-sim and the demo, then runs the demo: a throwaway Prosody with
+# mod_sms_alias, goippy on SQLite and a simulated GoIP with two channels, all
+# on 127.0.0.1 in private temp dirs. It prints a live transcript (an SMS in,
+# an SMS out with its delivery receipt, a USSD code, `status`), then keeps
+# running so you can log in with a real XMPP client and type goip-sim
+# commands, until Ctrl-C. Everything it started is stopped by PID and its temp
+# dirs are removed; it can be run again right away.
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -15,26 +21,11 @@ source "$here/setup.sh"
 ensure_packages
 ensure_rust
 
-cd "$root"
-cargo build --release --locked -p goippy-core --bins
-
-work=$(mktemp -d -t goippy-demo.XXXXXX)
-pids=()
-cleanup() {
-    for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-    wait 2>/dev/null || true
-    rm -rf "$work"
-}
-trap cleanup EXIT INT TERM
-
-goippy="$root/target/release/goippy"
-"$goippy" --sample "$work/goippy.conf"
-sed -i -e "s|^DB_FILE .*|DB_FILE                = \"$work/goippy.db\"|" \
-       -e "s|^GOIP_BIND .*|GOIP_BIND              = \"127.0.0.1\"|" "$work/goippy.conf"
-"$goippy" --check "$work/goippy.conf"
-
-echo
-echo "goippy runs on $work/goippy.conf; press Ctrl-C to stop it."
-"$goippy" -v "$work/goippy.conf" &
-pids+=($!)
-wait "${pids[0]}"
+echo "==> building goippy and goip-sim"
+cargo build --locked --manifest-path "$root/Cargo.toml" -p goippy-core --bins
+echo "==> building the demo (the first build takes a few minutes)"
+cargo build --locked --manifest-path "$here/Cargo.toml" --bin demo
+echo "==> running the demo"
+# `cargo run` replaces itself with the demo, so Ctrl-C reaches the demo
+# directly; the demo then stops what it started and cleans up.
+exec cargo run --quiet --locked --manifest-path "$here/Cargo.toml" --bin demo -- "$@"

@@ -6,8 +6,9 @@
 # Idempotent: packages and the Rust toolchain are only installed when absent.
 # It runs, in order: formatting and lint checks, the workspace's unit and
 # integration tests (real UDP sockets, SQLite files, a throwaway MariaDB and
-# throwaway Prosody servers), the Lua unit tests, and the end-to-end scenarios
-# of prosody-test against a real Prosody. Any failure stops it with exit 1.
+# throwaway Prosody servers), the Lua unit tests, the end-to-end scenarios
+# of prosody-test against a real Prosody (goippy, goip-sim, mod_sms_alias;
+# SQLite and MariaDB), and the demo once. Any failure stops it with exit 1.
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -33,11 +34,12 @@ cargo test --workspace --locked
 step "busted (Lua unit tests of mod_sms_alias.lua)"
 sh "$root/lua/run-busted.sh"
 
-if [ -f "$here/Cargo.toml" ]; then
-    step "prosody-test: clippy and end-to-end scenarios against a real Prosody"
-    (cd "$here" && cargo fmt --all -- --check \
-        && cargo clippy --all-targets --locked -- -D warnings \
-        && cargo test --locked)
-fi
+step "prosody-test: clippy and end-to-end scenarios against a real Prosody"
+(cd "$here" && cargo fmt --all -- --check \
+    && cargo clippy --all-targets --locked -- -D warnings \
+    && cargo test --locked)
+
+step "the demo, as the README runs it (--once: stop after the transcript)"
+bash "$here/demo.sh" --once
 
 step "all tests passed"

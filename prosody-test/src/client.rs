@@ -153,6 +153,16 @@ impl XmppClient {
             .ok_or_else(|| format!("no stanza within {within:?}").into())
     }
 
+    /// The next stanza (backlog first) if one arrives within `within`, else
+    /// `None`: silence is no error here (a lost connection still is). For
+    /// clients that show whatever comes, like the demo.
+    pub async fn poll(&mut self, within: Duration) -> Result<Option<Element>> {
+        if let Some(el) = self.backlog.pop_front() {
+            return Ok(Some(el));
+        }
+        self.read_one(Instant::now() + within).await
+    }
+
     /// The first stanza (backlog first) for which `wanted` holds; others are
     /// kept for later waits. `what` names it in the error.
     pub async fn wait_for(
