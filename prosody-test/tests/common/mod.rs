@@ -4,6 +4,10 @@
 
 use std::time::Duration;
 
+#[allow(unused_imports)] // as dead_code above: each test binary uses some
+pub use prosody_test::stanzas::{
+    NS_STANZAS, body, error_condition, error_text, is_error, is_message_from,
+};
 use prosody_test::{Config, Host, Prosody, XmppClient};
 use tokio_xmpp::minidom::Element;
 
@@ -19,7 +23,6 @@ pub const WAIT: Duration = Duration::from_secs(5);
 pub const QUIET: Duration = Duration::from_millis(700);
 
 pub const NS_CHATSTATES: &str = "http://jabber.org/protocol/chatstates";
-pub const NS_STANZAS: &str = "urn:ietf:params:xml:ns:xmpp-stanzas";
 pub const NS_MAM: &str = "urn:xmpp:mam:2";
 pub const NS_FORWARD: &str = "urn:xmpp:forward:0";
 pub const NS_ROSTER: &str = "jabber:iq:roster";
@@ -68,36 +71,6 @@ pub async fn login(prosody: &Prosody, user: &str, password: &str) -> XmppClient 
     XmppClient::connect(prosody.c2s_addr(), &format!("{user}@{HOST}"), password)
         .await
         .expect("log in")
-}
-
-pub fn is_message_from(el: &Element, from: &str) -> bool {
-    el.name() == "message"
-        && el
-            .attr("from")
-            .is_some_and(|f| f == from || f.starts_with(&format!("{from}/")))
-}
-
-pub fn body(el: &Element) -> Option<String> {
-    el.get_child("body", NS_CLIENT).map(Element::text)
-}
-
-pub fn is_error(el: &Element) -> bool {
-    el.attr("type") == Some("error")
-}
-
-/// The defined condition of a stanza error (`service-unavailable`, …).
-pub fn error_condition(el: &Element) -> Option<String> {
-    let error = el.get_child("error", NS_CLIENT)?;
-    error
-        .children()
-        .find(|c| c.ns() == NS_STANZAS && c.name() != "text")
-        .map(|c| c.name().to_string())
-}
-
-pub fn error_text(el: &Element) -> Option<String> {
-    el.get_child("error", NS_CLIENT)?
-        .get_child("text", NS_STANZAS)
-        .map(Element::text)
 }
 
 /// Any attribute value anywhere in the tree, for "no component JID leaked" checks.
