@@ -9,8 +9,8 @@
 //! and events that arrive while a test waits for something else stay in a
 //! backlog for later waits, as with [`crate::XmppClient`].
 //!
-//! Every line the simulator printed is also kept (the last
-//! [`KEPT_LINES`]), and printed when a test fails. The process is a
+//! The simulator's output lines are also kept (the last [`KEPT_LINES`],
+//! without the routine keepalives), and printed when a test fails. The process is a
 //! `goippy_testkit` [`ChildGuard`]: stopped by PID when dropped.
 
 use std::collections::VecDeque;
@@ -179,7 +179,7 @@ impl GoipSim {
                     let value = serde_json::from_str::<Value>(&line).unwrap_or_else(|e| {
                         serde_json::json!({"event": "unreadable", "text": line, "why": e.to_string()})
                     });
-                    {
+                    if !is_routine(&value) {
                         let mut kept = kept.lock().unwrap_or_else(|p| p.into_inner());
                         if kept.len() == KEPT_LINES {
                             kept.pop_front();
@@ -372,7 +372,8 @@ impl GoipSim {
         }
     }
 
-    /// The simulator's last `lines` output lines (its JSON events).
+    /// The simulator's last `lines` output lines (its JSON events), without
+    /// keepalives and accepted keepalive acks.
     pub fn output_tail(&self, lines: usize) -> String {
         let kept = self.lines.lock().unwrap_or_else(|p| p.into_inner());
         let skip = kept.len().saturating_sub(lines);
@@ -422,6 +423,12 @@ impl Drop for GoipSim {
             );
         }
     }
+}
+
+/// Keepalives and their accepted acks: several a second per channel, and
+/// never what explains a failure, so they are left out of the kept lines.
+fn is_routine(event: &Value) -> bool {
+    event["event"] == "keepalive" || (event["event"] == "keepalive_ack" && event["status"] == 200)
 }
 
 /// Text as the script language carries it: `\n`, `\r`, `\t`, `\\`.

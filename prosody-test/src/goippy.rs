@@ -42,6 +42,8 @@ const START_TIMEOUT: Duration = Duration::from_secs(30);
 const STOP_GRACE: Duration = Duration::from_secs(20);
 /// How many lines of the log a failing test prints.
 const LOG_TAIL_LINES: usize = 120;
+/// The tracing target of sqlx's per-query debug lines.
+const SQL_LOG_TARGET: &str = " sqlx::query: ";
 
 /// Where goippy keeps its state.
 #[derive(Debug)]
@@ -336,9 +338,15 @@ impl Goippy {
         }
     }
 
-    /// The last `lines` lines of the log.
+    /// The last `lines` lines of the log, without sqlx's per-query debug
+    /// lines (most of a `-v` log; the file has them).
     pub fn log_tail(&self, lines: usize) -> String {
-        tail(&self.log(), lines)
+        let log = self.log();
+        let kept: Vec<&str> = log
+            .lines()
+            .filter(|l| !l.contains(SQL_LOG_TARGET))
+            .collect();
+        tail(&kept.join("\n"), lines)
     }
 
     /// A marker line in the log, so restarts and signals show in it.
@@ -368,7 +376,7 @@ impl Drop for Goippy {
         }
         if std::thread::panicking() {
             eprintln!(
-                "----- last {LOG_TAIL_LINES} lines of {} -----\n{}\n----- end of goippy log -----",
+                "----- last {LOG_TAIL_LINES} lines of {} (without sqlx::query) -----\n{}\n----- end of goippy log -----",
                 self.log_path.display(),
                 self.log_tail(LOG_TAIL_LINES)
             );
