@@ -21,6 +21,8 @@ pub mod goip;
 pub mod number;
 
 #[cfg(feature = "daemon")]
+pub mod bridge;
+#[cfg(feature = "daemon")]
 pub mod cli;
 #[cfg(feature = "daemon")]
 pub mod config;
