@@ -38,6 +38,9 @@ use super::notice::{self, Notice};
 /// Stores in flight at once; beyond it, events wait in the engine's queue
 /// (and durable ones go unacked, so the GoIP resends them).
 const MAX_IN_FLIGHT: usize = 256;
+/// How long an unmatched delivery report waits for its channel's running
+/// job to be recorded.
+const SETTLE_WAIT: std::time::Duration = std::time::Duration::from_millis(1000);
 
 type Work = BoxFuture<'static, ()>;
 
@@ -174,6 +177,11 @@ async fn store_report(ctx: Arc<Context>, report: DeliveryReport) {
         ..
     } = report;
     let outbound = matched.and_then(|m| i64::try_from(m.tag).ok()).map(LogId);
+    if outbound.is_none() {
+        // Maybe for the job being recorded right now (see `Outbox::settled`);
+        // bounded well within the 2 s the GoIP's ack may take.
+        ctx.outbox.settled(&goip_id, SETTLE_WAIT).await;
+    }
     let record = InboundRecord {
         goip_id: goip_id.clone(),
         recvid: recvid_number(&recvid),

@@ -34,6 +34,8 @@ use super::notice::{RenderEnv, Rendered, render};
 const PAGE: u32 = 64;
 /// Rows remembered as "already warned about" (then the memory starts over).
 const WARNED_MAX: usize = 4096;
+/// How long the last round at shutdown may take.
+const FINAL_ROUND: Duration = Duration::from_secs(3);
 
 /// How a round ended.
 enum Round {
@@ -54,32 +56,49 @@ pub(crate) async fn run(
     let mut warned: HashSet<LogId> = HashSet::new();
     loop {
         let round = if state.borrow_and_update().is_connected() {
-            deliver(&ctx, &mut warned).await
+            deliver(&ctx, &mut warned, &stop, None).await
         } else {
             Round::LinkDown
         };
         let pause = match round {
-            Round::Done => retry,
-            Round::LinkDown => retry,
+            Round::Done | Round::LinkDown => retry,
             Round::StoreFailed => retry.min(Duration::from_secs(5)),
         };
-        tokio::select! {
-            () = ctx.inbox.notified() => {}
-            changed = state.changed() => if changed.is_err() { break },
-            _ = stop.wait_for(|s| *s) => break,
-            () = tokio::time::sleep(pause) => {}
-        }
         if *stop.borrow() {
             break;
         }
+        tokio::select! {
+            () = ctx.inbox.notified() => {}
+            changed = state.changed() => if changed.is_err() { return },
+            _ = stop.wait_for(|s| *s) => break,
+            () = tokio::time::sleep(pause) => {}
+        }
+    }
+    // Stopping: what the last jobs produced (their outcomes) goes out now if
+    // the link is up; whatever does not make it waits for the next start.
+    if state.borrow().is_connected() {
+        let deadline = tokio::time::Instant::now() + FINAL_ROUND;
+        let (_, never) = watch::channel(false);
+        deliver(&ctx, &mut warned, &never, Some(deadline)).await;
     }
     tracing::debug!("inbox pump stopped");
 }
 
-/// One round: everything deliverable, page by page.
-async fn deliver(ctx: &Context, warned: &mut HashSet<LogId>) -> Round {
+/// One round: everything deliverable, page by page. A started page is
+/// always finished (confirmed and marked), so that stopping never leaves
+/// stanzas sent but unmarked; between pages the round ends early when
+/// `stop` is set or `deadline` has passed.
+async fn deliver(
+    ctx: &Context,
+    warned: &mut HashSet<LogId>,
+    stop: &watch::Receiver<bool>,
+    deadline: Option<tokio::time::Instant>,
+) -> Round {
     let mut after: Option<LogId> = None;
     loop {
+        if *stop.borrow() || deadline.is_some_and(|d| tokio::time::Instant::now() >= d) {
+            return Round::Done;
+        }
         let page = match ctx.store.undelivered_inbox_after(after, PAGE).await {
             Ok(page) => page,
             Err(StoreError::Closed) => return Round::Done,

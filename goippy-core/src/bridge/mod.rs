@@ -321,10 +321,12 @@ impl Bridge {
     ///    inbound flow is still storing;
     /// 3. the runners record their last outcomes; the inbound flow stores
     ///    what is left in its queue;
-    /// 4. the XMPP stream closes (Prosody then bounces new messages to their
+    /// 4. the inbox pump finishes the page it is sending (so nothing is left
+    ///    sent but unmarked, which would be sent again) and makes one last
+    ///    bounded round, so the outcomes of step 3 reach their users now;
+    /// 5. the XMPP stream closes (Prosody then bounces new messages to their
     ///    senders); what it had already read is still put in the outbox;
-    /// 5. the pump stops, the highest sendid is saved, the store is flushed
-    ///    and closed.
+    /// 6. the highest sendid is saved, the store is flushed and closed.
     pub async fn shutdown(self) {
         let started = tokio::time::Instant::now();
         tracing::info!("bridge stopping");
@@ -334,10 +336,10 @@ impl Bridge {
         ctx.outbox.join().await;
         self.stop_inbound.send_replace(true);
         let _ = self.inbound.await;
-        ctx.link.shutdown().await;
-        let _ = self.router.await;
         self.stop_pump.send_replace(true);
         let _ = self.pump.await;
+        ctx.link.shutdown().await;
+        let _ = self.router.await;
         self.sendids.abort();
         sendids::save(&ctx).await;
         drop(self._refresh);

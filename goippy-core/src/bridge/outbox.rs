@@ -24,7 +24,7 @@ use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use tokio::sync::Notify;
+use tokio::sync::{Notify, watch};
 use tokio::task::JoinHandle;
 
 use crate::store::{OutboundKind, OutboxState, StoreError};
@@ -52,7 +52,15 @@ pub(crate) enum JobEnd {
 
 struct Runner {
     poke: Arc<Notify>,
+    phase: watch::Receiver<Phase>,
     task: JoinHandle<()>,
+}
+
+/// Whether a runner is in the middle of a job, and how many it finished.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+struct Phase {
+    busy: bool,
+    finished: u64,
 }
 
 /// The runners, by GoIP id.
@@ -76,8 +84,36 @@ impl Outbox {
             return;
         }
         let poke = Arc::new(Notify::new());
-        let task = tokio::spawn(run(ctx.clone(), goip_id.to_string(), poke.clone()));
-        runners.insert(goip_id.to_string(), Runner { poke, task });
+        let (phase_tx, phase) = watch::channel(Phase::default());
+        let task = tokio::spawn(run(
+            ctx.clone(),
+            goip_id.to_string(),
+            poke.clone(),
+            phase_tx,
+        ));
+        runners.insert(goip_id.to_string(), Runner { poke, phase, task });
+    }
+
+    /// Waits (at most `limit`) until the job `goip_id`'s runner is running,
+    /// if any, has been recorded. A delivery report the engine could not
+    /// match may be for that very job, whose `sent` state (with the
+    /// `sms_no` the report is matched by) is only being committed: a GoIP
+    /// can send the report right after its OK.
+    pub async fn settled(&self, goip_id: &str, limit: Duration) {
+        let phase = {
+            let runners = self.runners.lock().unwrap_or_else(|p| p.into_inner());
+            runners.get(goip_id).map(|r| r.phase.clone())
+        };
+        let Some(mut phase) = phase else { return };
+        let now = *phase.borrow_and_update();
+        if !now.busy {
+            return;
+        }
+        let _ = tokio::time::timeout(
+            limit,
+            phase.wait_for(|p| !p.busy || p.finished > now.finished),
+        )
+        .await;
     }
 
     /// Waits for every runner to finish (after the bridge set `stopping`).
@@ -94,7 +130,7 @@ impl Outbox {
 }
 
 /// One channel's runner.
-async fn run(ctx: Arc<Context>, goip_id: String, poke: Arc<Notify>) {
+async fn run(ctx: Arc<Context>, goip_id: String, poke: Arc<Notify>, phase: watch::Sender<Phase>) {
     let mut stopping = ctx.stopping.subscribe();
     let mut pause = RETRY_MIN;
     'rounds: loop {
@@ -115,10 +151,15 @@ async fn run(ctx: Arc<Context>, goip_id: String, poke: Arc<Notify>) {
             if ctx.is_stopping() {
                 break 'rounds;
             }
+            phase.send_modify(|p| p.busy = true);
             let end = match job.kind {
                 OutboundKind::Sms => super::sms::run(&ctx, job).await,
                 OutboundKind::Ussd => super::ussd::run(&ctx, job).await,
             };
+            phase.send_modify(|p| {
+                p.busy = false;
+                p.finished += 1;
+            });
             match end {
                 JobEnd::Done => {}
                 JobEnd::StaysQueued => break 'rounds,
