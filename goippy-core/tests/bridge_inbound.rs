@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use bridge_support::*;
 use goippy_core::sim::{CallSpec, CallWay};
+use goippy_core::store::{InboundKind, InboundRecord, Timestamp};
 use tokio::net::UdpSocket;
 use tokio_xmpp::parsers::ns;
 
@@ -241,4 +242,53 @@ async fn prosody_restarted_between_a_receive_and_its_delivery_delivers_it_once()
         1,
     )
     .await;
+}
+
+/// An SMS stored for a channel no extension is mapped to (its gateway was
+/// removed meanwhile) waits without holding up anyone else's, and goes to
+/// XMPP_FALLBACK_DEST once one is configured.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_sms_without_a_user_waits_without_blocking_and_goes_to_the_fallback() {
+    let mut w = World::start(Options::default()).await;
+    let store = w.store().await;
+    let ghost = store
+        .store_inbound(InboundRecord {
+            goip_id: "ghost".into(),
+            recvid: 5,
+            at: Timestamp::now(),
+            xmpp_jid: None,
+            kind: InboundKind::Sms {
+                sender: "+37255599999".into(),
+                body: "for nobody".into(),
+            },
+        })
+        .await
+        .expect("stored")
+        .id();
+    store.close().await.expect("close");
+    w.receive("+37255512345", "for 2001").await;
+    let m = w
+        .users
+        .expect("the mapped SMS", from_contact("+37255512345"))
+        .await;
+    assert_eq!(body(&m), "for 2001");
+    w.users.expect_silence(Duration::from_millis(1500)).await;
+    assert_eq!(
+        w.scalar(&format!(
+            "SELECT COUNT(*) FROM goippy_log WHERE id = {} AND status = 'inbox'",
+            ghost.0
+        ))
+        .await,
+        1
+    );
+
+    w.stop_bridge().await;
+    w.options.fallback_dest = Some("0000@users.example.org");
+    w.start_bridge().await;
+    let m = w
+        .users
+        .expect("the orphan SMS", from_contact("+37255599999"))
+        .await;
+    assert_eq!(m.attr("to"), Some("0000@users.example.org"));
+    assert_eq!(body(&m), "for nobody");
 }

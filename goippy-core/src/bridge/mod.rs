@@ -10,7 +10,7 @@
 //!                                          └─outcome + notice→ inbox ─pump→ XMPP → user
 //! ```
 //!
-//! * [`inbound`](self) (`inbound.rs`): engine events into the store. An SMS,
+//! * `inbound.rs`: engine events into the store. An SMS,
 //!   delivery report or USSN is acked to the GoIP only once the store has
 //!   committed it (the engine's `DurableAck`); keepalives and calls are
 //!   logged; a late SMS result corrects the outbox.

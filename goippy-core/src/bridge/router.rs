@@ -86,14 +86,34 @@ pub(crate) async fn route(ctx: &Arc<Context>, intent: Intent) -> Vec<Stanza> {
 }
 
 fn refused(env: &Envelope, kind: StanzaKind, refusal: Refusal) -> Stanza {
+    // The refusal's name only: some carry what the user wrote.
     tracing::info!(
         from = %env.from,
         to = %env.to,
         xmpp_id = env.id.as_deref().unwrap_or(""),
-        refusal = ?refusal,
+        refusal = refusal_name(&refusal),
         "refused"
     );
     refuse(env, kind, &refusal)
+}
+
+fn refusal_name(r: &Refusal) -> &'static str {
+    match r {
+        Refusal::SenderNotAllowed => "sender not allowed",
+        Refusal::NotANumber { .. } => "not a number",
+        Refusal::SenderName { .. } => "reply to a sender name",
+        Refusal::DestinationBlocked { .. } => "destination not allowed (ACL)",
+        Refusal::InvalidUssd { .. } => "neither a command nor a USSD code",
+        Refusal::Encrypted => "encrypted",
+        Refusal::TooLong { .. } => "too long",
+        Refusal::GroupChat => "group chat",
+        Refusal::Unroutable { .. } => "unroutable",
+        Refusal::UnknownNode { .. } => "unknown disco node",
+        Refusal::BadRequest { .. } => "bad request",
+        Refusal::UnsupportedIq => "unsupported iq",
+        Refusal::BadPrompt { .. } => "bad XEP-0100 prompt",
+        Refusal::Internal { .. } => "internal error",
+    }
 }
 
 async fn chat_to_contact(ctx: &Arc<Context>, chat: ChatToContact) -> Vec<Stanza> {

@@ -26,6 +26,7 @@ use tokio::sync::{mpsc, watch};
 use tokio_xmpp::Stanza;
 use tokio_xmpp::jid::Jid;
 use tokio_xmpp::minidom::Element;
+use tokio_xmpp::parsers::iq::Iq;
 use tokio_xmpp::parsers::message::{Id, Lang, Message};
 use tokio_xmpp::parsers::ns;
 
@@ -58,6 +59,7 @@ pub struct Options {
     pub mysql: bool,
     pub receipts: ReceiptPolicy,
     pub call_notices: bool,
+    pub fallback_dest: Option<&'static str>,
     pub sms_timeout: Duration,
     pub offline_after: Duration,
     pub offline_wait: Duration,
@@ -75,6 +77,7 @@ impl Default for Options {
             mysql: false,
             receipts: ReceiptPolicy::Delivered,
             call_notices: false,
+            fallback_dest: None,
             sms_timeout: Duration::from_secs(3),
             offline_after: Duration::from_secs(2),
             offline_wait: Duration::from_secs(1),
@@ -187,7 +190,7 @@ impl World {
             secret: Secret::new(SMS_SECRET),
             host: "127.0.0.1".into(),
             port: self.prosody.component_port(),
-            fallback_dest: None,
+            fallback_dest: o.fallback_dest.map(str::to_string),
             use_alias: true,
             receipts: o.receipts,
             call_notices: o.call_notices,
@@ -363,6 +366,45 @@ impl Peer {
             inbound,
             state,
         }
+    }
+
+    /// A peer that also answers XEP-0199 pings addressed to its domain, as
+    /// Prosody's mod_ping does for a VirtualHost: a goippy whose
+    /// XMPP_DOMAIN is this peer pings it to confirm what it sends.
+    pub async fn connect_answering_pings(
+        prosody: &Prosody,
+        domain: &'static str,
+        secret: &str,
+    ) -> Peer {
+        let mut peer = Peer::connect(prosody, domain, secret).await;
+        let (forward, inbound) = mpsc::channel(256);
+        let mut raw = std::mem::replace(&mut peer.inbound, inbound);
+        let handle = peer.handle.clone();
+        tokio::spawn(async move {
+            while let Some(item) = raw.recv().await {
+                if let Inbound::Stanza(Stanza::Iq(Iq::Get {
+                    from,
+                    to,
+                    id,
+                    payload,
+                })) = &item
+                    && payload.is("ping", ns::PING)
+                {
+                    let pong = Iq::Result {
+                        from: to.clone(),
+                        to: from.clone(),
+                        id: id.clone(),
+                        payload: None,
+                    };
+                    let _ = handle.send(pong).await;
+                    continue;
+                }
+                if forward.send(item).await.is_err() {
+                    break;
+                }
+            }
+        });
+        peer
     }
 
     pub async fn wait_connected(&mut self) {
