@@ -18,7 +18,7 @@
 //! | Unknown while goippy stops | `unknown` | an error: "goippy restarted while this SMS was being sent …" |
 //! | NotSent: Stopping, before the hook | stays `queued` | nothing now; it is sent after the restart |
 //! | NotSent: ChannelOffline | `failed` | an error: "… the GSM channel was offline for 5 min …" |
-//! | NotSent: anything else (GoIP busy or silent, password refused, channel removed, invalid, socket error) | `failed` | an error: "The SMS was not sent: <why>. Nothing went out, so it is safe to send it again." |
+//! | NotSent: anything else (GoIP busy or silent, password refused, channel removed, invalid, socket error) | `failed` | an error: "The SMS was not sent: *why*. Nothing went out, so it is safe to send it again." |
 //! | NotSent after the hook refused (the row was not `queued` any more) | untouched | nothing: whoever changed it owns it |
 //!
 //! Only "Stopping" keeps a job queued: everything else that sent nothing is

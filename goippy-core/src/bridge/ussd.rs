@@ -11,9 +11,9 @@
 //! |---|---|---|
 //! | Reply | `sent` | `[USSD] <answer>` from their own number |
 //! | Closed (USSDEXIT) | `sent` | `[USSD] (the network ended the USSD session without an answer)` |
-//! | Error | `failed` | an error: "The USSD request failed: <text>." |
+//! | Error | `failed` | an error: "The USSD request failed: *its text*" |
 //! | Timeout | `unknown` | an error: "No USSD answer from the network within 1 min. …" |
-//! | ChannelOffline, UnknownChannel, Invalid, Stopping | `failed` | an error: "The USSD request was not sent: <why>. …" |
+//! | ChannelOffline, UnknownChannel, Invalid, Stopping | `failed` | an error: "The USSD request was not sent: *why*. …" |
 //!
 //! An answer that arrives after the timeout still reaches the user (the
 //! engine reports it as an event; see `inbound.rs`).

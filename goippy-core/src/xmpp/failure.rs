@@ -248,7 +248,7 @@ impl DeliveryFailure {
             DeliveryFailure::UssdFailed { reason } => error(
                 T::Cancel,
                 C::ServiceUnavailable,
-                format!("The USSD request failed: {}.", xml_safe(reason)),
+                format!("The USSD request failed: {}", sentence(&xml_safe(reason))),
             ),
             DeliveryFailure::UssdNotSent { reason } => error(
                 T::Cancel,
@@ -272,6 +272,16 @@ impl DeliveryFailure {
 
 fn error(type_: ErrorType, condition: DefinedCondition, text: String) -> StanzaError {
     StanzaError::new(type_, condition, "en", text)
+}
+
+/// `text` ending as a sentence: a full stop unless it has its own.
+fn sentence(text: &str) -> String {
+    let text = text.trim_end();
+    if text.ends_with(['.', '!', '?']) {
+        text.to_string()
+    } else {
+        format!("{text}.")
+    }
 }
 
 /// `45 s`, `5 min`, `2 h 5 min`.
@@ -450,7 +460,12 @@ mod tests {
             reason: "USSD send failed!\u{7}".into(),
         }
         .stanza_error();
-        assert!(text(&e).contains("USSD send failed!\u{FFFD}"));
+        assert!(text(&e).contains("USSD send failed!\u{FFFD}."));
+        let e = DeliveryFailure::UssdFailed {
+            reason: "USSD send failed!".into(),
+        }
+        .stanza_error();
+        assert_eq!(text(&e), "The USSD request failed: USSD send failed!");
         let e = DeliveryFailure::UssdNotSent { reason: "x".into() }.stanza_error();
         assert_eq!(e.type_, ErrorType::Cancel);
     }
