@@ -201,6 +201,34 @@ async fn every_gateway_failure_becomes_an_error_for_the_original_message() {
     )
     .await;
 
+    // The GoIP refuses every session ("too many sends"), also after the
+    // back-off: nothing went out, and the user is told it is safe to resend.
+    w.device
+        .fail(1, FailureChange::Off)
+        .await
+        .expect("fail off");
+    w.device
+        .fail(1, FailureChange::Set(Failure::TooMany))
+        .await
+        .expect("fail");
+    w.users
+        .chat(PHONE, &contact(BOB), "f4", "busy line", false)
+        .await;
+    let e = w.users.expect("the busy error", error_for("f4")).await;
+    let (kind, condition, text) = error_of(&e);
+    assert_eq!(
+        (kind.as_str(), condition.as_str()),
+        ("cancel", "service-unavailable")
+    );
+    assert_eq!(
+        text,
+        "The SMS was not sent: the GoIP was busy. Nothing went out, so it is safe to send it again."
+    );
+    w.device
+        .fail(1, FailureChange::Off)
+        .await
+        .expect("fail off");
+
     // The channel goes offline (no keepalives) and stays so.
     w.device
         .fail(1, FailureChange::Set(Failure::Silence))

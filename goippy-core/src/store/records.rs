@@ -607,10 +607,12 @@ pub struct InboxItem {
     pub goip_id: String,
     /// The extension the channel belonged to when it arrived.
     pub ext: Option<String>,
-    /// The bare JID it was addressed to when stored, if known then.
+    /// The bare JID it was addressed to when stored, if known then; for a
+    /// notice, whoever gets it (a full JID for a receipt or an error).
     pub xmpp_jid: Option<String>,
     /// The sender of an SMS; the channel's own number for USSD; the
-    /// destination of the reported SMS for a delivery report.
+    /// destination of the reported SMS for a delivery report; the contact a
+    /// notice comes from.
     pub peer: Option<String>,
     pub body: String,
     pub recvid: Option<i64>,
