@@ -16,8 +16,14 @@ use tokio_xmpp::minidom::Element;
 
 const BOB: &str = "+37255512345";
 
-/// The device's `sms_sent` for `text`.
+/// The device's `sms_sent` for `text`: (recipient, sms_no).
 async fn sent_on_device(w: &mut World, text: &str) -> (String, u32) {
+    let (to, sms_no, _) = sent_on_device_with_sendid(w, text).await;
+    (to, sms_no)
+}
+
+/// The device's `sms_sent` for `text`: (recipient, sms_no, sendid).
+async fn sent_on_device_with_sendid(w: &mut World, text: &str) -> (String, u32, u32) {
     let text = text.to_string();
     match w
         .device_event(
@@ -26,7 +32,9 @@ async fn sent_on_device(w: &mut World, text: &str) -> (String, u32) {
         )
         .await
     {
-        Event::SmsSent { to, sms_no, .. } => (to, sms_no),
+        Event::SmsSent {
+            to, sms_no, sendid, ..
+        } => (to, sms_no, sendid),
         _ => unreachable!(),
     }
 }
@@ -42,10 +50,15 @@ async fn an_sms_is_sent_and_its_delivery_report_answers_the_original_message() {
     // Sent, receipt requested, delivered: <received/> for the original id.
     let first = "Tere! 😀 a;b\nline two";
     w.users.chat(PHONE, &contact(BOB), "m1", first, true).await;
-    let (to, sms_no) = sent_on_device(&mut w, first).await;
+    let (to, sms_no, sendid) = sent_on_device_with_sendid(&mut w, first).await;
     assert_eq!(to, BOB);
+    // The outbox row names the session the GoIP saw, so an operator can
+    // follow it from the log to the device.
     w.wait_for_count(
-        "SELECT COUNT(*) FROM goippy_log WHERE dir = 'out' AND xmpp_id = 'm1' AND status = 'sent'",
+        &format!(
+            "SELECT COUNT(*) FROM goippy_log WHERE dir = 'out' AND xmpp_id = 'm1' \
+             AND status = 'sent' AND sendid = {sendid}"
+        ),
         1,
     )
     .await;

@@ -214,7 +214,6 @@ pub(crate) async fn run(ctx: &Arc<Context>, item: OutboxItem) -> JobEnd {
     let hook = Arc::new(Mutex::new(Hook::NotRun));
     let request = {
         let store = ctx.store.clone();
-        let engine = ctx.engine.clone();
         let hook = hook.clone();
         SmsRequest::new(
             item.goip_id.clone(),
@@ -222,12 +221,8 @@ pub(crate) async fn run(ctx: &Arc<Context>, item: OutboxItem) -> JobEnd {
             item.body.clone(),
             message_ref,
         )
-        .before_send(move || async move {
-            // The session's own sendid is not passed to the hook; the
-            // engine's highest is at least as large, which is what the
-            // sendid floor needs (the engine logs the exact one with
-            // message_ref = log_id).
-            let sendid = i64::from(engine.highest_sendid());
+        .before_send(move |sendid| async move {
+            let sendid = i64::from(sendid);
             let (state, result) = match store.mark_sending(id, sendid).await {
                 Ok(()) => (Hook::Marked, Ok(())),
                 Err(StoreError::Transition { from, .. }) => (

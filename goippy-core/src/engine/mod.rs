@@ -44,7 +44,7 @@
 //!     }
 //! });
 //! let request = SmsRequest::new("goip-1", vec!["+37255512345".into()], "hello", 1)
-//!     .before_send(|| async { /* mark the outbox row "sending" */ Ok(()) });
+//!     .before_send(|_sendid| async { /* mark the outbox row "sending" */ Ok(()) });
 //! let outcome = engine.send_sms(request).await;
 //! # let _ = outcome;
 //! engine.shutdown().await;
