@@ -1,34 +1,167 @@
-//! The daemon's life cycle: start every part, run until a signal, stop in order.
+//! The daemon's life cycle: open the store, start the bridge, tell systemd,
+//! react to signals, stop in order.
 //!
-//! Until the UDP engine, storage and XMPP component are wired in (each has its
-//! own module), the daemon only validates its configuration, logs what it
-//! would serve, and waits for SIGINT/SIGTERM.
+//! * **Ready** (`READY=1`, with `Type=notify`) as soon as the database is
+//!   open and the UDP socket is bound — not when Prosody answers: Prosody
+//!   may be down, and the GoIPs must be acked meanwhile.
+//! * **Watchdog** (`WATCHDOG=1`) at half the interval systemd asks for, at
+//!   most every 15 s, and only while every flow of the bridge still runs:
+//!   a wedged or dead flow stops the pings and systemd restarts goippy.
+//! * **SIGTERM / SIGINT**: `STOPPING=1`, then [`Bridge::shutdown`] (acks go
+//!   on until the end, open GoIP sessions get DONE, the store is flushed).
+//! * **SIGHUP**: the gateways are reloaded and the configuration file's
+//!   `LOG_LEVEL` applied (unless -v/-q or RUST_LOG decide the level); the
+//!   UDP socket and the XMPP stream stay. Other changed settings need a
+//!   restart, which is logged.
 
+use std::path::Path;
+use std::time::Duration;
+
+use sd_notify::NotifyState;
+use tokio::signal::unix::{SignalKind, signal};
+
+use crate::bridge::{Bridge, BridgeConfig, BridgeError};
 use crate::config::Config;
-use crate::logging::FilterHandle;
+use crate::logging::{self, FilterHandle};
+use crate::store::{Store, StoreError};
+
+/// The longest pause between watchdog pings, whatever WatchdogSec says.
+const WATCHDOG_MAX: Duration = Duration::from_secs(15);
 
 /// Why the daemon stopped with an error.
 #[derive(Debug, thiserror::Error)]
 pub enum DaemonError {
     #[error("cannot install the signal handlers: {0}")]
     Signals(std::io::Error),
+    #[error("{0}")]
+    Store(#[from] StoreError),
+    #[error("{0}")]
+    Bridge(#[from] BridgeError),
 }
 
 /// Runs until SIGINT or SIGTERM.
-pub async fn run(config: Config, _verbosity: i8, _log: FilterHandle) -> Result<(), DaemonError> {
-    use tokio::signal::unix::{SignalKind, signal};
+pub async fn run(config: Config, verbosity: i8, log: FilterHandle) -> Result<(), DaemonError> {
     let mut term = signal(SignalKind::terminate()).map_err(DaemonError::Signals)?;
     let mut int = signal(SignalKind::interrupt()).map_err(DaemonError::Signals)?;
+    let mut hup = signal(SignalKind::hangup()).map_err(DaemonError::Signals)?;
+
+    let store = Store::open(&config.db).await?;
+    tracing::info!(database = store.description(), "database open");
+    let bridge = match Bridge::start(BridgeConfig::from_config(&config), store.clone()).await {
+        Ok(bridge) => bridge,
+        Err(e) => {
+            let _ = store.close().await;
+            return Err(e.into());
+        }
+    };
     tracing::info!(
         version = env!("CARGO_PKG_VERSION"),
         config = %config.path.display(),
-        goip = %format!("{}:{}", config.goip.bind, config.goip.port),
+        goip = %bridge.local_addr(),
         component = %config.xmpp.component_jid,
-        "goippy started (configuration only: the UDP engine, storage and XMPP component are not wired in yet)"
+        xmpp = %format!("{}:{}", config.xmpp.host, config.xmpp.port),
+        "goippy running"
     );
-    tokio::select! {
-        _ = term.recv() => tracing::info!("SIGTERM received, stopping"),
-        _ = int.recv() => tracing::info!("SIGINT received, stopping"),
+    notify(&[
+        NotifyState::Ready,
+        NotifyState::Status("acking GoIPs; connecting to XMPP"),
+    ]);
+
+    let watchdog = sd_notify::watchdog_enabled().map(|d| (d / 2).min(WATCHDOG_MAX));
+    let mut ticks = tokio::time::interval(watchdog.unwrap_or(WATCHDOG_MAX));
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut config = config;
+    loop {
+        tokio::select! {
+            _ = term.recv() => {
+                tracing::info!("SIGTERM received, stopping");
+                break;
+            }
+            _ = int.recv() => {
+                tracing::info!("SIGINT received, stopping");
+                break;
+            }
+            _ = hup.recv() => {
+                config = reload(config, verbosity, &log, &bridge).await;
+            }
+            _ = ticks.tick(), if watchdog.is_some() => {
+                if bridge.healthy() {
+                    notify(&[NotifyState::Watchdog]);
+                } else {
+                    tracing::error!("a bridge flow has stopped: no watchdog ping (systemd will restart goippy)");
+                }
+            }
+        }
     }
+    notify(&[NotifyState::Stopping]);
+    bridge.shutdown().await;
     Ok(())
+}
+
+/// SIGHUP: the gateways now, and the log level from the file.
+async fn reload(old: Config, verbosity: i8, log: &FilterHandle, bridge: &Bridge) -> Config {
+    match NotifyState::monotonic_usec_now() {
+        Ok(now) => notify(&[NotifyState::Reloading, now]),
+        Err(_) => notify(&[NotifyState::Reloading]),
+    }
+    let config = match Config::load(&old.path) {
+        Ok((config, warnings)) => {
+            for w in warnings {
+                tracing::warn!(config = %old.path.display(), "{w}");
+            }
+            let filter = logging::filter_for(verbosity, config.log_level.as_deref());
+            let level = filter.to_string();
+            match log.reload(filter) {
+                Ok(()) => tracing::info!(filter = %level, "log filter applied"),
+                Err(e) => tracing::warn!("cannot change the log filter: {e}"),
+            }
+            warn_about_restart_settings(&old, &config, &old.path);
+            config
+        }
+        Err(e) => {
+            tracing::warn!(
+                "SIGHUP: the configuration cannot be used, keeping the running one: {e}"
+            );
+            old
+        }
+    };
+    match bridge.reload().await {
+        Ok(n) => tracing::info!(gateways = n, "SIGHUP: reloaded ({n} gateways enabled)"),
+        Err(e) => tracing::warn!("SIGHUP: cannot reload the gateways (the old set stays): {e}"),
+    }
+    notify(&[NotifyState::Ready]);
+    config
+}
+
+fn warn_about_restart_settings(old: &Config, new: &Config, path: &Path) {
+    let mut changed = Vec::new();
+    if old.xmpp != new.xmpp {
+        changed.push("XMPP_*");
+    }
+    if old.goip != new.goip {
+        changed.push("GOIP_*");
+    }
+    if old.db != new.db {
+        changed.push("DB_*");
+    }
+    if old.log_days != new.log_days {
+        changed.push("LOG_DAYS");
+    }
+    if old.country_code != new.country_code {
+        changed.push("SMS_COUNTRY_CODE");
+    }
+    if !changed.is_empty() {
+        tracing::warn!(
+            config = %path.display(),
+            "SIGHUP: changed settings ({}) take effect only after a restart",
+            changed.join(", ")
+        );
+    }
+}
+
+/// Tells systemd, when running under it (a no-op otherwise).
+fn notify(states: &[NotifyState<'_>]) {
+    if let Err(e) = sd_notify::notify(states) {
+        tracing::debug!("sd_notify: {e}");
+    }
 }

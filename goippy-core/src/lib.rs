@@ -8,7 +8,8 @@
 //!   dependencies, so Prosody's `mod_sms_alias` native library links the very
 //!   same rules the daemon uses;
 //! * the **daemon** (feature `daemon`, on by default): configuration, the UDP
-//!   engine, storage, the XMPP component and the command line.
+//!   engine, storage, the XMPP component, the [`bridge`] that joins them,
+//!   and the command line.
 //!
 //! Data flows one way per direction:
 //! UDP → engine → store → XMPP for what arrives from the GSM network, and
@@ -20,6 +21,8 @@ pub mod alias;
 pub mod goip;
 pub mod number;
 
+#[cfg(feature = "daemon")]
+pub mod bridge;
 #[cfg(feature = "daemon")]
 pub mod cli;
 #[cfg(feature = "daemon")]

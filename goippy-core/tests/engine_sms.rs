@@ -61,9 +61,12 @@ async fn a_full_session_with_wait_then_ok_and_its_delivery_report() {
     let text = "Привет; мир:\nline two";
     let counter = Arc::new(Mutex::new(0));
     let calls = counter.clone();
+    let hook_sendid = Arc::new(Mutex::new(None));
+    let seen_sendid = hook_sendid.clone();
     let observer = DeviceObserver::new(&device);
-    let request = request(&["+37255512345"], text).before_send(move || {
+    let request = request(&["+37255512345"], text).before_send(move |sendid| {
         *calls.lock().unwrap() += 1;
+        *seen_sendid.lock().unwrap() = Some(sendid);
         probe.lock().unwrap().push(observer.sends());
         async { Ok(()) }
     });
@@ -85,6 +88,11 @@ async fn a_full_session_with_wait_then_ok_and_its_delivery_report() {
     let sendid = commands[0].sendid();
     assert!(sendid > 0 && sendid <= i32::MAX as u32);
     assert!(commands.iter().all(|c| c.sendid() == sendid));
+    assert_eq!(
+        *hook_sendid.lock().unwrap(),
+        Some(sendid),
+        "the hook is told the session's sendid"
+    );
     assert_eq!(
         commands[0],
         Command::Msg {
@@ -164,7 +172,7 @@ async fn a_refused_password_sends_nothing() {
     let flag = hook_ran.clone();
     let outcome = t
         .engine
-        .send_sms(request(&["+1"], "x").before_send(move || {
+        .send_sms(request(&["+1"], "x").before_send(move |_| {
             *flag.lock().unwrap() = true;
             async { Ok(()) }
         }))
@@ -401,7 +409,7 @@ async fn a_failing_before_send_hook_ends_the_session_unsent() {
     let outcome = t
         .engine
         .send_sms(
-            request(&["+1"], "x").before_send(|| async { Err("outbox is read-only".to_owned()) }),
+            request(&["+1"], "x").before_send(|_| async { Err("outbox is read-only".to_owned()) }),
         )
         .await;
     assert_eq!(

@@ -22,7 +22,8 @@
 //!   closed with DONE, acks until the end, then the socket closes.
 //!
 //! What the engine promises — what is acked when, what is retried, and what
-//! is never retried — is written down in `GUARANTEES.md` next to this file.
+//! is never retried — is written down in the README ("What the GoIP engine
+//! guarantees"); keep the two in step.
 //!
 //! ```no_run
 //! # async fn demo() -> std::io::Result<()> {
@@ -43,7 +44,7 @@
 //!     }
 //! });
 //! let request = SmsRequest::new("goip-1", vec!["+37255512345".into()], "hello", 1)
-//!     .before_send(|| async { /* mark the outbox row "sending" */ Ok(()) });
+//!     .before_send(|_sendid| async { /* mark the outbox row "sending" */ Ok(()) });
 //! let outcome = engine.send_sms(request).await;
 //! # let _ = outcome;
 //! engine.shutdown().await;

@@ -23,9 +23,10 @@ pub type MessageRef = u64;
 /// and immediately before the first SEND: the caller records durably that
 /// the message is now being sent. If goippy dies after that point, a restart
 /// must treat the message as Unknown instead of sending it again; before it,
-/// the message can safely be resumed. An `Err` ends the job as
-/// [`NotSent::Cancelled`] (DONE is sent; nothing was).
-pub type BeforeSend = Box<dyn FnOnce() -> BoxFuture<'static, Result<(), String>> + Send>;
+/// the message can safely be resumed. The hook gets the session's sendid, so
+/// the record can name the exact id the GoIP will echo. An `Err` ends the job
+/// as [`NotSent::Cancelled`] (DONE is sent; nothing was).
+pub type BeforeSend = Box<dyn FnOnce(u32) -> BoxFuture<'static, Result<(), String>> + Send>;
 
 /// An SMS to send on one channel to one or more recipients.
 pub struct SmsRequest {
@@ -57,10 +58,10 @@ impl SmsRequest {
     /// Sets the [`BeforeSend`] hook.
     pub fn before_send<F, Fut>(mut self, hook: F) -> Self
     where
-        F: FnOnce() -> Fut + Send + 'static,
+        F: FnOnce(u32) -> Fut + Send + 'static,
         Fut: Future<Output = Result<(), String>> + Send + 'static,
     {
-        self.before_send = Some(Box::new(move || Box::pin(hook())));
+        self.before_send = Some(Box::new(move |sendid| Box::pin(hook(sendid))));
         self
     }
 }
@@ -197,12 +198,13 @@ impl From<CommandError> for NotSent {
 /// Awaits the `before_send` hook, bounded by `limit`.
 pub(crate) async fn run_before_send(
     hook: Option<BeforeSend>,
+    sendid: u32,
     limit: std::time::Duration,
 ) -> Result<(), NotSent> {
     let Some(hook) = hook else {
         return Ok(());
     };
-    match tokio::time::timeout(limit, hook()).await {
+    match tokio::time::timeout(limit, hook(sendid)).await {
         Ok(Ok(())) => Ok(()),
         Ok(Err(reason)) => Err(NotSent::Cancelled { reason }),
         Err(_) => Err(NotSent::Cancelled {
@@ -258,7 +260,7 @@ mod tests {
 
     #[tokio::test]
     async fn the_hook_is_bounded() {
-        let slow: BeforeSend = Box::new(|| {
+        let slow: BeforeSend = Box::new(|_| {
             Box::pin(async {
                 tokio::time::sleep(std::time::Duration::from_secs(10)).await;
                 Ok(())
@@ -266,16 +268,16 @@ mod tests {
         });
         let limit = std::time::Duration::from_millis(10);
         assert!(matches!(
-            run_before_send(Some(slow), limit).await,
+            run_before_send(Some(slow), 7, limit).await,
             Err(NotSent::Cancelled { .. })
         ));
-        let failing: BeforeSend = Box::new(|| Box::pin(async { Err("db down".to_owned()) }));
+        let failing: BeforeSend = Box::new(|_| Box::pin(async { Err("db down".to_owned()) }));
         assert_eq!(
-            run_before_send(Some(failing), limit).await,
+            run_before_send(Some(failing), 7, limit).await,
             Err(NotSent::Cancelled {
                 reason: "db down".into()
             })
         );
-        assert_eq!(run_before_send(None, limit).await, Ok(()));
+        assert_eq!(run_before_send(None, 7, limit).await, Ok(()));
     }
 }

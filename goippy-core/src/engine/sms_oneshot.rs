@@ -24,7 +24,13 @@ pub(crate) async fn run(ctx: &mut JobContext, request: SmsRequest) -> SmsOutcome
     if ctx.is_stopping() {
         return SmsOutcome::NotSent(NotSent::Stopping);
     }
-    if let Err(why) = run_before_send(before_send, ctx.config().before_send_timeout).await {
+    // The first datagram's stamp is chosen before the hook, so the hook can
+    // record the exact id that goes on the wire.
+    let mut first_stamp = Some(ctx.new_sendid());
+    let hook_stamp = first_stamp.unwrap_or_default();
+    if let Err(why) =
+        run_before_send(before_send, hook_stamp, ctx.config().before_send_timeout).await
+    {
         return SmsOutcome::NotSent(why);
     }
     let mut reports = Vec::with_capacity(recipients.len());
@@ -41,7 +47,7 @@ pub(crate) async fn run(ctx: &mut JobContext, request: SmsRequest) -> SmsOutcome
             });
             continue;
         }
-        let stamp = ctx.new_sendid();
+        let stamp = first_stamp.take().unwrap_or_else(|| ctx.new_sendid());
         let command = Command::OneshotSms {
             stamp,
             line: 1,

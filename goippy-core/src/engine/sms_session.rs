@@ -61,7 +61,7 @@ pub(crate) async fn run(ctx: &mut JobContext, request: SmsRequest) -> SmsOutcome
         ctx.done(sendid).await;
         return SmsOutcome::NotSent(NotSent::Stopping);
     }
-    if let Err(why) = run_before_send(before_send, ctx.config().before_send_timeout).await {
+    if let Err(why) = run_before_send(before_send, sendid, ctx.config().before_send_timeout).await {
         tracing::info!(goip_id = ctx.goip_id, sendid, message_ref, %why, "SMS not sent");
         ctx.done(sendid).await;
         return SmsOutcome::NotSent(why);

@@ -100,7 +100,29 @@ impl Backend {
     }
 
     pub(crate) async fn undelivered_inbox(&self, limit: u32) -> Result<Vec<InboxItem>, StoreError> {
-        dispatch!(self, b => b.undelivered_inbox(limit).await)
+        self.undelivered_inbox_after(0, limit).await
+    }
+
+    /// Inbox rows with an id above `after`, oldest first.
+    pub(crate) async fn undelivered_inbox_after(
+        &self,
+        after: i64,
+        limit: u32,
+    ) -> Result<Vec<InboxItem>, StoreError> {
+        dispatch!(self, b => b.undelivered_inbox_after(after, limit).await)
+    }
+
+    pub(crate) async fn queued_outbound(
+        &self,
+        goip_id: &str,
+        limit: u32,
+    ) -> Result<Vec<OutboxItem>, StoreError> {
+        dispatch!(self, b => b.queued_outbound(goip_id, limit).await)
+    }
+
+    /// The larger of the saved sendid counter and the largest recorded sendid.
+    pub(crate) async fn sendid_floor(&self) -> Result<i64, StoreError> {
+        dispatch!(self, b => b.sendid_floor().await)
     }
 
     pub(crate) async fn pending_outbox(&self) -> Result<Vec<OutboxItem>, StoreError> {

@@ -15,6 +15,11 @@
 //!   and move through `sending` to `sent`/`failed`/`unknown`
 //!   ([`Store::enqueue_outbound`] and the `mark_*` methods); see
 //!   [`OutboxState`] for why nothing is ever sent twice;
+//! * **notices** — what goippy itself must tell a user (an outbound
+//!   message's outcome, a USSD answer, a call) waits in the same inbox as a
+//!   `notice` row ([`Store::store_notice`]); the `mark_*_with` methods store
+//!   one in the same transaction as the outbox change it reports, so a
+//!   crash can lose neither without the other;
 //! * **dedup** — `goippy_dedup` remembers (channel, tag, recvid, body hash)
 //!   of everything received, so a retransmission is recognised also after a
 //!   restart ([`Stored::Duplicate`]).
@@ -53,8 +58,8 @@ pub use error::StoreError;
 pub use records::{
     CallDirection, CallEntry, CallEvent, CallFilter, CallRecord, ChannelState, CleanupReport,
     DeliveryReportInfo, Gateway, GatewayChange, InboundKind, InboundRecord, InboxItem, LogId,
-    LogKind, OutboundKind, OutboundRecord, OutboundRef, OutboxItem, OutboxState, StateUpdate,
-    Stored,
+    LogKind, NoticeInfo, NoticeRecord, OutboundKind, OutboundOptions, OutboundRecord, OutboundRef,
+    OutboxItem, OutboxState, StateUpdate, Stored,
 };
 pub use rows::LogEntry;
 pub use time::Timestamp;
@@ -66,6 +71,9 @@ use writer::{Outcome, Transition, WriteOp, WriterConfig, WriterHandle};
 /// goippy's migration history table (not sqlx's default `_sqlx_migrations`:
 /// the database may be shared with other applications).
 pub(crate) const MIGRATIONS_TABLE: &str = "goippy_schema_migrations";
+
+/// The `goippy_counters` row of the highest GoIP sendid used.
+pub(crate) const SENDID_COUNTER: &str = "highest_sendid";
 
 /// How far back a delivery report looks for the SMS it is about. The GoIP's
 /// `sms_no` is a per-channel counter that repeats, so only recent sends count
@@ -292,12 +300,29 @@ impl Store {
     /// arrives after a restart — comes back as [`Stored::Duplicate`] with the
     /// id of the first copy. New rows wait in the inbox.
     pub async fn store_inbound(&self, record: InboundRecord) -> Result<Stored, StoreError> {
+        self.store_inbound_matched(record, None).await
+    }
+
+    /// [`Store::store_inbound`] for a delivery report whose outbound SMS the
+    /// caller already knows (the engine matched its `sms_no`): the report is
+    /// linked to `outbound` even when that row's `sent` state is not
+    /// committed yet. Without it (or for another kind) this is
+    /// `store_inbound`.
+    pub async fn store_inbound_matched(
+        &self,
+        record: InboundRecord,
+        outbound: Option<LogId>,
+    ) -> Result<Stored, StoreError> {
         let record = record.fitted();
         let body_hash = writer::body_hash(&record.kind.dedup_text());
         match self
             .inner
             .writer
-            .submit(WriteOp::Inbound { record, body_hash })
+            .submit(WriteOp::Inbound {
+                record,
+                body_hash,
+                outbound,
+            })
             .await?
         {
             Outcome::Stored { id, new: true } => Ok(Stored::New(LogId(id))),
@@ -311,6 +336,33 @@ impl Store {
     /// Inbound rows not yet written to XMPP, oldest first.
     pub async fn undelivered_inbox(&self, limit: u32) -> Result<Vec<InboxItem>, StoreError> {
         self.inner.backend.undelivered_inbox(limit).await
+    }
+
+    /// Inbox rows after `after` (all when `None`), oldest first: for a reader
+    /// that skips rows it cannot deliver yet without stalling behind them.
+    pub async fn undelivered_inbox_after(
+        &self,
+        after: Option<LogId>,
+        limit: u32,
+    ) -> Result<Vec<InboxItem>, StoreError> {
+        self.inner
+            .backend
+            .undelivered_inbox_after(after.map_or(0, |id| id.0), limit)
+            .await
+    }
+
+    /// Stores a notice for a user in the inbox (see [`NoticeRecord`]);
+    /// returns once it is committed.
+    pub async fn store_notice(&self, notice: NoticeRecord) -> Result<LogId, StoreError> {
+        match self
+            .inner
+            .writer
+            .submit(WriteOp::Notice(notice.fitted()))
+            .await?
+        {
+            Outcome::Stored { id, .. } => Ok(LogId(id)),
+            other => Err(unexpected(other)),
+        }
     }
 
     /// Takes a row out of the inbox once it has been written to the XMPP
@@ -328,10 +380,24 @@ impl Store {
     /// Stores an outbound job as `queued`; returns once it is committed,
     /// before anything may be sent.
     pub async fn enqueue_outbound(&self, record: OutboundRecord) -> Result<LogId, StoreError> {
+        self.enqueue_outbound_with(record, OutboundOptions::default())
+            .await
+    }
+
+    /// [`Store::enqueue_outbound`], keeping what the bridge needs to answer
+    /// the sender later (the receipt request, the address written to).
+    pub async fn enqueue_outbound_with(
+        &self,
+        record: OutboundRecord,
+        options: OutboundOptions,
+    ) -> Result<LogId, StoreError> {
         match self
             .inner
             .writer
-            .submit(WriteOp::Outbound(record.fitted()))
+            .submit(WriteOp::Outbound {
+                record: record.fitted(),
+                options: options.fitted(),
+            })
             .await?
         {
             Outcome::Enqueued { id } => Ok(LogId(id)),
@@ -343,7 +409,8 @@ impl Store {
     /// it) before the first SEND datagram goes out; it fails for a job that
     /// is not `queued`, which is what keeps a job from being sent twice.
     pub async fn mark_sending(&self, id: LogId, sendid: i64) -> Result<(), StoreError> {
-        self.transition(id, Transition::Sending { sendid }).await
+        self.transition(id, Transition::Sending { sendid }, None)
+            .await
     }
 
     /// `sending` (or `unknown`) → `sent`, with the GoIP's `sms_no` and `telid`.
@@ -353,7 +420,19 @@ impl Store {
         sms_no: Option<i64>,
         telid: Option<i64>,
     ) -> Result<(), StoreError> {
-        self.transition(id, Transition::Sent { sms_no, telid })
+        self.mark_sent_with(id, sms_no, telid, None).await
+    }
+
+    /// [`Store::mark_sent`], storing `notice` in the same transaction (only
+    /// if the change is made), so the user hears of it even across a crash.
+    pub async fn mark_sent_with(
+        &self,
+        id: LogId,
+        sms_no: Option<i64>,
+        telid: Option<i64>,
+        notice: Option<NoticeRecord>,
+    ) -> Result<(), StoreError> {
+        self.transition(id, Transition::Sent { sms_no, telid }, notice)
             .await
     }
 
@@ -364,6 +443,17 @@ impl Store {
         reason: &str,
         errorstatus: Option<i64>,
     ) -> Result<(), StoreError> {
+        self.mark_failed_with(id, reason, errorstatus, None).await
+    }
+
+    /// [`Store::mark_failed`] with a notice stored in the same transaction.
+    pub async fn mark_failed_with(
+        &self,
+        id: LogId,
+        reason: &str,
+        errorstatus: Option<i64>,
+        notice: Option<NoticeRecord>,
+    ) -> Result<(), StoreError> {
         let mut reason = reason.to_string();
         records::fit(&mut reason, records::widths::DETAIL);
         self.transition(
@@ -372,6 +462,7 @@ impl Store {
                 reason,
                 errorstatus,
             },
+            notice,
         )
         .await
     }
@@ -379,17 +470,37 @@ impl Store {
     /// `sending` → `unknown`: the SMS may or may not have gone out (a
     /// timeout, or goippy stopped in the middle). Never sent again.
     pub async fn mark_unknown(&self, id: LogId, reason: &str) -> Result<(), StoreError> {
-        let mut reason = reason.to_string();
-        records::fit(&mut reason, records::widths::DETAIL);
-        self.transition(id, Transition::Unknown { reason }).await
+        self.mark_unknown_with(id, reason, None).await
     }
 
-    async fn transition(&self, id: LogId, change: Transition) -> Result<(), StoreError> {
+    /// [`Store::mark_unknown`] with a notice stored in the same transaction.
+    pub async fn mark_unknown_with(
+        &self,
+        id: LogId,
+        reason: &str,
+        notice: Option<NoticeRecord>,
+    ) -> Result<(), StoreError> {
+        let mut reason = reason.to_string();
+        records::fit(&mut reason, records::widths::DETAIL);
+        self.transition(id, Transition::Unknown { reason }, notice)
+            .await
+    }
+
+    async fn transition(
+        &self,
+        id: LogId,
+        change: Transition,
+        notice: Option<NoticeRecord>,
+    ) -> Result<(), StoreError> {
         let to = change.target().as_str();
         match self
             .inner
             .writer
-            .submit(WriteOp::Transition { id, change })
+            .submit(WriteOp::Transition {
+                id,
+                change,
+                notice: notice.map(NoticeRecord::fitted),
+            })
             .await?
         {
             Outcome::Done => Ok(()),
@@ -408,6 +519,42 @@ impl Store {
     /// One outbound job.
     pub async fn outbound(&self, id: LogId) -> Result<Option<OutboxItem>, StoreError> {
         self.inner.backend.outbound(id).await
+    }
+
+    /// The `queued` jobs of one channel, oldest first: the channel's queue.
+    pub async fn queued_outbound(
+        &self,
+        goip_id: &str,
+        limit: u32,
+    ) -> Result<Vec<OutboxItem>, StoreError> {
+        self.inner.backend.queued_outbound(goip_id, limit).await
+    }
+
+    // ----- counters --------------------------------------------------------
+
+    /// The sendid the engine must stay above after a restart: the largest
+    /// one saved with [`Store::save_sendid_floor`] or recorded on an
+    /// outbound row, whichever is larger (0 for a new database).
+    pub async fn sendid_floor(&self) -> Result<u32, StoreError> {
+        let highest = self.inner.backend.sendid_floor().await?;
+        Ok(u32::try_from(highest.clamp(0, i64::from(u32::MAX))).unwrap_or(0))
+    }
+
+    /// Raises the saved sendid floor to `sendid` (it never goes down);
+    /// returns once committed.
+    pub async fn save_sendid_floor(&self, sendid: u32) -> Result<(), StoreError> {
+        match self
+            .inner
+            .writer
+            .submit(WriteOp::Counter {
+                name: SENDID_COUNTER,
+                value: i64::from(sendid),
+            })
+            .await?
+        {
+            Outcome::Done => Ok(()),
+            other => Err(unexpected(other)),
+        }
     }
 
     /// Outbound SMS of a channel with this `sms_no`, sent within `within`,

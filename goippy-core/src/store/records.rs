@@ -359,6 +359,8 @@ pub enum LogKind {
     /// USSD the network pushed (USSN).
     NetworkUssd,
     DeliveryReport,
+    /// Something goippy itself must tell a user ([`NoticeRecord`]).
+    Notice,
 }
 
 impl LogKind {
@@ -368,6 +370,7 @@ impl LogKind {
             LogKind::Ussd => "ussd",
             LogKind::NetworkUssd => "ussn",
             LogKind::DeliveryReport => "dlr",
+            LogKind::Notice => "notice",
         }
     }
 
@@ -377,6 +380,7 @@ impl LogKind {
             "ussd" => Some(LogKind::Ussd),
             "ussn" => Some(LogKind::NetworkUssd),
             "dlr" => Some(LogKind::DeliveryReport),
+            "notice" => Some(LogKind::Notice),
             _ => None,
         }
     }
@@ -426,6 +430,72 @@ impl OutboundRecord {
         fit_bytes(&mut self.body, widths::TEXT_BYTES);
         self
     }
+}
+
+/// What an outbound job keeps besides the original goippy's columns
+/// ([`super::Store::enqueue_outbound_with`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct OutboundOptions {
+    /// The sender asked for an XEP-0184 receipt.
+    pub receipt_requested: bool,
+    /// The JID the user wrote to (receipts and errors come from it).
+    pub xmpp_to: Option<String>,
+}
+
+impl OutboundOptions {
+    pub(crate) fn fitted(mut self) -> OutboundOptions {
+        fit_opt(&mut self.xmpp_to, widths::JID);
+        self
+    }
+}
+
+/// Something goippy must tell a user: an outbound message's outcome, a USSD
+/// answer, a call. It is stored as an inbox row (`kind = 'notice'`) and
+/// delivered like an inbound SMS, so neither an XMPP outage nor a restart
+/// loses it. What `what` means is the bridge's business; the store keeps it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NoticeRecord {
+    /// The channel it concerns.
+    pub goip_id: String,
+    /// Who gets it (a full or bare JID).
+    pub to: String,
+    /// The contact it comes from (a number or localpart); `None`: the gateway itself.
+    pub from: Option<String>,
+    /// The id of the user's message it answers, if any.
+    pub about: Option<String>,
+    /// What to tell, as a short code.
+    pub what: String,
+    /// Text for the user (an answer, a reason); may be empty.
+    pub text: String,
+    /// A number that goes with it (an errorstatus, a delivery state…).
+    pub code: Option<i64>,
+    /// The outbound job it reports on.
+    pub outbound: Option<LogId>,
+}
+
+impl NoticeRecord {
+    pub(crate) fn fitted(mut self) -> NoticeRecord {
+        fit(&mut self.goip_id, widths::GOIP_ID);
+        fit(&mut self.to, widths::JID);
+        fit_opt(&mut self.from, widths::NUMBER);
+        if let Some(about) = &mut self.about {
+            fit_bytes(about, widths::TEXT_BYTES);
+        }
+        fit(&mut self.what, widths::NOTICE);
+        fit_bytes(&mut self.text, widths::TEXT_BYTES);
+        self
+    }
+}
+
+/// A notice in the inbox: the parts of [`NoticeRecord`] that
+/// [`InboxItem`] has no field for (`to` is its `xmpp_jid`, `from` its
+/// `peer`, `text` its `body`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NoticeInfo {
+    pub what: String,
+    pub about: Option<String>,
+    pub code: Option<i64>,
+    pub outbound: Option<LogId>,
 }
 
 /// Where an outbound job is. Stored in `goippy_log.status`.
@@ -501,6 +571,10 @@ pub struct OutboxItem {
     pub created_at: Timestamp,
     /// When the GoIP reported it sent.
     pub sent_at: Option<Timestamp>,
+    /// The sender asked for an XEP-0184 receipt.
+    pub receipt_requested: bool,
+    /// The JID the user wrote to, when stored.
+    pub xmpp_to: Option<String>,
 }
 
 /// A delivery report in the inbox, with the outbound SMS it is about.
@@ -519,6 +593,10 @@ pub struct OutboundRef {
     pub xmpp_from: String,
     pub xmpp_id: Option<String>,
     pub destination: String,
+    /// The sender asked for an XEP-0184 receipt.
+    pub receipt_requested: bool,
+    /// The JID the user wrote to, when stored.
+    pub xmpp_to: Option<String>,
 }
 
 /// An inbound row not yet written to the XMPP stream.
@@ -529,16 +607,20 @@ pub struct InboxItem {
     pub goip_id: String,
     /// The extension the channel belonged to when it arrived.
     pub ext: Option<String>,
-    /// The bare JID it was addressed to when stored, if known then.
+    /// The bare JID it was addressed to when stored, if known then; for a
+    /// notice, whoever gets it (a full JID for a receipt or an error).
     pub xmpp_jid: Option<String>,
     /// The sender of an SMS; the channel's own number for USSD; the
-    /// destination of the reported SMS for a delivery report.
+    /// destination of the reported SMS for a delivery report; the contact a
+    /// notice comes from.
     pub peer: Option<String>,
     pub body: String,
     pub recvid: Option<i64>,
     pub received_at: Timestamp,
     /// For delivery reports.
     pub report: Option<DeliveryReportInfo>,
+    /// For notices ([`LogKind::Notice`]).
+    pub notice: Option<NoticeInfo>,
 }
 
 /// Which calls [`super::Store::recent_calls`] lists.
@@ -633,6 +715,7 @@ pub(crate) mod widths {
     pub const ALLOW_REGEX: usize = 255;
     pub const JID: usize = 1023;
     pub const DETAIL: usize = 255;
+    pub const NOTICE: usize = 32;
     /// MySQL `TEXT` holds 65 535 bytes.
     pub const TEXT_BYTES: usize = 65_000;
 }
@@ -715,6 +798,7 @@ mod tests {
             LogKind::Ussd,
             LogKind::NetworkUssd,
             LogKind::DeliveryReport,
+            LogKind::Notice,
         ] {
             assert_eq!(LogKind::parse(k.as_str()), Some(k));
         }

@@ -11,7 +11,7 @@ use crate::config::Secret;
 
 use super::records::{
     CallDirection, CallEntry, ChannelState, DeliveryReportInfo, Gateway, InboxItem, LogId, LogKind,
-    OutboundKind, OutboundRef, OutboxItem, OutboxState,
+    NoticeInfo, OutboundKind, OutboundRef, OutboxItem, OutboxState,
 };
 use super::time::Timestamp;
 
@@ -61,6 +61,13 @@ pub(crate) struct InboxRow {
     pub out_xmpp_from: Option<String>,
     pub out_xmpp_id: Option<String>,
     pub out_destination: Option<String>,
+    pub out_receipt_req: Option<i64>,
+    pub out_xmpp_to: Option<String>,
+    /// Notices: what to tell, the message it answers, its code and outbound row.
+    pub notice: Option<String>,
+    pub xmpp_id: Option<String>,
+    pub error_code: Option<i64>,
+    pub ref_id: Option<i64>,
 }
 
 impl From<InboxRow> for InboxItem {
@@ -74,7 +81,15 @@ impl From<InboxRow> for InboxItem {
                 xmpp_from: r.out_xmpp_from.unwrap_or_default(),
                 xmpp_id: r.out_xmpp_id,
                 destination: r.out_destination.unwrap_or_default(),
+                receipt_requested: r.out_receipt_req.unwrap_or(0) != 0,
+                xmpp_to: r.out_xmpp_to,
             }),
+        });
+        let notice = (kind == LogKind::Notice).then(|| NoticeInfo {
+            what: r.notice.unwrap_or_default(),
+            about: r.xmpp_id,
+            code: r.error_code,
+            outbound: r.ref_id.map(LogId),
         });
         InboxItem {
             id: LogId(r.id),
@@ -87,6 +102,7 @@ impl From<InboxRow> for InboxItem {
             recvid: r.recvid,
             received_at: Timestamp::from_unix(r.created_unix.unwrap_or_default()),
             report,
+            notice,
         }
     }
 }
@@ -109,6 +125,8 @@ pub(crate) struct OutboxRow {
     pub dlr_state: Option<i64>,
     pub created_unix: Option<i64>,
     pub sent_unix: Option<i64>,
+    pub receipt_req: Option<i64>,
+    pub xmpp_to: Option<String>,
 }
 
 impl OutboxRow {
@@ -136,6 +154,8 @@ impl OutboxRow {
             delivery_state: self.dlr_state,
             created_at: Timestamp::from_unix(self.created_unix.unwrap_or_default()),
             sent_at: self.sent_unix.map(Timestamp::from_unix),
+            receipt_requested: self.receipt_req.unwrap_or(0) != 0,
+            xmpp_to: self.xmpp_to,
         })
     }
 }

@@ -28,7 +28,7 @@ use super::error::StoreError;
 use super::legacy::{self, BaselineColumn, LegacySchema};
 use super::records::{
     CallEntry, CallEvent, CallFilter, ChannelState, CleanupReport, Gateway, GatewayChange,
-    InboxItem, LogId, OutboxItem, STATUS_DELIVERED, STATUS_INBOX,
+    InboxItem, LogId, NoticeRecord, OutboxItem, STATUS_DELIVERED, STATUS_INBOX,
 };
 use super::rows::{CallRow, GatewayRow, InboxRow, LogEntry, OutboxRow, StateRow};
 use super::time::Timestamp;
@@ -257,16 +257,23 @@ impl SqliteBackend {
 
     // ----- inbox and outbox ------------------------------------------------
 
-    pub(crate) async fn undelivered_inbox(&self, limit: u32) -> Result<Vec<InboxItem>, StoreError> {
+    pub(crate) async fn undelivered_inbox_after(
+        &self,
+        after: i64,
+        limit: u32,
+    ) -> Result<Vec<InboxItem>, StoreError> {
         let rows: Vec<InboxRow> = sqlx::query_as(concat!(
             "SELECT l.id AS id, COALESCE(l.kind, 'sms') AS kind, COALESCE(l.goip_id, '') AS goip_id, ",
             "l.ext AS ext, l.xmpp_jid AS xmpp_jid, l.msisdn AS peer, COALESCE(l.body, '') AS body, ",
             "l.recvid AS recvid, unixepoch(l.created_at) AS created_unix, l.sms_no AS sms_no, ",
             "l.dlr_state AS dlr_state, o.id AS out_id, o.xmpp_jid AS out_xmpp_from, ",
-            "o.xmpp_id AS out_xmpp_id, o.msisdn AS out_destination ",
-            "FROM goippy_log l LEFT JOIN goippy_log o ON o.id = l.ref_id ",
-            "WHERE l.status = 'inbox' AND l.dir = 'in' ORDER BY l.id LIMIT ?"
+            "o.xmpp_id AS out_xmpp_id, o.msisdn AS out_destination, ",
+            "CAST(o.receipt_req AS INTEGER) AS out_receipt_req, o.xmpp_to AS out_xmpp_to, ",
+            "l.notice AS notice, l.xmpp_id AS xmpp_id, l.error_code AS error_code, l.ref_id AS ref_id ",
+            "FROM goippy_log l LEFT JOIN goippy_log o ON o.id = l.ref_id AND o.dir = 'out' ",
+            "WHERE l.status = 'inbox' AND l.dir = 'in' AND l.id > ? ORDER BY l.id LIMIT ?"
         ))
+        .bind(after)
         .bind(i64::from(limit))
         .fetch_all(&self.pool)
         .await
@@ -282,6 +289,38 @@ impl SqliteBackend {
         .await
         .map_err(StoreError::db("reading the outbox"))?;
         Ok(rows.into_iter().filter_map(OutboxRow::into_item).collect())
+    }
+
+    pub(crate) async fn queued_outbound(
+        &self,
+        goip_id: &str,
+        limit: u32,
+    ) -> Result<Vec<OutboxItem>, StoreError> {
+        let rows: Vec<OutboxRow> = sqlx::query_as(AssertSqlSafe(format!(
+            "{OUTBOX_SELECT} WHERE dir = 'out' AND status = 'queued' AND goip_id = ? ORDER BY id LIMIT ?"
+        )))
+        .bind(goip_id)
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(StoreError::db("reading a channel's outbox"))?;
+        Ok(rows.into_iter().filter_map(OutboxRow::into_item).collect())
+    }
+
+    pub(crate) async fn sendid_floor(&self) -> Result<i64, StoreError> {
+        let saved: Option<i64> =
+            sqlx::query_scalar("SELECT value FROM goippy_counters WHERE name = ?")
+                .bind(super::SENDID_COUNTER)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(StoreError::db("reading the sendid floor"))?;
+        let recorded: Option<i64> = sqlx::query_scalar(
+            "SELECT CAST(MAX(sendid) AS INTEGER) FROM goippy_log WHERE dir = 'out' AND sendid IS NOT NULL",
+        )
+        .fetch_one(&self.pool)
+        .await
+        .map_err(StoreError::db("reading the sendid floor"))?;
+        Ok(saved.unwrap_or(0).max(recorded.unwrap_or(0)))
     }
 
     pub(crate) async fn outbound(&self, id: LogId) -> Result<Option<OutboxItem>, StoreError> {
@@ -440,7 +479,8 @@ const OUTBOX_SELECT: &str = concat!(
     "SELECT id, COALESCE(ext, '') AS ext, COALESCE(goip_id, '') AS goip_id, ",
     "COALESCE(xmpp_jid, '') AS xmpp_from, xmpp_id, COALESCE(msisdn, '') AS destination, ",
     "COALESCE(body, '') AS body, COALESCE(kind, 'sms') AS kind, COALESCE(status, '') AS status, ",
-    "sendid, telid, sms_no, detail, dlr_state, unixepoch(created_at) AS created_unix, sent_unix ",
+    "sendid, telid, sms_no, detail, dlr_state, unixepoch(created_at) AS created_unix, sent_unix, ",
+    "CAST(receipt_req AS INTEGER) AS receipt_req, xmpp_to ",
     "FROM goippy_log"
 );
 
@@ -575,7 +615,11 @@ async fn apply(
             .await?;
             Ok(Outcome::Done)
         }
-        WriteOp::Inbound { record, body_hash } => {
+        WriteOp::Inbound {
+            record,
+            body_hash,
+            outbound,
+        } => {
             let tag = record.kind.tag();
             let known: Option<i64> = sqlx::query_scalar(
                 "SELECT log_id FROM goippy_dedup \
@@ -595,15 +639,31 @@ async fn apply(
             let mut peer = columns.peer.map(str::to_string);
             let mut ref_id = None;
             if let (Some(sms_no), Some(state)) = (columns.sms_no, columns.dlr_state) {
-                let matched = sqlx::query(
-                    "SELECT id, xmpp_jid, msisdn FROM goippy_log WHERE dir = 'out' AND goip_id = ? \
-                     AND sms_no = ? AND sent_unix >= ? ORDER BY sent_unix DESC, id DESC LIMIT 1",
-                )
-                .bind(&record.goip_id)
-                .bind(sms_no)
-                .bind(record.at.minus(super::DELIVERY_REPORT_WINDOW).unix())
-                .fetch_optional(&mut *conn)
-                .await?;
+                // The engine's match (by the same rule, from memory) also
+                // holds while the row's `sent` state is still on its way.
+                let known = match outbound {
+                    Some(out) => sqlx::query(
+                        "SELECT id, xmpp_jid, msisdn FROM goippy_log WHERE id = ? AND dir = 'out'",
+                    )
+                    .bind(out.0)
+                    .fetch_optional(&mut *conn)
+                    .await?,
+                    None => None,
+                };
+                let matched = match known {
+                    Some(row) => Some(row),
+                    None => {
+                        sqlx::query(
+                            "SELECT id, xmpp_jid, msisdn FROM goippy_log WHERE dir = 'out' AND goip_id = ? \
+                             AND sms_no = ? AND sent_unix >= ? ORDER BY sent_unix DESC, id DESC LIMIT 1",
+                        )
+                        .bind(&record.goip_id)
+                        .bind(sms_no)
+                        .bind(record.at.minus(super::DELIVERY_REPORT_WINDOW).unix())
+                        .fetch_optional(&mut *conn)
+                        .await?
+                    }
+                };
                 if let Some(row) = matched {
                     let out_id: i64 = row.try_get("id")?;
                     let out_jid: Option<String> = row.try_get("xmpp_jid")?;
@@ -662,11 +722,11 @@ async fn apply(
             .await?;
             Ok(Outcome::Stored { id, new: true })
         }
-        WriteOp::Outbound(r) => {
+        WriteOp::Outbound { record: r, options } => {
             let id = sqlx::query(concat!(
                 "INSERT INTO goippy_log (dir, msisdn, xmpp_jid, body, status, created_at, kind, ",
-                "goip_id, ext, xmpp_id, updated_unix) ",
-                "VALUES ('out', ?, ?, ?, 'queued', datetime(?, 'unixepoch'), ?, ?, ?, ?, ?)"
+                "goip_id, ext, xmpp_id, receipt_req, xmpp_to, updated_unix) ",
+                "VALUES ('out', ?, ?, ?, 'queued', datetime(?, 'unixepoch'), ?, ?, ?, ?, ?, ?, ?)"
             ))
             .bind(&r.destination)
             .bind(&r.xmpp_from)
@@ -676,13 +736,15 @@ async fn apply(
             .bind(&r.goip_id)
             .bind(&r.ext)
             .bind(&r.xmpp_id)
+            .bind(i64::from(options.receipt_requested))
+            .bind(&options.xmpp_to)
             .bind(now.unix())
             .execute(&mut *conn)
             .await?
             .last_insert_rowid();
             Ok(Outcome::Enqueued { id })
         }
-        WriteOp::Transition { id, change } => {
+        WriteOp::Transition { id, change, notice } => {
             let query = match change {
                 Transition::Sending { sendid } => sqlx::query(
                     "UPDATE goippy_log SET status = 'sending', sendid = ?, updated_unix = ? \
@@ -719,6 +781,9 @@ async fn apply(
                 .await?
                 .rows_affected();
             if changed > 0 {
+                if let Some(notice) = notice {
+                    insert_notice(&mut *conn, notice, now).await?;
+                }
                 return Ok(Outcome::Done);
             }
             let from: Option<Option<String>> =
@@ -756,8 +821,54 @@ async fn apply(
                 None => Outcome::NoSuchInbound { id: id.0 },
             })
         }
+        WriteOp::Notice(notice) => {
+            let id = insert_notice(&mut *conn, notice, now).await?;
+            Ok(Outcome::Stored { id, new: true })
+        }
+        WriteOp::Counter { name, value } => {
+            sqlx::query(
+                "INSERT INTO goippy_counters (name, value, updated_unix) VALUES (?, ?, ?) \
+                 ON CONFLICT (name) DO UPDATE SET value = MAX(value, excluded.value), \
+                 updated_unix = excluded.updated_unix",
+            )
+            .bind(*name)
+            .bind(*value)
+            .bind(now.unix())
+            .execute(&mut *conn)
+            .await?;
+            Ok(Outcome::Done)
+        }
         WriteOp::Barrier => Ok(Outcome::Done),
     }
+}
+
+/// Stores a notice as an inbox row (see `migrations/*/0003_bridge_notices.sql`).
+async fn insert_notice(
+    conn: &mut SqliteConnection,
+    n: &NoticeRecord,
+    now: Timestamp,
+) -> Result<i64, sqlx::Error> {
+    Ok(sqlx::query(concat!(
+        "INSERT INTO goippy_log (dir, msisdn, xmpp_jid, body, status, created_at, kind, goip_id, ",
+        "ext, xmpp_id, ref_id, error_code, notice, updated_unix) ",
+        "VALUES ('in', ?, ?, ?, ?, datetime(?, 'unixepoch'), 'notice', ?, ",
+        "(SELECT ext FROM goippy_gateways WHERE goip_id = ?), ?, ?, ?, ?, ?)"
+    ))
+    .bind(&n.from)
+    .bind(&n.to)
+    .bind(&n.text)
+    .bind(STATUS_INBOX)
+    .bind(now.unix())
+    .bind(&n.goip_id)
+    .bind(&n.goip_id)
+    .bind(&n.about)
+    .bind(n.outbound.map(|o| o.0))
+    .bind(n.code)
+    .bind(&n.what)
+    .bind(now.unix())
+    .execute(&mut *conn)
+    .await?
+    .last_insert_rowid())
 }
 
 impl LegacySchema for SqliteBackend {

@@ -44,7 +44,8 @@ use super::backend::Backend;
 use super::error::{StoreError, is_transient};
 use super::ratelimit::RateLimited;
 use super::records::{
-    CallRecord, InboundKind, InboundRecord, LogId, OutboundRecord, OutboxState, StateUpdate,
+    CallRecord, InboundKind, InboundRecord, LogId, NoticeRecord, OutboundOptions, OutboundRecord,
+    OutboxState, StateUpdate,
 };
 use super::time::Timestamp;
 
@@ -57,13 +58,28 @@ pub(crate) enum WriteOp {
     Inbound {
         record: InboundRecord,
         body_hash: i64,
+        /// A delivery report's outbound row, when the caller already knows it.
+        outbound: Option<LogId>,
     },
-    Outbound(OutboundRecord),
+    Outbound {
+        record: OutboundRecord,
+        options: OutboundOptions,
+    },
+    /// An outbox state change; `notice` is stored with it, in the same
+    /// transaction, only if the change is made.
     Transition {
         id: LogId,
         change: Transition,
+        notice: Option<NoticeRecord>,
     },
     Delivered(LogId),
+    /// A notice for the inbox ([`NoticeRecord`]).
+    Notice(NoticeRecord),
+    /// Raises a named counter to `value` (never lowers it).
+    Counter {
+        name: &'static str,
+        value: i64,
+    },
     /// Writes nothing; resolves once everything queued before it is committed.
     Barrier,
 }
@@ -489,11 +505,15 @@ fn describe(op: &WriteOp) -> String {
             record.recvid,
             record.goip_id
         ),
-        WriteOp::Outbound(r) => format!("outbound job from {} via {}", r.xmpp_from, r.goip_id),
-        WriteOp::Transition { id, change } => {
+        WriteOp::Outbound { record: r, .. } => {
+            format!("outbound job from {} via {}", r.xmpp_from, r.goip_id)
+        }
+        WriteOp::Transition { id, change, .. } => {
             format!("outbound {id} -> {}", change.target().as_str())
         }
         WriteOp::Delivered(id) => format!("inbound {id} delivered"),
+        WriteOp::Notice(n) => format!("{} notice for {}", n.what, n.to),
+        WriteOp::Counter { name, .. } => format!("counter {name}"),
         WriteOp::Barrier => "flush".to_string(),
     }
 }
@@ -531,42 +551,56 @@ fn log_committed(op: &WriteOp, outcome: &Outcome) {
             }
             tracing::debug!(log_id = id, body = %record.kind.dedup_text(), "inbound body");
         }
-        (WriteOp::Outbound(r), Outcome::Enqueued { id }) => {
+        (WriteOp::Outbound { record: r, .. }, Outcome::Enqueued { id }) => {
             tracing::info!(
                 log_id = id,
                 goip_id = %r.goip_id,
                 ext = %r.ext,
                 xmpp_id = r.xmpp_id.as_deref().unwrap_or(""),
+                from = %r.xmpp_from,
                 kind = r.kind.log_kind().as_str(),
                 destination = %r.destination,
                 "outbound queued"
             );
             tracing::debug!(log_id = id, body = %r.body, "outbound body");
         }
-        (WriteOp::Transition { id, change }, Outcome::Done) => match change {
-            Transition::Sending { sendid } => {
-                tracing::info!(log_id = id.0, sendid, "outbound sending")
+        (WriteOp::Notice(n), Outcome::Stored { id, .. }) => tracing::info!(
+            log_id = id,
+            goip_id = %n.goip_id,
+            notice = %n.what,
+            outbound = n.outbound.map(|o| o.0).unwrap_or(-1),
+            xmpp_id = n.about.as_deref().unwrap_or(""),
+            "notice queued for XMPP"
+        ),
+        (WriteOp::Transition { id, change, notice }, Outcome::Done) => {
+            if let Some(n) = notice {
+                tracing::debug!(log_id = id.0, notice = %n.what, "notice stored with the change");
             }
-            Transition::Sent { sms_no, telid } => tracing::info!(
-                log_id = id.0,
-                sms_no = sms_no.unwrap_or(-1),
-                telid = telid.unwrap_or(-1),
-                "outbound sent"
-            ),
-            Transition::Failed {
-                reason,
-                errorstatus,
-            } => tracing::info!(
-                log_id = id.0,
-                errorstatus = errorstatus.unwrap_or(-1),
-                reason = %reason,
-                "outbound failed"
-            ),
-            Transition::Unknown { reason } => {
-                tracing::info!(log_id = id.0, reason = %reason, "outbound outcome unknown")
+            match change {
+                Transition::Sending { sendid } => {
+                    tracing::info!(log_id = id.0, sendid, "outbound sending")
+                }
+                Transition::Sent { sms_no, telid } => tracing::info!(
+                    log_id = id.0,
+                    sms_no = sms_no.unwrap_or(-1),
+                    telid = telid.unwrap_or(-1),
+                    "outbound sent"
+                ),
+                Transition::Failed {
+                    reason,
+                    errorstatus,
+                } => tracing::info!(
+                    log_id = id.0,
+                    errorstatus = errorstatus.unwrap_or(-1),
+                    reason = %reason,
+                    "outbound failed"
+                ),
+                Transition::Unknown { reason } => {
+                    tracing::info!(log_id = id.0, reason = %reason, "outbound outcome unknown")
+                }
             }
-        },
-        (WriteOp::Transition { id, change }, Outcome::TransitionRefused { from, .. }) => {
+        }
+        (WriteOp::Transition { id, change, .. }, Outcome::TransitionRefused { from, .. }) => {
             tracing::warn!(
                 log_id = id.0,
                 to = change.target().as_str(),
@@ -593,6 +627,13 @@ fn log_committed(op: &WriteOp, outcome: &Outcome) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn outbound(record: OutboundRecord) -> WriteOp {
+        WriteOp::Outbound {
+            record,
+            options: OutboundOptions::default(),
+        }
+    }
 
     #[test]
     fn body_hash_is_stable_and_discriminates() {
@@ -628,7 +669,7 @@ mod tests {
         };
         let now = Timestamp::now();
         let first = backend
-            .apply_batch(77, now, &[WriteOp::Outbound(job.clone())])
+            .apply_batch(77, now, &[outbound(job.clone())])
             .await
             .expect("committed");
         let shared = Shared {
@@ -649,7 +690,7 @@ mod tests {
             &backend,
             77,
             true,
-            vec![WriteOp::Outbound(job.clone())],
+            vec![outbound(job.clone())],
             vec![Some(reply)],
             now,
             &shared,
@@ -663,7 +704,7 @@ mod tests {
             &backend,
             78,
             true,
-            vec![WriteOp::Outbound(job)],
+            vec![outbound(job)],
             vec![Some(reply)],
             now,
             &shared,

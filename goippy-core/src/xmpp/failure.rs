@@ -20,6 +20,10 @@
 //! | **delivery**: no result from the GoIP in time | `remote-server-timeout` | cancel | the remote service did not answer in time; *cancel* because it may have been sent and a blind retry could duplicate it |
 //! | **delivery**: GSM channel offline | `remote-server-timeout` | wait | the remote service cannot be reached now; it is worth trying later (the same condition Prosody uses when goippy itself is offline) |
 //! | **delivery report**: not delivered (DELIVER state ≠ 0) | `recipient-unavailable` | wait | the handset did not take it; the network may retry |
+//! | **delivery**: goippy restarted after SEND, before the result | `remote-server-timeout` | cancel | as "no result in time": it may have been sent |
+//! | **delivery**: nothing was sent (GoIP busy, silent, refused the password…) | `service-unavailable` | cancel | the service could not take it; the text says it is safe to send again |
+//! | **USSD** failed / was not sent | `service-unavailable` | cancel | the network or the GoIP refused it |
+//! | **USSD** no answer in time | `remote-server-timeout` | cancel | it may have been processed; repeating it blindly could repeat an action |
 //!
 //! Texts are English (`xml:lang='en'`); they include outside text (numbers,
 //! names, GoIP reasons) only after [`xml_safe`].
@@ -78,6 +82,18 @@ pub enum DeliveryFailure {
     ChannelOffline { waited: Duration },
     /// The delivery report said "not delivered" with this state.
     NotDelivered { state: String },
+    /// goippy restarted after the SMS was handed to the GoIP and before its
+    /// result came: it may or may not have been sent.
+    Interrupted,
+    /// Nothing was sent (the GoIP was busy or silent, refused the channel
+    /// password, the channel is no longer configured…).
+    NotSent { reason: String },
+    /// The USSD request failed (the network's or the GoIP's error text).
+    UssdFailed { reason: String },
+    /// The USSD request was never sent.
+    UssdNotSent { reason: String },
+    /// No USSD answer came within `waited`.
+    UssdNoAnswer { waited: Duration },
 }
 
 impl Refusal {
@@ -216,12 +232,56 @@ impl DeliveryFailure {
                     xml_safe(state)
                 ),
             ),
+            DeliveryFailure::Interrupted => error(
+                T::Cancel,
+                C::RemoteServerTimeout,
+                "goippy restarted while this SMS was being sent: it may or may not have been sent. Check before sending it again.".into(),
+            ),
+            DeliveryFailure::NotSent { reason } => error(
+                T::Cancel,
+                C::ServiceUnavailable,
+                format!(
+                    "The SMS was not sent: {}. Nothing went out, so it is safe to send it again.",
+                    xml_safe(reason)
+                ),
+            ),
+            DeliveryFailure::UssdFailed { reason } => error(
+                T::Cancel,
+                C::ServiceUnavailable,
+                format!("The USSD request failed: {}", sentence(&xml_safe(reason))),
+            ),
+            DeliveryFailure::UssdNotSent { reason } => error(
+                T::Cancel,
+                C::ServiceUnavailable,
+                format!(
+                    "The USSD request was not sent: {}. Send it again if you still need it.",
+                    xml_safe(reason)
+                ),
+            ),
+            DeliveryFailure::UssdNoAnswer { waited } => error(
+                T::Cancel,
+                C::RemoteServerTimeout,
+                format!(
+                    "No USSD answer from the network within {}. The request may have been processed; check before repeating it.",
+                    human(*waited)
+                ),
+            ),
         }
     }
 }
 
 fn error(type_: ErrorType, condition: DefinedCondition, text: String) -> StanzaError {
     StanzaError::new(type_, condition, "en", text)
+}
+
+/// `text` ending as a sentence: a full stop unless it has its own.
+fn sentence(text: &str) -> String {
+    let text = text.trim_end();
+    if text.ends_with(['.', '!', '?']) {
+        text.to_string()
+    } else {
+        format!("{text}.")
+    }
 }
 
 /// `45 s`, `5 min`, `2 h 5 min`.
@@ -377,6 +437,37 @@ mod tests {
         .stanza_error();
         assert_eq!(e.defined_condition, DefinedCondition::ServiceUnavailable);
         assert!(text(&e).contains("ERROR 2"));
+        let e = DeliveryFailure::Interrupted.stanza_error();
+        assert_eq!(
+            (e.type_.clone(), e.defined_condition.clone()),
+            (ErrorType::Cancel, DefinedCondition::RemoteServerTimeout)
+        );
+        assert!(text(&e).contains("goippy restarted"));
+        assert!(text(&e).contains("may or may not"));
+        let e = DeliveryFailure::NotSent {
+            reason: "the GoIP did not answer".into(),
+        }
+        .stanza_error();
+        assert_eq!(e.defined_condition, DefinedCondition::ServiceUnavailable);
+        assert!(text(&e).contains("safe to send it again"));
+        let e = DeliveryFailure::UssdNoAnswer {
+            waited: Duration::from_secs(60),
+        }
+        .stanza_error();
+        assert_eq!(e.defined_condition, DefinedCondition::RemoteServerTimeout);
+        assert!(text(&e).contains("60 s"));
+        let e = DeliveryFailure::UssdFailed {
+            reason: "USSD send failed!\u{7}".into(),
+        }
+        .stanza_error();
+        assert!(text(&e).contains("USSD send failed!\u{FFFD}."));
+        let e = DeliveryFailure::UssdFailed {
+            reason: "USSD send failed!".into(),
+        }
+        .stanza_error();
+        assert_eq!(text(&e), "The USSD request failed: USSD send failed!");
+        let e = DeliveryFailure::UssdNotSent { reason: "x".into() }.stanza_error();
+        assert_eq!(e.type_, ErrorType::Cancel);
     }
 
     #[test]

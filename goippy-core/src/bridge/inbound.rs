@@ -1,0 +1,512 @@
+//! Engine events into the store: the GSM side's half of every flow.
+//!
+//! * An SMS, a delivery report or a USSN is stored, and only once the store
+//!   has committed it (or recognised it as a retransmission) is its
+//!   `DurableAck` confirmed — then the engine acks the GoIP. A failure leaves
+//!   it unacked, so the GoIP sends it again. New rows poke the inbox pump.
+//! * Stores run concurrently (a slow fsync must not hold up the next
+//!   channel's ack, which has 2 s), but are submitted in arrival order, so
+//!   the inbox keeps the order the messages came in.
+//! * Keepalives become the channel's state (`goippy_state`); call events go
+//!   to `goippy_calls` (and, with XMPP_CALL_NOTICES, a notice to the user).
+//! * A late SMS result (after the job had ended unknown) corrects the
+//!   outbox and tells the user.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use futures::StreamExt;
+use futures::future::BoxFuture;
+use futures::stream::FuturesUnordered;
+use sha2::{Digest, Sha256};
+use tokio::sync::{mpsc, watch};
+
+use crate::config::ReceiptPolicy;
+use crate::engine::{
+    CallEvent as EngineCall, CallNotice, DeliveryReport, EngineEvent, InboundSms, LateSmsResult,
+    RecipientOutcome, UssdNotice, UssdSource,
+};
+use crate::goip::{CallDirection as WireDirection, Keepalive, Notification, NotificationKind};
+use crate::store::{
+    CallDirection, CallEvent, CallRecord, InboundKind, InboundRecord, LogId, StateUpdate, Stored,
+    Timestamp,
+};
+
+use super::Context;
+use super::notice::{self, Notice};
+
+/// Stores in flight at once; beyond it, events wait in the engine's queue
+/// (and durable ones go unacked, so the GoIP resends them).
+const MAX_IN_FLIGHT: usize = 256;
+/// How long an unmatched delivery report waits for its channel's running
+/// job to be recorded.
+const SETTLE_WAIT: std::time::Duration = std::time::Duration::from_millis(1000);
+
+type Work = BoxFuture<'static, ()>;
+
+/// Consumes engine events until `stop`; then stores what is already queued.
+pub(crate) async fn run(
+    ctx: Arc<Context>,
+    mut events: mpsc::Receiver<EngineEvent>,
+    mut stop: watch::Receiver<bool>,
+) {
+    let mut work: FuturesUnordered<Work> = FuturesUnordered::new();
+    loop {
+        tokio::select! {
+            biased;
+            Some(()) = work.next(), if !work.is_empty() => {}
+            event = events.recv(), if work.len() < MAX_IN_FLIGHT => match event {
+                Some(event) => handle(&ctx, event, &mut work),
+                None => break,
+            },
+            _ = stop.wait_for(|s| *s) => break,
+        }
+    }
+    while let Ok(event) = events.try_recv() {
+        handle(&ctx, event, &mut work);
+    }
+    while work.next().await.is_some() {}
+    tracing::debug!("inbound flow stopped");
+}
+
+fn handle(ctx: &Arc<Context>, event: EngineEvent, work: &mut FuturesUnordered<Work>) {
+    match event {
+        EngineEvent::Sms(sms) => work.push(Box::pin(store_sms(ctx.clone(), sms))),
+        EngineEvent::Delivery(report) => work.push(Box::pin(store_report(ctx.clone(), report))),
+        EngineEvent::Ussd(ussd) => work.push(Box::pin(store_ussd(ctx.clone(), ussd))),
+        EngineEvent::Keepalive {
+            goip_id,
+            addr,
+            keepalive,
+        } => ctx
+            .store
+            .record_keepalive(state_update(&goip_id, addr, &keepalive)),
+        EngineEvent::Call(call) => {
+            if let Some(notice) = record_call(ctx, call) {
+                work.push(notice);
+            }
+        }
+        EngineEvent::LateSmsResult(late) => work.push(Box::pin(late_result(ctx.clone(), late))),
+        EngineEvent::ChannelOnline { goip_id, addr } => {
+            tracing::debug!(goip_id, %addr, "channel online")
+        }
+        EngineEvent::ChannelOffline {
+            goip_id,
+            silent_for,
+        } => tracing::debug!(
+            goip_id,
+            silent_ms = silent_for.as_millis() as u64,
+            "channel offline"
+        ),
+        EngineEvent::Other(other) => {
+            tracing::trace!(
+                goip_id = other.goip_id,
+                recvid = other.recvid,
+                "other notification"
+            )
+        }
+    }
+}
+
+/// The recvid as the store keeps it: the number the GoIP sent, or (for an
+/// id that is no number) a stable 63-bit hash of it, so that a
+/// retransmission still finds the first copy.
+pub(crate) fn recvid_number(recvid: &str) -> i64 {
+    if let Ok(n) = recvid.trim().parse::<i64>() {
+        return n;
+    }
+    let digest = Sha256::digest(recvid.as_bytes());
+    let mut first = [0u8; 8];
+    first.copy_from_slice(&digest[..8]);
+    i64::from_be_bytes(first) & i64::MAX
+}
+
+async fn store_sms(ctx: Arc<Context>, sms: InboundSms) {
+    let InboundSms {
+        goip_id,
+        recvid,
+        srcnum,
+        text,
+        raw_text,
+        received_at,
+        durable,
+        ..
+    } = sms;
+    if let Some(raw) = &raw_text {
+        tracing::debug!(goip_id, recvid, raw = ?raw, "SMS text was not valid UTF-8");
+    }
+    let record = InboundRecord {
+        xmpp_jid: ctx.user_of_channel(&goip_id).map(|j| j.to_string()),
+        goip_id: goip_id.clone(),
+        recvid: recvid_number(&recvid),
+        at: Timestamp::from_system_time(received_at),
+        kind: InboundKind::Sms {
+            sender: srcnum,
+            body: text,
+        },
+    };
+    match ctx.store.store_inbound(record).await {
+        Ok(stored) => {
+            durable.stored();
+            log_stored("inbound sms", &goip_id, &recvid, stored);
+            if stored.is_new() {
+                ctx.inbox.notify_one();
+            }
+        }
+        Err(e) => {
+            tracing::warn!(
+                goip_id,
+                recvid,
+                "inbound sms NOT stored (the GoIP will resend it): {e}"
+            );
+            durable.failed(e.to_string());
+        }
+    }
+}
+
+async fn store_report(ctx: Arc<Context>, report: DeliveryReport) {
+    let DeliveryReport {
+        goip_id,
+        recvid,
+        sms_no,
+        state,
+        num,
+        matched,
+        received_at,
+        durable,
+        ..
+    } = report;
+    let outbound = matched.and_then(|m| i64::try_from(m.tag).ok()).map(LogId);
+    if outbound.is_none() {
+        // Maybe for the job being recorded right now (see `Outbox::settled`);
+        // bounded well within the 2 s the GoIP's ack may take.
+        ctx.outbox.settled(&goip_id, SETTLE_WAIT).await;
+    }
+    let record = InboundRecord {
+        goip_id: goip_id.clone(),
+        recvid: recvid_number(&recvid),
+        at: Timestamp::from_system_time(received_at),
+        xmpp_jid: None,
+        kind: InboundKind::DeliveryReport {
+            sms_no: i64::from(sms_no),
+            state: i64::from(state),
+            destination: num,
+        },
+    };
+    match ctx.store.store_inbound_matched(record, outbound).await {
+        Ok(stored) => {
+            durable.stored();
+            tracing::info!(
+                goip_id,
+                recvid,
+                sms_no,
+                state,
+                log_id = stored.id().0,
+                outbound = outbound.map(|o| o.0).unwrap_or(-1),
+                new = stored.is_new(),
+                "delivery report stored"
+            );
+            if stored.is_new() {
+                ctx.inbox.notify_one();
+            }
+        }
+        Err(e) => {
+            tracing::warn!(
+                goip_id,
+                recvid,
+                "delivery report NOT stored (the GoIP will resend it): {e}"
+            );
+            durable.failed(e.to_string());
+        }
+    }
+}
+
+async fn store_ussd(ctx: Arc<Context>, ussd: UssdNotice) {
+    let UssdNotice {
+        goip_id,
+        text,
+        source,
+        durable,
+        ..
+    } = ussd;
+    let (recvid, kind, what) = match &source {
+        UssdSource::Network { recvid } => (
+            recvid.clone(),
+            InboundKind::NetworkUssd { body: text },
+            "inbound ussn",
+        ),
+        UssdSource::LateReply { sendid } => (
+            sendid.to_string(),
+            InboundKind::UssdReply { body: text },
+            "late ussd answer",
+        ),
+    };
+    let record = InboundRecord {
+        xmpp_jid: ctx.user_of_channel(&goip_id).map(|j| j.to_string()),
+        goip_id: goip_id.clone(),
+        recvid: recvid_number(&recvid),
+        at: Timestamp::now(),
+        kind,
+    };
+    match ctx.store.store_inbound(record).await {
+        Ok(stored) => {
+            if let Some(durable) = durable {
+                durable.stored();
+            }
+            log_stored(what, &goip_id, &recvid, stored);
+            if stored.is_new() {
+                ctx.inbox.notify_one();
+            }
+        }
+        Err(e) => {
+            tracing::warn!(goip_id, recvid, "{what} NOT stored: {e}");
+            if let Some(durable) = durable {
+                durable.failed(e.to_string());
+            }
+        }
+    }
+}
+
+fn log_stored(what: &str, goip_id: &str, recvid: &str, stored: Stored) {
+    match stored {
+        Stored::New(id) => tracing::info!(goip_id, recvid, log_id = id.0, "{what} stored"),
+        Stored::Duplicate(id) => tracing::info!(
+            goip_id,
+            recvid,
+            log_id = id.0,
+            "{what} retransmitted: acked again, not delivered again"
+        ),
+    }
+}
+
+/// The store's copy of a keepalive.
+pub(crate) fn state_update(goip_id: &str, addr: SocketAddr, k: &Keepalive) -> StateUpdate {
+    let mut s = StateUpdate::new(goip_id, Timestamp::now());
+    s.source = Some(addr);
+    s.msisdn = k.num.clone();
+    s.gsm_signal = k.signal.as_deref().and_then(|v| v.trim().parse().ok());
+    s.gsm_status = k.gsm_status.clone();
+    s.voip_status = k.voip_status.clone();
+    s.voip_state = k.voip_state.clone();
+    s.remain_time = k.remain_time.as_deref().and_then(|v| v.trim().parse().ok());
+    s.provider = k.pro.clone();
+    s.disable_status = k
+        .disable_status
+        .as_deref()
+        .and_then(|v| v.trim().parse().ok());
+    s.imei = k.imei.clone();
+    s.imsi = k.imsi.clone();
+    s.iccid = k.iccid.clone();
+    s.cell_info = k.cellinfo.clone();
+    s.sms_login = k.sms_login.clone();
+    s
+}
+
+/// Logs a call event; returns the work of storing its notice, when the
+/// user wants call notices.
+fn record_call(ctx: &Arc<Context>, call: CallNotice) -> Option<Work> {
+    let CallNotice {
+        goip_id,
+        recvid,
+        event,
+    } = call;
+    let (store_event, wire, notice_text, remote) = match &event {
+        EngineCall::Record(r) => {
+            let direction = match r.dir {
+                WireDirection::Incoming => CallDirection::Incoming,
+                WireDirection::Outgoing => CallDirection::Outgoing,
+            };
+            let who = shown_number(&r.num);
+            let text = match direction {
+                CallDirection::Incoming => format!("Incoming call from {who}"),
+                CallDirection::Outgoing => format!("Outgoing call to {who}"),
+            };
+            (
+                CallEvent::Record {
+                    direction: Some(direction),
+                    remote: r.num.clone(),
+                },
+                NotificationKind::Record(r.clone()),
+                Some(text),
+                r.num.clone(),
+            )
+        }
+        EngineCall::Hangup(h) => (
+            CallEvent::Hangup {
+                remote: h.num.clone(),
+                cause: h.cause.clone(),
+            },
+            NotificationKind::Hangup(h.clone()),
+            Some(format!(
+                "Call with {} ended: {}",
+                shown_number(&h.num),
+                if h.cause.trim().is_empty() {
+                    "no cause given"
+                } else {
+                    h.cause.as_str()
+                }
+            )),
+            h.num.clone(),
+        ),
+        EngineCall::Expiry(e) => (
+            CallEvent::Expiry {
+                seconds: i64::from(e.exp),
+            },
+            NotificationKind::Expiry(e.clone()),
+            None,
+            String::new(),
+        ),
+        EngineCall::State(_) | EngineCall::Remain(_) => {
+            tracing::trace!(goip_id, recvid, "line state event");
+            return None;
+        }
+    };
+    // The datagram as the GoIP sent it, without its password.
+    let raw = Notification::new(recvid.clone(), goip_id.clone(), None, wire)
+        .encode()
+        .map(|b| String::from_utf8_lossy(&b).into_owned())
+        .unwrap_or_default();
+    let record = CallRecord {
+        goip_id: goip_id.clone(),
+        recvid: recvid.trim().parse().ok(),
+        at: Timestamp::now(),
+        event: store_event,
+        raw,
+    };
+    if let Err(e) = ctx.store.record_call(record) {
+        tracing::warn!(goip_id, recvid, "call event not logged: {e}");
+    }
+    let text = notice_text.filter(|_| ctx.policy.call_notices)?;
+    let to = ctx.user_of_channel(&goip_id)?;
+    let from = (!remote.trim().is_empty()).then(|| {
+        let sender = ctx.addressing.numbers().classify_sender(&remote);
+        let jid = ctx.addressing.sender_jid(&sender);
+        jid.node().map(|n| n.as_str().to_string())
+    });
+    let record = notice::chat(&goip_id, &to, from.flatten(), text);
+    let ctx = ctx.clone();
+    Some(Box::pin(async move {
+        match ctx.store.store_notice(record).await {
+            Ok(_) => ctx.inbox.notify_one(),
+            Err(e) => tracing::warn!(goip_id, recvid, "call notice not stored: {e}"),
+        }
+    }))
+}
+
+fn shown_number(num: &str) -> &str {
+    if num.trim().is_empty() {
+        "a hidden number"
+    } else {
+        num
+    }
+}
+
+/// The GoIP reported the result of a recipient that had ended unknown.
+async fn late_result(ctx: Arc<Context>, late: LateSmsResult) {
+    let Ok(raw_id) = i64::try_from(late.message_ref) else {
+        return;
+    };
+    let id = LogId(raw_id);
+    let item = match ctx.store.outbound(id).await {
+        Ok(Some(item)) => item,
+        Ok(None) => {
+            tracing::warn!(log_id = id.0, "late SMS result for no known outbound job");
+            return;
+        }
+        Err(e) => {
+            tracing::warn!(log_id = id.0, "late SMS result not recorded: {e}");
+            return;
+        }
+    };
+    let telid = Some(i64::from(late.telid));
+    let result = match late.outcome {
+        RecipientOutcome::Sent { sms_no } => {
+            let receipt = (ctx.policy.receipts == ReceiptPolicy::Sent
+                && item.receipt_requested
+                && item.xmpp_id.is_some())
+            .then(|| notice::for_outbound(&item, Notice::SmsSent, String::new(), None));
+            tracing::info!(
+                log_id = id.0,
+                sendid = late.sendid,
+                telid = late.telid,
+                sms_no = sms_no.map(i64::from).unwrap_or(-1),
+                xmpp_id = item.xmpp_id.as_deref().unwrap_or(""),
+                "outbound sms sent after all (late result)"
+            );
+            ctx.store
+                .mark_sent_with(id, sms_no.map(i64::from), telid, receipt)
+                .await
+        }
+        RecipientOutcome::Failed {
+            reason,
+            errorstatus,
+        } => {
+            let shown = super::sms::failure_text(&reason, errorstatus);
+            tracing::info!(
+                log_id = id.0,
+                sendid = late.sendid,
+                telid = late.telid,
+                errorstatus = errorstatus.unwrap_or(-1),
+                "outbound sms failed after all (late result)"
+            );
+            let n =
+                notice::for_outbound(&item, Notice::SmsFailed, shown, errorstatus.map(i64::from));
+            ctx.store
+                .mark_failed_with(id, &reason, errorstatus.map(i64::from), Some(n))
+                .await
+        }
+        _ => return,
+    };
+    match result {
+        Ok(()) => ctx.inbox.notify_one(),
+        Err(e) => tracing::warn!(log_id = id.0, "late SMS result not recorded: {e}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn recvids_become_numbers_stably() {
+        assert_eq!(recvid_number("1734804704"), 1_734_804_704);
+        assert_eq!(recvid_number("-12"), -12);
+        assert_eq!(recvid_number(" 7 "), 7);
+        let odd = recvid_number("abc");
+        assert_eq!(odd, recvid_number("abc"));
+        assert_ne!(odd, recvid_number("abd"));
+        assert!(odd >= 0);
+    }
+
+    #[test]
+    fn keepalives_become_state() {
+        let k = Keepalive {
+            num: Some("+37255500000".into()),
+            signal: Some("29".into()),
+            gsm_status: Some("LOGIN".into()),
+            remain_time: Some("-1".into()),
+            disable_status: Some("0".into()),
+            pro: Some("Tele2".into()),
+            cellinfo: Some("LAC:7E5,CELL ID:5E5B".into()),
+            ..Keepalive::default()
+        };
+        let s = state_update("g1", "127.0.0.1:9991".parse().expect("addr"), &k);
+        assert_eq!(s.goip_id, "g1");
+        assert_eq!(s.msisdn.as_deref(), Some("+37255500000"));
+        assert_eq!(s.gsm_signal, Some(29));
+        assert_eq!(s.remain_time, Some(-1));
+        assert_eq!(s.disable_status, Some(0));
+        assert_eq!(s.provider.as_deref(), Some("Tele2"));
+        assert_eq!(s.cell_info.as_deref(), Some("LAC:7E5,CELL ID:5E5B"));
+        assert_eq!(s.source.map(|a| a.port()), Some(9991));
+        let s = state_update(
+            "g1",
+            "127.0.0.1:1".parse().expect("addr"),
+            &Keepalive {
+                signal: Some("x".into()),
+                ..Keepalive::default()
+            },
+        );
+        assert_eq!(s.gsm_signal, None);
+    }
+}

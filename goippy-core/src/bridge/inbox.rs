@@ -1,0 +1,244 @@
+//! The inbox pump: everything waiting in the store's inbox goes to its
+//! user, in order, and is marked delivered only once Prosody has it.
+//!
+//! It runs when poked (a new row), whenever the XMPP link (re)connects, and
+//! every `retry` otherwise. Each round reads the inbox oldest first, a page
+//! at a time, turns each row into its stanza (`notice.rs`), writes the page
+//! to the stream and confirms the last one with a ping
+//! ([`crate::xmpp::XmppHandle::send_confirmed`]: Prosody handles a
+//! component's stanzas in order, so its answer confirms the whole page);
+//! only then are the rows marked delivered. If the link drops on the way,
+//! nothing of the page is marked and all of it is sent again after the
+//! reconnect: a duplicate is possible, a loss is not.
+//!
+//! A row that cannot be sent yet (an SMS on a channel no user is mapped to
+//! and no XMPP_FALLBACK_DEST) waits; the pump reads past it, so it holds up
+//! nobody, and says so once.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::future::join_all;
+use tokio::sync::watch;
+use tokio_xmpp::Stanza;
+use tokio_xmpp::jid::Jid;
+
+use crate::store::{InboxItem, LogId, LogKind, StoreError};
+use crate::xmpp::{LinkState, SendError};
+
+use super::Context;
+use super::notice::{RenderEnv, Rendered, render};
+
+/// Rows read and sent per round trip.
+const PAGE: u32 = 64;
+/// Rows remembered as "already warned about" (then the memory starts over).
+const WARNED_MAX: usize = 4096;
+/// How long the last round at shutdown may take.
+const FINAL_ROUND: Duration = Duration::from_secs(3);
+
+/// How a round ended.
+enum Round {
+    /// Everything that can be delivered was.
+    Done,
+    /// The link went down (or did not confirm): wait for the next connection.
+    LinkDown,
+    /// The database failed: try again later.
+    StoreFailed,
+}
+
+pub(crate) async fn run(
+    ctx: Arc<Context>,
+    mut state: watch::Receiver<LinkState>,
+    mut stop: watch::Receiver<bool>,
+    retry: Duration,
+) {
+    let mut warned: HashSet<LogId> = HashSet::new();
+    loop {
+        let round = if state.borrow_and_update().is_connected() {
+            deliver(&ctx, &mut warned, &stop, None).await
+        } else {
+            Round::LinkDown
+        };
+        let pause = match round {
+            Round::Done | Round::LinkDown => retry,
+            Round::StoreFailed => retry.min(Duration::from_secs(5)),
+        };
+        if *stop.borrow() {
+            break;
+        }
+        tokio::select! {
+            () = ctx.inbox.notified() => {}
+            changed = state.changed() => if changed.is_err() { return },
+            _ = stop.wait_for(|s| *s) => break,
+            () = tokio::time::sleep(pause) => {}
+        }
+    }
+    // Stopping: what the last jobs produced (their outcomes) goes out now if
+    // the link is up; whatever does not make it waits for the next start.
+    if state.borrow().is_connected() {
+        let deadline = tokio::time::Instant::now() + FINAL_ROUND;
+        let (_, never) = watch::channel(false);
+        deliver(&ctx, &mut warned, &never, Some(deadline)).await;
+    }
+    tracing::debug!("inbox pump stopped");
+}
+
+/// One round: everything deliverable, page by page. A started page is
+/// always finished (confirmed and marked), so that stopping never leaves
+/// stanzas sent but unmarked; between pages the round ends early when
+/// `stop` is set or `deadline` has passed.
+async fn deliver(
+    ctx: &Context,
+    warned: &mut HashSet<LogId>,
+    stop: &watch::Receiver<bool>,
+    deadline: Option<tokio::time::Instant>,
+) -> Round {
+    let mut after: Option<LogId> = None;
+    loop {
+        if *stop.borrow() || deadline.is_some_and(|d| tokio::time::Instant::now() >= d) {
+            return Round::Done;
+        }
+        let page = match ctx.store.undelivered_inbox_after(after, PAGE).await {
+            Ok(page) => page,
+            Err(StoreError::Closed) => return Round::Done,
+            Err(e) => {
+                tracing::warn!("cannot read the inbox: {e}");
+                return Round::StoreFailed;
+            }
+        };
+        let Some(last) = page.last() else {
+            return Round::Done;
+        };
+        after = Some(last.id);
+        let mut ready: Vec<Ready<'_>> = Vec::with_capacity(page.len());
+        for item in &page {
+            let recipient = recipient(ctx, item);
+            let env = RenderEnv {
+                addressing: &ctx.addressing,
+                receipts: ctx.policy.receipts,
+                recipient: recipient.as_ref(),
+            };
+            match render(item, &env) {
+                Rendered::Send(stanza) => ready.push(Ready::new(item, Some(*stanza))),
+                Rendered::Nothing(why) => {
+                    tracing::debug!(log_id = item.id.0, why, "inbox row needs no stanza");
+                    ready.push(Ready::new(item, None));
+                }
+                Rendered::Wait(why) => {
+                    if warned.len() >= WARNED_MAX {
+                        warned.clear();
+                    }
+                    if warned.insert(item.id) {
+                        tracing::warn!(
+                            log_id = item.id.0,
+                            goip_id = %item.goip_id,
+                            "inbound message waits: {why} (map the channel to an extension or set XMPP_FALLBACK_DEST)"
+                        );
+                    }
+                }
+            }
+        }
+        if let Err(e) = send_page(ctx, &mut ready).await {
+            tracing::info!("inbox delivery paused until the XMPP link is back: {e}");
+            return Round::LinkDown;
+        }
+        let marks = ready.iter().map(|r| ctx.store.mark_delivered(r.item.id));
+        for (r, result) in ready.iter().zip(join_all(marks).await) {
+            match result {
+                Ok(()) if r.sent => tracing::info!(
+                    log_id = r.item.id.0,
+                    goip_id = %r.item.goip_id,
+                    kind = r.item.kind.as_str(),
+                    to = %r.to,
+                    xmpp_id = %r.xmpp_id,
+                    "inbound delivered to XMPP"
+                ),
+                Ok(()) => {}
+                Err(e) => tracing::warn!(
+                    log_id = r.item.id.0,
+                    "delivered, but not marked so (it may be sent again): {e}"
+                ),
+            }
+        }
+        if page.len() < PAGE as usize {
+            return Round::Done;
+        }
+    }
+}
+
+/// Writes the page; the last stanza is confirmed, which confirms all.
+/// A stanza that cannot be written at all (a bug) is dropped from the page
+/// with an error rather than blocking the inbox forever.
+async fn send_page(ctx: &Context, ready: &mut [Ready<'_>]) -> Result<(), SendError> {
+    let last = ready.iter().rposition(|r| r.stanza.is_some());
+    for (i, r) in ready.iter_mut().enumerate() {
+        let Some(stanza) = r.stanza.take() else {
+            continue;
+        };
+        let result = if Some(i) == last {
+            ctx.link.send_confirmed(stanza).await
+        } else {
+            ctx.link.send(stanza).await
+        };
+        match result {
+            Ok(()) => r.sent = true,
+            Err(SendError::Unencodable(e)) => {
+                tracing::error!(
+                    log_id = r.item.id.0,
+                    "inbox row cannot be written as XML, dropped: {e}"
+                );
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
+/// An inbox row on its way: its stanza (none if there is nothing to send)
+/// and what the log line says about it.
+struct Ready<'a> {
+    item: &'a InboxItem,
+    stanza: Option<Stanza>,
+    to: String,
+    xmpp_id: String,
+    sent: bool,
+}
+
+impl<'a> Ready<'a> {
+    fn new(item: &'a InboxItem, stanza: Option<Stanza>) -> Self {
+        let (to, xmpp_id) = match &stanza {
+            Some(Stanza::Message(m)) => (
+                m.to.as_ref().map(|j| j.to_string()).unwrap_or_default(),
+                m.id.as_ref().map(|i| i.0.clone()).unwrap_or_default(),
+            ),
+            _ => (String::new(), String::new()),
+        };
+        Ready {
+            item,
+            stanza,
+            to,
+            xmpp_id,
+            sent: false,
+        }
+    }
+}
+
+/// Who an SMS or USSD row goes to: the JID stored with it, else its
+/// channel's user, else XMPP_FALLBACK_DEST.
+fn recipient(ctx: &Context, item: &InboxItem) -> Option<Jid> {
+    if !matches!(
+        item.kind,
+        LogKind::Sms | LogKind::Ussd | LogKind::NetworkUssd
+    ) {
+        return None;
+    }
+    if let Some(jid) = item.xmpp_jid.as_deref().and_then(|j| Jid::new(j).ok()) {
+        return Some(jid);
+    }
+    item.ext
+        .as_deref()
+        .and_then(|ext| ctx.addressing.user_jid(ext).ok())
+        .or_else(|| ctx.user_of_channel(&item.goip_id))
+        .map(Jid::from)
+}

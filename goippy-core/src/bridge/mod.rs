@@ -1,0 +1,355 @@
+//! The bridge: goippy's flows, joining the UDP engine, the store and the
+//! XMPP component.
+//!
+//! Two one-way flows, each through the store, so that nothing is lost when
+//! Prosody or goippy restarts:
+//!
+//! ```text
+//! GSM → GoIP ─UDP→ engine ─events→ inbound ─store_inbound→ inbox ─pump→ XMPP → user
+//! user → XMPP → router ─enqueue→ outbox ─runner→ engine ─UDP→ GoIP → GSM
+//!                                          └─outcome + notice→ inbox ─pump→ XMPP → user
+//! ```
+//!
+//! * `inbound.rs`: engine events into the store. An SMS,
+//!   delivery report or USSN is acked to the GoIP only once the store has
+//!   committed it (the engine's `DurableAck`); keepalives and calls are
+//!   logged; a late SMS result corrects the outbox.
+//! * `inbox.rs`, the pump: on every new row, on every (re)connection of the
+//!   XMPP link and every few seconds, it sends the undelivered inbox rows in
+//!   order and marks them delivered only once Prosody has confirmed them
+//!   ([`crate::xmpp::XmppHandle::send_confirmed`]). `notice.rs` says which
+//!   stanza a row becomes — including the receipts and errors for what users
+//!   sent, which are inbox rows too (*notices*), stored in the same
+//!   transaction as the outbox change they report.
+//! * `router.rs`: every stanza from Prosody. Disco, XEP-0100, pings and
+//!   refusals are [`crate::xmpp::service`]'s; the router authorises the
+//!   sender (a user of XMPP_DOMAIN whose localpart is an enabled extension),
+//!   sends the console (`bot.rs`) what is written to the user's own number,
+//!   answers presence (`presence.rs`), and puts every SMS that passes the
+//!   extension's ACL into the outbox — committed before anything is sent.
+//! * `outbox.rs`: one runner per GoIP channel takes that channel's queued
+//!   jobs in order and runs them (`sms.rs`, `ussd.rs`); a job becomes
+//!   `sending` (durably) immediately before the GoIP is told to send, so a
+//!   restart can never send it twice. At start-up, jobs a previous run left
+//!   `sending` end as "unknown" and the user is told.
+//! * `sendids.rs`: the engine's highest sendid is saved, so a restarted
+//!   engine never reuses one (the GoIP answers a repeated USSD sendid from
+//!   its cache).
+//!
+//! [`Bridge::start`] starts all of it; [`Bridge::shutdown`] stops it in the
+//! order that loses nothing (see there).
+
+mod bot;
+mod inbound;
+mod inbox;
+mod notice;
+mod outbox;
+mod presence;
+mod router;
+mod sendids;
+mod sms;
+mod ussd;
+
+use std::io;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::{Notify, watch};
+use tokio::task::JoinHandle;
+use tokio_xmpp::jid::{BareJid, Jid};
+
+use crate::config::{Config, ReceiptPolicy, XmppSettings};
+use crate::engine::{Engine, EngineConfig};
+use crate::number::NumberRules;
+use crate::store::{
+    ActiveGateway, CleanupTask, DEFAULT_REFRESH, GatewayDirectory, RefreshTask, Store, StoreError,
+};
+use crate::xmpp::address::AddressError;
+use crate::xmpp::{Addressing, LinkConfig, LinkState, XmppHandle, XmppLink};
+
+use outbox::Outbox;
+
+/// Everything the bridge is configured with. [`BridgeConfig::from_config`]
+/// gives the production values; tests shorten the timers.
+#[derive(Debug, Clone)]
+pub struct BridgeConfig {
+    pub xmpp: XmppSettings,
+    pub numbers: NumberRules,
+    pub link: LinkConfig,
+    pub engine: EngineConfig,
+    /// `LOG_DAYS`: history older than this is deleted (0 keeps it).
+    pub log_days: u32,
+    /// How often the gateway directory is reloaded from the database.
+    pub directory_refresh: Duration,
+    /// How often the engine's highest sendid is saved.
+    pub sendid_save_interval: Duration,
+    /// How often the inbox is looked at without being poked (rows that
+    /// waited for a user mapping, a database that was unreachable).
+    pub inbox_retry: Duration,
+}
+
+impl BridgeConfig {
+    pub fn from_config(config: &Config) -> BridgeConfig {
+        BridgeConfig {
+            xmpp: config.xmpp.clone(),
+            numbers: config.number_rules(),
+            link: LinkConfig::from_settings(&config.xmpp),
+            engine: EngineConfig::from_settings(&config.goip),
+            log_days: config.log_days,
+            directory_refresh: DEFAULT_REFRESH,
+            sendid_save_interval: Duration::from_secs(30),
+            inbox_retry: Duration::from_secs(30),
+        }
+    }
+}
+
+/// Why the bridge could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum BridgeError {
+    #[error("{0}")]
+    Addressing(#[from] AddressError),
+    #[error("XMPP_FALLBACK_DEST {0:?} is not a valid JID")]
+    FallbackDest(String),
+    #[error("{0}")]
+    Store(#[from] StoreError),
+    #[error("cannot listen for GoIPs on UDP {addr}: {source}")]
+    Bind { addr: SocketAddr, source: io::Error },
+}
+
+/// The decisions that follow from the configuration.
+#[derive(Debug, Clone)]
+pub(crate) struct Policy {
+    pub receipts: ReceiptPolicy,
+    pub call_notices: bool,
+    pub fallback_dest: Option<BareJid>,
+    pub offline_wait: Duration,
+    pub sms_timeout: Duration,
+    pub ussd_timeout: Duration,
+}
+
+/// What every part of the bridge shares.
+pub(crate) struct Context {
+    pub store: Store,
+    pub directory: GatewayDirectory,
+    pub engine: Engine,
+    pub link: XmppHandle,
+    pub addressing: Addressing,
+    pub policy: Policy,
+    /// Pokes the inbox pump: there is something new to deliver.
+    pub inbox: Notify,
+    pub outbox: Outbox,
+    /// Set when the bridge stops: runners start no new job.
+    pub stopping: watch::Sender<bool>,
+}
+
+impl Context {
+    pub fn is_stopping(&self) -> bool {
+        *self.stopping.borrow()
+    }
+
+    /// The enabled gateway whose extension `from` is, if `from` is a user of
+    /// XMPP_DOMAIN at all.
+    pub fn sender_gateway(&self, from: &Jid) -> Option<Arc<ActiveGateway>> {
+        let ext = self.addressing.local_user(from)?;
+        self.directory.gateway_by_ext(ext)
+    }
+
+    /// The user a channel's SMS go to: its extension's JID, else
+    /// XMPP_FALLBACK_DEST.
+    pub fn user_of_channel(&self, goip_id: &str) -> Option<BareJid> {
+        self.directory
+            .gateway_by_goip_id(goip_id)
+            .and_then(|g| self.addressing.user_jid(&g.ext).ok())
+            .or_else(|| self.policy.fallback_dest.clone())
+    }
+}
+
+/// A running bridge.
+pub struct Bridge {
+    ctx: Arc<Context>,
+    stop_inbound: watch::Sender<bool>,
+    stop_pump: watch::Sender<bool>,
+    inbound: JoinHandle<()>,
+    router: JoinHandle<()>,
+    pump: JoinHandle<()>,
+    sendids: JoinHandle<()>,
+    link_state: watch::Receiver<LinkState>,
+    _refresh: RefreshTask,
+    _cleanup: CleanupTask,
+}
+
+impl std::fmt::Debug for Bridge {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Bridge")
+            .field("udp", &self.ctx.engine.local_addr())
+            .field("link", &*self.link_state.borrow())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Bridge {
+    /// Starts the engine on `config.engine.bind` (an error if it cannot
+    /// bind), the XMPP link (which keeps trying until Prosody answers) and
+    /// every flow. Jobs a previous run left unfinished are settled first:
+    /// `sending` ones end as unknown (the user is told), queued SMS are sent,
+    /// queued USSD requests are failed (an answer minutes later would only
+    /// confuse). Returns once the UDP socket is bound.
+    pub async fn start(config: BridgeConfig, store: Store) -> Result<Bridge, BridgeError> {
+        let addressing = Addressing::from_settings(&config.xmpp, config.numbers.clone())?;
+        let fallback_dest = match &config.xmpp.fallback_dest {
+            Some(dest) => {
+                Some(BareJid::new(dest).map_err(|_| BridgeError::FallbackDest(dest.clone()))?)
+            }
+            None => None,
+        };
+        let policy = Policy {
+            receipts: config.xmpp.receipts,
+            call_notices: config.xmpp.call_notices,
+            fallback_dest,
+            offline_wait: config.engine.offline_wait,
+            sms_timeout: config.engine.sms_timeout,
+            ussd_timeout: config.engine.ussd_timeout,
+        };
+        let directory = GatewayDirectory::load(&store, config.numbers.clone()).await?;
+        let mut engine_config = config.engine.clone();
+        let floor = store.sendid_floor().await?;
+        engine_config.sendid_floor = engine_config.sendid_floor.max(floor);
+        let bind = engine_config.bind;
+        let (engine, events) = Engine::start(engine_config, Arc::new(directory.clone()))
+            .await
+            .map_err(|source| BridgeError::Bind { addr: bind, source })?;
+        let refresh = directory.spawn_refresh(config.directory_refresh);
+        let cleanup = store.spawn_cleanup(config.log_days);
+
+        let (link, xmpp_inbound, link_state) = XmppLink::spawn(config.link.clone());
+        let ctx = Arc::new(Context {
+            store,
+            directory,
+            engine,
+            link,
+            addressing,
+            policy,
+            inbox: Notify::new(),
+            outbox: Outbox::default(),
+            stopping: watch::Sender::new(false),
+        });
+        let channels = match outbox::recover(&ctx).await {
+            Ok(channels) => channels,
+            Err(e) => {
+                ctx.engine.shutdown().await;
+                ctx.link.shutdown().await;
+                return Err(e.into());
+            }
+        };
+        tracing::info!(
+            udp = %ctx.engine.local_addr(),
+            component = %ctx.addressing.component(),
+            gateways = ctx.directory.gateways().len(),
+            sendid_floor = floor,
+            "bridge started"
+        );
+        let (stop_inbound, inbound_stop) = watch::channel(false);
+        let (stop_pump, pump_stop) = watch::channel(false);
+        let inbound = tokio::spawn(inbound::run(ctx.clone(), events, inbound_stop));
+        let pump = tokio::spawn(inbox::run(
+            ctx.clone(),
+            link_state.clone(),
+            pump_stop,
+            config.inbox_retry,
+        ));
+        let router = tokio::spawn(router::run(ctx.clone(), xmpp_inbound));
+        let sendids = tokio::spawn(sendids::run(ctx.clone(), config.sendid_save_interval));
+        for goip_id in channels {
+            ctx.outbox.poke(&ctx, &goip_id);
+        }
+        Ok(Bridge {
+            ctx,
+            stop_inbound,
+            stop_pump,
+            inbound,
+            router,
+            pump,
+            sendids,
+            link_state,
+            _refresh: refresh,
+            _cleanup: cleanup,
+        })
+    }
+
+    /// The UDP address the GoIPs talk to.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.ctx.engine.local_addr()
+    }
+
+    /// The UDP engine (channel states, statistics).
+    pub fn engine(&self) -> &Engine {
+        &self.ctx.engine
+    }
+
+    /// The gateway directory the bridge routes by.
+    pub fn directory(&self) -> &GatewayDirectory {
+        &self.ctx.directory
+    }
+
+    /// The XMPP link's state, to watch.
+    pub fn link_state(&self) -> watch::Receiver<LinkState> {
+        self.link_state.clone()
+    }
+
+    /// SIGHUP: reloads the gateways now (the UDP socket and the XMPP stream
+    /// stay as they are). Returns how many are enabled.
+    pub async fn reload(&self) -> Result<usize, StoreError> {
+        self.ctx.directory.refresh_now().await
+    }
+
+    /// Whether every flow is still running: what the systemd watchdog
+    /// asks. A flow that ended on its own is a bug; systemd then restarts
+    /// goippy.
+    pub fn healthy(&self) -> bool {
+        !(self.inbound.is_finished()
+            || self.router.is_finished()
+            || self.pump.is_finished()
+            || self.sendids.is_finished())
+    }
+
+    /// Stops in the order that loses nothing:
+    /// 1. runners start no new job (queued jobs stay queued for the next start);
+    /// 2. the engine stops: no new jobs, SMS not yet at SEND end "not sent"
+    ///    (and stay queued), one already sent gets its grace for the result,
+    ///    every open exchange gets DONE, and it keeps acking what the
+    ///    inbound flow is still storing;
+    /// 3. the runners record their last outcomes; the inbound flow stores
+    ///    what is left in its queue;
+    /// 4. the inbox pump finishes the page it is sending (so nothing is left
+    ///    sent but unmarked, which would be sent again) and makes one last
+    ///    bounded round, so the outcomes of step 3 reach their users now;
+    /// 5. the XMPP stream closes (Prosody then bounces new messages to their
+    ///    senders); what it had already read is still put in the outbox;
+    /// 6. the highest sendid is saved, the store is flushed and closed.
+    pub async fn shutdown(self) {
+        let started = tokio::time::Instant::now();
+        tracing::info!("bridge stopping");
+        let ctx = self.ctx;
+        ctx.stopping.send_replace(true);
+        ctx.engine.shutdown().await;
+        ctx.outbox.join().await;
+        self.stop_inbound.send_replace(true);
+        let _ = self.inbound.await;
+        self.stop_pump.send_replace(true);
+        let _ = self.pump.await;
+        ctx.link.shutdown().await;
+        let _ = self.router.await;
+        self.sendids.abort();
+        sendids::save(&ctx).await;
+        drop(self._refresh);
+        drop(self._cleanup);
+        if let Err(e) = ctx.store.close().await {
+            tracing::error!("closing the database: {e}");
+        }
+        tracing::info!(
+            took_ms = started.elapsed().as_millis() as u64,
+            "bridge stopped"
+        );
+    }
+}

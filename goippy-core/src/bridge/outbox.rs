@@ -1,0 +1,277 @@
+//! The outbox: one runner per GoIP channel, and what a start-up does with
+//! the jobs the previous run left.
+//!
+//! The store *is* the queue. The router commits a job as `queued` and pokes
+//! its channel's runner; the runner reads that channel's queued jobs, oldest
+//! first, and runs them one after the other (`sms.rs`, `ussd.rs`). So the
+//! order of a user's messages is kept, memory does not grow with a flood
+//! (the jobs wait in the database), and a job queued while goippy stops is
+//! simply there at the next start. The engine runs one job per channel at a
+//! time anyway, so a sequential runner costs nothing; channels run in
+//! parallel. There are at most as many runners as channels that got jobs.
+//!
+//! Start-up ([`recover`]), before anything new is accepted:
+//! * `sending` SMS: the GoIP may have sent it → `unknown`, and the user gets
+//!   "goippy restarted while this SMS was being sent: it may or may not have
+//!   been sent". Never sent again.
+//! * `sending` USSD: the same, as "The USSD request failed: goippy
+//!   restarted …".
+//! * `queued` SMS: nothing was sent → its channel's runner sends it.
+//! * `queued` USSD: failed, and the user is told it was not sent — an
+//!   interactive request answered minutes later only confuses.
+
+use std::collections::{BTreeSet, HashMap};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::sync::{Notify, watch};
+use tokio::task::JoinHandle;
+
+use crate::store::{OutboundKind, OutboxState, StoreError};
+
+use super::Context;
+use super::notice::{self, Notice};
+
+/// How many queued jobs a runner reads at a time.
+const PAGE: u32 = 16;
+/// Pause after a round that made no progress (the database is down, a
+/// job's state could not be recorded), doubling up to the maximum.
+const RETRY_MIN: Duration = Duration::from_secs(1);
+const RETRY_MAX: Duration = Duration::from_secs(30);
+
+/// How a job ended, for the runner.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum JobEnd {
+    /// It left the queue (whatever its outcome).
+    Done,
+    /// Nothing was sent and goippy stops: it stays queued.
+    StaysQueued,
+    /// Its state could not be recorded: try again later.
+    Retry,
+}
+
+struct Runner {
+    poke: Arc<Notify>,
+    phase: watch::Receiver<Phase>,
+    task: JoinHandle<()>,
+}
+
+/// Whether a runner is in the middle of a job, and how many it finished.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+struct Phase {
+    busy: bool,
+    finished: u64,
+}
+
+/// The runners, by GoIP id.
+#[derive(Default)]
+pub(crate) struct Outbox {
+    runners: Mutex<HashMap<String, Runner>>,
+}
+
+impl Outbox {
+    /// There is a new job for `goip_id`: wakes its runner, starting one if
+    /// needed (not once the bridge stops).
+    pub fn poke(&self, ctx: &Arc<Context>, goip_id: &str) {
+        let mut runners = self.runners.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(runner) = runners.get(goip_id)
+            && !runner.task.is_finished()
+        {
+            runner.poke.notify_one();
+            return;
+        }
+        if ctx.is_stopping() {
+            return;
+        }
+        let poke = Arc::new(Notify::new());
+        let (phase_tx, phase) = watch::channel(Phase::default());
+        let task = tokio::spawn(run(
+            ctx.clone(),
+            goip_id.to_string(),
+            poke.clone(),
+            phase_tx,
+        ));
+        runners.insert(goip_id.to_string(), Runner { poke, phase, task });
+    }
+
+    /// Waits (at most `limit`) until the job `goip_id`'s runner is running,
+    /// if any, has been recorded. A delivery report the engine could not
+    /// match may be for that very job, whose `sent` state (with the
+    /// `sms_no` the report is matched by) is only being committed: a GoIP
+    /// can send the report right after its OK.
+    pub async fn settled(&self, goip_id: &str, limit: Duration) {
+        let phase = {
+            let runners = self.runners.lock().unwrap_or_else(|p| p.into_inner());
+            runners.get(goip_id).map(|r| r.phase.clone())
+        };
+        let Some(mut phase) = phase else { return };
+        let now = *phase.borrow_and_update();
+        if !now.busy {
+            return;
+        }
+        let _ = tokio::time::timeout(
+            limit,
+            phase.wait_for(|p| !p.busy || p.finished > now.finished),
+        )
+        .await;
+    }
+
+    /// Waits for every runner to finish (after the bridge set `stopping`).
+    pub async fn join(&self) {
+        let runners: Vec<Runner> = {
+            let mut map = self.runners.lock().unwrap_or_else(|p| p.into_inner());
+            map.drain().map(|(_, r)| r).collect()
+        };
+        for runner in runners {
+            runner.poke.notify_one();
+            let _ = runner.task.await;
+        }
+    }
+}
+
+/// One channel's runner.
+async fn run(ctx: Arc<Context>, goip_id: String, poke: Arc<Notify>, phase: watch::Sender<Phase>) {
+    let mut stopping = ctx.stopping.subscribe();
+    let mut pause = RETRY_MIN;
+    'rounds: loop {
+        if ctx.is_stopping() {
+            break;
+        }
+        let jobs = match ctx.store.queued_outbound(&goip_id, PAGE).await {
+            Ok(jobs) => jobs,
+            Err(StoreError::Closed) => break,
+            Err(e) => {
+                tracing::warn!(goip_id, "cannot read the outbox: {e}");
+                Vec::new()
+            }
+        };
+        let mut progress = !jobs.is_empty();
+        let idle = jobs.is_empty();
+        for job in jobs {
+            if ctx.is_stopping() {
+                break 'rounds;
+            }
+            phase.send_modify(|p| p.busy = true);
+            let end = match job.kind {
+                OutboundKind::Sms => super::sms::run(&ctx, job).await,
+                OutboundKind::Ussd => super::ussd::run(&ctx, job).await,
+            };
+            phase.send_modify(|p| {
+                p.busy = false;
+                p.finished += 1;
+            });
+            match end {
+                JobEnd::Done => {}
+                JobEnd::StaysQueued => break 'rounds,
+                JobEnd::Retry => {
+                    progress = false;
+                    break;
+                }
+            }
+        }
+        if progress {
+            pause = RETRY_MIN;
+            continue;
+        }
+        let wait = if idle { None } else { Some(pause) };
+        if !idle {
+            pause = (pause * 2).min(RETRY_MAX);
+        }
+        tokio::select! {
+            () = poke.notified() => {}
+            _ = stopping.wait_for(|s| *s) => break,
+            () = sleep_or_never(wait) => {}
+        }
+    }
+    tracing::debug!(goip_id, "outbox runner stopped");
+}
+
+async fn sleep_or_never(d: Option<Duration>) {
+    match d {
+        Some(d) => tokio::time::sleep(d).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Settles what the previous run left unfinished (see the module docs);
+/// returns the channels with queued SMS, whose runners must start.
+pub(crate) async fn recover(ctx: &Arc<Context>) -> Result<BTreeSet<String>, StoreError> {
+    let mut channels = BTreeSet::new();
+    for item in ctx.store.pending_outbox().await? {
+        let id = item.id;
+        let xmpp_id = item.xmpp_id.clone().unwrap_or_default();
+        match (item.kind, item.state) {
+            (OutboundKind::Sms, OutboxState::Queued) => {
+                tracing::info!(
+                    log_id = id.0,
+                    goip_id = %item.goip_id,
+                    xmpp_id,
+                    "outbound sms queued before the restart: it will be sent"
+                );
+                channels.insert(item.goip_id.clone());
+            }
+            (OutboundKind::Sms, _) => {
+                tracing::warn!(
+                    log_id = id.0,
+                    goip_id = %item.goip_id,
+                    xmpp_id,
+                    "outbound sms was being sent when goippy stopped: outcome unknown, not sent again"
+                );
+                let n = notice::for_outbound(&item, Notice::SmsInterrupted, String::new(), None);
+                settle(
+                    ctx.store
+                        .mark_unknown_with(id, "goippy restarted while sending", Some(n))
+                        .await,
+                )?;
+            }
+            (OutboundKind::Ussd, OutboxState::Queued) => {
+                tracing::info!(
+                    log_id = id.0,
+                    goip_id = %item.goip_id,
+                    xmpp_id,
+                    "ussd request queued before the restart: not sent, the user is told"
+                );
+                let n = notice::for_outbound(
+                    &item,
+                    Notice::UssdNotSent,
+                    "goippy restarted before sending it".into(),
+                    None,
+                );
+                settle(
+                    ctx.store
+                        .mark_failed_with(id, "goippy restarted before sending", None, Some(n))
+                        .await,
+                )?;
+            }
+            (OutboundKind::Ussd, _) => {
+                tracing::warn!(
+                    log_id = id.0,
+                    goip_id = %item.goip_id,
+                    xmpp_id,
+                    "ussd request was being sent when goippy stopped: outcome unknown"
+                );
+                let n = notice::for_outbound(
+                    &item,
+                    Notice::UssdFailed,
+                    "goippy restarted before the network answered; the request may or may not have reached it"
+                        .into(),
+                    None,
+                );
+                settle(
+                    ctx.store
+                        .mark_unknown_with(id, "goippy restarted while sending", Some(n))
+                        .await,
+                )?;
+            }
+        }
+    }
+    Ok(channels)
+}
+
+/// A refused change means the row moved on meanwhile (nothing to do).
+fn settle(result: Result<(), StoreError>) -> Result<(), StoreError> {
+    match result {
+        Ok(()) | Err(StoreError::Transition { .. }) => Ok(()),
+        Err(e) => Err(e),
+    }
+}

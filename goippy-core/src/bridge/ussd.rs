@@ -1,0 +1,172 @@
+//! One USSD request a user typed to their own number: from its `queued`
+//! outbox row through the engine to the answer the user reads.
+//!
+//! The row becomes `sending` before the engine gets the request (the
+//! engine has no hook for USSD; its sendid is its own), so a crash from then
+//! on leaves it `sending`, and the next start tells the user it may or may
+//! not have reached the network — some codes *do* things (buy a package,
+//! forward calls), so a USSD request is never repeated automatically.
+//!
+//! | engine outcome | row | the user gets |
+//! |---|---|---|
+//! | Reply | `sent` | `[USSD] <answer>` from their own number |
+//! | Closed (USSDEXIT) | `sent` | `[USSD] (the network ended the USSD session without an answer)` |
+//! | Error | `failed` | an error: "The USSD request failed: *its text*" |
+//! | Timeout | `unknown` | an error: "No USSD answer from the network within 1 min. …" |
+//! | ChannelOffline, UnknownChannel, Invalid, Stopping | `failed` | an error: "The USSD request was not sent: *why*. …" |
+//!
+//! An answer that arrives after the timeout still reaches the user (the
+//! engine reports it as an event; see `inbound.rs`).
+
+use std::sync::Arc;
+
+use crate::engine::UssdOutcome;
+use crate::store::{OutboxItem, StoreError};
+
+use super::Context;
+use super::notice::{self, Notice};
+use super::outbox::JobEnd;
+
+/// How a USSD job ends.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Settle {
+    Answered { text: String },
+    Failed { reason: String, notice: Notice },
+    Unknown { reason: String },
+}
+
+/// Decides how a USSD job ends.
+pub(crate) fn settle(outcome: UssdOutcome) -> Settle {
+    match outcome {
+        UssdOutcome::Reply { text } => Settle::Answered { text },
+        UssdOutcome::Closed => Settle::Answered {
+            text: String::new(),
+        },
+        UssdOutcome::Error { text } => Settle::Failed {
+            reason: text,
+            notice: Notice::UssdFailed,
+        },
+        UssdOutcome::Timeout => Settle::Unknown {
+            reason: "no USSD answer from the network".into(),
+        },
+        UssdOutcome::ChannelOffline => not_sent("the GSM channel was offline"),
+        UssdOutcome::UnknownChannel => not_sent("your line's GoIP channel is not configured"),
+        UssdOutcome::Invalid(why) => not_sent(&format!("the GoIP cannot take it ({why})")),
+        UssdOutcome::Stopping => not_sent("goippy was restarting"),
+    }
+}
+
+fn not_sent(reason: &str) -> Settle {
+    Settle::Failed {
+        reason: reason.to_string(),
+        notice: Notice::UssdNotSent,
+    }
+}
+
+/// Runs one queued USSD job to its end.
+pub(crate) async fn run(ctx: &Arc<Context>, item: OutboxItem) -> JobEnd {
+    let id = item.id;
+    let sendid = i64::from(ctx.engine.highest_sendid());
+    match ctx.store.mark_sending(id, sendid).await {
+        Ok(()) => {}
+        Err(StoreError::Transition { .. }) => return JobEnd::Done,
+        Err(e) => {
+            tracing::error!(
+                log_id = id.0,
+                "cannot record that a USSD request is being sent: {e}"
+            );
+            return JobEnd::Retry;
+        }
+    }
+    tracing::info!(
+        log_id = id.0,
+        goip_id = %item.goip_id,
+        xmpp_id = item.xmpp_id.as_deref().unwrap_or(""),
+        "ussd request handed to the engine"
+    );
+    tracing::debug!(log_id = id.0, code = %item.body, "ussd code");
+    let outcome = ctx.engine.send_ussd(&item.goip_id, &item.body).await;
+    let waited = i64::try_from(ctx.policy.ussd_timeout.as_secs().saturating_mul(2)).ok();
+    let result = match settle(outcome) {
+        Settle::Answered { text } => {
+            tracing::info!(log_id = id.0, goip_id = %item.goip_id, "ussd answered");
+            tracing::debug!(log_id = id.0, answer = %text, "ussd answer");
+            let n = notice::for_outbound(&item, Notice::UssdAnswer, text, None);
+            ctx.store.mark_sent_with(id, None, None, Some(n)).await
+        }
+        Settle::Failed { reason, notice } => {
+            tracing::info!(log_id = id.0, goip_id = %item.goip_id, reason = %reason, "ussd failed");
+            let n = notice::for_outbound(&item, notice, reason.clone(), None);
+            ctx.store.mark_failed_with(id, &reason, None, Some(n)).await
+        }
+        Settle::Unknown { reason } => {
+            tracing::info!(log_id = id.0, goip_id = %item.goip_id, "ussd timed out");
+            let n = notice::for_outbound(&item, Notice::UssdNoAnswer, String::new(), waited);
+            ctx.store.mark_unknown_with(id, &reason, Some(n)).await
+        }
+    };
+    match result {
+        Ok(()) => {
+            ctx.inbox.notify_one();
+            JobEnd::Done
+        }
+        Err(e) => {
+            tracing::error!(
+                log_id = id.0,
+                "cannot record the outcome of a USSD request: {e}"
+            );
+            JobEnd::Done
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn outcomes() {
+        assert_eq!(
+            settle(UssdOutcome::Reply {
+                text: "Saldo 5".into()
+            }),
+            Settle::Answered {
+                text: "Saldo 5".into()
+            }
+        );
+        assert_eq!(
+            settle(UssdOutcome::Closed),
+            Settle::Answered {
+                text: String::new()
+            }
+        );
+        assert!(matches!(
+            settle(UssdOutcome::Error { text: "x".into() }),
+            Settle::Failed {
+                notice: Notice::UssdFailed,
+                ..
+            }
+        ));
+        assert!(matches!(
+            settle(UssdOutcome::Timeout),
+            Settle::Unknown { .. }
+        ));
+        for o in [
+            UssdOutcome::ChannelOffline,
+            UssdOutcome::UnknownChannel,
+            UssdOutcome::Invalid("x".into()),
+            UssdOutcome::Stopping,
+        ] {
+            assert!(
+                matches!(
+                    settle(o.clone()),
+                    Settle::Failed {
+                        notice: Notice::UssdNotSent,
+                        ..
+                    }
+                ),
+                "{o:?}"
+            );
+        }
+    }
+}

@@ -1,0 +1,361 @@
+//! The console on the user's own number (status, log, log N, help, USSD),
+//! and being a good XMPP citizen (disco, XEP-0100, pings, presence),
+//! through the bridge's full dispatcher and a real Prosody.
+#![cfg(feature = "daemon")]
+
+mod bridge_support;
+mod store_support;
+
+use std::time::Duration;
+
+use bridge_support::*;
+use goippy_core::sim::{CallSpec, CallWay, Event, Failure, FailureChange};
+use tokio_xmpp::minidom::Element;
+use tokio_xmpp::parsers::ns;
+
+fn from_own_number(e: &Element) -> bool {
+    is_chat(e) && e.attr("from") == Some(OWN_JID)
+}
+
+/// Sends a console command and returns the answer's body.
+async fn ask(w: &mut World, id: &str, command: &str) -> String {
+    w.users.chat(PHONE, OWN_JID, id, command, false).await;
+    let m = w
+        .users
+        .expect("the console's answer", from_own_number)
+        .await;
+    assert_eq!(m.attr("to"), Some(PHONE));
+    body(&m)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn status_help_and_the_call_log() {
+    let mut w = World::start(Options::default()).await;
+    // The keepalive state reaches the store within its refresh.
+    w.wait_for_count(
+        "SELECT COUNT(*) FROM goippy_state WHERE goip_id = 'goip1' AND gsm_status = 'LOGIN'",
+        1,
+    )
+    .await;
+    let status = ask(&mut w, "q1", "  Status ").await;
+    assert!(
+        status.starts_with("Line 2001 (goip1), +37255500000\n"),
+        "{status}"
+    );
+    assert!(status.contains("GoIP channel: online since "), "{status}");
+    assert!(status.contains("GSM: LOGIN, signal "), "{status}");
+    assert!(status.contains(" dBm, "), "{status}");
+    assert!(status.contains("/4 bars (CSQ "), "{status}");
+    assert!(status.contains("VoIP: "), "{status}");
+    assert!(status.contains("Operator: "), "{status}");
+    assert!(status.contains("Remaining call time: "), "{status}");
+    assert!(status.contains("Updated: "), "{status}");
+
+    let help = ask(&mut w, "q2", "HELP").await;
+    assert!(help.contains("status - the line's state"), "{help}");
+    assert!(help.contains("log N"), "{help}");
+    assert!(help.contains("*100#"), "{help}");
+
+    assert_eq!(ask(&mut w, "q3", "log").await, "No calls logged.");
+    for (number, cause) in [
+        ("+37255511111", "Normal call clearing"),
+        ("+37255522222", "User busy"),
+    ] {
+        w.device
+            .call(
+                1,
+                CallSpec {
+                    way: CallWay::Out,
+                    number: number.into(),
+                    seconds: 0,
+                    cause: cause.into(),
+                },
+            )
+            .await
+            .expect("call");
+        let number = number.to_string();
+        w.device_event(
+            "the call ends",
+            move |e| matches!(e, Event::CallEnded { number: n, .. } if *n == number),
+        )
+        .await;
+    }
+    w.wait_for_count(
+        "SELECT COUNT(*) FROM goippy_calls WHERE event = 'HANGUP'",
+        2,
+    )
+    .await;
+    let log = ask(&mut w, "q4", "log").await;
+    let lines: Vec<&str> = log.lines().collect();
+    assert_eq!(lines[0], "The last 2 calls, newest first:", "{log}");
+    assert!(
+        lines[1].contains("  out  +37255522222  User busy  not answered"),
+        "{log}"
+    );
+    assert!(
+        lines[2].contains("  out  +37255511111  Normal call clearing"),
+        "{log}"
+    );
+    let log = ask(&mut w, "q5", "log 1").await;
+    assert_eq!(log.lines().count(), 2, "{log}");
+    assert!(log.contains("+37255522222"), "{log}");
+    assert!(!log.contains("+37255511111"), "{log}");
+    // Nothing of this went to the GSM network.
+    assert!(w.sent().await.is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ussd_round_trip_and_its_errors() {
+    let mut w = World::start(Options::default()).await;
+    w.users.chat(PHONE, OWN_JID, "u1", " *100# ", false).await;
+    let m = w.users.expect("the USSD answer", from_own_number).await;
+    assert_eq!(body(&m), "[USSD] Your balance is 10.00 EUR");
+    assert_eq!(m.attr("to"), Some(USER));
+    let code = match w
+        .device_event("the USSD request", |e| matches!(e, Event::Ussd { .. }))
+        .await
+    {
+        Event::Ussd { code, .. } => code,
+        _ => unreachable!(),
+    };
+    assert_eq!(code, "*100#");
+    w.wait_for_count(
+        "SELECT COUNT(*) FROM goippy_log WHERE dir = 'out' AND kind = 'ussd' AND status = 'sent' \
+         AND body = '*100#' AND xmpp_id = 'u1'",
+        1,
+    )
+    .await;
+
+    // Neither a command nor a code: a helpful refusal, nothing sent.
+    w.users
+        .chat(PHONE, OWN_JID, "u2", "what is my balance?", false)
+        .await;
+    let e = w.users.expect("the refusal", is_error).await;
+    assert_eq!(e.attr("id"), Some("u2"));
+    assert_eq!(e.attr("from"), Some(OWN_JID));
+    let (kind, condition, text) = error_of(&e);
+    assert_eq!(
+        (kind.as_str(), condition.as_str()),
+        ("modify", "not-acceptable")
+    );
+    assert!(
+        text.contains("is neither a command nor a USSD code. Commands: status, log, log N, help."),
+        "{text}"
+    );
+
+    // The network fails it.
+    w.device
+        .fail(1, FailureChange::Set(Failure::UssdFail))
+        .await
+        .expect("fail");
+    w.users.chat(PHONE, OWN_JID, "u3", "*101#", false).await;
+    let e = w.users.expect("the USSD error", is_error).await;
+    assert_eq!(e.attr("id"), Some("u3"));
+    let (_, condition, text) = error_of(&e);
+    assert_eq!(condition, "service-unavailable");
+    assert!(
+        text.contains("The USSD request failed: USSD send failed!"),
+        "{text}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn disco_gateway_prompt_ping_and_the_component_itself() {
+    let mut w = World::start(Options::default()).await;
+    w.users
+        .send_xml(&format!(
+            "<iq from='{PHONE}' to='{SMS}' id='d1' type='get'><query xmlns='http://jabber.org/protocol/disco#info'/></iq>"
+        ))
+        .await;
+    let iq = w
+        .users
+        .expect("disco#info", |e| e.attr("id") == Some("d1"))
+        .await;
+    assert_eq!(iq.attr("type"), Some("result"));
+    assert_eq!(iq.attr("from"), Some(SMS));
+    assert_eq!(iq.attr("to"), Some(PHONE));
+    let query = iq.get_child("query", ns::DISCO_INFO).expect("query");
+    let identity = query
+        .get_child("identity", ns::DISCO_INFO)
+        .expect("identity");
+    assert_eq!(identity.attr("category"), Some("gateway"));
+    assert_eq!(identity.attr("type"), Some("sms"));
+    let features: Vec<&str> = query
+        .children()
+        .filter(|c| c.name() == "feature")
+        .filter_map(|c| c.attr("var"))
+        .collect();
+    for f in [
+        "urn:xmpp:receipts",
+        "jabber:iq:gateway",
+        "urn:xmpp:ping",
+        ns::DISCO_INFO,
+    ] {
+        assert!(features.contains(&f), "{f} missing: {features:?}");
+    }
+
+    w.users
+        .send_xml(&format!(
+            "<iq from='{PHONE}' to='+37255512345@{SMS}' id='d2' type='get'><query xmlns='http://jabber.org/protocol/disco#info'/></iq>"
+        ))
+        .await;
+    let iq = w
+        .users
+        .expect("a number's disco#info", |e| e.attr("id") == Some("d2"))
+        .await;
+    assert_eq!(iq.attr("from"), Some("+37255512345@sms.example.org"));
+    let query = iq.get_child("query", ns::DISCO_INFO).expect("query");
+    let identity = query
+        .get_child("identity", ns::DISCO_INFO)
+        .expect("identity");
+    assert_eq!(
+        (identity.attr("category"), identity.attr("type")),
+        (Some("client"), Some("sms"))
+    );
+    assert!(String::from(query).contains("urn:xmpp:receipts"));
+
+    w.users
+        .send_xml(&format!(
+            "<iq from='{PHONE}' to='{SMS}' id='g1' type='get'><query xmlns='jabber:iq:gateway'/></iq>"
+        ))
+        .await;
+    let iq = w
+        .users
+        .expect("the prompt", |e| e.attr("id") == Some("g1"))
+        .await;
+    let query = iq.get_child("query", "jabber:iq:gateway").expect("query");
+    assert_eq!(
+        query
+            .get_child("prompt", "jabber:iq:gateway")
+            .map(Element::text)
+            .as_deref(),
+        Some("Phone Number")
+    );
+    w.users
+        .send_xml(&format!(
+            "<iq from='{PHONE}' to='{SMS}' id='g2' type='set'><query xmlns='jabber:iq:gateway'><prompt>+372 5551 2345</prompt></query></iq>"
+        ))
+        .await;
+    let iq = w
+        .users
+        .expect("the JID", |e| e.attr("id") == Some("g2"))
+        .await;
+    let jid = iq
+        .get_child("query", "jabber:iq:gateway")
+        .and_then(|q| q.get_child("jid", "jabber:iq:gateway"))
+        .map(Element::text);
+    // The alias form, on XMPP_DOMAIN (mod_sms_alias routes it).
+    assert_eq!(jid.as_deref(), Some("+37255512345@users.example.org"));
+
+    w.users
+        .send_xml(&format!(
+            "<iq from='{PHONE}' to='{SMS}' id='p1' type='get'><ping xmlns='urn:xmpp:ping'/></iq>"
+        ))
+        .await;
+    let iq = w
+        .users
+        .expect("the pong", |e| e.attr("id") == Some("p1"))
+        .await;
+    assert_eq!(iq.attr("type"), Some("result"));
+
+    // Writing to the gateway itself gets a short explanation.
+    w.users.chat(PHONE, SMS, "c1", "hello?", false).await;
+    let m = w
+        .users
+        .expect("the gateway's answer", |e| {
+            is_chat(e) && e.attr("from") == Some(SMS)
+        })
+        .await;
+    assert!(
+        body(&m).contains("To send an SMS, write to the number"),
+        "{}",
+        body(&m)
+    );
+    assert!(body(&m).contains("+37255500000"), "{}", body(&m));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn presence_subscriptions_and_probes_follow_the_channel() {
+    let mut w = World::start(Options::default()).await;
+    let bob = contact("+37255512345");
+    w.users
+        .send_xml(&format!(
+            "<presence from='{USER}' to='{bob}' id='s1' type='subscribe'/>"
+        ))
+        .await;
+    let subscribed = w
+        .users
+        .expect("subscribed", |e| e.attr("type") == Some("subscribed"))
+        .await;
+    assert_eq!(subscribed.attr("from"), Some(bob.as_str()));
+    assert_eq!(subscribed.attr("to"), Some(USER));
+    assert_eq!(subscribed.attr("id"), Some("s1"));
+    let back = w
+        .users
+        .expect("subscribe back", |e| e.attr("type") == Some("subscribe"))
+        .await;
+    assert_eq!(back.attr("from"), Some(bob.as_str()));
+
+    w.users
+        .send_xml(&format!(
+            "<presence from='{USER}' to='{bob}' type='probe'/>"
+        ))
+        .await;
+    let p = w
+        .users
+        .expect("the probe's answer", |e| e.name() == "presence")
+        .await;
+    assert_eq!(
+        p.attr("type"),
+        None,
+        "available while the channel is online"
+    );
+    assert_eq!(p.attr("from"), Some(bob.as_str()));
+
+    // A stranger never sees it online.
+    w.other
+        .send_xml(&format!(
+            "<presence from='x@{OTHER}' to='{bob}' type='probe'/>"
+        ))
+        .await;
+    let p = w
+        .other
+        .expect("the probe's answer", |e| e.name() == "presence")
+        .await;
+    assert_eq!(p.attr("type"), Some("unavailable"));
+
+    // The channel falls silent: the next probe says so.
+    w.device
+        .fail(1, FailureChange::Set(Failure::Silence))
+        .await
+        .expect("fail");
+    w.wait_until("the channel is offline", |w| {
+        w.bridge()
+            .engine()
+            .channel(GOIP_ID)
+            .is_some_and(|c| !c.online)
+    })
+    .await;
+    w.users
+        .send_xml(&format!(
+            "<presence from='{USER}' to='{OWN_JID}' type='probe'/>"
+        ))
+        .await;
+    let p = w
+        .users
+        .expect("the probe's answer", |e| e.name() == "presence")
+        .await;
+    assert_eq!(p.attr("type"), Some("unavailable"));
+    assert_eq!(p.attr("from"), Some(OWN_JID));
+    assert_eq!(status_text(&p), "GSM channel offline");
+    // And the console says it too.
+    let status = ask(&mut w, "q1", "status").await;
+    assert!(status.contains("GoIP channel: OFFLINE since"), "{status}");
+    w.users.expect_silence(Duration::from_millis(300)).await;
+}
+
+fn status_text(p: &Element) -> String {
+    p.get_child("status", ns::DEFAULT_NS)
+        .map(Element::text)
+        .unwrap_or_default()
+}

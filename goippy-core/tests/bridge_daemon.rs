@@ -1,0 +1,509 @@
+//! The real `goippy` binary as systemd runs it: a generated configuration
+//! on free ports, a real Prosody, the GoIP simulator, and a notify socket
+//! standing in for systemd. SIGTERM in the middle of traffic loses nothing
+//! and sends nothing twice; SIGHUP reloads the gateways and the log level
+//! without closing the UDP socket; READY, WATCHDOG and STOPPING reach
+//! "systemd".
+#![cfg(feature = "daemon")]
+
+mod bridge_support;
+mod store_support;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use bridge_support::*;
+use goippy_core::sim::{self, ChannelConfig, Device, DeviceConfig, Event};
+use goippy_testkit::ports::free_udp_port;
+use goippy_testkit::process::ChildGuard;
+use goippy_testkit::prosody::{Prosody, ProsodyConfig};
+use tokio::net::UnixDatagram;
+
+/// A goippy instance's files: configuration, database, log, notify socket.
+struct Instance {
+    dir: tempfile::TempDir,
+    config: PathBuf,
+    db: store_support::TestDb,
+    udp_port: u16,
+    notices: Arc<Mutex<Vec<String>>>,
+}
+
+impl Instance {
+    async fn new(prosody: &Prosody, log_level: &str) -> Instance {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let db = store_support::sqlite();
+        let udp_port = free_udp_port();
+        let config = dir.path().join("goippy.conf");
+        let instance = Instance {
+            config,
+            db,
+            udp_port,
+            notices: Arc::new(Mutex::new(Vec::new())),
+            dir,
+        };
+        instance.write_config(prosody, log_level);
+        let socket = UnixDatagram::bind(instance.notify_socket()).expect("notify socket");
+        let notices = instance.notices.clone();
+        tokio::spawn(async move {
+            let mut buf = vec![0u8; 4096];
+            while let Ok(n) = socket.recv(&mut buf).await {
+                let text = String::from_utf8_lossy(&buf[..n]).into_owned();
+                notices.lock().unwrap_or_else(|p| p.into_inner()).push(text);
+            }
+        });
+        instance
+    }
+
+    fn write_config(&self, prosody: &Prosody, log_level: &str) {
+        let db_file = self.db.sqlite_file().expect("sqlite");
+        std::fs::write(
+            &self.config,
+            format!(
+                "XMPP_DOMAIN = \"{USERS}\"\n\
+                 XMPP_DATA_DOMAIN = \"{SMS}\"\n\
+                 XMPP_COMPONENT_SECRET = \"{SMS_SECRET}\"\n\
+                 XMPP_HOST = \"127.0.0.1\"\n\
+                 XMPP_PORT = {}\n\
+                 XMPP_PING_INTERVAL = 5\n\
+                 GOIP_BIND = \"127.0.0.1\"\n\
+                 GOIP_PORT = {}\n\
+                 GOIP_OFFLINE_WAIT = 5\n\
+                 DB_BACKEND = \"sqlite\"\n\
+                 DB_FILE = \"{}\"\n\
+                 LOG_DAYS = 0\n\
+                 LOG_LEVEL = \"{log_level}\"\n",
+                prosody.component_port(),
+                self.udp_port,
+                db_file.display()
+            ),
+        )
+        .expect("write config");
+    }
+
+    fn notify_socket(&self) -> PathBuf {
+        self.dir.path().join("notify.sock")
+    }
+
+    fn log_path(&self) -> PathBuf {
+        self.dir.path().join("goippy.log")
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(self.log_path()).unwrap_or_default()
+    }
+
+    fn notices(&self) -> Vec<String> {
+        self.notices
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// `goippy <args> -c <config>`, to completion.
+    fn cli(&self, args: &[&str]) {
+        let out = Command::new(env!("CARGO_BIN_EXE_goippy"))
+            .args(args)
+            .arg("-c")
+            .arg(&self.config)
+            .env_remove("RUST_LOG")
+            .output()
+            .expect("run goippy");
+        assert!(
+            out.status.success(),
+            "goippy {args:?}: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    /// Starts the daemon as systemd would (notify socket, watchdog every 1 s).
+    fn spawn(&self) -> ChildGuard {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.log_path())
+            .expect("log file");
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_goippy"));
+        cmd.arg(&self.config)
+            .env_remove("RUST_LOG")
+            .env("NOTIFY_SOCKET", self.notify_socket())
+            .env("WATCHDOG_USEC", "1000000")
+            .env("JOURNAL_STREAM", "8:1")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(log);
+        ChildGuard::spawn("goippy", &mut cmd)
+            .expect("goippy starts")
+            .with_grace(Duration::from_secs(15))
+    }
+
+    async fn wait_for_notice(&self, what: &str, count: usize) {
+        let deadline = tokio::time::Instant::now() + PATIENCE;
+        loop {
+            let n = self.notices().iter().filter(|n| n.contains(what)).count();
+            if n >= count {
+                return;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "{what} not notified {count} times: {:?}\nlog:\n{}",
+                self.notices(),
+                self.log()
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    async fn wait_for_log(&self, needle: &str) {
+        let deadline = tokio::time::Instant::now() + PATIENCE;
+        while !self.log().contains(needle) {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "{needle:?} never logged:\n{}",
+                self.log()
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+}
+
+fn prosody() -> Prosody {
+    Prosody::start(
+        ProsodyConfig::new(DOMAIN)
+            .component(SMS, SMS_SECRET)
+            .component(USERS, USERS_SECRET),
+    )
+    .expect("prosody starts")
+}
+
+fn device_config(port: u16, channels: Vec<ChannelConfig>) -> DeviceConfig {
+    let mut config =
+        DeviceConfig::new(format!("127.0.0.1:{port}").parse().expect("addr"), channels);
+    config.timing = sim::Timing {
+        keepalive_interval: Duration::from_millis(300),
+        retransmit_interval: Duration::from_millis(700),
+        retransmits: 3,
+        send_time: Duration::from_millis(30),
+        deliver_after: None,
+        ussd_delay: Duration::from_millis(30),
+        session_idle: Duration::from_secs(90),
+    };
+    config
+}
+
+/// Waits for the child to exit by itself; returns whether it succeeded.
+async fn exited(child: &mut ChildGuard, within: Duration) -> bool {
+    let deadline = tokio::time::Instant::now() + within;
+    loop {
+        if let Some(status) = child.try_wait().expect("wait") {
+            return status.success();
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "goippy did not exit within {within:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_during_traffic_loses_nothing_and_sends_nothing_twice() {
+    let mut prosody = tokio::task::block_in_place(prosody);
+    let mut users = Peer::connect_answering_pings(&prosody, USERS, USERS_SECRET).await;
+    let instance = Instance::new(&prosody, "info").await;
+    tokio::task::block_in_place(|| instance.cli(&["--add", EXT, GOIP_PASS, GOIP_ID]));
+
+    let mut goippy = instance.spawn();
+    instance.wait_for_notice("READY=1", 1).await;
+    instance.wait_for_notice("WATCHDOG=1", 2).await;
+    let (device, mut events) = Device::start(device_config(
+        instance.udp_port,
+        vec![ChannelConfig::new(1, GOIP_ID, GOIP_PASS, OWN_NUMBER)],
+    ))
+    .await
+    .expect("device");
+    instance.wait_for_log("channel online").await;
+
+    // Traffic both ways; SIGTERM in the middle of it.
+    let mut recvids = Vec::new();
+    for i in 0..16 {
+        if i == 8 {
+            goippy.signal("TERM").expect("SIGTERM");
+        }
+        users
+            .chat(
+                PHONE,
+                &contact(&format!("+3725551{i:04}")),
+                &format!("t{i}"),
+                &format!("out {i}"),
+                false,
+            )
+            .await;
+        recvids.push(
+            device
+                .inbound_sms(1, "+37255512345", &format!("in {i}"))
+                .await
+                .expect("inbound"),
+        );
+        tokio::time::sleep(Duration::from_millis(40)).await;
+    }
+    assert!(
+        exited(&mut goippy, Duration::from_secs(10)).await,
+        "clean exit\n{}",
+        instance.log()
+    );
+    instance.wait_for_notice("STOPPING=1", 1).await;
+    assert!(instance.log().contains("SIGTERM received, stopping"));
+    assert!(instance.log().contains("bridge stopped"));
+
+    // What the device saw acked before the stop.
+    let mut acked = BTreeSet::new();
+    while let Ok(Some(e)) = tokio::time::timeout(Duration::from_millis(50), events.next()).await {
+        if let Event::Ack { tag, recvid, .. } = e
+            && tag == "RECEIVE"
+        {
+            acked.insert(recvid);
+        }
+    }
+    assert!(
+        !acked.is_empty(),
+        "some RECEIVEs were acked before the stop"
+    );
+    for recvid in &acked {
+        assert_eq!(
+            instance
+                .db
+                .scalar(&format!(
+                    "SELECT COUNT(*) FROM goippy_log WHERE dir = 'in' AND kind = 'sms' AND recvid = {recvid}"
+                ))
+                .await,
+            1,
+            "acked RECEIVE {recvid} is stored exactly once"
+        );
+    }
+
+    // goippy comes back (Prosody restarted too, for good measure).
+    tokio::task::block_in_place(|| prosody.restart()).expect("prosody restarts");
+    users.wait_connected().await;
+    let mut goippy = instance.spawn();
+    instance.wait_for_notice("READY=1", 2).await;
+
+    // Every acked SMS reaches the user exactly once (before or after the
+    // restart); nothing is sent to the GSM network twice, and every
+    // outbound message is either sent or refused with an error.
+    let mut inbound: BTreeMap<String, usize> = BTreeMap::new();
+    let mut errors = BTreeSet::new();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    let acked_bodies: BTreeSet<String> = {
+        let mut bodies = BTreeSet::new();
+        for (i, recvid) in recvids.iter().enumerate() {
+            if acked.contains(recvid) {
+                bodies.insert(format!("in {i}"));
+            }
+        }
+        bodies
+    };
+    loop {
+        let sent = device.sent_log(1).await.expect("sent log");
+        let settled = (0..16).all(|i| {
+            sent.iter().any(|s| s.text == format!("out {i}")) || errors.contains(&format!("t{i}"))
+        });
+        if settled && acked_bodies.iter().all(|b| inbound.contains_key(b)) {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "not settled: sent {:?}, errors {errors:?}, inbound {inbound:?}\nlog:\n{}",
+            sent.iter().map(|s| &s.text).collect::<Vec<_>>(),
+            instance.log()
+        );
+        for e in users.collect(Duration::from_millis(200), |_| true).await {
+            if is_chat(&e) {
+                *inbound.entry(body(&e)).or_default() += 1;
+            } else if is_error(&e) {
+                errors.insert(e.attr("id").unwrap_or_default().to_string());
+            }
+        }
+    }
+    for e in users.collect(Duration::from_millis(500), |_| true).await {
+        if is_chat(&e) {
+            *inbound.entry(body(&e)).or_default() += 1;
+        }
+    }
+    for (b, n) in &inbound {
+        assert_eq!(*n, 1, "{b:?} delivered {n} times");
+    }
+    let sent = device.sent_log(1).await.expect("sent log");
+    eprintln!(
+        "acked before the stop: {}, delivered: {}, sent: {}, refused: {}",
+        acked.len(),
+        inbound.len(),
+        sent.len(),
+        errors.len()
+    );
+    for i in 0..16 {
+        let n = sent.iter().filter(|s| s.text == format!("out {i}")).count();
+        assert!(n <= 1, "\"out {i}\" sent {n} times");
+    }
+    goippy.signal("TERM").expect("SIGTERM");
+    assert!(exited(&mut goippy, Duration::from_secs(10)).await);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sighup_reloads_gateways_and_the_log_level_without_closing_the_socket() {
+    let prosody = tokio::task::block_in_place(prosody);
+    let _users = Peer::connect_answering_pings(&prosody, USERS, USERS_SECRET).await;
+    let instance = Instance::new(&prosody, "info").await;
+    tokio::task::block_in_place(|| instance.cli(&["--add", EXT, GOIP_PASS, GOIP_ID]));
+    let mut goippy = instance.spawn();
+    instance.wait_for_notice("READY=1", 1).await;
+    let (_device, mut events) = Device::start(device_config(
+        instance.udp_port,
+        vec![
+            ChannelConfig::new(1, GOIP_ID, GOIP_PASS, OWN_NUMBER),
+            ChannelConfig::new(2, "goip2", "pw2", ""),
+        ],
+    ))
+    .await
+    .expect("device");
+    let rejected = events
+        .wait_for(PATIENCE, |e| {
+            matches!(
+                e,
+                Event::KeepaliveAck {
+                    channel: 2,
+                    status: 404,
+                    ..
+                }
+            )
+        })
+        .await;
+    assert!(rejected.is_some(), "goip2 is not known yet");
+
+    // A new gateway and a new log level, then SIGHUP.
+    tokio::task::block_in_place(|| instance.cli(&["--add", "2002", "pw2", "goip2"]));
+    instance.write_config(&prosody, "debug");
+    assert!(!has_debug_line(&instance.log()), "info level at first");
+    goippy.signal("HUP").expect("SIGHUP");
+    instance
+        .wait_for_log("SIGHUP: reloaded (2 gateways enabled)")
+        .await;
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    while !has_debug_line(&instance.log()) {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no debug line after SIGHUP"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    instance.wait_for_notice("RELOADING=1", 1).await;
+    // The new channel is accepted at once, the old one still acked: the
+    // socket stayed open (the engine never restarted).
+    let accepted = events
+        .wait_for(PATIENCE, |e| {
+            matches!(
+                e,
+                Event::KeepaliveAck {
+                    channel: 2,
+                    status: 200,
+                    ..
+                }
+            )
+        })
+        .await;
+    assert!(accepted.is_some(), "goip2 accepted after SIGHUP");
+    let still = events
+        .wait_for(PATIENCE, |e| {
+            matches!(
+                e,
+                Event::KeepaliveAck {
+                    channel: 1,
+                    status: 200,
+                    ..
+                }
+            )
+        })
+        .await;
+    assert!(still.is_some());
+    assert_eq!(instance.log().matches("GoIP engine listening").count(), 1);
+
+    // A configuration that cannot be used is reported and the old one kept.
+    std::fs::write(&instance.config, "XMPP_DOMAIN = nonsense\n").expect("write");
+    goippy.signal("HUP").expect("SIGHUP");
+    instance
+        .wait_for_log("the configuration cannot be used, keeping the running one")
+        .await;
+    goippy.signal("INT").expect("SIGINT");
+    assert!(exited(&mut goippy, Duration::from_secs(10)).await);
+    assert!(instance.log().contains("SIGINT received, stopping"));
+    assert!(
+        !instance.log().contains(SMS_SECRET),
+        "no secrets in the log"
+    );
+    assert!(!instance.log().contains("pw2"), "no passwords in the log");
+}
+
+/// Lines under journald have no time: `DEBUG target: message`.
+fn has_debug_line(log: &str) -> bool {
+    log.lines().any(|l| l.starts_with("DEBUG "))
+}
+
+/// Prosody is down: goippy is ready anyway (as soon as the database is open
+/// and the UDP socket bound) and acks the GoIPs, and stops cleanly.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ready_and_acking_while_prosody_is_down() {
+    let mut prosody = tokio::task::block_in_place(prosody);
+    let instance = Instance::new(&prosody, "info").await;
+    tokio::task::block_in_place(|| prosody.stop()).expect("prosody stops");
+    tokio::task::block_in_place(|| instance.cli(&["--add", EXT, GOIP_PASS, GOIP_ID]));
+    let mut goippy = instance.spawn();
+    instance.wait_for_notice("READY=1", 1).await;
+    let (device, mut events) = Device::start(device_config(
+        instance.udp_port,
+        vec![ChannelConfig::new(1, GOIP_ID, GOIP_PASS, OWN_NUMBER)],
+    ))
+    .await
+    .expect("device");
+    assert!(
+        events
+            .wait_for(PATIENCE, |e| matches!(
+                e,
+                Event::KeepaliveAck { status: 200, .. }
+            ))
+            .await
+            .is_some()
+    );
+    let recvid = device
+        .inbound_sms(1, "+37255512345", "kept")
+        .await
+        .expect("sms");
+    assert!(
+        events
+            .wait_for(
+                PATIENCE,
+                |e| matches!(e, Event::Ack { recvid: r, .. } if *r == recvid)
+            )
+            .await
+            .is_some(),
+        "acked although XMPP is down"
+    );
+    instance.wait_for_notice("WATCHDOG=1", 1).await;
+    goippy.signal("TERM").expect("SIGTERM");
+    assert!(
+        exited(&mut goippy, Duration::from_secs(10)).await,
+        "{}",
+        instance.log()
+    );
+    assert_eq!(
+        instance
+            .db
+            .scalar(&format!(
+                "SELECT COUNT(*) FROM goippy_log WHERE recvid = {recvid} AND status = 'inbox'"
+            ))
+            .await,
+        1
+    );
+}

@@ -1,0 +1,294 @@
+//! GSM → user, through a real Prosody: SMS, sender names, USSN, calls, a
+//! retransmitted RECEIVE, and a Prosody restart between a RECEIVE and its
+//! delivery.
+#![cfg(feature = "daemon")]
+
+mod bridge_support;
+mod store_support;
+
+use std::time::Duration;
+
+use bridge_support::*;
+use goippy_core::sim::{CallSpec, CallWay};
+use goippy_core::store::{InboundKind, InboundRecord, Timestamp};
+use tokio::net::UdpSocket;
+use tokio_xmpp::parsers::ns;
+
+fn from_contact(number: &str) -> impl FnMut(&tokio_xmpp::minidom::Element) -> bool + '_ {
+    move |e| is_chat(e) && e.attr("from") == Some(contact(number).as_str())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_sms_reaches_the_user_byte_exact_and_is_marked_delivered() {
+    let mut w = World::start(Options::default()).await;
+    let text = "Tere, Ülle! 😀 Привет; a;b:c\nsecond line\n\tthird: 100% <&>\"'";
+    let recvid = w.receive("+37255512345", text).await;
+    let m = w
+        .users
+        .expect("the SMS", from_contact("+37255512345"))
+        .await;
+    assert_eq!(body(&m), text);
+    assert_eq!(m.attr("to"), Some(USER));
+    let id = m.attr("id").expect("an id").to_string();
+    assert!(id.starts_with("goippy-in-"), "{id}");
+    assert!(
+        m.has_child("delay", ns::DELAY),
+        "the arrival time travels along"
+    );
+    w.wait_for_count(
+        &format!(
+            "SELECT COUNT(*) FROM goippy_log WHERE dir = 'in' AND kind = 'sms' \
+             AND status = 'delivered' AND recvid = {recvid} AND body = '{}'",
+            text.replace('\'', "''")
+        ),
+        1,
+    )
+    .await;
+    // A short code keeps its digits; nothing else arrives.
+    w.receive("1345", "short").await;
+    let m = w
+        .users
+        .expect("the short code's SMS", from_contact("1345"))
+        .await;
+    assert_eq!(body(&m), "short");
+    w.users.expect_silence(Duration::from_millis(500)).await;
+}
+
+/// The same RECEIVE datagram three times (as a GoIP resends it when an ack
+/// is lost): acked every time, delivered once — also after a restart.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_retransmitted_receive_is_acked_each_time_and_delivered_once() {
+    let mut w = World::start(Options::default()).await;
+    let socket = UdpSocket::bind("127.0.0.1:0").await.expect("bind");
+    let datagram = format!(
+        "RECEIVE:1734804704;id:{GOIP_ID};password:{GOIP_PASS};srcnum:+37255512345;msg:once; only"
+    );
+    let server = format!("127.0.0.1:{}", w.udp_port);
+    let mut acks = 0;
+    for round in 0..3 {
+        if round == 2 {
+            // The third copy crosses a restart of goippy.
+            w.stop_bridge().await;
+            w.start_bridge().await;
+        }
+        socket
+            .send_to(datagram.as_bytes(), &server)
+            .await
+            .expect("send");
+        let mut buf = [0u8; 512];
+        let (n, _) = tokio::time::timeout(PATIENCE, socket.recv_from(&mut buf))
+            .await
+            .expect("an ack")
+            .expect("recv");
+        assert_eq!(
+            String::from_utf8_lossy(&buf[..n]).trim_end(),
+            "RECEIVE 1734804704 OK"
+        );
+        acks += 1;
+    }
+    assert_eq!(acks, 3);
+    let got = w
+        .users
+        .collect(Duration::from_secs(3), from_contact("+37255512345"))
+        .await;
+    assert_eq!(got.len(), 1, "{got:?}");
+    assert_eq!(body(&got[0]), "once; only");
+    assert_eq!(
+        w.scalar("SELECT COUNT(*) FROM goippy_log WHERE dir = 'in' AND recvid = 1734804704")
+            .await,
+        1
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sender_name_becomes_an_escaped_jid_that_cannot_be_answered() {
+    let mut w = World::start(Options::default()).await;
+    w.receive("My Bank", "Your code is 1234").await;
+    let m = w
+        .users
+        .expect("the bank's SMS", |e| {
+            is_chat(e) && e.attr("from") == Some("my\\20bank@sms.example.org")
+        })
+        .await;
+    assert_eq!(body(&m), "Your code is 1234");
+    assert_eq!(
+        m.get_child("nick", ns::NICK)
+            .map(tokio_xmpp::minidom::Element::text)
+            .as_deref(),
+        Some("My Bank")
+    );
+    // Replying to it gets a clear refusal, and sends nothing.
+    w.users
+        .chat(PHONE, "my\\20bank@sms.example.org", "r1", "thanks", false)
+        .await;
+    let e = w.users.expect("the refusal", is_error).await;
+    assert_eq!(e.attr("id"), Some("r1"));
+    assert_eq!(e.attr("from"), Some("my\\20bank@sms.example.org"));
+    assert_eq!(e.attr("to"), Some(PHONE));
+    let (kind, condition, text) = error_of(&e);
+    assert_eq!(
+        (kind.as_str(), condition.as_str()),
+        ("cancel", "service-unavailable")
+    );
+    assert!(text.contains("\"my bank\" is a sender name"), "{text}");
+    assert!(w.sent().await.is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn network_ussd_comes_from_the_own_number_and_calls_are_only_logged_by_default() {
+    let mut w = World::start(Options::default()).await;
+    w.device.ussn(1, "Your bonus: 5 EUR").await.expect("ussn");
+    let m = w
+        .users
+        .expect("the USSN", |e| {
+            is_chat(e) && e.attr("from") == Some(OWN_JID)
+        })
+        .await;
+    assert_eq!(body(&m), "[USSD] Your bonus: 5 EUR");
+
+    w.device
+        .call(
+            1,
+            CallSpec {
+                way: CallWay::In,
+                number: "+37255512345".into(),
+                seconds: 1,
+                cause: "Normal call clearing".into(),
+            },
+        )
+        .await
+        .expect("call");
+    w.wait_for_count(
+        "SELECT COUNT(*) FROM goippy_calls WHERE goip_id = 'goip1' AND event = 'HANGUP' \
+         AND cause = 'Normal call clearing' AND duration = 1",
+        1,
+    )
+    .await;
+    assert_eq!(
+        w.scalar(
+            "SELECT COUNT(*) FROM goippy_calls WHERE event = 'RECORD' AND direction = 1 \
+             AND remote_num = '+37255512345' AND ext = '2001'"
+        )
+        .await,
+        1
+    );
+    w.users.expect_silence(Duration::from_millis(500)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn call_notices_when_configured() {
+    let mut w = World::start(Options {
+        call_notices: true,
+        ..Options::default()
+    })
+    .await;
+    w.device
+        .call(
+            1,
+            CallSpec {
+                way: CallWay::In,
+                number: "+37255512345".into(),
+                seconds: 0,
+                cause: "User busy".into(),
+            },
+        )
+        .await
+        .expect("call");
+    let start = w
+        .users
+        .expect("the call notice", from_contact("+37255512345"))
+        .await;
+    assert_eq!(body(&start), "Incoming call from +37255512345");
+    let end = w
+        .users
+        .expect("the hangup notice", from_contact("+37255512345"))
+        .await;
+    assert_eq!(body(&end), "Call with +37255512345 ended: User busy");
+    assert_eq!(end.attr("to"), Some(USER));
+}
+
+/// Prosody is down when an SMS arrives: the GoIP is acked anyway (it is
+/// stored), and after Prosody is back the user gets it exactly once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn prosody_restarted_between_a_receive_and_its_delivery_delivers_it_once() {
+    let mut w = World::start(Options::default()).await;
+    let mut link = w.bridge().link_state();
+    tokio::task::block_in_place(|| w.prosody.stop()).expect("prosody stops");
+    tokio::time::timeout(PATIENCE, link.wait_for(|s| !s.is_connected()))
+        .await
+        .expect("the bridge notices")
+        .expect("state");
+    let recvid = w.receive("+37255512345", "while prosody was down").await;
+    assert_eq!(
+        w.scalar(&format!(
+            "SELECT COUNT(*) FROM goippy_log WHERE recvid = {recvid} AND status = 'inbox'"
+        ))
+        .await,
+        1,
+        "stored and waiting"
+    );
+    tokio::task::block_in_place(|| w.prosody.restart()).expect("prosody starts again");
+    w.users.wait_connected().await;
+    let got = w
+        .users
+        .collect(Duration::from_secs(5), from_contact("+37255512345"))
+        .await;
+    assert_eq!(got.len(), 1, "{got:?}");
+    assert_eq!(body(&got[0]), "while prosody was down");
+    w.wait_for_count(
+        &format!(
+            "SELECT COUNT(*) FROM goippy_log WHERE recvid = {recvid} AND status = 'delivered'"
+        ),
+        1,
+    )
+    .await;
+}
+
+/// An SMS stored for a channel no extension is mapped to (its gateway was
+/// removed meanwhile) waits without holding up anyone else's, and goes to
+/// XMPP_FALLBACK_DEST once one is configured.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_sms_without_a_user_waits_without_blocking_and_goes_to_the_fallback() {
+    let mut w = World::start(Options::default()).await;
+    let store = w.store().await;
+    let ghost = store
+        .store_inbound(InboundRecord {
+            goip_id: "ghost".into(),
+            recvid: 5,
+            at: Timestamp::now(),
+            xmpp_jid: None,
+            kind: InboundKind::Sms {
+                sender: "+37255599999".into(),
+                body: "for nobody".into(),
+            },
+        })
+        .await
+        .expect("stored")
+        .id();
+    store.close().await.expect("close");
+    w.receive("+37255512345", "for 2001").await;
+    let m = w
+        .users
+        .expect("the mapped SMS", from_contact("+37255512345"))
+        .await;
+    assert_eq!(body(&m), "for 2001");
+    w.users.expect_silence(Duration::from_millis(1500)).await;
+    assert_eq!(
+        w.scalar(&format!(
+            "SELECT COUNT(*) FROM goippy_log WHERE id = {} AND status = 'inbox'",
+            ghost.0
+        ))
+        .await,
+        1
+    );
+
+    w.stop_bridge().await;
+    w.options.fallback_dest = Some("0000@users.example.org");
+    w.start_bridge().await;
+    let m = w
+        .users
+        .expect("the orphan SMS", from_contact("+37255599999"))
+        .await;
+    assert_eq!(m.attr("to"), Some("0000@users.example.org"));
+    assert_eq!(body(&m), "for nobody");
+}
