@@ -19,7 +19,6 @@
 
 use std::fs;
 use std::net::{Ipv4Addr, SocketAddr, TcpStream};
-use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::thread::sleep;
@@ -235,12 +234,25 @@ impl Prosody {
         let Some(mut child) = self.child.take() else {
             return Ok(());
         };
-        match child.stop()? {
-            Some(status) if status.signal() == Some(9) => {
-                Err(format!("prosody ignored SIGTERM for {STOP_TIMEOUT:?} and was killed").into())
-            }
-            _ => Ok(()),
+        if child.try_wait()?.is_some() {
+            return Ok(());
         }
+        child.signal("TERM")?;
+        if child.wait_timeout(STOP_TIMEOUT)?.is_some() {
+            return Ok(());
+        }
+        // What it hangs in, before it is gone: the threads' states and
+        // kernel wait channels.
+        let state = child
+            .pid()
+            .map(process_state)
+            .unwrap_or_else(|| "(no PID)".into());
+        child.signal("KILL")?;
+        child.stop()?;
+        Err(format!(
+            "prosody ignored SIGTERM for {STOP_TIMEOUT:?} and was killed; its threads were:\n{state}"
+        )
+        .into())
     }
 
     /// Whether the process is still alive.
@@ -357,6 +369,36 @@ fn pick_ports(config: &Config) -> Result<Ports> {
         component: free_tcp_port(),
         s2s: config.s2s.then(free_tcp_port),
     })
+}
+
+/// Each thread of `pid`: name, state and kernel wait channel, from /proc.
+fn process_state(pid: u32) -> String {
+    let Ok(tasks) = fs::read_dir(format!("/proc/{pid}/task")) else {
+        return "(gone)".into();
+    };
+    let mut lines = Vec::new();
+    for task in tasks.flatten() {
+        let path = task.path();
+        let read = |name: &str| {
+            fs::read_to_string(path.join(name))
+                .unwrap_or_default()
+                .trim()
+                .to_string()
+        };
+        let stat = read("stat");
+        let state = stat
+            .rsplit_once(')')
+            .and_then(|(_, rest)| rest.split_whitespace().next())
+            .unwrap_or("?")
+            .to_string();
+        lines.push(format!(
+            "  {} {:?} state {state} wchan {:?}",
+            task.file_name().to_string_lossy(),
+            read("comm"),
+            read("wchan")
+        ));
+    }
+    lines.join("\n")
 }
 
 fn port_open(port: u16) -> bool {

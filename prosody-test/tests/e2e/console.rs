@@ -9,6 +9,8 @@ use crate::{Must, NUMBER_1, SENDER, basic};
 
 /// Sends `text` to 2001's own number; returns the answer's body.
 async fn ask(w: &mut World, id: &str, text: &str) -> String {
+    // See the_console_is_there_as_soon_as_the_channel_reported_its_number.
+    w.wait_numbers_learned().await;
     let own = w.own_alias("2001").must_some("2001's own number");
     w.client("2001")
         .send(chat(&own, id, text).must("build"))
@@ -115,5 +117,37 @@ async fn log_lists_the_calls_and_log_n_the_last_n() {
         .expect_none("a USSD request for `log`", QUIET, |e| e["event"] == "ussd")
         .await
         .must("log is answered by goippy itself");
+    w.finish().await.must("clean shutdown");
+}
+
+/// A channel reports its SIM number in every keepalive; from its first one,
+/// text to that number is the console. goippy stores the number at once but
+/// picks it up from its database only at the next gateway reload (every
+/// 5 s): until then `status` would leave as an SMS to the user's own SIM
+/// (a goippy bug, see the report: this test fails until it is fixed).
+#[tokio::test(flavor = "multi_thread")]
+async fn the_console_is_there_as_soon_as_the_channel_reported_its_number() {
+    let mut w = basic().start().await.must("start the world");
+    let own = w.own_alias("2001").must_some("2001's own number");
+    w.client("2001")
+        .send(chat(&own, "early-status", "status").must("build"))
+        .await
+        .must("send");
+    w.sim(0)
+        .expect_none(
+            "`status` sent as an SMS to the user's own number",
+            QUIET,
+            |e| e["event"] == "session_opened",
+        )
+        .await
+        .must("a console command right after registration is no SMS");
+    let answer = w
+        .client("2001")
+        .wait_for("the status", WAIT, |el| {
+            is_text_from(el, &own) || (is_error(el) && el.attr("id") == Some("early-status"))
+        })
+        .await
+        .must("the console answers");
+    assert!(!is_error(&answer), "{answer:?}");
     w.finish().await.must("clean shutdown");
 }
