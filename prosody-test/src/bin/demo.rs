@@ -403,6 +403,11 @@ Ctrl-C stops everything and removes the temp dirs.
 /// Passes stdin to goip-sim and shows what the device and the two users
 /// see, until a stop is requested.
 async fn interact(w: &mut World, stop: &mut Stop) -> prosody_test::Result<()> {
+    // What the transcript already told.
+    w.sim(0).take_received(|_| true);
+    for user in [USER, SECOND_USER] {
+        w.take_received(user, |_| true);
+    }
     let mut input = read_stdin();
     let mut input_open = true;
     while !stop.requested() {
@@ -492,9 +497,23 @@ fn show_stanza(user: &str, el: &Element) {
             &format!("← receipt from {from}: message {id:?} was delivered"),
         );
     } else if let Some(text) = body(el) {
-        line(user, &format!("← {from}: {text:?}"));
+        show_text(user, &format!("← {from}:"), &text);
     } else if el.children().next().is_some() {
         line(user, &format!("← {}", xml_of(el)));
+    }
+}
+
+/// A message text after `lead`: quoted on the same line when it is one
+/// line, else as an indented block, so that multi-line answers (`status`,
+/// `log`) read as the user's client shows them.
+fn show_text(who: &str, lead: &str, text: &str) {
+    if !text.contains('\n') {
+        line(who, &format!("{lead} {text:?}"));
+        return;
+    }
+    line(who, lead);
+    for row in text.lines() {
+        line("", &format!("  | {row}"));
     }
 }
 
@@ -503,13 +522,19 @@ fn describe_event(e: &Value) -> Option<String> {
     let ch = &e["channel"];
     let s = |key: &str| e[key].as_str().unwrap_or_default().to_string();
     Some(match e["event"].as_str()? {
-        "notify" if e["attempt"] == 1 => format!("ch{ch} sent {} {}", s("tag"), s("recvid")),
+        // What a command sends is shown by what follows; only a resend
+        // tells something new.
+        "notify" if e["attempt"] == 1 => return None,
         "notify" => format!(
             "ch{ch} {} {} not acked yet: sent again (try {})",
             s("tag"),
             s("recvid"),
             e["attempt"]
         ),
+        // The call's progress notifications are acked too; not worth a line each.
+        "ack" if ["STATE", "EXPIRY", "REMAIN", "CELLS"].contains(&s("tag").as_str()) => {
+            return None;
+        }
         "ack" => format!("ch{ch} {} {} acked by goippy", s("tag"), s("recvid")),
         "not_acked" => format!(
             "ch{ch} {} {} was never acked; the device gives up",
@@ -539,15 +564,25 @@ fn describe_event(e: &Value) -> Option<String> {
         "keepalive_ack" if e["status"] != 200 => {
             format!("ch{ch} keepalive refused with status {}", e["status"])
         }
-        "status" => format!(
-            "ch{ch} {} SIM {} registered={} sent={} ussd={} failures={}",
-            s("id"),
-            s("number"),
-            e["sms_login"],
-            e["sms_sent"],
-            e["ussd_queries"],
-            e["failures"]
-        ),
+        "status" => {
+            let failures: Vec<&str> = e["failures"]
+                .as_array()
+                .map(|a| a.iter().filter_map(Value::as_str).collect())
+                .unwrap_or_default();
+            format!(
+                "ch{ch} {} SIM {}: registered {}, {} SMS sent, {} USSD, failure modes: {}",
+                s("id"),
+                s("number"),
+                if e["sms_login"] == true { "yes" } else { "no" },
+                e["sms_sent"],
+                e["ussd_queries"],
+                if failures.is_empty() {
+                    "none".to_string()
+                } else {
+                    failures.join(", ")
+                }
+            )
+        }
         "help" => s("text"),
         "error" => format!("error: {}", s("message")),
         "lagged" => format!("({} events were lost)", e["missed"]),
