@@ -37,7 +37,7 @@ sh "$root/lua/run-busted.sh"
 step "prosody-test: clippy and end-to-end scenarios against a real Prosody"
 (cd "$here" && cargo fmt --all -- --check \
     && cargo clippy --all-targets --locked -- -D warnings \
-    && cargo test --locked)
+    && cargo test --locked --no-fail-fast)
 
 step "the demo, as the README runs it (--once: stop after the transcript)"
 bash "$here/demo.sh" --once
