@@ -27,6 +27,23 @@ use serde_json::Value;
 use tokio::sync::{mpsc, watch};
 use tokio_xmpp::minidom::Element;
 
+/// `println!` that ignores a closed stdout (`demo | head`): a panic on a
+/// broken pipe would skip the cleanup, and the cleanup matters more.
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout(), $($arg)*);
+    }};
+}
+
+/// `eprintln!` that ignores a closed stderr, for the same reason.
+macro_rules! complain {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr(), $($arg)*);
+    }};
+}
+
 /// How long each step of the transcript may take before the demo says what
 /// is missing (the steps take about a second).
 const STEP: Duration = Duration::from_secs(20);
@@ -54,11 +71,11 @@ fn main() -> ExitCode {
         match arg.as_str() {
             "--once" => once = true,
             "-h" | "--help" => {
-                println!("{USAGE}");
+                say!("{USAGE}");
                 return ExitCode::SUCCESS;
             }
             other => {
-                eprintln!("demo: unknown argument {other:?}\n\n{USAGE}");
+                complain!("demo: unknown argument {other:?}\n\n{USAGE}");
                 return ExitCode::from(2);
             }
         }
@@ -70,7 +87,7 @@ fn main() -> ExitCode {
     {
         Ok(rt) => rt,
         Err(e) => {
-            eprintln!("demo: cannot start the async runtime: {e}");
+            complain!("demo: cannot start the async runtime: {e}");
             return ExitCode::FAILURE;
         }
     };
@@ -121,12 +138,12 @@ async fn run(once: bool) -> ExitCode {
     let mut stop = match Stop::install() {
         Ok(stop) => stop,
         Err(e) => {
-            eprintln!("demo: cannot install signal handlers: {e}");
+            complain!("demo: cannot install signal handlers: {e}");
             return ExitCode::FAILURE;
         }
     };
-    println!("goippy demo: everything runs on 127.0.0.1 and is removed when the demo ends.");
-    println!("Starting a throwaway Prosody, goippy and a simulated GoIP…");
+    say!("goippy demo: everything runs on 127.0.0.1 and is removed when the demo ends.");
+    say!("Starting a throwaway Prosody, goippy and a simulated GoIP…");
     let scenario = Scenario::new()
         .managed()
         .device("goip", &[("goip1", SIM_1), ("goip2", SIM_2)])
@@ -135,11 +152,11 @@ async fn run(once: bool) -> ExitCode {
         .timing(SimTiming::demo());
     let mut world = match stop.or(scenario.start()).await {
         None => {
-            println!("Stopped during start-up; everything started so far is stopped and removed.");
+            say!("Stopped during start-up; everything started so far is stopped and removed.");
             return ExitCode::FAILURE;
         }
         Some(Err(e)) => {
-            eprintln!("demo: start-up failed: {e}");
+            complain!("demo: start-up failed: {e}");
             return ExitCode::FAILURE;
         }
         Some(Ok(world)) => world,
@@ -149,25 +166,25 @@ async fn run(once: bool) -> ExitCode {
     match stop.or(transcript(&mut world)).await {
         None => return shut_down(world, "Stopped.", ExitCode::SUCCESS),
         Some(Err(e)) => {
-            eprintln!("\ndemo: {e}");
-            eprintln!("goippy's log:\n{}", world.goippy().log_tail(30));
+            complain!("\ndemo: {e}");
+            complain!("goippy's log:\n{}", world.goippy().log_tail(30));
             return shut_down(world, "The demo failed.", ExitCode::FAILURE);
         }
         Some(Ok(())) => {}
     }
 
     if once {
-        println!("\n--once: stopping.");
+        say!("\n--once: stopping.");
         let pids = pids(&mut world);
         let dirs = dirs(&mut world);
         return match world.finish().await {
             Ok(()) => {
-                println!("Stopped {pids}; removed {dirs}.");
-                println!("demo finished");
+                say!("Stopped {pids}; removed {dirs}.");
+                say!("demo finished");
                 ExitCode::SUCCESS
             }
             Err(e) => {
-                eprintln!("demo: shutting down: {e}");
+                complain!("demo: shutting down: {e}");
                 ExitCode::FAILURE
             }
         };
@@ -178,7 +195,7 @@ async fn run(once: bool) -> ExitCode {
     match result {
         Ok(()) => shut_down(world, "Stopping.", ExitCode::SUCCESS),
         Err(e) => {
-            eprintln!("demo: {e}");
+            complain!("demo: {e}");
             shut_down(world, "The demo failed.", ExitCode::FAILURE)
         }
     }
@@ -189,9 +206,9 @@ async fn run(once: bool) -> ExitCode {
 fn shut_down(mut world: World, why: &str, status: ExitCode) -> ExitCode {
     let pids = pids(&mut world);
     let dirs = dirs(&mut world);
-    println!("\n{why}");
+    say!("\n{why}");
     drop(world);
-    println!("Stopped {pids}; removed {dirs}.");
+    say!("Stopped {pids}; removed {dirs}.");
     status
 }
 
@@ -221,7 +238,7 @@ fn describe_setup(world: &mut World) {
     let goip = world.goippy().goip_addr();
     let db = world.dir().join("goippy.db");
     let component_port = world.prosody().map(|p| p.ports().component).unwrap_or(0);
-    println!();
+    say!();
     line(
         "prosody",
         &format!(
@@ -375,7 +392,7 @@ fn print_how_to_try(w: &mut World) {
     let (host, port) = (c2s.ip(), c2s.port());
     let password = w.password(USER).unwrap_or_default().to_string();
     let password_2 = w.password(SECOND_USER).unwrap_or_default().to_string();
-    println!(
+    say!(
         "
 Everything keeps running. Try it with a real XMPP client on this machine:
   server {host}, port {port}, plain password over loopback (no TLS)
@@ -417,7 +434,7 @@ async fn interact(w: &mut World, stop: &mut Stop) -> prosody_test::Result<()> {
                     Ok(line) => {
                         let line = line.trim();
                         if line == "quit" || line == "exit" {
-                            println!("(use Ctrl-C to stop the demo)");
+                            say!("(use Ctrl-C to stop the demo)");
                         } else if !line.is_empty() {
                             w.sim(0).send(line)?;
                         }
@@ -474,11 +491,11 @@ fn read_stdin() -> mpsc::UnboundedReceiver<String> {
 }
 
 fn heading(text: &str) {
-    println!("\n{text}");
+    say!("\n{text}");
 }
 
 fn line(who: &str, text: &str) {
-    println!("  {who:<9} {text}");
+    say!("  {who:<9} {text}");
 }
 
 /// What a user received, for a person.
