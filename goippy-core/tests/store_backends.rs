@@ -17,6 +17,7 @@ use store_support::{Kind, TestDb, call, keepalive, outbound, sms};
 on_both_backends!(
     gateways_are_managed,
     directory_answers_from_memory_and_follows_changes,
+    directory_learns_a_channels_number_at_once,
     keepalives_update_state_and_msisdn,
     unchanged_keepalives_are_not_rewritten,
     calls_are_logged_newest_first,
@@ -205,6 +206,53 @@ async fn directory_answers_from_memory_and_follows_changes(db: TestDb) {
     assert_eq!(dir.refresh_now().await.expect("refresh"), 1);
     assert!(dir.lookup("goippy_2001").is_none());
     assert_eq!(dir.gateways().len(), 1);
+    store.close().await.expect("close");
+}
+
+async fn directory_learns_a_channels_number_at_once(db: TestDb) {
+    let store = db.open().await;
+    store
+        .add_or_update_gateway("2001", "pw1", None, None)
+        .await
+        .expect("add");
+    store
+        .add_or_update_gateway("2002", "pw2", None, None)
+        .await
+        .expect("add");
+    let dir = GatewayDirectory::load(&store, NumberRules::default())
+        .await
+        .expect("load");
+    assert!(dir.gateway_by_msisdn("+37255500001").is_none());
+
+    // No reload in between: the keepalive's number is known at once.
+    assert!(dir.learn_msisdn("goippy_2001", "+37255500001"));
+    assert!(
+        !dir.learn_msisdn("goippy_2001", "+37255500001"),
+        "no change"
+    );
+    let g = dir.gateway_by_msisdn("0037255500001").expect("by number");
+    assert_eq!(g.ext, "2001");
+    assert_eq!(
+        dir.gateway_by_ext("2001").and_then(|g| g.msisdn.clone()),
+        Some("+37255500001".to_string())
+    );
+    assert_eq!(
+        dir.gateway_by_goip_id("goippy_2001")
+            .and_then(|g| g.msisdn.clone()),
+        Some("+37255500001".to_string())
+    );
+
+    // A new SIM: the old number no longer points at the channel.
+    assert!(dir.learn_msisdn("goippy_2001", "+37255500009"));
+    assert!(dir.gateway_by_msisdn("+37255500001").is_none());
+    assert_eq!(
+        dir.gateway_by_msisdn("+37255500009").map(|g| g.ext.clone()),
+        Some("2001".to_string())
+    );
+    // Unknown channels and empty numbers change nothing.
+    assert!(!dir.learn_msisdn("nobody", "+37255500002"));
+    assert!(!dir.learn_msisdn("goippy_2002", " "));
+    assert!(dir.gateway_by_msisdn("+37255500002").is_none());
     store.close().await.expect("close");
 }
 

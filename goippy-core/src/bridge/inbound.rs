@@ -78,9 +78,13 @@ fn handle(ctx: &Arc<Context>, event: EngineEvent, work: &mut FuturesUnordered<Wo
             goip_id,
             addr,
             keepalive,
-        } => ctx
-            .store
-            .record_keepalive(state_update(&goip_id, addr, &keepalive)),
+        } => {
+            if let Some(number) = keepalive.number() {
+                ctx.directory.learn_msisdn(&goip_id, number);
+            }
+            ctx.store
+                .record_keepalive(state_update(&goip_id, addr, &keepalive));
+        }
         EngineEvent::Call(call) => {
             if let Some(notice) = record_call(ctx, call) {
                 work.push(notice);

@@ -30,7 +30,7 @@ use super::validate::destination_acl;
 pub const DEFAULT_REFRESH: Duration = Duration::from_secs(5);
 
 /// An enabled gateway, as the registry knows it.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct ActiveGateway {
     pub ext: String,
     pub goip_id: String,
@@ -80,7 +80,7 @@ impl ActiveGateway {
     }
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 struct Snapshot {
     by_goip_id: HashMap<String, Arc<ActiveGateway>>,
     by_ext: HashMap<String, Arc<ActiveGateway>>,
@@ -158,6 +158,45 @@ impl GatewayDirectory {
             .write()
             .unwrap_or_else(|p| p.into_inner()) = Arc::new(next);
         Ok(count)
+    }
+
+    /// Takes the number a channel reports in its keepalive (`num:`) into the
+    /// snapshot at once. The store writes the same number to
+    /// `goippy_gateways` in the background, but until the next reload the
+    /// router would not recognise the user's own number and would send a
+    /// console command (`status`) as an SMS to the user's own SIM. Returns
+    /// whether anything changed.
+    pub fn learn_msisdn(&self, goip_id: &str, number: &str) -> bool {
+        let number = number.trim();
+        if number.is_empty() {
+            return false;
+        }
+        let mut guard = self
+            .shared
+            .snapshot
+            .write()
+            .unwrap_or_else(|p| p.into_inner());
+        let Some(current) = guard.by_goip_id.get(goip_id) else {
+            return false;
+        };
+        if current.msisdn.as_deref() == Some(number) {
+            return false;
+        }
+        let mut updated = ActiveGateway::clone(current);
+        updated.msisdn = Some(number.to_string());
+        let updated = Arc::new(updated);
+        let mut next = Snapshot::clone(&guard);
+        for entry in next.by_ext.values_mut().chain(next.by_goip_id.values_mut()) {
+            if entry.goip_id == goip_id {
+                *entry = Arc::clone(&updated);
+            }
+        }
+        next.by_number.retain(|_, g| g.goip_id != goip_id);
+        if let Some(key) = self.number_key(number) {
+            next.by_number.entry(key).or_insert(updated);
+        }
+        *guard = Arc::new(next);
+        true
     }
 
     /// Reloads every `every` until the returned task is dropped.
