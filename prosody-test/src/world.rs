@@ -51,11 +51,6 @@ pub const WAIT: Duration = Duration::from_secs(10);
 pub const QUIET: Duration = Duration::from_millis(700);
 /// How long start-up (goippy online, channels registered) may take.
 const READY_TIMEOUT: Duration = Duration::from_secs(30);
-/// How long after a channel's first accepted keepalive goippy may take to
-/// treat its SIM number as the user's own (the console): it stores the
-/// number at once, but reads the gateways into memory every 5 s
-/// (`goippy_core::store::DEFAULT_REFRESH`).
-pub const NUMBER_PICKUP: Duration = Duration::from_millis(5500);
 
 /// goippy's database for a scenario.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -329,7 +324,6 @@ impl Scenario {
             component,
             c2s,
             prosody,
-            registered_at: Instant::now(),
             _lock: lock,
             dir,
         };
@@ -389,7 +383,6 @@ pub struct World {
     prosody: ProsodyTarget,
     /// When every channel last had a keepalive accepted (after start-up or
     /// a goippy restart).
-    registered_at: Instant,
     _lock: Option<File>,
     dir: tempfile::TempDir,
 }
@@ -521,15 +514,7 @@ impl World {
         for sim in &mut self.sims {
             sim.wait_registered(READY_TIMEOUT).await?;
         }
-        self.registered_at = Instant::now();
         Ok(())
-    }
-
-    /// Waits until goippy can know every channel's SIM number, so that
-    /// chatting with it reaches the console ([`NUMBER_PICKUP`] after the
-    /// channels registered).
-    pub async fn wait_numbers_learned(&self) {
-        tokio::time::sleep_until(self.registered_at + NUMBER_PICKUP).await;
     }
 
     /// Waits until goippy's component answers a disco#info query from a
@@ -580,7 +565,6 @@ impl World {
             sim.take_received(|e| e["event"] == "keepalive_ack");
             sim.wait_registered(READY_TIMEOUT).await?;
         }
-        self.registered_at = Instant::now();
         Ok(())
     }
 

@@ -345,9 +345,6 @@ async fn transcript(w: &mut World) -> prosody_test::Result<()> {
         .await?;
     show_stanza(USER, &receipt);
 
-    // goippy reads the SIM numbers the GoIP reported into memory every
-    // few seconds; until then the own number would not be the console.
-    w.wait_numbers_learned().await;
     heading("3) A USSD code, sent to the user's own SIM number");
     line(USER, &format!("→ {own}: \"*100#\""));
     w.client(USER)

@@ -9,8 +9,6 @@ use crate::{Must, NUMBER_1, SENDER, basic};
 
 /// Sends `text` to 2001's own number; returns the answer's body.
 async fn ask(w: &mut World, id: &str, text: &str) -> String {
-    // See the_console_is_there_as_soon_as_the_channel_reported_its_number.
-    w.wait_numbers_learned().await;
     let own = w.own_alias("2001").must_some("2001's own number");
     w.client("2001")
         .send(chat(&own, id, text).must("build"))
