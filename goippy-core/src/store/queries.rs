@@ -64,7 +64,7 @@ macro_rules! shared_queries {
             CallEntry, CallEvent, CallFilter, ChannelState, CleanupReport, Gateway, GatewayChange,
             InboxItem, LogId, NoticeRecord, OutboxItem, STATUS_DELIVERED, STATUS_INBOX,
         };
-        use $crate::store::rows::{CallRow, GatewayRow, InboxRow, LogEntry, OutboxRow, StateRow};
+        use $crate::store::rows::{CallRow, GatewayRow, InboxRow, LogEntry, OutboxRow};
         use $crate::store::time::Timestamp;
         use $crate::store::validate::ValidGateway;
         use $crate::store::writer::{BatchFailure, Outcome, Transition, WriteOp};
@@ -395,7 +395,7 @@ macro_rules! shared_queries {
                 &self,
                 goip_id: &str,
             ) -> Result<Option<ChannelState>, StoreError> {
-                let row: Option<StateRow> = sqlx::query_as(concat!(
+                sqlx::query_as(concat!(
                     "SELECT goip_id, ext, msisdn, ", sql!($d, int "gsm_signal"), " AS gsm_signal, gsm_status, ",
                     "voip_status, voip_state, ", sql!($d, int "remain_time"), " AS remain_time, provider, ",
                     sql!($d, int "disable_status"), " AS disable_status, imei, imsi, iccid, cell_info, ",
@@ -405,8 +405,7 @@ macro_rules! shared_queries {
                 .bind(goip_id)
                 .fetch_optional(&self.pool)
                 .await
-                .map_err(StoreError::db("reading the channel state"))?;
-                Ok(row.map(ChannelState::from))
+                .map_err(StoreError::db("reading the channel state"))
             }
 
             // ----- cleanup ---------------------------------------------------
