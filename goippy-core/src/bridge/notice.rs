@@ -332,23 +332,12 @@ fn send(stanza: impl Into<Stanza>) -> Rendered {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::number::NumberRules;
     use crate::store::{
         DeliveryReportInfo, LogId, NoticeInfo, OutboundKind, OutboxState, Timestamp,
     };
+    use crate::xmpp::testing::addressing;
     use tokio_xmpp::minidom::Element;
     use tokio_xmpp::parsers::ns;
-
-    fn addressing() -> Addressing {
-        Addressing::new(
-            "example.org",
-            "sms.example.org",
-            "sms.example.org",
-            NumberRules::international_only(),
-            true,
-        )
-        .expect("valid")
-    }
 
     fn jid(s: &str) -> Jid {
         Jid::new(s).expect("jid")
