@@ -157,14 +157,7 @@ impl Store {
                 password,
             } => (
                 Backend::MySql(
-                    mysql::MySqlBackend::open(mysql::MySqlTarget {
-                        host: host.clone(),
-                        port: *port,
-                        database: database.clone(),
-                        user: user.clone(),
-                        password: password.clone(),
-                    })
-                    .await?,
+                    mysql::MySqlBackend::open(host, *port, database, user, password).await?,
                 ),
                 format!("MySQL {user}@{host}:{port}/{database}"),
             ),

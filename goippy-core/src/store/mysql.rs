@@ -29,35 +29,33 @@ use super::legacy::{BaselineColumn, LegacySchema};
 /// How long connecting may take before it counts as failed.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// Where and as whom to connect (the password only goes to the driver).
-#[derive(Debug, Clone)]
-pub(crate) struct MySqlTarget {
-    pub host: String,
-    pub port: u16,
-    pub database: String,
-    pub user: String,
-    pub password: Secret,
-}
-
 #[derive(Debug, Clone)]
 pub(crate) struct MySqlBackend {
     pool: MySqlPool,
 }
 
 impl MySqlBackend {
-    pub(crate) async fn open(target: MySqlTarget) -> Result<MySqlBackend, StoreError> {
+    /// Connects to `database` on `host:port` as `user` (the password only
+    /// goes to the driver).
+    pub(crate) async fn open(
+        host: &str,
+        port: u16,
+        database: &str,
+        user: &str,
+        password: &Secret,
+    ) -> Result<MySqlBackend, StoreError> {
         let options = MySqlConnectOptions::new()
-            .host(&target.host)
-            .port(target.port)
-            .database(&target.database)
-            .username(&target.user)
-            .password(target.password.expose())
+            .host(host)
+            .port(port)
+            .database(database)
+            .username(user)
+            .password(password.expose())
             .charset("utf8mb4");
         let connect_error = |reason: String| StoreError::Connect {
-            host: target.host.clone(),
-            port: target.port,
-            database: target.database.clone(),
-            user: target.user.clone(),
+            host: host.to_owned(),
+            port,
+            database: database.to_owned(),
+            user: user.to_owned(),
             reason,
         };
         // One direct attempt first: the pool would keep retrying a refused
