@@ -252,7 +252,8 @@ macro_rules! shared_queries {
                 let rows: Vec<InboxRow> = sqlx::query_as(concat!(
                     "SELECT l.id AS id, COALESCE(l.kind, 'sms') AS kind, COALESCE(l.goip_id, '') AS goip_id, ",
                     "l.ext AS ext, l.xmpp_jid AS xmpp_jid, l.msisdn AS peer, COALESCE(l.body, '') AS body, ",
-                    "l.recvid AS recvid, ", sql!($d, unix "l.created_at"), " AS created_unix, l.sms_no AS sms_no, ",
+                    "l.recvid AS recvid, ",
+                    sql!($d, unix "l.created_at"), " AS created_unix, l.sms_no AS sms_no, ",
                     "l.dlr_state AS dlr_state, o.id AS out_id, o.xmpp_jid AS out_xmpp_from, ",
                     "o.xmpp_id AS out_xmpp_id, o.msisdn AS out_destination, ",
                     sql!($d, int "o.receipt_req"), " AS out_receipt_req, o.xmpp_to AS out_xmpp_to, ",
@@ -396,8 +397,10 @@ macro_rules! shared_queries {
                 goip_id: &str,
             ) -> Result<Option<ChannelState>, StoreError> {
                 sqlx::query_as(concat!(
-                    "SELECT goip_id, ext, msisdn, ", sql!($d, int "gsm_signal"), " AS gsm_signal, gsm_status, ",
-                    "voip_status, voip_state, ", sql!($d, int "remain_time"), " AS remain_time, provider, ",
+                    "SELECT goip_id, ext, msisdn, ",
+                    sql!($d, int "gsm_signal"), " AS gsm_signal, gsm_status, ",
+                    "voip_status, voip_state, ",
+                    sql!($d, int "remain_time"), " AS remain_time, provider, ",
                     sql!($d, int "disable_status"), " AS disable_status, imei, imsi, iccid, cell_info, ",
                     "sms_login, source_addr, ", sql!($d, unix "updated_at"), " AS updated_unix ",
                     "FROM goippy_state WHERE goip_id = ?"
@@ -481,7 +484,8 @@ macro_rules! shared_queries {
             "SELECT id, COALESCE(ext, '') AS ext, COALESCE(goip_id, '') AS goip_id, ",
             "COALESCE(xmpp_jid, '') AS xmpp_from, xmpp_id, COALESCE(msisdn, '') AS destination, ",
             "COALESCE(body, '') AS body, COALESCE(kind, 'sms') AS kind, COALESCE(status, '') AS status, ",
-            "sendid, telid, sms_no, detail, dlr_state, ", sql!($d, unix "created_at"), " AS created_unix, sent_unix, ",
+            "sendid, telid, sms_no, detail, dlr_state, ",
+            sql!($d, unix "created_at"), " AS created_unix, sent_unix, ",
             sql!($d, int "receipt_req"), " AS receipt_req, xmpp_to ",
             "FROM goippy_log"
         );
@@ -541,8 +545,8 @@ macro_rules! shared_queries {
                     if let CallEvent::Expiry { seconds } = c.event {
                         let updated = sqlx::query(sql!($d, update_newest "goippy_calls"
                             set "duration = ?"
-                            where "goip_id = ? AND event IN ('RECORD', 'HANGUP') AND duration IS NULL \
-                           AND ts >= ?"
+                            where "goip_id = ? AND event IN ('RECORD', 'HANGUP') \
+                                   AND duration IS NULL AND ts >= ?"
                         ))
                         .bind(seconds)
                         .bind(&c.goip_id)
@@ -567,7 +571,8 @@ macro_rules! shared_queries {
                         "INSERT INTO goippy_calls (ts, goip_id, ext, direction, remote_num, cause, duration, ",
                         "msisdn, raw, event, recvid, created_at) ",
                         "VALUES (?, ?, (SELECT ext FROM goippy_gateways WHERE goip_id = ?), ?, ?, ?, ?, ",
-                        "(SELECT msisdn FROM goippy_gateways WHERE goip_id = ?), ?, ?, ?, ", sql!($d, from_unix), ")"
+                        "(SELECT msisdn FROM goippy_gateways WHERE goip_id = ?), ?, ?, ?, ",
+                        sql!($d, from_unix), ")"
                     ))
                     .bind(c.at.unix())
                     .bind(&c.goip_id)
@@ -696,7 +701,8 @@ macro_rules! shared_queries {
                     let id = sqlx::query(concat!(
                         "INSERT INTO goippy_log (dir, msisdn, xmpp_jid, body, status, created_at, kind, ",
                         "goip_id, ext, xmpp_id, receipt_req, xmpp_to, updated_unix) ",
-                        "VALUES ('out', ?, ?, ?, 'queued', ", sql!($d, from_unix), ", ?, ?, ?, ?, ?, ?, ?)"
+                        "VALUES ('out', ?, ?, ?, 'queued', ",
+                        sql!($d, from_unix), ", ?, ?, ?, ?, ?, ?, ?)"
                     ))
                     .bind(&r.destination)
                     .bind(&r.xmpp_from)
