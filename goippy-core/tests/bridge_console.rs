@@ -325,17 +325,7 @@ async fn presence_subscriptions_and_probes_follow_the_channel() {
     assert_eq!(p.attr("type"), Some("unavailable"));
 
     // The channel falls silent: the next probe says so.
-    w.device
-        .fail(1, FailureChange::Set(Failure::Silence))
-        .await
-        .expect("fail");
-    w.wait_until("the channel is offline", |w| {
-        w.bridge()
-            .engine()
-            .channel(GOIP_ID)
-            .is_some_and(|c| !c.online)
-    })
-    .await;
+    w.silence_channel().await;
     w.users
         .send_xml(&format!(
             "<presence from='{USER}' to='{OWN_JID}' type='probe'/>"

@@ -243,17 +243,7 @@ async fn every_gateway_failure_becomes_an_error_for_the_original_message() {
         .expect("fail off");
 
     // The channel goes offline (no keepalives) and stays so.
-    w.device
-        .fail(1, FailureChange::Set(Failure::Silence))
-        .await
-        .expect("fail");
-    w.wait_until("the channel is offline", |w| {
-        w.bridge()
-            .engine()
-            .channel(GOIP_ID)
-            .is_some_and(|c| !c.online)
-    })
-    .await;
+    w.silence_channel().await;
     w.users
         .chat(PHONE, &contact(BOB), "f3", "nobody home", true)
         .await;

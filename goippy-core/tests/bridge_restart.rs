@@ -58,17 +58,7 @@ async fn a_queued_sms_waits_through_a_restart_and_is_sent_once(mysql: bool) {
         ..Options::default()
     })
     .await;
-    w.device
-        .fail(1, FailureChange::Set(Failure::Silence))
-        .await
-        .expect("fail");
-    w.wait_until("the channel is offline", |w| {
-        w.bridge()
-            .engine()
-            .channel(GOIP_ID)
-            .is_some_and(|c| !c.online)
-    })
-    .await;
+    w.silence_channel().await;
     w.users
         .chat(PHONE, &contact(BOB), "q1", "patience", true)
         .await;

@@ -7,15 +7,12 @@ mod engine_support;
 
 use std::time::Duration;
 
-use engine_support::{Device, TestEngine, fast_config, receive_kind, start};
+use engine_support::{Device, ID, PASSWORD, TestEngine, fast_config, receive_kind, start};
 use goippy_core::engine::{CallEvent, ControlOutcome, ControlRequest, EngineEvent, UssdSource};
 use goippy_core::goip::{
     Ack, AtOutput, CallDirection, Cgatt, Command, ControlKind, NotificationKind, Record, Reply,
     Ussn,
 };
-
-const ID: &str = "goip-1";
-const PASSWORD: &str = "s3cret";
 
 async fn engine() -> TestEngine {
     start(fast_config(), &[(ID, PASSWORD)]).await

@@ -6,13 +6,12 @@ mod engine_support;
 
 use std::time::{Duration, Instant};
 
-use engine_support::{Behaviour, Device, TestEngine, fast_config, goip, keepalive_kind, start};
+use engine_support::{
+    Behaviour, Device, ID, PASSWORD, TestEngine, fast_config, goip, keepalive_kind, start,
+};
 use goippy_core::engine::{EngineEvent, SmsRequest};
 use goippy_core::goip::{Notification, NotificationKind, Receive};
 use tokio::net::UdpSocket;
-
-const ID: &str = "goip-1";
-const PASSWORD: &str = "s3cret";
 
 /// A small deterministic generator, so a failure can be replayed.
 struct XorShift(u64);

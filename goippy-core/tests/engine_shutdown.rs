@@ -6,16 +6,13 @@ mod engine_support;
 
 use std::time::{Duration, Instant};
 
-use engine_support::{Behaviour, Device, SendResult, fast_config, goip, start};
+use engine_support::{Behaviour, Device, ID, PASSWORD, SendResult, fast_config, goip, start};
 use goippy_core::engine::{
     ControlOutcome, ControlRequest, EngineEvent, NotSent, RecipientOutcome, SmsOutcome, SmsRequest,
     UssdOutcome,
 };
 use goippy_core::goip::{Command, ControlKind};
 use tokio::net::UdpSocket;
-
-const ID: &str = "goip-1";
-const PASSWORD: &str = "s3cret";
 
 fn sms(n: u64) -> SmsRequest {
     SmsRequest::new(ID, vec![format!("+{n}"), format!("+{n}0")], "x", n)

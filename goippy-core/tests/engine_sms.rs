@@ -10,23 +10,14 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use engine_support::{Behaviour, Device, SendResult, TestEngine, fast_config, goip, start};
+use engine_support::{
+    Behaviour, Device, ID, PASSWORD, SendResult, fast_config, goip, online, start,
+};
 use goippy_core::config::SmsMode;
 use goippy_core::engine::{
     EngineEvent, NotSent, RecipientOutcome, RecipientReport, SmsOutcome, SmsRequest,
 };
 use goippy_core::goip::{Command, Reply};
-
-const ID: &str = "goip-1";
-const PASSWORD: &str = "s3cret";
-
-async fn online(behaviour: Behaviour) -> (TestEngine, Device) {
-    let mut t = start(fast_config(), &[(ID, PASSWORD)]).await;
-    let mut device = Device::bind(t.addr(), ID, PASSWORD).await;
-    t.bring_online(&mut device).await;
-    device.script(goip(behaviour));
-    (t, device)
-}
 
 fn request(recipients: &[&str], text: &str) -> SmsRequest {
     SmsRequest::new(

@@ -7,20 +7,9 @@ mod engine_support;
 
 use std::time::{Duration, Instant};
 
-use engine_support::{Answer, Behaviour, Device, TestEngine, fast_config, goip, start};
+use engine_support::{Answer, Behaviour, Device, ID, PASSWORD, fast_config, goip, online, start};
 use goippy_core::engine::{ControlOutcome, ControlRequest, EngineEvent, UssdOutcome, UssdSource};
 use goippy_core::goip::{CfMode, CfReason, Command, ControlKind, GsmStatus, Reply};
-
-const ID: &str = "goip-1";
-const PASSWORD: &str = "s3cret";
-
-async fn online(behaviour: Behaviour) -> (TestEngine, Device) {
-    let mut t = start(fast_config(), &[(ID, PASSWORD)]).await;
-    let mut device = Device::bind(t.addr(), ID, PASSWORD).await;
-    t.bring_online(&mut device).await;
-    device.script(goip(behaviour));
-    (t, device)
-}
 
 fn ussd_times(device: &Device) -> Vec<(u32, Instant)> {
     device

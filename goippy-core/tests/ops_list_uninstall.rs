@@ -11,20 +11,12 @@ use ops_support::*;
 fn two_instances(root: &Root) -> (PathBuf, PathBuf) {
     let main = root.main_config(&[]);
     ok(root.goippy(&["--install"]));
-    let instance = root.etc.join("goippy-2508.conf");
-    std::fs::copy(&main, &instance).expect("copy");
-    let [data, jid] = component("sms2.example.org");
-    edit(
-        &instance,
-        &[
-            (SAMPLE_PORT, "GOIP_PORT = 44445"),
-            (&data.0, &data.1),
-            (&jid.0, &jid.1),
-            (
-                "DB_FILE                = \"/var/lib/goippy/goippy.db\"",
-                "DB_FILE = \"/var/lib/goippy/goippy-2508.db\"",
-            ),
-        ],
+    let instance = root.instance_2508_config(
+        &main,
+        &[(
+            "DB_FILE                = \"/var/lib/goippy/goippy.db\"",
+            "DB_FILE = \"/var/lib/goippy/goippy-2508.db\"",
+        )],
     );
     ok(root.goippy(&["--install", "2508"]));
     (main, instance)

@@ -83,17 +83,7 @@ fn without_systemd_the_fake_systemctl_is_never_run() {
 fn uninstall_without_systemctl_removes_the_enable_links_itself() {
     let root = Root::new();
     let main = root.main_config(&[]);
-    let instance = root.etc.join("goippy-2508.conf");
-    std::fs::copy(&main, &instance).expect("copy");
-    let [data, jid] = component("sms2.example.org");
-    edit(
-        &instance,
-        &[
-            (SAMPLE_PORT, "GOIP_PORT = 44445"),
-            (&data.0, &data.1),
-            (&jid.0, &jid.1),
-        ],
-    );
+    let instance = root.instance_2508_config(&main, &[]);
     // DB_FILE still the main one's, but the main instance is not installed.
     let missing = root.path.join("no-systemctl");
     ok(root.goippy_with(&["--install", "2508"], &missing, &root.booted));

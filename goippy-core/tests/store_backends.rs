@@ -10,7 +10,8 @@ use goippy_core::engine::CredentialSource;
 use goippy_core::number::NumberRules;
 use goippy_core::store::{
     CallDirection, CallEvent, CallFilter, GatewayChange, GatewayDirectory, InboundKind,
-    InboundRecord, LogKind, OutboundKind, OutboxState, StoreError, StoreOptions, Stored, Timestamp,
+    InboundRecord, LogKind, OutboundKind, OutboxState, Store, StoreError, StoreOptions, Stored,
+    Timestamp,
 };
 use store_support::{Kind, TestDb, call, keepalive, outbound, sms};
 
@@ -345,7 +346,9 @@ async fn unchanged_keepalives_are_not_rewritten(db: TestDb) {
     store.close().await.expect("close");
 }
 
-async fn calls_are_logged_newest_first(db: TestDb) {
+/// A store with extension 2001's gateway, whose channel (`goippy_2001`)
+/// has just reported its SIM's number, +37255512345.
+async fn open_with_channel_2001(db: &TestDb) -> Store {
     let store = db.open().await;
     store
         .add_or_update_gateway("2001", "pw", None, None)
@@ -357,6 +360,11 @@ async fn calls_are_logged_newest_first(db: TestDb) {
         20,
         Timestamp::now().unix(),
     ));
+    store
+}
+
+async fn calls_are_logged_newest_first(db: TestDb) {
+    let store = open_with_channel_2001(&db).await;
     store
         .record_call(call(
             "goippy_2001",
@@ -416,17 +424,7 @@ async fn calls_are_logged_newest_first(db: TestDb) {
 }
 
 async fn inbound_is_durable_deduplicated_and_waits_in_the_inbox(db: TestDb) {
-    let store = db.open().await;
-    store
-        .add_or_update_gateway("2001", "pw", None, None)
-        .await
-        .expect("add");
-    store.record_keepalive(keepalive(
-        "goippy_2001",
-        Some("+37255512345"),
-        20,
-        Timestamp::now().unix(),
-    ));
+    let store = open_with_channel_2001(&db).await;
     let first = store
         .store_inbound(sms(
             "goippy_2001",

@@ -23,13 +23,13 @@ use tokio::sync::{mpsc, watch};
 
 use crate::config::ReceiptPolicy;
 use crate::engine::{
-    CallEvent as EngineCall, CallNotice, DeliveryReport, EngineEvent, InboundSms, LateSmsResult,
-    RecipientOutcome, UssdNotice, UssdSource,
+    CallEvent as EngineCall, CallNotice, DeliveryReport, DurableAck, EngineEvent, InboundSms,
+    LateSmsResult, RecipientOutcome, UssdNotice, UssdSource,
 };
 use crate::goip::{CallDirection as WireDirection, Keepalive, Notification, NotificationKind};
 use crate::store::{
-    CallDirection, CallEvent, CallRecord, InboundKind, InboundRecord, LogId, StateUpdate, Stored,
-    Timestamp,
+    CallDirection, CallEvent, CallRecord, InboundKind, InboundRecord, LogId, StateUpdate,
+    StoreError, Stored, Timestamp,
 };
 
 use super::Context;
@@ -149,23 +149,16 @@ async fn store_sms(ctx: Arc<Context>, sms: InboundSms) {
             body: text,
         },
     };
-    match ctx.store.store_inbound(record).await {
-        Ok(stored) => {
-            durable.stored();
-            log_stored("inbound sms", &goip_id, &recvid, stored);
-            if stored.is_new() {
-                ctx.inbox.notify_one();
-            }
-        }
-        Err(e) => {
-            tracing::warn!(
-                goip_id,
-                recvid,
-                "inbound sms NOT stored (the GoIP will resend it): {e}"
-            );
-            durable.failed(e.to_string());
-        }
+    let result = ctx.store.store_inbound(record).await;
+    match &result {
+        Ok(stored) => log_stored("inbound sms", &goip_id, &recvid, *stored),
+        Err(e) => tracing::warn!(
+            goip_id,
+            recvid,
+            "inbound sms NOT stored (the GoIP will resend it): {e}"
+        ),
     }
+    confirm(&ctx, Some(durable), result);
 }
 
 async fn store_report(ctx: Arc<Context>, report: DeliveryReport) {
@@ -197,32 +190,25 @@ async fn store_report(ctx: Arc<Context>, report: DeliveryReport) {
             destination: num,
         },
     };
-    match ctx.store.store_inbound_matched(record, outbound).await {
-        Ok(stored) => {
-            durable.stored();
-            tracing::info!(
-                goip_id,
-                recvid,
-                sms_no,
-                state,
-                log_id = stored.id().0,
-                outbound = outbound.map(|o| o.0).unwrap_or(-1),
-                new = stored.is_new(),
-                "delivery report stored"
-            );
-            if stored.is_new() {
-                ctx.inbox.notify_one();
-            }
-        }
-        Err(e) => {
-            tracing::warn!(
-                goip_id,
-                recvid,
-                "delivery report NOT stored (the GoIP will resend it): {e}"
-            );
-            durable.failed(e.to_string());
-        }
+    let result = ctx.store.store_inbound_matched(record, outbound).await;
+    match &result {
+        Ok(stored) => tracing::info!(
+            goip_id,
+            recvid,
+            sms_no,
+            state,
+            log_id = stored.id().0,
+            outbound = outbound.map(|o| o.0).unwrap_or(-1),
+            new = stored.is_new(),
+            "delivery report stored"
+        ),
+        Err(e) => tracing::warn!(
+            goip_id,
+            recvid,
+            "delivery report NOT stored (the GoIP will resend it): {e}"
+        ),
     }
+    confirm(&ctx, Some(durable), result);
 }
 
 async fn store_ussd(ctx: Arc<Context>, ussd: UssdNotice) {
@@ -252,18 +238,28 @@ async fn store_ussd(ctx: Arc<Context>, ussd: UssdNotice) {
         at: Timestamp::now(),
         kind,
     };
-    match ctx.store.store_inbound(record).await {
+    let result = ctx.store.store_inbound(record).await;
+    match &result {
+        Ok(stored) => log_stored(what, &goip_id, &recvid, *stored),
+        Err(e) => tracing::warn!(goip_id, recvid, "{what} NOT stored: {e}"),
+    }
+    confirm(&ctx, durable, result);
+}
+
+/// Tells the engine whether something received is stored — only then does
+/// the GoIP get its ack; otherwise it sends it again — and wakes the inbox
+/// pump for a new row. (A late USSD answer has no ack to wait for.)
+fn confirm(ctx: &Context, durable: Option<DurableAck>, result: Result<Stored, StoreError>) {
+    match result {
         Ok(stored) => {
             if let Some(durable) = durable {
                 durable.stored();
             }
-            log_stored(what, &goip_id, &recvid, stored);
             if stored.is_new() {
                 ctx.inbox.notify_one();
             }
         }
         Err(e) => {
-            tracing::warn!(goip_id, recvid, "{what} NOT stored: {e}");
             if let Some(durable) = durable {
                 durable.failed(e.to_string());
             }

@@ -51,6 +51,21 @@ pub enum Notice {
 }
 
 impl Notice {
+    /// Every notice, for reading them back.
+    const ALL: [Notice; 11] = [
+        Notice::SmsSent,
+        Notice::SmsFailed,
+        Notice::SmsUnknown,
+        Notice::SmsInterrupted,
+        Notice::SmsOffline,
+        Notice::SmsNotSent,
+        Notice::UssdAnswer,
+        Notice::UssdFailed,
+        Notice::UssdNoAnswer,
+        Notice::UssdNotSent,
+        Notice::Chat,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Notice::SmsSent => "sms_sent",
@@ -68,21 +83,7 @@ impl Notice {
     }
 
     pub fn parse(s: &str) -> Option<Notice> {
-        [
-            Notice::SmsSent,
-            Notice::SmsFailed,
-            Notice::SmsUnknown,
-            Notice::SmsInterrupted,
-            Notice::SmsOffline,
-            Notice::SmsNotSent,
-            Notice::UssdAnswer,
-            Notice::UssdFailed,
-            Notice::UssdNoAnswer,
-            Notice::UssdNotSent,
-            Notice::Chat,
-        ]
-        .into_iter()
-        .find(|n| n.as_str() == s)
+        Notice::ALL.into_iter().find(|n| n.as_str() == s)
     }
 
     /// A chat message to the user's bare JID, rather than a receipt or an
@@ -331,23 +332,12 @@ fn send(stanza: impl Into<Stanza>) -> Rendered {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::number::NumberRules;
     use crate::store::{
         DeliveryReportInfo, LogId, NoticeInfo, OutboundKind, OutboxState, Timestamp,
     };
+    use crate::xmpp::testing::addressing;
     use tokio_xmpp::minidom::Element;
     use tokio_xmpp::parsers::ns;
-
-    fn addressing() -> Addressing {
-        Addressing::new(
-            "example.org",
-            "sms.example.org",
-            "sms.example.org",
-            NumberRules::international_only(),
-            true,
-        )
-        .expect("valid")
-    }
 
     fn jid(s: &str) -> Jid {
         Jid::new(s).expect("jid")
@@ -400,19 +390,7 @@ mod tests {
 
     #[test]
     fn notice_names_round_trip() {
-        for n in [
-            Notice::SmsSent,
-            Notice::SmsFailed,
-            Notice::SmsUnknown,
-            Notice::SmsInterrupted,
-            Notice::SmsOffline,
-            Notice::SmsNotSent,
-            Notice::UssdAnswer,
-            Notice::UssdFailed,
-            Notice::UssdNoAnswer,
-            Notice::UssdNotSent,
-            Notice::Chat,
-        ] {
+        for n in Notice::ALL {
             assert_eq!(Notice::parse(n.as_str()), Some(n));
             assert!(n.as_str().len() <= 32, "fits the column");
         }

@@ -9,9 +9,7 @@
 //! network that a repeat could duplicate. `DONE <sendid>` follows, as the
 //! vendor UI sends it (and as CF requires).
 
-use std::time::Instant;
-
-use super::pending::Waited;
+use super::request::{Exchanged, send_and_await};
 use super::shared::CommandError;
 use super::worker::JobContext;
 use crate::goip::{
@@ -173,17 +171,14 @@ pub(crate) async fn run(ctx: &mut JobContext, request: &ControlRequest) -> Contr
     let mut exchange = ctx.open(sendid);
     let command = request.command(sendid, ctx.password());
     let verb = request.verb();
-    let (timeout, retries, grace) = {
-        let c = ctx.config();
-        (c.control_timeout, c.control_retries, c.shutdown_grace)
-    };
-    let mut outcome = None;
-    let mut stopping = false;
-    'attempts: for attempt in 0..=retries {
-        if stopping {
-            break;
-        }
-        match ctx.send(&command).await {
+    let (timeout, retries) = (ctx.config().control_timeout, ctx.config().control_retries);
+    let exchanged = send_and_await(
+        ctx,
+        &mut exchange,
+        &command,
+        timeout,
+        retries,
+        |ctx, attempt, result| match result {
             Ok(()) => tracing::debug!(
                 goip_id = ctx.goip_id,
                 sendid,
@@ -191,53 +186,40 @@ pub(crate) async fn run(ctx: &mut JobContext, request: &ControlRequest) -> Contr
                 attempt,
                 "control command sent"
             ),
-            Err(e) if attempt == 0 => {
-                return match e {
-                    CommandError::Offline => ControlOutcome::ChannelOffline,
-                    CommandError::Invalid(e) => ControlOutcome::Invalid(e.to_string()),
-                    CommandError::Socket(e) => ControlOutcome::Error {
-                        text: format!("cannot send: {e}"),
-                    },
-                };
-            }
             Err(e) => {
                 tracing::debug!(goip_id = ctx.goip_id, sendid, verb, error = ?e, "resend not sent")
             }
-        }
-        let mut deadline = Instant::now() + timeout;
-        loop {
-            let stop = if stopping {
-                None
-            } else {
-                Some(ctx.stop_signal())
-            };
-            match exchange.next(deadline, stop).await {
-                Waited::Reply(reply) => {
-                    let replied = reply.verb().to_owned();
-                    match request.answer(reply) {
-                        Some(answer) => {
-                            outcome = Some(answer);
-                            break 'attempts;
-                        }
-                        None => tracing::debug!(
-                            goip_id = ctx.goip_id,
-                            sendid,
-                            verb,
-                            replied,
-                            "reply ignored: not an answer to this command"
-                        ),
-                    }
-                }
-                Waited::TimedOut => break,
-                Waited::Stopping => {
-                    stopping = true;
-                    deadline = deadline.min(Instant::now() + grace);
-                }
+        },
+        |ctx, reply| {
+            let replied = reply.verb().to_owned();
+            let answer = request.answer(reply);
+            if answer.is_none() {
+                tracing::debug!(
+                    goip_id = ctx.goip_id,
+                    sendid,
+                    verb,
+                    replied,
+                    "reply ignored: not an answer to this command"
+                );
             }
+            answer
+        },
+    )
+    .await;
+    let outcome = match exchanged {
+        Exchanged::Answered(outcome) => outcome,
+        Exchanged::Unanswered => ControlOutcome::Timeout,
+        Exchanged::NotSent(e) => {
+            return match e {
+                CommandError::Offline => ControlOutcome::ChannelOffline,
+                CommandError::Invalid(e) => ControlOutcome::Invalid(e.to_string()),
+                CommandError::Socket(e) => ControlOutcome::Error {
+                    text: format!("cannot send: {e}"),
+                },
+            };
         }
-    }
+    };
     ctx.done(sendid).await;
-    let outcome = outcome.unwrap_or(ControlOutcome::Timeout);
     tracing::info!(
         goip_id = ctx.goip_id,
         sendid,

@@ -63,6 +63,7 @@ mod pending;
 mod rate_limit;
 mod receiver;
 pub mod registry;
+mod request;
 pub mod sendid;
 mod shared;
 pub mod sms;

@@ -23,6 +23,7 @@ use std::sync::Arc;
 use std::time::{Instant, SystemTime};
 
 use tokio::net::UdpSocket;
+use tokio::sync::mpsc::Permit;
 
 use super::dedup::{DedupKey, notification_body};
 use super::events::{
@@ -177,12 +178,8 @@ async fn handle_notification(shared: &Arc<Shared>, n: Notification, from: Socket
         | NotificationKind::Cgatt(_)
         | NotificationKind::NumRecord { .. }
         | NotificationKind::Unknown { .. } => {
-            let ack = Ack::Ok {
-                tag: tag.clone(),
-                recvid: recvid.clone(),
-            };
+            let (key, ack) = key_and_ack(&id, &tag, &recvid, &kind);
             shared.send_ack(&ack, from).await;
-            let key = DedupKey::new(&id, &tag, &recvid, &notification_body(&kind));
             if !lock(&shared.dedup).insert(key, Instant::now()) {
                 bump(&shared.counters.duplicates);
                 return;
@@ -233,33 +230,26 @@ async fn handle_keepalive(
     });
 }
 
-/// RECEIVE, DELIVER, USSN: handed to the consumer, acked once stored.
-async fn handle_durable(
-    shared: &Arc<Shared>,
-    recvid: String,
-    goip_id: String,
-    kind: NotificationKind,
-    raw: &Datagram,
-    from: SocketAddr,
-) {
-    let tag = kind.tag().to_owned();
-    let key = DedupKey::new(&goip_id, &tag, &recvid, &notification_body(&kind));
+/// What recognises a notification's retransmissions, and the ack that
+/// answers it (and each of them).
+fn key_and_ack(goip_id: &str, tag: &str, recvid: &str, kind: &NotificationKind) -> (DedupKey, Ack) {
+    let key = DedupKey::new(goip_id, tag, recvid, &notification_body(kind));
     let ack = Ack::Ok {
-        tag: tag.clone(),
-        recvid: recvid.clone(),
+        tag: tag.to_owned(),
+        recvid: recvid.to_owned(),
     };
-    let now = Instant::now();
-    if lock(&shared.dedup).contains(&key, now) {
-        bump(&shared.counters.duplicates);
-        tracing::debug!(
-            goip_id,
-            tag,
-            recvid,
-            "retransmission: acked again, not delivered again"
-        );
-        shared.send_ack(&ack, from).await;
-        return;
-    }
+    (key, ack)
+}
+
+/// A place in the event queue for a notification that is acked only once it
+/// has one; `None` (counted, and warned about) when the queue is full: then
+/// nothing is acked and the GoIP sends it again.
+fn reserve_event<'a>(
+    shared: &'a Shared,
+    goip_id: &str,
+    tag: &str,
+    recvid: &str,
+) -> Option<Permit<'a, EngineEvent>> {
     let Ok(permit) = shared.events.try_reserve() else {
         bump(&shared.counters.events_dropped);
         bump(&shared.counters.not_acked);
@@ -272,6 +262,35 @@ async fn handle_durable(
                 "event queue full: not acked, the GoIP will send it again"
             );
         }
+        return None;
+    };
+    Some(permit)
+}
+
+/// RECEIVE, DELIVER, USSN: handed to the consumer, acked once stored.
+async fn handle_durable(
+    shared: &Arc<Shared>,
+    recvid: String,
+    goip_id: String,
+    kind: NotificationKind,
+    raw: &Datagram,
+    from: SocketAddr,
+) {
+    let tag = kind.tag().to_owned();
+    let (key, ack) = key_and_ack(&goip_id, &tag, &recvid, &kind);
+    let now = Instant::now();
+    if lock(&shared.dedup).contains(&key, now) {
+        bump(&shared.counters.duplicates);
+        tracing::debug!(
+            goip_id,
+            tag,
+            recvid,
+            "retransmission: acked again, not delivered again"
+        );
+        shared.send_ack(&ack, from).await;
+        return;
+    }
+    let Some(permit) = reserve_event(shared, &goip_id, &tag, &recvid) else {
         return;
     };
     let (durable, verdict) = DurableAck::pair();
@@ -384,28 +403,13 @@ async fn handle_call(
     from: SocketAddr,
 ) {
     let tag = kind.tag().to_owned();
-    let key = DedupKey::new(&goip_id, &tag, &recvid, &notification_body(&kind));
-    let ack = Ack::Ok {
-        tag: tag.clone(),
-        recvid: recvid.clone(),
-    };
+    let (key, ack) = key_and_ack(&goip_id, &tag, &recvid, &kind);
     if lock(&shared.dedup).contains(&key, Instant::now()) {
         bump(&shared.counters.duplicates);
         shared.send_ack(&ack, from).await;
         return;
     }
-    let Ok(permit) = shared.events.try_reserve() else {
-        bump(&shared.counters.events_dropped);
-        bump(&shared.counters.not_acked);
-        if let Some(suppressed) = shared.trouble_warning() {
-            tracing::warn!(
-                goip_id,
-                tag,
-                recvid,
-                suppressed,
-                "event queue full: not acked, the GoIP will send it again"
-            );
-        }
+    let Some(permit) = reserve_event(shared, &goip_id, &tag, &recvid) else {
         return;
     };
     let event = match kind {

@@ -14,6 +14,7 @@ use std::future::Future;
 use futures::future::BoxFuture;
 
 use super::shared::CommandError;
+use super::worker::JobContext;
 
 /// The caller's reference for a message (its outbox row, say); the engine
 /// keeps it with the `sms_no` so a delivery report can be matched.
@@ -114,6 +115,17 @@ pub struct RecipientReport {
     pub outcome: RecipientOutcome,
 }
 
+impl RecipientReport {
+    /// A recipient the job did not send to.
+    pub(crate) fn not_sent(number: String, why: NotSent) -> RecipientReport {
+        RecipientReport {
+            number,
+            telid: None,
+            outcome: RecipientOutcome::NotSent(why),
+        }
+    }
+}
+
 /// The result for one recipient.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RecipientOutcome {
@@ -211,6 +223,22 @@ pub(crate) async fn run_before_send(
             reason: format!("before_send did not finish within {limit:?}"),
         }),
     }
+}
+
+/// Why the recipient at `index` is not to be sent, if it is not: once a
+/// recipient has ended the job (`ended`), the rest are not sent for the same
+/// reason; and once the engine is stopping, no recipient after the first
+/// starts (past the hook the first SEND goes out even during shutdown, and
+/// the grace covers its result).
+pub(crate) fn skip_reason(
+    ctx: &JobContext,
+    index: usize,
+    ended: &mut Option<NotSent>,
+) -> Option<NotSent> {
+    if ended.is_none() && index > 0 && ctx.is_stopping() {
+        *ended = Some(NotSent::Stopping);
+    }
+    ended.clone()
 }
 
 /// The job's outcome from its recipients' reports: when not one recipient

@@ -8,6 +8,7 @@
 
 use super::sms::{
     NotSent, RecipientOutcome, RecipientReport, SmsOutcome, SmsRequest, conclude, run_before_send,
+    skip_reason,
 };
 use super::worker::JobContext;
 use crate::goip::Command;
@@ -36,15 +37,8 @@ pub(crate) async fn run(ctx: &mut JobContext, request: SmsRequest) -> SmsOutcome
     let mut reports = Vec::with_capacity(recipients.len());
     let mut ended: Option<NotSent> = None;
     for (index, number) in recipients.into_iter().enumerate() {
-        if ended.is_none() && index > 0 && ctx.is_stopping() {
-            ended = Some(NotSent::Stopping);
-        }
-        if let Some(why) = &ended {
-            reports.push(RecipientReport {
-                number,
-                telid: None,
-                outcome: RecipientOutcome::NotSent(why.clone()),
-            });
+        if let Some(why) = skip_reason(ctx, index, &mut ended) {
+            reports.push(RecipientReport::not_sent(number, why));
             continue;
         }
         let stamp = first_stamp.take().unwrap_or_else(|| ctx.new_sendid());

@@ -35,7 +35,7 @@ use super::pending::{Exchange, Finished, Waited};
 use super::shared::{CommandError, lock};
 use super::sms::{
     MessageRef, NotSent, RecipientOutcome, RecipientReport, SmsOutcome, SmsRequest, conclude,
-    run_before_send,
+    run_before_send, skip_reason,
 };
 use super::worker::JobContext;
 use crate::goip::{Command, ErrorReply, Reply};
@@ -72,17 +72,8 @@ pub(crate) async fn run(ctx: &mut JobContext, request: SmsRequest) -> SmsOutcome
     let mut ended: Option<NotSent> = None;
     for (index, number) in recipients.into_iter().enumerate() {
         let telid = u32::try_from(index + 1).unwrap_or(u32::MAX);
-        // Past the hook, the first SEND goes out even during shutdown (the
-        // grace covers its result); later ones do not start.
-        if ended.is_none() && index > 0 && ctx.is_stopping() {
-            ended = Some(NotSent::Stopping);
-        }
-        if let Some(why) = &ended {
-            reports.push(RecipientReport {
-                number,
-                telid: None,
-                outcome: RecipientOutcome::NotSent(why.clone()),
-            });
+        if let Some(why) = skip_reason(ctx, index, &mut ended) {
+            reports.push(RecipientReport::not_sent(number, why));
             continue;
         }
         let outcome = send_one(ctx, &mut session, telid, &number, message_ref).await;

@@ -16,7 +16,8 @@
 
 use std::time::Instant;
 
-use super::pending::{Finished, Waited};
+use super::pending::Finished;
+use super::request::{Exchanged, send_and_await};
 use super::shared::CommandError;
 use super::worker::JobContext;
 use crate::goip::{Command, Reply, ussd_reply_failed, ussd_reply_text};
@@ -57,78 +58,40 @@ pub(crate) async fn run(ctx: &mut JobContext, code: &str) -> UssdOutcome {
         password: ctx.password(),
         code: code.to_owned(),
     };
-    let (timeout, grace) = (ctx.config().ussd_timeout, ctx.config().shutdown_grace);
-    let mut outcome = None;
-    let mut stopping = false;
-    'attempts: for attempt in 0..2 {
-        if stopping {
-            break;
-        }
-        match ctx.send(&command).await {
+    let timeout = ctx.config().ussd_timeout;
+    let exchanged = send_and_await(
+        ctx,
+        &mut exchange,
+        &command,
+        timeout,
+        1,
+        |ctx, attempt, result| match result {
             Ok(()) if attempt == 0 => tracing::info!(goip_id = ctx.goip_id, sendid, "USSD sent"),
             Ok(()) => tracing::info!(
                 goip_id = ctx.goip_id,
                 sendid,
                 "no USSD answer yet: resent once (same sendid)"
             ),
-            Err(e) if attempt == 0 => {
-                return match e {
-                    CommandError::Offline => UssdOutcome::ChannelOffline,
-                    CommandError::Invalid(e) => UssdOutcome::Invalid(e.to_string()),
-                    CommandError::Socket(e) => UssdOutcome::Error {
-                        text: format!("cannot send: {e}"),
-                    },
-                };
-            }
             Err(e) => {
                 tracing::debug!(goip_id = ctx.goip_id, sendid, error = ?e, "USSD resend not sent")
             }
-        }
-        let mut deadline = Instant::now() + timeout;
-        loop {
-            let stop = if stopping {
-                None
-            } else {
-                Some(ctx.stop_signal())
+        },
+        |ctx, reply| answer(ctx, sendid, reply),
+    )
+    .await;
+    let outcome = match exchanged {
+        Exchanged::Answered(outcome) => Some(outcome),
+        Exchanged::Unanswered => None,
+        Exchanged::NotSent(e) => {
+            return match e {
+                CommandError::Offline => UssdOutcome::ChannelOffline,
+                CommandError::Invalid(e) => UssdOutcome::Invalid(e.to_string()),
+                CommandError::Socket(e) => UssdOutcome::Error {
+                    text: format!("cannot send: {e}"),
+                },
             };
-            match exchange.next(deadline, stop).await {
-                Waited::Reply(Reply::Ussd { text, .. }) => {
-                    let clean = ussd_reply_text(&text).to_owned();
-                    outcome = Some(if ussd_reply_failed(&text) {
-                        UssdOutcome::Error { text: clean }
-                    } else {
-                        UssdOutcome::Reply { text: clean }
-                    });
-                    break 'attempts;
-                }
-                Waited::Reply(Reply::UssdError { text, .. }) => {
-                    outcome = Some(UssdOutcome::Error { text });
-                    break 'attempts;
-                }
-                Waited::Reply(Reply::UssdExit { .. }) => {
-                    outcome = Some(UssdOutcome::Closed);
-                    break 'attempts;
-                }
-                Waited::Reply(Reply::Error(e)) => {
-                    outcome = Some(UssdOutcome::Error {
-                        text: super::control::error_text(&e),
-                    });
-                    break 'attempts;
-                }
-                Waited::Reply(other) => tracing::debug!(
-                    goip_id = ctx.goip_id,
-                    sendid,
-                    verb = other.verb(),
-                    "reply ignored while waiting for a USSD answer"
-                ),
-                Waited::TimedOut => break,
-                Waited::Stopping => {
-                    stopping = true;
-                    deadline = deadline.min(Instant::now() + grace);
-                }
-            }
         }
-    }
+    };
     ctx.done(sendid).await;
     match outcome {
         Some(outcome) => {
@@ -151,6 +114,34 @@ pub(crate) async fn run(ctx: &mut JobContext, code: &str) -> UssdOutcome {
                 Instant::now(),
             );
             UssdOutcome::Timeout
+        }
+    }
+}
+
+/// The outcome a reply to the request `sendid` gives, if it answers it.
+fn answer(ctx: &JobContext, sendid: u32, reply: Reply) -> Option<UssdOutcome> {
+    match reply {
+        Reply::Ussd { text, .. } => {
+            let clean = ussd_reply_text(&text).to_owned();
+            Some(if ussd_reply_failed(&text) {
+                UssdOutcome::Error { text: clean }
+            } else {
+                UssdOutcome::Reply { text: clean }
+            })
+        }
+        Reply::UssdError { text, .. } => Some(UssdOutcome::Error { text }),
+        Reply::UssdExit { .. } => Some(UssdOutcome::Closed),
+        Reply::Error(e) => Some(UssdOutcome::Error {
+            text: super::control::error_text(&e),
+        }),
+        other => {
+            tracing::debug!(
+                goip_id = ctx.goip_id,
+                sendid,
+                verb = other.verb(),
+                "reply ignored while waiting for a USSD answer"
+            );
+            None
         }
     }
 }

@@ -4,8 +4,9 @@
 //! MySQL columns (TINYINT(1), TIMESTAMP, ENUM) are outside what `Any` can
 //! decode, each backend needs its own connection settings (WAL and a busy
 //! timeout; utf8mb4 and UTC), and the SQL differs anyway (upserts, time
-//! conversions, insert ids). Every query is a `'static` string in the
-//! backend's own file; this enum only forwards to the right one.
+//! conversions, insert ids). Every query is a `'static` string, written
+//! once in `store/queries.rs` and expanded for each backend with its own
+//! dialect (`store/dialect.rs`); this enum only forwards to the right one.
 
 use super::error::StoreError;
 use super::mysql::MySqlBackend;

@@ -28,16 +28,21 @@
 //! loop never waits on the database and a database outage delays writes
 //! instead of losing them; reads go straight to the pool. The channel
 //! registry the engine authenticates against is an in-memory snapshot of
-//! the enabled gateways ([`GatewayDirectory`]). Per-backend SQL lives in
-//! `store/sqlite.rs` and `store/mysql.rs`; times are explained in `store/time.rs`.
+//! the enabled gateways ([`GatewayDirectory`]). The queries are written once
+//! in `store/queries.rs`, with what differs between SQLite and MySQL side by
+//! side in `store/dialect.rs`; connecting and what else is one backend's own
+//! lives in `store/sqlite.rs` and `store/mysql.rs`. Times are explained in
+//! `store/time.rs`.
 
 mod admin;
 mod backend;
 mod cleanup;
+mod dialect;
 mod directory;
 mod error;
 mod legacy;
 mod mysql;
+mod queries;
 mod ratelimit;
 mod records;
 mod rows;
@@ -152,14 +157,7 @@ impl Store {
                 password,
             } => (
                 Backend::MySql(
-                    mysql::MySqlBackend::open(mysql::MySqlTarget {
-                        host: host.clone(),
-                        port: *port,
-                        database: database.clone(),
-                        user: user.clone(),
-                        password: password.clone(),
-                    })
-                    .await?,
+                    mysql::MySqlBackend::open(host, *port, database, user, password).await?,
                 ),
                 format!("MySQL {user}@{host}:{port}/{database}"),
             ),

@@ -648,8 +648,9 @@ pub struct CallEntry {
     pub msisdn: Option<String>,
 }
 
-/// The last stored keepalive of a channel (`goippy_state`).
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// The last stored keepalive of a channel (`goippy_state`), read straight
+/// from the row the backends select (its columns aliased to these names).
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct ChannelState {
     pub goip_id: String,
     pub ext: Option<String>,
@@ -666,7 +667,9 @@ pub struct ChannelState {
     pub iccid: Option<String>,
     pub cell_info: Option<String>,
     pub sms_login: Option<String>,
+    #[sqlx(rename = "source_addr")]
     pub source: Option<String>,
+    #[sqlx(rename = "updated_unix")]
     pub updated_at: Option<Timestamp>,
 }
 

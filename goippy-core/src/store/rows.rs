@@ -5,13 +5,15 @@
 //! own column types (TIMESTAMP, TINYINT(1), ENUM; SQLite's free typing) into
 //! the few that decode the same on both: `i64`, `String` and their `Option`s.
 //! `#[derive(sqlx::FromRow)]` is generic over the row type, so one definition
-//! serves both drivers.
+//! serves both drivers. A record that is its row already, column for column
+//! (`ChannelState`, [`LogEntry`]), derives `FromRow` itself instead of
+//! having a twin here.
 
 use crate::config::Secret;
 
 use super::records::{
-    CallDirection, CallEntry, ChannelState, DeliveryReportInfo, Gateway, InboxItem, LogId, LogKind,
-    NoticeInfo, OutboundKind, OutboundRef, OutboxItem, OutboxState,
+    CallDirection, CallEntry, DeliveryReportInfo, Gateway, InboxItem, LogId, LogKind, NoticeInfo,
+    OutboundKind, OutboundRef, OutboxItem, OutboxState,
 };
 use super::time::Timestamp;
 
@@ -187,51 +189,6 @@ impl From<CallRow> for CallEntry {
             cause: r.cause.filter(|c| !c.is_empty()),
             duration: r.duration,
             msisdn: r.msisdn,
-        }
-    }
-}
-
-#[derive(Debug, sqlx::FromRow)]
-pub(crate) struct StateRow {
-    pub goip_id: String,
-    pub ext: Option<String>,
-    pub msisdn: Option<String>,
-    pub gsm_signal: Option<i64>,
-    pub gsm_status: Option<String>,
-    pub voip_status: Option<String>,
-    pub voip_state: Option<String>,
-    pub remain_time: Option<i64>,
-    pub provider: Option<String>,
-    pub disable_status: Option<i64>,
-    pub imei: Option<String>,
-    pub imsi: Option<String>,
-    pub iccid: Option<String>,
-    pub cell_info: Option<String>,
-    pub sms_login: Option<String>,
-    pub source_addr: Option<String>,
-    pub updated_unix: Option<i64>,
-}
-
-impl From<StateRow> for ChannelState {
-    fn from(r: StateRow) -> ChannelState {
-        ChannelState {
-            goip_id: r.goip_id,
-            ext: r.ext,
-            msisdn: r.msisdn,
-            gsm_signal: r.gsm_signal,
-            gsm_status: r.gsm_status,
-            voip_status: r.voip_status,
-            voip_state: r.voip_state,
-            remain_time: r.remain_time,
-            provider: r.provider,
-            disable_status: r.disable_status,
-            imei: r.imei,
-            imsi: r.imsi,
-            iccid: r.iccid,
-            cell_info: r.cell_info,
-            sms_login: r.sms_login,
-            source: r.source_addr,
-            updated_at: r.updated_unix.map(Timestamp::from_unix),
         }
     }
 }

@@ -73,6 +73,31 @@ impl fmt::Display for Timestamp {
     }
 }
 
+/// A Unix-seconds column (`… AS updated_unix`) decodes straight into a
+/// `Timestamp`, as the integer it is, so a record whose times are all such
+/// columns can derive `sqlx::FromRow` itself instead of through a row twin.
+impl<DB: sqlx::Database> sqlx::Type<DB> for Timestamp
+where
+    i64: sqlx::Type<DB>,
+{
+    fn type_info() -> DB::TypeInfo {
+        <i64 as sqlx::Type<DB>>::type_info()
+    }
+
+    fn compatible(ty: &DB::TypeInfo) -> bool {
+        <i64 as sqlx::Type<DB>>::compatible(ty)
+    }
+}
+
+impl<'r, DB: sqlx::Database> sqlx::Decode<'r, DB> for Timestamp
+where
+    i64: sqlx::Decode<'r, DB>,
+{
+    fn decode(value: DB::ValueRef<'r>) -> Result<Timestamp, sqlx::error::BoxDynError> {
+        <i64 as sqlx::Decode<'r, DB>>::decode(value).map(Timestamp)
+    }
+}
+
 /// A short "how long ago" for operators: `12s`, `5m`, `3h`, `2d`.
 pub fn short_age(age: Duration) -> String {
     let s = age.as_secs();

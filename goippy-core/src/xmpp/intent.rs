@@ -451,7 +451,7 @@ fn is_encrypted(payloads: &[Element], body: &str) -> bool {
 mod tests {
     use super::*;
     use crate::number::E164;
-    use crate::xmpp::testing::{addressing, parse_stanza};
+    use crate::xmpp::testing::{addressing, invalid_message, parse_stanza};
     use tokio_xmpp::parsers::stanza_error::DefinedCondition;
 
     fn stanza(xml: &str) -> Inbound {
@@ -712,14 +712,7 @@ mod tests {
 
     #[test]
     fn malformed_stanzas() {
-        let invalid = InvalidStanza {
-            kind: StanzaKind::Message,
-            from: Some("2001@example.org/a".into()),
-            to: Some("+37255512345@sms.example.org".into()),
-            type_: Some("bogus".into()),
-            id: Some("b1".into()),
-            error: "Unknown value for 'type' attribute.".into(),
-        };
+        let invalid = invalid_message();
         let Intent::Malformed(m) = classify(Inbound::Invalid(invalid.clone()), &addressing())
         else {
             panic!("not malformed")

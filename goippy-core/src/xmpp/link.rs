@@ -964,9 +964,8 @@ mod tests {
             .expect("ephemeral port")
     }
 
-    #[tokio::test]
-    async fn an_invalid_component_jid_stops_the_link() {
-        let (handle, _inbound, mut state) = XmppLink::spawn(config("not a jid@@", closed_port()));
+    /// Waits (at most 5 s) for the link to stop.
+    async fn stops(state: &mut watch::Receiver<LinkState>) {
         tokio::time::timeout(
             Duration::from_secs(5),
             state.wait_for(|s| *s == LinkState::Stopped),
@@ -974,6 +973,12 @@ mod tests {
         .await
         .expect("stops")
         .expect("watch");
+    }
+
+    #[tokio::test]
+    async fn an_invalid_component_jid_stops_the_link() {
+        let (handle, _inbound, mut state) = XmppLink::spawn(config("not a jid@@", closed_port()));
+        stops(&mut state).await;
         assert_eq!(
             handle.send(Message::chat(None)).await,
             Err(SendError::Stopped)
@@ -1003,12 +1008,6 @@ mod tests {
         let (handle, _inbound, mut state) =
             XmppLink::spawn(config("sms.example.org", closed_port()));
         drop(handle);
-        tokio::time::timeout(
-            Duration::from_secs(5),
-            state.wait_for(|s| *s == LinkState::Stopped),
-        )
-        .await
-        .expect("stops")
-        .expect("watch");
+        stops(&mut state).await;
     }
 }

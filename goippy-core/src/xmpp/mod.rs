@@ -60,7 +60,7 @@ pub mod service;
 pub mod text;
 
 #[cfg(test)]
-mod testing;
+pub(crate) mod testing;
 
 pub use address::{Addressing, Target};
 pub use intent::{Envelope, Intent, classify};

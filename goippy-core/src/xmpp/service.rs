@@ -99,7 +99,7 @@ mod tests {
     use super::*;
     use crate::xmpp::intent::classify;
     use crate::xmpp::link::{Inbound, InvalidStanza};
-    use crate::xmpp::testing::{addressing, element, parse_stanza};
+    use crate::xmpp::testing::{addressing, element, invalid_message, parse_stanza};
     use tokio_xmpp::parsers::ns;
 
     fn handle(xml: &str) -> Option<Handled> {
@@ -176,14 +176,7 @@ mod tests {
 
     #[test]
     fn malformed_stanzas_get_bad_request_unless_unanswerable() {
-        let invalid = InvalidStanza {
-            kind: StanzaKind::Message,
-            from: Some("2001@example.org/a".into()),
-            to: Some("+37255512345@sms.example.org".into()),
-            type_: Some("bogus".into()),
-            id: Some("b1".into()),
-            error: "Unknown value for 'type' attribute.".into(),
-        };
+        let invalid = invalid_message();
         let intent = classify(Inbound::Invalid(invalid.clone()), &addressing());
         let e = single_reply(answer(&intent, &addressing()));
         assert_eq!(e.name(), "message");

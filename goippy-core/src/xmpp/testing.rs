@@ -1,5 +1,6 @@
-//! Helpers for the unit tests of this module: stanzas written as XML, and
-//! stanzas turned back into XML for assertions.
+//! Helpers for the unit tests of this module and of the bridge: the test
+//! domains, stanzas written as XML, and stanzas turned back into XML for
+//! assertions.
 
 use tokio_xmpp::Stanza;
 use tokio_xmpp::minidom::Element;
@@ -7,6 +8,7 @@ use tokio_xmpp::minidom::Element;
 use crate::number::NumberRules;
 
 use super::address::Addressing;
+use super::link::{InvalidStanza, StanzaKind};
 
 /// `example.org` users, `sms.example.org` component and contacts, alias on.
 pub fn addressing() -> Addressing {
@@ -18,6 +20,19 @@ pub fn addressing() -> Addressing {
         true,
     )
     .expect("valid test domains")
+}
+
+/// A message from a user to a contact that did not parse (a bogus `type`),
+/// with everything needed to answer it.
+pub fn invalid_message() -> InvalidStanza {
+    InvalidStanza {
+        kind: StanzaKind::Message,
+        from: Some("2001@example.org/a".into()),
+        to: Some("+37255512345@sms.example.org".into()),
+        type_: Some("bogus".into()),
+        id: Some("b1".into()),
+        error: "Unknown value for 'type' attribute.".into(),
+    }
 }
 
 /// Parses a stanza written without a namespace, as a component receives it.

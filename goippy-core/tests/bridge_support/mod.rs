@@ -17,7 +17,9 @@ use goippy_core::bridge::{Bridge, BridgeConfig};
 use goippy_core::config::{ReceiptPolicy, Secret, SmsMode, XmppSettings};
 use goippy_core::engine::EngineConfig;
 use goippy_core::number::NumberRules;
-use goippy_core::sim::{self, ChannelConfig, Device, DeviceConfig, Event, Events, SentSms};
+use goippy_core::sim::{
+    self, ChannelConfig, Device, DeviceConfig, Event, Events, Failure, FailureChange, SentSms,
+};
 use goippy_core::store::Store;
 use goippy_core::xmpp::{Inbound, LinkConfig, LinkState, XmppHandle, XmppLink};
 use goippy_testkit::ports::free_udp_port;
@@ -300,6 +302,22 @@ impl World {
             );
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
+    }
+
+    /// The device's channel falls silent (no more keepalives) until the
+    /// test says otherwise; returns once the engine sees it offline.
+    pub async fn silence_channel(&self) {
+        self.device
+            .fail(1, FailureChange::Set(Failure::Silence))
+            .await
+            .expect("fail");
+        self.wait_until("the channel is offline", |w| {
+            w.bridge()
+                .engine()
+                .channel(GOIP_ID)
+                .is_some_and(|c| !c.online)
+        })
+        .await;
     }
 
     /// The SMS the device sent, oldest first.

@@ -25,6 +25,10 @@ use tokio::task::JoinHandle;
 /// How long any single expectation may take before the test fails.
 pub const PATIENCE: Duration = Duration::from_secs(10);
 
+/// The channel most tests use, and its password.
+pub const ID: &str = "goip-1";
+pub const PASSWORD: &str = "s3cret";
+
 /// The protocol's timers shrunk so a test takes moments: their ratios stay
 /// as in production (a poll well before the deadline, retries well inside
 /// the GoIP's session lifetime).
@@ -68,6 +72,16 @@ pub async fn start(config: EngineConfig, channels: &[(&str, &str)]) -> TestEngin
         events,
         credentials,
     }
+}
+
+/// An engine with [`fast_config`] that knows channel [`ID`], and that
+/// channel online, answering commands as `behaviour` says.
+pub async fn online(behaviour: Behaviour) -> (TestEngine, Device) {
+    let mut t = start(fast_config(), &[(ID, PASSWORD)]).await;
+    let mut device = Device::bind(t.addr(), ID, PASSWORD).await;
+    t.bring_online(&mut device).await;
+    device.script(goip(behaviour));
+    (t, device)
 }
 
 impl TestEngine {

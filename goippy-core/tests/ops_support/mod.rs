@@ -155,6 +155,23 @@ echo "goippy:x:998:{gid}:goippy SMS bridge:/var/lib/goippy:/usr/sbin/nologin" >>
     pub fn make_fail(&self, verb: &str, stderr: &str) {
         std::fs::write(self.fail.join(verb), stderr).expect("fail");
     }
+
+    /// Instance 2508's configuration, written as an operator would: a copy
+    /// of `main` on GOIP port 44445 for the component sms2.example.org, with
+    /// `edits` besides.
+    pub fn instance_2508_config(&self, main: &Path, edits: &[(&str, &str)]) -> PathBuf {
+        let instance = self.etc.join("goippy-2508.conf");
+        std::fs::copy(main, &instance).expect("copy");
+        let [data, jid] = component("sms2.example.org");
+        let mut all = vec![
+            (SAMPLE_PORT, "GOIP_PORT = 44445"),
+            (data.0.as_str(), data.1.as_str()),
+            (jid.0.as_str(), jid.1.as_str()),
+        ];
+        all.extend_from_slice(edits);
+        edit(&instance, &all);
+        instance
+    }
 }
 
 /// Replaces whole lines of a configuration; every `old` must be there.
