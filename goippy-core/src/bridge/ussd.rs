@@ -115,7 +115,10 @@ pub(crate) async fn run(ctx: &Arc<Context>, item: OutboxItem) -> JobEnd {
                 log_id = id.0,
                 "cannot record the outcome of a USSD request: {e}"
             );
-            JobEnd::Done
+            // As for SMS: the database is failing, so the channel's runner
+            // backs off instead of taking the next job straight away. The
+            // row stays `sending` and is settled as unknown at the next start.
+            JobEnd::Retry
         }
     }
 }
