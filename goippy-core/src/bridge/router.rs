@@ -20,7 +20,7 @@
 //! messages enter the outbox in the order they were written.
 
 use std::sync::Arc;
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use tokio::sync::mpsc;
 use tokio_xmpp::Stanza;
@@ -218,6 +218,20 @@ fn chars_within(text: &str, max_bytes: usize) -> usize {
         .count()
 }
 
+/// How long the console waits for queued writes before it reads.
+const SETTLE_WRITES: Duration = Duration::from_secs(2);
+
+/// Lets what goippy has already acked to the GoIP (a call that just ended,
+/// the latest keepalive) reach the database before the console reads it:
+/// those writes go through the store's batching queue, so without this
+/// `log` right after a hang-up can miss the call. Bounded, so a slow
+/// database delays the answer a little and never blocks it.
+async fn settle_writes(ctx: &Context) {
+    if let Err(_elapsed) = tokio::time::timeout(SETTLE_WRITES, ctx.store.flush()).await {
+        tracing::debug!("queued writes still pending; the console answers from what is stored");
+    }
+}
+
 /// A message to the user's own number.
 async fn console(ctx: &Arc<Context>, gateway: &ActiveGateway, chat: &ChatToContact) -> Vec<Stanza> {
     let env = &chat.env;
@@ -234,6 +248,7 @@ async fn console(ctx: &Arc<Context>, gateway: &ActiveGateway, chat: &ChatToConta
     match command {
         Command::Help => answer(bot::render_help(&chat.node)),
         Command::Status => {
+            settle_writes(ctx).await;
             let state = match ctx.store.channel_state(&gateway.goip_id).await {
                 Ok(state) => state,
                 Err(e) => return internal(env, e),
@@ -248,6 +263,7 @@ async fn console(ctx: &Arc<Context>, gateway: &ActiveGateway, chat: &ChatToConta
             ))
         }
         Command::Log(n) => {
+            settle_writes(ctx).await;
             let rows = match ctx
                 .store
                 .recent_calls(CallFilter::GoipId(&gateway.goip_id), bot::rows_for_calls(n))

@@ -122,10 +122,9 @@ async fn log_lists_the_calls_and_log_n_the_last_n() {
 }
 
 /// A channel reports its SIM number in every keepalive; from its first one,
-/// text to that number is the console. goippy stores the number at once but
-/// picks it up from its database only at the next gateway reload (every
-/// 5 s): until then `status` would leave as an SMS to the user's own SIM
-/// (a goippy bug, see the report: this test fails until it is fixed).
+/// text to that number is the console. (goippy once learned the number only
+/// at its next gateway reload, 5 s later, and until then sent `status` as an
+/// SMS to the user's own SIM.)
 #[tokio::test(flavor = "multi_thread")]
 async fn the_console_is_there_as_soon_as_the_channel_reported_its_number() {
     let mut w = basic().start().await.must("start the world");
