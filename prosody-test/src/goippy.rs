@@ -32,8 +32,9 @@ use std::time::{Duration, Instant};
 use goippy_testkit::mariadb::TestDatabase;
 use goippy_testkit::process::ChildGuard;
 
+use crate::Result;
 use crate::bins::binaries;
-use crate::{Error, Result};
+use crate::logfile;
 
 /// How long goippy may take to bind its GoIP socket (migrations included).
 const START_TIMEOUT: Duration = Duration::from_secs(30);
@@ -319,23 +320,12 @@ impl Goippy {
 
     /// Everything goippy logged so far, across restarts.
     pub fn log(&self) -> String {
-        fs::read_to_string(&self.log_path).unwrap_or_default()
+        logfile::read(&self.log_path)
     }
 
     /// Waits until a log line contains `needle`; returns that line.
     pub fn wait_for_log(&self, needle: &str, timeout: Duration) -> Result<String> {
-        let deadline = Instant::now() + timeout;
-        loop {
-            if let Some(line) = self.log().lines().find(|l| l.contains(needle)) {
-                return Ok(line.to_string());
-            }
-            if Instant::now() > deadline {
-                return Err(Error::from(format!(
-                    "goippy logged no line with {needle:?} within {timeout:?}"
-                )));
-            }
-            sleep(Duration::from_millis(20));
-        }
+        logfile::wait_for_line(&self.log_path, "goippy", needle, timeout)
     }
 
     /// The last `lines` lines of the log, without sqlx's per-query debug

@@ -35,6 +35,7 @@ pub mod config;
 pub mod external;
 pub mod goip_sim;
 pub mod goippy;
+pub mod logfile;
 pub mod prosody;
 pub mod rock;
 pub mod stanzas;

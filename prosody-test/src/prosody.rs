@@ -27,8 +27,9 @@ use std::time::{Duration, Instant};
 use goippy_testkit::ports::free_tcp_port;
 use goippy_testkit::process::ChildGuard;
 
+use crate::Result;
 use crate::config::{Config, ConfigPaths, Ports};
-use crate::{Error, Result};
+use crate::logfile;
 
 /// How long Prosody may take to open its ports (it needs ~0.2 s).
 const START_TIMEOUT: Duration = Duration::from_secs(15);
@@ -298,23 +299,12 @@ impl Prosody {
 
     /// Everything Prosody has logged so far.
     pub fn log(&self) -> String {
-        fs::read_to_string(&self.log_path).unwrap_or_default()
+        logfile::read(&self.log_path)
     }
 
     /// Waits until a log line contains `needle`; returns that line.
     pub fn wait_for_log(&self, needle: &str, timeout: Duration) -> Result<String> {
-        let deadline = Instant::now() + timeout;
-        loop {
-            if let Some(line) = self.log().lines().find(|l| l.contains(needle)) {
-                return Ok(line.to_string());
-            }
-            if Instant::now() > deadline {
-                return Err(Error::from(format!(
-                    "no log line with {needle:?} within {timeout:?}"
-                )));
-            }
-            sleep(Duration::from_millis(20));
-        }
+        logfile::wait_for_line(&self.log_path, "Prosody", needle, timeout)
     }
 
     /// CPU time (user + system) the server process has used so far, from
