@@ -18,7 +18,6 @@ use std::sync::Arc;
 use futures::StreamExt;
 use futures::future::BoxFuture;
 use futures::stream::FuturesUnordered;
-use sha2::{Digest, Sha256};
 use tokio::sync::{mpsc, watch};
 
 use crate::config::ReceiptPolicy;
@@ -119,10 +118,8 @@ pub(crate) fn recvid_number(recvid: &str) -> i64 {
     if let Ok(n) = recvid.trim().parse::<i64>() {
         return n;
     }
-    let digest = Sha256::digest(recvid.as_bytes());
-    let mut first = [0u8; 8];
-    first.copy_from_slice(&digest[..8]);
-    i64::from_be_bytes(first) & i64::MAX
+    // A stable non-negative stand-in for a recvid that is not a number.
+    i64::from_be_bytes(crate::engine::body_hash(recvid.as_bytes()).to_be_bytes()) & i64::MAX
 }
 
 async fn store_sms(ctx: Arc<Context>, sms: InboundSms) {

@@ -36,7 +36,6 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 use tokio::sync::{Notify, mpsc, oneshot};
 use tokio::task::JoinHandle;
 
@@ -145,12 +144,11 @@ impl BatchFailure {
     }
 }
 
-/// The hash of a message body in the dedup key: the first 8 bytes of its SHA-256.
+/// The hash of a message body in the dedup key: the engine's
+/// [`crate::engine::body_hash`] (the first 8 bytes of its SHA-256), with its
+/// bits kept as the signed integer SQL columns hold.
 pub(crate) fn body_hash(text: &str) -> i64 {
-    let digest = Sha256::digest(text.as_bytes());
-    let mut first = [0u8; 8];
-    first.copy_from_slice(&digest[..8]);
-    i64::from_be_bytes(first)
+    i64::from_be_bytes(crate::engine::body_hash(text.as_bytes()).to_be_bytes())
 }
 
 type Reply = oneshot::Sender<Result<Outcome, StoreError>>;
