@@ -45,7 +45,10 @@ async fn a_keepalive_is_acked_to_its_source_port() {
     let info = t.engine.channel(ID).expect("registered");
     assert!(info.online);
     assert_eq!(info.addr, Some(device.addr()));
-    assert_eq!(info.keepalive.and_then(|k| k.signal), Some("29".to_owned()));
+    assert_eq!(
+        info.keepalive.and_then(|k| k.signal.clone()),
+        Some("29".to_owned())
+    );
     assert_eq!(t.engine.channels().len(), 1);
 }
 

@@ -17,6 +17,7 @@
 
 use std::fmt;
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use tokio::sync::oneshot;
@@ -42,7 +43,7 @@ pub enum EngineEvent {
     Keepalive {
         goip_id: String,
         addr: SocketAddr,
-        keepalive: Box<Keepalive>,
+        keepalive: Arc<Keepalive>,
     },
     /// An inbound SMS. Acked once `durable` is confirmed.
     Sms(InboundSms),

@@ -37,8 +37,8 @@ use super::shared::{Shared, lock};
 use super::sms::RecipientOutcome;
 use super::stats::bump;
 use crate::goip::{
-    Ack, Datagram, ErrorReply, Notification, NotificationKind, Packet, RECV_BUFFER_BYTES, Reply,
-    escape_for_log, parse_packet, ussd_reply_failed, ussd_reply_text,
+    Ack, Datagram, ErrorReply, Keepalive, Notification, NotificationKind, Packet,
+    RECV_BUFFER_BYTES, Reply, escape_for_log, parse_packet, ussd_reply_failed, ussd_reply_text,
 };
 
 /// How much of a stranger's channel id goes into a log line.
@@ -198,9 +198,11 @@ async fn handle_keepalive(
     shared: &Arc<Shared>,
     count: &str,
     goip_id: String,
-    keepalive: Box<crate::goip::Keepalive>,
+    keepalive: Box<Keepalive>,
     from: SocketAddr,
 ) {
+    // One copy, shared by the registry and the event.
+    let keepalive = Arc::<Keepalive>::from(keepalive);
     let change = shared
         .registry
         .keepalive(&goip_id, from, keepalive.clone(), Instant::now());

@@ -13,7 +13,7 @@
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
 use tokio::sync::watch;
@@ -43,8 +43,9 @@ pub struct ChannelInfo {
     /// When it last went online or offline.
     pub since: SystemTime,
     pub last_keepalive: Option<SystemTime>,
-    /// The fields of its latest keepalive.
-    pub keepalive: Option<Box<Keepalive>>,
+    /// The fields of its latest keepalive (shared with the keepalive event
+    /// that carried them).
+    pub keepalive: Option<Arc<Keepalive>>,
 }
 
 /// What a keepalive changed.
@@ -63,7 +64,7 @@ struct Entry {
     presence: watch::Sender<Presence>,
     addr: Option<SocketAddr>,
     last_keepalive: Option<(Instant, SystemTime)>,
-    keepalive: Option<Box<Keepalive>>,
+    keepalive: Option<Arc<Keepalive>>,
     since: SystemTime,
 }
 
@@ -105,7 +106,7 @@ impl ChannelRegistry {
         &self,
         goip_id: &str,
         addr: SocketAddr,
-        keepalive: Box<Keepalive>,
+        keepalive: Arc<Keepalive>,
         now: Instant,
     ) -> KeepaliveChange {
         let mut channels = self.lock();
@@ -243,7 +244,7 @@ mod tests {
         let mut w = r.watch("g1");
         assert_eq!(*w.borrow_and_update(), Presence::Offline);
         assert_eq!(r.info("g1"), None, "never heard from");
-        let k = || Box::new(Keepalive::default());
+        let k = || Arc::new(Keepalive::default());
         assert_eq!(
             r.keepalive("g1", addr(1), k(), t0),
             KeepaliveChange::CameOnline
