@@ -16,11 +16,11 @@
 use std::sync::Mutex;
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use crate::goip::MAX_SENDID;
+
 /// 2024-01-01T00:00:00Z: the base of time-derived ids, which keeps them
 /// within 31 bits until 2092.
 const EPOCH_2024: u64 = 1_704_067_200;
-/// The largest sendid a GoIP is known to handle.
-pub const MAX_SENDID: u32 = i32::MAX as u32;
 
 /// Hands out strictly increasing sendids.
 #[derive(Debug)]
