@@ -5,7 +5,7 @@
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::{SocketAddr, UdpSocket};
-use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
+use std::process::{Child, ChildStdin, ChildStdout, Command, ExitStatus, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
@@ -21,18 +21,15 @@ struct Sim {
     stdin: Option<ChildStdin>,
     lines: mpsc::Receiver<String>,
     seen: Vec<String>,
+    /// The stdout of a sim whose output nobody reads (see
+    /// [`Sim::spawn_unread`]).
+    unread: Option<ChildStdout>,
 }
 
 impl Sim {
     fn spawn(args: &[&str]) -> Sim {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_goip-sim"))
-            .args(args)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("spawn goip-sim");
-        let stdout = child.stdout.take().expect("stdout");
+        let mut sim = Sim::spawn_unread(args);
+        let stdout = sim.unread.take().expect("stdout");
         let (tx, lines) = mpsc::channel();
         std::thread::spawn(move || {
             for line in BufReader::new(stdout).lines() {
@@ -42,12 +39,27 @@ impl Sim {
                 }
             }
         });
+        sim.lines = lines;
+        sim
+    }
+
+    /// A sim whose stdout is a pipe that nobody reads.
+    fn spawn_unread(args: &[&str]) -> Sim {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_goip-sim"))
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("spawn goip-sim");
+        let unread = child.stdout.take();
         let stdin = child.stdin.take();
         Sim {
             child,
             stdin,
-            lines,
+            lines: mpsc::channel().1,
             seen: Vec::new(),
+            unread,
         }
     }
 
@@ -123,6 +135,8 @@ impl Sim {
 impl Drop for Sim {
     fn drop(&mut self) {
         self.stdin = None;
+        // A full pipe must not hold up its shutdown.
+        self.unread = None;
         if let Ok(None) = self.child.try_wait() {
             let _ = Command::new("kill")
                 .arg("-TERM")
@@ -355,6 +369,44 @@ fn a_harness_drives_it_over_stdin_and_stdout() {
     sim.event("stopped");
     assert!(sim.wait().success());
     assert!(sim.rest().is_empty());
+}
+
+#[test]
+fn a_reader_that_stops_reading_does_not_stop_the_device() {
+    let server = Server::bind();
+    let mut args = fast_args(&server);
+    args.extend(["--keepalive-interval".into(), "20ms".into()]);
+    let sim = Sim::spawn_unread(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    let (_, channel) = server.notification("req");
+
+    // Datagrams it ignores, each echoed into two events (`wire` and
+    // `ignored`): far more output than the pipe holds.
+    let junk = "x".repeat(4000);
+    for _ in 0..200 {
+        server
+            .socket
+            .send_to(junk.as_bytes(), channel)
+            .expect("send");
+    }
+    std::thread::sleep(Duration::from_millis(500));
+    let mut buf = vec![0u8; goip::RECV_BUFFER_BYTES];
+    while server.socket.recv_from(&mut buf).is_ok() {}
+
+    // The output is stuck; the channel is not: it keeps registering.
+    let deadline = Instant::now() + Duration::from_secs(2);
+    let mut keepalives = 0;
+    while Instant::now() < deadline {
+        if let Ok((len, _)) = server.socket.recv_from(&mut buf)
+            && buf[..len].starts_with(b"req:")
+        {
+            keepalives += 1;
+        }
+    }
+    assert!(
+        keepalives >= 5,
+        "{keepalives} keepalives in 2 s with stdout full"
+    );
+    drop(sim);
 }
 
 #[test]

@@ -3,7 +3,7 @@
 //! `goippy_core::sim`; this is its front end: command line, stdin/script
 //! input, and event output (human lines, or JSON lines with `--json`).
 
-use std::io::{self, BufRead, Read, Write};
+use std::io::{self, BufRead, Read};
 use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -14,6 +14,7 @@ use goippy_core::sim::{
     ChannelConfig, Channels, Device, DeviceConfig, Event, Events, FailureChange, Flow, HELP,
     ScriptCommand, Timing, UssdTable, default_bind, parse_duration, parse_line, script,
 };
+use tokio::io::AsyncWriteExt;
 use tokio::sync::mpsc;
 
 const EXAMPLES: &str = "\
@@ -249,7 +250,11 @@ async fn shutdown_signal() {
     }
 }
 
+/// Writes events to stdout through tokio, so a reader that stops reading
+/// holds up only this task (it falls behind and gets `lagged`), never the
+/// channels on the runtime's one thread.
 async fn print_events(mut events: Events, json: bool, no_wire: bool) {
+    let mut out = tokio::io::stdout();
     while let Some(event) = events.next().await {
         if no_wire && event.is_wire() {
             continue;
@@ -259,9 +264,9 @@ async fn print_events(mut events: Events, json: bool, no_wire: bool) {
         } else {
             event.human()
         };
-        if let Some(line) = line {
-            let mut out = io::stdout().lock();
-            if writeln!(out, "{line}").and_then(|()| out.flush()).is_err() {
+        if let Some(mut line) = line {
+            line.push('\n');
+            if out.write_all(line.as_bytes()).await.is_err() || out.flush().await.is_err() {
                 // Nobody reads any more; the device goes on until told to stop.
                 return;
             }
