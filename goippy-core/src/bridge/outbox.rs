@@ -137,16 +137,20 @@ async fn run(ctx: Arc<Context>, goip_id: String, poke: Arc<Notify>, phase: watch
         if ctx.is_stopping() {
             break;
         }
-        let jobs = match ctx.store.queued_outbound(&goip_id, PAGE).await {
-            Ok(jobs) => jobs,
+        // Idle: the queue is empty, so only a poke brings work. A failed
+        // read is no empty queue: it is tried again after a pause.
+        let (jobs, idle) = match ctx.store.queued_outbound(&goip_id, PAGE).await {
+            Ok(jobs) => {
+                let idle = jobs.is_empty();
+                (jobs, idle)
+            }
             Err(StoreError::Closed) => break,
             Err(e) => {
                 tracing::warn!(goip_id, "cannot read the outbox: {e}");
-                Vec::new()
+                (Vec::new(), false)
             }
         };
         let mut progress = !jobs.is_empty();
-        let idle = jobs.is_empty();
         for job in jobs {
             if ctx.is_stopping() {
                 break 'rounds;
