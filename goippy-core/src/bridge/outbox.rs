@@ -28,6 +28,7 @@ use tokio::sync::{Notify, watch};
 use tokio::task::JoinHandle;
 
 use crate::store::{OutboundKind, OutboxState, StoreError};
+use crate::xmpp::backoff::Backoff;
 
 use super::Context;
 use super::notice::{self, Notice};
@@ -132,7 +133,7 @@ impl Outbox {
 /// One channel's runner.
 async fn run(ctx: Arc<Context>, goip_id: String, poke: Arc<Notify>, phase: watch::Sender<Phase>) {
     let mut stopping = ctx.stopping.subscribe();
-    let mut pause = RETRY_MIN;
+    let mut backoff = Backoff::new(RETRY_MIN, RETRY_MAX);
     'rounds: loop {
         if ctx.is_stopping() {
             break;
@@ -174,13 +175,10 @@ async fn run(ctx: Arc<Context>, goip_id: String, poke: Arc<Notify>, phase: watch
             }
         }
         if progress {
-            pause = RETRY_MIN;
+            backoff.reset();
             continue;
         }
-        let wait = if idle { None } else { Some(pause) };
-        if !idle {
-            pause = (pause * 2).min(RETRY_MAX);
-        }
+        let wait = (!idle).then(|| backoff.next_delay());
         tokio::select! {
             () = poke.notified() => {}
             _ = stopping.wait_for(|s| *s) => break,
