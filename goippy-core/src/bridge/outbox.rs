@@ -151,6 +151,7 @@ async fn run(ctx: Arc<Context>, goip_id: String, poke: Arc<Notify>, phase: watch
                 (Vec::new(), false)
             }
         };
+        let full_page = jobs.len() == PAGE as usize;
         let mut progress = !jobs.is_empty();
         for job in jobs {
             if ctx.is_stopping() {
@@ -176,9 +177,14 @@ async fn run(ctx: Arc<Context>, goip_id: String, poke: Arc<Notify>, phase: watch
         }
         if progress {
             backoff.reset();
-            continue;
+            // A full page may have more behind it. A shorter one was the
+            // whole queue: whatever was queued since has poked this runner,
+            // so asking the database again would only find nothing.
+            if full_page {
+                continue;
+            }
         }
-        let wait = (!idle).then(|| backoff.next_delay());
+        let wait = (!idle && !progress).then(|| backoff.next_delay());
         tokio::select! {
             () = poke.notified() => {}
             _ = stopping.wait_for(|s| *s) => break,
