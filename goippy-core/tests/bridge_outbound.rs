@@ -382,3 +382,33 @@ async fn chat_states_receipts_markers_and_errors_are_neither_sent_nor_answered()
         0
     );
 }
+
+/// The channel's runner reads its queue from the database; when that read
+/// fails, the queued message must not wait for the user's next one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_queue_that_cannot_be_read_is_read_again_without_another_message() {
+    let mut w = World::start(Options::default()).await;
+    // An outbound row the store cannot decode (a sendid that is no number,
+    // as only a hand-edited SQLite file can hold) makes the runner's read of
+    // this channel's queue fail, until it is repaired.
+    w.db.exec(&format!(
+        "INSERT INTO goippy_log (dir, status, kind, goip_id, ext, msisdn, body, xmpp_jid, sendid) \
+         VALUES ('out', 'queued', 'sms', '{GOIP_ID}', '{EXT}', '{BOB}', 'poison', '{PHONE}', 'not a number')"
+    ))
+    .await;
+    w.users
+        .chat(PHONE, &contact(BOB), "r1", "after the repair", false)
+        .await;
+    w.wait_for_count(
+        "SELECT COUNT(*) FROM goippy_log WHERE xmpp_id = 'r1' AND status = 'queued'",
+        1,
+    )
+    .await;
+    // The runner was poked and has failed to read meanwhile.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(w.sent().await.is_empty());
+    w.db.exec("UPDATE goippy_log SET status = 'failed', sendid = NULL WHERE body = 'poison'")
+        .await;
+    let (to, _) = sent_on_device(&mut w, "after the repair").await;
+    assert_eq!(to, BOB);
+}

@@ -28,6 +28,7 @@ use tokio::sync::{Notify, watch};
 use tokio::task::JoinHandle;
 
 use crate::store::{OutboundKind, OutboxState, StoreError};
+use crate::xmpp::backoff::Backoff;
 
 use super::Context;
 use super::notice::{self, Notice};
@@ -132,21 +133,26 @@ impl Outbox {
 /// One channel's runner.
 async fn run(ctx: Arc<Context>, goip_id: String, poke: Arc<Notify>, phase: watch::Sender<Phase>) {
     let mut stopping = ctx.stopping.subscribe();
-    let mut pause = RETRY_MIN;
+    let mut backoff = Backoff::new(RETRY_MIN, RETRY_MAX);
     'rounds: loop {
         if ctx.is_stopping() {
             break;
         }
-        let jobs = match ctx.store.queued_outbound(&goip_id, PAGE).await {
-            Ok(jobs) => jobs,
+        // Idle: the queue is empty, so only a poke brings work. A failed
+        // read is no empty queue: it is tried again after a pause.
+        let (jobs, idle) = match ctx.store.queued_outbound(&goip_id, PAGE).await {
+            Ok(jobs) => {
+                let idle = jobs.is_empty();
+                (jobs, idle)
+            }
             Err(StoreError::Closed) => break,
             Err(e) => {
                 tracing::warn!(goip_id, "cannot read the outbox: {e}");
-                Vec::new()
+                (Vec::new(), false)
             }
         };
+        let full_page = jobs.len() == PAGE as usize;
         let mut progress = !jobs.is_empty();
-        let idle = jobs.is_empty();
         for job in jobs {
             if ctx.is_stopping() {
                 break 'rounds;
@@ -170,13 +176,15 @@ async fn run(ctx: Arc<Context>, goip_id: String, poke: Arc<Notify>, phase: watch
             }
         }
         if progress {
-            pause = RETRY_MIN;
-            continue;
+            backoff.reset();
+            // A full page may have more behind it. A shorter one was the
+            // whole queue: whatever was queued since has poked this runner,
+            // so asking the database again would only find nothing.
+            if full_page {
+                continue;
+            }
         }
-        let wait = if idle { None } else { Some(pause) };
-        if !idle {
-            pause = (pause * 2).min(RETRY_MAX);
-        }
+        let wait = (!idle && !progress).then(|| backoff.next_delay());
         tokio::select! {
             () = poke.notified() => {}
             _ = stopping.wait_for(|s| *s) => break,

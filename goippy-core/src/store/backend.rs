@@ -44,13 +44,6 @@ macro_rules! dispatch {
 }
 
 impl Backend {
-    pub(crate) fn name(&self) -> &'static str {
-        match self {
-            Backend::Sqlite(_) => "sqlite",
-            Backend::MySql(_) => "mysql",
-        }
-    }
-
     /// Adopts a database of the original goippy, then runs the migrations.
     pub(crate) async fn migrate(&self) -> Result<(), StoreError> {
         dispatch!(self, b => b.migrate().await)

@@ -47,13 +47,6 @@ pub struct CleanupTask {
     handle: JoinHandle<()>,
 }
 
-impl CleanupTask {
-    /// Stops it now.
-    pub fn abort(&self) {
-        self.handle.abort();
-    }
-}
-
 impl Drop for CleanupTask {
     fn drop(&mut self) {
         self.handle.abort();

@@ -185,11 +185,6 @@ impl Store {
         })
     }
 
-    /// `sqlite` or `mysql`.
-    pub fn backend_name(&self) -> &'static str {
-        self.inner.backend.name()
-    }
-
     /// Which database this is, for messages (never with a password).
     pub fn description(&self) -> &str {
         &self.inner.description

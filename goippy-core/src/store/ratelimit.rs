@@ -1,48 +1,35 @@
 //! At most one log line per interval for a warning that can repeat many
 //! times a second (a full queue, an unreachable database), with a count of
-//! what was left out.
+//! what was left out: the engine's [`WarnLimiter`], made to live in a
+//! `static` that any task may share.
 
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+use crate::engine::warn_limit::WarnLimiter;
+
 #[derive(Debug)]
 pub(crate) struct RateLimited {
     interval: Duration,
-    state: Mutex<State>,
-}
-
-#[derive(Debug, Default)]
-struct State {
-    last: Option<Instant>,
-    suppressed: u64,
+    /// Made on first use (`WarnLimiter::new` is not `const`).
+    limiter: Mutex<Option<WarnLimiter>>,
 }
 
 impl RateLimited {
     pub(crate) const fn new(interval: Duration) -> RateLimited {
         RateLimited {
             interval,
-            state: Mutex::new(State {
-                last: None,
-                suppressed: 0,
-            }),
+            limiter: Mutex::new(None),
         }
     }
 
     /// `Some(n)` when the caller should log now, `n` being how many
     /// occurrences were not logged since the last line.
     pub(crate) fn allow(&self) -> Option<u64> {
-        let mut s = self.state.lock().unwrap_or_else(|p| p.into_inner());
-        let now = Instant::now();
-        match s.last {
-            Some(last) if now.duration_since(last) < self.interval => {
-                s.suppressed += 1;
-                None
-            }
-            _ => {
-                s.last = Some(now);
-                Some(std::mem::take(&mut s.suppressed))
-            }
-        }
+        let mut limiter = self.limiter.lock().unwrap_or_else(|p| p.into_inner());
+        limiter
+            .get_or_insert_with(|| WarnLimiter::new(self.interval))
+            .allow(Instant::now())
     }
 }
 

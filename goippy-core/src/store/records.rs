@@ -537,11 +537,6 @@ impl OutboxState {
             _ => None,
         }
     }
-
-    /// Not finished: the row stays in the outbox (and is never cleaned up).
-    pub fn is_pending(self) -> bool {
-        matches!(self, OutboxState::Queued | OutboxState::Sending)
-    }
 }
 
 /// `goippy_log.status` of an inbound row not yet written to the XMPP stream.

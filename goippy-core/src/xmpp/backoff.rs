@@ -7,7 +7,8 @@
 
 use std::time::Duration;
 
-/// Exponential backoff between connection attempts.
+/// Exponential backoff between attempts: the link's connections, and the
+/// bridge's outbox runners after a round without progress.
 #[derive(Debug, Clone)]
 pub struct Backoff {
     min: Duration,
