@@ -48,12 +48,17 @@ build = {
    -- --locked: build exactly the dependency versions goippy was tested with.
    -- Stripped: the debug line tables of the release profile would make the
    -- library ten times larger for a module that only ever runs inside Prosody.
-   -- The copy drops cargo's `lib` prefix and lands under target/ so that
-   -- `luarocks make` in a checkout leaves no stray file behind.
+   -- cargo metadata names the directory cargo built in (CARGO_TARGET_DIR or
+   -- a build.target-dir of the machine's cargo config), so the copy never
+   -- picks up an older build. The copy drops cargo's `lib` prefix and lands
+   -- under target/ so that `luarocks make` in a checkout leaves no stray
+   -- file behind.
    build_command = [[
 cargo build --release --locked -p mod_sms_alias --config profile.release.strip=true &&
+built=$(cargo metadata --format-version 1 --no-deps | sed -n 's/.*"target_directory":"\([^"]*\)".*/\1/p') &&
+test -n "$built" &&
 mkdir -p target/rock &&
-cp "${CARGO_TARGET_DIR:-target}/release/libsms_alias_native.so" target/rock/sms_alias_native.so
+cp "$built/release/libsms_alias_native.so" target/rock/sms_alias_native.so
 ]],
    install = {
       lua = {

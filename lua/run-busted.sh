@@ -6,7 +6,14 @@ set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(dirname "$here")
 cargo build --quiet --manifest-path "$root/Cargo.toml" -p mod_sms_alias
-target=${CARGO_TARGET_DIR:-$root/target}
+# Cargo says where it built (CARGO_TARGET_DIR, possibly relative, or a
+# build.target-dir in a cargo config), as an absolute path.
+target=$(cargo metadata --format-version 1 --no-deps --manifest-path "$root/Cargo.toml" \
+	| sed -n 's/.*"target_directory":"\([^"]*\)".*/\1/p')
+if [ -z "$target" ]; then
+	echo "run-busted: cargo metadata named no target directory" >&2
+	exit 1
+fi
 export SMS_ALIAS_NATIVE="$target/debug/libsms_alias_native.so"
 cd "$root"
 exec busted --lua=lua5.4 "$@" "$here/spec"

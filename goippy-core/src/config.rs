@@ -823,8 +823,9 @@ DB_FILE                = "/var/lib/goippy/goippy.db"
 # DB_USER              = "goippy"
 # DB_PASS              = "secret"
 
-# Days of SMS/USSD history to keep in goippy_log; 0 keeps it forever.
-# Undelivered messages are never deleted.
+# Days of SMS/USSD history to keep in goippy_log; 0 keeps it forever, and
+# so does a configuration without this line (the one value here that is not
+# the default). Undelivered messages are never deleted.
 LOG_DAYS               = 3
 
 # Log filter when neither RUST_LOG nor -v/-q is given: "info", "debug",

@@ -23,10 +23,13 @@ assert(NATIVE and io.open(NATIVE), "set SMS_ALIAS_NATIVE to the built libsms_ali
 local ALIAS = "+37255512345@example.org";
 local TARGET = "+37255512345@sms.example.org";
 
+-- A fresh directory for the running test, removed when that test ends
+-- (also when it fails): each holds a copy of the native library.
 local function tmpdir()
 	local dir = os.tmpname();
 	os.remove(dir);
 	assert(os.execute("mkdir -p '" .. dir .. "'"));
+	finally(function () os.execute("rm -rf '" .. dir .. "'"); end);
 	return dir;
 end
 

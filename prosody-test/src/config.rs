@@ -9,6 +9,8 @@
 use std::fmt::Write as _;
 use std::path::Path;
 
+use goippy_testkit::prosody::{lua_quote, running_as_root};
+
 /// A value in the Lua config file, quoted correctly.
 #[derive(Debug, Clone, PartialEq)]
 pub enum LuaValue {
@@ -78,24 +80,6 @@ impl LuaValue {
             }
         }
     }
-}
-
-/// A Lua string literal: printable ASCII as is, everything else escaped.
-pub fn lua_quote(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 2);
-    out.push('"');
-    for b in s.bytes() {
-        match b {
-            b'"' => out.push_str("\\\""),
-            b'\\' => out.push_str("\\\\"),
-            0x20..=0x7e => out.push(b as char),
-            _ => {
-                let _ = write!(out, "\\{b:03}");
-            }
-        }
-    }
-    out.push('"');
-    out
 }
 
 #[derive(Debug, Clone)]
@@ -371,29 +355,9 @@ pub struct Ports {
     pub s2s: Option<u16>,
 }
 
-/// Prosody refuses to run as root without `run_as_root`, and prosodyctl
-/// would switch to the `prosody` user, which cannot read our temp dirs.
-fn running_as_root() -> bool {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|status| {
-            status
-                .lines()
-                .find_map(|l| l.strip_prefix("Uid:"))
-                .and_then(|ids| ids.split_whitespace().nth(1).map(|euid| euid == "0"))
-        })
-        .unwrap_or(false)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn quotes_lua_strings() {
-        assert_eq!(lua_quote(r#"a"b\c"#), r#""a\"b\\c""#);
-        assert_eq!(lua_quote("é\n"), r#""\195\169\010""#);
-    }
 
     #[test]
     fn renders_hosts_and_options() {

@@ -336,7 +336,7 @@ impl Goippy {
             .lines()
             .filter(|l| !l.contains(SQL_LOG_TARGET))
             .collect();
-        tail(&kept.join("\n"), lines)
+        logfile::tail(&kept.join("\n"), lines)
     }
 
     /// A marker line in the log, so restarts and signals show in it.
@@ -378,12 +378,6 @@ fn describe(status: Option<ExitStatus>) -> String {
     status
         .map(|s| s.to_string())
         .unwrap_or_else(|| "not running".into())
-}
-
-/// The last `lines` lines of `text`.
-pub(crate) fn tail(text: &str, lines: usize) -> String {
-    let all: Vec<&str> = text.lines().collect();
-    all[all.len().saturating_sub(lines)..].join("\n")
 }
 
 /// A TOML basic string.

@@ -13,6 +13,12 @@ pub fn read(path: &Path) -> String {
     fs::read_to_string(path).unwrap_or_default()
 }
 
+/// The last `lines` lines of `text`, for what a failing test prints.
+pub fn tail(text: &str, lines: usize) -> String {
+    let all: Vec<&str> = text.lines().collect();
+    all[all.len().saturating_sub(lines)..].join("\n")
+}
+
 /// Waits until a line of the log at `path` contains `needle`; returns that
 /// line. `who` names the server in the error.
 pub fn wait_for_line(

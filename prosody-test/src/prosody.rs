@@ -330,10 +330,7 @@ impl Prosody {
     }
 
     fn log_tail(&self) -> String {
-        let log = self.log();
-        let lines: Vec<&str> = log.lines().collect();
-        let start = lines.len().saturating_sub(LOG_TAIL_LINES);
-        lines[start..].join("\n")
+        logfile::tail(&self.log(), LOG_TAIL_LINES)
     }
 }
 

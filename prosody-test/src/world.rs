@@ -381,8 +381,8 @@ pub struct World {
     component: String,
     c2s: SocketAddr,
     prosody: ProsodyTarget,
-    /// When every channel last had a keepalive accepted (after start-up or
-    /// a goippy restart).
+    /// With an external Prosody: its component's lock, held while this
+    /// world runs (see [`ExternalProsody::lock`]).
     _lock: Option<File>,
     dir: tempfile::TempDir,
 }

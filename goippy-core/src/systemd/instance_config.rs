@@ -38,9 +38,19 @@ pub fn derive(
     new_path: &Path,
 ) -> Result<(String, Option<PathBuf>), OpsError> {
     let (base, _warnings) = Config::parse(base_text, base_path)?;
+    let (database, must_differ) = match base.db {
+        DbSettings::Sqlite { .. } => (
+            "It keeps its own SQLite database.",
+            "GOIP_PORT and XMPP_COMPONENT_JID",
+        ),
+        DbSettings::MySql { .. } => (
+            "It still uses the MySQL database of the base.",
+            "DB_BASE, GOIP_PORT and XMPP_COMPONENT_JID",
+        ),
+    };
     let mut text = format!(
         "# goippy instance {name}: created by `{install}` from {base}.\n\
-         # It keeps its own SQLite database. GOIP_PORT and XMPP_COMPONENT_JID (with\n\
+         # {database} {must_differ} (with\n\
          # XMPP_DATA_DOMAIN and Prosody's Component line) must differ from every other\n\
          # instance's; `{install}` refuses to install it until they do.\n\n",
         install = name.install_command(),
@@ -161,7 +171,8 @@ mod tests {
         .expect("derive");
         assert_eq!(db, Some(PathBuf::from("/var/lib/goippy/goippy-2508.db")));
         assert!(text.starts_with(
-            "# goippy instance 2508: created by `goippy --install 2508` from /etc/goippy.conf.\n"
+            "# goippy instance 2508: created by `goippy --install 2508` from /etc/goippy.conf.\n\
+             # It keeps its own SQLite database. GOIP_PORT and XMPP_COMPONENT_JID (with\n"
         ));
         assert!(text.contains("DB_FILE                = \"/var/lib/goippy/goippy-2508.db\"\n"));
         assert!(!text.contains("/var/lib/goippy/goippy.db"), "{text}");
@@ -200,6 +211,11 @@ mod tests {
         let (text, db) = derive(base, Path::new("/b"), &name(), Path::new("/n")).expect("derive");
         assert_eq!(db, None);
         assert!(text.ends_with(base));
+        assert!(
+            text.contains("# It still uses the MySQL database of the base. DB_BASE, GOIP_PORT"),
+            "{text}"
+        );
+        assert!(!text.contains("SQLite"), "{text}");
     }
 
     #[test]

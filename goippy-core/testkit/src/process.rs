@@ -4,8 +4,7 @@
 //! shared), politely first (SIGTERM), then SIGKILL after a grace period.
 
 use std::io;
-use std::net::{SocketAddr, TcpStream};
-use std::process::{Child, ChildStderr, ChildStdin, ChildStdout, Command, ExitStatus};
+use std::process::{Child, ChildStdin, ChildStdout, Command, ExitStatus};
 use std::thread::sleep;
 use std::time::{Duration, Instant};
 
@@ -40,10 +39,6 @@ impl ChildGuard {
         self.child.as_ref().map(|c| c.id())
     }
 
-    pub fn name(&self) -> &str {
-        &self.name
-    }
-
     /// The child's stdin, when it was spawned with `Stdio::piped()` and not
     /// taken before; a driver writes to it (dropping it closes the pipe).
     pub fn take_stdin(&mut self) -> Option<ChildStdin> {
@@ -54,12 +49,6 @@ impl ChildGuard {
     /// taken before; a driver reads it (typically on a thread of its own).
     pub fn take_stdout(&mut self) -> Option<ChildStdout> {
         self.child.as_mut().and_then(|c| c.stdout.take())
-    }
-
-    /// The child's stderr, when it was spawned with `Stdio::piped()` and not
-    /// taken before.
-    pub fn take_stderr(&mut self) -> Option<ChildStderr> {
-        self.child.as_mut().and_then(|c| c.stderr.take())
     }
 
     /// Waits up to `timeout` for the process to exit on its own (after a
@@ -134,23 +123,6 @@ impl Drop for ChildGuard {
     fn drop(&mut self) {
         if let Err(e) = self.stop() {
             eprintln!("testkit: stopping {} failed: {e}", self.name);
-        }
-    }
-}
-
-/// Waits until something accepts TCP connections on `addr`.
-pub fn wait_for_tcp(addr: SocketAddr, timeout: Duration) -> io::Result<()> {
-    let deadline = Instant::now() + timeout;
-    loop {
-        match TcpStream::connect_timeout(&addr, Duration::from_millis(200)) {
-            Ok(_) => return Ok(()),
-            Err(e) if Instant::now() >= deadline => {
-                return Err(io::Error::new(
-                    io::ErrorKind::TimedOut,
-                    format!("nothing listens on {addr} after {timeout:?}: {e}"),
-                ));
-            }
-            Err(_) => sleep(Duration::from_millis(20)),
         }
     }
 }

@@ -12,6 +12,12 @@
 //! no TLS (plaintext c2s with PLAIN allowed), no s2s, internal storage, and
 //! `run_as_root = true` when the tests run as root, because Prosody refuses
 //! to start as root otherwise.
+//!
+//! This is the small launcher goippy-core's component tests need: one
+//! `VirtualHost` and external components with secrets of their own.
+//! prosody-test has a richer one (any hosts, modules, options, s2s, modules
+//! installed with prosodyctl) that shares [`lua_quote`] and
+//! [`running_as_root`] from here.
 
 use std::fmt::Write as _;
 use std::fs;
@@ -37,19 +43,8 @@ pub struct ProsodyConfig {
     pub domain: String,
     /// `Component` hosts with their shared secrets, e.g. `("sms.example.org", "s3cret")`.
     pub components: Vec<(String, String)>,
-    /// Extra modules loaded globally, on top of the defaults.
-    pub modules: Vec<String>,
-    /// Modules disabled globally (`s2s` is always disabled).
-    pub disabled_modules: Vec<String>,
-    /// Modules loaded on the `VirtualHost` only (e.g. `sms_alias`).
-    pub vhost_modules: Vec<String>,
-    /// Raw `key = value` Lua lines for the `VirtualHost` section; values are
-    /// written verbatim, so strings need their own quotes.
-    pub vhost_options: Vec<(String, String)>,
     /// Raw Lua appended to the global section (before any host section).
     pub global_lua: String,
-    /// Extra directories Prosody searches for modules, before the built-in ones.
-    pub plugin_paths: Vec<PathBuf>,
 }
 
 impl ProsodyConfig {
@@ -58,12 +53,7 @@ impl ProsodyConfig {
         ProsodyConfig {
             domain: domain.to_string(),
             components: Vec::new(),
-            modules: Vec::new(),
-            disabled_modules: Vec::new(),
-            vhost_modules: Vec::new(),
-            vhost_options: Vec::new(),
             global_lua: String::new(),
-            plugin_paths: Vec::new(),
         }
     }
 
@@ -74,41 +64,10 @@ impl ProsodyConfig {
         self
     }
 
-    /// Loads `module` globally.
-    pub fn module(mut self, module: &str) -> Self {
-        self.modules.push(module.to_string());
-        self
-    }
-
-    /// Disables `module` globally.
-    pub fn disable_module(mut self, module: &str) -> Self {
-        self.disabled_modules.push(module.to_string());
-        self
-    }
-
-    /// Loads `module` on the `VirtualHost` only.
-    pub fn vhost_module(mut self, module: &str) -> Self {
-        self.vhost_modules.push(module.to_string());
-        self
-    }
-
-    /// Sets a `VirtualHost` option; `lua_value` is written verbatim (`"\"x\""`, `"true"`).
-    pub fn vhost_option(mut self, key: &str, lua_value: &str) -> Self {
-        self.vhost_options
-            .push((key.to_string(), lua_value.to_string()));
-        self
-    }
-
     /// Appends raw Lua to the global section.
     pub fn global_lua(mut self, lua: &str) -> Self {
         self.global_lua.push_str(lua);
         self.global_lua.push('\n');
-        self
-    }
-
-    /// Adds a module search directory.
-    pub fn plugin_path(mut self, dir: impl Into<PathBuf>) -> Self {
-        self.plugin_paths.push(dir.into());
         self
     }
 }
@@ -138,17 +97,12 @@ impl Prosody {
             c2s_port: free_tcp_port(),
             component_port: free_tcp_port(),
         };
-        for sub in ["data", "plugins", "installed", "certs"] {
+        for sub in ["data", "installed", "certs"] {
             fs::create_dir_all(prosody.dir.path().join(sub))?;
         }
-        fs::write(prosody.config_path(), prosody.render_config()?)?;
+        fs::write(prosody.config_path(), prosody.render_config())?;
         prosody.spawn()?;
         Ok(prosody)
-    }
-
-    /// The `VirtualHost` domain.
-    pub fn domain(&self) -> &str {
-        &self.config.domain
     }
 
     /// Where clients connect (plaintext c2s).
@@ -170,19 +124,9 @@ impl Prosody {
         self.component_port
     }
 
-    /// The server's private directory (config, data, logs, plugins).
-    pub fn dir(&self) -> &Path {
-        self.dir.path()
-    }
-
     /// The generated configuration file (for `prosodyctl --config`).
     pub fn config_path(&self) -> PathBuf {
         self.dir.path().join("prosody.cfg.lua")
-    }
-
-    /// A directory on Prosody's module path where tests may drop `mod_*.lua`.
-    pub fn plugin_dir(&self) -> PathBuf {
-        self.dir.path().join("plugins")
     }
 
     /// The data directory (`data_path`).
@@ -293,25 +237,16 @@ impl Prosody {
         Ok(())
     }
 
-    fn render_config(&self) -> io::Result<String> {
+    fn render_config(&self) -> String {
         let dir = self.dir.path();
         let c = &self.config;
-        let mut plugin_paths = vec![lua_string(&dir.join("plugins"))];
-        plugin_paths.extend(c.plugin_paths.iter().map(|p| lua_string(p)));
-
-        let mut modules: Vec<String> = ["roster", "saslauth", "disco", "ping", "posix"]
-            .iter()
-            .map(|m| m.to_string())
-            .collect();
-        modules.extend(c.modules.iter().cloned());
-        let mut disabled = vec!["s2s".to_string()];
-        disabled.extend(c.disabled_modules.iter().cloned());
+        let modules = ["roster", "saslauth", "disco", "ping", "posix"];
 
         let mut s = String::new();
         let w = &mut s;
         // `writeln!` into a String cannot fail.
         let _ = writeln!(w, "-- written by goippy-testkit");
-        if running_as_root()? {
+        if running_as_root() {
             let _ = writeln!(
                 w,
                 "run_as_root = true -- prosody refuses to run as root without it"
@@ -319,7 +254,6 @@ impl Prosody {
         }
         let _ = writeln!(w, "data_path = {}", lua_string(&dir.join("data")));
         let _ = writeln!(w, "pidfile = {}", lua_string(&dir.join("prosody.pid")));
-        let _ = writeln!(w, "plugin_paths = {{ {} }}", plugin_paths.join(", "));
         let _ = writeln!(
             w,
             "installer_plugin_path = {}",
@@ -333,7 +267,7 @@ impl Prosody {
         let _ = writeln!(w, "component_interfaces = {{ \"127.0.0.1\" }}");
         let _ = writeln!(w, "s2s_ports = {{ }}");
         let _ = writeln!(w, "modules_enabled = {{ {} }}", lua_list(&modules));
-        let _ = writeln!(w, "modules_disabled = {{ {} }}", lua_list(&disabled));
+        let _ = writeln!(w, "modules_disabled = {{ {} }}", lua_list(&["s2s"]));
         let _ = writeln!(w, "c2s_require_encryption = false");
         let _ = writeln!(w, "allow_unencrypted_plain_auth = true");
         let _ = writeln!(w, "authentication = \"internal_plain\"");
@@ -345,21 +279,11 @@ impl Prosody {
         );
         let _ = writeln!(w, "{}", c.global_lua);
         let _ = writeln!(w, "VirtualHost {}", lua_quote(&c.domain));
-        if !c.vhost_modules.is_empty() {
-            let _ = writeln!(
-                w,
-                "    modules_enabled = {{ {} }}",
-                lua_list(&c.vhost_modules)
-            );
-        }
-        for (key, value) in &c.vhost_options {
-            let _ = writeln!(w, "    {key} = {value}");
-        }
         for (domain, secret) in &c.components {
             let _ = writeln!(w, "\nComponent {}", lua_quote(domain));
             let _ = writeln!(w, "    component_secret = {}", lua_quote(secret));
         }
-        Ok(s)
+        s
     }
 }
 
@@ -397,10 +321,20 @@ fn wait_for_ports(child: &mut ChildGuard, ports: &[SocketAddr]) -> io::Result<()
     Ok(())
 }
 
-/// Whether this process runs as root (`id -u` is 0): std has no getuid.
-fn running_as_root() -> io::Result<bool> {
-    let out = Command::new("id").arg("-u").output()?;
-    Ok(String::from_utf8_lossy(&out.stdout).trim() == "0")
+/// Whether this process runs as root (effective uid 0, from
+/// `/proc/self/status`: std has no geteuid). Prosody refuses to run as root
+/// without `run_as_root`, and prosodyctl would switch to the `prosody` user,
+/// which cannot read the tests' temp dirs.
+pub fn running_as_root() -> bool {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|status| {
+            status
+                .lines()
+                .find_map(|l| l.strip_prefix("Uid:"))
+                .and_then(|ids| ids.split_whitespace().nth(1).map(|euid| euid == "0"))
+        })
+        .unwrap_or(false)
 }
 
 fn append(path: &Path, text: &str) -> io::Result<()> {
@@ -412,16 +346,19 @@ fn append(path: &Path, text: &str) -> io::Result<()> {
         .write_all(text.as_bytes())
 }
 
-/// A Lua string literal, escaped.
-fn lua_quote(s: &str) -> String {
+/// A Lua string literal: printable ASCII as is, every other byte escaped
+/// (`\ddd`), so any path or name survives the config file unchanged.
+pub fn lua_quote(s: &str) -> String {
     let mut out = String::with_capacity(s.len() + 2);
     out.push('"');
-    for c in s.chars() {
-        match c {
-            '\\' => out.push_str("\\\\"),
-            '"' => out.push_str("\\\""),
-            '\n' => out.push_str("\\n"),
-            c => out.push(c),
+    for b in s.bytes() {
+        match b {
+            b'"' => out.push_str("\\\""),
+            b'\\' => out.push_str("\\\\"),
+            0x20..=0x7e => out.push(b as char),
+            _ => {
+                let _ = write!(out, "\\{b:03}");
+            }
         }
     }
     out.push('"');
@@ -432,7 +369,7 @@ fn lua_string(path: &Path) -> String {
     lua_quote(&path.to_string_lossy())
 }
 
-fn lua_list(items: &[String]) -> String {
+fn lua_list(items: &[&str]) -> String {
     items
         .iter()
         .map(|m| lua_quote(m))
@@ -447,9 +384,7 @@ mod tests {
     #[test]
     fn lua_strings_are_escaped() {
         assert_eq!(lua_quote(r#"a"b\c"#), r#""a\"b\\c""#);
-        assert_eq!(
-            lua_list(&["a".into(), "b".into()]),
-            "\"a\"; \"b\"".to_string()
-        );
+        assert_eq!(lua_quote("é\n"), r#""\195\169\010""#);
+        assert_eq!(lua_list(&["a", "b"]), "\"a\"; \"b\"".to_string());
     }
 }
