@@ -19,6 +19,10 @@ source "$here/setup.sh"
 ensure_packages
 ensure_rust
 
+# A test run is a clean build more often than not (CI, a fresh machine):
+# incremental state would only double what it writes to disk.
+export CARGO_INCREMENTAL="${CARGO_INCREMENTAL:-0}"
+
 step() { printf '\n==> %s\n' "$*"; }
 
 cd "$root"
