@@ -180,6 +180,9 @@ impl fmt::Display for ConfigWarning {
     }
 }
 
+/// The keys whose values never appear in a message, whatever is wrong with them.
+const SECRET_KEYS: &[&str] = &["XMPP_COMPONENT_SECRET", "DB_PASS"];
+
 /// Every key goippy reads. Unknown keys are warned about, with the nearest of these.
 pub const KNOWN_KEYS: &[&str] = &[
     "XMPP_DOMAIN",
@@ -225,12 +228,26 @@ impl Config {
 
     /// Parses the text of a configuration file; `path` is only used in messages.
     pub fn parse(text: &str, path: &Path) -> Result<(Config, Vec<ConfigWarning>), ConfigError> {
-        let table: Table = toml::from_str(text).map_err(|e| ConfigError {
-            path: path.to_path_buf(),
-            problems: vec![format!(
-                "not a valid configuration file: {}",
-                e.to_string().trim_end()
-            )],
+        // Not `e.to_string()`: toml's rendering quotes the offending line,
+        // and an unquoted `DB_PASS = hunter2` would put the password in the
+        // journal. The position and the message are enough to find it.
+        let table: Table = toml::from_str(text).map_err(|e: toml::de::Error| {
+            let at = match e.span() {
+                Some(span) => {
+                    let before = text.get(..span.start).unwrap_or(text);
+                    let line = before.matches('\n').count() + 1;
+                    let column = before.rsplit('\n').next().unwrap_or("").chars().count() + 1;
+                    format!("line {line}, column {column}: ")
+                }
+                None => String::new(),
+            };
+            ConfigError {
+                path: path.to_path_buf(),
+                problems: vec![format!(
+                    "not a valid configuration file: {at}{}",
+                    e.message().trim_end()
+                )],
+            }
         })?;
         Self::from_table(&table, path)
     }
@@ -449,7 +466,10 @@ fn unknown_key_warnings(table: &Table) -> Vec<ConfigWarning> {
                 Some((score, known)) if score > 0.8 => {
                     ConfigWarning(format!("unknown key {k} (ignored); did you mean {known}?"))
                 }
-                _ => ConfigWarning(format!("unknown key {k} (ignored)")),
+                Some((_, known)) => ConfigWarning(format!(
+                    "unknown key {k} (ignored); the nearest known key is {known}"
+                )),
+                None => ConfigWarning(format!("unknown key {k} (ignored)")),
             }
         })
         .collect()
@@ -476,8 +496,14 @@ impl Reader<'_> {
     }
 
     fn problem(&mut self, key: &str, expected: &str, got: &Value) {
+        // A secret of the wrong type is still a secret: name its type only.
+        let got = if SECRET_KEYS.contains(&key) {
+            format!("a {} (value hidden)", got.type_str())
+        } else {
+            describe(got)
+        };
         self.problems
-            .push(format!("{key}: expected {expected}, got {}", describe(got)));
+            .push(format!("{key}: expected {expected}, got {got}"));
     }
 
     fn required_string(&mut self, key: &str) -> Option<String> {
@@ -930,20 +956,52 @@ XMPP_COMPONENT_SECRET = "s3cret"
         assert_eq!(
             w,
             vec![
-                ConfigWarning("unknown key FOO (ignored)".into()),
+                ConfigWarning(
+                    "unknown key FOO (ignored); the nearest known key is GOIP_OFFLINE_WAIT".into()
+                ),
                 ConfigWarning("unknown key GOIP_PROT (ignored); did you mean GOIP_PORT?".into()),
             ]
         );
     }
 
     #[test]
-    fn syntax_errors_name_the_file() {
-        let e = parse("XMPP_DOMAIN = example.org\n").expect_err("unquoted string");
+    fn syntax_errors_name_the_file_and_the_line() {
+        let e = parse("# a comment\nXMPP_DOMAIN = example.org\n").expect_err("unquoted string");
         let msg = e.to_string();
         assert!(
-            msg.starts_with("/etc/goippy.conf: not a valid configuration file"),
+            msg.starts_with(
+                "/etc/goippy.conf: not a valid configuration file: line 2, column 15: "
+            ),
             "{msg}"
         );
+    }
+
+    #[test]
+    fn a_secret_with_bad_syntax_or_the_wrong_type_is_not_echoed() {
+        let base = "XMPP_DOMAIN = \"example.org\"\nXMPP_DATA_DOMAIN = \"sms.example.org\"\n\
+                    DB_BACKEND = \"mysql\"\nDB_BASE = \"g\"\nDB_USER = \"g\"\n";
+        let cases = [
+            (
+                "XMPP_COMPONENT_SECRET",
+                "DB_PASS = \"p\"\n",
+                "a non-empty string",
+            ),
+            ("DB_PASS", "XMPP_COMPONENT_SECRET = \"s\"\n", "a string"),
+        ];
+        for (key, other, expected) in cases {
+            let e = parse(&format!("{base}{other}{key} = hunter2secret\n"))
+                .expect_err("an unquoted value");
+            assert!(!e.to_string().contains("hunter2"), "{e}");
+            assert!(e.to_string().contains(": line 7, column "), "{e}");
+
+            let p = problems(&format!("{base}{other}{key} = 918273645\n"));
+            assert_eq!(
+                p,
+                vec![format!(
+                    "{key}: expected {expected}, got a integer (value hidden)"
+                )]
+            );
+        }
     }
 
     #[test]
