@@ -8,8 +8,15 @@
 # integration tests (real UDP sockets, SQLite files, a throwaway MariaDB and
 # throwaway Prosody servers), the Lua unit tests, the end-to-end scenarios
 # of prosody-test against a real Prosody (goippy, goip-sim, mod_sms_alias;
-# SQLite and MariaDB), and the demo once. Any failure stops it with exit 1.
-set -euo pipefail
+# SQLite and MariaDB), and the demo once. Any failure stops it with exit 1,
+# naming the step that failed.
+set -Eeuo pipefail
+
+current="installing what is missing"
+step() { current=$*; printf '\n==> %s\n' "$*"; }
+# Whatever failed (cargo exits 101, a script 2…), the run ends with status 1
+# and names the step, as the README promises.
+trap 'status=$?; printf "\n==> FAILED (exit %s) in: %s\n" "$status" "$current" >&2; exit 1' ERR
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 root=$(cd "$here/.." && pwd)
@@ -23,8 +30,6 @@ ensure_rust
 # incremental state would only double what it writes to disk.
 export CARGO_INCREMENTAL="${CARGO_INCREMENTAL:-0}"
 
-step() { printf '\n==> %s\n' "$*"; }
-
 cd "$root"
 step "cargo fmt --check"
 cargo fmt --all -- --check
@@ -35,13 +40,18 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 step "cargo test --workspace"
 cargo test --workspace --locked
 
+step "benchmarks, smoke pass (cargo bench prints the figures)"
+cargo test -p goippy-core --benches --locked
+
 step "busted (Lua unit tests of mod_sms_alias.lua)"
 sh "$root/lua/run-busted.sh"
 
 step "prosody-test: clippy and end-to-end scenarios against a real Prosody"
-(cd "$here" && cargo fmt --all -- --check \
-    && cargo clippy --all-targets --locked -- -D warnings \
-    && cargo test --locked --no-fail-fast)
+cd "$here"
+cargo fmt --all -- --check
+cargo clippy --all-targets --locked -- -D warnings
+cargo test --locked --no-fail-fast
+cd "$root"
 
 step "the demo, as the README runs it (--once: stop after the transcript)"
 bash "$here/demo.sh" --once
