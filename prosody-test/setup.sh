@@ -2,9 +2,11 @@
 # on Debian 12, only when it is missing. Source it; do not run it.
 
 # Debian packages: Prosody and Lua 5.4 (the module, its native library and the
-# Lua tests), luarocks (prosodyctl install), MariaDB (the MySQL backend tests).
+# Lua tests), luarocks (prosodyctl install), MariaDB (the MySQL backend tests),
+# systemd for systemd-analyze (the --install tests verify and rate the units it
+# writes; nothing needs systemd running).
 GOIPPY_PACKAGES=(prosody lua5.4 liblua5.4-dev luarocks lua-busted mariadb-server
-                 gcc libc6-dev pkg-config curl ca-certificates procps)
+                 gcc libc6-dev pkg-config curl ca-certificates procps systemd)
 
 ensure_packages() {
     local missing=()
