@@ -38,7 +38,8 @@ use super::sms::RecipientOutcome;
 use super::stats::bump;
 use crate::goip::{
     Ack, Datagram, ErrorReply, Keepalive, Notification, NotificationKind, Packet,
-    RECV_BUFFER_BYTES, Reply, escape_for_log, parse_packet, ussd_reply_failed, ussd_reply_text,
+    RECV_BUFFER_BYTES, Reply, escape_for_log, parse_packet, redacted_for_log, ussd_reply_failed,
+    ussd_reply_text,
 };
 
 /// How much of a stranger's channel id goes into a log line.
@@ -88,9 +89,9 @@ async fn handle_datagram(shared: &Arc<Shared>, datagram: &[u8], from: SocketAddr
         Err(e) => {
             bump(&shared.counters.garbage);
             // The error names the packet without its password; the raw bytes
-            // (which may contain one) only at trace level.
+            // only at trace level, and with any password redacted.
             tracing::debug!(%from, error = %e, "not a GoIP packet");
-            tracing::trace!(%from, datagram = escape_for_log(datagram), "unreadable datagram");
+            tracing::trace!(%from, datagram = redacted_for_log(datagram), "unreadable datagram");
             if let Some(suppressed) = shared.outsider_warning() {
                 tracing::warn!(%from, error = %e, suppressed, "ignoring a datagram that is not a GoIP packet");
             }
