@@ -292,3 +292,64 @@ async fn an_sms_without_a_user_waits_without_blocking_and_goes_to_the_fallback()
     assert_eq!(m.attr("to"), Some("0000@users.example.org"));
     assert_eq!(body(&m), "for nobody");
 }
+
+/// A call the store refuses (its write queue full, as in a long database
+/// outage) is not acked, so the GoIP sends it again; every call that was
+/// acked is in `goippy_calls`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_call_the_store_refuses_is_not_acked() {
+    let mut w = World::start(Options::default()).await;
+    w.stop_bridge().await;
+    // A store that can hold one write: a burst of calls overflows it.
+    let store =
+        w.db.open_with(goippy_core::store::StoreOptions {
+            queue_capacity: 1,
+            max_batch: 1,
+            ..goippy_core::store::StoreOptions::default()
+        })
+        .await;
+    let bridge = goippy_core::bridge::Bridge::start(w.config(), store)
+        .await
+        .expect("bridge starts");
+    w.bridge = Some(bridge);
+    let socket = UdpSocket::bind("127.0.0.1:0").await.expect("bind");
+    let server = format!("127.0.0.1:{}", w.udp_port);
+    const CALLS: u32 = 200;
+    for recvid in 1..=CALLS {
+        let datagram =
+            format!("RECORD:{recvid};id:{GOIP_ID};password:{GOIP_PASS};dir:1;num:+37255512345");
+        socket
+            .send_to(datagram.as_bytes(), &server)
+            .await
+            .expect("send");
+    }
+    // Each ack comes within the engine's bounded wait.
+    let mut acked = std::collections::BTreeSet::new();
+    let mut buf = [0u8; 512];
+    while let Ok(Ok((n, _))) =
+        tokio::time::timeout(Duration::from_secs(3), socket.recv_from(&mut buf)).await
+    {
+        let ack = String::from_utf8_lossy(&buf[..n]).trim_end().to_owned();
+        let recvid = ack
+            .strip_prefix("RECORD ")
+            .and_then(|rest| rest.strip_suffix(" OK"))
+            .and_then(|id| id.parse::<u32>().ok())
+            .unwrap_or_else(|| panic!("unexpected answer {ack:?}"));
+        acked.insert(recvid);
+    }
+    w.stop_bridge().await;
+    assert!(
+        acked.len() < CALLS as usize,
+        "a store queue of 1 should refuse some of {CALLS} calls"
+    );
+    for recvid in &acked {
+        assert_eq!(
+            w.scalar(&format!(
+                "SELECT COUNT(*) FROM goippy_calls WHERE event = 'RECORD' AND recvid = {recvid}"
+            ))
+            .await,
+            1,
+            "call {recvid} was acked, so it must be logged"
+        );
+    }
+}

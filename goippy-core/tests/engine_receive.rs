@@ -1,6 +1,7 @@
 //! The receiving side of the engine over real loopback sockets: keepalives
 //! and the channel registry, authentication, acks, deduplication, and the
-//! durable-ack rule (no ack before the consumer stored the message).
+//! durable-ack rule (no ack before the consumer stored the message or the
+//! call).
 #![cfg(feature = "daemon")]
 
 mod engine_support;
@@ -10,8 +11,8 @@ use std::time::Duration;
 use engine_support::{Device, ID, PASSWORD, TestEngine, fast_config, receive_kind, start};
 use goippy_core::engine::{CallEvent, ControlOutcome, ControlRequest, EngineEvent, UssdSource};
 use goippy_core::goip::{
-    Ack, AtOutput, CallDirection, Cgatt, Command, ControlKind, NotificationKind, Record, Reply,
-    Ussn,
+    Ack, AtOutput, CallDirection, Cgatt, Command, ControlKind, Expiry, Hangup, NotificationKind,
+    Record, Reply, State, Ussn,
 };
 
 async fn engine() -> TestEngine {
@@ -329,7 +330,7 @@ async fn a_wrong_password_gets_an_error_and_no_event() {
 }
 
 #[tokio::test]
-async fn call_and_radio_events_are_acked_at_once_and_deduplicated() {
+async fn call_events_are_acked_once_logged_radio_events_at_once_and_all_deduplicated() {
     let mut t = engine().await;
     let mut device = Device::bind(t.addr(), ID, PASSWORD).await;
     let record = NotificationKind::Record(Record {
@@ -337,13 +338,6 @@ async fn call_and_radio_events_are_acked_at_once_and_deduplicated() {
         num: "+37255512345".into(),
     });
     device.notify("7565", record.clone()).await;
-    assert_eq!(
-        device.expect_ack().await,
-        Ack::Ok {
-            tag: "RECORD".into(),
-            recvid: "7565".into()
-        }
-    );
     let call = t
         .next_event(|e| match e {
             EngineEvent::Call(call) => Some(call),
@@ -351,12 +345,35 @@ async fn call_and_radio_events_are_acked_at_once_and_deduplicated() {
         })
         .await;
     assert!(matches!(call.event, CallEvent::Record(_)));
+    call.durable.expect("RECORD is logged, so durable").stored();
+    assert_eq!(
+        device.expect_ack().await,
+        Ack::Ok {
+            tag: "RECORD".into(),
+            recvid: "7565".into()
+        }
+    );
     device.notify("7565", record).await;
     assert!(device.expect_ack().await.is_accepted());
     t.no_event(Duration::from_millis(150), |e| {
         matches!(e, EngineEvent::Call(_))
     })
     .await;
+
+    // The line state is not logged: acked at once, no ack to wait for.
+    let state = NotificationKind::State(State {
+        gsm_remain_state: "IDLE".into(),
+    });
+    device.notify("7568", state).await;
+    assert!(device.expect_ack().await.is_accepted());
+    let call = t
+        .next_event(|e| match e {
+            EngineEvent::Call(call) => Some(call),
+            _ => None,
+        })
+        .await;
+    assert!(matches!(call.event, CallEvent::State(_)));
+    assert!(call.durable.is_none());
 
     device
         .notify("8", NotificationKind::Cgatt(Cgatt { attached: true }))
@@ -380,6 +397,85 @@ async fn call_and_radio_events_are_acked_at_once_and_deduplicated() {
         _ => None,
     })
     .await;
+}
+
+/// The next RECORD event's ack promise.
+async fn next_record(t: &mut TestEngine) -> goippy_core::engine::DurableAck {
+    let call = t
+        .next_event(|e| match e {
+            EngineEvent::Call(call) => Some(call),
+            _ => None,
+        })
+        .await;
+    assert!(matches!(call.event, CallEvent::Record(_)), "{call:?}");
+    call.durable.expect("RECORD is durable")
+}
+
+/// A call log entry the consumer could not store (its store queue full
+/// during a database outage) must come again, like an SMS.
+#[tokio::test]
+async fn a_call_event_is_acked_only_once_the_consumer_logged_it() {
+    let mut t = engine().await;
+    let mut device = Device::bind(t.addr(), ID, PASSWORD).await;
+    let record = NotificationKind::Record(Record {
+        dir: CallDirection::Outgoing,
+        num: "10086".into(),
+    });
+    device.notify("7565", record.clone()).await;
+    let first = next_record(&mut t).await;
+    // Not acked while the consumer has not answered.
+    device.expect_silence(Duration::from_millis(200)).await;
+    first.failed("the store's queue is full");
+    device.expect_silence(Duration::from_millis(200)).await;
+
+    // The GoIP resends: handed over again; a consumer that never answers
+    // gets no ack after the bounded wait either.
+    device.notify("7565", record.clone()).await;
+    let second = next_record(&mut t).await;
+    device.expect_silence(Duration::from_millis(700)).await;
+    drop(second);
+
+    // Logged this time: acked.
+    device.notify("7565", record.clone()).await;
+    let third = next_record(&mut t).await;
+    device.expect_silence(Duration::from_millis(100)).await;
+    third.stored();
+    let ack = Ack::Ok {
+        tag: "RECORD".into(),
+        recvid: "7565".into(),
+    };
+    assert_eq!(device.expect_ack().await, ack);
+    // A later copy is acked again, not logged again.
+    device.notify("7565", record).await;
+    assert_eq!(device.expect_ack().await, ack);
+    t.no_event(Duration::from_millis(200), |e| {
+        matches!(e, EngineEvent::Call(_))
+    })
+    .await;
+    assert_eq!(t.engine.stats().not_acked, 2);
+
+    // HANGUP and EXPIRY are logged too.
+    for (recvid, kind) in [
+        (
+            "1571812814",
+            NotificationKind::Hangup(Hangup {
+                num: String::new(),
+                cause: "Normal call clearing".into(),
+            }),
+        ),
+        ("1571812871", NotificationKind::Expiry(Expiry { exp: 0 })),
+    ] {
+        device.notify(recvid, kind).await;
+        let call = t
+            .next_event(|e| match e {
+                EngineEvent::Call(call) => Some(call),
+                _ => None,
+            })
+            .await;
+        device.expect_silence(Duration::from_millis(100)).await;
+        call.durable.expect("durable").stored();
+        assert!(device.expect_ack().await.is_accepted());
+    }
 }
 
 #[tokio::test]

@@ -221,6 +221,57 @@ async fn a_goip_that_never_answers_msg_gets_done_and_nothing_is_sent() {
 }
 
 #[tokio::test]
+async fn a_lost_password_is_resent_with_the_same_sendid_and_the_sms_goes_out_once() {
+    let mut behaviour = Behaviour::new(PASSWORD);
+    behaviour.drop_passwords = 2;
+    let (t, device) = online(behaviour).await;
+    let outcome = t.engine.send_sms(request(&["+1"], "x")).await;
+    assert_eq!(outcome, SmsOutcome::Attempted(vec![sent("+1", 1, 161)]));
+    device.wait_for_commands("DONE", 1).await;
+    assert_eq!(
+        verbs(&device),
+        ["MSG", "PASSWORD", "PASSWORD", "PASSWORD", "SEND", "DONE"],
+        "two resends of PASSWORD, one SEND"
+    );
+    let passwords = device.commands_named("PASSWORD");
+    assert!(
+        passwords.iter().all(|p| *p == passwords[0]),
+        "the identical PASSWORD: {passwords:?}"
+    );
+    let sendid = device.commands_named("MSG")[0].sendid();
+    assert!(device.commands().iter().all(|c| c.sendid() == sendid));
+    assert_eq!(device.sends_per_telid(), HashMap::from([((sendid, 1), 1)]));
+    // Resent after command_retry_interval (200 ms here) of silence, not at once.
+    let password_times: Vec<Instant> = device
+        .log()
+        .iter()
+        .filter(|s| s.command().map(Command::verb) == Some("PASSWORD"))
+        .map(|s| s.at)
+        .collect();
+    assert!(
+        password_times
+            .windows(2)
+            .all(|w| w[1] - w[0] >= Duration::from_millis(150)),
+        "resent only after silence"
+    );
+}
+
+#[tokio::test]
+async fn a_goip_that_never_answers_password_gets_done_and_nothing_is_sent() {
+    let mut behaviour = Behaviour::new(PASSWORD);
+    behaviour.drop_passwords = 100;
+    let (t, device) = online(behaviour).await;
+    let outcome = t.engine.send_sms(request(&["+1"], "x")).await;
+    assert_eq!(outcome, SmsOutcome::NotSent(NotSent::NoAnswer));
+    device.wait_for_commands("DONE", 1).await;
+    assert_eq!(
+        verbs(&device),
+        ["MSG", "PASSWORD", "PASSWORD", "PASSWORD", "DONE"],
+        "2 resends, then given up"
+    );
+}
+
+#[tokio::test]
 async fn too_many_sends_backs_off_and_retries_with_a_new_sendid() {
     let mut behaviour = Behaviour::new(PASSWORD);
     behaviour.busy_msgs = 2;

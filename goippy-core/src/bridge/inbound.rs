@@ -9,6 +9,9 @@
 //!   the inbox keeps the order the messages came in.
 //! * Keepalives become the channel's state (`goippy_state`); call events go
 //!   to `goippy_calls` (and, with XMPP_CALL_NOTICES, a notice to the user).
+//!   A call's `DurableAck` is confirmed once the store has taken the event;
+//!   a store that refuses it (its queue full during a database outage)
+//!   leaves it unacked, so the GoIP sends it again rather than losing it.
 //! * A late SMS result (after the job had ended unknown) corrects the
 //!   outbox and tells the user.
 
@@ -299,13 +302,15 @@ pub(crate) fn state_update(goip_id: &str, addr: SocketAddr, k: &Keepalive) -> St
     s
 }
 
-/// Logs a call event; returns the work of storing its notice, when the
-/// user wants call notices.
+/// Logs a call event and confirms its ack; returns the work of storing its
+/// notice, when the user wants call notices and the event was logged (a
+/// refused one comes again, and gets its notice then).
 fn record_call(ctx: &Arc<Context>, call: CallNotice) -> Option<Work> {
     let CallNotice {
         goip_id,
         recvid,
         event,
+        durable,
     } = call;
     let (store_event, wire, notice_text, remote) = match &event {
         EngineCall::Record(r) => {
@@ -371,7 +376,18 @@ fn record_call(ctx: &Arc<Context>, call: CallNotice) -> Option<Work> {
         raw,
     };
     if let Err(e) = ctx.store.record_call(record) {
-        tracing::warn!(goip_id, recvid, "call event not logged: {e}");
+        tracing::warn!(
+            goip_id,
+            recvid,
+            "call event NOT logged (the GoIP will resend it): {e}"
+        );
+        if let Some(durable) = durable {
+            durable.failed(e.to_string());
+        }
+        return None;
+    }
+    if let Some(durable) = durable {
+        durable.stored();
     }
     let text = notice_text.filter(|_| ctx.policy.call_notices)?;
     let to = ctx.user_of_channel(&goip_id)?;

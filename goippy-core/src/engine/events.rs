@@ -9,8 +9,10 @@
 //! * an inbound SMS, delivery report or USSN carries a [`DurableAck`]: the
 //!   GoIP is acknowledged only after the consumer confirms it stored the
 //!   message, so a full queue simply means no ack — the GoIP resends in 3 s;
-//! * a call event is acknowledged only if it fits in the queue, for the
-//!   same reason;
+//! * so does a call that is logged (RECORD, HANGUP, EXPIRY): a call log
+//!   entry lost to a full store queue is as lost as an SMS;
+//! * a line-state event (STATE, REMAIN) is acknowledged at once, but only if
+//!   it fits in the queue;
 //! * a keepalive or radio event is dropped (the next one repeats it).
 //!
 //! No event carries a channel password.
@@ -52,7 +54,8 @@ pub enum EngineEvent {
     /// USSD text: pushed by the network (`USSN:`, acked once `durable` is
     /// confirmed), or an answer that came after its request timed out.
     Ussd(UssdNotice),
-    /// A call event; already acked.
+    /// A call event. RECORD, HANGUP and EXPIRY are acked once `durable` is
+    /// confirmed; STATE and REMAIN were acked already.
     Call(CallNotice),
     /// The result of an SMS recipient that had ended Unknown arrived after
     /// all (the GoIP sent it after the session's deadline).
@@ -168,12 +171,16 @@ pub enum UssdSource {
     LateReply { sendid: u32 },
 }
 
-/// A call event, already acknowledged.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A call event.
+#[derive(Debug)]
 pub struct CallNotice {
     pub goip_id: String,
     pub recvid: String,
     pub event: CallEvent,
+    /// Present for RECORD, HANGUP and EXPIRY, which the consumer logs: the
+    /// GoIP is acked once it is confirmed. `None` for STATE and REMAIN,
+    /// which were acked at once.
+    pub durable: Option<DurableAck>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

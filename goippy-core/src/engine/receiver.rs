@@ -8,8 +8,9 @@
 //!    (`reg:<n>;status:404;`, `<TAG> <n> ERROR …`, within a global rate
 //!    limit) and leaves no trace in memory;
 //! 3. it is acknowledged — at once, except the messages that must be stored
-//!    first (RECEIVE, DELIVER, USSN), which are acked only after the
-//!    consumer confirms they are stored;
+//!    first (RECEIVE, DELIVER, USSN, and the call log's RECORD, HANGUP,
+//!    EXPIRY), which are acked only after the consumer confirms they are
+//!    stored;
 //! 4. retransmissions are recognised by (channel, tag, recvid, body) and
 //!    acked again without being delivered again;
 //! 5. a **reply** is routed by its sendid to the job waiting for it, if it
@@ -38,7 +39,8 @@ use super::sms::RecipientOutcome;
 use super::stats::bump;
 use crate::goip::{
     Ack, Datagram, ErrorReply, Keepalive, Notification, NotificationKind, Packet,
-    RECV_BUFFER_BYTES, Reply, escape_for_log, parse_packet, ussd_reply_failed, ussd_reply_text,
+    RECV_BUFFER_BYTES, Reply, escape_for_log, parse_packet, redacted_for_log, ussd_reply_failed,
+    ussd_reply_text,
 };
 
 /// How much of a stranger's channel id goes into a log line.
@@ -88,9 +90,9 @@ async fn handle_datagram(shared: &Arc<Shared>, datagram: &[u8], from: SocketAddr
         Err(e) => {
             bump(&shared.counters.garbage);
             // The error names the packet without its password; the raw bytes
-            // (which may contain one) only at trace level.
+            // only at trace level, and with any password redacted.
             tracing::debug!(%from, error = %e, "not a GoIP packet");
-            tracing::trace!(%from, datagram = escape_for_log(datagram), "unreadable datagram");
+            tracing::trace!(%from, datagram = redacted_for_log(datagram), "unreadable datagram");
             if let Some(suppressed) = shared.outsider_warning() {
                 tracing::warn!(%from, error = %e, suppressed, "ignoring a datagram that is not a GoIP packet");
             }
@@ -164,14 +166,17 @@ async fn handle_notification(shared: &Arc<Shared>, n: Notification, from: Socket
                 kind,
             }));
         }
-        NotificationKind::Receive(_) | NotificationKind::Deliver(_) | NotificationKind::Ussn(_) => {
+        NotificationKind::Receive(_)
+        | NotificationKind::Deliver(_)
+        | NotificationKind::Ussn(_)
+        | NotificationKind::Record(_)
+        | NotificationKind::Hangup(_)
+        | NotificationKind::Expiry(_) => {
             handle_durable(shared, recvid, id, kind, &raw, from).await;
         }
-        NotificationKind::Record(_)
-        | NotificationKind::Hangup(_)
-        | NotificationKind::Expiry(_)
-        | NotificationKind::State(_)
-        | NotificationKind::Remain(_) => handle_call(shared, recvid, id, kind, from).await,
+        NotificationKind::State(_) | NotificationKind::Remain(_) => {
+            handle_line_state(shared, recvid, id, kind, from).await
+        }
         NotificationKind::Cells(_)
         | NotificationKind::CellInfo(_)
         | NotificationKind::Bcch(_)
@@ -269,7 +274,8 @@ fn reserve_event<'a>(
     Some(permit)
 }
 
-/// RECEIVE, DELIVER, USSN: handed to the consumer, acked once stored.
+/// RECEIVE, DELIVER, USSN and the call log's RECORD, HANGUP, EXPIRY: handed
+/// to the consumer, acked once stored.
 async fn handle_durable(
     shared: &Arc<Shared>,
     recvid: String,
@@ -348,6 +354,21 @@ async fn handle_durable(
                 dedup_key: Some(key.clone()),
             })
         }
+        NotificationKind::Record(_) | NotificationKind::Hangup(_) | NotificationKind::Expiry(_) => {
+            let event = match kind {
+                NotificationKind::Record(r) => CallEvent::Record(r),
+                NotificationKind::Hangup(h) => CallEvent::Hangup(h),
+                NotificationKind::Expiry(e) => CallEvent::Expiry(e),
+                _ => return,
+            };
+            tracing::info!(goip_id, tag, recvid, "call event");
+            EngineEvent::Call(CallNotice {
+                goip_id: goip_id.clone(),
+                recvid: recvid.clone(),
+                event,
+                durable: Some(durable),
+            })
+        }
         _ => return,
     };
     permit.send(event);
@@ -395,9 +416,10 @@ fn raw_body(raw: &Datagram) -> Option<Vec<u8>> {
     bytes.get(at + 5..).map(<[u8]>::to_vec)
 }
 
-/// RECORD, HANGUP, EXPIRY, STATE, REMAIN: acked at once — but only when the
-/// event fits in the queue, so a full queue makes the GoIP resend it.
-async fn handle_call(
+/// STATE, REMAIN (the line's state, not logged): acked at once — but only
+/// when the event fits in the queue, so a full queue makes the GoIP resend
+/// it.
+async fn handle_line_state(
     shared: &Arc<Shared>,
     recvid: String,
     goip_id: String,
@@ -415,9 +437,6 @@ async fn handle_call(
         return;
     };
     let event = match kind {
-        NotificationKind::Record(r) => CallEvent::Record(r),
-        NotificationKind::Hangup(h) => CallEvent::Hangup(h),
-        NotificationKind::Expiry(e) => CallEvent::Expiry(e),
         NotificationKind::State(s) => CallEvent::State(s),
         NotificationKind::Remain(r) => CallEvent::Remain(r),
         _ => return,
@@ -429,6 +448,7 @@ async fn handle_call(
         goip_id,
         recvid,
         event,
+        durable: None,
     }));
     bump(&shared.counters.events);
 }

@@ -4,6 +4,11 @@
 //! sequences. Those are decoded with U+FFFD replacement so the packet is still
 //! handled (and acknowledged), while the exact bytes stay available for the
 //! log: [`Datagram`] keeps both facts together.
+//!
+//! A datagram that reaches a log line whole (one that could not be parsed,
+//! or was rejected) may carry the channel password in its `pass:` or
+//! `password:` field; [`redacted_for_log`] is the rendering for those, so
+//! raising the log level never puts a password into the journal.
 
 use std::borrow::Cow;
 use std::fmt;
@@ -49,9 +54,11 @@ impl Datagram {
     }
 }
 
+/// Without the password: a `Notification` (which holds its `Datagram`) may
+/// end up in a `{:?}`.
 impl fmt::Debug for Datagram {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "Datagram(\"{}\")", self.escaped())
+        write!(f, "Datagram(\"{}\")", redacted_for_log(&self.bytes))
     }
 }
 
@@ -73,6 +80,87 @@ pub fn escape_for_log(bytes: &[u8]) -> String {
         }
     }
     out
+}
+
+/// What a redacted password value reads as.
+const REDACTED: &[u8] = b"***";
+
+/// [`escape_for_log`] with the value of every `pass:` and `password:` field
+/// (up to the next `;`, or the end) replaced by `***`: the rendering for a
+/// datagram from outside that goes into a log line whole.
+///
+/// The key is matched in any case and wherever it starts a word (after the
+/// start, a `;`, a space, …), not only where a well-formed packet has it: the
+/// datagrams logged whole are the malformed ones. An empty value stays empty,
+/// so a missing password still shows. Redacting too much (a `pass:` inside
+/// an SMS text) only costs a log line some detail.
+pub fn redacted_for_log(bytes: &[u8]) -> String {
+    escape_for_log(&redact_passwords(bytes))
+}
+
+/// `text` with password values replaced as in [`redacted_for_log`], still
+/// unescaped (for error messages that quote an excerpt).
+pub(crate) fn redact_passwords_in(text: &str) -> Cow<'_, str> {
+    match redact_passwords(text.as_bytes()) {
+        Cow::Borrowed(_) => Cow::Borrowed(text),
+        // Only whole runs between ASCII bytes were replaced, so this is
+        // UTF-8; the lossy path is never taken.
+        Cow::Owned(bytes) => match String::from_utf8(bytes) {
+            Ok(s) => Cow::Owned(s),
+            Err(e) => Cow::Owned(String::from_utf8_lossy(e.as_bytes()).into_owned()),
+        },
+    }
+}
+
+fn redact_passwords(bytes: &[u8]) -> Cow<'_, [u8]> {
+    let mut out: Option<Vec<u8>> = None;
+    let mut copied = 0;
+    let mut i = 0;
+    while i < bytes.len() {
+        let starts_word = i == 0
+            || bytes
+                .get(i - 1)
+                .is_some_and(|b| !b.is_ascii_alphanumeric() && *b != b'_');
+        let key_len = if starts_word {
+            password_key_len(bytes.get(i..).unwrap_or_default())
+        } else {
+            None
+        };
+        let Some(key_len) = key_len else {
+            i += 1;
+            continue;
+        };
+        let value_start = i + key_len;
+        let value_end = bytes
+            .get(value_start..)
+            .and_then(|rest| rest.iter().position(|b| *b == b';'))
+            .map_or(bytes.len(), |at| value_start + at);
+        if value_end > value_start {
+            let out = out.get_or_insert_with(|| Vec::with_capacity(bytes.len()));
+            out.extend_from_slice(bytes.get(copied..value_start).unwrap_or_default());
+            out.extend_from_slice(REDACTED);
+            copied = value_end;
+        }
+        i = value_end;
+    }
+    match out {
+        None => Cow::Borrowed(bytes),
+        Some(mut out) => {
+            out.extend_from_slice(bytes.get(copied..).unwrap_or_default());
+            Cow::Owned(out)
+        }
+    }
+}
+
+/// The length of `password:` or `pass:` (in any case) if `s` starts with it.
+fn password_key_len(s: &[u8]) -> Option<usize> {
+    [&b"password:"[..], &b"pass:"[..]]
+        .into_iter()
+        .find_map(|key| {
+            s.get(..key.len())
+                .is_some_and(|head| head.eq_ignore_ascii_case(key))
+                .then_some(key.len())
+        })
 }
 
 /// Decodes a datagram as UTF-8, replacing invalid sequences.
@@ -118,6 +206,83 @@ mod tests {
             "a;b\\r\\nПривет\\t\\\"x\\\""
         );
         assert_eq!(format!("{:?}", Datagram::new(b"x\n")), "Datagram(\"x\\n\")");
+    }
+
+    #[test]
+    fn passwords_are_redacted_in_real_captures() {
+        // Protocol notes §2: a keepalive (`pass:`) and notifications
+        // (`password:`), as real devices send them.
+        for (capture, expected) in [
+            (
+                "req:27;id:gw1_ch1;pass:secret;num:;signal:29;gsm_status:LOGIN;\
+                 voip_status:LOGOUT;voip_state:IDLE;remain_time:-1;imei:860000000000000;\
+                 CELLINFO:LAC:7E5,CELL ID:5E5B;CGATT:Y;",
+                "req:27;id:gw1_ch1;pass:***;num:;signal:29;gsm_status:LOGIN;\
+                 voip_status:LOGOUT;voip_state:IDLE;remain_time:-1;imei:860000000000000;\
+                 CELLINFO:LAC:7E5,CELL ID:5E5B;CGATT:Y;",
+            ),
+            (
+                "req:10;id:goipid1;pass:password1;num:;signal:",
+                "req:10;id:goipid1;pass:***;num:;signal:",
+            ),
+            (
+                "RECEIVE:1571812849;id:goip-1;password:goip;srcnum:1380013800;msg:测试",
+                "RECEIVE:1571812849;id:goip-1;password:***;srcnum:1380013800;msg:测试",
+            ),
+            (
+                "DELIVER:1571812803;id:goip-1;password:goip;sms_no:32;state:0;num:+861380013800",
+                "DELIVER:1571812803;id:goip-1;password:***;sms_no:32;state:0;num:+861380013800",
+            ),
+            (
+                "HANGUP:1571812814;id:goip-1;password:goip;num:,cause:Normal call clearing",
+                "HANGUP:1571812814;id:goip-1;password:***;num:,cause:Normal call clearing",
+            ),
+            (
+                "AT:20;count:1;id:goip-1;password:goip;receive:write:AT+CREG?",
+                "AT:20;count:1;id:goip-1;password:***;receive:write:AT+CREG?",
+            ),
+        ] {
+            assert_eq!(redacted_for_log(capture.as_bytes()), expected);
+        }
+    }
+
+    #[test]
+    fn passwords_are_redacted_in_malformed_datagrams() {
+        for (datagram, expected) in [
+            // Malformed: no id, a space in the tag, junk before it, the
+            // password last (with a line break) or as the whole datagram.
+            (
+                &b"RECEIVE:1;password:secret;msg:x"[..],
+                "RECEIVE:1;password:***;msg:x",
+            ),
+            (
+                b"RECEIVE 1;id:g;password:secret",
+                "RECEIVE 1;id:g;password:***",
+            ),
+            (b"\x00\xffpass:secret;x", "\\u{0}\\xffpass:***;x"),
+            (b"req:1;id:g;pass:se\xffcret\r\n", "req:1;id:g;pass:***"),
+            (b"password:secret", "password:***"),
+            (b"x;PASSWORD:Secret;Pass:other", "x;PASSWORD:***;Pass:***"),
+            // An empty password stays visible as empty.
+            (b"req:1;id:g;pass:;num:", "req:1;id:g;pass:;num:"),
+            // Not a password key: left alone.
+            (b"bypass:x;passwd:y;password", "bypass:x;passwd:y;password"),
+        ] {
+            assert_eq!(redacted_for_log(datagram), expected);
+            assert!(!redacted_for_log(datagram).contains("ecret"));
+        }
+        assert_eq!(
+            redact_passwords_in("RECEIVE 1;id:g;password:secret;msg:Привет"),
+            "RECEIVE 1;id:g;password:***;msg:Привет"
+        );
+        assert!(matches!(
+            redact_passwords_in("RECEIVE:1;id:g;msg:x"),
+            Cow::Borrowed(_)
+        ));
+        assert_eq!(
+            format!("{:?}", Datagram::new(b"STATE:1;id:g;password:secret;x:1\n")),
+            "Datagram(\"STATE:1;id:g;password:***;x:1\\n\")"
+        );
     }
 
     #[test]

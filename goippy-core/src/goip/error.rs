@@ -16,8 +16,11 @@ use super::MAX_SMS_BYTES;
 const EXCERPT_CHARS: usize = 48;
 
 /// A short, log-safe excerpt of `s` (printed with `{:?}`, so control
-/// characters show as escapes).
+/// characters show as escapes). Password values are redacted first: the
+/// start of a malformed notification quoted as "not a GoIP packet", or a
+/// recvid run into its fields, can hold its `password:`.
 pub(crate) fn excerpt(s: &str) -> String {
+    let s = super::datagram::redact_passwords_in(s);
     let mut out: String = s.chars().take(EXCERPT_CHARS).collect();
     if s.chars().nth(EXCERPT_CHARS).is_some() {
         out.push('…');
@@ -170,6 +173,29 @@ mod tests {
             value: shown("password", "hunter 2"),
         };
         assert!(!e.to_string().contains("hunter"));
+    }
+
+    #[test]
+    fn parse_errors_never_quote_a_password() {
+        // Real captures (protocol notes §2), broken the way a datagram can
+        // be: junk before the tag, a space in it, a recvid run into fields.
+        for datagram in [
+            &b"\r;RECEIVE:1571812849;id:goip-1;password:goip;srcnum:1380013800;msg:x"[..],
+            b"RECEIVE 1571812849;id:goip-1;password:goip;srcnum:1380013800;msg:x",
+            b"req 27;id:gw1_ch1;pass:goip;num:;signal:29;gsm_status:LOGIN;",
+            b"STATE:7568 id:goip1 password:goip;gsm_remain_state:IDLE",
+            b"DELIVER:1571812803;id:goip-1;password:goip;sms_no:x;state:0",
+        ] {
+            let e =
+                super::super::parse_packet(datagram).expect_err(&String::from_utf8_lossy(datagram));
+            let shown = e.to_string();
+            assert!(!shown.contains("goip;"), "{shown}");
+            assert!(!shown.contains("goip\""), "{shown}");
+        }
+        assert_eq!(
+            excerpt("RECEIVE 1;id:g;password:secret;msg:x"),
+            "RECEIVE 1;id:g;password:***;msg:x"
+        );
     }
 
     #[test]

@@ -53,7 +53,7 @@ pub use call_events::{
 };
 pub use command::{CfMode, CfReason, Command};
 pub use control::ControlKind;
-pub use datagram::{Datagram, escape_for_log};
+pub use datagram::{Datagram, escape_for_log, redacted_for_log};
 pub use error::{FormatError, ParseError, Problem};
 pub use fields::{Field, normalize_null};
 pub use gsm_status::{GSM_STATUS_KEYS, GsmStatus};

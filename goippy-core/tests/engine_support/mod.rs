@@ -438,6 +438,8 @@ pub struct Behaviour {
     pub drop_msgs: u32,
     /// MSG datagrams it rejects as busy before it accepts one.
     pub busy_msgs: u32,
+    /// PASSWORD datagrams it loses before it answers one.
+    pub drop_passwords: u32,
     pub send_result: SendResult,
     pub result_delay: Duration,
     pub first_sms_no: u32,
@@ -455,6 +457,7 @@ impl Behaviour {
             password: password.to_owned(),
             drop_msgs: 0,
             busy_msgs: 0,
+            drop_passwords: 0,
             send_result: SendResult::Ok,
             result_delay: Duration::from_millis(50),
             first_sms_no: 160,
@@ -486,7 +489,10 @@ pub fn goip(behaviour: Behaviour) -> Script {
             }
         }
         Command::Password { sendid, password } => {
-            if *password == b.password {
+            if b.drop_passwords > 0 {
+                b.drop_passwords -= 1;
+                vec![]
+            } else if *password == b.password {
                 vec![Answer::Now(Reply::Send { sendid: *sendid })]
             } else {
                 vec![Answer::Now(Reply::Error(ErrorReply::Password {
