@@ -25,7 +25,10 @@ use super::tokens::{
 /// echoed in every reply; the engine must keep it in `1..=i32::MAX`
 /// ([`super::MAX_SENDID`]) — the GoIP reads it as a signed 32-bit number —
 /// unique among a channel's open exchanges, and increasing for USSD.
-#[derive(Debug, Clone, PartialEq, Eq)]
+///
+/// `Debug` is written by hand so that a command in a log line or a panic
+/// message never shows the channel password.
+#[derive(Clone, PartialEq, Eq)]
 pub enum Command {
     /// `MSG <sendid> <len> <text>`: open an SMS session. `len` is the UTF-8
     /// **byte** length, computed here; at most 3000 bytes.
@@ -154,6 +157,95 @@ const COMMAND_VERBS: [&str; 9] = [
 /// True if `verb` starts a command (as opposed to an ack `<TAG> <id> OK`).
 pub(crate) fn is_command_verb(verb: &str) -> bool {
     COMMAND_VERBS.contains(&verb) || ControlKind::from_verb(verb).is_some()
+}
+
+/// What `Debug` shows instead of a channel password.
+const HIDDEN: &str = "***";
+
+impl std::fmt::Debug for Command {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Command::Msg { sendid, text } => f
+                .debug_struct("Msg")
+                .field("sendid", sendid)
+                .field("text", text)
+                .finish(),
+            Command::Password { sendid, .. } => f
+                .debug_struct("Password")
+                .field("sendid", sendid)
+                .field("password", &HIDDEN)
+                .finish(),
+            Command::Send {
+                sendid,
+                telid,
+                number,
+            } => f
+                .debug_struct("Send")
+                .field("sendid", sendid)
+                .field("telid", telid)
+                .field("number", number)
+                .finish(),
+            Command::Done { sendid } => f.debug_struct("Done").field("sendid", sendid).finish(),
+            Command::Ussd { sendid, code, .. } => f
+                .debug_struct("Ussd")
+                .field("sendid", sendid)
+                .field("password", &HIDDEN)
+                .field("code", code)
+                .finish(),
+            Command::UssdExit { sendid, .. } => f
+                .debug_struct("UssdExit")
+                .field("sendid", sendid)
+                .field("password", &HIDDEN)
+                .finish(),
+            Command::Control {
+                sendid,
+                kind,
+                value,
+                ..
+            } => f
+                .debug_struct("Control")
+                .field("sendid", sendid)
+                .field("kind", kind)
+                .field("value", value)
+                .field("password", &HIDDEN)
+                .finish(),
+            Command::Gsm { sendid, .. } => f
+                .debug_struct("Gsm")
+                .field("sendid", sendid)
+                .field("password", &HIDDEN)
+                .finish(),
+            Command::Cf {
+                sendid,
+                reason,
+                mode,
+                number,
+                ftime,
+                ..
+            } => f
+                .debug_struct("Cf")
+                .field("sendid", sendid)
+                .field("password", &HIDDEN)
+                .field("reason", reason)
+                .field("mode", mode)
+                .field("number", number)
+                .field("ftime", ftime)
+                .finish(),
+            Command::OneshotSms {
+                stamp,
+                line,
+                number,
+                text,
+                ..
+            } => f
+                .debug_struct("OneshotSms")
+                .field("stamp", stamp)
+                .field("line", line)
+                .field("password", &HIDDEN)
+                .field("number", number)
+                .field("text", text)
+                .finish(),
+        }
+    }
 }
 
 impl Command {
@@ -470,6 +562,42 @@ fn parse_oneshot(tokens: &mut Tokens<'_>) -> Result<Command, Problem> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn debug_never_shows_the_password() {
+        let pw = "hunter2pw".to_string();
+        let commands = [
+            super::Command::Password {
+                sendid: 1,
+                password: pw.clone(),
+            },
+            super::Command::Ussd {
+                sendid: 1,
+                password: pw.clone(),
+                code: "*100#".into(),
+            },
+            super::Command::UssdExit {
+                sendid: 1,
+                password: pw.clone(),
+            },
+            super::Command::Gsm {
+                sendid: 1,
+                password: pw.clone(),
+            },
+            super::Command::OneshotSms {
+                stamp: 1,
+                line: 1,
+                password: pw.clone(),
+                number: "5551".into(),
+                text: "hi".into(),
+            },
+        ];
+        for c in commands {
+            let shown = format!("{c:?}");
+            assert!(!shown.contains("hunter2"), "{shown}");
+            assert!(shown.contains("***"), "{shown}");
+        }
+    }
+
     use super::*;
 
     fn wire(c: &Command) -> String {

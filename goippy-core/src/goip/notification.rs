@@ -24,7 +24,10 @@ use super::radio_events::{CellInfo, Cgatt, NeighbourCells};
 use super::sms_events::{Deliver, Receive, Ussn};
 
 /// A packet a GoIP sent on its own.
-#[derive(Debug, Clone, PartialEq, Eq)]
+///
+/// `Debug` is written by hand: it shows the password as `***` (the raw
+/// datagram's own `Debug` redacts it too).
+#[derive(Clone, PartialEq, Eq)]
 pub struct Notification {
     /// The id after the tag (`RECEIVE:<recvid>;`; for `req:` the keepalive
     /// counter; for `AT:` the ATSTART sendid). Opaque; echoed in the ack.
@@ -37,6 +40,18 @@ pub struct Notification {
     pub kind: NotificationKind,
     /// The bytes this was parsed from; empty for one built in code.
     pub raw: Datagram,
+}
+
+impl std::fmt::Debug for Notification {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Notification")
+            .field("recvid", &self.recvid)
+            .field("id", &self.id)
+            .field("password", &self.password.as_ref().map(|_| "***"))
+            .field("kind", &self.kind)
+            .field("raw", &self.raw)
+            .finish()
+    }
 }
 
 /// What a notification says, by tag.
@@ -347,6 +362,18 @@ pub(crate) fn parse_notification(text: &str, raw: &[u8]) -> Result<Notification,
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn debug_never_shows_the_password() {
+        for text in [
+            "req:1102;id:goippy_2508;pass:hunter2pw;num:+37255620268;signal:25;",
+            "RECEIVE:1;id:goip1;password:hunter2pw;srcnum:5551;msg:hi",
+        ] {
+            let n = super::Notification::parse(text.as_bytes()).expect("parses");
+            let shown = format!("{n:?}");
+            assert!(!shown.contains("hunter2"), "{shown}");
+        }
+    }
+
     use super::*;
 
     fn parse(s: &str) -> Notification {
