@@ -9,14 +9,15 @@ use std::time::Duration;
 use goippy_core::engine::CredentialSource;
 use goippy_core::number::NumberRules;
 use goippy_core::store::{
-    CallDirection, CallEvent, CallFilter, GatewayChange, GatewayDirectory, InboundKind,
-    InboundRecord, LogKind, OutboundKind, OutboxState, Store, StoreError, StoreOptions, Stored,
-    Timestamp,
+    CallDirection, CallEvent, CallFilter, GatewayChange, GatewayDefinition, GatewayDirectory,
+    InboundKind, InboundRecord, LogKind, OutboundKind, OutboxState, Store, StoreError,
+    StoreOptions, Stored, Timestamp,
 };
 use store_support::{Kind, TestDb, call, keepalive, outbound, sms};
 
 on_both_backends!(
     gateways_are_managed,
+    gateways_keep_their_channel_number,
     directory_answers_from_memory_and_follows_changes,
     directory_learns_a_channels_number_at_once,
     keepalives_update_state_and_msisdn,
@@ -139,6 +140,70 @@ async fn gateways_are_managed(db: TestDb) {
         let wal = file.with_file_name("goippy.db-wal");
         assert!(wal.exists(), "SQLite runs in WAL mode");
     }
+    store.close().await.expect("close");
+}
+
+/// `goippy --add <ext> <pass> <channel>`: the GoIP line number is stored in
+/// `channel`; a save without one clears it, as a new definition would.
+async fn gateways_keep_their_channel_number(db: TestDb) {
+    let store = db.open().await;
+    let definition = GatewayDefinition {
+        ext: "2508",
+        password: "pw",
+        goip_id: None,
+        channel: Some(1),
+        allow_regex: None,
+    };
+    let (change, g) = store.save_gateway(&definition).await.expect("add");
+    assert_eq!(change, GatewayChange::Created);
+    assert_eq!(g.goip_id, "goippy_2508");
+    assert_eq!(g.channel, Some(1));
+    let (change, g) = store
+        .save_gateway(&GatewayDefinition {
+            goip_id: Some("gw1_ch12"),
+            channel: Some(12),
+            ..definition
+        })
+        .await
+        .expect("update");
+    assert_eq!(change, GatewayChange::Updated);
+    assert_eq!((g.goip_id.as_str(), g.channel), ("gw1_ch12", Some(12)));
+    let listed = store.list_gateways().await.expect("list");
+    assert_eq!(listed[0].channel, Some(12));
+    let (_, g) = store.save_gateway(&definition).await.expect("update");
+    assert_eq!((g.goip_id.as_str(), g.channel), ("goippy_2508", Some(1)));
+    let (_, g) = store
+        .add_or_update_gateway("2508", "pw", None, None)
+        .await
+        .expect("update without a channel");
+    assert_eq!(g.channel, None);
+    for bad in [0, 1000] {
+        let e = store
+            .save_gateway(&GatewayDefinition {
+                channel: Some(bad),
+                ..definition
+            })
+            .await
+            .expect_err("not a GoIP line");
+        assert!(
+            matches!(
+                e,
+                StoreError::InvalidInput {
+                    field: "channel",
+                    ..
+                }
+            ),
+            "{e}"
+        );
+    }
+    assert_eq!(
+        store
+            .gateway_by_ext("2508")
+            .await
+            .expect("lookup")
+            .and_then(|g| g.channel),
+        None
+    );
     store.close().await.expect("close");
 }
 
