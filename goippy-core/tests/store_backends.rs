@@ -10,14 +10,15 @@ use goippy_core::engine::CredentialSource;
 use goippy_core::number::NumberRules;
 use goippy_core::store::{
     CallDirection, CallEvent, CallFilter, GatewayChange, GatewayDefinition, GatewayDirectory,
-    InboundKind, InboundRecord, LogKind, OutboundKind, OutboxState, Store, StoreError,
-    StoreOptions, Stored, Timestamp,
+    InboundKind, InboundRecord, LogKind, OutboundKind, OutboxState, SQLITE_BUSY_TIMEOUT, Store,
+    StoreError, StoreOptions, Stored, Timestamp,
 };
 use store_support::{Kind, TestDb, call, keepalive, outbound, sms};
 
 on_both_backends!(
     gateways_are_managed,
     gateways_keep_their_channel_number,
+    sqlite_runs_in_wal_with_a_busy_timeout,
     directory_answers_from_memory_and_follows_changes,
     directory_learns_a_channels_number_at_once,
     keepalives_update_state_and_msisdn,
@@ -204,6 +205,66 @@ async fn gateways_keep_their_channel_number(db: TestDb) {
             .and_then(|g| g.channel),
         None
     );
+    store.close().await.expect("close");
+}
+
+/// WAL and the busy timeout, as SQLite itself reports them: asked for in
+/// the connect options, they are only in force if the database says so.
+async fn sqlite_runs_in_wal_with_a_busy_timeout(db: TestDb) {
+    use sqlx::Connection as _;
+    use sqlx::sqlite::{SqliteConnectOptions, SqliteConnection};
+
+    let store = db.open().await;
+    let settings = store.sqlite_settings().await.expect("settings");
+    let Some(file) = db.sqlite_file() else {
+        assert_eq!(settings, None, "MySQL has no SQLite settings");
+        store.close().await.expect("close");
+        return;
+    };
+    let settings = settings.expect("a SQLite store reports its settings");
+    assert_eq!(settings.journal_mode, "wal");
+    assert!(!SQLITE_BUSY_TIMEOUT.is_zero());
+    assert_eq!(settings.busy_timeout, SQLITE_BUSY_TIMEOUT);
+    assert_eq!(settings.synchronous, 2, "synchronous=FULL");
+
+    // WAL belongs to the file: a connection of our own, which asks for no
+    // journal mode, finds it too.
+    let options = SqliteConnectOptions::new().filename(&file);
+    let mut other = SqliteConnection::connect_with(&options)
+        .await
+        .expect("a second connection");
+    let mode: String = sqlx::query_scalar("PRAGMA journal_mode")
+        .fetch_one(&mut other)
+        .await
+        .expect("journal_mode");
+    assert_eq!(mode.to_ascii_lowercase(), "wal");
+
+    // The timeout at work: while another connection holds the write lock,
+    // an admin write waits for it instead of failing with "database is locked".
+    sqlx::raw_sql("BEGIN IMMEDIATE")
+        .execute(&mut other)
+        .await
+        .expect("take the write lock");
+    let held = Duration::from_millis(600);
+    let release = tokio::spawn(async move {
+        tokio::time::sleep(held).await;
+        sqlx::raw_sql("COMMIT")
+            .execute(&mut other)
+            .await
+            .expect("release the write lock");
+        other.close().await.expect("close");
+    });
+    let started = std::time::Instant::now();
+    store
+        .add_or_update_gateway("2001", "pw", None, None)
+        .await
+        .expect("waits for the lock instead of failing");
+    assert!(
+        started.elapsed() >= held - Duration::from_millis(100),
+        "the write did not wait: {:?}",
+        started.elapsed()
+    );
+    release.await.expect("release task");
     store.close().await.expect("close");
 }
 

@@ -67,6 +67,7 @@ pub use records::{
     OutboundRecord, OutboundRef, OutboxItem, OutboxState, StateUpdate, Stored,
 };
 pub use rows::LogEntry;
+pub use sqlite::{BUSY_TIMEOUT as SQLITE_BUSY_TIMEOUT, SqliteSettings};
 pub use time::Timestamp;
 pub use validate::{CHANNELS, default_goip_id, destination_acl};
 
@@ -188,6 +189,19 @@ impl Store {
     /// Which database this is, for messages (never with a password).
     pub fn description(&self) -> &str {
         &self.inner.description
+    }
+
+    /// The settings SQLite reports for the store's connections (WAL, the
+    /// busy timeout, synchronous); `None` on MySQL/MariaDB.
+    pub async fn sqlite_settings(&self) -> Result<Option<SqliteSettings>, StoreError> {
+        match &self.inner.backend {
+            Backend::Sqlite(b) => b
+                .settings()
+                .await
+                .map(Some)
+                .map_err(StoreError::db("reading the SQLite settings")),
+            Backend::MySql(_) => Ok(None),
+        }
     }
 
     /// Writes everything queued, stops the writer and closes the pool. Other
