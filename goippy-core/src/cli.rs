@@ -29,8 +29,11 @@ Examples:
 
 Gateways (one per extension; a running goippy picks changes up within seconds):
   goippy --add 2001 s3cret           extension 2001, GoIP SMS Client ID goippy_2001, any destination
-  goippy --add 2001 s3cret gw1_ch1 '\\+372\\d+'
+  goippy --add 2508 s3cret 1         the same for 2508, noting that it is the GoIP's line 1 (CH1)
+  goippy --add 2001 s3cret - '\\+372\\d+' --goip-id gw1_ch1
                                      SMS Client ID gw1_ch1; destinations the regex matches whole
+                                     (--add writes the whole definition: what it is not given,
+                                     on an update too, is reset to its default)
   goippy --listExt                   list extensions, channels, numbers and when last seen
   goippy --disable 2001              refuse the channel without forgetting it (--enable undoes it)
   goippy --remove 2001 -c /etc/goippy-2.conf
@@ -79,11 +82,22 @@ pub struct Cli {
     #[arg(long, conflicts_with = "admin")]
     pub check: bool,
 
-    /// Create or update the gateway of extension EXT and enable it. GOIP_ID is the
-    /// channel's GoIP "SMS Client ID" ("-" or nothing: goippy_EXT); ALLOW_REGEX limits
-    /// outbound destinations to those it matches whole (nothing: any destination)
-    #[arg(long, num_args = 2..=4, value_names = ["EXT", "PASS", "GOIP_ID|-", "ALLOW_REGEX"])]
+    /// Create or update the gateway of extension EXT and enable it. CHANNEL is the
+    /// GoIP line number it is configured on, 1-999 ("-" or nothing: none); ALLOW_REGEX
+    /// limits outbound destinations to those it matches whole (nothing: any destination).
+    /// The channel's SMS Client ID is goippy_EXT unless --goip-id gives another. Each
+    /// --add writes the whole definition: on an update too, what it is not given (the
+    /// channel, --goip-id, ALLOW_REGEX) gets its default
+    #[arg(long, num_args = 2..=4, value_names = ["EXT", "PASS", "CHANNEL|-", "ALLOW_REGEX"])]
     pub add: Option<Vec<String>>,
+
+    /// With --add: the channel's GoIP "SMS Client ID" when it is not goippy_EXT
+    // `requires` alone lets it through beside another command that conflicts
+    // with --add (clap then counts --add as rightly absent), hence the list.
+    #[arg(long = "goip-id", value_name = "ID", requires = "add",
+          conflicts_with_all = ["remove", "list_ext", "enable", "disable", "sample", "check",
+                                "install", "list", "uninstall"])]
+    pub goip_id: Option<String>,
 
     /// Remove the gateway of extension EXT (its history stays)
     #[arg(long, value_name = "EXT")]
@@ -168,7 +182,8 @@ impl Cli {
             return Some(AdminCommand::Add {
                 ext: values.next().unwrap_or_default(),
                 password: values.next().unwrap_or_default(),
-                goip_id: values.next(),
+                channel: values.next(),
+                goip_id: self.goip_id.clone(),
                 allow_regex: values.next(),
             });
         }
@@ -305,10 +320,58 @@ mod tests {
             Some(AdminCommand::Add {
                 ext: "2001".into(),
                 password: "pw".into(),
+                channel: None,
                 goip_id: None,
                 allow_regex: None
             })
         );
+        // The original form: the third value is the channel.
+        let cli = Cli::try_parse_from(["goippy", "--add", "2508", "pw", "1"]).expect("parses");
+        assert_eq!(
+            cli.admin_command(),
+            Some(AdminCommand::Add {
+                ext: "2508".into(),
+                password: "pw".into(),
+                channel: Some("1".into()),
+                goip_id: None,
+                allow_regex: None
+            })
+        );
+        // --goip-id before or after the values of --add.
+        for args in [
+            &["goippy", "--goip-id", "gw1_ch1", "--add", "2001", "pw", "2"][..],
+            &["goippy", "--add", "2001", "pw", "2", "--goip-id", "gw1_ch1"],
+        ] {
+            let cli = Cli::try_parse_from(args).expect("parses");
+            assert_eq!(
+                cli.admin_command(),
+                Some(AdminCommand::Add {
+                    ext: "2001".into(),
+                    password: "pw".into(),
+                    channel: Some("2".into()),
+                    goip_id: Some("gw1_ch1".into()),
+                    allow_regex: None
+                }),
+                "{args:?}"
+            );
+        }
+        // --goip-id belongs to --add only.
+        assert!(Cli::try_parse_from(["goippy", "--goip-id", "gw1"]).is_err());
+        for other in [
+            &["--listExt"][..],
+            &["--remove", "1"],
+            &["--enable", "1"],
+            &["--disable", "1"],
+            &["--check"],
+            &["--sample"],
+            &["--install"],
+            &["--list"],
+            &["--uninstall", "1"],
+        ] {
+            let mut args = vec!["goippy", "--goip-id", "gw1"];
+            args.extend_from_slice(other);
+            assert!(Cli::try_parse_from(&args).is_err(), "{args:?}");
+        }
         let cli = Cli::try_parse_from([
             "goippy",
             "--add",
@@ -325,7 +388,8 @@ mod tests {
             Some(AdminCommand::Add {
                 ext: "2001".into(),
                 password: "pw".into(),
-                goip_id: Some("-".into()),
+                channel: Some("-".into()),
+                goip_id: None,
                 allow_regex: Some(r"\+372.*".into())
             })
         );

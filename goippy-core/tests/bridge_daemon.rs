@@ -214,7 +214,7 @@ async fn sigterm_during_traffic_loses_nothing_and_sends_nothing_twice() {
     let mut prosody = tokio::task::block_in_place(prosody);
     let mut users = Peer::connect_answering_pings(&prosody, USERS, USERS_SECRET).await;
     let instance = Instance::new(&prosody, "info").await;
-    tokio::task::block_in_place(|| instance.cli(&["--add", EXT, GOIP_PASS, GOIP_ID]));
+    tokio::task::block_in_place(|| instance.cli(&["--add", EXT, GOIP_PASS, "--goip-id", GOIP_ID]));
 
     let mut goippy = instance.spawn();
     instance.wait_for_notice("READY=1", 1).await;
@@ -357,7 +357,7 @@ async fn sighup_reloads_gateways_and_the_log_level_without_closing_the_socket() 
     let prosody = tokio::task::block_in_place(prosody);
     let _users = Peer::connect_answering_pings(&prosody, USERS, USERS_SECRET).await;
     let instance = Instance::new(&prosody, "info").await;
-    tokio::task::block_in_place(|| instance.cli(&["--add", EXT, GOIP_PASS, GOIP_ID]));
+    tokio::task::block_in_place(|| instance.cli(&["--add", EXT, GOIP_PASS, "--goip-id", GOIP_ID]));
     let mut goippy = instance.spawn();
     instance.wait_for_notice("READY=1", 1).await;
     let (_device, mut events) = Device::start(device_config(
@@ -384,7 +384,7 @@ async fn sighup_reloads_gateways_and_the_log_level_without_closing_the_socket() 
     assert!(rejected.is_some(), "goip2 is not known yet");
 
     // A new gateway and a new log level, then SIGHUP.
-    tokio::task::block_in_place(|| instance.cli(&["--add", "2002", "pw2", "goip2"]));
+    tokio::task::block_in_place(|| instance.cli(&["--add", "2002", "pw2", "--goip-id", "goip2"]));
     instance.write_config(&prosody, "debug");
     assert!(!has_debug_line(&instance.log()), "info level at first");
     goippy.signal("HUP").expect("SIGHUP");
@@ -458,7 +458,7 @@ async fn ready_and_acking_while_prosody_is_down() {
     let mut prosody = tokio::task::block_in_place(prosody);
     let instance = Instance::new(&prosody, "info").await;
     tokio::task::block_in_place(|| prosody.stop()).expect("prosody stops");
-    tokio::task::block_in_place(|| instance.cli(&["--add", EXT, GOIP_PASS, GOIP_ID]));
+    tokio::task::block_in_place(|| instance.cli(&["--add", EXT, GOIP_PASS, "--goip-id", GOIP_ID]));
     let mut goippy = instance.spawn();
     instance.wait_for_notice("READY=1", 1).await;
     let (device, mut events) = Device::start(device_config(

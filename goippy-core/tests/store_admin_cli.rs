@@ -107,40 +107,64 @@ fn add_list_disable_enable_remove() {
 
     let out = ok(admin(&s, &["--add", "2001", PASSWORD]));
     assert!(
-        out.starts_with("added extension 2001: goip_id goippy_2001, destinations any, enabled\n"),
+        out.starts_with(
+            "added extension 2001: goip_id goippy_2001, channel -, destinations any, enabled\n\
+             On the GoIP, give this channel SMS Client ID goippy_2001 "
+        ),
         "{out}"
     );
     let out = ok(admin(
         &s,
-        &["--add", "2001", PASSWORD, "gw1_ch1", r"\+372\d+"],
+        &[
+            "--add",
+            "2001",
+            PASSWORD,
+            "-",
+            r"\+372\d+",
+            "--goip-id",
+            "gw1_ch1",
+        ],
     ));
     assert!(
         out.starts_with(
-            r"updated extension 2001: goip_id gw1_ch1, destinations matching \+372\d+, enabled"
+            r"updated extension 2001: goip_id gw1_ch1, channel -, destinations matching \+372\d+, enabled"
         ),
         "{out}"
     );
     ok(admin(&s, &["--add", "10", PASSWORD, "-"]));
     ok(admin(&s, &["--disable", "10"]));
+    // The original form: the third value is the GoIP line, the goip_id stays goippy_<ext>.
+    let out = ok(admin(&s, &["--add", "2508", PASSWORD, "1"]));
+    assert!(
+        out.starts_with(
+            "added extension 2508: goip_id goippy_2508, channel 1, destinations any, enabled\n\
+             On the GoIP, give channel 1 (CH1) SMS Client ID goippy_2508 "
+        ),
+        "{out}"
+    );
 
     let table = ok(admin(&s, &["--listExt"]));
     let lines: Vec<&str> = table.lines().collect();
-    assert_eq!(lines.len(), 3, "{table}");
+    assert_eq!(lines.len(), 4, "{table}");
     assert!(
         lines[0].starts_with("EXT   GOIP_ID") && lines[0].ends_with("LAST SEEN"),
         "{table}"
     );
-    assert_eq!(column(&table, "EXT"), ["10", "2001"]);
-    assert_eq!(column(&table, "GOIP_ID"), ["goippy_10", "gw1_ch1"]);
-    assert_eq!(column(&table, "ENABLED"), ["no", "yes"]);
-    assert_eq!(column(&table, "ALLOW_REGEX"), ["-", r"\+372\d+"]);
-    assert_eq!(column(&table, "LAST SEEN"), ["never", "never"]);
+    assert_eq!(column(&table, "EXT"), ["10", "2001", "2508"]);
+    assert_eq!(
+        column(&table, "GOIP_ID"),
+        ["goippy_10", "gw1_ch1", "goippy_2508"]
+    );
+    assert_eq!(column(&table, "CHANNEL"), ["-", "-", "1"]);
+    assert_eq!(column(&table, "ENABLED"), ["no", "yes", "yes"]);
+    assert_eq!(column(&table, "ALLOW_REGEX"), ["-", r"\+372\d+", "-"]);
+    assert_eq!(column(&table, "LAST SEEN"), ["never", "never", "never"]);
     // The original spelling works too.
     assert_eq!(ok(admin(&s, &["--list-ext"])), table);
 
     ok(admin(&s, &["--enable", "10"]));
     let table = ok(admin(&s, &["--listExt"]));
-    assert_eq!(column(&table, "ENABLED"), ["yes", "yes"]);
+    assert_eq!(column(&table, "ENABLED"), ["yes", "yes", "yes"]);
 
     let out = ok(admin(&s, &["--remove", "10"]));
     assert!(
@@ -148,18 +172,72 @@ fn add_list_disable_enable_remove() {
         "{out}"
     );
     let table = ok(admin(&s, &["--listExt"]));
-    assert_eq!(column(&table, "EXT"), ["2001"]);
+    assert_eq!(column(&table, "EXT"), ["2001", "2508"]);
+}
+
+#[test]
+fn add_writes_the_whole_definition() {
+    let s = setup();
+    ok(admin(
+        &s,
+        &["--add", "2001", PASSWORD, "7", ".*", "--goip-id", "gw1_ch7"],
+    ));
+    let table = ok(admin(&s, &["--listExt"]));
+    assert_eq!(column(&table, "GOIP_ID"), ["gw1_ch7"]);
+    assert_eq!(column(&table, "CHANNEL"), ["7"]);
+    assert_eq!(column(&table, "ALLOW_REGEX"), [".*"]);
+    // A new channel and goip_id, the regex kept by giving it again.
+    let out = ok(admin(
+        &s,
+        &["--add", "2001", PASSWORD, "8", ".*", "--goip-id", "gw1_ch8"],
+    ));
+    assert!(
+        out.starts_with(
+            "updated extension 2001: goip_id gw1_ch8, channel 8, destinations matching .*, enabled"
+        ),
+        "{out}"
+    );
+    // What an update is not given gets its default, as on creation.
+    let out = ok(admin(&s, &["--add", "2001", PASSWORD]));
+    assert!(
+        out.starts_with(
+            "updated extension 2001: goip_id goippy_2001, channel -, destinations any, enabled"
+        ),
+        "{out}"
+    );
+    let table = ok(admin(&s, &["--listExt"]));
+    assert_eq!(column(&table, "GOIP_ID"), ["goippy_2001"]);
+    assert_eq!(column(&table, "CHANNEL"), ["-"]);
+    assert_eq!(column(&table, "ALLOW_REGEX"), ["-"]);
 }
 
 #[test]
 fn errors_are_clear_and_exit_non_zero() {
     let s = setup();
-    ok(admin(&s, &["--add", "2001", PASSWORD, "gw1"]));
-    let err = fails(admin(&s, &["--add", "2002", PASSWORD, "gw1"]));
+    ok(admin(&s, &["--add", "2001", PASSWORD, "--goip-id", "gw1"]));
+    let err = fails(admin(&s, &["--add", "2002", PASSWORD, "--goip-id", "gw1"]));
     assert_eq!(
         err.trim_end(),
         "goippy: goip_id \"gw1\" is already used by extension \"2001\""
     );
+    // A goip_id where the channel goes is refused, not stored as a line number.
+    let err = fails(admin(&s, &["--add", "2002", PASSWORD, "gw1"]));
+    assert_eq!(
+        err.trim_end(),
+        "goippy: invalid channel: expected a GoIP line number 1\u{2013}999 or \"-\", got \"gw1\" \
+         (a custom SMS Client ID is given with --goip-id gw1)"
+    );
+    for bad in ["0", "1000"] {
+        let err = fails(admin(&s, &["--add", "2002", PASSWORD, bad]));
+        assert_eq!(
+            err.trim_end(),
+            format!(
+                "goippy: invalid channel: expected a GoIP line number 1\u{2013}999 or \"-\", got {bad:?}"
+            )
+        );
+    }
+    let err = fails(admin(&s, &["--add", "2002", PASSWORD, "--goip-id", "a;b"]));
+    assert!(err.starts_with("goippy: invalid goip_id"), "{err}");
     let err = fails(admin(&s, &["--add", "2003", PASSWORD, "-", "(+372"]));
     assert!(
         err.starts_with("goippy: invalid allow_regex \"(+372\": regex parse error"),

@@ -9,14 +9,16 @@ use std::time::Duration;
 use goippy_core::engine::CredentialSource;
 use goippy_core::number::NumberRules;
 use goippy_core::store::{
-    CallDirection, CallEvent, CallFilter, GatewayChange, GatewayDirectory, InboundKind,
-    InboundRecord, LogKind, OutboundKind, OutboxState, Store, StoreError, StoreOptions, Stored,
-    Timestamp,
+    CallDirection, CallEvent, CallFilter, GatewayChange, GatewayDefinition, GatewayDirectory,
+    InboundKind, InboundRecord, LogKind, OutboundKind, OutboxState, SQLITE_BUSY_TIMEOUT, Store,
+    StoreError, StoreOptions, Stored, Timestamp,
 };
 use store_support::{Kind, TestDb, call, keepalive, outbound, sms};
 
 on_both_backends!(
     gateways_are_managed,
+    gateways_keep_their_channel_number,
+    sqlite_runs_in_wal_with_a_busy_timeout,
     directory_answers_from_memory_and_follows_changes,
     directory_learns_a_channels_number_at_once,
     keepalives_update_state_and_msisdn,
@@ -139,6 +141,130 @@ async fn gateways_are_managed(db: TestDb) {
         let wal = file.with_file_name("goippy.db-wal");
         assert!(wal.exists(), "SQLite runs in WAL mode");
     }
+    store.close().await.expect("close");
+}
+
+/// `goippy --add <ext> <pass> <channel>`: the GoIP line number is stored in
+/// `channel`; a save without one clears it, as a new definition would.
+async fn gateways_keep_their_channel_number(db: TestDb) {
+    let store = db.open().await;
+    let definition = GatewayDefinition {
+        ext: "2508",
+        password: "pw",
+        goip_id: None,
+        channel: Some(1),
+        allow_regex: None,
+    };
+    let (change, g) = store.save_gateway(&definition).await.expect("add");
+    assert_eq!(change, GatewayChange::Created);
+    assert_eq!(g.goip_id, "goippy_2508");
+    assert_eq!(g.channel, Some(1));
+    let (change, g) = store
+        .save_gateway(&GatewayDefinition {
+            goip_id: Some("gw1_ch12"),
+            channel: Some(12),
+            ..definition
+        })
+        .await
+        .expect("update");
+    assert_eq!(change, GatewayChange::Updated);
+    assert_eq!((g.goip_id.as_str(), g.channel), ("gw1_ch12", Some(12)));
+    let listed = store.list_gateways().await.expect("list");
+    assert_eq!(listed[0].channel, Some(12));
+    let (_, g) = store.save_gateway(&definition).await.expect("update");
+    assert_eq!((g.goip_id.as_str(), g.channel), ("goippy_2508", Some(1)));
+    let (_, g) = store
+        .add_or_update_gateway("2508", "pw", None, None)
+        .await
+        .expect("update without a channel");
+    assert_eq!(g.channel, None);
+    for bad in [0, 1000] {
+        let e = store
+            .save_gateway(&GatewayDefinition {
+                channel: Some(bad),
+                ..definition
+            })
+            .await
+            .expect_err("not a GoIP line");
+        assert!(
+            matches!(
+                e,
+                StoreError::InvalidInput {
+                    field: "channel",
+                    ..
+                }
+            ),
+            "{e}"
+        );
+    }
+    assert_eq!(
+        store
+            .gateway_by_ext("2508")
+            .await
+            .expect("lookup")
+            .and_then(|g| g.channel),
+        None
+    );
+    store.close().await.expect("close");
+}
+
+/// WAL and the busy timeout, as SQLite itself reports them: asked for in
+/// the connect options, they are only in force if the database says so.
+async fn sqlite_runs_in_wal_with_a_busy_timeout(db: TestDb) {
+    use sqlx::Connection as _;
+    use sqlx::sqlite::{SqliteConnectOptions, SqliteConnection};
+
+    let store = db.open().await;
+    let settings = store.sqlite_settings().await.expect("settings");
+    let Some(file) = db.sqlite_file() else {
+        assert_eq!(settings, None, "MySQL has no SQLite settings");
+        store.close().await.expect("close");
+        return;
+    };
+    let settings = settings.expect("a SQLite store reports its settings");
+    assert_eq!(settings.journal_mode, "wal");
+    assert!(!SQLITE_BUSY_TIMEOUT.is_zero());
+    assert_eq!(settings.busy_timeout, SQLITE_BUSY_TIMEOUT);
+    assert_eq!(settings.synchronous, 2, "synchronous=FULL");
+
+    // WAL belongs to the file: a connection of our own, which asks for no
+    // journal mode, finds it too.
+    let options = SqliteConnectOptions::new().filename(&file);
+    let mut other = SqliteConnection::connect_with(&options)
+        .await
+        .expect("a second connection");
+    let mode: String = sqlx::query_scalar("PRAGMA journal_mode")
+        .fetch_one(&mut other)
+        .await
+        .expect("journal_mode");
+    assert_eq!(mode.to_ascii_lowercase(), "wal");
+
+    // The timeout at work: while another connection holds the write lock,
+    // an admin write waits for it instead of failing with "database is locked".
+    sqlx::raw_sql("BEGIN IMMEDIATE")
+        .execute(&mut other)
+        .await
+        .expect("take the write lock");
+    let held = Duration::from_millis(600);
+    let release = tokio::spawn(async move {
+        tokio::time::sleep(held).await;
+        sqlx::raw_sql("COMMIT")
+            .execute(&mut other)
+            .await
+            .expect("release the write lock");
+        other.close().await.expect("close");
+    });
+    let started = std::time::Instant::now();
+    store
+        .add_or_update_gateway("2001", "pw", None, None)
+        .await
+        .expect("waits for the lock instead of failing");
+    assert!(
+        started.elapsed() >= held - Duration::from_millis(100),
+        "the write did not wait: {:?}",
+        started.elapsed()
+    );
+    release.await.expect("release task");
     store.close().await.expect("close");
 }
 

@@ -185,8 +185,11 @@ impl Goippy {
         Ok(text)
     }
 
-    /// `goippy --add <ext> <password> <goip_id> [<allow_regex>]`: the
-    /// channel `goip_id` (its password `password`) belongs to `<ext>`.
+    /// `goippy --add <ext> <password> [- <allow_regex>] --goip-id <goip_id>`:
+    /// the channel `goip_id` (its password `password`) belongs to `<ext>`.
+    /// (The third value of `--add` is the GoIP line number; the simulated
+    /// channels have their own SMS Client IDs, so they are given with
+    /// `--goip-id` and no line number.)
     pub fn add_gateway(
         &self,
         ext: &str,
@@ -194,8 +197,11 @@ impl Goippy {
         goip_id: &str,
         allow_regex: Option<&str>,
     ) -> Result<String> {
-        let mut args = vec!["--add", ext, password, goip_id];
-        args.extend(allow_regex);
+        let mut args = vec!["--add", ext, password];
+        if let Some(re) = allow_regex {
+            args.extend(["-", re]);
+        }
+        args.extend(["--goip-id", goip_id]);
         self.admin(&args)
     }
 

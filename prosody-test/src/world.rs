@@ -129,7 +129,7 @@ impl Scenario {
     }
 
     /// A user `<ext>@domain` who owns the channel `goip_id`
-    /// (`goippy --add <ext> <channel password> <goip_id>`).
+    /// (`goippy --add <ext> <channel password> --goip-id <goip_id>`).
     pub fn user(self, ext: &str, goip_id: &str) -> Self {
         self.add_user(ext, None, Some((goip_id.into(), None)))
     }

@@ -12,7 +12,7 @@ use crate::config::DbSettings;
 
 use super::directory::DEFAULT_REFRESH;
 use super::error::StoreError;
-use super::records::{Gateway, GatewayChange};
+use super::records::{Gateway, GatewayChange, GatewayDefinition};
 use super::time::{Timestamp, short_age};
 use super::validate;
 use super::{Store, StoreOptions};
@@ -20,10 +20,12 @@ use super::{Store, StoreOptions};
 /// One admin command.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum AdminCommand {
-    /// `--add <ext> <pass> [goip_id|-] [allow_regex]`
+    /// `--add <ext> <pass> [channel|-] [allow_regex] [--goip-id <id>]`: the
+    /// values as given; the channel is read by [`run_admin`].
     Add {
         ext: String,
         password: String,
+        channel: Option<String>,
         goip_id: Option<String>,
         allow_regex: Option<String>,
     },
@@ -43,46 +45,74 @@ pub async fn run_admin(db: &DbSettings, command: &AdminCommand) -> Result<String
         close_timeout: std::time::Duration::from_secs(5),
         ..StoreOptions::default()
     };
-    if let AdminCommand::Add {
-        ext,
-        password,
-        goip_id,
-        allow_regex,
-    } = command
-    {
-        // Bad input is reported before the database is even contacted.
-        validate::gateway(ext, password, goip_id.as_deref(), allow_regex.as_deref())?;
-    }
+    // Bad input is reported before the database is even contacted.
+    let channel = match command {
+        AdminCommand::Add {
+            ext,
+            password,
+            channel,
+            goip_id,
+            allow_regex,
+        } => {
+            let channel = validate::channel_arg(channel.as_deref())?;
+            validate::gateway(
+                ext,
+                password,
+                goip_id.as_deref(),
+                channel,
+                allow_regex.as_deref(),
+            )?;
+            channel
+        }
+        _ => None,
+    };
     let store = Store::open_with(db, options).await?;
-    let result = run(&store, command).await;
+    let result = run(&store, command, channel).await;
     let closed = store.close().await;
     let out = result?;
     closed?;
     Ok(out)
 }
 
-async fn run(store: &Store, command: &AdminCommand) -> Result<String, StoreError> {
+/// `channel`: the `--add` command's channel, as [`run_admin`] read it.
+async fn run(
+    store: &Store,
+    command: &AdminCommand,
+    channel: Option<i64>,
+) -> Result<String, StoreError> {
     let refresh = DEFAULT_REFRESH.as_secs();
     match command {
         AdminCommand::Add {
             ext,
             password,
+            channel: _,
             goip_id,
             allow_regex,
         } => {
             let (change, g) = store
-                .add_or_update_gateway(ext, password, goip_id.as_deref(), allow_regex.as_deref())
+                .save_gateway(&GatewayDefinition {
+                    ext,
+                    password,
+                    goip_id: goip_id.as_deref(),
+                    channel,
+                    allow_regex: allow_regex.as_deref(),
+                })
                 .await?;
             let verb = match change {
                 GatewayChange::Created => "added",
                 GatewayChange::Updated => "updated",
             };
+            let line = match g.channel {
+                Some(n) => format!("channel {n} (CH{n})"),
+                None => "this channel".to_string(),
+            };
             Ok(format!(
-                "{verb} extension {}: goip_id {}, destinations {}, enabled\n\
-                 On the GoIP, give this channel SMS Client ID {} and the password you gave here.\n\
+                "{verb} extension {}: goip_id {}, channel {}, destinations {}, enabled\n\
+                 On the GoIP, give {line} SMS Client ID {} and the password you gave here.\n\
                  A running goippy uses it within {refresh} s.\n",
                 g.ext,
                 g.goip_id,
+                g.channel.map_or_else(|| "-".to_string(), |n| n.to_string()),
                 describe_acl(g.allow_regex.as_deref()),
                 g.goip_id,
             ))
@@ -124,23 +154,25 @@ fn describe_acl(allow_regex: Option<&str>) -> String {
 /// The `--listExt` table: aligned columns, `-` for what is unknown.
 pub(crate) fn list_table(gateways: &[Gateway], now: Timestamp) -> String {
     if gateways.is_empty() {
-        return "no gateways defined; add one with: goippy --add <ext> <password> [goip_id|-] [allow_regex]\n"
+        return "no gateways defined; add one with: goippy --add <ext> <password> [channel|-] [allow_regex] [--goip-id <id>]\n"
             .to_string();
     }
     let header = [
         "EXT",
         "GOIP_ID",
+        "CHANNEL",
         "MSISDN",
         "ENABLED",
         "ALLOW_REGEX",
         "LAST SEEN",
     ];
-    let rows: Vec<[String; 6]> = gateways
+    let rows: Vec<[String; 7]> = gateways
         .iter()
         .map(|g| {
             [
                 dash(&g.ext),
                 dash(&g.goip_id),
+                g.channel.map_or_else(|| "-".to_string(), |n| n.to_string()),
                 dash(g.msisdn.as_deref().unwrap_or_default()),
                 if g.enabled { "yes" } else { "no" }.to_string(),
                 dash(g.allow_regex.as_deref().unwrap_or_default()),
@@ -190,12 +222,18 @@ mod tests {
     use super::*;
     use crate::config::Secret;
 
-    fn gw(ext: &str, msisdn: Option<&str>, enabled: bool, seen: Option<i64>) -> Gateway {
+    fn gw(
+        ext: &str,
+        channel: Option<i64>,
+        msisdn: Option<&str>,
+        enabled: bool,
+        seen: Option<i64>,
+    ) -> Gateway {
         Gateway {
             ext: ext.into(),
             goip_id: format!("goippy_{ext}"),
             password: Secret::new("pw"),
-            channel: None,
+            channel,
             msisdn: msisdn.map(Into::into),
             allow_regex: None,
             enabled,
@@ -209,15 +247,15 @@ mod tests {
         let now = Timestamp::from_unix(1_000_000);
         let text = list_table(
             &[
-                gw("2001", Some("+37255512345"), true, Some(999_970)),
-                gw("10", None, false, None),
+                gw("2001", Some(12), Some("+37255512345"), true, Some(999_970)),
+                gw("10", None, None, false, None),
             ],
             now,
         );
         let expected = "\
-EXT   GOIP_ID      MSISDN        ENABLED  ALLOW_REGEX  LAST SEEN
-2001  goippy_2001  +37255512345  yes      -            1970-01-12 13:46:10 UTC (30s ago)
-10    goippy_10    -             no       -            never
+EXT   GOIP_ID      CHANNEL  MSISDN        ENABLED  ALLOW_REGEX  LAST SEEN
+2001  goippy_2001  12       +37255512345  yes      -            1970-01-12 13:46:10 UTC (30s ago)
+10    goippy_10    -        -             no       -            never
 ";
         assert_eq!(text, expected);
         assert!(!text.contains("pw"));

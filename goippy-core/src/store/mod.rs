@@ -62,13 +62,14 @@ pub use directory::{ActiveGateway, DEFAULT_REFRESH, GatewayDirectory, RefreshTas
 pub use error::StoreError;
 pub use records::{
     CallDirection, CallEntry, CallEvent, CallFilter, CallRecord, ChannelState, CleanupReport,
-    DeliveryReportInfo, Gateway, GatewayChange, InboundKind, InboundRecord, InboxItem, LogId,
-    LogKind, NoticeInfo, NoticeRecord, OutboundKind, OutboundOptions, OutboundRecord, OutboundRef,
-    OutboxItem, OutboxState, StateUpdate, Stored,
+    DeliveryReportInfo, Gateway, GatewayChange, GatewayDefinition, InboundKind, InboundRecord,
+    InboxItem, LogId, LogKind, NoticeInfo, NoticeRecord, OutboundKind, OutboundOptions,
+    OutboundRecord, OutboundRef, OutboxItem, OutboxState, StateUpdate, Stored,
 };
 pub use rows::LogEntry;
+pub use sqlite::{BUSY_TIMEOUT as SQLITE_BUSY_TIMEOUT, SqliteSettings};
 pub use time::Timestamp;
-pub use validate::{default_goip_id, destination_acl};
+pub use validate::{CHANNELS, default_goip_id, destination_acl};
 
 use backend::{Backend, GatewayKey};
 use writer::{Outcome, Transition, WriteOp, WriterConfig, WriterHandle};
@@ -190,6 +191,19 @@ impl Store {
         &self.inner.description
     }
 
+    /// The settings SQLite reports for the store's connections (WAL, the
+    /// busy timeout, synchronous); `None` on MySQL/MariaDB.
+    pub async fn sqlite_settings(&self) -> Result<Option<SqliteSettings>, StoreError> {
+        match &self.inner.backend {
+            Backend::Sqlite(b) => b
+                .settings()
+                .await
+                .map(Some)
+                .map_err(StoreError::db("reading the SQLite settings")),
+            Backend::MySql(_) => Ok(None),
+        }
+    }
+
     /// Writes everything queued, stops the writer and closes the pool. Other
     /// clones fail with [`StoreError::Closed`] afterwards.
     pub async fn close(&self) -> Result<(), StoreError> {
@@ -205,7 +219,8 @@ impl Store {
 
     // ----- gateways --------------------------------------------------------
 
-    /// Creates or updates the gateway of an extension and enables it.
+    /// Creates or updates the gateway of an extension, without a channel
+    /// number, and enables it: [`Store::save_gateway`] with `channel: None`.
     /// `goip_id` is the channel's GoIP "SMS Client ID"; `None`, empty or `-`
     /// means `goippy_<ext>`. `allow_regex` must match a whole destination for
     /// it to be allowed; `None` or empty allows every destination.
@@ -216,7 +231,30 @@ impl Store {
         goip_id: Option<&str>,
         allow_regex: Option<&str>,
     ) -> Result<(GatewayChange, Gateway), StoreError> {
-        let valid = validate::gateway(ext, password, goip_id, allow_regex)?;
+        self.save_gateway(&GatewayDefinition {
+            ext,
+            password,
+            goip_id,
+            channel: None,
+            allow_regex,
+        })
+        .await
+    }
+
+    /// Creates or updates the gateway of an extension and enables it
+    /// (`goippy --add`). Every field is written, an omitted one with its
+    /// default; the number learnt from keepalives and `created_at` stay.
+    pub async fn save_gateway(
+        &self,
+        definition: &GatewayDefinition<'_>,
+    ) -> Result<(GatewayChange, Gateway), StoreError> {
+        let valid = validate::gateway(
+            definition.ext,
+            definition.password,
+            definition.goip_id,
+            definition.channel,
+            definition.allow_regex,
+        )?;
         let change = self
             .inner
             .backend

@@ -146,11 +146,12 @@ macro_rules! shared_queries {
                     });
                 }
                 let updated = sqlx::query(
-                    "UPDATE goippy_gateways SET goip_id = ?, goip_pass = ?, allow_regex = ?, enabled = 1 \
-                     WHERE ext = ?",
+                    "UPDATE goippy_gateways SET goip_id = ?, goip_pass = ?, channel = ?, allow_regex = ?, \
+                     enabled = 1 WHERE ext = ?",
                 )
                 .bind(&gw.goip_id)
                 .bind(&gw.password)
+                .bind(gw.channel)
                 .bind(&gw.allow_regex)
                 .bind(&gw.ext)
                 .execute(&mut *tx)
@@ -161,12 +162,14 @@ macro_rules! shared_queries {
                     GatewayChange::Updated
                 } else {
                     sqlx::query(concat!(
-                        "INSERT INTO goippy_gateways (ext, goip_id, goip_pass, allow_regex, enabled, created_at) ",
-                        "VALUES (?, ?, ?, ?, 1, ", sql!($d, from_unix), ")"
+                        "INSERT INTO goippy_gateways ",
+                        "(ext, goip_id, goip_pass, channel, allow_regex, enabled, created_at) ",
+                        "VALUES (?, ?, ?, ?, ?, 1, ", sql!($d, from_unix), ")"
                     ))
                     .bind(&gw.ext)
                     .bind(&gw.goip_id)
                     .bind(&gw.password)
+                    .bind(gw.channel)
                     .bind(&gw.allow_regex)
                     .bind(now.unix())
                     .execute(&mut *tx)

@@ -675,7 +675,9 @@ pub struct Gateway {
     /// The channel's GoIP "SMS Client ID".
     pub goip_id: String,
     pub password: Secret,
-    /// The original goippy's unused `channel` column, shown as stored.
+    /// The GoIP line (CH1 = 1, …) the goip_id is configured on, as given to
+    /// `goippy --add`; for the operator's overview (`--listExt`), the bridge
+    /// goes by goip_id.
     pub channel: Option<i64>,
     pub msisdn: Option<String>,
     /// Outbound destinations must match this whole; `None` or empty allows all.
@@ -686,7 +688,22 @@ pub struct Gateway {
     pub last_seen: Option<Timestamp>,
 }
 
-/// Whether [`super::Store::add_or_update_gateway`] created the row.
+/// What `goippy --add` defines, for [`super::Store::save_gateway`]. It is
+/// the whole definition: on an update too, what is `None` gets its default
+/// (goip_id `goippy_<ext>`, no channel, any destination).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct GatewayDefinition<'a> {
+    pub ext: &'a str,
+    pub password: &'a str,
+    /// The GoIP "SMS Client ID"; `None`, empty or `-`: `goippy_<ext>`.
+    pub goip_id: Option<&'a str>,
+    /// The GoIP line number (1–999).
+    pub channel: Option<i64>,
+    /// Must match a whole destination for it to be allowed; `None` or empty allows all.
+    pub allow_regex: Option<&'a str>,
+}
+
+/// Whether [`super::Store::save_gateway`] created the row.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum GatewayChange {
     Created,

@@ -32,7 +32,20 @@ use super::error::StoreError;
 use super::legacy::{BaselineColumn, LegacySchema};
 
 /// How long a statement waits for another writer's lock.
-const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+pub const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The settings a connection of the store runs with, as SQLite reports them
+/// ([`super::Store::sqlite_settings`]): what the options above asked for is
+/// only a request until the database says so.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SqliteSettings {
+    /// `PRAGMA journal_mode`, lower case: `wal`.
+    pub journal_mode: String,
+    /// `PRAGMA busy_timeout`.
+    pub busy_timeout: Duration,
+    /// `PRAGMA synchronous`: 2 is FULL.
+    pub synchronous: i64,
+}
 
 #[derive(Debug, Clone)]
 pub(crate) struct SqliteBackend {
@@ -64,6 +77,26 @@ impl SqliteBackend {
 
     pub(crate) async fn close(&self) {
         self.pool.close().await;
+    }
+
+    /// Reads [`SqliteSettings`] back from one of the pool's connections (all
+    /// are opened with the same options).
+    pub(crate) async fn settings(&self) -> Result<SqliteSettings, sqlx::Error> {
+        let mut conn = self.pool.acquire().await?;
+        let journal_mode: String = sqlx::query_scalar("PRAGMA journal_mode")
+            .fetch_one(&mut *conn)
+            .await?;
+        let busy_ms: i64 = sqlx::query_scalar("PRAGMA busy_timeout")
+            .fetch_one(&mut *conn)
+            .await?;
+        let synchronous: i64 = sqlx::query_scalar("PRAGMA synchronous")
+            .fetch_one(&mut *conn)
+            .await?;
+        Ok(SqliteSettings {
+            journal_mode: journal_mode.to_ascii_lowercase(),
+            busy_timeout: Duration::from_millis(u64::try_from(busy_ms).unwrap_or(0)),
+            synchronous,
+        })
     }
 
     /// A write transaction that takes the write lock at once (see above).
