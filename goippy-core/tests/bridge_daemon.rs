@@ -628,3 +628,116 @@ async fn sigterm_with_the_database_gone_stops_by_the_deadline_and_says_what_was_
     }
     assert!(!acked_after, "the SMS that was not stored was acked\n{log}");
 }
+
+/// Issue 8's logging: at info level, one line per message event with its
+/// ids — recvid for an inbound SMS and the XMPP id it was delivered with;
+/// the XMPP id, sendid and sms_no (the ones the GoIP saw) for an outbound
+/// one — and never a body, a channel password or the component secret.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn message_events_are_logged_with_their_ids_and_without_bodies_or_secrets() {
+    const CHANNEL_PASS: &str = "chan-pw-5d8e1";
+    const IN_BODY: &str = "inbound body quokka 4711";
+    const OUT_BODY: &str = "outbound body wombat 0815";
+    let prosody = tokio::task::block_in_place(prosody);
+    let mut users = Peer::connect_answering_pings(&prosody, USERS, USERS_SECRET).await;
+    let instance = Instance::new(&prosody, "info").await;
+    tokio::task::block_in_place(|| instance.cli(&["--add", EXT, CHANNEL_PASS, GOIP_ID]));
+    let mut goippy = instance.spawn();
+    instance.wait_for_notice("READY=1", 1).await;
+    let (device, _events) = Device::start(device_config(
+        instance.udp_port,
+        vec![ChannelConfig::new(1, GOIP_ID, CHANNEL_PASS, OWN_NUMBER)],
+    ))
+    .await
+    .expect("device");
+    instance.wait_for_log("channel online").await;
+
+    let recvid = device
+        .inbound_sms(1, "+37255512345", IN_BODY)
+        .await
+        .expect("sms");
+    let delivered = users
+        .expect("the inbound SMS", |e| is_chat(e) && body(e) == IN_BODY)
+        .await;
+    let xmpp_id = delivered
+        .attr("id")
+        .unwrap_or_else(|| panic!("delivered with an id\n{}", instance.log()))
+        .to_string();
+    users
+        .chat(PHONE, &contact("+37255510001"), "out-1", OUT_BODY, false)
+        .await;
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    let sent = loop {
+        let log = device.sent_log(1).await.expect("sent log");
+        if let Some(s) = log.into_iter().find(|s| s.text == OUT_BODY) {
+            break s;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "not sent\n{}",
+            instance.log()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    instance.wait_for_log("outbound sent").await;
+    instance.wait_for_log("inbound delivered to XMPP").await;
+    goippy.signal("TERM").expect("SIGTERM");
+    assert!(exited(&mut goippy, Duration::from_secs(10)).await);
+    let log = instance.log();
+
+    // A line with all of `parts` (`key=value`, the value quoted or not),
+    // and the log_id it names.
+    let line = |what: &str, parts: &[String]| -> String {
+        log.lines()
+            .map(|l| l.replace('"', ""))
+            .find(|l| l.contains(what) && parts.iter().all(|p| l.contains(p.as_str())))
+            .unwrap_or_else(|| panic!("no {what:?} line with {parts:?}:\n{log}"))
+            .to_string()
+    };
+    let log_id = |line: &str| -> String {
+        line.split_whitespace()
+            .find(|w| w.starts_with("log_id="))
+            .unwrap_or_else(|| panic!("no log_id in {line}"))
+            .to_string()
+    };
+    // Inbound: stored with its recvid, delivered with its XMPP id.
+    let stored = line("inbound stored", &[format!("recvid={recvid}")]);
+    line(
+        "inbound delivered to XMPP",
+        &[log_id(&stored), format!("xmpp_id={xmpp_id}")],
+    );
+    // Outbound: queued with its XMPP id, then the GoIP's sendid and sms_no.
+    let queued = line("outbound queued", &["xmpp_id=out-1".to_string()]);
+    let id = log_id(&queued);
+    line(
+        "outbound sending",
+        &[id.clone(), format!("sendid={}", sent.sendid)],
+    );
+    line(
+        "outbound sms sent",
+        &[
+            id.clone(),
+            format!("sms_no={}", sent.sms_no),
+            "xmpp_id=out-1".to_string(),
+        ],
+    );
+    line("outbound sent", &[id, format!("sms_no={}", sent.sms_no)]);
+    line(
+        "SEND",
+        &[
+            format!("sendid={}", sent.sendid),
+            format!("telid={}", sent.telid),
+        ],
+    );
+
+    assert!(!has_debug_line(&log), "info level");
+    for (what, text) in [
+        ("an inbound body", IN_BODY),
+        ("an outbound body", OUT_BODY),
+        ("the channel password", CHANNEL_PASS),
+        ("the component secret", SMS_SECRET),
+    ] {
+        let found: Vec<&str> = log.lines().filter(|l| l.contains(text)).collect();
+        assert!(found.is_empty(), "{what} in the log: {found:?}");
+    }
+}
