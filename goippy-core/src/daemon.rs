@@ -7,8 +7,13 @@
 //! * **Watchdog** (`WATCHDOG=1`) at half the interval systemd asks for, at
 //!   most every 15 s, and only while every flow of the bridge still runs:
 //!   a wedged or dead flow stops the pings and systemd restarts goippy.
-//! * **SIGTERM / SIGINT**: `STOPPING=1`, then [`Bridge::shutdown`] (acks go
-//!   on until the end, open GoIP sessions get DONE, the store is flushed).
+//! * **SIGTERM / SIGINT**: `STOPPING=1`, then [`Bridge::shutdown_by`] (acks
+//!   go on until the end, open GoIP sessions get DONE, the store is
+//!   flushed), all within [`SHUTDOWN_DEADLINE`] of the signal — below the
+//!   unit's `TimeoutStopSec`, so goippy reports for itself instead of
+//!   being killed silently. When the database is unreachable, its writes
+//!   are given up at the deadline; the error line says which, and goippy
+//!   exits non-zero.
 //! * **SIGHUP**: the gateways are reloaded and the configuration file's
 //!   `LOG_LEVEL` applied (unless -v/-q or RUST_LOG decide the level); the
 //!   UDP socket and the XMPP stream stay. Other changed settings need a
@@ -20,13 +25,17 @@ use std::time::Duration;
 use sd_notify::NotifyState;
 use tokio::signal::unix::{SignalKind, signal};
 
-use crate::bridge::{Bridge, BridgeConfig, BridgeError};
+use crate::bridge::{Bridge, BridgeConfig, BridgeError, SHUTDOWN_DEADLINE, ShutdownError};
 use crate::config::Config;
 use crate::logging::{self, FilterHandle};
 use crate::store::{Store, StoreError};
 
 /// The longest pause between watchdog pings, whatever WatchdogSec says.
 const WATCHDOG_MAX: Duration = Duration::from_secs(15);
+
+/// Past the shutdown deadline, how long the daemon still waits for the
+/// bridge to return (it bounds every step itself; this is the backstop).
+const SHUTDOWN_BACKSTOP: Duration = Duration::from_millis(500);
 
 /// Why the daemon stopped with an error.
 #[derive(Debug, thiserror::Error)]
@@ -37,6 +46,15 @@ pub enum DaemonError {
     Store(#[from] StoreError),
     #[error("{0}")]
     Bridge(#[from] BridgeError),
+    #[error("{0}")]
+    Shutdown(#[from] ShutdownError),
+    #[error(
+        "stopping did not finish within {} s; exiting anyway: {unsaved}",
+        SHUTDOWN_DEADLINE.as_secs()
+    )]
+    ShutdownHung {
+        unsaved: crate::store::UnflushedWrites,
+    },
 }
 
 /// Runs until SIGINT or SIGTERM.
@@ -71,15 +89,15 @@ pub async fn run(config: Config, verbosity: i8, log: FilterHandle) -> Result<(),
     let mut ticks = tokio::time::interval(watchdog.unwrap_or(WATCHDOG_MAX));
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut config = config;
-    loop {
+    let deadline = loop {
         tokio::select! {
             _ = term.recv() => {
                 tracing::info!("SIGTERM received, stopping");
-                break;
+                break tokio::time::Instant::now() + SHUTDOWN_DEADLINE;
             }
             _ = int.recv() => {
                 tracing::info!("SIGINT received, stopping");
-                break;
+                break tokio::time::Instant::now() + SHUTDOWN_DEADLINE;
             }
             _ = hup.recv() => {
                 config = reload(config, verbosity, &log, &bridge).await;
@@ -92,10 +110,16 @@ pub async fn run(config: Config, verbosity: i8, log: FilterHandle) -> Result<(),
                 }
             }
         }
-    }
+    };
     notify(&[NotifyState::Stopping]);
-    bridge.shutdown().await;
-    Ok(())
+    match tokio::time::timeout_at(deadline + SHUTDOWN_BACKSTOP, bridge.shutdown_by(deadline)).await
+    {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(e)) => Err(e.into()),
+        Err(_) => Err(DaemonError::ShutdownHung {
+            unsaved: store.unsaved(),
+        }),
+    }
 }
 
 /// SIGHUP: the gateways now, and the log level from the file.

@@ -90,7 +90,11 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(daemon::run(config, cli.verbosity(), log_handle)) {
+    let result = runtime.block_on(daemon::run(config, cli.verbosity(), log_handle));
+    // Tasks a shutdown cut off at its deadline are not waited for again
+    // (dropping the runtime would wait for blocking ones without end).
+    runtime.shutdown_timeout(std::time::Duration::from_millis(500));
+    match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             tracing::error!("{e}");

@@ -16,6 +16,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bridge_support::*;
+use goippy_core::config::DbSettings;
 use goippy_core::sim::{self, ChannelConfig, Device, DeviceConfig, Event};
 use goippy_testkit::ports::free_udp_port;
 use goippy_testkit::process::ChildGuard;
@@ -33,8 +34,11 @@ struct Instance {
 
 impl Instance {
     async fn new(prosody: &Prosody, log_level: &str) -> Instance {
+        Instance::with_db(prosody, log_level, store_support::sqlite()).await
+    }
+
+    async fn with_db(prosody: &Prosody, log_level: &str, db: store_support::TestDb) -> Instance {
         let dir = tempfile::tempdir().expect("tempdir");
-        let db = store_support::sqlite();
         let udp_port = free_udp_port();
         let config = dir.path().join("goippy.conf");
         let instance = Instance {
@@ -58,7 +62,28 @@ impl Instance {
     }
 
     fn write_config(&self, prosody: &Prosody, log_level: &str) {
-        let db_file = self.db.sqlite_file().expect("sqlite");
+        let db = match &self.db.settings {
+            DbSettings::Sqlite { file } => format!(
+                "DB_BACKEND = \"sqlite\"\n\
+                 DB_FILE = \"{}\"\n",
+                file.display()
+            ),
+            DbSettings::MySql {
+                host,
+                port,
+                database,
+                user,
+                password,
+            } => format!(
+                "DB_BACKEND = \"mysql\"\n\
+                 DB_HOST = \"{host}\"\n\
+                 DB_PORT = {port}\n\
+                 DB_BASE = \"{database}\"\n\
+                 DB_USER = \"{user}\"\n\
+                 DB_PASS = \"{}\"\n",
+                password.expose()
+            ),
+        };
         std::fs::write(
             &self.config,
             format!(
@@ -71,13 +96,11 @@ impl Instance {
                  GOIP_BIND = \"127.0.0.1\"\n\
                  GOIP_PORT = {}\n\
                  GOIP_OFFLINE_WAIT = 5\n\
-                 DB_BACKEND = \"sqlite\"\n\
-                 DB_FILE = \"{}\"\n\
+                 {db}\
                  LOG_DAYS = 0\n\
                  LOG_LEVEL = \"{log_level}\"\n",
                 prosody.component_port(),
                 self.udp_port,
-                db_file.display()
             ),
         )
         .expect("write config");
@@ -506,4 +529,215 @@ async fn ready_and_acking_while_prosody_is_down() {
             .await,
         1
     );
+}
+
+/// MariaDB dies under traffic, then SIGTERM: goippy does not wait for the
+/// database for ever (until systemd kills it) but stops within its 10 s
+/// deadline, says at error level which writes were not saved, and exits
+/// non-zero. The SMS that came after the database died was never acked.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_with_the_database_gone_stops_by_the_deadline_and_says_what_was_lost() {
+    let prosody = tokio::task::block_in_place(prosody);
+    let mut users = Peer::connect_answering_pings(&prosody, USERS, USERS_SECRET).await;
+    // A server of its own: this test kills it.
+    let mut mariadb =
+        tokio::task::block_in_place(goippy_testkit::mariadb::MariaDb::start).expect("mariadb");
+    let db = store_support::TestDb::from_mysql(
+        tokio::task::block_in_place(|| mariadb.create_database()).expect("database"),
+    );
+    let instance = Instance::with_db(&prosody, "info", db).await;
+    tokio::task::block_in_place(|| instance.cli(&["--add", EXT, GOIP_PASS, GOIP_ID]));
+    let mut goippy = instance.spawn();
+    instance.wait_for_notice("READY=1", 1).await;
+    let (device, mut events) = Device::start(device_config(
+        instance.udp_port,
+        vec![ChannelConfig::new(1, GOIP_ID, GOIP_PASS, OWN_NUMBER)],
+    ))
+    .await
+    .expect("device");
+    instance.wait_for_log("channel online").await;
+
+    // Traffic flows: an SMS each way.
+    let recvid = device
+        .inbound_sms(1, "+37255512345", "before")
+        .await
+        .expect("sms");
+    assert!(
+        events
+            .wait_for(
+                PATIENCE,
+                |e| matches!(e, Event::Ack { recvid: r, .. } if *r == recvid)
+            )
+            .await
+            .is_some(),
+        "acked while the database is up\n{}",
+        instance.log()
+    );
+    users
+        .chat(PHONE, &contact("+37255510001"), "o1", "out before", false)
+        .await;
+    users
+        .expect("the inbound SMS", |e| is_chat(e) && body(e) == "before")
+        .await;
+
+    // The database dies (SIGKILL by PID); traffic goes on.
+    tokio::task::block_in_place(|| mariadb.kill()).expect("mariadb killed");
+    let lost = device
+        .inbound_sms(1, "+37255512345", "after")
+        .await
+        .expect("sms");
+    users
+        .chat(PHONE, &contact("+37255510002"), "o2", "out after", false)
+        .await;
+    instance.wait_for_log("database unreachable; ").await;
+
+    let stop = tokio::time::Instant::now();
+    goippy.signal("TERM").expect("SIGTERM");
+    assert!(
+        !exited(&mut goippy, Duration::from_secs(12)).await,
+        "a non-zero exit\n{}",
+        instance.log()
+    );
+    let took = stop.elapsed();
+    let log = instance.log();
+    assert!(
+        took < Duration::from_secs(11),
+        "stopped after {took:?}\n{log}"
+    );
+    let error = log
+        .lines()
+        .find(|l| l.starts_with("ERROR ") && l.contains("writes not saved"))
+        .unwrap_or_else(|| panic!("no error line on what was not saved:\n{log}"));
+    assert!(
+        error.contains("stopping did not finish within 10")
+            && error.contains(
+                "inbound SMS/USSD/delivery reports (none was acked: the GoIP will retransmit them)"
+            ),
+        "{error}"
+    );
+    eprintln!("stopped after {took:?}: {error}");
+    assert!(!log.contains(GOIP_PASS), "no passwords in the log");
+    // Never acked: the GoIP keeps it and sends it again.
+    let mut acked_after = false;
+    while let Ok(Some(e)) = tokio::time::timeout(Duration::from_millis(50), events.next()).await {
+        if let Event::Ack { recvid: r, .. } = e
+            && r == lost
+        {
+            acked_after = true;
+        }
+    }
+    assert!(!acked_after, "the SMS that was not stored was acked\n{log}");
+}
+
+/// Issue 8's logging: at info level, one line per message event with its
+/// ids — recvid for an inbound SMS and the XMPP id it was delivered with;
+/// the XMPP id, sendid and sms_no (the ones the GoIP saw) for an outbound
+/// one — and never a body, a channel password or the component secret.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn message_events_are_logged_with_their_ids_and_without_bodies_or_secrets() {
+    const CHANNEL_PASS: &str = "chan-pw-5d8e1";
+    const IN_BODY: &str = "inbound body quokka 4711";
+    const OUT_BODY: &str = "outbound body wombat 0815";
+    let prosody = tokio::task::block_in_place(prosody);
+    let mut users = Peer::connect_answering_pings(&prosody, USERS, USERS_SECRET).await;
+    let instance = Instance::new(&prosody, "info").await;
+    tokio::task::block_in_place(|| instance.cli(&["--add", EXT, CHANNEL_PASS, GOIP_ID]));
+    let mut goippy = instance.spawn();
+    instance.wait_for_notice("READY=1", 1).await;
+    let (device, _events) = Device::start(device_config(
+        instance.udp_port,
+        vec![ChannelConfig::new(1, GOIP_ID, CHANNEL_PASS, OWN_NUMBER)],
+    ))
+    .await
+    .expect("device");
+    instance.wait_for_log("channel online").await;
+
+    let recvid = device
+        .inbound_sms(1, "+37255512345", IN_BODY)
+        .await
+        .expect("sms");
+    let delivered = users
+        .expect("the inbound SMS", |e| is_chat(e) && body(e) == IN_BODY)
+        .await;
+    let xmpp_id = delivered
+        .attr("id")
+        .unwrap_or_else(|| panic!("delivered with an id\n{}", instance.log()))
+        .to_string();
+    users
+        .chat(PHONE, &contact("+37255510001"), "out-1", OUT_BODY, false)
+        .await;
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    let sent = loop {
+        let log = device.sent_log(1).await.expect("sent log");
+        if let Some(s) = log.into_iter().find(|s| s.text == OUT_BODY) {
+            break s;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "not sent\n{}",
+            instance.log()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    instance.wait_for_log("outbound sent").await;
+    instance.wait_for_log("inbound delivered to XMPP").await;
+    goippy.signal("TERM").expect("SIGTERM");
+    assert!(exited(&mut goippy, Duration::from_secs(10)).await);
+    let log = instance.log();
+
+    // A line with all of `parts` (`key=value`, the value quoted or not),
+    // and the log_id it names.
+    let line = |what: &str, parts: &[String]| -> String {
+        log.lines()
+            .map(|l| l.replace('"', ""))
+            .find(|l| l.contains(what) && parts.iter().all(|p| l.contains(p.as_str())))
+            .unwrap_or_else(|| panic!("no {what:?} line with {parts:?}:\n{log}"))
+            .to_string()
+    };
+    let log_id = |line: &str| -> String {
+        line.split_whitespace()
+            .find(|w| w.starts_with("log_id="))
+            .unwrap_or_else(|| panic!("no log_id in {line}"))
+            .to_string()
+    };
+    // Inbound: stored with its recvid, delivered with its XMPP id.
+    let stored = line("inbound stored", &[format!("recvid={recvid}")]);
+    line(
+        "inbound delivered to XMPP",
+        &[log_id(&stored), format!("xmpp_id={xmpp_id}")],
+    );
+    // Outbound: queued with its XMPP id, then the GoIP's sendid and sms_no.
+    let queued = line("outbound queued", &["xmpp_id=out-1".to_string()]);
+    let id = log_id(&queued);
+    line(
+        "outbound sending",
+        &[id.clone(), format!("sendid={}", sent.sendid)],
+    );
+    line(
+        "outbound sms sent",
+        &[
+            id.clone(),
+            format!("sms_no={}", sent.sms_no),
+            "xmpp_id=out-1".to_string(),
+        ],
+    );
+    line("outbound sent", &[id, format!("sms_no={}", sent.sms_no)]);
+    line(
+        "SEND",
+        &[
+            format!("sendid={}", sent.sendid),
+            format!("telid={}", sent.telid),
+        ],
+    );
+
+    assert!(!has_debug_line(&log), "info level");
+    for (what, text) in [
+        ("an inbound body", IN_BODY),
+        ("an outbound body", OUT_BODY),
+        ("the channel password", CHANNEL_PASS),
+        ("the component secret", SMS_SECRET),
+    ] {
+        let found: Vec<&str> = log.lines().filter(|l| l.contains(text)).collect();
+        assert!(found.is_empty(), "{what} in the log: {found:?}");
+    }
 }

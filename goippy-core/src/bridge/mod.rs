@@ -64,6 +64,7 @@ use crate::engine::{Engine, EngineConfig};
 use crate::number::NumberRules;
 use crate::store::{
     ActiveGateway, CleanupTask, DEFAULT_REFRESH, GatewayDirectory, RefreshTask, Store, StoreError,
+    UnflushedWrites,
 };
 use crate::xmpp::address::AddressError;
 use crate::xmpp::{Addressing, LinkConfig, LinkState, XmppHandle, XmppLink};
@@ -313,6 +314,15 @@ impl Bridge {
             || self.sendids.is_finished())
     }
 
+    /// [`Bridge::shutdown_by`] with [`SHUTDOWN_DEADLINE`] from now; what it
+    /// could not finish is logged.
+    pub async fn shutdown(self) {
+        let deadline = tokio::time::Instant::now() + SHUTDOWN_DEADLINE;
+        if let Err(e) = self.shutdown_by(deadline).await {
+            tracing::error!("{e}");
+        }
+    }
+
     /// Stops in the order that loses nothing:
     /// 1. runners start no new job (queued jobs stay queued for the next start);
     /// 2. the engine stops: no new jobs, SMS not yet at SEND end "not sent"
@@ -327,29 +337,169 @@ impl Bridge {
     /// 5. the XMPP stream closes (Prosody then bounces new messages to their
     ///    senders); what it had already read is still put in the outbox;
     /// 6. the highest sendid is saved, the store is flushed and closed.
-    pub async fn shutdown(self) {
+    ///
+    /// All of it by `deadline`, whatever the database does: the store gives
+    /// up writes it cannot commit [`STORE_RESERVE`] before it (so the steps
+    /// waiting on them go on, and a GoIP whose message was not stored gets
+    /// no ack and sends it again), a flow still running [`FLOWS_RESERVE`]
+    /// before it and any other step [`CLOSE_RESERVE`] before it are cut
+    /// off, and the store's close ends at it. The error
+    /// says what was cut off and which writes were not saved.
+    pub async fn shutdown_by(
+        mut self,
+        deadline: tokio::time::Instant,
+    ) -> Result<(), ShutdownError> {
         let started = tokio::time::Instant::now();
         tracing::info!("bridge stopping");
         let ctx = self.ctx;
+        ctx.store
+            .give_up_at(deadline.checked_sub(STORE_RESERVE).unwrap_or(started));
+        let flows_by = deadline.checked_sub(FLOWS_RESERVE).unwrap_or(started);
+        let steps_by = deadline.checked_sub(CLOSE_RESERVE).unwrap_or(started);
+        let mut cut_off = Vec::new();
         ctx.stopping.send_replace(true);
-        ctx.engine.shutdown().await;
-        ctx.outbox.join().await;
+        step(
+            flows_by,
+            "the GoIP engine",
+            &mut cut_off,
+            ctx.engine.shutdown(),
+        )
+        .await;
+        step(
+            flows_by,
+            "the outbox runners",
+            &mut cut_off,
+            ctx.outbox.join(),
+        )
+        .await;
         self.stop_inbound.send_replace(true);
-        let _ = self.inbound.await;
+        task(
+            flows_by,
+            "the inbound flow",
+            &mut cut_off,
+            &mut self.inbound,
+        )
+        .await;
         self.stop_pump.send_replace(true);
-        let _ = self.pump.await;
-        ctx.link.shutdown().await;
-        let _ = self.router.await;
+        task(flows_by, "the inbox pump", &mut cut_off, &mut self.pump).await;
+        step(
+            steps_by,
+            "the XMPP stream",
+            &mut cut_off,
+            ctx.link.shutdown(),
+        )
+        .await;
+        task(steps_by, "the XMPP router", &mut cut_off, &mut self.router).await;
         self.sendids.abort();
-        sendids::save(&ctx).await;
+        step(
+            steps_by,
+            "saving the sendid",
+            &mut cut_off,
+            sendids::save(&ctx),
+        )
+        .await;
         drop(self._refresh);
         drop(self._cleanup);
-        if let Err(e) = ctx.store.close().await {
-            tracing::error!("closing the database: {e}");
-        }
+        let unsaved = match ctx.store.close_by(deadline).await {
+            Ok(()) => None,
+            Err(StoreError::Unflushed(unsaved)) => Some(unsaved),
+            Err(e) => {
+                tracing::error!("closing the database: {e}");
+                None
+            }
+        };
         tracing::info!(
             took_ms = started.elapsed().as_millis() as u64,
             "bridge stopped"
         );
+        if cut_off.is_empty() && unsaved.is_none() {
+            Ok(())
+        } else {
+            Err(ShutdownError {
+                within: deadline.saturating_duration_since(started),
+                cut_off,
+                unsaved,
+            })
+        }
+    }
+}
+
+/// How long a shutdown may take, from the signal: systemd's
+/// `TimeoutStopSec` (15 s in the unit goippy installs) must be longer.
+pub const SHUTDOWN_DEADLINE: Duration = Duration::from_secs(10);
+
+/// How long before the shutdown deadline the store stops retrying writes:
+/// the time the steps waiting on them need to finish after all.
+pub const STORE_RESERVE: Duration = Duration::from_secs(1);
+
+/// How long before the shutdown deadline a flow that waits on the store
+/// (the engine's jobs, the runners, the inbound flow, the inbox pump) is
+/// cut off: the time after it for closing the XMPP stream and saving the
+/// sendid. A flow still running then waits on a database that does not
+/// answer (reads are not given up, only writes).
+pub const FLOWS_RESERVE: Duration = Duration::from_millis(600);
+
+/// How long before the shutdown deadline any other step still running is
+/// cut off: the time closing the store needs.
+pub const CLOSE_RESERVE: Duration = Duration::from_millis(300);
+
+/// A shutdown that did not finish cleanly by its deadline.
+#[derive(Debug)]
+pub struct ShutdownError {
+    /// The time the shutdown had.
+    pub within: Duration,
+    /// The steps still running when the deadline came.
+    pub cut_off: Vec<&'static str>,
+    /// The writes the database did not take.
+    pub unsaved: Option<UnflushedWrites>,
+}
+
+impl std::fmt::Display for ShutdownError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "stopping did not finish within {:.1} s",
+            self.within.as_secs_f64()
+        )?;
+        if let Some(unsaved) = &self.unsaved {
+            write!(
+                f,
+                ": the database did not take every write (unreachable?), {unsaved}"
+            )?;
+        }
+        if !self.cut_off.is_empty() {
+            write!(f, "; cut off: {}", self.cut_off.join(", "))?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for ShutdownError {}
+
+/// Awaits one shutdown step until `by`; a step still running then is left
+/// behind (and named in `cut_off`).
+async fn step(
+    by: tokio::time::Instant,
+    what: &'static str,
+    cut_off: &mut Vec<&'static str>,
+    step: impl std::future::Future<Output = ()>,
+) {
+    if tokio::time::timeout_at(by, step).await.is_err() {
+        tracing::warn!("stopping: {what} did not finish by the deadline; going on without it");
+        cut_off.push(what);
+    }
+}
+
+/// [`step`] for a task, which is aborted when cut off.
+async fn task(
+    by: tokio::time::Instant,
+    what: &'static str,
+    cut_off: &mut Vec<&'static str>,
+    task: &mut JoinHandle<()>,
+) {
+    if tokio::time::timeout_at(by, &mut *task).await.is_err() {
+        task.abort();
+        tracing::warn!("stopping: {what} did not finish by the deadline; stopped");
+        cut_off.push(what);
     }
 }

@@ -8,6 +8,7 @@
 use std::path::PathBuf;
 
 use super::records::LogId;
+use super::writer::UnflushedWrites;
 
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -38,10 +39,13 @@ pub enum StoreError {
     QueueFull { capacity: usize },
     #[error("the store is closed")]
     Closed,
-    #[error(
-        "{pending} queued writes were not saved: the database did not take them before the store closed"
-    )]
-    Unflushed { pending: usize },
+    /// The store closed with writes the database had not taken (it was
+    /// unreachable at the shutdown deadline or the close timeout).
+    #[error("the database did not take every write before the store closed: {0}")]
+    Unflushed(UnflushedWrites),
+    /// This write was given up at the shutdown deadline, not saved.
+    #[error("not saved: the database did not take it before the shutdown deadline")]
+    Abandoned,
     #[error("unknown extension {0:?}")]
     UnknownExtension(String),
     #[error("invalid allow_regex {pattern:?}: {reason}")]

@@ -71,6 +71,8 @@ pub use sqlite::{BUSY_TIMEOUT as SQLITE_BUSY_TIMEOUT, SqliteSettings};
 pub use time::Timestamp;
 pub use validate::{CHANNELS, default_goip_id, destination_acl};
 
+pub use writer::UnflushedWrites;
+
 use backend::{Backend, GatewayKey};
 use writer::{Outcome, Transition, WriteOp, WriterConfig, WriterHandle};
 
@@ -205,11 +207,42 @@ impl Store {
     }
 
     /// Writes everything queued, stops the writer and closes the pool. Other
-    /// clones fail with [`StoreError::Closed`] afterwards.
+    /// clones fail with [`StoreError::Closed`] afterwards. Waits at most
+    /// [`StoreOptions::close_timeout`] for the database; then
+    /// [`StoreError::Unflushed`] says what was not saved.
     pub async fn close(&self) -> Result<(), StoreError> {
-        let flushed = self.inner.writer.close().await;
+        let flushed = self.inner.writer.close(None).await;
         self.inner.backend.close().await;
         flushed
+    }
+
+    /// Stopping: from now on a write the database has not taken by `at` is
+    /// given up instead of retried (its caller gets
+    /// [`StoreError::Abandoned`]), and so is every write after it, so that
+    /// an unreachable database cannot hold the shutdown up. Nothing changes
+    /// while the database answers. Call it at the start of a shutdown, with
+    /// an instant that leaves time for the rest of it.
+    pub fn give_up_at(&self, at: tokio::time::Instant) {
+        self.inner.writer.give_up_at(at);
+    }
+
+    /// [`Store::close`], but never past `deadline` (the pool's own closing
+    /// included).
+    pub async fn close_by(&self, deadline: tokio::time::Instant) -> Result<(), StoreError> {
+        let flushed = self.inner.writer.close(Some(deadline)).await;
+        if tokio::time::timeout_at(deadline, self.inner.backend.close())
+            .await
+            .is_err()
+        {
+            tracing::debug!("the database connections did not close by the deadline");
+        }
+        flushed
+    }
+
+    /// What the store has not saved so far: writes given up at the
+    /// shutdown deadline, and those still waiting for the database.
+    pub fn unsaved(&self) -> UnflushedWrites {
+        self.inner.writer.unsaved()
     }
 
     /// Waits until every write submitted before this call is committed.

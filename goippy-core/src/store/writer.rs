@@ -28,16 +28,28 @@
 //! * **One bad row does not block the rest**: a write the database refuses
 //!   for good (not for "not now") is taken out of the batch, its caller gets
 //!   the error, and the others are retried without it.
+//! * **Stopping has a deadline.** "Retried until committed" would keep a
+//!   stopping goippy alive for as long as the database is unreachable (until
+//!   systemd kills it, with nothing said). Once [`WriterHandle::give_up_at`]
+//!   names an instant, retries end there: a batch still not committed is
+//!   abandoned — its callers get [`StoreError::Abandoned`], so an inbound
+//!   message is not acked and the GoIP sends it again — and every later
+//!   batch is abandoned without trying, so the rest of the shutdown is not
+//!   held up either. What was abandoned is counted by kind
+//!   ([`UnflushedWrites`]) and reported when the store closes.
 
 use std::collections::HashMap;
+use std::fmt;
+use std::future::Future;
 use std::sync::Arc;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
-use tokio::sync::{Notify, mpsc, oneshot};
+use tokio::sync::{Notify, mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
+use tokio::time::Instant;
 
 use super::backend::Backend;
 use super::error::{StoreError, is_transient};
@@ -113,6 +125,182 @@ impl Transition {
     }
 }
 
+/// The kinds of write, for counting what was not saved.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    State,
+    Call,
+    Inbound,
+    Outbound,
+    Transition,
+    Delivered,
+    Notice,
+    Counter,
+    Barrier,
+}
+
+const KINDS: usize = 9;
+
+impl WriteOp {
+    fn kind(&self) -> Kind {
+        match self {
+            WriteOp::State(_) => Kind::State,
+            WriteOp::Call(_) => Kind::Call,
+            WriteOp::Inbound { .. } => Kind::Inbound,
+            WriteOp::Outbound { .. } => Kind::Outbound,
+            WriteOp::Transition { .. } => Kind::Transition,
+            WriteOp::Delivered(_) => Kind::Delivered,
+            WriteOp::Notice(_) => Kind::Notice,
+            WriteOp::Counter { .. } => Kind::Counter,
+            WriteOp::Barrier => Kind::Barrier,
+        }
+    }
+}
+
+/// Writes counted by kind.
+#[derive(Default)]
+struct Counts([AtomicUsize; KINDS]);
+
+impl Counts {
+    fn add(&self, kind: Kind) {
+        self.0[kind as usize].fetch_add(1, Ordering::AcqRel);
+    }
+
+    fn sub(&self, kind: Kind) {
+        let _ = self.0[kind as usize].fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+            Some(n.saturating_sub(1))
+        });
+    }
+
+    fn get(&self, kind: Kind) -> usize {
+        self.0[kind as usize].load(Ordering::Acquire)
+    }
+}
+
+/// Writes that were not saved, by kind, and what that means for each
+/// (the store's close reports it; see [`StoreError::Unflushed`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct UnflushedWrites {
+    /// Inbound SMS, USSD answers and delivery reports. Never acked to the
+    /// GoIP (the ack follows the commit), so the GoIP sends them again.
+    pub inbound: usize,
+    /// Call events (acked when they arrived): missing from the call log.
+    pub calls: usize,
+    /// Keepalive states: the next keepalive writes them.
+    pub states: usize,
+    /// Outbound jobs: not queued, never sent (their senders are refused
+    /// while the XMPP stream is up).
+    pub outbound: usize,
+    /// Outbox state changes: the next start settles them.
+    pub transitions: usize,
+    /// Inbox rows marked delivered: delivered again at the next start.
+    pub delivered: usize,
+    /// Notices for users.
+    pub notices: usize,
+    /// The saved sendid floor.
+    pub counters: usize,
+}
+
+impl UnflushedWrites {
+    fn from_counts(counts: &Counts) -> UnflushedWrites {
+        UnflushedWrites {
+            inbound: counts.get(Kind::Inbound),
+            calls: counts.get(Kind::Call),
+            states: counts.get(Kind::State),
+            outbound: counts.get(Kind::Outbound),
+            transitions: counts.get(Kind::Transition),
+            delivered: counts.get(Kind::Delivered),
+            notices: counts.get(Kind::Notice),
+            counters: counts.get(Kind::Counter),
+        }
+    }
+
+    fn count(&mut self, kind: Kind) {
+        match kind {
+            Kind::Inbound => self.inbound += 1,
+            Kind::Call => self.calls += 1,
+            Kind::State => self.states += 1,
+            Kind::Outbound => self.outbound += 1,
+            Kind::Transition => self.transitions += 1,
+            Kind::Delivered => self.delivered += 1,
+            Kind::Notice => self.notices += 1,
+            Kind::Counter => self.counters += 1,
+            Kind::Barrier => {}
+        }
+    }
+
+    fn plus(self, other: UnflushedWrites) -> UnflushedWrites {
+        UnflushedWrites {
+            inbound: self.inbound + other.inbound,
+            calls: self.calls + other.calls,
+            states: self.states + other.states,
+            outbound: self.outbound + other.outbound,
+            transitions: self.transitions + other.transitions,
+            delivered: self.delivered + other.delivered,
+            notices: self.notices + other.notices,
+            counters: self.counters + other.counters,
+        }
+    }
+
+    /// All writes not saved.
+    pub fn total(&self) -> usize {
+        self.inbound
+            + self.calls
+            + self.states
+            + self.outbound
+            + self.transitions
+            + self.delivered
+            + self.notices
+            + self.counters
+    }
+}
+
+impl fmt::Display for UnflushedWrites {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let parts: [(usize, &str); 8] = [
+            (
+                self.inbound,
+                "inbound SMS/USSD/delivery reports (none was acked: the GoIP will retransmit them)",
+            ),
+            (
+                self.calls,
+                "call events (acked on arrival: missing from the call log)",
+            ),
+            (
+                self.states,
+                "keepalive states (the next keepalive writes them)",
+            ),
+            (
+                self.outbound,
+                "outbound messages (not queued, never sent: their senders are refused while the XMPP stream is up)",
+            ),
+            (
+                self.transitions,
+                "outbox state changes (the next start settles those messages)",
+            ),
+            (
+                self.delivered,
+                "delivered marks (those messages go to XMPP again at the next start)",
+            ),
+            (self.notices, "notices for users (not sent)"),
+            (
+                self.counters,
+                "sendid saves (the next start uses the outbound rows instead)",
+            ),
+        ];
+        write!(f, "{} writes not saved", self.total())?;
+        let mut first = true;
+        for (n, what) in parts {
+            if n > 0 {
+                f.write_str(if first { ": " } else { "; " })?;
+                write!(f, "{n} {what}")?;
+                first = false;
+            }
+        }
+        Ok(())
+    }
+}
+
 /// What one write returned. Stored (as JSON) with the batch marker, so it
 /// can be recovered when the reply to COMMIT was lost.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -167,6 +355,11 @@ pub(crate) struct WriterConfig {
     pub close_timeout: Duration,
 }
 
+/// How long a batch that starts after the give-up instant may take (when
+/// nothing was abandoned yet, the database may well be fine: the shutdown
+/// was slow for another reason).
+const LAST_TRY: Duration = Duration::from_millis(500);
+
 /// What the handle and the task share.
 struct Shared {
     /// The newest unwritten keepalive per channel.
@@ -174,9 +367,49 @@ struct Shared {
     wake: Notify,
     shutdown: Notify,
     closed: AtomicBool,
-    /// Writes accepted and not yet resolved (for the close report).
-    outstanding: AtomicUsize,
+    /// Writes accepted (or keepalive states taken into a batch) and not yet
+    /// resolved, by kind (for the close report).
+    pending: Counts,
+    /// Writes given up at the shutdown deadline, by kind.
+    abandoned: Counts,
+    /// When stopping: the instant retries end ([`WriterHandle::give_up_at`]).
+    give_up: watch::Sender<Option<Instant>>,
+    /// A batch was abandoned: later ones are not even tried.
+    giving_up: AtomicBool,
     config: WriterConfig,
+}
+
+impl Shared {
+    fn new(config: WriterConfig) -> Shared {
+        Shared {
+            states: Mutex::new(HashMap::new()),
+            wake: Notify::new(),
+            shutdown: Notify::new(),
+            closed: AtomicBool::new(false),
+            pending: Counts::default(),
+            abandoned: Counts::default(),
+            give_up: watch::Sender::new(None),
+            giving_up: AtomicBool::new(false),
+            config,
+        }
+    }
+
+    /// Everything not saved so far: abandoned, still queued or in a batch,
+    /// and keepalive states still waiting.
+    fn unsaved(&self) -> UnflushedWrites {
+        let waiting_states = self.states.lock().unwrap_or_else(|p| p.into_inner()).len();
+        UnflushedWrites::from_counts(&self.abandoned)
+            .plus(UnflushedWrites::from_counts(&self.pending))
+            .plus(UnflushedWrites {
+                states: waiting_states,
+                ..UnflushedWrites::default()
+            })
+    }
+
+    /// Whether the give-up instant has passed.
+    fn past_give_up(&self) -> bool {
+        self.give_up.borrow().is_some_and(|at| Instant::now() >= at)
+    }
 }
 
 /// The submitting side, held by [`super::Store`].
@@ -194,14 +427,7 @@ impl WriterHandle {
     /// Starts the writer task on the current tokio runtime.
     pub(crate) fn spawn(backend: Backend, config: WriterConfig) -> WriterHandle {
         let (tx, rx) = mpsc::channel(config.capacity.max(1));
-        let shared = Arc::new(Shared {
-            states: Mutex::new(HashMap::new()),
-            wake: Notify::new(),
-            shutdown: Notify::new(),
-            closed: AtomicBool::new(false),
-            outstanding: AtomicUsize::new(0),
-            config,
-        });
+        let shared = Arc::new(Shared::new(config));
         let task = tokio::spawn(run(backend, rx, Arc::clone(&shared)));
         WriterHandle {
             tx,
@@ -236,11 +462,15 @@ impl WriterHandle {
 
     /// Queues a write without waiting; refuses it when the queue is full.
     pub(crate) fn submit_nowait(&self, op: WriteOp) -> Result<(), StoreError> {
-        match self.tx.try_send(Job { op, reply: None }) {
-            Ok(()) => {
-                self.shared.outstanding.fetch_add(1, Ordering::AcqRel);
-                Ok(())
-            }
+        let kind = op.kind();
+        // Counted before it can be resolved (and uncounted if refused).
+        self.shared.pending.add(kind);
+        let sent = self.tx.try_send(Job { op, reply: None });
+        if sent.is_err() {
+            self.shared.pending.sub(kind);
+        }
+        match sent {
+            Ok(()) => Ok(()),
             Err(mpsc::error::TrySendError::Full(_)) => {
                 let capacity = self.shared.config.capacity;
                 if let Some(suppressed) = QUEUE_FULL.allow() {
@@ -259,40 +489,65 @@ impl WriterHandle {
     /// Queues a write (waiting for room) and waits until it is committed.
     pub(crate) async fn submit(&self, op: WriteOp) -> Result<Outcome, StoreError> {
         let (reply, result) = oneshot::channel();
+        let kind = op.kind();
         let job = Job {
             op,
             reply: Some(reply),
         };
-        self.tx.send(job).await.map_err(|_| StoreError::Closed)?;
-        self.shared.outstanding.fetch_add(1, Ordering::AcqRel);
+        // Counted before it can be resolved (and uncounted if refused).
+        self.shared.pending.add(kind);
+        if self.tx.send(job).await.is_err() {
+            self.shared.pending.sub(kind);
+            return Err(StoreError::Closed);
+        }
         result.await.map_err(|_| StoreError::Closed)?
     }
 
-    /// Writes everything still queued, then stops the task. Gives up after
-    /// the configured close timeout (the database is unreachable) and says
-    /// how many writes were lost.
-    pub(crate) async fn close(&self) -> Result<(), StoreError> {
+    /// Stopping: retrying a batch the database does not take ends at `at`
+    /// (see the module documentation). An earlier instant than one already
+    /// set wins.
+    pub(crate) fn give_up_at(&self, at: Instant) {
+        self.shared
+            .give_up
+            .send_if_modified(|current| match current {
+                Some(set) if *set <= at => false,
+                _ => {
+                    *current = Some(at);
+                    true
+                }
+            });
+    }
+
+    /// What has not been saved so far.
+    pub(crate) fn unsaved(&self) -> UnflushedWrites {
+        self.shared.unsaved()
+    }
+
+    /// Writes everything still queued, then stops the task. Waits at most
+    /// the configured close timeout, and never past `deadline`; then (the
+    /// database is unreachable) stops the task anyway. An error says what
+    /// was not saved, by kind: what was abandoned at the give-up instant
+    /// and what was still waiting.
+    pub(crate) async fn close(&self, deadline: Option<Instant>) -> Result<(), StoreError> {
         self.shared.closed.store(true, Ordering::Release);
         self.shared.shutdown.notify_one();
         let task = self.task.lock().unwrap_or_else(|p| p.into_inner()).take();
         let Some(mut task) = task else {
             return Ok(());
         };
-        match tokio::time::timeout(self.shared.config.close_timeout, &mut task).await {
-            Ok(_) => Ok(()),
-            Err(_) => {
-                task.abort();
-                let queued = self.shared.outstanding.load(Ordering::Acquire);
-                let states = self
-                    .shared
-                    .states
-                    .lock()
-                    .unwrap_or_else(|p| p.into_inner())
-                    .len();
-                Err(StoreError::Unflushed {
-                    pending: queued + states,
-                })
-            }
+        let mut until = Instant::now() + self.shared.config.close_timeout;
+        if let Some(deadline) = deadline {
+            until = until.min(deadline);
+        }
+        if tokio::time::timeout_at(until, &mut task).await.is_err() {
+            task.abort();
+            let _ = task.await;
+        }
+        let unsaved = self.shared.unsaved();
+        if unsaved.total() == 0 {
+            Ok(())
+        } else {
+            Err(StoreError::Unflushed(unsaved))
         }
     }
 }
@@ -336,6 +591,7 @@ async fn run(backend: Backend, mut rx: mpsc::Receiver<Job>, shared: Arc<Shared>)
                 last.same_state_as(&state) && at.age_at(state.seen_at) < config.state_refresh
             });
             if !unchanged {
+                shared.pending.add(Kind::State);
                 ops.push(WriteOp::State(state));
                 replies.push(None);
             }
@@ -362,8 +618,9 @@ async fn run(backend: Backend, mut rx: mpsc::Receiver<Job>, shared: Arc<Shared>)
     tracing::debug!("database writer stopped");
 }
 
-/// Commits one batch, retrying until the database takes it. Returns the
-/// writes that were committed.
+/// Commits one batch, retrying until the database takes it — or, once
+/// stopping, until the give-up instant (see the module documentation).
+/// Returns the writes that were committed.
 ///
 /// `maybe_committed` says an earlier attempt with this `batch_id` may have
 /// committed (only the tests start that way).
@@ -382,8 +639,16 @@ async fn commit(
     // COMMIT was lost): look for its marker before writing it again.
     let mut check_marker = maybe_committed;
     loop {
+        if shared.giving_up.load(Ordering::Acquire) {
+            abandon(ops, replies, shared, failures);
+            return Vec::new();
+        }
         if check_marker {
-            match backend.batch_outcomes(batch_id).await {
+            let Some(found) = bounded(shared, backend.batch_outcomes(batch_id)).await else {
+                abandon(ops, replies, shared, failures);
+                return Vec::new();
+            };
+            match found {
                 Ok(Some(outcomes)) if outcomes.len() == ops.len() => {
                     tracing::info!(
                         batch = batch_id,
@@ -397,13 +662,20 @@ async fn commit(
                 Err(e) => {
                     failures += 1;
                     report_unreachable(&e, failures, ops.len());
-                    tokio::time::sleep(backoff).await;
+                    if !pause(shared, backoff).await {
+                        abandon(ops, replies, shared, failures);
+                        return Vec::new();
+                    }
                     backoff = (backoff * 2).min(Duration::from_secs(5));
                     continue;
                 }
             }
         }
-        match backend.apply_batch(batch_id, now, &ops).await {
+        let Some(applied) = bounded(shared, backend.apply_batch(batch_id, now, &ops)).await else {
+            abandon(ops, replies, shared, failures);
+            return Vec::new();
+        };
+        match applied {
             Ok(outcomes) => {
                 finish(&ops, replies, outcomes, shared, failures);
                 return ops;
@@ -421,9 +693,7 @@ async fn commit(
                     write = %describe(&op),
                     "the database refused a write; it is not saved"
                 );
-                if !matches!(op, WriteOp::State(_)) {
-                    shared.outstanding.fetch_sub(1, Ordering::AcqRel);
-                }
+                shared.pending.sub(op.kind());
                 if let Some(reply) = reply {
                     let _ = reply.send(Err(StoreError::Database {
                         action: "saving a write",
@@ -448,10 +718,88 @@ async fn commit(
                     );
                 }
                 check_marker = true;
-                tokio::time::sleep(backoff).await;
+                if !pause(shared, backoff).await {
+                    abandon(ops, replies, shared, failures);
+                    return Vec::new();
+                }
                 backoff = (backoff * 2).min(Duration::from_secs(5));
             }
         }
+    }
+}
+
+/// Runs one database attempt, cut off at the give-up instant (when one is
+/// set, also while it runs). An attempt that starts after that instant
+/// gets [`LAST_TRY`]. `None`: cut off.
+async fn bounded<F: Future>(shared: &Shared, attempt: F) -> Option<F::Output> {
+    let started = Instant::now();
+    let mut give_up = shared.give_up.subscribe();
+    let cut_off = async move {
+        loop {
+            let at = *give_up.borrow_and_update();
+            match at {
+                Some(at) if at > started => return tokio::time::sleep_until(at).await,
+                Some(_) => return tokio::time::sleep_until(started + LAST_TRY).await,
+                None => {
+                    if give_up.changed().await.is_err() {
+                        return std::future::pending().await;
+                    }
+                }
+            }
+        }
+    };
+    tokio::select! {
+        biased;
+        out = attempt => Some(out),
+        () = cut_off => None,
+    }
+}
+
+/// The pause before a retry. `false`: no retry (the give-up instant has
+/// passed, or passes during the pause).
+async fn pause(shared: &Shared, backoff: Duration) -> bool {
+    if shared.past_give_up() {
+        return false;
+    }
+    let mut give_up = shared.give_up.subscribe();
+    let end = Instant::now() + backoff;
+    loop {
+        let at = *give_up.borrow_and_update();
+        let until = at.map_or(end, |at| at.min(end));
+        tokio::select! {
+            () = tokio::time::sleep_until(until) => return until == end && !shared.past_give_up(),
+            changed = give_up.changed() => if changed.is_err() {
+                tokio::time::sleep_until(end).await;
+                return true;
+            },
+        }
+    }
+}
+
+/// Gives a batch up at the shutdown deadline: its callers get
+/// [`StoreError::Abandoned`], and every later batch is given up untried.
+fn abandon(ops: Vec<WriteOp>, replies: Vec<Option<Reply>>, shared: &Shared, failures: u32) {
+    let first = !shared.giving_up.swap(true, Ordering::AcqRel);
+    let mut given_up = UnflushedWrites::default();
+    for (op, reply) in ops.iter().zip(replies) {
+        let kind = op.kind();
+        shared.pending.sub(kind);
+        if kind != Kind::Barrier {
+            shared.abandoned.add(kind);
+            given_up.count(kind);
+        }
+        if let Some(reply) = reply {
+            let _ = reply.send(Err(StoreError::Abandoned));
+        }
+    }
+    if first {
+        tracing::warn!(
+            failures,
+            "stopping: the database has not taken queued writes by the shutdown deadline; \
+             giving them up ({given_up})"
+        );
+    } else if given_up.total() > 0 {
+        tracing::debug!("stopping: giving up {given_up}");
     }
 }
 
@@ -483,9 +831,7 @@ fn finish(
     }
     for ((op, reply), outcome) in ops.iter().zip(replies).zip(outcomes) {
         log_committed(op, &outcome);
-        if !matches!(op, WriteOp::State(_)) {
-            shared.outstanding.fetch_sub(1, Ordering::AcqRel);
-        }
+        shared.pending.sub(op.kind());
         if let Some(reply) = reply {
             let _ = reply.send(Ok(outcome));
         }
@@ -670,19 +1016,12 @@ mod tests {
             .apply_batch(77, now, &[outbound(job.clone())])
             .await
             .expect("committed");
-        let shared = Shared {
-            states: Mutex::new(HashMap::new()),
-            wake: Notify::new(),
-            shutdown: Notify::new(),
-            closed: AtomicBool::new(false),
-            outstanding: AtomicUsize::new(2),
-            config: WriterConfig {
-                capacity: 1,
-                max_batch: 1,
-                state_refresh: Duration::ZERO,
-                close_timeout: Duration::ZERO,
-            },
-        };
+        let shared = Shared::new(WriterConfig {
+            capacity: 1,
+            max_batch: 1,
+            state_refresh: Duration::ZERO,
+            close_timeout: Duration::ZERO,
+        });
         let (reply, answer) = oneshot::channel();
         commit(
             &backend,
