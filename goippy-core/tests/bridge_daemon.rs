@@ -546,7 +546,7 @@ async fn sigterm_with_the_database_gone_stops_by_the_deadline_and_says_what_was_
         tokio::task::block_in_place(|| mariadb.create_database()).expect("database"),
     );
     let instance = Instance::with_db(&prosody, "info", db).await;
-    tokio::task::block_in_place(|| instance.cli(&["--add", EXT, GOIP_PASS, GOIP_ID]));
+    tokio::task::block_in_place(|| instance.cli(&["--add", EXT, GOIP_PASS, "--goip-id", GOIP_ID]));
     let mut goippy = instance.spawn();
     instance.wait_for_notice("READY=1", 1).await;
     let (device, mut events) = Device::start(device_config(
@@ -641,7 +641,9 @@ async fn message_events_are_logged_with_their_ids_and_without_bodies_or_secrets(
     let prosody = tokio::task::block_in_place(prosody);
     let mut users = Peer::connect_answering_pings(&prosody, USERS, USERS_SECRET).await;
     let instance = Instance::new(&prosody, "info").await;
-    tokio::task::block_in_place(|| instance.cli(&["--add", EXT, CHANNEL_PASS, GOIP_ID]));
+    tokio::task::block_in_place(|| {
+        instance.cli(&["--add", EXT, CHANNEL_PASS, "--goip-id", GOIP_ID])
+    });
     let mut goippy = instance.spawn();
     instance.wait_for_notice("READY=1", 1).await;
     let (device, _events) = Device::start(device_config(
