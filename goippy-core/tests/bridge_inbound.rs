@@ -244,6 +244,63 @@ async fn prosody_restarted_between_a_receive_and_its_delivery_delivers_it_once()
     .await;
 }
 
+/// Several SMS arrive while Prosody is down: after it is back they reach
+/// the user in the order the GoIP sent them (the inbox goes out oldest
+/// first), each exactly once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sms_stored_while_prosody_is_down_arrive_in_their_original_order() {
+    let mut w = World::start(Options::default()).await;
+    let mut link = w.bridge().link_state();
+    tokio::task::block_in_place(|| w.prosody.stop()).expect("prosody stops");
+    tokio::time::timeout(PATIENCE, link.wait_for(|s| !s.is_connected()))
+        .await
+        .expect("the bridge notices")
+        .expect("state");
+    // Different senders too, so that no grouping by sender could pass as
+    // the original order.
+    let sent: Vec<(&str, String)> = (1..=6)
+        .map(|i| {
+            let from = if i % 2 == 0 {
+                "+37255512345"
+            } else {
+                "+37255567890"
+            };
+            (from, format!("queued {i} of 6"))
+        })
+        .collect();
+    for (from, text) in &sent {
+        w.receive(from, text).await;
+    }
+    assert_eq!(
+        w.scalar("SELECT COUNT(*) FROM goippy_log WHERE dir = 'in' AND status = 'inbox'")
+            .await,
+        6,
+        "all stored and waiting"
+    );
+    tokio::task::block_in_place(|| w.prosody.restart()).expect("prosody starts again");
+    w.users.wait_connected().await;
+    let got = w
+        .users
+        .collect(Duration::from_secs(5), |e| {
+            is_chat(e) && body(e).starts_with("queued ")
+        })
+        .await;
+    let got: Vec<(String, String)> = got
+        .iter()
+        .map(|m| (m.attr("from").unwrap_or_default().to_string(), body(m)))
+        .collect();
+    let expected: Vec<(String, String)> = sent
+        .iter()
+        .map(|(from, text)| (contact(from), text.clone()))
+        .collect();
+    assert_eq!(got, expected, "delivered in the order received, once each");
+    w.wait_for_count(
+        "SELECT COUNT(*) FROM goippy_log WHERE dir = 'in' AND status = 'delivered'",
+        6,
+    )
+    .await;
+}
+
 /// An SMS stored for a channel no extension is mapped to (its gateway was
 /// removed meanwhile) waits without holding up anyone else's, and goes to
 /// XMPP_FALLBACK_DEST once one is configured.
