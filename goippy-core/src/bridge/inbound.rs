@@ -363,6 +363,17 @@ fn record_call(ctx: &Arc<Context>, call: CallNotice) -> Option<Work> {
             return None;
         }
     };
+    // goippy_calls has no duplicate check: a copy the engine gave up on (it
+    // came out of a backed-up queue too late) would be logged twice, once
+    // now and once when the GoIP resends it unacked.
+    if durable.as_ref().is_some_and(DurableAck::is_abandoned) {
+        tracing::debug!(
+            goip_id,
+            recvid,
+            "call event came too late to be acked; the GoIP sends it again"
+        );
+        return None;
+    }
     // The datagram as the GoIP sent it, without its password.
     let raw = Notification::new(recvid.clone(), goip_id.clone(), None, wire)
         .encode()
