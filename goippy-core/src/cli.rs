@@ -103,7 +103,7 @@ pub struct Cli {
     #[arg(long, value_name = "EXT")]
     pub remove: Option<String>,
 
-    /// List the gateways: extension, GoIP id, number, enabled, allow_regex, last seen
+    /// List the gateways: extension, GoIP id, channel, number, enabled, allow_regex, last seen
     #[arg(long = "listExt", visible_alias = "list-ext")]
     pub list_ext: bool,
 
