@@ -39,8 +39,7 @@ use super::sms::RecipientOutcome;
 use super::stats::bump;
 use crate::goip::{
     Ack, Datagram, ErrorReply, Keepalive, Notification, NotificationKind, Packet,
-    RECV_BUFFER_BYTES, Reply, escape_for_log, parse_packet, redacted_for_log, ussd_reply_failed,
-    ussd_reply_text,
+    RECV_BUFFER_BYTES, Reply, parse_packet, redacted_for_log, ussd_reply_failed, ussd_reply_text,
 };
 
 /// How much of a stranger's channel id goes into a log line.
@@ -100,9 +99,11 @@ async fn handle_datagram(shared: &Arc<Shared>, datagram: &[u8], from: SocketAddr
     }
 }
 
-/// A channel id from outside, shortened and escaped for a log line.
+/// A channel id from outside, shortened, escaped and with any password in
+/// it hidden, for a log line: a datagram with a space where its `;` should
+/// be (`id:goip1 password:x;…`) parses with the password inside the id.
 fn shown_id(id: &str) -> String {
-    let mut shown: String = escape_for_log(id.as_bytes())
+    let mut shown: String = redacted_for_log(id.as_bytes())
         .chars()
         .take(SHOWN_ID_CHARS)
         .collect();
@@ -591,6 +592,15 @@ fn late_reply(shared: &Arc<Shared>, goip_id: String, ussd: bool, reply: Reply) {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_password_inside_a_malformed_id_is_not_shown() {
+        let shown = super::shown_id("goip1 password:hunter2;x");
+        assert!(!shown.contains("hunter2"), "{shown}");
+        let shown = super::shown_id("gw1 pass:hunter2");
+        assert!(!shown.contains("hunter2"), "{shown}");
+        assert_eq!(super::shown_id("goip1"), "goip1");
+    }
+
     use super::*;
 
     #[test]

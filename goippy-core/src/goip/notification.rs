@@ -46,7 +46,7 @@ impl std::fmt::Debug for Notification {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Notification")
             .field("recvid", &self.recvid)
-            .field("id", &self.id)
+            .field("id", &super::datagram::redact_passwords_in(&self.id))
             .field("password", &self.password.as_ref().map(|_| "***"))
             .field("kind", &self.kind)
             .field("raw", &self.raw)
@@ -367,6 +367,8 @@ mod tests {
         for text in [
             "req:1102;id:goippy_2508;pass:hunter2pw;num:+37255620268;signal:25;",
             "RECEIVE:1;id:goip1;password:hunter2pw;srcnum:5551;msg:hi",
+            // A space for the `;`: the password lands inside the id.
+            "RECEIVE:1;id:goip1 password:hunter2pw;srcnum:5551;msg:hi",
         ] {
             let n = super::Notification::parse(text.as_bytes()).expect("parses");
             let shown = format!("{n:?}");
