@@ -10,8 +10,10 @@
 //!   password compare), ack, recognise retransmissions ([`dedup`]), keep the
 //!   channel registry ([`registry`], with the [`sweeper`] marking silent
 //!   channels offline), and hand events to the consumer ([`events`]). An
-//!   inbound SMS, delivery report or USSN is acked only after the consumer
-//!   confirms it stored it ([`DurableAck`]); everything else at once;
+//!   inbound SMS, delivery report, USSN or call event (RECORD, HANGUP,
+//!   EXPIRY) is acked only after the consumer confirms it stored it
+//!   ([`DurableAck`]): a consumer that ignores one leaves it unacked, and
+//!   the GoIP keeps resending it. Everything else is acked at once;
 //! * **sending** ([`worker`]): jobs — SMS ([`sms_session`], or the legacy
 //!   [`sms_oneshot`]), USSD ([`ussd`]), control commands ([`control`]) — run
 //!   one at a time per channel, in parallel across channels, and only while
@@ -37,9 +39,14 @@
 //! let (engine, mut events) = Engine::start(config, Arc::new(credentials)).await?;
 //! tokio::spawn(async move {
 //!     while let Some(event) = events.recv().await {
-//!         if let EngineEvent::Sms(sms) = event {
-//!             // store sms.text under sms.dedup_key, then:
-//!             sms.durable.stored();
+//!         // Store each under its dedup key, then confirm; what carries a
+//!         // DurableAck and is never confirmed is never acked.
+//!         match event {
+//!             EngineEvent::Sms(sms) => sms.durable.stored(),
+//!             EngineEvent::Delivery(report) => report.durable.stored(),
+//!             EngineEvent::Ussd(ussd) => ussd.durable.into_iter().for_each(|d| d.stored()),
+//!             EngineEvent::Call(call) => call.durable.into_iter().for_each(|d| d.stored()),
+//!             _ => {}
 //!         }
 //!     }
 //! });
