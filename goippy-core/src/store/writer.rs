@@ -177,6 +177,41 @@ impl Counts {
     }
 }
 
+/// One write counted in [`Shared::pending`] until it is handed to the
+/// writer: dropped before [`Counted::handed_over`] (refused, or the caller's
+/// future dropped while it waited for room in the queue), it takes the count
+/// back, so a write that never reached the queue is not reported as unsaved.
+struct Counted<'a> {
+    counts: &'a Counts,
+    kind: Kind,
+    handed_over: bool,
+}
+
+impl<'a> Counted<'a> {
+    fn new(counts: &'a Counts, kind: Kind) -> Counted<'a> {
+        counts.add(kind);
+        Counted {
+            counts,
+            kind,
+            handed_over: false,
+        }
+    }
+
+    /// The writer has the write now; it takes the count back when it
+    /// resolves it.
+    fn handed_over(mut self) {
+        self.handed_over = true;
+    }
+}
+
+impl Drop for Counted<'_> {
+    fn drop(&mut self) {
+        if !self.handed_over {
+            self.counts.sub(self.kind);
+        }
+    }
+}
+
 /// Writes that were not saved, by kind, and what that means for each
 /// (the store's close reports it; see [`StoreError::Unflushed`]).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -464,13 +499,12 @@ impl WriterHandle {
     pub(crate) fn submit_nowait(&self, op: WriteOp) -> Result<(), StoreError> {
         let kind = op.kind();
         // Counted before it can be resolved (and uncounted if refused).
-        self.shared.pending.add(kind);
-        let sent = self.tx.try_send(Job { op, reply: None });
-        if sent.is_err() {
-            self.shared.pending.sub(kind);
-        }
-        match sent {
-            Ok(()) => Ok(()),
+        let counted = Counted::new(&self.shared.pending, kind);
+        match self.tx.try_send(Job { op, reply: None }) {
+            Ok(()) => {
+                counted.handed_over();
+                Ok(())
+            }
             Err(mpsc::error::TrySendError::Full(_)) => {
                 let capacity = self.shared.config.capacity;
                 if let Some(suppressed) = QUEUE_FULL.allow() {
@@ -494,12 +528,15 @@ impl WriterHandle {
             op,
             reply: Some(reply),
         };
-        // Counted before it can be resolved (and uncounted if refused).
-        self.shared.pending.add(kind);
+        // Counted before it can be resolved; uncounted if refused, and also
+        // if this future is dropped while it waits for room (a caller's
+        // timeout): the write was never queued, so it is nothing unsaved.
+        let counted = Counted::new(&self.shared.pending, kind);
         if self.tx.send(job).await.is_err() {
-            self.shared.pending.sub(kind);
             return Err(StoreError::Closed);
         }
+        // Queued: from now on the writer resolves it (and uncounts it).
+        counted.handed_over();
         result.await.map_err(|_| StoreError::Closed)?
     }
 
@@ -1049,6 +1086,74 @@ mod tests {
         .await;
         assert_ne!(answer.await.expect("answered").expect("ok"), first[0]);
         assert_eq!(backend.pending_outbox().await.expect("outbox").len(), 2);
+    }
+
+    /// A SQLite store in `dir`, and a second connection to its file that
+    /// can hold the write lock (so the writer waits, as for a slow database).
+    async fn sqlite_with_blocker(dir: &tempfile::TempDir) -> (Backend, sqlx::SqliteConnection) {
+        use sqlx::Connection;
+        let path = dir.path().join("w.db");
+        let backend = Backend::Sqlite(
+            crate::store::sqlite::SqliteBackend::open(&path)
+                .await
+                .expect("open"),
+        );
+        backend.migrate().await.expect("migrate");
+        let blocker = sqlx::SqliteConnection::connect(&format!("sqlite://{}", path.display()))
+            .await
+            .expect("second connection");
+        (backend, blocker)
+    }
+
+    fn config(capacity: usize, close_timeout: Duration) -> WriterConfig {
+        WriterConfig {
+            capacity,
+            max_batch: 1,
+            state_refresh: Duration::ZERO,
+            close_timeout,
+        }
+    }
+
+    fn counter(value: i64) -> WriteOp {
+        WriteOp::Counter {
+            name: "writer_test",
+            value,
+        }
+    }
+
+    /// A caller that gives up while waiting for room in a full queue (the
+    /// engine's hook timeout during a database outage) never queued its
+    /// write: once the database has taken everything, closing reports
+    /// nothing unsaved.
+    #[tokio::test]
+    async fn a_write_dropped_while_waiting_for_room_is_not_counted_unsaved() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (backend, mut blocker) = sqlite_with_blocker(&dir).await;
+        sqlx::query("BEGIN IMMEDIATE")
+            .execute(&mut blocker)
+            .await
+            .expect("take the write lock");
+        let writer = WriterHandle::spawn(backend, config(1, Duration::from_secs(30)));
+        writer.submit_nowait(counter(1)).expect("queued");
+        // Once the writer has taken the first into its (waiting) batch, the
+        // second fills the queue.
+        let mut tries = 0;
+        while writer.submit_nowait(counter(2)).is_err() {
+            tries += 1;
+            assert!(tries < 500, "the writer never took the first write");
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        let waited =
+            tokio::time::timeout(Duration::from_millis(200), writer.submit(counter(3))).await;
+        assert!(waited.is_err(), "the queue had room: {waited:?}");
+        sqlx::query("ROLLBACK")
+            .execute(&mut blocker)
+            .await
+            .expect("release the write lock");
+        writer
+            .close(None)
+            .await
+            .expect("everything queued was saved");
     }
 
     #[test]
