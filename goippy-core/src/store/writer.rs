@@ -572,11 +572,23 @@ impl WriterHandle {
         let Some(mut task) = task else {
             return Ok(());
         };
-        let mut until = Instant::now() + self.shared.config.close_timeout;
-        if let Some(deadline) = deadline {
-            until = until.min(deadline);
-        }
-        if tokio::time::timeout_at(until, &mut task).await.is_err() {
+        // A close timeout too large for an instant (`Duration::MAX`) means
+        // no limit of its own; `deadline` still applies.
+        let until = match (
+            Instant::now().checked_add(self.shared.config.close_timeout),
+            deadline,
+        ) {
+            (Some(limit), Some(deadline)) => Some(limit.min(deadline)),
+            (limit, deadline) => limit.or(deadline),
+        };
+        let stopped = match until {
+            Some(until) => tokio::time::timeout_at(until, &mut task).await.is_ok(),
+            None => {
+                let _ = (&mut task).await;
+                true
+            }
+        };
+        if !stopped {
             task.abort();
             let _ = task.await;
         }
@@ -1119,6 +1131,25 @@ mod tests {
             name: "writer_test",
             value,
         }
+    }
+
+    /// `Duration::MAX` as the close timeout means "no limit", not a panic
+    /// computing the instant it ends.
+    #[tokio::test]
+    async fn a_close_timeout_without_limit_is_accepted() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (backend, _blocker) = sqlite_with_blocker(&dir).await;
+        let writer = WriterHandle::spawn(backend.clone(), config(4, Duration::MAX));
+        writer.submit(counter(1)).await.expect("saved");
+        writer.submit_nowait(counter(2)).expect("queued");
+        writer.close(None).await.expect("closed, all saved");
+        let writer = WriterHandle::spawn(backend, config(4, Duration::MAX));
+        writer.submit_nowait(counter(3)).expect("queued");
+        let deadline = Instant::now() + Duration::from_secs(30);
+        writer
+            .close(Some(deadline))
+            .await
+            .expect("closed by the deadline, all saved");
     }
 
     /// A caller that gives up while waiting for room in a full queue (the
