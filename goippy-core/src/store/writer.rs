@@ -33,10 +33,12 @@
 //!   systemd kills it, with nothing said). Once [`WriterHandle::give_up_at`]
 //!   names an instant, retries end there: a batch still not committed is
 //!   abandoned — its callers get [`StoreError::Abandoned`], so an inbound
-//!   message is not acked and the GoIP sends it again — and every later
-//!   batch is abandoned without trying, so the rest of the shutdown is not
-//!   held up either. What was abandoned is counted by kind
-//!   ([`UnflushedWrites`]) and reported when the store closes.
+//!   message is not acked and the GoIP sends it again — unless its marker
+//!   shows that it committed after all (an attempt cut off in its COMMIT).
+//!   When the database does not even answer that, every later batch is
+//!   abandoned without trying, so the rest of the shutdown is not held up
+//!   either. What was abandoned is counted by kind ([`UnflushedWrites`]) and
+//!   reported when the store closes.
 
 use std::collections::HashMap;
 use std::fmt;
@@ -174,6 +176,41 @@ impl Counts {
 
     fn get(&self, kind: Kind) -> usize {
         self.0[kind as usize].load(Ordering::Acquire)
+    }
+}
+
+/// One write counted in [`Shared::pending`] until it is handed to the
+/// writer: dropped before [`Counted::handed_over`] (refused, or the caller's
+/// future dropped while it waited for room in the queue), it takes the count
+/// back, so a write that never reached the queue is not reported as unsaved.
+struct Counted<'a> {
+    counts: &'a Counts,
+    kind: Kind,
+    handed_over: bool,
+}
+
+impl<'a> Counted<'a> {
+    fn new(counts: &'a Counts, kind: Kind) -> Counted<'a> {
+        counts.add(kind);
+        Counted {
+            counts,
+            kind,
+            handed_over: false,
+        }
+    }
+
+    /// The writer has the write now; it takes the count back when it
+    /// resolves it.
+    fn handed_over(mut self) {
+        self.handed_over = true;
+    }
+}
+
+impl Drop for Counted<'_> {
+    fn drop(&mut self) {
+        if !self.handed_over {
+            self.counts.sub(self.kind);
+        }
     }
 }
 
@@ -360,6 +397,15 @@ pub(crate) struct WriterConfig {
 /// was slow for another reason).
 const LAST_TRY: Duration = Duration::from_millis(500);
 
+/// How much longer an attempt cut off at the give-up instant may run: one
+/// in its COMMIT then reports what it did itself.
+const CUT_OFF_GRACE: Duration = Duration::from_millis(100);
+
+/// How long the look at a batch's marker may take once the give-up instant
+/// has passed (see [`give_up`]). With [`CUT_OFF_GRACE`] it stays well
+/// inside the time the shutdown leaves the store after that instant.
+const MARKER_CHECK: Duration = Duration::from_millis(200);
+
 /// What the handle and the task share.
 struct Shared {
     /// The newest unwritten keepalive per channel.
@@ -374,9 +420,14 @@ struct Shared {
     abandoned: Counts,
     /// When stopping: the instant retries end ([`WriterHandle::give_up_at`]).
     give_up: watch::Sender<Option<Instant>>,
-    /// A batch was abandoned: later ones are not even tried.
+    /// A batch was abandoned and the database did not answer: later ones
+    /// are not even tried.
     giving_up: AtomicBool,
     config: WriterConfig,
+    /// Tests: an attempt hangs after the database committed it, as when
+    /// the reply to COMMIT is lost on a hanging connection.
+    #[cfg(test)]
+    reply_lost: AtomicBool,
 }
 
 impl Shared {
@@ -391,6 +442,8 @@ impl Shared {
             give_up: watch::Sender::new(None),
             giving_up: AtomicBool::new(false),
             config,
+            #[cfg(test)]
+            reply_lost: AtomicBool::new(false),
         }
     }
 
@@ -464,13 +517,12 @@ impl WriterHandle {
     pub(crate) fn submit_nowait(&self, op: WriteOp) -> Result<(), StoreError> {
         let kind = op.kind();
         // Counted before it can be resolved (and uncounted if refused).
-        self.shared.pending.add(kind);
-        let sent = self.tx.try_send(Job { op, reply: None });
-        if sent.is_err() {
-            self.shared.pending.sub(kind);
-        }
-        match sent {
-            Ok(()) => Ok(()),
+        let counted = Counted::new(&self.shared.pending, kind);
+        match self.tx.try_send(Job { op, reply: None }) {
+            Ok(()) => {
+                counted.handed_over();
+                Ok(())
+            }
             Err(mpsc::error::TrySendError::Full(_)) => {
                 let capacity = self.shared.config.capacity;
                 if let Some(suppressed) = QUEUE_FULL.allow() {
@@ -494,12 +546,15 @@ impl WriterHandle {
             op,
             reply: Some(reply),
         };
-        // Counted before it can be resolved (and uncounted if refused).
-        self.shared.pending.add(kind);
+        // Counted before it can be resolved; uncounted if refused, and also
+        // if this future is dropped while it waits for room (a caller's
+        // timeout): the write was never queued, so it is nothing unsaved.
+        let counted = Counted::new(&self.shared.pending, kind);
         if self.tx.send(job).await.is_err() {
-            self.shared.pending.sub(kind);
             return Err(StoreError::Closed);
         }
+        // Queued: from now on the writer resolves it (and uncounts it).
+        counted.handed_over();
         result.await.map_err(|_| StoreError::Closed)?
     }
 
@@ -535,11 +590,23 @@ impl WriterHandle {
         let Some(mut task) = task else {
             return Ok(());
         };
-        let mut until = Instant::now() + self.shared.config.close_timeout;
-        if let Some(deadline) = deadline {
-            until = until.min(deadline);
-        }
-        if tokio::time::timeout_at(until, &mut task).await.is_err() {
+        // A close timeout too large for an instant (`Duration::MAX`) means
+        // no limit of its own; `deadline` still applies.
+        let until = match (
+            Instant::now().checked_add(self.shared.config.close_timeout),
+            deadline,
+        ) {
+            (Some(limit), Some(deadline)) => Some(limit.min(deadline)),
+            (limit, deadline) => limit.or(deadline),
+        };
+        let stopped = match until {
+            Some(until) => tokio::time::timeout_at(until, &mut task).await.is_ok(),
+            None => {
+                let _ = (&mut task).await;
+                true
+            }
+        };
+        if !stopped {
             task.abort();
             let _ = task.await;
         }
@@ -640,13 +707,17 @@ async fn commit(
     let mut check_marker = maybe_committed;
     loop {
         if shared.giving_up.load(Ordering::Acquire) {
-            abandon(ops, replies, shared, failures);
+            abandon(ops, replies, shared, failures, true);
             return Vec::new();
         }
         if check_marker {
-            let Some(found) = bounded(shared, backend.batch_outcomes(batch_id)).await else {
-                abandon(ops, replies, shared, failures);
-                return Vec::new();
+            let found = bounded(
+                shared,
+                &mut std::pin::pin!(backend.batch_outcomes(batch_id)),
+            )
+            .await;
+            let Some(found) = found else {
+                return give_up(backend, batch_id, ops, replies, shared, failures).await;
             };
             match found {
                 Ok(Some(outcomes)) if outcomes.len() == ops.len() => {
@@ -663,17 +734,26 @@ async fn commit(
                     failures += 1;
                     report_unreachable(&e, failures, ops.len());
                     if !pause(shared, backoff).await {
-                        abandon(ops, replies, shared, failures);
-                        return Vec::new();
+                        return give_up(backend, batch_id, ops, replies, shared, failures).await;
                     }
                     backoff = (backoff * 2).min(Duration::from_secs(5));
                     continue;
                 }
             }
         }
-        let Some(applied) = bounded(shared, backend.apply_batch(batch_id, now, &ops)).await else {
-            abandon(ops, replies, shared, failures);
-            return Vec::new();
+        let applied = {
+            let mut attempt = std::pin::pin!(apply(backend, batch_id, now, &ops, shared));
+            match bounded(shared, &mut attempt).await {
+                Some(applied) => Some(applied),
+                // Cut off at the give-up instant, perhaps in its COMMIT: a
+                // moment more lets one about to finish say what it did.
+                None => tokio::time::timeout(CUT_OFF_GRACE, &mut attempt).await.ok(),
+            }
+            // Dropped here when cut off: it stops, and its transaction is
+            // rolled back unless it committed already.
+        };
+        let Some(applied) = applied else {
+            return give_up(backend, batch_id, ops, replies, shared, failures).await;
         };
         match applied {
             Ok(outcomes) => {
@@ -719,8 +799,7 @@ async fn commit(
                 }
                 check_marker = true;
                 if !pause(shared, backoff).await {
-                    abandon(ops, replies, shared, failures);
-                    return Vec::new();
+                    return give_up(backend, batch_id, ops, replies, shared, failures).await;
                 }
                 backoff = (backoff * 2).min(Duration::from_secs(5));
             }
@@ -728,10 +807,68 @@ async fn commit(
     }
 }
 
+/// One attempt at committing a batch.
+async fn apply(
+    backend: &Backend,
+    batch_id: i64,
+    now: Timestamp,
+    ops: &[WriteOp],
+    shared: &Shared,
+) -> Result<Vec<Outcome>, BatchFailure> {
+    let applied = backend.apply_batch(batch_id, now, ops).await;
+    #[cfg(test)]
+    if shared.reply_lost.load(Ordering::Acquire) {
+        // As when the connection hangs after the server committed.
+        std::future::pending::<()>().await;
+    }
+    #[cfg(not(test))]
+    let _ = shared;
+    applied
+}
+
+/// The give-up instant has passed and the batch is not known to be
+/// committed. Its last attempt may have been (cut off in its COMMIT, or the
+/// reply to it lost), and abandoning a committed write would tell its caller
+/// it was not saved — the XMPP user that the database is unavailable, while
+/// the job goes out at the next start. So one short look at the batch
+/// marker ([`MARKER_CHECK`]) decides: committed, the callers get what their
+/// writes returned; not, the batch is abandoned. Only when the database
+/// does not answer that look are later batches abandoned untried.
+async fn give_up(
+    backend: &Backend,
+    batch_id: i64,
+    ops: Vec<WriteOp>,
+    replies: Vec<Option<Reply>>,
+    shared: &Shared,
+    failures: u32,
+) -> Vec<WriteOp> {
+    match tokio::time::timeout(MARKER_CHECK, backend.batch_outcomes(batch_id)).await {
+        Ok(Ok(Some(outcomes))) if outcomes.len() == ops.len() => {
+            tracing::info!(
+                batch = batch_id,
+                writes = ops.len(),
+                "stopping: a batch whose commit was not confirmed by the shutdown deadline \
+                 had been saved"
+            );
+            finish(&ops, replies, outcomes, shared, failures);
+            ops
+        }
+        Ok(Ok(_)) => {
+            abandon(ops, replies, shared, failures, false);
+            Vec::new()
+        }
+        Ok(Err(_)) | Err(_) => {
+            abandon(ops, replies, shared, failures, true);
+            Vec::new()
+        }
+    }
+}
+
 /// Runs one database attempt, cut off at the give-up instant (when one is
 /// set, also while it runs). An attempt that starts after that instant
-/// gets [`LAST_TRY`]. `None`: cut off.
-async fn bounded<F: Future>(shared: &Shared, attempt: F) -> Option<F::Output> {
+/// gets [`LAST_TRY`]. `None`: cut off; the attempt is left as it is, for
+/// the caller to drop or to give a moment more.
+async fn bounded<F: Future + Unpin>(shared: &Shared, attempt: &mut F) -> Option<F::Output> {
     let started = Instant::now();
     let mut give_up = shared.give_up.subscribe();
     let cut_off = async move {
@@ -777,9 +914,18 @@ async fn pause(shared: &Shared, backoff: Duration) -> bool {
 }
 
 /// Gives a batch up at the shutdown deadline: its callers get
-/// [`StoreError::Abandoned`], and every later batch is given up untried.
-fn abandon(ops: Vec<WriteOp>, replies: Vec<Option<Reply>>, shared: &Shared, failures: u32) {
-    let first = !shared.giving_up.swap(true, Ordering::AcqRel);
+/// [`StoreError::Abandoned`]. When `unreachable` (the database did not
+/// answer), every later batch is given up untried too, so the rest of the
+/// shutdown is not held up; when it answers, later batches still get their
+/// [`LAST_TRY`] (the store's close deadline bounds them all).
+fn abandon(
+    ops: Vec<WriteOp>,
+    replies: Vec<Option<Reply>>,
+    shared: &Shared,
+    failures: u32,
+    unreachable: bool,
+) {
+    let first = unreachable && !shared.giving_up.swap(true, Ordering::AcqRel);
     let mut given_up = UnflushedWrites::default();
     for (op, reply) in ops.iter().zip(replies) {
         let kind = op.kind();
@@ -797,6 +943,12 @@ fn abandon(ops: Vec<WriteOp>, replies: Vec<Option<Reply>>, shared: &Shared, fail
             failures,
             "stopping: the database has not taken queued writes by the shutdown deadline; \
              giving them up ({given_up})"
+        );
+    } else if !unreachable {
+        tracing::warn!(
+            failures,
+            "stopping: a batch was not committed by the shutdown deadline; giving it up \
+             ({given_up}); the database answers, so later writes are still tried"
         );
     } else if given_up.total() > 0 {
         tracing::debug!("stopping: giving up {given_up}");
@@ -1049,6 +1201,174 @@ mod tests {
         .await;
         assert_ne!(answer.await.expect("answered").expect("ok"), first[0]);
         assert_eq!(backend.pending_outbox().await.expect("outbox").len(), 2);
+    }
+
+    /// A SQLite store in `dir`, and a second connection to its file that
+    /// can hold the write lock (so the writer waits, as for a slow database).
+    async fn sqlite_with_blocker(dir: &tempfile::TempDir) -> (Backend, sqlx::SqliteConnection) {
+        use sqlx::Connection;
+        let path = dir.path().join("w.db");
+        let backend = Backend::Sqlite(
+            crate::store::sqlite::SqliteBackend::open(&path)
+                .await
+                .expect("open"),
+        );
+        backend.migrate().await.expect("migrate");
+        let blocker = sqlx::SqliteConnection::connect(&format!("sqlite://{}", path.display()))
+            .await
+            .expect("second connection");
+        (backend, blocker)
+    }
+
+    fn config(capacity: usize, close_timeout: Duration) -> WriterConfig {
+        WriterConfig {
+            capacity,
+            max_batch: 1,
+            state_refresh: Duration::ZERO,
+            close_timeout,
+        }
+    }
+
+    fn counter(value: i64) -> WriteOp {
+        WriteOp::Counter {
+            name: "writer_test",
+            value,
+        }
+    }
+
+    /// `Duration::MAX` as the close timeout means "no limit", not a panic
+    /// computing the instant it ends.
+    #[tokio::test]
+    async fn a_close_timeout_without_limit_is_accepted() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (backend, _blocker) = sqlite_with_blocker(&dir).await;
+        let writer = WriterHandle::spawn(backend.clone(), config(4, Duration::MAX));
+        writer.submit(counter(1)).await.expect("saved");
+        writer.submit_nowait(counter(2)).expect("queued");
+        writer.close(None).await.expect("closed, all saved");
+        let writer = WriterHandle::spawn(backend, config(4, Duration::MAX));
+        writer.submit_nowait(counter(3)).expect("queued");
+        let deadline = Instant::now() + Duration::from_secs(30);
+        writer
+            .close(Some(deadline))
+            .await
+            .expect("closed by the deadline, all saved");
+    }
+
+    fn job(body: &str) -> OutboundRecord {
+        OutboundRecord {
+            ext: "2001".into(),
+            goip_id: "g".into(),
+            xmpp_from: "a@b/c".into(),
+            xmpp_id: None,
+            destination: "+37255500001".into(),
+            body: body.into(),
+            kind: super::super::records::OutboundKind::Sms,
+        }
+    }
+
+    /// An outbound job committed just before the give-up instant, whose
+    /// attempt is then cut off before it returns (the reply to COMMIT lost
+    /// on a hanging connection): its marker shows it was saved, so its
+    /// caller is told so, not that the database is unavailable (the job
+    /// goes out at the next start). And as the database answers, the
+    /// writes after it are still tried.
+    #[tokio::test]
+    async fn a_batch_committed_as_it_was_cut_off_is_reported_saved() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (backend, _blocker) = sqlite_with_blocker(&dir).await;
+        let writer = WriterHandle::spawn(backend.clone(), config(4, Duration::from_secs(30)));
+        writer.shared.reply_lost.store(true, Ordering::Release);
+        writer.give_up_at(Instant::now() + Duration::from_millis(300));
+        let outcome = tokio::time::timeout(
+            Duration::from_secs(5),
+            writer.submit(outbound(job("committed"))),
+        )
+        .await
+        .expect("answered by the deadline");
+        let Ok(Outcome::Enqueued { id }) = outcome else {
+            panic!("a committed job reported as {outcome:?}");
+        };
+        let outbox = backend.pending_outbox().await.expect("outbox");
+        assert_eq!(outbox.len(), 1);
+        assert_eq!(outbox[0].id.0, id);
+        writer.shared.reply_lost.store(false, Ordering::Release);
+        let later = writer.submit(counter(1)).await;
+        assert!(matches!(later, Ok(Outcome::Done)), "{later:?}");
+        writer.close(None).await.expect("nothing unsaved");
+    }
+
+    /// A batch the database does not commit by the give-up instant (another
+    /// writer holds the lock) is abandoned; but the database answers the
+    /// look at its marker, so the next write is tried, not abandoned untried.
+    #[tokio::test]
+    async fn a_batch_not_committed_by_the_deadline_does_not_abandon_the_next() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (backend, mut blocker) = sqlite_with_blocker(&dir).await;
+        sqlx::query("BEGIN IMMEDIATE")
+            .execute(&mut blocker)
+            .await
+            .expect("take the write lock");
+        let writer = WriterHandle::spawn(backend.clone(), config(4, Duration::from_secs(30)));
+        writer.give_up_at(Instant::now() + Duration::from_millis(300));
+        let first = tokio::time::timeout(Duration::from_secs(5), writer.submit(counter(1)))
+            .await
+            .expect("answered by the deadline");
+        assert!(matches!(first, Err(StoreError::Abandoned)), "{first:?}");
+        sqlx::query("ROLLBACK")
+            .execute(&mut blocker)
+            .await
+            .expect("release the write lock");
+        let later = tokio::time::timeout(Duration::from_secs(5), writer.submit(counter(2)))
+            .await
+            .expect("answered");
+        assert!(matches!(later, Ok(Outcome::Done)), "{later:?}");
+        let unsaved = match writer.close(None).await {
+            Err(StoreError::Unflushed(unsaved)) => unsaved,
+            other => panic!("the abandoned write is not reported: {other:?}"),
+        };
+        assert_eq!(
+            unsaved,
+            UnflushedWrites {
+                counters: 1,
+                ..UnflushedWrites::default()
+            }
+        );
+    }
+
+    /// A caller that gives up while waiting for room in a full queue (the
+    /// engine's hook timeout during a database outage) never queued its
+    /// write: once the database has taken everything, closing reports
+    /// nothing unsaved.
+    #[tokio::test]
+    async fn a_write_dropped_while_waiting_for_room_is_not_counted_unsaved() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (backend, mut blocker) = sqlite_with_blocker(&dir).await;
+        sqlx::query("BEGIN IMMEDIATE")
+            .execute(&mut blocker)
+            .await
+            .expect("take the write lock");
+        let writer = WriterHandle::spawn(backend, config(1, Duration::from_secs(30)));
+        writer.submit_nowait(counter(1)).expect("queued");
+        // Once the writer has taken the first into its (waiting) batch, the
+        // second fills the queue.
+        let mut tries = 0;
+        while writer.submit_nowait(counter(2)).is_err() {
+            tries += 1;
+            assert!(tries < 500, "the writer never took the first write");
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        let waited =
+            tokio::time::timeout(Duration::from_millis(200), writer.submit(counter(3))).await;
+        assert!(waited.is_err(), "the queue had room: {waited:?}");
+        sqlx::query("ROLLBACK")
+            .execute(&mut blocker)
+            .await
+            .expect("release the write lock");
+        writer
+            .close(None)
+            .await
+            .expect("everything queued was saved");
     }
 
     #[test]
