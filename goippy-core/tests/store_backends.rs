@@ -9,9 +9,9 @@ use std::time::Duration;
 use goippy_core::engine::CredentialSource;
 use goippy_core::number::NumberRules;
 use goippy_core::store::{
-    CallDirection, CallEvent, CallFilter, GatewayChange, GatewayDefinition, GatewayDirectory,
-    InboundKind, InboundRecord, LogKind, OutboundKind, OutboxState, SQLITE_BUSY_TIMEOUT, Store,
-    StoreError, StoreOptions, Stored, Timestamp,
+    CallDirection, CallEvent, CallFilter, CallRecord, CallStored, GatewayChange, GatewayDefinition,
+    GatewayDirectory, InboundKind, InboundRecord, LogKind, OutboundKind, OutboxState,
+    SQLITE_BUSY_TIMEOUT, Store, StoreError, StoreOptions, Stored, Timestamp,
 };
 use store_support::{Kind, TestDb, call, keepalive, outbound, sms};
 
@@ -24,6 +24,8 @@ on_both_backends!(
     keepalives_update_state_and_msisdn,
     unchanged_keepalives_are_not_rewritten,
     calls_are_logged_newest_first,
+    a_retransmitted_call_is_logged_once_also_after_reopening,
+    a_call_without_a_recvid_is_logged_each_time,
     inbound_is_durable_deduplicated_and_waits_in_the_inbox,
     dedup_survives_reopening,
     outbox_moves_through_its_states_and_never_twice,
@@ -492,7 +494,7 @@ async fn open_with_channel_2001(db: &TestDb) -> Store {
 async fn calls_are_logged_newest_first(db: TestDb) {
     let store = open_with_channel_2001(&db).await;
     store
-        .record_call(call(
+        .store_call(call(
             "goippy_2001",
             100,
             CallEvent::Record {
@@ -500,9 +502,10 @@ async fn calls_are_logged_newest_first(db: TestDb) {
                 remote: "+37255500000".into(),
             },
         ))
-        .expect("queued");
+        .await
+        .expect("stored");
     store
-        .record_call(call(
+        .store_call(call(
             "goippy_2001",
             101,
             CallEvent::Hangup {
@@ -510,14 +513,17 @@ async fn calls_are_logged_newest_first(db: TestDb) {
                 cause: "Normal call clearing".into(),
             },
         ))
-        .expect("queued");
+        .await
+        .expect("stored");
     store
-        .record_call(call("goippy_2001", 102, CallEvent::Expiry { seconds: 42 }))
-        .expect("queued");
+        .store_call(call("goippy_2001", 102, CallEvent::Expiry { seconds: 42 }))
+        .await
+        .expect("stored");
     // An EXPIRY with no call to attach to gets its own row.
     store
-        .record_call(call("other", 1, CallEvent::Expiry { seconds: 5 }))
-        .expect("queued");
+        .store_call(call("other", 1, CallEvent::Expiry { seconds: 5 }))
+        .await
+        .expect("stored");
     store.flush().await.expect("flush");
 
     let calls = store
@@ -547,6 +553,101 @@ async fn calls_are_logged_newest_first(db: TestDb) {
         (1, Some("EXPIRY"), Some(5))
     );
     store.close().await.expect("close");
+}
+
+/// A call event the GoIP sends again (its ack was lost, or goippy
+/// restarted before acking) is one row, however often it comes.
+async fn a_retransmitted_call_is_logged_once_also_after_reopening(db: TestDb) {
+    let store = open_with_channel_2001(&db).await;
+    let record = || {
+        call(
+            "goippy_2001",
+            7,
+            CallEvent::Record {
+                direction: Some(CallDirection::Incoming),
+                remote: "+37255500000".into(),
+            },
+        )
+    };
+    let first = store.store_call(record()).await.expect("stored");
+    assert!(first.is_new(), "{first:?}");
+    assert_eq!(
+        store.store_call(record()).await.expect("stored"),
+        CallStored::Duplicate(first.id())
+    );
+    // The same recvid for another event is another event.
+    let hangup = store
+        .store_call(call(
+            "goippy_2001",
+            7,
+            CallEvent::Hangup {
+                remote: "+37255500000".into(),
+                cause: "Normal call clearing".into(),
+            },
+        ))
+        .await
+        .expect("stored");
+    assert!(hangup.is_new(), "{hangup:?}");
+    // An EXPIRY goes into the call's row; its retransmission changes nothing.
+    let expiry = store
+        .store_call(call("goippy_2001", 8, CallEvent::Expiry { seconds: 42 }))
+        .await
+        .expect("stored");
+    assert_eq!(expiry, CallStored::New(hangup.id()));
+    store.close().await.expect("close");
+
+    let store = db.open().await;
+    assert_eq!(
+        store.store_call(record()).await.expect("stored"),
+        CallStored::Duplicate(first.id()),
+        "recognised after a restart"
+    );
+    assert_eq!(
+        store
+            .store_call(call("goippy_2001", 8, CallEvent::Expiry { seconds: 42 }))
+            .await
+            .expect("stored"),
+        CallStored::Duplicate(hangup.id())
+    );
+    store.close().await.expect("close");
+    assert_eq!(db.scalar("SELECT COUNT(*) FROM goippy_calls").await, 2);
+    assert_eq!(
+        db.scalar("SELECT COUNT(*) FROM goippy_calls WHERE event = 'RECORD' AND recvid = 7")
+            .await,
+        1
+    );
+    assert_eq!(
+        db.scalar("SELECT COUNT(*) FROM goippy_calls WHERE event = 'HANGUP' AND duration = 42")
+            .await,
+        1
+    );
+}
+
+/// Without a numeric recvid there is no dedup key: the event is logged.
+async fn a_call_without_a_recvid_is_logged_each_time(db: TestDb) {
+    let store = open_with_channel_2001(&db).await;
+    let hidden = || CallRecord {
+        recvid: None,
+        ..call(
+            "goippy_2001",
+            0,
+            CallEvent::Record {
+                direction: Some(CallDirection::Incoming),
+                remote: String::new(),
+            },
+        )
+    };
+    let first = store.store_call(hidden()).await.expect("stored");
+    let second = store.store_call(hidden()).await.expect("stored");
+    assert!(first.is_new() && second.is_new(), "{first:?} {second:?}");
+    assert_ne!(first.id(), second.id());
+    store.close().await.expect("close");
+    assert_eq!(
+        db.scalar("SELECT COUNT(*) FROM goippy_calls WHERE recvid IS NULL")
+            .await,
+        2
+    );
+    assert_eq!(db.scalar("SELECT COUNT(*) FROM goippy_dedup").await, 0);
 }
 
 async fn inbound_is_durable_deduplicated_and_waits_in_the_inbox(db: TestDb) {
