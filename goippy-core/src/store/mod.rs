@@ -96,8 +96,9 @@ pub const DELIVERY_REPORT_WINDOW: Duration = Duration::from_secs(3600);
 #[derive(Debug, Clone, Copy)]
 pub struct StoreOptions {
     /// Writes that may wait for the database (calls, messages, outbox
-    /// changes); beyond this, new calls are refused and the GoIP repeats them.
-    /// Also the most channels whose keepalive state can wait.
+    /// changes); beyond this, a new one waits for room (a call or message
+    /// meanwhile goes unacked, and the GoIP repeats it). Also the most
+    /// channels whose keepalive state can wait.
     pub queue_capacity: usize,
     /// Most writes per transaction.
     pub max_batch: usize,
@@ -353,14 +354,6 @@ impl Store {
     /// A non-empty `num` also updates the gateway's `msisdn`.
     pub fn record_keepalive(&self, update: StateUpdate) {
         self.inner.writer.record_state(update.fitted());
-    }
-
-    /// Queues a call event without waiting. [`StoreError::QueueFull`] means
-    /// it was not taken: do not ack it, the GoIP will send it again.
-    pub fn record_call(&self, call: CallRecord) -> Result<(), StoreError> {
-        self.inner
-            .writer
-            .submit_nowait(WriteOp::Call(call.fitted()))
     }
 
     /// Logs a call event and returns once it is committed; only then may

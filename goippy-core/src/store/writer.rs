@@ -2,15 +2,15 @@
 //! retried until the database takes them.
 //!
 //! Why it is shaped so:
-//! * **The UDP loop never waits on the database.** Keepalives and call
-//!   events are handed over without awaiting anything. Keepalives do not even
-//!   use the queue: the newest one per channel waits in a small map (so a
+//! * **The UDP loop never waits on the database.** Keepalives are handed
+//!   over without awaiting anything, and do not even use the queue: the
+//!   newest one per channel waits in a small map (so a
 //!   slow or absent database costs one entry per channel, not one per
 //!   keepalive), and one that says nothing new is not written at all unless
 //!   the stored one is older than [`super::StoreOptions::state_refresh`].
-//! * **Nothing that matters is dropped.** Calls and messages are refused
-//!   ([`StoreError::QueueFull`]) rather than dropped when the queue is full,
-//!   so the engine does not ack them and the GoIP sends them again. Once
+//! * **Nothing that matters is dropped.** Calls and messages wait for room
+//!   when the queue is full, and their callers for the commit, so the engine
+//!   acks nothing that is not committed; the GoIP sends the rest again. Once
 //!   queued, a write is retried until it is committed: a MariaDB restart or a
 //!   full disk only delays it.
 //! * **Order is kept.** All writes go through this one task in the order
@@ -184,7 +184,8 @@ pub struct UnflushedWrites {
     /// Inbound SMS, USSD answers and delivery reports. Never acked to the
     /// GoIP (the ack follows the commit), so the GoIP sends them again.
     pub inbound: usize,
-    /// Call events (acked when they arrived): missing from the call log.
+    /// Call events. Never acked to the GoIP (the ack follows the commit),
+    /// so the GoIP sends them again.
     pub calls: usize,
     /// Keepalive states: the next keepalive writes them.
     pub states: usize,
@@ -264,7 +265,7 @@ impl fmt::Display for UnflushedWrites {
             ),
             (
                 self.calls,
-                "call events (acked on arrival: missing from the call log)",
+                "call events (none was acked: the GoIP will retransmit them)",
             ),
             (
                 self.states,
@@ -420,7 +421,6 @@ pub(crate) struct WriterHandle {
 }
 
 static STATE_DROPPED: RateLimited = RateLimited::new(Duration::from_secs(10));
-static QUEUE_FULL: RateLimited = RateLimited::new(Duration::from_secs(10));
 static DB_DOWN: RateLimited = RateLimited::new(Duration::from_secs(10));
 
 impl WriterHandle {
@@ -458,32 +458,6 @@ impl WriterHandle {
         states.insert(update.goip_id.clone(), update);
         drop(states);
         self.shared.wake.notify_one();
-    }
-
-    /// Queues a write without waiting; refuses it when the queue is full.
-    pub(crate) fn submit_nowait(&self, op: WriteOp) -> Result<(), StoreError> {
-        let kind = op.kind();
-        // Counted before it can be resolved (and uncounted if refused).
-        self.shared.pending.add(kind);
-        let sent = self.tx.try_send(Job { op, reply: None });
-        if sent.is_err() {
-            self.shared.pending.sub(kind);
-        }
-        match sent {
-            Ok(()) => Ok(()),
-            Err(mpsc::error::TrySendError::Full(_)) => {
-                let capacity = self.shared.config.capacity;
-                if let Some(suppressed) = QUEUE_FULL.allow() {
-                    tracing::warn!(
-                        capacity,
-                        suppressed,
-                        "database write queue full: refusing a write (the GoIP will send it again)"
-                    );
-                }
-                Err(StoreError::QueueFull { capacity })
-            }
-            Err(mpsc::error::TrySendError::Closed(_)) => Err(StoreError::Closed),
-        }
     }
 
     /// Queues a write (waiting for room) and waits until it is committed.
@@ -955,7 +929,7 @@ fn log_committed(op: &WriteOp, outcome: &Outcome) {
         (WriteOp::Delivered(id), Outcome::Done) => {
             tracing::info!(log_id = id.0, "inbound written to XMPP")
         }
-        (WriteOp::Call(c), _) => tracing::info!(
+        (WriteOp::Call(c), Outcome::Stored { new: true, .. }) => tracing::info!(
             goip_id = %c.goip_id,
             recvid = c.recvid.unwrap_or(-1),
             event = c.event.name(),
