@@ -1,6 +1,6 @@
 //! GSM → user, through a real Prosody: SMS, sender names, USSN, calls, a
-//! retransmitted RECEIVE, and a Prosody restart between a RECEIVE and its
-//! delivery.
+//! retransmitted RECEIVE and RECORD, a Prosody restart between a RECEIVE
+//! and its delivery, and goippy dying right after acking calls.
 #![cfg(feature = "daemon")]
 
 mod bridge_support;
@@ -350,28 +350,47 @@ async fn an_sms_without_a_user_waits_without_blocking_and_goes_to_the_fallback()
     assert_eq!(body(&m), "for nobody");
 }
 
-/// A call the store refuses (its write queue full, as in a long database
-/// outage) is not acked, so the GoIP sends it again; every call that was
-/// acked is in `goippy_calls`.
+/// A call event is acked only once it is committed: goippy dying right
+/// after an ack (here: its runtime dropped, tasks, writer and all, with
+/// calls still queued for the database) loses no call it acked. Acking on
+/// queueing would lose the queued ones, which the GoIP never sends again.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_call_the_store_refuses_is_not_acked() {
+async fn every_acked_call_is_logged_even_if_goippy_dies_right_after() {
     let mut w = World::start(Options::default()).await;
     w.stop_bridge().await;
-    // A store that can hold one write: a burst of calls overflows it.
-    let store =
-        w.db.open_with(goippy_core::store::StoreOptions {
-            queue_capacity: 1,
-            max_batch: 1,
-            ..goippy_core::store::StoreOptions::default()
-        })
-        .await;
-    let bridge = goippy_core::bridge::Bridge::start(w.config(), store)
-        .await
-        .expect("bridge starts");
-    w.bridge = Some(bridge);
+    // One write per transaction, so that a burst of calls waits in the
+    // store's queue for a while.
+    let settings = w.db.settings.clone();
+    let config = w.config();
+    let (runtime, bridge) = tokio::task::spawn_blocking(move || {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .expect("runtime");
+        let bridge = runtime.block_on(async move {
+            let store = goippy_core::store::Store::open_with(
+                &settings,
+                goippy_core::store::StoreOptions {
+                    queue_capacity: 64,
+                    max_batch: 1,
+                    ..goippy_core::store::StoreOptions::default()
+                },
+            )
+            .await
+            .expect("store opens");
+            goippy_core::bridge::Bridge::start(config, store)
+                .await
+                .expect("bridge starts")
+        });
+        (runtime, bridge)
+    })
+    .await
+    .expect("join");
     let socket = UdpSocket::bind("127.0.0.1:0").await.expect("bind");
     let server = format!("127.0.0.1:{}", w.udp_port);
     const CALLS: u32 = 200;
+    const DIE_AFTER: usize = 50;
     for recvid in 1..=CALLS {
         let datagram =
             format!("RECORD:{recvid};id:{GOIP_ID};password:{GOIP_PASS};dir:1;num:+37255512345");
@@ -380,12 +399,14 @@ async fn a_call_the_store_refuses_is_not_acked() {
             .await
             .expect("send");
     }
-    // Each ack comes within the engine's bounded wait.
     let mut acked = std::collections::BTreeSet::new();
     let mut buf = [0u8; 512];
-    while let Ok(Ok((n, _))) =
-        tokio::time::timeout(Duration::from_secs(3), socket.recv_from(&mut buf)).await
-    {
+    while acked.len() < DIE_AFTER {
+        let Ok(Ok((n, _))) =
+            tokio::time::timeout(Duration::from_secs(3), socket.recv_from(&mut buf)).await
+        else {
+            break;
+        };
         let ack = String::from_utf8_lossy(&buf[..n]).trim_end().to_owned();
         let recvid = ack
             .strip_prefix("RECORD ")
@@ -394,10 +415,13 @@ async fn a_call_the_store_refuses_is_not_acked() {
             .unwrap_or_else(|| panic!("unexpected answer {ack:?}"));
         acked.insert(recvid);
     }
-    w.stop_bridge().await;
-    assert!(
-        acked.len() < CALLS as usize,
-        "a store queue of 1 should refuse some of {CALLS} calls"
+    // Dies: no shutdown, no flush.
+    runtime.shutdown_background();
+    drop(bridge);
+    assert_eq!(
+        acked.len(),
+        DIE_AFTER,
+        "{DIE_AFTER} of {CALLS} calls should have been acked"
     );
     for recvid in &acked {
         assert_eq!(
@@ -409,4 +433,58 @@ async fn a_call_the_store_refuses_is_not_acked() {
             "call {recvid} was acked, so it must be logged"
         );
     }
+}
+
+/// A RECORD the GoIP sends again after its ack (the ack was lost, and
+/// goippy restarted meanwhile, so only the store can know it): acked again,
+/// one row in the call log, one notice.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_retransmitted_call_is_acked_again_but_logged_and_told_once() {
+    let mut w = World::start(Options {
+        call_notices: true,
+        ..Options::default()
+    })
+    .await;
+    let socket = UdpSocket::bind("127.0.0.1:0").await.expect("bind");
+    let server = format!("127.0.0.1:{}", w.udp_port);
+    let datagram = format!("RECORD:77;id:{GOIP_ID};password:{GOIP_PASS};dir:1;num:+37255512345");
+    send_and_expect_ack(&socket, &server, &datagram).await;
+    let notice = w
+        .users
+        .expect("the call notice", from_contact("+37255512345"))
+        .await;
+    assert_eq!(body(&notice), "Incoming call from +37255512345");
+    // Again, to the same goippy (its engine remembers it) and to a restarted one.
+    send_and_expect_ack(&socket, &server, &datagram).await;
+    w.stop_bridge().await;
+    w.start_bridge().await;
+    send_and_expect_ack(&socket, &server, &datagram).await;
+    w.users.expect_silence(Duration::from_secs(1)).await;
+    assert_eq!(
+        w.scalar("SELECT COUNT(*) FROM goippy_calls WHERE event = 'RECORD' AND recvid = 77")
+            .await,
+        1
+    );
+}
+
+/// Sends a datagram and waits for its ack.
+async fn send_and_expect_ack(socket: &UdpSocket, server: &str, datagram: &str) {
+    socket
+        .send_to(datagram.as_bytes(), server)
+        .await
+        .expect("send");
+    let mut buf = [0u8; 512];
+    let (n, _) = tokio::time::timeout(Duration::from_secs(3), socket.recv_from(&mut buf))
+        .await
+        .expect("an ack within 3 s")
+        .expect("recv");
+    let tag_and_id = datagram
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .replacen(':', " ", 1);
+    assert_eq!(
+        String::from_utf8_lossy(&buf[..n]).trim_end(),
+        format!("{tag_and_id} OK")
+    );
 }

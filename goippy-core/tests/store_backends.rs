@@ -9,9 +9,9 @@ use std::time::Duration;
 use goippy_core::engine::CredentialSource;
 use goippy_core::number::NumberRules;
 use goippy_core::store::{
-    CallDirection, CallEvent, CallFilter, GatewayChange, GatewayDefinition, GatewayDirectory,
-    InboundKind, InboundRecord, LogKind, OutboundKind, OutboxState, SQLITE_BUSY_TIMEOUT, Store,
-    StoreError, StoreOptions, Stored, Timestamp,
+    CallDirection, CallEvent, CallFilter, CallRecord, CallStored, GatewayChange, GatewayDefinition,
+    GatewayDirectory, InboundKind, InboundRecord, LogKind, OutboundKind, OutboxState,
+    SQLITE_BUSY_TIMEOUT, Store, StoreError, StoreOptions, Stored, Timestamp,
 };
 use store_support::{Kind, TestDb, call, keepalive, outbound, sms};
 
@@ -24,6 +24,8 @@ on_both_backends!(
     keepalives_update_state_and_msisdn,
     unchanged_keepalives_are_not_rewritten,
     calls_are_logged_newest_first,
+    a_retransmitted_call_is_logged_once_also_after_reopening,
+    a_call_without_a_recvid_is_logged_each_time,
     inbound_is_durable_deduplicated_and_waits_in_the_inbox,
     dedup_survives_reopening,
     outbox_moves_through_its_states_and_never_twice,
@@ -31,7 +33,7 @@ on_both_backends!(
     cleanup_deletes_old_rows_but_never_unfinished_work,
     text_in_any_script_round_trips,
     concurrent_inbound_writes_all_commit,
-    a_full_queue_refuses_calls_but_loses_none_it_took,
+    a_full_queue_makes_calls_wait_and_loses_none,
     a_closed_store_refuses_work,
 );
 
@@ -492,7 +494,7 @@ async fn open_with_channel_2001(db: &TestDb) -> Store {
 async fn calls_are_logged_newest_first(db: TestDb) {
     let store = open_with_channel_2001(&db).await;
     store
-        .record_call(call(
+        .store_call(call(
             "goippy_2001",
             100,
             CallEvent::Record {
@@ -500,9 +502,10 @@ async fn calls_are_logged_newest_first(db: TestDb) {
                 remote: "+37255500000".into(),
             },
         ))
-        .expect("queued");
+        .await
+        .expect("stored");
     store
-        .record_call(call(
+        .store_call(call(
             "goippy_2001",
             101,
             CallEvent::Hangup {
@@ -510,14 +513,17 @@ async fn calls_are_logged_newest_first(db: TestDb) {
                 cause: "Normal call clearing".into(),
             },
         ))
-        .expect("queued");
+        .await
+        .expect("stored");
     store
-        .record_call(call("goippy_2001", 102, CallEvent::Expiry { seconds: 42 }))
-        .expect("queued");
+        .store_call(call("goippy_2001", 102, CallEvent::Expiry { seconds: 42 }))
+        .await
+        .expect("stored");
     // An EXPIRY with no call to attach to gets its own row.
     store
-        .record_call(call("other", 1, CallEvent::Expiry { seconds: 5 }))
-        .expect("queued");
+        .store_call(call("other", 1, CallEvent::Expiry { seconds: 5 }))
+        .await
+        .expect("stored");
     store.flush().await.expect("flush");
 
     let calls = store
@@ -547,6 +553,101 @@ async fn calls_are_logged_newest_first(db: TestDb) {
         (1, Some("EXPIRY"), Some(5))
     );
     store.close().await.expect("close");
+}
+
+/// A call event the GoIP sends again (its ack was lost, or goippy
+/// restarted before acking) is one row, however often it comes.
+async fn a_retransmitted_call_is_logged_once_also_after_reopening(db: TestDb) {
+    let store = open_with_channel_2001(&db).await;
+    let record = || {
+        call(
+            "goippy_2001",
+            7,
+            CallEvent::Record {
+                direction: Some(CallDirection::Incoming),
+                remote: "+37255500000".into(),
+            },
+        )
+    };
+    let first = store.store_call(record()).await.expect("stored");
+    assert!(first.is_new(), "{first:?}");
+    assert_eq!(
+        store.store_call(record()).await.expect("stored"),
+        CallStored::Duplicate(first.id())
+    );
+    // The same recvid for another event is another event.
+    let hangup = store
+        .store_call(call(
+            "goippy_2001",
+            7,
+            CallEvent::Hangup {
+                remote: "+37255500000".into(),
+                cause: "Normal call clearing".into(),
+            },
+        ))
+        .await
+        .expect("stored");
+    assert!(hangup.is_new(), "{hangup:?}");
+    // An EXPIRY goes into the call's row; its retransmission changes nothing.
+    let expiry = store
+        .store_call(call("goippy_2001", 8, CallEvent::Expiry { seconds: 42 }))
+        .await
+        .expect("stored");
+    assert_eq!(expiry, CallStored::New(hangup.id()));
+    store.close().await.expect("close");
+
+    let store = db.open().await;
+    assert_eq!(
+        store.store_call(record()).await.expect("stored"),
+        CallStored::Duplicate(first.id()),
+        "recognised after a restart"
+    );
+    assert_eq!(
+        store
+            .store_call(call("goippy_2001", 8, CallEvent::Expiry { seconds: 42 }))
+            .await
+            .expect("stored"),
+        CallStored::Duplicate(hangup.id())
+    );
+    store.close().await.expect("close");
+    assert_eq!(db.scalar("SELECT COUNT(*) FROM goippy_calls").await, 2);
+    assert_eq!(
+        db.scalar("SELECT COUNT(*) FROM goippy_calls WHERE event = 'RECORD' AND recvid = 7")
+            .await,
+        1
+    );
+    assert_eq!(
+        db.scalar("SELECT COUNT(*) FROM goippy_calls WHERE event = 'HANGUP' AND duration = 42")
+            .await,
+        1
+    );
+}
+
+/// Without a numeric recvid there is no dedup key: the event is logged.
+async fn a_call_without_a_recvid_is_logged_each_time(db: TestDb) {
+    let store = open_with_channel_2001(&db).await;
+    let hidden = || CallRecord {
+        recvid: None,
+        ..call(
+            "goippy_2001",
+            0,
+            CallEvent::Record {
+                direction: Some(CallDirection::Incoming),
+                remote: String::new(),
+            },
+        )
+    };
+    let first = store.store_call(hidden()).await.expect("stored");
+    let second = store.store_call(hidden()).await.expect("stored");
+    assert!(first.is_new() && second.is_new(), "{first:?} {second:?}");
+    assert_ne!(first.id(), second.id());
+    store.close().await.expect("close");
+    assert_eq!(
+        db.scalar("SELECT COUNT(*) FROM goippy_calls WHERE recvid IS NULL")
+            .await,
+        2
+    );
+    assert_eq!(db.scalar("SELECT COUNT(*) FROM goippy_dedup").await, 0);
 }
 
 async fn inbound_is_durable_deduplicated_and_waits_in_the_inbox(db: TestDb) {
@@ -990,7 +1091,9 @@ async fn concurrent_inbound_writes_all_commit(db: TestDb) {
     store.close().await.expect("close");
 }
 
-async fn a_full_queue_refuses_calls_but_loses_none_it_took(db: TestDb) {
+/// A full queue makes a call wait for room, not fail: the engine does not
+/// ack it meanwhile, and once it is committed it is acked and logged.
+async fn a_full_queue_makes_calls_wait_and_loses_none(db: TestDb) {
     let store = db
         .open_with(StoreOptions {
             queue_capacity: 4,
@@ -998,28 +1101,31 @@ async fn a_full_queue_refuses_calls_but_loses_none_it_took(db: TestDb) {
             ..StoreOptions::default()
         })
         .await;
-    let mut accepted = 0;
-    let mut refused = 0;
-    for i in 0..300 {
-        match store.record_call(call(
-            "ch",
-            i,
-            CallEvent::Hangup {
-                remote: "+37255500001".into(),
-                cause: "User busy".into(),
-            },
-        )) {
-            Ok(()) => accepted += 1,
-            Err(StoreError::QueueFull { capacity: 4 }) => refused += 1,
-            Err(e) => panic!("{e}"),
-        }
+    let calls = (0..300).map(|i| {
+        let store = store.clone();
+        tokio::spawn(async move {
+            store
+                .store_call(call(
+                    "ch",
+                    i,
+                    CallEvent::Hangup {
+                        remote: "+37255500001".into(),
+                        cause: "User busy".into(),
+                    },
+                ))
+                .await
+        })
+    });
+    let mut stored = 0;
+    for c in calls.collect::<Vec<_>>() {
+        let outcome = c.await.expect("join").expect("a call waits for room");
+        assert!(outcome.is_new(), "{outcome:?}");
+        stored += 1;
     }
-    assert!(refused > 0, "a queue of 4 should overflow");
-    store.flush().await.expect("flush");
     assert_eq!(
         db.scalar("SELECT COUNT(*) FROM goippy_calls").await,
-        accepted,
-        "every accepted call is stored"
+        stored,
+        "every call that returned is stored"
     );
     store.close().await.expect("close");
 }
@@ -1033,7 +1139,9 @@ async fn a_closed_store_refuses_work(db: TestDb) {
         Err(StoreError::Closed)
     ));
     assert!(matches!(
-        other.record_call(call("ch", 1, CallEvent::Expiry { seconds: 1 })),
+        other
+            .store_call(call("ch", 1, CallEvent::Expiry { seconds: 1 }))
+            .await,
         Err(StoreError::Closed)
     ));
     assert!(matches!(

@@ -255,7 +255,7 @@ async fn an_original_database_is_upgraded_in_place(db: TestDb) {
         );
     }
     store
-        .record_call(goippy_core::store::CallRecord {
+        .store_call(goippy_core::store::CallRecord {
             goip_id: "goippy_2508".into(),
             recvid: Some(9),
             at: Timestamp::now(),
@@ -265,7 +265,8 @@ async fn an_original_database_is_upgraded_in_place(db: TestDb) {
             },
             raw: "HANGUP:9".into(),
         })
-        .expect("queued");
+        .await
+        .expect("stored");
     store.flush().await.expect("flush");
     let calls = store
         .recent_calls(CallFilter::Ext("2508"), 1)

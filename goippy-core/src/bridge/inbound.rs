@@ -9,9 +9,11 @@
 //!   the inbox keeps the order the messages came in.
 //! * Keepalives become the channel's state (`goippy_state`); call events go
 //!   to `goippy_calls` (and, with XMPP_CALL_NOTICES, a notice to the user).
-//!   A call's `DurableAck` is confirmed once the store has taken the event;
-//!   a store that refuses it (its queue full during a database outage)
-//!   leaves it unacked, so the GoIP sends it again rather than losing it.
+//!   A call's `DurableAck` is confirmed, as a message's is, only once the
+//!   event is committed or recognised as a retransmission: an ack for a
+//!   write that was merely queued would be lost with it in a crash or a
+//!   shutdown during a database outage, and the GoIP would not send it
+//!   again. A retransmission is acked but neither logged nor told again.
 //! * A late SMS result (after the job had ended unknown) corrects the
 //!   outbox and tells the user.
 
@@ -30,8 +32,8 @@ use crate::engine::{
 };
 use crate::goip::{CallDirection as WireDirection, Keepalive, Notification, NotificationKind};
 use crate::store::{
-    CallDirection, CallEvent, CallRecord, InboundKind, InboundRecord, LogId, StateUpdate,
-    StoreError, Stored, Timestamp,
+    CallDirection, CallEvent, CallRecord, CallStored, InboundKind, InboundRecord, LogId,
+    StateUpdate, StoreError, Stored, Timestamp,
 };
 
 use super::Context;
@@ -88,8 +90,8 @@ fn handle(ctx: &Arc<Context>, event: EngineEvent, work: &mut FuturesUnordered<Wo
                 .record_keepalive(state_update(&goip_id, addr, &keepalive));
         }
         EngineEvent::Call(call) => {
-            if let Some(notice) = record_call(ctx, call) {
-                work.push(notice);
+            if let Some(store) = record_call(ctx, call) {
+                work.push(store);
             }
         }
         EngineEvent::LateSmsResult(late) => work.push(Box::pin(late_result(ctx.clone(), late))),
@@ -302,9 +304,11 @@ pub(crate) fn state_update(goip_id: &str, addr: SocketAddr, k: &Keepalive) -> St
     s
 }
 
-/// Logs a call event and confirms its ack; returns the work of storing its
-/// notice, when the user wants call notices and the event was logged (a
-/// refused one comes again, and gets its notice then).
+/// The work of logging a call event: it is committed (or recognised as a
+/// retransmission) before its ack is confirmed, then — when the user wants
+/// call notices and the event is new — its notice is stored. A failed
+/// store leaves it unacked; it comes again and gets its notice then. `None`
+/// for a line state event, which is not logged.
 fn record_call(ctx: &Arc<Context>, call: CallNotice) -> Option<Work> {
     let CallNotice {
         goip_id,
@@ -363,17 +367,6 @@ fn record_call(ctx: &Arc<Context>, call: CallNotice) -> Option<Work> {
             return None;
         }
     };
-    // goippy_calls has no duplicate check: a copy the engine gave up on (it
-    // came out of a backed-up queue too late) would be logged twice, once
-    // now and once when the GoIP resends it unacked.
-    if durable.as_ref().is_some_and(DurableAck::is_abandoned) {
-        tracing::debug!(
-            goip_id,
-            recvid,
-            "call event came too late to be acked; the GoIP sends it again"
-        );
-        return None;
-    }
     // The datagram as the GoIP sent it, without its password.
     let raw = Notification::new(recvid.clone(), goip_id.clone(), None, wire)
         .encode()
@@ -386,31 +379,55 @@ fn record_call(ctx: &Arc<Context>, call: CallNotice) -> Option<Work> {
         event: store_event,
         raw,
     };
-    if let Err(e) = ctx.store.record_call(record) {
-        tracing::warn!(
-            goip_id,
-            recvid,
-            "call event NOT logged (the GoIP will resend it): {e}"
-        );
-        if let Some(durable) = durable {
-            durable.failed(e.to_string());
-        }
-        return None;
-    }
-    if let Some(durable) = durable {
-        durable.stored();
-    }
-    let text = notice_text.filter(|_| ctx.policy.call_notices)?;
-    let to = ctx.user_of_channel(&goip_id)?;
-    let from = (!remote.trim().is_empty()).then(|| {
-        let sender = ctx.addressing.numbers().classify_sender(&remote);
-        let jid = ctx.addressing.sender_jid(&sender);
-        jid.node().map(|n| n.as_str().to_string())
-    });
-    let record = notice::chat(&goip_id, &to, from.flatten(), text);
     let ctx = ctx.clone();
     Some(Box::pin(async move {
-        match ctx.store.store_notice(record).await {
+        let event = record.event.name();
+        match ctx.store.store_call(record).await {
+            Ok(CallStored::New(id)) => {
+                if let Some(durable) = durable {
+                    durable.stored();
+                }
+                tracing::debug!(goip_id, recvid, event, call_id = id, "call event logged");
+            }
+            Ok(CallStored::Duplicate(id)) => {
+                if let Some(durable) = durable {
+                    durable.stored();
+                }
+                tracing::info!(
+                    goip_id,
+                    recvid,
+                    event,
+                    call_id = id,
+                    "call event retransmitted: acked again, not logged or told again"
+                );
+                return;
+            }
+            Err(e) => {
+                tracing::warn!(
+                    goip_id,
+                    recvid,
+                    event,
+                    "call event NOT logged (the GoIP will resend it): {e}"
+                );
+                if let Some(durable) = durable {
+                    durable.failed(e.to_string());
+                }
+                return;
+            }
+        }
+        let Some(text) = notice_text.filter(|_| ctx.policy.call_notices) else {
+            return;
+        };
+        let Some(to) = ctx.user_of_channel(&goip_id) else {
+            return;
+        };
+        let from = (!remote.trim().is_empty()).then(|| {
+            let sender = ctx.addressing.numbers().classify_sender(&remote);
+            let jid = ctx.addressing.sender_jid(&sender);
+            jid.node().map(|n| n.as_str().to_string())
+        });
+        let notice = notice::chat(&goip_id, &to, from.flatten(), text);
+        match ctx.store.store_notice(notice).await {
             Ok(_) => ctx.inbox.notify_one(),
             Err(e) => tracing::warn!(goip_id, recvid, "call notice not stored: {e}"),
         }

@@ -95,13 +95,6 @@ impl DurableAck {
             let _ = tx.send(Err(reason.into()));
         }
     }
-
-    /// The engine stopped waiting (its `durable_ack_timeout` passed): the
-    /// packet was not acked and the GoIP sends it again. A consumer with no
-    /// duplicate check of its own should not store this copy.
-    pub fn is_abandoned(&self) -> bool {
-        self.tx.as_ref().is_none_or(|tx| tx.is_closed())
-    }
 }
 
 impl fmt::Debug for DurableAck {
@@ -222,17 +215,4 @@ pub struct OtherNotice {
     pub goip_id: String,
     pub recvid: String,
     pub kind: NotificationKind,
-}
-
-#[cfg(test)]
-mod tests {
-    use super::DurableAck;
-
-    #[test]
-    fn an_ack_is_abandoned_once_the_engine_stops_waiting() {
-        let (ack, verdict) = DurableAck::pair();
-        assert!(!ack.is_abandoned());
-        drop(verdict);
-        assert!(ack.is_abandoned());
-    }
 }

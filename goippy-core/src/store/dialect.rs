@@ -33,17 +33,6 @@ macro_rules! sql {
         concat!("DELETE FROM ", $table, " WHERE ", $cond, " LIMIT ?")
     };
 
-    // Updates the newest (highest id) row of `$table` that matches. SQLite
-    // has no UPDATE … ORDER BY … LIMIT; MySQL refuses a subquery on the
-    // table it updates.
-    (sqlite, update_newest $table:literal set $set:literal where $cond:literal) => {
-        concat!("UPDATE ", $table, " SET ", $set, " WHERE id = (SELECT id FROM ", $table,
-                " WHERE ", $cond, " ORDER BY id DESC LIMIT 1)")
-    };
-    (mysql, update_newest $table:literal set $set:literal where $cond:literal) => {
-        concat!("UPDATE ", $table, " SET ", $set, " WHERE ", $cond, " ORDER BY id DESC LIMIT 1")
-    };
-
     // Ends an INSERT so that a row whose unique `$key` exists gets these
     // columns from the new row instead (MySQL goes by whichever unique key
     // clashes; `$key` is the only one these tables have besides `id`).

@@ -33,10 +33,6 @@ pub enum StoreError {
         #[source]
         source: sqlx::Error,
     },
-    #[error(
-        "the database write queue is full ({capacity} writes waiting): the database is too slow or unreachable"
-    )]
-    QueueFull { capacity: usize },
     #[error("the store is closed")]
     Closed,
     /// The store closed with writes the database had not taken (it was

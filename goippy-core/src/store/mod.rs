@@ -20,9 +20,13 @@
 //!   `notice` row ([`Store::store_notice`]); the `mark_*_with` methods store
 //!   one in the same transaction as the outbox change it reports, so a
 //!   crash can lose neither without the other;
+//! * **calls** — call events go to `goippy_calls`, committed before the
+//!   GoIP gets its ack, as a message is ([`Store::store_call`]);
 //! * **dedup** — `goippy_dedup` remembers (channel, tag, recvid, body hash)
 //!   of everything received, so a retransmission is recognised also after a
-//!   restart ([`Stored::Duplicate`]).
+//!   restart ([`Stored::Duplicate`], [`CallStored::Duplicate`]). Its
+//!   `log_id` is the `goippy_log` row, or for a call event (tag `RECORD`,
+//!   `HANGUP`, `EXPIRY`) the `goippy_calls` row.
 //!
 //! Writes go through one batching writer task (`store/writer.rs`) so that the UDP
 //! loop never waits on the database and a database outage delays writes
@@ -61,10 +65,10 @@ pub use cleanup::{CleanupTask, DEDUP_KEEP, MARKER_KEEP};
 pub use directory::{ActiveGateway, DEFAULT_REFRESH, GatewayDirectory, RefreshTask};
 pub use error::StoreError;
 pub use records::{
-    CallDirection, CallEntry, CallEvent, CallFilter, CallRecord, ChannelState, CleanupReport,
-    DeliveryReportInfo, Gateway, GatewayChange, GatewayDefinition, InboundKind, InboundRecord,
-    InboxItem, LogId, LogKind, NoticeInfo, NoticeRecord, OutboundKind, OutboundOptions,
-    OutboundRecord, OutboundRef, OutboxItem, OutboxState, StateUpdate, Stored,
+    CallDirection, CallEntry, CallEvent, CallFilter, CallRecord, CallStored, ChannelState,
+    CleanupReport, DeliveryReportInfo, Gateway, GatewayChange, GatewayDefinition, InboundKind,
+    InboundRecord, InboxItem, LogId, LogKind, NoticeInfo, NoticeRecord, OutboundKind,
+    OutboundOptions, OutboundRecord, OutboundRef, OutboxItem, OutboxState, StateUpdate, Stored,
 };
 pub use rows::LogEntry;
 pub use sqlite::{BUSY_TIMEOUT as SQLITE_BUSY_TIMEOUT, SqliteSettings};
@@ -92,8 +96,9 @@ pub const DELIVERY_REPORT_WINDOW: Duration = Duration::from_secs(3600);
 #[derive(Debug, Clone, Copy)]
 pub struct StoreOptions {
     /// Writes that may wait for the database (calls, messages, outbox
-    /// changes); beyond this, new calls are refused and the GoIP repeats them.
-    /// Also the most channels whose keepalive state can wait.
+    /// changes); beyond this, a new one waits for room (a call or message
+    /// meanwhile goes unacked, and the GoIP repeats it). Also the most
+    /// channels whose keepalive state can wait.
     pub queue_capacity: usize,
     /// Most writes per transaction.
     pub max_batch: usize,
@@ -351,12 +356,24 @@ impl Store {
         self.inner.writer.record_state(update.fitted());
     }
 
-    /// Queues a call event without waiting. [`StoreError::QueueFull`] means
-    /// it was not taken: do not ack it, the GoIP will send it again.
-    pub fn record_call(&self, call: CallRecord) -> Result<(), StoreError> {
-        self.inner
+    /// Logs a call event and returns once it is committed; only then may
+    /// the GoIP get its ack (an ack for a write that is merely queued would
+    /// be lost with it in a crash, and the GoIP would not send it again). A
+    /// retransmission — also one that arrives after a restart — comes back
+    /// as [`CallStored::Duplicate`], recognised by (channel, event, recvid,
+    /// what it says) in `goippy_dedup` as an SMS is. An event without a
+    /// numeric recvid has no such key: it is logged each time it comes.
+    pub async fn store_call(&self, call: CallRecord) -> Result<CallStored, StoreError> {
+        match self
+            .inner
             .writer
-            .submit_nowait(WriteOp::Call(call.fitted()))
+            .submit(WriteOp::Call(call.fitted()))
+            .await?
+        {
+            Outcome::Stored { id, new: true } => Ok(CallStored::New(id)),
+            Outcome::Stored { id, new: false } => Ok(CallStored::Duplicate(id)),
+            other => Err(unexpected(other)),
+        }
     }
 
     /// Stores something received and returns once it is committed; only

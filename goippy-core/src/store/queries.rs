@@ -61,7 +61,7 @@ macro_rules! shared_queries {
         use $crate::store::legacy;
         use $crate::store::queries::{CLEANUP_CHUNK, InsertedId, concat_where};
         use $crate::store::records::{
-            CallEntry, CallEvent, CallFilter, ChannelState, CleanupReport, Gateway, GatewayChange,
+            CallEntry, CallEvent, CallFilter, CallRecord, ChannelState, CleanupReport, Gateway, GatewayChange,
             InboxItem, LogId, NoticeRecord, OutboxItem, STATUS_DELIVERED, STATUS_INBOX,
         };
         use $crate::store::rows::{CallRow, GatewayRow, InboxRow, LogEntry, OutboxRow};
@@ -545,53 +545,68 @@ macro_rules! shared_queries {
                     Ok(Outcome::Done)
                 }
                 WriteOp::Call(c) => {
-                    if let CallEvent::Expiry { seconds } = c.event {
-                        let updated = sqlx::query(sql!($d, update_newest "goippy_calls"
-                            set "duration = ?"
-                            where "goip_id = ? AND event IN ('RECORD', 'HANGUP') \
-                                   AND duration IS NULL AND ts >= ?"
-                        ))
-                        .bind(seconds)
+                    // A retransmission (the GoIP did not get the ack in time,
+                    // or goippy restarted) is recognised as an SMS is; an
+                    // event without a numeric recvid has no key and is logged.
+                    let tag = c.event.name();
+                    let body_hash = $crate::store::writer::body_hash(&c.event.dedup_text());
+                    if let Some(recvid) = c.recvid {
+                        let known: Option<i64> = sqlx::query_scalar(
+                            "SELECT log_id FROM goippy_dedup \
+                             WHERE goip_id = ? AND tag = ? AND recvid = ? AND body_hash = ?",
+                        )
                         .bind(&c.goip_id)
-                        .bind(c.at.minus(Duration::from_secs(2 * 3600)).unix())
-                        .execute(&mut *conn)
-                        .await?
-                        .rows_affected();
-                        if updated > 0 {
-                            return Ok(Outcome::Done);
+                        .bind(tag)
+                        .bind(recvid)
+                        .bind(body_hash)
+                        .fetch_optional(&mut *conn)
+                        .await?;
+                        if let Some(id) = known {
+                            return Ok(Outcome::Stored { id, new: false });
                         }
                     }
-                    let (direction, remote, cause, duration) = match &c.event {
-                        CallEvent::Record { direction, remote } => {
-                            (direction.map(|d| d.code()), Some(remote), None, None)
+                    let mut id = None;
+                    if let CallEvent::Expiry { seconds } = c.event {
+                        // The newest row of the call that just ended.
+                        let call: Option<i64> = sqlx::query_scalar(
+                            "SELECT id FROM goippy_calls WHERE goip_id = ? \
+                             AND event IN ('RECORD', 'HANGUP') AND duration IS NULL AND ts >= ? \
+                             ORDER BY id DESC LIMIT 1",
+                        )
+                        .bind(&c.goip_id)
+                        .bind(c.at.minus(Duration::from_secs(2 * 3600)).unix())
+                        .fetch_optional(&mut *conn)
+                        .await?;
+                        if let Some(call) = call {
+                            sqlx::query("UPDATE goippy_calls SET duration = ? WHERE id = ?")
+                                .bind(seconds)
+                                .bind(call)
+                                .execute(&mut *conn)
+                                .await?;
+                            id = Some(call);
                         }
-                        CallEvent::Hangup { remote, cause } => {
-                            (None, Some(remote), Some(cause), None)
-                        }
-                        CallEvent::Expiry { seconds } => (None, None, None, Some(*seconds)),
+                    }
+                    let id = match id {
+                        Some(id) => id,
+                        None => insert_call(&mut *conn, c).await?,
                     };
-                    sqlx::query(concat!(
-                        "INSERT INTO goippy_calls (ts, goip_id, ext, direction, remote_num, cause, duration, ",
-                        "msisdn, raw, event, recvid, created_at) ",
-                        "VALUES (?, ?, (SELECT ext FROM goippy_gateways WHERE goip_id = ?), ?, ?, ?, ?, ",
-                        "(SELECT msisdn FROM goippy_gateways WHERE goip_id = ?), ?, ?, ?, ",
-                        sql!($d, from_unix), ")"
-                    ))
-                    .bind(c.at.unix())
-                    .bind(&c.goip_id)
-                    .bind(&c.goip_id)
-                    .bind(direction)
-                    .bind(remote)
-                    .bind(cause)
-                    .bind(duration)
-                    .bind(&c.goip_id)
-                    .bind(&c.raw)
-                    .bind(c.event.name())
-                    .bind(c.recvid)
-                    .bind(c.at.unix())
-                    .execute(&mut *conn)
-                    .await?;
-                    Ok(Outcome::Done)
+                    if let Some(recvid) = c.recvid {
+                        // log_id names the goippy_calls row here (no foreign
+                        // key: the tag says which table it is).
+                        sqlx::query(
+                            "INSERT INTO goippy_dedup (goip_id, tag, recvid, body_hash, log_id, created_unix) \
+                             VALUES (?, ?, ?, ?, ?, ?)",
+                        )
+                        .bind(&c.goip_id)
+                        .bind(tag)
+                        .bind(recvid)
+                        .bind(body_hash)
+                        .bind(id)
+                        .bind(now.unix())
+                        .execute(&mut *conn)
+                        .await?;
+                    }
+                    Ok(Outcome::Stored { id, new: true })
                 }
                 WriteOp::Inbound {
                     record,
@@ -819,6 +834,42 @@ macro_rules! shared_queries {
                 }
                 WriteOp::Barrier => Ok(Outcome::Done),
             }
+        }
+
+        /// Adds a call event's row to `goippy_calls`; returns its id.
+        async fn insert_call(
+            conn: &mut $connection,
+            c: &CallRecord,
+        ) -> Result<i64, sqlx::Error> {
+            let (direction, remote, cause, duration) = match &c.event {
+                CallEvent::Record { direction, remote } => {
+                    (direction.map(|d| d.code()), Some(remote), None, None)
+                }
+                CallEvent::Hangup { remote, cause } => (None, Some(remote), Some(cause), None),
+                CallEvent::Expiry { seconds } => (None, None, None, Some(*seconds)),
+            };
+            Ok(sqlx::query(concat!(
+                "INSERT INTO goippy_calls (ts, goip_id, ext, direction, remote_num, cause, duration, ",
+                "msisdn, raw, event, recvid, created_at) ",
+                "VALUES (?, ?, (SELECT ext FROM goippy_gateways WHERE goip_id = ?), ?, ?, ?, ?, ",
+                "(SELECT msisdn FROM goippy_gateways WHERE goip_id = ?), ?, ?, ?, ",
+                sql!($d, from_unix), ")"
+            ))
+            .bind(c.at.unix())
+            .bind(&c.goip_id)
+            .bind(&c.goip_id)
+            .bind(direction)
+            .bind(remote)
+            .bind(cause)
+            .bind(duration)
+            .bind(&c.goip_id)
+            .bind(&c.raw)
+            .bind(c.event.name())
+            .bind(c.recvid)
+            .bind(c.at.unix())
+            .execute(&mut *conn)
+            .await?
+            .inserted_id())
         }
 
         /// Stores a notice as an inbox row (see `migrations/*/0003_bridge_notices.sql`).

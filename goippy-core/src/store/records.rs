@@ -168,6 +168,20 @@ impl CallEvent {
             CallEvent::Expiry { .. } => "EXPIRY",
         }
     }
+
+    /// The text the dedup key hashes: what the event says, so that a
+    /// retransmission (the same datagram again) matches whatever `raw` the
+    /// caller made of it, and a recvid the GoIP reused after a reboot for
+    /// another event does not.
+    pub(crate) fn dedup_text(&self) -> String {
+        match self {
+            CallEvent::Record { direction, remote } => {
+                format!("{}:{remote}", direction.map_or(0, CallDirection::code))
+            }
+            CallEvent::Hangup { remote, cause } => format!("{remote}:{cause}"),
+            CallEvent::Expiry { seconds } => seconds.to_string(),
+        }
+    }
 }
 
 /// One call event to log in `goippy_calls`.
@@ -347,6 +361,30 @@ impl Stored {
 
     pub fn is_new(self) -> bool {
         matches!(self, Stored::New(_))
+    }
+}
+
+/// What [`super::Store::store_call`] did. The id is `goippy_calls.id`: the
+/// event's own row, or for an EXPIRY the row of the call it gave the
+/// duration to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CallStored {
+    /// Logged for the first time: tell the user, if they want call notices.
+    New(i64),
+    /// A retransmission of an event already logged (also before a
+    /// restart): ack it, do not log or tell it again.
+    Duplicate(i64),
+}
+
+impl CallStored {
+    pub fn id(self) -> i64 {
+        match self {
+            CallStored::New(id) | CallStored::Duplicate(id) => id,
+        }
+    }
+
+    pub fn is_new(self) -> bool {
+        matches!(self, CallStored::New(_))
     }
 }
 

@@ -2,15 +2,15 @@
 //! retried until the database takes them.
 //!
 //! Why it is shaped so:
-//! * **The UDP loop never waits on the database.** Keepalives and call
-//!   events are handed over without awaiting anything. Keepalives do not even
-//!   use the queue: the newest one per channel waits in a small map (so a
+//! * **The UDP loop never waits on the database.** Keepalives are handed
+//!   over without awaiting anything, and do not even use the queue: the
+//!   newest one per channel waits in a small map (so a
 //!   slow or absent database costs one entry per channel, not one per
 //!   keepalive), and one that says nothing new is not written at all unless
 //!   the stored one is older than [`super::StoreOptions::state_refresh`].
-//! * **Nothing that matters is dropped.** Calls and messages are refused
-//!   ([`StoreError::QueueFull`]) rather than dropped when the queue is full,
-//!   so the engine does not ack them and the GoIP sends them again. Once
+//! * **Nothing that matters is dropped.** Calls and messages wait for room
+//!   when the queue is full, and their callers for the commit, so the engine
+//!   acks nothing that is not committed; the GoIP sends the rest again. Once
 //!   queued, a write is retried until it is committed: a MariaDB restart or a
 //!   full disk only delays it.
 //! * **Order is kept.** All writes go through this one task in the order
@@ -221,7 +221,8 @@ pub struct UnflushedWrites {
     /// Inbound SMS, USSD answers and delivery reports. Never acked to the
     /// GoIP (the ack follows the commit), so the GoIP sends them again.
     pub inbound: usize,
-    /// Call events (acked when they arrived): missing from the call log.
+    /// Call events. Never acked to the GoIP (the ack follows the commit),
+    /// so the GoIP sends them again.
     pub calls: usize,
     /// Keepalive states: the next keepalive writes them.
     pub states: usize,
@@ -301,7 +302,7 @@ impl fmt::Display for UnflushedWrites {
             ),
             (
                 self.calls,
-                "call events (acked on arrival: missing from the call log)",
+                "call events (none was acked: the GoIP will retransmit them)",
             ),
             (
                 self.states,
@@ -473,7 +474,6 @@ pub(crate) struct WriterHandle {
 }
 
 static STATE_DROPPED: RateLimited = RateLimited::new(Duration::from_secs(10));
-static QUEUE_FULL: RateLimited = RateLimited::new(Duration::from_secs(10));
 static DB_DOWN: RateLimited = RateLimited::new(Duration::from_secs(10));
 
 impl WriterHandle {
@@ -513,29 +513,16 @@ impl WriterHandle {
         self.shared.wake.notify_one();
     }
 
-    /// Queues a write without waiting; refuses it when the queue is full.
-    pub(crate) fn submit_nowait(&self, op: WriteOp) -> Result<(), StoreError> {
-        let kind = op.kind();
-        // Counted before it can be resolved (and uncounted if refused).
-        let counted = Counted::new(&self.shared.pending, kind);
-        match self.tx.try_send(Job { op, reply: None }) {
-            Ok(()) => {
-                counted.handed_over();
-                Ok(())
-            }
-            Err(mpsc::error::TrySendError::Full(_)) => {
-                let capacity = self.shared.config.capacity;
-                if let Some(suppressed) = QUEUE_FULL.allow() {
-                    tracing::warn!(
-                        capacity,
-                        suppressed,
-                        "database write queue full: refusing a write (the GoIP will send it again)"
-                    );
-                }
-                Err(StoreError::QueueFull { capacity })
-            }
-            Err(mpsc::error::TrySendError::Closed(_)) => Err(StoreError::Closed),
+    /// Queues a write without waiting for room or for its commit; false
+    /// when the queue is full. For tests that need a queue in a given state.
+    #[cfg(test)]
+    fn submit_nowait(&self, op: WriteOp) -> bool {
+        let counted = Counted::new(&self.shared.pending, op.kind());
+        let queued = self.tx.try_send(Job { op, reply: None }).is_ok();
+        if queued {
+            counted.handed_over();
         }
+        queued
     }
 
     /// Queues a write (waiting for room) and waits until it is committed.
@@ -1107,7 +1094,7 @@ fn log_committed(op: &WriteOp, outcome: &Outcome) {
         (WriteOp::Delivered(id), Outcome::Done) => {
             tracing::info!(log_id = id.0, "inbound written to XMPP")
         }
-        (WriteOp::Call(c), _) => tracing::info!(
+        (WriteOp::Call(c), Outcome::Stored { new: true, .. }) => tracing::info!(
             goip_id = %c.goip_id,
             recvid = c.recvid.unwrap_or(-1),
             event = c.event.name(),
@@ -1244,10 +1231,10 @@ mod tests {
         let (backend, _blocker) = sqlite_with_blocker(&dir).await;
         let writer = WriterHandle::spawn(backend.clone(), config(4, Duration::MAX));
         writer.submit(counter(1)).await.expect("saved");
-        writer.submit_nowait(counter(2)).expect("queued");
+        assert!(writer.submit_nowait(counter(2)), "queued");
         writer.close(None).await.expect("closed, all saved");
         let writer = WriterHandle::spawn(backend, config(4, Duration::MAX));
-        writer.submit_nowait(counter(3)).expect("queued");
+        assert!(writer.submit_nowait(counter(3)), "queued");
         let deadline = Instant::now() + Duration::from_secs(30);
         writer
             .close(Some(deadline))
@@ -1349,11 +1336,11 @@ mod tests {
             .await
             .expect("take the write lock");
         let writer = WriterHandle::spawn(backend, config(1, Duration::from_secs(30)));
-        writer.submit_nowait(counter(1)).expect("queued");
+        assert!(writer.submit_nowait(counter(1)), "queued");
         // Once the writer has taken the first into its (waiting) batch, the
         // second fills the queue.
         let mut tries = 0;
-        while writer.submit_nowait(counter(2)).is_err() {
+        while !writer.submit_nowait(counter(2)) {
             tries += 1;
             assert!(tries < 500, "the writer never took the first write");
             tokio::time::sleep(Duration::from_millis(10)).await;
