@@ -45,6 +45,12 @@ macro_rules! sql {
                 $(, ", ", $col, " = VALUES(", $col, ")")*)
     };
 
+    // Ends a SELECT that must wait for a writer still committing the rows
+    // it reads, instead of missing them (InnoDB's consistent read does not
+    // wait; SQLite has one writer and no such window).
+    (sqlite, locking_read) => { "" };
+    (mysql,  locking_read) => { " LOCK IN SHARE MODE" };
+
     // Ends the INSERT of a `goippy_counters` row: a counter only goes up.
     (sqlite, upsert_counter) => {
         "ON CONFLICT (name) DO UPDATE SET value = MAX(value, excluded.value), \

@@ -113,8 +113,14 @@ macro_rules! shared_queries {
                 &self,
                 batch_id: i64,
             ) -> Result<Option<Vec<Outcome>>, sqlx::Error> {
+                // Locking: the batch may be a COMMIT still running on a
+                // connection the writer gave up on; wait for its end rather
+                // than call a committed batch lost.
                 let json: Option<String> =
-                    sqlx::query_scalar("SELECT outcomes FROM goippy_write_batches WHERE id = ?")
+                    sqlx::query_scalar(concat!(
+                        "SELECT outcomes FROM goippy_write_batches WHERE id = ?",
+                        sql!($d, locking_read)
+                    ))
                         .bind(batch_id)
                         .fetch_optional(&self.pool)
                         .await?;
