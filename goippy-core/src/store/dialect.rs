@@ -45,9 +45,10 @@ macro_rules! sql {
                 $(, ", ", $col, " = VALUES(", $col, ")")*)
     };
 
-    // Ends a SELECT that must wait for a writer still committing the rows
-    // it reads, instead of missing them (InnoDB's consistent read does not
-    // wait; SQLite has one writer and no such window).
+    // Ends a SELECT, inside a write transaction, that must wait for a writer
+    // still committing the rows it reads instead of missing them: InnoDB's
+    // consistent read does not wait, its share lock does; on SQLite the
+    // transaction's BEGIN IMMEDIATE already waited for the write lock.
     (sqlite, locking_read) => { "" };
     (mysql,  locking_read) => { " LOCK IN SHARE MODE" };
 

@@ -113,17 +113,22 @@ macro_rules! shared_queries {
                 &self,
                 batch_id: i64,
             ) -> Result<Option<Vec<Outcome>>, sqlx::Error> {
-                // Locking: the batch may be a COMMIT still running on a
-                // connection the writer gave up on; wait for its end rather
-                // than call a committed batch lost.
-                let json: Option<String> =
-                    sqlx::query_scalar(concat!(
-                        "SELECT outcomes FROM goippy_write_batches WHERE id = ?",
-                        sql!($d, locking_read)
-                    ))
-                        .bind(batch_id)
-                        .fetch_optional(&self.pool)
-                        .await?;
+                // The batch may be a COMMIT still running on a connection
+                // the writer gave up on: read its marker inside a write
+                // transaction, with a locking read, so the answer waits for
+                // that COMMIT to end instead of missing it (SQLite's BEGIN
+                // IMMEDIATE takes the one write lock; InnoDB's share lock
+                // waits for the row's writer). A plain read would say "not
+                // committed" of a batch that was.
+                let mut tx = self.begin_write().await?;
+                let json: Option<String> = sqlx::query_scalar(concat!(
+                    "SELECT outcomes FROM goippy_write_batches WHERE id = ?",
+                    sql!($d, locking_read)
+                ))
+                .bind(batch_id)
+                .fetch_optional(&mut *tx)
+                .await?;
+                tx.rollback().await?;
                 json.map(|j| serde_json::from_str(&j).map_err(|e| sqlx::Error::Decode(e.into())))
                     .transpose()
             }

@@ -429,6 +429,10 @@ struct Shared {
     /// the reply to COMMIT is lost on a hanging connection.
     #[cfg(test)]
     reply_lost: AtomicBool,
+    /// Tests: an attempt hangs before it reaches the database, as on a
+    /// connection that stopped answering.
+    #[cfg(test)]
+    hangs_before_commit: AtomicBool,
 }
 
 impl Shared {
@@ -445,6 +449,8 @@ impl Shared {
             config,
             #[cfg(test)]
             reply_lost: AtomicBool::new(false),
+            #[cfg(test)]
+            hangs_before_commit: AtomicBool::new(false),
         }
     }
 
@@ -802,6 +808,10 @@ async fn apply(
     ops: &[WriteOp],
     shared: &Shared,
 ) -> Result<Vec<Outcome>, BatchFailure> {
+    #[cfg(test)]
+    if shared.hangs_before_commit.load(Ordering::Acquire) {
+        std::future::pending::<()>().await;
+    }
     let applied = backend.apply_batch(batch_id, now, ops).await;
     #[cfg(test)]
     if shared.reply_lost.load(Ordering::Acquire) {
@@ -1285,27 +1295,27 @@ mod tests {
         writer.close(None).await.expect("nothing unsaved");
     }
 
-    /// A batch the database does not commit by the give-up instant (another
-    /// writer holds the lock) is abandoned; but the database answers the
-    /// look at its marker, so the next write is tried, not abandoned untried.
+    /// A batch the database does not commit by the give-up instant (its
+    /// attempt hangs) is abandoned; but the database answers the look at
+    /// its marker, so the next write is tried, not abandoned untried.
     #[tokio::test]
     async fn a_batch_not_committed_by_the_deadline_does_not_abandon_the_next() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let (backend, mut blocker) = sqlite_with_blocker(&dir).await;
-        sqlx::query("BEGIN IMMEDIATE")
-            .execute(&mut blocker)
-            .await
-            .expect("take the write lock");
+        let (backend, _blocker) = sqlite_with_blocker(&dir).await;
         let writer = WriterHandle::spawn(backend.clone(), config(4, Duration::from_secs(30)));
+        writer
+            .shared
+            .hangs_before_commit
+            .store(true, Ordering::Release);
         writer.give_up_at(Instant::now() + Duration::from_millis(300));
         let first = tokio::time::timeout(Duration::from_secs(5), writer.submit(counter(1)))
             .await
             .expect("answered by the deadline");
         assert!(matches!(first, Err(StoreError::Abandoned)), "{first:?}");
-        sqlx::query("ROLLBACK")
-            .execute(&mut blocker)
-            .await
-            .expect("release the write lock");
+        writer
+            .shared
+            .hangs_before_commit
+            .store(false, Ordering::Release);
         let later = tokio::time::timeout(Duration::from_secs(5), writer.submit(counter(2)))
             .await
             .expect("answered");
