@@ -26,6 +26,7 @@ on_both_backends!(
     calls_are_logged_newest_first,
     a_retransmitted_call_is_logged_once_also_after_reopening,
     a_call_without_a_recvid_is_logged_each_time,
+    a_call_duration_beyond_an_int_is_stored_clamped,
     inbound_is_durable_deduplicated_and_waits_in_the_inbox,
     dedup_survives_reopening,
     outbox_moves_through_its_states_and_never_twice,
@@ -648,6 +649,45 @@ async fn a_call_without_a_recvid_is_logged_each_time(db: TestDb) {
         2
     );
     assert_eq!(db.scalar("SELECT COUNT(*) FROM goippy_dedup").await, 0);
+}
+
+/// The GoIP's EXPIRY is a u32; MySQL's `duration` an INT, which strict
+/// mode would refuse a larger value for — on every resend, never acked.
+async fn a_call_duration_beyond_an_int_is_stored_clamped(db: TestDb) {
+    let store = open_with_channel_2001(&db).await;
+    let stored = store
+        .store_call(call(
+            "goippy_2001",
+            11,
+            CallEvent::Expiry {
+                seconds: i64::from(u32::MAX),
+            },
+        ))
+        .await
+        .expect("stored");
+    assert!(stored.is_new(), "{stored:?}");
+    assert_eq!(
+        store
+            .store_call(call(
+                "goippy_2001",
+                11,
+                CallEvent::Expiry {
+                    seconds: i64::from(u32::MAX),
+                },
+            ))
+            .await
+            .expect("stored"),
+        CallStored::Duplicate(stored.id())
+    );
+    store.close().await.expect("close");
+    assert_eq!(
+        db.scalar(&format!(
+            "SELECT COUNT(*) FROM goippy_calls WHERE duration = {}",
+            i32::MAX
+        ))
+        .await,
+        1
+    );
 }
 
 async fn inbound_is_durable_deduplicated_and_waits_in_the_inbox(db: TestDb) {

@@ -205,8 +205,13 @@ impl CallRecord {
                 fit(remote, widths::NUMBER);
                 fit(cause, 255);
             }
-            CallEvent::Expiry { .. } => {}
+            // `duration` is an INT on MySQL: a larger value would be
+            // refused (strict mode) on every resend, and never acked.
+            CallEvent::Expiry { seconds } => {
+                *seconds = (*seconds).clamp(i64::from(i32::MIN), i64::from(i32::MAX));
+            }
         }
+        // `recvid` is a BIGINT, as the i64 is; `direction` a code, 1 or 2.
         fit_bytes(&mut self.raw, widths::TEXT_BYTES);
         self
     }
@@ -812,6 +817,34 @@ mod tests {
         let mut s = "abc".to_string();
         fit(&mut s, 10);
         assert_eq!(s, "abc");
+    }
+
+    #[test]
+    fn a_call_duration_fits_an_int_column() {
+        let expiry = |seconds| {
+            CallRecord {
+                goip_id: "g".into(),
+                recvid: Some(1),
+                at: Timestamp::from_unix(1),
+                event: CallEvent::Expiry { seconds },
+                raw: String::new(),
+            }
+            .fitted()
+            .event
+        };
+        assert_eq!(
+            expiry(i64::from(u32::MAX)),
+            CallEvent::Expiry {
+                seconds: i64::from(i32::MAX)
+            }
+        );
+        assert_eq!(
+            expiry(i64::MIN),
+            CallEvent::Expiry {
+                seconds: i64::from(i32::MIN)
+            }
+        );
+        assert_eq!(expiry(42), CallEvent::Expiry { seconds: 42 });
     }
 
     #[test]
