@@ -11,7 +11,7 @@ use goippy_core::number::NumberRules;
 use goippy_core::store::{
     CallDirection, CallEvent, CallFilter, CallRecord, CallStored, GatewayChange, GatewayDefinition,
     GatewayDirectory, InboundKind, InboundRecord, LogKind, OutboundKind, OutboxState,
-    SQLITE_BUSY_TIMEOUT, Store, StoreError, StoreOptions, Stored, Timestamp,
+    SQLITE_BUSY_TIMEOUT, Store, StoreError, StoreOptions, Stored, Timestamp, recvid_number,
 };
 use store_support::{Kind, TestDb, call, keepalive, outbound, sms};
 
@@ -26,6 +26,7 @@ on_both_backends!(
     calls_are_logged_newest_first,
     a_retransmitted_call_is_logged_once_also_after_reopening,
     a_call_without_a_recvid_is_logged_each_time,
+    a_call_with_a_recvid_that_is_no_number_is_logged_once,
     a_call_duration_beyond_an_int_is_stored_clamped,
     inbound_is_durable_deduplicated_and_waits_in_the_inbox,
     dedup_survives_reopening,
@@ -624,7 +625,7 @@ async fn a_retransmitted_call_is_logged_once_also_after_reopening(db: TestDb) {
     );
 }
 
-/// Without a numeric recvid there is no dedup key: the event is logged.
+/// Without a recvid there is no dedup key: the event is logged.
 async fn a_call_without_a_recvid_is_logged_each_time(db: TestDb) {
     let store = open_with_channel_2001(&db).await;
     let hidden = || CallRecord {
@@ -649,6 +650,31 @@ async fn a_call_without_a_recvid_is_logged_each_time(db: TestDb) {
         2
     );
     assert_eq!(db.scalar("SELECT COUNT(*) FROM goippy_dedup").await, 0);
+}
+
+/// A recvid that is no number gets its key by the same rule as an SMS's
+/// ([`recvid_number`]), so its resends are recognised too.
+async fn a_call_with_a_recvid_that_is_no_number_is_logged_once(db: TestDb) {
+    let store = open_with_channel_2001(&db).await;
+    let record = || CallRecord {
+        recvid: Some(recvid_number("abc")),
+        ..call(
+            "goippy_2001",
+            0,
+            CallEvent::Record {
+                direction: Some(CallDirection::Incoming),
+                remote: "+37255500000".into(),
+            },
+        )
+    };
+    let first = store.store_call(record()).await.expect("stored");
+    assert!(first.is_new(), "{first:?}");
+    assert_eq!(
+        store.store_call(record()).await.expect("stored"),
+        CallStored::Duplicate(first.id())
+    );
+    store.close().await.expect("close");
+    assert_eq!(db.scalar("SELECT COUNT(*) FROM goippy_calls").await, 1);
 }
 
 /// The GoIP's EXPIRY is a u32; MySQL's `duration` an INT, which strict

@@ -33,7 +33,7 @@ use crate::engine::{
 use crate::goip::{CallDirection as WireDirection, Keepalive, Notification, NotificationKind};
 use crate::store::{
     CallDirection, CallEvent, CallRecord, CallStored, InboundKind, InboundRecord, LogId,
-    StateUpdate, StoreError, Stored, Timestamp,
+    StateUpdate, StoreError, Stored, Timestamp, recvid_number,
 };
 
 use super::Context;
@@ -114,17 +114,6 @@ fn handle(ctx: &Arc<Context>, event: EngineEvent, work: &mut FuturesUnordered<Wo
             )
         }
     }
-}
-
-/// The recvid as the store keeps it: the number the GoIP sent, or (for an
-/// id that is no number) a stable 63-bit hash of it, so that a
-/// retransmission still finds the first copy.
-pub(crate) fn recvid_number(recvid: &str) -> i64 {
-    if let Ok(n) = recvid.trim().parse::<i64>() {
-        return n;
-    }
-    // A stable non-negative stand-in for a recvid that is not a number.
-    i64::from_be_bytes(crate::engine::body_hash(recvid.as_bytes()).to_be_bytes()) & i64::MAX
 }
 
 async fn store_sms(ctx: Arc<Context>, sms: InboundSms) {
@@ -374,7 +363,7 @@ fn record_call(ctx: &Arc<Context>, call: CallNotice) -> Option<Work> {
         .unwrap_or_default();
     let record = CallRecord {
         goip_id: goip_id.clone(),
-        recvid: recvid.trim().parse().ok(),
+        recvid: Some(recvid_number(&recvid)),
         at: Timestamp::now(),
         event: store_event,
         raw,
@@ -507,17 +496,6 @@ async fn late_result(ctx: Arc<Context>, late: LateSmsResult) {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn recvids_become_numbers_stably() {
-        assert_eq!(recvid_number("1734804704"), 1_734_804_704);
-        assert_eq!(recvid_number("-12"), -12);
-        assert_eq!(recvid_number(" 7 "), 7);
-        let odd = recvid_number("abc");
-        assert_eq!(odd, recvid_number("abc"));
-        assert_ne!(odd, recvid_number("abd"));
-        assert!(odd >= 0);
-    }
 
     #[test]
     fn keepalives_become_state() {

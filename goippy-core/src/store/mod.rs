@@ -69,6 +69,7 @@ pub use records::{
     CleanupReport, DeliveryReportInfo, Gateway, GatewayChange, GatewayDefinition, InboundKind,
     InboundRecord, InboxItem, LogId, LogKind, NoticeInfo, NoticeRecord, OutboundKind,
     OutboundOptions, OutboundRecord, OutboundRef, OutboxItem, OutboxState, StateUpdate, Stored,
+    recvid_number,
 };
 pub use rows::LogEntry;
 pub use sqlite::{BUSY_TIMEOUT as SQLITE_BUSY_TIMEOUT, SqliteSettings};
@@ -361,8 +362,9 @@ impl Store {
     /// be lost with it in a crash, and the GoIP would not send it again). A
     /// retransmission — also one that arrives after a restart — comes back
     /// as [`CallStored::Duplicate`], recognised by (channel, event, recvid,
-    /// what it says) in `goippy_dedup` as an SMS is. An event without a
-    /// numeric recvid has no such key: it is logged each time it comes.
+    /// what it says) in `goippy_dedup` as an SMS is (see [`recvid_number`]
+    /// for a recvid that is no number). An event with no recvid has no such
+    /// key: it is logged each time it comes.
     pub async fn store_call(&self, call: CallRecord) -> Result<CallStored, StoreError> {
         match self
             .inner
