@@ -1,5 +1,6 @@
 //! GSM → user, through a real Prosody: SMS, sender names, USSN, calls, a
-//! retransmitted RECEIVE and RECORD, a Prosody restart between a RECEIVE
+//! retransmitted RECEIVE and RECORD (also with a recvid that is no
+//! number), a Prosody restart between a RECEIVE
 //! and its delivery, and goippy dying right after acking calls.
 #![cfg(feature = "daemon")]
 
@@ -462,6 +463,40 @@ async fn a_retransmitted_call_is_acked_again_but_logged_and_told_once() {
     w.users.expect_silence(Duration::from_secs(1)).await;
     assert_eq!(
         w.scalar("SELECT COUNT(*) FROM goippy_calls WHERE event = 'RECORD' AND recvid = 77")
+            .await,
+        1
+    );
+}
+
+/// A RECORD whose recvid is no number is recognised when resent, as an
+/// SMS's is: one row in the call log, one notice — also after a restart.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_retransmitted_call_with_a_recvid_that_is_no_number_is_told_once() {
+    let mut w = World::start(Options {
+        call_notices: true,
+        ..Options::default()
+    })
+    .await;
+    let socket = UdpSocket::bind("127.0.0.1:0").await.expect("bind");
+    let server = format!("127.0.0.1:{}", w.udp_port);
+    let datagram = format!("RECORD:abc;id:{GOIP_ID};password:{GOIP_PASS};dir:1;num:+37255512345");
+    send_and_expect_ack(&socket, &server, &datagram).await;
+    let notice = w
+        .users
+        .expect("the call notice", from_contact("+37255512345"))
+        .await;
+    assert_eq!(body(&notice), "Incoming call from +37255512345");
+    w.stop_bridge().await;
+    w.start_bridge().await;
+    send_and_expect_ack(&socket, &server, &datagram).await;
+    w.users.expect_silence(Duration::from_secs(1)).await;
+    assert_eq!(
+        w.scalar("SELECT COUNT(*) FROM goippy_calls WHERE event = 'RECORD'")
+            .await,
+        1
+    );
+    assert_eq!(
+        w.scalar("SELECT COUNT(*) FROM goippy_log WHERE kind = 'notice'")
             .await,
         1
     );

@@ -10,8 +10,8 @@ use goippy_core::engine::CredentialSource;
 use goippy_core::number::NumberRules;
 use goippy_core::store::{
     CallDirection, CallEvent, CallFilter, CallRecord, CallStored, GatewayChange, GatewayDefinition,
-    GatewayDirectory, InboundKind, InboundRecord, LogKind, OutboundKind, OutboxState,
-    SQLITE_BUSY_TIMEOUT, Store, StoreError, StoreOptions, Stored, Timestamp,
+    GatewayDirectory, InboundKind, InboundRecord, LogKind, NoticeRecord, OutboundKind, OutboxState,
+    SQLITE_BUSY_TIMEOUT, Store, StoreError, StoreOptions, Stored, Timestamp, recvid_number,
 };
 use store_support::{Kind, TestDb, call, keepalive, outbound, sms};
 
@@ -26,6 +26,9 @@ on_both_backends!(
     calls_are_logged_newest_first,
     a_retransmitted_call_is_logged_once_also_after_reopening,
     a_call_without_a_recvid_is_logged_each_time,
+    a_call_with_a_recvid_that_is_no_number_is_logged_once,
+    a_call_and_its_notice_are_one_commit,
+    a_call_duration_beyond_an_int_is_stored_clamped,
     inbound_is_durable_deduplicated_and_waits_in_the_inbox,
     dedup_survives_reopening,
     outbox_moves_through_its_states_and_never_twice,
@@ -623,7 +626,7 @@ async fn a_retransmitted_call_is_logged_once_also_after_reopening(db: TestDb) {
     );
 }
 
-/// Without a numeric recvid there is no dedup key: the event is logged.
+/// Without a recvid there is no dedup key: the event is logged.
 async fn a_call_without_a_recvid_is_logged_each_time(db: TestDb) {
     let store = open_with_channel_2001(&db).await;
     let hidden = || CallRecord {
@@ -648,6 +651,167 @@ async fn a_call_without_a_recvid_is_logged_each_time(db: TestDb) {
         2
     );
     assert_eq!(db.scalar("SELECT COUNT(*) FROM goippy_dedup").await, 0);
+}
+
+/// A recvid that is no number gets its key by the same rule as an SMS's
+/// ([`recvid_number`]), so its resends are recognised too.
+async fn a_call_with_a_recvid_that_is_no_number_is_logged_once(db: TestDb) {
+    let store = open_with_channel_2001(&db).await;
+    let record = || CallRecord {
+        recvid: Some(recvid_number("abc")),
+        ..call(
+            "goippy_2001",
+            0,
+            CallEvent::Record {
+                direction: Some(CallDirection::Incoming),
+                remote: "+37255500000".into(),
+            },
+        )
+    };
+    let first = store.store_call(record()).await.expect("stored");
+    assert!(first.is_new(), "{first:?}");
+    assert_eq!(
+        store.store_call(record()).await.expect("stored"),
+        CallStored::Duplicate(first.id())
+    );
+    store.close().await.expect("close");
+    assert_eq!(db.scalar("SELECT COUNT(*) FROM goippy_calls").await, 1);
+}
+
+fn call_notice(text: &str) -> NoticeRecord {
+    NoticeRecord {
+        goip_id: "goippy_2001".into(),
+        to: "2001@example.org".into(),
+        from: Some("+37255500000".into()),
+        about: None,
+        what: "chat".into(),
+        text: text.into(),
+        code: None,
+        outbound: None,
+    }
+}
+
+/// A call's notice is committed with the call, or neither is: a notice
+/// that cannot be stored leaves the call unlogged too (so unacked, and its
+/// resend is new, not a duplicate that would never be told). A resend of a
+/// logged call adds no notice.
+async fn a_call_and_its_notice_are_one_commit(db: TestDb) {
+    let store = open_with_channel_2001(&db).await;
+    let record = || {
+        call(
+            "goippy_2001",
+            9,
+            CallEvent::Record {
+                direction: Some(CallDirection::Incoming),
+                remote: "+37255500000".into(),
+            },
+        )
+    };
+    let notices = "SELECT COUNT(*) FROM goippy_log WHERE kind = 'notice' \
+                   AND body = 'Incoming call from +37255500000' AND status = 'inbox'";
+    // Notices cannot be stored for a while.
+    if db.sqlite_file().is_some() {
+        db.exec(
+            "CREATE TRIGGER no_notices BEFORE INSERT ON goippy_log WHEN NEW.kind = 'notice' \
+             BEGIN SELECT RAISE(ABORT, 'no notices'); END",
+        )
+        .await;
+    } else {
+        db.exec(
+            "CREATE TRIGGER no_notices BEFORE INSERT ON goippy_log FOR EACH ROW \
+             IF NEW.kind = 'notice' THEN \
+             SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'no notices'; END IF",
+        )
+        .await;
+    }
+    store
+        .store_call_with(
+            record(),
+            Some(call_notice("Incoming call from +37255500000")),
+        )
+        .await
+        .expect_err("the notice cannot be stored");
+    assert_eq!(db.scalar("SELECT COUNT(*) FROM goippy_calls").await, 0);
+    assert_eq!(db.scalar(notices).await, 0);
+    db.exec("DROP TRIGGER no_notices").await;
+
+    let first = store
+        .store_call_with(
+            record(),
+            Some(call_notice("Incoming call from +37255500000")),
+        )
+        .await
+        .expect("stored");
+    assert!(first.is_new(), "the resend is new: {first:?}");
+    // Committed together: both are there the moment the call is.
+    assert_eq!(db.scalar("SELECT COUNT(*) FROM goippy_calls").await, 1);
+    assert_eq!(db.scalar(notices).await, 1);
+    assert_eq!(
+        store
+            .store_call_with(
+                record(),
+                Some(call_notice("Incoming call from +37255500000"))
+            )
+            .await
+            .expect("stored"),
+        CallStored::Duplicate(first.id())
+    );
+    let inbox = store.undelivered_inbox(10).await.expect("inbox");
+    assert_eq!(inbox.len(), 1, "{inbox:?}");
+    assert_eq!(inbox[0].kind, LogKind::Notice);
+    assert_eq!(inbox[0].xmpp_jid.as_deref(), Some("2001@example.org"));
+    assert_eq!(inbox[0].peer.as_deref(), Some("+37255500000"));
+    assert_eq!(inbox[0].body, "Incoming call from +37255500000");
+    // Without a notice, a call is only logged.
+    store
+        .store_call(call("goippy_2001", 10, CallEvent::Expiry { seconds: 3 }))
+        .await
+        .expect("stored");
+    store.close().await.expect("close");
+    assert_eq!(
+        db.scalar("SELECT COUNT(*) FROM goippy_log WHERE kind = 'notice'")
+            .await,
+        1
+    );
+}
+
+/// The GoIP's EXPIRY is a u32; MySQL's `duration` an INT, which strict
+/// mode would refuse a larger value for — on every resend, never acked.
+async fn a_call_duration_beyond_an_int_is_stored_clamped(db: TestDb) {
+    let store = open_with_channel_2001(&db).await;
+    let stored = store
+        .store_call(call(
+            "goippy_2001",
+            11,
+            CallEvent::Expiry {
+                seconds: i64::from(u32::MAX),
+            },
+        ))
+        .await
+        .expect("stored");
+    assert!(stored.is_new(), "{stored:?}");
+    assert_eq!(
+        store
+            .store_call(call(
+                "goippy_2001",
+                11,
+                CallEvent::Expiry {
+                    seconds: i64::from(u32::MAX),
+                },
+            ))
+            .await
+            .expect("stored"),
+        CallStored::Duplicate(stored.id())
+    );
+    store.close().await.expect("close");
+    assert_eq!(
+        db.scalar(&format!(
+            "SELECT COUNT(*) FROM goippy_calls WHERE duration = {}",
+            i32::MAX
+        ))
+        .await,
+        1
+    );
 }
 
 async fn inbound_is_durable_deduplicated_and_waits_in_the_inbox(db: TestDb) {

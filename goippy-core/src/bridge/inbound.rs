@@ -33,7 +33,7 @@ use crate::engine::{
 use crate::goip::{CallDirection as WireDirection, Keepalive, Notification, NotificationKind};
 use crate::store::{
     CallDirection, CallEvent, CallRecord, CallStored, InboundKind, InboundRecord, LogId,
-    StateUpdate, StoreError, Stored, Timestamp,
+    StateUpdate, StoreError, Stored, Timestamp, recvid_number,
 };
 
 use super::Context;
@@ -114,17 +114,6 @@ fn handle(ctx: &Arc<Context>, event: EngineEvent, work: &mut FuturesUnordered<Wo
             )
         }
     }
-}
-
-/// The recvid as the store keeps it: the number the GoIP sent, or (for an
-/// id that is no number) a stable 63-bit hash of it, so that a
-/// retransmission still finds the first copy.
-pub(crate) fn recvid_number(recvid: &str) -> i64 {
-    if let Ok(n) = recvid.trim().parse::<i64>() {
-        return n;
-    }
-    // A stable non-negative stand-in for a recvid that is not a number.
-    i64::from_be_bytes(crate::engine::body_hash(recvid.as_bytes()).to_be_bytes()) & i64::MAX
 }
 
 async fn store_sms(ctx: Arc<Context>, sms: InboundSms) {
@@ -305,10 +294,11 @@ pub(crate) fn state_update(goip_id: &str, addr: SocketAddr, k: &Keepalive) -> St
 }
 
 /// The work of logging a call event: it is committed (or recognised as a
-/// retransmission) before its ack is confirmed, then — when the user wants
-/// call notices and the event is new — its notice is stored. A failed
-/// store leaves it unacked; it comes again and gets its notice then. `None`
-/// for a line state event, which is not logged.
+/// retransmission) before its ack is confirmed, together with its notice
+/// when the user wants call notices — in one transaction, so that an event
+/// logged is an event told (its resends are all duplicates, never told). A
+/// failed store leaves it unacked; it comes again and gets its notice then.
+/// `None` for a line state event, which is not logged.
 fn record_call(ctx: &Arc<Context>, call: CallNotice) -> Option<Work> {
     let CallNotice {
         goip_id,
@@ -374,20 +364,36 @@ fn record_call(ctx: &Arc<Context>, call: CallNotice) -> Option<Work> {
         .unwrap_or_default();
     let record = CallRecord {
         goip_id: goip_id.clone(),
-        recvid: recvid.trim().parse().ok(),
+        recvid: Some(recvid_number(&recvid)),
         at: Timestamp::now(),
         event: store_event,
         raw,
     };
+    let notice = notice_text
+        .filter(|_| ctx.policy.call_notices)
+        .and_then(|text| {
+            let to = ctx.user_of_channel(&goip_id)?;
+            let from = (!remote.trim().is_empty()).then(|| {
+                let sender = ctx.addressing.numbers().classify_sender(&remote);
+                let jid = ctx.addressing.sender_jid(&sender);
+                jid.node().map(|n| n.as_str().to_string())
+            });
+            Some(notice::chat(&goip_id, &to, from.flatten(), text))
+        });
+    let told = notice.is_some();
     let ctx = ctx.clone();
     Some(Box::pin(async move {
         let event = record.event.name();
-        match ctx.store.store_call(record).await {
+        match ctx.store.store_call_with(record, notice).await {
             Ok(CallStored::New(id)) => {
                 if let Some(durable) = durable {
                     durable.stored();
                 }
                 tracing::debug!(goip_id, recvid, event, call_id = id, "call event logged");
+                if told {
+                    // Its notice waits in the inbox.
+                    ctx.inbox.notify_one();
+                }
             }
             Ok(CallStored::Duplicate(id)) => {
                 if let Some(durable) = durable {
@@ -400,7 +406,6 @@ fn record_call(ctx: &Arc<Context>, call: CallNotice) -> Option<Work> {
                     call_id = id,
                     "call event retransmitted: acked again, not logged or told again"
                 );
-                return;
             }
             Err(e) => {
                 tracing::warn!(
@@ -412,24 +417,7 @@ fn record_call(ctx: &Arc<Context>, call: CallNotice) -> Option<Work> {
                 if let Some(durable) = durable {
                     durable.failed(e.to_string());
                 }
-                return;
             }
-        }
-        let Some(text) = notice_text.filter(|_| ctx.policy.call_notices) else {
-            return;
-        };
-        let Some(to) = ctx.user_of_channel(&goip_id) else {
-            return;
-        };
-        let from = (!remote.trim().is_empty()).then(|| {
-            let sender = ctx.addressing.numbers().classify_sender(&remote);
-            let jid = ctx.addressing.sender_jid(&sender);
-            jid.node().map(|n| n.as_str().to_string())
-        });
-        let notice = notice::chat(&goip_id, &to, from.flatten(), text);
-        match ctx.store.store_notice(notice).await {
-            Ok(_) => ctx.inbox.notify_one(),
-            Err(e) => tracing::warn!(goip_id, recvid, "call notice not stored: {e}"),
         }
     }))
 }
@@ -507,17 +495,6 @@ async fn late_result(ctx: Arc<Context>, late: LateSmsResult) {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn recvids_become_numbers_stably() {
-        assert_eq!(recvid_number("1734804704"), 1_734_804_704);
-        assert_eq!(recvid_number("-12"), -12);
-        assert_eq!(recvid_number(" 7 "), 7);
-        let odd = recvid_number("abc");
-        assert_eq!(odd, recvid_number("abc"));
-        assert_ne!(odd, recvid_number("abd"));
-        assert!(odd >= 0);
-    }
 
     #[test]
     fn keepalives_become_state() {

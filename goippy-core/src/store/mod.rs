@@ -17,9 +17,10 @@
 //!   [`OutboxState`] for why nothing is ever sent twice;
 //! * **notices** — what goippy itself must tell a user (an outbound
 //!   message's outcome, a USSD answer, a call) waits in the same inbox as a
-//!   `notice` row ([`Store::store_notice`]); the `mark_*_with` methods store
-//!   one in the same transaction as the outbox change it reports, so a
-//!   crash can lose neither without the other;
+//!   `notice` row ([`Store::store_notice`]); the `mark_*_with` methods and
+//!   [`Store::store_call_with`] store one in the same transaction as the
+//!   outbox change or call event it reports, so a crash can lose neither
+//!   without the other;
 //! * **calls** — call events go to `goippy_calls`, committed before the
 //!   GoIP gets its ack, as a message is ([`Store::store_call`]);
 //! * **dedup** — `goippy_dedup` remembers (channel, tag, recvid, body hash)
@@ -69,6 +70,7 @@ pub use records::{
     CleanupReport, DeliveryReportInfo, Gateway, GatewayChange, GatewayDefinition, InboundKind,
     InboundRecord, InboxItem, LogId, LogKind, NoticeInfo, NoticeRecord, OutboundKind,
     OutboundOptions, OutboundRecord, OutboundRef, OutboxItem, OutboxState, StateUpdate, Stored,
+    recvid_number,
 };
 pub use rows::LogEntry;
 pub use sqlite::{BUSY_TIMEOUT as SQLITE_BUSY_TIMEOUT, SqliteSettings};
@@ -361,13 +363,29 @@ impl Store {
     /// be lost with it in a crash, and the GoIP would not send it again). A
     /// retransmission — also one that arrives after a restart — comes back
     /// as [`CallStored::Duplicate`], recognised by (channel, event, recvid,
-    /// what it says) in `goippy_dedup` as an SMS is. An event without a
-    /// numeric recvid has no such key: it is logged each time it comes.
+    /// what it says) in `goippy_dedup` as an SMS is (see [`recvid_number`]
+    /// for a recvid that is no number). An event with no recvid has no such
+    /// key: it is logged each time it comes.
     pub async fn store_call(&self, call: CallRecord) -> Result<CallStored, StoreError> {
+        self.store_call_with(call, None).await
+    }
+
+    /// [`Store::store_call`], storing `notice` for the user in the same
+    /// transaction when the event is new (a retransmission stores none), so
+    /// that no commit can leave a logged call untold: its resends are all
+    /// duplicates, which are never told.
+    pub async fn store_call_with(
+        &self,
+        call: CallRecord,
+        notice: Option<NoticeRecord>,
+    ) -> Result<CallStored, StoreError> {
         match self
             .inner
             .writer
-            .submit(WriteOp::Call(call.fitted()))
+            .submit(WriteOp::Call {
+                call: call.fitted(),
+                notice: notice.map(NoticeRecord::fitted),
+            })
             .await?
         {
             Outcome::Stored { id, new: true } => Ok(CallStored::New(id)),

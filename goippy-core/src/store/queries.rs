@@ -555,10 +555,13 @@ macro_rules! shared_queries {
                     }
                     Ok(Outcome::Done)
                 }
-                WriteOp::Call(c) => {
+                WriteOp::Call { call: c, notice } => {
                     // A retransmission (the GoIP did not get the ack in time,
-                    // or goippy restarted) is recognised as an SMS is; an
-                    // event without a numeric recvid has no key and is logged.
+                    // or goippy restarted) is recognised as an SMS is, and
+                    // neither logged nor told again; an event without a
+                    // recvid has no key and is logged. The notice is
+                    // committed with the event, so that an event stored is
+                    // an event told: its resends are all duplicates.
                     let tag = c.event.name();
                     let body_hash = $crate::store::writer::body_hash(&c.event.dedup_text());
                     if let Some(recvid) = c.recvid {
@@ -616,6 +619,9 @@ macro_rules! shared_queries {
                         .bind(now.unix())
                         .execute(&mut *conn)
                         .await?;
+                    }
+                    if let Some(notice) = notice {
+                        insert_notice(&mut *conn, notice, now).await?;
                     }
                     Ok(Outcome::Stored { id, new: true })
                 }

@@ -184,11 +184,23 @@ impl CallEvent {
     }
 }
 
+/// The recvid as the store keeps it (`recvid` of an [`InboundRecord`] or a
+/// [`CallRecord`], and of its dedup key): the number the GoIP sent, or for
+/// an id that is no number a stable 63-bit hash of it, so that a
+/// retransmission still finds the first copy.
+pub fn recvid_number(recvid: &str) -> i64 {
+    if let Ok(n) = recvid.trim().parse::<i64>() {
+        return n;
+    }
+    i64::from_be_bytes(crate::engine::body_hash(recvid.as_bytes()).to_be_bytes()) & i64::MAX
+}
+
 /// One call event to log in `goippy_calls`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CallRecord {
     pub goip_id: String,
-    /// The datagram's recvid, when it had a numeric one.
+    /// The datagram's recvid, as [`recvid_number`] makes it. `None`: no
+    /// dedup key, the event is logged each time it comes.
     pub recvid: Option<i64>,
     /// When goippy received it (`goippy_calls.ts`, Unix seconds as in the original).
     pub at: Timestamp,
@@ -205,8 +217,13 @@ impl CallRecord {
                 fit(remote, widths::NUMBER);
                 fit(cause, 255);
             }
-            CallEvent::Expiry { .. } => {}
+            // `duration` is an INT on MySQL: a larger value would be
+            // refused (strict mode) on every resend, and never acked.
+            CallEvent::Expiry { seconds } => {
+                *seconds = (*seconds).clamp(i64::from(i32::MIN), i64::from(i32::MAX));
+            }
         }
+        // `recvid` is a BIGINT, as the i64 is; `direction` a code, 1 or 2.
         fit_bytes(&mut self.raw, widths::TEXT_BYTES);
         self
     }
@@ -812,6 +829,45 @@ mod tests {
         let mut s = "abc".to_string();
         fit(&mut s, 10);
         assert_eq!(s, "abc");
+    }
+
+    #[test]
+    fn a_call_duration_fits_an_int_column() {
+        let expiry = |seconds| {
+            CallRecord {
+                goip_id: "g".into(),
+                recvid: Some(1),
+                at: Timestamp::from_unix(1),
+                event: CallEvent::Expiry { seconds },
+                raw: String::new(),
+            }
+            .fitted()
+            .event
+        };
+        assert_eq!(
+            expiry(i64::from(u32::MAX)),
+            CallEvent::Expiry {
+                seconds: i64::from(i32::MAX)
+            }
+        );
+        assert_eq!(
+            expiry(i64::MIN),
+            CallEvent::Expiry {
+                seconds: i64::from(i32::MIN)
+            }
+        );
+        assert_eq!(expiry(42), CallEvent::Expiry { seconds: 42 });
+    }
+
+    #[test]
+    fn recvids_become_numbers_stably() {
+        assert_eq!(recvid_number("1734804704"), 1_734_804_704);
+        assert_eq!(recvid_number("-12"), -12);
+        assert_eq!(recvid_number(" 7 "), 7);
+        let odd = recvid_number("abc");
+        assert_eq!(odd, recvid_number("abc"));
+        assert_ne!(odd, recvid_number("abd"));
+        assert!(odd >= 0);
     }
 
     #[test]

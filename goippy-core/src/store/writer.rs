@@ -67,7 +67,12 @@ use super::time::Timestamp;
 pub(crate) enum WriteOp {
     /// Upsert `goippy_state` (and `goippy_gateways.msisdn` when `num` changed).
     State(StateUpdate),
-    Call(CallRecord),
+    /// A call event, with the user's notice of it: stored in the same
+    /// transaction, only when the event is new.
+    Call {
+        call: CallRecord,
+        notice: Option<NoticeRecord>,
+    },
     Inbound {
         record: InboundRecord,
         body_hash: i64,
@@ -147,7 +152,7 @@ impl WriteOp {
     fn kind(&self) -> Kind {
         match self {
             WriteOp::State(_) => Kind::State,
-            WriteOp::Call(_) => Kind::Call,
+            WriteOp::Call { .. } => Kind::Call,
             WriteOp::Inbound { .. } => Kind::Inbound,
             WriteOp::Outbound { .. } => Kind::Outbound,
             WriteOp::Transition { .. } => Kind::Transition,
@@ -991,7 +996,7 @@ fn finish(
 fn describe(op: &WriteOp) -> String {
     match op {
         WriteOp::State(s) => format!("keepalive state of {}", s.goip_id),
-        WriteOp::Call(c) => format!("{} call event of {}", c.event.name(), c.goip_id),
+        WriteOp::Call { call: c, .. } => format!("{} call event of {}", c.event.name(), c.goip_id),
         WriteOp::Inbound { record, .. } => format!(
             "inbound {} {} of {}",
             record.kind.tag(),
@@ -1104,7 +1109,7 @@ fn log_committed(op: &WriteOp, outcome: &Outcome) {
         (WriteOp::Delivered(id), Outcome::Done) => {
             tracing::info!(log_id = id.0, "inbound written to XMPP")
         }
-        (WriteOp::Call(c), Outcome::Stored { new: true, .. }) => tracing::info!(
+        (WriteOp::Call { call: c, .. }, Outcome::Stored { new: true, .. }) => tracing::info!(
             goip_id = %c.goip_id,
             recvid = c.recvid.unwrap_or(-1),
             event = c.event.name(),
