@@ -45,6 +45,12 @@ macro_rules! sql {
                 $(, ", ", $col, " = VALUES(", $col, ")")*)
     };
 
+    // Starts a transaction that will write: SQLite takes its one write lock
+    // at once (a plain BEGIN would fail with SQLITE_BUSY at the first write
+    // instead of waiting its busy timeout).
+    (sqlite, begin_write) => { "BEGIN IMMEDIATE" };
+    (mysql,  begin_write) => { "BEGIN" };
+
     // Ends a SELECT, inside a write transaction, that must wait for a writer
     // still committing the rows it reads instead of missing them: InnoDB's
     // consistent read does not wait, its share lock does; on SQLite the

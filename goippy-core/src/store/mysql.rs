@@ -89,7 +89,9 @@ impl MySqlBackend {
 
     /// A write transaction.
     async fn begin_write(&self) -> Result<Transaction<'static, MySql>, sqlx::Error> {
-        self.pool.begin().await
+        self.pool
+            .begin_with(super::dialect::sql!(mysql, begin_write))
+            .await
     }
 }
 

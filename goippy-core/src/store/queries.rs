@@ -120,7 +120,15 @@ macro_rules! shared_queries {
                 // IMMEDIATE takes the one write lock; InnoDB's share lock
                 // waits for the row's writer). A plain read would say "not
                 // committed" of a batch that was.
-                let mut tx = self.begin_write().await?;
+                //
+                // Its callers cut it off with a timeout. A connection whose
+                // BEGIN was cut off may still be inside the transaction on
+                // the server (sqlx-mysql counts it only once it read the
+                // reply), so this one is closed when dropped, never handed
+                // back to the pool; the server then rolls it back.
+                let mut conn = self.pool.acquire().await?;
+                conn.close_on_drop();
+                let mut tx = sqlx::Connection::begin_with(&mut *conn, sql!($d, begin_write)).await?;
                 let json: Option<String> = sqlx::query_scalar(concat!(
                     "SELECT outcomes FROM goippy_write_batches WHERE id = ?",
                     sql!($d, locking_read)

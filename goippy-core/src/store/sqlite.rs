@@ -101,7 +101,9 @@ impl SqliteBackend {
 
     /// A write transaction that takes the write lock at once (see above).
     async fn begin_write(&self) -> Result<Transaction<'static, Sqlite>, sqlx::Error> {
-        self.pool.begin_with("BEGIN IMMEDIATE").await
+        self.pool
+            .begin_with(super::dialect::sql!(sqlite, begin_write))
+            .await
     }
 }
 
