@@ -149,7 +149,7 @@ async fn store_sms(ctx: Arc<Context>, sms: InboundSms) {
             "inbound sms NOT stored (the GoIP will resend it): {e}"
         ),
     }
-    confirm(&ctx, Some(durable), result);
+    confirm(&ctx, Some(durable), result.map(Stored::is_new));
 }
 
 async fn store_report(ctx: Arc<Context>, report: DeliveryReport) {
@@ -199,7 +199,7 @@ async fn store_report(ctx: Arc<Context>, report: DeliveryReport) {
             "delivery report NOT stored (the GoIP will resend it): {e}"
         ),
     }
-    confirm(&ctx, Some(durable), result);
+    confirm(&ctx, Some(durable), result.map(Stored::is_new));
 }
 
 async fn store_ussd(ctx: Arc<Context>, ussd: UssdNotice) {
@@ -234,19 +234,20 @@ async fn store_ussd(ctx: Arc<Context>, ussd: UssdNotice) {
         Ok(stored) => log_stored(what, &goip_id, &recvid, *stored),
         Err(e) => tracing::warn!(goip_id, recvid, "{what} NOT stored: {e}"),
     }
-    confirm(&ctx, durable, result);
+    confirm(&ctx, durable, result.map(Stored::is_new));
 }
 
 /// Tells the engine whether something received is stored — only then does
 /// the GoIP get its ack; otherwise it sends it again — and wakes the inbox
-/// pump for a new row. (A late USSD answer has no ack to wait for.)
-fn confirm(ctx: &Context, durable: Option<DurableAck>, result: Result<Stored, StoreError>) {
+/// pump when `Ok(true)` says a new row waits there. (A late USSD answer has
+/// no ack to wait for.)
+fn confirm(ctx: &Context, durable: Option<DurableAck>, result: Result<bool, StoreError>) {
     match result {
-        Ok(stored) => {
+        Ok(new_in_inbox) => {
             if let Some(durable) = durable {
                 durable.stored();
             }
-            if stored.is_new() {
+            if new_in_inbox {
                 ctx.inbox.notify_one();
             }
         }
@@ -384,41 +385,28 @@ fn record_call(ctx: &Arc<Context>, call: CallNotice) -> Option<Work> {
     let ctx = ctx.clone();
     Some(Box::pin(async move {
         let event = record.event.name();
-        match ctx.store.store_call_with(record, notice).await {
+        let result = ctx.store.store_call_with(record, notice).await;
+        match &result {
             Ok(CallStored::New(id)) => {
-                if let Some(durable) = durable {
-                    durable.stored();
-                }
-                tracing::debug!(goip_id, recvid, event, call_id = id, "call event logged");
-                if told {
-                    // Its notice waits in the inbox.
-                    ctx.inbox.notify_one();
-                }
+                tracing::debug!(goip_id, recvid, event, call_id = id, "call event logged")
             }
-            Ok(CallStored::Duplicate(id)) => {
-                if let Some(durable) = durable {
-                    durable.stored();
-                }
-                tracing::info!(
-                    goip_id,
-                    recvid,
-                    event,
-                    call_id = id,
-                    "call event retransmitted: acked again, not logged or told again"
-                );
-            }
-            Err(e) => {
-                tracing::warn!(
-                    goip_id,
-                    recvid,
-                    event,
-                    "call event NOT logged (the GoIP will resend it): {e}"
-                );
-                if let Some(durable) = durable {
-                    durable.failed(e.to_string());
-                }
-            }
+            Ok(CallStored::Duplicate(id)) => tracing::info!(
+                goip_id,
+                recvid,
+                event,
+                call_id = id,
+                "call event retransmitted: acked again, not logged or told again"
+            ),
+            Err(e) => tracing::warn!(
+                goip_id,
+                recvid,
+                event,
+                "call event NOT logged (the GoIP will resend it): {e}"
+            ),
         }
+        // Only a new event's notice waits in the inbox.
+        let new_notice = result.map(|stored| told && matches!(stored, CallStored::New(_)));
+        confirm(&ctx, durable, new_notice);
     }))
 }
 
