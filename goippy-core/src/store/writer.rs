@@ -179,8 +179,8 @@ impl Counts {
         });
     }
 
-    fn get(&self, kind: Kind) -> usize {
-        self.0[kind as usize].load(Ordering::Acquire)
+    fn snapshot(&self) -> [usize; KINDS] {
+        std::array::from_fn(|i| self.0[i].load(Ordering::Acquire))
     }
 }
 
@@ -245,43 +245,17 @@ pub struct UnflushedWrites {
 }
 
 impl UnflushedWrites {
-    fn from_counts(counts: &Counts) -> UnflushedWrites {
+    /// From counts indexed by [`Kind`] (barriers are not writes).
+    fn from_kinds(n: [usize; KINDS]) -> UnflushedWrites {
         UnflushedWrites {
-            inbound: counts.get(Kind::Inbound),
-            calls: counts.get(Kind::Call),
-            states: counts.get(Kind::State),
-            outbound: counts.get(Kind::Outbound),
-            transitions: counts.get(Kind::Transition),
-            delivered: counts.get(Kind::Delivered),
-            notices: counts.get(Kind::Notice),
-            counters: counts.get(Kind::Counter),
-        }
-    }
-
-    fn count(&mut self, kind: Kind) {
-        match kind {
-            Kind::Inbound => self.inbound += 1,
-            Kind::Call => self.calls += 1,
-            Kind::State => self.states += 1,
-            Kind::Outbound => self.outbound += 1,
-            Kind::Transition => self.transitions += 1,
-            Kind::Delivered => self.delivered += 1,
-            Kind::Notice => self.notices += 1,
-            Kind::Counter => self.counters += 1,
-            Kind::Barrier => {}
-        }
-    }
-
-    fn plus(self, other: UnflushedWrites) -> UnflushedWrites {
-        UnflushedWrites {
-            inbound: self.inbound + other.inbound,
-            calls: self.calls + other.calls,
-            states: self.states + other.states,
-            outbound: self.outbound + other.outbound,
-            transitions: self.transitions + other.transitions,
-            delivered: self.delivered + other.delivered,
-            notices: self.notices + other.notices,
-            counters: self.counters + other.counters,
+            inbound: n[Kind::Inbound as usize],
+            calls: n[Kind::Call as usize],
+            states: n[Kind::State as usize],
+            outbound: n[Kind::Outbound as usize],
+            transitions: n[Kind::Transition as usize],
+            delivered: n[Kind::Delivered as usize],
+            notices: n[Kind::Notice as usize],
+            counters: n[Kind::Counter as usize],
         }
     }
 
@@ -463,12 +437,10 @@ impl Shared {
     /// and keepalive states still waiting.
     fn unsaved(&self) -> UnflushedWrites {
         let waiting_states = self.states.lock().unwrap_or_else(|p| p.into_inner()).len();
-        UnflushedWrites::from_counts(&self.abandoned)
-            .plus(UnflushedWrites::from_counts(&self.pending))
-            .plus(UnflushedWrites {
-                states: waiting_states,
-                ..UnflushedWrites::default()
-            })
+        let (abandoned, pending) = (self.abandoned.snapshot(), self.pending.snapshot());
+        let mut unsaved: [usize; KINDS] = std::array::from_fn(|i| abandoned[i] + pending[i]);
+        unsaved[Kind::State as usize] += waiting_states;
+        UnflushedWrites::from_kinds(unsaved)
     }
 
     /// Whether the give-up instant has passed.
@@ -928,18 +900,19 @@ fn abandon(
     unreachable: bool,
 ) {
     let first = unreachable && !shared.giving_up.swap(true, Ordering::AcqRel);
-    let mut given_up = UnflushedWrites::default();
+    let mut given_up = [0; KINDS];
     for (op, reply) in ops.iter().zip(replies) {
         let kind = op.kind();
         shared.pending.sub(kind);
         if kind != Kind::Barrier {
             shared.abandoned.add(kind);
-            given_up.count(kind);
+            given_up[kind as usize] += 1;
         }
         if let Some(reply) = reply {
             let _ = reply.send(Err(StoreError::Abandoned));
         }
     }
+    let given_up = UnflushedWrites::from_kinds(given_up);
     if first {
         tracing::warn!(
             failures,
