@@ -441,26 +441,7 @@ async fn every_acked_call_is_logged_even_if_goippy_dies_right_after() {
 /// one row in the call log, one notice.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_retransmitted_call_is_acked_again_but_logged_and_told_once() {
-    let mut w = World::start(Options {
-        call_notices: true,
-        ..Options::default()
-    })
-    .await;
-    let socket = UdpSocket::bind("127.0.0.1:0").await.expect("bind");
-    let server = format!("127.0.0.1:{}", w.udp_port);
-    let datagram = format!("RECORD:77;id:{GOIP_ID};password:{GOIP_PASS};dir:1;num:+37255512345");
-    send_and_expect_ack(&socket, &server, &datagram).await;
-    let notice = w
-        .users
-        .expect("the call notice", from_contact("+37255512345"))
-        .await;
-    assert_eq!(body(&notice), "Incoming call from +37255512345");
-    // Again, to the same goippy (its engine remembers it) and to a restarted one.
-    send_and_expect_ack(&socket, &server, &datagram).await;
-    w.stop_bridge().await;
-    w.start_bridge().await;
-    send_and_expect_ack(&socket, &server, &datagram).await;
-    w.users.expect_silence(Duration::from_secs(1)).await;
+    let w = a_call_sent_three_times_is_told_once("77").await;
     assert_eq!(
         w.scalar("SELECT COUNT(*) FROM goippy_calls WHERE event = 'RECORD' AND recvid = 77")
             .await,
@@ -472,24 +453,7 @@ async fn a_retransmitted_call_is_acked_again_but_logged_and_told_once() {
 /// SMS's is: one row in the call log, one notice — also after a restart.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_retransmitted_call_with_a_recvid_that_is_no_number_is_told_once() {
-    let mut w = World::start(Options {
-        call_notices: true,
-        ..Options::default()
-    })
-    .await;
-    let socket = UdpSocket::bind("127.0.0.1:0").await.expect("bind");
-    let server = format!("127.0.0.1:{}", w.udp_port);
-    let datagram = format!("RECORD:abc;id:{GOIP_ID};password:{GOIP_PASS};dir:1;num:+37255512345");
-    send_and_expect_ack(&socket, &server, &datagram).await;
-    let notice = w
-        .users
-        .expect("the call notice", from_contact("+37255512345"))
-        .await;
-    assert_eq!(body(&notice), "Incoming call from +37255512345");
-    w.stop_bridge().await;
-    w.start_bridge().await;
-    send_and_expect_ack(&socket, &server, &datagram).await;
-    w.users.expect_silence(Duration::from_secs(1)).await;
+    let w = a_call_sent_three_times_is_told_once("abc").await;
     assert_eq!(
         w.scalar("SELECT COUNT(*) FROM goippy_calls WHERE event = 'RECORD'")
             .await,
@@ -500,6 +464,34 @@ async fn a_retransmitted_call_with_a_recvid_that_is_no_number_is_told_once() {
             .await,
         1
     );
+}
+
+/// Sends one RECORD with `recvid` three times — to goippy, again to the
+/// same goippy (its engine remembers it), and to a restarted one — and
+/// checks each is acked and the user is told once. Returns the world for
+/// the caller's look at the call log.
+async fn a_call_sent_three_times_is_told_once(recvid: &str) -> World {
+    let mut w = World::start(Options {
+        call_notices: true,
+        ..Options::default()
+    })
+    .await;
+    let socket = UdpSocket::bind("127.0.0.1:0").await.expect("bind");
+    let server = format!("127.0.0.1:{}", w.udp_port);
+    let datagram =
+        format!("RECORD:{recvid};id:{GOIP_ID};password:{GOIP_PASS};dir:1;num:+37255512345");
+    send_and_expect_ack(&socket, &server, &datagram).await;
+    let notice = w
+        .users
+        .expect("the call notice", from_contact("+37255512345"))
+        .await;
+    assert_eq!(body(&notice), "Incoming call from +37255512345");
+    send_and_expect_ack(&socket, &server, &datagram).await;
+    w.stop_bridge().await;
+    w.start_bridge().await;
+    send_and_expect_ack(&socket, &server, &datagram).await;
+    w.users.expect_silence(Duration::from_secs(1)).await;
+    w
 }
 
 /// Sends a datagram and waits for its ack.
