@@ -42,7 +42,12 @@ async fn run(name: &str, settings: &DbSettings) {
     let start = Instant::now();
     for i in 0..SEQUENTIAL {
         let t = Instant::now();
-        store.store_inbound(record(i)).await.expect("stored");
+        store
+            .store_inbound(record(i))
+            .await
+            .expect("stored")
+            .committed()
+            .expect("committed");
         latencies.push(t.elapsed());
     }
     let sequential = start.elapsed();

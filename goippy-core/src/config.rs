@@ -131,6 +131,51 @@ pub struct GoipSettings {
     pub ussd_timeout: Duration,
 }
 
+/// How goippy waits for its database, and where it keeps what the database
+/// does not take in time.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoreSettings {
+    /// `DB_TIMEOUT`: the longest any statement, write transaction or
+    /// connection attempt may take before it counts as failed.
+    pub timeout: Duration,
+    /// `DB_WRITE_WAIT`: how long a write waits for the database before the
+    /// spool keeps it.
+    pub write_wait: Duration,
+    /// `SPOOL_FILE`: the local file that keeps writes while the database is
+    /// unavailable.
+    pub spool_file: PathBuf,
+}
+
+/// The state directory goippy's files live in by default.
+pub const STATE_DIR: &str = "/var/lib/goippy";
+
+/// Where the spool is when `SPOOL_FILE` is not set: next to the SQLite file
+/// (`goippy.db` → `goippy.spool.db`); with MySQL, in the state directory
+/// under the configuration's name (`/etc/goippy-2508.conf` →
+/// `/var/lib/goippy/goippy-2508.spool.db`), or next to a configuration kept
+/// outside `/etc` — never one file for two configurations.
+pub fn default_spool_file(db: &DbSettings, config_path: &Path) -> PathBuf {
+    let spool_name = |stem: &std::ffi::OsStr| {
+        let mut name = stem.to_os_string();
+        name.push(".spool.db");
+        name
+    };
+    match db {
+        DbSettings::Sqlite { file } => {
+            let stem = file.file_stem().unwrap_or("goippy".as_ref());
+            file.with_file_name(spool_name(stem))
+        }
+        DbSettings::MySql { .. } => {
+            let stem = config_path.file_stem().unwrap_or("goippy".as_ref());
+            if config_path.starts_with("/etc") {
+                Path::new(STATE_DIR).join(spool_name(stem))
+            } else {
+                config_path.with_file_name(spool_name(stem))
+            }
+        }
+    }
+}
+
 /// A parsed, validated configuration file.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Config {
@@ -139,6 +184,7 @@ pub struct Config {
     pub xmpp: XmppSettings,
     pub goip: GoipSettings,
     pub db: DbSettings,
+    pub store: StoreSettings,
     /// Delete `goippy_log` rows older than this many days; 0 keeps them forever.
     pub log_days: u32,
     /// Default log filter (`info`, `debug`, `goippy_core=debug,info`…);
@@ -212,6 +258,9 @@ pub const KNOWN_KEYS: &[&str] = &[
     "DB_BASE",
     "DB_USER",
     "DB_PASS",
+    "DB_TIMEOUT",
+    "DB_WRITE_WAIT",
+    "SPOOL_FILE",
     "LOG_DAYS",
     "LOG_LEVEL",
 ];
@@ -293,6 +342,9 @@ impl Config {
         let country_code = r.country_code("SMS_COUNTRY_CODE");
 
         let db = r.db();
+        let db_timeout = r.seconds("DB_TIMEOUT", 10, 1, 300);
+        let write_wait = r.seconds("DB_WRITE_WAIT", 1, 1, 60);
+        let spool_file = r.optional_string("SPOOL_FILE");
         let log_days = r.integer("LOG_DAYS", Some(0), 0, 36_500).map(|d| d as u32);
         let log_level = r.optional_string("LOG_LEVEL");
 
@@ -340,6 +392,14 @@ impl Config {
                     offline_wait: offline_wait?,
                     sms_timeout: sms_timeout?,
                     ussd_timeout: ussd_timeout?,
+                },
+                store: StoreSettings {
+                    timeout: db_timeout?,
+                    write_wait: write_wait?,
+                    spool_file: match spool_file? {
+                        Some(file) => PathBuf::from(file),
+                        None => default_spool_file(db.as_ref()?, path),
+                    },
                 },
                 db: db?,
                 log_days: log_days?,
@@ -433,6 +493,12 @@ impl Config {
                 lines.push(("DB_PASS", quote(&password.to_string())));
             }
         }
+        lines.push(("DB_TIMEOUT", self.store.timeout.as_secs().to_string()));
+        lines.push(("DB_WRITE_WAIT", self.store.write_wait.as_secs().to_string()));
+        lines.push((
+            "SPOOL_FILE",
+            quote(&self.store.spool_file.display().to_string()),
+        ));
         lines.push(("LOG_DAYS", self.log_days.to_string()));
         lines.push((
             "LOG_LEVEL",
@@ -848,6 +914,24 @@ DB_FILE                = "/var/lib/goippy/goippy.db"
 # DB_BASE              = "goippy"
 # DB_USER              = "goippy"
 # DB_PASS              = "secret"
+
+# Seconds any database statement, write or connection attempt may take before
+# it counts as failed (a frozen or unreachable server is noticed this fast,
+# and retried with a growing pause).
+DB_TIMEOUT             = 10
+
+# Seconds a write waits for the database before the spool keeps it: a GoIP
+# then still gets its ack (never later than 1 s), a user's SMS is accepted
+# (the user is told it waits), and both go into the database, in order and
+# once, when it is back — also after a restart of goippy.
+DB_WRITE_WAIT          = 1
+
+# The spool: a small local SQLite file that keeps what the database does not
+# take in time (and the gateways, so goippy can start while the database is
+# down). It keeps 8 MiB of its own space in reserve for a full disk.
+# Default: next to DB_FILE (goippy.spool.db); with MySQL, in /var/lib/goippy
+# under the configuration file's name.
+# SPOOL_FILE           = "/var/lib/goippy/goippy.spool.db"
 
 # Days of SMS/USSD history to keep in goippy_log; 0 keeps it forever, and
 # so does a configuration without this line (the one value here that is not

@@ -28,7 +28,8 @@ use tokio::signal::unix::{SignalKind, signal};
 use crate::bridge::{Bridge, BridgeConfig, BridgeError, SHUTDOWN_DEADLINE, ShutdownError};
 use crate::config::Config;
 use crate::logging::{self, FilterHandle};
-use crate::store::{Store, StoreError};
+use crate::store::GatewayDirectory;
+use crate::store::{Store, StoreError, StoreOptions};
 
 /// The longest pause between watchdog pings, whatever WatchdogSec says.
 const WATCHDOG_MAX: Duration = Duration::from_secs(15);
@@ -63,8 +64,18 @@ pub async fn run(config: Config, verbosity: i8, log: FilterHandle) -> Result<(),
     let mut int = signal(SignalKind::interrupt()).map_err(DaemonError::Signals)?;
     let mut hup = signal(SignalKind::hangup()).map_err(DaemonError::Signals)?;
 
-    let store = Store::open(&config.db).await?;
-    tracing::info!(database = store.description(), "database open");
+    let options = StoreOptions {
+        db_timeout: config.store.timeout,
+        write_wait: config.store.write_wait,
+        ..StoreOptions::default()
+    };
+    let store = Store::open_serving(&config.db, &config.store.spool_file, options).await?;
+    tracing::info!(
+        database = store.description(),
+        spool = %config.store.spool_file.display(),
+        reachable = store.is_ready(),
+        "database open"
+    );
     let bridge = match Bridge::start(BridgeConfig::from_config(&config), store.clone()).await {
         Ok(bridge) => bridge,
         Err(e) => {
@@ -89,6 +100,10 @@ pub async fn run(config: Config, verbosity: i8, log: FilterHandle) -> Result<(),
     let mut ticks = tokio::time::interval(watchdog.unwrap_or(WATCHDOG_MAX));
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut config = config;
+    // A reload reads the database; it runs beside the loop, so that
+    // neither a signal nor a watchdog ping waits for it.
+    let mut reloading: Option<std::pin::Pin<Box<dyn std::future::Future<Output = Config> + Send>>> =
+        None;
     let deadline = loop {
         tokio::select! {
             _ = term.recv() => {
@@ -100,13 +115,25 @@ pub async fn run(config: Config, verbosity: i8, log: FilterHandle) -> Result<(),
                 break tokio::time::Instant::now() + SHUTDOWN_DEADLINE;
             }
             _ = hup.recv() => {
-                config = reload(config, verbosity, &log, &bridge).await;
+                if reloading.is_some() {
+                    tracing::info!("SIGHUP: a reload is already running");
+                } else {
+                    reloading = Some(Box::pin(reload(config.clone(), verbosity, log.clone(), bridge.reloader())));
+                }
+            }
+            reloaded = poll_reload(&mut reloading), if reloading.is_some() => {
+                reloading = None;
+                config = reloaded;
             }
             _ = ticks.tick(), if watchdog.is_some() => {
-                if bridge.healthy() {
+                let stopped = bridge.stopped_tasks();
+                if stopped.is_empty() {
                     notify(&[NotifyState::Watchdog]);
                 } else {
-                    tracing::error!("a bridge flow has stopped: no watchdog ping (systemd will restart goippy)");
+                    tracing::error!(
+                        "stopped: {}; no watchdog ping (systemd will restart goippy)",
+                        stopped.join(", ")
+                    );
                 }
             }
         }
@@ -122,8 +149,17 @@ pub async fn run(config: Config, verbosity: i8, log: FilterHandle) -> Result<(),
     }
 }
 
+async fn poll_reload(
+    reloading: &mut Option<std::pin::Pin<Box<dyn std::future::Future<Output = Config> + Send>>>,
+) -> Config {
+    match reloading {
+        Some(future) => future.await,
+        None => std::future::pending().await,
+    }
+}
+
 /// SIGHUP: the gateways now, and the log level from the file.
-async fn reload(old: Config, verbosity: i8, log: &FilterHandle, bridge: &Bridge) -> Config {
+async fn reload(old: Config, verbosity: i8, log: FilterHandle, bridge: GatewayDirectory) -> Config {
     match NotifyState::monotonic_usec_now() {
         Ok(now) => notify(&[NotifyState::Reloading, now]),
         Err(_) => notify(&[NotifyState::Reloading]),
@@ -149,7 +185,7 @@ async fn reload(old: Config, verbosity: i8, log: &FilterHandle, bridge: &Bridge)
             old
         }
     };
-    match bridge.reload().await {
+    match bridge.refresh_now().await {
         Ok(n) => tracing::info!(gateways = n, "SIGHUP: reloaded ({n} gateways enabled)"),
         Err(e) => tracing::warn!("SIGHUP: cannot reload the gateways (the old set stays): {e}"),
     }
@@ -165,8 +201,8 @@ fn warn_about_restart_settings(old: &Config, new: &Config, path: &Path) {
     if old.goip != new.goip {
         changed.push("GOIP_*");
     }
-    if old.db != new.db {
-        changed.push("DB_*");
+    if old.db != new.db || old.store != new.store {
+        changed.push("DB_*, SPOOL_FILE");
     }
     if old.log_days != new.log_days {
         changed.push("LOG_DAYS");

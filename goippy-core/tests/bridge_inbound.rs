@@ -322,6 +322,8 @@ async fn an_sms_without_a_user_waits_without_blocking_and_goes_to_the_fallback()
         })
         .await
         .expect("stored")
+        .committed()
+        .expect("committed")
         .id();
     store.close().await.expect("close");
     w.receive("+37255512345", "for 2001").await;

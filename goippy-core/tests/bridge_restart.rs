@@ -215,19 +215,25 @@ async fn jobs_a_crash_left_behind_are_settled_at_start(mysql: bool) {
             options(&contact(BOB)),
         )
         .await
-        .expect("enqueue");
+        .expect("enqueue")
+        .committed()
+        .expect("committed");
     let sending = store
         .enqueue_outbound_with(
             job("c2", "left sending", OutboundKind::Sms),
             options(&contact(BOB)),
         )
         .await
-        .expect("enqueue");
+        .expect("enqueue")
+        .committed()
+        .expect("committed");
     store.mark_sending(sending, 1).await.expect("sending");
     store
         .enqueue_outbound_with(job("c3", "*100#", OutboundKind::Ussd), options(OWN_JID))
         .await
-        .expect("enqueue");
+        .expect("enqueue")
+        .committed()
+        .expect("committed");
     store.close().await.expect("close");
 
     w.start_bridge().await;

@@ -47,19 +47,27 @@ async fn notices_wait_in_the_inbox_in_order_with_everything_they_carry(db: TestD
         .store_inbound(sms("g1", 1, "+37255500001", "first"))
         .await
         .expect("sms")
+        .committed()
+        .expect("committed")
         .id();
     let out = store
         .enqueue_outbound(outbound("g1", "+37255512345", "hi"))
         .await
-        .expect("enqueue");
+        .expect("enqueue")
+        .committed()
+        .expect("committed");
     let n = store
         .store_notice(notice("g1", "sms_failed", Some(out)))
         .await
-        .expect("notice");
+        .expect("notice")
+        .committed()
+        .expect("committed");
     let last = store
         .store_inbound(sms("g1", 2, "+37255500001", "last"))
         .await
         .expect("sms")
+        .committed()
+        .expect("committed")
         .id();
     assert!(first < n && n < last);
 
@@ -100,7 +108,9 @@ async fn a_notice_is_stored_only_with_the_change_it_reports(db: TestDb) {
     let id = store
         .enqueue_outbound(outbound("g1", "+37255512345", "hi"))
         .await
-        .expect("enqueue");
+        .expect("enqueue")
+        .committed()
+        .expect("committed");
     // queued → unknown is refused: no notice either.
     let e = store
         .mark_unknown_with(id, "x", Some(notice("g1", "sms_unknown", Some(id))))
@@ -142,7 +152,9 @@ async fn a_notice_is_stored_only_with_the_change_it_reports(db: TestDb) {
     let other = store
         .enqueue_outbound(outbound("g1", "+37255512346", "ho"))
         .await
-        .expect("enqueue");
+        .expect("enqueue")
+        .committed()
+        .expect("committed");
     store
         .mark_failed_with(
             other,
@@ -163,7 +175,9 @@ async fn outbound_jobs_keep_the_receipt_request_and_the_addressed_jid(db: TestDb
     let plain = store
         .enqueue_outbound(outbound("g1", "+37255512345", "plain"))
         .await
-        .expect("enqueue");
+        .expect("enqueue")
+        .committed()
+        .expect("committed");
     let asked = store
         .enqueue_outbound_with(
             outbound("g1", "+37255512345", "with receipt"),
@@ -173,7 +187,9 @@ async fn outbound_jobs_keep_the_receipt_request_and_the_addressed_jid(db: TestDb
             },
         )
         .await
-        .expect("enqueue");
+        .expect("enqueue")
+        .committed()
+        .expect("committed");
     let pending = store.pending_outbox().await.expect("outbox");
     let p = pending.iter().find(|i| i.id == plain).expect("plain");
     assert!(!p.receipt_requested);
@@ -192,7 +208,9 @@ async fn outbound_jobs_keep_the_receipt_request_and_the_addressed_jid(db: TestDb
     store
         .store_inbound(dlr("g1", 100, 9, 0))
         .await
-        .expect("report");
+        .expect("report")
+        .committed()
+        .expect("committed");
     let inbox = store.undelivered_inbox(10).await.expect("inbox");
     let out = inbox[0]
         .report
@@ -228,18 +246,24 @@ async fn a_delivery_report_the_engine_matched_is_linked_before_the_sent_state_la
     let id = store
         .enqueue_outbound(outbound("g1", "+37255512345", "race"))
         .await
-        .expect("enqueue");
+        .expect("enqueue")
+        .committed()
+        .expect("committed");
     store.mark_sending(id, 11).await.expect("sending");
     // The report overtakes mark_sent: by sms_no alone nothing matches yet…
     store
         .store_inbound(dlr("g1", 200, 4, 0))
         .await
-        .expect("unmatched report");
+        .expect("unmatched report")
+        .committed()
+        .expect("committed");
     // …but the engine's match links it.
     store
         .store_inbound_matched(dlr("g1", 201, 4, 0), Some(id))
         .await
-        .expect("matched report");
+        .expect("matched report")
+        .committed()
+        .expect("committed");
     let inbox = store.undelivered_inbox(10).await.expect("inbox");
     assert_eq!(inbox.len(), 2);
     assert!(inbox[0].report.as_ref().expect("dlr").outbound.is_none());
@@ -257,7 +281,9 @@ async fn a_delivery_report_the_engine_matched_is_linked_before_the_sent_state_la
     let bogus = store
         .store_inbound_matched(dlr("g1", 202, 4, 1), Some(inbox[0].id))
         .await
-        .expect("stored");
+        .expect("stored")
+        .committed()
+        .expect("committed");
     let inbox = store.undelivered_inbox(10).await.expect("inbox");
     let item = inbox.iter().find(|i| i.id == bogus.id()).expect("row");
     assert!(item.report.as_ref().expect("dlr").outbound.is_none());
@@ -271,12 +297,16 @@ async fn each_channel_has_its_own_queue(db: TestDb) {
             store
                 .enqueue_outbound(outbound("g1", "+37255512345", &format!("a{i}")))
                 .await
-                .expect("enqueue"),
+                .expect("enqueue")
+                .committed()
+                .expect("committed"),
         );
         store
             .enqueue_outbound(outbound("g2", "+37255512345", &format!("b{i}")))
             .await
-            .expect("enqueue");
+            .expect("enqueue")
+            .committed()
+            .expect("committed");
     }
     let queue = store.queued_outbound("g1", 10).await.expect("queue");
     assert_eq!(queue.iter().map(|i| i.id).collect::<Vec<_>>(), g1);
@@ -305,7 +335,9 @@ async fn the_sendid_floor_only_rises_and_survives_reopening(db: TestDb) {
     let id = store
         .enqueue_outbound(outbound("g1", "+37255512345", "x"))
         .await
-        .expect("enqueue");
+        .expect("enqueue")
+        .committed()
+        .expect("committed");
     store.mark_sending(id, 500).await.expect("sending");
     assert_eq!(store.sendid_floor().await.expect("floor"), 500);
     store.save_sendid_floor(700).await.expect("save");
@@ -323,6 +355,8 @@ async fn the_inbox_can_be_read_past_rows_that_must_wait(db: TestDb) {
                 .store_inbound(sms("g1", i, "+37255500001", &format!("m{i}")))
                 .await
                 .expect("sms")
+                .committed()
+                .expect("committed")
                 .id(),
         );
     }
@@ -347,11 +381,15 @@ async fn cleanup_keeps_undelivered_notices(db: TestDb) {
     let kept = store
         .store_notice(notice("g1", "call", None))
         .await
-        .expect("notice");
+        .expect("notice")
+        .committed()
+        .expect("committed");
     let gone = store
         .store_notice(notice("g1", "call", None))
         .await
-        .expect("notice");
+        .expect("notice")
+        .committed()
+        .expect("committed");
     store.mark_delivered(gone).await.expect("delivered");
     db.exec(&format!(
         "UPDATE goippy_log SET created_at = {} WHERE id IN ({}, {})",

@@ -506,7 +506,9 @@ async fn calls_are_logged_newest_first(db: TestDb) {
             },
         ))
         .await
-        .expect("stored");
+        .expect("stored")
+        .committed()
+        .expect("committed");
     store
         .store_call(call(
             "goippy_2001",
@@ -517,16 +519,22 @@ async fn calls_are_logged_newest_first(db: TestDb) {
             },
         ))
         .await
-        .expect("stored");
+        .expect("stored")
+        .committed()
+        .expect("committed");
     store
         .store_call(call("goippy_2001", 102, CallEvent::Expiry { seconds: 42 }))
         .await
-        .expect("stored");
+        .expect("stored")
+        .committed()
+        .expect("committed");
     // An EXPIRY with no call to attach to gets its own row.
     store
         .store_call(call("other", 1, CallEvent::Expiry { seconds: 5 }))
         .await
-        .expect("stored");
+        .expect("stored")
+        .committed()
+        .expect("committed");
     store.flush().await.expect("flush");
 
     let calls = store
@@ -572,10 +580,20 @@ async fn a_retransmitted_call_is_logged_once_also_after_reopening(db: TestDb) {
             },
         )
     };
-    let first = store.store_call(record()).await.expect("stored");
+    let first = store
+        .store_call(record())
+        .await
+        .expect("stored")
+        .committed()
+        .expect("committed");
     assert!(first.is_new(), "{first:?}");
     assert_eq!(
-        store.store_call(record()).await.expect("stored"),
+        store
+            .store_call(record())
+            .await
+            .expect("stored")
+            .committed()
+            .expect("committed"),
         CallStored::Duplicate(first.id())
     );
     // The same recvid for another event is another event.
@@ -589,19 +607,28 @@ async fn a_retransmitted_call_is_logged_once_also_after_reopening(db: TestDb) {
             },
         ))
         .await
-        .expect("stored");
+        .expect("stored")
+        .committed()
+        .expect("committed");
     assert!(hangup.is_new(), "{hangup:?}");
     // An EXPIRY goes into the call's row; its retransmission changes nothing.
     let expiry = store
         .store_call(call("goippy_2001", 8, CallEvent::Expiry { seconds: 42 }))
         .await
-        .expect("stored");
+        .expect("stored")
+        .committed()
+        .expect("committed");
     assert_eq!(expiry, CallStored::New(hangup.id()));
     store.close().await.expect("close");
 
     let store = db.open().await;
     assert_eq!(
-        store.store_call(record()).await.expect("stored"),
+        store
+            .store_call(record())
+            .await
+            .expect("stored")
+            .committed()
+            .expect("committed"),
         CallStored::Duplicate(first.id()),
         "recognised after a restart"
     );
@@ -609,7 +636,9 @@ async fn a_retransmitted_call_is_logged_once_also_after_reopening(db: TestDb) {
         store
             .store_call(call("goippy_2001", 8, CallEvent::Expiry { seconds: 42 }))
             .await
-            .expect("stored"),
+            .expect("stored")
+            .committed()
+            .expect("committed"),
         CallStored::Duplicate(hangup.id())
     );
     store.close().await.expect("close");
@@ -640,8 +669,18 @@ async fn a_call_without_a_recvid_is_logged_each_time(db: TestDb) {
             },
         )
     };
-    let first = store.store_call(hidden()).await.expect("stored");
-    let second = store.store_call(hidden()).await.expect("stored");
+    let first = store
+        .store_call(hidden())
+        .await
+        .expect("stored")
+        .committed()
+        .expect("committed");
+    let second = store
+        .store_call(hidden())
+        .await
+        .expect("stored")
+        .committed()
+        .expect("committed");
     assert!(first.is_new() && second.is_new(), "{first:?} {second:?}");
     assert_ne!(first.id(), second.id());
     store.close().await.expect("close");
@@ -668,10 +707,20 @@ async fn a_call_with_a_recvid_that_is_no_number_is_logged_once(db: TestDb) {
             },
         )
     };
-    let first = store.store_call(record()).await.expect("stored");
+    let first = store
+        .store_call(record())
+        .await
+        .expect("stored")
+        .committed()
+        .expect("committed");
     assert!(first.is_new(), "{first:?}");
     assert_eq!(
-        store.store_call(record()).await.expect("stored"),
+        store
+            .store_call(record())
+            .await
+            .expect("stored")
+            .committed()
+            .expect("committed"),
         CallStored::Duplicate(first.id())
     );
     store.close().await.expect("close");
@@ -741,7 +790,9 @@ async fn a_call_and_its_notice_are_one_commit(db: TestDb) {
             Some(call_notice("Incoming call from +37255500000")),
         )
         .await
-        .expect("stored");
+        .expect("stored")
+        .committed()
+        .expect("committed");
     assert!(first.is_new(), "the resend is new: {first:?}");
     // Committed together: both are there the moment the call is.
     assert_eq!(db.scalar("SELECT COUNT(*) FROM goippy_calls").await, 1);
@@ -753,7 +804,9 @@ async fn a_call_and_its_notice_are_one_commit(db: TestDb) {
                 Some(call_notice("Incoming call from +37255500000"))
             )
             .await
-            .expect("stored"),
+            .expect("stored")
+            .committed()
+            .expect("committed"),
         CallStored::Duplicate(first.id())
     );
     let inbox = store.undelivered_inbox(10).await.expect("inbox");
@@ -766,7 +819,9 @@ async fn a_call_and_its_notice_are_one_commit(db: TestDb) {
     store
         .store_call(call("goippy_2001", 10, CallEvent::Expiry { seconds: 3 }))
         .await
-        .expect("stored");
+        .expect("stored")
+        .committed()
+        .expect("committed");
     store.close().await.expect("close");
     assert_eq!(
         db.scalar("SELECT COUNT(*) FROM goippy_log WHERE kind = 'notice'")
@@ -788,7 +843,9 @@ async fn a_call_duration_beyond_an_int_is_stored_clamped(db: TestDb) {
             },
         ))
         .await
-        .expect("stored");
+        .expect("stored")
+        .committed()
+        .expect("committed");
     assert!(stored.is_new(), "{stored:?}");
     assert_eq!(
         store
@@ -800,7 +857,9 @@ async fn a_call_duration_beyond_an_int_is_stored_clamped(db: TestDb) {
                 },
             ))
             .await
-            .expect("stored"),
+            .expect("stored")
+            .committed()
+            .expect("committed"),
         CallStored::Duplicate(stored.id())
     );
     store.close().await.expect("close");
@@ -824,7 +883,9 @@ async fn inbound_is_durable_deduplicated_and_waits_in_the_inbox(db: TestDb) {
             "hello; msg:with\nseparators",
         ))
         .await
-        .expect("stored");
+        .expect("stored")
+        .committed()
+        .expect("committed");
     let Stored::New(first_id) = first else {
         panic!("expected a new row, got {first:?}")
     };
@@ -837,7 +898,9 @@ async fn inbound_is_durable_deduplicated_and_waits_in_the_inbox(db: TestDb) {
             "hello; msg:with\nseparators",
         ))
         .await
-        .expect("stored");
+        .expect("stored")
+        .committed()
+        .expect("committed");
     assert_eq!(again, Stored::Duplicate(first_id));
     // Same recvid, another body: another message.
     let other = store
@@ -848,7 +911,9 @@ async fn inbound_is_durable_deduplicated_and_waits_in_the_inbox(db: TestDb) {
             "second part",
         ))
         .await
-        .expect("stored");
+        .expect("stored")
+        .committed()
+        .expect("committed");
     assert!(other.is_new());
     let ussd = store
         .store_inbound(InboundRecord {
@@ -861,7 +926,9 @@ async fn inbound_is_durable_deduplicated_and_waits_in_the_inbox(db: TestDb) {
             },
         })
         .await
-        .expect("stored");
+        .expect("stored")
+        .committed()
+        .expect("committed");
 
     let inbox = store.undelivered_inbox(10).await.expect("inbox");
     let ids: Vec<_> = inbox.iter().map(|i| i.id).collect();
@@ -905,13 +972,17 @@ async fn dedup_survives_reopening(db: TestDb) {
     let first = store
         .store_inbound(sms("ch1", 42, "Bank", "code 1234"))
         .await
-        .expect("stored");
+        .expect("stored")
+        .committed()
+        .expect("committed");
     store.close().await.expect("close");
     let store = db.open().await;
     let again = store
         .store_inbound(sms("ch1", 42, "Bank", "code 1234"))
         .await
-        .expect("stored");
+        .expect("stored")
+        .committed()
+        .expect("committed");
     assert_eq!(again, Stored::Duplicate(first.id()));
     assert_eq!(store.undelivered_inbox(10).await.expect("inbox").len(), 1);
     store.close().await.expect("close");
@@ -922,14 +993,23 @@ async fn outbox_moves_through_its_states_and_never_twice(db: TestDb) {
     let a = store
         .enqueue_outbound(outbound("goippy_2001", "+37255500001", "first"))
         .await
-        .expect("queued");
+        .expect("queued")
+        .committed()
+        .expect("committed");
     let b = store
         .enqueue_outbound(outbound("goippy_2001", "+37255500002", "second"))
         .await
-        .expect("queued");
+        .expect("queued")
+        .committed()
+        .expect("committed");
     let mut ussd = outbound("goippy_2001", "+37255512345", "*100#");
     ussd.kind = OutboundKind::Ussd;
-    let c = store.enqueue_outbound(ussd).await.expect("queued");
+    let c = store
+        .enqueue_outbound(ussd)
+        .await
+        .expect("queued")
+        .committed()
+        .expect("committed");
 
     let pending = store.pending_outbox().await.expect("outbox");
     assert_eq!(
@@ -1003,20 +1083,26 @@ async fn delivery_reports_find_their_sms(db: TestDb) {
     let old = store
         .enqueue_outbound(outbound("goippy_2001", "+37255500001", "older"))
         .await
-        .expect("queued");
+        .expect("queued")
+        .committed()
+        .expect("committed");
     store.mark_sending(old, 1).await.expect("sending");
     store.mark_sent(old, Some(32), Some(1)).await.expect("sent");
     let new = store
         .enqueue_outbound(outbound("goippy_2001", "+37255500002", "newer"))
         .await
-        .expect("queued");
+        .expect("queued")
+        .committed()
+        .expect("committed");
     store.mark_sending(new, 2).await.expect("sending");
     store.mark_sent(new, Some(32), Some(1)).await.expect("sent");
     // The same sms_no on another channel must not match.
     let elsewhere = store
         .enqueue_outbound(outbound("other", "+37255500003", "x"))
         .await
-        .expect("queued");
+        .expect("queued")
+        .committed()
+        .expect("committed");
     store.mark_sending(elsewhere, 3).await.expect("sending");
     store
         .mark_sent(elsewhere, Some(32), Some(1))
@@ -1043,10 +1129,20 @@ async fn delivery_reports_find_their_sms(db: TestDb) {
             destination: None,
         },
     };
-    let stored = store.store_inbound(report.clone()).await.expect("stored");
+    let stored = store
+        .store_inbound(report.clone())
+        .await
+        .expect("stored")
+        .committed()
+        .expect("committed");
     assert!(stored.is_new());
     assert_eq!(
-        store.store_inbound(report).await.expect("stored"),
+        store
+            .store_inbound(report)
+            .await
+            .expect("stored")
+            .committed()
+            .expect("committed"),
         Stored::Duplicate(stored.id())
     );
     let inbox = store.undelivered_inbox(10).await.expect("inbox");
@@ -1087,7 +1183,9 @@ async fn delivery_reports_find_their_sms(db: TestDb) {
             },
         })
         .await
-        .expect("stored");
+        .expect("stored")
+        .committed()
+        .expect("committed");
     let inbox = store.undelivered_inbox(10).await.expect("inbox");
     let item = inbox
         .iter()
@@ -1105,26 +1203,36 @@ async fn cleanup_deletes_old_rows_but_never_unfinished_work(db: TestDb) {
         .store_inbound(sms("ch", 1, "+37255500001", "old, delivered"))
         .await
         .expect("stored")
+        .committed()
+        .expect("committed")
         .id();
     store.mark_delivered(delivered).await.expect("delivered");
     let undelivered = store
         .store_inbound(sms("ch", 2, "+37255500001", "old, never delivered"))
         .await
         .expect("stored")
+        .committed()
+        .expect("committed")
         .id();
     let queued = store
         .enqueue_outbound(outbound("ch", "+37255500001", "old, queued"))
         .await
-        .expect("queued");
+        .expect("queued")
+        .committed()
+        .expect("committed");
     let sending = store
         .enqueue_outbound(outbound("ch", "+37255500001", "old, sending"))
         .await
-        .expect("queued");
+        .expect("queued")
+        .committed()
+        .expect("committed");
     store.mark_sending(sending, 9).await.expect("sending");
     let failed = store
         .enqueue_outbound(outbound("ch", "+37255500001", "old, failed"))
         .await
-        .expect("queued");
+        .expect("queued")
+        .committed()
+        .expect("committed");
     store
         .mark_failed(failed, "no", Some(38))
         .await
@@ -1133,6 +1241,8 @@ async fn cleanup_deletes_old_rows_but_never_unfinished_work(db: TestDb) {
         .store_inbound(sms("ch", 3, "+37255500001", "recent"))
         .await
         .expect("stored")
+        .committed()
+        .expect("committed")
         .id();
     store.mark_delivered(recent).await.expect("delivered");
     // A row written by the original goippy (no status of ours, maybe none).
@@ -1171,7 +1281,9 @@ async fn cleanup_deletes_old_rows_but_never_unfinished_work(db: TestDb) {
         store
             .store_inbound(sms("ch", 2, "+37255500001", "old, never delivered"))
             .await
-            .expect("stored"),
+            .expect("stored")
+            .committed()
+            .expect("committed"),
         Stored::Duplicate(undelivered)
     );
     // The spawned task runs once at start-up.
@@ -1198,6 +1310,8 @@ async fn text_in_any_script_round_trips(db: TestDb) {
         .store_inbound(sms("ch", 9, "Swedbank", body))
         .await
         .expect("stored")
+        .committed()
+        .expect("committed")
         .id();
     let inbox = store.undelivered_inbox(1).await.expect("inbox");
     assert_eq!(inbox[0].id, id);
@@ -1206,7 +1320,9 @@ async fn text_in_any_script_round_trips(db: TestDb) {
     let out = store
         .enqueue_outbound(outbound("ch", "+37255500001", body))
         .await
-        .expect("queued");
+        .expect("queued")
+        .committed()
+        .expect("committed");
     assert_eq!(
         store.outbound(out).await.expect("read").expect("row").body,
         body
@@ -1217,6 +1333,8 @@ async fn text_in_any_script_round_trips(db: TestDb) {
         .store_inbound(sms("ch", 10, "+37255500001", &long))
         .await
         .expect("stored")
+        .committed()
+        .expect("committed")
         .id();
     let entry = store.log_entry(id).await.expect("read").expect("row");
     let stored = entry.body.expect("body");
@@ -1241,7 +1359,12 @@ async fn concurrent_inbound_writes_all_commit(db: TestDb) {
     }
     let mut ids = HashSet::new();
     for t in tasks {
-        let stored = t.await.expect("task").expect("stored");
+        let stored = t
+            .await
+            .expect("task")
+            .expect("stored")
+            .committed()
+            .expect("committed");
         assert!(stored.is_new());
         ids.insert(stored.id());
     }
@@ -1282,7 +1405,12 @@ async fn a_full_queue_makes_calls_wait_and_loses_none(db: TestDb) {
     });
     let mut stored = 0;
     for c in calls.collect::<Vec<_>>() {
-        let outcome = c.await.expect("join").expect("a call waits for room");
+        let outcome = c
+            .await
+            .expect("join")
+            .expect("a call waits for room")
+            .committed()
+            .expect("committed");
         assert!(outcome.is_new(), "{outcome:?}");
         stored += 1;
     }

@@ -95,20 +95,26 @@ async fn a_mariadb_restart_during_writes_loses_nothing() {
                 let stored = store
                     .store_inbound(sms("ch", recvid, "+37255500001", &format!("m {recvid}")))
                     .await
-                    .expect("an inbound write returns once committed");
+                    .expect("an inbound write returns once committed")
+                    .committed()
+                    .expect("committed");
                 assert!(matches!(stored, Stored::New(_)), "{stored:?}");
                 done.fetch_add(1, Ordering::Relaxed);
                 let logged = store
                     .store_call(call("ch", recvid, CallEvent::Expiry { seconds: 1 }))
                     .await
-                    .expect("a call write returns once committed");
+                    .expect("a call write returns once committed")
+                    .committed()
+                    .expect("committed");
                 assert!(logged.is_new(), "{logged:?}");
                 if i % 10 == 0 {
                     outbound_ids.push(
                         store
                             .enqueue_outbound(outbound("ch", "+37255500001", "x"))
                             .await
-                            .expect("queued"),
+                            .expect("queued")
+                            .committed()
+                            .expect("committed"),
                     );
                 }
                 tokio::time::sleep(Duration::from_millis(2)).await;

@@ -266,7 +266,9 @@ async fn an_original_database_is_upgraded_in_place(db: TestDb) {
             raw: "HANGUP:9".into(),
         })
         .await
-        .expect("stored");
+        .expect("stored")
+        .committed()
+        .expect("committed");
     store.flush().await.expect("flush");
     let calls = store
         .recent_calls(CallFilter::Ext("2508"), 1)
@@ -284,11 +286,15 @@ async fn an_original_database_is_upgraded_in_place(db: TestDb) {
     let stored = store
         .store_inbound(sms("goippy_2508", 1, "+37255500002", "uus sõnum 👋"))
         .await
-        .expect("stored");
+        .expect("stored")
+        .committed()
+        .expect("committed");
     let out = store
         .enqueue_outbound(outbound("goippy_2508", "+37255500002", "vastus"))
         .await
-        .expect("queued");
+        .expect("queued")
+        .committed()
+        .expect("committed");
     store.flush().await.expect("flush");
     assert_eq!(db.scalar("SELECT COUNT(*) FROM goippy_state").await, 1);
     let state = store
@@ -313,7 +319,9 @@ async fn an_original_database_is_upgraded_in_place(db: TestDb) {
         store
             .store_inbound(sms("goippy_2508", 1, "+37255500002", "uus sõnum 👋"))
             .await
-            .expect("stored"),
+            .expect("stored")
+            .committed()
+            .expect("committed"),
         Stored::Duplicate(stored.id())
     );
     assert_eq!(db.scalar("SELECT COUNT(*) FROM goippy_log").await, 5);

@@ -32,7 +32,7 @@ use crate::engine::{
 };
 use crate::goip::{CallDirection as WireDirection, Keepalive, Notification, NotificationKind};
 use crate::store::{
-    CallDirection, CallEvent, CallRecord, CallStored, InboundKind, InboundRecord, LogId,
+    CallDirection, CallEvent, CallRecord, CallStored, InboundKind, InboundRecord, LogId, Saved,
     StateUpdate, StoreError, Stored, Timestamp, recvid_number,
 };
 
@@ -142,14 +142,14 @@ async fn store_sms(ctx: Arc<Context>, sms: InboundSms) {
     };
     let result = ctx.store.store_inbound(record).await;
     match &result {
-        Ok(stored) => log_stored("inbound sms", &goip_id, &recvid, *stored),
+        Ok(saved) => log_saved("inbound sms", &goip_id, &recvid, *saved),
         Err(e) => tracing::warn!(
             goip_id,
             recvid,
             "inbound sms NOT stored (the GoIP will resend it): {e}"
         ),
     }
-    confirm(&ctx, Some(durable), result.map(Stored::is_new));
+    confirm(&ctx, Some(durable), result.map(new_in_inbox));
 }
 
 async fn store_report(ctx: Arc<Context>, report: DeliveryReport) {
@@ -183,7 +183,7 @@ async fn store_report(ctx: Arc<Context>, report: DeliveryReport) {
     };
     let result = ctx.store.store_inbound_matched(record, outbound).await;
     match &result {
-        Ok(stored) => tracing::info!(
+        Ok(Saved::Committed(stored)) => tracing::info!(
             goip_id,
             recvid,
             sms_no,
@@ -193,13 +193,21 @@ async fn store_report(ctx: Arc<Context>, report: DeliveryReport) {
             new = stored.is_new(),
             "delivery report stored"
         ),
+        Ok(Saved::Spooled) => tracing::info!(
+            goip_id,
+            recvid,
+            sms_no,
+            state,
+            outbound = outbound.map(|o| o.0).unwrap_or(-1),
+            "delivery report kept in the spool (the database is unavailable)"
+        ),
         Err(e) => tracing::warn!(
             goip_id,
             recvid,
             "delivery report NOT stored (the GoIP will resend it): {e}"
         ),
     }
-    confirm(&ctx, Some(durable), result.map(Stored::is_new));
+    confirm(&ctx, Some(durable), result.map(new_in_inbox));
 }
 
 async fn store_ussd(ctx: Arc<Context>, ussd: UssdNotice) {
@@ -231,16 +239,23 @@ async fn store_ussd(ctx: Arc<Context>, ussd: UssdNotice) {
     };
     let result = ctx.store.store_inbound(record).await;
     match &result {
-        Ok(stored) => log_stored(what, &goip_id, &recvid, *stored),
+        Ok(saved) => log_saved(what, &goip_id, &recvid, *saved),
         Err(e) => tracing::warn!(goip_id, recvid, "{what} NOT stored: {e}"),
     }
-    confirm(&ctx, durable, result.map(Stored::is_new));
+    confirm(&ctx, durable, result.map(new_in_inbox));
 }
 
-/// Tells the engine whether something received is stored — only then does
-/// the GoIP get its ack; otherwise it sends it again — and wakes the inbox
-/// pump when `Ok(true)` says a new row waits there. (A late USSD answer has
-/// no ack to wait for.)
+/// Whether a saved message waits in the inbox now: a new row does; a
+/// retransmission does not; one kept by the spool reaches the inbox when
+/// the spool drains (which pokes the pump itself).
+fn new_in_inbox(saved: Saved<Stored>) -> bool {
+    saved.committed().is_some_and(Stored::is_new)
+}
+
+/// Tells the engine whether something received is saved (committed, or
+/// kept by the spool) — only then does the GoIP get its ack; otherwise it
+/// sends it again — and wakes the inbox pump when `Ok(true)` says a new
+/// row waits there. (A late USSD answer has no ack to wait for.)
 fn confirm(ctx: &Context, durable: Option<DurableAck>, result: Result<bool, StoreError>) {
     match result {
         Ok(new_in_inbox) => {
@@ -259,14 +274,22 @@ fn confirm(ctx: &Context, durable: Option<DurableAck>, result: Result<bool, Stor
     }
 }
 
-fn log_stored(what: &str, goip_id: &str, recvid: &str, stored: Stored) {
-    match stored {
-        Stored::New(id) => tracing::info!(goip_id, recvid, log_id = id.0, "{what} stored"),
-        Stored::Duplicate(id) => tracing::info!(
+fn log_saved(what: &str, goip_id: &str, recvid: &str, saved: Saved<Stored>) {
+    match saved {
+        Saved::Committed(Stored::New(id)) => {
+            tracing::info!(goip_id, recvid, log_id = id.0, "{what} stored")
+        }
+        Saved::Committed(Stored::Duplicate(id)) => tracing::info!(
             goip_id,
             recvid,
             log_id = id.0,
             "{what} retransmitted: acked again, not delivered again"
+        ),
+        Saved::Spooled => tracing::info!(
+            goip_id,
+            recvid,
+            "{what} kept in the spool (the database is unavailable): acked, delivered when the \
+             database takes it"
         ),
     }
 }
@@ -387,10 +410,16 @@ fn record_call(ctx: &Arc<Context>, call: CallNotice) -> Option<Work> {
         let event = record.event.name();
         let result = ctx.store.store_call_with(record, notice).await;
         match &result {
-            Ok(CallStored::New(id)) => {
+            Ok(Saved::Committed(CallStored::New(id))) => {
                 tracing::debug!(goip_id, recvid, event, call_id = id, "call event logged")
             }
-            Ok(CallStored::Duplicate(id)) => tracing::info!(
+            Ok(Saved::Spooled) => tracing::info!(
+                goip_id,
+                recvid,
+                event,
+                "call event kept in the spool (the database is unavailable)"
+            ),
+            Ok(Saved::Committed(CallStored::Duplicate(id))) => tracing::info!(
                 goip_id,
                 recvid,
                 event,
@@ -405,7 +434,8 @@ fn record_call(ctx: &Arc<Context>, call: CallNotice) -> Option<Work> {
             ),
         }
         // Only a new event's notice waits in the inbox.
-        let new_notice = result.map(|stored| told && matches!(stored, CallStored::New(_)));
+        let new_notice =
+            result.map(|saved| told && matches!(saved, Saved::Committed(CallStored::New(_))));
         confirm(&ctx, durable, new_notice);
     }))
 }

@@ -64,7 +64,7 @@ use crate::engine::{Engine, EngineConfig};
 use crate::number::NumberRules;
 use crate::store::{
     ActiveGateway, CleanupTask, DEFAULT_REFRESH, GatewayDirectory, RefreshTask, Store, StoreError,
-    UnflushedWrites,
+    Timestamp, UnflushedWrites,
 };
 use crate::xmpp::address::AddressError;
 use crate::xmpp::{Addressing, LinkConfig, LinkState, XmppHandle, XmppLink};
@@ -142,6 +142,10 @@ pub(crate) struct Context {
     pub outbox: Outbox,
     /// Set when the bridge stops: runners start no new job.
     pub stopping: watch::Sender<bool>,
+    /// Set once what the previous run left in the outbox is settled
+    /// ([`outbox::recover`]); until then no runner starts, so none can
+    /// take a job that recovery is about to settle.
+    pub recovered: watch::Sender<bool>,
 }
 
 impl Context {
@@ -175,9 +179,14 @@ pub struct Bridge {
     router: JoinHandle<()>,
     pump: JoinHandle<()>,
     sendids: JoinHandle<()>,
+    /// Delivers what the spool brings into the database.
+    drained: JoinHandle<()>,
+    /// Settles the previous run's outbox once the database is back (when
+    /// it was not at start-up).
+    recovery: Option<JoinHandle<()>>,
     link_state: watch::Receiver<LinkState>,
-    _refresh: RefreshTask,
-    _cleanup: CleanupTask,
+    refresh: RefreshTask,
+    cleanup: CleanupTask,
 }
 
 impl std::fmt::Debug for Bridge {
@@ -212,9 +221,20 @@ impl Bridge {
             sms_timeout: config.engine.sms_timeout,
             ussd_timeout: config.engine.ussd_timeout,
         };
+        let started = Timestamp::now();
         let directory = GatewayDirectory::load(&store, config.numbers.clone()).await?;
         let mut engine_config = config.engine.clone();
-        let floor = store.sendid_floor().await?;
+        let floor = match store.sendid_floor().await {
+            Ok(floor) => floor,
+            // Sendids also grow with the clock, which covers a restart.
+            Err(e) if e.is_unavailable() => {
+                tracing::warn!(
+                    "no saved sendid floor ({e}): the clock alone keeps sendids growing"
+                );
+                0
+            }
+            Err(e) => return Err(e.into()),
+        };
         engine_config.sendid_floor = engine_config.sendid_floor.max(floor);
         let bind = engine_config.bind;
         let (engine, events) = Engine::start(engine_config, Arc::new(directory.clone()))
@@ -234,14 +254,28 @@ impl Bridge {
             inbox: Notify::new(),
             outbox: Outbox::default(),
             stopping: watch::Sender::new(false),
+            recovered: watch::Sender::new(false),
         });
-        let channels = match outbox::recover(&ctx).await {
-            Ok(channels) => channels,
-            Err(e) => {
-                ctx.engine.shutdown().await;
-                ctx.link.shutdown().await;
-                return Err(e.into());
+        // With the database there and nothing in the spool, the previous
+        // run's jobs are settled now, before anything new is accepted.
+        // Otherwise that waits until the spool has gone into the database
+        // (its writes come first), and runners wait with it.
+        let mut recovery = None;
+        let channels = if ctx.store.is_ready() && ctx.store.spooled() == 0 {
+            match outbox::recover(&ctx, None).await {
+                Ok(channels) => {
+                    ctx.recovered.send_replace(true);
+                    channels
+                }
+                Err(e) => {
+                    ctx.engine.shutdown().await;
+                    ctx.link.shutdown().await;
+                    return Err(e.into());
+                }
             }
+        } else {
+            recovery = Some(tokio::spawn(outbox::recover_later(ctx.clone(), started)));
+            Default::default()
         };
         tracing::info!(
             udp = %ctx.engine.local_addr(),
@@ -261,6 +295,7 @@ impl Bridge {
         ));
         let router = tokio::spawn(router::run(ctx.clone(), xmpp_inbound));
         let sendids = tokio::spawn(sendids::run(ctx.clone(), config.sendid_save_interval));
+        let drained = tokio::spawn(after_drains(ctx.clone()));
         for goip_id in channels {
             ctx.outbox.poke(&ctx, &goip_id);
         }
@@ -272,9 +307,11 @@ impl Bridge {
             router,
             pump,
             sendids,
+            drained,
+            recovery,
             link_state,
-            _refresh: refresh,
-            _cleanup: cleanup,
+            refresh,
+            cleanup,
         })
     }
 
@@ -304,14 +341,41 @@ impl Bridge {
         self.ctx.directory.refresh_now().await
     }
 
-    /// Whether every flow is still running: what the systemd watchdog
-    /// asks. A flow that ended on its own is a bug; systemd then restarts
-    /// goippy.
+    /// What reloads the gateways, to run apart from the bridge (a reload
+    /// waits on the database; nothing else should wait for it).
+    pub fn reloader(&self) -> GatewayDirectory {
+        self.ctx.directory.clone()
+    }
+
+    /// Whether every task that matters still runs: what the systemd
+    /// watchdog asks. A task that ended on its own (a panic, a bug) stops
+    /// the pings; systemd then restarts goippy. Returns the names of those
+    /// that stopped (empty: healthy).
+    pub fn stopped_tasks(&self) -> Vec<&'static str> {
+        let checks = [
+            (
+                "the UDP receive loop or the sweeper",
+                self.ctx.engine.is_running(),
+            ),
+            ("the database writer", self.ctx.store.writer_running()),
+            ("the XMPP link", self.ctx.link.is_running()),
+            ("the inbound flow", !self.inbound.is_finished()),
+            ("the XMPP router", !self.router.is_finished()),
+            ("the inbox pump", !self.pump.is_finished()),
+            ("the sendid saver", !self.sendids.is_finished()),
+            ("the spool's deliveries", !self.drained.is_finished()),
+            ("the gateway reload", self.refresh.is_running()),
+            ("the cleanup", self.cleanup.is_running()),
+        ];
+        checks
+            .into_iter()
+            .filter_map(|(name, running)| (!running).then_some(name))
+            .collect()
+    }
+
+    /// Whether every task that matters still runs ([`Bridge::stopped_tasks`]).
     pub fn healthy(&self) -> bool {
-        !(self.inbound.is_finished()
-            || self.router.is_finished()
-            || self.pump.is_finished()
-            || self.sendids.is_finished())
+        self.stopped_tasks().is_empty()
     }
 
     /// [`Bridge::shutdown_by`] with [`SHUTDOWN_DEADLINE`] from now; what it
@@ -352,6 +416,10 @@ impl Bridge {
         let started = tokio::time::Instant::now();
         tracing::info!("bridge stopping");
         let ctx = self.ctx;
+        if let Some(recovery) = self.recovery.take() {
+            recovery.abort();
+        }
+        self.drained.abort();
         ctx.store
             .give_up_at(deadline.checked_sub(STORE_RESERVE).unwrap_or(started));
         let flows_by = deadline.checked_sub(FLOWS_RESERVE).unwrap_or(started);
@@ -398,8 +466,8 @@ impl Bridge {
             sendids::save(&ctx),
         )
         .await;
-        drop(self._refresh);
-        drop(self._cleanup);
+        drop(self.refresh);
+        drop(self.cleanup);
         let unsaved = match ctx.store.close_by(deadline).await {
             Ok(()) => None,
             Err(StoreError::Unflushed(unsaved)) => Some(unsaved),
@@ -420,6 +488,19 @@ impl Bridge {
                 cut_off,
                 unsaved,
             })
+        }
+    }
+}
+
+/// Whenever writes the spool kept reach the database, what they brought is
+/// delivered: the inbox pump looks again, and every channel's runner reads
+/// its queue (a user's SMS accepted during the outage goes out now).
+async fn after_drains(ctx: Arc<Context>) {
+    let mut drained = ctx.store.spool_drained();
+    while drained.changed().await.is_ok() {
+        ctx.inbox.notify_one();
+        for gateway in ctx.directory.gateways() {
+            ctx.outbox.poke(&ctx, &gateway.goip_id);
         }
     }
 }

@@ -27,7 +27,7 @@ use std::time::Duration;
 use tokio::sync::{Notify, watch};
 use tokio::task::JoinHandle;
 
-use crate::store::{OutboundKind, OutboxState, StoreError};
+use crate::store::{OutboundKind, OutboxState, StoreError, Timestamp};
 use crate::xmpp::backoff::Backoff;
 
 use super::Context;
@@ -81,7 +81,8 @@ impl Outbox {
             runner.poke.notify_one();
             return;
         }
-        if ctx.is_stopping() {
+        if ctx.is_stopping() || !*ctx.recovered.borrow() {
+            // Recovery pokes every channel with queued jobs once it is done.
             return;
         }
         let poke = Arc::new(Notify::new());
@@ -203,11 +204,24 @@ async fn sleep_or_never(d: Option<Duration>) {
 
 /// Settles what the previous run left unfinished (see the module docs);
 /// returns the channels with queued SMS, whose runners must start.
-pub(crate) async fn recover(ctx: &Arc<Context>) -> Result<BTreeSet<String>, StoreError> {
+///
+/// `started`: when this run started, if jobs of its own may be queued
+/// already (a recovery that had to wait for the database): those are not
+/// the previous run's, and are only handed to their runners.
+pub(crate) async fn recover(
+    ctx: &Arc<Context>,
+    started: Option<Timestamp>,
+) -> Result<BTreeSet<String>, StoreError> {
     let mut channels = BTreeSet::new();
     for item in ctx.store.pending_outbox().await? {
         let id = item.id;
         let xmpp_id = item.xmpp_id.clone().unwrap_or_default();
+        if item.state == OutboxState::Queued && started.is_some_and(|s| item.created_at >= s) {
+            // Accepted by this run while recovery waited (no runner ran,
+            // so nothing of this run can be `sending`).
+            channels.insert(item.goip_id.clone());
+            continue;
+        }
         match (item.kind, item.state) {
             (OutboundKind::Sms, OutboxState::Queued) => {
                 tracing::info!(
@@ -274,6 +288,44 @@ pub(crate) async fn recover(ctx: &Arc<Context>) -> Result<BTreeSet<String>, Stor
         }
     }
     Ok(channels)
+}
+
+/// [`recover`] for a start while the database was unavailable or the spool
+/// held writes: waits until the database is reached and everything the
+/// spool held is in it (a flush: the previous run's last outcomes come
+/// first), settles, then lets the runners start. Retried with a growing
+/// pause while the database fails again.
+pub(crate) async fn recover_later(ctx: Arc<Context>, started: Timestamp) {
+    tracing::info!(
+        "the outbox the previous run left is settled once the database takes writes again; \
+         no SMS is sent until then"
+    );
+    let mut backoff = Backoff::new(RETRY_MIN, RETRY_MAX);
+    loop {
+        ctx.store.wait_ready().await;
+        let settled = match ctx.store.flush().await {
+            Ok(()) => recover(&ctx, Some(started)).await,
+            Err(e) => Err(e),
+        };
+        match settled {
+            Ok(channels) => {
+                ctx.recovered.send_replace(true);
+                tracing::info!(
+                    channels = channels.len(),
+                    "the previous run's outbox is settled; sending resumes"
+                );
+                for goip_id in channels {
+                    ctx.outbox.poke(&ctx, &goip_id);
+                }
+                return;
+            }
+            Err(StoreError::Closed | StoreError::Abandoned) => return,
+            Err(e) => {
+                tracing::warn!("cannot settle the previous run's outbox yet: {e}");
+                tokio::time::sleep(backoff.next_delay()).await;
+            }
+        }
+    }
 }
 
 /// A refused change means the row moved on meanwhile (nothing to do).

@@ -27,7 +27,9 @@ use tokio_xmpp::Stanza;
 use tokio_xmpp::jid::Jid;
 
 use crate::engine::registry::ChannelInfo;
-use crate::store::{ActiveGateway, CallFilter, OutboundKind, OutboundOptions, OutboundRecord};
+use crate::store::{
+    ActiveGateway, CallFilter, OutboundKind, OutboundOptions, OutboundRecord, Saved,
+};
 use crate::xmpp::failure::Refusal;
 use crate::xmpp::intent::ChatToContact;
 use crate::xmpp::link::{Inbound, StanzaKind};
@@ -192,11 +194,24 @@ async fn enqueue(
         receipt_requested,
         xmpp_to: Some(env.to.to_bare().to_string()),
     };
+    let kind = record.kind;
     match ctx.store.enqueue_outbound_with(record, options).await {
-        Ok(id) => {
+        Ok(Saved::Committed(id)) => {
             tracing::debug!(log_id = id.0, goip_id, "outbound job committed");
             ctx.outbox.poke(ctx, &goip_id);
             Vec::new()
+        }
+        Ok(Saved::Spooled) => {
+            // Accepted and safe on disk, but not in the outbox yet: the user
+            // must not take the silence for "sent" (the outbox runner is
+            // poked when the spool drains).
+            tracing::info!(
+                from = %env.from,
+                xmpp_id = env.id.as_deref().unwrap_or(""),
+                goip_id,
+                "outbound job kept in the spool (the database is unavailable)"
+            );
+            vec![reply::chat(&env.to, &env.from, spooled_text(kind)).into()]
         }
         Err(e) => {
             tracing::error!(from = %env.from, "cannot store an outbound job: {e}");
@@ -207,6 +222,20 @@ async fn enqueue(
                     detail: "its database is unavailable".into(),
                 },
             )]
+        }
+    }
+}
+
+/// What a user is told when their SMS or USSD code waits in the spool.
+fn spooled_text(kind: OutboundKind) -> &'static str {
+    match kind {
+        OutboundKind::Sms => {
+            "Not sent yet: the gateway's database is not answering. Your SMS is saved and goes \
+             out as soon as the database is back; you will hear whether it was sent."
+        }
+        OutboundKind::Ussd => {
+            "Not sent yet: the gateway's database is not answering. The USSD code is saved and \
+             goes to the network as soon as the database is back; the answer comes here."
         }
     }
 }

@@ -78,6 +78,13 @@ impl Engine {
         Ok((engine, events_rx))
     }
 
+    /// Whether the receive loop and the sweeper still run (for the
+    /// watchdog; false once the engine has been shut down).
+    pub fn is_running(&self) -> bool {
+        let tasks = lock(&self.inner.tasks);
+        !tasks.is_empty() && tasks.iter().all(|t| !t.is_finished())
+    }
+
     /// The address the socket is bound to.
     pub fn local_addr(&self) -> SocketAddr {
         self.inner.shared.local_addr

@@ -93,10 +93,6 @@ impl Backend {
         dispatch!(self, b => b.gateway(key).await)
     }
 
-    pub(crate) async fn undelivered_inbox(&self, limit: u32) -> Result<Vec<InboxItem>, StoreError> {
-        self.undelivered_inbox_after(0, limit).await
-    }
-
     /// Inbox rows with an id above `after`, oldest first.
     pub(crate) async fn undelivered_inbox_after(
         &self,

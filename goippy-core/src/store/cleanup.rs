@@ -29,15 +29,23 @@ pub const MARKER_KEEP: Duration = Duration::from_secs(86_400);
 /// How often the cleanup runs.
 const EVERY: Duration = Duration::from_secs(3600);
 
+/// `keep_markers`: the spool holds batches whose markers may decide
+/// whether they committed; no marker is deleted then, however old.
 pub(crate) async fn run_once(
     backend: &Backend,
     log_days: u32,
     now: Timestamp,
+    keep_markers: bool,
 ) -> Result<CleanupReport, StoreError> {
     let log_cutoff =
         (log_days > 0).then(|| now.minus(Duration::from_secs(u64::from(log_days) * 86_400)));
+    let marker_cutoff = if keep_markers {
+        Timestamp::from_unix(i64::MIN)
+    } else {
+        now.minus(MARKER_KEEP)
+    };
     backend
-        .cleanup(log_cutoff, now.minus(DEDUP_KEEP), now.minus(MARKER_KEEP))
+        .cleanup(log_cutoff, now.minus(DEDUP_KEEP), marker_cutoff)
         .await
 }
 
@@ -45,6 +53,13 @@ pub(crate) async fn run_once(
 #[derive(Debug)]
 pub struct CleanupTask {
     handle: JoinHandle<()>,
+}
+
+impl CleanupTask {
+    /// Whether the task still runs (for the watchdog).
+    pub fn is_running(&self) -> bool {
+        !self.handle.is_finished()
+    }
 }
 
 impl Drop for CleanupTask {

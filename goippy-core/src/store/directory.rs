@@ -93,6 +93,8 @@ struct Shared {
     rules: NumberRules,
     snapshot: RwLock<Arc<Snapshot>>,
     reload: tokio::sync::Mutex<()>,
+    /// A digest of the set last kept in the spool, to keep it only when it changed.
+    cached: std::sync::Mutex<Option<u64>>,
 }
 
 /// The in-memory registry of enabled gateways. Clones share one snapshot.
@@ -105,6 +107,13 @@ pub struct GatewayDirectory {
 #[derive(Debug)]
 pub struct RefreshTask {
     handle: JoinHandle<()>,
+}
+
+impl RefreshTask {
+    /// Whether the task still runs (for the watchdog).
+    pub fn is_running(&self) -> bool {
+        !self.handle.is_finished()
+    }
 }
 
 impl Drop for RefreshTask {
@@ -125,16 +134,59 @@ impl GatewayDirectory {
                 rules,
                 snapshot: RwLock::new(Arc::new(Snapshot::default())),
                 reload: tokio::sync::Mutex::new(()),
+                cached: std::sync::Mutex::new(None),
             }),
         };
-        directory.refresh_now().await?;
+        match directory.refresh_now().await {
+            Ok(_) => {}
+            // The daemon starts while its database is down: the gateways
+            // the spool kept authenticate the GoIPs until it is back.
+            Err(e) if e.is_unavailable() => match store.cached_gateways().await? {
+                Some(gateways) => {
+                    let n = directory.install(gateways);
+                    tracing::warn!(
+                        gateways = n,
+                        "the database is unavailable ({e}): using the gateways kept in the spool \
+                         until it answers"
+                    );
+                }
+                None => tracing::error!(
+                    "the database is unavailable ({e}) and no gateways were kept in the spool: \
+                     every GoIP is refused until the database answers"
+                ),
+            },
+            Err(e) => return Err(e),
+        }
         Ok(directory)
     }
 
     /// Reloads the snapshot now; returns how many gateways are enabled.
+    /// A set that changed is also kept in the spool (for a start while the
+    /// database is down).
     pub async fn refresh_now(&self) -> Result<usize, StoreError> {
         let _one_at_a_time = self.shared.reload.lock().await;
         let gateways = self.shared.store.list_gateways().await?;
+        let enabled: Vec<Gateway> = gateways
+            .into_iter()
+            .filter(|g| g.enabled && !g.ext.is_empty() && !g.goip_id.is_empty())
+            .collect();
+        let digest = cache_digest(&enabled);
+        let changed = {
+            let mut cached = lock(&self.shared.cached);
+            let changed = *cached != Some(digest);
+            *cached = Some(digest);
+            changed
+        };
+        if changed && let Err(e) = self.shared.store.cache_gateways(&enabled).await {
+            // Only the next start while the database is down would miss it.
+            lock(&self.shared.cached).take();
+            tracing::warn!("cannot keep the gateways in the spool: {e}");
+        }
+        Ok(self.install(enabled))
+    }
+
+    /// Makes `gateways` the snapshot; returns how many are enabled.
+    fn install(&self, gateways: Vec<Gateway>) -> usize {
         let mut next = Snapshot::default();
         for g in gateways {
             if !g.enabled || g.ext.is_empty() || g.goip_id.is_empty() {
@@ -157,7 +209,7 @@ impl GatewayDirectory {
             .snapshot
             .write()
             .unwrap_or_else(|p| p.into_inner()) = Arc::new(next);
-        Ok(count)
+        count
     }
 
     /// Takes the number a channel reports in its keepalive (`num:`) into the
@@ -322,4 +374,27 @@ fn report_changes(previous: &Snapshot, next: &Snapshot) {
             );
         }
     }
+}
+
+/// A digest of what the spool's copy of the gateways holds.
+fn cache_digest(gateways: &[Gateway]) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    for g in gateways {
+        (
+            &g.ext,
+            &g.goip_id,
+            g.password.expose(),
+            g.channel,
+            &g.msisdn,
+            &g.allow_regex,
+        )
+            .hash(&mut h);
+    }
+    h.finish()
+}
+
+/// The poison-tolerant lock of a std mutex held only for a moment.
+fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
 }

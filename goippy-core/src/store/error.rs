@@ -27,6 +27,12 @@ pub enum StoreError {
     Open { path: PathBuf, reason: String },
     #[error("cannot bring the database schema up to date: {0}")]
     Migrate(String),
+    /// The database did not answer in time, or cannot be reached now:
+    /// worth trying again later (see [`StoreError::is_unavailable`]).
+    #[error("the database is unavailable: {0}")]
+    Unavailable(String),
+    #[error("cannot use the spool {}: {reason}", path.display())]
+    Spool { path: PathBuf, reason: String },
     #[error("database error while {action}: {source}")]
     Database {
         action: &'static str,
@@ -74,6 +80,38 @@ impl StoreError {
         move |source| match source {
             sqlx::Error::PoolClosed => StoreError::Closed,
             source => StoreError::Database { action, source },
+        }
+    }
+
+    /// Whether this says "not now" (the database is down, frozen, locked,
+    /// its disk full) rather than "not this": the caller may try again
+    /// later, and a daemon keeps serving meanwhile.
+    pub fn is_unavailable(&self) -> bool {
+        match self {
+            StoreError::Unavailable(_) => true,
+            StoreError::Database { source, .. } => is_transient(source),
+            _ => false,
+        }
+    }
+
+    /// A failed step of bringing the schema up to date: unavailable when
+    /// the database did not answer, else a migration error.
+    pub(crate) fn migrating(what: &str, e: sqlx::Error) -> StoreError {
+        if is_transient(&e) {
+            StoreError::Unavailable(format!("{what}: {e}"))
+        } else {
+            StoreError::Migrate(format!("{what}: {e}"))
+        }
+    }
+
+    pub(crate) fn from_migration(e: sqlx::migrate::MigrateError) -> StoreError {
+        use sqlx::migrate::MigrateError;
+        match e {
+            MigrateError::Execute(e) => StoreError::migrating("running the migrations", e),
+            MigrateError::ExecuteMigration(e, version) => {
+                StoreError::migrating(&format!("running migration {version}"), e)
+            }
+            other => StoreError::Migrate(other.to_string()),
         }
     }
 }

@@ -157,7 +157,7 @@ pub(crate) trait LegacySchema {
 }
 
 fn failed(what: String) -> impl FnOnce(sqlx::Error) -> StoreError {
-    move |e| StoreError::Migrate(format!("{what}: {e}"))
+    move |e| StoreError::migrating(&what, e)
 }
 
 /// Brings an original goippy database to the starting point of the

@@ -41,6 +41,7 @@
 
 mod admin;
 mod backend;
+mod cache;
 mod cleanup;
 mod dialect;
 mod directory;
@@ -51,13 +52,18 @@ mod queries;
 mod ratelimit;
 mod records;
 mod rows;
+mod spool;
 mod sqlite;
 mod time;
 mod validate;
 mod writer;
 
-use std::sync::Arc;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
+
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
 
 use crate::config::DbSettings;
 
@@ -77,10 +83,12 @@ pub use sqlite::{BUSY_TIMEOUT as SQLITE_BUSY_TIMEOUT, SqliteSettings};
 pub use time::Timestamp;
 pub use validate::{CHANNELS, default_goip_id, destination_acl};
 
-pub use writer::UnflushedWrites;
+pub use spool::RESERVE_BYTES as SPOOL_RESERVE_BYTES;
+pub use writer::{GOIP_ACK_WAIT, UnflushedWrites};
 
 use backend::{Backend, GatewayKey};
-use writer::{Outcome, Transition, WriteOp, WriterConfig, WriterHandle};
+use spool::Spool;
+use writer::{Outcome, Transition, WriteOp, WriterConfig, WriterHandle, WriterStart, Written};
 
 /// goippy's migration history table (not sqlx's default `_sqlx_migrations`:
 /// the database may be shared with other applications).
@@ -109,6 +117,14 @@ pub struct StoreOptions {
     pub state_refresh: Duration,
     /// How long [`Store::close`] waits for queued writes.
     pub close_timeout: Duration,
+    /// `DB_TIMEOUT`: the longest a read, a write transaction or a wait for
+    /// a connection may take before it counts as failed — so a frozen or
+    /// half-open server is noticed in seconds.
+    pub db_timeout: Duration,
+    /// `DB_WRITE_WAIT`: how long a write waits for the database before the
+    /// spool keeps it (only with a spool; never more than
+    /// [`GOIP_ACK_WAIT`] for what a GoIP waits to be acked for).
+    pub write_wait: Duration,
 }
 
 impl Default for StoreOptions {
@@ -118,7 +134,34 @@ impl Default for StoreOptions {
             max_batch: 512,
             state_refresh: Duration::from_secs(120),
             close_timeout: Duration::from_secs(15),
+            db_timeout: Duration::from_secs(10),
+            write_wait: Duration::from_secs(1),
         }
+    }
+}
+
+/// Where an accepted write is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Saved<T> {
+    /// The database committed it, with this result.
+    Committed(T),
+    /// The database did not take it in time: it is on disk in the spool and
+    /// goes into the database, in order, when the database can take it (also
+    /// after a restart). Only a store opened with a spool says this.
+    Spooled,
+}
+
+impl<T> Saved<T> {
+    /// The result, when the database has it already.
+    pub fn committed(self) -> Option<T> {
+        match self {
+            Saved::Committed(t) => Some(t),
+            Saved::Spooled => None,
+        }
+    }
+
+    pub fn is_spooled(&self) -> bool {
+        matches!(self, Saved::Spooled)
     }
 }
 
@@ -131,7 +174,15 @@ pub struct Store {
 struct Inner {
     backend: Backend,
     writer: WriterHandle,
+    spool: Option<Spool>,
     description: String,
+    /// True once the schema is up to date; until then reads and writes do
+    /// not reach the database (see [`Store::open_serving`]).
+    ready: watch::Receiver<bool>,
+    /// Bounds every read ([`StoreOptions::db_timeout`]).
+    timeout: Duration,
+    /// Tries to reach the database until it answers (serving mode only).
+    connector: Mutex<Option<JoinHandle<()>>>,
 }
 
 impl std::fmt::Debug for Store {
@@ -145,54 +196,192 @@ impl std::fmt::Debug for Store {
 impl Store {
     /// Opens the database (creating a SQLite file and its directory when
     /// missing), brings the schema up to date and starts the writer. Must be
-    /// called inside a tokio runtime.
+    /// called inside a tokio runtime. Strict: an unreachable database is an
+    /// error (what the admin commands want); the daemon uses
+    /// [`Store::open_serving`].
     pub async fn open(settings: &DbSettings) -> Result<Store, StoreError> {
         Store::open_with(settings, StoreOptions::default()).await
     }
 
+    /// [`Store::open`] with tuning.
     pub async fn open_with(
         settings: &DbSettings,
         options: StoreOptions,
     ) -> Result<Store, StoreError> {
-        let (backend, description) = match settings {
-            DbSettings::Sqlite { file } => (
-                Backend::Sqlite(sqlite::SqliteBackend::open(file).await?),
-                format!("SQLite {}", file.display()),
-            ),
-            DbSettings::MySql {
-                host,
-                port,
-                database,
-                user,
-                password,
-            } => (
-                Backend::MySql(
-                    mysql::MySqlBackend::open(host, *port, database, user, password).await?,
-                ),
-                format!("MySQL {user}@{host}:{port}/{database}"),
-            ),
-        };
-        if let Err(e) = backend.migrate().await {
+        let (backend, description, _) = connect(settings, &options, false).await?;
+        if let Err(e) = timed(options.db_timeout, "migrating", backend.migrate()).await {
             backend.close().await;
             return Err(e);
         }
+        let (_, ready) = watch::channel(true);
         let writer = WriterHandle::spawn(
             backend.clone(),
-            WriterConfig {
-                capacity: options.queue_capacity.max(1),
-                max_batch: options.max_batch.max(1),
-                state_refresh: options.state_refresh,
-                close_timeout: options.close_timeout,
-            },
+            writer_config(&options),
+            WriterStart::without_spool(),
         );
         tracing::debug!(database = %description, "store open");
-        Ok(Store {
+        Ok(Store::assemble(
+            backend,
+            writer,
+            None,
+            description,
+            ready,
+            &options,
+        ))
+    }
+
+    /// Opens the store for the daemon, which must start and serve while its
+    /// database is down: the spool at `spool_path` is opened first (its
+    /// failure is an error: without it nothing could be acked durably); a
+    /// database that cannot be reached *now* (refused, no answer, locked,
+    /// full) is not an error: writes go to the spool, reads answer
+    /// [`StoreError::Unavailable`], and a background task tries the
+    /// database with a growing pause (1 s up to 30 s), brings its schema up
+    /// to date once it answers, and from then on the writer moves the
+    /// spool's writes into it. What waiting will not cure (a wrong
+    /// password, an unknown database, a schema conflict) is still an error.
+    pub async fn open_serving(
+        settings: &DbSettings,
+        spool_path: &Path,
+        options: StoreOptions,
+    ) -> Result<Store, StoreError> {
+        let spool = Spool::open(spool_path).await?;
+        let spool_error = |e: sqlx::Error| StoreError::Spool {
+            path: spool_path.to_path_buf(),
+            reason: e.to_string(),
+        };
+        let backlog = spool.entries().await.map_err(spool_error)?;
+        let marking = spool.delivered_marks().await.map_err(spool_error)?;
+        match spool.dead_writes().await {
+            Ok(0) => {}
+            Ok(n) => tracing::error!(
+                spool = %spool_path.display(),
+                "the spool keeps {n} writes the database refused for good (table dead_writes): \
+                 repair and re-apply them by hand, then delete them"
+            ),
+            Err(e) => return Err(spool_error(e)),
+        }
+        if !backlog.is_empty() {
+            tracing::info!(
+                spool = %spool_path.display(),
+                batches = backlog.len(),
+                writes = backlog.iter().map(|e| e.writes).sum::<usize>(),
+                "the spool holds writes a previous run could not give the database; \
+                 they go in first"
+            );
+        }
+        let (backend, description, reachable) = connect(settings, &options, true).await?;
+        let (ready_tx, ready) = watch::channel(false);
+        let mut connector = None;
+        let migrated = if reachable {
+            timed(options.db_timeout, "migrating", backend.migrate()).await
+        } else {
+            Err(StoreError::Unavailable("not reachable at start-up".into()))
+        };
+        match migrated {
+            Ok(()) => {
+                ready_tx.send_replace(true);
+            }
+            Err(e) if e.is_unavailable() => {
+                tracing::warn!(
+                    database = %description,
+                    spool = %spool_path.display(),
+                    "the database is unavailable ({e}); serving anyway: writes are kept in the \
+                     spool and go into the database when it answers"
+                );
+                connector = Some(tokio::spawn(connect_later(
+                    backend.clone(),
+                    description.clone(),
+                    ready_tx,
+                    options.db_timeout,
+                )));
+            }
+            Err(e) => {
+                backend.close().await;
+                spool.close().await;
+                return Err(e);
+            }
+        }
+        let writer = WriterHandle::spawn(
+            backend.clone(),
+            writer_config(&options),
+            WriterStart {
+                spool: Some(spool.clone()),
+                backlog,
+                marking,
+                ready: ready.clone(),
+            },
+        );
+        tracing::debug!(database = %description, spool = %spool_path.display(), "store open");
+        let store = Store::assemble(backend, writer, Some(spool), description, ready, &options);
+        *lock(&store.inner.connector) = connector;
+        Ok(store)
+    }
+
+    fn assemble(
+        backend: Backend,
+        writer: WriterHandle,
+        spool: Option<Spool>,
+        description: String,
+        ready: watch::Receiver<bool>,
+        options: &StoreOptions,
+    ) -> Store {
+        Store {
             inner: Arc::new(Inner {
                 backend,
                 writer,
+                spool,
                 description,
+                ready,
+                timeout: options.db_timeout,
+                connector: Mutex::new(None),
             }),
-        })
+        }
+    }
+
+    /// Whether the database has been reached (and its schema brought up to
+    /// date) since the store opened.
+    pub fn is_ready(&self) -> bool {
+        *self.inner.ready.borrow()
+    }
+
+    /// Waits until [`Store::is_ready`].
+    pub async fn wait_ready(&self) {
+        let mut ready = self.inner.ready.clone();
+        if ready.wait_for(|r| *r).await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    }
+
+    /// Writes kept in the spool that the database has not taken yet.
+    pub fn spooled(&self) -> usize {
+        self.inner.writer.spooled()
+    }
+
+    /// Changes whenever writes from the spool reach the database: new inbox
+    /// rows and outbox jobs may be there.
+    pub fn spool_drained(&self) -> watch::Receiver<u64> {
+        self.inner.writer.drained()
+    }
+
+    /// Whether the writer task still runs (for the watchdog).
+    pub fn writer_running(&self) -> bool {
+        self.inner.writer.is_running()
+    }
+
+    /// Bounds a read by the store's timeout; before the database was ever
+    /// reached, answers unavailable at once.
+    async fn read<T>(
+        &self,
+        what: &'static str,
+        read: impl std::future::Future<Output = Result<T, StoreError>>,
+    ) -> Result<T, StoreError> {
+        if !self.is_ready() {
+            return Err(StoreError::Unavailable(
+                "not reached since goippy started".into(),
+            ));
+        }
+        timed(self.inner.timeout, what, read).await
     }
 
     /// Which database this is, for messages (never with a password).
@@ -218,17 +407,28 @@ impl Store {
     /// [`StoreOptions::close_timeout`] for the database; then
     /// [`StoreError::Unflushed`] says what was not saved.
     pub async fn close(&self) -> Result<(), StoreError> {
+        self.stop_connector();
         let flushed = self.inner.writer.close(None).await;
+        if let Some(spool) = &self.inner.spool {
+            spool.close().await;
+        }
         self.inner.backend.close().await;
         flushed
     }
 
+    fn stop_connector(&self) {
+        if let Some(task) = lock(&self.inner.connector).take() {
+            task.abort();
+        }
+    }
+
     /// Stopping: from now on a write the database has not taken by `at` is
-    /// given up instead of retried (its caller gets
-    /// [`StoreError::Abandoned`]), and so is every write after it, so that
-    /// an unreachable database cannot hold the shutdown up. Nothing changes
-    /// while the database answers. Call it at the start of a shutdown, with
-    /// an instant that leaves time for the rest of it.
+    /// no longer waited for, so that an unreachable database cannot hold the
+    /// shutdown up: with a spool it is kept there for the next start;
+    /// without one it is given up (its caller gets
+    /// [`StoreError::Abandoned`]), and so is every write after it. Nothing
+    /// changes while the database answers. Call it at the start of a
+    /// shutdown, with an instant that leaves time for the rest of it.
     pub fn give_up_at(&self, at: tokio::time::Instant) {
         self.inner.writer.give_up_at(at);
     }
@@ -236,7 +436,15 @@ impl Store {
     /// [`Store::close`], but never past `deadline` (the pool's own closing
     /// included).
     pub async fn close_by(&self, deadline: tokio::time::Instant) -> Result<(), StoreError> {
+        self.stop_connector();
         let flushed = self.inner.writer.close(Some(deadline)).await;
+        if let Some(spool) = &self.inner.spool
+            && tokio::time::timeout_at(deadline, spool.close())
+                .await
+                .is_err()
+        {
+            tracing::debug!("the spool did not close by the deadline");
+        }
         if tokio::time::timeout_at(deadline, self.inner.backend.close())
             .await
             .is_err()
@@ -255,6 +463,53 @@ impl Store {
     /// Waits until every write submitted before this call is committed.
     pub async fn flush(&self) -> Result<(), StoreError> {
         self.inner.writer.submit(WriteOp::Barrier).await.map(|_| ())
+    }
+
+    // ----- what the daemon needs while the database is away --------------
+
+    /// Keeps the enabled gateways in the spool, for a start while the
+    /// database is down. Without a spool, nothing.
+    pub async fn cache_gateways(&self, gateways: &[Gateway]) -> Result<(), StoreError> {
+        let Some(spool) = &self.inner.spool else {
+            return Ok(());
+        };
+        let cached: Vec<cache::CachedGateway> =
+            gateways.iter().map(cache::CachedGateway::from).collect();
+        let json = serde_json::to_string(&cached)
+            .map_err(|e| StoreError::Internal(format!("encoding the gateway cache: {e}")))?;
+        spool
+            .put_cache(cache::GATEWAYS, &json)
+            .await
+            .map_err(|e| self.spool_error(e))
+    }
+
+    /// The gateways [`Store::cache_gateways`] kept, if any.
+    pub async fn cached_gateways(&self) -> Result<Option<Vec<Gateway>>, StoreError> {
+        let Some(spool) = &self.inner.spool else {
+            return Ok(None);
+        };
+        let Some(json) = spool
+            .get_cache(cache::GATEWAYS)
+            .await
+            .map_err(|e| self.spool_error(e))?
+        else {
+            return Ok(None);
+        };
+        let cached: Vec<cache::CachedGateway> = serde_json::from_str(&json)
+            .map_err(|e| self.spool_error(sqlx::Error::Decode(e.into())))?;
+        Ok(Some(cached.into_iter().map(Gateway::from).collect()))
+    }
+
+    fn spool_error(&self, e: sqlx::Error) -> StoreError {
+        StoreError::Spool {
+            path: self
+                .inner
+                .spool
+                .as_ref()
+                .map(|s| s.path().to_path_buf())
+                .unwrap_or_default(),
+            reason: e.to_string(),
+        }
     }
 
     // ----- gateways --------------------------------------------------------
@@ -329,24 +584,34 @@ impl Store {
 
     /// Every gateway, enabled or not, by extension, with when its channel was last seen.
     pub async fn list_gateways(&self) -> Result<Vec<Gateway>, StoreError> {
-        self.inner.backend.list_gateways().await
+        self.read("listing the gateways", self.inner.backend.list_gateways())
+            .await
     }
 
     pub async fn gateway_by_ext(&self, ext: &str) -> Result<Option<Gateway>, StoreError> {
-        self.inner.backend.gateway(GatewayKey::Ext(ext)).await
+        self.read(
+            "reading a gateway",
+            self.inner.backend.gateway(GatewayKey::Ext(ext)),
+        )
+        .await
     }
 
     pub async fn gateway_by_goip_id(&self, goip_id: &str) -> Result<Option<Gateway>, StoreError> {
-        self.inner
-            .backend
-            .gateway(GatewayKey::GoipId(goip_id))
-            .await
+        self.read(
+            "reading a gateway",
+            self.inner.backend.gateway(GatewayKey::GoipId(goip_id)),
+        )
+        .await
     }
 
     /// By the number exactly as stored (see [`GatewayDirectory`] for lookups
     /// that understand number formats).
     pub async fn gateway_by_msisdn(&self, msisdn: &str) -> Result<Option<Gateway>, StoreError> {
-        self.inner.backend.gateway(GatewayKey::Msisdn(msisdn)).await
+        self.read(
+            "reading a gateway",
+            self.inner.backend.gateway(GatewayKey::Msisdn(msisdn)),
+        )
+        .await
     }
 
     // ----- the hot path ----------------------------------------------------
@@ -358,15 +623,16 @@ impl Store {
         self.inner.writer.record_state(update.fitted());
     }
 
-    /// Logs a call event and returns once it is committed; only then may
-    /// the GoIP get its ack (an ack for a write that is merely queued would
-    /// be lost with it in a crash, and the GoIP would not send it again). A
+    /// Logs a call event and returns once it is saved (committed, or kept by
+    /// the spool); only then may the GoIP get its ack (an ack for a write
+    /// that is merely queued would be lost with it in a crash, and the GoIP
+    /// would not send it again). A
     /// retransmission — also one that arrives after a restart — comes back
     /// as [`CallStored::Duplicate`], recognised by (channel, event, recvid,
     /// what it says) in `goippy_dedup` as an SMS is (see [`recvid_number`]
     /// for a recvid that is no number). An event with no recvid has no such
     /// key: it is logged each time it comes.
-    pub async fn store_call(&self, call: CallRecord) -> Result<CallStored, StoreError> {
+    pub async fn store_call(&self, call: CallRecord) -> Result<Saved<CallStored>, StoreError> {
         self.store_call_with(call, None).await
     }
 
@@ -378,27 +644,28 @@ impl Store {
         &self,
         call: CallRecord,
         notice: Option<NoticeRecord>,
-    ) -> Result<CallStored, StoreError> {
-        match self
+    ) -> Result<Saved<CallStored>, StoreError> {
+        let written = self
             .inner
             .writer
             .submit(WriteOp::Call {
                 call: call.fitted(),
                 notice: notice.map(NoticeRecord::fitted),
             })
-            .await?
-        {
+            .await?;
+        saved(written, |outcome| match outcome {
             Outcome::Stored { id, new: true } => Ok(CallStored::New(id)),
             Outcome::Stored { id, new: false } => Ok(CallStored::Duplicate(id)),
             other => Err(unexpected(other)),
-        }
+        })
     }
 
-    /// Stores something received and returns once it is committed; only
-    /// then may the GoIP get its ack. A retransmission — also one that
-    /// arrives after a restart — comes back as [`Stored::Duplicate`] with the
-    /// id of the first copy. New rows wait in the inbox.
-    pub async fn store_inbound(&self, record: InboundRecord) -> Result<Stored, StoreError> {
+    /// Stores something received and returns once it is saved (committed,
+    /// or kept by the spool); only then may the GoIP get its ack. A
+    /// retransmission — also one that arrives after a restart — comes back
+    /// as [`Stored::Duplicate`] with the id of the first copy. New rows wait
+    /// in the inbox.
+    pub async fn store_inbound(&self, record: InboundRecord) -> Result<Saved<Stored>, StoreError> {
         self.store_inbound_matched(record, None).await
     }
 
@@ -411,10 +678,10 @@ impl Store {
         &self,
         record: InboundRecord,
         outbound: Option<LogId>,
-    ) -> Result<Stored, StoreError> {
+    ) -> Result<Saved<Stored>, StoreError> {
         let record = record.fitted();
         let body_hash = writer::body_hash(&record.kind.dedup_text());
-        match self
+        let written = self
             .inner
             .writer
             .submit(WriteOp::Inbound {
@@ -422,19 +689,19 @@ impl Store {
                 body_hash,
                 outbound,
             })
-            .await?
-        {
+            .await?;
+        saved(written, |outcome| match outcome {
             Outcome::Stored { id, new: true } => Ok(Stored::New(LogId(id))),
             Outcome::Stored { id, new: false } => Ok(Stored::Duplicate(LogId(id))),
             other => Err(unexpected(other)),
-        }
+        })
     }
 
     // ----- inbox -----------------------------------------------------------
 
     /// Inbound rows not yet written to XMPP, oldest first.
     pub async fn undelivered_inbox(&self, limit: u32) -> Result<Vec<InboxItem>, StoreError> {
-        self.inner.backend.undelivered_inbox(limit).await
+        self.undelivered_inbox_after(None, limit).await
     }
 
     /// Inbox rows after `after` (all when `None`), oldest first: for a reader
@@ -444,41 +711,69 @@ impl Store {
         after: Option<LogId>,
         limit: u32,
     ) -> Result<Vec<InboxItem>, StoreError> {
-        self.inner
-            .backend
-            .undelivered_inbox_after(after.map_or(0, |id| id.0), limit)
-            .await
-    }
-
-    /// Stores a notice for a user in the inbox (see [`NoticeRecord`]);
-    /// returns once it is committed.
-    pub async fn store_notice(&self, notice: NoticeRecord) -> Result<LogId, StoreError> {
-        match self
-            .inner
-            .writer
-            .submit(WriteOp::Notice(notice.fitted()))
-            .await?
-        {
-            Outcome::Stored { id, .. } => Ok(LogId(id)),
-            other => Err(unexpected(other)),
+        // Rows whose delivered mark is still on its way (queued, or kept by
+        // the spool while the database takes no writes) were delivered:
+        // they are skipped, or they would be sent again on every round.
+        let mut after = after.map_or(0, |id| id.0);
+        loop {
+            let page = self
+                .read(
+                    "reading the inbox",
+                    self.inner.backend.undelivered_inbox_after(after, limit),
+                )
+                .await?;
+            let full = page.len() >= usize::try_from(limit).unwrap_or(usize::MAX);
+            let Some(last) = page.last() else {
+                return Ok(page);
+            };
+            after = last.id.0;
+            let rows: Vec<InboxItem> = page
+                .into_iter()
+                .filter(|row| !self.inner.writer.is_marking(row.id.0))
+                .collect();
+            if !rows.is_empty() || !full {
+                return Ok(rows);
+            }
         }
     }
 
+    /// Stores a notice for a user in the inbox (see [`NoticeRecord`]);
+    /// returns once it is saved.
+    pub async fn store_notice(&self, notice: NoticeRecord) -> Result<Saved<LogId>, StoreError> {
+        let written = self
+            .inner
+            .writer
+            .submit(WriteOp::Notice(notice.fitted()))
+            .await?;
+        saved(written, |outcome| match outcome {
+            Outcome::Stored { id, .. } => Ok(LogId(id)),
+            other => Err(unexpected(other)),
+        })
+    }
+
     /// Takes a row out of the inbox once it has been written to the XMPP
-    /// stream. Marking it again is harmless.
+    /// stream. Marking it again is harmless. From the moment this is
+    /// called, the inbox no longer hands the row out, also while the mark
+    /// waits in the spool.
     pub async fn mark_delivered(&self, id: LogId) -> Result<(), StoreError> {
         match self.inner.writer.submit(WriteOp::Delivered(id)).await? {
-            Outcome::Done => Ok(()),
-            Outcome::NoSuchInbound { .. } => Err(StoreError::UnknownMessage(id)),
-            other => Err(unexpected(other)),
+            Written::Spooled | Written::Committed(Outcome::Done) => Ok(()),
+            Written::Committed(Outcome::NoSuchInbound { .. }) => {
+                Err(StoreError::UnknownMessage(id))
+            }
+            Written::Committed(other) => Err(unexpected(other)),
         }
     }
 
     // ----- outbox ----------------------------------------------------------
 
-    /// Stores an outbound job as `queued`; returns once it is committed,
-    /// before anything may be sent.
-    pub async fn enqueue_outbound(&self, record: OutboundRecord) -> Result<LogId, StoreError> {
+    /// Stores an outbound job as `queued`; returns once it is saved
+    /// (committed, or kept by the spool, whence it enters the outbox when
+    /// the database can take it), before anything may be sent.
+    pub async fn enqueue_outbound(
+        &self,
+        record: OutboundRecord,
+    ) -> Result<Saved<LogId>, StoreError> {
         self.enqueue_outbound_with(record, OutboundOptions::default())
             .await
     }
@@ -489,24 +784,26 @@ impl Store {
         &self,
         record: OutboundRecord,
         options: OutboundOptions,
-    ) -> Result<LogId, StoreError> {
-        match self
+    ) -> Result<Saved<LogId>, StoreError> {
+        let written = self
             .inner
             .writer
             .submit(WriteOp::Outbound {
                 record: record.fitted(),
                 options: options.fitted(),
             })
-            .await?
-        {
+            .await?;
+        saved(written, |outcome| match outcome {
             Outcome::Enqueued { id } => Ok(LogId(id)),
             other => Err(unexpected(other)),
-        }
+        })
     }
 
     /// `queued` → `sending`, with the session's sendid. Call it (and wait for
     /// it) before the first SEND datagram goes out; it fails for a job that
     /// is not `queued`, which is what keeps a job from being sent twice.
+    /// It waits for the database itself: the spool cannot say whether the
+    /// job is still queued.
     pub async fn mark_sending(&self, id: LogId, sendid: i64) -> Result<(), StoreError> {
         self.transition(id, Transition::Sending { sendid }, None)
             .await
@@ -602,9 +899,14 @@ impl Store {
             })
             .await?
         {
-            Outcome::Done => Ok(()),
-            Outcome::TransitionRefused { from, .. } => Err(StoreError::Transition { id, to, from }),
-            other => Err(unexpected(other)),
+            // Kept by the spool: it is applied in order when the database
+            // is back; a refusal then is logged (outcomes other than
+            // `sending` are never refused for a job this process ran).
+            Written::Spooled | Written::Committed(Outcome::Done) => Ok(()),
+            Written::Committed(Outcome::TransitionRefused { from, .. }) => {
+                Err(StoreError::Transition { id, to, from })
+            }
+            Written::Committed(other) => Err(unexpected(other)),
         }
     }
 
@@ -612,12 +914,14 @@ impl Store {
     /// ones can be sent; `sending` ones were interrupted and must be ended
     /// with [`Store::mark_unknown`].
     pub async fn pending_outbox(&self) -> Result<Vec<OutboxItem>, StoreError> {
-        self.inner.backend.pending_outbox().await
+        self.read("reading the outbox", self.inner.backend.pending_outbox())
+            .await
     }
 
     /// One outbound job.
     pub async fn outbound(&self, id: LogId) -> Result<Option<OutboxItem>, StoreError> {
-        self.inner.backend.outbound(id).await
+        self.read("reading the outbox", self.inner.backend.outbound(id))
+            .await
     }
 
     /// The `queued` jobs of one channel, oldest first: the channel's queue.
@@ -626,33 +930,77 @@ impl Store {
         goip_id: &str,
         limit: u32,
     ) -> Result<Vec<OutboxItem>, StoreError> {
-        self.inner.backend.queued_outbound(goip_id, limit).await
+        self.read(
+            "reading the outbox",
+            self.inner.backend.queued_outbound(goip_id, limit),
+        )
+        .await
     }
 
     // ----- counters --------------------------------------------------------
 
     /// The sendid the engine must stay above after a restart: the largest
     /// one saved with [`Store::save_sendid_floor`] or recorded on an
-    /// outbound row, whichever is larger (0 for a new database).
+    /// outbound row, whichever is larger (0 for a new database). While the
+    /// database is unavailable, the spool's copy of the last one saved.
     pub async fn sendid_floor(&self) -> Result<u32, StoreError> {
-        let highest = self.inner.backend.sendid_floor().await?;
+        let cached = self.cached_sendid_floor().await;
+        let highest = match self
+            .read(
+                "reading the sendid floor",
+                self.inner.backend.sendid_floor(),
+            )
+            .await
+        {
+            Ok(highest) => highest.max(cached.unwrap_or(0)),
+            Err(e) if e.is_unavailable() => match cached {
+                Some(cached) => {
+                    tracing::warn!(
+                        "the database is unavailable ({e}): using the sendid floor kept in the spool"
+                    );
+                    cached
+                }
+                None => return Err(e),
+            },
+            Err(e) => return Err(e),
+        };
         Ok(u32::try_from(highest.clamp(0, i64::from(u32::MAX))).unwrap_or(0))
     }
 
+    async fn cached_sendid_floor(&self) -> Option<i64> {
+        let spool = self.inner.spool.as_ref()?;
+        spool
+            .get_cache(SENDID_COUNTER)
+            .await
+            .ok()
+            .flatten()
+            .and_then(|v| v.parse().ok())
+    }
+
     /// Raises the saved sendid floor to `sendid` (it never goes down);
-    /// returns once committed.
+    /// returns once saved (the spool also keeps a copy of its own, which a
+    /// start while the database is down reads).
     pub async fn save_sendid_floor(&self, sendid: u32) -> Result<(), StoreError> {
+        if let Some(spool) = &self.inner.spool {
+            let higher = self
+                .cached_sendid_floor()
+                .await
+                .is_none_or(|cached| cached < i64::from(sendid));
+            if higher && let Err(e) = spool.put_cache(SENDID_COUNTER, &sendid.to_string()).await {
+                tracing::warn!("cannot keep the sendid floor in the spool: {e}");
+            }
+        }
         match self
             .inner
             .writer
             .submit(WriteOp::Counter {
-                name: SENDID_COUNTER,
+                name: SENDID_COUNTER.to_string(),
                 value: i64::from(sendid),
             })
             .await?
         {
-            Outcome::Done => Ok(()),
-            other => Err(unexpected(other)),
+            Written::Spooled | Written::Committed(Outcome::Done) => Ok(()),
+            Written::Committed(other) => Err(unexpected(other)),
         }
     }
 
@@ -664,15 +1012,21 @@ impl Store {
         sms_no: i64,
         within: Duration,
     ) -> Result<Vec<OutboxItem>, StoreError> {
-        self.inner
-            .backend
-            .find_outbound_by_sms_no(goip_id, sms_no, Timestamp::now().minus(within))
-            .await
+        self.read(
+            "reading the outbox",
+            self.inner.backend.find_outbound_by_sms_no(
+                goip_id,
+                sms_no,
+                Timestamp::now().minus(within),
+            ),
+        )
+        .await
     }
 
     /// Any `goippy_log` row.
     pub async fn log_entry(&self, id: LogId) -> Result<Option<LogEntry>, StoreError> {
-        self.inner.backend.log_entry(id).await
+        self.read("reading the log", self.inner.backend.log_entry(id))
+            .await
     }
 
     // ----- calls and state -------------------------------------------------
@@ -683,12 +1037,20 @@ impl Store {
         filter: CallFilter<'_>,
         limit: u32,
     ) -> Result<Vec<CallEntry>, StoreError> {
-        self.inner.backend.recent_calls(filter, limit).await
+        self.read(
+            "reading the call log",
+            self.inner.backend.recent_calls(filter, limit),
+        )
+        .await
     }
 
     /// The last stored keepalive of a channel.
     pub async fn channel_state(&self, goip_id: &str) -> Result<Option<ChannelState>, StoreError> {
-        self.inner.backend.channel_state(goip_id).await
+        self.read(
+            "reading a channel's state",
+            self.inner.backend.channel_state(goip_id),
+        )
+        .await
     }
 
     // ----- maintenance -----------------------------------------------------
@@ -698,7 +1060,17 @@ impl Store {
     /// unfinished outbox rows; dedup keys older than [`DEDUP_KEEP`]; batch
     /// markers older than [`MARKER_KEEP`].
     pub async fn cleanup(&self, log_days: u32) -> Result<CleanupReport, StoreError> {
-        cleanup::run_once(&self.inner.backend, log_days, Timestamp::now()).await
+        let keep_markers = self.spooled() > 0;
+        self.read(
+            "cleaning up",
+            cleanup::run_once(
+                &self.inner.backend,
+                log_days,
+                Timestamp::now(),
+                keep_markers,
+            ),
+        )
+        .await
     }
 
     /// [`Store::cleanup`] now and then every hour, until the task is dropped
@@ -706,6 +1078,132 @@ impl Store {
     pub fn spawn_cleanup(&self, log_days: u32) -> CleanupTask {
         cleanup::spawn(self.clone(), log_days)
     }
+}
+
+/// A writer's answer as the caller's type.
+fn saved<T>(
+    written: Written,
+    committed: impl FnOnce(Outcome) -> Result<T, StoreError>,
+) -> Result<Saved<T>, StoreError> {
+    match written {
+        Written::Committed(outcome) => committed(outcome).map(Saved::Committed),
+        Written::Spooled => Ok(Saved::Spooled),
+    }
+}
+
+/// Bounds `work` by `timeout`: past it, the database counts as unavailable.
+async fn timed<T>(
+    timeout: Duration,
+    what: &'static str,
+    work: impl std::future::Future<Output = Result<T, StoreError>>,
+) -> Result<T, StoreError> {
+    match tokio::time::timeout(timeout, work).await {
+        Ok(result) => result,
+        Err(_) => Err(StoreError::Unavailable(format!(
+            "no answer within {} s while {what}",
+            timeout.as_secs_f32()
+        ))),
+    }
+}
+
+fn writer_config(options: &StoreOptions) -> WriterConfig {
+    WriterConfig {
+        capacity: options.queue_capacity.max(1),
+        max_batch: options.max_batch.max(1),
+        state_refresh: options.state_refresh,
+        close_timeout: options.close_timeout,
+        write_wait: options.write_wait,
+        attempt_timeout: options.db_timeout,
+    }
+}
+
+/// Opens the backend of `settings`: (the backend, a description without a
+/// password, whether the database answered). `serve_while_down`: see
+/// [`Store::open_serving`].
+async fn connect(
+    settings: &DbSettings,
+    options: &StoreOptions,
+    serve_while_down: bool,
+) -> Result<(Backend, String, bool), StoreError> {
+    match settings {
+        DbSettings::Sqlite { file } => {
+            let (backend, reachable) =
+                sqlite::SqliteBackend::open(file, options.db_timeout, serve_while_down).await?;
+            Ok((
+                Backend::Sqlite(backend),
+                format!("SQLite {}", file.display()),
+                reachable,
+            ))
+        }
+        DbSettings::MySql {
+            host,
+            port,
+            database,
+            user,
+            password,
+        } => {
+            let (backend, reachable) = mysql::MySqlBackend::open(
+                host,
+                *port,
+                database,
+                user,
+                password,
+                options.db_timeout,
+                serve_while_down,
+            )
+            .await?;
+            Ok((
+                Backend::MySql(backend),
+                format!("MySQL {user}@{host}:{port}/{database}"),
+                reachable,
+            ))
+        }
+    }
+}
+
+/// Tries the database until it answers and its schema is up to date, then
+/// says so on `ready` (and the writer starts moving the spool into it).
+async fn connect_later(
+    backend: Backend,
+    description: String,
+    ready: watch::Sender<bool>,
+    timeout: Duration,
+) {
+    static STILL_DOWN: ratelimit::RateLimited =
+        ratelimit::RateLimited::new(Duration::from_secs(60));
+    let mut backoff =
+        crate::xmpp::backoff::Backoff::new(Duration::from_secs(1), Duration::from_secs(30));
+    let mut attempts = 0u32;
+    loop {
+        tokio::time::sleep(backoff.next_delay()).await;
+        attempts += 1;
+        match timed(timeout, "migrating", backend.migrate()).await {
+            Ok(()) => {
+                tracing::info!(
+                    database = %description,
+                    attempts,
+                    "the database answers: schema up to date, the spool goes into it now"
+                );
+                ready.send_replace(true);
+                return;
+            }
+            Err(e) => {
+                if let Some(suppressed) = STILL_DOWN.allow() {
+                    let level_error = !e.is_unavailable();
+                    if level_error {
+                        tracing::error!(database = %description, attempts, suppressed, "the database cannot be used: {e}; trying again");
+                    } else {
+                        tracing::warn!(database = %description, attempts, suppressed, "the database is still unavailable: {e}");
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The poison-tolerant lock of a std mutex held only for a moment.
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 fn unexpected(outcome: Outcome) -> StoreError {

@@ -23,11 +23,8 @@ use sqlx::{AssertSqlSafe, ConnectOptions, Connection, Transaction};
 
 use crate::config::Secret;
 
-use super::error::StoreError;
+use super::error::{StoreError, is_transient};
 use super::legacy::{BaselineColumn, LegacySchema};
-
-/// How long connecting may take before it counts as failed.
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
 #[derive(Debug, Clone)]
 pub(crate) struct MySqlBackend {
@@ -36,14 +33,24 @@ pub(crate) struct MySqlBackend {
 
 impl MySqlBackend {
     /// Connects to `database` on `host:port` as `user` (the password only
-    /// goes to the driver).
+    /// goes to the driver). Every connection attempt and every wait for a
+    /// pooled connection is bounded by `timeout`.
+    ///
+    /// With `serve_while_down`, a server that cannot be reached now (refused,
+    /// no answer, restarting, too many connections) is not an error: the
+    /// pool is made without connecting and `reachable` is false — the
+    /// daemon serves from its spool and tries again. A refusal that waiting
+    /// will not cure (wrong password, unknown database, no privileges) is
+    /// always an error, named so the operator can fix it.
     pub(crate) async fn open(
         host: &str,
         port: u16,
         database: &str,
         user: &str,
         password: &Secret,
-    ) -> Result<MySqlBackend, StoreError> {
+        timeout: Duration,
+        serve_while_down: bool,
+    ) -> Result<(MySqlBackend, bool), StoreError> {
         let options = MySqlConnectOptions::new()
             .host(host)
             .port(port)
@@ -58,29 +65,35 @@ impl MySqlBackend {
             user: user.to_owned(),
             reason,
         };
+        let pool_options = MySqlPoolOptions::new()
+            .max_connections(5)
+            .acquire_timeout(timeout)
+            .test_before_acquire(true);
         // One direct attempt first: the pool would keep retrying a refused
         // connection for its whole acquire timeout, and at start-up the
         // operator wants the reason at once.
-        match tokio::time::timeout(CONNECT_TIMEOUT, options.connect()).await {
+        let reason = match tokio::time::timeout(timeout, options.connect()).await {
             Ok(Ok(conn)) => {
                 let _ = conn.close().await;
+                let pool = pool_options
+                    .connect_with(options)
+                    .await
+                    .map_err(|e| connect_error(e.to_string()))?;
+                return Ok((MySqlBackend { pool }, true));
             }
-            Ok(Err(e)) => return Err(connect_error(e.to_string())),
-            Err(_) => {
-                return Err(connect_error(format!(
-                    "no answer within {} s",
-                    CONNECT_TIMEOUT.as_secs()
-                )));
-            }
+            Ok(Err(e)) if !is_transient(&e) => return Err(connect_error(e.to_string())),
+            Ok(Err(e)) => e.to_string(),
+            Err(_) => format!("no answer within {} s", timeout.as_secs_f32()),
+        };
+        if !serve_while_down {
+            return Err(connect_error(reason));
         }
-        let pool = MySqlPoolOptions::new()
-            .max_connections(5)
-            .acquire_timeout(CONNECT_TIMEOUT)
-            .test_before_acquire(true)
-            .connect_with(options)
-            .await
-            .map_err(|e| connect_error(e.to_string()))?;
-        Ok(MySqlBackend { pool })
+        tracing::warn!(
+            "{}; starting anyway: what arrives is kept in the spool until the server answers",
+            connect_error(reason)
+        );
+        let pool = pool_options.connect_lazy_with(options);
+        Ok((MySqlBackend { pool }, false))
     }
 
     pub(crate) async fn close(&self) {

@@ -40,6 +40,41 @@ pub(super) fn concat_where(select: &str, rest: &str) -> String {
     format!("{select}{rest}")
 }
 
+/// A pooled connection that is closed, not handed back to the pool, when
+/// the future using it is dropped before [`CutOffGuard::finished`]: a
+/// statement cut off by a timeout leaves the connection in an unknown state
+/// (inside a transaction, a reply unread, a server that stopped answering).
+pub(crate) struct CutOffGuard<DB: sqlx::Database> {
+    conn: sqlx::pool::PoolConnection<DB>,
+    finished: bool,
+}
+
+impl<DB: sqlx::Database> CutOffGuard<DB> {
+    pub(crate) fn new(conn: sqlx::pool::PoolConnection<DB>) -> Self {
+        CutOffGuard {
+            conn,
+            finished: false,
+        }
+    }
+
+    pub(crate) fn connection(&mut self) -> &mut DB::Connection {
+        &mut self.conn
+    }
+
+    /// The work ran to its end: the connection may go back to the pool.
+    pub(crate) fn finished(&mut self) {
+        self.finished = true;
+    }
+}
+
+impl<DB: sqlx::Database> Drop for CutOffGuard<DB> {
+    fn drop(&mut self) {
+        if !self.finished {
+            self.conn.close_on_drop();
+        }
+    }
+}
+
 /// The shared queries as methods of `super::$backend` (a struct with a
 /// `pool` field and a `begin_write()` that starts a write transaction), plus
 /// the writer's `apply` for `$connection`. Expand it in a module of its own
@@ -59,7 +94,7 @@ macro_rules! shared_queries {
         use $crate::store::dialect::sql;
         use $crate::store::error::StoreError;
         use $crate::store::legacy;
-        use $crate::store::queries::{CLEANUP_CHUNK, InsertedId, concat_where};
+        use $crate::store::queries::{CLEANUP_CHUNK, CutOffGuard, InsertedId, concat_where};
         use $crate::store::records::{
             CallEntry, CallEvent, CallFilter, CallRecord, ChannelState, CleanupReport, Gateway, GatewayChange,
             InboxItem, LogId, NoticeRecord, OutboxItem, STATUS_DELIVERED, STATUS_INBOX,
@@ -77,7 +112,7 @@ macro_rules! shared_queries {
                 migrator
                     .run(&self.pool)
                     .await
-                    .map_err(|e| StoreError::Migrate(e.to_string()))
+                    .map_err(StoreError::from_migration)
             }
 
             // ----- the writer's batches --------------------------------------
@@ -88,7 +123,14 @@ macro_rules! shared_queries {
                 now: Timestamp,
                 ops: &[WriteOp],
             ) -> Result<Vec<Outcome>, BatchFailure> {
-                let mut tx = self.begin_write().await.map_err(BatchFailure::outside)?;
+                // A connection whose attempt is cut off (the writer's
+                // deadline) may hang on a frozen or half-open server, or
+                // still be inside the transaction: the guard closes it then
+                // instead of handing it back to the pool.
+                let mut conn = CutOffGuard::new(self.pool.acquire().await.map_err(BatchFailure::outside)?);
+                let mut tx = sqlx::Connection::begin_with(conn.connection(), sql!($d, begin_write))
+                    .await
+                    .map_err(BatchFailure::outside)?;
                 let mut outcomes = Vec::with_capacity(ops.len());
                 for (i, op) in ops.iter().enumerate() {
                     let outcome = apply(&mut tx, op, now).await.map_err(BatchFailure::at(i))?;
@@ -106,6 +148,7 @@ macro_rules! shared_queries {
                 .await
                 .map_err(BatchFailure::outside)?;
                 tx.commit().await.map_err(BatchFailure::outside)?;
+                conn.finished();
                 Ok(outcomes)
             }
 
@@ -850,7 +893,7 @@ macro_rules! shared_queries {
                         "INSERT INTO goippy_counters (name, value, updated_unix) VALUES (?, ?, ?) ",
                         sql!($d, upsert_counter)
                     ))
-                    .bind(*name)
+                    .bind(name.as_str())
                     .bind(*value)
                     .bind(now.unix())
                     .execute(&mut *conn)

@@ -8,13 +8,15 @@
 use std::fmt;
 use std::net::SocketAddr;
 
+use serde::{Deserialize, Serialize};
+
 use crate::config::Secret;
 
 use super::time::Timestamp;
 
 /// The id of a `goippy_log` row: one inbound or outbound message, USSD or
 /// delivery report, followed end to end by this number.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct LogId(pub i64);
 
 impl fmt::Display for LogId {
@@ -27,7 +29,7 @@ impl fmt::Display for LogId {
 ///
 /// `None` means the device did not report the field (or reported it empty or
 /// as `(null)`); it is stored as NULL.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StateUpdate {
     pub goip_id: String,
     /// When goippy received it.
@@ -118,7 +120,7 @@ impl StateUpdate {
 }
 
 /// `dir:` of a RECORD.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum CallDirection {
     Incoming,
     Outgoing,
@@ -143,7 +145,7 @@ impl CallDirection {
 }
 
 /// A call event from the GoIP.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum CallEvent {
     /// `RECORD:` — a call started. `remote` is empty for a hidden caller.
     Record {
@@ -196,7 +198,7 @@ pub fn recvid_number(recvid: &str) -> i64 {
 }
 
 /// One call event to log in `goippy_calls`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CallRecord {
     pub goip_id: String,
     /// The datagram's recvid, as [`recvid_number`] makes it. `None`: no
@@ -230,7 +232,7 @@ impl CallRecord {
 }
 
 /// What arrived from the GSM side.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum InboundKind {
     /// `RECEIVE:` — an SMS from `sender` (`srcnum`, as the GoIP reported it).
     Sms { sender: String, body: String },
@@ -328,7 +330,7 @@ impl InboundKind {
 }
 
 /// Something received that must be stored before the GoIP gets its ack.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct InboundRecord {
     pub goip_id: String,
     /// The datagram's recvid (for a USSD reply: the request's sendid).
@@ -442,7 +444,7 @@ impl LogKind {
 }
 
 /// What a user asked goippy to send.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum OutboundKind {
     Sms,
     Ussd,
@@ -458,7 +460,7 @@ impl OutboundKind {
 }
 
 /// An outbound job, stored before anything is sent.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OutboundRecord {
     pub ext: String,
     pub goip_id: String,
@@ -489,7 +491,7 @@ impl OutboundRecord {
 
 /// What an outbound job keeps besides the original goippy's columns
 /// ([`super::Store::enqueue_outbound_with`]).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OutboundOptions {
     /// The sender asked for an XEP-0184 receipt.
     pub receipt_requested: bool,
@@ -508,7 +510,7 @@ impl OutboundOptions {
 /// answer, a call. It is stored as an inbox row (`kind = 'notice'`) and
 /// delivered like an inbound SMS, so neither an XMPP outage nor a restart
 /// loses it. What `what` means is the bridge's business; the store keeps it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NoticeRecord {
     /// The channel it concerns.
     pub goip_id: String,

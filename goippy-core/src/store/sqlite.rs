@@ -28,7 +28,7 @@ use sqlx::sqlite::{
 };
 use sqlx::{AssertSqlSafe, Transaction};
 
-use super::error::StoreError;
+use super::error::{StoreError, is_transient};
 use super::legacy::{BaselineColumn, LegacySchema};
 
 /// How long a statement waits for another writer's lock.
@@ -53,7 +53,15 @@ pub(crate) struct SqliteBackend {
 }
 
 impl SqliteBackend {
-    pub(crate) async fn open(path: &Path) -> Result<SqliteBackend, StoreError> {
+    /// Opens (creating) the file. Waiting for a pooled connection is
+    /// bounded by `timeout`. With `serve_while_down`, a file that is locked
+    /// or on a full disk right now is not an error: the pool connects later
+    /// and `reachable` is false (see [`super::Store::open_serving`]).
+    pub(crate) async fn open(
+        path: &Path,
+        timeout: Duration,
+        serve_while_down: bool,
+    ) -> Result<(SqliteBackend, bool), StoreError> {
         let open_error = |reason: String| StoreError::Open {
             path: path.to_path_buf(),
             reason,
@@ -66,13 +74,40 @@ impl SqliteBackend {
             .synchronous(SqliteSynchronous::Full)
             .busy_timeout(BUSY_TIMEOUT)
             .foreign_keys(false);
-        let pool = SqlitePoolOptions::new()
+        let pool_options = SqlitePoolOptions::new()
             .max_connections(4)
-            .acquire_timeout(Duration::from_secs(30))
-            .connect_with(options)
+            .acquire_timeout(timeout);
+        match tokio::time::timeout(timeout, pool_options.clone().connect_with(options.clone()))
             .await
-            .map_err(|e| open_error(e.to_string()))?;
-        Ok(SqliteBackend { pool })
+        {
+            Ok(Ok(pool)) => Ok((SqliteBackend { pool }, true)),
+            Ok(Err(e)) if !serve_while_down || !is_transient(&e) => Err(open_error(e.to_string())),
+            Ok(Err(e)) => {
+                tracing::warn!("{}; starting anyway", open_error(e.to_string()));
+                Ok((
+                    SqliteBackend {
+                        pool: pool_options.connect_lazy_with(options),
+                    },
+                    false,
+                ))
+            }
+            Err(_) if serve_while_down => {
+                tracing::warn!(
+                    "{}; starting anyway",
+                    open_error(format!("no answer within {} s", timeout.as_secs_f32()))
+                );
+                Ok((
+                    SqliteBackend {
+                        pool: pool_options.connect_lazy_with(options),
+                    },
+                    false,
+                ))
+            }
+            Err(_) => Err(open_error(format!(
+                "no answer within {} s",
+                timeout.as_secs_f32()
+            ))),
+        }
     }
 
     pub(crate) async fn close(&self) {
@@ -119,7 +154,7 @@ mod shared {
 
 /// Creates the directory (0750) and the file (0600) when missing: the
 /// database holds the GoIP passwords.
-fn prepare_file(path: &Path) -> io::Result<()> {
+pub(crate) fn prepare_file(path: &Path) -> io::Result<()> {
     if let Some(dir) = path.parent()
         && !dir.as_os_str().is_empty()
         && !dir.exists()

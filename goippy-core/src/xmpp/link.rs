@@ -240,6 +240,12 @@ impl XmppHandle {
         self.submit(stanza.into(), true).await
     }
 
+    /// Whether the link's task still runs (for the watchdog: it ends only
+    /// after [`Self::shutdown`]).
+    pub fn is_running(&self) -> bool {
+        !self.commands.is_closed()
+    }
+
     /// The link's current state.
     pub fn state(&self) -> LinkState {
         *self.state.borrow()

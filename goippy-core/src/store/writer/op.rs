@@ -1,0 +1,230 @@
+//! The writer's vocabulary: what can be written, what a write returns, and
+//! which writes may be answered from the spool.
+
+use serde::{Deserialize, Serialize};
+
+use super::super::records::{
+    CallRecord, InboundRecord, LogId, NoticeRecord, OutboundOptions, OutboundRecord, OutboxState,
+    StateUpdate,
+};
+
+/// One write. Serialisable, because a batch the database does not take in
+/// time is kept in the spool (`store/spool.rs`) as it is.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) enum WriteOp {
+    /// Upsert `goippy_state` (and `goippy_gateways.msisdn` when `num` changed).
+    State(StateUpdate),
+    /// A call event, with the user's notice of it: stored in the same
+    /// transaction, only when the event is new.
+    Call {
+        call: CallRecord,
+        notice: Option<NoticeRecord>,
+    },
+    Inbound {
+        record: InboundRecord,
+        body_hash: i64,
+        /// A delivery report's outbound row, when the caller already knows it.
+        outbound: Option<LogId>,
+    },
+    Outbound {
+        record: OutboundRecord,
+        options: OutboundOptions,
+    },
+    /// An outbox state change; `notice` is stored with it, in the same
+    /// transaction, only if the change is made.
+    Transition {
+        id: LogId,
+        change: Transition,
+        notice: Option<NoticeRecord>,
+    },
+    Delivered(LogId),
+    /// A notice for the inbox ([`NoticeRecord`]).
+    Notice(NoticeRecord),
+    /// Raises a named counter to `value` (never lowers it).
+    Counter {
+        name: String,
+        value: i64,
+    },
+    /// Writes nothing; resolves once everything queued before it is committed.
+    Barrier,
+}
+
+/// An outbox state change.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) enum Transition {
+    Sending {
+        sendid: i64,
+    },
+    Sent {
+        sms_no: Option<i64>,
+        telid: Option<i64>,
+    },
+    Failed {
+        reason: String,
+        errorstatus: Option<i64>,
+    },
+    Unknown {
+        reason: String,
+    },
+}
+
+impl Transition {
+    pub(crate) fn target(&self) -> OutboxState {
+        match self {
+            Transition::Sending { .. } => OutboxState::Sending,
+            Transition::Sent { .. } => OutboxState::Sent,
+            Transition::Failed { .. } => OutboxState::Failed,
+            Transition::Unknown { .. } => OutboxState::Unknown,
+        }
+    }
+}
+
+/// The kinds of write, for counting what was not saved.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Kind {
+    State,
+    Call,
+    Inbound,
+    Outbound,
+    Transition,
+    Delivered,
+    Notice,
+    Counter,
+    Barrier,
+}
+
+pub(super) const KINDS: usize = 9;
+
+impl WriteOp {
+    pub(super) fn kind(&self) -> Kind {
+        match self {
+            WriteOp::State(_) => Kind::State,
+            WriteOp::Call { .. } => Kind::Call,
+            WriteOp::Inbound { .. } => Kind::Inbound,
+            WriteOp::Outbound { .. } => Kind::Outbound,
+            WriteOp::Transition { .. } => Kind::Transition,
+            WriteOp::Delivered(_) => Kind::Delivered,
+            WriteOp::Notice(_) => Kind::Notice,
+            WriteOp::Counter { .. } => Kind::Counter,
+            WriteOp::Barrier => Kind::Barrier,
+        }
+    }
+
+    /// Whether the caller may be answered once the write is in the spool.
+    /// Everything that only has to be *kept* may; two writes need the
+    /// database itself: `queued → sending` must be refused for a job that
+    /// is no longer queued (that refusal is what keeps an SMS from being
+    /// sent twice), and a barrier promises that the database has it all.
+    pub(super) fn kept_by_spool(&self) -> bool {
+        !matches!(
+            self,
+            WriteOp::Barrier
+                | WriteOp::Transition {
+                    change: Transition::Sending { .. },
+                    ..
+                }
+        )
+    }
+}
+
+/// What one write returned. Stored (as JSON) with the batch marker, so it
+/// can be recovered when the reply to COMMIT was lost.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) enum Outcome {
+    Done,
+    Stored { id: i64, new: bool },
+    Enqueued { id: i64 },
+    TransitionRefused { id: i64, from: Option<String> },
+    NoSuchInbound { id: i64 },
+}
+
+/// How a write the writer answered was saved.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Written {
+    /// The database committed it, with this result.
+    Committed(Outcome),
+    /// The database did not take it in time; it is on disk in the spool and
+    /// goes into the database, in order, when it can.
+    Spooled,
+}
+
+/// Why a batch did not commit: the error, and which write caused it (if one did).
+#[derive(Debug)]
+pub(crate) struct BatchFailure {
+    pub op: Option<usize>,
+    pub error: sqlx::Error,
+}
+
+impl BatchFailure {
+    pub(crate) fn at(op: usize) -> impl FnOnce(sqlx::Error) -> BatchFailure {
+        move |error| BatchFailure {
+            op: Some(op),
+            error,
+        }
+    }
+
+    pub(crate) fn outside(error: sqlx::Error) -> BatchFailure {
+        BatchFailure { op: None, error }
+    }
+}
+
+/// The hash of a message body in the dedup key: the engine's
+/// [`crate::engine::body_hash`] (the first 8 bytes of its SHA-256), with its
+/// bits kept as the signed integer SQL columns hold.
+pub(crate) fn body_hash(text: &str) -> i64 {
+    i64::from_be_bytes(crate::engine::body_hash(text.as_bytes()).to_be_bytes())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn body_hash_is_stable_and_discriminates() {
+        assert_eq!(body_hash("hello"), body_hash("hello"));
+        assert_ne!(body_hash("hello"), body_hash("hello "));
+        // SHA-256("") starts with e3b0c44298fc1c14.
+        assert_eq!(
+            body_hash(""),
+            i64::from_be_bytes([0xe3, 0xb0, 0xc4, 0x42, 0x98, 0xfc, 0x1c, 0x14])
+        );
+    }
+
+    #[test]
+    fn outcomes_round_trip_through_json() {
+        let outcomes = vec![
+            Outcome::Done,
+            Outcome::Stored { id: 7, new: false },
+            Outcome::Enqueued { id: 9 },
+            Outcome::TransitionRefused {
+                id: 3,
+                from: Some("sent".into()),
+            },
+            Outcome::NoSuchInbound { id: 4 },
+        ];
+        let json = serde_json::to_string(&outcomes).expect("serialise");
+        let back: Vec<Outcome> = serde_json::from_str(&json).expect("parse");
+        assert_eq!(back, outcomes);
+    }
+
+    #[test]
+    fn only_sending_and_barriers_wait_for_the_database() {
+        let sending = WriteOp::Transition {
+            id: LogId(1),
+            change: Transition::Sending { sendid: 5 },
+            notice: None,
+        };
+        let sent = WriteOp::Transition {
+            id: LogId(1),
+            change: Transition::Sent {
+                sms_no: None,
+                telid: None,
+            },
+            notice: None,
+        };
+        assert!(!sending.kept_by_spool());
+        assert!(!WriteOp::Barrier.kept_by_spool());
+        assert!(sent.kept_by_spool());
+        assert!(WriteOp::Delivered(LogId(2)).kept_by_spool());
+    }
+}

@@ -1,0 +1,459 @@
+//! The writer against a real SQLite file, stalled for real: a second
+//! connection holds the write lock, as an admin's shell or a VACUUM would.
+//! Two switches of the writer's own (`reply_lost`, `hangs_before_commit`)
+//! stand in for a server that commits and then stops answering, which a
+//! local file cannot do.
+
+use super::super::records::{InboundKind, InboundRecord, LogId, OutboundKind, OutboundRecord};
+use super::*;
+
+use sqlx::Connection;
+
+const SECOND: Duration = Duration::from_secs(1);
+
+fn job(body: &str) -> OutboundRecord {
+    OutboundRecord {
+        ext: "2001".into(),
+        goip_id: "g".into(),
+        xmpp_from: "a@b/c".into(),
+        xmpp_id: None,
+        destination: "+37255500001".into(),
+        body: body.into(),
+        kind: OutboundKind::Sms,
+    }
+}
+
+fn outbound(record: OutboundRecord) -> WriteOp {
+    WriteOp::Outbound {
+        record,
+        options: Default::default(),
+    }
+}
+
+fn sms(recvid: i64, body: &str) -> WriteOp {
+    WriteOp::Inbound {
+        record: InboundRecord {
+            goip_id: "g".into(),
+            recvid,
+            at: Timestamp::now(),
+            xmpp_jid: None,
+            kind: InboundKind::Sms {
+                sender: "+37255512345".into(),
+                body: body.into(),
+            },
+        },
+        body_hash: body_hash(body),
+        outbound: None,
+    }
+}
+
+fn counter(value: i64) -> WriteOp {
+    WriteOp::Counter {
+        name: "writer_test".into(),
+        value,
+    }
+}
+
+fn config(capacity: usize) -> WriterConfig {
+    WriterConfig {
+        capacity,
+        max_batch: 16,
+        state_refresh: Duration::ZERO,
+        close_timeout: Duration::from_secs(30),
+        write_wait: Duration::from_millis(200),
+        attempt_timeout: Duration::from_millis(700),
+    }
+}
+
+/// A SQLite store in `dir`, migrated.
+async fn sqlite(dir: &tempfile::TempDir) -> Backend {
+    let (backend, _) =
+        crate::store::sqlite::SqliteBackend::open(&dir.path().join("w.db"), SECOND * 5, false)
+            .await
+            .expect("open");
+    let backend = Backend::Sqlite(backend);
+    backend.migrate().await.expect("migrate");
+    backend
+}
+
+/// A second connection to the store's file that can hold the write lock.
+async fn blocker(dir: &tempfile::TempDir) -> sqlx::SqliteConnection {
+    let path = dir.path().join("w.db");
+    sqlx::SqliteConnection::connect(&format!("sqlite://{}", path.display()))
+        .await
+        .expect("second connection")
+}
+
+async fn lock_writes(conn: &mut sqlx::SqliteConnection) {
+    sqlx::query("BEGIN IMMEDIATE")
+        .execute(&mut *conn)
+        .await
+        .expect("take the write lock");
+}
+
+async fn unlock_writes(conn: &mut sqlx::SqliteConnection) {
+    sqlx::query("ROLLBACK")
+        .execute(&mut *conn)
+        .await
+        .expect("release the write lock");
+}
+
+async fn with_spool(
+    dir: &tempfile::TempDir,
+    backend: &Backend,
+    config: WriterConfig,
+) -> WriterHandle {
+    let spool = Spool::open(&dir.path().join("spool.db"))
+        .await
+        .expect("spool");
+    let backlog = spool.entries().await.expect("entries");
+    let marking = spool.delivered_marks().await.expect("marks");
+    let (_, ready) = watch::channel(true);
+    WriterHandle::spawn(
+        backend.clone(),
+        config,
+        WriterStart {
+            spool: Some(spool),
+            backlog,
+            marking,
+            ready,
+        },
+    )
+}
+
+async fn inbox_count(backend: &Backend) -> usize {
+    backend
+        .undelivered_inbox_after(0, 1000)
+        .await
+        .expect("inbox")
+        .len()
+}
+
+/// The case the marker is for: the batch committed but the reply to
+/// COMMIT was lost. The retry must answer from the marker, not store the
+/// outbound job a second time.
+#[tokio::test]
+async fn a_batch_that_committed_unseen_is_not_written_again() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let backend = sqlite(&dir).await;
+    let writer = WriterHandle::spawn(backend.clone(), config(4), WriterStart::without_spool());
+    writer.shared.reply_lost.store(true, Ordering::Release);
+    let unset = {
+        let shared = Arc::clone(&writer.shared);
+        tokio::spawn(async move {
+            // The first attempt hangs after its commit until its timeout.
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            shared.reply_lost.store(false, Ordering::Release);
+        })
+    };
+    let answer = tokio::time::timeout(SECOND * 10, writer.submit(outbound(job("once"))))
+        .await
+        .expect("answered");
+    unset.await.expect("unset");
+    let Ok(Written::Committed(Outcome::Enqueued { id })) = answer else {
+        panic!("{answer:?}");
+    };
+    let outbox = backend.pending_outbox().await.expect("outbox");
+    assert_eq!(outbox.len(), 1, "stored once");
+    assert_eq!(outbox[0].id.0, id);
+    writer.close(None).await.expect("closed");
+}
+
+/// A write the database does not take within `write_wait` is answered
+/// from the spool, and reaches the database once the lock is gone —
+/// exactly once, in the order written.
+#[tokio::test]
+async fn a_stalled_database_costs_a_moment_not_the_write() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let backend = sqlite(&dir).await;
+    let mut lock = blocker(&dir).await;
+    let writer = with_spool(&dir, &backend, config(16)).await;
+    let mut drained = writer.drained();
+    lock_writes(&mut lock).await;
+
+    let started = Instant::now();
+    let first = writer.submit(sms(1, "one")).await;
+    assert!(matches!(first, Ok(Written::Spooled)), "{first:?}");
+    assert!(
+        started.elapsed() < SECOND * 3,
+        "took {:?}",
+        started.elapsed()
+    );
+    let second = writer.submit(outbound(job("two"))).await;
+    assert!(matches!(second, Ok(Written::Spooled)), "{second:?}");
+    let third = writer.submit(sms(3, "three")).await;
+    assert!(matches!(third, Ok(Written::Spooled)), "{third:?}");
+    assert_eq!(writer.spooled(), 3);
+    assert_eq!(
+        inbox_count(&backend).await,
+        0,
+        "nothing reached the database yet"
+    );
+
+    unlock_writes(&mut lock).await;
+    tokio::time::timeout(SECOND * 20, async {
+        while writer.spooled() > 0 {
+            let _ = drained.changed().await;
+        }
+    })
+    .await
+    .expect("drained");
+    assert_eq!(inbox_count(&backend).await, 2, "each SMS once");
+    assert_eq!(backend.pending_outbox().await.expect("outbox").len(), 1);
+    let spool = Spool::open(&dir.path().join("spool.db"))
+        .await
+        .expect("spool");
+    assert!(spool.entries().await.expect("entries").is_empty());
+    writer.close(None).await.expect("closed");
+}
+
+/// The spool outlives the process: what a stopping writer could not give
+/// the database is written by the next one, once.
+#[tokio::test]
+async fn what_the_spool_keeps_survives_a_restart() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let backend = sqlite(&dir).await;
+    let mut lock = blocker(&dir).await;
+    lock_writes(&mut lock).await;
+    let writer = with_spool(&dir, &backend, config(16)).await;
+    assert!(matches!(
+        writer.submit(sms(7, "kept")).await,
+        Ok(Written::Spooled)
+    ));
+    assert!(matches!(
+        writer.submit(outbound(job("kept too"))).await,
+        Ok(Written::Spooled)
+    ));
+    // Stopping while the database still refuses: nothing is lost, nothing
+    // counts as unsaved.
+    writer
+        .close(Some(Instant::now() + SECOND * 2))
+        .await
+        .expect("nothing unsaved: the spool keeps it");
+    unlock_writes(&mut lock).await;
+
+    let writer = with_spool(&dir, &backend, config(16)).await;
+    assert_eq!(writer.spooled(), 2);
+    writer.submit(WriteOp::Barrier).await.expect("flushed");
+    assert_eq!(writer.spooled(), 0);
+    assert_eq!(inbox_count(&backend).await, 1);
+    assert_eq!(backend.pending_outbox().await.expect("outbox").len(), 1);
+    writer.close(None).await.expect("closed");
+}
+
+/// `queued → sending` must be refused for a job that is no longer queued;
+/// the spool cannot say that, so it waits for the database.
+#[tokio::test]
+async fn sending_waits_for_the_database_itself() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let backend = sqlite(&dir).await;
+    let mut lock = blocker(&dir).await;
+    let writer = with_spool(&dir, &backend, config(16)).await;
+    let Ok(Written::Committed(Outcome::Enqueued { id })) =
+        writer.submit(outbound(job("to send"))).await
+    else {
+        panic!("not enqueued");
+    };
+    lock_writes(&mut lock).await;
+    let sending = writer.submit(WriteOp::Transition {
+        id: LogId(id),
+        change: Transition::Sending { sendid: 9 },
+        notice: None,
+    });
+    tokio::pin!(sending);
+    assert!(
+        tokio::time::timeout(SECOND * 2, &mut sending)
+            .await
+            .is_err(),
+        "answered while the database was locked"
+    );
+    unlock_writes(&mut lock).await;
+    let answer = tokio::time::timeout(SECOND * 20, sending)
+        .await
+        .expect("answered once the lock was gone");
+    assert!(
+        matches!(answer, Ok(Written::Committed(Outcome::Done))),
+        "{answer:?}"
+    );
+    writer.close(None).await.expect("closed");
+}
+
+/// A batch whose attempt committed but never answered is spooled (and its
+/// callers answered) at its deadline; when the attempt then fails, its
+/// marker shows it committed: the spool forgets it, nothing is written
+/// twice.
+#[tokio::test]
+async fn a_spooled_batch_that_had_committed_is_not_written_again() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let backend = sqlite(&dir).await;
+    let writer = with_spool(&dir, &backend, config(16)).await;
+    writer.shared.reply_lost.store(true, Ordering::Release);
+    let answer = writer.submit(outbound(job("once only"))).await;
+    assert!(matches!(answer, Ok(Written::Spooled)), "{answer:?}");
+    writer.shared.reply_lost.store(false, Ordering::Release);
+    let mut drained = writer.drained();
+    tokio::time::timeout(SECOND * 20, async {
+        while writer.spooled() > 0 {
+            let _ = drained.changed().await;
+        }
+    })
+    .await
+    .expect("settled");
+    assert_eq!(backend.pending_outbox().await.expect("outbox").len(), 1);
+    writer.close(None).await.expect("closed");
+}
+
+/// A delivered mark kept by the spool hides its inbox row at once.
+#[tokio::test]
+async fn a_delivered_mark_counts_from_the_moment_it_is_kept() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let backend = sqlite(&dir).await;
+    let mut lock = blocker(&dir).await;
+    let writer = with_spool(&dir, &backend, config(16)).await;
+    let Ok(Written::Committed(Outcome::Stored { id, .. })) = writer.submit(sms(5, "hi")).await
+    else {
+        panic!("not stored");
+    };
+    lock_writes(&mut lock).await;
+    let marked = writer.submit(WriteOp::Delivered(LogId(id))).await;
+    assert!(matches!(marked, Ok(Written::Spooled)), "{marked:?}");
+    assert!(writer.is_marking(id));
+    writer
+        .close(Some(Instant::now() + SECOND * 2))
+        .await
+        .expect("kept");
+    // Also for the next run, before the spool has drained.
+    let writer = with_spool(&dir, &backend, config(16)).await;
+    assert!(writer.is_marking(id));
+    unlock_writes(&mut lock).await;
+    writer.submit(WriteOp::Barrier).await.expect("flushed");
+    assert!(!writer.is_marking(id));
+    writer.close(None).await.expect("closed");
+}
+
+/// `Duration::MAX` as the close timeout means "no limit", not a panic
+/// computing the instant it ends.
+#[tokio::test]
+async fn a_close_timeout_without_limit_is_accepted() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let backend = sqlite(&dir).await;
+    let mut cfg = config(4);
+    cfg.close_timeout = Duration::MAX;
+    let writer = WriterHandle::spawn(backend.clone(), cfg, WriterStart::without_spool());
+    writer.submit(counter(1)).await.expect("saved");
+    assert!(writer.submit_nowait(counter(2)), "queued");
+    writer.close(None).await.expect("closed, all saved");
+    let writer = WriterHandle::spawn(backend, cfg, WriterStart::without_spool());
+    assert!(writer.submit_nowait(counter(3)), "queued");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    writer
+        .close(Some(deadline))
+        .await
+        .expect("closed by the deadline, all saved");
+}
+
+/// Without a spool: an outbound job committed just before the give-up
+/// instant, whose attempt is then cut off before it returns (the reply to
+/// COMMIT lost on a hanging connection): its marker shows it was saved, so
+/// its caller is told so, not that the database is unavailable. And as the
+/// database answers, the writes after it are still tried.
+#[tokio::test]
+async fn a_batch_committed_as_it_was_cut_off_is_reported_saved() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let backend = sqlite(&dir).await;
+    let mut cfg = config(4);
+    cfg.attempt_timeout = Duration::from_secs(30);
+    let writer = WriterHandle::spawn(backend.clone(), cfg, WriterStart::without_spool());
+    writer.shared.reply_lost.store(true, Ordering::Release);
+    writer.give_up_at(Instant::now() + Duration::from_millis(300));
+    let outcome = tokio::time::timeout(SECOND * 5, writer.submit(outbound(job("committed"))))
+        .await
+        .expect("answered by the deadline");
+    let Ok(Written::Committed(Outcome::Enqueued { id })) = outcome else {
+        panic!("a committed job reported as {outcome:?}");
+    };
+    let outbox = backend.pending_outbox().await.expect("outbox");
+    assert_eq!(outbox.len(), 1);
+    assert_eq!(outbox[0].id.0, id);
+    writer.shared.reply_lost.store(false, Ordering::Release);
+    let later = writer.submit(counter(1)).await;
+    assert!(
+        matches!(later, Ok(Written::Committed(Outcome::Done))),
+        "{later:?}"
+    );
+    writer.close(None).await.expect("nothing unsaved");
+}
+
+/// Without a spool: a batch the database does not commit by the give-up
+/// instant (its attempt hangs) is abandoned; but the database answers the
+/// look at its marker, so the next write is tried, not abandoned untried.
+#[tokio::test]
+async fn a_batch_not_committed_by_the_deadline_does_not_abandon_the_next() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let backend = sqlite(&dir).await;
+    let mut cfg = config(4);
+    cfg.attempt_timeout = Duration::from_secs(30);
+    let writer = WriterHandle::spawn(backend.clone(), cfg, WriterStart::without_spool());
+    writer
+        .shared
+        .hangs_before_commit
+        .store(true, Ordering::Release);
+    writer.give_up_at(Instant::now() + Duration::from_millis(300));
+    let first = tokio::time::timeout(SECOND * 5, writer.submit(counter(1)))
+        .await
+        .expect("answered by the deadline");
+    assert!(matches!(first, Err(StoreError::Abandoned)), "{first:?}");
+    writer
+        .shared
+        .hangs_before_commit
+        .store(false, Ordering::Release);
+    let later = tokio::time::timeout(SECOND * 5, writer.submit(counter(2)))
+        .await
+        .expect("answered");
+    assert!(
+        matches!(later, Ok(Written::Committed(Outcome::Done))),
+        "{later:?}"
+    );
+    let unsaved = match writer.close(None).await {
+        Err(StoreError::Unflushed(unsaved)) => unsaved,
+        other => panic!("the abandoned write is not reported: {other:?}"),
+    };
+    assert_eq!(
+        unsaved,
+        UnflushedWrites {
+            counters: 1,
+            ..UnflushedWrites::default()
+        }
+    );
+}
+
+/// A caller that gives up while waiting for room in a full queue (the
+/// engine's hook timeout during a database outage) never queued its write:
+/// once the database has taken everything, closing reports nothing unsaved.
+#[tokio::test]
+async fn a_write_dropped_while_waiting_for_room_is_not_counted_unsaved() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let backend = sqlite(&dir).await;
+    let mut lock = blocker(&dir).await;
+    lock_writes(&mut lock).await;
+    let mut cfg = config(1);
+    cfg.max_batch = 1;
+    cfg.attempt_timeout = Duration::from_secs(30);
+    let writer = WriterHandle::spawn(backend, cfg, WriterStart::without_spool());
+    assert!(writer.submit_nowait(counter(1)), "queued");
+    // Once the writer has taken the first into its (waiting) batch, the
+    // second fills the queue.
+    let mut tries = 0;
+    while !writer.submit_nowait(counter(2)) {
+        tries += 1;
+        assert!(tries < 500, "the writer never took the first write");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let waited = tokio::time::timeout(Duration::from_millis(200), writer.submit(counter(3))).await;
+    assert!(waited.is_err(), "the queue had room: {waited:?}");
+    unlock_writes(&mut lock).await;
+    writer
+        .close(None)
+        .await
+        .expect("everything queued was saved");
+}

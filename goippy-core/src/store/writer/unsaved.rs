@@ -1,0 +1,163 @@
+//! Counting writes by kind: what is still on its way, what was given up,
+//! and the report an operator reads when goippy stops without saving
+//! everything.
+
+use std::fmt;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use super::op::{KINDS, Kind};
+
+/// Writes counted by kind.
+#[derive(Default)]
+pub(super) struct Counts([AtomicUsize; KINDS]);
+
+impl Counts {
+    pub(super) fn add(&self, kind: Kind) {
+        self.0[kind as usize].fetch_add(1, Ordering::AcqRel);
+    }
+
+    pub(super) fn sub(&self, kind: Kind) {
+        let _ = self.0[kind as usize].fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+            Some(n.saturating_sub(1))
+        });
+    }
+
+    pub(super) fn snapshot(&self) -> [usize; KINDS] {
+        std::array::from_fn(|i| self.0[i].load(Ordering::Acquire))
+    }
+}
+
+/// One write counted in the pending counts until it is handed to the
+/// writer: dropped before [`Counted::handed_over`] (refused, or the
+/// caller's future dropped while it waited for room in the queue), it takes
+/// the count back, so a write that never reached the queue is not reported
+/// as unsaved.
+pub(super) struct Counted<'a> {
+    counts: &'a Counts,
+    kind: Kind,
+    handed_over: bool,
+}
+
+impl<'a> Counted<'a> {
+    pub(super) fn new(counts: &'a Counts, kind: Kind) -> Counted<'a> {
+        counts.add(kind);
+        Counted {
+            counts,
+            kind,
+            handed_over: false,
+        }
+    }
+
+    /// The writer has the write now; it takes the count back when it
+    /// resolves it.
+    pub(super) fn handed_over(mut self) {
+        self.handed_over = true;
+    }
+}
+
+impl Drop for Counted<'_> {
+    fn drop(&mut self) {
+        if !self.handed_over {
+            self.counts.sub(self.kind);
+        }
+    }
+}
+
+/// Writes that were not saved, by kind, and what that means for each
+/// (the store's close reports it; see `StoreError::Unflushed`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct UnflushedWrites {
+    /// Inbound SMS, USSD answers and delivery reports. Never acked to the
+    /// GoIP (the ack follows the commit), so the GoIP sends them again.
+    pub inbound: usize,
+    /// Call events. Never acked to the GoIP (the ack follows the commit),
+    /// so the GoIP sends them again.
+    pub calls: usize,
+    /// Keepalive states: the next keepalive writes them.
+    pub states: usize,
+    /// Outbound jobs: not queued, never sent (their senders are refused
+    /// while the XMPP stream is up).
+    pub outbound: usize,
+    /// Outbox state changes: the next start settles them.
+    pub transitions: usize,
+    /// Inbox rows marked delivered: delivered again at the next start.
+    pub delivered: usize,
+    /// Notices for users.
+    pub notices: usize,
+    /// The saved sendid floor.
+    pub counters: usize,
+}
+
+impl UnflushedWrites {
+    /// From counts indexed by [`Kind`] (barriers are not writes).
+    pub(super) fn from_kinds(n: [usize; KINDS]) -> UnflushedWrites {
+        UnflushedWrites {
+            inbound: n[Kind::Inbound as usize],
+            calls: n[Kind::Call as usize],
+            states: n[Kind::State as usize],
+            outbound: n[Kind::Outbound as usize],
+            transitions: n[Kind::Transition as usize],
+            delivered: n[Kind::Delivered as usize],
+            notices: n[Kind::Notice as usize],
+            counters: n[Kind::Counter as usize],
+        }
+    }
+
+    /// All writes not saved.
+    pub fn total(&self) -> usize {
+        self.inbound
+            + self.calls
+            + self.states
+            + self.outbound
+            + self.transitions
+            + self.delivered
+            + self.notices
+            + self.counters
+    }
+}
+
+impl fmt::Display for UnflushedWrites {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let parts: [(usize, &str); 8] = [
+            (
+                self.inbound,
+                "inbound SMS/USSD/delivery reports (none was acked: the GoIP will retransmit them)",
+            ),
+            (
+                self.calls,
+                "call events (none was acked: the GoIP will retransmit them)",
+            ),
+            (
+                self.states,
+                "keepalive states (the next keepalive writes them)",
+            ),
+            (
+                self.outbound,
+                "outbound messages (not queued, never sent: their senders are refused while the XMPP stream is up)",
+            ),
+            (
+                self.transitions,
+                "outbox state changes (the next start settles those messages)",
+            ),
+            (
+                self.delivered,
+                "delivered marks (those messages go to XMPP again at the next start)",
+            ),
+            (self.notices, "notices for users (not sent)"),
+            (
+                self.counters,
+                "sendid saves (the next start uses the outbound rows instead)",
+            ),
+        ];
+        write!(f, "{} writes not saved", self.total())?;
+        let mut first = true;
+        for (n, what) in parts {
+            if n > 0 {
+                f.write_str(if first { ": " } else { "; " })?;
+                write!(f, "{n} {what}")?;
+                first = false;
+            }
+        }
+        Ok(())
+    }
+}
