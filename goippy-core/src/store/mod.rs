@@ -381,7 +381,16 @@ impl Store {
                 "not reached since goippy started".into(),
             ));
         }
-        timed(self.inner.timeout, what, read).await
+        // Stopping: no read outlasts the instant the writes are given up,
+        // so that a dead database cannot hold the shutdown up.
+        let timeout = match self.inner.writer.give_up() {
+            Some(at) => self
+                .inner
+                .timeout
+                .min(at.saturating_duration_since(tokio::time::Instant::now())),
+            None => self.inner.timeout,
+        };
+        timed(timeout, what, read).await
     }
 
     /// Which database this is, for messages (never with a password).

@@ -399,6 +399,11 @@ impl WriterHandle {
             });
     }
 
+    /// The instant the shutdown stops waiting for the database, once set.
+    pub(crate) fn give_up(&self) -> Option<Instant> {
+        self.shared.give_up()
+    }
+
     /// What has not been saved so far.
     pub(crate) fn unsaved(&self) -> UnflushedWrites {
         self.shared.unsaved()
@@ -1045,6 +1050,11 @@ impl Writer {
     /// abandoned.
     async fn settle_at_give_up(&mut self) {
         if self.spool.is_some() {
+            // The keepalive states waiting go along, so that nothing is
+            // left unsaved (the next keepalive would repeat them anyway).
+            if !lock(&self.shared.states).is_empty() {
+                self.form_batch(Vec::new(), true);
+            }
             for index in 0..self.batches.len() {
                 if self.batches[index].spooled.is_none() {
                     self.keep(index).await;
