@@ -17,7 +17,7 @@ use goippy_core::config::SmsMode;
 use goippy_core::engine::{
     EngineEvent, NotSent, RecipientOutcome, RecipientReport, SmsOutcome, SmsRequest,
 };
-use goippy_core::goip::{Command, Reply};
+use goippy_core::goip::{Command, ErrorReply, Reply};
 
 fn request(recipients: &[&str], text: &str) -> SmsRequest {
     SmsRequest::new(
@@ -209,6 +209,49 @@ async fn a_lost_msg_is_resent_with_the_same_sendid() {
     assert_eq!(msgs[0], msgs[1], "the identical MSG");
 }
 
+/// Seconds since 2024-01-01: what sendids used to be made of, and so what a
+/// forger would try.
+fn clock_guess() -> u32 {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    (now - 1_704_067_200) as u32
+}
+
+/// A forger who can send UDP from the GoIP's own address and port but
+/// cannot see the traffic guesses the next session's sendid from the last
+/// one it learnt (plus one, plus a few) and from the clock. Its `ERROR …
+/// errorstatus` must not fail an SMS the GoIP is sending.
+#[tokio::test]
+async fn a_forged_result_with_a_guessed_sendid_does_not_decide_the_sms() {
+    let mut behaviour = Behaviour::new(PASSWORD);
+    behaviour.result_delay = Duration::from_millis(300);
+    let (t, device) = online(behaviour).await;
+    let first = t.engine.send_sms(request(&["+1"], "first")).await;
+    assert_eq!(first, SmsOutcome::Attempted(vec![sent("+1", 1, 161)]));
+    let last = device.commands_named("MSG")[0].sendid();
+
+    let engine = t.engine.clone();
+    let second = tokio::spawn(async move { engine.send_sms(request(&["+2"], "second")).await });
+    device.wait_for_commands("SEND", 2).await;
+    let clock = clock_guess();
+    let guesses = (last + 1..=last + 64).chain(clock - 5..=clock + 5);
+    for guess in guesses {
+        device
+            .reply(Reply::Error(ErrorReply::Recipient {
+                sendid: guess,
+                telid: 1,
+                errorstatus: 500,
+            }))
+            .await;
+    }
+    assert_eq!(
+        second.await.unwrap(),
+        SmsOutcome::Attempted(vec![sent("+2", 1, 162)])
+    );
+}
+
 #[tokio::test]
 async fn a_goip_that_never_answers_msg_gets_done_and_nothing_is_sent() {
     let mut behaviour = Behaviour::new(PASSWORD);
@@ -285,8 +328,8 @@ async fn too_many_sends_backs_off_and_retries_with_a_new_sendid() {
         .collect();
     assert_eq!(sendids.len(), 3);
     assert!(
-        sendids.windows(2).all(|w| w[0] < w[1]),
-        "new, larger sendids: {sendids:?}"
+        sendids[0] != sendids[1] && sendids[1] != sendids[2] && sendids[0] != sendids[2],
+        "a new sendid each time: {sendids:?}"
     );
     let log = device.log();
     let msg_times: Vec<Instant> = log

@@ -123,7 +123,7 @@ enum Handshake {
 async fn open_session(ctx: &mut JobContext, text: &str) -> Result<Exchange, NotSent> {
     let mut backoff = ctx.config().busy_backoff.clone().into_iter();
     loop {
-        let mut session = ctx.open(ctx.new_sendid());
+        let mut session = ctx.open_exchange();
         match handshake(ctx, &mut session, text).await {
             Handshake::Authenticated => return Ok(session),
             Handshake::Failed(why) => return Err(why),

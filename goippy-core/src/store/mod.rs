@@ -631,9 +631,9 @@ impl Store {
 
     // ----- counters --------------------------------------------------------
 
-    /// The sendid the engine must stay above after a restart: the largest
-    /// one saved with [`Store::save_sendid_floor`] or recorded on an
-    /// outbound row, whichever is larger (0 for a new database).
+    /// The USSD sendid the engine must stay above after a restart: the
+    /// largest one saved with [`Store::save_sendid_floor`] or recorded on a
+    /// USSD outbox row, whichever is larger (0 for a new database).
     pub async fn sendid_floor(&self) -> Result<u32, StoreError> {
         let highest = self.inner.backend.sendid_floor().await?;
         Ok(u32::try_from(highest.clamp(0, i64::from(u32::MAX))).unwrap_or(0))

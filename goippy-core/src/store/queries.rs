@@ -324,9 +324,11 @@ macro_rules! shared_queries {
                         .fetch_optional(&self.pool)
                         .await
                         .map_err(StoreError::db("reading the sendid floor"))?;
+                // USSD rows only: an SMS session's sendid is random (up to
+                // 31 bits) and must not become the floor of USSD ones.
                 let recorded: Option<i64> = sqlx::query_scalar(concat!(
                     "SELECT ", sql!($d, int "MAX(sendid)"),
-                    " FROM goippy_log WHERE dir = 'out' AND sendid IS NOT NULL"
+                    " FROM goippy_log WHERE dir = 'out' AND kind = 'ussd' AND sendid IS NOT NULL"
                 ))
                 .fetch_one(&self.pool)
                 .await
