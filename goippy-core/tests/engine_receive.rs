@@ -582,3 +582,49 @@ async fn a_reply_from_another_host_is_not_believed() {
     );
     assert_eq!(t.engine.stats().replies_wrong_source, 1);
 }
+
+/// A channel speaks from one socket, so its replies come from the port its
+/// keepalives come from; one from another port of the same host (another
+/// process, or a forger who got the IP right) is not believed.
+#[tokio::test]
+async fn a_reply_from_another_port_of_the_channels_host_is_not_believed() {
+    let mut t = engine().await;
+    let mut device = Device::bind(t.addr(), ID, PASSWORD).await;
+    t.bring_online(&mut device).await;
+    let forger = Device::bind(t.addr(), ID, PASSWORD).await;
+    assert_eq!(forger.addr().ip(), device.addr().ip());
+    let engine = t.engine.clone();
+    let job = tokio::spawn(async move {
+        engine
+            .control(ID, ControlRequest::get(ControlKind::GetGsmNum))
+            .await
+    });
+    let Command::Control { sendid, .. } = device.expect_command().await else {
+        panic!("a control command")
+    };
+    forger
+        .reply(Reply::Control {
+            kind: ControlKind::GetGsmNum,
+            sendid,
+            value: Some("+666".into()),
+            ok: false,
+        })
+        .await;
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    device
+        .reply(Reply::Control {
+            kind: ControlKind::GetGsmNum,
+            sendid,
+            value: Some("+372555".into()),
+            ok: false,
+        })
+        .await;
+    assert_eq!(
+        job.await.unwrap(),
+        ControlOutcome::Answered {
+            value: Some("+372555".into()),
+            ok: false
+        }
+    );
+    assert_eq!(t.engine.stats().replies_wrong_source, 1);
+}
