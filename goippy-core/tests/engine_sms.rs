@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use engine_support::{
-    Behaviour, Device, ID, PASSWORD, SendResult, fast_config, goip, online, start,
+    Answer, Behaviour, Device, ID, PASSWORD, SendResult, fast_config, goip, online, start,
 };
 use goippy_core::config::SmsMode;
 use goippy_core::engine::{
@@ -207,6 +207,59 @@ async fn a_lost_msg_is_resent_with_the_same_sendid() {
     let msgs = device.commands_named("MSG");
     assert_eq!(msgs.len(), 2);
     assert_eq!(msgs[0], msgs[1], "the identical MSG");
+}
+
+/// The GoIP's PASSWORD for a MSG comes after the MSG was resent; the
+/// resent copy then gets its own late answer, `ERROR <sendid>
+/// too_many_sends_in_server`, while the SEND's result is pending. That
+/// answer is about the duplicate MSG, not the recipient: the SMS went out,
+/// and the user must not be told otherwise (they would send it again).
+#[tokio::test]
+async fn a_late_busy_error_for_a_resent_msg_does_not_fail_a_recipient_already_sent() {
+    let (t, device) = online(Behaviour::new(PASSWORD)).await;
+    let mut msgs = 0;
+    device.script(Box::new(move |command| match command {
+        Command::Msg { sendid, .. } => {
+            msgs += 1;
+            let sendid = *sendid;
+            if msgs == 1 {
+                // Slower than command_retry_interval (200 ms): MSG is resent.
+                vec![Answer::After(
+                    Duration::from_millis(250),
+                    Reply::Password { sendid },
+                )]
+            } else {
+                vec![Answer::After(
+                    Duration::from_millis(350),
+                    Reply::Error(ErrorReply::Rejected {
+                        sendid,
+                        text: "too_many_sends_in_server".into(),
+                    }),
+                )]
+            }
+        }
+        Command::Password { sendid, .. } => vec![Answer::Now(Reply::Send { sendid: *sendid })],
+        Command::Send { sendid, telid, .. } => vec![
+            Answer::Now(Reply::Wait {
+                sendid: *sendid,
+                telid: *telid,
+            }),
+            Answer::After(
+                Duration::from_millis(500),
+                Reply::Ok {
+                    sendid: *sendid,
+                    telid: *telid,
+                    sms_no: Some(161),
+                },
+            ),
+        ],
+        Command::Done { sendid } => vec![Answer::Now(Reply::Done { sendid: *sendid })],
+        _ => vec![],
+    }));
+    let outcome = t.engine.send_sms(request(&["+1"], "x")).await;
+    assert_eq!(outcome, SmsOutcome::Attempted(vec![sent("+1", 1, 161)]));
+    device.wait_for_commands("DONE", 1).await;
+    assert_eq!(verbs(&device), ["MSG", "MSG", "PASSWORD", "SEND", "DONE"]);
 }
 
 /// Seconds since 2024-01-01: what sendids used to be made of, and so what a
