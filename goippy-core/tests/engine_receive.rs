@@ -231,6 +231,52 @@ async fn a_receive_retransmitted_three_times_is_one_event_and_four_acks() {
     assert_ne!(other.dedup_key, sms.dedup_key);
 }
 
+/// A GoIP without NTP reuses recvids after a reboot: the same recvid and
+/// the same text after the dedup window is a new message, handed on; within
+/// it, a retransmission, acked only.
+#[tokio::test]
+async fn a_reused_recvid_is_a_new_message_once_the_dedup_window_has_passed() {
+    let mut config = fast_config();
+    config.dedup_window = Duration::from_millis(400);
+    let mut t = start(config, &[(ID, PASSWORD)]).await;
+    let mut device = Device::bind(t.addr(), ID, PASSWORD).await;
+    let ack = Ack::Ok {
+        tag: "RECEIVE".into(),
+        recvid: "17".into(),
+    };
+    device.receive("17", "+37255512345", "call me").await;
+    let first = t
+        .next_event(|e| match e {
+            EngineEvent::Sms(sms) => Some(sms),
+            _ => None,
+        })
+        .await;
+    first.durable.stored();
+    assert_eq!(device.expect_ack().await, ack);
+    device.receive("17", "+37255512345", "call me").await;
+    assert_eq!(device.expect_ack().await, ack);
+    t.no_event(Duration::from_millis(100), |e| {
+        matches!(e, EngineEvent::Sms(_))
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    device.receive("17", "+37255512345", "call me").await;
+    let again = t
+        .next_event(|e| match e {
+            EngineEvent::Sms(sms) => Some(sms),
+            _ => None,
+        })
+        .await;
+    assert_eq!(again.text, "call me");
+    assert_eq!(
+        again.dedup_key, first.dedup_key,
+        "the store's key is the same"
+    );
+    again.durable.stored();
+    assert_eq!(device.expect_ack().await, ack);
+    assert_eq!(t.engine.stats().duplicates, 1);
+}
+
 #[tokio::test]
 async fn a_message_that_is_not_stored_is_not_acked_and_comes_again() {
     let mut t = engine().await;

@@ -2,7 +2,7 @@
 //! notification again (every 3 s, up to 3 more times), and its recvid comes
 //! from its clock, so it is not unique across events on its own.
 //!
-//! **The rule**: a
+//! **The rule** (the store's `goippy_dedup` lookup applies the same one): a
 //! notification is a retransmission when one with the same (channel, tag,
 //! recvid, hash of the body) arrived less than the dedup window
 //! (`GOIP_DEDUP_WINDOW`, 10 minutes) before it. A GoIP's own resends come

@@ -25,7 +25,8 @@
 //!   GoIP gets its ack, as a message is ([`Store::store_call`]);
 //! * **dedup** — `goippy_dedup` remembers (channel, tag, recvid, body hash)
 //!   of everything received, so a retransmission is recognised also after a
-//!   restart ([`Stored::Duplicate`], [`CallStored::Duplicate`]). Its
+//!   restart ([`Stored::Duplicate`], [`CallStored::Duplicate`]) — within
+//!   [`StoreOptions::dedup_window`], as the engine's rule says. Its
 //!   `log_id` is the `goippy_log` row, or for a call event (tag `RECORD`,
 //!   `HANGUP`, `EXPIRY`) the `goippy_calls` row.
 //!
@@ -109,7 +110,14 @@ pub struct StoreOptions {
     pub state_refresh: Duration,
     /// How long [`Store::close`] waits for queued writes.
     pub close_timeout: Duration,
+    /// A message whose dedup key was stored less than this before it
+    /// arrived is a retransmission; after it, the same key is a new message
+    /// (`GOIP_DEDUP_WINDOW`; the engine applies the same rule in memory).
+    pub dedup_window: Duration,
 }
+
+/// The default [`StoreOptions::dedup_window`], `GOIP_DEDUP_WINDOW`'s default.
+pub const DEDUP_WINDOW: Duration = Duration::from_secs(600);
 
 impl Default for StoreOptions {
     fn default() -> StoreOptions {
@@ -118,6 +126,7 @@ impl Default for StoreOptions {
             max_batch: 512,
             state_refresh: Duration::from_secs(120),
             close_timeout: Duration::from_secs(15),
+            dedup_window: DEDUP_WINDOW,
         }
     }
 }
@@ -154,7 +163,7 @@ impl Store {
         settings: &DbSettings,
         options: StoreOptions,
     ) -> Result<Store, StoreError> {
-        let (backend, description) = match settings {
+        let (mut backend, description) = match settings {
             DbSettings::Sqlite { file } => (
                 Backend::Sqlite(sqlite::SqliteBackend::open(file).await?),
                 format!("SQLite {}", file.display()),
@@ -172,6 +181,7 @@ impl Store {
                 format!("MySQL {user}@{host}:{port}/{database}"),
             ),
         };
+        backend.set_dedup_window(options.dedup_window);
         if let Err(e) = backend.migrate().await {
             backend.close().await;
             return Err(e);

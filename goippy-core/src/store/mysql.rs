@@ -32,6 +32,8 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 #[derive(Debug, Clone)]
 pub(crate) struct MySqlBackend {
     pool: MySqlPool,
+    /// See [`super::StoreOptions::dedup_window`].
+    pub(super) dedup_window: Duration,
 }
 
 impl MySqlBackend {
@@ -80,7 +82,10 @@ impl MySqlBackend {
             .connect_with(options)
             .await
             .map_err(|e| connect_error(e.to_string()))?;
-        Ok(MySqlBackend { pool })
+        Ok(MySqlBackend {
+            pool,
+            dedup_window: super::DEDUP_WINDOW,
+        })
     }
 
     pub(crate) async fn close(&self) {

@@ -50,6 +50,8 @@ pub struct SqliteSettings {
 #[derive(Debug, Clone)]
 pub(crate) struct SqliteBackend {
     pool: SqlitePool,
+    /// See [`super::StoreOptions::dedup_window`].
+    pub(super) dedup_window: Duration,
 }
 
 impl SqliteBackend {
@@ -72,7 +74,10 @@ impl SqliteBackend {
             .connect_with(options)
             .await
             .map_err(|e| open_error(e.to_string()))?;
-        Ok(SqliteBackend { pool })
+        Ok(SqliteBackend {
+            pool,
+            dedup_window: super::DEDUP_WINDOW,
+        })
     }
 
     pub(crate) async fn close(&self) {
