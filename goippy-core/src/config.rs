@@ -1041,7 +1041,7 @@ XMPP_COMPONENT_SECRET = "s3cret"
             w,
             vec![
                 ConfigWarning(
-                    "unknown key FOO (ignored); the nearest known key is GOIP_OFFLINE_WAIT".into()
+                    "unknown key FOO (ignored); the nearest known key is SPOOL_FILE".into()
                 ),
                 ConfigWarning("unknown key GOIP_PROT (ignored); did you mean GOIP_PORT?".into()),
             ]

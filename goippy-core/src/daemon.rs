@@ -67,6 +67,7 @@ pub async fn run(config: Config, verbosity: i8, log: FilterHandle) -> Result<(),
     let options = StoreOptions {
         db_timeout: config.store.timeout,
         write_wait: config.store.write_wait,
+        dedup_window: config.goip.dedup_window,
         ..StoreOptions::default()
     };
     let store = Store::open_serving(&config.db, &config.store.spool_file, options).await?;

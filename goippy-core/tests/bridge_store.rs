@@ -8,8 +8,8 @@
 mod store_support;
 
 use goippy_core::store::{
-    InboundKind, InboundRecord, LogId, LogKind, NoticeRecord, OutboundOptions, OutboxState,
-    StoreError, Timestamp,
+    InboundKind, InboundRecord, LogId, LogKind, NoticeRecord, OutboundKind, OutboundOptions,
+    OutboxState, StoreError, Timestamp,
 };
 use store_support::{TestDb, outbound, sms};
 
@@ -331,14 +331,29 @@ async fn the_sendid_floor_only_rises_and_survives_reopening(db: TestDb) {
     assert_eq!(store.sendid_floor().await.expect("floor"), 100);
     store.save_sendid_floor(50).await.expect("save");
     assert_eq!(store.sendid_floor().await.expect("floor"), 100);
-    // A sendid recorded on an outbound row counts too.
+    // A sendid recorded on a USSD outbox row counts too…
+    let mut ussd = outbound("g1", "+37255500000", "*100#");
+    ussd.kind = OutboundKind::Ussd;
     let id = store
-        .enqueue_outbound(outbound("g1", "+37255512345", "x"))
+        .enqueue_outbound(ussd)
         .await
         .expect("enqueue")
         .committed()
         .expect("committed");
     store.mark_sending(id, 500).await.expect("sending");
+    assert_eq!(store.sendid_floor().await.expect("floor"), 500);
+    // …but not an SMS session's: it is random, up to 31 bits, and would
+    // push USSD sendids towards the end of their room.
+    let sms_row = store
+        .enqueue_outbound(outbound("g1", "+37255512345", "x"))
+        .await
+        .expect("enqueue")
+        .committed()
+        .expect("committed");
+    store
+        .mark_sending(sms_row, 2_000_000_000)
+        .await
+        .expect("sending");
     assert_eq!(store.sendid_floor().await.expect("floor"), 500);
     store.save_sendid_floor(700).await.expect("save");
     store.close().await.expect("close");

@@ -231,6 +231,52 @@ async fn a_receive_retransmitted_three_times_is_one_event_and_four_acks() {
     assert_ne!(other.dedup_key, sms.dedup_key);
 }
 
+/// A GoIP without NTP reuses recvids after a reboot: the same recvid and
+/// the same text after the dedup window is a new message, handed on; within
+/// it, a retransmission, acked only.
+#[tokio::test]
+async fn a_reused_recvid_is_a_new_message_once_the_dedup_window_has_passed() {
+    let mut config = fast_config();
+    config.dedup_window = Duration::from_millis(400);
+    let mut t = start(config, &[(ID, PASSWORD)]).await;
+    let mut device = Device::bind(t.addr(), ID, PASSWORD).await;
+    let ack = Ack::Ok {
+        tag: "RECEIVE".into(),
+        recvid: "17".into(),
+    };
+    device.receive("17", "+37255512345", "call me").await;
+    let first = t
+        .next_event(|e| match e {
+            EngineEvent::Sms(sms) => Some(sms),
+            _ => None,
+        })
+        .await;
+    first.durable.stored();
+    assert_eq!(device.expect_ack().await, ack);
+    device.receive("17", "+37255512345", "call me").await;
+    assert_eq!(device.expect_ack().await, ack);
+    t.no_event(Duration::from_millis(100), |e| {
+        matches!(e, EngineEvent::Sms(_))
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    device.receive("17", "+37255512345", "call me").await;
+    let again = t
+        .next_event(|e| match e {
+            EngineEvent::Sms(sms) => Some(sms),
+            _ => None,
+        })
+        .await;
+    assert_eq!(again.text, "call me");
+    assert_eq!(
+        again.dedup_key, first.dedup_key,
+        "the store's key is the same"
+    );
+    again.durable.stored();
+    assert_eq!(device.expect_ack().await, ack);
+    assert_eq!(t.engine.stats().duplicates, 1);
+}
+
 #[tokio::test]
 async fn a_message_that_is_not_stored_is_not_acked_and_comes_again() {
     let mut t = engine().await;
@@ -564,6 +610,52 @@ async fn a_reply_from_another_host_is_not_believed() {
         ok: false,
     };
     forger.reply(forged).await;
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    device
+        .reply(Reply::Control {
+            kind: ControlKind::GetGsmNum,
+            sendid,
+            value: Some("+372555".into()),
+            ok: false,
+        })
+        .await;
+    assert_eq!(
+        job.await.unwrap(),
+        ControlOutcome::Answered {
+            value: Some("+372555".into()),
+            ok: false
+        }
+    );
+    assert_eq!(t.engine.stats().replies_wrong_source, 1);
+}
+
+/// A channel speaks from one socket, so its replies come from the port its
+/// keepalives come from; one from another port of the same host (another
+/// process, or a forger who got the IP right) is not believed.
+#[tokio::test]
+async fn a_reply_from_another_port_of_the_channels_host_is_not_believed() {
+    let mut t = engine().await;
+    let mut device = Device::bind(t.addr(), ID, PASSWORD).await;
+    t.bring_online(&mut device).await;
+    let forger = Device::bind(t.addr(), ID, PASSWORD).await;
+    assert_eq!(forger.addr().ip(), device.addr().ip());
+    let engine = t.engine.clone();
+    let job = tokio::spawn(async move {
+        engine
+            .control(ID, ControlRequest::get(ControlKind::GetGsmNum))
+            .await
+    });
+    let Command::Control { sendid, .. } = device.expect_command().await else {
+        panic!("a control command")
+    };
+    forger
+        .reply(Reply::Control {
+            kind: ControlKind::GetGsmNum,
+            sendid,
+            value: Some("+666".into()),
+            ok: false,
+        })
+        .await;
     tokio::time::sleep(Duration::from_millis(50)).await;
     device
         .reply(Reply::Control {

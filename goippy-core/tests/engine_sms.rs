@@ -11,13 +11,13 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use engine_support::{
-    Behaviour, Device, ID, PASSWORD, SendResult, fast_config, goip, online, start,
+    Answer, Behaviour, Device, ID, PASSWORD, SendResult, fast_config, goip, online, start,
 };
 use goippy_core::config::SmsMode;
 use goippy_core::engine::{
     EngineEvent, NotSent, RecipientOutcome, RecipientReport, SmsOutcome, SmsRequest,
 };
-use goippy_core::goip::{Command, Reply};
+use goippy_core::goip::{Command, ErrorReply, Reply};
 
 fn request(recipients: &[&str], text: &str) -> SmsRequest {
     SmsRequest::new(
@@ -209,6 +209,102 @@ async fn a_lost_msg_is_resent_with_the_same_sendid() {
     assert_eq!(msgs[0], msgs[1], "the identical MSG");
 }
 
+/// The GoIP's PASSWORD for a MSG comes after the MSG was resent; the
+/// resent copy then gets its own late answer, `ERROR <sendid>
+/// too_many_sends_in_server`, while the SEND's result is pending. That
+/// answer is about the duplicate MSG, not the recipient: the SMS went out,
+/// and the user must not be told otherwise (they would send it again).
+#[tokio::test]
+async fn a_late_busy_error_for_a_resent_msg_does_not_fail_a_recipient_already_sent() {
+    let (t, device) = online(Behaviour::new(PASSWORD)).await;
+    let mut msgs = 0;
+    device.script(Box::new(move |command| match command {
+        Command::Msg { sendid, .. } => {
+            msgs += 1;
+            let sendid = *sendid;
+            if msgs == 1 {
+                // Slower than command_retry_interval (200 ms): MSG is resent.
+                vec![Answer::After(
+                    Duration::from_millis(250),
+                    Reply::Password { sendid },
+                )]
+            } else {
+                vec![Answer::After(
+                    Duration::from_millis(350),
+                    Reply::Error(ErrorReply::Rejected {
+                        sendid,
+                        text: "too_many_sends_in_server".into(),
+                    }),
+                )]
+            }
+        }
+        Command::Password { sendid, .. } => vec![Answer::Now(Reply::Send { sendid: *sendid })],
+        Command::Send { sendid, telid, .. } => vec![
+            Answer::Now(Reply::Wait {
+                sendid: *sendid,
+                telid: *telid,
+            }),
+            Answer::After(
+                Duration::from_millis(500),
+                Reply::Ok {
+                    sendid: *sendid,
+                    telid: *telid,
+                    sms_no: Some(161),
+                },
+            ),
+        ],
+        Command::Done { sendid } => vec![Answer::Now(Reply::Done { sendid: *sendid })],
+        _ => vec![],
+    }));
+    let outcome = t.engine.send_sms(request(&["+1"], "x")).await;
+    assert_eq!(outcome, SmsOutcome::Attempted(vec![sent("+1", 1, 161)]));
+    device.wait_for_commands("DONE", 1).await;
+    assert_eq!(verbs(&device), ["MSG", "MSG", "PASSWORD", "SEND", "DONE"]);
+}
+
+/// Seconds since 2024-01-01: what sendids used to be made of, and so what a
+/// forger would try.
+fn clock_guess() -> u32 {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    (now - 1_704_067_200) as u32
+}
+
+/// A forger who can send UDP from the GoIP's own address and port but
+/// cannot see the traffic guesses the next session's sendid from the last
+/// one it learnt (plus one, plus a few) and from the clock. Its `ERROR …
+/// errorstatus` must not fail an SMS the GoIP is sending.
+#[tokio::test]
+async fn a_forged_result_with_a_guessed_sendid_does_not_decide_the_sms() {
+    let mut behaviour = Behaviour::new(PASSWORD);
+    behaviour.result_delay = Duration::from_millis(300);
+    let (t, device) = online(behaviour).await;
+    let first = t.engine.send_sms(request(&["+1"], "first")).await;
+    assert_eq!(first, SmsOutcome::Attempted(vec![sent("+1", 1, 161)]));
+    let last = device.commands_named("MSG")[0].sendid();
+
+    let engine = t.engine.clone();
+    let second = tokio::spawn(async move { engine.send_sms(request(&["+2"], "second")).await });
+    device.wait_for_commands("SEND", 2).await;
+    let clock = clock_guess();
+    let guesses = (last + 1..=last + 64).chain(clock - 5..=clock + 5);
+    for guess in guesses {
+        device
+            .reply(Reply::Error(ErrorReply::Recipient {
+                sendid: guess,
+                telid: 1,
+                errorstatus: 500,
+            }))
+            .await;
+    }
+    assert_eq!(
+        second.await.unwrap(),
+        SmsOutcome::Attempted(vec![sent("+2", 1, 162)])
+    );
+}
+
 #[tokio::test]
 async fn a_goip_that_never_answers_msg_gets_done_and_nothing_is_sent() {
     let mut behaviour = Behaviour::new(PASSWORD);
@@ -285,8 +381,8 @@ async fn too_many_sends_backs_off_and_retries_with_a_new_sendid() {
         .collect();
     assert_eq!(sendids.len(), 3);
     assert!(
-        sendids.windows(2).all(|w| w[0] < w[1]),
-        "new, larger sendids: {sendids:?}"
+        sendids[0] != sendids[1] && sendids[1] != sendids[2] && sendids[0] != sendids[2],
+        "a new sendid each time: {sendids:?}"
     );
     let log = device.log();
     let msg_times: Vec<Instant> = log

@@ -61,6 +61,61 @@ async fn a_second_ussd_request_carries_a_larger_sendid() {
     assert!(restarted.engine.highest_sendid() >= sendids[1]);
 }
 
+/// A forger who can send UDP from the GoIP's own address and port, but
+/// cannot see the traffic, answers the next USSD request before the network
+/// does: with the last sendid it learnt plus one (or plus a few), or with the
+/// clock that sendids used to follow. The user must get the network's answer,
+/// not the forger's text under their own number.
+#[tokio::test]
+async fn a_forged_ussd_answer_with_a_guessed_sendid_is_not_believed() {
+    let (t, device) = online(Behaviour::new(PASSWORD)).await;
+    // The network answers the second request only after its resend, which
+    // gives the forger time.
+    let mut network = goip(Behaviour::new(PASSWORD));
+    let mut ussds = 0;
+    device.script(Box::new(move |command| {
+        if matches!(command, Command::Ussd { .. }) {
+            ussds += 1;
+            if ussds == 2 {
+                return vec![];
+            }
+        }
+        network(command)
+    }));
+    let first = t.engine.send_ussd(ID, "*100#").await;
+    assert!(matches!(first, UssdOutcome::Reply { .. }), "{first:?}");
+    let last = ussd_times(&device)[0].0;
+
+    let engine = t.engine.clone();
+    let second = tokio::spawn(async move { engine.send_ussd(ID, "*100#").await });
+    device.wait_for_commands("USSD", 2).await;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let clock = (now - 1_704_067_200) as u32;
+    for guess in (last + 1..=last + 64).chain(clock - 5..=clock + 5) {
+        device
+            .reply(Reply::Ussd {
+                sendid: guess,
+                text: "Your account is blocked, call +666".into(),
+            })
+            .await;
+    }
+    assert_eq!(
+        second.await.unwrap(),
+        UssdOutcome::Reply {
+            text: "Your balance is 10.00".into()
+        }
+    );
+    let sendids: Vec<u32> = ussd_times(&device).iter().map(|(id, _)| *id).collect();
+    assert_eq!(sendids.len(), 3, "the second request was resent once");
+    assert!(
+        sendids[1] >= last + 1024,
+        "an unguessable step: {sendids:?}"
+    );
+}
+
 #[tokio::test]
 async fn a_lost_ussd_is_resent_once_with_the_same_sendid() {
     let mut behaviour = Behaviour::new(PASSWORD);

@@ -31,6 +31,7 @@ on_both_backends!(
     a_call_duration_beyond_an_int_is_stored_clamped,
     inbound_is_durable_deduplicated_and_waits_in_the_inbox,
     dedup_survives_reopening,
+    a_reused_recvid_is_a_new_message_after_the_dedup_window,
     outbox_moves_through_its_states_and_never_twice,
     delivery_reports_find_their_sms,
     cleanup_deletes_old_rows_but_never_unfinished_work,
@@ -656,6 +657,137 @@ async fn a_retransmitted_call_is_logged_once_also_after_reopening(db: TestDb) {
 }
 
 /// Without a recvid there is no dedup key: the event is logged.
+/// A GoIP without NTP reuses recvids after a reboot: an identical SMS
+/// (same sender, same text) or call event under a recvid stored longer than
+/// the dedup window ago is a new message, stored and delivered; within the
+/// window it is a retransmission. The engine applies the same rule in
+/// memory; this is the half that holds across restarts.
+async fn a_reused_recvid_is_a_new_message_after_the_dedup_window(db: TestDb) {
+    let store = open_with_channel_2001(&db).await;
+    let text = || sms("goippy_2001", 17, "+37255500001", "call me back");
+    let record = || {
+        call(
+            "goippy_2001",
+            17,
+            CallEvent::Record {
+                direction: Some(CallDirection::Incoming),
+                remote: "+37255500001".into(),
+            },
+        )
+    };
+    let first = store
+        .store_inbound(text())
+        .await
+        .expect("stored")
+        .committed()
+        .expect("committed");
+    assert!(matches!(first, Stored::New(_)), "{first:?}");
+    let first_call = store
+        .store_call(record())
+        .await
+        .expect("stored")
+        .committed()
+        .expect("committed");
+    assert!(first_call.is_new(), "{first_call:?}");
+    // The keys are 9 minutes old: still retransmissions (10-minute window).
+    let back_date = |secs: i64| {
+        format!(
+            "UPDATE goippy_dedup SET created_unix = {} WHERE recvid = 17",
+            Timestamp::now().unix() - secs
+        )
+    };
+    db.exec(&back_date(9 * 60)).await;
+    assert_eq!(
+        store
+            .store_inbound(text())
+            .await
+            .expect("stored")
+            .committed()
+            .expect("committed"),
+        Stored::Duplicate(first.id())
+    );
+    assert_eq!(
+        store
+            .store_call(record())
+            .await
+            .expect("stored")
+            .committed()
+            .expect("committed"),
+        CallStored::Duplicate(first_call.id())
+    );
+    // 10 minutes and more: new messages, each with its own row and key.
+    db.exec(&back_date(10 * 60)).await;
+    let again = store
+        .store_inbound(text())
+        .await
+        .expect("stored")
+        .committed()
+        .expect("committed");
+    let Stored::New(again_id) = again else {
+        panic!("a reused recvid after the window is a new message: {again:?}")
+    };
+    assert_ne!(again_id, first.id());
+    let again_call = store
+        .store_call(record())
+        .await
+        .expect("stored")
+        .committed()
+        .expect("committed");
+    assert!(again_call.is_new(), "{again_call:?}");
+    assert_ne!(again_call.id(), first_call.id());
+    // Whose retransmissions are recognised in turn, also after a restart.
+    store.close().await.expect("close");
+    let store = db.open().await;
+    assert_eq!(
+        store
+            .store_inbound(text())
+            .await
+            .expect("stored")
+            .committed()
+            .expect("committed"),
+        Stored::Duplicate(again_id)
+    );
+    assert_eq!(
+        store
+            .store_call(record())
+            .await
+            .expect("stored")
+            .committed()
+            .expect("committed"),
+        CallStored::Duplicate(again_call.id())
+    );
+    assert_eq!(
+        db.scalar("SELECT COUNT(*) FROM goippy_log WHERE dir = 'in' AND recvid = 17")
+            .await,
+        2
+    );
+    assert_eq!(
+        db.scalar("SELECT COUNT(*) FROM goippy_dedup WHERE recvid = 17")
+            .await,
+        2,
+        "one key per tag: the stale ones were replaced"
+    );
+    // The window is the store's option (GOIP_DEDUP_WINDOW).
+    store.close().await.expect("close");
+    let store = db
+        .open_with(StoreOptions {
+            dedup_window: Duration::from_secs(60),
+            ..StoreOptions::default()
+        })
+        .await;
+    db.exec(&back_date(61)).await;
+    assert!(matches!(
+        store
+            .store_inbound(text())
+            .await
+            .expect("stored")
+            .committed()
+            .expect("committed"),
+        Stored::New(_)
+    ));
+    store.close().await.expect("close");
+}
+
 async fn a_call_without_a_recvid_is_logged_each_time(db: TestDb) {
     let store = open_with_channel_2001(&db).await;
     let hidden = || CallRecord {

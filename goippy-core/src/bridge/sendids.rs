@@ -1,11 +1,13 @@
-//! Keeping the engine's sendids increasing across restarts.
+//! Keeping the engine's USSD sendids increasing across restarts.
 //!
 //! A GoIP answers a USSD request whose sendid is not larger than its last
-//! one from its cache — a stale answer. The engine derives sendids from the
-//! clock and a floor; this task saves the highest one used every
-//! `interval` (and [`save`] once more at shutdown), and the next start
-//! passes the saved value (or the largest sendid on an outbound row, if
-//! larger) back as the floor.
+//! one from its cache — a stale answer. The engine's USSD sendids grow by a
+//! random step from a floor (other sendids are random and need none); this
+//! task saves the highest one used every `interval` (and [`save`] once more
+//! at shutdown), and the next start passes the saved value (or the largest
+//! sendid on a USSD outbox row, if larger) back as the floor. The row's
+//! sendid is reserved for it before the request is sent (`ussd.rs`), which
+//! covers a crash between two saves.
 
 use std::sync::Arc;
 use std::time::Duration;

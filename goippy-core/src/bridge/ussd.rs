@@ -66,7 +66,10 @@ fn not_sent(reason: &str) -> Settle {
 /// Runs one queued USSD job to its end.
 pub(crate) async fn run(ctx: &Arc<Context>, item: OutboxItem) -> JobEnd {
     let id = item.id;
-    let sendid = i64::from(ctx.engine.highest_sendid());
+    // The row records the sendid reserved for this request before it can
+    // reach the wire, so that a restart, even after a crash, starts above
+    // it (the GoIP answers a repeated USSD sendid from its cache).
+    let sendid = i64::from(ctx.engine.reserve_ussd_sendid());
     match ctx.store.mark_sending(id, sendid).await {
         Ok(()) => {}
         Err(StoreError::Transition { .. }) => return JobEnd::Done,

@@ -92,8 +92,9 @@ pub struct EngineConfig {
     pub recent_max_age: Duration,
 
     // --- ids and shutdown ---
-    /// No sendid handed out is smaller than or equal to this (the largest
-    /// the store recorded before a restart).
+    /// No USSD sendid handed out is smaller than or equal to this (the
+    /// largest the store recorded before a restart). Other sendids are
+    /// random.
     pub sendid_floor: u32,
     /// On shutdown, how long a session that already sent SEND may still wait
     /// for its result before it ends Unknown.

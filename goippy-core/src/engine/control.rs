@@ -167,8 +167,8 @@ pub(crate) async fn run(ctx: &mut JobContext, request: &ControlRequest) -> Contr
     if ctx.is_stopping() {
         return ControlOutcome::Stopping;
     }
-    let sendid = ctx.new_sendid();
-    let mut exchange = ctx.open(sendid);
+    let mut exchange = ctx.open_exchange();
+    let sendid = exchange.sendid();
     let command = request.command(sendid, ctx.password());
     let verb = request.verb();
     let (timeout, retries) = (ctx.config().control_timeout, ctx.config().control_retries);

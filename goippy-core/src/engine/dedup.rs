@@ -2,9 +2,18 @@
 //! notification again (every 3 s, up to 3 more times), and its recvid comes
 //! from its clock, so it is not unique across events on its own.
 //!
-//! A [`DedupCache`] remembers (channel, tag, recvid, hash of the body) for a
-//! time window. It is bounded twice — by age and by a hard count — so no
-//! amount of traffic can grow it without limit; only authenticated channels
+//! **The rule** (the store's `goippy_dedup` lookup applies the same one): a
+//! notification is a retransmission when one with the same (channel, tag,
+//! recvid, hash of the body) arrived less than the dedup window
+//! (`GOIP_DEDUP_WINDOW`, 10 minutes) before it. A GoIP's own resends come
+//! within ~12 s; a GoIP without NTP reuses recvids after a reboot, so an
+//! identical message (same sender, same text) with a reused recvid after the
+//! window is a new message, and is delivered.
+//!
+//! A [`DedupCache`] applies it in memory. It is bounded twice — by age and
+//! by a hard count — and each entry has a fixed size whatever the sender
+//! put in the tag or recvid (a 16-byte fingerprint, see [`DedupCache`]), so
+//! no traffic can grow it past its byte bound; only authenticated channels
 //! ever enter it, so unknown senders cost nothing. Persistence across
 //! restarts is the consumer's job (the store keeps the same key under a
 //! unique index); this cache only spares the consumer the obvious repeats.
@@ -76,13 +85,37 @@ pub(crate) fn notification_body(kind: &NotificationKind) -> Vec<u8> {
     parts.join("\0").into_bytes()
 }
 
-/// A time- and size-bounded set of recently seen keys.
+/// What the cache keeps of a [`DedupKey`]: the first 16 bytes of a SHA-256
+/// over its parts, each length-prefixed. A tag or recvid of 60 KB costs what
+/// one of 6 bytes does; two different keys share a fingerprint by chance
+/// only among ~2^64 of them.
+type Fingerprint = [u8; 16];
+
+fn fingerprint(key: &DedupKey) -> Fingerprint {
+    let mut hasher = Sha256::new();
+    for part in [&key.goip_id, &key.tag, &key.recvid] {
+        hasher.update((part.len() as u64).to_be_bytes());
+        hasher.update(part.as_bytes());
+    }
+    hasher.update(key.body_hash.to_be_bytes());
+    let digest = hasher.finalize();
+    let mut fingerprint = [0u8; 16];
+    fingerprint.copy_from_slice(&digest[..16]);
+    fingerprint
+}
+
+/// A time- and size-bounded set of recently seen keys: at most `capacity`
+/// entries, each a fixed 16-byte [`Fingerprint`] whatever the key held. In
+/// bytes: a hash-table bucket (16 + 1 control byte, at most ~2.3 buckets
+/// per entry after growth) plus a queue slot with its time (32 bytes, at
+/// most 2 slots per entry) — under 110 bytes an entry, ~7 MiB at the
+/// default capacity of 65,536.
 #[derive(Debug)]
 pub struct DedupCache {
     window: Duration,
     capacity: usize,
-    seen: HashSet<DedupKey>,
-    order: VecDeque<(Instant, DedupKey)>,
+    seen: HashSet<Fingerprint>,
+    order: VecDeque<(Instant, Fingerprint)>,
 }
 
 impl DedupCache {
@@ -98,12 +131,14 @@ impl DedupCache {
     /// Whether `key` was recorded within the window.
     pub fn contains(&mut self, key: &DedupKey, now: Instant) -> bool {
         self.expire(now);
-        self.seen.contains(key)
+        self.seen.contains(&fingerprint(key))
     }
 
-    /// Records `key` as handled. Returns false when it was already there.
+    /// Records `key` as handled. Returns false when it was already there
+    /// (its window still counts from the first time).
     pub fn insert(&mut self, key: DedupKey, now: Instant) -> bool {
         self.expire(now);
+        let key = fingerprint(&key);
         if self.seen.contains(&key) {
             return false;
         }
@@ -112,7 +147,7 @@ impl DedupCache {
                 self.seen.remove(&old);
             }
         }
-        self.seen.insert(key.clone());
+        self.seen.insert(key);
         self.order.push_back((now, key));
         true
     }
@@ -183,6 +218,53 @@ mod tests {
         assert_eq!(c.len(), 1000);
         assert!(c.contains(&key("9999", "x"), t0));
         assert!(!c.contains(&key("0", "x"), t0));
+    }
+
+    #[test]
+    fn a_reused_recvid_after_the_window_is_a_new_message() {
+        let t0 = Instant::now();
+        let window = Duration::from_secs(600);
+        let mut c = DedupCache::new(window, 100);
+        assert!(c.insert(key("1734804704", "same text"), t0));
+        // The GoIP's own resends, seconds later: recognised, and they do not
+        // stretch the window.
+        assert!(!c.insert(key("1734804704", "same text"), t0 + Duration::from_secs(9)));
+        assert!(c.contains(
+            &key("1734804704", "same text"),
+            t0 + window - Duration::from_secs(1)
+        ));
+        // The same recvid and text after the window (a rebooted GoIP
+        // without NTP): a new message.
+        assert!(!c.contains(&key("1734804704", "same text"), t0 + window));
+        assert!(c.insert(key("1734804704", "same text"), t0 + window));
+    }
+
+    #[test]
+    fn huge_tags_and_recvids_cost_a_fixed_size() {
+        let t0 = Instant::now();
+        let mut c = DedupCache::new(Duration::from_secs(600), 10);
+        let huge = |n: u8| {
+            DedupKey::new(
+                "goip-1",
+                &"T".repeat(60_000),
+                &n.to_string().repeat(30_000),
+                b"x",
+            )
+        };
+        for n in 0..20 {
+            c.insert(huge(n), t0);
+        }
+        assert_eq!(c.len(), 10);
+        assert!(c.contains(&huge(19), t0));
+        assert!(!c.contains(&huge(0), t0));
+        // What is kept is a fixed-size fingerprint, not the strings.
+        assert_eq!(std::mem::size_of::<Fingerprint>(), 16);
+        assert!(std::mem::size_of::<(Instant, Fingerprint)>() <= 32);
+        // Parts are length-prefixed: moving bytes between them makes
+        // another key.
+        assert!(!c.contains(&DedupKey::new("goip-1", "RECEIVE1", "2", b"x"), t0));
+        c.insert(DedupKey::new("goip-1", "RECEIVE", "12", b"x"), t0);
+        assert!(!c.contains(&DedupKey::new("goip-1", "RECEIVE1", "2", b"x"), t0));
     }
 
     #[test]

@@ -175,10 +175,22 @@ impl Engine {
         self.inner.shared.stats()
     }
 
-    /// The largest sendid used so far: store it, and pass it back as
-    /// [`EngineConfig::sendid_floor`] on the next start.
+    /// The largest USSD sendid used or reserved so far: store it, and pass
+    /// it back as [`EngineConfig::sendid_floor`] on the next start, so that
+    /// no USSD sendid is ever repeated (the GoIP would answer from its
+    /// cache). Other sendids are random and need no floor.
     pub fn highest_sendid(&self) -> u32 {
         self.inner.shared.sendids.highest()
+    }
+
+    /// The sendid the next USSD request will use, reserved: store it
+    /// durably, then call [`Engine::send_ussd`]. Requests take reservations
+    /// in order, one each, so when every request is preceded by its own
+    /// stored reservation, every USSD sendid that reaches the wire is at
+    /// most one already stored — and a restart after a crash, with the
+    /// largest stored one as the floor, still never repeats one.
+    pub fn reserve_ussd_sendid(&self) -> u32 {
+        self.inner.shared.sendids.reserve_ussd()
     }
 
     /// Stops gracefully: no new jobs (they end as Stopping, not sent);

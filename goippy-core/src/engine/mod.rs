@@ -17,9 +17,10 @@
 //! * **sending** ([`worker`]): jobs — SMS ([`sms_session`], or the legacy
 //!   [`sms_oneshot`]), USSD ([`ussd`]), control commands ([`control`]) — run
 //!   one at a time per channel, in parallel across channels, and only while
-//!   the channel is online. Replies carry no channel id: they are routed by
-//!   sendid ([`pending`], ids from [`sendid`]) and checked against the
-//!   channel's address;
+//!   the channel is online. Replies carry no channel id and no password:
+//!   they are routed by sendid ([`pending`]; ids from [`sendid`], which a
+//!   forger cannot guess) and checked against the channel's address and
+//!   port;
 //! * **shutdown** ([`Engine::shutdown`]): no new jobs, open exchanges
 //!   closed with DONE, acks until the end, then the socket closes.
 //!

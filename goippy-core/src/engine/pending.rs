@@ -10,8 +10,14 @@
 //! timeout, or an SMS result after the recipient ended Unknown. Those are
 //! worth reporting, so finished exchanges of those kinds are remembered for a
 //! while, bounded in number and age.
+//!
+//! A new exchange gets a sendid that is neither open, nor remembered, nor
+//! among the last [`RECENTLY_USED`] handed out ([`PendingReplies::open_new`]),
+//! so a late reply to an old exchange never reaches a new one. Everything
+//! here is keyed by the engine's own sendids and configured channel ids;
+//! nothing a sender chooses is stored.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -24,6 +30,14 @@ use crate::goip::Reply;
 /// Replies one exchange may have waiting before more are dropped; a GoIP
 /// sends a handful per exchange.
 const REPLY_QUEUE: usize = 16;
+
+/// How many of the latest sendids a new exchange avoids (4 bytes each, twice).
+pub(crate) const RECENTLY_USED: usize = 4096;
+
+/// How often [`PendingReplies::open_new`] draws again when a candidate is in
+/// use. Random 31-bit ids collide with a few thousand in use about once in
+/// half a million draws; USSD candidates only grow.
+const MAX_DRAWS: usize = 64;
 
 struct Open {
     goip_id: String,
@@ -80,6 +94,29 @@ struct Inner {
     open: HashMap<u32, Open>,
     recent: HashMap<u32, Finished>,
     order: VecDeque<(Instant, u32)>,
+    /// The latest sendids handed out, oldest first, and the same as a set.
+    used: VecDeque<u32>,
+    used_set: HashSet<u32>,
+}
+
+impl Inner {
+    fn in_use(&self, sendid: u32) -> bool {
+        self.open.contains_key(&sendid)
+            || self.recent.contains_key(&sendid)
+            || self.used_set.contains(&sendid)
+    }
+
+    fn mark_used(&mut self, sendid: u32) {
+        if !self.used_set.insert(sendid) {
+            return;
+        }
+        self.used.push_back(sendid);
+        while self.used.len() > RECENTLY_USED {
+            if let Some(old) = self.used.pop_front() {
+                self.used_set.remove(&old);
+            }
+        }
+    }
 }
 
 pub(crate) struct PendingReplies {
@@ -102,10 +139,35 @@ impl PendingReplies {
         self.inner.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Starts waiting for replies with `sendid` from `goip_id`.
-    pub(crate) fn open(self: &Arc<Self>, sendid: u32, goip_id: &str) -> Exchange {
-        let (tx, rx) = mpsc::channel(REPLY_QUEUE);
+    /// Starts a new exchange for `goip_id`, with the first sendid
+    /// `candidate` offers that is not in use (open, remembered, or among the
+    /// latest handed out).
+    pub(crate) fn open_new(
+        self: &Arc<Self>,
+        goip_id: &str,
+        mut candidate: impl FnMut() -> u32,
+    ) -> Exchange {
         let mut inner = self.lock();
+        let mut sendid = candidate();
+        for _ in 0..MAX_DRAWS {
+            if !inner.in_use(sendid) {
+                break;
+            }
+            sendid = candidate();
+        }
+        self.insert(&mut inner, sendid, goip_id)
+    }
+
+    /// Starts waiting for replies with exactly `sendid` from `goip_id`.
+    #[cfg(test)]
+    pub(crate) fn open(self: &Arc<Self>, sendid: u32, goip_id: &str) -> Exchange {
+        let mut inner = self.lock();
+        self.insert(&mut inner, sendid, goip_id)
+    }
+
+    fn insert(self: &Arc<Self>, inner: &mut Inner, sendid: u32, goip_id: &str) -> Exchange {
+        let (tx, rx) = mpsc::channel(REPLY_QUEUE);
+        inner.mark_used(sendid);
         inner.next_token += 1;
         let token = inner.next_token;
         inner.open.insert(
@@ -301,6 +363,41 @@ mod tests {
         drop(newer);
         assert!(matches!(table.route(7, now), Route::Unknown));
         assert_eq!(table.counts(), (0, 0));
+    }
+
+    #[tokio::test]
+    async fn a_new_exchange_avoids_sendids_in_use_or_used_recently() {
+        let table = Arc::new(PendingReplies::new(10, Duration::from_secs(60)));
+        let now = Instant::now();
+        let open = table.open(1, "g");
+        table.remember(
+            2,
+            Finished::Ussd {
+                goip_id: "g".into(),
+            },
+            now,
+        );
+        let finished = table.open(3, "g");
+        drop(finished);
+        let mut candidates = [1, 2, 3, 4].into_iter();
+        let fresh = table.open_new("g", || candidates.next().unwrap_or(99));
+        assert_eq!(
+            fresh.sendid(),
+            4,
+            "1 is open, 2 remembered, 3 used just now"
+        );
+        drop(open);
+        // The memory of used ids is bounded.
+        for sendid in 100..100 + RECENTLY_USED as u32 {
+            drop(table.open(sendid, "g"));
+        }
+        let again = table.open_new("g", || 3);
+        assert_eq!(
+            again.sendid(),
+            3,
+            "forgotten after {RECENTLY_USED} newer ones"
+        );
+        assert_eq!(table.lock().used.len(), RECENTLY_USED);
     }
 
     #[test]

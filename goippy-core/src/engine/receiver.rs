@@ -14,7 +14,7 @@
 //! 4. retransmissions are recognised by (channel, tag, recvid, body) and
 //!    acked again without being delivered again;
 //! 5. a **reply** is routed by its sendid to the job waiting for it, if it
-//!    came from that job's channel.
+//!    came from that job's channel's address and port.
 //!
 //! The loop never waits for the consumer (see `events`), and never exits on
 //! a bad datagram or a socket error: only shutdown ends it.
@@ -454,11 +454,23 @@ async fn handle_line_state(
     bump(&shared.counters.events);
 }
 
-/// True if a reply for `goip_id` came from where that channel is. A reply
-/// carries no password, so this is all that stops a forged one.
+/// True if a reply for `goip_id` came from exactly where that channel is:
+/// the IP address *and* port of its latest authenticated packet. A reply
+/// carries no password; this and the sendid (unguessable, see `sendid`) are
+/// all that stop a forged one.
+///
+/// The port can be compared because a channel speaks from one socket: its
+/// keepalives, notifications and replies all leave from it (protocol notes
+/// §1: each line has its own SMS-client socket, 9991 for line 1, and answers
+/// whoever sent the command from it), and behind a NAT they share the one
+/// mapping its keepalives keep open — the pinhole commands are sent to. If
+/// the NAT rebinds, the channel's next packet (a keepalive within 30 s)
+/// moves its address; a reply in between is dropped, which costs a resend
+/// (MSG, PASSWORD, USSD, control commands) or the status poll (a SEND's
+/// result), never a wrong outcome.
 fn from_channel(shared: &Shared, goip_id: &str, from: SocketAddr) -> bool {
     let known = shared.registry.last_address(goip_id);
-    if known.is_some_and(|addr| addr.ip() == from.ip()) {
+    if known == Some(from) {
         return true;
     }
     bump(&shared.counters.replies_wrong_source);

@@ -1,61 +1,148 @@
 //! Choosing the `sendid` of each command sent to a GoIP.
 //!
-//! The GoIP echoes the sendid in every reply, so it routes replies to the job
-//! waiting for them; it must be positive and fit in 31 bits (goipcron prints
-//! it with `%d`). For USSD it must also keep increasing on a channel, across
-//! restarts too: the device answers a USSD whose sendid is not larger than the
-//! last one with its cached, stale reply.
+//! The GoIP echoes the sendid in every reply, and a reply carries nothing
+//! else that ties it to its request — no channel id, no password. So the
+//! sendid, with the address the reply comes from, is all that tells a real
+//! reply from a forged one: anyone who can send UDP with the GoIP's source
+//! address could otherwise mark an SMS sent or failed, or put words in a
+//! USSD answer. Sendids must therefore be unguessable for someone who cannot
+//! see the traffic. Real firmware reads them as signed 32-bit numbers
+//! (goipcron prints them with `%d`), so they stay in `1..=`[`MAX_SENDID`].
 //!
-//! One allocator serves every command of the engine: each id is
-//! `max(previous + 1, seconds since 2024-01-01, floor)`. Time makes ids grow
-//! across restarts without any storage; the `floor` (the largest sendid the
-//! store has recorded) covers a restart after a burst that ran ahead of the
-//! clock. Ids are unique across all channels, so a reply can be routed by its
-//! sendid alone.
+//! * **SMS sessions, control commands, one-shot stamps**: uniformly random
+//!   in `1..=MAX_SENDID` ([`SendIdAllocator::random`]), from the thread-local
+//!   CSPRNG. The reply table (`pending`) draws again while one is in use or
+//!   was used recently, because late replies are matched to recent
+//!   exchanges.
+//! * **USSD**: the GoIP answers a USSD whose sendid is not larger than the
+//!   last one from its cache (a stale answer), so USSD sendids strictly
+//!   increase — across restarts too — each by a random step in
+//!   [`USSD_STEP`]. A guess of "the last one plus one" (or any of the next
+//!   thousand) is never right, and which of the ~7,000 values the step took
+//!   is unknown. The price is room: at ~4,600 per request on average, the
+//!   31 bits last for about 450,000 USSD requests.
+//!
+//! Across restarts, USSD sendids stay above the `floor` the store kept (the
+//! highest one saved, or recorded on a USSD outbox row), and above the
+//! seconds since 2024 (which covers a new database on a device that an
+//! earlier installation drove). A crash must not lose a sendid that reached
+//! the wire, so [`SendIdAllocator::reserve_ussd`] hands out the id a USSD
+//! request *will* use, for the caller to store before submitting it; see
+//! there.
 
+use std::collections::VecDeque;
+use std::ops::RangeInclusive;
 use std::sync::Mutex;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::goip::MAX_SENDID;
 
-/// 2024-01-01T00:00:00Z: the base of time-derived ids, which keeps them
+/// How much each USSD sendid exceeds the one before. The lower bound puts
+/// the next thousand ids out of a guesser's reach; the width (~13 bits) is
+/// what a guesser who somehow learnt the previous id must still cover.
+pub const USSD_STEP: RangeInclusive<u32> = 1024..=8191;
+
+/// Reservations not yet taken by a request: more than there can be USSD
+/// requests in flight (one per channel); beyond it the oldest is dropped.
+const MAX_RESERVED: usize = 256;
+
+/// 2024-01-01T00:00:00Z: the base of the clock's lower bound, which keeps it
 /// within 31 bits until 2092.
 const EPOCH_2024: u64 = 1_704_067_200;
 
-/// Hands out strictly increasing sendids.
+/// Hands out random sendids, and strictly increasing ones for USSD.
 #[derive(Debug)]
 pub struct SendIdAllocator {
-    last: Mutex<u32>,
+    ussd: Mutex<UssdIds>,
+}
+
+#[derive(Debug)]
+struct UssdIds {
+    /// The largest USSD id handed out or reserved (or the starting floor).
+    last: u32,
+    /// Reserved ids not yet taken, in increasing order.
+    reserved: VecDeque<u32>,
 }
 
 impl SendIdAllocator {
-    /// `floor`: no id handed out will be smaller than or equal to it.
+    /// `floor`: no USSD id handed out will be smaller than or equal to it.
     pub fn new(floor: u32) -> Self {
+        Self::starting_at(floor.max(seconds_since_2024()))
+    }
+
+    fn starting_at(last: u32) -> Self {
         SendIdAllocator {
-            last: Mutex::new(floor.min(MAX_SENDID - 1)),
+            ussd: Mutex::new(UssdIds {
+                last: last.min(MAX_SENDID - 1),
+                reserved: VecDeque::new(),
+            }),
         }
     }
 
-    /// The largest id handed out so far (or the floor): what the store keeps
-    /// as the next run's floor.
+    fn lock(&self) -> std::sync::MutexGuard<'_, UssdIds> {
+        self.ussd.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The largest USSD id handed out or reserved so far (or the floor):
+    /// what the store keeps as the next run's floor.
     pub fn highest(&self) -> u32 {
-        *self.last.lock().unwrap_or_else(|p| p.into_inner())
+        self.lock().last
     }
 
-    /// The next id.
-    pub fn next(&self) -> u32 {
-        self.next_at(seconds_since_2024())
+    /// A random sendid for anything but USSD. The caller makes sure it is
+    /// not in use (see `pending`).
+    pub fn random(&self) -> u32 {
+        rand::random_range(1..=MAX_SENDID)
     }
 
-    fn next_at(&self, clock: u32) -> u32 {
-        let mut last = self.last.lock().unwrap_or_else(|p| p.into_inner());
-        let mut id = last.saturating_add(1).max(clock).max(1);
-        if id > MAX_SENDID {
-            // Only reachable after ~68 years of uptime-free clock or a wildly
-            // wrong floor: wrap to small ids rather than leave 31 bits.
-            id = 1;
+    /// Reserves the sendid of a USSD request about to be submitted.
+    ///
+    /// Requests take reserved ids in the order they were reserved, one
+    /// each, and draw a new one only when none is left. So when every
+    /// request is preceded by its own reservation, stored durably before the
+    /// request is submitted, each sendid on the wire is at most one already
+    /// stored: the k-th request takes the k-th reservation, and by then k
+    /// reservations are stored. A restarted engine whose floor is the
+    /// largest stored one never repeats a sendid, crash or not.
+    pub fn reserve_ussd(&self) -> u32 {
+        let mut ids = self.lock();
+        let id = ids.draw();
+        ids.reserved.push_back(id);
+        if ids.reserved.len() > MAX_RESERVED {
+            ids.reserved.pop_front();
         }
-        *last = id;
+        id
+    }
+
+    /// The sendid of the next USSD request: the oldest reservation, or a new
+    /// id above every one so far.
+    pub fn next_ussd(&self) -> u32 {
+        let mut ids = self.lock();
+        match ids.reserved.pop_front() {
+            Some(id) => id,
+            None => ids.draw(),
+        }
+    }
+}
+
+impl UssdIds {
+    fn draw(&mut self) -> u32 {
+        let step = rand::random_range(USSD_STEP);
+        let id = match self.last.checked_add(step) {
+            Some(id) if id <= MAX_SENDID => id,
+            // After ~450,000 USSD requests: the GoIP reads larger ids as
+            // negative numbers. Starting over from small ids is the lesser
+            // harm (its cache answers the first few from memory).
+            _ => {
+                tracing::error!(
+                    "USSD sendids ran out of 31 bits: starting over from small ones; \
+                     the next USSD answers on each channel may be stale"
+                );
+                self.reserved.clear();
+                step
+            }
+        };
+        self.last = id;
         id
     }
 }
@@ -65,7 +152,7 @@ fn seconds_since_2024() -> u32 {
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_secs())
         .unwrap_or(EPOCH_2024);
-    now.saturating_sub(EPOCH_2024).min(MAX_SENDID as u64) as u32
+    now.saturating_sub(EPOCH_2024).min(u64::from(MAX_SENDID)) as u32
 }
 
 #[cfg(test)]
@@ -73,31 +160,69 @@ mod tests {
     use super::*;
 
     #[test]
-    fn strictly_increasing_and_positive() {
+    fn ussd_ids_increase_by_an_unguessable_step() {
         let a = SendIdAllocator::new(0);
-        let mut prev = 0;
+        let mut prev = a.highest();
+        let mut steps = std::collections::HashSet::new();
         for _ in 0..10_000 {
-            let id = a.next();
-            assert!(id > prev && id <= MAX_SENDID);
+            let id = a.next_ussd();
+            assert!(id <= MAX_SENDID);
+            assert!(USSD_STEP.contains(&(id - prev)), "{prev} -> {id}");
+            steps.insert(id - prev);
             prev = id;
         }
+        assert_eq!(a.highest(), prev);
+        // The step is not a constant (10,000 draws over ~7,000 values).
+        assert!(steps.len() > 3000, "{}", steps.len());
     }
 
     #[test]
-    fn follows_the_clock_and_the_floor() {
+    fn ussd_ids_start_above_the_floor_and_the_clock() {
+        let clock = seconds_since_2024();
+        assert!(SendIdAllocator::new(0).next_ussd() > clock);
+        let floor = clock + 1_000_000;
+        let a = SendIdAllocator::new(floor);
+        assert_eq!(a.highest(), floor);
+        assert!(a.next_ussd() > floor);
+        // A restart from the saved highest gives larger ids.
+        let b = SendIdAllocator::new(a.highest());
+        assert!(b.next_ussd() > a.highest());
+    }
+
+    #[test]
+    fn requests_take_reservations_in_order() {
         let a = SendIdAllocator::new(0);
-        assert_eq!(a.next_at(1000), 1000);
-        assert_eq!(a.next_at(1000), 1001);
-        assert_eq!(a.next_at(5000), 5000);
-        // A restart after a burst: the floor wins over a clock that lags it.
-        let b = SendIdAllocator::new(6000);
-        assert_eq!(b.next_at(5001), 6001);
+        let first = a.reserve_ussd();
+        let second = a.reserve_ussd();
+        assert!(second > first);
+        assert_eq!(a.highest(), second);
+        assert_eq!(a.next_ussd(), first);
+        assert_eq!(a.next_ussd(), second);
+        // None left: a new one, above both.
+        assert!(a.next_ussd() > second);
     }
 
     #[test]
-    fn a_restart_gives_larger_ids() {
-        let first = SendIdAllocator::new(0).next();
-        let second = SendIdAllocator::new(first).next();
-        assert!(second > first);
+    fn reservations_are_bounded() {
+        let a = SendIdAllocator::new(0);
+        let ids: Vec<u32> = (0..MAX_RESERVED + 10).map(|_| a.reserve_ussd()).collect();
+        assert_eq!(a.lock().reserved.len(), MAX_RESERVED);
+        // The oldest were dropped; what is taken still increases.
+        assert_eq!(a.next_ussd(), ids[10]);
+    }
+
+    #[test]
+    fn running_out_of_31_bits_starts_over() {
+        let a = SendIdAllocator::starting_at(MAX_SENDID - 1);
+        let id = a.next_ussd();
+        assert!(USSD_STEP.contains(&id), "{id}");
+    }
+
+    #[test]
+    fn random_ids_fit_31_bits_and_differ() {
+        let a = SendIdAllocator::new(0);
+        let ids: std::collections::HashSet<u32> = (0..1000).map(|_| a.random()).collect();
+        assert!(ids.iter().all(|id| (1..=MAX_SENDID).contains(id)));
+        assert!(ids.len() > 990);
     }
 }

@@ -27,7 +27,7 @@ pub(crate) async fn run(ctx: &mut JobContext, request: SmsRequest) -> SmsOutcome
     }
     // The first datagram's stamp is chosen before the hook, so the hook can
     // record the exact id that goes on the wire.
-    let mut first_stamp = Some(ctx.new_sendid());
+    let mut first_stamp = Some(ctx.random_stamp());
     let hook_stamp = first_stamp.unwrap_or_default();
     if let Err(why) =
         run_before_send(before_send, hook_stamp, ctx.config().before_send_timeout).await
@@ -41,7 +41,7 @@ pub(crate) async fn run(ctx: &mut JobContext, request: SmsRequest) -> SmsOutcome
             reports.push(RecipientReport::not_sent(number, why));
             continue;
         }
-        let stamp = first_stamp.take().unwrap_or_else(|| ctx.new_sendid());
+        let stamp = first_stamp.take().unwrap_or_else(|| ctx.random_stamp());
         let command = Command::OneshotSms {
             stamp,
             line: 1,

@@ -26,7 +26,10 @@
 //!   status). After that, nothing: at `sms_timeout` the recipient ends
 //!   Unknown, and the rest of the session is abandoned, never retried.
 //! * The next recipient gets its SEND only after the previous one's OK or
-//!   ERROR.
+//!   ERROR — one that names its telid. An `ERROR <sendid> <text>` without a
+//!   telid rejects a MSG (§3.1); after a MSG was resent, the GoIP may send it
+//!   late, about the duplicate, while the SEND is already out. It decides
+//!   nothing.
 
 use std::time::Instant;
 
@@ -123,7 +126,7 @@ enum Handshake {
 async fn open_session(ctx: &mut JobContext, text: &str) -> Result<Exchange, NotSent> {
     let mut backoff = ctx.config().busy_backoff.clone().into_iter();
     loop {
-        let mut session = ctx.open(ctx.new_sendid());
+        let mut session = ctx.open_exchange();
         match handshake(ctx, &mut session, text).await {
             Handshake::Authenticated => return Ok(session),
             Handshake::Failed(why) => return Err(why),
@@ -327,9 +330,11 @@ async fn send_one(
                     errorstatus: Some(errorstatus),
                 };
             }
-            // `ERROR <sendid> <text>` in the middle of a session: firmware
-            // that reports a failed recipient without `errorstatus:`.
-            Waited::Reply(Reply::Error(ErrorReply::Rejected { text, .. })) => {
+            // `ERROR <sendid> <telid> <text>`: firmware that reports a
+            // failed recipient without `errorstatus:`.
+            Waited::Reply(Reply::Error(ErrorReply::Rejected { text, .. }))
+                if names_telid(&text, telid) =>
+            {
                 tracing::info!(
                     goip_id = ctx.goip_id,
                     sendid,
@@ -342,6 +347,22 @@ async fn send_one(
                     reason: format!("the GoIP reports an error: {text}"),
                     errorstatus: None,
                 };
+            }
+            // `ERROR <sendid> <text>` without a telid says nothing about this
+            // recipient: by the protocol it rejects a MSG (§3.1, "parse ERROR
+            // by position") — the late answer to a MSG that was resent after
+            // silence, busy because its first copy opened this very session.
+            // Taking it as this recipient's failure would tell the user "not
+            // sent" about an SMS the GoIP is sending, and a resend would
+            // reach the recipient twice.
+            Waited::Reply(Reply::Error(ErrorReply::Rejected { text, .. })) => {
+                tracing::info!(
+                    goip_id = ctx.goip_id,
+                    sendid,
+                    telid,
+                    reason = text,
+                    "an ERROR without a telid after SEND (the answer to a resent MSG?): ignored, still waiting for the result"
+                );
             }
             Waited::Reply(other) => {
                 tracing::debug!(
@@ -393,5 +414,24 @@ async fn send_one(
                 deadline = deadline.min(Instant::now() + grace);
             }
         }
+    }
+}
+
+/// True if an ERROR's text (what follows its sendid) starts with `telid`.
+fn names_telid(text: &str, telid: u32) -> bool {
+    text.split_ascii_whitespace()
+        .next()
+        .and_then(|first| first.parse::<u32>().ok())
+        == Some(telid)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn an_error_names_a_recipient_only_by_its_telid() {
+        assert!(super::names_telid("2 out of credit", 2));
+        assert!(!super::names_telid("2 out of credit", 1));
+        assert!(!super::names_telid("too_many_sends_in_server", 1));
+        assert!(!super::names_telid("", 1));
     }
 }

@@ -1,8 +1,9 @@
 //! USSD requests (`*100#`): one code, one answer (protocol notes §3.3).
 //!
-//! * The sendid comes from the engine's allocator, so it is larger than any
-//!   sendid the channel has seen, across restarts too: the GoIP answers a
-//!   USSD whose sendid is not larger than its last one from its cache.
+//! * The sendid is larger than any USSD sendid before it, across restarts
+//!   too (the GoIP answers a USSD whose sendid is not larger than its last
+//!   one from its cache), by a random step, so that a forger cannot guess
+//!   it (see `sendid`).
 //! * The command has no trailing newline (it would become part of the code).
 //! * After `ussd_timeout` without an answer the *same* datagram (same sendid,
 //!   which the GoIP's cache makes idempotent) is sent once more; after
@@ -51,8 +52,8 @@ pub(crate) async fn run(ctx: &mut JobContext, code: &str) -> UssdOutcome {
     if ctx.is_stopping() {
         return UssdOutcome::Stopping;
     }
-    let sendid = ctx.new_sendid();
-    let mut exchange = ctx.open(sendid);
+    let mut exchange = ctx.open_ussd_exchange();
+    let sendid = exchange.sendid();
     let command = Command::Ussd {
         sendid,
         password: ctx.password(),

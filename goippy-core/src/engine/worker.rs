@@ -246,13 +246,27 @@ impl JobContext {
         self.password.expose().to_owned()
     }
 
-    pub(crate) fn new_sendid(&self) -> u32 {
-        self.shared.sendids.next()
+    /// Starts an exchange under a new random sendid (an SMS session, a
+    /// control command): see `sendid`.
+    pub(crate) fn open_exchange(&self) -> Exchange {
+        let sendids = &self.shared.sendids;
+        self.shared
+            .pending
+            .open_new(&self.goip_id, || sendids.random())
     }
 
-    /// Starts receiving the replies to `sendid`.
-    pub(crate) fn open(&self, sendid: u32) -> Exchange {
-        self.shared.pending.open(sendid, &self.goip_id)
+    /// Starts a USSD exchange, under a sendid larger than every USSD
+    /// sendid before it (the GoIP answers a smaller one from its cache).
+    pub(crate) fn open_ussd_exchange(&self) -> Exchange {
+        let sendids = &self.shared.sendids;
+        self.shared
+            .pending
+            .open_new(&self.goip_id, || sendids.next_ussd())
+    }
+
+    /// A random stamp for a datagram that is never answered (one-shot SMS).
+    pub(crate) fn random_stamp(&self) -> u32 {
+        self.shared.sendids.random()
     }
 
     pub(crate) async fn send(&self, command: &Command) -> Result<(), CommandError> {

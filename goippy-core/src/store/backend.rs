@@ -44,6 +44,11 @@ macro_rules! dispatch {
 }
 
 impl Backend {
+    /// How long a stored dedup key marks a copy as a retransmission.
+    pub(crate) fn set_dedup_window(&mut self, window: std::time::Duration) {
+        dispatch!(self, b => b.dedup_window = window)
+    }
+
     /// Adopts a database of the original goippy, then runs the migrations.
     pub(crate) async fn migrate(&self) -> Result<(), StoreError> {
         dispatch!(self, b => b.migrate().await)

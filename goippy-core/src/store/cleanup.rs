@@ -6,7 +6,7 @@
 //! inbound message not yet written to XMPP (`inbox`), an outbound job not
 //! finished (`queued`, `sending`) — is never deleted, however old. The
 //! store's own bookkeeping is expired whatever `LOG_DAYS` says: dedup keys
-//! after [`DEDUP_KEEP`] (longer than any retransmission or dedup window) and
+//! after [`DEDUP_KEEP`] (longer than any dedup window) and
 //! write-batch markers after [`MARKER_KEEP`]. Deletes run in small chunks so
 //! that the writer never waits long behind them.
 
@@ -21,7 +21,10 @@ use super::records::CleanupReport;
 use super::time::Timestamp;
 use super::{Inner, Store};
 
-/// How long a dedup key is kept (at least a day, as promised to the engine).
+/// How long a dedup key is kept. Only one younger than the dedup window
+/// (`GOIP_DEDUP_WINDOW`, at most a day) makes a copy a retransmission, and
+/// the lookup replaces an older one it meets; this is past any window, with
+/// room for a write that waited in the queue while the database was down.
 pub const DEDUP_KEEP: Duration = Duration::from_secs(2 * 86_400);
 /// How long a write-batch marker is kept (it is only read right after a
 /// failed commit).

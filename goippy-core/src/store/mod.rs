@@ -25,7 +25,8 @@
 //!   GoIP gets its ack, as a message is ([`Store::store_call`]);
 //! * **dedup** — `goippy_dedup` remembers (channel, tag, recvid, body hash)
 //!   of everything received, so a retransmission is recognised also after a
-//!   restart ([`Stored::Duplicate`], [`CallStored::Duplicate`]). Its
+//!   restart ([`Stored::Duplicate`], [`CallStored::Duplicate`]) — within
+//!   [`StoreOptions::dedup_window`], as the engine's rule says. Its
 //!   `log_id` is the `goippy_log` row, or for a call event (tag `RECORD`,
 //!   `HANGUP`, `EXPIRY`) the `goippy_calls` row.
 //!
@@ -125,7 +126,14 @@ pub struct StoreOptions {
     /// spool keeps it (only with a spool; never more than
     /// [`GOIP_ACK_WAIT`] for what a GoIP waits to be acked for).
     pub write_wait: Duration,
+    /// A message whose dedup key was stored less than this before it
+    /// arrived is a retransmission; after it, the same key is a new message
+    /// (`GOIP_DEDUP_WINDOW`; the engine applies the same rule in memory).
+    pub dedup_window: Duration,
 }
+
+/// The default [`StoreOptions::dedup_window`], `GOIP_DEDUP_WINDOW`'s default.
+pub const DEDUP_WINDOW: Duration = Duration::from_secs(600);
 
 impl Default for StoreOptions {
     fn default() -> StoreOptions {
@@ -136,6 +144,7 @@ impl Default for StoreOptions {
             close_timeout: Duration::from_secs(15),
             db_timeout: Duration::from_secs(10),
             write_wait: Duration::from_secs(1),
+            dedup_window: DEDUP_WINDOW,
         }
     }
 }
@@ -208,7 +217,8 @@ impl Store {
         settings: &DbSettings,
         options: StoreOptions,
     ) -> Result<Store, StoreError> {
-        let (backend, description, _) = connect(settings, &options, false).await?;
+        let (mut backend, description, _) = connect(settings, &options, false).await?;
+        backend.set_dedup_window(options.dedup_window);
         if let Err(e) = timed(options.db_timeout, "migrating", backend.migrate()).await {
             backend.close().await;
             return Err(e);
@@ -270,7 +280,8 @@ impl Store {
                  they go in first"
             );
         }
-        let (backend, description, reachable) = connect(settings, &options, true).await?;
+        let (mut backend, description, reachable) = connect(settings, &options, true).await?;
+        backend.set_dedup_window(options.dedup_window);
         let (ready_tx, ready) = watch::channel(false);
         let mut connector = None;
         let migrated = if reachable {
@@ -948,10 +959,10 @@ impl Store {
 
     // ----- counters --------------------------------------------------------
 
-    /// The sendid the engine must stay above after a restart: the largest
-    /// one saved with [`Store::save_sendid_floor`] or recorded on an
-    /// outbound row, whichever is larger (0 for a new database). While the
-    /// database is unavailable, the spool's copy of the last one saved.
+    /// The USSD sendid the engine must stay above after a restart: the
+    /// largest one saved with [`Store::save_sendid_floor`] or recorded on a
+    /// USSD outbox row, whichever is larger (0 for a new database). While
+    /// the database is unavailable, the spool's copy of the last one saved.
     pub async fn sendid_floor(&self) -> Result<u32, StoreError> {
         let cached = self.cached_sendid_floor().await;
         let highest = match self

@@ -29,9 +29,18 @@ use super::legacy::{BaselineColumn, LegacySchema};
 #[derive(Debug, Clone)]
 pub(crate) struct MySqlBackend {
     pool: MySqlPool,
+    /// See [`super::StoreOptions::dedup_window`].
+    pub(super) dedup_window: Duration,
 }
 
 impl MySqlBackend {
+    fn new(pool: MySqlPool) -> MySqlBackend {
+        MySqlBackend {
+            pool,
+            dedup_window: super::DEDUP_WINDOW,
+        }
+    }
+
     /// Connects to `database` on `host:port` as `user` (the password only
     /// goes to the driver). Every connection attempt and every wait for a
     /// pooled connection is bounded by `timeout`.
@@ -79,7 +88,7 @@ impl MySqlBackend {
                     .connect_with(options)
                     .await
                     .map_err(|e| connect_error(e.to_string()))?;
-                return Ok((MySqlBackend { pool }, true));
+                return Ok((MySqlBackend::new(pool), true));
             }
             Ok(Err(e)) if !is_transient(&e) => return Err(connect_error(e.to_string())),
             Ok(Err(e)) => e.to_string(),
@@ -93,7 +102,7 @@ impl MySqlBackend {
             connect_error(reason)
         );
         let pool = pool_options.connect_lazy_with(options);
-        Ok((MySqlBackend { pool }, false))
+        Ok((MySqlBackend::new(pool), false))
     }
 
     pub(crate) async fn close(&self) {

@@ -133,7 +133,9 @@ macro_rules! shared_queries {
                     .map_err(BatchFailure::outside)?;
                 let mut outcomes = Vec::with_capacity(ops.len());
                 for (i, op) in ops.iter().enumerate() {
-                    let outcome = apply(&mut tx, op, now).await.map_err(BatchFailure::at(i))?;
+                    let outcome = apply(&mut tx, op, now, self.dedup_window)
+                        .await
+                        .map_err(BatchFailure::at(i))?;
                     outcomes.push(outcome);
                 }
                 let json = serde_json::to_string(&outcomes)
@@ -367,9 +369,11 @@ macro_rules! shared_queries {
                         .fetch_optional(&self.pool)
                         .await
                         .map_err(StoreError::db("reading the sendid floor"))?;
+                // USSD rows only: an SMS session's sendid is random (up to
+                // 31 bits) and must not become the floor of USSD ones.
                 let recorded: Option<i64> = sqlx::query_scalar(concat!(
                     "SELECT ", sql!($d, int "MAX(sendid)"),
-                    " FROM goippy_log WHERE dir = 'out' AND sendid IS NOT NULL"
+                    " FROM goippy_log WHERE dir = 'out' AND kind = 'ussd' AND sendid IS NOT NULL"
                 ))
                 .fetch_one(&self.pool)
                 .await
@@ -555,11 +559,13 @@ macro_rules! shared_queries {
             "FROM goippy_log"
         );
 
-        /// One write inside the batch transaction.
+        /// One write inside the batch transaction. `dedup_window`: see
+        /// [`earlier_copy`].
         async fn apply(
             conn: &mut $connection,
             op: &WriteOp,
             now: Timestamp,
+            dedup_window: Duration,
         ) -> Result<Outcome, sqlx::Error> {
             match op {
                 WriteOp::State(s) => {
@@ -616,17 +622,9 @@ macro_rules! shared_queries {
                     let tag = c.event.name();
                     let body_hash = $crate::store::writer::body_hash(&c.event.dedup_text());
                     if let Some(recvid) = c.recvid {
-                        let known: Option<i64> = sqlx::query_scalar(
-                            "SELECT log_id FROM goippy_dedup \
-                             WHERE goip_id = ? AND tag = ? AND recvid = ? AND body_hash = ?",
-                        )
-                        .bind(&c.goip_id)
-                        .bind(tag)
-                        .bind(recvid)
-                        .bind(body_hash)
-                        .fetch_optional(&mut *conn)
-                        .await?;
-                        if let Some(id) = known {
+                        let key = DedupRowKey { goip_id: &c.goip_id, tag, recvid, body_hash };
+                        let since = c.at.minus(dedup_window);
+                        if let Some(id) = earlier_copy(&mut *conn, &key, since).await? {
                             return Ok(Outcome::Stored { id, new: false });
                         }
                     }
@@ -682,17 +680,14 @@ macro_rules! shared_queries {
                     outbound,
                 } => {
                     let tag = record.kind.tag();
-                    let known: Option<i64> = sqlx::query_scalar(
-                        "SELECT log_id FROM goippy_dedup \
-                         WHERE goip_id = ? AND tag = ? AND recvid = ? AND body_hash = ?",
-                    )
-                    .bind(&record.goip_id)
-                    .bind(tag)
-                    .bind(record.recvid)
-                    .bind(body_hash)
-                    .fetch_optional(&mut *conn)
-                    .await?;
-                    if let Some(id) = known {
+                    let key = DedupRowKey {
+                        goip_id: &record.goip_id,
+                        tag,
+                        recvid: record.recvid,
+                        body_hash: *body_hash,
+                    };
+                    let since = record.at.minus(dedup_window);
+                    if let Some(id) = earlier_copy(&mut *conn, &key, since).await? {
                         return Ok(Outcome::Stored { id, new: false });
                     }
                     let columns = record.kind.columns();
@@ -902,6 +897,50 @@ macro_rules! shared_queries {
                 }
                 WriteOp::Barrier => Ok(Outcome::Done),
             }
+        }
+
+        /// A `goippy_dedup` key: (channel, tag, recvid, hash of the body).
+        struct DedupRowKey<'a> {
+            goip_id: &'a str,
+            tag: &'a str,
+            recvid: i64,
+            body_hash: i64,
+        }
+
+        /// The row of an earlier copy of this message, if this one is a
+        /// retransmission of it — by the engine's rule (`engine/dedup.rs`):
+        /// the same key stored less than the dedup window before this copy
+        /// arrived (`since` = its arrival minus the window). A key stored
+        /// earlier than that belongs to another message that reused the
+        /// recvid (a GoIP without NTP, after a reboot): it is deleted here,
+        /// so that this message's own key can take its place under the
+        /// unique index.
+        async fn earlier_copy(
+            conn: &mut $connection,
+            key: &DedupRowKey<'_>,
+            since: Timestamp,
+        ) -> Result<Option<i64>, sqlx::Error> {
+            sqlx::query(
+                "DELETE FROM goippy_dedup \
+                 WHERE goip_id = ? AND tag = ? AND recvid = ? AND body_hash = ? AND created_unix <= ?",
+            )
+            .bind(key.goip_id)
+            .bind(key.tag)
+            .bind(key.recvid)
+            .bind(key.body_hash)
+            .bind(since.unix())
+            .execute(&mut *conn)
+            .await?;
+            sqlx::query_scalar(
+                "SELECT log_id FROM goippy_dedup \
+                 WHERE goip_id = ? AND tag = ? AND recvid = ? AND body_hash = ?",
+            )
+            .bind(key.goip_id)
+            .bind(key.tag)
+            .bind(key.recvid)
+            .bind(key.body_hash)
+            .fetch_optional(&mut *conn)
+            .await
         }
 
         /// Adds a call event's row to `goippy_calls`; returns its id.

@@ -50,9 +50,18 @@ pub struct SqliteSettings {
 #[derive(Debug, Clone)]
 pub(crate) struct SqliteBackend {
     pool: SqlitePool,
+    /// See [`super::StoreOptions::dedup_window`].
+    pub(super) dedup_window: Duration,
 }
 
 impl SqliteBackend {
+    fn new(pool: SqlitePool) -> SqliteBackend {
+        SqliteBackend {
+            pool,
+            dedup_window: super::DEDUP_WINDOW,
+        }
+    }
+
     /// Opens (creating) the file. Waiting for a pooled connection is
     /// bounded by `timeout`. With `serve_while_down`, a file that is locked
     /// or on a full disk right now is not an error: the pool connects later
@@ -80,14 +89,12 @@ impl SqliteBackend {
         match tokio::time::timeout(timeout, pool_options.clone().connect_with(options.clone()))
             .await
         {
-            Ok(Ok(pool)) => Ok((SqliteBackend { pool }, true)),
+            Ok(Ok(pool)) => Ok((SqliteBackend::new(pool), true)),
             Ok(Err(e)) if !serve_while_down || !is_transient(&e) => Err(open_error(e.to_string())),
             Ok(Err(e)) => {
                 tracing::warn!("{}; starting anyway", open_error(e.to_string()));
                 Ok((
-                    SqliteBackend {
-                        pool: pool_options.connect_lazy_with(options),
-                    },
+                    SqliteBackend::new(pool_options.connect_lazy_with(options)),
                     false,
                 ))
             }
@@ -97,9 +104,7 @@ impl SqliteBackend {
                     open_error(format!("no answer within {} s", timeout.as_secs_f32()))
                 );
                 Ok((
-                    SqliteBackend {
-                        pool: pool_options.connect_lazy_with(options),
-                    },
+                    SqliteBackend::new(pool_options.connect_lazy_with(options)),
                     false,
                 ))
             }
