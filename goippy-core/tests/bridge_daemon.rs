@@ -30,6 +30,8 @@ struct Instance {
     db: store_support::TestDb,
     udp_port: u16,
     notices: Arc<Mutex<Vec<String>>>,
+    /// More configuration lines.
+    extra: String,
 }
 
 impl Instance {
@@ -38,6 +40,15 @@ impl Instance {
     }
 
     async fn with_db(prosody: &Prosody, log_level: &str, db: store_support::TestDb) -> Instance {
+        Instance::with_db_and(prosody, log_level, db, "").await
+    }
+
+    async fn with_db_and(
+        prosody: &Prosody,
+        log_level: &str,
+        db: store_support::TestDb,
+        extra: &str,
+    ) -> Instance {
         let dir = tempfile::tempdir().expect("tempdir");
         let udp_port = free_udp_port();
         let config = dir.path().join("goippy.conf");
@@ -47,6 +58,7 @@ impl Instance {
             udp_port,
             notices: Arc::new(Mutex::new(Vec::new())),
             dir,
+            extra: extra.to_string(),
         };
         instance.write_config(prosody, log_level);
         let socket = UnixDatagram::bind(instance.notify_socket()).expect("notify socket");
@@ -97,10 +109,12 @@ impl Instance {
                  GOIP_PORT = {}\n\
                  GOIP_OFFLINE_WAIT = 5\n\
                  {db}\
+                 {}\
                  LOG_DAYS = 0\n\
                  LOG_LEVEL = \"{log_level}\"\n",
                 prosody.component_port(),
                 self.udp_port,
+                self.extra,
             ),
         )
         .expect("write config");
@@ -657,6 +671,147 @@ async fn a_dead_database_loses_nothing_across_a_restart() {
         !instance.log().contains(GOIP_PASS),
         "no passwords in the log"
     );
+}
+
+/// MariaDB frozen (SIGSTOP): its sockets stay open and never answer, as
+/// a hung server or a half-open connection does. goippy notices within
+/// DB_TIMEOUT, acks into the spool, tells the user an SMS waits, and once
+/// the server thaws everything arrives once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_frozen_database_holds_up_no_message() {
+    let prosody = tokio::task::block_in_place(prosody);
+    let mut users = Peer::connect_answering_pings(&prosody, USERS, USERS_SECRET).await;
+    let mut mariadb =
+        tokio::task::block_in_place(goippy_testkit::mariadb::MariaDb::start).expect("mariadb");
+    let db = store_support::TestDb::from_mysql(
+        tokio::task::block_in_place(|| mariadb.create_database()).expect("database"),
+    );
+    let instance = Instance::with_db_and(&prosody, "info", db, "DB_TIMEOUT = 2\n").await;
+    tokio::task::block_in_place(|| instance.cli(&["--add", EXT, GOIP_PASS, "--goip-id", GOIP_ID]));
+    let mut goippy = instance.spawn();
+    instance.wait_for_notice("READY=1", 1).await;
+    let (device, mut events) = Device::start(device_config(
+        instance.udp_port,
+        vec![ChannelConfig::new(1, GOIP_ID, GOIP_PASS, OWN_NUMBER)],
+    ))
+    .await
+    .expect("device");
+    instance.wait_for_log("channel online").await;
+
+    let pid = mariadb.pid().expect("mariadb pid").to_string();
+    let signal = |sig: &str| {
+        let status = Command::new("kill")
+            .args([sig, pid.as_str()])
+            .status()
+            .expect("kill");
+        assert!(status.success(), "kill {sig} {pid}");
+    };
+    signal("-STOP");
+    let frozen = device
+        .inbound_sms(1, "+37255512345", "while frozen")
+        .await
+        .expect("sms");
+    wait_for_ack(&mut events, frozen, &instance).await;
+    users
+        .chat(
+            PHONE,
+            &contact("+37255510003"),
+            "f1",
+            "out while frozen",
+            false,
+        )
+        .await;
+    users
+        .expect("word that the SMS waits", |e| {
+            is_chat(e) && body(e).contains("Not sent yet")
+        })
+        .await;
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    signal("-CONT");
+
+    let got = users
+        .collect(Duration::from_secs(20), |e| {
+            is_chat(e) && body(e) == "while frozen"
+        })
+        .await;
+    assert_eq!(got.len(), 1, "delivered once\n{}", instance.log());
+    wait_for_sent(&device, "out while frozen", &instance).await;
+    let sent = device.sent_log(1).await.expect("sent log");
+    assert_eq!(
+        sent.iter().filter(|s| s.text == "out while frozen").count(),
+        1
+    );
+    goippy.signal("TERM").expect("SIGTERM");
+    assert!(exited(&mut goippy, Duration::from_secs(12)).await);
+}
+
+/// An admin's `sqlite3` shell (here: a second connection) holds SQLite's
+/// write lock: goippy acks into the spool and delivers once it is gone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_locked_sqlite_file_holds_up_no_message() {
+    use sqlx::Connection;
+    let prosody = tokio::task::block_in_place(prosody);
+    let mut users = Peer::connect_answering_pings(&prosody, USERS, USERS_SECRET).await;
+    let instance = Instance::with_db_and(
+        &prosody,
+        "info",
+        store_support::sqlite(),
+        "DB_TIMEOUT = 3\n",
+    )
+    .await;
+    tokio::task::block_in_place(|| instance.cli(&["--add", EXT, GOIP_PASS, "--goip-id", GOIP_ID]));
+    let mut goippy = instance.spawn();
+    instance.wait_for_notice("READY=1", 1).await;
+    let (device, mut events) = Device::start(device_config(
+        instance.udp_port,
+        vec![ChannelConfig::new(1, GOIP_ID, GOIP_PASS, OWN_NUMBER)],
+    ))
+    .await
+    .expect("device");
+    instance.wait_for_log("channel online").await;
+
+    let file = instance.db.sqlite_file().expect("a SQLite store");
+    let mut shell = sqlx::SqliteConnection::connect(&format!("sqlite://{}", file.display()))
+        .await
+        .expect("a second connection");
+    sqlx::query("BEGIN IMMEDIATE")
+        .execute(&mut shell)
+        .await
+        .expect("the write lock");
+    let locked = device
+        .inbound_sms(1, "+37255512345", "while locked")
+        .await
+        .expect("sms");
+    wait_for_ack(&mut events, locked, &instance).await;
+    users
+        .chat(
+            PHONE,
+            &contact("+37255510004"),
+            "l1",
+            "out while locked",
+            false,
+        )
+        .await;
+    users
+        .expect("word that the SMS waits", |e| {
+            is_chat(e) && body(e).contains("Not sent yet")
+        })
+        .await;
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    sqlx::query("ROLLBACK")
+        .execute(&mut shell)
+        .await
+        .expect("release the lock");
+
+    let got = users
+        .collect(Duration::from_secs(15), |e| {
+            is_chat(e) && body(e) == "while locked"
+        })
+        .await;
+    assert_eq!(got.len(), 1, "delivered once\n{}", instance.log());
+    wait_for_sent(&device, "out while locked", &instance).await;
+    goippy.signal("TERM").expect("SIGTERM");
+    assert!(exited(&mut goippy, Duration::from_secs(12)).await);
 }
 
 async fn wait_for_ack(events: &mut sim::Events, recvid: String, instance: &Instance) {
