@@ -681,7 +681,7 @@ async fn a_dead_database_loses_nothing_across_a_restart() {
 async fn a_frozen_database_holds_up_no_message() {
     let prosody = tokio::task::block_in_place(prosody);
     let mut users = Peer::connect_answering_pings(&prosody, USERS, USERS_SECRET).await;
-    let mut mariadb =
+    let mariadb =
         tokio::task::block_in_place(goippy_testkit::mariadb::MariaDb::start).expect("mariadb");
     let db = store_support::TestDb::from_mysql(
         tokio::task::block_in_place(|| mariadb.create_database()).expect("database"),
