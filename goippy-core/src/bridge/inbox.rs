@@ -14,6 +14,10 @@
 //! A row that cannot be sent yet (an SMS on a channel no user is mapped to
 //! and no XMPP_FALLBACK_DEST) waits; the pump reads past it, so it holds up
 //! nobody, and says so once.
+//!
+//! A row may become more than one stanza: a failure is an error and a note
+//! (`notice.rs`); the note quotes the failed message, whose text the pump
+//! reads from the outbox first.
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -28,7 +32,7 @@ use crate::store::{InboxItem, LogId, LogKind, StoreError};
 use crate::xmpp::{LinkState, SendError};
 
 use super::Context;
-use super::notice::{RenderEnv, Rendered, render};
+use super::notice::{RenderEnv, Rendered, render, reports_on};
 
 /// Rows read and sent per round trip.
 const PAGE: u32 = 64;
@@ -111,19 +115,28 @@ async fn deliver(
             return Round::Done;
         };
         after = Some(last.id);
+        let texts = join_all(page.iter().map(|item| reported_text(ctx, item))).await;
+        let texts: Vec<Option<String>> = match texts.into_iter().collect() {
+            Ok(texts) => texts,
+            Err(e) => {
+                tracing::warn!("cannot read the messages the inbox reports on: {e}");
+                return Round::StoreFailed;
+            }
+        };
         let mut ready: Vec<Ready<'_>> = Vec::with_capacity(page.len());
-        for item in &page {
+        for (item, text) in page.iter().zip(&texts) {
             let recipient = recipient(ctx, item);
             let env = RenderEnv {
                 addressing: &ctx.addressing,
                 receipts: ctx.policy.receipts,
                 recipient: recipient.as_ref(),
+                reported_text: text.as_deref(),
             };
             match render(item, &env) {
-                Rendered::Send(stanza) => ready.push(Ready::new(item, Some(*stanza))),
+                Rendered::Send(stanzas) => ready.push(Ready::new(item, stanzas)),
                 Rendered::Nothing(why) => {
                     tracing::debug!(log_id = item.id.0, why, "inbox row needs no stanza");
-                    ready.push(Ready::new(item, None));
+                    ready.push(Ready::new(item, Vec::new()));
                 }
                 Rendered::Wait(why) => {
                     if warned.len() >= WARNED_MAX {
@@ -143,71 +156,87 @@ async fn deliver(
             tracing::info!("inbox delivery paused until the XMPP link is back: {e}");
             return Round::LinkDown;
         }
-        let marks = ready.iter().map(|r| ctx.store.mark_delivered(r.item.id));
-        for (r, result) in ready.iter().zip(join_all(marks).await) {
-            match result {
-                Ok(()) if r.sent => tracing::info!(
-                    log_id = r.item.id.0,
-                    goip_id = %r.item.goip_id,
-                    kind = r.item.kind.as_str(),
-                    to = %r.to,
-                    xmpp_id = %r.xmpp_id,
-                    "inbound delivered to XMPP"
-                ),
-                Ok(()) => {}
-                Err(e) => tracing::warn!(
-                    log_id = r.item.id.0,
-                    "delivered, but not marked so (it may be sent again): {e}"
-                ),
-            }
-        }
+        mark(ctx, &ready).await;
         if page.len() < PAGE as usize {
             return Round::Done;
         }
     }
 }
 
+/// Marks the rows of a sent page delivered.
+async fn mark(ctx: &Context, ready: &[Ready<'_>]) {
+    let marks = ready.iter().map(|r| ctx.store.mark_delivered(r.item.id));
+    for (r, result) in ready.iter().zip(join_all(marks).await) {
+        match result {
+            Ok(()) if r.sent => tracing::info!(
+                log_id = r.item.id.0,
+                goip_id = %r.item.goip_id,
+                kind = r.item.kind.as_str(),
+                to = %r.to,
+                xmpp_id = %r.xmpp_id,
+                "inbound delivered to XMPP"
+            ),
+            Ok(()) => {}
+            Err(e) => tracing::warn!(
+                log_id = r.item.id.0,
+                "delivered, but not marked so (it may be sent again): {e}"
+            ),
+        }
+    }
+}
+
+/// The text of the outbound message `item` reports a failure of, if any
+/// (the note about the failure quotes it).
+async fn reported_text(ctx: &Context, item: &InboxItem) -> Result<Option<String>, StoreError> {
+    let Some(id) = reports_on(item) else {
+        return Ok(None);
+    };
+    Ok(ctx.store.outbound(id).await?.map(|job| job.body))
+}
+
 /// Writes the page; the last stanza is confirmed, which confirms all.
 /// A stanza that cannot be written at all (a bug) is dropped from the page
 /// with an error rather than blocking the inbox forever.
 async fn send_page(ctx: &Context, ready: &mut [Ready<'_>]) -> Result<(), SendError> {
-    let last = ready.iter().rposition(|r| r.stanza.is_some());
-    for (i, r) in ready.iter_mut().enumerate() {
-        let Some(stanza) = r.stanza.take() else {
-            continue;
-        };
-        let result = if Some(i) == last {
-            ctx.link.send_confirmed(stanza).await
-        } else {
-            ctx.link.send(stanza).await
-        };
-        match result {
-            Ok(()) => r.sent = true,
-            Err(SendError::Unencodable(e)) => {
-                tracing::error!(
-                    log_id = r.item.id.0,
-                    "inbox row cannot be written as XML, dropped: {e}"
-                );
+    let total: usize = ready.iter().map(|r| r.stanzas.len()).sum();
+    let mut written = 0;
+    for r in ready.iter_mut() {
+        for stanza in std::mem::take(&mut r.stanzas) {
+            written += 1;
+            let result = if written == total {
+                ctx.link.send_confirmed(stanza).await
+            } else {
+                ctx.link.send(stanza).await
+            };
+            match result {
+                Ok(()) => r.sent = true,
+                Err(SendError::Unencodable(e)) => {
+                    tracing::error!(
+                        log_id = r.item.id.0,
+                        "inbox row cannot be written as XML, dropped: {e}"
+                    );
+                }
+                Err(e) => return Err(e),
             }
-            Err(e) => return Err(e),
         }
     }
     Ok(())
 }
 
-/// An inbox row on its way: its stanza (none if there is nothing to send)
-/// and what the log line says about it.
+/// An inbox row on its way: its stanzas (none if there is nothing to
+/// send) and what the log line says about it (the first stanza's
+/// addressee and id).
 struct Ready<'a> {
     item: &'a InboxItem,
-    stanza: Option<Stanza>,
+    stanzas: Vec<Stanza>,
     to: String,
     xmpp_id: String,
     sent: bool,
 }
 
 impl<'a> Ready<'a> {
-    fn new(item: &'a InboxItem, stanza: Option<Stanza>) -> Self {
-        let (to, xmpp_id) = match &stanza {
+    fn new(item: &'a InboxItem, stanzas: Vec<Stanza>) -> Self {
+        let (to, xmpp_id) = match stanzas.first() {
             Some(Stanza::Message(m)) => (
                 m.to.as_ref().map(|j| j.to_string()).unwrap_or_default(),
                 m.id.as_ref().map(|i| i.0.clone()).unwrap_or_default(),
@@ -216,7 +245,7 @@ impl<'a> Ready<'a> {
         };
         Ready {
             item,
-            stanza,
+            stanzas,
             to,
             xmpp_id,
             sent: false,
