@@ -13,7 +13,8 @@
 //!
 //! A row that cannot be sent yet (an SMS on a channel no user is mapped to
 //! and no XMPP_FALLBACK_DEST) waits; the pump reads past it, so it holds up
-//! nobody, and says so once.
+//! nobody, and says so once. A row Prosody confirmed that the database
+//! refuses to mark delivered is not sent again ([`unmarked`]).
 //!
 //! A row may become more than one stanza: a failure is an error and a note
 //! (`notice.rs`); the note quotes the failed message, whose text the pump
@@ -34,12 +35,26 @@ use crate::xmpp::{LinkState, SendError};
 use super::Context;
 use super::notice::{RenderEnv, Rendered, render, reports_on};
 
+mod unmarked;
+
+use unmarked::Unmarked;
+
 /// Rows read and sent per round trip.
 const PAGE: u32 = 64;
 /// Rows remembered as "already warned about" (then the memory starts over).
 const WARNED_MAX: usize = 4096;
 /// How long the last round at shutdown may take.
 const FINAL_ROUND: Duration = Duration::from_secs(3);
+/// How often the mark of a row the database refused to mark is tried again.
+const REMARK_AFTER: Duration = Duration::from_secs(300);
+
+/// What the pump remembers between rounds.
+struct Memory {
+    /// Rows that wait, already warned about.
+    warned: HashSet<LogId>,
+    /// Rows delivered that the database would not mark delivered.
+    unmarked: Unmarked,
+}
 
 /// How a round ended.
 enum Round {
@@ -57,10 +72,13 @@ pub(crate) async fn run(
     mut stop: watch::Receiver<bool>,
     retry: Duration,
 ) {
-    let mut warned: HashSet<LogId> = HashSet::new();
+    let mut memory = Memory {
+        warned: HashSet::new(),
+        unmarked: Unmarked::new(REMARK_AFTER),
+    };
     loop {
         let round = if state.borrow_and_update().is_connected() {
-            deliver(&ctx, &mut warned, &stop, None).await
+            deliver(&ctx, &mut memory, &stop, None).await
         } else {
             Round::LinkDown
         };
@@ -83,7 +101,7 @@ pub(crate) async fn run(
     if state.borrow().is_connected() {
         let deadline = tokio::time::Instant::now() + FINAL_ROUND;
         let (_, never) = watch::channel(false);
-        deliver(&ctx, &mut warned, &never, Some(deadline)).await;
+        deliver(&ctx, &mut memory, &never, Some(deadline)).await;
     }
     tracing::debug!("inbox pump stopped");
 }
@@ -94,7 +112,7 @@ pub(crate) async fn run(
 /// `stop` is set or `deadline` has passed.
 async fn deliver(
     ctx: &Context,
-    warned: &mut HashSet<LogId>,
+    memory: &mut Memory,
     stop: &watch::Receiver<bool>,
     deadline: Option<tokio::time::Instant>,
 ) -> Round {
@@ -115,7 +133,16 @@ async fn deliver(
             return Round::Done;
         };
         after = Some(last.id);
-        let texts = join_all(page.iter().map(|item| reported_text(ctx, item))).await;
+        let now = tokio::time::Instant::now();
+        // Delivered already, only their mark is missing: not sent again.
+        let (remark, fresh): (Vec<&InboxItem>, Vec<&InboxItem>) = page
+            .iter()
+            .partition(|item| memory.unmarked.contains(item.id));
+        let remark: Vec<&InboxItem> = remark
+            .into_iter()
+            .filter(|item| memory.unmarked.due(item.id, now))
+            .collect();
+        let texts = join_all(fresh.iter().map(|item| reported_text(ctx, item))).await;
         let texts: Vec<Option<String>> = match texts.into_iter().collect() {
             Ok(texts) => texts,
             Err(e) => {
@@ -123,8 +150,8 @@ async fn deliver(
                 return Round::StoreFailed;
             }
         };
-        let mut ready: Vec<Ready<'_>> = Vec::with_capacity(page.len());
-        for (item, text) in page.iter().zip(&texts) {
+        let mut ready: Vec<Ready<'_>> = Vec::with_capacity(fresh.len());
+        for (item, text) in fresh.iter().zip(&texts) {
             let recipient = recipient(ctx, item);
             let env = RenderEnv {
                 addressing: &ctx.addressing,
@@ -139,6 +166,7 @@ async fn deliver(
                     ready.push(Ready::new(item, Vec::new()));
                 }
                 Rendered::Wait(why) => {
+                    let warned = &mut memory.warned;
                     if warned.len() >= WARNED_MAX {
                         warned.clear();
                     }
@@ -156,15 +184,22 @@ async fn deliver(
             tracing::info!("inbox delivery paused until the XMPP link is back: {e}");
             return Round::LinkDown;
         }
-        mark(ctx, &ready).await;
+        mark(ctx, memory, &ready, &remark, now).await;
         if page.len() < PAGE as usize {
             return Round::Done;
         }
     }
 }
 
-/// Marks the rows of a sent page delivered.
-async fn mark(ctx: &Context, ready: &[Ready<'_>]) {
+/// Marks the rows of a sent page delivered, and tries again the marks of
+/// `remark`, rows delivered before that the database refused to mark.
+async fn mark(
+    ctx: &Context,
+    memory: &mut Memory,
+    ready: &[Ready<'_>],
+    remark: &[&InboxItem],
+    now: tokio::time::Instant,
+) {
     let marks = ready.iter().map(|r| ctx.store.mark_delivered(r.item.id));
     for (r, result) in ready.iter().zip(join_all(marks).await) {
         match result {
@@ -176,11 +211,22 @@ async fn mark(ctx: &Context, ready: &[Ready<'_>]) {
                 xmpp_id = %r.xmpp_id,
                 "inbound delivered to XMPP"
             ),
-            Ok(()) => {}
-            Err(e) => tracing::warn!(
+            Ok(()) | Err(StoreError::UnknownMessage(_)) => {}
+            // Stopping: the next start sends it again.
+            Err(e @ (StoreError::Closed | StoreError::Abandoned)) => tracing::warn!(
                 log_id = r.item.id.0,
-                "delivered, but not marked so (it may be sent again): {e}"
+                "delivered, but not marked so (it is sent again after a restart): {e}"
             ),
+            Err(e) => memory.unmarked.refused(r.item, &e, now),
+        }
+    }
+    let remarks = remark.iter().map(|item| ctx.store.mark_delivered(item.id));
+    for (item, result) in remark.iter().zip(join_all(remarks).await) {
+        match result {
+            Ok(()) => memory.unmarked.marked(item.id),
+            Err(StoreError::UnknownMessage(_)) => memory.unmarked.forget(item.id),
+            Err(StoreError::Closed | StoreError::Abandoned) => {}
+            Err(e) => memory.unmarked.refused(item, &e, now),
         }
     }
 }
