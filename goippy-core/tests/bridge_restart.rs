@@ -44,6 +44,12 @@ fn error_for(id: &'static str) -> impl FnMut(&Element) -> bool {
     move |e| is_error(e) && e.attr("id") == Some(id)
 }
 
+/// The note about a failure: a chat from `from` quoting `text`.
+fn note_about(from: &str, text: &str) -> impl FnMut(&Element) -> bool {
+    let (from, quote) = (from.to_string(), format!("> {text}\n"));
+    move |e| is_chat(e) && e.attr("from") == Some(from.as_str()) && body(e).starts_with(&quote)
+}
+
 fn count_sent(sent: &[goippy_core::sim::SentSms], text: &str) -> usize {
     sent.iter().filter(|s| s.text == text).count()
 }
@@ -149,6 +155,9 @@ async fn an_sms_interrupted_while_sending_is_never_sent_again(mysql: bool) {
         text.contains("goippy restarted while this SMS was being sent"),
         "{text}"
     );
+    w.users
+        .expect("the note", note_about(&contact(BOB), "in flight"))
+        .await;
     assert_eq!(
         w.scalar("SELECT COUNT(*) FROM goippy_log WHERE xmpp_id = 'i1' AND status = 'unknown'")
             .await,
@@ -245,6 +254,9 @@ async fn jobs_a_crash_left_behind_are_settled_at_start(mysql: bool) {
     let e = w.users.expect("the unknown outcome", error_for("c2")).await;
     assert!(error_of(&e).2.contains("may or may not have been sent"));
     assert_eq!(e.attr("from"), Some(contact(BOB).as_str()));
+    w.users
+        .expect("its note", note_about(&contact(BOB), "left sending"))
+        .await;
     let e = w.users.expect("the USSD not sent", error_for("c3")).await;
     assert_eq!(e.attr("from"), Some(OWN_JID));
     assert!(
@@ -254,6 +266,9 @@ async fn jobs_a_crash_left_behind_are_settled_at_start(mysql: bool) {
         "{:?}",
         error_of(&e)
     );
+    w.users
+        .expect("its note", note_about(OWN_JID, "*100#"))
+        .await;
     for (id, status) in [("c1", "sent"), ("c2", "unknown"), ("c3", "failed")] {
         w.wait_for_count(
             &format!(

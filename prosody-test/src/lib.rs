@@ -17,7 +17,9 @@
 //! * [`Scenario`] / [`World`] — all of the above started together in
 //!   seconds, for one end-to-end test or the demo;
 //! * [`ExternalProsody`] — the same scenarios against an already-running
-//!   Prosody (`PROSODY_TEST_EXTERNAL=…`).
+//!   Prosody (`PROSODY_TEST_EXTERNAL=…`);
+//! * [`relay::Relay`] — a TCP relay a test cuts to drop a client's
+//!   connection the way a lost network does.
 //!
 //! Processes are `goippy_testkit` guards: stopped by PID on drop, also when
 //! a test fails. Fixture modules for test servers live in `fixtures/` (on
@@ -37,6 +39,7 @@ pub mod goip_sim;
 pub mod goippy;
 pub mod logfile;
 pub mod prosody;
+pub mod relay;
 pub mod rock;
 pub mod stanzas;
 pub mod world;

@@ -498,6 +498,15 @@ impl World {
         Ok(())
     }
 
+    /// Logs `user` out: the stream is closed cleanly, and Prosody ends the
+    /// session at once. Nothing happens when `user` is not logged in.
+    pub async fn logout(&mut self, user: &str) -> Result<()> {
+        match self.clients.remove(user) {
+            Some(client) => client.close().await,
+            None => Ok(()),
+        }
+    }
+
     /// Logs every user in (again).
     pub async fn login_all(&mut self) -> Result<()> {
         let names: Vec<String> = self.users.iter().map(|u| u.name.clone()).collect();

@@ -13,7 +13,12 @@
 //!
 //! A row that cannot be sent yet (an SMS on a channel no user is mapped to
 //! and no XMPP_FALLBACK_DEST) waits; the pump reads past it, so it holds up
-//! nobody, and says so once.
+//! nobody, and says so once. A row Prosody confirmed that the database
+//! refuses to mark delivered is not sent again ([`unmarked`]).
+//!
+//! A row may become more than one stanza: a failure is an error and a note
+//! (`notice.rs`); the note quotes the failed message, whose text the pump
+//! reads from the outbox first.
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -28,7 +33,11 @@ use crate::store::{InboxItem, LogId, LogKind, StoreError};
 use crate::xmpp::{LinkState, SendError};
 
 use super::Context;
-use super::notice::{RenderEnv, Rendered, render};
+use super::notice::{RenderEnv, Rendered, render, reports_on};
+
+mod unmarked;
+
+use unmarked::Unmarked;
 
 /// Rows read and sent per round trip.
 const PAGE: u32 = 64;
@@ -36,6 +45,16 @@ const PAGE: u32 = 64;
 const WARNED_MAX: usize = 4096;
 /// How long the last round at shutdown may take.
 const FINAL_ROUND: Duration = Duration::from_secs(3);
+/// How often the mark of a row the database refused to mark is tried again.
+const REMARK_AFTER: Duration = Duration::from_secs(300);
+
+/// What the pump remembers between rounds.
+struct Memory {
+    /// Rows that wait, already warned about.
+    warned: HashSet<LogId>,
+    /// Rows delivered that the database would not mark delivered.
+    unmarked: Unmarked,
+}
 
 /// How a round ended.
 enum Round {
@@ -53,10 +72,13 @@ pub(crate) async fn run(
     mut stop: watch::Receiver<bool>,
     retry: Duration,
 ) {
-    let mut warned: HashSet<LogId> = HashSet::new();
+    let mut memory = Memory {
+        warned: HashSet::new(),
+        unmarked: Unmarked::new(REMARK_AFTER),
+    };
     loop {
         let round = if state.borrow_and_update().is_connected() {
-            deliver(&ctx, &mut warned, &stop, None).await
+            deliver(&ctx, &mut memory, &stop, None).await
         } else {
             Round::LinkDown
         };
@@ -79,7 +101,7 @@ pub(crate) async fn run(
     if state.borrow().is_connected() {
         let deadline = tokio::time::Instant::now() + FINAL_ROUND;
         let (_, never) = watch::channel(false);
-        deliver(&ctx, &mut warned, &never, Some(deadline)).await;
+        deliver(&ctx, &mut memory, &never, Some(deadline)).await;
     }
     tracing::debug!("inbox pump stopped");
 }
@@ -90,7 +112,7 @@ pub(crate) async fn run(
 /// `stop` is set or `deadline` has passed.
 async fn deliver(
     ctx: &Context,
-    warned: &mut HashSet<LogId>,
+    memory: &mut Memory,
     stop: &watch::Receiver<bool>,
     deadline: Option<tokio::time::Instant>,
 ) -> Round {
@@ -111,21 +133,40 @@ async fn deliver(
             return Round::Done;
         };
         after = Some(last.id);
-        let mut ready: Vec<Ready<'_>> = Vec::with_capacity(page.len());
-        for item in &page {
+        let now = tokio::time::Instant::now();
+        // Delivered already, only their mark is missing: not sent again.
+        let (remark, fresh): (Vec<&InboxItem>, Vec<&InboxItem>) = page
+            .iter()
+            .partition(|item| memory.unmarked.contains(item.id));
+        let remark: Vec<&InboxItem> = remark
+            .into_iter()
+            .filter(|item| memory.unmarked.due(item.id, now))
+            .collect();
+        let texts = join_all(fresh.iter().map(|item| reported_text(ctx, item))).await;
+        let texts: Vec<Option<String>> = match texts.into_iter().collect() {
+            Ok(texts) => texts,
+            Err(e) => {
+                tracing::warn!("cannot read the messages the inbox reports on: {e}");
+                return Round::StoreFailed;
+            }
+        };
+        let mut ready: Vec<Ready<'_>> = Vec::with_capacity(fresh.len());
+        for (item, text) in fresh.iter().zip(&texts) {
             let recipient = recipient(ctx, item);
             let env = RenderEnv {
                 addressing: &ctx.addressing,
                 receipts: ctx.policy.receipts,
                 recipient: recipient.as_ref(),
+                reported_text: text.as_deref(),
             };
             match render(item, &env) {
-                Rendered::Send(stanza) => ready.push(Ready::new(item, Some(*stanza))),
+                Rendered::Send(stanzas) => ready.push(Ready::new(item, stanzas)),
                 Rendered::Nothing(why) => {
                     tracing::debug!(log_id = item.id.0, why, "inbox row needs no stanza");
-                    ready.push(Ready::new(item, None));
+                    ready.push(Ready::new(item, Vec::new()));
                 }
                 Rendered::Wait(why) => {
+                    let warned = &mut memory.warned;
                     if warned.len() >= WARNED_MAX {
                         warned.clear();
                     }
@@ -143,71 +184,105 @@ async fn deliver(
             tracing::info!("inbox delivery paused until the XMPP link is back: {e}");
             return Round::LinkDown;
         }
-        let marks = ready.iter().map(|r| ctx.store.mark_delivered(r.item.id));
-        for (r, result) in ready.iter().zip(join_all(marks).await) {
-            match result {
-                Ok(()) if r.sent => tracing::info!(
-                    log_id = r.item.id.0,
-                    goip_id = %r.item.goip_id,
-                    kind = r.item.kind.as_str(),
-                    to = %r.to,
-                    xmpp_id = %r.xmpp_id,
-                    "inbound delivered to XMPP"
-                ),
-                Ok(()) => {}
-                Err(e) => tracing::warn!(
-                    log_id = r.item.id.0,
-                    "delivered, but not marked so (it may be sent again): {e}"
-                ),
-            }
-        }
+        mark(ctx, memory, &ready, &remark, now).await;
         if page.len() < PAGE as usize {
             return Round::Done;
         }
     }
 }
 
+/// Marks the rows of a sent page delivered, and tries again the marks of
+/// `remark`, rows delivered before that the database refused to mark.
+async fn mark(
+    ctx: &Context,
+    memory: &mut Memory,
+    ready: &[Ready<'_>],
+    remark: &[&InboxItem],
+    now: tokio::time::Instant,
+) {
+    let marks = ready.iter().map(|r| ctx.store.mark_delivered(r.item.id));
+    for (r, result) in ready.iter().zip(join_all(marks).await) {
+        match result {
+            Ok(()) if r.sent => tracing::info!(
+                log_id = r.item.id.0,
+                goip_id = %r.item.goip_id,
+                kind = r.item.kind.as_str(),
+                to = %r.to,
+                xmpp_id = %r.xmpp_id,
+                "inbound delivered to XMPP"
+            ),
+            Ok(()) | Err(StoreError::UnknownMessage(_)) => {}
+            // Stopping: the next start sends it again.
+            Err(e @ (StoreError::Closed | StoreError::Abandoned)) => tracing::warn!(
+                log_id = r.item.id.0,
+                "delivered, but not marked so (it is sent again after a restart): {e}"
+            ),
+            Err(e) => memory.unmarked.refused(r.item, &e, now),
+        }
+    }
+    let remarks = remark.iter().map(|item| ctx.store.mark_delivered(item.id));
+    for (item, result) in remark.iter().zip(join_all(remarks).await) {
+        match result {
+            Ok(()) => memory.unmarked.marked(item.id),
+            Err(StoreError::UnknownMessage(_)) => memory.unmarked.forget(item.id),
+            Err(StoreError::Closed | StoreError::Abandoned) => {}
+            Err(e) => memory.unmarked.refused(item, &e, now),
+        }
+    }
+}
+
+/// The text of the outbound message `item` reports a failure of, if any
+/// (the note about the failure quotes it).
+async fn reported_text(ctx: &Context, item: &InboxItem) -> Result<Option<String>, StoreError> {
+    let Some(id) = reports_on(item) else {
+        return Ok(None);
+    };
+    Ok(ctx.store.outbound(id).await?.map(|job| job.body))
+}
+
 /// Writes the page; the last stanza is confirmed, which confirms all.
 /// A stanza that cannot be written at all (a bug) is dropped from the page
 /// with an error rather than blocking the inbox forever.
 async fn send_page(ctx: &Context, ready: &mut [Ready<'_>]) -> Result<(), SendError> {
-    let last = ready.iter().rposition(|r| r.stanza.is_some());
-    for (i, r) in ready.iter_mut().enumerate() {
-        let Some(stanza) = r.stanza.take() else {
-            continue;
-        };
-        let result = if Some(i) == last {
-            ctx.link.send_confirmed(stanza).await
-        } else {
-            ctx.link.send(stanza).await
-        };
-        match result {
-            Ok(()) => r.sent = true,
-            Err(SendError::Unencodable(e)) => {
-                tracing::error!(
-                    log_id = r.item.id.0,
-                    "inbox row cannot be written as XML, dropped: {e}"
-                );
+    let total: usize = ready.iter().map(|r| r.stanzas.len()).sum();
+    let mut written = 0;
+    for r in ready.iter_mut() {
+        for stanza in std::mem::take(&mut r.stanzas) {
+            written += 1;
+            let result = if written == total {
+                ctx.link.send_confirmed(stanza).await
+            } else {
+                ctx.link.send(stanza).await
+            };
+            match result {
+                Ok(()) => r.sent = true,
+                Err(SendError::Unencodable(e)) => {
+                    tracing::error!(
+                        log_id = r.item.id.0,
+                        "inbox row cannot be written as XML, dropped: {e}"
+                    );
+                }
+                Err(e) => return Err(e),
             }
-            Err(e) => return Err(e),
         }
     }
     Ok(())
 }
 
-/// An inbox row on its way: its stanza (none if there is nothing to send)
-/// and what the log line says about it.
+/// An inbox row on its way: its stanzas (none if there is nothing to
+/// send) and what the log line says about it (the first stanza's
+/// addressee and id).
 struct Ready<'a> {
     item: &'a InboxItem,
-    stanza: Option<Stanza>,
+    stanzas: Vec<Stanza>,
     to: String,
     xmpp_id: String,
     sent: bool,
 }
 
 impl<'a> Ready<'a> {
-    fn new(item: &'a InboxItem, stanza: Option<Stanza>) -> Self {
-        let (to, xmpp_id) = match &stanza {
+    fn new(item: &'a InboxItem, stanzas: Vec<Stanza>) -> Self {
+        let (to, xmpp_id) = match stanzas.first() {
             Some(Stanza::Message(m)) => (
                 m.to.as_ref().map(|j| j.to_string()).unwrap_or_default(),
                 m.id.as_ref().map(|i| i.0.clone()).unwrap_or_default(),
@@ -216,7 +291,7 @@ impl<'a> Ready<'a> {
         };
         Ready {
             item,
-            stanza,
+            stanzas,
             to,
             xmpp_id,
             sent: false,

@@ -9,6 +9,9 @@
 //!   is not markable: nobody on the SMS side could learn about it.
 //! * [`receipt`]: the XEP-0184 `<received/>` for a message the user sent.
 //! * [`delivery_error`]: the error for a message the user sent earlier.
+//! * [`outcome_note`]: the same news as a chat message quoting that
+//!   message, which a server stores for a user who is offline (the error
+//!   it drops; see `bridge/notice.rs`).
 //! * [`error_reply`] / [`refuse`]: answer a received stanza with an error,
 //!   from the address it was sent to, to its sender, with its id.
 //!
@@ -151,6 +154,46 @@ pub fn delivery_error(
     failure: &DeliveryFailure,
 ) -> Message {
     message_error(contact, user, original_id, failure.stanza_error())
+}
+
+/// How many characters of the user's message an [`outcome_note`] quotes.
+pub const QUOTE_CHARS: usize = 60;
+
+/// The chat message telling `user` what became of the message they sent to
+/// `contact`: a quote of it ([`quote`]), then the text of `failure` (the
+/// one its [`delivery_error`] carries). From the contact, to the user's
+/// bare JID, so that it reaches every device and is stored for a user with
+/// none online; `quoted` is `None` when the message is no longer known.
+/// [`InboundChat::received_at`] can stamp it with when the outcome came.
+pub fn outcome_note(
+    contact: BareJid,
+    user: BareJid,
+    id: impl Into<String>,
+    quoted: Option<&str>,
+    failure: &DeliveryFailure,
+) -> InboundChat {
+    let error = failure.stanza_error();
+    let what = error.texts.values().next().cloned().unwrap_or_default();
+    let text = match quoted.map(quote).filter(|q| !q.is_empty()) {
+        Some(q) => format!("> {q}\n{what}"),
+        None => what,
+    };
+    InboundChat::sms(contact, Jid::from(user), id, text)
+}
+
+/// `text` as a one-line quote: every run of white space (line breaks too)
+/// one space, at most [`QUOTE_CHARS`] characters, `…` where it was cut.
+pub fn quote(text: &str) -> String {
+    let mut words = text.split_whitespace();
+    let mut line = words.next().unwrap_or_default().to_string();
+    for word in words {
+        line.push(' ');
+        line.push_str(word);
+    }
+    match line.char_indices().nth(QUOTE_CHARS) {
+        Some((cut, _)) => format!("{}…", line[..cut].trim_end()),
+        None => line,
+    }
 }
 
 /// A `type='error'` message carrying `error`.
@@ -306,6 +349,59 @@ mod tests {
             error.defined_condition,
             DefinedCondition::RecipientUnavailable
         );
+    }
+
+    #[test]
+    fn an_outcome_note_quotes_the_message_and_says_what_happened() {
+        let failure = DeliveryFailure::Failed {
+            reason: "errorstatus 38".into(),
+        };
+        let m = outcome_note(
+            bare("0037255512345@sms.example.org"),
+            bare("2001@example.org"),
+            "goippy-in-7",
+            Some("Meet me\n  at 5"),
+            &failure,
+        )
+        .build(&bare("sms.example.org"));
+        assert_eq!(m.type_, MessageType::Chat);
+        assert_eq!(m.from, Some(jid("0037255512345@sms.example.org")));
+        assert_eq!(m.to, Some(jid("2001@example.org")));
+        assert_eq!(m.id, Some(Id("goippy-in-7".into())));
+        let error_text = failure.stanza_error().texts.into_values().next();
+        assert_eq!(
+            m.get_best_body(vec![]).map(|(_, b)| b.clone()),
+            error_text.map(|t| format!("> Meet me at 5\n{t}"))
+        );
+        assert!(payload(&m, "request", ns::RECEIPTS).is_none());
+        // Without the message, only what happened.
+        let m = outcome_note(
+            bare("+1@sms.example.org"),
+            bare("2001@example.org"),
+            "n",
+            None,
+            &DeliveryFailure::Interrupted,
+        )
+        .build(&bare("sms.example.org"));
+        assert!(
+            m.get_best_body(vec![])
+                .is_some_and(|(_, b)| b.starts_with("goippy restarted"))
+        );
+    }
+
+    #[test]
+    fn quotes_are_one_short_line() {
+        assert_eq!(quote("  a\n\tb  c "), "a b c");
+        assert_eq!(quote(""), "");
+        let long = "ü".repeat(QUOTE_CHARS + 5);
+        let q = quote(&long);
+        assert_eq!(q.chars().count(), QUOTE_CHARS + 1);
+        assert!(q.ends_with('…'));
+        let exact = "x".repeat(QUOTE_CHARS);
+        assert_eq!(quote(&exact), exact);
+        // Cut at a word's end: no space before the ellipsis.
+        let spaced = format!("{} tail", "y".repeat(QUOTE_CHARS - 1));
+        assert_eq!(quote(&spaced), format!("{}…", "y".repeat(QUOTE_CHARS - 1)));
     }
 
     #[test]

@@ -13,6 +13,7 @@ mod console;
 mod devices;
 mod external;
 mod inbound;
+mod offline;
 mod outbound;
 mod restarts;
 
