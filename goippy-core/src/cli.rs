@@ -30,10 +30,11 @@ Examples:
 Gateways (one per extension; a running goippy picks changes up within seconds):
   goippy --add 2001 s3cret           extension 2001, GoIP SMS Client ID goippy_2001, any destination
   goippy --add 2508 s3cret 1         the same for 2508, noting that it is the GoIP's line 1 (CH1)
-  goippy --add 2001 s3cret - '\\+372\\d+' --goip-id gw1_ch1
-                                     SMS Client ID gw1_ch1; destinations the regex matches whole
-                                     (--add writes the whole definition: what it is not given,
-                                     on an update too, is reset to its default)
+  goippy --add 2001 s3cret - '^\\+372' --goip-id gw1_ch1
+                                     SMS Client ID gw1_ch1; only numbers beginning with +372 (the
+                                     regex is searched, anchored where it says; --add shows which
+                                     sample numbers it allows). --add writes the whole definition:
+                                     what it is not given, on an update too, gets its default
   goippy --listExt                   list extensions, channels, numbers and when last seen
   goippy --disable 2001              refuse the channel without forgetting it (--enable undoes it)
   goippy --remove 2001 -c /etc/goippy-2.conf
@@ -84,7 +85,8 @@ pub struct Cli {
 
     /// Create or update the gateway of extension EXT and enable it. CHANNEL is the
     /// GoIP line number it is configured on, 1-999 ("-" or nothing: none); ALLOW_REGEX
-    /// limits outbound destinations to those it matches whole (nothing: any destination).
+    /// limits outbound destinations to the numbers it is found in, anchored where it
+    /// says ("^\+372": numbers beginning with +372; nothing: any destination).
     /// The channel's SMS Client ID is goippy_EXT unless --goip-id gives another. Each
     /// --add writes the whole definition: on an update too, what it is not given (the
     /// channel, --goip-id, ALLOW_REGEX) gets its default

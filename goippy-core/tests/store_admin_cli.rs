@@ -304,3 +304,30 @@ async fn list_shows_numbers_and_last_seen() {
         "{table}"
     );
 }
+
+/// `--add` shows what the allow_regex means on a few numbers: the original
+/// goippy's `^\+3712` (searched) allows numbers beginning with +3712.
+#[test]
+fn add_shows_which_sample_numbers_the_allow_regex_allows() {
+    let s = setup();
+    let out = ok(admin(&s, &["--add", "2001", PASSWORD, "1", r"^\+3712"]));
+    assert!(
+        out.contains(
+            "The allow_regex ^\\+3712 is searched in each number, anchored where it says.\n\
+             Sample numbers:\n  \
+             +37120000001    allowed\n  \
+             +37255512345    refused\n  \
+             +4915112345678  refused\n"
+        ),
+        "{out}"
+    );
+    // COMPAT: a pattern that says nowhere where it starts is read whole,
+    // and --add says how to write what was meant.
+    let out = ok(admin(&s, &["--add", "2001", PASSWORD, "1", "1345|1346"]));
+    assert!(out.contains("write ^(1345|1346)$ to say so"), "{out}");
+    assert!(out.contains("\n  1345            allowed\n"), "{out}");
+    assert!(out.contains("\n  +4915112345678  refused\n"), "{out}");
+    // No allow_regex: nothing to show.
+    let out = ok(admin(&s, &["--add", "2001", PASSWORD]));
+    assert!(!out.contains("Sample numbers"), "{out}");
+}

@@ -75,7 +75,7 @@ pub use records::{
 pub use rows::LogEntry;
 pub use sqlite::{BUSY_TIMEOUT as SQLITE_BUSY_TIMEOUT, SqliteSettings};
 pub use time::Timestamp;
-pub use validate::{CHANNELS, default_goip_id, destination_acl};
+pub use validate::{AclReading, CHANNELS, DestinationAcl, default_goip_id, destination_acl};
 
 pub use writer::UnflushedWrites;
 
