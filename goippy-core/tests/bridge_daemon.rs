@@ -74,6 +74,7 @@ impl Instance {
                 database,
                 user,
                 password,
+                ..
             } => format!(
                 "DB_BACKEND = \"mysql\"\n\
                  DB_HOST = \"{host}\"\n\

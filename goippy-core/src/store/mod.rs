@@ -165,9 +165,10 @@ impl Store {
                 database,
                 user,
                 password,
+                tls,
             } => (
                 Backend::MySql(
-                    mysql::MySqlBackend::open(host, *port, database, user, password).await?,
+                    mysql::MySqlBackend::open(host, *port, database, user, password, tls).await?,
                 ),
                 format!("MySQL {user}@{host}:{port}/{database}"),
             ),

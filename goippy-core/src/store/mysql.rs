@@ -8,6 +8,8 @@
 //! [`super::writer`]). At start-up, failing to connect is an error that
 //! names host, port, database and user — never the password.
 //!
+//! TLS (`DB_TLS`, `DB_TLS_CA`): see [`tls`].
+//!
 //! Times: see [`super::time`]; the original's TIMESTAMP columns are written
 //! with `FROM_UNIXTIME(?)` and read with `UNIX_TIMESTAMP()`.
 //!
@@ -21,10 +23,12 @@ use std::time::Duration;
 use sqlx::mysql::{MySql, MySqlConnectOptions, MySqlPool, MySqlPoolOptions};
 use sqlx::{AssertSqlSafe, ConnectOptions, Connection, Transaction};
 
-use crate::config::Secret;
+use crate::config::{DbTls, Secret};
 
 use super::error::StoreError;
 use super::legacy::{BaselineColumn, LegacySchema};
+
+mod tls;
 
 /// How long connecting may take before it counts as failed.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -36,13 +40,14 @@ pub(crate) struct MySqlBackend {
 
 impl MySqlBackend {
     /// Connects to `database` on `host:port` as `user` (the password only
-    /// goes to the driver).
+    /// goes to the driver), over TLS as `tls` says.
     pub(crate) async fn open(
         host: &str,
         port: u16,
         database: &str,
         user: &str,
         password: &Secret,
+        tls: &DbTls,
     ) -> Result<MySqlBackend, StoreError> {
         let options = MySqlConnectOptions::new()
             .host(host)
@@ -51,6 +56,7 @@ impl MySqlBackend {
             .username(user)
             .password(password.expose())
             .charset("utf8mb4");
+        let options = tls::apply(options, tls);
         let connect_error = |reason: String| StoreError::Connect {
             host: host.to_owned(),
             port,
@@ -62,10 +68,14 @@ impl MySqlBackend {
         // connection for its whole acquire timeout, and at start-up the
         // operator wants the reason at once.
         match tokio::time::timeout(CONNECT_TIMEOUT, options.connect()).await {
-            Ok(Ok(conn)) => {
+            Ok(Ok(mut conn)) => {
+                match tls::cipher(&mut conn).await {
+                    Ok(cipher) => tls::report(host, port, tls, cipher.as_deref()),
+                    Err(e) => tracing::debug!("cannot tell whether the connection uses TLS: {e}"),
+                }
                 let _ = conn.close().await;
             }
-            Ok(Err(e)) => return Err(connect_error(e.to_string())),
+            Ok(Err(e)) => return Err(connect_error(tls::explain(&e, tls, host))),
             Err(_) => {
                 return Err(connect_error(format!(
                     "no answer within {} s",
@@ -79,7 +89,7 @@ impl MySqlBackend {
             .test_before_acquire(true)
             .connect_with(options)
             .await
-            .map_err(|e| connect_error(e.to_string()))?;
+            .map_err(|e| connect_error(tls::explain(&e, tls, host)))?;
         Ok(MySqlBackend { pool })
     }
 
