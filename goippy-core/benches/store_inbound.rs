@@ -13,7 +13,7 @@
 
 use std::time::{Duration, Instant};
 
-use goippy_core::config::{DbSettings, Secret};
+use goippy_core::config::{DbSettings, DbTls, Secret};
 use goippy_core::store::{InboundKind, InboundRecord, Store, Timestamp};
 use goippy_testkit::mariadb::test_database;
 
@@ -109,6 +109,7 @@ fn main() {
                 database: db.database.clone(),
                 user: db.user.clone(),
                 password: Secret::new(db.password.clone()),
+                tls: DbTls::default(),
             },
         )),
         Err(e) => println!("mariadb  skipped: {e}"),

@@ -12,6 +12,10 @@ use std::path::{Path, PathBuf};
 
 use clap::{ArgAction, ArgGroup, Parser};
 
+mod password;
+
+pub use password::{READ_PASSWORD, read_password};
+
 use crate::config::{self, Config, DEFAULT_CONFIG_PATH, DEFAULT_SAMPLE_PATH};
 use crate::store::AdminCommand;
 use crate::systemd::{
@@ -28,12 +32,17 @@ Examples:
   goippy -v                          run with /etc/goippy.conf and debug logging
 
 Gateways (one per extension; a running goippy picks changes up within seconds):
-  goippy --add 2001 s3cret           extension 2001, GoIP SMS Client ID goippy_2001, any destination
-  goippy --add 2508 s3cret 1         the same for 2508, noting that it is the GoIP's line 1 (CH1)
-  goippy --add 2001 s3cret - '\\+372\\d+' --goip-id gw1_ch1
-                                     SMS Client ID gw1_ch1; destinations the regex matches whole
-                                     (--add writes the whole definition: what it is not given,
-                                     on an update too, is reset to its default)
+  goippy --add 2001                  extension 2001, GoIP SMS Client ID goippy_2001, any destination;
+                                     the password is asked for without echo (or read from stdin)
+  goippy --add 2508 - 1 < pw.txt     the same for 2508, the password read from a file, noting that
+                                     the channel is the GoIP's line 1 (CH1)
+  goippy --add 2001 - - '^\\+372' --goip-id gw1_ch1
+                                     SMS Client ID gw1_ch1; only numbers beginning with +372 (the
+                                     regex is searched, anchored where it says; --add shows which
+                                     sample numbers it allows). --add writes the whole definition:
+                                     what it is not given, on an update too, gets its default
+  goippy --add 2001 s3cret           the password as an argument still works, but stays in the
+                                     shell history and shows in ps
   goippy --listExt                   list extensions, channels, numbers and when last seen
   goippy --disable 2001              refuse the channel without forgetting it (--enable undoes it)
   goippy --remove 2001 -c /etc/goippy-2.conf
@@ -82,13 +91,16 @@ pub struct Cli {
     #[arg(long, conflicts_with = "admin")]
     pub check: bool,
 
-    /// Create or update the gateway of extension EXT and enable it. CHANNEL is the
-    /// GoIP line number it is configured on, 1-999 ("-" or nothing: none); ALLOW_REGEX
-    /// limits outbound destinations to those it matches whole (nothing: any destination).
-    /// The channel's SMS Client ID is goippy_EXT unless --goip-id gives another. Each
-    /// --add writes the whole definition: on an update too, what it is not given (the
-    /// channel, --goip-id, ALLOW_REGEX) gets its default
-    #[arg(long, num_args = 2..=4, value_names = ["EXT", "PASS", "CHANNEL|-", "ALLOW_REGEX"])]
+    /// Create or update the gateway of extension EXT and enable it. PASS is the
+    /// channel's GoIP password; "-" or nothing reads it from standard input, or asks for
+    /// it without echo on a terminal (an argument shows in ps and the shell history).
+    /// CHANNEL is the GoIP line number it is configured on, 1-999 ("-" or nothing:
+    /// none); ALLOW_REGEX limits outbound destinations to the numbers it is found in,
+    /// anchored where it says ("^\+372": numbers beginning with +372; nothing: any
+    /// destination). The channel's SMS Client ID is goippy_EXT unless --goip-id gives
+    /// another. Each --add writes the whole definition: on an update too, what it is
+    /// not given (the channel, --goip-id, ALLOW_REGEX) gets its default
+    #[arg(long, num_args = 1..=4, value_names = ["EXT", "PASS|-", "CHANNEL|-", "ALLOW_REGEX"])]
     pub add: Option<Vec<String>>,
 
     /// With --add: the channel's GoIP "SMS Client ID" when it is not goippy_EXT
@@ -175,13 +187,20 @@ impl Cli {
             .unwrap_or_else(|| PathBuf::from(DEFAULT_CONFIG_PATH))
     }
 
-    /// The gateway admin command given, if any.
+    /// The gateway admin command given, if any. When `--add` is to read its
+    /// password ([`Cli::add_reads_password`]), the password is empty here:
+    /// [`read_password`] supplies it.
     pub fn admin_command(&self) -> Option<AdminCommand> {
         if let Some(values) = &self.add {
             let mut values = values.iter().cloned();
+            let ext = values.next().unwrap_or_default();
+            let password = values
+                .next()
+                .filter(|p| p != READ_PASSWORD)
+                .unwrap_or_default();
             return Some(AdminCommand::Add {
-                ext: values.next().unwrap_or_default(),
-                password: values.next().unwrap_or_default(),
+                ext,
+                password,
                 channel: values.next(),
                 goip_id: self.goip_id.clone(),
                 allow_regex: values.next(),
@@ -199,6 +218,14 @@ impl Cli {
         self.disable
             .as_ref()
             .map(|ext| AdminCommand::Disable { ext: ext.clone() })
+    }
+
+    /// Whether `--add` was given no password, or `-`: then it is read from
+    /// standard input or a prompt ([`read_password`]).
+    pub fn add_reads_password(&self) -> bool {
+        self.add
+            .as_ref()
+            .is_some_and(|values| values.get(1).is_none_or(|p| p == READ_PASSWORD))
     }
 
     /// The systemd service command given, if any.
@@ -418,7 +445,23 @@ mod tests {
         assert!(Cli::try_parse_from(["goippy", "--listExt", "--remove", "1"]).is_err());
         assert!(Cli::try_parse_from(["goippy", "--listExt", "--check"]).is_err());
         assert!(Cli::try_parse_from(["goippy", "--sample", "--listExt"]).is_err());
-        assert!(Cli::try_parse_from(["goippy", "--add", "2001"]).is_err());
+        assert!(Cli::try_parse_from(["goippy", "--add"]).is_err());
+        // The password read instead of given: nothing, or "-".
+        for args in [
+            &["goippy", "--add", "2001"][..],
+            &["goippy", "--add", "2001", "-", "3", r"^\+372"],
+        ] {
+            let cli = Cli::try_parse_from(args).expect("parses");
+            assert!(cli.add_reads_password(), "{args:?}");
+            let Some(AdminCommand::Add { ext, password, .. }) = cli.admin_command() else {
+                panic!("not --add: {args:?}");
+            };
+            assert_eq!((ext.as_str(), password.as_str()), ("2001", ""));
+        }
+        let cli = Cli::try_parse_from(["goippy", "--add", "2001", "pw"]).expect("parses");
+        assert!(!cli.add_reads_password());
+        let cli = Cli::try_parse_from(["goippy", "--listExt"]).expect("parses");
+        assert!(!cli.add_reads_password());
         // After the four values of --add, a positional is the configuration.
         let cli = Cli::try_parse_from(["goippy", "--add", "1", "2", "-", ".*", "/tmp/5.conf"])
             .expect("parses");

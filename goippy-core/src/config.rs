@@ -20,6 +20,10 @@ use toml::{Table, Value};
 use crate::alias::split_jid;
 use crate::number::NumberRules;
 
+mod db_tls;
+
+pub use db_tls::{DbTls, DbTlsMode, is_this_host};
+
 /// Where `goippy` looks for its configuration by default.
 pub const DEFAULT_CONFIG_PATH: &str = "/etc/goippy.conf";
 /// Where `goippy --sample` writes by default.
@@ -86,6 +90,8 @@ pub enum DbSettings {
         database: String,
         user: String,
         password: Secret,
+        /// `DB_TLS`, `DB_TLS_CA`.
+        tls: DbTls,
     },
 }
 
@@ -258,6 +264,8 @@ pub const KNOWN_KEYS: &[&str] = &[
     "DB_BASE",
     "DB_USER",
     "DB_PASS",
+    "DB_TLS",
+    "DB_TLS_CA",
     "DB_TIMEOUT",
     "DB_WRITE_WAIT",
     "SPOOL_FILE",
@@ -484,6 +492,7 @@ impl Config {
                 database,
                 user,
                 password,
+                tls,
             } => {
                 lines.push(("DB_BACKEND", quote("mysql")));
                 lines.push(("DB_HOST", quote(host)));
@@ -491,6 +500,22 @@ impl Config {
                 lines.push(("DB_BASE", quote(database)));
                 lines.push(("DB_USER", quote(user)));
                 lines.push(("DB_PASS", quote(&password.to_string())));
+                let mode = quote(tls.mode.name());
+                lines.push((
+                    "DB_TLS",
+                    match (tls.defaulted, is_this_host(host)) {
+                        (false, _) => mode,
+                        (true, true) => format!("{mode} (default for a server on this host)"),
+                        (true, false) => format!("{mode} (default for a server on another host)"),
+                    },
+                ));
+                lines.push((
+                    "DB_TLS_CA",
+                    tls.ca
+                        .as_ref()
+                        .map(|ca| quote(&ca.display().to_string()))
+                        .unwrap_or_else(|| "(none: the system's CAs)".into()),
+                ));
             }
         }
         lines.push(("DB_TIMEOUT", self.store.timeout.as_secs().to_string()));
@@ -794,6 +819,7 @@ impl Reader<'_> {
         }
         let host = self.string_or("DB_HOST", "localhost");
         let port = self.port("DB_PORT", 3306);
+        let tls = self.db_tls(host.as_deref());
         let database = self.required_string("DB_BASE");
         let user = self.required_string("DB_USER");
         let password = match self.get("DB_PASS") {
@@ -815,6 +841,7 @@ impl Reader<'_> {
             database: database?,
             user: user?,
             password: password?,
+            tls: tls?,
         })
     }
 }
@@ -914,6 +941,18 @@ DB_FILE                = "/var/lib/goippy/goippy.db"
 # DB_BASE              = "goippy"
 # DB_USER              = "goippy"
 # DB_PASS              = "secret"
+#
+# TLS to the server: "off" (clear text), "preferred" (TLS when the server
+# offers it, certificate not checked), "required" (TLS or no connection,
+# certificate not checked), "verify-ca" (certificate signed by a trusted CA)
+# or "verify-full" (signed by a trusted CA and issued for DB_HOST). Default:
+# "off" for a server on this host (localhost, 127.0.0.1, ::1), "preferred"
+# for another host; goippy warns at start-up when it talks to another host
+# in clear text. Use "verify-full" across any network you do not control.
+# DB_TLS               = "verify-full"
+# The CA (PEM) that signed the server's certificate, trusted besides the
+# system's (/etc/ssl/certs). Given alone, it means DB_TLS = "verify-full".
+# DB_TLS_CA            = "/etc/mysql/ca.pem"
 
 # Seconds any database statement, write or connection attempt may take before
 # it counts as failed (a frozen or unreachable server is noticed this fast,

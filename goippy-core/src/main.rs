@@ -63,7 +63,19 @@ fn main() -> ExitCode {
         };
     }
 
-    if let Some(command) = cli.admin_command() {
+    if let Some(mut command) = cli.admin_command() {
+        // Read before anything else is printed, so a prompt is the first line.
+        if cli.add_reads_password()
+            && let AdminCommand::Add { ext, password, .. } = &mut command
+        {
+            match cli::read_password(ext) {
+                Ok(read) => *password = read,
+                Err(e) => {
+                    eprintln!("goippy: {e}");
+                    return ExitCode::FAILURE;
+                }
+            }
+        }
         return run_admin(&path, cli.verbosity(), &command);
     }
 

@@ -86,6 +86,7 @@ impl Instance {
                 database,
                 user,
                 password,
+                ..
             } => format!(
                 "DB_BACKEND = \"mysql\"\n\
                  DB_HOST = \"{host}\"\n\

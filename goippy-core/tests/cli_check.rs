@@ -84,6 +84,62 @@ fn a_bad_value_fails_the_check_naming_the_key() {
     assert!(err.contains(&conf.display().to_string()), "{err}");
 }
 
+/// TLS to MySQL: `--check` reads the CA file a configuration names, and
+/// prints the mode a server on another host gets by default.
+#[test]
+fn db_tls_settings_are_checked() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let conf = dir.path().join("goippy.conf");
+    assert!(goippy(&["--sample", path_str(&conf)]).status.success());
+    let sample = std::fs::read_to_string(&conf).expect("sample");
+    let mysql = |extra: &str| {
+        sample.replace(
+            "DB_BACKEND             = \"sqlite\"",
+            &format!(
+                "DB_BACKEND = \"mysql\"\nDB_HOST = \"db.example.org\"\nDB_BASE = \"goippy\"\n\
+                 DB_USER = \"goippy\"\nDB_PASS = \"pw\"\n{extra}"
+            ),
+        )
+    };
+    std::fs::write(&conf, mysql("")).expect("write");
+    let out = goippy(&["--check", path_str(&conf)]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(
+        text.contains(
+            "DB_TLS                 = \"preferred\" (default for a server on another host)\n"
+        ),
+        "{text}"
+    );
+
+    let missing = dir.path().join("no-such-ca.pem");
+    std::fs::write(
+        &conf,
+        mysql(&format!(
+            "DB_TLS = \"verify-full\"\nDB_TLS_CA = \"{}\"\n",
+            missing.display()
+        )),
+    )
+    .expect("write");
+    let out = goippy(&["--check", path_str(&conf)]);
+    assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains(&format!(
+            "DB_TLS_CA: expected a readable PEM file with the server's CA certificate, got \"{}\" \
+             (cannot read it: No such file or directory",
+            missing.display()
+        )),
+        "{err}"
+    );
+    std::fs::write(&conf, mysql("DB_TLS = \"sometimes\"\n")).expect("write");
+    let err = stderr(&goippy(&["--check", path_str(&conf)]));
+    assert!(
+        err.contains("DB_TLS: expected one of \"off\", \"preferred\""),
+        "{err}"
+    );
+}
+
 #[test]
 fn a_missing_file_fails_the_check() {
     let dir = tempfile::tempdir().expect("tempdir");

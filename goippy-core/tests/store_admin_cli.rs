@@ -1,8 +1,9 @@
 //! The gateway admin commands, through the real `goippy` binary, on a
 //! SQLite configuration written by `goippy --sample`.
 
+use std::io::{Read, Write};
 use std::path::PathBuf;
-use std::process::{Command, Output};
+use std::process::{Command, Output, Stdio};
 
 use goippy_core::config::DbSettings;
 use goippy_core::store::{StateUpdate, Store, Timestamp};
@@ -303,4 +304,219 @@ async fn list_shows_numbers_and_last_seen() {
             && seen[0].ends_with("s ago)"),
         "{table}"
     );
+}
+
+/// `goippy ARGS -c CONFIG` with `input` on its standard input.
+fn admin_with_stdin(setup: &Setup, args: &[&str], input: &str) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_goippy"))
+        .args(args)
+        .arg("-c")
+        .arg(&setup.config)
+        .env_remove("RUST_LOG")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run goippy");
+    let mut stdin = child.stdin.take().expect("stdin");
+    stdin.write_all(input.as_bytes()).expect("write stdin");
+    drop(stdin);
+    child.wait_with_output().expect("wait for goippy")
+}
+
+/// The stored password of every gateway, by extension.
+async fn stored_passwords(setup: &Setup) -> Vec<(String, String)> {
+    let store = Store::open(&DbSettings::Sqlite {
+        file: setup.db_file.clone(),
+    })
+    .await
+    .expect("open");
+    let gateways = store.list_gateways().await.expect("list");
+    store.close().await.expect("close");
+    gateways
+        .into_iter()
+        .map(|g| (g.ext, g.password.expose().to_string()))
+        .collect()
+}
+
+/// The password need not be an argument, where `ps` and the shell history
+/// would show it: `-` or nothing reads it from standard input.
+#[tokio::test]
+async fn add_reads_the_password_from_stdin() {
+    let s = setup();
+    ok(admin_with_stdin(
+        &s,
+        &["--add", "2001", "-", "1"],
+        &format!("{PASSWORD}\n"),
+    ));
+    ok(admin_with_stdin(
+        &s,
+        &["--add", "2002"],
+        &format!("{PASSWORD}\r\n"),
+    ));
+    // The documented argument form keeps working.
+    ok(admin(&s, &["--add", "2003", "other-pw"]));
+    assert_eq!(
+        stored_passwords(&s).await,
+        [
+            ("2001".to_string(), PASSWORD.to_string()),
+            ("2002".to_string(), PASSWORD.to_string()),
+            ("2003".to_string(), "other-pw".to_string()),
+        ]
+    );
+    let err = fails(admin_with_stdin(&s, &["--add", "2004", "-"], ""));
+    assert_eq!(
+        err.trim_end(),
+        "goippy: no password on standard input (give it as its first line, or run on a terminal to be asked)"
+    );
+    // What the GoIP cannot carry is refused, without echoing it.
+    let err = fails(admin_with_stdin(&s, &["--add", "2004"], "pass word\n"));
+    assert!(err.starts_with("goippy: invalid password"), "{err}");
+    assert!(!err.contains("pass word"), "{err}");
+    assert_eq!(stored_passwords(&s).await.len(), 3);
+}
+
+/// On a terminal, the password is asked for twice and never echoed. The
+/// terminal is a real pseudo-terminal, made by util-linux's `script`.
+#[tokio::test]
+async fn add_asks_for_the_password_on_a_terminal_without_echo() {
+    let s = setup();
+    let typed = |second: &str| {
+        let command = format!(
+            "{} --add 2001 -c {}",
+            env!("CARGO_BIN_EXE_goippy"),
+            s.config.display()
+        );
+        let mut child = Command::new("script")
+            .args(["-q", "-e", "-c", &command, "/dev/null"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("run script (util-linux)");
+        let mut keyboard = child.stdin.take().expect("stdin");
+        let mut screen = child.stdout.take().expect("stdout");
+        // Type only once asked and echo is off (the prompt comes just
+        // before), so whatever appears on the screen is what goippy
+        // printed, not the terminal's echo.
+        let mut seen = wait_for(&mut screen, "GoIP password for extension 2001: ");
+        wait_until_echo_is_off(child.id());
+        keyboard
+            .write_all(format!("{PASSWORD}\r").as_bytes())
+            .expect("type");
+        seen.push_str(&wait_for(&mut screen, "The same again: "));
+        wait_until_echo_is_off(child.id());
+        keyboard
+            .write_all(format!("{second}\r").as_bytes())
+            .expect("type");
+        let mut rest = String::new();
+        screen.read_to_string(&mut rest).expect("read the screen");
+        seen.push_str(&rest);
+        drop(keyboard);
+        let status = child.wait().expect("wait");
+        (status, seen)
+    };
+    let (status, screen) = typed(PASSWORD);
+    assert!(status.success(), "{screen}");
+    assert!(screen.contains("added extension 2001"), "{screen}");
+    assert!(!screen.contains(PASSWORD), "echoed: {screen}");
+    assert_eq!(
+        stored_passwords(&s).await,
+        [("2001".to_string(), PASSWORD.to_string())]
+    );
+    // A typo in the second entry saves nothing.
+    let (status, screen) = typed("s3cret-pX");
+    assert!(!status.success(), "{screen}");
+    assert!(
+        screen.contains("goippy: the two passwords differ; nothing was saved"),
+        "{screen}"
+    );
+    assert!(!screen.contains("s3cret-p"), "echoed: {screen}");
+}
+
+/// Waits until the terminal of the goippy that `script` (PID `script`)
+/// runs no longer echoes what is typed.
+fn wait_until_echo_is_off(script: u32) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let tty = descendants(script).into_iter().find_map(|pid| {
+            let exe = std::fs::read_link(format!("/proc/{pid}/exe")).ok()?;
+            if exe != std::path::Path::new(env!("CARGO_BIN_EXE_goippy")) {
+                return None;
+            }
+            std::fs::read_link(format!("/proc/{pid}/fd/0")).ok()
+        });
+        if let Some(tty) = tty {
+            let settings = Command::new("stty")
+                .arg("-a")
+                .arg("-F")
+                .arg(&tty)
+                .output()
+                .expect("run stty");
+            let settings = String::from_utf8_lossy(&settings.stdout);
+            if settings.split_whitespace().any(|flag| flag == "-echo") {
+                return;
+            }
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "goippy never turned echo off"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
+/// The PIDs below `pid` in the process tree.
+fn descendants(pid: u32) -> Vec<u32> {
+    let children =
+        std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children")).unwrap_or_default();
+    let mut all = Vec::new();
+    for child in children.split_whitespace().filter_map(|c| c.parse().ok()) {
+        all.push(child);
+        all.extend(descendants(child));
+    }
+    all
+}
+
+/// Reads `from` until `text` has appeared; returns all that was read.
+fn wait_for(from: &mut impl Read, text: &str) -> String {
+    let mut seen = Vec::new();
+    let mut byte = [0u8; 1];
+    while !String::from_utf8_lossy(&seen).contains(text) {
+        match from.read(&mut byte) {
+            Ok(1) => seen.push(byte[0]),
+            _ => panic!(
+                "{text:?} never appeared; the screen showed:\n{}",
+                String::from_utf8_lossy(&seen)
+            ),
+        }
+    }
+    String::from_utf8_lossy(&seen).into_owned()
+}
+
+/// `--add` shows what the allow_regex means on a few numbers: the original
+/// goippy's `^\+3712` (searched) allows numbers beginning with +3712.
+#[test]
+fn add_shows_which_sample_numbers_the_allow_regex_allows() {
+    let s = setup();
+    let out = ok(admin(&s, &["--add", "2001", PASSWORD, "1", r"^\+3712"]));
+    assert!(
+        out.contains(
+            "The allow_regex ^\\+3712 is searched in each number, as grep does: anchor it where\n\
+             it must match (^ at the start, $ at the end; ^(…)$ for exactly these numbers).\n\
+             Sample numbers:\n  \
+             +37120000001    allowed\n  \
+             +37255512345    refused\n  \
+             +4915112345678  refused\n"
+        ),
+        "{out}"
+    );
+    // A pattern anchored nowhere is found anywhere in the number, as grep
+    // finds it; the samples show it.
+    let out = ok(admin(&s, &["--add", "2001", PASSWORD, "1", "372"]));
+    assert!(out.contains("\n  +37255512345    allowed\n"), "{out}");
+    assert!(out.contains("\n  +4915112345678  refused\n"), "{out}");
+    // No allow_regex: nothing to show.
+    let out = ok(admin(&s, &["--add", "2001", PASSWORD]));
+    assert!(!out.contains("Sample numbers"), "{out}");
 }

@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use goippy_core::config::{DbSettings, Secret};
+use goippy_core::config::{DbSettings, DbTls, Secret};
 use goippy_core::store::{CallEvent, Store, StoreError, Stored};
 use goippy_testkit::mariadb::{MariaDb, test_database};
 use goippy_testkit::ports::free_tcp_port;
@@ -22,6 +22,7 @@ async fn connect_errors_name_the_server_but_never_the_password() {
         database: "goippy_prod".into(),
         user: "goippy".into(),
         password: Secret::new("hunter2-secret"),
+        tls: DbTls::default(),
     };
     let e = Store::open(&settings)
         .await
@@ -46,6 +47,7 @@ async fn connect_errors_name_the_server_but_never_the_password() {
         database: db.database.clone(),
         user: db.user.clone(),
         password: Secret::new("wrong-hunter2"),
+        tls: DbTls::default(),
     };
     let msg = Store::open(&settings)
         .await
@@ -77,6 +79,7 @@ async fn a_mariadb_restart_during_writes_loses_nothing() {
         database: database.database.clone(),
         user: database.user.clone(),
         password: Secret::new(database.password.clone()),
+        tls: DbTls::default(),
     };
     let store = Store::open(&settings).await.expect("open");
     let server = Arc::new(Mutex::new(server));

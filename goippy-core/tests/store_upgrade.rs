@@ -16,6 +16,7 @@ on_both_backends!(
     an_original_database_is_upgraded_in_place,
     a_schema_sql_database_gets_what_it_lacks,
     shared_goip_ids_stop_start_up_with_a_clear_message,
+    the_original_allow_regex_is_searched_as_its_writers_meant,
 );
 
 /// The original goippy's tables. `unique_goip_id` and `with_state` tell
@@ -388,5 +389,39 @@ async fn shared_goip_ids_stop_start_up_with_a_clear_message(db: TestDb) {
         .await;
     let store = db.open().await;
     assert_eq!(store.list_gateways().await.expect("list").len(), 2);
+    store.close().await.expect("close");
+}
+
+/// The original goippy's rows were written to be searched (`^\+372`):
+/// goippy used to demand that they match the whole number, which refused
+/// every number of the prefix. The directory is what the router asks.
+async fn the_original_allow_regex_is_searched_as_its_writers_meant(db: TestDb) {
+    db.exec(&original_ddl(db.kind, true, true)).await;
+    // A backslash is an escape character in MySQL's string literals only.
+    let prefix = match db.kind {
+        Kind::MySql => r"^\\+3712",
+        Kind::Sqlite => r"^\+3712",
+    };
+    db.exec(&format!(
+        "INSERT INTO goippy_gateways (ext, goip_id, goip_pass, allow_regex, enabled)
+            VALUES ('2508', 'goippy_2508', 'secret', '{prefix}', 1),
+                   ('2509', 'goippy_2509', 'other', '1345|1346', 1)"
+    ))
+    .await;
+    let store = db.open().await;
+    let dir = GatewayDirectory::load(&store, NumberRules::default())
+        .await
+        .expect("directory");
+    let g = dir.gateway_by_ext("2508").expect("gateway");
+    assert_eq!(g.allow_regex, r"^\+3712", "read back as written");
+    assert!(g.allows_destination("+37120000001"));
+    assert!(g.allows_destination("+37129999999"));
+    assert!(!g.allows_destination("+4915112345678"));
+    assert!(!g.allows_destination("+37255512345"));
+    // COMPAT: a pattern that says nowhere where it starts keeps the
+    // whole-number reading instead of matching inside other numbers.
+    let g = dir.gateway_by_ext("2509").expect("gateway");
+    assert!(g.allows_destination("1345"));
+    assert!(!g.allows_destination("+4913451234567"));
     store.close().await.expect("close");
 }

@@ -106,16 +106,20 @@ async fn run(
                 Some(n) => format!("channel {n} (CH{n})"),
                 None => "this channel".to_string(),
             };
-            Ok(format!(
-                "{verb} extension {}: goip_id {}, channel {}, destinations {}, enabled\n\
-                 On the GoIP, give {line} SMS Client ID {} and the password you gave here.\n\
-                 A running goippy uses it within {refresh} s.\n",
+            let mut out = format!(
+                "{verb} extension {}: goip_id {}, channel {}, destinations {}, enabled\n",
                 g.ext,
                 g.goip_id,
                 g.channel.map_or_else(|| "-".to_string(), |n| n.to_string()),
                 describe_acl(g.allow_regex.as_deref()),
+            );
+            out.push_str(&acl_samples(g.allow_regex.as_deref().unwrap_or_default()));
+            out.push_str(&format!(
+                "On the GoIP, give {line} SMS Client ID {} and the password you gave here.\n\
+                 A running goippy uses it within {refresh} s.\n",
                 g.goip_id,
-            ))
+            ));
+            Ok(out)
         }
         AdminCommand::Remove { ext } => {
             let g = store.remove_gateway(ext).await?;
@@ -149,6 +153,33 @@ fn describe_acl(allow_regex: Option<&str>) -> String {
         None | Some("") => "any".to_string(),
         Some(re) => format!("matching {re}"),
     }
+}
+
+/// What an allow_regex means, shown on a few numbers: how it is read, and
+/// which of [`validate::acl::SAMPLE_NUMBERS`] (and numbers made from its own
+/// prefix) it allows. Empty for no allow_regex.
+fn acl_samples(allow_regex: &str) -> String {
+    // Validated before it was stored.
+    let Ok(Some(acl)) = validate::destination_acl(allow_regex) else {
+        return String::new();
+    };
+    let pattern = allow_regex.trim();
+    let mut out = format!(
+        "The allow_regex {pattern} is searched in each number, as grep does: anchor it where\n\
+         it must match (^ at the start, $ at the end; ^(…)$ for exactly these numbers).\n"
+    );
+    out.push_str("Sample numbers:\n");
+    let samples = acl.samples();
+    let width = samples.iter().map(|s| s.len()).max().unwrap_or(0);
+    for number in samples {
+        let verdict = if acl.allows(&number) {
+            "allowed"
+        } else {
+            "refused"
+        };
+        let _ = writeln!(out, "  {number:<width$}  {verdict}");
+    }
+    out
 }
 
 /// The `--listExt` table: aligned columns, `-` for what is unknown.
@@ -240,6 +271,18 @@ mod tests {
             created_at: None,
             last_seen: seen.map(Timestamp::from_unix),
         }
+    }
+
+    #[test]
+    fn add_shows_what_the_allow_regex_allows() {
+        assert_eq!(acl_samples(""), "");
+        let text = acl_samples(r"^\+3712");
+        assert!(text.contains("is searched in each number"), "{text}");
+        assert!(text.contains("\n  +37120000001    allowed\n"), "{text}");
+        assert!(text.contains("\n  +4915112345678  refused\n"), "{text}");
+        let text = acl_samples("1345|1346");
+        assert!(text.contains("^(…)$ for exactly these numbers"), "{text}");
+        assert!(text.contains("\n  1345            allowed\n"), "{text}");
     }
 
     #[test]

@@ -13,7 +13,6 @@ use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
-use regex::Regex;
 use tokio::task::JoinHandle;
 
 use crate::config::Secret;
@@ -24,7 +23,7 @@ use super::Store;
 use super::error::StoreError;
 use super::ratelimit::RateLimited;
 use super::records::Gateway;
-use super::validate::destination_acl;
+use super::validate::DestinationAcl;
 
 /// How often the snapshot is reloaded by default.
 pub const DEFAULT_REFRESH: Duration = Duration::from_secs(5);
@@ -39,13 +38,13 @@ pub struct ActiveGateway {
     pub msisdn: Option<String>,
     /// Empty allows every destination.
     pub allow_regex: String,
-    acl: Result<Option<Regex>, String>,
+    acl: Result<Option<DestinationAcl>, String>,
 }
 
 impl ActiveGateway {
     fn new(g: Gateway) -> ActiveGateway {
         let allow_regex = g.allow_regex.unwrap_or_default();
-        let acl = destination_acl(&allow_regex).map_err(|e| e.to_string());
+        let acl = DestinationAcl::compile(&allow_regex).map_err(|e| e.to_string());
         ActiveGateway {
             ext: g.ext,
             goip_id: g.goip_id,
@@ -57,12 +56,13 @@ impl ActiveGateway {
     }
 
     /// Whether this extension may send to `destination`: the allow_regex
-    /// must match all of it. A stored allow_regex that does not compile
+    /// is searched in it, anchored where it says (see
+    /// [`super::validate::acl`]). A stored allow_regex that does not compile
     /// (edited by hand) allows nothing.
     pub fn allows_destination(&self, destination: &str) -> bool {
         match &self.acl {
             Ok(None) => true,
-            Ok(Some(re)) => re.is_match(destination),
+            Ok(Some(acl)) => acl.allows(destination),
             Err(_) => false,
         }
     }

@@ -82,7 +82,7 @@ pub use records::{
 pub use rows::LogEntry;
 pub use sqlite::{BUSY_TIMEOUT as SQLITE_BUSY_TIMEOUT, SqliteSettings};
 pub use time::Timestamp;
-pub use validate::{CHANNELS, default_goip_id, destination_acl};
+pub use validate::{CHANNELS, DestinationAcl, default_goip_id, destination_acl};
 
 pub use spool::RESERVE_BYTES as SPOOL_RESERVE_BYTES;
 pub use writer::{GOIP_ACK_WAIT, UnflushedWrites};
@@ -1161,17 +1161,18 @@ async fn connect(
             database,
             user,
             password,
+            tls,
         } => {
-            let (backend, reachable) = mysql::MySqlBackend::open(
+            let target = mysql::MySqlTarget {
                 host,
-                *port,
+                port: *port,
                 database,
                 user,
                 password,
-                options.db_timeout,
-                serve_while_down,
-            )
-            .await?;
+                tls,
+            };
+            let (backend, reachable) =
+                mysql::MySqlBackend::open(&target, options.db_timeout, serve_while_down).await?;
             Ok((
                 Backend::MySql(backend),
                 format!("MySQL {user}@{host}:{port}/{database}"),

@@ -8,6 +8,8 @@
 //! [`super::writer`]). At start-up, failing to connect is an error that
 //! names host, port, database and user — never the password.
 //!
+//! TLS (`DB_TLS`, `DB_TLS_CA`): see [`tls`].
+//!
 //! Times: see [`super::time`]; the original's TIMESTAMP columns are written
 //! with `FROM_UNIXTIME(?)` and read with `UNIX_TIMESTAMP()`.
 //!
@@ -21,16 +23,29 @@ use std::time::Duration;
 use sqlx::mysql::{MySql, MySqlConnectOptions, MySqlPool, MySqlPoolOptions};
 use sqlx::{AssertSqlSafe, ConnectOptions, Connection, Transaction};
 
-use crate::config::Secret;
+use crate::config::{DbTls, Secret};
 
 use super::error::{StoreError, is_transient};
 use super::legacy::{BaselineColumn, LegacySchema};
+
+mod tls;
 
 #[derive(Debug, Clone)]
 pub(crate) struct MySqlBackend {
     pool: MySqlPool,
     /// See [`super::StoreOptions::dedup_window`].
     pub(super) dedup_window: Duration,
+}
+
+/// Where and as whom to connect (`DB_HOST`, `DB_PORT`, `DB_BASE`,
+/// `DB_USER`, `DB_PASS`, `DB_TLS`).
+pub(crate) struct MySqlTarget<'a> {
+    pub host: &'a str,
+    pub port: u16,
+    pub database: &'a str,
+    pub user: &'a str,
+    pub password: &'a Secret,
+    pub tls: &'a DbTls,
 }
 
 impl MySqlBackend {
@@ -42,24 +57,30 @@ impl MySqlBackend {
     }
 
     /// Connects to `database` on `host:port` as `user` (the password only
-    /// goes to the driver). Every connection attempt and every wait for a
-    /// pooled connection is bounded by `timeout`.
+    /// goes to the driver), over TLS as `tls` says. Every connection
+    /// attempt and every wait for a pooled connection is bounded by
+    /// `timeout`.
     ///
     /// With `serve_while_down`, a server that cannot be reached now (refused,
     /// no answer, restarting, too many connections) is not an error: the
     /// pool is made without connecting and `reachable` is false — the
     /// daemon serves from its spool and tries again. A refusal that waiting
-    /// will not cure (wrong password, unknown database, no privileges) is
-    /// always an error, named so the operator can fix it.
+    /// will not cure (wrong password, unknown database, no privileges, a
+    /// certificate it cannot trust) is always an error, named so the
+    /// operator can fix it.
     pub(crate) async fn open(
-        host: &str,
-        port: u16,
-        database: &str,
-        user: &str,
-        password: &Secret,
+        target: &MySqlTarget<'_>,
         timeout: Duration,
         serve_while_down: bool,
     ) -> Result<(MySqlBackend, bool), StoreError> {
+        let MySqlTarget {
+            host,
+            port,
+            database,
+            user,
+            password,
+            tls,
+        } = *target;
         let options = MySqlConnectOptions::new()
             .host(host)
             .port(port)
@@ -67,6 +88,7 @@ impl MySqlBackend {
             .username(user)
             .password(password.expose())
             .charset("utf8mb4");
+        let options = tls::apply(options, tls);
         let connect_error = |reason: String| StoreError::Connect {
             host: host.to_owned(),
             port,
@@ -82,16 +104,22 @@ impl MySqlBackend {
         // connection for its whole acquire timeout, and at start-up the
         // operator wants the reason at once.
         let reason = match tokio::time::timeout(timeout, options.connect()).await {
-            Ok(Ok(conn)) => {
+            Ok(Ok(mut conn)) => {
+                match tls::cipher(&mut conn).await {
+                    Ok(cipher) => tls::report(host, port, tls, cipher.as_deref()),
+                    Err(e) => tracing::debug!("cannot tell whether the connection uses TLS: {e}"),
+                }
                 let _ = conn.close().await;
                 let pool = pool_options
                     .connect_with(options)
                     .await
-                    .map_err(|e| connect_error(e.to_string()))?;
+                    .map_err(|e| connect_error(tls::explain(&e, tls, host)))?;
                 return Ok((MySqlBackend::new(pool), true));
             }
-            Ok(Err(e)) if !is_transient(&e) => return Err(connect_error(e.to_string())),
-            Ok(Err(e)) => e.to_string(),
+            Ok(Err(e)) if !is_transient(&e) => {
+                return Err(connect_error(tls::explain(&e, tls, host)));
+            }
+            Ok(Err(e)) => tls::explain(&e, tls, host),
             Err(_) => format!("no answer within {} s", timeout.as_secs_f32()),
         };
         if !serve_while_down {

@@ -3,8 +3,8 @@
 //! The values end up in places with their own syntax: the extension is the
 //! localpart of the user's JID (`2001@example.org`); the goip_id and password
 //! travel in the GoIP's `id:<id>;pass:<pwd>;` datagrams and in the
-//! space-separated `PASSWORD <sendid> <pwd>`; the allow_regex is matched
-//! against every outbound destination. So they are checked here, once, with
+//! space-separated `PASSWORD <sendid> <pwd>`; the allow_regex is searched
+//! in every outbound destination (see [`acl`]). So they are checked here, once, with
 //! messages that say what is wrong, instead of failing later on the wire.
 //!
 //! The channel is the GoIP line (CH1, CH2, …) the goip_id is configured on,
@@ -15,10 +15,12 @@
 
 use std::ops::RangeInclusive;
 
-use regex::Regex;
-
 use super::error::StoreError;
 use super::records::widths;
+
+pub mod acl;
+
+pub use acl::DestinationAcl;
 
 /// A gateway definition that passed [`gateway`].
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -181,17 +183,10 @@ fn token(field: &'static str, value: &str, max: usize) -> Result<(), StoreError>
     Ok(())
 }
 
-/// The compiled ACL of an allow_regex: `None` allows every destination; a
-/// pattern must match the whole destination (`\+372.*`, not just a part).
-pub fn destination_acl(pattern: &str) -> Result<Option<Regex>, regex::Error> {
-    let pattern = pattern.trim();
-    if pattern.is_empty() {
-        return Ok(None);
-    }
-    regex::RegexBuilder::new(&format!("^(?:{pattern})$"))
-        .size_limit(1 << 20)
-        .build()
-        .map(Some)
+/// The ACL of an allow_regex: `None` allows every destination. How a
+/// pattern is read (searched, or whole for old rows): see [`acl`].
+pub fn destination_acl(pattern: &str) -> Result<Option<DestinationAcl>, regex::Error> {
+    DestinationAcl::compile(pattern)
 }
 
 #[cfg(test)]
@@ -291,14 +286,10 @@ mod tests {
     }
 
     #[test]
-    fn acl_matches_whole_destinations() {
+    fn acl_is_searched_where_anchored() {
         assert!(destination_acl("").expect("empty").is_none());
-        let acl = destination_acl(r"\+372\d+").expect("valid").expect("some");
-        assert!(acl.is_match("+37255512345"));
-        assert!(!acl.is_match("+4915112345678+37255512345"));
-        assert!(!acl.is_match("x+37255512345"));
-        let acl = destination_acl("1345|1346").expect("valid").expect("some");
-        assert!(acl.is_match("1346"));
-        assert!(!acl.is_match("13456"));
+        let acl = destination_acl(r"^\+3712").expect("valid").expect("some");
+        assert!(acl.allows("+37120000001"));
+        assert!(!acl.allows("+4915112345678"));
     }
 }

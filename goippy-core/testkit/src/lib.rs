@@ -5,6 +5,7 @@
 //!
 //! It is synchronous and std-only on purpose (see Cargo.toml).
 
+pub mod certs;
 pub mod mariadb;
 pub mod ports;
 pub mod process;

@@ -5,7 +5,9 @@
 //! root, without reading any system option file. It is stopped by PID when
 //! the value is dropped, and [`MariaDb::restart`] stops and starts it again on
 //! the same data directory and port, which is what a "the database server
-//! restarted under us" test needs.
+//! restarted under us" test needs. [`MariaDb::start_with_tls`] also
+//! offers TLS with a given certificate (see [`crate::certs`]), for tests of
+//! encrypted connections.
 //!
 //! Most tests only need *a* database: [`test_database`] hands out a fresh,
 //! empty one per call, so tests can run in parallel. It uses the server named
@@ -28,6 +30,7 @@ use std::time::{Duration, Instant};
 
 use tempfile::TempDir;
 
+use crate::certs::ServerCert;
 use crate::ports::free_tcp_port;
 use crate::process::ChildGuard;
 
@@ -50,6 +53,8 @@ pub struct MariaDb {
     server: Option<ChildGuard>,
     port: u16,
     next_database: AtomicU32,
+    /// The certificate the server offers TLS with, if any.
+    tls: Option<ServerCert>,
     dir: TempDir,
 }
 
@@ -66,6 +71,16 @@ impl fmt::Debug for MariaDb {
 impl MariaDb {
     /// Initialises a data directory and starts a server on a free port.
     pub fn start() -> io::Result<MariaDb> {
+        Self::start_inner(None)
+    }
+
+    /// [`MariaDb::start`], with a server that offers TLS with `cert`
+    /// (`--ssl-cert`, `--ssl-key`, `--ssl-ca`), also after a restart.
+    pub fn start_with_tls(cert: &ServerCert) -> io::Result<MariaDb> {
+        Self::start_inner(Some(cert.clone()))
+    }
+
+    fn start_inner(tls: Option<ServerCert>) -> io::Result<MariaDb> {
         let dir = tempfile::Builder::new()
             .prefix("goippy-mariadb-")
             .tempdir()?;
@@ -98,6 +113,7 @@ impl MariaDb {
             server: None,
             port: free_tcp_port(),
             next_database: AtomicU32::new(1),
+            tls,
             dir,
         };
         db.start_server()?;
@@ -203,8 +219,13 @@ impl MariaDb {
             .arg("--bind-address=127.0.0.1")
             .arg("--user=root")
             .arg("--skip-name-resolve")
-            .arg("--innodb-buffer-pool-size=32M")
-            .stdin(Stdio::null())
+            .arg("--innodb-buffer-pool-size=32M");
+        if let Some(tls) = &self.tls {
+            cmd.arg(arg("--ssl-cert=", &tls.cert))
+                .arg(arg("--ssl-key=", &tls.key))
+                .arg(arg("--ssl-ca=", &tls.ca));
+        }
+        cmd.stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null());
         let mut server =

@@ -5,7 +5,7 @@
 
 use std::path::PathBuf;
 
-use goippy_core::config::{DbSettings, Secret};
+use goippy_core::config::{DbSettings, DbTls, Secret};
 use goippy_core::store::{
     CallEvent, CallRecord, InboundKind, InboundRecord, OutboundKind, OutboundRecord, StateUpdate,
     Store, StoreOptions, Timestamp,
@@ -55,6 +55,7 @@ impl TestDb {
                 database: db.database.clone(),
                 user: db.user.clone(),
                 password: Secret::new(db.password.clone()),
+                tls: DbTls::default(),
             },
             kind: Kind::MySql,
             _dir: None,
