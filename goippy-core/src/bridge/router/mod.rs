@@ -38,15 +38,22 @@
 //! keep that wait from growing without end, and a stanza beyond them is
 //! answered `wait`/`resource-constraint` ("send it again later"), never
 //! dropped in silence.
+//!
+//! Refusals are logged at most once per sender and interval, with a count
+//! of what was left out (`refusals.rs`).
 
 mod console;
 mod lanes;
+mod refusals;
 
 use std::sync::Arc;
+use std::time::Instant;
 
 use tokio::sync::mpsc;
 use tokio_xmpp::Stanza;
 use tokio_xmpp::jid::BareJid;
+use tokio_xmpp::minidom::Element;
+use tokio_xmpp::parsers::ns;
 
 use crate::store::{OutboundKind, OutboundOptions, OutboundRecord};
 use crate::xmpp::failure::Refusal;
@@ -58,6 +65,7 @@ use crate::xmpp::{Envelope, Intent, classify};
 
 use super::Context;
 use lanes::{Full, Lanes, Limits, Weighed};
+use refusals::{RefusalLog, Verdict};
 
 /// The most an SMS may carry (the GoIP splits long texts itself).
 pub const MAX_SMS_BYTES: usize = 3000;
@@ -76,7 +84,10 @@ const LIMITS: Limits = Limits {
 /// Reads stanzas from the link until it closes, then lets the work already
 /// taken finish (the shutdown bounds that).
 pub(crate) async fn run(ctx: Arc<Context>, mut inbound: mpsc::Receiver<Inbound>) {
-    let router = Arc::new(Router { ctx });
+    let router = Arc::new(Router {
+        ctx,
+        refusals: RefusalLog::default(),
+    });
     let for_jobs = router.clone();
     let mut lanes = Lanes::new(LIMITS, move |job: Job| {
         let router = for_jobs.clone();
@@ -187,13 +198,17 @@ impl Weighed for Job {
 /// What the dispatcher and its jobs share.
 struct Router {
     ctx: Arc<Context>,
+    refusals: RefusalLog,
 }
 
 impl Router {
     /// Decides from memory alone: never waits on the store.
     fn decide(&self, intent: Intent) -> Decision {
         match service::answer(&intent, &self.ctx.addressing) {
-            Some(Handled::Reply(stanzas)) => return Decision::Reply(stanzas),
+            Some(Handled::Reply(stanzas)) => {
+                self.log_settled_refusals(&stanzas);
+                return Decision::Reply(stanzas);
+            }
             Some(Handled::Ignore(why)) => {
                 tracing::debug!(why, "stanza needs no answer");
                 return Decision::Reply(Vec::new());
@@ -340,17 +355,70 @@ impl Router {
         }
     }
 
-    /// The error answering `env`, logged.
+    /// The error answering `env`, logged (rate-limited per sender).
     fn refused(&self, env: &Envelope, kind: StanzaKind, refusal: Refusal) -> Stanza {
         // The refusal's name only: some carry what the user wrote.
-        tracing::info!(
-            from = %env.from,
-            to = %env.to,
-            xmpp_id = env.id.as_deref().unwrap_or(""),
-            refusal = refusal_name(&refusal),
-            "refused"
+        self.log_refusal(
+            &env.sender().to_string(),
+            env.to.as_str(),
+            env.id.as_deref(),
+            refusal_name(&refusal),
         );
         refuse(env, kind, &refusal)
+    }
+
+    /// Logs the errors among the answers [`service::answer`] gave.
+    fn log_settled_refusals(&self, stanzas: &[Stanza]) {
+        for stanza in stanzas {
+            let e = Element::from(stanza);
+            if e.attr("type") != Some("error") {
+                continue;
+            }
+            let condition = e
+                .children()
+                .find(|c| c.name() == "error")
+                .and_then(|error| {
+                    error
+                        .children()
+                        .find(|c| c.ns() == ns::XMPP_STANZAS && c.name() != "text")
+                })
+                .map(|c| c.name().to_string())
+                .unwrap_or_default();
+            let sender = e.attr("to").unwrap_or("-");
+            let sender = sender.split('/').next().unwrap_or(sender);
+            self.log_refusal(
+                sender,
+                e.attr("from").unwrap_or("-"),
+                e.attr("id"),
+                &condition,
+            );
+        }
+    }
+
+    fn log_refusal(&self, sender: &str, to: &str, xmpp_id: Option<&str>, refusal: &str) {
+        let (verdict, forgotten) = self.refusals.check(sender, Instant::now());
+        for f in forgotten {
+            tracing::info!(
+                from = %f.sender,
+                not_logged = f.not_logged,
+                "refused stanzas not logged one by one"
+            );
+        }
+        let xmpp_id = xmpp_id.unwrap_or("");
+        match verdict {
+            Verdict::Log { not_logged: 0 } => {
+                tracing::info!(from = %sender, to, xmpp_id, refusal, "refused");
+            }
+            Verdict::Log { not_logged } => tracing::info!(
+                from = %sender,
+                to,
+                xmpp_id,
+                refusal,
+                not_logged,
+                "refused (and {not_logged} more from this sender since the last line)"
+            ),
+            Verdict::Skip => {}
+        }
     }
 }
 
