@@ -5,7 +5,11 @@
 //!    messages, unreadable stanzas — and keeps silent on errors, chat states,
 //!    receipts and markers (never an SMS, never answered).
 //! 2. A message to a contact is only taken from a user of XMPP_DOMAIN whose
-//!    localpart is an enabled extension (anyone else: `forbidden`).
+//!    localpart is an enabled extension (anyone else: `forbidden`). That is
+//!    all there is to who may send: the extension names the SIM that pays
+//!    and the ACL that applies, and a user of another server has neither
+//!    (mod_sms_alias turns such senders away before they get here, which is
+//!    why its `sms_alias_allow_remote` is retired).
 //! 3. Written to the extension's own number, it is a console command
 //!    (`console.rs`, words in `bot.rs`): `help` is answered from text,
 //!    `status` and `log` from the store (or, when it does not answer, from
