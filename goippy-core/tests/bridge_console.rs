@@ -533,11 +533,11 @@ fn signal(pid: u32, sig: &str) {
 }
 
 /// MariaDB stops answering altogether (SIGSTOP of the server: reads hang
-/// too). User A's SMS waits for it; user B's `status` is answered from what
-/// goippy remembers of the channel's latest keepalive, and says so; `log`,
-/// which has nothing in memory, gets an error saying the call log cannot be
-/// read now; disco and presence are answered as always. When the server
-/// goes on, A's SMS is stored.
+/// too). User A's SMS waits for it, and so does B's own; B's `status` is
+/// answered from what goippy remembers of the channel's latest keepalive,
+/// and says so; `log`, which has nothing in memory, gets an error saying
+/// the call log cannot be read now; disco and presence are answered as
+/// always. When the server goes on, both SMS are stored.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stopped_mariadb_holds_up_only_the_writer_and_the_console_says_so() {
     // A server of its own: this test stops it.
@@ -563,6 +563,10 @@ async fn a_stopped_mariadb_holds_up_only_the_writer_and_the_console_says_so() {
 
     w.users
         .chat(A_PHONE, &contact("+37255510001"), "a1", "stuck", false)
+        .await;
+    // B's own SMS waits too, but not B's console.
+    w.users
+        .chat(PHONE, &contact("+37255510002"), "b1", "stuck too", false)
         .await;
     let status = match tokio::time::timeout(PROMPT, ask(&mut w, "q1", "status")).await {
         Ok(status) => status,
@@ -598,8 +602,8 @@ async fn a_stopped_mariadb_holds_up_only_the_writer_and_the_console_says_so() {
 
     drop(stopped);
     w.wait_for_count(
-        "SELECT COUNT(*) FROM goippy_log WHERE dir = 'out' AND xmpp_id = 'a1'",
-        1,
+        "SELECT COUNT(*) FROM goippy_log WHERE dir = 'out' AND xmpp_id IN ('a1', 'b1')",
+        2,
     )
     .await;
 }

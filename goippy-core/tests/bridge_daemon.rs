@@ -788,6 +788,16 @@ async fn a_flood_of_refusals_is_answered_but_logged_once_per_sender() {
         })
         .await;
     instance.wait_for_log(&format!("from=8888@{USERS}")).await;
+    // What the XMPP side refuses by itself is logged the same way.
+    users
+        .send_xml(&format!(
+            "<iq from='7777@{USERS}/z' to='{SMS}' id='v1' type='get'><query xmlns='jabber:iq:version'/></iq>"
+        ))
+        .await;
+    users
+        .expect("the unsupported iq's error", |e| e.attr("id") == Some("v1"))
+        .await;
+    instance.wait_for_log(&format!("from=7777@{USERS}")).await;
     let log = instance.log();
     let flood_lines = log
         .lines()

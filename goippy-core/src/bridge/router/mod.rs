@@ -57,7 +57,10 @@ use tokio::sync::mpsc;
 use tokio_xmpp::Stanza;
 use tokio_xmpp::jid::BareJid;
 use tokio_xmpp::minidom::Element;
+use tokio_xmpp::parsers::iq::Iq;
+use tokio_xmpp::parsers::message::MessageType;
 use tokio_xmpp::parsers::ns;
+use tokio_xmpp::parsers::presence::Type as PresenceType;
 
 use crate::store::{OutboundKind, OutboundOptions, OutboundRecord};
 use crate::xmpp::failure::Refusal;
@@ -373,11 +376,8 @@ impl Router {
 
     /// Logs the errors among the answers [`service::answer`] gave.
     fn log_settled_refusals(&self, stanzas: &[Stanza]) {
-        for stanza in stanzas {
+        for stanza in stanzas.iter().filter(|s| is_error(s)) {
             let e = Element::from(stanza);
-            if e.attr("type") != Some("error") {
-                continue;
-            }
             let condition = e
                 .children()
                 .find(|c| c.name() == "error")
@@ -423,6 +423,14 @@ impl Router {
             ),
             Verdict::Skip => {}
         }
+    }
+}
+
+fn is_error(stanza: &Stanza) -> bool {
+    match stanza {
+        Stanza::Iq(iq) => matches!(iq, Iq::Error { .. }),
+        Stanza::Message(m) => m.type_ == MessageType::Error,
+        Stanza::Presence(p) => p.type_ == PresenceType::Error,
     }
 }
 
