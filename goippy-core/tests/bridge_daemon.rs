@@ -754,6 +754,7 @@ async fn a_flood_of_refusals_is_answered_but_logged_once_per_sender() {
     let instance = Instance::new(&prosody, "info").await;
     let _goippy = instance.spawn();
     instance.wait_for_notice("READY=1", 1).await;
+    instance.wait_for_log("XMPP component connected").await;
 
     // Not an extension: forbidden.
     const FLOOD: usize = 200;
