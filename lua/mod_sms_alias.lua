@@ -16,9 +16,11 @@
 --   bounces   errors Prosody itself sends back for the re-posted clone
 --             (goippy not connected) go through a wrapper around the
 --             sender's session that rewrites their `from` the same way.
---   remote    senders on other servers get service-unavailable, unless
---             sms_alias_allow_remote is set; then goippy's replies to them
---             leave through this host's s2s links, from the alias as well.
+--   remote    senders on other servers get service-unavailable: goippy
+--             serves only users of its own XMPP_DOMAIN whose localpart is
+--             an enabled extension (whose SIM pays, whose ACL applies), so
+--             it would refuse them anyway; here they are refused before
+--             they cost goippy anything, with a text that says why.
 --
 -- Every decision about addresses is made by the native library
 -- (sms_alias_native, Rust, the rules goippy itself uses); this file only
@@ -40,7 +42,16 @@ local INBOUND_PRIORITY = 1000;
 local component = module:get_option_string("sms_alias_component", "sms." .. module.host);
 local country_code = module:get_option_string("sms_alias_country_code");
 local native_path = module:get_option_path("sms_alias_native_path", nil, "config");
-local allow_remote = module:get_option_boolean("sms_alias_allow_remote", false);
+
+-- COMPAT: sms_alias_allow_remote (mod_sms_alias 0.1.0) let users of other
+-- servers reach goippy, which refuses every sender that is not an enabled
+-- extension of its own domain: the option could only turn a clear refusal
+-- into goippy's `forbidden`. It is ignored now; say so once, at load.
+if module:get_option_boolean("sms_alias_allow_remote", nil) ~= nil then
+	module:log("warn", "sms_alias_allow_remote is no longer supported and is ignored: "
+		.. "goippy serves only its own domain's users, so users of other servers are always refused. "
+		.. "Remove it from the configuration.");
+end
 
 local function is_file(path)
 	return lfs.attributes(path, "mode") == "file";
@@ -170,7 +181,7 @@ local function outbound(event)
 	if not target then
 		return; -- not an alias: normal routing
 	end
-	if is_remote(origin) and not allow_remote then
+	if is_remote(origin) then
 		return refuse_remote(origin, stanza);
 	end
 	local clone = st.clone(stanza);
@@ -189,43 +200,6 @@ local function inbound(event)
 		stanza.attr.from = alias;
 	end
 	-- No return value: delivery continues, now with the alias.
-end
-
--- With remote senders allowed, goippy's replies to them must come from the
--- alias too. Those never touch this host's events: the component host routes
--- them to mod_s2s itself ("route/remote" on the component). Rewrite them
--- there and send them on from this host's s2s connections, whose domain
--- now matches their `from`.
-local function outbound_remote_reply(event)
-	local stanza = event.stanza;
-	local from = stanza.attr.from;
-	local alias = rules:rewrite_from(from);
-	if not alias then
-		return;
-	end
-	stanza.attr.from = alias;
-	module:log("debug", "Remote %s to %s from %s now from %s", stanza.name, stanza.attr.to, from, alias);
-	local routed = module:fire_event("route/remote", { from_host = module.host, to_host = event.to_host, stanza = stanza });
-	if not routed then
-		stanza.attr.from = from; -- not routable from here: leave it as it was
-	end
-	return routed;
-end
-
-if allow_remote then
-	-- Above mod_s2s (-1, -10). The component host may not exist yet while
-	-- this VirtualHost's modules load.
-	local function hook_component_routes()
-		module:context(component):hook("route/remote", outbound_remote_reply, 100);
-	end
-	if prosody.hosts and prosody.hosts[component] then
-		hook_component_routes();
-	end
-	module:hook_global("host-activated", function (host)
-		if host == component then
-			hook_component_routes();
-		end
-	end);
 end
 
 for _, name in ipairs({ "message", "presence", "iq" }) do

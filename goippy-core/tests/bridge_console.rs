@@ -349,3 +349,261 @@ fn status_text(p: &Element) -> String {
         .map(Element::text)
         .unwrap_or_default()
 }
+
+/// A second user, whose SMS is the one stuck in the tests below.
+const A_EXT: &str = "2002";
+const A_GOIP_ID: &str = "goip2";
+const A_PHONE: &str = "2002@users.example.org/phone";
+
+/// How soon an answer must come while another user's write is stuck: the
+/// console's own bound is 2 s; without it, or stuck behind that write,
+/// there is no answer until the database is back.
+const PROMPT: Duration = Duration::from_secs(4);
+
+fn with_a_second_user() -> Options {
+    Options {
+        gateways: vec![(A_EXT, A_GOIP_ID, None, true)],
+        ..Options::default()
+    }
+}
+
+/// The next stanza `wanted` holds for, within [`PROMPT`].
+async fn promptly(w: &mut World, what: &str, wanted: impl FnMut(&Element) -> bool) -> Element {
+    match tokio::time::timeout(PROMPT, w.users.expect(what, wanted)).await {
+        Ok(e) => e,
+        Err(_) => panic!("no {what} within {PROMPT:?}"),
+    }
+}
+
+/// The user's disco#info and a presence probe are answered within
+/// [`PROMPT`] (the probe as "online": the channel is).
+async fn disco_and_presence_are_prompt(w: &mut World) {
+    w.users
+        .send_xml(&format!(
+            "<iq from='{PHONE}' to='{SMS}' id='stall-d1' type='get'><query xmlns='http://jabber.org/protocol/disco#info'/></iq>"
+        ))
+        .await;
+    let iq = promptly(w, "disco#info", |e| e.attr("id") == Some("stall-d1")).await;
+    assert_eq!(iq.attr("type"), Some("result"));
+    let bob = contact("+37255512345");
+    w.users
+        .send_xml(&format!(
+            "<presence from='{USER}' to='{bob}' type='probe'/>"
+        ))
+        .await;
+    let p = promptly(w, "the probe's answer", |e| e.name() == "presence").await;
+    assert_eq!(p.attr("from"), Some(bob.as_str()));
+    assert_eq!(p.attr("type"), None, "online: the channel is");
+}
+
+/// SQLite: another connection holds the write lock (`BEGIN IMMEDIATE`, as a
+/// VACUUM or an admin's shell does; in WAL mode `BEGIN EXCLUSIVE` is the
+/// same and readers go on). User A's SMS wait for it; user B's console,
+/// disco and presence are answered meanwhile, `status` from the database,
+/// which still reads. Once the lock goes, A's SMS are stored in the order
+/// written; any beyond A's lane were answered "send it again later" — none
+/// is lost in silence.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_locked_sqlite_holds_up_only_the_writer() {
+    use sqlx::Connection;
+    let mut w = World::start(with_a_second_user()).await;
+    w.wait_for_count(
+        "SELECT COUNT(*) FROM goippy_state WHERE goip_id = 'goip1' AND gsm_status = 'LOGIN'",
+        1,
+    )
+    .await;
+    let file = w.db.sqlite_file().expect("a SQLite world");
+    let mut lock = sqlx::SqliteConnection::connect_with(
+        &sqlx::sqlite::SqliteConnectOptions::new().filename(&file),
+    )
+    .await
+    .expect("a connection of the admin's");
+    sqlx::raw_sql("BEGIN IMMEDIATE")
+        .execute(&mut lock)
+        .await
+        .expect("take the write lock");
+
+    const SENT: usize = 48;
+    for i in 0..SENT {
+        w.users
+            .chat(
+                A_PHONE,
+                &contact("+37255510001"),
+                &format!("a{i:02}"),
+                &format!("m{i:02}"),
+                false,
+            )
+            .await;
+    }
+    // What does not fit is answered at once: "send it again later".
+    let turned_away = w
+        .users
+        .collect(Duration::from_secs(1), |e| {
+            is_error(e) && e.attr("to") == Some(A_PHONE)
+        })
+        .await;
+    for e in &turned_away {
+        let (kind, condition, text) = error_of(e);
+        assert_eq!(
+            (kind.as_str(), condition.as_str()),
+            ("wait", "resource-constraint"),
+            "{text}"
+        );
+        assert!(text.contains("Send it again later"), "{text}");
+    }
+
+    let status = match tokio::time::timeout(PROMPT, ask(&mut w, "q1", "status")).await {
+        Ok(status) => status,
+        Err(_) => panic!("no status within {PROMPT:?} while another user's SMS waits"),
+    };
+    assert!(status.contains("GSM: LOGIN, signal "), "{status}");
+    assert!(
+        !status.contains("as goippy remembers it"),
+        "the database still reads: {status}"
+    );
+    disco_and_presence_are_prompt(&mut w).await;
+    assert_eq!(
+        w.scalar("SELECT COUNT(*) FROM goippy_log WHERE dir = 'out'")
+            .await,
+        0,
+        "the write lock really held A's SMS up"
+    );
+
+    sqlx::raw_sql("COMMIT")
+        .execute(&mut lock)
+        .await
+        .expect("release the write lock");
+    lock.close().await.expect("close");
+    let stored = SENT - turned_away.len();
+    eprintln!("{stored} SMS stored, {} turned away", turned_away.len());
+    w.wait_for_count(
+        "SELECT COUNT(*) FROM goippy_log WHERE dir = 'out'",
+        i64::try_from(stored).expect("count"),
+    )
+    .await;
+    // The first ones, in the order written; the rest were turned away.
+    let turned_away_ids: Vec<String> = turned_away
+        .iter()
+        .filter_map(|e| e.attr("id").map(str::to_string))
+        .collect();
+    let expected: Vec<String> = (stored..SENT).map(|i| format!("a{i:02}")).collect();
+    assert_eq!(turned_away_ids, expected);
+    assert_eq!(
+        w.scalar(&format!(
+            "SELECT COUNT(*) FROM goippy_log WHERE dir = 'out' AND body < 'm{stored:02}'"
+        ))
+        .await,
+        i64::try_from(stored).expect("count")
+    );
+    assert_eq!(
+        w.scalar(
+            "SELECT COUNT(*) FROM goippy_log a JOIN goippy_log b ON a.id < b.id \
+             WHERE a.dir = 'out' AND b.dir = 'out' AND a.body > b.body"
+        )
+        .await,
+        0,
+        "stored in the order written"
+    );
+}
+
+/// Sends SIGCONT to a process stopped by SIGSTOP when dropped, so a failing
+/// test does not leave it stopped.
+struct Stopped(u32);
+
+impl Stopped {
+    fn stop(pid: u32) -> Stopped {
+        signal(pid, "STOP");
+        Stopped(pid)
+    }
+}
+
+impl Drop for Stopped {
+    fn drop(&mut self) {
+        signal(self.0, "CONT");
+    }
+}
+
+fn signal(pid: u32, sig: &str) {
+    let status = std::process::Command::new("kill")
+        .arg(format!("-{sig}"))
+        .arg(pid.to_string())
+        .status()
+        .expect("run kill");
+    assert!(status.success(), "kill -{sig} {pid}");
+}
+
+/// MariaDB stops answering altogether (SIGSTOP of the server: reads hang
+/// too). User A's SMS waits for it, and so does B's own; B's `status` is
+/// answered from what goippy remembers of the channel's latest keepalive,
+/// and says so; `log`, which has nothing in memory, gets an error saying
+/// the call log cannot be read now; disco and presence are answered as
+/// always. When the server goes on, both SMS are stored.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stopped_mariadb_holds_up_only_the_writer_and_the_console_says_so() {
+    // A server of its own: this test stops it.
+    let mariadb = tokio::task::block_in_place(goippy_testkit::mariadb::MariaDb::start)
+        .expect("a private MariaDB");
+    let db = store_support::TestDb::from_mysql(
+        tokio::task::block_in_place(|| mariadb.create_database()).expect("database"),
+    );
+    let mut w = World::start_on(
+        Options {
+            mysql: true,
+            ..with_a_second_user()
+        },
+        db,
+    )
+    .await;
+    w.wait_for_count(
+        "SELECT COUNT(*) FROM goippy_state WHERE goip_id = 'goip1' AND gsm_status = 'LOGIN'",
+        1,
+    )
+    .await;
+    let stopped = Stopped::stop(mariadb.pid().expect("the server runs"));
+
+    w.users
+        .chat(A_PHONE, &contact("+37255510001"), "a1", "stuck", false)
+        .await;
+    // B's own SMS waits too, but not B's console.
+    w.users
+        .chat(PHONE, &contact("+37255510002"), "b1", "stuck too", false)
+        .await;
+    let status = match tokio::time::timeout(PROMPT, ask(&mut w, "q1", "status")).await {
+        Ok(status) => status,
+        Err(_) => panic!("no status within {PROMPT:?} while the database is stopped"),
+    };
+    assert!(
+        status.starts_with("Line 2001 (goip1), +37255500000\n"),
+        "{status}"
+    );
+    assert!(status.contains("GoIP channel: online since "), "{status}");
+    assert!(status.contains("GSM: LOGIN, signal "), "{status}");
+    assert!(
+        status.ends_with(
+            "goippy's database does not answer now: this is the channel's latest keepalive as goippy remembers it."
+        ),
+        "{status}"
+    );
+
+    w.users.chat(PHONE, OWN_JID, "q2", "log", false).await;
+    let e = promptly(&mut w, "the log's error", |e| e.attr("id") == Some("q2")).await;
+    assert!(is_error(&e), "{}", String::from(&e));
+    assert_eq!(e.attr("from"), Some(OWN_JID));
+    assert_eq!(
+        error_of(&e),
+        (
+            "wait".into(),
+            "internal-server-error".into(),
+            "The call log cannot be read now: goippy's database does not answer. Try again later."
+                .into()
+        )
+    );
+    disco_and_presence_are_prompt(&mut w).await;
+
+    drop(stopped);
+    w.wait_for_count(
+        "SELECT COUNT(*) FROM goippy_log WHERE dir = 'out' AND xmpp_id IN ('a1', 'b1')",
+        2,
+    )
+    .await;
+}

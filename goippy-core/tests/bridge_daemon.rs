@@ -959,3 +959,69 @@ async fn message_events_are_logged_with_their_ids_and_without_bodies_or_secrets(
         assert!(found.is_empty(), "{what} in the log: {found:?}");
     }
 }
+
+/// Anyone can make goippy refuse stanzas by the thousand. Each is still
+/// answered, but the journal gets one `refused` line per sender and 10 s,
+/// not one per stanza; and another sender's refusal is logged as before.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flood_of_refusals_is_answered_but_logged_once_per_sender() {
+    let prosody = tokio::task::block_in_place(prosody);
+    let mut users = Peer::connect_answering_pings(&prosody, USERS, USERS_SECRET).await;
+    let instance = Instance::new(&prosody, "info").await;
+    let _goippy = instance.spawn();
+    instance.wait_for_notice("READY=1", 1).await;
+    instance.wait_for_log("XMPP component connected").await;
+
+    // Not an extension: forbidden.
+    const FLOOD: usize = 200;
+    let flooder = format!("9999@{USERS}/x");
+    for i in 0..FLOOD {
+        users
+            .chat(
+                &flooder,
+                &contact("+37255512345"),
+                &format!("f{i}"),
+                "free sms?",
+                false,
+            )
+            .await;
+    }
+    for i in 0..FLOOD {
+        let e = users
+            .expect("a refusal", |e| {
+                is_error(e) && e.attr("to") == Some(flooder.as_str())
+            })
+            .await;
+        assert_eq!(e.attr("id"), Some(format!("f{i}").as_str()));
+        assert_eq!(error_of(&e).1, "forbidden");
+    }
+    let other = format!("8888@{USERS}/y");
+    users
+        .chat(&other, &contact("+37255512345"), "o1", "me too", false)
+        .await;
+    users
+        .expect("the other refusal", |e| {
+            is_error(e) && e.attr("to") == Some(other.as_str())
+        })
+        .await;
+    instance.wait_for_log(&format!("from=8888@{USERS}")).await;
+    // What the XMPP side refuses by itself is logged the same way.
+    users
+        .send_xml(&format!(
+            "<iq from='7777@{USERS}/z' to='{SMS}' id='v1' type='get'><query xmlns='jabber:iq:version'/></iq>"
+        ))
+        .await;
+    users
+        .expect("the unsupported iq's error", |e| e.attr("id") == Some("v1"))
+        .await;
+    instance.wait_for_log(&format!("from=7777@{USERS}")).await;
+    let log = instance.log();
+    let flood_lines = log
+        .lines()
+        .filter(|l| l.contains("refused") && l.contains(&format!("from=9999@{USERS}")))
+        .count();
+    assert!(
+        (1..=2).contains(&flood_lines),
+        "{flood_lines} lines for {FLOOD} refusals:\n{log}"
+    );
+}

@@ -340,58 +340,31 @@ describe("mod_sms_alias and remote senders", function ()
 		assert.equal(0, #m.sent);
 	end);
 
-	it("forwards them when sms_alias_allow_remote is set", function ()
-		local m = loaded({ sms_alias_allow_remote = true });
-		m.fire("message/bare", { origin = remote(), stanza = st.message({ to = ALIAS, from = "mallory@remote.test" }) });
-		assert.equal(TARGET, m.sent[1].stanza.attr.to);
-	end);
-end);
-
-describe("mod_sms_alias replies to remote users", function ()
-	local function reply_to_remote()
-		return st.message({ from = TARGET, to = "mallory@remote.test/x", type = "chat" }):text_tag("body", "hi");
-	end
-
-	it("are left alone unless sms_alias_allow_remote is set", function ()
-		local m = loaded({ hosts = { ["sms.example.org"] = {} } });
-		assert.equal(0, #m.context_hooks);
-		assert.equal(0, #m.global_hooks);
-	end);
-
-	it("leave through this host's s2s, from the alias", function ()
-		local m = loaded({ sms_alias_allow_remote = true, hosts = { ["sms.example.org"] = {} } });
-		assert.equal(1, #m.context_hooks);
-		local hook = m.context_hooks[1];
-		assert.equal("sms.example.org", hook.host);
-		assert.equal("route/remote", hook.event);
-		assert.is_true(hook.priority > -1, "before mod_s2s");
-		local reply = reply_to_remote();
-		assert.is_true(hook.handler({ from_host = "sms.example.org", to_host = "remote.test", stanza = reply }));
-		assert.equal("route/remote", m.fired[1].name);
-		assert.equal("example.org", m.fired[1].data.from_host);
-		assert.equal("remote.test", m.fired[1].data.to_host);
-		assert.equal(ALIAS, m.fired[1].from);
-		-- goippy's own JIDs without a number stay as they are.
-		assert.is_nil(hook.handler({ from_host = "sms.example.org", to_host = "remote.test",
-			stanza = st.message({ from = "sms.example.org", to = "mallory@remote.test" }) }));
+	it("refuses them also when the retired sms_alias_allow_remote is set, and says so once", function ()
+		for _, value in ipairs({ true, false }) do
+			local m = loaded({ sms_alias_allow_remote = value, hosts = { ["sms.example.org"] = {} } });
+			local s2s = remote();
+			local stanza = st.message({ to = ALIAS, from = "mallory@remote.test/x", type = "chat", id = "r4" });
+			assert.is_true(m.fire("message/bare", { origin = s2s, stanza = stanza }));
+			assert.equal("error", s2s.received[1].attr.type);
+			assert.equal(0, #m.sent);
+			-- Nothing routes goippy's stanzas to other servers any more.
+			assert.equal(0, #m.context_hooks);
+			assert.equal(0, #m.global_hooks);
+			local warnings = {};
+			for _, line in ipairs(m.logs) do
+				if line.level == "warn" then table.insert(warnings, line.text); end
+			end
+			assert.equal(1, #warnings);
+			assert.truthy(warnings[1]:find("sms_alias_allow_remote is no longer supported and is ignored", 1, true));
+		end
 	end);
 
-	it("keep their `from` when this host cannot route them", function ()
-		local m = loaded({ sms_alias_allow_remote = true, hosts = { ["sms.example.org"] = {} } });
-		m.route_result = nil;
-		local reply = reply_to_remote();
-		assert.is_nil(m.context_hooks[1].handler({ from_host = "sms.example.org", to_host = "remote.test", stanza = reply }));
-		assert.equal(TARGET, reply.attr.from);
-	end);
-
-	it("are hooked once the component host appears", function ()
-		local m = loaded({ sms_alias_allow_remote = true });
-		assert.equal(0, #m.context_hooks);
-		assert.equal("host-activated", m.global_hooks[1].event);
-		m.global_hooks[1].handler("other.example.org");
-		assert.equal(0, #m.context_hooks);
-		m.global_hooks[1].handler("sms.example.org");
-		assert.equal(1, #m.context_hooks);
+	it("gives no warning when the option is not set", function ()
+		local m = loaded();
+		for _, line in ipairs(m.logs) do
+			assert.not_equal("warn", line.level, line.text);
+		end
 	end);
 end);
 

@@ -79,14 +79,43 @@ pub enum Liveness {
     NotHeard,
 }
 
+/// Where the state `status` shows was read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StateSource {
+    /// The database (`goippy_state`).
+    Database,
+    /// goippy's memory of the latest keepalive, because the database did
+    /// not answer in time.
+    Memory,
+}
+
+/// The line that ends a `status` answered from memory.
+pub const FROM_MEMORY: &str = "goippy's database does not answer now: this is the channel's latest keepalive as goippy remembers it.";
+
 /// The answer to `status`.
 pub fn render_status(
     ext: &str,
     goip_id: &str,
     liveness: Liveness,
     state: Option<&ChannelState>,
+    source: StateSource,
     now: SystemTime,
 ) -> String {
+    let mut lines = status_lines(ext, goip_id, liveness, state, source, now);
+    if source == StateSource::Memory {
+        lines.push(FROM_MEMORY.into());
+    }
+    lines.join("\n")
+}
+
+fn status_lines(
+    ext: &str,
+    goip_id: &str,
+    liveness: Liveness,
+    state: Option<&ChannelState>,
+    source: StateSource,
+    now: SystemTime,
+) -> Vec<String> {
     let mut lines = Vec::new();
     let number = state
         .and_then(|s| s.msisdn.as_deref())
@@ -99,8 +128,11 @@ pub fn render_status(
         Liveness::NotHeard => "GoIP channel: OFFLINE (no keepalive since goippy started)".into(),
     });
     let Some(s) = state else {
-        lines.push("No keepalive of this channel has been stored yet.".into());
-        return lines.join("\n");
+        lines.push(match source {
+            StateSource::Database => "No keepalive of this channel has been stored yet.".into(),
+            StateSource::Memory => "No keepalive of this channel since goippy started.".into(),
+        });
+        return lines;
     };
     let gsm = s.gsm_status.as_deref().unwrap_or("unknown");
     lines.push(format!("GSM: {gsm}, signal {}", signal(s.gsm_signal)));
@@ -134,7 +166,7 @@ pub fn render_status(
             human(Duration::from_secs(u64::try_from(age).unwrap_or(0)))
         ));
     }
-    lines.join("\n")
+    lines
 }
 
 fn signal(csq: Option<i64>) -> String {
@@ -374,6 +406,7 @@ mod tests {
             "goip1",
             Liveness::Online { since },
             Some(&state()),
+            StateSource::Database,
             now,
         );
         assert_eq!(
@@ -401,6 +434,7 @@ mod tests {
             "goip1",
             Liveness::Offline { since: now },
             Some(&s),
+            StateSource::Database,
             now,
         );
         assert!(text.contains("number not set on the GoIP"), "{text}");
@@ -408,12 +442,52 @@ mod tests {
         assert!(text.contains("signal unknown (CSQ 99)"), "{text}");
         assert!(text.contains("42 min"), "{text}");
         assert!(text.contains("DISABLED"), "{text}");
-        let text = render_status("2001", "goip1", Liveness::NotHeard, None, now);
+        let text = render_status(
+            "2001",
+            "goip1",
+            Liveness::NotHeard,
+            None,
+            StateSource::Database,
+            now,
+        );
         assert!(text.contains("no keepalive since goippy started"), "{text}");
         assert!(text.contains("No keepalive of this channel"), "{text}");
         assert_eq!(signal(Some(7)), "-99 dBm, 1/4 bars (CSQ 7)");
         assert_eq!(signal(Some(45)), "unknown");
         assert_eq!(signal(None), "unknown");
+    }
+
+    #[test]
+    fn status_from_memory_says_so() {
+        let now = UNIX_EPOCH + Duration::from_secs(1_700_000_065);
+        let since = UNIX_EPOCH + Duration::from_secs(1_699_999_000);
+        let text = render_status(
+            "2001",
+            "goip1",
+            Liveness::Online { since },
+            Some(&state()),
+            StateSource::Memory,
+            now,
+        );
+        assert!(text.contains("GSM: LOGIN, signal -55 dBm"), "{text}");
+        assert!(text.ends_with(&format!("\n{FROM_MEMORY}")), "{text}");
+        let text = render_status(
+            "2001",
+            "goip1",
+            Liveness::NotHeard,
+            None,
+            StateSource::Memory,
+            now,
+        );
+        assert_eq!(
+            text,
+            format!(
+                "Line 2001 (goip1), number not set on the GoIP\n\
+                 GoIP channel: OFFLINE (no keepalive since goippy started)\n\
+                 No keepalive of this channel since goippy started.\n\
+                 {FROM_MEMORY}"
+            )
+        );
     }
 
     fn row(id: i64, ts: i64, event: Option<&str>, num: &str) -> CallEntry {

@@ -21,10 +21,12 @@
 //!   stanza a row becomes — including the receipts and errors for what users
 //!   sent, which are inbox rows too (*notices*), stored in the same
 //!   transaction as the outbox change they report.
-//! * `router.rs`: every stanza from Prosody. Disco, XEP-0100, pings and
-//!   refusals are [`crate::xmpp::service`]'s; the router authorises the
-//!   sender (a user of XMPP_DOMAIN whose localpart is an enabled extension),
-//!   sends the console (`bot.rs`) what is written to the user's own number,
+//! * `router/`: every stanza from Prosody, different senders' at the same
+//!   time (one sender waiting on the store never holds up another). Disco,
+//!   XEP-0100, pings and refusals are [`crate::xmpp::service`]'s; the
+//!   router authorises the sender (a user of XMPP_DOMAIN whose localpart
+//!   is an enabled extension), sends the console (`bot.rs`) what is
+//!   written to the user's own number,
 //!   answers presence (`presence.rs`), and puts every SMS that passes the
 //!   extension's ACL into the outbox — committed before anything is sent.
 //! * `outbox.rs`: one runner per GoIP channel takes that channel's queued

@@ -16,6 +16,8 @@
 //! | unreadable stanza | `bad-request` | modify | it does not conform to the schema |
 //! | unsupported iq | `service-unavailable` | cancel | RFC 6120 §8.4 requires exactly this |
 //! | goippy's own failure (store…) | `internal-server-error` | wait | not the sender's fault; may work later |
+//! | the console cannot read the database now | `internal-server-error` | wait | the same, said for what was asked |
+//! | too many messages wait for the database | `resource-constraint` | wait | RFC 6120: the server is busy; sending again later can work |
 //! | **delivery**: GoIP reports the SMS failed | `service-unavailable` | cancel | the SMS service refused it; an automatic retry would fail again |
 //! | **delivery**: no result from the GoIP in time | `remote-server-timeout` | cancel | the remote service did not answer in time; *cancel* because it may have been sent and a blind retry could duplicate it |
 //! | **delivery**: GSM channel offline | `remote-server-timeout` | wait | the remote service cannot be reached now; it is worth trying later (the same condition Prosody uses when goippy itself is offline) |
@@ -69,6 +71,12 @@ pub enum Refusal {
     BadPrompt { prompt: String, reason: String },
     /// goippy's own failure (the store is unavailable…).
     Internal { detail: String },
+    /// The database does not answer, so `what` (the call log…) cannot be
+    /// read now.
+    DatabaseSilent { what: &'static str },
+    /// Too many messages wait for the database already: this one was not
+    /// taken. `yours`: the sender's own ones.
+    Busy { yours: bool },
 }
 
 /// Why an accepted SMS did not reach its destination.
@@ -189,6 +197,21 @@ impl Refusal {
                     "The SMS gateway could not process this ({}). Try again later.",
                     xml_safe(detail)
                 ),
+            ),
+            Refusal::DatabaseSilent { what } => error(
+                T::Wait,
+                C::InternalServerError,
+                format!("The {what} cannot be read now: goippy's database does not answer. Try again later."),
+            ),
+            Refusal::Busy { yours } => error(
+                T::Wait,
+                C::ResourceConstraint,
+                if *yours {
+                    "Too many of your messages are waiting for the SMS gateway's database; this one was not taken. Send it again later."
+                } else {
+                    "The SMS gateway has too many messages waiting for its database; this one was not taken. Send it again later."
+                }
+                .into(),
             ),
         }
     }
@@ -366,6 +389,21 @@ mod tests {
                 ErrorType::Wait,
                 DefinedCondition::InternalServerError,
             ),
+            (
+                Refusal::DatabaseSilent { what: "call log" },
+                ErrorType::Wait,
+                DefinedCondition::InternalServerError,
+            ),
+            (
+                Refusal::Busy { yours: true },
+                ErrorType::Wait,
+                DefinedCondition::ResourceConstraint,
+            ),
+            (
+                Refusal::Busy { yours: false },
+                ErrorType::Wait,
+                DefinedCondition::ResourceConstraint,
+            ),
         ];
         for (refusal, type_, condition) in cases {
             let e = refusal.stanza_error();
@@ -406,6 +444,11 @@ mod tests {
             "outside text is made XML-safe"
         );
         assert!(text(&e).contains("*100#"));
+        let e = Refusal::DatabaseSilent { what: "call log" }.stanza_error();
+        assert_eq!(
+            text(&e),
+            "The call log cannot be read now: goippy's database does not answer. Try again later."
+        );
     }
 
     #[test]

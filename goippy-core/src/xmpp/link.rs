@@ -891,7 +891,9 @@ impl<'a> Session<'a> {
         }
     }
 
-    /// Keeps an unparseable stanza (as [`Inbound::Invalid`]) and logs it.
+    /// Keeps an unparseable stanza (as [`Inbound::Invalid`]). Logged at
+    /// debug only: any client can send them by the thousand, and the bridge
+    /// logs its `bad-request` answer, rate-limited per sender.
     fn keep_invalid(&mut self, e: StreamElementError) {
         let StreamElementError::InvalidStanza {
             name,
@@ -907,7 +909,7 @@ impl<'a> Session<'a> {
             "presence" => StanzaKind::Presence,
             _ => StanzaKind::Iq,
         };
-        tracing::warn!(
+        tracing::debug!(
             session = self.session,
             from = header.from.as_deref().unwrap_or("-"),
             to = header.to.as_deref().unwrap_or("-"),

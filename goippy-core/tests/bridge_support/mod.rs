@@ -114,6 +114,19 @@ pub struct World {
 
 impl World {
     pub async fn start(options: Options) -> World {
+        let db = if options.mysql {
+            tokio::task::spawn_blocking(store_support::mysql)
+                .await
+                .expect("join")
+        } else {
+            store_support::sqlite()
+        };
+        World::start_on(options, db).await
+    }
+
+    /// [`World::start`] on a database of the test's own (a MariaDB server
+    /// the test stops, say).
+    pub async fn start_on(options: Options, db: TestDb) -> World {
         // GOIPPY_TEST_LOG=debug shows goippy's log for a failing test.
         if let Ok(filter) = std::env::var("GOIPPY_TEST_LOG") {
             let _ = tracing_subscriber::fmt()
@@ -132,13 +145,6 @@ impl World {
         .await
         .expect("join")
         .expect("prosody starts");
-        let db = if options.mysql {
-            tokio::task::spawn_blocking(store_support::mysql)
-                .await
-                .expect("join")
-        } else {
-            store_support::sqlite()
-        };
         {
             let store = db.open().await;
             store

@@ -1,0 +1,546 @@
+//! Every stanza Prosody hands goippy, decided and answered.
+//!
+//! 1. [`crate::xmpp::service::answer`] settles what needs no decision:
+//!    disco, XEP-0100, pings, unsupported iqs, encrypted and group chat
+//!    messages, unreadable stanzas — and keeps silent on errors, chat states,
+//!    receipts and markers (never an SMS, never answered).
+//! 2. A message to a contact is only taken from a user of XMPP_DOMAIN whose
+//!    localpart is an enabled extension (anyone else: `forbidden`). That is
+//!    all there is to who may send: the extension names the SIM that pays
+//!    and the ACL that applies, and a user of another server has neither
+//!    (mod_sms_alias turns such senders away before they get here, which is
+//!    why its `sms_alias_allow_remote` is retired).
+//! 3. Written to the extension's own number, it is a console command
+//!    (`console.rs`, words in `bot.rs`): `help` is answered from text,
+//!    `status` and `log` from the store (or, when it does not answer, from
+//!    memory or with an error saying so), a USSD code goes to the outbox;
+//!    anything else is refused with the list of commands.
+//! 4. Otherwise the addressed localpart must be a number (a sender name gets
+//!    "nobody can reply to it by SMS"), the extension's allow_regex must
+//!    allow it, and the text must fit; then the SMS is committed to the
+//!    outbox and the channel's runner poked. Nothing is answered now: the
+//!    outcome comes later, as a receipt or an error for this message's id.
+//!
+//! # Who waits for whom
+//!
+//! The database can stall for minutes (a MariaDB restart, a backup holding
+//! `FLUSH TABLES WITH READ LOCK`, an SQLite write lock held by a VACUUM or
+//! an admin's shell). That must hold up the messages that need it, never
+//! everyone. So the dispatcher ([`run`]) decides each stanza from memory —
+//! the gateway directory, the engine's channel registry, the addressing —
+//! and answers at once whatever needs no store: everything of step 1,
+//! presence, the component's help, refusals, `help`. Only what touches the
+//! store becomes a [`Job`] in its sender's lane (`lanes.rs`): one lane per
+//! sender (bare JID) for outbox writes, which therefore enter the outbox in
+//! the order written, and one for console reads, which so never wait behind
+//! an outbox write and are bounded in time themselves. Lanes of different
+//! senders run at the same time.
+//!
+//! An outbox write is not given up after a while: once submitted it may
+//! still commit, and telling the user "failed" for an SMS that is then sent
+//! would invite a duplicate. Its lane waits; the lanes' bounds ([`LIMITS`])
+//! keep that wait from growing without end, and a stanza beyond them is
+//! answered `wait`/`resource-constraint` ("send it again later"), never
+//! dropped in silence.
+//!
+//! Refusals are logged at most once per sender and interval, with a count
+//! of what was left out (`refusals.rs`).
+
+mod console;
+mod lanes;
+mod refusals;
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use tokio::sync::mpsc;
+use tokio_xmpp::Stanza;
+use tokio_xmpp::jid::BareJid;
+use tokio_xmpp::minidom::Element;
+use tokio_xmpp::parsers::iq::Iq;
+use tokio_xmpp::parsers::message::MessageType;
+use tokio_xmpp::parsers::ns;
+use tokio_xmpp::parsers::presence::Type as PresenceType;
+
+use crate::store::{OutboundKind, OutboundOptions, OutboundRecord, Saved};
+use crate::xmpp::failure::Refusal;
+use crate::xmpp::intent::ChatToContact;
+use crate::xmpp::link::{Inbound, StanzaKind};
+use crate::xmpp::reply::{self, refuse};
+use crate::xmpp::service::{self, Handled};
+use crate::xmpp::{Envelope, Intent, classify};
+
+use super::Context;
+use lanes::{Full, Lanes, Limits, Weighed};
+use refusals::{RefusalLog, Verdict};
+
+/// The most an SMS may carry (the GoIP splits long texts itself).
+pub const MAX_SMS_BYTES: usize = 3000;
+
+/// The bounds of the lanes. At most 32 of a sender's messages wait behind
+/// the one being stored (a user does not write more while the database is
+/// down for a minute), at most 256 lanes are open (two per sender: far more
+/// users than one goippy serves writing during the same stall), and all of
+/// it holds at most 8 MiB (an SMS is at most 3000 bytes of text).
+const LIMITS: Limits = Limits {
+    per_lane: 32,
+    lanes: 256,
+    bytes: 8 << 20,
+};
+
+/// Reads stanzas from the link until it closes, then lets the work already
+/// taken finish (the shutdown bounds that).
+pub(crate) async fn run(ctx: Arc<Context>, mut inbound: mpsc::Receiver<Inbound>) {
+    let router = Arc::new(Router {
+        ctx,
+        refusals: RefusalLog::default(),
+    });
+    let for_jobs = router.clone();
+    let mut lanes = Lanes::new(LIMITS, move |job: Job| {
+        let router = for_jobs.clone();
+        async move {
+            let replies = job.run(&router).await;
+            router.send(replies).await;
+        }
+    });
+    loop {
+        tokio::select! {
+            item = inbound.recv() => {
+                let Some(item) = item else { break };
+                let intent = classify(item, &router.ctx.addressing);
+                match router.decide(intent) {
+                    Decision::Reply(stanzas) => router.send(stanzas).await,
+                    Decision::Queue(job) => {
+                        if let Err((job, full)) = lanes.submit(job.lane(), *job) {
+                            let busy = router.busy(&job, full, lanes.open());
+                            router.send(busy).await;
+                        }
+                    }
+                }
+            }
+            () = lanes.settle() => {}
+        }
+    }
+    lanes.drain().await;
+    tracing::debug!("router stopped");
+}
+
+/// What the dispatcher does with a stanza.
+enum Decision {
+    /// Send these now (often none).
+    Reply(Vec<Stanza>),
+    /// Run this in its sender's lane.
+    Queue(Box<Job>),
+}
+
+/// Work that waits on the store.
+#[derive(Debug)]
+enum Job {
+    /// An SMS or a USSD request to commit to the outbox.
+    Enqueue {
+        env: Envelope,
+        record: OutboundRecord,
+        receipt_requested: bool,
+    },
+    /// `status` or `log`.
+    Read(console::Read),
+}
+
+/// A sender's lanes: outbox writes in order, and reads beside them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum LaneKind {
+    Outbox,
+    Reads,
+}
+
+impl Job {
+    fn env(&self) -> &Envelope {
+        match self {
+            Job::Enqueue { env, .. } => env,
+            Job::Read(read) => &read.env,
+        }
+    }
+
+    fn lane(&self) -> (BareJid, LaneKind) {
+        let kind = match self {
+            Job::Enqueue { .. } => LaneKind::Outbox,
+            Job::Read(_) => LaneKind::Reads,
+        };
+        (self.env().sender(), kind)
+    }
+
+    async fn run(self, router: &Router) -> Vec<Stanza> {
+        match self {
+            Job::Enqueue {
+                env,
+                record,
+                receipt_requested,
+            } => router.enqueue(&env, record, receipt_requested).await,
+            Job::Read(read) => console::read(&router.ctx, read).await,
+        }
+    }
+}
+
+impl Weighed for Job {
+    fn weight(&self) -> usize {
+        let env = |e: &Envelope| {
+            e.from.as_str().len() + e.to.as_str().len() + e.id.as_ref().map_or(0, String::len)
+        };
+        let own = match self {
+            Job::Enqueue { env: e, record, .. } => {
+                env(e)
+                    + record.ext.len()
+                    + record.goip_id.len()
+                    + record.xmpp_from.len()
+                    + record.xmpp_id.as_ref().map_or(0, String::len)
+                    + record.destination.len()
+                    + record.body.len()
+            }
+            Job::Read(read) => env(&read.env),
+        };
+        std::mem::size_of::<Job>() + own
+    }
+}
+
+/// What the dispatcher and its jobs share.
+struct Router {
+    ctx: Arc<Context>,
+    refusals: RefusalLog,
+}
+
+impl Router {
+    /// Decides from memory alone: never waits on the store.
+    fn decide(&self, intent: Intent) -> Decision {
+        match service::answer(&intent, &self.ctx.addressing) {
+            Some(Handled::Reply(stanzas)) => {
+                self.log_settled_refusals(&stanzas);
+                return Decision::Reply(stanzas);
+            }
+            Some(Handled::Ignore(why)) => {
+                tracing::debug!(why, "stanza needs no answer");
+                return Decision::Reply(Vec::new());
+            }
+            None => {}
+        }
+        let ctx = &self.ctx;
+        match intent {
+            Intent::ChatToContact(chat) => self.chat_to_contact(chat),
+            Intent::ChatToComponent { env, .. } => {
+                Decision::Reply(match ctx.sender_gateway(&env.from) {
+                    Some(gateway) => vec![
+                        reply::chat(
+                            &env.to,
+                            &env.from,
+                            &component_help(ctx, gateway.msisdn.as_deref()),
+                        )
+                        .into(),
+                    ],
+                    None => {
+                        vec![self.refused(&env, StanzaKind::Message, Refusal::SenderNotAllowed)]
+                    }
+                })
+            }
+            Intent::Presence { env, kind } => {
+                Decision::Reply(super::presence::answer(ctx, &env, kind))
+            }
+            _ => Decision::Reply(Vec::new()),
+        }
+    }
+
+    fn chat_to_contact(&self, chat: ChatToContact) -> Decision {
+        let ctx = &self.ctx;
+        let env = &chat.env;
+        let refuse =
+            |refusal| Decision::Reply(vec![self.refused(env, StanzaKind::Message, refusal)]);
+        let Some(gateway) = ctx.sender_gateway(&env.from) else {
+            return refuse(Refusal::SenderNotAllowed);
+        };
+        let own_number = ctx
+            .directory
+            .gateway_by_msisdn(&chat.node)
+            .is_some_and(|g| g.ext == gateway.ext);
+        if own_number {
+            return console::decide(self, gateway, chat);
+        }
+        let destination = match &chat.destination {
+            Ok(d) => d.clone(),
+            Err(reason) => {
+                let looks_numeric = chat
+                    .node
+                    .chars()
+                    .next()
+                    .is_some_and(|c| c == '+' || c.is_ascii_digit());
+                return refuse(if looks_numeric {
+                    Refusal::NotANumber {
+                        node: chat.node.clone(),
+                        reason: reason.clone(),
+                    }
+                } else {
+                    Refusal::SenderName {
+                        node: chat.node.clone(),
+                    }
+                });
+            }
+        };
+        if !gateway.allows_destination(destination.as_str()) {
+            return refuse(Refusal::DestinationBlocked {
+                number: destination.to_string(),
+            });
+        }
+        if chat.body.len() > MAX_SMS_BYTES {
+            return refuse(Refusal::TooLong {
+                chars: chat.body.chars().count(),
+                max: chars_within(&chat.body, MAX_SMS_BYTES),
+            });
+        }
+        let record = OutboundRecord {
+            ext: gateway.ext.clone(),
+            goip_id: gateway.goip_id.clone(),
+            xmpp_from: env.from.to_string(),
+            xmpp_id: env.id.clone(),
+            destination: destination.to_string(),
+            body: chat.body,
+            kind: OutboundKind::Sms,
+        };
+        Decision::Queue(Box::new(Job::Enqueue {
+            env: chat.env,
+            record,
+            receipt_requested: chat.receipt_requested,
+        }))
+    }
+
+    /// Commits a job to the outbox and wakes its channel's runner.
+    async fn enqueue(
+        &self,
+        env: &Envelope,
+        record: OutboundRecord,
+        receipt_requested: bool,
+    ) -> Vec<Stanza> {
+        let ctx = &self.ctx;
+        let goip_id = record.goip_id.clone();
+        let options = OutboundOptions {
+            receipt_requested,
+            xmpp_to: Some(env.to.to_bare().to_string()),
+        };
+        let kind = record.kind;
+        let enqueue = ctx.store.enqueue_outbound_with(record, options);
+        tokio::pin!(enqueue);
+        let saved = tokio::select! {
+            saved = &mut enqueue => saved,
+            () = tokio::time::sleep(UNSAVED_NOTICE_AFTER) => {
+                // Neither the database nor the spool took it (the spool
+                // answers within a second unless its own disk fails). It
+                // is not given up — it may still be committed, and "failed"
+                // would invite a second copy — but the user hears of it.
+                tracing::error!(
+                    from = %env.from,
+                    xmpp_id = env.id.as_deref().unwrap_or(""),
+                    goip_id,
+                    "an outbound job is neither in the database nor in the spool yet; still trying"
+                );
+                self.send(vec![reply::chat(&env.to, &env.from, UNSAVED_TEXT).into()]).await;
+                enqueue.await
+            }
+        };
+        match saved {
+            Ok(Saved::Committed(id)) => {
+                tracing::debug!(log_id = id.0, goip_id, "outbound job committed");
+                ctx.outbox.poke(ctx, &goip_id);
+                Vec::new()
+            }
+            Ok(Saved::Spooled) => {
+                // Accepted and safe on disk, but not in the outbox yet: the
+                // user must not take the silence for "sent" (the outbox
+                // runner is poked when the spool drains).
+                tracing::info!(
+                    from = %env.from,
+                    xmpp_id = env.id.as_deref().unwrap_or(""),
+                    goip_id,
+                    "outbound job kept in the spool (the database is unavailable)"
+                );
+                vec![reply::chat(&env.to, &env.from, spooled_text(kind)).into()]
+            }
+            Err(e) => {
+                tracing::error!(from = %env.from, "cannot store an outbound job: {e}");
+                vec![self.refused(
+                    env,
+                    StanzaKind::Message,
+                    Refusal::Internal {
+                        detail: "its database is unavailable".into(),
+                    },
+                )]
+            }
+        }
+    }
+
+    /// The answer to a job that did not fit in the lanes.
+    fn busy(&self, job: &Job, full: Full, open_lanes: usize) -> Vec<Stanza> {
+        let env = job.env();
+        tracing::debug!(
+            from = %env.from,
+            ?full,
+            open_lanes,
+            "too much waits for the database; a stanza is turned away"
+        );
+        let yours = full == Full::Lane;
+        vec![self.refused(env, StanzaKind::Message, Refusal::Busy { yours })]
+    }
+
+    async fn send(&self, stanzas: Vec<Stanza>) {
+        for stanza in stanzas {
+            if let Err(e) = self.ctx.link.send(stanza).await {
+                tracing::debug!("reply not sent: {e}");
+            }
+        }
+    }
+
+    /// The error answering `env`, logged (rate-limited per sender).
+    fn refused(&self, env: &Envelope, kind: StanzaKind, refusal: Refusal) -> Stanza {
+        // The refusal's name only: some carry what the user wrote.
+        self.log_refusal(
+            &env.sender().to_string(),
+            env.to.as_str(),
+            env.id.as_deref(),
+            refusal_name(&refusal),
+        );
+        refuse(env, kind, &refusal)
+    }
+
+    /// Logs the errors among the answers [`service::answer`] gave.
+    fn log_settled_refusals(&self, stanzas: &[Stanza]) {
+        for stanza in stanzas.iter().filter(|s| is_error(s)) {
+            let e = Element::from(stanza);
+            let condition = e
+                .children()
+                .find(|c| c.name() == "error")
+                .and_then(|error| {
+                    error
+                        .children()
+                        .find(|c| c.ns() == ns::XMPP_STANZAS && c.name() != "text")
+                })
+                .map(|c| c.name().to_string())
+                .unwrap_or_default();
+            let sender = e.attr("to").unwrap_or("-");
+            let sender = sender.split('/').next().unwrap_or(sender);
+            self.log_refusal(
+                sender,
+                e.attr("from").unwrap_or("-"),
+                e.attr("id"),
+                &condition,
+            );
+        }
+    }
+
+    fn log_refusal(&self, sender: &str, to: &str, xmpp_id: Option<&str>, refusal: &str) {
+        let (verdict, forgotten) = self.refusals.check(sender, Instant::now());
+        for f in forgotten {
+            tracing::info!(
+                from = %f.sender,
+                not_logged = f.not_logged,
+                "refused stanzas not logged one by one"
+            );
+        }
+        let xmpp_id = xmpp_id.unwrap_or("");
+        match verdict {
+            Verdict::Log { not_logged: 0 } => {
+                tracing::info!(from = %sender, to, xmpp_id, refusal, "refused");
+            }
+            Verdict::Log { not_logged } => tracing::info!(
+                from = %sender,
+                to,
+                xmpp_id,
+                refusal,
+                not_logged,
+                "refused (and {not_logged} more from this sender since the last line)"
+            ),
+            Verdict::Skip => {}
+        }
+    }
+}
+
+fn is_error(stanza: &Stanza) -> bool {
+    match stanza {
+        Stanza::Iq(iq) => matches!(iq, Iq::Error { .. }),
+        Stanza::Message(m) => m.type_ == MessageType::Error,
+        Stanza::Presence(p) => p.type_ == PresenceType::Error,
+    }
+}
+
+fn refusal_name(r: &Refusal) -> &'static str {
+    match r {
+        Refusal::SenderNotAllowed => "sender not allowed",
+        Refusal::NotANumber { .. } => "not a number",
+        Refusal::SenderName { .. } => "reply to a sender name",
+        Refusal::DestinationBlocked { .. } => "destination not allowed (ACL)",
+        Refusal::InvalidUssd { .. } => "neither a command nor a USSD code",
+        Refusal::Encrypted => "encrypted",
+        Refusal::TooLong { .. } => "too long",
+        Refusal::GroupChat => "group chat",
+        Refusal::Unroutable { .. } => "unroutable",
+        Refusal::UnknownNode { .. } => "unknown disco node",
+        Refusal::BadRequest { .. } => "bad request",
+        Refusal::UnsupportedIq => "unsupported iq",
+        Refusal::BadPrompt { .. } => "bad XEP-0100 prompt",
+        Refusal::Internal { .. } => "internal error",
+        Refusal::DatabaseSilent { .. } => "database does not answer",
+        Refusal::Busy { yours: true } => "busy: too many of the sender's messages wait",
+        Refusal::Busy { yours: false } => "busy: too many messages wait",
+    }
+}
+
+/// How many characters of `text` fit in `max_bytes`.
+fn chars_within(text: &str, max_bytes: usize) -> usize {
+    text.char_indices()
+        .take_while(|(i, c)| i + c.len_utf8() <= max_bytes)
+        .count()
+}
+
+fn component_help(ctx: &Context, own_number: Option<&str>) -> String {
+    let domain = ctx.addressing.data_domain();
+    let mut text = format!(
+        "This is the SMS gateway. To send an SMS, write to the number as a contact: \
+         +37255512345@{domain} (international form)."
+    );
+    if let Some(n) = own_number.filter(|n| !n.trim().is_empty()) {
+        text.push_str(&format!(
+            " Your own number {n} answers \"help\", \"status\" and \"log\", and sends USSD codes such as *100#."
+        ));
+    }
+    text
+}
+
+/// After this long without the store's answer, the user is told that their
+/// message is not even saved yet (the spool answers within a second).
+const UNSAVED_NOTICE_AFTER: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// What the user is told then.
+const UNSAVED_TEXT: &str = "Not sent yet: the gateway can save it neither in its database nor in \
+     its local spool right now. It keeps trying; the message goes out once it is saved, and you \
+     will hear whether it was sent.";
+
+/// What a user is told when their SMS or USSD code waits in the spool.
+fn spooled_text(kind: OutboundKind) -> &'static str {
+    match kind {
+        OutboundKind::Sms => {
+            "Not sent yet: the gateway's database is not answering. Your SMS is saved and goes \
+             out as soon as the database is back; you will hear whether it was sent."
+        }
+        OutboundKind::Ussd => {
+            "Not sent yet: the gateway's database is not answering. The USSD code is saved and \
+             goes to the network as soon as the database is back; the answer comes here."
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn characters_that_fit() {
+        assert_eq!(chars_within("abc", 2), 2);
+        assert_eq!(chars_within("ääb", 3), 1);
+        assert_eq!(chars_within("ääb", 4), 2);
+        assert_eq!(chars_within("", 4), 0);
+    }
+}
