@@ -815,6 +815,161 @@ async fn a_locked_sqlite_file_holds_up_no_message() {
     assert!(exited(&mut goippy, Duration::from_secs(12)).await);
 }
 
+/// SIGHUP while the database is frozen: the reload waits for the database,
+/// but beside the main loop — watchdog pings go on, and SIGTERM is acted on
+/// at once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reload_waiting_for_the_database_holds_up_neither_the_watchdog_nor_a_stop() {
+    let prosody = tokio::task::block_in_place(prosody);
+    let _users = Peer::connect_answering_pings(&prosody, USERS, USERS_SECRET).await;
+    let mariadb =
+        tokio::task::block_in_place(goippy_testkit::mariadb::MariaDb::start).expect("mariadb");
+    let db = store_support::TestDb::from_mysql(
+        tokio::task::block_in_place(|| mariadb.create_database()).expect("database"),
+    );
+    let instance = Instance::with_db(&prosody, "info", db).await;
+    tokio::task::block_in_place(|| instance.cli(&["--add", EXT, GOIP_PASS, "--goip-id", GOIP_ID]));
+    let mut goippy = instance.spawn();
+    instance.wait_for_notice("READY=1", 1).await;
+    let pid = mariadb.pid().expect("mariadb pid").to_string();
+    let signal = |sig: &str| {
+        let status = Command::new("kill")
+            .args([sig, pid.as_str()])
+            .status()
+            .expect("kill");
+        assert!(status.success(), "kill {sig} {pid}");
+    };
+    signal("-STOP");
+    goippy.signal("HUP").expect("SIGHUP");
+    instance.wait_for_notice("RELOADING=1", 1).await;
+    let pings = instance
+        .notices()
+        .iter()
+        .filter(|n| n.contains("WATCHDOG=1"))
+        .count();
+    instance.wait_for_notice("WATCHDOG=1", pings + 2).await;
+    let stop = tokio::time::Instant::now();
+    goippy.signal("TERM").expect("SIGTERM");
+    let clean = exited(&mut goippy, Duration::from_secs(12)).await;
+    signal("-CONT");
+    assert!(clean, "a clean exit\n{}", instance.log());
+    assert!(
+        stop.elapsed() < Duration::from_secs(11),
+        "stopped after {:?}\n{}",
+        stop.elapsed(),
+        instance.log()
+    );
+}
+
+/// A small file system, mounted for one test and unmounted after it.
+struct SmallDisk {
+    dir: tempfile::TempDir,
+}
+
+impl SmallDisk {
+    fn mount(megabytes: u32) -> SmallDisk {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let status = Command::new("mount")
+            .args([
+                "-t",
+                "tmpfs",
+                "-o",
+                &format!("size={megabytes}m,mode=0755"),
+                "tmpfs",
+            ])
+            .arg(dir.path())
+            .status()
+            .expect("mount");
+        assert!(status.success(), "mount a tmpfs");
+        SmallDisk { dir }
+    }
+
+    fn path(&self) -> &std::path::Path {
+        self.dir.path()
+    }
+
+    /// Writes a file until the file system is full.
+    fn fill(&self) -> PathBuf {
+        use std::io::Write;
+        let path = self.path().join("filler");
+        let mut f = std::fs::File::create(&path).expect("filler");
+        let chunk = vec![0u8; 64 * 1024];
+        while f.write_all(&chunk).is_ok() {}
+        let _ = f.flush();
+        path
+    }
+}
+
+impl Drop for SmallDisk {
+    fn drop(&mut self) {
+        let _ = Command::new("umount")
+            .arg("-l")
+            .arg(self.dir.path())
+            .status();
+    }
+}
+
+/// A full disk is SQLite's "database down": the main file cannot grow. The
+/// spool keeps a reserve of its own space, so the SMS is still acked, and
+/// it reaches the user once space is freed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_disk_loses_no_message() {
+    use sqlx::Connection;
+    if !goippy_testkit::prosody::running_as_root() {
+        eprintln!("skipped: mounting a small file system needs root");
+        return;
+    }
+    let disk = SmallDisk::mount(24);
+    let prosody = tokio::task::block_in_place(prosody);
+    let mut users = Peer::connect_answering_pings(&prosody, USERS, USERS_SECRET).await;
+    let db = store_support::sqlite_at(disk.path().join("goippy.db"));
+    let instance = Instance::with_db_and(&prosody, "info", db, "DB_TIMEOUT = 3\n").await;
+    tokio::task::block_in_place(|| instance.cli(&["--add", EXT, GOIP_PASS, "--goip-id", GOIP_ID]));
+    let mut goippy = instance.spawn();
+    instance.wait_for_notice("READY=1", 1).await;
+    let (device, mut events) = Device::start(device_config(
+        instance.udp_port,
+        vec![ChannelConfig::new(1, GOIP_ID, GOIP_PASS, OWN_NUMBER)],
+    ))
+    .await
+    .expect("device");
+    instance.wait_for_log("channel online").await;
+    assert!(
+        disk.path().join("goippy.spool.db").exists(),
+        "the spool is next to DB_FILE"
+    );
+
+    // The WAL is emptied, so that the next write must grow a file; then the
+    // disk is filled to the last block.
+    let file = disk.path().join("goippy.db");
+    let mut conn = sqlx::SqliteConnection::connect(&format!("sqlite://{}", file.display()))
+        .await
+        .expect("a second connection");
+    sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
+        .execute(&mut conn)
+        .await
+        .expect("checkpoint");
+    conn.close().await.expect("close");
+    let filler = disk.fill();
+
+    let full = device
+        .inbound_sms(1, "+37255512345", "on a full disk")
+        .await
+        .expect("sms");
+    wait_for_ack(&mut events, full, &instance).await;
+    instance.wait_for_log("kept in the spool").await;
+    std::fs::remove_file(&filler).expect("free the disk");
+    let got = users
+        .collect(Duration::from_secs(20), |e| {
+            is_chat(e) && body(e) == "on a full disk"
+        })
+        .await;
+    assert_eq!(got.len(), 1, "delivered once\n{}", instance.log());
+    goippy.signal("TERM").expect("SIGTERM");
+    assert!(exited(&mut goippy, Duration::from_secs(12)).await);
+    drop(device);
+}
+
 async fn wait_for_ack(events: &mut sim::Events, recvid: String, instance: &Instance) {
     assert!(
         events

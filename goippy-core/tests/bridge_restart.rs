@@ -294,3 +294,31 @@ async fn jobs_a_crash_left_behind_are_settled_at_start(mysql: bool) {
     assert_eq!(count_sent(&sent, "left sending"), 0);
     assert_eq!(w.device.status(1).await.expect("status").ussd_queries, 0);
 }
+
+/// The systemd watchdog asks [`goippy_core::bridge::Bridge::stopped_tasks`]:
+/// every task that matters counts, not only the bridge's own flows. A
+/// database writer or a UDP receive loop that has stopped is named there,
+/// so the pings stop and systemd restarts goippy.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_watchdog_sees_every_task_that_matters() {
+    let world = World::start(Options::default()).await;
+    let bridge = world.bridge();
+    assert!(bridge.healthy(), "{:?}", bridge.stopped_tasks());
+    // The writer ends (as it would if it died).
+    let _ = bridge.store().close().await;
+    assert!(
+        bridge.stopped_tasks().contains(&"the database writer"),
+        "{:?}",
+        bridge.stopped_tasks()
+    );
+    // The engine's receive loop ends.
+    bridge.engine().shutdown().await;
+    assert!(
+        bridge
+            .stopped_tasks()
+            .contains(&"the UDP receive loop or the sweeper"),
+        "{:?}",
+        bridge.stopped_tasks()
+    );
+    assert!(!bridge.healthy());
+}

@@ -139,3 +139,39 @@ async fn a_message_being_stored_during_shutdown_still_gets_its_ack() {
     assert!(device.expect_ack().await.is_accepted());
     shutdown.await.unwrap();
 }
+
+/// Until every message being stored has been acked, the engine keeps
+/// receiving (README, "Stopping"): a keepalive is still answered then; a
+/// new message is not taken any more (no ack: the GoIP sends it to the next
+/// goippy), and it never reaches the consumer.
+#[tokio::test]
+async fn the_engine_keeps_receiving_until_the_messages_being_stored_are_acked() {
+    let mut t = start(fast_config(), &[(ID, PASSWORD)]).await;
+    let mut device = Device::bind(t.addr(), ID, PASSWORD).await;
+    t.bring_online(&mut device).await;
+    device.receive("78", "+1", "being stored").await;
+    let sms = t
+        .next_event(|e| match e {
+            EngineEvent::Sms(sms) => Some(sms),
+            _ => None,
+        })
+        .await;
+    let engine = t.engine.clone();
+    let shutdown = tokio::spawn(async move { engine.shutdown().await });
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    device.drain();
+    device.keepalive(10).await;
+    assert!(
+        device.expect_ack().await.is_accepted(),
+        "a keepalive is answered while a message is being stored"
+    );
+    device.receive("79", "+1", "too late").await;
+    device.expect_silence(Duration::from_millis(200)).await;
+    t.no_event(Duration::from_millis(100), |e| {
+        matches!(e, EngineEvent::Sms(_))
+    })
+    .await;
+    sms.durable.stored();
+    assert!(device.expect_ack().await.is_accepted());
+    shutdown.await.unwrap();
+}

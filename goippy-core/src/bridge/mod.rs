@@ -327,6 +327,11 @@ impl Bridge {
         &self.ctx.engine
     }
 
+    /// The store the bridge writes to.
+    pub fn store(&self) -> &Store {
+        &self.ctx.store
+    }
+
     /// The gateway directory the bridge routes by.
     pub fn directory(&self) -> &GatewayDirectory {
         &self.ctx.directory

@@ -210,12 +210,16 @@ impl Engine {
         shared.stopping.send_replace(true);
         shared.workers.close();
         shared.worker_tasks.wait_idle().await;
+        // The receive loop goes on while the messages being stored wait for
+        // their acks, so keepalives and retransmissions are still answered;
+        // it takes no new message meanwhile, or this could last forever.
+        shared.draining.send_replace(true);
+        shared.durable_tasks.wait_idle().await;
         shared.closing.send_replace(true);
         let tasks = std::mem::take(&mut *lock(&self.inner.tasks));
         for task in tasks {
             let _ = task.await;
         }
-        shared.durable_tasks.wait_idle().await;
         shared.release_socket();
         *stopped = true;
         tracing::info!("GoIP engine stopped");

@@ -299,6 +299,11 @@ async fn handle_durable(
         shared.send_ack(&ack, from).await;
         return;
     }
+    if *shared.draining.borrow() {
+        // Stopping: what is new waits for the next goippy (the GoIP resends it).
+        tracing::debug!(goip_id, tag, recvid, "stopping: not taken, not acked");
+        return;
+    }
     let Some(permit) = reserve_event(shared, &goip_id, &tag, &recvid) else {
         return;
     };

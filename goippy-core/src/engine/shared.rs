@@ -60,6 +60,11 @@ pub(crate) struct Shared {
     pub events: mpsc::Sender<EngineEvent>,
     /// Set when shutdown begins: no new jobs, running ones wind down.
     pub stopping: watch::Sender<bool>,
+    /// Set once the jobs are done: no new message is taken (nor acked: the
+    /// GoIP sends it to the next goippy), while the receive loop goes on
+    /// answering keepalives and retransmissions until the messages being
+    /// stored have their acks.
+    pub draining: watch::Sender<bool>,
     /// Set at the very end: the receive loop and the sweeper stop.
     pub closing: watch::Sender<bool>,
     pub workers: Workers,
@@ -102,6 +107,7 @@ impl Shared {
             rejections: Mutex::new(RateLimiter::new(config.reject_replies_per_second)),
             events,
             stopping: watch::Sender::new(false),
+            draining: watch::Sender::new(false),
             closing: watch::Sender::new(false),
             workers: Workers::default(),
             worker_tasks: TaskTracker::default(),

@@ -29,8 +29,8 @@
 //!
 //! * On a full disk (the SQLite main store's equivalent of "MySQL is
 //!   down") the main database cannot grow, and neither could a fresh spool.
-//!   So the spool keeps a reserve: at open it grows its file and its journal
-//!   by [`RESERVE_BYTES`] and frees the pages again. Appends then reuse those
+//!   So the spool keeps a reserve: at open it grows its file by
+//!   [`RESERVE_BYTES`] and its journal to 1 MiB, and frees the pages again. Appends then reuse those
 //!   free pages and the journal's existing blocks, which needs no new disk
 //!   blocks on ordinary file systems (ext4, xfs, tmpfs; not on
 //!   copy-on-write ones such as btrfs or zfs). 8 MiB hold a few thousand
@@ -60,8 +60,12 @@ use super::error::StoreError;
 use super::time::Timestamp;
 use super::writer::WriteOp;
 
-/// How much free space the spool keeps inside its own files for a full disk.
+/// How much free space the spool keeps inside its own file for a full disk.
 pub const RESERVE_BYTES: i64 = 8 * 1024 * 1024;
+
+/// How large the spool's journal is kept: one batch's transaction journals
+/// only the few pages it changes.
+const JOURNAL_RESERVE_BYTES: i64 = 1024 * 1024;
 
 /// How long a spool statement waits for a lock (only goippy uses the file;
 /// a second goippy on the same file would be a mistake that this reports).
@@ -181,8 +185,9 @@ impl Spool {
         self.get_cache("format").await
     }
 
-    /// Grows the file and its journal by what is missing of the reserve,
-    /// then frees the pages again (see the module documentation).
+    /// Grows the file by what is missing of the reserve and the journal to
+    /// [`JOURNAL_RESERVE_BYTES`], then frees the pages again (see the module
+    /// documentation).
     async fn top_up_reserve(&self) -> Result<(), sqlx::Error> {
         let page_size: i64 = sqlx::query_scalar("PRAGMA page_size")
             .fetch_one(&self.pool)
@@ -194,16 +199,19 @@ impl Spool {
         if missing <= 0 {
             return Ok(());
         }
-        let missing = usize::try_from(missing).unwrap_or(0);
-        // The insert grows the file; rewriting the blob copies its pages
-        // into the journal (which PERSIST keeps at that size); the delete
-        // puts the pages on the free list.
-        sqlx::query("INSERT INTO reserve (filler) VALUES (zeroblob(?))")
-            .bind(i64::try_from(missing).unwrap_or(0))
+        // The inserts grow the file; rewriting the small blob copies its
+        // pages into the journal, which PERSIST keeps at that size (a
+        // batch's transaction needs far less); the delete puts every page
+        // on the free list.
+        let journal = JOURNAL_RESERVE_BYTES.min(missing);
+        sqlx::query("INSERT INTO reserve (filler) VALUES (zeroblob(?)), (zeroblob(?))")
+            .bind(missing - journal)
+            .bind(journal)
             .execute(&self.pool)
             .await?;
-        sqlx::query("UPDATE reserve SET filler = ?")
-            .bind(vec![1u8; missing])
+        sqlx::query("UPDATE reserve SET filler = ? WHERE length(filler) = ?")
+            .bind(vec![1u8; usize::try_from(journal).unwrap_or(0)])
+            .bind(journal)
             .execute(&self.pool)
             .await?;
         sqlx::query("DELETE FROM reserve")
@@ -444,7 +452,7 @@ mod tests {
         let journal = dir.path().join("sub").join("spool.db-journal");
         let journal_len = std::fs::metadata(&journal).expect("journal kept").len();
         assert!(
-            i64::try_from(journal_len).expect("len") >= RESERVE_BYTES / 2,
+            i64::try_from(journal_len).expect("len") >= JOURNAL_RESERVE_BYTES,
             "journal {journal_len} bytes"
         );
     }

@@ -154,6 +154,7 @@ mod tests {
             executable: UnitPath::new(Path::new("/usr/bin/goippy"), "e").expect("path"),
             goip_port: 44444,
             extra_writable_dir: None,
+            spool_dir: None,
         })
     }
 

@@ -59,6 +59,7 @@ pub fn install(name: &InstanceName, host: &Host, report: &mut Report) -> Result<
         config: UnitPath::new(&config_path, "the configuration file")?,
         goip_port: config.goip.port,
         extra_writable_dir: writable_db_dir(&config, report)?,
+        spool_dir: writable_spool_dir(&config)?,
     };
     let text = unit::render(&spec);
 
@@ -225,6 +226,22 @@ fn writable_db_dir(config: &Config, report: &mut Report) -> Result<Option<UnitPa
         ));
     }
     Ok(Some(dir_path))
+}
+
+/// The directory SPOOL_FILE needs writable, if it is neither in the state
+/// directory nor in DB_FILE's directory (which is writable already).
+fn writable_spool_dir(config: &Config) -> Result<Option<UnitPath>, OpsError> {
+    let Some(dir) = config.store.spool_file.parent() else {
+        return Ok(None);
+    };
+    let db_dir = match &config.db {
+        DbSettings::Sqlite { file } => file.parent(),
+        DbSettings::MySql { .. } => None,
+    };
+    if !dir.is_absolute() || dir.starts_with(STATE_DIR) || Some(dir) == db_dir {
+        return Ok(None);
+    }
+    Ok(Some(UnitPath::new(dir, "the directory of SPOOL_FILE")?))
 }
 
 /// Writes the unit through a temporary file and a rename, so systemd never

@@ -40,6 +40,9 @@ pub struct UnitSpec {
     pub goip_port: u16,
     /// The directory of a SQLite DB_FILE outside the state directory.
     pub extra_writable_dir: Option<UnitPath>,
+    /// The directory of the SPOOL_FILE, when it is outside the state
+    /// directory and not DB_FILE's.
+    pub spool_dir: Option<UnitPath>,
 }
 
 impl UnitSpec {
@@ -154,6 +157,12 @@ pub fn render(spec: &UnitSpec) -> String {
     if let Some(dir) = &spec.extra_writable_dir {
         u.directive(
             "DB_FILE lies outside the state directory: its directory stays writable under ProtectSystem=strict ('-': start anyway if it is missing, and let goippy say so).",
+            &format!("ReadWritePaths=-{dir}"),
+        );
+    }
+    if let Some(dir) = &spec.spool_dir {
+        u.directive(
+            "SPOOL_FILE lies outside the state directory: its directory stays writable too.",
             &format!("ReadWritePaths=-{dir}"),
         );
     }
@@ -342,6 +351,7 @@ mod tests {
             executable: UnitPath::new(Path::new("/opt/goippy/bin/goippy"), "exe").expect("path"),
             goip_port: port,
             extra_writable_dir: extra.map(|d| UnitPath::new(Path::new(d), "dir").expect("path")),
+            spool_dir: None,
         }
     }
 

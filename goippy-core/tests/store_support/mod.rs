@@ -41,6 +41,16 @@ pub fn sqlite() -> TestDb {
     }
 }
 
+/// A SQLite file at `file` (its directory is the caller's).
+pub fn sqlite_at(file: PathBuf) -> TestDb {
+    TestDb {
+        settings: DbSettings::Sqlite { file },
+        kind: Kind::Sqlite,
+        _dir: None,
+        _mysql: None,
+    }
+}
+
 /// A fresh MariaDB database (throwaway server or GOIPPY_TEST_MYSQL_URL).
 pub fn mysql() -> TestDb {
     TestDb::from_mysql(test_database().expect("a MariaDB database for the test"))
