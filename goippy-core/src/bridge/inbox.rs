@@ -39,6 +39,9 @@ mod unmarked;
 
 use unmarked::Unmarked;
 
+static INBOX_UNREADABLE: crate::store::ratelimit::RateLimited =
+    crate::store::ratelimit::RateLimited::new(Duration::from_secs(60));
+
 /// Rows read and sent per round trip.
 const PAGE: u32 = 64;
 /// Rows remembered as "already warned about" (then the memory starts over).
@@ -125,7 +128,13 @@ async fn deliver(
             Ok(page) => page,
             Err(StoreError::Closed) => return Round::Done,
             Err(e) => {
-                tracing::warn!("cannot read the inbox: {e}");
+                // Every few seconds while the database is away: once a minute in the log.
+                if let Some(suppressed) = INBOX_UNREADABLE.allow() {
+                    tracing::warn!(
+                        suppressed,
+                        "cannot read the inbox (tried again in 5 s): {e}"
+                    );
+                }
                 return Round::StoreFailed;
             }
         };
@@ -146,7 +155,12 @@ async fn deliver(
         let texts: Vec<Option<String>> = match texts.into_iter().collect() {
             Ok(texts) => texts,
             Err(e) => {
-                tracing::warn!("cannot read the messages the inbox reports on: {e}");
+                if let Some(suppressed) = INBOX_UNREADABLE.allow() {
+                    tracing::warn!(
+                        suppressed,
+                        "cannot read the messages the inbox reports on: {e}"
+                    );
+                }
                 return Round::StoreFailed;
             }
         };

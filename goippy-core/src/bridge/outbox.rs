@@ -33,6 +33,9 @@ use crate::xmpp::backoff::Backoff;
 use super::Context;
 use super::notice::{self, Notice};
 
+static OUTBOX_UNREADABLE: crate::store::ratelimit::RateLimited =
+    crate::store::ratelimit::RateLimited::new(Duration::from_secs(60));
+
 /// How many queued jobs a runner reads at a time.
 const PAGE: u32 = 16;
 /// Pause after a round that made no progress (the database is down, a
@@ -148,7 +151,13 @@ async fn run(ctx: Arc<Context>, goip_id: String, poke: Arc<Notify>, phase: watch
             }
             Err(StoreError::Closed) => break,
             Err(e) => {
-                tracing::warn!(goip_id, "cannot read the outbox: {e}");
+                if let Some(suppressed) = OUTBOX_UNREADABLE.allow() {
+                    tracing::warn!(
+                        goip_id,
+                        suppressed,
+                        "cannot read the outbox (tried again later): {e}"
+                    );
+                }
                 (Vec::new(), false)
             }
         };

@@ -50,7 +50,7 @@ mod error;
 mod legacy;
 mod mysql;
 mod queries;
-mod ratelimit;
+pub(crate) mod ratelimit;
 mod records;
 mod rows;
 mod spool;
@@ -571,9 +571,12 @@ impl Store {
             definition.allow_regex,
         )?;
         let change = self
-            .inner
-            .backend
-            .add_or_update_gateway(&valid, Timestamp::now())
+            .read(
+                "saving a gateway",
+                self.inner
+                    .backend
+                    .add_or_update_gateway(&valid, Timestamp::now()),
+            )
             .await?;
         let gateway = self
             .gateway_by_ext(&valid.ext)
@@ -588,14 +591,23 @@ impl Store {
             .gateway_by_ext(ext)
             .await?
             .ok_or_else(|| StoreError::UnknownExtension(ext.to_string()))?;
-        if !self.inner.backend.remove_gateway(ext).await? {
+        if !self
+            .read("removing a gateway", self.inner.backend.remove_gateway(ext))
+            .await?
+        {
             return Err(StoreError::UnknownExtension(ext.to_string()));
         }
         Ok(gateway)
     }
 
     pub async fn set_gateway_enabled(&self, ext: &str, enabled: bool) -> Result<(), StoreError> {
-        if self.inner.backend.set_gateway_enabled(ext, enabled).await? {
+        if self
+            .read(
+                "enabling or disabling a gateway",
+                self.inner.backend.set_gateway_enabled(ext, enabled),
+            )
+            .await?
+        {
             Ok(())
         } else {
             Err(StoreError::UnknownExtension(ext.to_string()))
