@@ -475,7 +475,11 @@ async fn sighup_reloads_gateways_and_the_log_level_without_closing_the_socket() 
         .wait_for_log("the configuration cannot be used, keeping the running one")
         .await;
     goippy.signal("INT").expect("SIGINT");
-    assert!(exited(&mut goippy, Duration::from_secs(10)).await);
+    assert!(
+        exited(&mut goippy, Duration::from_secs(10)).await,
+        "a clean exit\n{}",
+        instance.log()
+    );
     assert!(instance.log().contains("SIGINT received, stopping"));
     assert!(
         !instance.log().contains(SMS_SECRET),
