@@ -703,14 +703,8 @@ async fn a_frozen_database_holds_up_no_message() {
     .expect("device");
     instance.wait_for_log("channel online").await;
 
-    let pid = mariadb.pid().expect("mariadb pid").to_string();
-    let signal = |sig: &str| {
-        let status = Command::new("kill")
-            .args([sig, pid.as_str()])
-            .status()
-            .expect("kill");
-        assert!(status.success(), "kill {sig} {pid}");
-    };
+    let pid = mariadb.pid().expect("mariadb pid");
+    let signal = |sig: &str| kill(sig, pid);
     signal("-STOP");
     let frozen = device
         .inbound_sms(1, "+37255512345", "while frozen")
@@ -835,14 +829,8 @@ async fn a_reload_waiting_for_the_database_holds_up_neither_the_watchdog_nor_a_s
     tokio::task::block_in_place(|| instance.cli(&["--add", EXT, GOIP_PASS, "--goip-id", GOIP_ID]));
     let mut goippy = instance.spawn();
     instance.wait_for_notice("READY=1", 1).await;
-    let pid = mariadb.pid().expect("mariadb pid").to_string();
-    let signal = |sig: &str| {
-        let status = Command::new("kill")
-            .args([sig, pid.as_str()])
-            .status()
-            .expect("kill");
-        assert!(status.success(), "kill {sig} {pid}");
-    };
+    let pid = mariadb.pid().expect("mariadb pid");
+    let signal = |sig: &str| kill(sig, pid);
     signal("-STOP");
     goippy.signal("HUP").expect("SIGHUP");
     instance.wait_for_notice("RELOADING=1", 1).await;
@@ -863,6 +851,15 @@ async fn a_reload_waiting_for_the_database_holds_up_neither_the_watchdog_nor_a_s
         stop.elapsed(),
         instance.log()
     );
+}
+
+/// Sends `sig` (`-STOP`, `-CONT`) to the process `pid` (a server of the test's own).
+fn kill(sig: &str, pid: u32) {
+    let status = Command::new("kill")
+        .args([sig, &pid.to_string()])
+        .status()
+        .expect("kill");
+    assert!(status.success(), "kill {sig} {pid}");
 }
 
 /// A small file system, mounted for one test and unmounted after it.

@@ -649,13 +649,7 @@ impl Writer {
     /// Takes a write from the queue (and what else is queued, up to a
     /// batch): into a new batch, spooled at once when [`Writer::spooling`].
     async fn take(&mut self, first: Job) {
-        let mut jobs = vec![first];
-        while jobs.len() < self.shared.config.max_batch {
-            match self.rx.try_recv() {
-                Ok(job) => jobs.push(job),
-                Err(_) => break,
-            }
-        }
+        let jobs = self.queued(vec![first]);
         let with_states = !self.spooling();
         self.form_batch(jobs, with_states);
         if self.spooling()
@@ -663,6 +657,17 @@ impl Writer {
         {
             self.keep(index).await;
         }
+    }
+
+    /// `jobs` and what else waits in the queue, up to a batch.
+    fn queued(&mut self, mut jobs: Vec<Job>) -> Vec<Job> {
+        while jobs.len() < self.shared.config.max_batch {
+            match self.rx.try_recv() {
+                Ok(job) => jobs.push(job),
+                Err(_) => break,
+            }
+        }
+        jobs
     }
 
     /// Appends a batch of `jobs`, and of the waiting keepalive states when
@@ -724,13 +729,7 @@ impl Writer {
         if self.batches.is_empty() {
             // Nothing in flight: the keepalive states waiting, or writes
             // already in the queue, make the next batch.
-            let mut jobs = Vec::new();
-            while jobs.len() < self.shared.config.max_batch {
-                match self.rx.try_recv() {
-                    Ok(job) => jobs.push(job),
-                    Err(_) => break,
-                }
-            }
+            let jobs = self.queued(Vec::new());
             let with_states = !self.spooling();
             self.form_batch(jobs, with_states);
             if self.spooling() && !self.batches.is_empty() {
@@ -1071,13 +1070,7 @@ impl Writer {
         let Some(batch) = self.batches.front() else {
             // Nothing formed; writes still queued make batches as they come.
             if !self.intake_closed {
-                let mut jobs = Vec::new();
-                while jobs.len() < self.shared.config.max_batch {
-                    match self.rx.try_recv() {
-                        Ok(job) => jobs.push(job),
-                        Err(_) => break,
-                    }
-                }
+                let jobs = self.queued(Vec::new());
                 if !jobs.is_empty() {
                     self.form_batch(jobs, true);
                     if self.shared.giving_up.load(Ordering::Acquire) {
