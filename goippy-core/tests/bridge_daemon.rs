@@ -550,6 +550,39 @@ async fn ready_and_acking_while_prosody_is_down() {
     );
 }
 
+/// goippy running as systemd runs it, with one channel registered and
+/// online: the start of every fault test below.
+struct Running {
+    instance: Instance,
+    goippy: ChildGuard,
+    device: Device,
+    events: sim::Events,
+}
+
+impl Running {
+    async fn start(prosody: &Prosody, db: store_support::TestDb, extra: &str) -> Running {
+        let instance = Instance::with_db_and(prosody, "info", db, extra).await;
+        tokio::task::block_in_place(|| {
+            instance.cli(&["--add", EXT, GOIP_PASS, "--goip-id", GOIP_ID])
+        });
+        let goippy = instance.spawn();
+        instance.wait_for_notice("READY=1", 1).await;
+        let (device, events) = Device::start(device_config(
+            instance.udp_port,
+            vec![ChannelConfig::new(1, GOIP_ID, GOIP_PASS, OWN_NUMBER)],
+        ))
+        .await
+        .expect("device");
+        instance.wait_for_log("channel online").await;
+        Running {
+            instance,
+            goippy,
+            device,
+            events,
+        }
+    }
+}
+
 /// The database dies in the middle of traffic, goippy is restarted while
 /// it is still down, and comes back: nothing is lost and nothing is
 /// doubled. The GoIP gets its acks all along (the spool keeps what the
@@ -568,17 +601,12 @@ async fn a_dead_database_loses_nothing_across_a_restart() {
     let db = store_support::TestDb::from_mysql(
         tokio::task::block_in_place(|| mariadb.create_database()).expect("database"),
     );
-    let instance = Instance::with_db(&prosody, "info", db).await;
-    tokio::task::block_in_place(|| instance.cli(&["--add", EXT, GOIP_PASS, "--goip-id", GOIP_ID]));
-    let mut goippy = instance.spawn();
-    instance.wait_for_notice("READY=1", 1).await;
-    let (device, mut events) = Device::start(device_config(
-        instance.udp_port,
-        vec![ChannelConfig::new(1, GOIP_ID, GOIP_PASS, OWN_NUMBER)],
-    ))
-    .await
-    .expect("device");
-    instance.wait_for_log("channel online").await;
+    let Running {
+        instance,
+        mut goippy,
+        device,
+        mut events,
+    } = Running::start(&prosody, db, "").await;
 
     // Traffic flows: an SMS each way.
     let before = device
@@ -691,17 +719,12 @@ async fn a_frozen_database_holds_up_no_message() {
     let db = store_support::TestDb::from_mysql(
         tokio::task::block_in_place(|| mariadb.create_database()).expect("database"),
     );
-    let instance = Instance::with_db_and(&prosody, "info", db, "DB_TIMEOUT = 2\n").await;
-    tokio::task::block_in_place(|| instance.cli(&["--add", EXT, GOIP_PASS, "--goip-id", GOIP_ID]));
-    let mut goippy = instance.spawn();
-    instance.wait_for_notice("READY=1", 1).await;
-    let (device, mut events) = Device::start(device_config(
-        instance.udp_port,
-        vec![ChannelConfig::new(1, GOIP_ID, GOIP_PASS, OWN_NUMBER)],
-    ))
-    .await
-    .expect("device");
-    instance.wait_for_log("channel online").await;
+    let Running {
+        instance,
+        mut goippy,
+        device,
+        mut events,
+    } = Running::start(&prosody, db, "DB_TIMEOUT = 2\n").await;
 
     let pid = mariadb.pid().expect("mariadb pid");
     let signal = |sig: &str| kill(sig, pid);
@@ -924,17 +947,12 @@ async fn a_full_disk_loses_no_message() {
     let prosody = tokio::task::block_in_place(prosody);
     let mut users = Peer::connect_answering_pings(&prosody, USERS, USERS_SECRET).await;
     let db = store_support::sqlite_at(disk.path().join("goippy.db"));
-    let instance = Instance::with_db_and(&prosody, "info", db, "DB_TIMEOUT = 3\n").await;
-    tokio::task::block_in_place(|| instance.cli(&["--add", EXT, GOIP_PASS, "--goip-id", GOIP_ID]));
-    let mut goippy = instance.spawn();
-    instance.wait_for_notice("READY=1", 1).await;
-    let (device, mut events) = Device::start(device_config(
-        instance.udp_port,
-        vec![ChannelConfig::new(1, GOIP_ID, GOIP_PASS, OWN_NUMBER)],
-    ))
-    .await
-    .expect("device");
-    instance.wait_for_log("channel online").await;
+    let Running {
+        instance,
+        mut goippy,
+        device,
+        mut events,
+    } = Running::start(&prosody, db, "DB_TIMEOUT = 3\n").await;
     assert!(
         disk.path().join("goippy.spool.db").exists(),
         "the spool is next to DB_FILE"
