@@ -198,6 +198,10 @@ pub struct Config {
     pub log_level: Option<String>,
     /// Country calling code for the national-number rule (`0…` → `+<cc>…`).
     pub country_code: Option<String>,
+    /// `SMS_JOIN_WAIT`: how long an inbound SMS of full segment length
+    /// waits for its continuation, for GoIPs that hand over the parts of a
+    /// long SMS one by one; zero delivers every part as it comes.
+    pub sms_join_wait: Duration,
 }
 
 /// A configuration that cannot be used, with every problem found in it.
@@ -257,6 +261,7 @@ pub const KNOWN_KEYS: &[&str] = &[
     "GOIP_SMS_TIMEOUT",
     "GOIP_USSD_TIMEOUT",
     "SMS_COUNTRY_CODE",
+    "SMS_JOIN_WAIT",
     "DB_BACKEND",
     "DB_FILE",
     "DB_HOST",
@@ -348,6 +353,7 @@ impl Config {
         let sms_timeout = r.seconds("GOIP_SMS_TIMEOUT", 180, 65, 3600);
         let ussd_timeout = r.seconds("GOIP_USSD_TIMEOUT", 30, 10, 300);
         let country_code = r.country_code("SMS_COUNTRY_CODE");
+        let sms_join_wait = r.seconds("SMS_JOIN_WAIT", 10, 0, 120);
 
         let db = r.db();
         let db_timeout = r.seconds("DB_TIMEOUT", 10, 1, 300);
@@ -413,6 +419,7 @@ impl Config {
                 log_days: log_days?,
                 log_level: log_level?,
                 country_code: country_code?,
+                sms_join_wait: sms_join_wait?,
             })
         })();
         match config {
@@ -480,6 +487,7 @@ impl Config {
                     .map(quote)
                     .unwrap_or_else(|| "(none)".into()),
             ),
+            ("SMS_JOIN_WAIT", self.sms_join_wait.as_secs().to_string()),
         ];
         match &self.db {
             DbSettings::Sqlite { file } => {
@@ -929,6 +937,13 @@ GOIP_USSD_TIMEOUT      = 30
 # Country calling code for numbers written nationally (0555… → +372555…).
 # SMS_COUNTRY_CODE     = "372"
 
+# Seconds an inbound SMS of exactly one segment's length (153 GSM-7
+# characters, 67 in UCS-2, or one less before a € or an emoji) waits for its
+# continuation. Some GoIP firmware hands each part of a long SMS over as an
+# SMS of its own; such parts are joined into one message. Everything else is
+# delivered at once. 0 delivers every part as it comes.
+SMS_JOIN_WAIT          = 10
+
 # --- Database -------------------------------------------------------------
 
 # "sqlite" (embedded, the default) or "mysql" (MySQL/MariaDB, for production).
@@ -1249,6 +1264,23 @@ LOG_DAYS               = 3
                 r#"SMS_COUNTRY_CODE: expected a country calling code such as "372", got "0372""#
                     .to_string()
             ]
+        );
+    }
+
+    #[test]
+    fn sms_join_wait() {
+        let (cfg, _) = parse(MINIMAL).expect("minimal config");
+        assert_eq!(cfg.sms_join_wait, Duration::from_secs(10));
+        assert!(
+            cfg.effective_settings()
+                .contains("SMS_JOIN_WAIT          = 10\n")
+        );
+        let (cfg, _) = parse(&format!("{MINIMAL}SMS_JOIN_WAIT = 0\n")).expect("off");
+        assert_eq!(cfg.sms_join_wait, Duration::ZERO);
+        let p = problems(&format!("{MINIMAL}SMS_JOIN_WAIT = 600\n"));
+        assert_eq!(
+            p,
+            ["SMS_JOIN_WAIT: expected a number of seconds 0–120, got 600"]
         );
     }
 }

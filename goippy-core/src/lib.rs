@@ -3,10 +3,11 @@
 //! The crate has two layers, split by the `daemon` feature:
 //!
 //! * the **pure part** (always built): [`number`] (what a phone number is),
-//!   [`alias`] (how `+N@example.org` maps to goippy's component domain) and
-//!   [`goip`] (the GoIP wire format). It does no I/O and has no heavy
-//!   dependencies, so Prosody's `mod_sms_alias` native library links the very
-//!   same rules the daemon uses;
+//!   [`alias`] (how `+N@example.org` maps to goippy's component domain),
+//!   [`goip`] (the GoIP wire format) and [`segments`] (how a phone cuts a
+//!   long SMS into parts). It does no I/O and has no heavy dependencies, so
+//!   Prosody's `mod_sms_alias` native library links the very same rules the
+//!   daemon uses;
 //! * the **daemon** (feature `daemon`, on by default): configuration, the UDP
 //!   engine, storage, the XMPP component, the [`bridge`] that joins them,
 //!   and the command line.
@@ -20,6 +21,7 @@
 pub mod alias;
 pub mod goip;
 pub mod number;
+pub mod segments;
 
 #[cfg(feature = "daemon")]
 pub mod bridge;

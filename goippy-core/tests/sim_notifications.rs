@@ -51,6 +51,61 @@ async fn receive_is_retransmitted_until_acked() {
     device.shutdown().await;
 }
 
+/// The RECEIVE texts the server gets next, acking each.
+async fn receive_texts(server: &Server, n: usize) -> Vec<String> {
+    let mut texts = Vec::new();
+    while texts.len() < n {
+        let r = server.expect_tag("RECEIVE").await;
+        server.ack(&r).await;
+        let NotificationKind::Receive(receive) = &r.notification().kind else {
+            panic!("not a RECEIVE: {}", r.text)
+        };
+        if !texts.contains(&receive.msg) {
+            texts.push(receive.msg.clone());
+        }
+    }
+    texts
+}
+
+#[tokio::test]
+async fn a_long_sms_is_handed_over_in_parts_when_splitting_is_on() {
+    use goippy_core::sim::{ScriptCommand, parse_line};
+    let server = Server::bind().await;
+    let (device, _events) = start(&server, 1, |c| c.split_sms = true).await;
+    let sms = |text: &str| -> ScriptCommand {
+        parse_line(&format!("sms 1 +37255512345 {text}"))
+            .unwrap()
+            .unwrap()
+    };
+    // GSM-7: 153 septets a part; the € (two septets) does not fit the
+    // first part's last septet and opens the second.
+    let gsm = format!("{}€ and the rest", "a".repeat(152));
+    device.execute(sms(&gsm)).await.unwrap();
+    assert_eq!(
+        receive_texts(&server, 2).await,
+        ["a".repeat(152), "€ and the rest".to_string()]
+    );
+    // UCS-2 (an emoji makes it so): 67 UTF-16 units a part, the emoji two.
+    let ucs = format!("{}😀{}", "д".repeat(100), "b".repeat(40));
+    device.execute(sms(&ucs)).await.unwrap();
+    let parts = receive_texts(&server, 3).await;
+    assert_eq!(parts[0], "д".repeat(67));
+    assert_eq!(parts[1], format!("{}😀{}", "д".repeat(33), "b".repeat(32)));
+    assert_eq!(parts[2], "b".repeat(8));
+    assert_eq!(parts.concat(), ucs);
+    // A text that fits one SMS is one RECEIVE; `split off` sends whole.
+    device.execute(sms("short")).await.unwrap();
+    assert_eq!(receive_texts(&server, 1).await, ["short"]);
+    device
+        .execute(parse_line("split off").unwrap().unwrap())
+        .await
+        .unwrap();
+    device.execute(sms(&gsm)).await.unwrap();
+    assert_eq!(receive_texts(&server, 1).await, [gsm]);
+    server.expect_silence(Duration::from_millis(300)).await;
+    device.shutdown().await;
+}
+
 #[tokio::test]
 async fn after_four_copies_the_device_gives_up() {
     let server = Server::bind().await;

@@ -30,6 +30,8 @@ Examples:
       quick and machine-readable, for a test harness on stdin/stdout
   goip-sim --ussd-reply '*100#=Balance: 5.00 EUR' --ussd-reply '*111#=Your number is +37255500001'
   goip-sim --fail '1 drop-msg 2' --fail 'all deliver-state 70'
+  goip-sim --split-sms
+      a long SMS typed as `sms 1 …` arrives as several RECEIVEs, one per part
   goip-sim --script demo.sim --exit-after-script
 
 Then type commands (or pipe them in); `help` lists them all:
@@ -119,6 +121,14 @@ struct Cli {
     /// Append this many '@' to USSD replies (GSM 7-bit padding, as some devices do)
     #[arg(long, value_name = "N", default_value_t = 0)]
     ussd_padding: usize,
+
+    /// Hand a long inbound SMS over as one RECEIVE per part, as GoIP firmware
+    /// that drops the concatenation header does: parts of 153 GSM-7 characters
+    /// (an extension character such as € counts two) or, when the text needs
+    /// UCS-2, 67 UTF-16 units (an emoji counts two); never cut inside a
+    /// character. The script's `split on|off` switches it
+    #[arg(long)]
+    split_sms: bool,
 
     /// A failure mode from the start, as the script's `fail` takes it:
     /// "CH MODE ARGS…", e.g. "1 drop-msg 2" or "all silence"; repeatable
@@ -452,6 +462,7 @@ async fn build_config(cli: &Cli) -> Result<DeviceConfig, String> {
     };
     config.ussd = ussd_table(&cli.ussd_reply)?;
     config.ussd_padding = cli.ussd_padding;
+    config.split_sms = cli.split_sms;
     for spec in &cli.fail {
         apply_fail(&mut config, spec)?;
     }

@@ -19,6 +19,12 @@
 //! A row may become more than one stanza: a failure is an error and a note
 //! (`notice.rs`); the note quotes the failed message, whose text the pump
 //! reads from the outbox first.
+//!
+//! And several rows may become one stanza: the parts of a long SMS that the
+//! GoIP handed over one by one ([`concat`]). A part of full segment length
+//! waits (stays in the inbox, unsent) up to SMS_JOIN_WAIT for the next;
+//! the parts go out as one message and are all marked delivered once
+//! Prosody has confirmed it.
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -35,8 +41,10 @@ use crate::xmpp::{LinkState, SendError};
 use super::Context;
 use super::notice::{RenderEnv, Rendered, render, reports_on};
 
+mod concat;
 mod unmarked;
 
+use concat::{Joiner, Out};
 use unmarked::Unmarked;
 
 static INBOX_UNREADABLE: crate::store::ratelimit::RateLimited =
@@ -57,6 +65,8 @@ struct Memory {
     warned: HashSet<LogId>,
     /// Rows delivered that the database would not mark delivered.
     unmarked: Unmarked,
+    /// Parts of long SMS waiting for their continuation.
+    joiner: Joiner,
 }
 
 /// How a round ended.
@@ -74,10 +84,12 @@ pub(crate) async fn run(
     mut state: watch::Receiver<LinkState>,
     mut stop: watch::Receiver<bool>,
     retry: Duration,
+    join_wait: Duration,
 ) {
     let mut memory = Memory {
         warned: HashSet::new(),
         unmarked: Unmarked::new(REMARK_AFTER),
+        joiner: Joiner::new(join_wait),
     };
     loop {
         let round = if state.borrow_and_update().is_connected() {
@@ -86,7 +98,12 @@ pub(crate) async fn run(
             Round::LinkDown
         };
         let pause = match round {
-            Round::Done | Round::LinkDown => retry,
+            // A part of a long SMS waiting for its continuation is
+            // delivered alone when its time is up.
+            Round::Done => memory.joiner.next_release().map_or(retry, |at| {
+                retry.min(at.saturating_duration_since(tokio::time::Instant::now()))
+            }),
+            Round::LinkDown => retry,
             Round::StoreFailed => retry.min(Duration::from_secs(5)),
         };
         if *stop.borrow() {
@@ -112,7 +129,8 @@ pub(crate) async fn run(
 /// One round: everything deliverable, page by page. A started page is
 /// always finished (confirmed and marked), so that stopping never leaves
 /// stanzas sent but unmarked; between pages the round ends early when
-/// `stop` is set or `deadline` has passed.
+/// `stop` is set or `deadline` has passed. Parts of a long SMS that waits
+/// for its next part are not sent (see [`concat`]).
 async fn deliver(
     ctx: &Context,
     memory: &mut Memory,
@@ -120,6 +138,7 @@ async fn deliver(
     deadline: Option<tokio::time::Instant>,
 ) -> Round {
     let mut after: Option<LogId> = None;
+    memory.joiner.start_round();
     loop {
         if *stop.borrow() || deadline.is_some_and(|d| tokio::time::Instant::now() >= d) {
             return Round::Done;
@@ -138,10 +157,10 @@ async fn deliver(
                 return Round::StoreFailed;
             }
         };
-        let Some(last) = page.last() else {
-            return Round::Done;
-        };
-        after = Some(last.id);
+        if let Some(last) = page.last() {
+            after = Some(last.id);
+        }
+        let last_page = page.len() < PAGE as usize;
         let now = tokio::time::Instant::now();
         // Delivered already, only their mark is missing: not sent again.
         let (remark, fresh): (Vec<&InboxItem>, Vec<&InboxItem>) = page
@@ -151,7 +170,12 @@ async fn deliver(
             .into_iter()
             .filter(|item| memory.unmarked.due(item.id, now))
             .collect();
-        let texts = join_all(fresh.iter().map(|item| reported_text(ctx, item))).await;
+        // Long SMS: a part that may go on waits (it is not in `outs`), the
+        // parts of one message come as one.
+        let outs = memory
+            .joiner
+            .page(&fresh, last_page, now, std::time::SystemTime::now());
+        let texts = join_all(outs.iter().map(|out| reported_text(ctx, out.message()))).await;
         let texts: Vec<Option<String>> = match texts.into_iter().collect() {
             Ok(texts) => texts,
             Err(e) => {
@@ -164,8 +188,9 @@ async fn deliver(
                 return Round::StoreFailed;
             }
         };
-        let mut ready: Vec<Ready<'_>> = Vec::with_capacity(fresh.len());
-        for (item, text) in fresh.iter().zip(&texts) {
+        let mut ready: Vec<Ready<'_>> = Vec::with_capacity(outs.len());
+        for (out, text) in outs.iter().zip(&texts) {
+            let item = out.message();
             let recipient = recipient(ctx, item);
             let env = RenderEnv {
                 addressing: &ctx.addressing,
@@ -174,10 +199,10 @@ async fn deliver(
                 reported_text: text.as_deref(),
             };
             match render(item, &env) {
-                Rendered::Send(stanzas) => ready.push(Ready::new(item, stanzas)),
+                Rendered::Send(stanzas) => ready.push(Ready::new(out, stanzas)),
                 Rendered::Nothing(why) => {
                     tracing::debug!(log_id = item.id.0, why, "inbox row needs no stanza");
-                    ready.push(Ready::new(item, Vec::new()));
+                    ready.push(Ready::new(out, Vec::new()));
                 }
                 Rendered::Wait(why) => {
                     let warned = &mut memory.warned;
@@ -199,7 +224,8 @@ async fn deliver(
             return Round::LinkDown;
         }
         mark(ctx, memory, &ready, &remark, now).await;
-        if page.len() < PAGE as usize {
+        if last_page {
+            memory.joiner.finish_round();
             return Round::Done;
         }
     }
@@ -214,13 +240,24 @@ async fn mark(
     remark: &[&InboxItem],
     now: tokio::time::Instant,
 ) {
-    let marks = ready.iter().map(|r| ctx.store.mark_delivered(r.item.id));
-    for (r, result) in ready.iter().zip(join_all(marks).await) {
+    // Every row a stanza delivered: one, or the parts of a long SMS.
+    let mut rows: Vec<(&Ready<'_>, &InboxItem)> = Vec::with_capacity(ready.len());
+    for r in ready {
+        for part in r.parts {
+            rows.push((r, part));
+        }
+    }
+    let marks = join_all(
+        rows.iter()
+            .map(|(_, part)| ctx.store.mark_delivered(part.id)),
+    )
+    .await;
+    for ((r, part), result) in rows.into_iter().zip(marks) {
         match result {
             Ok(()) if r.sent => tracing::info!(
-                log_id = r.item.id.0,
-                goip_id = %r.item.goip_id,
-                kind = r.item.kind.as_str(),
+                log_id = part.id.0,
+                goip_id = %part.goip_id,
+                kind = part.kind.as_str(),
                 to = %r.to,
                 xmpp_id = %r.xmpp_id,
                 "inbound delivered to XMPP"
@@ -228,11 +265,21 @@ async fn mark(
             Ok(()) | Err(StoreError::UnknownMessage(_)) => {}
             // Stopping: the next start sends it again.
             Err(e @ (StoreError::Closed | StoreError::Abandoned)) => tracing::warn!(
-                log_id = r.item.id.0,
+                log_id = part.id.0,
                 "delivered, but not marked so (it is sent again after a restart): {e}"
             ),
-            Err(e) => memory.unmarked.refused(r.item, &e, now),
+            Err(e) => memory.unmarked.refused(part, &e, now),
         }
+    }
+    for r in ready.iter().filter(|r| r.sent && r.parts.len() > 1) {
+        let log_ids: Vec<String> = r.parts.iter().map(|p| p.id.0.to_string()).collect();
+        tracing::info!(
+            log_id = r.item.id.0,
+            log_ids = %log_ids.join(","),
+            parts = r.parts.len(),
+            xmpp_id = %r.xmpp_id,
+            "the parts of a long SMS were delivered as one message"
+        );
     }
     let remarks = remark.iter().map(|item| ctx.store.mark_delivered(item.id));
     for (item, result) in remark.iter().zip(join_all(remarks).await) {
@@ -285,9 +332,11 @@ async fn send_page(ctx: &Context, ready: &mut [Ready<'_>]) -> Result<(), SendErr
 
 /// An inbox row on its way: its stanzas (none if there is nothing to
 /// send) and what the log line says about it (the first stanza's
-/// addressee and id).
+/// addressee and id); `parts`, the rows it delivers (the row itself, or
+/// the parts of a long SMS that `item` joins).
 struct Ready<'a> {
     item: &'a InboxItem,
+    parts: &'a [InboxItem],
     stanzas: Vec<Stanza>,
     to: String,
     xmpp_id: String,
@@ -295,7 +344,7 @@ struct Ready<'a> {
 }
 
 impl<'a> Ready<'a> {
-    fn new(item: &'a InboxItem, stanzas: Vec<Stanza>) -> Self {
+    fn new(out: &'a Out<'_>, stanzas: Vec<Stanza>) -> Self {
         let (to, xmpp_id) = match stanzas.first() {
             Some(Stanza::Message(m)) => (
                 m.to.as_ref().map(|j| j.to_string()).unwrap_or_default(),
@@ -304,7 +353,8 @@ impl<'a> Ready<'a> {
             _ => (String::new(), String::new()),
         };
         Ready {
-            item,
+            item: out.message(),
+            parts: out.parts(),
             stanzas,
             to,
             xmpp_id,

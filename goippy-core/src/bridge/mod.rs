@@ -17,7 +17,9 @@
 //! * `inbox.rs`, the pump: on every new row, on every (re)connection of the
 //!   XMPP link and every few seconds, it sends the undelivered inbox rows in
 //!   order and marks them delivered only once Prosody has confirmed them
-//!   ([`crate::xmpp::XmppHandle::send_confirmed`]). `notice.rs` says which
+//!   ([`crate::xmpp::XmppHandle::send_confirmed`]); the parts of a long SMS
+//!   that the GoIP handed over one by one go as one message
+//!   (`inbox/concat.rs`). `notice.rs` says which
 //!   stanza a row becomes — including the receipts and errors for what users
 //!   sent, which are inbox rows too (*notices*), stored in the same
 //!   transaction as the outbox change they report.
@@ -90,6 +92,9 @@ pub struct BridgeConfig {
     /// How often the inbox is looked at without being poked (rows that
     /// waited for a user mapping, a database that was unreachable).
     pub inbox_retry: Duration,
+    /// `SMS_JOIN_WAIT`: how long a part of a long SMS waits for the next
+    /// (zero: parts are delivered as they come).
+    pub sms_join_wait: Duration,
 }
 
 impl BridgeConfig {
@@ -103,6 +108,7 @@ impl BridgeConfig {
             directory_refresh: DEFAULT_REFRESH,
             sendid_save_interval: Duration::from_secs(30),
             inbox_retry: Duration::from_secs(30),
+            sms_join_wait: config.sms_join_wait,
         }
     }
 }
@@ -294,6 +300,7 @@ impl Bridge {
             link_state.clone(),
             pump_stop,
             config.inbox_retry,
+            config.sms_join_wait,
         ));
         let router = tokio::spawn(router::run(ctx.clone(), xmpp_inbound));
         let sendids = tokio::spawn(sendids::run(ctx.clone(), config.sendid_save_interval));

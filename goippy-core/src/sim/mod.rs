@@ -53,6 +53,7 @@ pub mod ussd;
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use tokio::net::UdpSocket;
@@ -154,6 +155,9 @@ pub struct DeviceConfig {
     pub ussd: UssdTable,
     /// `@` characters appended to every USSD reply (GSM 7-bit padding).
     pub ussd_padding: usize,
+    /// Hand a long inbound SMS over in parts, one RECEIVE per segment, the
+    /// way some GoIP firmware does (see [`Device::inbound_sms_parts`]).
+    pub split_sms: bool,
 }
 
 /// The local address to bind for talking to `server`: loopback for a
@@ -179,6 +183,7 @@ impl DeviceConfig {
             timing: Timing::default(),
             ussd: UssdTable::default(),
             ussd_padding: 0,
+            split_sms: false,
         }
     }
 
@@ -331,6 +336,8 @@ struct ChannelHandle {
 pub struct Device {
     channels: Vec<ChannelHandle>,
     events: EventSink,
+    /// [`DeviceConfig::split_sms`], switched by the script's `split`.
+    split_sms: AtomicBool,
 }
 
 impl std::fmt::Debug for Device {
@@ -394,6 +401,7 @@ impl Device {
                 .collect(),
         });
         let ussd_table = Arc::new(config.ussd);
+        let split_sms = AtomicBool::new(config.split_sms);
         let mut channels = Vec::with_capacity(sockets.len());
         for (i, (channel, (socket, local_addr))) in
             config.channels.into_iter().zip(sockets).enumerate()
@@ -422,6 +430,7 @@ impl Device {
             Device {
                 channels,
                 events: sink,
+                split_sms,
             },
             events,
         ))
@@ -493,6 +502,30 @@ impl Device {
         };
         self.ask(channel, |reply| Request::Inject { what, reply })
             .await?
+    }
+
+    /// A long inbound SMS the way GoIP firmware that drops the
+    /// concatenation header hands it over: one `RECEIVE` per segment, in
+    /// order, each with its own recvid, cut as the sender's phone cut it
+    /// ([`crate::segments::split`]: 153 GSM-7 septets or 67 UCS-2 units,
+    /// never inside a character). A text that fits one SMS is one RECEIVE.
+    /// Returns the recvids.
+    pub async fn inbound_sms_parts(
+        &self,
+        channel: usize,
+        from: &str,
+        text: &str,
+    ) -> Result<Vec<String>, SimError> {
+        let mut recvids = Vec::new();
+        for part in crate::segments::split(text) {
+            recvids.push(self.inbound_sms(channel, from, part).await?);
+        }
+        Ok(recvids)
+    }
+
+    /// Whether the script's `sms` hands long texts over in parts.
+    pub fn set_split_sms(&self, split: bool) {
+        self.split_sms.store(split, Ordering::Relaxed);
     }
 
     /// A delivery report for `sms_no` (state 0 = delivered). Returns its
@@ -573,8 +606,13 @@ impl Device {
                 from,
                 text,
             } => {
-                self.inbound_sms(channel, &from, &text).await?;
+                if self.split_sms.load(Ordering::Relaxed) {
+                    self.inbound_sms_parts(channel, &from, &text).await?;
+                } else {
+                    self.inbound_sms(channel, &from, &text).await?;
+                }
             }
+            ScriptCommand::Split(split) => self.set_split_sms(split),
             ScriptCommand::Deliver {
                 channel,
                 sms_no,
@@ -627,7 +665,9 @@ impl Device {
     /// [`Event::Stopped`]. Notifications still waiting for an ack are given
     /// up without a `not_acked` event.
     pub async fn shutdown(self) {
-        let Device { channels, events } = self;
+        let Device {
+            channels, events, ..
+        } = self;
         let mut tasks = Vec::with_capacity(channels.len());
         for handle in channels {
             // Dropping the sender ends the channel's loop.

@@ -4,6 +4,7 @@
 //!
 //! ```text
 //! sms <ch> <from> <text…>                  an inbound SMS (RECEIVE)
+//! split on|off                             hand long SMS over one RECEIVE per part
 //! deliver <ch> <sms_no> <state> [<number>] a delivery report (DELIVER)
 //! ussn <ch> <text…>                        network USSD text (USSN)
 //! call <ch> in|out <number> [<seconds>] [<cause…>]
@@ -71,6 +72,8 @@ pub enum ScriptCommand {
     Status {
         channels: Channels,
     },
+    /// Whether `sms` hands a long text over one RECEIVE per segment.
+    Split(bool),
     Sleep(Duration),
     Help,
     Quit,
@@ -91,6 +94,8 @@ impl ScriptError {
 pub const HELP: &str = "\
 Commands (channels count from 1; `all` works for fail, keepalive and status):
   sms <ch> <from> <text…>                  inbound SMS; text to end of line, \\n \\r \\t \\\\ escapes
+  split on|off                             long SMS as one RECEIVE per part (153 GSM-7 / 67 UCS-2
+                                           characters each), as some GoIP firmware sends them
   deliver <ch> <sms_no> <state> [<number>] delivery report (state 0 = delivered)
   ussn <ch> <text…>                        USSD text pushed by the network
   call <ch> in|out <number> [<seconds>] [<cause…>]
@@ -320,6 +325,19 @@ pub fn parse_line(line: &str) -> Result<Option<ScriptCommand>, ScriptError> {
             w.finish()?;
             ScriptCommand::Status { channels }
         }
+        "split" => {
+            let split = match w.word("`on` or `off`")? {
+                "on" => true,
+                "off" => false,
+                other => {
+                    return Err(ScriptError::new(format!(
+                        "`split`: {other:?} is not `on` or `off`"
+                    )));
+                }
+            };
+            w.finish()?;
+            ScriptCommand::Split(split)
+        }
         "sleep" => {
             let d = parse_duration(w.word("a duration")?)
                 .map_err(|e| ScriptError::new(format!("`sleep`: {e}")))?;
@@ -489,6 +507,15 @@ mod tests {
             }
         );
         assert!(error("keepalive").contains("channel"));
+    }
+
+    #[test]
+    fn split() {
+        assert_eq!(parse("split on"), ScriptCommand::Split(true));
+        assert_eq!(parse("split off"), ScriptCommand::Split(false));
+        assert!(error("split").contains("`on` or `off`"));
+        assert!(error("split maybe").contains("not `on` or `off`"));
+        assert!(error("split on 1").contains("unexpected"));
     }
 
     #[test]

@@ -71,6 +71,8 @@ pub struct Options {
     /// The ACL of the test user's own gateway.
     pub allow_regex: Option<&'static str>,
     pub timing: sim::Timing,
+    /// SMS_JOIN_WAIT.
+    pub sms_join_wait: Duration,
 }
 
 impl Default for Options {
@@ -95,6 +97,7 @@ impl Default for Options {
                 ussd_delay: Duration::from_millis(50),
                 session_idle: Duration::from_secs(90),
             },
+            sms_join_wait: Duration::from_secs(2),
         }
     }
 }
@@ -239,6 +242,7 @@ impl World {
             directory_refresh: Duration::from_millis(200),
             sendid_save_interval: Duration::from_millis(500),
             inbox_retry: Duration::from_secs(1),
+            sms_join_wait: o.sms_join_wait,
         }
     }
 

@@ -13,6 +13,7 @@ mod console;
 mod devices;
 mod external;
 mod inbound;
+mod long_sms;
 mod offline;
 mod outbound;
 mod restarts;
