@@ -56,9 +56,10 @@ systemd services (one per extension; run as root):
   goippy --uninstall 2508            stop and remove goippy-2508 and /etc/goippy-2508.conf
   goippy --uninstall default         stop and remove goippy.service (/etc/goippy.conf is kept)
 
-Logging: -v (debug), -vv (trace), -q (warnings), -qq (errors). Without them, RUST_LOG
-(a tracing filter such as \"goippy_core=debug\") and then the configuration's LOG_LEVEL
-apply; the default is info. Under systemd the output is plain lines for journald.";
+Logging: -v (goippy's debug lines), -vv (goippy's trace), -q (warnings), -qq (errors).
+Without them, RUST_LOG (a tracing filter such as \"debug\", which includes every library's
+debug output, or \"info,sqlx=debug\") and then the configuration's LOG_LEVEL apply; the
+default is info. Colours only on a terminal; under systemd, plain lines for journald.";
 
 /// goippy: a bridge between GoIP GSM gateways and XMPP (SMS, USSD, call log).
 #[derive(Debug, Parser)]
@@ -169,7 +170,7 @@ pub struct Cli {
           help_heading = "Service installation")]
     pub useradd: PathBuf,
 
-    /// More log output (-v debug, -vv trace)
+    /// More log output: -v goippy's debug lines, -vv its trace (RUST_LOG reaches the libraries)
     #[arg(short, long, action = ArgAction::Count, conflicts_with = "quiet")]
     pub verbose: u8,
 

@@ -193,8 +193,9 @@ pub struct Config {
     pub store: StoreSettings,
     /// Delete `goippy_log` rows older than this many days; 0 keeps them forever.
     pub log_days: u32,
-    /// Default log filter (`info`, `debug`, `goippy_core=debug,info`…);
-    /// `RUST_LOG` and `-v`/`-q` take precedence.
+    /// Default log filter (`info`, `debug` — goippy's own —, or a tracing
+    /// filter such as `info,sqlx=debug`); `RUST_LOG` and `-v`/`-q` take
+    /// precedence.
     pub log_level: Option<String>,
     /// Country calling code for the national-number rule (`0…` → `+<cc>…`).
     pub country_code: Option<String>,
@@ -977,8 +978,9 @@ DB_WRITE_WAIT          = 1
 # the default). Undelivered messages are never deleted.
 LOG_DAYS               = 3
 
-# Log filter when neither RUST_LOG nor -v/-q is given: "info", "debug",
-# or a tracing filter such as "goippy_core=debug,info".
+# Log filter when neither RUST_LOG nor -v/-q is given: "info", "debug"
+# (goippy's own debug lines; the libraries stay at info), or a tracing
+# filter such as "info,sqlx=debug" (taken as written).
 # LOG_LEVEL            = "info"
 "##;
 
