@@ -300,14 +300,25 @@ fn write_new(path: &Path, text: &str) -> io::Result<SampleOutcome> {
     }
 }
 
-/// `--check`: the report printed on success, or the error.
+/// `--check`: the report printed on success, or the error (which carries
+/// the warnings too).
 pub fn check(path: &Path) -> Result<String, config::ConfigError> {
     let (config, warnings) = Config::load(path)?;
     let mut out = String::new();
     for w in &warnings {
         out.push_str(&format!("warning: {}: {w}\n", path.display()));
     }
-    out.push_str(&format!("{}: OK\n", path.display()));
+    match warnings.len() {
+        0 => out.push_str(&format!("{}: OK\n", path.display())),
+        1 => out.push_str(&format!(
+            "{}: OK, but see the warning above\n",
+            path.display()
+        )),
+        n => out.push_str(&format!(
+            "{}: OK, but see the {n} warnings above\n",
+            path.display()
+        )),
+    }
     out.push_str(&config.effective_settings());
     Ok(out)
 }

@@ -126,12 +126,14 @@ echo "goippy:x:998:{gid}:goippy SMS bridge:/var/lib/goippy:/usr/sbin/nologin" >>
         cmd.output().expect("run goippy")
     }
 
-    /// Writes the main configuration with `goippy --sample`, then applies
-    /// `edits` (pairs of whole lines: old, new).
+    /// Writes the main configuration with `goippy --sample`, gives it a
+    /// secret of its own (as the operator does; the placeholder is warned
+    /// about), then applies `edits` (pairs of whole lines: old, new).
     pub fn main_config(&self, edits: &[(&str, &str)]) -> PathBuf {
         let path = self.etc.join("goippy.conf");
         let out = goippy_plain(&["--sample", path.to_str().expect("utf-8")]);
         assert!(out.status.success(), "{}", show(&out));
+        edit(&path, &[(SAMPLE_SECRET, OWN_SECRET)]);
         edit(&path, edits);
         path
     }
@@ -192,6 +194,9 @@ pub fn edit(path: &Path, edits: &[(&str, &str)]) {
 
 /// The sample's lines, for [`edit`].
 pub const SAMPLE_PORT: &str = "GOIP_PORT              = 44444";
+pub const SAMPLE_SECRET: &str = "XMPP_COMPONENT_SECRET  = \"change-me\"";
+/// What [`Root::main_config`] puts instead of the placeholder.
+pub const OWN_SECRET: &str = "XMPP_COMPONENT_SECRET  = \"0f3c9a1d77e2b5c4\"";
 pub const SAMPLE_DATA_DOMAIN: &str = "XMPP_DATA_DOMAIN       = \"sms.example.org\"";
 pub const SAMPLE_COMPONENT: &str = "XMPP_COMPONENT_JID     = \"sms.example.org\"";
 
