@@ -20,7 +20,7 @@ use crate::config::{self, Config, DEFAULT_CONFIG_PATH, DEFAULT_SAMPLE_PATH};
 use crate::store::AdminCommand;
 use crate::systemd::{
     DEFAULT_ETC_DIR, DEFAULT_SYSTEMCTL, DEFAULT_SYSTEMD_RUN_DIR, DEFAULT_UNIT_DIR, DEFAULT_USERADD,
-    Host, InstanceName, OpsCommand,
+    Host, InstanceName, OpsCommand, STATE_DIR,
 };
 
 const EXAMPLES: &str = "\
@@ -170,6 +170,12 @@ pub struct Cli {
           help_heading = "Service installation")]
     pub useradd: PathBuf,
 
+    /// Where the units' StateDirectory=goippy is, for what --install checks
+    /// in it (a staging root's; the unit always uses /var/lib/goippy)
+    #[arg(long, value_name = "DIR", env = "GOIPPY_STATE_DIR", default_value = STATE_DIR,
+          help_heading = "Service installation")]
+    pub state_dir: PathBuf,
+
     /// More log output: -v goippy's debug lines, -vv its trace (RUST_LOG reaches the libraries)
     #[arg(short, long, action = ArgAction::Count, conflicts_with = "quiet")]
     pub verbose: u8,
@@ -251,6 +257,7 @@ impl Cli {
             &self.systemd_run_dir,
             &self.useradd,
         )
+        .with_state_dir(&self.state_dir)
     }
 
     /// -v minus -q: positive is chattier.

@@ -138,8 +138,7 @@ mod tests {
             tracing::debug!(target: "sqlx::query", "summary=\"SELECT …\"");
             tracing::info!(target: "sqlx::pool", "pool info");
         });
-        let seen = seen.0.lock().map(|s| s.clone()).unwrap_or_default();
-        seen
+        seen.0.lock().map(|s| s.clone()).unwrap_or_default()
     }
 
     #[test]

@@ -3,7 +3,8 @@
 //! `systemctl` that logs its arguments, and a fake `useradd` that adds the
 //! user to the root's own `etc/passwd`. The real `goippy` binary runs
 //! against it with `--etc-dir`, `--unit-dir`, `--systemctl`,
-//! `--systemd-run-dir` and `--useradd`, so nothing on the machine is touched.
+//! `--systemd-run-dir`, `--useradd` and `--state-dir`, so nothing on the
+//! machine is touched.
 #![allow(dead_code)] // each test file uses a different part
 
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
@@ -22,6 +23,8 @@ pub struct Root {
     /// `fail/<verb>` makes that verb fail with the file's text on stderr.
     pub state: PathBuf,
     pub fail: PathBuf,
+    /// What stands for /var/lib/goippy (`--state-dir`); not created.
+    pub state_dir: PathBuf,
     systemctl_log: PathBuf,
     useradd_log: PathBuf,
     /// Our own group: the one an unprivileged test may give files to.
@@ -75,6 +78,7 @@ fi
                 state = state.display(),
             ),
         );
+        let state_dir = path.join("var-lib-goippy");
         let useradd = path.join("bin-useradd");
         write_script(
             &useradd,
@@ -97,6 +101,7 @@ echo "goippy:x:998:{gid}:goippy SMS bridge:/var/lib/goippy:/usr/sbin/nologin" >>
             useradd,
             state,
             fail,
+            state_dir,
             systemctl_log,
             useradd_log,
             gid,
@@ -121,7 +126,9 @@ echo "goippy:x:998:{gid}:goippy SMS bridge:/var/lib/goippy:/usr/sbin/nologin" >>
             .arg("--systemd-run-dir")
             .arg(booted)
             .arg("--useradd")
-            .arg(&self.useradd);
+            .arg(&self.useradd)
+            .arg("--state-dir")
+            .arg(&self.state_dir);
         clean_env(&mut cmd);
         cmd.output().expect("run goippy")
     }
@@ -229,6 +236,7 @@ fn clean_env(cmd: &mut Command) {
         "GOIPPY_SYSTEMCTL",
         "GOIPPY_SYSTEMD_RUN_DIR",
         "GOIPPY_USERADD",
+        "GOIPPY_STATE_DIR",
     ] {
         cmd.env_remove(var);
     }
