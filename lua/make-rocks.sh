@@ -1,7 +1,7 @@
 #!/bin/sh
 # Packs mod_sms_alias for `prosodyctl install`, from this goippy checkout.
 #
-#   lua/make-rocks.sh [--binary] [--out DIR]
+#   lua/make-rocks.sh [--binary] [--out DIR] [--prosody-config FILE]
 #
 # Writes to DIR (default: target/rocks):
 #   mod_sms_alias-V.tar.gz               the source the rockspec builds from
@@ -14,17 +14,27 @@
 #
 # --binary runs the rockspec's cargo release build in this checkout (so it is
 # incremental) and packs the result. Needs luarocks and luarocks-admin.
+#
+# Then it prints the exact commands that install the rock into the Prosody
+# of this machine (the one configured in FILE, default
+# /etc/prosody/prosody.cfg.lua), as root. They use `prosodyctl --root`:
+# without it, prosodyctl run as root switches to the prosody user, which
+# cannot read a rock under /root (luarocks then says only "There is no
+# 'plugin_server' option"); and they give the installed files back to the
+# prosody user, so that its own later `prosodyctl install` can replace them.
 set -eu
 
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(dirname "$here")
 out="$root/target/rocks"
 binary=false
+prosody_config=
 while [ $# -gt 0 ]; do
 	case "$1" in
 		--binary) binary=true ;;
 		--out) shift; out=$1 ;;
-		*) echo "usage: $0 [--binary] [--out DIR]" >&2; exit 2 ;;
+		--prosody-config) shift; prosody_config=$1 ;;
+		*) echo "usage: $0 [--binary] [--out DIR] [--prosody-config FILE]" >&2; exit 2 ;;
 	esac
 	shift
 done
@@ -71,3 +81,34 @@ if $binary; then
 fi
 
 luarocks-admin --lua-version=5.4 make-manifest "$out" >/dev/null
+
+# Quoted for sh, so that the printed commands can be pasted as they are.
+quote() {
+	printf "'%s'" "$(printf '%s' "$1" | sed "s/'/'\\\\''/g")"
+}
+
+# Where `prosodyctl install` puts modules: the configuration's absolute
+# installer_plugin_path, or Debian's default.
+config_file=${prosody_config:-/etc/prosody/prosody.cfg.lua}
+plugins=$(sed -n 's/^[[:space:]]*installer_plugin_path[[:space:]]*=[[:space:]]*"\(\/[^"]*\)".*/\1/p' \
+	"$config_file" 2>/dev/null | tail -n 1)
+plugins=${plugins:-/var/lib/prosody/custom_plugins}
+prosodyctl=prosodyctl
+if [ -n "$prosody_config" ]; then
+	prosodyctl="prosodyctl --config $(quote "$prosody_config")"
+fi
+
+echo
+if $binary; then
+	rock=$(ls "$out/$name-1".*.rock | grep -v '\.src\.rock$' | head -n 1)
+	echo "To install it into this machine's Prosody, as root:"
+else
+	rock="$out/$name-1.src.rock"
+	# prosodyctl points HOME at Prosody's data directory, where rustup
+	# finds no toolchain: name this user's.
+	echo "To install it into this machine's Prosody (it builds with cargo there), as root:"
+	echo "  export RUSTUP_HOME=$(quote "${RUSTUP_HOME:-$HOME/.rustup}") CARGO_HOME=$(quote "${CARGO_HOME:-$HOME/.cargo}")"
+fi
+echo "  $prosodyctl --root install $(quote "$rock")"
+echo "  chown -R prosody:prosody $(quote "$plugins")"
+echo "then restart Prosody. On another server: copy the rock there and run the same with its path."

@@ -4,9 +4,10 @@
 # Debian packages: Prosody and Lua 5.4 (the module, its native library and the
 # Lua tests), luarocks (prosodyctl install), MariaDB (the MySQL backend tests),
 # systemd for systemd-analyze (the --install tests verify and rate the units it
-# writes; nothing needs systemd running).
+# writes; nothing needs systemd running), openssl for the tests' certificates
+# and their STARTTLS logins.
 GOIPPY_PACKAGES=(prosody lua5.4 liblua5.4-dev luarocks lua-busted mariadb-server
-                 gcc libc6-dev pkg-config curl ca-certificates procps systemd)
+                 gcc libc6-dev pkg-config curl ca-certificates procps systemd openssl)
 
 ensure_packages() {
     local missing=()

@@ -20,7 +20,7 @@ use crate::config::{self, Config, DEFAULT_CONFIG_PATH, DEFAULT_SAMPLE_PATH};
 use crate::store::AdminCommand;
 use crate::systemd::{
     DEFAULT_ETC_DIR, DEFAULT_SYSTEMCTL, DEFAULT_SYSTEMD_RUN_DIR, DEFAULT_UNIT_DIR, DEFAULT_USERADD,
-    Host, InstanceName, OpsCommand,
+    Host, InstanceName, OpsCommand, STATE_DIR,
 };
 
 const EXAMPLES: &str = "\
@@ -56,9 +56,10 @@ systemd services (one per extension; run as root):
   goippy --uninstall 2508            stop and remove goippy-2508 and /etc/goippy-2508.conf
   goippy --uninstall default         stop and remove goippy.service (/etc/goippy.conf is kept)
 
-Logging: -v (debug), -vv (trace), -q (warnings), -qq (errors). Without them, RUST_LOG
-(a tracing filter such as \"goippy_core=debug\") and then the configuration's LOG_LEVEL
-apply; the default is info. Under systemd the output is plain lines for journald.";
+Logging: -v (goippy's debug lines), -vv (goippy's trace), -q (warnings), -qq (errors).
+Without them, RUST_LOG (a tracing filter such as \"debug\", which includes every library's
+debug output, or \"info,sqlx=debug\") and then the configuration's LOG_LEVEL apply; the
+default is info. Colours only on a terminal; under systemd, plain lines for journald.";
 
 /// goippy: a bridge between GoIP GSM gateways and XMPP (SMS, USSD, call log).
 #[derive(Debug, Parser)]
@@ -169,7 +170,13 @@ pub struct Cli {
           help_heading = "Service installation")]
     pub useradd: PathBuf,
 
-    /// More log output (-v debug, -vv trace)
+    /// Where the units' StateDirectory=goippy is, for what --install checks
+    /// in it (a staging root's; the unit always uses /var/lib/goippy)
+    #[arg(long, value_name = "DIR", env = "GOIPPY_STATE_DIR", default_value = STATE_DIR,
+          help_heading = "Service installation")]
+    pub state_dir: PathBuf,
+
+    /// More log output: -v goippy's debug lines, -vv its trace (RUST_LOG reaches the libraries)
     #[arg(short, long, action = ArgAction::Count, conflicts_with = "quiet")]
     pub verbose: u8,
 
@@ -250,6 +257,7 @@ impl Cli {
             &self.systemd_run_dir,
             &self.useradd,
         )
+        .with_state_dir(&self.state_dir)
     }
 
     /// -v minus -q: positive is chattier.
@@ -299,14 +307,25 @@ fn write_new(path: &Path, text: &str) -> io::Result<SampleOutcome> {
     }
 }
 
-/// `--check`: the report printed on success, or the error.
+/// `--check`: the report printed on success, or the error (which carries
+/// the warnings too).
 pub fn check(path: &Path) -> Result<String, config::ConfigError> {
     let (config, warnings) = Config::load(path)?;
     let mut out = String::new();
     for w in &warnings {
         out.push_str(&format!("warning: {}: {w}\n", path.display()));
     }
-    out.push_str(&format!("{}: OK\n", path.display()));
+    match warnings.len() {
+        0 => out.push_str(&format!("{}: OK\n", path.display())),
+        1 => out.push_str(&format!(
+            "{}: OK, but see the warning above\n",
+            path.display()
+        )),
+        n => out.push_str(&format!(
+            "{}: OK, but see the {n} warnings above\n",
+            path.display()
+        )),
+    }
     out.push_str(&config.effective_settings());
     Ok(out)
 }

@@ -193,8 +193,9 @@ pub struct Config {
     pub store: StoreSettings,
     /// Delete `goippy_log` rows older than this many days; 0 keeps them forever.
     pub log_days: u32,
-    /// Default log filter (`info`, `debug`, `goippy_core=debug,info`…);
-    /// `RUST_LOG` and `-v`/`-q` take precedence.
+    /// Default log filter (`info`, `debug` — goippy's own —, or a tracing
+    /// filter such as `info,sqlx=debug`); `RUST_LOG` and `-v`/`-q` take
+    /// precedence.
     pub log_level: Option<String>,
     /// Country calling code for the national-number rule (`0…` → `+<cc>…`).
     pub country_code: Option<String>,
@@ -204,16 +205,30 @@ pub struct Config {
     pub sms_join_wait: Duration,
 }
 
-/// A configuration that cannot be used, with every problem found in it.
+/// A configuration that cannot be used, with every problem found in it,
+/// and the warnings found beside them: an unknown key is often the reason
+/// a required one is missing (`XMPP_DOMIAN`), so they are never dropped.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{}", render_problems(.path, .problems))]
+#[error("{}", render_problems(.path, .problems, .warnings))]
 pub struct ConfigError {
     pub path: PathBuf,
     pub problems: Vec<String>,
+    pub warnings: Vec<ConfigWarning>,
 }
 
-fn render_problems(path: &Path, problems: &[String]) -> String {
-    match problems {
+impl ConfigError {
+    /// An error with this one problem (and no warnings).
+    fn one(path: &Path, problem: String) -> ConfigError {
+        ConfigError {
+            path: path.to_path_buf(),
+            problems: vec![problem],
+            warnings: Vec::new(),
+        }
+    }
+}
+
+fn render_problems(path: &Path, problems: &[String], warnings: &[ConfigWarning]) -> String {
+    let mut s = match problems {
         [one] => format!("{}: {one}", path.display()),
         many => {
             let mut s = format!("{}: {} problems:", path.display(), many.len());
@@ -223,7 +238,12 @@ fn render_problems(path: &Path, problems: &[String]) -> String {
             }
             s
         }
+    };
+    for w in warnings {
+        s.push_str("\n  warning: ");
+        s.push_str(&w.0);
     }
+    s
 }
 
 /// Something worth telling the operator that does not stop goippy.
@@ -238,6 +258,27 @@ impl fmt::Display for ConfigWarning {
 
 /// The keys whose values never appear in a message, whatever is wrong with them.
 const SECRET_KEYS: &[&str] = &["XMPP_COMPONENT_SECRET", "DB_PASS"];
+
+/// The component secret `--sample` writes, and the README's Prosody
+/// example sets: the two agree, so a copied setup connects, and
+/// `--check` warns that it is a placeholder.
+pub const SAMPLE_COMPONENT_SECRET: &str = "change-me";
+
+/// Placeholders a component secret is left at: the sample's, and the
+/// original goippy's (`replace_me`) with their usual spellings.
+const PLACEHOLDER_SECRETS: &[&str] = &[
+    SAMPLE_COMPONENT_SECRET,
+    "changeme",
+    "change_me",
+    "replace_me",
+    "replace-me",
+    "replaceme",
+];
+
+fn is_placeholder_secret(secret: &Secret) -> bool {
+    let value = secret.expose().trim().to_ascii_lowercase();
+    PLACEHOLDER_SECRETS.contains(&value.as_str())
+}
 
 /// Every key goippy reads. Unknown keys are warned about, with the nearest of these.
 pub const KNOWN_KEYS: &[&str] = &[
@@ -281,9 +322,8 @@ pub const KNOWN_KEYS: &[&str] = &[
 impl Config {
     /// Reads and validates `path`.
     pub fn load(path: &Path) -> Result<(Config, Vec<ConfigWarning>), ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
-            path: path.to_path_buf(),
-            problems: vec![format!("cannot read the configuration file: {e}")],
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            ConfigError::one(path, format!("cannot read the configuration file: {e}"))
         })?;
         Self::parse(&text, path)
     }
@@ -303,13 +343,13 @@ impl Config {
                 }
                 None => String::new(),
             };
-            ConfigError {
-                path: path.to_path_buf(),
-                problems: vec![format!(
+            ConfigError::one(
+                path,
+                format!(
                     "not a valid configuration file: {at}{}",
                     e.message().trim_end()
-                )],
-            }
+                ),
+            )
         })?;
         Self::from_table(&table, path)
     }
@@ -319,12 +359,21 @@ impl Config {
             table,
             problems: Vec::new(),
         };
-        let warnings = unknown_key_warnings(table);
+        let mut warnings = unknown_key_warnings(table);
 
         let domain = r.domain("XMPP_DOMAIN", None);
         let data_domain = r.domain("XMPP_DATA_DOMAIN", None);
         let component_jid = r.domain("XMPP_COMPONENT_JID", data_domain.as_deref());
         let secret = r.required_string("XMPP_COMPONENT_SECRET").map(Secret);
+        if secret.as_ref().is_some_and(is_placeholder_secret) {
+            warnings.push(ConfigWarning(
+                "XMPP_COMPONENT_SECRET is still the sample's placeholder: whoever reaches Prosody's \
+                 component port could connect as the SMS gateway. Choose a secret of your own \
+                 (for example `openssl rand -hex 16`), and set the same as component_secret \
+                 in Prosody's Component section"
+                    .into(),
+            ));
+        }
         let xmpp_host = r.string_or("XMPP_HOST", "127.0.0.1");
         let xmpp_port = r.port("XMPP_PORT", 5347);
         let fallback_dest = r.optional_jid("XMPP_FALLBACK_DEST");
@@ -427,6 +476,7 @@ impl Config {
             _ => Err(ConfigError {
                 path: path.to_path_buf(),
                 problems: r.problems,
+                warnings,
             }),
         }
     }
@@ -879,8 +929,10 @@ XMPP_DATA_DOMAIN       = "sms.example.org"
 
 # The component, exactly as in Prosody's `Component "sms.example.org"` line,
 # and its `component_secret` (required). Defaults to XMPP_DATA_DOMAIN.
+# "change-me" is a placeholder (goippy --check warns about it): choose your
+# own, e.g. with `openssl rand -hex 16`, and set the same in Prosody.
 XMPP_COMPONENT_JID     = "sms.example.org"
-XMPP_COMPONENT_SECRET  = "replace_me"
+XMPP_COMPONENT_SECRET  = "change-me"
 
 # Where Prosody listens for components (its `component_ports`).
 XMPP_HOST              = "127.0.0.1"
@@ -992,8 +1044,9 @@ DB_WRITE_WAIT          = 1
 # the default). Undelivered messages are never deleted.
 LOG_DAYS               = 3
 
-# Log filter when neither RUST_LOG nor -v/-q is given: "info", "debug",
-# or a tracing filter such as "goippy_core=debug,info".
+# Log filter when neither RUST_LOG nor -v/-q is given: "info", "debug"
+# (goippy's own debug lines; the libraries stay at info), or a tracing
+# filter such as "info,sqlx=debug" (taken as written).
 # LOG_LEVEL            = "info"
 "##;
 
@@ -1021,7 +1074,16 @@ XMPP_COMPONENT_SECRET = "s3cret"
     #[test]
     fn the_sample_is_valid_and_uses_sqlite() {
         let (cfg, warnings) = parse(sample()).expect("sample parses");
-        assert!(warnings.is_empty(), "{warnings:?}");
+        // Only that its secret is the placeholder the README's Prosody
+        // example shares.
+        assert_eq!(warnings.len(), 1, "{warnings:?}");
+        assert!(
+            warnings[0]
+                .0
+                .starts_with("XMPP_COMPONENT_SECRET is still the sample's placeholder"),
+            "{warnings:?}"
+        );
+        assert_eq!(cfg.xmpp.secret.expose(), SAMPLE_COMPONENT_SECRET);
         assert_eq!(
             cfg.db,
             DbSettings::Sqlite {
@@ -1100,6 +1162,43 @@ XMPP_COMPONENT_SECRET = "s3cret"
                 ConfigWarning("unknown key GOIP_PROT (ignored); did you mean GOIP_PORT?".into()),
             ]
         );
+    }
+
+    #[test]
+    fn warnings_are_kept_beside_errors() {
+        // A misspelt key is why the required one is missing: say both.
+        let text = "XMPP_DOMIAN = \"example.org\"\nXMPP_DATA_DOMAIN = \"sms.example.org\"\n\
+                    XMPP_COMPONENT_SECRET = \"s3cret\"\n";
+        let e = parse(text).expect_err("XMPP_DOMAIN is missing");
+        assert_eq!(e.problems, vec!["XMPP_DOMAIN: required, but missing"]);
+        assert_eq!(
+            e.warnings,
+            vec![ConfigWarning(
+                "unknown key XMPP_DOMIAN (ignored); did you mean XMPP_DOMAIN?".into()
+            )]
+        );
+        assert_eq!(
+            e.to_string(),
+            "/etc/goippy.conf: XMPP_DOMAIN: required, but missing\n  \
+             warning: unknown key XMPP_DOMIAN (ignored); did you mean XMPP_DOMAIN?"
+        );
+    }
+
+    #[test]
+    fn a_placeholder_secret_is_warned_about_without_showing_it() {
+        for placeholder in ["change-me", "replace_me", " CHANGEME "] {
+            let text = MINIMAL.replace("s3cret", placeholder);
+            let (_, w) = parse(&text).expect("usable");
+            assert_eq!(w.len(), 1, "{placeholder}: {w:?}");
+            assert!(
+                w[0].0
+                    .starts_with("XMPP_COMPONENT_SECRET is still the sample's placeholder"),
+                "{w:?}"
+            );
+            assert!(!w[0].0.contains(placeholder.trim()), "{w:?}");
+        }
+        let (_, w) = parse(MINIMAL).expect("usable");
+        assert!(w.is_empty(), "{w:?}");
     }
 
     #[test]
@@ -1235,7 +1334,9 @@ DB_PASS                = "secret"
 LOG_DAYS               = 3
 "#;
         let (cfg, w) = parse(original).expect("original example");
-        assert!(w.is_empty());
+        // Its secret is the original README's placeholder.
+        assert_eq!(w.len(), 1, "{w:?}");
+        assert!(w[0].0.contains("placeholder"), "{w:?}");
         assert!(
             matches!(cfg.db, DbSettings::MySql { ref host, port: 3306, .. } if host == "localhost")
         );
@@ -1243,7 +1344,7 @@ LOG_DAYS               = 3
             "{original}XMPP_FALLBACK_DEST = \"0000@example.org\"\nDB_FILE = \"/var/lib/goippy/goippy.db\"\n"
         );
         let (cfg, w) = parse(&extended).expect("with the sample's extra keys");
-        assert!(w.is_empty());
+        assert_eq!(w.len(), 1, "{w:?}");
         assert_eq!(cfg.xmpp.fallback_dest.as_deref(), Some("0000@example.org"));
     }
 

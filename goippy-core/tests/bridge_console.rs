@@ -607,3 +607,52 @@ async fn a_stopped_mariadb_holds_up_only_the_writer_and_the_console_says_so() {
     )
     .await;
 }
+
+/// The sendid on a USSD's outbox row is the one its request carried on the
+/// wire, also after a request that never reached the GoIP (the channel was
+/// offline): an operator follows a USSD from `log_id` to `sendid` to the
+/// device and back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_ussd_row_carries_the_sendid_its_request_went_out_with() {
+    let mut w = World::start(Options::default()).await;
+
+    // Not sent: the channel is offline for longer than offline_wait.
+    w.silence_channel().await;
+    w.users.chat(PHONE, OWN_JID, "u1", "*100#", false).await;
+    let e = w.users.expect("the USSD error", is_error).await;
+    assert_eq!(e.attr("id"), Some("u1"));
+    w.device
+        .fail(1, FailureChange::Off)
+        .await
+        .expect("keepalives again");
+    w.wait_until("the channel is back online", |w| {
+        w.bridge()
+            .engine()
+            .channel(GOIP_ID)
+            .is_some_and(|c| c.online)
+    })
+    .await;
+
+    for (id, code) in [("u2", "*101#"), ("u3", "*102#")] {
+        w.users.chat(PHONE, OWN_JID, id, code, false).await;
+        w.users.expect("the USSD answer", from_own_number).await;
+        let on_the_wire = match w
+            .device_event("the USSD request", |e| matches!(e, Event::Ussd { .. }))
+            .await
+        {
+            Event::Ussd {
+                sendid, code: c, ..
+            } => {
+                assert_eq!(c, code);
+                sendid
+            }
+            _ => unreachable!(),
+        };
+        let on_the_row = w
+            .scalar(&format!(
+                "SELECT sendid FROM goippy_log WHERE dir = 'out' AND kind = 'ussd' AND xmpp_id = '{id}'"
+            ))
+            .await;
+        assert_eq!(on_the_row, i64::from(on_the_wire), "{id} ({code})");
+    }
+}

@@ -178,6 +178,29 @@ impl Instance {
             .with_grace(Duration::from_secs(15))
     }
 
+    /// Starts the daemon as an operator does by hand (`goippy -v CONFIG`
+    /// with its log sent to a file): no systemd, no journald.
+    fn spawn_by_hand(&self, flags: &[&str]) -> ChildGuard {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.log_path())
+            .expect("log file");
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_goippy"));
+        cmd.args(flags)
+            .arg(&self.config)
+            .env_remove("RUST_LOG")
+            .env_remove("NOTIFY_SOCKET")
+            .env_remove("WATCHDOG_USEC")
+            .env_remove("JOURNAL_STREAM")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(log);
+        ChildGuard::spawn("goippy", &mut cmd)
+            .expect("goippy starts")
+            .with_grace(Duration::from_secs(15))
+    }
+
     async fn wait_for_notice(&self, what: &str, count: usize) {
         let deadline = tokio::time::Instant::now() + PATIENCE;
         loop {
@@ -1132,6 +1155,81 @@ async fn message_events_are_logged_with_their_ids_and_without_bodies_or_secrets(
         let found: Vec<&str> = log.lines().filter(|l| l.contains(text)).collect();
         assert!(found.is_empty(), "{what} in the log: {found:?}");
     }
+}
+
+/// `goippy -v` run by hand with its log in a file, as the README's goip-sim
+/// section has it: plain lines without colour codes, so the README's
+/// `grep log_id=N` follows a message there too; and -v shows goippy's own
+/// debug lines, not every query sqlx makes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_log_file_is_plain_text_and_minus_v_is_goippys_own_debug() {
+    let prosody = tokio::task::block_in_place(prosody);
+    let mut users = Peer::connect_answering_pings(&prosody, USERS, USERS_SECRET).await;
+    let instance = Instance::new(&prosody, "info").await;
+    tokio::task::block_in_place(|| instance.cli(&["--add", EXT, GOIP_PASS, "--goip-id", GOIP_ID]));
+    let mut goippy = instance.spawn_by_hand(&["-v"]);
+    let (device, _events) = Device::start(device_config(
+        instance.udp_port,
+        vec![ChannelConfig::new(1, GOIP_ID, GOIP_PASS, OWN_NUMBER)],
+    ))
+    .await
+    .expect("device");
+    instance.wait_for_log("channel online").await;
+    device
+        .inbound_sms(1, "+37255512345", "hello")
+        .await
+        .expect("sms");
+    users
+        .expect("the inbound SMS", |e| is_chat(e) && body(e) == "hello")
+        .await;
+    instance.wait_for_log("inbound delivered to XMPP").await;
+    goippy.signal("TERM").expect("SIGTERM");
+    assert!(exited(&mut goippy, Duration::from_secs(10)).await);
+    let log = instance.log();
+
+    assert!(!log.contains('\x1b'), "colour codes in a log file:\n{log}");
+    // The README's recipe: one grep finds the message's whole story.
+    let stored = log
+        .lines()
+        .find(|l| l.contains("inbound stored"))
+        .unwrap_or_else(|| panic!("no inbound stored line:\n{log}"));
+    let log_id = stored
+        .split_whitespace()
+        .find(|w| w.starts_with("log_id="))
+        .unwrap_or_else(|| panic!("no log_id in {stored}"));
+    let story: Vec<&str> = log
+        .lines()
+        .filter(|l| l.split_whitespace().any(|w| w == log_id))
+        .collect();
+    for step in ["inbound stored", "inbound delivered to XMPP"] {
+        assert!(
+            story.iter().any(|l| l.contains(step)),
+            "`grep {log_id}` finds no {step:?} line:\n{log}"
+        );
+    }
+    // `<time> <LEVEL> <target>: …`: goippy's own debug lines, nobody else's.
+    let debug_targets: Vec<&str> = log
+        .lines()
+        .filter_map(|l| {
+            let mut words = l.split_whitespace().skip(1);
+            match (words.next(), words.next()) {
+                (Some("DEBUG" | "TRACE"), Some(target)) => Some(target),
+                _ => None,
+            }
+        })
+        .collect();
+    assert!(
+        debug_targets.iter().any(|t| t.starts_with("goippy_core::")),
+        "-v shows goippy's debug lines:\n{log}"
+    );
+    let foreign: Vec<&&str> = debug_targets
+        .iter()
+        .filter(|t| !t.starts_with("goippy"))
+        .collect();
+    assert!(
+        foreign.is_empty(),
+        "-v shows other crates' debug lines, from {foreign:?}"
+    );
 }
 
 /// Anyone can make goippy refuse stanzas by the thousand. Each is still

@@ -25,7 +25,7 @@ fn path_str(p: &Path) -> &str {
 }
 
 #[test]
-fn the_sample_checks_clean_and_prints_its_settings_with_secrets_masked() {
+fn the_sample_checks_and_prints_its_settings_with_secrets_masked() {
     let dir = tempfile::tempdir().expect("tempdir");
     let conf = dir.path().join("goippy.conf");
     let out = goippy(&["--sample", path_str(&conf)]);
@@ -34,7 +34,13 @@ fn the_sample_checks_clean_and_prints_its_settings_with_secrets_masked() {
     let out = goippy(&["--check", path_str(&conf)]);
     assert!(out.status.success(), "{}", stderr(&out));
     let text = stdout(&out);
-    assert!(text.contains(&format!("{}: OK", conf.display())), "{text}");
+    assert!(
+        text.contains(&format!(
+            "{}: OK, but see the warning above",
+            conf.display()
+        )),
+        "{text}"
+    );
     assert!(text.contains("GOIP_PORT"), "{text}");
     let sample = std::fs::read_to_string(&conf).expect("sample");
     let secret_line = sample
@@ -50,6 +56,89 @@ fn the_sample_checks_clean_and_prints_its_settings_with_secrets_masked() {
         !text.contains(secret),
         "--check printed the component secret: {text}"
     );
+}
+
+/// The secret the sample writes is the one the README's Prosody example
+/// sets, so a setup copied from both connects; and `--check` says it is a
+/// placeholder to replace, in both files.
+#[test]
+fn the_samples_secret_matches_the_readmes_prosody_and_check_warns_on_it() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let conf = dir.path().join("goippy.conf");
+    assert!(goippy(&["--sample", path_str(&conf)]).status.success());
+    let quoted_value = |text: &str, key: &str| -> String {
+        text.lines()
+            .map(str::trim)
+            .find(|l| l.starts_with(key))
+            .and_then(|l| l.split('"').nth(1))
+            .unwrap_or_else(|| panic!("no {key} = \"…\" in\n{text}"))
+            .to_string()
+    };
+    let sample = std::fs::read_to_string(&conf).expect("sample");
+    let readme =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../README.md"))
+            .expect("README.md");
+    let prosody_section = readme
+        .split("\n## ")
+        .find(|s| s.starts_with("Prosody"))
+        .expect("the README's Prosody section");
+    assert_eq!(
+        quoted_value(&sample, "XMPP_COMPONENT_SECRET"),
+        quoted_value(prosody_section, "component_secret")
+    );
+
+    let out = goippy(&["--check", path_str(&conf)]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(
+        text.contains(&format!(
+            "warning: {}: XMPP_COMPONENT_SECRET is still the sample's placeholder",
+            conf.display()
+        )),
+        "{text}"
+    );
+    assert!(text.contains("component_secret"), "{text}");
+
+    // A secret of one's own: no warning.
+    std::fs::write(
+        &conf,
+        sample.replace("= \"change-me\"", "= \"0f3c9a1d77e2b5c4\""),
+    )
+    .expect("write");
+    let text = stdout(&goippy(&["--check", path_str(&conf)]));
+    assert!(!text.contains("warning"), "{text}");
+    assert!(
+        text.contains(&format!("{}: OK\n", conf.display())),
+        "{text}"
+    );
+}
+
+/// A misspelt key is usually why a required one is missing: `--check`
+/// names both, not only the error.
+#[test]
+fn check_keeps_the_unknown_key_warnings_beside_the_errors() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let conf = dir.path().join("goippy.conf");
+    std::fs::write(
+        &conf,
+        "XMPP_DOMIAN = \"example.org\"\n\
+         XMPP_DATA_DOMAIN = \"sms.example.org\"\n\
+         XMPP_COMPONENT_SECRET = \"0f3c9a1d77e2b5c4\"\n\
+         GOIP_PROT = 4444\n\
+         GOIP_BIND = \"nowhere\"\n",
+    )
+    .expect("write");
+    let out = goippy(&["--check", path_str(&conf)]);
+    assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
+    let err = stderr(&out);
+    for said in [
+        "XMPP_DOMAIN: required, but missing",
+        "GOIP_BIND: expected ",
+        "unknown key XMPP_DOMIAN (ignored); did you mean XMPP_DOMAIN?",
+        "unknown key GOIP_PROT (ignored); did you mean GOIP_PORT?",
+    ] {
+        assert!(err.contains(said), "{said:?} missing from:\n{err}");
+    }
 }
 
 #[test]

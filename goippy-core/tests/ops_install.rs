@@ -5,9 +5,15 @@
 
 mod ops_support;
 
-use std::os::unix::fs::MetadataExt;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
 
 use goippy_core::config::{Config, DbSettings};
+use goippy_core::systemd::udp_port_holders;
+use goippy_testkit::ports::{free_tcp_port, free_udp_port};
+use goippy_testkit::process::ChildGuard;
 use ops_support::*;
 
 /// What every unit goippy writes must say, whatever the instance.
@@ -460,6 +466,8 @@ fn a_db_file_outside_the_state_directory_stays_writable() {
     let root = Root::new();
     let db_dir = root.path.join("db");
     std::fs::create_dir(&db_dir).expect("mkdir");
+    // Writable by the service user, through its group.
+    std::fs::set_permissions(&db_dir, std::fs::Permissions::from_mode(0o770)).expect("chmod");
     root.main_config(&[(
         "DB_FILE                = \"/var/lib/goippy/goippy.db\"",
         &format!("DB_FILE = \"{}/main.db\"", db_dir.display()),
@@ -555,4 +563,186 @@ fn systemd_analyze_accepts_the_units() {
             .unwrap_or_else(|| panic!("{unit}: unreadable exposure level: {line}"));
         assert!(level <= 2.0, "{unit}: exposure {level} ({line})");
     }
+}
+
+fn running_as_root() -> bool {
+    std::fs::metadata("/proc/self").is_ok_and(|m| m.uid() == 0)
+}
+
+/// `goippy -v CONFIG` started by hand, as the README's goip-sim section has
+/// the operator do (Prosody need not run: goippy starts without it).
+fn run_by_hand(config: &Path, log: &Path) -> ChildGuard {
+    let log = std::fs::File::create(log).expect("log");
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_goippy"));
+    cmd.arg("-v")
+        .arg(config)
+        .env_remove("RUST_LOG")
+        .env_remove("NOTIFY_SOCKET")
+        .env_remove("JOURNAL_STREAM")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(log);
+    ChildGuard::spawn("goippy", &mut cmd).expect("goippy starts")
+}
+
+/// The issue's walk-through: goippy run by hand as root, then `--install`.
+/// The install is refused while the hand-run goippy holds GOIP_PORT (the
+/// unit would fail on "Address already in use"), naming its pid; once it
+/// is stopped, the install is refused again because the hand run left its
+/// database to root, naming the chown; after that it installs.
+#[test]
+fn install_refuses_while_a_goippy_run_by_hand_holds_the_port_or_its_files() {
+    let root = Root::new();
+    let port = free_udp_port();
+    let data = root.path.join("data");
+    std::fs::create_dir(&data).expect("mkdir");
+    let config = root.main_config(&[
+        (SAMPLE_PORT, &format!("GOIP_PORT = {port}")),
+        (
+            "GOIP_BIND              = \"0.0.0.0\"",
+            "GOIP_BIND = \"127.0.0.1\"",
+        ),
+        (
+            "XMPP_PORT              = 5347",
+            &format!("XMPP_PORT = {}", free_tcp_port()),
+        ),
+        (
+            "DB_FILE                = \"/var/lib/goippy/goippy.db\"",
+            &format!("DB_FILE = \"{}/goippy.db\"", data.display()),
+        ),
+    ]);
+    let log = root.path.join("by-hand.log");
+    let mut by_hand = run_by_hand(&config, &log);
+    let pid = by_hand.pid().expect("pid");
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while udp_port_holders(Path::new("/proc"), "127.0.0.1".parse().expect("ip"), port).is_empty() {
+        assert!(
+            Instant::now() < deadline,
+            "goippy did not bind {port}:\n{}",
+            std::fs::read_to_string(&log).unwrap_or_default()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+
+    let (out, stderr) = fails(root.goippy(&["--install"]));
+    assert_eq!(
+        stderr.lines().next(),
+        Some(
+            format!(
+                "goippy: UDP port {port} (GOIP_PORT in {}) is taken, so goippy.service would fail \
+                 at once with \"Address already in use\":",
+                config.display()
+            )
+            .as_str()
+        ),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains(&format!(
+            "  - pid {pid}, started outside systemd: {} -v {}\n",
+            env!("CARGO_BIN_EXE_goippy"),
+            config.display()
+        )),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains(&format!(
+            "otherwise `kill {pid}`); then run `goippy --install` again. Nothing was installed."
+        )),
+        "{stderr}"
+    );
+    assert!(!out.contains("wrote"), "{out}");
+    assert!(!root.units.join("goippy.service").exists());
+    assert!(root.systemctl_calls().is_empty());
+    assert_eq!(mode(&config), 0o600, "the configuration was not touched");
+
+    by_hand.stop().expect("stop the hand-run goippy");
+    assert!(
+        data.join("goippy.db").is_file(),
+        "the hand run made its database"
+    );
+    if !running_as_root() {
+        eprintln!("skipped the ownership part: it needs root, as the hand run in the README has");
+        return;
+    }
+    // The hand run was root's, and so is what it left (the directory too).
+    let (_, stderr) = fails(root.goippy(&["--install"]));
+    assert!(
+        stderr.starts_with("goippy: goippy.service runs as user goippy, which cannot write:\n"),
+        "{stderr}"
+    );
+    for path in [data.clone(), data.join("goippy.db")] {
+        assert!(
+            stderr.contains(&format!("  - {} (owner uid 0, ", path.display())),
+            "{}: {stderr}",
+            path.display()
+        );
+    }
+    assert!(
+        stderr.contains(&format!("\n  chown -R goippy:goippy {}\n", data.display())),
+        "{stderr}"
+    );
+    assert!(!root.units.join("goippy.service").exists());
+
+    // As the message says (the test's passwd has goippy as uid 999).
+    chown_tree(&data, 999, root.gid);
+    let out = ok(root.goippy(&["--install"]));
+    assert!(
+        out.contains("goippy.service is enabled and running"),
+        "{out}"
+    );
+}
+
+fn chown_tree(path: &Path, uid: u32, gid: u32) {
+    std::os::unix::fs::chown(path, Some(uid), Some(gid)).expect("chown");
+    if path.is_dir() {
+        for entry in std::fs::read_dir(path).expect("read_dir").flatten() {
+            chown_tree(&entry.path(), uid, gid);
+        }
+    }
+}
+
+/// The state directory: left to root by a run by hand before anything was
+/// installed, systemd re-owns it at start (said, not refused); but once it
+/// is the service user's, root's files in it stay root's, and the install
+/// names them.
+#[test]
+fn root_files_in_the_service_users_state_directory_are_refused() {
+    if !running_as_root() {
+        eprintln!("skipped: needs root to give files to another user");
+        return;
+    }
+    let root = Root::new();
+    root.main_config(&[]);
+    std::fs::create_dir(&root.state_dir).expect("mkdir");
+    std::fs::write(root.state_dir.join("goippy.db"), "").expect("db");
+    let out = ok(root.goippy(&["--install"]));
+    assert!(
+        out.contains(&format!(
+            "{} belongs to uid 0 (goippy was run by hand?): systemd gives it and everything in \
+             it to user goippy when the service starts\n",
+            root.state_dir.display()
+        )),
+        "{out}"
+    );
+
+    // Now it is the service user's; a later run by hand as root adds a spool.
+    chown_tree(&root.state_dir, 999, root.gid);
+    std::fs::write(root.state_dir.join("goippy.spool.db"), "").expect("spool");
+    let (_, stderr) = fails(root.goippy(&["--install"]));
+    assert!(
+        stderr.contains(&format!(
+            "  - {} (owner uid 0, ",
+            root.state_dir.join("goippy.spool.db").display()
+        )),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("goippy.db (owner"), "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "\n  chown -R goippy:goippy {}\n",
+            root.state_dir.display()
+        )),
+        "{stderr}"
+    );
 }

@@ -25,10 +25,17 @@ fn setup() -> Setup {
     assert!(out.status.success(), "{}", text(&out));
     let db_file = dir.path().join("var").join("goippy.db");
     let sample = std::fs::read_to_string(&config).expect("sample");
-    let edited = sample.replace(
-        "DB_FILE                = \"/var/lib/goippy/goippy.db\"",
-        &format!("DB_FILE = \"{}\"", db_file.display()),
-    );
+    // And a secret of its own, as an operator sets (the placeholder is
+    // warned about on every run).
+    let edited = sample
+        .replace(
+            "DB_FILE                = \"/var/lib/goippy/goippy.db\"",
+            &format!("DB_FILE = \"{}\"", db_file.display()),
+        )
+        .replace(
+            "XMPP_COMPONENT_SECRET  = \"change-me\"",
+            "XMPP_COMPONENT_SECRET  = \"0f3c9a1d77e2b5c4\"",
+        );
     assert_ne!(sample, edited, "the sample has a DB_FILE line");
     std::fs::write(&config, edited).expect("write config");
     Setup {

@@ -19,7 +19,9 @@
 //! * [`ExternalProsody`] — the same scenarios against an already-running
 //!   Prosody (`PROSODY_TEST_EXTERNAL=…`);
 //! * [`relay::Relay`] — a TCP relay a test cuts to drop a client's
-//!   connection the way a lost network does.
+//!   connection the way a lost network does;
+//! * [`starttls_login`] — a client login over STARTTLS (through `openssl
+//!   s_client`), for servers that require encryption.
 //!
 //! Processes are `goippy_testkit` guards: stopped by PID on drop, also when
 //! a test fails. Fixture modules for test servers live in `fixtures/` (on
@@ -42,6 +44,7 @@ pub mod prosody;
 pub mod relay;
 pub mod rock;
 pub mod stanzas;
+pub mod starttls;
 pub mod world;
 
 pub use goippy_testkit::ports;
@@ -54,6 +57,7 @@ pub use goip_sim::{GoipSim, SimChannel, SimTiming};
 pub use goippy::{Database, Goippy, GoippySettings};
 pub use prosody::{Prosody, fixtures_dir};
 pub use rock::{Rocks, repo_root, rocks};
+pub use starttls::{TlsLogin, starttls_login};
 pub use world::{Backend, Scenario, World};
 
 /// Errors of the harness: a message saying what failed, with context.

@@ -1,8 +1,9 @@
 //! One USSD request a user typed to their own number: from its `queued`
 //! outbox row through the engine to the answer the user reads.
 //!
-//! The row becomes `sending` before the engine gets the request (the
-//! engine has no hook for USSD; its sendid is its own), so a crash from then
+//! The row becomes `sending`, with the sendid reserved for the request,
+//! before the engine gets it; the engine sends exactly that sendid, so the
+//! row names the exchange on the wire. A crash from then
 //! on leaves it `sending`, and the next start tells the user it may or may
 //! not have reached the network — some codes *do* things (buy a package,
 //! forward calls), so a USSD request is never repeated automatically.
@@ -69,8 +70,8 @@ pub(crate) async fn run(ctx: &Arc<Context>, item: OutboxItem) -> JobEnd {
     // The row records the sendid reserved for this request before it can
     // reach the wire, so that a restart, even after a crash, starts above
     // it (the GoIP answers a repeated USSD sendid from its cache).
-    let sendid = i64::from(ctx.engine.reserve_ussd_sendid());
-    match ctx.store.mark_sending(id, sendid).await {
+    let reserved = ctx.engine.reserve_ussd_sendid();
+    match ctx.store.mark_sending(id, i64::from(reserved)).await {
         Ok(()) => {}
         Err(StoreError::Transition { .. }) => return JobEnd::Done,
         Err(e) => {
@@ -85,10 +86,15 @@ pub(crate) async fn run(ctx: &Arc<Context>, item: OutboxItem) -> JobEnd {
         log_id = id.0,
         goip_id = %item.goip_id,
         xmpp_id = item.xmpp_id.as_deref().unwrap_or(""),
+        sendid = reserved,
         "ussd request handed to the engine"
     );
     tracing::debug!(log_id = id.0, code = %item.body, "ussd code");
-    let outcome = ctx.engine.send_ussd(&item.goip_id, &item.body).await;
+    // Under exactly the sendid on the row: the one an operator follows.
+    let outcome = ctx
+        .engine
+        .send_reserved_ussd(&item.goip_id, &item.body, reserved)
+        .await;
     let waited = i64::try_from(ctx.policy.ussd_timeout.as_secs().saturating_mul(2)).ok();
     let result = match settle(outcome) {
         Settle::Answered { text } => {

@@ -111,8 +111,20 @@ impl Engine {
         }
     }
 
-    /// Sends a USSD code (`[0-9*#+]`) and waits for the network's answer.
+    /// Sends a USSD code (`[0-9*#+]`) under a new sendid and waits for the
+    /// network's answer.
     pub async fn send_ussd(&self, goip_id: &str, code: &str) -> UssdOutcome {
+        self.submit_ussd(goip_id, code, None).await
+    }
+
+    /// [`Engine::send_ussd`] under `sendid`, from
+    /// [`Engine::reserve_ussd_sendid`]: the request goes out with exactly
+    /// that id, so the caller's record of it names the exchange on the wire.
+    pub async fn send_reserved_ussd(&self, goip_id: &str, code: &str, sendid: u32) -> UssdOutcome {
+        self.submit_ussd(goip_id, code, Some(sendid)).await
+    }
+
+    async fn submit_ussd(&self, goip_id: &str, code: &str, sendid: Option<u32>) -> UssdOutcome {
         let probe = Command::Ussd {
             sendid: 1,
             password: "p".to_owned(),
@@ -124,6 +136,7 @@ impl Engine {
         let (done, outcome) = oneshot::channel();
         let job = Job::Ussd {
             code: code.to_owned(),
+            sendid,
             done,
         };
         match self.submit(goip_id, job).await {
@@ -183,14 +196,16 @@ impl Engine {
         self.inner.shared.sendids.highest()
     }
 
-    /// The sendid the next USSD request will use, reserved: store it
-    /// durably, then call [`Engine::send_ussd`]. Requests take reservations
-    /// in order, one each, so when every request is preceded by its own
-    /// stored reservation, every USSD sendid that reaches the wire is at
-    /// most one already stored — and a restart after a crash, with the
-    /// largest stored one as the floor, still never repeats one.
+    /// A sendid for the next USSD request, larger than every one before:
+    /// store it durably, then pass it to [`Engine::send_reserved_ussd`],
+    /// which sends exactly this id. Every USSD sendid that reaches the wire
+    /// is then one already stored, so a restart after a crash, with the
+    /// largest stored one as the floor, never repeats one. Draw it just
+    /// before submitting, one request per channel at a time, and each
+    /// channel's ids increase (a GoIP answers a smaller one from its cache);
+    /// one drawn for a request that is never submitted is simply skipped.
     pub fn reserve_ussd_sendid(&self) -> u32 {
-        self.inner.shared.sendids.reserve_ussd()
+        self.inner.shared.sendids.next_ussd()
     }
 
     /// Stops gracefully: no new jobs (they end as Stopping, not sent);

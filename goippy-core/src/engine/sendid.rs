@@ -26,11 +26,12 @@
 //! highest one saved, or recorded on a USSD outbox row), and above the
 //! seconds since 2024 (which covers a new database on a device that an
 //! earlier installation drove). A crash must not lose a sendid that reached
-//! the wire, so [`SendIdAllocator::reserve_ussd`] hands out the id a USSD
-//! request *will* use, for the caller to store before submitting it; see
-//! there.
+//! the wire, so the caller draws the id of a USSD request itself
+//! ([`SendIdAllocator::next_ussd`], through `Engine::reserve_ussd_sendid`),
+//! stores it, and hands it to the engine with the request, which sends
+//! exactly that id: the id stored on the request's row is the one on the
+//! wire, whatever happened to the requests before it.
 
-use std::collections::VecDeque;
 use std::ops::RangeInclusive;
 use std::sync::Mutex;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -41,10 +42,6 @@ use crate::goip::MAX_SENDID;
 /// the next thousand ids out of a guesser's reach; the width (~13 bits) is
 /// what a guesser who somehow learnt the previous id must still cover.
 pub const USSD_STEP: RangeInclusive<u32> = 1024..=8191;
-
-/// Reservations not yet taken by a request: more than there can be USSD
-/// requests in flight (one per channel); beyond it the oldest is dropped.
-const MAX_RESERVED: usize = 256;
 
 /// 2024-01-01T00:00:00Z: the base of the clock's lower bound, which keeps it
 /// within 31 bits until 2092.
@@ -58,10 +55,8 @@ pub struct SendIdAllocator {
 
 #[derive(Debug)]
 struct UssdIds {
-    /// The largest USSD id handed out or reserved (or the starting floor).
+    /// The largest USSD id handed out (or the starting floor).
     last: u32,
-    /// Reserved ids not yet taken, in increasing order.
-    reserved: VecDeque<u32>,
 }
 
 impl SendIdAllocator {
@@ -74,7 +69,6 @@ impl SendIdAllocator {
         SendIdAllocator {
             ussd: Mutex::new(UssdIds {
                 last: last.min(MAX_SENDID - 1),
-                reserved: VecDeque::new(),
             }),
         }
     }
@@ -83,7 +77,7 @@ impl SendIdAllocator {
         self.ussd.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// The largest USSD id handed out or reserved so far (or the floor):
+    /// The largest USSD id handed out so far (or the floor):
     /// what the store keeps as the next run's floor.
     pub fn highest(&self) -> u32 {
         self.lock().last
@@ -95,33 +89,14 @@ impl SendIdAllocator {
         rand::random_range(1..=MAX_SENDID)
     }
 
-    /// Reserves the sendid of a USSD request about to be submitted.
+    /// A USSD sendid larger than every one handed out before.
     ///
-    /// Requests take reserved ids in the order they were reserved, one
-    /// each, and draw a new one only when none is left. So when every
-    /// request is preceded by its own reservation, stored durably before the
-    /// request is submitted, each sendid on the wire is at most one already
-    /// stored: the k-th request takes the k-th reservation, and by then k
-    /// reservations are stored. A restarted engine whose floor is the
-    /// largest stored one never repeats a sendid, crash or not.
-    pub fn reserve_ussd(&self) -> u32 {
-        let mut ids = self.lock();
-        let id = ids.draw();
-        ids.reserved.push_back(id);
-        if ids.reserved.len() > MAX_RESERVED {
-            ids.reserved.pop_front();
-        }
-        id
-    }
-
-    /// The sendid of the next USSD request: the oldest reservation, or a new
-    /// id above every one so far.
+    /// Each channel runs one request at a time, so a caller that draws the
+    /// id of each request just before submitting it (and the engine sends
+    /// exactly that id) gives every channel increasing ids. An id drawn for
+    /// a request that never reaches the wire is simply skipped.
     pub fn next_ussd(&self) -> u32 {
-        let mut ids = self.lock();
-        match ids.reserved.pop_front() {
-            Some(id) => id,
-            None => ids.draw(),
-        }
+        self.lock().draw()
     }
 }
 
@@ -138,7 +113,6 @@ impl UssdIds {
                     "USSD sendids ran out of 31 bits: starting over from small ones; \
                      the next USSD answers on each channel may be stale"
                 );
-                self.reserved.clear();
                 step
             }
         };
@@ -187,28 +161,6 @@ mod tests {
         // A restart from the saved highest gives larger ids.
         let b = SendIdAllocator::new(a.highest());
         assert!(b.next_ussd() > a.highest());
-    }
-
-    #[test]
-    fn requests_take_reservations_in_order() {
-        let a = SendIdAllocator::new(0);
-        let first = a.reserve_ussd();
-        let second = a.reserve_ussd();
-        assert!(second > first);
-        assert_eq!(a.highest(), second);
-        assert_eq!(a.next_ussd(), first);
-        assert_eq!(a.next_ussd(), second);
-        // None left: a new one, above both.
-        assert!(a.next_ussd() > second);
-    }
-
-    #[test]
-    fn reservations_are_bounded() {
-        let a = SendIdAllocator::new(0);
-        let ids: Vec<u32> = (0..MAX_RESERVED + 10).map(|_| a.reserve_ussd()).collect();
-        assert_eq!(a.lock().reserved.len(), MAX_RESERVED);
-        // The oldest were dropped; what is taken still increases.
-        assert_eq!(a.next_ussd(), ids[10]);
     }
 
     #[test]

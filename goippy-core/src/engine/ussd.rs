@@ -47,13 +47,22 @@ pub enum UssdOutcome {
     Stopping,
 }
 
-/// Runs one USSD request.
-pub(crate) async fn run(ctx: &mut JobContext, code: &str) -> UssdOutcome {
+/// Runs one USSD request, under the sendid the caller `reserved` for it
+/// when it did.
+pub(crate) async fn run(ctx: &mut JobContext, code: &str, reserved: Option<u32>) -> UssdOutcome {
     if ctx.is_stopping() {
         return UssdOutcome::Stopping;
     }
-    let mut exchange = ctx.open_ussd_exchange();
+    let mut exchange = ctx.open_ussd_exchange(reserved);
     let sendid = exchange.sendid();
+    if let Some(reserved) = reserved.filter(|&r| r != sendid) {
+        tracing::warn!(
+            goip_id = ctx.goip_id,
+            reserved,
+            sendid,
+            "the USSD's reserved sendid was in use by another exchange: sent under a new one"
+        );
+    }
     let command = Command::Ussd {
         sendid,
         password: ctx.password(),

@@ -41,6 +41,8 @@ pub(crate) enum Job {
     },
     Ussd {
         code: String,
+        /// The sendid the caller reserved and recorded for it, if any.
+        sendid: Option<u32>,
         done: oneshot::Sender<UssdOutcome>,
     },
     Control {
@@ -217,8 +219,8 @@ async fn run(
                 };
                 let _ = done.send(outcome);
             }
-            Job::Ussd { code, done } => {
-                let _ = done.send(ussd::run(&mut ctx, &code).await);
+            Job::Ussd { code, sendid, done } => {
+                let _ = done.send(ussd::run(&mut ctx, &code, sendid).await);
             }
             Job::Control { request, done } => {
                 let _ = done.send(control::run(&mut ctx, &request).await);
@@ -255,13 +257,17 @@ impl JobContext {
             .open_new(&self.goip_id, || sendids.random())
     }
 
-    /// Starts a USSD exchange, under a sendid larger than every USSD
-    /// sendid before it (the GoIP answers a smaller one from its cache).
-    pub(crate) fn open_ussd_exchange(&self) -> Exchange {
+    /// Starts a USSD exchange under `reserved` (drawn for this request by
+    /// the caller, who recorded it), or else under a sendid larger than
+    /// every USSD sendid before it (the GoIP answers a smaller one from its
+    /// cache). Only if `reserved` is in use by another exchange — a random
+    /// SMS or command sendid that happens to equal it — is a new one drawn.
+    pub(crate) fn open_ussd_exchange(&self, reserved: Option<u32>) -> Exchange {
         let sendids = &self.shared.sendids;
-        self.shared
-            .pending
-            .open_new(&self.goip_id, || sendids.next_ussd())
+        let mut reserved = reserved;
+        self.shared.pending.open_new(&self.goip_id, || {
+            reserved.take().unwrap_or_else(|| sendids.next_ussd())
+        })
     }
 
     /// A random stamp for a datagram that is never answered (one-shot SMS).

@@ -71,6 +71,15 @@ pub enum OpsError {
     #[error("{0}")]
     Account(String),
 
+    /// Another process holds the instance's GOIP_PORT: the service would
+    /// fail with "Address already in use".
+    #[error("{0}")]
+    PortInUse(String),
+
+    /// The service user could not write the instance's files.
+    #[error("{0}")]
+    StateAccess(String),
+
     #[error("{0}")]
     InstanceConfig(String),
 

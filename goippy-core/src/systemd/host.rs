@@ -1,14 +1,14 @@
 //! Where installation writes and which programs it runs: the host's
 //! directories and tools, overridable so that everything can be exercised in
 //! a temporary root without systemd (`--etc-dir`, `--unit-dir`,
-//! `--systemctl`, `--systemd-run-dir`, `--useradd`, or the matching
-//! `GOIPPY_*` environment variables).
+//! `--systemctl`, `--systemd-run-dir`, `--useradd`, `--state-dir`, or the
+//! matching `GOIPPY_*` environment variables).
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
 use super::error::OpsError;
-use super::instance::InstanceName;
+use super::instance::{InstanceName, STATE_DIR};
 use super::systemctl::Systemctl;
 
 /// The configuration directory: `goippy.conf`, `goippy-<name>.conf`, and the
@@ -31,6 +31,9 @@ pub struct Host {
     pub useradd: OsString,
     /// The goippy binary for `ExecStart=`; `None`: the running program.
     pub executable: Option<PathBuf>,
+    /// Where `StateDirectory=goippy` is on this machine, for the checks
+    /// `--install` makes (the unit itself always says `goippy`).
+    pub state_dir: PathBuf,
 }
 
 impl Host {
@@ -61,7 +64,14 @@ impl Host {
             systemctl: Systemctl::new(systemctl, absolute(systemd_run_dir)),
             useradd: useradd.into(),
             executable: None,
+            state_dir: PathBuf::from(STATE_DIR),
         }
+    }
+
+    /// The same host with the state directory at `dir` (a staging root's).
+    pub fn with_state_dir(mut self, dir: &Path) -> Host {
+        self.state_dir = std::path::absolute(dir).unwrap_or_else(|_| dir.to_path_buf());
+        self
     }
 
     /// `/etc/goippy.conf` or `/etc/goippy-2508.conf`.

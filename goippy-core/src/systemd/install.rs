@@ -3,12 +3,14 @@
 //! The steps, each of which can stop the install with a message saying what
 //! to do: the unit's place must be free or goippy's own; the configuration
 //! must exist (a named instance's is created from the main one); it must
-//! load; it must not collide with another installed instance; then the
-//! service user is made sure of, the configuration is shared with it, the
+//! load; it must not collide with another installed instance; when systemd
+//! runs here, no other process may hold its GOIP_PORT (a goippy started by
+//! hand, say); then the service user is made sure of, and must be able to
+//! write the instance's files; the configuration is shared with it, the
 //! unit is written, and systemd is told. Everything up to writing the unit
-//! is checked before anything is changed on the system, so a refused
-//! install leaves at most the configuration it created for the operator to
-//! edit.
+//! is checked before anything but the service user is changed on the
+//! system, so a refused install leaves at most the configuration it created
+//! for the operator to edit.
 
 use std::io::Write;
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
@@ -23,7 +25,9 @@ use super::error::OpsError;
 use super::host::Host;
 use super::instance::{InstanceName, STATE_DIR};
 use super::instance_config;
+use super::port_holder::{self, udp_port_holders};
 use super::report::Report;
+use super::state_access;
 use super::systemctl::{Applied, Step};
 use super::unit::{self, UnitSpec};
 use super::unit_path::UnitPath;
@@ -63,7 +67,27 @@ pub fn install(name: &InstanceName, host: &Host, report: &mut Report) -> Result<
     };
     let text = unit::render(&spec);
 
+    // What would make the service fail the moment it starts. Only when it
+    // is started here: without systemd the files may be meant for another
+    // machine.
+    let starts_here = host.systemctl.is_booted();
+    if starts_here {
+        let holders = udp_port_holders(Path::new("/proc"), config.goip.bind, config.goip.port);
+        if let Some(refusal) = port_holder::refusal(
+            &holders,
+            config.goip.port,
+            &config_path,
+            &unit_name,
+            &name.install_command(),
+        ) {
+            return Err(OpsError::PortInUse(refusal));
+        }
+    }
+
     let account = account::ensure(host, report)?;
+    if starts_here {
+        check_state_access(name, &config, host, account, report)?;
+    }
     account::share_config(&config_path, account)?;
     report.say(format!(
         "{}: group {SERVICE_USER}, mode {CONFIG_MODE:04o} (the service user reads it, others cannot)",
@@ -194,6 +218,60 @@ fn check_collisions(
             collisions,
         })
     }
+}
+
+/// Refuses the install when the service user could not write the
+/// instance's files (left by a goippy run by hand as root); says when
+/// systemd will give the state directory to the service user at start.
+fn check_state_access(
+    name: &InstanceName,
+    config: &Config,
+    host: &Host,
+    account: account::ServiceAccount,
+    report: &mut Report,
+) -> Result<(), OpsError> {
+    let access = state_access::check(&host.state_dir, &own_files(config), account);
+    if let Some(dir) = &access.state_dir_reowned_at_start {
+        report.say(format!(
+            "{} belongs to uid {} (goippy was run by hand?): systemd gives it and everything in it \
+             to user {SERVICE_USER} when the service starts",
+            dir.path.display(),
+            dir.uid
+        ));
+    }
+    match access.refusal(&name.unit_name(), &name.install_command()) {
+        Some(refusal) => Err(OpsError::StateAccess(refusal)),
+        None => Ok(()),
+    }
+}
+
+/// The files an instance opens outside the state directory (SQLite's
+/// database, spool and their journals), by directory; files inside it are
+/// the state directory's check.
+fn own_files(config: &Config) -> Vec<(PathBuf, Vec<PathBuf>)> {
+    let mut dirs: Vec<(PathBuf, Vec<PathBuf>)> = Vec::new();
+    let mut add = |file: &Path| {
+        let Some(dir) = file.parent().filter(|d| d.is_absolute()) else {
+            return;
+        };
+        if dir.starts_with(STATE_DIR) {
+            return;
+        }
+        let files = ["", "-wal", "-shm", "-journal"].map(|suffix| {
+            let mut name = file.as_os_str().to_os_string();
+            name.push(suffix);
+            PathBuf::from(name)
+        });
+        match dirs.iter_mut().find(|(d, _)| d == dir) {
+            Some((_, known)) => known.extend(files),
+            None => dirs.push((dir.to_path_buf(), files.to_vec())),
+        }
+    };
+    if let DbSettings::Sqlite { file } = &config.db {
+        add(file);
+    }
+    add(&config.store.spool_file);
+    dirs
 }
 
 /// The directory a SQLite DB_FILE outside the state directory needs

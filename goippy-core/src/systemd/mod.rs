@@ -55,9 +55,18 @@
 //!
 //! # Directories
 //!
-//! `/etc`, `/etc/systemd/system`, `/run/systemd/system`, `systemctl` and
-//! `useradd` can all be replaced (flags or `GOIPPY_*` variables, see
-//! [`Host`]), which is how the tests install into a temporary root.
+//! `/etc`, `/etc/systemd/system`, `/run/systemd/system`, `systemctl`,
+//! `useradd` and `/var/lib/goippy` can all be replaced (flags or `GOIPPY_*`
+//! variables, see [`Host`]), which is how the tests install into a
+//! temporary root.
+//!
+//! # What would stop the service at once
+//!
+//! When systemd runs on the machine, `--install` refuses while another
+//! process holds the instance's GOIP_PORT — typically a goippy started by
+//! hand — naming it (`port_holder.rs`), and while the service user could
+//! not write the instance's files, which a run by hand as root leaves
+//! behind (`state_access.rs`).
 
 mod account;
 mod collision;
@@ -68,7 +77,9 @@ mod install;
 mod instance;
 mod instance_config;
 mod list;
+mod port_holder;
 mod report;
+mod state_access;
 mod systemctl;
 mod tool;
 mod uninstall;
@@ -84,6 +95,7 @@ pub use host::{
     Host,
 };
 pub use instance::{InstanceName, InstanceNameError, MAIN_INSTANCE_WORD, STATE_DIR};
+pub use port_holder::{HolderProcess, PortHolder, udp_port_holders};
 pub use report::Report;
 pub use systemctl::{ActiveState, Systemctl, Unavailable};
 pub use unit::{UnitSpec, render as render_unit};

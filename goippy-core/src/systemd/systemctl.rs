@@ -127,6 +127,12 @@ impl Systemctl {
         &self.booted_marker
     }
 
+    /// Whether the system was booted with systemd, so that what is
+    /// installed here is started here.
+    pub fn is_booted(&self) -> bool {
+        self.check_booted().is_ok()
+    }
+
     fn check_booted(&self) -> Result<(), Unavailable> {
         if self.booted_marker.is_dir() {
             Ok(())

@@ -3,7 +3,8 @@
 //! `systemctl` that logs its arguments, and a fake `useradd` that adds the
 //! user to the root's own `etc/passwd`. The real `goippy` binary runs
 //! against it with `--etc-dir`, `--unit-dir`, `--systemctl`,
-//! `--systemd-run-dir` and `--useradd`, so nothing on the machine is touched.
+//! `--systemd-run-dir`, `--useradd` and `--state-dir`, so nothing on the
+//! machine is touched.
 #![allow(dead_code)] // each test file uses a different part
 
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
@@ -22,6 +23,8 @@ pub struct Root {
     /// `fail/<verb>` makes that verb fail with the file's text on stderr.
     pub state: PathBuf,
     pub fail: PathBuf,
+    /// What stands for /var/lib/goippy (`--state-dir`); not created.
+    pub state_dir: PathBuf,
     systemctl_log: PathBuf,
     useradd_log: PathBuf,
     /// Our own group: the one an unprivileged test may give files to.
@@ -75,6 +78,7 @@ fi
                 state = state.display(),
             ),
         );
+        let state_dir = path.join("var-lib-goippy");
         let useradd = path.join("bin-useradd");
         write_script(
             &useradd,
@@ -97,6 +101,7 @@ echo "goippy:x:998:{gid}:goippy SMS bridge:/var/lib/goippy:/usr/sbin/nologin" >>
             useradd,
             state,
             fail,
+            state_dir,
             systemctl_log,
             useradd_log,
             gid,
@@ -121,17 +126,21 @@ echo "goippy:x:998:{gid}:goippy SMS bridge:/var/lib/goippy:/usr/sbin/nologin" >>
             .arg("--systemd-run-dir")
             .arg(booted)
             .arg("--useradd")
-            .arg(&self.useradd);
+            .arg(&self.useradd)
+            .arg("--state-dir")
+            .arg(&self.state_dir);
         clean_env(&mut cmd);
         cmd.output().expect("run goippy")
     }
 
-    /// Writes the main configuration with `goippy --sample`, then applies
-    /// `edits` (pairs of whole lines: old, new).
+    /// Writes the main configuration with `goippy --sample`, gives it a
+    /// secret of its own (as the operator does; the placeholder is warned
+    /// about), then applies `edits` (pairs of whole lines: old, new).
     pub fn main_config(&self, edits: &[(&str, &str)]) -> PathBuf {
         let path = self.etc.join("goippy.conf");
         let out = goippy_plain(&["--sample", path.to_str().expect("utf-8")]);
         assert!(out.status.success(), "{}", show(&out));
+        edit(&path, &[(SAMPLE_SECRET, OWN_SECRET)]);
         edit(&path, edits);
         path
     }
@@ -192,6 +201,9 @@ pub fn edit(path: &Path, edits: &[(&str, &str)]) {
 
 /// The sample's lines, for [`edit`].
 pub const SAMPLE_PORT: &str = "GOIP_PORT              = 44444";
+pub const SAMPLE_SECRET: &str = "XMPP_COMPONENT_SECRET  = \"change-me\"";
+/// What [`Root::main_config`] puts instead of the placeholder.
+pub const OWN_SECRET: &str = "XMPP_COMPONENT_SECRET  = \"0f3c9a1d77e2b5c4\"";
 pub const SAMPLE_DATA_DOMAIN: &str = "XMPP_DATA_DOMAIN       = \"sms.example.org\"";
 pub const SAMPLE_COMPONENT: &str = "XMPP_COMPONENT_JID     = \"sms.example.org\"";
 
@@ -224,6 +236,7 @@ fn clean_env(cmd: &mut Command) {
         "GOIPPY_SYSTEMCTL",
         "GOIPPY_SYSTEMD_RUN_DIR",
         "GOIPPY_USERADD",
+        "GOIPPY_STATE_DIR",
     ] {
         cmd.env_remove(var);
     }
