@@ -77,17 +77,17 @@ pub(super) fn decide(
     );
     match command {
         Command::Help => Decision::Reply(answer(&env, bot::render_help(&chat.node))),
-        Command::Status => Decision::Queue(Box::new(Job::Read(Read {
+        Command::Status => Decision::queue(Job::Read(Read {
             env,
             gateway,
             what: ReadKind::Status,
-        }))),
-        Command::Log(n) => Decision::Queue(Box::new(Job::Read(Read {
+        })),
+        Command::Log(n) => Decision::queue(Job::Read(Read {
             env,
             gateway,
             what: ReadKind::Log(n),
-        }))),
-        Command::Ussd(code) => Decision::Queue(Box::new(Job::Enqueue {
+        })),
+        Command::Ussd(code) => Decision::queue(Job::Enqueue {
             record: OutboundRecord {
                 ext: gateway.ext.clone(),
                 goip_id: gateway.goip_id.clone(),
@@ -99,7 +99,7 @@ pub(super) fn decide(
             },
             env,
             receipt_requested: false,
-        })),
+        }),
         Command::Invalid(text) => Decision::Reply(vec![router.refused(
             &env,
             StanzaKind::Message,
