@@ -69,7 +69,9 @@ use crate::xmpp::reply::{self, InboundChat};
 /// What a notice row tells the user (`goippy_log.notice`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Notice {
-    /// XEP-0184 receipt: the GoIP sent the SMS (stored only when one is due).
+    /// XEP-0184 receipt for the user's message (stored only when one is
+    /// due): the GoIP sent the SMS, or answered the USSD code. (Named for
+    /// its first use; the stored name stays.)
     SmsSent,
     /// The GoIP reported the SMS failed; the text is the reason.
     SmsFailed,

@@ -17,6 +17,14 @@
 //! its reads; on MariaDB `FLUSH TABLES WITH READ LOCK` does the same. A
 //! server that does not answer at all (stopped, a dead network) stalls both:
 //! that is when the bound matters.
+//!
+//! A command that asks for an XEP-0184 receipt gets one as soon as goippy
+//! has taken it: `help` at once, `status` and `log` when
+//! their read is queued (before the answer, which may wait for the
+//! database), a USSD code when the GoIP has answered it, which proves the
+//! GoIP was handed it (`bridge/ussd.rs`). Without it clients show the
+//! command undelivered for ever, although the contact's disco promises
+//! receipts.
 
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
@@ -68,6 +76,14 @@ pub(super) fn decide(
 ) -> Decision {
     let env = chat.env;
     let command = bot::parse(&chat.body);
+    let receipt = || -> Vec<Stanza> {
+        env.id
+            .as_deref()
+            .filter(|_| chat.receipt_requested)
+            .map(|id| reply::receipt(&env.to, &env.from, id).into())
+            .into_iter()
+            .collect()
+    };
     tracing::info!(
         ext = %gateway.ext,
         goip_id = %gateway.goip_id,
@@ -75,18 +91,32 @@ pub(super) fn decide(
         command = command_name(&command),
         "console command"
     );
+    let answered_now = |text: String| {
+        let mut stanzas = receipt();
+        stanzas.extend(answer(&env, text));
+        Decision::Reply(stanzas)
+    };
     match command {
-        Command::Help => Decision::Reply(answer(&env, bot::render_help(&chat.node))),
-        Command::Status => Decision::queue(Job::Read(Read {
-            env,
-            gateway,
-            what: ReadKind::Status,
-        })),
-        Command::Log(n) => Decision::queue(Job::Read(Read {
-            env,
-            gateway,
-            what: ReadKind::Log(n),
-        })),
+        Command::Help => answered_now(bot::render_help(&chat.node)),
+        Command::Invalid(text) => Decision::Reply(vec![router.refused(
+            &env,
+            StanzaKind::Message,
+            Refusal::InvalidUssd { text },
+        )]),
+        Command::Status | Command::Log(_) => {
+            let taken = receipt();
+            Decision::Queue {
+                job: Box::new(Job::Read(Read {
+                    what: match command {
+                        Command::Log(n) => ReadKind::Log(n),
+                        _ => ReadKind::Status,
+                    },
+                    env,
+                    gateway,
+                })),
+                taken,
+            }
+        }
         Command::Ussd(code) => Decision::queue(Job::Enqueue {
             record: OutboundRecord {
                 ext: gateway.ext.clone(),
@@ -98,13 +128,9 @@ pub(super) fn decide(
                 kind: OutboundKind::Ussd,
             },
             env,
-            receipt_requested: false,
+            // Given when the GoIP answers (bridge/ussd.rs).
+            receipt_requested: chat.receipt_requested,
         }),
-        Command::Invalid(text) => Decision::Reply(vec![router.refused(
-            &env,
-            StanzaKind::Message,
-            Refusal::InvalidUssd { text },
-        )]),
     }
 }
 
