@@ -64,6 +64,7 @@ use crate::number::Sender;
 use crate::store::{InboxItem, LogId, LogKind, NoticeRecord, OutboundRef, OutboxItem, widths};
 use crate::xmpp::Addressing;
 use crate::xmpp::failure::DeliveryFailure;
+use crate::xmpp::node_escape::WITHHELD_NAME;
 use crate::xmpp::reply::{self, InboundChat};
 
 /// What a notice row tells the user (`goippy_log.notice`).
@@ -283,10 +284,12 @@ pub fn render(item: &InboxItem, env: &RenderEnv<'_>) -> Rendered {
                 item.body.clone(),
             )
             .received_at(received_at);
-            if let Sender::Alphanumeric(name) = &sender
-                && !name.is_empty()
-            {
-                chat = chat.sender_name(name.clone());
+            match &sender {
+                Sender::Alphanumeric(name) if !name.is_empty() => {
+                    chat = chat.sender_name(name.clone());
+                }
+                Sender::Withheld => chat = chat.sender_name(WITHHELD_NAME),
+                _ => {}
             }
             send(chat.build(a.component()))
         }
@@ -905,6 +908,24 @@ mod tests {
             &quoting,
         ));
         assert_eq!(mark(&e), None);
+    }
+
+    #[test]
+    fn a_withheld_number_is_named_as_such() {
+        let a = addressing();
+        let user = jid("2001@example.org");
+        for srcnum in [None, Some(""), Some("Anonymous")] {
+            let e = element(render(
+                &item(LogKind::Sms, srcnum, "who am I"),
+                &env(&a, Some(&user), ReceiptPolicy::Delivered),
+            ));
+            assert_eq!(e.attr("from"), Some("withheld-number@sms.example.org"));
+            assert_eq!(
+                e.get_child("nick", ns::NICK).map(Element::text).as_deref(),
+                Some("Withheld number"),
+                "{srcnum:?}"
+            );
+        }
     }
 
     #[test]

@@ -31,7 +31,7 @@ use crate::alias::AliasRules;
 use crate::config::XmppSettings;
 use crate::number::{Destination, E164, NumberRules, Sender};
 
-use super::node_escape::sender_node;
+use super::node_escape::{WITHHELD_NODE, sender_node};
 
 /// Settings that cannot be turned into JIDs.
 #[derive(Debug, PartialEq, thiserror::Error)]
@@ -161,7 +161,14 @@ impl Addressing {
             Sender::Alphanumeric(name) => {
                 BareJid::from_parts(Some(&sender_node(name)), &self.data_domain)
             }
+            Sender::Withheld => self.withheld_jid(),
         }
+    }
+
+    /// The JID SMS from a withheld number come from (see
+    /// [`super::node_escape::WITHHELD_NODE`]).
+    pub fn withheld_jid(&self) -> BareJid {
+        self.contact_jid_for_node(WITHHELD_NODE)
     }
 
     /// The JID a user should add to their roster for `number`: the alias
@@ -316,7 +323,9 @@ mod tests {
         assert_eq!(jid("1380013800"), "1380013800@sms.example.org");
         assert_eq!(jid("Swedbank"), "swedbank@sms.example.org");
         assert_eq!(jid("My Bank"), "my\\20bank@sms.example.org");
-        assert_eq!(jid(""), "unknown@sms.example.org");
+        assert_eq!(jid(""), "withheld-number@sms.example.org");
+        assert_eq!(jid("Anonymous"), "withheld-number@sms.example.org");
+        assert_eq!(jid("Withheld-Number"), "withheld-number_@sms.example.org");
     }
 
     #[test]

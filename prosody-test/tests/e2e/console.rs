@@ -156,8 +156,8 @@ async fn the_console_is_there_as_soon_as_the_channel_reported_its_number() {
 
 /// Every console message that asks for a receipt (XEP-0184; clients ask,
 /// since the number's disco promises receipts) gets one, from the JID it
-/// was written to: `help`, `status` and `log` once goippy has taken them, a
-/// USSD code once the GoIP has answered it. (None came; the
+/// was written to: `help`, `status`, `log` and unknown text once goippy has
+/// taken them, a USSD code once the GoIP has answered it. (None came; the
 /// client showed the commands undelivered for ever.)
 async fn every_console_command_gets_its_receipt(mut w: World) {
     let own = w.own_alias("2001").must_some("2001's own number");
@@ -165,6 +165,7 @@ async fn every_console_command_gets_its_receipt(mut w: World) {
         ("r-help", "help"),
         ("r-status", "status"),
         ("r-log", "log"),
+        ("r-what", "what is this?"),
         ("r-ussd", "*100#"),
     ] {
         w.client("2001")

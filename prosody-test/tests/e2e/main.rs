@@ -14,6 +14,7 @@ mod console;
 mod devices;
 mod external;
 mod inbound;
+mod mistakes;
 mod offline;
 mod outbound;
 mod restarts;

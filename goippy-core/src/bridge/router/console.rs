@@ -19,12 +19,26 @@
 //! that is when the bound matters.
 //!
 //! A command that asks for an XEP-0184 receipt gets one as soon as goippy
-//! has taken it: `help` at once, `status` and `log` when
+//! has taken it: `help` and unknown text at once, `status` and `log` when
 //! their read is queued (before the answer, which may wait for the
 //! database), a USSD code when the GoIP has answered it, which proves the
 //! GoIP was handed it (`bridge/ussd.rs`). Without it clients show the
 //! command undelivered for ever, although the contact's disco promises
 //! receipts.
+//!
+//! Unknown text is answered with a chat message, not an error stanza,
+//! because of what clients do with a message error: Dino marks the sent
+//! message "delivery failed" and offers no way to read the error's text
+//! (dino#672, dino#1446); Conversations writes a red "delivery failed"
+//! under it and shows the text only through "show error" in the message's
+//! menu (Conversations#1762, #2191); Gajim and profanity show the text
+//! (profanity 0.13.1, tried against a real Prosody: `! Error from
+//! +37255500001@example.org: …` in the chat window, and again in its
+//! console window). A chat message is shown in full by all of them, so the
+//! explanation and the list of commands are read where they are needed —
+//! and nothing failed that the user must retry: the console understood the
+//! message and answers it. Mistakes about where an SMS goes (a number that
+//! is none, a sender name) stay errors: there the message itself failed.
 
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
@@ -45,7 +59,7 @@ use crate::xmpp::reply;
 
 use super::super::Context;
 use super::super::bot::{self, Command, Liveness, StateSource};
-use super::{Decision, Job, Router};
+use super::{Decision, Job};
 
 /// How long `status` and `log` may take in all, the wait for queued writes
 /// included.
@@ -69,11 +83,7 @@ pub(crate) enum ReadKind {
 }
 
 /// What a message to the user's own number asks for.
-pub(super) fn decide(
-    router: &Router,
-    gateway: Arc<ActiveGateway>,
-    chat: ChatToContact,
-) -> Decision {
+pub(super) fn decide(gateway: Arc<ActiveGateway>, chat: ChatToContact) -> Decision {
     let env = chat.env;
     let command = bot::parse(&chat.body);
     let receipt = || -> Vec<Stanza> {
@@ -98,11 +108,7 @@ pub(super) fn decide(
     };
     match command {
         Command::Help => answered_now(bot::render_help(&chat.node)),
-        Command::Invalid(text) => Decision::Reply(vec![router.refused(
-            &env,
-            StanzaKind::Message,
-            Refusal::InvalidUssd { text },
-        )]),
+        Command::Invalid(text) => answered_now(bot::render_unknown(&text)),
         Command::Status | Command::Log(_) => {
             let taken = receipt();
             Decision::Queue {

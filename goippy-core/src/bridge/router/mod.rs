@@ -78,6 +78,7 @@ use crate::xmpp::failure::Refusal;
 use crate::xmpp::gateway;
 use crate::xmpp::intent::ChatToContact;
 use crate::xmpp::link::{Inbound, StanzaKind};
+use crate::xmpp::node_escape::WITHHELD_NODE;
 use crate::xmpp::reply::{self, refuse};
 use crate::xmpp::service::{self, Handled};
 use crate::xmpp::{Envelope, Intent, classify};
@@ -288,7 +289,10 @@ impl Router {
             .gateway_by_msisdn(&chat.node)
             .is_some_and(|g| g.ext == gateway.ext);
         if own_number {
-            return console::decide(self, gateway, chat);
+            return console::decide(gateway, chat);
+        }
+        if chat.node == WITHHELD_NODE {
+            return refuse(Refusal::Withheld);
         }
         let destination = match &chat.destination {
             Ok(d) => d.clone(),
@@ -515,7 +519,7 @@ fn refusal_name(r: &Refusal) -> &'static str {
         Refusal::NotANumber { .. } => "not a number",
         Refusal::SenderName { .. } => "reply to a sender name",
         Refusal::DestinationBlocked { .. } => "destination not allowed (ACL)",
-        Refusal::InvalidUssd { .. } => "neither a command nor a USSD code",
+        Refusal::Withheld => "reply to a withheld number",
         Refusal::Encrypted => "encrypted",
         Refusal::TooLong { .. } => "too long",
         Refusal::GroupChat => "group chat",
