@@ -4,15 +4,25 @@
 -- gateway, is a component serving +37255512345@sms.example.org. This module
 -- makes the two one contact:
 --
---   outbound  a stanza to +N@example.org from a local session is cloned,
---             re-addressed to +N@sms.example.org and re-posted; the original
---             is consumed before mod_blocklist (100), mod_mam (0) and
---             mod_message (-1) could treat +N as a (missing) local user.
---             Outgoing archiving and carbons already happened in the
---             pre-message stage, with the alias JID.
+--   outbound  a stanza to +N@example.org (also 00N@…, and any other +…
+--             localpart, which goippy then explains is no number) from a
+--             local session is cloned, re-addressed to +N@sms.example.org
+--             and re-posted; the original is consumed before mod_blocklist
+--             (100), mod_mam (0) and mod_message (-1) could treat +N as a
+--             (missing) local user. Outgoing archiving and carbons already
+--             happened in the pre-message stage, with the JID written.
+--             A message or presence carries the JID the user wrote in a
+--             private <addressed/> element; for an iq the module remembers
+--             it until the answer comes.
 --   inbound   a stanza from +N@sms.example.org to a local user gets its
---             `from` rewritten to +N@example.org in place, first of all
---             handlers, so blocklist, MAM, carbons and clients see the alias.
+--             `from` rewritten in place, first of all handlers, so
+--             blocklist, MAM, carbons and clients see the JID the user
+--             knows: an answer goippy marked with <addressed jid='…'/> (or
+--             the answer to an iq the module forwarded) comes from the JID
+--             the user wrote to — their client keeps one conversation and
+--             finds its receipts and errors — and anything else (an SMS
+--             arriving) from the canonical alias +N@example.org. The
+--             <addressed/> element is removed from every stanza delivered.
 --   bounces   errors Prosody itself sends back for the re-posted clone
 --             (goippy not connected) go through a wrapper around the
 --             sender's session that rewrites their `from` the same way.
@@ -27,6 +37,7 @@
 -- wires those answers into Prosody's events. See README.md next to it.
 
 local st = require "util.stanza";
+local jid_bare = require "util.jid".bare;
 local lfs = require "lfs";
 
 local NATIVE_NAME = "sms_alias_native";
@@ -133,27 +144,78 @@ end
 
 module:log("info", "Loaded %s %s from %s: %s", NATIVE_NAME, native.version(), native_where, tostring(rules));
 
--- A session wrapper whose send() rewrites `from` of what Prosody bounces
--- (mod_component's "not connected", a routing error) to the alias before
--- the real send. One wrapper per session, collected with it.
-local bounce_rewriters = setmetatable({}, { __mode = "k" });
+-- The private element goippy and this module mark answers with, as the
+-- native library defines it (one definition for both sides).
+local ADDRESSED = native.addressed;
+if type(ADDRESSED) ~= "table" or type(ADDRESSED.ns) ~= "string" then
+	error(("mod_sms_alias: %s at %s is older than this module (it lacks the <addressed/> mark); "
+		.. "install both from the same mod_sms_alias rock and restart Prosody"):format(NATIVE_FILE, native_where), 0);
+end
 
-local function rewriting_bounces(origin)
-	local wrapper = bounce_rewriters[origin];
-	if not wrapper then
-		wrapper = setmetatable({
-			send = function (stanza, ...)
-				local alias = rules:rewrite_from(stanza.attr.from);
-				if alias then
-					module:log("debug", "Bounce %s from %s now from %s", stanza.name, stanza.attr.from, alias);
-					stanza.attr.from = alias;
-				end
-				return origin.send(stanza, ...);
-			end;
-		}, { __index = origin });
-		bounce_rewriters[origin] = wrapper;
+local function strip_marks(stanza)
+	if stanza:get_child(ADDRESSED.name, ADDRESSED.ns) then
+		stanza:remove_children(ADDRESSED.name, ADDRESSED.ns);
+		return true;
 	end
-	return wrapper;
+end
+
+-- Iq requests forwarded to goippy, until their answer comes: an iq cannot
+-- carry the <addressed/> mark (goippy reads exactly one payload), so the
+-- module remembers which JID the user wrote to. Bounded: the oldest of
+-- IQ_MEMORY entries is forgotten first (its answer then keeps the JID it
+-- has, and a client may miss it: an iq is answered within seconds, so only
+-- a flood of unanswered iqs comes that far).
+local IQ_MEMORY = 1024;
+local pending_iqs, iq_order, iq_head, iq_tail = {}, {}, 1, 1;
+
+local function iq_key(user, id)
+	return tostring(user) .. "\0" .. tostring(id);
+end
+
+local function remember_iq(user, id, target, written)
+	if not (user and id) then return; end
+	local key = iq_key(user, id);
+	local entry = { target = target, written = written };
+	pending_iqs[key] = entry;
+	iq_order[iq_tail] = { key = key, entry = entry };
+	iq_tail = iq_tail + 1;
+	if iq_tail - iq_head > IQ_MEMORY then
+		local oldest = iq_order[iq_head];
+		iq_order[iq_head] = nil;
+		iq_head = iq_head + 1;
+		if pending_iqs[oldest.key] == oldest.entry then
+			pending_iqs[oldest.key] = nil;
+		end
+	end
+end
+
+-- The JID the user wrote the request to that `answer` (an iq result or
+-- error from goippy) answers, or nil when the module did not forward it.
+local function recall_iq(answer)
+	local key = iq_key(answer.attr.to, answer.attr.id);
+	local entry = pending_iqs[key];
+	if entry and entry.target == answer.attr.from then
+		pending_iqs[key] = nil;
+		return entry.written;
+	end
+end
+
+-- A wrapper around the sender's session, for one re-posted stanza, whose
+-- send() makes what Prosody bounces for it (mod_component's "not
+-- connected", a routing error) come from the JID the user wrote to.
+local function rewriting_bounces(origin, target, written)
+	return setmetatable({
+		send = function (stanza, ...)
+			local from = stanza.attr.from;
+			local shown = from == target and written or rules:rewrite_from(from);
+			if shown then
+				module:log("debug", "Bounce %s from %s now from %s", stanza.name, from, shown);
+				stanza.attr.from = shown;
+			end
+			strip_marks(stanza);
+			return origin.send(stanza, ...);
+		end;
+	}, { __index = origin });
 end
 
 local function is_remote(origin)
@@ -177,7 +239,8 @@ end
 
 local function outbound(event)
 	local stanza, origin = event.stanza, event.origin;
-	local target = rules:rewrite_to(stanza.attr.to);
+	local written = stanza.attr.to;
+	local target = rules:rewrite_to(written);
 	if not target then
 		return; -- not an alias: normal routing
 	end
@@ -186,20 +249,44 @@ local function outbound(event)
 	end
 	local clone = st.clone(stanza);
 	clone.attr.to = target;
-	module:log("debug", "Outbound %s from %s to %s now to %s", stanza.name, stanza.attr.from, stanza.attr.to, target);
-	module:send(clone, rewriting_bounces(origin));
+	-- Only this module says what the user wrote: a mark the client put
+	-- there itself is dropped.
+	strip_marks(clone);
+	if clone.name ~= "iq" then
+		clone:add_direct_child(st.stanza(ADDRESSED.name,
+			{ xmlns = ADDRESSED.ns, [ADDRESSED.attr] = jid_bare(written) }));
+	elseif clone.attr.type == "get" or clone.attr.type == "set" then
+		remember_iq(clone.attr.from, clone.attr.id, target, written);
+	end
+	module:log("debug", "Outbound %s from %s to %s now to %s", stanza.name, stanza.attr.from, written, target);
+	module:send(clone, rewriting_bounces(origin, target, written));
 	return true;
 end
 
 local function inbound(event)
 	local stanza = event.stanza;
 	local from = stanza.attr.from;
-	local alias = rules:rewrite_from(from);
-	if alias then
-		module:log("debug", "Inbound %s to %s from %s now from %s", stanza.name, stanza.attr.to, from, alias);
-		stanza.attr.from = alias;
+	local mark = stanza:get_child(ADDRESSED.name, ADDRESSED.ns);
+	local shown;
+	if mark then
+		-- Whoever sent it, the mark never reaches a client; only goippy's
+		-- answers are believed, and only for a spelling of their own contact.
+		strip_marks(stanza);
+		shown = rules:answer_from(from, mark.attr[ADDRESSED.attr]);
+	elseif stanza.name == "iq" and (stanza.attr.type == "result" or stanza.attr.type == "error") then
+		shown = recall_iq(stanza);
+		if not shown then
+			-- An answer to a request the user wrote straight to goippy's
+			-- JID: it must come from that JID, or the client drops it.
+			return;
+		end
 	end
-	-- No return value: delivery continues, now with the alias.
+	shown = shown or rules:rewrite_from(from);
+	if shown then
+		module:log("debug", "Inbound %s to %s from %s now from %s", stanza.name, stanza.attr.to, from, shown);
+		stanza.attr.from = shown;
+	end
+	-- No return value: delivery continues, now from the JID the user knows.
 end
 
 for _, name in ipairs({ "message", "presence", "iq" }) do

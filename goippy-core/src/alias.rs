@@ -6,6 +6,24 @@
 //! XEP-0100 prompts with the alias form. Both use these functions, so the
 //! daemon and the Prosody module can never disagree on what an alias is.
 //!
+//! # Answers come from the address the user wrote to
+//!
+//! A user may write to one number in several spellings: `+37255512345@example.org`
+//! (the alias), `0037255512345@example.org`, or goippy's own
+//! `+37255512345@sms.example.org`. A client keys its conversation (and its
+//! pending receipts and errors) on the exact JID it wrote to, so every answer
+//! to a stanza must come back from that JID, while SMS that arrive later come
+//! from the one canonical alias. goippy and the module agree on it through a
+//! private element ([`ADDRESSED_NS`]): the module marks each message and
+//! presence it re-addresses with the JID the user wrote
+//! (`<addressed xmlns='…' jid='0037255512345@example.org'/>`); goippy stores
+//! that address with what it answers later and marks every answer with it; the
+//! module turns a marked answer's `from` into that address
+//! ([`AliasRules::answer_from`], which accepts only a spelling of the very
+//! contact the answer comes from) and removes the element before anything
+//! else sees the stanza. An answer to a stanza written straight to the
+//! component form carries that form, which the module then leaves alone.
+//!
 //! JIDs are handled as strings split the way Prosody's `util.jid.split` does
 //! (`node@host/resource`, the first `@` before the first `/`). Domains compare
 //! case-insensitively; nodes are compared as written because Prosody has
@@ -40,6 +58,15 @@ pub fn split_jid(jid: &str) -> Option<JidParts<'_>> {
         resource,
     })
 }
+
+/// The namespace of the private `<addressed jid='…'/>` element (see the
+/// module docs). Only goippy and mod_sms_alias use it; the module strips it
+/// from every stanza before delivery, so no client ever sees it.
+pub const ADDRESSED_NS: &str = "urn:goippy:sms-alias:addressed:0";
+/// The element's name.
+pub const ADDRESSED_NAME: &str = "addressed";
+/// Its one attribute: the bare JID the user wrote to.
+pub const ADDRESSED_ATTR: &str = "jid";
 
 /// Why the alias rules could not be set up.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -100,19 +127,57 @@ impl AliasRules {
     }
 
     /// Outbound: `+N@local[/res]` (also `00N@…`, `0N@…` with a country code)
-    /// becomes `+N@component[/res]`. `None` when the JID is not an alias,
-    /// which means "route it normally".
+    /// becomes `+N@component[/res]`. Any other localpart that starts with `+`
+    /// (`+12`, `+372 5551`) is meant as a number too and goes to goippy as
+    /// written, so that the user learns from goippy why it is none, in the
+    /// very words goippy uses for `+12@component`. `None` when the JID is not
+    /// an alias, which means "route it normally".
     pub fn rewrite_to(&self, jid: &str) -> Option<String> {
         let parts = split_jid(jid)?;
         if !parts.host.eq_ignore_ascii_case(&self.local_domain) {
             return None;
         }
-        let number = self.numbers.parse_jid_node(parts.node?).ok()?;
-        Some(join(
-            number.as_str(),
-            &self.component_domain,
-            parts.resource,
-        ))
+        let node = self.component_node(parts.node?)?;
+        Some(join(&node, &self.component_domain, parts.resource))
+    }
+
+    /// The localpart on the component domain that `node` on the local
+    /// domain stands for: a number in canonical form, any other `+…` as
+    /// written; `None` for what is not meant as a number (a user's name).
+    fn component_node(&self, node: &str) -> Option<String> {
+        match self.numbers.parse_jid_node(node) {
+            Ok(number) => Some(number.as_str().to_string()),
+            Err(_) if node.starts_with('+') => Some(node.to_string()),
+            Err(_) => None,
+        }
+    }
+
+    /// Inbound, for an answer goippy marked with the address the user wrote
+    /// to (`addressed`, a bare JID; see the module docs): the JID the answer
+    /// must come from — `addressed`, with the resource of `from` — when
+    /// `addressed` names the very contact `from` is: an alias that
+    /// [`Self::rewrite_to`] maps to it, or `from` itself on the component
+    /// domain. `None` otherwise, and the mark is ignored: nothing can make an
+    /// answer appear to come from a user or another contact.
+    pub fn answer_from(&self, from: &str, addressed: &str) -> Option<String> {
+        let from = split_jid(from)?;
+        if !from.host.eq_ignore_ascii_case(&self.component_domain) {
+            return None;
+        }
+        let from_node = from.node?;
+        let written = split_jid(addressed)?;
+        if written.resource.is_some() {
+            return None;
+        }
+        let written_node = written.node?;
+        let same_contact = if written.host.eq_ignore_ascii_case(&self.local_domain) {
+            self.component_node(written_node).as_deref() == Some(from_node)
+        } else if written.host.eq_ignore_ascii_case(&self.component_domain) {
+            written_node == from_node
+        } else {
+            false
+        };
+        same_contact.then(|| join(written_node, written.host, from.resource))
     }
 
     /// Inbound: `+N@component[/res]` becomes `+N@local[/res]`. Only canonical
@@ -193,10 +258,76 @@ mod tests {
         );
         assert_eq!(r.rewrite_to("bob@example.org"), None);
         assert_eq!(r.rewrite_to("2001@example.org"), None);
-        assert_eq!(r.rewrite_to("+12@example.org"), None);
+        assert_eq!(r.rewrite_to("0012@example.org"), None);
         assert_eq!(r.rewrite_to("+37255512345@other.org"), None);
         assert_eq!(r.rewrite_to("+37255512345@sms.example.org"), None);
         assert_eq!(r.rewrite_to("example.org"), None);
+    }
+
+    #[test]
+    fn every_plus_is_meant_as_a_number() {
+        let r = rules();
+        // goippy explains why these are no numbers, as it does for the same
+        // localpart on its own domain.
+        assert_eq!(
+            r.rewrite_to("+12@example.org").as_deref(),
+            Some("+12@sms.example.org")
+        );
+        assert_eq!(
+            r.rewrite_to("+0123456789@example.org/x").as_deref(),
+            Some("+0123456789@sms.example.org/x")
+        );
+        assert_eq!(
+            r.rewrite_to("+abc@example.org").as_deref(),
+            Some("+abc@sms.example.org")
+        );
+        assert_eq!(r.rewrite_to("+12@other.org"), None);
+    }
+
+    #[test]
+    fn answers_come_from_the_address_written_to() {
+        let r = AliasRules::new("example.org", "sms.example.org", Some("372")).expect("valid");
+        let from = "+37255512345@sms.example.org";
+        for written in [
+            "+37255512345@example.org",
+            "0037255512345@example.org",
+            "055512345@example.org",
+            "+37255512345@sms.example.org",
+        ] {
+            assert_eq!(
+                r.answer_from(from, written).as_deref(),
+                Some(written),
+                "{written}"
+            );
+        }
+        assert_eq!(
+            r.answer_from(
+                "+37255512345@sms.example.org/gw",
+                "0037255512345@example.org"
+            )
+            .as_deref(),
+            Some("0037255512345@example.org/gw")
+        );
+        assert_eq!(
+            r.answer_from("+12@sms.example.org", "+12@example.org")
+                .as_deref(),
+            Some("+12@example.org")
+        );
+        // Never another contact, a user, another domain or a full JID.
+        for (from, written) in [
+            (from, "+37255599999@example.org"),
+            (from, "alice@example.org"),
+            (from, "+37255512345@other.org"),
+            (from, "0037255512345@sms.example.org"),
+            (from, "+37255512345@example.org/res"),
+            (from, "example.org"),
+            (from, ""),
+            ("+37255512345@example.org", "+37255512345@example.org"),
+            ("sms.example.org", "+37255512345@example.org"),
+            ("swedbank@sms.example.org", "swedbank@example.org"),
+        ] {
+            assert_eq!(r.answer_from(from, written), None, "{from} {written}");
+        }
     }
 
     #[test]

@@ -133,7 +133,32 @@ pub enum Sender {
     /// A sender name ("Swedbank", "My Bank") or anything else that is not
     /// a number. Nobody can reply to it.
     Alphanumeric(String),
+    /// The sender withheld the number: the GoIP reported none, or a
+    /// placeholder ([`WITHHELD_PLACEHOLDERS`]). Nobody can reply to it.
+    Withheld,
 }
+
+/// What stands where a withheld number would be, compared without case or
+/// surrounding space. GSM has no "number withheld" flag for an SMS: an SMSC
+/// that hides the originator (anonymous-SMS services, some operators' web
+/// SMS) sends an empty address or a word of its own choosing, and the GoIP
+/// passes on what it got as `srcnum` — so an empty `srcnum:`, the form its
+/// `RECORD`/`HANGUP` take for a hidden caller (`num:` empty; see
+/// goip-protocol.md), or one of these words, which SMSCs, modems and phones
+/// use for it. A real sender name is none of them (an alphanumeric
+/// originator names a company or a service).
+pub const WITHHELD_PLACEHOLDERS: [&str; 10] = [
+    "unknown",
+    "anonymous",
+    "withheld",
+    "private",
+    "restricted",
+    "unavailable",
+    "hidden",
+    "private number",
+    "unknown number",
+    "withheld number",
+];
 
 /// The configurable part of the number rules.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -228,9 +253,16 @@ impl NumberRules {
         }
     }
 
-    /// Classifies the `srcnum` of an inbound SMS.
+    /// Classifies the `srcnum` of an inbound SMS (or the `num` of a call).
     pub fn classify_sender(&self, srcnum: &str) -> Sender {
         let trimmed = srcnum.trim();
+        if trimmed.is_empty()
+            || WITHHELD_PLACEHOLDERS
+                .iter()
+                .any(|p| p.eq_ignore_ascii_case(trimmed))
+        {
+            return Sender::Withheld;
+        }
         if let Ok(n) = self.parse_jid_node(trimmed) {
             return Sender::International(n);
         }
@@ -428,6 +460,23 @@ mod tests {
             r.classify_sender("My Bank"),
             Sender::Alphanumeric("My Bank".into())
         );
-        assert_eq!(r.classify_sender(""), Sender::Alphanumeric("".into()));
+        for withheld in [
+            "",
+            "  ",
+            "Unknown",
+            "ANONYMOUS",
+            " withheld ",
+            "Private Number",
+        ] {
+            assert_eq!(
+                r.classify_sender(withheld),
+                Sender::Withheld,
+                "{withheld:?}"
+            );
+        }
+        assert_eq!(
+            r.classify_sender("Privatbank"),
+            Sender::Alphanumeric("Privatbank".into())
+        );
     }
 }

@@ -135,6 +135,41 @@ async fn a_sender_name_becomes_an_escaped_jid_that_cannot_be_answered() {
     assert!(w.sent().await.is_empty());
 }
 
+/// A GoIP reports a sender who withheld the number with an empty `srcnum`
+/// (or a placeholder word): the user sees "Withheld number", from a JID no
+/// sender name has, and a reply says why it cannot be sent. (It came from
+/// `unknown@sms.example.org`, which looks like a sender named "unknown".)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_withheld_number_is_shown_as_such_and_a_reply_says_why_it_cannot_go() {
+    const WITHHELD: &str = "withheld-number@sms.example.org";
+    let mut w = World::start(Options::default()).await;
+    w.receive("", "guess who").await;
+    let m = w
+        .users
+        .expect("the SMS", |e| is_chat(e) && body(e) == "guess who")
+        .await;
+    assert_eq!(m.attr("from"), Some(WITHHELD));
+    assert_eq!(
+        m.get_child("nick", ns::NICK)
+            .map(tokio_xmpp::minidom::Element::text)
+            .as_deref(),
+        Some("Withheld number")
+    );
+    w.users
+        .chat(PHONE, WITHHELD, "w1", "who is this?", false)
+        .await;
+    let e = w.users.expect("the refusal", is_error).await;
+    assert_eq!(e.attr("id"), Some("w1"));
+    assert_eq!(e.attr("from"), Some(WITHHELD));
+    let (kind, condition, text) = error_of(&e);
+    assert_eq!(
+        (kind.as_str(), condition.as_str()),
+        ("cancel", "service-unavailable")
+    );
+    assert!(text.contains("withheld their number"), "{text}");
+    assert!(w.sent().await.is_empty());
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn network_ussd_comes_from_the_own_number_and_calls_are_only_logged_by_default() {
     let mut w = World::start(Options::default()).await;

@@ -22,6 +22,9 @@ assert(NATIVE and io.open(NATIVE), "set SMS_ALIAS_NATIVE to the built libsms_ali
 
 local ALIAS = "+37255512345@example.org";
 local TARGET = "+37255512345@sms.example.org";
+-- goippy's private mark of the JID a user wrote to (goippy_core::alias).
+local ADDRESSED_NS = "urn:goippy:sms-alias:addressed:0";
+local ADDRESSED_NAME = "addressed";
 
 -- A fresh directory for the running test, removed when that test ends
 -- (also when it fails): each holds a copy of the native library.
@@ -273,33 +276,78 @@ describe("mod_sms_alias outbound", function ()
 		assert.equal(TARGET, m.sent[1].stanza.attr.to);
 	end);
 
-	it("leaves users and non-numbers alone", function ()
+	it("leaves users alone", function ()
 		local m = loaded();
-		for _, to in ipairs({ "bob@example.org", "+12@example.org", "2001@example.org" }) do
+		for _, to in ipairs({ "bob@example.org", "2001@example.org", "0012@example.org" }) do
 			local ret = m.fire("message/bare", { origin = session("c2s"), stanza = st.message({ to = to }) });
 			assert.is_nil(ret, to);
 		end
 		assert.equal(0, #m.sent);
 	end);
 
-	it("hands Prosody a session whose bounces come from the alias", function ()
+	it("hands goippy every +… localpart, so that goippy explains why it is no number", function ()
+		local m = loaded();
+		local msg = st.message({ to = "+12@example.org", type = "chat", id = "m2" }):text_tag("body", "hi");
+		assert.is_true(m.fire("message/bare", { origin = session("c2s"), stanza = msg }));
+		assert.equal("+12@sms.example.org", m.sent[1].stanza.attr.to);
+	end);
+
+	it("marks messages and presence with the JID the user wrote, replacing any mark of the client", function ()
+		local m = loaded();
+		local written = "0037255512345@example.org";
+		local msg = st.message({ to = written .. "/res", type = "chat", id = "m3" })
+			:text_tag("body", "hi")
+			:tag(ADDRESSED_NAME, { xmlns = ADDRESSED_NS, jid = "alice@example.org" }):up();
+		m.fire("message/full", { origin = session("c2s"), stanza = msg });
+		m.fire("presence/bare", { origin = session("c2s"), stanza = st.presence({ to = written, type = "subscribe" }) });
+		for i = 1, 2 do
+			local clone = m.sent[i].stanza;
+			local marks = {};
+			for tag in clone:childtags(ADDRESSED_NAME, ADDRESSED_NS) do table.insert(marks, tag); end
+			assert.equal(1, #marks, clone.name);
+			assert.equal(written, marks[1].attr.jid, "the bare JID written");
+		end
+		assert.equal(TARGET .. "/res", m.sent[1].stanza.attr.to);
+		assert.equal("hi", m.sent[1].stanza:get_child_text("body"));
+		-- The client's own mark is gone from the original too (the inbound
+		-- hook, which runs first, removes every mark it sees).
+		assert.is_nil(msg:get_child(ADDRESSED_NAME, ADDRESSED_NS));
+	end);
+
+	it("does not mark iq requests, whose answers it restores itself", function ()
+		local m = loaded();
+		local written = "0037255512345@example.org";
+		local iq = st.iq({ to = written, from = "alice@example.org/phone", type = "get", id = "d1" })
+			:tag("query", { xmlns = "http://jabber.org/protocol/disco#info" }):up();
+		m.fire("iq/bare", { origin = session("c2s"), stanza = iq });
+		assert.is_nil(m.sent[1].stanza:get_child(ADDRESSED_NAME, ADDRESSED_NS));
+		local result = st.reply(m.sent[1].stanza);
+		assert.equal(TARGET, result.attr.from);
+		m.fire("iq/full", { origin = session("component"), stanza = result });
+		assert.equal(written, result.attr.from);
+		-- Answered once: a second result with that id is not believed.
+		local again = st.reply(m.sent[1].stanza);
+		m.fire("iq/full", { origin = session("component"), stanza = again });
+		assert.equal(TARGET, again.attr.from);
+	end);
+
+	it("hands Prosody a session whose bounces come from the JID written to", function ()
 		local m = loaded();
 		local alice = session("c2s", { full_jid = "alice@example.org/phone" });
-		local msg = st.message({ to = ALIAS, from = "alice@example.org/phone", type = "chat" });
-		m.fire("message/bare", { origin = alice, stanza = msg });
-		local wrapper = m.sent[1].origin;
-		assert.are_not.equal(alice, wrapper);
-		assert.equal("alice", wrapper.username);
-		assert.equal("c2s", wrapper.type);
-		-- What mod_component sends back while goippy is not connected:
-		local bounce = st.error_reply(m.sent[1].stanza, "wait", "remote-server-timeout", "Component unavailable");
-		assert.equal(TARGET, bounce.attr.from);
-		wrapper.send(bounce);
-		assert.equal(1, #alice.received);
-		assert.equal(ALIAS, alice.received[1].attr.from);
-		-- The same session keeps the same wrapper.
-		m.fire("message/bare", { origin = alice, stanza = st.message({ to = ALIAS }) });
-		assert.equal(wrapper, m.sent[2].origin);
+		for i, written in ipairs({ ALIAS, "0037255512345@example.org", "+12@example.org" }) do
+			local msg = st.message({ to = written, from = "alice@example.org/phone", type = "chat" });
+			m.fire("message/bare", { origin = alice, stanza = msg });
+			local wrapper = m.sent[i].origin;
+			assert.are_not.equal(alice, wrapper);
+			assert.equal("alice", wrapper.username);
+			assert.equal("c2s", wrapper.type);
+			-- What mod_component sends back while goippy is not connected:
+			local bounce = st.error_reply(m.sent[i].stanza, "wait", "remote-server-timeout", "Component unavailable");
+			assert.equal(m.sent[i].stanza.attr.to, bounce.attr.from);
+			wrapper.send(bounce);
+			assert.equal(i, #alice.received);
+			assert.equal(written, alice.received[i].attr.from);
+		end
 	end);
 end);
 
@@ -377,6 +425,58 @@ describe("mod_sms_alias inbound", function ()
 		assert.is_nil(ret);
 		assert.equal(ALIAS .. "/gw", reply.attr.from);
 		assert.equal(0, #m.sent);
+	end);
+
+	it("makes a marked answer come from the JID the user wrote to, and removes the mark", function ()
+		local m = loaded();
+		for _, written in ipairs({ "0037255512345@example.org", TARGET, ALIAS }) do
+			local answer = st.message({ from = TARGET, to = "alice@example.org/phone", type = "chat" })
+				:tag("received", { xmlns = "urn:xmpp:receipts", id = "m1" }):up()
+				:tag(ADDRESSED_NAME, { xmlns = ADDRESSED_NS, jid = written }):up();
+			assert.is_nil(m.fire("message/full", { origin = session("component"), stanza = answer }));
+			assert.equal(written, answer.attr.from);
+			assert.is_nil(answer:get_child(ADDRESSED_NAME, ADDRESSED_NS));
+			assert.truthy(answer:get_child("received", "urn:xmpp:receipts"));
+		end
+	end);
+
+	it("ignores a mark naming anything but the answer's own contact, and removes it", function ()
+		local m = loaded();
+		for _, written in ipairs({ "alice@example.org", "+37255599999@example.org", "x@other.test", "" }) do
+			local answer = st.message({ from = TARGET, to = "alice@example.org/phone", type = "chat" })
+				:tag(ADDRESSED_NAME, { xmlns = ADDRESSED_NS, jid = written }):up();
+			m.fire("message/full", { origin = session("component"), stanza = answer });
+			assert.equal(ALIAS, answer.attr.from, written);
+			assert.is_nil(answer:get_child(ADDRESSED_NAME, ADDRESSED_NS));
+		end
+		-- From a user: removed, never believed.
+		local forged = st.message({ from = "bob@example.org/x", to = "alice@example.org" })
+			:tag(ADDRESSED_NAME, { xmlns = ADDRESSED_NS, jid = ALIAS }):up();
+		m.fire("message/bare", { origin = session("c2s"), stanza = forged });
+		assert.equal("bob@example.org/x", forged.attr.from);
+		assert.is_nil(forged:get_child(ADDRESSED_NAME, ADDRESSED_NS));
+	end);
+
+	it("leaves an iq answer to a request written straight to goippy's JID alone", function ()
+		local m = loaded();
+		local result = st.iq({ from = TARGET, to = "alice@example.org/phone", type = "result", id = "direct" });
+		m.fire("iq/full", { origin = session("component"), stanza = result });
+		assert.equal(TARGET, result.attr.from);
+	end);
+
+	it("forgets the oldest iq requests beyond its bound", function ()
+		local m = loaded();
+		local alice = session("c2s");
+		for i = 1, 1030 do
+			m.fire("iq/bare", { origin = alice, stanza = st.iq({ to = ALIAS, from = "alice@example.org/a",
+				type = "get", id = "q" .. i }):tag("ping", { xmlns = "urn:xmpp:ping" }):up() });
+		end
+		local oldest = st.reply(m.sent[1].stanza);
+		m.fire("iq/full", { origin = session("component"), stanza = oldest });
+		assert.equal(TARGET, oldest.attr.from, "forgotten");
+		local newest = st.reply(m.sent[1030].stanza);
+		m.fire("iq/full", { origin = session("component"), stanza = newest });
+		assert.equal(ALIAS, newest.attr.from, "remembered");
 	end);
 
 	it("leaves other senders alone", function ()

@@ -16,6 +16,9 @@
 //!     component = "sms.example.org", country_code = "372" }   -- or nil, message
 //! rules:rewrite_to("+37255512345@example.org/res")   --> "+37255512345@sms.example.org/res" | nil
 //! rules:rewrite_from("+37255512345@sms.example.org") --> "+37255512345@example.org" | nil
+//! rules:answer_from("+37255512345@sms.example.org", "0037255512345@example.org")
+//!                                                    --> "0037255512345@example.org" | nil
+//! native.addressed                 --> { ns = "urn:goippy:sms-alias:addressed:0", name = "addressed", attr = "jid" }
 //! rules:is_phone_number("055512345")                 --> true
 //! rules:normalize("+372 5551-2345")                  --> "+37255512345" | nil, message
 //! rules.host, rules.component, rules.country_code    --> settings as normalised
@@ -31,6 +34,7 @@ mod lua_args;
 mod rules;
 mod settings;
 
+use goippy_core::alias;
 use mlua::prelude::*;
 
 /// The version Prosody logs at load time, to tell which build is running.
@@ -45,5 +49,12 @@ pub fn sms_alias_native(lua: &Lua) -> LuaResult<LuaTable> {
     let exports = lua.create_table()?;
     exports.set("version", lua.create_function(|_, ()| Ok(VERSION))?)?;
     exports.set("new_rules", lua.create_function(rules::new_rules)?)?;
+    // The private element goippy and the module mark answers with (see
+    // `goippy_core::alias`): one definition for both sides.
+    let addressed = lua.create_table()?;
+    addressed.set("ns", alias::ADDRESSED_NS)?;
+    addressed.set("name", alias::ADDRESSED_NAME)?;
+    addressed.set("attr", alias::ADDRESSED_ATTR)?;
+    exports.set("addressed", addressed)?;
     Ok(exports)
 }

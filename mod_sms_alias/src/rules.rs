@@ -49,6 +49,21 @@ impl UserData for Rules {
         methods.add_method("rewrite_from", |_, this, jid: Value| {
             Ok(rewrite(&jid, |jid| this.0.rewrite_from(jid)))
         });
+        // Inbound answer marked with the address the user wrote to:
+        // the JID it must come from, else nil (the mark is ignored).
+        methods.add_method(
+            "answer_from",
+            |_, this, (from, addressed): (Value, Value)| {
+                let answer: Answer<Option<String>> =
+                    optional_text(&from, "the JID").and_then(|from| {
+                        let addressed = optional_text(&addressed, "the addressed JID")?;
+                        Ok(from
+                            .zip(addressed)
+                            .and_then(|(from, addressed)| this.0.answer_from(&from, &addressed)))
+                    });
+                Ok(answer)
+            },
+        );
         // A JID localpart: is it a phone number under these rules?
         methods.add_method("is_phone_number", |_, this, node: Value| {
             let answer: Answer<bool> = optional_text(&node, "the node")

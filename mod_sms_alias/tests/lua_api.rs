@@ -45,8 +45,10 @@ fn rewrites_both_ways() {
         assert(rules:rewrite_to("0037255512345@example.org") == "+37255512345@sms.example.org")
         assert(rules:rewrite_from("+37255512345@sms.example.org") == "+37255512345@example.org")
         assert(rules:rewrite_from("+37255512345@sms.example.org/x") == "+37255512345@example.org/x")
+        -- Any other `+…` is meant as a number: goippy explains why it is none.
+        assert(rules:rewrite_to("+12@example.org") == "+12@sms.example.org")
         -- Not aliases: nil and no error, which means "route normally".
-        for _, jid in ipairs{ "bob@example.org", "+12@example.org", "example.org",
+        for _, jid in ipairs{ "bob@example.org", "2001@example.org", "example.org",
                               "+37255512345@other.org", "+37255512345@sms.example.org" } do
             local v, err = rules:rewrite_to(jid)
             assert(v == nil and err == nil, jid)
@@ -56,6 +58,29 @@ fn rewrites_both_ways() {
             local v, err = rules:rewrite_from(jid)
             assert(v == nil and err == nil, jid)
         end
+        "#,
+    );
+}
+
+#[test]
+fn answers_keep_the_address_written_to() {
+    run(
+        &lua_with_native(),
+        r#"
+        local rules = assert(native.new_rules{ host = "example.org", component = "sms.example.org" })
+        assert(native.addressed.ns == "urn:goippy:sms-alias:addressed:0")
+        assert(native.addressed.name == "addressed" and native.addressed.attr == "jid")
+        local from = "+37255512345@sms.example.org"
+        assert(rules:answer_from(from, "0037255512345@example.org") == "0037255512345@example.org")
+        assert(rules:answer_from(from .. "/r", from) == from .. "/r")
+        for _, written in ipairs{ "alice@example.org", "+37255599999@example.org", "x@other.org" } do
+            local v, err = rules:answer_from(from, written)
+            assert(v == nil and err == nil, written)
+        end
+        assert(rules:answer_from(nil, "0037255512345@example.org") == nil)
+        assert(rules:answer_from(from, nil) == nil)
+        local v, err = rules:answer_from(from, 42)
+        assert(v == nil and type(err) == "string")
         "#,
     );
 }

@@ -28,7 +28,7 @@ use std::fs::File;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use goippy_testkit::mariadb::test_database;
+use goippy_testkit::mariadb::{TestDatabase, test_database};
 use goippy_testkit::ports::free_udp_port;
 use tokio::time::{Instant, sleep};
 use tokio_xmpp::minidom::Element;
@@ -93,6 +93,9 @@ pub struct Scenario {
     sim_args: Vec<String>,
     goippy_options: Vec<(String, String)>,
     target: Target,
+    alias_module: bool,
+    /// A database the test owns (and may stop), instead of [`Backend`]'s.
+    database: Option<TestDatabase>,
 }
 
 impl Default for Scenario {
@@ -112,6 +115,8 @@ impl Scenario {
             sim_args: Vec::new(),
             goippy_options: Vec::new(),
             target: Target::FromEnv,
+            alias_module: true,
+            database: None,
         }
     }
 
@@ -170,6 +175,14 @@ impl Scenario {
         self
     }
 
+    /// goippy's database on a MariaDB server the test started itself
+    /// (`MariaDb::start`), so that it can stop or kill it.
+    pub fn mariadb_database(mut self, database: TestDatabase) -> Self {
+        self.backend = Backend::MariaDb;
+        self.database = Some(database);
+        self
+    }
+
     /// The simulated devices' timing (default: [`SimTiming::fast`]).
     pub fn timing(mut self, timing: SimTiming) -> Self {
         self.timing = timing;
@@ -186,6 +199,15 @@ impl Scenario {
     pub fn goippy_option(mut self, key: &str, toml_value: &str) -> Self {
         self.goippy_options.push((key.into(), toml_value.into()));
         self
+    }
+
+    /// A throwaway Prosody without mod_sms_alias, and goippy told so
+    /// (`XMPP_USE_ALIAS = false`): users write to goippy's own JIDs,
+    /// `+N@sms.example.org` ([`World::alias`] gives those).
+    pub fn without_alias_module(mut self) -> Self {
+        self.alias_module = false;
+        self.target = Target::Managed;
+        self.goippy_option("XMPP_USE_ALIAS", "false")
     }
 
     /// Always a throwaway Prosody, whatever the environment says (for
@@ -220,7 +242,7 @@ impl Scenario {
     }
 
     /// Starts everything (see the module docs).
-    pub async fn start(self) -> Result<World> {
+    pub async fn start(mut self) -> Result<World> {
         let dir = tempfile::Builder::new().prefix("goippy-e2e.").tempdir()?;
         let target = match &self.target {
             Target::FromEnv => ExternalProsody::from_env()?,
@@ -268,9 +290,10 @@ impl Scenario {
             ),
         };
 
-        let database = match self.backend {
-            Backend::Sqlite => Database::Sqlite(dir.path().join("goippy.db")),
-            Backend::MariaDb => Database::MySql(
+        let database = match (self.database.take(), self.backend) {
+            (Some(own), _) => Database::MySql(own),
+            (None, Backend::Sqlite) => Database::Sqlite(dir.path().join("goippy.db")),
+            (None, Backend::MariaDb) => Database::MySql(
                 test_database().map_err(|e| format!("a MariaDB database for goippy: {e}"))?,
             ),
         };
@@ -316,6 +339,7 @@ impl Scenario {
         }
 
         let mut world = World {
+            alias_module: self.alias_module,
             clients: HashMap::new(),
             sims,
             goippy,
@@ -333,10 +357,15 @@ impl Scenario {
     }
 
     fn start_prosody(&self) -> Result<Prosody> {
+        let alias_module = self.alias_module;
         let mut config = Config::new()
             .virtual_host(DOMAIN, |h| {
-                h.module("sms_alias")
-                    .option("sms_alias_component", COMPONENT)
+                if alias_module {
+                    h.module("sms_alias")
+                        .option("sms_alias_component", COMPONENT)
+                } else {
+                    h
+                }
             })
             .external_component(COMPONENT);
         let mut foreign: Vec<&str> = self
@@ -351,7 +380,9 @@ impl Scenario {
         }
         let mut prosody = Prosody::new(config)?;
         // The README's way: `prosodyctl install` of the packed module.
-        prosody.install_mod_sms_alias()?;
+        if alias_module {
+            prosody.install_mod_sms_alias()?;
+        }
         for user in &self.users {
             prosody.register(
                 &user.name,
@@ -373,6 +404,8 @@ enum ProsodyTarget {
 /// A running setup (see the module docs). Fields drop in order: clients,
 /// devices, goippy, then Prosody.
 pub struct World {
+    /// Whether Prosody runs mod_sms_alias (see [`Scenario::without_alias_module`]).
+    alias_module: bool,
     clients: HashMap<String, XmppClient>,
     sims: Vec<GoipSim>,
     goippy: Goippy,
@@ -403,9 +436,20 @@ impl World {
         self.c2s
     }
 
-    /// `+N@domain`: how users address a phone number (mod_sms_alias).
+    /// How users address a phone number: `+N@domain` with mod_sms_alias,
+    /// goippy's own `+N@component` without it.
     pub fn alias(&self, number: &str) -> String {
-        format!("{number}@{}", self.domain)
+        if self.alias_module {
+            format!("{number}@{}", self.domain)
+        } else {
+            self.component_jid(number)
+        }
+    }
+
+    /// goippy's own JID for `node` (`+N@sms.example.org`), which users may
+    /// also write to directly.
+    pub fn component_jid(&self, node: &str) -> String {
+        format!("{node}@{}", self.component)
     }
 
     /// A user's bare JID.

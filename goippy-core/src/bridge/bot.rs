@@ -8,6 +8,7 @@ use std::time::{Duration, SystemTime};
 
 use crate::goip::{Signal, is_valid_ussd_code};
 use crate::store::{CallDirection, CallEntry, ChannelState, Timestamp};
+use crate::xmpp::reply::quote;
 
 /// `log` without a number shows this many calls.
 pub const DEFAULT_LOG_CALLS: u32 = 10;
@@ -65,6 +66,17 @@ pub fn render_help(own_number: &str) -> String {
          Anything else made of digits, *, # and + (for example *100#) is sent to the network \
          as a USSD code; the answer comes back here, marked [USSD].\n\
          To send an SMS, write to the number as a contact, e.g. +37255512345."
+    )
+}
+
+/// The answer to text that is neither a command nor a USSD code: what it
+/// was (quoted on one short line), and what the console understands.
+pub fn render_unknown(text: &str) -> String {
+    let text = quote(text);
+    format!(
+        "{text:?} is neither a command nor a USSD code, so nothing was sent. \
+         Commands: status, log, log N, help. USSD codes use only digits, *, # and + \
+         (for example *100#). To send an SMS, write to the number as a contact."
     )
 }
 
@@ -373,6 +385,20 @@ mod tests {
         for word in ["status", "log N", "help", "*100#", "[USSD]", "+37255500000"] {
             assert!(h.contains(word), "{word} missing from {h}");
         }
+    }
+
+    #[test]
+    fn unknown_text_is_explained_with_the_commands() {
+        let u = render_unknown("what is my\nbalance?");
+        assert!(
+            u.starts_with("\"what is my balance?\" is neither a command nor a USSD code"),
+            "{u}"
+        );
+        for word in ["status", "log N", "help", "*100#", "nothing was sent"] {
+            assert!(u.contains(word), "{word} missing from {u}");
+        }
+        let long = render_unknown(&"x".repeat(3000));
+        assert!(long.len() < 400, "the quote is short: {long}");
     }
 
     fn state() -> ChannelState {

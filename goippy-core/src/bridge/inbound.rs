@@ -397,12 +397,12 @@ fn record_call(ctx: &Arc<Context>, call: CallNotice) -> Option<Work> {
         .filter(|_| ctx.policy.call_notices)
         .and_then(|text| {
             let to = ctx.user_of_channel(&goip_id)?;
-            let from = (!remote.trim().is_empty()).then(|| {
-                let sender = ctx.addressing.numbers().classify_sender(&remote);
-                let jid = ctx.addressing.sender_jid(&sender);
-                jid.node().map(|n| n.as_str().to_string())
-            });
-            Some(notice::chat(&goip_id, &to, from.flatten(), text))
+            // A hidden caller's notice comes from the withheld number, as
+            // an SMS of theirs would.
+            let sender = ctx.addressing.numbers().classify_sender(&remote);
+            let jid = ctx.addressing.sender_jid(&sender);
+            let from = jid.node().map(|n| n.as_str().to_string());
+            Some(notice::chat(&goip_id, &to, from, text))
         });
     let told = notice.is_some();
     let ctx = ctx.clone();

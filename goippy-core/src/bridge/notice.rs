@@ -61,15 +61,18 @@ use tokio_xmpp::jid::{BareJid, Jid};
 
 use crate::config::ReceiptPolicy;
 use crate::number::Sender;
-use crate::store::{InboxItem, LogId, LogKind, NoticeRecord, OutboundRef, OutboxItem};
+use crate::store::{InboxItem, LogId, LogKind, NoticeRecord, OutboundRef, OutboxItem, widths};
 use crate::xmpp::Addressing;
 use crate::xmpp::failure::DeliveryFailure;
+use crate::xmpp::node_escape::WITHHELD_NAME;
 use crate::xmpp::reply::{self, InboundChat};
 
 /// What a notice row tells the user (`goippy_log.notice`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Notice {
-    /// XEP-0184 receipt: the GoIP sent the SMS (stored only when one is due).
+    /// XEP-0184 receipt for the user's message (stored only when one is
+    /// due): the GoIP sent the SMS, or answered the USSD code. (Named for
+    /// its first use; the stored name stays.)
     SmsSent,
     /// The GoIP reported the SMS failed; the text is the reason.
     SmsFailed,
@@ -142,8 +145,8 @@ impl Notice {
 }
 
 /// The notice reporting `what` about outbound job `item`: to the resource
-/// that sent it (to its bare JID for a chat), from the JID it was sent to,
-/// about its message id.
+/// that sent it (to its bare JID for a chat), from the JID it was sent to
+/// (as the user wrote it: see [`stored_contact`]), about its message id.
 pub fn for_outbound(
     item: &OutboxItem,
     what: Notice,
@@ -158,7 +161,7 @@ pub fn for_outbound(
     NoticeRecord {
         goip_id: item.goip_id.clone(),
         to,
-        from: contact_node(item.xmpp_to.as_deref(), &item.destination),
+        from: stored_contact(item.xmpp_to.as_deref(), &item.destination),
         about: item.xmpp_id.clone(),
         what: what.as_str().to_string(),
         text,
@@ -188,11 +191,22 @@ fn bare_or_raw(jid: &str) -> String {
         .unwrap_or_else(|_| jid.to_string())
 }
 
-/// The localpart the user wrote to (`0037255512345`), else the destination.
-fn contact_node(xmpp_to: Option<&str>, destination: &str) -> Option<String> {
-    xmpp_to
-        .and_then(|to| BareJid::new(to).ok())
-        .and_then(|to| to.node().map(|n| n.as_str().to_string()))
+/// What a notice keeps of the contact its answer comes from: the JID the
+/// user wrote to (`0037255512345@example.org`, `+37255512345@sms.example.org`)
+/// when it fits the column, else its localpart (which [`answerer`] puts on
+/// the data domain), else the destination. Rows from before goippy kept
+/// whole JIDs hold a localpart too.
+fn stored_contact(xmpp_to: Option<&str>, destination: &str) -> Option<String> {
+    let written = xmpp_to.and_then(|to| BareJid::new(to).ok());
+    written
+        .as_ref()
+        .filter(|jid| jid.node().is_some() && jid.as_str().chars().count() <= widths::NUMBER)
+        .map(|jid| jid.to_string())
+        .or_else(|| {
+            written
+                .as_ref()
+                .and_then(|jid| jid.node().map(|n| n.as_str().to_string()))
+        })
         .or_else(|| Some(destination.trim().to_string()))
         .filter(|n| !n.is_empty())
 }
@@ -270,10 +284,12 @@ pub fn render(item: &InboxItem, env: &RenderEnv<'_>) -> Rendered {
                 item.body.clone(),
             )
             .received_at(received_at);
-            if let Sender::Alphanumeric(name) = &sender
-                && !name.is_empty()
-            {
-                chat = chat.sender_name(name.clone());
+            match &sender {
+                Sender::Alphanumeric(name) if !name.is_empty() => {
+                    chat = chat.sender_name(name.clone());
+                }
+                Sender::Withheld => chat = chat.sender_name(WITHHELD_NAME),
+                _ => {}
             }
             send(chat.build(a.component()))
         }
@@ -309,15 +325,15 @@ fn delivery_report(
     let Ok(user) = Jid::new(&out.xmpp_from) else {
         return Rendered::Nothing("the SMS's sender is not a valid JID");
     };
-    let contact = contact_jid(
+    let contact = answerer(
         a,
-        contact_node(out.xmpp_to.as_deref(), &out.destination).as_deref(),
+        stored_contact(out.xmpp_to.as_deref(), &out.destination).as_deref(),
     );
     if state != 0 {
         return failed(
             item,
             env,
-            contact,
+            &contact,
             &user,
             out.xmpp_id.as_deref(),
             &DeliveryFailure::NotDelivered {
@@ -327,7 +343,7 @@ fn delivery_report(
     }
     match (&out.xmpp_id, env.receipts, out.receipt_requested) {
         (Some(id), ReceiptPolicy::Delivered, true) => {
-            send(reply::receipt(&Jid::from(contact), &user, id))
+            contact.send(reply::receipt(&contact.jid(), &user, id))
         }
         (None, _, _) => Rendered::Nothing("the SMS's message had no id to confirm"),
         (_, ReceiptPolicy::Sent, _) => Rendered::Nothing("receipts are given when sent"),
@@ -346,7 +362,7 @@ fn notice(item: &InboxItem, env: &RenderEnv<'_>) -> Rendered {
     let Some(to) = item.xmpp_jid.as_deref().and_then(|j| Jid::new(j).ok()) else {
         return Rendered::Nothing("a notice without a valid addressee");
     };
-    let from = contact_jid(a, item.peer.as_deref());
+    let contact = answerer(a, item.peer.as_deref());
     let about = info.about.as_deref();
     let seconds =
         || Duration::from_secs(info.code.and_then(|c| u64::try_from(c).ok()).unwrap_or(0));
@@ -354,7 +370,7 @@ fn notice(item: &InboxItem, env: &RenderEnv<'_>) -> Rendered {
     let failure = match what {
         Notice::SmsSent => {
             return match about {
-                Some(id) => send(reply::receipt(&Jid::from(from), &to, id)),
+                Some(id) => contact.send(reply::receipt(&contact.jid(), &to, id)),
                 None => Rendered::Nothing("the SMS's message had no id to confirm"),
             };
         }
@@ -364,12 +380,13 @@ fn notice(item: &InboxItem, env: &RenderEnv<'_>) -> Rendered {
             } else {
                 text
             };
-            let chat = InboundChat::ussd(from, to, stanza_id(item), text);
-            return send(chat.build(a.component()));
+            let chat = InboundChat::ussd(contact.from.clone(), to, stanza_id(item), text);
+            return contact.send(chat.build(a.component()));
         }
         Notice::Chat => {
-            let chat =
-                InboundChat::sms(from, to, stanza_id(item), text).received_at(received_at(item));
+            // Not an answer (a call): from the contact as any SMS is.
+            let chat = InboundChat::sms(contact.from, to, stanza_id(item), text)
+                .received_at(received_at(item));
             return send(chat.build(a.component()));
         }
         Notice::SmsFailed => DeliveryFailure::Failed { reason: text },
@@ -381,7 +398,7 @@ fn notice(item: &InboxItem, env: &RenderEnv<'_>) -> Rendered {
         Notice::UssdNoAnswer => DeliveryFailure::UssdNoAnswer { waited: seconds() },
         Notice::UssdNotSent => DeliveryFailure::UssdNotSent { reason: text },
     };
-    failed(item, env, from, &to, about, &failure)
+    failed(item, env, &contact, &to, about, &failure)
 }
 
 /// A failure of the message `about` that `user` sent to `contact`: the
@@ -390,15 +407,15 @@ fn notice(item: &InboxItem, env: &RenderEnv<'_>) -> Rendered {
 fn failed(
     item: &InboxItem,
     env: &RenderEnv<'_>,
-    contact: BareJid,
+    contact: &Answerer,
     user: &Jid,
     about: Option<&str>,
     failure: &DeliveryFailure,
 ) -> Rendered {
     let a = env.addressing;
-    let error = reply::delivery_error(&Jid::from(contact.clone()), user, about, failure);
+    let error = reply::delivery_error(&contact.jid(), user, about, failure);
     let note = reply::outcome_note(
-        contact,
+        contact.from.clone(),
         user.to_bare(),
         stanza_id(item),
         env.reported_text,
@@ -406,14 +423,63 @@ fn failed(
     )
     .received_at(received_at(item))
     .build(a.component());
-    Rendered::Send(vec![error.into(), note.into()])
+    contact.send_all(vec![error.into(), note.into()])
 }
 
-/// `node@data_domain` for a stored localpart, or the component itself.
-fn contact_jid(a: &Addressing, node: Option<&str>) -> BareJid {
-    node.filter(|n| !n.is_empty())
-        .and_then(|n| BareJid::new(&format!("{n}@{}", a.data_domain())).ok())
-        .unwrap_or_else(|| a.component().clone())
+/// Where a stored answer comes from: the component JID goippy sends it
+/// from, and the mark that makes mod_sms_alias deliver it from the JID the
+/// user wrote to (see `crate::alias`).
+#[derive(Debug, Clone)]
+struct Answerer {
+    from: BareJid,
+    mark: Option<BareJid>,
+}
+
+impl Answerer {
+    fn jid(&self) -> Jid {
+        Jid::from(self.from.clone())
+    }
+
+    fn send(&self, stanza: impl Into<Stanza>) -> Rendered {
+        self.send_all(vec![stanza.into()])
+    }
+
+    fn send_all(&self, mut stanzas: Vec<Stanza>) -> Rendered {
+        if let Some(written) = &self.mark {
+            reply::mark_answers(&mut stanzas, &self.jid(), written);
+        }
+        Rendered::Send(stanzas)
+    }
+}
+
+/// The answerer for a stored contact ([`stored_contact`]): a whole JID the
+/// user wrote to, answered from there; a localpart (a call's number, a row
+/// from before whole JIDs were kept, one too long to keep) on the data
+/// domain, without a mark, so the alias module shows it as it shows an SMS;
+/// the component itself for none, or one goippy cannot send from.
+fn answerer(a: &Addressing, stored: Option<&str>) -> Answerer {
+    let component = || Answerer {
+        from: a.component().clone(),
+        mark: None,
+    };
+    match stored.map(str::trim).filter(|s| !s.is_empty()) {
+        Some(jid) if jid.contains('@') => {
+            let Some(written) = BareJid::new(jid).ok() else {
+                return component();
+            };
+            match a.sender_for(&written) {
+                Some(from) => Answerer {
+                    mark: a.mark_for(&written).cloned(),
+                    from,
+                },
+                None => component(),
+            }
+        }
+        Some(node) => BareJid::new(&format!("{node}@{}", a.data_domain()))
+            .map(|from| Answerer { from, mark: None })
+            .unwrap_or_else(|_| component()),
+        None => component(),
+    }
 }
 
 /// The contact JID of a gateway's own number (USSD comes from it), or the
@@ -432,6 +498,7 @@ fn send(stanza: impl Into<Stanza>) -> Rendered {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::alias;
     use crate::store::{
         DeliveryReportInfo, LogId, NoticeInfo, OutboundKind, OutboxState, Timestamp,
     };
@@ -679,7 +746,7 @@ mod tests {
         let sms = outbox_item(OutboundKind::Sms);
         let n = for_outbound(&sms, Notice::SmsSent, String::new(), None);
         assert_eq!(n.to, "2001@example.org/phone");
-        assert_eq!(n.from.as_deref(), Some("+37255512345"));
+        assert_eq!(n.from.as_deref(), Some("+37255512345@sms.example.org"));
         assert_eq!(n.outbound, Some(LogId(9)));
         let e = element(render(&stored(n), &e_env));
         assert_eq!(
@@ -767,6 +834,98 @@ mod tests {
         // A receipt quotes nothing.
         let receipt = stored(for_outbound(&sms, Notice::SmsSent, String::new(), None));
         assert_eq!(reports_on(&receipt), None);
+    }
+
+    /// The JID in the `<addressed/>` mark of a stanza, if any.
+    fn mark(e: &Element) -> Option<String> {
+        e.get_child(alias::ADDRESSED_NAME, alias::ADDRESSED_NS)
+            .and_then(|m| m.attr(alias::ADDRESSED_ATTR))
+            .map(str::to_string)
+    }
+
+    #[test]
+    fn answers_come_from_the_address_the_user_wrote_to() {
+        let a = addressing();
+        let quoting = RenderEnv {
+            reported_text: Some("hi"),
+            ..env(&a, None, ReceiptPolicy::Sent)
+        };
+        let mut sms = outbox_item(OutboundKind::Sms);
+        // Written to an alias in another spelling: sent from the number's
+        // JID, marked so that mod_sms_alias delivers it from the spelling.
+        sms.xmpp_to = Some("0037255512345@example.org".into());
+        let receipt = stored(for_outbound(&sms, Notice::SmsSent, String::new(), None));
+        let e = element(render(&receipt, &quoting));
+        assert_eq!(e.attr("from"), Some("+37255512345@sms.example.org"));
+        assert_eq!(mark(&e).as_deref(), Some("0037255512345@example.org"));
+        let failed = stored(for_outbound(&sms, Notice::SmsFailed, "x".into(), None));
+        let (e, note) = error_and_note(render(&failed, &quoting));
+        for stanza in [&e, &note] {
+            assert_eq!(stanza.attr("from"), Some("+37255512345@sms.example.org"));
+            assert_eq!(mark(stanza).as_deref(), Some("0037255512345@example.org"));
+        }
+        // Written straight to goippy: from there, marked to stay there.
+        sms.xmpp_to = Some("+37255512345@sms.example.org".into());
+        let e = element(render(
+            &stored(for_outbound(&sms, Notice::SmsSent, String::new(), None)),
+            &quoting,
+        ));
+        assert_eq!(mark(&e).as_deref(), Some("+37255512345@sms.example.org"));
+        // Without the alias module nothing is marked: nothing would remove it.
+        let plain = Addressing::new(
+            "example.org",
+            "sms.example.org",
+            "sms.example.org",
+            crate::number::NumberRules::international_only(),
+            false,
+        )
+        .expect("valid");
+        let e = element(render(
+            &stored(for_outbound(&sms, Notice::SmsSent, String::new(), None)),
+            &env(&plain, None, ReceiptPolicy::Sent),
+        ));
+        assert_eq!(e.attr("from"), Some("+37255512345@sms.example.org"));
+        assert_eq!(mark(&e), None);
+        // A row from before whole JIDs were kept: as then, unmarked.
+        let mut legacy = stored(for_outbound(&sms, Notice::SmsSent, String::new(), None));
+        legacy.peer = Some("+37255512345".into());
+        let e = element(render(&legacy, &quoting));
+        assert_eq!(e.attr("from"), Some("+37255512345@sms.example.org"));
+        assert_eq!(mark(&e), None);
+        // A JID too long for the column keeps its localpart.
+        sms.xmpp_to = Some(format!("+37255512345@{}.example.org", "x".repeat(60)));
+        let n = for_outbound(&sms, Notice::SmsSent, String::new(), None);
+        assert_eq!(n.from.as_deref(), Some("+37255512345"));
+        // A call is no answer: from the number, unmarked.
+        let user = BareJid::new("2001@example.org").expect("jid");
+        let e = element(render(
+            &stored(chat(
+                "goip1",
+                &user,
+                Some("+37255512345".into()),
+                "call".into(),
+            )),
+            &quoting,
+        ));
+        assert_eq!(mark(&e), None);
+    }
+
+    #[test]
+    fn a_withheld_number_is_named_as_such() {
+        let a = addressing();
+        let user = jid("2001@example.org");
+        for srcnum in [None, Some(""), Some("Anonymous")] {
+            let e = element(render(
+                &item(LogKind::Sms, srcnum, "who am I"),
+                &env(&a, Some(&user), ReceiptPolicy::Delivered),
+            ));
+            assert_eq!(e.attr("from"), Some("withheld-number@sms.example.org"));
+            assert_eq!(
+                e.get_child("nick", ns::NICK).map(Element::text).as_deref(),
+                Some("Withheld number"),
+                "{srcnum:?}"
+            );
+        }
     }
 
     #[test]

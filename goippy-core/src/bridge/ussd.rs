@@ -18,6 +18,12 @@
 //!
 //! An answer that arrives after the timeout still reaches the user (the
 //! engine reports it as an event; see `inbound.rs`).
+//!
+//! A request whose message asked for an XEP-0184 receipt gets it when the
+//! GoIP answers (Reply, Closed or Error): that answer is what proves the
+//! GoIP was handed the code. It is stored before the outcome, so the client
+//! sees the code delivered, then the answer. A request that never reached
+//! the GoIP, or that it never answered, gets none: only its error.
 
 use std::sync::Arc;
 
@@ -54,6 +60,17 @@ pub(crate) fn settle(outcome: UssdOutcome) -> Settle {
         UssdOutcome::UnknownChannel => not_sent("your line's GoIP channel is not configured"),
         UssdOutcome::Invalid(why) => not_sent(&format!("the GoIP cannot take it ({why})")),
         UssdOutcome::Stopping => not_sent("goippy was restarting"),
+    }
+}
+
+impl Settle {
+    /// Whether the GoIP answered the request, which proves it had it.
+    pub(crate) fn reached_the_goip(&self) -> bool {
+        match self {
+            Settle::Answered { .. } => true,
+            Settle::Failed { notice, .. } => *notice == Notice::UssdFailed,
+            Settle::Unknown { .. } => false,
+        }
     }
 }
 
@@ -96,7 +113,18 @@ pub(crate) async fn run(ctx: &Arc<Context>, item: OutboxItem) -> JobEnd {
         .send_reserved_ussd(&item.goip_id, &item.body, reserved)
         .await;
     let waited = i64::try_from(ctx.policy.ussd_timeout.as_secs().saturating_mul(2)).ok();
-    let result = match settle(outcome) {
+    let settled = settle(outcome);
+    if item.receipt_requested && settled.reached_the_goip() {
+        let receipt = notice::for_outbound(&item, Notice::SmsSent, String::new(), None);
+        if let Err(e) = ctx.store.store_notice(receipt).await {
+            // The answer still comes; only the tick on the code is lost.
+            tracing::warn!(
+                log_id = id.0,
+                "cannot store the receipt of a USSD request: {e}"
+            );
+        }
+    }
+    let result = match settled {
         Settle::Answered { text } => {
             tracing::info!(log_id = id.0, goip_id = %item.goip_id, "ussd answered");
             tracing::debug!(log_id = id.0, answer = %text, "ussd answer");
@@ -163,6 +191,21 @@ mod tests {
             settle(UssdOutcome::Timeout),
             Settle::Unknown { .. }
         ));
+        // Only what the GoIP answered proves it was handed the code.
+        for (outcome, reached) in [
+            (UssdOutcome::Reply { text: "x".into() }, true),
+            (UssdOutcome::Closed, true),
+            (UssdOutcome::Error { text: "x".into() }, true),
+            (UssdOutcome::Timeout, false),
+            (UssdOutcome::ChannelOffline, false),
+            (UssdOutcome::Stopping, false),
+        ] {
+            assert_eq!(
+                settle(outcome.clone()).reached_the_goip(),
+                reached,
+                "{outcome:?}"
+            );
+        }
         for o in [
             UssdOutcome::ChannelOffline,
             UssdOutcome::UnknownChannel,

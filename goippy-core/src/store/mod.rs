@@ -72,6 +72,8 @@ pub use admin::{AdminCommand, run_admin};
 pub use cleanup::{CleanupTask, DEDUP_KEEP, MARKER_KEEP};
 pub use directory::{ActiveGateway, DEFAULT_REFRESH, GatewayDirectory, RefreshTask};
 pub use error::StoreError;
+/// Column widths, for callers that must choose what to store by what fits.
+pub(crate) use records::widths;
 pub use records::{
     CallDirection, CallEntry, CallEvent, CallFilter, CallRecord, CallStored, ChannelState,
     CleanupReport, DeliveryReportInfo, Gateway, GatewayChange, GatewayDefinition, InboundKind,

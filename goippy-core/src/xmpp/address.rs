@@ -11,6 +11,13 @@
 //! and normalised (nameprep) at startup, and every JID goippy sends from
 //! or to is made here.
 //!
+//! Answers to a stanza come from the JID the user wrote to. With
+//! mod_sms_alias that may be a spelling on the users' domain
+//! (`0037255512345@example.org`) that the module re-addressed and marked
+//! (`crate::alias`); [`Addressing::written_to`] reads the mark,
+//! [`Addressing::mark_for`] says whether an answer needs one, and
+//! [`Addressing::sender_for`] which component JID a stored answer is sent from.
+//!
 //! Note: Prosody 0.12 accepts from a component only `from` addresses whose
 //! domain is exactly the component's (`validate_from_addresses`); a data
 //! domain that differs from the component JID therefore needs
@@ -20,10 +27,11 @@ use std::borrow::Cow;
 
 use tokio_xmpp::jid::{self, BareJid, DomainPart, DomainRef, Jid, NodePart};
 
+use crate::alias::AliasRules;
 use crate::config::XmppSettings;
 use crate::number::{Destination, E164, NumberRules, Sender};
 
-use super::node_escape::sender_node;
+use super::node_escape::{WITHHELD_NODE, sender_node};
 
 /// Settings that cannot be turned into JIDs.
 #[derive(Debug, PartialEq, thiserror::Error)]
@@ -60,6 +68,9 @@ pub struct Addressing {
     data_domain: DomainPart,
     numbers: NumberRules,
     use_alias: bool,
+    /// mod_sms_alias's rules between the users' and the data domain (none
+    /// when the two are the same, which no Prosody allows anyway).
+    alias: Option<AliasRules>,
 }
 
 impl Addressing {
@@ -74,12 +85,21 @@ impl Addressing {
         use_alias: bool,
     ) -> Result<Self, AddressError> {
         let component = domain("XMPP_COMPONENT_JID", component)?;
+        let user_domain = domain("XMPP_DOMAIN", user_domain)?;
+        let data_domain = domain("XMPP_DATA_DOMAIN", data_domain)?;
+        let alias = AliasRules::new(
+            user_domain.as_str(),
+            data_domain.as_str(),
+            numbers.country_code(),
+        )
+        .ok();
         Ok(Addressing {
-            user_domain: domain("XMPP_DOMAIN", user_domain)?,
+            user_domain,
             component: BareJid::from_parts(None, &component),
-            data_domain: domain("XMPP_DATA_DOMAIN", data_domain)?,
+            data_domain,
             numbers,
             use_alias,
+            alias,
         })
     }
 
@@ -141,7 +161,14 @@ impl Addressing {
             Sender::Alphanumeric(name) => {
                 BareJid::from_parts(Some(&sender_node(name)), &self.data_domain)
             }
+            Sender::Withheld => self.withheld_jid(),
         }
+    }
+
+    /// The JID SMS from a withheld number come from (see
+    /// [`super::node_escape::WITHHELD_NODE`]).
+    pub fn withheld_jid(&self) -> BareJid {
+        self.contact_jid_for_node(WITHHELD_NODE)
     }
 
     /// The JID a user should add to their roster for `number`: the alias
@@ -152,6 +179,45 @@ impl Addressing {
         } else {
             self.number_jid(number)
         }
+    }
+
+    /// The JID the user wrote to, for a stanza that reached goippy at `to`:
+    /// the JID mod_sms_alias marked it with (`mark`) when that is a spelling
+    /// of the same contact on the users' domain, else `to` itself. A mark
+    /// naming anything else (a client's own, sent straight to goippy) is
+    /// ignored.
+    pub fn written_to(&self, to: &Jid, mark: Option<&str>) -> BareJid {
+        let to = to.to_bare();
+        mark.zip(self.alias.as_ref())
+            .and_then(|(mark, alias)| alias.answer_from(to.as_str(), mark))
+            .and_then(|written| BareJid::new(&written).ok())
+            .filter(|written| written.domain() == &*self.user_domain)
+            .unwrap_or(to)
+    }
+
+    /// The mark an answer to what the user wrote to `written` carries, so
+    /// that mod_sms_alias delivers it from `written` (see [`crate::alias`]):
+    /// whenever the module is in use (XMPP_USE_ALIAS), or `written` is on the
+    /// users' domain (only the module routes that to goippy). Without the
+    /// module nothing rewrites answers, and nothing would remove the mark.
+    pub fn mark_for<'a>(&self, written: &'a BareJid) -> Option<&'a BareJid> {
+        (self.use_alias || written.domain() == &*self.user_domain).then_some(written)
+    }
+
+    /// The JID goippy sends an answer from when the user wrote to
+    /// `written`: `written` itself on the data domain, its contact on the
+    /// data domain for an alias on the users' domain; `None` for anything
+    /// else.
+    pub fn sender_for(&self, written: &BareJid) -> Option<BareJid> {
+        let domain = written.domain();
+        if domain == &*self.data_domain {
+            return Some(written.clone());
+        }
+        if domain != &*self.user_domain {
+            return None;
+        }
+        let contact = self.alias.as_ref()?.rewrite_to(written.as_str())?;
+        BareJid::new(&contact).ok()
     }
 
     /// What an inbound stanza's `to` addresses.
@@ -257,7 +323,9 @@ mod tests {
         assert_eq!(jid("1380013800"), "1380013800@sms.example.org");
         assert_eq!(jid("Swedbank"), "swedbank@sms.example.org");
         assert_eq!(jid("My Bank"), "my\\20bank@sms.example.org");
-        assert_eq!(jid(""), "unknown@sms.example.org");
+        assert_eq!(jid(""), "withheld-number@sms.example.org");
+        assert_eq!(jid("Anonymous"), "withheld-number@sms.example.org");
+        assert_eq!(jid("Withheld-Number"), "withheld-number_@sms.example.org");
     }
 
     #[test]
@@ -271,6 +339,46 @@ mod tests {
             addressing(false).roster_jid(&n).as_str(),
             "+37255512345@sms.example.org"
         );
+    }
+
+    #[test]
+    fn answers_follow_the_address_written_to() {
+        let a = addressing(true);
+        let to = Jid::new("+37255512345@sms.example.org").expect("valid");
+        let bare = |s: &str| BareJid::new(s).expect("valid");
+        // The module's mark, when it names the same contact.
+        assert_eq!(
+            a.written_to(&to, Some("0037255512345@example.org")),
+            bare("0037255512345@example.org")
+        );
+        // No mark (written straight to goippy), or one naming anything else.
+        for mark in [
+            None,
+            Some("+37255599999@example.org"),
+            Some("alice@example.org"),
+            Some("0037255512345@sms.example.org"),
+            Some("not a jid@@"),
+        ] {
+            assert_eq!(
+                a.written_to(&to, mark),
+                bare("+37255512345@sms.example.org")
+            );
+        }
+        let alias = bare("0037255512345@example.org");
+        let direct = bare("+37255512345@sms.example.org");
+        assert_eq!(a.mark_for(&alias), Some(&alias));
+        assert_eq!(a.mark_for(&direct), Some(&direct));
+        let plain = addressing(false);
+        assert_eq!(plain.mark_for(&direct), None, "no module, no mark");
+        assert_eq!(plain.mark_for(&alias), Some(&alias));
+        assert_eq!(a.sender_for(&alias), Some(direct.clone()));
+        assert_eq!(a.sender_for(&direct), Some(direct.clone()));
+        assert_eq!(
+            a.sender_for(&bare("+12@example.org")),
+            Some(bare("+12@sms.example.org"))
+        );
+        assert_eq!(a.sender_for(&bare("alice@example.org")), None);
+        assert_eq!(a.sender_for(&bare("x@other.org")), None);
     }
 
     #[test]

@@ -9,8 +9,8 @@
 //! | sender may not use the gateway | `forbidden` | auth | the sender lacks the rights; only the administrator can change that |
 //! | addressed localpart is no phone number | `item-not-found` | cancel | "the addressed JID … cannot be found": no phone answers there |
 //! | reply to a sender name ("Swedbank") | `service-unavailable` | cancel | the contact exists but can never receive; RFC 6121 answers messages for JIDs that accept none this way |
+//! | reply to an SMS whose sender withheld the number | `service-unavailable` | cancel | the same: nobody is there to receive it |
 //! | destination blocked (ACL) | `not-allowed` | cancel | RFC 6120's own example: sending to a blacklisted address |
-//! | bad USSD code / console command | `not-acceptable` | modify | understood, but does not meet goippy's criteria; fixable by the sender |
 //! | encrypted message, too long a message | `not-acceptable` | modify | same: send it differently |
 //! | group chat message | `service-unavailable` | cancel | RFC 6121 §8.5: no such service for `groupchat` |
 //! | unreadable stanza | `bad-request` | modify | it does not conform to the schema |
@@ -50,9 +50,8 @@ pub enum Refusal {
     SenderName { node: String },
     /// The ACL does not allow this destination for this sender.
     DestinationBlocked { number: String },
-    /// Text to the gateway's own number that is neither a console command
-    /// nor a USSD code.
-    InvalidUssd { text: String },
+    /// A reply to an SMS whose sender withheld the number.
+    Withheld,
     /// An end-to-end encrypted message.
     Encrypted,
     /// Longer than the gateway sends.
@@ -136,13 +135,10 @@ impl Refusal {
                 C::NotAllowed,
                 format!("Your account may not send SMS to {}.", xml_safe(number)),
             ),
-            Refusal::InvalidUssd { text } => error(
-                T::Modify,
-                C::NotAcceptable,
-                format!(
-                    "{:?} is neither a command nor a USSD code. Commands: status, log, log N, help. USSD codes use only digits, *, # and + (for example *100#).",
-                    xml_safe(text)
-                ),
+            Refusal::Withheld => error(
+                T::Cancel,
+                C::ServiceUnavailable,
+                "The sender of this SMS withheld their number: nobody can reply to it by SMS.".into(),
             ),
             Refusal::Encrypted => error(
                 T::Modify,
@@ -356,11 +352,9 @@ mod tests {
                 DefinedCondition::NotAllowed,
             ),
             (
-                Refusal::InvalidUssd {
-                    text: "hello".into(),
-                },
-                ErrorType::Modify,
-                DefinedCondition::NotAcceptable,
+                Refusal::Withheld,
+                ErrorType::Cancel,
+                DefinedCondition::ServiceUnavailable,
             ),
             (
                 Refusal::Encrypted,
@@ -435,15 +429,16 @@ mod tests {
         }
         .stanza_error();
         assert!(text(&e).contains("too short"), "{}", text(&e));
-        let e = Refusal::InvalidUssd {
-            text: "bal\u{1}ance".into(),
+        let e = Refusal::SenderName {
+            node: "bal\u{1}ance".into(),
         }
         .stanza_error();
         assert!(
             text(&e).contains("bal\u{FFFD}ance"),
             "outside text is made XML-safe"
         );
-        assert!(text(&e).contains("*100#"));
+        let e = Refusal::Withheld.stanza_error();
+        assert!(text(&e).contains("withheld their number"), "{}", text(&e));
         let e = Refusal::DatabaseSilent { what: "call log" }.stanza_error();
         assert_eq!(
             text(&e),

@@ -13,25 +13,37 @@
 use tokio_xmpp::minidom::Element;
 use tokio_xmpp::parsers::iq::Iq;
 
-use crate::number::Destination;
+use crate::number::{Destination, E164};
 
 use super::address::Addressing;
 use super::failure::Refusal;
 use super::intent::{Envelope, NS_GATEWAY};
 use super::text::xml_safe;
 
-/// What the client shows above the input field.
-pub const PROMPT_DESCRIPTION: &str =
-    "Enter the contact's phone number in international form, for example +37255512345.";
+/// The number every example shows.
+pub const EXAMPLE_NUMBER: &str = "+37255512345";
 /// The input field's label.
 pub const PROMPT_LABEL: &str = "Phone Number";
 
+/// What the client shows above the input field: what to type, and the JID
+/// the contact then has — the form that is canonical for this deployment
+/// (the alias with mod_sms_alias), the one every SMS from it comes from.
+pub fn prompt_description(addressing: &Addressing) -> String {
+    let example = E164::parse_canonical(EXAMPLE_NUMBER)
+        .map(|n| addressing.roster_jid(&n).to_string())
+        .unwrap_or_default();
+    format!(
+        "Enter the contact's phone number in international form, for example {EXAMPLE_NUMBER}. \
+         You then chat with {example}."
+    )
+}
+
 /// The answer to `get`: description and prompt label.
-pub fn prompt(env: &Envelope) -> Iq {
+pub fn prompt(env: &Envelope, addressing: &Addressing) -> Iq {
     let query = Element::builder("query", NS_GATEWAY)
         .append(
             Element::builder("desc", NS_GATEWAY)
-                .append(PROMPT_DESCRIPTION)
+                .append(prompt_description(addressing))
                 .build(),
         )
         .append(
@@ -121,8 +133,12 @@ mod tests {
     #[test]
     fn the_prompt_explains_what_to_type() {
         let (env, _) = set("x");
-        let text = xml(prompt(&env));
+        let text = xml(prompt(&env, &addressing()));
         assert!(text.contains("<desc>Enter the contact"), "{text}");
+        assert!(
+            text.contains("You then chat with +37255512345@example.org."),
+            "the canonical form of the deployment: {text}"
+        );
         assert!(text.contains("<prompt>Phone Number</prompt>"), "{text}");
         assert!(text.contains("type='result'"), "{text}");
         assert!(text.contains("id='g1'"), "{text}");
@@ -160,6 +176,7 @@ mod tests {
             answered_jid(&iq).as_deref(),
             Some("+37255512345@sms.example.org")
         );
+        assert!(prompt_description(&plain).contains("chat with +37255512345@sms.example.org."));
     }
 
     #[test]

@@ -27,6 +27,7 @@ use tokio_xmpp::parsers::ns;
 use tokio_xmpp::parsers::presence::{Presence, Type as PresenceType};
 use tokio_xmpp::parsers::stanza_error::StanzaError;
 
+use crate::alias;
 use crate::number::{Destination, NumberError};
 
 use super::address::{Addressing, Target};
@@ -49,6 +50,10 @@ pub struct Envelope {
     pub id: Option<String>,
     /// What `to` means to goippy.
     pub target: Target,
+    /// The JID the user wrote to: `to`, or the spelling on the users'
+    /// domain mod_sms_alias re-addressed to `to` (see
+    /// [`Addressing::written_to`]). Answers, also later ones, come from it.
+    pub written: BareJid,
 }
 
 impl Envelope {
@@ -203,6 +208,30 @@ pub enum Intent {
     Malformed(Malformed),
 }
 
+impl Intent {
+    /// The envelope of the stanza this intent was read from, if it had one.
+    pub fn envelope(&self) -> Option<&Envelope> {
+        match self {
+            Intent::ChatToContact(chat) => Some(&chat.env),
+            Intent::ChatToComponent { env, .. }
+            | Intent::Encrypted { env }
+            | Intent::Signal { env, .. }
+            | Intent::ReceiptFromUser { env, .. }
+            | Intent::ErrorStanza { env, .. }
+            | Intent::IqResult { env }
+            | Intent::DiscoInfo { env, .. }
+            | Intent::DiscoItems { env, .. }
+            | Intent::GatewayPromptGet { env }
+            | Intent::GatewayPromptSet { env, .. }
+            | Intent::Ping { env }
+            | Intent::Presence { env, .. }
+            | Intent::UnsupportedIq { env, .. }
+            | Intent::UnsupportedMessage { env, .. } => Some(env),
+            Intent::Malformed(_) => None,
+        }
+    }
+}
+
 /// Decides what `inbound` asks for.
 pub fn classify(inbound: Inbound, addressing: &Addressing) -> Intent {
     match inbound {
@@ -225,6 +254,7 @@ fn malformed(invalid: InvalidStanza) -> Malformed {
 }
 
 /// The envelope, or the `Malformed` intent when an address is missing.
+/// `payloads` may hold mod_sms_alias's mark of the JID the user wrote to.
 // Built once per stanza and consumed at once; boxing would only add an allocation.
 #[allow(clippy::result_large_err)]
 fn envelope(
@@ -233,11 +263,13 @@ fn envelope(
     to: Option<Jid>,
     id: Option<String>,
     type_: &str,
+    payloads: &[Element],
     addressing: &Addressing,
 ) -> Result<Envelope, Intent> {
     match (from, to) {
         (Some(from), Some(to)) => Ok(Envelope {
             target: addressing.target(&to),
+            written: addressing.written_to(&to, addressed_mark(payloads)),
             from,
             to,
             id,
@@ -271,6 +303,7 @@ fn classify_message(m: Message, addressing: &Addressing) -> Intent {
         m.to.clone(),
         id,
         type_name,
+        &m.payloads,
         addressing,
     ) {
         Ok(env) => env,
@@ -353,6 +386,7 @@ fn classify_iq(iq: Iq, addressing: &Addressing) -> Intent {
         iq.to().cloned(),
         Some(iq.id().to_string()),
         type_name,
+        &[],
         addressing,
     ) {
         Ok(env) => env,
@@ -411,6 +445,7 @@ fn classify_presence(p: Presence, addressing: &Addressing) -> Intent {
         p.to.clone(),
         p.id.clone(),
         type_name,
+        &p.payloads,
         addressing,
     ) {
         Ok(env) => env,
@@ -424,6 +459,12 @@ fn classify_presence(p: Presence, addressing: &Addressing) -> Intent {
             error: payload_error(&p.payloads),
         },
     }
+}
+
+/// The JID in mod_sms_alias's `<addressed/>` mark, if the stanza has one.
+fn addressed_mark(payloads: &[Element]) -> Option<&str> {
+    find(payloads, alias::ADDRESSED_NAME, alias::ADDRESSED_NS)
+        .and_then(|mark| mark.attr(alias::ADDRESSED_ATTR))
 }
 
 fn find<'a>(payloads: &'a [Element], name: &str, namespace: &str) -> Option<&'a Element> {
@@ -484,6 +525,27 @@ mod tests {
         assert_eq!(chat.body, "Hello");
         assert!(chat.receipt_requested);
         assert_eq!(chat.corrects, None);
+    }
+
+    #[test]
+    fn the_alias_modules_mark_names_the_jid_written_to() {
+        let intent = classify_xml(
+            "<message from='2001@example.org/phone' to='+37255512345@sms.example.org' id='m1' type='chat'>\
+               <body>Hi</body><addressed xmlns='urn:goippy:sms-alias:addressed:0' jid='0037255512345@example.org'/></message>",
+        );
+        let Intent::ChatToContact(chat) = intent else {
+            panic!("{intent:?}")
+        };
+        assert_eq!(chat.env.written.as_str(), "0037255512345@example.org");
+        assert_eq!(chat.env.to.as_str(), "+37255512345@sms.example.org");
+        assert_eq!(chat.body, "Hi");
+        // A mark naming another contact is not believed.
+        let intent = classify_xml(
+            "<presence from='2001@example.org/phone' to='+37255512345@sms.example.org' type='subscribe'>\
+               <addressed xmlns='urn:goippy:sms-alias:addressed:0' jid='+37255599999@example.org'/></presence>",
+        );
+        let env = intent.envelope().expect("an envelope");
+        assert_eq!(env.written.as_str(), "+37255512345@sms.example.org");
     }
 
     #[test]

@@ -28,6 +28,14 @@ pub const MAX_NAME_CHARS: usize = 64;
 /// The localpart used when nothing of the name survives.
 pub const UNKNOWN_SENDER: &str = "unknown";
 
+/// The localpart of a sender who withheld the number (clients show
+/// `withheld-number@sms.example.org`, with the nickname "Withheld number").
+/// No sender name maps to it: [`sender_node`] moves one that would aside.
+pub const WITHHELD_NODE: &str = "withheld-number";
+
+/// What a client shows as the name of a sender who withheld the number.
+pub const WITHHELD_NAME: &str = "Withheld number";
+
 /// The characters XEP-0106 escapes, with their escape codes.
 const ESCAPES: [(char, &str); 10] = [
     (' ', "20"),
@@ -106,8 +114,18 @@ pub fn unescape(node: &str) -> Cow<'_, str> {
 }
 
 /// The JID localpart for an SMS sender name. Never fails: see the module
-/// documentation for what is folded, escaped, replaced or cut.
+/// documentation for what is folded, escaped, replaced or cut. Never
+/// [`WITHHELD_NODE`] either: a name that would become it gets a `_`
+/// appended, so that a reply to it is not taken for one to a withheld number.
 pub fn sender_node(name: &str) -> NodePart {
+    let node = any_sender_node(name);
+    if node.as_str() == WITHHELD_NODE {
+        return prepped(&format!("{WITHHELD_NODE}_")).unwrap_or_else(unknown);
+    }
+    node
+}
+
+fn any_sender_node(name: &str) -> NodePart {
     let bounded: String = name.trim().chars().take(MAX_NAME_CHARS).collect();
     let trimmed = bounded.trim();
     if trimmed.is_empty() {
@@ -174,6 +192,12 @@ mod tests {
         assert_eq!(node("\"Q\" <x>"), "\\22q\\22\\20\\3cx\\3e");
         assert_eq!(node("it's"), "it\\27s");
         assert_eq!(node("Сбербанк"), "сбербанк");
+    }
+
+    #[test]
+    fn no_sender_name_becomes_the_withheld_number() {
+        assert_eq!(node("Withheld-Number"), "withheld-number_");
+        assert_eq!(node("withheld number"), "withheld\\20number");
     }
 
     #[test]

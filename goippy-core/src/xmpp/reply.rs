@@ -15,6 +15,9 @@
 //! * [`error_reply`] / [`refuse`]: answer a received stanza with an error,
 //!   from the address it was sent to, to its sender, with its id.
 //!
+//! * [`mark_answers`]: the mark mod_sms_alias needs to deliver an answer
+//!   from the JID the user wrote to (see [`crate::alias`]).
+//!
 //! All outside text goes through [`xml_safe`].
 
 use std::time::SystemTime;
@@ -22,6 +25,7 @@ use std::time::SystemTime;
 use tokio_xmpp::Stanza;
 use tokio_xmpp::jid::{BareJid, Jid};
 use tokio_xmpp::minidom::Element;
+use tokio_xmpp::minidom::rxml::NcName;
 use tokio_xmpp::parsers::date::DateTime;
 use tokio_xmpp::parsers::delay::Delay;
 use tokio_xmpp::parsers::iq::Iq;
@@ -30,6 +34,8 @@ use tokio_xmpp::parsers::nick::Nick;
 use tokio_xmpp::parsers::presence::{Presence, Type as PresenceType};
 use tokio_xmpp::parsers::receipts::Received;
 use tokio_xmpp::parsers::stanza_error::StanzaError;
+
+use crate::alias;
 
 use super::failure::{DeliveryFailure, Refusal};
 use super::intent::Envelope;
@@ -240,6 +246,35 @@ pub fn error_stanza(
     }
 }
 
+/// Marks each of `stanzas` that comes from `from` (the address a stanza
+/// was sent to; compared without resource) with the JID the user wrote to,
+/// `written`, so that mod_sms_alias delivers it from there. An iq cannot
+/// carry the mark (its reader takes exactly one payload): the module
+/// remembers the iqs it forwards instead.
+pub fn mark_answers(stanzas: &mut [Stanza], from: &Jid, written: &BareJid) {
+    let from = from.to_bare();
+    for stanza in stanzas {
+        let (sender, payloads) = match stanza {
+            Stanza::Message(m) => (m.from.as_ref(), &mut m.payloads),
+            Stanza::Presence(p) => (p.from.as_ref(), &mut p.payloads),
+            Stanza::Iq(_) => continue,
+        };
+        if sender.is_some_and(|s| s.to_bare() == from) {
+            payloads.push(addressed(written));
+        }
+    }
+}
+
+/// `<addressed xmlns='…' jid='…'/>` naming `written`.
+pub fn addressed(written: &BareJid) -> Element {
+    let mark = Element::builder(alias::ADDRESSED_NAME, alias::ADDRESSED_NS);
+    // A constant name: the conversion cannot fail (a unit test checks).
+    match NcName::try_from(alias::ADDRESSED_ATTR) {
+        Ok(name) => mark.attr(name, written.as_str()).build(),
+        Err(_) => mark.build(),
+    }
+}
+
 /// A fresh stanza id for what goippy originates.
 pub fn new_id() -> String {
     format!("goippy-{:016x}", rand::random::<u64>())
@@ -413,6 +448,7 @@ mod tests {
             target: Target::Contact {
                 node: "+37255512345".into(),
             },
+            written: bare("+37255512345@sms.example.org"),
         };
         for kind in [StanzaKind::Message, StanzaKind::Iq, StanzaKind::Presence] {
             let reply = refuse(&env, kind, &Refusal::SenderNotAllowed);
@@ -434,6 +470,40 @@ mod tests {
                 kind == StanzaKind::Message
             );
         }
+    }
+
+    #[test]
+    fn answers_from_the_address_written_to_are_marked() {
+        let contact = jid("+37255512345@sms.example.org");
+        let user = jid("2001@example.org/phone");
+        let written = bare("0037255512345@example.org");
+        let mut stanzas: Vec<Stanza> = vec![
+            receipt(&contact, &user, "m1").into(),
+            chat(&jid("+37255512345@sms.example.org/x"), &user, "hi").into(),
+            chat(&jid("sms.example.org"), &user, "not an answer from there").into(),
+            Presence::new(PresenceType::Subscribed)
+                .with_from(contact.clone())
+                .with_to(user.clone())
+                .into(),
+            Iq::Result {
+                from: Some(contact.clone()),
+                to: Some(user.clone()),
+                id: "i1".into(),
+                payload: None,
+            }
+            .into(),
+        ];
+        mark_answers(&mut stanzas, &contact, &written);
+        let marks: Vec<Option<String>> = stanzas
+            .into_iter()
+            .map(|s| {
+                element(s)
+                    .get_child(alias::ADDRESSED_NAME, alias::ADDRESSED_NS)
+                    .and_then(|m| m.attr(alias::ADDRESSED_ATTR).map(str::to_string))
+            })
+            .collect();
+        let w = Some(written.to_string());
+        assert_eq!(marks, vec![w.clone(), w.clone(), None, w, None]);
     }
 
     #[test]

@@ -33,7 +33,7 @@ pub fn answer(intent: &Intent, addressing: &Addressing) -> Option<Handled> {
     match intent {
         Intent::DiscoInfo { env, node } => reply(disco::info(env, node.as_deref()).into()),
         Intent::DiscoItems { env, node } => reply(disco::items(env, node.as_deref()).into()),
-        Intent::GatewayPromptGet { env } => reply(gateway::prompt(env).into()),
+        Intent::GatewayPromptGet { env } => reply(gateway::prompt(env, addressing).into()),
         Intent::GatewayPromptSet { env, prompt } => {
             reply(gateway::answer(env, prompt.as_deref(), addressing).into())
         }

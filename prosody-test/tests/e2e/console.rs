@@ -2,10 +2,12 @@
 //! `log N`, and anything else is a USSD code whose answer comes back.
 
 use prosody_test::World;
-use prosody_test::stanzas::{body, chat, is_error, is_text_from};
+use prosody_test::stanzas::{
+    body, chat, chat_with_receipt_request, is_error, is_error_for, is_text_from, receipt_for,
+};
 use prosody_test::world::{QUIET, WAIT};
 
-use crate::{Must, NUMBER_1, SENDER, basic};
+use crate::{Must, NUMBER_1, SENDER, basic, needs_throwaway_prosody};
 
 /// Sends `text` to 2001's own number; returns the answer's body.
 async fn ask(w: &mut World, id: &str, text: &str) -> String {
@@ -150,4 +152,68 @@ async fn the_console_is_there_as_soon_as_the_channel_reported_its_number() {
         .must("the console answers");
     assert!(!is_error(&answer), "{answer:?}");
     w.finish().await.must("clean shutdown");
+}
+
+/// Every console message that asks for a receipt (XEP-0184; clients ask,
+/// since the number's disco promises receipts) gets one, from the JID it
+/// was written to: `help`, `status`, `log` and unknown text once goippy has
+/// taken them, a USSD code once the GoIP has answered it. (None came; the
+/// client showed the commands undelivered for ever.)
+async fn every_console_command_gets_its_receipt(mut w: World) {
+    let own = w.own_alias("2001").must_some("2001's own number");
+    for (id, command) in [
+        ("r-help", "help"),
+        ("r-status", "status"),
+        ("r-log", "log"),
+        ("r-what", "what is this?"),
+        ("r-ussd", "*100#"),
+    ] {
+        w.client("2001")
+            .send(chat_with_receipt_request(&own, id, command).must("build"))
+            .await
+            .must("send");
+        let receipt = w
+            .client("2001")
+            .wait_for(&format!("the receipt for {command:?}"), WAIT, |el| {
+                receipt_for(el).as_deref() == Some(id) || is_error_for(el, id)
+            })
+            .await
+            .must("a receipt");
+        assert_eq!(
+            receipt.attr("from"),
+            Some(own.as_str()),
+            "{command}: {receipt:?}"
+        );
+        assert_eq!(
+            receipt_for(&receipt).as_deref(),
+            Some(id),
+            "{command}: {receipt:?}"
+        );
+        w.client("2001")
+            .wait_for(&format!("the answer to {command:?}"), WAIT, |el| {
+                is_text_from(el, &own)
+            })
+            .await
+            .must("the console answers too");
+    }
+    w.finish().await.must("clean shutdown");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn console_commands_that_ask_for_a_receipt_get_one() {
+    let w = basic().start().await.must("start the world");
+    every_console_command_gets_its_receipt(w).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn console_commands_get_receipts_without_the_alias_module_too() {
+    if !needs_throwaway_prosody("console_commands_get_receipts_without_the_alias_module_too") {
+        return;
+    }
+    let w = basic()
+        .without_alias_module()
+        .start()
+        .await
+        .must("start the world");
+    every_console_command_gets_its_receipt(w).await;
 }

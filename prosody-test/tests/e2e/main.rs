@@ -8,12 +8,14 @@
 //! links tokio-xmpp and xmpp-parsers, which costs more than the tests.
 
 mod access;
+mod answers;
 mod carbons;
 mod console;
 mod devices;
 mod external;
 mod inbound;
 mod long_sms;
+mod mistakes;
 mod offline;
 mod outbound;
 mod restarts;

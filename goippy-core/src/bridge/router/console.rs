@@ -17,6 +17,28 @@
 //! its reads; on MariaDB `FLUSH TABLES WITH READ LOCK` does the same. A
 //! server that does not answer at all (stopped, a dead network) stalls both:
 //! that is when the bound matters.
+//!
+//! A command that asks for an XEP-0184 receipt gets one as soon as goippy
+//! has taken it: `help` and unknown text at once, `status` and `log` when
+//! their read is queued (before the answer, which may wait for the
+//! database), a USSD code when the GoIP has answered it, which proves the
+//! GoIP was handed it (`bridge/ussd.rs`). Without it clients show the
+//! command undelivered for ever, although the contact's disco promises
+//! receipts.
+//!
+//! Unknown text is answered with a chat message, not an error stanza,
+//! because of what clients do with a message error: Dino marks the sent
+//! message "delivery failed" and offers no way to read the error's text
+//! (dino#672, dino#1446); Conversations writes a red "delivery failed"
+//! under it and shows the text only through "show error" in the message's
+//! menu (Conversations#1762, #2191); Gajim and profanity show the text
+//! (profanity 0.13.1, tried against a real Prosody: `! Error from
+//! +37255500001@example.org: …` in the chat window, and again in its
+//! console window). A chat message is shown in full by all of them, so the
+//! explanation and the list of commands are read where they are needed —
+//! and nothing failed that the user must retry: the console understood the
+//! message and answers it. Mistakes about where an SMS goes (a number that
+//! is none, a sender name) stay errors: there the message itself failed.
 
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
@@ -37,7 +59,7 @@ use crate::xmpp::reply;
 
 use super::super::Context;
 use super::super::bot::{self, Command, Liveness, StateSource};
-use super::{Decision, Job, Router};
+use super::{Decision, Job};
 
 /// How long `status` and `log` may take in all, the wait for queued writes
 /// included.
@@ -61,13 +83,17 @@ pub(crate) enum ReadKind {
 }
 
 /// What a message to the user's own number asks for.
-pub(super) fn decide(
-    router: &Router,
-    gateway: Arc<ActiveGateway>,
-    chat: ChatToContact,
-) -> Decision {
+pub(super) fn decide(gateway: Arc<ActiveGateway>, chat: ChatToContact) -> Decision {
     let env = chat.env;
     let command = bot::parse(&chat.body);
+    let receipt = || -> Vec<Stanza> {
+        env.id
+            .as_deref()
+            .filter(|_| chat.receipt_requested)
+            .map(|id| reply::receipt(&env.to, &env.from, id).into())
+            .into_iter()
+            .collect()
+    };
     tracing::info!(
         ext = %gateway.ext,
         goip_id = %gateway.goip_id,
@@ -75,19 +101,29 @@ pub(super) fn decide(
         command = command_name(&command),
         "console command"
     );
+    let answered_now = |text: String| {
+        let mut stanzas = receipt();
+        stanzas.extend(answer(&env, text));
+        Decision::Reply(stanzas)
+    };
     match command {
-        Command::Help => Decision::Reply(answer(&env, bot::render_help(&chat.node))),
-        Command::Status => Decision::Queue(Box::new(Job::Read(Read {
-            env,
-            gateway,
-            what: ReadKind::Status,
-        }))),
-        Command::Log(n) => Decision::Queue(Box::new(Job::Read(Read {
-            env,
-            gateway,
-            what: ReadKind::Log(n),
-        }))),
-        Command::Ussd(code) => Decision::Queue(Box::new(Job::Enqueue {
+        Command::Help => answered_now(bot::render_help(&chat.node)),
+        Command::Invalid(text) => answered_now(bot::render_unknown(&text)),
+        Command::Status | Command::Log(_) => {
+            let taken = receipt();
+            Decision::Queue {
+                job: Box::new(Job::Read(Read {
+                    what: match command {
+                        Command::Log(n) => ReadKind::Log(n),
+                        _ => ReadKind::Status,
+                    },
+                    env,
+                    gateway,
+                })),
+                taken,
+            }
+        }
+        Command::Ussd(code) => Decision::queue(Job::Enqueue {
             record: OutboundRecord {
                 ext: gateway.ext.clone(),
                 goip_id: gateway.goip_id.clone(),
@@ -98,13 +134,9 @@ pub(super) fn decide(
                 kind: OutboundKind::Ussd,
             },
             env,
-            receipt_requested: false,
-        })),
-        Command::Invalid(text) => Decision::Reply(vec![router.refused(
-            &env,
-            StanzaKind::Message,
-            Refusal::InvalidUssd { text },
-        )]),
+            // Given when the GoIP answers (bridge/ussd.rs).
+            receipt_requested: chat.receipt_requested,
+        }),
     }
 }
 

@@ -45,6 +45,16 @@
 //!
 //! Refusals are logged at most once per sender and interval, with a count
 //! of what was left out (`refusals.rs`).
+//!
+//! # Answers come from where the user wrote
+//!
+//! Everything sent in answer to a stanza — an error, a receipt, the
+//! console's reply, the "Not sent yet" notice, a presence — comes from the
+//! address the stanza was sent to, and with mod_sms_alias it carries the mark
+//! that makes the module deliver it from the JID the user wrote
+//! ([`Router::answer`]; see `crate::alias`). An outbox job keeps that JID
+//! (`xmpp_to`), so its receipt and its errors, which come later, do the same
+//! (`notice.rs`).
 
 mod console;
 mod lanes;
@@ -62,10 +72,13 @@ use tokio_xmpp::parsers::message::MessageType;
 use tokio_xmpp::parsers::ns;
 use tokio_xmpp::parsers::presence::Type as PresenceType;
 
+use crate::number::E164;
 use crate::store::{OutboundKind, OutboundOptions, OutboundRecord, Saved};
 use crate::xmpp::failure::Refusal;
+use crate::xmpp::gateway;
 use crate::xmpp::intent::ChatToContact;
 use crate::xmpp::link::{Inbound, StanzaKind};
+use crate::xmpp::node_escape::WITHHELD_NODE;
 use crate::xmpp::reply::{self, refuse};
 use crate::xmpp::service::{self, Handled};
 use crate::xmpp::{Envelope, Intent, classify};
@@ -99,8 +112,9 @@ pub(crate) async fn run(ctx: Arc<Context>, mut inbound: mpsc::Receiver<Inbound>)
     let mut lanes = Lanes::new(LIMITS, move |job: Job| {
         let router = for_jobs.clone();
         async move {
+            let env = job.env().clone();
             let replies = job.run(&router).await;
-            router.send(replies).await;
+            router.answer(Some(&env), replies).await;
         }
     });
     loop {
@@ -108,12 +122,17 @@ pub(crate) async fn run(ctx: Arc<Context>, mut inbound: mpsc::Receiver<Inbound>)
             item = inbound.recv() => {
                 let Some(item) = item else { break };
                 let intent = classify(item, &router.ctx.addressing);
+                let env = intent.envelope().cloned();
                 match router.decide(intent) {
-                    Decision::Reply(stanzas) => router.send(stanzas).await,
-                    Decision::Queue(job) => {
-                        if let Err((job, full)) = lanes.submit(job.lane(), *job) {
-                            let busy = router.busy(&job, full, lanes.open());
-                            router.send(busy).await;
+                    Decision::Reply(stanzas) => router.answer(env.as_ref(), stanzas).await,
+                    Decision::Queue { job, taken } => {
+                        let env = job.env().clone();
+                        match lanes.submit(job.lane(), *job) {
+                            Ok(()) => router.answer(Some(&env), taken).await,
+                            Err((job, full)) => {
+                                let busy = router.busy(&job, full, lanes.open());
+                                router.answer(Some(&env), busy).await;
+                            }
                         }
                     }
                 }
@@ -129,8 +148,18 @@ pub(crate) async fn run(ctx: Arc<Context>, mut inbound: mpsc::Receiver<Inbound>)
 enum Decision {
     /// Send these now (often none).
     Reply(Vec<Stanza>),
-    /// Run this in its sender's lane.
-    Queue(Box<Job>),
+    /// Run this in its sender's lane, and once the lane has taken it send
+    /// `taken` (a console command's receipt).
+    Queue { job: Box<Job>, taken: Vec<Stanza> },
+}
+
+impl Decision {
+    fn queue(job: Job) -> Decision {
+        Decision::Queue {
+            job: Box::new(job),
+            taken: Vec::new(),
+        }
+    }
 }
 
 /// Work that waits on the store.
@@ -260,7 +289,10 @@ impl Router {
             .gateway_by_msisdn(&chat.node)
             .is_some_and(|g| g.ext == gateway.ext);
         if own_number {
-            return console::decide(self, gateway, chat);
+            return console::decide(gateway, chat);
+        }
+        if chat.node == WITHHELD_NODE {
+            return refuse(Refusal::Withheld);
         }
         let destination = match &chat.destination {
             Ok(d) => d.clone(),
@@ -302,11 +334,11 @@ impl Router {
             body: chat.body,
             kind: OutboundKind::Sms,
         };
-        Decision::Queue(Box::new(Job::Enqueue {
+        Decision::queue(Job::Enqueue {
             env: chat.env,
             record,
             receipt_requested: chat.receipt_requested,
-        }))
+        })
     }
 
     /// Commits a job to the outbox and wakes its channel's runner.
@@ -320,7 +352,9 @@ impl Router {
         let goip_id = record.goip_id.clone();
         let options = OutboundOptions {
             receipt_requested,
-            xmpp_to: Some(env.to.to_bare().to_string()),
+            // What the user wrote to: the receipt and the errors, which
+            // come later, come from there.
+            xmpp_to: Some(env.written.to_string()),
         };
         let kind = record.kind;
         let enqueue = ctx.store.enqueue_outbound_with(record, options);
@@ -338,7 +372,8 @@ impl Router {
                     goip_id,
                     "an outbound job is neither in the database nor in the spool yet; still trying"
                 );
-                self.send(vec![reply::chat(&env.to, &env.from, UNSAVED_TEXT).into()]).await;
+                self.answer(Some(env), vec![reply::chat(&env.to, &env.from, UNSAVED_TEXT).into()])
+                    .await;
                 enqueue.await
             }
         };
@@ -384,6 +419,18 @@ impl Router {
         );
         let yours = full == Full::Lane;
         vec![self.refused(env, StanzaKind::Message, Refusal::Busy { yours })]
+    }
+
+    /// Sends `stanzas` in answer to the stanza of `env`: those from the
+    /// address it was sent to get the mark that makes mod_sms_alias deliver
+    /// them from the JID the user wrote (see the module docs).
+    async fn answer(&self, env: Option<&Envelope>, mut stanzas: Vec<Stanza>) {
+        if let Some(env) = env
+            && let Some(written) = self.ctx.addressing.mark_for(&env.written)
+        {
+            reply::mark_answers(&mut stanzas, &env.to, written);
+        }
+        self.send(stanzas).await;
     }
 
     async fn send(&self, stanzas: Vec<Stanza>) {
@@ -472,7 +519,7 @@ fn refusal_name(r: &Refusal) -> &'static str {
         Refusal::NotANumber { .. } => "not a number",
         Refusal::SenderName { .. } => "reply to a sender name",
         Refusal::DestinationBlocked { .. } => "destination not allowed (ACL)",
-        Refusal::InvalidUssd { .. } => "neither a command nor a USSD code",
+        Refusal::Withheld => "reply to a withheld number",
         Refusal::Encrypted => "encrypted",
         Refusal::TooLong { .. } => "too long",
         Refusal::GroupChat => "group chat",
@@ -495,11 +542,16 @@ fn chars_within(text: &str, max_bytes: usize) -> usize {
         .count()
 }
 
+/// What writing to the gateway itself answers. The contact form it shows
+/// is the deployment's canonical one (the alias with mod_sms_alias), the
+/// one SMS from that number come from.
 fn component_help(ctx: &Context, own_number: Option<&str>) -> String {
-    let domain = ctx.addressing.data_domain();
+    let example = E164::parse_canonical(gateway::EXAMPLE_NUMBER)
+        .map(|n| ctx.addressing.roster_jid(&n).to_string())
+        .unwrap_or_default();
     let mut text = format!(
         "This is the SMS gateway. To send an SMS, write to the number as a contact: \
-         +37255512345@{domain} (international form)."
+         {example} (international form)."
     );
     if let Some(n) = own_number.filter(|n| !n.trim().is_empty()) {
         text.push_str(&format!(
