@@ -38,6 +38,7 @@
 
 local st = require "util.stanza";
 local jid_bare = require "util.jid".bare;
+local jid_host = require "util.jid".host;
 local lfs = require "lfs";
 
 local NATIVE_NAME = "sms_alias_native";
@@ -263,9 +264,46 @@ local function outbound(event)
 	return true;
 end
 
+-- What goippy delivered, by recipient and stanza id: goippy marks an inbox
+-- row delivered only once Prosody has confirmed it, so a goippy that dies
+-- between the two sends that row again after its restart, with the same
+-- id (`goippy-in-<row>`). The second copy is dropped here, before mod_mam
+-- or a client sees it. Bounded like the iq memory: the oldest of
+-- DELIVERED_MEMORY entries is forgotten first (a resend comes within
+-- seconds of the first copy, thousands of messages earlier at most).
+local DELIVERED_MEMORY = 4096;
+local DELIVERED_PREFIX = "goippy-in-";
+local delivered, delivered_order, delivered_head, delivered_tail = {}, {}, 1, 1;
+
+local function seen_before(stanza)
+	local id = stanza.attr.id;
+	if stanza.name ~= "message" or type(id) ~= "string"
+		or id:sub(1, #DELIVERED_PREFIX) ~= DELIVERED_PREFIX then
+		return false;
+	end
+	local key = tostring(jid_bare(stanza.attr.to)) .. "\0" .. id;
+	if delivered[key] then
+		return true;
+	end
+	delivered[key] = true;
+	delivered_order[delivered_tail] = key;
+	delivered_tail = delivered_tail + 1;
+	if delivered_tail - delivered_head > DELIVERED_MEMORY then
+		delivered[delivered_order[delivered_head]] = nil;
+		delivered_order[delivered_head] = nil;
+		delivered_head = delivered_head + 1;
+	end
+	return false;
+end
+
 local function inbound(event)
 	local stanza = event.stanza;
 	local from = stanza.attr.from;
+	if jid_host(from) == component and seen_before(stanza) then
+		module:log("debug", "Dropping %s to %s: goippy sent it again after a restart",
+			stanza.attr.id, stanza.attr.to);
+		return true;
+	end
 	local mark = stanza:get_child(ADDRESSED.name, ADDRESSED.ns);
 	local shown;
 	if mark then

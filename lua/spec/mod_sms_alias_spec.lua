@@ -479,6 +479,35 @@ describe("mod_sms_alias inbound", function ()
 		assert.equal(ALIAS, newest.attr.from, "remembered");
 	end);
 
+	it("drops a message goippy sends again after a restart (same id, same user), once delivered", function ()
+		local m = loaded();
+		local function row(id, to)
+			return st.message({ from = TARGET, to = to, type = "chat", id = id }):text_tag("body", "hi");
+		end
+		assert.is_nil(m.fire("message/bare", { origin = session("component"), stanza = row("goippy-in-7", "alice@example.org") }));
+		assert.is_true(m.fire("message/bare", { origin = session("component"), stanza = row("goippy-in-7", "alice@example.org") }));
+		-- Another user, another row, or an id goippy did not make: delivered.
+		assert.is_nil(m.fire("message/bare", { origin = session("component"), stanza = row("goippy-in-7", "bob@example.org") }));
+		assert.is_nil(m.fire("message/bare", { origin = session("component"), stanza = row("goippy-in-8", "alice@example.org") }));
+		assert.is_nil(m.fire("message/bare", { origin = session("component"), stanza = row("m1", "alice@example.org") }));
+		assert.is_nil(m.fire("message/bare", { origin = session("component"), stanza = row("m1", "alice@example.org") }));
+		-- Not from the component: never dropped.
+		local user = st.message({ from = "bob@example.org/x", to = "alice@example.org", id = "goippy-in-7" });
+		assert.is_nil(m.fire("message/bare", { origin = session("c2s"), stanza = user }));
+	end);
+
+	it("forgets the oldest delivered ids beyond its bound", function ()
+		local m = loaded();
+		local function row(i)
+			return st.message({ from = TARGET, to = "alice@example.org", id = "goippy-in-" .. i });
+		end
+		for i = 1, 4100 do
+			m.fire("message/bare", { origin = session("component"), stanza = row(i) });
+		end
+		assert.is_nil(m.fire("message/bare", { origin = session("component"), stanza = row(1) }), "forgotten");
+		assert.is_true(m.fire("message/bare", { origin = session("component"), stanza = row(4100) }), "remembered");
+	end);
+
 	it("leaves other senders alone", function ()
 		local m = loaded();
 		for _, from in ipairs({ "bob@example.org/x", "Swedbank@sms.example.org", "sms.example.org",

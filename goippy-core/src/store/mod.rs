@@ -750,6 +750,10 @@ impl Store {
         // they are skipped, or they would be sent again on every round.
         let mut after = after.map_or(0, |id| id.0);
         loop {
+            // Taken before the read: a mark that commits while the read
+            // runs may not be in what the read sees, and is no longer
+            // pending once it returns.
+            let marking = self.inner.writer.marking();
             let page = self
                 .read(
                     "reading the inbox",
@@ -763,7 +767,9 @@ impl Store {
             after = last.id.0;
             let rows: Vec<InboxItem> = page
                 .into_iter()
-                .filter(|row| !self.inner.writer.is_marking(row.id.0))
+                .filter(|row| {
+                    !marking.contains(&row.id.0) && !self.inner.writer.is_marking(row.id.0)
+                })
                 .collect();
             if !rows.is_empty() || !full {
                 return Ok(rows);

@@ -419,6 +419,11 @@ impl WriterHandle {
         self.shared.drained.subscribe()
     }
 
+    /// The inbox rows whose delivered mark is still on its way, now.
+    pub(crate) fn marking(&self) -> HashSet<i64> {
+        lock(&self.shared.marking).clone()
+    }
+
     /// Whether the delivered mark of inbox row `id` is still on its way.
     pub(crate) fn is_marking(&self, id: i64) -> bool {
         lock(&self.shared.marking).contains(&id)
