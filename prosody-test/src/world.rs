@@ -28,7 +28,7 @@ use std::fs::File;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use goippy_testkit::mariadb::test_database;
+use goippy_testkit::mariadb::{TestDatabase, test_database};
 use goippy_testkit::ports::free_udp_port;
 use tokio::time::{Instant, sleep};
 use tokio_xmpp::minidom::Element;
@@ -93,6 +93,9 @@ pub struct Scenario {
     sim_args: Vec<String>,
     goippy_options: Vec<(String, String)>,
     target: Target,
+    /// A database the caller provides (a MariaDB it can kill or freeze);
+    /// `None`: [`Backend`] decides.
+    mysql_database: Option<TestDatabase>,
 }
 
 impl Default for Scenario {
@@ -112,6 +115,7 @@ impl Scenario {
             sim_args: Vec::new(),
             goippy_options: Vec::new(),
             target: Target::FromEnv,
+            mysql_database: None,
         }
     }
 
@@ -170,6 +174,14 @@ impl Scenario {
         self
     }
 
+    /// goippy on this MySQL/MariaDB database instead of a fresh one on the
+    /// shared server: for a run that kills or freezes its own server.
+    pub fn mysql_database(mut self, database: TestDatabase) -> Self {
+        self.backend = Backend::MariaDb;
+        self.mysql_database = Some(database);
+        self
+    }
+
     /// The simulated devices' timing (default: [`SimTiming::fast`]).
     pub fn timing(mut self, timing: SimTiming) -> Self {
         self.timing = timing;
@@ -220,7 +232,7 @@ impl Scenario {
     }
 
     /// Starts everything (see the module docs).
-    pub async fn start(self) -> Result<World> {
+    pub async fn start(mut self) -> Result<World> {
         let dir = tempfile::Builder::new().prefix("goippy-e2e.").tempdir()?;
         let target = match &self.target {
             Target::FromEnv => ExternalProsody::from_env()?,
@@ -270,9 +282,12 @@ impl Scenario {
 
         let database = match self.backend {
             Backend::Sqlite => Database::Sqlite(dir.path().join("goippy.db")),
-            Backend::MariaDb => Database::MySql(
-                test_database().map_err(|e| format!("a MariaDB database for goippy: {e}"))?,
-            ),
+            Backend::MariaDb => match self.mysql_database.take() {
+                Some(database) => Database::MySql(database),
+                None => Database::MySql(
+                    test_database().map_err(|e| format!("a MariaDB database for goippy: {e}"))?,
+                ),
+            },
         };
         let mut goippy = Goippy::new(
             dir.path(),
@@ -606,6 +621,13 @@ impl World {
                 Err("an external Prosody cannot be stopped and started by the harness".into())
             }
         }
+    }
+
+    /// Hands the simulated devices over to the caller, for a traffic driver
+    /// that reads their events in a task of its own; [`World::finish`] then
+    /// leaves them to the caller (each stops by PID when dropped).
+    pub fn take_sims(&mut self) -> Vec<GoipSim> {
+        std::mem::take(&mut self.sims)
     }
 
     /// Every message (any stanza) `user` has received and not yet matched,
