@@ -19,7 +19,8 @@
 //! * [`ExternalProsody`] — the same scenarios against an already-running
 //!   Prosody (`PROSODY_TEST_EXTERNAL=…`);
 //! * [`relay::Relay`] — a TCP relay a test cuts to drop a client's
-//!   connection the way a lost network does.
+//!   connection the way a lost network does;
+//! * [`faults`] — the fault-injection run (`--bin faults`).
 //!
 //! Processes are `goippy_testkit` guards: stopped by PID on drop, also when
 //! a test fails. Fixture modules for test servers live in `fixtures/` (on
@@ -35,6 +36,7 @@ pub mod bins;
 pub mod client;
 pub mod config;
 pub mod external;
+pub mod faults;
 pub mod goip_sim;
 pub mod goippy;
 pub mod logfile;

@@ -12,6 +12,7 @@ mod carbons;
 mod console;
 mod devices;
 mod external;
+mod faults;
 mod inbound;
 mod offline;
 mod outbound;
