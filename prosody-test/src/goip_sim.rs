@@ -257,6 +257,16 @@ impl GoipSim {
             .or_else(|| self.events.try_recv().ok())
     }
 
+    /// The next event (backlog first) if one arrives within `within`, else
+    /// `None`: silence is no error here (a closed pipe still is). For a
+    /// driver that has other things to do between events.
+    pub async fn poll(&mut self, within: Duration) -> Result<Option<Value>> {
+        if let Some(event) = self.backlog.pop_front() {
+            return Ok(Some(event));
+        }
+        self.read_one(Instant::now() + within).await
+    }
+
     /// The first event (backlog first) for which `wanted` holds; others are
     /// kept for later waits. `what` names it in the error.
     pub async fn wait_for(

@@ -22,6 +22,7 @@
 //!   connection the way a lost network does;
 //! * [`starttls_login`] — a client login over STARTTLS (through `openssl
 //!   s_client`), for servers that require encryption.
+//! * [`faults`] — the fault-injection run (`--bin faults`).
 //!
 //! Processes are `goippy_testkit` guards: stopped by PID on drop, also when
 //! a test fails. Fixture modules for test servers live in `fixtures/` (on
@@ -37,6 +38,7 @@ pub mod bins;
 pub mod client;
 pub mod config;
 pub mod external;
+pub mod faults;
 pub mod goip_sim;
 pub mod goippy;
 pub mod logfile;

@@ -652,6 +652,13 @@ impl World {
         }
     }
 
+    /// Hands the simulated devices over to the caller, for a traffic driver
+    /// that reads their events in a task of its own; [`World::finish`] then
+    /// leaves them to the caller (each stops by PID when dropped).
+    pub fn take_sims(&mut self) -> Vec<GoipSim> {
+        std::mem::take(&mut self.sims)
+    }
+
     /// Every message (any stanza) `user` has received and not yet matched,
     /// for which `wanted` holds.
     pub fn take_received(&mut self, user: &str, wanted: impl Fn(&Element) -> bool) -> Vec<Element> {

@@ -13,6 +13,7 @@ mod carbons;
 mod console;
 mod devices;
 mod external;
+mod faults;
 mod inbound;
 mod long_sms;
 mod mistakes;
