@@ -5,9 +5,11 @@
 # Lua tests), luarocks (prosodyctl install), MariaDB (the MySQL backend tests),
 # systemd for systemd-analyze (the --install tests verify and rate the units it
 # writes; nothing needs systemd running), openssl for the tests' certificates
-# and their STARTTLS logins.
+# and their STARTTLS logins, sqlite3 for the fault run's "admin's shell holds
+# the write lock".
 GOIPPY_PACKAGES=(prosody lua5.4 liblua5.4-dev luarocks lua-busted mariadb-server
-                 gcc libc6-dev pkg-config curl ca-certificates procps systemd openssl)
+                 gcc libc6-dev pkg-config curl ca-certificates procps systemd openssl
+                 sqlite3)
 
 ensure_packages() {
     local missing=()
