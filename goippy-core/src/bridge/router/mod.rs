@@ -567,15 +567,15 @@ const UNSAVED_NOTICE_AFTER: std::time::Duration = std::time::Duration::from_secs
 
 /// What the user is told then.
 const UNSAVED_TEXT: &str = "Not sent yet: the gateway can save it neither in its database nor in \
-     its local spool right now. It keeps trying; the message goes out once it is saved, and you \
-     will hear whether it was sent.";
+     its local spool right now. It keeps trying; the message goes out once it is saved, and if it \
+     cannot be sent, you will be told here.";
 
 /// What a user is told when their SMS or USSD code waits in the spool.
 fn spooled_text(kind: OutboundKind) -> &'static str {
     match kind {
         OutboundKind::Sms => {
             "Not sent yet: the gateway's database is not answering. Your SMS is saved and goes \
-             out as soon as the database is back; you will hear whether it was sent."
+             out as soon as the database is back; if it cannot be sent, you will be told here."
         }
         OutboundKind::Ussd => {
             "Not sent yet: the gateway's database is not answering. The USSD code is saved and \
