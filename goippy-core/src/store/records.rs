@@ -3,7 +3,7 @@
 //! They are deliberately the store's own types, independent of the engine's
 //! and the XMPP side's: the bridge maps engine events onto them, so the store
 //! can be built, tested and changed without either. Everything here is data;
-//! the SQL lives in the backends.
+//! the SQL lives with the rules that use it (`store/apply.rs`, `store/reads.rs`, …).
 
 use std::fmt;
 use std::net::SocketAddr;

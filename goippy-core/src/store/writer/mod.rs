@@ -70,7 +70,6 @@ use tokio::time::Instant;
 
 use crate::xmpp::backoff::Backoff;
 
-use super::backend::Backend;
 use super::error::{StoreError, is_transient};
 use super::ratelimit::RateLimited;
 use super::records::StateUpdate;
@@ -97,6 +96,27 @@ struct Job {
     reply: Option<Reply>,
     /// When the spool keeps it if the database has not taken it.
     spool_by: Instant,
+}
+
+/// What the writer needs from the database: commit a batch together with
+/// its marker, and look a batch up by its marker. `store/apply.rs` is the
+/// real one; the writer's tests wrap it in one that can hang where a real
+/// server does.
+pub(crate) trait Database: Clone + Send + Sync + 'static {
+    /// Writes `ops` in one transaction with the marker `batch_id`; what
+    /// each write returned.
+    fn apply_batch(
+        &self,
+        batch_id: i64,
+        now: Timestamp,
+        ops: &[WriteOp],
+    ) -> impl Future<Output = Result<Vec<Outcome>, BatchFailure>> + Send;
+
+    /// What the writes of batch `batch_id` returned, if it committed.
+    fn batch_outcomes(
+        &self,
+        batch_id: i64,
+    ) -> impl Future<Output = Result<Option<Vec<Outcome>>, sqlx::Error>> + Send;
 }
 
 /// Tuning of the writer (see [`super::StoreOptions`]).
@@ -156,14 +176,6 @@ struct Shared {
     /// or kept in the spool): the inbox must not hand them out again.
     marking: Mutex<HashSet<i64>>,
     config: WriterConfig,
-    /// Tests: an attempt hangs after the database committed it, as when
-    /// the reply to COMMIT is lost on a hanging connection.
-    #[cfg(test)]
-    reply_lost: AtomicBool,
-    /// Tests: an attempt hangs before it reaches the database, as on a
-    /// connection that stopped answering.
-    #[cfg(test)]
-    hangs_before_commit: AtomicBool,
 }
 
 impl Shared {
@@ -181,10 +193,6 @@ impl Shared {
             drained: watch::Sender::new(0),
             marking: Mutex::new(marking),
             config,
-            #[cfg(test)]
-            reply_lost: AtomicBool::new(false),
-            #[cfg(test)]
-            hangs_before_commit: AtomicBool::new(false),
         }
     }
 
@@ -262,7 +270,7 @@ impl WriterStart {
 impl WriterHandle {
     /// Starts the writer task on the current tokio runtime.
     pub(crate) fn spawn(
-        backend: Backend,
+        database: impl Database,
         config: WriterConfig,
         start: WriterStart,
     ) -> WriterHandle {
@@ -286,7 +294,7 @@ impl WriterHandle {
             })
             .collect();
         let writer = Writer {
-            backend,
+            database,
             spool: start.spool,
             shared: Arc::clone(&shared),
             rx,
@@ -346,18 +354,6 @@ impl WriterHandle {
             reply,
             spool_by: Instant::now() + wait,
         }
-    }
-
-    /// Queues a write without waiting for room or for its commit; false
-    /// when the queue is full. For tests that need a queue in a given state.
-    #[cfg(test)]
-    fn submit_nowait(&self, op: WriteOp) -> bool {
-        let counted = Counted::new(&self.shared.pending, op.kind());
-        let queued = self.tx.try_send(self.job(op, None)).is_ok();
-        if queued {
-            counted.handed_over();
-        }
-        queued
     }
 
     /// Queues a write (waiting for room) and waits until it is committed or
@@ -529,8 +525,8 @@ enum Attempted {
     TimedOut { ops: Arc<Vec<WriteOp>> },
 }
 
-struct Writer {
-    backend: Backend,
+struct Writer<D> {
+    database: D,
     spool: Option<Spool>,
     shared: Arc<Shared>,
     rx: mpsc::Receiver<Job>,
@@ -552,7 +548,7 @@ struct Writer {
     give_up_rx: watch::Receiver<Option<Instant>>,
 }
 
-impl Writer {
+impl<D: Database> Writer<D> {
     async fn run(mut self) {
         loop {
             self.advance().await;
@@ -794,15 +790,13 @@ impl Writer {
                 return;
             }
         };
-        let backend = self.backend.clone();
+        let database = self.database.clone();
         let (batch_id, at, check_marker) = (front.batch_id, front.at, front.maybe_committed);
         let timeout = self.shared.config.attempt_timeout;
-        #[cfg(test)]
-        let hooks = Arc::clone(&self.shared);
         let attempt = async move {
             let run = async {
                 if check_marker {
-                    match backend.batch_outcomes(batch_id).await {
+                    match database.batch_outcomes(batch_id).await {
                         Ok(Some(outcomes)) if outcomes.len() == ops.len() => {
                             return Ok((outcomes, true));
                         }
@@ -810,16 +804,7 @@ impl Writer {
                         Err(e) => return Err(BatchFailure::outside(e)),
                     }
                 }
-                #[cfg(test)]
-                if hooks.hangs_before_commit.load(Ordering::Acquire) {
-                    std::future::pending::<()>().await;
-                }
-                let applied = backend.apply_batch(batch_id, at, &ops).await;
-                #[cfg(test)]
-                if hooks.reply_lost.load(Ordering::Acquire) {
-                    // As when the connection hangs after the server committed.
-                    std::future::pending::<()>().await;
-                }
+                let applied = database.apply_batch(batch_id, at, &ops).await;
                 applied.map(|outcomes| (outcomes, false))
             };
             match tokio::time::timeout(timeout, run).await {
@@ -1099,7 +1084,7 @@ impl Writer {
         }
         let batch_id = batch.batch_id;
         let writes = batch.ops.as_ref().map_or(0, |o| o.len());
-        match tokio::time::timeout(MARKER_CHECK, self.backend.batch_outcomes(batch_id)).await {
+        match tokio::time::timeout(MARKER_CHECK, self.database.batch_outcomes(batch_id)).await {
             Ok(Ok(Some(outcomes))) if outcomes.len() == writes => {
                 tracing::info!(
                     batch = batch_id,
