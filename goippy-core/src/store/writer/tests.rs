@@ -9,7 +9,11 @@ use super::super::reads;
 use super::super::records::{InboundKind, InboundRecord, LogId, OutboundKind, OutboundRecord};
 use super::*;
 
+use std::sync::atomic::AtomicBool;
+
 use sqlx::Connection;
+
+use super::unsaved::Counted;
 
 const SECOND: Duration = Duration::from_secs(1);
 
