@@ -17,10 +17,10 @@
 //!   [`OutboxState`] for why nothing is ever sent twice;
 //! * **notices** — what goippy itself must tell a user (an outbound
 //!   message's outcome, a USSD answer, a call) waits in the same inbox as a
-//!   `notice` row ([`Store::store_notice`]); the `mark_*_with` methods and
-//!   [`Store::store_call_with`] store one in the same transaction as the
-//!   outbox change or call event it reports, so a crash can lose neither
-//!   without the other;
+//!   `notice` row ([`Store::store_notice`]); the `mark_*` methods and
+//!   [`Store::store_call`] take one and store it in the same transaction as
+//!   the outbox change or call event it reports, so a crash can lose
+//!   neither without the other;
 //! * **calls** — call events go to `goippy_calls`, committed before the
 //!   GoIP gets its ack, as a message is ([`Store::store_call`]);
 //! * **dedup** — `goippy_dedup` remembers (channel, tag, recvid, body hash)
@@ -181,10 +181,6 @@ impl<T> Saved<T> {
             Saved::Committed(t) => Some(t),
             Saved::Spooled => None,
         }
-    }
-
-    pub fn is_spooled(&self) -> bool {
-        matches!(self, Saved::Spooled)
     }
 }
 
@@ -545,28 +541,6 @@ impl Store {
 
     // ----- gateways --------------------------------------------------------
 
-    /// Creates or updates the gateway of an extension, without a channel
-    /// number, and enables it: [`Store::save_gateway`] with `channel: None`.
-    /// `goip_id` is the channel's GoIP "SMS Client ID"; `None`, empty or `-`
-    /// means `goippy_<ext>`. `allow_regex` must match a whole destination for
-    /// it to be allowed; `None` or empty allows every destination.
-    pub async fn add_or_update_gateway(
-        &self,
-        ext: &str,
-        password: &str,
-        goip_id: Option<&str>,
-        allow_regex: Option<&str>,
-    ) -> Result<(GatewayChange, Gateway), StoreError> {
-        self.save_gateway(&GatewayDefinition {
-            ext,
-            password,
-            goip_id,
-            channel: None,
-            allow_regex,
-        })
-        .await
-    }
-
     /// Creates or updates the gateway of an extension and enables it
     /// (`goippy --add`). Every field is written, an omitted one with its
     /// default; the number learnt from keepalives and `created_at` stay.
@@ -673,15 +647,12 @@ impl Store {
     /// what it says) in `goippy_dedup` as an SMS is (see [`recvid_number`]
     /// for a recvid that is no number). An event with no recvid has no such
     /// key: it is logged each time it comes.
-    pub async fn store_call(&self, call: CallRecord) -> Result<Saved<CallStored>, StoreError> {
-        self.store_call_with(call, None).await
-    }
-
-    /// [`Store::store_call`], storing `notice` for the user in the same
+    ///
+    /// `notice`, the user's message about it, is stored in the same
     /// transaction when the event is new (a retransmission stores none), so
     /// that no commit can leave a logged call untold: its resends are all
     /// duplicates, which are never told.
-    pub async fn store_call_with(
+    pub async fn store_call(
         &self,
         call: CallRecord,
         notice: Option<NoticeRecord>,
@@ -706,16 +677,13 @@ impl Store {
     /// retransmission — also one that arrives after a restart — comes back
     /// as [`Stored::Duplicate`] with the id of the first copy. New rows wait
     /// in the inbox.
-    pub async fn store_inbound(&self, record: InboundRecord) -> Result<Saved<Stored>, StoreError> {
-        self.store_inbound_matched(record, None).await
-    }
-
-    /// [`Store::store_inbound`] for a delivery report whose outbound SMS the
-    /// caller already knows (the engine matched its `sms_no`): the report is
-    /// linked to `outbound` even when that row's `sent` state is not
-    /// committed yet. Without it (or for another kind) this is
-    /// `store_inbound`.
-    pub async fn store_inbound_matched(
+    ///
+    /// `outbound`: for a delivery report whose outbound SMS the caller
+    /// already knows (the engine matched its `sms_no`), the report is linked
+    /// to that row even when its `sent` state is not committed yet. Without
+    /// it the store matches the report itself (see
+    /// [`InboundKind::DeliveryReport`]); other kinds ignore it.
+    pub async fn store_inbound(
         &self,
         record: InboundRecord,
         outbound: Option<LogId>,
@@ -740,14 +708,10 @@ impl Store {
 
     // ----- inbox -----------------------------------------------------------
 
-    /// Inbound rows not yet written to XMPP, oldest first.
-    pub async fn undelivered_inbox(&self, limit: u32) -> Result<Vec<InboxItem>, StoreError> {
-        self.undelivered_inbox_after(None, limit).await
-    }
-
-    /// Inbox rows after `after` (all when `None`), oldest first: for a reader
-    /// that skips rows it cannot deliver yet without stalling behind them.
-    pub async fn undelivered_inbox_after(
+    /// Inbound rows not yet written to XMPP, oldest first: those after
+    /// `after` (all when `None`), for a reader that skips rows it cannot
+    /// deliver yet without stalling behind them.
+    pub async fn undelivered_inbox(
         &self,
         after: Option<LogId>,
         limit: u32,
@@ -816,18 +780,10 @@ impl Store {
 
     /// Stores an outbound job as `queued`; returns once it is saved
     /// (committed, or kept by the spool, whence it enters the outbox when
-    /// the database can take it), before anything may be sent.
+    /// the database can take it), before anything may be sent. `options`
+    /// keep what the bridge needs to answer the sender later (the receipt
+    /// request, the address written to).
     pub async fn enqueue_outbound(
-        &self,
-        record: OutboundRecord,
-    ) -> Result<Saved<LogId>, StoreError> {
-        self.enqueue_outbound_with(record, OutboundOptions::default())
-            .await
-    }
-
-    /// [`Store::enqueue_outbound`], keeping what the bridge needs to answer
-    /// the sender later (the receipt request, the address written to).
-    pub async fn enqueue_outbound_with(
         &self,
         record: OutboundRecord,
         options: OutboundOptions,
@@ -856,19 +812,11 @@ impl Store {
             .await
     }
 
-    /// `sending` (or `unknown`) → `sent`, with the GoIP's `sms_no` and `telid`.
+    /// `sending` (or `unknown`) → `sent`, with the GoIP's `sms_no` and
+    /// `telid`. `notice` (for this and the other outcomes below) is stored
+    /// in the same transaction, only if the change is made, so the user
+    /// hears of it even across a crash.
     pub async fn mark_sent(
-        &self,
-        id: LogId,
-        sms_no: Option<i64>,
-        telid: Option<i64>,
-    ) -> Result<(), StoreError> {
-        self.mark_sent_with(id, sms_no, telid, None).await
-    }
-
-    /// [`Store::mark_sent`], storing `notice` in the same transaction (only
-    /// if the change is made), so the user hears of it even across a crash.
-    pub async fn mark_sent_with(
         &self,
         id: LogId,
         sms_no: Option<i64>,
@@ -881,16 +829,6 @@ impl Store {
 
     /// → `failed`, with why and the GoIP's `errorstatus` if it gave one.
     pub async fn mark_failed(
-        &self,
-        id: LogId,
-        reason: &str,
-        errorstatus: Option<i64>,
-    ) -> Result<(), StoreError> {
-        self.mark_failed_with(id, reason, errorstatus, None).await
-    }
-
-    /// [`Store::mark_failed`] with a notice stored in the same transaction.
-    pub async fn mark_failed_with(
         &self,
         id: LogId,
         reason: &str,
@@ -912,12 +850,7 @@ impl Store {
 
     /// `sending` → `unknown`: the SMS may or may not have gone out (a
     /// timeout, or goippy stopped in the middle). Never sent again.
-    pub async fn mark_unknown(&self, id: LogId, reason: &str) -> Result<(), StoreError> {
-        self.mark_unknown_with(id, reason, None).await
-    }
-
-    /// [`Store::mark_unknown`] with a notice stored in the same transaction.
-    pub async fn mark_unknown_with(
+    pub async fn mark_unknown(
         &self,
         id: LogId,
         reason: &str,

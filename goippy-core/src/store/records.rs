@@ -490,7 +490,7 @@ impl OutboundRecord {
 }
 
 /// What an outbound job keeps besides the original goippy's columns
-/// ([`super::Store::enqueue_outbound_with`]).
+/// ([`super::Store::enqueue_outbound`]).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OutboundOptions {
     /// The sender asked for an XEP-0184 receipt.
