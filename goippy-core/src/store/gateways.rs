@@ -9,7 +9,7 @@ use super::error::StoreError;
 use super::records::{Gateway, GatewayChange};
 use super::rows::GatewayRow;
 use super::time::Timestamp;
-use super::validate::ValidGateway;
+use crate::config::gateway::ValidGateway;
 
 /// Which column a gateway lookup goes by.
 #[derive(Debug, Clone, Copy)]

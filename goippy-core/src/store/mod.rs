@@ -48,7 +48,6 @@
 //! each backend's own (`store/sqlite.rs`, `store/mysql.rs`). Times are
 //! explained in `store/time.rs`.
 
-mod admin;
 mod apply;
 mod cache;
 mod cleanup;
@@ -66,7 +65,6 @@ mod rows;
 mod spool;
 mod sqlite;
 mod time;
-mod validate;
 mod writer;
 
 use std::path::Path;
@@ -77,8 +75,8 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use crate::config::DbSettings;
+use crate::config::gateway;
 
-pub use admin::{AdminCommand, run_admin};
 pub use cleanup::{CleanupTask, DEDUP_KEEP, MARKER_KEEP};
 pub use directory::{ActiveGateway, DEFAULT_REFRESH, GatewayDirectory, RefreshTask};
 pub use error::StoreError;
@@ -94,7 +92,6 @@ pub use records::{
 pub use rows::LogEntry;
 pub use sqlite::{BUSY_TIMEOUT as SQLITE_BUSY_TIMEOUT, SqliteSettings};
 pub use time::Timestamp;
-pub use validate::{CHANNELS, DestinationAcl, default_goip_id, destination_acl};
 
 pub use spool::RESERVE_BYTES as SPOOL_RESERVE_BYTES;
 pub use writer::{GOIP_ACK_WAIT, UnflushedWrites};
@@ -548,7 +545,7 @@ impl Store {
         &self,
         definition: &GatewayDefinition<'_>,
     ) -> Result<(GatewayChange, Gateway), StoreError> {
-        let valid = validate::gateway(
+        let valid = gateway::validate(
             definition.ext,
             definition.password,
             definition.goip_id,

@@ -779,12 +779,9 @@ pub struct CleanupReport {
 /// Values from the network are cut to fit, so that one odd datagram can
 /// never make a whole batch fail on MySQL's strict mode.
 pub(crate) mod widths {
-    pub const EXT: usize = 32;
-    pub const GOIP_ID: usize = 64;
-    pub const PASSWORD: usize = 64;
+    pub use crate::config::gateway::widths::{EXT, GOIP_ID};
     pub const MSISDN: usize = 32;
     pub const NUMBER: usize = 64;
-    pub const ALLOW_REGEX: usize = 255;
     pub const JID: usize = 1023;
     pub const DETAIL: usize = 255;
     pub const NOTICE: usize = 32;
