@@ -9,12 +9,10 @@
 //! network that a repeat could duplicate. `DONE <sendid>` follows, as the
 //! vendor UI sends it (and as CF requires).
 
-use super::request::{Exchanged, send_and_await};
+use super::resend::{Exchanged, error_text, send_and_await};
 use super::shared::CommandError;
 use super::worker::JobContext;
-use crate::goip::{
-    CfMode, CfReason, Command, ControlKind, ErrorReply, FormatError, GsmStatus, Reply,
-};
+use crate::goip::{CfMode, CfReason, Command, ControlKind, FormatError, GsmStatus, Reply};
 
 /// A control command to run on a channel.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -151,17 +149,6 @@ pub enum ControlOutcome {
     Stopping,
 }
 
-/// The GoIP's text of an `ERROR <sendid> …` reply.
-pub(crate) fn error_text(e: &ErrorReply) -> String {
-    match e {
-        ErrorReply::Password { .. } => "PASSWORD".to_owned(),
-        ErrorReply::Recipient {
-            telid, errorstatus, ..
-        } => format!("{telid} errorstatus:{errorstatus}"),
-        ErrorReply::Rejected { text, .. } => text.clone(),
-    }
-}
-
 /// Runs one control command.
 pub(crate) async fn run(ctx: &mut JobContext, request: &ControlRequest) -> ControlOutcome {
     if ctx.is_stopping() {
@@ -233,6 +220,7 @@ pub(crate) async fn run(ctx: &mut JobContext, request: &ControlRequest) -> Contr
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::goip::ErrorReply;
 
     #[test]
     fn replies_are_matched_to_their_request() {

@@ -71,7 +71,7 @@ mod pending;
 mod rate_limit;
 mod receiver;
 pub mod registry;
-mod request;
+mod resend;
 pub mod sendid;
 mod shared;
 pub mod sms;

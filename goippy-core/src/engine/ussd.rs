@@ -18,7 +18,7 @@
 use std::time::Instant;
 
 use super::pending::Finished;
-use super::request::{Exchanged, send_and_await};
+use super::resend::{Exchanged, error_text, send_and_await};
 use super::shared::CommandError;
 use super::worker::JobContext;
 use crate::goip::{Command, Reply, ussd_reply_failed, ussd_reply_text};
@@ -142,7 +142,7 @@ fn answer(ctx: &JobContext, sendid: u32, reply: Reply) -> Option<UssdOutcome> {
         Reply::UssdError { text, .. } => Some(UssdOutcome::Error { text }),
         Reply::UssdExit { .. } => Some(UssdOutcome::Closed),
         Reply::Error(e) => Some(UssdOutcome::Error {
-            text: super::control::error_text(&e),
+            text: error_text(&e),
         }),
         other => {
             tracing::debug!(

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use super::pending::{Exchange, Waited};
 use super::shared::CommandError;
 use super::worker::JobContext;
-use crate::goip::{Command, Reply};
+use crate::goip::{Command, ErrorReply, Reply};
 
 /// How [`send_and_await`] ended.
 pub(crate) enum Exchanged<T> {
@@ -71,4 +71,15 @@ pub(crate) async fn send_and_await<T>(
         }
     }
     Exchanged::Unanswered
+}
+
+/// The GoIP's text of an `ERROR <sendid> …` reply.
+pub(crate) fn error_text(e: &ErrorReply) -> String {
+    match e {
+        ErrorReply::Password { .. } => "PASSWORD".to_owned(),
+        ErrorReply::Recipient {
+            telid, errorstatus, ..
+        } => format!("{telid} errorstatus:{errorstatus}"),
+        ErrorReply::Rejected { text, .. } => text.clone(),
+    }
 }
