@@ -10,15 +10,15 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
 use super::config::EngineConfig;
-use super::control::{ControlOutcome, ControlRequest};
 use super::credentials::CredentialSource;
 use super::events::EngineEvent;
 use super::registry::ChannelInfo;
+use super::request::{
+    ControlOutcome, ControlRequest, NotSent, NotStarted, SmsOutcome, SmsRequest, UssdOutcome,
+};
 use super::shared::{Shared, lock};
-use super::sms::{NotSent, SmsOutcome, SmsRequest};
 use super::stats::EngineStats;
-use super::ussd::UssdOutcome;
-use super::worker::{self, Job, NotStarted};
+use super::worker::{self, Job};
 use super::{receiver, sweeper};
 use crate::goip::Command;
 
@@ -94,7 +94,7 @@ impl Engine {
     /// the channel's queue, the offline wait, the result deadline). If the
     /// caller stops waiting, the job still runs to its end.
     pub async fn send_sms(&self, request: SmsRequest) -> SmsOutcome {
-        if let Err(why) = validate_sms(&request) {
+        if let Err(why) = request.validate() {
             return SmsOutcome::NotSent(NotSent::Invalid(why));
         }
         let goip_id = request.goip_id.clone();
@@ -103,11 +103,7 @@ impl Engine {
             Ok(()) => outcome
                 .await
                 .unwrap_or(SmsOutcome::NotSent(NotSent::Stopping)),
-            Err(why) => SmsOutcome::NotSent(match why {
-                NotStarted::UnknownChannel => NotSent::UnknownChannel,
-                NotStarted::ChannelOffline => NotSent::ChannelOffline,
-                NotStarted::Stopping => NotSent::Stopping,
-            }),
+            Err(why) => SmsOutcome::NotSent(why.into()),
         }
     }
 
@@ -141,9 +137,7 @@ impl Engine {
         };
         match self.submit(goip_id, job).await {
             Ok(()) => outcome.await.unwrap_or(UssdOutcome::Stopping),
-            Err(NotStarted::UnknownChannel) => UssdOutcome::UnknownChannel,
-            Err(NotStarted::ChannelOffline) => UssdOutcome::ChannelOffline,
-            Err(NotStarted::Stopping) => UssdOutcome::Stopping,
+            Err(why) => why.into(),
         }
     }
 
@@ -155,9 +149,7 @@ impl Engine {
         let (done, outcome) = oneshot::channel();
         match self.submit(goip_id, Job::Control { request, done }).await {
             Ok(()) => outcome.await.unwrap_or(ControlOutcome::Stopping),
-            Err(NotStarted::UnknownChannel) => ControlOutcome::UnknownChannel,
-            Err(NotStarted::ChannelOffline) => ControlOutcome::ChannelOffline,
-            Err(NotStarted::Stopping) => ControlOutcome::Stopping,
+            Err(why) => why.into(),
         }
     }
 
@@ -239,26 +231,4 @@ impl Engine {
         *stopped = true;
         tracing::info!("GoIP engine stopped");
     }
-}
-
-/// Checks a request against the wire rules before it is queued, so a bad
-/// one fails at once instead of after waiting for its channel.
-fn validate_sms(request: &SmsRequest) -> Result<(), String> {
-    if request.recipients.is_empty() {
-        return Err("no recipients".to_owned());
-    }
-    let msg = Command::Msg {
-        sendid: 1,
-        text: request.text.clone(),
-    };
-    msg.encode().map_err(|e| e.to_string())?;
-    for number in &request.recipients {
-        let send = Command::Send {
-            sendid: 1,
-            telid: 1,
-            number: number.clone(),
-        };
-        send.encode().map_err(|e| e.to_string())?;
-    }
-    Ok(())
 }

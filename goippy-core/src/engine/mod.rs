@@ -61,7 +61,7 @@
 //! ```
 
 pub mod config;
-pub mod control;
+mod control;
 pub mod credentials;
 pub mod dedup;
 pub mod events;
@@ -71,21 +71,21 @@ mod pending;
 mod rate_limit;
 mod receiver;
 pub mod registry;
+mod request;
 mod resend;
 pub mod sendid;
 mod shared;
-pub mod sms;
+mod sms;
 mod sms_oneshot;
 mod sms_session;
 pub mod stats;
 mod sweeper;
 mod tracker;
-pub mod ussd;
+mod ussd;
 pub mod warn_limit;
 mod worker;
 
 pub use config::EngineConfig;
-pub use control::{ControlOutcome, ControlRequest};
 pub use credentials::{ChannelCredentials, CredentialSource, StaticCredentials};
 pub use dedup::{DedupKey, body_hash};
 pub use events::{
@@ -95,8 +95,8 @@ pub use events::{
 pub use handle::Engine;
 pub use ledger::SentSms;
 pub use registry::{ChannelInfo, Presence};
-pub use sms::{
-    BeforeSend, MessageRef, NotSent, RecipientOutcome, RecipientReport, SmsOutcome, SmsRequest,
+pub use request::{
+    BeforeSend, ControlOutcome, ControlRequest, MessageRef, NotSent, RecipientOutcome,
+    RecipientReport, SmsOutcome, SmsRequest, UssdOutcome,
 };
 pub use stats::EngineStats;
-pub use ussd::UssdOutcome;

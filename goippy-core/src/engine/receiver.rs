@@ -34,8 +34,8 @@ use super::events::{
 use super::ledger::SentSms;
 use super::pending::Route;
 use super::registry::KeepaliveChange;
+use super::request::RecipientOutcome;
 use super::shared::{Shared, lock};
-use super::sms::RecipientOutcome;
 use super::stats::bump;
 use crate::goip::{
     Ack, Datagram, ErrorReply, Keepalive, Notification, NotificationKind, Packet,

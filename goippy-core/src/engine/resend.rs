@@ -10,7 +10,7 @@
 use std::time::{Duration, Instant};
 
 use super::pending::{Exchange, Waited};
-use super::shared::CommandError;
+use super::request::CommandError;
 use super::worker::JobContext;
 use crate::goip::{Command, ErrorReply, Reply};
 

@@ -21,24 +21,13 @@ use super::ledger::SentLedger;
 use super::pending::PendingReplies;
 use super::rate_limit::RateLimiter;
 use super::registry::ChannelRegistry;
+use super::request::{CommandError, MessageRef};
 use super::sendid::SendIdAllocator;
-use super::sms::MessageRef;
 use super::stats::{Counters, EngineStats, bump};
 use super::tracker::TaskTracker;
 use super::warn_limit::WarnLimiter;
 use super::worker::Workers;
-use crate::goip::{Ack, Command, FormatError};
-
-/// Why a command could not be sent.
-#[derive(Debug)]
-pub(crate) enum CommandError {
-    /// The channel is offline: nothing is ever sent to it then.
-    Offline,
-    /// The command cannot be written (checked before anything is sent).
-    Invalid(FormatError),
-    /// The socket refused it, or is closed.
-    Socket(String),
-}
+use crate::goip::{Ack, Command};
 
 pub(crate) struct Shared {
     pub config: EngineConfig,

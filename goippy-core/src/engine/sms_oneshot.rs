@@ -6,10 +6,8 @@
 //! gives no answer, hence no `sms_no`: delivery reports cannot be matched to
 //! messages in this mode, and "Sent" only means the datagram left.
 
-use super::sms::{
-    NotSent, RecipientOutcome, RecipientReport, SmsOutcome, SmsRequest, conclude, run_before_send,
-    skip_reason,
-};
+use super::request::{NotSent, RecipientOutcome, RecipientReport, SmsOutcome, SmsRequest};
+use super::sms::{conclude, run_before_send, skip_reason};
 use super::worker::JobContext;
 use crate::goip::Command;
 

@@ -35,11 +35,11 @@ use std::time::Instant;
 
 use super::ledger::SentSms;
 use super::pending::{Exchange, Finished, Waited};
-use super::shared::{CommandError, lock};
-use super::sms::{
-    MessageRef, NotSent, RecipientOutcome, RecipientReport, SmsOutcome, SmsRequest, conclude,
-    run_before_send, skip_reason,
+use super::request::{
+    CommandError, MessageRef, NotSent, RecipientOutcome, RecipientReport, SmsOutcome, SmsRequest,
 };
+use super::shared::lock;
+use super::sms::{conclude, run_before_send, skip_reason};
 use super::worker::JobContext;
 use crate::goip::{Command, ErrorReply, Reply};
 

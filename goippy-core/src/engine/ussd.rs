@@ -18,34 +18,10 @@
 use std::time::Instant;
 
 use super::pending::Finished;
+use super::request::UssdOutcome;
 use super::resend::{Exchanged, error_text, send_and_await};
-use super::shared::CommandError;
 use super::worker::JobContext;
 use crate::goip::{Command, Reply, ussd_reply_failed, ussd_reply_text};
-
-/// How a USSD request ended.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum UssdOutcome {
-    /// The network's answer, trailing `@` padding removed.
-    Reply {
-        text: String,
-    },
-    /// `USSDERROR`, "USSD send failed!", or an `ERROR` for the sendid.
-    Error {
-        text: String,
-    },
-    /// `USSDEXIT`: the network or the device closed the USSD session.
-    Closed,
-    /// No answer after the single resend.
-    Timeout,
-    /// The channel was offline and did not come back in time.
-    ChannelOffline,
-    UnknownChannel,
-    /// The code is not `[0-9*#+]` (or the channel password cannot be sent).
-    Invalid(String),
-    /// The engine is shutting down; nothing was sent.
-    Stopping,
-}
 
 /// Runs one USSD request, under the sendid the caller `reserved` for it
 /// when it did.
@@ -92,15 +68,7 @@ pub(crate) async fn run(ctx: &mut JobContext, code: &str, reserved: Option<u32>)
     let outcome = match exchanged {
         Exchanged::Answered(outcome) => Some(outcome),
         Exchanged::Unanswered => None,
-        Exchanged::NotSent(e) => {
-            return match e {
-                CommandError::Offline => UssdOutcome::ChannelOffline,
-                CommandError::Invalid(e) => UssdOutcome::Invalid(e.to_string()),
-                CommandError::Socket(e) => UssdOutcome::Error {
-                    text: format!("cannot send: {e}"),
-                },
-            };
-        }
+        Exchanged::NotSent(e) => return e.into(),
     };
     ctx.done(sendid).await;
     match outcome {

@@ -22,14 +22,14 @@ use tokio::sync::{mpsc, oneshot, watch};
 use tokio::time::sleep_until;
 
 use super::config::EngineConfig;
-use super::control::{self, ControlOutcome, ControlRequest};
 use super::pending::Exchange;
 use super::registry::Presence;
-use super::shared::{CommandError, Shared, lock};
-use super::sms::{NotSent, SmsOutcome, SmsRequest};
+use super::request::{
+    CommandError, ControlOutcome, ControlRequest, NotStarted, SmsOutcome, SmsRequest, UssdOutcome,
+};
+use super::shared::{Shared, lock};
 use super::tracker::TaskToken;
-use super::ussd::{self, UssdOutcome};
-use super::{sms_oneshot, sms_session};
+use super::{control, sms_oneshot, sms_session, ussd};
 use crate::config::{Secret, SmsMode};
 use crate::goip::Command;
 
@@ -51,37 +51,17 @@ pub(crate) enum Job {
     },
 }
 
-/// Why a job ended before it sent anything.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum NotStarted {
-    UnknownChannel,
-    ChannelOffline,
-    Stopping,
-}
-
 impl Job {
     pub(crate) fn not_started(self, why: NotStarted) {
         match self {
             Job::Sms { done, .. } => {
-                let _ = done.send(SmsOutcome::NotSent(match why {
-                    NotStarted::UnknownChannel => NotSent::UnknownChannel,
-                    NotStarted::ChannelOffline => NotSent::ChannelOffline,
-                    NotStarted::Stopping => NotSent::Stopping,
-                }));
+                let _ = done.send(SmsOutcome::NotSent(why.into()));
             }
             Job::Ussd { done, .. } => {
-                let _ = done.send(match why {
-                    NotStarted::UnknownChannel => UssdOutcome::UnknownChannel,
-                    NotStarted::ChannelOffline => UssdOutcome::ChannelOffline,
-                    NotStarted::Stopping => UssdOutcome::Stopping,
-                });
+                let _ = done.send(why.into());
             }
             Job::Control { done, .. } => {
-                let _ = done.send(match why {
-                    NotStarted::UnknownChannel => ControlOutcome::UnknownChannel,
-                    NotStarted::ChannelOffline => ControlOutcome::ChannelOffline,
-                    NotStarted::Stopping => ControlOutcome::Stopping,
-                });
+                let _ = done.send(why.into());
             }
         }
     }
