@@ -12,13 +12,14 @@ use tokio::task::JoinHandle;
 use super::config::EngineConfig;
 use super::credentials::CredentialSource;
 use super::events::EngineEvent;
+use super::queue::{Job, JobQueues};
 use super::registry::ChannelInfo;
 use super::request::{
     ControlOutcome, ControlRequest, NotSent, NotStarted, SmsOutcome, SmsRequest, UssdOutcome,
 };
 use super::shared::{Shared, lock};
 use super::stats::EngineStats;
-use super::worker::{self, Job};
+use super::worker;
 use super::{receiver, sweeper};
 use crate::goip::Command;
 
@@ -33,6 +34,7 @@ pub struct Engine {
 
 struct Handle {
     shared: Arc<Shared>,
+    queues: JobQueues,
     tasks: Mutex<Vec<JoinHandle<()>>>,
     stopped: tokio::sync::Mutex<bool>,
 }
@@ -40,7 +42,7 @@ struct Handle {
 impl Drop for Handle {
     fn drop(&mut self) {
         self.shared.stopping.send_replace(true);
-        self.shared.workers.close();
+        self.queues.close();
         self.shared.closing.send_replace(true);
         self.shared.release_socket();
     }
@@ -71,6 +73,7 @@ impl Engine {
         let engine = Engine {
             inner: Arc::new(Handle {
                 shared,
+                queues: JobQueues::default(),
                 tasks: Mutex::new(tasks),
                 stopped: tokio::sync::Mutex::new(false),
             }),
@@ -161,7 +164,7 @@ impl Engine {
         if shared.credentials.lookup(goip_id).is_none() {
             return Err(NotStarted::UnknownChannel);
         }
-        worker::submit(shared, goip_id, job)
+        worker::submit(shared, &self.inner.queues, goip_id, job)
             .await
             .map_err(|_| NotStarted::Stopping)
     }
@@ -177,7 +180,10 @@ impl Engine {
     }
 
     pub fn stats(&self) -> EngineStats {
-        self.inner.shared.stats()
+        EngineStats {
+            workers: self.inner.queues.len(),
+            ..self.inner.shared.stats()
+        }
     }
 
     /// The largest USSD sendid used or reserved so far: store it, and pass
@@ -215,8 +221,8 @@ impl Engine {
         let shared = &self.inner.shared;
         tracing::info!("GoIP engine stopping");
         shared.stopping.send_replace(true);
-        shared.workers.close();
-        shared.worker_tasks.wait_idle().await;
+        self.inner.queues.close();
+        self.inner.queues.wait_idle().await;
         // The receive loop goes on while the messages being stored wait for
         // their acks, so keepalives and retransmissions are still answered;
         // it takes no new message meanwhile, or this could last forever.

@@ -68,6 +68,7 @@ pub mod events;
 mod handle;
 pub mod ledger;
 mod pending;
+mod queue;
 mod rate_limit;
 mod receiver;
 pub mod registry;

@@ -26,7 +26,6 @@ use super::sendid::SendIdAllocator;
 use super::stats::{Counters, EngineStats, bump};
 use super::tracker::TaskTracker;
 use super::warn_limit::WarnLimiter;
-use super::worker::Workers;
 use crate::goip::{Ack, Command};
 
 pub(crate) struct Shared {
@@ -56,8 +55,6 @@ pub(crate) struct Shared {
     pub draining: watch::Sender<bool>,
     /// Set at the very end: the receive loop and the sweeper stop.
     pub closing: watch::Sender<bool>,
-    pub workers: Workers,
-    pub worker_tasks: TaskTracker,
     pub durable_tasks: TaskTracker,
 }
 
@@ -98,8 +95,6 @@ impl Shared {
             stopping: watch::Sender::new(false),
             draining: watch::Sender::new(false),
             closing: watch::Sender::new(false),
-            workers: Workers::default(),
-            worker_tasks: TaskTracker::default(),
             durable_tasks: TaskTracker::default(),
             config,
         }
@@ -242,7 +237,6 @@ impl Shared {
             open_exchanges,
             recent_exchanges,
             ledger_entries: lock(&self.ledger).len(),
-            workers: self.workers.len(),
             durable_in_flight: self.durable_tasks.running(),
             ..EngineStats::default()
         };

@@ -1,135 +1,47 @@
-//! One job at a time per channel: a queue and a task for each channel.
+//! One job at a time per channel: the task that takes a channel's jobs out of
+//! its queue (`queue.rs`) and runs them.
 //!
 //! A channel is one SIM, and a SIM cannot send an SMS while it runs a USSD
-//! session (protocol notes §3.1, "Serialize per channel"), so every job for
-//! a channel — SMS, USSD, control command — waits in that channel's queue
-//! and runs after the one before it has finished. Different channels have
-//! different workers and run in parallel.
+//! session (protocol notes §3.1, "Serialize per channel"), so a channel's
+//! jobs run one after the other. Different channels have different workers
+//! and run in parallel.
 //!
 //! Before a job runs, its channel must be online: the worker waits for the
 //! registry to say so, until `offline_wait` after the job was submitted,
 //! and then ends the job as ChannelOffline without sending anything.
-//!
-//! Workers are created on a channel's first job and live until shutdown;
-//! only channels the credential source knows get one, so their number is
-//! bounded by the configuration.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Instant;
 
-use tokio::sync::{mpsc, oneshot, watch};
+use tokio::sync::{mpsc, watch};
 use tokio::time::sleep_until;
 
 use super::config::EngineConfig;
 use super::pending::Exchange;
+use super::queue::{Job, JobQueues, Queued};
 use super::registry::Presence;
-use super::request::{
-    CommandError, ControlOutcome, ControlRequest, NotStarted, SmsOutcome, SmsRequest, UssdOutcome,
-};
-use super::shared::{Shared, lock};
+use super::request::{CommandError, NotStarted};
+use super::shared::Shared;
 use super::tracker::TaskToken;
 use super::{control, sms_oneshot, sms_session, ussd};
 use crate::config::{Secret, SmsMode};
 use crate::goip::Command;
 
-/// A job and where its outcome goes.
-pub(crate) enum Job {
-    Sms {
-        request: SmsRequest,
-        done: oneshot::Sender<SmsOutcome>,
-    },
-    Ussd {
-        code: String,
-        /// The sendid the caller reserved and recorded for it, if any.
-        sendid: Option<u32>,
-        done: oneshot::Sender<UssdOutcome>,
-    },
-    Control {
-        request: ControlRequest,
-        done: oneshot::Sender<ControlOutcome>,
-    },
-}
-
-impl Job {
-    pub(crate) fn not_started(self, why: NotStarted) {
-        match self {
-            Job::Sms { done, .. } => {
-                let _ = done.send(SmsOutcome::NotSent(why.into()));
-            }
-            Job::Ussd { done, .. } => {
-                let _ = done.send(why.into());
-            }
-            Job::Control { done, .. } => {
-                let _ = done.send(why.into());
-            }
-        }
-    }
-
-    fn kind(&self) -> &'static str {
-        match self {
-            Job::Sms { .. } => "sms",
-            Job::Ussd { .. } => "ussd",
-            Job::Control { .. } => "control",
-        }
-    }
-}
-
-pub(crate) struct Queued {
+/// Queues `job` for `goip_id` (a configured channel), starting the
+/// channel's worker on its first job. Gives the job back when the engine no
+/// longer takes jobs.
+pub(crate) async fn submit(
+    shared: &Arc<Shared>,
+    queues: &JobQueues,
+    goip_id: &str,
     job: Job,
-    submitted: Instant,
-}
-
-#[derive(Default)]
-struct Queues {
-    by_channel: HashMap<String, mpsc::Sender<Queued>>,
-    closed: bool,
-}
-
-/// The per-channel queues.
-#[derive(Default)]
-pub(crate) struct Workers {
-    queues: Mutex<Queues>,
-}
-
-impl Workers {
-    pub(crate) fn len(&self) -> usize {
-        lock(&self.queues).by_channel.len()
-    }
-
-    /// Takes no more jobs. Each worker finishes its current job, ends the
-    /// ones still queued as Stopping, and exits.
-    pub(crate) fn close(&self) {
-        let mut queues = lock(&self.queues);
-        queues.closed = true;
-        queues.by_channel.clear();
-    }
-}
-
-/// Queues `job` for `goip_id` (a configured channel). Gives the job back
-/// when the engine no longer takes jobs.
-pub(crate) async fn submit(shared: &Arc<Shared>, goip_id: &str, job: Job) -> Result<(), Job> {
-    let queue = {
-        let mut queues = lock(&shared.workers.queues);
-        if queues.closed {
-            return Err(job);
-        }
-        match queues.by_channel.get(goip_id) {
-            Some(queue) => queue.clone(),
-            None => {
-                let (tx, rx) = mpsc::channel(shared.config.job_queue_capacity.max(1));
-                let token = shared.worker_tasks.token();
-                tokio::spawn(run(shared.clone(), goip_id.to_owned(), rx, token));
-                queues.by_channel.insert(goip_id.to_owned(), tx.clone());
-                tx
-            }
-        }
-    };
-    let queued = Queued {
-        job,
-        submitted: Instant::now(),
-    };
-    queue.send(queued).await.map_err(|e| e.0.job)
+) -> Result<(), Job> {
+    let capacity = shared.config.job_queue_capacity;
+    queues
+        .submit(goip_id, job, capacity, |queue, token| {
+            tokio::spawn(run(shared.clone(), goip_id.to_owned(), queue, token));
+        })
+        .await
 }
 
 enum Ready {
