@@ -9,9 +9,9 @@
 //! network that a repeat could duplicate. `DONE <sendid>` follows, as the
 //! vendor UI sends it (and as CF requires).
 
+use super::context::JobContext;
 use super::request::{ControlOutcome, ControlRequest};
 use super::resend::{Exchanged, error_text, send_and_await};
-use super::worker::JobContext;
 use crate::goip::Reply;
 
 /// What a reply means for the request it answers.
@@ -72,14 +72,14 @@ pub(crate) async fn run(ctx: &mut JobContext, request: &ControlRequest) -> Contr
         retries,
         |ctx, attempt, result| match result {
             Ok(()) => tracing::debug!(
-                goip_id = ctx.goip_id,
+                goip_id = ctx.goip_id(),
                 sendid,
                 verb,
                 attempt,
                 "control command sent"
             ),
             Err(e) => {
-                tracing::debug!(goip_id = ctx.goip_id, sendid, verb, error = ?e, "resend not sent")
+                tracing::debug!(goip_id = ctx.goip_id(), sendid, verb, error = ?e, "resend not sent")
             }
         },
         |ctx, reply| {
@@ -87,7 +87,7 @@ pub(crate) async fn run(ctx: &mut JobContext, request: &ControlRequest) -> Contr
             let answer = request.answer(reply);
             if answer.is_none() {
                 tracing::debug!(
-                    goip_id = ctx.goip_id,
+                    goip_id = ctx.goip_id(),
                     sendid,
                     verb,
                     replied,
@@ -105,7 +105,7 @@ pub(crate) async fn run(ctx: &mut JobContext, request: &ControlRequest) -> Contr
     };
     ctx.done(sendid).await;
     tracing::info!(
-        goip_id = ctx.goip_id,
+        goip_id = ctx.goip_id(),
         sendid,
         verb,
         timeout = matches!(outcome, ControlOutcome::Timeout),

@@ -61,6 +61,7 @@
 //! ```
 
 pub mod config;
+mod context;
 mod control;
 pub mod credentials;
 pub mod dedup;

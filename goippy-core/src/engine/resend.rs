@@ -9,9 +9,9 @@
 
 use std::time::{Duration, Instant};
 
+use super::context::JobContext;
 use super::pending::{Exchange, Waited};
 use super::request::CommandError;
-use super::worker::JobContext;
 use crate::goip::{Command, ErrorReply, Reply};
 
 /// How [`send_and_await`] ended.

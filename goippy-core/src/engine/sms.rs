@@ -3,8 +3,8 @@
 //! `before_send` hook, which recipients are skipped, and how the job's
 //! outcome follows from its recipients' reports.
 
+use super::context::JobContext;
 use super::request::{BeforeSend, NotSent, RecipientOutcome, RecipientReport, SmsOutcome};
-use super::worker::JobContext;
 
 /// Awaits the `before_send` hook, bounded by `limit`.
 pub(crate) async fn run_before_send(

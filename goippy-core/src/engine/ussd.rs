@@ -15,12 +15,10 @@
 //! * An answer that arrives after the timeout is not lost: it comes out as
 //!   a [`super::EngineEvent::Ussd`] event.
 
-use std::time::Instant;
-
+use super::context::JobContext;
 use super::pending::Finished;
 use super::request::UssdOutcome;
 use super::resend::{Exchanged, error_text, send_and_await};
-use super::worker::JobContext;
 use crate::goip::{Command, Reply, ussd_reply_failed, ussd_reply_text};
 
 /// Runs one USSD request, under the sendid the caller `reserved` for it
@@ -33,7 +31,7 @@ pub(crate) async fn run(ctx: &mut JobContext, code: &str, reserved: Option<u32>)
     let sendid = exchange.sendid();
     if let Some(reserved) = reserved.filter(|&r| r != sendid) {
         tracing::warn!(
-            goip_id = ctx.goip_id,
+            goip_id = ctx.goip_id(),
             reserved,
             sendid,
             "the USSD's reserved sendid was in use by another exchange: sent under a new one"
@@ -52,14 +50,14 @@ pub(crate) async fn run(ctx: &mut JobContext, code: &str, reserved: Option<u32>)
         timeout,
         1,
         |ctx, attempt, result| match result {
-            Ok(()) if attempt == 0 => tracing::info!(goip_id = ctx.goip_id, sendid, "USSD sent"),
+            Ok(()) if attempt == 0 => tracing::info!(goip_id = ctx.goip_id(), sendid, "USSD sent"),
             Ok(()) => tracing::info!(
-                goip_id = ctx.goip_id,
+                goip_id = ctx.goip_id(),
                 sendid,
                 "no USSD answer yet: resent once (same sendid)"
             ),
             Err(e) => {
-                tracing::debug!(goip_id = ctx.goip_id, sendid, error = ?e, "USSD resend not sent")
+                tracing::debug!(goip_id = ctx.goip_id(), sendid, error = ?e, "USSD resend not sent")
             }
         },
         |ctx, reply| answer(ctx, sendid, reply),
@@ -74,7 +72,7 @@ pub(crate) async fn run(ctx: &mut JobContext, code: &str, reserved: Option<u32>)
     match outcome {
         Some(outcome) => {
             tracing::info!(
-                goip_id = ctx.goip_id,
+                goip_id = ctx.goip_id(),
                 sendid,
                 result = outcome_name(&outcome),
                 "USSD answered"
@@ -82,14 +80,13 @@ pub(crate) async fn run(ctx: &mut JobContext, code: &str, reserved: Option<u32>)
             outcome
         }
         None => {
-            tracing::info!(goip_id = ctx.goip_id, sendid, "USSD timed out");
+            tracing::info!(goip_id = ctx.goip_id(), sendid, "USSD timed out");
             drop(exchange);
-            ctx.shared.pending.remember(
+            ctx.remember_finished(
                 sendid,
                 Finished::Ussd {
-                    goip_id: ctx.goip_id.clone(),
+                    goip_id: ctx.goip_id().to_owned(),
                 },
-                Instant::now(),
             );
             UssdOutcome::Timeout
         }
@@ -114,7 +111,7 @@ fn answer(ctx: &JobContext, sendid: u32, reply: Reply) -> Option<UssdOutcome> {
         }),
         other => {
             tracing::debug!(
-                goip_id = ctx.goip_id,
+                goip_id = ctx.goip_id(),
                 sendid,
                 verb = other.verb(),
                 "reply ignored while waiting for a USSD answer"

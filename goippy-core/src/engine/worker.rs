@@ -16,16 +16,14 @@ use std::time::Instant;
 use tokio::sync::{mpsc, watch};
 use tokio::time::sleep_until;
 
-use super::config::EngineConfig;
-use super::pending::Exchange;
+use super::context::JobContext;
 use super::queue::{Job, JobQueues, Queued};
 use super::registry::Presence;
-use super::request::{CommandError, NotStarted};
+use super::request::NotStarted;
 use super::shared::Shared;
 use super::tracker::TaskToken;
 use super::{control, sms_oneshot, sms_session, ussd};
-use crate::config::{Secret, SmsMode};
-use crate::goip::Command;
+use crate::config::SmsMode;
 
 /// Queues `job` for `goip_id` (a configured channel), starting the
 /// channel's worker on its first job. Gives the job back when the engine no
@@ -97,12 +95,12 @@ async fn run(
             job.not_started(NotStarted::UnknownChannel);
             continue;
         };
-        let mut ctx = JobContext {
-            shared: shared.clone(),
-            goip_id: goip_id.clone(),
-            password: credentials.password,
-            stopping: stopping.clone(),
-        };
+        let mut ctx = JobContext::new(
+            shared.clone(),
+            goip_id.clone(),
+            credentials.password,
+            stopping.clone(),
+        );
         match job {
             Job::Sms { request, done } => {
                 let outcome = match shared.config.sms_mode {
@@ -118,74 +116,5 @@ async fn run(
                 let _ = done.send(control::run(&mut ctx, &request).await);
             }
         }
-    }
-}
-
-/// What a running job needs: its channel, the password, the socket (through
-/// [`Shared`]) and the stop signal.
-pub(crate) struct JobContext {
-    pub shared: Arc<Shared>,
-    pub goip_id: String,
-    password: Secret,
-    stopping: watch::Receiver<bool>,
-}
-
-impl JobContext {
-    pub(crate) fn config(&self) -> &EngineConfig {
-        &self.shared.config
-    }
-
-    /// The channel password, for the one command that carries it.
-    pub(crate) fn password(&self) -> String {
-        self.password.expose().to_owned()
-    }
-
-    /// Starts an exchange under a new random sendid (an SMS session, a
-    /// control command): see `sendid`.
-    pub(crate) fn open_exchange(&self) -> Exchange {
-        let sendids = &self.shared.sendids;
-        self.shared
-            .pending
-            .open_new(&self.goip_id, || sendids.random())
-    }
-
-    /// Starts a USSD exchange under `reserved` (drawn for this request by
-    /// the caller, who recorded it), or else under a sendid larger than
-    /// every USSD sendid before it (the GoIP answers a smaller one from its
-    /// cache). Only if `reserved` is in use by another exchange — a random
-    /// SMS or command sendid that happens to equal it — is a new one drawn.
-    pub(crate) fn open_ussd_exchange(&self, reserved: Option<u32>) -> Exchange {
-        let sendids = &self.shared.sendids;
-        let mut reserved = reserved;
-        self.shared.pending.open_new(&self.goip_id, || {
-            reserved.take().unwrap_or_else(|| sendids.next_ussd())
-        })
-    }
-
-    /// A random stamp for a datagram that is never answered (one-shot SMS).
-    pub(crate) fn random_stamp(&self) -> u32 {
-        self.shared.sendids.random()
-    }
-
-    pub(crate) async fn send(&self, command: &Command) -> Result<(), CommandError> {
-        self.shared
-            .send_command(&self.goip_id, command)
-            .await
-            .map(drop)
-    }
-
-    /// Sends `DONE <sendid>`, releasing the exchange on the GoIP. Best
-    /// effort: a GoIP that misses it releases the session by itself.
-    pub(crate) async fn done(&self, sendid: u32) {
-        let _ = self.send(&Command::Done { sendid }).await;
-    }
-
-    pub(crate) fn is_stopping(&self) -> bool {
-        *self.stopping.borrow()
-    }
-
-    /// The stop signal, for [`Exchange::next`].
-    pub(crate) fn stop_signal(&mut self) -> &mut watch::Receiver<bool> {
-        &mut self.stopping
     }
 }
