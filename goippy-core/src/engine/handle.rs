@@ -32,18 +32,25 @@ pub struct Engine {
     inner: Arc<Handle>,
 }
 
+/// What the clones of an [`Engine`] share: the state the engine's tasks
+/// share, plus what only the handle touches — the job queues, the receive
+/// loop's and the sweeper's task handles, and whether shutdown already ran.
 struct Handle {
     shared: Arc<Shared>,
     queues: JobQueues,
+    local_addr: SocketAddr,
     tasks: Mutex<Vec<JoinHandle<()>>>,
     stopped: tokio::sync::Mutex<bool>,
 }
 
+/// Dropping the last clone without [`Engine::shutdown`] stops everything at
+/// once: no new jobs, the workers end, the receive loop and the sweeper
+/// stop, and the socket closes.
 impl Drop for Handle {
     fn drop(&mut self) {
-        self.shared.stopping.send_replace(true);
+        self.shared.begin_stopping();
         self.queues.close();
-        self.shared.closing.send_replace(true);
+        self.shared.begin_closing();
         self.shared.release_socket();
     }
 }
@@ -58,13 +65,7 @@ impl Engine {
         let socket = Arc::new(UdpSocket::bind(config.bind).await?);
         let local_addr = socket.local_addr()?;
         let (events, events_rx) = mpsc::channel(config.event_capacity.max(1));
-        let shared = Arc::new(Shared::new(
-            config,
-            credentials,
-            socket.clone(),
-            local_addr,
-            events,
-        ));
+        let shared = Arc::new(Shared::new(config, credentials, socket.clone(), events));
         let tasks = vec![
             tokio::spawn(receiver::run(shared.clone(), socket)),
             tokio::spawn(sweeper::run(shared.clone())),
@@ -74,6 +75,7 @@ impl Engine {
             inner: Arc::new(Handle {
                 shared,
                 queues: JobQueues::default(),
+                local_addr,
                 tasks: Mutex::new(tasks),
                 stopped: tokio::sync::Mutex::new(false),
             }),
@@ -90,7 +92,7 @@ impl Engine {
 
     /// The address the socket is bound to.
     pub fn local_addr(&self) -> SocketAddr {
-        self.inner.shared.local_addr
+        self.inner.local_addr
     }
 
     /// Sends an SMS and waits for its outcome (minutes, in the worst case:
@@ -161,7 +163,7 @@ impl Engine {
         if shared.is_stopping() {
             return Err(NotStarted::Stopping);
         }
-        if shared.credentials.lookup(goip_id).is_none() {
+        if shared.channel_credentials(goip_id).is_none() {
             return Err(NotStarted::UnknownChannel);
         }
         worker::submit(shared, &self.inner.queues, goip_id, job)
@@ -171,12 +173,12 @@ impl Engine {
 
     /// Every channel heard from, sorted by GoIP id.
     pub fn channels(&self) -> Vec<ChannelInfo> {
-        self.inner.shared.registry.snapshot()
+        self.inner.shared.registry().snapshot()
     }
 
     /// One channel, if it has been heard from.
     pub fn channel(&self, goip_id: &str) -> Option<ChannelInfo> {
-        self.inner.shared.registry.info(goip_id)
+        self.inner.shared.registry().info(goip_id)
     }
 
     pub fn stats(&self) -> EngineStats {
@@ -191,7 +193,7 @@ impl Engine {
     /// no USSD sendid is ever repeated (the GoIP would answer from its
     /// cache). Other sendids are random and need no floor.
     pub fn highest_sendid(&self) -> u32 {
-        self.inner.shared.sendids.highest()
+        self.inner.shared.sendids().highest()
     }
 
     /// A sendid for the next USSD request, larger than every one before:
@@ -203,7 +205,7 @@ impl Engine {
     /// channel's ids increase (a GoIP answers a smaller one from its cache);
     /// one drawn for a request that is never submitted is simply skipped.
     pub fn reserve_ussd_sendid(&self) -> u32 {
-        self.inner.shared.sendids.next_ussd()
+        self.inner.shared.sendids().next_ussd()
     }
 
     /// Stops gracefully: no new jobs (they end as Stopping, not sent);
@@ -220,15 +222,15 @@ impl Engine {
         }
         let shared = &self.inner.shared;
         tracing::info!("GoIP engine stopping");
-        shared.stopping.send_replace(true);
+        shared.begin_stopping();
         self.inner.queues.close();
         self.inner.queues.wait_idle().await;
         // The receive loop goes on while the messages being stored wait for
         // their acks, so keepalives and retransmissions are still answered;
         // it takes no new message meanwhile, or this could last forever.
-        shared.draining.send_replace(true);
-        shared.durable_tasks.wait_idle().await;
-        shared.closing.send_replace(true);
+        shared.begin_draining();
+        shared.durable_tasks_done().await;
+        shared.begin_closing();
         let tasks = std::mem::take(&mut *lock(&self.inner.tasks));
         for task in tasks {
             let _ = task.await;

@@ -34,7 +34,7 @@ pub(crate) async fn submit(
     goip_id: &str,
     job: Job,
 ) -> Result<(), Job> {
-    let capacity = shared.config.job_queue_capacity;
+    let capacity = shared.config().job_queue_capacity;
     queues
         .submit(goip_id, job, capacity, |queue, token| {
             tokio::spawn(run(shared.clone(), goip_id.to_owned(), queue, token));
@@ -70,14 +70,14 @@ async fn run(
     mut queue: mpsc::Receiver<Queued>,
     _token: TaskToken,
 ) {
-    let mut presence = shared.registry.watch(&goip_id);
-    let mut stopping = shared.stopping.subscribe();
+    let mut presence = shared.registry().watch(&goip_id);
+    let mut stopping = shared.stop_signal();
     while let Some(Queued { job, submitted }) = queue.recv().await {
         if *stopping.borrow() {
             job.not_started(NotStarted::Stopping);
             continue;
         }
-        let deadline = submitted + shared.config.offline_wait;
+        let deadline = submitted + shared.config().offline_wait;
         match wait_online(&mut presence, &mut stopping, deadline).await {
             Ready::Online => {}
             Ready::Offline => {
@@ -91,7 +91,7 @@ async fn run(
             }
         }
         // Looked up now: the password may have changed while the job waited.
-        let Some(credentials) = shared.credentials.lookup(&goip_id) else {
+        let Some(credentials) = shared.channel_credentials(&goip_id) else {
             job.not_started(NotStarted::UnknownChannel);
             continue;
         };
@@ -103,7 +103,7 @@ async fn run(
         );
         match job {
             Job::Sms { request, done } => {
-                let outcome = match shared.config.sms_mode {
+                let outcome = match shared.config().sms_mode {
                     SmsMode::Session => sms_session::run(&mut ctx, request).await,
                     SmsMode::Oneshot => sms_oneshot::run(&mut ctx, request).await,
                 };
