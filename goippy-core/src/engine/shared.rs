@@ -3,7 +3,7 @@
 //! the shutdown signals — behind methods.
 //!
 //! The receive loop, the sweeper, the channel workers (through
-//! [`super::context::JobContext`]) and the handle each hold an
+//! `JobContext`) and the handle each hold an
 //! `Arc<Shared>`. No field is public: what a task may do with the state is
 //! the list of methods below. The parts with a concept of their own (the
 //! registry, the reply table, the sendid allocator) live in their own files,
