@@ -14,9 +14,9 @@
 //!   EXPIRY) is acked only after the consumer confirms it stored it
 //!   ([`DurableAck`]): a consumer that ignores one leaves it unacked, and
 //!   the GoIP keeps resending it. Everything else is acked at once;
-//! * **sending** ([`queue`], [`worker`]): jobs — SMS ([`sms_session`], or
-//!   the legacy [`sms_oneshot`]), USSD ([`ussd`]), control commands
-//!   ([`control`]) — run one at a time per channel, in parallel across
+//! * **sending** (`queue`, [`worker`]): jobs — SMS ([`sms_session`], or
+//!   the legacy [`sms_oneshot`]), USSD (`ussd`), control commands
+//!   (`control`) — run one at a time per channel, in parallel across
 //!   channels, and only while the channel is online. Replies carry no
 //!   channel id and no password: they are routed by sendid ([`pending`]; ids
 //!   from [`sendid`], which a forger cannot guess) and checked against the
@@ -33,19 +33,19 @@
 //! Each file uses only files listed before it, so the engine reads from the
 //! top of this list down without a loop:
 //!
-//! * **pieces that use no other file of the engine**: [`request`] (the
+//! * **pieces that use no other file of the engine**: `request.rs` (the
 //!   vocabulary: what a caller asks for and gets back, and why something was
-//!   not sent), [`config`], [`credentials`], [`dedup`], [`ledger`],
-//!   [`registry`], [`sendid`], [`rate_limit`], [`warn_limit`], [`stats`],
-//!   [`tracker`];
-//! * **built on them**: [`events`] (what the engine tells its consumer),
-//!   [`pending`] (the reply table), [`queue`] (the per-channel job queues);
-//! * [`shared`]: the state the engine's tasks share, behind methods and one
+//!   not sent), `config.rs`, `credentials.rs`, `dedup.rs`, `ledger.rs`,
+//!   `registry.rs`, `sendid.rs`, `rate_limit.rs`, `warn_limit.rs`,
+//!   `stats.rs`, `tracker.rs`;
+//! * **built on them**: `events.rs` (what the engine tells its consumer),
+//!   `pending.rs` (the reply table), `queue.rs` (the per-channel job queues);
+//! * `shared.rs`: the state the engine's tasks share, behind methods and one
 //!   lock;
-//! * **the tasks**: [`receiver`] and [`sweeper`]; the jobs — [`context`]
-//!   (what a job may touch), [`resend`], [`sms`], [`sms_session`],
-//!   [`sms_oneshot`], [`ussd`], [`control`] — run by [`worker`];
-//! * [`handle`]: [`Engine`], the cheap handle the rest of goippy holds.
+//! * **the tasks**: `receiver.rs` and `sweeper.rs`; the jobs — `context.rs`
+//!   (what a job may touch), `resend.rs`, `sms.rs`, `sms_session.rs`,
+//!   `sms_oneshot.rs`, `ussd.rs`, `control.rs` — run by `worker.rs`;
+//! * `handle.rs`: [`Engine`], the cheap handle the rest of goippy holds.
 //!
 //! ```no_run
 //! # async fn demo() -> std::io::Result<()> {
