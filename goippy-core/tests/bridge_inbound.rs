@@ -10,7 +10,7 @@ mod store_support;
 use std::time::Duration;
 
 use bridge_support::*;
-use goippy_core::sim::{CallSpec, CallWay};
+use goip_sim::{CallSpec, CallWay};
 use goippy_core::store::{InboundKind, InboundRecord, Timestamp};
 use tokio::net::UdpSocket;
 use tokio_xmpp::parsers::ns;

@@ -11,7 +11,7 @@ mod store_support;
 use std::time::Duration;
 
 use bridge_support::*;
-use goippy_core::sim::{Event, Failure, FailureChange};
+use goip_sim::{Event, Failure, FailureChange};
 use goippy_core::store::{OutboundKind, OutboundOptions, OutboundRecord};
 use tokio_xmpp::minidom::Element;
 
@@ -50,7 +50,7 @@ fn note_about(from: &str, text: &str) -> impl FnMut(&Element) -> bool {
     move |e| is_chat(e) && e.attr("from") == Some(from.as_str()) && body(e).starts_with(&quote)
 }
 
-fn count_sent(sent: &[goippy_core::sim::SentSms], text: &str) -> usize {
+fn count_sent(sent: &[goip_sim::SentSms], text: &str) -> usize {
     sent.iter().filter(|s| s.text == text).count()
 }
 

@@ -1,6 +1,6 @@
 //! The world the bridge tests run in: a throwaway Prosody, a database
 //! (SQLite in a temp dir, or a throwaway MariaDB), a simulated GoIP
-//! (`goippy_core::sim`) on loopback, and the users.
+//! (the `goip_sim` crate) on loopback, and the users.
 //!
 //! The users are played by a second component, `users.example.org`, which
 //! the bridge under test is told is XMPP_DOMAIN: Prosody checks only that a
@@ -13,13 +13,13 @@
 
 use std::time::Duration;
 
+use goip_sim::{
+    ChannelConfig, Device, DeviceConfig, Event, Events, Failure, FailureChange, SentSms,
+};
 use goippy_core::bridge::{Bridge, BridgeConfig};
 use goippy_core::config::{ReceiptPolicy, Secret, SmsMode, XmppSettings};
 use goippy_core::engine::EngineConfig;
 use goippy_core::number::NumberRules;
-use goippy_core::sim::{
-    self, ChannelConfig, Device, DeviceConfig, Event, Events, Failure, FailureChange, SentSms,
-};
 use goippy_core::store::{GatewayDefinition, Store};
 use goippy_core::xmpp::{Inbound, LinkConfig, LinkState, XmppHandle, XmppLink};
 use goippy_testkit::ports::free_udp_port;
@@ -70,7 +70,7 @@ pub struct Options {
     pub gateways: Vec<(&'static str, &'static str, Option<&'static str>, bool)>,
     /// The ACL of the test user's own gateway.
     pub allow_regex: Option<&'static str>,
-    pub timing: sim::Timing,
+    pub timing: goip_sim::Timing,
     /// SMS_JOIN_WAIT.
     pub sms_join_wait: Duration,
 }
@@ -88,7 +88,7 @@ impl Default for Options {
             ussd_timeout: Duration::from_secs(1),
             gateways: Vec::new(),
             allow_regex: None,
-            timing: sim::Timing {
+            timing: goip_sim::Timing {
                 keepalive_interval: Duration::from_millis(400),
                 retransmit_interval: Duration::from_millis(500),
                 retransmits: 3,
