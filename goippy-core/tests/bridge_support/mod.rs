@@ -20,7 +20,7 @@ use goippy_core::bridge::{Bridge, BridgeConfig};
 use goippy_core::config::{ReceiptPolicy, Secret, SmsMode, XmppSettings};
 use goippy_core::engine::EngineConfig;
 use goippy_core::number::NumberRules;
-use goippy_core::store::Store;
+use goippy_core::store::{GatewayDefinition, Store};
 use goippy_core::xmpp::{Inbound, LinkConfig, LinkState, XmppHandle, XmppLink};
 use goippy_testkit::ports::free_udp_port;
 use goippy_testkit::prosody::{Prosody, ProsodyConfig};
@@ -151,12 +151,24 @@ impl World {
         {
             let store = db.open().await;
             store
-                .add_or_update_gateway(EXT, GOIP_PASS, Some(GOIP_ID), options.allow_regex)
+                .save_gateway(&GatewayDefinition {
+                    ext: EXT,
+                    password: GOIP_PASS,
+                    goip_id: Some(GOIP_ID),
+                    channel: None,
+                    allow_regex: options.allow_regex,
+                })
                 .await
                 .expect("gateway");
             for (ext, goip_id, acl, enabled) in &options.gateways {
                 store
-                    .add_or_update_gateway(ext, "pw", Some(goip_id), *acl)
+                    .save_gateway(&GatewayDefinition {
+                        ext,
+                        password: "pw",
+                        goip_id: Some(goip_id),
+                        channel: None,
+                        allow_regex: *acl,
+                    })
                     .await
                     .expect("gateway");
                 if !enabled {
