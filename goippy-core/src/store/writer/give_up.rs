@@ -26,6 +26,10 @@ const LAST_TRY: Duration = Duration::from_millis(500);
 /// in its COMMIT then reports what it did itself.
 const CUT_OFF_GRACE: Duration = Duration::from_millis(100);
 
+/// How long an attempt in flight may still run once the shutdown has begun
+/// and the spool holds everything (see `Writer::all_kept_at`).
+const KEPT_GRACE: Duration = Duration::from_millis(500);
+
 /// How long the look at a batch's marker may take once the give-up instant
 /// has passed (without a spool). With [`CUT_OFF_GRACE`] it stays well
 /// inside the time the shutdown leaves the store after that instant.
@@ -36,19 +40,44 @@ impl<D: Database> Writer<D> {
     /// give-up instant has come.
     pub(super) fn cut_off_at(&self) -> Option<Instant> {
         let (_, started) = self.attempt.as_ref()?;
-        let at = self.shared.give_up()?;
-        Some(if *started < at {
-            at + CUT_OFF_GRACE
-        } else {
-            *started + LAST_TRY
-        })
+        let at_give_up = self.shared.give_up().map(|at| {
+            if *started < at {
+                at + CUT_OFF_GRACE
+            } else {
+                *started + LAST_TRY
+            }
+        });
+        [at_give_up, self.all_kept_at()].into_iter().flatten().min()
     }
 
-    /// The attempt in flight ran into the give-up instant.
+    /// Stopping, with nothing left to write that the spool does not
+    /// already hold: the attempt in flight is all that holds the stop up,
+    /// and whatever it does, the spool keeps its batch for the next start
+    /// (its marker then says whether it committed). So it gets [`KEPT_GRACE`]
+    /// to finish, not the rest of the database's timeout — a frozen server
+    /// would otherwise hold every stop up until the give-up instant.
+    fn all_kept_at(&self) -> Option<Instant> {
+        let (_, started) = self.attempt.as_ref()?;
+        let stopping = self.shutting_down?;
+        let all_kept = self.intake_closed
+            && self.spool.is_some()
+            && self.batches.iter().all(|b| b.spooled.is_some());
+        all_kept.then(|| stopping.max(*started) + KEPT_GRACE)
+    }
+
+    /// The attempt in flight ran into the give-up instant (or, all kept by
+    /// the spool, into [`KEPT_GRACE`]). It may have committed: its batch's
+    /// marker is looked for before it is written again — also at the next
+    /// start, so a spooled batch says so in the spool too.
     pub(super) async fn cut_off(&mut self) {
         self.attempt = None;
         if let Some(batch) = self.batches.front_mut() {
             batch.maybe_committed = true;
+            if let (Some(seq), Some(spool)) = (batch.spooled, &self.spool)
+                && let Err(e) = spool.set_maybe_committed(seq).await
+            {
+                tracing::warn!(seq, "cannot update a spooled batch: {e}");
+            }
         }
         self.settle_at_give_up().await;
     }

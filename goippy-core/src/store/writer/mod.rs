@@ -199,7 +199,8 @@ struct Writer<D> {
     written: HashMap<String, (StateUpdate, Timestamp)>,
     /// The queue is closed and empty: no write will come any more.
     intake_closed: bool,
-    shutting_down: bool,
+    /// When the shutdown closed the queue.
+    shutting_down: Option<Instant>,
     /// Tells when the shutdown names (or moves) the give-up instant.
     give_up_rx: watch::Receiver<Option<Instant>>,
 }
@@ -245,7 +246,7 @@ impl<D: Database> Writer<D> {
             failures: 0,
             written: HashMap::new(),
             intake_closed: false,
-            shutting_down: false,
+            shutting_down: None,
         }
     }
 
@@ -263,9 +264,9 @@ impl<D: Database> Writer<D> {
             let give_up_ahead = self.shared.give_up().filter(|at| *at > Instant::now());
             tokio::select! {
                 biased;
-                _ = self.shared.shutdown.notified(), if !self.shutting_down => {
+                _ = self.shared.shutdown.notified(), if self.shutting_down.is_none() => {
                     // No new writes from now on; what is queued is still written.
-                    self.shutting_down = true;
+                    self.shutting_down = Some(Instant::now());
                     self.rx.close();
                 }
                 attempted = poll_attempt(&mut self.attempt), if self.attempt.is_some() => {
@@ -409,7 +410,8 @@ impl<D: Database> Writer<D> {
             return;
         }
         // A stopping writer leaves what the spool holds for the next start.
-        if self.shutting_down && self.batches.front().is_some_and(|b| b.spooled.is_some()) {
+        if self.shutting_down.is_some() && self.batches.front().is_some_and(|b| b.spooled.is_some())
+        {
             return;
         }
         self.start_attempt().await;

@@ -168,12 +168,22 @@ async fn with_spool(
     database: impl Database,
     config: WriterConfig,
 ) -> WriterHandle {
+    let (_, ready) = watch::channel(true);
+    with_spool_ready(dir, database, config, ready).await
+}
+
+/// [`with_spool`], with the database's readiness in the test's hands.
+async fn with_spool_ready(
+    dir: &tempfile::TempDir,
+    database: impl Database,
+    config: WriterConfig,
+    ready: watch::Receiver<bool>,
+) -> WriterHandle {
     let spool = Spool::open(&dir.path().join("spool.db"))
         .await
         .expect("spool");
     let backlog = spool.entries().await.expect("entries");
     let marking = spool.delivered_marks().await.expect("marks");
-    let (_, ready) = watch::channel(true);
     WriterHandle::spawn(
         database,
         config,
@@ -373,6 +383,75 @@ async fn a_spooled_batch_that_had_committed_is_not_written_again() {
     .await
     .expect("settled");
     assert_eq!(outbox_count(&database).await, 1);
+    writer.close(None).await.expect("closed");
+}
+
+/// Stopping while an attempt hangs on a server that stopped answering,
+/// with everything in the spool: the stop does not wait for the attempt
+/// (nor for the give-up instant), and the next start writes the batch once.
+#[tokio::test]
+async fn a_stop_with_everything_spooled_does_not_wait_for_a_hanging_attempt() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let database = sqlite(&dir).await;
+    let faulty = Faulty::new(&database);
+    let mut cfg = config(16);
+    cfg.attempt_timeout = SECOND * 60;
+    let writer = with_spool(&dir, faulty.clone(), cfg).await;
+    faulty.hangs_before_commit.store(true, Ordering::Release);
+    let answer = writer.submit(outbound(job("kept"))).await;
+    assert!(matches!(answer, Ok(Written::Spooled)), "{answer:?}");
+    let stop = Instant::now();
+    writer
+        .close(Some(Instant::now() + SECOND * 20))
+        .await
+        .expect("nothing unsaved: the spool keeps it");
+    assert!(
+        stop.elapsed() < SECOND * 5,
+        "the stop waited {:?} for an attempt the spool did not need",
+        stop.elapsed()
+    );
+    faulty.hangs_before_commit.store(false, Ordering::Release);
+    let writer = with_spool(&dir, faulty, config(16)).await;
+    writer.submit(WriteOp::Barrier).await.expect("flushed");
+    assert_eq!(writer.spooled(), 0);
+    assert_eq!(outbox_count(&database).await, 1);
+    writer.close(None).await.expect("closed");
+}
+
+/// A batch the spool took before any attempt (the database was not
+/// ready), whose first attempt commits but never answers and is cut off by
+/// the stop: the spool must remember that it may have committed, or the
+/// next start writes it a second time.
+#[tokio::test]
+async fn a_spooled_batch_cut_off_at_the_stop_is_not_written_twice() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let database = sqlite(&dir).await;
+    let faulty = Faulty::new(&database);
+    let mut cfg = config(16);
+    cfg.attempt_timeout = SECOND * 60;
+    let (ready_tx, ready) = watch::channel(false);
+    let writer = with_spool_ready(&dir, faulty.clone(), cfg, ready).await;
+    let answer = writer.submit(outbound(job("once only"))).await;
+    assert!(matches!(answer, Ok(Written::Spooled)), "{answer:?}");
+    faulty.reply_lost.store(true, Ordering::Release);
+    ready_tx.send_replace(true);
+    // The attempt commits (and its answer is lost).
+    tokio::time::timeout(SECOND * 10, async {
+        while outbox_count(&database).await == 0 {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await
+    .expect("the attempt committed");
+    writer
+        .close(Some(Instant::now() + SECOND * 3))
+        .await
+        .expect("nothing unsaved: the spool keeps it");
+    faulty.reply_lost.store(false, Ordering::Release);
+    let writer = with_spool(&dir, faulty, config(16)).await;
+    writer.submit(WriteOp::Barrier).await.expect("flushed");
+    assert_eq!(writer.spooled(), 0);
+    assert_eq!(outbox_count(&database).await, 1, "written once");
     writer.close(None).await.expect("closed");
 }
 
