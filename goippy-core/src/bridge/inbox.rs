@@ -56,6 +56,10 @@ const PAGE: u32 = 64;
 const WARNED_MAX: usize = 4096;
 /// How long the last round at shutdown may take.
 const FINAL_ROUND: Duration = Duration::from_secs(3);
+/// How long one read of the last round may take: a database that does not
+/// answer a page within it is away, and waiting longer only delays the stop
+/// (the rows wait in the inbox for the next start).
+const FINAL_READ: Duration = Duration::from_secs(1);
 /// How often the mark of a row the database refused to mark is tried again.
 const REMARK_AFTER: Duration = Duration::from_secs(300);
 
@@ -143,7 +147,16 @@ async fn deliver(
         if *stop.borrow() || deadline.is_some_and(|d| tokio::time::Instant::now() >= d) {
             return Round::Done;
         }
-        let page = match ctx.store.undelivered_inbox(after, PAGE).await {
+        // A read changes nothing, so it is abandoned when the pump is told
+        // to stop or its deadline passes: a database that does not answer
+        // must not hold up the shutdown for the store's whole timeout.
+        let read = ctx.store.undelivered_inbox(after, PAGE);
+        let page = tokio::select! {
+            page = read => page,
+            () = stopped(stop) => return Round::Done,
+            () = read_bound(deadline) => return Round::Done,
+        };
+        let page = match page {
             Ok(page) => page,
             Err(StoreError::Closed) => return Round::Done,
             Err(e) => {
@@ -299,6 +312,26 @@ async fn reported_text(ctx: &Context, item: &InboxItem) -> Result<Option<String>
         return Ok(None);
     };
     Ok(ctx.store.outbound(id).await?.map(|job| job.body))
+}
+
+/// Resolves once `stop` is set (never if its sender is gone).
+async fn stopped(stop: &watch::Receiver<bool>) {
+    let mut stop = stop.clone();
+    if stop.wait_for(|s| *s).await.is_err() {
+        std::future::pending::<()>().await;
+    }
+}
+
+/// With a deadline (the last round): resolves at the earlier of the
+/// deadline and [`FINAL_READ`] from now. Without one: never.
+async fn read_bound(deadline: Option<tokio::time::Instant>) {
+    match deadline {
+        Some(deadline) => {
+            let bound = tokio::time::Instant::now() + FINAL_READ;
+            tokio::time::sleep_until(deadline.min(bound)).await;
+        }
+        None => std::future::pending().await,
+    }
 }
 
 /// Writes the page; the last stanza is confirmed, which confirms all.
