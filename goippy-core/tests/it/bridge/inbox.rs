@@ -6,27 +6,17 @@
 //! full", or SQLite's equivalent) is sent once, not again every round, and
 //! the log says so.
 
-use std::io::Write;
-use std::sync::{Mutex, OnceLock};
 use std::time::Duration;
 
 use goip_sim::{Event, Failure, FailureChange};
-use tokio_xmpp::minidom::Element;
 
 use crate::support::bridge::*;
+use crate::support::log;
 use crate::support::store;
 
 const BOB: &str = "+37255599999";
 /// How the user wrote BOB's number: notes and errors come from this JID.
 const BOB_AS_WRITTEN: &str = "0037255599999";
-
-fn error_for(id: &'static str) -> impl FnMut(&Element) -> bool {
-    move |e| is_error(e) && e.attr("id") == Some(id)
-}
-
-fn chat_from(node: &'static str) -> impl FnMut(&Element) -> bool {
-    move |e| is_chat(e) && e.attr("from") == Some(contact(node).as_str())
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failure_is_an_error_on_the_message_and_a_note_quoting_it() {
@@ -87,35 +77,6 @@ async fn a_failure_is_an_error_on_the_message_and_a_note_quoting_it() {
     w.users.expect_silence(Duration::from_millis(800)).await;
 }
 
-/// Every log line of this test binary (the bridges run in-process).
-fn captured_log() -> &'static Mutex<Vec<u8>> {
-    static LOG: OnceLock<Mutex<Vec<u8>>> = OnceLock::new();
-    LOG.get_or_init(|| {
-        let _ = tracing_subscriber::fmt()
-            .with_env_filter(tracing_subscriber::EnvFilter::new("goippy_core=info"))
-            .with_ansi(false)
-            .with_writer(|| LogWriter)
-            .try_init();
-        Mutex::new(Vec::new())
-    })
-}
-
-struct LogWriter;
-
-impl Write for LogWriter {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        captured_log()
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .extend_from_slice(buf);
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
 /// A trigger that refuses to mark the row with body 'poison' delivered,
 /// as a table that is full refuses it: permanently, for that row only.
 fn refuse_marking_poison(kind: store::Kind) -> &'static str {
@@ -136,14 +97,7 @@ fn refuse_marking_poison(kind: store::Kind) -> &'static str {
 }
 
 async fn a_row_the_database_refuses_to_mark_delivered_is_sent_once(mysql: bool) {
-    // One backend at a time: the log is shared, and both databases number
-    // their rows alike.
-    static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
-    let _turn = ONE_AT_A_TIME.lock().await;
-    captured_log()
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .clear();
+    let log = log::watch();
     let mut w = World::start(Options {
         mysql,
         ..Options::default()
@@ -176,14 +130,10 @@ async fn a_row_the_database_refuses_to_mark_delivered_is_sent_once(mysql: bool) 
     let poison = w
         .scalar("SELECT id FROM goippy_log WHERE body = 'poison'")
         .await;
-    let log = String::from_utf8_lossy(&captured_log().lock().unwrap_or_else(|p| p.into_inner()))
-        .into_owned();
-    let told: Vec<&str> = log
-        .lines()
-        .filter(|l| {
-            l.contains("refuses to mark an inbox row delivered")
-                && l.contains(&format!("log_id={poison} "))
-        })
+    let told: Vec<String> = log
+        .lines("refuses to mark an inbox row delivered")
+        .into_iter()
+        .filter(|l| l.contains(&format!("log_id={poison} ")))
         .collect();
     assert_eq!(told.len(), 1, "the operator is told, once: {told:#?}");
 }

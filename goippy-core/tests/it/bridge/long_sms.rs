@@ -6,63 +6,16 @@
 //! waits across a restart of goippy, delivered once. The rule itself is
 //! `bridge/inbox/concat.rs`.
 
-use std::io::Write;
-use std::sync::{Mutex, OnceLock};
 use std::time::Duration;
 
 use goippy_core::segments::split;
-use tokio_xmpp::minidom::Element;
 use tokio_xmpp::parsers::ns;
 
 use crate::support::bridge::*;
+use crate::support::log;
 
 const ANN: &str = "+37255512345";
 const BOB: &str = "+37255599999";
-
-fn chat_from(number: &'static str) -> impl FnMut(&Element) -> bool {
-    move |e| is_chat(e) && e.attr("from") == Some(contact(number).as_str())
-}
-
-/// One test at a time: each starts its own Prosody, and the log is shared.
-static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
-
-/// Every log line of this test binary (the bridges run in-process).
-fn captured_log() -> &'static Mutex<Vec<u8>> {
-    static LOG: OnceLock<Mutex<Vec<u8>>> = OnceLock::new();
-    LOG.get_or_init(|| {
-        let _ = tracing_subscriber::fmt()
-            .with_env_filter(tracing_subscriber::EnvFilter::new("goippy_core=info"))
-            .with_ansi(false)
-            .with_writer(|| LogWriter)
-            .try_init();
-        Mutex::new(Vec::new())
-    })
-}
-
-struct LogWriter;
-
-impl Write for LogWriter {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        captured_log()
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .extend_from_slice(buf);
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-fn log_lines(containing: &str) -> Vec<String> {
-    let log = captured_log().lock().unwrap_or_else(|p| p.into_inner());
-    String::from_utf8_lossy(&log)
-        .lines()
-        .filter(|l| l.contains(containing))
-        .map(str::to_string)
-        .collect()
-}
 
 impl World {
     /// Each part as its own RECEIVE, in the order given.
@@ -83,11 +36,7 @@ impl World {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn parts_in_order_become_one_message_in_both_alphabets() {
-    let _turn = ONE_AT_A_TIME.lock().await;
-    captured_log()
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .clear();
+    let log = log::watch();
     let mut w = World::start(Options {
         sms_join_wait: Duration::from_secs(10),
         ..Options::default()
@@ -140,7 +89,7 @@ async fn parts_in_order_become_one_message_in_both_alphabets() {
         ids.push(w.row_id(part).await.to_string());
     }
     for id in &ids {
-        let delivered = log_lines(&format!("log_id={id} "));
+        let delivered = log.lines(&format!("log_id={id} "));
         assert!(
             delivered
                 .iter()
@@ -148,7 +97,7 @@ async fn parts_in_order_become_one_message_in_both_alphabets() {
             "{delivered:#?}"
         );
     }
-    let joined = log_lines("the parts of a long SMS were delivered as one message");
+    let joined = log.lines("the parts of a long SMS were delivered as one message");
     assert!(
         joined
             .iter()
@@ -160,7 +109,6 @@ async fn parts_in_order_become_one_message_in_both_alphabets() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn parts_out_of_order_as_far_as_their_lengths_tell() {
-    let _turn = ONE_AT_A_TIME.lock().await;
     let mut w = World::start(Options {
         sms_join_wait: Duration::from_secs(3),
         ..Options::default()
@@ -190,7 +138,6 @@ async fn parts_out_of_order_as_far_as_their_lengths_tell() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_lone_full_length_part_goes_after_the_wait_and_holds_up_nobody() {
-    let _turn = ONE_AT_A_TIME.lock().await;
     let mut w = World::start(Options {
         sms_join_wait: Duration::from_secs(3),
         ..Options::default()
@@ -215,7 +162,6 @@ async fn a_lone_full_length_part_goes_after_the_wait_and_holds_up_nobody() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_part_waiting_across_a_restart_is_delivered_once() {
-    let _turn = ONE_AT_A_TIME.lock().await;
     let mut w = World::start(Options {
         sms_join_wait: Duration::from_secs(8),
         ..Options::default()

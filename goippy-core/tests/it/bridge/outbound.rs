@@ -7,7 +7,6 @@ use std::time::Duration;
 
 use goip_sim::{Event, Failure, FailureChange};
 use goippy_core::config::ReceiptPolicy;
-use tokio_xmpp::minidom::Element;
 
 use crate::support::bridge::*;
 
@@ -34,10 +33,6 @@ async fn sent_on_device_with_sendid(w: &mut World, text: &str) -> (String, u32, 
         } => (to, sms_no, sendid),
         _ => unreachable!(),
     }
-}
-
-fn error_for(id: &'static str) -> impl FnMut(&Element) -> bool {
-    move |e| is_error(e) && e.attr("id") == Some(id)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

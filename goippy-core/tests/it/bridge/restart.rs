@@ -37,10 +37,6 @@ on_both_backends!(
     jobs_a_crash_left_behind_are_settled_at_start,
 );
 
-fn error_for(id: &'static str) -> impl FnMut(&Element) -> bool {
-    move |e| is_error(e) && e.attr("id") == Some(id)
-}
-
 /// The note about a failure: a chat from `from` quoting `text`.
 fn note_about(from: &str, text: &str) -> impl FnMut(&Element) -> bool {
     let (from, quote) = (from.to_string(), format!("> {text}\n"));

@@ -65,11 +65,9 @@ async fn connect_errors_name_the_server_but_never_the_password() {
 /// one is stored exactly once.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_mariadb_restart_during_writes_loses_nothing() {
-    // Shown when the test fails (or with --nocapture).
-    let _ = tracing_subscriber::fmt()
-        .with_test_writer()
-        .with_env_filter("goippy_core=info")
-        .try_init();
+    // GOIPPY_TEST_LOG=goippy_core=info shows the store's retries when the
+    // test fails (or with --nocapture).
+    crate::support::log::init();
     let server = MariaDb::start().expect("a private MariaDB");
     let database = server.create_database().expect("database");
     let settings = DbSettings::MySql {

@@ -31,6 +31,7 @@ use tokio_xmpp::parsers::iq::Iq;
 use tokio_xmpp::parsers::message::{Id, Lang, Message};
 use tokio_xmpp::parsers::ns;
 
+use crate::support::log;
 use crate::support::store::{self, TestDb};
 
 pub const DOMAIN: &str = "example.org";
@@ -130,12 +131,7 @@ impl World {
     /// the test stops, say).
     pub async fn start_on(options: Options, db: TestDb) -> World {
         // GOIPPY_TEST_LOG=debug shows goippy's log for a failing test.
-        if let Ok(filter) = std::env::var("GOIPPY_TEST_LOG") {
-            let _ = tracing_subscriber::fmt()
-                .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
-                .with_test_writer()
-                .try_init();
-        }
+        log::init();
         let prosody = tokio::task::spawn_blocking(|| {
             Prosody::start(
                 ProsodyConfig::new(DOMAIN)
@@ -581,6 +577,16 @@ pub fn is_chat(e: &Element) -> bool {
 
 pub fn is_error(e: &Element) -> bool {
     e.attr("type") == Some("error")
+}
+
+/// The error stanza answering the message with this id.
+pub fn error_for(id: &'static str) -> impl FnMut(&Element) -> bool {
+    move |e| is_error(e) && e.attr("id") == Some(id)
+}
+
+/// A chat message from `number@sms.example.org`.
+pub fn chat_from(number: &'static str) -> impl FnMut(&Element) -> bool {
+    move |e| is_chat(e) && e.attr("from") == Some(contact(number).as_str())
 }
 
 /// The XEP-0184 receipt's id, if `e` is one.

@@ -2,6 +2,7 @@
 
 pub mod bridge;
 pub mod engine;
+pub mod log;
 pub mod ops;
 pub mod store;
 pub mod xmpp;
