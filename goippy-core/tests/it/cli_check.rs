@@ -2,15 +2,9 @@
 //! operator types first, and the exit codes scripts and `ExecStartPre=` rely on.
 
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
 
-fn goippy(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_goippy"))
-        .args(args)
-        .env_remove("RUST_LOG")
-        .output()
-        .expect("run goippy")
-}
+use crate::support::cli::goippy;
 
 fn stdout(out: &Output) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()

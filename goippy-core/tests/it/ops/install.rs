@@ -1,5 +1,5 @@
 //! `goippy --install` through the real binary, in a temporary root with a
-//! fake systemctl (see ops_support): the unit files' contents, the instance
+//! fake systemctl (see `support::ops`): the unit files' contents, the instance
 //! configuration made from the base, collisions, the service user, and what
 //! happens when systemctl fails.
 

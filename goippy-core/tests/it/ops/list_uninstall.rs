@@ -1,5 +1,5 @@
 //! `goippy --list` and `goippy --uninstall` through the real binary, in a
-//! temporary root with a fake systemctl (see ops_support).
+//! temporary root with a fake systemctl (see `support::ops`).
 
 use std::path::PathBuf;
 

@@ -9,6 +9,8 @@ use goippy_core::config::DbSettings;
 use goippy_core::store::{StateUpdate, Store, Timestamp};
 use goippy_testkit::ports::free_tcp_port;
 
+use crate::support::cli::{goippy, show};
+
 const PASSWORD: &str = "s3cret-pw";
 
 struct Setup {
@@ -22,7 +24,7 @@ fn setup() -> Setup {
     let dir = tempfile::tempdir().expect("tempdir");
     let config = dir.path().join("goippy.conf");
     let out = goippy(&["--sample", config.to_str().expect("utf-8 path")]);
-    assert!(out.status.success(), "{}", text(&out));
+    assert!(out.status.success(), "{}", show(&out));
     let db_file = dir.path().join("var").join("goippy.db");
     let sample = std::fs::read_to_string(&config).expect("sample");
     // And a secret of its own, as an operator sets (the placeholder is
@@ -45,14 +47,6 @@ fn setup() -> Setup {
     }
 }
 
-fn goippy(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_goippy"))
-        .args(args)
-        .env_remove("RUST_LOG")
-        .output()
-        .expect("run goippy")
-}
-
 fn admin(setup: &Setup, args: &[&str]) -> Output {
     let mut all: Vec<&str> = args.to_vec();
     all.push("-c");
@@ -60,26 +54,17 @@ fn admin(setup: &Setup, args: &[&str]) -> Output {
     goippy(&all)
 }
 
-fn text(out: &Output) -> String {
-    format!(
-        "status {}\nstdout:\n{}\nstderr:\n{}",
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
-}
-
 fn ok(out: Output) -> String {
-    assert!(out.status.success(), "{}", text(&out));
-    assert!(out.stderr.is_empty(), "{}", text(&out));
+    assert!(out.status.success(), "{}", show(&out));
+    assert!(out.stderr.is_empty(), "{}", show(&out));
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
     assert!(!stdout.contains(PASSWORD), "{stdout}");
     stdout
 }
 
 fn fails(out: Output) -> String {
-    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
-    assert!(out.stdout.is_empty(), "{}", text(&out));
+    assert_eq!(out.status.code(), Some(1), "{}", show(&out));
+    assert!(out.stdout.is_empty(), "{}", show(&out));
     let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
     assert!(stderr.starts_with("goippy: "), "{stderr}");
     assert!(!stderr.contains(PASSWORD), "{stderr}");

@@ -6,8 +6,8 @@
 //! the bridge under test is told is XMPP_DOMAIN: Prosody checks only that a
 //! component sends from its own domain, so the peer can write as
 //! `2001@users.example.org/phone` like a logged-in user (a tokio-xmpp c2s
-//! client cannot share a build with the component feature; see the team's
-//! notes, pitfall 2). A third component, `other.example.org`, is a foreign
+//! client cannot share a build with the component feature; see
+//! docs/architecture.md#test-users-are-components). A third component, `other.example.org`, is a foreign
 //! domain. Prosody's own VirtualHost `example.org` answers the links' pings.
 
 use std::time::Duration;
@@ -25,7 +25,6 @@ use goippy_testkit::ports::free_udp_port;
 use goippy_testkit::prosody::{Prosody, ProsodyConfig};
 use tokio::sync::{mpsc, watch};
 use tokio_xmpp::Stanza;
-use tokio_xmpp::jid::Jid;
 use tokio_xmpp::minidom::Element;
 use tokio_xmpp::parsers::iq::Iq;
 use tokio_xmpp::parsers::message::{Id, Lang, Message};
@@ -34,9 +33,7 @@ use tokio_xmpp::parsers::ns;
 use crate::support::log;
 use crate::support::store::{self, TestDb};
 
-pub const DOMAIN: &str = "example.org";
-pub const SMS: &str = "sms.example.org";
-pub const SMS_SECRET: &str = "s3cret";
+pub use super::{DOMAIN, PATIENCE, SMS, SMS_SECRET, jid};
 pub const USERS: &str = "users.example.org";
 pub const USERS_SECRET: &str = "userssecret";
 pub const OTHER: &str = "other.example.org";
@@ -51,9 +48,6 @@ pub const GOIP_PASS: &str = "pw1";
 /// The channel's own SIM number (the console).
 pub const OWN_NUMBER: &str = "+37255500000";
 pub const OWN_JID: &str = "+37255500000@sms.example.org";
-
-/// How long any single expectation may take.
-pub const PATIENCE: Duration = Duration::from_secs(15);
 
 /// What varies between tests.
 #[derive(Debug, Clone)]
@@ -533,10 +527,6 @@ impl Peer {
             got.iter().map(String::from).collect::<Vec<_>>()
         );
     }
-}
-
-pub fn jid(s: &str) -> Jid {
-    Jid::new(s).expect("valid jid")
 }
 
 /// `number@sms.example.org`.

@@ -21,8 +21,7 @@ use tokio::net::UdpSocket;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
-/// How long any single expectation may take before the test fails.
-pub const PATIENCE: Duration = Duration::from_secs(10);
+pub use super::PATIENCE;
 
 /// The channel most tests use, and its password.
 pub const ID: &str = "goip-1";
@@ -462,7 +461,8 @@ impl Behaviour {
     }
 }
 
-/// A script that plays a GoIP the way the vendor documents describe it.
+/// A script that plays a GoIP the way the vendor documents describe it
+/// (docs/goip-protocol.md#sms-session, #ussd, #control-commands).
 pub fn goip(behaviour: Behaviour) -> Script {
     let mut b = behaviour;
     let mut sms_no = b.first_sms_no;

@@ -8,7 +8,10 @@
 
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
+
+use super::cli;
+pub use super::cli::{goippy, show};
 
 pub struct Root {
     _dir: tempfile::TempDir,
@@ -114,7 +117,7 @@ echo "goippy:x:998:{gid}:goippy SMS bridge:/var/lib/goippy:/usr/sbin/nologin" >>
 
     /// `goippy <args>` with another systemctl program or booted marker.
     pub fn goippy_with(&self, args: &[&str], systemctl: &Path, booted: &Path) -> Output {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_goippy"));
+        let mut cmd = cli::command();
         cmd.args(args)
             .arg("--etc-dir")
             .arg(&self.etc)
@@ -128,7 +131,6 @@ echo "goippy:x:998:{gid}:goippy SMS bridge:/var/lib/goippy:/usr/sbin/nologin" >>
             .arg(&self.useradd)
             .arg("--state-dir")
             .arg(&self.state_dir);
-        clean_env(&mut cmd);
         cmd.output().expect("run goippy")
     }
 
@@ -137,7 +139,7 @@ echo "goippy:x:998:{gid}:goippy SMS bridge:/var/lib/goippy:/usr/sbin/nologin" >>
     /// about), then applies `edits` (pairs of whole lines: old, new).
     pub fn main_config(&self, edits: &[(&str, &str)]) -> PathBuf {
         let path = self.etc.join("goippy.conf");
-        let out = goippy_plain(&["--sample", path.to_str().expect("utf-8")]);
+        let out = goippy(&["--sample", path.to_str().expect("utf-8")]);
         assert!(out.status.success(), "{}", show(&out));
         edit(&path, &[(SAMPLE_SECRET, OWN_SECRET)]);
         edit(&path, edits);
@@ -218,36 +220,6 @@ pub fn component(domain: &str) -> [(String, String); 2] {
             format!("XMPP_COMPONENT_JID = \"{domain}\""),
         ),
     ]
-}
-
-pub fn goippy_plain(args: &[&str]) -> Output {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_goippy"));
-    cmd.args(args);
-    clean_env(&mut cmd);
-    cmd.output().expect("run goippy")
-}
-
-fn clean_env(cmd: &mut Command) {
-    for var in [
-        "RUST_LOG",
-        "GOIPPY_ETC_DIR",
-        "GOIPPY_UNIT_DIR",
-        "GOIPPY_SYSTEMCTL",
-        "GOIPPY_SYSTEMD_RUN_DIR",
-        "GOIPPY_USERADD",
-        "GOIPPY_STATE_DIR",
-    ] {
-        cmd.env_remove(var);
-    }
-}
-
-pub fn show(out: &Output) -> String {
-    format!(
-        "status {}\nstdout:\n{}\nstderr:\n{}",
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
 }
 
 /// Asserts success with nothing on stderr; returns stdout.

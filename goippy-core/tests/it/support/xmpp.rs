@@ -4,7 +4,8 @@
 //! refuse to build).
 //!
 //! Peers are components, not clients: a tokio-xmpp c2s client cannot share a
-//! build with the `component` feature (see the team's notes, pitfall 2), and
+//! build with the `component` feature
+//! (docs/architecture.md#test-users-are-components), and
 //! Prosody routes component → component like any other stanza.
 
 use std::io::Write;
@@ -12,6 +13,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use goippy_core::config::Secret;
+use goippy_core::number::NumberRules;
+use goippy_core::xmpp::address::Addressing;
 use goippy_core::xmpp::link::{Inbound, LinkConfig, LinkState};
 use goippy_testkit::prosody::{Prosody, ProsodyConfig};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -20,16 +23,17 @@ use tokio::sync::{mpsc, watch};
 use tokio_xmpp::minidom::Element;
 use tokio_xmpp::parsers::component::Handshake;
 
-pub const DOMAIN: &str = "example.org";
-pub const SMS: &str = "sms.example.org";
-pub const SMS_SECRET: &str = "s3cret";
+pub use super::{DOMAIN, PATIENCE, SMS, SMS_SECRET, jid};
 pub const PEER: &str = "peer.example.org";
 pub const PEER_SECRET: &str = "peersecret";
 pub const RAW: &str = "raw.example.org";
 pub const RAW_SECRET: &str = "rawsecret";
 
-/// How long any single expectation may take.
-pub const PATIENCE: Duration = Duration::from_secs(15);
+/// The component's addressing as goippy configures it by default:
+/// `+number@sms.example.org` for users of `example.org`.
+pub fn addressing() -> Addressing {
+    Addressing::new(DOMAIN, SMS, SMS, NumberRules::international_only(), true).expect("valid")
+}
 
 pub fn prosody() -> Prosody {
     Prosody::start(

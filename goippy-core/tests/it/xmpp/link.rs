@@ -8,26 +8,15 @@
 
 use std::time::Duration;
 
-use goippy_core::number::NumberRules;
-use goippy_core::xmpp::address::Addressing;
 use goippy_core::xmpp::intent::{Intent, classify};
 use goippy_core::xmpp::link::{Inbound, LinkState, SendError, StanzaKind, XmppLink};
 use goippy_core::xmpp::reply;
 use goippy_core::xmpp::service::{self, Handled};
 use goippy_testkit::ports::free_tcp_port;
 use tokio_xmpp::Stanza;
-use tokio_xmpp::jid::Jid;
 use tokio_xmpp::parsers::message::{Lang, Message};
 
 use crate::support::xmpp::*;
-
-fn jid(s: &str) -> Jid {
-    Jid::new(s).expect("valid jid")
-}
-
-fn addressing() -> Addressing {
-    Addressing::new(DOMAIN, SMS, SMS, NumberRules::international_only(), true).expect("valid")
-}
 
 fn message(from: &str, to: &str, id: &str, body: &str) -> Message {
     let mut m = Message::chat(Some(jid(to))).with_body(Lang::new(), body.to_string());

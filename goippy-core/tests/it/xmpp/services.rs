@@ -6,7 +6,6 @@
 use std::time::{Duration, UNIX_EPOCH};
 
 use goippy_core::number::NumberRules;
-use goippy_core::xmpp::address::Addressing;
 use goippy_core::xmpp::intent::{Intent, PresenceKind, classify};
 use goippy_core::xmpp::link::{Inbound, XmppHandle, XmppLink};
 use goippy_core::xmpp::reply::InboundChat;
@@ -14,7 +13,7 @@ use goippy_core::xmpp::service::{self, Handled};
 use goippy_core::xmpp::{presence, reply};
 use tokio::sync::mpsc;
 use tokio_xmpp::Stanza;
-use tokio_xmpp::jid::{BareJid, Jid};
+use tokio_xmpp::jid::BareJid;
 use tokio_xmpp::minidom::Element;
 use tokio_xmpp::parsers::disco::{DiscoInfoQuery, DiscoInfoResult};
 use tokio_xmpp::parsers::iq::Iq;
@@ -26,14 +25,6 @@ use tokio_xmpp::parsers::stanza_error::DefinedCondition;
 use crate::support::xmpp::*;
 
 const ASKER: &str = "alice@peer.example.org/laptop";
-
-fn jid(s: &str) -> Jid {
-    Jid::new(s).expect("valid jid")
-}
-
-fn addressing() -> Addressing {
-    Addressing::new(DOMAIN, SMS, SMS, NumberRules::international_only(), true).expect("valid")
-}
 
 /// The component under test: answers what `service::answer` settles and
 /// accepts subscriptions; everything else is dropped.
