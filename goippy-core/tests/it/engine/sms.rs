@@ -1,7 +1,8 @@
 //! Outbound SMS over real loopback sockets, against a scripted GoIP: the
 //! MSG / PASSWORD / SEND / DONE session, its failure shapes, its retries —
 //! and proof that SEND is never sent twice for one telid (the single status
-//! poll the vendor document prescribes being the only repeat).
+//! poll the vendor document prescribes being the only repeat;
+//! docs/goip-protocol.md#send-is-sent-once).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};

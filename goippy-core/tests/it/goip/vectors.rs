@@ -1,7 +1,7 @@
 //! Wire vectors for every GoIP packet kind, in both directions: every real
-//! capture quoted in goip-protocol.md, the documented shapes, and each quirk
-//! of its §5. Where a vector is a capture, the formatter must reproduce it
-//! byte for byte.
+//! capture quoted in docs/goip-protocol.md, the documented shapes, and each
+//! quirk of docs/goip-protocol.md#quirks. Where a vector is a capture, the
+//! formatter must reproduce it byte for byte.
 
 use goippy_core::goip::{
     Ack, CallDirection, CfMode, CfReason, Command, ControlKind, Datagram, ErrorReply, Field,
@@ -66,7 +66,7 @@ fn capture(wire: &str, ack: &str) -> Notification {
 }
 
 // ---------------------------------------------------------------------------
-// §2.1 keepalive
+// keepalive (docs/goip-protocol.md#keepalive)
 
 const KEEPALIVE_FULL: &str = "req:27;id:gw1_ch1;pass:secret;num:;signal:29;gsm_status:LOGIN;\
 voip_status:LOGOUT;voip_state:IDLE;remain_time:-1;imei:860000000000000;imsi:260060000000000;\
@@ -195,7 +195,8 @@ fn keepalive_acks_other_servers_send_are_read_by_the_simulator() {
 }
 
 // ---------------------------------------------------------------------------
-// §2.2–§2.15 the other notifications
+// the other notifications (docs/goip-protocol.md#receive to
+// docs/goip-protocol.md#at-tunnel-and-other-tags)
 
 #[test]
 fn receive_capture() {
@@ -499,7 +500,8 @@ fn acks_are_read_back_by_the_simulator() {
 }
 
 // ---------------------------------------------------------------------------
-// §3 commands and replies
+// commands and replies (docs/goip-protocol.md#sms-session to
+// docs/goip-protocol.md#replies)
 
 /// Commands and their exact wire form: the engine writes these bytes, the
 /// simulator reads them back to the same command.
@@ -511,7 +513,7 @@ fn command_vectors() -> Vec<(Command, &'static str)> {
         password: "password1".into(),
     };
     vec![
-        // §3.1, the clean exchange, server side.
+        // The clean exchange, server side (docs/goip-protocol.md#sms-session).
         (
             Command::Msg {
                 sendid: 11,
@@ -543,7 +545,7 @@ fn command_vectors() -> Vec<(Command, &'static str)> {
             "SEND 11 2 +8613800138001",
         ),
         (Command::Done { sendid: 11 }, "DONE 11"),
-        // §3.2, the legacy one-shot form.
+        // The legacy one-shot form (docs/goip-protocol.md#oneshot-sms).
         (
             Command::OneshotSms {
                 stamp: 1700000000,
@@ -554,7 +556,7 @@ fn command_vectors() -> Vec<(Command, &'static str)> {
             },
             "SMS 1700000000 1 goip +37255512345 two words\nand a line",
         ),
-        // §3.3 USSD.
+        // USSD (docs/goip-protocol.md#ussd).
         (
             Command::Ussd {
                 sendid: 111,
@@ -570,7 +572,7 @@ fn command_vectors() -> Vec<(Command, &'static str)> {
             },
             "USSDEXIT 111 password1",
         ),
-        // §3.4, every control command.
+        // Every control command (docs/goip-protocol.md#control-commands).
         (
             control(ControlKind::GetGsmNum, None),
             "get_gsm_num 879902 password1",
@@ -773,7 +775,7 @@ fn reply_vectors() -> Vec<(&'static str, Reply)> {
         ok,
     };
     vec![
-        // §3.1, the clean exchange, GoIP side.
+        // The clean exchange, GoIP side (docs/goip-protocol.md#sms-session).
         ("PASSWORD 11", Reply::Password { sendid: 11 }),
         ("SEND 11", Reply::Send { sendid: 11 }),
         (
@@ -851,7 +853,7 @@ fn reply_vectors() -> Vec<(&'static str, Reply)> {
                 text: "13800138001 number format error".into(),
             }),
         ),
-        // §3.3 USSD.
+        // USSD (docs/goip-protocol.md#ussd).
         (
             "USSD 111 Your balance is 10.00 EUR.\nValid until: 01.02",
             Reply::Ussd {
@@ -874,7 +876,7 @@ fn reply_vectors() -> Vec<(&'static str, Reply)> {
             },
         ),
         ("USSDEXIT 111", Reply::UssdExit { sendid: 111 }),
-        // §3.4 control replies.
+        // Control replies (docs/goip-protocol.md#control-commands).
         (
             "set_gsm_num 879902 13800138001 ok",
             control(ControlKind::SetGsmNum, Some("13800138001"), true),
@@ -1072,7 +1074,8 @@ fn ussd_reply_helpers() {
 }
 
 // ---------------------------------------------------------------------------
-// §4 and §5: encoding, sizes and quirks
+// encoding, sizes and quirks (docs/goip-protocol.md#encoding,
+// docs/goip-protocol.md#sizes, docs/goip-protocol.md#quirks)
 
 #[test]
 fn msg_length_is_the_utf8_byte_length() {

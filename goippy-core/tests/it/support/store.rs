@@ -1,6 +1,7 @@
-//! Shared by the store_* integration tests: a fresh database of either
-//! backend per test, raw SQL access for setting up what the store's API
-//! cannot (back-dated rows, an original goippy's schema), and record builders.
+//! The store's test world (the `store` and `bridge` tests): a fresh
+//! database of either backend per test, raw SQL access for setting up what
+//! the store's API cannot (back-dated rows, an original goippy's schema),
+//! and record builders.
 
 use std::path::PathBuf;
 
