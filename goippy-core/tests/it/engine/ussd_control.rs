@@ -1,0 +1,349 @@
+//! USSD requests and control commands over real loopback sockets, against a
+//! scripted GoIP: increasing sendids, the single USSD resend, reply
+//! cleaning, late answers, control retries and routing by sendid.
+
+use std::time::{Duration, Instant};
+
+use goippy_core::engine::{ControlOutcome, ControlRequest, EngineEvent, UssdOutcome, UssdSource};
+use goippy_core::goip::{CfMode, CfReason, Command, ControlKind, GsmStatus, Reply};
+
+use crate::support::engine::{
+    Answer, Behaviour, Device, ID, PASSWORD, fast_config, goip, online, start,
+};
+
+fn ussd_times(device: &Device) -> Vec<(u32, Instant)> {
+    device
+        .log()
+        .iter()
+        .filter_map(|s| match s.command() {
+            Some(Command::Ussd { sendid, .. }) => Some((*sendid, s.at)),
+            _ => None,
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn a_second_ussd_request_carries_a_larger_sendid() {
+    let (t, device) = online(Behaviour::new(PASSWORD)).await;
+    let first = t.engine.send_ussd(ID, "*100#").await;
+    assert_eq!(
+        first,
+        UssdOutcome::Reply {
+            text: "Your balance is 10.00".into()
+        },
+        "trailing @ padding stripped"
+    );
+    let second = t.engine.send_ussd(ID, "*101#").await;
+    assert!(matches!(second, UssdOutcome::Reply { .. }));
+    device.wait_for_commands("DONE", 2).await;
+    let sendids: Vec<u32> = ussd_times(&device).iter().map(|(id, _)| *id).collect();
+    assert_eq!(sendids.len(), 2);
+    assert!(sendids[1] > sendids[0], "{sendids:?}");
+    // Each request is followed by its DONE; no USSD datagram has a newline.
+    let commands = device.commands();
+    assert!(
+        matches!(
+            commands.as_slice(),
+            [Command::Ussd { sendid: a, .. }, Command::Done { sendid: b }, Command::Ussd { sendid: c, .. }, Command::Done { sendid: d }]
+                if a == b && c == d
+        ),
+        "{commands:?}"
+    );
+    for seen in device.log() {
+        if matches!(seen.command(), Some(Command::Ussd { .. })) {
+            assert!(seen.bytes.ends_with(b"*100#") || seen.bytes.ends_with(b"*101#"));
+        }
+    }
+    // A restarted engine starts above the stored floor.
+    let mut config = fast_config();
+    config.sendid_floor = t.engine.highest_sendid();
+    let restarted = start(config, &[(ID, PASSWORD)]).await;
+    assert!(restarted.engine.highest_sendid() >= sendids[1]);
+}
+
+/// A forger who can send UDP from the GoIP's own address and port, but
+/// cannot see the traffic, answers the next USSD request before the network
+/// does: with the last sendid it learnt plus one (or plus a few), or with the
+/// clock that sendids used to follow. The user must get the network's answer,
+/// not the forger's text under their own number.
+#[tokio::test]
+async fn a_forged_ussd_answer_with_a_guessed_sendid_is_not_believed() {
+    let (t, device) = online(Behaviour::new(PASSWORD)).await;
+    // The network answers the second request only after its resend, which
+    // gives the forger time.
+    let mut network = goip(Behaviour::new(PASSWORD));
+    let mut ussds = 0;
+    device.script(Box::new(move |command| {
+        if matches!(command, Command::Ussd { .. }) {
+            ussds += 1;
+            if ussds == 2 {
+                return vec![];
+            }
+        }
+        network(command)
+    }));
+    let first = t.engine.send_ussd(ID, "*100#").await;
+    assert!(matches!(first, UssdOutcome::Reply { .. }), "{first:?}");
+    let last = ussd_times(&device)[0].0;
+
+    let engine = t.engine.clone();
+    let second = tokio::spawn(async move { engine.send_ussd(ID, "*100#").await });
+    device.wait_for_commands("USSD", 2).await;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let clock = (now - 1_704_067_200) as u32;
+    for guess in (last + 1..=last + 64).chain(clock - 5..=clock + 5) {
+        device
+            .reply(Reply::Ussd {
+                sendid: guess,
+                text: "Your account is blocked, call +666".into(),
+            })
+            .await;
+    }
+    assert_eq!(
+        second.await.unwrap(),
+        UssdOutcome::Reply {
+            text: "Your balance is 10.00".into()
+        }
+    );
+    let sendids: Vec<u32> = ussd_times(&device).iter().map(|(id, _)| *id).collect();
+    assert_eq!(sendids.len(), 3, "the second request was resent once");
+    assert!(
+        sendids[1] >= last + 1024,
+        "an unguessable step: {sendids:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_lost_ussd_is_resent_once_with_the_same_sendid() {
+    let mut behaviour = Behaviour::new(PASSWORD);
+    behaviour.drop_ussd = 1;
+    let (t, device) = online(behaviour).await;
+    let outcome = t.engine.send_ussd(ID, "*100#").await;
+    assert!(matches!(outcome, UssdOutcome::Reply { .. }), "{outcome:?}");
+    let sent = ussd_times(&device);
+    assert_eq!(sent.len(), 2);
+    assert_eq!(
+        sent[0].0, sent[1].0,
+        "the same sendid (the GoIP's cache makes it idempotent)"
+    );
+    assert!(
+        sent[1].1 - sent[0].1 >= Duration::from_millis(300),
+        "only after ussd_timeout"
+    );
+}
+
+#[tokio::test]
+async fn a_silent_goip_times_out_after_one_resend_and_a_late_answer_is_an_event() {
+    let mut behaviour = Behaviour::new(PASSWORD);
+    behaviour.ussd_answer = None;
+    let (mut t, device) = online(behaviour).await;
+    let start = Instant::now();
+    let outcome = t.engine.send_ussd(ID, "*100#").await;
+    assert_eq!(outcome, UssdOutcome::Timeout);
+    assert!(
+        start.elapsed() >= Duration::from_millis(600),
+        "two timeouts"
+    );
+    device.wait_for_commands("DONE", 1).await;
+    let sent = ussd_times(&device);
+    assert_eq!(sent.len(), 2, "exactly one resend");
+    let sendid = sent[0].0;
+
+    device
+        .reply(Reply::Ussd {
+            sendid,
+            text: "Balance 3.50@@".into(),
+        })
+        .await;
+    let notice = t
+        .next_event(|e| match e {
+            EngineEvent::Ussd(n) => Some(n),
+            _ => None,
+        })
+        .await;
+    assert_eq!(notice.text, "Balance 3.50");
+    assert_eq!(notice.source, UssdSource::LateReply { sendid });
+    assert!(!notice.failed && notice.durable.is_none());
+}
+
+#[tokio::test]
+async fn ussd_failures_are_errors() {
+    let mut behaviour = Behaviour::new(PASSWORD);
+    behaviour.ussd_answer = Some("USSD send failed!".into());
+    let (t, device) = online(behaviour).await;
+    assert_eq!(
+        t.engine.send_ussd(ID, "*100#").await,
+        UssdOutcome::Error {
+            text: "USSD send failed!".into()
+        }
+    );
+    device.script(Box::new(|command| match command {
+        Command::Ussd { sendid, .. } => vec![Answer::Now(Reply::UssdError {
+            sendid: *sendid,
+            text: "no network".into(),
+        })],
+        _ => vec![],
+    }));
+    assert_eq!(
+        t.engine.send_ussd(ID, "*100#").await,
+        UssdOutcome::Error {
+            text: "no network".into()
+        }
+    );
+    device.script(Box::new(|command| match command {
+        Command::Ussd { sendid, .. } => vec![Answer::Now(Reply::UssdExit { sendid: *sendid })],
+        _ => vec![],
+    }));
+    assert_eq!(t.engine.send_ussd(ID, "*100#").await, UssdOutcome::Closed);
+    // A code that would inject tokens is refused before anything is sent.
+    device.wait_for_commands("DONE", 3).await;
+    let before = device.commands().len();
+    assert!(matches!(
+        t.engine.send_ussd(ID, "*100# x").await,
+        UssdOutcome::Invalid(_)
+    ));
+    assert!(matches!(
+        t.engine.send_ussd(ID, "*100#\n").await,
+        UssdOutcome::Invalid(_)
+    ));
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    assert_eq!(device.commands().len(), before);
+}
+
+#[tokio::test]
+async fn control_commands_are_answered_by_sendid() {
+    let (t, device) = online(Behaviour::new(PASSWORD)).await;
+    assert_eq!(
+        t.engine
+            .control(ID, ControlRequest::get(ControlKind::GetGsmNum))
+            .await,
+        ControlOutcome::Answered {
+            value: Some("+37255500000".into()),
+            ok: false
+        }
+    );
+    assert_eq!(
+        t.engine
+            .control(ID, ControlRequest::set(ControlKind::SetExpTime, "60"))
+            .await,
+        ControlOutcome::Answered {
+            value: Some("60".into()),
+            ok: true
+        }
+    );
+    device.wait_for_commands("DONE", 2).await;
+    let commands = device.commands();
+    assert!(matches!(
+        &commands[0],
+        Command::Control { kind: ControlKind::GetGsmNum, value: None, password, .. } if password == PASSWORD
+    ));
+
+    // The combined GSM query, answered in colon style (and never acked).
+    device.script(Box::new(|command| match command {
+        Command::Gsm { sendid, .. } => vec![Answer::Now(Reply::Gsm(GsmStatus {
+            sendid: *sendid,
+            gsm_num: Some(String::new()),
+            gsm_state: Some("IDLE".into()),
+            imei: Some("860000000000000".into()),
+            ..GsmStatus::default()
+        }))],
+        Command::Cf { sendid, .. } => vec![Answer::Now(Reply::CfState {
+            sendid: *sendid,
+            active: true,
+            number: "+37255512345".into(),
+        })],
+        _ => vec![],
+    }));
+    let ControlOutcome::Gsm(status) = t.engine.control(ID, ControlRequest::Gsm).await else {
+        panic!("a GSM status")
+    };
+    assert_eq!(status.imei.as_deref(), Some("860000000000000"));
+    let cf = ControlRequest::CallForwarding {
+        reason: CfReason::Busy,
+        mode: CfMode::Query,
+        number: None,
+        ftime: None,
+    };
+    assert_eq!(
+        t.engine.control(ID, cf).await,
+        ControlOutcome::CfState {
+            active: true,
+            number: "+37255512345".into()
+        }
+    );
+    device.wait_for_commands("DONE", 4).await;
+}
+
+#[tokio::test]
+async fn a_silent_goip_gets_two_resends_then_timeout() {
+    let mut behaviour = Behaviour::new(PASSWORD);
+    behaviour.drop_control = 100;
+    let (t, device) = online(behaviour).await;
+    let outcome = t
+        .engine
+        .control(ID, ControlRequest::get(ControlKind::GetImei))
+        .await;
+    assert_eq!(outcome, ControlOutcome::Timeout);
+    device.wait_for_commands("DONE", 1).await;
+    let tries = device.commands_named("get_imei");
+    assert_eq!(tries.len(), 3, "one send and two resends");
+    assert!(tries.iter().all(|c| c.sendid() == tries[0].sendid()));
+
+    // One lost command: the resend is answered.
+    let mut behaviour = Behaviour::new(PASSWORD);
+    behaviour.drop_control = 1;
+    device.script(goip(behaviour));
+    let outcome = t
+        .engine
+        .control(ID, ControlRequest::get(ControlKind::GetGsmNum))
+        .await;
+    assert!(matches!(outcome, ControlOutcome::Answered { .. }));
+    // An ERROR reply is the GoIP's answer, not a reason to resend.
+    device.script(Box::new(|command| match command {
+        Command::Control { sendid, .. } => vec![Answer::Now(Reply::Error(
+            goippy_core::goip::ErrorReply::Rejected {
+                sendid: *sendid,
+                text: "not support".into(),
+            },
+        ))],
+        _ => vec![],
+    }));
+    let before = device.commands_named("svr_reboot_module").len();
+    assert_eq!(
+        t.engine
+            .control(ID, ControlRequest::get(ControlKind::SvrRebootModule))
+            .await,
+        ControlOutcome::Error {
+            text: "not support".into()
+        }
+    );
+    assert_eq!(device.commands_named("svr_reboot_module").len(), before + 1);
+}
+
+#[tokio::test]
+async fn ussd_and_sms_on_one_channel_do_not_overlap() {
+    let mut behaviour = Behaviour::new(PASSWORD);
+    behaviour.result_delay = Duration::from_millis(200);
+    let (t, device) = online(behaviour).await;
+    let engine = t.engine.clone();
+    let sms = tokio::spawn(async move {
+        engine
+            .send_sms(goippy_core::engine::SmsRequest::new(
+                ID,
+                vec!["+1".into()],
+                "x",
+                1,
+            ))
+            .await
+    });
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    let ussd = t.engine.send_ussd(ID, "*100#").await;
+    assert!(matches!(ussd, UssdOutcome::Reply { .. }));
+    assert!(sms.await.unwrap().recipients()[0].outcome.is_sent());
+    device.wait_for_commands("DONE", 2).await;
+    let verbs: Vec<&str> = device.commands().iter().map(Command::verb).collect();
+    assert_eq!(verbs, ["MSG", "PASSWORD", "SEND", "DONE", "USSD", "DONE"]);
+}
