@@ -23,6 +23,8 @@ use crate::number::NumberRules;
 mod db_tls;
 pub mod gateway;
 
+/// Passwords and secrets in the settings (defined in [`crate::util`]).
+pub use crate::util::Secret;
 pub use db_tls::{DbTls, DbTlsMode, is_this_host};
 
 /// Where `goippy` looks for its configuration by default.
@@ -31,33 +33,6 @@ pub const DEFAULT_CONFIG_PATH: &str = "/etc/goippy.conf";
 pub const DEFAULT_SAMPLE_PATH: &str = "/etc/goippy.conf.sample";
 /// The SQLite file used when `DB_FILE` is not set.
 pub const DEFAULT_DB_FILE: &str = "/var/lib/goippy/goippy.db";
-
-/// A value that must never be printed: passwords and shared secrets.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Secret(String);
-
-impl Secret {
-    pub fn new(value: impl Into<String>) -> Self {
-        Secret(value.into())
-    }
-
-    /// The real value, for the one place that needs it (a handshake, a login).
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("Secret(********)")
-    }
-}
-
-impl fmt::Display for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("********")
-    }
-}
 
 /// How outbound SMS are handed to the GoIP.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -365,7 +340,7 @@ impl Config {
         let domain = r.domain("XMPP_DOMAIN", None);
         let data_domain = r.domain("XMPP_DATA_DOMAIN", None);
         let component_jid = r.domain("XMPP_COMPONENT_JID", data_domain.as_deref());
-        let secret = r.required_string("XMPP_COMPONENT_SECRET").map(Secret);
+        let secret = r.required_string("XMPP_COMPONENT_SECRET").map(Secret::new);
         if secret.as_ref().is_some_and(is_placeholder_secret) {
             warnings.push(ConfigWarning(
                 "XMPP_COMPONENT_SECRET is still the sample's placeholder: whoever reaches Prosody's \
@@ -887,7 +862,7 @@ impl Reader<'_> {
                     .push("DB_PASS: required, but missing".to_string());
                 None
             }
-            Some(Value::String(s)) => Some(Secret(s.clone())),
+            Some(Value::String(s)) => Some(Secret::new(s.clone())),
             Some(v) => {
                 let v = v.clone();
                 self.problem("DB_PASS", "a string", &v);

@@ -47,8 +47,8 @@ mod unmarked;
 use concat::{Joiner, Out};
 use unmarked::Unmarked;
 
-static INBOX_UNREADABLE: crate::store::ratelimit::RateLimited =
-    crate::store::ratelimit::RateLimited::new(Duration::from_secs(60));
+static INBOX_UNREADABLE: crate::util::SharedWarnLimiter =
+    crate::util::SharedWarnLimiter::new(Duration::from_secs(60));
 
 /// Rows read and sent per round trip.
 const PAGE: u32 = 64;

@@ -34,6 +34,7 @@ use crate::store::{OutboxItem, StoreError};
 use super::notice::{self, Notice};
 use super::outbox::JobEnd;
 use super::{Context, Policy};
+use crate::util::lock;
 
 /// What the `before_send` hook did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -237,7 +238,7 @@ pub(crate) async fn run(ctx: &Arc<Context>, item: OutboxItem) -> JobEnd {
                     Err(format!("cannot record that it is being sent: {e}")),
                 ),
             };
-            *hook.lock().unwrap_or_else(|p| p.into_inner()) = state;
+            *lock(&hook) = state;
             result
         })
     };
@@ -249,7 +250,7 @@ pub(crate) async fn run(ctx: &Arc<Context>, item: OutboxItem) -> JobEnd {
         "outbound sms handed to the engine"
     );
     let outcome = ctx.engine.send_sms(request).await;
-    let hook = *hook.lock().unwrap_or_else(|p| p.into_inner());
+    let hook = *lock(&hook);
     let receipt_due = item.receipt_requested && item.xmpp_id.is_some();
     let settled = settle(&outcome, hook, ctx.is_stopping(), &ctx.policy, receipt_due);
     apply(ctx, &item, settled).await

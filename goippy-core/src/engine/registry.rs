@@ -19,6 +19,7 @@ use std::time::{Duration, Instant, SystemTime};
 use tokio::sync::watch;
 
 use crate::goip::Keepalive;
+use crate::util::lock;
 
 /// Whether commands can be sent to a channel, and where.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -98,7 +99,7 @@ pub(crate) struct ChannelRegistry {
 
 impl ChannelRegistry {
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Entry>> {
-        self.channels.lock().unwrap_or_else(|p| p.into_inner())
+        lock(&self.channels)
     }
 
     /// Records an authenticated keepalive from `addr`.

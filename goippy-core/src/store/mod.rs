@@ -57,7 +57,6 @@ mod error;
 mod gateways;
 mod legacy;
 mod mysql;
-pub(crate) mod ratelimit;
 mod reads;
 mod received;
 mod records;
@@ -96,6 +95,7 @@ pub use time::Timestamp;
 pub use spool::RESERVE_BYTES as SPOOL_RESERVE_BYTES;
 pub use writer::{GOIP_ACK_WAIT, UnflushedWrites};
 
+use crate::util::lock;
 use apply::Batches;
 use db::Db;
 use gateways::GatewayKey;
@@ -686,7 +686,7 @@ impl Store {
         outbound: Option<LogId>,
     ) -> Result<Saved<Stored>, StoreError> {
         let record = record.fitted();
-        let body_hash = writer::body_hash(&record.kind.dedup_text());
+        let body_hash = crate::util::body_hash_column(&record.kind.dedup_text());
         let written = self
             .inner
             .writer
@@ -1146,10 +1146,9 @@ async fn connect(
 /// Tries the database until it answers and its schema is up to date, then
 /// says so on `ready` (and the writer starts moving the spool into it).
 async fn connect_later(db: Db, description: String, ready: watch::Sender<bool>, timeout: Duration) {
-    static STILL_DOWN: ratelimit::RateLimited =
-        ratelimit::RateLimited::new(Duration::from_secs(60));
-    let mut backoff =
-        crate::xmpp::backoff::Backoff::new(Duration::from_secs(1), Duration::from_secs(30));
+    static STILL_DOWN: crate::util::SharedWarnLimiter =
+        crate::util::SharedWarnLimiter::new(Duration::from_secs(60));
+    let mut backoff = crate::util::Backoff::new(Duration::from_secs(1), Duration::from_secs(30));
     let mut attempts = 0u32;
     loop {
         tokio::time::sleep(backoff.next_delay()).await;
@@ -1176,11 +1175,6 @@ async fn connect_later(db: Db, description: String, ready: watch::Sender<bool>, 
             }
         }
     }
-}
-
-/// The poison-tolerant lock of a std mutex held only for a moment.
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 fn unexpected(outcome: Outcome) -> StoreError {

@@ -17,7 +17,8 @@ use super::apply::insert_notice;
 use super::db::{Sql, Tx};
 use super::records::{CallEvent, CallRecord, InboundRecord, LogId, NoticeRecord, STATUS_INBOX};
 use super::time::Timestamp;
-use super::writer::{Outcome, body_hash};
+use super::writer::Outcome;
+use crate::util::body_hash_column;
 
 /// How far back an EXPIRY looks for the call it ends.
 const CALL_LOOKBACK: Duration = Duration::from_secs(2 * 3600);
@@ -135,7 +136,7 @@ pub(super) async fn call(
         goip_id: &c.goip_id,
         tag: c.event.name(),
         recvid,
-        body_hash: body_hash(&c.event.dedup_text()),
+        body_hash: body_hash_column(&c.event.dedup_text()),
     });
     if let Some(key) = &key
         && let Some(id) = earlier_copy(tx, key, c.at.minus(dedup_window)).await?

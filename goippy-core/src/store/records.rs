@@ -194,7 +194,7 @@ pub fn recvid_number(recvid: &str) -> i64 {
     if let Ok(n) = recvid.trim().parse::<i64>() {
         return n;
     }
-    i64::from_be_bytes(crate::engine::body_hash(recvid.as_bytes()).to_be_bytes()) & i64::MAX
+    crate::util::body_hash_column(recvid) & i64::MAX
 }
 
 /// One call event to log in `goippy_calls`.

@@ -67,9 +67,9 @@ use tokio_xmpp::xmlstream::{
 
 use crate::config::{Secret, XmppSettings};
 
-use super::backoff::Backoff;
 use super::connect::{self, ComponentStream, ConnectError, DialTarget};
 use super::text::sanitize_element;
+use crate::util::Backoff;
 
 /// How the link connects and how patient it is.
 #[derive(Debug, Clone)]

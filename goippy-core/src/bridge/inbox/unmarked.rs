@@ -21,8 +21,8 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use crate::engine::warn_limit::WarnLimiter;
 use crate::store::{InboxItem, LogId, StoreError};
+use crate::util::WarnLimiter;
 
 /// Rows remembered at most.
 pub(super) const MAX_ROWS: usize = 4096;

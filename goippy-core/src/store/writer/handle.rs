@@ -13,12 +13,12 @@ use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
 use super::super::error::StoreError;
-use super::super::ratelimit::RateLimited;
 use super::super::records::StateUpdate;
 use super::super::spool::{Spool, SpoolEntry};
 use super::op::{KINDS, Kind, WriteOp, Written};
 use super::unsaved::{Counted, Counts, UnflushedWrites};
 use super::{Database, GOIP_ACK_WAIT, Writer, WriterConfig};
+use crate::util::{SharedWarnLimiter, lock};
 
 pub(super) type Reply = oneshot::Sender<Result<Written, StoreError>>;
 
@@ -103,12 +103,6 @@ impl Shared {
     }
 }
 
-/// A std mutex shared with the task: held only for a map operation, never
-/// across an await, so a poisoned one (a panic elsewhere) is still usable.
-pub(super) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|p| p.into_inner())
-}
-
 /// The submitting side, held by [`super::Store`].
 pub(crate) struct WriterHandle {
     pub(super) tx: mpsc::Sender<Job>,
@@ -116,7 +110,7 @@ pub(crate) struct WriterHandle {
     task: Mutex<Option<JoinHandle<()>>>,
 }
 
-static STATE_DROPPED: RateLimited = RateLimited::new(Duration::from_secs(10));
+static STATE_DROPPED: SharedWarnLimiter = SharedWarnLimiter::new(Duration::from_secs(10));
 /// How the writer starts: the spool and what it already holds (batches a
 /// previous run left), and whether the database is ready for writes.
 pub(crate) struct WriterStart {

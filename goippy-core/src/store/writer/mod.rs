@@ -77,20 +77,20 @@ use futures::future::BoxFuture;
 use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
 
-use crate::xmpp::backoff::Backoff;
+use crate::util::{Backoff, lock};
 
 use super::error::{StoreError, is_transient};
-use super::ratelimit::RateLimited;
 use super::records::StateUpdate;
 use super::spool::{Spool, SpoolEntry};
 use super::time::Timestamp;
+use crate::util::SharedWarnLimiter;
 
 pub(crate) use handle::{WriterHandle, WriterStart};
-pub(crate) use op::{BatchFailure, Outcome, Transition, WriteOp, Written, body_hash};
+pub(crate) use op::{BatchFailure, Outcome, Transition, WriteOp, Written};
 pub use unsaved::UnflushedWrites;
 
 use events::{describe, log_committed};
-use handle::{Job, Reply, Shared, lock};
+use handle::{Job, Reply, Shared};
 use op::Kind;
 use spooling::sub_spooled;
 
@@ -138,7 +138,7 @@ pub(crate) struct WriterConfig {
 const RETRY_MIN: Duration = Duration::from_millis(100);
 const RETRY_MAX: Duration = Duration::from_secs(5);
 
-static DB_DOWN: RateLimited = RateLimited::new(Duration::from_secs(10));
+static DB_DOWN: SharedWarnLimiter = SharedWarnLimiter::new(Duration::from_secs(10));
 
 /// A batch on its way to the database. `Writer::batches` holds them oldest
 /// first; only the oldest is ever attempted, so they commit in order.
