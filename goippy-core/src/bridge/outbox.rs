@@ -28,13 +28,12 @@ use tokio::sync::{Notify, watch};
 use tokio::task::JoinHandle;
 
 use crate::store::{OutboundKind, OutboxState, StoreError, Timestamp};
-use crate::util::{Backoff, lock};
+use crate::util::{Backoff, SharedWarnLimiter, lock};
 
 use super::Context;
 use super::notice::{self, Notice};
 
-static OUTBOX_UNREADABLE: crate::util::SharedWarnLimiter =
-    crate::util::SharedWarnLimiter::new(Duration::from_secs(60));
+static OUTBOX_UNREADABLE: SharedWarnLimiter = SharedWarnLimiter::new(Duration::from_secs(60));
 
 /// How many queued jobs a runner reads at a time.
 const PAGE: u32 = 16;

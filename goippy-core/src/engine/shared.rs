@@ -33,8 +33,7 @@ use super::sendid::SendIdAllocator;
 use super::stats::{Counters, EngineStats, bump};
 use super::tracker::{TaskToken, TaskTracker};
 use crate::goip::{Ack, Command};
-use crate::util::WarnLimiter;
-use crate::util::{TokenBucket, lock, read_lock, write_lock};
+use crate::util::{TokenBucket, WarnLimiter, lock, read_lock, write_lock};
 
 pub(crate) struct Shared {
     config: EngineConfig,

@@ -75,6 +75,7 @@ use tokio::task::JoinHandle;
 
 use crate::config::DbSettings;
 use crate::config::gateway;
+use crate::util::{Backoff, SharedWarnLimiter, lock};
 
 pub use cleanup::{CleanupTask, DEDUP_KEEP, MARKER_KEEP};
 pub use directory::{ActiveGateway, DEFAULT_REFRESH, GatewayDirectory, RefreshTask};
@@ -95,7 +96,6 @@ pub use time::Timestamp;
 pub use spool::RESERVE_BYTES as SPOOL_RESERVE_BYTES;
 pub use writer::{GOIP_ACK_WAIT, UnflushedWrites};
 
-use crate::util::lock;
 use apply::Batches;
 use db::Db;
 use gateways::GatewayKey;
@@ -1146,9 +1146,8 @@ async fn connect(
 /// Tries the database until it answers and its schema is up to date, then
 /// says so on `ready` (and the writer starts moving the spool into it).
 async fn connect_later(db: Db, description: String, ready: watch::Sender<bool>, timeout: Duration) {
-    static STILL_DOWN: crate::util::SharedWarnLimiter =
-        crate::util::SharedWarnLimiter::new(Duration::from_secs(60));
-    let mut backoff = crate::util::Backoff::new(Duration::from_secs(1), Duration::from_secs(30));
+    static STILL_DOWN: SharedWarnLimiter = SharedWarnLimiter::new(Duration::from_secs(60));
+    let mut backoff = Backoff::new(Duration::from_secs(1), Duration::from_secs(30));
     let mut attempts = 0u32;
     loop {
         tokio::time::sleep(backoff.next_delay()).await;

@@ -77,13 +77,11 @@ use futures::future::BoxFuture;
 use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
 
-use crate::util::{Backoff, lock};
-
 use super::error::{StoreError, is_transient};
 use super::records::StateUpdate;
 use super::spool::{Spool, SpoolEntry};
 use super::time::Timestamp;
-use crate::util::SharedWarnLimiter;
+use crate::util::{Backoff, SharedWarnLimiter, lock};
 
 pub(crate) use handle::{WriterHandle, WriterStart};
 pub(crate) use op::{BatchFailure, Outcome, Transition, WriteOp, Written};
