@@ -29,12 +29,13 @@ use std::sync::{Arc, Mutex};
 
 use crate::config::ReceiptPolicy;
 use crate::engine::{NotSent, RecipientOutcome, SmsOutcome, SmsRequest};
+use crate::goip::cms_error_text;
 use crate::store::{OutboxItem, StoreError};
+use crate::util::lock;
 
 use super::notice::{self, Notice};
 use super::outbox::JobEnd;
 use super::{Context, Policy};
-use crate::util::lock;
 
 /// What the `before_send` hook did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -170,7 +171,7 @@ pub(crate) fn not_sent_text(why: &NotSent) -> String {
 /// order)`, or the GoIP's own error text.
 pub(crate) fn failure_text(reason: &str, errorstatus: Option<i32>) -> String {
     match errorstatus {
-        Some(code) => match cms_error(code) {
+        Some(code) => match cms_error_text(code) {
             Some(meaning) => format!("errorstatus {code} ({meaning})"),
             None => format!("errorstatus {code}"),
         },
@@ -179,31 +180,6 @@ pub(crate) fn failure_text(reason: &str, errorstatus: Option<i32>) -> String {
             .unwrap_or(reason)
             .to_string(),
     }
-}
-
-/// The common GSM RP/CMS cause values (3GPP TS 24.011 §8.2.5.4, TS 27.005 §3.2.5).
-fn cms_error(code: i32) -> Option<&'static str> {
-    Some(match code {
-        1 => "unassigned number",
-        8 => "operator determined barring",
-        10 => "call barred",
-        21 => "short message transfer rejected",
-        27 => "destination out of service",
-        28 => "unidentified subscriber",
-        29 => "facility rejected",
-        30 => "unknown subscriber",
-        38 => "network out of order",
-        41 => "temporary failure",
-        42 => "congestion",
-        47 => "resources unavailable",
-        50 => "requested facility not subscribed",
-        69 => "requested facility not implemented",
-        330 => "SMSC address unknown",
-        331 => "no network service",
-        332 => "network timeout",
-        500 => "unknown error",
-        _ => return None,
-    })
 }
 
 /// Runs one queued SMS job to its end.

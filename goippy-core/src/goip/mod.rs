@@ -32,6 +32,7 @@
 mod ack;
 mod at_tunnel;
 mod call_events;
+mod cms_error;
 mod command;
 mod control;
 mod datagram;
@@ -51,6 +52,7 @@ pub use at_tunnel::AtOutput;
 pub use call_events::{
     CallDirection, Expiry, Hangup, LineState, Record, Remain, RemainTime, State,
 };
+pub use cms_error::cms_error_text;
 pub use command::{CfMode, CfReason, Command};
 pub use control::ControlKind;
 pub use datagram::{Datagram, escape_for_log, redacted_for_log};
