@@ -52,7 +52,7 @@ pub(crate) enum Hook {
 
 /// How a job ends.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum Settle {
+pub(crate) enum SmsSettlement {
     Sent {
         sms_no: Option<i64>,
         telid: Option<i64>,
@@ -84,7 +84,7 @@ pub(crate) fn settle(
     stopping: bool,
     policy: &Policy,
     receipt_due: bool,
-) -> Settle {
+) -> SmsSettlement {
     let report = match outcome {
         SmsOutcome::NotSent(why) => return not_sent(why, hook, policy),
         SmsOutcome::Attempted(reports) => reports.first(),
@@ -94,7 +94,7 @@ pub(crate) fn settle(
     };
     let telid = report.telid.map(i64::from);
     match &report.outcome {
-        RecipientOutcome::Sent { sms_no } => Settle::Sent {
+        RecipientOutcome::Sent { sms_no } => SmsSettlement::Sent {
             sms_no: sms_no.map(i64::from),
             telid,
             receipt: receipt_due && policy.receipts == ReceiptPolicy::Sent,
@@ -102,19 +102,19 @@ pub(crate) fn settle(
         RecipientOutcome::Failed {
             reason,
             errorstatus,
-        } => Settle::Failed {
+        } => SmsSettlement::Failed {
             reason: reason.clone(),
             errorstatus: errorstatus.map(i64::from),
             notice: Notice::SmsFailed,
             text: failure_text(reason, *errorstatus),
             code: errorstatus.map(i64::from),
         },
-        RecipientOutcome::Unknown { reason } if stopping => Settle::Unknown {
+        RecipientOutcome::Unknown { reason } if stopping => SmsSettlement::Unknown {
             reason: reason.clone(),
             notice: Notice::SmsInterrupted,
             code: None,
         },
-        RecipientOutcome::Unknown { reason } => Settle::Unknown {
+        RecipientOutcome::Unknown { reason } => SmsSettlement::Unknown {
             reason: reason.clone(),
             notice: Notice::SmsUnknown,
             code: Some(seconds(policy.sms_timeout)),
@@ -123,18 +123,18 @@ pub(crate) fn settle(
     }
 }
 
-fn not_sent(why: &NotSent, hook: Hook, policy: &Policy) -> Settle {
+fn not_sent(why: &NotSent, hook: Hook, policy: &Policy) -> SmsSettlement {
     match (why, hook) {
-        (_, Hook::Refused) => Settle::LeaveAlone,
-        (NotSent::Stopping, Hook::NotRun) => Settle::StaysQueued,
-        (NotSent::ChannelOffline, _) => Settle::Failed {
+        (_, Hook::Refused) => SmsSettlement::LeaveAlone,
+        (NotSent::Stopping, Hook::NotRun) => SmsSettlement::StaysQueued,
+        (NotSent::ChannelOffline, _) => SmsSettlement::Failed {
             reason: why.to_string(),
             errorstatus: None,
             notice: Notice::SmsOffline,
             text: String::new(),
             code: Some(seconds(policy.offline_wait)),
         },
-        _ => Settle::Failed {
+        _ => SmsSettlement::Failed {
             reason: why.to_string(),
             errorstatus: None,
             notice: Notice::SmsNotSent,
@@ -232,11 +232,11 @@ pub(crate) async fn run(ctx: &Arc<Context>, item: OutboxItem) -> JobEnd {
     apply(ctx, &item, settled).await
 }
 
-async fn apply(ctx: &Context, item: &OutboxItem, settled: Settle) -> JobEnd {
+async fn apply(ctx: &Context, item: &OutboxItem, settled: SmsSettlement) -> JobEnd {
     let id = item.id;
     let xmpp_id = item.xmpp_id.as_deref().unwrap_or("");
     let result = match settled {
-        Settle::Sent {
+        SmsSettlement::Sent {
             sms_no,
             telid,
             receipt,
@@ -253,7 +253,7 @@ async fn apply(ctx: &Context, item: &OutboxItem, settled: Settle) -> JobEnd {
                 receipt.then(|| notice::for_outbound(item, Notice::SmsSent, String::new(), None));
             ctx.store.mark_sent(id, sms_no, telid, notice).await
         }
-        Settle::Failed {
+        SmsSettlement::Failed {
             reason,
             errorstatus,
             notice,
@@ -273,7 +273,7 @@ async fn apply(ctx: &Context, item: &OutboxItem, settled: Settle) -> JobEnd {
                 .mark_failed(id, &reason, errorstatus, Some(n))
                 .await
         }
-        Settle::Unknown {
+        SmsSettlement::Unknown {
             reason,
             notice,
             code,
@@ -288,7 +288,7 @@ async fn apply(ctx: &Context, item: &OutboxItem, settled: Settle) -> JobEnd {
             let n = notice::for_outbound(item, notice, String::new(), code);
             ctx.store.mark_unknown(id, &reason, Some(n)).await
         }
-        Settle::StaysQueued => {
+        SmsSettlement::StaysQueued => {
             tracing::info!(
                 log_id = id.0,
                 goip_id = %item.goip_id,
@@ -297,7 +297,7 @@ async fn apply(ctx: &Context, item: &OutboxItem, settled: Settle) -> JobEnd {
             );
             return JobEnd::StaysQueued;
         }
-        Settle::LeaveAlone => {
+        SmsSettlement::LeaveAlone => {
             tracing::warn!(
                 log_id = id.0,
                 "outbound sms was taken out of the queue by someone else; left as it is"
@@ -351,7 +351,7 @@ mod tests {
         let p = policy(ReceiptPolicy::Sent);
         assert_eq!(
             settle(&sent, Hook::Marked, false, &p, true),
-            Settle::Sent {
+            SmsSettlement::Sent {
                 sms_no: Some(7),
                 telid: Some(1),
                 receipt: true
@@ -359,7 +359,7 @@ mod tests {
         );
         assert!(matches!(
             settle(&sent, Hook::Marked, false, &p, false),
-            Settle::Sent { receipt: false, .. }
+            SmsSettlement::Sent { receipt: false, .. }
         ));
         assert!(matches!(
             settle(
@@ -369,7 +369,7 @@ mod tests {
                 &policy(ReceiptPolicy::Delivered),
                 true
             ),
-            Settle::Sent { receipt: false, .. }
+            SmsSettlement::Sent { receipt: false, .. }
         ));
     }
 
@@ -381,7 +381,7 @@ mod tests {
             errorstatus: Some(38),
         });
         match settle(&failed, Hook::Marked, false, &p, true) {
-            Settle::Failed {
+            SmsSettlement::Failed {
                 notice,
                 text,
                 errorstatus,
@@ -398,7 +398,7 @@ mod tests {
         });
         assert!(matches!(
             settle(&unknown, Hook::Marked, false, &p, true),
-            Settle::Unknown {
+            SmsSettlement::Unknown {
                 notice: Notice::SmsUnknown,
                 code: Some(180),
                 ..
@@ -406,7 +406,7 @@ mod tests {
         ));
         assert!(matches!(
             settle(&unknown, Hook::Marked, true, &p, true),
-            Settle::Unknown {
+            SmsSettlement::Unknown {
                 notice: Notice::SmsInterrupted,
                 ..
             }
@@ -419,7 +419,7 @@ mod tests {
         let not_sent = |why: NotSent| SmsOutcome::NotSent(why);
         assert_eq!(
             settle(&not_sent(NotSent::Stopping), Hook::NotRun, true, &p, false),
-            Settle::StaysQueued
+            SmsSettlement::StaysQueued
         );
         // The hook refused: the row is someone else's, whatever the reason.
         assert_eq!(
@@ -430,7 +430,7 @@ mod tests {
                 &p,
                 false
             ),
-            Settle::LeaveAlone
+            SmsSettlement::LeaveAlone
         );
         assert!(matches!(
             settle(
@@ -440,7 +440,7 @@ mod tests {
                 &p,
                 false
             ),
-            Settle::Failed {
+            SmsSettlement::Failed {
                 notice: Notice::SmsOffline,
                 code: Some(300),
                 ..
@@ -456,7 +456,7 @@ mod tests {
                 &p,
                 false
             ),
-            Settle::Failed {
+            SmsSettlement::Failed {
                 notice: Notice::SmsOffline,
                 ..
             }
@@ -474,7 +474,7 @@ mod tests {
             NotSent::Network { error: "e".into() },
         ] {
             match settle(&not_sent(why.clone()), Hook::Failed, false, &p, false) {
-                Settle::Failed { notice, text, .. } => {
+                SmsSettlement::Failed { notice, text, .. } => {
                     assert_eq!(notice, Notice::SmsNotSent, "{why:?}");
                     assert!(!text.is_empty());
                 }
@@ -484,7 +484,7 @@ mod tests {
         // Stopping after the hook cannot stay queued (the row is `sending`).
         assert!(matches!(
             settle(&not_sent(NotSent::Stopping), Hook::Marked, true, &p, false),
-            Settle::Failed { .. }
+            SmsSettlement::Failed { .. }
         ));
     }
 

@@ -108,7 +108,7 @@ pub use config::EngineConfig;
 pub use credentials::{ChannelCredentials, CredentialSource, StaticCredentials};
 pub use dedup::DedupKey;
 pub use events::{
-    CallEvent, CallNotice, DeliveryReport, DurableAck, EngineEvent, InboundSms, LateSmsResult,
+    CallNotice, CallNoticeKind, DeliveryReport, DurableAck, EngineEvent, InboundSms, LateSmsResult,
     OtherNotice, UssdNotice, UssdSource,
 };
 pub use handle::Engine;

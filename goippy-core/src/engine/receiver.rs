@@ -28,7 +28,7 @@ use tokio::sync::mpsc::Permit;
 
 use super::dedup::{DedupKey, notification_body};
 use super::events::{
-    CallEvent, CallNotice, DeliveryReport, DurableAck, EngineEvent, InboundSms, LateSmsResult,
+    CallNotice, CallNoticeKind, DeliveryReport, DurableAck, EngineEvent, InboundSms, LateSmsResult,
     OtherNotice, UssdNotice, UssdSource,
 };
 use super::ledger::SentSms;
@@ -361,9 +361,9 @@ async fn handle_durable(
         }
         NotificationKind::Record(_) | NotificationKind::Hangup(_) | NotificationKind::Expiry(_) => {
             let event = match kind {
-                NotificationKind::Record(r) => CallEvent::Record(r),
-                NotificationKind::Hangup(h) => CallEvent::Hangup(h),
-                NotificationKind::Expiry(e) => CallEvent::Expiry(e),
+                NotificationKind::Record(r) => CallNoticeKind::Record(r),
+                NotificationKind::Hangup(h) => CallNoticeKind::Hangup(h),
+                NotificationKind::Expiry(e) => CallNoticeKind::Expiry(e),
                 _ => return,
             };
             tracing::info!(goip_id, tag, recvid, "call event");
@@ -442,8 +442,8 @@ async fn handle_line_state(
         return;
     };
     let event = match kind {
-        NotificationKind::State(s) => CallEvent::State(s),
-        NotificationKind::Remain(r) => CallEvent::Remain(r),
+        NotificationKind::State(s) => CallNoticeKind::State(s),
+        NotificationKind::Remain(r) => CallNoticeKind::Remain(r),
         _ => return,
     };
     shared.send_ack(&ack, from).await;

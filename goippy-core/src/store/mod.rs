@@ -77,17 +77,18 @@ use crate::config::DbSettings;
 use crate::config::gateway;
 use crate::util::{Backoff, SharedWarnLimiter, lock};
 
+/// The GoIP's own call direction, which call records keep.
+pub use crate::goip::CallDirection;
 pub use cleanup::{CleanupTask, DEDUP_KEEP, MARKER_KEEP};
 pub use directory::{ActiveGateway, DEFAULT_REFRESH, GatewayDirectory, RefreshTask};
 pub use error::StoreError;
 /// Column widths, for callers that must choose what to store by what fits.
 pub(crate) use records::widths;
 pub use records::{
-    CallDirection, CallEntry, CallEvent, CallFilter, CallRecord, CallStored, ChannelState,
-    CleanupReport, DeliveryReportInfo, Gateway, GatewayChange, GatewayDefinition, InboundKind,
-    InboundRecord, InboxItem, LogId, LogKind, NoticeInfo, NoticeRecord, OutboundKind,
-    OutboundOptions, OutboundRecord, OutboundRef, OutboxItem, OutboxState, StateUpdate, Stored,
-    recvid_number,
+    CallEntry, CallEvent, CallFilter, CallRecord, CallStored, ChannelState, CleanupReport,
+    DeliveryReportInfo, Gateway, GatewayChange, GatewayDefinition, InboundKind, InboundRecord,
+    InboxItem, LogId, LogKind, NoticeInfo, NoticeRecord, OutboundKind, OutboundOptions,
+    OutboundRecord, OutboundRef, OutboxItem, OutboxState, StateUpdate, Stored, recvid_number,
 };
 pub use rows::LogEntry;
 pub use sqlite::{BUSY_TIMEOUT as SQLITE_BUSY_TIMEOUT, SqliteSettings};

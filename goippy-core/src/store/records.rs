@@ -11,6 +11,7 @@ use std::net::SocketAddr;
 use serde::{Deserialize, Serialize};
 
 use crate::config::Secret;
+use crate::goip::CallDirection;
 
 use super::time::Timestamp;
 
@@ -116,31 +117,6 @@ impl StateUpdate {
             }
         }
         self
-    }
-}
-
-/// `dir:` of a RECORD.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub enum CallDirection {
-    Incoming,
-    Outgoing,
-}
-
-impl CallDirection {
-    /// The value in `goippy_calls.direction` (the GoIP's own `dir:` numbers).
-    pub fn code(self) -> i64 {
-        match self {
-            CallDirection::Incoming => 1,
-            CallDirection::Outgoing => 2,
-        }
-    }
-
-    pub fn from_code(code: i64) -> Option<CallDirection> {
-        match code {
-            1 => Some(CallDirection::Incoming),
-            2 => Some(CallDirection::Outgoing),
-            _ => None,
-        }
     }
 }
 

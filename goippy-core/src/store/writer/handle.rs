@@ -20,12 +20,12 @@ use super::unsaved::{Counted, Counts, UnflushedWrites};
 use super::{Database, GOIP_ACK_WAIT, Writer, WriterConfig};
 use crate::util::{SharedWarnLimiter, lock};
 
-pub(super) type Reply = oneshot::Sender<Result<Written, StoreError>>;
+pub(super) type WriteReply = oneshot::Sender<Result<Written, StoreError>>;
 
 /// A write in the queue, with the caller waiting for it.
-pub(super) struct Job {
+pub(super) struct WriteJob {
     pub op: WriteOp,
-    pub reply: Option<Reply>,
+    pub reply: Option<WriteReply>,
     /// When the spool keeps it if the database has not taken it.
     pub spool_by: Instant,
 }
@@ -105,7 +105,7 @@ impl Shared {
 
 /// The submitting side, held by [`super::Store`].
 pub(crate) struct WriterHandle {
-    pub(super) tx: mpsc::Sender<Job>,
+    pub(super) tx: mpsc::Sender<WriteJob>,
     pub(super) shared: Arc<Shared>,
     task: Mutex<Option<JoinHandle<()>>>,
 }
@@ -185,7 +185,7 @@ impl WriterHandle {
         self.shared.wake.notify_one();
     }
 
-    pub(super) fn job(&self, op: WriteOp, reply: Option<Reply>) -> Job {
+    pub(super) fn job(&self, op: WriteOp, reply: Option<WriteReply>) -> WriteJob {
         let wait = match op.kind() {
             Kind::Inbound | Kind::Call => self.shared.config.write_wait.min(GOIP_ACK_WAIT),
             _ => self.shared.config.write_wait,
@@ -193,7 +193,7 @@ impl WriterHandle {
         if let WriteOp::Delivered(id) = &op {
             lock(&self.shared.marking).insert(id.0);
         }
-        Job {
+        WriteJob {
             op,
             reply,
             spool_by: Instant::now() + wait,
