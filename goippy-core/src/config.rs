@@ -2,7 +2,13 @@
 //!
 //! Existing goippy installations already have such files; the format happens
 //! to be valid TOML, so the `toml` crate reads it and this module only turns
-//! the table into typed settings. Every key is read by one line of
+//! the table into typed settings.
+//!
+//! COMPAT: the format and key names are the original goippy's, so an
+//! existing `/etc/goippy.conf` loads unchanged (its README example is a test
+//! here); they stay as long as such files are in use, which is for good.
+//!
+//! Every key is read by one line of
 //! [`Config::from_table`] so that an error can name the file, the key and
 //! what was expected (`GOIP_PORT: expected an integer 1–65535, got "abc"`),
 //! and all problems of a file are reported at once rather than one per run.
@@ -42,6 +48,8 @@ pub enum SmsMode {
     Session,
     /// The legacy single `SMS <stamp> 1 <pass> <dest> <text>` datagram, sent
     /// once and never answered; kept for firmware that may accept it.
+    // COMPAT: what the original goippy sent (`GOIP_SMS_MODE = "oneshot"`), for
+    // firmware without the session; it can go once no installation uses it.
     Oneshot,
 }
 
@@ -242,6 +250,8 @@ pub const SAMPLE_COMPONENT_SECRET: &str = "change-me";
 
 /// Placeholders a component secret is left at: the sample's, and the
 /// original goippy's (`replace_me`) with their usual spellings.
+// COMPAT: the `replace_me` spellings serve configs copied from the original
+// goippy's README; they can go when no such config is left, harmlessly late.
 const PLACEHOLDER_SECRETS: &[&str] = &[
     SAMPLE_COMPONENT_SECRET,
     "changeme",

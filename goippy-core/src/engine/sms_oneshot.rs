@@ -5,6 +5,9 @@
 //! notes §3.2), so it is only for firmware known to accept it. The GoIP
 //! gives no answer, hence no `sms_no`: delivery reports cannot be matched to
 //! messages in this mode, and "Sent" only means the datagram left.
+//!
+//! COMPAT: serves setups that ran the original goippy's one-shot sending
+//! (`GOIP_SMS_MODE = "oneshot"`); it can go once none is left.
 
 use super::context::JobContext;
 use super::request::{NotSent, RecipientOutcome, RecipientReport, SmsOutcome, SmsRequest};
