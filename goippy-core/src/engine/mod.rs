@@ -1,5 +1,5 @@
 //! The GoIP UDP engine: the server a GoIP channel talks to
-//! (`goip-protocol.md` §1–§4 and §7).
+//! (docs/goip-protocol.md, #transport through #replies, and #timers).
 //!
 //! One UDP socket carries everything, in both directions: a GoIP sends its
 //! keepalives and notifications to it, and every ack and every command

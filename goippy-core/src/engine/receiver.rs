@@ -464,10 +464,11 @@ async fn handle_line_state(
 /// all that stop a forged one.
 ///
 /// The port can be compared because a channel speaks from one socket: its
-/// keepalives, notifications and replies all leave from it (protocol notes
-/// §1: each line has its own SMS-client socket, 9991 for line 1, and answers
-/// whoever sent the command from it), and behind a NAT they share the one
-/// mapping its keepalives keep open — the pinhole commands are sent to. If
+/// keepalives, notifications and replies all leave from it
+/// (docs/goip-protocol.md#transport: each line has its own SMS-client
+/// socket, 9991 for line 1, and answers whoever sent the command from it),
+/// and behind a NAT they share the one mapping its keepalives keep open —
+/// the pinhole commands are sent to. If
 /// the NAT rebinds, the channel's next packet (a keepalive within 30 s)
 /// moves its address; a reply in between is dropped, which costs a resend
 /// (MSG, PASSWORD, USSD, control commands) or the status poll (a SEND's

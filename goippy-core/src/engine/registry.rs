@@ -1,7 +1,8 @@
 //! The channels the engine has heard from: where each one is, when it last
 //! sent a keepalive, what that keepalive said, and whether it is online.
 //!
-//! Keyed by GoIP id, because the id *is* the channel (protocol notes §1):
+//! Keyed by GoIP id, because the id *is* the channel
+//! (docs/goip-protocol.md#channels):
 //! every line of a multi-channel GoIP registers on its own. Only
 //! authenticated channels ever get an entry, so unknown senders cost no
 //! memory, and the number of entries is bounded by the configured channels.

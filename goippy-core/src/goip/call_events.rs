@@ -1,7 +1,7 @@
 //! Notifications about calls on a line: `STATE:` (call state changed),
 //! `RECORD:` (a call started), `HANGUP:` (a call ended, with the cause),
 //! `EXPIRY:` (how long it lasted) and `REMAIN:` (call-time budget left)
-//! — protocol notes §2.4–§2.8.
+//! — docs/goip-protocol.md#call-events.
 //!
 //! goippy does not carry calls, but it logs them and shows the line state,
 //! and every one of these must be acknowledged or the GoIP repeats it.

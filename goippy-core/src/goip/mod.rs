@@ -1,7 +1,8 @@
 //! The GoIP "SMS server" wire format: parsing and formatting only, no I/O.
 //!
 //! A GoIP channel and its SMS server exchange plain-text UDP datagrams in two
-//! shapes (see `goip-protocol.md`, which this module follows to the letter):
+//! shapes (see docs/goip-protocol.md#datagram-shapes; this module follows
+//! that file to the letter):
 //!
 //! * **colon style**, `TAG:<id>;key:value;…` — the GoIP's *notifications*
 //!   (keepalive `req:`, `RECEIVE:`, `DELIVER:`, call and radio events, …),

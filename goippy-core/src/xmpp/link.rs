@@ -9,7 +9,7 @@
 //! business logic: deciding what a stanza means is [`super::intent`]'s job,
 //! answering it the bridge's.
 //!
-//! Shaped by what tokio-xmpp 6 does (see the team's notes, D1 and Step 3):
+//! Shaped by what tokio-xmpp 6 does (see docs/architecture.md#the-xmpp-link):
 //!
 //! * **Silence is not death.** The stream reader reports a *soft timeout*
 //!   after `read_timeout` of silence; `Component` turns that into "end of
