@@ -118,6 +118,9 @@ pub struct Cli {
     pub remove: Option<String>,
 
     /// List the gateways: extension, GoIP id, channel, number, enabled, allow_regex, last seen
+    // COMPAT: `--listExt` is the original goippy's camel-case spelling, which
+    // its operators' scripts and habits use; `--list-ext` is the house style.
+    // It can go only in a release that retires the original's CLI, with notice.
     #[arg(long = "listExt", visible_alias = "list-ext")]
     pub list_ext: bool,
 

@@ -2,7 +2,13 @@
 //!
 //! Existing goippy installations already have such files; the format happens
 //! to be valid TOML, so the `toml` crate reads it and this module only turns
-//! the table into typed settings. Every key is read by one line of
+//! the table into typed settings.
+//!
+//! COMPAT: the format and key names are the original goippy's, so an
+//! existing `/etc/goippy.conf` loads unchanged (its README example is a test
+//! here); they stay as long as such files are in use, which is for good.
+//!
+//! Every key is read by one line of
 //! [`Config::from_table`] so that an error can name the file, the key and
 //! what was expected (`GOIP_PORT: expected an integer 1–65535, got "abc"`),
 //! and all problems of a file are reported at once rather than one per run.
@@ -15,15 +21,20 @@ use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use toml::{Table, Value};
+use toml::Table;
 
-use crate::alias::split_jid;
 use crate::number::NumberRules;
 
 mod db_tls;
 pub mod gateway;
+mod reader;
+mod sample;
 
+/// Passwords and secrets in the settings (defined in [`crate::util`]).
+pub use crate::util::Secret;
 pub use db_tls::{DbTls, DbTlsMode, is_this_host};
+use reader::Reader;
+pub use sample::sample;
 
 /// Where `goippy` looks for its configuration by default.
 pub const DEFAULT_CONFIG_PATH: &str = "/etc/goippy.conf";
@@ -31,33 +42,6 @@ pub const DEFAULT_CONFIG_PATH: &str = "/etc/goippy.conf";
 pub const DEFAULT_SAMPLE_PATH: &str = "/etc/goippy.conf.sample";
 /// The SQLite file used when `DB_FILE` is not set.
 pub const DEFAULT_DB_FILE: &str = "/var/lib/goippy/goippy.db";
-
-/// A value that must never be printed: passwords and shared secrets.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Secret(String);
-
-impl Secret {
-    pub fn new(value: impl Into<String>) -> Self {
-        Secret(value.into())
-    }
-
-    /// The real value, for the one place that needs it (a handshake, a login).
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("Secret(********)")
-    }
-}
-
-impl fmt::Display for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("********")
-    }
-}
 
 /// How outbound SMS are handed to the GoIP.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -67,6 +51,8 @@ pub enum SmsMode {
     Session,
     /// The legacy single `SMS <stamp> 1 <pass> <dest> <text>` datagram, sent
     /// once and never answered; kept for firmware that may accept it.
+    // COMPAT: what the original goippy sent (`GOIP_SMS_MODE = "oneshot"`), for
+    // firmware without the session; it can go once no installation uses it.
     Oneshot,
 }
 
@@ -257,9 +243,6 @@ impl fmt::Display for ConfigWarning {
     }
 }
 
-/// The keys whose values never appear in a message, whatever is wrong with them.
-const SECRET_KEYS: &[&str] = &["XMPP_COMPONENT_SECRET", "DB_PASS"];
-
 /// The component secret `--sample` writes, and the README's Prosody
 /// example sets: the two agree, so a copied setup connects, and
 /// `--check` warns that it is a placeholder.
@@ -267,6 +250,8 @@ pub const SAMPLE_COMPONENT_SECRET: &str = "change-me";
 
 /// Placeholders a component secret is left at: the sample's, and the
 /// original goippy's (`replace_me`) with their usual spellings.
+// COMPAT: the `replace_me` spellings serve configs copied from the original
+// goippy's README; they can go when no such config is left, harmlessly late.
 const PLACEHOLDER_SECRETS: &[&str] = &[
     SAMPLE_COMPONENT_SECRET,
     "changeme",
@@ -356,16 +341,13 @@ impl Config {
     }
 
     fn from_table(table: &Table, path: &Path) -> Result<(Config, Vec<ConfigWarning>), ConfigError> {
-        let mut r = Reader {
-            table,
-            problems: Vec::new(),
-        };
+        let mut r = Reader::new(table);
         let mut warnings = unknown_key_warnings(table);
 
         let domain = r.domain("XMPP_DOMAIN", None);
         let data_domain = r.domain("XMPP_DATA_DOMAIN", None);
         let component_jid = r.domain("XMPP_COMPONENT_JID", data_domain.as_deref());
-        let secret = r.required_string("XMPP_COMPONENT_SECRET").map(Secret);
+        let secret = r.required_string("XMPP_COMPONENT_SECRET").map(Secret::new);
         if secret.as_ref().is_some_and(is_placeholder_secret) {
             warnings.push(ConfigWarning(
                 "XMPP_COMPONENT_SECRET is still the sample's placeholder: whoever reaches Prosody's \
@@ -624,432 +606,6 @@ fn unknown_key_warnings(table: &Table) -> Vec<ConfigWarning> {
         })
         .collect()
 }
-
-/// Reads keys one by one, collecting problems instead of stopping at the first.
-/// Each reader returns `None` when the key was missing or wrong (after
-/// recording why), so the caller can assemble a `Config` only when all are present.
-struct Reader<'a> {
-    table: &'a Table,
-    problems: Vec<String>,
-}
-
-fn describe(v: &Value) -> String {
-    match v {
-        Value::String(s) => format!("{s:?}"),
-        other => format!("{other}"),
-    }
-}
-
-impl Reader<'_> {
-    fn get(&self, key: &str) -> Option<&Value> {
-        self.table.get(key)
-    }
-
-    fn problem(&mut self, key: &str, expected: &str, got: &Value) {
-        // A secret of the wrong type is still a secret: name its type only.
-        let got = if SECRET_KEYS.contains(&key) {
-            format!("a {} (value hidden)", got.type_str())
-        } else {
-            describe(got)
-        };
-        self.problems
-            .push(format!("{key}: expected {expected}, got {got}"));
-    }
-
-    fn required_string(&mut self, key: &str) -> Option<String> {
-        match self.get(key) {
-            None => {
-                self.problems.push(format!("{key}: required, but missing"));
-                None
-            }
-            Some(Value::String(s)) if !s.trim().is_empty() => Some(s.trim().to_string()),
-            Some(v) => {
-                let v = v.clone();
-                self.problem(key, "a non-empty string", &v);
-                None
-            }
-        }
-    }
-
-    /// `Some(None)` when absent or empty, `None` when invalid.
-    fn optional_string(&mut self, key: &str) -> Option<Option<String>> {
-        match self.get(key) {
-            None => Some(None),
-            Some(Value::String(s)) if s.trim().is_empty() => Some(None),
-            Some(Value::String(s)) => Some(Some(s.trim().to_string())),
-            Some(v) => {
-                let v = v.clone();
-                self.problem(key, "a string", &v);
-                None
-            }
-        }
-    }
-
-    fn string_or(&mut self, key: &str, default: &str) -> Option<String> {
-        self.optional_string(key)
-            .map(|v| v.unwrap_or_else(|| default.to_string()))
-    }
-
-    fn domain(&mut self, key: &str, default: Option<&str>) -> Option<String> {
-        let value = match (self.get(key), default) {
-            (None, Some(d)) => return Some(d.to_string()),
-            (None, None) => {
-                self.problems.push(format!("{key}: required, but missing"));
-                return None;
-            }
-            (Some(v), _) => v.clone(),
-        };
-        let Value::String(s) = &value else {
-            self.problem(key, "a domain name such as \"example.org\"", &value);
-            return None;
-        };
-        let d = s.trim().to_ascii_lowercase();
-        let valid = !d.is_empty()
-            && d.len() <= 253
-            && !d.starts_with('.')
-            && !d.ends_with('.')
-            && !d.contains("..")
-            && d.chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.');
-        if valid {
-            Some(d)
-        } else {
-            self.problem(key, "a domain name such as \"example.org\"", &value);
-            None
-        }
-    }
-
-    fn optional_jid(&mut self, key: &str) -> Option<Option<String>> {
-        match self.optional_string(key)? {
-            None => Some(None),
-            Some(s) => match split_jid(&s) {
-                Some(p) if p.resource.is_none() && !s.contains(char::is_whitespace) => {
-                    Some(Some(s))
-                }
-                _ => {
-                    self.problem(
-                        key,
-                        "a bare JID such as \"0000@example.org\"",
-                        &Value::String(s),
-                    );
-                    None
-                }
-            },
-        }
-    }
-
-    /// Integers may be written bare or quoted (`GOIP_PORT = "44444"`).
-    fn integer(&mut self, key: &str, default: Option<i64>, min: i64, max: i64) -> Option<i64> {
-        self.integer_described(key, default, min, max, &format!("an integer {min}–{max}"))
-    }
-
-    fn integer_described(
-        &mut self,
-        key: &str,
-        default: Option<i64>,
-        min: i64,
-        max: i64,
-        expected: &str,
-    ) -> Option<i64> {
-        let value = match (self.get(key), default) {
-            (None, Some(d)) => return Some(d),
-            (None, None) => {
-                self.problems.push(format!("{key}: required, but missing"));
-                return None;
-            }
-            (Some(v), _) => v.clone(),
-        };
-        let n = match &value {
-            Value::Integer(n) => Some(*n),
-            Value::String(s) => s.trim().parse::<i64>().ok(),
-            _ => None,
-        };
-        match n {
-            Some(n) if (min..=max).contains(&n) => Some(n),
-            _ => {
-                self.problem(key, expected, &value);
-                None
-            }
-        }
-    }
-
-    fn port(&mut self, key: &str, default: i64) -> Option<u16> {
-        self.integer(key, Some(default), 1, 65535).map(|p| p as u16)
-    }
-
-    fn seconds(&mut self, key: &str, default: u64, min: u64, max: u64) -> Option<Duration> {
-        let expected = format!("a number of seconds {min}–{max}");
-        self.integer_described(key, Some(default as i64), min as i64, max as i64, &expected)
-            .map(|n| Duration::from_secs(n as u64))
-    }
-
-    fn boolean(&mut self, key: &str, default: bool) -> Option<bool> {
-        match self.get(key) {
-            None => Some(default),
-            Some(Value::Boolean(b)) => Some(*b),
-            Some(Value::Integer(0)) => Some(false),
-            Some(Value::Integer(1)) => Some(true),
-            Some(Value::String(s)) => match s.trim().to_ascii_lowercase().as_str() {
-                "true" | "yes" | "on" | "1" => Some(true),
-                "false" | "no" | "off" | "0" => Some(false),
-                _ => {
-                    let v = Value::String(s.clone());
-                    self.problem(key, "true or false", &v);
-                    None
-                }
-            },
-            Some(v) => {
-                let v = v.clone();
-                self.problem(key, "true or false", &v);
-                None
-            }
-        }
-    }
-
-    fn choice<T: Copy>(&mut self, key: &str, default: &str, options: &[(&str, T)]) -> Option<T> {
-        let value = self.get(key).cloned();
-        let text = match &value {
-            None => default.to_string(),
-            Some(Value::String(s)) => s.trim().to_ascii_lowercase(),
-            Some(_) => String::new(),
-        };
-        match options.iter().find(|(name, _)| *name == text) {
-            Some((_, v)) => Some(*v),
-            None => {
-                let names: Vec<String> = options.iter().map(|(n, _)| format!("\"{n}\"")).collect();
-                let expected = format!("one of {}", names.join(", "));
-                let got = value.unwrap_or(Value::String(text));
-                self.problem(key, &expected, &got);
-                None
-            }
-        }
-    }
-
-    fn ip(&mut self, key: &str, default: &str) -> Option<IpAddr> {
-        let value = self
-            .get(key)
-            .cloned()
-            .unwrap_or_else(|| Value::String(default.to_string()));
-        match &value {
-            Value::String(s) => match s.trim().parse::<IpAddr>() {
-                Ok(ip) => Some(ip),
-                Err(_) => {
-                    self.problem(key, "an IP address such as \"0.0.0.0\" or \"::\"", &value);
-                    None
-                }
-            },
-            _ => {
-                self.problem(key, "an IP address such as \"0.0.0.0\" or \"::\"", &value);
-                None
-            }
-        }
-    }
-
-    fn country_code(&mut self, key: &str) -> Option<Option<String>> {
-        let value = match self.get(key) {
-            None => return Some(None),
-            Some(Value::Integer(n)) => Value::String(n.to_string()),
-            Some(v) => v.clone(),
-        };
-        let Value::String(s) = &value else {
-            self.problem(key, "a country calling code such as \"372\"", &value);
-            return None;
-        };
-        match NumberRules::new(Some(s)) {
-            Ok(rules) => Some(rules.country_code().map(str::to_string)),
-            Err(_) => {
-                self.problem(key, "a country calling code such as \"372\"", &value);
-                None
-            }
-        }
-    }
-
-    fn db(&mut self) -> Option<DbSettings> {
-        let backend = self.choice(
-            "DB_BACKEND",
-            "sqlite",
-            &[("sqlite", true), ("mysql", false)],
-        )?;
-        if backend {
-            let file = self.string_or("DB_FILE", DEFAULT_DB_FILE)?;
-            return Some(DbSettings::Sqlite {
-                file: PathBuf::from(file),
-            });
-        }
-        let host = self.string_or("DB_HOST", "localhost");
-        let port = self.port("DB_PORT", 3306);
-        let tls = self.db_tls(host.as_deref());
-        let database = self.required_string("DB_BASE");
-        let user = self.required_string("DB_USER");
-        let password = match self.get("DB_PASS") {
-            None => {
-                self.problems
-                    .push("DB_PASS: required, but missing".to_string());
-                None
-            }
-            Some(Value::String(s)) => Some(Secret(s.clone())),
-            Some(v) => {
-                let v = v.clone();
-                self.problem("DB_PASS", "a string", &v);
-                None
-            }
-        };
-        Some(DbSettings::MySql {
-            host: host?,
-            port: port?,
-            database: database?,
-            user: user?,
-            password: password?,
-            tls: tls?,
-        })
-    }
-}
-
-/// The commented sample configuration `goippy --sample` writes. It uses
-/// SQLite, the embedded default, so it works without a database server.
-pub fn sample() -> &'static str {
-    SAMPLE
-}
-
-const SAMPLE: &str = r##"# goippy configuration
-#
-# One `KEY = value` per line; strings in double quotes, numbers bare.
-# Check it with:  goippy --check /etc/goippy.conf
-# Keys marked (required) have no default; every other line shows its default.
-
-# --- XMPP -----------------------------------------------------------------
-
-# The users' domain: the Prosody VirtualHost whose users may send SMS (required).
-# Only users whose localpart is a provisioned, enabled extension may send.
-XMPP_DOMAIN            = "example.org"
-
-# The domain of the phone-number contacts: SMS from +37255512345 arrive from
-# +37255512345@XMPP_DATA_DOMAIN (required). It must be the component's domain:
-# Prosody refuses stanzas a component sends from any other domain.
-XMPP_DATA_DOMAIN       = "sms.example.org"
-
-# The component, exactly as in Prosody's `Component "sms.example.org"` line,
-# and its `component_secret` (required). Defaults to XMPP_DATA_DOMAIN.
-# "change-me" is a placeholder (goippy --check warns about it): choose your
-# own, e.g. with `openssl rand -hex 16`, and set the same in Prosody.
-XMPP_COMPONENT_JID     = "sms.example.org"
-XMPP_COMPONENT_SECRET  = "change-me"
-
-# Where Prosody listens for components (its `component_ports`).
-XMPP_HOST              = "127.0.0.1"
-XMPP_PORT              = 5347
-
-# Who receives SMS that arrive on a GoIP channel no extension is mapped to.
-# Unset: such SMS are stored and wait until a mapping exists.
-# XMPP_FALLBACK_DEST   = "0000@example.org"
-
-# Answer "add contact" prompts (XEP-0100) with +N@XMPP_DOMAIN, the form
-# Prosody's mod_sms_alias routes. Set to false without mod_sms_alias.
-XMPP_USE_ALIAS         = true
-
-# When a sender gets a delivery receipt (XEP-0184): "delivered" when the
-# carrier confirms delivery to the handset, or "sent" when the GoIP sent it.
-XMPP_RECEIPTS          = "delivered"
-
-# Also tell the user about calls (RECORD/HANGUP), not only log them.
-XMPP_CALL_NOTICES      = false
-
-# Seconds between keepalive pings to Prosody.
-XMPP_PING_INTERVAL     = 30
-
-# --- GoIP -----------------------------------------------------------------
-
-# Address and UDP port the GoIPs send to: on the GoIP, Configurations → SMS →
-# SMS Server: Enable, Server IP = this host, Port = GOIP_PORT, and per channel
-# the SMS Client ID and Password you register with `goippy --add`.
-GOIP_BIND              = "0.0.0.0"
-GOIP_PORT              = 44444
-
-# "session" (the vendor protocol: MSG/PASSWORD/SEND/DONE, with results and
-# delivery reports) or "oneshot" (the legacy single SMS datagram, for firmware
-# that may answer it; no results, delivery reports cannot be matched).
-GOIP_SMS_MODE          = "session"
-
-# Seconds without a keepalive after which a channel is offline (GoIPs send one every 30 s).
-GOIP_OFFLINE_AFTER     = 90
-
-# Seconds a received message is remembered, so that retransmissions are acked but not delivered twice.
-GOIP_DEDUP_WINDOW      = 600
-
-# Seconds an outbound job waits for an offline channel before it fails.
-GOIP_OFFLINE_WAIT      = 300
-
-# Seconds an SMS may take, from its SEND to its OK or ERROR, before it is
-# reported as "unknown outcome".
-# It is never re-sent automatically: a second SEND can mean a second SMS.
-GOIP_SMS_TIMEOUT       = 180
-
-# Seconds to wait for a USSD answer before asking once more.
-GOIP_USSD_TIMEOUT      = 30
-
-# Country calling code for numbers written nationally (0555… → +372555…).
-# SMS_COUNTRY_CODE     = "372"
-
-# Seconds an inbound SMS of exactly one segment's length (153 GSM-7
-# characters, 67 in UCS-2, or one less before a € or an emoji) waits for its
-# continuation. Some GoIP firmware hands each part of a long SMS over as an
-# SMS of its own; such parts are joined into one message. Everything else is
-# delivered at once. 0 delivers every part as it comes.
-SMS_JOIN_WAIT          = 10
-
-# --- Database -------------------------------------------------------------
-
-# "sqlite" (embedded, the default) or "mysql" (MySQL/MariaDB, for production).
-DB_BACKEND             = "sqlite"
-DB_FILE                = "/var/lib/goippy/goippy.db"
-
-# For DB_BACKEND = "mysql":
-# DB_HOST              = "localhost"
-# DB_PORT              = 3306
-# DB_BASE              = "goippy"
-# DB_USER              = "goippy"
-# DB_PASS              = "secret"
-#
-# TLS to the server: "off" (clear text), "preferred" (TLS when the server
-# offers it, certificate not checked), "required" (TLS or no connection,
-# certificate not checked), "verify-ca" (certificate signed by a trusted CA)
-# or "verify-full" (signed by a trusted CA and issued for DB_HOST). Default:
-# "off" for a server on this host (localhost, 127.0.0.1, ::1), "preferred"
-# for another host; goippy warns at start-up when it talks to another host
-# in clear text. Use "verify-full" across any network you do not control.
-# DB_TLS               = "verify-full"
-# The CA (PEM) that signed the server's certificate, trusted besides the
-# system's (/etc/ssl/certs). Given alone, it means DB_TLS = "verify-full".
-# DB_TLS_CA            = "/etc/mysql/ca.pem"
-
-# Seconds any database statement, write or connection attempt may take before
-# it counts as failed (a frozen or unreachable server is noticed this fast,
-# and retried with a growing pause).
-DB_TIMEOUT             = 10
-
-# Seconds a write waits for the database before the spool keeps it: a GoIP
-# then still gets its ack (never later than 1 s), a user's SMS is accepted
-# (the user is told it waits), and both go into the database, in order and
-# once, when it is back — also after a restart of goippy.
-DB_WRITE_WAIT          = 1
-
-# The spool: a small local SQLite file that keeps what the database does not
-# take in time (and the gateways, so goippy can start while the database is
-# down). It keeps 8 MiB of its own space in reserve for a full disk.
-# Default: next to DB_FILE (goippy.spool.db); with MySQL, in /var/lib/goippy
-# under the configuration file's name.
-# SPOOL_FILE           = "/var/lib/goippy/goippy.spool.db"
-
-# Days of SMS/USSD history to keep in goippy_log; 0 keeps it forever, and
-# so does a configuration without this line (the one value here that is not
-# the default). Undelivered messages are never deleted.
-LOG_DAYS               = 3
-
-# Log filter when neither RUST_LOG nor -v/-q is given: "info", "debug"
-# (goippy's own debug lines; the libraries stay at info), or a tracing
-# filter such as "info,sqlx=debug" (taken as written).
-# LOG_LEVEL            = "info"
-"##;
 
 #[cfg(test)]
 mod tests {

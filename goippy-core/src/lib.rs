@@ -41,4 +41,6 @@ pub mod store;
 #[cfg(feature = "daemon")]
 pub mod systemd;
 #[cfg(feature = "daemon")]
+pub(crate) mod util;
+#[cfg(feature = "daemon")]
 pub mod xmpp;

@@ -144,9 +144,9 @@ pub enum Sender {
 /// SMS) sends an empty address or a word of its own choosing, and the GoIP
 /// passes on what it got as `srcnum` — so an empty `srcnum:`, the form its
 /// `RECORD`/`HANGUP` take for a hidden caller (`num:` empty; see
-/// goip-protocol.md), or one of these words, which SMSCs, modems and phones
-/// use for it. A real sender name is none of them (an alphanumeric
-/// originator names a company or a service).
+/// docs/goip-protocol.md#call-events), or one of these words, which SMSCs,
+/// modems and phones use for it. A real sender name is none of them (an
+/// alphanumeric originator names a company or a service).
 pub const WITHHELD_PLACEHOLDERS: [&str; 10] = [
     "unknown",
     "anonymous",

@@ -1,5 +1,5 @@
 //! A simulated voice call, as the notifications a GoIP sends about it
-//! (protocol notes §2.4–§2.8). goippy does not carry calls, but it logs
+//! (docs/goip-protocol.md#call-events). goippy does not carry calls, but it logs
 //! them and must acknowledge every one of these packets.
 //!
 //! The sequence, built from the vendor documents and the call progress seen

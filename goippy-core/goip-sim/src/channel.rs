@@ -9,13 +9,15 @@
 //! after each step. That keeps the protocol logic free of `.await` and makes
 //! the `silence` failure one check in one place (the outbox is discarded).
 //!
-//! Rules it keeps, from the protocol notes:
-//! * a keepalive at start and every interval, to the server;
+//! Rules it keeps, from docs/goip-protocol.md:
+//! * a keepalive at start and every interval, to the server (#keepalive);
 //! * every notification but `AT:` is retransmitted every 3 s, at most 3
-//!   times, until `<TAG> <recvid> OK` (or ERROR) comes back;
-//! * recvids come from the clock (unix seconds), made unique per channel;
+//!   times, until `<TAG> <recvid> OK` (or ERROR) comes back
+//!   (#acks-and-retransmission);
+//! * recvids come from the clock (unix seconds), made unique per channel
+//!   (#identifiers);
 //! * every command is answered to the address it came from, from this
-//!   channel's socket.
+//!   channel's socket (#nat-and-source-addresses).
 
 use std::collections::{BTreeMap, VecDeque};
 use std::net::SocketAddr;

@@ -1,6 +1,7 @@
 //! A channel's settings, and its answers to the status and control commands
-//! (protocol notes §3.4): `get_*` / `set_*`, module control, reboots, the
-//! combined `GSM` query, call forwarding (`CF`) and the AT tunnel.
+//! (docs/goip-protocol.md#control-commands): `get_*` / `set_*`, module
+//! control, reboots, the combined `GSM` query, call forwarding (`CF`) and
+//! the AT tunnel.
 //!
 //! The settings are the channel's single source of truth: `set_gsm_num`
 //! changes the `num:` of the next keepalive, `module_ctl_i 0` turns
@@ -282,7 +283,8 @@ impl Settings {
                 };
             }
             K::ModuleCtlI => {
-                // 1 enables; 0 (V-CN, vendor UI) and 2 (V-EN) disable.
+                // 1 enables; 0 ([CN], vendor UI) and 2 ([EN23]) disable
+                // (docs/goip-protocol.md#control-commands).
                 self.module_enabled = value_str == "1";
                 ok_reply(kind, sendid, None)
             }

@@ -2,7 +2,7 @@
 //! handling can be tried without breaking real hardware.
 //!
 //! Every mode mirrors something seen on real devices or allowed by the
-//! protocol (see `goip-protocol.md`): a recipient the network refuses
+//! protocol (see docs/goip-protocol.md#quirks): a recipient the network refuses
 //! (`errorstatus`), a device configured with another password, a device that
 //! went silent, lost MSG datagrams, a slow modem, a send whose result never
 //! comes, the "too many sends" refusal, failed delivery reports and failed

@@ -1,5 +1,5 @@
 //! `goip-sim`: a GoIP device emulator, the device side of
-//! `goip-protocol.md`.
+//! docs/goip-protocol.md.
 //!
 //! It exists so goippy can be tested against something that speaks the
 //! protocol the way a real GoIP does — keepalives, notifications retransmitted

@@ -1,6 +1,7 @@
-//! The device side of the MSG / PASSWORD / SEND / DONE session (protocol
-//! notes §3.1), as pure state: the channel feeds it commands with the current
-//! time and sends the replies it returns; nothing here touches a socket.
+//! The device side of the MSG / PASSWORD / SEND / DONE session
+//! (docs/goip-protocol.md#sms-session), as pure state: the channel feeds it
+//! commands with the current time and sends the replies it returns;
+//! nothing here touches a socket.
 //!
 //! What it keeps to, from the vendor documents:
 //! * `MSG` opens a session and asks for the password (`PASSWORD <sendid>`);

@@ -1,5 +1,6 @@
-//! The device side of USSD (protocol notes §3.3): answers from a table of
-//! codes instead of a mobile network, and the GoIP's reply cache.
+//! The device side of USSD (docs/goip-protocol.md#ussd and
+//! docs/goip-protocol.md#the-ussd-cache): answers from a table of codes
+//! instead of a mobile network, and the GoIP's reply cache.
 //!
 //! The cache rule is the reason this module exists: a GoIP keeps the newest
 //! USSD sendid and its reply, and a USSD whose sendid is **less than or

@@ -19,7 +19,7 @@ pub const MAX_USSD_CHARS: usize = 160;
 
 /// What the user asked the console for.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Command {
+pub enum BotCommand {
     Status,
     /// The last `n` calls (1–[`MAX_LOG_CALLS`]).
     Log(u32),
@@ -31,18 +31,18 @@ pub enum Command {
 }
 
 /// Reads a console message: trimmed, commands case-insensitive.
-pub fn parse(text: &str) -> Command {
+pub fn parse(text: &str) -> BotCommand {
     let text = text.trim();
     let lower = text.to_lowercase();
     let mut words = lower.split_whitespace();
     match (words.next(), words.next(), words.next()) {
-        (Some("status"), None, _) => return Command::Status,
-        (Some("help" | "?"), None, _) => return Command::Help,
-        (Some("log"), None, _) => return Command::Log(DEFAULT_LOG_CALLS),
+        (Some("status"), None, _) => return BotCommand::Status,
+        (Some("help" | "?"), None, _) => return BotCommand::Help,
+        (Some("log"), None, _) => return BotCommand::Log(DEFAULT_LOG_CALLS),
         (Some("log"), Some(n), None) => {
             return match n.parse::<u32>() {
-                Ok(0) | Err(_) => Command::Invalid(text.to_string()),
-                Ok(n) => Command::Log(n.min(MAX_LOG_CALLS)),
+                Ok(0) | Err(_) => BotCommand::Invalid(text.to_string()),
+                Ok(n) => BotCommand::Log(n.min(MAX_LOG_CALLS)),
             };
         }
         _ => {}
@@ -50,9 +50,9 @@ pub fn parse(text: &str) -> Command {
     // Spaces inside a code are a typing slip, not part of it.
     let code: String = text.chars().filter(|c| !c.is_whitespace()).collect();
     if is_valid_ussd_code(&code) && code.chars().count() <= MAX_USSD_CHARS {
-        Command::Ussd(code)
+        BotCommand::Ussd(code)
     } else {
-        Command::Invalid(text.to_string())
+        BotCommand::Invalid(text.to_string())
     }
 }
 
@@ -345,38 +345,41 @@ mod tests {
 
     #[test]
     fn commands_are_trimmed_and_case_insensitive() {
-        assert_eq!(parse("status"), Command::Status);
-        assert_eq!(parse("  STATUS \n"), Command::Status);
-        assert_eq!(parse("Help"), Command::Help);
-        assert_eq!(parse("?"), Command::Help);
-        assert_eq!(parse("log"), Command::Log(DEFAULT_LOG_CALLS));
-        assert_eq!(parse("LOG 5"), Command::Log(5));
-        assert_eq!(parse(" log   3 "), Command::Log(3));
-        assert_eq!(parse("log 100000"), Command::Log(MAX_LOG_CALLS));
+        assert_eq!(parse("status"), BotCommand::Status);
+        assert_eq!(parse("  STATUS \n"), BotCommand::Status);
+        assert_eq!(parse("Help"), BotCommand::Help);
+        assert_eq!(parse("?"), BotCommand::Help);
+        assert_eq!(parse("log"), BotCommand::Log(DEFAULT_LOG_CALLS));
+        assert_eq!(parse("LOG 5"), BotCommand::Log(5));
+        assert_eq!(parse(" log   3 "), BotCommand::Log(3));
+        assert_eq!(parse("log 100000"), BotCommand::Log(MAX_LOG_CALLS));
     }
 
     #[test]
     fn bad_log_arguments_are_invalid() {
-        assert_eq!(parse("log 0"), Command::Invalid("log 0".into()));
-        assert_eq!(parse("log -1"), Command::Invalid("log -1".into()));
-        assert_eq!(parse("log five"), Command::Invalid("log five".into()));
-        assert_eq!(parse("log 1 2"), Command::Invalid("log 1 2".into()));
-        assert_eq!(parse("status now"), Command::Invalid("status now".into()));
+        assert_eq!(parse("log 0"), BotCommand::Invalid("log 0".into()));
+        assert_eq!(parse("log -1"), BotCommand::Invalid("log -1".into()));
+        assert_eq!(parse("log five"), BotCommand::Invalid("log five".into()));
+        assert_eq!(parse("log 1 2"), BotCommand::Invalid("log 1 2".into()));
+        assert_eq!(
+            parse("status now"),
+            BotCommand::Invalid("status now".into())
+        );
     }
 
     #[test]
     fn ussd_codes() {
-        assert_eq!(parse("*100#"), Command::Ussd("*100#".into()));
-        assert_eq!(parse(" *100# "), Command::Ussd("*100#".into()));
-        assert_eq!(parse("*1 00#"), Command::Ussd("*100#".into()));
-        assert_eq!(parse("#31#+372"), Command::Ussd("#31#+372".into()));
-        assert_eq!(parse("1"), Command::Ussd("1".into()));
-        assert_eq!(parse("balance"), Command::Invalid("balance".into()));
-        assert_eq!(parse("*100#;"), Command::Invalid("*100#;".into()));
-        assert_eq!(parse("*１００#"), Command::Invalid("*１００#".into()));
-        assert_eq!(parse(""), Command::Invalid(String::new()));
+        assert_eq!(parse("*100#"), BotCommand::Ussd("*100#".into()));
+        assert_eq!(parse(" *100# "), BotCommand::Ussd("*100#".into()));
+        assert_eq!(parse("*1 00#"), BotCommand::Ussd("*100#".into()));
+        assert_eq!(parse("#31#+372"), BotCommand::Ussd("#31#+372".into()));
+        assert_eq!(parse("1"), BotCommand::Ussd("1".into()));
+        assert_eq!(parse("balance"), BotCommand::Invalid("balance".into()));
+        assert_eq!(parse("*100#;"), BotCommand::Invalid("*100#;".into()));
+        assert_eq!(parse("*１００#"), BotCommand::Invalid("*１００#".into()));
+        assert_eq!(parse(""), BotCommand::Invalid(String::new()));
         let long = "*".repeat(MAX_USSD_CHARS + 1);
-        assert_eq!(parse(&long), Command::Invalid(long.clone()));
+        assert_eq!(parse(&long), BotCommand::Invalid(long.clone()));
     }
 
     #[test]

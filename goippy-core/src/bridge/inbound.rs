@@ -27,10 +27,10 @@ use tokio::sync::{mpsc, watch};
 
 use crate::config::ReceiptPolicy;
 use crate::engine::{
-    CallEvent as EngineCall, CallNotice, DeliveryReport, DurableAck, EngineEvent, InboundSms,
-    LateSmsResult, RecipientOutcome, UssdNotice, UssdSource,
+    CallNotice, CallNoticeKind, DeliveryReport, DurableAck, EngineEvent, InboundSms, LateSmsResult,
+    RecipientOutcome, UssdNotice, UssdSource,
 };
-use crate::goip::{CallDirection as WireDirection, Keepalive, Notification, NotificationKind};
+use crate::goip::{Keepalive, Notification, NotificationKind};
 use crate::store::{
     CallDirection, CallEvent, CallRecord, CallStored, InboundKind, InboundRecord, LogId, Saved,
     StateUpdate, StoreError, Stored, Timestamp, recvid_number,
@@ -331,11 +331,8 @@ fn record_call(ctx: &Arc<Context>, call: CallNotice) -> Option<Work> {
         durable,
     } = call;
     let (store_event, wire, notice_text, remote) = match &event {
-        EngineCall::Record(r) => {
-            let direction = match r.dir {
-                WireDirection::Incoming => CallDirection::Incoming,
-                WireDirection::Outgoing => CallDirection::Outgoing,
-            };
+        CallNoticeKind::Record(r) => {
+            let direction = r.dir;
             let who = shown_number(&r.num);
             let text = match direction {
                 CallDirection::Incoming => format!("Incoming call from {who}"),
@@ -351,7 +348,7 @@ fn record_call(ctx: &Arc<Context>, call: CallNotice) -> Option<Work> {
                 r.num.clone(),
             )
         }
-        EngineCall::Hangup(h) => (
+        CallNoticeKind::Hangup(h) => (
             CallEvent::Hangup {
                 remote: h.num.clone(),
                 cause: h.cause.clone(),
@@ -368,7 +365,7 @@ fn record_call(ctx: &Arc<Context>, call: CallNotice) -> Option<Work> {
             )),
             h.num.clone(),
         ),
-        EngineCall::Expiry(e) => (
+        CallNoticeKind::Expiry(e) => (
             CallEvent::Expiry {
                 seconds: i64::from(e.exp),
             },
@@ -376,7 +373,7 @@ fn record_call(ctx: &Arc<Context>, call: CallNotice) -> Option<Work> {
             None,
             String::new(),
         ),
-        EngineCall::State(_) | EngineCall::Remain(_) => {
+        CallNoticeKind::State(_) | CallNoticeKind::Remain(_) => {
             tracing::trace!(goip_id, recvid, "line state event");
             return None;
         }

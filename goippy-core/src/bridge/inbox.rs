@@ -36,6 +36,7 @@ use tokio_xmpp::Stanza;
 use tokio_xmpp::jid::Jid;
 
 use crate::store::{InboxItem, LogId, LogKind, StoreError};
+use crate::util::SharedWarnLimiter;
 use crate::xmpp::{LinkState, SendError};
 
 use super::Context;
@@ -47,8 +48,7 @@ mod unmarked;
 use concat::{Joiner, Out};
 use unmarked::Unmarked;
 
-static INBOX_UNREADABLE: crate::store::ratelimit::RateLimited =
-    crate::store::ratelimit::RateLimited::new(Duration::from_secs(60));
+static INBOX_UNREADABLE: SharedWarnLimiter = SharedWarnLimiter::new(Duration::from_secs(60));
 
 /// Rows read and sent per round trip.
 const PAGE: u32 = 64;

@@ -28,13 +28,12 @@ use tokio::sync::{Notify, watch};
 use tokio::task::JoinHandle;
 
 use crate::store::{OutboundKind, OutboxState, StoreError, Timestamp};
-use crate::xmpp::backoff::Backoff;
+use crate::util::{Backoff, SharedWarnLimiter, lock};
 
 use super::Context;
 use super::notice::{self, Notice};
 
-static OUTBOX_UNREADABLE: crate::store::ratelimit::RateLimited =
-    crate::store::ratelimit::RateLimited::new(Duration::from_secs(60));
+static OUTBOX_UNREADABLE: SharedWarnLimiter = SharedWarnLimiter::new(Duration::from_secs(60));
 
 /// How many queued jobs a runner reads at a time.
 const PAGE: u32 = 16;
@@ -77,7 +76,7 @@ impl Outbox {
     /// There is a new job for `goip_id`: wakes its runner, starting one if
     /// needed (not once the bridge stops).
     pub fn poke(&self, ctx: &Arc<Context>, goip_id: &str) {
-        let mut runners = self.runners.lock().unwrap_or_else(|p| p.into_inner());
+        let mut runners = lock(&self.runners);
         if let Some(runner) = runners.get(goip_id)
             && !runner.task.is_finished()
         {
@@ -106,7 +105,7 @@ impl Outbox {
     /// can send the report right after its OK.
     pub async fn settled(&self, goip_id: &str, limit: Duration) {
         let phase = {
-            let runners = self.runners.lock().unwrap_or_else(|p| p.into_inner());
+            let runners = lock(&self.runners);
             runners.get(goip_id).map(|r| r.phase.clone())
         };
         let Some(mut phase) = phase else { return };
@@ -124,7 +123,7 @@ impl Outbox {
     /// Waits for every runner to finish (after the bridge set `stopping`).
     pub async fn join(&self) {
         let runners: Vec<Runner> = {
-            let mut map = self.runners.lock().unwrap_or_else(|p| p.into_inner());
+            let mut map = lock(&self.runners);
             map.drain().map(|(_, r)| r).collect()
         };
         for runner in runners {

@@ -29,7 +29,9 @@ use std::sync::{Arc, Mutex};
 
 use crate::config::ReceiptPolicy;
 use crate::engine::{NotSent, RecipientOutcome, SmsOutcome, SmsRequest};
+use crate::goip::cms_error_text;
 use crate::store::{OutboxItem, StoreError};
+use crate::util::lock;
 
 use super::notice::{self, Notice};
 use super::outbox::JobEnd;
@@ -50,7 +52,7 @@ pub(crate) enum Hook {
 
 /// How a job ends.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum Settle {
+pub(crate) enum SmsSettlement {
     Sent {
         sms_no: Option<i64>,
         telid: Option<i64>,
@@ -82,7 +84,7 @@ pub(crate) fn settle(
     stopping: bool,
     policy: &Policy,
     receipt_due: bool,
-) -> Settle {
+) -> SmsSettlement {
     let report = match outcome {
         SmsOutcome::NotSent(why) => return not_sent(why, hook, policy),
         SmsOutcome::Attempted(reports) => reports.first(),
@@ -92,7 +94,7 @@ pub(crate) fn settle(
     };
     let telid = report.telid.map(i64::from);
     match &report.outcome {
-        RecipientOutcome::Sent { sms_no } => Settle::Sent {
+        RecipientOutcome::Sent { sms_no } => SmsSettlement::Sent {
             sms_no: sms_no.map(i64::from),
             telid,
             receipt: receipt_due && policy.receipts == ReceiptPolicy::Sent,
@@ -100,19 +102,19 @@ pub(crate) fn settle(
         RecipientOutcome::Failed {
             reason,
             errorstatus,
-        } => Settle::Failed {
+        } => SmsSettlement::Failed {
             reason: reason.clone(),
             errorstatus: errorstatus.map(i64::from),
             notice: Notice::SmsFailed,
             text: failure_text(reason, *errorstatus),
             code: errorstatus.map(i64::from),
         },
-        RecipientOutcome::Unknown { reason } if stopping => Settle::Unknown {
+        RecipientOutcome::Unknown { reason } if stopping => SmsSettlement::Unknown {
             reason: reason.clone(),
             notice: Notice::SmsInterrupted,
             code: None,
         },
-        RecipientOutcome::Unknown { reason } => Settle::Unknown {
+        RecipientOutcome::Unknown { reason } => SmsSettlement::Unknown {
             reason: reason.clone(),
             notice: Notice::SmsUnknown,
             code: Some(seconds(policy.sms_timeout)),
@@ -121,18 +123,18 @@ pub(crate) fn settle(
     }
 }
 
-fn not_sent(why: &NotSent, hook: Hook, policy: &Policy) -> Settle {
+fn not_sent(why: &NotSent, hook: Hook, policy: &Policy) -> SmsSettlement {
     match (why, hook) {
-        (_, Hook::Refused) => Settle::LeaveAlone,
-        (NotSent::Stopping, Hook::NotRun) => Settle::StaysQueued,
-        (NotSent::ChannelOffline, _) => Settle::Failed {
+        (_, Hook::Refused) => SmsSettlement::LeaveAlone,
+        (NotSent::Stopping, Hook::NotRun) => SmsSettlement::StaysQueued,
+        (NotSent::ChannelOffline, _) => SmsSettlement::Failed {
             reason: why.to_string(),
             errorstatus: None,
             notice: Notice::SmsOffline,
             text: String::new(),
             code: Some(seconds(policy.offline_wait)),
         },
-        _ => Settle::Failed {
+        _ => SmsSettlement::Failed {
             reason: why.to_string(),
             errorstatus: None,
             notice: Notice::SmsNotSent,
@@ -169,7 +171,7 @@ pub(crate) fn not_sent_text(why: &NotSent) -> String {
 /// order)`, or the GoIP's own error text.
 pub(crate) fn failure_text(reason: &str, errorstatus: Option<i32>) -> String {
     match errorstatus {
-        Some(code) => match cms_error(code) {
+        Some(code) => match cms_error_text(code) {
             Some(meaning) => format!("errorstatus {code} ({meaning})"),
             None => format!("errorstatus {code}"),
         },
@@ -178,31 +180,6 @@ pub(crate) fn failure_text(reason: &str, errorstatus: Option<i32>) -> String {
             .unwrap_or(reason)
             .to_string(),
     }
-}
-
-/// The common GSM RP/CMS cause values (3GPP TS 24.011 §8.2.5.4, TS 27.005 §3.2.5).
-fn cms_error(code: i32) -> Option<&'static str> {
-    Some(match code {
-        1 => "unassigned number",
-        8 => "operator determined barring",
-        10 => "call barred",
-        21 => "short message transfer rejected",
-        27 => "destination out of service",
-        28 => "unidentified subscriber",
-        29 => "facility rejected",
-        30 => "unknown subscriber",
-        38 => "network out of order",
-        41 => "temporary failure",
-        42 => "congestion",
-        47 => "resources unavailable",
-        50 => "requested facility not subscribed",
-        69 => "requested facility not implemented",
-        330 => "SMSC address unknown",
-        331 => "no network service",
-        332 => "network timeout",
-        500 => "unknown error",
-        _ => return None,
-    })
 }
 
 /// Runs one queued SMS job to its end.
@@ -237,7 +214,7 @@ pub(crate) async fn run(ctx: &Arc<Context>, item: OutboxItem) -> JobEnd {
                     Err(format!("cannot record that it is being sent: {e}")),
                 ),
             };
-            *hook.lock().unwrap_or_else(|p| p.into_inner()) = state;
+            *lock(&hook) = state;
             result
         })
     };
@@ -249,17 +226,17 @@ pub(crate) async fn run(ctx: &Arc<Context>, item: OutboxItem) -> JobEnd {
         "outbound sms handed to the engine"
     );
     let outcome = ctx.engine.send_sms(request).await;
-    let hook = *hook.lock().unwrap_or_else(|p| p.into_inner());
+    let hook = *lock(&hook);
     let receipt_due = item.receipt_requested && item.xmpp_id.is_some();
     let settled = settle(&outcome, hook, ctx.is_stopping(), &ctx.policy, receipt_due);
     apply(ctx, &item, settled).await
 }
 
-async fn apply(ctx: &Context, item: &OutboxItem, settled: Settle) -> JobEnd {
+async fn apply(ctx: &Context, item: &OutboxItem, settled: SmsSettlement) -> JobEnd {
     let id = item.id;
     let xmpp_id = item.xmpp_id.as_deref().unwrap_or("");
     let result = match settled {
-        Settle::Sent {
+        SmsSettlement::Sent {
             sms_no,
             telid,
             receipt,
@@ -276,7 +253,7 @@ async fn apply(ctx: &Context, item: &OutboxItem, settled: Settle) -> JobEnd {
                 receipt.then(|| notice::for_outbound(item, Notice::SmsSent, String::new(), None));
             ctx.store.mark_sent(id, sms_no, telid, notice).await
         }
-        Settle::Failed {
+        SmsSettlement::Failed {
             reason,
             errorstatus,
             notice,
@@ -296,7 +273,7 @@ async fn apply(ctx: &Context, item: &OutboxItem, settled: Settle) -> JobEnd {
                 .mark_failed(id, &reason, errorstatus, Some(n))
                 .await
         }
-        Settle::Unknown {
+        SmsSettlement::Unknown {
             reason,
             notice,
             code,
@@ -311,7 +288,7 @@ async fn apply(ctx: &Context, item: &OutboxItem, settled: Settle) -> JobEnd {
             let n = notice::for_outbound(item, notice, String::new(), code);
             ctx.store.mark_unknown(id, &reason, Some(n)).await
         }
-        Settle::StaysQueued => {
+        SmsSettlement::StaysQueued => {
             tracing::info!(
                 log_id = id.0,
                 goip_id = %item.goip_id,
@@ -320,7 +297,7 @@ async fn apply(ctx: &Context, item: &OutboxItem, settled: Settle) -> JobEnd {
             );
             return JobEnd::StaysQueued;
         }
-        Settle::LeaveAlone => {
+        SmsSettlement::LeaveAlone => {
             tracing::warn!(
                 log_id = id.0,
                 "outbound sms was taken out of the queue by someone else; left as it is"
@@ -374,7 +351,7 @@ mod tests {
         let p = policy(ReceiptPolicy::Sent);
         assert_eq!(
             settle(&sent, Hook::Marked, false, &p, true),
-            Settle::Sent {
+            SmsSettlement::Sent {
                 sms_no: Some(7),
                 telid: Some(1),
                 receipt: true
@@ -382,7 +359,7 @@ mod tests {
         );
         assert!(matches!(
             settle(&sent, Hook::Marked, false, &p, false),
-            Settle::Sent { receipt: false, .. }
+            SmsSettlement::Sent { receipt: false, .. }
         ));
         assert!(matches!(
             settle(
@@ -392,7 +369,7 @@ mod tests {
                 &policy(ReceiptPolicy::Delivered),
                 true
             ),
-            Settle::Sent { receipt: false, .. }
+            SmsSettlement::Sent { receipt: false, .. }
         ));
     }
 
@@ -404,7 +381,7 @@ mod tests {
             errorstatus: Some(38),
         });
         match settle(&failed, Hook::Marked, false, &p, true) {
-            Settle::Failed {
+            SmsSettlement::Failed {
                 notice,
                 text,
                 errorstatus,
@@ -421,7 +398,7 @@ mod tests {
         });
         assert!(matches!(
             settle(&unknown, Hook::Marked, false, &p, true),
-            Settle::Unknown {
+            SmsSettlement::Unknown {
                 notice: Notice::SmsUnknown,
                 code: Some(180),
                 ..
@@ -429,7 +406,7 @@ mod tests {
         ));
         assert!(matches!(
             settle(&unknown, Hook::Marked, true, &p, true),
-            Settle::Unknown {
+            SmsSettlement::Unknown {
                 notice: Notice::SmsInterrupted,
                 ..
             }
@@ -442,7 +419,7 @@ mod tests {
         let not_sent = |why: NotSent| SmsOutcome::NotSent(why);
         assert_eq!(
             settle(&not_sent(NotSent::Stopping), Hook::NotRun, true, &p, false),
-            Settle::StaysQueued
+            SmsSettlement::StaysQueued
         );
         // The hook refused: the row is someone else's, whatever the reason.
         assert_eq!(
@@ -453,7 +430,7 @@ mod tests {
                 &p,
                 false
             ),
-            Settle::LeaveAlone
+            SmsSettlement::LeaveAlone
         );
         assert!(matches!(
             settle(
@@ -463,7 +440,7 @@ mod tests {
                 &p,
                 false
             ),
-            Settle::Failed {
+            SmsSettlement::Failed {
                 notice: Notice::SmsOffline,
                 code: Some(300),
                 ..
@@ -479,7 +456,7 @@ mod tests {
                 &p,
                 false
             ),
-            Settle::Failed {
+            SmsSettlement::Failed {
                 notice: Notice::SmsOffline,
                 ..
             }
@@ -497,7 +474,7 @@ mod tests {
             NotSent::Network { error: "e".into() },
         ] {
             match settle(&not_sent(why.clone()), Hook::Failed, false, &p, false) {
-                Settle::Failed { notice, text, .. } => {
+                SmsSettlement::Failed { notice, text, .. } => {
                     assert_eq!(notice, Notice::SmsNotSent, "{why:?}");
                     assert!(!text.is_empty());
                 }
@@ -507,7 +484,7 @@ mod tests {
         // Stopping after the hook cannot stay queued (the row is `sending`).
         assert!(matches!(
             settle(&not_sent(NotSent::Stopping), Hook::Marked, true, &p, false),
-            Settle::Failed { .. }
+            SmsSettlement::Failed { .. }
         ));
     }
 

@@ -36,24 +36,24 @@ use super::outbox::JobEnd;
 
 /// How a USSD job ends.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum Settle {
+pub(crate) enum UssdSettlement {
     Answered { text: String },
     Failed { reason: String, notice: Notice },
     Unknown { reason: String },
 }
 
 /// Decides how a USSD job ends.
-pub(crate) fn settle(outcome: UssdOutcome) -> Settle {
+pub(crate) fn settle(outcome: UssdOutcome) -> UssdSettlement {
     match outcome {
-        UssdOutcome::Reply { text } => Settle::Answered { text },
-        UssdOutcome::Closed => Settle::Answered {
+        UssdOutcome::Reply { text } => UssdSettlement::Answered { text },
+        UssdOutcome::Closed => UssdSettlement::Answered {
             text: String::new(),
         },
-        UssdOutcome::Error { text } => Settle::Failed {
+        UssdOutcome::Error { text } => UssdSettlement::Failed {
             reason: text,
             notice: Notice::UssdFailed,
         },
-        UssdOutcome::Timeout => Settle::Unknown {
+        UssdOutcome::Timeout => UssdSettlement::Unknown {
             reason: "no USSD answer from the network".into(),
         },
         UssdOutcome::ChannelOffline => not_sent("the GSM channel was offline"),
@@ -63,19 +63,19 @@ pub(crate) fn settle(outcome: UssdOutcome) -> Settle {
     }
 }
 
-impl Settle {
+impl UssdSettlement {
     /// Whether the GoIP answered the request, which proves it had it.
     pub(crate) fn reached_the_goip(&self) -> bool {
         match self {
-            Settle::Answered { .. } => true,
-            Settle::Failed { notice, .. } => *notice == Notice::UssdFailed,
-            Settle::Unknown { .. } => false,
+            UssdSettlement::Answered { .. } => true,
+            UssdSettlement::Failed { notice, .. } => *notice == Notice::UssdFailed,
+            UssdSettlement::Unknown { .. } => false,
         }
     }
 }
 
-fn not_sent(reason: &str) -> Settle {
-    Settle::Failed {
+fn not_sent(reason: &str) -> UssdSettlement {
+    UssdSettlement::Failed {
         reason: reason.to_string(),
         notice: Notice::UssdNotSent,
     }
@@ -125,18 +125,18 @@ pub(crate) async fn run(ctx: &Arc<Context>, item: OutboxItem) -> JobEnd {
         }
     }
     let result = match settled {
-        Settle::Answered { text } => {
+        UssdSettlement::Answered { text } => {
             tracing::info!(log_id = id.0, goip_id = %item.goip_id, "ussd answered");
             tracing::debug!(log_id = id.0, answer = %text, "ussd answer");
             let n = notice::for_outbound(&item, Notice::UssdAnswer, text, None);
             ctx.store.mark_sent(id, None, None, Some(n)).await
         }
-        Settle::Failed { reason, notice } => {
+        UssdSettlement::Failed { reason, notice } => {
             tracing::info!(log_id = id.0, goip_id = %item.goip_id, reason = %reason, "ussd failed");
             let n = notice::for_outbound(&item, notice, reason.clone(), None);
             ctx.store.mark_failed(id, &reason, None, Some(n)).await
         }
-        Settle::Unknown { reason } => {
+        UssdSettlement::Unknown { reason } => {
             tracing::info!(log_id = id.0, goip_id = %item.goip_id, "ussd timed out");
             let n = notice::for_outbound(&item, Notice::UssdNoAnswer, String::new(), waited);
             ctx.store.mark_unknown(id, &reason, Some(n)).await
@@ -170,26 +170,26 @@ mod tests {
             settle(UssdOutcome::Reply {
                 text: "Saldo 5".into()
             }),
-            Settle::Answered {
+            UssdSettlement::Answered {
                 text: "Saldo 5".into()
             }
         );
         assert_eq!(
             settle(UssdOutcome::Closed),
-            Settle::Answered {
+            UssdSettlement::Answered {
                 text: String::new()
             }
         );
         assert!(matches!(
             settle(UssdOutcome::Error { text: "x".into() }),
-            Settle::Failed {
+            UssdSettlement::Failed {
                 notice: Notice::UssdFailed,
                 ..
             }
         ));
         assert!(matches!(
             settle(UssdOutcome::Timeout),
-            Settle::Unknown { .. }
+            UssdSettlement::Unknown { .. }
         ));
         // Only what the GoIP answered proves it was handed the code.
         for (outcome, reached) in [
@@ -215,7 +215,7 @@ mod tests {
             assert!(
                 matches!(
                     settle(o.clone()),
-                    Settle::Failed {
+                    UssdSettlement::Failed {
                         notice: Notice::UssdNotSent,
                         ..
                     }

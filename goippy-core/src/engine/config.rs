@@ -2,7 +2,8 @@
 //!
 //! The operator sets a few of them in the configuration file
 //! ([`GoipSettings`]); the rest are protocol constants from the vendor
-//! documents (protocol notes §4.5) that only tests have reason to shorten.
+//! documents (docs/goip-protocol.md#timers) that only tests have reason to
+//! shorten.
 //! Keeping all of them as plain fields lets a test run a full SMS session,
 //! offline detection or a USSD timeout in milliseconds with the very code
 //! that runs in production.

@@ -1,6 +1,6 @@
-//! Status and control commands (protocol notes §3.4): `get_gsm_num`,
-//! `set_exp_time`, `svr_reboot_module`, the combined `GSM` query, call
-//! forwarding (`CF`), …
+//! Status and control commands (docs/goip-protocol.md#control-commands):
+//! `get_gsm_num`, `set_exp_time`, `svr_reboot_module`, the combined `GSM`
+//! query, call forwarding (`CF`), …
 //!
 //! They share one exchange: the command goes out, the reply is routed back
 //! by its sendid, and silence is answered by sending the same command again

@@ -12,6 +12,7 @@ use std::sync::{Arc, RwLock};
 use subtle::ConstantTimeEq;
 
 use crate::config::Secret;
+use crate::util::{read_lock, write_lock};
 
 /// What the engine knows about one configured channel.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -65,14 +66,14 @@ impl StaticCredentials {
             .into_iter()
             .map(|c| (c.goip_id.clone(), c))
             .collect();
-        let mut guard = self.inner.write().unwrap_or_else(|p| p.into_inner());
+        let mut guard = write_lock(&self.inner);
         *guard = map;
     }
 }
 
 impl CredentialSource for StaticCredentials {
     fn lookup(&self, goip_id: &str) -> Option<ChannelCredentials> {
-        let guard = self.inner.read().unwrap_or_else(|p| p.into_inner());
+        let guard = read_lock(&self.inner);
         guard.get(goip_id).cloned()
     }
 }

@@ -24,6 +24,7 @@ use std::time::{Duration, Instant};
 use sha2::{Digest, Sha256};
 
 use crate::goip::NotificationKind;
+use crate::util::body_hash;
 
 /// The identity of one notification.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -43,16 +44,6 @@ impl DedupKey {
             body_hash: body_hash(body),
         }
     }
-}
-
-/// A stable 64-bit hash of a message body: the first 8 bytes of its SHA-256.
-/// The store persists it, so it must be the same in every run, build and
-/// Rust version (which rules out `std`'s `DefaultHasher`).
-pub fn body_hash(body: &[u8]) -> u64 {
-    let digest = Sha256::digest(body);
-    let mut first = [0u8; 8];
-    first.copy_from_slice(&digest[..8]);
-    u64::from_be_bytes(first)
 }
 
 /// The part of a notification that tells two events with the same recvid
@@ -288,13 +279,5 @@ mod tests {
         );
         let other = notification_body(&kind("STATE:1;id:g;password:secret;gsm_remain_state:IDLE"));
         assert!(!String::from_utf8_lossy(&other).contains("secret"));
-    }
-
-    #[test]
-    fn body_hash_is_stable() {
-        // Persisted by the store: it must not change between runs or builds.
-        // SHA-256("hello") = 2cf24dba5fb0a30e…
-        assert_eq!(body_hash(b"hello"), 0x2cf2_4dba_5fb0_a30e);
-        assert_ne!(body_hash(b"hello"), body_hash(b"hellO"));
     }
 }

@@ -176,7 +176,7 @@ pub enum UssdSource {
 pub struct CallNotice {
     pub goip_id: String,
     pub recvid: String,
-    pub event: CallEvent,
+    pub event: CallNoticeKind,
     /// Present for RECORD, HANGUP and EXPIRY, which the consumer logs: the
     /// GoIP is acked once it is confirmed. `None` for STATE and REMAIN,
     /// which were acked at once.
@@ -184,7 +184,7 @@ pub struct CallNotice {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum CallEvent {
+pub enum CallNoticeKind {
     /// A call started.
     Record(Record),
     /// A call ended, with its cause.

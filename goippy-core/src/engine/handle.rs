@@ -17,11 +17,12 @@ use super::registry::ChannelInfo;
 use super::request::{
     ControlOutcome, ControlRequest, NotSent, NotStarted, SmsOutcome, SmsRequest, UssdOutcome,
 };
-use super::shared::{Shared, lock};
+use super::shared::Shared;
 use super::stats::EngineStats;
 use super::worker;
 use super::{receiver, sweeper};
 use crate::goip::Command;
+use crate::util::lock;
 
 /// A running engine. Cheap to clone; every clone drives the same socket.
 ///

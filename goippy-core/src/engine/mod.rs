@@ -1,5 +1,5 @@
 //! The GoIP UDP engine: the server a GoIP channel talks to
-//! (`goip-protocol.md` §1–§4 and §7).
+//! (docs/goip-protocol.md, #transport through #replies, and #timers).
 //!
 //! One UDP socket carries everything, in both directions: a GoIP sends its
 //! keepalives and notifications to it, and every ack and every command
@@ -36,8 +36,8 @@
 //! * **pieces that use no other file of the engine**: `request.rs` (the
 //!   vocabulary: what a caller asks for and gets back, and why something was
 //!   not sent), `config.rs`, `credentials.rs`, `dedup.rs`, `ledger.rs`,
-//!   `registry.rs`, `sendid.rs`, `rate_limit.rs`, `warn_limit.rs`,
-//!   `stats.rs`, `tracker.rs`;
+//!   `registry.rs`, `sendid.rs`, `stats.rs`, `tracker.rs` (the shared
+//!   helpers — locks, rate limits, backoff — are in [`crate::util`]);
 //! * **built on them**: `events.rs` (what the engine tells its consumer),
 //!   `pending.rs` (the reply table), `queue.rs` (the per-channel job queues);
 //! * `shared.rs`: the state the engine's tasks share, behind methods and one
@@ -89,7 +89,6 @@ mod handle;
 pub mod ledger;
 mod pending;
 mod queue;
-mod rate_limit;
 mod receiver;
 pub mod registry;
 mod request;
@@ -103,14 +102,13 @@ pub mod stats;
 mod sweeper;
 mod tracker;
 mod ussd;
-pub mod warn_limit;
 mod worker;
 
 pub use config::EngineConfig;
 pub use credentials::{ChannelCredentials, CredentialSource, StaticCredentials};
-pub use dedup::{DedupKey, body_hash};
+pub use dedup::DedupKey;
 pub use events::{
-    CallEvent, CallNotice, DeliveryReport, DurableAck, EngineEvent, InboundSms, LateSmsResult,
+    CallNotice, CallNoticeKind, DeliveryReport, DurableAck, EngineEvent, InboundSms, LateSmsResult,
     OtherNotice, UssdNotice, UssdSource,
 };
 pub use handle::Engine;

@@ -26,6 +26,7 @@ use tokio::time::sleep_until;
 
 use super::request::MessageRef;
 use crate::goip::Reply;
+use crate::util::lock;
 
 /// Replies one exchange may have waiting before more are dropped; a GoIP
 /// sends a handful per exchange.
@@ -136,7 +137,7 @@ impl PendingReplies {
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
-        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+        lock(&self.inner)
     }
 
     /// Starts a new exchange for `goip_id`, with the first sendid

@@ -10,7 +10,7 @@
 //! number is bounded by the configuration.
 
 use std::collections::HashMap;
-use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::sync::{Mutex, MutexGuard};
 use std::time::Instant;
 
 use tokio::sync::{mpsc, oneshot};
@@ -19,6 +19,7 @@ use super::request::{
     ControlOutcome, ControlRequest, NotStarted, SmsOutcome, SmsRequest, UssdOutcome,
 };
 use super::tracker::{TaskToken, TaskTracker};
+use crate::util::lock;
 
 /// A job and where its outcome goes.
 pub(crate) enum Job {
@@ -88,7 +89,7 @@ pub(crate) struct JobQueues {
 
 impl JobQueues {
     fn lock(&self) -> MutexGuard<'_, Queues> {
-        self.queues.lock().unwrap_or_else(PoisonError::into_inner)
+        lock(&self.queues)
     }
 
     /// Queues `job` for `goip_id` (a configured channel). On the channel's

@@ -28,7 +28,7 @@ use tokio::sync::mpsc::Permit;
 
 use super::dedup::{DedupKey, notification_body};
 use super::events::{
-    CallEvent, CallNotice, DeliveryReport, DurableAck, EngineEvent, InboundSms, LateSmsResult,
+    CallNotice, CallNoticeKind, DeliveryReport, DurableAck, EngineEvent, InboundSms, LateSmsResult,
     OtherNotice, UssdNotice, UssdSource,
 };
 use super::ledger::SentSms;
@@ -361,9 +361,9 @@ async fn handle_durable(
         }
         NotificationKind::Record(_) | NotificationKind::Hangup(_) | NotificationKind::Expiry(_) => {
             let event = match kind {
-                NotificationKind::Record(r) => CallEvent::Record(r),
-                NotificationKind::Hangup(h) => CallEvent::Hangup(h),
-                NotificationKind::Expiry(e) => CallEvent::Expiry(e),
+                NotificationKind::Record(r) => CallNoticeKind::Record(r),
+                NotificationKind::Hangup(h) => CallNoticeKind::Hangup(h),
+                NotificationKind::Expiry(e) => CallNoticeKind::Expiry(e),
                 _ => return,
             };
             tracing::info!(goip_id, tag, recvid, "call event");
@@ -442,8 +442,8 @@ async fn handle_line_state(
         return;
     };
     let event = match kind {
-        NotificationKind::State(s) => CallEvent::State(s),
-        NotificationKind::Remain(r) => CallEvent::Remain(r),
+        NotificationKind::State(s) => CallNoticeKind::State(s),
+        NotificationKind::Remain(r) => CallNoticeKind::Remain(r),
         _ => return,
     };
     shared.send_ack(&ack, from).await;
@@ -464,10 +464,11 @@ async fn handle_line_state(
 /// all that stop a forged one.
 ///
 /// The port can be compared because a channel speaks from one socket: its
-/// keepalives, notifications and replies all leave from it (protocol notes
-/// §1: each line has its own SMS-client socket, 9991 for line 1, and answers
-/// whoever sent the command from it), and behind a NAT they share the one
-/// mapping its keepalives keep open — the pinhole commands are sent to. If
+/// keepalives, notifications and replies all leave from it
+/// (docs/goip-protocol.md#transport: each line has its own SMS-client
+/// socket, 9991 for line 1, and answers whoever sent the command from it),
+/// and behind a NAT they share the one mapping its keepalives keep open —
+/// the pinhole commands are sent to. If
 /// the NAT rebinds, the channel's next packet (a keepalive within 30 s)
 /// moves its address; a reply in between is dropped, which costs a resend
 /// (MSG, PASSWORD, USSD, control commands) or the status poll (a SEND's

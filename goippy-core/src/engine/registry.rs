@@ -1,7 +1,8 @@
 //! The channels the engine has heard from: where each one is, when it last
 //! sent a keepalive, what that keepalive said, and whether it is online.
 //!
-//! Keyed by GoIP id, because the id *is* the channel (protocol notes §1):
+//! Keyed by GoIP id, because the id *is* the channel
+//! (docs/goip-protocol.md#channels):
 //! every line of a multi-channel GoIP registers on its own. Only
 //! authenticated channels ever get an entry, so unknown senders cost no
 //! memory, and the number of entries is bounded by the configured channels.
@@ -19,6 +20,7 @@ use std::time::{Duration, Instant, SystemTime};
 use tokio::sync::watch;
 
 use crate::goip::Keepalive;
+use crate::util::lock;
 
 /// Whether commands can be sent to a channel, and where.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -98,7 +100,7 @@ pub(crate) struct ChannelRegistry {
 
 impl ChannelRegistry {
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Entry>> {
-        self.channels.lock().unwrap_or_else(|p| p.into_inner())
+        lock(&self.channels)
     }
 
     /// Records an authenticated keepalive from `addr`.

@@ -37,6 +37,7 @@ use std::sync::Mutex;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::goip::MAX_SENDID;
+use crate::util::lock;
 
 /// How much each USSD sendid exceeds the one before. The lower bound puts
 /// the next thousand ids out of a guesser's reach; the width (~13 bits) is
@@ -74,7 +75,7 @@ impl SendIdAllocator {
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, UssdIds> {
-        self.ussd.lock().unwrap_or_else(|p| p.into_inner())
+        lock(&self.ussd)
     }
 
     /// The largest USSD id handed out so far (or the floor):

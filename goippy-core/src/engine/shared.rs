@@ -14,7 +14,7 @@
 //! each other for long.
 
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex, MutexGuard, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::Instant;
 
 use tokio::net::UdpSocket;
@@ -27,14 +27,13 @@ use super::dedup::{DedupCache, DedupKey};
 use super::events::EngineEvent;
 use super::ledger::{SentLedger, SentSms};
 use super::pending::PendingReplies;
-use super::rate_limit::RateLimiter;
 use super::registry::ChannelRegistry;
 use super::request::{CommandError, MessageRef};
 use super::sendid::SendIdAllocator;
 use super::stats::{Counters, EngineStats, bump};
 use super::tracker::{TaskToken, TaskTracker};
-use super::warn_limit::WarnLimiter;
 use crate::goip::{Ack, Command};
+use crate::util::{TokenBucket, WarnLimiter, lock, read_lock, write_lock};
 
 pub(crate) struct Shared {
     config: EngineConfig,
@@ -77,14 +76,8 @@ struct State {
     outsider_warnings: WarnLimiter,
     /// …nor hide goippy's own trouble (a full queue, a store that fails).
     trouble_warnings: WarnLimiter,
-    /// The global budget for answering strangers (see `rate_limit`).
-    rejections: RateLimiter,
-}
-
-/// Locks a mutex, also after a panic elsewhere (the data stays usable: every
-/// structure here is valid between any two statements).
-pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(|p| p.into_inner())
+    /// The global budget for answering strangers (see [`TokenBucket`]).
+    rejections: TokenBucket,
 }
 
 impl Shared {
@@ -99,7 +92,7 @@ impl Shared {
             ledger: SentLedger::new(config.ledger_max_age, config.ledger_capacity),
             outsider_warnings: WarnLimiter::new(config.warn_interval),
             trouble_warnings: WarnLimiter::new(config.warn_interval),
-            rejections: RateLimiter::new(config.reject_replies_per_second),
+            rejections: TokenBucket::new(config.reject_replies_per_second),
         };
         Shared {
             credentials,
@@ -200,7 +193,7 @@ impl Shared {
         lock(&self.state).trouble_warnings.allow(Instant::now())
     }
 
-    /// True if one more rejection may be sent now (see `rate_limit`).
+    /// True if one more rejection may be sent now (see [`TokenBucket`]).
     pub(crate) fn may_reject(&self) -> bool {
         lock(&self.state).rejections.allow(Instant::now())
     }
@@ -208,18 +201,12 @@ impl Shared {
     // --- the socket ---
 
     fn socket(&self) -> Option<Arc<UdpSocket>> {
-        self.socket
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone()
+        read_lock(&self.socket).clone()
     }
 
     /// Lets go of the socket; it closes once the receive loop let go too.
     pub(crate) fn release_socket(&self) {
-        self.socket
-            .write()
-            .unwrap_or_else(|p| p.into_inner())
-            .take();
+        write_lock(&self.socket).take();
     }
 
     /// Sends one datagram from the engine's socket. Failures are counted and

@@ -1,10 +1,14 @@
 //! Sending an SMS the legacy way: one `SMS <stamp> 1 <password> <number>
 //! <text>` datagram per recipient, sent once and never answered.
 //!
-//! This is what the old goippy sent. No vendor source documents it (protocol
-//! notes §3.2), so it is only for firmware known to accept it. The GoIP
-//! gives no answer, hence no `sms_no`: delivery reports cannot be matched to
-//! messages in this mode, and "Sent" only means the datagram left.
+//! This is what the old goippy sent. No vendor source documents it
+//! (docs/goip-protocol.md#oneshot-sms), so it is only for firmware known to
+//! accept it. The GoIP gives no answer, hence no `sms_no`: delivery reports
+//! cannot be matched to messages in this mode, and "Sent" only means the
+//! datagram left.
+//!
+//! COMPAT: serves setups that ran the original goippy's one-shot sending
+//! (`GOIP_SMS_MODE = "oneshot"`); it can go once none is left.
 
 use super::context::JobContext;
 use super::request::{NotSent, RecipientOutcome, RecipientReport, SmsOutcome, SmsRequest};

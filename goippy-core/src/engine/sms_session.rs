@@ -1,5 +1,6 @@
 //! Sending an SMS the vendor way: the MSG / PASSWORD / SEND / DONE session
-//! (protocol notes §3.1), built so that it never sends an SMS twice.
+//! (docs/goip-protocol.md#sms-session), built so that it never sends an SMS
+//! twice.
 //!
 //! ```text
 //! MSG <sendid> <len> <text>     → PASSWORD <sendid>  | ERROR <sendid> <busy text>
@@ -19,7 +20,8 @@
 //!   after each `busy_backoff` pause with a new sendid.
 //! * SEND is what makes the GoIP transmit, and some firmware transmits again
 //!   for every SEND it gets, even with a telid it already knows (field
-//!   reports in protocol notes §3.1). So each telid's SEND goes out once.
+//!   reports in docs/goip-protocol.md#send-is-sent-once). So each telid's
+//!   SEND goes out once.
 //!   The single exception: after `send_poll_after` without OK or ERROR
 //!   (with or without a WAIT), the identical SEND is sent once more as the
 //!   status poll the vendor document prescribes (a known telid returns its
@@ -27,9 +29,9 @@
 //!   Unknown, and the rest of the session is abandoned, never retried.
 //! * The next recipient gets its SEND only after the previous one's OK or
 //!   ERROR — one that names its telid. An `ERROR <sendid> <text>` without a
-//!   telid rejects a MSG (§3.1); after a MSG was resent, the GoIP may send it
-//!   late, about the duplicate, while the SEND is already out. It decides
-//!   nothing.
+//!   telid rejects a MSG (docs/goip-protocol.md#replies); after a MSG was
+//!   resent, the GoIP may send it late, about the duplicate, while the SEND
+//!   is already out. It decides nothing.
 
 use std::time::Instant;
 
@@ -340,9 +342,10 @@ async fn send_one(
                 };
             }
             // `ERROR <sendid> <text>` without a telid says nothing about this
-            // recipient: by the protocol it rejects a MSG (§3.1, "parse ERROR
-            // by position") — the late answer to a MSG that was resent after
-            // silence, busy because its first copy opened this very session.
+            // recipient: by the protocol it rejects a MSG ("ERROR by position",
+            // docs/goip-protocol.md#replies) — the late answer to a MSG that
+            // was resent after silence, busy because its first copy opened
+            // this very session.
             // Taking it as this recipient's failure would tell the user "not
             // sent" about an SMS the GoIP is sending, and a resend would
             // reach the recipient twice.

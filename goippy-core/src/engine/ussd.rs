@@ -1,4 +1,4 @@
-//! USSD requests (`*100#`): one code, one answer (protocol notes §3.3).
+//! USSD requests (`*100#`): one code, one answer (docs/goip-protocol.md#ussd).
 //!
 //! * The sendid is larger than any USSD sendid before it, across restarts
 //!   too (the GoIP answers a USSD whose sendid is not larger than its last

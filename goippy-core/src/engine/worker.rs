@@ -2,7 +2,8 @@
 //! its queue (`queue.rs`) and runs them.
 //!
 //! A channel is one SIM, and a SIM cannot send an SMS while it runs a USSD
-//! session (protocol notes §3.1, "Serialize per channel"), so a channel's
+//! session (docs/goip-protocol.md#sms-session, "One job per channel at a
+//! time"), so a channel's
 //! jobs run one after the other. Different channels have different workers
 //! and run in parallel.
 //!

@@ -1,4 +1,5 @@
-//! Acks: what the server answers to a notification (protocol notes §2.16).
+//! Acks: what the server answers to a notification
+//! (docs/goip-protocol.md#acks-and-retransmission).
 //!
 //! * `req:<count>;…` is answered `reg:<count>;status:200;` — with a **g**,
 //!   and `200` as the newer vendor document and goipcron have it (the GoIP

@@ -1,5 +1,6 @@
 //! `AT:` packets: the modem traffic the GoIP forwards after `ATSTART`
-//! (protocol notes §2.14). They are not acknowledged.
+//! (docs/goip-protocol.md#at-tunnel-and-other-tags). They are not
+//! acknowledged.
 //!
 //! The line after `receive:` is the rest of the datagram, like an SMS body:
 //! AT command lines contain `;` (`ATD123;`) and `:` (`+CREG: 0,1`).

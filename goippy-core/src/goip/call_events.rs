@@ -1,7 +1,7 @@
 //! Notifications about calls on a line: `STATE:` (call state changed),
 //! `RECORD:` (a call started), `HANGUP:` (a call ended, with the cause),
 //! `EXPIRY:` (how long it lasted) and `REMAIN:` (call-time budget left)
-//! — protocol notes §2.4–§2.8.
+//! — docs/goip-protocol.md#call-events.
 //!
 //! goippy does not carry calls, but it logs them and shows the line state,
 //! and every one of these must be acknowledged or the GoIP repeats it.
@@ -120,18 +120,30 @@ impl fmt::Display for LineState {
     }
 }
 
-/// Which way a call goes (`dir:1` / `dir:2`).
+/// Which way a call goes (`dir:1` / `dir:2`). The store keeps it too, as
+/// its code in `goippy_calls.direction` and by name in the spool.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "daemon", derive(serde::Serialize, serde::Deserialize))]
 pub enum CallDirection {
     Incoming,
     Outgoing,
 }
 
 impl CallDirection {
+    /// The GoIP's `dir:` number, also the value in `goippy_calls.direction`.
     pub fn code(self) -> u8 {
         match self {
             CallDirection::Incoming => 1,
             CallDirection::Outgoing => 2,
+        }
+    }
+
+    /// The direction a `dir:` number (or a stored code) names.
+    pub fn from_code(code: i64) -> Option<CallDirection> {
+        match code {
+            1 => Some(CallDirection::Incoming),
+            2 => Some(CallDirection::Outgoing),
+            _ => None,
         }
     }
 }

@@ -1,5 +1,6 @@
-//! Commands: what the server sends a GoIP (protocol notes §3), written by the
-//! engine and read by the simulator.
+//! Commands: what the server sends a GoIP, written by the engine and read
+//! by the simulator (see docs/goip-protocol.md#sms-session and the
+//! sections #oneshot-sms, #ussd and #control-commands).
 //!
 //! Every value that becomes a token is checked when the command is encoded:
 //! a number, password, code or value with a space or line break is refused

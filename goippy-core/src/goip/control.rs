@@ -1,4 +1,5 @@
-//! The status and control commands of protocol notes §3.4 that share one
+//! The status and control commands (docs/goip-protocol.md#control-commands)
+//! that share one
 //! shape: `<cmd> <sendid> [<value>] <password>` out, and
 //! `<cmd> <sendid> [<value>] [ok]` or `ERROR <sendid> <text>` back.
 //!
@@ -34,8 +35,8 @@ pub enum ControlKind {
     SvrRebootModule,
     /// `svr_reboot_dev`: reboot the whole GoIP.
     SvrRebootDev,
-    /// `module_ctl_i <1|0>`: enable (1) or disable (0; V-EN says 2) this
-    /// channel's module.
+    /// `module_ctl_i <1|0>`: enable (1) or disable (0; [EN23] says 2, see
+    /// docs/goip-protocol.md#control-commands) this channel's module.
     ModuleCtlI,
     /// `module_ctl <digits>`: one digit per channel, 1 enable, 0 disable,
     /// 2 leave as is.

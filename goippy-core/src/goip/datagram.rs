@@ -210,8 +210,8 @@ mod tests {
 
     #[test]
     fn passwords_are_redacted_in_real_captures() {
-        // Protocol notes §2: a keepalive (`pass:`) and notifications
-        // (`password:`), as real devices send them.
+        // A keepalive (`pass:`) and notifications (`password:`), as real
+        // devices send them (docs/goip-protocol.md#keepalive, #receive).
         for (capture, expected) in [
             (
                 "req:27;id:gw1_ch1;pass:secret;num:;signal:29;gsm_status:LOGIN;\

@@ -177,8 +177,9 @@ mod tests {
 
     #[test]
     fn parse_errors_never_quote_a_password() {
-        // Real captures (protocol notes §2), broken the way a datagram can
-        // be: junk before the tag, a space in it, a recvid run into fields.
+        // Real captures (docs/goip-protocol.md#keepalive, #receive), broken
+        // the way a datagram can be: junk before the tag, a space in it, a
+        // recvid run into fields.
         for datagram in [
             &b"\r;RECEIVE:1571812849;id:goip-1;password:goip;srcnum:1380013800;msg:x"[..],
             b"RECEIVE 1571812849;id:goip-1;password:goip;srcnum:1380013800;msg:x",

@@ -1,7 +1,8 @@
 //! The `key:value;key:value` part of colon-style packets (notifications and
 //! the `GSM:` reply), read and written by the same rules.
 //!
-//! The rules come from what real firmware sends (protocol notes §2 and §5):
+//! The rules come from what real firmware sends
+//! (docs/goip-protocol.md#reading-a-notification and #quirks):
 //! * fields are separated by `;` and split on their **first** `:` only,
 //!   because values contain colons and spaces (`CELLINFO:LAC:7E5,CELL ID:5E5B`,
 //!   `gsm_remain_state:INCOMING:+380…`, `pro:CHINA UNICOM GSM`);

@@ -1,4 +1,5 @@
-//! The reply to the `GSM <sendid> <password>` query (V-CN):
+//! The reply to the `GSM <sendid> <password>` query ([CN], see
+//! docs/goip-protocol.md#control-commands):
 //! `GSM:<sendid>;get_gsm_num:…;get_exp_time:…;get_remain_time:…;
 //! get_gsm_state:…;imei:…;out_call_interval:…;module_down:<0|1>`.
 //!

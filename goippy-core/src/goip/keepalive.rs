@@ -1,4 +1,5 @@
-//! The `req:` registration/keepalive every channel sends every 30 s (§2.1).
+//! The `req:` registration/keepalive every channel sends every 30 s
+//! (docs/goip-protocol.md#keepalive).
 //!
 //! Every field is kept as the raw string it arrived as (`None` when absent:
 //! old firmware sends only `num` and `signal`), because firmware versions

@@ -1,7 +1,8 @@
 //! The GoIP "SMS server" wire format: parsing and formatting only, no I/O.
 //!
 //! A GoIP channel and its SMS server exchange plain-text UDP datagrams in two
-//! shapes (see `goip-protocol.md`, which this module follows to the letter):
+//! shapes (see docs/goip-protocol.md#datagram-shapes; this module follows
+//! that file to the letter):
 //!
 //! * **colon style**, `TAG:<id>;key:value;…` — the GoIP's *notifications*
 //!   (keepalive `req:`, `RECEIVE:`, `DELIVER:`, call and radio events, …),
@@ -32,6 +33,7 @@
 mod ack;
 mod at_tunnel;
 mod call_events;
+mod cms_error;
 mod command;
 mod control;
 mod datagram;
@@ -51,6 +53,7 @@ pub use at_tunnel::AtOutput;
 pub use call_events::{
     CallDirection, Expiry, Hangup, LineState, Record, Remain, RemainTime, State,
 };
+pub use cms_error::cms_error_text;
 pub use command::{CfMode, CfReason, Command};
 pub use control::ControlKind;
 pub use datagram::{Datagram, escape_for_log, redacted_for_log};

@@ -1,5 +1,6 @@
 //! Notifications: what a GoIP sends on its own, `TAG:<id>;key:value;…`
-//! (protocol notes §2), and how each is acknowledged.
+//! (docs/goip-protocol.md#reading-a-notification), and how each is
+//! acknowledged (#acks-and-retransmission).
 //!
 //! A notification is an envelope (tag, id, channel id, password) around a
 //! kind-specific body. The envelope is read the same way for every tag — tag

@@ -1,7 +1,7 @@
 //! Notifications about the radio side of a channel: `CELLS:` (neighbour
 //! list, the answer to `get_cells_list`), `BCCH:` (neighbours, sent while
 //! idle), `CELLINFO:` (serving cell) and `CGATT:` (packet-service attach)
-//! — protocol notes §2.10–§2.13.
+//! — docs/goip-protocol.md#radio-events.
 
 use super::error::{FormatError, Problem};
 use super::fields::{FieldWriter, Fields};

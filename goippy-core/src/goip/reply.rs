@@ -1,5 +1,5 @@
-//! Replies: what a GoIP answers to a command (protocol notes §3), read by
-//! the engine and written by the simulator.
+//! Replies: what a GoIP answers to a command (docs/goip-protocol.md#replies),
+//! read by the engine and written by the simulator.
 //!
 //! Replies are routed by their sendid, the second token (for the colon-style
 //! `GSM:` reply, the id after the colon). The parser is lenient where the

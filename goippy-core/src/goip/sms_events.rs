@@ -1,6 +1,6 @@
 //! Notifications about messages: `RECEIVE:` (an inbound SMS), `DELIVER:`
 //! (a delivery report for an SMS we sent) and `USSN:` (USSD text the network
-//! pushed) — protocol notes §2.2, §2.3 and §2.9.
+//! pushed) — docs/goip-protocol.md#receive, #deliver and #ussn.
 //!
 //! The body (`msg:`) is the rest of the datagram, byte for byte: the GoIP does
 //! not escape it, so `;`, `:`, CR and LF inside it are text. It is only

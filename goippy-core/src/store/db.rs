@@ -431,6 +431,8 @@ impl Db {
     /// Adopts a database of the original goippy (`store/legacy.rs`), then
     /// runs the migrations of this dialect.
     pub(crate) async fn migrate(&self) -> Result<(), StoreError> {
+        // COMPAT: an original goippy's database is first brought to migration
+        // 0001's starting point; see store/legacy.rs for when this can go.
         super::legacy::adopt(self).await?;
         let run = match self {
             Db::Sqlite(pool) => {

@@ -21,9 +21,9 @@ use crate::number::NumberRules;
 
 use super::Store;
 use super::error::StoreError;
-use super::ratelimit::RateLimited;
 use super::records::Gateway;
 use crate::config::gateway::DestinationAcl;
+use crate::util::{SharedWarnLimiter, lock, read_lock, write_lock};
 
 /// How often the snapshot is reloaded by default.
 pub const DEFAULT_REFRESH: Duration = Duration::from_secs(5);
@@ -122,7 +122,7 @@ impl Drop for RefreshTask {
     }
 }
 
-static RELOAD_FAILED: RateLimited = RateLimited::new(Duration::from_secs(60));
+static RELOAD_FAILED: SharedWarnLimiter = SharedWarnLimiter::new(Duration::from_secs(60));
 
 impl GatewayDirectory {
     /// Loads the enabled gateways. `rules` decide which written forms of a
@@ -204,11 +204,7 @@ impl GatewayDirectory {
         let count = next.by_ext.len();
         let previous = self.snapshot();
         report_changes(&previous, &next);
-        *self
-            .shared
-            .snapshot
-            .write()
-            .unwrap_or_else(|p| p.into_inner()) = Arc::new(next);
+        *write_lock(&self.shared.snapshot) = Arc::new(next);
         count
     }
 
@@ -223,11 +219,7 @@ impl GatewayDirectory {
         if number.is_empty() {
             return false;
         }
-        let mut guard = self
-            .shared
-            .snapshot
-            .write()
-            .unwrap_or_else(|p| p.into_inner());
+        let mut guard = write_lock(&self.shared.snapshot);
         let Some(current) = guard.by_goip_id.get(goip_id) else {
             return false;
         };
@@ -278,13 +270,7 @@ impl GatewayDirectory {
     }
 
     fn snapshot(&self) -> Arc<Snapshot> {
-        Arc::clone(
-            &self
-                .shared
-                .snapshot
-                .read()
-                .unwrap_or_else(|p| p.into_inner()),
-        )
+        Arc::clone(&read_lock(&self.shared.snapshot))
     }
 
     pub fn gateway_by_goip_id(&self, goip_id: &str) -> Option<Arc<ActiveGateway>> {
@@ -392,9 +378,4 @@ fn cache_digest(gateways: &[Gateway]) -> u64 {
             .hash(&mut h);
     }
     h.finish()
-}
-
-/// The poison-tolerant lock of a std mutex held only for a moment.
-fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|p| p.into_inner())
 }

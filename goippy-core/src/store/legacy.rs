@@ -14,6 +14,10 @@
 //! keepalive rewrites) are reduced to the newest. Two extensions sharing one
 //! goip_id cannot be resolved automatically; that stops start-up with a
 //! message saying which ones.
+//!
+//! COMPAT: serves databases the original goippy created (and its shipped
+//! `schema.sql`); it can go once no such database is left unmigrated, i.e.
+//! when every installation has started a goippy that ran the migrations.
 
 use super::db::{Db, Dialect, Sql};
 use super::error::StoreError;

@@ -17,7 +17,8 @@ use super::apply::insert_notice;
 use super::db::{Sql, Tx};
 use super::records::{CallEvent, CallRecord, InboundRecord, LogId, NoticeRecord, STATUS_INBOX};
 use super::time::Timestamp;
-use super::writer::{Outcome, body_hash};
+use super::writer::Outcome;
+use crate::util::body_hash_column;
 
 /// How far back an EXPIRY looks for the call it ends.
 const CALL_LOOKBACK: Duration = Duration::from_secs(2 * 3600);
@@ -36,7 +37,7 @@ pub(super) async fn inbound(
     now: Timestamp,
     dedup_window: Duration,
 ) -> Result<Outcome, sqlx::Error> {
-    let key = DedupKey {
+    let key = DedupRow {
         goip_id: &record.goip_id,
         tag: record.kind.tag(),
         recvid: record.recvid,
@@ -131,11 +132,11 @@ pub(super) async fn call(
     now: Timestamp,
     dedup_window: Duration,
 ) -> Result<Outcome, sqlx::Error> {
-    let key = c.recvid.map(|recvid| DedupKey {
+    let key = c.recvid.map(|recvid| DedupRow {
         goip_id: &c.goip_id,
         tag: c.event.name(),
         recvid,
-        body_hash: body_hash(&c.event.dedup_text()),
+        body_hash: body_hash_column(&c.event.dedup_text()),
     });
     if let Some(key) = &key
         && let Some(id) = earlier_copy(tx, key, c.at.minus(dedup_window)).await?
@@ -180,7 +181,7 @@ pub(super) async fn call(
 }
 
 /// A `goippy_dedup` key: (channel, tag, recvid, hash of what it says).
-struct DedupKey<'a> {
+struct DedupRow<'a> {
     goip_id: &'a str,
     tag: &'a str,
     recvid: i64,
@@ -196,7 +197,7 @@ struct DedupKey<'a> {
 /// can take its place under the unique index.
 async fn earlier_copy(
     tx: &mut Tx<'_>,
-    key: &DedupKey<'_>,
+    key: &DedupRow<'_>,
     since: Timestamp,
 ) -> Result<Option<i64>, sqlx::Error> {
     tx.query(
@@ -225,7 +226,7 @@ async fn earlier_copy(
 /// Stores the dedup key of the row `id` just written.
 async fn insert_key(
     tx: &mut Tx<'_>,
-    key: &DedupKey<'_>,
+    key: &DedupRow<'_>,
     id: i64,
     now: Timestamp,
 ) -> Result<(), sqlx::Error> {
@@ -247,9 +248,12 @@ async fn insert_key(
 /// Adds a call event's row to `goippy_calls`; returns its id.
 async fn insert_call(tx: &mut Tx<'_>, c: &CallRecord) -> Result<i64, sqlx::Error> {
     let (direction, remote, cause, duration) = match &c.event {
-        CallEvent::Record { direction, remote } => {
-            (direction.map(|d| d.code()), Some(remote), None, None)
-        }
+        CallEvent::Record { direction, remote } => (
+            direction.map(|d| i64::from(d.code())),
+            Some(remote),
+            None,
+            None,
+        ),
         CallEvent::Hangup { remote, cause } => (None, Some(remote), Some(cause), None),
         CallEvent::Expiry { seconds } => (None, None, None, Some(*seconds)),
     };

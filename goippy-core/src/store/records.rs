@@ -11,6 +11,7 @@ use std::net::SocketAddr;
 use serde::{Deserialize, Serialize};
 
 use crate::config::Secret;
+use crate::goip::CallDirection;
 
 use super::time::Timestamp;
 
@@ -119,31 +120,6 @@ impl StateUpdate {
     }
 }
 
-/// `dir:` of a RECORD.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub enum CallDirection {
-    Incoming,
-    Outgoing,
-}
-
-impl CallDirection {
-    /// The value in `goippy_calls.direction` (the GoIP's own `dir:` numbers).
-    pub fn code(self) -> i64 {
-        match self {
-            CallDirection::Incoming => 1,
-            CallDirection::Outgoing => 2,
-        }
-    }
-
-    pub fn from_code(code: i64) -> Option<CallDirection> {
-        match code {
-            1 => Some(CallDirection::Incoming),
-            2 => Some(CallDirection::Outgoing),
-            _ => None,
-        }
-    }
-}
-
 /// A call event from the GoIP.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum CallEvent {
@@ -194,7 +170,7 @@ pub fn recvid_number(recvid: &str) -> i64 {
     if let Ok(n) = recvid.trim().parse::<i64>() {
         return n;
     }
-    i64::from_be_bytes(crate::engine::body_hash(recvid.as_bytes()).to_be_bytes()) & i64::MAX
+    crate::util::body_hash_column(recvid) & i64::MAX
 }
 
 /// One call event to log in `goippy_calls`.

@@ -10,10 +10,11 @@
 //! having a twin here.
 
 use crate::config::Secret;
+use crate::goip::CallDirection;
 
 use super::records::{
-    CallDirection, CallEntry, DeliveryReportInfo, Gateway, InboxItem, LogId, LogKind, NoticeInfo,
-    OutboundKind, OutboundRef, OutboxItem, OutboxState,
+    CallEntry, DeliveryReportInfo, Gateway, InboxItem, LogId, LogKind, NoticeInfo, OutboundKind,
+    OutboundRef, OutboxItem, OutboxState,
 };
 use super::time::Timestamp;
 

@@ -81,7 +81,7 @@ pub struct ChatToContact {
 
 /// Why a message without anything to forward is dropped.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Signal {
+pub enum ChatSignal {
     /// XEP-0085 chat state (composing, active…).
     ChatState,
     /// XEP-0333 chat marker (displayed…).
@@ -151,7 +151,7 @@ pub enum Intent {
     /// Nothing to forward; dropped silently.
     Signal {
         env: Envelope,
-        signal: Signal,
+        signal: ChatSignal,
     },
     /// The user's client confirms one of goippy's messages (XEP-0184).
     ReceiptFromUser {
@@ -320,7 +320,7 @@ fn classify_message(m: Message, addressing: &Addressing) -> Intent {
         MessageType::Headline => {
             return Intent::Signal {
                 env,
-                signal: Signal::Headline,
+                signal: ChatSignal::Headline,
             };
         }
         MessageType::Groupchat => {
@@ -343,11 +343,11 @@ fn classify_message(m: Message, addressing: &Addressing) -> Intent {
             };
         }
         let signal = if m.payloads.iter().any(|p| p.has_ns(ns::CHATSTATES)) {
-            Signal::ChatState
+            ChatSignal::ChatState
         } else if m.payloads.iter().any(|p| p.has_ns(ns::DISPLAYED_MARKERS)) {
-            Signal::Marker
+            ChatSignal::Marker
         } else {
-            Signal::Empty
+            ChatSignal::Empty
         };
         return Intent::Signal { env, signal };
     };
@@ -587,14 +587,14 @@ mod tests {
         let cases = [
             (
                 "<active xmlns='http://jabber.org/protocol/chatstates'/>",
-                Signal::ChatState,
+                ChatSignal::ChatState,
             ),
             (
                 "<displayed xmlns='urn:xmpp:chat-markers:0' id='x'/>",
-                Signal::Marker,
+                ChatSignal::Marker,
             ),
-            ("", Signal::Empty),
-            ("<body>   </body>", Signal::Empty),
+            ("", ChatSignal::Empty),
+            ("<body>   </body>", ChatSignal::Empty),
         ];
         for (payload, expected) in cases {
             let intent = classify_xml(&format!(
@@ -611,7 +611,7 @@ mod tests {
         assert!(matches!(
             intent,
             Intent::Signal {
-                signal: Signal::Headline,
+                signal: ChatSignal::Headline,
                 ..
             }
         ));

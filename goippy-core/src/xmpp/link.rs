@@ -9,7 +9,7 @@
 //! business logic: deciding what a stanza means is [`super::intent`]'s job,
 //! answering it the bridge's.
 //!
-//! Shaped by what tokio-xmpp 6 does (see the team's notes, D1 and Step 3):
+//! Shaped by what tokio-xmpp 6 does (see docs/architecture.md#the-xmpp-link):
 //!
 //! * **Silence is not death.** The stream reader reports a *soft timeout*
 //!   after `read_timeout` of silence; `Component` turns that into "end of
@@ -67,9 +67,9 @@ use tokio_xmpp::xmlstream::{
 
 use crate::config::{Secret, XmppSettings};
 
-use super::backoff::Backoff;
 use super::connect::{self, ComponentStream, ConnectError, DialTarget};
 use super::text::sanitize_element;
+use crate::util::Backoff;
 
 /// How the link connects and how patient it is.
 #[derive(Debug, Clone)]
@@ -195,7 +195,7 @@ pub enum SendError {
 
 type Done = oneshot::Sender<Result<(), SendError>>;
 
-enum Command {
+enum LinkCommand {
     Send {
         stanza: Box<Stanza>,
         confirm: bool,
@@ -210,15 +210,15 @@ enum Command {
 /// shuts the link down.
 #[derive(Debug, Clone)]
 pub struct XmppHandle {
-    commands: mpsc::Sender<Command>,
+    commands: mpsc::Sender<LinkCommand>,
     state: watch::Receiver<LinkState>,
 }
 
-impl std::fmt::Debug for Command {
+impl std::fmt::Debug for LinkCommand {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Command::Send { confirm, .. } => write!(f, "Send {{ confirm: {confirm} }}"),
-            Command::Shutdown { .. } => f.write_str("Shutdown"),
+            LinkCommand::Send { confirm, .. } => write!(f, "Send {{ confirm: {confirm} }}"),
+            LinkCommand::Shutdown { .. } => f.write_str("Shutdown"),
         }
     }
 }
@@ -255,7 +255,12 @@ impl XmppHandle {
     /// resolves when it has stopped. Later sends fail with [`SendError::Stopped`].
     pub async fn shutdown(&self) {
         let (done, stopped) = oneshot::channel();
-        if self.commands.send(Command::Shutdown { done }).await.is_ok() {
+        if self
+            .commands
+            .send(LinkCommand::Shutdown { done })
+            .await
+            .is_ok()
+        {
             let _ = stopped.await;
         }
     }
@@ -267,7 +272,7 @@ impl XmppHandle {
             LinkState::Stopped => return Err(SendError::Stopped),
         }
         let (done, result) = oneshot::channel();
-        let command = Command::Send {
+        let command = LinkCommand::Send {
             stanza: Box::new(stanza),
             confirm,
             done,
@@ -318,7 +323,7 @@ impl XmppLink {
 
 struct LinkTask {
     config: LinkConfig,
-    commands: mpsc::Receiver<Command>,
+    commands: mpsc::Receiver<LinkCommand>,
     inbound: mpsc::Sender<Inbound>,
     state: watch::Sender<LinkState>,
     /// Inbound items read but not yet taken by the consumer, oldest first.
@@ -453,8 +458,8 @@ impl LinkTask {
                 },
                 command = self.commands.recv() => match command {
                     None => return Waited::Stop(Stop::HandlesDropped),
-                    Some(Command::Shutdown { done }) => return Waited::Stop(Stop::Shutdown(done)),
-                    Some(Command::Send { done, .. }) => {
+                    Some(LinkCommand::Shutdown { done }) => return Waited::Stop(Stop::Shutdown(done)),
+                    Some(LinkCommand::Send { done, .. }) => {
                         let _ = done.send(Err(SendError::NotConnected));
                     }
                 },
@@ -481,10 +486,10 @@ impl LinkTask {
         // Anything still queued learns that the link is gone.
         while let Ok(command) = self.commands.try_recv() {
             match command {
-                Command::Send { done, .. } => {
+                LinkCommand::Send { done, .. } => {
                     let _ = done.send(Err(SendError::Stopped));
                 }
-                Command::Shutdown { done } => {
+                LinkCommand::Shutdown { done } => {
                     let _ = done.send(());
                 }
             }
@@ -537,7 +542,7 @@ struct Session<'a> {
 /// What woke a session up.
 #[allow(clippy::large_enum_variant)] // short-lived, moved once
 enum Event {
-    Command(Option<Command>),
+    LinkCommand(Option<LinkCommand>),
     ConsumerGone,
     Read(Option<Result<FallibleStreamElement, ReadError>>),
     PingOverdue,
@@ -608,7 +613,7 @@ impl<'a> Session<'a> {
                 .map(|p| p.sent + self.link.config.response_timeout);
             let event = tokio::select! {
                 biased;
-                command = self.link.commands.recv() => Event::Command(command),
+                command = self.link.commands.recv() => Event::LinkCommand(command),
                 permit = self.link.inbound.reserve(), if has_backlog => match permit {
                     Ok(permit) => {
                         if let Some(item) = self.link.backlog.pop_front() {
@@ -622,11 +627,11 @@ impl<'a> Session<'a> {
                 _ = sleep_until_or_never(ping_deadline) => Event::PingOverdue,
             };
             let outcome = match event {
-                Event::Command(None) => Err(SessionEnd::Stop(Stop::HandlesDropped)),
-                Event::Command(Some(Command::Shutdown { done })) => {
+                Event::LinkCommand(None) => Err(SessionEnd::Stop(Stop::HandlesDropped)),
+                Event::LinkCommand(Some(LinkCommand::Shutdown { done })) => {
                     Err(SessionEnd::Stop(Stop::Shutdown(done)))
                 }
-                Event::Command(Some(Command::Send {
+                Event::LinkCommand(Some(LinkCommand::Send {
                     stanza,
                     confirm,
                     done,

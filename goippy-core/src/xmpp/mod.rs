@@ -2,7 +2,7 @@
 //!
 //! Layers, from the wire up:
 //! * [`link`] keeps the component stream to Prosody up (with [`connect`]
-//!   and [`backoff`]): stanzas in, confirmed sends out, state changes;
+//!   and [`crate::util::Backoff`]): stanzas in, confirmed sends out, state changes;
 //! * [`intent`] turns each inbound stanza into what it asks for, purely;
 //! * [`service`] answers what needs no business decision (disco, XEP-0100,
 //!   pings, refusals), using the builders [`disco`], [`gateway`];
@@ -46,7 +46,6 @@
 //! ```
 
 pub mod address;
-pub mod backoff;
 pub mod connect;
 pub mod disco;
 pub mod failure;

@@ -44,7 +44,7 @@ use super::text::xml_safe;
 
 /// What kind of text arrived from the GSM side.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum InboundKind {
+pub enum ChatKind {
     /// An SMS: the body as received.
     Sms,
     /// A USSD answer or network-initiated USSD: the body gets `[USSD] `.
@@ -64,7 +64,7 @@ pub struct InboundChat {
     /// A stable id (e.g. derived from the inbox row).
     pub id: String,
     pub text: String,
-    pub kind: InboundKind,
+    pub kind: ChatKind,
     /// When the SMS reached goippy: becomes an XEP-0203 delay stamp.
     pub received_at: Option<SystemTime>,
     /// The sender name as the network sent it ("Swedbank"), for display.
@@ -79,7 +79,7 @@ impl InboundChat {
             to,
             id: id.into(),
             text: text.into(),
-            kind: InboundKind::Sms,
+            kind: ChatKind::Sms,
             received_at: None,
             sender_name: None,
         }
@@ -88,7 +88,7 @@ impl InboundChat {
     /// A USSD text from `from` (the gateway's own number) to `to`.
     pub fn ussd(from: BareJid, to: Jid, id: impl Into<String>, text: impl Into<String>) -> Self {
         InboundChat {
-            kind: InboundKind::Ussd,
+            kind: ChatKind::Ussd,
             ..Self::sms(from, to, id, text)
         }
     }
@@ -106,8 +106,8 @@ impl InboundChat {
     /// The message; `component` is named as the entity that delayed it.
     pub fn build(&self, component: &BareJid) -> Message {
         let body = match self.kind {
-            InboundKind::Sms => xml_safe(&self.text).into_owned(),
-            InboundKind::Ussd => format!("{USSD_PREFIX}{}", xml_safe(&self.text)),
+            ChatKind::Sms => xml_safe(&self.text).into_owned(),
+            ChatKind::Ussd => format!("{USSD_PREFIX}{}", xml_safe(&self.text)),
         };
         let mut message = Message::chat(Some(self.to.clone())).with_body(Lang::new(), body);
         message.from = Some(Jid::from(self.from.clone()));

@@ -8,7 +8,7 @@
 //! The process is stopped by PID when the guard is dropped, also when a test
 //! fails; [`Prosody::log`] returns everything it logged, for failure messages.
 //!
-//! The configuration follows the recipe in the team's Prosody notes (Step 1):
+//! The configuration follows docs/architecture.md#the-throwaway-prosody:
 //! no TLS (plaintext c2s with PLAIN allowed), no s2s, internal storage, and
 //! `run_as_root = true` when the tests run as root, because Prosody refuses
 //! to start as root otherwise.

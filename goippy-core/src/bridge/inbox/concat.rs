@@ -3,10 +3,10 @@
 //!
 //! Some GoIP firmware passes each segment of a concatenated SMS on as a
 //! RECEIVE of its own, without the header that numbers the parts
-//! (`goip-protocol.md` §4.3), so all goippy sees is consecutive SMS from one
-//! sender. The one piece of evidence left is length: a part that is not the
-//! last is as long as a segment can be — 153 GSM-7 septets or 67 UCS-2
-//! units ([`crate::segments`]), or one unit less when the character that
+//! (docs/goip-protocol.md#long-sms), so all goippy sees is consecutive SMS
+//! from one sender. The one piece of evidence left is length: a part that
+//! is not the last is as long as a segment can be — 153 GSM-7 septets or 67
+//! UCS-2 units ([`crate::segments`]), or one unit less when the character that
 //! would have filled it costs two (an escape like `€`, an emoji), which
 //! phones never cut in two. Hence the rule:
 //!

@@ -3,11 +3,11 @@
 //!
 //! Marking a row can fail for good for that one row — a trigger that
 //! refuses the update, MySQL's 1114 "table is full", a damaged page: the
-//! writer gives such an error back instead of retrying it
-//! (`store/writer.rs`), and the row stays in the inbox. Read again every
-//! round, it would be sent again every round: the same SMS every 30 s,
-//! for as long as the cause lasts. So the pump remembers such a row as
-//! sent: it is not sent again while goippy runs, its mark is retried now
+//! writer gives such an error back instead of retrying it (`store/writer/`,
+//! "One bad row does not block the rest"), and the row stays in the inbox.
+//! Read again every round, it would be sent again every round: the same SMS
+//! every 30 s, for as long as the cause lasts. So the pump remembers such a
+//! row as sent: it is not sent again while goippy runs, its mark is retried now
 //! and then ([`Unmarked::due`]; the cause may be fixed meanwhile), and the
 //! operator learns of it in the log, at most once a minute whatever the
 //! number of rows. "Marked delivered only once Prosody confirmed it" still
@@ -21,8 +21,8 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use crate::engine::warn_limit::WarnLimiter;
 use crate::store::{InboxItem, LogId, StoreError};
+use crate::util::WarnLimiter;
 
 /// Rows remembered at most.
 pub(super) const MAX_ROWS: usize = 4096;

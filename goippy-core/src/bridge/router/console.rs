@@ -58,8 +58,8 @@ use crate::xmpp::link::StanzaKind;
 use crate::xmpp::reply;
 
 use super::super::Context;
-use super::super::bot::{self, Command, Liveness, StateSource};
-use super::{Decision, Job};
+use super::super::bot::{self, BotCommand, Liveness, StateSource};
+use super::{Decision, StoreJob};
 
 /// How long `status` and `log` may take in all, the wait for queued writes
 /// included.
@@ -107,14 +107,14 @@ pub(super) fn decide(gateway: Arc<ActiveGateway>, chat: ChatToContact) -> Decisi
         Decision::Reply(stanzas)
     };
     match command {
-        Command::Help => answered_now(bot::render_help(&chat.node)),
-        Command::Invalid(text) => answered_now(bot::render_unknown(&text)),
-        Command::Status | Command::Log(_) => {
+        BotCommand::Help => answered_now(bot::render_help(&chat.node)),
+        BotCommand::Invalid(text) => answered_now(bot::render_unknown(&text)),
+        BotCommand::Status | BotCommand::Log(_) => {
             let taken = receipt();
             Decision::Queue {
-                job: Box::new(Job::Read(Read {
+                job: Box::new(StoreJob::Read(Read {
                     what: match command {
-                        Command::Log(n) => ReadKind::Log(n),
+                        BotCommand::Log(n) => ReadKind::Log(n),
                         _ => ReadKind::Status,
                     },
                     env,
@@ -123,7 +123,7 @@ pub(super) fn decide(gateway: Arc<ActiveGateway>, chat: ChatToContact) -> Decisi
                 taken,
             }
         }
-        Command::Ussd(code) => Decision::queue(Job::Enqueue {
+        BotCommand::Ussd(code) => Decision::queue(StoreJob::Enqueue {
             record: OutboundRecord {
                 ext: gateway.ext.clone(),
                 goip_id: gateway.goip_id.clone(),
@@ -285,12 +285,12 @@ fn answer(env: &Envelope, text: String) -> Vec<Stanza> {
     vec![Stanza::from(reply::chat(&me, &env.from, &text))]
 }
 
-fn command_name(c: &Command) -> &'static str {
+fn command_name(c: &BotCommand) -> &'static str {
     match c {
-        Command::Status => "status",
-        Command::Log(_) => "log",
-        Command::Help => "help",
-        Command::Ussd(_) => "ussd",
-        Command::Invalid(_) => "invalid",
+        BotCommand::Status => "status",
+        BotCommand::Log(_) => "log",
+        BotCommand::Help => "help",
+        BotCommand::Ussd(_) => "ussd",
+        BotCommand::Invalid(_) => "invalid",
     }
 }

@@ -30,7 +30,7 @@
 //! the gateway directory, the engine's channel registry, the addressing —
 //! and answers at once whatever needs no store: everything of step 1,
 //! presence, the component's help, refusals, `help`. Only what touches the
-//! store becomes a [`Job`] in its sender's lane (`lanes.rs`): one lane per
+//! store becomes a [`StoreJob`] in its sender's lane (`lanes.rs`): one lane per
 //! sender (bare JID) for outbox writes, which therefore enter the outbox in
 //! the order written, and one for console reads, which so never wait behind
 //! an outbox write and are bounded in time themselves. Lanes of different
@@ -109,7 +109,7 @@ pub(crate) async fn run(ctx: Arc<Context>, mut inbound: mpsc::Receiver<Inbound>)
         refusals: RefusalLog::default(),
     });
     let for_jobs = router.clone();
-    let mut lanes = Lanes::new(LIMITS, move |job: Job| {
+    let mut lanes = Lanes::new(LIMITS, move |job: StoreJob| {
         let router = for_jobs.clone();
         async move {
             let env = job.env().clone();
@@ -150,11 +150,14 @@ enum Decision {
     Reply(Vec<Stanza>),
     /// Run this in its sender's lane, and once the lane has taken it send
     /// `taken` (a console command's receipt).
-    Queue { job: Box<Job>, taken: Vec<Stanza> },
+    Queue {
+        job: Box<StoreJob>,
+        taken: Vec<Stanza>,
+    },
 }
 
 impl Decision {
-    fn queue(job: Job) -> Decision {
+    fn queue(job: StoreJob) -> Decision {
         Decision::Queue {
             job: Box::new(job),
             taken: Vec::new(),
@@ -164,7 +167,7 @@ impl Decision {
 
 /// Work that waits on the store.
 #[derive(Debug)]
-enum Job {
+enum StoreJob {
     /// An SMS or a USSD request to commit to the outbox.
     Enqueue {
         env: Envelope,
@@ -182,41 +185,41 @@ enum LaneKind {
     Reads,
 }
 
-impl Job {
+impl StoreJob {
     fn env(&self) -> &Envelope {
         match self {
-            Job::Enqueue { env, .. } => env,
-            Job::Read(read) => &read.env,
+            StoreJob::Enqueue { env, .. } => env,
+            StoreJob::Read(read) => &read.env,
         }
     }
 
     fn lane(&self) -> (BareJid, LaneKind) {
         let kind = match self {
-            Job::Enqueue { .. } => LaneKind::Outbox,
-            Job::Read(_) => LaneKind::Reads,
+            StoreJob::Enqueue { .. } => LaneKind::Outbox,
+            StoreJob::Read(_) => LaneKind::Reads,
         };
         (self.env().sender(), kind)
     }
 
     async fn run(self, router: &Router) -> Vec<Stanza> {
         match self {
-            Job::Enqueue {
+            StoreJob::Enqueue {
                 env,
                 record,
                 receipt_requested,
             } => router.enqueue(&env, record, receipt_requested).await,
-            Job::Read(read) => console::read(&router.ctx, read).await,
+            StoreJob::Read(read) => console::read(&router.ctx, read).await,
         }
     }
 }
 
-impl Weighed for Job {
+impl Weighed for StoreJob {
     fn weight(&self) -> usize {
         let env = |e: &Envelope| {
             e.from.as_str().len() + e.to.as_str().len() + e.id.as_ref().map_or(0, String::len)
         };
         let own = match self {
-            Job::Enqueue { env: e, record, .. } => {
+            StoreJob::Enqueue { env: e, record, .. } => {
                 env(e)
                     + record.ext.len()
                     + record.goip_id.len()
@@ -225,9 +228,9 @@ impl Weighed for Job {
                     + record.destination.len()
                     + record.body.len()
             }
-            Job::Read(read) => env(&read.env),
+            StoreJob::Read(read) => env(&read.env),
         };
-        std::mem::size_of::<Job>() + own
+        std::mem::size_of::<StoreJob>() + own
     }
 }
 
@@ -334,7 +337,7 @@ impl Router {
             body: chat.body,
             kind: OutboundKind::Sms,
         };
-        Decision::queue(Job::Enqueue {
+        Decision::queue(StoreJob::Enqueue {
             env: chat.env,
             record,
             receipt_requested: chat.receipt_requested,
@@ -409,7 +412,7 @@ impl Router {
     }
 
     /// The answer to a job that did not fit in the lanes.
-    fn busy(&self, job: &Job, full: Full, open_lanes: usize) -> Vec<Stanza> {
+    fn busy(&self, job: &StoreJob, full: Full, open_lanes: usize) -> Vec<Stanza> {
         let env = job.env();
         tracing::debug!(
             from = %env.from,

@@ -4,7 +4,7 @@
 //! journal: a stranger on another server can send thousands of messages a
 //! second to `+N@sms.example.org`. So each sender (bare JID) gets at most one
 //! `refused` line per [`INTERVAL`], and the next line says how many were not
-//! logged meanwhile — the engine's [`WarnLimiter`], one per sender, as the
+//! logged meanwhile — a [`WarnLimiter`], one per sender, as the
 //! UDP side has one for all strangers.
 //!
 //! Memory stays bounded: at most [`TRACKED`] senders are remembered. When a
@@ -18,7 +18,7 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use crate::engine::warn_limit::WarnLimiter;
+use crate::util::{WarnLimiter, lock};
 
 /// At most one `refused` line per sender in this time.
 pub(crate) const INTERVAL: Duration = Duration::from_secs(10);
@@ -80,7 +80,7 @@ impl RefusalLog {
     /// Whether a refusal of `sender` is logged now, and the senders
     /// forgotten to make room (log their counts).
     pub(crate) fn check(&self, sender: &str, now: Instant) -> (Verdict, Vec<Forgotten>) {
-        let mut table = self.table.lock().unwrap_or_else(|p| p.into_inner());
+        let mut table = lock(&self.table);
         let mut forgotten = Vec::new();
         if !table.senders.contains_key(sender) && table.senders.len() >= self.tracked {
             let interval = self.interval;

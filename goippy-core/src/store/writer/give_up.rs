@@ -12,10 +12,10 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use super::super::error::StoreError;
-use super::handle::lock;
 use super::op::{KINDS, Kind};
 use super::unsaved::UnflushedWrites;
 use super::{Database, Writer};
+use crate::util::lock;
 
 /// How long a batch that starts after the give-up instant may take (when
 /// nothing was abandoned yet, the database may well be fine: the shutdown

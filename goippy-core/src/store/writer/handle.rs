@@ -13,19 +13,19 @@ use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
 use super::super::error::StoreError;
-use super::super::ratelimit::RateLimited;
 use super::super::records::StateUpdate;
 use super::super::spool::{Spool, SpoolEntry};
 use super::op::{KINDS, Kind, WriteOp, Written};
 use super::unsaved::{Counted, Counts, UnflushedWrites};
 use super::{Database, GOIP_ACK_WAIT, Writer, WriterConfig};
+use crate::util::{SharedWarnLimiter, lock};
 
-pub(super) type Reply = oneshot::Sender<Result<Written, StoreError>>;
+pub(super) type WriteReply = oneshot::Sender<Result<Written, StoreError>>;
 
 /// A write in the queue, with the caller waiting for it.
-pub(super) struct Job {
+pub(super) struct WriteJob {
     pub op: WriteOp,
-    pub reply: Option<Reply>,
+    pub reply: Option<WriteReply>,
     /// When the spool keeps it if the database has not taken it.
     pub spool_by: Instant,
 }
@@ -103,20 +103,14 @@ impl Shared {
     }
 }
 
-/// A std mutex shared with the task: held only for a map operation, never
-/// across an await, so a poisoned one (a panic elsewhere) is still usable.
-pub(super) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|p| p.into_inner())
-}
-
 /// The submitting side, held by [`super::Store`].
 pub(crate) struct WriterHandle {
-    pub(super) tx: mpsc::Sender<Job>,
+    pub(super) tx: mpsc::Sender<WriteJob>,
     pub(super) shared: Arc<Shared>,
     task: Mutex<Option<JoinHandle<()>>>,
 }
 
-static STATE_DROPPED: RateLimited = RateLimited::new(Duration::from_secs(10));
+static STATE_DROPPED: SharedWarnLimiter = SharedWarnLimiter::new(Duration::from_secs(10));
 /// How the writer starts: the spool and what it already holds (batches a
 /// previous run left), and whether the database is ready for writes.
 pub(crate) struct WriterStart {
@@ -191,7 +185,7 @@ impl WriterHandle {
         self.shared.wake.notify_one();
     }
 
-    pub(super) fn job(&self, op: WriteOp, reply: Option<Reply>) -> Job {
+    pub(super) fn job(&self, op: WriteOp, reply: Option<WriteReply>) -> WriteJob {
         let wait = match op.kind() {
             Kind::Inbound | Kind::Call => self.shared.config.write_wait.min(GOIP_ACK_WAIT),
             _ => self.shared.config.write_wait,
@@ -199,7 +193,7 @@ impl WriterHandle {
         if let WriteOp::Delivered(id) = &op {
             lock(&self.shared.marking).insert(id.0);
         }
-        Job {
+        WriteJob {
             op,
             reply,
             spool_by: Instant::now() + wait,

@@ -77,20 +77,18 @@ use futures::future::BoxFuture;
 use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
 
-use crate::xmpp::backoff::Backoff;
-
 use super::error::{StoreError, is_transient};
-use super::ratelimit::RateLimited;
 use super::records::StateUpdate;
 use super::spool::{Spool, SpoolEntry};
 use super::time::Timestamp;
+use crate::util::{Backoff, SharedWarnLimiter, lock};
 
 pub(crate) use handle::{WriterHandle, WriterStart};
-pub(crate) use op::{BatchFailure, Outcome, Transition, WriteOp, Written, body_hash};
+pub(crate) use op::{BatchFailure, Outcome, Transition, WriteOp, Written};
 pub use unsaved::UnflushedWrites;
 
 use events::{describe, log_committed};
-use handle::{Job, Reply, Shared, lock};
+use handle::{Shared, WriteJob, WriteReply};
 use op::Kind;
 use spooling::sub_spooled;
 
@@ -138,7 +136,7 @@ pub(crate) struct WriterConfig {
 const RETRY_MIN: Duration = Duration::from_millis(100);
 const RETRY_MAX: Duration = Duration::from_secs(5);
 
-static DB_DOWN: RateLimited = RateLimited::new(Duration::from_secs(10));
+static DB_DOWN: SharedWarnLimiter = SharedWarnLimiter::new(Duration::from_secs(10));
 
 /// A batch on its way to the database. `Writer::batches` holds them oldest
 /// first; only the oldest is ever attempted, so they commit in order.
@@ -154,7 +152,7 @@ struct Batch {
     /// The kind of each write (for the counts), by index.
     kinds: Vec<Kind>,
     /// The callers still waiting, by index.
-    replies: Vec<Option<Reply>>,
+    replies: Vec<Option<WriteReply>>,
     /// Its place in the spool, once it is there.
     spooled: Option<i64>,
     /// How many writes of it the spool holds.
@@ -185,7 +183,7 @@ struct Writer<D> {
     database: D,
     spool: Option<Spool>,
     shared: Arc<Shared>,
-    rx: mpsc::Receiver<Job>,
+    rx: mpsc::Receiver<WriteJob>,
     ready: watch::Receiver<bool>,
     batches: VecDeque<Batch>,
     /// The attempt in flight (always at the oldest batch), and when it started.
@@ -211,7 +209,7 @@ impl<D: Database> Writer<D> {
     pub(super) fn new(
         database: D,
         shared: Arc<Shared>,
-        rx: mpsc::Receiver<Job>,
+        rx: mpsc::Receiver<WriteJob>,
         spool: Option<Spool>,
         backlog: Vec<SpoolEntry>,
         ready: watch::Receiver<bool>,
@@ -318,7 +316,7 @@ impl<D: Database> Writer<D> {
 
     /// Takes a write from the queue (and what else is queued, up to a
     /// batch): into a new batch, spooled at once when [`Writer::spooling`].
-    async fn take(&mut self, first: Job) {
+    async fn take(&mut self, first: WriteJob) {
         let jobs = self.queued(vec![first]);
         let with_states = !self.spooling();
         self.form_batch(jobs, with_states);
@@ -330,7 +328,7 @@ impl<D: Database> Writer<D> {
     }
 
     /// `jobs` and what else waits in the queue, up to a batch.
-    fn queued(&mut self, mut jobs: Vec<Job>) -> Vec<Job> {
+    fn queued(&mut self, mut jobs: Vec<WriteJob>) -> Vec<WriteJob> {
         while jobs.len() < self.shared.config.max_batch {
             match self.rx.try_recv() {
                 Ok(job) => jobs.push(job),
@@ -342,7 +340,7 @@ impl<D: Database> Writer<D> {
 
     /// Appends a batch of `jobs`, and of the waiting keepalive states when
     /// `with_states` (they stay in memory while the database is away).
-    fn form_batch(&mut self, jobs: Vec<Job>, with_states: bool) {
+    fn form_batch(&mut self, jobs: Vec<WriteJob>, with_states: bool) {
         let mut ops = Vec::with_capacity(jobs.len());
         let mut kinds = Vec::with_capacity(jobs.len());
         let mut replies = Vec::with_capacity(jobs.len());

@@ -168,27 +168,9 @@ impl BatchFailure {
     }
 }
 
-/// The hash of a message body in the dedup key: the engine's
-/// [`crate::engine::body_hash`] (the first 8 bytes of its SHA-256), with its
-/// bits kept as the signed integer SQL columns hold.
-pub(crate) fn body_hash(text: &str) -> i64 {
-    i64::from_be_bytes(crate::engine::body_hash(text.as_bytes()).to_be_bytes())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn body_hash_is_stable_and_discriminates() {
-        assert_eq!(body_hash("hello"), body_hash("hello"));
-        assert_ne!(body_hash("hello"), body_hash("hello "));
-        // SHA-256("") starts with e3b0c44298fc1c14.
-        assert_eq!(
-            body_hash(""),
-            i64::from_be_bytes([0xe3, 0xb0, 0xc4, 0x42, 0x98, 0xfc, 0x1c, 0x14])
-        );
-    }
 
     #[test]
     fn outcomes_round_trip_through_json() {

@@ -8,13 +8,13 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use super::super::ratelimit::RateLimited;
 use super::handle::Shared;
 use super::op::{WriteOp, Written};
 use super::{Database, RETRY_MAX, Writer};
+use crate::util::SharedWarnLimiter;
 
-static SPOOLING: RateLimited = RateLimited::new(Duration::from_secs(10));
-static SPOOL_BROKEN: RateLimited = RateLimited::new(Duration::from_secs(10));
+static SPOOLING: SharedWarnLimiter = SharedWarnLimiter::new(Duration::from_secs(10));
+static SPOOL_BROKEN: SharedWarnLimiter = SharedWarnLimiter::new(Duration::from_secs(10));
 
 impl<D: Database> Writer<D> {
     /// Whether new writes go straight to the spool: something older is

@@ -48,7 +48,7 @@ fn sms(recvid: i64, body: &str) -> WriteOp {
                 body: body.into(),
             },
         },
-        body_hash: body_hash(body),
+        body_hash: crate::util::body_hash_column(body),
         outbound: None,
     }
 }

@@ -5,7 +5,9 @@
 
 use std::time::Duration;
 
-use goippy_core::engine::{CallEvent, ControlOutcome, ControlRequest, EngineEvent, UssdSource};
+use goippy_core::engine::{
+    CallNoticeKind, ControlOutcome, ControlRequest, EngineEvent, UssdSource,
+};
 use goippy_core::goip::{
     Ack, AtOutput, CallDirection, Cgatt, Command, ControlKind, Expiry, Hangup, NotificationKind,
     Record, Reply, State, Ussn,
@@ -385,7 +387,7 @@ async fn call_events_are_acked_once_logged_radio_events_at_once_and_all_deduplic
             _ => None,
         })
         .await;
-    assert!(matches!(call.event, CallEvent::Record(_)));
+    assert!(matches!(call.event, CallNoticeKind::Record(_)));
     call.durable.expect("RECORD is logged, so durable").stored();
     assert_eq!(
         device.expect_ack().await,
@@ -413,7 +415,7 @@ async fn call_events_are_acked_once_logged_radio_events_at_once_and_all_deduplic
             _ => None,
         })
         .await;
-    assert!(matches!(call.event, CallEvent::State(_)));
+    assert!(matches!(call.event, CallNoticeKind::State(_)));
     assert!(call.durable.is_none());
 
     device
@@ -448,7 +450,7 @@ async fn next_record(t: &mut TestEngine) -> goippy_core::engine::DurableAck {
             _ => None,
         })
         .await;
-    assert!(matches!(call.event, CallEvent::Record(_)), "{call:?}");
+    assert!(matches!(call.event, CallNoticeKind::Record(_)), "{call:?}");
     call.durable.expect("RECORD is durable")
 }
 

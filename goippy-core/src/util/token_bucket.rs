@@ -1,6 +1,8 @@
-//! A global budget for answering strangers.
+//! A token bucket: at most so many events a second, with bursts of the
+//! same size.
 //!
-//! A notification with an unknown id or a wrong password is answered with a
+//! Its user is the engine's global budget for answering strangers. A
+//! notification with an unknown id or a wrong password is answered with a
 //! rejection (`reg:<n>;status:404;` or `<TAG> <n> ERROR …`), like the vendor
 //! server does, so a misconfigured GoIP shows the problem. But the source
 //! address of a UDP packet can be forged, and each answer is a little larger
@@ -10,18 +12,19 @@
 
 use std::time::Instant;
 
+/// Tokens refill at `per_second`, up to `per_second`; each event takes one.
 #[derive(Debug)]
-pub(crate) struct RateLimiter {
+pub(crate) struct TokenBucket {
     per_second: f64,
     tokens: f64,
     last: Option<Instant>,
 }
 
-impl RateLimiter {
+impl TokenBucket {
     /// Up to `per_second` answers a second, with bursts of the same size.
     pub(crate) fn new(per_second: u32) -> Self {
         let per_second = f64::from(per_second);
-        RateLimiter {
+        TokenBucket {
             per_second,
             tokens: per_second,
             last: None,
@@ -52,7 +55,7 @@ mod tests {
     #[test]
     fn a_burst_then_the_rate() {
         let t0 = Instant::now();
-        let mut r = RateLimiter::new(10);
+        let mut r = TokenBucket::new(10);
         let burst = (0..100).filter(|_| r.allow(t0)).count();
         assert_eq!(burst, 10);
         assert!(!r.allow(t0));
@@ -60,6 +63,6 @@ mod tests {
         assert!(!r.allow(t0 + Duration::from_millis(100)));
         let later = t0 + Duration::from_secs(60);
         assert_eq!((0..100).filter(|_| r.allow(later)).count(), 10);
-        assert!(!RateLimiter::new(0).allow(t0));
+        assert!(!TokenBucket::new(0).allow(t0));
     }
 }

@@ -1,14 +1,16 @@
-//! How long the component waits before it dials Prosody again.
+//! How long to wait before trying again something that just failed.
 //!
-//! Prosody bounces every stanza for the component while it is away (nothing
-//! is queued), so the first retry comes quickly; repeated failures (server
-//! down, wrong secret) double the wait up to a ceiling so a broken setup
-//! does not flood the log or the server. A successful handshake resets it.
+//! Three loops retry against a peer that may be away for seconds or hours:
+//! the XMPP link dialling Prosody, the store's writer and its reconnect loop
+//! waiting for the database, and the bridge's outbox runners after a round
+//! without progress. The first retry comes quickly (Prosody bounces every
+//! stanza for the component while it is away, nothing is queued); repeated
+//! failures (server down, wrong secret) double the wait up to a ceiling so a
+//! broken setup does not flood the log or the peer. Success resets it.
 
 use std::time::Duration;
 
-/// Exponential backoff between attempts: the link's connections, and the
-/// bridge's outbox runners after a round without progress.
+/// Exponential backoff between attempts, doubling from a floor to a ceiling.
 #[derive(Debug, Clone)]
 pub struct Backoff {
     min: Duration,

@@ -1,0 +1,321 @@
+//! Reading the configuration's TOML table key by key: each reader checks
+//! one key's type and range, records what is wrong in words that name the
+//! key (never a secret's value), and returns `None` so that
+//! `Config::from_table` can list every problem of a file at once.
+
+use std::net::IpAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use toml::{Table, Value};
+
+use super::{DEFAULT_DB_FILE, DbSettings, Secret};
+use crate::alias::split_jid;
+use crate::number::NumberRules;
+
+/// The keys whose values never appear in a message, whatever is wrong with them.
+const SECRET_KEYS: &[&str] = &["XMPP_COMPONENT_SECRET", "DB_PASS"];
+
+/// Reads keys one by one, collecting problems instead of stopping at the first.
+/// Each reader returns `None` when the key was missing or wrong (after
+/// recording why), so the caller can assemble a `Config` only when all are present.
+pub(super) struct Reader<'a> {
+    table: &'a Table,
+    pub(super) problems: Vec<String>,
+}
+
+fn describe(v: &Value) -> String {
+    match v {
+        Value::String(s) => format!("{s:?}"),
+        other => format!("{other}"),
+    }
+}
+
+impl<'a> Reader<'a> {
+    pub(super) fn new(table: &'a Table) -> Self {
+        Reader {
+            table,
+            problems: Vec::new(),
+        }
+    }
+
+    pub(super) fn get(&self, key: &str) -> Option<&Value> {
+        self.table.get(key)
+    }
+
+    pub(super) fn problem(&mut self, key: &str, expected: &str, got: &Value) {
+        // A secret of the wrong type is still a secret: name its type only.
+        let got = if SECRET_KEYS.contains(&key) {
+            format!("a {} (value hidden)", got.type_str())
+        } else {
+            describe(got)
+        };
+        self.problems
+            .push(format!("{key}: expected {expected}, got {got}"));
+    }
+
+    pub(super) fn required_string(&mut self, key: &str) -> Option<String> {
+        match self.get(key) {
+            None => {
+                self.problems.push(format!("{key}: required, but missing"));
+                None
+            }
+            Some(Value::String(s)) if !s.trim().is_empty() => Some(s.trim().to_string()),
+            Some(v) => {
+                let v = v.clone();
+                self.problem(key, "a non-empty string", &v);
+                None
+            }
+        }
+    }
+
+    /// `Some(None)` when absent or empty, `None` when invalid.
+    pub(super) fn optional_string(&mut self, key: &str) -> Option<Option<String>> {
+        match self.get(key) {
+            None => Some(None),
+            Some(Value::String(s)) if s.trim().is_empty() => Some(None),
+            Some(Value::String(s)) => Some(Some(s.trim().to_string())),
+            Some(v) => {
+                let v = v.clone();
+                self.problem(key, "a string", &v);
+                None
+            }
+        }
+    }
+
+    pub(super) fn string_or(&mut self, key: &str, default: &str) -> Option<String> {
+        self.optional_string(key)
+            .map(|v| v.unwrap_or_else(|| default.to_string()))
+    }
+
+    pub(super) fn domain(&mut self, key: &str, default: Option<&str>) -> Option<String> {
+        let value = match (self.get(key), default) {
+            (None, Some(d)) => return Some(d.to_string()),
+            (None, None) => {
+                self.problems.push(format!("{key}: required, but missing"));
+                return None;
+            }
+            (Some(v), _) => v.clone(),
+        };
+        let Value::String(s) = &value else {
+            self.problem(key, "a domain name such as \"example.org\"", &value);
+            return None;
+        };
+        let d = s.trim().to_ascii_lowercase();
+        let valid = !d.is_empty()
+            && d.len() <= 253
+            && !d.starts_with('.')
+            && !d.ends_with('.')
+            && !d.contains("..")
+            && d.chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.');
+        if valid {
+            Some(d)
+        } else {
+            self.problem(key, "a domain name such as \"example.org\"", &value);
+            None
+        }
+    }
+
+    pub(super) fn optional_jid(&mut self, key: &str) -> Option<Option<String>> {
+        match self.optional_string(key)? {
+            None => Some(None),
+            Some(s) => match split_jid(&s) {
+                Some(p) if p.resource.is_none() && !s.contains(char::is_whitespace) => {
+                    Some(Some(s))
+                }
+                _ => {
+                    self.problem(
+                        key,
+                        "a bare JID such as \"0000@example.org\"",
+                        &Value::String(s),
+                    );
+                    None
+                }
+            },
+        }
+    }
+
+    /// Integers may be written bare or quoted (`GOIP_PORT = "44444"`).
+    pub(super) fn integer(
+        &mut self,
+        key: &str,
+        default: Option<i64>,
+        min: i64,
+        max: i64,
+    ) -> Option<i64> {
+        self.integer_described(key, default, min, max, &format!("an integer {min}–{max}"))
+    }
+
+    pub(super) fn integer_described(
+        &mut self,
+        key: &str,
+        default: Option<i64>,
+        min: i64,
+        max: i64,
+        expected: &str,
+    ) -> Option<i64> {
+        let value = match (self.get(key), default) {
+            (None, Some(d)) => return Some(d),
+            (None, None) => {
+                self.problems.push(format!("{key}: required, but missing"));
+                return None;
+            }
+            (Some(v), _) => v.clone(),
+        };
+        let n = match &value {
+            Value::Integer(n) => Some(*n),
+            Value::String(s) => s.trim().parse::<i64>().ok(),
+            _ => None,
+        };
+        match n {
+            Some(n) if (min..=max).contains(&n) => Some(n),
+            _ => {
+                self.problem(key, expected, &value);
+                None
+            }
+        }
+    }
+
+    pub(super) fn port(&mut self, key: &str, default: i64) -> Option<u16> {
+        self.integer(key, Some(default), 1, 65535).map(|p| p as u16)
+    }
+
+    pub(super) fn seconds(
+        &mut self,
+        key: &str,
+        default: u64,
+        min: u64,
+        max: u64,
+    ) -> Option<Duration> {
+        let expected = format!("a number of seconds {min}–{max}");
+        self.integer_described(key, Some(default as i64), min as i64, max as i64, &expected)
+            .map(|n| Duration::from_secs(n as u64))
+    }
+
+    pub(super) fn boolean(&mut self, key: &str, default: bool) -> Option<bool> {
+        match self.get(key) {
+            None => Some(default),
+            Some(Value::Boolean(b)) => Some(*b),
+            Some(Value::Integer(0)) => Some(false),
+            Some(Value::Integer(1)) => Some(true),
+            Some(Value::String(s)) => match s.trim().to_ascii_lowercase().as_str() {
+                "true" | "yes" | "on" | "1" => Some(true),
+                "false" | "no" | "off" | "0" => Some(false),
+                _ => {
+                    let v = Value::String(s.clone());
+                    self.problem(key, "true or false", &v);
+                    None
+                }
+            },
+            Some(v) => {
+                let v = v.clone();
+                self.problem(key, "true or false", &v);
+                None
+            }
+        }
+    }
+
+    pub(super) fn choice<T: Copy>(
+        &mut self,
+        key: &str,
+        default: &str,
+        options: &[(&str, T)],
+    ) -> Option<T> {
+        let value = self.get(key).cloned();
+        let text = match &value {
+            None => default.to_string(),
+            Some(Value::String(s)) => s.trim().to_ascii_lowercase(),
+            Some(_) => String::new(),
+        };
+        match options.iter().find(|(name, _)| *name == text) {
+            Some((_, v)) => Some(*v),
+            None => {
+                let names: Vec<String> = options.iter().map(|(n, _)| format!("\"{n}\"")).collect();
+                let expected = format!("one of {}", names.join(", "));
+                let got = value.unwrap_or(Value::String(text));
+                self.problem(key, &expected, &got);
+                None
+            }
+        }
+    }
+
+    pub(super) fn ip(&mut self, key: &str, default: &str) -> Option<IpAddr> {
+        let value = self
+            .get(key)
+            .cloned()
+            .unwrap_or_else(|| Value::String(default.to_string()));
+        match &value {
+            Value::String(s) => match s.trim().parse::<IpAddr>() {
+                Ok(ip) => Some(ip),
+                Err(_) => {
+                    self.problem(key, "an IP address such as \"0.0.0.0\" or \"::\"", &value);
+                    None
+                }
+            },
+            _ => {
+                self.problem(key, "an IP address such as \"0.0.0.0\" or \"::\"", &value);
+                None
+            }
+        }
+    }
+
+    pub(super) fn country_code(&mut self, key: &str) -> Option<Option<String>> {
+        let value = match self.get(key) {
+            None => return Some(None),
+            Some(Value::Integer(n)) => Value::String(n.to_string()),
+            Some(v) => v.clone(),
+        };
+        let Value::String(s) = &value else {
+            self.problem(key, "a country calling code such as \"372\"", &value);
+            return None;
+        };
+        match NumberRules::new(Some(s)) {
+            Ok(rules) => Some(rules.country_code().map(str::to_string)),
+            Err(_) => {
+                self.problem(key, "a country calling code such as \"372\"", &value);
+                None
+            }
+        }
+    }
+
+    pub(super) fn db(&mut self) -> Option<DbSettings> {
+        let backend = self.choice(
+            "DB_BACKEND",
+            "sqlite",
+            &[("sqlite", true), ("mysql", false)],
+        )?;
+        if backend {
+            let file = self.string_or("DB_FILE", DEFAULT_DB_FILE)?;
+            return Some(DbSettings::Sqlite {
+                file: PathBuf::from(file),
+            });
+        }
+        let host = self.string_or("DB_HOST", "localhost");
+        let port = self.port("DB_PORT", 3306);
+        let tls = self.db_tls(host.as_deref());
+        let database = self.required_string("DB_BASE");
+        let user = self.required_string("DB_USER");
+        let password = match self.get("DB_PASS") {
+            None => {
+                self.problems
+                    .push("DB_PASS: required, but missing".to_string());
+                None
+            }
+            Some(Value::String(s)) => Some(Secret::new(s.clone())),
+            Some(v) => {
+                let v = v.clone();
+                self.problem("DB_PASS", "a string", &v);
+                None
+            }
+        };
+        Some(DbSettings::MySql {
+            host: host?,
+            port: port?,
+            database: database?,
+            user: user?,
+            password: password?,
+            tls: tls?,
+        })
+    }
+}

@@ -1,0 +1,22 @@
+//! Small helpers several parts of the daemon share, one concept per file.
+//!
+//! * `lock.rs`: std locks that survive a panic elsewhere;
+//! * `backoff.rs`: doubling waits between retries;
+//! * `warn_limit.rs`: one log line per interval for a repeating warning;
+//! * `token_bucket.rs`: at most so many events a second;
+//! * `secret.rs`: a value that is never printed;
+//! * `body_hash.rs`: the stable hash of a message body in a dedup key.
+
+mod backoff;
+mod body_hash;
+mod lock;
+mod secret;
+mod token_bucket;
+mod warn_limit;
+
+pub(crate) use backoff::Backoff;
+pub(crate) use body_hash::{body_hash, body_hash_column};
+pub(crate) use lock::{lock, read_lock, write_lock};
+pub use secret::Secret;
+pub(crate) use token_bucket::TokenBucket;
+pub(crate) use warn_limit::{SharedWarnLimiter, WarnLimiter};
