@@ -395,8 +395,20 @@ impl Channel {
         let enabled = self.settings.module_enabled;
         let keepalive = Keepalive {
             num: Some(self.settings.gsm_num.clone()),
-            signal: Some(self.identity.signal.to_string()),
-            gsm_status: Some(if enabled { "LOGIN" } else { "LOGOUT" }.to_owned()),
+            signal: Some(
+                self.failures
+                    .signal()
+                    .unwrap_or(self.identity.signal)
+                    .to_string(),
+            ),
+            gsm_status: Some(
+                if enabled && !self.failures.gsm_lost() {
+                    "LOGIN"
+                } else {
+                    "LOGOUT"
+                }
+                .to_owned(),
+            ),
             voip_status: Some("LOGOUT".to_owned()),
             voip_state: Some(
                 if self.line.is_idle() {
@@ -873,8 +885,15 @@ impl Channel {
             self.ussd_refused(sendid, peer);
             return;
         }
-        let failing = self.failures.ussd_fail();
-        match self.ussd.request(sendid, code, &self.ussd_table, failing) {
+        let reply = if self.failures.ussd_fail() {
+            goippy_core::goip::USSD_SEND_FAILED
+        } else {
+            self.failures
+                .ussd_answer()
+                .unwrap_or_else(|| self.ussd_table.reply(code))
+        };
+        let reply = reply.to_owned();
+        match self.ussd.request_answered(sendid, code, &reply) {
             UssdOutcome::Cached { reply } => {
                 self.send_ussd_reply(peer, sendid, code.to_owned(), reply, true);
             }

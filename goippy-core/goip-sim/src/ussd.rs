@@ -154,6 +154,17 @@ impl UssdSession {
         table: &UssdTable,
         failing: bool,
     ) -> UssdOutcome {
+        let reply = if failing {
+            USSD_SEND_FAILED
+        } else {
+            table.reply(code)
+        };
+        self.request_answered(sendid, code, reply)
+    }
+
+    /// [`UssdSession::request`] with the network's `reply` given (the
+    /// `ussd-answer` failure mode, the `ussd-fail` one).
+    pub fn request_answered(&mut self, sendid: u32, code: &str, reply: &str) -> UssdOutcome {
         if let Some((cached, reply)) = &self.cache
             && sendid <= *cached
         {
@@ -168,11 +179,6 @@ impl UssdSession {
                 waiting: waiting.sendid,
             };
         }
-        let reply = if failing {
-            USSD_SEND_FAILED
-        } else {
-            table.reply(code)
-        };
         self.network_queries += 1;
         let superseded = self
             .waiting
