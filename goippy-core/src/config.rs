@@ -25,6 +25,7 @@ use toml::Table;
 
 use crate::number::NumberRules;
 
+mod alerts;
 mod db_tls;
 pub mod gateway;
 mod reader;
@@ -32,6 +33,7 @@ mod sample;
 
 /// Passwords and secrets in the settings (defined in [`crate::util`]).
 pub use crate::util::Secret;
+pub use alerts::{AlertSettings, Amount, BalanceCheck};
 pub use db_tls::{DbTls, DbTlsMode, is_this_host};
 use reader::Reader;
 pub use sample::sample;
@@ -190,6 +192,11 @@ pub struct Config {
     /// waits for its continuation, for GoIPs that hand over the parts of a
     /// long SMS one by one; zero delivers every part as it comes.
     pub sms_join_wait: Duration,
+    /// `ADMIN_JIDS`: who is told about every line's alerts besides its
+    /// users (bare JIDs; empty by default).
+    pub admin_jids: Vec<tokio_xmpp::jid::BareJid>,
+    /// `ALERTS`, `ALERT_*`, `BALANCE_*`: line alerts (see `bridge/alerts/`).
+    pub alerts: AlertSettings,
 }
 
 /// A configuration that cannot be used, with every problem found in it,
@@ -303,6 +310,14 @@ pub const KNOWN_KEYS: &[&str] = &[
     "SPOOL_FILE",
     "LOG_DAYS",
     "LOG_LEVEL",
+    "ALERTS",
+    "ADMIN_JIDS",
+    "ALERT_HOLD",
+    "ALERT_SIGNAL_BELOW",
+    "BALANCE_USSD",
+    "BALANCE_REGEX",
+    "BALANCE_BELOW",
+    "BALANCE_EVERY",
 ];
 
 impl Config {
@@ -393,6 +408,8 @@ impl Config {
         let spool_file = r.optional_string("SPOOL_FILE");
         let log_days = r.integer("LOG_DAYS", Some(0), 0, 36_500).map(|d| d as u32);
         let log_level = r.optional_string("LOG_LEVEL");
+        let admin_jids = alerts::admin_jids(&mut r);
+        let alert_settings = alerts::read(&mut r);
 
         // Cross-key rules, only when the keys themselves were fine.
         if let (Some(d), Some(c)) = (&data_domain, &component_jid)
@@ -452,6 +469,8 @@ impl Config {
                 log_level: log_level?,
                 country_code: country_code?,
                 sms_join_wait: sms_join_wait?,
+                admin_jids: admin_jids?,
+                alerts: alert_settings?,
             })
         })();
         match config {
@@ -573,6 +592,39 @@ impl Config {
                 .map(quote)
                 .unwrap_or_else(|| "(default: info)".into()),
         ));
+        let a = &self.alerts;
+        lines.push(("ALERTS", a.enabled.to_string()));
+        lines.push((
+            "ADMIN_JIDS",
+            if self.admin_jids.is_empty() {
+                "(none)".into()
+            } else {
+                quote(
+                    &self
+                        .admin_jids
+                        .iter()
+                        .map(|j| j.to_string())
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                )
+            },
+        ));
+        lines.push(("ALERT_HOLD", a.hold.as_secs().to_string()));
+        lines.push((
+            "ALERT_SIGNAL_BELOW",
+            a.signal_below
+                .map(|c| c.to_string())
+                .unwrap_or_else(|| "(off)".into()),
+        ));
+        match &a.balance {
+            None => lines.push(("BALANCE_USSD", "(off)".into())),
+            Some(b) => {
+                lines.push(("BALANCE_USSD", quote(&b.code)));
+                lines.push(("BALANCE_REGEX", quote(b.regex.as_str())));
+                lines.push(("BALANCE_BELOW", quote(&b.below.to_string())));
+                lines.push(("BALANCE_EVERY", b.every.as_secs().to_string()));
+            }
+        }
         lines
             .into_iter()
             .map(|(k, v)| format!("{k:<22} = {v}\n"))
@@ -939,6 +991,62 @@ LOG_DAYS               = 3
         assert_eq!(
             p,
             ["SMS_JOIN_WAIT: expected a number of seconds 0–120, got 600"]
+        );
+    }
+
+    #[test]
+    fn alert_keys() {
+        let (cfg, _) = parse(MINIMAL).expect("minimal config");
+        assert_eq!(cfg.alerts, AlertSettings::default());
+        assert!(cfg.alerts.enabled && cfg.admin_jids.is_empty());
+        let out = cfg.effective_settings();
+        for line in [
+            "ALERTS                 = true\n",
+            "ADMIN_JIDS             = (none)\n",
+            "ALERT_SIGNAL_BELOW     = (off)\n",
+            "BALANCE_USSD           = (off)\n",
+        ] {
+            assert!(out.contains(line), "{line}{out}");
+        }
+
+        let (cfg, _) = parse(&format!(
+            "{MINIMAL}ADMIN_JIDS = \"a@example.org, b@example.org  c@example.org\"\n\
+             ALERT_HOLD = 60\nALERT_SIGNAL_BELOW = 8\nBALANCE_USSD = \"*100#\"\n\
+             BALANCE_REGEX = \"balance ([0-9.,]+)\"\nBALANCE_BELOW = 5\n"
+        ))
+        .expect("alerts");
+        assert_eq!(cfg.admin_jids.len(), 3);
+        assert_eq!(cfg.alerts.hold, Duration::from_secs(60));
+        assert_eq!(cfg.alerts.signal_below, Some(8));
+        let balance = cfg.alerts.balance.as_ref().expect("balance check");
+        assert_eq!(balance.below, Amount(5000));
+        assert_eq!(balance.every, Duration::from_secs(86_400));
+        assert!(
+            cfg.effective_settings()
+                .contains("BALANCE_BELOW          = \"5.00\"\n")
+        );
+
+        let p = problems(&format!(
+            "{MINIMAL}ADMIN_JIDS = \"a@example.org, nobody, x@y/z\"\nALERT_SIGNAL_BELOW = 40\n\
+             BALANCE_USSD = \"*100#x\"\nBALANCE_REGEX = \"no group\"\nBALANCE_BELOW = \"lots\"\n"
+        ));
+        assert_eq!(p.len(), 5, "{p:?}");
+        assert!(p[0].starts_with("ADMIN_JIDS: expected bare JIDs"), "{p:?}");
+        assert!(p[0].ends_with("got \"nobody, x@y/z\""), "{p:?}");
+        assert!(
+            p.iter().any(|l| l.starts_with("ALERT_SIGNAL_BELOW:")),
+            "{p:?}"
+        );
+        assert!(p.iter().any(|l| l.starts_with("BALANCE_USSD:")), "{p:?}");
+        assert!(
+            p.iter().any(|l| l.contains("exactly one capture group")),
+            "{p:?}"
+        );
+        assert!(p.iter().any(|l| l.starts_with("BALANCE_BELOW:")), "{p:?}");
+        let p = problems(&format!("{MINIMAL}BALANCE_BELOW = 5\n"));
+        assert_eq!(
+            p,
+            ["BALANCE_BELOW: set, but BALANCE_USSD is not (the balance check needs its USSD code)"]
         );
     }
 }

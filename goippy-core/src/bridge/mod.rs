@@ -36,6 +36,9 @@
 //!   `sending` (durably) immediately before the GoIP is told to send, so a
 //!   restart can never send it twice. At start-up, jobs a previous run left
 //!   `sending` end as "unknown" and the user is told.
+//! * `alerts/`: the monitor that tells a line's users (and the admins) when
+//!   the line goes offline, loses GSM, has a weak signal or a low balance,
+//!   and back — each change once, stored with its state across restarts.
 //! * `sendids.rs`: the engine's highest sendid is saved, so a restarted
 //!   engine never reuses one (the GoIP answers a repeated USSD sendid from
 //!   its cache).
@@ -43,6 +46,7 @@
 //! [`Bridge::start`] starts all of it; [`Bridge::shutdown`] stops it in the
 //! order that loses nothing (see there).
 
+mod alerts;
 mod bot;
 mod inbound;
 mod inbox;
@@ -53,6 +57,9 @@ mod router;
 mod sendids;
 mod sms;
 mod ussd;
+mod ussd_turn;
+
+pub use alerts::AlertConfig;
 
 use std::io;
 use std::net::SocketAddr;
@@ -95,6 +102,8 @@ pub struct BridgeConfig {
     /// `SMS_JOIN_WAIT`: how long a part of a long SMS waits for the next
     /// (zero: parts are delivered as they come).
     pub sms_join_wait: Duration,
+    /// Line alerts (`ALERTS`, `ADMIN_JIDS`, `ALERT_*`, `BALANCE_*`).
+    pub alerts: AlertConfig,
 }
 
 impl BridgeConfig {
@@ -109,6 +118,12 @@ impl BridgeConfig {
             sendid_save_interval: Duration::from_secs(30),
             inbox_retry: Duration::from_secs(30),
             sms_join_wait: config.sms_join_wait,
+            alerts: AlertConfig {
+                settings: config.alerts.clone(),
+                admins: config.admin_jids.clone(),
+                tick: Duration::from_secs(1),
+                offline_after: config.goip.offline_after,
+            },
         }
     }
 }
@@ -154,6 +169,10 @@ pub(crate) struct Context {
     /// ([`outbox::recover`]); until then no runner starts, so none can
     /// take a job that recovery is about to settle.
     pub recovered: watch::Sender<bool>,
+    /// The alert states the console's `status` shows.
+    pub alerts: alerts::AlertBoard,
+    /// One USSD request per channel at a time (console and balance check).
+    pub ussd_turns: ussd_turn::UssdTurns,
 }
 
 impl Context {
@@ -183,7 +202,9 @@ pub struct Bridge {
     ctx: Arc<Context>,
     stop_inbound: watch::Sender<bool>,
     stop_pump: watch::Sender<bool>,
+    stop_alerts: watch::Sender<bool>,
     inbound: JoinHandle<()>,
+    alerts: JoinHandle<()>,
     router: JoinHandle<()>,
     pump: JoinHandle<()>,
     sendids: JoinHandle<()>,
@@ -263,6 +284,8 @@ impl Bridge {
             outbox: Outbox::default(),
             stopping: watch::Sender::new(false),
             recovered: watch::Sender::new(false),
+            alerts: alerts::AlertBoard::new(&config.alerts.settings),
+            ussd_turns: Default::default(),
         });
         // With the database there and nothing in the spool, the previous
         // run's jobs are settled now, before anything new is accepted.
@@ -294,6 +317,7 @@ impl Bridge {
         );
         let (stop_inbound, inbound_stop) = watch::channel(false);
         let (stop_pump, pump_stop) = watch::channel(false);
+        let (stop_alerts, alerts_stop) = watch::channel(false);
         let inbound = tokio::spawn(inbound::run(ctx.clone(), events, inbound_stop));
         let pump = tokio::spawn(inbox::run(
             ctx.clone(),
@@ -305,6 +329,7 @@ impl Bridge {
         let router = tokio::spawn(router::run(ctx.clone(), xmpp_inbound));
         let sendids = tokio::spawn(sendids::run(ctx.clone(), config.sendid_save_interval));
         let drained = tokio::spawn(after_drains(ctx.clone()));
+        let alerts = tokio::spawn(alerts::run(ctx.clone(), config.alerts.clone(), alerts_stop));
         for goip_id in channels {
             ctx.outbox.poke(&ctx, &goip_id);
         }
@@ -312,7 +337,9 @@ impl Bridge {
             ctx,
             stop_inbound,
             stop_pump,
+            stop_alerts,
             inbound,
+            alerts,
             router,
             pump,
             sendids,
@@ -378,6 +405,7 @@ impl Bridge {
             ("the inbox pump", !self.pump.is_finished()),
             ("the sendid saver", !self.sendids.is_finished()),
             ("the spool's deliveries", !self.drained.is_finished()),
+            ("the alert monitor", !self.alerts.is_finished()),
             ("the gateway reload", self.refresh.is_running()),
             ("the cleanup", self.cleanup.is_running()),
         ];
@@ -434,6 +462,10 @@ impl Bridge {
             recovery.abort();
         }
         self.drained.abort();
+        // Nothing to finish: a change not yet saved is seen again at the
+        // next start, against the state stored then.
+        self.stop_alerts.send_replace(true);
+        self.alerts.abort();
         ctx.store
             .give_up_at(deadline.checked_sub(STORE_RESERVE).unwrap_or(started));
         let flows_by = deadline.checked_sub(FLOWS_RESERVE).unwrap_or(started);

@@ -163,17 +163,19 @@ pub(super) async fn read(ctx: &Context, read: Read) -> Vec<Stanza> {
                     (state, StateSource::Memory)
                 }
             };
-            answer(
-                &env,
-                bot::render_status(
-                    &gateway.ext,
-                    &gateway.goip_id,
-                    liveness(memory),
-                    state.as_ref(),
-                    source,
-                    SystemTime::now(),
-                ),
-            )
+            let mut text = bot::render_status(
+                &gateway.ext,
+                &gateway.goip_id,
+                liveness(memory),
+                state.as_ref(),
+                source,
+                SystemTime::now(),
+            );
+            for line in ctx.alerts.status_lines(&gateway.goip_id) {
+                text.push('\n');
+                text.push_str(&line);
+            }
+            answer(&env, text)
         }
         ReadKind::Log(n) => {
             let read = ctx

@@ -15,8 +15,8 @@ use std::time::Duration;
 use goip_sim::{
     ChannelConfig, Device, DeviceConfig, Event, Events, Failure, FailureChange, SentSms,
 };
-use goippy_core::bridge::{Bridge, BridgeConfig};
-use goippy_core::config::{ReceiptPolicy, Secret, SmsMode, XmppSettings};
+use goippy_core::bridge::{AlertConfig, Bridge, BridgeConfig};
+use goippy_core::config::{AlertSettings, ReceiptPolicy, Secret, SmsMode, XmppSettings};
 use goippy_core::engine::EngineConfig;
 use goippy_core::number::NumberRules;
 use goippy_core::store::{GatewayDefinition, Store};
@@ -67,6 +67,13 @@ pub struct Options {
     pub timing: goip_sim::Timing,
     /// SMS_JOIN_WAIT.
     pub sms_join_wait: Duration,
+    /// ALERTS and the rest: off unless a test turns them on (the tests
+    /// written before alerts expect nothing but what they cause).
+    pub alerts: AlertSettings,
+    /// ADMIN_JIDS.
+    pub admins: Vec<&'static str>,
+    /// The device's USSD table: (code, answer).
+    pub ussd_replies: Vec<(&'static str, &'static str)>,
 }
 
 impl Default for Options {
@@ -92,6 +99,12 @@ impl Default for Options {
                 session_idle: Duration::from_secs(90),
             },
             sms_join_wait: Duration::from_secs(2),
+            alerts: AlertSettings {
+                enabled: false,
+                ..AlertSettings::default()
+            },
+            admins: Vec::new(),
+            ussd_replies: Vec::new(),
         }
     }
 }
@@ -175,6 +188,12 @@ impl World {
             vec![ChannelConfig::new(1, GOIP_ID, GOIP_PASS, OWN_NUMBER)],
         );
         device_config.timing = options.timing.clone();
+        for (code, answer) in &options.ussd_replies {
+            device_config
+                .ussd
+                .insert(code, answer)
+                .expect("a USSD reply");
+        }
         let (device, events) = Device::start(device_config).await.expect("device starts");
         let users = Peer::connect(&prosody, USERS, USERS_SECRET).await;
         let other = Peer::connect(&prosody, OTHER, OTHER_SECRET).await;
@@ -244,6 +263,16 @@ impl World {
             sendid_save_interval: Duration::from_millis(500),
             inbox_retry: Duration::from_secs(1),
             sms_join_wait: o.sms_join_wait,
+            alerts: AlertConfig {
+                settings: o.alerts.clone(),
+                admins: o
+                    .admins
+                    .iter()
+                    .map(|a| a.parse().expect("an admin JID"))
+                    .collect(),
+                tick: Duration::from_millis(100),
+                offline_after: o.offline_after,
+            },
         }
     }
 
