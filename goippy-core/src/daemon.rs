@@ -211,6 +211,9 @@ fn warn_about_restart_settings(old: &Config, new: &Config, path: &Path) {
     if old.country_code != new.country_code {
         changed.push("SMS_COUNTRY_CODE");
     }
+    if old.alerts != new.alerts || old.admin_jids != new.admin_jids {
+        changed.push("ALERT*, ADMIN_JIDS, BALANCE_*");
+    }
     if !changed.is_empty() {
         tracing::warn!(
             config = %path.display(),

@@ -47,7 +47,7 @@ use tokio_xmpp::jid::BareJid;
 use crate::config::AlertSettings;
 use crate::engine::ChannelInfo;
 use crate::store::{ActiveGateway, AlertRecord, NoticeRecord, Timestamp};
-use crate::util::{WarnLimiter, lock};
+use crate::util::{SharedWarnLimiter, WarnLimiter, lock};
 
 use super::Context;
 use super::notice;
@@ -67,6 +67,8 @@ pub struct AlertConfig {
     /// counts as offline once this has passed.
     pub offline_after: Duration,
 }
+
+static NOT_SAVED: SharedWarnLimiter = SharedWarnLimiter::new(Duration::from_secs(60));
 
 /// A GSM status that means "registered".
 const REGISTERED: &str = "LOGIN";
@@ -351,6 +353,7 @@ async fn balance_read(
     };
     line.checking = false;
     let (Reading::Amount(amount), Some(check)) = (reading.clone(), &config.settings.balance) else {
+        // At most one a line every BALANCE_EVERY: no flood to limit.
         if let Reading::Failed(why) = reading {
             tracing::warn!(goip_id, "balance check failed: {why}");
         }
@@ -420,11 +423,16 @@ async fn save(
             true
         }
         Err(e) => {
-            tracing::warn!(
-                goip_id = %gateway.goip_id,
-                alert = condition.as_str(),
-                "line alert not saved (tried again): {e}"
-            );
+            // Tried again every tick while the store fails: logged at most
+            // once a minute.
+            if let Some(suppressed) = NOT_SAVED.allow() {
+                tracing::warn!(
+                    goip_id = %gateway.goip_id,
+                    alert = condition.as_str(),
+                    suppressed,
+                    "line alert not saved (tried again): {e}"
+                );
+            }
             false
         }
     }
