@@ -30,3 +30,28 @@ impl UssdTurns {
         turn.lock_owned().await
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[tokio::test]
+    async fn one_turn_per_channel() {
+        let turns = Arc::new(UssdTurns::default());
+        let first = turns.take("g1").await;
+        // Another channel is not held up.
+        let other = tokio::time::timeout(Duration::from_secs(1), turns.take("g2")).await;
+        assert!(other.is_ok());
+        // The same channel waits for the first to finish.
+        let waiting = {
+            let turns = turns.clone();
+            tokio::spawn(async move { turns.take("g1").await })
+        };
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        assert!(!waiting.is_finished());
+        drop(first);
+        let second = tokio::time::timeout(Duration::from_secs(1), waiting).await;
+        assert!(matches!(second, Ok(Ok(_))));
+    }
+}

@@ -264,9 +264,25 @@ async fn start_without_the_channel(w: &mut World) {
     w.bridge = Some(bridge);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_restart_repeats_no_alert_and_misses_no_change() {
-    let mut w = World::start(with_alerts(Duration::from_millis(500))).await;
+/// On SQLite and on a real MariaDB: the stored state is what a restart
+/// reads back.
+mod a_restart_repeats_no_alert_and_misses_no_change {
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn sqlite() {
+        super::a_restart_repeats_no_alert_and_misses_no_change(false).await
+    }
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn mysql() {
+        super::a_restart_repeats_no_alert_and_misses_no_change(true).await
+    }
+}
+
+async fn a_restart_repeats_no_alert_and_misses_no_change(mysql: bool) {
+    let mut w = World::start(Options {
+        mysql,
+        ..with_alerts(Duration::from_millis(500))
+    })
+    .await;
 
     // Told before the restart; still so after it: not told again.
     w.device
