@@ -39,7 +39,8 @@
 -- Cost: every stanza to a user of the host (and to a number) passes both
 -- hooks, so the common case — a stanza between users, from no number and to
 -- none — is turned away in a few byte comparisons, before any call into the
--- native library (see `may_be_alias` and `may_be_goippy`).
+-- native library (see `may_be_alias` and `may_be_goippy`), and the number
+-- cases do only what they must.
 
 local st = require "util.stanza";
 local jid_bare = require "util.jid".bare;
@@ -229,6 +230,23 @@ local function strip_marks(stanza)
 	end
 end
 
+-- The mark for the bare JID a user wrote to (one rewrite_to accepted, so
+-- its host is this host in some letter case). util.stanza's constructor
+-- checks every name and value it is given, with several pattern scans per
+-- string (about 2 µs for the mark). The constant parts and this host pass
+-- those checks here, once, at load; a JID of digits after `+` or `0` on
+-- this host then passes them too, and its mark is built as the constructor
+-- would build it. Any other JID goes through the constructor and its checks.
+local stanza_mt = getmetatable(st.stanza(MARK_NAME, { xmlns = MARK_NS, [MARK_ATTR] = module.host }));
+
+local function new_mark(bare_written)
+	if bare_written and find(bare_written, "^[+0]%d+@") then
+		return setmetatable({ name = MARK_NAME, attr = { xmlns = MARK_NS, [MARK_ATTR] = bare_written }, tags = {} },
+			stanza_mt);
+	end
+	return st.stanza(MARK_NAME, { xmlns = MARK_NS, [MARK_ATTR] = bare_written });
+end
+
 -- Iq requests forwarded to goippy, until their answer comes: an iq cannot
 -- carry the <addressed/> mark (goippy reads exactly one payload), so the
 -- module remembers which JID the user wrote to. Bounded: the oldest of
@@ -270,10 +288,19 @@ local function recall_iq(answer)
 	end
 end
 
+-- The wrappers' metatables, one per sender's session for all its
+-- stanzas (weak keys: it goes with the session).
+local wrapper_meta = setmetatable({}, { __mode = "k" });
+
 -- A wrapper around the sender's session, for one re-posted stanza, whose
 -- send() makes what Prosody bounces for it (mod_component's "not
 -- connected", a routing error) come from the JID the user wrote to.
 local function rewriting_bounces(origin, target, written)
+	local meta = wrapper_meta[origin];
+	if not meta then
+		meta = { __index = origin };
+		wrapper_meta[origin] = meta;
+	end
 	return setmetatable({
 		send = function (stanza, ...)
 			local from = stanza.attr.from;
@@ -285,9 +312,31 @@ local function rewriting_bounces(origin, target, written)
 			strip_marks(stanza);
 			return origin.send(stanza, ...);
 		end;
-	}, { __index = origin });
+	}, meta);
 end
 
+-- The stanza to re-post: its own top element (attributes, and the list of
+-- children the mark is added to), over the very children of `stanza`, as
+-- st.clone(stanza) would give them but without copying them. Allocation is
+-- what a stanza costs Prosody most (its collector starts a cycle after 5%
+-- of the heap is allocated again), and a client's message has several
+-- children. Sharing them is safe because nothing changes them: this module
+-- adds and removes children of the copy only, and the original is
+-- consumed — what holds it from earlier stages (mod_mam, mod_carbons)
+-- holds it as it was when the user sent it.
+local function forward_copy(stanza)
+	local copy = st.clone(stanza, true);
+	local tags, n_tags = copy.tags, 0;
+	for i = 1, #stanza do
+		local child = stanza[i];
+		copy[i] = child;
+		if child.name then
+			n_tags = n_tags + 1;
+			tags[n_tags] = child;
+		end
+	end
+	return copy;
+end
 
 local function is_remote(origin)
 	local kind = origin.type;
@@ -308,6 +357,16 @@ local function refuse_remote(origin, stanza)
 	return true;
 end
 
+-- The bare form of `written`, a JID rewrite_to accepted: the JID itself
+-- unless it has a resource, as util.jid.bare would give it (the native
+-- library accepted it, so its node and host hold no `@` or `/`).
+local function bare_alias(written)
+	if find(written, "/", 1, true) then
+		return jid_bare(written);
+	end
+	return written;
+end
+
 local function outbound(event)
 	local stanza, origin = event.stanza, event.origin;
 	local written = stanza.attr.to;
@@ -321,13 +380,13 @@ local function outbound(event)
 	if is_remote(origin) then
 		return refuse_remote(origin, stanza);
 	end
-	local clone = st.clone(stanza);
+	local clone = forward_copy(stanza);
 	clone.attr.to = target;
 	-- Only this module says what the user wrote: a mark the client put
 	-- there itself is dropped.
 	strip_marks(clone);
 	if clone.name ~= "iq" then
-		clone:add_direct_child(st.stanza(MARK_NAME, { xmlns = MARK_NS, [MARK_ATTR] = jid_bare(written) }));
+		clone:add_direct_child(new_mark(bare_alias(written)));
 	elseif clone.attr.type == "get" or clone.attr.type == "set" then
 		remember_iq(clone.attr.from, clone.attr.id, target, written);
 	end

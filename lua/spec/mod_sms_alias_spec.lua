@@ -320,6 +320,40 @@ describe("mod_sms_alias outbound", function ()
 		end
 	end);
 
+	it("re-posts a copy with the original's children and a mark, leaving the original as it was", function ()
+		local m = loaded();
+		local msg = st.message({ to = ALIAS, from = "alice@example.org/phone", type = "chat", id = "m9",
+			["xml:lang"] = "en" })
+			:text_tag("body", "hello")
+			:tag("active", { xmlns = "http://jabber.org/protocol/chatstates" }):up()
+			:tag("request", { xmlns = "urn:xmpp:receipts" }):up();
+		local before = tostring(msg);
+		m.fire("message/bare", { origin = session("c2s"), stanza = msg });
+		local clone = m.sent[1].stanza;
+		assert.equal(before, tostring(msg), "the original is untouched");
+		assert.is_nil(msg:get_child(ADDRESSED_NAME, ADDRESSED_NS));
+		-- The copy: the same attributes but `to`, the same children in order, then the mark.
+		assert.equal(TARGET, clone.attr.to);
+		for k, v in pairs(msg.attr) do
+			if k ~= "to" then assert.equal(v, clone.attr[k], k); end
+		end
+		assert.equal(#msg + 1, #clone);
+		assert.equal(#msg.tags + 1, #clone.tags);
+		for i = 1, #msg do assert.equal(tostring(msg[i]), tostring(clone[i])); end
+		assert.equal(clone[#clone], clone.tags[#clone.tags]);
+		assert.equal(ADDRESSED_NAME, clone.tags[#clone.tags].name);
+		assert.equal(ALIAS, clone.tags[#clone.tags].attr.jid);
+	end);
+
+	it("marks any +… localpart with the bare JID written, also when it is no number", function ()
+		local m = loaded();
+		for i, to in ipairs({ "+12@example.org", "+12@example.org/res", "+a b@example.org" }) do
+			m.fire("message/full", { origin = session("c2s"), stanza = st.message({ to = to, type = "chat" }) });
+			local mark = m.sent[i].stanza:get_child(ADDRESSED_NAME, ADDRESSED_NS);
+			assert.equal((to:gsub("/res$", "")), mark.attr.jid, to);
+		end
+	end);
+
 	it("hands goippy every +… localpart, so that goippy explains why it is no number", function ()
 		local m = loaded();
 		local msg = st.message({ to = "+12@example.org", type = "chat", id = "m2" }):text_tag("body", "hi");
