@@ -6,7 +6,7 @@
 --
 --   outbound  a stanza to +N@example.org (also 00N@…, and any other +…
 --             localpart, which goippy then explains is no number) from a
---             local session is cloned, re-addressed to +N@sms.example.org
+--             local session is copied, re-addressed to +N@sms.example.org
 --             and re-posted; the original is consumed before mod_blocklist
 --             (100), mod_mam (0) and mod_message (-1) could treat +N as a
 --             (missing) local user. Outgoing archiving and carbons already
@@ -23,7 +23,7 @@
 --             finds its receipts and errors — and anything else (an SMS
 --             arriving) from the canonical alias +N@example.org. The
 --             <addressed/> element is removed from every stanza delivered.
---   bounces   errors Prosody itself sends back for the re-posted clone
+--   bounces   errors Prosody itself sends back for the re-posted copy
 --             (goippy not connected) go through a wrapper around the
 --             sender's session that rewrites their `from` the same way.
 --   remote    senders on other servers get service-unavailable: goippy
