@@ -186,7 +186,7 @@ for i = 1, #native.alias_node_first_bytes do
 end
 
 local function may_be_alias(to)
-	return to ~= nil and ALIAS_FIRST_BYTE[byte(to, 1)] == true;
+	return type(to) == "string" and ALIAS_FIRST_BYTE[byte(to, 1)] == true;
 end
 
 -- Whether `from` can be goippy: its host (after the first `@` before the
