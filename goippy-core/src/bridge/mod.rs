@@ -43,9 +43,11 @@
 //! [`Bridge::start`] starts all of it; [`Bridge::shutdown`] stops it in the
 //! order that loses nothing (see there).
 
+mod adhoc;
 mod bot;
 mod inbound;
 mod inbox;
+mod lines;
 mod notice;
 mod outbox;
 mod presence;
@@ -95,6 +97,8 @@ pub struct BridgeConfig {
     /// `SMS_JOIN_WAIT`: how long a part of a long SMS waits for the next
     /// (zero: parts are delivered as they come).
     pub sms_join_wait: Duration,
+    /// `ADMIN_JIDS`: who may run the admin ad-hoc commands.
+    pub admin_jids: Vec<String>,
 }
 
 impl BridgeConfig {
@@ -109,6 +113,7 @@ impl BridgeConfig {
             sendid_save_interval: Duration::from_secs(30),
             inbox_retry: Duration::from_secs(30),
             sms_join_wait: config.sms_join_wait,
+            admin_jids: config.admin_jids.clone(),
         }
     }
 }
@@ -120,6 +125,8 @@ pub enum BridgeError {
     Addressing(#[from] AddressError),
     #[error("XMPP_FALLBACK_DEST {0:?} is not a valid JID")]
     FallbackDest(String),
+    #[error("ADMIN_JIDS: {0:?} is not a valid bare JID")]
+    AdminJid(String),
     #[error("{0}")]
     Store(#[from] StoreError),
     #[error("cannot listen for GoIPs on UDP {addr}: {source}")]
@@ -135,6 +142,8 @@ pub(crate) struct Policy {
     pub offline_wait: Duration,
     pub sms_timeout: Duration,
     pub ussd_timeout: Duration,
+    /// `ADMIN_JIDS`.
+    pub admins: Vec<BareJid>,
 }
 
 /// What every part of the bridge shares.
@@ -166,6 +175,12 @@ impl Context {
     pub fn sender_gateway(&self, from: &Jid) -> Option<Arc<ActiveGateway>> {
         let ext = self.addressing.local_user(from)?;
         self.directory.gateway_by_ext(ext)
+    }
+
+    /// Whether `from` is one of ADMIN_JIDS.
+    pub fn is_admin(&self, from: &Jid) -> bool {
+        let from = from.to_bare();
+        self.policy.admins.contains(&from)
     }
 
     /// The user a channel's SMS go to: its extension's JID, else
@@ -221,7 +236,13 @@ impl Bridge {
             }
             None => None,
         };
+        let admins = config
+            .admin_jids
+            .iter()
+            .map(|j| BareJid::new(j).map_err(|_| BridgeError::AdminJid(j.clone())))
+            .collect::<Result<Vec<_>, _>>()?;
         let policy = Policy {
+            admins,
             receipts: config.xmpp.receipts,
             call_notices: config.xmpp.call_notices,
             fallback_dest,
