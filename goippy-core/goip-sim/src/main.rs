@@ -511,8 +511,7 @@ fn ussd_table(entries: &[String], menus: &[String]) -> Result<UssdTable, String>
         for part in parts {
             let (choice, reply) =
                 UssdTable::parse_entry(part).map_err(|e| format!("--ussd-menu {code}: {e}"))?;
-            let reply =
-                script::unescape(&reply).map_err(|e| format!("--ussd-menu {code}: {e}"))?;
+            let reply = script::unescape(&reply).map_err(|e| format!("--ussd-menu {code}: {e}"))?;
             choices.push((choice, reply));
         }
         let choices: Vec<(&str, &str)> = choices
