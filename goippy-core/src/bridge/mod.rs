@@ -99,6 +99,8 @@ pub struct BridgeConfig {
     pub sms_join_wait: Duration,
     /// `ADMIN_JIDS`: who may run the admin ad-hoc commands.
     pub admin_jids: Vec<String>,
+    /// How long an ad-hoc command session waits for its next stage.
+    pub command_timeout: Duration,
 }
 
 impl BridgeConfig {
@@ -114,6 +116,7 @@ impl BridgeConfig {
             inbox_retry: Duration::from_secs(30),
             sms_join_wait: config.sms_join_wait,
             admin_jids: config.admin_jids.clone(),
+            command_timeout: adhoc::SESSION_TIMEOUT,
         }
     }
 }
@@ -144,6 +147,8 @@ pub(crate) struct Policy {
     pub ussd_timeout: Duration,
     /// `ADMIN_JIDS`.
     pub admins: Vec<BareJid>,
+    /// How long an ad-hoc command session waits for its next stage.
+    pub command_timeout: Duration,
 }
 
 /// What every part of the bridge shares.
@@ -243,6 +248,7 @@ impl Bridge {
             .collect::<Result<Vec<_>, _>>()?;
         let policy = Policy {
             admins,
+            command_timeout: config.command_timeout,
             receipts: config.xmpp.receipts,
             call_notices: config.xmpp.call_notices,
             fallback_dest,

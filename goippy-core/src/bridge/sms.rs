@@ -335,6 +335,7 @@ mod tests {
             sms_timeout: Duration::from_secs(180),
             ussd_timeout: Duration::from_secs(30),
             admins: Vec::new(),
+            command_timeout: Duration::from_secs(300),
         }
     }
 

@@ -82,6 +82,8 @@ pub enum Refusal {
     /// Too many messages wait for the database already: this one was not
     /// taken. `yours`: the sender's own ones.
     Busy { yours: bool },
+    /// An ad-hoc command that does not exist here.
+    UnknownCommand { node: String },
     /// An ad-hoc command the sender may not run.
     CommandForbidden { admin: bool },
     /// An ad-hoc command request for a session that does not exist (any
@@ -236,6 +238,11 @@ impl Refusal {
                     "You have no line on this SMS gateway. Ask the administrator to enable your account."
                 }
                 .into(),
+            ),
+            Refusal::UnknownCommand { node } => error(
+                T::Cancel,
+                C::ItemNotFound,
+                format!("There is no command {:?} here.", xml_safe(node)),
             ),
             Refusal::BadSession => command_error(
                 C::BadRequest,
@@ -458,6 +465,36 @@ mod tests {
                 ErrorType::Wait,
                 DefinedCondition::ResourceConstraint,
             ),
+            (
+                Refusal::CommandForbidden { admin: true },
+                ErrorType::Auth,
+                DefinedCondition::Forbidden,
+            ),
+            (
+                Refusal::UnknownCommand { node: "x".into() },
+                ErrorType::Cancel,
+                DefinedCondition::ItemNotFound,
+            ),
+            (
+                Refusal::BadSession,
+                ErrorType::Modify,
+                DefinedCondition::BadRequest,
+            ),
+            (
+                Refusal::BadAction,
+                ErrorType::Modify,
+                DefinedCondition::BadRequest,
+            ),
+            (
+                Refusal::BadPayload { detail: "x".into() },
+                ErrorType::Modify,
+                DefinedCondition::BadRequest,
+            ),
+            (
+                Refusal::TooManySessions { yours: true },
+                ErrorType::Wait,
+                DefinedCondition::ResourceConstraint,
+            ),
         ];
         for (refusal, type_, condition) in cases {
             let e = refusal.stanza_error();
@@ -470,6 +507,28 @@ mod tests {
                 assert!(!text(&e).is_empty(), "{refusal:?} needs a text");
             }
         }
+    }
+
+    #[test]
+    fn ad_hoc_errors_carry_the_xep_0050_condition() {
+        for (refusal, specific) in [
+            (Refusal::BadSession, "bad-sessionid"),
+            (Refusal::BadAction, "bad-action"),
+            (Refusal::BadPayload { detail: "x".into() }, "bad-payload"),
+        ] {
+            let e = refusal.stanza_error();
+            let other = e.other.expect("a XEP-0050 condition");
+            assert!(
+                other.is(specific, super::super::adhoc::NS_COMMANDS),
+                "{refusal:?}"
+            );
+        }
+        assert!(
+            Refusal::CommandForbidden { admin: false }
+                .stanza_error()
+                .other
+                .is_none()
+        );
     }
 
     #[test]

@@ -49,8 +49,8 @@ use super::Context;
 use super::bot::{self, DEFAULT_LOG_CALLS, MAX_LOG_CALLS};
 use super::lines::{self, READ_BOUND};
 
-pub(crate) use sessions::Sessions;
 use sessions::{Full, Session, Stage};
+pub(crate) use sessions::{Sessions, TIMEOUT as SESSION_TIMEOUT};
 
 const STATUS: &str = "status";
 const LOG: &str = "log";
@@ -240,7 +240,7 @@ async fn start(
     request: &CommandRequest,
     now: Instant,
 ) -> Result<CommandResponse, Refusal> {
-    let unknown = || Refusal::UnknownNode {
+    let unknown = || Refusal::UnknownCommand {
         node: request.node.clone(),
     };
     let command = COMMANDS
@@ -561,7 +561,7 @@ fn completed(node: &str, form: DataForm) -> CommandResponse {
 fn refusal_kind(r: &Refusal) -> &'static str {
     match r {
         Refusal::CommandForbidden { .. } => "forbidden",
-        Refusal::UnknownNode { .. } => "item-not-found",
+        Refusal::UnknownCommand { .. } => "item-not-found",
         Refusal::BadSession => "bad-sessionid",
         Refusal::BadAction => "bad-action",
         Refusal::BadPayload { .. } => "bad-payload",

@@ -30,7 +30,7 @@ pub(crate) const TOTAL: usize = 256;
 /// Memory the open sessions may hold (ids, JIDs and the stage's text).
 pub(crate) const MAX_BYTES: usize = 256 * 1024;
 /// A session not continued for this long is dropped (a USSD menu gets its
-/// `USSDEXIT` then).
+/// `USSDEXIT` then); tests shorten it (`BridgeConfig::command_timeout`).
 pub(crate) const TIMEOUT: Duration = Duration::from_secs(5 * 60);
 
 /// What a session waits for next.
@@ -90,12 +90,32 @@ struct Table {
 }
 
 /// The open sessions. See the module docs.
-#[derive(Default)]
 pub(crate) struct Sessions {
     table: Mutex<Table>,
+    timeout: Duration,
+}
+
+#[cfg(test)]
+impl Default for Sessions {
+    fn default() -> Self {
+        Sessions::new(TIMEOUT)
+    }
 }
 
 impl Sessions {
+    /// Sessions that expire `timeout` after their latest stage.
+    pub(crate) fn new(timeout: Duration) -> Self {
+        Sessions {
+            table: Mutex::default(),
+            timeout,
+        }
+    }
+
+    /// How long a session waits for its next stage.
+    pub(crate) fn timeout(&self) -> Duration {
+        self.timeout
+    }
+
     /// Opens a session for `owner` and returns its id.
     pub(crate) fn open(
         &self,
@@ -109,7 +129,7 @@ impl Sessions {
             owner: owner.clone(),
             node,
             stage,
-            expires: now + TIMEOUT,
+            expires: now + self.timeout,
         };
         let weight = session.weight();
         let mut t = lock(&self.table);
@@ -148,7 +168,7 @@ impl Sessions {
     /// text is bounded by the request it came from).
     pub(crate) fn put_back(&self, id: String, mut session: Session, stage: Stage, now: Instant) {
         session.stage = stage;
-        session.expires = now + TIMEOUT;
+        session.expires = now + self.timeout;
         let mut t = lock(&self.table);
         t.bytes += session.weight();
         t.open.insert(id, session);

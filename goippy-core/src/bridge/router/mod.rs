@@ -91,7 +91,8 @@ use super::{Context, adhoc};
 use lanes::{Full, Lanes, Limits, Weighed};
 use refusals::{RefusalLog, Verdict};
 
-/// How often expired ad-hoc sessions are looked for.
+/// How often expired ad-hoc sessions are looked for (at most: a shorter
+/// session timeout is looked for as often as it is long).
 const SESSION_SWEEP: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// The most an SMS may carry (the GoIP splits long texts itself).
@@ -111,12 +112,13 @@ const LIMITS: Limits = Limits {
 /// Reads stanzas from the link until it closes, then lets the work already
 /// taken finish (the shutdown bounds that).
 pub(crate) async fn run(ctx: Arc<Context>, mut inbound: mpsc::Receiver<Inbound>) {
+    let sessions = adhoc::Sessions::new(ctx.policy.command_timeout);
+    let mut expiry = tokio::time::interval(SESSION_SWEEP.min(sessions.timeout()));
     let router = Arc::new(Router {
         ctx,
         refusals: RefusalLog::default(),
-        sessions: adhoc::Sessions::default(),
+        sessions,
     });
-    let mut expiry = tokio::time::interval(SESSION_SWEEP);
     expiry.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let for_jobs = router.clone();
     let mut lanes = Lanes::new(LIMITS, move |job: StoreJob| {
@@ -574,6 +576,7 @@ fn refusal_name(r: &Refusal) -> &'static str {
         Refusal::Busy { yours: true } => "busy: too many of the sender's messages wait",
         Refusal::Busy { yours: false } => "busy: too many messages wait",
         Refusal::CommandForbidden { .. } => "ad-hoc command forbidden",
+        Refusal::UnknownCommand { .. } => "ad-hoc: unknown command",
         Refusal::BadSession => "ad-hoc: bad session",
         Refusal::BadAction => "ad-hoc: bad action",
         Refusal::BadPayload { .. } => "ad-hoc: bad payload",

@@ -491,6 +491,45 @@ async fn ussd_single_step_and_a_two_step_menu() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_abandoned_ussd_menu_expires_with_ussdexit() {
+    let mut w = World::start(Options {
+        command_timeout: std::time::Duration::from_secs(1),
+        ..Options::default()
+    })
+    .await;
+    let a = run(&mut w, PHONE, SMS, "t1", "ussd", None, None, &[]).await;
+    let session = a.session();
+    let a = run(
+        &mut w,
+        PHONE,
+        SMS,
+        "t2",
+        "ussd",
+        Some(&session),
+        None,
+        &[("code", MENU_CODE)],
+    )
+    .await;
+    assert_eq!(a.status(), "executing");
+    // The user walks away: the session expires and the network's is closed.
+    ussd_exit(&mut w).await;
+    let a = run(
+        &mut w,
+        PHONE,
+        SMS,
+        "t3",
+        "ussd",
+        Some(&session),
+        Some("next"),
+        &[("reply", "1")],
+    )
+    .await;
+    assert_eq!(a.error(), ("bad-request".into(), "bad-sessionid".into()));
+    let status = w.device.status(1).await.expect("status");
+    assert_eq!(status.ussd_queries, 1, "the late choice went nowhere");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn admins_list_disable_and_enable_lines_and_nobody_else_does() {
     let mut w = World::start(with_admin()).await;
     // A user is no admin, and an admin command is not a user's.

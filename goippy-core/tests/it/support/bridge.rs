@@ -74,6 +74,8 @@ pub struct Options {
     pub sms_join_wait: Duration,
     /// ADMIN_JIDS.
     pub admins: Vec<&'static str>,
+    /// How long an ad-hoc command session waits for its next stage.
+    pub command_timeout: Duration,
 }
 
 impl Default for Options {
@@ -100,6 +102,7 @@ impl Default for Options {
             },
             sms_join_wait: Duration::from_secs(2),
             admins: Vec::new(),
+            command_timeout: Duration::from_secs(300),
         }
     }
 }
@@ -257,6 +260,7 @@ impl World {
             inbox_retry: Duration::from_secs(1),
             sms_join_wait: o.sms_join_wait,
             admin_jids: o.admins.iter().map(|a| a.to_string()).collect(),
+            command_timeout: o.command_timeout,
         }
     }
 
