@@ -207,7 +207,8 @@ pub(crate) async fn run(ctx: &Arc<Context>, sessions: &Sessions, job: Job) -> Ve
             vec![response.into_iq(&env).into()]
         }
         Err(refusal) => {
-            tracing::info!(
+            // The router logs the error at info, rate-limited per sender.
+            tracing::debug!(
                 from = %env.from,
                 to = %env.to,
                 node = %request.node,

@@ -237,7 +237,12 @@ impl StoreJob {
                 receipt_requested,
             } => router.enqueue(&env, record, receipt_requested).await,
             StoreJob::Read(read) => console::read(&router.ctx, read).await,
-            StoreJob::Command(job) => adhoc::run(&router.ctx, &router.sessions, job).await,
+            StoreJob::Command(job) => {
+                let replies = adhoc::run(&router.ctx, &router.sessions, job).await;
+                // Logged like every refusal: at most once per sender and interval.
+                router.log_settled_refusals(&replies);
+                replies
+            }
         }
     }
 }
