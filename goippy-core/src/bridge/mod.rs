@@ -31,6 +31,11 @@
 //!   written to the user's own number,
 //!   answers presence (`presence.rs`), and puts every SMS that passes the
 //!   extension's ACL into the outbox — committed before anything is sent.
+//! * `adhoc/`: XEP-0050 ad-hoc commands, run in the router's per-sender
+//!   command lane: the console's `status`, `log` and USSD (sharing
+//!   `lines.rs` and `ussd.rs`'s settlement with the console) as data forms,
+//!   a USSD menu as a session that ends with `USSDEXIT`, and for
+//!   ADMIN_JIDS the gateway list and enabling or disabling a line.
 //! * `outbox.rs`: one runner per GoIP channel takes that channel's queued
 //!   jobs in order and runs them (`sms.rs`, `ussd.rs`); a job becomes
 //!   `sending` (durably) immediately before the GoIP is told to send, so a
