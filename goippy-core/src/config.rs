@@ -190,6 +190,9 @@ pub struct Config {
     /// waits for its continuation, for GoIPs that hand over the parts of a
     /// long SMS one by one; zero delivers every part as it comes.
     pub sms_join_wait: Duration,
+    /// `ADMIN_JIDS`: bare JIDs (lowercase) that may run the admin ad-hoc
+    /// commands (list gateways, enable/disable a line); empty: nobody.
+    pub admin_jids: Vec<String>,
 }
 
 /// A configuration that cannot be used, with every problem found in it,
@@ -289,6 +292,7 @@ pub const KNOWN_KEYS: &[&str] = &[
     "GOIP_USSD_TIMEOUT",
     "SMS_COUNTRY_CODE",
     "SMS_JOIN_WAIT",
+    "ADMIN_JIDS",
     "DB_BACKEND",
     "DB_FILE",
     "DB_HOST",
@@ -386,6 +390,7 @@ impl Config {
         let ussd_timeout = r.seconds("GOIP_USSD_TIMEOUT", 30, 10, 300);
         let country_code = r.country_code("SMS_COUNTRY_CODE");
         let sms_join_wait = r.seconds("SMS_JOIN_WAIT", 10, 0, 120);
+        let admin_jids = r.jid_list("ADMIN_JIDS");
 
         let db = r.db();
         let db_timeout = r.seconds("DB_TIMEOUT", 10, 1, 300);
@@ -452,6 +457,7 @@ impl Config {
                 log_level: log_level?,
                 country_code: country_code?,
                 sms_join_wait: sms_join_wait?,
+                admin_jids: admin_jids?,
             })
         })();
         match config {
@@ -521,6 +527,14 @@ impl Config {
                     .unwrap_or_else(|| "(none)".into()),
             ),
             ("SMS_JOIN_WAIT", self.sms_join_wait.as_secs().to_string()),
+            (
+                "ADMIN_JIDS",
+                if self.admin_jids.is_empty() {
+                    "(none)".into()
+                } else {
+                    quote(&self.admin_jids.join(", "))
+                },
+            ),
         ];
         match &self.db {
             DbSettings::Sqlite { file } => {
@@ -923,6 +937,29 @@ LOG_DAYS               = 3
                     .to_string()
             ]
         );
+    }
+
+    #[test]
+    fn admin_jids() {
+        let (cfg, _) = parse(MINIMAL).expect("default");
+        assert!(cfg.admin_jids.is_empty());
+        assert!(
+            cfg.effective_settings()
+                .contains(&format!("{:<22} = (none)", "ADMIN_JIDS"))
+        );
+        let (cfg, _) = parse(&format!(
+            "{MINIMAL}ADMIN_JIDS = \"Boss@example.org, ops@example.org  boss@example.org\"\n"
+        ))
+        .expect("list");
+        assert_eq!(cfg.admin_jids, ["boss@example.org", "ops@example.org"]);
+        assert!(
+            cfg.effective_settings()
+                .contains("= \"boss@example.org, ops@example.org\"")
+        );
+        let p = problems(&format!("{MINIMAL}ADMIN_JIDS = \"a@b/c, example.org\"\n"));
+        assert_eq!(p.len(), 2, "{p:?}");
+        assert!(p[0].starts_with("ADMIN_JIDS: expected bare JIDs"), "{p:?}");
+        assert!(p[0].ends_with("got \"a@b/c\""), "{p:?}");
     }
 
     #[test]

@@ -31,6 +31,11 @@
 //!   written to the user's own number,
 //!   answers presence (`presence.rs`), and puts every SMS that passes the
 //!   extension's ACL into the outbox — committed before anything is sent.
+//! * `adhoc/`: XEP-0050 ad-hoc commands, run in the router's per-sender
+//!   command lane: the console's `status`, `log` and USSD (sharing
+//!   `lines.rs` and `ussd.rs`'s settlement with the console) as data forms,
+//!   a USSD menu as a session that ends with `USSDEXIT`, and for
+//!   ADMIN_JIDS the gateway list and enabling or disabling a line.
 //! * `outbox.rs`: one runner per GoIP channel takes that channel's queued
 //!   jobs in order and runs them (`sms.rs`, `ussd.rs`); a job becomes
 //!   `sending` (durably) immediately before the GoIP is told to send, so a
@@ -43,9 +48,11 @@
 //! [`Bridge::start`] starts all of it; [`Bridge::shutdown`] stops it in the
 //! order that loses nothing (see there).
 
+mod adhoc;
 mod bot;
 mod inbound;
 mod inbox;
+mod lines;
 mod notice;
 mod outbox;
 mod presence;
@@ -95,6 +102,10 @@ pub struct BridgeConfig {
     /// `SMS_JOIN_WAIT`: how long a part of a long SMS waits for the next
     /// (zero: parts are delivered as they come).
     pub sms_join_wait: Duration,
+    /// `ADMIN_JIDS`: who may run the admin ad-hoc commands.
+    pub admin_jids: Vec<String>,
+    /// How long an ad-hoc command session waits for its next stage.
+    pub command_timeout: Duration,
 }
 
 impl BridgeConfig {
@@ -109,6 +120,8 @@ impl BridgeConfig {
             sendid_save_interval: Duration::from_secs(30),
             inbox_retry: Duration::from_secs(30),
             sms_join_wait: config.sms_join_wait,
+            admin_jids: config.admin_jids.clone(),
+            command_timeout: adhoc::SESSION_TIMEOUT,
         }
     }
 }
@@ -120,6 +133,8 @@ pub enum BridgeError {
     Addressing(#[from] AddressError),
     #[error("XMPP_FALLBACK_DEST {0:?} is not a valid JID")]
     FallbackDest(String),
+    #[error("ADMIN_JIDS: {0:?} is not a valid bare JID")]
+    AdminJid(String),
     #[error("{0}")]
     Store(#[from] StoreError),
     #[error("cannot listen for GoIPs on UDP {addr}: {source}")]
@@ -135,6 +150,10 @@ pub(crate) struct Policy {
     pub offline_wait: Duration,
     pub sms_timeout: Duration,
     pub ussd_timeout: Duration,
+    /// `ADMIN_JIDS`.
+    pub admins: Vec<BareJid>,
+    /// How long an ad-hoc command session waits for its next stage.
+    pub command_timeout: Duration,
 }
 
 /// What every part of the bridge shares.
@@ -166,6 +185,12 @@ impl Context {
     pub fn sender_gateway(&self, from: &Jid) -> Option<Arc<ActiveGateway>> {
         let ext = self.addressing.local_user(from)?;
         self.directory.gateway_by_ext(ext)
+    }
+
+    /// Whether `from` is one of ADMIN_JIDS.
+    pub fn is_admin(&self, from: &Jid) -> bool {
+        let from = from.to_bare();
+        self.policy.admins.contains(&from)
     }
 
     /// The user a channel's SMS go to: its extension's JID, else
@@ -221,7 +246,14 @@ impl Bridge {
             }
             None => None,
         };
+        let admins = config
+            .admin_jids
+            .iter()
+            .map(|j| BareJid::new(j).map_err(|_| BridgeError::AdminJid(j.clone())))
+            .collect::<Result<Vec<_>, _>>()?;
         let policy = Policy {
+            admins,
+            command_timeout: config.command_timeout,
             receipts: config.xmpp.receipts,
             call_notices: config.xmpp.call_notices,
             fallback_dest,

@@ -334,6 +334,8 @@ mod tests {
             offline_wait: Duration::from_secs(300),
             sms_timeout: Duration::from_secs(180),
             ussd_timeout: Duration::from_secs(30),
+            admins: Vec::new(),
+            command_timeout: Duration::from_secs(300),
         }
     }
 

@@ -136,6 +136,33 @@ impl<'a> Reader<'a> {
         }
     }
 
+    /// Bare JIDs separated by commas and/or spaces (`ADMIN_JIDS`); absent
+    /// or empty: none. Every entry that is not a bare JID is a problem.
+    pub(super) fn jid_list(&mut self, key: &str) -> Option<Vec<String>> {
+        let text = self.optional_string(key)?.unwrap_or_default();
+        let mut jids: Vec<String> = Vec::new();
+        let mut ok = true;
+        for item in text.split([',', ' ', '\t']).filter(|i| !i.is_empty()) {
+            match split_jid(item) {
+                Some(p) if p.resource.is_none() && p.node.is_some_and(|n| !n.is_empty()) => {
+                    let jid = item.to_lowercase();
+                    if !jids.contains(&jid) {
+                        jids.push(jid);
+                    }
+                }
+                _ => {
+                    self.problem(
+                        key,
+                        "bare JIDs such as \"admin@example.org\", separated by commas or spaces",
+                        &Value::String(item.to_string()),
+                    );
+                    ok = false;
+                }
+            }
+        }
+        ok.then_some(jids)
+    }
+
     /// Integers may be written bare or quoted (`GOIP_PORT = "44444"`).
     pub(super) fn integer(
         &mut self,

@@ -54,6 +54,11 @@ XMPP_CALL_NOTICES      = false
 # Seconds between keepalive pings to Prosody.
 XMPP_PING_INTERVAL     = 30
 
+# Bare JIDs (commas or spaces between them) that may run the admin ad-hoc
+# commands (XEP-0050) on XMPP_COMPONENT_JID: list the gateways, enable or
+# disable a line. Unset: nobody.
+# ADMIN_JIDS           = "admin@example.org"
+
 # --- GoIP -----------------------------------------------------------------
 
 # Address and UDP port the GoIPs send to: on the GoIP, Configurations → SMS →

@@ -147,6 +147,18 @@ impl Engine {
         }
     }
 
+    /// Ends the channel's USSD session with `USSDEXIT` (a menu the user
+    /// leaves) and waits for the GoIP's `USSDEXIT` (or an error, or
+    /// [`UssdOutcome::Timeout`] after one `ussd_timeout`: it is not resent).
+    /// [`UssdOutcome::Closed`] means the GoIP confirmed it.
+    pub async fn end_ussd(&self, goip_id: &str) -> UssdOutcome {
+        let (done, outcome) = oneshot::channel();
+        match self.submit(goip_id, Job::UssdExit { done }).await {
+            Ok(()) => outcome.await.unwrap_or(UssdOutcome::Stopping),
+            Err(why) => why.into(),
+        }
+    }
+
     /// Runs a status or control command and waits for its answer.
     pub async fn control(&self, goip_id: &str, request: ControlRequest) -> ControlOutcome {
         if let Err(e) = request.validate() {

@@ -57,6 +57,7 @@ mod xmpp {
 /// process; and the real `goippy` binary under signals.
 #[cfg(feature = "daemon")]
 mod bridge {
+    mod adhoc;
     mod console;
     mod daemon;
     mod inbound;

@@ -49,6 +49,11 @@ pub const GOIP_PASS: &str = "pw1";
 pub const OWN_NUMBER: &str = "+37255500000";
 pub const OWN_JID: &str = "+37255500000@sms.example.org";
 
+/// A USSD menu the simulated network offers: the prompt waits for a choice.
+pub const MENU_CODE: &str = "*123#";
+pub const MENU_PROMPT: &str = "1 Balance\n2 Bonus";
+pub const MENU_CHOICE_1: &str = "Balance 5.00 EUR";
+
 /// What varies between tests.
 #[derive(Debug, Clone)]
 pub struct Options {
@@ -67,6 +72,10 @@ pub struct Options {
     pub timing: goip_sim::Timing,
     /// SMS_JOIN_WAIT.
     pub sms_join_wait: Duration,
+    /// ADMIN_JIDS.
+    pub admins: Vec<&'static str>,
+    /// How long an ad-hoc command session waits for its next stage.
+    pub command_timeout: Duration,
 }
 
 impl Default for Options {
@@ -92,6 +101,8 @@ impl Default for Options {
                 session_idle: Duration::from_secs(90),
             },
             sms_join_wait: Duration::from_secs(2),
+            admins: Vec::new(),
+            command_timeout: Duration::from_secs(300),
         }
     }
 }
@@ -175,6 +186,10 @@ impl World {
             vec![ChannelConfig::new(1, GOIP_ID, GOIP_PASS, OWN_NUMBER)],
         );
         device_config.timing = options.timing.clone();
+        device_config
+            .ussd
+            .insert_menu(MENU_CODE, MENU_PROMPT, &[("1", MENU_CHOICE_1)])
+            .expect("menu");
         let (device, events) = Device::start(device_config).await.expect("device starts");
         let users = Peer::connect(&prosody, USERS, USERS_SECRET).await;
         let other = Peer::connect(&prosody, OTHER, OTHER_SECRET).await;
@@ -244,6 +259,8 @@ impl World {
             sendid_save_interval: Duration::from_millis(500),
             inbox_retry: Duration::from_secs(1),
             sms_join_wait: o.sms_join_wait,
+            admin_jids: o.admins.iter().map(|a| a.to_string()).collect(),
+            command_timeout: o.command_timeout,
         }
     }
 
