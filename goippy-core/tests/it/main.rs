@@ -62,6 +62,7 @@ mod bridge {
     mod inbound;
     mod inbox;
     mod long_sms;
+    mod metrics;
     mod outbound;
     mod restart;
     mod store;
