@@ -303,6 +303,12 @@ async fn malformed_huge_and_idle_requests_cost_nothing_lasting() {
     );
     let elsewhere = http::get(addr, "/admin").await;
     assert_eq!(elsewhere.status, 404, "{elsewhere:?}");
+    let head = http::raw(
+        addr,
+        b"HEAD /health HTTP/1.1\r\nHost: goippy\r\nConnection: close\r\n\r\n",
+    )
+    .await;
+    assert_eq!((head.status, head.body.as_str()), (200, ""), "{head:?}");
 
     // Idle connections fill every slot; one more is closed without an answer.
     let mut idle = Vec::new();
@@ -330,6 +336,25 @@ async fn malformed_huge_and_idle_requests_cost_nothing_lasting() {
     assert_eq!(value(&samples, "goippy_tasks_stopped"), 0.0);
     assert!(w.bridge().healthy());
     assert_eq!(http::get(addr, "/health").await.status, 200);
+}
+
+/// An address already taken: the listener does not start, and says which
+/// address and key.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_taken_address_is_a_start_error_naming_the_key() {
+    let w = World::start(Options::default()).await;
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = taken.local_addr().expect("addr");
+    let e = MetricsServer::start(addr, w.bridge().probe())
+        .await
+        .expect_err("the address is taken");
+    let text = e.to_string();
+    assert!(
+        text.starts_with(&format!(
+            "cannot listen for metrics on TCP {addr} (METRICS_LISTEN): Address already in use"
+        )),
+        "{text}"
+    );
 }
 
 /// Sends SIGCONT to a process stopped by SIGSTOP when dropped, so a failing
