@@ -40,6 +40,10 @@
 //!   engine never reuses one (the GoIP answers a repeated USSD sendid from
 //!   its cache).
 //!
+//! * `probe.rs`, `line_traffic.rs`: what `/metrics` and `/health`
+//!   (`crate::metrics`) read — the watchdog's task list, and the SMS
+//!   counted per line where each outcome is logged.
+//!
 //! [`Bridge::start`] starts all of it; [`Bridge::shutdown`] stops it in the
 //! order that loses nothing (see there).
 

@@ -105,13 +105,6 @@ async fn gather(probe: &BridgeProbe, link: LinkView) -> Scrape {
         line.sms_unknown = t.sms_unknown;
         line.retransmissions += t.retransmissions;
     }
-    // A channel heard from but no longer enabled: its extension, if the
-    // directory still maps it (it does not for a disabled one).
-    for (goip_id, line) in lines.iter_mut().filter(|(_, l)| l.ext.is_empty()) {
-        if let Some(g) = probe.directory().gateway_by_goip_id(goip_id) {
-            line.ext = g.ext.clone();
-        }
-    }
     let store = probe.store();
     Scrape {
         lines,
