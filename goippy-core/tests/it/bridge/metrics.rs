@@ -195,6 +195,22 @@ async fn metrics_count_what_each_line_did() {
     assert_eq!(value(&after, "goippy_xmpp_reconnects_total"), 0.0);
 }
 
+/// A channel that stops sending keepalives (an unplugged GoIP) is online
+/// 0 once GOIP_OFFLINE_AFTER has passed, and 1 again with its next
+/// keepalive; goippy itself stays ready (a line is not goippy's health).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_silent_line_is_offline_in_the_metrics_and_back() {
+    let w = World::start(Options::default()).await;
+    let (_server, addr) = serve(&w).await;
+    let online = format!("goippy_line_online{LINE}");
+    scrape_until(addr, &online, 1.0).await;
+    w.silence_channel().await;
+    scrape_until(addr, &online, 0.0).await;
+    health_until(addr, "/health", 200, "ready\n").await;
+    w.device.fail(1, FailureChange::Off).await.expect("wake up");
+    scrape_until(addr, &online, 1.0).await;
+}
+
 /// Prosody goes away: /health (= /health/ready) turns 503 and says since
 /// when the link is down, /health/live stays 200 (nothing in goippy is
 /// broken), the metrics say so; when Prosody is back, ready again, and the
