@@ -17,7 +17,7 @@
 //! the value, so neither logs nor `--check` output can leak them.
 
 use std::fmt;
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -193,6 +193,9 @@ pub struct Config {
     /// `ADMIN_JIDS`: bare JIDs (lowercase) that may run the admin ad-hoc
     /// commands (list gateways, enable/disable a line); empty: nobody.
     pub admin_jids: Vec<String>,
+    /// `METRICS_LISTEN`: where `/metrics` and `/health` are served over
+    /// HTTP; `None` (the default) serves nothing.
+    pub metrics_listen: Option<SocketAddr>,
 }
 
 /// A configuration that cannot be used, with every problem found in it,
@@ -307,6 +310,7 @@ pub const KNOWN_KEYS: &[&str] = &[
     "SPOOL_FILE",
     "LOG_DAYS",
     "LOG_LEVEL",
+    "METRICS_LISTEN",
 ];
 
 impl Config {
@@ -398,6 +402,16 @@ impl Config {
         let spool_file = r.optional_string("SPOOL_FILE");
         let log_days = r.integer("LOG_DAYS", Some(0), 0, 36_500).map(|d| d as u32);
         let log_level = r.optional_string("LOG_LEVEL");
+        let metrics_listen = r.optional_listen("METRICS_LISTEN");
+        if let Some(Some(addr)) = metrics_listen
+            && !addr.ip().is_loopback()
+        {
+            warnings.push(ConfigWarning(format!(
+                "METRICS_LISTEN {addr} is reachable from other hosts, and /metrics and /health \
+                 have no authentication: allow only your Prometheus server in the firewall, or \
+                 listen on 127.0.0.1"
+            )));
+        }
 
         // Cross-key rules, only when the keys themselves were fine.
         if let (Some(d), Some(c)) = (&data_domain, &component_jid)
@@ -458,6 +472,7 @@ impl Config {
                 country_code: country_code?,
                 sms_join_wait: sms_join_wait?,
                 admin_jids: admin_jids?,
+                metrics_listen: metrics_listen?,
             })
         })();
         match config {
@@ -586,6 +601,12 @@ impl Config {
                 .as_deref()
                 .map(quote)
                 .unwrap_or_else(|| "(default: info)".into()),
+        ));
+        lines.push((
+            "METRICS_LISTEN",
+            self.metrics_listen
+                .map(|a| quote(&a.to_string()))
+                .unwrap_or_else(|| "(none: no metrics or health endpoint)".into()),
         ));
         lines
             .into_iter()
@@ -960,6 +981,63 @@ LOG_DAYS               = 3
         assert_eq!(p.len(), 2, "{p:?}");
         assert!(p[0].starts_with("ADMIN_JIDS: expected bare JIDs"), "{p:?}");
         assert!(p[0].ends_with("got \"a@b/c\""), "{p:?}");
+    }
+
+    #[test]
+    fn metrics_listen_is_off_by_default_and_localhost_for_a_port() {
+        let (cfg, w) = parse(MINIMAL).expect("minimal config");
+        assert_eq!(cfg.metrics_listen, None);
+        assert!(w.is_empty(), "{w:?}");
+        assert!(
+            cfg.effective_settings()
+                .contains("METRICS_LISTEN         = (none: no metrics or health endpoint)\n")
+        );
+        let (cfg, _) = parse(&format!("{MINIMAL}METRICS_LISTEN = \"\"\n")).expect("empty");
+        assert_eq!(cfg.metrics_listen, None);
+        for (value, addr) in [
+            ("9464", "127.0.0.1:9464"),
+            ("\"9464\"", "127.0.0.1:9464"),
+            ("\"localhost:9464\"", "127.0.0.1:9464"),
+            ("\"127.0.0.2:80\"", "127.0.0.2:80"),
+            ("\"[::1]:9464\"", "[::1]:9464"),
+        ] {
+            let (cfg, w) =
+                parse(&format!("{MINIMAL}METRICS_LISTEN = {value}\n")).expect("listen address");
+            assert_eq!(
+                cfg.metrics_listen,
+                Some(addr.parse().expect("addr")),
+                "{value}"
+            );
+            assert!(w.is_empty(), "{value}: {w:?}");
+        }
+        let (cfg, w) =
+            parse(&format!("{MINIMAL}METRICS_LISTEN = \"0.0.0.0:9464\"\n")).expect("anywhere");
+        assert_eq!(
+            cfg.metrics_listen,
+            Some("0.0.0.0:9464".parse().expect("addr"))
+        );
+        assert!(
+            cfg.effective_settings()
+                .contains("METRICS_LISTEN         = \"0.0.0.0:9464\"\n")
+        );
+        assert_eq!(w.len(), 1, "{w:?}");
+        assert!(w[0].0.contains("no authentication"), "{w:?}");
+        for bad in [
+            "\"9464:localhost\"",
+            "0",
+            "70000",
+            "\"example.org:9464\"",
+            "true",
+        ] {
+            let p = problems(&format!("{MINIMAL}METRICS_LISTEN = {bad}\n"));
+            assert_eq!(p.len(), 1, "{bad}: {p:?}");
+            assert!(
+                p[0].starts_with(
+                    "METRICS_LISTEN: expected a port (this host only) or an address such as"
+                ),
+                "{p:?}"
+            );
+        }
     }
 
     #[test]

@@ -45,6 +45,10 @@
 //!   engine never reuses one (the GoIP answers a repeated USSD sendid from
 //!   its cache).
 //!
+//! * `probe.rs`, `line_traffic.rs`: what `/metrics` and `/health`
+//!   (`crate::metrics`) read — the watchdog's task list, and the SMS
+//!   counted per line where each outcome is logged.
+//!
 //! [`Bridge::start`] starts all of it; [`Bridge::shutdown`] stops it in the
 //! order that loses nothing (see there).
 
@@ -52,10 +56,12 @@ mod adhoc;
 mod bot;
 mod inbound;
 mod inbox;
+mod line_traffic;
 mod lines;
 mod notice;
 mod outbox;
 mod presence;
+mod probe;
 mod router;
 mod sendids;
 mod sms;
@@ -80,7 +86,11 @@ use crate::store::{
 use crate::xmpp::address::AddressError;
 use crate::xmpp::{Addressing, LinkConfig, LinkState, XmppHandle, XmppLink};
 
+use line_traffic::TrafficCounters;
 use outbox::Outbox;
+
+pub use line_traffic::LineTraffic;
+pub use probe::BridgeProbe;
 
 /// Everything the bridge is configured with. [`BridgeConfig::from_config`]
 /// gives the production values; tests shorten the timers.
@@ -173,6 +183,8 @@ pub(crate) struct Context {
     /// ([`outbox::recover`]); until then no runner starts, so none can
     /// take a job that recovery is about to settle.
     pub recovered: watch::Sender<bool>,
+    /// Per-line SMS counts, for the metrics.
+    pub traffic: TrafficCounters,
 }
 
 impl Context {
@@ -220,6 +232,7 @@ pub struct Bridge {
     link_state: watch::Receiver<LinkState>,
     refresh: RefreshTask,
     cleanup: CleanupTask,
+    probe: BridgeProbe,
 }
 
 impl std::fmt::Debug for Bridge {
@@ -295,6 +308,7 @@ impl Bridge {
             outbox: Outbox::default(),
             stopping: watch::Sender::new(false),
             recovered: watch::Sender::new(false),
+            traffic: TrafficCounters::default(),
         });
         // With the database there and nothing in the spool, the previous
         // run's jobs are settled now, before anything new is accepted.
@@ -340,6 +354,19 @@ impl Bridge {
         for goip_id in channels {
             ctx.outbox.poke(&ctx, &goip_id);
         }
+        let probe = BridgeProbe {
+            ctx: ctx.clone(),
+            tasks: Arc::new([
+                ("the inbound flow", inbound.abort_handle()),
+                ("the XMPP router", router.abort_handle()),
+                ("the inbox pump", pump.abort_handle()),
+                ("the sendid saver", sendids.abort_handle()),
+                ("the spool's deliveries", drained.abort_handle()),
+                ("the gateway reload", refresh.abort_handle()),
+                ("the cleanup", cleanup.abort_handle()),
+            ]),
+            link_state: link_state.clone(),
+        };
         Ok(Bridge {
             ctx,
             stop_inbound,
@@ -353,6 +380,7 @@ impl Bridge {
             link_state,
             refresh,
             cleanup,
+            probe,
         })
     }
 
@@ -398,25 +426,12 @@ impl Bridge {
     /// the pings; systemd then restarts goippy. Returns the names of those
     /// that stopped (empty: healthy).
     pub fn stopped_tasks(&self) -> Vec<&'static str> {
-        let checks = [
-            (
-                "the UDP receive loop or the sweeper",
-                self.ctx.engine.is_running(),
-            ),
-            ("the database writer", self.ctx.store.writer_running()),
-            ("the XMPP link", self.ctx.link.is_running()),
-            ("the inbound flow", !self.inbound.is_finished()),
-            ("the XMPP router", !self.router.is_finished()),
-            ("the inbox pump", !self.pump.is_finished()),
-            ("the sendid saver", !self.sendids.is_finished()),
-            ("the spool's deliveries", !self.drained.is_finished()),
-            ("the gateway reload", self.refresh.is_running()),
-            ("the cleanup", self.cleanup.is_running()),
-        ];
-        checks
-            .into_iter()
-            .filter_map(|(name, running)| (!running).then_some(name))
-            .collect()
+        self.probe.stopped_tasks()
+    }
+
+    /// What `/metrics` and `/health` read (see [`BridgeProbe`]).
+    pub fn probe(&self) -> BridgeProbe {
+        self.probe.clone()
     }
 
     /// Whether every task that matters still runs ([`Bridge::stopped_tasks`]).

@@ -151,4 +151,10 @@ LOG_DAYS               = 3
 # (goippy's own debug lines; the libraries stay at info), or a tracing
 # filter such as "info,sqlx=debug" (taken as written).
 # LOG_LEVEL            = "info"
+
+# Prometheus metrics (/metrics) and health checks (/health, /health/live,
+# /health/ready) over HTTP: off unless set. A port alone listens on 127.0.0.1
+# only; "0.0.0.0:9464" listens on every address, without authentication
+# (goippy warns): let only your Prometheus server reach it.
+# METRICS_LISTEN       = "127.0.0.1:9464"
 "##;

@@ -18,7 +18,7 @@ use super::request::{
     ControlOutcome, ControlRequest, NotSent, NotStarted, SmsOutcome, SmsRequest, UssdOutcome,
 };
 use super::shared::Shared;
-use super::stats::EngineStats;
+use super::stats::{ChannelTraffic, EngineStats};
 use super::worker;
 use super::{receiver, sweeper};
 use crate::goip::Command;
@@ -192,6 +192,12 @@ impl Engine {
     /// One channel, if it has been heard from.
     pub fn channel(&self, goip_id: &str) -> Option<ChannelInfo> {
         self.inner.shared.registry().info(goip_id)
+    }
+
+    /// Every authenticated channel's acks and retransmissions since the
+    /// engine started, sorted by GoIP id (the per-line metrics).
+    pub fn channel_traffic(&self) -> Vec<ChannelTraffic> {
+        self.inner.shared.channel_traffic()
     }
 
     pub fn stats(&self) -> EngineStats {

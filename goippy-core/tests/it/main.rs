@@ -63,6 +63,7 @@ mod bridge {
     mod inbound;
     mod inbox;
     mod long_sms;
+    mod metrics;
     mod outbound;
     mod restart;
     mod store;
