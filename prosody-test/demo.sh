@@ -22,7 +22,7 @@ ensure_packages
 ensure_rust
 
 echo "==> building goippy and goip-sim"
-cargo build --locked --manifest-path "$root/Cargo.toml" -p goippy-core --bins
+cargo build --locked --manifest-path "$root/Cargo.toml" -p goippy-core -p goip-sim --bins
 echo "==> building the demo (the first build takes a few minutes)"
 cargo build --locked --manifest-path "$here/Cargo.toml" --bin demo
 echo "==> running the demo"

@@ -43,7 +43,7 @@ async fn run(name: &str, settings: &DbSettings) {
     for i in 0..SEQUENTIAL {
         let t = Instant::now();
         store
-            .store_inbound(record(i))
+            .store_inbound(record(i), None)
             .await
             .expect("stored")
             .committed()
@@ -61,7 +61,7 @@ async fn run(name: &str, settings: &DbSettings) {
         while next < end && running.len() < IN_FLIGHT {
             let store = store.clone();
             let id = next;
-            running.spawn(async move { store.store_inbound(record(id)).await });
+            running.spawn(async move { store.store_inbound(record(id), None).await });
             next += 1;
         }
         if let Some(done) = running.join_next().await {

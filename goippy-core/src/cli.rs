@@ -12,12 +12,13 @@ use std::path::{Path, PathBuf};
 
 use clap::{ArgAction, ArgGroup, Parser};
 
+mod admin;
 mod password;
 
+pub use admin::{AdminCommand, run_admin};
 pub use password::{READ_PASSWORD, read_password};
 
 use crate::config::{self, Config, DEFAULT_CONFIG_PATH, DEFAULT_SAMPLE_PATH};
-use crate::store::AdminCommand;
 use crate::systemd::{
     DEFAULT_ETC_DIR, DEFAULT_SYSTEMCTL, DEFAULT_SYSTEMD_RUN_DIR, DEFAULT_UNIT_DIR, DEFAULT_USERADD,
     Host, InstanceName, OpsCommand, STATE_DIR,

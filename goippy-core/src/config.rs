@@ -21,6 +21,7 @@ use crate::alias::split_jid;
 use crate::number::NumberRules;
 
 mod db_tls;
+pub mod gateway;
 
 pub use db_tls::{DbTls, DbTlsMode, is_this_host};
 

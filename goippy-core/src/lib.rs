@@ -7,7 +7,8 @@
 //!   [`goip`] (the GoIP wire format) and [`segments`] (how a phone cuts a
 //!   long SMS into parts). It does no I/O and has no heavy dependencies, so
 //!   Prosody's `mod_sms_alias` native library links the very same rules the
-//!   daemon uses;
+//!   daemon uses, and so does the GoIP simulator (the `goip-sim` crate in
+//!   `goippy-core/goip-sim/`);
 //! * the **daemon** (feature `daemon`, on by default): configuration, the UDP
 //!   engine, storage, the XMPP component, the [`bridge`] that joins them,
 //!   and the command line.
@@ -35,8 +36,6 @@ pub mod daemon;
 pub mod engine;
 #[cfg(feature = "daemon")]
 pub mod logging;
-#[cfg(feature = "daemon")]
-pub mod sim;
 #[cfg(feature = "daemon")]
 pub mod store;
 #[cfg(feature = "daemon")]

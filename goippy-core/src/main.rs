@@ -3,9 +3,9 @@
 use std::process::ExitCode;
 
 use clap::Parser;
+use goippy_core::cli::AdminCommand;
 use goippy_core::cli::{self, Cli, SampleOutcome};
 use goippy_core::config::Config;
-use goippy_core::store::{self, AdminCommand};
 use goippy_core::systemd::{self, Report};
 use goippy_core::{daemon, logging};
 
@@ -140,7 +140,7 @@ fn run_admin(path: &std::path::Path, verbosity: i8, command: &AdminCommand) -> E
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(store::run_admin(&config.db, command)) {
+    match runtime.block_on(cli::run_admin(&config.db, command)) {
         Ok(output) => {
             print!("{output}");
             ExitCode::SUCCESS

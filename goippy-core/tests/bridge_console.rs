@@ -9,7 +9,7 @@ mod store_support;
 use std::time::Duration;
 
 use bridge_support::*;
-use goippy_core::sim::{CallSpec, CallWay, Event, Failure, FailureChange};
+use goip_sim::{CallSpec, CallWay, Event, Failure, FailureChange};
 use tokio_xmpp::minidom::Element;
 use tokio_xmpp::parsers::ns;
 

@@ -16,8 +16,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bridge_support::*;
+use goip_sim::{ChannelConfig, Device, DeviceConfig, Event};
 use goippy_core::config::DbSettings;
-use goippy_core::sim::{self, ChannelConfig, Device, DeviceConfig, Event};
 use goippy_testkit::ports::free_udp_port;
 use goippy_testkit::process::ChildGuard;
 use goippy_testkit::prosody::{Prosody, ProsodyConfig};
@@ -243,7 +243,7 @@ fn prosody() -> Prosody {
 fn device_config(port: u16, channels: Vec<ChannelConfig>) -> DeviceConfig {
     let mut config =
         DeviceConfig::new(format!("127.0.0.1:{port}").parse().expect("addr"), channels);
-    config.timing = sim::Timing {
+    config.timing = goip_sim::Timing {
         keepalive_interval: Duration::from_millis(300),
         retransmit_interval: Duration::from_millis(700),
         retransmits: 3,
@@ -579,7 +579,7 @@ struct Running {
     instance: Instance,
     goippy: ChildGuard,
     device: Device,
-    events: sim::Events,
+    events: goip_sim::Events,
 }
 
 impl Running {
@@ -1012,7 +1012,7 @@ async fn a_full_disk_loses_no_message() {
     drop(device);
 }
 
-async fn wait_for_ack(events: &mut sim::Events, recvid: String, instance: &Instance) {
+async fn wait_for_ack(events: &mut goip_sim::Events, recvid: String, instance: &Instance) {
     assert!(
         events
             .wait_for(

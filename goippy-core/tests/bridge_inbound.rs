@@ -10,7 +10,7 @@ mod store_support;
 use std::time::Duration;
 
 use bridge_support::*;
-use goippy_core::sim::{CallSpec, CallWay};
+use goip_sim::{CallSpec, CallWay};
 use goippy_core::store::{InboundKind, InboundRecord, Timestamp};
 use tokio::net::UdpSocket;
 use tokio_xmpp::parsers::ns;
@@ -345,16 +345,19 @@ async fn an_sms_without_a_user_waits_without_blocking_and_goes_to_the_fallback()
     let mut w = World::start(Options::default()).await;
     let store = w.store().await;
     let ghost = store
-        .store_inbound(InboundRecord {
-            goip_id: "ghost".into(),
-            recvid: 5,
-            at: Timestamp::now(),
-            xmpp_jid: None,
-            kind: InboundKind::Sms {
-                sender: "+37255599999".into(),
-                body: "for nobody".into(),
+        .store_inbound(
+            InboundRecord {
+                goip_id: "ghost".into(),
+                recvid: 5,
+                at: Timestamp::now(),
+                xmpp_jid: None,
+                kind: InboundKind::Sms {
+                    sender: "+37255599999".into(),
+                    body: "for nobody".into(),
+                },
             },
-        })
+            None,
+        )
         .await
         .expect("stored")
         .committed()

@@ -15,7 +15,7 @@ use std::sync::{Mutex, OnceLock};
 use std::time::Duration;
 
 use bridge_support::*;
-use goippy_core::sim::{Event, Failure, FailureChange};
+use goip_sim::{Event, Failure, FailureChange};
 use tokio_xmpp::minidom::Element;
 
 const BOB: &str = "+37255599999";

@@ -10,8 +10,8 @@ mod store_support;
 use std::time::Duration;
 
 use bridge_support::*;
+use goip_sim::{Event, Failure, FailureChange};
 use goippy_core::config::ReceiptPolicy;
-use goippy_core::sim::{Event, Failure, FailureChange};
 use tokio_xmpp::minidom::Element;
 
 const BOB: &str = "+37255512345";

@@ -11,7 +11,7 @@ mod store_support;
 use std::time::Duration;
 
 use bridge_support::*;
-use goippy_core::sim::{Event, Failure, FailureChange};
+use goip_sim::{Event, Failure, FailureChange};
 use goippy_core::store::{OutboundKind, OutboundOptions, OutboundRecord};
 use tokio_xmpp::minidom::Element;
 
@@ -50,7 +50,7 @@ fn note_about(from: &str, text: &str) -> impl FnMut(&Element) -> bool {
     move |e| is_chat(e) && e.attr("from") == Some(from.as_str()) && body(e).starts_with(&quote)
 }
 
-fn count_sent(sent: &[goippy_core::sim::SentSms], text: &str) -> usize {
+fn count_sent(sent: &[goip_sim::SentSms], text: &str) -> usize {
     sent.iter().filter(|s| s.text == text).count()
 }
 
@@ -219,7 +219,7 @@ async fn jobs_a_crash_left_behind_are_settled_at_start(mysql: bool) {
         xmpp_to: Some(to.into()),
     };
     store
-        .enqueue_outbound_with(
+        .enqueue_outbound(
             job("c1", "left queued", OutboundKind::Sms),
             options(&contact(BOB)),
         )
@@ -228,7 +228,7 @@ async fn jobs_a_crash_left_behind_are_settled_at_start(mysql: bool) {
         .committed()
         .expect("committed");
     let sending = store
-        .enqueue_outbound_with(
+        .enqueue_outbound(
             job("c2", "left sending", OutboundKind::Sms),
             options(&contact(BOB)),
         )
@@ -238,7 +238,7 @@ async fn jobs_a_crash_left_behind_are_settled_at_start(mysql: bool) {
         .expect("committed");
     store.mark_sending(sending, 1).await.expect("sending");
     store
-        .enqueue_outbound_with(job("c3", "*100#", OutboundKind::Ussd), options(OWN_JID))
+        .enqueue_outbound(job("c3", "*100#", OutboundKind::Ussd), options(OWN_JID))
         .await
         .expect("enqueue")
         .committed()

@@ -11,7 +11,7 @@ use goippy_core::store::{
     InboundKind, InboundRecord, LogId, LogKind, NoticeRecord, OutboundKind, OutboundOptions,
     OutboxState, StoreError, Timestamp,
 };
-use store_support::{TestDb, outbound, sms};
+use store_support::{TestDb, gateway, outbound, sms};
 
 on_both_backends!(
     notices_wait_in_the_inbox_in_order_with_everything_they_carry,
@@ -40,18 +40,21 @@ fn notice(goip_id: &str, what: &str, outbound: Option<LogId>) -> NoticeRecord {
 async fn notices_wait_in_the_inbox_in_order_with_everything_they_carry(db: TestDb) {
     let store = db.open().await;
     store
-        .add_or_update_gateway("2001", "pw", Some("g1"), None)
+        .save_gateway(&gateway("2001", "pw", Some("g1"), None))
         .await
         .expect("gateway");
     let first = store
-        .store_inbound(sms("g1", 1, "+37255500001", "first"))
+        .store_inbound(sms("g1", 1, "+37255500001", "first"), None)
         .await
         .expect("sms")
         .committed()
         .expect("committed")
         .id();
     let out = store
-        .enqueue_outbound(outbound("g1", "+37255512345", "hi"))
+        .enqueue_outbound(
+            outbound("g1", "+37255512345", "hi"),
+            OutboundOptions::default(),
+        )
         .await
         .expect("enqueue")
         .committed()
@@ -63,7 +66,7 @@ async fn notices_wait_in_the_inbox_in_order_with_everything_they_carry(db: TestD
         .committed()
         .expect("committed");
     let last = store
-        .store_inbound(sms("g1", 2, "+37255500001", "last"))
+        .store_inbound(sms("g1", 2, "+37255500001", "last"), None)
         .await
         .expect("sms")
         .committed()
@@ -71,7 +74,7 @@ async fn notices_wait_in_the_inbox_in_order_with_everything_they_carry(db: TestD
         .id();
     assert!(first < n && n < last);
 
-    let inbox = store.undelivered_inbox(10).await.expect("inbox");
+    let inbox = store.undelivered_inbox(None, 10).await.expect("inbox");
     let ids: Vec<LogId> = inbox.iter().map(|i| i.id).collect();
     assert_eq!(ids, vec![first, n, last]);
     let item = &inbox[1];
@@ -90,7 +93,7 @@ async fn notices_wait_in_the_inbox_in_order_with_everything_they_carry(db: TestD
     assert!(inbox[0].notice.is_none());
 
     store.mark_delivered(n).await.expect("delivered");
-    let inbox = store.undelivered_inbox(10).await.expect("inbox");
+    let inbox = store.undelivered_inbox(None, 10).await.expect("inbox");
     assert_eq!(inbox.len(), 2);
     let entry = store.log_entry(n).await.expect("log").expect("row");
     assert_eq!(entry.status.as_deref(), Some("delivered"));
@@ -106,22 +109,31 @@ async fn notices_wait_in_the_inbox_in_order_with_everything_they_carry(db: TestD
 async fn a_notice_is_stored_only_with_the_change_it_reports(db: TestDb) {
     let store = db.open().await;
     let id = store
-        .enqueue_outbound(outbound("g1", "+37255512345", "hi"))
+        .enqueue_outbound(
+            outbound("g1", "+37255512345", "hi"),
+            OutboundOptions::default(),
+        )
         .await
         .expect("enqueue")
         .committed()
         .expect("committed");
     // queued → unknown is refused: no notice either.
     let e = store
-        .mark_unknown_with(id, "x", Some(notice("g1", "sms_unknown", Some(id))))
+        .mark_unknown(id, "x", Some(notice("g1", "sms_unknown", Some(id))))
         .await
         .expect_err("not sending");
     assert!(matches!(e, StoreError::Transition { .. }), "{e}");
-    assert!(store.undelivered_inbox(10).await.expect("inbox").is_empty());
+    assert!(
+        store
+            .undelivered_inbox(None, 10)
+            .await
+            .expect("inbox")
+            .is_empty()
+    );
 
     store.mark_sending(id, 77).await.expect("sending");
     store
-        .mark_sent_with(
+        .mark_sent(
             id,
             Some(5),
             Some(1),
@@ -129,7 +141,7 @@ async fn a_notice_is_stored_only_with_the_change_it_reports(db: TestDb) {
         )
         .await
         .expect("sent");
-    let inbox = store.undelivered_inbox(10).await.expect("inbox");
+    let inbox = store.undelivered_inbox(None, 10).await.expect("inbox");
     assert_eq!(inbox.len(), 1);
     assert_eq!(
         inbox[0].notice.as_ref().map(|n| n.what.as_str()),
@@ -138,7 +150,7 @@ async fn a_notice_is_stored_only_with_the_change_it_reports(db: TestDb) {
     // A second sent is refused, and adds no second notice.
     assert!(
         store
-            .mark_sent_with(
+            .mark_sent(
                 id,
                 Some(5),
                 Some(1),
@@ -147,16 +159,26 @@ async fn a_notice_is_stored_only_with_the_change_it_reports(db: TestDb) {
             .await
             .is_err()
     );
-    assert_eq!(store.undelivered_inbox(10).await.expect("inbox").len(), 1);
+    assert_eq!(
+        store
+            .undelivered_inbox(None, 10)
+            .await
+            .expect("inbox")
+            .len(),
+        1
+    );
 
     let other = store
-        .enqueue_outbound(outbound("g1", "+37255512346", "ho"))
+        .enqueue_outbound(
+            outbound("g1", "+37255512346", "ho"),
+            OutboundOptions::default(),
+        )
         .await
         .expect("enqueue")
         .committed()
         .expect("committed");
     store
-        .mark_failed_with(
+        .mark_failed(
             other,
             "the GoIP did not answer",
             None,
@@ -167,19 +189,29 @@ async fn a_notice_is_stored_only_with_the_change_it_reports(db: TestDb) {
     let item = store.outbound(other).await.expect("read").expect("row");
     assert_eq!(item.state, OutboxState::Failed);
     assert_eq!(item.detail.as_deref(), Some("the GoIP did not answer"));
-    assert_eq!(store.undelivered_inbox(10).await.expect("inbox").len(), 2);
+    assert_eq!(
+        store
+            .undelivered_inbox(None, 10)
+            .await
+            .expect("inbox")
+            .len(),
+        2
+    );
 }
 
 async fn outbound_jobs_keep_the_receipt_request_and_the_addressed_jid(db: TestDb) {
     let store = db.open().await;
     let plain = store
-        .enqueue_outbound(outbound("g1", "+37255512345", "plain"))
+        .enqueue_outbound(
+            outbound("g1", "+37255512345", "plain"),
+            OutboundOptions::default(),
+        )
         .await
         .expect("enqueue")
         .committed()
         .expect("committed");
     let asked = store
-        .enqueue_outbound_with(
+        .enqueue_outbound(
             outbound("g1", "+37255512345", "with receipt"),
             OutboundOptions {
                 receipt_requested: true,
@@ -202,16 +234,16 @@ async fn outbound_jobs_keep_the_receipt_request_and_the_addressed_jid(db: TestDb
     // A delivery report carries both to whoever answers it.
     store.mark_sending(asked, 10).await.expect("sending");
     store
-        .mark_sent(asked, Some(9), Some(1))
+        .mark_sent(asked, Some(9), Some(1), None)
         .await
         .expect("sent");
     store
-        .store_inbound(dlr("g1", 100, 9, 0))
+        .store_inbound(dlr("g1", 100, 9, 0), None)
         .await
         .expect("report")
         .committed()
         .expect("committed");
-    let inbox = store.undelivered_inbox(10).await.expect("inbox");
+    let inbox = store.undelivered_inbox(None, 10).await.expect("inbox");
     let out = inbox[0]
         .report
         .as_ref()
@@ -244,7 +276,10 @@ fn dlr(goip_id: &str, recvid: i64, sms_no: i64, state: i64) -> InboundRecord {
 async fn a_delivery_report_the_engine_matched_is_linked_before_the_sent_state_lands(db: TestDb) {
     let store = db.open().await;
     let id = store
-        .enqueue_outbound(outbound("g1", "+37255512345", "race"))
+        .enqueue_outbound(
+            outbound("g1", "+37255512345", "race"),
+            OutboundOptions::default(),
+        )
         .await
         .expect("enqueue")
         .committed()
@@ -252,19 +287,19 @@ async fn a_delivery_report_the_engine_matched_is_linked_before_the_sent_state_la
     store.mark_sending(id, 11).await.expect("sending");
     // The report overtakes mark_sent: by sms_no alone nothing matches yet…
     store
-        .store_inbound(dlr("g1", 200, 4, 0))
+        .store_inbound(dlr("g1", 200, 4, 0), None)
         .await
         .expect("unmatched report")
         .committed()
         .expect("committed");
     // …but the engine's match links it.
     store
-        .store_inbound_matched(dlr("g1", 201, 4, 0), Some(id))
+        .store_inbound(dlr("g1", 201, 4, 0), Some(id))
         .await
         .expect("matched report")
         .committed()
         .expect("committed");
-    let inbox = store.undelivered_inbox(10).await.expect("inbox");
+    let inbox = store.undelivered_inbox(None, 10).await.expect("inbox");
     assert_eq!(inbox.len(), 2);
     assert!(inbox[0].report.as_ref().expect("dlr").outbound.is_none());
     let linked = inbox[1]
@@ -279,12 +314,12 @@ async fn a_delivery_report_the_engine_matched_is_linked_before_the_sent_state_la
     assert_eq!(row.delivery_state, Some(0));
     // A reference to a row that is no outbound job falls back to sms_no matching.
     let bogus = store
-        .store_inbound_matched(dlr("g1", 202, 4, 1), Some(inbox[0].id))
+        .store_inbound(dlr("g1", 202, 4, 1), Some(inbox[0].id))
         .await
         .expect("stored")
         .committed()
         .expect("committed");
-    let inbox = store.undelivered_inbox(10).await.expect("inbox");
+    let inbox = store.undelivered_inbox(None, 10).await.expect("inbox");
     let item = inbox.iter().find(|i| i.id == bogus.id()).expect("row");
     assert!(item.report.as_ref().expect("dlr").outbound.is_none());
 }
@@ -295,14 +330,20 @@ async fn each_channel_has_its_own_queue(db: TestDb) {
     for i in 0..3 {
         g1.push(
             store
-                .enqueue_outbound(outbound("g1", "+37255512345", &format!("a{i}")))
+                .enqueue_outbound(
+                    outbound("g1", "+37255512345", &format!("a{i}")),
+                    OutboundOptions::default(),
+                )
                 .await
                 .expect("enqueue")
                 .committed()
                 .expect("committed"),
         );
         store
-            .enqueue_outbound(outbound("g2", "+37255512345", &format!("b{i}")))
+            .enqueue_outbound(
+                outbound("g2", "+37255512345", &format!("b{i}")),
+                OutboundOptions::default(),
+            )
             .await
             .expect("enqueue")
             .committed()
@@ -335,7 +376,7 @@ async fn the_sendid_floor_only_rises_and_survives_reopening(db: TestDb) {
     let mut ussd = outbound("g1", "+37255500000", "*100#");
     ussd.kind = OutboundKind::Ussd;
     let id = store
-        .enqueue_outbound(ussd)
+        .enqueue_outbound(ussd, OutboundOptions::default())
         .await
         .expect("enqueue")
         .committed()
@@ -345,7 +386,10 @@ async fn the_sendid_floor_only_rises_and_survives_reopening(db: TestDb) {
     // …but not an SMS session's: it is random, up to 31 bits, and would
     // push USSD sendids towards the end of their room.
     let sms_row = store
-        .enqueue_outbound(outbound("g1", "+37255512345", "x"))
+        .enqueue_outbound(
+            outbound("g1", "+37255512345", "x"),
+            OutboundOptions::default(),
+        )
         .await
         .expect("enqueue")
         .committed()
@@ -367,7 +411,7 @@ async fn the_inbox_can_be_read_past_rows_that_must_wait(db: TestDb) {
     for i in 0..5 {
         ids.push(
             store
-                .store_inbound(sms("g1", i, "+37255500001", &format!("m{i}")))
+                .store_inbound(sms("g1", i, "+37255500001", &format!("m{i}")), None)
                 .await
                 .expect("sms")
                 .committed()
@@ -376,15 +420,15 @@ async fn the_inbox_can_be_read_past_rows_that_must_wait(db: TestDb) {
         );
     }
     let page = store
-        .undelivered_inbox_after(Some(ids[1]), 2)
+        .undelivered_inbox(Some(ids[1]), 2)
         .await
         .expect("page");
     assert_eq!(page.iter().map(|i| i.id).collect::<Vec<_>>(), ids[2..4]);
-    let all = store.undelivered_inbox_after(None, 10).await.expect("all");
+    let all = store.undelivered_inbox(None, 10).await.expect("all");
     assert_eq!(all.len(), 5);
     assert!(
         store
-            .undelivered_inbox_after(Some(ids[4]), 10)
+            .undelivered_inbox(Some(ids[4]), 10)
             .await
             .expect("none")
             .is_empty()

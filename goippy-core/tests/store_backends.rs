@@ -10,10 +10,11 @@ use goippy_core::engine::CredentialSource;
 use goippy_core::number::NumberRules;
 use goippy_core::store::{
     CallDirection, CallEvent, CallFilter, CallRecord, CallStored, GatewayChange, GatewayDefinition,
-    GatewayDirectory, InboundKind, InboundRecord, LogKind, NoticeRecord, OutboundKind, OutboxState,
-    SQLITE_BUSY_TIMEOUT, Store, StoreError, StoreOptions, Stored, Timestamp, recvid_number,
+    GatewayDirectory, InboundKind, InboundRecord, LogKind, NoticeRecord, OutboundKind,
+    OutboundOptions, OutboxState, SQLITE_BUSY_TIMEOUT, Store, StoreError, StoreOptions, Stored,
+    Timestamp, recvid_number,
 };
-use store_support::{Kind, TestDb, call, keepalive, outbound, sms};
+use store_support::{Kind, TestDb, call, gateway, keepalive, outbound, sms};
 
 on_both_backends!(
     gateways_are_managed,
@@ -57,7 +58,7 @@ async fn gateways_are_managed(db: TestDb) {
         assert_eq!(dir_mode & 0o777, 0o750);
     }
     let (change, g) = store
-        .add_or_update_gateway("2001", "secret", None, None)
+        .save_gateway(&gateway("2001", "secret", None, None))
         .await
         .expect("add");
     assert_eq!(change, GatewayChange::Created);
@@ -68,7 +69,12 @@ async fn gateways_are_managed(db: TestDb) {
     assert_eq!(g.last_seen, None);
 
     let (change, g) = store
-        .add_or_update_gateway("2001", "secret2", Some("gw1_ch1"), Some(r"\+372\d+"))
+        .save_gateway(&gateway(
+            "2001",
+            "secret2",
+            Some("gw1_ch1"),
+            Some(r"\+372\d+"),
+        ))
         .await
         .expect("update");
     assert_eq!(change, GatewayChange::Updated);
@@ -77,11 +83,11 @@ async fn gateways_are_managed(db: TestDb) {
 
     // "-" means the default goip_id again.
     store
-        .add_or_update_gateway("2002", "pw", Some("-"), None)
+        .save_gateway(&gateway("2002", "pw", Some("-"), None))
         .await
         .expect("add 2002");
     let e = store
-        .add_or_update_gateway("2003", "pw", Some("gw1_ch1"), None)
+        .save_gateway(&gateway("2003", "pw", Some("gw1_ch1"), None))
         .await
         .expect_err("goip_id taken");
     assert!(
@@ -89,7 +95,7 @@ async fn gateways_are_managed(db: TestDb) {
         "{e}"
     );
     let e = store
-        .add_or_update_gateway("2003", "pw", None, Some("[a-"))
+        .save_gateway(&gateway("2003", "pw", None, Some("[a-")))
         .await
         .expect_err("bad regex");
     assert!(e.to_string().contains("regex parse error"), "{e}");
@@ -180,7 +186,7 @@ async fn gateways_keep_their_channel_number(db: TestDb) {
     let (_, g) = store.save_gateway(&definition).await.expect("update");
     assert_eq!((g.goip_id.as_str(), g.channel), ("goippy_2508", Some(1)));
     let (_, g) = store
-        .add_or_update_gateway("2508", "pw", None, None)
+        .save_gateway(&gateway("2508", "pw", None, None))
         .await
         .expect("update without a channel");
     assert_eq!(g.channel, None);
@@ -262,7 +268,7 @@ async fn sqlite_runs_in_wal_with_a_busy_timeout(db: TestDb) {
     });
     let started = std::time::Instant::now();
     store
-        .add_or_update_gateway("2001", "pw", None, None)
+        .save_gateway(&gateway("2001", "pw", None, None))
         .await
         .expect("waits for the lock instead of failing");
     assert!(
@@ -277,11 +283,11 @@ async fn sqlite_runs_in_wal_with_a_busy_timeout(db: TestDb) {
 async fn directory_answers_from_memory_and_follows_changes(db: TestDb) {
     let store = db.open().await;
     store
-        .add_or_update_gateway("2001", "pw1", None, Some(r"\+372\d{7,8}|1345"))
+        .save_gateway(&gateway("2001", "pw1", None, Some(r"\+372\d{7,8}|1345")))
         .await
         .expect("add");
     store
-        .add_or_update_gateway("2002", "pw2", Some("gw_b"), None)
+        .save_gateway(&gateway("2002", "pw2", Some("gw_b"), None))
         .await
         .expect("add");
     store
@@ -345,11 +351,11 @@ async fn directory_answers_from_memory_and_follows_changes(db: TestDb) {
 async fn directory_learns_a_channels_number_at_once(db: TestDb) {
     let store = db.open().await;
     store
-        .add_or_update_gateway("2001", "pw1", None, None)
+        .save_gateway(&gateway("2001", "pw1", None, None))
         .await
         .expect("add");
     store
-        .add_or_update_gateway("2002", "pw2", None, None)
+        .save_gateway(&gateway("2002", "pw2", None, None))
         .await
         .expect("add");
     let dir = GatewayDirectory::load(&store, NumberRules::default())
@@ -392,7 +398,7 @@ async fn directory_learns_a_channels_number_at_once(db: TestDb) {
 async fn keepalives_update_state_and_msisdn(db: TestDb) {
     let store = db.open().await;
     store
-        .add_or_update_gateway("2001", "pw", None, None)
+        .save_gateway(&gateway("2001", "pw", None, None))
         .await
         .expect("add");
     let now = Timestamp::now().unix();
@@ -483,7 +489,7 @@ async fn unchanged_keepalives_are_not_rewritten(db: TestDb) {
 async fn open_with_channel_2001(db: &TestDb) -> Store {
     let store = db.open().await;
     store
-        .add_or_update_gateway("2001", "pw", None, None)
+        .save_gateway(&gateway("2001", "pw", None, None))
         .await
         .expect("add");
     store.record_keepalive(keepalive(
@@ -498,40 +504,49 @@ async fn open_with_channel_2001(db: &TestDb) -> Store {
 async fn calls_are_logged_newest_first(db: TestDb) {
     let store = open_with_channel_2001(&db).await;
     store
-        .store_call(call(
-            "goippy_2001",
-            100,
-            CallEvent::Record {
-                direction: Some(CallDirection::Incoming),
-                remote: "+37255500000".into(),
-            },
-        ))
+        .store_call(
+            call(
+                "goippy_2001",
+                100,
+                CallEvent::Record {
+                    direction: Some(CallDirection::Incoming),
+                    remote: "+37255500000".into(),
+                },
+            ),
+            None,
+        )
         .await
         .expect("stored")
         .committed()
         .expect("committed");
     store
-        .store_call(call(
-            "goippy_2001",
-            101,
-            CallEvent::Hangup {
-                remote: "+37255500000".into(),
-                cause: "Normal call clearing".into(),
-            },
-        ))
+        .store_call(
+            call(
+                "goippy_2001",
+                101,
+                CallEvent::Hangup {
+                    remote: "+37255500000".into(),
+                    cause: "Normal call clearing".into(),
+                },
+            ),
+            None,
+        )
         .await
         .expect("stored")
         .committed()
         .expect("committed");
     store
-        .store_call(call("goippy_2001", 102, CallEvent::Expiry { seconds: 42 }))
+        .store_call(
+            call("goippy_2001", 102, CallEvent::Expiry { seconds: 42 }),
+            None,
+        )
         .await
         .expect("stored")
         .committed()
         .expect("committed");
     // An EXPIRY with no call to attach to gets its own row.
     store
-        .store_call(call("other", 1, CallEvent::Expiry { seconds: 5 }))
+        .store_call(call("other", 1, CallEvent::Expiry { seconds: 5 }), None)
         .await
         .expect("stored")
         .committed()
@@ -582,7 +597,7 @@ async fn a_retransmitted_call_is_logged_once_also_after_reopening(db: TestDb) {
         )
     };
     let first = store
-        .store_call(record())
+        .store_call(record(), None)
         .await
         .expect("stored")
         .committed()
@@ -590,7 +605,7 @@ async fn a_retransmitted_call_is_logged_once_also_after_reopening(db: TestDb) {
     assert!(first.is_new(), "{first:?}");
     assert_eq!(
         store
-            .store_call(record())
+            .store_call(record(), None)
             .await
             .expect("stored")
             .committed()
@@ -599,14 +614,17 @@ async fn a_retransmitted_call_is_logged_once_also_after_reopening(db: TestDb) {
     );
     // The same recvid for another event is another event.
     let hangup = store
-        .store_call(call(
-            "goippy_2001",
-            7,
-            CallEvent::Hangup {
-                remote: "+37255500000".into(),
-                cause: "Normal call clearing".into(),
-            },
-        ))
+        .store_call(
+            call(
+                "goippy_2001",
+                7,
+                CallEvent::Hangup {
+                    remote: "+37255500000".into(),
+                    cause: "Normal call clearing".into(),
+                },
+            ),
+            None,
+        )
         .await
         .expect("stored")
         .committed()
@@ -614,7 +632,10 @@ async fn a_retransmitted_call_is_logged_once_also_after_reopening(db: TestDb) {
     assert!(hangup.is_new(), "{hangup:?}");
     // An EXPIRY goes into the call's row; its retransmission changes nothing.
     let expiry = store
-        .store_call(call("goippy_2001", 8, CallEvent::Expiry { seconds: 42 }))
+        .store_call(
+            call("goippy_2001", 8, CallEvent::Expiry { seconds: 42 }),
+            None,
+        )
         .await
         .expect("stored")
         .committed()
@@ -625,7 +646,7 @@ async fn a_retransmitted_call_is_logged_once_also_after_reopening(db: TestDb) {
     let store = db.open().await;
     assert_eq!(
         store
-            .store_call(record())
+            .store_call(record(), None)
             .await
             .expect("stored")
             .committed()
@@ -635,7 +656,10 @@ async fn a_retransmitted_call_is_logged_once_also_after_reopening(db: TestDb) {
     );
     assert_eq!(
         store
-            .store_call(call("goippy_2001", 8, CallEvent::Expiry { seconds: 42 }))
+            .store_call(
+                call("goippy_2001", 8, CallEvent::Expiry { seconds: 42 }),
+                None
+            )
             .await
             .expect("stored")
             .committed()
@@ -676,14 +700,14 @@ async fn a_reused_recvid_is_a_new_message_after_the_dedup_window(db: TestDb) {
         )
     };
     let first = store
-        .store_inbound(text())
+        .store_inbound(text(), None)
         .await
         .expect("stored")
         .committed()
         .expect("committed");
     assert!(matches!(first, Stored::New(_)), "{first:?}");
     let first_call = store
-        .store_call(record())
+        .store_call(record(), None)
         .await
         .expect("stored")
         .committed()
@@ -699,7 +723,7 @@ async fn a_reused_recvid_is_a_new_message_after_the_dedup_window(db: TestDb) {
     db.exec(&back_date(9 * 60)).await;
     assert_eq!(
         store
-            .store_inbound(text())
+            .store_inbound(text(), None)
             .await
             .expect("stored")
             .committed()
@@ -708,7 +732,7 @@ async fn a_reused_recvid_is_a_new_message_after_the_dedup_window(db: TestDb) {
     );
     assert_eq!(
         store
-            .store_call(record())
+            .store_call(record(), None)
             .await
             .expect("stored")
             .committed()
@@ -718,7 +742,7 @@ async fn a_reused_recvid_is_a_new_message_after_the_dedup_window(db: TestDb) {
     // 10 minutes and more: new messages, each with its own row and key.
     db.exec(&back_date(10 * 60)).await;
     let again = store
-        .store_inbound(text())
+        .store_inbound(text(), None)
         .await
         .expect("stored")
         .committed()
@@ -728,7 +752,7 @@ async fn a_reused_recvid_is_a_new_message_after_the_dedup_window(db: TestDb) {
     };
     assert_ne!(again_id, first.id());
     let again_call = store
-        .store_call(record())
+        .store_call(record(), None)
         .await
         .expect("stored")
         .committed()
@@ -740,7 +764,7 @@ async fn a_reused_recvid_is_a_new_message_after_the_dedup_window(db: TestDb) {
     let store = db.open().await;
     assert_eq!(
         store
-            .store_inbound(text())
+            .store_inbound(text(), None)
             .await
             .expect("stored")
             .committed()
@@ -749,7 +773,7 @@ async fn a_reused_recvid_is_a_new_message_after_the_dedup_window(db: TestDb) {
     );
     assert_eq!(
         store
-            .store_call(record())
+            .store_call(record(), None)
             .await
             .expect("stored")
             .committed()
@@ -778,7 +802,7 @@ async fn a_reused_recvid_is_a_new_message_after_the_dedup_window(db: TestDb) {
     db.exec(&back_date(61)).await;
     assert!(matches!(
         store
-            .store_inbound(text())
+            .store_inbound(text(), None)
             .await
             .expect("stored")
             .committed()
@@ -802,13 +826,13 @@ async fn a_call_without_a_recvid_is_logged_each_time(db: TestDb) {
         )
     };
     let first = store
-        .store_call(hidden())
+        .store_call(hidden(), None)
         .await
         .expect("stored")
         .committed()
         .expect("committed");
     let second = store
-        .store_call(hidden())
+        .store_call(hidden(), None)
         .await
         .expect("stored")
         .committed()
@@ -840,7 +864,7 @@ async fn a_call_with_a_recvid_that_is_no_number_is_logged_once(db: TestDb) {
         )
     };
     let first = store
-        .store_call(record())
+        .store_call(record(), None)
         .await
         .expect("stored")
         .committed()
@@ -848,7 +872,7 @@ async fn a_call_with_a_recvid_that_is_no_number_is_logged_once(db: TestDb) {
     assert!(first.is_new(), "{first:?}");
     assert_eq!(
         store
-            .store_call(record())
+            .store_call(record(), None)
             .await
             .expect("stored")
             .committed()
@@ -906,7 +930,7 @@ async fn a_call_and_its_notice_are_one_commit(db: TestDb) {
         .await;
     }
     store
-        .store_call_with(
+        .store_call(
             record(),
             Some(call_notice("Incoming call from +37255500000")),
         )
@@ -917,7 +941,7 @@ async fn a_call_and_its_notice_are_one_commit(db: TestDb) {
     db.exec("DROP TRIGGER no_notices").await;
 
     let first = store
-        .store_call_with(
+        .store_call(
             record(),
             Some(call_notice("Incoming call from +37255500000")),
         )
@@ -931,7 +955,7 @@ async fn a_call_and_its_notice_are_one_commit(db: TestDb) {
     assert_eq!(db.scalar(notices).await, 1);
     assert_eq!(
         store
-            .store_call_with(
+            .store_call(
                 record(),
                 Some(call_notice("Incoming call from +37255500000"))
             )
@@ -941,7 +965,7 @@ async fn a_call_and_its_notice_are_one_commit(db: TestDb) {
             .expect("committed"),
         CallStored::Duplicate(first.id())
     );
-    let inbox = store.undelivered_inbox(10).await.expect("inbox");
+    let inbox = store.undelivered_inbox(None, 10).await.expect("inbox");
     assert_eq!(inbox.len(), 1, "{inbox:?}");
     assert_eq!(inbox[0].kind, LogKind::Notice);
     assert_eq!(inbox[0].xmpp_jid.as_deref(), Some("2001@example.org"));
@@ -949,7 +973,10 @@ async fn a_call_and_its_notice_are_one_commit(db: TestDb) {
     assert_eq!(inbox[0].body, "Incoming call from +37255500000");
     // Without a notice, a call is only logged.
     store
-        .store_call(call("goippy_2001", 10, CallEvent::Expiry { seconds: 3 }))
+        .store_call(
+            call("goippy_2001", 10, CallEvent::Expiry { seconds: 3 }),
+            None,
+        )
         .await
         .expect("stored")
         .committed()
@@ -967,13 +994,16 @@ async fn a_call_and_its_notice_are_one_commit(db: TestDb) {
 async fn a_call_duration_beyond_an_int_is_stored_clamped(db: TestDb) {
     let store = open_with_channel_2001(&db).await;
     let stored = store
-        .store_call(call(
-            "goippy_2001",
-            11,
-            CallEvent::Expiry {
-                seconds: i64::from(u32::MAX),
-            },
-        ))
+        .store_call(
+            call(
+                "goippy_2001",
+                11,
+                CallEvent::Expiry {
+                    seconds: i64::from(u32::MAX),
+                },
+            ),
+            None,
+        )
         .await
         .expect("stored")
         .committed()
@@ -981,13 +1011,16 @@ async fn a_call_duration_beyond_an_int_is_stored_clamped(db: TestDb) {
     assert!(stored.is_new(), "{stored:?}");
     assert_eq!(
         store
-            .store_call(call(
-                "goippy_2001",
-                11,
-                CallEvent::Expiry {
-                    seconds: i64::from(u32::MAX),
-                },
-            ))
+            .store_call(
+                call(
+                    "goippy_2001",
+                    11,
+                    CallEvent::Expiry {
+                        seconds: i64::from(u32::MAX),
+                    },
+                ),
+                None
+            )
             .await
             .expect("stored")
             .committed()
@@ -1008,12 +1041,15 @@ async fn a_call_duration_beyond_an_int_is_stored_clamped(db: TestDb) {
 async fn inbound_is_durable_deduplicated_and_waits_in_the_inbox(db: TestDb) {
     let store = open_with_channel_2001(&db).await;
     let first = store
-        .store_inbound(sms(
-            "goippy_2001",
-            1734804704,
-            "+37255500001",
-            "hello; msg:with\nseparators",
-        ))
+        .store_inbound(
+            sms(
+                "goippy_2001",
+                1734804704,
+                "+37255500001",
+                "hello; msg:with\nseparators",
+            ),
+            None,
+        )
         .await
         .expect("stored")
         .committed()
@@ -1023,12 +1059,15 @@ async fn inbound_is_durable_deduplicated_and_waits_in_the_inbox(db: TestDb) {
     };
     // The GoIP's retransmission.
     let again = store
-        .store_inbound(sms(
-            "goippy_2001",
-            1734804704,
-            "+37255500001",
-            "hello; msg:with\nseparators",
-        ))
+        .store_inbound(
+            sms(
+                "goippy_2001",
+                1734804704,
+                "+37255500001",
+                "hello; msg:with\nseparators",
+            ),
+            None,
+        )
         .await
         .expect("stored")
         .committed()
@@ -1036,33 +1075,34 @@ async fn inbound_is_durable_deduplicated_and_waits_in_the_inbox(db: TestDb) {
     assert_eq!(again, Stored::Duplicate(first_id));
     // Same recvid, another body: another message.
     let other = store
-        .store_inbound(sms(
-            "goippy_2001",
-            1734804704,
-            "+37255500001",
-            "second part",
-        ))
+        .store_inbound(
+            sms("goippy_2001", 1734804704, "+37255500001", "second part"),
+            None,
+        )
         .await
         .expect("stored")
         .committed()
         .expect("committed");
     assert!(other.is_new());
     let ussd = store
-        .store_inbound(InboundRecord {
-            goip_id: "goippy_2001".into(),
-            recvid: 77,
-            at: Timestamp::now(),
-            xmpp_jid: None,
-            kind: InboundKind::UssdReply {
-                body: "Balance 10.00".into(),
+        .store_inbound(
+            InboundRecord {
+                goip_id: "goippy_2001".into(),
+                recvid: 77,
+                at: Timestamp::now(),
+                xmpp_jid: None,
+                kind: InboundKind::UssdReply {
+                    body: "Balance 10.00".into(),
+                },
             },
-        })
+            None,
+        )
         .await
         .expect("stored")
         .committed()
         .expect("committed");
 
-    let inbox = store.undelivered_inbox(10).await.expect("inbox");
+    let inbox = store.undelivered_inbox(None, 10).await.expect("inbox");
     let ids: Vec<_> = inbox.iter().map(|i| i.id).collect();
     assert_eq!(ids, vec![first_id, other.id(), ussd.id()], "arrival order");
     assert_eq!(inbox[0].kind, LogKind::Sms);
@@ -1074,14 +1114,17 @@ async fn inbound_is_durable_deduplicated_and_waits_in_the_inbox(db: TestDb) {
     assert_eq!(inbox[2].kind, LogKind::Ussd);
     // USSD rows carry the channel's own number, as in the original.
     assert_eq!(inbox[2].peer.as_deref(), Some("+37255512345"));
-    assert_eq!(store.undelivered_inbox(1).await.expect("inbox").len(), 1);
+    assert_eq!(
+        store.undelivered_inbox(None, 1).await.expect("inbox").len(),
+        1
+    );
 
     store.mark_delivered(first_id).await.expect("delivered");
     store
         .mark_delivered(first_id)
         .await
         .expect("delivered twice is fine");
-    let inbox = store.undelivered_inbox(10).await.expect("inbox");
+    let inbox = store.undelivered_inbox(None, 10).await.expect("inbox");
     assert_eq!(inbox.len(), 2);
     assert_eq!(
         store
@@ -1102,7 +1145,7 @@ async fn inbound_is_durable_deduplicated_and_waits_in_the_inbox(db: TestDb) {
 async fn dedup_survives_reopening(db: TestDb) {
     let store = db.open().await;
     let first = store
-        .store_inbound(sms("ch1", 42, "Bank", "code 1234"))
+        .store_inbound(sms("ch1", 42, "Bank", "code 1234"), None)
         .await
         .expect("stored")
         .committed()
@@ -1110,26 +1153,39 @@ async fn dedup_survives_reopening(db: TestDb) {
     store.close().await.expect("close");
     let store = db.open().await;
     let again = store
-        .store_inbound(sms("ch1", 42, "Bank", "code 1234"))
+        .store_inbound(sms("ch1", 42, "Bank", "code 1234"), None)
         .await
         .expect("stored")
         .committed()
         .expect("committed");
     assert_eq!(again, Stored::Duplicate(first.id()));
-    assert_eq!(store.undelivered_inbox(10).await.expect("inbox").len(), 1);
+    assert_eq!(
+        store
+            .undelivered_inbox(None, 10)
+            .await
+            .expect("inbox")
+            .len(),
+        1
+    );
     store.close().await.expect("close");
 }
 
 async fn outbox_moves_through_its_states_and_never_twice(db: TestDb) {
     let store = db.open().await;
     let a = store
-        .enqueue_outbound(outbound("goippy_2001", "+37255500001", "first"))
+        .enqueue_outbound(
+            outbound("goippy_2001", "+37255500001", "first"),
+            OutboundOptions::default(),
+        )
         .await
         .expect("queued")
         .committed()
         .expect("committed");
     let b = store
-        .enqueue_outbound(outbound("goippy_2001", "+37255500002", "second"))
+        .enqueue_outbound(
+            outbound("goippy_2001", "+37255500002", "second"),
+            OutboundOptions::default(),
+        )
         .await
         .expect("queued")
         .committed()
@@ -1137,7 +1193,7 @@ async fn outbox_moves_through_its_states_and_never_twice(db: TestDb) {
     let mut ussd = outbound("goippy_2001", "+37255512345", "*100#");
     ussd.kind = OutboundKind::Ussd;
     let c = store
-        .enqueue_outbound(ussd)
+        .enqueue_outbound(ussd, OutboundOptions::default())
         .await
         .expect("queued")
         .committed()
@@ -1159,14 +1215,17 @@ async fn outbox_moves_through_its_states_and_never_twice(db: TestDb) {
         matches!(&e, StoreError::Transition { to: "sending", from: Some(f), .. } if f == "sending"),
         "{e}"
     );
-    store.mark_sent(a, Some(32), Some(1)).await.expect("sent");
+    store
+        .mark_sent(a, Some(32), Some(1), None)
+        .await
+        .expect("sent");
     let e = store
-        .mark_unknown(a, "late")
+        .mark_unknown(a, "late", None)
         .await
         .expect_err("sent is final");
     assert!(e.to_string().contains("it is sent"), "{e}");
     store
-        .mark_failed(b, "channel offline for 300 s", None)
+        .mark_failed(b, "channel offline for 300 s", None, None)
         .await
         .expect("a queued job may fail");
     assert!(
@@ -1184,7 +1243,7 @@ async fn outbox_moves_through_its_states_and_never_twice(db: TestDb) {
     assert_eq!((pending[0].id, pending[0].state), (c, OutboxState::Sending));
     assert_eq!(pending[0].sendid, Some(1004));
     store
-        .mark_unknown(c, "goippy stopped while sending")
+        .mark_unknown(c, "goippy stopped while sending", None)
         .await
         .expect("unknown");
     assert!(store.pending_outbox().await.expect("outbox").is_empty());
@@ -1201,9 +1260,12 @@ async fn outbox_moves_through_its_states_and_never_twice(db: TestDb) {
     let c_row = store.outbound(c).await.expect("read").expect("row");
     assert_eq!(c_row.state, OutboxState::Unknown);
     // A late OK after "unknown" is still recorded.
-    store.mark_sent(c, None, None).await.expect("late result");
+    store
+        .mark_sent(c, None, None, None)
+        .await
+        .expect("late result");
     let e = store
-        .mark_sent(goippy_core::store::LogId(a.0 + 1000), None, None)
+        .mark_sent(goippy_core::store::LogId(a.0 + 1000), None, None, None)
         .await
         .expect_err("no such row");
     assert!(e.to_string().contains("no such outbound message"), "{e}");
@@ -1213,31 +1275,46 @@ async fn outbox_moves_through_its_states_and_never_twice(db: TestDb) {
 async fn delivery_reports_find_their_sms(db: TestDb) {
     let store = db.open().await;
     let old = store
-        .enqueue_outbound(outbound("goippy_2001", "+37255500001", "older"))
+        .enqueue_outbound(
+            outbound("goippy_2001", "+37255500001", "older"),
+            OutboundOptions::default(),
+        )
         .await
         .expect("queued")
         .committed()
         .expect("committed");
     store.mark_sending(old, 1).await.expect("sending");
-    store.mark_sent(old, Some(32), Some(1)).await.expect("sent");
+    store
+        .mark_sent(old, Some(32), Some(1), None)
+        .await
+        .expect("sent");
     let new = store
-        .enqueue_outbound(outbound("goippy_2001", "+37255500002", "newer"))
+        .enqueue_outbound(
+            outbound("goippy_2001", "+37255500002", "newer"),
+            OutboundOptions::default(),
+        )
         .await
         .expect("queued")
         .committed()
         .expect("committed");
     store.mark_sending(new, 2).await.expect("sending");
-    store.mark_sent(new, Some(32), Some(1)).await.expect("sent");
+    store
+        .mark_sent(new, Some(32), Some(1), None)
+        .await
+        .expect("sent");
     // The same sms_no on another channel must not match.
     let elsewhere = store
-        .enqueue_outbound(outbound("other", "+37255500003", "x"))
+        .enqueue_outbound(
+            outbound("other", "+37255500003", "x"),
+            OutboundOptions::default(),
+        )
         .await
         .expect("queued")
         .committed()
         .expect("committed");
     store.mark_sending(elsewhere, 3).await.expect("sending");
     store
-        .mark_sent(elsewhere, Some(32), Some(1))
+        .mark_sent(elsewhere, Some(32), Some(1), None)
         .await
         .expect("sent");
 
@@ -1262,7 +1339,7 @@ async fn delivery_reports_find_their_sms(db: TestDb) {
         },
     };
     let stored = store
-        .store_inbound(report.clone())
+        .store_inbound(report.clone(), None)
         .await
         .expect("stored")
         .committed()
@@ -1270,14 +1347,14 @@ async fn delivery_reports_find_their_sms(db: TestDb) {
     assert!(stored.is_new());
     assert_eq!(
         store
-            .store_inbound(report)
+            .store_inbound(report, None)
             .await
             .expect("stored")
             .committed()
             .expect("committed"),
         Stored::Duplicate(stored.id())
     );
-    let inbox = store.undelivered_inbox(10).await.expect("inbox");
+    let inbox = store.undelivered_inbox(None, 10).await.expect("inbox");
     assert_eq!(inbox.len(), 1);
     let item = &inbox[0];
     assert_eq!(item.kind, LogKind::DeliveryReport);
@@ -1303,22 +1380,25 @@ async fn delivery_reports_find_their_sms(db: TestDb) {
 
     // A report nobody sent is still kept (and delivered as such).
     let orphan = store
-        .store_inbound(InboundRecord {
-            goip_id: "goippy_2001".into(),
-            recvid: 5,
-            at: Timestamp::now(),
-            xmpp_jid: None,
-            kind: InboundKind::DeliveryReport {
-                sms_no: 99,
-                state: 64,
-                destination: Some("+37255500009".into()),
+        .store_inbound(
+            InboundRecord {
+                goip_id: "goippy_2001".into(),
+                recvid: 5,
+                at: Timestamp::now(),
+                xmpp_jid: None,
+                kind: InboundKind::DeliveryReport {
+                    sms_no: 99,
+                    state: 64,
+                    destination: Some("+37255500009".into()),
+                },
             },
-        })
+            None,
+        )
         .await
         .expect("stored")
         .committed()
         .expect("committed");
-    let inbox = store.undelivered_inbox(10).await.expect("inbox");
+    let inbox = store.undelivered_inbox(None, 10).await.expect("inbox");
     let item = inbox
         .iter()
         .find(|i| i.id == orphan.id())
@@ -1332,7 +1412,7 @@ async fn delivery_reports_find_their_sms(db: TestDb) {
 async fn cleanup_deletes_old_rows_but_never_unfinished_work(db: TestDb) {
     let store = db.open().await;
     let delivered = store
-        .store_inbound(sms("ch", 1, "+37255500001", "old, delivered"))
+        .store_inbound(sms("ch", 1, "+37255500001", "old, delivered"), None)
         .await
         .expect("stored")
         .committed()
@@ -1340,37 +1420,46 @@ async fn cleanup_deletes_old_rows_but_never_unfinished_work(db: TestDb) {
         .id();
     store.mark_delivered(delivered).await.expect("delivered");
     let undelivered = store
-        .store_inbound(sms("ch", 2, "+37255500001", "old, never delivered"))
+        .store_inbound(sms("ch", 2, "+37255500001", "old, never delivered"), None)
         .await
         .expect("stored")
         .committed()
         .expect("committed")
         .id();
     let queued = store
-        .enqueue_outbound(outbound("ch", "+37255500001", "old, queued"))
+        .enqueue_outbound(
+            outbound("ch", "+37255500001", "old, queued"),
+            OutboundOptions::default(),
+        )
         .await
         .expect("queued")
         .committed()
         .expect("committed");
     let sending = store
-        .enqueue_outbound(outbound("ch", "+37255500001", "old, sending"))
+        .enqueue_outbound(
+            outbound("ch", "+37255500001", "old, sending"),
+            OutboundOptions::default(),
+        )
         .await
         .expect("queued")
         .committed()
         .expect("committed");
     store.mark_sending(sending, 9).await.expect("sending");
     let failed = store
-        .enqueue_outbound(outbound("ch", "+37255500001", "old, failed"))
+        .enqueue_outbound(
+            outbound("ch", "+37255500001", "old, failed"),
+            OutboundOptions::default(),
+        )
         .await
         .expect("queued")
         .committed()
         .expect("committed");
     store
-        .mark_failed(failed, "no", Some(38))
+        .mark_failed(failed, "no", Some(38), None)
         .await
         .expect("failed");
     let recent = store
-        .store_inbound(sms("ch", 3, "+37255500001", "recent"))
+        .store_inbound(sms("ch", 3, "+37255500001", "recent"), None)
         .await
         .expect("stored")
         .committed()
@@ -1406,12 +1495,19 @@ async fn cleanup_deletes_old_rows_but_never_unfinished_work(db: TestDb) {
     for gone in [delivered, failed] {
         assert!(store.log_entry(gone).await.expect("read").is_none());
     }
-    assert_eq!(store.undelivered_inbox(10).await.expect("inbox").len(), 1);
+    assert_eq!(
+        store
+            .undelivered_inbox(None, 10)
+            .await
+            .expect("inbox")
+            .len(),
+        1
+    );
     assert_eq!(store.pending_outbox().await.expect("outbox").len(), 2);
     // A dedup key younger than DEDUP_KEEP stays, so retransmissions are still caught.
     assert_eq!(
         store
-            .store_inbound(sms("ch", 2, "+37255500001", "old, never delivered"))
+            .store_inbound(sms("ch", 2, "+37255500001", "old, never delivered"), None)
             .await
             .expect("stored")
             .committed()
@@ -1439,18 +1535,21 @@ async fn text_in_any_script_round_trips(db: TestDb) {
     let store = db.open().await;
     let body = "Tere! Привет 你好 مرحبا 👋🏽 — ümlaut";
     let id = store
-        .store_inbound(sms("ch", 9, "Swedbank", body))
+        .store_inbound(sms("ch", 9, "Swedbank", body), None)
         .await
         .expect("stored")
         .committed()
         .expect("committed")
         .id();
-    let inbox = store.undelivered_inbox(1).await.expect("inbox");
+    let inbox = store.undelivered_inbox(None, 1).await.expect("inbox");
     assert_eq!(inbox[0].id, id);
     assert_eq!(inbox[0].body, body);
     assert_eq!(inbox[0].peer.as_deref(), Some("Swedbank"));
     let out = store
-        .enqueue_outbound(outbound("ch", "+37255500001", body))
+        .enqueue_outbound(
+            outbound("ch", "+37255500001", body),
+            OutboundOptions::default(),
+        )
         .await
         .expect("queued")
         .committed()
@@ -1462,7 +1561,7 @@ async fn text_in_any_script_round_trips(db: TestDb) {
     // A body beyond what MySQL's TEXT holds is cut, not refused.
     let long = "ä".repeat(40_000);
     let id = store
-        .store_inbound(sms("ch", 10, "+37255500001", &long))
+        .store_inbound(sms("ch", 10, "+37255500001", &long), None)
         .await
         .expect("stored")
         .committed()
@@ -1485,7 +1584,7 @@ async fn concurrent_inbound_writes_all_commit(db: TestDb) {
         let store = store.clone();
         tasks.push(tokio::spawn(async move {
             store
-                .store_inbound(sms("ch", i, "+37255500001", &format!("message {i}")))
+                .store_inbound(sms("ch", i, "+37255500001", &format!("message {i}")), None)
                 .await
         }));
     }
@@ -1524,14 +1623,17 @@ async fn a_full_queue_makes_calls_wait_and_loses_none(db: TestDb) {
         let store = store.clone();
         tokio::spawn(async move {
             store
-                .store_call(call(
-                    "ch",
-                    i,
-                    CallEvent::Hangup {
-                        remote: "+37255500001".into(),
-                        cause: "User busy".into(),
-                    },
-                ))
+                .store_call(
+                    call(
+                        "ch",
+                        i,
+                        CallEvent::Hangup {
+                            remote: "+37255500001".into(),
+                            cause: "User busy".into(),
+                        },
+                    ),
+                    None,
+                )
                 .await
         })
     });
@@ -1559,12 +1661,12 @@ async fn a_closed_store_refuses_work(db: TestDb) {
     let other = store.clone();
     store.close().await.expect("close");
     assert!(matches!(
-        other.store_inbound(sms("ch", 1, "x", "y")).await,
+        other.store_inbound(sms("ch", 1, "x", "y"), None).await,
         Err(StoreError::Closed)
     ));
     assert!(matches!(
         other
-            .store_call(call("ch", 1, CallEvent::Expiry { seconds: 1 }))
+            .store_call(call("ch", 1, CallEvent::Expiry { seconds: 1 }), None)
             .await,
         Err(StoreError::Closed)
     ));

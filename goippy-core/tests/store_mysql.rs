@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use goippy_core::config::{DbSettings, DbTls, Secret};
-use goippy_core::store::{CallEvent, Store, StoreError, Stored};
+use goippy_core::store::{CallEvent, OutboundOptions, Store, StoreError, Stored};
 use goippy_testkit::mariadb::{MariaDb, test_database};
 use goippy_testkit::ports::free_tcp_port;
 use store_support::{TestDb, call, outbound, sms};
@@ -96,7 +96,10 @@ async fn a_mariadb_restart_during_writes_loses_nothing() {
             for i in 0..EACH {
                 let recvid = w * 1_000_000 + i;
                 let stored = store
-                    .store_inbound(sms("ch", recvid, "+37255500001", &format!("m {recvid}")))
+                    .store_inbound(
+                        sms("ch", recvid, "+37255500001", &format!("m {recvid}")),
+                        None,
+                    )
                     .await
                     .expect("an inbound write returns once committed")
                     .committed()
@@ -104,7 +107,7 @@ async fn a_mariadb_restart_during_writes_loses_nothing() {
                 assert!(matches!(stored, Stored::New(_)), "{stored:?}");
                 done.fetch_add(1, Ordering::Relaxed);
                 let logged = store
-                    .store_call(call("ch", recvid, CallEvent::Expiry { seconds: 1 }))
+                    .store_call(call("ch", recvid, CallEvent::Expiry { seconds: 1 }), None)
                     .await
                     .expect("a call write returns once committed")
                     .committed()
@@ -113,7 +116,10 @@ async fn a_mariadb_restart_during_writes_loses_nothing() {
                 if i % 10 == 0 {
                     outbound_ids.push(
                         store
-                            .enqueue_outbound(outbound("ch", "+37255500001", "x"))
+                            .enqueue_outbound(
+                                outbound("ch", "+37255500001", "x"),
+                                OutboundOptions::default(),
+                            )
                             .await
                             .expect("queued")
                             .committed()

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
 use goippy_core::config::Config;
-use goippy_core::store::{Store, StoreError};
+use goippy_core::store::{GatewayDefinition, Store, StoreError};
 use goippy_testkit::certs::TestCa;
 use goippy_testkit::mariadb::{MariaDb, test_database};
 use tempfile::TempDir;
@@ -78,7 +78,13 @@ async fn connects(config: &Config) {
         .unwrap_or_else(|e| panic!("{e}"));
     // The pool's connections work as well as the first one.
     store
-        .add_or_update_gateway("2001", "pw", None, None)
+        .save_gateway(&GatewayDefinition {
+            ext: "2001",
+            password: "pw",
+            goip_id: None,
+            channel: None,
+            allow_regex: None,
+        })
         .await
         .expect("write over TLS");
     assert_eq!(store.list_gateways().await.expect("read").len(), 1);

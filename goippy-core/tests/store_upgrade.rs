@@ -8,9 +8,10 @@ mod store_support;
 use goippy_core::engine::CredentialSource;
 use goippy_core::number::NumberRules;
 use goippy_core::store::{
-    CallFilter, GatewayDirectory, LogId, OutboxState, Store, StoreError, Stored, Timestamp,
+    CallFilter, GatewayDirectory, LogId, OutboundOptions, OutboxState, Store, StoreError, Stored,
+    Timestamp,
 };
-use store_support::{Kind, TestDb, keepalive, outbound, sms};
+use store_support::{Kind, TestDb, gateway, keepalive, outbound, sms};
 
 on_both_backends!(
     an_original_database_is_upgraded_in_place,
@@ -213,7 +214,13 @@ async fn an_original_database_is_upgraded_in_place(db: TestDb) {
     );
 
     // Old rows are history: in neither the inbox nor the outbox.
-    assert!(store.undelivered_inbox(10).await.expect("inbox").is_empty());
+    assert!(
+        store
+            .undelivered_inbox(None, 10)
+            .await
+            .expect("inbox")
+            .is_empty()
+    );
     assert!(store.pending_outbox().await.expect("outbox").is_empty());
     let first = store.log_entry(LogId(1)).await.expect("read").expect("row");
     assert_eq!(first.body.as_deref(), Some("tere"));
@@ -256,16 +263,19 @@ async fn an_original_database_is_upgraded_in_place(db: TestDb) {
         );
     }
     store
-        .store_call(goippy_core::store::CallRecord {
-            goip_id: "goippy_2508".into(),
-            recvid: Some(9),
-            at: Timestamp::now(),
-            event: goippy_core::store::CallEvent::Hangup {
-                remote: "+37255500001".into(),
-                cause: "Нормальное завершение 📞".into(),
+        .store_call(
+            goippy_core::store::CallRecord {
+                goip_id: "goippy_2508".into(),
+                recvid: Some(9),
+                at: Timestamp::now(),
+                event: goippy_core::store::CallEvent::Hangup {
+                    remote: "+37255500001".into(),
+                    cause: "Нормальное завершение 📞".into(),
+                },
+                raw: "HANGUP:9".into(),
             },
-            raw: "HANGUP:9".into(),
-        })
+            None,
+        )
         .await
         .expect("stored")
         .committed()
@@ -285,13 +295,16 @@ async fn an_original_database_is_upgraded_in_place(db: TestDb) {
         Timestamp::now().unix(),
     ));
     let stored = store
-        .store_inbound(sms("goippy_2508", 1, "+37255500002", "uus sõnum 👋"))
+        .store_inbound(sms("goippy_2508", 1, "+37255500002", "uus sõnum 👋"), None)
         .await
         .expect("stored")
         .committed()
         .expect("committed");
     let out = store
-        .enqueue_outbound(outbound("goippy_2508", "+37255500002", "vastus"))
+        .enqueue_outbound(
+            outbound("goippy_2508", "+37255500002", "vastus"),
+            OutboundOptions::default(),
+        )
         .await
         .expect("queued")
         .committed()
@@ -304,7 +317,7 @@ async fn an_original_database_is_upgraded_in_place(db: TestDb) {
         .expect("read")
         .expect("state");
     assert_eq!(state.gsm_signal, Some(30));
-    let inbox = store.undelivered_inbox(10).await.expect("inbox");
+    let inbox = store.undelivered_inbox(None, 10).await.expect("inbox");
     assert_eq!(inbox.len(), 1);
     assert_eq!(inbox[0].body, "uus sõnum 👋");
     assert_eq!(inbox[0].ext.as_deref(), Some("2508"));
@@ -318,7 +331,7 @@ async fn an_original_database_is_upgraded_in_place(db: TestDb) {
     let store = db.open().await;
     assert_eq!(
         store
-            .store_inbound(sms("goippy_2508", 1, "+37255500002", "uus sõnum 👋"))
+            .store_inbound(sms("goippy_2508", 1, "+37255500002", "uus sõnum 👋"), None)
             .await
             .expect("stored")
             .committed()
@@ -362,7 +375,7 @@ async fn a_schema_sql_database_gets_what_it_lacks(db: TestDb) {
     assert!(dup.is_err(), "a duplicate goip_id must be refused");
     assert!(matches!(
         store
-            .add_or_update_gateway("2510", "x", Some("goippy_2508"), None)
+            .save_gateway(&gateway("2510", "x", Some("goippy_2508"), None))
             .await,
         Err(StoreError::GoipIdInUse { .. })
     ));

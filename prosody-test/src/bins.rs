@@ -1,9 +1,11 @@
 //! The real `goippy` and `goip-sim` binaries of this checkout.
 //!
 //! They are built from the root workspace (`cargo build -p goippy-core
-//! --bins` with `--manifest-path ../Cargo.toml`), never as a dependency of
-//! this crate: goippy-core enables tokio-xmpp's `component` feature, which
-//! would switch the stanza namespace of this crate's c2s test clients too.
+//! -p goip-sim --bins` with `--manifest-path ../Cargo.toml`), never as a
+//! dependency of this crate: goippy-core enables tokio-xmpp's `component`
+//! feature, which would switch the stanza namespace of this crate's c2s test
+//! clients too. One cargo run for both packages, so goip-sim links the very
+//! goippy-core build the daemon does instead of a second one of its own.
 //! The build runs once per process and is a no-op when the binaries are up
 //! to date (as they are after `cargo test --workspace`); cargo itself says
 //! where the executables are, so `CARGO_TARGET_DIR` and profiles need no
@@ -63,13 +65,14 @@ fn build(root: &Path) -> Result<Binaries> {
         .arg("build")
         .arg("--manifest-path")
         .arg(&manifest)
-        .args(["-p", "goippy-core", "--bins", "--message-format=json"])
+        .args(["-p", "goippy-core", "-p", "goip-sim", "--bins"])
+        .arg("--message-format=json")
         .stdin(Stdio::null())
         .output()
         .map_err(|e| format!("cannot run cargo to build goippy: {e}"))?;
     if !out.status.success() {
         return Err(format!(
-            "cargo build -p goippy-core --bins failed ({}):\n{}",
+            "cargo build -p goippy-core -p goip-sim --bins failed ({}):\n{}",
             out.status,
             String::from_utf8_lossy(&out.stderr)
         )
@@ -96,7 +99,7 @@ fn build(root: &Path) -> Result<Binaries> {
     match (goippy, goip_sim) {
         (Some(goippy), Some(goip_sim)) => Ok(Binaries { goippy, goip_sim }),
         _ => Err(format!(
-            "cargo built goippy-core but named no goippy and goip-sim executables:\n{}",
+            "cargo built goippy-core and goip-sim but named no goippy and goip-sim executables:\n{}",
             String::from_utf8_lossy(&out.stderr)
         )
         .into()),

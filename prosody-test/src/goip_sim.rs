@@ -1,10 +1,11 @@
 //! A simulated GoIP: the real `goip-sim` binary, driven over its pipes.
 //!
-//! This crate cannot link goippy-core (see [`crate::bins`]), so it talks to
+//! The scenarios and the demo run the program operators run (see
+//! [`crate::bins`]) rather than link the `goip_sim` library, so this talks to
 //! the simulator the way any harness in another process would: script lines
 //! on stdin (`sms 1 +37255512345 hello`, `fail 1 errorstatus 38`, …) and one
 //! JSON event per line on stdout (`--json`; the schema is the documented,
-//! stable contract in `goippy_core::sim::events`). A reader thread turns the
+//! stable contract in `goip_sim::events`). A reader thread turns the
 //! lines into JSON values; waits match them by predicate with a deadline,
 //! and events that arrive while a test waits for something else stay in a
 //! backlog for later waits, as with [`crate::XmppClient`].

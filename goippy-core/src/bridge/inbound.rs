@@ -140,7 +140,7 @@ async fn store_sms(ctx: Arc<Context>, sms: InboundSms) {
             body: text,
         },
     };
-    let result = ctx.store.store_inbound(record).await;
+    let result = ctx.store.store_inbound(record, None).await;
     match &result {
         Ok(saved) => log_saved("inbound sms", &goip_id, &recvid, *saved),
         Err(e) => tracing::warn!(
@@ -181,7 +181,7 @@ async fn store_report(ctx: Arc<Context>, report: DeliveryReport) {
             destination: num,
         },
     };
-    let result = ctx.store.store_inbound_matched(record, outbound).await;
+    let result = ctx.store.store_inbound(record, outbound).await;
     match &result {
         Ok(Saved::Committed(stored)) => tracing::info!(
             goip_id,
@@ -237,7 +237,7 @@ async fn store_ussd(ctx: Arc<Context>, ussd: UssdNotice) {
         at: Timestamp::now(),
         kind,
     };
-    let result = ctx.store.store_inbound(record).await;
+    let result = ctx.store.store_inbound(record, None).await;
     match &result {
         Ok(saved) => log_saved(what, &goip_id, &recvid, *saved),
         Err(e) => tracing::warn!(goip_id, recvid, "{what} NOT stored: {e}"),
@@ -408,7 +408,7 @@ fn record_call(ctx: &Arc<Context>, call: CallNotice) -> Option<Work> {
     let ctx = ctx.clone();
     Some(Box::pin(async move {
         let event = record.event.name();
-        let result = ctx.store.store_call_with(record, notice).await;
+        let result = ctx.store.store_call(record, notice).await;
         match &result {
             Ok(Saved::Committed(CallStored::New(id))) => {
                 tracing::debug!(goip_id, recvid, event, call_id = id, "call event logged")
@@ -481,7 +481,7 @@ async fn late_result(ctx: Arc<Context>, late: LateSmsResult) {
                 "outbound sms sent after all (late result)"
             );
             ctx.store
-                .mark_sent_with(id, sms_no.map(i64::from), telid, receipt)
+                .mark_sent(id, sms_no.map(i64::from), telid, receipt)
                 .await
         }
         RecipientOutcome::Failed {
@@ -499,7 +499,7 @@ async fn late_result(ctx: Arc<Context>, late: LateSmsResult) {
             let n =
                 notice::for_outbound(&item, Notice::SmsFailed, shown, errorstatus.map(i64::from));
             ctx.store
-                .mark_failed_with(id, &reason, errorstatus.map(i64::from), Some(n))
+                .mark_failed(id, &reason, errorstatus.map(i64::from), Some(n))
                 .await
         }
         _ => return,

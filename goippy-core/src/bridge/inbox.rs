@@ -143,7 +143,7 @@ async fn deliver(
         if *stop.borrow() || deadline.is_some_and(|d| tokio::time::Instant::now() >= d) {
             return Round::Done;
         }
-        let page = match ctx.store.undelivered_inbox_after(after, PAGE).await {
+        let page = match ctx.store.undelivered_inbox(after, PAGE).await {
             Ok(page) => page,
             Err(StoreError::Closed) => return Round::Done,
             Err(e) => {

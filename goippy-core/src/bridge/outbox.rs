@@ -251,7 +251,7 @@ pub(crate) async fn recover(
                 let n = notice::for_outbound(&item, Notice::SmsInterrupted, String::new(), None);
                 settle(
                     ctx.store
-                        .mark_unknown_with(id, "goippy restarted while sending", Some(n))
+                        .mark_unknown(id, "goippy restarted while sending", Some(n))
                         .await,
                 )?;
             }
@@ -270,7 +270,7 @@ pub(crate) async fn recover(
                 );
                 settle(
                     ctx.store
-                        .mark_failed_with(id, "goippy restarted before sending", None, Some(n))
+                        .mark_failed(id, "goippy restarted before sending", None, Some(n))
                         .await,
                 )?;
             }
@@ -290,7 +290,7 @@ pub(crate) async fn recover(
                 );
                 settle(
                     ctx.store
-                        .mark_unknown_with(id, "goippy restarted while sending", Some(n))
+                        .mark_unknown(id, "goippy restarted while sending", Some(n))
                         .await,
                 )?;
             }

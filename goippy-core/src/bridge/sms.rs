@@ -274,7 +274,7 @@ async fn apply(ctx: &Context, item: &OutboxItem, settled: Settle) -> JobEnd {
             );
             let notice =
                 receipt.then(|| notice::for_outbound(item, Notice::SmsSent, String::new(), None));
-            ctx.store.mark_sent_with(id, sms_no, telid, notice).await
+            ctx.store.mark_sent(id, sms_no, telid, notice).await
         }
         Settle::Failed {
             reason,
@@ -293,7 +293,7 @@ async fn apply(ctx: &Context, item: &OutboxItem, settled: Settle) -> JobEnd {
             );
             let n = notice::for_outbound(item, notice, text, code);
             ctx.store
-                .mark_failed_with(id, &reason, errorstatus, Some(n))
+                .mark_failed(id, &reason, errorstatus, Some(n))
                 .await
         }
         Settle::Unknown {
@@ -309,7 +309,7 @@ async fn apply(ctx: &Context, item: &OutboxItem, settled: Settle) -> JobEnd {
                 "outbound sms outcome unknown (it will not be sent again)"
             );
             let n = notice::for_outbound(item, notice, String::new(), code);
-            ctx.store.mark_unknown_with(id, &reason, Some(n)).await
+            ctx.store.mark_unknown(id, &reason, Some(n)).await
         }
         Settle::StaysQueued => {
             tracing::info!(

@@ -129,17 +129,17 @@ pub(crate) async fn run(ctx: &Arc<Context>, item: OutboxItem) -> JobEnd {
             tracing::info!(log_id = id.0, goip_id = %item.goip_id, "ussd answered");
             tracing::debug!(log_id = id.0, answer = %text, "ussd answer");
             let n = notice::for_outbound(&item, Notice::UssdAnswer, text, None);
-            ctx.store.mark_sent_with(id, None, None, Some(n)).await
+            ctx.store.mark_sent(id, None, None, Some(n)).await
         }
         Settle::Failed { reason, notice } => {
             tracing::info!(log_id = id.0, goip_id = %item.goip_id, reason = %reason, "ussd failed");
             let n = notice::for_outbound(&item, notice, reason.clone(), None);
-            ctx.store.mark_failed_with(id, &reason, None, Some(n)).await
+            ctx.store.mark_failed(id, &reason, None, Some(n)).await
         }
         Settle::Unknown { reason } => {
             tracing::info!(log_id = id.0, goip_id = %item.goip_id, "ussd timed out");
             let n = notice::for_outbound(&item, Notice::UssdNoAnswer, String::new(), waited);
-            ctx.store.mark_unknown_with(id, &reason, Some(n)).await
+            ctx.store.mark_unknown(id, &reason, Some(n)).await
         }
     };
     match result {

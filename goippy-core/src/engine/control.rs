@@ -9,78 +9,13 @@
 //! network that a repeat could duplicate. `DONE <sendid>` follows, as the
 //! vendor UI sends it (and as CF requires).
 
-use super::request::{Exchanged, send_and_await};
-use super::shared::CommandError;
-use super::worker::JobContext;
-use crate::goip::{
-    CfMode, CfReason, Command, ControlKind, ErrorReply, FormatError, GsmStatus, Reply,
-};
+use super::context::JobContext;
+use super::request::{ControlOutcome, ControlRequest};
+use super::resend::{Exchanged, error_text, send_and_await};
+use crate::goip::Reply;
 
-/// A control command to run on a channel.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ControlRequest {
-    /// `<cmd> <sendid> [<value>] <password>`; `value` exactly when
-    /// [`ControlKind::takes_value`].
-    Command {
-        kind: ControlKind,
-        value: Option<String>,
-    },
-    /// `GSM <sendid> <password>`: several statuses at once.
-    Gsm,
-    /// `CF <sendid> <password> <reason> <mode> <number> <ftime>`.
-    CallForwarding {
-        reason: CfReason,
-        mode: CfMode,
-        number: Option<String>,
-        ftime: Option<u32>,
-    },
-}
-
+/// What a reply means for the request it answers.
 impl ControlRequest {
-    /// A command without a value (`get_gsm_num`, `svr_reboot_module`, …).
-    pub fn get(kind: ControlKind) -> Self {
-        ControlRequest::Command { kind, value: None }
-    }
-
-    /// A command with a value (`set_gsm_num <number>`, …).
-    pub fn set(kind: ControlKind, value: impl Into<String>) -> Self {
-        ControlRequest::Command {
-            kind,
-            value: Some(value.into()),
-        }
-    }
-
-    pub(crate) fn command(&self, sendid: u32, password: String) -> Command {
-        match self {
-            ControlRequest::Command { kind, value } => Command::Control {
-                sendid,
-                kind: *kind,
-                value: value.clone(),
-                password,
-            },
-            ControlRequest::Gsm => Command::Gsm { sendid, password },
-            ControlRequest::CallForwarding {
-                reason,
-                mode,
-                number,
-                ftime,
-            } => Command::Cf {
-                sendid,
-                password,
-                reason: *reason,
-                mode: *mode,
-                number: number.clone(),
-                ftime: *ftime,
-            },
-        }
-    }
-
-    /// Checks that the request can be written on the wire.
-    pub(crate) fn validate(&self) -> Result<(), FormatError> {
-        // A placeholder password: the real one is checked when it is sent.
-        self.command(1, "p".to_owned()).encode().map(drop)
-    }
-
     /// The outcome for a reply to this request, if it is one.
     fn answer(&self, reply: Reply) -> Option<ControlOutcome> {
         let outcome = match (self, reply) {
@@ -119,49 +54,6 @@ impl ControlRequest {
     }
 }
 
-/// How a control command ended.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ControlOutcome {
-    /// `<cmd> <sendid> [<value>] [ok]`: `value` is `Some("")` for
-    /// `(null)`; `ok` is true when the reply ends in `ok`.
-    Answered {
-        value: Option<String>,
-        ok: bool,
-    },
-    /// The answer to `GSM`.
-    Gsm(GsmStatus),
-    /// `CFOK`: call forwarding set.
-    CfOk,
-    /// `CFSTATE`: the answer to a call-forwarding query.
-    CfState {
-        active: bool,
-        number: String,
-    },
-    /// `ERROR`, `GSMERROR` or `CFERROR`, with the GoIP's text.
-    Error {
-        text: String,
-    },
-    /// No reply after the resends.
-    Timeout,
-    ChannelOffline,
-    UnknownChannel,
-    /// The request (or the channel password) cannot be written on the wire.
-    Invalid(String),
-    /// The engine is shutting down; nothing was sent.
-    Stopping,
-}
-
-/// The GoIP's text of an `ERROR <sendid> …` reply.
-pub(crate) fn error_text(e: &ErrorReply) -> String {
-    match e {
-        ErrorReply::Password { .. } => "PASSWORD".to_owned(),
-        ErrorReply::Recipient {
-            telid, errorstatus, ..
-        } => format!("{telid} errorstatus:{errorstatus}"),
-        ErrorReply::Rejected { text, .. } => text.clone(),
-    }
-}
-
 /// Runs one control command.
 pub(crate) async fn run(ctx: &mut JobContext, request: &ControlRequest) -> ControlOutcome {
     if ctx.is_stopping() {
@@ -180,14 +72,14 @@ pub(crate) async fn run(ctx: &mut JobContext, request: &ControlRequest) -> Contr
         retries,
         |ctx, attempt, result| match result {
             Ok(()) => tracing::debug!(
-                goip_id = ctx.goip_id,
+                goip_id = ctx.goip_id(),
                 sendid,
                 verb,
                 attempt,
                 "control command sent"
             ),
             Err(e) => {
-                tracing::debug!(goip_id = ctx.goip_id, sendid, verb, error = ?e, "resend not sent")
+                tracing::debug!(goip_id = ctx.goip_id(), sendid, verb, error = ?e, "resend not sent")
             }
         },
         |ctx, reply| {
@@ -195,7 +87,7 @@ pub(crate) async fn run(ctx: &mut JobContext, request: &ControlRequest) -> Contr
             let answer = request.answer(reply);
             if answer.is_none() {
                 tracing::debug!(
-                    goip_id = ctx.goip_id,
+                    goip_id = ctx.goip_id(),
                     sendid,
                     verb,
                     replied,
@@ -209,19 +101,11 @@ pub(crate) async fn run(ctx: &mut JobContext, request: &ControlRequest) -> Contr
     let outcome = match exchanged {
         Exchanged::Answered(outcome) => outcome,
         Exchanged::Unanswered => ControlOutcome::Timeout,
-        Exchanged::NotSent(e) => {
-            return match e {
-                CommandError::Offline => ControlOutcome::ChannelOffline,
-                CommandError::Invalid(e) => ControlOutcome::Invalid(e.to_string()),
-                CommandError::Socket(e) => ControlOutcome::Error {
-                    text: format!("cannot send: {e}"),
-                },
-            };
-        }
+        Exchanged::NotSent(e) => return e.into(),
     };
     ctx.done(sendid).await;
     tracing::info!(
-        goip_id = ctx.goip_id,
+        goip_id = ctx.goip_id(),
         sendid,
         verb,
         timeout = matches!(outcome, ControlOutcome::Timeout),
@@ -233,6 +117,7 @@ pub(crate) async fn run(ctx: &mut JobContext, request: &ControlRequest) -> Contr
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::goip::{CfMode, CfReason, ControlKind, ErrorReply};
 
     #[test]
     fn replies_are_matched_to_their_request() {

@@ -26,7 +26,7 @@ use tokio::sync::oneshot;
 
 use super::dedup::DedupKey;
 use super::ledger::SentSms;
-use super::sms::{MessageRef, RecipientOutcome};
+use super::request::{MessageRef, RecipientOutcome};
 use crate::goip::{Expiry, Hangup, Keepalive, NotificationKind, Record, Remain, State};
 
 /// Something that happened on a GoIP channel.

@@ -10,15 +10,16 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
 use super::config::EngineConfig;
-use super::control::{ControlOutcome, ControlRequest};
 use super::credentials::CredentialSource;
 use super::events::EngineEvent;
+use super::queue::{Job, JobQueues};
 use super::registry::ChannelInfo;
+use super::request::{
+    ControlOutcome, ControlRequest, NotSent, NotStarted, SmsOutcome, SmsRequest, UssdOutcome,
+};
 use super::shared::{Shared, lock};
-use super::sms::{NotSent, SmsOutcome, SmsRequest};
 use super::stats::EngineStats;
-use super::ussd::UssdOutcome;
-use super::worker::{self, Job, NotStarted};
+use super::worker;
 use super::{receiver, sweeper};
 use crate::goip::Command;
 
@@ -31,17 +32,25 @@ pub struct Engine {
     inner: Arc<Handle>,
 }
 
+/// What the clones of an [`Engine`] share: the state the engine's tasks
+/// share, plus what only the handle touches — the job queues, the receive
+/// loop's and the sweeper's task handles, and whether shutdown already ran.
 struct Handle {
     shared: Arc<Shared>,
+    queues: JobQueues,
+    local_addr: SocketAddr,
     tasks: Mutex<Vec<JoinHandle<()>>>,
     stopped: tokio::sync::Mutex<bool>,
 }
 
+/// Dropping the last clone without [`Engine::shutdown`] stops everything at
+/// once: no new jobs, the workers end, the receive loop and the sweeper
+/// stop, and the socket closes.
 impl Drop for Handle {
     fn drop(&mut self) {
-        self.shared.stopping.send_replace(true);
-        self.shared.workers.close();
-        self.shared.closing.send_replace(true);
+        self.shared.begin_stopping();
+        self.queues.close();
+        self.shared.begin_closing();
         self.shared.release_socket();
     }
 }
@@ -56,13 +65,7 @@ impl Engine {
         let socket = Arc::new(UdpSocket::bind(config.bind).await?);
         let local_addr = socket.local_addr()?;
         let (events, events_rx) = mpsc::channel(config.event_capacity.max(1));
-        let shared = Arc::new(Shared::new(
-            config,
-            credentials,
-            socket.clone(),
-            local_addr,
-            events,
-        ));
+        let shared = Arc::new(Shared::new(config, credentials, socket.clone(), events));
         let tasks = vec![
             tokio::spawn(receiver::run(shared.clone(), socket)),
             tokio::spawn(sweeper::run(shared.clone())),
@@ -71,6 +74,8 @@ impl Engine {
         let engine = Engine {
             inner: Arc::new(Handle {
                 shared,
+                queues: JobQueues::default(),
+                local_addr,
                 tasks: Mutex::new(tasks),
                 stopped: tokio::sync::Mutex::new(false),
             }),
@@ -87,14 +92,14 @@ impl Engine {
 
     /// The address the socket is bound to.
     pub fn local_addr(&self) -> SocketAddr {
-        self.inner.shared.local_addr
+        self.inner.local_addr
     }
 
     /// Sends an SMS and waits for its outcome (minutes, in the worst case:
     /// the channel's queue, the offline wait, the result deadline). If the
     /// caller stops waiting, the job still runs to its end.
     pub async fn send_sms(&self, request: SmsRequest) -> SmsOutcome {
-        if let Err(why) = validate_sms(&request) {
+        if let Err(why) = request.validate() {
             return SmsOutcome::NotSent(NotSent::Invalid(why));
         }
         let goip_id = request.goip_id.clone();
@@ -103,11 +108,7 @@ impl Engine {
             Ok(()) => outcome
                 .await
                 .unwrap_or(SmsOutcome::NotSent(NotSent::Stopping)),
-            Err(why) => SmsOutcome::NotSent(match why {
-                NotStarted::UnknownChannel => NotSent::UnknownChannel,
-                NotStarted::ChannelOffline => NotSent::ChannelOffline,
-                NotStarted::Stopping => NotSent::Stopping,
-            }),
+            Err(why) => SmsOutcome::NotSent(why.into()),
         }
     }
 
@@ -141,9 +142,7 @@ impl Engine {
         };
         match self.submit(goip_id, job).await {
             Ok(()) => outcome.await.unwrap_or(UssdOutcome::Stopping),
-            Err(NotStarted::UnknownChannel) => UssdOutcome::UnknownChannel,
-            Err(NotStarted::ChannelOffline) => UssdOutcome::ChannelOffline,
-            Err(NotStarted::Stopping) => UssdOutcome::Stopping,
+            Err(why) => why.into(),
         }
     }
 
@@ -155,9 +154,7 @@ impl Engine {
         let (done, outcome) = oneshot::channel();
         match self.submit(goip_id, Job::Control { request, done }).await {
             Ok(()) => outcome.await.unwrap_or(ControlOutcome::Stopping),
-            Err(NotStarted::UnknownChannel) => ControlOutcome::UnknownChannel,
-            Err(NotStarted::ChannelOffline) => ControlOutcome::ChannelOffline,
-            Err(NotStarted::Stopping) => ControlOutcome::Stopping,
+            Err(why) => why.into(),
         }
     }
 
@@ -166,26 +163,29 @@ impl Engine {
         if shared.is_stopping() {
             return Err(NotStarted::Stopping);
         }
-        if shared.credentials.lookup(goip_id).is_none() {
+        if shared.channel_credentials(goip_id).is_none() {
             return Err(NotStarted::UnknownChannel);
         }
-        worker::submit(shared, goip_id, job)
+        worker::submit(shared, &self.inner.queues, goip_id, job)
             .await
             .map_err(|_| NotStarted::Stopping)
     }
 
     /// Every channel heard from, sorted by GoIP id.
     pub fn channels(&self) -> Vec<ChannelInfo> {
-        self.inner.shared.registry.snapshot()
+        self.inner.shared.registry().snapshot()
     }
 
     /// One channel, if it has been heard from.
     pub fn channel(&self, goip_id: &str) -> Option<ChannelInfo> {
-        self.inner.shared.registry.info(goip_id)
+        self.inner.shared.registry().info(goip_id)
     }
 
     pub fn stats(&self) -> EngineStats {
-        self.inner.shared.stats()
+        EngineStats {
+            workers: self.inner.queues.len(),
+            ..self.inner.shared.stats()
+        }
     }
 
     /// The largest USSD sendid used or reserved so far: store it, and pass
@@ -193,7 +193,7 @@ impl Engine {
     /// no USSD sendid is ever repeated (the GoIP would answer from its
     /// cache). Other sendids are random and need no floor.
     pub fn highest_sendid(&self) -> u32 {
-        self.inner.shared.sendids.highest()
+        self.inner.shared.sendids().highest()
     }
 
     /// A sendid for the next USSD request, larger than every one before:
@@ -205,7 +205,7 @@ impl Engine {
     /// channel's ids increase (a GoIP answers a smaller one from its cache);
     /// one drawn for a request that is never submitted is simply skipped.
     pub fn reserve_ussd_sendid(&self) -> u32 {
-        self.inner.shared.sendids.next_ussd()
+        self.inner.shared.sendids().next_ussd()
     }
 
     /// Stops gracefully: no new jobs (they end as Stopping, not sent);
@@ -222,15 +222,15 @@ impl Engine {
         }
         let shared = &self.inner.shared;
         tracing::info!("GoIP engine stopping");
-        shared.stopping.send_replace(true);
-        shared.workers.close();
-        shared.worker_tasks.wait_idle().await;
+        shared.begin_stopping();
+        self.inner.queues.close();
+        self.inner.queues.wait_idle().await;
         // The receive loop goes on while the messages being stored wait for
         // their acks, so keepalives and retransmissions are still answered;
         // it takes no new message meanwhile, or this could last forever.
-        shared.draining.send_replace(true);
-        shared.durable_tasks.wait_idle().await;
-        shared.closing.send_replace(true);
+        shared.begin_draining();
+        shared.durable_tasks_done().await;
+        shared.begin_closing();
         let tasks = std::mem::take(&mut *lock(&self.inner.tasks));
         for task in tasks {
             let _ = task.await;
@@ -239,26 +239,4 @@ impl Engine {
         *stopped = true;
         tracing::info!("GoIP engine stopped");
     }
-}
-
-/// Checks a request against the wire rules before it is queued, so a bad
-/// one fails at once instead of after waiting for its channel.
-fn validate_sms(request: &SmsRequest) -> Result<(), String> {
-    if request.recipients.is_empty() {
-        return Err("no recipients".to_owned());
-    }
-    let msg = Command::Msg {
-        sendid: 1,
-        text: request.text.clone(),
-    };
-    msg.encode().map_err(|e| e.to_string())?;
-    for number in &request.recipients {
-        let send = Command::Send {
-            sendid: 1,
-            telid: 1,
-            number: number.clone(),
-        };
-        send.encode().map_err(|e| e.to_string())?;
-    }
-    Ok(())
 }

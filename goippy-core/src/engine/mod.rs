@@ -14,19 +14,38 @@
 //!   EXPIRY) is acked only after the consumer confirms it stored it
 //!   ([`DurableAck`]): a consumer that ignores one leaves it unacked, and
 //!   the GoIP keeps resending it. Everything else is acked at once;
-//! * **sending** ([`worker`]): jobs — SMS ([`sms_session`], or the legacy
-//!   [`sms_oneshot`]), USSD ([`ussd`]), control commands ([`control`]) — run
-//!   one at a time per channel, in parallel across channels, and only while
-//!   the channel is online. Replies carry no channel id and no password:
-//!   they are routed by sendid ([`pending`]; ids from [`sendid`], which a
-//!   forger cannot guess) and checked against the channel's address and
-//!   port;
+//! * **sending** (`queue`, [`worker`]): jobs — SMS ([`sms_session`], or
+//!   the legacy [`sms_oneshot`]), USSD (`ussd`), control commands
+//!   (`control`) — run one at a time per channel, in parallel across
+//!   channels, and only while the channel is online. Replies carry no
+//!   channel id and no password: they are routed by sendid ([`pending`]; ids
+//!   from [`sendid`], which a forger cannot guess) and checked against the
+//!   channel's address and port;
 //! * **shutdown** ([`Engine::shutdown`]): no new jobs, open exchanges
 //!   closed with DONE, acks until the end, then the socket closes.
 //!
 //! What the engine promises — what is acked when, what is retried, and what
 //! is never retried — is written down in the README ("What the GoIP engine
 //! guarantees"); keep the two in step.
+//!
+//! # The files, bottom up
+//!
+//! Each file uses only files listed before it, so the engine reads from the
+//! top of this list down without a loop:
+//!
+//! * **pieces that use no other file of the engine**: `request.rs` (the
+//!   vocabulary: what a caller asks for and gets back, and why something was
+//!   not sent), `config.rs`, `credentials.rs`, `dedup.rs`, `ledger.rs`,
+//!   `registry.rs`, `sendid.rs`, `rate_limit.rs`, `warn_limit.rs`,
+//!   `stats.rs`, `tracker.rs`;
+//! * **built on them**: `events.rs` (what the engine tells its consumer),
+//!   `pending.rs` (the reply table), `queue.rs` (the per-channel job queues);
+//! * `shared.rs`: the state the engine's tasks share, behind methods and one
+//!   lock;
+//! * **the tasks**: `receiver.rs` and `sweeper.rs`; the jobs — `context.rs`
+//!   (what a job may touch), `resend.rs`, `sms.rs`, `sms_session.rs`,
+//!   `sms_oneshot.rs`, `ussd.rs`, `control.rs` — run by `worker.rs`;
+//! * `handle.rs`: [`Engine`], the cheap handle the rest of goippy holds.
 //!
 //! ```no_run
 //! # async fn demo() -> std::io::Result<()> {
@@ -61,31 +80,33 @@
 //! ```
 
 pub mod config;
-pub mod control;
+mod context;
+mod control;
 pub mod credentials;
 pub mod dedup;
 pub mod events;
 mod handle;
 pub mod ledger;
 mod pending;
+mod queue;
 mod rate_limit;
 mod receiver;
 pub mod registry;
 mod request;
+mod resend;
 pub mod sendid;
 mod shared;
-pub mod sms;
+mod sms;
 mod sms_oneshot;
 mod sms_session;
 pub mod stats;
 mod sweeper;
 mod tracker;
-pub mod ussd;
+mod ussd;
 pub mod warn_limit;
 mod worker;
 
 pub use config::EngineConfig;
-pub use control::{ControlOutcome, ControlRequest};
 pub use credentials::{ChannelCredentials, CredentialSource, StaticCredentials};
 pub use dedup::{DedupKey, body_hash};
 pub use events::{
@@ -95,8 +116,8 @@ pub use events::{
 pub use handle::Engine;
 pub use ledger::SentSms;
 pub use registry::{ChannelInfo, Presence};
-pub use sms::{
-    BeforeSend, MessageRef, NotSent, RecipientOutcome, RecipientReport, SmsOutcome, SmsRequest,
+pub use request::{
+    BeforeSend, ControlOutcome, ControlRequest, MessageRef, NotSent, RecipientOutcome,
+    RecipientReport, SmsOutcome, SmsRequest, UssdOutcome,
 };
 pub use stats::EngineStats;
-pub use ussd::UssdOutcome;

@@ -24,7 +24,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, watch};
 use tokio::time::sleep_until;
 
-use super::sms::MessageRef;
+use super::request::MessageRef;
 use crate::goip::Reply;
 
 /// Replies one exchange may have waiting before more are dropped; a GoIP

@@ -34,8 +34,8 @@ use super::events::{
 use super::ledger::SentSms;
 use super::pending::Route;
 use super::registry::KeepaliveChange;
-use super::shared::{Shared, lock};
-use super::sms::RecipientOutcome;
+use super::request::RecipientOutcome;
+use super::shared::Shared;
 use super::stats::bump;
 use crate::goip::{
     Ack, Datagram, ErrorReply, Keepalive, Notification, NotificationKind, Packet,
@@ -46,7 +46,7 @@ use crate::goip::{
 const SHOWN_ID_CHARS: usize = 48;
 
 pub(crate) async fn run(shared: Arc<Shared>, socket: Arc<UdpSocket>) {
-    let mut closing = shared.closing.subscribe();
+    let mut closing = shared.closing_signal();
     let mut buf = vec![0u8; RECV_BUFFER_BYTES];
     loop {
         let received = tokio::select! {
@@ -80,14 +80,14 @@ pub(crate) async fn run(shared: Arc<Shared>, socket: Arc<UdpSocket>) {
 }
 
 async fn handle_datagram(shared: &Arc<Shared>, datagram: &[u8], from: SocketAddr) {
-    bump(&shared.counters.datagrams);
+    bump(&shared.counters().datagrams);
     match parse_packet(datagram) {
         Ok(Packet::Notification(notification)) => {
             handle_notification(shared, notification, from).await
         }
         Ok(Packet::Reply(reply)) => handle_reply(shared, reply, from),
         Err(e) => {
-            bump(&shared.counters.garbage);
+            bump(&shared.counters().garbage);
             // The error names the packet without its password; the raw bytes
             // only at trace level, and with any password redacted.
             tracing::debug!(%from, error = %e, "not a GoIP packet");
@@ -118,14 +118,13 @@ fn authenticate(shared: &Shared, notification: &Notification) -> bool {
         return false;
     };
     shared
-        .credentials
-        .lookup(&notification.id)
+        .channel_credentials(&notification.id)
         .is_some_and(|channel| channel.password_matches(password))
 }
 
 async fn handle_notification(shared: &Arc<Shared>, n: Notification, from: SocketAddr) {
     if !authenticate(shared, &n) {
-        bump(&shared.counters.rejected);
+        bump(&shared.counters().rejected);
         if let Some(suppressed) = shared.outsider_warning() {
             tracing::warn!(
                 goip_id = shown_id(&n.id),
@@ -152,7 +151,7 @@ async fn handle_notification(shared: &Arc<Shared>, n: Notification, from: Socket
     if let NotificationKind::Keepalive(keepalive) = kind {
         return handle_keepalive(shared, &recvid, id, keepalive, from).await;
     }
-    if let Some(previous) = shared.registry.seen_at(&id, from) {
+    if let Some(previous) = shared.registry().seen_at(&id, from) {
         tracing::info!(goip_id = id, from = %previous, to = %from, "channel address changed");
     }
     let tag = kind.tag().to_owned();
@@ -186,8 +185,8 @@ async fn handle_notification(shared: &Arc<Shared>, n: Notification, from: Socket
         | NotificationKind::Unknown { .. } => {
             let (key, ack) = key_and_ack(&id, &tag, &recvid, &kind);
             shared.send_ack(&ack, from).await;
-            if !lock(&shared.dedup).insert(key, Instant::now()) {
-                bump(&shared.counters.duplicates);
+            if !shared.mark_handled(key, Instant::now()) {
+                bump(&shared.counters().duplicates);
                 return;
             }
             tracing::debug!(goip_id = id, tag, recvid, "notification");
@@ -210,7 +209,7 @@ async fn handle_keepalive(
     // One copy, shared by the registry and the event.
     let keepalive = Arc::<Keepalive>::from(keepalive);
     let change = shared
-        .registry
+        .registry()
         .keepalive(&goip_id, from, keepalive.clone(), Instant::now());
     let ack = Ack::Registration {
         count: count.to_owned(),
@@ -258,9 +257,9 @@ fn reserve_event<'a>(
     tag: &str,
     recvid: &str,
 ) -> Option<Permit<'a, EngineEvent>> {
-    let Ok(permit) = shared.events.try_reserve() else {
-        bump(&shared.counters.events_dropped);
-        bump(&shared.counters.not_acked);
+    let Some(permit) = shared.try_reserve_event() else {
+        bump(&shared.counters().events_dropped);
+        bump(&shared.counters().not_acked);
         if let Some(suppressed) = shared.trouble_warning() {
             tracing::warn!(
                 goip_id,
@@ -288,8 +287,8 @@ async fn handle_durable(
     let tag = kind.tag().to_owned();
     let (key, ack) = key_and_ack(&goip_id, &tag, &recvid, &kind);
     let now = Instant::now();
-    if lock(&shared.dedup).contains(&key, now) {
-        bump(&shared.counters.duplicates);
+    if shared.already_handled(&key, now) {
+        bump(&shared.counters().duplicates);
         tracing::debug!(
             goip_id,
             tag,
@@ -299,7 +298,7 @@ async fn handle_durable(
         shared.send_ack(&ack, from).await;
         return;
     }
-    if *shared.draining.borrow() {
+    if shared.is_draining() {
         // Stopping: what is new waits for the next goippy (the GoIP resends it).
         tracing::debug!(goip_id, tag, recvid, "stopping: not taken, not acked");
         return;
@@ -326,7 +325,7 @@ async fn handle_durable(
             })
         }
         NotificationKind::Deliver(d) => {
-            let matched: Option<SentSms<_>> = lock(&shared.ledger).find(&goip_id, d.sms_no, now);
+            let matched = shared.find_sent(&goip_id, d.sms_no, now);
             tracing::info!(
                 goip_id,
                 recvid,
@@ -378,26 +377,26 @@ async fn handle_durable(
         _ => return,
     };
     permit.send(event);
-    bump(&shared.counters.events);
-    let token = shared.durable_tasks.token();
+    bump(&shared.counters().events);
+    let token = shared.durable_task();
     let shared = shared.clone();
     tokio::spawn(async move {
         let _token = token;
-        let limit = shared.config.durable_ack_timeout;
+        let limit = shared.config().durable_ack_timeout;
         let problem = match tokio::time::timeout(limit, verdict).await {
             Ok(Ok(Ok(()))) => {
                 shared.send_ack(&ack, from).await;
                 // Only now: a copy that came while this one was being stored
                 // was handed over again (the store's unique key copes), and
                 // nothing acked was ever unstored.
-                lock(&shared.dedup).insert(key, Instant::now());
+                shared.mark_handled(key, Instant::now());
                 return;
             }
             Ok(Ok(Err(reason))) => format!("the store failed: {reason}"),
             Ok(Err(_)) => "the consumer dropped it without confirming".to_owned(),
             Err(_) => format!("not confirmed as stored within {limit:?}"),
         };
-        bump(&shared.counters.not_acked);
+        bump(&shared.counters().not_acked);
         if let Some(suppressed) = shared.trouble_warning() {
             tracing::warn!(
                 goip_id,
@@ -434,8 +433,8 @@ async fn handle_line_state(
 ) {
     let tag = kind.tag().to_owned();
     let (key, ack) = key_and_ack(&goip_id, &tag, &recvid, &kind);
-    if lock(&shared.dedup).contains(&key, Instant::now()) {
-        bump(&shared.counters.duplicates);
+    if shared.already_handled(&key, Instant::now()) {
+        bump(&shared.counters().duplicates);
         shared.send_ack(&ack, from).await;
         return;
     }
@@ -448,7 +447,7 @@ async fn handle_line_state(
         _ => return,
     };
     shared.send_ack(&ack, from).await;
-    lock(&shared.dedup).insert(key, Instant::now());
+    shared.mark_handled(key, Instant::now());
     tracing::info!(goip_id, tag, recvid, "call event");
     permit.send(EngineEvent::Call(CallNotice {
         goip_id,
@@ -456,7 +455,7 @@ async fn handle_line_state(
         event,
         durable: None,
     }));
-    bump(&shared.counters.events);
+    bump(&shared.counters().events);
 }
 
 /// True if a reply for `goip_id` came from exactly where that channel is:
@@ -474,11 +473,11 @@ async fn handle_line_state(
 /// (MSG, PASSWORD, USSD, control commands) or the status poll (a SEND's
 /// result), never a wrong outcome.
 fn from_channel(shared: &Shared, goip_id: &str, from: SocketAddr) -> bool {
-    let known = shared.registry.last_address(goip_id);
+    let known = shared.registry().last_address(goip_id);
     if known == Some(from) {
         return true;
     }
-    bump(&shared.counters.replies_wrong_source);
+    bump(&shared.counters().replies_wrong_source);
     if let Some(suppressed) = shared.outsider_warning() {
         tracing::warn!(goip_id, %from, expected = ?known, suppressed, "dropped a reply that did not come from its channel's address");
     }
@@ -487,26 +486,26 @@ fn from_channel(shared: &Shared, goip_id: &str, from: SocketAddr) -> bool {
 
 fn handle_reply(shared: &Arc<Shared>, reply: Reply, from: SocketAddr) {
     let sendid = reply.sendid();
-    match shared.pending.route(sendid, Instant::now()) {
+    match shared.pending().route(sendid, Instant::now()) {
         Route::Open { goip_id, tx } => {
             if !from_channel(shared, &goip_id, from) {
                 return;
             }
             tracing::debug!(goip_id, sendid, verb = reply.verb(), "reply");
             if tx.try_send(reply).is_ok() {
-                bump(&shared.counters.replies_routed);
+                bump(&shared.counters().replies_routed);
             } else {
                 tracing::debug!(goip_id, sendid, "reply dropped: its job is not reading");
             }
         }
         Route::Late { goip_id, ussd } => {
             if from_channel(shared, &goip_id, from) {
-                bump(&shared.counters.replies_routed);
+                bump(&shared.counters().replies_routed);
                 late_reply(shared, goip_id, ussd, reply);
             }
         }
         Route::Unknown => {
-            bump(&shared.counters.replies_unmatched);
+            bump(&shared.counters().replies_unmatched);
             tracing::debug!(sendid, verb = reply.verb(), %from, "reply to no known exchange");
         }
     }
@@ -533,11 +532,11 @@ fn late_reply(shared: &Arc<Shared>, goip_id: String, ussd: bool, reply: Reply) {
             dedup_key: None,
         }),
         (false, Reply::Ok { telid, sms_no, .. }) => {
-            let Some(late) = shared.pending.take_late_recipient(sendid, telid) else {
+            let Some(late) = shared.pending().take_late_recipient(sendid, telid) else {
                 return;
             };
             if let Some(sms_no) = sms_no {
-                lock(&shared.ledger).record(SentSms {
+                shared.record_sent(SentSms {
                     goip_id: late.goip_id.clone(),
                     sms_no,
                     recipient: late.recipient.clone(),
@@ -568,7 +567,7 @@ fn late_reply(shared: &Arc<Shared>, goip_id: String, ussd: bool, reply: Reply) {
                 telid, errorstatus, ..
             }),
         ) => {
-            let Some(late) = shared.pending.take_late_recipient(sendid, telid) else {
+            let Some(late) = shared.pending().take_late_recipient(sendid, telid) else {
                 return;
             };
             tracing::info!(

@@ -1,74 +1,438 @@
-//! One command and its answer, sent again on silence: the exchange USSD
-//! requests and control commands share.
+//! The engine's vocabulary: what the rest of goippy asks it to do, and what
+//! it gets back — SMS, USSD and control requests, their outcomes, and the
+//! errors they are made of.
 //!
-//! Only for commands whose repeat is harmless: a USSD request sent again with
-//! the same sendid is answered from the GoIP's cache, and control commands
-//! send nothing to the GSM network. An SMS SEND is not one of them, which is
-//! why `sms_session.rs` waits for its answers by itself (each telid's SEND
-//! goes out once, plus at most one status poll).
+//! Plain data, at the bottom of the engine: every other file may use these
+//! types, and this file uses no other file of the engine. The only behaviour
+//! here is the check that a request can be written on the wire, so a bad one
+//! fails before it waits for its channel.
+//!
+//! The SMS outcome types draw the one line that matters for never sending
+//! twice: [`SmsOutcome::NotSent`] means the GoIP was never given a SEND for
+//! this message, so it may be retried — even after a restart — while
+//! anything under [`SmsOutcome::Attempted`] reached SEND for at least one
+//! recipient, and a recipient that ended [`RecipientOutcome::Unknown`] must
+//! never be sent again automatically.
 
-use std::time::{Duration, Instant};
+use std::fmt;
+use std::future::Future;
 
-use super::pending::{Exchange, Waited};
-use super::shared::CommandError;
-use super::worker::JobContext;
-use crate::goip::{Command, Reply};
+use futures::future::BoxFuture;
 
-/// How [`send_and_await`] ended.
-pub(crate) enum Exchanged<T> {
-    /// A reply that `answer` took.
-    Answered(T),
-    /// The first send failed: nothing went out.
-    NotSent(CommandError),
-    /// No answer after the last wait (or within the shutdown grace).
-    Unanswered,
+use crate::goip::{CfMode, CfReason, Command, ControlKind, FormatError, GsmStatus};
+
+// --- SMS ---
+
+/// The caller's reference for a message (its outbox row, say); the engine
+/// keeps it with the `sms_no` so a delivery report can be matched.
+pub type MessageRef = u64;
+
+/// The hook the session awaits once, after the GoIP accepted the password
+/// and immediately before the first SEND: the caller records durably that
+/// the message is now being sent. If goippy dies after that point, a restart
+/// must treat the message as Unknown instead of sending it again; before it,
+/// the message can safely be resumed. The hook gets the session's sendid, so
+/// the record can name the exact id the GoIP will echo. An `Err` ends the job
+/// as [`NotSent::Cancelled`] (DONE is sent; nothing was).
+pub type BeforeSend = Box<dyn FnOnce(u32) -> BoxFuture<'static, Result<(), String>> + Send>;
+
+/// An SMS to send on one channel to one or more recipients.
+pub struct SmsRequest {
+    pub goip_id: String,
+    /// Numbers as the GoIP should dial them; one SEND (telid 1, 2, …) each.
+    pub recipients: Vec<String>,
+    /// At most 3000 bytes of UTF-8; the GoIP splits long texts itself.
+    pub text: String,
+    pub message_ref: MessageRef,
+    pub before_send: Option<BeforeSend>,
 }
 
-/// Sends `command` and waits `timeout` for a reply that `answer` takes
-/// (`None`: not an answer to it, keep waiting); after each silent `timeout`
-/// the same datagram goes out again, at most `resends` times. Once the
-/// engine is stopping, the current wait is cut to `shutdown_grace` and
-/// nothing more is sent. `sent` hears of every send (the attempt, 0 first)
-/// except a first one that failed, which ends the exchange as `NotSent`.
-pub(crate) async fn send_and_await<T>(
-    ctx: &mut JobContext,
-    exchange: &mut Exchange,
-    command: &Command,
-    timeout: Duration,
-    resends: u32,
-    mut sent: impl FnMut(&JobContext, u32, Result<(), CommandError>),
-    mut answer: impl FnMut(&JobContext, Reply) -> Option<T>,
-) -> Exchanged<T> {
-    let grace = ctx.config().shutdown_grace;
-    let mut stopping = false;
-    for attempt in 0..=resends {
-        if stopping {
-            break;
-        }
-        match ctx.send(command).await {
-            Err(e) if attempt == 0 => return Exchanged::NotSent(e),
-            result => sent(ctx, attempt, result),
-        }
-        let mut deadline = Instant::now() + timeout;
-        loop {
-            let stop = if stopping {
-                None
-            } else {
-                Some(ctx.stop_signal())
-            };
-            match exchange.next(deadline, stop).await {
-                Waited::Reply(reply) => {
-                    if let Some(answered) = answer(ctx, reply) {
-                        return Exchanged::Answered(answered);
-                    }
-                }
-                Waited::TimedOut => break,
-                Waited::Stopping => {
-                    stopping = true;
-                    deadline = deadline.min(Instant::now() + grace);
-                }
-            }
+impl SmsRequest {
+    pub fn new(
+        goip_id: impl Into<String>,
+        recipients: Vec<String>,
+        text: impl Into<String>,
+        message_ref: MessageRef,
+    ) -> Self {
+        SmsRequest {
+            goip_id: goip_id.into(),
+            recipients,
+            text: text.into(),
+            message_ref,
+            before_send: None,
         }
     }
-    Exchanged::Unanswered
+
+    /// Sets the [`BeforeSend`] hook.
+    pub fn before_send<F, Fut>(mut self, hook: F) -> Self
+    where
+        F: FnOnce(u32) -> Fut + Send + 'static,
+        Fut: Future<Output = Result<(), String>> + Send + 'static,
+    {
+        self.before_send = Some(Box::new(move |sendid| Box::pin(hook(sendid))));
+        self
+    }
+
+    /// Checks the request against the wire rules before it is queued, so a
+    /// bad one fails at once instead of after waiting for its channel.
+    pub(crate) fn validate(&self) -> Result<(), String> {
+        if self.recipients.is_empty() {
+            return Err("no recipients".to_owned());
+        }
+        let msg = Command::Msg {
+            sendid: 1,
+            text: self.text.clone(),
+        };
+        msg.encode().map_err(|e| e.to_string())?;
+        for number in &self.recipients {
+            let send = Command::Send {
+                sendid: 1,
+                telid: 1,
+                number: number.clone(),
+            };
+            send.encode().map_err(|e| e.to_string())?;
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Debug for SmsRequest {
+    // The text is a customer's message: only its size goes into logs.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SmsRequest")
+            .field("goip_id", &self.goip_id)
+            .field("recipients", &self.recipients)
+            .field("text_bytes", &self.text.len())
+            .field("message_ref", &self.message_ref)
+            .field("before_send", &self.before_send.is_some())
+            .finish()
+    }
+}
+
+/// How an SMS job ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SmsOutcome {
+    /// No SEND was ever given to the GoIP: nothing was sent to anyone, and
+    /// the message may be retried.
+    NotSent(NotSent),
+    /// The session reached SEND: one report per recipient, in request order.
+    Attempted(Vec<RecipientReport>),
+}
+
+impl SmsOutcome {
+    /// True if nothing was sent and the job may be retried.
+    pub fn is_not_sent(&self) -> bool {
+        matches!(self, SmsOutcome::NotSent(_))
+    }
+
+    /// The per-recipient reports (empty when nothing was sent).
+    pub fn recipients(&self) -> &[RecipientReport] {
+        match self {
+            SmsOutcome::NotSent(_) => &[],
+            SmsOutcome::Attempted(reports) => reports,
+        }
+    }
+}
+
+/// What happened for one recipient.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecipientReport {
+    pub number: String,
+    /// The telid of its SEND (`None` in one-shot mode, or when it was never
+    /// sent).
+    pub telid: Option<u32>,
+    pub outcome: RecipientOutcome,
+}
+
+impl RecipientReport {
+    /// A recipient the job did not send to.
+    pub(crate) fn not_sent(number: String, why: NotSent) -> RecipientReport {
+        RecipientReport {
+            number,
+            telid: None,
+            outcome: RecipientOutcome::NotSent(why),
+        }
+    }
+}
+
+/// The result for one recipient.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RecipientOutcome {
+    /// The GoIP reports the SMS sent. `sms_no` (newer firmware, session
+    /// mode) is what a later delivery report refers to.
+    Sent { sms_no: Option<u32> },
+    /// The GoIP reports that sending failed; `errorstatus` looks like a
+    /// `+CMS ERROR` code (38 network out of order, 500 unknown, …).
+    Failed {
+        reason: String,
+        errorstatus: Option<i32>,
+    },
+    /// SEND went out but no result came before the deadline: the SMS may or
+    /// may not have been sent. Never retried automatically.
+    Unknown { reason: String },
+    /// This recipient was never sent a SEND.
+    NotSent(NotSent),
+}
+
+impl RecipientOutcome {
+    pub fn is_sent(&self) -> bool {
+        matches!(self, RecipientOutcome::Sent { .. })
+    }
+}
+
+/// Why nothing was sent (to the job, or to one recipient).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NotSent {
+    /// No enabled channel has this GoIP id.
+    UnknownChannel,
+    /// The request cannot be written on the wire (empty or too long text, a
+    /// number with spaces, no recipients, …).
+    Invalid(String),
+    /// The engine is shutting down.
+    Stopping,
+    /// The channel was offline and did not come back in time.
+    ChannelOffline,
+    /// The GoIP never answered MSG or PASSWORD.
+    NoAnswer,
+    /// The GoIP kept rejecting MSG ("too many sends"), also after backing off.
+    Busy { text: String },
+    /// The GoIP refused the channel password.
+    PasswordRefused,
+    /// The `before_send` hook failed.
+    Cancelled { reason: String },
+    /// An earlier recipient of the same session ended Unknown, so the
+    /// session was abandoned before this one.
+    Abandoned,
+    /// The socket refused the datagram (so it never left).
+    Network { error: String },
+}
+
+impl fmt::Display for NotSent {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            NotSent::UnknownChannel => f.write_str("no such GoIP channel"),
+            NotSent::Invalid(why) => write!(f, "invalid request: {why}"),
+            NotSent::Stopping => f.write_str("goippy is stopping"),
+            NotSent::ChannelOffline => f.write_str("the GoIP channel is offline"),
+            NotSent::NoAnswer => f.write_str("the GoIP did not answer"),
+            NotSent::Busy { text } => write!(f, "the GoIP is busy ({text})"),
+            NotSent::PasswordRefused => f.write_str("the GoIP refused the channel password"),
+            NotSent::Cancelled { reason } => write!(f, "cancelled before sending: {reason}"),
+            NotSent::Abandoned => {
+                f.write_str("not attempted: an earlier recipient's result is unknown")
+            }
+            NotSent::Network { error } => write!(f, "cannot send to the GoIP: {error}"),
+        }
+    }
+}
+
+// --- USSD ---
+
+/// How a USSD request ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum UssdOutcome {
+    /// The network's answer, trailing `@` padding removed.
+    Reply {
+        text: String,
+    },
+    /// `USSDERROR`, "USSD send failed!", or an `ERROR` for the sendid.
+    Error {
+        text: String,
+    },
+    /// `USSDEXIT`: the network or the device closed the USSD session.
+    Closed,
+    /// No answer after the single resend.
+    Timeout,
+    /// The channel was offline and did not come back in time.
+    ChannelOffline,
+    UnknownChannel,
+    /// The code is not `[0-9*#+]` (or the channel password cannot be sent).
+    Invalid(String),
+    /// The engine is shutting down; nothing was sent.
+    Stopping,
+}
+
+// --- control commands ---
+
+/// A control command to run on a channel.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ControlRequest {
+    /// `<cmd> <sendid> [<value>] <password>`; `value` exactly when
+    /// [`ControlKind::takes_value`].
+    Command {
+        kind: ControlKind,
+        value: Option<String>,
+    },
+    /// `GSM <sendid> <password>`: several statuses at once.
+    Gsm,
+    /// `CF <sendid> <password> <reason> <mode> <number> <ftime>`.
+    CallForwarding {
+        reason: CfReason,
+        mode: CfMode,
+        number: Option<String>,
+        ftime: Option<u32>,
+    },
+}
+
+impl ControlRequest {
+    /// A command without a value (`get_gsm_num`, `svr_reboot_module`, …).
+    pub fn get(kind: ControlKind) -> Self {
+        ControlRequest::Command { kind, value: None }
+    }
+
+    /// A command with a value (`set_gsm_num <number>`, …).
+    pub fn set(kind: ControlKind, value: impl Into<String>) -> Self {
+        ControlRequest::Command {
+            kind,
+            value: Some(value.into()),
+        }
+    }
+
+    pub(crate) fn command(&self, sendid: u32, password: String) -> Command {
+        match self {
+            ControlRequest::Command { kind, value } => Command::Control {
+                sendid,
+                kind: *kind,
+                value: value.clone(),
+                password,
+            },
+            ControlRequest::Gsm => Command::Gsm { sendid, password },
+            ControlRequest::CallForwarding {
+                reason,
+                mode,
+                number,
+                ftime,
+            } => Command::Cf {
+                sendid,
+                password,
+                reason: *reason,
+                mode: *mode,
+                number: number.clone(),
+                ftime: *ftime,
+            },
+        }
+    }
+
+    /// Checks that the request can be written on the wire.
+    pub(crate) fn validate(&self) -> Result<(), FormatError> {
+        // A placeholder password: the real one is checked when it is sent.
+        self.command(1, "p".to_owned()).encode().map(drop)
+    }
+}
+
+/// How a control command ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ControlOutcome {
+    /// `<cmd> <sendid> [<value>] [ok]`: `value` is `Some("")` for
+    /// `(null)`; `ok` is true when the reply ends in `ok`.
+    Answered {
+        value: Option<String>,
+        ok: bool,
+    },
+    /// The answer to `GSM`.
+    Gsm(GsmStatus),
+    /// `CFOK`: call forwarding set.
+    CfOk,
+    /// `CFSTATE`: the answer to a call-forwarding query.
+    CfState {
+        active: bool,
+        number: String,
+    },
+    /// `ERROR`, `GSMERROR` or `CFERROR`, with the GoIP's text.
+    Error {
+        text: String,
+    },
+    /// No reply after the resends.
+    Timeout,
+    ChannelOffline,
+    UnknownChannel,
+    /// The request (or the channel password) cannot be written on the wire.
+    Invalid(String),
+    /// The engine is shutting down; nothing was sent.
+    Stopping,
+}
+
+// --- why a job or a command did not go out ---
+
+/// Why a job ended before it ran: it never sent anything.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum NotStarted {
+    UnknownChannel,
+    ChannelOffline,
+    Stopping,
+}
+
+impl From<NotStarted> for NotSent {
+    fn from(why: NotStarted) -> Self {
+        match why {
+            NotStarted::UnknownChannel => NotSent::UnknownChannel,
+            NotStarted::ChannelOffline => NotSent::ChannelOffline,
+            NotStarted::Stopping => NotSent::Stopping,
+        }
+    }
+}
+
+impl From<NotStarted> for UssdOutcome {
+    fn from(why: NotStarted) -> Self {
+        match why {
+            NotStarted::UnknownChannel => UssdOutcome::UnknownChannel,
+            NotStarted::ChannelOffline => UssdOutcome::ChannelOffline,
+            NotStarted::Stopping => UssdOutcome::Stopping,
+        }
+    }
+}
+
+impl From<NotStarted> for ControlOutcome {
+    fn from(why: NotStarted) -> Self {
+        match why {
+            NotStarted::UnknownChannel => ControlOutcome::UnknownChannel,
+            NotStarted::ChannelOffline => ControlOutcome::ChannelOffline,
+            NotStarted::Stopping => ControlOutcome::Stopping,
+        }
+    }
+}
+
+/// Why a command could not be sent.
+#[derive(Debug)]
+pub(crate) enum CommandError {
+    /// The channel is offline: nothing is ever sent to it then.
+    Offline,
+    /// The command cannot be written (checked before anything is sent).
+    Invalid(FormatError),
+    /// The socket refused it, or is closed.
+    Socket(String),
+}
+
+impl From<CommandError> for NotSent {
+    fn from(e: CommandError) -> Self {
+        match e {
+            CommandError::Offline => NotSent::ChannelOffline,
+            CommandError::Invalid(e) => NotSent::Invalid(e.to_string()),
+            CommandError::Socket(error) => NotSent::Network { error },
+        }
+    }
+}
+
+impl From<CommandError> for UssdOutcome {
+    fn from(e: CommandError) -> Self {
+        match e {
+            CommandError::Offline => UssdOutcome::ChannelOffline,
+            CommandError::Invalid(e) => UssdOutcome::Invalid(e.to_string()),
+            CommandError::Socket(e) => UssdOutcome::Error {
+                text: format!("cannot send: {e}"),
+            },
+        }
+    }
+}
+
+impl From<CommandError> for ControlOutcome {
+    fn from(e: CommandError) -> Self {
+        match e {
+            CommandError::Offline => ControlOutcome::ChannelOffline,
+            CommandError::Invalid(e) => ControlOutcome::Invalid(e.to_string()),
+            CommandError::Socket(e) => ControlOutcome::Error {
+                text: format!("cannot send: {e}"),
+            },
+        }
+    }
 }

@@ -1,75 +1,84 @@
-//! The state every task of the engine shares: the one socket, the channel
-//! registry, the reply table, the caches, the event queue and the stop
-//! signals.
+//! [`Shared`]: the state every task of the engine shares — the one socket,
+//! the channel registry, the reply table, the caches, the event queue and
+//! the shutdown signals — behind methods.
 //!
-//! Everything here is behind short, synchronous locks that are never held
-//! across an `.await`, so the receive loop, the channel workers and the
-//! consumer's calls never wait on each other for long.
+//! The receive loop, the sweeper, the channel workers (through
+//! `JobContext`) and the handle each hold an
+//! `Arc<Shared>`. No field is public: what a task may do with the state is
+//! the list of methods below. The parts with a concept of their own (the
+//! registry, the reply table, the sendid allocator) live in their own files,
+//! each with its own short lock; the small caches that are only ever touched
+//! for a moment (the dedup cache, the sent ledger, the warning and rejection
+//! limiters) share one lock here. No lock is ever held across an `.await`,
+//! so the receive loop, the workers and the consumer's calls never wait on
+//! each other for long.
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 use std::time::Instant;
 
 use tokio::net::UdpSocket;
-use tokio::sync::{mpsc, watch};
+use tokio::sync::mpsc::{self, Permit};
+use tokio::sync::watch;
 
 use super::config::EngineConfig;
-use super::credentials::CredentialSource;
-use super::dedup::DedupCache;
+use super::credentials::{ChannelCredentials, CredentialSource};
+use super::dedup::{DedupCache, DedupKey};
 use super::events::EngineEvent;
-use super::ledger::SentLedger;
+use super::ledger::{SentLedger, SentSms};
 use super::pending::PendingReplies;
 use super::rate_limit::RateLimiter;
 use super::registry::ChannelRegistry;
+use super::request::{CommandError, MessageRef};
 use super::sendid::SendIdAllocator;
-use super::sms::MessageRef;
 use super::stats::{Counters, EngineStats, bump};
-use super::tracker::TaskTracker;
+use super::tracker::{TaskToken, TaskTracker};
 use super::warn_limit::WarnLimiter;
-use super::worker::Workers;
-use crate::goip::{Ack, Command, FormatError};
-
-/// Why a command could not be sent.
-#[derive(Debug)]
-pub(crate) enum CommandError {
-    /// The channel is offline: nothing is ever sent to it then.
-    Offline,
-    /// The command cannot be written (checked before anything is sent).
-    Invalid(FormatError),
-    /// The socket refused it, or is closed.
-    Socket(String),
-}
+use crate::goip::{Ack, Command};
 
 pub(crate) struct Shared {
-    pub config: EngineConfig,
-    pub credentials: Arc<dyn CredentialSource>,
-    pub local_addr: SocketAddr,
+    config: EngineConfig,
+    credentials: Arc<dyn CredentialSource>,
+    /// `None` once the engine let go of it (see [`Shared::release_socket`]).
     socket: RwLock<Option<Arc<UdpSocket>>>,
-    pub registry: ChannelRegistry,
-    pub dedup: Mutex<DedupCache>,
-    pub pending: Arc<PendingReplies>,
-    pub ledger: Mutex<SentLedger<MessageRef>>,
-    pub sendids: SendIdAllocator,
-    pub counters: Counters,
-    /// Warnings about traffic from outside (garbage, unknown ids, wrong
-    /// passwords, forged replies): a flood of it must not flood the log…
-    outsider_warnings: Mutex<WarnLimiter>,
-    /// …nor hide goippy's own trouble (a full queue, a store that fails).
-    trouble_warnings: Mutex<WarnLimiter>,
-    rejections: Mutex<RateLimiter>,
-    pub events: mpsc::Sender<EngineEvent>,
+    registry: ChannelRegistry,
+    pending: Arc<PendingReplies>,
+    sendids: SendIdAllocator,
+    counters: Counters,
+    events: mpsc::Sender<EngineEvent>,
+    /// A std mutex, not tokio's: it is never held across an `.await`, and
+    /// each use is one small operation (a lookup, an insert, a token
+    /// count), so it never blocks the runtime for long — a tokio mutex is
+    /// for locks that must be held across an `.await`. One lock for all of
+    /// [`State`] for the same reason: its parts gain nothing from locks of
+    /// their own, and one lock is simpler to read than five.
+    state: Mutex<State>,
     /// Set when shutdown begins: no new jobs, running ones wind down.
-    pub stopping: watch::Sender<bool>,
+    stopping: watch::Sender<bool>,
     /// Set once the jobs are done: no new message is taken (nor acked: the
     /// GoIP sends it to the next goippy), while the receive loop goes on
     /// answering keepalives and retransmissions until the messages being
     /// stored have their acks.
-    pub draining: watch::Sender<bool>,
+    draining: watch::Sender<bool>,
     /// Set at the very end: the receive loop and the sweeper stop.
-    pub closing: watch::Sender<bool>,
-    pub workers: Workers,
-    pub worker_tasks: TaskTracker,
-    pub durable_tasks: TaskTracker,
+    closing: watch::Sender<bool>,
+    /// The tasks waiting for the consumer to confirm a message is stored.
+    durable_tasks: TaskTracker,
+}
+
+/// The small caches behind [`Shared`]'s one lock.
+struct State {
+    /// Notifications handled recently, to recognise retransmissions.
+    dedup: DedupCache,
+    /// Sent SMS by `sms_no`, to match delivery reports.
+    ledger: SentLedger<MessageRef>,
+    /// Warnings about traffic from outside (garbage, unknown ids, wrong
+    /// passwords, forged replies): a flood of it must not flood the log…
+    outsider_warnings: WarnLimiter,
+    /// …nor hide goippy's own trouble (a full queue, a store that fails).
+    trouble_warnings: WarnLimiter,
+    /// The global budget for answering strangers (see `rate_limit`).
+    rejections: RateLimiter,
 }
 
 /// Locks a mutex, also after a panic elsewhere (the data stays usable: every
@@ -83,40 +92,122 @@ impl Shared {
         config: EngineConfig,
         credentials: Arc<dyn CredentialSource>,
         socket: Arc<UdpSocket>,
-        local_addr: SocketAddr,
         events: mpsc::Sender<EngineEvent>,
     ) -> Self {
+        let state = State {
+            dedup: DedupCache::new(config.dedup_window, config.dedup_capacity),
+            ledger: SentLedger::new(config.ledger_max_age, config.ledger_capacity),
+            outsider_warnings: WarnLimiter::new(config.warn_interval),
+            trouble_warnings: WarnLimiter::new(config.warn_interval),
+            rejections: RateLimiter::new(config.reject_replies_per_second),
+        };
         Shared {
             credentials,
-            local_addr,
             socket: RwLock::new(Some(socket)),
             registry: ChannelRegistry::default(),
-            dedup: Mutex::new(DedupCache::new(config.dedup_window, config.dedup_capacity)),
             pending: Arc::new(PendingReplies::new(
                 config.recent_capacity,
                 config.recent_max_age,
             )),
-            ledger: Mutex::new(SentLedger::new(
-                config.ledger_max_age,
-                config.ledger_capacity,
-            )),
             sendids: SendIdAllocator::new(config.sendid_floor),
             counters: Counters::default(),
-            outsider_warnings: Mutex::new(WarnLimiter::new(config.warn_interval)),
-            trouble_warnings: Mutex::new(WarnLimiter::new(config.warn_interval)),
-            rejections: Mutex::new(RateLimiter::new(config.reject_replies_per_second)),
             events,
+            state: Mutex::new(state),
             stopping: watch::Sender::new(false),
             draining: watch::Sender::new(false),
             closing: watch::Sender::new(false),
-            workers: Workers::default(),
-            worker_tasks: TaskTracker::default(),
             durable_tasks: TaskTracker::default(),
             config,
         }
     }
 
-    pub(crate) fn socket(&self) -> Option<Arc<UdpSocket>> {
+    // --- the parts with an API of their own ---
+
+    pub(crate) fn config(&self) -> &EngineConfig {
+        &self.config
+    }
+
+    /// The enabled channel with this GoIP id, as configured right now.
+    pub(crate) fn channel_credentials(&self, goip_id: &str) -> Option<ChannelCredentials> {
+        self.credentials.lookup(goip_id)
+    }
+
+    pub(crate) fn registry(&self) -> &ChannelRegistry {
+        &self.registry
+    }
+
+    /// The reply table: open exchanges and recently finished ones.
+    pub(crate) fn pending(&self) -> &Arc<PendingReplies> {
+        &self.pending
+    }
+
+    pub(crate) fn sendids(&self) -> &SendIdAllocator {
+        &self.sendids
+    }
+
+    /// The traffic counters, for [`bump`].
+    pub(crate) fn counters(&self) -> &Counters {
+        &self.counters
+    }
+
+    // --- the caches behind the one lock ---
+
+    /// Whether a notification with this key was handled within the dedup
+    /// window (a retransmission).
+    pub(crate) fn already_handled(&self, key: &DedupKey, now: Instant) -> bool {
+        lock(&self.state).dedup.contains(key, now)
+    }
+
+    /// Records a notification as handled; false when it already was.
+    pub(crate) fn mark_handled(&self, key: DedupKey, now: Instant) -> bool {
+        lock(&self.state).dedup.insert(key, now)
+    }
+
+    /// Remembers a sent SMS for matching its delivery report.
+    pub(crate) fn record_sent(&self, sent: SentSms<MessageRef>) {
+        lock(&self.state).ledger.record(sent);
+    }
+
+    /// The newest SMS sent on `goip_id` as `sms_no`, if still remembered.
+    pub(crate) fn find_sent(
+        &self,
+        goip_id: &str,
+        sms_no: u32,
+        now: Instant,
+    ) -> Option<SentSms<MessageRef>> {
+        lock(&self.state).ledger.find(goip_id, sms_no, now)
+    }
+
+    /// Forgets what has aged out of the dedup cache, the sent ledger and the
+    /// reply table, even when no traffic arrives to trigger it.
+    pub(crate) fn purge(&self, now: Instant) {
+        {
+            let mut state = lock(&self.state);
+            state.dedup.purge(now);
+            state.ledger.purge(now);
+        }
+        self.pending.purge(now);
+    }
+
+    /// `Some(suppressed)` when a warning about outside traffic may be logged.
+    pub(crate) fn outsider_warning(&self) -> Option<u64> {
+        lock(&self.state).outsider_warnings.allow(Instant::now())
+    }
+
+    /// `Some(suppressed)` when a warning about goippy's own trouble may be
+    /// logged.
+    pub(crate) fn trouble_warning(&self) -> Option<u64> {
+        lock(&self.state).trouble_warnings.allow(Instant::now())
+    }
+
+    /// True if one more rejection may be sent now (see `rate_limit`).
+    pub(crate) fn may_reject(&self) -> bool {
+        lock(&self.state).rejections.allow(Instant::now())
+    }
+
+    // --- the socket ---
+
+    fn socket(&self) -> Option<Arc<UdpSocket>> {
         self.socket
             .read()
             .unwrap_or_else(|p| p.into_inner())
@@ -129,26 +220,6 @@ impl Shared {
             .write()
             .unwrap_or_else(|p| p.into_inner())
             .take();
-    }
-
-    pub(crate) fn is_stopping(&self) -> bool {
-        *self.stopping.borrow()
-    }
-
-    /// `Some(suppressed)` when a warning about outside traffic may be logged.
-    pub(crate) fn outsider_warning(&self) -> Option<u64> {
-        lock(&self.outsider_warnings).allow(Instant::now())
-    }
-
-    /// `Some(suppressed)` when a warning about goippy's own trouble may be
-    /// logged.
-    pub(crate) fn trouble_warning(&self) -> Option<u64> {
-        lock(&self.trouble_warnings).allow(Instant::now())
-    }
-
-    /// True if one more rejection may be sent now (see `rate_limit`).
-    pub(crate) fn may_reject(&self) -> bool {
-        lock(&self.rejections).allow(Instant::now())
     }
 
     /// Sends one datagram from the engine's socket. Failures are counted and
@@ -210,6 +281,8 @@ impl Shared {
         }
     }
 
+    // --- the event queue ---
+
     /// Offers an event without waiting; false (and counted) when the queue
     /// is full or the consumer is gone.
     pub(crate) fn offer(&self, event: EngineEvent) -> bool {
@@ -223,6 +296,12 @@ impl Shared {
                 false
             }
         }
+    }
+
+    /// A place in the event queue, taken now and filled later; `None` when
+    /// the queue is full or the consumer is gone (the caller counts it).
+    pub(crate) fn try_reserve_event(&self) -> Option<Permit<'_, EngineEvent>> {
+        self.events.try_reserve().ok()
     }
 
     /// Delivers a channel's online/offline change. These are rare (one per
@@ -243,17 +322,67 @@ impl Shared {
         }
     }
 
+    // --- shutdown, in the order the handle goes through it ---
+
+    /// No new jobs; running ones wind down.
+    pub(crate) fn begin_stopping(&self) {
+        self.stopping.send_replace(true);
+    }
+
+    pub(crate) fn is_stopping(&self) -> bool {
+        *self.stopping.borrow()
+    }
+
+    /// The stopping signal, for a task that waits on it.
+    pub(crate) fn stop_signal(&self) -> watch::Receiver<bool> {
+        self.stopping.subscribe()
+    }
+
+    /// No new message is taken; what is being stored still gets its ack.
+    pub(crate) fn begin_draining(&self) {
+        self.draining.send_replace(true);
+    }
+
+    pub(crate) fn is_draining(&self) -> bool {
+        *self.draining.borrow()
+    }
+
+    /// The receive loop and the sweeper stop.
+    pub(crate) fn begin_closing(&self) {
+        self.closing.send_replace(true);
+    }
+
+    /// The closing signal, for the receive loop and the sweeper.
+    pub(crate) fn closing_signal(&self) -> watch::Receiver<bool> {
+        self.closing.subscribe()
+    }
+
+    /// Held by a task that waits for a stored-confirmation, so shutdown can
+    /// wait for it.
+    pub(crate) fn durable_task(&self) -> TaskToken {
+        self.durable_tasks.token()
+    }
+
+    /// Returns once no task waits for a stored-confirmation.
+    pub(crate) async fn durable_tasks_done(&self) {
+        self.durable_tasks.wait_idle().await;
+    }
+
+    /// Everything but the workers, which the handle counts.
     pub(crate) fn stats(&self) -> EngineStats {
         let (channels, online_channels) = self.registry.counts();
         let (open_exchanges, recent_exchanges) = self.pending.counts();
+        let (dedup_entries, ledger_entries) = {
+            let state = lock(&self.state);
+            (state.dedup.len(), state.ledger.len())
+        };
         let mut stats = EngineStats {
             channels,
             online_channels,
-            dedup_entries: lock(&self.dedup).len(),
+            dedup_entries,
             open_exchanges,
             recent_exchanges,
-            ledger_entries: lock(&self.ledger).len(),
-            workers: self.workers.len(),
+            ledger_entries,
             durable_in_flight: self.durable_tasks.running(),
             ..EngineStats::default()
         };

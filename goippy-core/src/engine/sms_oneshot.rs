@@ -6,11 +6,9 @@
 //! gives no answer, hence no `sms_no`: delivery reports cannot be matched to
 //! messages in this mode, and "Sent" only means the datagram left.
 
-use super::sms::{
-    NotSent, RecipientOutcome, RecipientReport, SmsOutcome, SmsRequest, conclude, run_before_send,
-    skip_reason,
-};
-use super::worker::JobContext;
+use super::context::JobContext;
+use super::request::{NotSent, RecipientOutcome, RecipientReport, SmsOutcome, SmsRequest};
+use super::sms::{conclude, run_before_send, skip_reason};
 use crate::goip::Command;
 
 /// Runs one SMS job in one-shot mode.
@@ -52,7 +50,7 @@ pub(crate) async fn run(ctx: &mut JobContext, request: SmsRequest) -> SmsOutcome
         let outcome = match ctx.send(&command).await {
             Ok(()) => {
                 tracing::info!(
-                    goip_id = ctx.goip_id,
+                    goip_id = ctx.goip_id(),
                     stamp,
                     message_ref,
                     "one-shot SMS datagram sent"

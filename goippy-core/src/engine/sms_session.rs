@@ -33,14 +33,12 @@
 
 use std::time::Instant;
 
-use super::ledger::SentSms;
+use super::context::JobContext;
 use super::pending::{Exchange, Finished, Waited};
-use super::shared::{CommandError, lock};
-use super::sms::{
-    MessageRef, NotSent, RecipientOutcome, RecipientReport, SmsOutcome, SmsRequest, conclude,
-    run_before_send, skip_reason,
+use super::request::{
+    CommandError, MessageRef, NotSent, RecipientOutcome, RecipientReport, SmsOutcome, SmsRequest,
 };
-use super::worker::JobContext;
+use super::sms::{conclude, run_before_send, skip_reason};
 use crate::goip::{Command, ErrorReply, Reply};
 
 /// Runs one SMS job in session mode.
@@ -55,7 +53,7 @@ pub(crate) async fn run(ctx: &mut JobContext, request: SmsRequest) -> SmsOutcome
     let mut session = match open_session(ctx, &text).await {
         Ok(session) => session,
         Err(why) => {
-            tracing::info!(goip_id = ctx.goip_id, message_ref, %why, "SMS not sent");
+            tracing::info!(goip_id = ctx.goip_id(), message_ref, %why, "SMS not sent");
             return SmsOutcome::NotSent(why);
         }
     };
@@ -65,7 +63,7 @@ pub(crate) async fn run(ctx: &mut JobContext, request: SmsRequest) -> SmsOutcome
         return SmsOutcome::NotSent(NotSent::Stopping);
     }
     if let Err(why) = run_before_send(before_send, sendid, ctx.config().before_send_timeout).await {
-        tracing::info!(goip_id = ctx.goip_id, sendid, message_ref, %why, "SMS not sent");
+        tracing::info!(goip_id = ctx.goip_id(), sendid, message_ref, %why, "SMS not sent");
         ctx.done(sendid).await;
         return SmsOutcome::NotSent(why);
     }
@@ -101,14 +99,13 @@ pub(crate) async fn run(ctx: &mut JobContext, request: SmsRequest) -> SmsOutcome
     ctx.done(sendid).await;
     if !unknown.is_empty() {
         // A result that still comes is reported as a LateSmsResult event.
-        ctx.shared.pending.remember(
+        ctx.remember_finished(
             sendid,
             Finished::Sms {
-                goip_id: ctx.goip_id.clone(),
+                goip_id: ctx.goip_id().to_owned(),
                 message_ref,
                 unknown,
             },
-            Instant::now(),
         );
     }
     drop(session);
@@ -136,7 +133,7 @@ async fn open_session(ctx: &mut JobContext, text: &str) -> Result<Exchange, NotS
                     return Err(NotSent::Busy { text: busy });
                 };
                 tracing::info!(
-                    goip_id = ctx.goip_id,
+                    goip_id = ctx.goip_id(),
                     reason = busy,
                     pause_ms = pause.as_millis() as u64,
                     "GoIP rejected MSG; retrying after a pause"
@@ -182,7 +179,7 @@ async fn handshake(ctx: &mut JobContext, session: &mut Exchange, text: &str) -> 
         Ok(true) => Handshake::Authenticated,
         Ok(false) => {
             tracing::warn!(
-                goip_id = ctx.goip_id,
+                goip_id = ctx.goip_id(),
                 sendid,
                 "the GoIP refused the channel password (check the gateway's password)"
             );
@@ -212,7 +209,7 @@ async fn request<T>(
         ctx.send(command).await?;
         if attempt > 0 {
             tracing::debug!(
-                goip_id = ctx.goip_id,
+                goip_id = ctx.goip_id(),
                 sendid = session.sendid(),
                 verb = command.verb(),
                 attempt,
@@ -227,7 +224,7 @@ async fn request<T>(
                     match pick(reply) {
                         Some(answer) => return Ok(answer),
                         None => tracing::debug!(
-                            goip_id = ctx.goip_id,
+                            goip_id = ctx.goip_id(),
                             sendid = session.sendid(),
                             verb,
                             "reply ignored while waiting for the answer to {}",
@@ -261,7 +258,7 @@ async fn send_one(
     if let Err(e) = ctx.send(&send).await {
         return RecipientOutcome::NotSent(e.into());
     }
-    tracing::info!(goip_id = ctx.goip_id, sendid, telid, message_ref, "SEND");
+    tracing::info!(goip_id = ctx.goip_id(), sendid, telid, message_ref, "SEND");
     let (poll_after, sms_timeout, grace) = {
         let config = ctx.config();
         (
@@ -288,13 +285,13 @@ async fn send_one(
         };
         match session.next(wake, stop).await {
             Waited::Reply(Reply::Wait { telid: t, .. }) if t == telid => {
-                tracing::debug!(goip_id = ctx.goip_id, sendid, telid, "WAIT");
+                tracing::debug!(goip_id = ctx.goip_id(), sendid, telid, "WAIT");
             }
             Waited::Reply(Reply::Ok {
                 telid: t, sms_no, ..
             }) if t == telid => {
                 tracing::info!(
-                    goip_id = ctx.goip_id,
+                    goip_id = ctx.goip_id(),
                     sendid,
                     telid,
                     sms_no,
@@ -302,13 +299,7 @@ async fn send_one(
                     "SMS sent"
                 );
                 if let Some(sms_no) = sms_no {
-                    lock(&ctx.shared.ledger).record(SentSms {
-                        goip_id: ctx.goip_id.clone(),
-                        sms_no,
-                        recipient: number.to_owned(),
-                        tag: message_ref,
-                        sent_at: Instant::now(),
-                    });
+                    ctx.record_sent(sms_no, number, message_ref);
                 }
                 return RecipientOutcome::Sent { sms_no };
             }
@@ -318,7 +309,7 @@ async fn send_one(
                 ..
             })) if t == telid => {
                 tracing::info!(
-                    goip_id = ctx.goip_id,
+                    goip_id = ctx.goip_id(),
                     sendid,
                     telid,
                     errorstatus,
@@ -336,7 +327,7 @@ async fn send_one(
                 if names_telid(&text, telid) =>
             {
                 tracing::info!(
-                    goip_id = ctx.goip_id,
+                    goip_id = ctx.goip_id(),
                     sendid,
                     telid,
                     message_ref,
@@ -357,7 +348,7 @@ async fn send_one(
             // reach the recipient twice.
             Waited::Reply(Reply::Error(ErrorReply::Rejected { text, .. })) => {
                 tracing::info!(
-                    goip_id = ctx.goip_id,
+                    goip_id = ctx.goip_id(),
                     sendid,
                     telid,
                     reason = text,
@@ -366,7 +357,7 @@ async fn send_one(
             }
             Waited::Reply(other) => {
                 tracing::debug!(
-                    goip_id = ctx.goip_id,
+                    goip_id = ctx.goip_id(),
                     sendid,
                     telid,
                     verb = other.verb(),
@@ -375,7 +366,7 @@ async fn send_one(
             }
             Waited::TimedOut if wake == deadline => {
                 tracing::warn!(
-                    goip_id = ctx.goip_id,
+                    goip_id = ctx.goip_id(),
                     sendid,
                     telid,
                     message_ref,
@@ -393,19 +384,19 @@ async fn send_one(
                 polled = true;
                 match ctx.send(&send).await {
                     Ok(()) => tracing::info!(
-                        goip_id = ctx.goip_id,
+                        goip_id = ctx.goip_id(),
                         sendid,
                         telid,
                         "no result yet: status poll (the same SEND, once)"
                     ),
                     Err(CommandError::Offline) => tracing::info!(
-                        goip_id = ctx.goip_id,
+                        goip_id = ctx.goip_id(),
                         sendid,
                         telid,
                         "no result yet and the channel is offline: no status poll"
                     ),
                     Err(e) => {
-                        tracing::debug!(goip_id = ctx.goip_id, sendid, telid, error = ?e, "status poll not sent")
+                        tracing::debug!(goip_id = ctx.goip_id(), sendid, telid, error = ?e, "status poll not sent")
                     }
                 }
             }

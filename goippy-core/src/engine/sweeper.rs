@@ -6,13 +6,13 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use super::events::EngineEvent;
-use super::shared::{Shared, lock};
+use super::shared::Shared;
 
 pub(crate) async fn run(shared: Arc<Shared>) {
-    let mut closing = shared.closing.subscribe();
+    let mut closing = shared.closing_signal();
     let mut ticks = tokio::time::interval(
         shared
-            .config
+            .config()
             .sweep_interval
             .max(std::time::Duration::from_millis(1)),
     );
@@ -23,7 +23,7 @@ pub(crate) async fn run(shared: Arc<Shared>) {
             _ = ticks.tick() => {}
         }
         let now = Instant::now();
-        for (goip_id, silent_for) in shared.registry.sweep(now, shared.config.offline_after) {
+        for (goip_id, silent_for) in shared.registry().sweep(now, shared.config().offline_after) {
             tracing::warn!(
                 goip_id,
                 silent_s = silent_for.as_secs(),
@@ -34,8 +34,6 @@ pub(crate) async fn run(shared: Arc<Shared>) {
                 silent_for,
             });
         }
-        lock(&shared.dedup).purge(now);
-        lock(&shared.ledger).purge(now);
-        shared.pending.purge(now);
+        shared.purge(now);
     }
 }

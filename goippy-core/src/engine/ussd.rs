@@ -15,37 +15,11 @@
 //! * An answer that arrives after the timeout is not lost: it comes out as
 //!   a [`super::EngineEvent::Ussd`] event.
 
-use std::time::Instant;
-
+use super::context::JobContext;
 use super::pending::Finished;
-use super::request::{Exchanged, send_and_await};
-use super::shared::CommandError;
-use super::worker::JobContext;
+use super::request::UssdOutcome;
+use super::resend::{Exchanged, error_text, send_and_await};
 use crate::goip::{Command, Reply, ussd_reply_failed, ussd_reply_text};
-
-/// How a USSD request ended.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum UssdOutcome {
-    /// The network's answer, trailing `@` padding removed.
-    Reply {
-        text: String,
-    },
-    /// `USSDERROR`, "USSD send failed!", or an `ERROR` for the sendid.
-    Error {
-        text: String,
-    },
-    /// `USSDEXIT`: the network or the device closed the USSD session.
-    Closed,
-    /// No answer after the single resend.
-    Timeout,
-    /// The channel was offline and did not come back in time.
-    ChannelOffline,
-    UnknownChannel,
-    /// The code is not `[0-9*#+]` (or the channel password cannot be sent).
-    Invalid(String),
-    /// The engine is shutting down; nothing was sent.
-    Stopping,
-}
 
 /// Runs one USSD request, under the sendid the caller `reserved` for it
 /// when it did.
@@ -57,7 +31,7 @@ pub(crate) async fn run(ctx: &mut JobContext, code: &str, reserved: Option<u32>)
     let sendid = exchange.sendid();
     if let Some(reserved) = reserved.filter(|&r| r != sendid) {
         tracing::warn!(
-            goip_id = ctx.goip_id,
+            goip_id = ctx.goip_id(),
             reserved,
             sendid,
             "the USSD's reserved sendid was in use by another exchange: sent under a new one"
@@ -76,14 +50,14 @@ pub(crate) async fn run(ctx: &mut JobContext, code: &str, reserved: Option<u32>)
         timeout,
         1,
         |ctx, attempt, result| match result {
-            Ok(()) if attempt == 0 => tracing::info!(goip_id = ctx.goip_id, sendid, "USSD sent"),
+            Ok(()) if attempt == 0 => tracing::info!(goip_id = ctx.goip_id(), sendid, "USSD sent"),
             Ok(()) => tracing::info!(
-                goip_id = ctx.goip_id,
+                goip_id = ctx.goip_id(),
                 sendid,
                 "no USSD answer yet: resent once (same sendid)"
             ),
             Err(e) => {
-                tracing::debug!(goip_id = ctx.goip_id, sendid, error = ?e, "USSD resend not sent")
+                tracing::debug!(goip_id = ctx.goip_id(), sendid, error = ?e, "USSD resend not sent")
             }
         },
         |ctx, reply| answer(ctx, sendid, reply),
@@ -92,21 +66,13 @@ pub(crate) async fn run(ctx: &mut JobContext, code: &str, reserved: Option<u32>)
     let outcome = match exchanged {
         Exchanged::Answered(outcome) => Some(outcome),
         Exchanged::Unanswered => None,
-        Exchanged::NotSent(e) => {
-            return match e {
-                CommandError::Offline => UssdOutcome::ChannelOffline,
-                CommandError::Invalid(e) => UssdOutcome::Invalid(e.to_string()),
-                CommandError::Socket(e) => UssdOutcome::Error {
-                    text: format!("cannot send: {e}"),
-                },
-            };
-        }
+        Exchanged::NotSent(e) => return e.into(),
     };
     ctx.done(sendid).await;
     match outcome {
         Some(outcome) => {
             tracing::info!(
-                goip_id = ctx.goip_id,
+                goip_id = ctx.goip_id(),
                 sendid,
                 result = outcome_name(&outcome),
                 "USSD answered"
@@ -114,14 +80,13 @@ pub(crate) async fn run(ctx: &mut JobContext, code: &str, reserved: Option<u32>)
             outcome
         }
         None => {
-            tracing::info!(goip_id = ctx.goip_id, sendid, "USSD timed out");
+            tracing::info!(goip_id = ctx.goip_id(), sendid, "USSD timed out");
             drop(exchange);
-            ctx.shared.pending.remember(
+            ctx.remember_finished(
                 sendid,
                 Finished::Ussd {
-                    goip_id: ctx.goip_id.clone(),
+                    goip_id: ctx.goip_id().to_owned(),
                 },
-                Instant::now(),
             );
             UssdOutcome::Timeout
         }
@@ -142,11 +107,11 @@ fn answer(ctx: &JobContext, sendid: u32, reply: Reply) -> Option<UssdOutcome> {
         Reply::UssdError { text, .. } => Some(UssdOutcome::Error { text }),
         Reply::UssdExit { .. } => Some(UssdOutcome::Closed),
         Reply::Error(e) => Some(UssdOutcome::Error {
-            text: super::control::error_text(&e),
+            text: error_text(&e),
         }),
         other => {
             tracing::debug!(
-                goip_id = ctx.goip_id,
+                goip_id = ctx.goip_id(),
                 sendid,
                 verb = other.verb(),
                 "reply ignored while waiting for a USSD answer"

@@ -1,155 +1,45 @@
-//! One job at a time per channel: a queue and a task for each channel.
+//! One job at a time per channel: the task that takes a channel's jobs out of
+//! its queue (`queue.rs`) and runs them.
 //!
 //! A channel is one SIM, and a SIM cannot send an SMS while it runs a USSD
-//! session (protocol notes §3.1, "Serialize per channel"), so every job for
-//! a channel — SMS, USSD, control command — waits in that channel's queue
-//! and runs after the one before it has finished. Different channels have
-//! different workers and run in parallel.
+//! session (protocol notes §3.1, "Serialize per channel"), so a channel's
+//! jobs run one after the other. Different channels have different workers
+//! and run in parallel.
 //!
 //! Before a job runs, its channel must be online: the worker waits for the
 //! registry to say so, until `offline_wait` after the job was submitted,
 //! and then ends the job as ChannelOffline without sending anything.
-//!
-//! Workers are created on a channel's first job and live until shutdown;
-//! only channels the credential source knows get one, so their number is
-//! bounded by the configuration.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Instant;
 
-use tokio::sync::{mpsc, oneshot, watch};
+use tokio::sync::{mpsc, watch};
 use tokio::time::sleep_until;
 
-use super::config::EngineConfig;
-use super::control::{self, ControlOutcome, ControlRequest};
-use super::pending::Exchange;
+use super::context::JobContext;
+use super::queue::{Job, JobQueues, Queued};
 use super::registry::Presence;
-use super::shared::{CommandError, Shared, lock};
-use super::sms::{NotSent, SmsOutcome, SmsRequest};
+use super::request::NotStarted;
+use super::shared::Shared;
 use super::tracker::TaskToken;
-use super::ussd::{self, UssdOutcome};
-use super::{sms_oneshot, sms_session};
-use crate::config::{Secret, SmsMode};
-use crate::goip::Command;
+use super::{control, sms_oneshot, sms_session, ussd};
+use crate::config::SmsMode;
 
-/// A job and where its outcome goes.
-pub(crate) enum Job {
-    Sms {
-        request: SmsRequest,
-        done: oneshot::Sender<SmsOutcome>,
-    },
-    Ussd {
-        code: String,
-        /// The sendid the caller reserved and recorded for it, if any.
-        sendid: Option<u32>,
-        done: oneshot::Sender<UssdOutcome>,
-    },
-    Control {
-        request: ControlRequest,
-        done: oneshot::Sender<ControlOutcome>,
-    },
-}
-
-/// Why a job ended before it sent anything.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum NotStarted {
-    UnknownChannel,
-    ChannelOffline,
-    Stopping,
-}
-
-impl Job {
-    pub(crate) fn not_started(self, why: NotStarted) {
-        match self {
-            Job::Sms { done, .. } => {
-                let _ = done.send(SmsOutcome::NotSent(match why {
-                    NotStarted::UnknownChannel => NotSent::UnknownChannel,
-                    NotStarted::ChannelOffline => NotSent::ChannelOffline,
-                    NotStarted::Stopping => NotSent::Stopping,
-                }));
-            }
-            Job::Ussd { done, .. } => {
-                let _ = done.send(match why {
-                    NotStarted::UnknownChannel => UssdOutcome::UnknownChannel,
-                    NotStarted::ChannelOffline => UssdOutcome::ChannelOffline,
-                    NotStarted::Stopping => UssdOutcome::Stopping,
-                });
-            }
-            Job::Control { done, .. } => {
-                let _ = done.send(match why {
-                    NotStarted::UnknownChannel => ControlOutcome::UnknownChannel,
-                    NotStarted::ChannelOffline => ControlOutcome::ChannelOffline,
-                    NotStarted::Stopping => ControlOutcome::Stopping,
-                });
-            }
-        }
-    }
-
-    fn kind(&self) -> &'static str {
-        match self {
-            Job::Sms { .. } => "sms",
-            Job::Ussd { .. } => "ussd",
-            Job::Control { .. } => "control",
-        }
-    }
-}
-
-pub(crate) struct Queued {
+/// Queues `job` for `goip_id` (a configured channel), starting the
+/// channel's worker on its first job. Gives the job back when the engine no
+/// longer takes jobs.
+pub(crate) async fn submit(
+    shared: &Arc<Shared>,
+    queues: &JobQueues,
+    goip_id: &str,
     job: Job,
-    submitted: Instant,
-}
-
-#[derive(Default)]
-struct Queues {
-    by_channel: HashMap<String, mpsc::Sender<Queued>>,
-    closed: bool,
-}
-
-/// The per-channel queues.
-#[derive(Default)]
-pub(crate) struct Workers {
-    queues: Mutex<Queues>,
-}
-
-impl Workers {
-    pub(crate) fn len(&self) -> usize {
-        lock(&self.queues).by_channel.len()
-    }
-
-    /// Takes no more jobs. Each worker finishes its current job, ends the
-    /// ones still queued as Stopping, and exits.
-    pub(crate) fn close(&self) {
-        let mut queues = lock(&self.queues);
-        queues.closed = true;
-        queues.by_channel.clear();
-    }
-}
-
-/// Queues `job` for `goip_id` (a configured channel). Gives the job back
-/// when the engine no longer takes jobs.
-pub(crate) async fn submit(shared: &Arc<Shared>, goip_id: &str, job: Job) -> Result<(), Job> {
-    let queue = {
-        let mut queues = lock(&shared.workers.queues);
-        if queues.closed {
-            return Err(job);
-        }
-        match queues.by_channel.get(goip_id) {
-            Some(queue) => queue.clone(),
-            None => {
-                let (tx, rx) = mpsc::channel(shared.config.job_queue_capacity.max(1));
-                let token = shared.worker_tasks.token();
-                tokio::spawn(run(shared.clone(), goip_id.to_owned(), rx, token));
-                queues.by_channel.insert(goip_id.to_owned(), tx.clone());
-                tx
-            }
-        }
-    };
-    let queued = Queued {
-        job,
-        submitted: Instant::now(),
-    };
-    queue.send(queued).await.map_err(|e| e.0.job)
+) -> Result<(), Job> {
+    let capacity = shared.config().job_queue_capacity;
+    queues
+        .submit(goip_id, job, capacity, |queue, token| {
+            tokio::spawn(run(shared.clone(), goip_id.to_owned(), queue, token));
+        })
+        .await
 }
 
 enum Ready {
@@ -180,14 +70,14 @@ async fn run(
     mut queue: mpsc::Receiver<Queued>,
     _token: TaskToken,
 ) {
-    let mut presence = shared.registry.watch(&goip_id);
-    let mut stopping = shared.stopping.subscribe();
+    let mut presence = shared.registry().watch(&goip_id);
+    let mut stopping = shared.stop_signal();
     while let Some(Queued { job, submitted }) = queue.recv().await {
         if *stopping.borrow() {
             job.not_started(NotStarted::Stopping);
             continue;
         }
-        let deadline = submitted + shared.config.offline_wait;
+        let deadline = submitted + shared.config().offline_wait;
         match wait_online(&mut presence, &mut stopping, deadline).await {
             Ready::Online => {}
             Ready::Offline => {
@@ -201,19 +91,19 @@ async fn run(
             }
         }
         // Looked up now: the password may have changed while the job waited.
-        let Some(credentials) = shared.credentials.lookup(&goip_id) else {
+        let Some(credentials) = shared.channel_credentials(&goip_id) else {
             job.not_started(NotStarted::UnknownChannel);
             continue;
         };
-        let mut ctx = JobContext {
-            shared: shared.clone(),
-            goip_id: goip_id.clone(),
-            password: credentials.password,
-            stopping: stopping.clone(),
-        };
+        let mut ctx = JobContext::new(
+            shared.clone(),
+            goip_id.clone(),
+            credentials.password,
+            stopping.clone(),
+        );
         match job {
             Job::Sms { request, done } => {
-                let outcome = match shared.config.sms_mode {
+                let outcome = match shared.config().sms_mode {
                     SmsMode::Session => sms_session::run(&mut ctx, request).await,
                     SmsMode::Oneshot => sms_oneshot::run(&mut ctx, request).await,
                 };
@@ -226,74 +116,5 @@ async fn run(
                 let _ = done.send(control::run(&mut ctx, &request).await);
             }
         }
-    }
-}
-
-/// What a running job needs: its channel, the password, the socket (through
-/// [`Shared`]) and the stop signal.
-pub(crate) struct JobContext {
-    pub shared: Arc<Shared>,
-    pub goip_id: String,
-    password: Secret,
-    stopping: watch::Receiver<bool>,
-}
-
-impl JobContext {
-    pub(crate) fn config(&self) -> &EngineConfig {
-        &self.shared.config
-    }
-
-    /// The channel password, for the one command that carries it.
-    pub(crate) fn password(&self) -> String {
-        self.password.expose().to_owned()
-    }
-
-    /// Starts an exchange under a new random sendid (an SMS session, a
-    /// control command): see `sendid`.
-    pub(crate) fn open_exchange(&self) -> Exchange {
-        let sendids = &self.shared.sendids;
-        self.shared
-            .pending
-            .open_new(&self.goip_id, || sendids.random())
-    }
-
-    /// Starts a USSD exchange under `reserved` (drawn for this request by
-    /// the caller, who recorded it), or else under a sendid larger than
-    /// every USSD sendid before it (the GoIP answers a smaller one from its
-    /// cache). Only if `reserved` is in use by another exchange — a random
-    /// SMS or command sendid that happens to equal it — is a new one drawn.
-    pub(crate) fn open_ussd_exchange(&self, reserved: Option<u32>) -> Exchange {
-        let sendids = &self.shared.sendids;
-        let mut reserved = reserved;
-        self.shared.pending.open_new(&self.goip_id, || {
-            reserved.take().unwrap_or_else(|| sendids.next_ussd())
-        })
-    }
-
-    /// A random stamp for a datagram that is never answered (one-shot SMS).
-    pub(crate) fn random_stamp(&self) -> u32 {
-        self.shared.sendids.random()
-    }
-
-    pub(crate) async fn send(&self, command: &Command) -> Result<(), CommandError> {
-        self.shared
-            .send_command(&self.goip_id, command)
-            .await
-            .map(drop)
-    }
-
-    /// Sends `DONE <sendid>`, releasing the exchange on the GoIP. Best
-    /// effort: a GoIP that misses it releases the session by itself.
-    pub(crate) async fn done(&self, sendid: u32) {
-        let _ = self.send(&Command::Done { sendid }).await;
-    }
-
-    pub(crate) fn is_stopping(&self) -> bool {
-        *self.stopping.borrow()
-    }
-
-    /// The stop signal, for [`Exchange::next`].
-    pub(crate) fn stop_signal(&mut self) -> &mut watch::Receiver<bool> {
-        &mut self.stopping
     }
 }

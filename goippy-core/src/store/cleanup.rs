@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use tokio::task::JoinHandle;
 
-use super::backend::Backend;
+use super::db::{Db, Sql};
 use super::error::StoreError;
 use super::records::CleanupReport;
 use super::time::Timestamp;
@@ -31,26 +31,77 @@ pub const DEDUP_KEEP: Duration = Duration::from_secs(2 * 86_400);
 pub const MARKER_KEEP: Duration = Duration::from_secs(86_400);
 /// How often the cleanup runs.
 const EVERY: Duration = Duration::from_secs(3600);
+/// Rows per DELETE, to keep each write lock (SQLite) or transaction
+/// (MySQL) short.
+const CHUNK: i64 = 2000;
 
-/// `keep_markers`: the spool holds batches whose markers may decide
-/// whether they committed; no marker is deleted then, however old.
+/// Deletes, in small transactions, `goippy_log` rows older than `log_days`
+/// days (never undelivered inbox or unfinished outbox rows), old dedup keys
+/// and old batch markers. `keep_markers`: the spool holds batches whose
+/// markers may decide whether they committed; no marker is deleted then,
+/// however old.
 pub(crate) async fn run_once(
-    backend: &Backend,
+    db: &Db,
     log_days: u32,
     now: Timestamp,
     keep_markers: bool,
 ) -> Result<CleanupReport, StoreError> {
-    let log_cutoff =
-        (log_days > 0).then(|| now.minus(Duration::from_secs(u64::from(log_days) * 86_400)));
+    let mut report = CleanupReport::default();
+    if log_days > 0 {
+        let cutoff = now.minus(Duration::from_secs(u64::from(log_days) * 86_400));
+        report.log_rows = delete_in_chunks(db, OLD_LOG_ROWS, cutoff).await?;
+    }
+    report.dedup_keys = delete_in_chunks(db, OLD_DEDUP_KEYS, now.minus(DEDUP_KEEP)).await?;
     let marker_cutoff = if keep_markers {
         Timestamp::from_unix(i64::MIN)
     } else {
         now.minus(MARKER_KEEP)
     };
-    backend
-        .cleanup(log_cutoff, now.minus(DEDUP_KEEP), marker_cutoff)
-        .await
+    report.batch_markers = delete_in_chunks(db, OLD_BATCH_MARKERS, marker_cutoff).await?;
+    Ok(report)
 }
+
+/// Runs `sql` (a cutoff, then a chunk size) until it deletes less than a chunk.
+async fn delete_in_chunks(db: &Db, sql: Sql, cutoff: Timestamp) -> Result<u64, StoreError> {
+    let mut total = 0;
+    loop {
+        let n = db
+            .query(sql)
+            .bind(cutoff.unix())
+            .bind(CHUNK)
+            .execute()
+            .await
+            .map_err(StoreError::db("cleaning up"))?
+            .rows_affected;
+        total += n;
+        if n < CHUNK as u64 {
+            return Ok(total);
+        }
+    }
+}
+
+// Each deletes at most `?` (the last parameter) rows. SQLite is built
+// without DELETE … LIMIT, so it picks the ids first.
+
+const OLD_LOG_ROWS: Sql = Sql {
+    sqlite: "DELETE FROM goippy_log WHERE id IN (SELECT id FROM goippy_log \
+             WHERE created_at < datetime(?, 'unixepoch') \
+             AND (status IS NULL OR status NOT IN ('inbox', 'queued', 'sending')) LIMIT ?)",
+    mysql: "DELETE FROM goippy_log WHERE created_at < FROM_UNIXTIME(?) \
+            AND (status IS NULL OR status NOT IN ('inbox', 'queued', 'sending')) LIMIT ?",
+};
+
+const OLD_DEDUP_KEYS: Sql = Sql {
+    sqlite: "DELETE FROM goippy_dedup WHERE id IN \
+             (SELECT id FROM goippy_dedup WHERE created_unix < ? LIMIT ?)",
+    mysql: "DELETE FROM goippy_dedup WHERE created_unix < ? LIMIT ?",
+};
+
+const OLD_BATCH_MARKERS: Sql = Sql {
+    sqlite: "DELETE FROM goippy_write_batches WHERE id IN \
+             (SELECT id FROM goippy_write_batches WHERE created_unix < ? LIMIT ?)",
+    mysql: "DELETE FROM goippy_write_batches WHERE created_unix < ? LIMIT ?",
+};
 
 /// The hourly cleanup; stops when dropped or when the store is closed or gone.
 #[derive(Debug)]

@@ -23,7 +23,7 @@ use super::Store;
 use super::error::StoreError;
 use super::ratelimit::RateLimited;
 use super::records::Gateway;
-use super::validate::DestinationAcl;
+use crate::config::gateway::DestinationAcl;
 
 /// How often the snapshot is reloaded by default.
 pub const DEFAULT_REFRESH: Duration = Duration::from_secs(5);
@@ -57,7 +57,7 @@ impl ActiveGateway {
 
     /// Whether this extension may send to `destination`: the allow_regex
     /// is searched in it, anchored where it says (see
-    /// [`super::validate::acl`]). A stored allow_regex that does not compile
+    /// [`crate::config::gateway::acl`]). A stored allow_regex that does not compile
     /// (edited by hand) allows nothing.
     pub fn allows_destination(&self, destination: &str) -> bool {
         match &self.acl {

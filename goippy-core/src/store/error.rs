@@ -7,6 +7,8 @@
 
 use std::path::PathBuf;
 
+use crate::config::gateway::InvalidGateway;
+
 use super::records::LogId;
 use super::writer::UnflushedWrites;
 
@@ -112,6 +114,18 @@ impl StoreError {
                 StoreError::migrating(&format!("running migration {version}"), e)
             }
             other => StoreError::Migrate(other.to_string()),
+        }
+    }
+}
+
+/// A gateway definition the store refuses to save, with the same message.
+impl From<InvalidGateway> for StoreError {
+    fn from(e: InvalidGateway) -> StoreError {
+        match e {
+            InvalidGateway::Field { field, reason } => StoreError::InvalidInput { field, reason },
+            InvalidGateway::Regex { pattern, reason } => {
+                StoreError::InvalidRegex { pattern, reason }
+            }
         }
     }
 }

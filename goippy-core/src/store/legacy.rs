@@ -15,6 +15,7 @@
 //! goip_id cannot be resolved automatically; that stops start-up with a
 //! message saying which ones.
 
+use super::db::{Db, Dialect, Sql};
 use super::error::StoreError;
 
 /// A column of the original schema, with its type on each backend.
@@ -127,34 +128,139 @@ pub(crate) const UNIQUE: &[(&str, &str, &str)] = &[
     ("goippy_state", "goip_id", "goippy_state_goip_id"),
 ];
 
-/// What a backend offers for the adoption. Table and column names passed in
-/// are always the constants above.
-pub(crate) trait LegacySchema {
-    /// Whether goippy's migrations already manage this database.
-    async fn is_managed(&self) -> Result<bool, sqlx::Error>;
-    /// The column names of a table, or `None` when it does not exist.
-    async fn columns(&self, table: &str) -> Result<Option<Vec<String>>, sqlx::Error>;
-    async fn add_column(
-        &self,
-        table: &str,
-        column: &str,
-        ddl: &BaselineColumn,
-    ) -> Result<(), sqlx::Error>;
-    /// Whether a unique index on exactly this one column exists.
-    async fn has_unique_index(&self, table: &str, column: &str) -> Result<bool, sqlx::Error>;
-    /// Non-NULL values that occur more than once in a column.
-    async fn duplicates(&self, table: &str, column: &str) -> Result<Vec<String>, sqlx::Error>;
-    /// Deletes all but the newest (highest id) row per value of a column.
-    async fn keep_newest(&self, table: &str, column: &str) -> Result<u64, sqlx::Error>;
-    async fn add_unique_index(
-        &self,
-        table: &str,
-        column: &str,
-        name: &str,
-    ) -> Result<(), sqlx::Error>;
-    /// MySQL: converts a table to utf8mb4 when it is not. SQLite: nothing.
-    async fn ensure_utf8mb4(&self, table: &str) -> Result<(), sqlx::Error>;
+// ----- what adoption asks of the database ----------------------------------
+//
+// Table and column names passed in are always the constants above, never
+// outside input; that is what makes the statements built from them safe.
+
+/// Whether goippy's migrations already manage this database.
+async fn is_managed(db: &Db) -> Result<bool, sqlx::Error> {
+    let n: i64 = db
+        .query(TABLE_EXISTS)
+        .bind(super::MIGRATIONS_TABLE)
+        .scalar_one()
+        .await?;
+    Ok(n > 0)
 }
+
+/// The column names of a table, or `None` when it does not exist.
+async fn columns(db: &Db, table: &str) -> Result<Option<Vec<String>>, sqlx::Error> {
+    let names: Vec<String> = db.query(COLUMNS).bind(table).scalar_all().await?;
+    Ok((!names.is_empty()).then_some(names))
+}
+
+async fn add_column(db: &Db, c: &BaselineColumn) -> Result<(), sqlx::Error> {
+    let ddl = match db.dialect() {
+        Dialect::Sqlite => c.sqlite,
+        Dialect::MySql => c.mysql,
+    };
+    db.execute_ddl(format!(
+        "ALTER TABLE {} ADD COLUMN {} {ddl}",
+        c.table, c.column
+    ))
+    .await
+}
+
+/// Whether a unique index on exactly this one column exists.
+async fn has_unique_index(db: &Db, table: &str, column: &str) -> Result<bool, sqlx::Error> {
+    let n: i64 = db
+        .query(UNIQUE_INDEXES)
+        .bind(table)
+        .bind(column)
+        .scalar_one()
+        .await?;
+    Ok(n > 0)
+}
+
+/// Non-NULL values that occur more than once in a column.
+async fn duplicates(db: &Db, table: &str, column: &str) -> Result<Vec<String>, sqlx::Error> {
+    let text = match db.dialect() {
+        Dialect::Sqlite => "TEXT",
+        Dialect::MySql => "CHAR",
+    };
+    db.query_built(format!(
+        "SELECT CAST({column} AS {text}) FROM {table} WHERE {column} IS NOT NULL \
+         GROUP BY {column} HAVING COUNT(*) > 1 ORDER BY {column} LIMIT 20"
+    ))
+    .scalar_all()
+    .await
+}
+
+/// Deletes all but the newest (highest id) row per value of a column.
+async fn keep_newest(db: &Db, table: &str, column: &str) -> Result<u64, sqlx::Error> {
+    let sql = match db.dialect() {
+        Dialect::Sqlite => format!(
+            "DELETE FROM {table} WHERE {column} IS NOT NULL AND id NOT IN \
+             (SELECT MAX(id) FROM {table} WHERE {column} IS NOT NULL GROUP BY {column})"
+        ),
+        Dialect::MySql => format!(
+            "DELETE t FROM {table} t JOIN (SELECT {column} AS k, MAX(id) AS keep_id FROM {table} \
+             WHERE {column} IS NOT NULL GROUP BY {column}) m ON t.{column} = m.k AND t.id <> m.keep_id"
+        ),
+    };
+    Ok(db.query_built(sql).execute().await?.rows_affected)
+}
+
+async fn add_unique_index(
+    db: &Db,
+    table: &str,
+    column: &str,
+    name: &str,
+) -> Result<(), sqlx::Error> {
+    db.execute_ddl(match db.dialect() {
+        Dialect::Sqlite => format!("CREATE UNIQUE INDEX {name} ON {table} ({column})"),
+        Dialect::MySql => format!("ALTER TABLE {table} ADD UNIQUE INDEX {name} ({column})"),
+    })
+    .await
+}
+
+/// MySQL: converts a table to utf8mb4 when it is not. SQLite text is UTF-8
+/// already.
+async fn ensure_utf8mb4(db: &Db, table: &str) -> Result<(), sqlx::Error> {
+    if db.dialect() == Dialect::Sqlite {
+        return Ok(());
+    }
+    let collation: Option<Option<String>> = db
+        .query(
+            "SELECT CAST(TABLE_COLLATION AS CHAR) FROM information_schema.TABLES \
+             WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ?",
+        )
+        .bind(table)
+        .scalar_optional()
+        .await?;
+    let collation = collation.flatten().unwrap_or_default();
+    if collation.starts_with("utf8mb4") {
+        return Ok(());
+    }
+    tracing::info!(table, collation = %collation, "converting to utf8mb4");
+    db.execute_ddl(format!(
+        "ALTER TABLE {table} CONVERT TO CHARACTER SET utf8mb4"
+    ))
+    .await
+}
+
+const TABLE_EXISTS: Sql = Sql {
+    sqlite: "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = ?",
+    mysql: "SELECT COUNT(*) FROM information_schema.TABLES \
+            WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ?",
+};
+
+const COLUMNS: Sql = Sql {
+    sqlite: "SELECT name FROM pragma_table_info(?) ORDER BY cid",
+    mysql: "SELECT CAST(COLUMN_NAME AS CHAR) FROM information_schema.COLUMNS \
+            WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ? ORDER BY ORDINAL_POSITION",
+};
+
+/// Unique indexes of exactly one column, this one (inline UNIQUE
+/// constraints, and on MySQL the primary key, included).
+const UNIQUE_INDEXES: Sql = Sql {
+    sqlite: "SELECT COUNT(*) FROM pragma_index_list(?) AS il \
+             WHERE il.\"unique\" = 1 AND (SELECT COUNT(*) FROM pragma_index_info(il.name)) = 1 \
+             AND (SELECT name FROM pragma_index_info(il.name)) = ?",
+    mysql: "SELECT COUNT(*) FROM (SELECT INDEX_NAME FROM information_schema.STATISTICS \
+            WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ? AND NON_UNIQUE = 0 \
+            GROUP BY INDEX_NAME HAVING COUNT(*) = 1 AND CAST(MAX(COLUMN_NAME) AS CHAR) = ?) AS u",
+};
 
 fn failed(what: String) -> impl FnOnce(sqlx::Error) -> StoreError {
     move |e| StoreError::migrating(&what, e)
@@ -162,9 +268,8 @@ fn failed(what: String) -> impl FnOnce(sqlx::Error) -> StoreError {
 
 /// Brings an original goippy database to the starting point of the
 /// migrations; does nothing on a new database or one goippy already manages.
-pub(crate) async fn adopt(db: &impl LegacySchema) -> Result<(), StoreError> {
-    if db
-        .is_managed()
+pub(crate) async fn adopt(db: &Db) -> Result<(), StoreError> {
+    if is_managed(db)
         .await
         .map_err(failed("reading the migration history".into()))?
     {
@@ -172,8 +277,7 @@ pub(crate) async fn adopt(db: &impl LegacySchema) -> Result<(), StoreError> {
     }
     let mut found_any = false;
     for table in TABLES {
-        let Some(existing) = db
-            .columns(table)
+        let Some(existing) = columns(db, table)
             .await
             .map_err(failed(format!("reading the columns of {table}")))?
         else {
@@ -185,7 +289,7 @@ pub(crate) async fn adopt(db: &impl LegacySchema) -> Result<(), StoreError> {
             );
             found_any = true;
         }
-        db.ensure_utf8mb4(table)
+        ensure_utf8mb4(db, table)
             .await
             .map_err(failed(format!("converting {table} to utf8mb4")))?;
         for c in BASELINE.iter().filter(|c| c.table == *table) {
@@ -195,33 +299,29 @@ pub(crate) async fn adopt(db: &impl LegacySchema) -> Result<(), StoreError> {
                     column = c.column,
                     "adding a column older goippy versions lacked"
                 );
-                db.add_column(table, c.column, c)
+                add_column(db, c)
                     .await
                     .map_err(failed(format!("adding {table}.{}", c.column)))?;
             }
         }
     }
     for (table, column, name) in UNIQUE {
-        if db
-            .columns(table)
+        if columns(db, table)
             .await
             .map_err(failed(format!("reading the columns of {table}")))?
             .is_none()
-            || db
-                .has_unique_index(table, column)
+            || has_unique_index(db, table, column)
                 .await
                 .map_err(failed(format!("reading the indexes of {table}")))?
         {
             continue;
         }
-        let dups = db
-            .duplicates(table, column)
+        let dups = duplicates(db, table, column)
             .await
             .map_err(failed(format!("looking for duplicate {table}.{column}")))?;
         if !dups.is_empty() {
             if *table == "goippy_state" {
-                let removed = db
-                    .keep_newest(table, column)
+                let removed = keep_newest(db, table, column)
                     .await
                     .map_err(failed(format!("removing duplicate {table} rows")))?;
                 tracing::info!(
@@ -238,7 +338,7 @@ pub(crate) async fn adopt(db: &impl LegacySchema) -> Result<(), StoreError> {
             }
         }
         tracing::info!(table, column, "adding a unique index");
-        db.add_unique_index(table, column, name)
+        add_unique_index(db, table, column, name)
             .await
             .map_err(failed(format!("adding a unique index on {table}.{column}")))?;
     }

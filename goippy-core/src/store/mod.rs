@@ -17,10 +17,10 @@
 //!   [`OutboxState`] for why nothing is ever sent twice;
 //! * **notices** — what goippy itself must tell a user (an outbound
 //!   message's outcome, a USSD answer, a call) waits in the same inbox as a
-//!   `notice` row ([`Store::store_notice`]); the `mark_*_with` methods and
-//!   [`Store::store_call_with`] store one in the same transaction as the
-//!   outbox change or call event it reports, so a crash can lose neither
-//!   without the other;
+//!   `notice` row ([`Store::store_notice`]); the `mark_*` methods and
+//!   [`Store::store_call`] take one and store it in the same transaction as
+//!   the outbox change or call event it reports, so a crash can lose
+//!   neither without the other;
 //! * **calls** — call events go to `goippy_calls`, committed before the
 //!   GoIP gets its ack, as a message is ([`Store::store_call`]);
 //! * **dedup** — `goippy_dedup` remembers (channel, tag, recvid, body hash)
@@ -30,33 +30,41 @@
 //!   `log_id` is the `goippy_log` row, or for a call event (tag `RECORD`,
 //!   `HANGUP`, `EXPIRY`) the `goippy_calls` row.
 //!
-//! Writes go through one batching writer task (`store/writer.rs`) so that the UDP
-//! loop never waits on the database and a database outage delays writes
-//! instead of losing them; reads go straight to the pool. The channel
-//! registry the engine authenticates against is an in-memory snapshot of
-//! the enabled gateways ([`GatewayDirectory`]). The queries are written once
-//! in `store/queries.rs`, with what differs between SQLite and MySQL side by
-//! side in `store/dialect.rs`; connecting and what else is one backend's own
-//! lives in `store/sqlite.rs` and `store/mysql.rs`. Times are explained in
-//! `store/time.rs`.
+//! Writes go through one batching writer task (`store/writer/`) so that the
+//! UDP loop never waits on the database and a database outage delays writes
+//! instead of losing them (into the spool, `store/spool.rs`); reads go
+//! straight to the pool. The channel registry the engine authenticates
+//! against is an in-memory snapshot of the enabled gateways
+//! ([`GatewayDirectory`]).
+//!
+//! Where the rules live: what a batch of writes does in the database
+//! (`store/apply.rs`; what was received from a GoIP, with its dedup, in
+//! `store/received.rs`), what is read back (`store/reads.rs`), the gateway
+//! table (`store/gateways.rs`), the cleanup (`store/cleanup.rs`), adopting
+//! an original database (`store/legacy.rs`). Each is written once as
+//! ordinary Rust over `store/db.rs`, which runs a statement on whichever of
+//! the two databases the store opened; where SQLite and MySQL differ, the
+//! two texts stand side by side in the file that uses them. Connecting is
+//! each backend's own (`store/sqlite.rs`, `store/mysql.rs`). Times are
+//! explained in `store/time.rs`.
 
-mod admin;
-mod backend;
+mod apply;
 mod cache;
 mod cleanup;
-mod dialect;
+mod db;
 mod directory;
 mod error;
+mod gateways;
 mod legacy;
 mod mysql;
-mod queries;
 pub(crate) mod ratelimit;
+mod reads;
+mod received;
 mod records;
 mod rows;
 mod spool;
 mod sqlite;
 mod time;
-mod validate;
 mod writer;
 
 use std::path::Path;
@@ -67,8 +75,8 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use crate::config::DbSettings;
+use crate::config::gateway;
 
-pub use admin::{AdminCommand, run_admin};
 pub use cleanup::{CleanupTask, DEDUP_KEEP, MARKER_KEEP};
 pub use directory::{ActiveGateway, DEFAULT_REFRESH, GatewayDirectory, RefreshTask};
 pub use error::StoreError;
@@ -84,12 +92,13 @@ pub use records::{
 pub use rows::LogEntry;
 pub use sqlite::{BUSY_TIMEOUT as SQLITE_BUSY_TIMEOUT, SqliteSettings};
 pub use time::Timestamp;
-pub use validate::{CHANNELS, DestinationAcl, default_goip_id, destination_acl};
 
 pub use spool::RESERVE_BYTES as SPOOL_RESERVE_BYTES;
 pub use writer::{GOIP_ACK_WAIT, UnflushedWrites};
 
-use backend::{Backend, GatewayKey};
+use apply::Batches;
+use db::Db;
+use gateways::GatewayKey;
 use spool::Spool;
 use writer::{Outcome, Transition, WriteOp, WriterConfig, WriterHandle, WriterStart, Written};
 
@@ -170,10 +179,6 @@ impl<T> Saved<T> {
             Saved::Spooled => None,
         }
     }
-
-    pub fn is_spooled(&self) -> bool {
-        matches!(self, Saved::Spooled)
-    }
 }
 
 /// The store. Clones share one pool and one writer.
@@ -183,7 +188,7 @@ pub struct Store {
 }
 
 struct Inner {
-    backend: Backend,
+    db: Db,
     writer: WriterHandle,
     spool: Option<Spool>,
     description: String,
@@ -219,21 +224,20 @@ impl Store {
         settings: &DbSettings,
         options: StoreOptions,
     ) -> Result<Store, StoreError> {
-        let (mut backend, description, _) = connect(settings, &options, false).await?;
-        backend.set_dedup_window(options.dedup_window);
-        if let Err(e) = timed(options.db_timeout, "migrating", backend.migrate()).await {
-            backend.close().await;
+        let (db, description, _) = connect(settings, &options, false).await?;
+        if let Err(e) = timed(options.db_timeout, "migrating", db.migrate()).await {
+            db.close().await;
             return Err(e);
         }
         let (_, ready) = watch::channel(true);
         let writer = WriterHandle::spawn(
-            backend.clone(),
+            batches(&db, &options),
             writer_config(&options),
             WriterStart::without_spool(),
         );
         tracing::debug!(database = %description, "store open");
         Ok(Store::assemble(
-            backend,
+            db,
             writer,
             None,
             description,
@@ -282,12 +286,11 @@ impl Store {
                  they go in first"
             );
         }
-        let (mut backend, description, reachable) = connect(settings, &options, true).await?;
-        backend.set_dedup_window(options.dedup_window);
+        let (db, description, reachable) = connect(settings, &options, true).await?;
         let (ready_tx, ready) = watch::channel(false);
         let mut connector = None;
         let migrated = if reachable {
-            timed(options.db_timeout, "migrating", backend.migrate()).await
+            timed(options.db_timeout, "migrating", db.migrate()).await
         } else {
             Err(StoreError::Unavailable("not reachable at start-up".into()))
         };
@@ -303,20 +306,20 @@ impl Store {
                      spool and go into the database when it answers"
                 );
                 connector = Some(tokio::spawn(connect_later(
-                    backend.clone(),
+                    db.clone(),
                     description.clone(),
                     ready_tx,
                     options.db_timeout,
                 )));
             }
             Err(e) => {
-                backend.close().await;
+                db.close().await;
                 spool.close().await;
                 return Err(e);
             }
         }
         let writer = WriterHandle::spawn(
-            backend.clone(),
+            batches(&db, &options),
             writer_config(&options),
             WriterStart {
                 spool: Some(spool.clone()),
@@ -326,13 +329,13 @@ impl Store {
             },
         );
         tracing::debug!(database = %description, spool = %spool_path.display(), "store open");
-        let store = Store::assemble(backend, writer, Some(spool), description, ready, &options);
+        let store = Store::assemble(db, writer, Some(spool), description, ready, &options);
         *lock(&store.inner.connector) = connector;
         Ok(store)
     }
 
     fn assemble(
-        backend: Backend,
+        db: Db,
         writer: WriterHandle,
         spool: Option<Spool>,
         description: String,
@@ -341,7 +344,7 @@ impl Store {
     ) -> Store {
         Store {
             inner: Arc::new(Inner {
-                backend,
+                db,
                 writer,
                 spool,
                 description,
@@ -414,13 +417,12 @@ impl Store {
     /// The settings SQLite reports for the store's connections (WAL, the
     /// busy timeout, synchronous); `None` on MySQL/MariaDB.
     pub async fn sqlite_settings(&self) -> Result<Option<SqliteSettings>, StoreError> {
-        match &self.inner.backend {
-            Backend::Sqlite(b) => b
-                .settings()
+        match &self.inner.db {
+            Db::Sqlite(pool) => sqlite::settings(pool)
                 .await
                 .map(Some)
                 .map_err(StoreError::db("reading the SQLite settings")),
-            Backend::MySql(_) => Ok(None),
+            Db::MySql(_) => Ok(None),
         }
     }
 
@@ -434,7 +436,7 @@ impl Store {
         if let Some(spool) = &self.inner.spool {
             spool.close().await;
         }
-        self.inner.backend.close().await;
+        self.inner.db.close().await;
         flushed
     }
 
@@ -467,7 +469,7 @@ impl Store {
         {
             tracing::debug!("the spool did not close by the deadline");
         }
-        if tokio::time::timeout_at(deadline, self.inner.backend.close())
+        if tokio::time::timeout_at(deadline, self.inner.db.close())
             .await
             .is_err()
         {
@@ -536,28 +538,6 @@ impl Store {
 
     // ----- gateways --------------------------------------------------------
 
-    /// Creates or updates the gateway of an extension, without a channel
-    /// number, and enables it: [`Store::save_gateway`] with `channel: None`.
-    /// `goip_id` is the channel's GoIP "SMS Client ID"; `None`, empty or `-`
-    /// means `goippy_<ext>`. `allow_regex` must match a whole destination for
-    /// it to be allowed; `None` or empty allows every destination.
-    pub async fn add_or_update_gateway(
-        &self,
-        ext: &str,
-        password: &str,
-        goip_id: Option<&str>,
-        allow_regex: Option<&str>,
-    ) -> Result<(GatewayChange, Gateway), StoreError> {
-        self.save_gateway(&GatewayDefinition {
-            ext,
-            password,
-            goip_id,
-            channel: None,
-            allow_regex,
-        })
-        .await
-    }
-
     /// Creates or updates the gateway of an extension and enables it
     /// (`goippy --add`). Every field is written, an omitted one with its
     /// default; the number learnt from keepalives and `created_at` stay.
@@ -565,7 +545,7 @@ impl Store {
         &self,
         definition: &GatewayDefinition<'_>,
     ) -> Result<(GatewayChange, Gateway), StoreError> {
-        let valid = validate::gateway(
+        let valid = gateway::validate(
             definition.ext,
             definition.password,
             definition.goip_id,
@@ -575,9 +555,7 @@ impl Store {
         let change = self
             .read(
                 "saving a gateway",
-                self.inner
-                    .backend
-                    .add_or_update_gateway(&valid, Timestamp::now()),
+                gateways::add_or_update(&self.inner.db, &valid, Timestamp::now()),
             )
             .await?;
         let gateway = self
@@ -594,7 +572,7 @@ impl Store {
             .await?
             .ok_or_else(|| StoreError::UnknownExtension(ext.to_string()))?;
         if !self
-            .read("removing a gateway", self.inner.backend.remove_gateway(ext))
+            .read("removing a gateway", gateways::remove(&self.inner.db, ext))
             .await?
         {
             return Err(StoreError::UnknownExtension(ext.to_string()));
@@ -606,7 +584,7 @@ impl Store {
         if self
             .read(
                 "enabling or disabling a gateway",
-                self.inner.backend.set_gateway_enabled(ext, enabled),
+                gateways::set_enabled(&self.inner.db, ext, enabled),
             )
             .await?
         {
@@ -618,14 +596,14 @@ impl Store {
 
     /// Every gateway, enabled or not, by extension, with when its channel was last seen.
     pub async fn list_gateways(&self) -> Result<Vec<Gateway>, StoreError> {
-        self.read("listing the gateways", self.inner.backend.list_gateways())
+        self.read("listing the gateways", gateways::list(&self.inner.db))
             .await
     }
 
     pub async fn gateway_by_ext(&self, ext: &str) -> Result<Option<Gateway>, StoreError> {
         self.read(
             "reading a gateway",
-            self.inner.backend.gateway(GatewayKey::Ext(ext)),
+            gateways::find(&self.inner.db, GatewayKey::Ext(ext)),
         )
         .await
     }
@@ -633,7 +611,7 @@ impl Store {
     pub async fn gateway_by_goip_id(&self, goip_id: &str) -> Result<Option<Gateway>, StoreError> {
         self.read(
             "reading a gateway",
-            self.inner.backend.gateway(GatewayKey::GoipId(goip_id)),
+            gateways::find(&self.inner.db, GatewayKey::GoipId(goip_id)),
         )
         .await
     }
@@ -643,7 +621,7 @@ impl Store {
     pub async fn gateway_by_msisdn(&self, msisdn: &str) -> Result<Option<Gateway>, StoreError> {
         self.read(
             "reading a gateway",
-            self.inner.backend.gateway(GatewayKey::Msisdn(msisdn)),
+            gateways::find(&self.inner.db, GatewayKey::Msisdn(msisdn)),
         )
         .await
     }
@@ -666,15 +644,12 @@ impl Store {
     /// what it says) in `goippy_dedup` as an SMS is (see [`recvid_number`]
     /// for a recvid that is no number). An event with no recvid has no such
     /// key: it is logged each time it comes.
-    pub async fn store_call(&self, call: CallRecord) -> Result<Saved<CallStored>, StoreError> {
-        self.store_call_with(call, None).await
-    }
-
-    /// [`Store::store_call`], storing `notice` for the user in the same
+    ///
+    /// `notice`, the user's message about it, is stored in the same
     /// transaction when the event is new (a retransmission stores none), so
     /// that no commit can leave a logged call untold: its resends are all
     /// duplicates, which are never told.
-    pub async fn store_call_with(
+    pub async fn store_call(
         &self,
         call: CallRecord,
         notice: Option<NoticeRecord>,
@@ -699,16 +674,13 @@ impl Store {
     /// retransmission — also one that arrives after a restart — comes back
     /// as [`Stored::Duplicate`] with the id of the first copy. New rows wait
     /// in the inbox.
-    pub async fn store_inbound(&self, record: InboundRecord) -> Result<Saved<Stored>, StoreError> {
-        self.store_inbound_matched(record, None).await
-    }
-
-    /// [`Store::store_inbound`] for a delivery report whose outbound SMS the
-    /// caller already knows (the engine matched its `sms_no`): the report is
-    /// linked to `outbound` even when that row's `sent` state is not
-    /// committed yet. Without it (or for another kind) this is
-    /// `store_inbound`.
-    pub async fn store_inbound_matched(
+    ///
+    /// `outbound`: for a delivery report whose outbound SMS the caller
+    /// already knows (the engine matched its `sms_no`), the report is linked
+    /// to that row even when its `sent` state is not committed yet. Without
+    /// it the store matches the report itself (see
+    /// [`InboundKind::DeliveryReport`]); other kinds ignore it.
+    pub async fn store_inbound(
         &self,
         record: InboundRecord,
         outbound: Option<LogId>,
@@ -733,14 +705,10 @@ impl Store {
 
     // ----- inbox -----------------------------------------------------------
 
-    /// Inbound rows not yet written to XMPP, oldest first.
-    pub async fn undelivered_inbox(&self, limit: u32) -> Result<Vec<InboxItem>, StoreError> {
-        self.undelivered_inbox_after(None, limit).await
-    }
-
-    /// Inbox rows after `after` (all when `None`), oldest first: for a reader
-    /// that skips rows it cannot deliver yet without stalling behind them.
-    pub async fn undelivered_inbox_after(
+    /// Inbound rows not yet written to XMPP, oldest first: those after
+    /// `after` (all when `None`), for a reader that skips rows it cannot
+    /// deliver yet without stalling behind them.
+    pub async fn undelivered_inbox(
         &self,
         after: Option<LogId>,
         limit: u32,
@@ -757,7 +725,7 @@ impl Store {
             let page = self
                 .read(
                     "reading the inbox",
-                    self.inner.backend.undelivered_inbox_after(after, limit),
+                    reads::undelivered_inbox(&self.inner.db, after, limit),
                 )
                 .await?;
             let full = page.len() >= usize::try_from(limit).unwrap_or(usize::MAX);
@@ -809,18 +777,10 @@ impl Store {
 
     /// Stores an outbound job as `queued`; returns once it is saved
     /// (committed, or kept by the spool, whence it enters the outbox when
-    /// the database can take it), before anything may be sent.
+    /// the database can take it), before anything may be sent. `options`
+    /// keep what the bridge needs to answer the sender later (the receipt
+    /// request, the address written to).
     pub async fn enqueue_outbound(
-        &self,
-        record: OutboundRecord,
-    ) -> Result<Saved<LogId>, StoreError> {
-        self.enqueue_outbound_with(record, OutboundOptions::default())
-            .await
-    }
-
-    /// [`Store::enqueue_outbound`], keeping what the bridge needs to answer
-    /// the sender later (the receipt request, the address written to).
-    pub async fn enqueue_outbound_with(
         &self,
         record: OutboundRecord,
         options: OutboundOptions,
@@ -849,19 +809,11 @@ impl Store {
             .await
     }
 
-    /// `sending` (or `unknown`) → `sent`, with the GoIP's `sms_no` and `telid`.
+    /// `sending` (or `unknown`) → `sent`, with the GoIP's `sms_no` and
+    /// `telid`. `notice` (for this and the other outcomes below) is stored
+    /// in the same transaction, only if the change is made, so the user
+    /// hears of it even across a crash.
     pub async fn mark_sent(
-        &self,
-        id: LogId,
-        sms_no: Option<i64>,
-        telid: Option<i64>,
-    ) -> Result<(), StoreError> {
-        self.mark_sent_with(id, sms_no, telid, None).await
-    }
-
-    /// [`Store::mark_sent`], storing `notice` in the same transaction (only
-    /// if the change is made), so the user hears of it even across a crash.
-    pub async fn mark_sent_with(
         &self,
         id: LogId,
         sms_no: Option<i64>,
@@ -874,16 +826,6 @@ impl Store {
 
     /// → `failed`, with why and the GoIP's `errorstatus` if it gave one.
     pub async fn mark_failed(
-        &self,
-        id: LogId,
-        reason: &str,
-        errorstatus: Option<i64>,
-    ) -> Result<(), StoreError> {
-        self.mark_failed_with(id, reason, errorstatus, None).await
-    }
-
-    /// [`Store::mark_failed`] with a notice stored in the same transaction.
-    pub async fn mark_failed_with(
         &self,
         id: LogId,
         reason: &str,
@@ -905,12 +847,7 @@ impl Store {
 
     /// `sending` → `unknown`: the SMS may or may not have gone out (a
     /// timeout, or goippy stopped in the middle). Never sent again.
-    pub async fn mark_unknown(&self, id: LogId, reason: &str) -> Result<(), StoreError> {
-        self.mark_unknown_with(id, reason, None).await
-    }
-
-    /// [`Store::mark_unknown`] with a notice stored in the same transaction.
-    pub async fn mark_unknown_with(
+    pub async fn mark_unknown(
         &self,
         id: LogId,
         reason: &str,
@@ -954,13 +891,13 @@ impl Store {
     /// ones can be sent; `sending` ones were interrupted and must be ended
     /// with [`Store::mark_unknown`].
     pub async fn pending_outbox(&self) -> Result<Vec<OutboxItem>, StoreError> {
-        self.read("reading the outbox", self.inner.backend.pending_outbox())
+        self.read("reading the outbox", reads::pending_outbox(&self.inner.db))
             .await
     }
 
     /// One outbound job.
     pub async fn outbound(&self, id: LogId) -> Result<Option<OutboxItem>, StoreError> {
-        self.read("reading the outbox", self.inner.backend.outbound(id))
+        self.read("reading the outbox", reads::outbound(&self.inner.db, id))
             .await
     }
 
@@ -972,7 +909,7 @@ impl Store {
     ) -> Result<Vec<OutboxItem>, StoreError> {
         self.read(
             "reading the outbox",
-            self.inner.backend.queued_outbound(goip_id, limit),
+            reads::queued_outbound(&self.inner.db, goip_id, limit),
         )
         .await
     }
@@ -988,7 +925,7 @@ impl Store {
         let highest = match self
             .read(
                 "reading the sendid floor",
-                self.inner.backend.sendid_floor(),
+                reads::sendid_floor(&self.inner.db),
             )
             .await
         {
@@ -1054,7 +991,8 @@ impl Store {
     ) -> Result<Vec<OutboxItem>, StoreError> {
         self.read(
             "reading the outbox",
-            self.inner.backend.find_outbound_by_sms_no(
+            reads::outbound_by_sms_no(
+                &self.inner.db,
                 goip_id,
                 sms_no,
                 Timestamp::now().minus(within),
@@ -1065,7 +1003,7 @@ impl Store {
 
     /// Any `goippy_log` row.
     pub async fn log_entry(&self, id: LogId) -> Result<Option<LogEntry>, StoreError> {
-        self.read("reading the log", self.inner.backend.log_entry(id))
+        self.read("reading the log", reads::log_entry(&self.inner.db, id))
             .await
     }
 
@@ -1079,7 +1017,7 @@ impl Store {
     ) -> Result<Vec<CallEntry>, StoreError> {
         self.read(
             "reading the call log",
-            self.inner.backend.recent_calls(filter, limit),
+            reads::recent_calls(&self.inner.db, filter, limit),
         )
         .await
     }
@@ -1088,7 +1026,7 @@ impl Store {
     pub async fn channel_state(&self, goip_id: &str) -> Result<Option<ChannelState>, StoreError> {
         self.read(
             "reading a channel's state",
-            self.inner.backend.channel_state(goip_id),
+            reads::channel_state(&self.inner.db, goip_id),
         )
         .await
     }
@@ -1103,12 +1041,7 @@ impl Store {
         let keep_markers = self.spooled() > 0;
         self.read(
             "cleaning up",
-            cleanup::run_once(
-                &self.inner.backend,
-                log_days,
-                Timestamp::now(),
-                keep_markers,
-            ),
+            cleanup::run_once(&self.inner.db, log_days, Timestamp::now(), keep_markers),
         )
         .await
     }
@@ -1157,20 +1090,28 @@ fn writer_config(options: &StoreOptions) -> WriterConfig {
     }
 }
 
-/// Opens the backend of `settings`: (the backend, a description without a
+/// The writer's view of the database.
+fn batches(db: &Db, options: &StoreOptions) -> Batches {
+    Batches {
+        db: db.clone(),
+        dedup_window: options.dedup_window,
+    }
+}
+
+/// Opens the database of `settings`: (its pool, a description without a
 /// password, whether the database answered). `serve_while_down`: see
 /// [`Store::open_serving`].
 async fn connect(
     settings: &DbSettings,
     options: &StoreOptions,
     serve_while_down: bool,
-) -> Result<(Backend, String, bool), StoreError> {
+) -> Result<(Db, String, bool), StoreError> {
     match settings {
         DbSettings::Sqlite { file } => {
-            let (backend, reachable) =
-                sqlite::SqliteBackend::open(file, options.db_timeout, serve_while_down).await?;
+            let (pool, reachable) =
+                sqlite::open(file, options.db_timeout, serve_while_down).await?;
             Ok((
-                Backend::Sqlite(backend),
+                Db::Sqlite(pool),
                 format!("SQLite {}", file.display()),
                 reachable,
             ))
@@ -1191,10 +1132,10 @@ async fn connect(
                 password,
                 tls,
             };
-            let (backend, reachable) =
-                mysql::MySqlBackend::open(&target, options.db_timeout, serve_while_down).await?;
+            let (pool, reachable) =
+                mysql::open(&target, options.db_timeout, serve_while_down).await?;
             Ok((
-                Backend::MySql(backend),
+                Db::MySql(pool),
                 format!("MySQL {user}@{host}:{port}/{database}"),
                 reachable,
             ))
@@ -1204,12 +1145,7 @@ async fn connect(
 
 /// Tries the database until it answers and its schema is up to date, then
 /// says so on `ready` (and the writer starts moving the spool into it).
-async fn connect_later(
-    backend: Backend,
-    description: String,
-    ready: watch::Sender<bool>,
-    timeout: Duration,
-) {
+async fn connect_later(db: Db, description: String, ready: watch::Sender<bool>, timeout: Duration) {
     static STILL_DOWN: ratelimit::RateLimited =
         ratelimit::RateLimited::new(Duration::from_secs(60));
     let mut backoff =
@@ -1218,7 +1154,7 @@ async fn connect_later(
     loop {
         tokio::time::sleep(backoff.next_delay()).await;
         attempts += 1;
-        match timed(timeout, "migrating", backend.migrate()).await {
+        match timed(timeout, "migrating", db.migrate()).await {
             Ok(()) => {
                 tracing::info!(
                     database = %description,

@@ -3,7 +3,7 @@
 //! They are deliberately the store's own types, independent of the engine's
 //! and the XMPP side's: the bridge maps engine events onto them, so the store
 //! can be built, tested and changed without either. Everything here is data;
-//! the SQL lives in the backends.
+//! the SQL lives with the rules that use it (`store/apply.rs`, `store/reads.rs`, …).
 
 use std::fmt;
 use std::net::SocketAddr;
@@ -490,7 +490,7 @@ impl OutboundRecord {
 }
 
 /// What an outbound job keeps besides the original goippy's columns
-/// ([`super::Store::enqueue_outbound_with`]).
+/// ([`super::Store::enqueue_outbound`]).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OutboundOptions {
     /// The sender asked for an XEP-0184 receipt.
@@ -779,12 +779,9 @@ pub struct CleanupReport {
 /// Values from the network are cut to fit, so that one odd datagram can
 /// never make a whole batch fail on MySQL's strict mode.
 pub(crate) mod widths {
-    pub const EXT: usize = 32;
-    pub const GOIP_ID: usize = 64;
-    pub const PASSWORD: usize = 64;
+    pub use crate::config::gateway::widths::{EXT, GOIP_ID};
     pub const MSISDN: usize = 32;
     pub const NUMBER: usize = 64;
-    pub const ALLOW_REGEX: usize = 255;
     pub const JID: usize = 1023;
     pub const DETAIL: usize = 255;
     pub const NOTICE: usize = 32;

@@ -11,10 +11,9 @@
 //! Times: see [`super::time`]; the original's TEXT timestamps are written
 //! with `datetime(?, 'unixepoch')` and read with `unixepoch()`.
 //!
-//! The queries themselves are shared with MySQL (`store/queries.rs`, in the
-//! SQLite dialect of `store/dialect.rs`); this file holds what only SQLite
-//! does: the file, its connection settings and write transaction, and
-//! adopting an original database.
+//! The queries themselves are shared with MySQL (`store/db.rs` says how);
+//! this file holds what only SQLite does: the file and its connection
+//! settings.
 
 use std::fs::{DirBuilder, OpenOptions};
 use std::io;
@@ -23,13 +22,10 @@ use std::path::Path;
 use std::time::Duration;
 
 use sqlx::sqlite::{
-    Sqlite, SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions,
-    SqliteSynchronous,
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
-use sqlx::{AssertSqlSafe, Transaction};
 
 use super::error::{StoreError, is_transient};
-use super::legacy::{BaselineColumn, LegacySchema};
 
 /// How long a statement waits for another writer's lock.
 pub const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
@@ -47,114 +43,69 @@ pub struct SqliteSettings {
     pub synchronous: i64,
 }
 
-#[derive(Debug, Clone)]
-pub(crate) struct SqliteBackend {
-    pool: SqlitePool,
-    /// See [`super::StoreOptions::dedup_window`].
-    pub(super) dedup_window: Duration,
-}
-
-impl SqliteBackend {
-    fn new(pool: SqlitePool) -> SqliteBackend {
-        SqliteBackend {
-            pool,
-            dedup_window: super::DEDUP_WINDOW,
+/// Opens (creating) the file. Waiting for a pooled connection is bounded
+/// by `timeout`. With `serve_while_down`, a file that is locked or on a full
+/// disk right now is not an error: the pool connects later and `reachable`
+/// is false (see [`super::Store::open_serving`]).
+pub(crate) async fn open(
+    path: &Path,
+    timeout: Duration,
+    serve_while_down: bool,
+) -> Result<(SqlitePool, bool), StoreError> {
+    let open_error = |reason: String| StoreError::Open {
+        path: path.to_path_buf(),
+        reason,
+    };
+    prepare_file(path).map_err(|e| open_error(e.to_string()))?;
+    let options = SqliteConnectOptions::new()
+        .filename(path)
+        .create_if_missing(true)
+        .journal_mode(SqliteJournalMode::Wal)
+        .synchronous(SqliteSynchronous::Full)
+        .busy_timeout(BUSY_TIMEOUT)
+        .foreign_keys(false);
+    let pool_options = SqlitePoolOptions::new()
+        .max_connections(4)
+        .acquire_timeout(timeout);
+    match tokio::time::timeout(timeout, pool_options.clone().connect_with(options.clone())).await {
+        Ok(Ok(pool)) => Ok((pool, true)),
+        Ok(Err(e)) if !serve_while_down || !is_transient(&e) => Err(open_error(e.to_string())),
+        Ok(Err(e)) => {
+            tracing::warn!("{}; starting anyway", open_error(e.to_string()));
+            Ok((pool_options.connect_lazy_with(options), false))
         }
-    }
-
-    /// Opens (creating) the file. Waiting for a pooled connection is
-    /// bounded by `timeout`. With `serve_while_down`, a file that is locked
-    /// or on a full disk right now is not an error: the pool connects later
-    /// and `reachable` is false (see [`super::Store::open_serving`]).
-    pub(crate) async fn open(
-        path: &Path,
-        timeout: Duration,
-        serve_while_down: bool,
-    ) -> Result<(SqliteBackend, bool), StoreError> {
-        let open_error = |reason: String| StoreError::Open {
-            path: path.to_path_buf(),
-            reason,
-        };
-        prepare_file(path).map_err(|e| open_error(e.to_string()))?;
-        let options = SqliteConnectOptions::new()
-            .filename(path)
-            .create_if_missing(true)
-            .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(SqliteSynchronous::Full)
-            .busy_timeout(BUSY_TIMEOUT)
-            .foreign_keys(false);
-        let pool_options = SqlitePoolOptions::new()
-            .max_connections(4)
-            .acquire_timeout(timeout);
-        match tokio::time::timeout(timeout, pool_options.clone().connect_with(options.clone()))
-            .await
-        {
-            Ok(Ok(pool)) => Ok((SqliteBackend::new(pool), true)),
-            Ok(Err(e)) if !serve_while_down || !is_transient(&e) => Err(open_error(e.to_string())),
-            Ok(Err(e)) => {
-                tracing::warn!("{}; starting anyway", open_error(e.to_string()));
-                Ok((
-                    SqliteBackend::new(pool_options.connect_lazy_with(options)),
-                    false,
-                ))
-            }
-            Err(_) if serve_while_down => {
-                tracing::warn!(
-                    "{}; starting anyway",
-                    open_error(format!("no answer within {} s", timeout.as_secs_f32()))
-                );
-                Ok((
-                    SqliteBackend::new(pool_options.connect_lazy_with(options)),
-                    false,
-                ))
-            }
-            Err(_) => Err(open_error(format!(
-                "no answer within {} s",
-                timeout.as_secs_f32()
-            ))),
+        Err(_) if serve_while_down => {
+            tracing::warn!(
+                "{}; starting anyway",
+                open_error(format!("no answer within {} s", timeout.as_secs_f32()))
+            );
+            Ok((pool_options.connect_lazy_with(options), false))
         }
-    }
-
-    pub(crate) async fn close(&self) {
-        self.pool.close().await;
-    }
-
-    /// Reads [`SqliteSettings`] back from one of the pool's connections (all
-    /// are opened with the same options).
-    pub(crate) async fn settings(&self) -> Result<SqliteSettings, sqlx::Error> {
-        let mut conn = self.pool.acquire().await?;
-        let journal_mode: String = sqlx::query_scalar("PRAGMA journal_mode")
-            .fetch_one(&mut *conn)
-            .await?;
-        let busy_ms: i64 = sqlx::query_scalar("PRAGMA busy_timeout")
-            .fetch_one(&mut *conn)
-            .await?;
-        let synchronous: i64 = sqlx::query_scalar("PRAGMA synchronous")
-            .fetch_one(&mut *conn)
-            .await?;
-        Ok(SqliteSettings {
-            journal_mode: journal_mode.to_ascii_lowercase(),
-            busy_timeout: Duration::from_millis(u64::try_from(busy_ms).unwrap_or(0)),
-            synchronous,
-        })
-    }
-
-    /// A write transaction that takes the write lock at once (see above).
-    async fn begin_write(&self) -> Result<Transaction<'static, Sqlite>, sqlx::Error> {
-        self.pool
-            .begin_with(super::dialect::sql!(sqlite, begin_write))
-            .await
+        Err(_) => Err(open_error(format!(
+            "no answer within {} s",
+            timeout.as_secs_f32()
+        ))),
     }
 }
 
-/// The queries both backends share, in the SQLite dialect.
-mod shared {
-    crate::store::queries::shared_queries! {
-        dialect: sqlite,
-        backend: SqliteBackend,
-        connection: sqlx::sqlite::SqliteConnection,
-        migrations: "migrations/sqlite",
-    }
+/// Reads [`SqliteSettings`] back from one of the pool's connections (all are
+/// opened with the same options).
+pub(crate) async fn settings(pool: &SqlitePool) -> Result<SqliteSettings, sqlx::Error> {
+    let mut conn = pool.acquire().await?;
+    let journal_mode: String = sqlx::query_scalar("PRAGMA journal_mode")
+        .fetch_one(&mut *conn)
+        .await?;
+    let busy_ms: i64 = sqlx::query_scalar("PRAGMA busy_timeout")
+        .fetch_one(&mut *conn)
+        .await?;
+    let synchronous: i64 = sqlx::query_scalar("PRAGMA synchronous")
+        .fetch_one(&mut *conn)
+        .await?;
+    Ok(SqliteSettings {
+        journal_mode: journal_mode.to_ascii_lowercase(),
+        busy_timeout: Duration::from_millis(u64::try_from(busy_ms).unwrap_or(0)),
+        synchronous,
+    })
 }
 
 /// Creates the directory (0750) and the file (0600) when missing: the
@@ -181,93 +132,5 @@ pub(crate) fn prepare_file(path: &Path) -> io::Result<()> {
         Ok(_) => Ok(()),
         Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Ok(()),
         Err(e) => Err(e),
-    }
-}
-
-impl LegacySchema for SqliteBackend {
-    async fn is_managed(&self) -> Result<bool, sqlx::Error> {
-        let n: i64 = sqlx::query_scalar(
-            "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = ?",
-        )
-        .bind(super::MIGRATIONS_TABLE)
-        .fetch_one(&self.pool)
-        .await?;
-        Ok(n > 0)
-    }
-
-    async fn columns(&self, table: &str) -> Result<Option<Vec<String>>, sqlx::Error> {
-        let names: Vec<String> =
-            sqlx::query_scalar("SELECT name FROM pragma_table_info(?) ORDER BY cid")
-                .bind(table)
-                .fetch_all(&self.pool)
-                .await?;
-        Ok((!names.is_empty()).then_some(names))
-    }
-
-    async fn add_column(
-        &self,
-        table: &str,
-        column: &str,
-        ddl: &BaselineColumn,
-    ) -> Result<(), sqlx::Error> {
-        sqlx::query(AssertSqlSafe(format!(
-            "ALTER TABLE {table} ADD COLUMN {column} {}",
-            ddl.sqlite
-        )))
-        .execute(&self.pool)
-        .await
-        .map(|_| ())
-    }
-
-    async fn has_unique_index(&self, table: &str, column: &str) -> Result<bool, sqlx::Error> {
-        // Unique indexes (inline UNIQUE constraints included) of exactly one column.
-        let n: i64 = sqlx::query_scalar(concat!(
-            "SELECT COUNT(*) FROM pragma_index_list(?) AS il ",
-            "WHERE il.\"unique\" = 1 AND (SELECT COUNT(*) FROM pragma_index_info(il.name)) = 1 ",
-            "AND (SELECT name FROM pragma_index_info(il.name)) = ?"
-        ))
-        .bind(table)
-        .bind(column)
-        .fetch_one(&self.pool)
-        .await?;
-        Ok(n > 0)
-    }
-
-    async fn duplicates(&self, table: &str, column: &str) -> Result<Vec<String>, sqlx::Error> {
-        sqlx::query_scalar(AssertSqlSafe(format!(
-            "SELECT CAST({column} AS TEXT) FROM {table} WHERE {column} IS NOT NULL \
-             GROUP BY {column} HAVING COUNT(*) > 1 ORDER BY {column} LIMIT 20"
-        )))
-        .fetch_all(&self.pool)
-        .await
-    }
-
-    async fn keep_newest(&self, table: &str, column: &str) -> Result<u64, sqlx::Error> {
-        sqlx::query(AssertSqlSafe(format!(
-            "DELETE FROM {table} WHERE {column} IS NOT NULL AND id NOT IN \
-             (SELECT MAX(id) FROM {table} WHERE {column} IS NOT NULL GROUP BY {column})"
-        )))
-        .execute(&self.pool)
-        .await
-        .map(|r| r.rows_affected())
-    }
-
-    async fn add_unique_index(
-        &self,
-        table: &str,
-        column: &str,
-        name: &str,
-    ) -> Result<(), sqlx::Error> {
-        sqlx::query(AssertSqlSafe(format!(
-            "CREATE UNIQUE INDEX {name} ON {table} ({column})"
-        )))
-        .execute(&self.pool)
-        .await
-        .map(|_| ())
-    }
-
-    async fn ensure_utf8mb4(&self, _table: &str) -> Result<(), sqlx::Error> {
-        // SQLite text is UTF-8 already.
-        Ok(())
     }
 }

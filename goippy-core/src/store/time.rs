@@ -100,17 +100,6 @@ where
     }
 }
 
-/// A short "how long ago" for operators: `12s`, `5m`, `3h`, `2d`.
-pub fn short_age(age: Duration) -> String {
-    let s = age.as_secs();
-    match s {
-        0..60 => format!("{s}s"),
-        60..3600 => format!("{}m", s / 60),
-        3600..86_400 => format!("{}h", s / 3600),
-        _ => format!("{}d", s / 86_400),
-    }
-}
-
 /// The proleptic Gregorian date of a day count since 1970-01-01 (the
 /// well-known era-based conversion; exact for every `i64` day we can meet).
 fn civil_from_days(days: i64) -> (i64, u32, u32) {
@@ -163,10 +152,6 @@ mod tests {
             Duration::from_secs(30)
         );
         assert_eq!(t.age_at(Timestamp::from_unix(900)), Duration::ZERO);
-        assert_eq!(short_age(Duration::from_secs(59)), "59s");
-        assert_eq!(short_age(Duration::from_secs(61)), "1m");
-        assert_eq!(short_age(Duration::from_secs(7200)), "2h");
-        assert_eq!(short_age(Duration::from_secs(200_000)), "2d");
         let now = Timestamp::now();
         assert!(now.unix() > 1_700_000_000);
     }

@@ -1,6 +1,6 @@
 //! The world the bridge tests run in: a throwaway Prosody, a database
 //! (SQLite in a temp dir, or a throwaway MariaDB), a simulated GoIP
-//! (`goippy_core::sim`) on loopback, and the users.
+//! (the `goip_sim` crate) on loopback, and the users.
 //!
 //! The users are played by a second component, `users.example.org`, which
 //! the bridge under test is told is XMPP_DOMAIN: Prosody checks only that a
@@ -13,14 +13,14 @@
 
 use std::time::Duration;
 
+use goip_sim::{
+    ChannelConfig, Device, DeviceConfig, Event, Events, Failure, FailureChange, SentSms,
+};
 use goippy_core::bridge::{Bridge, BridgeConfig};
 use goippy_core::config::{ReceiptPolicy, Secret, SmsMode, XmppSettings};
 use goippy_core::engine::EngineConfig;
 use goippy_core::number::NumberRules;
-use goippy_core::sim::{
-    self, ChannelConfig, Device, DeviceConfig, Event, Events, Failure, FailureChange, SentSms,
-};
-use goippy_core::store::Store;
+use goippy_core::store::{GatewayDefinition, Store};
 use goippy_core::xmpp::{Inbound, LinkConfig, LinkState, XmppHandle, XmppLink};
 use goippy_testkit::ports::free_udp_port;
 use goippy_testkit::prosody::{Prosody, ProsodyConfig};
@@ -70,7 +70,7 @@ pub struct Options {
     pub gateways: Vec<(&'static str, &'static str, Option<&'static str>, bool)>,
     /// The ACL of the test user's own gateway.
     pub allow_regex: Option<&'static str>,
-    pub timing: sim::Timing,
+    pub timing: goip_sim::Timing,
     /// SMS_JOIN_WAIT.
     pub sms_join_wait: Duration,
 }
@@ -88,7 +88,7 @@ impl Default for Options {
             ussd_timeout: Duration::from_secs(1),
             gateways: Vec::new(),
             allow_regex: None,
-            timing: sim::Timing {
+            timing: goip_sim::Timing {
                 keepalive_interval: Duration::from_millis(400),
                 retransmit_interval: Duration::from_millis(500),
                 retransmits: 3,
@@ -151,12 +151,24 @@ impl World {
         {
             let store = db.open().await;
             store
-                .add_or_update_gateway(EXT, GOIP_PASS, Some(GOIP_ID), options.allow_regex)
+                .save_gateway(&GatewayDefinition {
+                    ext: EXT,
+                    password: GOIP_PASS,
+                    goip_id: Some(GOIP_ID),
+                    channel: None,
+                    allow_regex: options.allow_regex,
+                })
                 .await
                 .expect("gateway");
             for (ext, goip_id, acl, enabled) in &options.gateways {
                 store
-                    .add_or_update_gateway(ext, "pw", Some(goip_id), *acl)
+                    .save_gateway(&GatewayDefinition {
+                        ext,
+                        password: "pw",
+                        goip_id: Some(goip_id),
+                        channel: None,
+                        allow_regex: *acl,
+                    })
                     .await
                     .expect("gateway");
                 if !enabled {

@@ -7,8 +7,8 @@ use std::path::PathBuf;
 
 use goippy_core::config::{DbSettings, DbTls, Secret};
 use goippy_core::store::{
-    CallEvent, CallRecord, InboundKind, InboundRecord, OutboundKind, OutboundRecord, StateUpdate,
-    Store, StoreOptions, Timestamp,
+    CallEvent, CallRecord, GatewayDefinition, InboundKind, InboundRecord, OutboundKind,
+    OutboundRecord, StateUpdate, Store, StoreOptions, Timestamp,
 };
 use goippy_testkit::mariadb::{TestDatabase, test_database};
 use sqlx::mysql::MySqlPool;
@@ -220,6 +220,23 @@ pub fn sms(goip_id: &str, recvid: i64, sender: &str, body: &str) -> InboundRecor
             sender: sender.into(),
             body: body.into(),
         },
+    }
+}
+
+/// A gateway definition without a channel number, as `goippy --add <ext>
+/// <password> - [allow_regex] [--goip-id <id>]` gives it.
+pub fn gateway<'a>(
+    ext: &'a str,
+    password: &'a str,
+    goip_id: Option<&'a str>,
+    allow_regex: Option<&'a str>,
+) -> GatewayDefinition<'a> {
+    GatewayDefinition {
+        ext,
+        password,
+        goip_id,
+        channel: None,
+        allow_regex,
     }
 }
 

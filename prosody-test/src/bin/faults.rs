@@ -7,8 +7,8 @@
 //! ```
 //!
 //! goippy and goip-sim are built in release from the root workspace first
-//! (`cargo build --release -p goippy-core --bins`), unless `GOIPPY_BIN_DIR`
-//! names prebuilt ones. The table goes to stdout, progress to stderr; the
+//! (`cargo build --release -p goippy-core -p goip-sim --bins`), unless
+//! `GOIPPY_BIN_DIR` names prebuilt ones. The table goes to stdout, progress to stderr; the
 //! exit status is 0 when every scenario met the goal (nothing lost or
 //! duplicated, every failure reported, nothing odd), 1 when one did not,
 //! 2 when the run itself could not be done.
@@ -154,8 +154,8 @@ async fn run_all(options: &Options) -> prosody_test::Result<Vec<Outcome>> {
     Ok(outcomes)
 }
 
-/// `cargo build --release -p goippy-core --bins` in the root workspace;
-/// the directory cargo put `goippy` in.
+/// `cargo build --release -p goippy-core -p goip-sim --bins` in the root
+/// workspace; the directory cargo put `goippy` (and so `goip-sim`) in.
 fn build_release() -> Result<PathBuf, String> {
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     eprintln!("faults: building goippy and goip-sim in release (root workspace)…");
@@ -164,7 +164,8 @@ fn build_release() -> Result<PathBuf, String> {
         .arg("--release")
         .arg("--manifest-path")
         .arg(repo_root().join("Cargo.toml"))
-        .args(["-p", "goippy-core", "--bins", "--message-format=json"])
+        .args(["-p", "goippy-core", "-p", "goip-sim", "--bins"])
+        .arg("--message-format=json")
         .stdin(Stdio::null())
         .stderr(Stdio::inherit())
         .output()

@@ -357,7 +357,7 @@ impl Router {
             xmpp_to: Some(env.written.to_string()),
         };
         let kind = record.kind;
-        let enqueue = ctx.store.enqueue_outbound_with(record, options);
+        let enqueue = ctx.store.enqueue_outbound(record, options);
         tokio::pin!(enqueue);
         let saved = tokio::select! {
             saved = &mut enqueue => saved,

@@ -53,36 +53,46 @@
 //!   every later batch is abandoned without trying, so the rest of the
 //!   shutdown is not held up either. What was abandoned is counted by kind
 //!   ([`UnflushedWrites`]) and reported when the store closes.
+//!
+//! This file is the task itself: the batching loop and what it does with an
+//! attempt's result. Around it: the write vocabulary (`op.rs`), the
+//! submitting handle and the state it shares with the task (`handle.rs`),
+//! the counts of what is not saved yet (`unsaved.rs`), the spool's side
+//! (`spooling.rs`), stopping at the give-up instant (`give_up.rs`), and the
+//! log line of each committed write (`events.rs`).
 
 mod events;
+mod give_up;
+mod handle;
 mod op;
+mod spooling;
 mod unsaved;
 
-use std::collections::{HashMap, HashSet, VecDeque};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use futures::future::BoxFuture;
-use tokio::sync::{Notify, mpsc, oneshot, watch};
-use tokio::task::JoinHandle;
+use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
 
 use crate::xmpp::backoff::Backoff;
 
-use super::backend::Backend;
 use super::error::{StoreError, is_transient};
 use super::ratelimit::RateLimited;
 use super::records::StateUpdate;
 use super::spool::{Spool, SpoolEntry};
 use super::time::Timestamp;
 
+pub(crate) use handle::{WriterHandle, WriterStart};
 pub(crate) use op::{BatchFailure, Outcome, Transition, WriteOp, Written, body_hash};
 pub use unsaved::UnflushedWrites;
 
 use events::{describe, log_committed};
-use op::{KINDS, Kind};
-use unsaved::{Counted, Counts};
+use handle::{Job, Reply, Shared, lock};
+use op::Kind;
+use spooling::sub_spooled;
 
 /// The longest a write a GoIP waits on (an SMS, a delivery report, a call
 /// event) waits for the database before the spool keeps it: the engine
@@ -90,13 +100,25 @@ use unsaved::{Counted, Counts};
 /// fsync must fit in what is left.
 pub const GOIP_ACK_WAIT: Duration = Duration::from_secs(1);
 
-type Reply = oneshot::Sender<Result<Written, StoreError>>;
+/// What the writer needs from the database: commit a batch together with
+/// its marker, and look a batch up by its marker. `store/apply.rs` is the
+/// real one; the writer's tests wrap it in one that can hang where a real
+/// server does.
+pub(crate) trait Database: Clone + Send + Sync + 'static {
+    /// Writes `ops` in one transaction with the marker `batch_id`; what
+    /// each write returned.
+    fn apply_batch(
+        &self,
+        batch_id: i64,
+        now: Timestamp,
+        ops: &[WriteOp],
+    ) -> impl Future<Output = Result<Vec<Outcome>, BatchFailure>> + Send;
 
-struct Job {
-    op: WriteOp,
-    reply: Option<Reply>,
-    /// When the spool keeps it if the database has not taken it.
-    spool_by: Instant,
+    /// What the writes of batch `batch_id` returned, if it committed.
+    fn batch_outcomes(
+        &self,
+        batch_id: i64,
+    ) -> impl Future<Output = Result<Option<Vec<Outcome>>, sqlx::Error>> + Send;
 }
 
 /// Tuning of the writer (see [`super::StoreOptions`]).
@@ -112,381 +134,11 @@ pub(crate) struct WriterConfig {
     pub attempt_timeout: Duration,
 }
 
-/// How long a batch that starts after the give-up instant may take (when
-/// nothing was abandoned yet, the database may well be fine: the shutdown
-/// was slow for another reason).
-const LAST_TRY: Duration = Duration::from_millis(500);
-
-/// How much longer an attempt cut off at the give-up instant may run: one
-/// in its COMMIT then reports what it did itself.
-const CUT_OFF_GRACE: Duration = Duration::from_millis(100);
-
-/// How long the look at a batch's marker may take once the give-up instant
-/// has passed (without a spool). With [`CUT_OFF_GRACE`] it stays well
-/// inside the time the shutdown leaves the store after that instant.
-const MARKER_CHECK: Duration = Duration::from_millis(200);
-
 /// The pauses between attempts at a database that fails.
 const RETRY_MIN: Duration = Duration::from_millis(100);
 const RETRY_MAX: Duration = Duration::from_secs(5);
 
-/// What the handle and the task share.
-struct Shared {
-    /// The newest unwritten keepalive per channel.
-    states: Mutex<HashMap<String, StateUpdate>>,
-    wake: Notify,
-    shutdown: Notify,
-    closed: AtomicBool,
-    /// Writes accepted (or keepalive states taken into a batch) and neither
-    /// committed nor in the spool, by kind (for the close report).
-    pending: Counts,
-    /// Writes given up at the shutdown deadline, by kind.
-    abandoned: Counts,
-    /// When stopping: the instant retries end ([`WriterHandle::give_up_at`]).
-    give_up: watch::Sender<Option<Instant>>,
-    /// A batch was abandoned and the database did not answer: later ones
-    /// are not even tried.
-    giving_up: AtomicBool,
-    /// Writes in the spool the database has not taken yet.
-    spooled: AtomicUsize,
-    /// Bumped whenever writes from the spool reach the database: whoever
-    /// delivers what they brought (the inbox, the outbox) looks again.
-    drained: watch::Sender<u64>,
-    /// Inbox rows whose delivered mark is not in the database yet (queued,
-    /// or kept in the spool): the inbox must not hand them out again.
-    marking: Mutex<HashSet<i64>>,
-    config: WriterConfig,
-    /// Tests: an attempt hangs after the database committed it, as when
-    /// the reply to COMMIT is lost on a hanging connection.
-    #[cfg(test)]
-    reply_lost: AtomicBool,
-    /// Tests: an attempt hangs before it reaches the database, as on a
-    /// connection that stopped answering.
-    #[cfg(test)]
-    hangs_before_commit: AtomicBool,
-}
-
-impl Shared {
-    fn new(config: WriterConfig, marking: HashSet<i64>) -> Shared {
-        Shared {
-            states: Mutex::new(HashMap::new()),
-            wake: Notify::new(),
-            shutdown: Notify::new(),
-            closed: AtomicBool::new(false),
-            pending: Counts::default(),
-            abandoned: Counts::default(),
-            give_up: watch::Sender::new(None),
-            giving_up: AtomicBool::new(false),
-            spooled: AtomicUsize::new(0),
-            drained: watch::Sender::new(0),
-            marking: Mutex::new(marking),
-            config,
-            #[cfg(test)]
-            reply_lost: AtomicBool::new(false),
-            #[cfg(test)]
-            hangs_before_commit: AtomicBool::new(false),
-        }
-    }
-
-    /// Everything not saved so far: abandoned, still queued or in a batch,
-    /// and keepalive states still waiting. What the spool keeps is saved.
-    fn unsaved(&self) -> UnflushedWrites {
-        let waiting_states = lock(&self.states).len();
-        let (abandoned, pending) = (self.abandoned.snapshot(), self.pending.snapshot());
-        let mut unsaved: [usize; KINDS] = std::array::from_fn(|i| abandoned[i] + pending[i]);
-        unsaved[Kind::State as usize] += waiting_states;
-        UnflushedWrites::from_kinds(unsaved)
-    }
-
-    /// The give-up instant, once one is set.
-    fn give_up(&self) -> Option<Instant> {
-        *self.give_up.borrow()
-    }
-
-    /// Whether the give-up instant has passed.
-    fn past_give_up(&self) -> bool {
-        self.give_up().is_some_and(|at| Instant::now() >= at)
-    }
-
-    fn unmark(&self, op: &WriteOp) {
-        if let WriteOp::Delivered(id) = op {
-            lock(&self.marking).remove(&id.0);
-        }
-    }
-}
-
-/// A std mutex shared with the task: held only for a map operation, never
-/// across an await, so a poisoned one (a panic elsewhere) is still usable.
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|p| p.into_inner())
-}
-
-/// The submitting side, held by [`super::Store`].
-pub(crate) struct WriterHandle {
-    tx: mpsc::Sender<Job>,
-    shared: Arc<Shared>,
-    task: Mutex<Option<JoinHandle<()>>>,
-}
-
-static STATE_DROPPED: RateLimited = RateLimited::new(Duration::from_secs(10));
 static DB_DOWN: RateLimited = RateLimited::new(Duration::from_secs(10));
-static SPOOLING: RateLimited = RateLimited::new(Duration::from_secs(10));
-static SPOOL_BROKEN: RateLimited = RateLimited::new(Duration::from_secs(10));
-
-/// How the writer starts: the spool and what it already holds (batches a
-/// previous run left), and whether the database is ready for writes.
-pub(crate) struct WriterStart {
-    pub spool: Option<Spool>,
-    /// The spool's batches, oldest first.
-    pub backlog: Vec<SpoolEntry>,
-    /// Inbox rows whose delivered mark waits in the spool.
-    pub marking: HashSet<i64>,
-    /// True once the database's schema is up to date; nothing is written
-    /// to it before.
-    pub ready: watch::Receiver<bool>,
-}
-
-impl WriterStart {
-    /// No spool, and a database that is ready.
-    pub(crate) fn without_spool() -> WriterStart {
-        let (_, ready) = watch::channel(true);
-        WriterStart {
-            spool: None,
-            backlog: Vec::new(),
-            marking: HashSet::new(),
-            ready,
-        }
-    }
-}
-
-impl WriterHandle {
-    /// Starts the writer task on the current tokio runtime.
-    pub(crate) fn spawn(
-        backend: Backend,
-        config: WriterConfig,
-        start: WriterStart,
-    ) -> WriterHandle {
-        let (tx, rx) = mpsc::channel(config.capacity.max(1));
-        let shared = Arc::new(Shared::new(config, start.marking));
-        let spooled: usize = start.backlog.iter().map(|e| e.writes).sum();
-        shared.spooled.store(spooled, Ordering::Release);
-        let batches = start
-            .backlog
-            .into_iter()
-            .map(|e| Batch {
-                batch_id: e.batch_id,
-                at: e.at,
-                ops: None,
-                kinds: Vec::new(),
-                replies: Vec::new(),
-                spooled: Some(e.seq),
-                spooled_writes: e.writes,
-                maybe_committed: e.maybe_committed,
-                spool_by: Instant::now(),
-            })
-            .collect();
-        let writer = Writer {
-            backend,
-            spool: start.spool,
-            shared: Arc::clone(&shared),
-            rx,
-            ready: start.ready,
-            batches,
-            attempt: None,
-            retry_at: None,
-            backoff: Backoff::new(RETRY_MIN, RETRY_MAX),
-            failures: 0,
-            written: HashMap::new(),
-            intake_closed: false,
-            shutting_down: false,
-            give_up_rx: shared.give_up.subscribe(),
-        };
-        let task = tokio::spawn(writer.run());
-        WriterHandle {
-            tx,
-            shared,
-            task: Mutex::new(Some(task)),
-        }
-    }
-
-    /// Keeps the newest keepalive of a channel for the next batch. Never waits.
-    pub(crate) fn record_state(&self, update: StateUpdate) {
-        if self.shared.closed.load(Ordering::Acquire) {
-            return;
-        }
-        let cap = self.shared.config.capacity;
-        let mut states = lock(&self.shared.states);
-        if states.len() >= cap && !states.contains_key(&update.goip_id) {
-            drop(states);
-            if let Some(suppressed) = STATE_DROPPED.allow() {
-                tracing::warn!(
-                    goip_id = %update.goip_id,
-                    suppressed,
-                    "keepalive state not saved: {cap} channels are already waiting for the database \
-                     (the next keepalive repeats it)"
-                );
-            }
-            return;
-        }
-        states.insert(update.goip_id.clone(), update);
-        drop(states);
-        self.shared.wake.notify_one();
-    }
-
-    fn job(&self, op: WriteOp, reply: Option<Reply>) -> Job {
-        let wait = match op.kind() {
-            Kind::Inbound | Kind::Call => self.shared.config.write_wait.min(GOIP_ACK_WAIT),
-            _ => self.shared.config.write_wait,
-        };
-        if let WriteOp::Delivered(id) = &op {
-            lock(&self.shared.marking).insert(id.0);
-        }
-        Job {
-            op,
-            reply,
-            spool_by: Instant::now() + wait,
-        }
-    }
-
-    /// Queues a write without waiting for room or for its commit; false
-    /// when the queue is full. For tests that need a queue in a given state.
-    #[cfg(test)]
-    fn submit_nowait(&self, op: WriteOp) -> bool {
-        let counted = Counted::new(&self.shared.pending, op.kind());
-        let queued = self.tx.try_send(self.job(op, None)).is_ok();
-        if queued {
-            counted.handed_over();
-        }
-        queued
-    }
-
-    /// Queues a write (waiting for room) and waits until it is committed or
-    /// kept by the spool.
-    pub(crate) async fn submit(&self, op: WriteOp) -> Result<Written, StoreError> {
-        let (reply, result) = oneshot::channel();
-        // Counted before it can be resolved; uncounted if refused, and also
-        // if this future is dropped while it waits for room (a caller's
-        // timeout): the write was never queued, so it is nothing unsaved.
-        let counted = Counted::new(&self.shared.pending, op.kind());
-        let job = self.job(op, Some(reply));
-        let marked = match &job.op {
-            WriteOp::Delivered(id) => Some(id.0),
-            _ => None,
-        };
-        if self.tx.send(job).await.is_err() {
-            if let Some(id) = marked {
-                lock(&self.shared.marking).remove(&id);
-            }
-            return Err(StoreError::Closed);
-        }
-        // Queued: from now on the writer resolves it (and uncounts it).
-        counted.handed_over();
-        result.await.map_err(|_| StoreError::Closed)?
-    }
-
-    /// Stopping: retrying a batch the database does not take ends at `at`
-    /// (see the module documentation). An earlier instant than one already
-    /// set wins.
-    pub(crate) fn give_up_at(&self, at: Instant) {
-        self.shared
-            .give_up
-            .send_if_modified(|current| match current {
-                Some(set) if *set <= at => false,
-                _ => {
-                    *current = Some(at);
-                    true
-                }
-            });
-    }
-
-    /// The instant the shutdown stops waiting for the database, once set.
-    pub(crate) fn give_up(&self) -> Option<Instant> {
-        self.shared.give_up()
-    }
-
-    /// What has not been saved so far.
-    pub(crate) fn unsaved(&self) -> UnflushedWrites {
-        self.shared.unsaved()
-    }
-
-    /// Writes kept in the spool that the database has not taken yet.
-    pub(crate) fn spooled(&self) -> usize {
-        self.shared.spooled.load(Ordering::Acquire)
-    }
-
-    /// Changes whenever writes from the spool reach the database.
-    pub(crate) fn drained(&self) -> watch::Receiver<u64> {
-        self.shared.drained.subscribe()
-    }
-
-    /// The inbox rows whose delivered mark is still on its way, now.
-    pub(crate) fn marking(&self) -> HashSet<i64> {
-        lock(&self.shared.marking).clone()
-    }
-
-    /// Whether the delivered mark of inbox row `id` is still on its way.
-    pub(crate) fn is_marking(&self, id: i64) -> bool {
-        lock(&self.shared.marking).contains(&id)
-    }
-
-    /// Whether the task still runs (for the watchdog): it ends only when
-    /// the store closes.
-    pub(crate) fn is_running(&self) -> bool {
-        lock(&self.task)
-            .as_ref()
-            .is_some_and(|task| !task.is_finished())
-    }
-
-    /// Writes everything still queued, then stops the task. Waits at most
-    /// the configured close timeout, and never past `deadline`; then (the
-    /// database is unreachable) stops the task anyway. With a spool, what
-    /// the database has not taken by then stays in the spool for the next
-    /// start. An error says what was not saved, by kind: what was abandoned
-    /// at the give-up instant and what was still waiting.
-    pub(crate) async fn close(&self, deadline: Option<Instant>) -> Result<(), StoreError> {
-        self.shared.closed.store(true, Ordering::Release);
-        self.shared.shutdown.notify_one();
-        let task = lock(&self.task).take();
-        let Some(mut task) = task else {
-            return Ok(());
-        };
-        // A close timeout too large for an instant (`Duration::MAX`) means
-        // no limit of its own; `deadline` still applies.
-        let until = match (
-            Instant::now().checked_add(self.shared.config.close_timeout),
-            deadline,
-        ) {
-            (Some(limit), Some(deadline)) => Some(limit.min(deadline)),
-            (limit, deadline) => limit.or(deadline),
-        };
-        if let Some(until) = until {
-            // The task stops waiting for the database there; with a spool it
-            // then keeps the rest, which must fit before `until`.
-            self.give_up_at(until.checked_sub(SPOOL_RESERVE).unwrap_or(until));
-        }
-        let stopped = match until {
-            Some(until) => tokio::time::timeout_at(until, &mut task).await.is_ok(),
-            None => {
-                let _ = (&mut task).await;
-                true
-            }
-        };
-        if !stopped {
-            task.abort();
-            let _ = task.await;
-        }
-        let unsaved = self.shared.unsaved();
-        if unsaved.total() == 0 {
-            Ok(())
-        } else {
-            Err(StoreError::Unflushed(unsaved))
-        }
-    }
-}
-
-/// How long before the close deadline the writer stops waiting for the
-/// database, so that it can still put what is left into the spool.
-const SPOOL_RESERVE: Duration = Duration::from_millis(300);
 
 /// A batch on its way to the database. `Writer::batches` holds them oldest
 /// first; only the oldest is ever attempted, so they commit in order.
@@ -529,8 +181,8 @@ enum Attempted {
     TimedOut { ops: Arc<Vec<WriteOp>> },
 }
 
-struct Writer {
-    backend: Backend,
+struct Writer<D> {
+    database: D,
     spool: Option<Spool>,
     shared: Arc<Shared>,
     rx: mpsc::Receiver<Job>,
@@ -552,8 +204,52 @@ struct Writer {
     give_up_rx: watch::Receiver<Option<Instant>>,
 }
 
-impl Writer {
-    async fn run(mut self) {
+impl<D: Database> Writer<D> {
+    /// The task's state at its start: the spool's backlog (from a previous
+    /// run) comes first, in order.
+    pub(super) fn new(
+        database: D,
+        shared: Arc<Shared>,
+        rx: mpsc::Receiver<Job>,
+        spool: Option<Spool>,
+        backlog: Vec<SpoolEntry>,
+        ready: watch::Receiver<bool>,
+    ) -> Self {
+        let spooled: usize = backlog.iter().map(|e| e.writes).sum();
+        shared.spooled.store(spooled, Ordering::Release);
+        let batches = backlog
+            .into_iter()
+            .map(|e| Batch {
+                batch_id: e.batch_id,
+                at: e.at,
+                ops: None,
+                kinds: Vec::new(),
+                replies: Vec::new(),
+                spooled: Some(e.seq),
+                spooled_writes: e.writes,
+                maybe_committed: e.maybe_committed,
+                spool_by: Instant::now(),
+            })
+            .collect();
+        Writer {
+            database,
+            spool,
+            give_up_rx: shared.give_up.subscribe(),
+            shared,
+            rx,
+            ready,
+            batches,
+            attempt: None,
+            retry_at: None,
+            backoff: Backoff::new(RETRY_MIN, RETRY_MAX),
+            failures: 0,
+            written: HashMap::new(),
+            intake_closed: false,
+            shutting_down: false,
+        }
+    }
+
+    pub(super) async fn run(mut self) {
         loop {
             self.advance().await;
             if self.done() {
@@ -612,43 +308,11 @@ impl Writer {
         *self.ready.borrow()
     }
 
-    /// Whether new writes go straight to the spool: something older is
-    /// there (order), the database is not ready, or the shutdown no longer
-    /// waits for it.
-    fn spooling(&self) -> bool {
-        self.spool.is_some()
-            && (self.batches.iter().any(|b| b.spooled.is_some())
-                || !self.database_ready()
-                || self.shared.past_give_up())
-    }
-
     /// Whether to take writes from the queue now: to spool them at once,
     /// or to form the next batch when none is in flight. Otherwise they
     /// wait in the queue, to go into the next batch together.
     fn wants_jobs(&self) -> bool {
         !self.intake_closed && (self.spooling() || self.batches.is_empty())
-    }
-
-    /// When the oldest batch not yet in the spool must go there.
-    fn spool_due(&self) -> Option<Instant> {
-        self.spool.as_ref()?;
-        self.batches
-            .iter()
-            .filter(|b| b.spooled.is_none())
-            .map(|b| b.spool_by)
-            .min()
-    }
-
-    /// When the attempt in flight is cut off because the shutdown's
-    /// give-up instant has come.
-    fn cut_off_at(&self) -> Option<Instant> {
-        let (_, started) = self.attempt.as_ref()?;
-        let at = self.shared.give_up()?;
-        Some(if *started < at {
-            at + CUT_OFF_GRACE
-        } else {
-            *started + LAST_TRY
-        })
     }
 
     /// Takes a write from the queue (and what else is queued, up to a
@@ -754,55 +418,19 @@ impl Writer {
     /// Starts an attempt at the oldest batch (reading it back from the
     /// spool if it is only there).
     async fn start_attempt(&mut self) {
-        let Some(front) = self.batches.front_mut() else {
+        let Some(ops) = self.front_ops().await else {
             return;
         };
-        let ops = match (&front.ops, front.spooled, &self.spool) {
-            (Some(ops), _, _) => Arc::clone(ops),
-            (None, Some(seq), Some(spool)) => match spool.load(seq).await {
-                Ok(Some(ops)) => {
-                    let ops = Arc::new(ops);
-                    if front.kinds.len() != ops.len() {
-                        front.kinds = ops.iter().map(WriteOp::kind).collect();
-                        front.replies.resize_with(ops.len(), || None);
-                    }
-                    front.ops = Some(Arc::clone(&ops));
-                    ops
-                }
-                Ok(None) => {
-                    // Gone from the spool (edited by hand): nothing to write.
-                    tracing::warn!(seq, "a spooled batch is no longer in the spool; skipped");
-                    self.batches.pop_front();
-                    return;
-                }
-                Err(e) => {
-                    if let Some(suppressed) = SPOOL_BROKEN.allow() {
-                        tracing::error!(
-                            spool = %spool.path().display(),
-                            seq,
-                            suppressed,
-                            "cannot read a batch back from the spool: {e}; retrying"
-                        );
-                    }
-                    self.retry_at = Some(Instant::now() + self.backoff.next_delay());
-                    return;
-                }
-            },
-            (None, _, _) => {
-                tracing::error!("a batch without its writes and not in the spool; skipped");
-                self.batches.pop_front();
-                return;
-            }
+        let Some(front) = self.batches.front() else {
+            return;
         };
-        let backend = self.backend.clone();
+        let database = self.database.clone();
         let (batch_id, at, check_marker) = (front.batch_id, front.at, front.maybe_committed);
         let timeout = self.shared.config.attempt_timeout;
-        #[cfg(test)]
-        let hooks = Arc::clone(&self.shared);
         let attempt = async move {
             let run = async {
                 if check_marker {
-                    match backend.batch_outcomes(batch_id).await {
+                    match database.batch_outcomes(batch_id).await {
                         Ok(Some(outcomes)) if outcomes.len() == ops.len() => {
                             return Ok((outcomes, true));
                         }
@@ -810,16 +438,7 @@ impl Writer {
                         Err(e) => return Err(BatchFailure::outside(e)),
                     }
                 }
-                #[cfg(test)]
-                if hooks.hangs_before_commit.load(Ordering::Acquire) {
-                    std::future::pending::<()>().await;
-                }
-                let applied = backend.apply_batch(batch_id, at, &ops).await;
-                #[cfg(test)]
-                if hooks.reply_lost.load(Ordering::Acquire) {
-                    // As when the connection hangs after the server committed.
-                    std::future::pending::<()>().await;
-                }
+                let applied = database.apply_batch(batch_id, at, &ops).await;
                 applied.map(|outcomes| (outcomes, false))
             };
             match tokio::time::timeout(timeout, run).await {
@@ -1038,225 +657,6 @@ impl Writer {
         }
         self.retry_at = Some(Instant::now() + self.backoff.next_delay());
     }
-
-    /// The attempt in flight ran into the give-up instant.
-    async fn cut_off(&mut self) {
-        self.attempt = None;
-        if let Some(batch) = self.batches.front_mut() {
-            batch.maybe_committed = true;
-        }
-        self.settle_at_give_up().await;
-    }
-
-    /// Stopping, past the give-up instant, with no attempt in flight: what
-    /// is not committed goes to the spool; without a spool the oldest batch
-    /// is looked up by its marker (it may have committed) and otherwise
-    /// abandoned.
-    async fn settle_at_give_up(&mut self) {
-        if self.spool.is_some() {
-            // The keepalive states waiting go along, so that nothing is
-            // left unsaved (the next keepalive would repeat them anyway).
-            if !lock(&self.shared.states).is_empty() {
-                self.form_batch(Vec::new(), true);
-            }
-            for index in 0..self.batches.len() {
-                if self.batches[index].spooled.is_none() {
-                    self.keep(index).await;
-                }
-            }
-            // What only the database could answer gets no answer now.
-            for batch in &mut self.batches {
-                for reply in batch.replies.iter_mut().filter_map(Option::take) {
-                    let _ = reply.send(Err(StoreError::Abandoned));
-                }
-            }
-            return;
-        }
-        let Some(batch) = self.batches.front() else {
-            // Nothing formed; writes still queued make batches as they come.
-            if !self.intake_closed {
-                let jobs = self.queued(Vec::new());
-                if !jobs.is_empty() {
-                    self.form_batch(jobs, true);
-                    if self.shared.giving_up.load(Ordering::Acquire) {
-                        self.abandon_oldest(true);
-                    } else {
-                        self.start_last_try().await;
-                    }
-                }
-            }
-            return;
-        };
-        if self.shared.giving_up.load(Ordering::Acquire) {
-            self.abandon_oldest(true);
-            return;
-        }
-        if !batch.maybe_committed {
-            // Never tried, or known not committed: one last short try (if
-            // it is cut off too, its marker decides).
-            self.start_last_try().await;
-            return;
-        }
-        let batch_id = batch.batch_id;
-        let writes = batch.ops.as_ref().map_or(0, |o| o.len());
-        match tokio::time::timeout(MARKER_CHECK, self.backend.batch_outcomes(batch_id)).await {
-            Ok(Ok(Some(outcomes))) if outcomes.len() == writes => {
-                tracing::info!(
-                    batch = batch_id,
-                    writes,
-                    "stopping: a batch whose commit was not confirmed by the shutdown deadline \
-                     had been saved"
-                );
-                let ops = batch.ops.clone().unwrap_or_default();
-                self.committed(&ops, outcomes).await;
-            }
-            Ok(Ok(_)) => self.abandon_oldest(false),
-            Ok(Err(_)) | Err(_) => self.abandon_oldest(true),
-        }
-    }
-
-    /// Past the give-up instant: one attempt of [`LAST_TRY`] at the oldest
-    /// batch (the database may be fine; the shutdown was slow for another
-    /// reason).
-    async fn start_last_try(&mut self) {
-        // Started after the give-up instant, `cut_off_at` gives it LAST_TRY;
-        // a batch that may have committed is looked up by its marker first.
-        self.start_attempt().await;
-    }
-
-    /// Gives the oldest batch up at the shutdown deadline: its callers get
-    /// [`StoreError::Abandoned`]. When `unreachable` (the database did not
-    /// answer), every later batch is given up untried too, so the rest of
-    /// the shutdown is not held up; when it answers, later batches still
-    /// get their [`LAST_TRY`] (the store's close deadline bounds them all).
-    fn abandon_oldest(&mut self, unreachable: bool) {
-        let Some(batch) = self.batches.pop_front() else {
-            return;
-        };
-        let first = unreachable && !self.shared.giving_up.swap(true, Ordering::AcqRel);
-        let mut given_up = [0; KINDS];
-        for (kind, reply) in batch.kinds.iter().zip(batch.replies) {
-            self.shared.pending.sub(*kind);
-            if *kind != Kind::Barrier {
-                self.shared.abandoned.add(*kind);
-                given_up[*kind as usize] += 1;
-            }
-            if let Some(reply) = reply {
-                let _ = reply.send(Err(StoreError::Abandoned));
-            }
-        }
-        if let Some(ops) = &batch.ops {
-            for op in ops.iter() {
-                self.shared.unmark(op);
-            }
-        }
-        let given_up = UnflushedWrites::from_kinds(given_up);
-        if first {
-            tracing::warn!(
-                failures = self.failures,
-                "stopping: the database has not taken queued writes by the shutdown deadline; \
-                 giving them up ({given_up})"
-            );
-        } else if !unreachable {
-            tracing::warn!(
-                failures = self.failures,
-                "stopping: a batch was not committed by the shutdown deadline; giving it up \
-                 ({given_up}); the database answers, so later writes are still tried"
-            );
-        } else if given_up.total() > 0 {
-            tracing::debug!("stopping: giving up {given_up}");
-        }
-    }
-
-    /// The oldest batches whose spool deadline has come go to the spool.
-    async fn spool_oldest_due(&mut self) {
-        let now = Instant::now();
-        for index in 0..self.batches.len() {
-            if self.batches[index].spooled.is_none() && self.batches[index].spool_by <= now {
-                // The attempt in flight may still commit it; the marker
-                // will tell.
-                self.batches[index].maybe_committed |= index == 0 && self.attempt.is_some();
-                if !self.keep(index).await {
-                    // The spool cannot take it; the deadline is retried
-                    // after a pause rather than in a busy loop.
-                    self.batches[index].spool_by = now + RETRY_MAX;
-                }
-            }
-        }
-    }
-
-    /// Puts batch `index` into the spool and answers the callers whose
-    /// writes the spool keeps. False when there is no spool or it failed
-    /// (the writes then wait in memory, and the callers with them).
-    async fn keep(&mut self, index: usize) -> bool {
-        let Some(spool) = &self.spool else {
-            return false;
-        };
-        let Some(batch) = self.batches.get_mut(index) else {
-            return false;
-        };
-        let Some(ops) = batch.ops.clone() else {
-            return batch.spooled.is_some();
-        };
-        if batch.spooled.is_some() {
-            return true;
-        }
-        match spool
-            .append(batch.batch_id, batch.at, batch.maybe_committed, &ops)
-            .await
-        {
-            Ok(seq) => {
-                batch.spooled = Some(seq);
-                batch.spooled_writes = ops.len();
-                self.shared.spooled.fetch_add(ops.len(), Ordering::AcqRel);
-                for ((op, kind), reply) in ops.iter().zip(&batch.kinds).zip(&mut batch.replies) {
-                    self.shared.pending.sub(*kind);
-                    if op.kept_by_spool()
-                        && let Some(reply) = reply.take()
-                    {
-                        let _ = reply.send(Ok(Written::Spooled));
-                    }
-                }
-                // Only the attempt (if any) still needs the writes in memory,
-                // and the bookkeeping only while a caller still waits.
-                batch.ops = None;
-                if batch.replies.iter().all(Option::is_none) {
-                    batch.kinds = Vec::new();
-                    batch.replies = Vec::new();
-                }
-                if let Some(suppressed) = SPOOLING.allow() {
-                    tracing::warn!(
-                        spool = %spool.path().display(),
-                        writes = ops.len(),
-                        waiting = self.shared.spooled.load(Ordering::Acquire),
-                        suppressed,
-                        "the database has not taken writes in time: kept in the spool, \
-                         they go into the database when it can take them"
-                    );
-                }
-                true
-            }
-            Err(e) => {
-                if let Some(suppressed) = SPOOL_BROKEN.allow() {
-                    tracing::error!(
-                        spool = %spool.path().display(),
-                        suppressed,
-                        "cannot keep writes in the spool: {e}; they wait for the database \
-                         in memory (an inbound message is acked only once one of them takes it)"
-                    );
-                }
-                false
-            }
-        }
-    }
-}
-
-fn sub_spooled(shared: &Shared, n: usize) {
-    let _ = shared
-        .spooled
-        .fetch_update(Ordering::AcqRel, Ordering::Acquire, |s| {
-            Some(s.saturating_sub(n))
-        });
 }
 
 async fn poll_attempt(attempt: &mut Option<(BoxFuture<'static, Attempted>, Instant)>) -> Attempted {

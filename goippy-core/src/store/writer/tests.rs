@@ -1,13 +1,19 @@
 //! The writer against a real SQLite file, stalled for real: a second
 //! connection holds the write lock, as an admin's shell or a VACUUM would.
-//! Two switches of the writer's own (`reply_lost`, `hangs_before_commit`)
-//! stand in for a server that commits and then stops answering, which a
-//! local file cannot do.
+//! A server that commits and then stops answering, which a local file
+//! cannot do, is played by [`Faulty`]: the real database with two switches.
 
+use super::super::apply::Batches;
+use super::super::db::Db;
+use super::super::reads;
 use super::super::records::{InboundKind, InboundRecord, LogId, OutboundKind, OutboundRecord};
 use super::*;
 
+use std::sync::atomic::AtomicBool;
+
 use sqlx::Connection;
+
+use super::unsaved::Counted;
 
 const SECOND: Duration = Duration::from_secs(1);
 
@@ -66,14 +72,73 @@ fn config(capacity: usize) -> WriterConfig {
 }
 
 /// A SQLite store in `dir`, migrated.
-async fn sqlite(dir: &tempfile::TempDir) -> Backend {
-    let (backend, _) =
-        crate::store::sqlite::SqliteBackend::open(&dir.path().join("w.db"), SECOND * 5, false)
-            .await
-            .expect("open");
-    let backend = Backend::Sqlite(backend);
-    backend.migrate().await.expect("migrate");
-    backend
+async fn sqlite(dir: &tempfile::TempDir) -> Batches {
+    let (pool, _) = crate::store::sqlite::open(&dir.path().join("w.db"), SECOND * 5, false)
+        .await
+        .expect("open");
+    let db = Db::Sqlite(pool);
+    db.migrate().await.expect("migrate");
+    Batches {
+        db,
+        dedup_window: crate::store::DEDUP_WINDOW,
+    }
+}
+
+/// The real database, with two faults a server can have and a local file
+/// cannot: an attempt that hangs before it reaches the database (a
+/// connection that stopped answering), and one that hangs after the
+/// database committed it (the reply to COMMIT lost on a hanging
+/// connection). Looking a batch up by its marker is never affected.
+#[derive(Clone)]
+struct Faulty {
+    db: Batches,
+    hangs_before_commit: Arc<AtomicBool>,
+    reply_lost: Arc<AtomicBool>,
+}
+
+impl Faulty {
+    fn new(db: &Batches) -> Faulty {
+        Faulty {
+            db: db.clone(),
+            hangs_before_commit: Arc::new(AtomicBool::new(false)),
+            reply_lost: Arc::new(AtomicBool::new(false)),
+        }
+    }
+}
+
+impl Database for Faulty {
+    async fn apply_batch(
+        &self,
+        batch_id: i64,
+        now: Timestamp,
+        ops: &[WriteOp],
+    ) -> Result<Vec<Outcome>, BatchFailure> {
+        if self.hangs_before_commit.load(Ordering::Acquire) {
+            std::future::pending::<()>().await;
+        }
+        let applied = self.db.apply(batch_id, now, ops).await;
+        if self.reply_lost.load(Ordering::Acquire) {
+            std::future::pending::<()>().await;
+        }
+        applied
+    }
+
+    async fn batch_outcomes(&self, batch_id: i64) -> Result<Option<Vec<Outcome>>, sqlx::Error> {
+        self.db.outcomes(batch_id).await
+    }
+}
+
+impl WriterHandle {
+    /// Queues a write without waiting for room or for its commit; false
+    /// when the queue is full. For tests that need a queue in a given state.
+    fn submit_nowait(&self, op: WriteOp) -> bool {
+        let counted = Counted::new(&self.shared.pending, op.kind());
+        let queued = self.tx.try_send(self.job(op, None)).is_ok();
+        if queued {
+            counted.handed_over();
+        }
+        queued
+    }
 }
 
 /// A second connection to the store's file that can hold the write lock.
@@ -100,7 +165,7 @@ async fn unlock_writes(conn: &mut sqlx::SqliteConnection) {
 
 async fn with_spool(
     dir: &tempfile::TempDir,
-    backend: &Backend,
+    database: impl Database,
     config: WriterConfig,
 ) -> WriterHandle {
     let spool = Spool::open(&dir.path().join("spool.db"))
@@ -110,7 +175,7 @@ async fn with_spool(
     let marking = spool.delivered_marks().await.expect("marks");
     let (_, ready) = watch::channel(true);
     WriterHandle::spawn(
-        backend.clone(),
+        database,
         config,
         WriterStart {
             spool: Some(spool),
@@ -121,11 +186,17 @@ async fn with_spool(
     )
 }
 
-async fn inbox_count(backend: &Backend) -> usize {
-    backend
-        .undelivered_inbox_after(0, 1000)
+async fn inbox_count(database: &Batches) -> usize {
+    reads::undelivered_inbox(&database.db, 0, 1000)
         .await
         .expect("inbox")
+        .len()
+}
+
+async fn outbox_count(database: &Batches) -> usize {
+    reads::pending_outbox(&database.db)
+        .await
+        .expect("outbox")
         .len()
 }
 
@@ -135,15 +206,16 @@ async fn inbox_count(backend: &Backend) -> usize {
 #[tokio::test]
 async fn a_batch_that_committed_unseen_is_not_written_again() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let backend = sqlite(&dir).await;
-    let writer = WriterHandle::spawn(backend.clone(), config(4), WriterStart::without_spool());
-    writer.shared.reply_lost.store(true, Ordering::Release);
+    let database = sqlite(&dir).await;
+    let faulty = Faulty::new(&database);
+    let writer = WriterHandle::spawn(faulty.clone(), config(4), WriterStart::without_spool());
+    faulty.reply_lost.store(true, Ordering::Release);
     let unset = {
-        let shared = Arc::clone(&writer.shared);
+        let reply_lost = Arc::clone(&faulty.reply_lost);
         tokio::spawn(async move {
             // The first attempt hangs after its commit until its timeout.
             tokio::time::sleep(Duration::from_millis(300)).await;
-            shared.reply_lost.store(false, Ordering::Release);
+            reply_lost.store(false, Ordering::Release);
         })
     };
     let answer = tokio::time::timeout(SECOND * 10, writer.submit(outbound(job("once"))))
@@ -153,7 +225,7 @@ async fn a_batch_that_committed_unseen_is_not_written_again() {
     let Ok(Written::Committed(Outcome::Enqueued { id })) = answer else {
         panic!("{answer:?}");
     };
-    let outbox = backend.pending_outbox().await.expect("outbox");
+    let outbox = reads::pending_outbox(&database.db).await.expect("outbox");
     assert_eq!(outbox.len(), 1, "stored once");
     assert_eq!(outbox[0].id.0, id);
     writer.close(None).await.expect("closed");
@@ -165,9 +237,9 @@ async fn a_batch_that_committed_unseen_is_not_written_again() {
 #[tokio::test]
 async fn a_stalled_database_costs_a_moment_not_the_write() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let backend = sqlite(&dir).await;
+    let database = sqlite(&dir).await;
     let mut lock = blocker(&dir).await;
-    let writer = with_spool(&dir, &backend, config(16)).await;
+    let writer = with_spool(&dir, database.clone(), config(16)).await;
     let mut drained = writer.drained();
     lock_writes(&mut lock).await;
 
@@ -185,7 +257,7 @@ async fn a_stalled_database_costs_a_moment_not_the_write() {
     assert!(matches!(third, Ok(Written::Spooled)), "{third:?}");
     assert_eq!(writer.spooled(), 3);
     assert_eq!(
-        inbox_count(&backend).await,
+        inbox_count(&database).await,
         0,
         "nothing reached the database yet"
     );
@@ -198,8 +270,8 @@ async fn a_stalled_database_costs_a_moment_not_the_write() {
     })
     .await
     .expect("drained");
-    assert_eq!(inbox_count(&backend).await, 2, "each SMS once");
-    assert_eq!(backend.pending_outbox().await.expect("outbox").len(), 1);
+    assert_eq!(inbox_count(&database).await, 2, "each SMS once");
+    assert_eq!(outbox_count(&database).await, 1);
     let spool = Spool::open(&dir.path().join("spool.db"))
         .await
         .expect("spool");
@@ -212,10 +284,10 @@ async fn a_stalled_database_costs_a_moment_not_the_write() {
 #[tokio::test]
 async fn what_the_spool_keeps_survives_a_restart() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let backend = sqlite(&dir).await;
+    let database = sqlite(&dir).await;
     let mut lock = blocker(&dir).await;
     lock_writes(&mut lock).await;
-    let writer = with_spool(&dir, &backend, config(16)).await;
+    let writer = with_spool(&dir, database.clone(), config(16)).await;
     assert!(matches!(
         writer.submit(sms(7, "kept")).await,
         Ok(Written::Spooled)
@@ -232,12 +304,12 @@ async fn what_the_spool_keeps_survives_a_restart() {
         .expect("nothing unsaved: the spool keeps it");
     unlock_writes(&mut lock).await;
 
-    let writer = with_spool(&dir, &backend, config(16)).await;
+    let writer = with_spool(&dir, database.clone(), config(16)).await;
     assert_eq!(writer.spooled(), 2);
     writer.submit(WriteOp::Barrier).await.expect("flushed");
     assert_eq!(writer.spooled(), 0);
-    assert_eq!(inbox_count(&backend).await, 1);
-    assert_eq!(backend.pending_outbox().await.expect("outbox").len(), 1);
+    assert_eq!(inbox_count(&database).await, 1);
+    assert_eq!(outbox_count(&database).await, 1);
     writer.close(None).await.expect("closed");
 }
 
@@ -246,9 +318,9 @@ async fn what_the_spool_keeps_survives_a_restart() {
 #[tokio::test]
 async fn sending_waits_for_the_database_itself() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let backend = sqlite(&dir).await;
+    let database = sqlite(&dir).await;
     let mut lock = blocker(&dir).await;
-    let writer = with_spool(&dir, &backend, config(16)).await;
+    let writer = with_spool(&dir, database.clone(), config(16)).await;
     let Ok(Written::Committed(Outcome::Enqueued { id })) =
         writer.submit(outbound(job("to send"))).await
     else {
@@ -285,12 +357,13 @@ async fn sending_waits_for_the_database_itself() {
 #[tokio::test]
 async fn a_spooled_batch_that_had_committed_is_not_written_again() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let backend = sqlite(&dir).await;
-    let writer = with_spool(&dir, &backend, config(16)).await;
-    writer.shared.reply_lost.store(true, Ordering::Release);
+    let database = sqlite(&dir).await;
+    let faulty = Faulty::new(&database);
+    let writer = with_spool(&dir, faulty.clone(), config(16)).await;
+    faulty.reply_lost.store(true, Ordering::Release);
     let answer = writer.submit(outbound(job("once only"))).await;
     assert!(matches!(answer, Ok(Written::Spooled)), "{answer:?}");
-    writer.shared.reply_lost.store(false, Ordering::Release);
+    faulty.reply_lost.store(false, Ordering::Release);
     let mut drained = writer.drained();
     tokio::time::timeout(SECOND * 20, async {
         while writer.spooled() > 0 {
@@ -299,7 +372,7 @@ async fn a_spooled_batch_that_had_committed_is_not_written_again() {
     })
     .await
     .expect("settled");
-    assert_eq!(backend.pending_outbox().await.expect("outbox").len(), 1);
+    assert_eq!(outbox_count(&database).await, 1);
     writer.close(None).await.expect("closed");
 }
 
@@ -307,9 +380,9 @@ async fn a_spooled_batch_that_had_committed_is_not_written_again() {
 #[tokio::test]
 async fn a_delivered_mark_counts_from_the_moment_it_is_kept() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let backend = sqlite(&dir).await;
+    let database = sqlite(&dir).await;
     let mut lock = blocker(&dir).await;
-    let writer = with_spool(&dir, &backend, config(16)).await;
+    let writer = with_spool(&dir, database.clone(), config(16)).await;
     let Ok(Written::Committed(Outcome::Stored { id, .. })) = writer.submit(sms(5, "hi")).await
     else {
         panic!("not stored");
@@ -323,7 +396,7 @@ async fn a_delivered_mark_counts_from_the_moment_it_is_kept() {
         .await
         .expect("kept");
     // Also for the next run, before the spool has drained.
-    let writer = with_spool(&dir, &backend, config(16)).await;
+    let writer = with_spool(&dir, database.clone(), config(16)).await;
     assert!(writer.is_marking(id));
     unlock_writes(&mut lock).await;
     writer.submit(WriteOp::Barrier).await.expect("flushed");
@@ -336,14 +409,14 @@ async fn a_delivered_mark_counts_from_the_moment_it_is_kept() {
 #[tokio::test]
 async fn a_close_timeout_without_limit_is_accepted() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let backend = sqlite(&dir).await;
+    let database = sqlite(&dir).await;
     let mut cfg = config(4);
     cfg.close_timeout = Duration::MAX;
-    let writer = WriterHandle::spawn(backend.clone(), cfg, WriterStart::without_spool());
+    let writer = WriterHandle::spawn(database.clone(), cfg, WriterStart::without_spool());
     writer.submit(counter(1)).await.expect("saved");
     assert!(writer.submit_nowait(counter(2)), "queued");
     writer.close(None).await.expect("closed, all saved");
-    let writer = WriterHandle::spawn(backend, cfg, WriterStart::without_spool());
+    let writer = WriterHandle::spawn(database, cfg, WriterStart::without_spool());
     assert!(writer.submit_nowait(counter(3)), "queued");
     let deadline = Instant::now() + Duration::from_secs(30);
     writer
@@ -360,11 +433,12 @@ async fn a_close_timeout_without_limit_is_accepted() {
 #[tokio::test]
 async fn a_batch_committed_as_it_was_cut_off_is_reported_saved() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let backend = sqlite(&dir).await;
+    let database = sqlite(&dir).await;
     let mut cfg = config(4);
     cfg.attempt_timeout = Duration::from_secs(30);
-    let writer = WriterHandle::spawn(backend.clone(), cfg, WriterStart::without_spool());
-    writer.shared.reply_lost.store(true, Ordering::Release);
+    let faulty = Faulty::new(&database);
+    let writer = WriterHandle::spawn(faulty.clone(), cfg, WriterStart::without_spool());
+    faulty.reply_lost.store(true, Ordering::Release);
     writer.give_up_at(Instant::now() + Duration::from_millis(300));
     let outcome = tokio::time::timeout(SECOND * 5, writer.submit(outbound(job("committed"))))
         .await
@@ -372,10 +446,10 @@ async fn a_batch_committed_as_it_was_cut_off_is_reported_saved() {
     let Ok(Written::Committed(Outcome::Enqueued { id })) = outcome else {
         panic!("a committed job reported as {outcome:?}");
     };
-    let outbox = backend.pending_outbox().await.expect("outbox");
+    let outbox = reads::pending_outbox(&database.db).await.expect("outbox");
     assert_eq!(outbox.len(), 1);
     assert_eq!(outbox[0].id.0, id);
-    writer.shared.reply_lost.store(false, Ordering::Release);
+    faulty.reply_lost.store(false, Ordering::Release);
     let later = writer.submit(counter(1)).await;
     assert!(
         matches!(later, Ok(Written::Committed(Outcome::Done))),
@@ -390,23 +464,18 @@ async fn a_batch_committed_as_it_was_cut_off_is_reported_saved() {
 #[tokio::test]
 async fn a_batch_not_committed_by_the_deadline_does_not_abandon_the_next() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let backend = sqlite(&dir).await;
+    let database = sqlite(&dir).await;
     let mut cfg = config(4);
     cfg.attempt_timeout = Duration::from_secs(30);
-    let writer = WriterHandle::spawn(backend.clone(), cfg, WriterStart::without_spool());
-    writer
-        .shared
-        .hangs_before_commit
-        .store(true, Ordering::Release);
+    let faulty = Faulty::new(&database);
+    let writer = WriterHandle::spawn(faulty.clone(), cfg, WriterStart::without_spool());
+    faulty.hangs_before_commit.store(true, Ordering::Release);
     writer.give_up_at(Instant::now() + Duration::from_millis(300));
     let first = tokio::time::timeout(SECOND * 5, writer.submit(counter(1)))
         .await
         .expect("answered by the deadline");
     assert!(matches!(first, Err(StoreError::Abandoned)), "{first:?}");
-    writer
-        .shared
-        .hangs_before_commit
-        .store(false, Ordering::Release);
+    faulty.hangs_before_commit.store(false, Ordering::Release);
     let later = tokio::time::timeout(SECOND * 5, writer.submit(counter(2)))
         .await
         .expect("answered");
@@ -433,13 +502,13 @@ async fn a_batch_not_committed_by_the_deadline_does_not_abandon_the_next() {
 #[tokio::test]
 async fn a_write_dropped_while_waiting_for_room_is_not_counted_unsaved() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let backend = sqlite(&dir).await;
+    let database = sqlite(&dir).await;
     let mut lock = blocker(&dir).await;
     lock_writes(&mut lock).await;
     let mut cfg = config(1);
     cfg.max_batch = 1;
     cfg.attempt_timeout = Duration::from_secs(30);
-    let writer = WriterHandle::spawn(backend, cfg, WriterStart::without_spool());
+    let writer = WriterHandle::spawn(database, cfg, WriterStart::without_spool());
     assert!(writer.submit_nowait(counter(1)), "queued");
     // Once the writer has taken the first into its (waiting) batch, the
     // second fills the queue.

@@ -4,13 +4,13 @@
 //! the idle release, wrong passwords, replies to whoever asked, and the
 //! DELIVER report after a successful send.
 
-mod sim_common;
+mod common;
 
 use std::time::Duration;
 
+use common::{Server, event, open_session, send, start};
+use goip_sim::{Event, SentSms};
 use goippy_core::goip::{Command, ErrorReply, NotificationKind, Reply};
-use goippy_core::sim::{Event, SentSms};
-use sim_common::{Server, event, open_session, send, start};
 use tokio::net::UdpSocket;
 
 fn ok(sendid: u32, telid: u32, sms_no: u32) -> Reply {
@@ -255,7 +255,7 @@ async fn idle_sessions_are_released() {
         Event::SessionClosed {
             channel: 1,
             sendid: 8,
-            reason: goippy_core::sim::CloseReason::Idle
+            reason: goip_sim::CloseReason::Idle
         }
     );
     // The session is gone: SEND is not answered.

@@ -13,7 +13,7 @@
 
 use serde::Serialize;
 
-use crate::goip::{
+use goippy_core::goip::{
     CallDirection, Expiry, Hangup, LineState, NotificationKind, Record, Remain, RemainTime, State,
 };
 
@@ -108,7 +108,7 @@ impl CallSpec {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::goip::Notification;
+    use goippy_core::goip::Notification;
 
     fn wire(kinds: &[NotificationKind]) -> Vec<String> {
         kinds

@@ -7,8 +7,8 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use goip_sim::{Device, DeviceConfig, Event, Events, Timing};
 use goippy_core::goip::{self, Command, Keepalive, Notification, NotificationKind, Packet, Reply};
-use goippy_core::sim::{Device, DeviceConfig, Event, Events, Timing};
 use tokio::net::UdpSocket;
 
 /// Long enough for anything that should happen; tests only wait this long

@@ -1,5 +1,10 @@
 //! What a gateway definition must look like before it is stored.
 //!
+//! Gateways are goippy's other configuration: not in the file, but in the
+//! database, written by `goippy --add` (`cli/admin.rs`). The store checks a
+//! definition with [`validate`] before it writes one, and the CLI checks it
+//! before it even contacts the database.
+//!
 //! The values end up in places with their own syntax: the extension is the
 //! localpart of the user's JID (`2001@example.org`); the goip_id and password
 //! travel in the GoIP's `id:<id>;pass:<pwd>;` datagrams and in the
@@ -15,14 +20,32 @@
 
 use std::ops::RangeInclusive;
 
-use super::error::StoreError;
-use super::records::widths;
-
 pub mod acl;
 
 pub use acl::DestinationAcl;
 
-/// A gateway definition that passed [`gateway`].
+/// How long each field may be: the width of its `goippy_gateways` column
+/// (the original's VARCHARs), which the store's column widths take from
+/// here.
+pub(crate) mod widths {
+    pub const EXT: usize = 32;
+    pub const GOIP_ID: usize = 64;
+    pub const PASSWORD: usize = 64;
+    pub const ALLOW_REGEX: usize = 255;
+}
+
+/// Why a gateway definition is refused (the store reports it as
+/// `StoreError::InvalidInput` or `StoreError::InvalidRegex`, with the same
+/// message).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum InvalidGateway {
+    #[error("invalid {field}: {reason}")]
+    Field { field: &'static str, reason: String },
+    #[error("invalid allow_regex {pattern:?}: {reason}")]
+    Regex { pattern: String, reason: String },
+}
+
+/// A gateway definition that passed [`validate`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct ValidGateway {
     pub ext: String,
@@ -43,46 +66,19 @@ pub fn default_goip_id(ext: &str) -> String {
 /// range leaves room for numbering several devices' lines apart.
 pub const CHANNELS: RangeInclusive<i64> = 1..=999;
 
-/// Reads the channel argument of `goippy --add` (`-`, empty or absent: none).
-pub(crate) fn channel_arg(value: Option<&str>) -> Result<Option<i64>, StoreError> {
-    let value = match value.map(str::trim) {
-        None | Some("") | Some("-") => return Ok(None),
-        Some(v) => v,
-    };
-    let expected = format!(
-        "expected a GoIP line number {}\u{2013}{} or \"-\", got {value:?}",
-        CHANNELS.start(),
-        CHANNELS.end()
-    );
-    let digits = value.strip_prefix(['+', '-']).unwrap_or(value);
-    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(StoreError::InvalidInput {
-            field: "channel",
-            reason: format!("{expected} (a custom SMS Client ID is given with --goip-id {value})"),
-        });
-    }
-    match value.parse::<i64>() {
-        Ok(n) if CHANNELS.contains(&n) => Ok(Some(n)),
-        _ => Err(StoreError::InvalidInput {
-            field: "channel",
-            reason: expected,
-        }),
-    }
-}
-
-/// Checks the values of `goippy --add` / [`super::Store::save_gateway`].
-pub(crate) fn gateway(
+/// Checks the values of `goippy --add` / [`crate::store::Store::save_gateway`].
+pub(crate) fn validate(
     ext: &str,
     password: &str,
     goip_id: Option<&str>,
     channel: Option<i64>,
     allow_regex: Option<&str>,
-) -> Result<ValidGateway, StoreError> {
+) -> Result<ValidGateway, InvalidGateway> {
     let ext = extension(ext)?;
     if let Some(n) = channel
         && !CHANNELS.contains(&n)
     {
-        return Err(StoreError::InvalidInput {
+        return Err(InvalidGateway::Field {
             field: "channel",
             reason: format!(
                 "expected a GoIP line number {}\u{2013}{}, got {n}",
@@ -99,14 +95,14 @@ pub(crate) fn gateway(
         }
     };
     if password.is_empty() {
-        return Err(StoreError::InvalidInput {
+        return Err(InvalidGateway::Field {
             field: "password",
             reason: "it is empty".into(),
         });
     }
     // The password itself never appears in a message.
     if password.chars().count() > widths::PASSWORD {
-        return Err(StoreError::InvalidInput {
+        return Err(InvalidGateway::Field {
             field: "password",
             reason: format!("longer than {} characters", widths::PASSWORD),
         });
@@ -115,7 +111,7 @@ pub(crate) fn gateway(
         .chars()
         .any(|c| c.is_whitespace() || c.is_control() || c == ';')
     {
-        return Err(StoreError::InvalidInput {
+        return Err(InvalidGateway::Field {
             field: "password",
             reason: "it contains a space, a control character or ';', which the GoIP protocol cannot carry"
                 .into(),
@@ -123,12 +119,12 @@ pub(crate) fn gateway(
     }
     let allow_regex = allow_regex.map(str::trim).unwrap_or_default().to_string();
     if allow_regex.chars().count() > widths::ALLOW_REGEX {
-        return Err(StoreError::InvalidRegex {
+        return Err(InvalidGateway::Regex {
             pattern: allow_regex,
             reason: format!("longer than {} characters", widths::ALLOW_REGEX),
         });
     }
-    destination_acl(&allow_regex).map_err(|e| StoreError::InvalidRegex {
+    destination_acl(&allow_regex).map_err(|e| InvalidGateway::Regex {
         pattern: allow_regex.clone(),
         reason: e.to_string(),
     })?;
@@ -142,7 +138,7 @@ pub(crate) fn gateway(
 }
 
 /// Checks an extension (the localpart of its user's JID).
-pub(crate) fn extension(ext: &str) -> Result<String, StoreError> {
+pub(crate) fn extension(ext: &str) -> Result<String, InvalidGateway> {
     let ext = ext.trim();
     let ok = !ext.is_empty()
         && ext.chars().count() <= widths::EXT
@@ -152,7 +148,7 @@ pub(crate) fn extension(ext: &str) -> Result<String, StoreError> {
     if ok {
         Ok(ext.to_string())
     } else {
-        Err(StoreError::InvalidInput {
+        Err(InvalidGateway::Field {
             field: "extension",
             reason: format!(
                 "{ext:?}: expected 1 to {} letters, digits, '.', '_' or '-' (it is the user part of a JID)",
@@ -162,9 +158,9 @@ pub(crate) fn extension(ext: &str) -> Result<String, StoreError> {
     }
 }
 
-fn token(field: &'static str, value: &str, max: usize) -> Result<(), StoreError> {
+fn token(field: &'static str, value: &str, max: usize) -> Result<(), InvalidGateway> {
     if value.chars().count() > max {
-        return Err(StoreError::InvalidInput {
+        return Err(InvalidGateway::Field {
             field,
             reason: format!("{value:?} is longer than {max} characters"),
         });
@@ -173,7 +169,7 @@ fn token(field: &'static str, value: &str, max: usize) -> Result<(), StoreError>
         .chars()
         .any(|c| c.is_whitespace() || c.is_control() || c == ';')
     {
-        return Err(StoreError::InvalidInput {
+        return Err(InvalidGateway::Field {
             field,
             reason: format!(
                 "{value:?} contains a space, a control character or ';', which the GoIP protocol cannot carry"
@@ -195,21 +191,21 @@ mod tests {
 
     #[test]
     fn defaults_and_dash() {
-        let g = gateway("2001", "pw", None, None, None).expect("valid");
+        let g = validate("2001", "pw", None, None, None).expect("valid");
         assert_eq!(g.goip_id, "goippy_2001");
         assert_eq!(g.channel, None);
         assert_eq!(g.allow_regex, "");
-        let g = gateway("2001", "pw", Some("-"), Some(3), Some(r"\+372\d+")).expect("valid");
+        let g = validate("2001", "pw", Some("-"), Some(3), Some(r"\+372\d+")).expect("valid");
         assert_eq!(g.goip_id, "goippy_2001");
         assert_eq!(g.channel, Some(3));
-        let g = gateway("2001", "pw", Some("gw1_ch1"), None, None).expect("valid");
+        let g = validate("2001", "pw", Some("gw1_ch1"), None, None).expect("valid");
         assert_eq!(g.goip_id, "gw1_ch1");
         for bad in [0, -1, 1000] {
-            let e = gateway("2001", "pw", None, Some(bad), None).expect_err("out of range");
+            let e = validate("2001", "pw", None, Some(bad), None).expect_err("out of range");
             assert!(
                 matches!(
                     e,
-                    StoreError::InvalidInput {
+                    InvalidGateway::Field {
                         field: "channel",
                         ..
                     }
@@ -220,64 +216,36 @@ mod tests {
     }
 
     #[test]
-    fn channel_argument() {
-        assert_eq!(channel_arg(None).expect("none"), None);
-        assert_eq!(channel_arg(Some("-")).expect("dash"), None);
-        assert_eq!(channel_arg(Some("")).expect("empty"), None);
-        assert_eq!(channel_arg(Some("1")).expect("1"), Some(1));
-        assert_eq!(channel_arg(Some(" 32 ")).expect("32"), Some(32));
-        assert_eq!(channel_arg(Some("999")).expect("999"), Some(999));
-        let e = channel_arg(Some("gw1")).expect_err("a goip_id");
-        assert_eq!(
-            e.to_string(),
-            "invalid channel: expected a GoIP line number 1\u{2013}999 or \"-\", got \"gw1\" \
-             (a custom SMS Client ID is given with --goip-id gw1)"
-        );
-        for bad in ["0", "1000", "-3", "99999999999999999999999"] {
-            let e = channel_arg(Some(bad)).expect_err("out of range");
-            let msg = e.to_string();
-            assert_eq!(
-                msg,
-                format!(
-                    "invalid channel: expected a GoIP line number 1\u{2013}999 or \"-\", got {bad:?}"
-                )
-            );
-        }
-        let e = channel_arg(Some("1a")).expect_err("not a number");
-        assert!(e.to_string().contains("--goip-id 1a"), "{e}");
-    }
-
-    #[test]
     fn refuses_what_the_protocol_cannot_carry() {
         assert!(matches!(
-            gateway("20 01", "pw", None, None, None),
-            Err(StoreError::InvalidInput {
+            validate("20 01", "pw", None, None, None),
+            Err(InvalidGateway::Field {
                 field: "extension",
                 ..
             })
         ));
         assert!(matches!(
-            gateway("a@b", "pw", None, None, None),
-            Err(StoreError::InvalidInput {
+            validate("a@b", "pw", None, None, None),
+            Err(InvalidGateway::Field {
                 field: "extension",
                 ..
             })
         ));
-        let e = gateway("2001", "p w;x", None, None, None).expect_err("bad password");
+        let e = validate("2001", "p w;x", None, None, None).expect_err("bad password");
         assert!(!e.to_string().contains("p w;x"), "{e}");
         assert!(matches!(
-            gateway("2001", "pw", Some("a;b"), None, None),
-            Err(StoreError::InvalidInput {
+            validate("2001", "pw", Some("a;b"), None, None),
+            Err(InvalidGateway::Field {
                 field: "goip_id",
                 ..
             })
         ));
-        assert!(gateway("2001", "", None, None, None).is_err());
+        assert!(validate("2001", "", None, None, None).is_err());
     }
 
     #[test]
     fn invalid_regex_carries_the_regex_error() {
-        let e = gateway("2001", "pw", None, None, Some("(")).expect_err("invalid");
+        let e = validate("2001", "pw", None, None, Some("(")).expect_err("invalid");
         let msg = e.to_string();
         assert!(
             msg.starts_with("invalid allow_regex \"(\": regex parse error"),

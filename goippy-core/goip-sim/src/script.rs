@@ -364,7 +364,7 @@ pub fn parse_line(line: &str) -> Result<Option<ScriptCommand>, ScriptError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sim::failure::Failure;
+    use crate::failure::Failure;
 
     fn parse(line: &str) -> ScriptCommand {
         match parse_line(line) {

@@ -3,19 +3,21 @@
 //!
 //! They work on the database the configuration names, while the daemon may
 //! be running: it picks the change up within [`DEFAULT_REFRESH`]. Each
-//! command returns the text to print; any problem is an error for the caller
-//! to print and exit non-zero with.
+//! command returns the text to print — what `--add` stored and what its
+//! allow_regex allows, the `--listExt` table — and any problem is an error
+//! for the caller to print and exit non-zero with. What a definition must
+//! look like is `config/gateway.rs`; it is checked here before the database
+//! is even contacted.
 
 use std::fmt::Write as _;
+use std::time::Duration;
 
 use crate::config::DbSettings;
-
-use super::directory::DEFAULT_REFRESH;
-use super::error::StoreError;
-use super::records::{Gateway, GatewayChange, GatewayDefinition};
-use super::time::{Timestamp, short_age};
-use super::validate;
-use super::{Store, StoreOptions};
+use crate::config::gateway::{self, CHANNELS, InvalidGateway};
+use crate::store::{
+    DEFAULT_REFRESH, Gateway, GatewayChange, GatewayDefinition, Store, StoreError, StoreOptions,
+    Timestamp,
+};
 
 /// One admin command.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -54,8 +56,8 @@ pub async fn run_admin(db: &DbSettings, command: &AdminCommand) -> Result<String
             goip_id,
             allow_regex,
         } => {
-            let channel = validate::channel_arg(channel.as_deref())?;
-            validate::gateway(
+            let channel = channel_arg(channel.as_deref())?;
+            gateway::validate(
                 ext,
                 password,
                 goip_id.as_deref(),
@@ -148,6 +150,33 @@ async fn run(
     }
 }
 
+/// Reads the channel argument of `goippy --add` (`-`, empty or absent: none).
+pub(crate) fn channel_arg(value: Option<&str>) -> Result<Option<i64>, InvalidGateway> {
+    let value = match value.map(str::trim) {
+        None | Some("") | Some("-") => return Ok(None),
+        Some(v) => v,
+    };
+    let expected = format!(
+        "expected a GoIP line number {}\u{2013}{} or \"-\", got {value:?}",
+        CHANNELS.start(),
+        CHANNELS.end()
+    );
+    let digits = value.strip_prefix(['+', '-']).unwrap_or(value);
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(InvalidGateway::Field {
+            field: "channel",
+            reason: format!("{expected} (a custom SMS Client ID is given with --goip-id {value})"),
+        });
+    }
+    match value.parse::<i64>() {
+        Ok(n) if CHANNELS.contains(&n) => Ok(Some(n)),
+        _ => Err(InvalidGateway::Field {
+            field: "channel",
+            reason: expected,
+        }),
+    }
+}
+
 fn describe_acl(allow_regex: Option<&str>) -> String {
     match allow_regex.map(str::trim) {
         None | Some("") => "any".to_string(),
@@ -156,11 +185,11 @@ fn describe_acl(allow_regex: Option<&str>) -> String {
 }
 
 /// What an allow_regex means, shown on a few numbers: how it is read, and
-/// which of [`validate::acl::SAMPLE_NUMBERS`] (and numbers made from its own
+/// which of [`gateway::acl::SAMPLE_NUMBERS`] (and numbers made from its own
 /// prefix) it allows. Empty for no allow_regex.
 fn acl_samples(allow_regex: &str) -> String {
     // Validated before it was stored.
-    let Ok(Some(acl)) = validate::destination_acl(allow_regex) else {
+    let Ok(Some(acl)) = gateway::destination_acl(allow_regex) else {
         return String::new();
     };
     let pattern = allow_regex.trim();
@@ -240,6 +269,17 @@ pub(crate) fn list_table(gateways: &[Gateway], now: Timestamp) -> String {
     out
 }
 
+/// A short "how long ago" for operators: `12s`, `5m`, `3h`, `2d`.
+fn short_age(age: Duration) -> String {
+    let s = age.as_secs();
+    match s {
+        0..60 => format!("{s}s"),
+        60..3600 => format!("{}m", s / 60),
+        3600..86_400 => format!("{}h", s / 3600),
+        _ => format!("{}d", s / 86_400),
+    }
+}
+
 fn dash(s: &str) -> String {
     if s.trim().is_empty() {
         "-".to_string()
@@ -271,6 +311,42 @@ mod tests {
             created_at: None,
             last_seen: seen.map(Timestamp::from_unix),
         }
+    }
+
+    #[test]
+    fn channel_argument() {
+        assert_eq!(channel_arg(None).expect("none"), None);
+        assert_eq!(channel_arg(Some("-")).expect("dash"), None);
+        assert_eq!(channel_arg(Some("")).expect("empty"), None);
+        assert_eq!(channel_arg(Some("1")).expect("1"), Some(1));
+        assert_eq!(channel_arg(Some(" 32 ")).expect("32"), Some(32));
+        assert_eq!(channel_arg(Some("999")).expect("999"), Some(999));
+        let e = channel_arg(Some("gw1")).expect_err("a goip_id");
+        assert_eq!(
+            e.to_string(),
+            "invalid channel: expected a GoIP line number 1\u{2013}999 or \"-\", got \"gw1\" \
+             (a custom SMS Client ID is given with --goip-id gw1)"
+        );
+        for bad in ["0", "1000", "-3", "99999999999999999999999"] {
+            let e = channel_arg(Some(bad)).expect_err("out of range");
+            let msg = e.to_string();
+            assert_eq!(
+                msg,
+                format!(
+                    "invalid channel: expected a GoIP line number 1\u{2013}999 or \"-\", got {bad:?}"
+                )
+            );
+        }
+        let e = channel_arg(Some("1a")).expect_err("not a number");
+        assert!(e.to_string().contains("--goip-id 1a"), "{e}");
+    }
+
+    #[test]
+    fn ages_are_short() {
+        assert_eq!(short_age(Duration::from_secs(59)), "59s");
+        assert_eq!(short_age(Duration::from_secs(61)), "1m");
+        assert_eq!(short_age(Duration::from_secs(7200)), "2h");
+        assert_eq!(short_age(Duration::from_secs(200_000)), "2d");
     }
 
     #[test]

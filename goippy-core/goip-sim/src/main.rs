@@ -1,6 +1,6 @@
 //! `goip-sim`: a simulated GoIP for trying and testing goippy without
-//! hardware (see `goip-sim --help`). The device itself is
-//! `goippy_core::sim`; this is its front end: command line, stdin/script
+//! hardware (see `goip-sim --help`). The device itself is this crate's
+//! library (`goip_sim`); this is its front end: command line, stdin/script
 //! input, and event output (human lines, or JSON lines with `--json`).
 
 use std::io::{self, BufRead, Read};
@@ -10,7 +10,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::Parser;
-use goippy_core::sim::{
+use goip_sim::{
     ChannelConfig, Channels, Device, DeviceConfig, Event, Events, FailureChange, Flow, HELP,
     ScriptCommand, Timing, UssdTable, default_bind, parse_duration, parse_line, script,
 };
@@ -42,7 +42,7 @@ Then type commands (or pipe them in); `help` lists them all:
   quit
 
 Output: one line per event; with --json one JSON object per line (the schema is
-documented in goippy_core::sim::events and is a stable contract).";
+documented in goip_sim::events and is a stable contract).";
 
 /// A simulated GoIP GSM gateway: registers with an SMS server (goippy), sends
 /// inbound SMS, delivery reports and call events, and answers SMS, USSD and

@@ -16,7 +16,7 @@
 
 use std::fmt;
 
-use crate::goip::{Reply, USSD_SEND_FAILED, is_valid_ussd_code};
+use goippy_core::goip::{Reply, USSD_SEND_FAILED, is_valid_ussd_code};
 
 /// The reply for a code the table does not know.
 pub const UNKNOWN_CODE_REPLY: &str = "Unknown service code";

@@ -1,13 +1,13 @@
 //! Status and control commands against the simulated GoIP, and their
 //! effects on what it sends afterwards.
 
-mod sim_common;
+mod common;
 
 use std::time::Duration;
 
+use common::{Server, event, start};
+use goip_sim::Event;
 use goippy_core::goip::{CfMode, CfReason, Command, ControlKind, NotificationKind, Reply};
-use goippy_core::sim::Event;
-use sim_common::{Server, event, start};
 
 fn control(sendid: u32, kind: ControlKind, value: Option<&str>, password: &str) -> Command {
     Command::Control {

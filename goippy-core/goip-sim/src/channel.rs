@@ -25,7 +25,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use tokio::net::UdpSocket;
 use tokio::sync::{mpsc, oneshot};
 
-use crate::goip::{
+use goippy_core::goip::{
     self, Ack, AtOutput, Command, Deliver, ErrorReply, Keepalive, LineState, NeighbourCells,
     Notification, NotificationKind, Receive, Reply, ServerDatagram, Ussn,
 };

@@ -3,13 +3,13 @@
 //! vendor documents describe (every 3 s — shortened here — at most 3 more
 //! times).
 
-mod sim_common;
+mod common;
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use common::{Server, event, start};
+use goip_sim::{CallSpec, CallWay, Event};
 use goippy_core::goip::{Command, ControlKind, NotificationKind, Reply};
-use goippy_core::sim::{CallSpec, CallWay, Event};
-use sim_common::{Server, event, start};
 
 #[tokio::test]
 async fn receive_is_retransmitted_until_acked() {
@@ -69,7 +69,7 @@ async fn receive_texts(server: &Server, n: usize) -> Vec<String> {
 
 #[tokio::test]
 async fn a_long_sms_is_handed_over_in_parts_when_splitting_is_on() {
-    use goippy_core::sim::{ScriptCommand, parse_line};
+    use goip_sim::{ScriptCommand, parse_line};
     let server = Server::bind().await;
     let (device, _events) = start(&server, 1, |c| c.split_sms = true).await;
     let sms = |text: &str| -> ScriptCommand {

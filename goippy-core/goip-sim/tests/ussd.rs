@@ -2,13 +2,13 @@
 //! device cache rule that makes a server's sendids matter — a sendid not
 //! above the cached one gets the cached reply without a network query.
 
-mod sim_common;
+mod common;
 
 use std::time::Duration;
 
+use common::{Server, event, start};
+use goip_sim::Event;
 use goippy_core::goip::{Command, Reply};
-use goippy_core::sim::Event;
-use sim_common::{Server, event, start};
 
 fn ussd(sendid: u32, code: &str) -> Command {
     Command::Ussd {

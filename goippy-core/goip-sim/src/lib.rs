@@ -8,6 +8,12 @@
 //! library drives the `goip-sim` binary (for people and for test harnesses in
 //! other processes, over stdin/stdout) and Rust tests (directly).
 //!
+//! It is a crate of its own, on goippy-core's pure part only (the wire format
+//! in `goippy_core::goip`, the SMS split in `goippy_core::segments`): a
+//! simulated device shares nothing with the daemon but the protocol, so the
+//! daemon library does not carry it, and building the simulator does not
+//! build storage or XMPP.
+//!
 //! # Shape
 //!
 //! A [`Device`] has N channels, each one a task with its own UDP socket,
@@ -20,8 +26,8 @@
 //! person or a harness can make happen is a line of the [`script`] language.
 //!
 //! ```no_run
-//! # async fn demo() -> Result<(), goippy_core::sim::SimError> {
-//! use goippy_core::sim::{Device, DeviceConfig, Event};
+//! # async fn demo() -> Result<(), goip_sim::SimError> {
+//! use goip_sim::{Device, DeviceConfig, Event};
 //! use std::time::Duration;
 //!
 //! let config = DeviceConfig::numbered("127.0.0.1:44444".parse().unwrap(), 2, "goip", "secret");
@@ -38,6 +44,8 @@
 //! channel, a constant-size USSD state, a capped sent log, at most
 //! [`channel::MAX_PENDING`] unacked notifications, and an event buffer that
 //! drops the oldest events for a reader that does not keep up.
+#![forbid(unsafe_code)]
+#![cfg_attr(not(test), warn(clippy::unwrap_used))]
 
 pub mod call;
 pub mod channel;
@@ -60,7 +68,7 @@ use tokio::net::UdpSocket;
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
-use crate::goip::{FormatError, Keepalive, Notification, NotificationKind};
+use goippy_core::goip::{FormatError, Keepalive, Notification, NotificationKind};
 
 pub use call::{CallSpec, CallWay, DEFAULT_CAUSE};
 pub use channel::SentSms;
@@ -507,7 +515,7 @@ impl Device {
     /// A long inbound SMS the way GoIP firmware that drops the
     /// concatenation header hands it over: one `RECEIVE` per segment, in
     /// order, each with its own recvid, cut as the sender's phone cut it
-    /// ([`crate::segments::split`]: 153 GSM-7 septets or 67 UCS-2 units,
+    /// ([`goippy_core::segments::split`]: 153 GSM-7 septets or 67 UCS-2 units,
     /// never inside a character). A text that fits one SMS is one RECEIVE.
     /// Returns the recvids.
     pub async fn inbound_sms_parts(
@@ -517,7 +525,7 @@ impl Device {
         text: &str,
     ) -> Result<Vec<String>, SimError> {
         let mut recvids = Vec::new();
-        for part in crate::segments::split(text) {
+        for part in goippy_core::segments::split(text) {
             recvids.push(self.inbound_sms(channel, from, part).await?);
         }
         Ok(recvids)

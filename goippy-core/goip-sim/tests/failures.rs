@@ -2,13 +2,13 @@
 //! error handling of a server can only be tested against a device that
 //! misbehaves on purpose.
 
-mod sim_common;
+mod common;
 
 use std::time::{Duration, Instant};
 
+use common::{Server, event, open_session, send, start};
+use goip_sim::{Event, Failure, FailureChange, SimError};
 use goippy_core::goip::{Command, ErrorReply, NotificationKind, Reply};
-use goippy_core::sim::{Event, Failure, FailureChange, SimError};
-use sim_common::{Server, event, open_session, send, start};
 
 fn set(failure: Failure) -> FailureChange {
     FailureChange::Set(failure)

@@ -15,7 +15,7 @@
 //! `CELLS:` list, AT tunnel output) are returned to the channel as an
 //! [`Effect`] for it to carry out.
 
-use crate::goip::{
+use goippy_core::goip::{
     CfMode, CfReason, Command, ControlKind, ErrorReply, GsmStatus, LineState, RemainTime, Reply,
 };
 

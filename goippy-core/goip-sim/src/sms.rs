@@ -25,7 +25,7 @@
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
-use crate::goip::{ErrorReply, Reply};
+use goippy_core::goip::{ErrorReply, Reply};
 
 /// Concurrent sessions a GoIP allows.
 pub const MAX_SESSIONS: usize = 5;

@@ -58,7 +58,7 @@ use std::time::Duration;
 use serde::Serialize;
 use tokio::sync::broadcast;
 
-use crate::goip::escape_for_log;
+use goippy_core::goip::escape_for_log;
 
 use super::call::CallWay;
 

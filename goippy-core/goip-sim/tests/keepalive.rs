@@ -3,15 +3,15 @@
 //! source port) per channel, and SMS_LOGIN turning Y only after a proper
 //! `reg:` ack.
 
-mod sim_common;
+mod common;
 
 use std::time::Duration;
 
+use common::{Server, event, fast};
+use goip_sim::{Device, DeviceConfig, Event};
 use goippy_core::goip::Ack;
-use goippy_core::sim::{Device, DeviceConfig, Event};
-use sim_common::{Server, event, fast};
 
-async fn with_keepalives(server: &Server, channels: usize) -> (Device, goippy_core::sim::Events) {
+async fn with_keepalives(server: &Server, channels: usize) -> (Device, goip_sim::Events) {
     let mut config = DeviceConfig::numbered(server.addr, channels, "goip", "secret");
     config.timing = fast();
     config.timing.keepalive_interval = Duration::from_millis(100);
@@ -165,7 +165,7 @@ async fn every_channel_has_its_own_socket_and_id() {
 #[tokio::test]
 async fn keepalive_on_demand_and_status() {
     let server = Server::bind().await;
-    let (device, _events) = sim_common::start(&server, 1, |_| {}).await;
+    let (device, _events) = common::start(&server, 1, |_| {}).await;
     device.keepalive(1).await.unwrap();
     let r = server.expect("keepalive", |r| r.is_keepalive()).await;
     assert_eq!(r.notification().recvid, "2");

@@ -1,0 +1,419 @@
+//! A batch of writes in the database: one transaction, its marker row, and
+//! what each kind of write does.
+//!
+//! The writer (`store/writer/`) decides when a batch goes to the database
+//! and what happens when it does not; this file is what happens when it
+//! does. Each batch commits a marker row (`goippy_write_batches`) with what
+//! every write in it returned, in the same transaction, so that a batch
+//! whose COMMIT may or may not have happened is looked up instead of
+//! written twice ([`Batches::outcomes`]).
+//!
+//! The rules for what was received from a GoIP (dedup, delivery-report and
+//! call-expiry matching) are in `store/received.rs`; the outbox transitions
+//! are here ([`transition`]).
+
+use std::time::Duration;
+
+use super::db::{CutOffGuard, Db, Sql, Tx};
+use super::received;
+use super::records::{
+    LogId, NoticeRecord, OutboundOptions, OutboundRecord, STATUS_DELIVERED, STATUS_INBOX,
+    StateUpdate,
+};
+use super::time::Timestamp;
+use super::writer::{self, BatchFailure, Outcome, Transition, WriteOp};
+
+/// The database as the writer sees it: batches of writes, each committed
+/// together with its marker.
+#[derive(Debug, Clone)]
+pub(crate) struct Batches {
+    pub db: Db,
+    /// See [`super::StoreOptions::dedup_window`].
+    pub dedup_window: Duration,
+}
+
+impl Batches {
+    /// Writes `ops` in one transaction, stamped `now`, with the marker
+    /// `batch_id`; returns what each write returned.
+    pub(crate) async fn apply(
+        &self,
+        batch_id: i64,
+        now: Timestamp,
+        ops: &[WriteOp],
+    ) -> Result<Vec<Outcome>, BatchFailure> {
+        // A connection whose attempt is cut off (the writer's deadline) may
+        // hang on a frozen or half-open server, or still be inside the
+        // transaction: the guard closes it then instead of handing it back
+        // to the pool.
+        let mut conn = CutOffGuard::new(self.db.acquire().await.map_err(BatchFailure::outside)?);
+        let mut tx = conn
+            .connection()
+            .begin_write()
+            .await
+            .map_err(BatchFailure::outside)?;
+        let mut outcomes = Vec::with_capacity(ops.len());
+        for (i, op) in ops.iter().enumerate() {
+            let outcome = apply(&mut tx, op, now, self.dedup_window)
+                .await
+                .map_err(BatchFailure::at(i))?;
+            outcomes.push(outcome);
+        }
+        let json = serde_json::to_string(&outcomes)
+            .map_err(|e| BatchFailure::outside(sqlx::Error::Encode(e.into())))?;
+        tx.query("INSERT INTO goippy_write_batches (id, created_unix, outcomes) VALUES (?, ?, ?)")
+            .bind(batch_id)
+            .bind(now.unix())
+            .bind(json)
+            .execute()
+            .await
+            .map_err(BatchFailure::outside)?;
+        tx.commit().await.map_err(BatchFailure::outside)?;
+        conn.finished();
+        Ok(outcomes)
+    }
+
+    /// What the writes of batch `batch_id` returned, if it committed.
+    pub(crate) async fn outcomes(
+        &self,
+        batch_id: i64,
+    ) -> Result<Option<Vec<Outcome>>, sqlx::Error> {
+        // The batch may be a COMMIT still running on a connection the
+        // writer gave up on: read its marker inside a write transaction,
+        // with a locking read, so the answer waits for that COMMIT to end
+        // instead of missing it (SQLite's BEGIN IMMEDIATE takes the one
+        // write lock; InnoDB's share lock waits for the row's writer). A
+        // plain read would say "not committed" of a batch that was.
+        //
+        // Its callers cut it off with a timeout. A connection whose BEGIN
+        // was cut off may still be inside the transaction on the server
+        // (sqlx-mysql counts it only once it read the reply), so this one
+        // is closed when dropped, never handed back to the pool; the server
+        // then rolls it back.
+        let mut conn = self.db.acquire().await?;
+        conn.close_on_drop();
+        let mut tx = conn.begin_write().await?;
+        let json: Option<String> = tx
+            .query(BATCH_MARKER)
+            .bind(batch_id)
+            .scalar_optional()
+            .await?;
+        tx.rollback().await?;
+        json.map(|j| serde_json::from_str(&j).map_err(|e| sqlx::Error::Decode(e.into())))
+            .transpose()
+    }
+}
+
+impl writer::Database for Batches {
+    async fn apply_batch(
+        &self,
+        batch_id: i64,
+        now: Timestamp,
+        ops: &[WriteOp],
+    ) -> Result<Vec<Outcome>, BatchFailure> {
+        self.apply(batch_id, now, ops).await
+    }
+
+    async fn batch_outcomes(&self, batch_id: i64) -> Result<Option<Vec<Outcome>>, sqlx::Error> {
+        self.outcomes(batch_id).await
+    }
+}
+
+/// A batch's marker, read so that it waits for a writer still committing
+/// it: InnoDB's consistent read does not wait, its share lock does; on
+/// SQLite the transaction's BEGIN IMMEDIATE already waited for the lock.
+const BATCH_MARKER: Sql = Sql {
+    sqlite: "SELECT outcomes FROM goippy_write_batches WHERE id = ?",
+    mysql: "SELECT outcomes FROM goippy_write_batches WHERE id = ? LOCK IN SHARE MODE",
+};
+
+/// One write inside the batch transaction. `dedup_window`: see
+/// `store/received.rs`.
+async fn apply(
+    tx: &mut Tx<'_>,
+    op: &WriteOp,
+    now: Timestamp,
+    dedup_window: Duration,
+) -> Result<Outcome, sqlx::Error> {
+    match op {
+        WriteOp::State(state) => {
+            save_state(tx, state).await?;
+            Ok(Outcome::Done)
+        }
+        WriteOp::Call { call, notice } => {
+            received::call(tx, call, notice.as_ref(), now, dedup_window).await
+        }
+        WriteOp::Inbound {
+            record,
+            body_hash,
+            outbound,
+        } => received::inbound(tx, record, *body_hash, *outbound, now, dedup_window).await,
+        WriteOp::Outbound { record, options } => {
+            let id = enqueue(tx, record, options, now).await?;
+            Ok(Outcome::Enqueued { id })
+        }
+        WriteOp::Transition { id, change, notice } => {
+            transition(tx, *id, change, notice.as_ref(), now).await
+        }
+        WriteOp::Delivered(id) => delivered(tx, *id, now).await,
+        WriteOp::Notice(notice) => {
+            let id = insert_notice(tx, notice, now).await?;
+            Ok(Outcome::Stored { id, new: true })
+        }
+        WriteOp::Counter { name, value } => {
+            tx.query(RAISE_COUNTER)
+                .bind(name.as_str())
+                .bind(*value)
+                .bind(now.unix())
+                .execute()
+                .await?;
+            Ok(Outcome::Done)
+        }
+        WriteOp::Barrier => Ok(Outcome::Done),
+    }
+}
+
+/// A keepalive: the channel's `goippy_state` row, and its gateway's
+/// `msisdn` when the keepalive names the SIM's number.
+async fn save_state(tx: &mut Tx<'_>, s: &StateUpdate) -> Result<(), sqlx::Error> {
+    tx.query(UPSERT_STATE)
+        .bind(&s.goip_id)
+        .bind(&s.goip_id)
+        .bind(&s.msisdn)
+        .bind(s.gsm_signal)
+        .bind(&s.gsm_status)
+        .bind(&s.voip_status)
+        .bind(&s.voip_state)
+        .bind(s.remain_time)
+        .bind(&s.provider)
+        .bind(s.disable_status)
+        .bind(&s.imei)
+        .bind(&s.imsi)
+        .bind(&s.iccid)
+        .bind(&s.cell_info)
+        .bind(&s.sms_login)
+        .bind(s.source.map(|a| a.to_string()))
+        .bind(s.seen_at.unix())
+        .execute()
+        .await?;
+    if let Some(msisdn) = &s.msisdn {
+        tx.query(
+            "UPDATE goippy_gateways SET msisdn = ? \
+             WHERE goip_id = ? AND (msisdn IS NULL OR msisdn <> ?)",
+        )
+        .bind(msisdn)
+        .bind(&s.goip_id)
+        .bind(msisdn)
+        .execute()
+        .await?;
+    }
+    Ok(())
+}
+
+/// A user's SMS or USSD request as a `queued` outbox row; returns its id.
+async fn enqueue(
+    tx: &mut Tx<'_>,
+    r: &OutboundRecord,
+    options: &OutboundOptions,
+    now: Timestamp,
+) -> Result<i64, sqlx::Error> {
+    Ok(tx
+        .query(INSERT_OUTBOUND)
+        .bind(&r.destination)
+        .bind(&r.xmpp_from)
+        .bind(&r.body)
+        .bind(now.unix())
+        .bind(r.kind.log_kind().as_str())
+        .bind(&r.goip_id)
+        .bind(&r.ext)
+        .bind(&r.xmpp_id)
+        .bind(options.receipt_requested)
+        .bind(&options.xmpp_to)
+        .bind(now.unix())
+        .execute()
+        .await?
+        .inserted_id)
+}
+
+/// An outbox state change, made only from the states it may come from (see
+/// [`super::OutboxState`]): `queued → sending` is refused for a job that is
+/// no longer queued, which is what keeps an SMS from going out twice. The
+/// notice is stored only when the change is made.
+async fn transition(
+    tx: &mut Tx<'_>,
+    id: LogId,
+    change: &Transition,
+    notice: Option<&NoticeRecord>,
+    now: Timestamp,
+) -> Result<Outcome, sqlx::Error> {
+    let query = match change {
+        Transition::Sending { sendid } => tx
+            .query(
+                "UPDATE goippy_log SET status = 'sending', sendid = ?, updated_unix = ? \
+                 WHERE id = ? AND dir = 'out' AND status = 'queued'",
+            )
+            .bind(*sendid),
+        Transition::Sent { sms_no, telid } => tx
+            .query(
+                "UPDATE goippy_log SET status = 'sent', sms_no = ?, telid = ?, sent_unix = ?, \
+                 updated_unix = ? WHERE id = ? AND dir = 'out' AND status IN ('sending', 'unknown')",
+            )
+            .bind(*sms_no)
+            .bind(*telid)
+            .bind(now.unix()),
+        Transition::Failed {
+            reason,
+            errorstatus,
+        } => tx
+            .query(
+                "UPDATE goippy_log SET status = 'failed', detail = ?, error_code = ?, \
+                 updated_unix = ? WHERE id = ? AND dir = 'out' \
+                 AND status IN ('queued', 'sending', 'unknown')",
+            )
+            .bind(reason.as_str())
+            .bind(*errorstatus),
+        Transition::Unknown { reason } => tx
+            .query(
+                "UPDATE goippy_log SET status = 'unknown', detail = ?, updated_unix = ? \
+                 WHERE id = ? AND dir = 'out' AND status = 'sending'",
+            )
+            .bind(reason.as_str()),
+    };
+    let changed = query
+        .bind(now.unix())
+        .bind(id.0)
+        .execute()
+        .await?
+        .rows_affected;
+    if changed > 0 {
+        if let Some(notice) = notice {
+            insert_notice(tx, notice, now).await?;
+        }
+        return Ok(Outcome::Done);
+    }
+    let from: Option<Option<String>> = tx
+        .query("SELECT status FROM goippy_log WHERE id = ? AND dir = 'out'")
+        .bind(id.0)
+        .scalar_optional()
+        .await?;
+    Ok(Outcome::TransitionRefused {
+        id: id.0,
+        from: from.map(|s| s.unwrap_or_default()),
+    })
+}
+
+/// Takes an inbox row out of the inbox; marking it again is harmless.
+async fn delivered(tx: &mut Tx<'_>, id: LogId, now: Timestamp) -> Result<Outcome, sqlx::Error> {
+    let changed = tx
+        .query(
+            "UPDATE goippy_log SET status = ?, updated_unix = ? \
+             WHERE id = ? AND dir = 'in' AND status = ?",
+        )
+        .bind(STATUS_DELIVERED)
+        .bind(now.unix())
+        .bind(id.0)
+        .bind(STATUS_INBOX)
+        .execute()
+        .await?
+        .rows_affected;
+    if changed > 0 {
+        return Ok(Outcome::Done);
+    }
+    let exists: Option<i64> = tx
+        .query("SELECT id FROM goippy_log WHERE id = ? AND dir = 'in'")
+        .bind(id.0)
+        .scalar_optional()
+        .await?;
+    Ok(match exists {
+        Some(_) => Outcome::Done,
+        None => Outcome::NoSuchInbound { id: id.0 },
+    })
+}
+
+/// Stores a notice as an inbox row (see `migrations/*/0003_bridge_notices.sql`).
+pub(super) async fn insert_notice(
+    tx: &mut Tx<'_>,
+    n: &NoticeRecord,
+    now: Timestamp,
+) -> Result<i64, sqlx::Error> {
+    Ok(tx
+        .query(INSERT_NOTICE)
+        .bind(&n.from)
+        .bind(&n.to)
+        .bind(&n.text)
+        .bind(STATUS_INBOX)
+        .bind(now.unix())
+        .bind(&n.goip_id)
+        .bind(&n.goip_id)
+        .bind(&n.about)
+        .bind(n.outbound.map(|o| o.0))
+        .bind(n.code)
+        .bind(&n.what)
+        .bind(now.unix())
+        .execute()
+        .await?
+        .inserted_id)
+}
+
+// ----- the statements whose text differs between the dialects -------------
+//
+// `created_at`/`updated_at` are the original's own columns (SQLite TEXT,
+// MySQL TIMESTAMP), written from goippy's clock: see `store/time.rs`.
+
+const UPSERT_STATE: Sql = Sql {
+    sqlite: "INSERT INTO goippy_state (goip_id, ext, msisdn, gsm_signal, gsm_status, voip_status, \
+             voip_state, remain_time, provider, disable_status, imei, imsi, iccid, cell_info, \
+             sms_login, source_addr, updated_at) \
+             VALUES (?, (SELECT ext FROM goippy_gateways WHERE goip_id = ?), ?, ?, ?, ?, ?, ?, ?, ?, \
+             ?, ?, ?, ?, ?, ?, datetime(?, 'unixepoch')) \
+             ON CONFLICT (goip_id) DO UPDATE SET ext = excluded.ext, msisdn = excluded.msisdn, \
+             gsm_signal = excluded.gsm_signal, gsm_status = excluded.gsm_status, \
+             voip_status = excluded.voip_status, voip_state = excluded.voip_state, \
+             remain_time = excluded.remain_time, provider = excluded.provider, \
+             disable_status = excluded.disable_status, imei = excluded.imei, imsi = excluded.imsi, \
+             iccid = excluded.iccid, cell_info = excluded.cell_info, sms_login = excluded.sms_login, \
+             source_addr = excluded.source_addr, updated_at = excluded.updated_at",
+    // MySQL goes by whichever unique key clashes; `goip_id` is the only one
+    // this table has besides `id`.
+    mysql: "INSERT INTO goippy_state (goip_id, ext, msisdn, gsm_signal, gsm_status, voip_status, \
+            voip_state, remain_time, provider, disable_status, imei, imsi, iccid, cell_info, \
+            sms_login, source_addr, updated_at) \
+            VALUES (?, (SELECT ext FROM goippy_gateways WHERE goip_id = ?), ?, ?, ?, ?, ?, ?, ?, ?, \
+            ?, ?, ?, ?, ?, ?, FROM_UNIXTIME(?)) \
+            ON DUPLICATE KEY UPDATE ext = VALUES(ext), msisdn = VALUES(msisdn), \
+            gsm_signal = VALUES(gsm_signal), gsm_status = VALUES(gsm_status), \
+            voip_status = VALUES(voip_status), voip_state = VALUES(voip_state), \
+            remain_time = VALUES(remain_time), provider = VALUES(provider), \
+            disable_status = VALUES(disable_status), imei = VALUES(imei), imsi = VALUES(imsi), \
+            iccid = VALUES(iccid), cell_info = VALUES(cell_info), sms_login = VALUES(sms_login), \
+            source_addr = VALUES(source_addr), updated_at = VALUES(updated_at)",
+};
+
+const INSERT_OUTBOUND: Sql = Sql {
+    sqlite: "INSERT INTO goippy_log (dir, msisdn, xmpp_jid, body, status, created_at, kind, \
+             goip_id, ext, xmpp_id, receipt_req, xmpp_to, updated_unix) \
+             VALUES ('out', ?, ?, ?, 'queued', datetime(?, 'unixepoch'), ?, ?, ?, ?, ?, ?, ?)",
+    mysql: "INSERT INTO goippy_log (dir, msisdn, xmpp_jid, body, status, created_at, kind, \
+            goip_id, ext, xmpp_id, receipt_req, xmpp_to, updated_unix) \
+            VALUES ('out', ?, ?, ?, 'queued', FROM_UNIXTIME(?), ?, ?, ?, ?, ?, ?, ?)",
+};
+
+const INSERT_NOTICE: Sql = Sql {
+    sqlite: "INSERT INTO goippy_log (dir, msisdn, xmpp_jid, body, status, created_at, kind, goip_id, \
+             ext, xmpp_id, ref_id, error_code, notice, updated_unix) \
+             VALUES ('in', ?, ?, ?, ?, datetime(?, 'unixepoch'), 'notice', ?, \
+             (SELECT ext FROM goippy_gateways WHERE goip_id = ?), ?, ?, ?, ?, ?)",
+    mysql: "INSERT INTO goippy_log (dir, msisdn, xmpp_jid, body, status, created_at, kind, goip_id, \
+            ext, xmpp_id, ref_id, error_code, notice, updated_unix) \
+            VALUES ('in', ?, ?, ?, ?, FROM_UNIXTIME(?), 'notice', ?, \
+            (SELECT ext FROM goippy_gateways WHERE goip_id = ?), ?, ?, ?, ?, ?)",
+};
+
+/// A `goippy_counters` row only goes up.
+const RAISE_COUNTER: Sql = Sql {
+    sqlite: "INSERT INTO goippy_counters (name, value, updated_unix) VALUES (?, ?, ?) \
+             ON CONFLICT (name) DO UPDATE SET value = MAX(value, excluded.value), \
+             updated_unix = excluded.updated_unix",
+    mysql: "INSERT INTO goippy_counters (name, value, updated_unix) VALUES (?, ?, ?) \
+            ON DUPLICATE KEY UPDATE value = GREATEST(value, VALUES(value)), \
+            updated_unix = VALUES(updated_unix)",
+};

@@ -1,0 +1,161 @@
+//! The gateway table (`goippy_gateways`): one row per extension and its
+//! GoIP channel. Written by the admin commands, not through the writer (a
+//! definition is no durability point: the command reports the outcome and
+//! the daemon's directory reloads it); read by the directory
+//! (`store/directory.rs`) and the admin commands.
+
+use super::db::{Db, Sql};
+use super::error::StoreError;
+use super::records::{Gateway, GatewayChange};
+use super::rows::GatewayRow;
+use super::time::Timestamp;
+use crate::config::gateway::ValidGateway;
+
+/// Which column a gateway lookup goes by.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum GatewayKey<'a> {
+    Ext(&'a str),
+    GoipId(&'a str),
+    Msisdn(&'a str),
+}
+
+/// Creates or updates the gateway of an extension and enables it. A
+/// goip_id another extension has is refused: the engine could not tell the
+/// two channels apart.
+pub(crate) async fn add_or_update(
+    db: &Db,
+    gw: &ValidGateway,
+    now: Timestamp,
+) -> Result<GatewayChange, StoreError> {
+    let failed = || StoreError::db("saving the gateway");
+    let mut tx = db.begin_write().await.map_err(failed())?;
+    let other: Option<String> = tx
+        .query("SELECT ext FROM goippy_gateways WHERE goip_id = ? AND (ext IS NULL OR ext <> ?)")
+        .bind(&gw.goip_id)
+        .bind(&gw.ext)
+        .scalar_optional()
+        .await
+        .map_err(failed())?;
+    if let Some(other_ext) = other {
+        return Err(StoreError::GoipIdInUse {
+            goip_id: gw.goip_id.clone(),
+            other_ext,
+        });
+    }
+    let updated = tx
+        .query(
+            "UPDATE goippy_gateways SET goip_id = ?, goip_pass = ?, channel = ?, allow_regex = ?, \
+             enabled = 1 WHERE ext = ?",
+        )
+        .bind(&gw.goip_id)
+        .bind(&gw.password)
+        .bind(gw.channel)
+        .bind(&gw.allow_regex)
+        .bind(&gw.ext)
+        .execute()
+        .await
+        .map_err(failed())?
+        .rows_affected;
+    let change = if updated > 0 {
+        GatewayChange::Updated
+    } else {
+        tx.query(INSERT_GATEWAY)
+            .bind(&gw.ext)
+            .bind(&gw.goip_id)
+            .bind(&gw.password)
+            .bind(gw.channel)
+            .bind(&gw.allow_regex)
+            .bind(now.unix())
+            .execute()
+            .await
+            .map_err(failed())?;
+        GatewayChange::Created
+    };
+    tx.commit().await.map_err(failed())?;
+    Ok(change)
+}
+
+/// False when the extension has no gateway.
+pub(crate) async fn remove(db: &Db, ext: &str) -> Result<bool, StoreError> {
+    let n = db
+        .query("DELETE FROM goippy_gateways WHERE ext = ?")
+        .bind(ext)
+        .execute()
+        .await
+        .map_err(StoreError::db("removing the gateway"))?
+        .rows_affected;
+    Ok(n > 0)
+}
+
+/// False when the extension has no gateway.
+pub(crate) async fn set_enabled(db: &Db, ext: &str, enabled: bool) -> Result<bool, StoreError> {
+    let n = db
+        .query("UPDATE goippy_gateways SET enabled = ? WHERE ext = ?")
+        .bind(enabled)
+        .bind(ext)
+        .execute()
+        .await
+        .map_err(StoreError::db("changing the gateway"))?
+        .rows_affected;
+    Ok(n > 0)
+}
+
+/// Every gateway, by extension.
+pub(crate) async fn list(db: &Db) -> Result<Vec<Gateway>, StoreError> {
+    let rows: Vec<GatewayRow> = db
+        .query(GATEWAY)
+        .then("ORDER BY g.ext")
+        .fetch_all()
+        .await
+        .map_err(StoreError::db("listing the gateways"))?;
+    Ok(rows.into_iter().map(Gateway::from).collect())
+}
+
+pub(crate) async fn find(db: &Db, key: GatewayKey<'_>) -> Result<Option<Gateway>, StoreError> {
+    let (query, value) = match key {
+        GatewayKey::Ext(v) => (db.query(GATEWAY).then("WHERE g.ext = ? LIMIT 1"), v),
+        GatewayKey::GoipId(v) => (db.query(GATEWAY).then("WHERE g.goip_id = ? LIMIT 1"), v),
+        GatewayKey::Msisdn(v) => (
+            db.query(GATEWAY)
+                .then("WHERE g.msisdn = ? ORDER BY g.enabled DESC, g.ext LIMIT 1"),
+            v,
+        ),
+    };
+    let row: Option<GatewayRow> = query
+        .bind(value)
+        .fetch_optional()
+        .await
+        .map_err(StoreError::db("looking up a gateway"))?;
+    Ok(row.map(Gateway::from))
+}
+
+// ----- the statements whose text differs between the dialects -------------
+//
+// Integers and the original's timestamps as in `store/reads.rs`.
+
+const INSERT_GATEWAY: Sql = Sql {
+    sqlite: "INSERT INTO goippy_gateways \
+             (ext, goip_id, goip_pass, channel, allow_regex, enabled, created_at) \
+             VALUES (?, ?, ?, ?, ?, 1, datetime(?, 'unixepoch'))",
+    mysql: "INSERT INTO goippy_gateways \
+            (ext, goip_id, goip_pass, channel, allow_regex, enabled, created_at) \
+            VALUES (?, ?, ?, ?, ?, 1, FROM_UNIXTIME(?))",
+};
+
+/// A gateway with when its channel was last seen, as [`GatewayRow`]; the
+/// WHERE or ORDER BY clause follows.
+const GATEWAY: Sql = Sql {
+    sqlite: "SELECT COALESCE(g.ext, '') AS ext, COALESCE(g.goip_id, '') AS goip_id, \
+             COALESCE(g.goip_pass, '') AS goip_pass, CAST(g.channel AS INTEGER) AS channel, \
+             g.msisdn AS msisdn, g.allow_regex AS allow_regex, \
+             CAST(COALESCE(g.enabled, 0) AS INTEGER) AS enabled, \
+             unixepoch(g.created_at) AS created_unix, unixepoch(s.updated_at) AS last_seen_unix \
+             FROM goippy_gateways g LEFT JOIN goippy_state s ON s.goip_id = g.goip_id ",
+    mysql: "SELECT COALESCE(g.ext, '') AS ext, COALESCE(g.goip_id, '') AS goip_id, \
+            COALESCE(g.goip_pass, '') AS goip_pass, CAST(g.channel AS SIGNED) AS channel, \
+            g.msisdn AS msisdn, g.allow_regex AS allow_regex, \
+            CAST(COALESCE(g.enabled, 0) AS SIGNED) AS enabled, \
+            CAST(UNIX_TIMESTAMP(g.created_at) AS SIGNED) AS created_unix, \
+            CAST(UNIX_TIMESTAMP(s.updated_at) AS SIGNED) AS last_seen_unix \
+            FROM goippy_gateways g LEFT JOIN goippy_state s ON s.goip_id = g.goip_id ",
+};

@@ -1,0 +1,246 @@
+//! What the store reads back: the inbox, the outbox, the log, calls and
+//! channel state. Reads go straight to the pool, not through the writer;
+//! [`super::Store`] bounds each by `DB_TIMEOUT`.
+//!
+//! Each SELECT aliases its columns to the names of a row type in
+//! `store/rows.rs` and converts the original's column types (TIMESTAMP,
+//! TINYINT(1); SQLite's free typing) into the integers and text both
+//! drivers decode alike: that conversion is all that differs per dialect.
+
+use super::SENDID_COUNTER;
+use super::db::{Db, Sql};
+use super::error::StoreError;
+use super::records::{CallEntry, CallFilter, ChannelState, InboxItem, LogId, OutboxItem};
+use super::rows::{CallRow, InboxRow, LogEntry, OutboxRow};
+use super::time::Timestamp;
+
+/// Inbox rows with an id above `after`, oldest first.
+pub(crate) async fn undelivered_inbox(
+    db: &Db,
+    after: i64,
+    limit: u32,
+) -> Result<Vec<InboxItem>, StoreError> {
+    let rows: Vec<InboxRow> = db
+        .query(INBOX)
+        .bind(after)
+        .bind(i64::from(limit))
+        .fetch_all()
+        .await
+        .map_err(StoreError::db("reading the inbox"))?;
+    Ok(rows.into_iter().map(InboxItem::from).collect())
+}
+
+/// Unfinished outbound jobs (`queued`, `sending`), oldest first.
+pub(crate) async fn pending_outbox(db: &Db) -> Result<Vec<OutboxItem>, StoreError> {
+    let rows: Vec<OutboxRow> = db
+        .query(OUTBOX)
+        .then(" WHERE dir = 'out' AND status IN ('queued', 'sending') ORDER BY id")
+        .fetch_all()
+        .await
+        .map_err(StoreError::db("reading the outbox"))?;
+    Ok(rows.into_iter().filter_map(OutboxRow::into_item).collect())
+}
+
+/// The `queued` jobs of one channel, oldest first.
+pub(crate) async fn queued_outbound(
+    db: &Db,
+    goip_id: &str,
+    limit: u32,
+) -> Result<Vec<OutboxItem>, StoreError> {
+    let rows: Vec<OutboxRow> = db
+        .query(OUTBOX)
+        .then(" WHERE dir = 'out' AND status = 'queued' AND goip_id = ? ORDER BY id LIMIT ?")
+        .bind(goip_id)
+        .bind(i64::from(limit))
+        .fetch_all()
+        .await
+        .map_err(StoreError::db("reading a channel's outbox"))?;
+    Ok(rows.into_iter().filter_map(OutboxRow::into_item).collect())
+}
+
+pub(crate) async fn outbound(db: &Db, id: LogId) -> Result<Option<OutboxItem>, StoreError> {
+    let row: Option<OutboxRow> = db
+        .query(OUTBOX)
+        .then(" WHERE id = ? AND dir = 'out'")
+        .bind(id.0)
+        .fetch_optional()
+        .await
+        .map_err(StoreError::db("reading an outbound message"))?;
+    Ok(row.and_then(OutboxRow::into_item))
+}
+
+/// Outbound SMS of a channel with this `sms_no`, sent since `since`, newest first.
+pub(crate) async fn outbound_by_sms_no(
+    db: &Db,
+    goip_id: &str,
+    sms_no: i64,
+    since: Timestamp,
+) -> Result<Vec<OutboxItem>, StoreError> {
+    let rows: Vec<OutboxRow> = db
+        .query(OUTBOX)
+        .then(
+            " WHERE dir = 'out' AND goip_id = ? AND sms_no = ? AND sent_unix >= ? \
+             ORDER BY sent_unix DESC, id DESC",
+        )
+        .bind(goip_id)
+        .bind(sms_no)
+        .bind(since.unix())
+        .fetch_all()
+        .await
+        .map_err(StoreError::db("matching a delivery report"))?;
+    Ok(rows.into_iter().filter_map(OutboxRow::into_item).collect())
+}
+
+/// The larger of the saved sendid counter and the largest recorded sendid.
+pub(crate) async fn sendid_floor(db: &Db) -> Result<i64, StoreError> {
+    let saved: Option<i64> = db
+        .query("SELECT value FROM goippy_counters WHERE name = ?")
+        .bind(SENDID_COUNTER)
+        .scalar_optional()
+        .await
+        .map_err(StoreError::db("reading the sendid floor"))?;
+    // USSD rows only: an SMS session's sendid is random (up to 31 bits) and
+    // must not become the floor of USSD ones.
+    let recorded: Option<i64> = db
+        .query(HIGHEST_USSD_SENDID)
+        .scalar_one()
+        .await
+        .map_err(StoreError::db("reading the sendid floor"))?;
+    Ok(saved.unwrap_or(0).max(recorded.unwrap_or(0)))
+}
+
+pub(crate) async fn log_entry(db: &Db, id: LogId) -> Result<Option<LogEntry>, StoreError> {
+    db.query(LOG_ENTRY)
+        .bind(id.0)
+        .fetch_optional()
+        .await
+        .map_err(StoreError::db("reading the log"))
+}
+
+/// The newest call events of a channel or extension, newest first.
+pub(crate) async fn recent_calls(
+    db: &Db,
+    filter: CallFilter<'_>,
+    limit: u32,
+) -> Result<Vec<CallEntry>, StoreError> {
+    let (query, value) = match filter {
+        CallFilter::GoipId(v) => (
+            db.query(CALLS)
+                .then("WHERE goip_id = ? ORDER BY id DESC LIMIT ?"),
+            v,
+        ),
+        CallFilter::Ext(v) => (
+            db.query(CALLS)
+                .then("WHERE ext = ? ORDER BY id DESC LIMIT ?"),
+            v,
+        ),
+    };
+    let rows: Vec<CallRow> = query
+        .bind(value)
+        .bind(i64::from(limit))
+        .fetch_all()
+        .await
+        .map_err(StoreError::db("reading the call log"))?;
+    Ok(rows.into_iter().map(CallEntry::from).collect())
+}
+
+pub(crate) async fn channel_state(
+    db: &Db,
+    goip_id: &str,
+) -> Result<Option<ChannelState>, StoreError> {
+    db.query(CHANNEL_STATE)
+        .bind(goip_id)
+        .fetch_optional()
+        .await
+        .map_err(StoreError::db("reading the channel state"))
+}
+
+// ----- the statements whose text differs between the dialects -------------
+//
+// An integer column of whatever declared type (the original's TINYINT(1)
+// and INT, SQLite's free typing) is read as the 64-bit integer both drivers
+// decode alike: `CAST(… AS INTEGER)` / `CAST(… AS SIGNED)`. A timestamp
+// column of the original (SQLite TEXT, MySQL TIMESTAMP) is read as Unix
+// seconds: `unixepoch(…)` / `UNIX_TIMESTAMP(…)` (see `store/time.rs`).
+
+/// Inbox rows, as [`InboxRow`]: a delivery report with the outbound SMS it
+/// is about.
+const INBOX: Sql = Sql {
+    sqlite: "SELECT l.id AS id, COALESCE(l.kind, 'sms') AS kind, COALESCE(l.goip_id, '') AS goip_id, \
+             l.ext AS ext, l.xmpp_jid AS xmpp_jid, l.msisdn AS peer, COALESCE(l.body, '') AS body, \
+             l.recvid AS recvid, unixepoch(l.created_at) AS created_unix, l.sms_no AS sms_no, \
+             l.dlr_state AS dlr_state, o.id AS out_id, o.xmpp_jid AS out_xmpp_from, \
+             o.xmpp_id AS out_xmpp_id, o.msisdn AS out_destination, \
+             CAST(o.receipt_req AS INTEGER) AS out_receipt_req, o.xmpp_to AS out_xmpp_to, \
+             l.notice AS notice, l.xmpp_id AS xmpp_id, l.error_code AS error_code, l.ref_id AS ref_id \
+             FROM goippy_log l LEFT JOIN goippy_log o ON o.id = l.ref_id AND o.dir = 'out' \
+             WHERE l.status = 'inbox' AND l.dir = 'in' AND l.id > ? ORDER BY l.id LIMIT ?",
+    mysql: "SELECT l.id AS id, COALESCE(l.kind, 'sms') AS kind, COALESCE(l.goip_id, '') AS goip_id, \
+            l.ext AS ext, l.xmpp_jid AS xmpp_jid, l.msisdn AS peer, COALESCE(l.body, '') AS body, \
+            l.recvid AS recvid, CAST(UNIX_TIMESTAMP(l.created_at) AS SIGNED) AS created_unix, \
+            l.sms_no AS sms_no, l.dlr_state AS dlr_state, o.id AS out_id, \
+            o.xmpp_jid AS out_xmpp_from, o.xmpp_id AS out_xmpp_id, o.msisdn AS out_destination, \
+            CAST(o.receipt_req AS SIGNED) AS out_receipt_req, o.xmpp_to AS out_xmpp_to, \
+            l.notice AS notice, l.xmpp_id AS xmpp_id, l.error_code AS error_code, l.ref_id AS ref_id \
+            FROM goippy_log l LEFT JOIN goippy_log o ON o.id = l.ref_id AND o.dir = 'out' \
+            WHERE l.status = 'inbox' AND l.dir = 'in' AND l.id > ? ORDER BY l.id LIMIT ?",
+};
+
+/// Outbound jobs, as [`OutboxRow`]; the WHERE clause follows.
+const OUTBOX: Sql = Sql {
+    sqlite: "SELECT id, COALESCE(ext, '') AS ext, COALESCE(goip_id, '') AS goip_id, \
+             COALESCE(xmpp_jid, '') AS xmpp_from, xmpp_id, COALESCE(msisdn, '') AS destination, \
+             COALESCE(body, '') AS body, COALESCE(kind, 'sms') AS kind, \
+             COALESCE(status, '') AS status, sendid, telid, sms_no, detail, dlr_state, \
+             unixepoch(created_at) AS created_unix, sent_unix, \
+             CAST(receipt_req AS INTEGER) AS receipt_req, xmpp_to \
+             FROM goippy_log",
+    mysql: "SELECT id, COALESCE(ext, '') AS ext, COALESCE(goip_id, '') AS goip_id, \
+            COALESCE(xmpp_jid, '') AS xmpp_from, xmpp_id, COALESCE(msisdn, '') AS destination, \
+            COALESCE(body, '') AS body, COALESCE(kind, 'sms') AS kind, \
+            COALESCE(status, '') AS status, sendid, telid, sms_no, detail, dlr_state, \
+            CAST(UNIX_TIMESTAMP(created_at) AS SIGNED) AS created_unix, sent_unix, \
+            CAST(receipt_req AS SIGNED) AS receipt_req, xmpp_to \
+            FROM goippy_log",
+};
+
+const HIGHEST_USSD_SENDID: Sql = Sql {
+    sqlite: "SELECT CAST(MAX(sendid) AS INTEGER) \
+             FROM goippy_log WHERE dir = 'out' AND kind = 'ussd' AND sendid IS NOT NULL",
+    mysql: "SELECT CAST(MAX(sendid) AS SIGNED) \
+            FROM goippy_log WHERE dir = 'out' AND kind = 'ussd' AND sendid IS NOT NULL",
+};
+
+const LOG_ENTRY: Sql = Sql {
+    sqlite: "SELECT id, dir, kind, status, goip_id, ext, msisdn, xmpp_jid, xmpp_id, body, \
+             recvid, sendid, telid, sms_no, ref_id, error_code, detail, dlr_state, \
+             unixepoch(created_at) AS created_unix, sent_unix, updated_unix \
+             FROM goippy_log WHERE id = ?",
+    mysql: "SELECT id, dir, kind, status, goip_id, ext, msisdn, xmpp_jid, xmpp_id, body, \
+            recvid, sendid, telid, sms_no, ref_id, error_code, detail, dlr_state, \
+            CAST(UNIX_TIMESTAMP(created_at) AS SIGNED) AS created_unix, sent_unix, updated_unix \
+            FROM goippy_log WHERE id = ?",
+};
+
+/// Call events, as [`CallRow`]; the WHERE clause follows.
+const CALLS: Sql = Sql {
+    sqlite: "SELECT id, CAST(ts AS INTEGER) AS ts, goip_id, ext, event, \
+             CAST(direction AS INTEGER) AS direction, remote_num, cause, \
+             CAST(duration AS INTEGER) AS duration, msisdn FROM goippy_calls ",
+    mysql: "SELECT id, CAST(ts AS SIGNED) AS ts, goip_id, ext, event, \
+            CAST(direction AS SIGNED) AS direction, remote_num, cause, \
+            CAST(duration AS SIGNED) AS duration, msisdn FROM goippy_calls ",
+};
+
+const CHANNEL_STATE: Sql = Sql {
+    sqlite: "SELECT goip_id, ext, msisdn, CAST(gsm_signal AS INTEGER) AS gsm_signal, gsm_status, \
+             voip_status, voip_state, CAST(remain_time AS INTEGER) AS remain_time, provider, \
+             CAST(disable_status AS INTEGER) AS disable_status, imei, imsi, iccid, cell_info, \
+             sms_login, source_addr, unixepoch(updated_at) AS updated_unix \
+             FROM goippy_state WHERE goip_id = ?",
+    mysql: "SELECT goip_id, ext, msisdn, CAST(gsm_signal AS SIGNED) AS gsm_signal, gsm_status, \
+            voip_status, voip_state, CAST(remain_time AS SIGNED) AS remain_time, provider, \
+            CAST(disable_status AS SIGNED) AS disable_status, imei, imsi, iccid, cell_info, \
+            sms_login, source_addr, CAST(UNIX_TIMESTAMP(updated_at) AS SIGNED) AS updated_unix \
+            FROM goippy_state WHERE goip_id = ?",
+};

@@ -1,0 +1,304 @@
+//! What a GoIP reported, stored once: messages, delivery reports, USSD and
+//! call events, each recognised when it is a retransmission.
+//!
+//! A GoIP resends what it was not acked for (and goippy may have restarted
+//! in between), so every received item carries a dedup key — (channel, tag,
+//! recvid, hash of what it says) — in `goippy_dedup`, committed in the same
+//! transaction as the item. The rule is the engine's (`engine/dedup.rs`):
+//! the same key stored less than the dedup window before this copy arrived
+//! makes it a copy. Two more rules match an item to an earlier row: a
+//! delivery report to the outbound SMS it is about, and a call's EXPIRY to
+//! the call that just ended.
+
+use std::time::Duration;
+
+use super::DELIVERY_REPORT_WINDOW;
+use super::apply::insert_notice;
+use super::db::{Sql, Tx};
+use super::records::{CallEvent, CallRecord, InboundRecord, LogId, NoticeRecord, STATUS_INBOX};
+use super::time::Timestamp;
+use super::writer::{Outcome, body_hash};
+
+/// How far back an EXPIRY looks for the call it ends.
+const CALL_LOOKBACK: Duration = Duration::from_secs(2 * 3600);
+
+/// Something received: a new `goippy_log` inbox row, or the id of the
+/// first copy. A delivery report also records its state on the outbound
+/// row it is about: `outbound` when the caller already matched it (the
+/// engine, from memory, also while that row's `sent` state is still on its
+/// way), otherwise the newest outbound SMS of the channel with its
+/// `sms_no` sent within [`DELIVERY_REPORT_WINDOW`].
+pub(super) async fn inbound(
+    tx: &mut Tx<'_>,
+    record: &InboundRecord,
+    body_hash: i64,
+    outbound: Option<LogId>,
+    now: Timestamp,
+    dedup_window: Duration,
+) -> Result<Outcome, sqlx::Error> {
+    let key = DedupKey {
+        goip_id: &record.goip_id,
+        tag: record.kind.tag(),
+        recvid: record.recvid,
+        body_hash,
+    };
+    if let Some(id) = earlier_copy(tx, &key, record.at.minus(dedup_window)).await? {
+        return Ok(Outcome::Stored { id, new: false });
+    }
+    let columns = record.kind.columns();
+    let mut xmpp_jid = record.xmpp_jid.clone();
+    let mut peer = columns.peer.map(str::to_string);
+    let mut ref_id = None;
+    if let (Some(sms_no), Some(state)) = (columns.sms_no, columns.dlr_state) {
+        let known = match outbound {
+            Some(out) => {
+                tx.query("SELECT id, xmpp_jid, msisdn FROM goippy_log WHERE id = ? AND dir = 'out'")
+                    .bind(out.0)
+                    .fetch_optional::<ReportedSms>()
+                    .await?
+            }
+            None => None,
+        };
+        let matched = match known {
+            Some(row) => Some(row),
+            None => {
+                tx.query(
+                    "SELECT id, xmpp_jid, msisdn FROM goippy_log WHERE dir = 'out' AND goip_id = ? \
+                     AND sms_no = ? AND sent_unix >= ? ORDER BY sent_unix DESC, id DESC LIMIT 1",
+                )
+                .bind(&record.goip_id)
+                .bind(sms_no)
+                .bind(record.at.minus(DELIVERY_REPORT_WINDOW).unix())
+                .fetch_optional::<ReportedSms>()
+                .await?
+            }
+        };
+        if let Some((out_id, out_jid, out_dest)) = matched {
+            tx.query(
+                "UPDATE goippy_log SET dlr_state = ?, dlr_unix = ?, updated_unix = ? WHERE id = ?",
+            )
+            .bind(state)
+            .bind(record.at.unix())
+            .bind(now.unix())
+            .bind(out_id)
+            .execute()
+            .await?;
+            ref_id = Some(out_id);
+            xmpp_jid = xmpp_jid.or(out_jid);
+            peer = peer.or(out_dest);
+        }
+    }
+    let id = tx
+        .query(INSERT_INBOUND)
+        .bind(peer)
+        .bind(columns.channel_number)
+        .bind(&record.goip_id)
+        .bind(xmpp_jid)
+        .bind(columns.body)
+        .bind(STATUS_INBOX)
+        .bind(record.at.unix())
+        .bind(record.kind.log_kind().as_str())
+        .bind(&record.goip_id)
+        .bind(&record.goip_id)
+        .bind(record.recvid)
+        .bind(columns.sms_no)
+        .bind(ref_id)
+        .bind(columns.dlr_state)
+        .bind(now.unix())
+        .execute()
+        .await?
+        .inserted_id;
+    insert_key(tx, &key, id, now).await?;
+    Ok(Outcome::Stored { id, new: true })
+}
+
+/// The outbound SMS a delivery report is about: its id, who sent it, and
+/// where to.
+type ReportedSms = (i64, Option<String>, Option<String>);
+
+/// A call event: a new `goippy_calls` row (an EXPIRY instead gives the call
+/// that just ended its duration), or the id of the first copy.
+///
+/// A retransmission (the GoIP did not get the ack in time, or goippy
+/// restarted) is recognised as an SMS is, and neither logged nor told
+/// again; an event without a recvid has no key and is logged. The notice is
+/// committed with the event, so that an event stored is an event told: its
+/// resends are all duplicates.
+pub(super) async fn call(
+    tx: &mut Tx<'_>,
+    c: &CallRecord,
+    notice: Option<&NoticeRecord>,
+    now: Timestamp,
+    dedup_window: Duration,
+) -> Result<Outcome, sqlx::Error> {
+    let key = c.recvid.map(|recvid| DedupKey {
+        goip_id: &c.goip_id,
+        tag: c.event.name(),
+        recvid,
+        body_hash: body_hash(&c.event.dedup_text()),
+    });
+    if let Some(key) = &key
+        && let Some(id) = earlier_copy(tx, key, c.at.minus(dedup_window)).await?
+    {
+        return Ok(Outcome::Stored { id, new: false });
+    }
+    let mut id = None;
+    if let CallEvent::Expiry { seconds } = c.event {
+        // The newest row of the call that just ended.
+        let call: Option<i64> = tx
+            .query(
+                "SELECT id FROM goippy_calls WHERE goip_id = ? \
+                 AND event IN ('RECORD', 'HANGUP') AND duration IS NULL AND ts >= ? \
+                 ORDER BY id DESC LIMIT 1",
+            )
+            .bind(&c.goip_id)
+            .bind(c.at.minus(CALL_LOOKBACK).unix())
+            .scalar_optional()
+            .await?;
+        if let Some(call) = call {
+            tx.query("UPDATE goippy_calls SET duration = ? WHERE id = ?")
+                .bind(seconds)
+                .bind(call)
+                .execute()
+                .await?;
+            id = Some(call);
+        }
+    }
+    let id = match id {
+        Some(id) => id,
+        None => insert_call(tx, c).await?,
+    };
+    if let Some(key) = &key {
+        // log_id names the goippy_calls row here (no foreign key: the tag
+        // says which table it is).
+        insert_key(tx, key, id, now).await?;
+    }
+    if let Some(notice) = notice {
+        insert_notice(tx, notice, now).await?;
+    }
+    Ok(Outcome::Stored { id, new: true })
+}
+
+/// A `goippy_dedup` key: (channel, tag, recvid, hash of what it says).
+struct DedupKey<'a> {
+    goip_id: &'a str,
+    tag: &'a str,
+    recvid: i64,
+    body_hash: i64,
+}
+
+/// The row of an earlier copy of this item, if this one is a
+/// retransmission of it — by the engine's rule (`engine/dedup.rs`): the
+/// same key stored less than the dedup window before this copy arrived
+/// (`since` = its arrival minus the window). A key stored earlier than
+/// that belongs to another message that reused the recvid (a GoIP without
+/// NTP, after a reboot): it is deleted here, so that this message's own key
+/// can take its place under the unique index.
+async fn earlier_copy(
+    tx: &mut Tx<'_>,
+    key: &DedupKey<'_>,
+    since: Timestamp,
+) -> Result<Option<i64>, sqlx::Error> {
+    tx.query(
+        "DELETE FROM goippy_dedup \
+         WHERE goip_id = ? AND tag = ? AND recvid = ? AND body_hash = ? AND created_unix <= ?",
+    )
+    .bind(key.goip_id)
+    .bind(key.tag)
+    .bind(key.recvid)
+    .bind(key.body_hash)
+    .bind(since.unix())
+    .execute()
+    .await?;
+    tx.query(
+        "SELECT log_id FROM goippy_dedup \
+         WHERE goip_id = ? AND tag = ? AND recvid = ? AND body_hash = ?",
+    )
+    .bind(key.goip_id)
+    .bind(key.tag)
+    .bind(key.recvid)
+    .bind(key.body_hash)
+    .scalar_optional()
+    .await
+}
+
+/// Stores the dedup key of the row `id` just written.
+async fn insert_key(
+    tx: &mut Tx<'_>,
+    key: &DedupKey<'_>,
+    id: i64,
+    now: Timestamp,
+) -> Result<(), sqlx::Error> {
+    tx.query(
+        "INSERT INTO goippy_dedup (goip_id, tag, recvid, body_hash, log_id, created_unix) \
+         VALUES (?, ?, ?, ?, ?, ?)",
+    )
+    .bind(key.goip_id)
+    .bind(key.tag)
+    .bind(key.recvid)
+    .bind(key.body_hash)
+    .bind(id)
+    .bind(now.unix())
+    .execute()
+    .await?;
+    Ok(())
+}
+
+/// Adds a call event's row to `goippy_calls`; returns its id.
+async fn insert_call(tx: &mut Tx<'_>, c: &CallRecord) -> Result<i64, sqlx::Error> {
+    let (direction, remote, cause, duration) = match &c.event {
+        CallEvent::Record { direction, remote } => {
+            (direction.map(|d| d.code()), Some(remote), None, None)
+        }
+        CallEvent::Hangup { remote, cause } => (None, Some(remote), Some(cause), None),
+        CallEvent::Expiry { seconds } => (None, None, None, Some(*seconds)),
+    };
+    Ok(tx
+        .query(INSERT_CALL)
+        .bind(c.at.unix())
+        .bind(&c.goip_id)
+        .bind(&c.goip_id)
+        .bind(direction)
+        .bind(remote)
+        .bind(cause)
+        .bind(duration)
+        .bind(&c.goip_id)
+        .bind(&c.raw)
+        .bind(c.event.name())
+        .bind(c.recvid)
+        .bind(c.at.unix())
+        .execute()
+        .await?
+        .inserted_id)
+}
+
+// ----- the statements whose text differs between the dialects -------------
+
+/// USSD rows carry the channel's own number as `msisdn` (as in the
+/// original): the second `?` says whether to look it up.
+const INSERT_INBOUND: Sql = Sql {
+    sqlite: "INSERT INTO goippy_log (dir, msisdn, xmpp_jid, body, status, created_at, kind, goip_id, \
+             ext, recvid, sms_no, ref_id, dlr_state, updated_unix) \
+             VALUES ('in', COALESCE(?, CASE WHEN ? THEN \
+             (SELECT msisdn FROM goippy_gateways WHERE goip_id = ?) END), ?, ?, ?, \
+             datetime(?, 'unixepoch'), ?, ?, (SELECT ext FROM goippy_gateways WHERE goip_id = ?), \
+             ?, ?, ?, ?, ?)",
+    mysql: "INSERT INTO goippy_log (dir, msisdn, xmpp_jid, body, status, created_at, kind, goip_id, \
+            ext, recvid, sms_no, ref_id, dlr_state, updated_unix) \
+            VALUES ('in', COALESCE(?, CASE WHEN ? THEN \
+            (SELECT msisdn FROM goippy_gateways WHERE goip_id = ?) END), ?, ?, ?, \
+            FROM_UNIXTIME(?), ?, ?, (SELECT ext FROM goippy_gateways WHERE goip_id = ?), \
+            ?, ?, ?, ?, ?)",
+};
+
+const INSERT_CALL: Sql = Sql {
+    sqlite: "INSERT INTO goippy_calls (ts, goip_id, ext, direction, remote_num, cause, duration, \
+             msisdn, raw, event, recvid, created_at) \
+             VALUES (?, ?, (SELECT ext FROM goippy_gateways WHERE goip_id = ?), ?, ?, ?, ?, \
+             (SELECT msisdn FROM goippy_gateways WHERE goip_id = ?), ?, ?, ?, \
+             datetime(?, 'unixepoch'))",
+    mysql: "INSERT INTO goippy_calls (ts, goip_id, ext, direction, remote_num, cause, duration, \
+            msisdn, raw, event, recvid, created_at) \
+            VALUES (?, ?, (SELECT ext FROM goippy_gateways WHERE goip_id = ?), ?, ?, ?, ?, \
+            (SELECT msisdn FROM goippy_gateways WHERE goip_id = ?), ?, ?, ?, FROM_UNIXTIME(?))",
+};

@@ -1,0 +1,175 @@
+//! Stopping with a deadline: once the shutdown names the give-up instant,
+//! the writer stops waiting for the database there. With a spool, what is
+//! not committed is spooled for the next start; without one (the admin
+//! commands, some tests) a batch still not committed is abandoned — unless
+//! its marker shows that it committed after all — and when the database
+//! does not even answer that, every later batch is abandoned untried, so
+//! the rest of the shutdown is not held up either.
+
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+use super::super::error::StoreError;
+use super::handle::lock;
+use super::op::{KINDS, Kind};
+use super::unsaved::UnflushedWrites;
+use super::{Database, Writer};
+
+/// How long a batch that starts after the give-up instant may take (when
+/// nothing was abandoned yet, the database may well be fine: the shutdown
+/// was slow for another reason).
+const LAST_TRY: Duration = Duration::from_millis(500);
+
+/// How much longer an attempt cut off at the give-up instant may run: one
+/// in its COMMIT then reports what it did itself.
+const CUT_OFF_GRACE: Duration = Duration::from_millis(100);
+
+/// How long the look at a batch's marker may take once the give-up instant
+/// has passed (without a spool). With [`CUT_OFF_GRACE`] it stays well
+/// inside the time the shutdown leaves the store after that instant.
+const MARKER_CHECK: Duration = Duration::from_millis(200);
+
+impl<D: Database> Writer<D> {
+    /// When the attempt in flight is cut off because the shutdown's
+    /// give-up instant has come.
+    pub(super) fn cut_off_at(&self) -> Option<Instant> {
+        let (_, started) = self.attempt.as_ref()?;
+        let at = self.shared.give_up()?;
+        Some(if *started < at {
+            at + CUT_OFF_GRACE
+        } else {
+            *started + LAST_TRY
+        })
+    }
+
+    /// The attempt in flight ran into the give-up instant.
+    pub(super) async fn cut_off(&mut self) {
+        self.attempt = None;
+        if let Some(batch) = self.batches.front_mut() {
+            batch.maybe_committed = true;
+        }
+        self.settle_at_give_up().await;
+    }
+
+    /// Stopping, past the give-up instant, with no attempt in flight: what
+    /// is not committed goes to the spool; without a spool the oldest batch
+    /// is looked up by its marker (it may have committed) and otherwise
+    /// abandoned.
+    pub(super) async fn settle_at_give_up(&mut self) {
+        if self.spool.is_some() {
+            // The keepalive states waiting go along, so that nothing is
+            // left unsaved (the next keepalive would repeat them anyway).
+            if !lock(&self.shared.states).is_empty() {
+                self.form_batch(Vec::new(), true);
+            }
+            for index in 0..self.batches.len() {
+                if self.batches[index].spooled.is_none() {
+                    self.keep(index).await;
+                }
+            }
+            // What only the database could answer gets no answer now.
+            for batch in &mut self.batches {
+                for reply in batch.replies.iter_mut().filter_map(Option::take) {
+                    let _ = reply.send(Err(StoreError::Abandoned));
+                }
+            }
+            return;
+        }
+        let Some(batch) = self.batches.front() else {
+            // Nothing formed; writes still queued make batches as they come.
+            if !self.intake_closed {
+                let jobs = self.queued(Vec::new());
+                if !jobs.is_empty() {
+                    self.form_batch(jobs, true);
+                    if self.shared.giving_up.load(Ordering::Acquire) {
+                        self.abandon_oldest(true);
+                    } else {
+                        self.start_last_try().await;
+                    }
+                }
+            }
+            return;
+        };
+        if self.shared.giving_up.load(Ordering::Acquire) {
+            self.abandon_oldest(true);
+            return;
+        }
+        if !batch.maybe_committed {
+            // Never tried, or known not committed: one last short try (if
+            // it is cut off too, its marker decides).
+            self.start_last_try().await;
+            return;
+        }
+        let batch_id = batch.batch_id;
+        let writes = batch.ops.as_ref().map_or(0, |o| o.len());
+        match tokio::time::timeout(MARKER_CHECK, self.database.batch_outcomes(batch_id)).await {
+            Ok(Ok(Some(outcomes))) if outcomes.len() == writes => {
+                tracing::info!(
+                    batch = batch_id,
+                    writes,
+                    "stopping: a batch whose commit was not confirmed by the shutdown deadline \
+                     had been saved"
+                );
+                let ops = batch.ops.clone().unwrap_or_default();
+                self.committed(&ops, outcomes).await;
+            }
+            Ok(Ok(_)) => self.abandon_oldest(false),
+            Ok(Err(_)) | Err(_) => self.abandon_oldest(true),
+        }
+    }
+
+    /// Past the give-up instant: one attempt of [`LAST_TRY`] at the oldest
+    /// batch (the database may be fine; the shutdown was slow for another
+    /// reason).
+    pub(super) async fn start_last_try(&mut self) {
+        // Started after the give-up instant, `cut_off_at` gives it LAST_TRY;
+        // a batch that may have committed is looked up by its marker first.
+        self.start_attempt().await;
+    }
+
+    /// Gives the oldest batch up at the shutdown deadline: its callers get
+    /// [`StoreError::Abandoned`]. When `unreachable` (the database did not
+    /// answer), every later batch is given up untried too, so the rest of
+    /// the shutdown is not held up; when it answers, later batches still
+    /// get their [`LAST_TRY`] (the store's close deadline bounds them all).
+    pub(super) fn abandon_oldest(&mut self, unreachable: bool) {
+        let Some(batch) = self.batches.pop_front() else {
+            return;
+        };
+        let first = unreachable && !self.shared.giving_up.swap(true, Ordering::AcqRel);
+        let mut given_up = [0; KINDS];
+        for (kind, reply) in batch.kinds.iter().zip(batch.replies) {
+            self.shared.pending.sub(*kind);
+            if *kind != Kind::Barrier {
+                self.shared.abandoned.add(*kind);
+                given_up[*kind as usize] += 1;
+            }
+            if let Some(reply) = reply {
+                let _ = reply.send(Err(StoreError::Abandoned));
+            }
+        }
+        if let Some(ops) = &batch.ops {
+            for op in ops.iter() {
+                self.shared.unmark(op);
+            }
+        }
+        let given_up = UnflushedWrites::from_kinds(given_up);
+        if first {
+            tracing::warn!(
+                failures = self.failures,
+                "stopping: the database has not taken queued writes by the shutdown deadline; \
+                 giving them up ({given_up})"
+            );
+        } else if !unreachable {
+            tracing::warn!(
+                failures = self.failures,
+                "stopping: a batch was not committed by the shutdown deadline; giving it up \
+                 ({given_up}); the database answers, so later writes are still tried"
+            );
+        } else if given_up.total() > 0 {
+            tracing::debug!("stopping: giving up {given_up}");
+        }
+    }
+}
