@@ -106,7 +106,7 @@ fn build(root: &Path) -> Result<Binaries> {
     }
 }
 
-/// `cargo build --release -p goippy-core --bins` in the root workspace
+/// `cargo build --release -p goippy-core -p goip-sim --bins` in the root workspace
 /// (progress on stderr); the directory cargo put `goippy` and `goip-sim`
 /// in, for [`BIN_DIR_VAR`]. For runs that measure or stress the daemon
 /// (the benchmark), where a debug build would say nothing.
@@ -117,7 +117,8 @@ pub fn build_release() -> Result<PathBuf> {
         .arg("--release")
         .arg("--manifest-path")
         .arg(repo_root().join("Cargo.toml"))
-        .args(["-p", "goippy-core", "--bins", "--message-format=json"])
+        .args(["-p", "goippy-core", "-p", "goip-sim", "--bins"])
+        .arg("--message-format=json")
         .stdin(Stdio::null())
         .stderr(Stdio::inherit())
         .output()
