@@ -63,7 +63,7 @@ pub struct BenchWorld {
     pub backend: Backend,
     pub ledger: Ledger,
     window: usize,
-    _dir: tempfile::TempDir,
+    dir: tempfile::TempDir,
 }
 
 /// The user of index `i` (0-based): extension 2001, 2002, …
@@ -227,7 +227,7 @@ impl BenchWorld {
             backend,
             ledger,
             window,
-            _dir: dir,
+            dir,
         })
     }
 
@@ -336,6 +336,13 @@ impl BenchWorld {
             && let Err(e) = block_in_place(|| self.goippy.stop())
         {
             problems.push(e.to_string());
+        }
+        if std::env::var_os("PROSODY_TEST_KEEP").is_some() {
+            self.dir.disable_cleanup(true);
+            eprintln!(
+                "bench: goippy's files (goippy.conf, goippy.log, the database) kept in {}",
+                self.dir.path().display()
+            );
         }
         if problems.is_empty() {
             Ok(())
