@@ -60,7 +60,7 @@ pub const KEEPALIVE_INTERVAL: Duration = Duration::from_secs(30);
 /// What to run.
 #[derive(Debug, Clone)]
 pub struct Options {
-    /// The full measurement, or a smoke pass of a few seconds.
+    /// The full measurement, or a smoke pass of about 20 s.
     pub full: bool,
     pub backends: Vec<Backend>,
     /// Scenario kinds to run (`inbound`, `outbound`, `keepalives`,
@@ -85,8 +85,8 @@ impl Options {
             }
         } else {
             Size {
-                users: 8,
-                keepalive_channels: 20,
+                users: 4,
+                keepalive_channels: 4,
             }
         }
     }
@@ -193,19 +193,19 @@ impl Options {
                     },
                 ),
                 scenario(
-                    "keepalives 20 ch / 1 s",
+                    "keepalives 4 ch / 1 s",
                     Load::Keepalives {
                         interval: Duration::from_secs(1),
                         duration: Duration::from_secs(2),
                     },
                 ),
                 scenario(
-                    "mixed: 20 in / 4 ch + 8 out / 4 ch + keepalives",
+                    "mixed: 20 in / 2 ch + 8 out / 2 ch + keepalives",
                     Load::Mixed {
                         inbound: 20,
-                        in_channels: 4,
+                        in_channels: 2,
                         outbound: 8,
-                        out_channels: 4,
+                        out_channels: 2,
                         interval: Duration::from_secs(1),
                     },
                 ),
