@@ -6,7 +6,7 @@
 --
 --   outbound  a stanza to +N@example.org (also 00N@…, and any other +…
 --             localpart, which goippy then explains is no number) from a
---             local session is cloned, re-addressed to +N@sms.example.org
+--             local session is copied, re-addressed to +N@sms.example.org
 --             and re-posted; the original is consumed before mod_blocklist
 --             (100), mod_mam (0) and mod_message (-1) could treat +N as a
 --             (missing) local user. Outgoing archiving and carbons already
@@ -23,7 +23,7 @@
 --             finds its receipts and errors — and anything else (an SMS
 --             arriving) from the canonical alias +N@example.org. The
 --             <addressed/> element is removed from every stanza delivered.
---   bounces   errors Prosody itself sends back for the re-posted clone
+--   bounces   errors Prosody itself sends back for the re-posted copy
 --             (goippy not connected) go through a wrapper around the
 --             sender's session that rewrites their `from` the same way.
 --   remote    senders on other servers get service-unavailable: goippy
@@ -35,20 +35,34 @@
 -- Every decision about addresses is made by the native library
 -- (sms_alias_native, Rust, the rules goippy itself uses); this file only
 -- wires those answers into Prosody's events. See README.md next to it.
+--
+-- Cost: every stanza to a user of the host (and to a number) passes both
+-- hooks, so the common case — a stanza between users, from no number and to
+-- none — is turned away in a few byte comparisons, before any call into the
+-- native library (see `may_be_alias` and `may_be_goippy`), and the number
+-- cases do only what they must.
 
 local st = require "util.stanza";
 local jid_bare = require "util.jid".bare;
 local jid_host = require "util.jid".host;
 local lfs = require "lfs";
 
+local byte, find, sub = string.byte, string.find, string.sub;
+
 local NATIVE_NAME = "sms_alias_native";
 local NATIVE_FILE = NATIVE_NAME .. ".so";
 local NATIVE_ENTRY = "luaopen_" .. NATIVE_NAME;
 local NATIVE_LUA_VERSION = "5.4";
 
--- Above mod_blocklist (100) and mod_mam (0) on message/*, presence/*, iq/*.
+-- Both hooks sit on all six routing events (message, presence and iq, to
+-- bare and full JIDs) of this host: an alias is addressed like a user, so
+-- no narrower event catches it, and nothing from goippy reaches a user
+-- without passing one of them.
+-- Above mod_blocklist (100), mod_mam (0) and mod_message (-1): the stanza
+-- to a number is consumed before they could treat +N as a local user.
 local OUTBOUND_PRIORITY = 500;
--- Above everything, outbound included: nothing may see the component JID.
+-- Above everything, outbound included: nothing may see the component JID
+-- or the <addressed/> mark.
 local INBOUND_PRIORITY = 1000;
 
 local component = module:get_option_string("sms_alias_component", "sms." .. module.host);
@@ -152,12 +166,85 @@ if type(ADDRESSED) ~= "table" or type(ADDRESSED.ns) ~= "string" then
 	error(("mod_sms_alias: %s at %s is older than this module (it lacks the <addressed/> mark); "
 		.. "install both from the same mod_sms_alias rock and restart Prosody"):format(NATIVE_FILE, native_where), 0);
 end
+if type(native.alias_node_first_bytes) ~= "string" then
+	error(("mod_sms_alias: %s at %s is older than this module (it lacks alias_node_first_bytes); "
+		.. "install both from the same mod_sms_alias rock and restart Prosody"):format(NATIVE_FILE, native_where), 0);
+end
+
+-- The common case costs a few byte comparisons; these two tests decide it.
+-- Each answers true for everything the native library could act on (and
+-- sometimes more: then the library decides, as it always did).
+
+-- The bytes an alias's localpart can start with, as the native library
+-- states them ("+0": +N, any other +…, 00N, national 0N). The first byte of
+-- a JID with a localpart is the localpart's first byte, and a JID without
+-- one is no alias: a stanza to any other first byte is no stanza to a
+-- number.
+local ALIAS_FIRST_BYTE = {};
+for i = 1, #native.alias_node_first_bytes do
+	ALIAS_FIRST_BYTE[byte(native.alias_node_first_bytes, i)] = true;
+end
+
+local function may_be_alias(to)
+	return type(to) == "string" and ALIAS_FIRST_BYTE[byte(to, 1)] == true;
+end
+
+-- Whether `from` can be goippy: its host (after the first `@` before the
+-- first `/`, up to that `/`; both util.jid and the native library split
+-- this way) is as long as the component domain, as the native library
+-- compares it (case-insensitively, settings normalised) or as this file
+-- does (the option as written). A stanza from a user of this host never
+-- gets further (unless the component's domain is as long as this host's,
+-- which costs only the native library's answer, as before).
+local COMPONENT_LENGTH = { [#rules.component] = true, [#component] = true };
+
+local function may_be_goippy(from)
+	if type(from) ~= "string" then
+		return false;
+	end
+	local slash = find(from, "/", 1, true);
+	local at = find(from, "@", 1, true);
+	local host_start = (at and (not slash or at < slash)) and at + 1 or 1;
+	local host_end = slash and slash - 1 or #from;
+	return COMPONENT_LENGTH[host_end - host_start + 1] == true;
+end
+
+local MARK_NAME, MARK_NS, MARK_ATTR = ADDRESSED.name, ADDRESSED.ns, ADDRESSED.attr;
+
+-- The first <addressed/> child, as stanza:get_child(MARK_NAME, MARK_NS)
+-- finds it, without a method call or an iterator: every stanza is searched.
+local function find_mark(stanza)
+	local tags = stanza.tags;
+	for i = 1, #tags do
+		local tag = tags[i];
+		if tag.name == MARK_NAME and tag.attr.xmlns == MARK_NS then
+			return tag;
+		end
+	end
+end
 
 local function strip_marks(stanza)
-	if stanza:get_child(ADDRESSED.name, ADDRESSED.ns) then
-		stanza:remove_children(ADDRESSED.name, ADDRESSED.ns);
+	if find_mark(stanza) then
+		stanza:remove_children(MARK_NAME, MARK_NS);
 		return true;
 	end
+end
+
+-- The mark for the bare JID a user wrote to (one rewrite_to accepted, so
+-- its host is this host in some letter case). util.stanza's constructor
+-- checks every name and value it is given, with several pattern scans per
+-- string (about 2 µs for the mark). The constant parts and this host pass
+-- those checks here, once, at load; a JID of digits after `+` or `0` on
+-- this host then passes them too, and its mark is built as the constructor
+-- would build it. Any other JID goes through the constructor and its checks.
+local stanza_mt = getmetatable(st.stanza(MARK_NAME, { xmlns = MARK_NS, [MARK_ATTR] = module.host }));
+
+local function new_mark(bare_written)
+	if bare_written and find(bare_written, "^[+0]%d+@") then
+		return setmetatable({ name = MARK_NAME, attr = { xmlns = MARK_NS, [MARK_ATTR] = bare_written }, tags = {} },
+			stanza_mt);
+	end
+	return st.stanza(MARK_NAME, { xmlns = MARK_NS, [MARK_ATTR] = bare_written });
 end
 
 -- Iq requests forwarded to goippy, until their answer comes: an iq cannot
@@ -201,10 +288,19 @@ local function recall_iq(answer)
 	end
 end
 
+-- The wrappers' metatables, one per sender's session for all its
+-- stanzas (weak keys: it goes with the session).
+local wrapper_meta = setmetatable({}, { __mode = "k" });
+
 -- A wrapper around the sender's session, for one re-posted stanza, whose
 -- send() makes what Prosody bounces for it (mod_component's "not
 -- connected", a routing error) come from the JID the user wrote to.
 local function rewriting_bounces(origin, target, written)
+	local meta = wrapper_meta[origin];
+	if not meta then
+		meta = { __index = origin };
+		wrapper_meta[origin] = meta;
+	end
 	return setmetatable({
 		send = function (stanza, ...)
 			local from = stanza.attr.from;
@@ -216,7 +312,30 @@ local function rewriting_bounces(origin, target, written)
 			strip_marks(stanza);
 			return origin.send(stanza, ...);
 		end;
-	}, { __index = origin });
+	}, meta);
+end
+
+-- The stanza to re-post: its own top element (attributes, and the list of
+-- children the mark is added to), over the very children of `stanza`, as
+-- st.clone(stanza) would give them but without copying them. Allocation is
+-- what a stanza costs Prosody most (its collector starts a cycle after 5%
+-- of the heap is allocated again), and a client's message has several
+-- children. Sharing them is safe because nothing changes them: this module
+-- adds and removes children of the copy only, and the original is
+-- consumed — what holds it from earlier stages (mod_mam, mod_carbons)
+-- holds it as it was when the user sent it.
+local function forward_copy(stanza)
+	local copy = st.clone(stanza, true);
+	local tags, n_tags = copy.tags, 0;
+	for i = 1, #stanza do
+		local child = stanza[i];
+		copy[i] = child;
+		if child.name then
+			n_tags = n_tags + 1;
+			tags[n_tags] = child;
+		end
+	end
+	return copy;
 end
 
 local function is_remote(origin)
@@ -238,9 +357,22 @@ local function refuse_remote(origin, stanza)
 	return true;
 end
 
+-- The bare form of `written`, a JID rewrite_to accepted: the JID itself
+-- unless it has a resource, as util.jid.bare would give it (the native
+-- library accepted it, so its node and host hold no `@` or `/`).
+local function bare_alias(written)
+	if find(written, "/", 1, true) then
+		return jid_bare(written);
+	end
+	return written;
+end
+
 local function outbound(event)
 	local stanza, origin = event.stanza, event.origin;
 	local written = stanza.attr.to;
+	if not may_be_alias(written) then
+		return; -- to a user of this host, or to the host: normal routing
+	end
 	local target = rules:rewrite_to(written);
 	if not target then
 		return; -- not an alias: normal routing
@@ -248,14 +380,13 @@ local function outbound(event)
 	if is_remote(origin) then
 		return refuse_remote(origin, stanza);
 	end
-	local clone = st.clone(stanza);
+	local clone = forward_copy(stanza);
 	clone.attr.to = target;
 	-- Only this module says what the user wrote: a mark the client put
 	-- there itself is dropped.
 	strip_marks(clone);
 	if clone.name ~= "iq" then
-		clone:add_direct_child(st.stanza(ADDRESSED.name,
-			{ xmlns = ADDRESSED.ns, [ADDRESSED.attr] = jid_bare(written) }));
+		clone:add_direct_child(new_mark(bare_alias(written)));
 	elseif clone.attr.type == "get" or clone.attr.type == "set" then
 		remember_iq(clone.attr.from, clone.attr.id, target, written);
 	end
@@ -275,12 +406,16 @@ local DELIVERED_MEMORY = 4096;
 local DELIVERED_PREFIX = "goippy-in-";
 local delivered, delivered_order, delivered_head, delivered_tail = {}, {}, 1, 1;
 
-local function seen_before(stanza)
+-- The id of a message goippy delivered from its inbox, else nil.
+local function delivery_id(stanza)
 	local id = stanza.attr.id;
-	if stanza.name ~= "message" or type(id) ~= "string"
-		or id:sub(1, #DELIVERED_PREFIX) ~= DELIVERED_PREFIX then
-		return false;
+	if stanza.name == "message" and type(id) == "string"
+		and sub(id, 1, #DELIVERED_PREFIX) == DELIVERED_PREFIX then
+		return id;
 	end
+end
+
+local function seen_before(stanza, id)
 	local key = tostring(jid_bare(stanza.attr.to)) .. "\0" .. id;
 	if delivered[key] then
 		return true;
@@ -299,18 +434,26 @@ end
 local function inbound(event)
 	local stanza = event.stanza;
 	local from = stanza.attr.from;
-	if jid_host(from) == component and seen_before(stanza) then
+	if not may_be_goippy(from) then
+		-- From a user, another server or another component: nothing to
+		-- drop, recall or rewrite (the native library would answer nil).
+		-- A mark is removed all the same: no client ever sees one.
+		strip_marks(stanza);
+		return;
+	end
+	local id = delivery_id(stanza);
+	if id and jid_host(from) == component and seen_before(stanza, id) then
 		module:log("debug", "Dropping %s to %s: goippy sent it again after a restart",
 			stanza.attr.id, stanza.attr.to);
 		return true;
 	end
-	local mark = stanza:get_child(ADDRESSED.name, ADDRESSED.ns);
+	local mark = find_mark(stanza);
 	local shown;
 	if mark then
 		-- Whoever sent it, the mark never reaches a client; only goippy's
 		-- answers are believed, and only for a spelling of their own contact.
 		strip_marks(stanza);
-		shown = rules:answer_from(from, mark.attr[ADDRESSED.attr]);
+		shown = rules:answer_from(from, mark.attr[MARK_ATTR]);
 	elseif stanza.name == "iq" and (stanza.attr.type == "result" or stanza.attr.type == "error") then
 		shown = recall_iq(stanza);
 		if not shown then

@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 
 use clap::{ArgAction, ArgGroup, Parser};
 
-mod admin;
+pub(crate) mod admin;
 mod password;
 
 pub use admin::{AdminCommand, run_admin};

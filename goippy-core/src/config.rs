@@ -17,7 +17,7 @@
 //! the value, so neither logs nor `--check` output can leak them.
 
 use std::fmt;
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -192,9 +192,13 @@ pub struct Config {
     /// waits for its continuation, for GoIPs that hand over the parts of a
     /// long SMS one by one; zero delivers every part as it comes.
     pub sms_join_wait: Duration,
-    /// `ADMIN_JIDS`: who is told about every line's alerts besides its
-    /// users (bare JIDs; empty by default).
-    pub admin_jids: Vec<tokio_xmpp::jid::BareJid>,
+    /// `ADMIN_JIDS`: bare JIDs (lowercase) that may run the admin ad-hoc
+    /// commands (list gateways, enable/disable a line), and who get every
+    /// line's alerts; empty: nobody.
+    pub admin_jids: Vec<String>,
+    /// `METRICS_LISTEN`: where `/metrics` and `/health` are served over
+    /// HTTP; `None` (the default) serves nothing.
+    pub metrics_listen: Option<SocketAddr>,
     /// `ALERTS`, `ALERT_*`, `BALANCE_*`: line alerts (see `bridge/alerts/`).
     pub alerts: AlertSettings,
 }
@@ -296,6 +300,7 @@ pub const KNOWN_KEYS: &[&str] = &[
     "GOIP_USSD_TIMEOUT",
     "SMS_COUNTRY_CODE",
     "SMS_JOIN_WAIT",
+    "ADMIN_JIDS",
     "DB_BACKEND",
     "DB_FILE",
     "DB_HOST",
@@ -310,8 +315,8 @@ pub const KNOWN_KEYS: &[&str] = &[
     "SPOOL_FILE",
     "LOG_DAYS",
     "LOG_LEVEL",
+    "METRICS_LISTEN",
     "ALERTS",
-    "ADMIN_JIDS",
     "ALERT_HOLD",
     "ALERT_SIGNAL_BELOW",
     "BALANCE_USSD",
@@ -401,6 +406,7 @@ impl Config {
         let ussd_timeout = r.seconds("GOIP_USSD_TIMEOUT", 30, 10, 300);
         let country_code = r.country_code("SMS_COUNTRY_CODE");
         let sms_join_wait = r.seconds("SMS_JOIN_WAIT", 10, 0, 120);
+        let admin_jids = r.jid_list("ADMIN_JIDS");
 
         let db = r.db();
         let db_timeout = r.seconds("DB_TIMEOUT", 10, 1, 300);
@@ -408,7 +414,16 @@ impl Config {
         let spool_file = r.optional_string("SPOOL_FILE");
         let log_days = r.integer("LOG_DAYS", Some(0), 0, 36_500).map(|d| d as u32);
         let log_level = r.optional_string("LOG_LEVEL");
-        let admin_jids = alerts::admin_jids(&mut r);
+        let metrics_listen = r.optional_listen("METRICS_LISTEN");
+        if let Some(Some(addr)) = metrics_listen
+            && !addr.ip().is_loopback()
+        {
+            warnings.push(ConfigWarning(format!(
+                "METRICS_LISTEN {addr} is reachable from other hosts, and /metrics and /health \
+                 have no authentication: allow only your Prometheus server in the firewall, or \
+                 listen on 127.0.0.1"
+            )));
+        }
         let alert_settings = alerts::read(&mut r);
 
         // Cross-key rules, only when the keys themselves were fine.
@@ -470,6 +485,7 @@ impl Config {
                 country_code: country_code?,
                 sms_join_wait: sms_join_wait?,
                 admin_jids: admin_jids?,
+                metrics_listen: metrics_listen?,
                 alerts: alert_settings?,
             })
         })();
@@ -540,6 +556,14 @@ impl Config {
                     .unwrap_or_else(|| "(none)".into()),
             ),
             ("SMS_JOIN_WAIT", self.sms_join_wait.as_secs().to_string()),
+            (
+                "ADMIN_JIDS",
+                if self.admin_jids.is_empty() {
+                    "(none)".into()
+                } else {
+                    quote(&self.admin_jids.join(", "))
+                },
+            ),
         ];
         match &self.db {
             DbSettings::Sqlite { file } => {
@@ -592,23 +616,14 @@ impl Config {
                 .map(quote)
                 .unwrap_or_else(|| "(default: info)".into()),
         ));
+        lines.push((
+            "METRICS_LISTEN",
+            self.metrics_listen
+                .map(|a| quote(&a.to_string()))
+                .unwrap_or_else(|| "(none: no metrics or health endpoint)".into()),
+        ));
         let a = &self.alerts;
         lines.push(("ALERTS", a.enabled.to_string()));
-        lines.push((
-            "ADMIN_JIDS",
-            if self.admin_jids.is_empty() {
-                "(none)".into()
-            } else {
-                quote(
-                    &self
-                        .admin_jids
-                        .iter()
-                        .map(|j| j.to_string())
-                        .collect::<Vec<_>>()
-                        .join(", "),
-                )
-            },
-        ));
         lines.push(("ALERT_HOLD", a.hold.as_secs().to_string()));
         lines.push((
             "ALERT_SIGNAL_BELOW",
@@ -978,6 +993,86 @@ LOG_DAYS               = 3
     }
 
     #[test]
+    fn admin_jids() {
+        let (cfg, _) = parse(MINIMAL).expect("default");
+        assert!(cfg.admin_jids.is_empty());
+        assert!(
+            cfg.effective_settings()
+                .contains(&format!("{:<22} = (none)", "ADMIN_JIDS"))
+        );
+        let (cfg, _) = parse(&format!(
+            "{MINIMAL}ADMIN_JIDS = \"Boss@example.org, ops@example.org  boss@example.org\"\n"
+        ))
+        .expect("list");
+        assert_eq!(cfg.admin_jids, ["boss@example.org", "ops@example.org"]);
+        assert!(
+            cfg.effective_settings()
+                .contains("= \"boss@example.org, ops@example.org\"")
+        );
+        let p = problems(&format!("{MINIMAL}ADMIN_JIDS = \"a@b/c, example.org\"\n"));
+        assert_eq!(p.len(), 2, "{p:?}");
+        assert!(p[0].starts_with("ADMIN_JIDS: expected bare JIDs"), "{p:?}");
+        assert!(p[0].ends_with("got \"a@b/c\""), "{p:?}");
+    }
+
+    #[test]
+    fn metrics_listen_is_off_by_default_and_localhost_for_a_port() {
+        let (cfg, w) = parse(MINIMAL).expect("minimal config");
+        assert_eq!(cfg.metrics_listen, None);
+        assert!(w.is_empty(), "{w:?}");
+        assert!(
+            cfg.effective_settings()
+                .contains("METRICS_LISTEN         = (none: no metrics or health endpoint)\n")
+        );
+        let (cfg, _) = parse(&format!("{MINIMAL}METRICS_LISTEN = \"\"\n")).expect("empty");
+        assert_eq!(cfg.metrics_listen, None);
+        for (value, addr) in [
+            ("9464", "127.0.0.1:9464"),
+            ("\"9464\"", "127.0.0.1:9464"),
+            ("\"localhost:9464\"", "127.0.0.1:9464"),
+            ("\"127.0.0.2:80\"", "127.0.0.2:80"),
+            ("\"[::1]:9464\"", "[::1]:9464"),
+        ] {
+            let (cfg, w) =
+                parse(&format!("{MINIMAL}METRICS_LISTEN = {value}\n")).expect("listen address");
+            assert_eq!(
+                cfg.metrics_listen,
+                Some(addr.parse().expect("addr")),
+                "{value}"
+            );
+            assert!(w.is_empty(), "{value}: {w:?}");
+        }
+        let (cfg, w) =
+            parse(&format!("{MINIMAL}METRICS_LISTEN = \"0.0.0.0:9464\"\n")).expect("anywhere");
+        assert_eq!(
+            cfg.metrics_listen,
+            Some("0.0.0.0:9464".parse().expect("addr"))
+        );
+        assert!(
+            cfg.effective_settings()
+                .contains("METRICS_LISTEN         = \"0.0.0.0:9464\"\n")
+        );
+        assert_eq!(w.len(), 1, "{w:?}");
+        assert!(w[0].0.contains("no authentication"), "{w:?}");
+        for bad in [
+            "\"9464:localhost\"",
+            "0",
+            "70000",
+            "\"example.org:9464\"",
+            "true",
+        ] {
+            let p = problems(&format!("{MINIMAL}METRICS_LISTEN = {bad}\n"));
+            assert_eq!(p.len(), 1, "{bad}: {p:?}");
+            assert!(
+                p[0].starts_with(
+                    "METRICS_LISTEN: expected a port (this host only) or an address such as"
+                ),
+                "{p:?}"
+            );
+        }
+    }
+
+    #[test]
     fn sms_join_wait() {
         let (cfg, _) = parse(MINIMAL).expect("minimal config");
         assert_eq!(cfg.sms_join_wait, Duration::from_secs(10));
@@ -998,11 +1093,10 @@ LOG_DAYS               = 3
     fn alert_keys() {
         let (cfg, _) = parse(MINIMAL).expect("minimal config");
         assert_eq!(cfg.alerts, AlertSettings::default());
-        assert!(cfg.alerts.enabled && cfg.admin_jids.is_empty());
+        assert!(cfg.alerts.enabled);
         let out = cfg.effective_settings();
         for line in [
             "ALERTS                 = true\n",
-            "ADMIN_JIDS             = (none)\n",
             "ALERT_SIGNAL_BELOW     = (off)\n",
             "BALANCE_USSD           = (off)\n",
         ] {
@@ -1010,12 +1104,10 @@ LOG_DAYS               = 3
         }
 
         let (cfg, _) = parse(&format!(
-            "{MINIMAL}ADMIN_JIDS = \"a@example.org, b@example.org  c@example.org\"\n\
-             ALERT_HOLD = 60\nALERT_SIGNAL_BELOW = 8\nBALANCE_USSD = \"*100#\"\n\
+            "{MINIMAL}ALERT_HOLD = 60\nALERT_SIGNAL_BELOW = 8\nBALANCE_USSD = \"*100#\"\n\
              BALANCE_REGEX = \"balance ([0-9.,]+)\"\nBALANCE_BELOW = 5\n"
         ))
         .expect("alerts");
-        assert_eq!(cfg.admin_jids.len(), 3);
         assert_eq!(cfg.alerts.hold, Duration::from_secs(60));
         assert_eq!(cfg.alerts.signal_below, Some(8));
         let balance = cfg.alerts.balance.as_ref().expect("balance check");
@@ -1027,12 +1119,10 @@ LOG_DAYS               = 3
         );
 
         let p = problems(&format!(
-            "{MINIMAL}ADMIN_JIDS = \"a@example.org, nobody, x@y/z\"\nALERT_SIGNAL_BELOW = 40\n\
+            "{MINIMAL}ALERT_SIGNAL_BELOW = 40\n\
              BALANCE_USSD = \"*100#x\"\nBALANCE_REGEX = \"no group\"\nBALANCE_BELOW = \"lots\"\n"
         ));
-        assert_eq!(p.len(), 5, "{p:?}");
-        assert!(p[0].starts_with("ADMIN_JIDS: expected bare JIDs"), "{p:?}");
-        assert!(p[0].ends_with("got \"nobody, x@y/z\""), "{p:?}");
+        assert_eq!(p.len(), 4, "{p:?}");
         assert!(
             p.iter().any(|l| l.starts_with("ALERT_SIGNAL_BELOW:")),
             "{p:?}"

@@ -14,6 +14,9 @@
 //!   being killed silently. When the database is unreachable, its writes
 //!   are given up at the deadline; the error line says which, and goippy
 //!   exits non-zero.
+//! * **Metrics** (`METRICS_LISTEN`): the HTTP listener starts once the
+//!   bridge runs and stops first at a shutdown, so a scrape never sees a
+//!   half-stopped bridge; a listener that cannot bind is a start error.
 //! * **SIGHUP**: the gateways are reloaded and the configuration file's
 //!   `LOG_LEVEL` applied (unless -v/-q or RUST_LOG decide the level); the
 //!   UDP socket and the XMPP stream stay. Other changed settings need a
@@ -28,6 +31,7 @@ use tokio::signal::unix::{SignalKind, signal};
 use crate::bridge::{Bridge, BridgeConfig, BridgeError, SHUTDOWN_DEADLINE, ShutdownError};
 use crate::config::Config;
 use crate::logging::{self, FilterHandle};
+use crate::metrics::{MetricsError, MetricsServer};
 use crate::store::GatewayDirectory;
 use crate::store::{Store, StoreError, StoreOptions};
 
@@ -47,6 +51,8 @@ pub enum DaemonError {
     Store(#[from] StoreError),
     #[error("{0}")]
     Bridge(#[from] BridgeError),
+    #[error("{0}")]
+    Metrics(#[from] MetricsError),
     #[error("{0}")]
     Shutdown(#[from] ShutdownError),
     #[error(
@@ -83,6 +89,16 @@ pub async fn run(config: Config, verbosity: i8, log: FilterHandle) -> Result<(),
             let _ = store.close().await;
             return Err(e.into());
         }
+    };
+    let metrics = match config.metrics_listen {
+        Some(addr) => match MetricsServer::start(addr, bridge.probe()).await {
+            Ok(server) => Some(server),
+            Err(e) => {
+                bridge.shutdown().await;
+                return Err(e.into());
+            }
+        },
+        None => None,
     };
     tracing::info!(
         version = env!("CARGO_PKG_VERSION"),
@@ -140,6 +156,9 @@ pub async fn run(config: Config, verbosity: i8, log: FilterHandle) -> Result<(),
         }
     };
     notify(&[NotifyState::Stopping]);
+    if let Some(metrics) = metrics {
+        metrics.stop();
+    }
     match tokio::time::timeout_at(deadline + SHUTDOWN_BACKSTOP, bridge.shutdown_by(deadline)).await
     {
         Ok(Ok(())) => Ok(()),
@@ -210,6 +229,9 @@ fn warn_about_restart_settings(old: &Config, new: &Config, path: &Path) {
     }
     if old.country_code != new.country_code {
         changed.push("SMS_COUNTRY_CODE");
+    }
+    if old.metrics_listen != new.metrics_listen {
+        changed.push("METRICS_LISTEN");
     }
     if old.alerts != new.alerts || old.admin_jids != new.admin_jids {
         changed.push("ALERT*, ADMIN_JIDS, BALANCE_*");

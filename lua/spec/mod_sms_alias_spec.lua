@@ -213,6 +213,20 @@ describe("mod_sms_alias loading", function ()
 		assert.matches("must differ", err, 1, true);
 	end);
 
+	it("refuses a native library older than itself, saying what to do", function ()
+		local real = package.loadlib(NATIVE, "luaopen_sms_alias_native")();
+		local old = {};
+		for k, v in pairs(real) do old[k] = v; end
+		old.alias_node_first_bytes = nil;
+		local err = load_error({ sms_alias_native_path = NATIVE }, { package = {
+			cpath = "/nonexistent/cpath/?.so";
+			searchpath = package.searchpath;
+			loadlib = function () return function () return old; end; end;
+		} });
+		assert.matches("older than this module (it lacks alias_node_first_bytes)", err, 1, true);
+		assert.matches("install both from the same mod_sms_alias rock", err, 1, true);
+	end);
+
 	it("hooks all six routing events, inbound above outbound above mod_blocklist", function ()
 		local m = loaded();
 		local seen = {};
@@ -283,6 +297,61 @@ describe("mod_sms_alias outbound", function ()
 			assert.is_nil(ret, to);
 		end
 		assert.equal(0, #m.sent);
+	end);
+
+	it("turns away what is no alias without consuming it, whatever its address", function ()
+		local m = loaded({ sms_alias_country_code = 372 });
+		-- nil: a stanza to the sender's own account (Prosody removes `to`).
+		for _, to in ipairs({ false, "", "example.org", "alice@example.org/+372", "1@example.org",
+			"+37255512345@other.test", "0037255512345@sms.example.org" }) do
+			local msg = st.message({ type = "chat" }):text_tag("body", "hi");
+			msg.attr.to = to or nil;
+			assert.is_nil(m.fire("message/bare", { origin = session("c2s"), stanza = msg }), tostring(to));
+		end
+		assert.equal(0, #m.sent);
+	end);
+
+	it("forwards every spelling of a number, whichever byte it starts with", function ()
+		local m = loaded({ sms_alias_country_code = 372 });
+		for i, to in ipairs({ ALIAS, "0037255512345@example.org", "055512345@example.org",
+			"+37255512345@EXAMPLE.org", ALIAS .. "/x" }) do
+			assert.is_true(m.fire("message/bare", { origin = session("c2s"), stanza = st.message({ to = to }) }), to);
+			assert.equal(to:find("/x", 1, true) and TARGET .. "/x" or TARGET, m.sent[i].stanza.attr.to, to);
+		end
+	end);
+
+	it("re-posts a copy with the original's children and a mark, leaving the original as it was", function ()
+		local m = loaded();
+		local msg = st.message({ to = ALIAS, from = "alice@example.org/phone", type = "chat", id = "m9",
+			["xml:lang"] = "en" })
+			:text_tag("body", "hello")
+			:tag("active", { xmlns = "http://jabber.org/protocol/chatstates" }):up()
+			:tag("request", { xmlns = "urn:xmpp:receipts" }):up();
+		local before = tostring(msg);
+		m.fire("message/bare", { origin = session("c2s"), stanza = msg });
+		local clone = m.sent[1].stanza;
+		assert.equal(before, tostring(msg), "the original is untouched");
+		assert.is_nil(msg:get_child(ADDRESSED_NAME, ADDRESSED_NS));
+		-- The copy: the same attributes but `to`, the same children in order, then the mark.
+		assert.equal(TARGET, clone.attr.to);
+		for k, v in pairs(msg.attr) do
+			if k ~= "to" then assert.equal(v, clone.attr[k], k); end
+		end
+		assert.equal(#msg + 1, #clone);
+		assert.equal(#msg.tags + 1, #clone.tags);
+		for i = 1, #msg do assert.equal(tostring(msg[i]), tostring(clone[i])); end
+		assert.equal(clone[#clone], clone.tags[#clone.tags]);
+		assert.equal(ADDRESSED_NAME, clone.tags[#clone.tags].name);
+		assert.equal(ALIAS, clone.tags[#clone.tags].attr.jid);
+	end);
+
+	it("marks any +… localpart with the bare JID written, also when it is no number", function ()
+		local m = loaded();
+		for i, to in ipairs({ "+12@example.org", "+12@example.org/res", "+a b@example.org" }) do
+			m.fire("message/full", { origin = session("c2s"), stanza = st.message({ to = to, type = "chat" }) });
+			local mark = m.sent[i].stanza:get_child(ADDRESSED_NAME, ADDRESSED_NS);
+			assert.equal((to:gsub("/res$", "")), mark.attr.jid, to);
+		end
 	end);
 
 	it("hands goippy every +… localpart, so that goippy explains why it is no number", function ()
@@ -508,10 +577,34 @@ describe("mod_sms_alias inbound", function ()
 		assert.is_true(m.fire("message/bare", { origin = session("component"), stanza = row(4100) }), "remembered");
 	end);
 
+	it("rewrites the component's numbers whatever the letter case of its domain", function ()
+		for _, case in ipairs({ { "sms.example.org", TARGET:upper() }, { "SMS.Example.org", TARGET } }) do
+			local m = loaded({ sms_alias_component = case[1] });
+			local reply = st.message({ from = case[2] .. "/gw", to = "alice@example.org/phone", type = "chat" });
+			m.fire("message/full", { origin = session("component"), stanza = reply });
+			assert.equal(ALIAS .. "/gw", reply.attr.from, case[1]);
+		end
+	end);
+
+	it("removes a mark from any sender, also one without `from`", function ()
+		local m = loaded();
+		for _, from in ipairs({ false, "bob@example.org/+37255512345@sms.example.org", "example.org",
+			"+37255512345@xyz.example.org" }) do
+			local s = st.message({ to = "alice@example.org" })
+				:tag(ADDRESSED_NAME, { xmlns = ADDRESSED_NS, jid = ALIAS }):up()
+				:tag(ADDRESSED_NAME, { xmlns = ADDRESSED_NS, jid = ALIAS }):up();
+			s.attr.from = from or nil;
+			assert.is_nil(m.fire("message/bare", { origin = session("c2s"), stanza = s }));
+			assert.equal(from or nil, s.attr.from);
+			assert.equal(0, #s.tags, tostring(from));
+		end
+	end);
+
 	it("leaves other senders alone", function ()
 		local m = loaded();
 		for _, from in ipairs({ "bob@example.org/x", "Swedbank@sms.example.org", "sms.example.org",
-			"+37255512345@other.test" }) do
+			"+37255512345@other.test", "+37255512345@xyz.example.org", "bob@example.org/+37255512345@sms.example.org",
+			"+37255512345@sms.example.org.other.test" }) do
 			local s = st.presence({ from = from, to = "alice@example.org" });
 			m.fire("presence/bare", { origin = session("c2s"), stanza = s });
 			assert.equal(from, s.attr.from);

@@ -19,6 +19,7 @@
 //! rules:answer_from("+37255512345@sms.example.org", "0037255512345@example.org")
 //!                                                    --> "0037255512345@example.org" | nil
 //! native.addressed                 --> { ns = "urn:goippy:sms-alias:addressed:0", name = "addressed", attr = "jid" }
+//! native.alias_node_first_bytes    --> "+0": rewrite_to answers nil for a JID starting otherwise
 //! rules:is_phone_number("055512345")                 --> true
 //! rules:normalize("+372 5551-2345")                  --> "+37255512345" | nil, message
 //! rules.host, rules.component, rules.country_code    --> settings as normalised
@@ -56,5 +57,6 @@ pub fn sms_alias_native(lua: &Lua) -> LuaResult<LuaTable> {
     addressed.set("name", alias::ADDRESSED_NAME)?;
     addressed.set("attr", alias::ADDRESSED_ATTR)?;
     exports.set("addressed", addressed)?;
+    exports.set("alias_node_first_bytes", rules::ALIAS_NODE_FIRST_BYTES)?;
     Ok(exports)
 }

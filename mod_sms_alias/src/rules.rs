@@ -12,6 +12,16 @@ use mlua::{UserData, UserDataFields, UserDataMethods, Value};
 use crate::lua_args::{Answer, optional_text};
 use crate::settings::Settings;
 
+/// Every JID localpart that [`AliasRules::rewrite_to`] re-addresses starts
+/// with one of these bytes: `+N`, any other `+…`, `00N`, national `0N`.
+///
+/// Exported to Lua as `alias_node_first_bytes`: every stanza of every user
+/// of the host passes the Prosody module's outbound hook, and one whose
+/// address starts with anything else (a user's name, the domain) is routed
+/// on without a call into this library. The test `no_other_first_byte_is_an_alias`
+/// holds goippy's rules to it.
+pub(crate) const ALIAS_NODE_FIRST_BYTES: &str = "+0";
+
 /// Lua userdata wrapping the alias rules of one host.
 #[derive(Debug, Clone)]
 pub(crate) struct Rules(AliasRules);
@@ -93,5 +103,66 @@ impl UserData for Rules {
                 this.0.component_domain()
             ))
         });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Localparts after their first character: numbers in every form the
+    /// rules know, short codes, letters.
+    const TAILS: &[&str] = &[
+        "",
+        "37255512345",
+        "0037255512345",
+        "55512345",
+        "555123456789",
+        "+37255512345",
+        "12",
+        "abc",
+    ];
+
+    fn rules_both_ways() -> [AliasRules; 2] {
+        [
+            AliasRules::new("example.org", "sms.example.org", None).expect("rules"),
+            AliasRules::new("example.org", "sms.example.org", Some("372")).expect("rules"),
+        ]
+    }
+
+    #[test]
+    fn no_other_first_byte_is_an_alias() {
+        let firsts = (0x20u8..0x7f)
+            .map(char::from)
+            .chain(['\u{0663}', '\u{ff0b}', '\u{ff10}', '\u{00a0}', '\u{2212}']);
+        for rules in rules_both_ways() {
+            for first in firsts.clone() {
+                if first.is_ascii() && ALIAS_NODE_FIRST_BYTES.contains(first) {
+                    continue;
+                }
+                for tail in TAILS {
+                    for resource in ["", "/res"] {
+                        let jid = format!("{first}{tail}@example.org{resource}");
+                        assert_eq!(rules.rewrite_to(&jid), None, "{jid}");
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn each_first_byte_starts_some_alias() {
+        let rules = &rules_both_ways()[1];
+        for first in ALIAS_NODE_FIRST_BYTES.chars() {
+            let found = TAILS.iter().any(|tail| {
+                rules
+                    .rewrite_to(&format!("{first}{tail}@example.org"))
+                    .is_some()
+            });
+            assert!(
+                found,
+                "no alias starts with {first:?}: drop it from the list"
+            );
+        }
     }
 }

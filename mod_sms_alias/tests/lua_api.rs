@@ -63,6 +63,21 @@ fn rewrites_both_ways() {
 }
 
 #[test]
+fn names_the_bytes_an_alias_starts_with() {
+    run(
+        &lua_with_native(),
+        r#"
+        local rules = assert(native.new_rules{ host = "example.org", component = "sms.example.org" })
+        assert(native.alias_node_first_bytes == "+0")
+        for _, jid in ipairs{ "+37255512345@example.org", "0037255512345@example.org", "+12@example.org" } do
+            assert(native.alias_node_first_bytes:find(jid:sub(1, 1), 1, true), jid)
+            assert(rules:rewrite_to(jid), jid)
+        end
+        "#,
+    );
+}
+
+#[test]
 fn answers_keep_the_address_written_to() {
     run(
         &lua_with_native(),

@@ -105,3 +105,34 @@ fn build(root: &Path) -> Result<Binaries> {
         .into()),
     }
 }
+
+/// `cargo build --release -p goippy-core -p goip-sim --bins` in the root workspace
+/// (progress on stderr); the directory cargo put `goippy` and `goip-sim`
+/// in, for [`BIN_DIR_VAR`]. For runs that measure or stress the daemon
+/// (the benchmark), where a debug build would say nothing.
+pub fn build_release() -> Result<PathBuf> {
+    let cargo = env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let out = Command::new(cargo)
+        .arg("build")
+        .arg("--release")
+        .arg("--manifest-path")
+        .arg(repo_root().join("Cargo.toml"))
+        .args(["-p", "goippy-core", "-p", "goip-sim", "--bins"])
+        .arg("--message-format=json")
+        .stdin(Stdio::null())
+        .stderr(Stdio::inherit())
+        .output()
+        .map_err(|e| format!("cannot run cargo: {e}"))?;
+    if !out.status.success() {
+        return Err(format!("the release build of goippy failed ({})", out.status).into());
+    }
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+        .filter(|m| m["reason"] == "compiler-artifact" && m["target"]["name"] == "goippy")
+        .find_map(|m| {
+            let exe = PathBuf::from(m["executable"].as_str()?);
+            exe.parent().map(PathBuf::from)
+        })
+        .ok_or_else(|| "cargo built goippy-core but named no goippy executable".into())
+}

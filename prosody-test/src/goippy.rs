@@ -91,6 +91,8 @@ pub struct Goippy {
     log_path: PathBuf,
     child: Option<ChildGuard>,
     paused: bool,
+    /// Whether it runs with `-v` (debug logging, every SQL query).
+    verbose: bool,
 }
 
 impl Goippy {
@@ -102,6 +104,7 @@ impl Goippy {
             settings,
             child: None,
             paused: false,
+            verbose: true,
         };
         fs::write(&goippy.config_path, goippy.render_config())?;
         Ok(goippy)
@@ -205,7 +208,15 @@ impl Goippy {
         self.admin(&args)
     }
 
-    /// Starts `goippy -v goippy.conf`; returns once its GoIP socket is bound.
+    /// Whether [`Goippy::start`] runs it with `-v` (the default: a failing
+    /// test prints a debug log). A benchmark turns it off: goippy then logs
+    /// at info, as it ships.
+    pub fn set_verbose(&mut self, verbose: bool) {
+        self.verbose = verbose;
+    }
+
+    /// Starts `goippy -v goippy.conf` (without `-v` after
+    /// `set_verbose(false)`); returns once its GoIP socket is bound.
     pub fn start(&mut self) -> Result<()> {
         if self.child.is_some() {
             return Err("this goippy is already running".into());
@@ -215,8 +226,10 @@ impl Goippy {
             .append(true)
             .open(&self.log_path)?;
         let mut command = Command::new(&binaries()?.goippy);
+        if self.verbose {
+            command.arg("-v");
+        }
         command
-            .arg("-v")
             .arg(&self.config_path)
             .env("NO_COLOR", "1")
             .env_remove("JOURNAL_STREAM")

@@ -23,6 +23,7 @@
 //! * [`starttls_login`] — a client login over STARTTLS (through `openssl
 //!   s_client`), for servers that require encryption.
 //! * [`faults`] — the fault-injection run (`--bin faults`).
+//! * [`bench`] — the whole-daemon benchmark (`cargo bench --bench daemon`).
 //!
 //! Processes are `goippy_testkit` guards: stopped by PID on drop, also when
 //! a test fails. Fixture modules for test servers live in `fixtures/` (on
@@ -34,6 +35,7 @@
 //! same reason the `goippy` and `goip-sim` binaries are built from the root
 //! workspace ([`bins`]), never as a dependency of this crate.
 
+pub mod bench;
 pub mod bins;
 pub mod client;
 pub mod config;

@@ -885,15 +885,12 @@ impl Channel {
             self.ussd_refused(sendid, peer);
             return;
         }
-        let reply = if self.failures.ussd_fail() {
-            goippy_core::goip::USSD_SEND_FAILED
-        } else {
-            self.failures
-                .ussd_answer()
-                .unwrap_or_else(|| self.ussd_table.reply(code))
+        let failing = self.failures.ussd_fail();
+        let outcome = match self.failures.ussd_answer() {
+            Some(answer) if !failing => self.ussd.request_answered(sendid, code, answer),
+            _ => self.ussd.request(sendid, code, &self.ussd_table, failing),
         };
-        let reply = reply.to_owned();
-        match self.ussd.request_answered(sendid, code, &reply) {
+        match outcome {
             UssdOutcome::Cached { reply } => {
                 self.send_ussd_reply(peer, sendid, code.to_owned(), reply, true);
             }

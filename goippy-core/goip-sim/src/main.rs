@@ -29,6 +29,7 @@ Examples:
            --send-time 50ms --deliver-after 100ms --ussd-delay 0
       quick and machine-readable, for a test harness on stdin/stdout
   goip-sim --ussd-reply '*100#=Balance: 5.00 EUR' --ussd-reply '*111#=Your number is +37255500001'
+  goip-sim --ussd-menu '*123#=1 Balance\\n2 Bonus|1=Balance: 5.00 EUR|2=Bonus: 100 MB'
   goip-sim --fail '1 drop-msg 2' --fail 'all deliver-state 70'
   goip-sim --split-sms
       a long SMS typed as `sms 1 …` arrives as several RECEIVEs, one per part
@@ -117,6 +118,12 @@ struct Cli {
     /// Built in: *100#=Your balance is 10.00 EUR
     #[arg(long = "ussd-reply", value_name = "CODE=TEXT")]
     ussd_reply: Vec<String>,
+
+    /// A USSD menu, CODE=PROMPT|CHOICE=REPLY|… (\n escapes allowed): the
+    /// prompt waits for a choice, which means something only until it is
+    /// answered or USSDEXIT closes the menu; repeat for more.
+    #[arg(long = "ussd-menu", value_name = "CODE=PROMPT|CHOICE=REPLY")]
+    ussd_menu: Vec<String>,
 
     /// Append this many '@' to USSD replies (GSM 7-bit padding, as some devices do)
     #[arg(long, value_name = "N", default_value_t = 0)]
@@ -460,7 +467,7 @@ async fn build_config(cli: &Cli) -> Result<DeviceConfig, String> {
         ussd_delay: cli.ussd_delay,
         session_idle: cli.session_idle,
     };
-    config.ussd = ussd_table(&cli.ussd_reply)?;
+    config.ussd = ussd_table(&cli.ussd_reply, &cli.ussd_menu)?;
     config.ussd_padding = cli.ussd_padding;
     config.split_sms = cli.split_sms;
     for spec in &cli.fail {
@@ -493,8 +500,28 @@ fn parse_channel_spec(n: usize, spec: &str) -> Result<ChannelConfig, String> {
     Ok(ChannelConfig::new(n, id, password, number))
 }
 
-fn ussd_table(entries: &[String]) -> Result<UssdTable, String> {
+fn ussd_table(entries: &[String], menus: &[String]) -> Result<UssdTable, String> {
     let mut table = UssdTable::default();
+    for menu in menus {
+        let mut parts = menu.split('|');
+        let (code, prompt) = UssdTable::parse_entry(parts.next().unwrap_or_default())
+            .map_err(|e| format!("--ussd-menu: {e}"))?;
+        let prompt = script::unescape(&prompt).map_err(|e| format!("--ussd-menu {code}: {e}"))?;
+        let mut choices = Vec::new();
+        for part in parts {
+            let (choice, reply) =
+                UssdTable::parse_entry(part).map_err(|e| format!("--ussd-menu {code}: {e}"))?;
+            let reply = script::unescape(&reply).map_err(|e| format!("--ussd-menu {code}: {e}"))?;
+            choices.push((choice, reply));
+        }
+        let choices: Vec<(&str, &str)> = choices
+            .iter()
+            .map(|(c, r)| (c.as_str(), r.as_str()))
+            .collect();
+        table
+            .insert_menu(&code, &prompt, &choices)
+            .map_err(|e| format!("--ussd-menu: {e}"))?;
+    }
     for entry in entries {
         let (code, text) =
             UssdTable::parse_entry(entry).map_err(|e| format!("--ussd-reply: {e}"))?;

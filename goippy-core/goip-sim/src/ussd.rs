@@ -37,7 +37,19 @@ pub enum UssdTableError {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UssdTable {
     entries: Vec<(String, String)>,
+    /// Codes whose reply is a menu that waits for a choice.
+    menus: Vec<Menu>,
     unknown: String,
+}
+
+/// A USSD menu: the code's reply waits for one of the choices, which mean
+/// something only while the menu is open (until a choice, `USSDEXIT`, or
+/// another code).
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Menu {
+    code: String,
+    prompt: String,
+    choices: Vec<(String, String)>,
 }
 
 impl Default for UssdTable {
@@ -46,6 +58,7 @@ impl Default for UssdTable {
     fn default() -> Self {
         UssdTable {
             entries: vec![("*100#".to_owned(), "Your balance is 10.00 EUR".to_owned())],
+            menus: Vec::new(),
             unknown: UNKNOWN_CODE_REPLY.to_owned(),
         }
     }
@@ -56,8 +69,38 @@ impl UssdTable {
     pub fn empty() -> Self {
         UssdTable {
             entries: Vec::new(),
+            menus: Vec::new(),
             unknown: UNKNOWN_CODE_REPLY.to_owned(),
         }
+    }
+
+    /// Makes `code` a menu: its reply is `prompt`, and while it is open
+    /// each `(choice, reply)` answers that choice (and closes the menu).
+    pub fn insert_menu(
+        &mut self,
+        code: &str,
+        prompt: &str,
+        choices: &[(&str, &str)],
+    ) -> Result<(), UssdTableError> {
+        let mut checked = UssdTable::empty();
+        checked.insert(code, prompt)?;
+        for (choice, reply) in choices {
+            checked.insert(choice, reply)?;
+        }
+        self.menus.retain(|m| m.code != code);
+        self.menus.push(Menu {
+            code: code.to_owned(),
+            prompt: prompt.to_owned(),
+            choices: choices
+                .iter()
+                .map(|(c, r)| ((*c).to_owned(), (*r).to_owned()))
+                .collect(),
+        });
+        Ok(())
+    }
+
+    fn menu(&self, code: &str) -> Option<(usize, &Menu)> {
+        self.menus.iter().enumerate().find(|(_, m)| m.code == code)
     }
 
     /// Sets (or replaces) the reply for `code`. The code follows the rule a
@@ -134,6 +177,8 @@ pub struct UssdSession {
     cache: Option<(u32, String)>,
     waiting: Option<Waiting>,
     network_queries: u64,
+    /// The menu (its index in the table) waiting for a choice.
+    open_menu: Option<usize>,
 }
 
 /// A reply the channel is ready to send.
@@ -154,31 +199,59 @@ impl UssdSession {
         table: &UssdTable,
         failing: bool,
     ) -> UssdOutcome {
+        if let Some(outcome) = self.not_new(sendid) {
+            return outcome;
+        }
+        let menu = self.open_menu.take();
         let reply = if failing {
             USSD_SEND_FAILED
+        } else if let Some(choice) = menu
+            .and_then(|m| table.menus.get(m))
+            .and_then(|m| m.choices.iter().find(|(c, _)| c == code))
+        {
+            choice.1.as_str()
+        } else if let Some((m, menu)) = table.menu(code) {
+            self.open_menu = Some(m);
+            menu.prompt.as_str()
         } else {
             table.reply(code)
         };
-        self.request_answered(sendid, code, reply)
+        self.query(sendid, code, reply)
     }
 
-    /// [`UssdSession::request`] with the network's `reply` given (the
-    /// `ussd-answer` failure mode, the `ussd-fail` one).
+    /// [`UssdSession::request`] with the network's `reply` given, whatever
+    /// the code (the `ussd-answer` failure mode): no menu opens, and an
+    /// open one is left.
     pub fn request_answered(&mut self, sendid: u32, code: &str, reply: &str) -> UssdOutcome {
+        if let Some(outcome) = self.not_new(sendid) {
+            return outcome;
+        }
+        self.open_menu = None;
+        self.query(sendid, code, reply)
+    }
+
+    /// The answer to a sendid that is not above the cached or the waiting
+    /// one; `None` for a new request.
+    fn not_new(&self, sendid: u32) -> Option<UssdOutcome> {
         if let Some((cached, reply)) = &self.cache
             && sendid <= *cached
         {
-            return UssdOutcome::Cached {
+            return Some(UssdOutcome::Cached {
                 reply: reply.clone(),
-            };
+            });
         }
         if let Some(waiting) = &self.waiting
             && sendid <= waiting.sendid
         {
-            return UssdOutcome::InProgress {
+            return Some(UssdOutcome::InProgress {
                 waiting: waiting.sendid,
-            };
+            });
         }
+        None
+    }
+
+    /// A new request goes to the "network", to be answered `reply`.
+    fn query(&mut self, sendid: u32, code: &str, reply: &str) -> UssdOutcome {
         self.network_queries += 1;
         let superseded = self
             .waiting
@@ -209,7 +282,13 @@ impl UssdSession {
     /// Handles `USSDEXIT`: drops a request still waiting for the network.
     /// The cache stays (it is the device's, not the session's).
     pub fn exit(&mut self) -> Option<u32> {
+        self.open_menu = None;
         self.waiting.take().map(|w| w.sendid)
+    }
+
+    /// Whether a menu waits for a choice.
+    pub fn menu_open(&self) -> bool {
+        self.open_menu.is_some()
     }
 
     /// How many requests went to the "network" (not answered from cache).
@@ -247,6 +326,36 @@ mod tests {
 
     fn query(s: &mut UssdSession, sendid: u32, code: &str) -> UssdOutcome {
         s.request(sendid, code, &UssdTable::default(), false)
+    }
+
+    #[test]
+    fn a_menu_waits_for_a_choice_until_ussdexit() {
+        let mut table = UssdTable::default();
+        table
+            .insert_menu(
+                "*123#",
+                "1 Balance\n2 Bonus",
+                &[("1", "Balance 5 EUR"), ("2", "No bonus")],
+            )
+            .unwrap();
+        let mut s = UssdSession::default();
+        let ask = |s: &mut UssdSession, sendid, code: &str| {
+            s.request(sendid, code, &table, false);
+            s.answer(sendid).unwrap().reply
+        };
+        assert_eq!(ask(&mut s, 10, "1"), UNKNOWN_CODE_REPLY, "no menu is open");
+        assert_eq!(ask(&mut s, 20, "*123#"), "1 Balance\n2 Bonus");
+        assert!(s.menu_open());
+        assert_eq!(ask(&mut s, 30, "1"), "Balance 5 EUR");
+        assert!(!s.menu_open(), "a choice closes the menu");
+        assert_eq!(ask(&mut s, 40, "*123#"), "1 Balance\n2 Bonus");
+        s.exit();
+        assert!(!s.menu_open());
+        assert_eq!(
+            ask(&mut s, 50, "2"),
+            UNKNOWN_CODE_REPLY,
+            "USSDEXIT closed it"
+        );
     }
 
     #[test]

@@ -40,20 +40,33 @@ pub fn parse(text: &str) -> BotCommand {
         (Some("help" | "?"), None, _) => return BotCommand::Help,
         (Some("log"), None, _) => return BotCommand::Log(DEFAULT_LOG_CALLS),
         (Some("log"), Some(n), None) => {
-            return match n.parse::<u32>() {
-                Ok(0) | Err(_) => BotCommand::Invalid(text.to_string()),
-                Ok(n) => BotCommand::Log(n.min(MAX_LOG_CALLS)),
+            return match log_count(n) {
+                Some(n) => BotCommand::Log(n),
+                None => BotCommand::Invalid(text.to_string()),
             };
         }
         _ => {}
     }
+    match ussd_code(text) {
+        Some(code) => BotCommand::Ussd(code),
+        None => BotCommand::Invalid(text.to_string()),
+    }
+}
+
+/// The N of `log N` (and of the ad-hoc call log's count): a positive
+/// number, at most [`MAX_LOG_CALLS`] (more is taken as the most).
+pub fn log_count(text: &str) -> Option<u32> {
+    match text.trim().parse::<u32>() {
+        Ok(0) | Err(_) => None,
+        Ok(n) => Some(n.min(MAX_LOG_CALLS)),
+    }
+}
+
+/// `text` as a USSD code, if it is one (also a menu choice such as `1`).
+pub fn ussd_code(text: &str) -> Option<String> {
     // Spaces inside a code are a typing slip, not part of it.
     let code: String = text.chars().filter(|c| !c.is_whitespace()).collect();
-    if is_valid_ussd_code(&code) && code.chars().count() <= MAX_USSD_CHARS {
-        BotCommand::Ussd(code)
-    } else {
-        BotCommand::Invalid(text.to_string())
-    }
+    (is_valid_ussd_code(&code) && code.chars().count() <= MAX_USSD_CHARS).then_some(code)
 }
 
 /// The answer to `help`. `own_number` is the contact the user is talking to.

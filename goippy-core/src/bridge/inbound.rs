@@ -142,7 +142,14 @@ async fn store_sms(ctx: Arc<Context>, sms: InboundSms) {
     };
     let result = ctx.store.store_inbound(record, None).await;
     match &result {
-        Ok(saved) => log_saved("inbound sms", &goip_id, &recvid, *saved),
+        Ok(saved) => {
+            log_saved("inbound sms", &goip_id, &recvid, *saved);
+            if matches!(saved, Saved::Committed(Stored::Duplicate(_))) {
+                ctx.traffic.count(&goip_id, |c| &c.retransmissions);
+            } else {
+                ctx.traffic.count(&goip_id, |c| &c.sms_received);
+            }
+        }
         Err(e) => tracing::warn!(
             goip_id,
             recvid,
@@ -183,16 +190,21 @@ async fn store_report(ctx: Arc<Context>, report: DeliveryReport) {
     };
     let result = ctx.store.store_inbound(record, outbound).await;
     match &result {
-        Ok(Saved::Committed(stored)) => tracing::info!(
-            goip_id,
-            recvid,
-            sms_no,
-            state,
-            log_id = stored.id().0,
-            outbound = outbound.map(|o| o.0).unwrap_or(-1),
-            new = stored.is_new(),
-            "delivery report stored"
-        ),
+        Ok(Saved::Committed(stored)) => {
+            tracing::info!(
+                goip_id,
+                recvid,
+                sms_no,
+                state,
+                log_id = stored.id().0,
+                outbound = outbound.map(|o| o.0).unwrap_or(-1),
+                new = stored.is_new(),
+                "delivery report stored"
+            );
+            if !stored.is_new() {
+                ctx.traffic.count(&goip_id, |c| &c.retransmissions);
+            }
+        }
         Ok(Saved::Spooled) => tracing::info!(
             goip_id,
             recvid,

@@ -31,6 +31,11 @@
 //!   written to the user's own number,
 //!   answers presence (`presence.rs`), and puts every SMS that passes the
 //!   extension's ACL into the outbox — committed before anything is sent.
+//! * `adhoc/`: XEP-0050 ad-hoc commands, run in the router's per-sender
+//!   command lane: the console's `status`, `log` and USSD (sharing
+//!   `lines.rs` and `ussd.rs`'s settlement with the console) as data forms,
+//!   a USSD menu as a session that ends with `USSDEXIT`, and for
+//!   ADMIN_JIDS the gateway list and enabling or disabling a line.
 //! * `outbox.rs`: one runner per GoIP channel takes that channel's queued
 //!   jobs in order and runs them (`sms.rs`, `ussd.rs`); a job becomes
 //!   `sending` (durably) immediately before the GoIP is told to send, so a
@@ -43,16 +48,24 @@
 //!   engine never reuses one (the GoIP answers a repeated USSD sendid from
 //!   its cache).
 //!
+//! * `probe.rs`, `line_traffic.rs`: what `/metrics` and `/health`
+//!   (`crate::metrics`) read — the watchdog's task list, and the SMS
+//!   counted per line where each outcome is logged.
+//!
 //! [`Bridge::start`] starts all of it; [`Bridge::shutdown`] stops it in the
 //! order that loses nothing (see there).
 
+mod adhoc;
 mod alerts;
 mod bot;
 mod inbound;
 mod inbox;
+mod line_traffic;
+mod lines;
 mod notice;
 mod outbox;
 mod presence;
+mod probe;
 mod router;
 mod sendids;
 mod sms;
@@ -80,7 +93,11 @@ use crate::store::{
 use crate::xmpp::address::AddressError;
 use crate::xmpp::{Addressing, LinkConfig, LinkState, XmppHandle, XmppLink};
 
+use line_traffic::TrafficCounters;
 use outbox::Outbox;
+
+pub use line_traffic::LineTraffic;
+pub use probe::BridgeProbe;
 
 /// Everything the bridge is configured with. [`BridgeConfig::from_config`]
 /// gives the production values; tests shorten the timers.
@@ -102,7 +119,13 @@ pub struct BridgeConfig {
     /// `SMS_JOIN_WAIT`: how long a part of a long SMS waits for the next
     /// (zero: parts are delivered as they come).
     pub sms_join_wait: Duration,
-    /// Line alerts (`ALERTS`, `ADMIN_JIDS`, `ALERT_*`, `BALANCE_*`).
+    /// `ADMIN_JIDS`: who may run the admin ad-hoc commands, and who gets
+    /// every line's alerts.
+    pub admin_jids: Vec<String>,
+    /// How long an ad-hoc command session waits for its next stage.
+    pub command_timeout: Duration,
+    /// Line alerts (`ALERTS`, `ALERT_*`, `BALANCE_*`; the admins are
+    /// `admin_jids`).
     pub alerts: AlertConfig,
 }
 
@@ -118,9 +141,10 @@ impl BridgeConfig {
             sendid_save_interval: Duration::from_secs(30),
             inbox_retry: Duration::from_secs(30),
             sms_join_wait: config.sms_join_wait,
+            admin_jids: config.admin_jids.clone(),
+            command_timeout: adhoc::SESSION_TIMEOUT,
             alerts: AlertConfig {
                 settings: config.alerts.clone(),
-                admins: config.admin_jids.clone(),
                 tick: Duration::from_secs(1),
                 offline_after: config.goip.offline_after,
             },
@@ -135,6 +159,8 @@ pub enum BridgeError {
     Addressing(#[from] AddressError),
     #[error("XMPP_FALLBACK_DEST {0:?} is not a valid JID")]
     FallbackDest(String),
+    #[error("ADMIN_JIDS: {0:?} is not a valid bare JID")]
+    AdminJid(String),
     #[error("{0}")]
     Store(#[from] StoreError),
     #[error("cannot listen for GoIPs on UDP {addr}: {source}")]
@@ -150,6 +176,10 @@ pub(crate) struct Policy {
     pub offline_wait: Duration,
     pub sms_timeout: Duration,
     pub ussd_timeout: Duration,
+    /// `ADMIN_JIDS`.
+    pub admins: Vec<BareJid>,
+    /// How long an ad-hoc command session waits for its next stage.
+    pub command_timeout: Duration,
 }
 
 /// What every part of the bridge shares.
@@ -169,6 +199,8 @@ pub(crate) struct Context {
     /// ([`outbox::recover`]); until then no runner starts, so none can
     /// take a job that recovery is about to settle.
     pub recovered: watch::Sender<bool>,
+    /// Per-line SMS counts, for the metrics.
+    pub traffic: TrafficCounters,
     /// The alert states the console's `status` shows.
     pub alerts: alerts::AlertBoard,
     /// One USSD request per channel at a time (console and balance check).
@@ -185,6 +217,12 @@ impl Context {
     pub fn sender_gateway(&self, from: &Jid) -> Option<Arc<ActiveGateway>> {
         let ext = self.addressing.local_user(from)?;
         self.directory.gateway_by_ext(ext)
+    }
+
+    /// Whether `from` is one of ADMIN_JIDS.
+    pub fn is_admin(&self, from: &Jid) -> bool {
+        let from = from.to_bare();
+        self.policy.admins.contains(&from)
     }
 
     /// The user a channel's SMS go to: its extension's JID, else
@@ -216,6 +254,7 @@ pub struct Bridge {
     link_state: watch::Receiver<LinkState>,
     refresh: RefreshTask,
     cleanup: CleanupTask,
+    probe: BridgeProbe,
 }
 
 impl std::fmt::Debug for Bridge {
@@ -242,7 +281,14 @@ impl Bridge {
             }
             None => None,
         };
+        let admins = config
+            .admin_jids
+            .iter()
+            .map(|j| BareJid::new(j).map_err(|_| BridgeError::AdminJid(j.clone())))
+            .collect::<Result<Vec<_>, _>>()?;
         let policy = Policy {
+            admins,
+            command_timeout: config.command_timeout,
             receipts: config.xmpp.receipts,
             call_notices: config.xmpp.call_notices,
             fallback_dest,
@@ -284,6 +330,7 @@ impl Bridge {
             outbox: Outbox::default(),
             stopping: watch::Sender::new(false),
             recovered: watch::Sender::new(false),
+            traffic: TrafficCounters::default(),
             alerts: alerts::AlertBoard::new(&config.alerts.settings),
             ussd_turns: Default::default(),
         });
@@ -333,6 +380,20 @@ impl Bridge {
         for goip_id in channels {
             ctx.outbox.poke(&ctx, &goip_id);
         }
+        let probe = BridgeProbe {
+            ctx: ctx.clone(),
+            tasks: Arc::new([
+                ("the inbound flow", inbound.abort_handle()),
+                ("the XMPP router", router.abort_handle()),
+                ("the inbox pump", pump.abort_handle()),
+                ("the sendid saver", sendids.abort_handle()),
+                ("the spool's deliveries", drained.abort_handle()),
+                ("the alert monitor", alerts.abort_handle()),
+                ("the gateway reload", refresh.abort_handle()),
+                ("the cleanup", cleanup.abort_handle()),
+            ]),
+            link_state: link_state.clone(),
+        };
         Ok(Bridge {
             ctx,
             stop_inbound,
@@ -348,6 +409,7 @@ impl Bridge {
             link_state,
             refresh,
             cleanup,
+            probe,
         })
     }
 
@@ -393,26 +455,12 @@ impl Bridge {
     /// the pings; systemd then restarts goippy. Returns the names of those
     /// that stopped (empty: healthy).
     pub fn stopped_tasks(&self) -> Vec<&'static str> {
-        let checks = [
-            (
-                "the UDP receive loop or the sweeper",
-                self.ctx.engine.is_running(),
-            ),
-            ("the database writer", self.ctx.store.writer_running()),
-            ("the XMPP link", self.ctx.link.is_running()),
-            ("the inbound flow", !self.inbound.is_finished()),
-            ("the XMPP router", !self.router.is_finished()),
-            ("the inbox pump", !self.pump.is_finished()),
-            ("the sendid saver", !self.sendids.is_finished()),
-            ("the spool's deliveries", !self.drained.is_finished()),
-            ("the alert monitor", !self.alerts.is_finished()),
-            ("the gateway reload", self.refresh.is_running()),
-            ("the cleanup", self.cleanup.is_running()),
-        ];
-        checks
-            .into_iter()
-            .filter_map(|(name, running)| (!running).then_some(name))
-            .collect()
+        self.probe.stopped_tasks()
+    }
+
+    /// What `/metrics` and `/health` read (see [`BridgeProbe`]).
+    pub fn probe(&self) -> BridgeProbe {
+        self.probe.clone()
     }
 
     /// Whether every task that matters still runs ([`Bridge::stopped_tasks`]).

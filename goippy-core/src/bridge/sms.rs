@@ -25,6 +25,7 @@
 //! a condition a retry would meet again minutes later, and a user who is
 //! told can decide; a message that silently waits for hours is worse.
 
+use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex};
 
 use crate::config::ReceiptPolicy;
@@ -33,6 +34,7 @@ use crate::goip::cms_error_text;
 use crate::store::{OutboxItem, StoreError};
 use crate::util::lock;
 
+use super::line_traffic::LineCounters;
 use super::notice::{self, Notice};
 use super::outbox::JobEnd;
 use super::{Context, Policy};
@@ -235,6 +237,13 @@ pub(crate) async fn run(ctx: &Arc<Context>, item: OutboxItem) -> JobEnd {
 async fn apply(ctx: &Context, item: &OutboxItem, settled: SmsSettlement) -> JobEnd {
     let id = item.id;
     let xmpp_id = item.xmpp_id.as_deref().unwrap_or("");
+    // Counted once the outcome is recorded (an outcome the store refused
+    // is applied again, and would be counted twice).
+    let counter: fn(&LineCounters) -> &AtomicU64 = match &settled {
+        SmsSettlement::Sent { .. } => |c| &c.sms_sent,
+        SmsSettlement::Failed { .. } => |c| &c.sms_failed,
+        _ => |c| &c.sms_unknown,
+    };
     let result = match settled {
         SmsSettlement::Sent {
             sms_no,
@@ -307,6 +316,7 @@ async fn apply(ctx: &Context, item: &OutboxItem, settled: SmsSettlement) -> JobE
     };
     match result {
         Ok(()) => {
+            ctx.traffic.count(&item.goip_id, counter);
             ctx.inbox.notify_one();
             JobEnd::Done
         }
@@ -334,6 +344,8 @@ mod tests {
             offline_wait: Duration::from_secs(300),
             sms_timeout: Duration::from_secs(180),
             ussd_timeout: Duration::from_secs(30),
+            admins: Vec::new(),
+            command_timeout: Duration::from_secs(300),
         }
     }
 

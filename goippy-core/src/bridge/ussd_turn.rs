@@ -1,5 +1,6 @@
 //! One USSD request per channel at a time, whoever sends it: the console
-//! (`ussd.rs`) and the balance check (`alerts/balance.rs`).
+//! (`ussd.rs`), the ad-hoc command (`adhoc/ussd.rs`) and the balance check
+//! (`alerts/balance.rs`).
 //!
 //! The engine runs one job per channel at a time, but a USSD sendid is
 //! drawn (and stored) *before* its job is queued, and the GoIP answers a

@@ -1,6 +1,7 @@
-//! The alert settings (`ALERTS`, `ADMIN_JIDS`, `ALERT_HOLD`,
-//! `ALERT_SIGNAL_BELOW`, `BALANCE_*`): who is told about a line's state, and
-//! when a weak signal or a low balance counts. What the alerts say and when
+//! The alert settings (`ALERTS`, `ALERT_HOLD`, `ALERT_SIGNAL_BELOW`,
+//! `BALANCE_*`): whether a line's state is told, and when a weak signal or
+//! a low balance counts (who besides the line's users is told: `ADMIN_JIDS`,
+//! read with the other keys in `config.rs`). What the alerts say and when
 //! they are sent is `bridge/alerts/`.
 //!
 //! Amounts (a balance, its threshold) are kept in thousandths as integers,
@@ -11,11 +12,9 @@ use std::fmt;
 use std::time::Duration;
 
 use regex::Regex;
-use tokio_xmpp::jid::BareJid;
 use toml::Value;
 
 use super::reader::Reader;
-use crate::alias::split_jid;
 
 /// When a line's users (and the admins) get an alert.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -139,36 +138,6 @@ impl fmt::Display for Amount {
             write!(f, "{sign}{whole}.{frac:03}")
         }
     }
-}
-
-/// `ADMIN_JIDS`: bare JIDs separated by commas and/or spaces.
-pub(super) fn admin_jids(r: &mut Reader<'_>) -> Option<Vec<BareJid>> {
-    let text = r.optional_string("ADMIN_JIDS")?.unwrap_or_default();
-    let mut jids = Vec::new();
-    let mut bad = Vec::new();
-    for word in text
-        .split(|c: char| c == ',' || c.is_whitespace())
-        .filter(|w| !w.is_empty())
-    {
-        let valid = split_jid(word).is_some_and(|p| p.resource.is_none() && p.node.is_some());
-        match BareJid::new(word) {
-            Ok(jid) if valid => {
-                if !jids.contains(&jid) {
-                    jids.push(jid);
-                }
-            }
-            _ => bad.push(word.to_string()),
-        }
-    }
-    if !bad.is_empty() {
-        r.problem(
-            "ADMIN_JIDS",
-            "bare JIDs such as \"admin@example.org\", separated by commas or spaces",
-            &Value::String(bad.join(", ")),
-        );
-        return None;
-    }
-    Some(jids)
 }
 
 /// The alert keys; `None` after recording a problem.

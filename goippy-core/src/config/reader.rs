@@ -3,7 +3,7 @@
 //! key (never a secret's value), and returns `None` so that
 //! `Config::from_table` can list every problem of a file at once.
 
-use std::net::IpAddr;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -22,6 +22,19 @@ const SECRET_KEYS: &[&str] = &["XMPP_COMPONENT_SECRET", "DB_PASS"];
 pub(super) struct Reader<'a> {
     table: &'a Table,
     pub(super) problems: Vec<String>,
+}
+
+/// `PORT`, `IP:PORT`, `[IPv6]:PORT` or `localhost:PORT`; port 0 (any
+/// port) is refused: the operator's scrape configuration must name it.
+fn parse_listen(s: &str) -> Option<SocketAddr> {
+    let addr = if let Ok(port) = s.parse::<u16>() {
+        SocketAddr::from((Ipv4Addr::LOCALHOST, port))
+    } else if let Some(port) = s.strip_prefix("localhost:") {
+        SocketAddr::from((Ipv4Addr::LOCALHOST, port.parse::<u16>().ok()?))
+    } else {
+        s.parse::<SocketAddr>().ok()?
+    };
+    (addr.port() != 0).then_some(addr)
 }
 
 fn describe(v: &Value) -> String {
@@ -136,6 +149,33 @@ impl<'a> Reader<'a> {
         }
     }
 
+    /// Bare JIDs separated by commas and/or spaces (`ADMIN_JIDS`); absent
+    /// or empty: none. Every entry that is not a bare JID is a problem.
+    pub(super) fn jid_list(&mut self, key: &str) -> Option<Vec<String>> {
+        let text = self.optional_string(key)?.unwrap_or_default();
+        let mut jids: Vec<String> = Vec::new();
+        let mut ok = true;
+        for item in text.split([',', ' ', '\t']).filter(|i| !i.is_empty()) {
+            match split_jid(item) {
+                Some(p) if p.resource.is_none() && p.node.is_some_and(|n| !n.is_empty()) => {
+                    let jid = item.to_lowercase();
+                    if !jids.contains(&jid) {
+                        jids.push(jid);
+                    }
+                }
+                _ => {
+                    self.problem(
+                        key,
+                        "bare JIDs such as \"admin@example.org\", separated by commas or spaces",
+                        &Value::String(item.to_string()),
+                    );
+                    ok = false;
+                }
+            }
+        }
+        ok.then_some(jids)
+    }
+
     /// Integers may be written bare or quoted (`GOIP_PORT = "44444"`).
     pub(super) fn integer(
         &mut self,
@@ -235,6 +275,34 @@ impl<'a> Reader<'a> {
                 let expected = format!("one of {}", names.join(", "));
                 let got = value.unwrap_or(Value::String(text));
                 self.problem(key, &expected, &got);
+                None
+            }
+        }
+    }
+
+    /// An optional TCP address to listen on: absent or `""` is none; a
+    /// port alone (`9464` or `"9464"`) means 127.0.0.1 (this host only);
+    /// otherwise `"IP:PORT"`, `"[IPv6]:PORT"` or `"localhost:PORT"`.
+    pub(super) fn optional_listen(&mut self, key: &str) -> Option<Option<SocketAddr>> {
+        const EXPECTED: &str = "a port (this host only) or an address such as \"127.0.0.1:9464\" \
+                                or \"[::1]:9464\"";
+        let value = match self.get(key) {
+            None => return Some(None),
+            Some(v) => v.clone(),
+        };
+        let parsed = match &value {
+            Value::Integer(port) => u16::try_from(*port)
+                .ok()
+                .filter(|p| *p != 0)
+                .map(|port| SocketAddr::from((Ipv4Addr::LOCALHOST, port))),
+            Value::String(s) if s.trim().is_empty() => return Some(None),
+            Value::String(s) => parse_listen(s.trim()),
+            _ => None,
+        };
+        match parsed {
+            Some(addr) => Some(Some(addr)),
+            None => {
+                self.problem(key, EXPECTED, &value);
                 None
             }
         }

@@ -54,6 +54,12 @@ XMPP_CALL_NOTICES      = false
 # Seconds between keepalive pings to Prosody.
 XMPP_PING_INTERVAL     = 30
 
+# Bare JIDs (commas or spaces between them) that may run the admin ad-hoc
+# commands (XEP-0050) on XMPP_COMPONENT_JID: list the gateways, enable or
+# disable a line. They also get every line's alerts (see ALERTS below), from
+# the gateway's JID. Unset: nobody.
+# ADMIN_JIDS           = "admin@example.org"
+
 # --- GoIP -----------------------------------------------------------------
 
 # Address and UDP port the GoIPs send to: on the GoIP, Configurations → SMS →
@@ -102,10 +108,6 @@ SMS_JOIN_WAIT          = 10
 # balance check finds the balance low. Each change is told once. false: no
 # alerts (the console's "status" still shows the states).
 ALERTS                 = true
-
-# Who else gets every line's alerts, from the gateway's JID: bare JIDs
-# separated by commas or spaces.
-# ADMIN_JIDS           = "admin@example.org, noc@example.org"
 
 # Seconds a GSM loss or a weak signal (and the recovery from it) must last
 # before it is told, so that a flapping line does not flood its users.
@@ -176,4 +178,10 @@ LOG_DAYS               = 3
 # (goippy's own debug lines; the libraries stay at info), or a tracing
 # filter such as "info,sqlx=debug" (taken as written).
 # LOG_LEVEL            = "info"
+
+# Prometheus metrics (/metrics) and health checks (/health, /health/live,
+# /health/ready) over HTTP: off unless set. A port alone listens on 127.0.0.1
+# only; "0.0.0.0:9464" listens on every address, without authentication
+# (goippy warns): let only your Prometheus server reach it.
+# METRICS_LISTEN       = "127.0.0.1:9464"
 "##;

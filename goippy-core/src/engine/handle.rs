@@ -18,7 +18,7 @@ use super::request::{
     ControlOutcome, ControlRequest, NotSent, NotStarted, SmsOutcome, SmsRequest, UssdOutcome,
 };
 use super::shared::Shared;
-use super::stats::EngineStats;
+use super::stats::{ChannelTraffic, EngineStats};
 use super::worker;
 use super::{receiver, sweeper};
 use crate::goip::Command;
@@ -147,6 +147,18 @@ impl Engine {
         }
     }
 
+    /// Ends the channel's USSD session with `USSDEXIT` (a menu the user
+    /// leaves) and waits for the GoIP's `USSDEXIT` (or an error, or
+    /// [`UssdOutcome::Timeout`] after one `ussd_timeout`: it is not resent).
+    /// [`UssdOutcome::Closed`] means the GoIP confirmed it.
+    pub async fn end_ussd(&self, goip_id: &str) -> UssdOutcome {
+        let (done, outcome) = oneshot::channel();
+        match self.submit(goip_id, Job::UssdExit { done }).await {
+            Ok(()) => outcome.await.unwrap_or(UssdOutcome::Stopping),
+            Err(why) => why.into(),
+        }
+    }
+
     /// Runs a status or control command and waits for its answer.
     pub async fn control(&self, goip_id: &str, request: ControlRequest) -> ControlOutcome {
         if let Err(e) = request.validate() {
@@ -180,6 +192,12 @@ impl Engine {
     /// One channel, if it has been heard from.
     pub fn channel(&self, goip_id: &str) -> Option<ChannelInfo> {
         self.inner.shared.registry().info(goip_id)
+    }
+
+    /// Every authenticated channel's acks and retransmissions since the
+    /// engine started, sorted by GoIP id (the per-line metrics).
+    pub fn channel_traffic(&self) -> Vec<ChannelTraffic> {
+        self.inner.shared.channel_traffic()
     }
 
     pub fn stats(&self) -> EngineStats {

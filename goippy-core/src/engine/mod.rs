@@ -118,4 +118,4 @@ pub use request::{
     BeforeSend, ControlOutcome, ControlRequest, MessageRef, NotSent, RecipientOutcome,
     RecipientReport, SmsOutcome, SmsRequest, UssdOutcome,
 };
-pub use stats::EngineStats;
+pub use stats::{ChannelTraffic, EngineStats};

@@ -33,6 +33,8 @@ pub(crate) enum Job {
         sendid: Option<u32>,
         done: oneshot::Sender<UssdOutcome>,
     },
+    /// `USSDEXIT`: ends the channel's USSD session (a menu left open).
+    UssdExit { done: oneshot::Sender<UssdOutcome> },
     Control {
         request: ControlRequest,
         done: oneshot::Sender<ControlOutcome>,
@@ -46,7 +48,7 @@ impl Job {
             Job::Sms { done, .. } => {
                 let _ = done.send(SmsOutcome::NotSent(why.into()));
             }
-            Job::Ussd { done, .. } => {
+            Job::Ussd { done, .. } | Job::UssdExit { done } => {
                 let _ = done.send(why.into());
             }
             Job::Control { done, .. } => {
@@ -60,6 +62,7 @@ impl Job {
         match self {
             Job::Sms { .. } => "sms",
             Job::Ussd { .. } => "ussd",
+            Job::UssdExit { .. } => "ussd exit",
             Job::Control { .. } => "control",
         }
     }

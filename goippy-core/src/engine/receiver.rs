@@ -184,9 +184,9 @@ async fn handle_notification(shared: &Arc<Shared>, n: Notification, from: Socket
         | NotificationKind::NumRecord { .. }
         | NotificationKind::Unknown { .. } => {
             let (key, ack) = key_and_ack(&id, &tag, &recvid, &kind);
-            shared.send_ack(&ack, from).await;
+            shared.send_channel_ack(&id, &ack, from).await;
             if !shared.mark_handled(key, Instant::now()) {
-                bump(&shared.counters().duplicates);
+                shared.count_duplicate(&id);
                 return;
             }
             tracing::debug!(goip_id = id, tag, recvid, "notification");
@@ -288,14 +288,14 @@ async fn handle_durable(
     let (key, ack) = key_and_ack(&goip_id, &tag, &recvid, &kind);
     let now = Instant::now();
     if shared.already_handled(&key, now) {
-        bump(&shared.counters().duplicates);
+        shared.count_duplicate(&goip_id);
         tracing::debug!(
             goip_id,
             tag,
             recvid,
             "retransmission: acked again, not delivered again"
         );
-        shared.send_ack(&ack, from).await;
+        shared.send_channel_ack(&goip_id, &ack, from).await;
         return;
     }
     if shared.is_draining() {
@@ -385,7 +385,7 @@ async fn handle_durable(
         let limit = shared.config().durable_ack_timeout;
         let problem = match tokio::time::timeout(limit, verdict).await {
             Ok(Ok(Ok(()))) => {
-                shared.send_ack(&ack, from).await;
+                shared.send_channel_ack(&goip_id, &ack, from).await;
                 // Only now: a copy that came while this one was being stored
                 // was handed over again (the store's unique key copes), and
                 // nothing acked was ever unstored.
@@ -434,8 +434,8 @@ async fn handle_line_state(
     let tag = kind.tag().to_owned();
     let (key, ack) = key_and_ack(&goip_id, &tag, &recvid, &kind);
     if shared.already_handled(&key, Instant::now()) {
-        bump(&shared.counters().duplicates);
-        shared.send_ack(&ack, from).await;
+        shared.count_duplicate(&goip_id);
+        shared.send_channel_ack(&goip_id, &ack, from).await;
         return;
     }
     let Some(permit) = reserve_event(shared, &goip_id, &tag, &recvid) else {
@@ -446,7 +446,7 @@ async fn handle_line_state(
         NotificationKind::Remain(r) => CallNoticeKind::Remain(r),
         _ => return,
     };
-    shared.send_ack(&ack, from).await;
+    shared.send_channel_ack(&goip_id, &ack, from).await;
     shared.mark_handled(key, Instant::now());
     tracing::info!(goip_id, tag, recvid, "call event");
     permit.send(EngineEvent::Call(CallNotice {

@@ -30,10 +30,10 @@ use super::pending::PendingReplies;
 use super::registry::ChannelRegistry;
 use super::request::{CommandError, MessageRef};
 use super::sendid::SendIdAllocator;
-use super::stats::{Counters, EngineStats, bump};
+use super::stats::{ChannelCounters, ChannelTraffic, Counters, EngineStats, bump};
 use super::tracker::{TaskToken, TaskTracker};
 use crate::goip::{Ack, Command};
-use crate::util::{TokenBucket, WarnLimiter, lock, read_lock, write_lock};
+use crate::util::{PerKey, TokenBucket, WarnLimiter, lock, read_lock, write_lock};
 
 pub(crate) struct Shared {
     config: EngineConfig,
@@ -44,6 +44,8 @@ pub(crate) struct Shared {
     pending: Arc<PendingReplies>,
     sendids: SendIdAllocator,
     counters: Counters,
+    /// The same per channel, for authenticated channels only.
+    per_channel: PerKey<ChannelCounters>,
     events: mpsc::Sender<EngineEvent>,
     /// A std mutex, not tokio's: it is never held across an `.await`, and
     /// each use is one small operation (a lookup, an insert, a token
@@ -104,6 +106,7 @@ impl Shared {
             )),
             sendids: SendIdAllocator::new(config.sendid_floor),
             counters: Counters::default(),
+            per_channel: PerKey::default(),
             events,
             state: Mutex::new(state),
             stopping: watch::Sender::new(false),
@@ -228,10 +231,35 @@ impl Shared {
         }
     }
 
-    pub(crate) async fn send_ack(&self, ack: &Ack, to: SocketAddr) {
-        if self.send_datagram(&ack.encode(), to).await {
+    pub(crate) async fn send_ack(&self, ack: &Ack, to: SocketAddr) -> bool {
+        let sent = self.send_datagram(&ack.encode(), to).await;
+        if sent {
             bump(&self.counters.acks_sent);
         }
+        sent
+    }
+
+    /// [`Shared::send_ack`] for a notification of an authenticated
+    /// channel, counted for that channel too.
+    pub(crate) async fn send_channel_ack(&self, goip_id: &str, ack: &Ack, to: SocketAddr) {
+        if self.send_ack(ack, to).await {
+            self.per_channel.with(goip_id, |c| bump(&c.acks_sent));
+        }
+    }
+
+    /// Counts a recognised retransmission of an authenticated channel.
+    pub(crate) fn count_duplicate(&self, goip_id: &str) {
+        bump(&self.counters.duplicates);
+        self.per_channel.with(goip_id, |c| bump(&c.duplicates));
+    }
+
+    /// Every channel's traffic counters, sorted by GoIP id.
+    pub(crate) fn channel_traffic(&self) -> Vec<ChannelTraffic> {
+        self.per_channel
+            .snapshot()
+            .into_iter()
+            .map(|(goip_id, c)| c.traffic(goip_id))
+            .collect()
     }
 
     /// Sends a command to the channel's current address. Never to an

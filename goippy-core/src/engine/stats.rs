@@ -69,6 +69,36 @@ pub(crate) struct Counters {
     pub send_errors: AtomicU64,
 }
 
+/// What the engine counts per channel (the per-line metrics): bumped where
+/// the event is logged, next to the global counter of the same name.
+#[derive(Debug, Default)]
+pub(crate) struct ChannelCounters {
+    pub acks_sent: AtomicU64,
+    pub duplicates: AtomicU64,
+}
+
+/// One channel's traffic since the engine started.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ChannelTraffic {
+    pub goip_id: String,
+    /// Acks of its notifications (RECEIVE, DELIVER, USSN, call events,
+    /// STATE…) sent, retransmissions' included; keepalive answers are not
+    /// counted (one every 30 s would drown the rest).
+    pub acks_sent: u64,
+    /// Its retransmissions recognised (acked again, not delivered again).
+    pub duplicates: u64,
+}
+
+impl ChannelCounters {
+    pub(crate) fn traffic(&self, goip_id: String) -> ChannelTraffic {
+        ChannelTraffic {
+            goip_id,
+            acks_sent: self.acks_sent.load(Ordering::Relaxed),
+            duplicates: self.duplicates.load(Ordering::Relaxed),
+        }
+    }
+}
+
 /// Adds one to a counter.
 pub(crate) fn bump(counter: &AtomicU64) {
     counter.fetch_add(1, Ordering::Relaxed);

@@ -14,6 +14,11 @@
 //! * `DONE <sendid>` follows every request, as the vendor UI does.
 //! * An answer that arrives after the timeout is not lost: it comes out as
 //!   a [`super::EngineEvent::Ussd`] event.
+//!
+//! A USSD menu is a session on the network: the user's choice goes out as
+//! one more request (a new, larger sendid, like any request), and the
+//! session ends with `USSDEXIT <sendid> <password>` ([`exit`]), which the
+//! GoIP confirms with `USSDEXIT <sendid>` (docs/goip-protocol.md#ussd).
 
 use super::context::JobContext;
 use super::pending::Finished;
@@ -91,6 +96,58 @@ pub(crate) async fn run(ctx: &mut JobContext, code: &str, reserved: Option<u32>)
             UssdOutcome::Timeout
         }
     }
+}
+
+/// Sends `USSDEXIT` under a new USSD sendid (it must not fall below the
+/// cache's, or the GoIP may take it for an old exchange) and waits one
+/// `ussd_timeout` for the confirmation; it is not resent: a second
+/// `USSDEXIT` could end a session a newer request opened meanwhile.
+pub(crate) async fn exit(ctx: &mut JobContext) -> UssdOutcome {
+    if ctx.is_stopping() {
+        return UssdOutcome::Stopping;
+    }
+    let mut exchange = ctx.open_ussd_exchange(None);
+    let sendid = exchange.sendid();
+    let command = Command::UssdExit {
+        sendid,
+        password: ctx.password(),
+    };
+    let timeout = ctx.config().ussd_timeout;
+    let exchanged = send_and_await(
+        ctx,
+        &mut exchange,
+        &command,
+        timeout,
+        0,
+        |ctx, _, result| match result {
+            Ok(()) => tracing::info!(goip_id = ctx.goip_id(), sendid, "USSDEXIT sent"),
+            Err(e) => {
+                tracing::debug!(goip_id = ctx.goip_id(), sendid, error = ?e, "USSDEXIT not sent")
+            }
+        },
+        |_, reply| match reply {
+            Reply::UssdExit { .. } => Some(UssdOutcome::Closed),
+            Reply::UssdError { text, .. } => Some(UssdOutcome::Error { text }),
+            Reply::Error(e) => Some(UssdOutcome::Error {
+                text: error_text(&e),
+            }),
+            _ => None,
+        },
+    )
+    .await;
+    let outcome = match exchanged {
+        Exchanged::Answered(outcome) => outcome,
+        Exchanged::Unanswered => UssdOutcome::Timeout,
+        Exchanged::NotSent(e) => return e.into(),
+    };
+    ctx.done(sendid).await;
+    tracing::info!(
+        goip_id = ctx.goip_id(),
+        sendid,
+        result = outcome_name(&outcome),
+        "USSD session ended"
+    );
+    outcome
 }
 
 /// The outcome a reply to the request `sendid` gives, if it answers it.

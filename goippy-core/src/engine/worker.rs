@@ -113,6 +113,9 @@ async fn run(
             Job::Ussd { code, sendid, done } => {
                 let _ = done.send(ussd::run(&mut ctx, &code, sendid).await);
             }
+            Job::UssdExit { done } => {
+                let _ = done.send(ussd::exit(&mut ctx).await);
+            }
             Job::Control { request, done } => {
                 let _ = done.send(control::run(&mut ctx, &request).await);
             }

@@ -114,6 +114,12 @@ impl CleanupTask {
     pub fn is_running(&self) -> bool {
         !self.handle.is_finished()
     }
+
+    /// Tells whether the task still runs, without owning it (the task
+    /// stops when this is dropped, not when the handle is).
+    pub fn abort_handle(&self) -> tokio::task::AbortHandle {
+        self.handle.abort_handle()
+    }
 }
 
 impl Drop for CleanupTask {

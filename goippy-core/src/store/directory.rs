@@ -95,6 +95,14 @@ struct Shared {
     reload: tokio::sync::Mutex<()>,
     /// A digest of the set last kept in the spool, to keep it only when it changed.
     cached: std::sync::Mutex<Option<u64>>,
+    /// The numbers channels reported in their keepalives, by goip_id. A
+    /// reload installs what it read from `goippy_gateways`, which may
+    /// predate the keepalive (its write is still queued): without these, a
+    /// reload running at the moment the number is learned would forget it,
+    /// and `status` to the own number would go out as an SMS. Locked only
+    /// while holding `snapshot`'s write lock, so a learn and an install are
+    /// never interleaved. As many entries as gateways at most.
+    learned: std::sync::Mutex<HashMap<String, String>>,
 }
 
 /// The in-memory registry of enabled gateways. Clones share one snapshot.
@@ -113,6 +121,12 @@ impl RefreshTask {
     /// Whether the task still runs (for the watchdog).
     pub fn is_running(&self) -> bool {
         !self.handle.is_finished()
+    }
+
+    /// Tells whether the task still runs, without owning it (the task
+    /// stops when this is dropped, not when the handle is).
+    pub fn abort_handle(&self) -> tokio::task::AbortHandle {
+        self.handle.abort_handle()
     }
 }
 
@@ -135,6 +149,7 @@ impl GatewayDirectory {
                 snapshot: RwLock::new(Arc::new(Snapshot::default())),
                 reload: tokio::sync::Mutex::new(()),
                 cached: std::sync::Mutex::new(None),
+                learned: std::sync::Mutex::new(HashMap::new()),
             }),
         };
         match directory.refresh_now().await {
@@ -187,10 +202,17 @@ impl GatewayDirectory {
 
     /// Makes `gateways` the snapshot; returns how many are enabled.
     fn install(&self, gateways: Vec<Gateway>) -> usize {
+        let mut guard = write_lock(&self.shared.snapshot);
+        let mut learned = lock(&self.shared.learned);
+        learned.retain(|goip_id, _| gateways.iter().any(|g| &g.goip_id == goip_id));
         let mut next = Snapshot::default();
-        for g in gateways {
+        for mut g in gateways {
             if !g.enabled || g.ext.is_empty() || g.goip_id.is_empty() {
                 continue;
+            }
+            // The channel's own report is newer than the row.
+            if let Some(number) = learned.get(&g.goip_id) {
+                g.msisdn = Some(number.clone());
             }
             let g = Arc::new(ActiveGateway::new(g));
             next.by_ext.insert(g.ext.clone(), Arc::clone(&g));
@@ -202,9 +224,8 @@ impl GatewayDirectory {
             }
         }
         let count = next.by_ext.len();
-        let previous = self.snapshot();
-        report_changes(&previous, &next);
-        *write_lock(&self.shared.snapshot) = Arc::new(next);
+        report_changes(&guard, &next);
+        *guard = Arc::new(next);
         count
     }
 
@@ -223,6 +244,7 @@ impl GatewayDirectory {
         let Some(current) = guard.by_goip_id.get(goip_id) else {
             return false;
         };
+        lock(&self.shared.learned).insert(goip_id.to_string(), number.to_string());
         if current.msisdn.as_deref() == Some(number) {
             return false;
         }

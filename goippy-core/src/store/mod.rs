@@ -86,7 +86,7 @@ pub use error::StoreError;
 /// Column widths, for callers that must choose what to store by what fits.
 pub(crate) use records::widths;
 pub use records::{
-    CallEntry, CallEvent, CallFilter, CallRecord, CallStored, ChannelState, CleanupReport,
+    Backlog, CallEntry, CallEvent, CallFilter, CallRecord, CallStored, ChannelState, CleanupReport,
     DeliveryReportInfo, Gateway, GatewayChange, GatewayDefinition, InboundKind, InboundRecord,
     InboxItem, LogId, LogKind, NoticeInfo, NoticeRecord, OutboundKind, OutboundOptions,
     OutboundRecord, OutboundRef, OutboxItem, OutboxState, StateUpdate, Stored, recvid_number,
@@ -861,6 +861,20 @@ impl Store {
             reads::channel_state(&self.inner.db, goip_id),
         )
         .await
+    }
+
+    /// How many rows wait in the outbox and the inbox, within `within`
+    /// (and the store's own timeout): a scrape must not wait for a
+    /// database that does not answer. An error says why.
+    pub async fn backlog(&self, within: Duration) -> Result<Backlog, StoreError> {
+        let counted = self.read("counting the backlog", reads::backlog(&self.inner.db));
+        timed(within, "counting the backlog", counted).await
+    }
+
+    /// How long the writer's committed batches took, from the attempt's
+    /// start to the database's answer (spooled batches are not in it).
+    pub fn commit_times(&self) -> crate::util::HistogramSnapshot {
+        self.inner.writer.commit_times()
     }
 
     // ----- maintenance -----------------------------------------------------

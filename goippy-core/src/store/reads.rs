@@ -10,7 +10,7 @@
 use super::SENDID_COUNTER;
 use super::db::{Db, Sql};
 use super::error::StoreError;
-use super::records::{CallEntry, CallFilter, ChannelState, InboxItem, LogId, OutboxItem};
+use super::records::{Backlog, CallEntry, CallFilter, ChannelState, InboxItem, LogId, OutboxItem};
 use super::rows::{CallRow, InboxRow, LogEntry, OutboxRow};
 use super::time::Timestamp;
 
@@ -28,6 +28,30 @@ pub(crate) async fn undelivered_inbox(
         .await
         .map_err(StoreError::db("reading the inbox"))?;
     Ok(rows.into_iter().map(InboxItem::from).collect())
+}
+
+/// The rows waiting in the outbox and the inbox (the status index makes
+/// this a count of index entries, not a table scan).
+pub(crate) async fn backlog(db: &Db) -> Result<Backlog, StoreError> {
+    let rows: Vec<(String, i64)> = db
+        .query(
+            "SELECT status, COUNT(*) FROM goippy_log \
+             WHERE status IN ('queued', 'sending', 'inbox') GROUP BY status",
+        )
+        .fetch_all()
+        .await
+        .map_err(StoreError::db("counting the backlog"))?;
+    let mut backlog = Backlog::default();
+    for (status, n) in rows {
+        let n = u64::try_from(n).unwrap_or(0);
+        match status.as_str() {
+            "queued" => backlog.outbox_queued = n,
+            "sending" => backlog.outbox_sending = n,
+            "inbox" => backlog.inbox = n,
+            _ => {}
+        }
+    }
+    Ok(backlog)
 }
 
 /// Unfinished outbound jobs (`queued`, `sending`), oldest first.

@@ -200,27 +200,37 @@ async fn earlier_copy(
     key: &DedupRow<'_>,
     since: Timestamp,
 ) -> Result<Option<i64>, sqlx::Error> {
-    tx.query(
-        "DELETE FROM goippy_dedup \
-         WHERE goip_id = ? AND tag = ? AND recvid = ? AND body_hash = ? AND created_unix <= ?",
-    )
-    .bind(key.goip_id)
-    .bind(key.tag)
-    .bind(key.recvid)
-    .bind(key.body_hash)
-    .bind(since.unix())
-    .execute()
-    .await?;
-    tx.query(
-        "SELECT log_id FROM goippy_dedup \
-         WHERE goip_id = ? AND tag = ? AND recvid = ? AND body_hash = ?",
-    )
-    .bind(key.goip_id)
-    .bind(key.tag)
-    .bind(key.recvid)
-    .bind(key.body_hash)
-    .scalar_optional()
-    .await
+    // One statement in the common case (no key yet): the key is read with
+    // its age, and deleted only when it is too old to be this copy's. (The
+    // unique index allows one row per key.)
+    let found = tx
+        .query(
+            "SELECT log_id, created_unix FROM goippy_dedup \
+             WHERE goip_id = ? AND tag = ? AND recvid = ? AND body_hash = ?",
+        )
+        .bind(key.goip_id)
+        .bind(key.tag)
+        .bind(key.recvid)
+        .bind(key.body_hash)
+        .fetch_optional::<(i64, i64)>()
+        .await?;
+    match found {
+        Some((log_id, created)) if created > since.unix() => Ok(Some(log_id)),
+        Some(_) => {
+            tx.query(
+                "DELETE FROM goippy_dedup \
+                 WHERE goip_id = ? AND tag = ? AND recvid = ? AND body_hash = ?",
+            )
+            .bind(key.goip_id)
+            .bind(key.tag)
+            .bind(key.recvid)
+            .bind(key.body_hash)
+            .execute()
+            .await?;
+            Ok(None)
+        }
+        None => Ok(None),
+    }
 }
 
 /// Stores the dedup key of the row `id` just written.

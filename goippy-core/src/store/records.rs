@@ -676,6 +676,17 @@ pub struct CallEntry {
     pub msisdn: Option<String>,
 }
 
+/// What waits in the database (the metrics' queue depths).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Backlog {
+    /// Users' SMS and USSD requests not handed to the GoIP yet (`queued`).
+    pub outbox_queued: u64,
+    /// Handed to the GoIP, outcome not recorded yet (`sending`).
+    pub outbox_sending: u64,
+    /// Inbox rows (SMS, reports, notices) not yet delivered to their user.
+    pub inbox: u64,
+}
+
 /// The last stored keepalive of a channel (`goippy_state`), read straight
 /// from the row the backends select (its columns aliased to these names).
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]

@@ -4,6 +4,8 @@
 //!   receives the GoIPs' datagrams on a port; the second fails to bind.
 //! * **XMPP_COMPONENT_JID**: Prosody admits one connection per component;
 //!   the second instance would be refused or knock the first one off.
+//! * **METRICS_LISTEN** (the same port on overlapping addresses): a copied
+//!   configuration keeps it, and the second daemon would fail to start.
 //! * **the database**: the same SQLite DB_FILE, or the same MySQL database
 //!   (DB_HOST, DB_PORT, DB_BASE). Each daemon treats the outbox and inbox
 //!   in its database as its own, so two would take each other's messages.
@@ -13,7 +15,7 @@
 //! names both instances and both files, so the operator knows what to edit.
 
 use std::fmt;
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 
 use crate::config::{Config, DbSettings};
@@ -36,6 +38,7 @@ pub enum Clash {
         theirs: IpAddr,
     },
     ComponentJid(String),
+    MetricsListen(SocketAddr),
     SqliteFile(PathBuf),
     MysqlDatabase {
         host: String,
@@ -68,6 +71,12 @@ pub fn between(ours: Party<'_>, theirs: Party<'_>) -> Vec<Collision> {
         .eq_ignore_ascii_case(&b.xmpp.component_jid)
     {
         clashes.push(Clash::ComponentJid(a.xmpp.component_jid.clone()));
+    }
+    if let (Some(ma), Some(mb)) = (a.metrics_listen, b.metrics_listen)
+        && ma.port() == mb.port()
+        && binds_overlap(ma.ip(), mb.ip())
+    {
+        clashes.push(Clash::MetricsListen(ma));
     }
     match (&a.db, &b.db) {
         (DbSettings::Sqlite { file: fa }, DbSettings::Sqlite { file: fb }) if same_file(fa, fb) => {
@@ -125,6 +134,7 @@ impl fmt::Display for Collision {
         let setting = match &self.clash {
             Clash::GoipPort { port, .. } => format!("GOIP_PORT = {port}"),
             Clash::ComponentJid(jid) => format!("XMPP_COMPONENT_JID = {jid:?}"),
+            Clash::MetricsListen(addr) => format!("METRICS_LISTEN = \"{addr}\""),
             Clash::SqliteFile(file) => format!("DB_FILE = {:?}", file.display().to_string()),
             Clash::MysqlDatabase { database, .. } => format!("DB_BASE = {database:?}"),
         };
@@ -144,6 +154,12 @@ impl fmt::Display for Collision {
             Clash::ComponentJid(_) => f.write_str(
                 "Prosody admits only one connection per component; give this instance a Component \
                  of its own in Prosody and set XMPP_COMPONENT_JID and XMPP_DATA_DOMAIN to it",
+            ),
+            Clash::MetricsListen(addr) => write!(
+                f,
+                "both would serve their metrics on TCP port {}, and only one can; give this \
+                 instance a port of its own (and add it to Prometheus's targets)",
+                addr.port()
             ),
             Clash::SqliteFile(_) => f.write_str("two daemons must never share one SQLite database"),
             Clash::MysqlDatabase { host, port, .. } => write!(
@@ -242,6 +258,30 @@ mod tests {
         assert_eq!(clashes(&a, &b), []);
         let b = config("/b", &format!("{other}GOIP_BIND = \"::\"\n"));
         assert_eq!(clashes(&a, &b).len(), 1);
+    }
+
+    #[test]
+    fn the_same_metrics_port_collides() {
+        let a = config(
+            "/a",
+            "XMPP_DATA_DOMAIN = \"a.example.org\"\nGOIP_PORT = 1\nDB_FILE = \"/a.db\"\nMETRICS_LISTEN = 9464\n",
+        );
+        let b = |listen: &str| {
+            config(
+                "/b",
+                &format!(
+                    "XMPP_DATA_DOMAIN = \"b.example.org\"\nGOIP_PORT = 2\nDB_FILE = \"/b.db\"\n{listen}"
+                ),
+            )
+        };
+        assert_eq!(
+            clashes(&a, &b("METRICS_LISTEN = \"0.0.0.0:9464\"\n")),
+            [Clash::MetricsListen(
+                "127.0.0.1:9464".parse().expect("addr")
+            )]
+        );
+        assert_eq!(clashes(&a, &b("METRICS_LISTEN = 9465\n")), []);
+        assert_eq!(clashes(&a, &b("")), []);
     }
 
     #[test]

@@ -5,18 +5,24 @@
 //! * `warn_limit.rs`: one log line per interval for a repeating warning;
 //! * `token_bucket.rs`: at most so many events a second;
 //! * `secret.rs`: a value that is never printed;
-//! * `body_hash.rs`: the stable hash of a message body in a dedup key.
+//! * `body_hash.rs`: the stable hash of a message body in a dedup key;
+//! * `per_key.rs`: counters per channel, for the metrics;
+//! * `histogram.rs`: a lock-free histogram of durations, for the metrics.
 
 mod backoff;
 mod body_hash;
+mod histogram;
 mod lock;
+mod per_key;
 mod secret;
 mod token_bucket;
 mod warn_limit;
 
 pub(crate) use backoff::Backoff;
 pub(crate) use body_hash::{body_hash, body_hash_column};
+pub use histogram::{DurationHistogram, HistogramSnapshot};
 pub(crate) use lock::{lock, read_lock, write_lock};
+pub use per_key::PerKey;
 pub use secret::Secret;
 pub(crate) use token_bucket::TokenBucket;
 pub(crate) use warn_limit::{SharedWarnLimiter, WarnLimiter};

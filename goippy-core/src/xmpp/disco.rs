@@ -4,7 +4,10 @@
 //! features it implements; every contact JID presents itself as an SMS
 //! client (`client/sms`, as Cheogram and sgx-catapult do) that supports
 //! receipts, which is what makes clients such as Conversations request
-//! XEP-0184 receipts for what users send. Neither has disco items or nodes.
+//! XEP-0184 receipts for what users send. Neither has disco items. The
+//! XEP-0050 commands (the feature, the node listing them, each command's
+//! node) depend on who asks, so the bridge answers those
+//! (`bridge/adhoc/`), with [`info_with`] and [`command_node_info`].
 
 use tokio_xmpp::parsers::disco::{DiscoInfoResult, DiscoItemsResult, Identity};
 use tokio_xmpp::parsers::iq::Iq;
@@ -31,6 +34,12 @@ pub const CONTACT_FEATURES: [&str; 2] = [ns::DISCO_INFO, ns::RECEIPTS];
 
 /// The answer to a disco#info request.
 pub fn info(env: &Envelope, node: Option<&str>) -> Iq {
+    info_with(env, node, &[])
+}
+
+/// [`info`], with `extra` features (XEP-0050 commands, for the requester
+/// who may run some).
+pub fn info_with(env: &Envelope, node: Option<&str>, extra: &[&str]) -> Iq {
     if let Some(node) = node {
         return error(env, &Refusal::UnknownNode { node: node.into() });
     }
@@ -51,7 +60,32 @@ pub fn info(env: &Envelope, node: Option<&str>) -> Iq {
         DiscoInfoResult {
             node: None,
             identities: vec![identity],
-            features: features.iter().map(|f| f.to_string()).collect(),
+            features: features
+                .iter()
+                .chain(extra)
+                .map(|f| f.to_string())
+                .collect(),
+            extensions: vec![],
+        },
+    )
+}
+
+/// The disco#info answer for an ad-hoc command's node (XEP-0050 §2.3).
+pub fn command_node_info(env: &Envelope, node: &str, name: &str) -> Iq {
+    result(
+        env,
+        DiscoInfoResult {
+            node: Some(node.to_string()),
+            identities: vec![Identity {
+                category: "automation".into(),
+                type_: "command-node".into(),
+                lang: None,
+                name: Some(name.to_string()),
+            }],
+            features: [super::adhoc::NS_COMMANDS, ns::DATA_FORMS]
+                .iter()
+                .map(|f| f.to_string())
+                .collect(),
             extensions: vec![],
         },
     )

@@ -26,6 +26,12 @@
 //! | **delivery**: nothing was sent (GoIP busy, silent, refused the password…) | `service-unavailable` | cancel | the service could not take it; the text says it is safe to send again |
 //! | **USSD** failed / was not sent | `service-unavailable` | cancel | the network or the GoIP refused it |
 //! | **USSD** no answer in time | `remote-server-timeout` | cancel | it may have been processed; repeating it blindly could repeat an action |
+//! | **ad-hoc**: command not for this sender (admin command, no line) | `forbidden` | auth | XEP-0050 §4.6: the requester lacks the rights |
+//! | **ad-hoc**: no such command | `item-not-found` | cancel | XEP-0050 §4.6 |
+//! | **ad-hoc**: unknown, expired or someone else's session | `bad-request` + `bad-sessionid` | modify | XEP-0050 §4.6; another JID's session is not revealed |
+//! | **ad-hoc**: an action the stage does not offer | `bad-request` + `bad-action` | modify | XEP-0050 §4.6 |
+//! | **ad-hoc**: a form that cannot be read or a value out of range | `bad-request` + `bad-payload` | modify | XEP-0050 §4.6 |
+//! | **ad-hoc**: too many open sessions | `resource-constraint` | wait | finishing one (or waiting for it to expire) frees a place |
 //!
 //! Texts are English (`xml:lang='en'`); they include outside text (numbers,
 //! names, GoIP reasons) only after [`xml_safe`].
@@ -76,6 +82,20 @@ pub enum Refusal {
     /// Too many messages wait for the database already: this one was not
     /// taken. `yours`: the sender's own ones.
     Busy { yours: bool },
+    /// An ad-hoc command that does not exist here.
+    UnknownCommand { node: String },
+    /// An ad-hoc command the sender may not run.
+    CommandForbidden { admin: bool },
+    /// An ad-hoc command request for a session that does not exist (any
+    /// more) or is not the sender's.
+    BadSession,
+    /// An ad-hoc action the command's stage does not offer.
+    BadAction,
+    /// An ad-hoc form that cannot be used; `detail` says why.
+    BadPayload { detail: String },
+    /// The sender holds as many ad-hoc sessions as allowed (`yours`), or
+    /// everyone together does.
+    TooManySessions { yours: bool },
 }
 
 /// Why an accepted SMS did not reach its destination.
@@ -209,8 +229,55 @@ impl Refusal {
                 }
                 .into(),
             ),
+            Refusal::CommandForbidden { admin } => error(
+                T::Auth,
+                C::Forbidden,
+                if *admin {
+                    "Only the gateway's administrators (ADMIN_JIDS) may run this command."
+                } else {
+                    "You have no line on this SMS gateway. Ask the administrator to enable your account."
+                }
+                .into(),
+            ),
+            Refusal::UnknownCommand { node } => error(
+                T::Cancel,
+                C::ItemNotFound,
+                format!("There is no command {:?} here.", xml_safe(node)),
+            ),
+            Refusal::BadSession => command_error(
+                C::BadRequest,
+                "bad-sessionid",
+                "This command session does not exist or has expired; start the command again.".into(),
+            ),
+            Refusal::BadAction => command_error(
+                C::BadRequest,
+                "bad-action",
+                "The command does not offer this action now.".into(),
+            ),
+            Refusal::BadPayload { detail } => command_error(
+                C::BadRequest,
+                "bad-payload",
+                sentence(&xml_safe(detail)),
+            ),
+            Refusal::TooManySessions { yours } => error(
+                T::Wait,
+                C::ResourceConstraint,
+                if *yours {
+                    "You have too many command sessions open; finish or cancel one first."
+                } else {
+                    "The SMS gateway has too many command sessions open; try again in a few minutes."
+                }
+                .into(),
+            ),
         }
     }
+}
+
+/// A `modify` error with XEP-0050's `condition` beside the stanza one.
+fn command_error(condition: DefinedCondition, specific: &str, text: String) -> StanzaError {
+    let mut e = error(ErrorType::Modify, condition, text);
+    e.other = Some(super::adhoc::specific_condition(specific));
+    e
 }
 
 impl DeliveryFailure {
@@ -398,6 +465,36 @@ mod tests {
                 ErrorType::Wait,
                 DefinedCondition::ResourceConstraint,
             ),
+            (
+                Refusal::CommandForbidden { admin: true },
+                ErrorType::Auth,
+                DefinedCondition::Forbidden,
+            ),
+            (
+                Refusal::UnknownCommand { node: "x".into() },
+                ErrorType::Cancel,
+                DefinedCondition::ItemNotFound,
+            ),
+            (
+                Refusal::BadSession,
+                ErrorType::Modify,
+                DefinedCondition::BadRequest,
+            ),
+            (
+                Refusal::BadAction,
+                ErrorType::Modify,
+                DefinedCondition::BadRequest,
+            ),
+            (
+                Refusal::BadPayload { detail: "x".into() },
+                ErrorType::Modify,
+                DefinedCondition::BadRequest,
+            ),
+            (
+                Refusal::TooManySessions { yours: true },
+                ErrorType::Wait,
+                DefinedCondition::ResourceConstraint,
+            ),
         ];
         for (refusal, type_, condition) in cases {
             let e = refusal.stanza_error();
@@ -410,6 +507,28 @@ mod tests {
                 assert!(!text(&e).is_empty(), "{refusal:?} needs a text");
             }
         }
+    }
+
+    #[test]
+    fn ad_hoc_errors_carry_the_xep_0050_condition() {
+        for (refusal, specific) in [
+            (Refusal::BadSession, "bad-sessionid"),
+            (Refusal::BadAction, "bad-action"),
+            (Refusal::BadPayload { detail: "x".into() }, "bad-payload"),
+        ] {
+            let e = refusal.stanza_error();
+            let other = e.other.expect("a XEP-0050 condition");
+            assert!(
+                other.is(specific, super::super::adhoc::NS_COMMANDS),
+                "{refusal:?}"
+            );
+        }
+        assert!(
+            Refusal::CommandForbidden { admin: false }
+                .stanza_error()
+                .other
+                .is_none()
+        );
     }
 
     #[test]

@@ -31,6 +31,8 @@ use crate::alias;
 use crate::number::{Destination, NumberError};
 
 use super::address::{Addressing, Target};
+use super::adhoc::{self, CommandRequest, NS_COMMANDS};
+use super::failure::Refusal;
 use super::link::{Inbound, InvalidStanza, StanzaKind};
 
 /// XEP-0100's namespace (xmpp-parsers has no module for it).
@@ -191,6 +193,11 @@ pub enum Intent {
     Ping {
         env: Envelope,
     },
+    /// XEP-0050 ad-hoc command request (an iq set), or why it cannot be read.
+    Command {
+        env: Envelope,
+        request: Result<CommandRequest, Refusal>,
+    },
     Presence {
         env: Envelope,
         kind: PresenceKind,
@@ -224,6 +231,7 @@ impl Intent {
             | Intent::GatewayPromptGet { env }
             | Intent::GatewayPromptSet { env, .. }
             | Intent::Ping { env }
+            | Intent::Command { env, .. }
             | Intent::Presence { env, .. }
             | Intent::UnsupportedIq { env, .. }
             | Intent::UnsupportedMessage { env, .. } => Some(env),
@@ -410,6 +418,11 @@ fn classify_iq(iq: Iq, addressing: &Addressing) -> Intent {
         Intent::DiscoItems { node: node(), env }
     } else if is_get && payload.is("ping", ns::PING) {
         Intent::Ping { env }
+    } else if type_name == "set" && payload.is("command", NS_COMMANDS) {
+        Intent::Command {
+            request: adhoc::parse(payload),
+            env,
+        }
     } else if payload.is("query", NS_GATEWAY) && env.target == Target::Component {
         if is_get {
             Intent::GatewayPromptGet { env }

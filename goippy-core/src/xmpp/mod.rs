@@ -6,6 +6,7 @@
 //! * [`intent`] turns each inbound stanza into what it asks for, purely;
 //! * [`service`] answers what needs no business decision (disco, XEP-0100,
 //!   pings, refusals), using the builders [`disco`], [`gateway`];
+//!   [`adhoc`] reads and writes XEP-0050 commands, which the bridge runs;
 //! * the builders [`reply`], [`presence`] and the error catalogue
 //!   [`failure`] make every stanza goippy sends, through [`text`] (XML-safe
 //!   text) and [`address`] / [`node_escape`] (which JID is what).
@@ -46,6 +47,7 @@
 //! ```
 
 pub mod address;
+pub mod adhoc;
 pub mod connect;
 pub mod disco;
 pub mod failure;

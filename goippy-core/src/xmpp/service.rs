@@ -3,8 +3,10 @@
 //! Disco, XEP-0100, pings, unsupported iqs, unreadable stanzas, encrypted
 //! and group chat messages, signals and errors need no store and no
 //! decision about the sender, so [`answer`] settles them from the intent
-//! alone. Everything else (a message to a number, presence) is the bridge's
-//! business: for those `answer` returns `None`.
+//! alone. Everything else (a message to a number, presence, an ad-hoc
+//! command that could be read) is the bridge's business: for those `answer`
+//! returns `None`. So is disco about ad-hoc commands, whose answer depends
+//! on the requester: the bridge asks before it calls `answer`.
 
 use tokio_xmpp::Stanza;
 use tokio_xmpp::jid::Jid;
@@ -67,7 +69,14 @@ pub fn answer(intent: &Intent, addressing: &Addressing) -> Option<Handled> {
         Intent::IqResult { .. } => Some(Handled::Ignore("iq result")),
         Intent::Signal { .. } => Some(Handled::Ignore("chat state, marker or empty message")),
         Intent::ReceiptFromUser { .. } => Some(Handled::Ignore("receipt from a user")),
-        Intent::ChatToContact(_) | Intent::ChatToComponent { .. } | Intent::Presence { .. } => None,
+        Intent::Command {
+            env,
+            request: Err(refusal),
+        } => reply(refuse(env, StanzaKind::Iq, refusal)),
+        Intent::ChatToContact(_)
+        | Intent::ChatToComponent { .. }
+        | Intent::Presence { .. }
+        | Intent::Command { .. } => None,
     }
 }
 

@@ -57,12 +57,14 @@ mod xmpp {
 /// process; and the real `goippy` binary under signals.
 #[cfg(feature = "daemon")]
 mod bridge {
+    mod adhoc;
     mod alerts;
     mod console;
     mod daemon;
     mod inbound;
     mod inbox;
     mod long_sms;
+    mod metrics;
     mod outbound;
     mod restart;
     mod store;

@@ -8,6 +8,7 @@
 //! links tokio-xmpp and xmpp-parsers, which costs more than the tests.
 
 mod access;
+mod adhoc;
 mod answers;
 mod carbons;
 mod console;

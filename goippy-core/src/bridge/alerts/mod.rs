@@ -59,8 +59,6 @@ use text::{LineName, Thresholds};
 #[derive(Debug, Clone)]
 pub struct AlertConfig {
     pub settings: AlertSettings,
-    /// `ADMIN_JIDS`.
-    pub admins: Vec<BareJid>,
     /// How often every line is looked at.
     pub tick: Duration,
     /// The engine's offline timeout: a line not heard from since the start
@@ -393,7 +391,7 @@ async fn save(
         detail: change.detail.clone(),
     };
     let notices = if change.tell && config.settings.enabled {
-        alerts_for(ctx, config, gateway, condition, &told)
+        alerts_for(ctx, gateway, condition, &told)
     } else {
         Vec::new()
     };
@@ -443,7 +441,6 @@ async fn save(
 /// gateway).
 fn alerts_for(
     ctx: &Context,
-    config: &AlertConfig,
     gateway: &ActiveGateway,
     condition: Condition,
     told: &Told,
@@ -469,7 +466,7 @@ fn alerts_for(
             text.clone(),
         ));
     }
-    for admin in config.admins.iter().filter(|a| !owners.contains(a)) {
+    for admin in ctx.policy.admins.iter().filter(|a| !owners.contains(a)) {
         out.push(notice::chat(&gateway.goip_id, admin, None, text.clone()));
     }
     out

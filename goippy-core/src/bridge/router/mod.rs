@@ -43,6 +43,10 @@
 //! answered `wait`/`resource-constraint` ("send it again later"), never
 //! dropped in silence.
 //!
+//! XEP-0050 ad-hoc commands (`bridge/adhoc/`) run in a third lane per
+//! sender, and the disco answers about them (which depend on the sender)
+//! are given here before `service` sees the question.
+//!
 //! Refusals are logged at most once per sender and interval, with a count
 //! of what was left out (`refusals.rs`).
 //!
@@ -83,9 +87,13 @@ use crate::xmpp::reply::{self, refuse};
 use crate::xmpp::service::{self, Handled};
 use crate::xmpp::{Envelope, Intent, classify};
 
-use super::Context;
+use super::{Context, adhoc};
 use lanes::{Full, Lanes, Limits, Weighed};
 use refusals::{RefusalLog, Verdict};
+
+/// How often expired ad-hoc sessions are looked for (at most: a shorter
+/// session timeout is looked for as often as it is long).
+const SESSION_SWEEP: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// The most an SMS may carry (the GoIP splits long texts itself).
 pub const MAX_SMS_BYTES: usize = 3000;
@@ -104,10 +112,14 @@ const LIMITS: Limits = Limits {
 /// Reads stanzas from the link until it closes, then lets the work already
 /// taken finish (the shutdown bounds that).
 pub(crate) async fn run(ctx: Arc<Context>, mut inbound: mpsc::Receiver<Inbound>) {
+    let sessions = adhoc::Sessions::new(ctx.policy.command_timeout);
+    let mut expiry = tokio::time::interval(SESSION_SWEEP.min(sessions.timeout()));
     let router = Arc::new(Router {
         ctx,
         refusals: RefusalLog::default(),
+        sessions,
     });
+    expiry.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let for_jobs = router.clone();
     let mut lanes = Lanes::new(LIMITS, move |job: StoreJob| {
         let router = for_jobs.clone();
@@ -138,6 +150,7 @@ pub(crate) async fn run(ctx: Arc<Context>, mut inbound: mpsc::Receiver<Inbound>)
                 }
             }
             () = lanes.settle() => {}
+            _ = expiry.tick() => adhoc::expire(&router.ctx, &router.sessions),
         }
     }
     lanes.drain().await;
@@ -176,6 +189,8 @@ enum StoreJob {
     },
     /// `status` or `log`.
     Read(console::Read),
+    /// An ad-hoc command request.
+    Command(adhoc::Job),
 }
 
 /// A sender's lanes: outbox writes in order, and reads beside them.
@@ -183,6 +198,9 @@ enum StoreJob {
 enum LaneKind {
     Outbox,
     Reads,
+    /// Ad-hoc commands: a USSD waiting for the network holds up neither
+    /// the sender's chat nor their reads.
+    Commands,
 }
 
 impl StoreJob {
@@ -190,6 +208,15 @@ impl StoreJob {
         match self {
             StoreJob::Enqueue { env, .. } => env,
             StoreJob::Read(read) => &read.env,
+            StoreJob::Command(job) => &job.env,
+        }
+    }
+
+    /// The kind of stanza it answers.
+    fn kind(&self) -> StanzaKind {
+        match self {
+            StoreJob::Command(_) => StanzaKind::Iq,
+            StoreJob::Enqueue { .. } | StoreJob::Read(_) => StanzaKind::Message,
         }
     }
 
@@ -197,6 +224,7 @@ impl StoreJob {
         let kind = match self {
             StoreJob::Enqueue { .. } => LaneKind::Outbox,
             StoreJob::Read(_) => LaneKind::Reads,
+            StoreJob::Command(_) => LaneKind::Commands,
         };
         (self.env().sender(), kind)
     }
@@ -209,6 +237,12 @@ impl StoreJob {
                 receipt_requested,
             } => router.enqueue(&env, record, receipt_requested).await,
             StoreJob::Read(read) => console::read(&router.ctx, read).await,
+            StoreJob::Command(job) => {
+                let replies = adhoc::run(&router.ctx, &router.sessions, job).await;
+                // Logged like every refusal: at most once per sender and interval.
+                router.log_settled_refusals(&replies);
+                replies
+            }
         }
     }
 }
@@ -229,6 +263,7 @@ impl Weighed for StoreJob {
                     + record.body.len()
             }
             StoreJob::Read(read) => env(&read.env),
+            StoreJob::Command(job) => env(&job.env) + job.weight(),
         };
         std::mem::size_of::<StoreJob>() + own
     }
@@ -238,11 +273,17 @@ impl Weighed for StoreJob {
 struct Router {
     ctx: Arc<Context>,
     refusals: RefusalLog,
+    /// The open ad-hoc command sessions.
+    sessions: adhoc::Sessions,
 }
 
 impl Router {
     /// Decides from memory alone: never waits on the store.
     fn decide(&self, intent: Intent) -> Decision {
+        // Disco about ad-hoc commands depends on who asks.
+        if let Some(stanzas) = adhoc::disco(&self.ctx, &intent) {
+            return Decision::Reply(stanzas);
+        }
         match service::answer(&intent, &self.ctx.addressing) {
             Some(Handled::Reply(stanzas)) => {
                 self.log_settled_refusals(&stanzas);
@@ -275,6 +316,10 @@ impl Router {
             Intent::Presence { env, kind } => {
                 Decision::Reply(super::presence::answer(ctx, &env, kind))
             }
+            Intent::Command {
+                env,
+                request: Ok(request),
+            } => Decision::queue(StoreJob::Command(adhoc::Job { env, request })),
             _ => Decision::Reply(Vec::new()),
         }
     }
@@ -421,7 +466,7 @@ impl Router {
             "too much waits for the database; a stanza is turned away"
         );
         let yours = full == Full::Lane;
-        vec![self.refused(env, StanzaKind::Message, Refusal::Busy { yours })]
+        vec![self.refused(env, job.kind(), Refusal::Busy { yours })]
     }
 
     /// Sends `stanzas` in answer to the stanza of `env`: those from the
@@ -535,6 +580,12 @@ fn refusal_name(r: &Refusal) -> &'static str {
         Refusal::DatabaseSilent { .. } => "database does not answer",
         Refusal::Busy { yours: true } => "busy: too many of the sender's messages wait",
         Refusal::Busy { yours: false } => "busy: too many messages wait",
+        Refusal::CommandForbidden { .. } => "ad-hoc command forbidden",
+        Refusal::UnknownCommand { .. } => "ad-hoc: unknown command",
+        Refusal::BadSession => "ad-hoc: bad session",
+        Refusal::BadAction => "ad-hoc: bad action",
+        Refusal::BadPayload { .. } => "ad-hoc: bad payload",
+        Refusal::TooManySessions { .. } => "ad-hoc: too many sessions",
     }
 }
 

@@ -18,7 +18,7 @@ use super::super::spool::{Spool, SpoolEntry};
 use super::op::{KINDS, Kind, WriteOp, Written};
 use super::unsaved::{Counted, Counts, UnflushedWrites};
 use super::{Database, GOIP_ACK_WAIT, Writer, WriterConfig};
-use crate::util::{SharedWarnLimiter, lock};
+use crate::util::{DurationHistogram, HistogramSnapshot, SharedWarnLimiter, lock};
 
 pub(super) type WriteReply = oneshot::Sender<Result<Written, StoreError>>;
 
@@ -55,6 +55,8 @@ pub(super) struct Shared {
     /// Inbox rows whose delivered mark is not in the database yet (queued,
     /// or kept in the spool): the inbox must not hand them out again.
     pub(super) marking: Mutex<HashSet<i64>>,
+    /// How long committed batches took (for the metrics).
+    pub(super) commit_times: DurationHistogram,
     pub(super) config: WriterConfig,
 }
 
@@ -72,6 +74,7 @@ impl Shared {
             spooled: AtomicUsize::new(0),
             drained: watch::Sender::new(0),
             marking: Mutex::new(marking),
+            commit_times: DurationHistogram::default(),
             config,
         }
     }
@@ -250,6 +253,10 @@ impl WriterHandle {
     }
 
     /// Writes kept in the spool that the database has not taken yet.
+    pub(crate) fn commit_times(&self) -> HistogramSnapshot {
+        self.shared.commit_times.snapshot()
+    }
+
     pub(crate) fn spooled(&self) -> usize {
         self.shared.spooled.load(Ordering::Acquire)
     }

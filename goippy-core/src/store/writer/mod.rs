@@ -268,7 +268,11 @@ impl<D: Database> Writer<D> {
                     self.rx.close();
                 }
                 attempted = poll_attempt(&mut self.attempt), if self.attempt.is_some() => {
-                    self.attempt = None;
+                    if let (Some((_, started)), Attempted::Committed { found: false, .. }) =
+                        (self.attempt.take(), &attempted)
+                    {
+                        self.shared.commit_times.record(started.elapsed());
+                    }
                     self.attempted(attempted).await;
                 }
                 () = sleep_until(cut_off), if cut_off.is_some() => self.cut_off().await,

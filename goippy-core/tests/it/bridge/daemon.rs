@@ -1294,3 +1294,153 @@ async fn a_flood_of_refusals_is_answered_but_logged_once_per_sender() {
         "{flood_lines} lines for {FLOOD} refusals:\n{log}"
     );
 }
+
+/// The TCP ports process `pid` listens on: its socket inodes
+/// (`/proc/PID/fd`) found among the kernel's listening TCP sockets
+/// (`/proc/net/tcp`, `tcp6`, state 0A).
+fn listening_tcp_ports(pid: u32) -> Vec<u16> {
+    let inodes: BTreeSet<String> = std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .expect("the process's descriptors")
+        .filter_map(|fd| std::fs::read_link(fd.ok()?.path()).ok())
+        .filter_map(|target| {
+            let target = target.to_string_lossy().into_owned();
+            Some(
+                target
+                    .strip_prefix("socket:[")?
+                    .strip_suffix(']')?
+                    .to_owned(),
+            )
+        })
+        .collect();
+    let mut ports = Vec::new();
+    for table in ["/proc/net/tcp", "/proc/net/tcp6"] {
+        let text = std::fs::read_to_string(table).unwrap_or_default();
+        for line in text.lines().skip(1) {
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            let (Some(local), Some(state), Some(inode)) =
+                (fields.get(1), fields.get(3), fields.get(9))
+            else {
+                continue;
+            };
+            if *state == "0A" && inodes.contains(*inode) {
+                let port = local.rsplit(':').next().unwrap_or("");
+                ports.push(u16::from_str_radix(port, 16).expect("a hex port"));
+            }
+        }
+    }
+    ports
+}
+
+/// METRICS_LISTEN: without it goippy listens on no TCP port at all; with a
+/// port alone it serves /metrics and /health on 127.0.0.1 there. When
+/// another connection holds SQLite's write lock, the message that arrives
+/// is acked from the spool and /health says so (503), and goes back to 200
+/// once the lock is gone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_listen_serves_only_when_configured_and_health_sees_the_spool() {
+    use crate::support::http;
+    use sqlx::Connection;
+
+    let prosody = tokio::task::block_in_place(prosody);
+    let _users = Peer::connect_answering_pings(&prosody, USERS, USERS_SECRET).await;
+
+    let plain = Instance::new(&prosody, "info").await;
+    let mut goippy = plain.spawn();
+    plain.wait_for_notice("READY=1", 1).await;
+    plain.wait_for_log("goippy running").await;
+    let pid = goippy.pid().expect("goippy runs");
+    assert_eq!(
+        listening_tcp_ports(pid),
+        Vec::<u16>::new(),
+        "{}",
+        plain.log()
+    );
+    assert!(!plain.log().contains("metrics"), "{}", plain.log());
+    goippy.signal("TERM").expect("SIGTERM");
+    assert!(exited(&mut goippy, Duration::from_secs(12)).await);
+
+    let port = goippy_testkit::ports::free_tcp_port();
+    let instance = Instance::with_db_and(
+        &prosody,
+        "info",
+        store::sqlite(),
+        &format!("METRICS_LISTEN = {port}\n"),
+    )
+    .await;
+    tokio::task::block_in_place(|| instance.cli(&["--add", EXT, GOIP_PASS, "--goip-id", GOIP_ID]));
+    let mut goippy = instance.spawn();
+    instance.wait_for_notice("READY=1", 1).await;
+    let pid = goippy.pid().expect("goippy runs");
+    assert_eq!(listening_tcp_ports(pid), vec![port], "{}", instance.log());
+    assert!(
+        instance.log().contains(&format!(
+            "metrics: serving /metrics and /health listen=127.0.0.1:{port}"
+        )),
+        "{}",
+        instance.log()
+    );
+    let (device, mut events) = Device::start(device_config(
+        instance.udp_port,
+        vec![ChannelConfig::new(1, GOIP_ID, GOIP_PASS, OWN_NUMBER)],
+    ))
+    .await
+    .expect("device");
+    instance.wait_for_log("channel online").await;
+    let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+    let health = |status: u16, says: &'static str| async move {
+        let deadline = tokio::time::Instant::now() + PATIENCE;
+        loop {
+            let answer = http::get(addr, "/health").await;
+            if answer.status == status && answer.body.contains(says) {
+                return answer.body;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "/health never answered {status} with {says:?}: {answer:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    };
+    health(200, "ready\n").await;
+    let metrics = http::get(addr, "/metrics").await;
+    assert_eq!(metrics.status, 200);
+    let samples = http::parse_openmetrics(&metrics.body);
+    assert_eq!(
+        samples.get("goippy_line_online{goip_id=\"goip1\",ext=\"2001\"}"),
+        Some(&1.0),
+        "{samples:#?}"
+    );
+
+    let file = instance.db.sqlite_file().expect("a SQLite store");
+    let mut shell = sqlx::SqliteConnection::connect(&format!("sqlite://{}", file.display()))
+        .await
+        .expect("a second connection");
+    sqlx::query("BEGIN IMMEDIATE")
+        .execute(&mut shell)
+        .await
+        .expect("the write lock");
+    let locked = device
+        .inbound_sms(1, "+37255512345", "while locked")
+        .await
+        .expect("sms");
+    wait_for_ack(&mut events, locked, &instance).await;
+    let body = health(503, "writes kept in the spool").await;
+    assert!(body.starts_with("not ready\n"), "{body}");
+    assert!(body.contains("database: not taking writes; "), "{body}");
+    let samples = http::parse_openmetrics(&http::get(addr, "/metrics").await.body);
+    assert!(
+        samples
+            .get("goippy_spool_backlog")
+            .is_some_and(|n| *n >= 1.0),
+        "{samples:#?}"
+    );
+    sqlx::query("ROLLBACK")
+        .execute(&mut shell)
+        .await
+        .expect("release the lock");
+    health(200, "database: ok").await;
+
+    goippy.signal("TERM").expect("SIGTERM");
+    assert!(exited(&mut goippy, Duration::from_secs(12)).await);
+    drop(device);
+}

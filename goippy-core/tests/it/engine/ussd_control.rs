@@ -23,6 +23,40 @@ fn ussd_times(device: &Device) -> Vec<(u32, Instant)> {
 }
 
 #[tokio::test]
+async fn ussdexit_ends_the_session_under_a_larger_sendid() {
+    let (t, device) = online(Behaviour::new(PASSWORD)).await;
+    assert!(matches!(
+        t.engine.send_ussd(ID, "*123#").await,
+        UssdOutcome::Reply { .. }
+    ));
+    assert_eq!(t.engine.end_ussd(ID).await, UssdOutcome::Closed);
+    device.wait_for_commands("DONE", 2).await;
+    let commands = device.commands();
+    assert!(
+        matches!(
+            commands.as_slice(),
+            [Command::Ussd { sendid: a, .. }, Command::Done { sendid: b }, Command::UssdExit { sendid: c, password }, Command::Done { sendid: d }]
+                if a == b && c == d && c > a && password == PASSWORD
+        ),
+        "{commands:?}"
+    );
+}
+
+#[tokio::test]
+async fn an_unconfirmed_ussdexit_is_not_resent() {
+    let mut silent = Behaviour::new(PASSWORD);
+    silent.ussd_answer = None;
+    let (t, device) = online(silent).await;
+    assert_eq!(t.engine.end_ussd(ID).await, UssdOutcome::Timeout);
+    device.wait_for_commands("DONE", 1).await;
+    assert_eq!(device.commands_named("USSDEXIT").len(), 1);
+    assert_eq!(
+        t.engine.end_ussd("nobody").await,
+        UssdOutcome::UnknownChannel
+    );
+}
+
+#[tokio::test]
 async fn a_second_ussd_request_carries_a_larger_sendid() {
     let (t, device) = online(Behaviour::new(PASSWORD)).await;
     let first = t.engine.send_ussd(ID, "*100#").await;

@@ -382,6 +382,15 @@ async fn directory_learns_a_channels_number_at_once(db: TestDb) {
         Some("+37255500001".to_string())
     );
 
+    // A reload that read the gateways before the keepalive's number was
+    // stored (here: never stored) does not forget it.
+    assert_eq!(dir.refresh_now().await.expect("refresh"), 2);
+    assert_eq!(
+        dir.gateway_by_msisdn("+37255500001").map(|g| g.ext.clone()),
+        Some("2001".to_string()),
+        "the learned number survives a reload"
+    );
+
     // A new SIM: the old number no longer points at the channel.
     assert!(dir.learn_msisdn("goippy_2001", "+37255500009"));
     assert!(dir.gateway_by_msisdn("+37255500001").is_none());

@@ -49,6 +49,11 @@ pub const GOIP_PASS: &str = "pw1";
 pub const OWN_NUMBER: &str = "+37255500000";
 pub const OWN_JID: &str = "+37255500000@sms.example.org";
 
+/// A USSD menu the simulated network offers: the prompt waits for a choice.
+pub const MENU_CODE: &str = "*123#";
+pub const MENU_PROMPT: &str = "1 Balance\n2 Bonus";
+pub const MENU_CHOICE_1: &str = "Balance 5.00 EUR";
+
 /// What varies between tests.
 #[derive(Debug, Clone)]
 pub struct Options {
@@ -67,11 +72,13 @@ pub struct Options {
     pub timing: goip_sim::Timing,
     /// SMS_JOIN_WAIT.
     pub sms_join_wait: Duration,
+    /// ADMIN_JIDS.
+    pub admins: Vec<&'static str>,
+    /// How long an ad-hoc command session waits for its next stage.
+    pub command_timeout: Duration,
     /// ALERTS and the rest: off unless a test turns them on (the tests
     /// written before alerts expect nothing but what they cause).
     pub alerts: AlertSettings,
-    /// ADMIN_JIDS.
-    pub admins: Vec<&'static str>,
     /// The device's USSD table: (code, answer).
     pub ussd_replies: Vec<(&'static str, &'static str)>,
 }
@@ -99,11 +106,12 @@ impl Default for Options {
                 session_idle: Duration::from_secs(90),
             },
             sms_join_wait: Duration::from_secs(2),
+            admins: Vec::new(),
+            command_timeout: Duration::from_secs(300),
             alerts: AlertSettings {
                 enabled: false,
                 ..AlertSettings::default()
             },
-            admins: Vec::new(),
             ussd_replies: Vec::new(),
         }
     }
@@ -188,6 +196,10 @@ impl World {
             vec![ChannelConfig::new(1, GOIP_ID, GOIP_PASS, OWN_NUMBER)],
         );
         device_config.timing = options.timing.clone();
+        device_config
+            .ussd
+            .insert_menu(MENU_CODE, MENU_PROMPT, &[("1", MENU_CHOICE_1)])
+            .expect("menu");
         for (code, answer) in &options.ussd_replies {
             device_config
                 .ussd
@@ -263,13 +275,10 @@ impl World {
             sendid_save_interval: Duration::from_millis(500),
             inbox_retry: Duration::from_secs(1),
             sms_join_wait: o.sms_join_wait,
+            admin_jids: o.admins.iter().map(|a| a.to_string()).collect(),
+            command_timeout: o.command_timeout,
             alerts: AlertConfig {
                 settings: o.alerts.clone(),
-                admins: o
-                    .admins
-                    .iter()
-                    .map(|a| a.parse().expect("an admin JID"))
-                    .collect(),
                 tick: Duration::from_millis(100),
                 offline_after: o.offline_after,
             },

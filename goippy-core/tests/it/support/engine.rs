@@ -556,6 +556,11 @@ pub fn goip(behaviour: Behaviour) -> Script {
                 None => vec![],
             }
         }
+        // A device that answers USSD confirms USSDEXIT too.
+        Command::UssdExit { sendid, .. } => match &b.ussd_answer {
+            Some(_) => vec![Answer::Now(Reply::UssdExit { sendid: *sendid })],
+            None => vec![],
+        },
         Command::Control {
             sendid,
             kind,

@@ -8,6 +8,7 @@ use tokio_xmpp::jid::Jid;
 pub mod bridge;
 pub mod cli;
 pub mod engine;
+pub mod http;
 pub mod log;
 pub mod ops;
 pub mod store;

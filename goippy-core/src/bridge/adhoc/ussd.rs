@@ -1,0 +1,190 @@
+//! The `ussd` command's stages: the code, the network's answer, and, while
+//! a menu is open, the user's choices.
+//!
+//! A GoIP does not say whether an answer is a menu that waits for a choice
+//! (the protocol carries only the text; docs/goip-protocol.md#ussd), so
+//! every answer is shown with a reply field and the session stays open:
+//! **Next** sends the reply as the next USSD request (a new, larger sendid,
+//! as the protocol wants), **Complete** ends the session (after sending a
+//! reply typed with it), **Cancel** ends it at once. goippy then sends
+//! `USSDEXIT`, as it does when the session expires. The session ends by
+//! itself, without `USSDEXIT`, when the network closes it or a request
+//! fails. What each engine outcome means to the user is
+//! `bridge/ussd.rs`'s [`settle`], the same words the chat console uses.
+
+use std::sync::Arc;
+
+use tokio::time::Instant;
+use tokio_xmpp::parsers::data_forms::DataForm;
+
+use crate::engine::UssdOutcome;
+use crate::store::ActiveGateway;
+use crate::xmpp::adhoc::{Action, CommandResponse, NoteType, Status};
+use crate::xmpp::failure::{DeliveryFailure, Refusal};
+
+use super::super::Context;
+use super::super::notice::Notice;
+use super::super::ussd::{UssdSettlement, settle};
+use super::forms;
+use super::sessions::{Session, Stage};
+use super::{Sessions, USSD};
+
+/// One USSD request of a command session.
+pub(super) struct Step {
+    id: String,
+    session: Session,
+    goip_id: String,
+    ext: String,
+    code: String,
+    /// A menu is open already (it needs `USSDEXIT` if this fails).
+    in_menu: bool,
+    /// The user completes the session with this request.
+    finish: bool,
+}
+
+impl Step {
+    /// The code the session started with.
+    pub(super) fn first(id: String, session: Session, line: &ActiveGateway, code: String) -> Step {
+        Step {
+            id,
+            session,
+            goip_id: line.goip_id.clone(),
+            ext: line.ext.clone(),
+            code,
+            in_menu: false,
+            finish: false,
+        }
+    }
+
+    /// A choice in the open menu.
+    pub(super) fn menu(
+        id: String,
+        session: Session,
+        goip_id: String,
+        ext: String,
+        code: String,
+        finish: bool,
+    ) -> Step {
+        Step {
+            id,
+            session,
+            goip_id,
+            ext,
+            code,
+            in_menu: true,
+            finish,
+        }
+    }
+}
+
+/// The form that asks for the code.
+pub(super) fn code_form(line: &ActiveGateway) -> DataForm {
+    forms::form(
+        "Send USSD",
+        Some(format!(
+            "A USSD code to send from line {}, for example *100#. The network's answer comes \
+             back here; if it is a menu, you can answer it.",
+            line.ext
+        )),
+        vec![forms::text_single("code", "USSD code", true)],
+    )
+}
+
+/// Sends the step's request and answers with the network's answer: the
+/// session stays open (a menu) unless it ended.
+pub(super) async fn step(
+    ctx: &Arc<Context>,
+    sessions: &Sessions,
+    step: Step,
+) -> Result<CommandResponse, Refusal> {
+    let Step {
+        id,
+        session,
+        goip_id,
+        ext,
+        code,
+        in_menu,
+        finish,
+    } = step;
+    tracing::info!(goip_id, ext, owner = %session.owner, "ad-hoc USSD request");
+    tracing::debug!(goip_id, code, "ad-hoc USSD code");
+    // One USSD request per channel at a time: a balance check must not
+    // draw its sendid before this one and reach the GoIP after it
+    // (`bridge/ussd_turn.rs`).
+    let outcome = {
+        let _turn = ctx.ussd_turns.take(&goip_id).await;
+        ctx.engine.send_ussd(&goip_id, &code).await
+    };
+    let closed_by_network = outcome == UssdOutcome::Closed;
+    let response = |status| CommandResponse::new(USSD, &id, status);
+    match settle(outcome) {
+        UssdSettlement::Answered { .. } if closed_by_network => Ok(response(Status::Completed)
+            .with_note(NoteType::Info, "The network ended the USSD session.")),
+        UssdSettlement::Answered { text } if finish => {
+            end(ctx, &goip_id).await;
+            Ok(response(Status::Completed).with_form(forms::result(
+                "USSD",
+                vec![forms::text_multi("answer", "Answer", &text)],
+            )))
+        }
+        UssdSettlement::Answered { text } => {
+            let form = forms::form(
+                "USSD",
+                Some(
+                    "If this is a menu, type your choice and press Next. Complete ends the USSD \
+                     session."
+                        .into(),
+                ),
+                vec![
+                    forms::fixed("Answer", &text),
+                    forms::text_single("reply", "Reply", false),
+                ],
+            );
+            sessions.put_back(
+                id.clone(),
+                session,
+                Stage::UssdMenu { goip_id, ext },
+                Instant::now(),
+            );
+            Ok(response(Status::Executing)
+                .with_actions(&[Action::Next, Action::Complete])
+                .with_form(form))
+        }
+        UssdSettlement::Failed { reason, notice } => {
+            if in_menu {
+                end(ctx, &goip_id).await;
+            }
+            let failure = match notice {
+                Notice::UssdNotSent => DeliveryFailure::UssdNotSent { reason },
+                _ => DeliveryFailure::UssdFailed { reason },
+            };
+            Ok(response(Status::Completed).with_note(NoteType::Error, text_of(&failure)))
+        }
+        UssdSettlement::Unknown { .. } => {
+            // The network may still hold the session open.
+            end(ctx, &goip_id).await;
+            let waited = ctx.policy.ussd_timeout.saturating_mul(2);
+            let failure = DeliveryFailure::UssdNoAnswer { waited };
+            Ok(response(Status::Completed).with_note(NoteType::Error, text_of(&failure)))
+        }
+    }
+}
+
+/// Ends the channel's USSD session (`USSDEXIT`); a failure is only logged:
+/// the user's command is over either way.
+pub(super) async fn end(ctx: &Context, goip_id: &str) {
+    match ctx.engine.end_ussd(goip_id).await {
+        UssdOutcome::Closed => tracing::debug!(goip_id, "USSD session closed"),
+        other => tracing::info!(goip_id, outcome = ?other, "USSDEXIT not confirmed"),
+    }
+}
+
+/// The words the chat console's error would carry.
+fn text_of(failure: &DeliveryFailure) -> String {
+    failure
+        .stanza_error()
+        .texts
+        .into_values()
+        .next()
+        .unwrap_or_default()
+}

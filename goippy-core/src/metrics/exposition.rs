@@ -1,0 +1,322 @@
+//! `/metrics`: one scrape gathers a [`Scrape`] (the only part that waits:
+//! the database's backlog count, bounded by [`DB_PROBE`]) and encodes it in
+//! the OpenMetrics text format with the Prometheus project's
+//! `prometheus-client` crate, through a [`Collector`] built per scrape.
+//!
+//! Nothing here is on the message path: counters are read from the atomics
+//! the engine and the bridge bump (`engine/stats.rs`,
+//! `bridge/line_traffic.rs`), gauges from the state the daemon keeps anyway
+//! (the channel registry, the link's state, the spool's size). Labels are
+//! made at scrape time, once per line.
+//!
+//! Lines are the enabled gateways, plus any channel heard from or counted
+//! since the start (a line disabled meanwhile keeps its counters, with its
+//! `ext` label empty when the directory no longer knows it).
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use prometheus_client::collector::Collector;
+use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric, NoLabelSet};
+use prometheus_client::metrics::MetricType;
+use prometheus_client::metrics::counter::ConstCounter;
+use prometheus_client::metrics::gauge::ConstGauge;
+use prometheus_client::registry::Registry;
+
+use crate::bridge::BridgeProbe;
+use crate::engine::EngineStats;
+use crate::store::Backlog;
+use crate::util::HistogramSnapshot;
+
+use super::link_history::LinkView;
+
+/// How long a scrape (and a health check) waits for the database.
+pub const DB_PROBE: Duration = Duration::from_secs(2);
+
+/// The media type of the OpenMetrics text format.
+pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+
+/// One line's samples.
+#[derive(Debug, Default)]
+struct Line {
+    ext: String,
+    online: bool,
+    signal_dbm: Option<i16>,
+    gsm_registered: Option<bool>,
+    sms_received: u64,
+    sms_sent: u64,
+    sms_failed: u64,
+    sms_unknown: u64,
+    acks_sent: u64,
+    retransmissions: u64,
+}
+
+/// Everything one scrape reports, gathered first.
+#[derive(Debug)]
+struct Scrape {
+    lines: BTreeMap<String, Line>,
+    /// `None`: the database did not answer within [`DB_PROBE`].
+    backlog: Option<Backlog>,
+    spooled: usize,
+    commit_times: HistogramSnapshot,
+    link: LinkView,
+    engine: EngineStats,
+    stopped_tasks: usize,
+}
+
+/// The text of one scrape.
+pub(super) async fn render(probe: &BridgeProbe, link: LinkView) -> String {
+    let scrape = gather(probe, link).await;
+    let mut registry = Registry::default();
+    registry.register_collector(Box::new(scrape));
+    let mut text = String::new();
+    // Writing into a String cannot fail; the encoder's own errors would be
+    // a bug in this file (a malformed descriptor), shown instead of hidden.
+    if let Err(e) = prometheus_client::encoding::text::encode(&mut text, &registry) {
+        tracing::error!("cannot encode the metrics: {e}");
+    }
+    text
+}
+
+async fn gather(probe: &BridgeProbe, link: LinkView) -> Scrape {
+    let mut lines: BTreeMap<String, Line> = BTreeMap::new();
+    for gateway in probe.directory().gateways() {
+        lines.entry(gateway.goip_id.clone()).or_default().ext = gateway.ext.clone();
+    }
+    let engine = probe.engine();
+    for channel in engine.channels() {
+        let line = lines.entry(channel.goip_id).or_default();
+        line.online = channel.online;
+        if let Some(k) = &channel.keepalive {
+            line.signal_dbm = k.signal_quality().and_then(|s| s.rssi_dbm());
+            line.gsm_registered = k.gsm_login();
+        }
+    }
+    for t in engine.channel_traffic() {
+        let line = lines.entry(t.goip_id).or_default();
+        line.acks_sent = t.acks_sent;
+        line.retransmissions += t.duplicates;
+    }
+    for t in probe.line_traffic() {
+        let line = lines.entry(t.goip_id).or_default();
+        line.sms_received = t.sms_received;
+        line.sms_sent = t.sms_sent;
+        line.sms_failed = t.sms_failed;
+        line.sms_unknown = t.sms_unknown;
+        line.retransmissions += t.retransmissions;
+    }
+    let store = probe.store();
+    Scrape {
+        lines,
+        backlog: store.backlog(DB_PROBE).await.ok(),
+        spooled: store.spooled(),
+        commit_times: store.commit_times(),
+        link,
+        engine: engine.stats(),
+        stopped_tasks: probe.stopped_tasks().len(),
+    }
+}
+
+type Labels<'a> = [(&'static str, &'a str); 2];
+
+impl Scrape {
+    /// A family with one sample per line that has a value.
+    fn per_line<M: EncodeMetric>(
+        &self,
+        encoder: &mut DescriptorEncoder,
+        name: &str,
+        help: &str,
+        metric_type: MetricType,
+        value: impl Fn(&Line) -> Option<M>,
+    ) -> Result<(), std::fmt::Error> {
+        let mut family = encoder.encode_descriptor(name, help, None, metric_type)?;
+        for (goip_id, line) in &self.lines {
+            if let Some(metric) = value(line) {
+                let labels: Labels = [("goip_id", goip_id), ("ext", &line.ext)];
+                metric.encode(family.encode_family(&labels)?)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+fn gauge(encoder: &mut DescriptorEncoder, name: &str, help: &str, value: i64) -> std::fmt::Result {
+    let g = ConstGauge::new(value);
+    g.encode(encoder.encode_descriptor(name, help, None, g.metric_type())?)
+}
+
+fn counter(
+    encoder: &mut DescriptorEncoder,
+    name: &str,
+    help: &str,
+    value: u64,
+) -> std::fmt::Result {
+    let c = ConstCounter::new(value);
+    c.encode(encoder.encode_descriptor(name, help, None, c.metric_type())?)
+}
+
+fn flag(b: bool) -> ConstGauge {
+    ConstGauge::new(i64::from(b))
+}
+
+impl Collector for Scrape {
+    fn encode(&self, mut e: DescriptorEncoder) -> Result<(), std::fmt::Error> {
+        use MetricType::{Counter, Gauge};
+        let info = e.encode_descriptor(
+            "goippy_build",
+            "The running goippy's version.",
+            None,
+            MetricType::Info,
+        );
+        info?.encode_info(&[("version", env!("CARGO_PKG_VERSION"))])?;
+
+        // --- per line -------------------------------------------------
+        self.per_line(
+            &mut e,
+            "goippy_line_online",
+            "1 while the GoIP channel sends keepalives (GOIP_OFFLINE_AFTER), else 0.",
+            Gauge,
+            |l| Some(flag(l.online)),
+        )?;
+        self.per_line(
+            &mut e,
+            "goippy_line_signal_dbm",
+            "GSM signal (RSSI, dBm = 2*CSQ-113) from the latest keepalive; absent while unknown (CSQ 99).",
+            Gauge,
+            |l| l.signal_dbm.map(|d| ConstGauge::new(i64::from(d))),
+        )?;
+        self.per_line(
+            &mut e,
+            "goippy_line_gsm_registered",
+            "1 while the latest keepalive says the SIM is logged in to the GSM network (gsm_status LOGIN).",
+            Gauge,
+            |l| l.gsm_registered.map(flag),
+        )?;
+        let count = |n: u64| Some(ConstCounter::new(n));
+        self.per_line(
+            &mut e,
+            "goippy_line_sms_received",
+            "Inbound SMS stored (retransmissions not counted again).",
+            Counter,
+            |l| count(l.sms_received),
+        )?;
+        self.per_line(
+            &mut e,
+            "goippy_line_sms_sent",
+            "Users' SMS the GoIP accepted for sending.",
+            Counter,
+            |l| count(l.sms_sent),
+        )?;
+        self.per_line(
+            &mut e,
+            "goippy_line_sms_failed",
+            "Users' SMS that failed (the user was told).",
+            Counter,
+            |l| count(l.sms_failed),
+        )?;
+        self.per_line(
+            &mut e,
+            "goippy_line_sms_unknown",
+            "Users' SMS whose outcome is unknown (never sent twice).",
+            Counter,
+            |l| count(l.sms_unknown),
+        )?;
+        self.per_line(
+            &mut e,
+            "goippy_line_acks_sent",
+            "Acks sent for the channel's notifications (SMS, reports, USSN, calls); keepalive answers not counted.",
+            Counter,
+            |l| count(l.acks_sent),
+        )?;
+        self.per_line(
+            &mut e,
+            "goippy_line_retransmissions",
+            "Retransmissions recognised (by the engine's memory or the store): acked again, not delivered again.",
+            Counter,
+            |l| count(l.retransmissions),
+        )?;
+
+        // --- the process ----------------------------------------------
+        gauge(
+            &mut e,
+            "goippy_database_up",
+            "1 if the database answered this scrape's count within 2 s.",
+            i64::from(self.backlog.is_some()),
+        )?;
+        if let Some(b) = self.backlog {
+            gauge(
+                &mut e,
+                "goippy_outbox_queued",
+                "Users' SMS/USSD requests waiting for their GoIP channel.",
+                saturate(b.outbox_queued),
+            )?;
+            gauge(
+                &mut e,
+                "goippy_outbox_sending",
+                "Users' SMS handed to the GoIP whose outcome is not recorded yet.",
+                saturate(b.outbox_sending),
+            )?;
+            gauge(
+                &mut e,
+                "goippy_inbox_backlog",
+                "Messages and notices waiting to be delivered to their XMPP user.",
+                saturate(b.inbox),
+            )?;
+        }
+        gauge(
+            &mut e,
+            "goippy_spool_backlog",
+            "Writes kept in the spool that the database has not taken yet.",
+            saturate(self.spooled as u64),
+        )?;
+        let h = &self.commit_times;
+        e.encode_descriptor(
+            "goippy_store_commit_seconds",
+            "Time from the start of a batch's commit to the database's answer (spooled batches not counted).",
+            None,
+            MetricType::Histogram,
+        )?
+        .encode_histogram::<NoLabelSet>(h.sum_seconds, h.count, &h.buckets, None)?;
+        gauge(
+            &mut e,
+            "goippy_xmpp_connected",
+            "1 while the component stream to Prosody is up.",
+            i64::from(self.link.connected),
+        )?;
+        counter(
+            &mut e,
+            "goippy_xmpp_reconnects",
+            "Connections of the component stream after the first.",
+            self.link.reconnects,
+        )?;
+        counter(
+            &mut e,
+            "goippy_goip_datagrams",
+            "UDP datagrams received from anyone.",
+            self.engine.datagrams,
+        )?;
+        counter(
+            &mut e,
+            "goippy_goip_rejected",
+            "Notifications refused for an unknown channel id or a wrong password.",
+            self.engine.rejected,
+        )?;
+        counter(
+            &mut e,
+            "goippy_goip_not_acked",
+            "Notifications left unacked because they could not be stored (the GoIP resends them).",
+            self.engine.not_acked,
+        )?;
+        gauge(
+            &mut e,
+            "goippy_tasks_stopped",
+            "goippy's tasks that ended on their own (the systemd watchdog then restarts goippy).",
+            saturate(self.stopped_tasks as u64),
+        )?;
+        Ok(())
+    }
+}
+
+fn saturate(n: u64) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
+}

@@ -1,0 +1,603 @@
+//! XEP-0050 ad-hoc commands through the bridge's dispatcher and a real
+//! Prosody: what a client's command list shows to whom, the console's
+//! commands as forms (status, the call log with a count, USSD with a
+//! two-step menu and its USSDEXIT), and the admin commands.
+
+use goip_sim::{CallSpec, CallWay, Event};
+use tokio_xmpp::minidom::Element;
+use tokio_xmpp::parsers::ns;
+
+use crate::support::bridge::*;
+
+const COMMANDS: &str = "http://jabber.org/protocol/commands";
+const ADMIN: &str = "boss@users.example.org/desk";
+const STRANGER: &str = "9999@users.example.org/x";
+
+fn with_admin() -> Options {
+    Options {
+        admins: vec!["boss@users.example.org"],
+        ..Options::default()
+    }
+}
+
+/// Sends an iq from `from` to `to` and returns the answer with the same id.
+async fn iq(w: &mut World, from: &str, to: &str, id: &str, type_: &str, payload: &str) -> Element {
+    w.users
+        .send_xml(&format!(
+            "<iq from='{from}' to='{to}' id='{id}' type='{type_}'>{payload}</iq>"
+        ))
+        .await;
+    let wanted = id.to_string();
+    w.users
+        .expect("the iq's answer", move |e| {
+            e.name() == "iq" && e.attr("id") == Some(wanted.as_str())
+        })
+        .await
+}
+
+/// The nodes disco#items lists under the commands node.
+async fn listed(w: &mut World, from: &str, to: &str, id: &str) -> Vec<String> {
+    let answer = iq(
+        w,
+        from,
+        to,
+        id,
+        "get",
+        &format!("<query xmlns='{}' node='{COMMANDS}'/>", ns::DISCO_ITEMS),
+    )
+    .await;
+    assert_eq!(
+        answer.attr("type"),
+        Some("result"),
+        "{}",
+        String::from(&answer)
+    );
+    let query = answer.get_child("query", ns::DISCO_ITEMS).expect("query");
+    query
+        .children()
+        .filter(|c| c.name() == "item")
+        .map(|c| {
+            assert_eq!(
+                c.attr("jid"),
+                Some(to),
+                "an item names the JID that runs it"
+            );
+            assert!(c.attr("name").is_some_and(|n| !n.is_empty()));
+            c.attr("node").unwrap_or_default().to_string()
+        })
+        .collect()
+}
+
+async fn features(w: &mut World, from: &str, to: &str, id: &str) -> Vec<String> {
+    let answer = iq(
+        w,
+        from,
+        to,
+        id,
+        "get",
+        &format!("<query xmlns='{}'/>", ns::DISCO_INFO),
+    )
+    .await;
+    let query = answer.get_child("query", ns::DISCO_INFO).expect("query");
+    query
+        .children()
+        .filter(|c| c.name() == "feature")
+        .filter_map(|c| c.attr("var"))
+        .map(str::to_string)
+        .collect()
+}
+
+/// A `<command/>` request: `fields` go in a submitted form.
+fn command_xml(
+    node: &str,
+    session: Option<&str>,
+    action: Option<&str>,
+    fields: &[(&str, &str)],
+) -> String {
+    let mut xml = format!("<command xmlns='{COMMANDS}' node='{node}'");
+    if let Some(s) = session {
+        xml.push_str(&format!(" sessionid='{s}'"));
+    }
+    if let Some(a) = action {
+        xml.push_str(&format!(" action='{a}'"));
+    }
+    xml.push('>');
+    if !fields.is_empty() {
+        xml.push_str("<x xmlns='jabber:x:data' type='submit'>");
+        for (var, value) in fields {
+            xml.push_str(&format!(
+                "<field var='{var}'><value>{value}</value></field>"
+            ));
+        }
+        xml.push_str("</x>");
+    }
+    xml.push_str("</command>");
+    xml
+}
+
+struct Answer {
+    iq: Element,
+}
+
+impl Answer {
+    fn command(&self) -> &Element {
+        self.iq
+            .get_child("command", COMMANDS)
+            .unwrap_or_else(|| panic!("no command in {}", String::from(&self.iq)))
+    }
+
+    fn status(&self) -> &str {
+        self.command().attr("status").unwrap_or_default()
+    }
+
+    fn session(&self) -> String {
+        self.command()
+            .attr("sessionid")
+            .unwrap_or_default()
+            .to_string()
+    }
+
+    /// The values of every field labelled or named `name`, joined by lines.
+    fn field(&self, name: &str) -> String {
+        let x = self
+            .command()
+            .get_child("x", "jabber:x:data")
+            .unwrap_or_else(|| panic!("no form in {}", String::from(&self.iq)));
+        x.children()
+            .filter(|f| f.name() == "field")
+            .find(|f| f.attr("var") == Some(name) || f.attr("label") == Some(name))
+            .map(|f| {
+                f.children()
+                    .filter(|v| v.name() == "value")
+                    .map(Element::text)
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            })
+            .unwrap_or_else(|| panic!("no field {name} in {}", String::from(&self.iq)))
+    }
+
+    fn note(&self) -> String {
+        self.command()
+            .get_child("note", COMMANDS)
+            .map(Element::text)
+            .unwrap_or_default()
+    }
+
+    fn actions(&self) -> Vec<String> {
+        self.command()
+            .get_child("actions", COMMANDS)
+            .map(|a| a.children().map(|c| c.name().to_string()).collect())
+            .unwrap_or_default()
+    }
+
+    /// (stanza condition, XEP-0050 condition) of an error answer.
+    fn error(&self) -> (String, String) {
+        assert_eq!(
+            self.iq.attr("type"),
+            Some("error"),
+            "{}",
+            String::from(&self.iq)
+        );
+        let error = self.iq.get_child("error", ns::DEFAULT_NS).expect("error");
+        let stanza = error
+            .children()
+            .find(|c| c.ns() == ns::XMPP_STANZAS && c.name() != "text")
+            .map(|c| c.name().to_string())
+            .unwrap_or_default();
+        let specific = error
+            .children()
+            .find(|c| c.ns() == COMMANDS)
+            .map(|c| c.name().to_string())
+            .unwrap_or_default();
+        (stanza, specific)
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn run(
+    w: &mut World,
+    from: &str,
+    to: &str,
+    id: &str,
+    node: &str,
+    session: Option<&str>,
+    action: Option<&str>,
+    fields: &[(&str, &str)],
+) -> Answer {
+    let payload = command_xml(node, session, action, fields);
+    let iq = iq(w, from, to, id, "set", &payload).await;
+    assert_eq!(iq.attr("from"), Some(to));
+    assert_eq!(iq.attr("to"), Some(from));
+    Answer { iq }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn disco_lists_only_what_the_requester_may_run() {
+    let mut w = World::start(with_admin()).await;
+    assert!(
+        features(&mut w, PHONE, SMS, "f1")
+            .await
+            .contains(&COMMANDS.to_string())
+    );
+    assert!(
+        features(&mut w, PHONE, OWN_JID, "f2")
+            .await
+            .contains(&COMMANDS.to_string())
+    );
+    let other = contact("+37255512345");
+    assert!(
+        !features(&mut w, PHONE, &other, "f3")
+            .await
+            .contains(&COMMANDS.to_string())
+    );
+
+    let user = ["status", "log", "ussd"];
+    assert_eq!(listed(&mut w, PHONE, SMS, "l1").await, user);
+    assert_eq!(listed(&mut w, PHONE, OWN_JID, "l2").await, user);
+    assert!(listed(&mut w, PHONE, &other, "l3").await.is_empty());
+    assert_eq!(
+        listed(&mut w, ADMIN, SMS, "l4").await,
+        ["gateways", "disable-line", "enable-line"],
+        "an admin without a line gets the admin commands only"
+    );
+    assert!(listed(&mut w, STRANGER, SMS, "l5").await.is_empty());
+
+    // A command node describes itself.
+    let info = iq(
+        &mut w,
+        PHONE,
+        SMS,
+        "n1",
+        "get",
+        &format!("<query xmlns='{}' node='ussd'/>", ns::DISCO_INFO),
+    )
+    .await;
+    let identity = info
+        .get_child("query", ns::DISCO_INFO)
+        .and_then(|q| q.get_child("identity", ns::DISCO_INFO))
+        .expect("identity");
+    assert_eq!(identity.attr("category"), Some("automation"));
+    assert_eq!(identity.attr("type"), Some("command-node"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn status_and_the_call_log_with_a_count() {
+    let mut w = World::start(Options::default()).await;
+    w.wait_for_count(
+        "SELECT COUNT(*) FROM goippy_state WHERE goip_id = 'goip1' AND gsm_status = 'LOGIN'",
+        1,
+    )
+    .await;
+    let a = run(&mut w, PHONE, OWN_JID, "s1", "status", None, None, &[]).await;
+    assert_eq!(a.status(), "completed");
+    let status = a.field("line-2001");
+    assert!(
+        status.starts_with("Line 2001 (goip1), +37255500000\n"),
+        "{status}"
+    );
+    assert!(status.contains("GSM: LOGIN, signal "), "{status}");
+    // The same on the gateway JID: all of the user's lines.
+    let a = run(&mut w, PHONE, SMS, "s2", "status", None, None, &[]).await;
+    assert!(a.field("Line 2001").contains("GoIP channel: online since "));
+
+    for (number, cause) in [
+        ("+37255511111", "Normal call clearing"),
+        ("+37255522222", "User busy"),
+    ] {
+        w.device
+            .call(
+                1,
+                CallSpec {
+                    way: CallWay::Out,
+                    number: number.into(),
+                    seconds: 0,
+                    cause: cause.into(),
+                },
+            )
+            .await
+            .expect("call");
+        let number = number.to_string();
+        w.device_event(
+            "the call ends",
+            move |e| matches!(e, Event::CallEnded { number: n, .. } if *n == number),
+        )
+        .await;
+    }
+    let a = run(&mut w, PHONE, SMS, "c1", "log", None, None, &[]).await;
+    assert_eq!(a.status(), "executing");
+    assert_eq!(a.field("count"), "10", "the console's default");
+    let session = a.session();
+    assert!(session.len() >= 16, "{session}");
+
+    // Another resource of the same account cannot continue the session.
+    let other = "2001@users.example.org/laptop";
+    let a = run(
+        &mut w,
+        other,
+        SMS,
+        "c2",
+        "log",
+        Some(&session),
+        Some("complete"),
+        &[("count", "1")],
+    )
+    .await;
+    assert_eq!(a.error(), ("bad-request".into(), "bad-sessionid".into()));
+    // A count out of range is refused, and the session waits for a good one.
+    let a = run(
+        &mut w,
+        PHONE,
+        SMS,
+        "c3",
+        "log",
+        Some(&session),
+        Some("complete"),
+        &[("count", "0")],
+    )
+    .await;
+    assert_eq!(a.error(), ("bad-request".into(), "bad-payload".into()));
+    let a = run(
+        &mut w,
+        PHONE,
+        SMS,
+        "c4",
+        "log",
+        Some(&session),
+        Some("complete"),
+        &[("count", "1")],
+    )
+    .await;
+    assert_eq!(a.status(), "completed");
+    let log = a.field("calls");
+    assert!(log.starts_with("The last call:\n"), "{log}");
+    assert!(log.contains("+37255522222  User busy"), "{log}");
+    assert!(!log.contains("+37255511111"), "{log}");
+    // A completed session is gone.
+    let a = run(
+        &mut w,
+        PHONE,
+        SMS,
+        "c5",
+        "log",
+        Some(&session),
+        Some("complete"),
+        &[("count", "2")],
+    )
+    .await;
+    assert_eq!(a.error(), ("bad-request".into(), "bad-sessionid".into()));
+    // Nothing of this went to the GSM network.
+    assert!(w.sent().await.is_empty());
+}
+
+async fn ussd_exit(w: &mut World) {
+    w.device_event("USSDEXIT", |e| matches!(e, Event::UssdExit { .. }))
+        .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ussd_single_step_and_a_two_step_menu() {
+    let mut w = World::start(Options::default()).await;
+    let a = run(&mut w, PHONE, SMS, "u1", "ussd", None, None, &[]).await;
+    assert_eq!(a.status(), "executing");
+    a.field("code");
+    let session = a.session();
+    let a = run(
+        &mut w,
+        PHONE,
+        SMS,
+        "u2",
+        "ussd",
+        Some(&session),
+        Some("next"),
+        &[("code", " *100# ")],
+    )
+    .await;
+    assert_eq!(a.status(), "executing", "the answer might be a menu");
+    assert_eq!(a.field("Answer"), "Your balance is 10.00 EUR");
+    assert_eq!(a.actions(), ["next", "complete"]);
+    let a = run(
+        &mut w,
+        PHONE,
+        SMS,
+        "u3",
+        "ussd",
+        Some(&session),
+        Some("complete"),
+        &[],
+    )
+    .await;
+    assert_eq!(a.status(), "completed");
+    ussd_exit(&mut w).await;
+
+    // A menu: the code, a choice, then the user cancels.
+    let a = run(&mut w, PHONE, OWN_JID, "m1", "ussd", None, None, &[]).await;
+    let session = a.session();
+    let a = run(
+        &mut w,
+        PHONE,
+        OWN_JID,
+        "m2",
+        "ussd",
+        Some(&session),
+        None,
+        &[("code", MENU_CODE)],
+    )
+    .await;
+    assert_eq!(a.status(), "executing");
+    assert_eq!(a.field("Answer"), MENU_PROMPT);
+    let a = run(
+        &mut w,
+        PHONE,
+        OWN_JID,
+        "m3",
+        "ussd",
+        Some(&session),
+        Some("next"),
+        &[("reply", "1")],
+    )
+    .await;
+    assert_eq!(a.status(), "executing");
+    assert_eq!(
+        a.field("Answer"),
+        MENU_CHOICE_1,
+        "the choice went to the open menu"
+    );
+    let a = run(
+        &mut w,
+        PHONE,
+        OWN_JID,
+        "m4",
+        "ussd",
+        Some(&session),
+        Some("cancel"),
+        &[],
+    )
+    .await;
+    assert_eq!(a.status(), "canceled");
+    ussd_exit(&mut w).await;
+    let status = w.device.status(1).await.expect("status");
+    assert_eq!(
+        status.ussd_queries, 3,
+        "*100#, *123# and 1 went to the network"
+    );
+
+    // A code that is none is refused before anything is sent.
+    let a = run(&mut w, PHONE, SMS, "x1", "ussd", None, None, &[]).await;
+    let session = a.session();
+    let a = run(
+        &mut w,
+        PHONE,
+        SMS,
+        "x2",
+        "ussd",
+        Some(&session),
+        None,
+        &[("code", "balance")],
+    )
+    .await;
+    assert_eq!(a.error(), ("bad-request".into(), "bad-payload".into()));
+    let a = run(
+        &mut w,
+        PHONE,
+        SMS,
+        "x3",
+        "ussd",
+        Some(&session),
+        Some("cancel"),
+        &[],
+    )
+    .await;
+    assert_eq!(a.status(), "canceled");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_abandoned_ussd_menu_expires_with_ussdexit() {
+    let mut w = World::start(Options {
+        command_timeout: std::time::Duration::from_secs(1),
+        ..Options::default()
+    })
+    .await;
+    let a = run(&mut w, PHONE, SMS, "t1", "ussd", None, None, &[]).await;
+    let session = a.session();
+    let a = run(
+        &mut w,
+        PHONE,
+        SMS,
+        "t2",
+        "ussd",
+        Some(&session),
+        None,
+        &[("code", MENU_CODE)],
+    )
+    .await;
+    assert_eq!(a.status(), "executing");
+    // The user walks away: the session expires and the network's is closed.
+    ussd_exit(&mut w).await;
+    let a = run(
+        &mut w,
+        PHONE,
+        SMS,
+        "t3",
+        "ussd",
+        Some(&session),
+        Some("next"),
+        &[("reply", "1")],
+    )
+    .await;
+    assert_eq!(a.error(), ("bad-request".into(), "bad-sessionid".into()));
+    let status = w.device.status(1).await.expect("status");
+    assert_eq!(status.ussd_queries, 1, "the late choice went nowhere");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn admins_list_disable_and_enable_lines_and_nobody_else_does() {
+    let mut w = World::start(with_admin()).await;
+    // A user is no admin, and an admin command is not a user's.
+    let a = run(&mut w, PHONE, SMS, "a1", "gateways", None, None, &[]).await;
+    assert_eq!(a.error().0, "forbidden");
+    let a = run(&mut w, ADMIN, SMS, "a2", "status", None, None, &[]).await;
+    assert_eq!(a.error().0, "forbidden", "the admin has no line");
+    let a = run(&mut w, PHONE, SMS, "a3", "reboot", None, None, &[]).await;
+    assert_eq!(a.error().0, "item-not-found");
+
+    let a = run(&mut w, ADMIN, SMS, "g1", "gateways", None, None, &[]).await;
+    assert_eq!(a.status(), "completed");
+    let table = a.field("gateways");
+    assert!(table.starts_with("EXT"), "{table}");
+    assert!(table.contains("2001") && table.contains("goip1"), "{table}");
+    assert!(!table.contains(GOIP_PASS), "no passwords: {table}");
+
+    let a = run(&mut w, ADMIN, SMS, "d1", "disable-line", None, None, &[]).await;
+    assert_eq!(a.status(), "executing");
+    let session = a.session();
+    let a = run(
+        &mut w,
+        ADMIN,
+        SMS,
+        "d2",
+        "disable-line",
+        Some(&session),
+        Some("complete"),
+        &[("ext", "2001")],
+    )
+    .await;
+    assert_eq!(a.status(), "completed");
+    assert_eq!(a.note(), "Line 2001 is disabled.");
+    assert_eq!(
+        w.scalar("SELECT COUNT(*) FROM goippy_gateways WHERE ext = '2001' AND enabled = 0")
+            .await,
+        1
+    );
+    // At once: the user's commands are gone.
+    let a = run(&mut w, PHONE, SMS, "d3", "status", None, None, &[]).await;
+    assert_eq!(a.error().0, "forbidden");
+
+    let a = run(&mut w, ADMIN, SMS, "e1", "enable-line", None, None, &[]).await;
+    let session = a.session();
+    let a = run(
+        &mut w,
+        ADMIN,
+        SMS,
+        "e2",
+        "enable-line",
+        Some(&session),
+        Some("complete"),
+        &[("ext", "7777")],
+    )
+    .await;
+    assert_eq!(a.error(), ("bad-request".into(), "bad-payload".into()));
+    let a = run(
+        &mut w,
+        ADMIN,
+        SMS,
+        "e3",
+        "enable-line",
+        Some(&session),
+        Some("complete"),
+        &[("ext", "2001")],
+    )
+    .await;
+    assert_eq!(a.note(), "Line 2001 is enabled.");
+    let a = run(&mut w, PHONE, SMS, "e4", "status", None, None, &[]).await;
+    assert_eq!(a.status(), "completed");
+}
