@@ -25,6 +25,7 @@ use toml::Table;
 
 use crate::number::NumberRules;
 
+mod alerts;
 mod db_tls;
 pub mod gateway;
 mod reader;
@@ -32,6 +33,7 @@ mod sample;
 
 /// Passwords and secrets in the settings (defined in [`crate::util`]).
 pub use crate::util::Secret;
+pub use alerts::{AlertSettings, Amount, BalanceCheck};
 pub use db_tls::{DbTls, DbTlsMode, is_this_host};
 use reader::Reader;
 pub use sample::sample;
@@ -191,11 +193,14 @@ pub struct Config {
     /// long SMS one by one; zero delivers every part as it comes.
     pub sms_join_wait: Duration,
     /// `ADMIN_JIDS`: bare JIDs (lowercase) that may run the admin ad-hoc
-    /// commands (list gateways, enable/disable a line); empty: nobody.
+    /// commands (list gateways, enable/disable a line), and who get every
+    /// line's alerts; empty: nobody.
     pub admin_jids: Vec<String>,
     /// `METRICS_LISTEN`: where `/metrics` and `/health` are served over
     /// HTTP; `None` (the default) serves nothing.
     pub metrics_listen: Option<SocketAddr>,
+    /// `ALERTS`, `ALERT_*`, `BALANCE_*`: line alerts (see `bridge/alerts/`).
+    pub alerts: AlertSettings,
 }
 
 /// A configuration that cannot be used, with every problem found in it,
@@ -311,6 +316,13 @@ pub const KNOWN_KEYS: &[&str] = &[
     "LOG_DAYS",
     "LOG_LEVEL",
     "METRICS_LISTEN",
+    "ALERTS",
+    "ALERT_HOLD",
+    "ALERT_SIGNAL_BELOW",
+    "BALANCE_USSD",
+    "BALANCE_REGEX",
+    "BALANCE_BELOW",
+    "BALANCE_EVERY",
 ];
 
 impl Config {
@@ -412,6 +424,7 @@ impl Config {
                  listen on 127.0.0.1"
             )));
         }
+        let alert_settings = alerts::read(&mut r);
 
         // Cross-key rules, only when the keys themselves were fine.
         if let (Some(d), Some(c)) = (&data_domain, &component_jid)
@@ -473,6 +486,7 @@ impl Config {
                 sms_join_wait: sms_join_wait?,
                 admin_jids: admin_jids?,
                 metrics_listen: metrics_listen?,
+                alerts: alert_settings?,
             })
         })();
         match config {
@@ -608,6 +622,24 @@ impl Config {
                 .map(|a| quote(&a.to_string()))
                 .unwrap_or_else(|| "(none: no metrics or health endpoint)".into()),
         ));
+        let a = &self.alerts;
+        lines.push(("ALERTS", a.enabled.to_string()));
+        lines.push(("ALERT_HOLD", a.hold.as_secs().to_string()));
+        lines.push((
+            "ALERT_SIGNAL_BELOW",
+            a.signal_below
+                .map(|c| c.to_string())
+                .unwrap_or_else(|| "(off)".into()),
+        ));
+        match &a.balance {
+            None => lines.push(("BALANCE_USSD", "(off)".into())),
+            Some(b) => {
+                lines.push(("BALANCE_USSD", quote(&b.code)));
+                lines.push(("BALANCE_REGEX", quote(b.regex.as_str())));
+                lines.push(("BALANCE_BELOW", quote(&b.below.to_string())));
+                lines.push(("BALANCE_EVERY", b.every.as_secs().to_string()));
+            }
+        }
         lines
             .into_iter()
             .map(|(k, v)| format!("{k:<22} = {v}\n"))
@@ -1054,6 +1086,57 @@ LOG_DAYS               = 3
         assert_eq!(
             p,
             ["SMS_JOIN_WAIT: expected a number of seconds 0–120, got 600"]
+        );
+    }
+
+    #[test]
+    fn alert_keys() {
+        let (cfg, _) = parse(MINIMAL).expect("minimal config");
+        assert_eq!(cfg.alerts, AlertSettings::default());
+        assert!(cfg.alerts.enabled);
+        let out = cfg.effective_settings();
+        for line in [
+            "ALERTS                 = true\n",
+            "ALERT_SIGNAL_BELOW     = (off)\n",
+            "BALANCE_USSD           = (off)\n",
+        ] {
+            assert!(out.contains(line), "{line}{out}");
+        }
+
+        let (cfg, _) = parse(&format!(
+            "{MINIMAL}ALERT_HOLD = 60\nALERT_SIGNAL_BELOW = 8\nBALANCE_USSD = \"*100#\"\n\
+             BALANCE_REGEX = \"balance ([0-9.,]+)\"\nBALANCE_BELOW = 5\n"
+        ))
+        .expect("alerts");
+        assert_eq!(cfg.alerts.hold, Duration::from_secs(60));
+        assert_eq!(cfg.alerts.signal_below, Some(8));
+        let balance = cfg.alerts.balance.as_ref().expect("balance check");
+        assert_eq!(balance.below, Amount(5000));
+        assert_eq!(balance.every, Duration::from_secs(86_400));
+        assert!(
+            cfg.effective_settings()
+                .contains("BALANCE_BELOW          = \"5.00\"\n")
+        );
+
+        let p = problems(&format!(
+            "{MINIMAL}ALERT_SIGNAL_BELOW = 40\n\
+             BALANCE_USSD = \"*100#x\"\nBALANCE_REGEX = \"no group\"\nBALANCE_BELOW = \"lots\"\n"
+        ));
+        assert_eq!(p.len(), 4, "{p:?}");
+        assert!(
+            p.iter().any(|l| l.starts_with("ALERT_SIGNAL_BELOW:")),
+            "{p:?}"
+        );
+        assert!(p.iter().any(|l| l.starts_with("BALANCE_USSD:")), "{p:?}");
+        assert!(
+            p.iter().any(|l| l.contains("exactly one capture group")),
+            "{p:?}"
+        );
+        assert!(p.iter().any(|l| l.starts_with("BALANCE_BELOW:")), "{p:?}");
+        let p = problems(&format!("{MINIMAL}BALANCE_BELOW = 5\n"));
+        assert_eq!(
+            p,
+            ["BALANCE_BELOW: set, but BALANCE_USSD is not (the balance check needs its USSD code)"]
         );
     }
 }

@@ -233,6 +233,9 @@ fn warn_about_restart_settings(old: &Config, new: &Config, path: &Path) {
     if old.metrics_listen != new.metrics_listen {
         changed.push("METRICS_LISTEN");
     }
+    if old.alerts != new.alerts || old.admin_jids != new.admin_jids {
+        changed.push("ALERT*, ADMIN_JIDS, BALANCE_*");
+    }
     if !changed.is_empty() {
         tracing::warn!(
             config = %path.display(),

@@ -395,8 +395,20 @@ impl Channel {
         let enabled = self.settings.module_enabled;
         let keepalive = Keepalive {
             num: Some(self.settings.gsm_num.clone()),
-            signal: Some(self.identity.signal.to_string()),
-            gsm_status: Some(if enabled { "LOGIN" } else { "LOGOUT" }.to_owned()),
+            signal: Some(
+                self.failures
+                    .signal()
+                    .unwrap_or(self.identity.signal)
+                    .to_string(),
+            ),
+            gsm_status: Some(
+                if enabled && !self.failures.gsm_lost() {
+                    "LOGIN"
+                } else {
+                    "LOGOUT"
+                }
+                .to_owned(),
+            ),
             voip_status: Some("LOGOUT".to_owned()),
             voip_state: Some(
                 if self.line.is_idle() {
@@ -874,7 +886,11 @@ impl Channel {
             return;
         }
         let failing = self.failures.ussd_fail();
-        match self.ussd.request(sendid, code, &self.ussd_table, failing) {
+        let outcome = match self.failures.ussd_answer() {
+            Some(answer) if !failing => self.ussd.request_answered(sendid, code, answer),
+            _ => self.ussd.request(sendid, code, &self.ussd_table, failing),
+        };
+        match outcome {
             UssdOutcome::Cached { reply } => {
                 self.send_ussd_reply(peer, sendid, code.to_owned(), reply, true);
             }

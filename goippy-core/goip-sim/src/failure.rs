@@ -55,6 +55,15 @@ pub enum Failure {
     DeliverState(i32),
     /// `ussd-fail`: new USSD requests are answered `USSD send failed!`.
     UssdFail,
+    /// `gsm-lost`: keepalives report `gsm_status:LOGOUT` (the SIM lost its
+    /// network registration; the module stays enabled).
+    GsmLost,
+    /// `signal <CSQ>`: keepalives report this signal (0–31, 99 unknown)
+    /// instead of the channel's own.
+    Signal(u8),
+    /// `ussd-answer <text>`: new USSD requests are answered with this text,
+    /// whatever the code (a balance that changed, say).
+    UssdAnswer(String),
 }
 
 /// Why `fail …` could not be read.
@@ -71,7 +80,7 @@ pub enum FailureChange {
 
 /// The modes `fail` knows, for help and error messages.
 pub const FAILURE_USAGE: &str = "errorstatus <N> [<number>] | password | silence | drop-msg <N> | \
-     slow-wait <duration> | no-result | no-answer | too-many | deliver-state <N> | ussd-fail | off";
+     slow-wait <duration> | no-result | no-answer | too-many | deliver-state <N> | ussd-fail | gsm-lost | signal <CSQ> | ussd-answer <text> | off";
 
 impl FailureChange {
     /// Reads the words after `fail <ch>`.
@@ -151,6 +160,28 @@ impl FailureChange {
                 count("nothing", 0)?;
                 Failure::UssdFail
             }
+            "gsm-lost" => {
+                count("nothing", 0)?;
+                Failure::GsmLost
+            }
+            "signal" => {
+                count("one CSQ", 1)?;
+                let n = number("a CSQ (0-31, or 99)")?;
+                match u8::try_from(n) {
+                    Ok(csq) if csq <= 31 || csq == 99 => Failure::Signal(csq),
+                    _ => {
+                        return Err(FailureError(format!(
+                            "`{mode}`: {n} is not a CSQ (0-31, or 99)"
+                        )));
+                    }
+                }
+            }
+            "ussd-answer" => {
+                if args.is_empty() {
+                    return Err(FailureError(format!("`{mode}` needs the answer's text")));
+                }
+                Failure::UssdAnswer(args.join(" "))
+            }
             other => {
                 return Err(FailureError(format!(
                     "unknown failure mode {other:?}; expected one of: {FAILURE_USAGE}"
@@ -182,6 +213,9 @@ impl fmt::Display for Failure {
             Failure::TooMany => f.write_str("too-many"),
             Failure::DeliverState(s) => write!(f, "deliver-state {s}"),
             Failure::UssdFail => f.write_str("ussd-fail"),
+            Failure::GsmLost => f.write_str("gsm-lost"),
+            Failure::Signal(csq) => write!(f, "signal {csq}"),
+            Failure::UssdAnswer(text) => write!(f, "ussd-answer {text}"),
         }
     }
 }
@@ -200,6 +234,9 @@ pub struct Failures {
     too_many: bool,
     deliver_state: Option<i32>,
     ussd_fail: bool,
+    gsm_lost: bool,
+    signal: Option<u8>,
+    ussd_answer: Option<String>,
 }
 
 impl Failures {
@@ -245,6 +282,9 @@ impl Failures {
             Failure::TooMany => self.too_many = true,
             Failure::DeliverState(s) => self.deliver_state = Some(s),
             Failure::UssdFail => self.ussd_fail = true,
+            Failure::GsmLost => self.gsm_lost = true,
+            Failure::Signal(csq) => self.signal = Some(csq),
+            Failure::UssdAnswer(text) => self.ussd_answer = Some(text),
         }
         Ok(())
     }
@@ -286,6 +326,15 @@ impl Failures {
         }
         if self.ussd_fail {
             out.push(Failure::UssdFail);
+        }
+        if self.gsm_lost {
+            out.push(Failure::GsmLost);
+        }
+        if let Some(csq) = self.signal {
+            out.push(Failure::Signal(csq));
+        }
+        if let Some(text) = &self.ussd_answer {
+            out.push(Failure::UssdAnswer(text.clone()));
         }
         out
     }
@@ -342,6 +391,20 @@ impl Failures {
     pub fn ussd_fail(&self) -> bool {
         self.ussd_fail
     }
+
+    pub fn gsm_lost(&self) -> bool {
+        self.gsm_lost
+    }
+
+    /// The CSQ keepalives report instead of the channel's own.
+    pub fn signal(&self) -> Option<u8> {
+        self.signal
+    }
+
+    /// The text every new USSD request is answered with.
+    pub fn ussd_answer(&self) -> Option<&str> {
+        self.ussd_answer.as_deref()
+    }
 }
 
 #[cfg(test)]
@@ -372,6 +435,9 @@ mod tests {
             Failure::TooMany,
             Failure::DeliverState(70),
             Failure::UssdFail,
+            Failure::GsmLost,
+            Failure::Signal(5),
+            Failure::UssdAnswer("Your balance is 3.20 EUR".into()),
         ];
         let mut all = Failures::default();
         for mode in &modes {

@@ -199,19 +199,8 @@ impl UssdSession {
         table: &UssdTable,
         failing: bool,
     ) -> UssdOutcome {
-        if let Some((cached, reply)) = &self.cache
-            && sendid <= *cached
-        {
-            return UssdOutcome::Cached {
-                reply: reply.clone(),
-            };
-        }
-        if let Some(waiting) = &self.waiting
-            && sendid <= waiting.sendid
-        {
-            return UssdOutcome::InProgress {
-                waiting: waiting.sendid,
-            };
+        if let Some(outcome) = self.not_new(sendid) {
+            return outcome;
         }
         let menu = self.open_menu.take();
         let reply = if failing {
@@ -227,6 +216,42 @@ impl UssdSession {
         } else {
             table.reply(code)
         };
+        self.query(sendid, code, reply)
+    }
+
+    /// [`UssdSession::request`] with the network's `reply` given, whatever
+    /// the code (the `ussd-answer` failure mode): no menu opens, and an
+    /// open one is left.
+    pub fn request_answered(&mut self, sendid: u32, code: &str, reply: &str) -> UssdOutcome {
+        if let Some(outcome) = self.not_new(sendid) {
+            return outcome;
+        }
+        self.open_menu = None;
+        self.query(sendid, code, reply)
+    }
+
+    /// The answer to a sendid that is not above the cached or the waiting
+    /// one; `None` for a new request.
+    fn not_new(&self, sendid: u32) -> Option<UssdOutcome> {
+        if let Some((cached, reply)) = &self.cache
+            && sendid <= *cached
+        {
+            return Some(UssdOutcome::Cached {
+                reply: reply.clone(),
+            });
+        }
+        if let Some(waiting) = &self.waiting
+            && sendid <= waiting.sendid
+        {
+            return Some(UssdOutcome::InProgress {
+                waiting: waiting.sendid,
+            });
+        }
+        None
+    }
+
+    /// A new request goes to the "network", to be answered `reply`.
+    fn query(&mut self, sendid: u32, code: &str, reply: &str) -> UssdOutcome {
         self.network_queries += 1;
         let superseded = self
             .waiting

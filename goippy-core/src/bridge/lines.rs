@@ -41,19 +41,27 @@ pub(crate) struct LineStatus {
     pub liveness: Liveness,
     pub state: Option<ChannelState>,
     pub source: StateSource,
+    /// The line's alerts that hold, and its latest balance
+    /// (`bridge/alerts/`), one line each.
+    pub alerts: Vec<String>,
 }
 
 impl LineStatus {
     /// The console's words for it.
     pub(crate) fn render(&self) -> String {
-        bot::render_status(
+        let mut text = bot::render_status(
             &self.gateway.ext,
             &self.gateway.goip_id,
             self.liveness,
             self.state.as_ref(),
             self.source,
             SystemTime::now(),
-        )
+        );
+        for line in &self.alerts {
+            text.push('\n');
+            text.push_str(line);
+        }
+        text
     }
 }
 
@@ -78,6 +86,7 @@ pub(crate) async fn status(ctx: &Context, gateway: Arc<ActiveGateway>) -> LineSt
         }
     };
     LineStatus {
+        alerts: ctx.alerts.status_lines(&gateway.goip_id),
         liveness: liveness(memory),
         state,
         source,

@@ -41,6 +41,9 @@
 //!   `sending` (durably) immediately before the GoIP is told to send, so a
 //!   restart can never send it twice. At start-up, jobs a previous run left
 //!   `sending` end as "unknown" and the user is told.
+//! * `alerts/`: the monitor that tells a line's users (and the admins) when
+//!   the line goes offline, loses GSM, has a weak signal or a low balance,
+//!   and back — each change once, stored with its state across restarts.
 //! * `sendids.rs`: the engine's highest sendid is saved, so a restarted
 //!   engine never reuses one (the GoIP answers a repeated USSD sendid from
 //!   its cache).
@@ -53,6 +56,7 @@
 //! order that loses nothing (see there).
 
 mod adhoc;
+mod alerts;
 mod bot;
 mod inbound;
 mod inbox;
@@ -66,6 +70,9 @@ mod router;
 mod sendids;
 mod sms;
 mod ussd;
+mod ussd_turn;
+
+pub use alerts::AlertConfig;
 
 use std::io;
 use std::net::SocketAddr;
@@ -112,10 +119,14 @@ pub struct BridgeConfig {
     /// `SMS_JOIN_WAIT`: how long a part of a long SMS waits for the next
     /// (zero: parts are delivered as they come).
     pub sms_join_wait: Duration,
-    /// `ADMIN_JIDS`: who may run the admin ad-hoc commands.
+    /// `ADMIN_JIDS`: who may run the admin ad-hoc commands, and who gets
+    /// every line's alerts.
     pub admin_jids: Vec<String>,
     /// How long an ad-hoc command session waits for its next stage.
     pub command_timeout: Duration,
+    /// Line alerts (`ALERTS`, `ALERT_*`, `BALANCE_*`; the admins are
+    /// `admin_jids`).
+    pub alerts: AlertConfig,
 }
 
 impl BridgeConfig {
@@ -132,6 +143,11 @@ impl BridgeConfig {
             sms_join_wait: config.sms_join_wait,
             admin_jids: config.admin_jids.clone(),
             command_timeout: adhoc::SESSION_TIMEOUT,
+            alerts: AlertConfig {
+                settings: config.alerts.clone(),
+                tick: Duration::from_secs(1),
+                offline_after: config.goip.offline_after,
+            },
         }
     }
 }
@@ -185,6 +201,10 @@ pub(crate) struct Context {
     pub recovered: watch::Sender<bool>,
     /// Per-line SMS counts, for the metrics.
     pub traffic: TrafficCounters,
+    /// The alert states the console's `status` shows.
+    pub alerts: alerts::AlertBoard,
+    /// One USSD request per channel at a time (console and balance check).
+    pub ussd_turns: ussd_turn::UssdTurns,
 }
 
 impl Context {
@@ -220,7 +240,9 @@ pub struct Bridge {
     ctx: Arc<Context>,
     stop_inbound: watch::Sender<bool>,
     stop_pump: watch::Sender<bool>,
+    stop_alerts: watch::Sender<bool>,
     inbound: JoinHandle<()>,
+    alerts: JoinHandle<()>,
     router: JoinHandle<()>,
     pump: JoinHandle<()>,
     sendids: JoinHandle<()>,
@@ -309,6 +331,8 @@ impl Bridge {
             stopping: watch::Sender::new(false),
             recovered: watch::Sender::new(false),
             traffic: TrafficCounters::default(),
+            alerts: alerts::AlertBoard::new(&config.alerts.settings),
+            ussd_turns: Default::default(),
         });
         // With the database there and nothing in the spool, the previous
         // run's jobs are settled now, before anything new is accepted.
@@ -340,6 +364,7 @@ impl Bridge {
         );
         let (stop_inbound, inbound_stop) = watch::channel(false);
         let (stop_pump, pump_stop) = watch::channel(false);
+        let (stop_alerts, alerts_stop) = watch::channel(false);
         let inbound = tokio::spawn(inbound::run(ctx.clone(), events, inbound_stop));
         let pump = tokio::spawn(inbox::run(
             ctx.clone(),
@@ -351,6 +376,7 @@ impl Bridge {
         let router = tokio::spawn(router::run(ctx.clone(), xmpp_inbound));
         let sendids = tokio::spawn(sendids::run(ctx.clone(), config.sendid_save_interval));
         let drained = tokio::spawn(after_drains(ctx.clone()));
+        let alerts = tokio::spawn(alerts::run(ctx.clone(), config.alerts.clone(), alerts_stop));
         for goip_id in channels {
             ctx.outbox.poke(&ctx, &goip_id);
         }
@@ -362,6 +388,7 @@ impl Bridge {
                 ("the inbox pump", pump.abort_handle()),
                 ("the sendid saver", sendids.abort_handle()),
                 ("the spool's deliveries", drained.abort_handle()),
+                ("the alert monitor", alerts.abort_handle()),
                 ("the gateway reload", refresh.abort_handle()),
                 ("the cleanup", cleanup.abort_handle()),
             ]),
@@ -371,7 +398,9 @@ impl Bridge {
             ctx,
             stop_inbound,
             stop_pump,
+            stop_alerts,
             inbound,
+            alerts,
             router,
             pump,
             sendids,
@@ -481,6 +510,10 @@ impl Bridge {
             recovery.abort();
         }
         self.drained.abort();
+        // Nothing to finish: a change not yet saved is seen again at the
+        // next start, against the state stored then.
+        self.stop_alerts.send_replace(true);
+        self.alerts.abort();
         ctx.store
             .give_up_at(deadline.checked_sub(STORE_RESERVE).unwrap_or(started));
         let flows_by = deadline.checked_sub(FLOWS_RESERVE).unwrap_or(started);

@@ -84,6 +84,9 @@ fn not_sent(reason: &str) -> UssdSettlement {
 /// Runs one queued USSD job to its end.
 pub(crate) async fn run(ctx: &Arc<Context>, item: OutboxItem) -> JobEnd {
     let id = item.id;
+    // Held from the draw to the answer: a balance check on this channel
+    // must not overtake it (`ussd_turn.rs`).
+    let _turn = ctx.ussd_turns.take(&item.goip_id).await;
     // The row records the sendid reserved for this request before it can
     // reach the wire, so that a restart, even after a crash, starts above
     // it (the GoIP answers a repeated USSD sendid from its cache).

@@ -56,7 +56,8 @@ XMPP_PING_INTERVAL     = 30
 
 # Bare JIDs (commas or spaces between them) that may run the admin ad-hoc
 # commands (XEP-0050) on XMPP_COMPONENT_JID: list the gateways, enable or
-# disable a line. Unset: nobody.
+# disable a line. They also get every line's alerts (see ALERTS below), from
+# the gateway's JID. Unset: nobody.
 # ADMIN_JIDS           = "admin@example.org"
 
 # --- GoIP -----------------------------------------------------------------
@@ -98,6 +99,32 @@ GOIP_USSD_TIMEOUT      = 30
 # SMS of its own; such parts are joined into one message. Everything else is
 # delivered at once. 0 delivers every part as it comes.
 SMS_JOIN_WAIT          = 10
+
+# --- Alerts ---------------------------------------------------------------
+
+# A line's users get a chat message from the line's own number when the line
+# goes offline (no keepalive for GOIP_OFFLINE_AFTER) and comes back, when GSM
+# registration is lost and back, when the signal stays weak, and when the
+# balance check finds the balance low. Each change is told once. false: no
+# alerts (the console's "status" still shows the states).
+ALERTS                 = true
+
+# Seconds a GSM loss or a weak signal (and the recovery from it) must last
+# before it is told, so that a flapping line does not flood its users.
+ALERT_HOLD             = 300
+
+# A weak signal: below this CSQ (1-31; 10 is about -93 dBm, 2 bars) for
+# ALERT_HOLD seconds. Off unless set.
+# ALERT_SIGNAL_BELOW   = 8
+
+# The balance check, off unless BALANCE_USSD is set: every BALANCE_EVERY
+# seconds each line sends this USSD code, BALANCE_REGEX finds the amount in
+# the answer (its one capture group; "3,20" and "1 234.50" read as numbers),
+# and a balance below BALANCE_BELOW is told once, its recovery once.
+# BALANCE_USSD         = "*100#"
+# BALANCE_REGEX        = "balance is ([0-9.,]+)"
+# BALANCE_BELOW        = "5.00"
+# BALANCE_EVERY        = 86400
 
 # --- Database -------------------------------------------------------------
 

@@ -159,6 +159,13 @@ async fn apply(
             let id = insert_notice(tx, notice, now).await?;
             Ok(Outcome::Stored { id, new: true })
         }
+        WriteOp::Alert { state, notices } => {
+            super::alerts::save(tx, state).await?;
+            for notice in notices {
+                insert_notice(tx, notice, now).await?;
+            }
+            Ok(Outcome::Done)
+        }
         WriteOp::Counter { name, value } => {
             tx.query(RAISE_COUNTER)
                 .bind(name.as_str())

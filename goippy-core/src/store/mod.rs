@@ -49,6 +49,7 @@
 //! closing the store, also while the database is down, is
 //! `store/lifecycle.rs`. Times are explained in `store/time.rs`.
 
+mod alerts;
 mod apply;
 mod cache;
 mod cleanup;
@@ -78,6 +79,7 @@ use crate::config::gateway;
 
 /// The GoIP's own call direction, which call records keep.
 pub use crate::goip::CallDirection;
+pub use alerts::AlertRecord;
 pub use cleanup::{CleanupTask, DEDUP_KEEP, MARKER_KEEP};
 pub use directory::{ActiveGateway, DEFAULT_REFRESH, GatewayDirectory, RefreshTask};
 pub use error::StoreError;
@@ -559,6 +561,34 @@ impl Store {
             Outcome::Stored { id, .. } => Ok(LogId(id)),
             other => Err(unexpected(other)),
         })
+    }
+
+    /// Stores a line's alert state with the notices that tell its users
+    /// about the change, in one transaction; returns once saved (committed,
+    /// or kept by the spool). See `store/alerts.rs`.
+    pub async fn save_alert(
+        &self,
+        state: AlertRecord,
+        notices: Vec<NoticeRecord>,
+    ) -> Result<Saved<()>, StoreError> {
+        let written = self
+            .inner
+            .writer
+            .submit(WriteOp::Alert {
+                state: state.fitted(),
+                notices: notices.into_iter().map(NoticeRecord::fitted).collect(),
+            })
+            .await?;
+        saved(written, |outcome| match outcome {
+            Outcome::Done => Ok(()),
+            other => Err(unexpected(other)),
+        })
+    }
+
+    /// Every line's alert state as its users were last told it.
+    pub async fn alert_states(&self) -> Result<Vec<AlertRecord>, StoreError> {
+        self.read("reading the alert states", alerts::all(&self.inner.db))
+            .await
     }
 
     /// Takes a row out of the inbox once it has been written to the XMPP

@@ -58,6 +58,7 @@ mod xmpp {
 #[cfg(feature = "daemon")]
 mod bridge {
     mod adhoc;
+    mod alerts;
     mod console;
     mod daemon;
     mod inbound;

@@ -4,7 +4,8 @@
 //! 2001 logs in again, Prosody hands over what it stored (mod_offline; the
 //! failure note is in the archive too, mod_mam). What Prosody 0.12 stores,
 //! and why goippy sends a failure as an error *and* a note: goippy-core's
-//! `bridge/notice.rs`.
+//! `bridge/notice.rs`. A line alert (`bridge/alerts/`) raised while the
+//! user is offline waits for them the same way.
 
 use std::time::Duration;
 
@@ -221,5 +222,42 @@ async fn a_receipt_while_the_user_is_offline_waits_for_them() {
         "{}",
         xml_of(&receipt)
     );
+    w.finish().await.must("clean shutdown");
+}
+
+/// A line alert (issue 15: GSM registration lost) raised while the line's
+/// user has no session online is kept by Prosody and handed over at the
+/// next login: a chat message from the line's own number, once.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_line_alert_while_the_user_is_offline_waits_for_them() {
+    let mut w = basic()
+        .goippy_option("ALERT_HOLD", "0")
+        .start()
+        .await
+        .must("start the world");
+    let own = w.own_alias("2001").expect("2001 has an own number");
+    w.logout("2001").await.must("log 2001 out");
+    w.sim(0).send("fail 1 gsm-lost").must("lose GSM");
+    w.sim(0)
+        .wait_event("failures", WAIT, |e| e["channel"] == 1)
+        .await
+        .must("the failure mode is on");
+    wait_delivered(&mut w, "\"notice\"").await;
+
+    w.login("2001").await.must("log 2001 in again");
+    let is_alert = |el: &Element| {
+        is_text_from(el, &own)
+            && body(el).is_some_and(|b| b.starts_with("Line 2001 (gw1): GSM not registered since "))
+    };
+    let alert = w
+        .client("2001")
+        .wait_for("the GSM alert", WAIT, is_alert)
+        .await
+        .must("2001 learns that the line lost GSM");
+    assert_eq!(alert.attr("type"), Some("chat"), "{}", xml_of(&alert));
+    w.client("2001")
+        .expect_none("the alert a second time", QUIET, is_alert)
+        .await
+        .must("one alert");
     w.finish().await.must("clean shutdown");
 }

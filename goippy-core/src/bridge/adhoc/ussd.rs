@@ -108,7 +108,13 @@ pub(super) async fn step(
     } = step;
     tracing::info!(goip_id, ext, owner = %session.owner, "ad-hoc USSD request");
     tracing::debug!(goip_id, code, "ad-hoc USSD code");
-    let outcome = ctx.engine.send_ussd(&goip_id, &code).await;
+    // One USSD request per channel at a time: a balance check must not
+    // draw its sendid before this one and reach the GoIP after it
+    // (`bridge/ussd_turn.rs`).
+    let outcome = {
+        let _turn = ctx.ussd_turns.take(&goip_id).await;
+        ctx.engine.send_ussd(&goip_id, &code).await
+    };
     let closed_by_network = outcome == UssdOutcome::Closed;
     let response = |status| CommandResponse::new(USSD, &id, status);
     match settle(outcome) {

@@ -24,6 +24,7 @@ pub(super) fn describe(op: &WriteOp) -> String {
         }
         WriteOp::Delivered(id) => format!("inbound {id} delivered"),
         WriteOp::Notice(n) => format!("{} notice for {}", n.what, n.to),
+        WriteOp::Alert { state, .. } => format!("{} alert state of {}", state.alert, state.goip_id),
         WriteOp::Counter { name, .. } => format!("counter {name}"),
         WriteOp::Barrier => "flush".to_string(),
     }

@@ -3,6 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::super::alerts::AlertRecord;
 use super::super::records::{
     CallRecord, InboundRecord, LogId, NoticeRecord, OutboundOptions, OutboundRecord, OutboxState,
     StateUpdate,
@@ -40,6 +41,13 @@ pub(crate) enum WriteOp {
     Delivered(LogId),
     /// A notice for the inbox ([`NoticeRecord`]).
     Notice(NoticeRecord),
+    /// A line's alert state, with the notices that tell its users about
+    /// the change: stored together, so a change is stored if and only if
+    /// it is told (`store/alerts.rs`).
+    Alert {
+        state: AlertRecord,
+        notices: Vec<NoticeRecord>,
+    },
     /// Raises a named counter to `value` (never lowers it).
     Counter {
         name: String,
@@ -104,7 +112,8 @@ impl WriteOp {
             WriteOp::Outbound { .. } => Kind::Outbound,
             WriteOp::Transition { .. } => Kind::Transition,
             WriteOp::Delivered(_) => Kind::Delivered,
-            WriteOp::Notice(_) => Kind::Notice,
+            // Counted with the notices it carries: what a user is not told.
+            WriteOp::Notice(_) | WriteOp::Alert { .. } => Kind::Notice,
             WriteOp::Counter { .. } => Kind::Counter,
             WriteOp::Barrier => Kind::Barrier,
         }

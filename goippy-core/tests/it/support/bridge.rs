@@ -15,8 +15,8 @@ use std::time::Duration;
 use goip_sim::{
     ChannelConfig, Device, DeviceConfig, Event, Events, Failure, FailureChange, SentSms,
 };
-use goippy_core::bridge::{Bridge, BridgeConfig};
-use goippy_core::config::{ReceiptPolicy, Secret, SmsMode, XmppSettings};
+use goippy_core::bridge::{AlertConfig, Bridge, BridgeConfig};
+use goippy_core::config::{AlertSettings, ReceiptPolicy, Secret, SmsMode, XmppSettings};
 use goippy_core::engine::EngineConfig;
 use goippy_core::number::NumberRules;
 use goippy_core::store::{GatewayDefinition, Store};
@@ -76,6 +76,11 @@ pub struct Options {
     pub admins: Vec<&'static str>,
     /// How long an ad-hoc command session waits for its next stage.
     pub command_timeout: Duration,
+    /// ALERTS and the rest: off unless a test turns them on (the tests
+    /// written before alerts expect nothing but what they cause).
+    pub alerts: AlertSettings,
+    /// The device's USSD table: (code, answer).
+    pub ussd_replies: Vec<(&'static str, &'static str)>,
 }
 
 impl Default for Options {
@@ -103,6 +108,11 @@ impl Default for Options {
             sms_join_wait: Duration::from_secs(2),
             admins: Vec::new(),
             command_timeout: Duration::from_secs(300),
+            alerts: AlertSettings {
+                enabled: false,
+                ..AlertSettings::default()
+            },
+            ussd_replies: Vec::new(),
         }
     }
 }
@@ -190,6 +200,12 @@ impl World {
             .ussd
             .insert_menu(MENU_CODE, MENU_PROMPT, &[("1", MENU_CHOICE_1)])
             .expect("menu");
+        for (code, answer) in &options.ussd_replies {
+            device_config
+                .ussd
+                .insert(code, answer)
+                .expect("a USSD reply");
+        }
         let (device, events) = Device::start(device_config).await.expect("device starts");
         let users = Peer::connect(&prosody, USERS, USERS_SECRET).await;
         let other = Peer::connect(&prosody, OTHER, OTHER_SECRET).await;
@@ -261,6 +277,11 @@ impl World {
             sms_join_wait: o.sms_join_wait,
             admin_jids: o.admins.iter().map(|a| a.to_string()).collect(),
             command_timeout: o.command_timeout,
+            alerts: AlertConfig {
+                settings: o.alerts.clone(),
+                tick: Duration::from_millis(100),
+                offline_after: o.offline_after,
+            },
         }
     }
 

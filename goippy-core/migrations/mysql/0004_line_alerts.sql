@@ -1,0 +1,13 @@
+-- Line alerts (offline, GSM registration, weak signal, low balance): the
+-- state each line's users were last told, so that a restart neither repeats
+-- an alert nor misses a change that happened while goippy was stopped.
+-- One row per channel and condition; written in the same transaction as the
+-- notices that tell the users about the change.
+CREATE TABLE goippy_alerts (
+    goip_id      VARCHAR(64) NOT NULL,
+    alert        VARCHAR(16) NOT NULL,
+    active       TINYINT NOT NULL,
+    since_unix   BIGINT NOT NULL,
+    detail       VARCHAR(255) NOT NULL DEFAULT '',
+    PRIMARY KEY (goip_id, alert)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4;

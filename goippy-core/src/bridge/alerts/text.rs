@@ -1,0 +1,172 @@
+//! What the alerts say: the chat message for each change, and the lines
+//! the console's `status` adds. Every text names the line (extension and
+//! GoIP id), because an admin gets the same text for every line.
+
+use crate::store::Timestamp;
+
+use super::condition::{Condition, Told};
+
+/// The line an alert is about.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct LineName<'a> {
+    pub ext: &'a str,
+    pub goip_id: &'a str,
+}
+
+impl std::fmt::Display for LineName<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Line {} ({})", self.ext, self.goip_id)
+    }
+}
+
+/// What goes with a signal or balance reading, for the texts.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Thresholds<'a> {
+    pub signal_below: Option<u8>,
+    pub balance_below: Option<&'a str>,
+}
+
+/// The chat message for a change of `condition` to `told`.
+pub(crate) fn message(
+    line: LineName<'_>,
+    condition: Condition,
+    told: &Told,
+    limits: Thresholds<'_>,
+) -> String {
+    let since = told.since;
+    let d = told.detail.as_str();
+    match (condition, told.active) {
+        (Condition::Offline, true) => {
+            format!("{line} is offline: no keepalive since {since}.")
+        }
+        (Condition::Offline, false) => format!("{line} is back online (since {since})."),
+        (Condition::Gsm, true) => format!(
+            "{line}: GSM not registered since {since} (the GoIP reports {}).",
+            shown(d, "no GSM status")
+        ),
+        (Condition::Gsm, false) => format!("{line}: GSM registered again since {since}."),
+        (Condition::Signal, true) => format!(
+            "{line}: weak signal since {since}: CSQ {} (below {}).",
+            shown(d, "?"),
+            limit(limits.signal_below)
+        ),
+        (Condition::Signal, false) => format!(
+            "{line}: signal back since {since}: CSQ {} (not below {}).",
+            shown(d, "?"),
+            limit(limits.signal_below)
+        ),
+        (Condition::Balance, true) => format!(
+            "{line}: balance {} is below {} (checked at {since}).",
+            shown(d, "?"),
+            limits.balance_below.unwrap_or("?")
+        ),
+        (Condition::Balance, false) => format!(
+            "{line}: balance {} is no longer below {} (checked at {since}).",
+            shown(d, "?"),
+            limits.balance_below.unwrap_or("?")
+        ),
+    }
+}
+
+fn shown<'a>(detail: &'a str, none: &'a str) -> &'a str {
+    if detail.trim().is_empty() {
+        none
+    } else {
+        detail
+    }
+}
+
+fn limit(csq: Option<u8>) -> String {
+    csq.map(|c| c.to_string()).unwrap_or_else(|| "?".into())
+}
+
+/// The lines `status` adds: every condition whose alert holds, and the
+/// latest balance reading.
+pub(crate) fn status_lines(
+    told: &[(Condition, Told)],
+    balance: Option<&(String, Timestamp, bool)>,
+    limits: Thresholds<'_>,
+) -> Vec<String> {
+    let mut lines = Vec::new();
+    for (condition, t) in told.iter().filter(|(_, t)| t.active) {
+        let since = t.since;
+        let d = t.detail.as_str();
+        match condition {
+            Condition::Offline => lines.push(format!("Alerts: offline since {since}")),
+            Condition::Gsm => lines.push(format!(
+                "Alerts: GSM not registered since {since} ({})",
+                shown(d, "no GSM status")
+            )),
+            Condition::Signal => lines.push(format!(
+                "Alerts: weak signal since {since} (CSQ {}, below {})",
+                shown(d, "?"),
+                limit(limits.signal_below)
+            )),
+            // Shown with the reading below.
+            Condition::Balance => {}
+        }
+    }
+    if let Some((amount, at, low)) = balance {
+        let below = limits.balance_below.unwrap_or("?");
+        lines.push(if *low {
+            format!("Balance: {amount} (below {below}) at {at}")
+        } else {
+            format!("Balance: {amount} at {at}")
+        });
+    }
+    lines
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const LINE: LineName<'static> = LineName {
+        ext: "2001",
+        goip_id: "goip1",
+    };
+    const LIMITS: Thresholds<'static> = Thresholds {
+        signal_below: Some(8),
+        balance_below: Some("5.00"),
+    };
+
+    fn told(active: bool, detail: &str) -> Told {
+        Told {
+            active,
+            since: Timestamp::from_unix(1_765_000_000),
+            detail: detail.into(),
+        }
+    }
+
+    #[test]
+    fn messages_name_the_line_and_the_reading() {
+        let since = Timestamp::from_unix(1_765_000_000).to_string();
+        assert_eq!(
+            message(LINE, Condition::Offline, &told(true, ""), LIMITS),
+            format!("Line 2001 (goip1) is offline: no keepalive since {since}.")
+        );
+        assert_eq!(
+            message(LINE, Condition::Balance, &told(true, "3.20"), LIMITS),
+            format!("Line 2001 (goip1): balance 3.20 is below 5.00 (checked at {since}).")
+        );
+        assert!(
+            message(LINE, Condition::Signal, &told(true, "5"), LIMITS).contains("CSQ 5 (below 8)")
+        );
+        assert!(message(LINE, Condition::Gsm, &told(true, "LOGOUT"), LIMITS).contains("LOGOUT"));
+    }
+
+    #[test]
+    fn status_shows_what_holds() {
+        let lines = status_lines(
+            &[
+                (Condition::Offline, told(false, "")),
+                (Condition::Gsm, told(true, "LOGOUT")),
+            ],
+            Some(&("3.20".into(), Timestamp::from_unix(1_765_000_000), true)),
+            LIMITS,
+        );
+        assert_eq!(lines.len(), 2, "{lines:?}");
+        assert!(lines[0].starts_with("Alerts: GSM not registered since "));
+        assert!(lines[1].starts_with("Balance: 3.20 (below 5.00) at "));
+    }
+}
