@@ -52,11 +52,30 @@ impl Batches {
             .await
             .map_err(BatchFailure::outside)?;
         let mut outcomes = Vec::with_capacity(ops.len());
-        for (i, op) in ops.iter().enumerate() {
-            let outcome = apply(&mut tx, op, now, self.dedup_window)
-                .await
-                .map_err(BatchFailure::at(i))?;
-            outcomes.push(outcome);
+        let mut i = 0;
+        while i < ops.len() {
+            // The inbox pump marks a page of rows delivered at once: their
+            // marks sit side by side in the batch, and one UPDATE serves
+            // them all when it changes every row (the common case); else
+            // each mark is written alone, for its own outcome.
+            let run = delivered_run(&ops[i..]);
+            if run > 1 {
+                let together = delivered_together(&mut tx, &ops[i..i + run], now)
+                    .await
+                    .map_err(BatchFailure::at(i))?;
+                if together {
+                    outcomes.extend(std::iter::repeat_n(Outcome::Done, run));
+                    i += run;
+                    continue;
+                }
+            }
+            for (j, op) in ops.iter().enumerate().skip(i).take(run.max(1)) {
+                let outcome = apply(&mut tx, op, now, self.dedup_window)
+                    .await
+                    .map_err(BatchFailure::at(j))?;
+                outcomes.push(outcome);
+            }
+            i += run.max(1);
         }
         let json = serde_json::to_string(&outcomes)
             .map_err(|e| BatchFailure::outside(sqlx::Error::Encode(e.into())))?;
@@ -309,6 +328,51 @@ async fn transition(
 }
 
 /// Takes an inbox row out of the inbox; marking it again is harmless.
+/// At most this many delivered marks go into one UPDATE (well under both
+/// databases' limits on bound values).
+const DELIVERED_TOGETHER: usize = 256;
+
+/// How many writes at the start of `ops` are delivered marks (at most
+/// [`DELIVERED_TOGETHER`]).
+fn delivered_run(ops: &[WriteOp]) -> usize {
+    ops.iter()
+        .take(DELIVERED_TOGETHER)
+        .take_while(|op| matches!(op, WriteOp::Delivered(_)))
+        .count()
+}
+
+/// Marks the rows of `marks` (all [`WriteOp::Delivered`]) delivered in one
+/// statement; true when it changed every one of them, which is all their
+/// outcomes need to be `Done`. When it did not (a row already delivered,
+/// or gone, or named twice), the rows it changed are delivered anyway and
+/// the caller writes each mark alone, which then finds what it needs.
+async fn delivered_together(
+    tx: &mut Tx<'_>,
+    marks: &[WriteOp],
+    now: Timestamp,
+) -> Result<bool, sqlx::Error> {
+    let mut query = tx
+        .query(
+            "UPDATE goippy_log SET status = ?, updated_unix = ? \
+             WHERE dir = 'in' AND status = ? AND id IN (?",
+        )
+        .bind(STATUS_DELIVERED)
+        .bind(now.unix())
+        .bind(STATUS_INBOX);
+    let mut count = 0u64;
+    for (n, op) in marks.iter().enumerate() {
+        if let WriteOp::Delivered(id) = op {
+            if n > 0 {
+                query = query.then(", ?");
+            }
+            query = query.bind(id.0);
+            count += 1;
+        }
+    }
+    let changed = query.then(")").execute().await?.rows_affected;
+    Ok(changed == count && count == marks.len() as u64)
+}
+
 async fn delivered(tx: &mut Tx<'_>, id: LogId, now: Timestamp) -> Result<Outcome, sqlx::Error> {
     let changed = tx
         .query(

@@ -605,3 +605,59 @@ async fn a_write_dropped_while_waiting_for_room_is_not_counted_unsaved() {
         .await
         .expect("everything queued was saved");
 }
+
+/// A page of delivered marks is one UPDATE when it changes every row, and
+/// each mark still gets the outcome it would get alone: `Done` for a row
+/// already delivered, `NoSuchInbound` for one that does not exist.
+#[tokio::test]
+async fn delivered_marks_side_by_side_keep_their_own_outcomes() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let database = sqlite(&dir).await;
+    let stored = database
+        .apply(
+            1,
+            Timestamp::now(),
+            &[sms(1, "a"), sms(2, "b"), sms(3, "c")],
+        )
+        .await
+        .expect("stored");
+    let ids: Vec<i64> = stored
+        .iter()
+        .map(|o| match o {
+            Outcome::Stored { id, .. } => *id,
+            other => panic!("{other:?}"),
+        })
+        .collect();
+    assert_eq!(inbox_count(&database).await, 3);
+
+    let marks = |ids: &[i64]| -> Vec<WriteOp> {
+        ids.iter()
+            .map(|id| WriteOp::Delivered(LogId(*id)))
+            .collect()
+    };
+    let outcomes = database
+        .apply(2, Timestamp::now(), &marks(&ids[..2]))
+        .await
+        .expect("marked");
+    assert_eq!(outcomes, vec![Outcome::Done, Outcome::Done]);
+    assert_eq!(inbox_count(&database).await, 1);
+
+    // One already delivered, one new, one that never existed, and a write
+    // of another kind after them.
+    let mut ops = marks(&[ids[0], ids[2], 999_999]);
+    ops.push(counter(7));
+    let outcomes = database
+        .apply(3, Timestamp::now(), &ops)
+        .await
+        .expect("marked");
+    assert_eq!(
+        outcomes,
+        vec![
+            Outcome::Done,
+            Outcome::Done,
+            Outcome::NoSuchInbound { id: 999_999 },
+            Outcome::Done,
+        ]
+    );
+    assert_eq!(inbox_count(&database).await, 0);
+}
