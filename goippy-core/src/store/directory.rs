@@ -204,7 +204,9 @@ impl GatewayDirectory {
     fn install(&self, gateways: Vec<Gateway>) -> usize {
         let mut guard = write_lock(&self.shared.snapshot);
         let mut learned = lock(&self.shared.learned);
-        learned.retain(|goip_id, _| gateways.iter().any(|g| &g.goip_id == goip_id));
+        let present: std::collections::HashSet<&str> =
+            gateways.iter().map(|g| g.goip_id.as_str()).collect();
+        learned.retain(|goip_id, _| present.contains(goip_id.as_str()));
         let mut next = Snapshot::default();
         for mut g in gateways {
             if !g.enabled || g.ext.is_empty() || g.goip_id.is_empty() {
