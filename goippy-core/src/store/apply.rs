@@ -359,18 +359,16 @@ async fn delivered_together(
         .bind(STATUS_DELIVERED)
         .bind(now.unix())
         .bind(STATUS_INBOX);
-    let mut count = 0u64;
     for (n, op) in marks.iter().enumerate() {
         if let WriteOp::Delivered(id) = op {
             if n > 0 {
                 query = query.then(", ?");
             }
             query = query.bind(id.0);
-            count += 1;
         }
     }
     let changed = query.then(")").execute().await?.rows_affected;
-    Ok(changed == count && count == marks.len() as u64)
+    Ok(changed == marks.len() as u64)
 }
 
 async fn delivered(tx: &mut Tx<'_>, id: LogId, now: Timestamp) -> Result<Outcome, sqlx::Error> {
