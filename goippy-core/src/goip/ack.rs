@@ -193,4 +193,75 @@ mod tests {
         assert!(Ack::parse(b"\x0creq:27;id 08 ERROR x").is_err());
         assert!(Ack::parse(b"A;B 1 OK").is_err());
     }
+
+    // Wire vectors (docs/goip-protocol.md#keepalive and docs/goip-protocol.md#acks-and-
+    // retransmission): real captures, the documented shapes and the quirks. A capture must read
+    // back and re-encode byte for byte.
+
+    use crate::goip::tests::{notification, ok_ack, server_ack};
+    use crate::goip::*;
+
+    #[test]
+    fn keepalive_acks_other_servers_send_are_read_by_the_simulator() {
+        assert_eq!(
+            server_ack("reg:10;status:200;"),
+            Ack::Registration {
+                count: "10".into(),
+                status: 200
+            }
+        );
+        assert_eq!(
+            server_ack("reg:10;status:200;v:1;"),
+            Ack::Registration {
+                count: "10".into(),
+                status: 200
+            }
+        );
+        let old = server_ack("req:10;status:0;");
+        assert!(old.is_accepted());
+        assert!(!server_ack("reg:10;status:404;").is_accepted());
+        // goippy's old made-up ack is not an ack.
+        assert!(parse_server_datagram(b"RECEIVEOK:1;id:g;status:0;").is_err());
+    }
+
+    #[test]
+    fn acks_are_read_back_by_the_simulator() {
+        for wire in [
+            "RECEIVE 1571812849 OK",
+            "DELIVER 1571812803 OK",
+            "STATE 7568 OK",
+            "RECORD 7565 OK",
+            "REMAIN 7568 OK",
+            "CELLS 34347 OK",
+            "RECEIVE 1270197307 ERROR not find this id:goipid1, or password error",
+            "RECEIVE 5 OK\n",
+        ] {
+            let ack = server_ack(wire);
+            assert_eq!(
+                String::from_utf8(ack.encode()).expect("UTF-8"),
+                wire.trim_end(),
+                "{wire:?}"
+            );
+        }
+        assert_eq!(
+            server_ack("RECEIVE 1270197307 ERROR not find this id:goipid1, or password error"),
+            Ack::Error {
+                tag: "RECEIVE".into(),
+                recvid: "1270197307".into(),
+                text: "not find this id:goipid1, or password error".into()
+            }
+        );
+    }
+
+    #[test]
+    fn recvids_are_opaque_and_echoed_exactly() {
+        for recvid in ["-1571812849", "0", "7", "abc-1", "0x1F"] {
+            let wire = format!("RECEIVE:{recvid};id:g;password:p;srcnum:1;msg:x");
+            let n = notification(wire.as_bytes());
+            assert_eq!(n.recvid, recvid);
+            assert_eq!(ok_ack(&n), format!("RECEIVE {recvid} OK"));
+            let k = notification(format!("req:{recvid};id:g;pass:p;").as_bytes());
+            assert_eq!(ok_ack(&k), format!("reg:{recvid};status:200;"));
+        }
+    }
 }

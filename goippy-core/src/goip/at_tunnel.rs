@@ -69,4 +69,32 @@ mod tests {
         assert_eq!(a.line(), "+CREG: 0,1");
         assert_eq!(a.written_command(), None);
     }
+
+    // Wire vectors (docs/goip-protocol.md#at-tunnel-and-other-tags): real captures, the documented
+    // shapes and the quirks. A capture must read back and re-encode byte for byte.
+
+    use crate::goip::tests::{encoded, notification};
+    use crate::goip::*;
+
+    #[test]
+    fn at_tunnel_output_is_not_acked() {
+        let wire = "AT:20;count:1;id:goip-1;password:goip;receive:write:AT+CREG?";
+        let n = notification(wire.as_bytes());
+        assert_eq!(n.recvid, "20");
+        assert_eq!(n.ack(true), None);
+        assert_eq!(n.ack(false), None);
+        let NotificationKind::At(a) = &n.kind else {
+            panic!("{n:?}")
+        };
+        assert_eq!(a.count, 1);
+        assert_eq!(a.written_command(), Some("AT+CREG?"));
+        assert_eq!(encoded(&n), wire);
+        // AT lines contain `;` (ATD123;) and `:`.
+        let n = notification(b"AT:20;count:2;id:goip-1;password:goip;receive:+CREG: 0,1;x\r\n");
+        let NotificationKind::At(a) = &n.kind else {
+            panic!("{n:?}")
+        };
+        assert_eq!(a.receive, "+CREG: 0,1;x\r\n");
+        assert_eq!(a.line(), "+CREG: 0,1;x");
+    }
 }

@@ -361,4 +361,109 @@ mod tests {
         assert_eq!(RemainTime::parse(""), None);
         assert_eq!(RemainTime::Unlimited.to_string(), "-1");
     }
+
+    // Wire vectors (docs/goip-protocol.md#call-events): real captures, the documented shapes and
+    // the quirks. A capture must read back and re-encode byte for byte.
+
+    use crate::goip::tests::{capture, notification};
+    use crate::goip::*;
+
+    #[test]
+    fn state_vectors() {
+        let n = capture(
+            "STATE:7568;id:goip1;password:password1;gsm_remain_state:IDLE",
+            "STATE 7568 OK",
+        );
+        let NotificationKind::State(s) = &n.kind else {
+            panic!("{n:?}")
+        };
+        assert_eq!(s.line_state(), LineState::Idle);
+
+        let n = capture(
+            "STATE:1571812793;id:goip-1;password:goip;gsm_remain_state:INCOMING:+380501234567",
+            "STATE 1571812793 OK",
+        );
+        let NotificationKind::State(s) = &n.kind else {
+            panic!("{n:?}")
+        };
+        assert_eq!(s.gsm_remain_state, "INCOMING:+380501234567");
+        assert_eq!(s.line_state(), LineState::Incoming("+380501234567".into()));
+        for (raw, state) in [
+            ("IDEL", LineState::Idle),
+            ("BUSY", LineState::Busy),
+            ("ACTIVE", LineState::Active),
+            ("DIALING:10086", LineState::Dialing("10086".into())),
+            ("ALERTING:10086", LineState::Alerting("10086".into())),
+            ("CONNECTED:10086", LineState::Connected("10086".into())),
+        ] {
+            let n =
+                notification(format!("STATE:1;id:g;password:p;gsm_remain_state:{raw}").as_bytes());
+            let NotificationKind::State(s) = &n.kind else {
+                panic!("{n:?}")
+            };
+            assert_eq!(s.line_state(), state, "{raw}");
+        }
+    }
+
+    #[test]
+    fn record_vectors() {
+        let n = capture(
+            "RECORD:7565;id:goip2;password:password2;dir:2;num:10086",
+            "RECORD 7565 OK",
+        );
+        let NotificationKind::Record(r) = &n.kind else {
+            panic!("{n:?}")
+        };
+        assert_eq!(r.dir, CallDirection::Outgoing);
+        assert_eq!(r.num, "10086");
+        // Hidden caller id.
+        let n = capture(
+            "RECORD:7566;id:goip2;password:password2;dir:1;num:",
+            "RECORD 7566 OK",
+        );
+        let NotificationKind::Record(r) = &n.kind else {
+            panic!("{n:?}")
+        };
+        assert_eq!((r.dir, r.num.as_str()), (CallDirection::Incoming, ""));
+    }
+
+    #[test]
+    fn hangup_capture_with_the_comma_quirk() {
+        let n = capture(
+            "HANGUP:1571812814;id:goip-1;password:goip;num:,cause:Normal call clearing",
+            "HANGUP 1571812814 OK",
+        );
+        let NotificationKind::Hangup(h) = &n.kind else {
+            panic!("{n:?}")
+        };
+        assert_eq!(h.num, "");
+        assert_eq!(h.cause, "Normal call clearing");
+        let n = notification(b"HANGUP:2;id:goip-1;password:goip;num:10086,cause:User busy");
+        let NotificationKind::Hangup(h) = &n.kind else {
+            panic!("{n:?}")
+        };
+        assert_eq!((h.num.as_str(), h.cause.as_str()), ("10086", "User busy"));
+    }
+
+    #[test]
+    fn expiry_and_remain() {
+        let n = capture(
+            "EXPIRY:1571812871;id:goip-1;password:goip;exp:0",
+            "EXPIRY 1571812871 OK",
+        );
+        assert!(matches!(&n.kind, NotificationKind::Expiry(e) if e.exp == 0));
+        let n = capture(
+            "REMAIN:7568;id:goip-1;password:goip;gsm_remain_time:-1",
+            "REMAIN 7568 OK",
+        );
+        assert!(matches!(
+            &n.kind,
+            NotificationKind::Remain(r) if r.gsm_remain_time == RemainTime::Unlimited
+        ));
+        let n = notification(b"REMAIN:7569;id:goip-1;password:goip;gsm_remain_time:120");
+        assert!(matches!(
+            &n.kind,
+            NotificationKind::Remain(r) if r.gsm_remain_time == RemainTime::Minutes(120)
+        ));
+    }
 }

@@ -736,4 +736,392 @@ mod tests {
         ));
         assert_eq!(Command::parse(b""), Err(ParseError::Empty));
     }
+
+    // Wire vectors (docs/goip-protocol.md#sms-session to docs/goip-protocol.md#replies,
+    // docs/goip-protocol.md#sizes): real captures, the documented shapes and the quirks. A capture
+    // must read back and re-encode byte for byte.
+
+    use crate::goip::tests::command;
+    use crate::goip::*;
+
+    /// Commands and their exact wire form: the engine writes these bytes, the
+    /// simulator reads them back to the same command.
+    fn command_vectors() -> Vec<(Command, &'static str)> {
+        let control = |kind, value: Option<&str>| Command::Control {
+            sendid: 879902,
+            kind,
+            value: value.map(str::to_owned),
+            password: "password1".into(),
+        };
+        vec![
+            // The clean exchange, server side (docs/goip-protocol.md#sms-session).
+            (
+                Command::Msg {
+                    sendid: 11,
+                    text: "hello".into(),
+                },
+                "MSG 11 5 hello",
+            ),
+            (
+                Command::Password {
+                    sendid: 11,
+                    password: "password1".into(),
+                },
+                "PASSWORD 11 password1",
+            ),
+            (
+                Command::Send {
+                    sendid: 11,
+                    telid: 1,
+                    number: "+8613800138000".into(),
+                },
+                "SEND 11 1 +8613800138000",
+            ),
+            (
+                Command::Send {
+                    sendid: 11,
+                    telid: 2,
+                    number: "+8613800138001".into(),
+                },
+                "SEND 11 2 +8613800138001",
+            ),
+            (Command::Done { sendid: 11 }, "DONE 11"),
+            // The legacy one-shot form (docs/goip-protocol.md#oneshot-sms).
+            (
+                Command::OneshotSms {
+                    stamp: 1700000000,
+                    line: 1,
+                    password: "goip".into(),
+                    number: "+37255512345".into(),
+                    text: "two words\nand a line".into(),
+                },
+                "SMS 1700000000 1 goip +37255512345 two words\nand a line",
+            ),
+            // USSD (docs/goip-protocol.md#ussd).
+            (
+                Command::Ussd {
+                    sendid: 111,
+                    password: "password1".into(),
+                    code: "*100#".into(),
+                },
+                "USSD 111 password1 *100#",
+            ),
+            (
+                Command::UssdExit {
+                    sendid: 111,
+                    password: "password1".into(),
+                },
+                "USSDEXIT 111 password1",
+            ),
+            // Every control command (docs/goip-protocol.md#control-commands).
+            (
+                control(ControlKind::GetGsmNum, None),
+                "get_gsm_num 879902 password1",
+            ),
+            (
+                control(ControlKind::SetGsmNum, Some("13800138001")),
+                "set_gsm_num 879902 13800138001 password1",
+            ),
+            (
+                control(ControlKind::GetGsmState, None),
+                "get_gsm_state 879902 password1",
+            ),
+            (
+                control(ControlKind::GetRemainTime, None),
+                "get_remain_time 879902 password1",
+            ),
+            (
+                control(ControlKind::GetExpTime, None),
+                "get_exp_time 879902 password1",
+            ),
+            (
+                control(ControlKind::SetExpTime, Some("300")),
+                "set_exp_time 879902 300 password1",
+            ),
+            (
+                control(ControlKind::ResetRemainTime, None),
+                "reset_remain_time 879902 password1",
+            ),
+            (
+                control(ControlKind::SvrDropCall, None),
+                "svr_drop_call 879902 password1",
+            ),
+            (
+                control(ControlKind::SvrRebootModule, None),
+                "svr_reboot_module 879902 password1",
+            ),
+            (
+                control(ControlKind::SvrRebootDev, None),
+                "svr_reboot_dev 879902 password1",
+            ),
+            (
+                control(ControlKind::ModuleCtlI, Some("0")),
+                "module_ctl_i 879902 0 password1",
+            ),
+            (
+                control(ControlKind::ModuleCtl, Some("10120121")),
+                "module_ctl 879902 10120121 password1",
+            ),
+            (
+                control(ControlKind::GetImei, None),
+                "get_imei 879902 password1",
+            ),
+            (
+                control(ControlKind::SetImei, Some("860000000000001")),
+                "set_imei 879902 860000000000001 password1",
+            ),
+            (
+                control(ControlKind::GetOutCallInterval, None),
+                "get_out_call_interval 879902 password1",
+            ),
+            (
+                control(ControlKind::SetOutCallInterval, Some("30")),
+                "set_out_call_interval 879902 30 password1",
+            ),
+            (
+                control(ControlKind::GetCellsList, None),
+                "get_cells_list 879902 password1",
+            ),
+            (
+                control(ControlKind::SetBaseCell, Some("689")),
+                "set_base_cell 879902 689 password1",
+            ),
+            (
+                control(ControlKind::CurCell, None),
+                "CURCELL 879902 password1",
+            ),
+            (
+                control(ControlKind::AtStart, None),
+                "ATSTART 879902 password1",
+            ),
+            (
+                control(ControlKind::AtCmd, Some("AT+CSQ")),
+                "ATCMD 879902 AT+CSQ password1",
+            ),
+            (
+                control(ControlKind::AtAlive, None),
+                "ATALIVE 879902 password1",
+            ),
+            (
+                control(ControlKind::AtStop, None),
+                "ATSTOP 879902 password1",
+            ),
+            (
+                control(ControlKind::DisableSim, None),
+                "disable_sim 879902 password1",
+            ),
+            (
+                control(ControlKind::DisableSim2, Some("1")),
+                "disable_sim2 879902 1 password1",
+            ),
+            (
+                control(ControlKind::CalloutCtl, Some("0")),
+                "callout_ctl 879902 0 password1",
+            ),
+            (
+                control(ControlKind::SetNum, Some("+37255512345")),
+                "set_num 879902 +37255512345 password1",
+            ),
+            (
+                control(ControlKind::StatusFlag, Some("1")),
+                "status_flag 879902 1 password1",
+            ),
+            (
+                Command::Gsm {
+                    sendid: 1,
+                    password: "password1".into(),
+                },
+                "GSM 1 password1",
+            ),
+            (
+                Command::Cf {
+                    sendid: 12,
+                    password: "password1".into(),
+                    reason: CfReason::Busy,
+                    mode: CfMode::Register,
+                    number: Some("+37255512345".into()),
+                    ftime: Some(20),
+                },
+                "CF 12 password1 1 3 +37255512345 20",
+            ),
+            (
+                Command::Cf {
+                    sendid: 13,
+                    password: "password1".into(),
+                    reason: CfReason::Unconditional,
+                    mode: CfMode::Query,
+                    number: None,
+                    ftime: None,
+                },
+                "CF 13 password1 0 2  ",
+            ),
+            (
+                Command::Cf {
+                    sendid: 14,
+                    password: "password1".into(),
+                    reason: CfReason::All,
+                    mode: CfMode::Erase,
+                    number: None,
+                    ftime: None,
+                },
+                "CF 14 password1 4 4  ",
+            ),
+        ]
+    }
+
+    #[test]
+    fn every_command_has_its_exact_wire_form() {
+        let vectors = command_vectors();
+        for kind in ControlKind::ALL {
+            assert!(
+                vectors
+                    .iter()
+                    .any(|(c, _)| matches!(c, Command::Control { kind: k, .. } if *k == kind)),
+                "no vector for {kind:?}"
+            );
+        }
+        for (cmd, wire) in vectors {
+            let bytes = cmd.encode().unwrap_or_else(|e| panic!("{cmd:?}: {e}"));
+            assert_eq!(String::from_utf8_lossy(&bytes), wire);
+            assert!(
+                !bytes.ends_with(b"\n"),
+                "{wire:?} must not end with a newline"
+            );
+            assert_eq!(command(wire), cmd, "{wire:?}");
+            assert_eq!(Command::parse(wire.as_bytes()), Ok(cmd.clone()));
+            assert_eq!(selfcheck::check_server_datagram(wire.as_bytes()), Ok(()));
+        }
+    }
+
+    #[test]
+    fn command_sendids() {
+        for (cmd, wire) in command_vectors() {
+            let second: u32 = wire
+                .split(' ')
+                .nth(1)
+                .and_then(|t| t.parse().ok())
+                .unwrap_or_else(|| panic!("{wire:?}"));
+            assert_eq!(cmd.sendid(), second, "{wire:?}");
+            assert!(wire.starts_with(cmd.verb()));
+        }
+    }
+
+    #[test]
+    fn msg_length_is_the_utf8_byte_length() {
+        for (text, bytes) in [
+            ("hello", 5),
+            ("Привет", 12),
+            ("测试", 6),
+            ("👍🏽", 8),
+            ("a;b:c\r\nd", 8),
+        ] {
+            let cmd = Command::Msg {
+                sendid: 1,
+                text: text.into(),
+            };
+            let wire = cmd.encode().expect("valid");
+            assert_eq!(wire, format!("MSG 1 {bytes} {text}").into_bytes());
+            assert_eq!(command(&String::from_utf8_lossy(&wire)), cmd);
+        }
+    }
+
+    #[test]
+    fn msg_over_3000_bytes_is_refused() {
+        let at_limit = "я".repeat(MAX_SMS_BYTES / 2);
+        assert_eq!(at_limit.len(), 3000);
+        assert!(
+            Command::Msg {
+                sendid: 1,
+                text: at_limit.clone()
+            }
+            .encode()
+            .is_ok()
+        );
+        let over = format!("{at_limit}a");
+        assert_eq!(
+            Command::Msg {
+                sendid: 1,
+                text: over.clone()
+            }
+            .encode(),
+            Err(FormatError::TextTooLong { len: 3001 })
+        );
+        assert_eq!(
+            Command::OneshotSms {
+                stamp: 1,
+                line: 1,
+                password: "p".into(),
+                number: "1".into(),
+                text: over,
+            }
+            .encode(),
+            Err(FormatError::TextTooLong { len: 3001 })
+        );
+        assert_eq!(
+            Command::Msg {
+                sendid: 1,
+                text: String::new()
+            }
+            .encode(),
+            Err(FormatError::EmptyText)
+        );
+    }
+
+    #[test]
+    fn ussd_code_rules_and_no_trailing_newline() {
+        for bad in [
+            "*100# ", "*100#\n", "*1 00#", "*100#\r", "", "*100#;", "abc",
+        ] {
+            let cmd = Command::Ussd {
+                sendid: 1,
+                password: "p".into(),
+                code: bad.into(),
+            };
+            assert!(
+                matches!(cmd.encode(), Err(FormatError::BadUssdCode { .. })),
+                "{bad:?}"
+            );
+        }
+        let good = Command::Ussd {
+            sendid: 1,
+            password: "p".into(),
+            code: "*#+0123456789".into(),
+        };
+        let wire = good.encode().expect("valid");
+        assert!(!wire.ends_with(b"\n") && !wire.ends_with(b"\r"));
+        // The simulator refuses a newline after the code, as a GoIP would take it
+        // into the code.
+        assert!(matches!(
+            parse_server_datagram(b"USSD 1 p *100#\n"),
+            Err(ParseError::Command { .. })
+        ));
+    }
+
+    #[test]
+    fn sendid_and_telid_stay_in_31_bits() {
+        assert_eq!(
+            Command::Done { sendid: 0 }.encode(),
+            Err(FormatError::SendIdOutOfRange(0))
+        );
+        assert_eq!(
+            Command::Done { sendid: 1 << 31 }.encode(),
+            Err(FormatError::SendIdOutOfRange(1 << 31))
+        );
+        assert!(
+            Command::Done {
+                sendid: i32::MAX as u32
+            }
+            .encode()
+            .is_ok()
+        );
+        assert_eq!(
+            Command::Send {
+                sendid: 1,
+                telid: 0,
+                number: "1".into()
+            }
+            .encode(),
+            Err(FormatError::TelIdOutOfRange(0))
+        );
+    }
 }

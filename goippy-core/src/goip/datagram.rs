@@ -292,4 +292,33 @@ mod tests {
         assert!(ends_with_line_break("a\r"));
         assert!(!ends_with_line_break("a\r b"));
     }
+
+    // Wire vectors (docs/goip-protocol.md#encoding): real captures, the documented shapes and the
+    // quirks. A capture must read back and re-encode byte for byte.
+
+    use crate::goip::tests::{notification, ok_ack, reply_bytes};
+    use crate::goip::*;
+
+    #[test]
+    fn invalid_utf8_is_replaced_and_the_raw_bytes_kept() {
+        let wire = b"RECEIVE:9;id:g;password:p;srcnum:1;msg:caf\xe9 \xff!";
+        let n = notification(wire);
+        assert!(n.raw.is_lossy());
+        assert_eq!(n.raw.bytes(), wire);
+        assert_eq!(
+            n.raw.escaped(),
+            "RECEIVE:9;id:g;password:p;srcnum:1;msg:caf\\xe9 \\xff!"
+        );
+        let NotificationKind::Receive(r) = &n.kind else {
+            panic!("{n:?}")
+        };
+        assert_eq!(r.msg, "caf\u{fffd} \u{fffd}!");
+        assert_eq!(ok_ack(&n), "RECEIVE 9 OK");
+        assert_eq!(selfcheck::check_packet(wire), Ok(()));
+
+        let Reply::Ussd { text, .. } = reply_bytes(b"USSD 5 Bal\xc3ance") else {
+            panic!()
+        };
+        assert_eq!(text, "Bal\u{fffd}ance");
+    }
 }

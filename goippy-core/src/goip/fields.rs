@@ -339,4 +339,39 @@ mod tests {
         assert!(FieldWriter::new("A", "1 2").is_err());
         assert!(FieldWriter::new("A", "").is_err());
     }
+
+    // Wire vectors (docs/goip-protocol.md#quirks): real captures, the documented shapes and the
+    // quirks. A capture must read back and re-encode byte for byte.
+
+    use crate::goip::tests::{notification, reply};
+    use crate::goip::*;
+
+    #[test]
+    fn null_values_read_as_empty() {
+        let n = notification(b"DELIVER:1;id:g;password:p;sms_no:3;state:0;num:(null)");
+        assert!(matches!(&n.kind, NotificationKind::Deliver(d) if d.num.as_deref() == Some("")));
+        let n = notification(b"RECORD:1;id:g;password:p;dir:1;num:<NULL>");
+        assert!(matches!(&n.kind, NotificationKind::Record(r) if r.num.is_empty()));
+        // Not inside a message body.
+        let n = notification(b"RECEIVE:1;id:g;password:p;srcnum:1;msg:(null)");
+        assert!(matches!(&n.kind, NotificationKind::Receive(r) if r.msg == "(null)"));
+    }
+
+    #[test]
+    fn trailing_line_breaks_are_stripped_outside_bodies_only() {
+        let n = notification(b"STATE:1;id:g;password:p;gsm_remain_state:IDLE\r\n");
+        assert!(matches!(&n.kind, NotificationKind::State(s) if s.gsm_remain_state == "IDLE"));
+        let n = notification(b"EXPIRY:2;id:g;password:p;exp:17\n");
+        assert!(matches!(&n.kind, NotificationKind::Expiry(e) if e.exp == 17));
+        let n = notification(b"RECEIVE:3;id:g;password:p;srcnum:1;msg:hi\r\n");
+        assert!(matches!(&n.kind, NotificationKind::Receive(r) if r.msg == "hi\r\n"));
+        assert_eq!(reply("DONE 11\r\n"), Reply::Done { sendid: 11 });
+        assert_eq!(
+            reply("ERROR 11 too_many_sends_in_server\r\n"),
+            Reply::Error(ErrorReply::Rejected {
+                sendid: 11,
+                text: "too_many_sends_in_server".into()
+            })
+        );
+    }
 }

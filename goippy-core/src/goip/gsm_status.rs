@@ -167,4 +167,24 @@ mod tests {
         assert!(GsmStatus::parse_after_tag("x;imei:1").is_err());
         assert_eq!(GsmStatus::parse_after_tag("9\r\n").map(|s| s.sendid), Ok(9));
     }
+
+    // Wire vectors (docs/goip-protocol.md#replies): real captures, the documented shapes and the
+    // quirks. A capture must read back and re-encode byte for byte.
+
+    use crate::goip::tests::reply;
+    use crate::goip::*;
+
+    #[test]
+    fn gsm_reply_accessors() {
+        let Reply::Gsm(status) = reply(
+            "GSM:1;get_gsm_num:(null);get_exp_time:0;get_remain_time:0;get_gsm_state:IDLE;\
+imei:000000000000000;out_call_interval:0;module_down:0",
+        ) else {
+            panic!()
+        };
+        assert_eq!(status.number(), None);
+        assert_eq!(status.line_state(), Some(LineState::Idle));
+        assert_eq!(status.is_module_down(), Some(false));
+        assert_eq!(status.remaining_time(), Some(RemainTime::Minutes(0)));
+    }
 }

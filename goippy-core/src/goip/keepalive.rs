@@ -378,4 +378,124 @@ mod tests {
         assert_eq!(yes_no("0"), Some(false));
         assert_eq!(yes_no("maybe"), None);
     }
+
+    // Wire vectors (docs/goip-protocol.md#keepalive): real captures, the documented shapes and the
+    // quirks. A capture must read back and re-encode byte for byte.
+
+    use crate::goip::tests::{capture, notification};
+    use crate::goip::*;
+
+    const KEEPALIVE_FULL: &str = "req:27;id:gw1_ch1;pass:secret;num:;signal:29;gsm_status:LOGIN;\
+voip_status:LOGOUT;voip_state:IDLE;remain_time:-1;imei:860000000000000;imsi:260060000000000;\
+iccid:89480600000000000000;pro:POL;idle:11;disable_status:0;SMS_LOGIN:N;SMB_LOGIN:;\
+CELLINFO:LAC:7E5,CELL ID:5E5B;CGATT:Y;";
+
+    #[test]
+    fn keepalive_as_real_firmware_sends_it() {
+        let n = capture(KEEPALIVE_FULL, "reg:27;status:200;");
+        assert_eq!(n.tag(), "req");
+        assert_eq!(n.recvid, "27");
+        assert_eq!(n.id, "gw1_ch1");
+        assert_eq!(n.password.as_deref(), Some("secret"));
+        let NotificationKind::Keepalive(k) = &n.kind else {
+            panic!("{n:?}")
+        };
+        assert_eq!(k.num.as_deref(), Some(""));
+        assert_eq!(k.number(), None);
+        assert_eq!(k.signal.as_deref(), Some("29"));
+        assert_eq!(k.signal_quality(), Some(Signal::Csq(29)));
+        assert_eq!(k.signal_quality().and_then(Signal::rssi_dbm), Some(-55));
+        assert_eq!(k.signal_quality().and_then(Signal::bars), Some(4));
+        assert_eq!(k.gsm_status.as_deref(), Some("LOGIN"));
+        assert_eq!(k.gsm_login(), Some(true));
+        assert_eq!(k.voip_status.as_deref(), Some("LOGOUT"));
+        assert_eq!(k.voip_login(), Some(false));
+        assert_eq!(k.voip_state.as_deref(), Some("IDLE"));
+        assert_eq!(k.line_state(), Some(LineState::Idle));
+        assert_eq!(k.remain_time.as_deref(), Some("-1"));
+        assert_eq!(k.remaining_time(), Some(RemainTime::Unlimited));
+        assert_eq!(k.imei.as_deref(), Some("860000000000000"));
+        assert_eq!(k.imsi.as_deref(), Some("260060000000000"));
+        assert_eq!(k.iccid.as_deref(), Some("89480600000000000000"));
+        assert_eq!(k.pro.as_deref(), Some("POL"));
+        assert_eq!(k.idle_minutes(), Some(11));
+        assert_eq!(k.is_disabled(), Some(false));
+        assert_eq!(k.sms_login.as_deref(), Some("N"));
+        assert_eq!(k.sms_server_login(), Some(false));
+        assert_eq!(k.smb_login.as_deref(), Some(""));
+        assert_eq!(k.cellinfo.as_deref(), Some("LAC:7E5,CELL ID:5E5B"));
+        assert_eq!(
+            k.serving_cell(),
+            Some(ServingCell {
+                lac: 0x7e5,
+                cell_id: 0x5e5b
+            })
+        );
+        assert_eq!(k.cgatt.as_deref(), Some("Y"));
+        assert_eq!(k.packet_attached(), Some(true));
+        assert!(k.extra.is_empty());
+        assert_eq!(
+            String::from_utf8(n.ack(false).expect("acked").encode()).expect("UTF-8"),
+            "reg:27;status:404;"
+        );
+    }
+
+    #[test]
+    fn keepalive_as_documented_and_in_the_old_short_form() {
+        let documented = "req:10;id:goipid1;pass:password1;num:13800138000;signal:25;\
+gsm_status:LOGIN;voip_status:LOGIN;imei:351234567890123;imsi:460001234567890;\
+iccid:89860012345678901234;";
+        let n = capture(documented, "reg:10;status:200;");
+        let NotificationKind::Keepalive(k) = &n.kind else {
+            panic!("{n:?}")
+        };
+        assert_eq!(k.number(), Some("13800138000"));
+        assert_eq!(k.voip_state, None);
+        assert_eq!(k.cgatt, None);
+
+        let short = capture(
+            "req:10;id:goipid1;pass:password1;num:13800138000;signal:20;",
+            "reg:10;status:200;",
+        );
+        let NotificationKind::Keepalive(k) = &short.kind else {
+            panic!("{short:?}")
+        };
+        assert_eq!(k.number(), Some("13800138000"));
+        assert_eq!(k.signal_quality(), Some(Signal::Csq(20)));
+        assert_eq!(k.gsm_status, None);
+        assert_eq!(k.gsm_login(), None);
+    }
+
+    #[test]
+    fn keepalive_with_unknown_and_empty_fields() {
+        let wire = "req:1;id:ch2;pass:p;num:(null);signal:;gsm_status:LOGOUT;voip_status:UP;\
+pro:CHINA UNICOM GSM;s_l_id:3;imei:<NULL>;x_new:a:b c;\r\n";
+        let n = notification(wire.as_bytes());
+        let NotificationKind::Keepalive(k) = &n.kind else {
+            panic!("{n:?}")
+        };
+        assert_eq!(k.num.as_deref(), Some(""));
+        assert_eq!(k.signal.as_deref(), Some(""));
+        assert_eq!(k.signal_quality(), None);
+        assert_eq!(k.voip_login(), Some(true));
+        assert_eq!(k.pro.as_deref(), Some("CHINA UNICOM GSM"));
+        assert_eq!(k.imei.as_deref(), Some(""));
+        assert_eq!(
+            k.extra,
+            [Field::new("s_l_id", "3"), Field::new("x_new", "a:b c")]
+        );
+        assert_eq!(k.get("x_new"), Some("a:b c"));
+        assert_eq!(selfcheck::check_packet(wire.as_bytes()), Ok(()));
+    }
+
+    #[test]
+    fn values_with_colons_and_spaces() {
+        let n =
+            notification(b"req:1;id:g;pass:p;pro:CHINA UNICOM GSM;CELLINFO:LAC:7E5,CELL ID:5E5B;");
+        let NotificationKind::Keepalive(k) = &n.kind else {
+            panic!("{n:?}")
+        };
+        assert_eq!(k.pro.as_deref(), Some("CHINA UNICOM GSM"));
+        assert_eq!(k.cellinfo.as_deref(), Some("LAC:7E5,CELL ID:5E5B"));
+    }
 }

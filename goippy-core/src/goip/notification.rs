@@ -498,4 +498,176 @@ mod tests {
         );
         assert!(matches!(n.encode(), Err(FormatError::Ambiguous { .. })));
     }
+
+    // Wire vectors (docs/goip-protocol.md#at-tunnel-and-other-tags and
+    // docs/goip-protocol.md#quirks): real captures, the documented shapes and the quirks. A
+    // capture must read back and re-encode byte for byte.
+
+    use crate::goip::tests::capture;
+    use crate::goip::*;
+
+    #[test]
+    fn numrecord_and_unknown_tags_are_still_acked() {
+        let n = capture(
+            "NUMRECORD:9;id:goip-1;password:goip;num:10086",
+            "NUMRECORD 9 OK",
+        );
+        assert_eq!(
+            n.kind,
+            NotificationKind::NumRecord {
+                fields: vec![Field::new("num", "10086")]
+            }
+        );
+        let n = capture(
+            "FUTURE:-3;id:goip-1;password:goip;a:1;b:x:y;msg:rest; of it",
+            "FUTURE -3 OK",
+        );
+        assert_eq!(
+            n.kind,
+            NotificationKind::Unknown {
+                tag: "FUTURE".into(),
+                fields: vec![
+                    Field::new("a", "1"),
+                    Field::new("b", "x:y"),
+                    Field::new("msg", "rest; of it")
+                ]
+            }
+        );
+        assert_eq!(
+            String::from_utf8(n.ack(false).expect("acked").encode()).expect("UTF-8"),
+            "FUTURE -3 ERROR not find this id:goip-1, or password error"
+        );
+    }
+
+    #[test]
+    fn malformed_notifications_name_tag_id_and_field() {
+        let err = parse_packet(b"DELIVER:17;id:g;password:p;sms_no:x1;state:0").unwrap_err();
+        assert_eq!(
+            err,
+            ParseError::Notification {
+                tag: "DELIVER".into(),
+                recvid: "17".into(),
+                problem: Problem::Invalid {
+                    what: "sms_no",
+                    value: "x1".into(),
+                    expected: "a non-negative number"
+                }
+            }
+        );
+        assert_eq!(
+            err.to_string(),
+            "DELIVER:17 notification: sms_no is \"x1\", expected a non-negative number"
+        );
+        let err = parse_packet(b"RECEIVE:18;id:g;password:p;msg:x").unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "RECEIVE:18 notification: srcnum is missing"
+        );
+        assert!(matches!(
+            parse_packet(b"RECEIVE:;id:g"),
+            Err(ParseError::BadRecvid { .. })
+        ));
+    }
+
+    #[test]
+    fn simulator_formatters_refuse_what_would_read_back_differently() {
+        use crate::goip::{Keepalive, Receive};
+        let refused = |n: Notification| {
+            let result = n.encode();
+            assert!(
+                matches!(
+                    result,
+                    Err(FormatError::Ambiguous { .. } | FormatError::Separator { .. })
+                ),
+                "{n:?} gave {result:?}"
+            );
+        };
+        let receive = |srcnum: &str, msg: &str| {
+            NotificationKind::Receive(Receive {
+                srcnum: srcnum.into(),
+                smscnum: None,
+                msg: msg.into(),
+            })
+        };
+        // A `;` would split the field; `(null)` reads back as empty.
+        refused(Notification::new("1", "g", None, receive("+1;2", "x")));
+        refused(Notification::new("1", "g", None, receive("(null)", "x")));
+        refused(Notification::new("1", "g;x", None, receive("1", "x")));
+        // A keepalive extra named like a known field is read into that field.
+        refused(Notification::new(
+            "1",
+            "g",
+            None,
+            NotificationKind::Keepalive(Box::new(Keepalive {
+                extra: vec![Field::new("num", "1")],
+                ..Keepalive::default()
+            })),
+        ));
+        // An unknown tag's field named `password` is read as the password when
+        // the envelope has none; a field after `msg` would become body text.
+        refused(Notification::new(
+            "1",
+            "g",
+            None,
+            NotificationKind::Unknown {
+                tag: "FUTURE".into(),
+                fields: vec![Field::new("password", "other")],
+            },
+        ));
+        refused(Notification::new(
+            "1",
+            "g",
+            None,
+            NotificationKind::Unknown {
+                tag: "FUTURE".into(),
+                fields: vec![Field::new("msg", "x"), Field::new("a", "1")],
+            },
+        ));
+        // A line break at the very end is stripped by the parser.
+        refused(Notification::new(
+            "1",
+            "g",
+            Some("p".into()),
+            NotificationKind::State(crate::goip::State {
+                gsm_remain_state: "IDLE\n".into(),
+            }),
+        ));
+
+        let refused = |r: Reply| {
+            let result = r.encode();
+            assert!(
+                matches!(result, Err(FormatError::Ambiguous { .. })),
+                "{r:?} gave {result:?}"
+            );
+        };
+        refused(Reply::Control {
+            kind: ControlKind::GetGsmNum,
+            sendid: 1,
+            value: Some("ok".into()),
+            ok: false,
+        });
+        refused(Reply::Control {
+            kind: ControlKind::GetGsmNum,
+            sendid: 1,
+            value: Some("(null)".into()),
+            ok: false,
+        });
+        refused(Reply::Error(ErrorReply::Rejected {
+            sendid: 1,
+            text: "PASSWORD".into(),
+        }));
+        refused(Reply::Error(ErrorReply::Rejected {
+            sendid: 1,
+            text: "2 errorstatus:5".into(),
+        }));
+        refused(Reply::UssdError {
+            sendid: 1,
+            text: "late\n".into(),
+        });
+        refused(Reply::Other {
+            verb: "DONE".into(),
+            sendid: 1,
+            rest: "x".into(),
+        });
+    }
 }

@@ -171,4 +171,53 @@ mod tests {
         assert_eq!(read("cgatt:Y"), Ok(true));
         assert!(read("cgatt:2").is_err());
     }
+
+    // Wire vectors (docs/goip-protocol.md#radio-events): real captures, the documented shapes and
+    // the quirks. A capture must read back and re-encode byte for byte.
+
+    use crate::goip::tests::capture;
+    use crate::goip::*;
+
+    #[test]
+    fn radio_notifications() {
+        let n = capture(
+            "CELLS:34347;id:goip-1;password:goip;lists:689,638,783,785,640,",
+            "CELLS 34347 OK",
+        );
+        let NotificationKind::Cells(c) = &n.kind else {
+            panic!("{n:?}")
+        };
+        assert_eq!(c.cells, ["689", "638", "783", "785", "640"]);
+
+        let n = capture(
+            "BCCH:34348;id:goip-1;password:goip;bcch:689,638,783,785,640,",
+            "BCCH 34348 OK",
+        );
+        let NotificationKind::Bcch(c) = &n.kind else {
+            panic!("{n:?}")
+        };
+        assert_eq!(c.cells.len(), 5);
+
+        let n = capture(
+            "CELLINFO:34349;id:goip-1;password:goip;info:LAC:7E5,CELL ID:5E5B",
+            "CELLINFO 34349 OK",
+        );
+        let NotificationKind::CellInfo(c) = &n.kind else {
+            panic!("{n:?}")
+        };
+        assert_eq!(c.info, "LAC:7E5,CELL ID:5E5B");
+        assert_eq!(
+            c.serving_cell(),
+            Some(ServingCell {
+                lac: 0x7e5,
+                cell_id: 0x5e5b
+            })
+        );
+
+        let n = capture(
+            "CGATT:34350;id:goip-1;password:goip;cgatt:1",
+            "CGATT 34350 OK",
+        );
+        assert!(matches!(&n.kind, NotificationKind::Cgatt(c) if c.attached));
+    }
 }

@@ -548,4 +548,304 @@ mod tests {
         assert!(ussd_reply_failed("USSD send failed!"));
         assert!(!ussd_reply_failed("Balance 10.00"));
     }
+
+    // Wire vectors (docs/goip-protocol.md#replies): real captures, the documented shapes and the
+    // quirks. A capture must read back and re-encode byte for byte.
+
+    use crate::goip::tests::reply;
+    use crate::goip::*;
+
+    /// Replies as the GoIP sends them, and what they mean. The formatter writes
+    /// each back byte for byte.
+    fn reply_vectors() -> Vec<(&'static str, Reply)> {
+        let control = |kind, value: Option<&str>, ok| Reply::Control {
+            kind,
+            sendid: 879902,
+            value: value.map(str::to_owned),
+            ok,
+        };
+        vec![
+            // The clean exchange, GoIP side (docs/goip-protocol.md#sms-session).
+            ("PASSWORD 11", Reply::Password { sendid: 11 }),
+            ("SEND 11", Reply::Send { sendid: 11 }),
+            (
+                "WAIT 11 1",
+                Reply::Wait {
+                    sendid: 11,
+                    telid: 1,
+                },
+            ),
+            (
+                "OK 11 1 160",
+                Reply::Ok {
+                    sendid: 11,
+                    telid: 1,
+                    sms_no: Some(160),
+                },
+            ),
+            (
+                "WAIT 11 2",
+                Reply::Wait {
+                    sendid: 11,
+                    telid: 2,
+                },
+            ),
+            (
+                "OK 11 2 161",
+                Reply::Ok {
+                    sendid: 11,
+                    telid: 2,
+                    sms_no: Some(161),
+                },
+            ),
+            ("DONE 11", Reply::Done { sendid: 11 }),
+            // styryl's capture; older firmware without sms_no.
+            (
+                "OK 123 1 0",
+                Reply::Ok {
+                    sendid: 123,
+                    telid: 1,
+                    sms_no: Some(0),
+                },
+            ),
+            (
+                "OK 123 2",
+                Reply::Ok {
+                    sendid: 123,
+                    telid: 2,
+                    sms_no: None,
+                },
+            ),
+            // The three ERROR shapes.
+            (
+                "ERROR 11 PASSWORD",
+                Reply::Error(ErrorReply::Password { sendid: 11 }),
+            ),
+            (
+                "ERROR 11 1 errorstatus:38",
+                Reply::Error(ErrorReply::Recipient {
+                    sendid: 11,
+                    telid: 1,
+                    errorstatus: 38,
+                }),
+            ),
+            (
+                "ERROR 11 too_many_sends_in_server",
+                Reply::Error(ErrorReply::Rejected {
+                    sendid: 11,
+                    text: "too_many_sends_in_server".into(),
+                }),
+            ),
+            (
+                "ERROR 879902 13800138001 number format error",
+                Reply::Error(ErrorReply::Rejected {
+                    sendid: 879902,
+                    text: "13800138001 number format error".into(),
+                }),
+            ),
+            // USSD (docs/goip-protocol.md#ussd).
+            (
+                "USSD 111 Your balance is 10.00 EUR.\nValid until: 01.02",
+                Reply::Ussd {
+                    sendid: 111,
+                    text: "Your balance is 10.00 EUR.\nValid until: 01.02".into(),
+                },
+            ),
+            (
+                "USSD 112 USSD send failed!",
+                Reply::Ussd {
+                    sendid: 112,
+                    text: "USSD send failed!".into(),
+                },
+            ),
+            (
+                "USSDERROR 113 network timeout",
+                Reply::UssdError {
+                    sendid: 113,
+                    text: "network timeout".into(),
+                },
+            ),
+            ("USSDEXIT 111", Reply::UssdExit { sendid: 111 }),
+            // Control replies (docs/goip-protocol.md#control-commands).
+            (
+                "set_gsm_num 879902 13800138001 ok",
+                control(ControlKind::SetGsmNum, Some("13800138001"), true),
+            ),
+            (
+                "get_gsm_num 879902 13800138001",
+                control(ControlKind::GetGsmNum, Some("13800138001"), false),
+            ),
+            (
+                "get_gsm_num 879902 (null)",
+                control(ControlKind::GetGsmNum, Some(""), false),
+            ),
+            (
+                "get_gsm_state 879902 IDLE",
+                control(ControlKind::GetGsmState, Some("IDLE"), false),
+            ),
+            (
+                "get_exp_time 879902 300",
+                control(ControlKind::GetExpTime, Some("300"), false),
+            ),
+            (
+                "set_exp_time 879902 300 ok",
+                control(ControlKind::SetExpTime, Some("300"), true),
+            ),
+            (
+                "get_remain_time 879902 120",
+                control(ControlKind::GetRemainTime, Some("120"), false),
+            ),
+            (
+                "reset_remain_time 879902 ok",
+                control(ControlKind::ResetRemainTime, None, true),
+            ),
+            (
+                "svr_drop_call 879902 ok",
+                control(ControlKind::SvrDropCall, None, true),
+            ),
+            (
+                "svr_reboot_module 879902 ok",
+                control(ControlKind::SvrRebootModule, None, true),
+            ),
+            (
+                "svr_reboot_dev 879902 ok",
+                control(ControlKind::SvrRebootDev, None, true),
+            ),
+            (
+                "module_ctl_i 879902 ok",
+                control(ControlKind::ModuleCtlI, None, true),
+            ),
+            (
+                "module_ctl 879902 ok",
+                control(ControlKind::ModuleCtl, None, true),
+            ),
+            (
+                "get_imei 879902 860000000000000",
+                control(ControlKind::GetImei, Some("860000000000000"), false),
+            ),
+            (
+                "set_imei 879902 860000000000001 ok",
+                control(ControlKind::SetImei, Some("860000000000001"), true),
+            ),
+            (
+                "get_out_call_interval 879902 30",
+                control(ControlKind::GetOutCallInterval, Some("30"), false),
+            ),
+            (
+                "set_out_call_interval 879902 30 ok",
+                control(ControlKind::SetOutCallInterval, Some("30"), true),
+            ),
+            (
+                "get_cells_list 879902 ok",
+                control(ControlKind::GetCellsList, None, true),
+            ),
+            (
+                "set_base_cell 879902 689 ok",
+                control(ControlKind::SetBaseCell, Some("689"), true),
+            ),
+            (
+                "CURCELL 879902 5E5B",
+                control(ControlKind::CurCell, Some("5E5B"), false),
+            ),
+            (
+                "ATSTART 879902 OK",
+                control(ControlKind::AtStart, None, true),
+            ),
+            ("ATCMD 879902 OK", control(ControlKind::AtCmd, None, true)),
+            (
+                "ATALIVE 879902 OK",
+                control(ControlKind::AtAlive, None, true),
+            ),
+            ("ATSTOP 879902 OK", control(ControlKind::AtStop, None, true)),
+            // The GSM query: colon style, never acked.
+            (
+                "GSM:1;get_gsm_num:(null);get_exp_time:0;get_remain_time:0;get_gsm_state:IDLE;\
+imei:000000000000000;out_call_interval:0;module_down:0",
+                Reply::Gsm(crate::goip::GsmStatus {
+                    sendid: 1,
+                    gsm_num: Some(String::new()),
+                    exp_time: Some("0".into()),
+                    remain_time: Some("0".into()),
+                    gsm_state: Some("IDLE".into()),
+                    imei: Some("000000000000000".into()),
+                    out_call_interval: Some("0".into()),
+                    module_down: Some("0".into()),
+                    extra: vec![],
+                }),
+            ),
+            (
+                "GSMERROR 2 module not ready",
+                Reply::GsmError {
+                    sendid: 2,
+                    text: "module not ready".into(),
+                },
+            ),
+            // CF.
+            ("CFOK 12", Reply::CfOk { sendid: 12 }),
+            (
+                "CFERROR 12",
+                Reply::CfError {
+                    sendid: 12,
+                    text: String::new(),
+                },
+            ),
+            (
+                "CFSTATE 13 1 +37255512345",
+                Reply::CfState {
+                    sendid: 13,
+                    active: true,
+                    number: "+37255512345".into(),
+                },
+            ),
+            (
+                "CFSTATE 13 0",
+                Reply::CfState {
+                    sendid: 13,
+                    active: false,
+                    number: String::new(),
+                },
+            ),
+            // Unknown verbs are still routable.
+            (
+                "CW 14 1",
+                Reply::Other {
+                    verb: "CW".into(),
+                    sendid: 14,
+                    rest: "1".into(),
+                },
+            ),
+        ]
+    }
+
+    #[test]
+    fn every_reply_has_its_exact_wire_form() {
+        for (wire, expected) in reply_vectors() {
+            assert_eq!(reply(wire), expected, "{wire:?}");
+            let bytes = expected
+                .encode()
+                .unwrap_or_else(|e| panic!("{wire:?}: {e}"));
+            assert_eq!(String::from_utf8_lossy(&bytes), wire);
+            assert_eq!(selfcheck::check_packet(wire.as_bytes()), Ok(()));
+            // Routed by the second token (or the id after `GSM:`).
+            let second = wire
+                .split([' ', ':', ';'])
+                .nth(1)
+                .and_then(|t| t.parse::<u32>().ok());
+            assert_eq!(Some(expected.sendid()), second, "{wire:?}");
+        }
+    }
+
+    #[test]
+    fn ussd_reply_helpers() {
+        let Reply::Ussd { text, .. } = reply("USSD 5 Balance 10.00@@@@\r\n") else {
+            panic!()
+        };
+        assert_eq!(text, "Balance 10.00@@@@\r\n");
+        assert_eq!(ussd_reply_text(&text), "Balance 10.00");
+        assert!(!ussd_reply_failed(&text));
+        let Reply::Ussd { text, .. } = reply("USSD 6 USSD send failed!") else {
+            panic!()
+        };
+        assert!(ussd_reply_failed(&text));
+    }
 }

@@ -142,4 +142,98 @@ mod tests {
         assert!(Deliver::from_fields(Fields::split("sms_no:-1;state:0", &[])).is_err());
         assert!(Deliver::from_fields(Fields::split("sms_no:1", &[])).is_err());
     }
+
+    // Wire vectors (docs/goip-protocol.md#receive, docs/goip-protocol.md#deliver,
+    // docs/goip-protocol.md#ussn): real captures, the documented shapes and the quirks. A capture
+    // must read back and re-encode byte for byte.
+
+    use crate::goip::tests::{capture, notification};
+    use crate::goip::*;
+
+    #[test]
+    fn receive_capture() {
+        let n = capture(
+            "RECEIVE:1571812849;id:goip-1;password:goip;srcnum:1380013800;msg:测试",
+            "RECEIVE 1571812849 OK",
+        );
+        assert_eq!(n.id, "goip-1");
+        assert_eq!(n.password.as_deref(), Some("goip"));
+        let NotificationKind::Receive(r) = &n.kind else {
+            panic!("{n:?}")
+        };
+        assert_eq!(r.srcnum, "1380013800");
+        assert_eq!(r.smscnum, None);
+        assert_eq!(r.msg, "测试");
+        assert_eq!(
+            String::from_utf8(n.ack(false).expect("acked").encode()).expect("UTF-8"),
+            "RECEIVE 1571812849 ERROR not find this id:goip-1, or password error"
+        );
+    }
+
+    #[test]
+    fn receive_with_smsc_and_the_documented_pass_key() {
+        let n = capture(
+            "RECEIVE:1734804704;id:goip-1;password:goip;srcnum:BANK;smscnum:+3725099;msg:Code: 1234; ok",
+            "RECEIVE 1734804704 OK",
+        );
+        let NotificationKind::Receive(r) = &n.kind else {
+            panic!("{n:?}")
+        };
+        assert_eq!(r.srcnum, "BANK");
+        assert_eq!(r.smscnum.as_deref(), Some("+3725099"));
+        assert_eq!(r.msg, "Code: 1234; ok");
+
+        // V-EN23's RECEIVE example writes `pass:`.
+        let n = notification(b"RECEIVE:1;id:goipid1;pass:password1;srcnum:10086;msg:hi");
+        assert_eq!(n.password.as_deref(), Some("password1"));
+    }
+
+    #[test]
+    fn deliver_capture() {
+        let n = capture(
+            "DELIVER:1571812803;id:goip-1;password:goip;sms_no:32;state:0;num:+861380013800",
+            "DELIVER 1571812803 OK",
+        );
+        let NotificationKind::Deliver(d) = &n.kind else {
+            panic!("{n:?}")
+        };
+        assert_eq!(d.sms_no, 32);
+        assert_eq!(d.state, 0);
+        assert!(d.delivered());
+        assert_eq!(d.num.as_deref(), Some("+861380013800"));
+
+        // Older firmware: no num; sms_no 0 is a real value.
+        let n = capture(
+            "DELIVER:5;id:goip-1;password:goip;sms_no:0;state:65",
+            "DELIVER 5 OK",
+        );
+        let NotificationKind::Deliver(d) = &n.kind else {
+            panic!("{n:?}")
+        };
+        assert_eq!((d.sms_no, d.state, d.delivered()), (0, 65, false));
+        assert_eq!(d.num, None);
+    }
+
+    #[test]
+    fn ussn_takes_the_rest_as_text() {
+        let n = capture(
+            "USSN:77;id:goip-1;password:goip;msg:Bonus: 5 MB; valid\r\nuntil 01.01",
+            "USSN 77 OK",
+        );
+        let NotificationKind::Ussn(u) = &n.kind else {
+            panic!("{n:?}")
+        };
+        assert_eq!(u.msg, "Bonus: 5 MB; valid\r\nuntil 01.01");
+    }
+
+    #[test]
+    fn msg_body_keeps_semicolons_colons_and_line_breaks() {
+        let wire = b"RECEIVE:1;id:g;password:p;srcnum:+3725551;msg:a;b:c;msg:d\r\ne\r\n";
+        let n = notification(wire);
+        let NotificationKind::Receive(r) = &n.kind else {
+            panic!("{n:?}")
+        };
+        assert_eq!(r.msg, "a;b:c;msg:d\r\ne\r\n");
+        assert_eq!(n.encode().expect("encodes"), wire);
+    }
 }

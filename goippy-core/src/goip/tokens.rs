@@ -270,4 +270,97 @@ mod tests {
         assert!(check_sendid(i32::MAX as u32 + 1).is_err());
         assert!(check_telid(0).is_err());
     }
+
+    // Wire vectors (docs/goip-protocol.md#quirks): real captures, the documented shapes and the
+    // quirks. A capture must read back and re-encode byte for byte.
+
+    use crate::goip::*;
+
+    #[test]
+    fn tokens_with_whitespace_are_refused_everywhere() {
+        let bad = "pass word";
+        let refused = |cmd: Command| {
+            let result = cmd.encode();
+            assert!(
+                matches!(
+                    result,
+                    Err(FormatError::BadToken { .. } | FormatError::InvalidValue { .. })
+                ),
+                "{cmd:?} gave {result:?}"
+            );
+            // Passwords are never quoted in the error.
+            if let Err(e) = result {
+                assert!(!e.to_string().contains("pass word"), "{e}");
+            }
+        };
+        refused(Command::Password {
+            sendid: 1,
+            password: bad.into(),
+        });
+        refused(Command::Ussd {
+            sendid: 1,
+            password: bad.into(),
+            code: "*100#".into(),
+        });
+        refused(Command::UssdExit {
+            sendid: 1,
+            password: bad.into(),
+        });
+        refused(Command::Gsm {
+            sendid: 1,
+            password: "p\n".into(),
+        });
+        refused(Command::Control {
+            sendid: 1,
+            kind: ControlKind::GetImei,
+            value: None,
+            password: bad.into(),
+        });
+        refused(Command::Cf {
+            sendid: 1,
+            password: bad.into(),
+            reason: CfReason::Busy,
+            mode: CfMode::Query,
+            number: None,
+            ftime: None,
+        });
+        refused(Command::OneshotSms {
+            stamp: 1,
+            line: 1,
+            password: bad.into(),
+            number: "1".into(),
+            text: "x".into(),
+        });
+        for number in ["+372 555", "+372\r\n", "\t1", ""] {
+            let result = Command::Send {
+                sendid: 1,
+                telid: 1,
+                number: number.into(),
+            }
+            .encode();
+            assert!(
+                matches!(
+                    result,
+                    Err(FormatError::BadToken { .. } | FormatError::EmptyToken { .. })
+                ),
+                "{number:?}: {result:?}"
+            );
+        }
+        let value_with_space = Command::Control {
+            sendid: 1,
+            kind: ControlKind::SetGsmNum,
+            value: Some("138 0013".into()),
+            password: "p".into(),
+        };
+        assert!(value_with_space.encode().is_err());
+        let cf_number = Command::Cf {
+            sendid: 1,
+            password: "p".into(),
+            reason: CfReason::Busy,
+            mode: CfMode::Register,
+            number: Some("1 2".into()),
+            ftime: None,
+        };
+        assert!(cf_number.encode().is_err());
+    }
 }

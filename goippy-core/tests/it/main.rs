@@ -1,7 +1,8 @@
 //! goippy-core's integration tests, one module per area, in the order of the
-//! layers (docs/architecture.md#layers): the wire format, the UDP engine, the
-//! store, the XMPP link, whole bridges, the real `goippy` binary's service
-//! commands. The pieces they share are in `support`.
+//! layers (docs/architecture.md#layers): the UDP engine, the store, the XMPP
+//! link, whole bridges, the real `goippy` binary's service commands. The
+//! pieces they share are in `support`. The wire format's vectors and
+//! proptests are unit tests beside its parsers, in `src/goip/`.
 //!
 //! One test binary (modules below) rather than one per file: each binary
 //! links all of goippy-core, sqlx and tokio-xmpp, which costs far more disk
@@ -12,14 +13,6 @@
 //! the process shares: no `set_var`, no current-directory changes, ports from
 //! `goippy_testkit::ports`, processes stopped by PID, and the one tracing
 //! subscriber installed by `support::log`.
-
-/// The GoIP wire format: pure functions, no I/O (built without the
-/// `daemon` feature too).
-mod goip {
-    mod never_panics;
-    mod roundtrip;
-    mod vectors;
-}
 
 #[cfg(feature = "daemon")]
 mod support;
