@@ -14,7 +14,6 @@
 //! somebody wrote by hand (even one called `goippy-2508.service`) is never
 //! listed as goippy's, overwritten or removed.
 
-use std::fmt::Write as _;
 use std::path::PathBuf;
 
 use super::account::SERVICE_USER;
@@ -67,221 +66,145 @@ pub enum NotGoippys {
     Damaged,
 }
 
-/// Renders the unit for `spec`.
+/// Renders the unit for `spec`: the file as written, with the few parts that
+/// vary filled in. Every directive has its reason on the line above.
 pub fn render(spec: &UnitSpec) -> String {
     let name = &spec.instance;
-    let mut u = Unit(String::new());
-
-    let _ = writeln!(u.0, "{MARKER_INSTANCE}{name}");
-    let _ = writeln!(u.0, "{MARKER_CONFIG}{}", spec.config);
-    let _ = writeln!(
-        u.0,
-        "# Written by `{}`; `{}` removes it.",
-        name.install_command(),
-        name.uninstall_command()
-    );
-    let _ = writeln!(
-        u.0,
-        "# The next `{}` rewrites this file: put local changes in a drop-in\n\
-         # (systemctl edit {}) instead.",
-        name.install_command(),
-        name.unit_name()
-    );
-
-    u.section("Unit");
-    u.line(&format!(
-        "Description=goippy GoIP-XMPP SMS bridge (instance {name})"
-    ));
-    u.directive(
-        "GOIP_BIND may name an address that only exists once the network is configured.",
-        "Wants=network-online.target",
-    );
-    u.directive(
-        "Ordering only: start after (and stop before) Prosody and the database when they run here; absent units are ignored.",
-        "After=network-online.target prosody.service mariadb.service mysql.service",
-    );
-
-    u.section("Service");
-    u.directive(
-        "goippy reports readiness itself (sd_notify READY=1) once it listens and its database is open.",
-        "Type=notify",
-    );
-    u.directive(
-        "Only goippy's own process may send notifications, not anything it might start.",
-        "NotifyAccess=main",
-    );
-    u.directive(
-        "goippy pings the watchdog (WATCHDOG=1) while its loops run; a hung daemon is killed and restarted.",
-        "WatchdogSec=30",
-    );
-    u.directive(
-        "The canonical path of the goippy that ran --install, and this instance's configuration.",
-        &format!("ExecStart={} {}", spec.executable, spec.config),
-    );
-    u.directive(
-        "Journal lines say which instance wrote them.",
-        &format!("SyslogIdentifier={}", name.stem()),
-    );
-    u.directive(
-        "A crash or a watchdog kill restarts the bridge; a clean stop does not.",
-        "Restart=on-failure",
-    );
-    u.directive(
-        "Give Prosody or the database a moment before the next attempt.",
-        "RestartSec=2",
-    );
-    u.directive(
-        "goippy's graceful shutdown takes at most 10 s; after 15 s systemd kills it.",
-        "TimeoutStopSec=15",
-    );
-
-    u.section_comment("Identity and files");
-    u.directive(
-        "A dedicated system user; its group may read this instance's configuration (root:goippy, 0640).",
-        &format!("User={SERVICE_USER}"),
-    );
-    u.directive(
-        &format!(
-            "{STATE_DIR}, created and owned for {SERVICE_USER}, holds the SQLite files; instances share it, each with its own file."
-        ),
-        "StateDirectory=goippy",
-    );
-    u.directive(
-        "The state directory holds message history: not for other users.",
-        "StateDirectoryMode=0750",
-    );
-    u.directive(
-        "Databases and anything else goippy creates are private to it.",
-        "UMask=0077",
-    );
+    let (config, executable, port) = (&spec.config, &spec.executable, spec.goip_port);
+    let (install, uninstall) = (name.install_command(), name.uninstall_command());
+    let (unit_name, stem) = (name.unit_name(), name.stem());
+    let mut writable = String::new();
     if let Some(dir) = &spec.extra_writable_dir {
-        u.directive(
-            "DB_FILE lies outside the state directory: its directory stays writable under ProtectSystem=strict ('-': start anyway if it is missing, and let goippy say so).",
-            &format!("ReadWritePaths=-{dir}"),
-        );
+        writable.push_str(&format!(
+            "# DB_FILE lies outside the state directory: its directory stays writable under \
+             ProtectSystem=strict ('-': start anyway if it is missing, and let goippy say so).\n\
+             ReadWritePaths=-{dir}\n"
+        ));
     }
     if let Some(dir) = &spec.spool_dir {
-        u.directive(
-            "SPOOL_FILE lies outside the state directory: its directory stays writable too.",
-            &format!("ReadWritePaths=-{dir}"),
-        );
+        writable.push_str(&format!(
+            "# SPOOL_FILE lies outside the state directory: its directory stays writable too.\n\
+             ReadWritePaths=-{dir}\n"
+        ));
     }
-
-    u.section_comment("Privileges");
-    if spec.needs_bind_capability() {
-        u.directive(
-            &format!(
-                "GOIP_PORT {} is below {FIRST_UNPRIVILEGED_PORT}: binding it is the one privilege goippy keeps.",
-                spec.goip_port
-            ),
-            "CapabilityBoundingSet=CAP_NET_BIND_SERVICE",
-        );
-        u.directive(
-            "Hand that capability to the unprivileged user.",
-            "AmbientCapabilities=CAP_NET_BIND_SERVICE",
-        );
+    let capabilities = if spec.needs_bind_capability() {
+        format!(
+            "# GOIP_PORT {port} is below {FIRST_UNPRIVILEGED_PORT}: binding it is the one \
+             privilege goippy keeps.\n\
+             CapabilityBoundingSet=CAP_NET_BIND_SERVICE\n\
+             # Hand that capability to the unprivileged user.\n\
+             AmbientCapabilities=CAP_NET_BIND_SERVICE"
+        )
     } else {
-        u.directive(
-            &format!(
-                "GOIP_PORT {} needs no privilege: goippy holds no capabilities at all.",
-                spec.goip_port
-            ),
-            "CapabilityBoundingSet=",
-        );
-    }
-    u.directive(
-        "Neither goippy nor anything it could execute may gain privileges (setuid, file capabilities).",
-        "NoNewPrivileges=yes",
-    );
-    u.directive(
-        "No setuid/setgid files may be created.",
-        "RestrictSUIDSGID=yes",
-    );
+        format!(
+            "# GOIP_PORT {port} needs no privilege: goippy holds no capabilities at all.\n\
+             CapabilityBoundingSet="
+        )
+    };
+    format!(
+        r#"{MARKER_INSTANCE}{name}
+{MARKER_CONFIG}{config}
+# Written by `{install}`; `{uninstall}` removes it.
+# The next `{install}` rewrites this file: put local changes in a drop-in
+# (systemctl edit {unit_name}) instead.
 
-    u.section_comment("Filesystem");
-    u.directive(
-        "The whole file system is read-only; only the directories this unit names are writable.",
-        "ProtectSystem=strict",
-    );
-    u.directive(
-        "Home directories are invisible: goippy has no business there.",
-        "ProtectHome=yes",
-    );
-    u.directive("A private /tmp and /var/tmp.", "PrivateTmp=yes");
-    u.directive(
-        "No device nodes: goippy speaks UDP and TCP, not to hardware.",
-        "PrivateDevices=yes",
-    );
-    u.directive(
-        "Other processes are invisible in /proc.",
-        "ProtectProc=invisible",
-    );
-    u.directive(
-        "Only the process entries of /proc; no kernel knobs.",
-        "ProcSubset=pid",
-    );
-    u.directive(
-        "Mounts stay inside goippy's own mount namespace.",
-        "PrivateMounts=yes",
-    );
-    u.directive(
-        "System V IPC objects are removed when the service stops.",
-        "RemoveIPC=yes",
-    );
+[Unit]
+Description=goippy GoIP-XMPP SMS bridge (instance {name})
+# GOIP_BIND may name an address that only exists once the network is configured.
+Wants=network-online.target
+# Ordering only: start after (and stop before) Prosody and the database when they run here; absent units are ignored.
+After=network-online.target prosody.service mariadb.service mysql.service
 
-    u.section_comment("Kernel");
-    u.directive(
-        "/proc/sys and /sys are read-only.",
-        "ProtectKernelTunables=yes",
-    );
-    u.directive("No kernel modules are loaded.", "ProtectKernelModules=yes");
-    u.directive("The kernel log is out of reach.", "ProtectKernelLogs=yes");
-    u.directive("The cgroup tree is read-only.", "ProtectControlGroups=yes");
-    u.directive("The system clock cannot be set.", "ProtectClock=yes");
-    u.directive("The host name cannot be changed.", "ProtectHostname=yes");
-    u.directive(
-        "UDP and TCP over IPv4/IPv6 (GoIPs, Prosody, MySQL); AF_UNIX for journald, sd_notify and a local MySQL socket.",
-        "RestrictAddressFamilies=AF_INET AF_INET6 AF_UNIX",
-    );
-    u.directive(
-        "No new namespaces: nothing to sandbox further from inside.",
-        "RestrictNamespaces=yes",
-    );
-    u.directive(
-        "The execution domain (personality) stays fixed.",
-        "LockPersonality=yes",
-    );
-    u.directive(
-        "No memory that is both writable and executable: goippy has no JIT.",
-        "MemoryDenyWriteExecute=yes",
-    );
-    u.directive(
-        "No realtime scheduling: it could starve the rest of the machine.",
-        "RestrictRealtime=yes",
-    );
-    u.directive(
-        "Only the native system call ABI.",
-        "SystemCallArchitectures=native",
-    );
-    u.directive(
-        "System calls limited to those ordinary services use.",
-        "SystemCallFilter=@system-service",
-    );
-    u.directive(
-        "Minus changing users, ownership, clocks or scheduling, which goippy never does.",
-        "SystemCallFilter=~@privileged @resources",
-    );
-    u.directive(
-        "A call outside that set fails with EPERM instead of killing the bridge.",
-        "SystemCallErrorNumber=EPERM",
-    );
+[Service]
+# goippy reports readiness itself (sd_notify READY=1) once it listens and its database is open.
+Type=notify
+# Only goippy's own process may send notifications, not anything it might start.
+NotifyAccess=main
+# goippy pings the watchdog (WATCHDOG=1) while its loops run; a hung daemon is killed and restarted.
+WatchdogSec=30
+# The canonical path of the goippy that ran --install, and this instance's configuration.
+ExecStart={executable} {config}
+# Journal lines say which instance wrote them.
+SyslogIdentifier={stem}
+# A crash or a watchdog kill restarts the bridge; a clean stop does not.
+Restart=on-failure
+# Give Prosody or the database a moment before the next attempt.
+RestartSec=2
+# goippy's graceful shutdown takes at most 10 s; after 15 s systemd kills it.
+TimeoutStopSec=15
 
-    u.section("Install");
-    u.directive(
-        "`systemctl enable` starts it at boot.",
-        "WantedBy=multi-user.target",
-    );
-    u.0
+# --- Identity and files ---
+# A dedicated system user; its group may read this instance's configuration (root:goippy, 0640).
+User={SERVICE_USER}
+# {STATE_DIR}, created and owned for {SERVICE_USER}, holds the SQLite files; instances share it, each with its own file.
+StateDirectory=goippy
+# The state directory holds message history: not for other users.
+StateDirectoryMode=0750
+# Databases and anything else goippy creates are private to it.
+UMask=0077
+{writable}
+# --- Privileges ---
+{capabilities}
+# Neither goippy nor anything it could execute may gain privileges (setuid, file capabilities).
+NoNewPrivileges=yes
+# No setuid/setgid files may be created.
+RestrictSUIDSGID=yes
+
+# --- Filesystem ---
+# The whole file system is read-only; only the directories this unit names are writable.
+ProtectSystem=strict
+# Home directories are invisible: goippy has no business there.
+ProtectHome=yes
+# A private /tmp and /var/tmp.
+PrivateTmp=yes
+# No device nodes: goippy speaks UDP and TCP, not to hardware.
+PrivateDevices=yes
+# Other processes are invisible in /proc.
+ProtectProc=invisible
+# Only the process entries of /proc; no kernel knobs.
+ProcSubset=pid
+# Mounts stay inside goippy's own mount namespace.
+PrivateMounts=yes
+# System V IPC objects are removed when the service stops.
+RemoveIPC=yes
+
+# --- Kernel ---
+# /proc/sys and /sys are read-only.
+ProtectKernelTunables=yes
+# No kernel modules are loaded.
+ProtectKernelModules=yes
+# The kernel log is out of reach.
+ProtectKernelLogs=yes
+# The cgroup tree is read-only.
+ProtectControlGroups=yes
+# The system clock cannot be set.
+ProtectClock=yes
+# The host name cannot be changed.
+ProtectHostname=yes
+# UDP and TCP over IPv4/IPv6 (GoIPs, Prosody, MySQL); AF_UNIX for journald, sd_notify and a local MySQL socket.
+RestrictAddressFamilies=AF_INET AF_INET6 AF_UNIX
+# No new namespaces: nothing to sandbox further from inside.
+RestrictNamespaces=yes
+# The execution domain (personality) stays fixed.
+LockPersonality=yes
+# No memory that is both writable and executable: goippy has no JIT.
+MemoryDenyWriteExecute=yes
+# No realtime scheduling: it could starve the rest of the machine.
+RestrictRealtime=yes
+# Only the native system call ABI.
+SystemCallArchitectures=native
+# System calls limited to those ordinary services use.
+SystemCallFilter=@system-service
+# Minus changing users, ownership, clocks or scheduling, which goippy never does.
+SystemCallFilter=~@privileged @resources
+# A call outside that set fails with EPERM instead of killing the bridge.
+SystemCallErrorNumber=EPERM
+
+[Install]
+# `systemctl enable` starts it at boot.
+WantedBy=multi-user.target
+"#
+    )
 }
 
 /// Reads the marker at the top of a unit file.
@@ -307,29 +230,6 @@ pub fn read_marker(text: &str) -> Result<UnitMarker, NotGoippys> {
         (Some(instance), Some(config)) => Ok(UnitMarker { instance, config }),
         (None, None) => Err(NotGoippys::NoMarker),
         _ => Err(NotGoippys::Damaged),
-    }
-}
-
-/// A unit file being written: sections, and directives with their reasons.
-struct Unit(String);
-
-impl Unit {
-    fn section(&mut self, name: &str) {
-        let _ = write!(self.0, "\n[{name}]\n");
-    }
-
-    /// A comment heading inside a section, to group the hardening.
-    fn section_comment(&mut self, title: &str) {
-        let _ = write!(self.0, "\n# --- {title} ---\n");
-    }
-
-    fn line(&mut self, line: &str) {
-        self.0.push_str(line);
-        self.0.push('\n');
-    }
-
-    fn directive(&mut self, why: &str, directive: &str) {
-        let _ = write!(self.0, "# {why}\n{directive}\n");
     }
 }
 
