@@ -393,7 +393,7 @@ impl Config {
         let ping_interval = r.seconds("XMPP_PING_INTERVAL", 30, 5, 600);
 
         let goip_bind = r.ip("GOIP_BIND", "0.0.0.0");
-        let goip_port = r.port("GOIP_PORT", 44444);
+        let goip_port = r.port("GOIP_PORT", crate::goip::DEFAULT_SERVER_PORT.into());
         let sms_mode = r.choice(
             "GOIP_SMS_MODE",
             "session",
@@ -519,10 +519,7 @@ impl Config {
             ("XMPP_PORT", x.port.to_string()),
             (
                 "XMPP_FALLBACK_DEST",
-                x.fallback_dest
-                    .as_deref()
-                    .map(quote)
-                    .unwrap_or_else(|| "(none)".into()),
+                quote_or(x.fallback_dest.as_ref(), "(none)"),
             ),
             ("XMPP_USE_ALIAS", x.use_alias.to_string()),
             (
@@ -550,10 +547,7 @@ impl Config {
             ("GOIP_USSD_TIMEOUT", g.ussd_timeout.as_secs().to_string()),
             (
                 "SMS_COUNTRY_CODE",
-                self.country_code
-                    .as_deref()
-                    .map(quote)
-                    .unwrap_or_else(|| "(none)".into()),
+                quote_or(self.country_code.as_ref(), "(none)"),
             ),
             ("SMS_JOIN_WAIT", self.sms_join_wait.as_secs().to_string()),
             (
@@ -593,13 +587,8 @@ impl Config {
                         (true, false) => format!("{mode} (default for a server on another host)"),
                     },
                 ));
-                lines.push((
-                    "DB_TLS_CA",
-                    tls.ca
-                        .as_ref()
-                        .map(|ca| quote(&ca.display().to_string()))
-                        .unwrap_or_else(|| "(none: the system's CAs)".into()),
-                ));
+                let ca = tls.ca.as_ref().map(|ca| ca.display());
+                lines.push(("DB_TLS_CA", quote_or(ca, "(none: the system's CAs)")));
             }
         }
         lines.push(("DB_TIMEOUT", self.store.timeout.as_secs().to_string()));
@@ -611,17 +600,10 @@ impl Config {
         lines.push(("LOG_DAYS", self.log_days.to_string()));
         lines.push((
             "LOG_LEVEL",
-            self.log_level
-                .as_deref()
-                .map(quote)
-                .unwrap_or_else(|| "(default: info)".into()),
+            quote_or(self.log_level.as_ref(), "(default: info)"),
         ));
-        lines.push((
-            "METRICS_LISTEN",
-            self.metrics_listen
-                .map(|a| quote(&a.to_string()))
-                .unwrap_or_else(|| "(none: no metrics or health endpoint)".into()),
-        ));
+        let no_metrics = "(none: no metrics or health endpoint)";
+        lines.push(("METRICS_LISTEN", quote_or(self.metrics_listen, no_metrics)));
         let a = &self.alerts;
         lines.push(("ALERTS", a.enabled.to_string()));
         lines.push(("ALERT_HOLD", a.hold.as_secs().to_string()));
@@ -649,6 +631,11 @@ impl Config {
 
 fn quote(s: &str) -> String {
     format!("{s:?}")
+}
+
+/// `value` quoted, or what its absence means.
+fn quote_or(value: Option<impl fmt::Display>, absent: &str) -> String {
+    value.map_or_else(|| absent.to_owned(), |v| quote(&v.to_string()))
 }
 
 fn unknown_key_warnings(table: &Table) -> Vec<ConfigWarning> {

@@ -171,11 +171,7 @@ fn balance(r: &mut Reader<'_>) -> Option<Option<BalanceCheck>> {
         Some(Value::String(s)) => Some(Some(s.trim().to_string())),
         Some(Value::Integer(n)) => Some(Some(n.to_string())),
         Some(Value::Float(x)) => Some(Some(x.to_string())),
-        Some(other) => {
-            let other = other.clone();
-            r.problem("BALANCE_BELOW", "an amount such as \"5.00\"", &other);
-            None
-        }
+        Some(other) => r.read("BALANCE_BELOW", "an amount such as \"5.00\"", other, None),
     };
     let every = r.seconds("BALANCE_EVERY", 86_400, 300, 30 * 86_400);
     let (code, regex, below, every) = (code?, regex?, below?, every?);
@@ -243,17 +239,11 @@ fn balance(r: &mut Reader<'_>) -> Option<Option<BalanceCheck>> {
             );
             None
         }
-        Some(text) => match Amount::parse(&text) {
-            Some(a) => Some(a),
-            None => {
-                r.problem(
-                    "BALANCE_BELOW",
-                    "an amount such as \"5.00\"",
-                    &Value::String(text),
-                );
-                None
-            }
-        },
+        Some(text) => {
+            let amount = Amount::parse(&text);
+            let expected = "an amount such as \"5.00\"";
+            r.read("BALANCE_BELOW", expected, &Value::String(text), amount)
+        }
     };
     let (regex, below) = (regex?, below?);
     ok.then_some(Some(BalanceCheck {

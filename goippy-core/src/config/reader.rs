@@ -52,8 +52,31 @@ impl<'a> Reader<'a> {
         }
     }
 
-    pub(super) fn get(&self, key: &str) -> Option<&Value> {
+    /// The key's value: borrowed from the table, not from the reader, so a
+    /// problem can be recorded while looking at it.
+    pub(super) fn get(&self, key: &str) -> Option<&'a Value> {
         self.table.get(key)
+    }
+
+    /// Records that a required key is missing.
+    fn missing<T>(&mut self, key: &str) -> Option<T> {
+        self.problems.push(format!("{key}: required, but missing"));
+        None
+    }
+
+    /// `parsed`, or — when the value could not be read — a problem saying
+    /// what was expected.
+    pub(super) fn read<T>(
+        &mut self,
+        key: &str,
+        expected: &str,
+        got: &Value,
+        parsed: Option<T>,
+    ) -> Option<T> {
+        if parsed.is_none() {
+            self.problem(key, expected, got);
+        }
+        parsed
     }
 
     pub(super) fn problem(&mut self, key: &str, expected: &str, got: &Value) {
@@ -69,16 +92,9 @@ impl<'a> Reader<'a> {
 
     pub(super) fn required_string(&mut self, key: &str) -> Option<String> {
         match self.get(key) {
-            None => {
-                self.problems.push(format!("{key}: required, but missing"));
-                None
-            }
+            None => self.missing(key),
             Some(Value::String(s)) if !s.trim().is_empty() => Some(s.trim().to_string()),
-            Some(v) => {
-                let v = v.clone();
-                self.problem(key, "a non-empty string", &v);
-                None
-            }
+            Some(v) => self.read(key, "a non-empty string", v, None),
         }
     }
 
@@ -88,11 +104,7 @@ impl<'a> Reader<'a> {
             None => Some(None),
             Some(Value::String(s)) if s.trim().is_empty() => Some(None),
             Some(Value::String(s)) => Some(Some(s.trim().to_string())),
-            Some(v) => {
-                let v = v.clone();
-                self.problem(key, "a string", &v);
-                None
-            }
+            Some(v) => self.read(key, "a string", v, None),
         }
     }
 
@@ -104,30 +116,20 @@ impl<'a> Reader<'a> {
     pub(super) fn domain(&mut self, key: &str, default: Option<&str>) -> Option<String> {
         let value = match (self.get(key), default) {
             (None, Some(d)) => return Some(d.to_string()),
-            (None, None) => {
-                self.problems.push(format!("{key}: required, but missing"));
-                return None;
-            }
-            (Some(v), _) => v.clone(),
+            (None, None) => return self.missing(key),
+            (Some(v), _) => v,
         };
-        let Value::String(s) = &value else {
-            self.problem(key, "a domain name such as \"example.org\"", &value);
-            return None;
-        };
-        let d = s.trim().to_ascii_lowercase();
-        let valid = !d.is_empty()
-            && d.len() <= 253
-            && !d.starts_with('.')
-            && !d.ends_with('.')
-            && !d.contains("..")
-            && d.chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.');
-        if valid {
-            Some(d)
-        } else {
-            self.problem(key, "a domain name such as \"example.org\"", &value);
-            None
-        }
+        let domain = value.as_str().map(|s| s.trim().to_ascii_lowercase());
+        let valid = domain.filter(|d| {
+            !d.is_empty()
+                && d.len() <= 253
+                && !d.starts_with('.')
+                && !d.ends_with('.')
+                && !d.contains("..")
+                && d.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.')
+        });
+        self.read(key, "a domain name such as \"example.org\"", value, valid)
     }
 
     pub(super) fn optional_jid(&mut self, key: &str) -> Option<Option<String>> {
@@ -197,24 +199,15 @@ impl<'a> Reader<'a> {
     ) -> Option<i64> {
         let value = match (self.get(key), default) {
             (None, Some(d)) => return Some(d),
-            (None, None) => {
-                self.problems.push(format!("{key}: required, but missing"));
-                return None;
-            }
-            (Some(v), _) => v.clone(),
+            (None, None) => return self.missing(key),
+            (Some(v), _) => v,
         };
-        let n = match &value {
+        let n = match value {
             Value::Integer(n) => Some(*n),
             Value::String(s) => s.trim().parse::<i64>().ok(),
             _ => None,
         };
-        match n {
-            Some(n) if (min..=max).contains(&n) => Some(n),
-            _ => {
-                self.problem(key, expected, &value);
-                None
-            }
-        }
+        self.read(key, expected, value, n.filter(|n| (min..=max).contains(n)))
     }
 
     pub(super) fn port(&mut self, key: &str, default: i64) -> Option<u16> {
@@ -234,26 +227,21 @@ impl<'a> Reader<'a> {
     }
 
     pub(super) fn boolean(&mut self, key: &str, default: bool) -> Option<bool> {
-        match self.get(key) {
-            None => Some(default),
-            Some(Value::Boolean(b)) => Some(*b),
-            Some(Value::Integer(0)) => Some(false),
-            Some(Value::Integer(1)) => Some(true),
-            Some(Value::String(s)) => match s.trim().to_ascii_lowercase().as_str() {
+        let Some(value) = self.get(key) else {
+            return Some(default);
+        };
+        let b = match value {
+            Value::Boolean(b) => Some(*b),
+            Value::Integer(0) => Some(false),
+            Value::Integer(1) => Some(true),
+            Value::String(s) => match s.trim().to_ascii_lowercase().as_str() {
                 "true" | "yes" | "on" | "1" => Some(true),
                 "false" | "no" | "off" | "0" => Some(false),
-                _ => {
-                    let v = Value::String(s.clone());
-                    self.problem(key, "true or false", &v);
-                    None
-                }
+                _ => None,
             },
-            Some(v) => {
-                let v = v.clone();
-                self.problem(key, "true or false", &v);
-                None
-            }
-        }
+            _ => None,
+        };
+        self.read(key, "true or false", value, b)
     }
 
     pub(super) fn choice<T: Copy>(
@@ -262,8 +250,8 @@ impl<'a> Reader<'a> {
         default: &str,
         options: &[(&str, T)],
     ) -> Option<T> {
-        let value = self.get(key).cloned();
-        let text = match &value {
+        let value = self.get(key);
+        let text = match value {
             None => default.to_string(),
             Some(Value::String(s)) => s.trim().to_ascii_lowercase(),
             Some(_) => String::new(),
@@ -273,7 +261,7 @@ impl<'a> Reader<'a> {
             None => {
                 let names: Vec<String> = options.iter().map(|(n, _)| format!("\"{n}\"")).collect();
                 let expected = format!("one of {}", names.join(", "));
-                let got = value.unwrap_or(Value::String(text));
+                let got = value.cloned().unwrap_or(Value::String(text));
                 self.problem(key, &expected, &got);
                 None
             }
@@ -286,11 +274,10 @@ impl<'a> Reader<'a> {
     pub(super) fn optional_listen(&mut self, key: &str) -> Option<Option<SocketAddr>> {
         const EXPECTED: &str = "a port (this host only) or an address such as \"127.0.0.1:9464\" \
                                 or \"[::1]:9464\"";
-        let value = match self.get(key) {
-            None => return Some(None),
-            Some(v) => v.clone(),
+        let Some(value) = self.get(key) else {
+            return Some(None);
         };
-        let parsed = match &value {
+        let parsed = match value {
             Value::Integer(port) => u16::try_from(*port)
                 .ok()
                 .filter(|p| *p != 0)
@@ -299,52 +286,31 @@ impl<'a> Reader<'a> {
             Value::String(s) => parse_listen(s.trim()),
             _ => None,
         };
-        match parsed {
-            Some(addr) => Some(Some(addr)),
-            None => {
-                self.problem(key, EXPECTED, &value);
-                None
-            }
-        }
+        self.read(key, EXPECTED, value, parsed).map(Some)
     }
 
     pub(super) fn ip(&mut self, key: &str, default: &str) -> Option<IpAddr> {
-        let value = self
-            .get(key)
-            .cloned()
-            .unwrap_or_else(|| Value::String(default.to_string()));
-        match &value {
-            Value::String(s) => match s.trim().parse::<IpAddr>() {
-                Ok(ip) => Some(ip),
-                Err(_) => {
-                    self.problem(key, "an IP address such as \"0.0.0.0\" or \"::\"", &value);
-                    None
-                }
-            },
-            _ => {
-                self.problem(key, "an IP address such as \"0.0.0.0\" or \"::\"", &value);
-                None
-            }
-        }
+        let Some(value) = self.get(key) else {
+            return default.parse().ok();
+        };
+        let ip = value.as_str().and_then(|s| s.trim().parse::<IpAddr>().ok());
+        self.read(
+            key,
+            "an IP address such as \"0.0.0.0\" or \"::\"",
+            value,
+            ip,
+        )
     }
 
     pub(super) fn country_code(&mut self, key: &str) -> Option<Option<String>> {
         let value = match self.get(key) {
             None => return Some(None),
-            Some(Value::Integer(n)) => Value::String(n.to_string()),
-            Some(v) => v.clone(),
+            Some(Value::Integer(n)) => &Value::String(n.to_string()),
+            Some(v) => v,
         };
-        let Value::String(s) = &value else {
-            self.problem(key, "a country calling code such as \"372\"", &value);
-            return None;
-        };
-        match NumberRules::new(Some(s)) {
-            Ok(rules) => Some(rules.country_code().map(str::to_string)),
-            Err(_) => {
-                self.problem(key, "a country calling code such as \"372\"", &value);
-                None
-            }
-        }
+        let rules = value.as_str().and_then(|s| NumberRules::new(Some(s)).ok());
+        let code = rules.map(|r| r.country_code().map(str::to_string));
+        self.read(key, "a country calling code such as \"372\"", value, code)
     }
 
     pub(super) fn db(&mut self) -> Option<DbSettings> {
@@ -365,17 +331,9 @@ impl<'a> Reader<'a> {
         let database = self.required_string("DB_BASE");
         let user = self.required_string("DB_USER");
         let password = match self.get("DB_PASS") {
-            None => {
-                self.problems
-                    .push("DB_PASS: required, but missing".to_string());
-                None
-            }
+            None => self.missing("DB_PASS"),
             Some(Value::String(s)) => Some(Secret::new(s.clone())),
-            Some(v) => {
-                let v = v.clone();
-                self.problem("DB_PASS", "a string", &v);
-                None
-            }
+            Some(v) => self.read("DB_PASS", "a string", v, None),
         };
         Some(DbSettings::MySql {
             host: host?,
