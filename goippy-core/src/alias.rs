@@ -192,11 +192,6 @@ impl AliasRules {
         Some(join(number.as_str(), &self.local_domain, parts.resource))
     }
 
-    /// The JID a user should put in their roster for `number`.
-    pub fn alias_jid(&self, number: &E164) -> String {
-        join(number.as_str(), &self.local_domain, None)
-    }
-
     /// goippy's own JID for `number`.
     pub fn component_jid(&self, number: &E164) -> String {
         join(number.as_str(), &self.component_domain, None)

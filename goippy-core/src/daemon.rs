@@ -214,28 +214,24 @@ async fn reload(old: Config, verbosity: i8, log: FilterHandle, bridge: GatewayDi
 }
 
 fn warn_about_restart_settings(old: &Config, new: &Config, path: &Path) {
-    let mut changed = Vec::new();
-    if old.xmpp != new.xmpp {
-        changed.push("XMPP_*");
-    }
-    if old.goip != new.goip {
-        changed.push("GOIP_*");
-    }
-    if old.db != new.db || old.store != new.store {
-        changed.push("DB_*, SPOOL_FILE");
-    }
-    if old.log_days != new.log_days {
-        changed.push("LOG_DAYS");
-    }
-    if old.country_code != new.country_code {
-        changed.push("SMS_COUNTRY_CODE");
-    }
-    if old.metrics_listen != new.metrics_listen {
-        changed.push("METRICS_LISTEN");
-    }
-    if old.alerts != new.alerts || old.admin_jids != new.admin_jids {
-        changed.push("ALERT*, ADMIN_JIDS, BALANCE_*");
-    }
+    let changed: Vec<&str> = [
+        (old.xmpp != new.xmpp, "XMPP_*"),
+        (old.goip != new.goip, "GOIP_*"),
+        (
+            old.db != new.db || old.store != new.store,
+            "DB_*, SPOOL_FILE",
+        ),
+        (old.log_days != new.log_days, "LOG_DAYS"),
+        (old.country_code != new.country_code, "SMS_COUNTRY_CODE"),
+        (old.metrics_listen != new.metrics_listen, "METRICS_LISTEN"),
+        (
+            old.alerts != new.alerts || old.admin_jids != new.admin_jids,
+            "ALERT*, ADMIN_JIDS, BALANCE_*",
+        ),
+    ]
+    .into_iter()
+    .filter_map(|(differs, keys)| differs.then_some(keys))
+    .collect();
     if !changed.is_empty() {
         tracing::warn!(
             config = %path.display(),

@@ -45,9 +45,7 @@ use tokio::task::JoinHandle;
 
 use crate::bridge::BridgeProbe;
 
-pub use exposition::{CONTENT_TYPE, DB_PROBE};
-pub use http::{CONNECTION_DEADLINE, MAX_CONNECTIONS, MAX_REQUEST_HEAD};
-pub use link_history::LinkView;
+pub use http::MAX_CONNECTIONS;
 
 /// The running listener; stops (with every open connection) when dropped
 /// or [`MetricsServer::stop`]ped.

@@ -86,20 +86,14 @@ mod uninstall;
 mod unit;
 mod unit_path;
 
-pub use account::{CONFIG_MODE, SERVICE_USER};
-pub use collision::{Clash, Collision};
-pub use discovery::{Discovery, Foreign, Installed, discover};
 pub use error::OpsError;
 pub use host::{
     DEFAULT_ETC_DIR, DEFAULT_SYSTEMCTL, DEFAULT_SYSTEMD_RUN_DIR, DEFAULT_UNIT_DIR, DEFAULT_USERADD,
     Host,
 };
-pub use instance::{InstanceName, InstanceNameError, MAIN_INSTANCE_WORD, STATE_DIR};
-pub use port_holder::{HolderProcess, PortHolder, udp_port_holders};
+pub use instance::{InstanceName, STATE_DIR};
+pub use port_holder::udp_port_holders;
 pub use report::Report;
-pub use systemctl::{ActiveState, Systemctl, Unavailable};
-pub use unit::{UnitSpec, render as render_unit};
-pub use unit_path::{UnitPath, UnsafeUnitPath};
 
 /// One of the service-management commands.
 #[derive(Debug, Clone, PartialEq, Eq)]

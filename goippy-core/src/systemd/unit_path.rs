@@ -47,6 +47,7 @@ impl UnitPath {
         }
     }
 
+    #[cfg(test)]
     pub fn as_path(&self) -> &Path {
         Path::new(&self.0)
     }
