@@ -18,7 +18,7 @@ use super::tokens::Tokens;
 /// `status:200`: registration accepted.
 pub const REG_STATUS_OK: u16 = 200;
 /// `status:404`: unknown channel id or wrong password (goipcron's code).
-pub const REG_STATUS_REJECTED: u16 = 404;
+pub(crate) const REG_STATUS_REJECTED: u16 = 404;
 
 /// The server's answer to one notification.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -37,7 +37,7 @@ pub enum Ack {
 }
 
 /// goipcron's text for a refused notification.
-pub fn auth_error_text(id: &str) -> String {
+pub(crate) fn auth_error_text(id: &str) -> String {
     format!("not find this id:{id}, or password error")
 }
 

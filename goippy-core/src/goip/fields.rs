@@ -37,7 +37,7 @@ impl Field {
 
 /// `(null)` and `<NULL>`, which GoIP firmware prints for unset values, read
 /// as the empty string; everything else is returned unchanged.
-pub fn normalize_null(value: &str) -> &str {
+pub(crate) fn normalize_null(value: &str) -> &str {
     if value.eq_ignore_ascii_case("(null)") || value.eq_ignore_ascii_case("<null>") {
         ""
     } else {

@@ -35,7 +35,7 @@ pub struct GsmStatus {
 }
 
 /// Wire keys of the known fields, in the order the GoIP sends them.
-pub const GSM_STATUS_KEYS: [&str; 7] = [
+pub(crate) const GSM_STATUS_KEYS: [&str; 7] = [
     "get_gsm_num",
     "get_exp_time",
     "get_remain_time",

@@ -55,7 +55,7 @@ pub struct Keepalive {
 
 /// Wire keys of the known fields, in the order real firmware sends them
 /// (goipcron even parses them by position).
-pub const KEEPALIVE_KEYS: [&str; 16] = [
+pub(crate) const KEEPALIVE_KEYS: [&str; 16] = [
     "num",
     "signal",
     "gsm_status",

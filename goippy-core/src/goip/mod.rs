@@ -48,7 +48,7 @@ pub mod selfcheck;
 mod sms_events;
 mod tokens;
 
-pub use ack::{Ack, REG_STATUS_OK, REG_STATUS_REJECTED, auth_error_text};
+pub use ack::{Ack, REG_STATUS_OK};
 pub use at_tunnel::AtOutput;
 pub use call_events::{
     CallDirection, Expiry, Hangup, LineState, Record, Remain, RemainTime, State,
@@ -58,10 +58,10 @@ pub use command::{CfMode, CfReason, Command};
 pub use control::ControlKind;
 pub use datagram::{Datagram, escape_for_log, redacted_for_log};
 pub use error::{FormatError, ParseError, Problem};
-pub use fields::{Field, normalize_null};
-pub use gsm_status::{GSM_STATUS_KEYS, GsmStatus};
-pub use keepalive::{KEEPALIVE_KEYS, Keepalive, Signal};
-pub use notification::{KNOWN_TAGS, Notification, NotificationKind};
+pub use fields::Field;
+pub use gsm_status::GsmStatus;
+pub use keepalive::{Keepalive, Signal};
+pub use notification::{Notification, NotificationKind};
 pub use radio_events::{CellInfo, Cgatt, NeighbourCells, ServingCell};
 pub use reply::{ErrorReply, Reply, USSD_SEND_FAILED, ussd_reply_failed, ussd_reply_text};
 pub use sms_events::{Deliver, Receive, Ussn};

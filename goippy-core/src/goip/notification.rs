@@ -96,7 +96,7 @@ pub enum NotificationKind {
 
 /// The tags this module reads into a typed kind. `GSM:` is not among them:
 /// it is a reply (see [`super::Reply::Gsm`]).
-pub const KNOWN_TAGS: [&str; 15] = [
+pub(crate) const KNOWN_TAGS: [&str; 15] = [
     "req",
     "RECEIVE",
     "DELIVER",

@@ -125,12 +125,14 @@ mod roundtrip {
     //! where the wire allows it (message bodies, USSD text), and values free of
     //! the separators the format reserves elsewhere.
 
+    use crate::goip::gsm_status::GSM_STATUS_KEYS;
+    use crate::goip::keepalive::KEEPALIVE_KEYS;
+    use crate::goip::notification::KNOWN_TAGS;
     use crate::goip::{
         Ack, AtOutput, CallDirection, CellInfo, CfMode, CfReason, Cgatt, Command, ControlKind,
-        Deliver, ErrorReply, Expiry, Field, GSM_STATUS_KEYS, GsmStatus, Hangup, KEEPALIVE_KEYS,
-        KNOWN_TAGS, Keepalive, MAX_SENDID, NeighbourCells, Notification, NotificationKind, Packet,
-        Receive, Record, Remain, RemainTime, Reply, ServerDatagram, State, Ussn, parse_packet,
-        parse_server_datagram,
+        Deliver, ErrorReply, Expiry, Field, GsmStatus, Hangup, Keepalive, MAX_SENDID,
+        NeighbourCells, Notification, NotificationKind, Packet, Receive, Record, Remain,
+        RemainTime, Reply, ServerDatagram, State, Ussn, parse_packet, parse_server_datagram,
     };
     use proptest::prelude::*;
     use proptest::sample::select;
