@@ -214,7 +214,20 @@ async fn reload(old: Config, verbosity: i8, log: FilterHandle, bridge: GatewayDi
 }
 
 fn warn_about_restart_settings(old: &Config, new: &Config, path: &Path) {
-    let changed: Vec<&str> = [
+    let changed = settings_needing_restart(old, new);
+    if !changed.is_empty() {
+        tracing::warn!(
+            config = %path.display(),
+            "SIGHUP: changed settings ({}) take effect only after a restart",
+            changed.join(", ")
+        );
+    }
+}
+
+/// The settings that differ between `old` and `new` and that a reload does
+/// not apply.
+fn settings_needing_restart(old: &Config, new: &Config) -> Vec<&'static str> {
+    [
         (old.xmpp != new.xmpp, "XMPP_*"),
         (old.goip != new.goip, "GOIP_*"),
         (
@@ -231,19 +244,60 @@ fn warn_about_restart_settings(old: &Config, new: &Config, path: &Path) {
     ]
     .into_iter()
     .filter_map(|(differs, keys)| differs.then_some(keys))
-    .collect();
-    if !changed.is_empty() {
-        tracing::warn!(
-            config = %path.display(),
-            "SIGHUP: changed settings ({}) take effect only after a restart",
-            changed.join(", ")
-        );
-    }
+    .collect()
 }
 
 /// Tells systemd, when running under it (a no-op otherwise).
 fn notify(states: &[NotifyState<'_>]) {
     if let Err(e) = sd_notify::notify(states) {
         tracing::debug!("sd_notify: {e}");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(extra: &str) -> Config {
+        let text = format!(
+            "XMPP_DOMAIN = \"example.org\"\nXMPP_DATA_DOMAIN = \"sms.example.org\"\n\
+             XMPP_COMPONENT_SECRET = \"s3cret\"\n{extra}"
+        );
+        Config::parse(&text, Path::new("/etc/goippy.conf"))
+            .expect("valid")
+            .0
+    }
+
+    #[test]
+    fn a_reload_names_the_settings_that_need_a_restart() {
+        let old = config("");
+        assert!(settings_needing_restart(&old, &old).is_empty());
+        // What a reload applies itself: the gateways, the log level.
+        assert!(settings_needing_restart(&old, &config("LOG_LEVEL = \"debug\"")).is_empty());
+        for (changed, keys) in [
+            ("XMPP_PORT = 5348", "XMPP_*"),
+            ("GOIP_PORT = 44445", "GOIP_*"),
+            ("DB_FILE = \"/tmp/other.db\"", "DB_*, SPOOL_FILE"),
+            ("SPOOL_FILE = \"/tmp/other.spool.db\"", "DB_*, SPOOL_FILE"),
+            ("LOG_DAYS = 7", "LOG_DAYS"),
+            ("SMS_COUNTRY_CODE = \"372\"", "SMS_COUNTRY_CODE"),
+            ("METRICS_LISTEN = 9464", "METRICS_LISTEN"),
+            ("ALERTS = false", "ALERT*, ADMIN_JIDS, BALANCE_*"),
+            (
+                "ADMIN_JIDS = \"a@example.org\"",
+                "ALERT*, ADMIN_JIDS, BALANCE_*",
+            ),
+        ] {
+            assert_eq!(
+                settings_needing_restart(&old, &config(changed)),
+                [keys],
+                "{changed}"
+            );
+        }
+        let both = config("GOIP_PORT = 44445\nLOG_DAYS = 7");
+        assert_eq!(
+            settings_needing_restart(&old, &both),
+            ["GOIP_*", "LOG_DAYS"]
+        );
     }
 }
