@@ -1126,4 +1126,125 @@ LOG_DAYS               = 3
             ["BALANCE_BELOW: set, but BALANCE_USSD is not (the balance check needs its USSD code)"]
         );
     }
+
+    /// Each reader's problem names the key, what was expected and what was
+    /// given (a secret only by its type), for a wrong type and a bad value.
+    #[test]
+    fn every_reader_names_the_key_and_what_it_expected() {
+        for (line, expected) in [
+            (
+                "GOIP_BIND = \"1.2.3\"",
+                &["GOIP_BIND: expected an IP address such as \"0.0.0.0\" or \"::\", got \"1.2.3\""]
+                    [..],
+            ),
+            (
+                "GOIP_BIND = 5",
+                &["GOIP_BIND: expected an IP address such as \"0.0.0.0\" or \"::\", got 5"][..],
+            ),
+            (
+                "XMPP_USE_ALIAS = \"maybe\"",
+                &["XMPP_USE_ALIAS: expected true or false, got \"maybe\""][..],
+            ),
+            (
+                "XMPP_USE_ALIAS = 2",
+                &["XMPP_USE_ALIAS: expected true or false, got 2"][..],
+            ),
+            (
+                "XMPP_CALL_NOTICES = [1]",
+                &["XMPP_CALL_NOTICES: expected true or false, got [1]"][..],
+            ),
+            (
+                "XMPP_PORT = \"x\"",
+                &["XMPP_PORT: expected an integer 1–65535, got \"x\""][..],
+            ),
+            (
+                "XMPP_PORT = 70000",
+                &["XMPP_PORT: expected an integer 1–65535, got 70000"][..],
+            ),
+            (
+                "XMPP_PORT = true",
+                &["XMPP_PORT: expected an integer 1–65535, got true"][..],
+            ),
+            (
+                "XMPP_HOST = 5",
+                &["XMPP_HOST: expected a string, got 5"][..],
+            ),
+            (
+                "XMPP_FALLBACK_DEST = \"a b@c\"",
+                &[
+                    "XMPP_FALLBACK_DEST: expected a bare JID such as \"0000@example.org\", got \"a b@c\"",
+                ][..],
+            ),
+            (
+                "XMPP_FALLBACK_DEST = 7",
+                &["XMPP_FALLBACK_DEST: expected a string, got 7"][..],
+            ),
+            (
+                "XMPP_COMPONENT_JID = 5",
+                &["XMPP_COMPONENT_JID: expected a domain name such as \"example.org\", got 5"][..],
+            ),
+            (
+                "XMPP_COMPONENT_JID = \"a..b\"",
+                &[
+                    "XMPP_COMPONENT_JID: expected a domain name such as \"example.org\", got \"a..b\"",
+                ][..],
+            ),
+            (
+                "SMS_COUNTRY_CODE = true",
+                &["SMS_COUNTRY_CODE: expected a country calling code such as \"372\", got true"][..],
+            ),
+            (
+                "SMS_COUNTRY_CODE = 0",
+                &["SMS_COUNTRY_CODE: expected a country calling code such as \"372\", got \"0\""][..],
+            ),
+            (
+                "LOG_DAYS = -1",
+                &["LOG_DAYS: expected an integer 0–36500, got -1"][..],
+            ),
+            (
+                "METRICS_LISTEN = true",
+                &[
+                    "METRICS_LISTEN: expected a port (this host only) or an address such as \"127.0.0.1:9464\" or \"[::1]:9464\", got true",
+                ][..],
+            ),
+            (
+                "METRICS_LISTEN = 70000",
+                &[
+                    "METRICS_LISTEN: expected a port (this host only) or an address such as \"127.0.0.1:9464\" or \"[::1]:9464\", got 70000",
+                ][..],
+            ),
+            (
+                "ADMIN_JIDS = \"a@b, c/d\"",
+                &[
+                    "ADMIN_JIDS: expected bare JIDs such as \"admin@example.org\", separated by commas or spaces, got \"c/d\"",
+                ][..],
+            ),
+            (
+                "XMPP_RECEIPTS = 3",
+                &["XMPP_RECEIPTS: expected one of \"delivered\", \"sent\", got 3"][..],
+            ),
+            (
+                "DB_BACKEND = \"mysql\"\nDB_BASE = \"\"\nDB_USER = 5\nDB_PASS = 5",
+                &[
+                    "DB_BASE: expected a non-empty string, got \"\"",
+                    "DB_USER: expected a non-empty string, got 5",
+                    "DB_PASS: expected a string, got a integer (value hidden)",
+                ][..],
+            ),
+            (
+                "DB_BACKEND = \"mysql\"\nDB_BASE = \"g\"\nDB_USER = \"u\"",
+                &["DB_PASS: required, but missing"][..],
+            ),
+            (
+                "BALANCE_USSD = \"*100#\"\nBALANCE_REGEX = \"b ([0-9]+)\"\nBALANCE_BELOW = true",
+                &["BALANCE_BELOW: expected an amount such as \"5.00\", got true"][..],
+            ),
+            (
+                "BALANCE_USSD = \"*100#\"\nBALANCE_REGEX = \"b ([0-9]+)\"\nBALANCE_BELOW = \"lots\"",
+                &["BALANCE_BELOW: expected an amount such as \"5.00\", got \"lots\""][..],
+            ),
+        ] {
+            assert_eq!(problems(&format!("{MINIMAL}{line}\n")), expected, "{line}");
+        }
+    }
 }
