@@ -215,8 +215,14 @@ impl Context {
     /// The enabled gateway whose extension `from` is, if `from` is a user of
     /// XMPP_DOMAIN at all.
     pub fn sender_gateway(&self, from: &Jid) -> Option<Arc<ActiveGateway>> {
+        self.sender_line(from).map(|(_, line)| line)
+    }
+
+    /// The extension `from` is, with its line 1, if it has any line.
+    pub fn sender_line(&self, from: &Jid) -> Option<(String, Arc<ActiveGateway>)> {
         let ext = self.addressing.local_user(from)?;
-        self.directory.gateway_by_ext(ext)
+        let line = self.directory.gateway_by_ext(ext)?;
+        Some((ext.to_string(), line))
     }
 
     /// Whether `from` is one of ADMIN_JIDS.
@@ -225,12 +231,13 @@ impl Context {
         self.policy.admins.contains(&from)
     }
 
-    /// The user a channel's SMS go to: its extension's JID, else
-    /// XMPP_FALLBACK_DEST.
+    /// The user a channel's SMS go to when one user is named: its first
+    /// user's JID (the default owner), else XMPP_FALLBACK_DEST.
     pub fn user_of_channel(&self, goip_id: &str) -> Option<BareJid> {
         self.directory
-            .gateway_by_goip_id(goip_id)
-            .and_then(|g| self.addressing.user_jid(&g.ext).ok())
+            .users_of(goip_id)
+            .first()
+            .and_then(|ext| self.addressing.user_jid(ext).ok())
             .or_else(|| self.policy.fallback_dest.clone())
     }
 }

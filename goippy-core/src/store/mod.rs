@@ -59,6 +59,7 @@ mod error;
 mod gateways;
 mod legacy;
 mod lifecycle;
+mod lines;
 mod mysql;
 mod reads;
 mod received;
@@ -83,13 +84,15 @@ pub use alerts::AlertRecord;
 pub use cleanup::{CleanupTask, DEDUP_KEEP, MARKER_KEEP};
 pub use directory::{ActiveGateway, DEFAULT_REFRESH, GatewayDirectory, RefreshTask};
 pub use error::StoreError;
+pub use lines::{DAY_SECONDS, LineChoice, LineDefinition, LineRemoved, day_start};
 /// Column widths, for callers that must choose what to store by what fits.
 pub(crate) use records::widths;
 pub use records::{
     Backlog, CallEntry, CallEvent, CallFilter, CallRecord, CallStored, ChannelState, CleanupReport,
     DeliveryReportInfo, Gateway, GatewayChange, GatewayDefinition, InboundKind, InboundRecord,
-    InboxItem, LogId, LogKind, NoticeInfo, NoticeRecord, OutboundKind, OutboundOptions,
-    OutboundRecord, OutboundRef, OutboxItem, OutboxState, StateUpdate, Stored, recvid_number,
+    InboxItem, LineAdded, LineShare, LogId, LogKind, NoticeInfo, NoticeRecord, OutboundKind,
+    OutboundOptions, OutboundRecord, OutboundRef, OutboxItem, OutboxState, StateUpdate, Stored,
+    recvid_number,
 };
 pub use rows::LogEntry;
 pub use sqlite::{BUSY_TIMEOUT as SQLITE_BUSY_TIMEOUT, SqliteSettings};

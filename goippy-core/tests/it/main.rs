@@ -42,6 +42,7 @@ mod store {
     mod backends;
     mod mysql;
     mod mysql_tls;
+    mod pools;
     mod upgrade;
 }
 

@@ -72,7 +72,9 @@ pub(crate) enum ReadKind {
 }
 
 /// What a message to the user's own number asks for.
-pub(super) fn decide(gateway: Arc<ActiveGateway>, chat: ChatToContact) -> Decision {
+/// `ext` is the sender's extension, `gateway` the line whose number was
+/// written to (one of the sender's lines).
+pub(super) fn decide(ext: &str, gateway: Arc<ActiveGateway>, chat: ChatToContact) -> Decision {
     let env = chat.env;
     let command = bot::parse(&chat.body);
     let receipt = || -> Vec<Stanza> {
@@ -84,7 +86,7 @@ pub(super) fn decide(gateway: Arc<ActiveGateway>, chat: ChatToContact) -> Decisi
             .collect()
     };
     tracing::info!(
-        ext = %gateway.ext,
+        ext,
         goip_id = %gateway.goip_id,
         xmpp_id = env.id.as_deref().unwrap_or(""),
         command = command_name(&command),
@@ -114,7 +116,7 @@ pub(super) fn decide(gateway: Arc<ActiveGateway>, chat: ChatToContact) -> Decisi
         }
         BotCommand::Ussd(code) => Decision::queue(StoreJob::Enqueue {
             record: OutboundRecord {
-                ext: gateway.ext.clone(),
+                ext: ext.to_string(),
                 goip_id: gateway.goip_id.clone(),
                 xmpp_from: env.from.to_string(),
                 xmpp_id: env.id.clone(),

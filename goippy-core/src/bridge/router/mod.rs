@@ -329,15 +329,14 @@ impl Router {
         let env = &chat.env;
         let refuse =
             |refusal| Decision::Reply(vec![self.refused(env, StanzaKind::Message, refusal)]);
-        let Some(gateway) = ctx.sender_gateway(&env.from) else {
+        let Some((ext, gateway)) = ctx.sender_line(&env.from) else {
             return refuse(Refusal::SenderNotAllowed);
         };
-        let own_number = ctx
-            .directory
-            .gateway_by_msisdn(&chat.node)
-            .is_some_and(|g| g.ext == gateway.ext);
-        if own_number {
-            return console::decide(gateway, chat);
+        // The number of any of the sender's lines is its console.
+        if let Some(line) = ctx.directory.gateway_by_msisdn(&chat.node)
+            && line.users.contains(&ext)
+        {
+            return console::decide(&ext, line, chat);
         }
         if chat.node == WITHHELD_NODE {
             return refuse(Refusal::Withheld);
@@ -374,7 +373,7 @@ impl Router {
             });
         }
         let record = OutboundRecord {
-            ext: gateway.ext.clone(),
+            ext,
             goip_id: gateway.goip_id.clone(),
             xmpp_from: env.from.to_string(),
             xmpp_id: env.id.clone(),
