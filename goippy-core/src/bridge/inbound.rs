@@ -37,6 +37,7 @@ use crate::store::{
 };
 
 use super::Context;
+use super::line_pool;
 use super::notice::{self, Notice};
 
 /// Stores in flight at once; beyond it, events wait in the engine's queue
@@ -131,6 +132,8 @@ async fn store_sms(ctx: Arc<Context>, sms: InboundSms) {
         tracing::debug!(goip_id, recvid, raw = ?raw, "SMS text was not valid UTF-8");
     }
     let record = InboundRecord {
+        // Every user of a shared line gets it (`line_pool.rs`).
+        recipients: line_pool::recipients(&ctx, &goip_id, Some(&srcnum)),
         xmpp_jid: ctx.user_of_channel(&goip_id).map(|j| j.to_string()),
         goip_id: goip_id.clone(),
         recvid: recvid_number(&recvid),
@@ -178,6 +181,7 @@ async fn store_report(ctx: Arc<Context>, report: DeliveryReport) {
         ctx.outbox.settled(&goip_id, SETTLE_WAIT).await;
     }
     let record = InboundRecord {
+        recipients: Vec::new(),
         goip_id: goip_id.clone(),
         recvid: recvid_number(&recvid),
         at: Timestamp::from_system_time(received_at),
@@ -242,7 +246,14 @@ async fn store_ussd(ctx: Arc<Context>, ussd: UssdNotice) {
             "late ussd answer",
         ),
     };
+    // A network message concerns the line, so every user of it; a late
+    // answer goes where answers always went.
+    let recipients = match &kind {
+        InboundKind::NetworkUssd { .. } => line_pool::recipients(&ctx, &goip_id, None),
+        _ => Vec::new(),
+    };
     let record = InboundRecord {
+        recipients,
         xmpp_jid: ctx.user_of_channel(&goip_id).map(|j| j.to_string()),
         goip_id: goip_id.clone(),
         recvid: recvid_number(&recvid),

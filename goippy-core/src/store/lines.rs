@@ -503,6 +503,18 @@ pub(super) const UPSERT_CHOICE: Sql = Sql {
             pinned = VALUES(pinned), updated_unix = VALUES(updated_unix)",
 };
 
+/// A learned choice replaces only an unpinned one.
+pub(super) const LEARN_CHOICE: Sql = Sql {
+    sqlite: "INSERT INTO goippy_line_choice (ext, contact, goip_id, pinned, updated_unix) \
+             VALUES (?, ?, ?, 0, ?) ON CONFLICT (ext, contact) DO UPDATE SET \
+             goip_id = excluded.goip_id, updated_unix = excluded.updated_unix \
+             WHERE goippy_line_choice.pinned = 0",
+    mysql: "INSERT INTO goippy_line_choice (ext, contact, goip_id, pinned, updated_unix) \
+            VALUES (?, ?, ?, 0, ?) ON DUPLICATE KEY UPDATE \
+            goip_id = IF(pinned = 0, VALUES(goip_id), goip_id), \
+            updated_unix = IF(pinned = 0, VALUES(updated_unix), updated_unix)",
+};
+
 const SENT_SINCE: Sql = Sql {
     sqlite: "SELECT goip_id, COUNT(*) FROM goippy_log WHERE dir = 'out' AND kind = 'sms' \
              AND status <> 'failed' AND goip_id IS NOT NULL \

@@ -89,10 +89,10 @@ pub use lines::{DAY_SECONDS, LineChoice, LineDefinition, LineRemoved, day_start}
 pub(crate) use records::widths;
 pub use records::{
     Backlog, CallEntry, CallEvent, CallFilter, CallRecord, CallStored, ChannelState, CleanupReport,
-    DeliveryReportInfo, Gateway, GatewayChange, GatewayDefinition, InboundKind, InboundRecord,
-    InboxItem, LineAdded, LineShare, LogId, LogKind, NoticeInfo, NoticeRecord, OutboundKind,
-    OutboundOptions, OutboundRecord, OutboundRef, OutboxItem, OutboxState, StateUpdate, Stored,
-    recvid_number,
+    DeliveryReportInfo, Gateway, GatewayChange, GatewayDefinition, InboundKind, InboundRecipient,
+    InboundRecord, InboxItem, LineAdded, LineShare, LogId, LogKind, NoticeInfo, NoticeRecord,
+    OutboundKind, OutboundOptions, OutboundRecord, OutboundRef, OutboxItem, OutboxState,
+    StateUpdate, Stored, recvid_number,
 };
 pub use rows::LogEntry;
 pub use sqlite::{BUSY_TIMEOUT as SQLITE_BUSY_TIMEOUT, SqliteSettings};

@@ -316,12 +316,36 @@ pub struct InboundRecord {
     /// The bare JID it is for, when already known.
     pub xmpp_jid: Option<String>,
     pub kind: InboundKind,
+    /// The users of the line it came to, each getting its own inbox row in
+    /// the one transaction that stores it (a shared line). Empty: one row,
+    /// for `xmpp_jid` and the line's default owner, as before line pools
+    /// (and as a spool written before them reads).
+    #[serde(default)]
+    pub recipients: Vec<InboundRecipient>,
+}
+
+/// One user an inbound SMS or USSN goes to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InboundRecipient {
+    pub ext: String,
+    pub xmpp_jid: String,
+    /// For an SMS: the contact's number as the conversation is keyed
+    /// (`goippy_line_choice`), so that the user's answer goes out on the
+    /// line the contact wrote to; `None` learns nothing.
+    pub contact: Option<String>,
 }
 
 impl InboundRecord {
     pub(crate) fn fitted(mut self) -> InboundRecord {
         if let Some(jid) = &mut self.xmpp_jid {
             fit(jid, widths::JID);
+        }
+        for r in &mut self.recipients {
+            fit(&mut r.ext, widths::EXT);
+            fit(&mut r.xmpp_jid, widths::JID);
+            if let Some(c) = &mut r.contact {
+                fit(c, widths::MSISDN);
+            }
         }
         match &mut self.kind {
             InboundKind::Sms { sender, body } => {

@@ -67,6 +67,7 @@ mod bridge {
     mod long_sms;
     mod metrics;
     mod outbound;
+    mod pools;
     mod restart;
     mod store;
 }

@@ -280,7 +280,14 @@ async fn start(
             for line in lines {
                 let status = lines::status(ctx, line).await;
                 fields.push(forms::text_multi(
-                    &format!("line-{}", status.gateway.goip_id),
+                    &format!(
+                        "line-{}",
+                        status
+                            .gateway
+                            .ext
+                            .as_deref()
+                            .unwrap_or(&status.gateway.goip_id)
+                    ),
                     &format!("Line {}", status.gateway.owner_label()),
                     &status.render(),
                 ));

@@ -1103,6 +1103,7 @@ async fn inbound_is_durable_deduplicated_and_waits_in_the_inbox(db: TestDb) {
     let ussd = store
         .store_inbound(
             InboundRecord {
+                recipients: Vec::new(),
                 goip_id: "goippy_2001".into(),
                 recvid: 77,
                 at: Timestamp::now(),
@@ -1344,6 +1345,7 @@ async fn delivery_reports_find_their_sms(db: TestDb) {
     );
 
     let report = InboundRecord {
+        recipients: Vec::new(),
         goip_id: "goippy_2001".into(),
         recvid: 1571812803,
         at: Timestamp::now(),
@@ -1398,6 +1400,7 @@ async fn delivery_reports_find_their_sms(db: TestDb) {
     let orphan = store
         .store_inbound(
             InboundRecord {
+                recipients: Vec::new(),
                 goip_id: "goippy_2001".into(),
                 recvid: 5,
                 at: Timestamp::now(),

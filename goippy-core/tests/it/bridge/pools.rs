@@ -1,0 +1,163 @@
+//! Line pools end to end, through a real Prosody and goip-sim with several
+//! channels: a line shared by two extensions, an extension with two lines.
+//!
+//! The world: extension 2001 has its default line `goip1` (channel 1,
+//! +37255500000) and shares `pool2` (channel 2, +37255500002) with 2002,
+//! whose only line it is.
+
+use std::time::Duration;
+
+use goip_sim::Event;
+use tokio_xmpp::minidom::Element;
+
+use crate::support::bridge::*;
+
+const POOL: &str = "pool2";
+const POOL_NUMBER: &str = "+37255500002";
+const TEAMMATE: &str = "2002@users.example.org";
+const CONTACT: &str = "+37255512345";
+
+fn pool_options() -> Options {
+    Options {
+        pool_lines: vec![PoolLine {
+            goip_id: POOL,
+            password: "pw2",
+            number: POOL_NUMBER,
+            users: vec!["2001", "2002"],
+        }],
+        ..Options::default()
+    }
+}
+
+/// Starts the world and waits until the pool line is online with its number.
+async fn pool_world() -> World {
+    let w = World::start(pool_options()).await;
+    w.wait_until("the shared line is online with its number", |w| {
+        let b = w.bridge();
+        b.engine().channel(POOL).is_some_and(|c| c.online)
+            && b.directory().gateway_by_msisdn(POOL_NUMBER).is_some()
+    })
+    .await;
+    w
+}
+
+/// An SMS from `from` on the device's channel `channel`, acked.
+async fn receive_on(w: &mut World, channel: usize, from: &str, text: &str) -> String {
+    let recvid = w
+        .device
+        .inbound_sms(channel, from, text)
+        .await
+        .expect("inbound sms");
+    let id = recvid.clone();
+    w.device_event("the RECEIVE is acked", move |e| {
+        matches!(e, Event::Ack { channel: c, tag, recvid, .. }
+            if *c == channel && tag == "RECEIVE" && *recvid == id)
+    })
+    .await;
+    recvid
+}
+
+/// The next two messages from the contact, in the order they came.
+async fn from_contact_twice(w: &mut World) -> Vec<Element> {
+    let mut got = Vec::new();
+    for _ in 0..2 {
+        got.push(
+            w.users
+                .expect("an SMS from the contact", |e| {
+                    is_chat(e) && e.attr("from") == Some(contact(CONTACT).as_str())
+                })
+                .await,
+        );
+    }
+    got
+}
+
+fn sms_to(user: &'static str) -> impl FnMut(&Element) -> bool {
+    move |e| {
+        is_chat(e) && e.attr("from") == Some(contact(CONTACT).as_str()) && {
+            e.attr("to").is_some_and(|to| to.starts_with(user))
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_shared_line_reaches_every_user_and_names_the_line_to_those_with_several() {
+    let mut w = pool_world().await;
+    let recvid = receive_on(&mut w, 2, CONTACT, "hello team").await;
+    let mut got = from_contact_twice(&mut w).await;
+    got.sort_by_key(|e| e.attr("to").map(str::to_string));
+    // One conversation per contact: the same JID for both, whatever line.
+    assert_eq!(got[0].attr("to"), Some(USER));
+    assert_eq!(
+        body(&got[0]),
+        format!("[line 2 {POOL_NUMBER}] hello team"),
+        "2001 has two lines: the line is named"
+    );
+    assert_eq!(got[1].attr("to"), Some(TEAMMATE));
+    assert_eq!(
+        body(&got[1]),
+        "hello team",
+        "2002 has one line: the text as before"
+    );
+    // One inbox row each, both delivered; the retransmission writes nothing.
+    let rows = format!(
+        "SELECT COUNT(*) FROM goippy_log WHERE dir = 'in' AND kind = 'sms' \
+         AND goip_id = '{POOL}' AND recvid = {recvid} AND status = 'delivered'"
+    );
+    w.wait_for_count(&rows, 2).await;
+    assert_eq!(
+        w.scalar(&format!(
+            "SELECT COUNT(*) FROM goippy_log WHERE goip_id = '{POOL}' AND recvid = {recvid} \
+             AND ext = '2002' AND xmpp_jid = '{TEAMMATE}'"
+        ))
+        .await,
+        1
+    );
+
+    // The default line: only 2001, and named too (2001 has two lines).
+    receive_on(&mut w, 1, CONTACT, "just you").await;
+    let m = w.users.expect("the SMS on line 1", sms_to(USER)).await;
+    assert_eq!(body(&m), "[line 1 +37255500000] just you");
+    w.users.expect_silence(Duration::from_millis(500)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_retransmitted_sms_on_a_shared_line_is_delivered_once_to_each() {
+    let mut w = pool_world().await;
+    let socket = tokio::net::UdpSocket::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let datagram =
+        format!("RECEIVE:1734804777;id:{POOL};password:pw2;srcnum:{CONTACT};msg:only once");
+    let server = format!("127.0.0.1:{}", w.udp_port);
+    for round in 0..3 {
+        if round == 2 {
+            // The third copy crosses a restart of goippy.
+            w.stop_bridge().await;
+            w.start_bridge().await;
+        }
+        socket
+            .send_to(datagram.as_bytes(), &server)
+            .await
+            .expect("send");
+        let mut buf = [0u8; 512];
+        let (n, _) = tokio::time::timeout(PATIENCE, socket.recv_from(&mut buf))
+            .await
+            .expect("an ack")
+            .expect("recv");
+        let ack = String::from_utf8_lossy(&buf[..n]).to_string();
+        assert!(ack.starts_with("RECEIVE 1734804777 OK"), "{ack}");
+    }
+    let mut got = from_contact_twice(&mut w).await;
+    got.sort_by_key(|e| e.attr("to").map(str::to_string));
+    assert_eq!(got[0].attr("to"), Some(USER));
+    assert_eq!(got[1].attr("to"), Some(TEAMMATE));
+    w.users.expect_silence(Duration::from_millis(800)).await;
+    assert_eq!(
+        w.scalar(&format!(
+            "SELECT COUNT(*) FROM goippy_log WHERE goip_id = '{POOL}' AND recvid = 1734804777"
+        ))
+        .await,
+        2
+    );
+}
