@@ -60,6 +60,7 @@ mod alerts;
 mod bot;
 mod inbound;
 mod inbox;
+mod line_choice;
 mod line_pool;
 mod line_traffic;
 mod lines;

@@ -87,7 +87,7 @@ use crate::xmpp::reply::{self, refuse};
 use crate::xmpp::service::{self, Handled};
 use crate::xmpp::{Envelope, Intent, classify};
 
-use super::{Context, adhoc};
+use super::{Context, adhoc, line_choice};
 use lanes::{Full, Lanes, Limits, Weighed};
 use refusals::{RefusalLog, Verdict};
 
@@ -186,7 +186,14 @@ enum StoreJob {
         env: Envelope,
         record: OutboundRecord,
         receipt_requested: bool,
+        /// For a sender with several lines: the contact whose conversation
+        /// decides the line (`line_choice.rs`); `record.goip_id` is then
+        /// replaced by the chosen line's.
+        choose_line: Option<String>,
     },
+    /// `/line` typed to a contact, or the console's `line`: in the outbox
+    /// lane, so that a message after it goes out on the line it chose.
+    Line(console::LineJob),
     /// `status` or `log`.
     Read(console::Read),
     /// An ad-hoc command request.
@@ -207,6 +214,7 @@ impl StoreJob {
     fn env(&self) -> &Envelope {
         match self {
             StoreJob::Enqueue { env, .. } => env,
+            StoreJob::Line(job) => &job.env,
             StoreJob::Read(read) => &read.env,
             StoreJob::Command(job) => &job.env,
         }
@@ -216,13 +224,13 @@ impl StoreJob {
     fn kind(&self) -> StanzaKind {
         match self {
             StoreJob::Command(_) => StanzaKind::Iq,
-            StoreJob::Enqueue { .. } | StoreJob::Read(_) => StanzaKind::Message,
+            StoreJob::Enqueue { .. } | StoreJob::Read(_) | StoreJob::Line(_) => StanzaKind::Message,
         }
     }
 
     fn lane(&self) -> (BareJid, LaneKind) {
         let kind = match self {
-            StoreJob::Enqueue { .. } => LaneKind::Outbox,
+            StoreJob::Enqueue { .. } | StoreJob::Line(_) => LaneKind::Outbox,
             StoreJob::Read(_) => LaneKind::Reads,
             StoreJob::Command(_) => LaneKind::Commands,
         };
@@ -233,9 +241,36 @@ impl StoreJob {
         match self {
             StoreJob::Enqueue {
                 env,
-                record,
+                mut record,
                 receipt_requested,
-            } => router.enqueue(&env, record, receipt_requested).await,
+                choose_line,
+            } => {
+                if let Some(contact) = choose_line {
+                    match line_choice::choose(&router.ctx, &record.ext, &contact).await {
+                        Some(chosen) if chosen.line.allows_destination(&record.destination) => {
+                            record.goip_id = chosen.line.goip_id.clone();
+                        }
+                        Some(_) => {
+                            return vec![router.refused(
+                                &env,
+                                StanzaKind::Message,
+                                Refusal::DestinationBlocked {
+                                    number: record.destination.clone(),
+                                },
+                            )];
+                        }
+                        None => {
+                            return vec![router.refused(
+                                &env,
+                                StanzaKind::Message,
+                                Refusal::SenderNotAllowed,
+                            )];
+                        }
+                    }
+                }
+                router.enqueue(&env, record, receipt_requested).await
+            }
+            StoreJob::Line(job) => console::line(&router.ctx, job).await,
             StoreJob::Read(read) => console::read(&router.ctx, read).await,
             StoreJob::Command(job) => {
                 let replies = adhoc::run(&router.ctx, &router.sessions, job).await;
@@ -253,6 +288,7 @@ impl Weighed for StoreJob {
             e.from.as_str().len() + e.to.as_str().len() + e.id.as_ref().map_or(0, String::len)
         };
         let own = match self {
+            StoreJob::Line(job) => env(&job.env) + job.weight(),
             StoreJob::Enqueue { env: e, record, .. } => {
                 env(e)
                     + record.ext.len()
@@ -336,7 +372,7 @@ impl Router {
         if let Some(line) = ctx.directory.gateway_by_msisdn(&chat.node)
             && line.users.contains(&ext)
         {
-            return console::decide(&ext, line, chat);
+            return console::decide(ctx, &ext, line, chat);
         }
         if chat.node == WITHHELD_NODE {
             return refuse(Refusal::Withheld);
@@ -361,7 +397,22 @@ impl Router {
                 });
             }
         };
-        if !gateway.allows_destination(destination.as_str()) {
+        // With several lines the conversation's line is read from the
+        // store, so its allow_regex is checked there; `/line` is a command.
+        let several = ctx.directory.lines_of(&ext).len() > 1;
+        if several {
+            if let Some(request) = line_choice::parse_slash(&chat.body) {
+                return Decision::queue(StoreJob::Line(console::LineJob {
+                    env: chat.env,
+                    ext,
+                    what: console::LineWhat::Conversation {
+                        contact: destination.to_string(),
+                        request,
+                    },
+                    receipt_requested: chat.receipt_requested,
+                }));
+            }
+        } else if !gateway.allows_destination(destination.as_str()) {
             return refuse(Refusal::DestinationBlocked {
                 number: destination.to_string(),
             });
@@ -383,6 +434,7 @@ impl Router {
         };
         Decision::queue(StoreJob::Enqueue {
             env: chat.env,
+            choose_line: several.then(|| destination.to_string()),
             record,
             receipt_requested: chat.receipt_requested,
         })

@@ -161,3 +161,145 @@ async fn a_retransmitted_sms_on_a_shared_line_is_delivered_once_to_each() {
         2
     );
 }
+
+/// Waits until the device's channel `channel` has sent `n` SMS; returns them.
+async fn sent_on(w: &World, channel: usize, n: usize) -> Vec<goip_sim::SentSms> {
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    loop {
+        let sent = w.device.sent_log(channel).await.expect("sent log");
+        if sent.len() >= n {
+            return sent;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "channel {channel} sent {} SMS, expected {n}: {sent:?}",
+            sent.len()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// The next chat message from the contact's JID to 2001 (an answer to a
+/// line command comes from the JID written to).
+async fn answer_from_contact(w: &mut World) -> String {
+    body(&w.users.expect("the answer", sms_to(USER)).await)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_answer_goes_out_on_the_line_the_contact_wrote_to_unless_the_user_chose_one() {
+    let mut w = pool_world().await;
+    // Before the contact wrote: line 1.
+    w.users
+        .chat(PHONE, &contact(CONTACT), "o1", "first", false)
+        .await;
+    let sent = sent_on(&w, 1, 1).await;
+    assert_eq!(
+        (sent[0].to.as_str(), sent[0].text.as_str()),
+        (CONTACT, "first")
+    );
+
+    // The contact writes to the shared line: the answer goes out there.
+    receive_on(&mut w, 2, CONTACT, "write me here").await;
+    from_contact_twice(&mut w).await;
+    w.users
+        .chat(PHONE, &contact(CONTACT), "o2", "answer", false)
+        .await;
+    let sent = sent_on(&w, 2, 1).await;
+    assert_eq!(sent[0].text, "answer");
+
+    // `/line` says so, from the contact's JID; it is no SMS.
+    w.users
+        .chat(PHONE, &contact(CONTACT), "o3", "/line", true)
+        .await;
+    let text = answer_from_contact(&mut w).await;
+    assert!(
+        text.starts_with(&format!(
+            "Your SMS to {CONTACT} go out on line 2 {POOL_NUMBER} ({CONTACT} last wrote to it).\n\
+             Your lines:\n1: +37255500000\n2: {POOL_NUMBER}  <- this one\n"
+        )),
+        "{text}"
+    );
+    // The user chooses line 1; a new SMS from the contact on line 2 does
+    // not change that.
+    w.users
+        .chat(PHONE, &contact(CONTACT), "o4", "/line 1", false)
+        .await;
+    let text = answer_from_contact(&mut w).await;
+    assert!(
+        text.starts_with(&format!(
+            "Your SMS to {CONTACT} now go out on line 1 +37255500000."
+        )),
+        "{text}"
+    );
+    receive_on(&mut w, 2, CONTACT, "still here").await;
+    from_contact_twice(&mut w).await;
+    w.users
+        .chat(PHONE, &contact(CONTACT), "o5", "pinned", false)
+        .await;
+    let sent = sent_on(&w, 1, 2).await;
+    assert_eq!(sent[1].text, "pinned");
+    let text = {
+        w.users
+            .chat(PHONE, &contact(CONTACT), "o6", "/line 7", false)
+            .await;
+        answer_from_contact(&mut w).await
+    };
+    assert!(
+        text.starts_with("You have no line 7: you have 2 lines."),
+        "{text}"
+    );
+    w.users
+        .chat(PHONE, &contact(CONTACT), "o7", "/line auto", false)
+        .await;
+    let text = answer_from_contact(&mut w).await;
+    assert!(text.contains("last writes to"), "{text}");
+    // Nothing of that went out as an SMS.
+    assert_eq!(w.device.sent_log(1).await.expect("log").len(), 2);
+    assert_eq!(w.device.sent_log(2).await.expect("log").len(), 1);
+
+    // 2002 has one line: "/line" is an SMS like any text, as always.
+    w.users
+        .chat(
+            "2002@users.example.org/phone",
+            &contact(CONTACT),
+            "t1",
+            "/line",
+            false,
+        )
+        .await;
+    let sent = sent_on(&w, 2, 2).await;
+    assert_eq!(sent[1].text, "/line");
+
+    // The console lists the lines.
+    w.users.chat(PHONE, OWN_JID, "c1", "line", false).await;
+    let m = w
+        .users
+        .expect("the console's answer", |e| {
+            is_chat(e) && e.attr("from") == Some(OWN_JID)
+        })
+        .await;
+    let text = body(&m);
+    assert!(
+        text.starts_with(&format!(
+            "Your lines:\n1: +37255500000, online, 2 SMS today\n\
+             2: {POOL_NUMBER}, online, 2 SMS today, shared with 2002\nFailover: off."
+        )),
+        "{text}"
+    );
+    // And chooses the line of a conversation.
+    w.users
+        .chat(PHONE, OWN_JID, "c2", &format!("line {CONTACT} 2"), false)
+        .await;
+    let m = w
+        .users
+        .expect("the console's answer", |e| {
+            is_chat(e) && e.attr("from") == Some(OWN_JID)
+        })
+        .await;
+    assert!(body(&m).contains("now go out on line 2"), "{}", body(&m));
+    w.users
+        .chat(PHONE, &contact(CONTACT), "o8", "via two", false)
+        .await;
+    let sent = sent_on(&w, 2, 3).await;
+    assert_eq!(sent[2].text, "via two");
+}

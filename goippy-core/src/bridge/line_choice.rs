@@ -1,0 +1,230 @@
+//! Which of a user's lines an SMS goes out on, and the `/line` command that
+//! changes it.
+//!
+//! Each conversation (extension, contact) sends from one line: the one the
+//! user pinned with `/line N` (typed to the contact, or `line <number> N` to
+//! the console), else the one the contact last wrote to (learned with the
+//! SMS, `store/received.rs`), else the extension's line 1 — as long as that
+//! line is still one of the user's. A user with one line never reaches this
+//! module: their SMS go out on it as before, and `/line` typed to a contact
+//! is an SMS like any other text.
+//!
+//! The choice is read from the store in the sender's outbox lane (the
+//! router decides from memory alone), so a `/line 2` followed by a message
+//! applies to that message. When the store cannot be read, line 1 is used:
+//! an SMS is not held up for a preference.
+
+use std::sync::Arc;
+
+use crate::store::{ActiveGateway, LineChoice, StoreError};
+
+use super::Context;
+use super::line_pool::line_name;
+
+/// Why a conversation uses its line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Why {
+    /// The user chose it (`/line N`).
+    Pinned,
+    /// The contact last wrote to it.
+    Learned,
+    /// Nothing else applies: the extension's line 1.
+    Default,
+}
+
+/// The line a conversation sends from, with its number among the user's.
+#[derive(Debug, Clone)]
+pub(crate) struct Chosen {
+    pub line: Arc<ActiveGateway>,
+    /// From 1.
+    pub number: usize,
+    pub why: Why,
+}
+
+impl Chosen {
+    /// `line 2 +37255500002`
+    pub fn name(&self) -> String {
+        line_name(self.number, &self.line)
+    }
+}
+
+/// The line the conversation of `ext` with `contact` sends from; `None` when
+/// `ext` has no line.
+pub(crate) async fn choose(ctx: &Context, ext: &str, contact: &str) -> Option<Chosen> {
+    let lines = ctx.directory.lines_of(ext);
+    let first = Chosen {
+        line: Arc::clone(lines.first()?),
+        number: 1,
+        why: Why::Default,
+    };
+    if lines.len() < 2 {
+        return Some(first);
+    }
+    let stored = match ctx.store.line_choice(ext, contact).await {
+        Ok(stored) => stored,
+        Err(e) => {
+            tracing::warn!(
+                ext,
+                "cannot read the line of a conversation (line 1 is used): {e}"
+            );
+            None
+        }
+    };
+    Some(
+        stored
+            .and_then(|LineChoice { goip_id, pinned }| {
+                let i = lines.iter().position(|l| l.goip_id == goip_id)?;
+                Some(Chosen {
+                    line: Arc::clone(&lines[i]),
+                    number: i + 1,
+                    why: if pinned { Why::Pinned } else { Why::Learned },
+                })
+            })
+            .unwrap_or(first),
+    )
+}
+
+/// What `/line` asks.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum LineRequest {
+    /// `/line`: the lines and the one in use.
+    Show,
+    /// `/line N`
+    Pin(usize),
+    /// `/line auto`
+    Auto,
+    /// Anything else after `/line`.
+    Invalid(String),
+}
+
+/// `text` as a `/line` command, if it is one (`/line`, `/line 2`, `/line
+/// auto`; case-insensitive). `/lines` and `/linen` are not.
+pub(crate) fn parse_slash(text: &str) -> Option<LineRequest> {
+    let text = text.trim();
+    let rest = text
+        .get(..5)
+        .filter(|head| head.eq_ignore_ascii_case("/line"))
+        .map(|_| &text[5..])?;
+    if !rest.is_empty() && !rest.starts_with(char::is_whitespace) {
+        return None;
+    }
+    Some(parse_arg(rest))
+}
+
+/// The argument of `/line` or the console's `line <number>`.
+pub(crate) fn parse_arg(arg: &str) -> LineRequest {
+    let arg = arg.trim();
+    if arg.is_empty() {
+        return LineRequest::Show;
+    }
+    if arg.eq_ignore_ascii_case("auto") {
+        return LineRequest::Auto;
+    }
+    match arg.parse::<usize>() {
+        Ok(n) if n >= 1 => LineRequest::Pin(n),
+        _ => LineRequest::Invalid(arg.to_string()),
+    }
+}
+
+/// Carries out `request` for the conversation of `ext` with `contact`;
+/// the answer's text.
+pub(crate) async fn run(
+    ctx: &Context,
+    ext: &str,
+    contact: &str,
+    request: &LineRequest,
+) -> Result<String, StoreError> {
+    let lines = ctx.directory.lines_of(ext);
+    match request {
+        LineRequest::Show => Ok(show(ctx, ext, contact, &lines).await),
+        LineRequest::Pin(n) => match lines.get(n - 1) {
+            Some(line) => {
+                ctx.store
+                    .pin_line(ext, contact, Some(&line.goip_id))
+                    .await?;
+                Ok(format!(
+                    "Your SMS to {contact} now go out on {}. /line auto goes back to the line \
+                     {contact} last wrote to.",
+                    line_name(*n, line)
+                ))
+            }
+            None => Ok(format!(
+                "You have no line {n}: you have {} lines.\n{}",
+                lines.len(),
+                list(&lines, None)
+            )),
+        },
+        LineRequest::Auto => {
+            ctx.store.pin_line(ext, contact, None).await?;
+            let now = choose(ctx, ext, contact).await;
+            Ok(format!(
+                "Your SMS to {contact} go out on the line {contact} last writes to (until then {}).",
+                now.map_or_else(|| "line 1".to_string(), |c| c.name())
+            ))
+        }
+        LineRequest::Invalid(arg) => Ok(format!(
+            "\"/line {arg}\" is not a line command. /line shows your lines, /line N sends your \
+             SMS to {contact} from line N, /line auto from the line {contact} last wrote to."
+        )),
+    }
+}
+
+async fn show(ctx: &Context, ext: &str, contact: &str, lines: &[Arc<ActiveGateway>]) -> String {
+    let Some(chosen) = choose(ctx, ext, contact).await else {
+        return "You have no line.".to_string();
+    };
+    let why = match chosen.why {
+        Why::Pinned => "you chose it".to_string(),
+        Why::Learned => format!("{contact} last wrote to it"),
+        Why::Default => "your default line".to_string(),
+    };
+    format!(
+        "Your SMS to {contact} go out on {} ({why}).\n{}\n/line N switches to line N, /line auto \
+         follows the line {contact} writes to.",
+        chosen.name(),
+        list(lines, Some(chosen.number))
+    )
+}
+
+/// One line per line: `2 +37255500002`, the current one marked.
+pub(crate) fn list(lines: &[Arc<ActiveGateway>], current: Option<usize>) -> String {
+    let mut out = String::from("Your lines:");
+    for (i, line) in lines.iter().enumerate() {
+        let n = i + 1;
+        let number = line.msisdn.as_deref().unwrap_or("(number not known yet)");
+        let mark = if current == Some(n) {
+            "  <- this one"
+        } else {
+            ""
+        };
+        out.push_str(&format!("\n{n}: {number}{mark}"));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slash_line_is_read_only_when_it_is_one() {
+        assert_eq!(parse_slash("/line"), Some(LineRequest::Show));
+        assert_eq!(parse_slash("  /LINE  "), Some(LineRequest::Show));
+        assert_eq!(parse_slash("/line 2"), Some(LineRequest::Pin(2)));
+        assert_eq!(parse_slash("/line\tauto"), Some(LineRequest::Auto));
+        assert_eq!(parse_slash("/Line AUTO"), Some(LineRequest::Auto));
+        assert_eq!(
+            parse_slash("/line 0"),
+            Some(LineRequest::Invalid("0".into()))
+        );
+        assert_eq!(
+            parse_slash("/line two"),
+            Some(LineRequest::Invalid("two".into()))
+        );
+        assert_eq!(parse_slash("/lines"), None);
+        assert_eq!(parse_slash("/lin"), None);
+        assert_eq!(parse_slash("see /line 2"), None);
+        assert_eq!(parse_slash("/lineé"), None);
+        assert_eq!(parse_slash("/linü"), None);
+    }
+}
