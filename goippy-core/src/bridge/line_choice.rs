@@ -13,10 +13,21 @@
 //! router decides from memory alone), so a `/line 2` followed by a message
 //! applies to that message. When the store cannot be read, line 1 is used:
 //! an SMS is not held up for a preference.
+//!
+//! [`place`] then applies the daily limits and failover, for every SMS
+//! (also of a user with one line, whose line may have a limit): a line at
+//! its limit sends nothing more that day; with failover on, an SMS whose
+//! line is offline or at its limit goes out on the next of the user's lines
+//! that is online, under its limit and allowed to send to the destination,
+//! and the user is told which. The count is read when the SMS is taken, so
+//! two senders sharing a line who write in the same instant may together
+//! pass its limit by one.
 
 use std::sync::Arc;
 
-use crate::store::{ActiveGateway, LineChoice, StoreError};
+use std::collections::HashMap;
+
+use crate::store::{ActiveGateway, LineChoice, StoreError, Timestamp};
 
 use super::Context;
 use super::line_pool::line_name;
@@ -82,6 +93,170 @@ pub(crate) async fn choose(ctx: &Context, ext: &str, contact: &str) -> Option<Ch
             })
             .unwrap_or(first),
     )
+}
+
+/// Where an SMS goes, once limits and failover are applied.
+#[derive(Debug, Clone)]
+pub(crate) enum Placement {
+    /// Send it on this line; `note` tells the user why it is not the
+    /// conversation's usual line (failover).
+    Send {
+        line: Arc<ActiveGateway>,
+        note: Option<String>,
+    },
+    /// The conversation's line may not send to the destination.
+    Blocked,
+    /// Refused: the limits allow no line to send it (the text says so).
+    AtLimit(String),
+    /// The extension has no line (any more).
+    NoLine,
+}
+
+/// What keeps a line from sending now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Problem {
+    Offline,
+    AtLimit(i64),
+}
+
+/// Where the SMS of `ext` to `destination` goes: the conversation's line
+/// (`contact` given: the user has several lines) or else `goip_id` (the
+/// line the router chose from memory), with the daily limits and failover
+/// applied.
+pub(crate) async fn place(
+    ctx: &Context,
+    ext: &str,
+    contact: Option<&str>,
+    goip_id: &str,
+    destination: &str,
+) -> Placement {
+    let lines = ctx.directory.lines_of(ext);
+    let chosen = match contact {
+        Some(contact) => choose(ctx, ext, contact).await,
+        None => lines
+            .iter()
+            .position(|l| l.goip_id == goip_id)
+            .map(|i| Chosen {
+                line: Arc::clone(&lines[i]),
+                number: i + 1,
+                why: Why::Default,
+            }),
+    };
+    let Some(chosen) = chosen else {
+        return Placement::NoLine;
+    };
+    if !chosen.line.allows_destination(destination) {
+        return Placement::Blocked;
+    }
+    let several = lines.len() > 1;
+    // Only a user with a limit on some line pays for counting.
+    let today = if lines.iter().any(|l| l.daily_limit.is_some()) {
+        match ctx.store.sent_today(Timestamp::now()).await {
+            Ok(today) => today,
+            Err(e) => {
+                // The SMS is not held up for a count the store cannot give.
+                tracing::warn!(ext, "cannot count today's SMS (no limit applied): {e}");
+                HashMap::new()
+            }
+        }
+    } else {
+        HashMap::new()
+    };
+    let problem = |line: &ActiveGateway| -> Option<Problem> {
+        if let Some(limit) = line.daily_limit
+            && today.get(&line.goip_id).copied().unwrap_or(0) >= limit
+        {
+            return Some(Problem::AtLimit(limit));
+        }
+        let online = ctx.engine.channel(&line.goip_id).is_some_and(|c| c.online);
+        (!online).then_some(Problem::Offline)
+    };
+    let Some(trouble) = problem(&chosen.line) else {
+        return Placement::Send {
+            line: chosen.line,
+            note: None,
+        };
+    };
+    let failover = several
+        && match ctx.store.failover(ext).await {
+            Ok(on) => on,
+            Err(e) => {
+                tracing::warn!(
+                    ext,
+                    "cannot read whether failover is on (taken as off): {e}"
+                );
+                false
+            }
+        };
+    if failover {
+        // The next of the user's lines after the chosen one, round the list.
+        let n = lines.len();
+        for step in 1..n {
+            let i = (chosen.number - 1 + step) % n;
+            let other = &lines[i];
+            if other.allows_destination(destination) && problem(other).is_none() {
+                let why = match trouble {
+                    Problem::Offline => "is offline".to_string(),
+                    Problem::AtLimit(limit) => format!("has sent its {limit} SMS for today"),
+                };
+                tracing::info!(
+                    ext,
+                    from_goip_id = %chosen.line.goip_id,
+                    to_goip_id = %other.goip_id,
+                    "failover: the SMS goes out on another line"
+                );
+                return Placement::Send {
+                    line: Arc::clone(other),
+                    note: Some(format!(
+                        "Sent from {} (failover): {} {why}.",
+                        line_name(i + 1, other),
+                        chosen.name()
+                    )),
+                };
+            }
+        }
+    }
+    match trouble {
+        // It waits for its line, as an SMS always has.
+        Problem::Offline => Placement::Send {
+            line: chosen.line,
+            note: None,
+        },
+        Problem::AtLimit(limit) => {
+            let all = several
+                && lines.iter().all(|l| {
+                    l.daily_limit
+                        .is_some_and(|cap| today.get(&l.goip_id).copied().unwrap_or(0) >= cap)
+                });
+            Placement::AtLimit(if all {
+                "All your lines have reached their daily limit of SMS; they may send again after \
+                 00:00 UTC."
+                    .to_string()
+            } else if several {
+                format!(
+                    "Your {} has sent its {limit} SMS for today; it may send again after 00:00 \
+                     UTC. /line N sends this conversation from another of your lines{}.",
+                    chosen.name(),
+                    if failover {
+                        ""
+                    } else {
+                        ", and failover on (to your own number) lets goippy do that by itself"
+                    }
+                )
+            } else {
+                format!(
+                    "Your line{} has sent its {limit} SMS for today; it may send again after \
+                     00:00 UTC.",
+                    chosen
+                        .line
+                        .msisdn
+                        .as_deref()
+                        .map(|m| format!(" {m}"))
+                        .unwrap_or_default()
+                )
+            })
+        }
+    }
 }
 
 /// What `/line` asks.

@@ -87,7 +87,8 @@ use crate::xmpp::reply::{self, refuse};
 use crate::xmpp::service::{self, Handled};
 use crate::xmpp::{Envelope, Intent, classify};
 
-use super::{Context, adhoc, line_choice};
+use super::line_choice::{self, Placement};
+use super::{Context, adhoc};
 use lanes::{Full, Lanes, Limits, Weighed};
 use refusals::{RefusalLog, Verdict};
 
@@ -245,30 +246,40 @@ impl StoreJob {
                 receipt_requested,
                 choose_line,
             } => {
-                if let Some(contact) = choose_line {
-                    match line_choice::choose(&router.ctx, &record.ext, &contact).await {
-                        Some(chosen) if chosen.line.allows_destination(&record.destination) => {
-                            record.goip_id = chosen.line.goip_id.clone();
+                let mut note = None;
+                if record.kind == OutboundKind::Sms {
+                    let placed = line_choice::place(
+                        &router.ctx,
+                        &record.ext,
+                        choose_line.as_deref(),
+                        &record.goip_id,
+                        &record.destination,
+                    )
+                    .await;
+                    let refusal = match placed {
+                        Placement::Send { line, note: why } => {
+                            record.goip_id = line.goip_id.clone();
+                            note = why;
+                            None
                         }
-                        Some(_) => {
-                            return vec![router.refused(
-                                &env,
-                                StanzaKind::Message,
-                                Refusal::DestinationBlocked {
-                                    number: record.destination.clone(),
-                                },
-                            )];
-                        }
-                        None => {
-                            return vec![router.refused(
-                                &env,
-                                StanzaKind::Message,
-                                Refusal::SenderNotAllowed,
-                            )];
-                        }
+                        Placement::Blocked => Some(Refusal::DestinationBlocked {
+                            number: record.destination.clone(),
+                        }),
+                        Placement::AtLimit(detail) => Some(Refusal::DailyLimit { detail }),
+                        Placement::NoLine => Some(Refusal::SenderNotAllowed),
+                    };
+                    if let Some(refusal) = refusal {
+                        return vec![router.refused(&env, StanzaKind::Message, refusal)];
                     }
                 }
-                router.enqueue(&env, record, receipt_requested).await
+                let mut out = router.enqueue(&env, record, receipt_requested).await;
+                // Told once the SMS is taken, from the contact's JID.
+                if let Some(note) = note
+                    && out.is_empty()
+                {
+                    out.push(reply::chat(&env.to, &env.from, &note).into());
+                }
+                out
             }
             StoreJob::Line(job) => console::line(&router.ctx, job).await,
             StoreJob::Read(read) => console::read(&router.ctx, read).await,
@@ -637,6 +648,7 @@ fn refusal_name(r: &Refusal) -> &'static str {
         Refusal::BadAction => "ad-hoc: bad action",
         Refusal::BadPayload { .. } => "ad-hoc: bad payload",
         Refusal::TooManySessions { .. } => "ad-hoc: too many sessions",
+        Refusal::DailyLimit { .. } => "daily limit reached",
     }
 }
 

@@ -303,3 +303,123 @@ async fn an_answer_goes_out_on_the_line_the_contact_wrote_to_unless_the_user_cho
     let sent = sent_on(&w, 2, 3).await;
     assert_eq!(sent[2].text, "via two");
 }
+
+/// Sets a line's daily limit in the store and waits until the running
+/// bridge's directory has it.
+async fn limit(w: &World, goip_id: &str, n: Option<i64>) {
+    let store = w.store().await;
+    store.set_daily_limit(goip_id, n).await.expect("limit");
+    store.close().await.expect("close");
+    let goip_id = goip_id.to_string();
+    w.wait_until("the directory has the limit", |w| {
+        w.bridge()
+            .directory()
+            .gateway_by_goip_id(&goip_id)
+            .is_some_and(|g| g.daily_limit == n)
+    })
+    .await;
+}
+
+/// The text of the error answering message `id`.
+async fn error_text(w: &mut World, id: &'static str) -> String {
+    let e = w.users.expect("the error", error_for(id)).await;
+    error_of(&e).2
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn daily_limits_refuse_or_fail_over_and_failover_avoids_an_offline_line() {
+    let mut w = pool_world().await;
+    limit(&w, POOL, Some(1)).await;
+    // 2002's one line: one SMS today, then a clear error.
+    let teammate = "2002@users.example.org/phone";
+    w.users
+        .chat(teammate, &contact(CONTACT), "t1", "one", false)
+        .await;
+    sent_on(&w, 2, 1).await;
+    w.users
+        .chat(teammate, &contact(CONTACT), "t2", "two", false)
+        .await;
+    let text = error_text(&mut w, "t2").await;
+    assert_eq!(
+        text,
+        format!(
+            "Your line {POOL_NUMBER} has sent its 1 SMS for today; it may send again after \
+             00:00 UTC."
+        )
+    );
+
+    // 2001 chose line 2 for the contact: refused, saying what helps.
+    w.users
+        .chat(PHONE, &contact(CONTACT), "p1", "/line 2", false)
+        .await;
+    answer_from_contact(&mut w).await;
+    w.users
+        .chat(PHONE, &contact(CONTACT), "p2", "capped", false)
+        .await;
+    let text = error_text(&mut w, "p2").await;
+    assert!(
+        text.starts_with(&format!(
+            "Your line 2 {POOL_NUMBER} has sent its 1 SMS for today; it may send again after \
+             00:00 UTC. /line N sends this conversation from another of your lines, and \
+             failover on"
+        )),
+        "{text}"
+    );
+
+    // With failover on, it goes out on line 1, and 2001 is told.
+    w.users
+        .chat(PHONE, OWN_JID, "c1", "failover on", false)
+        .await;
+    w.users
+        .expect("the console's answer", |e| {
+            is_chat(e) && e.attr("from") == Some(OWN_JID)
+        })
+        .await;
+    w.users
+        .chat(PHONE, &contact(CONTACT), "p3", "moved", false)
+        .await;
+    let note = answer_from_contact(&mut w).await;
+    assert_eq!(
+        note,
+        format!(
+            "Sent from line 1 +37255500000 (failover): line 2 {POOL_NUMBER} has sent its 1 SMS \
+             for today."
+        )
+    );
+    let sent = sent_on(&w, 1, 1).await;
+    assert_eq!(sent[0].text, "moved");
+
+    // Every line at its limit.
+    limit(&w, GOIP_ID, Some(1)).await;
+    w.users
+        .chat(PHONE, &contact(CONTACT), "p4", "none left", false)
+        .await;
+    let text = error_text(&mut w, "p4").await;
+    assert!(
+        text.starts_with("All your lines have reached their daily limit of SMS"),
+        "{text}"
+    );
+
+    // No limits, line 2 offline: failover sends on line 1.
+    limit(&w, GOIP_ID, None).await;
+    limit(&w, POOL, None).await;
+    w.device
+        .fail(2, goip_sim::FailureChange::Set(goip_sim::Failure::Silence))
+        .await
+        .expect("silence");
+    w.wait_until("line 2 is offline", |w| {
+        w.bridge().engine().channel(POOL).is_some_and(|c| !c.online)
+    })
+    .await;
+    w.users
+        .chat(PHONE, &contact(CONTACT), "p5", "around", false)
+        .await;
+    let note = answer_from_contact(&mut w).await;
+    assert_eq!(
+        note,
+        format!("Sent from line 1 +37255500000 (failover): line 2 {POOL_NUMBER} is offline.")
+    );
+    let sent = sent_on(&w, 1, 2).await;
+    assert_eq!(sent[1].text, "around");
+    assert_eq!(w.device.sent_log(2).await.expect("log").len(), 1);
+}
