@@ -58,6 +58,7 @@
 mod adhoc;
 mod alerts;
 mod bot;
+mod failover;
 mod inbound;
 mod inbox;
 mod line_choice;

@@ -680,6 +680,31 @@ impl Store {
         .await
     }
 
+    /// Back to `queued`, on line `goip_id` (failover: the GoIP refused it
+    /// for a reason of its line, so nothing went out). `tried` (kept as the
+    /// row's detail) names the lines tried, so a job never comes back to
+    /// one. Needs the database: a move only the spool holds would leave the
+    /// new line's runner without the job.
+    pub async fn move_outbound(
+        &self,
+        id: LogId,
+        goip_id: &str,
+        tried: &str,
+        notice: Option<NoticeRecord>,
+    ) -> Result<(), StoreError> {
+        let mut tried = tried.to_string();
+        records::fit(&mut tried, records::widths::DETAIL);
+        self.transition(
+            id,
+            Transition::Moved {
+                goip_id: goip_id.to_string(),
+                tried,
+            },
+            notice,
+        )
+        .await
+    }
+
     /// `sending` → `unknown`: the SMS may or may not have gone out (a
     /// timeout, or goippy stopped in the middle). Never sent again.
     pub async fn mark_unknown(

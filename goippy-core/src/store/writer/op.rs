@@ -74,6 +74,12 @@ pub(crate) enum Transition {
     Unknown {
         reason: String,
     },
+    /// Back to `queued` on another line (failover after the GoIP refused
+    /// it for a reason of the line): `detail` keeps the lines tried.
+    Moved {
+        goip_id: String,
+        tried: String,
+    },
 }
 
 impl Transition {
@@ -83,6 +89,7 @@ impl Transition {
             Transition::Sent { .. } => OutboxState::Sent,
             Transition::Failed { .. } => OutboxState::Failed,
             Transition::Unknown { .. } => OutboxState::Unknown,
+            Transition::Moved { .. } => OutboxState::Queued,
         }
     }
 }
@@ -129,7 +136,7 @@ impl WriteOp {
             self,
             WriteOp::Barrier
                 | WriteOp::Transition {
-                    change: Transition::Sending { .. },
+                    change: Transition::Sending { .. } | Transition::Moved { .. },
                     ..
                 }
         )

@@ -423,3 +423,110 @@ async fn daily_limits_refuse_or_fail_over_and_failover_avoids_an_offline_line() 
     assert_eq!(sent[1].text, "around");
     assert_eq!(w.device.sent_log(2).await.expect("log").len(), 1);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_job_the_goip_refuses_for_its_line_moves_to_another_line_once() {
+    use goip_sim::{Failure, FailureChange};
+    let mut w = pool_world().await;
+    // Without failover, a refusal of the line fails the SMS as before.
+    w.device
+        .fail(
+            1,
+            FailureChange::Set(Failure::ErrorStatus {
+                code: 331,
+                destination: None,
+            }),
+        )
+        .await
+        .expect("fail");
+    w.users
+        .chat(PHONE, &contact(CONTACT), "f1", "no failover", false)
+        .await;
+    let text = error_text(&mut w, "f1").await;
+    assert!(text.contains("331"), "{text}");
+    assert!(w.device.sent_log(2).await.expect("log").is_empty());
+
+    // With failover: the GSM network refuses it on line 1 (errorstatus
+    // 331, no network service), so it goes out on line 2, once.
+    w.users
+        .chat(PHONE, OWN_JID, "c1", "failover on", false)
+        .await;
+    w.users
+        .expect("the console's answer", |e| {
+            is_chat(e) && e.attr("from") == Some(OWN_JID)
+        })
+        .await;
+    w.device
+        .fail(
+            1,
+            FailureChange::Set(Failure::ErrorStatus {
+                code: 331,
+                destination: None,
+            }),
+        )
+        .await
+        .expect("fail");
+    w.users
+        .chat(PHONE, &contact(CONTACT), "f2", "moved along", true)
+        .await;
+    let note = answer_from_contact(&mut w).await;
+    assert_eq!(
+        note,
+        format!(
+            "Line 1 +37255500000 could not send your SMS (the network refused it (errorstatus \
+             331, no network service)); it goes out on line 2 {POOL_NUMBER} instead (failover)."
+        )
+    );
+    let sent = sent_on(&w, 2, 1).await;
+    assert_eq!(sent[0].text, "moved along");
+    // One row, now on line 2, sent.
+    w.wait_for_count(
+        "SELECT COUNT(*) FROM goippy_log WHERE dir = 'out' AND xmpp_id = 'f2' \
+         AND goip_id = 'pool2' AND status = 'sent' AND detail = 'failover from goip1'",
+        1,
+    )
+    .await;
+
+    // "Too many sends" on line 2 as well: it comes to line 1, and from
+    // there nowhere again: it fails instead of going round.
+    w.device
+        .fail(2, FailureChange::Set(Failure::TooMany))
+        .await
+        .expect("fail");
+    w.device
+        .fail(
+            1,
+            FailureChange::Set(Failure::ErrorStatus {
+                code: 38,
+                destination: None,
+            }),
+        )
+        .await
+        .expect("fail");
+    w.users
+        .chat(PHONE, &contact(CONTACT), "/line 2", "/line 2", false)
+        .await;
+    answer_from_contact(&mut w).await;
+    w.users
+        .chat(PHONE, &contact(CONTACT), "f3", "round and round", false)
+        .await;
+    let note = answer_from_contact(&mut w).await;
+    assert!(
+        note.starts_with(&format!(
+            "Line 2 {POOL_NUMBER} could not send your SMS (the GoIP refused it"
+        )),
+        "{note}"
+    );
+    let text = error_text(&mut w, "f3").await;
+    assert!(text.contains("38"), "{text}");
+    assert_eq!(
+        w.scalar(
+            "SELECT COUNT(*) FROM goippy_log WHERE dir = 'out' AND xmpp_id = 'f3' \
+             AND status = 'failed' AND goip_id = 'goip1'"
+        )
+        .await,
+        1
+    );
+    assert_eq!(w.device.sent_log(1).await.expect("log").len(), 0);
+    assert_eq!(w.device.sent_log(2).await.expect("log").len(), 1);
+}
