@@ -28,10 +28,13 @@ pub(crate) const READ_BOUND: Duration = Duration::from_secs(2);
 /// How long a read waits for queued writes before it reads.
 const SETTLE_WRITES: Duration = Duration::from_secs(1);
 
-/// The lines `from` may use: the enabled gateways of its extension (one
-/// today: an extension has one line).
+/// The lines `from` may use: its extension's enabled lines, line 1 first
+/// (several with line pools, `store/lines.rs`).
 pub(crate) fn of_user(ctx: &Context, from: &Jid) -> Vec<Arc<ActiveGateway>> {
-    ctx.sender_gateway(from).into_iter().collect()
+    ctx.addressing
+        .local_user(from)
+        .map(|ext| ctx.directory.lines_of(ext))
+        .unwrap_or_default()
 }
 
 /// A line's state, as `status` shows it.

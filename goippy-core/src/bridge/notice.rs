@@ -222,8 +222,8 @@ pub struct RenderEnv<'a> {
     /// ([`reports_on`]), as the pump read it; `None` if it has none or the
     /// message is gone.
     pub reported_text: Option<&'a str>,
-    /// What goes before a received SMS or network message, naming the line
-    /// it came to, for a user with several lines (`line_pool.rs`).
+    /// What goes before a received SMS, naming the line it came to, for a
+    /// user with several lines (`line_pool.rs`).
     pub line_tag: Option<&'a str>,
 }
 
@@ -300,13 +300,10 @@ pub fn render(item: &InboxItem, env: &RenderEnv<'_>) -> Rendered {
             let Some(to) = env.recipient else {
                 return Rendered::Wait("no user is mapped to this channel");
             };
+            // From the line's own number, which names the line: no tag.
             let from = gateway_jid(a, item.peer.as_deref());
-            let body = match item.kind {
-                LogKind::NetworkUssd => tagged(env, &item.body),
-                _ => item.body.clone(),
-            };
-            let chat =
-                InboundChat::ussd(from, to.clone(), stanza_id(item), body).received_at(received_at);
+            let chat = InboundChat::ussd(from, to.clone(), stanza_id(item), item.body.clone())
+                .received_at(received_at);
             send(chat.build(a.component()))
         }
         LogKind::DeliveryReport => {

@@ -158,9 +158,11 @@ async fn apply(
             save_state(tx, state).await?;
             Ok(Outcome::Done)
         }
-        WriteOp::Call { call, notice } => {
-            received::call(tx, call, notice.as_ref(), now, dedup_window).await
-        }
+        WriteOp::Call {
+            call,
+            notice,
+            also_told,
+        } => received::call(tx, call, notice.iter().chain(also_told), now, dedup_window).await,
         WriteOp::Inbound {
             record,
             body_hash,

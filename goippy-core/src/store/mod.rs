@@ -461,12 +461,25 @@ impl Store {
         call: CallRecord,
         notice: Option<NoticeRecord>,
     ) -> Result<Saved<CallStored>, StoreError> {
+        self.store_call_told(call, notice.into_iter().collect())
+            .await
+    }
+
+    /// [`Store::store_call`] with a notice for each user of the line (a
+    /// shared line), all in the event's transaction.
+    pub async fn store_call_told(
+        &self,
+        call: CallRecord,
+        notices: Vec<NoticeRecord>,
+    ) -> Result<Saved<CallStored>, StoreError> {
+        let mut notices = notices.into_iter().map(NoticeRecord::fitted);
         let written = self
             .inner
             .writer
             .submit(WriteOp::Call {
                 call: call.fitted(),
-                notice: notice.map(NoticeRecord::fitted),
+                notice: notices.next(),
+                also_told: notices.collect(),
             })
             .await?;
         saved(written, |outcome| match outcome {

@@ -171,7 +171,7 @@ type ReportedSms = (i64, Option<String>, Option<String>);
 pub(super) async fn call(
     tx: &mut Tx<'_>,
     c: &CallRecord,
-    notice: Option<&NoticeRecord>,
+    notices: impl Iterator<Item = &NoticeRecord>,
     now: Timestamp,
     dedup_window: Duration,
 ) -> Result<Outcome, sqlx::Error> {
@@ -217,7 +217,7 @@ pub(super) async fn call(
         // says which table it is).
         insert_key(tx, key, id, now).await?;
     }
-    if let Some(notice) = notice {
+    for notice in notices {
         insert_notice(tx, notice, now).await?;
     }
     Ok(Outcome::Stored { id, new: true })

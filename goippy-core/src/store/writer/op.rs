@@ -20,6 +20,10 @@ pub(crate) enum WriteOp {
     Call {
         call: CallRecord,
         notice: Option<NoticeRecord>,
+        /// The same notice for the other users of a shared line (a spool
+        /// written before line pools has none).
+        #[serde(default)]
+        also_told: Vec<NoticeRecord>,
     },
     Inbound {
         record: InboundRecord,

@@ -530,3 +530,83 @@ async fn a_job_the_goip_refuses_for_its_line_moves_to_another_line_once() {
     assert_eq!(w.device.sent_log(1).await.expect("log").len(), 0);
     assert_eq!(w.device.sent_log(2).await.expect("log").len(), 1);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn network_messages_and_call_notices_of_a_shared_line_reach_every_user() {
+    use goip_sim::{CallSpec, CallWay};
+    let mut options = pool_options();
+    options.call_notices = true;
+    let w = World::start(options).await;
+    w.wait_until("the shared line is online with its number", |w| {
+        w.bridge()
+            .directory()
+            .gateway_by_msisdn(POOL_NUMBER)
+            .is_some()
+    })
+    .await;
+    let mut w = w;
+    // A USSN comes from the line's own number, which names the line.
+    w.device.ussn(2, "Your bonus: 5 EUR").await.expect("ussn");
+    let pool_jid = contact(POOL_NUMBER);
+    let mut got = Vec::new();
+    for _ in 0..2 {
+        got.push(
+            w.users
+                .expect("the USSN", |e| {
+                    is_chat(e) && e.attr("from") == Some(pool_jid.as_str())
+                })
+                .await,
+        );
+    }
+    got.sort_by_key(|e| e.attr("to").map(str::to_string));
+    assert_eq!(got[0].attr("to"), Some(USER));
+    assert_eq!(got[1].attr("to"), Some(TEAMMATE));
+    for m in &got {
+        assert_eq!(body(m), "[USSD] Your bonus: 5 EUR");
+    }
+    // A call on the shared line: both are told.
+    w.device
+        .call(
+            2,
+            CallSpec {
+                way: CallWay::In,
+                number: CONTACT.into(),
+                seconds: 0,
+                cause: "User busy".into(),
+            },
+        )
+        .await
+        .expect("call");
+    let mut told = Vec::new();
+    for _ in 0..4 {
+        let m = w
+            .users
+            .expect("a call notice", |e| {
+                is_chat(e) && e.attr("from") == Some(contact(CONTACT).as_str())
+            })
+            .await;
+        told.push((m.attr("to").map(str::to_string), body(&m)));
+    }
+    told.sort();
+    assert_eq!(
+        told,
+        vec![
+            (
+                Some(USER.to_string()),
+                format!("Call with {CONTACT} ended: User busy")
+            ),
+            (
+                Some(USER.to_string()),
+                format!("Incoming call from {CONTACT}")
+            ),
+            (
+                Some(TEAMMATE.to_string()),
+                format!("Call with {CONTACT} ended: User busy")
+            ),
+            (
+                Some(TEAMMATE.to_string()),
+                format!("Incoming call from {CONTACT}")
+            ),
+        ]
+    );
+}
