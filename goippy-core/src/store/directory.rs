@@ -211,7 +211,7 @@ impl GatewayDirectory {
         let gateways = self.shared.store.list_gateways().await?;
         let enabled: Vec<Gateway> = gateways
             .into_iter()
-            .filter(|g| g.enabled && !g.goip_id.is_empty())
+            .filter(|g| g.enabled && !g.goip_id.is_empty() && in_use(g))
             .collect();
         let digest = cache_digest(&enabled);
         let changed = {
@@ -240,7 +240,7 @@ impl GatewayDirectory {
         // the shared ones by when they were given.
         let mut places: Vec<(String, i64, Arc<ActiveGateway>)> = Vec::new();
         for mut g in gateways {
-            if !g.enabled || g.goip_id.is_empty() {
+            if !g.enabled || g.goip_id.is_empty() || !in_use(&g) {
                 continue;
             }
             // The channel's own report is newer than the row.
@@ -455,6 +455,13 @@ fn report_changes(previous: &Snapshot, next: &Snapshot) {
             );
         }
     }
+}
+
+/// Whether a line has a user. A row without an extension and without users
+/// (hand-made; `--remove-line` removes a shared line with its last user)
+/// is refused, as such rows always were.
+fn in_use(g: &Gateway) -> bool {
+    g.ext.is_some() || !g.shared_with.is_empty()
 }
 
 /// A digest of what the spool's copy of the gateways holds.

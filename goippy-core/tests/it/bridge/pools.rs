@@ -610,3 +610,35 @@ async fn network_messages_and_call_notices_of_a_shared_line_reach_every_user() {
         ]
     );
 }
+
+/// A long SMS the GoIP hands over part by part, on a shared line: each user
+/// gets it whole, the tag once before it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_parts_of_a_long_sms_on_a_shared_line_join_for_each_user() {
+    let mut options = pool_options();
+    options.sms_join_wait = Duration::from_secs(10);
+    let w = World::start(options).await;
+    w.wait_until("the shared line is online with its number", |w| {
+        w.bridge()
+            .directory()
+            .gateway_by_msisdn(POOL_NUMBER)
+            .is_some()
+    })
+    .await;
+    let mut w = w;
+    let text = format!(
+        "{} {}",
+        "Your order has shipped and is on its way.".repeat(3),
+        "Track it with the code we sent you by e-mail earlier today.".repeat(2)
+    );
+    let parts = goippy_core::segments::split(&text);
+    assert_eq!(parts.len(), 2, "{parts:?}");
+    for part in &parts {
+        receive_on(&mut w, 2, CONTACT, part).await;
+    }
+    let mut got = from_contact_twice(&mut w).await;
+    got.sort_by_key(|e| e.attr("to").map(str::to_string));
+    assert_eq!(body(&got[0]), format!("[line 2 {POOL_NUMBER}] {text}"));
+    assert_eq!(body(&got[1]), text);
+    w.users.expect_silence(Duration::from_millis(500)).await;
+}

@@ -15,7 +15,34 @@ on_both_backends!(
     lines_are_added_shared_numbered_and_removed,
     a_shared_line_cannot_be_redefined_by_sharing_it,
     daily_counts_failover_and_choices_are_kept,
+    a_row_without_an_extension_or_users_stays_refused,
 );
+
+/// Before line pools a row without an extension was never a channel; it
+/// stays so unless an extension uses it.
+async fn a_row_without_an_extension_or_users_stays_refused(db: TestDb) {
+    let store = db.open().await;
+    store
+        .save_gateway(&gateway("2001", "pw1", None, None))
+        .await
+        .expect("add");
+    store.close().await.expect("close");
+    db.exec(
+        "INSERT INTO goippy_gateways (ext, goip_id, goip_pass, enabled) \
+         VALUES (NULL, 'stray', 'pw', 1)",
+    )
+    .await;
+    let store = db.open().await;
+    let rules = NumberRules::new(Some("372")).expect("rules");
+    let dir = GatewayDirectory::load(&store, rules).await.expect("load");
+    assert!(dir.lookup("stray").is_none(), "nobody's row is no channel");
+    assert_eq!(dir.gateways().len(), 1);
+    store.add_line("2001", "stray", None).await.expect("share");
+    dir.refresh_now().await.expect("refresh");
+    assert!(dir.lookup("stray").is_some(), "a user makes it a line");
+    assert_eq!(dir.users_of("stray"), vec!["2001"]);
+    store.close().await.expect("close");
+}
 
 fn def(password: &str) -> Option<LineDefinition<'_>> {
     Some(LineDefinition {
