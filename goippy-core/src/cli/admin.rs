@@ -85,7 +85,16 @@ pub async fn run_admin(db: &DbSettings, command: &AdminCommand) -> Result<String
             )?;
             channel
         }
-        AdminCommand::AddLine { channel, .. } => channel_arg(channel.as_deref())?,
+        AdminCommand::AddLine {
+            ext,
+            goip_id,
+            channel,
+            ..
+        } => {
+            gateway::extension(ext)?;
+            gateway::goip_id(goip_id)?;
+            channel_arg(channel.as_deref())?
+        }
         AdminCommand::DailyLimit { limit, .. } => {
             limit_arg(limit)?;
             None

@@ -68,6 +68,8 @@ impl Store {
         definition: Option<LineDefinition<'_>>,
     ) -> Result<(LineAdded, Gateway), StoreError> {
         let ext = gateway::extension(ext)?;
+        let goip_id = gateway::goip_id(goip_id)?;
+        let goip_id = goip_id.as_str();
         let valid = match definition {
             Some(d) => Some(gateway::validate(
                 &ext,
@@ -76,13 +78,8 @@ impl Store {
                 d.channel,
                 d.allow_regex,
             )?),
-            None => {
-                // The same checks as a definition's goip_id.
-                gateway::validate(&ext, "x", Some(goip_id), None, None)?;
-                None
-            }
+            None => None,
         };
-        let goip_id = goip_id.trim();
         let added = self
             .read(
                 "adding a line",
@@ -178,22 +175,6 @@ impl Store {
             )
             .await?;
         Ok(on.is_some_and(|v| v != 0))
-    }
-
-    /// Every extension that allows failover.
-    pub async fn failover_exts(&self) -> Result<Vec<String>, StoreError> {
-        let what = "reading failover";
-        self.read(
-            what,
-            sql(
-                what,
-                self.inner
-                    .db
-                    .query("SELECT ext FROM goippy_ext_settings WHERE failover <> 0 ORDER BY ext")
-                    .scalar_all(),
-            ),
-        )
-        .await
     }
 
     /// The SMS each line has been given to send since the UTC day of `now`
