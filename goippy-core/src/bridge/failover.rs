@@ -21,7 +21,7 @@ use crate::engine::{NotSent, RecipientOutcome, SmsOutcome};
 use crate::store::{OutboxItem, Timestamp};
 
 use super::Context;
-use super::line_pool::line_name;
+use super::line_pool::{Liveness, line_name, liveness};
 use super::notice;
 use super::outbox::JobEnd;
 
@@ -96,7 +96,7 @@ pub(crate) async fn try_move(
         .find(|(_, line)| {
             !tried.contains(&line.goip_id)
                 && line.allows_destination(&item.destination)
-                && ctx.engine.channel(&line.goip_id).is_some_and(|c| c.online)
+                && liveness(ctx, &line.goip_id) == Liveness::Online
                 && line
                     .daily_limit
                     .is_none_or(|cap| today.get(&line.goip_id).copied().unwrap_or(0) < cap)

@@ -30,7 +30,7 @@ use std::collections::HashMap;
 use crate::store::{ActiveGateway, LineChoice, StoreError, Timestamp};
 
 use super::Context;
-use super::line_pool::line_name;
+use super::line_pool::{Liveness, line_name, liveness};
 
 /// Why a conversation uses its line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -168,9 +168,10 @@ pub(crate) async fn place(
         {
             return Some(Problem::AtLimit(limit));
         }
-        let online = ctx.engine.channel(&line.goip_id).is_some_and(|c| c.online);
-        (!online).then_some(Problem::Offline)
+        (liveness(ctx, &line.goip_id) == Liveness::Offline).then_some(Problem::Offline)
     };
+    // A line to move to must be known to be online.
+    let online = |line: &ActiveGateway| liveness(ctx, &line.goip_id) == Liveness::Online;
     let Some(trouble) = problem(&chosen.line) else {
         return Placement::Send {
             line: chosen.line,
@@ -194,7 +195,7 @@ pub(crate) async fn place(
         for step in 1..n {
             let i = (chosen.number - 1 + step) % n;
             let other = &lines[i];
-            if other.allows_destination(destination) && problem(other).is_none() {
+            if other.allows_destination(destination) && online(other) && problem(other).is_none() {
                 let why = match trouble {
                     Problem::Offline => "is offline".to_string(),
                     Problem::AtLimit(limit) => format!("has sent its {limit} SMS for today"),

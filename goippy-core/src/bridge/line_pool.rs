@@ -74,6 +74,25 @@ pub(crate) fn line_tag(ctx: &Context, ext: Option<&str>, goip_id: &str) -> Optio
     Some(format!("[{}] ", line_name(n, &lines[n - 1])))
 }
 
+/// Whether a line can send now, as failover sees it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Liveness {
+    Online,
+    Offline,
+    /// Not heard from since goippy started, which is too recent to call it
+    /// offline (its first keepalive may still be due).
+    NotYetHeard,
+}
+
+pub(crate) fn liveness(ctx: &Context, goip_id: &str) -> Liveness {
+    match ctx.engine.channel(goip_id) {
+        Some(c) if c.online => Liveness::Online,
+        Some(_) => Liveness::Offline,
+        None if ctx.policy.started.elapsed() >= ctx.policy.offline_after => Liveness::Offline,
+        None => Liveness::NotYetHeard,
+    }
+}
+
 /// `line 2 +37255500002`, or `line 2` while the line's number is unknown.
 pub(crate) fn line_name(n: usize, line: &ActiveGateway) -> String {
     match line

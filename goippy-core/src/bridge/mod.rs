@@ -179,6 +179,11 @@ pub(crate) struct Policy {
     pub offline_wait: Duration,
     pub sms_timeout: Duration,
     pub ussd_timeout: Duration,
+    /// The engine's offline timeout, and when the bridge started: a line not
+    /// heard from since then is offline only once this has passed (failover
+    /// must not move SMS away from lines whose first keepalive is due).
+    pub offline_after: Duration,
+    pub started: std::time::Instant,
     /// `ADMIN_JIDS`.
     pub admins: Vec<BareJid>,
     /// How long an ad-hoc command session waits for its next stage.
@@ -303,6 +308,8 @@ impl Bridge {
             call_notices: config.xmpp.call_notices,
             fallback_dest,
             offline_wait: config.engine.offline_wait,
+            offline_after: config.engine.offline_after,
+            started: std::time::Instant::now(),
             sms_timeout: config.engine.sms_timeout,
             ussd_timeout: config.engine.ussd_timeout,
         };

@@ -354,6 +354,8 @@ mod tests {
             call_notices: false,
             fallback_dest: None,
             offline_wait: Duration::from_secs(300),
+            offline_after: Duration::from_secs(60),
+            started: std::time::Instant::now(),
             sms_timeout: Duration::from_secs(180),
             ussd_timeout: Duration::from_secs(30),
             admins: Vec::new(),
