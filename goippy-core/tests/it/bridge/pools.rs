@@ -18,7 +18,13 @@ const TEAMMATE: &str = "2002@users.example.org";
 const CONTACT: &str = "+37255512345";
 
 fn pool_options() -> Options {
+    pool_options_on(false)
+}
+
+/// On SQLite, or on a throwaway MariaDB with `mysql`.
+fn pool_options_on(mysql: bool) -> Options {
     Options {
+        mysql,
         pool_lines: vec![PoolLine {
             goip_id: POOL,
             password: "pw2",
@@ -31,7 +37,11 @@ fn pool_options() -> Options {
 
 /// Starts the world and waits until the pool line is online with its number.
 async fn pool_world() -> World {
-    let w = World::start(pool_options()).await;
+    pool_world_on(false).await
+}
+
+async fn pool_world_on(mysql: bool) -> World {
+    let w = World::start(pool_options_on(mysql)).await;
     w.wait_until("the shared line is online with its number", |w| {
         let b = w.bridge();
         b.engine().channel(POOL).is_some_and(|c| c.online)
@@ -187,7 +197,17 @@ async fn answer_from_contact(w: &mut World) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_answer_goes_out_on_the_line_the_contact_wrote_to_unless_the_user_chose_one() {
-    let mut w = pool_world().await;
+    answer_on_the_line_written_to(false).await
+}
+
+/// The same on MariaDB: its statements for the fan-out and the learned line.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_answer_goes_out_on_the_line_the_contact_wrote_to_on_mariadb() {
+    answer_on_the_line_written_to(true).await
+}
+
+async fn answer_on_the_line_written_to(mysql: bool) {
+    let mut w = pool_world_on(mysql).await;
     // Before the contact wrote: line 1.
     w.users
         .chat(PHONE, &contact(CONTACT), "o1", "first", false)
@@ -426,8 +446,18 @@ async fn daily_limits_refuse_or_fail_over_and_failover_avoids_an_offline_line() 
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_job_the_goip_refuses_for_its_line_moves_to_another_line_once() {
+    refused_job_moves_once(false).await
+}
+
+/// The same on MariaDB: its statement for the move.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_job_the_goip_refuses_for_its_line_moves_once_on_mariadb() {
+    refused_job_moves_once(true).await
+}
+
+async fn refused_job_moves_once(mysql: bool) {
     use goip_sim::{Failure, FailureChange};
-    let mut w = pool_world().await;
+    let mut w = pool_world_on(mysql).await;
     // Without failover, a refusal of the line fails the SMS as before.
     w.device
         .fail(
