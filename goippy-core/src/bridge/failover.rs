@@ -35,7 +35,7 @@ const LINE_CODES: [i32; 2] = [331, 38];
 /// Why the line could not send it, if the reason is the line's.
 pub(crate) fn line_refusal(outcome: &SmsOutcome) -> Option<String> {
     let not_sent = |why: &NotSent| match why {
-        NotSent::Busy { text } => Some(format!("the GoIP refused it: {text}")),
+        NotSent::Busy { text } => Some(format!("the GoIP refused it ({text})")),
         NotSent::ChannelOffline => Some("it is offline".to_string()),
         _ => None,
     };
@@ -106,7 +106,7 @@ pub(crate) async fn try_move(
         None => format!("line {}", item.goip_id),
     };
     let text = format!(
-        "Line {} could not send your SMS ({why}); it goes out on {} instead (failover).",
+        "Line {} could not send your SMS: {why}. It goes out on {} instead (failover).",
         from.trim_start_matches("line "),
         line_name(number, target)
     );

@@ -503,8 +503,8 @@ async fn refused_job_moves_once(mysql: bool) {
     assert_eq!(
         note,
         format!(
-            "Line 1 +37255500000 could not send your SMS (the network refused it (errorstatus \
-             331, no network service)); it goes out on line 2 {POOL_NUMBER} instead (failover)."
+            "Line 1 +37255500000 could not send your SMS: the network refused it (errorstatus \
+             331, no network service). It goes out on line 2 {POOL_NUMBER} instead (failover)."
         )
     );
     let sent = sent_on(&w, 2, 1).await;
@@ -543,7 +543,7 @@ async fn refused_job_moves_once(mysql: bool) {
     let note = answer_from_contact(&mut w).await;
     assert!(
         note.starts_with(&format!(
-            "Line 2 {POOL_NUMBER} could not send your SMS (the GoIP refused it"
+            "Line 2 {POOL_NUMBER} could not send your SMS: the GoIP refused it ("
         )),
         "{note}"
     );
