@@ -672,3 +672,38 @@ async fn the_parts_of_a_long_sms_on_a_shared_line_join_for_each_user() {
     assert_eq!(body(&got[1]), text);
     w.users.expect_silence(Duration::from_millis(500)).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_probe_tells_the_state_of_the_line_whose_number_it_asks() {
+    let mut w = pool_world().await;
+    w.device
+        .fail(2, goip_sim::FailureChange::Set(goip_sim::Failure::Silence))
+        .await
+        .expect("silence");
+    w.wait_until("line 2 is offline", |w| {
+        w.bridge().engine().channel(POOL).is_some_and(|c| !c.online)
+    })
+    .await;
+    let pool_jid = contact(POOL_NUMBER);
+    let mut probe = async |from: &str, to: &str| -> Option<String> {
+        w.users
+            .send_xml(&format!("<presence from='{from}' to='{to}' type='probe'/>"))
+            .await;
+        let p = w
+            .users
+            .expect("the probe's answer", |e| {
+                e.name() == "presence" && e.attr("from") == Some(to)
+            })
+            .await;
+        p.attr("type").map(str::to_string)
+    };
+    // 2001's own numbers: each its line's state.
+    assert_eq!(probe(USER, &pool_jid).await.as_deref(), Some("unavailable"));
+    assert_eq!(probe(USER, OWN_JID).await, None);
+    // A contact: 2001 can still send from line 1; 2002 from nothing.
+    assert_eq!(probe(USER, &contact(CONTACT)).await, None);
+    assert_eq!(
+        probe(TEAMMATE, &contact(CONTACT)).await.as_deref(),
+        Some("unavailable")
+    );
+}
