@@ -23,6 +23,7 @@ const IN_FLIGHT: usize = 256;
 
 fn record(recvid: i64) -> InboundRecord {
     InboundRecord {
+        recipients: Vec::new(),
         goip_id: format!("goippy_{}", 2000 + recvid % 16),
         recvid,
         at: Timestamp::now(),

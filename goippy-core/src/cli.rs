@@ -49,6 +49,18 @@ Gateways (one per extension; a running goippy picks changes up within seconds):
   goippy --remove 2001 -c /etc/goippy-2.conf
                                      remove it, using another configuration's database
 
+Several lines per extension, lines shared by a team:
+  goippy --add-line 2001 goippy_2001b - 2
+                                     a second line for 2001 (its line 2), the password read as
+                                     --add reads it, on the GoIP's channel 2
+  goippy --add-line 2002 goippy_2001b
+                                     extension 2002 shares that line (its SMS go to both)
+  goippy --daily-limit goippy_2001b 100
+                                     at most 100 SMS per day (UTC) from that line (\"-\": no limit)
+  goippy --failover 2001 on          an SMS line 1 cannot send goes out on another of 2001's lines
+  goippy --remove-line 2002 goippy_2001b
+                                     2002 no longer shares it
+
 systemd services (one per extension; run as root):
   goippy --install                   goippy.service running /etc/goippy.conf
   goippy --install 2508              goippy-2508.service running /etc/goippy-2508.conf
@@ -65,7 +77,8 @@ default is info. Colours only on a terminal; under systemd, plain lines for jour
 /// goippy: a bridge between GoIP GSM gateways and XMPP (SMS, USSD, call log).
 #[derive(Debug, Parser)]
 #[command(name = "goippy", version, after_help = EXAMPLES)]
-#[command(group(ArgGroup::new("admin").args(["add", "remove", "list_ext", "enable", "disable"])))]
+#[command(group(ArgGroup::new("admin").args(["add", "remove", "list_ext", "enable", "disable",
+    "add_line", "remove_line", "daily_limit", "failover"])))]
 #[command(group(ArgGroup::new("ops").args(["install", "list", "uninstall"])
     .conflicts_with_all(["sample", "check", "config", "config_flag", "admin"])))]
 pub struct Cli {
@@ -110,7 +123,8 @@ pub struct Cli {
     // with --add (clap then counts --add as rightly absent), hence the list.
     #[arg(long = "goip-id", value_name = "ID", requires = "add",
           conflicts_with_all = ["remove", "list_ext", "enable", "disable", "sample", "check",
-                                "install", "list", "uninstall"])]
+                                "install", "list", "uninstall", "add_line", "remove_line",
+                                "daily_limit", "failover"])]
     pub goip_id: Option<String>,
 
     /// Remove the gateway of extension EXT (its history stays)
@@ -131,6 +145,29 @@ pub struct Cli {
     /// Refuse the channel of extension EXT, keeping its definition
     #[arg(long, value_name = "EXT")]
     pub disable: Option<String>,
+
+    /// Give extension EXT a further line (its line 2, 3, ...): the line GOIP_ID. A
+    /// GOIP_ID no gateway has yet becomes a new line, with PASS ("-" or nothing: read
+    /// as --add reads it), CHANNEL and ALLOW_REGEX as for --add; an existing one (another
+    /// extension's line, a team's shared line) is shared, and then nothing but EXT and
+    /// GOIP_ID may be given
+    #[arg(long = "add-line", num_args = 2..=5,
+          value_names = ["EXT", "GOIP_ID", "PASS|-", "CHANNEL|-", "ALLOW_REGEX"])]
+    pub add_line: Option<Vec<String>>,
+
+    /// Take line GOIP_ID from extension EXT (not its default line: that is --remove);
+    /// a shared line whose last user goes is removed (its history stays)
+    #[arg(long = "remove-line", num_args = 2, value_names = ["EXT", "GOIP_ID"])]
+    pub remove_line: Option<Vec<String>>,
+
+    /// Let line GOIP_ID send at most N SMS per day (UTC); "-" lifts the limit
+    #[arg(long = "daily-limit", num_args = 2, value_names = ["GOIP_ID", "N|-"])]
+    pub daily_limit: Option<Vec<String>>,
+
+    /// Whether an SMS of extension EXT that its chosen line cannot send (offline, at its
+    /// daily limit, refused by the GoIP) goes out on another of its lines (default off)
+    #[arg(long, num_args = 2, value_names = ["EXT", "on|off"])]
+    pub failover: Option<Vec<String>>,
 
     /// Install and start the systemd service: without NAME the main instance
     /// (goippy.service, /etc/goippy.conf); with NAME the instance goippy-NAME.service
@@ -225,6 +262,34 @@ impl Cli {
         }
         if let Some(ext) = &self.enable {
             return Some(AdminCommand::Enable { ext: ext.clone() });
+        }
+        let nth = |values: &Vec<String>, i: usize| values.get(i).cloned().unwrap_or_default();
+        if let Some(values) = &self.add_line {
+            return Some(AdminCommand::AddLine {
+                ext: nth(values, 0),
+                goip_id: nth(values, 1),
+                password: values.get(2).filter(|p| *p != READ_PASSWORD).cloned(),
+                channel: values.get(3).cloned(),
+                allow_regex: values.get(4).cloned(),
+            });
+        }
+        if let Some(values) = &self.remove_line {
+            return Some(AdminCommand::RemoveLine {
+                ext: nth(values, 0),
+                goip_id: nth(values, 1),
+            });
+        }
+        if let Some(values) = &self.daily_limit {
+            return Some(AdminCommand::DailyLimit {
+                goip_id: nth(values, 0),
+                limit: nth(values, 1),
+            });
+        }
+        if let Some(values) = &self.failover {
+            return Some(AdminCommand::Failover {
+                ext: nth(values, 0),
+                setting: nth(values, 1),
+            });
         }
         self.disable
             .as_ref()
@@ -360,6 +425,80 @@ mod tests {
         assert_eq!(cli.config_path(), PathBuf::from(DEFAULT_CONFIG_PATH));
         assert!(Cli::try_parse_from(["goippy", "-v", "-q"]).is_err());
         assert!(Cli::try_parse_from(["goippy", "a.conf", "-c", "b.conf"]).is_err());
+    }
+
+    #[test]
+    fn line_pool_commands() {
+        let parse = |args: &[&str]| {
+            let mut all = vec!["goippy"];
+            all.extend_from_slice(args);
+            Cli::try_parse_from(&all).map(|c| c.admin_command())
+        };
+        assert_eq!(
+            parse(&["--add-line", "2001", "gw2"]).expect("parses"),
+            Some(AdminCommand::AddLine {
+                ext: "2001".into(),
+                goip_id: "gw2".into(),
+                password: None,
+                channel: None,
+                allow_regex: None,
+            })
+        );
+        assert_eq!(
+            parse(&[
+                "--add-line",
+                "2001",
+                "gw2",
+                "-",
+                "2",
+                "^\\+372",
+                "-c",
+                "x.conf"
+            ])
+            .expect("parses"),
+            Some(AdminCommand::AddLine {
+                ext: "2001".into(),
+                goip_id: "gw2".into(),
+                password: None,
+                channel: Some("2".into()),
+                allow_regex: Some("^\\+372".into()),
+            })
+        );
+        assert_eq!(
+            parse(&["--add-line", "2001", "gw2", "pw"]).expect("parses"),
+            Some(AdminCommand::AddLine {
+                ext: "2001".into(),
+                goip_id: "gw2".into(),
+                password: Some("pw".into()),
+                channel: None,
+                allow_regex: None,
+            })
+        );
+        assert_eq!(
+            parse(&["--remove-line", "2002", "gw2"]).expect("parses"),
+            Some(AdminCommand::RemoveLine {
+                ext: "2002".into(),
+                goip_id: "gw2".into()
+            })
+        );
+        assert_eq!(
+            parse(&["--daily-limit", "gw2", "100"]).expect("parses"),
+            Some(AdminCommand::DailyLimit {
+                goip_id: "gw2".into(),
+                limit: "100".into()
+            })
+        );
+        assert_eq!(
+            parse(&["--failover", "2001", "on"]).expect("parses"),
+            Some(AdminCommand::Failover {
+                ext: "2001".into(),
+                setting: "on".into()
+            })
+        );
+        assert!(parse(&["--add-line", "2001"]).is_err());
+        assert!(parse(&["--failover", "2001"]).is_err());
+        assert!(parse(&["--failover", "2001", "on", "--listExt"]).is_err());
+        assert!(parse(&["--add-line", "2001", "gw2", "--goip-id", "x"]).is_err());
     }
 
     #[test]

@@ -208,6 +208,12 @@ impl Goippy {
         self.admin(&args)
     }
 
+    /// `goippy --add-line <ext> <goip_id>`: `ext` shares the existing line
+    /// `goip_id`.
+    pub fn add_line(&self, ext: &str, goip_id: &str) -> Result<String> {
+        self.admin(&["--add-line", ext, goip_id])
+    }
+
     /// Whether [`Goippy::start`] runs it with `-v` (the default: a failing
     /// test prints a debug log). A benchmark turns it off: goippy then logs
     /// at info, as it ships.

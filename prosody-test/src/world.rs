@@ -88,6 +88,8 @@ enum Target {
 pub struct Scenario {
     devices: Vec<DeviceSpec>,
     users: Vec<UserSpec>,
+    /// Further lines of users: (ext, goip_id), given with `--add-line`.
+    shared_lines: Vec<(String, String)>,
     backend: Backend,
     timing: SimTiming,
     sim_args: Vec<String>,
@@ -110,6 +112,7 @@ impl Scenario {
         Scenario {
             devices: Vec::new(),
             users: Vec::new(),
+            shared_lines: Vec::new(),
             backend: Backend::Sqlite,
             timing: SimTiming::fast(),
             sim_args: Vec::new(),
@@ -137,6 +140,13 @@ impl Scenario {
     /// (`goippy --add <ext> <channel password> --goip-id <goip_id>`).
     pub fn user(self, ext: &str, goip_id: &str) -> Self {
         self.add_user(ext, None, Some((goip_id.into(), None)))
+    }
+
+    /// User `ext` (already a user) also uses the channel `goip_id`, another
+    /// user's line (`goippy --add-line ext goip_id`): its line 2, 3, …
+    pub fn shares(mut self, ext: &str, goip_id: &str) -> Self {
+        self.shared_lines.push((ext.into(), goip_id.into()));
+        self
     }
 
     /// As [`Scenario::user`], limited to destinations `allow_regex` matches.
@@ -319,6 +329,9 @@ impl Scenario {
                     acl.as_deref(),
                 )?;
             }
+        }
+        for (ext, goip_id) in &self.shared_lines {
+            goippy.add_line(ext, goip_id)?;
         }
         goippy.start()?;
 

@@ -28,6 +28,16 @@ pub enum BotCommand {
     Ussd(String),
     /// Neither a command nor a USSD code; carries what was typed (trimmed).
     Invalid(String),
+    /// `line`: the user's lines (only for a user with several).
+    Lines,
+    /// `line <number> <N|auto>`: the line for the conversation with
+    /// `contact`, as `/line` typed to it.
+    LineFor {
+        contact: String,
+        arg: String,
+    },
+    /// `failover on|off`
+    Failover(bool),
 }
 
 /// Reads a console message: trimmed, commands case-insensitive.
@@ -45,6 +55,15 @@ pub fn parse(text: &str) -> BotCommand {
                 None => BotCommand::Invalid(text.to_string()),
             };
         }
+        (Some("line" | "lines"), None, _) => return BotCommand::Lines,
+        (Some("line"), Some(contact), Some(arg)) if words.next().is_none() => {
+            return BotCommand::LineFor {
+                contact: contact.to_string(),
+                arg: arg.to_string(),
+            };
+        }
+        (Some("failover"), Some("on"), None) => return BotCommand::Failover(true),
+        (Some("failover"), Some("off"), None) => return BotCommand::Failover(false),
         _ => {}
     }
     match ussd_code(text) {
@@ -67,6 +86,14 @@ pub fn ussd_code(text: &str) -> Option<String> {
     // Spaces inside a code are a typing slip, not part of it.
     let code: String = text.chars().filter(|c| !c.is_whitespace()).collect();
     (is_valid_ussd_code(&code) && code.chars().count() <= MAX_USSD_CHARS).then_some(code)
+}
+
+/// What `help` adds for a user with several lines.
+pub fn render_lines_help() -> String {
+    "line - your lines
+     line NUMBER N - your SMS to NUMBER go out on your line N (line NUMBER auto: on the line      NUMBER last wrote to); /line N typed to a contact does the same
+     failover on|off - whether an SMS your chosen line cannot send goes out on another of your      lines"
+        .to_string()
 }
 
 /// The answer to `help`. `own_number` is the contact the user is talking to.

@@ -24,6 +24,7 @@ use futures::StreamExt;
 use futures::future::BoxFuture;
 use futures::stream::FuturesUnordered;
 use tokio::sync::{mpsc, watch};
+use tokio_xmpp::jid::BareJid;
 
 use crate::config::ReceiptPolicy;
 use crate::engine::{
@@ -32,11 +33,12 @@ use crate::engine::{
 };
 use crate::goip::{Keepalive, Notification, NotificationKind};
 use crate::store::{
-    CallDirection, CallEvent, CallRecord, CallStored, InboundKind, InboundRecord, LogId, Saved,
-    StateUpdate, StoreError, Stored, Timestamp, recvid_number,
+    CallDirection, CallEvent, CallRecord, CallStored, InboundKind, InboundRecord, LogId,
+    NoticeRecord, Saved, StateUpdate, StoreError, Stored, Timestamp, recvid_number,
 };
 
 use super::Context;
+use super::line_pool;
 use super::notice::{self, Notice};
 
 /// Stores in flight at once; beyond it, events wait in the engine's queue
@@ -131,6 +133,8 @@ async fn store_sms(ctx: Arc<Context>, sms: InboundSms) {
         tracing::debug!(goip_id, recvid, raw = ?raw, "SMS text was not valid UTF-8");
     }
     let record = InboundRecord {
+        // Every user of a shared line gets it (`line_pool.rs`).
+        recipients: line_pool::recipients(&ctx, &goip_id, Some(&srcnum)),
         xmpp_jid: ctx.user_of_channel(&goip_id).map(|j| j.to_string()),
         goip_id: goip_id.clone(),
         recvid: recvid_number(&recvid),
@@ -178,6 +182,7 @@ async fn store_report(ctx: Arc<Context>, report: DeliveryReport) {
         ctx.outbox.settled(&goip_id, SETTLE_WAIT).await;
     }
     let record = InboundRecord {
+        recipients: Vec::new(),
         goip_id: goip_id.clone(),
         recvid: recvid_number(&recvid),
         at: Timestamp::from_system_time(received_at),
@@ -242,7 +247,14 @@ async fn store_ussd(ctx: Arc<Context>, ussd: UssdNotice) {
             "late ussd answer",
         ),
     };
+    // A network message concerns the line, so every user of it; a late
+    // answer goes where answers always went.
+    let recipients = match &kind {
+        InboundKind::NetworkUssd { .. } => line_pool::recipients(&ctx, &goip_id, None),
+        _ => Vec::new(),
+    };
     let record = InboundRecord {
+        recipients,
         xmpp_jid: ctx.user_of_channel(&goip_id).map(|j| j.to_string()),
         goip_id: goip_id.clone(),
         recvid: recvid_number(&recvid),
@@ -402,22 +414,35 @@ fn record_call(ctx: &Arc<Context>, call: CallNotice) -> Option<Work> {
         event: store_event,
         raw,
     };
-    let notice = notice_text
+    // Every user of a shared line is told (else the line's user, or
+    // XMPP_FALLBACK_DEST).
+    let notices: Vec<NoticeRecord> = notice_text
         .filter(|_| ctx.policy.call_notices)
-        .and_then(|text| {
-            let to = ctx.user_of_channel(&goip_id)?;
+        .map(|text| {
+            let users = line_pool::recipients(ctx, &goip_id, None);
+            let to: Vec<BareJid> = if users.is_empty() {
+                ctx.user_of_channel(&goip_id).into_iter().collect()
+            } else {
+                users
+                    .iter()
+                    .filter_map(|r| BareJid::new(&r.xmpp_jid).ok())
+                    .collect()
+            };
             // A hidden caller's notice comes from the withheld number, as
             // an SMS of theirs would.
             let sender = ctx.addressing.numbers().classify_sender(&remote);
             let jid = ctx.addressing.sender_jid(&sender);
             let from = jid.node().map(|n| n.as_str().to_string());
-            Some(notice::chat(&goip_id, &to, from, text))
-        });
-    let told = notice.is_some();
+            to.iter()
+                .map(|to| notice::chat(&goip_id, to, from.clone(), text.clone()))
+                .collect()
+        })
+        .unwrap_or_default();
+    let told = !notices.is_empty();
     let ctx = ctx.clone();
     Some(Box::pin(async move {
         let event = record.event.name();
-        let result = ctx.store.store_call(record, notice).await;
+        let result = ctx.store.store_call_told(record, notices).await;
         match &result {
             Ok(Saved::Committed(CallStored::New(id))) => {
                 tracing::debug!(goip_id, recvid, event, call_id = id, "call event logged")

@@ -40,6 +40,7 @@ use crate::util::SharedWarnLimiter;
 use crate::xmpp::{LinkState, SendError};
 
 use super::Context;
+use super::line_pool;
 use super::notice::{RenderEnv, Rendered, render, reports_on};
 
 mod concat;
@@ -205,11 +206,13 @@ async fn deliver(
         for (out, text) in outs.iter().zip(&texts) {
             let item = out.message();
             let recipient = recipient(ctx, item);
+            let tag = line_pool::line_tag(ctx, item.ext.as_deref(), &item.goip_id);
             let env = RenderEnv {
                 addressing: &ctx.addressing,
                 receipts: ctx.policy.receipts,
                 recipient: recipient.as_ref(),
                 reported_text: text.as_deref(),
+                line_tag: tag.as_deref(),
             };
             match render(item, &env) {
                 Rendered::Send(stanzas) => ready.push(Ready::new(out, stanzas)),

@@ -28,10 +28,13 @@ pub(crate) const READ_BOUND: Duration = Duration::from_secs(2);
 /// How long a read waits for queued writes before it reads.
 const SETTLE_WRITES: Duration = Duration::from_secs(1);
 
-/// The lines `from` may use: the enabled gateways of its extension (one
-/// today: an extension has one line).
+/// The lines `from` may use: its extension's enabled lines, line 1 first
+/// (several with line pools, `store/lines.rs`).
 pub(crate) fn of_user(ctx: &Context, from: &Jid) -> Vec<Arc<ActiveGateway>> {
-    ctx.sender_gateway(from).into_iter().collect()
+    ctx.addressing
+        .local_user(from)
+        .map(|ext| ctx.directory.lines_of(ext))
+        .unwrap_or_default()
 }
 
 /// A line's state, as `status` shows it.
@@ -50,7 +53,7 @@ impl LineStatus {
     /// The console's words for it.
     pub(crate) fn render(&self) -> String {
         let mut text = bot::render_status(
-            &self.gateway.ext,
+            &self.gateway.owner_label(),
             &self.gateway.goip_id,
             self.liveness,
             self.state.as_ref(),
@@ -75,7 +78,7 @@ pub(crate) async fn status(ctx: &Context, gateway: Arc<ActiveGateway>) -> LineSt
         Ok(state) => (state, StateSource::Database),
         Err(why) => {
             tracing::warn!(
-                ext = %gateway.ext,
+                ext = %gateway.owner_label(),
                 goip_id = %gateway.goip_id,
                 "the channel state cannot be read ({why}); status answers from memory"
             );
@@ -109,7 +112,7 @@ pub(crate) async fn calls(
         Ok(rows) => Ok(bot::calls_from_rows(&rows)),
         Err(why) => {
             tracing::warn!(
-                ext = %gateway.ext,
+                ext = %gateway.owner_label(),
                 goip_id = %gateway.goip_id,
                 "the call log cannot be read ({why})"
             );
@@ -167,7 +170,7 @@ fn remembered_state(gateway: &ActiveGateway, info: &ChannelInfo) -> Option<Chann
     let number = |v: &Option<String>| v.as_deref().and_then(|v| v.trim().parse().ok());
     Some(ChannelState {
         goip_id: info.goip_id.clone(),
-        ext: Some(gateway.ext.clone()),
+        ext: gateway.ext.clone(),
         msisdn: k
             .num
             .clone()

@@ -58,8 +58,11 @@
 mod adhoc;
 mod alerts;
 mod bot;
+mod failover;
 mod inbound;
 mod inbox;
+mod line_choice;
+mod line_pool;
 mod line_traffic;
 mod lines;
 mod notice;
@@ -176,6 +179,11 @@ pub(crate) struct Policy {
     pub offline_wait: Duration,
     pub sms_timeout: Duration,
     pub ussd_timeout: Duration,
+    /// The engine's offline timeout, and when the bridge started: a line not
+    /// heard from since then is offline only once this has passed (failover
+    /// must not move SMS away from lines whose first keepalive is due).
+    pub offline_after: Duration,
+    pub started: std::time::Instant,
     /// `ADMIN_JIDS`.
     pub admins: Vec<BareJid>,
     /// How long an ad-hoc command session waits for its next stage.
@@ -215,8 +223,14 @@ impl Context {
     /// The enabled gateway whose extension `from` is, if `from` is a user of
     /// XMPP_DOMAIN at all.
     pub fn sender_gateway(&self, from: &Jid) -> Option<Arc<ActiveGateway>> {
+        self.sender_line(from).map(|(_, line)| line)
+    }
+
+    /// The extension `from` is, with its line 1, if it has any line.
+    pub fn sender_line(&self, from: &Jid) -> Option<(String, Arc<ActiveGateway>)> {
         let ext = self.addressing.local_user(from)?;
-        self.directory.gateway_by_ext(ext)
+        let line = self.directory.gateway_by_ext(ext)?;
+        Some((ext.to_string(), line))
     }
 
     /// Whether `from` is one of ADMIN_JIDS.
@@ -225,12 +239,13 @@ impl Context {
         self.policy.admins.contains(&from)
     }
 
-    /// The user a channel's SMS go to: its extension's JID, else
-    /// XMPP_FALLBACK_DEST.
+    /// The user a channel's SMS go to when one user is named: its first
+    /// user's JID (the default owner), else XMPP_FALLBACK_DEST.
     pub fn user_of_channel(&self, goip_id: &str) -> Option<BareJid> {
         self.directory
-            .gateway_by_goip_id(goip_id)
-            .and_then(|g| self.addressing.user_jid(&g.ext).ok())
+            .users_of(goip_id)
+            .first()
+            .and_then(|ext| self.addressing.user_jid(ext).ok())
             .or_else(|| self.policy.fallback_dest.clone())
     }
 }
@@ -293,6 +308,8 @@ impl Bridge {
             call_notices: config.xmpp.call_notices,
             fallback_dest,
             offline_wait: config.engine.offline_wait,
+            offline_after: config.engine.offline_after,
+            started: std::time::Instant::now(),
             sms_timeout: config.engine.sms_timeout,
             ussd_timeout: config.engine.ussd_timeout,
         };

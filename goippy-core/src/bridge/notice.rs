@@ -222,6 +222,9 @@ pub struct RenderEnv<'a> {
     /// ([`reports_on`]), as the pump read it; `None` if it has none or the
     /// message is gone.
     pub reported_text: Option<&'a str>,
+    /// What goes before a received SMS, naming the line it came to, for a
+    /// user with several lines (`line_pool.rs`).
+    pub line_tag: Option<&'a str>,
 }
 
 /// What to do with an inbox row.
@@ -281,7 +284,7 @@ pub fn render(item: &InboxItem, env: &RenderEnv<'_>) -> Rendered {
                 a.sender_jid(&sender),
                 to.clone(),
                 stanza_id(item),
-                item.body.clone(),
+                tagged(env, &item.body),
             )
             .received_at(received_at);
             match &sender {
@@ -297,6 +300,7 @@ pub fn render(item: &InboxItem, env: &RenderEnv<'_>) -> Rendered {
             let Some(to) = env.recipient else {
                 return Rendered::Wait("no user is mapped to this channel");
             };
+            // From the line's own number, which names the line: no tag.
             let from = gateway_jid(a, item.peer.as_deref());
             let chat = InboundChat::ussd(from, to.clone(), stanza_id(item), item.body.clone())
                 .received_at(received_at);
@@ -312,6 +316,14 @@ pub fn render(item: &InboxItem, env: &RenderEnv<'_>) -> Rendered {
             delivery_report(item, env, out, report.state)
         }
         LogKind::Notice => notice(item, env),
+    }
+}
+
+/// `body` after the line tag, if there is one.
+fn tagged(env: &RenderEnv<'_>, body: &str) -> String {
+    match env.line_tag {
+        Some(tag) => format!("{tag}{body}"),
+        None => body.to_string(),
     }
 }
 
@@ -554,6 +566,7 @@ mod tests {
             receipts,
             recipient: to,
             reported_text: None,
+            line_tag: None,
         }
     }
 

@@ -21,6 +21,10 @@
 //! | NotSent: anything else (GoIP busy or silent, password refused, channel removed, invalid, socket error) | `failed` | an error: "The SMS was not sent: *why*. Nothing went out, so it is safe to send it again." |
 //! | NotSent after the hook refused (the row was not `queued` any more) | untouched | nothing: whoever changed it owns it |
 //!
+//! With failover, a refusal of the line's (too many sends, the channel
+//! offline, no network) moves the job to another of the sender's lines
+//! instead (`failover.rs`).
+//!
 //! Only "Stopping" keeps a job queued: everything else that sent nothing is
 //! a condition a retry would meet again minutes later, and a user who is
 //! told can decide; a message that silently waits for hours is worse.
@@ -229,6 +233,14 @@ pub(crate) async fn run(ctx: &Arc<Context>, item: OutboxItem) -> JobEnd {
     );
     let outcome = ctx.engine.send_sms(request).await;
     let hook = *lock(&hook);
+    // Refused for a reason of the line: another of the sender's lines may
+    // take it (`failover.rs`) — only a job this runner still owns.
+    if matches!(hook, Hook::NotRun | Hook::Marked)
+        && !ctx.is_stopping()
+        && let Some(end) = super::failover::try_move(ctx, &item, &outcome).await
+    {
+        return end;
+    }
     let receipt_due = item.receipt_requested && item.xmpp_id.is_some();
     let settled = settle(&outcome, hook, ctx.is_stopping(), &ctx.policy, receipt_due);
     apply(ctx, &item, settled).await
@@ -342,6 +354,8 @@ mod tests {
             call_notices: false,
             fallback_dest: None,
             offline_wait: Duration::from_secs(300),
+            offline_after: Duration::from_secs(60),
+            started: std::time::Instant::now(),
             sms_timeout: Duration::from_secs(180),
             ussd_timeout: Duration::from_secs(30),
             admins: Vec::new(),

@@ -1,5 +1,7 @@
 //! The gateway admin commands of the original goippy CLI: `--add`,
-//! `--remove`, `--listExt`, plus `--enable` and `--disable`.
+//! `--remove`, `--listExt`, plus `--enable` and `--disable`, and those of
+//! line pools (`store/lines.rs`): `--add-line`, `--remove-line`,
+//! `--daily-limit` and `--failover`.
 //!
 //! They work on the database the configuration names, while the daemon may
 //! be running: it picks the change up within [`DEFAULT_REFRESH`]. Each
@@ -14,9 +16,11 @@ use std::time::Duration;
 
 use crate::config::DbSettings;
 use crate::config::gateway::{self, CHANNELS, InvalidGateway};
+use std::collections::HashMap;
+
 use crate::store::{
-    DEFAULT_REFRESH, Gateway, GatewayChange, GatewayDefinition, Store, StoreError, StoreOptions,
-    Timestamp,
+    DEFAULT_REFRESH, Gateway, GatewayChange, GatewayDefinition, LineAdded, LineDefinition,
+    LineRemoved, Store, StoreError, StoreOptions, Timestamp,
 };
 
 /// One admin command.
@@ -39,6 +43,21 @@ pub enum AdminCommand {
     Enable { ext: String },
     /// `--disable <ext>`
     Disable { ext: String },
+    /// `--add-line <ext> <goip_id> [<pass>|-] [channel|-] [allow_regex]`:
+    /// `password` `None` when not given or `-` (read only if the line is new).
+    AddLine {
+        ext: String,
+        goip_id: String,
+        password: Option<String>,
+        channel: Option<String>,
+        allow_regex: Option<String>,
+    },
+    /// `--remove-line <ext> <goip_id>`
+    RemoveLine { ext: String, goip_id: String },
+    /// `--daily-limit <goip_id> <N|->`
+    DailyLimit { goip_id: String, limit: String },
+    /// `--failover <ext> on|off`
+    Failover { ext: String, setting: String },
 }
 
 /// Opens the store, runs the command, closes the store.
@@ -65,6 +84,24 @@ pub async fn run_admin(db: &DbSettings, command: &AdminCommand) -> Result<String
                 allow_regex.as_deref(),
             )?;
             channel
+        }
+        AdminCommand::AddLine {
+            ext,
+            goip_id,
+            channel,
+            ..
+        } => {
+            gateway::extension(ext)?;
+            gateway::goip_id(goip_id)?;
+            channel_arg(channel.as_deref())?
+        }
+        AdminCommand::DailyLimit { limit, .. } => {
+            limit_arg(limit)?;
+            None
+        }
+        AdminCommand::Failover { setting, .. } => {
+            on_off_arg(setting)?;
+            None
         }
         _ => None,
     };
@@ -110,7 +147,7 @@ async fn run(
             };
             let mut out = format!(
                 "{verb} extension {}: goip_id {}, channel {}, destinations {}, enabled\n",
-                g.ext,
+                ext,
                 g.goip_id,
                 g.channel.map_or_else(|| "-".to_string(), |n| n.to_string()),
                 describe_acl(g.allow_regex.as_deref()),
@@ -125,11 +162,21 @@ async fn run(
         }
         AdminCommand::Remove { ext } => {
             let g = store.remove_gateway(ext).await?;
-            Ok(format!(
-                "removed extension {} (goip_id {}); its call and message history is kept.\n\
-                 A running goippy refuses its channel within {refresh} s.\n",
-                g.ext, g.goip_id
-            ))
+            let mut out = format!(
+                "removed extension {} (goip_id {}); its call and message history is kept.\n",
+                ext, g.goip_id
+            );
+            if !g.shared_with.is_empty() {
+                let others: Vec<&str> = g.shared_with.iter().map(|s| s.ext.as_str()).collect();
+                out.push_str(&format!(
+                    "Extensions {} shared this line and no longer have it.\n",
+                    others.join(", ")
+                ));
+            }
+            out.push_str(&format!(
+                "A running goippy refuses its channel within {refresh} s.\n"
+            ));
+            Ok(out)
         }
         AdminCommand::Enable { ext } => {
             store.set_gateway_enabled(ext, true).await?;
@@ -145,9 +192,209 @@ async fn run(
         }
         AdminCommand::List => {
             let gateways = store.list_gateways().await?;
-            Ok(list_table(&gateways, Timestamp::now()))
+            let now = Timestamp::now();
+            let today = store.sent_today(now).await?;
+            Ok(list_table(&gateways, &today, now))
+        }
+        AdminCommand::AddLine {
+            ext,
+            goip_id,
+            password,
+            channel: _,
+            allow_regex,
+        } => {
+            add_line(
+                store,
+                ext,
+                goip_id,
+                password.as_deref(),
+                channel,
+                allow_regex.as_deref(),
+            )
+            .await
+        }
+        AdminCommand::RemoveLine { ext, goip_id } => {
+            let what = match store.remove_line(ext, goip_id).await? {
+                LineRemoved::Unshared => format!("extension {ext} no longer uses line {goip_id}"),
+                LineRemoved::Deleted => format!(
+                    "extension {ext} no longer uses line {goip_id}; it was its last user, so \
+                     the line is removed (its history is kept)"
+                ),
+            };
+            Ok(format!(
+                "{what}.\nA running goippy uses the change within {refresh} s.\n"
+            ))
+        }
+        AdminCommand::DailyLimit { goip_id, limit } => {
+            let limit = limit_arg(limit)?;
+            store.set_daily_limit(goip_id, limit).await?;
+            Ok(match limit {
+                Some(n) => format!(
+                    "line {goip_id} may send {n} SMS per day (UTC); a running goippy applies \
+                     it within {refresh} s.\n"
+                ),
+                None => format!("line {goip_id} has no daily limit now.\n"),
+            })
+        }
+        AdminCommand::Failover { ext, setting } => {
+            let on = on_off_arg(setting)?;
+            store.set_failover(ext, on).await?;
+            Ok(if on {
+                format!(
+                    "extension {ext}: an SMS its chosen line cannot send (offline, at its daily \
+                     limit, refused by the GoIP) goes out on another of its lines.\n"
+                )
+            } else {
+                format!("extension {ext}: an SMS goes out only on the line chosen for it.\n")
+            })
         }
     }
+}
+
+/// `--add-line`: shares an existing line, or makes a new one (reading its
+/// password when it was not given).
+async fn add_line(
+    store: &Store,
+    ext: &str,
+    goip_id: &str,
+    password: Option<&str>,
+    channel: Option<i64>,
+    allow_regex: Option<&str>,
+) -> Result<String, StoreError> {
+    let refresh = DEFAULT_REFRESH.as_secs();
+    let exists = store.gateway_by_goip_id(goip_id.trim()).await?.is_some();
+    let defined = password.is_some() || channel.is_some() || allow_regex.is_some();
+    let read;
+    let password = match password {
+        Some(p) => Some(p),
+        // A new line needs its password; sharing one needs none.
+        None if !exists => {
+            read = super::password::read_password(ext).map_err(|e| StoreError::InvalidInput {
+                field: "password",
+                reason: e.to_string(),
+            })?;
+            Some(read.as_str())
+        }
+        None if defined => {
+            return Err(StoreError::InvalidInput {
+                field: "password",
+                reason: format!(
+                    "line {goip_id} exists already; to share it give only the extension and the \
+                     goip_id (a channel or allow_regex would be ignored)"
+                ),
+            });
+        }
+        None => None,
+    };
+    let definition = password.map(|password| LineDefinition {
+        password,
+        channel,
+        allow_regex,
+    });
+    let (added, line) = store.add_line(ext, goip_id, definition).await?;
+    let lines = store.list_gateways().await?;
+    let number = line_numbers(&lines)
+        .get(&(ext.trim().to_string(), line.goip_id.clone()))
+        .copied();
+    let place = number.map_or_else(String::new, |n| format!(" as its line {n}"));
+    let mut out = match added {
+        LineAdded::Created => format!(
+            "added line {} (channel {}, destinations {}) for extension {}{place}\n",
+            line.goip_id,
+            line.channel
+                .map_or_else(|| "-".to_string(), |n| n.to_string()),
+            describe_acl(line.allow_regex.as_deref()),
+            ext.trim(),
+        ),
+        LineAdded::Updated => format!(
+            "updated line {} (channel {}, destinations {}), used by extension {}{place}\n",
+            line.goip_id,
+            line.channel
+                .map_or_else(|| "-".to_string(), |n| n.to_string()),
+            describe_acl(line.allow_regex.as_deref()),
+            ext.trim(),
+        ),
+        LineAdded::Shared => format!(
+            "extension {} now shares line {}{place}; its users: {}\n",
+            ext.trim(),
+            line.goip_id,
+            line.users().collect::<Vec<_>>().join(", ")
+        ),
+        LineAdded::AlreadyHad => format!(
+            "extension {} has line {}{place} already; nothing changed\n",
+            ext.trim(),
+            line.goip_id
+        ),
+    };
+    if matches!(added, LineAdded::Created | LineAdded::Updated) {
+        out.push_str(&acl_samples(
+            line.allow_regex.as_deref().unwrap_or_default(),
+        ));
+        let on = match line.channel {
+            Some(n) => format!("channel {n} (CH{n})"),
+            None => "this channel".to_string(),
+        };
+        out.push_str(&format!(
+            "On the GoIP, give {on} SMS Client ID {} and the password you gave here.\n",
+            line.goip_id
+        ));
+    }
+    out.push_str(&format!("A running goippy uses it within {refresh} s.\n"));
+    Ok(out)
+}
+
+/// `--daily-limit`'s value: a number of SMS, or `-` for none.
+fn limit_arg(value: &str) -> Result<Option<i64>, StoreError> {
+    match value.trim() {
+        "-" | "" => Ok(None),
+        v => match v.parse::<i64>() {
+            Ok(n) if n >= 0 => Ok(Some(n)),
+            _ => Err(StoreError::InvalidInput {
+                field: "daily limit",
+                reason: format!("expected a number of SMS per day (0 or more) or \"-\", got {v:?}"),
+            }),
+        },
+    }
+}
+
+/// `--failover`'s value.
+fn on_off_arg(value: &str) -> Result<bool, StoreError> {
+    match value.trim().to_ascii_lowercase().as_str() {
+        "on" => Ok(true),
+        "off" => Ok(false),
+        v => Err(StoreError::InvalidInput {
+            field: "failover",
+            reason: format!("expected on or off, got {v:?}"),
+        }),
+    }
+}
+
+/// Each (extension, goip_id)'s line number among the extension's enabled
+/// lines — the numbers users see (`/line N`). The default line first, then
+/// the lines given, in the order they were given.
+pub(crate) fn line_numbers(gateways: &[Gateway]) -> HashMap<(String, String), usize> {
+    let mut places: Vec<(&str, i64, &str)> = Vec::new();
+    for g in gateways.iter().filter(|g| g.enabled) {
+        if let Some(ext) = &g.ext {
+            places.push((ext, i64::MIN, &g.goip_id));
+        }
+        for share in &g.shared_with {
+            places.push((&share.ext, share.order, &g.goip_id));
+        }
+    }
+    places.sort();
+    let mut numbers = HashMap::new();
+    let mut last: Option<&str> = None;
+    let mut n = 0;
+    for (ext, _, goip_id) in places {
+        if last != Some(ext) {
+            n = 0;
+            last = Some(ext);
+        }
+        n += 1;
+        numbers.insert((ext.to_string(), goip_id.to_string()), n);
+    }
+    numbers
 }
 
 /// Reads the channel argument of `goippy --add` (`-`, empty or absent: none).
@@ -211,38 +458,68 @@ fn acl_samples(allow_regex: &str) -> String {
     out
 }
 
-/// The `--listExt` table: aligned columns, `-` for what is unknown.
-pub(crate) fn list_table(gateways: &[Gateway], now: Timestamp) -> String {
+/// The `--listExt` table: one row per extension and line (a shared line
+/// once per user), aligned columns, `-` for what is unknown. LINE is the
+/// number the user sees (`/line N`); TODAY the SMS given to the line since
+/// 00:00 UTC.
+pub(crate) fn list_table(
+    gateways: &[Gateway],
+    today: &HashMap<String, i64>,
+    now: Timestamp,
+) -> String {
     if gateways.is_empty() {
         return "no gateways defined; add one with: goippy --add <ext> <password> [channel|-] [allow_regex] [--goip-id <id>]\n"
             .to_string();
     }
     let header = [
         "EXT",
+        "LINE",
         "GOIP_ID",
         "CHANNEL",
         "MSISDN",
         "ENABLED",
         "ALLOW_REGEX",
+        "DAILY_LIMIT",
+        "TODAY",
         "LAST SEEN",
     ];
-    let rows: Vec<[String; 7]> = gateways
-        .iter()
-        .map(|g| {
-            [
-                dash(&g.ext),
+    let numbers = line_numbers(gateways);
+    // Sorted by (no user, extension, line number, goip_id).
+    type Key = (bool, String, usize, String);
+    let mut keyed: Vec<(Key, [String; 10])> = Vec::new();
+    for g in gateways {
+        let users: Vec<&str> = g.users().collect();
+        let users = if users.is_empty() { vec![""] } else { users };
+        for ext in users {
+            let number = numbers.get(&(ext.to_string(), g.goip_id.clone())).copied();
+            let row = [
+                dash(ext),
+                number.map_or_else(|| "-".to_string(), |n| n.to_string()),
                 dash(&g.goip_id),
                 g.channel.map_or_else(|| "-".to_string(), |n| n.to_string()),
                 dash(g.msisdn.as_deref().unwrap_or_default()),
                 if g.enabled { "yes" } else { "no" }.to_string(),
                 dash(g.allow_regex.as_deref().unwrap_or_default()),
+                g.daily_limit
+                    .map_or_else(|| "-".to_string(), |n| n.to_string()),
+                today.get(&g.goip_id).copied().unwrap_or(0).to_string(),
                 match g.last_seen {
                     Some(t) => format!("{t} ({} ago)", short_age(t.age_at(now))),
                     None => "never".to_string(),
                 },
-            ]
-        })
-        .collect();
+            ];
+            let key = (
+                ext.is_empty(),
+                ext.to_string(),
+                number.unwrap_or(usize::MAX),
+                g.goip_id.clone(),
+            );
+            keyed.push((key, row));
+        }
+    }
+    // Each extension's lines together, by number; disabled ones after.
+    keyed.sort_by(|a, b| a.0.cmp(&b.0));
+    let rows: Vec<[String; 10]> = keyed.into_iter().map(|(_, row)| row).collect();
     let mut widths = header.map(|h| h.chars().count());
     for row in &rows {
         for (w, cell) in widths.iter_mut().zip(row) {
@@ -292,6 +569,7 @@ fn dash(s: &str) -> String {
 mod tests {
     use super::*;
     use crate::config::Secret;
+    use crate::store::LineShare;
 
     fn gw(
         ext: &str,
@@ -301,7 +579,7 @@ mod tests {
         seen: Option<i64>,
     ) -> Gateway {
         Gateway {
-            ext: ext.into(),
+            ext: Some(ext.into()),
             goip_id: format!("goippy_{ext}"),
             password: Secret::new("pw"),
             channel,
@@ -310,6 +588,8 @@ mod tests {
             enabled,
             created_at: None,
             last_seen: seen.map(Timestamp::from_unix),
+            daily_limit: None,
+            shared_with: Vec::new(),
         }
     }
 
@@ -364,20 +644,86 @@ mod tests {
     #[test]
     fn table_is_aligned() {
         let now = Timestamp::from_unix(1_000_000);
+        let today = HashMap::new();
         let text = list_table(
             &[
                 gw("2001", Some(12), Some("+37255512345"), true, Some(999_970)),
                 gw("10", None, None, false, None),
             ],
+            &today,
             now,
         );
         let expected = "\
-EXT   GOIP_ID      CHANNEL  MSISDN        ENABLED  ALLOW_REGEX  LAST SEEN
-2001  goippy_2001  12       +37255512345  yes      -            1970-01-12 13:46:10 UTC (30s ago)
-10    goippy_10    -        -             no       -            never
+EXT   LINE  GOIP_ID      CHANNEL  MSISDN        ENABLED  ALLOW_REGEX  DAILY_LIMIT  TODAY  LAST SEEN
+10    -     goippy_10    -        -             no       -            -            0      never
+2001  1     goippy_2001  12       +37255512345  yes      -            -            0      1970-01-12 13:46:10 UTC (30s ago)
 ";
         assert_eq!(text, expected);
         assert!(!text.contains("pw"));
-        assert!(list_table(&[], now).starts_with("no gateways defined"));
+        assert!(list_table(&[], &today, now).starts_with("no gateways defined"));
+    }
+
+    #[test]
+    fn table_shows_each_user_of_a_shared_line_with_its_number() {
+        let now = Timestamp::from_unix(1_000_000);
+        let mut pool = gw("x", Some(3), Some("+37255500003"), true, None);
+        pool.ext = None;
+        pool.goip_id = "pool3".into();
+        pool.daily_limit = Some(100);
+        pool.shared_with = vec![
+            LineShare {
+                ext: "2002".into(),
+                order: 7,
+            },
+            LineShare {
+                ext: "2001".into(),
+                order: 9,
+            },
+        ];
+        let mut second = gw("2001b", None, None, true, None);
+        second.ext = None;
+        second.goip_id = "gw2".into();
+        second.shared_with = vec![LineShare {
+            ext: "2001".into(),
+            order: 8,
+        }];
+        let gateways = [gw("2001", Some(1), None, true, None), pool, second];
+        let today = HashMap::from([("pool3".to_string(), 42)]);
+        let text = list_table(&gateways, &today, now);
+        let rows: Vec<Vec<&str>> = text
+            .lines()
+            .skip(1)
+            .map(|l| l.split_whitespace().take(9).collect())
+            .collect();
+        assert_eq!(
+            rows,
+            vec![
+                vec!["2001", "1", "goippy_2001", "1", "-", "yes", "-", "-", "0"],
+                vec!["2001", "2", "gw2", "-", "-", "yes", "-", "-", "0"],
+                vec![
+                    "2001",
+                    "3",
+                    "pool3",
+                    "3",
+                    "+37255500003",
+                    "yes",
+                    "-",
+                    "100",
+                    "42"
+                ],
+                vec![
+                    "2002",
+                    "1",
+                    "pool3",
+                    "3",
+                    "+37255500003",
+                    "yes",
+                    "-",
+                    "100",
+                    "42"
+                ],
+            ],
+            "{text}"
+        );
     }
 }

@@ -158,6 +158,20 @@ pub(crate) fn extension(ext: &str) -> Result<String, InvalidGateway> {
     }
 }
 
+/// A line's goip_id as `goippy --add-line` takes it: given, never a
+/// default (`-` and empty are no goip_id there).
+pub(crate) fn goip_id(value: &str) -> Result<String, InvalidGateway> {
+    let value = value.trim();
+    if value.is_empty() || value == "-" {
+        return Err(InvalidGateway::Field {
+            field: "goip_id",
+            reason: "give the line's GoIP SMS Client ID".into(),
+        });
+    }
+    token("goip_id", value, widths::GOIP_ID)?;
+    Ok(value.to_string())
+}
+
 fn token(field: &'static str, value: &str, max: usize) -> Result<(), InvalidGateway> {
     if value.chars().count() > max {
         return Err(InvalidGateway::Field {
@@ -188,6 +202,14 @@ pub fn destination_acl(pattern: &str) -> Result<Option<DestinationAcl>, regex::E
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_lines_goip_id_is_given() {
+        assert_eq!(goip_id(" gw2 ").expect("valid"), "gw2");
+        for bad in ["", "-", "a b", "x;y"] {
+            assert!(goip_id(bad).is_err(), "{bad:?}");
+        }
+    }
 
     #[test]
     fn defaults_and_dash() {

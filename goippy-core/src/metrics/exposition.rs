@@ -81,7 +81,8 @@ pub(super) async fn render(probe: &BridgeProbe, link: LinkView) -> String {
 async fn gather(probe: &BridgeProbe, link: LinkView) -> Scrape {
     let mut lines: BTreeMap<String, Line> = BTreeMap::new();
     for gateway in probe.directory().gateways() {
-        lines.entry(gateway.goip_id.clone()).or_default().ext = gateway.ext.clone();
+        // A shared line's users joined: `2001,2002` (one user: as before).
+        lines.entry(gateway.goip_id.clone()).or_default().ext = gateway.users.join(",");
     }
     let engine = probe.engine();
     for channel in engine.channels() {

@@ -158,9 +158,11 @@ async fn apply(
             save_state(tx, state).await?;
             Ok(Outcome::Done)
         }
-        WriteOp::Call { call, notice } => {
-            received::call(tx, call, notice.as_ref(), now, dedup_window).await
-        }
+        WriteOp::Call {
+            call,
+            notice,
+            also_told,
+        } => received::call(tx, call, notice.iter().chain(also_told), now, dedup_window).await,
         WriteOp::Inbound {
             record,
             body_hash,
@@ -303,6 +305,16 @@ async fn transition(
                  WHERE id = ? AND dir = 'out' AND status = 'sending'",
             )
             .bind(reason.as_str()),
+        // Only a job that is not in flight: its runner moves it after the
+        // GoIP refused it, and the new line's runner can take it only once
+        // this is committed (`sending` needs `queued`).
+        Transition::Moved { goip_id, tried } => tx
+            .query(
+                "UPDATE goippy_log SET status = 'queued', goip_id = ?, detail = ?, sendid = NULL, \
+                 updated_unix = ? WHERE id = ? AND dir = 'out' AND status IN ('queued', 'sending')",
+            )
+            .bind(goip_id.as_str())
+            .bind(tried.as_str()),
     };
     let changed = query
         .bind(now.unix())

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::config::Secret;
 
-use super::records::Gateway;
+use super::records::{Gateway, LineShare};
 use super::time::Timestamp;
 
 /// The spool cache entry of the gateway list.
@@ -16,13 +16,19 @@ pub(super) const GATEWAYS: &str = "gateways";
 /// A [`Gateway`] as the spool keeps it.
 #[derive(Debug, Serialize, Deserialize)]
 pub(super) struct CachedGateway {
-    ext: String,
+    // A spool written before line pools has a string here; it reads as
+    // `Some` of it.
+    ext: Option<String>,
     goip_id: String,
     password: String,
     channel: Option<i64>,
     msisdn: Option<String>,
     allow_regex: Option<String>,
     enabled: bool,
+    #[serde(default)]
+    daily_limit: Option<i64>,
+    #[serde(default)]
+    shared_with: Vec<LineShare>,
 }
 
 impl From<&Gateway> for CachedGateway {
@@ -35,6 +41,8 @@ impl From<&Gateway> for CachedGateway {
             msisdn: g.msisdn.clone(),
             allow_regex: g.allow_regex.clone(),
             enabled: g.enabled,
+            daily_limit: g.daily_limit,
+            shared_with: g.shared_with.clone(),
         }
     }
 }
@@ -42,7 +50,7 @@ impl From<&Gateway> for CachedGateway {
 impl From<CachedGateway> for Gateway {
     fn from(c: CachedGateway) -> Gateway {
         Gateway {
-            ext: c.ext,
+            ext: c.ext.filter(|e| !e.is_empty()),
             goip_id: c.goip_id,
             password: Secret::new(c.password),
             channel: c.channel,
@@ -51,6 +59,8 @@ impl From<CachedGateway> for Gateway {
             enabled: c.enabled,
             created_at: None::<Timestamp>,
             last_seen: None,
+            daily_limit: c.daily_limit,
+            shared_with: c.shared_with,
         }
     }
 }

@@ -2,8 +2,11 @@
 //!
 //! The engine authenticates every datagram and cannot wait on a database,
 //! and the bridge maps ext ↔ goip_id ↔ msisdn for every message. Both read a
-//! snapshot of the ENABLED rows of `goippy_gateways` held in memory and
+//! snapshot of the ENABLED rows of `goippy_gateways` (lines) and who uses
+//! each (`goippy_line_users`, see `store/lines.rs`), held in memory and
 //! replaced as a whole (a reader sees the old or the new set, never a mix).
+//! An extension's lines ([`GatewayDirectory::lines_of`]) are its default
+//! line, then the lines it was given, in that order: "line N" is the N-th.
 //! A background task reloads it every few seconds, so `goippy --add`,
 //! `--disable` and a channel's new number reach a running daemon without a
 //! restart; [`GatewayDirectory::refresh_now`] is for SIGHUP. When a reload
@@ -28,10 +31,16 @@ use crate::util::{SharedWarnLimiter, lock, read_lock, write_lock};
 /// How often the snapshot is reloaded by default.
 pub const DEFAULT_REFRESH: Duration = Duration::from_secs(5);
 
-/// An enabled gateway, as the registry knows it.
+/// An enabled line (gateway), as the registry knows it.
 #[derive(Debug, Clone)]
 pub struct ActiveGateway {
-    pub ext: String,
+    /// The extension whose default line this is; `None` for a line made
+    /// only to be shared.
+    pub ext: Option<String>,
+    /// Every extension that may use the line: the default owner first.
+    pub users: Vec<String>,
+    /// The most SMS it may send per UTC day; `None`: no cap.
+    pub daily_limit: Option<i64>,
     pub goip_id: String,
     pub password: Secret,
     /// The channel's own number, as stored (from `--add` or the keepalive's `num:`).
@@ -43,9 +52,17 @@ pub struct ActiveGateway {
 
 impl ActiveGateway {
     fn new(g: Gateway) -> ActiveGateway {
-        let allow_regex = g.allow_regex.unwrap_or_default();
+        let allow_regex = g.allow_regex.clone().unwrap_or_default();
         let acl = DestinationAcl::compile(&allow_regex).map_err(|e| e.to_string());
+        let mut users: Vec<String> = Vec::new();
+        for u in g.users() {
+            if !users.iter().any(|have| have == u) {
+                users.push(u.to_string());
+            }
+        }
         ActiveGateway {
+            users,
+            daily_limit: g.daily_limit,
             ext: g.ext,
             goip_id: g.goip_id,
             password: g.password,
@@ -67,6 +84,16 @@ impl ActiveGateway {
         }
     }
 
+    /// The extension to name in logs and in the operator's lists: the
+    /// default owner, else every user joined with `,` (`-` for none).
+    pub fn owner_label(&self) -> String {
+        match &self.ext {
+            Some(ext) => ext.clone(),
+            None if self.users.is_empty() => "-".to_string(),
+            None => self.users.join(","),
+        }
+    }
+
     /// Why the stored allow_regex cannot be used, if it cannot.
     pub fn acl_error(&self) -> Option<&str> {
         self.acl.as_ref().err().map(String::as_str)
@@ -83,7 +110,8 @@ impl ActiveGateway {
 #[derive(Debug, Default, Clone)]
 struct Snapshot {
     by_goip_id: HashMap<String, Arc<ActiveGateway>>,
-    by_ext: HashMap<String, Arc<ActiveGateway>>,
+    /// Each extension's lines, in order (line 1 first).
+    lines_by_ext: HashMap<String, Vec<Arc<ActiveGateway>>>,
     by_number: HashMap<String, Arc<ActiveGateway>>,
 }
 
@@ -183,7 +211,7 @@ impl GatewayDirectory {
         let gateways = self.shared.store.list_gateways().await?;
         let enabled: Vec<Gateway> = gateways
             .into_iter()
-            .filter(|g| g.enabled && !g.ext.is_empty() && !g.goip_id.is_empty())
+            .filter(|g| g.enabled && !g.goip_id.is_empty() && in_use(g))
             .collect();
         let digest = cache_digest(&enabled);
         let changed = {
@@ -208,24 +236,41 @@ impl GatewayDirectory {
             gateways.iter().map(|g| g.goip_id.as_str()).collect();
         learned.retain(|goip_id, _| present.contains(goip_id.as_str()));
         let mut next = Snapshot::default();
+        // (ext, place among its lines, line): the default line first, then
+        // the shared ones by when they were given.
+        let mut places: Vec<(String, i64, Arc<ActiveGateway>)> = Vec::new();
         for mut g in gateways {
-            if !g.enabled || g.ext.is_empty() || g.goip_id.is_empty() {
+            if !g.enabled || g.goip_id.is_empty() || !in_use(&g) {
                 continue;
             }
             // The channel's own report is newer than the row.
             if let Some(number) = learned.get(&g.goip_id) {
                 g.msisdn = Some(number.clone());
             }
+            let shares = g.shared_with.clone();
             let g = Arc::new(ActiveGateway::new(g));
-            next.by_ext.insert(g.ext.clone(), Arc::clone(&g));
-            next.by_goip_id
-                .entry(g.goip_id.clone())
-                .or_insert_with(|| Arc::clone(&g));
+            if next.by_goip_id.contains_key(&g.goip_id) {
+                continue;
+            }
+            next.by_goip_id.insert(g.goip_id.clone(), Arc::clone(&g));
+            if let Some(ext) = &g.ext {
+                places.push((ext.clone(), i64::MIN, Arc::clone(&g)));
+            }
+            for share in shares {
+                places.push((share.ext, share.order, Arc::clone(&g)));
+            }
             if let Some(key) = g.msisdn.as_deref().and_then(|m| self.number_key(m)) {
                 next.by_number.entry(key).or_insert_with(|| Arc::clone(&g));
             }
         }
-        let count = next.by_ext.len();
+        places.sort_by(|a, b| (&a.0, a.1).cmp(&(&b.0, b.1)));
+        for (ext, _, g) in places {
+            let lines = next.lines_by_ext.entry(ext).or_default();
+            if !lines.iter().any(|l| l.goip_id == g.goip_id) {
+                lines.push(g);
+            }
+        }
+        let count = next.by_goip_id.len();
         report_changes(&guard, &next);
         *guard = Arc::new(next);
         count
@@ -254,7 +299,12 @@ impl GatewayDirectory {
         updated.msisdn = Some(number.to_string());
         let updated = Arc::new(updated);
         let mut next = Snapshot::clone(&guard);
-        for entry in next.by_ext.values_mut().chain(next.by_goip_id.values_mut()) {
+        for entry in next
+            .lines_by_ext
+            .values_mut()
+            .flatten()
+            .chain(next.by_goip_id.values_mut())
+        {
             if entry.goip_id == goip_id {
                 *entry = Arc::clone(&updated);
             }
@@ -301,8 +351,31 @@ impl GatewayDirectory {
         self.snapshot().by_goip_id.get(goip_id).cloned()
     }
 
+    /// The extension's line 1: its default line, else the first line it
+    /// was given. An extension with no line is no user of the bridge.
     pub fn gateway_by_ext(&self, ext: &str) -> Option<Arc<ActiveGateway>> {
-        self.snapshot().by_ext.get(ext).cloned()
+        self.snapshot()
+            .lines_by_ext
+            .get(ext)
+            .and_then(|lines| lines.first().cloned())
+    }
+
+    /// The extension's lines, in order: line N is `lines_of(ext)[N - 1]`.
+    pub fn lines_of(&self, ext: &str) -> Vec<Arc<ActiveGateway>> {
+        self.snapshot()
+            .lines_by_ext
+            .get(ext)
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    /// The extensions that use the line, its default owner first.
+    pub fn users_of(&self, goip_id: &str) -> Vec<String> {
+        self.snapshot()
+            .by_goip_id
+            .get(goip_id)
+            .map(|g| g.users.clone())
+            .unwrap_or_default()
     }
 
     /// The gateway whose channel has this number, in any written form the
@@ -313,10 +386,13 @@ impl GatewayDirectory {
         self.snapshot().by_number.get(&key).cloned()
     }
 
-    /// All enabled gateways, by extension.
+    /// All enabled lines, by default owner (lines no one has as default
+    /// last), then goip_id.
     pub fn gateways(&self) -> Vec<Arc<ActiveGateway>> {
-        let mut all: Vec<_> = self.snapshot().by_ext.values().cloned().collect();
-        all.sort_by(|a, b| a.ext.cmp(&b.ext));
+        let mut all: Vec<_> = self.snapshot().by_goip_id.values().cloned().collect();
+        all.sort_by(|a, b| {
+            (a.ext.is_none(), &a.ext, &a.goip_id).cmp(&(b.ext.is_none(), &b.ext, &b.goip_id))
+        });
         all
     }
 
@@ -338,52 +414,54 @@ impl CredentialSource for GatewayDirectory {
     }
 }
 
-/// Logs what a reload changed: gateways that appeared or went away, and
-/// allow_regex values that cannot be used.
+/// Logs what a reload changed: lines that appeared or went away, users
+/// that came or went, and allow_regex values that cannot be used.
 fn report_changes(previous: &Snapshot, next: &Snapshot) {
-    for (ext, g) in &next.by_ext {
-        match previous.by_ext.get(ext) {
-            None => tracing::info!(ext = %ext, goip_id = %g.goip_id, "gateway active"),
-            Some(old) if old.goip_id != g.goip_id => {
-                tracing::info!(ext = %ext, goip_id = %g.goip_id, "gateway now uses another goip_id")
-            }
+    for (goip_id, g) in &next.by_goip_id {
+        let old = previous.by_goip_id.get(goip_id);
+        match old {
+            None => tracing::info!(
+                goip_id = %goip_id,
+                ext = %g.owner_label(),
+                users = %g.users.join(","),
+                "line active"
+            ),
+            Some(old) if old.users != g.users => tracing::info!(
+                goip_id = %goip_id,
+                ext = %g.owner_label(),
+                users = %g.users.join(","),
+                "line now has other users"
+            ),
             _ => {}
         }
-        let was = previous
-            .by_ext
-            .get(ext)
-            .and_then(|o| o.acl_error().map(str::to_string));
+        let was = old.and_then(|o| o.acl_error().map(str::to_string));
         if let Some(e) = g.acl_error()
             && was.as_deref() != Some(e)
         {
             tracing::error!(
-                ext = %ext,
-                allow_regex = %g.allow_regex,
-                "the stored allow_regex is invalid, so this extension may send to nobody: {e}"
-            );
-        }
-    }
-    for (ext, g) in &previous.by_ext {
-        if !next.by_ext.contains_key(ext) {
-            tracing::info!(ext = %ext, goip_id = %g.goip_id, "gateway no longer active (removed or disabled)");
-        }
-    }
-    for (goip_id, g) in &next.by_goip_id {
-        let sharing: Vec<&str> = next
-            .by_ext
-            .values()
-            .filter(|o| &o.goip_id == goip_id && o.ext != g.ext)
-            .map(|o| o.ext.as_str())
-            .collect();
-        if !sharing.is_empty() && !previous.by_goip_id.contains_key(goip_id) {
-            tracing::error!(
                 goip_id = %goip_id,
-                used = %g.ext,
-                ignored = %sharing.join(","),
-                "several extensions share one goip_id"
+                ext = %g.owner_label(),
+                allow_regex = %g.allow_regex,
+                "the stored allow_regex is invalid, so this line may send to nobody: {e}"
             );
         }
     }
+    for (goip_id, g) in &previous.by_goip_id {
+        if !next.by_goip_id.contains_key(goip_id) {
+            tracing::info!(
+                goip_id = %goip_id,
+                ext = %g.owner_label(),
+                "line no longer active (removed or disabled)"
+            );
+        }
+    }
+}
+
+/// Whether a line has a user. A row without an extension and without users
+/// (hand-made; `--remove-line` removes a shared line with its last user)
+/// is refused, as such rows always were.
+fn in_use(g: &Gateway) -> bool {
+    g.ext.is_some() || !g.shared_with.is_empty()
 }
 
 /// A digest of what the spool's copy of the gateways holds.
@@ -398,6 +476,8 @@ fn cache_digest(gateways: &[Gateway]) -> u64 {
             g.channel,
             &g.msisdn,
             &g.allow_regex,
+            g.daily_limit,
+            &g.shared_with,
         )
             .hash(&mut h);
     }

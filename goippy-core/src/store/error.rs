@@ -52,6 +52,10 @@ pub enum StoreError {
     Abandoned,
     #[error("unknown extension {0:?}")]
     UnknownExtension(String),
+    #[error(
+        "unknown line {0:?} (no gateway has this goip_id; make it with goippy --add-line <ext> {0} <password>)"
+    )]
+    UnknownLine(String),
     #[error("invalid allow_regex {pattern:?}: {reason}")]
     InvalidRegex { pattern: String, reason: String },
     #[error("invalid {field}: {reason}")]

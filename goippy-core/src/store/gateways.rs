@@ -1,12 +1,13 @@
-//! The gateway table (`goippy_gateways`): one row per extension and its
-//! GoIP channel. Written by the admin commands, not through the writer (a
+//! The gateway table (`goippy_gateways`): one row per line (GoIP channel),
+//! its `ext` the extension whose default line it is (NULL for a line made
+//! only to be shared, see `store/lines.rs`). Written by the admin commands, not through the writer (a
 //! definition is no durability point: the command reports the outcome and
 //! the daemon's directory reloads it); read by the directory
 //! (`store/directory.rs`) and the admin commands.
 
 use super::db::{Db, Sql};
 use super::error::StoreError;
-use super::records::{Gateway, GatewayChange};
+use super::records::{Gateway, GatewayChange, LineShare};
 use super::rows::GatewayRow;
 use super::time::Timestamp;
 use crate::config::gateway::ValidGateway;
@@ -29,14 +30,28 @@ pub(crate) async fn add_or_update(
 ) -> Result<GatewayChange, StoreError> {
     let failed = || StoreError::db("saving the gateway");
     let mut tx = db.begin_write().await.map_err(failed())?;
+    // '' : a line no extension has as its default (made by --add-line).
     let other: Option<String> = tx
-        .query("SELECT ext FROM goippy_gateways WHERE goip_id = ? AND (ext IS NULL OR ext <> ?)")
+        .query(
+            "SELECT COALESCE(ext, '') FROM goippy_gateways WHERE goip_id = ? \
+             AND (ext IS NULL OR ext <> ?)",
+        )
         .bind(&gw.goip_id)
         .bind(&gw.ext)
         .scalar_optional()
         .await
         .map_err(failed())?;
     if let Some(other_ext) = other {
+        if other_ext.is_empty() {
+            return Err(StoreError::InvalidInput {
+                field: "goip_id",
+                reason: format!(
+                    "{} is a shared line (goippy --add-line); give it to extension {} with \
+                     goippy --add-line {} {}",
+                    gw.goip_id, gw.ext, gw.ext, gw.goip_id
+                ),
+            });
+        }
         return Err(StoreError::GoipIdInUse {
             goip_id: gw.goip_id.clone(),
             other_ext,
@@ -75,15 +90,30 @@ pub(crate) async fn add_or_update(
     Ok(change)
 }
 
-/// False when the extension has no gateway.
+/// False when the extension has no gateway. Whoever shared the line loses
+/// it too (the line is gone); the extension keeps the lines it was given.
 pub(crate) async fn remove(db: &Db, ext: &str) -> Result<bool, StoreError> {
-    let n = db
+    let failed = || StoreError::db("removing the gateway");
+    let mut tx = db.begin_write().await.map_err(failed())?;
+    let goip_ids: Vec<String> = tx
+        .query("SELECT COALESCE(goip_id, '') FROM goippy_gateways WHERE ext = ?")
+        .bind(ext)
+        .scalar_all()
+        .await
+        .map_err(failed())?;
+    let n = tx
         .query("DELETE FROM goippy_gateways WHERE ext = ?")
         .bind(ext)
         .execute()
         .await
-        .map_err(StoreError::db("removing the gateway"))?
+        .map_err(failed())?
         .rows_affected;
+    for goip_id in goip_ids.iter().filter(|g| !g.is_empty()) {
+        super::lines::forget_line(&mut tx, goip_id)
+            .await
+            .map_err(failed())?;
+    }
+    tx.commit().await.map_err(failed())?;
     Ok(n > 0)
 }
 
@@ -100,15 +130,35 @@ pub(crate) async fn set_enabled(db: &Db, ext: &str, enabled: bool) -> Result<boo
     Ok(n > 0)
 }
 
-/// Every gateway, by extension.
+/// Every line, by extension (shared lines without one last, by goip_id),
+/// with its further users.
 pub(crate) async fn list(db: &Db) -> Result<Vec<Gateway>, StoreError> {
     let rows: Vec<GatewayRow> = db
         .query(GATEWAY)
-        .then("ORDER BY g.ext")
+        .then("ORDER BY g.ext IS NULL, g.ext, g.goip_id")
         .fetch_all()
         .await
         .map_err(StoreError::db("listing the gateways"))?;
-    Ok(rows.into_iter().map(Gateway::from).collect())
+    let mut gateways: Vec<Gateway> = rows.into_iter().map(Gateway::from).collect();
+    attach_shares(db, &mut gateways).await?;
+    Ok(gateways)
+}
+
+/// Fills in each line's further users from `goippy_line_users`.
+async fn attach_shares(db: &Db, gateways: &mut [Gateway]) -> Result<(), StoreError> {
+    let shares: Vec<(i64, String, String)> = db
+        .query("SELECT id, ext, goip_id FROM goippy_line_users ORDER BY id")
+        .fetch_all()
+        .await
+        .map_err(StoreError::db("listing who shares which line"))?;
+    for (order, ext, goip_id) in shares {
+        if let Some(g) = gateways.iter_mut().find(|g| g.goip_id == goip_id)
+            && g.ext.as_deref() != Some(ext.as_str())
+        {
+            g.shared_with.push(LineShare { ext, order });
+        }
+    }
+    Ok(())
 }
 
 pub(crate) async fn find(db: &Db, key: GatewayKey<'_>) -> Result<Option<Gateway>, StoreError> {
@@ -126,7 +176,9 @@ pub(crate) async fn find(db: &Db, key: GatewayKey<'_>) -> Result<Option<Gateway>
         .fetch_optional()
         .await
         .map_err(StoreError::db("looking up a gateway"))?;
-    Ok(row.map(Gateway::from))
+    let mut found: Vec<Gateway> = row.map(Gateway::from).into_iter().collect();
+    attach_shares(db, &mut found).await?;
+    Ok(found.pop())
 }
 
 // ----- the statements whose text differs between the dialects -------------
@@ -145,17 +197,19 @@ const INSERT_GATEWAY: Sql = Sql {
 /// A gateway with when its channel was last seen, as [`GatewayRow`]; the
 /// WHERE or ORDER BY clause follows.
 const GATEWAY: Sql = Sql {
-    sqlite: "SELECT COALESCE(g.ext, '') AS ext, COALESCE(g.goip_id, '') AS goip_id, \
+    sqlite: "SELECT g.ext AS ext, COALESCE(g.goip_id, '') AS goip_id, \
              COALESCE(g.goip_pass, '') AS goip_pass, CAST(g.channel AS INTEGER) AS channel, \
              g.msisdn AS msisdn, g.allow_regex AS allow_regex, \
              CAST(COALESCE(g.enabled, 0) AS INTEGER) AS enabled, \
-             unixepoch(g.created_at) AS created_unix, unixepoch(s.updated_at) AS last_seen_unix \
+             unixepoch(g.created_at) AS created_unix, unixepoch(s.updated_at) AS last_seen_unix, \
+             CAST(g.daily_limit AS INTEGER) AS daily_limit \
              FROM goippy_gateways g LEFT JOIN goippy_state s ON s.goip_id = g.goip_id ",
-    mysql: "SELECT COALESCE(g.ext, '') AS ext, COALESCE(g.goip_id, '') AS goip_id, \
+    mysql: "SELECT g.ext AS ext, COALESCE(g.goip_id, '') AS goip_id, \
             COALESCE(g.goip_pass, '') AS goip_pass, CAST(g.channel AS SIGNED) AS channel, \
             g.msisdn AS msisdn, g.allow_regex AS allow_regex, \
             CAST(COALESCE(g.enabled, 0) AS SIGNED) AS enabled, \
             CAST(UNIX_TIMESTAMP(g.created_at) AS SIGNED) AS created_unix, \
-            CAST(UNIX_TIMESTAMP(s.updated_at) AS SIGNED) AS last_seen_unix \
+            CAST(UNIX_TIMESTAMP(s.updated_at) AS SIGNED) AS last_seen_unix, \
+            CAST(g.daily_limit AS SIGNED) AS daily_limit \
             FROM goippy_gateways g LEFT JOIN goippy_state s ON s.goip_id = g.goip_id ",
 };

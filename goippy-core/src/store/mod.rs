@@ -59,6 +59,7 @@ mod error;
 mod gateways;
 mod legacy;
 mod lifecycle;
+mod lines;
 mod mysql;
 mod reads;
 mod received;
@@ -83,13 +84,15 @@ pub use alerts::AlertRecord;
 pub use cleanup::{CleanupTask, DEDUP_KEEP, MARKER_KEEP};
 pub use directory::{ActiveGateway, DEFAULT_REFRESH, GatewayDirectory, RefreshTask};
 pub use error::StoreError;
+pub use lines::{DAY_SECONDS, LineChoice, LineDefinition, LineRemoved, day_start};
 /// Column widths, for callers that must choose what to store by what fits.
 pub(crate) use records::widths;
 pub use records::{
     Backlog, CallEntry, CallEvent, CallFilter, CallRecord, CallStored, ChannelState, CleanupReport,
-    DeliveryReportInfo, Gateway, GatewayChange, GatewayDefinition, InboundKind, InboundRecord,
-    InboxItem, LogId, LogKind, NoticeInfo, NoticeRecord, OutboundKind, OutboundOptions,
-    OutboundRecord, OutboundRef, OutboxItem, OutboxState, StateUpdate, Stored, recvid_number,
+    DeliveryReportInfo, Gateway, GatewayChange, GatewayDefinition, InboundKind, InboundRecipient,
+    InboundRecord, InboxItem, LineAdded, LineShare, LogId, LogKind, NoticeInfo, NoticeRecord,
+    OutboundKind, OutboundOptions, OutboundRecord, OutboundRef, OutboxItem, OutboxState,
+    StateUpdate, Stored, recvid_number,
 };
 pub use rows::LogEntry;
 pub use sqlite::{BUSY_TIMEOUT as SQLITE_BUSY_TIMEOUT, SqliteSettings};
@@ -458,12 +461,25 @@ impl Store {
         call: CallRecord,
         notice: Option<NoticeRecord>,
     ) -> Result<Saved<CallStored>, StoreError> {
+        self.store_call_told(call, notice.into_iter().collect())
+            .await
+    }
+
+    /// [`Store::store_call`] with a notice for each user of the line (a
+    /// shared line), all in the event's transaction.
+    pub async fn store_call_told(
+        &self,
+        call: CallRecord,
+        notices: Vec<NoticeRecord>,
+    ) -> Result<Saved<CallStored>, StoreError> {
+        let mut notices = notices.into_iter().map(NoticeRecord::fitted);
         let written = self
             .inner
             .writer
             .submit(WriteOp::Call {
                 call: call.fitted(),
-                notice: notice.map(NoticeRecord::fitted),
+                notice: notices.next(),
+                also_told: notices.collect(),
             })
             .await?;
         saved(written, |outcome| match outcome {
@@ -671,6 +687,31 @@ impl Store {
             Transition::Failed {
                 reason,
                 errorstatus,
+            },
+            notice,
+        )
+        .await
+    }
+
+    /// Back to `queued`, on line `goip_id` (failover: the GoIP refused it
+    /// for a reason of its line, so nothing went out). `tried` (kept as the
+    /// row's detail) names the lines tried, so a job never comes back to
+    /// one. Needs the database: a move only the spool holds would leave the
+    /// new line's runner without the job.
+    pub async fn move_outbound(
+        &self,
+        id: LogId,
+        goip_id: &str,
+        tried: &str,
+        notice: Option<NoticeRecord>,
+    ) -> Result<(), StoreError> {
+        let mut tried = tried.to_string();
+        records::fit(&mut tried, records::widths::DETAIL);
+        self.transition(
+            id,
+            Transition::Moved {
+                goip_id: goip_id.to_string(),
+                tried,
             },
             notice,
         )

@@ -89,26 +89,69 @@ pub(super) async fn inbound(
             peer = peer.or(out_dest);
         }
     }
-    let id = tx
-        .query(INSERT_INBOUND)
-        .bind(peer)
-        .bind(columns.channel_number)
-        .bind(&record.goip_id)
-        .bind(xmpp_jid)
-        .bind(columns.body)
-        .bind(STATUS_INBOX)
-        .bind(record.at.unix())
-        .bind(record.kind.log_kind().as_str())
-        .bind(&record.goip_id)
-        .bind(&record.goip_id)
-        .bind(record.recvid)
-        .bind(columns.sms_no)
-        .bind(ref_id)
-        .bind(columns.dlr_state)
-        .bind(now.unix())
-        .execute()
-        .await?
-        .inserted_id;
+    if record.recipients.is_empty() {
+        let id = tx
+            .query(INSERT_INBOUND)
+            .bind(peer)
+            .bind(columns.channel_number)
+            .bind(&record.goip_id)
+            .bind(xmpp_jid)
+            .bind(columns.body)
+            .bind(STATUS_INBOX)
+            .bind(record.at.unix())
+            .bind(record.kind.log_kind().as_str())
+            .bind(&record.goip_id)
+            .bind(&record.goip_id)
+            .bind(record.recvid)
+            .bind(columns.sms_no)
+            .bind(ref_id)
+            .bind(columns.dlr_state)
+            .bind(now.unix())
+            .execute()
+            .await?
+            .inserted_id;
+        insert_key(tx, &key, id, now).await?;
+        return Ok(Outcome::Stored { id, new: true });
+    }
+    // A line with users: a row for each, all in this transaction, so that
+    // every user gets it or none does (and a retransmission, recognised by
+    // the one dedup key, writes nothing). The key points at the first row.
+    let mut first = None;
+    for to in &record.recipients {
+        let id = tx
+            .query(INSERT_INBOUND_FOR)
+            .bind(peer.as_deref())
+            .bind(columns.channel_number)
+            .bind(&record.goip_id)
+            .bind(&to.xmpp_jid)
+            .bind(columns.body)
+            .bind(STATUS_INBOX)
+            .bind(record.at.unix())
+            .bind(record.kind.log_kind().as_str())
+            .bind(&record.goip_id)
+            .bind(&to.ext)
+            .bind(record.recvid)
+            .bind(columns.sms_no)
+            .bind(ref_id)
+            .bind(columns.dlr_state)
+            .bind(now.unix())
+            .execute()
+            .await?
+            .inserted_id;
+        first.get_or_insert(id);
+        // The user's answer goes out on the line the contact wrote to,
+        // unless the user chose a line for this contact (`/line N`).
+        if let Some(contact) = &to.contact {
+            tx.query(super::lines::LEARN_CHOICE)
+                .bind(&to.ext)
+                .bind(contact)
+                .bind(&record.goip_id)
+                .bind(now.unix())
+                .execute()
+                .await?;
+        }
+    }
+    let id = first.unwrap_or_default();
     insert_key(tx, &key, id, now).await?;
     Ok(Outcome::Stored { id, new: true })
 }
@@ -128,7 +171,7 @@ type ReportedSms = (i64, Option<String>, Option<String>);
 pub(super) async fn call(
     tx: &mut Tx<'_>,
     c: &CallRecord,
-    notice: Option<&NoticeRecord>,
+    notices: impl Iterator<Item = &NoticeRecord>,
     now: Timestamp,
     dedup_window: Duration,
 ) -> Result<Outcome, sqlx::Error> {
@@ -174,7 +217,7 @@ pub(super) async fn call(
         // says which table it is).
         insert_key(tx, key, id, now).await?;
     }
-    if let Some(notice) = notice {
+    for notice in notices {
         insert_notice(tx, notice, now).await?;
     }
     Ok(Outcome::Stored { id, new: true })
@@ -303,6 +346,20 @@ const INSERT_INBOUND: Sql = Sql {
             (SELECT msisdn FROM goippy_gateways WHERE goip_id = ?) END), ?, ?, ?, \
             FROM_UNIXTIME(?), ?, ?, (SELECT ext FROM goippy_gateways WHERE goip_id = ?), \
             ?, ?, ?, ?, ?)",
+};
+
+/// [`INSERT_INBOUND`] for one user of the line: the JID and ext are given.
+const INSERT_INBOUND_FOR: Sql = Sql {
+    sqlite: "INSERT INTO goippy_log (dir, msisdn, xmpp_jid, body, status, created_at, kind, goip_id, \
+             ext, recvid, sms_no, ref_id, dlr_state, updated_unix) \
+             VALUES ('in', COALESCE(?, CASE WHEN ? THEN \
+             (SELECT msisdn FROM goippy_gateways WHERE goip_id = ?) END), ?, ?, ?, \
+             datetime(?, 'unixepoch'), ?, ?, ?, ?, ?, ?, ?, ?)",
+    mysql: "INSERT INTO goippy_log (dir, msisdn, xmpp_jid, body, status, created_at, kind, goip_id, \
+            ext, recvid, sms_no, ref_id, dlr_state, updated_unix) \
+            VALUES ('in', COALESCE(?, CASE WHEN ? THEN \
+            (SELECT msisdn FROM goippy_gateways WHERE goip_id = ?) END), ?, ?, ?, \
+            FROM_UNIXTIME(?), ?, ?, ?, ?, ?, ?, ?, ?)",
 };
 
 const INSERT_CALL: Sql = Sql {

@@ -316,12 +316,36 @@ pub struct InboundRecord {
     /// The bare JID it is for, when already known.
     pub xmpp_jid: Option<String>,
     pub kind: InboundKind,
+    /// The users of the line it came to, each getting its own inbox row in
+    /// the one transaction that stores it (a shared line). Empty: one row,
+    /// for `xmpp_jid` and the line's default owner, as before line pools
+    /// (and as a spool written before them reads).
+    #[serde(default)]
+    pub recipients: Vec<InboundRecipient>,
+}
+
+/// One user an inbound SMS or USSN goes to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InboundRecipient {
+    pub ext: String,
+    pub xmpp_jid: String,
+    /// For an SMS: the contact's number as the conversation is keyed
+    /// (`goippy_line_choice`), so that the user's answer goes out on the
+    /// line the contact wrote to; `None` learns nothing.
+    pub contact: Option<String>,
 }
 
 impl InboundRecord {
     pub(crate) fn fitted(mut self) -> InboundRecord {
         if let Some(jid) = &mut self.xmpp_jid {
             fit(jid, widths::JID);
+        }
+        for r in &mut self.recipients {
+            fit(&mut r.ext, widths::EXT);
+            fit(&mut r.xmpp_jid, widths::JID);
+            if let Some(c) = &mut r.contact {
+                fit(c, widths::MSISDN);
+            }
         }
         match &mut self.kind {
             InboundKind::Sms { sender, body } => {
@@ -712,10 +736,13 @@ pub struct ChannelState {
     pub updated_at: Option<Timestamp>,
 }
 
-/// A row of `goippy_gateways`: one extension and its GoIP channel.
+/// A row of `goippy_gateways`: one line (GoIP channel), with the users it
+/// has besides its default owner.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Gateway {
-    pub ext: String,
+    /// The extension whose default line (line 1) this is; `None` for a line
+    /// made only to be shared (`goippy --add-line`).
+    pub ext: Option<String>,
     /// The channel's GoIP "SMS Client ID".
     pub goip_id: String,
     pub password: Secret,
@@ -730,6 +757,44 @@ pub struct Gateway {
     pub created_at: Option<Timestamp>,
     /// The last stored keepalive.
     pub last_seen: Option<Timestamp>,
+    /// The most SMS it may send per UTC day; `None`: no cap.
+    pub daily_limit: Option<i64>,
+    /// The further users of this line (`goippy_line_users`), by when they
+    /// were given it.
+    pub shared_with: Vec<LineShare>,
+}
+
+impl Gateway {
+    /// Every extension that may use this line: its default owner first,
+    /// then the others by when they were given it.
+    pub fn users(&self) -> impl Iterator<Item = &str> {
+        self.ext
+            .as_deref()
+            .into_iter()
+            .chain(self.shared_with.iter().map(|s| s.ext.as_str()))
+    }
+}
+
+/// One extension's use of a line that is not its default line. `order`
+/// (the row id) places it among the extension's lines: after its default
+/// line, lines are numbered in the order they were given.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct LineShare {
+    pub ext: String,
+    pub order: i64,
+}
+
+/// What `goippy --add-line` did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LineAdded {
+    /// A new line was made, used by this extension.
+    Created,
+    /// The extension now shares a line that already existed.
+    Shared,
+    /// The extension had this line already; nothing changed.
+    AlreadyHad,
+    /// A shared line the extension has got a new definition.
+    Updated,
 }
 
 /// What `goippy --add` defines, for [`super::Store::save_gateway`]. It is

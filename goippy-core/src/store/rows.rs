@@ -20,7 +20,7 @@ use super::time::Timestamp;
 
 #[derive(Debug, sqlx::FromRow)]
 pub(crate) struct GatewayRow {
-    pub ext: String,
+    pub ext: Option<String>,
     pub goip_id: String,
     pub goip_pass: String,
     pub channel: Option<i64>,
@@ -29,12 +29,14 @@ pub(crate) struct GatewayRow {
     pub enabled: i64,
     pub created_unix: Option<i64>,
     pub last_seen_unix: Option<i64>,
+    pub daily_limit: Option<i64>,
 }
 
 impl From<GatewayRow> for Gateway {
     fn from(r: GatewayRow) -> Gateway {
         Gateway {
-            ext: r.ext,
+            // An empty ext (a hand-edited row) is no owner either.
+            ext: r.ext.filter(|e| !e.trim().is_empty()),
             goip_id: r.goip_id,
             password: Secret::new(r.goip_pass),
             channel: r.channel,
@@ -43,6 +45,8 @@ impl From<GatewayRow> for Gateway {
             enabled: r.enabled != 0,
             created_at: r.created_unix.map(Timestamp::from_unix),
             last_seen: r.last_seen_unix.map(Timestamp::from_unix),
+            daily_limit: r.daily_limit,
+            shared_with: Vec::new(),
         }
     }
 }

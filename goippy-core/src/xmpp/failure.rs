@@ -96,6 +96,9 @@ pub enum Refusal {
     /// The sender holds as many ad-hoc sessions as allowed (`yours`), or
     /// everyone together does.
     TooManySessions { yours: bool },
+    /// The line (or every line of the sender) has sent its daily limit of
+    /// SMS; `detail` names it and says what the user can do.
+    DailyLimit { detail: String },
 }
 
 /// Why an accepted SMS did not reach its destination.
@@ -219,6 +222,9 @@ impl Refusal {
                 C::InternalServerError,
                 format!("The {what} cannot be read now: goippy's database does not answer. Try again later."),
             ),
+            Refusal::DailyLimit { detail } => {
+                error(T::Wait, C::ResourceConstraint, xml_safe(detail).into_owned())
+            }
             Refusal::Busy { yours } => error(
                 T::Wait,
                 C::ResourceConstraint,

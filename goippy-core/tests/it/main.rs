@@ -35,6 +35,7 @@ mod store {
     mod backends;
     mod mysql;
     mod mysql_tls;
+    mod pools;
     mod upgrade;
 }
 
@@ -59,6 +60,7 @@ mod bridge {
     mod long_sms;
     mod metrics;
     mod outbound;
+    mod pools;
     mod restart;
     mod store;
 }

@@ -20,6 +20,7 @@ mod long_sms;
 mod mistakes;
 mod offline;
 mod outbound;
+mod pools;
 mod restarts;
 
 use std::fmt::Display;

@@ -95,11 +95,14 @@ enum Place {
 fn place(ctx: &Context, env: &Envelope) -> Place {
     match &env.target {
         Target::Component => Place::Component,
+        // The number of any of the sender's lines is an own number.
         Target::Contact { node } => match (
             ctx.directory.gateway_by_msisdn(node),
-            ctx.sender_gateway(&env.from),
+            ctx.addressing.local_user(&env.from),
         ) {
-            (Some(line), Some(own)) if line.ext == own.ext => Place::OwnNumber(own),
+            (Some(line), Some(ext)) if line.users.iter().any(|u| u == ext) => {
+                Place::OwnNumber(line)
+            }
             _ => Place::Elsewhere,
         },
         Target::Elsewhere => Place::Elsewhere,
@@ -277,8 +280,15 @@ async fn start(
             for line in lines {
                 let status = lines::status(ctx, line).await;
                 fields.push(forms::text_multi(
-                    &format!("line-{}", status.gateway.ext),
-                    &format!("Line {}", status.gateway.ext),
+                    &format!(
+                        "line-{}",
+                        status
+                            .gateway
+                            .ext
+                            .as_deref()
+                            .unwrap_or(&status.gateway.goip_id)
+                    ),
+                    &format!("Line {}", status.gateway.owner_label()),
                     &status.render(),
                 ));
             }
@@ -304,7 +314,10 @@ async fn start(
         }
         GATEWAYS => {
             let gateways = list_gateways(ctx).await?;
-            let table = crate::cli::admin::list_table(&gateways, crate::store::Timestamp::now());
+            let now = crate::store::Timestamp::now();
+            // Today's counts are extra: without them the table still shows.
+            let today = ctx.store.sent_today(now).await.unwrap_or_default();
+            let table = crate::cli::admin::list_table(&gateways, &today, now);
             Ok(completed(
                 node,
                 forms::result(
@@ -320,16 +333,21 @@ async fn start(
             let mut ext = Field::new("ext", FieldType::ListSingle);
             ext.label = Some("Line (extension)".into());
             ext.required = true;
+            // By extension: a shared line that is no one's default line is
+            // enabled and disabled with `goippy --add-line` / `--remove-line`.
             ext.options = gateways
                 .iter()
-                .map(|g| Option_ {
-                    label: Some(format!(
-                        "{} ({}, {})",
-                        g.ext,
-                        g.goip_id,
-                        if g.enabled { "enabled" } else { "disabled" }
-                    )),
-                    value: g.ext.clone(),
+                .filter_map(|g| {
+                    let owner = g.ext.as_ref()?;
+                    Some(Option_ {
+                        label: Some(format!(
+                            "{} ({}, {})",
+                            owner,
+                            g.goip_id,
+                            if g.enabled { "enabled" } else { "disabled" }
+                        )),
+                        value: owner.clone(),
+                    })
                 })
                 .collect();
             let title = if enable {
@@ -390,7 +408,7 @@ async fn go_on(
                         "Call log",
                         vec![forms::text_multi(
                             "calls",
-                            &format!("Line {}", line.ext),
+                            &format!("Line {}", line.owner_label()),
                             &bot::render_log(&calls, n),
                         )],
                     )),
@@ -547,7 +565,7 @@ fn log_form(line: &ActiveGateway) -> DataForm {
         .collect();
     forms::form(
         "Call log",
-        Some(format!("The newest calls of line {}.", line.ext)),
+        Some(format!("The newest calls of line {}.", line.owner_label())),
         vec![count],
     )
 }

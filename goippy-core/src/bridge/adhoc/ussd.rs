@@ -49,7 +49,7 @@ impl Step {
             id,
             session,
             goip_id: line.goip_id.clone(),
-            ext: line.ext.clone(),
+            ext: line.owner_label(),
             code,
             in_menu: false,
             finish: false,
@@ -84,7 +84,7 @@ pub(super) fn code_form(line: &ActiveGateway) -> DataForm {
         Some(format!(
             "A USSD code to send from line {}, for example *100#. The network's answer comes \
              back here; if it is a menu, you can answer it.",
-            line.ext
+            line.owner_label()
         )),
         vec![forms::text_single("code", "USSD code", true)],
     )

@@ -410,7 +410,7 @@ async fn save(
             if change.tell {
                 tracing::info!(
                     goip_id = %gateway.goip_id,
-                    ext = %gateway.ext,
+                    ext = %gateway.owner_label(),
                     alert = condition.as_str(),
                     active = change.active,
                     told = told_users,
@@ -447,8 +447,9 @@ fn alerts_for(
     condition: Condition,
     told: &Told,
 ) -> Vec<NoticeRecord> {
+    let label = gateway.owner_label();
     let line = LineName {
-        ext: &gateway.ext,
+        ext: &label,
         goip_id: &gateway.goip_id,
     };
     let text = text::message(line, condition, told, ctx.alerts.limits());
@@ -459,7 +460,10 @@ fn alerts_for(
         .filter(|n| !n.is_empty())
         .map(str::to_string);
     let mut out = Vec::new();
-    let owners: Vec<BareJid> = ctx.addressing.user_jid(&gateway.ext).into_iter().collect();
+    // Every user of the line (a shared line has several).
+    let owners: Vec<BareJid> = (gateway.users.iter())
+        .filter_map(|ext| ctx.addressing.user_jid(ext).ok())
+        .collect();
     for owner in &owners {
         out.push(notice::chat(
             &gateway.goip_id,

@@ -54,6 +54,7 @@ use crate::xmpp::reply;
 
 use super::super::Context;
 use super::super::bot::{self, BotCommand};
+use super::super::line_choice::{self, LineRequest};
 use super::super::lines;
 use super::{Decision, StoreJob};
 
@@ -72,9 +73,24 @@ pub(crate) enum ReadKind {
 }
 
 /// What a message to the user's own number asks for.
-pub(super) fn decide(gateway: Arc<ActiveGateway>, chat: ChatToContact) -> Decision {
+/// `ext` is the sender's extension, `gateway` the line whose number was
+/// written to (one of the sender's lines).
+pub(super) fn decide(
+    ctx: &Context,
+    ext: &str,
+    gateway: Arc<ActiveGateway>,
+    chat: ChatToContact,
+) -> Decision {
     let env = chat.env;
-    let command = bot::parse(&chat.body);
+    let several = ctx.directory.lines_of(ext).len() > 1;
+    let command = match bot::parse(&chat.body) {
+        // Line commands are for users with several lines; for one line,
+        // the text is what it always was: not a command.
+        BotCommand::Lines | BotCommand::LineFor { .. } | BotCommand::Failover(_) if !several => {
+            BotCommand::Invalid(chat.body.trim().to_string())
+        }
+        command => command,
+    };
     let receipt = || -> Vec<Stanza> {
         env.id
             .as_deref()
@@ -84,7 +100,7 @@ pub(super) fn decide(gateway: Arc<ActiveGateway>, chat: ChatToContact) -> Decisi
             .collect()
     };
     tracing::info!(
-        ext = %gateway.ext,
+        ext,
         goip_id = %gateway.goip_id,
         xmpp_id = env.id.as_deref().unwrap_or(""),
         command = command_name(&command),
@@ -96,7 +112,38 @@ pub(super) fn decide(gateway: Arc<ActiveGateway>, chat: ChatToContact) -> Decisi
         Decision::Reply(stanzas)
     };
     match command {
+        BotCommand::Help if several => answered_now(format!(
+            "{}\n{}",
+            bot::render_help(&chat.node),
+            bot::render_lines_help()
+        )),
         BotCommand::Help => answered_now(bot::render_help(&chat.node)),
+        BotCommand::Lines | BotCommand::LineFor { .. } | BotCommand::Failover(_) => {
+            let what = match command {
+                BotCommand::LineFor { contact, arg } => {
+                    match ctx.addressing.numbers().parse_destination(&contact) {
+                        Ok(number) => LineWhat::Conversation {
+                            contact: number.to_string(),
+                            request: line_choice::parse_arg(&arg),
+                        },
+                        Err(e) => {
+                            return answered_now(format!(
+                                "\"{contact}\" is not a number SMS can be sent to ({e}); write \
+                                 line +37255512345 2, for example."
+                            ));
+                        }
+                    }
+                }
+                BotCommand::Failover(on) => LineWhat::Failover(on),
+                _ => LineWhat::List,
+            };
+            Decision::queue(StoreJob::Line(LineJob {
+                env,
+                ext: ext.to_string(),
+                what,
+                receipt_requested: chat.receipt_requested,
+            }))
+        }
         BotCommand::Invalid(text) => answered_now(bot::render_unknown(&text)),
         BotCommand::Status | BotCommand::Log(_) => {
             let taken = receipt();
@@ -113,8 +160,9 @@ pub(super) fn decide(gateway: Arc<ActiveGateway>, chat: ChatToContact) -> Decisi
             }
         }
         BotCommand::Ussd(code) => Decision::queue(StoreJob::Enqueue {
+            choose_line: None,
             record: OutboundRecord {
-                ext: gateway.ext.clone(),
+                ext: ext.to_string(),
                 goip_id: gateway.goip_id.clone(),
                 xmpp_from: env.from.to_string(),
                 xmpp_id: env.id.clone(),
@@ -146,6 +194,137 @@ pub(super) async fn read(ctx: &Context, read: Read) -> Vec<Stanza> {
     }
 }
 
+/// A line command: `/line` typed to a contact, or the console's `line`
+/// and `failover`.
+#[derive(Debug)]
+pub(crate) struct LineJob {
+    pub env: Envelope,
+    pub ext: String,
+    pub what: LineWhat,
+    pub receipt_requested: bool,
+}
+
+#[derive(Debug)]
+pub(crate) enum LineWhat {
+    /// The line of the conversation with `contact`.
+    Conversation {
+        contact: String,
+        request: LineRequest,
+    },
+    /// The console's `line`: every line, its state, and failover.
+    List,
+    /// The console's `failover on|off`.
+    Failover(bool),
+}
+
+impl LineJob {
+    pub(super) fn weight(&self) -> usize {
+        self.ext.len()
+            + match &self.what {
+                LineWhat::Conversation { contact, request } => {
+                    contact.len()
+                        + match request {
+                            LineRequest::Invalid(s) => s.len(),
+                            _ => 0,
+                        }
+                }
+                _ => 0,
+            }
+    }
+}
+
+/// Runs a line command; the answer comes from the JID written to, after
+/// the receipt when one was asked for.
+pub(super) async fn line(ctx: &Context, job: LineJob) -> Vec<Stanza> {
+    let LineJob {
+        env,
+        ext,
+        what,
+        receipt_requested,
+    } = job;
+    let text = match &what {
+        LineWhat::Conversation { contact, request } => {
+            line_choice::run(ctx, &ext, contact, request).await
+        }
+        LineWhat::List => list_lines(ctx, &ext).await,
+        LineWhat::Failover(on) => ctx.store.set_failover(&ext, *on).await.map(|()| {
+            if *on {
+                "Failover is on: an SMS your chosen line cannot send (offline, at its daily \
+                 limit, refused by the GoIP) goes out on another of your lines, and you are told \
+                 which."
+                    .to_string()
+            } else {
+                "Failover is off: an SMS goes out only on the line chosen for it.".to_string()
+            }
+        }),
+    };
+    match text {
+        Ok(text) => {
+            let mut out: Vec<Stanza> = env
+                .id
+                .as_deref()
+                .filter(|_| receipt_requested)
+                .map(|id| reply::receipt(&env.to, &env.from, id).into())
+                .into_iter()
+                .collect();
+            out.extend(answer(&env, text));
+            out
+        }
+        Err(e) => {
+            tracing::warn!(ext, "a line command failed: {e}");
+            vec![reply::refuse(
+                &env,
+                StanzaKind::Message,
+                &Refusal::Internal {
+                    detail: "its database is unavailable".into(),
+                },
+            )]
+        }
+    }
+}
+
+/// The console's `line`: each line with its number, state, daily limit
+/// and today's count, and whether failover is on.
+async fn list_lines(ctx: &Context, ext: &str) -> Result<String, crate::store::StoreError> {
+    let lines = ctx.directory.lines_of(ext);
+    let failover = ctx.store.failover(ext).await?;
+    let today = ctx.store.sent_today(crate::store::Timestamp::now()).await?;
+    let mut out = String::from("Your lines:");
+    for (i, line) in lines.iter().enumerate() {
+        let online = ctx.engine.channel(&line.goip_id).is_some_and(|c| c.online);
+        let sent = today.get(&line.goip_id).copied().unwrap_or(0);
+        let limit = match line.daily_limit {
+            Some(cap) => format!("{sent} of {cap} SMS today"),
+            None => format!("{sent} SMS today"),
+        };
+        let shared = if line.users.len() > 1 {
+            format!(", shared with {}", {
+                let others: Vec<&str> = line
+                    .users
+                    .iter()
+                    .map(String::as_str)
+                    .filter(|u| *u != ext)
+                    .collect();
+                others.join(", ")
+            })
+        } else {
+            String::new()
+        };
+        out.push_str(&format!(
+            "\n{}: {}, {}, {limit}{shared}",
+            i + 1,
+            line.msisdn.as_deref().unwrap_or("(number not known yet)"),
+            if online { "online" } else { "offline" },
+        ));
+    }
+    out.push_str(&format!(
+        "\nFailover: {}.\nline NUMBER N chooses the line for a contact; /line typed to the contact \
+         does the same.",
+        if failover { "on" } else { "off" }
+    ));
+    Ok(out)
+}
+
 /// A chat message from the user's own number.
 fn answer(env: &Envelope, text: String) -> Vec<Stanza> {
     let me = Jid::from(env.to.to_bare());
@@ -159,5 +338,7 @@ fn command_name(c: &BotCommand) -> &'static str {
         BotCommand::Help => "help",
         BotCommand::Ussd(_) => "ussd",
         BotCommand::Invalid(_) => "invalid",
+        BotCommand::Lines | BotCommand::LineFor { .. } => "line",
+        BotCommand::Failover(_) => "failover",
     }
 }

@@ -87,6 +87,7 @@ use crate::xmpp::reply::{self, refuse};
 use crate::xmpp::service::{self, Handled};
 use crate::xmpp::{Envelope, Intent, classify};
 
+use super::line_choice::{self, Placement};
 use super::{Context, adhoc};
 use lanes::{Full, Lanes, Limits, Weighed};
 use refusals::{RefusalLog, Verdict};
@@ -186,7 +187,14 @@ enum StoreJob {
         env: Envelope,
         record: OutboundRecord,
         receipt_requested: bool,
+        /// For a sender with several lines: the contact whose conversation
+        /// decides the line (`line_choice.rs`); `record.goip_id` is then
+        /// replaced by the chosen line's.
+        choose_line: Option<String>,
     },
+    /// `/line` typed to a contact, or the console's `line`: in the outbox
+    /// lane, so that a message after it goes out on the line it chose.
+    Line(console::LineJob),
     /// `status` or `log`.
     Read(console::Read),
     /// An ad-hoc command request.
@@ -207,6 +215,7 @@ impl StoreJob {
     fn env(&self) -> &Envelope {
         match self {
             StoreJob::Enqueue { env, .. } => env,
+            StoreJob::Line(job) => &job.env,
             StoreJob::Read(read) => &read.env,
             StoreJob::Command(job) => &job.env,
         }
@@ -216,13 +225,13 @@ impl StoreJob {
     fn kind(&self) -> StanzaKind {
         match self {
             StoreJob::Command(_) => StanzaKind::Iq,
-            StoreJob::Enqueue { .. } | StoreJob::Read(_) => StanzaKind::Message,
+            StoreJob::Enqueue { .. } | StoreJob::Read(_) | StoreJob::Line(_) => StanzaKind::Message,
         }
     }
 
     fn lane(&self) -> (BareJid, LaneKind) {
         let kind = match self {
-            StoreJob::Enqueue { .. } => LaneKind::Outbox,
+            StoreJob::Enqueue { .. } | StoreJob::Line(_) => LaneKind::Outbox,
             StoreJob::Read(_) => LaneKind::Reads,
             StoreJob::Command(_) => LaneKind::Commands,
         };
@@ -233,9 +242,46 @@ impl StoreJob {
         match self {
             StoreJob::Enqueue {
                 env,
-                record,
+                mut record,
                 receipt_requested,
-            } => router.enqueue(&env, record, receipt_requested).await,
+                choose_line,
+            } => {
+                let mut note = None;
+                if record.kind == OutboundKind::Sms {
+                    let placed = line_choice::place(
+                        &router.ctx,
+                        &record.ext,
+                        choose_line.as_deref(),
+                        &record.goip_id,
+                        &record.destination,
+                    )
+                    .await;
+                    let refusal = match placed {
+                        Placement::Send { line, note: why } => {
+                            record.goip_id = line.goip_id.clone();
+                            note = why;
+                            None
+                        }
+                        Placement::Blocked => Some(Refusal::DestinationBlocked {
+                            number: record.destination.clone(),
+                        }),
+                        Placement::AtLimit(detail) => Some(Refusal::DailyLimit { detail }),
+                        Placement::NoLine => Some(Refusal::SenderNotAllowed),
+                    };
+                    if let Some(refusal) = refusal {
+                        return vec![router.refused(&env, StanzaKind::Message, refusal)];
+                    }
+                }
+                let mut out = router.enqueue(&env, record, receipt_requested).await;
+                // Told once the SMS is taken, from the contact's JID.
+                if let Some(note) = note
+                    && out.is_empty()
+                {
+                    out.push(reply::chat(&env.to, &env.from, &note).into());
+                }
+                out
+            }
+            StoreJob::Line(job) => console::line(&router.ctx, job).await,
             StoreJob::Read(read) => console::read(&router.ctx, read).await,
             StoreJob::Command(job) => {
                 let replies = adhoc::run(&router.ctx, &router.sessions, job).await;
@@ -253,6 +299,7 @@ impl Weighed for StoreJob {
             e.from.as_str().len() + e.to.as_str().len() + e.id.as_ref().map_or(0, String::len)
         };
         let own = match self {
+            StoreJob::Line(job) => env(&job.env) + job.weight(),
             StoreJob::Enqueue { env: e, record, .. } => {
                 env(e)
                     + record.ext.len()
@@ -329,15 +376,14 @@ impl Router {
         let env = &chat.env;
         let refuse =
             |refusal| Decision::Reply(vec![self.refused(env, StanzaKind::Message, refusal)]);
-        let Some(gateway) = ctx.sender_gateway(&env.from) else {
+        let Some((ext, gateway)) = ctx.sender_line(&env.from) else {
             return refuse(Refusal::SenderNotAllowed);
         };
-        let own_number = ctx
-            .directory
-            .gateway_by_msisdn(&chat.node)
-            .is_some_and(|g| g.ext == gateway.ext);
-        if own_number {
-            return console::decide(gateway, chat);
+        // The number of any of the sender's lines is its console.
+        if let Some(line) = ctx.directory.gateway_by_msisdn(&chat.node)
+            && line.users.contains(&ext)
+        {
+            return console::decide(ctx, &ext, line, chat);
         }
         if chat.node == WITHHELD_NODE {
             return refuse(Refusal::Withheld);
@@ -362,7 +408,22 @@ impl Router {
                 });
             }
         };
-        if !gateway.allows_destination(destination.as_str()) {
+        // With several lines the conversation's line is read from the
+        // store, so its allow_regex is checked there; `/line` is a command.
+        let several = ctx.directory.lines_of(&ext).len() > 1;
+        if several {
+            if let Some(request) = line_choice::parse_slash(&chat.body) {
+                return Decision::queue(StoreJob::Line(console::LineJob {
+                    env: chat.env,
+                    ext,
+                    what: console::LineWhat::Conversation {
+                        contact: destination.to_string(),
+                        request,
+                    },
+                    receipt_requested: chat.receipt_requested,
+                }));
+            }
+        } else if !gateway.allows_destination(destination.as_str()) {
             return refuse(Refusal::DestinationBlocked {
                 number: destination.to_string(),
             });
@@ -374,7 +435,7 @@ impl Router {
             });
         }
         let record = OutboundRecord {
-            ext: gateway.ext.clone(),
+            ext,
             goip_id: gateway.goip_id.clone(),
             xmpp_from: env.from.to_string(),
             xmpp_id: env.id.clone(),
@@ -384,6 +445,7 @@ impl Router {
         };
         Decision::queue(StoreJob::Enqueue {
             env: chat.env,
+            choose_line: several.then(|| destination.to_string()),
             record,
             receipt_requested: chat.receipt_requested,
         })
@@ -586,6 +648,7 @@ fn refusal_name(r: &Refusal) -> &'static str {
         Refusal::BadAction => "ad-hoc: bad action",
         Refusal::BadPayload { .. } => "ad-hoc: bad payload",
         Refusal::TooManySessions { .. } => "ad-hoc: too many sessions",
+        Refusal::DailyLimit { .. } => "daily limit reached",
     }
 }
 

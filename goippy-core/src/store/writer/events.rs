@@ -110,6 +110,12 @@ pub(super) fn log_committed(op: &WriteOp, outcome: &Outcome) {
                 Transition::Unknown { reason } => {
                     tracing::info!(log_id = id.0, reason = %reason, "outbound outcome unknown")
                 }
+                Transition::Moved { goip_id, tried } => tracing::info!(
+                    log_id = id.0,
+                    goip_id = %goip_id,
+                    tried = %tried,
+                    "outbound moved to another line (failover)"
+                ),
             }
         }
         (WriteOp::Transition { id, change, .. }, Outcome::TransitionRefused { from, .. }) => {

@@ -20,6 +20,10 @@ pub(crate) enum WriteOp {
     Call {
         call: CallRecord,
         notice: Option<NoticeRecord>,
+        /// The same notice for the other users of a shared line (a spool
+        /// written before line pools has none).
+        #[serde(default)]
+        also_told: Vec<NoticeRecord>,
     },
     Inbound {
         record: InboundRecord,
@@ -74,6 +78,12 @@ pub(crate) enum Transition {
     Unknown {
         reason: String,
     },
+    /// Back to `queued` on another line (failover after the GoIP refused
+    /// it for a reason of the line): `detail` keeps the lines tried.
+    Moved {
+        goip_id: String,
+        tried: String,
+    },
 }
 
 impl Transition {
@@ -83,6 +93,7 @@ impl Transition {
             Transition::Sent { .. } => OutboxState::Sent,
             Transition::Failed { .. } => OutboxState::Failed,
             Transition::Unknown { .. } => OutboxState::Unknown,
+            Transition::Moved { .. } => OutboxState::Queued,
         }
     }
 }
@@ -129,7 +140,7 @@ impl WriteOp {
             self,
             WriteOp::Barrier
                 | WriteOp::Transition {
-                    change: Transition::Sending { .. },
+                    change: Transition::Sending { .. } | Transition::Moved { .. },
                     ..
                 }
         )

@@ -39,6 +39,7 @@ fn outbound(record: OutboundRecord) -> WriteOp {
 fn sms(recvid: i64, body: &str) -> WriteOp {
     WriteOp::Inbound {
         record: InboundRecord {
+            recipients: Vec::new(),
             goip_id: "g".into(),
             recvid,
             at: Timestamp::now(),

@@ -344,6 +344,7 @@ async fn an_sms_without_a_user_waits_without_blocking_and_goes_to_the_fallback()
     let ghost = store
         .store_inbound(
             InboundRecord {
+                recipients: Vec::new(),
                 goip_id: "ghost".into(),
                 recvid: 5,
                 at: Timestamp::now(),

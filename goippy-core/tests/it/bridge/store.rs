@@ -259,6 +259,7 @@ async fn outbound_jobs_keep_the_receipt_request_and_the_addressed_jid(db: TestDb
 
 fn dlr(goip_id: &str, recvid: i64, sms_no: i64, state: i64) -> InboundRecord {
     InboundRecord {
+        recipients: Vec::new(),
         goip_id: goip_id.into(),
         recvid,
         at: Timestamp::now(),

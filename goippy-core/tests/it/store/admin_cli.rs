@@ -140,7 +140,7 @@ fn add_list_disable_enable_remove() {
     let lines: Vec<&str> = table.lines().collect();
     assert_eq!(lines.len(), 4, "{table}");
     assert!(
-        lines[0].starts_with("EXT   GOIP_ID") && lines[0].ends_with("LAST SEEN"),
+        lines[0].starts_with("EXT   LINE  GOIP_ID") && lines[0].ends_with("LAST SEEN"),
         "{table}"
     );
     assert_eq!(column(&table, "EXT"), ["10", "2001", "2508"]);
@@ -327,7 +327,7 @@ async fn stored_passwords(setup: &Setup) -> Vec<(String, String)> {
     store.close().await.expect("close");
     gateways
         .into_iter()
-        .map(|g| (g.ext, g.password.expose().to_string()))
+        .map(|g| (g.ext.unwrap_or_default(), g.password.expose().to_string()))
         .collect()
 }
 
@@ -511,4 +511,83 @@ fn add_shows_which_sample_numbers_the_allow_regex_allows() {
     // No allow_regex: nothing to show.
     let out = ok(admin(&s, &["--add", "2001", PASSWORD]));
     assert!(!out.contains("Sample numbers"), "{out}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn line_pools_through_the_cli() {
+    let s = setup();
+    ok(admin(&s, &["--add", "2001", PASSWORD]));
+    ok(admin(&s, &["--add", "2002", PASSWORD]));
+    // A new line: its password read from standard input, as --add reads it.
+    let out = ok(admin_with_stdin(
+        &s,
+        &["--add-line", "2001", "pool_a", "-", "2"],
+        "pool-pw\n",
+    ));
+    assert!(
+        out.starts_with(
+            "added line pool_a (channel 2, destinations any) for extension 2001 as its line 2\n"
+        ),
+        "{out}"
+    );
+    // Sharing an existing line reads nothing and takes no password.
+    let out = ok(admin_with_stdin(&s, &["--add-line", "2002", "pool_a"], ""));
+    assert!(
+        out.starts_with(
+            "extension 2002 now shares line pool_a as its line 2; its users: 2001, 2002\n"
+        ),
+        "{out}"
+    );
+    let err = fails(admin(&s, &["--add-line", "2002", "goippy_2001", PASSWORD]));
+    assert!(err.contains("exists already"), "{err}");
+    let err = fails(admin(&s, &["--add-line", "2002", "goippy_2001", "-", "3"]));
+    assert!(err.contains("to share it give only the extension"), "{err}");
+    let err = fails(admin(&s, &["--remove-line", "2001", "goippy_2001"]));
+    assert!(err.contains("goippy --remove 2001"), "{err}");
+
+    let out = ok(admin(&s, &["--daily-limit", "pool_a", "100"]));
+    assert!(out.contains("may send 100 SMS per day (UTC)"), "{out}");
+    let err = fails(admin(&s, &["--daily-limit", "pool_a", "lots"]));
+    assert!(err.contains("invalid daily limit"), "{err}");
+    let err = fails(admin(&s, &["--daily-limit", "nope", "1"]));
+    assert!(err.contains("unknown line \"nope\""), "{err}");
+    ok(admin(&s, &["--failover", "2001", "on"]));
+    let err = fails(admin(&s, &["--failover", "2001", "maybe"]));
+    assert!(err.contains("expected on or off"), "{err}");
+
+    let table = ok(admin(&s, &["--listExt"]));
+    assert_eq!(
+        column(&table, "EXT"),
+        ["2001", "2001", "2002", "2002"],
+        "{table}"
+    );
+    assert_eq!(column(&table, "LINE"), ["1", "2", "1", "2"], "{table}");
+    assert_eq!(
+        column(&table, "GOIP_ID"),
+        ["goippy_2001", "pool_a", "goippy_2002", "pool_a"],
+        "{table}"
+    );
+    assert_eq!(
+        column(&table, "DAILY_LIMIT"),
+        ["-", "100", "-", "100"],
+        "{table}"
+    );
+    assert_eq!(column(&table, "TODAY"), ["0", "0", "0", "0"], "{table}");
+
+    let out = ok(admin(&s, &["--remove-line", "2002", "pool_a"]));
+    assert!(
+        out.starts_with("extension 2002 no longer uses line pool_a.\n"),
+        "{out}"
+    );
+    let out = ok(admin(&s, &["--remove-line", "2001", "pool_a"]));
+    assert!(
+        out.contains("it was its last user, so the line is removed"),
+        "{out}"
+    );
+    let table = ok(admin(&s, &["--listExt"]));
+    assert_eq!(
+        column(&table, "GOIP_ID"),
+        ["goippy_2001", "goippy_2002"],
+        "{table}"
+    );
 }

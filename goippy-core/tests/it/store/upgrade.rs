@@ -179,7 +179,7 @@ async fn an_original_database_is_upgraded_in_place(db: TestDb) {
     let g = &gateways[0];
     assert_eq!(
         (
-            g.ext.as_str(),
+            g.ext.as_deref().unwrap_or(""),
             g.goip_id.as_str(),
             g.password.expose(),
             g.enabled

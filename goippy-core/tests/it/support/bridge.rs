@@ -19,7 +19,7 @@ use goippy_core::bridge::{AlertConfig, Bridge, BridgeConfig};
 use goippy_core::config::{AlertSettings, ReceiptPolicy, Secret, SmsMode, XmppSettings};
 use goippy_core::engine::EngineConfig;
 use goippy_core::number::NumberRules;
-use goippy_core::store::{GatewayDefinition, Store};
+use goippy_core::store::{GatewayDefinition, LineDefinition, Store};
 use goippy_core::xmpp::{Inbound, LinkConfig, LinkState, XmppHandle, XmppLink};
 use goippy_testkit::ports::free_udp_port;
 use goippy_testkit::prosody::{Prosody, ProsodyConfig};
@@ -81,6 +81,18 @@ pub struct Options {
     pub alerts: AlertSettings,
     /// The device's USSD table: (code, answer).
     pub ussd_replies: Vec<(&'static str, &'static str)>,
+    /// Further lines on the device (channels 2, 3, … in this order), each
+    /// made with `--add-line` for its users in order.
+    pub pool_lines: Vec<PoolLine>,
+}
+
+/// A line on the device's next channel, with no default owner.
+#[derive(Debug, Clone)]
+pub struct PoolLine {
+    pub goip_id: &'static str,
+    pub password: &'static str,
+    pub number: &'static str,
+    pub users: Vec<&'static str>,
 }
 
 impl Default for Options {
@@ -113,6 +125,7 @@ impl Default for Options {
                 ..AlertSettings::default()
             },
             ussd_replies: Vec::new(),
+            pool_lines: Vec::new(),
         }
     }
 }
@@ -188,12 +201,34 @@ impl World {
                         .expect("disable");
                 }
             }
+            for line in &options.pool_lines {
+                for (i, ext) in line.users.iter().enumerate() {
+                    let definition = (i == 0).then_some(LineDefinition {
+                        password: line.password,
+                        channel: None,
+                        allow_regex: None,
+                    });
+                    store
+                        .add_line(ext, line.goip_id, definition)
+                        .await
+                        .expect("line");
+                }
+            }
             store.close().await.expect("close");
         }
         let udp_port = free_udp_port();
+        let mut channels = vec![ChannelConfig::new(1, GOIP_ID, GOIP_PASS, OWN_NUMBER)];
+        for (i, line) in options.pool_lines.iter().enumerate() {
+            channels.push(ChannelConfig::new(
+                i + 2,
+                line.goip_id,
+                line.password,
+                line.number,
+            ));
+        }
         let mut device_config = DeviceConfig::new(
             format!("127.0.0.1:{udp_port}").parse().expect("addr"),
-            vec![ChannelConfig::new(1, GOIP_ID, GOIP_PASS, OWN_NUMBER)],
+            channels,
         );
         device_config.timing = options.timing.clone();
         device_config

@@ -212,6 +212,7 @@ pub fn keepalive(goip_id: &str, num: Option<&str>, signal: i32, at: i64) -> Stat
 
 pub fn sms(goip_id: &str, recvid: i64, sender: &str, body: &str) -> InboundRecord {
     InboundRecord {
+        recipients: Vec::new(),
         goip_id: goip_id.into(),
         recvid,
         at: Timestamp::now(),

@@ -1,0 +1,521 @@
+//! Line pools: an extension with several lines, a line shared by several
+//! extensions, the line each conversation sends from, per-line daily caps
+//! and whether a user allows failover (migration 0005).
+//!
+//! A row of `goippy_gateways` is one line (one GoIP channel); its `ext` is
+//! the extension whose default line — line 1 — it is, or NULL for a line
+//! made only to be shared (`goippy --add-line`). `goippy_line_users` gives
+//! an extension further lines, numbered after its default line in the order
+//! they were given (the row id; two lines given in the same second keep
+//! their order, which a timestamp would not). So a setup without these rows
+//! — every setup before pools — is exactly one line per extension.
+//!
+//! Like `gateways.rs`, the admin changes here are written directly, not
+//! through the writer: each is a command whose outcome is reported, and the
+//! daemon's directory reloads it. The learned line of a conversation is
+//! written with the SMS that teaches it (`received.rs`); a pin (`/line N`)
+//! is written here, at once, because the user is told it is done.
+
+use std::collections::HashMap;
+
+use super::Store;
+use super::db::{Db, Sql};
+use super::error::StoreError;
+use super::records::{Gateway, LineAdded};
+use super::time::Timestamp;
+use crate::config::gateway::{self, ValidGateway};
+
+/// A day for the daily caps: UTC days, so that the count does not depend
+/// on the server's time zone setting or jump at a DST change (documented in
+/// the README).
+pub const DAY_SECONDS: i64 = 86_400;
+
+/// When the UTC day of `now` began.
+pub fn day_start(now: Timestamp) -> Timestamp {
+    Timestamp::from_unix(now.unix() - now.unix().rem_euclid(DAY_SECONDS))
+}
+
+/// The line a conversation sends from, as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LineChoice {
+    pub goip_id: String,
+    /// Chosen by the user (`/line N`); otherwise learned from the line the
+    /// contact last wrote to.
+    pub pinned: bool,
+}
+
+/// What `goippy --remove-line` did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LineRemoved {
+    /// The extension no longer uses the line; others still do.
+    Unshared,
+    /// The extension was the last user of a line that is no one's default:
+    /// the line itself is gone too (its history stays).
+    Deleted,
+}
+
+impl Store {
+    /// Gives `ext` a further line (`goippy --add-line`). With `definition`
+    /// (password, channel, allow_regex) a new line `goip_id` is made, used
+    /// by `ext`; without, `ext` shares the existing line. A definition for a
+    /// line that exists is an error — it would be silently ignored — except
+    /// for a shared line `ext` already has, which it then updates (the way
+    /// `--add` rewrites a default line).
+    pub async fn add_line(
+        &self,
+        ext: &str,
+        goip_id: &str,
+        definition: Option<LineDefinition<'_>>,
+    ) -> Result<(LineAdded, Gateway), StoreError> {
+        let ext = gateway::extension(ext)?;
+        let goip_id = gateway::goip_id(goip_id)?;
+        let goip_id = goip_id.as_str();
+        let valid = match definition {
+            Some(d) => Some(gateway::validate(
+                &ext,
+                d.password,
+                Some(goip_id),
+                d.channel,
+                d.allow_regex,
+            )?),
+            None => None,
+        };
+        let added = self
+            .read(
+                "adding a line",
+                add(
+                    &self.inner.db,
+                    &ext,
+                    goip_id,
+                    valid.as_ref(),
+                    Timestamp::now(),
+                ),
+            )
+            .await?;
+        let line = self
+            .gateway_by_goip_id(goip_id)
+            .await?
+            .ok_or_else(|| StoreError::UnknownLine(goip_id.to_string()))?;
+        Ok((added, line))
+    }
+
+    /// Takes a line from `ext` (`goippy --remove-line`). Its default line is
+    /// `--remove`'s, not this.
+    pub async fn remove_line(&self, ext: &str, goip_id: &str) -> Result<LineRemoved, StoreError> {
+        self.read(
+            "removing a line",
+            remove(&self.inner.db, ext.trim(), goip_id.trim()),
+        )
+        .await
+    }
+
+    /// Sets (or with `None` lifts) a line's daily cap.
+    pub async fn set_daily_limit(
+        &self,
+        goip_id: &str,
+        limit: Option<i64>,
+    ) -> Result<(), StoreError> {
+        if let Some(n) = limit
+            && n < 0
+        {
+            return Err(StoreError::InvalidInput {
+                field: "daily limit",
+                reason: format!("expected a number of SMS (0 or more) or \"-\", got {n}"),
+            });
+        }
+        let what = "setting a daily limit";
+        let n = self
+            .read(
+                what,
+                sql(
+                    what,
+                    self.inner
+                        .db
+                        .query("UPDATE goippy_gateways SET daily_limit = ? WHERE goip_id = ?")
+                        .bind(limit)
+                        .bind(goip_id)
+                        .execute(),
+                ),
+            )
+            .await?;
+        if n.rows_affected == 0 {
+            return Err(StoreError::UnknownLine(goip_id.to_string()));
+        }
+        Ok(())
+    }
+
+    /// Whether `ext` lets an SMS go out on another of its lines when the
+    /// chosen one cannot send it.
+    pub async fn set_failover(&self, ext: &str, on: bool) -> Result<(), StoreError> {
+        let ext = gateway::extension(ext)?;
+        let db = &self.inner.db;
+        let write = async {
+            db.query(UPSERT_SETTINGS)
+                .bind(&ext)
+                .bind(on)
+                .bind(Timestamp::now().unix())
+                .execute()
+                .await
+                .map_err(StoreError::db("changing failover"))
+        };
+        self.read("changing failover", write).await?;
+        Ok(())
+    }
+
+    /// Whether `ext` allows failover (off unless set).
+    pub async fn failover(&self, ext: &str) -> Result<bool, StoreError> {
+        let what = "reading failover";
+        let on: Option<i64> = self
+            .read(
+                what,
+                sql(
+                    what,
+                    self.inner.db.query(FAILOVER).bind(ext).scalar_optional(),
+                ),
+            )
+            .await?;
+        Ok(on.is_some_and(|v| v != 0))
+    }
+
+    /// The SMS each line has been given to send since the UTC day of `now`
+    /// began (queued, sending, sent or unknown; failed ones went nowhere).
+    pub async fn sent_today(&self, now: Timestamp) -> Result<HashMap<String, i64>, StoreError> {
+        let what = "counting today's SMS";
+        let rows: Vec<(String, i64)> = self
+            .read(
+                what,
+                sql(
+                    what,
+                    self.inner
+                        .db
+                        .query(SENT_SINCE)
+                        .bind(day_start(now).unix())
+                        .fetch_all(),
+                ),
+            )
+            .await?;
+        Ok(rows.into_iter().collect())
+    }
+
+    /// The line the conversation of `ext` with `contact` sends from, if one
+    /// was learned or pinned.
+    pub async fn line_choice(
+        &self,
+        ext: &str,
+        contact: &str,
+    ) -> Result<Option<LineChoice>, StoreError> {
+        let what = "reading the line of a conversation";
+        let row: Option<(String, i64)> = self
+            .read(
+                what,
+                sql(
+                    what,
+                    self.inner
+                        .db
+                        .query(CHOICE)
+                        .bind(ext)
+                        .bind(contact)
+                        .fetch_optional(),
+                ),
+            )
+            .await?;
+        Ok(row.map(|(goip_id, pinned)| LineChoice {
+            goip_id,
+            pinned: pinned != 0,
+        }))
+    }
+
+    /// Pins the conversation of `ext` with `contact` to `goip_id` (`/line
+    /// N`), or with `None` unpins it (`/line auto`): the line the contact
+    /// next writes to is then learned again, and until then the default.
+    pub async fn pin_line(
+        &self,
+        ext: &str,
+        contact: &str,
+        goip_id: Option<&str>,
+    ) -> Result<(), StoreError> {
+        let db = &self.inner.db;
+        let now = Timestamp::now().unix();
+        let write = async {
+            match goip_id {
+                Some(goip_id) => {
+                    db.query(UPSERT_CHOICE)
+                        .bind(ext)
+                        .bind(contact)
+                        .bind(goip_id)
+                        .bind(true)
+                        .bind(now)
+                        .execute()
+                        .await
+                }
+                None => {
+                    db.query("DELETE FROM goippy_line_choice WHERE ext = ? AND contact = ?")
+                        .bind(ext)
+                        .bind(contact)
+                        .execute()
+                        .await
+                }
+            }
+            .map_err(StoreError::db("choosing a line"))
+        };
+        self.read("choosing a line", write).await?;
+        Ok(())
+    }
+}
+
+/// A query's error as the store reports it.
+async fn sql<T>(
+    action: &'static str,
+    query: impl std::future::Future<Output = Result<T, sqlx::Error>>,
+) -> Result<T, StoreError> {
+    query.await.map_err(StoreError::db(action))
+}
+
+/// A new line's definition for [`Store::add_line`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LineDefinition<'a> {
+    pub password: &'a str,
+    pub channel: Option<i64>,
+    pub allow_regex: Option<&'a str>,
+}
+
+async fn add(
+    db: &Db,
+    ext: &str,
+    goip_id: &str,
+    definition: Option<&ValidGateway>,
+    now: Timestamp,
+) -> Result<LineAdded, StoreError> {
+    let failed = || StoreError::db("adding a line");
+    let mut tx = db.begin_write().await.map_err(failed())?;
+    // Some(''): the line exists and is no one's default.
+    let owner: Option<String> = tx
+        .query("SELECT COALESCE(ext, '') FROM goippy_gateways WHERE goip_id = ?")
+        .bind(goip_id)
+        .scalar_optional()
+        .await
+        .map_err(failed())?;
+    let member: bool = tx
+        .query("SELECT COUNT(*) FROM goippy_line_users WHERE ext = ? AND goip_id = ?")
+        .bind(ext)
+        .bind(goip_id)
+        .scalar_one::<i64>()
+        .await
+        .map_err(failed())?
+        > 0;
+    let added = match (owner.as_deref(), definition) {
+        (Some(owner), _) if owner == ext => {
+            return Err(StoreError::InvalidInput {
+                field: "goip_id",
+                reason: format!(
+                    "{goip_id} is extension {ext}'s default line already (change it with \
+                     goippy --add {ext} … --goip-id {goip_id})"
+                ),
+            });
+        }
+        (Some(""), Some(d)) if member => {
+            tx.query(
+                "UPDATE goippy_gateways SET goip_pass = ?, channel = ?, allow_regex = ?, \
+                 enabled = 1 WHERE goip_id = ?",
+            )
+            .bind(&d.password)
+            .bind(d.channel)
+            .bind(&d.allow_regex)
+            .bind(goip_id)
+            .execute()
+            .await
+            .map_err(failed())?;
+            LineAdded::Updated
+        }
+        (Some(owner), Some(_)) => {
+            let whose = if owner.is_empty() {
+                "a shared line".to_string()
+            } else {
+                format!("extension {owner}'s line")
+            };
+            return Err(StoreError::InvalidInput {
+                field: "password",
+                reason: format!(
+                    "{goip_id} exists already ({whose}); to share it, give no password, \
+                     channel or allow_regex (they would be ignored)"
+                ),
+            });
+        }
+        (Some(_), None) if member => LineAdded::AlreadyHad,
+        (Some(_), None) => LineAdded::Shared,
+        (None, None) => return Err(StoreError::UnknownLine(goip_id.to_string())),
+        (None, Some(d)) => {
+            tx.query(INSERT_POOL_LINE)
+                .bind(goip_id)
+                .bind(&d.password)
+                .bind(d.channel)
+                .bind(&d.allow_regex)
+                .bind(now.unix())
+                .execute()
+                .await
+                .map_err(failed())?;
+            LineAdded::Created
+        }
+    };
+    if !member {
+        tx.query("INSERT INTO goippy_line_users (ext, goip_id, added_unix) VALUES (?, ?, ?)")
+            .bind(ext)
+            .bind(goip_id)
+            .bind(now.unix())
+            .execute()
+            .await
+            .map_err(failed())?;
+    }
+    tx.commit().await.map_err(failed())?;
+    Ok(added)
+}
+
+async fn remove(db: &Db, ext: &str, goip_id: &str) -> Result<LineRemoved, StoreError> {
+    let failed = || StoreError::db("removing a line");
+    let mut tx = db.begin_write().await.map_err(failed())?;
+    let owner: Option<String> = tx
+        .query("SELECT COALESCE(ext, '') FROM goippy_gateways WHERE goip_id = ?")
+        .bind(goip_id)
+        .scalar_optional()
+        .await
+        .map_err(failed())?;
+    if owner.as_deref() == Some(ext) {
+        return Err(StoreError::InvalidInput {
+            field: "goip_id",
+            reason: format!(
+                "{goip_id} is extension {ext}'s default line; remove it with goippy --remove {ext}"
+            ),
+        });
+    }
+    let n = tx
+        .query("DELETE FROM goippy_line_users WHERE ext = ? AND goip_id = ?")
+        .bind(ext)
+        .bind(goip_id)
+        .execute()
+        .await
+        .map_err(failed())?
+        .rows_affected;
+    if n == 0 {
+        return Err(StoreError::InvalidInput {
+            field: "goip_id",
+            reason: format!("extension {ext} has no line {goip_id}"),
+        });
+    }
+    let others: i64 = tx
+        .query("SELECT COUNT(*) FROM goippy_line_users WHERE goip_id = ?")
+        .bind(goip_id)
+        .scalar_one()
+        .await
+        .map_err(failed())?;
+    let removed = if owner.as_deref() == Some("") && others == 0 {
+        tx.query("DELETE FROM goippy_gateways WHERE goip_id = ? AND ext IS NULL")
+            .bind(goip_id)
+            .execute()
+            .await
+            .map_err(failed())?;
+        LineRemoved::Deleted
+    } else {
+        LineRemoved::Unshared
+    };
+    tx.query("DELETE FROM goippy_line_choice WHERE ext = ? AND goip_id = ?")
+        .bind(ext)
+        .bind(goip_id)
+        .execute()
+        .await
+        .map_err(failed())?;
+    tx.commit().await.map_err(failed())?;
+    Ok(removed)
+}
+
+/// Removes every user's use of `goip_id` (its line is being removed).
+pub(super) async fn forget_line(
+    tx: &mut super::db::Tx<'_>,
+    goip_id: &str,
+) -> Result<(), sqlx::Error> {
+    tx.query("DELETE FROM goippy_line_users WHERE goip_id = ?")
+        .bind(goip_id)
+        .execute()
+        .await?;
+    tx.query("DELETE FROM goippy_line_choice WHERE goip_id = ?")
+        .bind(goip_id)
+        .execute()
+        .await?;
+    Ok(())
+}
+
+// ----- the statements whose text differs between the dialects -------------
+
+const INSERT_POOL_LINE: Sql = Sql {
+    sqlite: "INSERT INTO goippy_gateways \
+             (ext, goip_id, goip_pass, channel, allow_regex, enabled, created_at) \
+             VALUES (NULL, ?, ?, ?, ?, 1, datetime(?, 'unixepoch'))",
+    mysql: "INSERT INTO goippy_gateways \
+            (ext, goip_id, goip_pass, channel, allow_regex, enabled, created_at) \
+            VALUES (NULL, ?, ?, ?, ?, 1, FROM_UNIXTIME(?))",
+};
+
+const UPSERT_SETTINGS: Sql = Sql {
+    sqlite: "INSERT INTO goippy_ext_settings (ext, failover, updated_unix) VALUES (?, ?, ?) \
+             ON CONFLICT (ext) DO UPDATE SET failover = excluded.failover, \
+             updated_unix = excluded.updated_unix",
+    mysql: "INSERT INTO goippy_ext_settings (ext, failover, updated_unix) VALUES (?, ?, ?) \
+            ON DUPLICATE KEY UPDATE failover = VALUES(failover), updated_unix = VALUES(updated_unix)",
+};
+
+const FAILOVER: Sql = Sql {
+    sqlite: "SELECT CAST(failover AS INTEGER) FROM goippy_ext_settings WHERE ext = ?",
+    mysql: "SELECT CAST(failover AS SIGNED) FROM goippy_ext_settings WHERE ext = ?",
+};
+
+const CHOICE: Sql = Sql {
+    sqlite: "SELECT goip_id, CAST(pinned AS INTEGER) FROM goippy_line_choice \
+             WHERE ext = ? AND contact = ?",
+    mysql: "SELECT goip_id, CAST(pinned AS SIGNED) FROM goippy_line_choice \
+            WHERE ext = ? AND contact = ?",
+};
+
+pub(super) const UPSERT_CHOICE: Sql = Sql {
+    sqlite: "INSERT INTO goippy_line_choice (ext, contact, goip_id, pinned, updated_unix) \
+             VALUES (?, ?, ?, ?, ?) ON CONFLICT (ext, contact) DO UPDATE SET \
+             goip_id = excluded.goip_id, pinned = excluded.pinned, \
+             updated_unix = excluded.updated_unix",
+    mysql: "INSERT INTO goippy_line_choice (ext, contact, goip_id, pinned, updated_unix) \
+            VALUES (?, ?, ?, ?, ?) ON DUPLICATE KEY UPDATE goip_id = VALUES(goip_id), \
+            pinned = VALUES(pinned), updated_unix = VALUES(updated_unix)",
+};
+
+/// A learned choice replaces only an unpinned one.
+pub(super) const LEARN_CHOICE: Sql = Sql {
+    sqlite: "INSERT INTO goippy_line_choice (ext, contact, goip_id, pinned, updated_unix) \
+             VALUES (?, ?, ?, 0, ?) ON CONFLICT (ext, contact) DO UPDATE SET \
+             goip_id = excluded.goip_id, updated_unix = excluded.updated_unix \
+             WHERE goippy_line_choice.pinned = 0",
+    mysql: "INSERT INTO goippy_line_choice (ext, contact, goip_id, pinned, updated_unix) \
+            VALUES (?, ?, ?, 0, ?) ON DUPLICATE KEY UPDATE \
+            goip_id = IF(pinned = 0, VALUES(goip_id), goip_id), \
+            updated_unix = IF(pinned = 0, VALUES(updated_unix), updated_unix)",
+};
+
+const SENT_SINCE: Sql = Sql {
+    sqlite: "SELECT goip_id, COUNT(*) FROM goippy_log WHERE dir = 'out' AND kind = 'sms' \
+             AND status <> 'failed' AND goip_id IS NOT NULL \
+             AND created_at >= datetime(?, 'unixepoch') GROUP BY goip_id",
+    mysql: "SELECT goip_id, CAST(COUNT(*) AS SIGNED) FROM goippy_log WHERE dir = 'out' \
+            AND kind = 'sms' AND status <> 'failed' AND goip_id IS NOT NULL \
+            AND created_at >= FROM_UNIXTIME(?) GROUP BY goip_id",
+};
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn days_are_utc_days() {
+        let t = Timestamp::from_unix(1_700_000_000); // 2023-11-14 22:13:20 UTC
+        assert_eq!(day_start(t).unix(), 1_699_920_000);
+        assert_eq!(
+            day_start(Timestamp::from_unix(1_699_920_000)).unix(),
+            1_699_920_000
+        );
+    }
+}
