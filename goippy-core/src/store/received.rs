@@ -178,7 +178,9 @@ type ReportedSms = (i64, Option<String>, Option<String>);
 /// `recvid`), and USSD sendids only grow, also across restarts. On a line
 /// several users share, the answer is theirs alone, not the line's default
 /// owner's. `None` for an answer to a request with no outbox row (an ad-hoc
-/// command's, a balance check's): it goes where it always went.
+/// command's, a balance check's): it goes where it always went. (The
+/// search runs in the channel's outbound rows, `goippy_log_out_day`'s
+/// prefix; late answers are rare.)
 async fn ussd_asker(
     tx: &mut Tx<'_>,
     goip_id: &str,
