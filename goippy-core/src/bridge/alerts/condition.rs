@@ -46,6 +46,11 @@ impl Condition {
         }
     }
 
+    /// Its place in [`Condition::ALL`].
+    pub(crate) fn index(self) -> usize {
+        self as usize
+    }
+
     pub(crate) fn parse(s: &str) -> Option<Condition> {
         Condition::ALL.into_iter().find(|c| c.as_str() == s)
     }
@@ -354,6 +359,13 @@ mod tests {
                 .is_some(),
             "due then"
         );
+    }
+
+    #[test]
+    fn each_condition_has_its_place() {
+        for (i, c) in Condition::ALL.into_iter().enumerate() {
+            assert_eq!(c.index(), i);
+        }
     }
 
     #[test]

@@ -42,7 +42,7 @@ mod condition;
 mod text;
 mod wakes;
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -119,10 +119,10 @@ impl AlertBoard {
 
     fn set(&self, goip_id: &str, line: &Line) {
         let board = LineBoard {
-            told: line
-                .trackers
-                .iter()
-                .filter_map(|(c, t)| t.told().map(|t| (*c, t.clone())))
+            told: Condition::ALL
+                .into_iter()
+                .zip(&line.trackers)
+                .filter_map(|(c, t)| t.told().map(|t| (c, t.clone())))
                 .collect(),
             balance: line.balance.clone(),
         };
@@ -140,7 +140,10 @@ struct Line {
     /// The line's extension: lines that change at the same tick are looked
     /// at in extension order.
     ext: String,
-    trackers: BTreeMap<Condition, Tracker>,
+    /// One per condition, in the order of [`Condition::ALL`]: an array, not
+    /// a map, whose node took a kilobyte per line (massif: 1.1 MB of the
+    /// heap with 1,064 lines).
+    trackers: [Tracker; Condition::ALL.len()],
     /// When the next balance check is due (`None`: at once).
     next_check: Option<Instant>,
     checking: bool,
@@ -318,7 +321,7 @@ fn match_directory(
                 .iter()
                 .find(|(c, _)| *c == condition)
                 .map(|(_, t)| t.clone());
-            line.trackers.insert(condition, Tracker::new(told));
+            line.trackers[condition.index()] = Tracker::new(told);
         }
         ctx.alerts.set(&gateway.goip_id, &line);
         lines.insert(gateway.goip_id.clone(), line);
@@ -366,9 +369,7 @@ async fn look(
     let mut changed = false;
     let mut wake: Option<Instant> = None;
     for (condition, active, hold, quiet_baseline) in readings {
-        let Some(tracker) = line.trackers.get_mut(&condition) else {
-            continue;
-        };
+        let tracker = &mut line.trackers[condition.index()];
         if tracker.settled_with(active, quiet_baseline) {
             continue;
         }
@@ -506,9 +507,8 @@ async fn balance_read(
     let low = amount < check.below;
     tracing::info!(goip_id, balance = %amount, low, "balance checked");
     line.balance = Some((amount.to_string(), at, low));
-    if let Some(gateway) = ctx.directory.gateway_by_goip_id(goip_id)
-        && let Some(tracker) = line.trackers.get_mut(&Condition::Balance)
-    {
+    if let Some(gateway) = ctx.directory.gateway_by_goip_id(goip_id) {
+        let tracker = &mut line.trackers[Condition::Balance.index()];
         let seen = Seen {
             active: low,
             detail: amount.to_string(),
