@@ -10,6 +10,7 @@ use goippy_core::systemd::{self, Report};
 use goippy_core::{daemon, logging};
 
 fn main() -> ExitCode {
+    bound_malloc_arenas();
     let cli = Cli::parse();
 
     if let Some(path) = &cli.sample {
@@ -148,6 +149,36 @@ fn run_admin(path: &std::path::Path, verbosity: i8, command: &AdminCommand) -> E
         Err(e) => {
             eprintln!("goippy: {e}");
             ExitCode::FAILURE
+        }
+    }
+}
+
+/// glibc's malloc gives each thread that allocates an arena of its own (up
+/// to 8 per core) and keeps what is freed in it; sqlx runs one thread per
+/// SQLite connection, tokio its workers and blocking threads. It also raises
+/// its mmap threshold to the largest block freed so far, and its trim
+/// threshold to twice that: after one large block (the spool's reserve at
+/// start, a few MiB) it keeps that much freed memory for good. Under the
+/// inbound benchmark (README, "Performance") these were ~6 MiB of goippy's
+/// resident memory: two arenas (one per core) and the default fixed
+/// thresholds keep it to what is in use. An allocator crate would not do it:
+/// SQLite, most of the heap, calls `malloc` itself. An operator who tunes
+/// malloc through the environment keeps the tuning.
+fn bound_malloc_arenas() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    {
+        if std::env::var_os("GLIBC_TUNABLES").is_some()
+            || std::env::vars_os().any(|(k, _)| k.to_string_lossy().starts_with("MALLOC_"))
+        {
+            return;
+        }
+        // SAFETY: mallopt only sets malloc's parameters, and runs before any
+        // other thread exists; it returns 0 for a value it refuses, which
+        // leaves the default (nothing to handle).
+        unsafe {
+            libc::mallopt(libc::M_ARENA_MAX, 2);
+            libc::mallopt(libc::M_MMAP_THRESHOLD, 128 * 1024);
+            libc::mallopt(libc::M_TRIM_THRESHOLD, 128 * 1024);
         }
     }
 }

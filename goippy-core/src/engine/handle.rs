@@ -194,6 +194,14 @@ impl Engine {
         self.inner.shared.registry().info(goip_id)
     }
 
+    /// The channels whose [`Engine::channel`] changed (a keepalive, a new
+    /// address, going offline) after change number `after` (0: every channel
+    /// heard from), with the number to pass next time: for a caller that
+    /// looks every second, so it need not copy every channel each time.
+    pub fn channels_changed_since(&self, after: u64) -> (u64, Vec<ChannelInfo>) {
+        self.inner.shared.registry().changed_since(after)
+    }
+
     /// Every authenticated channel's acks and retransmissions since the
     /// engine started, sorted by GoIP id (the per-line metrics).
     pub fn channel_traffic(&self) -> Vec<ChannelTraffic> {

@@ -11,9 +11,15 @@
 //! address commands are sent to (NAT rebinding, DHCP), but only a keepalive
 //! makes a channel online. A [`watch`] per channel lets a waiting job wake the
 //! moment its channel comes back, without polling.
+//!
+//! Every change of what [`ChannelRegistry::info`] shows (a keepalive, a move,
+//! going offline) is numbered, so a reader that looks often (the alert
+//! monitor, once a second) asks only for the channels changed since its
+//! last look instead of copying every one of a thousand channels each time.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
@@ -68,6 +74,8 @@ struct Entry {
     last_keepalive: Option<(Instant, SystemTime)>,
     keepalive: Option<Arc<Keepalive>>,
     since: SystemTime,
+    /// The number of its latest change ([`ChannelRegistry::changed_since`]).
+    changed: u64,
 }
 
 impl Entry {
@@ -78,6 +86,7 @@ impl Entry {
             last_keepalive: None,
             keepalive: None,
             since: SystemTime::now(),
+            changed: 0,
         }
     }
 
@@ -96,11 +105,19 @@ impl Entry {
 #[derive(Default)]
 pub(crate) struct ChannelRegistry {
     channels: Mutex<HashMap<String, Entry>>,
+    /// The number of the latest change; only advanced while `channels` is
+    /// locked, so a change and its number are seen together.
+    changes: AtomicU64,
 }
 
 impl ChannelRegistry {
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Entry>> {
         lock(&self.channels)
+    }
+
+    /// Numbers a change of `entry` (the caller holds the lock).
+    fn mark_changed(changes: &AtomicU64, entry: &mut Entry) {
+        entry.changed = changes.fetch_add(1, Ordering::Relaxed) + 1;
     }
 
     /// Records an authenticated keepalive from `addr`.
@@ -122,6 +139,7 @@ impl ChannelRegistry {
         entry.addr = Some(addr);
         entry.last_keepalive = Some((now, SystemTime::now()));
         entry.keepalive = Some(keepalive);
+        Self::mark_changed(&self.changes, entry);
         match before {
             Presence::Online(old) if old == addr => KeepaliveChange::Unchanged,
             Presence::Online(old) => {
@@ -146,6 +164,7 @@ impl ChannelRegistry {
         if old == Some(addr) {
             return None;
         }
+        Self::mark_changed(&self.changes, entry);
         if entry.presence.borrow().is_online() {
             entry.presence.send_replace(Presence::Online(addr));
         }
@@ -167,6 +186,7 @@ impl ChannelRegistry {
             if silent_for >= offline_after {
                 entry.presence.send_replace(Presence::Offline);
                 entry.since = SystemTime::now();
+                Self::mark_changed(&self.changes, entry);
                 gone.push((goip_id.clone(), silent_for));
             }
         }
@@ -206,6 +226,23 @@ impl ChannelRegistry {
             .get(goip_id)
             .filter(|e| e.addr.is_some())
             .map(|e| e.info(goip_id))
+    }
+
+    /// The channels whose [`ChannelRegistry::info`] changed after change
+    /// number `after` (0: every channel heard from), unsorted, with the
+    /// number to pass next time.
+    pub(crate) fn changed_since(&self, after: u64) -> (u64, Vec<ChannelInfo>) {
+        let channels = self.lock();
+        let latest = self.changes.load(Ordering::Relaxed);
+        if latest == after {
+            return (latest, Vec::new());
+        }
+        let changed = channels
+            .iter()
+            .filter(|(_, e)| e.changed > after && e.addr.is_some())
+            .map(|(id, e)| e.info(id))
+            .collect();
+        (latest, changed)
     }
 
     /// Every channel that has sent an authenticated packet, sorted by id.
@@ -290,5 +327,42 @@ mod tests {
         let info = r.info("g1").unwrap();
         assert!(info.online && info.keepalive.is_some() && info.last_keepalive.is_some());
         assert_eq!(r.snapshot().len(), 1);
+    }
+
+    #[test]
+    fn changed_since_returns_only_what_changed() {
+        let r = ChannelRegistry::default();
+        let t0 = Instant::now();
+        let k = || Arc::new(Keepalive::default());
+        let _ = r.watch("silent");
+        assert_eq!(r.changed_since(0), (0, vec![]), "a watch is no change");
+        r.keepalive("g1", addr(1), k(), t0);
+        r.keepalive("g2", addr(2), k(), t0);
+        let (seen, changed) = r.changed_since(0);
+        let mut ids: Vec<&str> = changed.iter().map(|c| c.goip_id.as_str()).collect();
+        ids.sort();
+        assert_eq!(ids, ["g1", "g2"]);
+        assert_eq!(r.changed_since(seen), (seen, vec![]), "nothing since");
+
+        // A keepalive, a move and going offline are each a change.
+        r.keepalive("g2", addr(2), k(), t0);
+        let (seen, changed) = r.changed_since(seen);
+        assert_eq!(changed, vec![r.info("g2").unwrap()]);
+        assert_eq!(r.seen_at("g1", addr(3)), Some(addr(1)));
+        let (seen, changed) = r.changed_since(seen);
+        assert_eq!(changed, vec![r.info("g1").unwrap()]);
+        assert_eq!(r.seen_at("g1", addr(3)), None);
+        assert_eq!(
+            r.changed_since(seen).1,
+            vec![],
+            "the same address: no change"
+        );
+        r.keepalive("g1", addr(3), k(), t0 + Duration::from_secs(60));
+        let (seen, _) = r.changed_since(seen);
+        let gone = r.sweep(t0 + Duration::from_secs(91), Duration::from_secs(90));
+        assert_eq!(gone.len(), 1);
+        let (_, changed) = r.changed_since(seen);
+        assert_eq!(changed.len(), 1);
+        assert!(changed[0].goip_id == "g2" && !changed[0].online);
     }
 }

@@ -63,6 +63,14 @@ use super::writer::WriteOp;
 /// How much free space the spool keeps inside its own file for a full disk.
 pub const RESERVE_BYTES: i64 = 8 * 1024 * 1024;
 
+/// The reserve is written in rows of this size (see `top_up_reserve`).
+const RESERVE_CHUNK: i64 = 64 * 1024;
+
+/// The spool's page cache, in KiB (SQLite's default is 2,000): it appends
+/// small batches and reads back only the few not yet applied, so a large
+/// cache would only hold the reserve's pages from the start.
+const CACHE_KIB: i64 = 256;
+
 /// How large the spool's journal is kept: one batch's transaction journals
 /// only the few pages it changes.
 const JOURNAL_RESERVE_BYTES: i64 = 1024 * 1024;
@@ -108,6 +116,7 @@ impl Spool {
             .synchronous(SqliteSynchronous::Full)
             .busy_timeout(BUSY_TIMEOUT)
             .pragma("journal_size_limit", "-1")
+            .pragma("cache_size", format!("-{CACHE_KIB}"))
             .foreign_keys(false);
         // One connection: the writer is the only one who appends, and the
         // few reads (the cache) may as well queue behind it.
@@ -203,17 +212,29 @@ impl Spool {
         // pages into the journal, which PERSIST keeps at that size (a
         // batch's transaction needs far less); the delete puts every page
         // on the free list.
+        //
+        // In rows of RESERVE_CHUNK: one blob of the whole reserve was built
+        // in memory, twice (its zeroes, then its record), 14 MiB of the
+        // daemon's peak at every start that topped the reserve up.
         let journal = JOURNAL_RESERVE_BYTES.min(missing);
-        sqlx::query("INSERT INTO reserve (filler) VALUES (zeroblob(?)), (zeroblob(?))")
-            .bind(missing - journal)
-            .bind(journal)
-            .execute(&self.pool)
-            .await?;
-        sqlx::query("UPDATE reserve SET filler = ? WHERE length(filler) = ?")
-            .bind(vec![1u8; usize::try_from(journal).unwrap_or(0)])
-            .bind(journal)
-            .execute(&self.pool)
-            .await?;
+        let rows = |bytes: i64| (bytes + RESERVE_CHUNK - 1) / RESERVE_CHUNK;
+        sqlx::query(
+            "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < ?) \
+             INSERT INTO reserve (filler) SELECT zeroblob(?) FROM n",
+        )
+        .bind(rows(missing))
+        .bind(RESERVE_CHUNK)
+        .execute(&self.pool)
+        .await?;
+        sqlx::query(
+            "UPDATE reserve SET filler = ? \
+             WHERE rowid IN (SELECT rowid FROM reserve ORDER BY rowid LIMIT ?)",
+        )
+        .bind(vec![1u8; usize::try_from(RESERVE_CHUNK).unwrap_or(0)])
+        // One more: part of each row lies on a page shared with others.
+        .bind(rows(journal) + 1)
+        .execute(&self.pool)
+        .await?;
         sqlx::query("DELETE FROM reserve")
             .execute(&self.pool)
             .await?;

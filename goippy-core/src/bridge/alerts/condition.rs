@@ -46,6 +46,11 @@ impl Condition {
         }
     }
 
+    /// Its place in [`Condition::ALL`].
+    pub(crate) fn index(self) -> usize {
+        self as usize
+    }
+
     pub(crate) fn parse(s: &str) -> Option<Condition> {
         Condition::ALL.into_iter().find(|c| c.as_str() == s)
     }
@@ -149,6 +154,31 @@ impl Tracker {
             detail: seen.detail,
             tell: true,
         })
+    }
+
+    /// Whether a reading (`None`: unknown, else whether the condition is
+    /// active) would change nothing: [`Tracker::observe`] would return
+    /// `None` and leave the tracker as it is. A caller that reads often asks
+    /// this first, and builds the reading's detail only when it is needed.
+    pub(crate) fn settled_with(&self, active: Option<bool>, quiet_baseline: bool) -> bool {
+        if self.pending.is_some() {
+            return false;
+        }
+        match (active, &self.told) {
+            (None, _) => true,
+            (Some(active), Some(told)) => active == told.active,
+            // Offline before any baseline: only an inactive reading counts.
+            (Some(active), None) if quiet_baseline => active,
+            // Nothing told means inactive.
+            (Some(active), None) => !active,
+        }
+    }
+
+    /// When the change in progress is due, if one is: it must be read again
+    /// then, though nothing else changes.
+    pub(crate) fn due_at(&self, hold: Duration) -> Option<Instant> {
+        let (_, since, _, _) = self.pending.as_ref()?;
+        since.checked_add(hold)
     }
 
     /// The change was saved: it is what the users know now.
@@ -272,6 +302,70 @@ mod tests {
             t.observe(seen(true), Duration::ZERO, false, now, wall)
                 .is_some()
         );
+    }
+
+    /// `settled_with` says "no change" exactly when `observe` would change
+    /// nothing, in every state a tracker can be in.
+    #[test]
+    fn settled_means_observe_would_change_nothing() {
+        let t0 = Instant::now();
+        let wall = Timestamp::from_unix(5);
+        let told = |active| {
+            Some(Told {
+                active,
+                since: Timestamp::from_unix(0),
+                detail: String::new(),
+            })
+        };
+        let mut states = Vec::new();
+        for before in [None, told(false), told(true)] {
+            states.push(Tracker::new(before.clone()));
+            for pending in [false, true] {
+                let mut t = Tracker::new(before.clone());
+                let _ = t.observe(seen(pending), HOLD, false, t0, wall);
+                states.push(t);
+            }
+        }
+        for tracker in states {
+            for reading in [None, Some(false), Some(true)] {
+                for quiet in [false, true] {
+                    let mut t = tracker.clone();
+                    let settled = t.settled_with(reading, quiet);
+                    let seen = reading.map(|active| Seen {
+                        active,
+                        detail: "x".into(),
+                    });
+                    let change = t.observe(seen, HOLD, quiet, t0 + HOLD, wall);
+                    let unchanged =
+                        change.is_none() && t.told == tracker.told && t.pending == tracker.pending;
+                    assert_eq!(
+                        settled, unchanged,
+                        "{tracker:?} reading {reading:?} quiet {quiet}"
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn due_at_is_the_end_of_the_hold() {
+        let mut t = Tracker::default();
+        let t0 = Instant::now();
+        assert_eq!(t.due_at(HOLD), None);
+        let _ = t.observe(seen(true), HOLD, false, t0, Timestamp::from_unix(5));
+        assert_eq!(t.due_at(HOLD), Some(t0 + HOLD));
+        assert!(
+            t.observe(seen(true), HOLD, false, t0 + HOLD, Timestamp::from_unix(15))
+                .is_some(),
+            "due then"
+        );
+    }
+
+    #[test]
+    fn each_condition_has_its_place() {
+        for (i, c) in Condition::ALL.into_iter().enumerate() {
+            assert_eq!(c.index(), i);
+        }
     }
 
     #[test]

@@ -369,11 +369,14 @@ async fn directory_learns_a_channels_number_at_once(db: TestDb) {
     assert!(dir.gateway_by_msisdn("+37255500001").is_none());
 
     // No reload in between: the keepalive's number is known at once.
+    let loaded = dir.generation();
     assert!(dir.learn_msisdn("goippy_2001", "+37255500001"));
     assert!(
         !dir.learn_msisdn("goippy_2001", "+37255500001"),
         "no change"
     );
+    let learned = dir.generation();
+    assert_ne!(learned, loaded, "readers see that something changed");
     let g = dir.gateway_by_msisdn("0037255500001").expect("by number");
     assert_eq!(g.ext.as_deref(), Some("2001"));
     assert_eq!(
@@ -394,6 +397,11 @@ async fn directory_learns_a_channels_number_at_once(db: TestDb) {
             .and_then(|g| g.ext.clone()),
         Some("2001".to_string()),
         "the learned number survives a reload"
+    );
+    assert_eq!(
+        dir.generation(),
+        learned,
+        "the rows were those of the last reload: nothing was replaced"
     );
 
     // A new SIM: the old number no longer points at the channel.
