@@ -231,7 +231,7 @@ impl GatewayDirectory {
             // learned since are in the snapshot already): rebuilding a
             // thousand gateways every few seconds for nothing was a tenth
             // of the daemon's CPU with only keepalives coming in.
-            return Ok(self.snapshot().by_ext.len());
+            return Ok(self.snapshot().by_goip_id.len());
         }
         if let Err(e) = self.shared.store.cache_gateways(&enabled).await {
             // Only the next start while the database is down would miss it.

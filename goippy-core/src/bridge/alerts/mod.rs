@@ -137,9 +137,9 @@ impl AlertBoard {
 /// The monitor's memory of one line.
 #[derive(Debug, Default)]
 struct Line {
-    /// The line's extension: lines that change at the same tick are looked
-    /// at in extension order.
-    ext: String,
+    /// The line's extension (none for a line only shared): lines that
+    /// change at the same tick are looked at in extension order.
+    ext: Option<String>,
     /// One per condition, in the order of [`Condition::ALL`]: an array, not
     /// a map, whose node took a kilobyte per line (massif: 1.1 MB of the
     /// heap with 1,064 lines).
@@ -282,7 +282,7 @@ async fn tick(
     }
     let mut due: Vec<(String, Option<ChannelInfo>)> = due.into_iter().collect();
     due.sort_by(|(a, _), (b, _)| {
-        let ext = |id: &String| monitor.lines.get(id).map(|l| l.ext.as_str());
+        let ext = |id: &String| monitor.lines.get(id).and_then(|l| l.ext.as_deref());
         ext(a).cmp(&ext(b))
     });
     for (goip_id, info) in due {
