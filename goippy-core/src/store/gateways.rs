@@ -17,7 +17,6 @@ use crate::config::gateway::ValidGateway;
 pub(crate) enum GatewayKey<'a> {
     Ext(&'a str),
     GoipId(&'a str),
-    Msisdn(&'a str),
 }
 
 /// Creates or updates the gateway of an extension and enables it. A
@@ -165,11 +164,6 @@ pub(crate) async fn find(db: &Db, key: GatewayKey<'_>) -> Result<Option<Gateway>
     let (query, value) = match key {
         GatewayKey::Ext(v) => (db.query(GATEWAY).then("WHERE g.ext = ? LIMIT 1"), v),
         GatewayKey::GoipId(v) => (db.query(GATEWAY).then("WHERE g.goip_id = ? LIMIT 1"), v),
-        GatewayKey::Msisdn(v) => (
-            db.query(GATEWAY)
-                .then("WHERE g.msisdn = ? ORDER BY g.enabled DESC, g.ext LIMIT 1"),
-            v,
-        ),
     };
     let row: Option<GatewayRow> = query
         .bind(value)

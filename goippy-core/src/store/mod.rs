@@ -88,14 +88,12 @@ pub use lines::{DAY_SECONDS, LineChoice, LineDefinition, LineRemoved, day_start}
 /// Column widths, for callers that must choose what to store by what fits.
 pub(crate) use records::widths;
 pub use records::{
-    Backlog, CallEntry, CallEvent, CallFilter, CallRecord, CallStored, ChannelState, CleanupReport,
+    Backlog, CallEntry, CallEvent, CallRecord, CallStored, ChannelState, CleanupReport,
     DeliveryReportInfo, Gateway, GatewayChange, GatewayDefinition, InboundKind, InboundRecipient,
     InboundRecord, InboxItem, LineAdded, LineShare, LogId, LogKind, NoticeInfo, NoticeRecord,
     OutboundKind, OutboundOptions, OutboundRecord, OutboundRef, OutboxItem, OutboxState,
     StateUpdate, Stored, recvid_number,
 };
-pub use rows::LogEntry;
-pub use sqlite::{BUSY_TIMEOUT as SQLITE_BUSY_TIMEOUT, SqliteSettings};
 pub use time::Timestamp;
 
 pub use spool::RESERVE_BYTES as SPOOL_RESERVE_BYTES;
@@ -275,7 +273,10 @@ impl Store {
 
     /// The settings SQLite reports for the store's connections (WAL, the
     /// busy timeout, synchronous); `None` on MySQL/MariaDB.
-    pub async fn sqlite_settings(&self) -> Result<Option<SqliteSettings>, StoreError> {
+    #[cfg(test)]
+    pub(crate) async fn sqlite_settings(
+        &self,
+    ) -> Result<Option<sqlite::SqliteSettings>, StoreError> {
         match &self.inner.db {
             Db::Sqlite(pool) => sqlite::settings(pool)
                 .await
@@ -419,16 +420,6 @@ impl Store {
         self.read(
             "reading a gateway",
             gateways::find(&self.inner.db, GatewayKey::GoipId(goip_id)),
-        )
-        .await
-    }
-
-    /// By the number exactly as stored (see [`GatewayDirectory`] for lookups
-    /// that understand number formats).
-    pub async fn gateway_by_msisdn(&self, msisdn: &str) -> Result<Option<Gateway>, StoreError> {
-        self.read(
-            "reading a gateway",
-            gateways::find(&self.inner.db, GatewayKey::Msisdn(msisdn)),
         )
         .await
     }
@@ -854,43 +845,17 @@ impl Store {
         }
     }
 
-    /// Outbound SMS of a channel with this `sms_no`, sent within `within`,
-    /// newest first (the candidates for a delivery report).
-    pub async fn find_outbound_by_sms_no(
-        &self,
-        goip_id: &str,
-        sms_no: i64,
-        within: Duration,
-    ) -> Result<Vec<OutboxItem>, StoreError> {
-        self.read(
-            "reading the outbox",
-            reads::outbound_by_sms_no(
-                &self.inner.db,
-                goip_id,
-                sms_no,
-                Timestamp::now().minus(within),
-            ),
-        )
-        .await
-    }
-
-    /// Any `goippy_log` row.
-    pub async fn log_entry(&self, id: LogId) -> Result<Option<LogEntry>, StoreError> {
-        self.read("reading the log", reads::log_entry(&self.inner.db, id))
-            .await
-    }
-
     // ----- calls and state -------------------------------------------------
 
-    /// The newest call events of a channel or extension, newest first.
+    /// The newest call events of a channel, newest first.
     pub async fn recent_calls(
         &self,
-        filter: CallFilter<'_>,
+        goip_id: &str,
         limit: u32,
     ) -> Result<Vec<CallEntry>, StoreError> {
         self.read(
             "reading the call log",
-            reads::recent_calls(&self.inner.db, filter, limit),
+            reads::recent_calls(&self.inner.db, goip_id, limit),
         )
         .await
     }

@@ -10,9 +10,8 @@
 use super::SENDID_COUNTER;
 use super::db::{Db, Sql};
 use super::error::StoreError;
-use super::records::{Backlog, CallEntry, CallFilter, ChannelState, InboxItem, LogId, OutboxItem};
-use super::rows::{CallRow, InboxRow, LogEntry, OutboxRow};
-use super::time::Timestamp;
+use super::records::{Backlog, CallEntry, ChannelState, InboxItem, LogId, OutboxItem};
+use super::rows::{CallRow, InboxRow, OutboxRow};
 
 /// Inbox rows with an id above `after`, oldest first.
 pub(crate) async fn undelivered_inbox(
@@ -93,28 +92,6 @@ pub(crate) async fn outbound(db: &Db, id: LogId) -> Result<Option<OutboxItem>, S
     Ok(row.and_then(OutboxRow::into_item))
 }
 
-/// Outbound SMS of a channel with this `sms_no`, sent since `since`, newest first.
-pub(crate) async fn outbound_by_sms_no(
-    db: &Db,
-    goip_id: &str,
-    sms_no: i64,
-    since: Timestamp,
-) -> Result<Vec<OutboxItem>, StoreError> {
-    let rows: Vec<OutboxRow> = db
-        .query(OUTBOX)
-        .then(
-            " WHERE dir = 'out' AND goip_id = ? AND sms_no = ? AND sent_unix >= ? \
-             ORDER BY sent_unix DESC, id DESC",
-        )
-        .bind(goip_id)
-        .bind(sms_no)
-        .bind(since.unix())
-        .fetch_all()
-        .await
-        .map_err(StoreError::db("matching a delivery report"))?;
-    Ok(rows.into_iter().filter_map(OutboxRow::into_item).collect())
-}
-
 /// The larger of the saved sendid counter and the largest recorded sendid.
 pub(crate) async fn sendid_floor(db: &Db) -> Result<i64, StoreError> {
     let saved: Option<i64> = db
@@ -133,34 +110,16 @@ pub(crate) async fn sendid_floor(db: &Db) -> Result<i64, StoreError> {
     Ok(saved.unwrap_or(0).max(recorded.unwrap_or(0)))
 }
 
-pub(crate) async fn log_entry(db: &Db, id: LogId) -> Result<Option<LogEntry>, StoreError> {
-    db.query(LOG_ENTRY)
-        .bind(id.0)
-        .fetch_optional()
-        .await
-        .map_err(StoreError::db("reading the log"))
-}
-
-/// The newest call events of a channel or extension, newest first.
+/// The newest call events of a channel, newest first.
 pub(crate) async fn recent_calls(
     db: &Db,
-    filter: CallFilter<'_>,
+    goip_id: &str,
     limit: u32,
 ) -> Result<Vec<CallEntry>, StoreError> {
-    let (query, value) = match filter {
-        CallFilter::GoipId(v) => (
-            db.query(CALLS)
-                .then("WHERE goip_id = ? ORDER BY id DESC LIMIT ?"),
-            v,
-        ),
-        CallFilter::Ext(v) => (
-            db.query(CALLS)
-                .then("WHERE ext = ? ORDER BY id DESC LIMIT ?"),
-            v,
-        ),
-    };
-    let rows: Vec<CallRow> = query
-        .bind(value)
+    let rows: Vec<CallRow> = db
+        .query(CALLS)
+        .then("WHERE goip_id = ? ORDER BY id DESC LIMIT ?")
+        .bind(goip_id)
         .bind(i64::from(limit))
         .fetch_all()
         .await
@@ -233,17 +192,6 @@ const HIGHEST_USSD_SENDID: Sql = Sql {
              FROM goippy_log WHERE dir = 'out' AND kind = 'ussd' AND sendid IS NOT NULL",
     mysql: "SELECT CAST(MAX(sendid) AS SIGNED) \
             FROM goippy_log WHERE dir = 'out' AND kind = 'ussd' AND sendid IS NOT NULL",
-};
-
-const LOG_ENTRY: Sql = Sql {
-    sqlite: "SELECT id, dir, kind, status, goip_id, ext, msisdn, xmpp_jid, xmpp_id, body, \
-             recvid, sendid, telid, sms_no, ref_id, error_code, detail, dlr_state, \
-             unixepoch(created_at) AS created_unix, sent_unix, updated_unix \
-             FROM goippy_log WHERE id = ?",
-    mysql: "SELECT id, dir, kind, status, goip_id, ext, msisdn, xmpp_jid, xmpp_id, body, \
-            recvid, sendid, telid, sms_no, ref_id, error_code, detail, dlr_state, \
-            CAST(UNIX_TIMESTAMP(created_at) AS SIGNED) AS created_unix, sent_unix, updated_unix \
-            FROM goippy_log WHERE id = ?",
 };
 
 /// Call events, as [`CallRow`]; the WHERE clause follows.

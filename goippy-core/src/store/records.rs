@@ -401,10 +401,6 @@ impl CallStored {
             CallStored::New(id) | CallStored::Duplicate(id) => id,
         }
     }
-
-    pub fn is_new(self) -> bool {
-        matches!(self, CallStored::New(_))
-    }
 }
 
 /// `goippy_log.kind`.
@@ -673,13 +669,6 @@ pub struct InboxItem {
     pub report: Option<DeliveryReportInfo>,
     /// For notices ([`LogKind::Notice`]).
     pub notice: Option<NoticeInfo>,
-}
-
-/// Which calls [`super::Store::recent_calls`] lists.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum CallFilter<'a> {
-    GoipId(&'a str),
-    Ext(&'a str),
 }
 
 /// One row of `goippy_calls`.

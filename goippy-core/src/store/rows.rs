@@ -6,8 +6,7 @@
 //! the few that decode the same on both: `i64`, `String` and their `Option`s.
 //! `#[derive(sqlx::FromRow)]` is generic over the row type, so one definition
 //! serves both drivers. A record that is its row already, column for column
-//! (`ChannelState`, [`LogEntry`]), derives `FromRow` itself instead of
-//! having a twin here.
+//! (`ChannelState`), derives `FromRow` itself instead of having a twin here.
 
 use crate::config::Secret;
 use crate::goip::CallDirection;
@@ -196,31 +195,4 @@ impl From<CallRow> for CallEntry {
             msisdn: r.msisdn,
         }
     }
-}
-
-/// Any `goippy_log` row, for operators and tests.
-#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
-pub struct LogEntry {
-    pub id: i64,
-    /// `in` or `out`.
-    pub dir: Option<String>,
-    pub kind: Option<String>,
-    pub status: Option<String>,
-    pub goip_id: Option<String>,
-    pub ext: Option<String>,
-    pub msisdn: Option<String>,
-    pub xmpp_jid: Option<String>,
-    pub xmpp_id: Option<String>,
-    pub body: Option<String>,
-    pub recvid: Option<i64>,
-    pub sendid: Option<i64>,
-    pub telid: Option<i64>,
-    pub sms_no: Option<i64>,
-    pub ref_id: Option<i64>,
-    pub error_code: Option<i64>,
-    pub detail: Option<String>,
-    pub dlr_state: Option<i64>,
-    pub created_unix: Option<i64>,
-    pub sent_unix: Option<i64>,
-    pub updated_unix: Option<i64>,
 }
