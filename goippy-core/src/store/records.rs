@@ -726,14 +726,17 @@ pub struct ChannelState {
 }
 
 /// A row of `goippy_gateways`: one line (GoIP channel), with the users it
-/// has besides its default owner.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// has besides its default owner. Read straight from the row the store
+/// selects (`store/gateways.rs`), which then drops blank `ext`/`msisdn`
+/// and fills in `shared_with`.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct Gateway {
     /// The extension whose default line (line 1) this is; `None` for a line
     /// made only to be shared (`goippy --add-line`).
     pub ext: Option<String>,
     /// The channel's GoIP "SMS Client ID".
     pub goip_id: String,
+    #[sqlx(rename = "goip_pass", try_from = "String")]
     pub password: Secret,
     /// The GoIP line (CH1 = 1, …) the goip_id is configured on, as given to
     /// `goippy --add`; for the operator's overview (`--listExt`), the bridge
@@ -743,13 +746,16 @@ pub struct Gateway {
     /// Outbound destinations must match this whole; `None` or empty allows all.
     pub allow_regex: Option<String>,
     pub enabled: bool,
+    #[sqlx(rename = "created_unix")]
     pub created_at: Option<Timestamp>,
     /// The last stored keepalive.
+    #[sqlx(rename = "last_seen_unix")]
     pub last_seen: Option<Timestamp>,
     /// The most SMS it may send per UTC day; `None`: no cap.
     pub daily_limit: Option<i64>,
     /// The further users of this line (`goippy_line_users`), by when they
     /// were given it.
+    #[sqlx(skip)]
     pub shared_with: Vec<LineShare>,
 }
 

@@ -6,47 +6,24 @@
 //! the few that decode the same on both: `i64`, `String` and their `Option`s.
 //! `#[derive(sqlx::FromRow)]` is generic over the row type, so one definition
 //! serves both drivers. A record that is its row already, column for column
-//! (`ChannelState`), derives `FromRow` itself instead of having a twin here.
+//! (`ChannelState`, `Gateway`), derives `FromRow` itself instead of having a
+//! twin here; the rows below are assembled into nested records
+//! (`InboxItem`), filtered (`OutboxItem`: a status that is no outbox state)
+//! or decoded from codes and blanks (`CallEntry`).
 
 use crate::config::Secret;
 use crate::goip::CallDirection;
 
 use super::records::{
-    CallEntry, DeliveryReportInfo, Gateway, InboxItem, LogId, LogKind, NoticeInfo, OutboundKind,
+    CallEntry, DeliveryReportInfo, InboxItem, LogId, LogKind, NoticeInfo, OutboundKind,
     OutboundRef, OutboxItem, OutboxState,
 };
 use super::time::Timestamp;
 
-#[derive(Debug, sqlx::FromRow)]
-pub(crate) struct GatewayRow {
-    pub ext: Option<String>,
-    pub goip_id: String,
-    pub goip_pass: String,
-    pub channel: Option<i64>,
-    pub msisdn: Option<String>,
-    pub allow_regex: Option<String>,
-    pub enabled: i64,
-    pub created_unix: Option<i64>,
-    pub last_seen_unix: Option<i64>,
-    pub daily_limit: Option<i64>,
-}
-
-impl From<GatewayRow> for Gateway {
-    fn from(r: GatewayRow) -> Gateway {
-        Gateway {
-            // An empty ext (a hand-edited row) is no owner either.
-            ext: r.ext.filter(|e| !e.trim().is_empty()),
-            goip_id: r.goip_id,
-            password: Secret::new(r.goip_pass),
-            channel: r.channel,
-            msisdn: r.msisdn.filter(|m| !m.trim().is_empty()),
-            allow_regex: r.allow_regex,
-            enabled: r.enabled != 0,
-            created_at: r.created_unix.map(Timestamp::from_unix),
-            last_seen: r.last_seen_unix.map(Timestamp::from_unix),
-            daily_limit: r.daily_limit,
-            shared_with: Vec::new(),
-        }
+/// `goip_pass` as the gateway row gives it (`Gateway` decodes itself).
+impl From<String> for Secret {
+    fn from(password: String) -> Secret {
+        Secret::new(password)
     }
 }
 
