@@ -443,22 +443,11 @@ impl Store {
     /// for a recvid that is no number). An event with no recvid has no such
     /// key: it is logged each time it comes.
     ///
-    /// `notice`, the user's message about it, is stored in the same
-    /// transaction when the event is new (a retransmission stores none), so
-    /// that no commit can leave a logged call untold: its resends are all
-    /// duplicates, which are never told.
+    /// `notices`, the users' messages about it (one per user of a shared
+    /// line), are stored in the same transaction when the event is new (a
+    /// retransmission stores none), so that no commit can leave a logged
+    /// call untold: its resends are all duplicates, which are never told.
     pub async fn store_call(
-        &self,
-        call: CallRecord,
-        notice: Option<NoticeRecord>,
-    ) -> Result<Saved<CallStored>, StoreError> {
-        self.store_call_told(call, notice.into_iter().collect())
-            .await
-    }
-
-    /// [`Store::store_call`] with a notice for each user of the line (a
-    /// shared line), all in the event's transaction.
-    pub async fn store_call_told(
         &self,
         call: CallRecord,
         notices: Vec<NoticeRecord>,

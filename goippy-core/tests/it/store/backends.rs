@@ -470,7 +470,7 @@ async fn calls_are_logged_newest_first(db: TestDb) {
                     remote: "+37255500000".into(),
                 },
             ),
-            None,
+            Vec::new(),
         )
         .await
         .expect("stored")
@@ -486,7 +486,7 @@ async fn calls_are_logged_newest_first(db: TestDb) {
                     cause: "Normal call clearing".into(),
                 },
             ),
-            None,
+            Vec::new(),
         )
         .await
         .expect("stored")
@@ -495,7 +495,7 @@ async fn calls_are_logged_newest_first(db: TestDb) {
     store
         .store_call(
             call("goippy_2001", 102, CallEvent::Expiry { seconds: 42 }),
-            None,
+            Vec::new(),
         )
         .await
         .expect("stored")
@@ -503,7 +503,10 @@ async fn calls_are_logged_newest_first(db: TestDb) {
         .expect("committed");
     // An EXPIRY with no call to attach to gets its own row.
     store
-        .store_call(call("other", 1, CallEvent::Expiry { seconds: 5 }), None)
+        .store_call(
+            call("other", 1, CallEvent::Expiry { seconds: 5 }),
+            Vec::new(),
+        )
         .await
         .expect("stored")
         .committed()
@@ -545,7 +548,7 @@ async fn a_retransmitted_call_is_logged_once_also_after_reopening(db: TestDb) {
         )
     };
     let first = store
-        .store_call(record(), None)
+        .store_call(record(), Vec::new())
         .await
         .expect("stored")
         .committed()
@@ -553,7 +556,7 @@ async fn a_retransmitted_call_is_logged_once_also_after_reopening(db: TestDb) {
     assert!(matches!(first, CallStored::New(_)), "{first:?}");
     assert_eq!(
         store
-            .store_call(record(), None)
+            .store_call(record(), Vec::new())
             .await
             .expect("stored")
             .committed()
@@ -571,7 +574,7 @@ async fn a_retransmitted_call_is_logged_once_also_after_reopening(db: TestDb) {
                     cause: "Normal call clearing".into(),
                 },
             ),
-            None,
+            Vec::new(),
         )
         .await
         .expect("stored")
@@ -582,7 +585,7 @@ async fn a_retransmitted_call_is_logged_once_also_after_reopening(db: TestDb) {
     let expiry = store
         .store_call(
             call("goippy_2001", 8, CallEvent::Expiry { seconds: 42 }),
-            None,
+            Vec::new(),
         )
         .await
         .expect("stored")
@@ -594,7 +597,7 @@ async fn a_retransmitted_call_is_logged_once_also_after_reopening(db: TestDb) {
     let store = db.open().await;
     assert_eq!(
         store
-            .store_call(record(), None)
+            .store_call(record(), Vec::new())
             .await
             .expect("stored")
             .committed()
@@ -606,7 +609,7 @@ async fn a_retransmitted_call_is_logged_once_also_after_reopening(db: TestDb) {
         store
             .store_call(
                 call("goippy_2001", 8, CallEvent::Expiry { seconds: 42 }),
-                None
+                Vec::new()
             )
             .await
             .expect("stored")
@@ -655,7 +658,7 @@ async fn a_reused_recvid_is_a_new_message_after_the_dedup_window(db: TestDb) {
         .expect("committed");
     assert!(matches!(first, Stored::New(_)), "{first:?}");
     let first_call = store
-        .store_call(record(), None)
+        .store_call(record(), Vec::new())
         .await
         .expect("stored")
         .committed()
@@ -680,7 +683,7 @@ async fn a_reused_recvid_is_a_new_message_after_the_dedup_window(db: TestDb) {
     );
     assert_eq!(
         store
-            .store_call(record(), None)
+            .store_call(record(), Vec::new())
             .await
             .expect("stored")
             .committed()
@@ -700,7 +703,7 @@ async fn a_reused_recvid_is_a_new_message_after_the_dedup_window(db: TestDb) {
     };
     assert_ne!(again_id, first.id());
     let again_call = store
-        .store_call(record(), None)
+        .store_call(record(), Vec::new())
         .await
         .expect("stored")
         .committed()
@@ -721,7 +724,7 @@ async fn a_reused_recvid_is_a_new_message_after_the_dedup_window(db: TestDb) {
     );
     assert_eq!(
         store
-            .store_call(record(), None)
+            .store_call(record(), Vec::new())
             .await
             .expect("stored")
             .committed()
@@ -774,13 +777,13 @@ async fn a_call_without_a_recvid_is_logged_each_time(db: TestDb) {
         )
     };
     let first = store
-        .store_call(hidden(), None)
+        .store_call(hidden(), Vec::new())
         .await
         .expect("stored")
         .committed()
         .expect("committed");
     let second = store
-        .store_call(hidden(), None)
+        .store_call(hidden(), Vec::new())
         .await
         .expect("stored")
         .committed()
@@ -815,7 +818,7 @@ async fn a_call_with_a_recvid_that_is_no_number_is_logged_once(db: TestDb) {
         )
     };
     let first = store
-        .store_call(record(), None)
+        .store_call(record(), Vec::new())
         .await
         .expect("stored")
         .committed()
@@ -823,7 +826,7 @@ async fn a_call_with_a_recvid_that_is_no_number_is_logged_once(db: TestDb) {
     assert!(matches!(first, CallStored::New(_)), "{first:?}");
     assert_eq!(
         store
-            .store_call(record(), None)
+            .store_call(record(), Vec::new())
             .await
             .expect("stored")
             .committed()
@@ -883,7 +886,7 @@ async fn a_call_and_its_notice_are_one_commit(db: TestDb) {
     store
         .store_call(
             record(),
-            Some(call_notice("Incoming call from +37255500000")),
+            vec![call_notice("Incoming call from +37255500000")],
         )
         .await
         .expect_err("the notice cannot be stored");
@@ -894,7 +897,7 @@ async fn a_call_and_its_notice_are_one_commit(db: TestDb) {
     let first = store
         .store_call(
             record(),
-            Some(call_notice("Incoming call from +37255500000")),
+            vec![call_notice("Incoming call from +37255500000")],
         )
         .await
         .expect("stored")
@@ -911,7 +914,7 @@ async fn a_call_and_its_notice_are_one_commit(db: TestDb) {
         store
             .store_call(
                 record(),
-                Some(call_notice("Incoming call from +37255500000"))
+                vec![call_notice("Incoming call from +37255500000")]
             )
             .await
             .expect("stored")
@@ -929,7 +932,7 @@ async fn a_call_and_its_notice_are_one_commit(db: TestDb) {
     store
         .store_call(
             call("goippy_2001", 10, CallEvent::Expiry { seconds: 3 }),
-            None,
+            Vec::new(),
         )
         .await
         .expect("stored")
@@ -956,7 +959,7 @@ async fn a_call_duration_beyond_an_int_is_stored_clamped(db: TestDb) {
                     seconds: i64::from(u32::MAX),
                 },
             ),
-            None,
+            Vec::new(),
         )
         .await
         .expect("stored")
@@ -973,7 +976,7 @@ async fn a_call_duration_beyond_an_int_is_stored_clamped(db: TestDb) {
                         seconds: i64::from(u32::MAX),
                     },
                 ),
-                None
+                Vec::new()
             )
             .await
             .expect("stored")
@@ -1584,7 +1587,7 @@ async fn a_full_queue_makes_calls_wait_and_loses_none(db: TestDb) {
                             cause: "User busy".into(),
                         },
                     ),
-                    None,
+                    Vec::new(),
                 )
                 .await
         })
@@ -1618,7 +1621,7 @@ async fn a_closed_store_refuses_work(db: TestDb) {
     ));
     assert!(matches!(
         other
-            .store_call(call("ch", 1, CallEvent::Expiry { seconds: 1 }), None)
+            .store_call(call("ch", 1, CallEvent::Expiry { seconds: 1 }), Vec::new())
             .await,
         Err(StoreError::Closed)
     ));

@@ -104,7 +104,10 @@ async fn a_mariadb_restart_during_writes_loses_nothing() {
                 assert!(matches!(stored, Stored::New(_)), "{stored:?}");
                 done.fetch_add(1, Ordering::Relaxed);
                 let logged = store
-                    .store_call(call("ch", recvid, CallEvent::Expiry { seconds: 1 }), None)
+                    .store_call(
+                        call("ch", recvid, CallEvent::Expiry { seconds: 1 }),
+                        Vec::new(),
+                    )
                     .await
                     .expect("a call write returns once committed")
                     .committed()

@@ -269,7 +269,7 @@ async fn an_original_database_is_upgraded_in_place(db: TestDb) {
                 },
                 raw: "HANGUP:9".into(),
             },
-            None,
+            Vec::new(),
         )
         .await
         .expect("stored")
