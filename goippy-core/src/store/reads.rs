@@ -3,7 +3,7 @@
 //! [`super::Store`] bounds each by `DB_TIMEOUT`.
 //!
 //! Each SELECT aliases its columns to the names of a row type in
-//! `store/rows.rs` and converts the original's column types (TIMESTAMP,
+//! `store/rows.rs` (or of a record that decodes itself) and converts the original's column types (TIMESTAMP,
 //! TINYINT(1); SQLite's free typing) into the integers and text both
 //! drivers decode alike: that conversion is all that differs per dialect.
 
@@ -11,7 +11,7 @@ use super::SENDID_COUNTER;
 use super::db::{Db, Sql};
 use super::error::StoreError;
 use super::records::{Backlog, CallEntry, ChannelState, InboxItem, LogId, OutboxItem};
-use super::rows::{CallRow, InboxRow, OutboxRow};
+use super::rows::{CallRow, InboxRow};
 
 /// Inbox rows with an id above `after`, oldest first.
 pub(crate) async fn undelivered_inbox(
@@ -55,13 +55,11 @@ pub(crate) async fn backlog(db: &Db) -> Result<Backlog, StoreError> {
 
 /// Unfinished outbound jobs (`queued`, `sending`), oldest first.
 pub(crate) async fn pending_outbox(db: &Db) -> Result<Vec<OutboxItem>, StoreError> {
-    let rows: Vec<OutboxRow> = db
-        .query(OUTBOX)
+    db.query(OUTBOX)
         .then(" WHERE dir = 'out' AND status IN ('queued', 'sending') ORDER BY id")
         .fetch_all()
         .await
-        .map_err(StoreError::db("reading the outbox"))?;
-    Ok(rows.into_iter().filter_map(OutboxRow::into_item).collect())
+        .map_err(StoreError::db("reading the outbox"))
 }
 
 /// The `queued` jobs of one channel, oldest first.
@@ -70,26 +68,26 @@ pub(crate) async fn queued_outbound(
     goip_id: &str,
     limit: u32,
 ) -> Result<Vec<OutboxItem>, StoreError> {
-    let rows: Vec<OutboxRow> = db
-        .query(OUTBOX)
+    db.query(OUTBOX)
         .then(" WHERE dir = 'out' AND status = 'queued' AND goip_id = ? ORDER BY id LIMIT ?")
         .bind(goip_id)
         .bind(i64::from(limit))
         .fetch_all()
         .await
-        .map_err(StoreError::db("reading a channel's outbox"))?;
-    Ok(rows.into_iter().filter_map(OutboxRow::into_item).collect())
+        .map_err(StoreError::db("reading a channel's outbox"))
 }
 
 pub(crate) async fn outbound(db: &Db, id: LogId) -> Result<Option<OutboxItem>, StoreError> {
-    let row: Option<OutboxRow> = db
-        .query(OUTBOX)
-        .then(" WHERE id = ? AND dir = 'out'")
+    // Not the original goippy's own outbound rows: their status is none of ours.
+    db.query(OUTBOX)
+        .then(
+            " WHERE id = ? AND dir = 'out' \
+             AND status IN ('queued', 'sending', 'sent', 'failed', 'unknown')",
+        )
         .bind(id.0)
         .fetch_optional()
         .await
-        .map_err(StoreError::db("reading an outbound message"))?;
-    Ok(row.and_then(OutboxRow::into_item))
+        .map_err(StoreError::db("reading an outbound message"))
 }
 
 /// The larger of the saved sendid counter and the largest recorded sendid.
@@ -169,21 +167,21 @@ const INBOX: Sql = Sql {
             WHERE l.status = 'inbox' AND l.dir = 'in' AND l.id > ? ORDER BY l.id LIMIT ?",
 };
 
-/// Outbound jobs, as [`OutboxRow`]; the WHERE clause follows.
+/// Outbound jobs, as [`OutboxItem`]; the WHERE clause follows.
 const OUTBOX: Sql = Sql {
     sqlite: "SELECT id, COALESCE(ext, '') AS ext, COALESCE(goip_id, '') AS goip_id, \
              COALESCE(xmpp_jid, '') AS xmpp_from, xmpp_id, COALESCE(msisdn, '') AS destination, \
              COALESCE(body, '') AS body, COALESCE(kind, 'sms') AS kind, \
              COALESCE(status, '') AS status, sendid, telid, sms_no, detail, dlr_state, \
-             unixepoch(created_at) AS created_unix, sent_unix, \
-             CAST(receipt_req AS INTEGER) AS receipt_req, xmpp_to \
+             COALESCE(unixepoch(created_at), 0) AS created_unix, sent_unix, \
+             CAST(COALESCE(receipt_req, 0) AS INTEGER) AS receipt_req, xmpp_to \
              FROM goippy_log",
     mysql: "SELECT id, COALESCE(ext, '') AS ext, COALESCE(goip_id, '') AS goip_id, \
             COALESCE(xmpp_jid, '') AS xmpp_from, xmpp_id, COALESCE(msisdn, '') AS destination, \
             COALESCE(body, '') AS body, COALESCE(kind, 'sms') AS kind, \
             COALESCE(status, '') AS status, sendid, telid, sms_no, detail, dlr_state, \
-            CAST(UNIX_TIMESTAMP(created_at) AS SIGNED) AS created_unix, sent_unix, \
-            CAST(receipt_req AS SIGNED) AS receipt_req, xmpp_to \
+            COALESCE(CAST(UNIX_TIMESTAMP(created_at) AS SIGNED), 0) AS created_unix, sent_unix, \
+            CAST(COALESCE(receipt_req, 0) AS SIGNED) AS receipt_req, xmpp_to \
             FROM goippy_log",
 };
 

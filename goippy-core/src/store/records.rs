@@ -597,9 +597,11 @@ pub(crate) const STATUS_INBOX: &str = "inbox";
 /// `goippy_log.status` of an inbound row written to the XMPP stream.
 pub(crate) const STATUS_DELIVERED: &str = "delivered";
 
-/// An outbound job as stored.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// An outbound job as stored, read straight from the row the outbox reads
+/// select (`store/reads.rs`).
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct OutboxItem {
+    #[sqlx(try_from = "i64")]
     pub id: LogId,
     pub ext: String,
     pub goip_id: String,
@@ -607,7 +609,9 @@ pub struct OutboxItem {
     pub xmpp_id: Option<String>,
     pub destination: String,
     pub body: String,
+    #[sqlx(try_from = "String")]
     pub kind: OutboundKind,
+    #[sqlx(rename = "status", try_from = "String")]
     pub state: OutboxState,
     pub sendid: Option<i64>,
     pub telid: Option<i64>,
@@ -615,11 +619,15 @@ pub struct OutboxItem {
     /// Why it failed or why its outcome is unknown.
     pub detail: Option<String>,
     /// The latest delivery report's state (0 = delivered).
+    #[sqlx(rename = "dlr_state")]
     pub delivery_state: Option<i64>,
+    #[sqlx(rename = "created_unix")]
     pub created_at: Timestamp,
     /// When the GoIP reported it sent.
+    #[sqlx(rename = "sent_unix")]
     pub sent_at: Option<Timestamp>,
     /// The sender asked for an XEP-0184 receipt.
+    #[sqlx(rename = "receipt_req")]
     pub receipt_requested: bool,
     /// The JID the user wrote to, when stored.
     pub xmpp_to: Option<String>,

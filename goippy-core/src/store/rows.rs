@@ -6,17 +6,16 @@
 //! the few that decode the same on both: `i64`, `String` and their `Option`s.
 //! `#[derive(sqlx::FromRow)]` is generic over the row type, so one definition
 //! serves both drivers. A record that is its row already, column for column
-//! (`ChannelState`, `Gateway`), derives `FromRow` itself instead of having a
-//! twin here; the rows below are assembled into nested records
-//! (`InboxItem`), filtered (`OutboxItem`: a status that is no outbox state)
-//! or decoded from codes and blanks (`CallEntry`).
+//! (`ChannelState`, `Gateway`, `OutboxItem`), derives `FromRow` itself
+//! instead of having a twin here; the rows below are assembled into nested
+//! records (`InboxItem`) or decoded from codes and blanks (`CallEntry`).
 
 use crate::config::Secret;
 use crate::goip::CallDirection;
 
 use super::records::{
     CallEntry, DeliveryReportInfo, InboxItem, LogId, LogKind, NoticeInfo, OutboundKind,
-    OutboundRef, OutboxItem, OutboxState,
+    OutboundRef, OutboxState,
 };
 use super::time::Timestamp;
 
@@ -90,56 +89,30 @@ impl From<InboxRow> for InboxItem {
     }
 }
 
-#[derive(Debug, sqlx::FromRow)]
-pub(crate) struct OutboxRow {
-    pub id: i64,
-    pub ext: String,
-    pub goip_id: String,
-    pub xmpp_from: String,
-    pub xmpp_id: Option<String>,
-    pub destination: String,
-    pub body: String,
-    pub kind: String,
-    pub status: String,
-    pub sendid: Option<i64>,
-    pub telid: Option<i64>,
-    pub sms_no: Option<i64>,
-    pub detail: Option<String>,
-    pub dlr_state: Option<i64>,
-    pub created_unix: Option<i64>,
-    pub sent_unix: Option<i64>,
-    pub receipt_req: Option<i64>,
-    pub xmpp_to: Option<String>,
+/// Conversions for the columns `OutboxItem` decodes itself from.
+impl From<i64> for LogId {
+    fn from(id: i64) -> LogId {
+        LogId(id)
+    }
 }
 
-impl OutboxRow {
-    /// `None` for a row whose status is not an outbox state (the original
-    /// goippy's own outbound rows).
-    pub fn into_item(self) -> Option<OutboxItem> {
-        Some(OutboxItem {
-            id: LogId(self.id),
-            ext: self.ext,
-            goip_id: self.goip_id,
-            xmpp_from: self.xmpp_from,
-            xmpp_id: self.xmpp_id,
-            destination: self.destination,
-            body: self.body,
-            kind: if self.kind == LogKind::Ussd.as_str() {
-                OutboundKind::Ussd
-            } else {
-                OutboundKind::Sms
-            },
-            state: OutboxState::parse(&self.status)?,
-            sendid: self.sendid,
-            telid: self.telid,
-            sms_no: self.sms_no,
-            detail: self.detail,
-            delivery_state: self.dlr_state,
-            created_at: Timestamp::from_unix(self.created_unix.unwrap_or_default()),
-            sent_at: self.sent_unix.map(Timestamp::from_unix),
-            receipt_requested: self.receipt_req.unwrap_or(0) != 0,
-            xmpp_to: self.xmpp_to,
-        })
+impl From<String> for OutboundKind {
+    fn from(kind: String) -> OutboundKind {
+        if kind == LogKind::Ussd.as_str() {
+            OutboundKind::Ussd
+        } else {
+            OutboundKind::Sms
+        }
+    }
+}
+
+/// The outbox reads select only rows whose status is an outbox state (the
+/// original goippy's own outbound rows have others), so this never fails there.
+impl TryFrom<String> for OutboxState {
+    type Error = String;
+
+    fn try_from(status: String) -> Result<OutboxState, String> {
+        OutboxState::parse(&status).ok_or_else(|| format!("{status:?} is no outbox state"))
     }
 }
 

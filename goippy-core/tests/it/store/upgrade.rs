@@ -220,6 +220,11 @@ async fn an_original_database_is_upgraded_in_place(db: TestDb) {
             .is_empty()
     );
     assert!(store.pending_outbox().await.expect("outbox").is_empty());
+    assert_eq!(
+        store.outbound(LogId(2)).await.expect("read"),
+        None,
+        "the original's own outbound row ('sms_sent') is no outbox job"
+    );
     let first = db.log_entry(LogId(1)).await.expect("row");
     assert_eq!(first.body.as_deref(), Some("tere"));
     assert_eq!(first.status.as_deref(), Some("recv"));
