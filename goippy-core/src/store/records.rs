@@ -89,29 +89,21 @@ impl StateUpdate {
         &a == other
     }
 
+    /// Cut to the columns' widths; a blank field is not reported (NULL).
     pub(crate) fn fitted(mut self) -> StateUpdate {
-        fit_opt(&mut self.msisdn, widths::MSISDN);
-        fit_opt(&mut self.gsm_status, 32);
-        fit_opt(&mut self.voip_status, 32);
-        fit_opt(&mut self.voip_state, 64);
-        fit_opt(&mut self.provider, 64);
-        fit_opt(&mut self.imei, 32);
-        fit_opt(&mut self.imsi, 32);
-        fit_opt(&mut self.iccid, 32);
-        fit_opt(&mut self.cell_info, 128);
-        fit_opt(&mut self.sms_login, 8);
-        for s in [
-            &mut self.msisdn,
-            &mut self.gsm_status,
-            &mut self.voip_status,
-            &mut self.voip_state,
-            &mut self.provider,
-            &mut self.imei,
-            &mut self.imsi,
-            &mut self.iccid,
-            &mut self.cell_info,
-            &mut self.sms_login,
+        for (s, max) in [
+            (&mut self.msisdn, widths::MSISDN),
+            (&mut self.gsm_status, 32),
+            (&mut self.voip_status, 32),
+            (&mut self.voip_state, 64),
+            (&mut self.provider, 64),
+            (&mut self.imei, 32),
+            (&mut self.imsi, 32),
+            (&mut self.iccid, 32),
+            (&mut self.cell_info, 128),
+            (&mut self.sms_login, 8),
         ] {
+            fit_opt(s, max);
             if s.as_deref().is_some_and(|v| v.trim().is_empty()) {
                 *s = None;
             }
@@ -361,18 +353,19 @@ impl InboundRecord {
     }
 }
 
-/// What [`super::Store::store_inbound`] did.
+/// What [`super::Store::store_inbound`] did, with the `goippy_log` row.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Stored {
-    /// Stored for the first time: deliver it.
-    New(LogId),
-    /// A retransmission of a message already stored (also before a restart):
-    /// ack it, do not deliver it again.
-    Duplicate(LogId),
+pub enum Stored<Id = LogId> {
+    /// Stored for the first time: deliver it (a call: tell the user, if
+    /// they want call notices).
+    New(Id),
+    /// A retransmission of one already stored (also before a restart): ack
+    /// it, do not deliver (or log and tell) it again.
+    Duplicate(Id),
 }
 
-impl Stored {
-    pub fn id(self) -> LogId {
+impl<Id: Copy> Stored<Id> {
+    pub fn id(self) -> Id {
         match self {
             Stored::New(id) | Stored::Duplicate(id) => id,
         }
@@ -386,22 +379,7 @@ impl Stored {
 /// What [`super::Store::store_call`] did. The id is `goippy_calls.id`: the
 /// event's own row, or for an EXPIRY the row of the call it gave the
 /// duration to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum CallStored {
-    /// Logged for the first time: tell the user, if they want call notices.
-    New(i64),
-    /// A retransmission of an event already logged (also before a
-    /// restart): ack it, do not log or tell it again.
-    Duplicate(i64),
-}
-
-impl CallStored {
-    pub fn id(self) -> i64 {
-        match self {
-            CallStored::New(id) | CallStored::Duplicate(id) => id,
-        }
-    }
-}
+pub type CallStored = Stored<i64>;
 
 /// `goippy_log.kind`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
