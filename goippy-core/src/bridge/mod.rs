@@ -220,12 +220,6 @@ impl Context {
         *self.stopping.borrow()
     }
 
-    /// The enabled gateway whose extension `from` is, if `from` is a user of
-    /// XMPP_DOMAIN at all.
-    pub fn sender_gateway(&self, from: &Jid) -> Option<Arc<ActiveGateway>> {
-        self.sender_line(from).map(|(_, line)| line)
-    }
-
     /// The extension `from` is, with its line 1, if it has any line.
     pub fn sender_line(&self, from: &Jid) -> Option<(String, Arc<ActiveGateway>)> {
         let ext = self.addressing.local_user(from)?;
