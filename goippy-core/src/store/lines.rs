@@ -19,7 +19,7 @@
 use std::collections::HashMap;
 
 use super::Store;
-use super::db::{Db, Sql};
+use super::db::{Db, Sql, Tx};
 use super::error::StoreError;
 use super::records::{Gateway, LineAdded};
 use super::time::Timestamp;
@@ -279,6 +279,15 @@ pub struct LineDefinition<'a> {
     pub allow_regex: Option<&'a str>,
 }
 
+/// The extension whose default line `goip_id` is; `Some("")`: the line
+/// exists and is no one's default; `None`: there is no such line.
+async fn owner(tx: &mut Tx<'_>, goip_id: &str) -> Result<Option<String>, sqlx::Error> {
+    tx.query("SELECT COALESCE(ext, '') FROM goippy_gateways WHERE goip_id = ?")
+        .bind(goip_id)
+        .scalar_optional()
+        .await
+}
+
 async fn add(
     db: &Db,
     ext: &str,
@@ -288,13 +297,7 @@ async fn add(
 ) -> Result<LineAdded, StoreError> {
     let failed = || StoreError::db("adding a line");
     let mut tx = db.begin_write().await.map_err(failed())?;
-    // Some(''): the line exists and is no one's default.
-    let owner: Option<String> = tx
-        .query("SELECT COALESCE(ext, '') FROM goippy_gateways WHERE goip_id = ?")
-        .bind(goip_id)
-        .scalar_optional()
-        .await
-        .map_err(failed())?;
+    let owner = owner(&mut tx, goip_id).await.map_err(failed())?;
     let member: bool = tx
         .query("SELECT COUNT(*) FROM goippy_line_users WHERE ext = ? AND goip_id = ?")
         .bind(ext)
@@ -373,12 +376,7 @@ async fn add(
 async fn remove(db: &Db, ext: &str, goip_id: &str) -> Result<LineRemoved, StoreError> {
     let failed = || StoreError::db("removing a line");
     let mut tx = db.begin_write().await.map_err(failed())?;
-    let owner: Option<String> = tx
-        .query("SELECT COALESCE(ext, '') FROM goippy_gateways WHERE goip_id = ?")
-        .bind(goip_id)
-        .scalar_optional()
-        .await
-        .map_err(failed())?;
+    let owner = owner(&mut tx, goip_id).await.map_err(failed())?;
     if owner.as_deref() == Some(ext) {
         return Err(StoreError::InvalidInput {
             field: "goip_id",
