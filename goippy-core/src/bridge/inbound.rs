@@ -248,7 +248,8 @@ async fn store_ussd(ctx: Arc<Context>, ussd: UssdNotice) {
         ),
     };
     // A network message concerns the line, so every user of it; a late
-    // answer goes where answers always went.
+    // answer goes to the user who asked, whom the store finds by the
+    // request's sendid (`store/received.rs`).
     let recipients = match &kind {
         InboundKind::NetworkUssd { .. } => line_pool::recipients(&ctx, &goip_id, None),
         _ => Vec::new(),

@@ -16,8 +16,9 @@
 //! | Timeout | `unknown` | an error: "No USSD answer from the network within 1 min. …" |
 //! | ChannelOffline, UnknownChannel, Invalid, Stopping | `failed` | an error: "The USSD request was not sent: *why*. …" |
 //!
-//! An answer that arrives after the timeout still reaches the user (the
-//! engine reports it as an event; see `inbound.rs`).
+//! An answer that arrives after the timeout still reaches the user who
+//! asked (the engine reports it as an event, `inbound.rs`; the store finds
+//! this row by the sendid it carries, `store/received.rs`).
 //!
 //! A request whose message asked for an XEP-0184 receipt gets it when the
 //! GoIP answers (Reply, Closed or Error): that answer is what proves the

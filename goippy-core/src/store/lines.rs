@@ -137,6 +137,24 @@ impl Store {
         Ok(())
     }
 
+    /// Enables or disables the line `goip_id`, whoever uses it: also a
+    /// shared line that is no extension's default line (which
+    /// [`Store::set_gateway_enabled`], by extension, cannot name).
+    pub async fn set_line_enabled(&self, goip_id: &str, enabled: bool) -> Result<(), StoreError> {
+        let update = self
+            .inner
+            .db
+            .query("UPDATE goippy_gateways SET enabled = ? WHERE goip_id = ?")
+            .bind(enabled)
+            .bind(goip_id)
+            .execute();
+        let n = self.run("enabling or disabling a line", update).await?;
+        if n.rows_affected == 0 {
+            return Err(StoreError::UnknownLine(goip_id.to_string()));
+        }
+        Ok(())
+    }
+
     /// Whether `ext` lets an SMS go out on another of its lines when the
     /// chosen one cannot send it.
     pub async fn set_failover(&self, ext: &str, on: bool) -> Result<(), StoreError> {

@@ -7,15 +7,19 @@
 //! transaction as the item. The rule is the engine's (`engine/dedup.rs`):
 //! the same key stored less than the dedup window before this copy arrived
 //! makes it a copy. Two more rules match an item to an earlier row: a
-//! delivery report to the outbound SMS it is about, and a call's EXPIRY to
-//! the call that just ended.
+//! delivery report to the outbound SMS it is about, a late USSD answer to
+//! the request it answers (whose user gets it), and a call's EXPIRY to the
+//! call that just ended.
 
 use std::time::Duration;
 
 use super::DELIVERY_REPORT_WINDOW;
 use super::apply::insert_notice;
 use super::db::{Sql, Tx};
-use super::records::{CallEvent, CallRecord, InboundRecord, LogId, NoticeRecord, STATUS_INBOX};
+use super::records::{
+    CallEvent, CallRecord, InboundKind, InboundRecipient, InboundRecord, LogId, NoticeRecord,
+    STATUS_INBOX,
+};
 use super::time::Timestamp;
 use super::writer::Outcome;
 use crate::util::body_hash_column;
@@ -28,7 +32,8 @@ const CALL_LOOKBACK: Duration = Duration::from_secs(2 * 3600);
 /// row it is about: `outbound` when the caller already matched it (the
 /// engine, from memory, also while that row's `sent` state is still on its
 /// way), otherwise the newest outbound SMS of the channel with its
-/// `sms_no` sent within [`DELIVERY_REPORT_WINDOW`].
+/// `sms_no` sent within [`DELIVERY_REPORT_WINDOW`]. A late USSD answer
+/// goes to the user whose request it answers ([`ussd_asker`]).
 pub(super) async fn inbound(
     tx: &mut Tx<'_>,
     record: &InboundRecord,
@@ -89,7 +94,15 @@ pub(super) async fn inbound(
             peer = peer.or(out_dest);
         }
     }
-    if record.recipients.is_empty() {
+    let asker = match record.kind {
+        InboundKind::UssdReply { .. } => ussd_asker(tx, &record.goip_id, record.recvid).await?,
+        _ => None,
+    };
+    let recipients = match &asker {
+        Some(asker) => std::slice::from_ref(asker),
+        None => record.recipients.as_slice(),
+    };
+    if recipients.is_empty() {
         let id = tx
             .query(INSERT_INBOUND)
             .bind(peer)
@@ -117,7 +130,7 @@ pub(super) async fn inbound(
     // every user gets it or none does (and a retransmission, recognised by
     // the one dedup key, writes nothing). The key points at the first row.
     let mut first = None;
-    for to in &record.recipients {
+    for to in recipients {
         let id = tx
             .query(INSERT_INBOUND_FOR)
             .bind(peer.as_deref())
@@ -159,6 +172,44 @@ pub(super) async fn inbound(
 /// The outbound SMS a delivery report is about: its id, who sent it, and
 /// where to.
 type ReportedSms = (i64, Option<String>, Option<String>);
+
+/// The user who sent the USSD request a late answer answers: its outbox
+/// row carries the sendid the request went out with (the answer's
+/// `recvid`), and USSD sendids only grow, also across restarts. On a line
+/// several users share, the answer is theirs alone, not the line's default
+/// owner's. `None` for an answer to a request with no outbox row (an ad-hoc
+/// command's, a balance check's): it goes where it always went. (The
+/// search runs in the channel's outbound rows, `goippy_log_out_day`'s
+/// prefix; late answers are rare.)
+async fn ussd_asker(
+    tx: &mut Tx<'_>,
+    goip_id: &str,
+    sendid: i64,
+) -> Result<Option<InboundRecipient>, sqlx::Error> {
+    let row: Option<(Option<String>, Option<String>)> = tx
+        .query(
+            "SELECT ext, xmpp_jid FROM goippy_log WHERE goip_id = ? AND dir = 'out' \
+             AND kind = 'ussd' AND sendid = ? ORDER BY id DESC LIMIT 1",
+        )
+        .bind(goip_id)
+        .bind(sendid)
+        .fetch_optional()
+        .await?;
+    let Some((Some(ext), Some(jid))) = row else {
+        return Ok(None);
+    };
+    // The answer is a message in the inbox now, for the user wherever they
+    // are: to the bare JID, not the resource that asked.
+    let bare = jid.split_once('/').map_or(jid.as_str(), |(bare, _)| bare);
+    if ext.is_empty() || bare.is_empty() {
+        return Ok(None);
+    }
+    Ok(Some(InboundRecipient {
+        ext,
+        xmpp_jid: bare.to_string(),
+        contact: None,
+    }))
+}
 
 /// A call event: a new `goippy_calls` row (an EXPIRY instead gives the call
 /// that just ended its duration), or the id of the first copy.

@@ -330,24 +330,16 @@ async fn start(
             let enable = node == ENABLE_LINE;
             let gateways = list_gateways(ctx).await?;
             let id = open(Stage::LineChoice { enable })?;
-            let mut ext = Field::new("ext", FieldType::ListSingle);
-            ext.label = Some("Line (extension)".into());
-            ext.required = true;
-            // By extension: a shared line that is no one's default line is
-            // enabled and disabled with `goippy --add-line` / `--remove-line`.
-            ext.options = gateways
+            let mut line = Field::new(LINE_FIELD, FieldType::ListSingle);
+            line.label = Some("Line".into());
+            line.required = true;
+            // By goip_id, so that every line can be chosen: also a shared
+            // line that is no extension's default line (`--add-line`).
+            line.options = gateways
                 .iter()
-                .filter_map(|g| {
-                    let owner = g.ext.as_ref()?;
-                    Some(Option_ {
-                        label: Some(format!(
-                            "{} ({}, {})",
-                            owner,
-                            g.goip_id,
-                            if g.enabled { "enabled" } else { "disabled" }
-                        )),
-                        value: owner.clone(),
-                    })
+                .map(|g| Option_ {
+                    label: Some(line_choice_label(g)),
+                    value: g.goip_id.clone(),
                 })
                 .collect();
             let title = if enable {
@@ -357,7 +349,7 @@ async fn start(
             };
             Ok(CommandResponse::new(node, &id, Status::Executing)
                 .with_actions(&[Action::Complete])
-                .with_form(forms::form(title, None, vec![ext])))
+                .with_form(forms::form(title, None, vec![line])))
         }
         _ => Err(unknown()),
     }
@@ -470,7 +462,18 @@ async fn go_on(
             if !ctx.is_admin(&env.from) {
                 return Err(Refusal::CommandForbidden { admin: true });
             }
-            let Some(ext) = request.value("ext").filter(|e| !e.is_empty()) else {
+            let chosen = request
+                .value(LINE_FIELD)
+                .filter(|g| !g.is_empty())
+                .map(|g| LineChosen::GoipId(g.to_string()))
+                // The form before line pools named the line by extension.
+                .or_else(|| {
+                    request
+                        .value("ext")
+                        .filter(|e| !e.is_empty())
+                        .map(|e| LineChosen::DefaultOf(e.to_string()))
+                });
+            let Some(chosen) = chosen else {
                 return retry(
                     Refusal::BadPayload {
                         detail: "choose a line".into(),
@@ -478,11 +481,18 @@ async fn go_on(
                     session,
                 );
             };
-            let ext = ext.to_string();
-            let set = ctx.store.set_gateway_enabled(&ext, enable);
+            let ext = chosen.name().to_string();
+            let set = async {
+                match &chosen {
+                    LineChosen::GoipId(goip_id) => {
+                        ctx.store.set_line_enabled(goip_id, enable).await
+                    }
+                    LineChosen::DefaultOf(ext) => ctx.store.set_gateway_enabled(ext, enable).await,
+                }
+            };
             match tokio::time::timeout(READ_BOUND, set).await {
                 Ok(Ok(())) => {}
-                Ok(Err(StoreError::UnknownExtension(_))) => {
+                Ok(Err(StoreError::UnknownExtension(_) | StoreError::UnknownLine(_))) => {
                     return retry(
                         Refusal::BadPayload {
                             detail: format!("there is no line {ext}"),
@@ -491,7 +501,7 @@ async fn go_on(
                     );
                 }
                 Ok(Err(e)) => {
-                    tracing::warn!(ext, "ad-hoc: cannot change a line: {e}");
+                    tracing::warn!(line = ext, "ad-hoc: cannot change a line: {e}");
                     return Err(Refusal::DatabaseSilent {
                         what: "gateway list",
                     });
@@ -504,7 +514,7 @@ async fn go_on(
             }
             tracing::info!(
                 admin = %env.from,
-                ext,
+                line = ext,
                 enabled = enable,
                 "a line was changed by an ad-hoc command"
             );
@@ -517,6 +527,47 @@ async fn go_on(
                 .with_note(adhoc::NoteType::Info, format!("Line {ext} is {done}.")))
         }
     }
+}
+
+/// The field of the enable/disable form: the line's goip_id.
+const LINE_FIELD: &str = "line";
+
+/// The line an admin chose to enable or disable.
+enum LineChosen {
+    /// From the form: any line, by its goip_id.
+    GoipId(String),
+    /// An extension's default line: what the form asked before line pools
+    /// (field `ext`), still taken from a client that remembers it.
+    DefaultOf(String),
+}
+
+impl LineChosen {
+    /// How the note and the log name it: as the admin chose it.
+    fn name(&self) -> &str {
+        match self {
+            LineChosen::GoipId(name) | LineChosen::DefaultOf(name) => name,
+        }
+    }
+}
+
+/// `pool2 +37255500002: 2001, 2002 (enabled)` — the line, its number when
+/// known, who uses it (its default owner first), and its state.
+fn line_choice_label(g: &crate::store::Gateway) -> String {
+    let users: Vec<&str> = g.users().collect();
+    let users = if users.is_empty() {
+        "no users".to_string()
+    } else {
+        users.join(", ")
+    };
+    let number = g
+        .msisdn
+        .as_deref()
+        .map(str::trim)
+        .filter(|m| !m.is_empty())
+        .map(|m| format!(" {m}"))
+        .unwrap_or_default();
+    let state = if g.enabled { "enabled" } else { "disabled" };
+    format!("{}{number}: {users} ({state})", g.goip_id)
 }
 
 /// The line `goip_id`, if the requester may still use it here.

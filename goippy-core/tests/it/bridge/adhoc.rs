@@ -601,3 +601,151 @@ async fn admins_list_disable_and_enable_lines_and_nobody_else_does() {
     let a = run(&mut w, PHONE, SMS, "e4", "status", None, None, &[]).await;
     assert_eq!(a.status(), "completed");
 }
+
+/// The options (value, label) of the form field `var`.
+fn choices_of(a: &Answer, var: &str) -> Vec<(String, String)> {
+    let x = a
+        .command()
+        .get_child("x", "jabber:x:data")
+        .unwrap_or_else(|| panic!("no form in {}", String::from(&a.iq)));
+    let field = x
+        .children()
+        .find(|f| f.name() == "field" && f.attr("var") == Some(var))
+        .unwrap_or_else(|| panic!("no field {var} in {}", String::from(&a.iq)));
+    field
+        .children()
+        .filter(|o| o.name() == "option")
+        .map(|o| {
+            let value = o
+                .children()
+                .find(|v| v.name() == "value")
+                .map(Element::text)
+                .unwrap_or_default();
+            (value, o.attr("label").unwrap_or_default().to_string())
+        })
+        .collect()
+}
+
+/// A line made with `--add-line` is no extension's default line (its `ext`
+/// is NULL): admins still see it with its users and enable or disable it,
+/// and its users see it in their line status.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn admins_see_and_switch_a_shared_line_that_has_no_owner() {
+    const POOL: &str = "pool2";
+    const POOL_NUMBER: &str = "+37255500002";
+    const TEAMMATE: &str = "2002@users.example.org/phone";
+    let mut options = with_admin();
+    options.pool_lines = vec![PoolLine {
+        goip_id: POOL,
+        password: "pw2",
+        number: POOL_NUMBER,
+        users: vec!["2001", "2002"],
+    }];
+    let w = World::start(options).await;
+    w.wait_until("the shared line is known with its number", |w| {
+        w.bridge()
+            .probe()
+            .directory()
+            .gateway_by_msisdn(POOL_NUMBER)
+            .is_some()
+    })
+    .await;
+    let mut w = w;
+
+    // The list: the shared line, once per user.
+    let a = run(&mut w, ADMIN, SMS, "g1", "gateways", None, None, &[]).await;
+    let table = a.field("gateways");
+    let pool_rows: Vec<&str> = table.lines().filter(|l| l.contains(POOL)).collect();
+    assert_eq!(pool_rows.len(), 2, "{table}");
+    assert!(pool_rows.iter().any(|r| r.starts_with("2001")), "{table}");
+    assert!(pool_rows.iter().any(|r| r.starts_with("2002")), "{table}");
+
+    // The choice: every line, the shared one with its users.
+    let a = run(&mut w, ADMIN, SMS, "d1", "disable-line", None, None, &[]).await;
+    assert_eq!(a.status(), "executing");
+    let choices = choices_of(&a, "line");
+    assert_eq!(
+        choices,
+        [
+            (
+                GOIP_ID.to_string(),
+                format!("{GOIP_ID} {OWN_NUMBER}: 2001 (enabled)")
+            ),
+            (
+                POOL.to_string(),
+                format!("{POOL} {POOL_NUMBER}: 2001, 2002 (enabled)")
+            ),
+        ],
+        "{}",
+        String::from(&a.iq)
+    );
+    let a = run(
+        &mut w,
+        ADMIN,
+        SMS,
+        "d2",
+        "disable-line",
+        Some(&a.session()),
+        Some("complete"),
+        &[("line", POOL)],
+    )
+    .await;
+    assert_eq!(a.status(), "completed", "{}", String::from(&a.iq));
+    assert_eq!(a.note(), format!("Line {POOL} is disabled."));
+    assert_eq!(
+        w.scalar(&format!(
+            "SELECT COUNT(*) FROM goippy_gateways WHERE goip_id = '{POOL}' AND enabled = 0"
+        ))
+        .await,
+        1
+    );
+    // At once: 2002, whose only line it was, has no commands; 2001 keeps
+    // its default line.
+    let a = run(&mut w, TEAMMATE, SMS, "d3", "status", None, None, &[]).await;
+    assert_eq!(a.error().0, "forbidden");
+    let a = run(&mut w, PHONE, SMS, "d4", "status", None, None, &[]).await;
+    assert_eq!(a.status(), "completed");
+
+    let a = run(&mut w, ADMIN, SMS, "e1", "enable-line", None, None, &[]).await;
+    assert!(
+        choices_of(&a, "line").contains(&(
+            POOL.to_string(),
+            format!("{POOL} {POOL_NUMBER}: 2001, 2002 (disabled)")
+        )),
+        "{}",
+        String::from(&a.iq)
+    );
+    let session = a.session();
+    let a = run(
+        &mut w,
+        ADMIN,
+        SMS,
+        "e2",
+        "enable-line",
+        Some(&session),
+        Some("complete"),
+        &[("line", "nosuchline")],
+    )
+    .await;
+    assert_eq!(a.error(), ("bad-request".into(), "bad-payload".into()));
+    let a = run(
+        &mut w,
+        ADMIN,
+        SMS,
+        "e3",
+        "enable-line",
+        Some(&session),
+        Some("complete"),
+        &[("line", POOL)],
+    )
+    .await;
+    assert_eq!(a.note(), format!("Line {POOL} is enabled."));
+
+    // Each user's line status shows every one of their lines.
+    let a = run(&mut w, TEAMMATE, SMS, "s1", "status", None, None, &[]).await;
+    assert_eq!(a.status(), "completed", "{}", String::from(&a.iq));
+    assert!(a.field(&format!("line-{POOL}")).contains(POOL_NUMBER));
+    let a = run(&mut w, PHONE, SMS, "s2", "status", None, None, &[]).await;
+    assert!(a.field("line-2001").contains(OWN_NUMBER));
+    assert!(a.field(&format!("line-{POOL}")).contains(POOL_NUMBER));
+}

@@ -718,3 +718,65 @@ async fn a_probe_tells_the_state_of_the_line_whose_number_it_asks() {
         Some("unavailable")
     );
 }
+
+/// A USSD answer that comes after the user was told it timed out reaches
+/// the user who asked, on a shared line too — not the line's other user;
+/// a USSN, which answers nobody, still reaches every user of the line.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_late_ussd_answer_on_a_shared_line_reaches_the_user_who_asked() {
+    late_ussd_answer_reaches_the_asker(false).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_late_ussd_answer_reaches_the_user_who_asked_on_mariadb() {
+    late_ussd_answer_reaches_the_asker(true).await
+}
+
+async fn late_ussd_answer_reaches_the_asker(mysql: bool) {
+    let mut options = pool_options_on(mysql);
+    // The network answers well after goippy gave up (one resend, two
+    // timeouts of 1 s): the answer is late.
+    options.timing.ussd_delay = Duration::from_secs(3);
+    let w = World::start(options).await;
+    w.wait_until("the shared line is online with its number", |w| {
+        w.bridge()
+            .probe()
+            .directory()
+            .gateway_by_msisdn(POOL_NUMBER)
+            .is_some()
+    })
+    .await;
+    let mut w = w;
+    let pool_jid = contact(POOL_NUMBER);
+    let teammate_phone = format!("{TEAMMATE}/phone");
+    w.users
+        .chat(&teammate_phone, &pool_jid, "late1", "*100#", false)
+        .await;
+    let e = w.users.expect("the USSD timeout", is_error).await;
+    assert_eq!(e.attr("id"), Some("late1"));
+    assert_eq!(e.attr("to"), Some(teammate_phone.as_str()));
+    let (_, _, text) = error_of(&e);
+    assert!(text.contains("No USSD answer"), "{text}");
+    // (The note that quotes the code comes with the error.)
+    let answer = w
+        .users
+        .expect("the late USSD answer", |e| {
+            is_chat(e) && e.attr("from") == Some(pool_jid.as_str()) && body(e).starts_with("[USSD]")
+        })
+        .await;
+    assert_eq!(body(&answer), "[USSD] Your balance is 10.00 EUR");
+    assert!(
+        answer.attr("to").is_some_and(|to| to.starts_with(TEAMMATE)),
+        "to the user who asked: {answer:?}"
+    );
+    // Nobody else: 2001 shares the line but did not ask.
+    w.users.expect_silence(Duration::from_millis(800)).await;
+    assert_eq!(
+        w.scalar(&format!(
+            "SELECT COUNT(*) FROM goippy_log WHERE dir = 'in' AND kind = 'ussd' \
+             AND goip_id = '{POOL}' AND ext = '2002'"
+        ))
+        .await,
+        1
+    );
+}

@@ -16,7 +16,51 @@ on_both_backends!(
     a_shared_line_cannot_be_redefined_by_sharing_it,
     daily_counts_failover_and_choices_are_kept,
     a_row_without_an_extension_or_users_stays_refused,
+    a_line_with_no_owner_is_enabled_and_disabled_by_goip_id,
 );
+
+/// A line made with `--add-line` has no extension to name it by; the admin
+/// command switches it by goip_id. Setting the state it has is no error
+/// (MariaDB counts the rows matched, not changed).
+async fn a_line_with_no_owner_is_enabled_and_disabled_by_goip_id(db: TestDb) {
+    let store = db.open().await;
+    store
+        .save_gateway(&gateway("2001", "pw1", None, None))
+        .await
+        .expect("add");
+    store
+        .add_line("2001", "pool_a", def("pwa"))
+        .await
+        .expect("new line");
+    let enabled = |store: &goippy_core::store::Store| {
+        let store = store.clone();
+        async move {
+            store
+                .gateway_by_goip_id("pool_a")
+                .await
+                .expect("read")
+                .expect("the line")
+                .enabled
+        }
+    };
+    for _ in 0..2 {
+        store
+            .set_line_enabled("pool_a", false)
+            .await
+            .expect("disable");
+        assert!(!enabled(&store).await);
+    }
+    store
+        .set_line_enabled("pool_a", true)
+        .await
+        .expect("enable");
+    assert!(enabled(&store).await);
+    assert!(matches!(
+        store.set_line_enabled("nosuch", false).await,
+        Err(StoreError::UnknownLine(_))
+    ));
+    store.close().await.expect("close");
+}
 
 /// Before line pools a row without an extension was never a channel; it
 /// stays so unless an extension uses it.
