@@ -443,7 +443,7 @@ fn record_call(ctx: &Arc<Context>, call: CallNotice) -> Option<Work> {
     let ctx = ctx.clone();
     Some(Box::pin(async move {
         let event = record.event.name();
-        let result = ctx.store.store_call_told(record, notices).await;
+        let result = ctx.store.store_call(record, notices).await;
         match &result {
             Ok(Saved::Committed(CallStored::New(id))) => {
                 tracing::debug!(goip_id, recvid, event, call_id = id, "call event logged")

@@ -16,7 +16,7 @@ use tokio::time::Instant;
 use tokio_xmpp::jid::Jid;
 
 use crate::engine::registry::ChannelInfo;
-use crate::store::{ActiveGateway, CallFilter, ChannelState, StoreError, Timestamp};
+use crate::store::{ActiveGateway, ChannelState, StoreError, Timestamp};
 
 use super::Context;
 use super::bot::{self, Call, Liveness, StateSource};
@@ -107,7 +107,7 @@ pub(crate) async fn calls(
     settle_writes(ctx).await;
     let read = ctx
         .store
-        .recent_calls(CallFilter::GoipId(&gateway.goip_id), bot::rows_for_calls(n));
+        .recent_calls(&gateway.goip_id, bot::rows_for_calls(n));
     match within(deadline, read).await {
         Ok(rows) => Ok(bot::calls_from_rows(&rows)),
         Err(why) => {

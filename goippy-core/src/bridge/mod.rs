@@ -94,7 +94,7 @@ use crate::store::{
     Timestamp, UnflushedWrites,
 };
 use crate::xmpp::address::AddressError;
-use crate::xmpp::{Addressing, LinkConfig, LinkState, XmppHandle, XmppLink};
+use crate::xmpp::{Addressing, LinkConfig, XmppHandle, XmppLink};
 
 use line_traffic::TrafficCounters;
 use outbox::Outbox;
@@ -220,12 +220,6 @@ impl Context {
         *self.stopping.borrow()
     }
 
-    /// The enabled gateway whose extension `from` is, if `from` is a user of
-    /// XMPP_DOMAIN at all.
-    pub fn sender_gateway(&self, from: &Jid) -> Option<Arc<ActiveGateway>> {
-        self.sender_line(from).map(|(_, line)| line)
-    }
-
     /// The extension `from` is, with its line 1, if it has any line.
     pub fn sender_line(&self, from: &Jid) -> Option<(String, Arc<ActiveGateway>)> {
         let ext = self.addressing.local_user(from)?;
@@ -266,7 +260,6 @@ pub struct Bridge {
     /// Settles the previous run's outbox once the database is back (when
     /// it was not at start-up).
     recovery: Option<JoinHandle<()>>,
-    link_state: watch::Receiver<LinkState>,
     refresh: RefreshTask,
     cleanup: CleanupTask,
     probe: BridgeProbe,
@@ -276,7 +269,7 @@ impl std::fmt::Debug for Bridge {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Bridge")
             .field("udp", &self.ctx.engine.local_addr())
-            .field("link", &*self.link_state.borrow())
+            .field("link", &*self.probe.link_state.borrow())
             .finish_non_exhaustive()
     }
 }
@@ -409,7 +402,7 @@ impl Bridge {
                 ("the gateway reload", refresh.abort_handle()),
                 ("the cleanup", cleanup.abort_handle()),
             ]),
-            link_state: link_state.clone(),
+            link_state,
         };
         Ok(Bridge {
             ctx,
@@ -423,7 +416,6 @@ impl Bridge {
             sendids,
             drained,
             recovery,
-            link_state,
             refresh,
             cleanup,
             probe,
@@ -433,32 +425,6 @@ impl Bridge {
     /// The UDP address the GoIPs talk to.
     pub fn local_addr(&self) -> SocketAddr {
         self.ctx.engine.local_addr()
-    }
-
-    /// The UDP engine (channel states, statistics).
-    pub fn engine(&self) -> &Engine {
-        &self.ctx.engine
-    }
-
-    /// The store the bridge writes to.
-    pub fn store(&self) -> &Store {
-        &self.ctx.store
-    }
-
-    /// The gateway directory the bridge routes by.
-    pub fn directory(&self) -> &GatewayDirectory {
-        &self.ctx.directory
-    }
-
-    /// The XMPP link's state, to watch.
-    pub fn link_state(&self) -> watch::Receiver<LinkState> {
-        self.link_state.clone()
-    }
-
-    /// SIGHUP: reloads the gateways now (the UDP socket and the XMPP stream
-    /// stay as they are). Returns how many are enabled.
-    pub async fn reload(&self) -> Result<usize, StoreError> {
-        self.ctx.directory.refresh_now().await
     }
 
     /// What reloads the gateways, to run apart from the bridge (a reload
@@ -478,11 +444,6 @@ impl Bridge {
     /// What `/metrics` and `/health` read (see [`BridgeProbe`]).
     pub fn probe(&self) -> BridgeProbe {
         self.probe.clone()
-    }
-
-    /// Whether every task that matters still runs ([`Bridge::stopped_tasks`]).
-    pub fn healthy(&self) -> bool {
-        self.stopped_tasks().is_empty()
     }
 
     /// [`Bridge::shutdown_by`] with [`SHUTDOWN_DEADLINE`] from now; what it

@@ -297,17 +297,13 @@ async fn add_line(
         .get(&(ext.trim().to_string(), line.goip_id.clone()))
         .copied();
     let place = number.map_or_else(String::new, |n| format!(" as its line {n}"));
+    let (verb, whose) = match added {
+        LineAdded::Created => ("added", " for"),
+        _ => ("updated", ", used by"),
+    };
     let mut out = match added {
-        LineAdded::Created => format!(
-            "added line {} (channel {}, destinations {}) for extension {}{place}\n",
-            line.goip_id,
-            line.channel
-                .map_or_else(|| "-".to_string(), |n| n.to_string()),
-            describe_acl(line.allow_regex.as_deref()),
-            ext.trim(),
-        ),
-        LineAdded::Updated => format!(
-            "updated line {} (channel {}, destinations {}), used by extension {}{place}\n",
+        LineAdded::Created | LineAdded::Updated => format!(
+            "{verb} line {} (channel {}, destinations {}){whose} extension {}{place}\n",
             line.goip_id,
             line.channel
                 .map_or_else(|| "-".to_string(), |n| n.to_string()),

@@ -28,7 +28,7 @@ use std::borrow::Cow;
 use sqlx::mysql::{MySql, MySqlConnection, MySqlPool, MySqlRow};
 use sqlx::pool::PoolConnection;
 use sqlx::sqlite::{Sqlite, SqliteConnection, SqlitePool, SqliteRow};
-use sqlx::{AssertSqlSafe, Connection, FromRow, Transaction};
+use sqlx::{AssertSqlSafe, Connection, Encode, FromRow, Transaction, Type};
 
 use super::error::StoreError;
 
@@ -238,20 +238,20 @@ impl<'q> Query<'q> {
     pub(crate) async fn execute(self) -> Result<Done, sqlx::Error> {
         let (text, args) = (self.text, self.args);
         match self.on {
-            On::SqlitePool(pool) => sqlite(text, args).execute(pool).await.map(sqlite_done),
-            On::Sqlite(conn) => sqlite(text, args).execute(conn).await.map(sqlite_done),
-            On::MySqlPool(pool) => mysql(text, args).execute(pool).await.map(mysql_done),
-            On::MySql(conn) => mysql(text, args).execute(conn).await.map(mysql_done),
+            On::SqlitePool(pool) => bound(text, args).execute(pool).await.map(sqlite_done),
+            On::Sqlite(conn) => bound(text, args).execute(conn).await.map(sqlite_done),
+            On::MySqlPool(pool) => bound(text, args).execute(pool).await.map(mysql_done),
+            On::MySql(conn) => bound(text, args).execute(conn).await.map(mysql_done),
         }
     }
 
     pub(crate) async fn fetch_optional<T: FromDbRow>(self) -> Result<Option<T>, sqlx::Error> {
         let (text, args) = (self.text, self.args);
         match self.on {
-            On::SqlitePool(pool) => sqlite(text, args).fetch_optional(pool).await?.map(decode),
-            On::Sqlite(conn) => sqlite(text, args).fetch_optional(conn).await?.map(decode),
-            On::MySqlPool(pool) => mysql(text, args).fetch_optional(pool).await?.map(decode),
-            On::MySql(conn) => mysql(text, args).fetch_optional(conn).await?.map(decode),
+            On::SqlitePool(pool) => bound(text, args).fetch_optional(pool).await?.map(decode),
+            On::Sqlite(conn) => bound(text, args).fetch_optional(conn).await?.map(decode),
+            On::MySqlPool(pool) => bound(text, args).fetch_optional(pool).await?.map(decode),
+            On::MySql(conn) => bound(text, args).fetch_optional(conn).await?.map(decode),
         }
         .transpose()
     }
@@ -259,20 +259,20 @@ impl<'q> Query<'q> {
     pub(crate) async fn fetch_all<T: FromDbRow>(self) -> Result<Vec<T>, sqlx::Error> {
         let (text, args) = (self.text, self.args);
         match self.on {
-            On::SqlitePool(pool) => decode_all(sqlite(text, args).fetch_all(pool).await?),
-            On::Sqlite(conn) => decode_all(sqlite(text, args).fetch_all(conn).await?),
-            On::MySqlPool(pool) => decode_all(mysql(text, args).fetch_all(pool).await?),
-            On::MySql(conn) => decode_all(mysql(text, args).fetch_all(conn).await?),
+            On::SqlitePool(pool) => decode_all(bound(text, args).fetch_all(pool).await?),
+            On::Sqlite(conn) => decode_all(bound(text, args).fetch_all(conn).await?),
+            On::MySqlPool(pool) => decode_all(bound(text, args).fetch_all(pool).await?),
+            On::MySql(conn) => decode_all(bound(text, args).fetch_all(conn).await?),
         }
     }
 
     pub(crate) async fn fetch_one<T: FromDbRow>(self) -> Result<T, sqlx::Error> {
         let (text, args) = (self.text, self.args);
         match self.on {
-            On::SqlitePool(pool) => decode(sqlite(text, args).fetch_one(pool).await?),
-            On::Sqlite(conn) => decode(sqlite(text, args).fetch_one(conn).await?),
-            On::MySqlPool(pool) => decode(mysql(text, args).fetch_one(pool).await?),
-            On::MySql(conn) => decode(mysql(text, args).fetch_one(conn).await?),
+            On::SqlitePool(pool) => decode(bound(text, args).fetch_one(pool).await?),
+            On::Sqlite(conn) => decode(bound(text, args).fetch_one(conn).await?),
+            On::MySqlPool(pool) => decode(bound(text, args).fetch_one(pool).await?),
+            On::MySql(conn) => decode(bound(text, args).fetch_one(conn).await?),
         }
     }
 
@@ -330,29 +330,16 @@ fn mysql_done(r: sqlx::mysql::MySqlQueryResult) -> Done {
     }
 }
 
-/// The statement for the SQLite driver.
-fn sqlite(
+/// The statement with its arguments bound, for the driver of the
+/// executor it runs on (inferred there).
+fn bound<DB: sqlx::Database>(
     text: Text,
     args: Vec<Value<'_>>,
-) -> sqlx::query::Query<'static, Sqlite, sqlx::sqlite::SqliteArguments> {
-    let mut query = match text {
-        Text::Static(sql) => sqlx::query(sql),
-        Text::Built(sql) => sqlx::query(AssertSqlSafe(sql)),
-    };
-    for arg in &args {
-        query = match arg {
-            Value::Int(v) => query.bind(*v),
-            Value::Text(v) => query.bind(v.as_deref()),
-        };
-    }
-    query
-}
-
-/// The statement for the MySQL driver.
-fn mysql(
-    text: Text,
-    args: Vec<Value<'_>>,
-) -> sqlx::query::Query<'static, MySql, sqlx::mysql::MySqlArguments> {
+) -> sqlx::query::Query<'static, DB, DB::Arguments>
+where
+    Option<i64>: for<'t> Encode<'t, DB> + Type<DB>,
+    for<'t> Option<&'t str>: Encode<'t, DB> + Type<DB>,
+{
     let mut query = match text {
         Text::Static(sql) => sqlx::query(sql),
         Text::Built(sql) => sqlx::query(AssertSqlSafe(sql)),
@@ -374,24 +361,24 @@ impl Db {
         }
     }
 
-    /// A statement run on a connection the pool lends for it.
-    pub(crate) fn query(&self, sql: impl Into<Sql>) -> Query<'_> {
-        let on = match self {
+    /// A connection the pool lends for one statement.
+    fn pooled(&self) -> On<'_> {
+        match self {
             Db::Sqlite(pool) => On::SqlitePool(pool),
             Db::MySql(pool) => On::MySqlPool(pool),
-        };
-        Query::new(on, sql.into())
+        }
+    }
+
+    /// A statement run on a connection the pool lends for it.
+    pub(crate) fn query(&self, sql: impl Into<Sql>) -> Query<'_> {
+        Query::new(self.pooled(), sql.into())
     }
 
     /// A statement whose text was built at run time from the schema's own
     /// names (never from outside input).
     pub(crate) fn query_built(&self, sql: String) -> Query<'_> {
-        let on = match self {
-            Db::Sqlite(pool) => On::SqlitePool(pool),
-            Db::MySql(pool) => On::MySqlPool(pool),
-        };
         Query {
-            on,
+            on: self.pooled(),
             text: Text::Built(sql),
             args: Vec::new(),
         }

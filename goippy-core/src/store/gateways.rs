@@ -5,10 +5,9 @@
 //! the daemon's directory reloads it); read by the directory
 //! (`store/directory.rs`) and the admin commands.
 
-use super::db::{Db, Sql};
+use super::db::{Db, Query, Sql};
 use super::error::StoreError;
 use super::records::{Gateway, GatewayChange, LineShare};
-use super::rows::GatewayRow;
 use super::time::Timestamp;
 use crate::config::gateway::ValidGateway;
 
@@ -17,7 +16,6 @@ use crate::config::gateway::ValidGateway;
 pub(crate) enum GatewayKey<'a> {
     Ext(&'a str),
     GoipId(&'a str),
-    Msisdn(&'a str),
 }
 
 /// Creates or updates the gateway of an extension and enables it. A
@@ -133,13 +131,31 @@ pub(crate) async fn set_enabled(db: &Db, ext: &str, enabled: bool) -> Result<boo
 /// Every line, by extension (shared lines without one last, by goip_id),
 /// with its further users.
 pub(crate) async fn list(db: &Db) -> Result<Vec<Gateway>, StoreError> {
-    let rows: Vec<GatewayRow> = db
+    let query = db
         .query(GATEWAY)
-        .then("ORDER BY g.ext IS NULL, g.ext, g.goip_id")
-        .fetch_all()
-        .await
-        .map_err(StoreError::db("listing the gateways"))?;
-    let mut gateways: Vec<Gateway> = rows.into_iter().map(Gateway::from).collect();
+        .then("ORDER BY g.ext IS NULL, g.ext, g.goip_id");
+    load(db, query, "listing the gateways").await
+}
+
+pub(crate) async fn find(db: &Db, key: GatewayKey<'_>) -> Result<Option<Gateway>, StoreError> {
+    let query = match key {
+        GatewayKey::Ext(v) => db.query(GATEWAY).then("WHERE g.ext = ? LIMIT 1").bind(v),
+        GatewayKey::GoipId(v) => db
+            .query(GATEWAY)
+            .then("WHERE g.goip_id = ? LIMIT 1")
+            .bind(v),
+    };
+    Ok(load(db, query, "looking up a gateway").await?.pop())
+}
+
+/// The gateways a [`GATEWAY`] query selects, with their further users.
+async fn load(db: &Db, query: Query<'_>, doing: &'static str) -> Result<Vec<Gateway>, StoreError> {
+    let mut gateways: Vec<Gateway> = query.fetch_all().await.map_err(StoreError::db(doing))?;
+    for g in &mut gateways {
+        // An empty ext (a hand-edited row) is no owner either.
+        g.ext = g.ext.take().filter(|e| !e.trim().is_empty());
+        g.msisdn = g.msisdn.take().filter(|m| !m.trim().is_empty());
+    }
     attach_shares(db, &mut gateways).await?;
     Ok(gateways)
 }
@@ -161,26 +177,6 @@ async fn attach_shares(db: &Db, gateways: &mut [Gateway]) -> Result<(), StoreErr
     Ok(())
 }
 
-pub(crate) async fn find(db: &Db, key: GatewayKey<'_>) -> Result<Option<Gateway>, StoreError> {
-    let (query, value) = match key {
-        GatewayKey::Ext(v) => (db.query(GATEWAY).then("WHERE g.ext = ? LIMIT 1"), v),
-        GatewayKey::GoipId(v) => (db.query(GATEWAY).then("WHERE g.goip_id = ? LIMIT 1"), v),
-        GatewayKey::Msisdn(v) => (
-            db.query(GATEWAY)
-                .then("WHERE g.msisdn = ? ORDER BY g.enabled DESC, g.ext LIMIT 1"),
-            v,
-        ),
-    };
-    let row: Option<GatewayRow> = query
-        .bind(value)
-        .fetch_optional()
-        .await
-        .map_err(StoreError::db("looking up a gateway"))?;
-    let mut found: Vec<Gateway> = row.map(Gateway::from).into_iter().collect();
-    attach_shares(db, &mut found).await?;
-    Ok(found.pop())
-}
-
 // ----- the statements whose text differs between the dialects -------------
 //
 // Integers and the original's timestamps as in `store/reads.rs`.
@@ -194,7 +190,7 @@ const INSERT_GATEWAY: Sql = Sql {
             VALUES (?, ?, ?, ?, ?, 1, FROM_UNIXTIME(?))",
 };
 
-/// A gateway with when its channel was last seen, as [`GatewayRow`]; the
+/// A gateway with when its channel was last seen, as [`Gateway`]; the
 /// WHERE or ORDER BY clause follows.
 const GATEWAY: Sql = Sql {
     sqlite: "SELECT g.ext AS ext, COALESCE(g.goip_id, '') AS goip_id, \

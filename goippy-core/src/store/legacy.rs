@@ -44,6 +44,9 @@ const fn col(
     }
 }
 
+/// The original's `created_at`/`updated_at` on MySQL.
+const TIMESTAMP_NOW: &str = "TIMESTAMP NULL DEFAULT CURRENT_TIMESTAMP";
+
 /// Every column of migration 0001 except the `id` primary keys.
 pub(crate) const BASELINE: &[BaselineColumn] = &[
     col("goippy_gateways", "ext", "TEXT", "VARCHAR(32) NULL"),
@@ -63,12 +66,7 @@ pub(crate) const BASELINE: &[BaselineColumn] = &[
         "INTEGER DEFAULT 1",
         "TINYINT(1) DEFAULT 1",
     ),
-    col(
-        "goippy_gateways",
-        "created_at",
-        "TEXT",
-        "TIMESTAMP NULL DEFAULT CURRENT_TIMESTAMP",
-    ),
+    col("goippy_gateways", "created_at", "TEXT", TIMESTAMP_NOW),
     col("goippy_state", "goip_id", "TEXT", "VARCHAR(64) NULL"),
     col("goippy_state", "ext", "TEXT", "VARCHAR(32) NULL"),
     col("goippy_state", "msisdn", "TEXT", "VARCHAR(32) NULL"),
@@ -84,12 +82,7 @@ pub(crate) const BASELINE: &[BaselineColumn] = &[
         "INTEGER",
         "TINYINT(1) NULL",
     ),
-    col(
-        "goippy_state",
-        "updated_at",
-        "TEXT",
-        "TIMESTAMP NULL DEFAULT CURRENT_TIMESTAMP",
-    ),
+    col("goippy_state", "updated_at", "TEXT", TIMESTAMP_NOW),
     col("goippy_calls", "ts", "INTEGER", "INT NULL"),
     col("goippy_calls", "goip_id", "TEXT", "VARCHAR(64) NULL"),
     col("goippy_calls", "ext", "TEXT", "VARCHAR(32) NULL"),
@@ -98,23 +91,13 @@ pub(crate) const BASELINE: &[BaselineColumn] = &[
     col("goippy_calls", "cause", "TEXT", "VARCHAR(32) NULL"),
     col("goippy_calls", "msisdn", "TEXT", "VARCHAR(32) NULL"),
     col("goippy_calls", "raw", "TEXT", "VARCHAR(255) NULL"),
-    col(
-        "goippy_calls",
-        "created_at",
-        "TEXT",
-        "TIMESTAMP NULL DEFAULT CURRENT_TIMESTAMP",
-    ),
+    col("goippy_calls", "created_at", "TEXT", TIMESTAMP_NOW),
     col("goippy_log", "dir", "TEXT", "ENUM('in','out') NULL"),
     col("goippy_log", "msisdn", "TEXT", "VARCHAR(32) NULL"),
     col("goippy_log", "xmpp_jid", "TEXT", "VARCHAR(255) NULL"),
     col("goippy_log", "body", "TEXT", "TEXT NULL"),
     col("goippy_log", "status", "TEXT", "VARCHAR(64) NULL"),
-    col(
-        "goippy_log",
-        "created_at",
-        "TEXT",
-        "TIMESTAMP NULL DEFAULT CURRENT_TIMESTAMP",
-    ),
+    col("goippy_log", "created_at", "TEXT", TIMESTAMP_NOW),
 ];
 
 /// The tables of the original goippy.

@@ -19,7 +19,7 @@
 use std::collections::HashMap;
 
 use super::Store;
-use super::db::{Db, Sql};
+use super::db::{Db, Sql, Tx};
 use super::error::StoreError;
 use super::records::{Gateway, LineAdded};
 use super::time::Timestamp;
@@ -123,21 +123,14 @@ impl Store {
                 reason: format!("expected a number of SMS (0 or more) or \"-\", got {n}"),
             });
         }
-        let what = "setting a daily limit";
-        let n = self
-            .read(
-                what,
-                sql(
-                    what,
-                    self.inner
-                        .db
-                        .query("UPDATE goippy_gateways SET daily_limit = ? WHERE goip_id = ?")
-                        .bind(limit)
-                        .bind(goip_id)
-                        .execute(),
-                ),
-            )
-            .await?;
+        let update = self
+            .inner
+            .db
+            .query("UPDATE goippy_gateways SET daily_limit = ? WHERE goip_id = ?")
+            .bind(limit)
+            .bind(goip_id)
+            .execute();
+        let n = self.run("setting a daily limit", update).await?;
         if n.rows_affected == 0 {
             return Err(StoreError::UnknownLine(goip_id.to_string()));
         }
@@ -148,21 +141,14 @@ impl Store {
     /// shared line that is no extension's default line (which
     /// [`Store::set_gateway_enabled`], by extension, cannot name).
     pub async fn set_line_enabled(&self, goip_id: &str, enabled: bool) -> Result<(), StoreError> {
-        let what = "enabling or disabling a line";
-        let n = self
-            .read(
-                what,
-                sql(
-                    what,
-                    self.inner
-                        .db
-                        .query("UPDATE goippy_gateways SET enabled = ? WHERE goip_id = ?")
-                        .bind(enabled)
-                        .bind(goip_id)
-                        .execute(),
-                ),
-            )
-            .await?;
+        let update = self
+            .inner
+            .db
+            .query("UPDATE goippy_gateways SET enabled = ? WHERE goip_id = ?")
+            .bind(enabled)
+            .bind(goip_id)
+            .execute();
+        let n = self.run("enabling or disabling a line", update).await?;
         if n.rows_affected == 0 {
             return Err(StoreError::UnknownLine(goip_id.to_string()));
         }
@@ -173,52 +159,35 @@ impl Store {
     /// chosen one cannot send it.
     pub async fn set_failover(&self, ext: &str, on: bool) -> Result<(), StoreError> {
         let ext = gateway::extension(ext)?;
-        let db = &self.inner.db;
-        let write = async {
-            db.query(UPSERT_SETTINGS)
-                .bind(&ext)
-                .bind(on)
-                .bind(Timestamp::now().unix())
-                .execute()
-                .await
-                .map_err(StoreError::db("changing failover"))
-        };
-        self.read("changing failover", write).await?;
+        let write = self
+            .inner
+            .db
+            .query(UPSERT_SETTINGS)
+            .bind(&ext)
+            .bind(on)
+            .bind(Timestamp::now().unix())
+            .execute();
+        self.run("changing failover", write).await?;
         Ok(())
     }
 
     /// Whether `ext` allows failover (off unless set).
     pub async fn failover(&self, ext: &str) -> Result<bool, StoreError> {
-        let what = "reading failover";
-        let on: Option<i64> = self
-            .read(
-                what,
-                sql(
-                    what,
-                    self.inner.db.query(FAILOVER).bind(ext).scalar_optional(),
-                ),
-            )
-            .await?;
+        let read = self.inner.db.query(FAILOVER).bind(ext).scalar_optional();
+        let on: Option<i64> = self.run("reading failover", read).await?;
         Ok(on.is_some_and(|v| v != 0))
     }
 
     /// The SMS each line has been given to send since the UTC day of `now`
     /// began (queued, sending, sent or unknown; failed ones went nowhere).
     pub async fn sent_today(&self, now: Timestamp) -> Result<HashMap<String, i64>, StoreError> {
-        let what = "counting today's SMS";
-        let rows: Vec<(String, i64)> = self
-            .read(
-                what,
-                sql(
-                    what,
-                    self.inner
-                        .db
-                        .query(SENT_SINCE)
-                        .bind(day_start(now).unix())
-                        .fetch_all(),
-                ),
-            )
-            .await?;
+        let read = self
+            .inner
+            .db
+            .query(SENT_SINCE)
+            .bind(day_start(now).unix())
+            .fetch_all();
+        let rows: Vec<(String, i64)> = self.run("counting today's SMS", read).await?;
         Ok(rows.into_iter().collect())
     }
 
@@ -229,21 +198,15 @@ impl Store {
         ext: &str,
         contact: &str,
     ) -> Result<Option<LineChoice>, StoreError> {
-        let what = "reading the line of a conversation";
-        let row: Option<(String, i64)> = self
-            .read(
-                what,
-                sql(
-                    what,
-                    self.inner
-                        .db
-                        .query(CHOICE)
-                        .bind(ext)
-                        .bind(contact)
-                        .fetch_optional(),
-                ),
-            )
-            .await?;
+        let read = self
+            .inner
+            .db
+            .query(CHOICE)
+            .bind(ext)
+            .bind(contact)
+            .fetch_optional();
+        let row: Option<(String, i64)> =
+            self.run("reading the line of a conversation", read).await?;
         Ok(row.map(|(goip_id, pinned)| LineChoice {
             goip_id,
             pinned: pinned != 0,
@@ -281,19 +244,21 @@ impl Store {
                         .await
                 }
             }
-            .map_err(StoreError::db("choosing a line"))
         };
-        self.read("choosing a line", write).await?;
+        self.run("choosing a line", write).await?;
         Ok(())
     }
-}
 
-/// A query's error as the store reports it.
-async fn sql<T>(
-    action: &'static str,
-    query: impl std::future::Future<Output = Result<T, sqlx::Error>>,
-) -> Result<T, StoreError> {
-    query.await.map_err(StoreError::db(action))
+    /// A statement bounded as [`Store::read`] bounds a read, its error as
+    /// the store reports it.
+    async fn run<T>(
+        &self,
+        what: &'static str,
+        query: impl std::future::Future<Output = Result<T, sqlx::Error>>,
+    ) -> Result<T, StoreError> {
+        self.read(what, async { query.await.map_err(StoreError::db(what)) })
+            .await
+    }
 }
 
 /// A new line's definition for [`Store::add_line`].
@@ -302,6 +267,15 @@ pub struct LineDefinition<'a> {
     pub password: &'a str,
     pub channel: Option<i64>,
     pub allow_regex: Option<&'a str>,
+}
+
+/// The extension whose default line `goip_id` is; `Some("")`: the line
+/// exists and is no one's default; `None`: there is no such line.
+async fn owner(tx: &mut Tx<'_>, goip_id: &str) -> Result<Option<String>, sqlx::Error> {
+    tx.query("SELECT COALESCE(ext, '') FROM goippy_gateways WHERE goip_id = ?")
+        .bind(goip_id)
+        .scalar_optional()
+        .await
 }
 
 async fn add(
@@ -313,13 +287,7 @@ async fn add(
 ) -> Result<LineAdded, StoreError> {
     let failed = || StoreError::db("adding a line");
     let mut tx = db.begin_write().await.map_err(failed())?;
-    // Some(''): the line exists and is no one's default.
-    let owner: Option<String> = tx
-        .query("SELECT COALESCE(ext, '') FROM goippy_gateways WHERE goip_id = ?")
-        .bind(goip_id)
-        .scalar_optional()
-        .await
-        .map_err(failed())?;
+    let owner = owner(&mut tx, goip_id).await.map_err(failed())?;
     let member: bool = tx
         .query("SELECT COUNT(*) FROM goippy_line_users WHERE ext = ? AND goip_id = ?")
         .bind(ext)
@@ -398,12 +366,7 @@ async fn add(
 async fn remove(db: &Db, ext: &str, goip_id: &str) -> Result<LineRemoved, StoreError> {
     let failed = || StoreError::db("removing a line");
     let mut tx = db.begin_write().await.map_err(failed())?;
-    let owner: Option<String> = tx
-        .query("SELECT COALESCE(ext, '') FROM goippy_gateways WHERE goip_id = ?")
-        .bind(goip_id)
-        .scalar_optional()
-        .await
-        .map_err(failed())?;
+    let owner = owner(&mut tx, goip_id).await.map_err(failed())?;
     if owner.as_deref() == Some(ext) {
         return Err(StoreError::InvalidInput {
             field: "goip_id",

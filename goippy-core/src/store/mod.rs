@@ -88,14 +88,12 @@ pub use lines::{DAY_SECONDS, LineChoice, LineDefinition, LineRemoved, day_start}
 /// Column widths, for callers that must choose what to store by what fits.
 pub(crate) use records::widths;
 pub use records::{
-    Backlog, CallEntry, CallEvent, CallFilter, CallRecord, CallStored, ChannelState, CleanupReport,
+    Backlog, CallEntry, CallEvent, CallRecord, CallStored, ChannelState, CleanupReport,
     DeliveryReportInfo, Gateway, GatewayChange, GatewayDefinition, InboundKind, InboundRecipient,
     InboundRecord, InboxItem, LineAdded, LineShare, LogId, LogKind, NoticeInfo, NoticeRecord,
     OutboundKind, OutboundOptions, OutboundRecord, OutboundRef, OutboxItem, OutboxState,
     StateUpdate, Stored, recvid_number,
 };
-pub use rows::LogEntry;
-pub use sqlite::{BUSY_TIMEOUT as SQLITE_BUSY_TIMEOUT, SqliteSettings};
 pub use time::Timestamp;
 
 pub use spool::RESERVE_BYTES as SPOOL_RESERVE_BYTES;
@@ -275,7 +273,10 @@ impl Store {
 
     /// The settings SQLite reports for the store's connections (WAL, the
     /// busy timeout, synchronous); `None` on MySQL/MariaDB.
-    pub async fn sqlite_settings(&self) -> Result<Option<SqliteSettings>, StoreError> {
+    #[cfg(test)]
+    pub(crate) async fn sqlite_settings(
+        &self,
+    ) -> Result<Option<sqlite::SqliteSettings>, StoreError> {
         match &self.inner.db {
             Db::Sqlite(pool) => sqlite::settings(pool)
                 .await
@@ -423,16 +424,6 @@ impl Store {
         .await
     }
 
-    /// By the number exactly as stored (see [`GatewayDirectory`] for lookups
-    /// that understand number formats).
-    pub async fn gateway_by_msisdn(&self, msisdn: &str) -> Result<Option<Gateway>, StoreError> {
-        self.read(
-            "reading a gateway",
-            gateways::find(&self.inner.db, GatewayKey::Msisdn(msisdn)),
-        )
-        .await
-    }
-
     // ----- the hot path ----------------------------------------------------
 
     /// Saves a keepalive without waiting. Per channel only the newest waits;
@@ -452,22 +443,11 @@ impl Store {
     /// for a recvid that is no number). An event with no recvid has no such
     /// key: it is logged each time it comes.
     ///
-    /// `notice`, the user's message about it, is stored in the same
-    /// transaction when the event is new (a retransmission stores none), so
-    /// that no commit can leave a logged call untold: its resends are all
-    /// duplicates, which are never told.
+    /// `notices`, the users' messages about it (one per user of a shared
+    /// line), are stored in the same transaction when the event is new (a
+    /// retransmission stores none), so that no commit can leave a logged
+    /// call untold: its resends are all duplicates, which are never told.
     pub async fn store_call(
-        &self,
-        call: CallRecord,
-        notice: Option<NoticeRecord>,
-    ) -> Result<Saved<CallStored>, StoreError> {
-        self.store_call_told(call, notice.into_iter().collect())
-            .await
-    }
-
-    /// [`Store::store_call`] with a notice for each user of the line (a
-    /// shared line), all in the event's transaction.
-    pub async fn store_call_told(
         &self,
         call: CallRecord,
         notices: Vec<NoticeRecord>,
@@ -854,43 +834,17 @@ impl Store {
         }
     }
 
-    /// Outbound SMS of a channel with this `sms_no`, sent within `within`,
-    /// newest first (the candidates for a delivery report).
-    pub async fn find_outbound_by_sms_no(
-        &self,
-        goip_id: &str,
-        sms_no: i64,
-        within: Duration,
-    ) -> Result<Vec<OutboxItem>, StoreError> {
-        self.read(
-            "reading the outbox",
-            reads::outbound_by_sms_no(
-                &self.inner.db,
-                goip_id,
-                sms_no,
-                Timestamp::now().minus(within),
-            ),
-        )
-        .await
-    }
-
-    /// Any `goippy_log` row.
-    pub async fn log_entry(&self, id: LogId) -> Result<Option<LogEntry>, StoreError> {
-        self.read("reading the log", reads::log_entry(&self.inner.db, id))
-            .await
-    }
-
     // ----- calls and state -------------------------------------------------
 
-    /// The newest call events of a channel or extension, newest first.
+    /// The newest call events of a channel, newest first.
     pub async fn recent_calls(
         &self,
-        filter: CallFilter<'_>,
+        goip_id: &str,
         limit: u32,
     ) -> Result<Vec<CallEntry>, StoreError> {
         self.read(
             "reading the call log",
-            reads::recent_calls(&self.inner.db, filter, limit),
+            reads::recent_calls(&self.inner.db, goip_id, limit),
         )
         .await
     }

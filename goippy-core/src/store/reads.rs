@@ -3,16 +3,15 @@
 //! [`super::Store`] bounds each by `DB_TIMEOUT`.
 //!
 //! Each SELECT aliases its columns to the names of a row type in
-//! `store/rows.rs` and converts the original's column types (TIMESTAMP,
+//! `store/rows.rs` (or of a record that decodes itself) and converts the original's column types (TIMESTAMP,
 //! TINYINT(1); SQLite's free typing) into the integers and text both
 //! drivers decode alike: that conversion is all that differs per dialect.
 
 use super::SENDID_COUNTER;
 use super::db::{Db, Sql};
 use super::error::StoreError;
-use super::records::{Backlog, CallEntry, CallFilter, ChannelState, InboxItem, LogId, OutboxItem};
-use super::rows::{CallRow, InboxRow, LogEntry, OutboxRow};
-use super::time::Timestamp;
+use super::records::{Backlog, CallEntry, ChannelState, InboxItem, LogId, OutboxItem};
+use super::rows::{CallRow, InboxRow};
 
 /// Inbox rows with an id above `after`, oldest first.
 pub(crate) async fn undelivered_inbox(
@@ -56,13 +55,11 @@ pub(crate) async fn backlog(db: &Db) -> Result<Backlog, StoreError> {
 
 /// Unfinished outbound jobs (`queued`, `sending`), oldest first.
 pub(crate) async fn pending_outbox(db: &Db) -> Result<Vec<OutboxItem>, StoreError> {
-    let rows: Vec<OutboxRow> = db
-        .query(OUTBOX)
+    db.query(OUTBOX)
         .then(" WHERE dir = 'out' AND status IN ('queued', 'sending') ORDER BY id")
         .fetch_all()
         .await
-        .map_err(StoreError::db("reading the outbox"))?;
-    Ok(rows.into_iter().filter_map(OutboxRow::into_item).collect())
+        .map_err(StoreError::db("reading the outbox"))
 }
 
 /// The `queued` jobs of one channel, oldest first.
@@ -71,48 +68,26 @@ pub(crate) async fn queued_outbound(
     goip_id: &str,
     limit: u32,
 ) -> Result<Vec<OutboxItem>, StoreError> {
-    let rows: Vec<OutboxRow> = db
-        .query(OUTBOX)
+    db.query(OUTBOX)
         .then(" WHERE dir = 'out' AND status = 'queued' AND goip_id = ? ORDER BY id LIMIT ?")
         .bind(goip_id)
         .bind(i64::from(limit))
         .fetch_all()
         .await
-        .map_err(StoreError::db("reading a channel's outbox"))?;
-    Ok(rows.into_iter().filter_map(OutboxRow::into_item).collect())
+        .map_err(StoreError::db("reading a channel's outbox"))
 }
 
 pub(crate) async fn outbound(db: &Db, id: LogId) -> Result<Option<OutboxItem>, StoreError> {
-    let row: Option<OutboxRow> = db
-        .query(OUTBOX)
-        .then(" WHERE id = ? AND dir = 'out'")
+    // Not the original goippy's own outbound rows: their status is none of ours.
+    db.query(OUTBOX)
+        .then(
+            " WHERE id = ? AND dir = 'out' \
+             AND status IN ('queued', 'sending', 'sent', 'failed', 'unknown')",
+        )
         .bind(id.0)
         .fetch_optional()
         .await
-        .map_err(StoreError::db("reading an outbound message"))?;
-    Ok(row.and_then(OutboxRow::into_item))
-}
-
-/// Outbound SMS of a channel with this `sms_no`, sent since `since`, newest first.
-pub(crate) async fn outbound_by_sms_no(
-    db: &Db,
-    goip_id: &str,
-    sms_no: i64,
-    since: Timestamp,
-) -> Result<Vec<OutboxItem>, StoreError> {
-    let rows: Vec<OutboxRow> = db
-        .query(OUTBOX)
-        .then(
-            " WHERE dir = 'out' AND goip_id = ? AND sms_no = ? AND sent_unix >= ? \
-             ORDER BY sent_unix DESC, id DESC",
-        )
-        .bind(goip_id)
-        .bind(sms_no)
-        .bind(since.unix())
-        .fetch_all()
-        .await
-        .map_err(StoreError::db("matching a delivery report"))?;
-    Ok(rows.into_iter().filter_map(OutboxRow::into_item).collect())
+        .map_err(StoreError::db("reading an outbound message"))
 }
 
 /// The larger of the saved sendid counter and the largest recorded sendid.
@@ -133,34 +108,16 @@ pub(crate) async fn sendid_floor(db: &Db) -> Result<i64, StoreError> {
     Ok(saved.unwrap_or(0).max(recorded.unwrap_or(0)))
 }
 
-pub(crate) async fn log_entry(db: &Db, id: LogId) -> Result<Option<LogEntry>, StoreError> {
-    db.query(LOG_ENTRY)
-        .bind(id.0)
-        .fetch_optional()
-        .await
-        .map_err(StoreError::db("reading the log"))
-}
-
-/// The newest call events of a channel or extension, newest first.
+/// The newest call events of a channel, newest first.
 pub(crate) async fn recent_calls(
     db: &Db,
-    filter: CallFilter<'_>,
+    goip_id: &str,
     limit: u32,
 ) -> Result<Vec<CallEntry>, StoreError> {
-    let (query, value) = match filter {
-        CallFilter::GoipId(v) => (
-            db.query(CALLS)
-                .then("WHERE goip_id = ? ORDER BY id DESC LIMIT ?"),
-            v,
-        ),
-        CallFilter::Ext(v) => (
-            db.query(CALLS)
-                .then("WHERE ext = ? ORDER BY id DESC LIMIT ?"),
-            v,
-        ),
-    };
-    let rows: Vec<CallRow> = query
-        .bind(value)
+    let rows: Vec<CallRow> = db
+        .query(CALLS)
+        .then("WHERE goip_id = ? ORDER BY id DESC LIMIT ?")
+        .bind(goip_id)
         .bind(i64::from(limit))
         .fetch_all()
         .await
@@ -210,21 +167,21 @@ const INBOX: Sql = Sql {
             WHERE l.status = 'inbox' AND l.dir = 'in' AND l.id > ? ORDER BY l.id LIMIT ?",
 };
 
-/// Outbound jobs, as [`OutboxRow`]; the WHERE clause follows.
+/// Outbound jobs, as [`OutboxItem`]; the WHERE clause follows.
 const OUTBOX: Sql = Sql {
     sqlite: "SELECT id, COALESCE(ext, '') AS ext, COALESCE(goip_id, '') AS goip_id, \
              COALESCE(xmpp_jid, '') AS xmpp_from, xmpp_id, COALESCE(msisdn, '') AS destination, \
              COALESCE(body, '') AS body, COALESCE(kind, 'sms') AS kind, \
              COALESCE(status, '') AS status, sendid, telid, sms_no, detail, dlr_state, \
-             unixepoch(created_at) AS created_unix, sent_unix, \
-             CAST(receipt_req AS INTEGER) AS receipt_req, xmpp_to \
+             COALESCE(unixepoch(created_at), 0) AS created_unix, sent_unix, \
+             CAST(COALESCE(receipt_req, 0) AS INTEGER) AS receipt_req, xmpp_to \
              FROM goippy_log",
     mysql: "SELECT id, COALESCE(ext, '') AS ext, COALESCE(goip_id, '') AS goip_id, \
             COALESCE(xmpp_jid, '') AS xmpp_from, xmpp_id, COALESCE(msisdn, '') AS destination, \
             COALESCE(body, '') AS body, COALESCE(kind, 'sms') AS kind, \
             COALESCE(status, '') AS status, sendid, telid, sms_no, detail, dlr_state, \
-            CAST(UNIX_TIMESTAMP(created_at) AS SIGNED) AS created_unix, sent_unix, \
-            CAST(receipt_req AS SIGNED) AS receipt_req, xmpp_to \
+            COALESCE(CAST(UNIX_TIMESTAMP(created_at) AS SIGNED), 0) AS created_unix, sent_unix, \
+            CAST(COALESCE(receipt_req, 0) AS SIGNED) AS receipt_req, xmpp_to \
             FROM goippy_log",
 };
 
@@ -233,17 +190,6 @@ const HIGHEST_USSD_SENDID: Sql = Sql {
              FROM goippy_log WHERE dir = 'out' AND kind = 'ussd' AND sendid IS NOT NULL",
     mysql: "SELECT CAST(MAX(sendid) AS SIGNED) \
             FROM goippy_log WHERE dir = 'out' AND kind = 'ussd' AND sendid IS NOT NULL",
-};
-
-const LOG_ENTRY: Sql = Sql {
-    sqlite: "SELECT id, dir, kind, status, goip_id, ext, msisdn, xmpp_jid, xmpp_id, body, \
-             recvid, sendid, telid, sms_no, ref_id, error_code, detail, dlr_state, \
-             unixepoch(created_at) AS created_unix, sent_unix, updated_unix \
-             FROM goippy_log WHERE id = ?",
-    mysql: "SELECT id, dir, kind, status, goip_id, ext, msisdn, xmpp_jid, xmpp_id, body, \
-            recvid, sendid, telid, sms_no, ref_id, error_code, detail, dlr_state, \
-            CAST(UNIX_TIMESTAMP(created_at) AS SIGNED) AS created_unix, sent_unix, updated_unix \
-            FROM goippy_log WHERE id = ?",
 };
 
 /// Call events, as [`CallRow`]; the WHERE clause follows.

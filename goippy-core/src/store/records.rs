@@ -89,29 +89,21 @@ impl StateUpdate {
         &a == other
     }
 
+    /// Cut to the columns' widths; a blank field is not reported (NULL).
     pub(crate) fn fitted(mut self) -> StateUpdate {
-        fit_opt(&mut self.msisdn, widths::MSISDN);
-        fit_opt(&mut self.gsm_status, 32);
-        fit_opt(&mut self.voip_status, 32);
-        fit_opt(&mut self.voip_state, 64);
-        fit_opt(&mut self.provider, 64);
-        fit_opt(&mut self.imei, 32);
-        fit_opt(&mut self.imsi, 32);
-        fit_opt(&mut self.iccid, 32);
-        fit_opt(&mut self.cell_info, 128);
-        fit_opt(&mut self.sms_login, 8);
-        for s in [
-            &mut self.msisdn,
-            &mut self.gsm_status,
-            &mut self.voip_status,
-            &mut self.voip_state,
-            &mut self.provider,
-            &mut self.imei,
-            &mut self.imsi,
-            &mut self.iccid,
-            &mut self.cell_info,
-            &mut self.sms_login,
+        for (s, max) in [
+            (&mut self.msisdn, widths::MSISDN),
+            (&mut self.gsm_status, 32),
+            (&mut self.voip_status, 32),
+            (&mut self.voip_state, 64),
+            (&mut self.provider, 64),
+            (&mut self.imei, 32),
+            (&mut self.imsi, 32),
+            (&mut self.iccid, 32),
+            (&mut self.cell_info, 128),
+            (&mut self.sms_login, 8),
         ] {
+            fit_opt(s, max);
             if s.as_deref().is_some_and(|v| v.trim().is_empty()) {
                 *s = None;
             }
@@ -361,18 +353,19 @@ impl InboundRecord {
     }
 }
 
-/// What [`super::Store::store_inbound`] did.
+/// What [`super::Store::store_inbound`] did, with the `goippy_log` row.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Stored {
-    /// Stored for the first time: deliver it.
-    New(LogId),
-    /// A retransmission of a message already stored (also before a restart):
-    /// ack it, do not deliver it again.
-    Duplicate(LogId),
+pub enum Stored<Id = LogId> {
+    /// Stored for the first time: deliver it (a call: tell the user, if
+    /// they want call notices).
+    New(Id),
+    /// A retransmission of one already stored (also before a restart): ack
+    /// it, do not deliver (or log and tell) it again.
+    Duplicate(Id),
 }
 
-impl Stored {
-    pub fn id(self) -> LogId {
+impl<Id: Copy> Stored<Id> {
+    pub fn id(self) -> Id {
         match self {
             Stored::New(id) | Stored::Duplicate(id) => id,
         }
@@ -386,26 +379,7 @@ impl Stored {
 /// What [`super::Store::store_call`] did. The id is `goippy_calls.id`: the
 /// event's own row, or for an EXPIRY the row of the call it gave the
 /// duration to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum CallStored {
-    /// Logged for the first time: tell the user, if they want call notices.
-    New(i64),
-    /// A retransmission of an event already logged (also before a
-    /// restart): ack it, do not log or tell it again.
-    Duplicate(i64),
-}
-
-impl CallStored {
-    pub fn id(self) -> i64 {
-        match self {
-            CallStored::New(id) | CallStored::Duplicate(id) => id,
-        }
-    }
-
-    pub fn is_new(self) -> bool {
-        matches!(self, CallStored::New(_))
-    }
-}
+pub type CallStored = Stored<i64>;
 
 /// `goippy_log.kind`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -601,9 +575,11 @@ pub(crate) const STATUS_INBOX: &str = "inbox";
 /// `goippy_log.status` of an inbound row written to the XMPP stream.
 pub(crate) const STATUS_DELIVERED: &str = "delivered";
 
-/// An outbound job as stored.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// An outbound job as stored, read straight from the row the outbox reads
+/// select (`store/reads.rs`).
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct OutboxItem {
+    #[sqlx(try_from = "i64")]
     pub id: LogId,
     pub ext: String,
     pub goip_id: String,
@@ -611,7 +587,9 @@ pub struct OutboxItem {
     pub xmpp_id: Option<String>,
     pub destination: String,
     pub body: String,
+    #[sqlx(try_from = "String")]
     pub kind: OutboundKind,
+    #[sqlx(rename = "status", try_from = "String")]
     pub state: OutboxState,
     pub sendid: Option<i64>,
     pub telid: Option<i64>,
@@ -619,11 +597,15 @@ pub struct OutboxItem {
     /// Why it failed or why its outcome is unknown.
     pub detail: Option<String>,
     /// The latest delivery report's state (0 = delivered).
+    #[sqlx(rename = "dlr_state")]
     pub delivery_state: Option<i64>,
+    #[sqlx(rename = "created_unix")]
     pub created_at: Timestamp,
     /// When the GoIP reported it sent.
+    #[sqlx(rename = "sent_unix")]
     pub sent_at: Option<Timestamp>,
     /// The sender asked for an XEP-0184 receipt.
+    #[sqlx(rename = "receipt_req")]
     pub receipt_requested: bool,
     /// The JID the user wrote to, when stored.
     pub xmpp_to: Option<String>,
@@ -673,13 +655,6 @@ pub struct InboxItem {
     pub report: Option<DeliveryReportInfo>,
     /// For notices ([`LogKind::Notice`]).
     pub notice: Option<NoticeInfo>,
-}
-
-/// Which calls [`super::Store::recent_calls`] lists.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum CallFilter<'a> {
-    GoipId(&'a str),
-    Ext(&'a str),
 }
 
 /// One row of `goippy_calls`.
@@ -737,14 +712,17 @@ pub struct ChannelState {
 }
 
 /// A row of `goippy_gateways`: one line (GoIP channel), with the users it
-/// has besides its default owner.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// has besides its default owner. Read straight from the row the store
+/// selects (`store/gateways.rs`), which then drops blank `ext`/`msisdn`
+/// and fills in `shared_with`.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct Gateway {
     /// The extension whose default line (line 1) this is; `None` for a line
     /// made only to be shared (`goippy --add-line`).
     pub ext: Option<String>,
     /// The channel's GoIP "SMS Client ID".
     pub goip_id: String,
+    #[sqlx(rename = "goip_pass", try_from = "String")]
     pub password: Secret,
     /// The GoIP line (CH1 = 1, …) the goip_id is configured on, as given to
     /// `goippy --add`; for the operator's overview (`--listExt`), the bridge
@@ -754,13 +732,16 @@ pub struct Gateway {
     /// Outbound destinations must match this whole; `None` or empty allows all.
     pub allow_regex: Option<String>,
     pub enabled: bool,
+    #[sqlx(rename = "created_unix")]
     pub created_at: Option<Timestamp>,
     /// The last stored keepalive.
+    #[sqlx(rename = "last_seen_unix")]
     pub last_seen: Option<Timestamp>,
     /// The most SMS it may send per UTC day; `None`: no cap.
     pub daily_limit: Option<i64>,
     /// The further users of this line (`goippy_line_users`), by when they
     /// were given it.
+    #[sqlx(skip)]
     pub shared_with: Vec<LineShare>,
 }
 

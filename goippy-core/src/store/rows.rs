@@ -6,48 +6,23 @@
 //! the few that decode the same on both: `i64`, `String` and their `Option`s.
 //! `#[derive(sqlx::FromRow)]` is generic over the row type, so one definition
 //! serves both drivers. A record that is its row already, column for column
-//! (`ChannelState`, [`LogEntry`]), derives `FromRow` itself instead of
-//! having a twin here.
+//! (`ChannelState`, `Gateway`, `OutboxItem`), derives `FromRow` itself
+//! instead of having a twin here; the rows below are assembled into nested
+//! records (`InboxItem`) or decoded from codes and blanks (`CallEntry`).
 
 use crate::config::Secret;
 use crate::goip::CallDirection;
 
 use super::records::{
-    CallEntry, DeliveryReportInfo, Gateway, InboxItem, LogId, LogKind, NoticeInfo, OutboundKind,
-    OutboundRef, OutboxItem, OutboxState,
+    CallEntry, DeliveryReportInfo, InboxItem, LogId, LogKind, NoticeInfo, OutboundKind,
+    OutboundRef, OutboxState,
 };
 use super::time::Timestamp;
 
-#[derive(Debug, sqlx::FromRow)]
-pub(crate) struct GatewayRow {
-    pub ext: Option<String>,
-    pub goip_id: String,
-    pub goip_pass: String,
-    pub channel: Option<i64>,
-    pub msisdn: Option<String>,
-    pub allow_regex: Option<String>,
-    pub enabled: i64,
-    pub created_unix: Option<i64>,
-    pub last_seen_unix: Option<i64>,
-    pub daily_limit: Option<i64>,
-}
-
-impl From<GatewayRow> for Gateway {
-    fn from(r: GatewayRow) -> Gateway {
-        Gateway {
-            // An empty ext (a hand-edited row) is no owner either.
-            ext: r.ext.filter(|e| !e.trim().is_empty()),
-            goip_id: r.goip_id,
-            password: Secret::new(r.goip_pass),
-            channel: r.channel,
-            msisdn: r.msisdn.filter(|m| !m.trim().is_empty()),
-            allow_regex: r.allow_regex,
-            enabled: r.enabled != 0,
-            created_at: r.created_unix.map(Timestamp::from_unix),
-            last_seen: r.last_seen_unix.map(Timestamp::from_unix),
-            daily_limit: r.daily_limit,
-            shared_with: Vec::new(),
-        }
+/// `goip_pass` as the gateway row gives it (`Gateway` decodes itself).
+impl From<String> for Secret {
+    fn from(password: String) -> Secret {
+        Secret::new(password)
     }
 }
 
@@ -114,56 +89,30 @@ impl From<InboxRow> for InboxItem {
     }
 }
 
-#[derive(Debug, sqlx::FromRow)]
-pub(crate) struct OutboxRow {
-    pub id: i64,
-    pub ext: String,
-    pub goip_id: String,
-    pub xmpp_from: String,
-    pub xmpp_id: Option<String>,
-    pub destination: String,
-    pub body: String,
-    pub kind: String,
-    pub status: String,
-    pub sendid: Option<i64>,
-    pub telid: Option<i64>,
-    pub sms_no: Option<i64>,
-    pub detail: Option<String>,
-    pub dlr_state: Option<i64>,
-    pub created_unix: Option<i64>,
-    pub sent_unix: Option<i64>,
-    pub receipt_req: Option<i64>,
-    pub xmpp_to: Option<String>,
+/// Conversions for the columns `OutboxItem` decodes itself from.
+impl From<i64> for LogId {
+    fn from(id: i64) -> LogId {
+        LogId(id)
+    }
 }
 
-impl OutboxRow {
-    /// `None` for a row whose status is not an outbox state (the original
-    /// goippy's own outbound rows).
-    pub fn into_item(self) -> Option<OutboxItem> {
-        Some(OutboxItem {
-            id: LogId(self.id),
-            ext: self.ext,
-            goip_id: self.goip_id,
-            xmpp_from: self.xmpp_from,
-            xmpp_id: self.xmpp_id,
-            destination: self.destination,
-            body: self.body,
-            kind: if self.kind == LogKind::Ussd.as_str() {
-                OutboundKind::Ussd
-            } else {
-                OutboundKind::Sms
-            },
-            state: OutboxState::parse(&self.status)?,
-            sendid: self.sendid,
-            telid: self.telid,
-            sms_no: self.sms_no,
-            detail: self.detail,
-            delivery_state: self.dlr_state,
-            created_at: Timestamp::from_unix(self.created_unix.unwrap_or_default()),
-            sent_at: self.sent_unix.map(Timestamp::from_unix),
-            receipt_requested: self.receipt_req.unwrap_or(0) != 0,
-            xmpp_to: self.xmpp_to,
-        })
+impl From<String> for OutboundKind {
+    fn from(kind: String) -> OutboundKind {
+        if kind == LogKind::Ussd.as_str() {
+            OutboundKind::Ussd
+        } else {
+            OutboundKind::Sms
+        }
+    }
+}
+
+/// The outbox reads select only rows whose status is an outbox state (the
+/// original goippy's own outbound rows have others), so this never fails there.
+impl TryFrom<String> for OutboxState {
+    type Error = String;
+
+    fn try_from(status: String) -> Result<OutboxState, String> {
+        OutboxState::parse(&status).ok_or_else(|| format!("{status:?} is no outbox state"))
     }
 }
 
@@ -196,31 +145,4 @@ impl From<CallRow> for CallEntry {
             msisdn: r.msisdn,
         }
     }
-}
-
-/// Any `goippy_log` row, for operators and tests.
-#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
-pub struct LogEntry {
-    pub id: i64,
-    /// `in` or `out`.
-    pub dir: Option<String>,
-    pub kind: Option<String>,
-    pub status: Option<String>,
-    pub goip_id: Option<String>,
-    pub ext: Option<String>,
-    pub msisdn: Option<String>,
-    pub xmpp_jid: Option<String>,
-    pub xmpp_id: Option<String>,
-    pub body: Option<String>,
-    pub recvid: Option<i64>,
-    pub sendid: Option<i64>,
-    pub telid: Option<i64>,
-    pub sms_no: Option<i64>,
-    pub ref_id: Option<i64>,
-    pub error_code: Option<i64>,
-    pub detail: Option<String>,
-    pub dlr_state: Option<i64>,
-    pub created_unix: Option<i64>,
-    pub sent_unix: Option<i64>,
-    pub updated_unix: Option<i64>,
 }

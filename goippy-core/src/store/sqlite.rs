@@ -28,13 +28,14 @@ use sqlx::sqlite::{
 use super::error::{StoreError, is_transient};
 
 /// How long a statement waits for another writer's lock.
-pub const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+pub(crate) const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The settings a connection of the store runs with, as SQLite reports them
 /// ([`super::Store::sqlite_settings`]): what the options above asked for is
 /// only a request until the database says so.
+#[cfg(test)]
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SqliteSettings {
+pub(crate) struct SqliteSettings {
     /// `PRAGMA journal_mode`, lower case: `wal`.
     pub journal_mode: String,
     /// `PRAGMA busy_timeout`.
@@ -90,6 +91,7 @@ pub(crate) async fn open(
 
 /// Reads [`SqliteSettings`] back from one of the pool's connections (all are
 /// opened with the same options).
+#[cfg(test)]
 pub(crate) async fn settings(pool: &SqlitePool) -> Result<SqliteSettings, sqlx::Error> {
     let mut conn = pool.acquire().await?;
     let journal_mode: String = sqlx::query_scalar("PRAGMA journal_mode")
@@ -132,5 +134,79 @@ pub(crate) fn prepare_file(path: &Path) -> io::Result<()> {
         Ok(_) => Ok(()),
         Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Ok(()),
         Err(e) => Err(e),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use sqlx::Connection as _;
+    use sqlx::sqlite::SqliteConnection;
+
+    use super::*;
+    use crate::config::DbSettings;
+    use crate::store::{GatewayDefinition, Store};
+
+    /// WAL and the busy timeout, as SQLite itself reports them: asked for in
+    /// the connect options, they are only in force if the database says so.
+    #[tokio::test]
+    async fn sqlite_runs_in_wal_with_a_busy_timeout() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let file = dir.path().join("goippy.db");
+        let store = Store::open(&DbSettings::Sqlite { file: file.clone() })
+            .await
+            .expect("store opens");
+        let settings = store.sqlite_settings().await.expect("settings");
+        let settings = settings.expect("a SQLite store reports its settings");
+        assert_eq!(settings.journal_mode, "wal");
+        assert!(!BUSY_TIMEOUT.is_zero());
+        assert_eq!(settings.busy_timeout, BUSY_TIMEOUT);
+        assert_eq!(settings.synchronous, 2, "synchronous=FULL");
+
+        // WAL belongs to the file: a connection of our own, which asks for no
+        // journal mode, finds it too.
+        let options = SqliteConnectOptions::new().filename(&file);
+        let mut other = SqliteConnection::connect_with(&options)
+            .await
+            .expect("a second connection");
+        let mode: String = sqlx::query_scalar("PRAGMA journal_mode")
+            .fetch_one(&mut other)
+            .await
+            .expect("journal_mode");
+        assert_eq!(mode.to_ascii_lowercase(), "wal");
+
+        // The timeout at work: while another connection holds the write lock,
+        // an admin write waits for it instead of failing with "database is locked".
+        sqlx::raw_sql("BEGIN IMMEDIATE")
+            .execute(&mut other)
+            .await
+            .expect("take the write lock");
+        let held = Duration::from_millis(600);
+        let release = tokio::spawn(async move {
+            tokio::time::sleep(held).await;
+            sqlx::raw_sql("COMMIT")
+                .execute(&mut other)
+                .await
+                .expect("release the write lock");
+            other.close().await.expect("close");
+        });
+        let started = std::time::Instant::now();
+        let gateway = GatewayDefinition {
+            ext: "2001",
+            password: "pw",
+            goip_id: None,
+            channel: None,
+            allow_regex: None,
+        };
+        store
+            .save_gateway(&gateway)
+            .await
+            .expect("waits for the lock instead of failing");
+        assert!(
+            started.elapsed() >= held - Duration::from_millis(100),
+            "the write did not wait: {:?}",
+            started.elapsed()
+        );
+        release.await.expect("release task");
+        store.close().await.expect("close");
     }
 }

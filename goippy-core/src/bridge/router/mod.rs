@@ -346,8 +346,8 @@ impl Router {
         match intent {
             Intent::ChatToContact(chat) => self.chat_to_contact(chat),
             Intent::ChatToComponent { env, .. } => {
-                Decision::Reply(match ctx.sender_gateway(&env.from) {
-                    Some(gateway) => vec![
+                Decision::Reply(match ctx.sender_line(&env.from) {
+                    Some((_, gateway)) => vec![
                         reply::chat(
                             &env.to,
                             &env.from,

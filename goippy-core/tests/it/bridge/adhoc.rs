@@ -644,6 +644,7 @@ async fn admins_see_and_switch_a_shared_line_that_has_no_owner() {
     let w = World::start(options).await;
     w.wait_until("the shared line is known with its number", |w| {
         w.bridge()
+            .probe()
             .directory()
             .gateway_by_msisdn(POOL_NUMBER)
             .is_some()

@@ -156,6 +156,7 @@ async fn a_weak_signal_is_told_only_when_it_lasts() {
     let signal_seen = |csq: &'static str| {
         move |w: &World| {
             w.bridge()
+                .probe()
                 .engine()
                 .channel(GOIP_ID)
                 .and_then(|c| c.keepalive)
@@ -256,7 +257,7 @@ async fn start_without_the_channel(w: &mut World) {
     let bridge = Bridge::start(w.config(), store)
         .await
         .expect("bridge starts");
-    let mut state = bridge.link_state();
+    let mut state = bridge.probe().link_state();
     tokio::time::timeout(PATIENCE, state.wait_for(LinkState::is_connected))
         .await
         .expect("bridge connects to prosody")

@@ -616,6 +616,7 @@ async fn a_ussd_row_carries_the_sendid_its_request_went_out_with() {
         .expect("keepalives again");
     w.wait_until("the channel is back online", |w| {
         w.bridge()
+            .probe()
             .engine()
             .channel(GOIP_ID)
             .is_some_and(|c| c.online)

@@ -245,7 +245,7 @@ async fn call_notices_when_configured() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn prosody_restarted_between_a_receive_and_its_delivery_delivers_it_once() {
     let mut w = World::start(Options::default()).await;
-    let mut link = w.bridge().link_state();
+    let mut link = w.bridge().probe().link_state();
     tokio::task::block_in_place(|| w.prosody.stop()).expect("prosody stops");
     tokio::time::timeout(PATIENCE, link.wait_for(|s| !s.is_connected()))
         .await
@@ -283,7 +283,7 @@ async fn prosody_restarted_between_a_receive_and_its_delivery_delivers_it_once()
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sms_stored_while_prosody_is_down_arrive_in_their_original_order() {
     let mut w = World::start(Options::default()).await;
-    let mut link = w.bridge().link_state();
+    let mut link = w.bridge().probe().link_state();
     tokio::task::block_in_place(|| w.prosody.stop()).expect("prosody stops");
     tokio::time::timeout(PATIENCE, link.wait_for(|s| !s.is_connected()))
         .await

@@ -43,7 +43,7 @@ async fn pool_world() -> World {
 async fn pool_world_on(mysql: bool) -> World {
     let w = World::start(pool_options_on(mysql)).await;
     w.wait_until("the shared line is online with its number", |w| {
-        let b = w.bridge();
+        let b = w.bridge().probe();
         b.engine().channel(POOL).is_some_and(|c| c.online)
             && b.directory().gateway_by_msisdn(POOL_NUMBER).is_some()
     })
@@ -333,6 +333,7 @@ async fn limit(w: &World, goip_id: &str, n: Option<i64>) {
     let goip_id = goip_id.to_string();
     w.wait_until("the directory has the limit", |w| {
         w.bridge()
+            .probe()
             .directory()
             .gateway_by_goip_id(&goip_id)
             .is_some_and(|g| g.daily_limit == n)
@@ -428,7 +429,11 @@ async fn daily_limits_refuse_or_fail_over_and_failover_avoids_an_offline_line() 
         .await
         .expect("silence");
     w.wait_until("line 2 is offline", |w| {
-        w.bridge().engine().channel(POOL).is_some_and(|c| !c.online)
+        w.bridge()
+            .probe()
+            .engine()
+            .channel(POOL)
+            .is_some_and(|c| !c.online)
     })
     .await;
     w.users
@@ -569,6 +574,7 @@ async fn network_messages_and_call_notices_of_a_shared_line_reach_every_user() {
     let w = World::start(options).await;
     w.wait_until("the shared line is online with its number", |w| {
         w.bridge()
+            .probe()
             .directory()
             .gateway_by_msisdn(POOL_NUMBER)
             .is_some()
@@ -650,6 +656,7 @@ async fn the_parts_of_a_long_sms_on_a_shared_line_join_for_each_user() {
     let w = World::start(options).await;
     w.wait_until("the shared line is online with its number", |w| {
         w.bridge()
+            .probe()
             .directory()
             .gateway_by_msisdn(POOL_NUMBER)
             .is_some()
@@ -681,7 +688,11 @@ async fn a_probe_tells_the_state_of_the_line_whose_number_it_asks() {
         .await
         .expect("silence");
     w.wait_until("line 2 is offline", |w| {
-        w.bridge().engine().channel(POOL).is_some_and(|c| !c.online)
+        w.bridge()
+            .probe()
+            .engine()
+            .channel(POOL)
+            .is_some_and(|c| !c.online)
     })
     .await;
     let pool_jid = contact(POOL_NUMBER);
@@ -729,6 +740,7 @@ async fn late_ussd_answer_reaches_the_asker(mysql: bool) {
     let w = World::start(options).await;
     w.wait_until("the shared line is online with its number", |w| {
         w.bridge()
+            .probe()
             .directory()
             .gateway_by_msisdn(POOL_NUMBER)
             .is_some()

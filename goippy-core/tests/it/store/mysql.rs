@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use goippy_core::config::{DbSettings, DbTls, Secret};
-use goippy_core::store::{CallEvent, OutboundOptions, Store, StoreError, Stored};
+use goippy_core::store::{CallEvent, CallStored, OutboundOptions, Store, StoreError, Stored};
 use goippy_testkit::mariadb::{MariaDb, test_database};
 use goippy_testkit::ports::free_tcp_port;
 
@@ -104,12 +104,15 @@ async fn a_mariadb_restart_during_writes_loses_nothing() {
                 assert!(matches!(stored, Stored::New(_)), "{stored:?}");
                 done.fetch_add(1, Ordering::Relaxed);
                 let logged = store
-                    .store_call(call("ch", recvid, CallEvent::Expiry { seconds: 1 }), None)
+                    .store_call(
+                        call("ch", recvid, CallEvent::Expiry { seconds: 1 }),
+                        Vec::new(),
+                    )
                     .await
                     .expect("a call write returns once committed")
                     .committed()
                     .expect("committed");
-                assert!(logged.is_new(), "{logged:?}");
+                assert!(matches!(logged, CallStored::New(_)), "{logged:?}");
                 if i % 10 == 0 {
                     outbound_ids.push(
                         store

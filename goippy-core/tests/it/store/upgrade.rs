@@ -6,8 +6,7 @@
 use goippy_core::engine::CredentialSource;
 use goippy_core::number::NumberRules;
 use goippy_core::store::{
-    CallFilter, GatewayDirectory, LogId, OutboundOptions, OutboxState, Store, StoreError, Stored,
-    Timestamp,
+    GatewayDirectory, LogId, OutboundOptions, OutboxState, Store, StoreError, Stored, Timestamp,
 };
 
 use crate::support::store::{Kind, TestDb, gateway, keepalive, on_both_backends, outbound, sms};
@@ -221,7 +220,12 @@ async fn an_original_database_is_upgraded_in_place(db: TestDb) {
             .is_empty()
     );
     assert!(store.pending_outbox().await.expect("outbox").is_empty());
-    let first = store.log_entry(LogId(1)).await.expect("read").expect("row");
+    assert_eq!(
+        store.outbound(LogId(2)).await.expect("read"),
+        None,
+        "the original's own outbound row ('sms_sent') is no outbox job"
+    );
+    let first = db.log_entry(LogId(1)).await.expect("row");
     assert_eq!(first.body.as_deref(), Some("tere"));
     assert_eq!(first.status.as_deref(), Some("recv"));
     let age = Timestamp::now().unix() - first.created_unix.expect("created_at readable");
@@ -230,10 +234,7 @@ async fn an_original_database_is_upgraded_in_place(db: TestDb) {
         "created_at read as Unix time: {age}"
     );
 
-    let calls = store
-        .recent_calls(CallFilter::Ext("2508"), 10)
-        .await
-        .expect("calls");
+    let calls = store.recent_calls("goippy_2508", 10).await.expect("calls");
     assert_eq!(calls.len(), 2);
     assert_eq!(calls[0].cause.as_deref(), Some("Normal call clearing"));
     assert_eq!(calls[0].direction, None, "the original's 0 means unknown");
@@ -273,17 +274,14 @@ async fn an_original_database_is_upgraded_in_place(db: TestDb) {
                 },
                 raw: "HANGUP:9".into(),
             },
-            None,
+            Vec::new(),
         )
         .await
         .expect("stored")
         .committed()
         .expect("committed");
     store.flush().await.expect("flush");
-    let calls = store
-        .recent_calls(CallFilter::Ext("2508"), 1)
-        .await
-        .expect("calls");
+    let calls = store.recent_calls("goippy_2508", 1).await.expect("calls");
     assert_eq!(calls[0].cause.as_deref(), Some("Нормальное завершение 📞"));
 
     // And everything new works on the upgraded tables.

@@ -328,14 +328,14 @@ impl World {
         let bridge = Bridge::start(self.config(), store)
             .await
             .expect("bridge starts");
-        let mut state = bridge.link_state();
+        let mut state = bridge.probe().link_state();
         tokio::time::timeout(PATIENCE, state.wait_for(LinkState::is_connected))
             .await
             .expect("bridge connects to prosody")
             .expect("link state");
         self.bridge = Some(bridge);
         self.wait_until("the channel is online with its number", |w| {
-            let b = w.bridge();
+            let b = w.bridge().probe();
             b.engine().channel(GOIP_ID).is_some_and(|c| c.online)
                 && b.directory().gateway_by_msisdn(OWN_NUMBER).is_some()
         })
@@ -397,6 +397,7 @@ impl World {
             .expect("fail");
         self.wait_until("the channel is offline", |w| {
             w.bridge()
+                .probe()
                 .engine()
                 .channel(GOIP_ID)
                 .is_some_and(|c| !c.online)

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 
 use goippy_core::config::{DbSettings, DbTls, Secret};
 use goippy_core::store::{
-    CallEvent, CallRecord, GatewayDefinition, InboundKind, InboundRecord, OutboundKind,
+    CallEvent, CallRecord, GatewayDefinition, InboundKind, InboundRecord, LogId, OutboundKind,
     OutboundRecord, StateUpdate, Store, StoreOptions, Timestamp,
 };
 use goippy_testkit::mariadb::{TestDatabase, test_database};
@@ -176,6 +176,31 @@ impl TestDb {
         }
     }
 
+    /// The `goippy_log` row `id`, read past the store (what no production
+    /// read returns: a delivered or cleaned-up row, its raw status).
+    pub async fn log_entry(&self, id: LogId) -> Option<LogEntry> {
+        let sql = match self.kind {
+            Kind::Sqlite => LOG_ENTRY_SQLITE,
+            Kind::MySql => LOG_ENTRY_MYSQL,
+        };
+        match &self.settings {
+            DbSettings::Sqlite { file } => {
+                let pool = SqlitePool::connect_with(SqliteConnectOptions::new().filename(file))
+                    .await
+                    .expect("sqlite");
+                let row = sqlx::query_as(sql).bind(id.0).fetch_optional(&pool).await;
+                pool.close().await;
+                row.expect("reading the log")
+            }
+            DbSettings::MySql { .. } => {
+                let pool = self.mysql_pool().await;
+                let row = sqlx::query_as(sql).bind(id.0).fetch_optional(&pool).await;
+                pool.close().await;
+                row.expect("reading the log")
+            }
+        }
+    }
+
     async fn mysql_pool(&self) -> MySqlPool {
         let db = self._mysql.as_ref().expect("a MySQL test database");
         MySqlPool::connect(&db.url()).await.expect("mysql")
@@ -190,6 +215,21 @@ impl TestDb {
         }
     }
 }
+
+/// The columns of a `goippy_log` row the tests look at.
+#[derive(Debug, sqlx::FromRow)]
+pub struct LogEntry {
+    pub kind: Option<String>,
+    pub status: Option<String>,
+    pub body: Option<String>,
+    pub ref_id: Option<i64>,
+    pub created_unix: Option<i64>,
+}
+
+const LOG_ENTRY_SQLITE: &str = "SELECT kind, status, body, ref_id, \
+    unixepoch(created_at) AS created_unix FROM goippy_log WHERE id = ?";
+const LOG_ENTRY_MYSQL: &str = "SELECT kind, status, body, ref_id, \
+    CAST(UNIX_TIMESTAMP(created_at) AS SIGNED) AS created_unix FROM goippy_log WHERE id = ?";
 
 pub fn keepalive(goip_id: &str, num: Option<&str>, signal: i32, at: i64) -> StateUpdate {
     let mut s = StateUpdate::new(goip_id, Timestamp::from_unix(at));
