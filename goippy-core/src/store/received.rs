@@ -17,8 +17,8 @@ use super::DELIVERY_REPORT_WINDOW;
 use super::apply::insert_notice;
 use super::db::{Sql, Tx};
 use super::records::{
-    CallEvent, CallRecord, InboundKind, InboundRecipient, InboundRecord, LogId, NoticeRecord,
-    STATUS_INBOX,
+    CallEvent, CallRecord, InboundColumns, InboundKind, InboundRecipient, InboundRecord, LogId,
+    NoticeRecord, STATUS_INBOX,
 };
 use super::time::Timestamp;
 use super::writer::Outcome;
@@ -102,27 +102,21 @@ pub(super) async fn inbound(
         Some(asker) => std::slice::from_ref(asker),
         None => record.recipients.as_slice(),
     };
+    let row = |sql, xmpp_jid, ext| InboundRow {
+        sql,
+        peer: peer.as_deref(),
+        xmpp_jid,
+        ext,
+        record,
+        columns: &columns,
+        ref_id,
+        now,
+    };
     if recipients.is_empty() {
-        let id = tx
-            .query(INSERT_INBOUND)
-            .bind(peer)
-            .bind(columns.channel_number)
-            .bind(&record.goip_id)
-            .bind(xmpp_jid)
-            .bind(columns.body)
-            .bind(STATUS_INBOX)
-            .bind(record.at.unix())
-            .bind(record.kind.log_kind().as_str())
-            .bind(&record.goip_id)
-            .bind(&record.goip_id)
-            .bind(record.recvid)
-            .bind(columns.sms_no)
-            .bind(ref_id)
-            .bind(columns.dlr_state)
-            .bind(now.unix())
-            .execute()
-            .await?
-            .inserted_id;
+        // The ext is the gateway row's, read in the INSERT.
+        let id = row(INSERT_INBOUND, xmpp_jid.as_deref(), &record.goip_id)
+            .insert(tx)
+            .await?;
         insert_key(tx, &key, id, now).await?;
         return Ok(Outcome::Stored { id, new: true });
     }
@@ -131,26 +125,9 @@ pub(super) async fn inbound(
     // the one dedup key, writes nothing). The key points at the first row.
     let mut first = None;
     for to in recipients {
-        let id = tx
-            .query(INSERT_INBOUND_FOR)
-            .bind(peer.as_deref())
-            .bind(columns.channel_number)
-            .bind(&record.goip_id)
-            .bind(&to.xmpp_jid)
-            .bind(columns.body)
-            .bind(STATUS_INBOX)
-            .bind(record.at.unix())
-            .bind(record.kind.log_kind().as_str())
-            .bind(&record.goip_id)
-            .bind(&to.ext)
-            .bind(record.recvid)
-            .bind(columns.sms_no)
-            .bind(ref_id)
-            .bind(columns.dlr_state)
-            .bind(now.unix())
-            .execute()
-            .await?
-            .inserted_id;
+        let id = row(INSERT_INBOUND_FOR, Some(to.xmpp_jid.as_str()), &to.ext)
+            .insert(tx)
+            .await?;
         first.get_or_insert(id);
         // The user's answer goes out on the line the contact wrote to,
         // unless the user chose a line for this contact (`/line N`).
@@ -167,6 +144,46 @@ pub(super) async fn inbound(
     let id = first.unwrap_or_default();
     insert_key(tx, &key, id, now).await?;
     Ok(Outcome::Stored { id, new: true })
+}
+
+/// One inbound row to insert: [`INSERT_INBOUND`] (`ext` binds the goip_id
+/// whose gateway row names the ext) or [`INSERT_INBOUND_FOR`] (`ext` is
+/// the user's).
+struct InboundRow<'a> {
+    sql: Sql,
+    peer: Option<&'a str>,
+    xmpp_jid: Option<&'a str>,
+    ext: &'a str,
+    record: &'a InboundRecord,
+    columns: &'a InboundColumns<'a>,
+    ref_id: Option<i64>,
+    now: Timestamp,
+}
+
+impl InboundRow<'_> {
+    async fn insert(self, tx: &mut Tx<'_>) -> Result<i64, sqlx::Error> {
+        let (record, columns) = (self.record, self.columns);
+        Ok(tx
+            .query(self.sql)
+            .bind(self.peer)
+            .bind(columns.channel_number)
+            .bind(&record.goip_id)
+            .bind(self.xmpp_jid)
+            .bind(columns.body)
+            .bind(STATUS_INBOX)
+            .bind(record.at.unix())
+            .bind(record.kind.log_kind().as_str())
+            .bind(&record.goip_id)
+            .bind(self.ext)
+            .bind(record.recvid)
+            .bind(columns.sms_no)
+            .bind(self.ref_id)
+            .bind(columns.dlr_state)
+            .bind(self.now.unix())
+            .execute()
+            .await?
+            .inserted_id)
+    }
 }
 
 /// The outbound SMS a delivery report is about: its id, who sent it, and
