@@ -726,7 +726,11 @@ impl Channel {
                     self.ussd_refused(sendid, peer);
                     return;
                 }
-                self.ussd.exit();
+                if self.failures.ussd_late() {
+                    self.ussd.close_menu();
+                } else {
+                    self.ussd.exit();
+                }
                 self.reply(peer, &Reply::UssdExit { sendid });
                 self.emit(Event::UssdExit {
                     channel: self.index,

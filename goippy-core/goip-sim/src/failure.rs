@@ -64,6 +64,10 @@ pub enum Failure {
     /// `ussd-answer <text>`: new USSD requests are answered with this text,
     /// whatever the code (a balance that changed, say).
     UssdAnswer(String),
+    /// `ussd-late`: `USSDEXIT` does not stop an answer already on its way
+    /// from the network, which then comes after the server gave up (as a
+    /// real network's answer can cross the `USSDEXIT`).
+    UssdLate,
 }
 
 /// Why `fail …` could not be read.
@@ -80,7 +84,7 @@ pub enum FailureChange {
 
 /// The modes `fail` knows, for help and error messages.
 pub const FAILURE_USAGE: &str = "errorstatus <N> [<number>] | password | silence | drop-msg <N> | \
-     slow-wait <duration> | no-result | no-answer | too-many | deliver-state <N> | ussd-fail | gsm-lost | signal <CSQ> | ussd-answer <text> | off";
+     slow-wait <duration> | no-result | no-answer | too-many | deliver-state <N> | ussd-fail | gsm-lost | signal <CSQ> | ussd-answer <text> | ussd-late | off";
 
 impl FailureChange {
     /// Reads the words after `fail <ch>`.
@@ -164,6 +168,10 @@ impl FailureChange {
                 count("nothing", 0)?;
                 Failure::GsmLost
             }
+            "ussd-late" => {
+                count("nothing", 0)?;
+                Failure::UssdLate
+            }
             "signal" => {
                 count("one CSQ", 1)?;
                 let n = number("a CSQ (0-31, or 99)")?;
@@ -214,6 +222,7 @@ impl fmt::Display for Failure {
             Failure::DeliverState(s) => write!(f, "deliver-state {s}"),
             Failure::UssdFail => f.write_str("ussd-fail"),
             Failure::GsmLost => f.write_str("gsm-lost"),
+            Failure::UssdLate => f.write_str("ussd-late"),
             Failure::Signal(csq) => write!(f, "signal {csq}"),
             Failure::UssdAnswer(text) => write!(f, "ussd-answer {text}"),
         }
@@ -237,6 +246,7 @@ pub struct Failures {
     gsm_lost: bool,
     signal: Option<u8>,
     ussd_answer: Option<String>,
+    ussd_late: bool,
 }
 
 impl Failures {
@@ -285,6 +295,7 @@ impl Failures {
             Failure::GsmLost => self.gsm_lost = true,
             Failure::Signal(csq) => self.signal = Some(csq),
             Failure::UssdAnswer(text) => self.ussd_answer = Some(text),
+            Failure::UssdLate => self.ussd_late = true,
         }
         Ok(())
     }
@@ -336,6 +347,9 @@ impl Failures {
         if let Some(text) = &self.ussd_answer {
             out.push(Failure::UssdAnswer(text.clone()));
         }
+        if self.ussd_late {
+            out.push(Failure::UssdLate);
+        }
         out
     }
 
@@ -386,6 +400,10 @@ impl Failures {
     /// The state automatic delivery reports carry (0 = delivered).
     pub fn deliver_state(&self) -> i32 {
         self.deliver_state.unwrap_or(0)
+    }
+
+    pub fn ussd_late(&self) -> bool {
+        self.ussd_late
     }
 
     pub fn ussd_fail(&self) -> bool {

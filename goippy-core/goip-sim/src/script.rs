@@ -103,7 +103,8 @@ Commands (channels count from 1; `all` works for fail, keepalive and status):
   fail <ch> <mode>                         errorstatus <N> [<number>] | password | silence |
                                            drop-msg <N> | slow-wait <duration> | no-result |
                                            no-answer | too-many | deliver-state <N> | ussd-fail |
-                                           gsm-lost | signal <CSQ> | ussd-answer <text…> | off
+                                           gsm-lost | signal <CSQ> | ussd-answer <text…> |
+                                           ussd-late | off
   keepalive <ch>                           send a keepalive now
   status [<ch>]                            show each channel's state
   sleep <duration>                         pause (5, 0.5, 100ms, 2m)

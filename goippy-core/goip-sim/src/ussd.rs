@@ -286,6 +286,12 @@ impl UssdSession {
         self.waiting.take().map(|w| w.sendid)
     }
 
+    /// Handles `USSDEXIT` under `ussd-late`: the menu ends, but a request
+    /// still waiting for the network is answered when its time comes.
+    pub fn close_menu(&mut self) {
+        self.open_menu = None;
+    }
+
     /// Whether a menu waits for a choice.
     pub fn menu_open(&self) -> bool {
         self.open_menu.is_some()

@@ -33,13 +33,14 @@ use crate::engine::{
 };
 use crate::goip::{Keepalive, Notification, NotificationKind};
 use crate::store::{
-    CallDirection, CallEvent, CallRecord, CallStored, InboundKind, InboundRecord, LogId,
-    NoticeRecord, Saved, StateUpdate, StoreError, Stored, Timestamp, recvid_number,
+    CallDirection, CallEvent, CallRecord, CallStored, InboundKind, InboundRecipient, InboundRecord,
+    LogId, NoticeRecord, Saved, StateUpdate, StoreError, Stored, Timestamp, recvid_number,
 };
 
 use super::Context;
 use super::line_pool;
 use super::notice::{self, Notice};
+use super::ussd_askers::Asker;
 
 /// Stores in flight at once; beyond it, events wait in the engine's queue
 /// (and durable ones go unacked, so the GoIP resends them).
@@ -248,10 +249,34 @@ async fn store_ussd(ctx: Arc<Context>, ussd: UssdNotice) {
         ),
     };
     // A network message concerns the line, so every user of it; a late
-    // answer goes to the user who asked, whom the store finds by the
-    // request's sendid (`store/received.rs`).
-    let recipients = match &kind {
-        InboundKind::NetworkUssd { .. } => line_pool::recipients(&ctx, &goip_id, None),
+    // answer goes to the user who asked: an ad-hoc command's user, whom
+    // goippy remembers (`ussd_askers.rs`), or a console user, whom the
+    // store finds by the request's sendid (`store/received.rs`).
+    let recipients = match (&kind, &source) {
+        (InboundKind::NetworkUssd { .. }, _) => line_pool::recipients(&ctx, &goip_id, None),
+        (_, UssdSource::LateReply { sendid }) => match ctx.ussd_askers.of(&goip_id, *sendid) {
+            Some(Asker::User { ext, jid }) => vec![InboundRecipient {
+                ext,
+                xmpp_jid: jid.to_string(),
+                contact: None,
+            }],
+            Some(Asker::BalanceCheck) => {
+                // A check goippy made, not a user: no chat message. The
+                // check already ended without a reading; the next one, at
+                // its time, reads the balance again.
+                tracing::info!(
+                    goip_id,
+                    sendid,
+                    "late answer to a balance check: not delivered to anyone, not read as the \
+                     balance (the next check reads it)"
+                );
+                if let InboundKind::UssdReply { body } = &kind {
+                    tracing::debug!(goip_id, sendid, answer = %body, "late balance answer");
+                }
+                return;
+            }
+            None => Vec::new(),
+        },
         _ => Vec::new(),
     };
     let record = InboundRecord {

@@ -73,6 +73,7 @@ mod router;
 mod sendids;
 mod sms;
 mod ussd;
+mod ussd_askers;
 mod ussd_turn;
 
 pub use alerts::AlertConfig;
@@ -213,6 +214,9 @@ pub(crate) struct Context {
     pub alerts: alerts::AlertBoard,
     /// One USSD request per channel at a time (console and balance check).
     pub ussd_turns: ussd_turn::UssdTurns,
+    /// Who asked the USSD requests that have no outbox row, for their late
+    /// answers.
+    pub ussd_askers: ussd_askers::UssdAskers,
 }
 
 impl Context {
@@ -343,6 +347,7 @@ impl Bridge {
             traffic: TrafficCounters::default(),
             alerts: alerts::AlertBoard::new(&config.alerts.settings),
             ussd_turns: Default::default(),
+            ussd_askers: Default::default(),
         });
         // With the database there and nothing in the spool, the previous
         // run's jobs are settled now, before anything new is accepted.

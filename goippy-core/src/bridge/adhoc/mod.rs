@@ -23,7 +23,9 @@
 //! the command's next stage, not in the chat, and a session that goippy
 //! forgets in a restart cannot go on anyway. A menu keeps its session open
 //! (`executing`, with a reply field) until the user completes or cancels it,
-//! or it expires (`sessions.rs`); then goippy sends `USSDEXIT`.
+//! or it expires (`sessions.rs`); then goippy sends `USSDEXIT`. An answer
+//! that comes after the command gave up is a chat message, as the
+//! console's, to the user who ran it (`bridge/ussd_askers.rs`).
 //!
 //! Runs in the router's per-sender command lane, so a USSD waiting for the
 //! network holds up neither the sender's chat nor anyone else.

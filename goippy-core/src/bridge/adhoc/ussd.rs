@@ -25,6 +25,7 @@ use crate::xmpp::failure::{DeliveryFailure, Refusal};
 use super::super::Context;
 use super::super::notice::Notice;
 use super::super::ussd::{UssdSettlement, settle};
+use super::super::ussd_askers::Asker;
 use super::forms;
 use super::sessions::{Session, Stage};
 use super::{Sessions, USSD};
@@ -113,7 +114,17 @@ pub(super) async fn step(
     // (`bridge/ussd_turn.rs`).
     let outcome = {
         let _turn = ctx.ussd_turns.take(&goip_id).await;
-        ctx.engine.send_ussd(&goip_id, &code).await
+        // An answer after the timeout goes to this user, not to the line's
+        // default owner (`bridge/ussd_askers.rs`).
+        let sendid = ctx.engine.reserve_ussd_sendid();
+        if let Some(ext) = ctx.addressing.local_user(&session.owner) {
+            let asker = Asker::User {
+                ext: ext.to_string(),
+                jid: session.owner.to_bare(),
+            };
+            ctx.ussd_askers.remember(&goip_id, sendid, asker);
+        }
+        ctx.engine.send_reserved_ussd(&goip_id, &code, sendid).await
     };
     let closed_by_network = outcome == UssdOutcome::Closed;
     let response = |status| CommandResponse::new(USSD, &id, status);

@@ -6,12 +6,15 @@
 //! channel's USSD turn (`ussd_turn.rs`) is held from the draw to the
 //! answer, so a console request and a check never overtake each other. A
 //! check is never repeated on failure before its next time: some networks
-//! charge for USSD.
+//! charge for USSD. An answer that comes after the check gave up is not
+//! read as the balance and goes to nobody as a chat message (it is no
+//! user's answer): goippy logs it and the next check reads the balance.
 
 use crate::config::{Amount, BalanceCheck};
 use crate::engine::UssdOutcome;
 
 use super::super::Context;
+use super::super::ussd_askers::Asker;
 
 /// What one check found.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -29,6 +32,10 @@ pub(crate) async fn check(ctx: &Context, goip_id: &str, check: &BalanceCheck) ->
     if let Err(e) = ctx.store.save_sendid_floor(sendid).await {
         return Reading::Failed(format!("the sendid could not be saved ({e})"));
     }
+    // An answer after the timeout is no user's: it is not delivered
+    // (`bridge/ussd_askers.rs`, `bridge/inbound.rs`).
+    ctx.ussd_askers
+        .remember(goip_id, sendid, Asker::BalanceCheck);
     tracing::info!(goip_id, sendid, "balance check: USSD handed to the engine");
     match ctx
         .engine

@@ -749,3 +749,77 @@ async fn admins_see_and_switch_a_shared_line_that_has_no_owner() {
     assert!(a.field("line-2001").contains(OWN_NUMBER));
     assert!(a.field(&format!("line-{POOL}")).contains(POOL_NUMBER));
 }
+
+/// The shared line of the pool tests: `pool2` on channel 2, no default
+/// owner, used by 2001 and 2002.
+fn with_shared_line() -> Options {
+    Options {
+        pool_lines: vec![PoolLine {
+            goip_id: "pool2",
+            password: "pw2",
+            number: "+37255500002",
+            users: vec!["2001", "2002"],
+        }],
+        ..with_admin()
+    }
+}
+
+async fn shared_line_world(options: Options) -> World {
+    let w = World::start(options).await;
+    w.wait_until("the shared line is online with its number", |w| {
+        let b = w.bridge().probe();
+        b.engine().channel("pool2").is_some_and(|c| c.online)
+            && b.directory().gateway_by_msisdn("+37255500002").is_some()
+    })
+    .await;
+    w
+}
+
+/// An ad-hoc USSD request on a shared line whose answer comes after the
+/// command gave up: the answer reaches the user who ran the command, as a
+/// chat message from the line's number — not the line's other user.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_late_answer_to_an_ad_hoc_ussd_on_a_shared_line_reaches_who_asked() {
+    const TEAMMATE: &str = "2002@users.example.org/phone";
+    let mut options = with_shared_line();
+    // The network answers after goippy gave up (two timeouts of 1 s), and
+    // the USSDEXIT that ends the command does not stop it.
+    options.timing.ussd_delay = std::time::Duration::from_secs(3);
+    let mut w = shared_line_world(options).await;
+    w.device
+        .fail(2, goip_sim::FailureChange::Set(goip_sim::Failure::UssdLate))
+        .await
+        .expect("ussd-late");
+    let pool_jid = contact("+37255500002");
+    let a = run(&mut w, TEAMMATE, &pool_jid, "l1", "ussd", None, None, &[]).await;
+    assert_eq!(a.status(), "executing");
+    let a = run(
+        &mut w,
+        TEAMMATE,
+        &pool_jid,
+        "l2",
+        "ussd",
+        Some(&a.session()),
+        Some("next"),
+        &[("code", "*100#")],
+    )
+    .await;
+    assert_eq!(a.status(), "completed");
+    assert!(a.note().contains("No USSD answer"), "{}", a.note());
+    let answer = w
+        .users
+        .expect("the late USSD answer", |e| {
+            is_chat(e) && body(e).starts_with("[USSD]")
+        })
+        .await;
+    assert_eq!(body(&answer), "[USSD] Your balance is 10.00 EUR");
+    assert_eq!(answer.attr("from"), Some(pool_jid.as_str()));
+    assert_eq!(
+        answer.attr("to"),
+        Some("2002@users.example.org"),
+        "to the user who asked, not the line's first user"
+    );
+    w.users
+        .expect_silence(std::time::Duration::from_millis(800))
+        .await;
+}

@@ -250,6 +250,57 @@ async fn a_low_balance_is_told_once_and_its_recovery_once() {
     assert_eq!(alert_rows(&w).await, 4);
 }
 
+/// A balance check is goippy's, not a user's: its answer, when it comes
+/// after the check gave up, is not a chat message to the line's user (nor
+/// an alert); it is logged, and the next check reads the balance.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_late_balance_answer_reaches_nobody() {
+    let mut options = Options {
+        alerts: AlertSettings {
+            signal_below: None,
+            balance: Some(BalanceCheck {
+                code: "*100#".into(),
+                regex: Regex::new(r"balance is ([0-9.,]+)").expect("regex"),
+                below: Amount(5000),
+                // One check in this test.
+                every: Duration::from_secs(600),
+            }),
+            ..alerts(Duration::from_secs(1))
+        },
+        admins: vec![ADMIN],
+        ussd_replies: vec![("*100#", "Your balance is 3,20 EUR.")],
+        ..Options::default()
+    };
+    // The network answers after goippy gave up (two timeouts of 1 s).
+    options.timing.ussd_delay = Duration::from_secs(3);
+    let mut w = World::start(options).await;
+    w.device_event(
+        "the late answer to the balance check",
+        |e| matches!(e, Event::Ussd { code, cached: false, .. } if code == "*100#"),
+    )
+    .await;
+    // Something the user must get, through the same inbound path after
+    // the late answer: it is the first thing the user gets.
+    w.device.ussn(1, "Your bonus: 5 EUR").await.expect("ussn");
+    let m = w
+        .users
+        .expect("a message to the user", |e| {
+            is_chat(e) && e.attr("to") == Some(USER)
+        })
+        .await;
+    assert_eq!(body(&m), "[USSD] Your bonus: 5 EUR");
+    no_alert(&mut w, Duration::from_millis(500)).await;
+    assert_eq!(
+        w.scalar(
+            "SELECT COUNT(*) FROM goippy_log WHERE dir = 'in' AND kind = 'ussd' \
+             AND body LIKE '%balance%'"
+        )
+        .await,
+        0,
+        "the late answer is not in the inbox"
+    );
+}
+
 /// Starts the bridge again without waiting for the channel (which may be
 /// silent).
 async fn start_without_the_channel(w: &mut World) {
