@@ -15,6 +15,11 @@
 //! gateway list is `goippy --listExt`'s table. Only the presentation
 //! differs (a data form instead of a chat message), as in slidge.
 //!
+//! Which line: on an own number, that line. On the gateway, `status` shows
+//! every line of the user; `log` and `ussd` act on the default line, and a
+//! user with several lines chooses in their first form (`line_field`), so
+//! the gateway never acts on a line the user did not see.
+//!
 //! Who sees what: disco#items on the commands node lists only what the
 //! requester may run, on the JID asked (`offered`); running anything else
 //! is `forbidden` (a command that exists) or `item-not-found`.
@@ -290,7 +295,7 @@ async fn start(
                             .as_deref()
                             .unwrap_or(&status.gateway.goip_id)
                     ),
-                    &format!("Line {}", status.gateway.owner_label()),
+                    &format!("Line {}", line_label(&status.gateway)),
                     &status.render(),
                 ));
             }
@@ -301,18 +306,22 @@ async fn start(
             let id = open(Stage::LogCount {
                 goip_id: line.goip_id.clone(),
             })?;
+            let mut form = log_form(&line, lines.len() > 1);
+            form.fields.extend(line_field(&lines));
             Ok(CommandResponse::new(node, &id, Status::Executing)
                 .with_actions(&[Action::Complete])
-                .with_form(log_form(&line)))
+                .with_form(form))
         }
         USSD => {
             let line = first(&lines)?;
             let id = open(Stage::UssdCode {
                 goip_id: Some(line.goip_id.clone()),
             })?;
+            let mut form = ussd::code_form(&line, lines.len() > 1);
+            form.fields.extend(line_field(&lines));
             Ok(CommandResponse::new(node, &id, Status::Executing)
                 .with_actions(&[Action::Next])
-                .with_form(ussd::code_form(&line)))
+                .with_form(form))
         }
         GATEWAYS => {
             let gateways = list_gateways(ctx).await?;
@@ -385,8 +394,13 @@ async fn go_on(
     }
     match session.stage.clone() {
         Stage::LogCount { goip_id } => {
-            let Some(line) = own_line(ctx, env, &goip_id) else {
-                return Err(Refusal::CommandForbidden { admin: false });
+            let line = match chosen_line(ctx, env, request) {
+                Chosen::Line(line) => line,
+                Chosen::NotYours => return retry(not_your_line(), session),
+                Chosen::Nothing => match own_line(ctx, env, &goip_id) {
+                    Some(line) => line,
+                    None => return Err(Refusal::CommandForbidden { admin: false }),
+                },
             };
             let Some(n) = request.value("count").and_then(bot::log_count) else {
                 return retry(
@@ -402,7 +416,7 @@ async fn go_on(
                         "Call log",
                         vec![forms::text_multi(
                             "calls",
-                            &format!("Line {}", line.owner_label()),
+                            &format!("Line {}", line_label(&line)),
                             &bot::render_log(&calls, n),
                         )],
                     )),
@@ -411,7 +425,11 @@ async fn go_on(
             }
         }
         Stage::UssdCode { goip_id } => {
-            let line = goip_id.as_deref().and_then(|g| own_line(ctx, env, g));
+            let line = match chosen_line(ctx, env, request) {
+                Chosen::Line(line) => Some(line),
+                Chosen::NotYours => return retry(not_your_line(), session),
+                Chosen::Nothing => goip_id.as_deref().and_then(|g| own_line(ctx, env, g)),
+            };
             let Some(line) = line else {
                 return Err(Refusal::CommandForbidden { admin: false });
             };
@@ -580,7 +598,77 @@ fn own_line(ctx: &Context, env: &Envelope, goip_id: &str) -> Option<Arc<ActiveGa
         .find(|l| l.goip_id == goip_id)
 }
 
-/// The line a one-line command works on (an extension has one line today).
+/// How a command's forms name a line to its user: by its extension when
+/// it is an extension's default line, as the console does; a line made
+/// only to be shared (`--add-line`) has none, and its users' extensions
+/// would name people, not the line: then by its goip_id and number.
+fn line_label(line: &ActiveGateway) -> String {
+    match (&line.ext, line.msisdn.as_deref().map(str::trim)) {
+        (Some(ext), _) => ext.clone(),
+        (None, Some(number)) if !number.is_empty() => format!("{} {number}", line.goip_id),
+        (None, _) => line.goip_id.clone(),
+    }
+}
+
+/// The field `line` of the call log's and the USSD command's first form,
+/// for a user with several lines who runs them on the gateway: which line
+/// (the first, unless chosen). On an own number, or with one line, there is
+/// nothing to choose: the command acts on that line.
+fn line_field(lines: &[Arc<ActiveGateway>]) -> Option<Field> {
+    if lines.len() < 2 {
+        return None;
+    }
+    let mut field = Field::new(USER_LINE_FIELD, FieldType::ListSingle);
+    field.label = Some("Line".into());
+    field.required = true;
+    field.values = lines.iter().take(1).map(|l| l.goip_id.clone()).collect();
+    field.options = lines
+        .iter()
+        .enumerate()
+        .map(|(i, l)| Option_ {
+            label: Some(format!(
+                "{}: {}",
+                i + 1,
+                l.msisdn.as_deref().unwrap_or(&l.goip_id)
+            )),
+            value: l.goip_id.clone(),
+        })
+        .collect();
+    Some(field)
+}
+
+const USER_LINE_FIELD: &str = "line";
+
+/// What the form says about the line.
+enum Chosen {
+    /// One of the requester's lines here.
+    Line(Arc<ActiveGateway>),
+    /// A line that is not (or no longer) one of them.
+    NotYours,
+    /// No choice: the line the session started with.
+    Nothing,
+}
+
+/// The line the user chose in the form, if the form had the choice.
+fn chosen_line(ctx: &Context, env: &Envelope, request: &CommandRequest) -> Chosen {
+    match request.value(USER_LINE_FIELD).filter(|g| !g.is_empty()) {
+        None => Chosen::Nothing,
+        Some(goip_id) => match own_line(ctx, env, goip_id) {
+            Some(line) => Chosen::Line(line),
+            None => Chosen::NotYours,
+        },
+    }
+}
+
+/// A line that is not (or no longer) one of the requester's here.
+fn not_your_line() -> Refusal {
+    Refusal::BadPayload {
+        detail: "that line is not one of yours; choose one of the form's lines".into(),
+    }
+}
+
+/// The line a command works on when the user does not choose: the only
+/// one at an own number, the first (the default line) at the gateway.
 fn first(lines: &[Arc<ActiveGateway>]) -> Result<Arc<ActiveGateway>, Refusal> {
     lines
         .first()
@@ -604,7 +692,7 @@ async fn list_gateways(ctx: &Context) -> Result<Vec<crate::store::Gateway>, Refu
 }
 
 /// The call log's one form: how many calls.
-fn log_form(line: &ActiveGateway) -> DataForm {
+fn log_form(line: &ActiveGateway, choice: bool) -> DataForm {
     let mut count = Field::new("count", FieldType::ListSingle);
     count.label = Some("Calls to show".into());
     count.required = true;
@@ -618,7 +706,11 @@ fn log_form(line: &ActiveGateway) -> DataForm {
         .collect();
     forms::form(
         "Call log",
-        Some(format!("The newest calls of line {}.", line.owner_label())),
+        Some(if choice {
+            "The newest calls of the line you choose.".to_string()
+        } else {
+            format!("The newest calls of line {}.", line_label(line))
+        }),
         vec![count],
     )
 }

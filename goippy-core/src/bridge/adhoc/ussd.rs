@@ -79,13 +79,18 @@ impl Step {
 }
 
 /// The form that asks for the code.
-pub(super) fn code_form(line: &ActiveGateway) -> DataForm {
+/// `choice`: the form also asks for the line (`line_field`).
+pub(super) fn code_form(line: &ActiveGateway, choice: bool) -> DataForm {
+    let from = if choice {
+        "the line you choose".to_string()
+    } else {
+        format!("line {}", super::line_label(line))
+    };
     forms::form(
         "Send USSD",
         Some(format!(
-            "A USSD code to send from line {}, for example *100#. The network's answer comes \
-             back here; if it is a menu, you can answer it.",
-            line.owner_label()
+            "A USSD code to send from {from}, for example *100#. The network's answer comes \
+             back here; if it is a menu, you can answer it."
         )),
         vec![forms::text_single("code", "USSD code", true)],
     )

@@ -347,14 +347,15 @@ impl Router {
             Intent::ChatToContact(chat) => self.chat_to_contact(chat),
             Intent::ChatToComponent { env, .. } => {
                 Decision::Reply(match ctx.sender_line(&env.from) {
-                    Some((_, gateway)) => vec![
-                        reply::chat(
-                            &env.to,
-                            &env.from,
-                            &component_help(ctx, gateway.msisdn.as_deref()),
-                        )
-                        .into(),
-                    ],
+                    Some((ext, _)) => {
+                        let numbers: Vec<String> = ctx
+                            .directory
+                            .lines_of(&ext)
+                            .iter()
+                            .filter_map(|l| l.msisdn.clone())
+                            .collect();
+                        vec![reply::chat(&env.to, &env.from, &component_help(ctx, &numbers)).into()]
+                    }
                     None => {
                         vec![self.refused(&env, StanzaKind::Message, Refusal::SenderNotAllowed)]
                     }
@@ -661,8 +662,10 @@ fn chars_within(text: &str, max_bytes: usize) -> usize {
 
 /// What writing to the gateway itself answers. The contact form it shows
 /// is the deployment's canonical one (the alias with mod_sms_alias), the
-/// one SMS from that number come from.
-fn component_help(ctx: &Context, own_number: Option<&str>) -> String {
+/// one SMS from that number come from. The console is each line's own
+/// number, so a user with several lines is shown all of them: the gateway
+/// does not guess which line a command is for.
+fn component_help(ctx: &Context, own_numbers: &[String]) -> String {
     let example = E164::parse_canonical(gateway::EXAMPLE_NUMBER)
         .map(|n| ctx.addressing.roster_jid(&n).to_string())
         .unwrap_or_default();
@@ -670,10 +673,20 @@ fn component_help(ctx: &Context, own_number: Option<&str>) -> String {
         "This is the SMS gateway. To send an SMS, write to the number as a contact: \
          {example} (international form)."
     );
-    if let Some(n) = own_number.filter(|n| !n.trim().is_empty()) {
-        text.push_str(&format!(
+    let numbers: Vec<&str> = own_numbers
+        .iter()
+        .map(|n| n.trim())
+        .filter(|n| !n.is_empty())
+        .collect();
+    match numbers.as_slice() {
+        [] => {}
+        [n] => text.push_str(&format!(
             " Your own number {n} answers \"help\", \"status\" and \"log\", and sends USSD codes such as *100#."
-        ));
+        )),
+        several => text.push_str(&format!(
+            " Your own numbers {} each answer \"help\", \"status\" and \"log\" for their line, and send USSD codes such as *100# from it.",
+            several.join(", ")
+        )),
     }
     text
 }

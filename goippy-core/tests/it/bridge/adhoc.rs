@@ -156,6 +156,29 @@ impl Answer {
             .unwrap_or_else(|| panic!("no field {name} in {}", String::from(&self.iq)))
     }
 
+    /// The label of the field `var`.
+    fn label(&self, var: &str) -> String {
+        self.command()
+            .get_child("x", "jabber:x:data")
+            .and_then(|x| {
+                x.children()
+                    .find(|f| f.name() == "field" && f.attr("var") == Some(var))
+            })
+            .and_then(|f| f.attr("label"))
+            .unwrap_or_else(|| panic!("no label of {var} in {}", String::from(&self.iq)))
+            .to_string()
+    }
+
+    /// Whether the form has a field `var`.
+    fn has_field(&self, var: &str) -> bool {
+        self.command()
+            .get_child("x", "jabber:x:data")
+            .is_some_and(|x| {
+                x.children()
+                    .any(|f| f.name() == "field" && f.attr("var") == Some(var))
+            })
+    }
+
     fn note(&self) -> String {
         self.command()
             .get_child("note", COMMANDS)
@@ -748,6 +771,14 @@ async fn admins_see_and_switch_a_shared_line_that_has_no_owner() {
     let a = run(&mut w, PHONE, SMS, "s2", "status", None, None, &[]).await;
     assert!(a.field("line-2001").contains(OWN_NUMBER));
     assert!(a.field(&format!("line-{POOL}")).contains(POOL_NUMBER));
+    // A line that is someone's default line is named by its extension, as
+    // the console names it; one that is no one's by its goip_id and
+    // number, not by its users.
+    assert_eq!(a.label("line-2001"), "Line 2001");
+    assert_eq!(
+        a.label(&format!("line-{POOL}")),
+        format!("Line {POOL} {POOL_NUMBER}")
+    );
 }
 
 /// The shared line of the pool tests: `pool2` on channel 2, no default
@@ -822,4 +853,132 @@ async fn a_late_answer_to_an_ad_hoc_ussd_on_a_shared_line_reaches_who_asked() {
     w.users
         .expect_silence(std::time::Duration::from_millis(800))
         .await;
+}
+
+/// A user with several lines runs the call log and USSD on the gateway: the
+/// form asks which line (the default line unless chosen), and the command
+/// acts on the line chosen; on an own number it acts on that line, with
+/// nothing to choose. Writing to the gateway names every own number.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn several_lines_choose_the_line_at_the_gateway() {
+    const POOL_NUMBER: &str = "+37255500002";
+    let mut w = shared_line_world(with_shared_line()).await;
+    let lines = [
+        (GOIP_ID.to_string(), format!("1: {OWN_NUMBER}")),
+        ("pool2".to_string(), format!("2: {POOL_NUMBER}")),
+    ];
+
+    let a = run(&mut w, PHONE, SMS, "u1", "ussd", None, None, &[]).await;
+    assert_eq!(a.status(), "executing");
+    assert_eq!(choices_of(&a, "line"), lines, "{}", String::from(&a.iq));
+    assert_eq!(a.field("line"), GOIP_ID, "the default line unless chosen");
+    let a = run(
+        &mut w,
+        PHONE,
+        SMS,
+        "u2",
+        "ussd",
+        Some(&a.session()),
+        Some("next"),
+        &[("code", "*100#"), ("line", "pool2")],
+    )
+    .await;
+    assert_eq!(a.field("Answer"), "Your balance is 10.00 EUR");
+    w.device_event(
+        "the USSD on the chosen line",
+        |e| matches!(e, Event::Ussd { channel: 2, code, .. } if code == "*100#"),
+    )
+    .await;
+    let a = run(
+        &mut w,
+        PHONE,
+        SMS,
+        "u3",
+        "ussd",
+        Some(&a.session()),
+        Some("complete"),
+        &[],
+    )
+    .await;
+    assert_eq!(a.status(), "completed");
+    w.device_event("USSDEXIT on the chosen line", |e| {
+        matches!(e, Event::UssdExit { channel: 2, .. })
+    })
+    .await;
+
+    let a = run(&mut w, PHONE, SMS, "l1", "log", None, None, &[]).await;
+    assert_eq!(choices_of(&a, "line"), lines);
+    let a = run(
+        &mut w,
+        PHONE,
+        SMS,
+        "l2",
+        "log",
+        Some(&a.session()),
+        Some("complete"),
+        &[("count", "5"), ("line", "pool2")],
+    )
+    .await;
+    assert_eq!(a.status(), "completed", "{}", String::from(&a.iq));
+    assert_eq!(a.label("calls"), format!("Line pool2 {POOL_NUMBER}"));
+
+    // On an own number: that line, nothing to choose, nothing else taken.
+    let pool_jid = contact(POOL_NUMBER);
+    let a = run(&mut w, PHONE, &pool_jid, "o1", "log", None, None, &[]).await;
+    assert!(!a.has_field("line"), "{}", String::from(&a.iq));
+    let session = a.session();
+    let a = run(
+        &mut w,
+        PHONE,
+        &pool_jid,
+        "o2",
+        "log",
+        Some(&session),
+        Some("complete"),
+        &[("count", "5"), ("line", GOIP_ID)],
+    )
+    .await;
+    assert_eq!(a.error(), ("bad-request".into(), "bad-payload".into()));
+    let a = run(
+        &mut w,
+        PHONE,
+        &pool_jid,
+        "o3",
+        "log",
+        Some(&session),
+        Some("complete"),
+        &[("count", "5")],
+    )
+    .await;
+    assert_eq!(a.label("calls"), format!("Line pool2 {POOL_NUMBER}"));
+
+    // 2002 has one line: no choice at the gateway either.
+    let a = run(
+        &mut w,
+        "2002@users.example.org/phone",
+        SMS,
+        "t1",
+        "ussd",
+        None,
+        None,
+        &[],
+    )
+    .await;
+    assert!(!a.has_field("line"), "{}", String::from(&a.iq));
+
+    // Writing to the gateway names both consoles.
+    w.users.chat(PHONE, SMS, "h1", "hello", false).await;
+    let m = w
+        .users
+        .expect("the gateway's answer", |e| {
+            is_chat(e) && e.attr("from") == Some(SMS) && e.attr("to") == Some(PHONE)
+        })
+        .await;
+    assert!(
+        body(&m).contains(&format!(
+            "Your own numbers {OWN_NUMBER}, {POOL_NUMBER} each answer"
+        )),
+        "{}",
+        body(&m)
+    );
 }
