@@ -11,7 +11,7 @@
 //! the XEP names one, the command-specific condition (`bad-sessionid`,
 //! `bad-action`, `bad-payload`).
 
-use tokio_xmpp::minidom::rxml::NcName;
+use tokio_xmpp::minidom::rxml::{Namespace, NcName};
 use tokio_xmpp::minidom::{Element, ElementBuilder};
 use tokio_xmpp::parsers::data_forms::DataForm;
 use tokio_xmpp::parsers::disco::{DiscoItemsResult, Item};
@@ -208,7 +208,7 @@ impl CommandResponse {
             );
         }
         if let Some(form) = &self.form {
-            command.append_child(Element::from(form.clone()));
+            command.append_child(form_element(form));
         }
         command
     }
@@ -266,6 +266,24 @@ fn attr(builder: ElementBuilder, name: &'static str, value: &str) -> ElementBuil
 /// The XEP-0050 condition element that goes with a refusal, if any.
 pub(super) fn specific_condition(name: &str) -> Element {
     Element::builder(name, NS_COMMANDS).build()
+}
+
+/// `form` as an element with every field's type written out.
+///
+/// COMPAT: xmpp-parsers leaves out `type="text-single"`, the type XEP-0004
+/// gives a field without one; profanity 0.13 (Debian 12's) then shows such
+/// a field but cannot fill it in, so the USSD code could not be typed.
+fn form_element(form: &DataForm) -> Element {
+    let mut x = Element::from(form.clone());
+    let Ok(type_) = NcName::try_from("type") else {
+        return x;
+    };
+    for field in x.children_mut() {
+        if field.is("field", ns::DATA_FORMS) && field.attr("type").is_none() {
+            field.set_attr(Namespace::NONE, type_.clone(), "text-single");
+        }
+    }
+    x
 }
 
 #[cfg(test)]
@@ -345,7 +363,9 @@ mod tests {
             e.get_child("note", NS_COMMANDS).map(Element::text),
             Some("hi".into())
         );
-        assert!(e.has_child("x", ns::DATA_FORMS));
+        let x = e.get_child("x", ns::DATA_FORMS).expect("form");
+        let code = x.get_child("field", ns::DATA_FORMS).expect("field");
+        assert_eq!(code.attr("type"), Some("text-single"));
         let done = CommandResponse::new("status", "s2", Status::Completed)
             .with_actions(&[Action::Next])
             .to_element();
