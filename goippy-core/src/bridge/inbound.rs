@@ -324,23 +324,18 @@ fn confirm(ctx: &Context, durable: Option<DurableAck>, result: Result<bool, Stor
     }
 }
 
+/// What the store's writer cannot say: that a message waits in the spool.
+/// A committed one is logged once, by the writer (`inbound stored` with its
+/// goip_id, recvid, log_id and owner's JID, or `inbound retransmission
+/// recognised`), so not again here.
 fn log_saved(what: &str, goip_id: &str, recvid: &str, saved: Saved<Stored>) {
-    match saved {
-        Saved::Committed(Stored::New(id)) => {
-            tracing::info!(goip_id, recvid, log_id = id.0, "{what} stored")
-        }
-        Saved::Committed(Stored::Duplicate(id)) => tracing::info!(
-            goip_id,
-            recvid,
-            log_id = id.0,
-            "{what} retransmitted: acked again, not delivered again"
-        ),
-        Saved::Spooled => tracing::info!(
+    if let Saved::Spooled = saved {
+        tracing::info!(
             goip_id,
             recvid,
             "{what} kept in the spool (the database is unavailable): acked, delivered when the \
              database takes it"
-        ),
+        )
     }
 }
 

@@ -12,16 +12,15 @@
 //!
 //! A [`DedupCache`] applies it in memory. It is bounded twice — by age and
 //! by a hard count — and each entry has a fixed size whatever the sender
-//! put in the tag or recvid (a 16-byte fingerprint, see [`DedupCache`]), so
+//! put in the tag or recvid (an 8-byte fingerprint, see [`DedupCache`]), so
 //! no traffic can grow it past its byte bound; only authenticated channels
 //! ever enter it, so unknown senders cost nothing. Persistence across
 //! restarts is the consumer's job (the store keeps the same key under a
 //! unique index); this cache only spares the consumer the obvious repeats.
 
 use std::collections::{HashSet, VecDeque};
+use std::hash::{BuildHasher, BuildHasherDefault, Hasher, RandomState};
 use std::time::{Duration, Instant};
-
-use sha2::{Digest, Sha256};
 
 use crate::goip::NotificationKind;
 use crate::util::body_hash;
@@ -76,37 +75,76 @@ pub(crate) fn notification_body(kind: &NotificationKind) -> Vec<u8> {
     parts.join("\0").into_bytes()
 }
 
-/// What the cache keeps of a [`DedupKey`]: the first 16 bytes of a SHA-256
-/// over its parts, each length-prefixed. A tag or recvid of 60 KB costs what
-/// one of 6 bytes does; two different keys share a fingerprint by chance
-/// only among ~2^64 of them.
-type Fingerprint = [u8; 16];
+/// What the cache keeps of a [`DedupKey`]: 8 bytes, a SipHash-1-3 of its
+/// parts (each length-prefixed) under a key drawn at random when the cache
+/// is made (`std`'s `RandomState`). A tag or recvid of 60 KB costs what one
+/// of 6 bytes does.
+///
+/// Why 64 bits cannot make a new message look like a resend in practice:
+/// a new notification is taken for a retransmission only if its fingerprint
+/// equals one of the at most `capacity` (65,536) remembered, a chance of at
+/// most 2^16 / 2^64 = 2^-48 per notification — one expected false match in
+/// ~9,000 years at a sustained 1,000 SMS/s. A sender cannot aim for one
+/// either: SipHash is a keyed function and the key never leaves the process
+/// (the store's own `goippy_dedup` keeps the exact strings).
+type Fingerprint = u64;
 
-fn fingerprint(key: &DedupKey) -> Fingerprint {
-    let mut hasher = Sha256::new();
+fn fingerprint(hasher: &RandomState, key: &DedupKey) -> Fingerprint {
+    let mut h = hasher.build_hasher();
     for part in [&key.goip_id, &key.tag, &key.recvid] {
-        hasher.update((part.len() as u64).to_be_bytes());
-        hasher.update(part.as_bytes());
+        h.write_usize(part.len());
+        h.write(part.as_bytes());
     }
-    hasher.update(key.body_hash.to_be_bytes());
-    let digest = hasher.finalize();
-    let mut fingerprint = [0u8; 16];
-    fingerprint.copy_from_slice(&digest[..16]);
-    fingerprint
+    h.write_u64(key.body_hash);
+    h.finish()
+}
+
+/// The hasher of [`DedupCache::seen`]: a fingerprint is already a keyed
+/// hash, uniform in every bit, so hashing it again would only cost time.
+#[derive(Debug, Default, Clone, Copy)]
+struct PassThrough(u64);
+
+impl Hasher for PassThrough {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        // Only `u64`s are ever hashed here; fold anything else in anyway.
+        for b in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(*b);
+        }
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n;
+    }
+}
+
+/// One remembered notification, in arrival order: when (nanoseconds after
+/// [`DedupCache::epoch`], the first time the cache saw) and its fingerprint.
+#[derive(Debug, Clone, Copy)]
+struct Seen {
+    at_nanos: u64,
+    fingerprint: Fingerprint,
 }
 
 /// A time- and size-bounded set of recently seen keys: at most `capacity`
-/// entries, each a fixed 16-byte [`Fingerprint`] whatever the key held. In
-/// bytes: a hash-table bucket (16 + 1 control byte, at most ~2.3 buckets
-/// per entry after growth) plus a queue slot with its time (32 bytes, at
-/// most 2 slots per entry) — under 110 bytes an entry, ~7 MiB at the
-/// default capacity of 65,536.
+/// entries, each a fixed 8-byte [`Fingerprint`] whatever the key held. In
+/// bytes: a hash-table bucket (8 + 1 control byte, at most ~2.3 buckets per
+/// entry after growth) plus a queue slot with its time (16 bytes, at most 2
+/// slots per entry) — under 55 bytes an entry, ~3.4 MiB at the default
+/// capacity of 65,536 (it was twice that with 16-byte fingerprints and
+/// `Instant`s in the queue).
 #[derive(Debug)]
 pub struct DedupCache {
     window: Duration,
     capacity: usize,
-    seen: HashSet<Fingerprint>,
-    order: VecDeque<(Instant, Fingerprint)>,
+    hasher: RandomState,
+    /// What [`Seen::at_nanos`] counts from: the first `now` given.
+    epoch: Option<Instant>,
+    seen: HashSet<Fingerprint, BuildHasherDefault<PassThrough>>,
+    order: VecDeque<Seen>,
 }
 
 impl DedupCache {
@@ -114,7 +152,9 @@ impl DedupCache {
         DedupCache {
             window,
             capacity: capacity.max(1),
-            seen: HashSet::new(),
+            hasher: RandomState::new(),
+            epoch: None,
+            seen: HashSet::default(),
             order: VecDeque::new(),
         }
     }
@@ -122,24 +162,28 @@ impl DedupCache {
     /// Whether `key` was recorded within the window.
     pub fn contains(&mut self, key: &DedupKey, now: Instant) -> bool {
         self.expire(now);
-        self.seen.contains(&fingerprint(key))
+        self.seen.contains(&fingerprint(&self.hasher, key))
     }
 
     /// Records `key` as handled. Returns false when it was already there
     /// (its window still counts from the first time).
     pub fn insert(&mut self, key: DedupKey, now: Instant) -> bool {
         self.expire(now);
-        let key = fingerprint(&key);
+        let key = fingerprint(&self.hasher, &key);
         if self.seen.contains(&key) {
             return false;
         }
         while self.order.len() >= self.capacity {
-            if let Some((_, old)) = self.order.pop_front() {
-                self.seen.remove(&old);
+            if let Some(old) = self.order.pop_front() {
+                self.seen.remove(&old.fingerprint);
             }
         }
         self.seen.insert(key);
-        self.order.push_back((now, key));
+        let at_nanos = self.nanos(now);
+        self.order.push_back(Seen {
+            at_nanos,
+            fingerprint: key,
+        });
         true
     }
 
@@ -156,13 +200,22 @@ impl DedupCache {
         self.order.is_empty()
     }
 
+    /// `now` as nanoseconds after the epoch (set by the first call); 2^64 ns
+    /// is 584 years, so it does not wrap.
+    fn nanos(&mut self, now: Instant) -> u64 {
+        let epoch = *self.epoch.get_or_insert(now);
+        u64::try_from(now.saturating_duration_since(epoch).as_nanos()).unwrap_or(u64::MAX)
+    }
+
     fn expire(&mut self, now: Instant) {
-        while let Some((at, _)) = self.order.front() {
-            if now.saturating_duration_since(*at) < self.window {
+        let now = self.nanos(now);
+        let window = u64::try_from(self.window.as_nanos()).unwrap_or(u64::MAX);
+        while let Some(front) = self.order.front() {
+            if now.saturating_sub(front.at_nanos) < window {
                 break;
             }
-            if let Some((_, key)) = self.order.pop_front() {
-                self.seen.remove(&key);
+            if let Some(old) = self.order.pop_front() {
+                self.seen.remove(&old.fingerprint);
             }
         }
     }
@@ -249,8 +302,8 @@ mod tests {
         assert!(c.contains(&huge(19), t0));
         assert!(!c.contains(&huge(0), t0));
         // What is kept is a fixed-size fingerprint, not the strings.
-        assert_eq!(std::mem::size_of::<Fingerprint>(), 16);
-        assert!(std::mem::size_of::<(Instant, Fingerprint)>() <= 32);
+        assert_eq!(std::mem::size_of::<Fingerprint>(), 8);
+        assert_eq!(std::mem::size_of::<Seen>(), 16);
         // Parts are length-prefixed: moving bytes between them makes
         // another key.
         assert!(!c.contains(&DedupKey::new("goip-1", "RECEIVE1", "2", b"x"), t0));

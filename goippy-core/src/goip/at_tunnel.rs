@@ -19,7 +19,7 @@ pub struct AtOutput {
 }
 
 impl AtOutput {
-    pub(crate) fn from_fields(mut fields: Fields) -> Result<Self, Problem> {
+    pub(crate) fn from_fields(mut fields: Fields<'_>) -> Result<Self, Problem> {
         let count = fields.require("count")?;
         Ok(AtOutput {
             count: number("count", count.trim(), "a number")?,

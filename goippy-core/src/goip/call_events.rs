@@ -19,7 +19,7 @@ pub struct State {
 }
 
 impl State {
-    pub(crate) fn from_fields(mut fields: Fields) -> Result<Self, Problem> {
+    pub(crate) fn from_fields(mut fields: Fields<'_>) -> Result<Self, Problem> {
         Ok(State {
             gsm_remain_state: fields.require("gsm_remain_state")?,
         })
@@ -157,7 +157,7 @@ pub struct Record {
 }
 
 impl Record {
-    pub(crate) fn from_fields(mut fields: Fields) -> Result<Self, Problem> {
+    pub(crate) fn from_fields(mut fields: Fields<'_>) -> Result<Self, Problem> {
         let dir = fields.require("dir")?;
         let dir = match dir.trim() {
             "1" => CallDirection::Incoming,
@@ -195,7 +195,7 @@ pub struct Hangup {
 const CAUSE_SEPARATOR: &str = ",cause:";
 
 impl Hangup {
-    pub(crate) fn from_fields(mut fields: Fields) -> Self {
+    pub(crate) fn from_fields(mut fields: Fields<'_>) -> Self {
         let num = fields.take("num").unwrap_or_default();
         match num.split_once(CAUSE_SEPARATOR) {
             Some((num, cause)) => Hangup {
@@ -233,7 +233,7 @@ pub struct Expiry {
 }
 
 impl Expiry {
-    pub(crate) fn from_fields(mut fields: Fields) -> Result<Self, Problem> {
+    pub(crate) fn from_fields(mut fields: Fields<'_>) -> Result<Self, Problem> {
         let exp = fields.require("exp")?;
         Ok(Expiry {
             exp: number("exp", exp.trim(), "a number of seconds")?,
@@ -252,7 +252,7 @@ pub struct Remain {
 }
 
 impl Remain {
-    pub(crate) fn from_fields(mut fields: Fields) -> Result<Self, Problem> {
+    pub(crate) fn from_fields(mut fields: Fields<'_>) -> Result<Self, Problem> {
         let value = fields.require("gsm_remain_time")?;
         let gsm_remain_time = RemainTime::parse(&value).ok_or_else(|| {
             Problem::invalid("gsm_remain_time", &value, "minutes, or -1 for unlimited")

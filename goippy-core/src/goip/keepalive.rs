@@ -117,7 +117,7 @@ impl Keepalive {
         ]
     }
 
-    pub(crate) fn from_fields(mut fields: Fields) -> Self {
+    pub(crate) fn from_fields(mut fields: Fields<'_>) -> Self {
         let mut keepalive = Keepalive::default();
         for (key, slot) in KEEPALIVE_KEYS.iter().zip(keepalive.slots_mut()) {
             *slot = fields.take(key);

@@ -148,7 +148,7 @@ impl NotificationKind {
         }
     }
 
-    fn from_fields(tag: &str, fields: Fields) -> Result<Self, Problem> {
+    fn from_fields(tag: &str, fields: Fields<'_>) -> Result<Self, Problem> {
         Ok(match tag {
             "req" => NotificationKind::Keepalive(Box::new(Keepalive::from_fields(fields))),
             "RECEIVE" => NotificationKind::Receive(Receive::from_fields(fields)?),

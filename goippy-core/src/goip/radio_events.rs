@@ -53,7 +53,7 @@ pub struct CellInfo {
 }
 
 impl CellInfo {
-    pub(crate) fn from_fields(mut fields: Fields) -> Result<Self, Problem> {
+    pub(crate) fn from_fields(mut fields: Fields<'_>) -> Result<Self, Problem> {
         Ok(CellInfo {
             info: fields.require("info")?,
         })
@@ -108,7 +108,7 @@ pub struct Cgatt {
 }
 
 impl Cgatt {
-    pub(crate) fn from_fields(mut fields: Fields) -> Result<Self, Problem> {
+    pub(crate) fn from_fields(mut fields: Fields<'_>) -> Result<Self, Problem> {
         let value = fields.require("cgatt")?;
         let attached =
             yes_no(&value).ok_or_else(|| Problem::invalid("cgatt", &value, "0 or 1 (or N/Y)"))?;

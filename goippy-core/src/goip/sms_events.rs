@@ -22,7 +22,7 @@ pub struct Receive {
 }
 
 impl Receive {
-    pub(crate) fn from_fields(mut fields: Fields) -> Result<Self, Problem> {
+    pub(crate) fn from_fields(mut fields: Fields<'_>) -> Result<Self, Problem> {
         Ok(Receive {
             srcnum: fields.require("srcnum")?,
             smscnum: fields.take("smscnum"),
@@ -54,7 +54,7 @@ pub struct Deliver {
 }
 
 impl Deliver {
-    pub(crate) fn from_fields(mut fields: Fields) -> Result<Self, Problem> {
+    pub(crate) fn from_fields(mut fields: Fields<'_>) -> Result<Self, Problem> {
         let sms_no = fields.require("sms_no")?;
         let state = fields.require("state")?;
         Ok(Deliver {
@@ -86,7 +86,7 @@ pub struct Ussn {
 }
 
 impl Ussn {
-    pub(crate) fn from_fields(mut fields: Fields) -> Result<Self, Problem> {
+    pub(crate) fn from_fields(mut fields: Fields<'_>) -> Result<Self, Problem> {
         Ok(Ussn {
             msg: fields.require("msg")?,
         })

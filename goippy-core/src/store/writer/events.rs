@@ -50,6 +50,7 @@ pub(super) fn log_committed(op: &WriteOp, outcome: &Outcome) {
                     kind,
                     sms_no,
                     state,
+                    xmpp_jid = record.xmpp_jid.as_deref().unwrap_or(""),
                     "{what}"
                 ),
                 _ => tracing::info!(
@@ -58,6 +59,7 @@ pub(super) fn log_committed(op: &WriteOp, outcome: &Outcome) {
                     tag = record.kind.tag(),
                     recvid = record.recvid,
                     kind,
+                    xmpp_jid = record.xmpp_jid.as_deref().unwrap_or(""),
                     "{what}"
                 ),
             }
@@ -126,8 +128,10 @@ pub(super) fn log_committed(op: &WriteOp, outcome: &Outcome) {
                 "outbound state change refused"
             )
         }
+        // The inbox pump logs the delivery once, with its JID and XMPP id
+        // (`inbound delivered to XMPP`); this is only the mark's commit.
         (WriteOp::Delivered(id), Outcome::Done) => {
-            tracing::info!(log_id = id.0, "inbound written to XMPP")
+            tracing::debug!(log_id = id.0, "inbound marked delivered")
         }
         (WriteOp::Call { call: c, .. }, Outcome::Stored { new: true, .. }) => tracing::info!(
             goip_id = %c.goip_id,

@@ -1113,11 +1113,27 @@ async fn message_events_are_logged_with_their_ids_and_without_bodies_or_secrets(
             .to_string()
     };
     // Inbound: stored with its recvid, delivered with its XMPP id.
-    let stored = line("inbound stored", &[format!("recvid={recvid}")]);
+    let stored = line(
+        "inbound stored",
+        &[
+            format!("recvid={recvid}"),
+            format!("goip_id={GOIP_ID}"),
+            format!("xmpp_jid={EXT}@{USERS}"),
+        ],
+    );
     line(
         "inbound delivered to XMPP",
         &[log_id(&stored), format!("xmpp_id={xmpp_id}")],
     );
+    // One line per event, none said twice: at info level the row's story is
+    // its `stored` line and its `delivered` line (each with every id).
+    let row = log_id(&stored);
+    let story: Vec<String> = log
+        .lines()
+        .map(|l| l.replace('"', ""))
+        .filter(|l| l.contains("inbound") && l.split_whitespace().any(|w| w == row))
+        .collect();
+    assert_eq!(story.len(), 2, "one line per event for {row}: {story:#?}");
     // Outbound: queued with its XMPP id, then the GoIP's sendid and sms_no.
     let queued = line("outbound queued", &["xmpp_id=out-1".to_string()]);
     let id = log_id(&queued);
