@@ -31,7 +31,7 @@ pub(crate) fn recipients(
         return Vec::new();
     };
     let single = match (line.ext.as_deref(), line.users.as_slice()) {
-        (Some(owner), [only]) => owner == only && ctx.directory.lines_of(owner).len() <= 1,
+        (Some(owner), [only]) => owner == only && ctx.directory.line_count(owner) <= 1,
         _ => false,
     };
     if single || line.users.is_empty() {
@@ -42,7 +42,7 @@ pub(crate) fn recipients(
         .iter()
         .filter_map(|ext| {
             let jid = ctx.addressing.user_jid(ext).ok()?;
-            let several = ctx.directory.lines_of(ext).len() > 1;
+            let several = ctx.directory.line_count(ext) > 1;
             Some(InboundRecipient {
                 ext: ext.clone(),
                 xmpp_jid: jid.to_string(),
@@ -66,10 +66,12 @@ pub(crate) fn contact_key(ctx: &Context, number: &str) -> Option<String> {
 /// The text before a message `ext` gets from line `goip_id`: `[line N
 /// +number] ` when `ext` has more than one line, else nothing.
 pub(crate) fn line_tag(ctx: &Context, ext: Option<&str>, goip_id: &str) -> Option<String> {
-    let lines = ctx.directory.lines_of(ext?);
-    if lines.len() < 2 {
+    let ext = ext?;
+    // Every delivered message asks; most users have one line.
+    if ctx.directory.line_count(ext) < 2 {
         return None;
     }
+    let lines = ctx.directory.lines_of(ext);
     let n = lines.iter().position(|l| l.goip_id == goip_id)? + 1;
     Some(format!("[{}] ", line_name(n, &lines[n - 1])))
 }

@@ -241,9 +241,11 @@ impl Context {
     /// user's JID (the default owner), else XMPP_FALLBACK_DEST.
     pub fn user_of_channel(&self, goip_id: &str) -> Option<BareJid> {
         self.directory
-            .users_of(goip_id)
-            .first()
-            .and_then(|ext| self.addressing.user_jid(ext).ok())
+            .gateway_by_goip_id(goip_id)
+            .and_then(|line| {
+                let ext = line.users.first()?;
+                self.addressing.user_jid(ext).ok()
+            })
             .or_else(|| self.policy.fallback_dest.clone())
     }
 }

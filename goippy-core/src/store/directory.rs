@@ -391,13 +391,10 @@ impl GatewayDirectory {
             .unwrap_or_default()
     }
 
-    /// The extensions that use the line, its default owner first.
-    pub fn users_of(&self, goip_id: &str) -> Vec<String> {
-        self.snapshot()
-            .by_goip_id
-            .get(goip_id)
-            .map(|g| g.users.clone())
-            .unwrap_or_default()
+    /// How many lines the extension has, without copying the list: asked
+    /// for every SMS (one line or several decides the tag and `/line`).
+    pub fn line_count(&self, ext: &str) -> usize {
+        self.snapshot().lines_by_ext.get(ext).map_or(0, Vec::len)
     }
 
     /// The gateway whose channel has this number, in any written form the

@@ -82,7 +82,7 @@ pub(super) fn decide(
     chat: ChatToContact,
 ) -> Decision {
     let env = chat.env;
-    let several = ctx.directory.lines_of(ext).len() > 1;
+    let several = ctx.directory.line_count(ext) > 1;
     let command = match bot::parse(&chat.body) {
         // Line commands are for users with several lines; for one line,
         // the text is what it always was: not a command.

@@ -411,7 +411,7 @@ impl Router {
         };
         // With several lines the conversation's line is read from the
         // store, so its allow_regex is checked there; `/line` is a command.
-        let several = ctx.directory.lines_of(&ext).len() > 1;
+        let several = ctx.directory.line_count(&ext) > 1;
         if several {
             if let Some(request) = line_choice::parse_slash(&chat.body) {
                 return Decision::queue(StoreJob::Line(console::LineJob {
