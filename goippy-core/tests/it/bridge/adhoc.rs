@@ -234,6 +234,29 @@ async fn run(
     Answer { iq }
 }
 
+/// [`run`] with `action='complete'` in an open session: a form submitted.
+async fn complete(
+    w: &mut World,
+    from: &str,
+    to: &str,
+    id: &str,
+    node: &str,
+    session: &str,
+    fields: &[(&str, &str)],
+) -> Answer {
+    run(
+        w,
+        from,
+        to,
+        id,
+        node,
+        Some(session),
+        Some("complete"),
+        fields,
+    )
+    .await
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn disco_lists_only_what_the_requester_may_run() {
     let mut w = World::start(with_admin()).await;
@@ -334,59 +357,19 @@ async fn status_and_the_call_log_with_a_count() {
 
     // Another resource of the same account cannot continue the session.
     let other = "2001@users.example.org/laptop";
-    let a = run(
-        &mut w,
-        other,
-        SMS,
-        "c2",
-        "log",
-        Some(&session),
-        Some("complete"),
-        &[("count", "1")],
-    )
-    .await;
+    let a = complete(&mut w, other, SMS, "c2", "log", &session, &[("count", "1")]).await;
     assert_eq!(a.error(), ("bad-request".into(), "bad-sessionid".into()));
     // A count out of range is refused, and the session waits for a good one.
-    let a = run(
-        &mut w,
-        PHONE,
-        SMS,
-        "c3",
-        "log",
-        Some(&session),
-        Some("complete"),
-        &[("count", "0")],
-    )
-    .await;
+    let a = complete(&mut w, PHONE, SMS, "c3", "log", &session, &[("count", "0")]).await;
     assert_eq!(a.error(), ("bad-request".into(), "bad-payload".into()));
-    let a = run(
-        &mut w,
-        PHONE,
-        SMS,
-        "c4",
-        "log",
-        Some(&session),
-        Some("complete"),
-        &[("count", "1")],
-    )
-    .await;
+    let a = complete(&mut w, PHONE, SMS, "c4", "log", &session, &[("count", "1")]).await;
     assert_eq!(a.status(), "completed");
     let log = a.field("calls");
     assert!(log.starts_with("The last call:\n"), "{log}");
     assert!(log.contains("+37255522222  User busy"), "{log}");
     assert!(!log.contains("+37255511111"), "{log}");
     // A completed session is gone.
-    let a = run(
-        &mut w,
-        PHONE,
-        SMS,
-        "c5",
-        "log",
-        Some(&session),
-        Some("complete"),
-        &[("count", "2")],
-    )
-    .await;
+    let a = complete(&mut w, PHONE, SMS, "c5", "log", &session, &[("count", "2")]).await;
     assert_eq!(a.error(), ("bad-request".into(), "bad-sessionid".into()));
     // Nothing of this went to the GSM network.
     assert!(w.sent().await.is_empty());
@@ -418,17 +401,7 @@ async fn ussd_single_step_and_a_two_step_menu() {
     assert_eq!(a.status(), "executing", "the answer might be a menu");
     assert_eq!(a.field("Answer"), "Your balance is 10.00 EUR");
     assert_eq!(a.actions(), ["next", "complete"]);
-    let a = run(
-        &mut w,
-        PHONE,
-        SMS,
-        "u3",
-        "ussd",
-        Some(&session),
-        Some("complete"),
-        &[],
-    )
-    .await;
+    let a = complete(&mut w, PHONE, SMS, "u3", "ussd", &session, &[]).await;
     assert_eq!(a.status(), "completed");
     ussd_exit(&mut w).await;
 
@@ -573,14 +546,13 @@ async fn admins_list_disable_and_enable_lines_and_nobody_else_does() {
     let a = run(&mut w, ADMIN, SMS, "d1", "disable-line", None, None, &[]).await;
     assert_eq!(a.status(), "executing");
     let session = a.session();
-    let a = run(
+    let a = complete(
         &mut w,
         ADMIN,
         SMS,
         "d2",
         "disable-line",
-        Some(&session),
-        Some("complete"),
+        &session,
         &[("ext", "2001")],
     )
     .await;
@@ -597,26 +569,24 @@ async fn admins_list_disable_and_enable_lines_and_nobody_else_does() {
 
     let a = run(&mut w, ADMIN, SMS, "e1", "enable-line", None, None, &[]).await;
     let session = a.session();
-    let a = run(
+    let a = complete(
         &mut w,
         ADMIN,
         SMS,
         "e2",
         "enable-line",
-        Some(&session),
-        Some("complete"),
+        &session,
         &[("ext", "7777")],
     )
     .await;
     assert_eq!(a.error(), ("bad-request".into(), "bad-payload".into()));
-    let a = run(
+    let a = complete(
         &mut w,
         ADMIN,
         SMS,
         "e3",
         "enable-line",
-        Some(&session),
-        Some("complete"),
+        &session,
         &[("ext", "2001")],
     )
     .await;
@@ -702,14 +672,13 @@ async fn admins_see_and_switch_a_shared_line_that_has_no_owner() {
         "{}",
         String::from(&a.iq)
     );
-    let a = run(
+    let a = complete(
         &mut w,
         ADMIN,
         SMS,
         "d2",
         "disable-line",
-        Some(&a.session()),
-        Some("complete"),
+        &a.session(),
         &[("line", POOL)],
     )
     .await;
@@ -739,26 +708,24 @@ async fn admins_see_and_switch_a_shared_line_that_has_no_owner() {
         String::from(&a.iq)
     );
     let session = a.session();
-    let a = run(
+    let a = complete(
         &mut w,
         ADMIN,
         SMS,
         "e2",
         "enable-line",
-        Some(&session),
-        Some("complete"),
+        &session,
         &[("line", "nosuchline")],
     )
     .await;
     assert_eq!(a.error(), ("bad-request".into(), "bad-payload".into()));
-    let a = run(
+    let a = complete(
         &mut w,
         ADMIN,
         SMS,
         "e3",
         "enable-line",
-        Some(&session),
-        Some("complete"),
+        &session,
         &[("line", POOL)],
     )
     .await;
@@ -889,17 +856,7 @@ async fn several_lines_choose_the_line_at_the_gateway() {
         |e| matches!(e, Event::Ussd { channel: 2, code, .. } if code == "*100#"),
     )
     .await;
-    let a = run(
-        &mut w,
-        PHONE,
-        SMS,
-        "u3",
-        "ussd",
-        Some(&a.session()),
-        Some("complete"),
-        &[],
-    )
-    .await;
+    let a = complete(&mut w, PHONE, SMS, "u3", "ussd", &a.session(), &[]).await;
     assert_eq!(a.status(), "completed");
     w.device_event("USSDEXIT on the chosen line", |e| {
         matches!(e, Event::UssdExit { channel: 2, .. })
@@ -908,14 +865,13 @@ async fn several_lines_choose_the_line_at_the_gateway() {
 
     let a = run(&mut w, PHONE, SMS, "l1", "log", None, None, &[]).await;
     assert_eq!(choices_of(&a, "line"), lines);
-    let a = run(
+    let a = complete(
         &mut w,
         PHONE,
         SMS,
         "l2",
         "log",
-        Some(&a.session()),
-        Some("complete"),
+        &a.session(),
         &[("count", "5"), ("line", "pool2")],
     )
     .await;
@@ -927,26 +883,24 @@ async fn several_lines_choose_the_line_at_the_gateway() {
     let a = run(&mut w, PHONE, &pool_jid, "o1", "log", None, None, &[]).await;
     assert!(!a.has_field("line"), "{}", String::from(&a.iq));
     let session = a.session();
-    let a = run(
+    let a = complete(
         &mut w,
         PHONE,
         &pool_jid,
         "o2",
         "log",
-        Some(&session),
-        Some("complete"),
+        &session,
         &[("count", "5"), ("line", GOIP_ID)],
     )
     .await;
     assert_eq!(a.error(), ("bad-request".into(), "bad-payload".into()));
-    let a = run(
+    let a = complete(
         &mut w,
         PHONE,
         &pool_jid,
         "o3",
         "log",
-        Some(&session),
-        Some("complete"),
+        &session,
         &[("count", "5")],
     )
     .await;
