@@ -150,9 +150,9 @@ async fn store_sms(ctx: Arc<Context>, sms: InboundSms) {
         Ok(saved) => {
             log_saved("inbound sms", &goip_id, &recvid, *saved);
             if matches!(saved, Saved::Committed(Stored::Duplicate(_))) {
-                ctx.traffic.count(&goip_id, |c| &c.retransmissions);
+                ctx.traffic.count(&goip_id, |c| &mut c.retransmissions);
             } else {
-                ctx.traffic.count(&goip_id, |c| &c.sms_received);
+                ctx.traffic.count(&goip_id, |c| &mut c.sms_received);
             }
         }
         Err(e) => tracing::warn!(
@@ -208,7 +208,7 @@ async fn store_report(ctx: Arc<Context>, report: DeliveryReport) {
                 "delivery report stored"
             );
             if !stored.is_new() {
-                ctx.traffic.count(&goip_id, |c| &c.retransmissions);
+                ctx.traffic.count(&goip_id, |c| &mut c.retransmissions);
             }
         }
         Ok(Saved::Spooled) => tracing::info!(

@@ -6,19 +6,10 @@
 //! it, so the numbers agree with `journalctl`; the engine counts acks and
 //! retransmissions per line itself (`engine/stats.rs`).
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::collections::BTreeMap;
+use std::sync::Mutex;
 
-use crate::util::PerKey;
-
-/// One line's counters (relaxed atomics: only their totals matter).
-#[derive(Debug, Default)]
-pub(crate) struct LineCounters {
-    pub sms_received: AtomicU64,
-    pub sms_sent: AtomicU64,
-    pub sms_failed: AtomicU64,
-    pub sms_unknown: AtomicU64,
-    pub retransmissions: AtomicU64,
-}
+use crate::util::lock;
 
 /// One line's SMS counts since goippy started.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -38,32 +29,27 @@ pub struct LineTraffic {
     pub retransmissions: u64,
 }
 
-/// The counters of every line that had traffic.
+/// The counters of every line that had traffic, by GoIP id. A std mutex:
+/// held for one increment or one copy, never across an `.await`.
 #[derive(Debug, Default)]
 pub(crate) struct TrafficCounters {
-    lines: PerKey<LineCounters>,
+    lines: Mutex<BTreeMap<String, LineTraffic>>,
 }
 
 impl TrafficCounters {
-    pub(crate) fn count(&self, goip_id: &str, which: fn(&LineCounters) -> &AtomicU64) {
-        self.lines.with(goip_id, |c| {
-            which(c).fetch_add(1, Ordering::Relaxed);
-        });
+    pub(crate) fn count(&self, goip_id: &str, which: fn(&mut LineTraffic) -> &mut u64) {
+        let mut lines = lock(&self.lines);
+        let line = lines
+            .entry(goip_id.to_owned())
+            .or_insert_with(|| LineTraffic {
+                goip_id: goip_id.to_owned(),
+                ..LineTraffic::default()
+            });
+        *which(line) += 1;
     }
 
+    /// Every line's counts, sorted by GoIP id.
     pub(crate) fn snapshot(&self) -> Vec<LineTraffic> {
-        let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
-        self.lines
-            .snapshot()
-            .into_iter()
-            .map(|(goip_id, c)| LineTraffic {
-                goip_id,
-                sms_received: get(&c.sms_received),
-                sms_sent: get(&c.sms_sent),
-                sms_failed: get(&c.sms_failed),
-                sms_unknown: get(&c.sms_unknown),
-                retransmissions: get(&c.retransmissions),
-            })
-            .collect()
+        lock(&self.lines).values().cloned().collect()
     }
 }

@@ -29,7 +29,6 @@
 //! a condition a retry would meet again minutes later, and a user who is
 //! told can decide; a message that silently waits for hours is worse.
 
-use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex};
 
 use crate::config::ReceiptPolicy;
@@ -38,7 +37,7 @@ use crate::goip::cms_error_text;
 use crate::store::{OutboxItem, StoreError};
 use crate::util::lock;
 
-use super::line_traffic::LineCounters;
+use super::line_traffic::LineTraffic;
 use super::notice::{self, Notice};
 use super::outbox::JobEnd;
 use super::{Context, Policy};
@@ -251,10 +250,10 @@ async fn apply(ctx: &Context, item: &OutboxItem, settled: SmsSettlement) -> JobE
     let xmpp_id = item.xmpp_id.as_deref().unwrap_or("");
     // Counted once the outcome is recorded (an outcome the store refused
     // is applied again, and would be counted twice).
-    let counter: fn(&LineCounters) -> &AtomicU64 = match &settled {
-        SmsSettlement::Sent { .. } => |c| &c.sms_sent,
-        SmsSettlement::Failed { .. } => |c| &c.sms_failed,
-        _ => |c| &c.sms_unknown,
+    let counter: fn(&mut LineTraffic) -> &mut u64 = match &settled {
+        SmsSettlement::Sent { .. } => |c| &mut c.sms_sent,
+        SmsSettlement::Failed { .. } => |c| &mut c.sms_failed,
+        _ => |c| &mut c.sms_unknown,
     };
     let result = match settled {
         SmsSettlement::Sent {
