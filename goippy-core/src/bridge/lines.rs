@@ -102,7 +102,7 @@ pub(crate) async fn calls(
     ctx: &Context,
     gateway: &ActiveGateway,
     n: u32,
-) -> Result<Vec<Call>, Unread> {
+) -> Result<Vec<Call>, String> {
     let deadline = Instant::now() + READ_BOUND;
     settle_writes(ctx).await;
     let read = ctx
@@ -121,34 +121,17 @@ pub(crate) async fn calls(
     }
 }
 
-/// A read that did not give an answer.
-#[derive(Debug)]
-pub(crate) enum Unread {
-    Failed(StoreError),
-    TimedOut,
-}
-
-impl std::fmt::Display for Unread {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Unread::Failed(e) => write!(f, "{e}"),
-            Unread::TimedOut => write!(
-                f,
-                "the database did not answer within {} s",
-                READ_BOUND.as_secs()
-            ),
-        }
-    }
-}
-
+/// The read's value, or why it gave none (for the log).
 async fn within<T>(
     deadline: Instant,
     read: impl Future<Output = Result<T, StoreError>>,
-) -> Result<T, Unread> {
+) -> Result<T, String> {
     match tokio::time::timeout_at(deadline, read).await {
-        Ok(Ok(value)) => Ok(value),
-        Ok(Err(e)) => Err(Unread::Failed(e)),
-        Err(_elapsed) => Err(Unread::TimedOut),
+        Ok(result) => result.map_err(|e| e.to_string()),
+        Err(_elapsed) => Err(format!(
+            "the database did not answer within {} s",
+            READ_BOUND.as_secs()
+        )),
     }
 }
 
