@@ -230,7 +230,9 @@ pub(crate) async fn recover(
             channels.insert(item.goip_id.clone());
             continue;
         }
-        match (item.kind, item.state) {
+        // What the user is told, and whether the job failed (with why) or
+        // its outcome is unknown.
+        let (what, text, failed) = match (item.kind, item.state) {
             (OutboundKind::Sms, OutboxState::Queued) => {
                 tracing::info!(
                     log_id = id.0,
@@ -239,6 +241,7 @@ pub(crate) async fn recover(
                     "outbound sms queued before the restart: it will be sent"
                 );
                 channels.insert(item.goip_id.clone());
+                continue;
             }
             (OutboundKind::Sms, _) => {
                 tracing::warn!(
@@ -247,12 +250,7 @@ pub(crate) async fn recover(
                     xmpp_id,
                     "outbound sms was being sent when goippy stopped: outcome unknown, not sent again"
                 );
-                let n = notice::for_outbound(&item, Notice::SmsInterrupted, String::new(), None);
-                settle(
-                    ctx.store
-                        .mark_unknown(id, "goippy restarted while sending", Some(n))
-                        .await,
-                )?;
+                (Notice::SmsInterrupted, "", None)
             }
             (OutboundKind::Ussd, OutboxState::Queued) => {
                 tracing::info!(
@@ -261,17 +259,11 @@ pub(crate) async fn recover(
                     xmpp_id,
                     "ussd request queued before the restart: not sent, the user is told"
                 );
-                let n = notice::for_outbound(
-                    &item,
+                (
                     Notice::UssdNotSent,
-                    "goippy restarted before sending it".into(),
-                    None,
-                );
-                settle(
-                    ctx.store
-                        .mark_failed(id, "goippy restarted before sending", None, Some(n))
-                        .await,
-                )?;
+                    "goippy restarted before sending it",
+                    Some("goippy restarted before sending"),
+                )
             }
             (OutboundKind::Ussd, _) => {
                 tracing::warn!(
@@ -280,19 +272,26 @@ pub(crate) async fn recover(
                     xmpp_id,
                     "ussd request was being sent when goippy stopped: outcome unknown"
                 );
-                let n = notice::for_outbound(
-                    &item,
+                (
                     Notice::UssdFailed,
-                    "goippy restarted before the network answered; the request may or may not have reached it"
-                        .into(),
+                    "goippy restarted before the network answered; the request may or may not have reached it",
                     None,
-                );
-                settle(
-                    ctx.store
-                        .mark_unknown(id, "goippy restarted while sending", Some(n))
-                        .await,
-                )?;
+                )
             }
+        };
+        let n = Some(notice::for_outbound(&item, what, text.into(), None));
+        let marked = match failed {
+            Some(reason) => ctx.store.mark_failed(id, reason, None, n).await,
+            None => {
+                ctx.store
+                    .mark_unknown(id, "goippy restarted while sending", n)
+                    .await
+            }
+        };
+        // A refused change means the row moved on meanwhile (nothing to do).
+        match marked {
+            Ok(()) | Err(StoreError::Transition { .. }) => {}
+            Err(e) => return Err(e),
         }
     }
     Ok(channels)
@@ -333,13 +332,5 @@ pub(crate) async fn recover_later(ctx: Arc<Context>, started: Timestamp) {
                 tokio::time::sleep(backoff.next_delay()).await;
             }
         }
-    }
-}
-
-/// A refused change means the row moved on meanwhile (nothing to do).
-fn settle(result: Result<(), StoreError>) -> Result<(), StoreError> {
-    match result {
-        Ok(()) | Err(StoreError::Transition { .. }) => Ok(()),
-        Err(e) => Err(e),
     }
 }
