@@ -78,6 +78,7 @@ mod ussd_turn;
 
 pub use alerts::AlertConfig;
 
+use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -85,6 +86,7 @@ use std::time::Duration;
 
 use tokio::sync::{Notify, watch};
 use tokio::task::JoinHandle;
+use tokio::time::Instant;
 use tokio_xmpp::jid::{BareJid, Jid};
 
 use crate::config::{Config, ReceiptPolicy, XmppSettings};
@@ -289,12 +291,9 @@ impl Bridge {
     /// confuse). Returns once the UDP socket is bound.
     pub async fn start(config: BridgeConfig, store: Store) -> Result<Bridge, BridgeError> {
         let addressing = Addressing::from_settings(&config.xmpp, config.numbers.clone())?;
-        let fallback_dest = match &config.xmpp.fallback_dest {
-            Some(dest) => {
-                Some(BareJid::new(dest).map_err(|_| BridgeError::FallbackDest(dest.clone()))?)
-            }
-            None => None,
-        };
+        let fallback_dest = (config.xmpp.fallback_dest.as_ref())
+            .map(|dest| BareJid::new(dest).map_err(|_| BridgeError::FallbackDest(dest.clone())))
+            .transpose()?;
         let admins = config
             .admin_jids
             .iter()
@@ -456,7 +455,7 @@ impl Bridge {
     /// [`Bridge::shutdown_by`] with [`SHUTDOWN_DEADLINE`] from now; what it
     /// could not finish is logged.
     pub async fn shutdown(self) {
-        let deadline = tokio::time::Instant::now() + SHUTDOWN_DEADLINE;
+        let deadline = Instant::now() + SHUTDOWN_DEADLINE;
         if let Err(e) = self.shutdown_by(deadline).await {
             tracing::error!("{e}");
         }
@@ -484,11 +483,8 @@ impl Bridge {
     /// before it and any other step [`CLOSE_RESERVE`] before it are cut
     /// off, and the store's close ends at it. The error
     /// says what was cut off and which writes were not saved.
-    pub async fn shutdown_by(
-        mut self,
-        deadline: tokio::time::Instant,
-    ) -> Result<(), ShutdownError> {
-        let started = tokio::time::Instant::now();
+    pub async fn shutdown_by(mut self, deadline: Instant) -> Result<(), ShutdownError> {
+        let started = Instant::now();
         tracing::info!("bridge stopping");
         let ctx = self.ctx;
         if let Some(recovery) = self.recovery.take() {
@@ -503,48 +499,24 @@ impl Bridge {
             .give_up_at(deadline.checked_sub(STORE_RESERVE).unwrap_or(started));
         let flows_by = deadline.checked_sub(FLOWS_RESERVE).unwrap_or(started);
         let steps_by = deadline.checked_sub(CLOSE_RESERVE).unwrap_or(started);
-        let mut cut_off = Vec::new();
+        let mut cut = CutOff::default();
         ctx.stopping.send_replace(true);
-        step(
-            flows_by,
-            "the GoIP engine",
-            &mut cut_off,
-            ctx.engine.shutdown(),
-        )
-        .await;
-        step(
-            flows_by,
-            "the outbox runners",
-            &mut cut_off,
-            ctx.outbox.join(),
-        )
-        .await;
+        cut.step(flows_by, "the GoIP engine", ctx.engine.shutdown())
+            .await;
+        cut.step(flows_by, "the outbox runners", ctx.outbox.join())
+            .await;
         self.stop_inbound.send_replace(true);
-        task(
-            flows_by,
-            "the inbound flow",
-            &mut cut_off,
-            &mut self.inbound,
-        )
-        .await;
+        cut.task(flows_by, "the inbound flow", &mut self.inbound)
+            .await;
         self.stop_pump.send_replace(true);
-        task(flows_by, "the inbox pump", &mut cut_off, &mut self.pump).await;
-        step(
-            steps_by,
-            "the XMPP stream",
-            &mut cut_off,
-            ctx.link.shutdown(),
-        )
-        .await;
-        task(steps_by, "the XMPP router", &mut cut_off, &mut self.router).await;
+        cut.task(flows_by, "the inbox pump", &mut self.pump).await;
+        cut.step(steps_by, "the XMPP stream", ctx.link.shutdown())
+            .await;
+        cut.task(steps_by, "the XMPP router", &mut self.router)
+            .await;
         self.sendids.abort();
-        step(
-            steps_by,
-            "saving the sendid",
-            &mut cut_off,
-            sendids::save(&ctx),
-        )
-        .await;
+        cut.step(steps_by, "saving the sendid", sendids::save(&ctx))
+            .await;
         drop(self.refresh);
         drop(self.cleanup);
         let unsaved = match ctx.store.close_by(deadline).await {
@@ -559,6 +531,7 @@ impl Bridge {
             took_ms = started.elapsed().as_millis() as u64,
             "bridge stopped"
         );
+        let cut_off = cut.0;
         if cut_off.is_empty() && unsaved.is_none() {
             Ok(())
         } else {
@@ -636,30 +609,26 @@ impl std::fmt::Display for ShutdownError {
 
 impl std::error::Error for ShutdownError {}
 
-/// Awaits one shutdown step until `by`; a step still running then is left
-/// behind (and named in `cut_off`).
-async fn step(
-    by: tokio::time::Instant,
-    what: &'static str,
-    cut_off: &mut Vec<&'static str>,
-    step: impl std::future::Future<Output = ()>,
-) {
-    if tokio::time::timeout_at(by, step).await.is_err() {
-        tracing::warn!("stopping: {what} did not finish by the deadline; going on without it");
-        cut_off.push(what);
-    }
-}
+/// The shutdown steps still running when their deadline came.
+#[derive(Default)]
+struct CutOff(Vec<&'static str>);
 
-/// [`step`] for a task, which is aborted when cut off.
-async fn task(
-    by: tokio::time::Instant,
-    what: &'static str,
-    cut_off: &mut Vec<&'static str>,
-    task: &mut JoinHandle<()>,
-) {
-    if tokio::time::timeout_at(by, &mut *task).await.is_err() {
-        task.abort();
-        tracing::warn!("stopping: {what} did not finish by the deadline; stopped");
-        cut_off.push(what);
+impl CutOff {
+    /// Awaits one shutdown step until `by`; a step still running then is
+    /// left behind (and named).
+    async fn step(&mut self, by: Instant, what: &'static str, step: impl Future<Output = ()>) {
+        if tokio::time::timeout_at(by, step).await.is_err() {
+            tracing::warn!("stopping: {what} did not finish by the deadline; going on without it");
+            self.0.push(what);
+        }
+    }
+
+    /// [`CutOff::step`] for a task, which is aborted when cut off.
+    async fn task(&mut self, by: Instant, what: &'static str, task: &mut JoinHandle<()>) {
+        if tokio::time::timeout_at(by, &mut *task).await.is_err() {
+            task.abort();
+            tracing::warn!("stopping: {what} did not finish by the deadline; stopped");
+            self.0.push(what);
+        }
     }
 }
