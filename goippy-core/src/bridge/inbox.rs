@@ -160,16 +160,7 @@ async fn deliver(
         let page = match page {
             Ok(page) => page,
             Err(StoreError::Closed) => return Round::Done,
-            Err(e) => {
-                // Every few seconds while the database is away: once a minute in the log.
-                if let Some(suppressed) = INBOX_UNREADABLE.allow() {
-                    tracing::warn!(
-                        suppressed,
-                        "cannot read the inbox (tried again in 5 s): {e}"
-                    );
-                }
-                return Round::StoreFailed;
-            }
+            Err(e) => return unreadable("cannot read the inbox (tried again in 5 s)", e),
         };
         if let Some(last) = page.last() {
             after = Some(last.id);
@@ -192,15 +183,7 @@ async fn deliver(
         let texts = join_all(outs.iter().map(|out| reported_text(ctx, out.message()))).await;
         let texts: Vec<Option<String>> = match texts.into_iter().collect() {
             Ok(texts) => texts,
-            Err(e) => {
-                if let Some(suppressed) = INBOX_UNREADABLE.allow() {
-                    tracing::warn!(
-                        suppressed,
-                        "cannot read the messages the inbox reports on: {e}"
-                    );
-                }
-                return Round::StoreFailed;
-            }
+            Err(e) => return unreadable("cannot read the messages the inbox reports on", e),
         };
         let mut ready: Vec<Ready<'_>> = Vec::with_capacity(outs.len());
         for (out, text) in outs.iter().zip(&texts) {
@@ -245,6 +228,15 @@ async fn deliver(
             return Round::Done;
         }
     }
+}
+
+/// A read of the round failed: logged (every few seconds while the
+/// database is away, so once a minute), tried again later.
+fn unreadable(what: &str, e: StoreError) -> Round {
+    if let Some(suppressed) = INBOX_UNREADABLE.allow() {
+        tracing::warn!(suppressed, "{what}: {e}");
+    }
+    Round::StoreFailed
 }
 
 /// Marks the rows of a sent page delivered, and tries again the marks of

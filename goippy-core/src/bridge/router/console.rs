@@ -91,14 +91,6 @@ pub(super) fn decide(
         }
         command => command,
     };
-    let receipt = || -> Vec<Stanza> {
-        env.id
-            .as_deref()
-            .filter(|_| chat.receipt_requested)
-            .map(|id| reply::receipt(&env.to, &env.from, id).into())
-            .into_iter()
-            .collect()
-    };
     tracing::info!(
         ext,
         goip_id = %gateway.goip_id,
@@ -107,7 +99,7 @@ pub(super) fn decide(
         "console command"
     );
     let answered_now = |text: String| {
-        let mut stanzas = receipt();
+        let mut stanzas = receipt(&env, chat.receipt_requested);
         stanzas.extend(answer(&env, text));
         Decision::Reply(stanzas)
     };
@@ -146,7 +138,7 @@ pub(super) fn decide(
         }
         BotCommand::Invalid(text) => answered_now(bot::render_unknown(&text)),
         BotCommand::Status | BotCommand::Log(_) => {
-            let taken = receipt();
+            let taken = receipt(&env, chat.receipt_requested);
             Decision::Queue {
                 job: Box::new(StoreJob::Read(Read {
                     what: match command {
@@ -260,13 +252,7 @@ pub(super) async fn line(ctx: &Context, job: LineJob) -> Vec<Stanza> {
     };
     match text {
         Ok(text) => {
-            let mut out: Vec<Stanza> = env
-                .id
-                .as_deref()
-                .filter(|_| receipt_requested)
-                .map(|id| reply::receipt(&env.to, &env.from, id).into())
-                .into_iter()
-                .collect();
+            let mut out = receipt(&env, receipt_requested);
             out.extend(answer(&env, text));
             out
         }
@@ -323,6 +309,14 @@ async fn list_lines(ctx: &Context, ext: &str) -> Result<String, crate::store::St
         if failover { "on" } else { "off" }
     ));
     Ok(out)
+}
+
+/// The XEP-0184 receipt for the message of `env`, if it asked for one.
+fn receipt(env: &Envelope, requested: bool) -> Vec<Stanza> {
+    let id = env.id.as_deref().filter(|_| requested);
+    id.map(|id| reply::receipt(&env.to, &env.from, id).into())
+        .into_iter()
+        .collect()
 }
 
 /// A chat message from the user's own number.
