@@ -28,6 +28,7 @@ use std::sync::Arc;
 use std::collections::HashMap;
 
 use crate::store::{ActiveGateway, LineChoice, StoreError, Timestamp};
+use crate::xmpp::failure::Refusal;
 
 use super::Context;
 use super::line_pool::{Liveness, line_name, liveness};
@@ -95,23 +96,6 @@ pub(crate) async fn choose(ctx: &Context, ext: &str, contact: &str) -> Option<Ch
     )
 }
 
-/// Where an SMS goes, once limits and failover are applied.
-#[derive(Debug, Clone)]
-pub(crate) enum Placement {
-    /// Send it on this line; `note` tells the user why it is not the
-    /// conversation's usual line (failover).
-    Send {
-        line: Arc<ActiveGateway>,
-        note: Option<String>,
-    },
-    /// The conversation's line may not send to the destination.
-    Blocked,
-    /// Refused: the limits allow no line to send it (the text says so).
-    AtLimit(String),
-    /// The extension has no line (any more).
-    NoLine,
-}
-
 /// What keeps a line from sending now.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Problem {
@@ -122,14 +106,17 @@ enum Problem {
 /// Where the SMS of `ext` to `destination` goes: the conversation's line
 /// (`contact` given: the user has several lines) or else `goip_id` (the
 /// line the router chose from memory), with the daily limits and failover
-/// applied.
+/// applied: the line, with a note telling the user why it is not the
+/// conversation's usual one (failover); or why the SMS is refused (the
+/// extension has no line any more, the line may not send to the
+/// destination, the limits allow no line to send it).
 pub(crate) async fn place(
     ctx: &Context,
     ext: &str,
     contact: Option<&str>,
     goip_id: &str,
     destination: &str,
-) -> Placement {
+) -> Result<(Arc<ActiveGateway>, Option<String>), Refusal> {
     let lines = ctx.directory.lines_of(ext);
     let chosen = match contact {
         Some(contact) => choose(ctx, ext, contact).await,
@@ -143,10 +130,12 @@ pub(crate) async fn place(
             }),
     };
     let Some(chosen) = chosen else {
-        return Placement::NoLine;
+        return Err(Refusal::SenderNotAllowed);
     };
     if !chosen.line.allows_destination(destination) {
-        return Placement::Blocked;
+        return Err(Refusal::DestinationBlocked {
+            number: destination.to_string(),
+        });
     }
     let several = lines.len() > 1;
     // Only a user with a limit on some line pays for counting.
@@ -173,10 +162,7 @@ pub(crate) async fn place(
     // A line to move to must be known to be online.
     let online = |line: &ActiveGateway| liveness(ctx, &line.goip_id) == Liveness::Online;
     let Some(trouble) = problem(&chosen.line) else {
-        return Placement::Send {
-            line: chosen.line,
-            note: None,
-        };
+        return Ok((chosen.line, None));
     };
     let failover = several
         && match ctx.store.failover(ext).await {
@@ -206,30 +192,25 @@ pub(crate) async fn place(
                     to_goip_id = %other.goip_id,
                     "failover: the SMS goes out on another line"
                 );
-                return Placement::Send {
-                    line: Arc::clone(other),
-                    note: Some(format!(
-                        "Sent from {} (failover): {} {why}.",
-                        line_name(i + 1, other),
-                        chosen.name()
-                    )),
-                };
+                let note = format!(
+                    "Sent from {} (failover): {} {why}.",
+                    line_name(i + 1, other),
+                    chosen.name()
+                );
+                return Ok((Arc::clone(other), Some(note)));
             }
         }
     }
     match trouble {
         // It waits for its line, as an SMS always has.
-        Problem::Offline => Placement::Send {
-            line: chosen.line,
-            note: None,
-        },
+        Problem::Offline => Ok((chosen.line, None)),
         Problem::AtLimit(limit) => {
             let all = several
                 && lines.iter().all(|l| {
                     l.daily_limit
                         .is_some_and(|cap| today.get(&l.goip_id).copied().unwrap_or(0) >= cap)
                 });
-            Placement::AtLimit(if all {
+            let detail = if all {
                 "All your lines have reached their daily limit of SMS; they may send again after \
                  00:00 UTC."
                     .to_string()
@@ -255,7 +236,8 @@ pub(crate) async fn place(
                         .map(|m| format!(" {m}"))
                         .unwrap_or_default()
                 )
-            })
+            };
+            Err(Refusal::DailyLimit { detail })
         }
     }
 }

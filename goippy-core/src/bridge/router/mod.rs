@@ -87,7 +87,7 @@ use crate::xmpp::reply::{self, refuse};
 use crate::xmpp::service::{self, Handled};
 use crate::xmpp::{Envelope, Intent, classify};
 
-use super::line_choice::{self, Placement};
+use super::line_choice;
 use super::{Context, adhoc};
 use lanes::{Full, Lanes, Limits, Weighed};
 use refusals::{RefusalLog, Verdict};
@@ -256,20 +256,14 @@ impl StoreJob {
                         &record.destination,
                     )
                     .await;
-                    let refusal = match placed {
-                        Placement::Send { line, note: why } => {
+                    match placed {
+                        Ok((line, why)) => {
                             record.goip_id = line.goip_id.clone();
                             note = why;
-                            None
                         }
-                        Placement::Blocked => Some(Refusal::DestinationBlocked {
-                            number: record.destination.clone(),
-                        }),
-                        Placement::AtLimit(detail) => Some(Refusal::DailyLimit { detail }),
-                        Placement::NoLine => Some(Refusal::SenderNotAllowed),
-                    };
-                    if let Some(refusal) = refusal {
-                        return vec![router.refused(&env, StanzaKind::Message, refusal)];
+                        Err(refusal) => {
+                            return vec![router.refused(&env, StanzaKind::Message, refusal)];
+                        }
                     }
                 }
                 let mut out = router.enqueue(&env, record, receipt_requested).await;
