@@ -27,7 +27,7 @@ use std::time::Duration;
 use tokio::sync::{Notify, watch};
 use tokio::task::JoinHandle;
 
-use crate::store::{OutboundKind, OutboxState, StoreError, Timestamp};
+use crate::store::{LogId, OutboundKind, OutboxState, StoreError, Timestamp};
 use crate::util::{Backoff, SharedWarnLimiter, lock};
 
 use super::Context;
@@ -207,6 +207,29 @@ async fn sleep_or_never(d: Option<Duration>) {
     match d {
         Some(d) => tokio::time::sleep(d).await,
         None => std::future::pending().await,
+    }
+}
+
+/// How a job ends once its outcome went to the store: done (its notice waits
+/// in the inbox, and the pump is poked), or, when the database failed, to
+/// be tried again: the channel's runner backs off instead of taking the next
+/// job straight away, and a row left `sending` is settled as unknown at the
+/// next start.
+pub(crate) fn recorded(
+    ctx: &Context,
+    id: LogId,
+    what: &str,
+    result: Result<(), StoreError>,
+) -> JobEnd {
+    match result {
+        Ok(()) => {
+            ctx.inbox.notify_one();
+            JobEnd::Done
+        }
+        Err(e) => {
+            tracing::error!(log_id = id.0, "cannot record the outcome of {what}: {e}");
+            JobEnd::Retry
+        }
     }
 }
 

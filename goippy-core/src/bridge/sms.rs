@@ -39,7 +39,7 @@ use crate::util::lock;
 
 use super::line_traffic::LineTraffic;
 use super::notice::{self, Notice};
-use super::outbox::JobEnd;
+use super::outbox::{JobEnd, recorded};
 use super::{Context, Policy};
 
 /// What the `before_send` hook did.
@@ -325,20 +325,11 @@ async fn apply(ctx: &Context, item: &OutboxItem, settled: SmsSettlement) -> JobE
             return JobEnd::Done;
         }
     };
-    match result {
-        Ok(()) => {
-            ctx.traffic.count(&item.goip_id, counter);
-            ctx.inbox.notify_one();
-            JobEnd::Done
-        }
-        Err(e) => {
-            tracing::error!(
-                log_id = id.0,
-                "cannot record the outcome of an outbound sms: {e}"
-            );
-            JobEnd::Retry
-        }
+    let end = recorded(ctx, id, "an outbound sms", result);
+    if end == JobEnd::Done {
+        ctx.traffic.count(&item.goip_id, counter);
     }
+    end
 }
 
 #[cfg(test)]

@@ -33,7 +33,7 @@ use crate::store::{OutboxItem, StoreError};
 
 use super::Context;
 use super::notice::{self, Notice};
-use super::outbox::JobEnd;
+use super::outbox::{JobEnd, recorded};
 
 /// How a USSD job ends.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -146,22 +146,7 @@ pub(crate) async fn run(ctx: &Arc<Context>, item: OutboxItem) -> JobEnd {
             ctx.store.mark_unknown(id, &reason, Some(n)).await
         }
     };
-    match result {
-        Ok(()) => {
-            ctx.inbox.notify_one();
-            JobEnd::Done
-        }
-        Err(e) => {
-            tracing::error!(
-                log_id = id.0,
-                "cannot record the outcome of a USSD request: {e}"
-            );
-            // As for SMS: the database is failing, so the channel's runner
-            // backs off instead of taking the next job straight away. The
-            // row stays `sending` and is settled as unknown at the next start.
-            JobEnd::Retry
-        }
-    }
+    recorded(ctx, id, "a USSD request", result)
 }
 
 #[cfg(test)]
