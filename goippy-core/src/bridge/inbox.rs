@@ -143,6 +143,7 @@ async fn deliver(
     deadline: Option<tokio::time::Instant>,
 ) -> Round {
     let mut after: Option<LogId> = None;
+    let mut stop = stop.clone();
     memory.joiner.start_round();
     loop {
         if *stop.borrow() || deadline.is_some_and(|d| tokio::time::Instant::now() >= d) {
@@ -150,12 +151,15 @@ async fn deliver(
         }
         // A read changes nothing, so it is abandoned when the pump is told
         // to stop or its deadline passes: a database that does not answer
-        // must not hold up the shutdown for the store's whole timeout.
+        // must not hold up the shutdown for the store's whole timeout. In
+        // the last round (with a deadline) a read may take [`FINAL_READ`].
         let read = ctx.store.undelivered_inbox(after, PAGE);
+        let bound = deadline.map(|d| d.min(tokio::time::Instant::now() + FINAL_READ));
         let page = tokio::select! {
             page = read => page,
-            () = stopped(stop) => return Round::Done,
-            () = read_bound(deadline) => return Round::Done,
+            Ok(_) = stop.wait_for(|s| *s) => return Round::Done,
+            () = tokio::time::sleep_until(bound.unwrap_or_else(tokio::time::Instant::now)),
+                if bound.is_some() => return Round::Done,
         };
         let page = match page {
             Ok(page) => page,
@@ -249,12 +253,9 @@ async fn mark(
     now: tokio::time::Instant,
 ) {
     // Every row a stanza delivered: one, or the parts of a long SMS.
-    let mut rows: Vec<(&Ready<'_>, &InboxItem)> = Vec::with_capacity(ready.len());
-    for r in ready {
-        for part in r.parts {
-            rows.push((r, part));
-        }
-    }
+    let rows: Vec<(&Ready<'_>, &InboxItem)> = (ready.iter())
+        .flat_map(|r| r.parts.iter().map(move |part| (r, part)))
+        .collect();
     let marks = join_all(
         rows.iter()
             .map(|(_, part)| ctx.store.mark_delivered(part.id)),
@@ -307,26 +308,6 @@ async fn reported_text(ctx: &Context, item: &InboxItem) -> Result<Option<String>
         return Ok(None);
     };
     Ok(ctx.store.outbound(id).await?.map(|job| job.body))
-}
-
-/// Resolves once `stop` is set (never if its sender is gone).
-async fn stopped(stop: &watch::Receiver<bool>) {
-    let mut stop = stop.clone();
-    if stop.wait_for(|s| *s).await.is_err() {
-        std::future::pending::<()>().await;
-    }
-}
-
-/// With a deadline (the last round): resolves at the earlier of the
-/// deadline and [`FINAL_READ`] from now. Without one: never.
-async fn read_bound(deadline: Option<tokio::time::Instant>) {
-    match deadline {
-        Some(deadline) => {
-            let bound = tokio::time::Instant::now() + FINAL_READ;
-            tokio::time::sleep_until(deadline.min(bound)).await;
-        }
-        None => std::future::pending().await,
-    }
 }
 
 /// Writes the page; the last stanza is confirmed, which confirms all.

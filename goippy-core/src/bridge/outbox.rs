@@ -197,17 +197,10 @@ async fn run(ctx: Arc<Context>, goip_id: String, poke: Arc<Notify>, phase: watch
         tokio::select! {
             () = poke.notified() => {}
             _ = stopping.wait_for(|s| *s) => break,
-            () = sleep_or_never(wait) => {}
+            () = tokio::time::sleep(wait.unwrap_or_default()), if wait.is_some() => {}
         }
     }
     tracing::debug!(goip_id, "outbox runner stopped");
-}
-
-async fn sleep_or_never(d: Option<Duration>) {
-    match d {
-        Some(d) => tokio::time::sleep(d).await,
-        None => std::future::pending().await,
-    }
 }
 
 /// How a job ends once its outcome went to the store: done (its notice waits
