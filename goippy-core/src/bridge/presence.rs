@@ -16,6 +16,7 @@ use std::sync::Arc;
 
 use tokio_xmpp::Stanza;
 use tokio_xmpp::jid::Jid;
+use tokio_xmpp::parsers::presence::Presence;
 
 use crate::xmpp::Envelope;
 use crate::xmpp::Target;
@@ -25,15 +26,10 @@ use crate::xmpp::presence as build;
 use super::Context;
 
 pub(crate) fn answer(ctx: &Arc<Context>, env: &Envelope, kind: PresenceKind) -> Vec<Stanza> {
+    let stanzas = |presences: [Presence; 2]| presences.map(Stanza::from).into();
     match kind {
-        PresenceKind::Subscribe => build::accept_subscription(env)
-            .into_iter()
-            .map(Stanza::from)
-            .collect(),
-        PresenceKind::Unsubscribe => build::confirm_unsubscription(env)
-            .into_iter()
-            .map(Stanza::from)
-            .collect(),
+        PresenceKind::Subscribe => stanzas(build::accept_subscription(env)),
+        PresenceKind::Unsubscribe => stanzas(build::confirm_unsubscription(env)),
         PresenceKind::Probe => {
             let me = env.to.to_bare();
             let to = Jid::from(env.sender());

@@ -283,16 +283,11 @@ async fn list_lines(ctx: &Context, ext: &str) -> Result<String, crate::store::St
             Some(cap) => format!("{sent} of {cap} SMS today"),
             None => format!("{sent} SMS today"),
         };
+        let others: Vec<&str> = (line.users.iter().map(String::as_str))
+            .filter(|u| *u != ext)
+            .collect();
         let shared = if line.users.len() > 1 {
-            format!(", shared with {}", {
-                let others: Vec<&str> = line
-                    .users
-                    .iter()
-                    .map(String::as_str)
-                    .filter(|u| *u != ext)
-                    .collect();
-                others.join(", ")
-            })
+            format!(", shared with {}", others.join(", "))
         } else {
             String::new()
         };

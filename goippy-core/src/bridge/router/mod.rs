@@ -535,10 +535,6 @@ impl Router {
         {
             reply::mark_answers(&mut stanzas, &env.to, written);
         }
-        self.send(stanzas).await;
-    }
-
-    async fn send(&self, stanzas: Vec<Stanza>) {
         for stanza in stanzas {
             if let Err(e) = self.ctx.link.send(stanza).await {
                 tracing::debug!("reply not sent: {e}");
