@@ -92,11 +92,7 @@ fn handle(ctx: &Arc<Context>, event: EngineEvent, work: &mut FuturesUnordered<Wo
             ctx.store
                 .record_keepalive(state_update(&goip_id, addr, &keepalive));
         }
-        EngineEvent::Call(call) => {
-            if let Some(store) = record_call(ctx, call) {
-                work.push(store);
-            }
-        }
+        EngineEvent::Call(call) => work.extend(record_call(ctx, call)),
         EngineEvent::LateSmsResult(late) => work.push(Box::pin(late_result(ctx.clone(), late))),
         EngineEvent::ChannelOnline { goip_id, addr } => {
             tracing::debug!(goip_id, %addr, "channel online")
@@ -307,20 +303,14 @@ fn new_in_inbox(saved: Saved<Stored>) -> bool {
 /// sends it again — and wakes the inbox pump when `Ok(true)` says a new
 /// row waits there. (A late USSD answer has no ack to wait for.)
 fn confirm(ctx: &Context, durable: Option<DurableAck>, result: Result<bool, StoreError>) {
-    match result {
-        Ok(new_in_inbox) => {
-            if let Some(durable) = durable {
-                durable.stored();
-            }
-            if new_in_inbox {
-                ctx.inbox.notify_one();
-            }
+    if let Some(durable) = durable {
+        match &result {
+            Ok(_) => durable.stored(),
+            Err(e) => durable.failed(e.to_string()),
         }
-        Err(e) => {
-            if let Some(durable) = durable {
-                durable.failed(e.to_string());
-            }
-        }
+    }
+    if result.is_ok_and(|new_in_inbox| new_in_inbox) {
+        ctx.inbox.notify_one();
     }
 }
 

@@ -104,10 +104,7 @@ impl Outbox {
     /// `sms_no` the report is matched by) is only being committed: a GoIP
     /// can send the report right after its OK.
     pub async fn settled(&self, goip_id: &str, limit: Duration) {
-        let phase = {
-            let runners = lock(&self.runners);
-            runners.get(goip_id).map(|r| r.phase.clone())
-        };
+        let phase = lock(&self.runners).get(goip_id).map(|r| r.phase.clone());
         let Some(mut phase) = phase else { return };
         let now = *phase.borrow_and_update();
         if !now.busy {
@@ -122,10 +119,7 @@ impl Outbox {
 
     /// Waits for every runner to finish (after the bridge set `stopping`).
     pub async fn join(&self) {
-        let runners: Vec<Runner> = {
-            let mut map = lock(&self.runners);
-            map.drain().map(|(_, r)| r).collect()
-        };
+        let runners: Vec<Runner> = lock(&self.runners).drain().map(|(_, r)| r).collect();
         for runner in runners {
             runner.poke.notify_one();
             let _ = runner.task.await;
@@ -143,11 +137,8 @@ async fn run(ctx: Arc<Context>, goip_id: String, poke: Arc<Notify>, phase: watch
         }
         // Idle: the queue is empty, so only a poke brings work. A failed
         // read is no empty queue: it is tried again after a pause.
-        let (jobs, idle) = match ctx.store.queued_outbound(&goip_id, PAGE).await {
-            Ok(jobs) => {
-                let idle = jobs.is_empty();
-                (jobs, idle)
-            }
+        let (idle, jobs) = match ctx.store.queued_outbound(&goip_id, PAGE).await {
+            Ok(jobs) => (jobs.is_empty(), jobs),
             Err(StoreError::Closed) => break,
             Err(e) => {
                 if let Some(suppressed) = OUTBOX_UNREADABLE.allow() {
@@ -157,7 +148,7 @@ async fn run(ctx: Arc<Context>, goip_id: String, poke: Arc<Notify>, phase: watch
                         "cannot read the outbox (tried again later): {e}"
                     );
                 }
-                (Vec::new(), false)
+                (false, Vec::new())
             }
         };
         let full_page = jobs.len() == PAGE as usize;
