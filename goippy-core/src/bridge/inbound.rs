@@ -232,48 +232,42 @@ async fn store_ussd(ctx: Arc<Context>, ussd: UssdNotice) {
         durable,
         ..
     } = ussd;
-    let (recvid, kind, what) = match &source {
-        UssdSource::Network { recvid } => (
-            recvid.clone(),
-            InboundKind::NetworkUssd { body: text },
-            "inbound ussn",
-        ),
-        UssdSource::LateReply { sendid } => (
-            sendid.to_string(),
-            InboundKind::UssdReply { body: text },
-            "late ussd answer",
-        ),
-    };
     // A network message concerns the line, so every user of it; a late
     // answer goes to the user who asked: an ad-hoc command's user, whom
     // goippy remembers (`ussd_askers.rs`), or a console user, whom the
     // store finds by the request's sendid (`store/received.rs`).
-    let recipients = match (&kind, &source) {
-        (InboundKind::NetworkUssd { .. }, _) => line_pool::recipients(&ctx, &goip_id, None),
-        (_, UssdSource::LateReply { sendid }) => match ctx.ussd_askers.of(&goip_id, *sendid) {
-            Some(Asker::User { ext, jid }) => vec![InboundRecipient {
-                ext,
-                xmpp_jid: jid.to_string(),
-                contact: None,
-            }],
-            Some(Asker::BalanceCheck) => {
-                // A check goippy made, not a user: no chat message. The
-                // check already ended without a reading; the next one, at
-                // its time, reads the balance again.
-                tracing::info!(
-                    goip_id,
-                    sendid,
-                    "late answer to a balance check: not delivered to anyone, not read as the \
-                     balance (the next check reads it)"
-                );
-                if let InboundKind::UssdReply { body } = &kind {
-                    tracing::debug!(goip_id, sendid, answer = %body, "late balance answer");
+    let (recvid, recipients, kind, what) = match source {
+        UssdSource::Network { recvid } => (
+            recvid,
+            line_pool::recipients(&ctx, &goip_id, None),
+            InboundKind::NetworkUssd { body: text },
+            "inbound ussn",
+        ),
+        UssdSource::LateReply { sendid } => {
+            let recipients = match ctx.ussd_askers.of(&goip_id, sendid) {
+                Some(Asker::User { ext, jid }) => vec![InboundRecipient {
+                    ext,
+                    xmpp_jid: jid.to_string(),
+                    contact: None,
+                }],
+                Some(Asker::BalanceCheck) => {
+                    // A check goippy made, not a user: no chat message. The
+                    // check already ended without a reading; the next one, at
+                    // its time, reads the balance again.
+                    tracing::info!(
+                        goip_id,
+                        sendid,
+                        "late answer to a balance check: not delivered to anyone, not read as \
+                         the balance (the next check reads it)"
+                    );
+                    tracing::debug!(goip_id, sendid, answer = %text, "late balance answer");
+                    return;
                 }
-                return;
-            }
-            None => Vec::new(),
-        },
-        _ => Vec::new(),
+                None => Vec::new(),
+            };
+            let kind = InboundKind::UssdReply { body: text };
+            (sendid.to_string(), recipients, kind, "late ussd answer")
+        }
     };
     let record = InboundRecord {
         recipients,

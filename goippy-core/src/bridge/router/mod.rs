@@ -77,7 +77,7 @@ use tokio_xmpp::parsers::ns;
 use tokio_xmpp::parsers::presence::Type as PresenceType;
 
 use crate::number::E164;
-use crate::store::{OutboundKind, OutboundOptions, OutboundRecord, Saved};
+use crate::store::{ActiveGateway, OutboundKind, OutboundOptions, OutboundRecord, Saved};
 use crate::xmpp::failure::Refusal;
 use crate::xmpp::gateway;
 use crate::xmpp::intent::ChatToContact;
@@ -342,13 +342,8 @@ impl Router {
             Intent::ChatToComponent { env, .. } => {
                 Decision::Reply(match ctx.sender_line(&env.from) {
                     Some((ext, _)) => {
-                        let numbers: Vec<String> = ctx
-                            .directory
-                            .lines_of(&ext)
-                            .iter()
-                            .filter_map(|l| l.msisdn.clone())
-                            .collect();
-                        vec![reply::chat(&env.to, &env.from, &component_help(ctx, &numbers)).into()]
+                        let help = component_help(ctx, &ctx.directory.lines_of(&ext));
+                        vec![reply::chat(&env.to, &env.from, &help).into()]
                     }
                     None => {
                         vec![self.refused(&env, StanzaKind::Message, Refusal::SenderNotAllowed)]
@@ -655,7 +650,7 @@ fn chars_within(text: &str, max_bytes: usize) -> usize {
 /// one SMS from that number come from. The console is each line's own
 /// number, so a user with several lines is shown all of them: the gateway
 /// does not guess which line a command is for.
-fn component_help(ctx: &Context, own_numbers: &[String]) -> String {
+fn component_help(ctx: &Context, lines: &[Arc<ActiveGateway>]) -> String {
     let example = E164::parse_canonical(gateway::EXAMPLE_NUMBER)
         .map(|n| ctx.addressing.roster_jid(&n).to_string())
         .unwrap_or_default();
@@ -663,9 +658,8 @@ fn component_help(ctx: &Context, own_numbers: &[String]) -> String {
         "This is the SMS gateway. To send an SMS, write to the number as a contact: \
          {example} (international form)."
     );
-    let numbers: Vec<&str> = own_numbers
-        .iter()
-        .map(|n| n.trim())
+    let numbers: Vec<&str> = (lines.iter().filter_map(|l| l.msisdn.as_deref()))
+        .map(str::trim)
         .filter(|n| !n.is_empty())
         .collect();
     match numbers.as_slice() {
