@@ -264,7 +264,7 @@ pub fn reports_on(item: &InboxItem) -> Option<LogId> {
 }
 
 /// When the row's content reached goippy (an SMS) or happened (a notice).
-fn received_at(item: &InboxItem) -> SystemTime {
+pub(crate) fn received_at(item: &InboxItem) -> SystemTime {
     UNIX_EPOCH + Duration::from_secs(u64::try_from(item.received_at.unix()).unwrap_or_default())
 }
 

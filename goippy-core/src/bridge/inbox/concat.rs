@@ -70,12 +70,14 @@
 //!   short: such parts are delivered as they come.
 
 use std::collections::BTreeMap;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime};
 
 use tokio::time::Instant;
 
 use crate::segments::Alphabet;
 use crate::store::{InboxItem, LogId, LogKind};
+
+use super::super::notice::received_at;
 
 /// The most parts joined into one message; a message is delivered when it
 /// has this many, whatever the length of the last.
@@ -332,9 +334,7 @@ impl Joiner {
         };
         // From its arrival (whole seconds, so up to one more), and never
         // longer than the wait from when this pump first saw it.
-        let arrived = UNIX_EPOCH
-            + Duration::from_secs(u64::try_from(last.received_at.unix()).unwrap_or_default());
-        let by_arrival = (arrived + self.wait + Duration::from_secs(1))
+        let by_arrival = (received_at(last) + self.wait + Duration::from_secs(1))
             .duration_since(wall)
             .unwrap_or_default();
         let due = (first_seen + self.wait).min(now + by_arrival);
@@ -351,6 +351,7 @@ impl Joiner {
 mod tests {
     use super::*;
     use crate::store::Timestamp;
+    use std::time::UNIX_EPOCH;
 
     const WAIT: Duration = Duration::from_secs(10);
     const T0: i64 = 1_700_000_000;

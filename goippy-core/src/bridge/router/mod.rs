@@ -76,6 +76,7 @@ use tokio_xmpp::parsers::message::MessageType;
 use tokio_xmpp::parsers::ns;
 use tokio_xmpp::parsers::presence::Type as PresenceType;
 
+use crate::goip::MAX_SMS_BYTES;
 use crate::number::E164;
 use crate::store::{ActiveGateway, OutboundKind, OutboundOptions, OutboundRecord, Saved};
 use crate::xmpp::failure::Refusal;
@@ -95,9 +96,6 @@ use refusals::{RefusalLog, Verdict};
 /// How often expired ad-hoc sessions are looked for (at most: a shorter
 /// session timeout is looked for as often as it is long).
 const SESSION_SWEEP: std::time::Duration = std::time::Duration::from_secs(5);
-
-/// The most an SMS may carry (the GoIP splits long texts itself).
-pub const MAX_SMS_BYTES: usize = 3000;
 
 /// The bounds of the lanes. At most 32 of a sender's messages wait behind
 /// the one being stored (a user does not write more while the database is
