@@ -284,7 +284,8 @@ pub fn render(item: &InboxItem, env: &RenderEnv<'_>) -> Rendered {
                 a.sender_jid(&sender),
                 to.clone(),
                 stanza_id(item),
-                tagged(env, &item.body),
+                // After the line tag, if there is one.
+                format!("{}{}", env.line_tag.unwrap_or_default(), item.body),
             )
             .received_at(received_at);
             match &sender {
@@ -316,14 +317,6 @@ pub fn render(item: &InboxItem, env: &RenderEnv<'_>) -> Rendered {
             delivery_report(item, env, out, report.state)
         }
         LogKind::Notice => notice(item, env),
-    }
-}
-
-/// `body` after the line tag, if there is one.
-fn tagged(env: &RenderEnv<'_>, body: &str) -> String {
-    match env.line_tag {
-        Some(tag) => format!("{tag}{body}"),
-        None => body.to_string(),
     }
 }
 
