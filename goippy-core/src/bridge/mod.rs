@@ -235,8 +235,7 @@ impl Context {
 
     /// Whether `from` is one of ADMIN_JIDS.
     pub fn is_admin(&self, from: &Jid) -> bool {
-        let from = from.to_bare();
-        self.policy.admins.contains(&from)
+        self.policy.admins.contains(&from.to_bare())
     }
 
     /// The user a channel's SMS go to when one user is named: its first

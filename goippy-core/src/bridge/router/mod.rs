@@ -91,7 +91,7 @@ use crate::xmpp::{Envelope, Intent, classify};
 use super::line_choice;
 use super::{Context, adhoc};
 use lanes::{Full, Lanes, Limits, Weighed};
-use refusals::{RefusalLog, Verdict};
+use refusals::RefusalLog;
 
 /// How often expired ad-hoc sessions are looked for (at most: a shorter
 /// session timeout is looked for as often as it is long).
@@ -583,10 +583,10 @@ impl Router {
         }
         let xmpp_id = xmpp_id.unwrap_or("");
         match verdict {
-            Verdict::Log { not_logged: 0 } => {
+            Some(0) => {
                 tracing::info!(from = %sender, to, xmpp_id, refusal, "refused");
             }
-            Verdict::Log { not_logged } => tracing::info!(
+            Some(not_logged) => tracing::info!(
                 from = %sender,
                 to,
                 xmpp_id,
@@ -594,7 +594,7 @@ impl Router {
                 not_logged,
                 "refused (and {not_logged} more from this sender since the last line)"
             ),
-            Verdict::Skip => {}
+            None => {}
         }
     }
 }

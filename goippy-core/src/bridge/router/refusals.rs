@@ -26,15 +26,6 @@ pub(crate) const INTERVAL: Duration = Duration::from_secs(10);
 /// How many senders are remembered one by one.
 pub(crate) const TRACKED: usize = 64;
 
-/// Whether to log a refusal now.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Verdict {
-    /// Log it, saying that `not_logged` refusals of this sender were not.
-    Log { not_logged: u64 },
-    /// Leave it out; a later line counts it.
-    Skip,
-}
-
 /// A forgotten sender's unlogged refusals, for one last line.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Forgotten {
@@ -77,9 +68,11 @@ impl RefusalLog {
         }
     }
 
-    /// Whether a refusal of `sender` is logged now, and the senders
-    /// forgotten to make room (log their counts).
-    pub(crate) fn check(&self, sender: &str, now: Instant) -> (Verdict, Vec<Forgotten>) {
+    /// Whether a refusal of `sender` is logged now — as a [`WarnLimiter`]
+    /// says it: `Some(n)`, log it, saying that `n` refusals of this sender
+    /// were not; `None`, leave it out (a later line counts it) — and the
+    /// senders forgotten to make room (log their counts).
+    pub(crate) fn check(&self, sender: &str, now: Instant) -> (Option<u64>, Vec<Forgotten>) {
         let mut table = lock(&self.table);
         let mut forgotten = Vec::new();
         if !table.senders.contains_key(sender) && table.senders.len() >= self.tracked {
@@ -116,11 +109,7 @@ impl RefusalLog {
         } else {
             table.others.allow(now)
         };
-        let verdict = match allowed {
-            Some(not_logged) => Verdict::Log { not_logged },
-            None => Verdict::Skip,
-        };
-        (verdict, forgotten)
+        (allowed, forgotten)
     }
 }
 
@@ -140,31 +129,28 @@ mod tests {
     fn one_line_per_sender_and_interval_with_the_count() {
         let log = RefusalLog::new(10 * SEC, 8);
         let t0 = Instant::now();
-        assert_eq!(log.check("a@x", t0).0, Verdict::Log { not_logged: 0 });
+        assert_eq!(log.check("a@x", t0).0, Some(0));
         for i in 1..=100 {
-            assert_eq!(log.check("a@x", t0 + i * SEC / 20).0, Verdict::Skip);
+            assert_eq!(log.check("a@x", t0 + i * SEC / 20).0, None);
         }
         // Another sender is not held back by the first one's flood.
-        assert_eq!(log.check("b@x", t0 + SEC).0, Verdict::Log { not_logged: 0 });
-        assert_eq!(
-            log.check("a@x", t0 + 10 * SEC).0,
-            Verdict::Log { not_logged: 100 }
-        );
+        assert_eq!(log.check("b@x", t0 + SEC).0, Some(0));
+        assert_eq!(log.check("a@x", t0 + 10 * SEC).0, Some(100));
     }
 
     #[test]
     fn a_full_table_forgets_quiet_senders_and_shares_the_rest() {
         let log = RefusalLog::new(10 * SEC, 2);
         let t0 = Instant::now();
-        assert!(matches!(log.check("a@x", t0).0, Verdict::Log { .. }));
-        assert_eq!(log.check("a@x", t0).0, Verdict::Skip);
-        assert!(matches!(log.check("b@x", t0 + SEC).0, Verdict::Log { .. }));
+        assert!(log.check("a@x", t0).0.is_some());
+        assert_eq!(log.check("a@x", t0).0, None);
+        assert!(log.check("b@x", t0 + SEC).0.is_some());
         // Full, and both logged within the interval: c shares the others' limiter.
-        assert!(matches!(log.check("c@x", t0 + SEC).0, Verdict::Log { .. }));
-        assert_eq!(log.check("d@x", t0 + SEC).0, Verdict::Skip);
+        assert!(log.check("c@x", t0 + SEC).0.is_some());
+        assert_eq!(log.check("d@x", t0 + SEC).0, None);
         // a's interval is over: it is forgotten, with its unlogged count.
         let (verdict, forgotten) = log.check("e@x", t0 + 10 * SEC);
-        assert_eq!(verdict, Verdict::Log { not_logged: 0 });
+        assert_eq!(verdict, Some(0));
         assert_eq!(
             forgotten,
             vec![Forgotten {
