@@ -317,11 +317,11 @@ pub(crate) async fn recover_later(ctx: Arc<Context>, started: Timestamp) {
     let mut backoff = Backoff::new(RETRY_MIN, RETRY_MAX);
     loop {
         ctx.store.wait_ready().await;
-        let settled = match ctx.store.flush().await {
-            Ok(()) => recover(&ctx, Some(started)).await,
-            Err(e) => Err(e),
+        let settled = async {
+            ctx.store.flush().await?;
+            recover(&ctx, Some(started)).await
         };
-        match settled {
+        match settled.await {
             Ok(channels) => {
                 ctx.recovered.send_replace(true);
                 tracing::info!(

@@ -211,17 +211,15 @@ pub(crate) enum LineWhat {
 
 impl LineJob {
     pub(super) fn weight(&self) -> usize {
-        self.ext.len()
-            + match &self.what {
-                LineWhat::Conversation { contact, request } => {
-                    contact.len()
-                        + match request {
-                            LineRequest::Invalid(s) => s.len(),
-                            _ => 0,
-                        }
-                }
-                _ => 0,
-            }
+        let what = match &self.what {
+            LineWhat::Conversation {
+                contact,
+                request: LineRequest::Invalid(arg),
+            } => contact.len() + arg.len(),
+            LineWhat::Conversation { contact, .. } => contact.len(),
+            LineWhat::List | LineWhat::Failover(_) => 0,
+        };
+        self.ext.len() + what
     }
 }
 
