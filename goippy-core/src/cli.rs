@@ -18,10 +18,10 @@ mod password;
 pub use admin::{AdminCommand, run_admin};
 pub use password::{READ_PASSWORD, read_password};
 
-use crate::config::{self, Config, DEFAULT_CONFIG_PATH, DEFAULT_SAMPLE_PATH};
+use crate::config::{self, Config, DEFAULT_CONFIG_PATH, DEFAULT_SAMPLE_PATH, STATE_DIR};
 use crate::systemd::{
     DEFAULT_ETC_DIR, DEFAULT_SYSTEMCTL, DEFAULT_SYSTEMD_RUN_DIR, DEFAULT_UNIT_DIR, DEFAULT_USERADD,
-    Host, InstanceName, OpsCommand, STATE_DIR,
+    Host, InstanceName, OpsCommand,
 };
 
 const EXAMPLES: &str = "\
@@ -325,8 +325,8 @@ impl Cli {
             &self.systemctl,
             &self.systemd_run_dir,
             &self.useradd,
+            &self.state_dir,
         )
-        .with_state_dir(&self.state_dir)
     }
 
     /// -v minus -q: positive is chattier.

@@ -141,7 +141,8 @@ pub struct StoreSettings {
     pub spool_file: PathBuf,
 }
 
-/// The state directory goippy's files live in by default.
+/// The state directory goippy's files live in by default: what the units'
+/// `StateDirectory=goippy` stands for.
 pub const STATE_DIR: &str = "/var/lib/goippy";
 
 /// Where the spool is when `SPOOL_FILE` is not set: next to the SQLite file

@@ -21,11 +21,9 @@ use std::io;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
-use super::error::OpsError;
 use super::host::Host;
-use super::instance::STATE_DIR;
-use super::report::Report;
 use super::tool::{self, ToolError};
+use super::{OpsError, Report};
 
 /// The user (and primary group) every goippy instance runs as.
 pub const SERVICE_USER: &str = "goippy";
@@ -43,20 +41,18 @@ pub struct ServiceAccount {
 /// The arguments that create the service user: a system account without a
 /// login shell, its home the state directory (not created here: systemd
 /// creates it with the right owner), with a group of its own.
-pub fn useradd_args() -> Vec<&'static str> {
-    vec![
-        "--system",
-        "--user-group",
-        "--home-dir",
-        STATE_DIR,
-        "--no-create-home",
-        "--shell",
-        "/usr/sbin/nologin",
-        "--comment",
-        "goippy SMS bridge",
-        SERVICE_USER,
-    ]
-}
+pub const USERADD_ARGS: &[&str] = &[
+    "--system",
+    "--user-group",
+    "--home-dir",
+    crate::config::STATE_DIR,
+    "--no-create-home",
+    "--shell",
+    "/usr/sbin/nologin",
+    "--comment",
+    "goippy SMS bridge",
+    SERVICE_USER,
+];
 
 /// Finds `user` in a passwd(5) file; a missing file means no such user.
 pub fn lookup(passwd: &Path, user: &str) -> io::Result<Option<ServiceAccount>> {
@@ -90,18 +86,17 @@ pub fn ensure(host: &Host, report: &mut Report) -> Result<ServiceAccount, OpsErr
     if let Some(account) = find()? {
         return Ok(account);
     }
-    let args = useradd_args();
-    let command = tool::command_line(std::ffi::OsStr::new("useradd"), &args);
-    match tool::run_checked(&host.useradd, &args) {
+    let command = tool::command_line(std::ffi::OsStr::new("useradd"), USERADD_ARGS);
+    match tool::run_checked(&host.useradd, USERADD_ARGS) {
         Ok(_) => {}
         Err(ToolError::NotFound { program }) => {
-            return Err(OpsError::Account(format!(
+            return Err(OpsError::Refused(format!(
                 "the service user {SERVICE_USER} does not exist and {program:?} was not found; \
                  create the user with\n  {command}\nand run the install again"
             )));
         }
         Err(e) => {
-            return Err(OpsError::Account(format!(
+            return Err(OpsError::Refused(format!(
                 "cannot create the service user {SERVICE_USER}: {e}"
             )));
         }
@@ -113,7 +108,7 @@ pub fn ensure(host: &Host, report: &mut Report) -> Result<ServiceAccount, OpsErr
             ));
             Ok(account)
         }
-        None => Err(OpsError::Account(format!(
+        None => Err(OpsError::Refused(format!(
             "useradd succeeded but {SERVICE_USER} is not in {}; goippy needs it there to give it the configuration",
             passwd.display()
         ))),
@@ -178,7 +173,7 @@ mod tests {
 
     #[test]
     fn useradd_creates_a_system_user_without_a_shell() {
-        let args = useradd_args();
+        let args = USERADD_ARGS;
         assert!(args.contains(&"--system"));
         assert!(args.contains(&"/usr/sbin/nologin"));
         assert_eq!(args.last(), Some(&"goippy"));

@@ -11,9 +11,9 @@
 use std::io;
 use std::path::{Path, PathBuf};
 
-use super::error::OpsError;
+use super::OpsError;
 use super::instance::InstanceName;
-use super::unit::{self, NotGoippys};
+use super::unit;
 
 /// Larger than any unit goippy writes; a bigger file is not one of them.
 const MAX_UNIT_SIZE: u64 = 64 * 1024;
@@ -94,7 +94,22 @@ pub fn examine(unit_path: &Path, name: &InstanceName) -> Result<UnitFile, OpsErr
             "its goippy marker names instance {}, not {name}",
             marker.instance
         )),
-        Err(e @ (NotGoippys::NoMarker | NotGoippys::Damaged)) => foreign(&e.to_string()),
+        Err(e) => foreign(&e.to_string()),
+    }
+}
+
+/// `name`'s unit at `unit_path` if goippy wrote it, `None` if there is
+/// none; a file goippy did not write there is an error, for goippy leaves
+/// it alone.
+pub fn ours(unit_path: &Path, name: &InstanceName) -> Result<Option<Installed>, OpsError> {
+    match examine(unit_path, name)? {
+        UnitFile::Absent => Ok(None),
+        UnitFile::Ours(installed) => Ok(Some(installed)),
+        UnitFile::Foreign(f) => Err(OpsError::Refused(format!(
+            "{} was not written by goippy: {}; goippy leaves it alone",
+            f.path.display(),
+            f.why
+        ))),
     }
 }
 
@@ -142,8 +157,7 @@ pub fn discover(unit_dir: &Path) -> Result<Discovery, OpsError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::systemd::unit::{UnitSpec, render};
-    use crate::systemd::unit_path::UnitPath;
+    use crate::systemd::unit::{UnitPath, UnitSpec, render};
 
     fn our_unit(name: &str) -> String {
         let instance: InstanceName = name.parse().expect("name");

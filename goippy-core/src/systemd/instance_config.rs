@@ -18,16 +18,8 @@ use std::path::{Path, PathBuf};
 
 use crate::config::{Config, DbSettings};
 
-use super::error::OpsError;
+use super::OpsError;
 use super::instance::InstanceName;
-
-/// What was created.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CreatedConfig {
-    pub path: PathBuf,
-    /// The instance's own SQLite file, when the base uses SQLite.
-    pub own_db_file: Option<PathBuf>,
-}
 
 /// The text of `name`'s configuration, derived from the base configuration
 /// `base_text` (read from `base_path`, only used in messages).
@@ -89,7 +81,7 @@ pub fn derive(
     if let Some(db) = &own_db
         && copy.db != (DbSettings::Sqlite { file: db.clone() })
     {
-        return Err(OpsError::InstanceConfig(format!(
+        return Err(OpsError::Refused(format!(
             "cannot give {} its own DB_FILE by editing a copy of {}; create {} yourself \
              (DB_FILE = {:?}) and run `{}` again",
             new_path.display(),
@@ -110,12 +102,13 @@ fn is_db_file_line(line: &str) -> bool {
 }
 
 /// Creates `new_path` (mode 0600, never over an existing file) from the
-/// base configuration at `base_path`.
+/// base configuration at `base_path`; returns the instance's own SQLite
+/// file, when the base uses SQLite.
 pub fn create(
     base_path: &Path,
     new_path: &Path,
     name: &InstanceName,
-) -> Result<CreatedConfig, OpsError> {
+) -> Result<Option<PathBuf>, OpsError> {
     let base_text = std::fs::read_to_string(base_path).map_err(|source| OpsError::Io {
         action: "read the base configuration",
         path: base_path.to_path_buf(),
@@ -135,10 +128,7 @@ pub fn create(
         .map_err(io)?;
     file.write_all(text.as_bytes()).map_err(io)?;
     file.sync_all().map_err(io)?;
-    Ok(CreatedConfig {
-        path: new_path.to_path_buf(),
-        own_db_file,
-    })
+    Ok(own_db_file)
 }
 
 /// Whether `path` exists (a dangling symlink counts as existing: it is
@@ -240,8 +230,11 @@ mod tests {
         let base = dir.path().join("goippy.conf");
         std::fs::write(&base, config::sample()).expect("write");
         let new = dir.path().join("goippy-2508.conf");
-        let created = create(&base, &new, &name()).expect("create");
-        assert_eq!(created.path, new);
+        let own_db_file = create(&base, &new, &name()).expect("create");
+        assert_eq!(
+            own_db_file,
+            Some(PathBuf::from("/var/lib/goippy/goippy-2508.db"))
+        );
         use std::os::unix::fs::MetadataExt;
         assert_eq!(std::fs::metadata(&new).expect("meta").mode() & 0o777, 0o600);
         assert!(exists(&new).expect("stat"));

@@ -12,11 +12,8 @@ use std::fmt::Write as _;
 
 use crate::config::Config;
 
-use super::collision::{self, Party};
-use super::discovery;
-use super::error::OpsError;
 use super::host::Host;
-use super::report::Report;
+use super::{OpsError, Report, collision, discovery};
 
 /// Lists what is installed in `host`'s unit directory.
 pub fn list(host: &Host, report: &mut Report) -> Result<(), OpsError> {
@@ -41,24 +38,16 @@ pub fn list(host: &Host, report: &mut Report) -> Result<(), OpsError> {
             rows.push([
                 instance.name.to_string(),
                 unit.clone(),
-                host.systemctl.is_active(&unit).to_string(),
+                host.systemctl.is_active(&unit),
                 instance.config.display().to_string(),
                 status,
             ]);
         }
-        report.say_block(&table(
-            ["INSTANCE", "UNIT", "ACTIVE", "CONFIG", "CONFIG STATUS"],
-            &rows,
-        ));
+        let header = ["INSTANCE", "UNIT", "ACTIVE", "CONFIG", "CONFIG STATUS"];
+        report.say(table(header, &rows).trim_end_matches('\n'));
         for (i, (name, config)) in loaded.iter().enumerate() {
             for (other_name, other) in &loaded[i + 1..] {
-                for c in collision::between(
-                    Party { name, config },
-                    Party {
-                        name: other_name,
-                        config: other,
-                    },
-                ) {
+                for c in collision::between((name, config), (other_name, other)) {
                     report.say(format!("warning: {c}"));
                 }
             }

@@ -12,47 +12,29 @@ use std::path::Path;
 
 use crate::config::{Config, DbSettings};
 
-use super::discovery::{self, UnitFile};
-use super::error::OpsError;
+use super::discovery;
 use super::host::Host;
 use super::instance::InstanceName;
-use super::report::Report;
-use super::systemctl::{Applied, Step};
+use super::systemctl::{Applied, command_line};
+use super::{OpsError, Report};
 
 /// Uninstalls `name`.
 pub fn uninstall(name: &InstanceName, host: &Host, report: &mut Report) -> Result<(), OpsError> {
     let unit_path = host.unit_path(name);
     let unit_name = name.unit_name();
-    let installed = match discovery::examine(&unit_path, name)? {
-        UnitFile::Ours(installed) => installed,
-        UnitFile::Absent => {
-            return Err(OpsError::NotInstalled {
-                name: name.clone(),
-                unit_path,
-            });
-        }
-        UnitFile::Foreign(f) => {
-            return Err(OpsError::Foreign {
-                path: f.path,
-                why: f.why,
-            });
-        }
+    let Some(installed) = discovery::ours(&unit_path, name)? else {
+        return Err(OpsError::Refused(format!(
+            "instance {name} is not installed ({} does not exist); `goippy --list` shows what is",
+            unit_path.display()
+        )));
     };
     // Read before anything is removed, to say which database is kept.
     let database = Config::load(&installed.config).ok().map(|(c, _)| c.db);
 
-    let stopped = match host
+    let stopped = host
         .systemctl
-        .apply(&[Step::disable_now(&unit_name)], report)
-    {
-        Ok(applied) => applied,
-        Err(failed) => {
-            return Err(OpsError::Systemctl {
-                failed,
-                situation: "nothing was removed".to_string(),
-            });
-        }
-    };
+        .apply(&[&["disable", "--now", &unit_name]], report)
+        .map_err(|failed| failed.stopped("nothing was removed"))?;
 
     for link in remove_enable_links(&host.unit_dir, &unit_name)? {
         report.say(format!("removed {} (an enable link)", link.display()));
@@ -66,19 +48,16 @@ pub fn uninstall(name: &InstanceName, host: &Host, report: &mut Report) -> Resul
 
     match stopped {
         Applied::Ran => {
-            if let Err(failed) = host.systemctl.apply(&[Step::daemon_reload()], report) {
-                return Err(OpsError::Systemctl {
-                    failed,
-                    situation: format!("{unit_name} is stopped and its unit removed"),
-                });
+            if let Err(failed) = host.systemctl.apply(&[&["daemon-reload"]], report) {
+                return Err(failed.stopped(&format!("{unit_name} is stopped and its unit removed")));
             }
         }
         Applied::Unavailable(why) => {
             report.say(format!(
                 "{why}: nothing was stopped or disabled by systemctl. On the systemd host, run:"
             ));
-            report.say(format!("  {}", Step::stop(&unit_name).command_line()));
-            report.say(format!("  {}", Step::daemon_reload().command_line()));
+            report.say(format!("  {}", command_line(&["stop", &unit_name])));
+            report.say(format!("  {}", command_line(&["daemon-reload"])));
         }
     }
 
