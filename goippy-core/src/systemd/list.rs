@@ -8,9 +8,8 @@
 //! configuration edited after its install can still clash) and the
 //! goippy-like units that are not goippy's and were left alone.
 
-use std::fmt::Write as _;
-
 use crate::config::Config;
+use crate::util::table;
 
 use super::host::Host;
 use super::{OpsError, Report, collision, discovery};
@@ -75,54 +74,9 @@ fn config_problem(problems: &[String], path: &std::path::Path) -> String {
     }
 }
 
-/// Left-aligned columns two spaces apart; the last column is not padded.
-fn table<const N: usize>(header: [&str; N], rows: &[[String; N]]) -> String {
-    let mut widths = header.map(|h| h.chars().count());
-    for row in rows {
-        for (w, cell) in widths.iter_mut().zip(row) {
-            *w = (*w).max(cell.chars().count());
-        }
-    }
-    let mut out = String::new();
-    let mut line = |cells: [&str; N]| {
-        let mut l = String::new();
-        for (i, (cell, w)) in cells.iter().zip(widths).enumerate() {
-            if i + 1 == N {
-                l.push_str(cell);
-            } else {
-                let _ = write!(l, "{cell:<w$}  ");
-            }
-        }
-        out.push_str(l.trim_end());
-        out.push('\n');
-    };
-    line(header);
-    for row in rows {
-        line(row.each_ref().map(String::as_str));
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn columns_align() {
-        let t = table(
-            ["A", "BB", "C"],
-            &[
-                ["default".into(), "x".into(), "ok".into()],
-                ["2508".into(), "longer".into(), "".into()],
-            ],
-        );
-        assert_eq!(
-            t,
-            "A        BB      C\n\
-             default  x       ok\n\
-             2508     longer\n"
-        );
-    }
 
     #[test]
     fn the_first_problem_stands_for_the_rest() {
