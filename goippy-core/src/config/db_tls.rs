@@ -76,17 +76,6 @@ pub struct DbTls {
     pub defaulted: bool,
 }
 
-impl DbTls {
-    /// The mode a server at `host` gets when `DB_TLS` is not set.
-    pub fn default_mode_for(host: &str) -> DbTlsMode {
-        if is_this_host(host) {
-            DbTlsMode::Off
-        } else {
-            DbTlsMode::Preferred
-        }
-    }
-}
-
 /// Whether `host` names this machine: the connection then never leaves it.
 pub fn is_this_host(host: &str) -> bool {
     let host = host.trim().trim_end_matches('.');
@@ -115,7 +104,9 @@ impl Reader<'_> {
             (Some(mode), _) => (mode, false),
             // A CA is given to be used.
             (None, Some(_)) => (DbTlsMode::VerifyFull, true),
-            (None, None) => (DbTls::default_mode_for(host?), true),
+            // Clear text on this host, TLS when offered on another.
+            (None, None) if is_this_host(host?) => (DbTlsMode::Off, true),
+            (None, None) => (DbTlsMode::Preferred, true),
         };
         if ca.is_some() && !mode.verifies() {
             self.problems.push(format!(
