@@ -345,9 +345,9 @@ pub enum SampleOutcome {
 /// Writes the sample to `path` unless something is there already. With the
 /// default path it also creates the live configuration when it is missing.
 pub fn write_sample(path: &Path) -> io::Result<Vec<SampleOutcome>> {
-    let mut outcomes = vec![write_new(path, config::sample())?];
+    let mut outcomes = vec![write_new(path, config::SAMPLE)?];
     if path == Path::new(DEFAULT_SAMPLE_PATH) {
-        outcomes.push(write_new(Path::new(DEFAULT_CONFIG_PATH), config::sample())?);
+        outcomes.push(write_new(Path::new(DEFAULT_CONFIG_PATH), config::SAMPLE)?);
     }
     Ok(outcomes)
 }

@@ -53,10 +53,7 @@ impl DbTlsMode {
 
     /// The value as written in the configuration.
     pub fn name(self) -> &'static str {
-        Self::NAMES
-            .iter()
-            .find(|(_, m)| *m == self)
-            .map_or("off", |(n, _)| n)
+        super::name_of(Self::NAMES, self)
     }
 
     /// Whether the server's certificate is checked against a CA.

@@ -153,7 +153,7 @@ mod tests {
     #[test]
     fn a_sqlite_copy_gets_its_own_database_and_keeps_the_rest() {
         let (text, db) = derive(
-            config::sample(),
+            config::SAMPLE,
             Path::new("/etc/goippy.conf"),
             &name(),
             Path::new("/etc/goippy-2508.conf"),
@@ -167,10 +167,10 @@ mod tests {
         assert!(text.contains("DB_FILE                = \"/var/lib/goippy/goippy-2508.db\"\n"));
         assert!(!text.contains("/var/lib/goippy/goippy.db"), "{text}");
         // Everything else, comments included, is the base's.
-        assert!(text.contains(config::sample().lines().next().expect("line")));
+        assert!(text.contains(config::SAMPLE.lines().next().expect("line")));
         let (copy, _) = Config::parse(&text, Path::new("/etc/goippy-2508.conf")).expect("parses");
         let (base, _) =
-            Config::parse(config::sample(), Path::new("/etc/goippy.conf")).expect("parses");
+            Config::parse(config::SAMPLE, Path::new("/etc/goippy.conf")).expect("parses");
         assert_eq!(copy.goip.port, base.goip.port);
         assert_eq!(copy.xmpp.component_jid, base.xmpp.component_jid);
     }
@@ -228,7 +228,7 @@ mod tests {
     fn create_never_overwrites() {
         let dir = tempfile::tempdir().expect("tempdir");
         let base = dir.path().join("goippy.conf");
-        std::fs::write(&base, config::sample()).expect("write");
+        std::fs::write(&base, config::SAMPLE).expect("write");
         let new = dir.path().join("goippy-2508.conf");
         let own_db_file = create(&base, &new, &name()).expect("create");
         assert_eq!(
