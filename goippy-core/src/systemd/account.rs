@@ -76,13 +76,7 @@ pub fn lookup(passwd: &Path, user: &str) -> io::Result<Option<ServiceAccount>> {
 /// Returns the service user, creating it when it does not exist.
 pub fn ensure(host: &Host, report: &mut Report) -> Result<ServiceAccount, OpsError> {
     let passwd = host.passwd_path();
-    let find = || {
-        lookup(&passwd, SERVICE_USER).map_err(|source| OpsError::Io {
-            action: "read",
-            path: passwd.clone(),
-            source,
-        })
-    };
+    let find = || lookup(&passwd, SERVICE_USER).map_err(OpsError::io("read", &passwd));
     if let Some(account) = find()? {
         return Ok(account);
     }
@@ -119,15 +113,10 @@ pub fn ensure(host: &Host, report: &mut Report) -> Result<ServiceAccount, OpsErr
 /// group `account.gid`, mode 0640. The owner is left as it is (root, when
 /// run as root).
 pub fn share_config(config: &Path, account: ServiceAccount) -> Result<(), OpsError> {
-    let io = |action, source| OpsError::Io {
-        action,
-        path: config.to_path_buf(),
-        source,
-    };
     std::os::unix::fs::chown(config, None, Some(account.gid))
-        .map_err(|e| io("give the service group", e))?;
+        .map_err(OpsError::io("give the service group", config))?;
     std::fs::set_permissions(config, std::fs::Permissions::from_mode(CONFIG_MODE))
-        .map_err(|e| io("set the mode of", e))
+        .map_err(OpsError::io("set the mode of", config))
 }
 
 #[cfg(test)]

@@ -58,11 +58,7 @@ pub fn examine(unit_path: &Path, name: &InstanceName) -> Result<UnitFile, OpsErr
             why: why.to_string(),
         }))
     };
-    let io = |source| OpsError::Io {
-        action: "read",
-        path: unit_path.to_path_buf(),
-        source,
-    };
+    let io = OpsError::io("read", unit_path);
     let meta = match std::fs::symlink_metadata(unit_path) {
         Ok(m) => m,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(UnitFile::Absent),
@@ -115,11 +111,7 @@ pub fn ours(unit_path: &Path, name: &InstanceName) -> Result<Option<Installed>, 
 
 /// Every goippy-like unit in `unit_dir`; a missing directory holds none.
 pub fn discover(unit_dir: &Path) -> Result<Discovery, OpsError> {
-    let io = |source| OpsError::Io {
-        action: "read the unit directory",
-        path: unit_dir.to_path_buf(),
-        source,
-    };
+    let io = OpsError::io("read the unit directory", unit_dir);
     let entries = match std::fs::read_dir(unit_dir) {
         Ok(e) => e,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Discovery::default()),
@@ -127,7 +119,7 @@ pub fn discover(unit_dir: &Path) -> Result<Discovery, OpsError> {
     };
     let mut found = Discovery::default();
     for entry in entries {
-        let entry = entry.map_err(io)?;
+        let entry = entry.map_err(&io)?;
         let file_name = entry.file_name();
         let Some(file_name) = file_name.to_str() else {
             continue;

@@ -124,13 +124,7 @@ fn provide_config(
     config_path: &Path,
     report: &mut Report,
 ) -> Result<Option<PathBuf>, OpsError> {
-    let exists = |path: &Path| {
-        instance_config::exists(path).map_err(|source| OpsError::Io {
-            action: "look at",
-            path: path.to_path_buf(),
-            source,
-        })
-    };
+    let exists = |path: &Path| instance_config::exists(path).map_err(OpsError::io("look at", path));
     if exists(config_path)? {
         return Ok(None);
     }
@@ -305,13 +299,8 @@ fn writable_dirs(
 /// Writes the unit through a temporary file and a rename, so systemd never
 /// reads half a unit; mode 0644 like every unit file.
 fn write_unit(path: &Path, text: &str) -> Result<(), OpsError> {
-    let io = |action, source| OpsError::Io {
-        action,
-        path: path.to_path_buf(),
-        source,
-    };
     if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir).map_err(|e| io("create the directory of", e))?;
+        std::fs::create_dir_all(dir).map_err(OpsError::io("create the directory of", path))?;
     }
     let mut tmp_name = path.as_os_str().to_os_string();
     tmp_name.push(".goippy-new");
@@ -331,7 +320,7 @@ fn write_unit(path: &Path, text: &str) -> Result<(), OpsError> {
     })();
     if let Err(e) = result {
         let _ = std::fs::remove_file(&tmp);
-        return Err(io("write", e));
+        return Err(OpsError::io("write", path)(e));
     }
     Ok(())
 }

@@ -109,25 +109,18 @@ pub fn create(
     new_path: &Path,
     name: &InstanceName,
 ) -> Result<Option<PathBuf>, OpsError> {
-    let base_text = std::fs::read_to_string(base_path).map_err(|source| OpsError::Io {
-        action: "read the base configuration",
-        path: base_path.to_path_buf(),
-        source,
-    })?;
+    let base_text = std::fs::read_to_string(base_path)
+        .map_err(OpsError::io("read the base configuration", base_path))?;
     let (text, own_db_file) = derive(&base_text, base_path, name, new_path)?;
-    let io = |source| OpsError::Io {
-        action: "create",
-        path: new_path.to_path_buf(),
-        source,
-    };
+    let io = OpsError::io("create", new_path);
     let mut file = std::fs::OpenOptions::new()
         .write(true)
         .create_new(true)
         .mode(0o600)
         .open(new_path)
-        .map_err(io)?;
-    file.write_all(text.as_bytes()).map_err(io)?;
-    file.sync_all().map_err(io)?;
+        .map_err(&io)?;
+    file.write_all(text.as_bytes()).map_err(&io)?;
+    file.sync_all().map_err(&io)?;
     Ok(own_db_file)
 }
 

@@ -84,7 +84,7 @@ mod uninstall;
 mod unit;
 
 use std::io;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use crate::config::{ConfigError, STATE_DIR};
 pub use host::{
@@ -135,6 +135,17 @@ pub enum OpsError {
     /// do next: the text is all anyone ever does with it.
     #[error("{0}")]
     Refused(String),
+}
+
+impl OpsError {
+    /// For `map_err`: `action` on `path` failed with the error it is given.
+    fn io<'a>(action: &'static str, path: &'a Path) -> impl Fn(io::Error) -> OpsError + 'a {
+        move |source| OpsError::Io {
+            action,
+            path: path.to_path_buf(),
+            source,
+        }
+    }
 }
 
 /// What an install command tells the operator, collected in order.

@@ -39,18 +39,16 @@ pub fn uninstall(name: &InstanceName, host: &Host, report: &mut Report) -> Resul
     for link in remove_enable_links(&host.unit_dir, &unit_name)? {
         report.say(format!("removed {} (an enable link)", link.display()));
     }
-    std::fs::remove_file(&unit_path).map_err(|source| OpsError::Io {
-        action: "remove",
-        path: unit_path.clone(),
-        source,
-    })?;
+    std::fs::remove_file(&unit_path).map_err(OpsError::io("remove", &unit_path))?;
     report.say(format!("removed {}", unit_path.display()));
 
     match stopped {
         Applied::Ran => {
-            if let Err(failed) = host.systemctl.apply(&[&["daemon-reload"]], report) {
-                return Err(failed.stopped(&format!("{unit_name} is stopped and its unit removed")));
-            }
+            host.systemctl
+                .apply(&[&["daemon-reload"]], report)
+                .map_err(|failed| {
+                    failed.stopped(&format!("{unit_name} is stopped and its unit removed"))
+                })?;
         }
         Applied::Unavailable(why) => {
             report.say(format!(
@@ -114,11 +112,7 @@ fn remove_instance_config(
             report.say(format!("{} was already gone", config.display()));
             Ok(())
         }
-        Err(source) => Err(OpsError::Io {
-            action: "remove",
-            path: config.to_path_buf(),
-            source,
-        }),
+        Err(e) => Err(OpsError::io("remove", config)(e)),
     }
 }
 
@@ -129,19 +123,15 @@ fn remove_enable_links(
     unit_dir: &Path,
     unit_name: &str,
 ) -> Result<Vec<std::path::PathBuf>, OpsError> {
-    let io = |path: &Path, action, source| OpsError::Io {
-        action,
-        path: path.to_path_buf(),
-        source,
-    };
+    let io = OpsError::io("read the unit directory", unit_dir);
     let entries = match std::fs::read_dir(unit_dir) {
         Ok(e) => e,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(e) => return Err(io(unit_dir, "read the unit directory", e)),
+        Err(e) => return Err(io(e)),
     };
     let mut removed = Vec::new();
     for entry in entries {
-        let entry = entry.map_err(|e| io(unit_dir, "read the unit directory", e))?;
+        let entry = entry.map_err(&io)?;
         let dir_name = entry.file_name();
         let dir_name = dir_name.to_string_lossy();
         if !(dir_name.ends_with(".wants") || dir_name.ends_with(".requires")) {
@@ -152,7 +142,7 @@ fn remove_enable_links(
             continue;
         };
         if target.file_name().and_then(|n| n.to_str()) == Some(unit_name) {
-            std::fs::remove_file(&link).map_err(|e| io(&link, "remove", e))?;
+            std::fs::remove_file(&link).map_err(OpsError::io("remove", &link))?;
             removed.push(link);
         }
     }
