@@ -384,17 +384,12 @@ pub fn check(path: &Path) -> Result<String, config::ConfigError> {
     for w in &warnings {
         out.push_str(&format!("warning: {}: {w}\n", path.display()));
     }
-    match warnings.len() {
-        0 => out.push_str(&format!("{}: OK\n", path.display())),
-        1 => out.push_str(&format!(
-            "{}: OK, but see the warning above\n",
-            path.display()
-        )),
-        n => out.push_str(&format!(
-            "{}: OK, but see the {n} warnings above\n",
-            path.display()
-        )),
-    }
+    let see = match warnings.len() {
+        0 => String::new(),
+        1 => ", but see the warning above".to_string(),
+        n => format!(", but see the {n} warnings above"),
+    };
+    out.push_str(&format!("{}: OK{see}\n", path.display()));
     out.push_str(&config.effective_settings());
     Ok(out)
 }

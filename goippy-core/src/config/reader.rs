@@ -278,10 +278,7 @@ impl<'a> Reader<'a> {
             return Some(None);
         };
         let parsed = match value {
-            Value::Integer(port) => u16::try_from(*port)
-                .ok()
-                .filter(|p| *p != 0)
-                .map(|port| SocketAddr::from((Ipv4Addr::LOCALHOST, port))),
+            Value::Integer(port) => parse_listen(&port.to_string()),
             Value::String(s) if s.trim().is_empty() => return Some(None),
             Value::String(s) => parse_listen(s.trim()),
             _ => None,
