@@ -81,20 +81,15 @@ pub fn ensure(host: &Host, report: &mut Report) -> Result<ServiceAccount, OpsErr
         return Ok(account);
     }
     let command = tool::command_line(std::ffi::OsStr::new("useradd"), USERADD_ARGS);
-    match tool::run_checked(&host.useradd, USERADD_ARGS) {
-        Ok(_) => {}
-        Err(ToolError::NotFound { program }) => {
-            return Err(OpsError::Refused(format!(
+    tool::run_checked(&host.useradd, USERADD_ARGS).map_err(|e| {
+        OpsError::Refused(match e {
+            ToolError::NotFound { program } => format!(
                 "the service user {SERVICE_USER} does not exist and {program:?} was not found; \
                  create the user with\n  {command}\nand run the install again"
-            )));
-        }
-        Err(e) => {
-            return Err(OpsError::Refused(format!(
-                "cannot create the service user {SERVICE_USER}: {e}"
-            )));
-        }
-    }
+            ),
+            e => format!("cannot create the service user {SERVICE_USER}: {e}"),
+        })
+    })?;
     match find()? {
         Some(account) => {
             report.say(format!(

@@ -124,7 +124,12 @@ fn provide_config(
     config_path: &Path,
     report: &mut Report,
 ) -> Result<Option<PathBuf>, OpsError> {
-    let exists = |path: &Path| instance_config::exists(path).map_err(OpsError::io("look at", path));
+    // A dangling symlink counts as existing: it is not goippy's to replace.
+    let exists = |path: &Path| match std::fs::symlink_metadata(path) {
+        Ok(_) => Ok(true),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
+        Err(e) => Err(OpsError::io("look at", path)(e)),
+    };
     if exists(config_path)? {
         return Ok(None);
     }

@@ -12,7 +12,7 @@
 //! further away. A MySQL copy keeps the database settings too, and the same
 //! check asks for a DB_BASE of its own.
 
-use std::io::{self, Write};
+use std::io::Write;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
@@ -124,16 +124,6 @@ pub fn create(
     Ok(own_db_file)
 }
 
-/// Whether `path` exists (a dangling symlink counts as existing: it is
-/// not goippy's to replace).
-pub fn exists(path: &Path) -> io::Result<bool> {
-    match std::fs::symlink_metadata(path) {
-        Ok(_) => Ok(true),
-        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(false),
-        Err(e) => Err(e),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -230,7 +220,7 @@ mod tests {
         );
         use std::os::unix::fs::MetadataExt;
         assert_eq!(std::fs::metadata(&new).expect("meta").mode() & 0o777, 0o600);
-        assert!(exists(&new).expect("stat"));
+        assert!(new.exists());
         let again = create(&base, &new, &name()).expect_err("exists");
         assert!(again.to_string().starts_with("cannot create "), "{again}");
     }
