@@ -104,10 +104,7 @@ pub(crate) fn validate(
             reason: format!("longer than {} characters", widths::PASSWORD),
         });
     }
-    if password
-        .chars()
-        .any(|c| c.is_whitespace() || c.is_control() || c == ';')
-    {
+    if !carriable(password) {
         return Err(InvalidGateway::Field {
             field: "password",
             reason: "it contains a space, a control character or ';', which the GoIP protocol cannot carry"
@@ -169,6 +166,14 @@ pub(crate) fn goip_id(value: &str) -> Result<String, InvalidGateway> {
     Ok(value.to_string())
 }
 
+/// Whether the GoIP protocol can carry `value`: it has no space, control
+/// character or ';' (its datagrams' separators).
+fn carriable(value: &str) -> bool {
+    !value
+        .chars()
+        .any(|c| c.is_whitespace() || c.is_control() || c == ';')
+}
+
 fn token(field: &'static str, value: &str, max: usize) -> Result<(), InvalidGateway> {
     if value.chars().count() > max {
         return Err(InvalidGateway::Field {
@@ -176,10 +181,7 @@ fn token(field: &'static str, value: &str, max: usize) -> Result<(), InvalidGate
             reason: format!("{value:?} is longer than {max} characters"),
         });
     }
-    if value
-        .chars()
-        .any(|c| c.is_whitespace() || c.is_control() || c == ';')
-    {
+    if !carriable(value) {
         return Err(InvalidGateway::Field {
             field,
             reason: format!(

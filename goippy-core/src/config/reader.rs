@@ -133,22 +133,14 @@ impl<'a> Reader<'a> {
     }
 
     pub(super) fn optional_jid(&mut self, key: &str) -> Option<Option<String>> {
-        match self.optional_string(key)? {
-            None => Some(None),
-            Some(s) => match split_jid(&s) {
-                Some(p) if p.resource.is_none() && !s.contains(char::is_whitespace) => {
-                    Some(Some(s))
-                }
-                _ => {
-                    self.problem(
-                        key,
-                        "a bare JID such as \"0000@example.org\"",
-                        &Value::String(s),
-                    );
-                    None
-                }
-            },
-        }
+        let Some(s) = self.optional_string(key)? else {
+            return Some(None);
+        };
+        let bare =
+            split_jid(&s).is_some_and(|p| p.resource.is_none()) && !s.contains(char::is_whitespace);
+        let expected = "a bare JID such as \"0000@example.org\"";
+        let got = Value::String(s.clone());
+        self.read(key, expected, &got, bare.then_some(s)).map(Some)
     }
 
     /// Bare JIDs separated by commas and/or spaces (`ADMIN_JIDS`); absent

@@ -8,6 +8,7 @@
 //! `goippy-foo.service`, a `goippy@.service` template, a masked unit
 //! symlinked to /dev/null) is reported as foreign and never touched.
 
+use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
 
@@ -109,17 +110,20 @@ pub fn ours(unit_path: &Path, name: &InstanceName) -> Result<Option<Installed>, 
     }
 }
 
-/// Every goippy-like unit in `unit_dir`; a missing directory holds none.
+/// What is in the unit directory; a missing directory holds nothing.
+pub fn unit_dir_entries(unit_dir: &Path) -> Result<Vec<fs::DirEntry>, OpsError> {
+    match fs::read_dir(unit_dir) {
+        Ok(entries) => entries.collect(),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(Vec::new()),
+        Err(e) => Err(e),
+    }
+    .map_err(OpsError::io("read the unit directory", unit_dir))
+}
+
+/// Every goippy-like unit in `unit_dir`.
 pub fn discover(unit_dir: &Path) -> Result<Discovery, OpsError> {
-    let io = OpsError::io("read the unit directory", unit_dir);
-    let entries = match std::fs::read_dir(unit_dir) {
-        Ok(e) => e,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Discovery::default()),
-        Err(e) => return Err(io(e)),
-    };
     let mut found = Discovery::default();
-    for entry in entries {
-        let entry = entry.map_err(&io)?;
+    for entry in unit_dir_entries(unit_dir)? {
         let file_name = entry.file_name();
         let Some(file_name) = file_name.to_str() else {
             continue;

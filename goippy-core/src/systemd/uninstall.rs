@@ -123,15 +123,8 @@ fn remove_enable_links(
     unit_dir: &Path,
     unit_name: &str,
 ) -> Result<Vec<std::path::PathBuf>, OpsError> {
-    let io = OpsError::io("read the unit directory", unit_dir);
-    let entries = match std::fs::read_dir(unit_dir) {
-        Ok(e) => e,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(e) => return Err(io(e)),
-    };
     let mut removed = Vec::new();
-    for entry in entries {
-        let entry = entry.map_err(&io)?;
+    for entry in discovery::unit_dir_entries(unit_dir)? {
         let dir_name = entry.file_name();
         let dir_name = dir_name.to_string_lossy();
         if !(dir_name.ends_with(".wants") || dir_name.ends_with(".requires")) {
