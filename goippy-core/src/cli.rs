@@ -239,19 +239,17 @@ impl Cli {
     /// password ([`Cli::add_reads_password`]), the password is empty here:
     /// [`read_password`] supplies it.
     pub fn admin_command(&self) -> Option<AdminCommand> {
+        let nth = |values: &Vec<String>, i: usize| values.get(i).cloned().unwrap_or_default();
+        // A password of "-" is read, as is one not given.
+        let password =
+            |values: &Vec<String>, i: usize| values.get(i).filter(|p| *p != READ_PASSWORD).cloned();
         if let Some(values) = &self.add {
-            let mut values = values.iter().cloned();
-            let ext = values.next().unwrap_or_default();
-            let password = values
-                .next()
-                .filter(|p| p != READ_PASSWORD)
-                .unwrap_or_default();
             return Some(AdminCommand::Add {
-                ext,
-                password,
-                channel: values.next(),
+                ext: nth(values, 0),
+                password: password(values, 1).unwrap_or_default(),
+                channel: values.get(2).cloned(),
                 goip_id: self.goip_id.clone(),
-                allow_regex: values.next(),
+                allow_regex: values.get(3).cloned(),
             });
         }
         if let Some(ext) = &self.remove {
@@ -263,12 +261,11 @@ impl Cli {
         if let Some(ext) = &self.enable {
             return Some(AdminCommand::Enable { ext: ext.clone() });
         }
-        let nth = |values: &Vec<String>, i: usize| values.get(i).cloned().unwrap_or_default();
         if let Some(values) = &self.add_line {
             return Some(AdminCommand::AddLine {
                 ext: nth(values, 0),
                 goip_id: nth(values, 1),
-                password: values.get(2).filter(|p| *p != READ_PASSWORD).cloned(),
+                password: password(values, 2),
                 channel: values.get(3).cloned(),
                 allow_regex: values.get(4).cloned(),
             });

@@ -293,13 +293,14 @@ async fn add_line(
         LineAdded::Created => ("added", " for"),
         _ => ("updated", ", used by"),
     };
-    let mut out = match added {
+    let said = match added {
         LineAdded::Created | LineAdded::Updated => format!(
-            "{verb} line {} (channel {}, destinations {}){whose} extension {}{place}\n",
+            "{verb} line {} (channel {}, destinations {}){whose} extension {}{place}\n{}",
             line.goip_id,
             or_dash(line.channel),
             describe_acl(line.allow_regex.as_deref()),
             ext.trim(),
+            setup_hint(&line),
         ),
         LineAdded::Shared => format!(
             "extension {} now shares line {}{place}; its users: {}\n",
@@ -313,11 +314,9 @@ async fn add_line(
             line.goip_id
         ),
     };
-    if matches!(added, LineAdded::Created | LineAdded::Updated) {
-        out.push_str(&setup_hint(&line));
-    }
-    out.push_str(&format!("A running goippy uses it within {refresh} s.\n"));
-    Ok(out)
+    Ok(format!(
+        "{said}A running goippy uses it within {refresh} s.\n"
+    ))
 }
 
 /// `--daily-limit`'s value: a number of SMS, or `-` for none.

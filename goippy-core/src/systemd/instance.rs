@@ -119,11 +119,9 @@ impl InstanceName {
         if stem == "goippy" {
             return Some(InstanceName::Main);
         }
-        match stem.strip_prefix("goippy-")?.parse() {
-            Ok(InstanceName::Named(name)) => Some(InstanceName::Named(name)),
-            // `goippy-default.service` is not the main instance's unit.
-            Ok(InstanceName::Main) | Err(_) => None,
-        }
+        // `goippy-default.service` is not the main instance's unit.
+        let name = stem.strip_prefix("goippy-")?.parse().ok()?;
+        (name != InstanceName::Main).then_some(name)
     }
 }
 
