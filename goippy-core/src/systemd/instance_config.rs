@@ -56,17 +56,15 @@ pub fn derive(
         DbSettings::Sqlite { .. } => {
             let db = name.own_db_file();
             let db_line = format!("DB_FILE                = {:?}", db.display().to_string());
-            let mut replaced = 0;
             for line in base_text.lines() {
-                if is_db_file_line(line) {
-                    text.push_str(&db_line);
-                    replaced += 1;
+                text.push_str(if is_db_file_line(line) {
+                    &db_line
                 } else {
-                    text.push_str(line);
-                }
+                    line
+                });
                 text.push('\n');
             }
-            if replaced == 0 {
+            if !base_text.lines().any(is_db_file_line) {
                 text.push_str(&format!(
                     "\n# This instance's own SQLite file (added by `{}`).\n{db_line}\n",
                     name.install_command()

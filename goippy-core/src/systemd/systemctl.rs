@@ -11,7 +11,7 @@
 //! to do.
 
 use std::ffi::{OsStr, OsString};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use super::tool::{self, ToolError};
 use super::{OpsError, Report};
@@ -72,7 +72,8 @@ impl Systemctl {
         }
     }
 
-    pub fn booted_marker(&self) -> &Path {
+    #[cfg(test)]
+    pub fn booted_marker(&self) -> &std::path::Path {
         &self.booted_marker
     }
 
