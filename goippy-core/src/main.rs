@@ -52,21 +52,27 @@ fn run(cli: &Cli) -> Result<ExitCode, Box<dyn std::error::Error>> {
         return Ok(ExitCode::SUCCESS);
     }
 
-    if let Some(mut command) = cli.admin_command() {
-        // Read before anything else is printed, so a prompt is the first line.
-        if cli.add_reads_password()
-            && let AdminCommand::Add { ext, password, .. } = &mut command
-        {
-            *password = cli::read_password(ext)?;
-        }
-        // On the database of the configuration at `path`. Only warnings are
-        // logged unless -v or RUST_LOG ask for more, so the output is the
-        // command's own.
-        let (config, warnings) = Config::load(&path)?;
-        let _log = logging::init(logging::filter_for(cli.verbosity(), Some("warn")));
-        for w in warnings {
-            tracing::warn!(config = %path.display(), "{w}");
-        }
+    let mut admin = cli.admin_command();
+    // Read before anything else is printed, so a prompt is the first line.
+    if let Some(AdminCommand::Add { ext, password, .. }) = &mut admin
+        && cli.add_reads_password()
+    {
+        *password = cli::read_password(ext)?;
+    }
+    let (config, warnings) = Config::load(&path)?;
+    // An admin command (on the database of the configuration at `path`)
+    // logs only warnings unless -v or RUST_LOG ask for more, so the output
+    // is the command's own.
+    let level = match admin {
+        Some(_) => Some("warn"),
+        None => config.log_level.as_deref(),
+    };
+    let log_handle = logging::init(logging::filter_for(cli.verbosity(), level));
+    for w in warnings {
+        tracing::warn!(config = %path.display(), "{w}");
+    }
+
+    if let Some(command) = admin {
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
@@ -76,13 +82,6 @@ fn run(cli: &Cli) -> Result<ExitCode, Box<dyn std::error::Error>> {
             runtime.block_on(cli::run_admin(&config.db, &command))?
         );
         return Ok(ExitCode::SUCCESS);
-    }
-
-    let (config, warnings) = Config::load(&path)?;
-    let filter = logging::filter_for(cli.verbosity(), config.log_level.as_deref());
-    let log_handle = logging::init(filter);
-    for w in warnings {
-        tracing::warn!(config = %path.display(), "{w}");
     }
 
     let runtime = match tokio::runtime::Builder::new_multi_thread()

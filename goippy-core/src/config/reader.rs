@@ -248,16 +248,14 @@ impl<'a> Reader<'a> {
             Some(Value::String(s)) => s.trim().to_ascii_lowercase(),
             Some(_) => String::new(),
         };
-        match options.iter().find(|(name, _)| *name == text) {
-            Some((_, v)) => Some(*v),
-            None => {
-                let names: Vec<String> = options.iter().map(|(n, _)| format!("\"{n}\"")).collect();
-                let expected = format!("one of {}", names.join(", "));
-                let got = value.cloned().unwrap_or(Value::String(text));
-                self.problem(key, &expected, &got);
-                None
-            }
-        }
+        let chosen = options
+            .iter()
+            .find(|(name, _)| *name == text)
+            .map(|(_, v)| *v);
+        let names: Vec<String> = options.iter().map(|(n, _)| format!("\"{n}\"")).collect();
+        let expected = format!("one of {}", names.join(", "));
+        let got = value.cloned().unwrap_or(Value::String(text));
+        self.read(key, &expected, &got, chosen)
     }
 
     /// An optional TCP address to listen on: absent or `""` is none; a
