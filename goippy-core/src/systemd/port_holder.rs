@@ -133,10 +133,7 @@ pub fn udp_port_holders(proc: &Path, bind: IpAddr, port: u16) -> Vec<PortHolder>
 /// socket usually takes IPv4 too (unless IPV6_V6ONLY, which /proc does not
 /// show), so it counts against any address.
 fn collides(ours: IpAddr, theirs: IpAddr) -> bool {
-    let theirs = match theirs {
-        IpAddr::V6(v6) => v6.to_ipv4_mapped().map(IpAddr::V4).unwrap_or(theirs),
-        v4 => v4,
-    };
+    let theirs = theirs.to_canonical();
     if theirs == IpAddr::V6(Ipv6Addr::UNSPECIFIED) {
         return true;
     }
