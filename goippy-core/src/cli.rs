@@ -18,10 +18,10 @@ mod password;
 pub use admin::{AdminCommand, run_admin};
 pub use password::{READ_PASSWORD, read_password};
 
-use crate::config::{self, Config, DEFAULT_CONFIG_PATH, DEFAULT_SAMPLE_PATH};
+use crate::config::{self, Config, DEFAULT_CONFIG_PATH, DEFAULT_SAMPLE_PATH, STATE_DIR};
 use crate::systemd::{
     DEFAULT_ETC_DIR, DEFAULT_SYSTEMCTL, DEFAULT_SYSTEMD_RUN_DIR, DEFAULT_UNIT_DIR, DEFAULT_USERADD,
-    Host, InstanceName, OpsCommand, STATE_DIR,
+    Host, InstanceName, OpsCommand,
 };
 
 const EXAMPLES: &str = "\
@@ -239,19 +239,17 @@ impl Cli {
     /// password ([`Cli::add_reads_password`]), the password is empty here:
     /// [`read_password`] supplies it.
     pub fn admin_command(&self) -> Option<AdminCommand> {
+        let nth = |values: &Vec<String>, i: usize| values.get(i).cloned().unwrap_or_default();
+        // A password of "-" is read, as is one not given.
+        let password =
+            |values: &Vec<String>, i: usize| values.get(i).filter(|p| *p != READ_PASSWORD).cloned();
         if let Some(values) = &self.add {
-            let mut values = values.iter().cloned();
-            let ext = values.next().unwrap_or_default();
-            let password = values
-                .next()
-                .filter(|p| p != READ_PASSWORD)
-                .unwrap_or_default();
             return Some(AdminCommand::Add {
-                ext,
-                password,
-                channel: values.next(),
+                ext: nth(values, 0),
+                password: password(values, 1).unwrap_or_default(),
+                channel: values.get(2).cloned(),
                 goip_id: self.goip_id.clone(),
-                allow_regex: values.next(),
+                allow_regex: values.get(3).cloned(),
             });
         }
         if let Some(ext) = &self.remove {
@@ -263,12 +261,11 @@ impl Cli {
         if let Some(ext) = &self.enable {
             return Some(AdminCommand::Enable { ext: ext.clone() });
         }
-        let nth = |values: &Vec<String>, i: usize| values.get(i).cloned().unwrap_or_default();
         if let Some(values) = &self.add_line {
             return Some(AdminCommand::AddLine {
                 ext: nth(values, 0),
                 goip_id: nth(values, 1),
-                password: values.get(2).filter(|p| *p != READ_PASSWORD).cloned(),
+                password: password(values, 2),
                 channel: values.get(3).cloned(),
                 allow_regex: values.get(4).cloned(),
             });
@@ -325,8 +322,8 @@ impl Cli {
             &self.systemctl,
             &self.systemd_run_dir,
             &self.useradd,
+            &self.state_dir,
         )
-        .with_state_dir(&self.state_dir)
     }
 
     /// -v minus -q: positive is chattier.
@@ -345,9 +342,9 @@ pub enum SampleOutcome {
 /// Writes the sample to `path` unless something is there already. With the
 /// default path it also creates the live configuration when it is missing.
 pub fn write_sample(path: &Path) -> io::Result<Vec<SampleOutcome>> {
-    let mut outcomes = vec![write_new(path, config::sample())?];
+    let mut outcomes = vec![write_new(path, config::SAMPLE)?];
     if path == Path::new(DEFAULT_SAMPLE_PATH) {
-        outcomes.push(write_new(Path::new(DEFAULT_CONFIG_PATH), config::sample())?);
+        outcomes.push(write_new(Path::new(DEFAULT_CONFIG_PATH), config::SAMPLE)?);
     }
     Ok(outcomes)
 }
@@ -384,17 +381,12 @@ pub fn check(path: &Path) -> Result<String, config::ConfigError> {
     for w in &warnings {
         out.push_str(&format!("warning: {}: {w}\n", path.display()));
     }
-    match warnings.len() {
-        0 => out.push_str(&format!("{}: OK\n", path.display())),
-        1 => out.push_str(&format!(
-            "{}: OK, but see the warning above\n",
-            path.display()
-        )),
-        n => out.push_str(&format!(
-            "{}: OK, but see the {n} warnings above\n",
-            path.display()
-        )),
-    }
+    let see = match warnings.len() {
+        0 => String::new(),
+        1 => ", but see the warning above".to_string(),
+        n => format!(", but see the {n} warnings above"),
+    };
+    out.push_str(&format!("{}: OK{see}\n", path.display()));
     out.push_str(&config.effective_settings());
     Ok(out)
 }

@@ -36,7 +36,7 @@ pub use crate::util::Secret;
 pub use alerts::{AlertSettings, Amount, BalanceCheck};
 pub use db_tls::{DbTls, DbTlsMode, is_this_host};
 use reader::Reader;
-pub use sample::sample;
+pub use sample::SAMPLE;
 
 /// Where `goippy` looks for its configuration by default.
 pub const DEFAULT_CONFIG_PATH: &str = "/etc/goippy.conf";
@@ -58,6 +58,12 @@ pub enum SmsMode {
     Oneshot,
 }
 
+impl SmsMode {
+    /// `GOIP_SMS_MODE`'s values.
+    const NAMES: &[(&str, SmsMode)] =
+        &[("session", SmsMode::Session), ("oneshot", SmsMode::Oneshot)];
+}
+
 /// When the sender of an outbound SMS gets its XEP-0184 receipt.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ReceiptPolicy {
@@ -65,6 +71,23 @@ pub enum ReceiptPolicy {
     Delivered,
     /// As soon as the GoIP reports the SMS sent.
     Sent,
+}
+
+impl ReceiptPolicy {
+    /// `XMPP_RECEIPTS`'s values.
+    const NAMES: &[(&str, ReceiptPolicy)] = &[
+        ("delivered", ReceiptPolicy::Delivered),
+        ("sent", ReceiptPolicy::Sent),
+    ];
+}
+
+/// The name of `value` in a key's table of `names`, as the configuration
+/// writes it.
+fn name_of<T: PartialEq>(names: &[(&'static str, T)], value: T) -> &'static str {
+    names
+        .iter()
+        .find(|(_, v)| *v == value)
+        .map_or("", |(n, _)| n)
 }
 
 /// The database goippy keeps its state and history in.
@@ -141,7 +164,8 @@ pub struct StoreSettings {
     pub spool_file: PathBuf,
 }
 
-/// The state directory goippy's files live in by default.
+/// The state directory goippy's files live in by default: what the units'
+/// `StateDirectory=goippy` stands for.
 pub const STATE_DIR: &str = "/var/lib/goippy";
 
 /// Where the spool is when `SPOOL_FILE` is not set: next to the SQLite file
@@ -204,14 +228,15 @@ pub struct Config {
 }
 
 /// A configuration that cannot be used, with every problem found in it,
-/// and the warnings found beside them: an unknown key is often the reason
+/// and the warnings (what is worth telling the operator but does not stop
+/// goippy) found beside them: an unknown key is often the reason
 /// a required one is missing (`XMPP_DOMIAN`), so they are never dropped.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{}", render_problems(.path, .problems, .warnings))]
 pub struct ConfigError {
     pub path: PathBuf,
     pub problems: Vec<String>,
-    pub warnings: Vec<ConfigWarning>,
+    pub warnings: Vec<String>,
 }
 
 impl ConfigError {
@@ -225,7 +250,7 @@ impl ConfigError {
     }
 }
 
-fn render_problems(path: &Path, problems: &[String], warnings: &[ConfigWarning]) -> String {
+fn render_problems(path: &Path, problems: &[String], warnings: &[String]) -> String {
     let mut s = match problems {
         [one] => format!("{}: {one}", path.display()),
         many => {
@@ -239,19 +264,9 @@ fn render_problems(path: &Path, problems: &[String], warnings: &[ConfigWarning])
     };
     for w in warnings {
         s.push_str("\n  warning: ");
-        s.push_str(&w.0);
+        s.push_str(w);
     }
     s
-}
-
-/// Something worth telling the operator that does not stop goippy.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ConfigWarning(pub String);
-
-impl fmt::Display for ConfigWarning {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
 }
 
 /// The component secret `--sample` writes, and the README's Prosody
@@ -327,7 +342,7 @@ pub const KNOWN_KEYS: &[&str] = &[
 
 impl Config {
     /// Reads and validates `path`.
-    pub fn load(path: &Path) -> Result<(Config, Vec<ConfigWarning>), ConfigError> {
+    pub fn load(path: &Path) -> Result<(Config, Vec<String>), ConfigError> {
         let text = std::fs::read_to_string(path).map_err(|e| {
             ConfigError::one(path, format!("cannot read the configuration file: {e}"))
         })?;
@@ -335,7 +350,7 @@ impl Config {
     }
 
     /// Parses the text of a configuration file; `path` is only used in messages.
-    pub fn parse(text: &str, path: &Path) -> Result<(Config, Vec<ConfigWarning>), ConfigError> {
+    pub fn parse(text: &str, path: &Path) -> Result<(Config, Vec<String>), ConfigError> {
         // Not `e.to_string()`: toml's rendering quotes the offending line,
         // and an unquoted `DB_PASS = hunter2` would put the password in the
         // journal. The position and the message are enough to find it.
@@ -360,7 +375,7 @@ impl Config {
         Self::from_table(&table, path)
     }
 
-    fn from_table(table: &Table, path: &Path) -> Result<(Config, Vec<ConfigWarning>), ConfigError> {
+    fn from_table(table: &Table, path: &Path) -> Result<(Config, Vec<String>), ConfigError> {
         let mut r = Reader::new(table);
         let mut warnings = unknown_key_warnings(table);
 
@@ -369,36 +384,25 @@ impl Config {
         let component_jid = r.domain("XMPP_COMPONENT_JID", data_domain.as_deref());
         let secret = r.required_string("XMPP_COMPONENT_SECRET").map(Secret::new);
         if secret.as_ref().is_some_and(is_placeholder_secret) {
-            warnings.push(ConfigWarning(
+            warnings.push(
                 "XMPP_COMPONENT_SECRET is still the sample's placeholder: whoever reaches Prosody's \
                  component port could connect as the SMS gateway. Choose a secret of your own \
                  (for example `openssl rand -hex 16`), and set the same as component_secret \
                  in Prosody's Component section"
                     .into(),
-            ));
+            );
         }
         let xmpp_host = r.string_or("XMPP_HOST", "127.0.0.1");
         let xmpp_port = r.port("XMPP_PORT", 5347);
         let fallback_dest = r.optional_jid("XMPP_FALLBACK_DEST");
         let use_alias = r.boolean("XMPP_USE_ALIAS", true);
-        let receipts = r.choice(
-            "XMPP_RECEIPTS",
-            "delivered",
-            &[
-                ("delivered", ReceiptPolicy::Delivered),
-                ("sent", ReceiptPolicy::Sent),
-            ],
-        );
+        let receipts = r.choice("XMPP_RECEIPTS", "delivered", ReceiptPolicy::NAMES);
         let call_notices = r.boolean("XMPP_CALL_NOTICES", false);
         let ping_interval = r.seconds("XMPP_PING_INTERVAL", 30, 5, 600);
 
         let goip_bind = r.ip("GOIP_BIND", "0.0.0.0");
         let goip_port = r.port("GOIP_PORT", crate::goip::DEFAULT_SERVER_PORT.into());
-        let sms_mode = r.choice(
-            "GOIP_SMS_MODE",
-            "session",
-            &[("session", SmsMode::Session), ("oneshot", SmsMode::Oneshot)],
-        );
+        let sms_mode = r.choice("GOIP_SMS_MODE", "session", SmsMode::NAMES);
         let offline_after = r.seconds("GOIP_OFFLINE_AFTER", 90, 35, 3600);
         let dedup_window = r.seconds("GOIP_DEDUP_WINDOW", 600, 15, 86_400);
         let offline_wait = r.seconds("GOIP_OFFLINE_WAIT", 300, 0, 86_400);
@@ -418,11 +422,11 @@ impl Config {
         if let Some(Some(addr)) = metrics_listen
             && !addr.ip().is_loopback()
         {
-            warnings.push(ConfigWarning(format!(
+            warnings.push(format!(
                 "METRICS_LISTEN {addr} is reachable from other hosts, and /metrics and /health \
                  have no authentication: allow only your Prometheus server in the firewall, or \
                  listen on 127.0.0.1"
-            )));
+            ));
         }
         let alert_settings = alerts::read(&mut r);
 
@@ -524,22 +528,13 @@ impl Config {
             ("XMPP_USE_ALIAS", x.use_alias.to_string()),
             (
                 "XMPP_RECEIPTS",
-                quote(match x.receipts {
-                    ReceiptPolicy::Delivered => "delivered",
-                    ReceiptPolicy::Sent => "sent",
-                }),
+                quote(name_of(ReceiptPolicy::NAMES, x.receipts)),
             ),
             ("XMPP_CALL_NOTICES", x.call_notices.to_string()),
             ("XMPP_PING_INTERVAL", x.ping_interval.as_secs().to_string()),
             ("GOIP_BIND", quote(&g.bind.to_string())),
             ("GOIP_PORT", g.port.to_string()),
-            (
-                "GOIP_SMS_MODE",
-                quote(match g.sms_mode {
-                    SmsMode::Session => "session",
-                    SmsMode::Oneshot => "oneshot",
-                }),
-            ),
+            ("GOIP_SMS_MODE", quote(name_of(SmsMode::NAMES, g.sms_mode))),
             ("GOIP_OFFLINE_AFTER", g.offline_after.as_secs().to_string()),
             ("GOIP_DEDUP_WINDOW", g.dedup_window.as_secs().to_string()),
             ("GOIP_OFFLINE_WAIT", g.offline_wait.as_secs().to_string()),
@@ -638,7 +633,7 @@ fn quote_or(value: Option<impl fmt::Display>, absent: &str) -> String {
     value.map_or_else(|| absent.to_owned(), |v| quote(&v.to_string()))
 }
 
-fn unknown_key_warnings(table: &Table) -> Vec<ConfigWarning> {
+fn unknown_key_warnings(table: &Table) -> Vec<String> {
     table
         .keys()
         .filter(|k| !KNOWN_KEYS.contains(&k.as_str()))
@@ -650,12 +645,12 @@ fn unknown_key_warnings(table: &Table) -> Vec<ConfigWarning> {
                 .max_by(|a, b| a.0.total_cmp(&b.0));
             match nearest {
                 Some((score, known)) if score > 0.8 => {
-                    ConfigWarning(format!("unknown key {k} (ignored); did you mean {known}?"))
+                    format!("unknown key {k} (ignored); did you mean {known}?")
                 }
-                Some((_, known)) => ConfigWarning(format!(
-                    "unknown key {k} (ignored); the nearest known key is {known}"
-                )),
-                None => ConfigWarning(format!("unknown key {k} (ignored)")),
+                Some((_, known)) => {
+                    format!("unknown key {k} (ignored); the nearest known key is {known}")
+                }
+                None => format!("unknown key {k} (ignored)"),
             }
         })
         .collect()
@@ -665,7 +660,7 @@ fn unknown_key_warnings(table: &Table) -> Vec<ConfigWarning> {
 mod tests {
     use super::*;
 
-    fn parse(text: &str) -> Result<(Config, Vec<ConfigWarning>), ConfigError> {
+    fn parse(text: &str) -> Result<(Config, Vec<String>), ConfigError> {
         Config::parse(text, Path::new("/etc/goippy.conf"))
     }
 
@@ -684,14 +679,12 @@ XMPP_COMPONENT_SECRET = "s3cret"
 
     #[test]
     fn the_sample_is_valid_and_uses_sqlite() {
-        let (cfg, warnings) = parse(sample()).expect("sample parses");
+        let (cfg, warnings) = parse(SAMPLE).expect("sample parses");
         // Only that its secret is the placeholder the README's Prosody
         // example shares.
         assert_eq!(warnings.len(), 1, "{warnings:?}");
         assert!(
-            warnings[0]
-                .0
-                .starts_with("XMPP_COMPONENT_SECRET is still the sample's placeholder"),
+            warnings[0].starts_with("XMPP_COMPONENT_SECRET is still the sample's placeholder"),
             "{warnings:?}"
         );
         assert_eq!(cfg.xmpp.secret.expose(), SAMPLE_COMPONENT_SECRET);
@@ -709,7 +702,7 @@ XMPP_COMPONENT_SECRET = "s3cret"
     #[test]
     fn every_known_key_is_documented_in_the_sample() {
         for key in KNOWN_KEYS {
-            assert!(sample().contains(key), "{key} is missing from the sample");
+            assert!(SAMPLE.contains(key), "{key} is missing from the sample");
         }
     }
 
@@ -767,10 +760,8 @@ XMPP_COMPONENT_SECRET = "s3cret"
         assert_eq!(
             w,
             vec![
-                ConfigWarning(
-                    "unknown key FOO (ignored); the nearest known key is SPOOL_FILE".into()
-                ),
-                ConfigWarning("unknown key GOIP_PROT (ignored); did you mean GOIP_PORT?".into()),
+                "unknown key FOO (ignored); the nearest known key is SPOOL_FILE",
+                "unknown key GOIP_PROT (ignored); did you mean GOIP_PORT?",
             ]
         );
     }
@@ -784,9 +775,7 @@ XMPP_COMPONENT_SECRET = "s3cret"
         assert_eq!(e.problems, vec!["XMPP_DOMAIN: required, but missing"]);
         assert_eq!(
             e.warnings,
-            vec![ConfigWarning(
-                "unknown key XMPP_DOMIAN (ignored); did you mean XMPP_DOMAIN?".into()
-            )]
+            vec!["unknown key XMPP_DOMIAN (ignored); did you mean XMPP_DOMAIN?"]
         );
         assert_eq!(
             e.to_string(),
@@ -802,11 +791,10 @@ XMPP_COMPONENT_SECRET = "s3cret"
             let (_, w) = parse(&text).expect("usable");
             assert_eq!(w.len(), 1, "{placeholder}: {w:?}");
             assert!(
-                w[0].0
-                    .starts_with("XMPP_COMPONENT_SECRET is still the sample's placeholder"),
+                w[0].starts_with("XMPP_COMPONENT_SECRET is still the sample's placeholder"),
                 "{w:?}"
             );
-            assert!(!w[0].0.contains(placeholder.trim()), "{w:?}");
+            assert!(!w[0].contains(placeholder.trim()), "{w:?}");
         }
         let (_, w) = parse(MINIMAL).expect("usable");
         assert!(w.is_empty(), "{w:?}");
@@ -947,7 +935,7 @@ LOG_DAYS               = 3
         let (cfg, w) = parse(original).expect("original example");
         // Its secret is the original README's placeholder.
         assert_eq!(w.len(), 1, "{w:?}");
-        assert!(w[0].0.contains("placeholder"), "{w:?}");
+        assert!(w[0].contains("placeholder"), "{w:?}");
         assert!(
             matches!(cfg.db, DbSettings::MySql { ref host, port: 3306, .. } if host == "localhost")
         );
@@ -1040,7 +1028,7 @@ LOG_DAYS               = 3
                 .contains("METRICS_LISTEN         = \"0.0.0.0:9464\"\n")
         );
         assert_eq!(w.len(), 1, "{w:?}");
-        assert!(w[0].0.contains("no authentication"), "{w:?}");
+        assert!(w[0].contains("no authentication"), "{w:?}");
         for bad in [
             "\"9464:localhost\"",
             "0",

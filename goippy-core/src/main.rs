@@ -11,29 +11,30 @@ use goippy_core::{daemon, logging};
 
 fn main() -> ExitCode {
     bound_malloc_arenas();
-    let cli = Cli::parse();
+    match run(&Cli::parse()) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("goippy: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
 
+/// Does what the command line asks; an error is printed as `goippy: …`.
+fn run(cli: &Cli) -> Result<ExitCode, Box<dyn std::error::Error>> {
     if let Some(path) = &cli.sample {
-        return match cli::write_sample(path) {
-            Ok(outcomes) => {
-                for outcome in outcomes {
-                    match outcome {
-                        SampleOutcome::Written(p) => println!("wrote {}", p.display()),
-                        SampleOutcome::KeptExisting(p) => {
-                            println!(
-                                "kept {} (it exists; goippy never overwrites it)",
-                                p.display()
-                            )
-                        }
-                    }
+        for outcome in cli::write_sample(path)? {
+            match outcome {
+                SampleOutcome::Written(p) => println!("wrote {}", p.display()),
+                SampleOutcome::KeptExisting(p) => {
+                    println!(
+                        "kept {} (it exists; goippy never overwrites it)",
+                        p.display()
+                    )
                 }
-                ExitCode::SUCCESS
             }
-            Err(e) => {
-                eprintln!("goippy: {e}");
-                ExitCode::FAILURE
-            }
-        };
+        }
+        return Ok(ExitCode::SUCCESS);
     }
 
     if let Some(command) = cli.ops_command() {
@@ -41,56 +42,46 @@ fn main() -> ExitCode {
         let result = systemd::run(&command, &cli.ops_host(), &mut report);
         // What was done is printed also when a later step failed.
         print!("{}", report.text());
-        return match result {
-            Ok(()) => ExitCode::SUCCESS,
-            Err(e) => {
-                eprintln!("goippy: {e}");
-                ExitCode::FAILURE
-            }
-        };
+        result?;
+        return Ok(ExitCode::SUCCESS);
     }
 
     let path = cli.config_path();
     if cli.check {
-        return match cli::check(&path) {
-            Ok(report) => {
-                print!("{report}");
-                ExitCode::SUCCESS
-            }
-            Err(e) => {
-                eprintln!("goippy: {e}");
-                ExitCode::FAILURE
-            }
-        };
+        print!("{}", cli::check(&path)?);
+        return Ok(ExitCode::SUCCESS);
     }
 
-    if let Some(mut command) = cli.admin_command() {
-        // Read before anything else is printed, so a prompt is the first line.
-        if cli.add_reads_password()
-            && let AdminCommand::Add { ext, password, .. } = &mut command
-        {
-            match cli::read_password(ext) {
-                Ok(read) => *password = read,
-                Err(e) => {
-                    eprintln!("goippy: {e}");
-                    return ExitCode::FAILURE;
-                }
-            }
-        }
-        return run_admin(&path, cli.verbosity(), &command);
+    let mut admin = cli.admin_command();
+    // Read before anything else is printed, so a prompt is the first line.
+    if let Some(AdminCommand::Add { ext, password, .. }) = &mut admin
+        && cli.add_reads_password()
+    {
+        *password = cli::read_password(ext)?;
     }
-
-    let (config, warnings) = match Config::load(&path) {
-        Ok(loaded) => loaded,
-        Err(e) => {
-            eprintln!("goippy: {e}");
-            return ExitCode::FAILURE;
-        }
+    let (config, warnings) = Config::load(&path)?;
+    // An admin command (on the database of the configuration at `path`)
+    // logs only warnings unless -v or RUST_LOG ask for more, so the output
+    // is the command's own.
+    let level = match admin {
+        Some(_) => Some("warn"),
+        None => config.log_level.as_deref(),
     };
-    let filter = logging::filter_for(cli.verbosity(), config.log_level.as_deref());
-    let log_handle = logging::init(filter);
+    let log_handle = logging::init(logging::filter_for(cli.verbosity(), level));
     for w in warnings {
         tracing::warn!(config = %path.display(), "{w}");
+    }
+
+    if let Some(command) = admin {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| format!("cannot start the async runtime: {e}"))?;
+        print!(
+            "{}",
+            runtime.block_on(cli::run_admin(&config.db, &command))?
+        );
+        return Ok(ExitCode::SUCCESS);
     }
 
     let runtime = match tokio::runtime::Builder::new_multi_thread()
@@ -100,57 +91,18 @@ fn main() -> ExitCode {
         Ok(rt) => rt,
         Err(e) => {
             tracing::error!("cannot start the async runtime: {e}");
-            return ExitCode::FAILURE;
+            return Ok(ExitCode::FAILURE);
         }
     };
     let result = runtime.block_on(daemon::run(config, cli.verbosity(), log_handle));
     // Tasks a shutdown cut off at its deadline are not waited for again
     // (dropping the runtime would wait for blocking ones without end).
     runtime.shutdown_timeout(std::time::Duration::from_millis(500));
-    match result {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            tracing::error!("{e}");
-            ExitCode::FAILURE
-        }
+    if let Err(e) = result {
+        tracing::error!("{e}");
+        return Ok(ExitCode::FAILURE);
     }
-}
-
-/// `--add`, `--remove`, `--listExt`, `--enable`, `--disable`: on the
-/// database of the configuration at `path`. Only warnings are logged unless
-/// -v or RUST_LOG ask for more, so the output is the command's own.
-fn run_admin(path: &std::path::Path, verbosity: i8, command: &AdminCommand) -> ExitCode {
-    let (config, warnings) = match Config::load(path) {
-        Ok(loaded) => loaded,
-        Err(e) => {
-            eprintln!("goippy: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
-    let _log = logging::init(logging::filter_for(verbosity, Some("warn")));
-    for w in warnings {
-        tracing::warn!(config = %path.display(), "{w}");
-    }
-    let runtime = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("goippy: cannot start the async runtime: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
-    match runtime.block_on(cli::run_admin(&config.db, command)) {
-        Ok(output) => {
-            print!("{output}");
-            ExitCode::SUCCESS
-        }
-        Err(e) => {
-            eprintln!("goippy: {e}");
-            ExitCode::FAILURE
-        }
-    }
+    Ok(ExitCode::SUCCESS)
 }
 
 /// glibc's malloc gives each thread that allocates an arena of its own (up

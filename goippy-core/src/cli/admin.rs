@@ -16,6 +16,7 @@ use std::time::Duration;
 
 use crate::config::DbSettings;
 use crate::config::gateway::{self, CHANNELS, InvalidGateway};
+use crate::util::table;
 use std::collections::HashMap;
 
 use crate::store::{
@@ -141,24 +142,15 @@ async fn run(
                 GatewayChange::Created => "added",
                 GatewayChange::Updated => "updated",
             };
-            let line = match g.channel {
-                Some(n) => format!("channel {n} (CH{n})"),
-                None => "this channel".to_string(),
-            };
-            let mut out = format!(
-                "{verb} extension {}: goip_id {}, channel {}, destinations {}, enabled\n",
+            Ok(format!(
+                "{verb} extension {}: goip_id {}, channel {}, destinations {}, enabled\n{}\
+                 A running goippy uses it within {refresh} s.\n",
                 ext,
                 g.goip_id,
-                g.channel.map_or_else(|| "-".to_string(), |n| n.to_string()),
+                or_dash(g.channel),
                 describe_acl(g.allow_regex.as_deref()),
-            );
-            out.push_str(&acl_samples(g.allow_regex.as_deref().unwrap_or_default()));
-            out.push_str(&format!(
-                "On the GoIP, give {line} SMS Client ID {} and the password you gave here.\n\
-                 A running goippy uses it within {refresh} s.\n",
-                g.goip_id,
-            ));
-            Ok(out)
+                setup_hint(&g),
+            ))
         }
         AdminCommand::Remove { ext } => {
             let g = store.remove_gateway(ext).await?;
@@ -301,14 +293,14 @@ async fn add_line(
         LineAdded::Created => ("added", " for"),
         _ => ("updated", ", used by"),
     };
-    let mut out = match added {
+    let said = match added {
         LineAdded::Created | LineAdded::Updated => format!(
-            "{verb} line {} (channel {}, destinations {}){whose} extension {}{place}\n",
+            "{verb} line {} (channel {}, destinations {}){whose} extension {}{place}\n{}",
             line.goip_id,
-            line.channel
-                .map_or_else(|| "-".to_string(), |n| n.to_string()),
+            or_dash(line.channel),
             describe_acl(line.allow_regex.as_deref()),
             ext.trim(),
+            setup_hint(&line),
         ),
         LineAdded::Shared => format!(
             "extension {} now shares line {}{place}; its users: {}\n",
@@ -322,21 +314,9 @@ async fn add_line(
             line.goip_id
         ),
     };
-    if matches!(added, LineAdded::Created | LineAdded::Updated) {
-        out.push_str(&acl_samples(
-            line.allow_regex.as_deref().unwrap_or_default(),
-        ));
-        let on = match line.channel {
-            Some(n) => format!("channel {n} (CH{n})"),
-            None => "this channel".to_string(),
-        };
-        out.push_str(&format!(
-            "On the GoIP, give {on} SMS Client ID {} and the password you gave here.\n",
-            line.goip_id
-        ));
-    }
-    out.push_str(&format!("A running goippy uses it within {refresh} s.\n"));
-    Ok(out)
+    Ok(format!(
+        "{said}A running goippy uses it within {refresh} s.\n"
+    ))
 }
 
 /// `--daily-limit`'s value: a number of SMS, or `-` for none.
@@ -420,6 +400,25 @@ pub(crate) fn channel_arg(value: Option<&str>) -> Result<Option<i64>, InvalidGat
     }
 }
 
+/// What `--add` and `--add-line` say about a line they defined: what its
+/// allow_regex allows, and how to set the GoIP up for it.
+fn setup_hint(line: &Gateway) -> String {
+    let on = match line.channel {
+        Some(n) => format!("channel {n} (CH{n})"),
+        None => "this channel".to_string(),
+    };
+    format!(
+        "{}On the GoIP, give {on} SMS Client ID {} and the password you gave here.\n",
+        acl_samples(line.allow_regex.as_deref().unwrap_or_default()),
+        line.goip_id
+    )
+}
+
+/// The number, or `-` when there is none.
+fn or_dash(n: Option<impl ToString>) -> String {
+    n.map_or_else(|| "-".to_string(), |n| n.to_string())
+}
+
 fn describe_acl(allow_regex: Option<&str>) -> String {
     match allow_regex.map(str::trim) {
         None | Some("") => "any".to_string(),
@@ -432,7 +431,7 @@ fn describe_acl(allow_regex: Option<&str>) -> String {
 /// prefix) it allows. Empty for no allow_regex.
 fn acl_samples(allow_regex: &str) -> String {
     // Validated before it was stored.
-    let Ok(Some(acl)) = gateway::destination_acl(allow_regex) else {
+    let Ok(Some(acl)) = gateway::DestinationAcl::compile(allow_regex) else {
         return String::new();
     };
     let pattern = allow_regex.trim();
@@ -490,14 +489,13 @@ pub(crate) fn list_table(
             let number = numbers.get(&(ext.to_string(), g.goip_id.clone())).copied();
             let row = [
                 dash(ext),
-                number.map_or_else(|| "-".to_string(), |n| n.to_string()),
+                or_dash(number),
                 dash(&g.goip_id),
-                g.channel.map_or_else(|| "-".to_string(), |n| n.to_string()),
+                or_dash(g.channel),
                 dash(g.msisdn.as_deref().unwrap_or_default()),
                 if g.enabled { "yes" } else { "no" }.to_string(),
                 dash(g.allow_regex.as_deref().unwrap_or_default()),
-                g.daily_limit
-                    .map_or_else(|| "-".to_string(), |n| n.to_string()),
+                or_dash(g.daily_limit),
                 today.get(&g.goip_id).copied().unwrap_or(0).to_string(),
                 match g.last_seen {
                     Some(t) => format!("{t} ({} ago)", short_age(t.age_at(now))),
@@ -516,30 +514,7 @@ pub(crate) fn list_table(
     // Each extension's lines together, by number; disabled ones after.
     keyed.sort_by(|a, b| a.0.cmp(&b.0));
     let rows: Vec<[String; 10]> = keyed.into_iter().map(|(_, row)| row).collect();
-    let mut widths = header.map(|h| h.chars().count());
-    for row in &rows {
-        for (w, cell) in widths.iter_mut().zip(row) {
-            *w = (*w).max(cell.chars().count());
-        }
-    }
-    let mut out = String::new();
-    let mut line = |cells: &[&str]| {
-        let mut l = String::new();
-        for (i, (cell, w)) in cells.iter().zip(widths).enumerate() {
-            if i + 1 == cells.len() {
-                l.push_str(cell);
-            } else {
-                let _ = write!(l, "{cell:<w$}  ");
-            }
-        }
-        out.push_str(l.trim_end());
-        out.push('\n');
-    };
-    line(&header);
-    for row in &rows {
-        line(&row.each_ref().map(String::as_str));
-    }
-    out
+    table(header, &rows)
 }
 
 /// A short "how long ago" for operators: `12s`, `5m`, `3h`, `2d`.

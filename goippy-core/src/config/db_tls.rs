@@ -53,10 +53,7 @@ impl DbTlsMode {
 
     /// The value as written in the configuration.
     pub fn name(self) -> &'static str {
-        Self::NAMES
-            .iter()
-            .find(|(_, m)| *m == self)
-            .map_or("off", |(n, _)| n)
+        super::name_of(Self::NAMES, self)
     }
 
     /// Whether the server's certificate is checked against a CA.
@@ -74,17 +71,6 @@ pub struct DbTls {
     pub ca: Option<PathBuf>,
     /// Whether `mode` was taken by default rather than from `DB_TLS`.
     pub defaulted: bool,
-}
-
-impl DbTls {
-    /// The mode a server at `host` gets when `DB_TLS` is not set.
-    pub fn default_mode_for(host: &str) -> DbTlsMode {
-        if is_this_host(host) {
-            DbTlsMode::Off
-        } else {
-            DbTlsMode::Preferred
-        }
-    }
 }
 
 /// Whether `host` names this machine: the connection then never leaves it.
@@ -115,7 +101,9 @@ impl Reader<'_> {
             (Some(mode), _) => (mode, false),
             // A CA is given to be used.
             (None, Some(_)) => (DbTlsMode::VerifyFull, true),
-            (None, None) => (DbTls::default_mode_for(host?), true),
+            // Clear text on this host, TLS when offered on another.
+            (None, None) if is_this_host(host?) => (DbTlsMode::Off, true),
+            (None, None) => (DbTlsMode::Preferred, true),
         };
         if ca.is_some() && !mode.verifies() {
             self.problems.push(format!(

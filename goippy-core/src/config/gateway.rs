@@ -89,10 +89,7 @@ pub(crate) fn validate(
     }
     let goip_id = match goip_id.map(str::trim) {
         None | Some("") | Some("-") => default_goip_id(&ext),
-        Some(id) => {
-            token("goip_id", id, widths::GOIP_ID)?;
-            id.to_string()
-        }
+        Some(id) => self::goip_id(id)?,
     };
     if password.is_empty() {
         return Err(InvalidGateway::Field {
@@ -107,10 +104,7 @@ pub(crate) fn validate(
             reason: format!("longer than {} characters", widths::PASSWORD),
         });
     }
-    if password
-        .chars()
-        .any(|c| c.is_whitespace() || c.is_control() || c == ';')
-    {
+    if !carriable(password) {
         return Err(InvalidGateway::Field {
             field: "password",
             reason: "it contains a space, a control character or ';', which the GoIP protocol cannot carry"
@@ -124,7 +118,7 @@ pub(crate) fn validate(
             reason: format!("longer than {} characters", widths::ALLOW_REGEX),
         });
     }
-    destination_acl(&allow_regex).map_err(|e| InvalidGateway::Regex {
+    DestinationAcl::compile(&allow_regex).map_err(|e| InvalidGateway::Regex {
         pattern: allow_regex.clone(),
         reason: e.to_string(),
     })?;
@@ -172,6 +166,14 @@ pub(crate) fn goip_id(value: &str) -> Result<String, InvalidGateway> {
     Ok(value.to_string())
 }
 
+/// Whether the GoIP protocol can carry `value`: it has no space, control
+/// character or ';' (its datagrams' separators).
+fn carriable(value: &str) -> bool {
+    !value
+        .chars()
+        .any(|c| c.is_whitespace() || c.is_control() || c == ';')
+}
+
 fn token(field: &'static str, value: &str, max: usize) -> Result<(), InvalidGateway> {
     if value.chars().count() > max {
         return Err(InvalidGateway::Field {
@@ -179,10 +181,7 @@ fn token(field: &'static str, value: &str, max: usize) -> Result<(), InvalidGate
             reason: format!("{value:?} is longer than {max} characters"),
         });
     }
-    if value
-        .chars()
-        .any(|c| c.is_whitespace() || c.is_control() || c == ';')
-    {
+    if !carriable(value) {
         return Err(InvalidGateway::Field {
             field,
             reason: format!(
@@ -191,12 +190,6 @@ fn token(field: &'static str, value: &str, max: usize) -> Result<(), InvalidGate
         });
     }
     Ok(())
-}
-
-/// The ACL of an allow_regex: `None` allows every destination. How a
-/// pattern is read (searched, or whole for old rows): see [`acl`].
-pub fn destination_acl(pattern: &str) -> Result<Option<DestinationAcl>, regex::Error> {
-    DestinationAcl::compile(pattern)
 }
 
 #[cfg(test)]
@@ -277,8 +270,10 @@ mod tests {
 
     #[test]
     fn acl_is_searched_where_anchored() {
-        assert!(destination_acl("").expect("empty").is_none());
-        let acl = destination_acl(r"^\+3712").expect("valid").expect("some");
+        assert!(DestinationAcl::compile("").expect("empty").is_none());
+        let acl = DestinationAcl::compile(r"^\+3712")
+            .expect("valid")
+            .expect("some");
         assert!(acl.allows("+37120000001"));
         assert!(!acl.allows("+4915112345678"));
     }

@@ -133,22 +133,14 @@ impl<'a> Reader<'a> {
     }
 
     pub(super) fn optional_jid(&mut self, key: &str) -> Option<Option<String>> {
-        match self.optional_string(key)? {
-            None => Some(None),
-            Some(s) => match split_jid(&s) {
-                Some(p) if p.resource.is_none() && !s.contains(char::is_whitespace) => {
-                    Some(Some(s))
-                }
-                _ => {
-                    self.problem(
-                        key,
-                        "a bare JID such as \"0000@example.org\"",
-                        &Value::String(s),
-                    );
-                    None
-                }
-            },
-        }
+        let Some(s) = self.optional_string(key)? else {
+            return Some(None);
+        };
+        let bare =
+            split_jid(&s).is_some_and(|p| p.resource.is_none()) && !s.contains(char::is_whitespace);
+        let expected = "a bare JID such as \"0000@example.org\"";
+        let got = Value::String(s.clone());
+        self.read(key, expected, &got, bare.then_some(s)).map(Some)
     }
 
     /// Bare JIDs separated by commas and/or spaces (`ADMIN_JIDS`); absent
@@ -256,16 +248,14 @@ impl<'a> Reader<'a> {
             Some(Value::String(s)) => s.trim().to_ascii_lowercase(),
             Some(_) => String::new(),
         };
-        match options.iter().find(|(name, _)| *name == text) {
-            Some((_, v)) => Some(*v),
-            None => {
-                let names: Vec<String> = options.iter().map(|(n, _)| format!("\"{n}\"")).collect();
-                let expected = format!("one of {}", names.join(", "));
-                let got = value.cloned().unwrap_or(Value::String(text));
-                self.problem(key, &expected, &got);
-                None
-            }
-        }
+        let chosen = options
+            .iter()
+            .find(|(name, _)| *name == text)
+            .map(|(_, v)| *v);
+        let names: Vec<String> = options.iter().map(|(n, _)| format!("\"{n}\"")).collect();
+        let expected = format!("one of {}", names.join(", "));
+        let got = value.cloned().unwrap_or(Value::String(text));
+        self.read(key, &expected, &got, chosen)
     }
 
     /// An optional TCP address to listen on: absent or `""` is none; a
@@ -278,10 +268,7 @@ impl<'a> Reader<'a> {
             return Some(None);
         };
         let parsed = match value {
-            Value::Integer(port) => u16::try_from(*port)
-                .ok()
-                .filter(|p| *p != 0)
-                .map(|port| SocketAddr::from((Ipv4Addr::LOCALHOST, port))),
+            Value::Integer(port) => parse_listen(&port.to_string()),
             Value::String(s) if s.trim().is_empty() => return Some(None),
             Value::String(s) => parse_listen(s.trim()),
             _ => None,

@@ -4,11 +4,7 @@
 
 /// The commented sample configuration `goippy --sample` writes. It uses
 /// SQLite, the embedded default, so it works without a database server.
-pub fn sample() -> &'static str {
-    SAMPLE
-}
-
-const SAMPLE: &str = r##"# goippy configuration
+pub const SAMPLE: &str = r##"# goippy configuration
 #
 # One `KEY = value` per line; strings in double quotes, numbers bare.
 # Check it with:  goippy --check /etc/goippy.conf

@@ -21,11 +21,9 @@ use std::io;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
-use super::error::OpsError;
 use super::host::Host;
-use super::instance::STATE_DIR;
-use super::report::Report;
 use super::tool::{self, ToolError};
+use super::{OpsError, Report};
 
 /// The user (and primary group) every goippy instance runs as.
 pub const SERVICE_USER: &str = "goippy";
@@ -43,20 +41,18 @@ pub struct ServiceAccount {
 /// The arguments that create the service user: a system account without a
 /// login shell, its home the state directory (not created here: systemd
 /// creates it with the right owner), with a group of its own.
-pub fn useradd_args() -> Vec<&'static str> {
-    vec![
-        "--system",
-        "--user-group",
-        "--home-dir",
-        STATE_DIR,
-        "--no-create-home",
-        "--shell",
-        "/usr/sbin/nologin",
-        "--comment",
-        "goippy SMS bridge",
-        SERVICE_USER,
-    ]
-}
+pub const USERADD_ARGS: &[&str] = &[
+    "--system",
+    "--user-group",
+    "--home-dir",
+    crate::config::STATE_DIR,
+    "--no-create-home",
+    "--shell",
+    "/usr/sbin/nologin",
+    "--comment",
+    "goippy SMS bridge",
+    SERVICE_USER,
+];
 
 /// Finds `user` in a passwd(5) file; a missing file means no such user.
 pub fn lookup(passwd: &Path, user: &str) -> io::Result<Option<ServiceAccount>> {
@@ -80,32 +76,20 @@ pub fn lookup(passwd: &Path, user: &str) -> io::Result<Option<ServiceAccount>> {
 /// Returns the service user, creating it when it does not exist.
 pub fn ensure(host: &Host, report: &mut Report) -> Result<ServiceAccount, OpsError> {
     let passwd = host.passwd_path();
-    let find = || {
-        lookup(&passwd, SERVICE_USER).map_err(|source| OpsError::Io {
-            action: "read",
-            path: passwd.clone(),
-            source,
-        })
-    };
+    let find = || lookup(&passwd, SERVICE_USER).map_err(OpsError::io("read", &passwd));
     if let Some(account) = find()? {
         return Ok(account);
     }
-    let args = useradd_args();
-    let command = tool::command_line(std::ffi::OsStr::new("useradd"), &args);
-    match tool::run_checked(&host.useradd, &args) {
-        Ok(_) => {}
-        Err(ToolError::NotFound { program }) => {
-            return Err(OpsError::Account(format!(
+    let command = tool::command_line(std::ffi::OsStr::new("useradd"), USERADD_ARGS);
+    tool::run_checked(&host.useradd, USERADD_ARGS).map_err(|e| {
+        OpsError::Refused(match e {
+            ToolError::NotFound { program } => format!(
                 "the service user {SERVICE_USER} does not exist and {program:?} was not found; \
                  create the user with\n  {command}\nand run the install again"
-            )));
-        }
-        Err(e) => {
-            return Err(OpsError::Account(format!(
-                "cannot create the service user {SERVICE_USER}: {e}"
-            )));
-        }
-    }
+            ),
+            e => format!("cannot create the service user {SERVICE_USER}: {e}"),
+        })
+    })?;
     match find()? {
         Some(account) => {
             report.say(format!(
@@ -113,7 +97,7 @@ pub fn ensure(host: &Host, report: &mut Report) -> Result<ServiceAccount, OpsErr
             ));
             Ok(account)
         }
-        None => Err(OpsError::Account(format!(
+        None => Err(OpsError::Refused(format!(
             "useradd succeeded but {SERVICE_USER} is not in {}; goippy needs it there to give it the configuration",
             passwd.display()
         ))),
@@ -124,15 +108,10 @@ pub fn ensure(host: &Host, report: &mut Report) -> Result<ServiceAccount, OpsErr
 /// group `account.gid`, mode 0640. The owner is left as it is (root, when
 /// run as root).
 pub fn share_config(config: &Path, account: ServiceAccount) -> Result<(), OpsError> {
-    let io = |action, source| OpsError::Io {
-        action,
-        path: config.to_path_buf(),
-        source,
-    };
     std::os::unix::fs::chown(config, None, Some(account.gid))
-        .map_err(|e| io("give the service group", e))?;
+        .map_err(OpsError::io("give the service group", config))?;
     std::fs::set_permissions(config, std::fs::Permissions::from_mode(CONFIG_MODE))
-        .map_err(|e| io("set the mode of", e))
+        .map_err(OpsError::io("set the mode of", config))
 }
 
 #[cfg(test)]
@@ -178,7 +157,7 @@ mod tests {
 
     #[test]
     fn useradd_creates_a_system_user_without_a_shell() {
-        let args = useradd_args();
+        let args = USERADD_ARGS;
         assert!(args.contains(&"--system"));
         assert!(args.contains(&"/usr/sbin/nologin"));
         assert_eq!(args.last(), Some(&"goippy"));

@@ -20,14 +20,8 @@ use std::path::{Path, PathBuf};
 
 use crate::config::{Config, DbSettings};
 
+use super::OpsError;
 use super::instance::InstanceName;
-
-/// One instance's side of a comparison.
-#[derive(Debug, Clone, Copy)]
-pub struct Party<'a> {
-    pub name: &'a InstanceName,
-    pub config: &'a Config,
-}
 
 /// The setting two instances share.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -55,9 +49,11 @@ pub struct Collision {
     pub theirs: (InstanceName, PathBuf),
 }
 
-/// Every clash between `ours` and `theirs`.
-pub fn between(ours: Party<'_>, theirs: Party<'_>) -> Vec<Collision> {
-    let (a, b) = (ours.config, theirs.config);
+/// Every clash between `ours` and `theirs`, each an instance and its configuration.
+pub fn between(
+    (our_name, a): (&InstanceName, &Config),
+    (their_name, b): (&InstanceName, &Config),
+) -> Vec<Collision> {
     let mut clashes = Vec::new();
     if a.goip.port == b.goip.port && binds_overlap(a.goip.bind, b.goip.bind) {
         clashes.push(Clash::GoipPort {
@@ -108,10 +104,36 @@ pub fn between(ours: Party<'_>, theirs: Party<'_>) -> Vec<Collision> {
         .into_iter()
         .map(|clash| Collision {
             clash,
-            ours: (ours.name.clone(), a.path.clone()),
-            theirs: (theirs.name.clone(), b.path.clone()),
+            ours: (our_name.clone(), a.path.clone()),
+            theirs: (their_name.clone(), b.path.clone()),
         })
         .collect()
+}
+
+/// The error that refuses to install `name` (configuration `config`,
+/// created now from `created_from` if so) because of `collisions`.
+pub fn refusal(
+    name: &InstanceName,
+    config: &Path,
+    created_from: Option<&Path>,
+    collisions: &[Collision],
+) -> OpsError {
+    let mut s = format!("instance {name} collides with another installed instance:");
+    for c in collisions {
+        s.push_str(&format!("\n  - {c}"));
+    }
+    s.push_str(&format!(
+        "\nNothing was installed. Edit {}",
+        config.display()
+    ));
+    if let Some(base) = created_from {
+        s.push_str(&format!(
+            " (created just now from {}, so it still has its settings)",
+            base.display()
+        ));
+    }
+    s.push_str(&format!(" and run `{}` again.", name.install_command()));
+    OpsError::Refused(s)
 }
 
 /// Two sockets on one port conflict unless they are bound to two different
@@ -181,19 +203,10 @@ mod tests {
 
     fn clashes(a: &Config, b: &Config) -> Vec<Clash> {
         let (na, nb) = (InstanceName::Named("2508".into()), InstanceName::Main);
-        between(
-            Party {
-                name: &na,
-                config: a,
-            },
-            Party {
-                name: &nb,
-                config: b,
-            },
-        )
-        .into_iter()
-        .map(|c| c.clash)
-        .collect()
+        between((&na, a), (&nb, b))
+            .into_iter()
+            .map(|c| c.clash)
+            .collect()
     }
 
     #[test]
@@ -220,16 +233,7 @@ mod tests {
             "XMPP_DATA_DOMAIN = \"SMS.example.org\"\n",
         );
         let (na, nb) = (InstanceName::Named("2508".into()), InstanceName::Main);
-        let found = between(
-            Party {
-                name: &na,
-                config: &a,
-            },
-            Party {
-                name: &nb,
-                config: &b,
-            },
-        );
+        let found = between((&na, &a), (&nb, &b));
         let kinds: Vec<&Clash> = found.iter().map(|c| &c.clash).collect();
         assert!(
             matches!(kinds[0], Clash::GoipPort { port: 44444, .. }),

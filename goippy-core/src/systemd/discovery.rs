@@ -8,12 +8,13 @@
 //! `goippy-foo.service`, a `goippy@.service` template, a masked unit
 //! symlinked to /dev/null) is reported as foreign and never touched.
 
+use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
 
-use super::error::OpsError;
+use super::OpsError;
 use super::instance::InstanceName;
-use super::unit::{self, NotGoippys};
+use super::unit;
 
 /// Larger than any unit goippy writes; a bigger file is not one of them.
 const MAX_UNIT_SIZE: u64 = 64 * 1024;
@@ -58,11 +59,7 @@ pub fn examine(unit_path: &Path, name: &InstanceName) -> Result<UnitFile, OpsErr
             why: why.to_string(),
         }))
     };
-    let io = |source| OpsError::Io {
-        action: "read",
-        path: unit_path.to_path_buf(),
-        source,
-    };
+    let io = OpsError::io("read", unit_path);
     let meta = match std::fs::symlink_metadata(unit_path) {
         Ok(m) => m,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(UnitFile::Absent),
@@ -94,25 +91,39 @@ pub fn examine(unit_path: &Path, name: &InstanceName) -> Result<UnitFile, OpsErr
             "its goippy marker names instance {}, not {name}",
             marker.instance
         )),
-        Err(e @ (NotGoippys::NoMarker | NotGoippys::Damaged)) => foreign(&e.to_string()),
+        Err(e) => foreign(&e.to_string()),
     }
 }
 
-/// Every goippy-like unit in `unit_dir`; a missing directory holds none.
+/// `name`'s unit at `unit_path` if goippy wrote it, `None` if there is
+/// none; a file goippy did not write there is an error, for goippy leaves
+/// it alone.
+pub fn ours(unit_path: &Path, name: &InstanceName) -> Result<Option<Installed>, OpsError> {
+    match examine(unit_path, name)? {
+        UnitFile::Absent => Ok(None),
+        UnitFile::Ours(installed) => Ok(Some(installed)),
+        UnitFile::Foreign(f) => Err(OpsError::Refused(format!(
+            "{} was not written by goippy: {}; goippy leaves it alone",
+            f.path.display(),
+            f.why
+        ))),
+    }
+}
+
+/// What is in the unit directory; a missing directory holds nothing.
+pub fn unit_dir_entries(unit_dir: &Path) -> Result<Vec<fs::DirEntry>, OpsError> {
+    match fs::read_dir(unit_dir) {
+        Ok(entries) => entries.collect(),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(Vec::new()),
+        Err(e) => Err(e),
+    }
+    .map_err(OpsError::io("read the unit directory", unit_dir))
+}
+
+/// Every goippy-like unit in `unit_dir`.
 pub fn discover(unit_dir: &Path) -> Result<Discovery, OpsError> {
-    let io = |source| OpsError::Io {
-        action: "read the unit directory",
-        path: unit_dir.to_path_buf(),
-        source,
-    };
-    let entries = match std::fs::read_dir(unit_dir) {
-        Ok(e) => e,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Discovery::default()),
-        Err(e) => return Err(io(e)),
-    };
     let mut found = Discovery::default();
-    for entry in entries {
-        let entry = entry.map_err(io)?;
+    for entry in unit_dir_entries(unit_dir)? {
         let file_name = entry.file_name();
         let Some(file_name) = file_name.to_str() else {
             continue;
@@ -142,8 +153,7 @@ pub fn discover(unit_dir: &Path) -> Result<Discovery, OpsError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::systemd::unit::{UnitSpec, render};
-    use crate::systemd::unit_path::UnitPath;
+    use crate::systemd::unit::{UnitPath, UnitSpec, render};
 
     fn our_unit(name: &str) -> String {
         let instance: InstanceName = name.parse().expect("name");

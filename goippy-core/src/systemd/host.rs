@@ -7,8 +7,8 @@
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
-use super::error::OpsError;
-use super::instance::{InstanceName, STATE_DIR};
+use super::OpsError;
+use super::instance::InstanceName;
 use super::systemctl::Systemctl;
 
 /// The configuration directory: `goippy.conf`, `goippy-<name>.conf`, and the
@@ -37,25 +37,16 @@ pub struct Host {
 }
 
 impl Host {
-    /// The real machine: `/etc`, `/etc/systemd/system`, `systemctl`, `useradd`.
-    pub fn system() -> Host {
-        Host::new(
-            Path::new(DEFAULT_ETC_DIR),
-            Path::new(DEFAULT_UNIT_DIR),
-            DEFAULT_SYSTEMCTL,
-            Path::new(DEFAULT_SYSTEMD_RUN_DIR),
-            DEFAULT_USERADD,
-        )
-    }
-
-    /// A host with the given directories and programs. Relative directories
-    /// are made absolute here, because their paths end up in unit files.
+    /// A host with the given directories and programs (`state_dir`: where
+    /// `/var/lib/goippy` is, a staging root's). Relative directories are
+    /// made absolute here, because their paths end up in unit files.
     pub fn new(
         etc_dir: &Path,
         unit_dir: &Path,
         systemctl: impl Into<OsString>,
         systemd_run_dir: &Path,
         useradd: impl Into<OsString>,
+        state_dir: &Path,
     ) -> Host {
         let absolute = |p: &Path| std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf());
         Host {
@@ -64,14 +55,8 @@ impl Host {
             systemctl: Systemctl::new(systemctl, absolute(systemd_run_dir)),
             useradd: useradd.into(),
             executable: None,
-            state_dir: PathBuf::from(STATE_DIR),
+            state_dir: absolute(state_dir),
         }
-    }
-
-    /// The same host with the state directory at `dir` (a staging root's).
-    pub fn with_state_dir(mut self, dir: &Path) -> Host {
-        self.state_dir = std::path::absolute(dir).unwrap_or_else(|_| dir.to_path_buf());
-        self
     }
 
     /// `/etc/goippy.conf` or `/etc/goippy-2508.conf`.
@@ -94,20 +79,37 @@ impl Host {
     /// some other installation put its copy.
     pub fn executable(&self) -> Result<PathBuf, OpsError> {
         let path = match &self.executable {
-            Some(p) => p.clone(),
-            None => std::env::current_exe().map_err(OpsError::Executable)?,
+            Some(p) => Ok(p.clone()),
+            None => std::env::current_exe(),
         };
-        path.canonicalize().map_err(OpsError::Executable)
+        path.and_then(|p| p.canonicalize()).map_err(|e| {
+            OpsError::Refused(format!(
+                "cannot tell where the goippy executable is (for ExecStart=): {e}"
+            ))
+        })
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::systemd::STATE_DIR;
+
+    /// The real machine's host: `/etc`, `/etc/systemd/system`, `systemctl`, `useradd`.
+    fn system() -> Host {
+        Host::new(
+            Path::new(DEFAULT_ETC_DIR),
+            Path::new(DEFAULT_UNIT_DIR),
+            DEFAULT_SYSTEMCTL,
+            Path::new(DEFAULT_SYSTEMD_RUN_DIR),
+            DEFAULT_USERADD,
+            Path::new(STATE_DIR),
+        )
+    }
 
     #[test]
     fn paths_follow_the_instance_names() {
-        let host = Host::system();
+        let host = system();
         assert_eq!(
             host.config_path(&InstanceName::Main),
             Path::new("/etc/goippy.conf")
@@ -133,6 +135,7 @@ mod tests {
             "systemctl",
             Path::new("root/run"),
             "useradd",
+            Path::new("root/state"),
         );
         assert!(host.etc_dir.is_absolute());
         assert!(host.etc_dir.ends_with("root/etc"));
@@ -147,7 +150,7 @@ mod tests {
         std::fs::write(&real, "").expect("write");
         let link = dir.path().join("link");
         std::os::unix::fs::symlink(&real, &link).expect("symlink");
-        let mut host = Host::system();
+        let mut host = system();
         host.executable = Some(link);
         assert_eq!(
             host.executable().expect("resolves"),

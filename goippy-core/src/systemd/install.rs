@@ -19,35 +19,19 @@ use std::path::{Path, PathBuf};
 use crate::config::{Config, DbSettings};
 
 use super::account::{self, CONFIG_MODE, SERVICE_USER};
-use super::collision::{self, Party};
-use super::discovery::{self, UnitFile};
-use super::error::OpsError;
 use super::host::Host;
-use super::instance::{InstanceName, STATE_DIR};
-use super::instance_config;
-use super::port_holder::{self, udp_port_holders};
-use super::report::Report;
-use super::state_access;
-use super::systemctl::{Applied, Step};
-use super::unit::{self, UnitSpec};
-use super::unit_path::UnitPath;
+use super::instance::InstanceName;
+use super::systemctl::{Applied, command_line};
+use super::unit::{self, UnitPath, UnitSpec};
+use super::{OpsError, Report, STATE_DIR};
+use super::{collision, discovery, instance_config, port_holder, state_access};
 
 /// Installs (or reinstalls) `name`.
 pub fn install(name: &InstanceName, host: &Host, report: &mut Report) -> Result<(), OpsError> {
     let unit_path = host.unit_path(name);
     let unit_name = name.unit_name();
     let config_path = host.config_path(name);
-
-    let previous = match discovery::examine(&unit_path, name)? {
-        UnitFile::Foreign(f) => {
-            return Err(OpsError::Foreign {
-                path: f.path,
-                why: f.why,
-            });
-        }
-        UnitFile::Ours(installed) => Some(installed),
-        UnitFile::Absent => None,
-    };
+    let previous = discovery::ours(&unit_path, name)?;
 
     let created_from = provide_config(name, host, &config_path, report)?;
     let (config, warnings) = Config::load(&config_path)?;
@@ -56,23 +40,25 @@ pub fn install(name: &InstanceName, host: &Host, report: &mut Report) -> Result<
     }
     check_collisions(name, &config, host, created_from, report)?;
 
-    let executable = host.executable()?;
-    let spec = UnitSpec {
+    let executable = UnitPath::new(&host.executable()?, "the goippy executable")?;
+    let unit_config = UnitPath::new(&config_path, "the configuration file")?;
+    let (extra_writable_dir, spool_dir) = writable_dirs(&config, report)?;
+    let text = unit::render(&UnitSpec {
         instance: name.clone(),
-        executable: UnitPath::new(&executable, "the goippy executable")?,
-        config: UnitPath::new(&config_path, "the configuration file")?,
+        executable,
+        config: unit_config,
         goip_port: config.goip.port,
-        extra_writable_dir: writable_db_dir(&config, report)?,
-        spool_dir: writable_spool_dir(&config)?,
-    };
-    let text = unit::render(&spec);
+        extra_writable_dir,
+        spool_dir,
+    });
 
     // What would make the service fail the moment it starts. Only when it
     // is started here: without systemd the files may be meant for another
     // machine.
     let starts_here = host.systemctl.is_booted();
     if starts_here {
-        let holders = udp_port_holders(Path::new("/proc"), config.goip.bind, config.goip.port);
+        let holders =
+            port_holder::udp_port_holders(Path::new("/proc"), config.goip.bind, config.goip.port);
         if let Some(refusal) = port_holder::refusal(
             &holders,
             config.goip.port,
@@ -80,7 +66,7 @@ pub fn install(name: &InstanceName, host: &Host, report: &mut Report) -> Result<
             &unit_name,
             &name.install_command(),
         ) {
-            return Err(OpsError::PortInUse(refusal));
+            return Err(OpsError::Refused(refusal));
         }
     }
 
@@ -103,7 +89,7 @@ pub fn install(name: &InstanceName, host: &Host, report: &mut Report) -> Result<
         report.say(format!("wrote {}", unit_path.display()));
     }
 
-    let steps = [Step::daemon_reload(), Step::enable_now(&unit_name)];
+    let steps: [&[&str]; 2] = [&["daemon-reload"], &["enable", "--now", &unit_name]];
     match host.systemctl.apply(&steps, report) {
         Ok(Applied::Ran) => {
             report.say(format!(
@@ -121,15 +107,12 @@ pub fn install(name: &InstanceName, host: &Host, report: &mut Report) -> Result<
             report.say(format!(
                 "{why}: nothing was enabled or started. On the systemd host, run:"
             ));
-            for step in &steps {
-                report.say(format!("  {}", step.command_line()));
+            for step in steps {
+                report.say(format!("  {}", command_line(step)));
             }
             Ok(())
         }
-        Err(failed) => Err(OpsError::Systemctl {
-            failed,
-            situation: format!("{} is written", unit_path.display()),
-        }),
+        Err(failed) => Err(failed.stopped(&format!("{} is written", unit_path.display()))),
     }
 }
 
@@ -141,34 +124,35 @@ fn provide_config(
     config_path: &Path,
     report: &mut Report,
 ) -> Result<Option<PathBuf>, OpsError> {
-    let exists = |path: &Path| {
-        instance_config::exists(path).map_err(|source| OpsError::Io {
-            action: "look at",
-            path: path.to_path_buf(),
-            source,
-        })
+    // A dangling symlink counts as existing: it is not goippy's to replace.
+    let exists = |path: &Path| match std::fs::symlink_metadata(path) {
+        Ok(_) => Ok(true),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
+        Err(e) => Err(OpsError::io("look at", path)(e)),
     };
     if exists(config_path)? {
         return Ok(None);
     }
     let base = host.config_path(&InstanceName::Main);
     if *name == InstanceName::Main || !exists(&base)? {
-        return Err(OpsError::MissingConfig {
-            path: base,
-            retry: name.install_command(),
-        });
+        return Err(OpsError::Refused(format!(
+            "{} does not exist: write one with `goippy --sample {}`, edit it, then run `{}` again",
+            base.display(),
+            base.display(),
+            name.install_command()
+        )));
     }
-    let created = instance_config::create(&base, config_path, name)?;
-    match &created.own_db_file {
+    let own_db_file = instance_config::create(&base, config_path, name)?;
+    match own_db_file {
         Some(db) => report.say(format!(
             "created {} from {} (its own database: {})",
-            created.path.display(),
+            config_path.display(),
             base.display(),
             db.display()
         )),
         None => report.say(format!(
             "created {} from {} (it uses the same MySQL database until you give it its own DB_BASE)",
-            created.path.display(),
+            config_path.display(),
             base.display()
         )),
     }
@@ -191,11 +175,8 @@ fn check_collisions(
     for other in installed.installed.iter().filter(|i| i.name != *name) {
         match Config::load(&other.config) {
             Ok((other_config, _)) => collisions.extend(collision::between(
-                Party { name, config },
-                Party {
-                    name: &other.name,
-                    config: &other_config,
-                },
+                (name, config),
+                (&other.name, &other_config),
             )),
             Err(e) => report.say(format!(
                 "warning: not compared with instance {} ({}): its configuration does not load: {}",
@@ -211,12 +192,12 @@ fn check_collisions(
     if collisions.is_empty() {
         Ok(())
     } else {
-        Err(OpsError::Collisions {
-            name: name.clone(),
-            config: config.path.clone(),
-            created_from,
-            collisions,
-        })
+        Err(collision::refusal(
+            name,
+            &config.path,
+            created_from.as_deref(),
+            &collisions,
+        ))
     }
 }
 
@@ -240,9 +221,24 @@ fn check_state_access(
         ));
     }
     match access.refusal(&name.unit_name(), &name.install_command()) {
-        Some(refusal) => Err(OpsError::StateAccess(refusal)),
+        Some(refusal) => Err(OpsError::Refused(refusal)),
         None => Ok(()),
     }
+}
+
+/// The SQLite DB_FILE, if the instance uses SQLite.
+fn sqlite_file(config: &Config) -> Option<&Path> {
+    match &config.db {
+        DbSettings::Sqlite { file } => Some(file),
+        DbSettings::MySql { .. } => None,
+    }
+}
+
+/// The directory of `file` when it lies outside the state directory, which
+/// systemd makes writable (and hands to the service user) by itself.
+fn outside_state_dir(file: &Path) -> Option<&Path> {
+    file.parent()
+        .filter(|dir| dir.is_absolute() && !dir.starts_with(STATE_DIR))
 }
 
 /// The files an instance opens outside the state directory (SQLite's
@@ -250,13 +246,13 @@ fn check_state_access(
 /// the state directory's check.
 fn own_files(config: &Config) -> Vec<(PathBuf, Vec<PathBuf>)> {
     let mut dirs: Vec<(PathBuf, Vec<PathBuf>)> = Vec::new();
-    let mut add = |file: &Path| {
-        let Some(dir) = file.parent().filter(|d| d.is_absolute()) else {
-            return;
+    for file in sqlite_file(config)
+        .into_iter()
+        .chain([&*config.store.spool_file])
+    {
+        let Some(dir) = outside_state_dir(file) else {
+            continue;
         };
-        if dir.starts_with(STATE_DIR) {
-            return;
-        }
         let files = ["", "-wal", "-shm", "-journal"].map(|suffix| {
             let mut name = file.as_os_str().to_os_string();
             name.push(suffix);
@@ -266,72 +262,50 @@ fn own_files(config: &Config) -> Vec<(PathBuf, Vec<PathBuf>)> {
             Some((_, known)) => known.extend(files),
             None => dirs.push((dir.to_path_buf(), files.to_vec())),
         }
-    };
-    if let DbSettings::Sqlite { file } = &config.db {
-        add(file);
     }
-    add(&config.store.spool_file);
     dirs
 }
 
-/// The directory a SQLite DB_FILE outside the state directory needs
-/// writable, if any.
-fn writable_db_dir(config: &Config, report: &mut Report) -> Result<Option<UnitPath>, OpsError> {
-    let DbSettings::Sqlite { file } = &config.db else {
-        return Ok(None);
-    };
-    if !file.is_absolute() {
+/// The directories outside the state directory the unit keeps writable: a
+/// SQLite DB_FILE's, and SPOOL_FILE's when it is not that one too.
+fn writable_dirs(
+    config: &Config,
+    report: &mut Report,
+) -> Result<(Option<UnitPath>, Option<UnitPath>), OpsError> {
+    let db_file = sqlite_file(config);
+    if let Some(file) = db_file.filter(|f| !f.is_absolute()) {
         let suggestion =
             Path::new(STATE_DIR).join(file.file_name().unwrap_or("goippy.db".as_ref()));
-        return Err(OpsError::RelativeDbFile {
-            config: config.path.clone(),
-            file: file.clone(),
-            suggestion,
-        });
+        return Err(OpsError::Refused(format!(
+            "{}: DB_FILE {:?} is a relative path; a service needs an absolute one, such as {:?}",
+            config.path.display(),
+            file.display().to_string(),
+            suggestion.display().to_string()
+        )));
     }
-    let Some(dir) = file.parent() else {
-        return Ok(None);
-    };
-    if dir.starts_with(STATE_DIR) {
-        return Ok(None);
-    }
-    let dir_path = UnitPath::new(dir, "the directory of DB_FILE")?;
-    if !dir.is_dir() {
+    let db_dir = db_file.and_then(outside_state_dir);
+    let db_unit_dir = db_dir
+        .map(|dir| UnitPath::new(dir, "the directory of DB_FILE"))
+        .transpose()?;
+    if let Some(dir) = db_dir.filter(|dir| !dir.is_dir()) {
         report.say(format!(
             "warning: {} (the directory of DB_FILE) does not exist; create it, writable by user {SERVICE_USER}, \
              or goippy cannot open its database",
             dir.display()
         ));
     }
-    Ok(Some(dir_path))
-}
-
-/// The directory SPOOL_FILE needs writable, if it is neither in the state
-/// directory nor in DB_FILE's directory (which is writable already).
-fn writable_spool_dir(config: &Config) -> Result<Option<UnitPath>, OpsError> {
-    let Some(dir) = config.store.spool_file.parent() else {
-        return Ok(None);
-    };
-    let db_dir = match &config.db {
-        DbSettings::Sqlite { file } => file.parent(),
-        DbSettings::MySql { .. } => None,
-    };
-    if !dir.is_absolute() || dir.starts_with(STATE_DIR) || Some(dir) == db_dir {
-        return Ok(None);
-    }
-    Ok(Some(UnitPath::new(dir, "the directory of SPOOL_FILE")?))
+    let spool_dir = outside_state_dir(&config.store.spool_file)
+        .filter(|dir| Some(*dir) != db_dir)
+        .map(|dir| UnitPath::new(dir, "the directory of SPOOL_FILE"))
+        .transpose()?;
+    Ok((db_unit_dir, spool_dir))
 }
 
 /// Writes the unit through a temporary file and a rename, so systemd never
 /// reads half a unit; mode 0644 like every unit file.
 fn write_unit(path: &Path, text: &str) -> Result<(), OpsError> {
-    let io = |action, source| OpsError::Io {
-        action,
-        path: path.to_path_buf(),
-        source,
-    };
     if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir).map_err(|e| io("create the directory of", e))?;
+        std::fs::create_dir_all(dir).map_err(OpsError::io("create the directory of", path))?;
     }
     let mut tmp_name = path.as_os_str().to_os_string();
     tmp_name.push(".goippy-new");
@@ -351,7 +325,7 @@ fn write_unit(path: &Path, text: &str) -> Result<(), OpsError> {
     })();
     if let Err(e) = result {
         let _ = std::fs::remove_file(&tmp);
-        return Err(io("write", e));
+        return Err(OpsError::io("write", path)(e));
     }
     Ok(())
 }

@@ -11,16 +11,14 @@ use std::fmt;
 use std::path::PathBuf;
 use std::str::FromStr;
 
+use crate::config::STATE_DIR;
+
 /// The name under which the operator refers to the main instance.
 pub const MAIN_INSTANCE_WORD: &str = "default";
 
 /// Longest accepted instance name; unit names may be 255 bytes, and nobody
 /// needs more than this for an extension or a site name.
 pub const MAX_NAME_LEN: usize = 64;
-
-/// The directory systemd's `StateDirectory=goippy` stands for; every
-/// instance's SQLite file lives here unless its configuration says otherwise.
-pub const STATE_DIR: &str = "/var/lib/goippy";
 
 /// Which goippy service: the main one or a named one (usually an extension).
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -121,11 +119,9 @@ impl InstanceName {
         if stem == "goippy" {
             return Some(InstanceName::Main);
         }
-        match stem.strip_prefix("goippy-")?.parse() {
-            Ok(InstanceName::Named(name)) => Some(InstanceName::Named(name)),
-            // `goippy-default.service` is not the main instance's unit.
-            Ok(InstanceName::Main) | Err(_) => None,
-        }
+        // `goippy-default.service` is not the main instance's unit.
+        let name = stem.strip_prefix("goippy-")?.parse().ok()?;
+        (name != InstanceName::Main).then_some(name)
     }
 }
 

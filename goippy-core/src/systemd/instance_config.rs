@@ -12,22 +12,14 @@
 //! further away. A MySQL copy keeps the database settings too, and the same
 //! check asks for a DB_BASE of its own.
 
-use std::io::{self, Write};
+use std::io::Write;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 use crate::config::{Config, DbSettings};
 
-use super::error::OpsError;
+use super::OpsError;
 use super::instance::InstanceName;
-
-/// What was created.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CreatedConfig {
-    pub path: PathBuf,
-    /// The instance's own SQLite file, when the base uses SQLite.
-    pub own_db_file: Option<PathBuf>,
-}
 
 /// The text of `name`'s configuration, derived from the base configuration
 /// `base_text` (read from `base_path`, only used in messages).
@@ -64,17 +56,15 @@ pub fn derive(
         DbSettings::Sqlite { .. } => {
             let db = name.own_db_file();
             let db_line = format!("DB_FILE                = {:?}", db.display().to_string());
-            let mut replaced = 0;
             for line in base_text.lines() {
-                if is_db_file_line(line) {
-                    text.push_str(&db_line);
-                    replaced += 1;
+                text.push_str(if is_db_file_line(line) {
+                    &db_line
                 } else {
-                    text.push_str(line);
-                }
+                    line
+                });
                 text.push('\n');
             }
-            if replaced == 0 {
+            if !base_text.lines().any(is_db_file_line) {
                 text.push_str(&format!(
                     "\n# This instance's own SQLite file (added by `{}`).\n{db_line}\n",
                     name.install_command()
@@ -89,7 +79,7 @@ pub fn derive(
     if let Some(db) = &own_db
         && copy.db != (DbSettings::Sqlite { file: db.clone() })
     {
-        return Err(OpsError::InstanceConfig(format!(
+        return Err(OpsError::Refused(format!(
             "cannot give {} its own DB_FILE by editing a copy of {}; create {} yourself \
              (DB_FILE = {:?}) and run `{}` again",
             new_path.display(),
@@ -110,45 +100,26 @@ fn is_db_file_line(line: &str) -> bool {
 }
 
 /// Creates `new_path` (mode 0600, never over an existing file) from the
-/// base configuration at `base_path`.
+/// base configuration at `base_path`; returns the instance's own SQLite
+/// file, when the base uses SQLite.
 pub fn create(
     base_path: &Path,
     new_path: &Path,
     name: &InstanceName,
-) -> Result<CreatedConfig, OpsError> {
-    let base_text = std::fs::read_to_string(base_path).map_err(|source| OpsError::Io {
-        action: "read the base configuration",
-        path: base_path.to_path_buf(),
-        source,
-    })?;
+) -> Result<Option<PathBuf>, OpsError> {
+    let base_text = std::fs::read_to_string(base_path)
+        .map_err(OpsError::io("read the base configuration", base_path))?;
     let (text, own_db_file) = derive(&base_text, base_path, name, new_path)?;
-    let io = |source| OpsError::Io {
-        action: "create",
-        path: new_path.to_path_buf(),
-        source,
-    };
+    let io = OpsError::io("create", new_path);
     let mut file = std::fs::OpenOptions::new()
         .write(true)
         .create_new(true)
         .mode(0o600)
         .open(new_path)
-        .map_err(io)?;
-    file.write_all(text.as_bytes()).map_err(io)?;
-    file.sync_all().map_err(io)?;
-    Ok(CreatedConfig {
-        path: new_path.to_path_buf(),
-        own_db_file,
-    })
-}
-
-/// Whether `path` exists (a dangling symlink counts as existing: it is
-/// not goippy's to replace).
-pub fn exists(path: &Path) -> io::Result<bool> {
-    match std::fs::symlink_metadata(path) {
-        Ok(_) => Ok(true),
-        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(false),
-        Err(e) => Err(e),
-    }
+        .map_err(&io)?;
+    file.write_all(text.as_bytes()).map_err(&io)?;
+    file.sync_all().map_err(&io)?;
+    Ok(own_db_file)
 }
 
 #[cfg(test)]
@@ -163,7 +134,7 @@ mod tests {
     #[test]
     fn a_sqlite_copy_gets_its_own_database_and_keeps_the_rest() {
         let (text, db) = derive(
-            config::sample(),
+            config::SAMPLE,
             Path::new("/etc/goippy.conf"),
             &name(),
             Path::new("/etc/goippy-2508.conf"),
@@ -177,10 +148,10 @@ mod tests {
         assert!(text.contains("DB_FILE                = \"/var/lib/goippy/goippy-2508.db\"\n"));
         assert!(!text.contains("/var/lib/goippy/goippy.db"), "{text}");
         // Everything else, comments included, is the base's.
-        assert!(text.contains(config::sample().lines().next().expect("line")));
+        assert!(text.contains(config::SAMPLE.lines().next().expect("line")));
         let (copy, _) = Config::parse(&text, Path::new("/etc/goippy-2508.conf")).expect("parses");
         let (base, _) =
-            Config::parse(config::sample(), Path::new("/etc/goippy.conf")).expect("parses");
+            Config::parse(config::SAMPLE, Path::new("/etc/goippy.conf")).expect("parses");
         assert_eq!(copy.goip.port, base.goip.port);
         assert_eq!(copy.xmpp.component_jid, base.xmpp.component_jid);
     }
@@ -238,13 +209,16 @@ mod tests {
     fn create_never_overwrites() {
         let dir = tempfile::tempdir().expect("tempdir");
         let base = dir.path().join("goippy.conf");
-        std::fs::write(&base, config::sample()).expect("write");
+        std::fs::write(&base, config::SAMPLE).expect("write");
         let new = dir.path().join("goippy-2508.conf");
-        let created = create(&base, &new, &name()).expect("create");
-        assert_eq!(created.path, new);
+        let own_db_file = create(&base, &new, &name()).expect("create");
+        assert_eq!(
+            own_db_file,
+            Some(PathBuf::from("/var/lib/goippy/goippy-2508.db"))
+        );
         use std::os::unix::fs::MetadataExt;
         assert_eq!(std::fs::metadata(&new).expect("meta").mode() & 0o777, 0o600);
-        assert!(exists(&new).expect("stat"));
+        assert!(new.exists());
         let again = create(&base, &new, &name()).expect_err("exists");
         assert!(again.to_string().starts_with("cannot create "), "{again}");
     }

@@ -8,15 +8,11 @@
 //! configuration edited after its install can still clash) and the
 //! goippy-like units that are not goippy's and were left alone.
 
-use std::fmt::Write as _;
-
 use crate::config::Config;
+use crate::util::table;
 
-use super::collision::{self, Party};
-use super::discovery;
-use super::error::OpsError;
 use super::host::Host;
-use super::report::Report;
+use super::{OpsError, Report, collision, discovery};
 
 /// Lists what is installed in `host`'s unit directory.
 pub fn list(host: &Host, report: &mut Report) -> Result<(), OpsError> {
@@ -41,24 +37,16 @@ pub fn list(host: &Host, report: &mut Report) -> Result<(), OpsError> {
             rows.push([
                 instance.name.to_string(),
                 unit.clone(),
-                host.systemctl.is_active(&unit).to_string(),
+                host.systemctl.is_active(&unit),
                 instance.config.display().to_string(),
                 status,
             ]);
         }
-        report.say_block(&table(
-            ["INSTANCE", "UNIT", "ACTIVE", "CONFIG", "CONFIG STATUS"],
-            &rows,
-        ));
+        let header = ["INSTANCE", "UNIT", "ACTIVE", "CONFIG", "CONFIG STATUS"];
+        report.say(table(header, &rows).trim_end_matches('\n'));
         for (i, (name, config)) in loaded.iter().enumerate() {
             for (other_name, other) in &loaded[i + 1..] {
-                for c in collision::between(
-                    Party { name, config },
-                    Party {
-                        name: other_name,
-                        config: other,
-                    },
-                ) {
+                for c in collision::between((name, config), (other_name, other)) {
                     report.say(format!("warning: {c}"));
                 }
             }
@@ -86,54 +74,9 @@ fn config_problem(problems: &[String], path: &std::path::Path) -> String {
     }
 }
 
-/// Left-aligned columns two spaces apart; the last column is not padded.
-fn table<const N: usize>(header: [&str; N], rows: &[[String; N]]) -> String {
-    let mut widths = header.map(|h| h.chars().count());
-    for row in rows {
-        for (w, cell) in widths.iter_mut().zip(row) {
-            *w = (*w).max(cell.chars().count());
-        }
-    }
-    let mut out = String::new();
-    let mut line = |cells: [&str; N]| {
-        let mut l = String::new();
-        for (i, (cell, w)) in cells.iter().zip(widths).enumerate() {
-            if i + 1 == N {
-                l.push_str(cell);
-            } else {
-                let _ = write!(l, "{cell:<w$}  ");
-            }
-        }
-        out.push_str(l.trim_end());
-        out.push('\n');
-    };
-    line(header);
-    for row in rows {
-        line(row.each_ref().map(String::as_str));
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn columns_align() {
-        let t = table(
-            ["A", "BB", "C"],
-            &[
-                ["default".into(), "x".into(), "ok".into()],
-                ["2508".into(), "longer".into(), "".into()],
-            ],
-        );
-        assert_eq!(
-            t,
-            "A        BB      C\n\
-             default  x       ok\n\
-             2508     longer\n"
-        );
-    }
 
     #[test]
     fn the_first_problem_stands_for_the_rest() {

@@ -71,29 +71,28 @@
 mod account;
 mod collision;
 mod discovery;
-mod error;
 mod host;
 mod install;
 mod instance;
 mod instance_config;
 mod list;
 mod port_holder;
-mod report;
 mod state_access;
 mod systemctl;
 mod tool;
 mod uninstall;
 mod unit;
-mod unit_path;
 
-pub use error::OpsError;
+use std::io;
+use std::path::{Path, PathBuf};
+
+use crate::config::{ConfigError, STATE_DIR};
 pub use host::{
     DEFAULT_ETC_DIR, DEFAULT_SYSTEMCTL, DEFAULT_SYSTEMD_RUN_DIR, DEFAULT_UNIT_DIR, DEFAULT_USERADD,
     Host,
 };
-pub use instance::{InstanceName, STATE_DIR};
+pub use instance::InstanceName;
 pub use port_holder::udp_port_holders;
-pub use report::Report;
 
 /// One of the service-management commands.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -113,5 +112,61 @@ pub fn run(command: &OpsCommand, host: &Host, report: &mut Report) -> Result<(),
         OpsCommand::Install(name) => install::install(name, host, report),
         OpsCommand::List => list::list(host, report),
         OpsCommand::Uninstall(name) => uninstall::uninstall(name, host, report),
+    }
+}
+
+/// An install, list or uninstall command that could not finish. Whatever it
+/// already did is in its [`Report`].
+#[derive(Debug, thiserror::Error)]
+pub enum OpsError {
+    #[error("cannot {action} {}: {source}", .path.display())]
+    Io {
+        action: &'static str,
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+
+    /// A check that stopped the command (a foreign unit, a collision, a
+    /// taken port, a failed systemctl call, …), in words that say what to
+    /// do next: the text is all anyone ever does with it.
+    #[error("{0}")]
+    Refused(String),
+}
+
+impl OpsError {
+    /// For `map_err`: `action` on `path` failed with the error it is given.
+    fn io<'a>(action: &'static str, path: &'a Path) -> impl Fn(io::Error) -> OpsError + 'a {
+        move |source| OpsError::Io {
+            action,
+            path: path.to_path_buf(),
+            source,
+        }
+    }
+}
+
+/// What an install command tells the operator, collected in order.
+///
+/// The commands return their messages rather than print them, so the library
+/// does no terminal I/O and tests can read exactly what an operator would see.
+/// When a command fails half-way, the report still holds what was already
+/// done (files written, steps run) and the caller prints it before the error.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Report {
+    text: String,
+}
+
+impl Report {
+    /// Adds a line (a trailing newline is added).
+    pub fn say(&mut self, line: impl AsRef<str>) {
+        self.text.push_str(line.as_ref());
+        self.text.push('\n');
+    }
+
+    pub fn text(&self) -> &str {
+        &self.text
     }
 }

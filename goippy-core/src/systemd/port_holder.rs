@@ -63,35 +63,33 @@ pub fn refusal(
     );
     let mut todo = Vec::new();
     for holder in &others {
-        match &holder.process {
-            Some(p) => match &p.service {
-                Some(service) => {
-                    s.push_str(&format!("\n  - pid {} of {service}: {}", p.pid, p.command));
-                    todo.push(format!(
-                        "stop {service} (`systemctl stop {service}`) or give this instance a GOIP_PORT of its own"
-                    ));
-                }
-                None => {
-                    s.push_str(&format!(
-                        "\n  - pid {}, started outside systemd: {}",
-                        p.pid, p.command
-                    ));
-                    todo.push(format!(
-                        "stop pid {} (a goippy run in a terminal stops with Ctrl-C there; otherwise `kill {}`)",
-                        p.pid, p.pid
-                    ));
-                }
-            },
-            None => {
-                s.push_str(&format!(
-                    "\n  - a socket on {} whose process goippy cannot see",
+        let (who, what_to_do) = match &holder.process {
+            Some(HolderProcess {
+                pid,
+                command,
+                service: Some(service),
+            }) => (
+                format!("pid {pid} of {service}: {command}"),
+                format!(
+                    "stop {service} (`systemctl stop {service}`) or give this instance a GOIP_PORT of its own"
+                ),
+            ),
+            Some(HolderProcess { pid, command, .. }) => (
+                format!("pid {pid}, started outside systemd: {command}"),
+                format!(
+                    "stop pid {pid} (a goippy run in a terminal stops with Ctrl-C there; otherwise `kill {pid}`)"
+                ),
+            ),
+            None => (
+                format!(
+                    "a socket on {} whose process goippy cannot see",
                     holder.local
-                ));
-                todo.push(format!(
-                    "stop the process that `ss -ulpn 'sport = :{port}'` names"
-                ));
-            }
-        }
+                ),
+                format!("stop the process that `ss -ulpn 'sport = :{port}'` names"),
+            ),
+        };
+        s.push_str(&format!("\n  - {who}"));
+        todo.push(what_to_do);
     }
     todo.dedup();
     s.push_str(&format!(
@@ -135,10 +133,7 @@ pub fn udp_port_holders(proc: &Path, bind: IpAddr, port: u16) -> Vec<PortHolder>
 /// socket usually takes IPv4 too (unless IPV6_V6ONLY, which /proc does not
 /// show), so it counts against any address.
 fn collides(ours: IpAddr, theirs: IpAddr) -> bool {
-    let theirs = match theirs {
-        IpAddr::V6(v6) => v6.to_ipv4_mapped().map(IpAddr::V4).unwrap_or(theirs),
-        v4 => v4,
-    };
+    let theirs = theirs.to_canonical();
     if theirs == IpAddr::V6(Ipv6Addr::UNSPECIFIED) {
         return true;
     }

@@ -11,11 +11,10 @@
 //! to do.
 
 use std::ffi::{OsStr, OsString};
-use std::fmt;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
-use super::report::Report;
 use super::tool::{self, ToolError};
+use super::{OpsError, Report};
 
 /// Where systemctl is and how to tell that systemd is running.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -24,59 +23,9 @@ pub struct Systemctl {
     booted_marker: PathBuf,
 }
 
-/// Why systemctl cannot be used here at all.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Unavailable {
-    /// The system was not booted with systemd.
-    NotBooted { marker: PathBuf },
-    /// The program is not there.
-    Missing { program: OsString },
-}
-
-impl fmt::Display for Unavailable {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Unavailable::NotBooted { marker } => write!(
-                f,
-                "systemd is not running here ({} does not exist)",
-                marker.display()
-            ),
-            Unavailable::Missing { program } => {
-                write!(f, "systemctl was not found (tried {program:?})")
-            }
-        }
-    }
-}
-
-/// One systemctl invocation, as arguments.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Step(Vec<String>);
-
-impl Step {
-    pub fn daemon_reload() -> Step {
-        Step(vec!["daemon-reload".into()])
-    }
-
-    pub fn enable_now(unit: &str) -> Step {
-        Step(vec!["enable".into(), "--now".into(), unit.into()])
-    }
-
-    pub fn disable_now(unit: &str) -> Step {
-        Step(vec!["disable".into(), "--now".into(), unit.into()])
-    }
-
-    pub fn stop(unit: &str) -> Step {
-        Step(vec!["stop".into(), unit.into()])
-    }
-
-    fn args(&self) -> Vec<&str> {
-        self.0.iter().map(String::as_str).collect()
-    }
-
-    /// `systemctl <args>`, as the operator would type it on a systemd host.
-    pub fn command_line(&self) -> String {
-        tool::command_line(OsStr::new("systemctl"), &self.args())
-    }
+/// `systemctl <args>`, as the operator would type it on a systemd host.
+pub fn command_line(args: &[&str]) -> String {
+    tool::command_line(OsStr::new("systemctl"), args)
 }
 
 /// What [`Systemctl::apply`] did.
@@ -84,8 +33,8 @@ impl Step {
 pub enum Applied {
     /// Every step ran and succeeded.
     Ran,
-    /// Nothing ran; the operator has to.
-    Unavailable(Unavailable),
+    /// Nothing ran, for the reason given; the operator has to.
+    Unavailable(String),
 }
 
 /// A step that failed, and what is left to do.
@@ -97,19 +46,19 @@ pub struct StepFailed {
     pub remaining: Vec<String>,
 }
 
-/// `systemctl is-active`, or why it is not known.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ActiveState {
-    Known(String),
-    Unknown(String),
-}
-
-impl fmt::Display for ActiveState {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            ActiveState::Known(state) => f.write_str(state),
-            ActiveState::Unknown(why) => write!(f, "unknown ({why})"),
+impl StepFailed {
+    /// The error that stops the command: systemctl's, where things stand
+    /// (`situation`, e.g. "the unit file is written") and what is left to run.
+    pub fn stopped(self, situation: &str) -> OpsError {
+        let mut s = format!(
+            "{}\n{situation}; once the problem is fixed, run:",
+            self.error
+        );
+        for command in &self.remaining {
+            s.push_str("\n  ");
+            s.push_str(command);
         }
+        OpsError::Refused(s)
     }
 }
 
@@ -123,42 +72,39 @@ impl Systemctl {
         }
     }
 
-    pub fn booted_marker(&self) -> &Path {
+    #[cfg(test)]
+    pub fn booted_marker(&self) -> &std::path::Path {
         &self.booted_marker
     }
 
     /// Whether the system was booted with systemd, so that what is
     /// installed here is started here.
     pub fn is_booted(&self) -> bool {
-        self.check_booted().is_ok()
+        self.booted_marker.is_dir()
     }
 
-    fn check_booted(&self) -> Result<(), Unavailable> {
-        if self.booted_marker.is_dir() {
-            Ok(())
-        } else {
-            Err(Unavailable::NotBooted {
-                marker: self.booted_marker.clone(),
-            })
-        }
-    }
-
-    /// Runs `steps` in order, noting each in `report`, and stops at the first
-    /// failure. When systemd or systemctl is missing nothing runs.
-    pub fn apply(&self, steps: &[Step], report: &mut Report) -> Result<Applied, StepFailed> {
-        if let Err(why) = self.check_booted() {
-            return Ok(Applied::Unavailable(why));
+    /// Runs `steps` (each systemctl's arguments) in order, noting each in
+    /// `report`, and stops at the first failure. When systemd or systemctl
+    /// is missing nothing runs.
+    pub fn apply(&self, steps: &[&[&str]], report: &mut Report) -> Result<Applied, StepFailed> {
+        if !self.is_booted() {
+            return Ok(Applied::Unavailable(format!(
+                "systemd is not running here ({} does not exist)",
+                self.booted_marker.display()
+            )));
         }
         for (i, step) in steps.iter().enumerate() {
-            match tool::run_checked(&self.program, &step.args()) {
-                Ok(_) => report.say(format!("ran {}", step.command_line())),
+            match tool::run_checked(&self.program, step) {
+                Ok(_) => report.say(format!("ran {}", command_line(step))),
                 Err(ToolError::NotFound { program }) if i == 0 => {
-                    return Ok(Applied::Unavailable(Unavailable::Missing { program }));
+                    return Ok(Applied::Unavailable(format!(
+                        "systemctl was not found (tried {program:?})"
+                    )));
                 }
                 Err(error) => {
                     return Err(StepFailed {
                         error,
-                        remaining: steps[i..].iter().map(Step::command_line).collect(),
+                        remaining: steps[i..].iter().map(|s| command_line(s)).collect(),
                     });
                 }
             }
@@ -166,29 +112,26 @@ impl Systemctl {
         Ok(Applied::Ran)
     }
 
-    /// The unit's active state (`active`, `inactive`, `failed`, …).
-    pub fn is_active(&self, unit: &str) -> ActiveState {
-        if let Err(why) = self.check_booted() {
-            return ActiveState::Unknown(match why {
-                Unavailable::NotBooted { .. } => "systemd not running".into(),
-                Unavailable::Missing { .. } => "no systemctl".into(),
-            });
+    /// The unit's active state (`active`, `inactive`, `failed`, …), or
+    /// `unknown (…)` saying why it is not known.
+    pub fn is_active(&self, unit: &str) -> String {
+        if !self.is_booted() {
+            return "unknown (systemd not running)".into();
         }
-        match tool::run_capturing(&self.program, &["is-active", unit]) {
+        let why = match tool::run_capturing(&self.program, &["is-active", unit]) {
             Ok(output) => {
                 // is-active prints the state and exits non-zero unless it is
                 // "active": the printed state is the answer either way.
                 let stdout = String::from_utf8_lossy(&output.stdout);
                 match stdout.lines().next().map(str::trim) {
-                    Some(state) if !state.is_empty() => ActiveState::Known(state.to_string()),
-                    _ => ActiveState::Unknown(
-                        String::from_utf8_lossy(&output.stderr).trim().to_string(),
-                    ),
+                    Some(state) if !state.is_empty() => return state.to_string(),
+                    _ => String::from_utf8_lossy(&output.stderr).trim().to_string(),
                 }
             }
-            Err(ToolError::NotFound { .. }) => ActiveState::Unknown("no systemctl".into()),
-            Err(e) => ActiveState::Unknown(e.to_string()),
-        }
+            Err(ToolError::NotFound { .. }) => "no systemctl".into(),
+            Err(e) => e.to_string(),
+        };
+        format!("unknown ({why})")
     }
 }
 
@@ -198,20 +141,17 @@ mod tests {
 
     #[test]
     fn steps_read_as_commands() {
+        assert_eq!(command_line(&["daemon-reload"]), "systemctl daemon-reload");
         assert_eq!(
-            Step::daemon_reload().command_line(),
-            "systemctl daemon-reload"
-        );
-        assert_eq!(
-            Step::enable_now("goippy-2508.service").command_line(),
+            command_line(&["enable", "--now", "goippy-2508.service"]),
             "systemctl enable --now goippy-2508.service"
         );
         assert_eq!(
-            Step::disable_now("goippy.service").command_line(),
+            command_line(&["disable", "--now", "goippy.service"]),
             "systemctl disable --now goippy.service"
         );
         assert_eq!(
-            Step::stop("goippy.service").command_line(),
+            command_line(&["stop", "goippy.service"]),
             "systemctl stop goippy.service"
         );
     }
@@ -227,9 +167,9 @@ mod tests {
         // Were it run, a missing program would say Missing, not NotBooted.
         let systemctl = Systemctl::new(dir.path().join("no-such-systemctl"), &marker);
         let mut report = Report::default();
-        match systemctl.apply(&[Step::daemon_reload()], &mut report) {
-            Ok(Applied::Unavailable(why @ Unavailable::NotBooted { .. })) => assert_eq!(
-                why.to_string(),
+        match systemctl.apply(&[&["daemon-reload"]], &mut report) {
+            Ok(Applied::Unavailable(why)) => assert_eq!(
+                why,
                 format!(
                     "systemd is not running here ({} does not exist)",
                     marker.display()
@@ -240,22 +180,18 @@ mod tests {
         assert_eq!(report.text(), "");
         assert_eq!(
             systemctl.is_active("goippy.service"),
-            ActiveState::Unknown("systemd not running".into())
+            "unknown (systemd not running)"
         );
 
         std::fs::create_dir(&marker).expect("marker");
-        match systemctl.apply(&[Step::daemon_reload()], &mut report) {
-            Ok(Applied::Unavailable(why @ Unavailable::Missing { .. })) => {
-                assert!(
-                    why.to_string()
-                        .starts_with("systemctl was not found (tried "),
-                    "{why}"
-                )
+        match systemctl.apply(&[&["daemon-reload"]], &mut report) {
+            Ok(Applied::Unavailable(why)) => {
+                assert!(why.starts_with("systemctl was not found (tried "), "{why}")
             }
             other => panic!("{other:?}"),
         }
         assert_eq!(
-            systemctl.is_active("goippy.service").to_string(),
+            systemctl.is_active("goippy.service"),
             "unknown (no systemctl)"
         );
     }
@@ -265,10 +201,7 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let systemctl = Systemctl::new("true", dir.path());
         let mut report = Report::default();
-        match systemctl.apply(
-            &[Step::daemon_reload(), Step::stop("x.service")],
-            &mut report,
-        ) {
+        match systemctl.apply(&[&["daemon-reload"], &["stop", "x.service"]], &mut report) {
             Ok(Applied::Ran) => {}
             other => panic!("{other:?}"),
         }
@@ -278,10 +211,7 @@ mod tests {
         );
         // is-active's answer is the first line it prints, whatever its exit status.
         let echo = Systemctl::new("echo", dir.path());
-        assert_eq!(
-            echo.is_active("goippy.service"),
-            ActiveState::Known("is-active goippy.service".into())
-        );
+        assert_eq!(echo.is_active("goippy.service"), "is-active goippy.service");
     }
 
     #[test]
@@ -290,7 +220,7 @@ mod tests {
         let mut report = Report::default();
         let err = Systemctl::new("false", dir.path())
             .apply(
-                &[Step::daemon_reload(), Step::enable_now("goippy.service")],
+                &[&["daemon-reload"], &["enable", "--now", "goippy.service"]],
                 &mut report,
             )
             .expect_err("false fails");
@@ -308,7 +238,7 @@ mod tests {
         assert_eq!(report.text(), "");
         // `sh daemon-reload` fails, saying so on stderr: that text is in the error.
         let err = Systemctl::new("sh", dir.path())
-            .apply(&[Step::daemon_reload()], &mut report)
+            .apply(&[&["daemon-reload"]], &mut report)
             .expect_err("no such script");
         let msg = err.to_string();
         assert!(msg.starts_with("`sh daemon-reload` failed ("), "{msg}");

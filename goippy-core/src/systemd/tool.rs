@@ -8,34 +8,17 @@
 
 use std::ffi::{OsStr, OsString};
 use std::io;
-use std::process::{Command, ExitStatus, Output, Stdio};
+use std::process::{Command, Output, Stdio};
 
 /// Why running an external program did not succeed.
 #[derive(Debug, thiserror::Error)]
 pub enum ToolError {
     #[error("{program:?} was not found")]
     NotFound { program: OsString },
-    #[error("`{command}` failed ({status}){}", stderr_suffix(.stderr))]
-    Failed {
-        command: String,
-        status: ExitStatus,
-        stderr: String,
-    },
-    #[error("cannot run {program:?}: {source}")]
-    Io {
-        program: OsString,
-        #[source]
-        source: io::Error,
-    },
-}
-
-fn stderr_suffix(stderr: &str) -> String {
-    let stderr = stderr.trim();
-    if stderr.is_empty() {
-        String::new()
-    } else {
-        format!(": {stderr}")
-    }
+    /// It could not be run, or it ran and failed; the text says which, with
+    /// the exit status and the program's own stderr.
+    #[error("{0}")]
+    Failed(String),
 }
 
 /// Runs `program args…` with no input and captures what it says; a
@@ -52,10 +35,7 @@ pub fn run_capturing(program: &OsStr, args: &[&str]) -> Result<Output, ToolError
                     program: program.to_os_string(),
                 }
             } else {
-                ToolError::Io {
-                    program: program.to_os_string(),
-                    source,
-                }
+                ToolError::Failed(format!("cannot run {program:?}: {source}"))
             }
         })
 }
@@ -64,14 +44,18 @@ pub fn run_capturing(program: &OsStr, args: &[&str]) -> Result<Output, ToolError
 pub fn run_checked(program: &OsStr, args: &[&str]) -> Result<Output, ToolError> {
     let output = run_capturing(program, args)?;
     if output.status.success() {
-        Ok(output)
-    } else {
-        Err(ToolError::Failed {
-            command: command_line(program, args),
-            status: output.status,
-            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-        })
+        return Ok(output);
     }
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let said = match stderr.trim() {
+        "" => String::new(),
+        stderr => format!(": {stderr}"),
+    };
+    Err(ToolError::Failed(format!(
+        "`{}` failed ({}){said}",
+        command_line(program, args),
+        output.status
+    )))
 }
 
 /// `program arg…` as an operator would type it; arguments with spaces or
@@ -131,7 +115,7 @@ mod tests {
             OsStr::new("sh"),
             &["-c", "echo 'Unit x not found.' >&2; exit 5"],
         ) {
-            Err(e @ ToolError::Failed { .. }) => {
+            Err(e @ ToolError::Failed(_)) => {
                 let msg = e.to_string();
                 assert!(msg.starts_with("`sh -c "), "{msg}");
                 assert!(msg.ends_with(": Unit x not found."), "{msg}");

@@ -12,73 +12,50 @@ use std::path::Path;
 
 use crate::config::{Config, DbSettings};
 
-use super::discovery::{self, UnitFile};
-use super::error::OpsError;
+use super::discovery;
 use super::host::Host;
 use super::instance::InstanceName;
-use super::report::Report;
-use super::systemctl::{Applied, Step};
+use super::systemctl::{Applied, command_line};
+use super::{OpsError, Report};
 
 /// Uninstalls `name`.
 pub fn uninstall(name: &InstanceName, host: &Host, report: &mut Report) -> Result<(), OpsError> {
     let unit_path = host.unit_path(name);
     let unit_name = name.unit_name();
-    let installed = match discovery::examine(&unit_path, name)? {
-        UnitFile::Ours(installed) => installed,
-        UnitFile::Absent => {
-            return Err(OpsError::NotInstalled {
-                name: name.clone(),
-                unit_path,
-            });
-        }
-        UnitFile::Foreign(f) => {
-            return Err(OpsError::Foreign {
-                path: f.path,
-                why: f.why,
-            });
-        }
+    let Some(installed) = discovery::ours(&unit_path, name)? else {
+        return Err(OpsError::Refused(format!(
+            "instance {name} is not installed ({} does not exist); `goippy --list` shows what is",
+            unit_path.display()
+        )));
     };
     // Read before anything is removed, to say which database is kept.
     let database = Config::load(&installed.config).ok().map(|(c, _)| c.db);
 
-    let stopped = match host
+    let stopped = host
         .systemctl
-        .apply(&[Step::disable_now(&unit_name)], report)
-    {
-        Ok(applied) => applied,
-        Err(failed) => {
-            return Err(OpsError::Systemctl {
-                failed,
-                situation: "nothing was removed".to_string(),
-            });
-        }
-    };
+        .apply(&[&["disable", "--now", &unit_name]], report)
+        .map_err(|failed| failed.stopped("nothing was removed"))?;
 
     for link in remove_enable_links(&host.unit_dir, &unit_name)? {
         report.say(format!("removed {} (an enable link)", link.display()));
     }
-    std::fs::remove_file(&unit_path).map_err(|source| OpsError::Io {
-        action: "remove",
-        path: unit_path.clone(),
-        source,
-    })?;
+    std::fs::remove_file(&unit_path).map_err(OpsError::io("remove", &unit_path))?;
     report.say(format!("removed {}", unit_path.display()));
 
     match stopped {
         Applied::Ran => {
-            if let Err(failed) = host.systemctl.apply(&[Step::daemon_reload()], report) {
-                return Err(OpsError::Systemctl {
-                    failed,
-                    situation: format!("{unit_name} is stopped and its unit removed"),
-                });
-            }
+            host.systemctl
+                .apply(&[&["daemon-reload"]], report)
+                .map_err(|failed| {
+                    failed.stopped(&format!("{unit_name} is stopped and its unit removed"))
+                })?;
         }
         Applied::Unavailable(why) => {
             report.say(format!(
                 "{why}: nothing was stopped or disabled by systemctl. On the systemd host, run:"
             ));
-            report.say(format!("  {}", Step::stop(&unit_name).command_line()));
-            report.say(format!("  {}", Step::daemon_reload().command_line()));
+            report.say(format!("  {}", command_line(&["stop", &unit_name])));
+            report.say(format!("  {}", command_line(&["daemon-reload"])));
         }
     }
 
@@ -135,11 +112,7 @@ fn remove_instance_config(
             report.say(format!("{} was already gone", config.display()));
             Ok(())
         }
-        Err(source) => Err(OpsError::Io {
-            action: "remove",
-            path: config.to_path_buf(),
-            source,
-        }),
+        Err(e) => Err(OpsError::io("remove", config)(e)),
     }
 }
 
@@ -150,19 +123,8 @@ fn remove_enable_links(
     unit_dir: &Path,
     unit_name: &str,
 ) -> Result<Vec<std::path::PathBuf>, OpsError> {
-    let io = |path: &Path, action, source| OpsError::Io {
-        action,
-        path: path.to_path_buf(),
-        source,
-    };
-    let entries = match std::fs::read_dir(unit_dir) {
-        Ok(e) => e,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(e) => return Err(io(unit_dir, "read the unit directory", e)),
-    };
     let mut removed = Vec::new();
-    for entry in entries {
-        let entry = entry.map_err(|e| io(unit_dir, "read the unit directory", e))?;
+    for entry in discovery::unit_dir_entries(unit_dir)? {
         let dir_name = entry.file_name();
         let dir_name = dir_name.to_string_lossy();
         if !(dir_name.ends_with(".wants") || dir_name.ends_with(".requires")) {
@@ -173,7 +135,7 @@ fn remove_enable_links(
             continue;
         };
         if target.file_name().and_then(|n| n.to_str()) == Some(unit_name) {
-            std::fs::remove_file(&link).map_err(|e| io(&link, "remove", e))?;
+            std::fs::remove_file(&link).map_err(OpsError::io("remove", &link))?;
             removed.push(link);
         }
     }

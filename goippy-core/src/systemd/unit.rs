@@ -14,11 +14,12 @@
 //! somebody wrote by hand (even one called `goippy-2508.service`) is never
 //! listed as goippy's, overwritten or removed.
 
-use std::path::PathBuf;
+use std::fmt;
+use std::path::{Path, PathBuf};
 
 use super::account::SERVICE_USER;
-use super::instance::{InstanceName, STATE_DIR};
-use super::unit_path::UnitPath;
+use super::instance::InstanceName;
+use super::{OpsError, STATE_DIR};
 
 const MARKER_INSTANCE: &str = "# goippy-instance: ";
 const MARKER_CONFIG: &str = "# goippy-config: ";
@@ -42,12 +43,6 @@ pub struct UnitSpec {
     /// The directory of the SPOOL_FILE, when it is outside the state
     /// directory and not DB_FILE's.
     pub spool_dir: Option<UnitPath>,
-}
-
-impl UnitSpec {
-    fn needs_bind_capability(&self) -> bool {
-        self.goip_port < FIRST_UNPRIVILEGED_PORT
-    }
 }
 
 /// What the marker of a goippy unit says.
@@ -87,7 +82,7 @@ pub fn render(spec: &UnitSpec) -> String {
              ReadWritePaths=-{dir}\n"
         ));
     }
-    let capabilities = if spec.needs_bind_capability() {
+    let capabilities = if port < FIRST_UNPRIVILEGED_PORT {
         format!(
             "# GOIP_PORT {port} is below {FIRST_UNPRIVILEGED_PORT}: binding it is the one \
              privilege goippy keeps.\n\
@@ -207,6 +202,53 @@ WantedBy=multi-user.target
     )
 }
 
+/// An absolute path that reads the same to systemd as it does to the kernel.
+///
+/// systemd gives meaning to many characters in unit values: whitespace
+/// separates words, quotes and backslashes are unescaped, `%` starts a
+/// specifier, `$` an environment variable in `ExecStart=`. Rather than an
+/// escaping scheme that would have to be right for every directive, goippy
+/// accepts only absolute paths made of characters none of them treats
+/// specially, and refuses anything else with a message naming the path. Real
+/// installations (`/usr/local/bin/goippy`, `/etc/goippy-2508.conf`,
+/// `/var/lib/goippy`) never come near the limit.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnitPath(String);
+
+impl UnitPath {
+    /// Accepts `path` if it is absolute and every character is plain;
+    /// `what` says what the path is, for the message ("the goippy executable").
+    pub fn new(path: &Path, what: &str) -> Result<Self, OpsError> {
+        let refuse = || {
+            OpsError::Refused(format!(
+                "{what} {path:?} cannot go into a systemd unit as it is: goippy accepts absolute \
+                 paths of letters, digits and / . _ - + @ , ~ only"
+            ))
+        };
+        let text = path.to_str().ok_or_else(refuse)?;
+        let plain = path.is_absolute()
+            && text
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"/._-+@,~".contains(&b));
+        if plain {
+            Ok(UnitPath(text.to_string()))
+        } else {
+            Err(refuse())
+        }
+    }
+
+    #[cfg(test)]
+    pub fn as_path(&self) -> &Path {
+        Path::new(&self.0)
+    }
+}
+
+impl fmt::Display for UnitPath {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
 /// Reads the marker at the top of a unit file.
 pub fn read_marker(text: &str) -> Result<UnitMarker, NotGoippys> {
     let mut instance = None;
@@ -235,8 +277,6 @@ pub fn read_marker(text: &str) -> Result<UnitMarker, NotGoippys> {
 
 #[cfg(test)]
 mod tests {
-    use std::path::Path;
-
     use super::*;
 
     fn spec(instance: &str, port: u16, extra: Option<&str>) -> UnitSpec {
@@ -419,5 +459,40 @@ mod tests {
             read_marker("# goippy-instance: 2508\n# goippy-config: etc/x\n"),
             Err(NotGoippys::Damaged)
         );
+    }
+
+    #[test]
+    fn plain_absolute_paths_are_accepted() {
+        for ok in [
+            "/usr/local/bin/goippy",
+            "/etc/goippy-2508.conf",
+            "/opt/goippy+1/bin/goippy",
+            "/srv/a_b/c.d@e,f~",
+        ] {
+            let p = UnitPath::new(Path::new(ok), "x").expect(ok);
+            assert_eq!(p.to_string(), ok);
+            assert_eq!(p.as_path(), Path::new(ok));
+        }
+    }
+
+    #[test]
+    fn anything_systemd_would_reinterpret_is_refused() {
+        for bad in [
+            "relative/goippy",
+            "/opt/my goippy/goippy",
+            "/opt/100%/goippy",
+            "/opt/$HOME/goippy",
+            "/opt/\"q\"/goippy",
+            "/opt/a\\b",
+            "/opt/a;b",
+            "/opt/tab\there",
+            "/opt/ä/goippy",
+        ] {
+            let err = UnitPath::new(Path::new(bad), "the goippy executable").expect_err(bad);
+            assert!(
+                err.to_string().starts_with("the goippy executable"),
+                "{err}"
+            );
+        }
     }
 }

@@ -7,7 +7,8 @@
 //! * `secret.rs`: a value that is never printed;
 //! * `body_hash.rs`: the stable hash of a message body in a dedup key;
 //! * `per_key.rs`: counters per channel, for the metrics;
-//! * `histogram.rs`: a lock-free histogram of durations, for the metrics.
+//! * `histogram.rs`: a lock-free histogram of durations, for the metrics;
+//! * `table.rs`: aligned text tables, for the CLI.
 
 mod backoff;
 mod body_hash;
@@ -15,6 +16,7 @@ mod histogram;
 mod lock;
 mod per_key;
 mod secret;
+mod table;
 mod token_bucket;
 mod warn_limit;
 
@@ -24,5 +26,6 @@ pub use histogram::{DurationHistogram, HistogramSnapshot};
 pub(crate) use lock::{lock, read_lock, write_lock};
 pub use per_key::PerKey;
 pub use secret::Secret;
+pub(crate) use table::table;
 pub(crate) use token_bucket::TokenBucket;
 pub(crate) use warn_limit::{SharedWarnLimiter, WarnLimiter};
