@@ -12,7 +12,7 @@ use tokio::sync::watch;
 use super::apply::Batches;
 use super::db::Db;
 use super::spool::Spool;
-use super::writer::{WriterConfig, WriterHandle, WriterStart};
+use super::writer::{WriterHandle, WriterStart};
 use super::{Inner, Store, StoreError, StoreOptions, mysql, sqlite, timed};
 use crate::config::DbSettings;
 use crate::util::{Backoff, SharedWarnLimiter, lock};
@@ -37,20 +37,12 @@ impl Store {
             db.close().await;
             return Err(e);
         }
-        let (_, ready) = watch::channel(true);
-        let writer = WriterHandle::spawn(
-            batches(&db, &options),
-            writer_config(&options),
-            WriterStart::without_spool(),
-        );
         tracing::debug!(database = %description, "store open");
-        Ok(Store::assemble(
+        Ok(Store::start(
             db,
-            writer,
-            None,
+            WriterStart::without_spool(),
             description,
-            ready,
-            &options,
+            options,
         ))
     }
 
@@ -126,34 +118,29 @@ impl Store {
                 return Err(e);
             }
         }
-        let writer = WriterHandle::spawn(
-            batches(&db, &options),
-            writer_config(&options),
-            WriterStart {
-                spool: Some(spool.clone()),
-                backlog,
-                marking,
-                ready: ready.clone(),
-            },
-        );
         tracing::debug!(database = %description, spool = %spool_path.display(), "store open");
-        let store = Store::assemble(db, writer, Some(spool), description, ready, &options);
+        let start = WriterStart {
+            spool: Some(spool),
+            backlog,
+            marking,
+            ready,
+        };
+        let store = Store::start(db, start, description, options);
         *lock(&store.inner.connector) = connector;
         Ok(store)
     }
 
-    fn assemble(
-        db: Db,
-        writer: WriterHandle,
-        spool: Option<Spool>,
-        description: String,
-        ready: watch::Receiver<bool>,
-        options: &StoreOptions,
-    ) -> Store {
+    /// The store over `db`, with its writer started.
+    fn start(db: Db, start: WriterStart, description: String, options: StoreOptions) -> Store {
+        let (spool, ready) = (start.spool.clone(), start.ready.clone());
+        let batches = Batches {
+            db: db.clone(),
+            dedup_window: options.dedup_window,
+        };
         Store {
             inner: Arc::new(Inner {
                 db,
-                writer,
+                writer: WriterHandle::spawn(batches, options, start),
                 spool,
                 description,
                 ready,
@@ -223,25 +210,6 @@ impl Store {
 /// How long a stopping store waits for its database connections to close
 /// once its writes are settled (see [`Store::close_by`]).
 const POOL_CLOSE: Duration = Duration::from_secs(1);
-
-fn writer_config(options: &StoreOptions) -> WriterConfig {
-    WriterConfig {
-        capacity: options.queue_capacity.max(1),
-        max_batch: options.max_batch.max(1),
-        state_refresh: options.state_refresh,
-        close_timeout: options.close_timeout,
-        write_wait: options.write_wait,
-        attempt_timeout: options.db_timeout,
-    }
-}
-
-/// The writer's view of the database.
-fn batches(db: &Db, options: &StoreOptions) -> Batches {
-    Batches {
-        db: db.clone(),
-        dedup_window: options.dedup_window,
-    }
-}
 
 /// Opens the database of `settings`: (its pool, a description without a
 /// password, whether the database answered). `serve_while_down`: see

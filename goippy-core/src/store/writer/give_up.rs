@@ -71,14 +71,7 @@ impl<D: Database> Writer<D> {
     /// start, so a spooled batch says so in the spool too.
     pub(super) async fn cut_off(&mut self) {
         self.attempt = None;
-        if let Some(batch) = self.batches.front_mut() {
-            batch.maybe_committed = true;
-            if let (Some(seq), Some(spool)) = (batch.spooled, &self.spool)
-                && let Err(e) = spool.set_maybe_committed(seq).await
-            {
-                tracing::warn!(seq, "cannot update a spooled batch: {e}");
-            }
-        }
+        self.front_maybe_committed().await;
         self.settle_at_give_up().await;
     }
 
@@ -93,11 +86,7 @@ impl<D: Database> Writer<D> {
             if !lock(&self.shared.states).is_empty() {
                 self.form_batch(Vec::new(), true);
             }
-            for index in 0..self.batches.len() {
-                if self.batches[index].spooled.is_none() {
-                    self.keep(index).await;
-                }
-            }
+            self.keep_all().await;
             // What only the database could answer gets no answer now.
             for batch in &mut self.batches {
                 for reply in batch.replies.iter_mut().filter_map(Option::take) {
@@ -106,19 +95,14 @@ impl<D: Database> Writer<D> {
             }
             return;
         }
-        let Some(batch) = self.batches.front() else {
+        if self.batches.is_empty() && !self.intake_closed {
             // Nothing formed; writes still queued make batches as they come.
-            if !self.intake_closed {
-                let jobs = self.queued(Vec::new());
-                if !jobs.is_empty() {
-                    self.form_batch(jobs, true);
-                    if self.shared.giving_up.load(Ordering::Acquire) {
-                        self.abandon_oldest(true);
-                    } else {
-                        self.start_last_try().await;
-                    }
-                }
+            let jobs = self.queued(Vec::new());
+            if !jobs.is_empty() {
+                self.form_batch(jobs, true);
             }
+        }
+        let Some(batch) = self.batches.front() else {
             return;
         };
         if self.shared.giving_up.load(Ordering::Acquire) {
@@ -126,9 +110,11 @@ impl<D: Database> Writer<D> {
             return;
         }
         if !batch.maybe_committed {
-            // Never tried, or known not committed: one last short try (if
-            // it is cut off too, its marker decides).
-            self.start_last_try().await;
+            // Never tried, or known not committed: one last short try of
+            // LAST_TRY (`cut_off_at` gives an attempt started after the
+            // give-up instant that long; if it is cut off too, its marker
+            // decides).
+            self.start_attempt().await;
             return;
         }
         let batch_id = batch.batch_id;
@@ -147,15 +133,6 @@ impl<D: Database> Writer<D> {
             Ok(Ok(_)) => self.abandon_oldest(false),
             Ok(Err(_)) | Err(_) => self.abandon_oldest(true),
         }
-    }
-
-    /// Past the give-up instant: one attempt of [`LAST_TRY`] at the oldest
-    /// batch (the database may be fine; the shutdown was slow for another
-    /// reason).
-    pub(super) async fn start_last_try(&mut self) {
-        // Started after the give-up instant, `cut_off_at` gives it LAST_TRY;
-        // a batch that may have committed is looked up by its marker first.
-        self.start_attempt().await;
     }
 
     /// Gives the oldest batch up at the shutdown deadline: its callers get

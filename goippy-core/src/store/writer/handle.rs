@@ -17,7 +17,8 @@ use super::super::records::StateUpdate;
 use super::super::spool::{Spool, SpoolEntry};
 use super::op::{KINDS, Kind, WriteOp, Written};
 use super::unsaved::{Counted, Counts, UnflushedWrites};
-use super::{Database, GOIP_ACK_WAIT, Writer, WriterConfig};
+use super::{Database, GOIP_ACK_WAIT, Writer};
+use crate::store::StoreOptions;
 use crate::util::{DurationHistogram, HistogramSnapshot, SharedWarnLimiter, lock};
 
 pub(super) type WriteReply = oneshot::Sender<Result<Written, StoreError>>;
@@ -57,11 +58,12 @@ pub(super) struct Shared {
     pub(super) marking: Mutex<HashSet<i64>>,
     /// How long committed batches took (for the metrics).
     pub(super) commit_times: DurationHistogram,
-    pub(super) config: WriterConfig,
+    /// The writer's tuning, `queue_capacity` and `max_batch` at least 1.
+    pub(super) config: StoreOptions,
 }
 
 impl Shared {
-    fn new(config: WriterConfig, marking: HashSet<i64>) -> Shared {
+    fn new(config: StoreOptions, marking: HashSet<i64>) -> Shared {
         Shared {
             states: Mutex::new(HashMap::new()),
             wake: Notify::new(),
@@ -77,16 +79,6 @@ impl Shared {
             commit_times: DurationHistogram::default(),
             config,
         }
-    }
-
-    /// Everything not saved so far: abandoned, still queued or in a batch,
-    /// and keepalive states still waiting. What the spool keeps is saved.
-    pub(super) fn unsaved(&self) -> UnflushedWrites {
-        let waiting_states = lock(&self.states).len();
-        let (abandoned, pending) = (self.abandoned.snapshot(), self.pending.snapshot());
-        let mut unsaved: [usize; KINDS] = std::array::from_fn(|i| abandoned[i] + pending[i]);
-        unsaved[Kind::State as usize] += waiting_states;
-        UnflushedWrites::from_kinds(unsaved)
     }
 
     /// The give-up instant, once one is set.
@@ -144,10 +136,12 @@ impl WriterHandle {
     /// Starts the writer task on the current tokio runtime.
     pub(crate) fn spawn(
         database: impl Database,
-        config: WriterConfig,
+        mut config: StoreOptions,
         start: WriterStart,
     ) -> WriterHandle {
-        let (tx, rx) = mpsc::channel(config.capacity.max(1));
+        config.queue_capacity = config.queue_capacity.max(1);
+        config.max_batch = config.max_batch.max(1);
+        let (tx, rx) = mpsc::channel(config.queue_capacity);
         let WriterStart {
             spool,
             backlog,
@@ -169,7 +163,7 @@ impl WriterHandle {
         if self.shared.closed.load(Ordering::Acquire) {
             return;
         }
-        let cap = self.shared.config.capacity;
+        let cap = self.shared.config.queue_capacity;
         let mut states = lock(&self.shared.states);
         if states.len() >= cap && !states.contains_key(&update.goip_id) {
             drop(states);
@@ -211,15 +205,8 @@ impl WriterHandle {
         // if this future is dropped while it waits for room (a caller's
         // timeout): the write was never queued, so it is nothing unsaved.
         let counted = Counted::new(&self.shared.pending, op.kind());
-        let job = self.job(op, Some(reply));
-        let marked = match &job.op {
-            WriteOp::Delivered(id) => Some(id.0),
-            _ => None,
-        };
-        if self.tx.send(job).await.is_err() {
-            if let Some(id) = marked {
-                lock(&self.shared.marking).remove(&id);
-            }
+        if let Err(mpsc::error::SendError(job)) = self.tx.send(self.job(op, Some(reply))).await {
+            self.shared.unmark(&job.op);
             return Err(StoreError::Closed);
         }
         // Queued: from now on the writer resolves it (and uncounts it).
@@ -247,9 +234,15 @@ impl WriterHandle {
         self.shared.give_up()
     }
 
-    /// What has not been saved so far.
+    /// Everything not saved so far: abandoned, still queued or in a batch,
+    /// and keepalive states still waiting. What the spool keeps is saved.
     pub(crate) fn unsaved(&self) -> UnflushedWrites {
-        self.shared.unsaved()
+        let waiting_states = lock(&self.shared.states).len();
+        let shared = &self.shared;
+        let (abandoned, pending) = (shared.abandoned.snapshot(), shared.pending.snapshot());
+        let mut unsaved: [usize; KINDS] = std::array::from_fn(|i| abandoned[i] + pending[i]);
+        unsaved[Kind::State as usize] += waiting_states;
+        UnflushedWrites::from_kinds(unsaved)
     }
 
     /// Writes kept in the spool that the database has not taken yet.
@@ -322,7 +315,7 @@ impl WriterHandle {
             task.abort();
             let _ = task.await;
         }
-        let unsaved = self.shared.unsaved();
+        let unsaved = self.unsaved();
         if unsaved.total() == 0 {
             Ok(())
         } else {

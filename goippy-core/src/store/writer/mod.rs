@@ -119,19 +119,6 @@ pub(crate) trait Database: Clone + Send + Sync + 'static {
     ) -> impl Future<Output = Result<Option<Vec<Outcome>>, sqlx::Error>> + Send;
 }
 
-/// Tuning of the writer (see [`super::StoreOptions`]).
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct WriterConfig {
-    pub capacity: usize,
-    pub max_batch: usize,
-    pub state_refresh: Duration,
-    pub close_timeout: Duration,
-    /// How long a write waits for the database before the spool keeps it.
-    pub write_wait: Duration,
-    /// How long one attempt at the database may take.
-    pub attempt_timeout: Duration,
-}
-
 /// The pauses between attempts at a database that fails.
 const RETRY_MIN: Duration = Duration::from_millis(100);
 const RETRY_MAX: Duration = Duration::from_secs(5);
@@ -278,7 +265,7 @@ impl<D: Database> Writer<D> {
                 () = sleep_until(cut_off), if cut_off.is_some() => self.cut_off().await,
                 () = sleep_until(spool_at), if spool_at.is_some() => self.spool_oldest_due().await,
                 job = self.rx.recv(), if wants_jobs => match job {
-                    Some(job) => self.take(job).await,
+                    Some(job) => self.take(vec![job]).await,
                     None => self.intake_closed = true,
                 },
                 () = sleep_until(retry_at), if retry_at.is_some() => self.retry_at = None,
@@ -318,10 +305,11 @@ impl<D: Database> Writer<D> {
         !self.intake_closed && (self.spooling() || self.batches.is_empty())
     }
 
-    /// Takes a write from the queue (and what else is queued, up to a
-    /// batch): into a new batch, spooled at once when [`Writer::spooling`].
-    async fn take(&mut self, first: WriteJob) {
-        let jobs = self.queued(vec![first]);
+    /// Forms a new batch of `jobs` and what else is queued, up to a batch
+    /// (with the keepalive states waiting, unless [`Writer::spooling`]:
+    /// then it is spooled at once).
+    async fn take(&mut self, jobs: Vec<WriteJob>) {
+        let jobs = self.queued(jobs);
         let with_states = !self.spooling();
         self.form_batch(jobs, with_states);
         if self.spooling()
@@ -401,12 +389,7 @@ impl<D: Database> Writer<D> {
         if self.batches.is_empty() {
             // Nothing in flight: the keepalive states waiting, or writes
             // already in the queue, make the next batch.
-            let jobs = self.queued(Vec::new());
-            let with_states = !self.spooling();
-            self.form_batch(jobs, with_states);
-            if self.spooling() && !self.batches.is_empty() {
-                self.keep(0).await;
-            }
+            self.take(Vec::new()).await;
         }
         if self.retry_at.is_some() || !self.database_ready() {
             return;
@@ -430,7 +413,7 @@ impl<D: Database> Writer<D> {
         };
         let database = self.database.clone();
         let (batch_id, at, check_marker) = (front.batch_id, front.at, front.maybe_committed);
-        let timeout = self.shared.config.attempt_timeout;
+        let timeout = self.shared.config.db_timeout;
         let attempt = async move {
             let run = async {
                 if check_marker {
@@ -493,7 +476,7 @@ impl<D: Database> Writer<D> {
             Attempted::TimedOut { ops } => {
                 let why = format!(
                     "no answer within {} s",
-                    self.shared.config.attempt_timeout.as_secs_f32()
+                    self.shared.config.db_timeout.as_secs_f32()
                 );
                 self.failed(ops.len(), &why, true).await;
             }
@@ -642,6 +625,17 @@ impl<D: Database> Writer<D> {
             // left out, so it is retried until an operator acts.
             tracing::error!(error, "cannot commit a batch of {writes} writes; retrying");
         }
+        self.front_maybe_committed().await;
+        // The database failed: what waits for it goes to the spool now
+        // rather than at its deadline.
+        self.keep_all().await;
+        self.retry_at = Some(Instant::now() + self.backoff.next_delay());
+    }
+
+    /// An attempt at the oldest batch may have committed it: its marker is
+    /// looked for first next time — also after a restart, so a spooled batch
+    /// says so in the spool too.
+    async fn front_maybe_committed(&mut self) {
         if let Some(batch) = self.batches.front_mut() {
             batch.maybe_committed = true;
             if let (Some(seq), Some(spool)) = (batch.spooled, &self.spool)
@@ -650,16 +644,6 @@ impl<D: Database> Writer<D> {
                 tracing::warn!(seq, "cannot update a spooled batch: {e}");
             }
         }
-        // The database failed: what waits for it goes to the spool now
-        // rather than at its deadline.
-        if self.spool.is_some() {
-            for index in 0..self.batches.len() {
-                if self.batches[index].spooled.is_none() {
-                    self.keep(index).await;
-                }
-            }
-        }
-        self.retry_at = Some(Instant::now() + self.backoff.next_delay());
     }
 }
 

@@ -100,6 +100,15 @@ impl<D: Database> Writer<D> {
         }
     }
 
+    /// Puts every batch not in the spool yet there (with a spool).
+    pub(super) async fn keep_all(&mut self) {
+        for index in 0..self.batches.len() {
+            if self.batches[index].spooled.is_none() {
+                self.keep(index).await;
+            }
+        }
+    }
+
     /// Puts batch `index` into the spool and answers the callers whose
     /// writes the spool keeps. False when there is no spool or it failed
     /// (the writes then wait in memory, and the callers with them).
