@@ -134,7 +134,7 @@ impl Spool {
             .create_schema()
             .await
             .map_err(|e| open_error(e.to_string()))?;
-        match spool.format().await {
+        match spool.get_cache("format").await {
             Ok(Some(f)) if f == FORMAT => {}
             Ok(Some(other)) => {
                 return Err(open_error(format!(
@@ -188,10 +188,6 @@ impl Spool {
         .execute(&self.pool)
         .await?;
         Ok(())
-    }
-
-    async fn format(&self) -> Result<Option<String>, sqlx::Error> {
-        self.get_cache("format").await
     }
 
     /// Grows the file by what is missing of the reserve and the journal to

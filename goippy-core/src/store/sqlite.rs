@@ -68,25 +68,20 @@ pub(crate) async fn open(
     let pool_options = SqlitePoolOptions::new()
         .max_connections(4)
         .acquire_timeout(timeout);
-    match tokio::time::timeout(timeout, pool_options.clone().connect_with(options.clone())).await {
-        Ok(Ok(pool)) => Ok((pool, true)),
-        Ok(Err(e)) if !serve_while_down || !is_transient(&e) => Err(open_error(e.to_string())),
-        Ok(Err(e)) => {
-            tracing::warn!("{}; starting anyway", open_error(e.to_string()));
-            Ok((pool_options.connect_lazy_with(options), false))
-        }
-        Err(_) if serve_while_down => {
-            tracing::warn!(
-                "{}; starting anyway",
-                open_error(format!("no answer within {} s", timeout.as_secs_f32()))
-            );
-            Ok((pool_options.connect_lazy_with(options), false))
-        }
-        Err(_) => Err(open_error(format!(
-            "no answer within {} s",
-            timeout.as_secs_f32()
-        ))),
+    let reason =
+        match tokio::time::timeout(timeout, pool_options.clone().connect_with(options.clone()))
+            .await
+        {
+            Ok(Ok(pool)) => return Ok((pool, true)),
+            Ok(Err(e)) if is_transient(&e) => e.to_string(),
+            Ok(Err(e)) => return Err(open_error(e.to_string())),
+            Err(_) => format!("no answer within {} s", timeout.as_secs_f32()),
+        };
+    if !serve_while_down {
+        return Err(open_error(reason));
     }
+    tracing::warn!("{}; starting anyway", open_error(reason));
+    Ok((pool_options.connect_lazy_with(options), false))
 }
 
 /// Reads [`SqliteSettings`] back from one of the pool's connections (all are

@@ -32,6 +32,7 @@ pub(super) struct WriteJob {
 }
 
 /// What the handle and the task share.
+#[derive(Default)]
 pub(super) struct Shared {
     /// The newest unwritten keepalive per channel.
     pub(super) states: Mutex<HashMap<String, StateUpdate>>,
@@ -63,24 +64,6 @@ pub(super) struct Shared {
 }
 
 impl Shared {
-    fn new(config: StoreOptions, marking: HashSet<i64>) -> Shared {
-        Shared {
-            states: Mutex::new(HashMap::new()),
-            wake: Notify::new(),
-            shutdown: Notify::new(),
-            closed: AtomicBool::new(false),
-            pending: Counts::default(),
-            abandoned: Counts::default(),
-            give_up: watch::Sender::new(None),
-            giving_up: AtomicBool::new(false),
-            spooled: AtomicUsize::new(0),
-            drained: watch::Sender::new(0),
-            marking: Mutex::new(marking),
-            commit_times: DurationHistogram::default(),
-            config,
-        }
-    }
-
     /// The give-up instant, once one is set.
     pub(super) fn give_up(&self) -> Option<Instant> {
         *self.give_up.borrow()
@@ -148,7 +131,11 @@ impl WriterHandle {
             marking,
             ready,
         } = start;
-        let shared = Arc::new(Shared::new(config, marking));
+        let shared = Arc::new(Shared {
+            marking: Mutex::new(marking),
+            config,
+            ..Shared::default()
+        });
         let writer = Writer::new(database, Arc::clone(&shared), rx, spool, backlog, ready);
         let task = tokio::spawn(writer.run());
         WriterHandle {

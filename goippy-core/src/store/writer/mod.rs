@@ -584,20 +584,14 @@ impl<D: Database> Writer<D> {
                 source: error,
             }));
         }
-        if ops.is_empty() {
-            let batch = self.batches.pop_front();
-            if let (
-                Some(Batch {
-                    spooled: Some(seq), ..
-                }),
-                Some(spool),
-            ) = (batch, &self.spool)
-            {
-                let _ = spool.remove(seq).await;
-            }
-        } else if let Some(batch) = self.batches.front_mut() {
+        if !ops.is_empty() {
             batch.ops = Some(Arc::new(ops));
+            return;
         }
+        if let (Some(seq), Some(spool)) = (batch.spooled, &self.spool) {
+            let _ = spool.remove(seq).await;
+        }
+        self.batches.pop_front();
     }
 
     /// An attempt failed for a reason that may clear up (or none we can

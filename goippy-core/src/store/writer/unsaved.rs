@@ -105,20 +105,12 @@ impl UnflushedWrites {
 
     /// All writes not saved.
     pub fn total(&self) -> usize {
-        self.inbound
-            + self.calls
-            + self.states
-            + self.outbound
-            + self.transitions
-            + self.delivered
-            + self.notices
-            + self.counters
+        self.parts().iter().map(|(n, _)| n).sum()
     }
-}
 
-impl fmt::Display for UnflushedWrites {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let parts: [(usize, &str); 8] = [
+    /// Each count, with what it means.
+    fn parts(&self) -> [(usize, &'static str); 8] {
+        [
             (
                 self.inbound,
                 "inbound SMS/USSD/delivery reports (none was acked: the GoIP will retransmit them)",
@@ -148,15 +140,16 @@ impl fmt::Display for UnflushedWrites {
                 self.counters,
                 "sendid saves (the next start uses the outbound rows instead)",
             ),
-        ];
+        ]
+    }
+}
+
+impl fmt::Display for UnflushedWrites {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{} writes not saved", self.total())?;
-        let mut first = true;
-        for (n, what) in parts {
-            if n > 0 {
-                f.write_str(if first { ": " } else { "; " })?;
-                write!(f, "{n} {what}")?;
-                first = false;
-            }
+        let parts = self.parts().into_iter().filter(|(n, _)| *n > 0);
+        for (i, (n, what)) in parts.enumerate() {
+            write!(f, "{}{n} {what}", if i == 0 { ": " } else { "; " })?;
         }
         Ok(())
     }
