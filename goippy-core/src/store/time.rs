@@ -60,18 +60,13 @@ impl Timestamp {
 }
 
 impl fmt::Display for Timestamp {
-    /// `2026-05-07 10:00:00 UTC`.
+    /// `2026-05-07 10:00:00 UTC` (chrono writes a year past 9999 with a
+    /// sign; one past its range shows as seconds).
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let days = self.0.div_euclid(86_400);
-        let secs = self.0.rem_euclid(86_400);
-        let (y, m, d) = civil_from_days(days);
-        write!(
-            f,
-            "{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02} UTC",
-            secs / 3600,
-            secs / 60 % 60,
-            secs % 60
-        )
+        match chrono::DateTime::from_timestamp(self.0, 0) {
+            Some(t) => write!(f, "{}", t.format("%Y-%m-%d %H:%M:%S UTC")),
+            None => write!(f, "{} s after 1970-01-01 00:00:00 UTC", self.0),
+        }
     }
 }
 
@@ -98,21 +93,6 @@ where
     fn decode(value: DB::ValueRef<'r>) -> Result<Timestamp, sqlx::error::BoxDynError> {
         <i64 as sqlx::Decode<'r, DB>>::decode(value).map(Timestamp)
     }
-}
-
-/// The proleptic Gregorian date of a day count since 1970-01-01 (the
-/// well-known era-based conversion; exact for every `i64` day we can meet).
-fn civil_from_days(days: i64) -> (i64, u32, u32) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    (y, m, d)
 }
 
 #[cfg(test)]

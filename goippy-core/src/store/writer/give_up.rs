@@ -146,20 +146,20 @@ impl<D: Database> Writer<D> {
         };
         let first = unreachable && !self.shared.giving_up.swap(true, Ordering::AcqRel);
         let mut given_up = [0; KINDS];
-        for (kind, reply) in batch.kinds.iter().zip(batch.replies) {
-            self.shared.pending.sub(*kind);
-            if *kind != Kind::Barrier {
-                self.shared.abandoned.add(*kind);
-                given_up[*kind as usize] += 1;
+        // Without a spool (the only case that abandons) a batch keeps its
+        // writes in memory.
+        let ops = batch.ops.unwrap_or_default();
+        for (op, reply) in ops.iter().zip(batch.replies) {
+            let kind = op.kind();
+            self.shared.pending.sub(kind);
+            if kind != Kind::Barrier {
+                self.shared.abandoned.add(kind);
+                given_up[kind as usize] += 1;
             }
             if let Some(reply) = reply {
                 let _ = reply.send(Err(StoreError::Abandoned));
             }
-        }
-        if let Some(ops) = &batch.ops {
-            for op in ops.iter() {
-                self.shared.unmark(op);
-            }
+            self.shared.unmark(op);
         }
         let given_up = UnflushedWrites::from_kinds(given_up);
         if first {

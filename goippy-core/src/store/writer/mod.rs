@@ -136,8 +136,6 @@ struct Batch {
     /// Its writes while they are in memory; a spooled batch drops them and
     /// reads them back from the spool when its turn comes.
     ops: Option<Arc<Vec<WriteOp>>>,
-    /// The kind of each write (for the counts), by index.
-    kinds: Vec<Kind>,
     /// The callers still waiting, by index.
     replies: Vec<Option<WriteReply>>,
     /// Its place in the spool, once it is there.
@@ -158,12 +156,19 @@ enum Attempted {
         outcomes: Vec<Outcome>,
         found: bool,
     },
-    Failed {
+    /// The database refused write `index` for good.
+    Refused {
         ops: Arc<Vec<WriteOp>>,
-        failure: BatchFailure,
+        index: usize,
+        error: sqlx::Error,
     },
-    /// No answer within the attempt's deadline.
-    TimedOut { ops: Arc<Vec<WriteOp>> },
+    /// Failed for a reason that may clear up (`transient`; also no answer
+    /// within the attempt's deadline), or for none we can blame on one write.
+    Failed {
+        writes: usize,
+        why: String,
+        transient: bool,
+    },
 }
 
 struct Writer<D> {
@@ -209,7 +214,6 @@ impl<D: Database> Writer<D> {
                 batch_id: e.batch_id,
                 at: e.at,
                 ops: None,
-                kinds: Vec::new(),
                 replies: Vec::new(),
                 spooled: Some(e.seq),
                 spooled_writes: e.writes,
@@ -334,7 +338,6 @@ impl<D: Database> Writer<D> {
     /// `with_states` (they stay in memory while the database is away).
     fn form_batch(&mut self, jobs: Vec<WriteJob>, with_states: bool) {
         let mut ops = Vec::with_capacity(jobs.len());
-        let mut kinds = Vec::with_capacity(jobs.len());
         let mut replies = Vec::with_capacity(jobs.len());
         let mut spool_by: Option<Instant> = None;
         if with_states {
@@ -347,7 +350,6 @@ impl<D: Database> Writer<D> {
                 });
                 if !unchanged {
                     self.shared.pending.add(Kind::State);
-                    kinds.push(Kind::State);
                     ops.push(WriteOp::State(state));
                     replies.push(None);
                 }
@@ -355,7 +357,6 @@ impl<D: Database> Writer<D> {
         }
         for job in jobs {
             spool_by = Some(spool_by.map_or(job.spool_by, |t| t.min(job.spool_by)));
-            kinds.push(job.op.kind());
             ops.push(job.op);
             replies.push(job.reply);
         }
@@ -367,7 +368,6 @@ impl<D: Database> Writer<D> {
             batch_id: rand::random::<i64>() & i64::MAX,
             at: Timestamp::now(),
             ops: Some(Arc::new(ops)),
-            kinds,
             replies,
             spooled: None,
             spooled_writes: 0,
@@ -434,8 +434,20 @@ impl<D: Database> Writer<D> {
                     outcomes,
                     found,
                 },
-                Ok(Err(failure)) => Attempted::Failed { ops, failure },
-                Err(_) => Attempted::TimedOut { ops },
+                Ok(Err(BatchFailure {
+                    op: Some(index),
+                    error,
+                })) if !is_transient(&error) => Attempted::Refused { ops, index, error },
+                Ok(Err(BatchFailure { error, .. })) => Attempted::Failed {
+                    writes: ops.len(),
+                    why: error.to_string(),
+                    transient: is_transient(&error),
+                },
+                Err(_) => Attempted::Failed {
+                    writes: ops.len(),
+                    why: format!("no answer within {} s", timeout.as_secs_f32()),
+                    transient: true,
+                },
             }
         };
         self.attempt = Some((Box::pin(attempt), Instant::now()));
@@ -457,29 +469,12 @@ impl<D: Database> Writer<D> {
                 }
                 self.committed(&ops, outcomes).await;
             }
+            Attempted::Refused { ops, index, error } => self.refused(ops, index, error).await,
             Attempted::Failed {
-                ops,
-                failure:
-                    BatchFailure {
-                        op: Some(index),
-                        error,
-                    },
-            } if !is_transient(&error) => self.refused(ops, index, error).await,
-            Attempted::Failed { ops, failure } => {
-                self.failed(
-                    ops.len(),
-                    &failure.error.to_string(),
-                    is_transient(&failure.error),
-                )
-                .await
-            }
-            Attempted::TimedOut { ops } => {
-                let why = format!(
-                    "no answer within {} s",
-                    self.shared.config.db_timeout.as_secs_f32()
-                );
-                self.failed(ops.len(), &why, true).await;
-            }
+                writes,
+                why,
+                transient,
+            } => self.failed(writes, &why, transient).await,
         }
     }
 
@@ -546,7 +541,6 @@ impl<D: Database> Writer<D> {
             return self.failed(ops.len(), &error.to_string(), false).await;
         }
         let op = ops.remove(index);
-        let kind = batch.kinds.remove(index);
         let reply = batch.replies.remove(index);
         self.shared.unmark(&op);
         // The failed attempt rolled back: the batch is known not committed.
@@ -575,7 +569,7 @@ impl<D: Database> Writer<D> {
                     write = %describe(&op),
                     "the database refused a write; it is not saved"
                 );
-                self.shared.pending.sub(kind);
+                self.shared.pending.sub(op.kind());
             }
         }
         if let Some(reply) = reply {

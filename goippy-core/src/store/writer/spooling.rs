@@ -48,10 +48,7 @@ impl<D: Database> Writer<D> {
             (None, Some(seq), Some(spool)) => match spool.load(seq).await {
                 Ok(Some(ops)) => {
                     let ops = Arc::new(ops);
-                    if front.kinds.len() != ops.len() {
-                        front.kinds = ops.iter().map(WriteOp::kind).collect();
-                        front.replies.resize_with(ops.len(), || None);
-                    }
+                    front.replies.resize_with(ops.len(), || None);
                     front.ops = Some(Arc::clone(&ops));
                     ops
                 }
@@ -133,8 +130,8 @@ impl<D: Database> Writer<D> {
                 batch.spooled = Some(seq);
                 batch.spooled_writes = ops.len();
                 self.shared.spooled.fetch_add(ops.len(), Ordering::AcqRel);
-                for ((op, kind), reply) in ops.iter().zip(&batch.kinds).zip(&mut batch.replies) {
-                    self.shared.pending.sub(*kind);
+                for (op, reply) in ops.iter().zip(&mut batch.replies) {
+                    self.shared.pending.sub(op.kind());
                     if op.kept_by_spool()
                         && let Some(reply) = reply.take()
                     {
@@ -145,7 +142,6 @@ impl<D: Database> Writer<D> {
                 // and the bookkeeping only while a caller still waits.
                 batch.ops = None;
                 if batch.replies.iter().all(Option::is_none) {
-                    batch.kinds = Vec::new();
                     batch.replies = Vec::new();
                 }
                 if let Some(suppressed) = SPOOLING.allow() {
