@@ -8,6 +8,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::sync::watch;
+use tokio::time::Instant;
 
 use super::apply::Batches;
 use super::db::Db;
@@ -155,19 +156,7 @@ impl Store {
     /// [`StoreOptions::close_timeout`] for the database; then
     /// [`StoreError::Unflushed`] says what was not saved.
     pub async fn close(&self) -> Result<(), StoreError> {
-        self.stop_connector();
-        let flushed = self.inner.writer.close(None).await;
-        if let Some(spool) = &self.inner.spool {
-            spool.close().await;
-        }
-        self.inner.db.close().await;
-        flushed
-    }
-
-    fn stop_connector(&self) {
-        if let Some(task) = lock(&self.inner.connector).take() {
-            task.abort();
-        }
+        self.close_within(None).await
     }
 
     /// Stopping: from now on a write the database has not taken by `at` is
@@ -177,33 +166,45 @@ impl Store {
     /// [`StoreError::Abandoned`]), and so is every write after it. Nothing
     /// changes while the database answers. Call it at the start of a
     /// shutdown, with an instant that leaves time for the rest of it.
-    pub fn give_up_at(&self, at: tokio::time::Instant) {
+    pub fn give_up_at(&self, at: Instant) {
         self.inner.writer.give_up_at(at);
     }
 
     /// [`Store::close`], but never past `deadline` (the pool's own closing
     /// included).
-    pub async fn close_by(&self, deadline: tokio::time::Instant) -> Result<(), StoreError> {
-        self.stop_connector();
-        let flushed = self.inner.writer.close(Some(deadline)).await;
+    pub async fn close_by(&self, deadline: Instant) -> Result<(), StoreError> {
+        self.close_within(Some(deadline)).await
+    }
+
+    async fn close_within(&self, deadline: Option<Instant>) -> Result<(), StoreError> {
+        if let Some(task) = lock(&self.inner.connector).take() {
+            task.abort();
+        }
+        let flushed = self.inner.writer.close(deadline).await;
         if let Some(spool) = &self.inner.spool
-            && tokio::time::timeout_at(deadline, spool.close())
-                .await
-                .is_err()
+            && !within(deadline, spool.close()).await
         {
             tracing::debug!("the spool did not close by the deadline");
         }
         // Everything is written (or kept, or counted as not saved) by now;
         // closing the connections is a courtesy to the server, and a frozen
         // one, or a read still waiting on it, must not hold the stop up.
-        let courtesy = tokio::time::Instant::now() + POOL_CLOSE;
-        if tokio::time::timeout_at(deadline.min(courtesy), self.inner.db.close())
-            .await
-            .is_err()
-        {
+        let courtesy = deadline.map(|d| d.min(Instant::now() + POOL_CLOSE));
+        if !within(courtesy, self.inner.db.close()).await {
             tracing::debug!("the database connections did not close in time; left to the OS");
         }
         flushed
+    }
+}
+
+/// Runs `work` to its end, or until `deadline` (if any); whether it ended.
+async fn within(deadline: Option<Instant>, work: impl Future<Output = ()>) -> bool {
+    match deadline {
+        Some(at) => tokio::time::timeout_at(at, work).await.is_ok(),
+        None => {
+            work.await;
+            true
+        }
     }
 }
 

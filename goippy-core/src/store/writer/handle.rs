@@ -120,23 +120,17 @@ impl WriterHandle {
     pub(crate) fn spawn(
         database: impl Database,
         mut config: StoreOptions,
-        start: WriterStart,
+        mut start: WriterStart,
     ) -> WriterHandle {
         config.queue_capacity = config.queue_capacity.max(1);
         config.max_batch = config.max_batch.max(1);
         let (tx, rx) = mpsc::channel(config.queue_capacity);
-        let WriterStart {
-            spool,
-            backlog,
-            marking,
-            ready,
-        } = start;
         let shared = Arc::new(Shared {
-            marking: Mutex::new(marking),
+            marking: Mutex::new(std::mem::take(&mut start.marking)),
             config,
             ..Shared::default()
         });
-        let writer = Writer::new(database, Arc::clone(&shared), rx, spool, backlog, ready);
+        let writer = Writer::new(database, Arc::clone(&shared), rx, start);
         let task = tokio::spawn(writer.run());
         WriterHandle {
             tx,
@@ -273,34 +267,25 @@ impl WriterHandle {
     pub(crate) async fn close(&self, deadline: Option<Instant>) -> Result<(), StoreError> {
         self.shared.closed.store(true, Ordering::Release);
         self.shared.shutdown.notify_one();
-        let task = lock(&self.task).take();
-        let Some(mut task) = task else {
+        let Some(mut task) = lock(&self.task).take() else {
             return Ok(());
         };
         // A close timeout too large for an instant (`Duration::MAX`) means
         // no limit of its own; `deadline` still applies.
-        let until = match (
-            Instant::now().checked_add(self.shared.config.close_timeout),
-            deadline,
-        ) {
-            (Some(limit), Some(deadline)) => Some(limit.min(deadline)),
-            (limit, deadline) => limit.or(deadline),
-        };
-        if let Some(until) = until {
-            // The task stops waiting for the database there; with a spool it
-            // then keeps the rest, which must fit before `until`.
-            self.give_up_at(until.checked_sub(SPOOL_RESERVE).unwrap_or(until));
-        }
-        let stopped = match until {
-            Some(until) => tokio::time::timeout_at(until, &mut task).await.is_ok(),
-            None => {
-                let _ = (&mut task).await;
-                true
+        let limit = Instant::now().checked_add(self.shared.config.close_timeout);
+        match [limit, deadline].into_iter().flatten().min() {
+            Some(until) => {
+                // The task stops waiting for the database there; with a
+                // spool it then keeps the rest, which must fit before `until`.
+                self.give_up_at(until.checked_sub(SPOOL_RESERVE).unwrap_or(until));
+                if tokio::time::timeout_at(until, &mut task).await.is_err() {
+                    task.abort();
+                    let _ = task.await;
+                }
             }
-        };
-        if !stopped {
-            task.abort();
-            let _ = task.await;
+            None => {
+                let _ = task.await;
+            }
         }
         let unsaved = self.unsaved();
         if unsaved.total() == 0 {

@@ -79,7 +79,7 @@ use tokio::time::Instant;
 
 use super::error::{StoreError, is_transient};
 use super::records::StateUpdate;
-use super::spool::{Spool, SpoolEntry};
+use super::spool::Spool;
 use super::time::Timestamp;
 use crate::util::{Backoff, SharedWarnLimiter, lock};
 
@@ -202,10 +202,14 @@ impl<D: Database> Writer<D> {
         database: D,
         shared: Arc<Shared>,
         rx: mpsc::Receiver<WriteJob>,
-        spool: Option<Spool>,
-        backlog: Vec<SpoolEntry>,
-        ready: watch::Receiver<bool>,
+        start: WriterStart,
     ) -> Self {
+        let WriterStart {
+            spool,
+            backlog,
+            ready,
+            ..
+        } = start;
         let spooled: usize = backlog.iter().map(|e| e.writes).sum();
         shared.spooled.store(spooled, Ordering::Release);
         let batches = backlog
@@ -297,11 +301,6 @@ impl<D: Database> Writer<D> {
         }
     }
 
-    /// Whether the database may be written to now.
-    fn database_ready(&self) -> bool {
-        *self.ready.borrow()
-    }
-
     /// Whether to take writes from the queue now: to spool them at once,
     /// or to form the next batch when none is in flight. Otherwise they
     /// wait in the queue, to go into the next batch together.
@@ -391,7 +390,8 @@ impl<D: Database> Writer<D> {
             // already in the queue, make the next batch.
             self.take(Vec::new()).await;
         }
-        if self.retry_at.is_some() || !self.database_ready() {
+        // Not before a failed attempt's pause, nor before the database is ready.
+        if self.retry_at.is_some() || !*self.ready.borrow() {
             return;
         }
         // A stopping writer leaves what the spool holds for the next start.

@@ -23,7 +23,7 @@ impl<D: Database> Writer<D> {
     pub(super) fn spooling(&self) -> bool {
         self.spool.is_some()
             && (self.batches.iter().any(|b| b.spooled.is_some())
-                || !self.database_ready()
+                || !*self.ready.borrow()
                 || self.shared.past_give_up())
     }
 
