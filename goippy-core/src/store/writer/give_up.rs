@@ -12,7 +12,6 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use super::super::error::StoreError;
-use super::op::{KINDS, Kind};
 use super::unsaved::UnflushedWrites;
 use super::{Database, Writer};
 use crate::util::lock;
@@ -145,23 +144,19 @@ impl<D: Database> Writer<D> {
             return;
         };
         let first = unreachable && !self.shared.giving_up.swap(true, Ordering::AcqRel);
-        let mut given_up = [0; KINDS];
         // Without a spool (the only case that abandons) a batch keeps its
-        // writes in memory.
+        // writes in memory. They stay counted as not saved.
+        let mut given_up = UnflushedWrites::default();
         let ops = batch.ops.unwrap_or_default();
         for (op, reply) in ops.iter().zip(batch.replies) {
-            let kind = op.kind();
-            self.shared.pending.sub(kind);
-            if kind != Kind::Barrier {
-                self.shared.abandoned.add(kind);
-                given_up[kind as usize] += 1;
+            if let Some(n) = given_up.count_of(op.kind()) {
+                *n += 1;
             }
             if let Some(reply) = reply {
                 let _ = reply.send(Err(StoreError::Abandoned));
             }
             self.shared.unmark(op);
         }
-        let given_up = UnflushedWrites::from_kinds(given_up);
         if first {
             tracing::warn!(
                 failures = self.failures,

@@ -15,7 +15,7 @@ use tokio::time::Instant;
 use super::super::error::StoreError;
 use super::super::records::StateUpdate;
 use super::super::spool::{Spool, SpoolEntry};
-use super::op::{KINDS, Kind, WriteOp, Written};
+use super::op::{Kind, WriteOp, Written};
 use super::unsaved::{Counted, Counts, UnflushedWrites};
 use super::{Database, GOIP_ACK_WAIT, Writer};
 use crate::store::StoreOptions;
@@ -39,11 +39,10 @@ pub(super) struct Shared {
     pub(super) wake: Notify,
     pub(super) shutdown: Notify,
     pub(super) closed: AtomicBool,
-    /// Writes accepted (or keepalive states taken into a batch) and neither
-    /// committed nor in the spool, by kind (for the close report).
-    pub(super) pending: Counts,
-    /// Writes given up at the shutdown deadline, by kind.
-    pub(super) abandoned: Counts,
+    /// Writes not saved, by kind (for the close report): accepted (or
+    /// keepalive states taken into a batch) and neither committed nor in
+    /// the spool — also those given up at the shutdown deadline.
+    pub(super) unsaved: Counts,
     /// When stopping: the instant retries end ([`WriterHandle::give_up_at`]).
     pub(super) give_up: watch::Sender<Option<Instant>>,
     /// A batch was abandoned and the database did not answer: later ones
@@ -185,7 +184,7 @@ impl WriterHandle {
         // Counted before it can be resolved; uncounted if refused, and also
         // if this future is dropped while it waits for room (a caller's
         // timeout): the write was never queued, so it is nothing unsaved.
-        let counted = Counted::new(&self.shared.pending, op.kind());
+        let counted = Counted::new(&self.shared.unsaved, op.kind());
         if let Err(mpsc::error::SendError(job)) = self.tx.send(self.job(op, Some(reply))).await {
             self.shared.unmark(&job.op);
             return Err(StoreError::Closed);
@@ -218,12 +217,9 @@ impl WriterHandle {
     /// Everything not saved so far: abandoned, still queued or in a batch,
     /// and keepalive states still waiting. What the spool keeps is saved.
     pub(crate) fn unsaved(&self) -> UnflushedWrites {
-        let waiting_states = lock(&self.shared.states).len();
-        let shared = &self.shared;
-        let (abandoned, pending) = (shared.abandoned.snapshot(), shared.pending.snapshot());
-        let mut unsaved: [usize; KINDS] = std::array::from_fn(|i| abandoned[i] + pending[i]);
-        unsaved[Kind::State as usize] += waiting_states;
-        UnflushedWrites::from_kinds(unsaved)
+        let mut unsaved = self.shared.unsaved.snapshot();
+        unsaved.states += lock(&self.shared.states).len();
+        unsaved
     }
 
     /// Writes kept in the spool that the database has not taken yet.

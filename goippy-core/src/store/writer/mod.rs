@@ -338,7 +338,7 @@ impl<D: Database> Writer<D> {
     fn form_batch(&mut self, jobs: Vec<WriteJob>, with_states: bool) {
         let mut ops = Vec::with_capacity(jobs.len());
         let mut replies = Vec::with_capacity(jobs.len());
-        let mut spool_by: Option<Instant> = None;
+        let spool_by = jobs.iter().map(|job| job.spool_by).min();
         if with_states {
             let states: Vec<StateUpdate> =
                 lock(&self.shared.states).drain().map(|(_, s)| s).collect();
@@ -348,14 +348,13 @@ impl<D: Database> Writer<D> {
                     last.same_state_as(&state) && at.age_at(state.seen_at) < refresh
                 });
                 if !unchanged {
-                    self.shared.pending.add(Kind::State);
+                    self.shared.unsaved.add(Kind::State);
                     ops.push(WriteOp::State(state));
                     replies.push(None);
                 }
             }
         }
         for job in jobs {
-            spool_by = Some(spool_by.map_or(job.spool_by, |t| t.min(job.spool_by)));
             ops.push(job.op);
             replies.push(job.reply);
         }
@@ -498,7 +497,7 @@ impl<D: Database> Writer<D> {
             log_committed(op, &outcome);
             self.shared.unmark(op);
             if !from_spool {
-                self.shared.pending.sub(op.kind());
+                self.shared.unsaved.sub(op.kind());
             }
             if let Some(reply) = reply {
                 let _ = reply.send(Ok(Written::Committed(outcome)));
@@ -569,7 +568,7 @@ impl<D: Database> Writer<D> {
                     write = %describe(&op),
                     "the database refused a write; it is not saved"
                 );
-                self.shared.pending.sub(op.kind());
+                self.shared.unsaved.sub(op.kind());
             }
         }
         if let Some(reply) = reply {

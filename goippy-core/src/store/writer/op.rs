@@ -113,8 +113,6 @@ pub(super) enum Kind {
     Barrier,
 }
 
-pub(super) const KINDS: usize = 9;
-
 impl WriteOp {
     pub(super) fn kind(&self) -> Kind {
         match self {

@@ -131,7 +131,7 @@ impl<D: Database> Writer<D> {
                 batch.spooled_writes = ops.len();
                 self.shared.spooled.fetch_add(ops.len(), Ordering::AcqRel);
                 for (op, reply) in ops.iter().zip(&mut batch.replies) {
-                    self.shared.pending.sub(op.kind());
+                    self.shared.unsaved.sub(op.kind());
                     if op.kept_by_spool()
                         && let Some(reply) = reply.take()
                     {

@@ -135,7 +135,7 @@ impl WriterHandle {
     /// Queues a write without waiting for room or for its commit; false
     /// when the queue is full. For tests that need a queue in a given state.
     fn submit_nowait(&self, op: WriteOp) -> bool {
-        let counted = Counted::new(&self.shared.pending, op.kind());
+        let counted = Counted::new(&self.shared.unsaved, op.kind());
         let queued = self.tx.try_send(self.job(op, None)).is_ok();
         if queued {
             counted.handed_over();
