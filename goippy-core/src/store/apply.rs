@@ -157,7 +157,7 @@ async fn apply(
         WriteOp::Transition { id, change, notice } => {
             transition(tx, *id, change, notice.as_ref(), now).await
         }
-        WriteOp::Delivered(id) => delivered(tx, *id, now).await,
+        WriteOp::Delivered(id) => delivered(tx, op, *id, now).await,
         WriteOp::Notice(notice) => {
             let id = insert_notice(tx, notice, now).await?;
             Ok(Outcome::Stored { id, new: true })
@@ -365,20 +365,14 @@ async fn delivered_together(
     Ok(changed == marks.len() as u64)
 }
 
-async fn delivered(tx: &mut Tx<'_>, id: LogId, now: Timestamp) -> Result<Outcome, sqlx::Error> {
-    let changed = tx
-        .query(
-            "UPDATE goippy_log SET status = ?, updated_unix = ? \
-             WHERE id = ? AND dir = 'in' AND status = ?",
-        )
-        .bind(STATUS_DELIVERED)
-        .bind(now.unix())
-        .bind(id.0)
-        .bind(STATUS_INBOX)
-        .execute()
-        .await?
-        .rows_affected;
-    if changed > 0 {
+/// One delivered mark ([`WriteOp::Delivered`] `id`).
+async fn delivered(
+    tx: &mut Tx<'_>,
+    op: &WriteOp,
+    id: LogId,
+    now: Timestamp,
+) -> Result<Outcome, sqlx::Error> {
+    if delivered_together(tx, std::slice::from_ref(op), now).await? {
         return Ok(Outcome::Done);
     }
     let exists: Option<i64> = tx

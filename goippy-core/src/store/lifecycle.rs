@@ -69,14 +69,13 @@ impl Store {
         };
         let backlog = spool.entries().await.map_err(spool_error)?;
         let marking = spool.delivered_marks().await.map_err(spool_error)?;
-        match spool.dead_writes().await {
-            Ok(0) => {}
-            Ok(n) => tracing::error!(
+        let dead = spool.dead_writes().await.map_err(spool_error)?;
+        if dead > 0 {
+            tracing::error!(
                 spool = %spool_path.display(),
-                "the spool keeps {n} writes the database refused for good (table dead_writes): \
+                "the spool keeps {dead} writes the database refused for good (table dead_writes): \
                  repair and re-apply them by hand, then delete them"
-            ),
-            Err(e) => return Err(spool_error(e)),
+            );
         }
         if !backlog.is_empty() {
             tracing::info!(
@@ -277,13 +276,13 @@ async fn connect_later(db: Db, description: String, ready: watch::Sender<bool>, 
                 return;
             }
             Err(e) => {
-                if let Some(suppressed) = STILL_DOWN.allow() {
-                    let level_error = !e.is_unavailable();
-                    if level_error {
-                        tracing::error!(database = %description, attempts, suppressed, "the database cannot be used: {e}; trying again");
-                    } else {
-                        tracing::warn!(database = %description, attempts, suppressed, "the database is still unavailable: {e}");
-                    }
+                let Some(suppressed) = STILL_DOWN.allow() else {
+                    continue;
+                };
+                if e.is_unavailable() {
+                    tracing::warn!(database = %description, attempts, suppressed, "the database is still unavailable: {e}");
+                } else {
+                    tracing::error!(database = %description, attempts, suppressed, "the database cannot be used: {e}; trying again");
                 }
             }
         }

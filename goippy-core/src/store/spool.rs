@@ -52,9 +52,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
-};
+use sqlx::sqlite::{SqliteJournalMode, SqlitePool, SqlitePoolOptions};
 
 use super::error::StoreError;
 use super::time::Timestamp;
@@ -108,16 +106,10 @@ impl Spool {
             path: path.to_path_buf(),
             reason,
         };
-        super::sqlite::prepare_file(path).map_err(|e| open_error(e.to_string()))?;
-        let options = SqliteConnectOptions::new()
-            .filename(path)
-            .create_if_missing(true)
-            .journal_mode(SqliteJournalMode::Persist)
-            .synchronous(SqliteSynchronous::Full)
-            .busy_timeout(BUSY_TIMEOUT)
+        let options = super::sqlite::file_options(path, SqliteJournalMode::Persist, BUSY_TIMEOUT)
+            .map_err(|e| open_error(e.to_string()))?
             .pragma("journal_size_limit", "-1")
-            .pragma("cache_size", format!("-{CACHE_KIB}"))
-            .foreign_keys(false);
+            .pragma("cache_size", format!("-{CACHE_KIB}"));
         // One connection: the writer is the only one who appends, and the
         // few reads (the cache) may as well queue behind it.
         let pool = SqlitePoolOptions::new()

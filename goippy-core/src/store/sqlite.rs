@@ -57,14 +57,8 @@ pub(crate) async fn open(
         path: path.to_path_buf(),
         reason,
     };
-    prepare_file(path).map_err(|e| open_error(e.to_string()))?;
-    let options = SqliteConnectOptions::new()
-        .filename(path)
-        .create_if_missing(true)
-        .journal_mode(SqliteJournalMode::Wal)
-        .synchronous(SqliteSynchronous::Full)
-        .busy_timeout(BUSY_TIMEOUT)
-        .foreign_keys(false);
+    let options = file_options(path, SqliteJournalMode::Wal, BUSY_TIMEOUT)
+        .map_err(|e| open_error(e.to_string()))?;
     let pool_options = SqlitePoolOptions::new()
         .max_connections(4)
         .acquire_timeout(timeout);
@@ -105,9 +99,27 @@ pub(crate) async fn settings(pool: &SqlitePool) -> Result<SqliteSettings, sqlx::
     })
 }
 
+/// The connect options of a SQLite file of goippy's (the store, the
+/// spool), which [`prepare_file`] creates private first: every commit
+/// fsynced (`synchronous=FULL`), no foreign keys.
+pub(crate) fn file_options(
+    path: &Path,
+    journal: SqliteJournalMode,
+    busy_timeout: Duration,
+) -> io::Result<SqliteConnectOptions> {
+    prepare_file(path)?;
+    Ok(SqliteConnectOptions::new()
+        .filename(path)
+        .create_if_missing(true)
+        .journal_mode(journal)
+        .synchronous(SqliteSynchronous::Full)
+        .busy_timeout(busy_timeout)
+        .foreign_keys(false))
+}
+
 /// Creates the directory (0750) and the file (0600) when missing: the
 /// database holds the GoIP passwords.
-pub(crate) fn prepare_file(path: &Path) -> io::Result<()> {
+fn prepare_file(path: &Path) -> io::Result<()> {
     if let Some(dir) = path.parent()
         && !dir.as_os_str().is_empty()
         && !dir.exists()

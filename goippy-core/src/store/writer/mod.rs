@@ -436,7 +436,9 @@ impl<D: Database> Writer<D> {
                 Ok(Err(BatchFailure {
                     op: Some(index),
                     error,
-                })) if !is_transient(&error) => Attempted::Refused { ops, index, error },
+                })) if index < ops.len() && !is_transient(&error) => {
+                    Attempted::Refused { ops, index, error }
+                }
                 Ok(Err(BatchFailure { error, .. })) => Attempted::Failed {
                     writes: ops.len(),
                     why: error.to_string(),
@@ -536,9 +538,6 @@ impl<D: Database> Writer<D> {
             return;
         };
         let mut ops = Arc::unwrap_or_clone(ops);
-        if index >= ops.len() {
-            return self.failed(ops.len(), &error.to_string(), false).await;
-        }
         let op = ops.remove(index);
         let reply = batch.replies.remove(index);
         self.shared.unmark(&op);
