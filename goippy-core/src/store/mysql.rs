@@ -55,9 +55,7 @@ pub(crate) async fn open(
     timeout: Duration,
     serve_while_down: bool,
 ) -> Result<(MySqlPool, bool), StoreError> {
-    let MySqlTarget {
-        host, port, tls, ..
-    } = *target;
+    let (host, port, tls) = (target.host, target.port, target.tls);
     let options = MySqlConnectOptions::new()
         .host(host)
         .port(port)

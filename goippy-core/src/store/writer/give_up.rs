@@ -116,17 +116,15 @@ impl<D: Database> Writer<D> {
             self.start_attempt().await;
             return;
         }
-        let batch_id = batch.batch_id;
-        let writes = batch.ops.as_ref().map_or(0, |o| o.len());
+        let (batch_id, ops) = (batch.batch_id, batch.ops.clone().unwrap_or_default());
         match tokio::time::timeout(MARKER_CHECK, self.database.batch_outcomes(batch_id)).await {
-            Ok(Ok(Some(outcomes))) if outcomes.len() == writes => {
+            Ok(Ok(Some(outcomes))) if outcomes.len() == ops.len() => {
                 tracing::info!(
                     batch = batch_id,
-                    writes,
+                    writes = ops.len(),
                     "stopping: a batch whose commit was not confirmed by the shutdown deadline \
                      had been saved"
                 );
-                let ops = batch.ops.clone().unwrap_or_default();
                 self.committed(&ops, outcomes).await;
             }
             Ok(Ok(_)) => self.abandon_oldest(false),

@@ -43,20 +43,20 @@ impl<D: Database> Writer<D> {
     /// is retried after a pause).
     pub(super) async fn front_ops(&mut self) -> Option<Arc<Vec<WriteOp>>> {
         let front = self.batches.front_mut()?;
-        let ops = match (&front.ops, front.spooled, &self.spool) {
-            (Some(ops), _, _) => Arc::clone(ops),
+        match (&front.ops, front.spooled, &self.spool) {
+            (Some(ops), _, _) => Some(Arc::clone(ops)),
             (None, Some(seq), Some(spool)) => match spool.load(seq).await {
                 Ok(Some(ops)) => {
                     let ops = Arc::new(ops);
                     front.replies.resize_with(ops.len(), || None);
                     front.ops = Some(Arc::clone(&ops));
-                    ops
+                    Some(ops)
                 }
                 Ok(None) => {
                     // Gone from the spool (edited by hand): nothing to write.
                     tracing::warn!(seq, "a spooled batch is no longer in the spool; skipped");
                     self.batches.pop_front();
-                    return None;
+                    None
                 }
                 Err(e) => {
                     if let Some(suppressed) = SPOOL_BROKEN.allow() {
@@ -68,16 +68,15 @@ impl<D: Database> Writer<D> {
                         );
                     }
                     self.retry_at = Some(Instant::now() + self.backoff.next_delay());
-                    return None;
+                    None
                 }
             },
             (None, _, _) => {
                 tracing::error!("a batch without its writes and not in the spool; skipped");
                 self.batches.pop_front();
-                return None;
+                None
             }
-        };
-        Some(ops)
+        }
     }
 
     /// The oldest batches whose spool deadline has come go to the spool.
@@ -110,18 +109,15 @@ impl<D: Database> Writer<D> {
     /// writes the spool keeps. False when there is no spool or it failed
     /// (the writes then wait in memory, and the callers with them).
     pub(super) async fn keep(&mut self, index: usize) -> bool {
-        let Some(spool) = &self.spool else {
+        let (Some(spool), Some(batch)) = (&self.spool, self.batches.get_mut(index)) else {
             return false;
-        };
-        let Some(batch) = self.batches.get_mut(index) else {
-            return false;
-        };
-        let Some(ops) = batch.ops.clone() else {
-            return batch.spooled.is_some();
         };
         if batch.spooled.is_some() {
             return true;
         }
+        let Some(ops) = batch.ops.clone() else {
+            return false;
+        };
         match spool
             .append(batch.batch_id, batch.at, batch.maybe_committed, &ops)
             .await
