@@ -89,12 +89,13 @@ pub(crate) struct Spool {
 }
 
 /// What the spool holds about a batch, without its writes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, sqlx::FromRow)]
 pub(crate) struct SpoolEntry {
     pub seq: i64,
     pub batch_id: i64,
     pub at: Timestamp,
     pub maybe_committed: bool,
+    #[sqlx(try_from = "i64")]
     pub writes: usize,
 }
 
@@ -294,21 +295,13 @@ impl Spool {
 
     /// Every batch, oldest first, without its writes.
     pub(crate) async fn entries(&self) -> Result<Vec<SpoolEntry>, sqlx::Error> {
-        let rows: Vec<(i64, i64, i64, bool, i64)> = sqlx::query_as(
-            "SELECT seq, batch_id, at, maybe_committed, writes FROM batches ORDER BY seq",
+        // A count edited below zero reads as none, as `usize` needs.
+        sqlx::query_as(
+            "SELECT seq, batch_id, at, maybe_committed, MAX(writes, 0) AS writes \
+             FROM batches ORDER BY seq",
         )
         .fetch_all(&self.pool)
-        .await?;
-        Ok(rows
-            .into_iter()
-            .map(|(seq, batch_id, at, maybe_committed, writes)| SpoolEntry {
-                seq,
-                batch_id,
-                at: Timestamp::from_unix(at),
-                maybe_committed,
-                writes: usize::try_from(writes).unwrap_or(0),
-            })
-            .collect())
+        .await
     }
 
     /// The writes of one batch. A row that cannot be read back (the file
