@@ -482,9 +482,12 @@ impl<D: Database> Writer<D> {
     /// The oldest batch is in the database: its callers get what their
     /// writes returned, and the spool forgets it.
     async fn committed(&mut self, ops: &[WriteOp], outcomes: Vec<Outcome>) {
-        let Some(batch) = self.batches.pop_front() else {
+        let Some(mut batch) = self.batches.pop_front() else {
             return;
         };
+        // Every write is settled below, also when the spool answered every
+        // caller while the attempt ran and dropped their (then empty) list.
+        batch.replies.resize_with(ops.len(), || None);
         if self.failures > 0 {
             tracing::info!(
                 failures = self.failures,
@@ -538,6 +541,9 @@ impl<D: Database> Writer<D> {
             return;
         };
         let mut ops = Arc::unwrap_or_clone(ops);
+        // The spool may have answered every caller while the attempt ran
+        // and dropped their (then empty) list.
+        batch.replies.resize_with(ops.len(), || None);
         let op = ops.remove(index);
         let reply = batch.replies.remove(index);
         self.shared.unmark(&op);

@@ -664,3 +664,78 @@ async fn delivered_marks_side_by_side_keep_their_own_outcomes() {
     );
     assert_eq!(inbox_count(&database).await, 0);
 }
+
+/// A writer whose attempts wait for the lock (they do not time out), so
+/// that an attempt outlasts the spool deadline: the spool answers its
+/// callers while the attempt still runs.
+async fn with_slow_attempts(dir: &tempfile::TempDir, database: &Batches) -> WriterHandle {
+    let mut cfg = config(16);
+    cfg.db_timeout = SECOND * 30;
+    with_spool(dir, database.clone(), cfg).await
+}
+
+/// A batch the spool kept while its attempt ran, which the database then
+/// committed, is logged and unmarked as any other: its delivered mark is
+/// no longer pending once it is in the database.
+#[tokio::test]
+async fn a_batch_kept_during_its_attempt_and_then_committed_is_settled() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let database = sqlite(&dir).await;
+    let mut lock = blocker(&dir).await;
+    let writer = with_slow_attempts(&dir, &database).await;
+    let Ok(Written::Committed(Outcome::Stored { id, .. })) = writer.submit(sms(6, "hi")).await
+    else {
+        panic!("not stored");
+    };
+    lock_writes(&mut lock).await;
+    let marked = writer.submit(WriteOp::Delivered(LogId(id))).await;
+    assert!(matches!(marked, Ok(Written::Spooled)), "{marked:?}");
+    unlock_writes(&mut lock).await;
+    let flushed = tokio::time::timeout(SECOND * 20, writer.submit(WriteOp::Barrier)).await;
+    assert!(matches!(flushed, Ok(Ok(_))), "{flushed:?}");
+    assert_eq!(writer.spooled(), 0);
+    assert!(
+        !writer.is_marking(id),
+        "the committed mark is still pending"
+    );
+    writer.close(None).await.expect("closed");
+}
+
+/// A write the database refuses for good in an attempt that outlasted the
+/// spool deadline (the spool had answered its caller meanwhile) goes to the
+/// spool's dead_writes, and the writer takes the next write.
+#[tokio::test]
+async fn a_write_refused_after_the_spool_answered_is_buried() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let database = sqlite(&dir).await;
+    let mut lock = blocker(&dir).await;
+    // A real refusal for good: SQLite aborts this one counter (a
+    // constraint error, not "not now").
+    sqlx::query(
+        "CREATE TRIGGER refuse_poison BEFORE INSERT ON goippy_counters \
+         WHEN NEW.name = 'poison' BEGIN SELECT RAISE(ABORT, 'refused by the test'); END",
+    )
+    .execute(&mut lock)
+    .await
+    .expect("trigger");
+    let writer = with_slow_attempts(&dir, &database).await;
+    lock_writes(&mut lock).await;
+    let poison = WriteOp::Counter {
+        name: "poison".into(),
+        value: 1,
+    };
+    let kept = writer.submit(poison).await;
+    assert!(matches!(kept, Ok(Written::Spooled)), "{kept:?}");
+    unlock_writes(&mut lock).await;
+    let next = tokio::time::timeout(SECOND * 20, writer.submit(counter(2))).await;
+    assert!(matches!(next, Ok(Ok(_))), "{next:?}");
+    assert!(writer.is_running());
+    let flushed = tokio::time::timeout(SECOND * 20, writer.submit(WriteOp::Barrier)).await;
+    assert!(matches!(flushed, Ok(Ok(_))), "{flushed:?}");
+    assert_eq!(writer.spooled(), 0);
+    let spool = Spool::open(&dir.path().join("spool.db"))
+        .await
+        .expect("spool");
+    assert_eq!(spool.dead_writes().await.expect("dead writes"), 1);
+    writer.close(None).await.expect("closed");
+}
