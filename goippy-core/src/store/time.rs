@@ -21,7 +21,15 @@ use serde::{Deserialize, Serialize};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// Seconds since 1970-01-01 00:00:00 UTC.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+///
+/// A Unix-seconds column (`… AS updated_unix`) decodes straight into a
+/// `Timestamp`, as the integer it is (`sqlx(transparent)`), so a record
+/// whose times are all such columns can derive `sqlx::FromRow` itself
+/// instead of through a row twin.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, sqlx::Type,
+)]
+#[sqlx(transparent)]
 pub struct Timestamp(i64);
 
 impl Timestamp {
@@ -67,31 +75,6 @@ impl fmt::Display for Timestamp {
             Some(t) => write!(f, "{}", t.format("%Y-%m-%d %H:%M:%S UTC")),
             None => write!(f, "{} s after 1970-01-01 00:00:00 UTC", self.0),
         }
-    }
-}
-
-/// A Unix-seconds column (`… AS updated_unix`) decodes straight into a
-/// `Timestamp`, as the integer it is, so a record whose times are all such
-/// columns can derive `sqlx::FromRow` itself instead of through a row twin.
-impl<DB: sqlx::Database> sqlx::Type<DB> for Timestamp
-where
-    i64: sqlx::Type<DB>,
-{
-    fn type_info() -> DB::TypeInfo {
-        <i64 as sqlx::Type<DB>>::type_info()
-    }
-
-    fn compatible(ty: &DB::TypeInfo) -> bool {
-        <i64 as sqlx::Type<DB>>::compatible(ty)
-    }
-}
-
-impl<'r, DB: sqlx::Database> sqlx::Decode<'r, DB> for Timestamp
-where
-    i64: sqlx::Decode<'r, DB>,
-{
-    fn decode(value: DB::ValueRef<'r>) -> Result<Timestamp, sqlx::error::BoxDynError> {
-        <i64 as sqlx::Decode<'r, DB>>::decode(value).map(Timestamp)
     }
 }
 
