@@ -68,13 +68,23 @@ impl Timestamp {
 }
 
 impl fmt::Display for Timestamp {
-    /// `2026-05-07 10:00:00 UTC` (chrono writes a year past 9999 with a
-    /// sign; one past its range shows as seconds).
+    /// `2026-05-07 10:00:00 UTC` (a time past chrono's range of some
+    /// 262,000 years shows as seconds).
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match chrono::DateTime::from_timestamp(self.0, 0) {
-            Some(t) => write!(f, "{}", t.format("%Y-%m-%d %H:%M:%S UTC")),
-            None => write!(f, "{} s after 1970-01-01 00:00:00 UTC", self.0),
-        }
+        use chrono::{Datelike, Timelike};
+        let Some(t) = chrono::DateTime::from_timestamp(self.0, 0) else {
+            return write!(f, "{} s after 1970-01-01 00:00:00 UTC", self.0);
+        };
+        write!(
+            f,
+            "{:04}-{:02}-{:02} {:02}:{:02}:{:02} UTC",
+            t.year(),
+            t.month(),
+            t.day(),
+            t.hour(),
+            t.minute(),
+            t.second()
+        )
     }
 }
 
