@@ -6,7 +6,7 @@
 //! does. Each batch commits a marker row (`goippy_write_batches`) with what
 //! every write in it returned, in the same transaction, so that a batch
 //! whose COMMIT may or may not have happened is looked up instead of
-//! written twice ([`Batches::outcomes`]).
+//! written twice (`batch_outcomes`).
 //!
 //! The rules for what was received from a GoIP (dedup, delivery-report and
 //! call-expiry matching) are in `store/received.rs`; the outbox transitions
@@ -32,10 +32,10 @@ pub(crate) struct Batches {
     pub dedup_window: Duration,
 }
 
-impl Batches {
+impl writer::Database for Batches {
     /// Writes `ops` in one transaction, stamped `now`, with the marker
     /// `batch_id`; returns what each write returned.
-    pub(crate) async fn apply(
+    async fn apply_batch(
         &self,
         batch_id: i64,
         now: Timestamp,
@@ -92,10 +92,7 @@ impl Batches {
     }
 
     /// What the writes of batch `batch_id` returned, if it committed.
-    pub(crate) async fn outcomes(
-        &self,
-        batch_id: i64,
-    ) -> Result<Option<Vec<Outcome>>, sqlx::Error> {
+    async fn batch_outcomes(&self, batch_id: i64) -> Result<Option<Vec<Outcome>>, sqlx::Error> {
         // The batch may be a COMMIT still running on a connection the
         // writer gave up on: read its marker inside a write transaction,
         // with a locking read, so the answer waits for that COMMIT to end
@@ -119,21 +116,6 @@ impl Batches {
         tx.rollback().await?;
         json.map(|j| serde_json::from_str(&j).map_err(|e| sqlx::Error::Decode(e.into())))
             .transpose()
-    }
-}
-
-impl writer::Database for Batches {
-    async fn apply_batch(
-        &self,
-        batch_id: i64,
-        now: Timestamp,
-        ops: &[WriteOp],
-    ) -> Result<Vec<Outcome>, BatchFailure> {
-        self.apply(batch_id, now, ops).await
-    }
-
-    async fn batch_outcomes(&self, batch_id: i64) -> Result<Option<Vec<Outcome>>, sqlx::Error> {
-        self.outcomes(batch_id).await
     }
 }
 
@@ -175,7 +157,7 @@ async fn apply(
         WriteOp::Transition { id, change, notice } => {
             transition(tx, *id, change, notice.as_ref(), now).await
         }
-        WriteOp::Delivered(id) => delivered(tx, *id, now).await,
+        WriteOp::Delivered(id) => delivered(tx, op, *id, now).await,
         WriteOp::Notice(notice) => {
             let id = insert_notice(tx, notice, now).await?;
             Ok(Outcome::Stored { id, new: true })
@@ -383,20 +365,14 @@ async fn delivered_together(
     Ok(changed == marks.len() as u64)
 }
 
-async fn delivered(tx: &mut Tx<'_>, id: LogId, now: Timestamp) -> Result<Outcome, sqlx::Error> {
-    let changed = tx
-        .query(
-            "UPDATE goippy_log SET status = ?, updated_unix = ? \
-             WHERE id = ? AND dir = 'in' AND status = ?",
-        )
-        .bind(STATUS_DELIVERED)
-        .bind(now.unix())
-        .bind(id.0)
-        .bind(STATUS_INBOX)
-        .execute()
-        .await?
-        .rows_affected;
-    if changed > 0 {
+/// One delivered mark ([`WriteOp::Delivered`] `id`).
+async fn delivered(
+    tx: &mut Tx<'_>,
+    op: &WriteOp,
+    id: LogId,
+    now: Timestamp,
+) -> Result<Outcome, sqlx::Error> {
+    if delivered_together(tx, std::slice::from_ref(op), now).await? {
         return Ok(Outcome::Done);
     }
     let exists: Option<i64> = tx

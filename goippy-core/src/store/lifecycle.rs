@@ -8,11 +8,12 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::sync::watch;
+use tokio::time::Instant;
 
 use super::apply::Batches;
 use super::db::Db;
 use super::spool::Spool;
-use super::writer::{WriterConfig, WriterHandle, WriterStart};
+use super::writer::{WriterHandle, WriterStart};
 use super::{Inner, Store, StoreError, StoreOptions, mysql, sqlite, timed};
 use crate::config::DbSettings;
 use crate::util::{Backoff, SharedWarnLimiter, lock};
@@ -37,20 +38,12 @@ impl Store {
             db.close().await;
             return Err(e);
         }
-        let (_, ready) = watch::channel(true);
-        let writer = WriterHandle::spawn(
-            batches(&db, &options),
-            writer_config(&options),
-            WriterStart::without_spool(),
-        );
         tracing::debug!(database = %description, "store open");
-        Ok(Store::assemble(
+        Ok(Store::start(
             db,
-            writer,
-            None,
+            WriterStart::without_spool(),
             description,
-            ready,
-            &options,
+            options,
         ))
     }
 
@@ -76,14 +69,13 @@ impl Store {
         };
         let backlog = spool.entries().await.map_err(spool_error)?;
         let marking = spool.delivered_marks().await.map_err(spool_error)?;
-        match spool.dead_writes().await {
-            Ok(0) => {}
-            Ok(n) => tracing::error!(
+        let dead = spool.dead_writes().await.map_err(spool_error)?;
+        if dead > 0 {
+            tracing::error!(
                 spool = %spool_path.display(),
-                "the spool keeps {n} writes the database refused for good (table dead_writes): \
+                "the spool keeps {dead} writes the database refused for good (table dead_writes): \
                  repair and re-apply them by hand, then delete them"
-            ),
-            Err(e) => return Err(spool_error(e)),
+            );
         }
         if !backlog.is_empty() {
             tracing::info!(
@@ -126,34 +118,29 @@ impl Store {
                 return Err(e);
             }
         }
-        let writer = WriterHandle::spawn(
-            batches(&db, &options),
-            writer_config(&options),
-            WriterStart {
-                spool: Some(spool.clone()),
-                backlog,
-                marking,
-                ready: ready.clone(),
-            },
-        );
         tracing::debug!(database = %description, spool = %spool_path.display(), "store open");
-        let store = Store::assemble(db, writer, Some(spool), description, ready, &options);
+        let start = WriterStart {
+            spool: Some(spool),
+            backlog,
+            marking,
+            ready,
+        };
+        let store = Store::start(db, start, description, options);
         *lock(&store.inner.connector) = connector;
         Ok(store)
     }
 
-    fn assemble(
-        db: Db,
-        writer: WriterHandle,
-        spool: Option<Spool>,
-        description: String,
-        ready: watch::Receiver<bool>,
-        options: &StoreOptions,
-    ) -> Store {
+    /// The store over `db`, with its writer started.
+    fn start(db: Db, start: WriterStart, description: String, options: StoreOptions) -> Store {
+        let (spool, ready) = (start.spool.clone(), start.ready.clone());
+        let batches = Batches {
+            db: db.clone(),
+            dedup_window: options.dedup_window,
+        };
         Store {
             inner: Arc::new(Inner {
                 db,
-                writer,
+                writer: WriterHandle::spawn(batches, options, start),
                 spool,
                 description,
                 ready,
@@ -168,19 +155,7 @@ impl Store {
     /// [`StoreOptions::close_timeout`] for the database; then
     /// [`StoreError::Unflushed`] says what was not saved.
     pub async fn close(&self) -> Result<(), StoreError> {
-        self.stop_connector();
-        let flushed = self.inner.writer.close(None).await;
-        if let Some(spool) = &self.inner.spool {
-            spool.close().await;
-        }
-        self.inner.db.close().await;
-        flushed
-    }
-
-    fn stop_connector(&self) {
-        if let Some(task) = lock(&self.inner.connector).take() {
-            task.abort();
-        }
+        self.close_within(None).await
     }
 
     /// Stopping: from now on a write the database has not taken by `at` is
@@ -190,58 +165,51 @@ impl Store {
     /// [`StoreError::Abandoned`]), and so is every write after it. Nothing
     /// changes while the database answers. Call it at the start of a
     /// shutdown, with an instant that leaves time for the rest of it.
-    pub fn give_up_at(&self, at: tokio::time::Instant) {
+    pub fn give_up_at(&self, at: Instant) {
         self.inner.writer.give_up_at(at);
     }
 
     /// [`Store::close`], but never past `deadline` (the pool's own closing
     /// included).
-    pub async fn close_by(&self, deadline: tokio::time::Instant) -> Result<(), StoreError> {
-        self.stop_connector();
-        let flushed = self.inner.writer.close(Some(deadline)).await;
+    pub async fn close_by(&self, deadline: Instant) -> Result<(), StoreError> {
+        self.close_within(Some(deadline)).await
+    }
+
+    async fn close_within(&self, deadline: Option<Instant>) -> Result<(), StoreError> {
+        if let Some(task) = lock(&self.inner.connector).take() {
+            task.abort();
+        }
+        let flushed = self.inner.writer.close(deadline).await;
         if let Some(spool) = &self.inner.spool
-            && tokio::time::timeout_at(deadline, spool.close())
-                .await
-                .is_err()
+            && !within(deadline, spool.close()).await
         {
             tracing::debug!("the spool did not close by the deadline");
         }
         // Everything is written (or kept, or counted as not saved) by now;
         // closing the connections is a courtesy to the server, and a frozen
         // one, or a read still waiting on it, must not hold the stop up.
-        let courtesy = tokio::time::Instant::now() + POOL_CLOSE;
-        if tokio::time::timeout_at(deadline.min(courtesy), self.inner.db.close())
-            .await
-            .is_err()
-        {
+        let courtesy = deadline.map(|d| d.min(Instant::now() + POOL_CLOSE));
+        if !within(courtesy, self.inner.db.close()).await {
             tracing::debug!("the database connections did not close in time; left to the OS");
         }
         flushed
     }
 }
 
+/// Runs `work` to its end, or until `deadline` (if any); whether it ended.
+async fn within(deadline: Option<Instant>, work: impl Future<Output = ()>) -> bool {
+    match deadline {
+        Some(at) => tokio::time::timeout_at(at, work).await.is_ok(),
+        None => {
+            work.await;
+            true
+        }
+    }
+}
+
 /// How long a stopping store waits for its database connections to close
 /// once its writes are settled (see [`Store::close_by`]).
 const POOL_CLOSE: Duration = Duration::from_secs(1);
-
-fn writer_config(options: &StoreOptions) -> WriterConfig {
-    WriterConfig {
-        capacity: options.queue_capacity.max(1),
-        max_batch: options.max_batch.max(1),
-        state_refresh: options.state_refresh,
-        close_timeout: options.close_timeout,
-        write_wait: options.write_wait,
-        attempt_timeout: options.db_timeout,
-    }
-}
-
-/// The writer's view of the database.
-fn batches(db: &Db, options: &StoreOptions) -> Batches {
-    Batches {
-        db: db.clone(),
-        dedup_window: options.dedup_window,
-    }
-}
 
 /// Opens the database of `settings`: (its pool, a description without a
 /// password, whether the database answered). `serve_while_down`: see
@@ -308,13 +276,13 @@ async fn connect_later(db: Db, description: String, ready: watch::Sender<bool>, 
                 return;
             }
             Err(e) => {
-                if let Some(suppressed) = STILL_DOWN.allow() {
-                    let level_error = !e.is_unavailable();
-                    if level_error {
-                        tracing::error!(database = %description, attempts, suppressed, "the database cannot be used: {e}; trying again");
-                    } else {
-                        tracing::warn!(database = %description, attempts, suppressed, "the database is still unavailable: {e}");
-                    }
+                let Some(suppressed) = STILL_DOWN.allow() else {
+                    continue;
+                };
+                if e.is_unavailable() {
+                    tracing::warn!(database = %description, attempts, suppressed, "the database is still unavailable: {e}");
+                } else {
+                    tracing::error!(database = %description, attempts, suppressed, "the database cannot be used: {e}; trying again");
                 }
             }
         }

@@ -55,27 +55,20 @@ pub(crate) async fn open(
     timeout: Duration,
     serve_while_down: bool,
 ) -> Result<(MySqlPool, bool), StoreError> {
-    let MySqlTarget {
-        host,
-        port,
-        database,
-        user,
-        password,
-        tls,
-    } = *target;
+    let (host, port, tls) = (target.host, target.port, target.tls);
     let options = MySqlConnectOptions::new()
         .host(host)
         .port(port)
-        .database(database)
-        .username(user)
-        .password(password.expose())
+        .database(target.database)
+        .username(target.user)
+        .password(target.password.expose())
         .charset("utf8mb4");
     let options = tls::apply(options, tls);
     let connect_error = |reason: String| StoreError::Connect {
         host: host.to_owned(),
         port,
-        database: database.to_owned(),
-        user: user.to_owned(),
+        database: target.database.to_owned(),
+        user: target.user.to_owned(),
         reason,
     };
     let pool_options = MySqlPoolOptions::new()

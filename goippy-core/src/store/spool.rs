@@ -52,9 +52,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
-};
+use sqlx::sqlite::{SqliteJournalMode, SqlitePool, SqlitePoolOptions};
 
 use super::error::StoreError;
 use super::time::Timestamp;
@@ -91,12 +89,13 @@ pub(crate) struct Spool {
 }
 
 /// What the spool holds about a batch, without its writes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, sqlx::FromRow)]
 pub(crate) struct SpoolEntry {
     pub seq: i64,
     pub batch_id: i64,
     pub at: Timestamp,
     pub maybe_committed: bool,
+    #[sqlx(try_from = "i64")]
     pub writes: usize,
 }
 
@@ -108,16 +107,10 @@ impl Spool {
             path: path.to_path_buf(),
             reason,
         };
-        super::sqlite::prepare_file(path).map_err(|e| open_error(e.to_string()))?;
-        let options = SqliteConnectOptions::new()
-            .filename(path)
-            .create_if_missing(true)
-            .journal_mode(SqliteJournalMode::Persist)
-            .synchronous(SqliteSynchronous::Full)
-            .busy_timeout(BUSY_TIMEOUT)
+        let options = super::sqlite::file_options(path, SqliteJournalMode::Persist, BUSY_TIMEOUT)
+            .map_err(|e| open_error(e.to_string()))?
             .pragma("journal_size_limit", "-1")
-            .pragma("cache_size", format!("-{CACHE_KIB}"))
-            .foreign_keys(false);
+            .pragma("cache_size", format!("-{CACHE_KIB}"));
         // One connection: the writer is the only one who appends, and the
         // few reads (the cache) may as well queue behind it.
         let pool = SqlitePoolOptions::new()
@@ -134,7 +127,7 @@ impl Spool {
             .create_schema()
             .await
             .map_err(|e| open_error(e.to_string()))?;
-        match spool.format().await {
+        match spool.get_cache("format").await {
             Ok(Some(f)) if f == FORMAT => {}
             Ok(Some(other)) => {
                 return Err(open_error(format!(
@@ -188,10 +181,6 @@ impl Spool {
         .execute(&self.pool)
         .await?;
         Ok(())
-    }
-
-    async fn format(&self) -> Result<Option<String>, sqlx::Error> {
-        self.get_cache("format").await
     }
 
     /// Grows the file by what is missing of the reserve and the journal to
@@ -306,21 +295,13 @@ impl Spool {
 
     /// Every batch, oldest first, without its writes.
     pub(crate) async fn entries(&self) -> Result<Vec<SpoolEntry>, sqlx::Error> {
-        let rows: Vec<(i64, i64, i64, bool, i64)> = sqlx::query_as(
-            "SELECT seq, batch_id, at, maybe_committed, writes FROM batches ORDER BY seq",
+        // A count edited below zero reads as none, as `usize` needs.
+        sqlx::query_as(
+            "SELECT seq, batch_id, at, maybe_committed, MAX(writes, 0) AS writes \
+             FROM batches ORDER BY seq",
         )
         .fetch_all(&self.pool)
-        .await?;
-        Ok(rows
-            .into_iter()
-            .map(|(seq, batch_id, at, maybe_committed, writes)| SpoolEntry {
-                seq,
-                batch_id,
-                at: Timestamp::from_unix(at),
-                maybe_committed,
-                writes: usize::try_from(writes).unwrap_or(0),
-            })
-            .collect())
+        .await
     }
 
     /// The writes of one batch. A row that cannot be read back (the file

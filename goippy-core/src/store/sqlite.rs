@@ -57,36 +57,25 @@ pub(crate) async fn open(
         path: path.to_path_buf(),
         reason,
     };
-    prepare_file(path).map_err(|e| open_error(e.to_string()))?;
-    let options = SqliteConnectOptions::new()
-        .filename(path)
-        .create_if_missing(true)
-        .journal_mode(SqliteJournalMode::Wal)
-        .synchronous(SqliteSynchronous::Full)
-        .busy_timeout(BUSY_TIMEOUT)
-        .foreign_keys(false);
+    let options = file_options(path, SqliteJournalMode::Wal, BUSY_TIMEOUT)
+        .map_err(|e| open_error(e.to_string()))?;
     let pool_options = SqlitePoolOptions::new()
         .max_connections(4)
         .acquire_timeout(timeout);
-    match tokio::time::timeout(timeout, pool_options.clone().connect_with(options.clone())).await {
-        Ok(Ok(pool)) => Ok((pool, true)),
-        Ok(Err(e)) if !serve_while_down || !is_transient(&e) => Err(open_error(e.to_string())),
-        Ok(Err(e)) => {
-            tracing::warn!("{}; starting anyway", open_error(e.to_string()));
-            Ok((pool_options.connect_lazy_with(options), false))
-        }
-        Err(_) if serve_while_down => {
-            tracing::warn!(
-                "{}; starting anyway",
-                open_error(format!("no answer within {} s", timeout.as_secs_f32()))
-            );
-            Ok((pool_options.connect_lazy_with(options), false))
-        }
-        Err(_) => Err(open_error(format!(
-            "no answer within {} s",
-            timeout.as_secs_f32()
-        ))),
+    let reason =
+        match tokio::time::timeout(timeout, pool_options.clone().connect_with(options.clone()))
+            .await
+        {
+            Ok(Ok(pool)) => return Ok((pool, true)),
+            Ok(Err(e)) if is_transient(&e) => e.to_string(),
+            Ok(Err(e)) => return Err(open_error(e.to_string())),
+            Err(_) => format!("no answer within {} s", timeout.as_secs_f32()),
+        };
+    if !serve_while_down {
+        return Err(open_error(reason));
     }
+    tracing::warn!("{}; starting anyway", open_error(reason));
+    Ok((pool_options.connect_lazy_with(options), false))
 }
 
 /// Reads [`SqliteSettings`] back from one of the pool's connections (all are
@@ -110,9 +99,27 @@ pub(crate) async fn settings(pool: &SqlitePool) -> Result<SqliteSettings, sqlx::
     })
 }
 
+/// The connect options of a SQLite file of goippy's (the store, the
+/// spool), which [`prepare_file`] creates private first: every commit
+/// fsynced (`synchronous=FULL`), no foreign keys.
+pub(crate) fn file_options(
+    path: &Path,
+    journal: SqliteJournalMode,
+    busy_timeout: Duration,
+) -> io::Result<SqliteConnectOptions> {
+    prepare_file(path)?;
+    Ok(SqliteConnectOptions::new()
+        .filename(path)
+        .create_if_missing(true)
+        .journal_mode(journal)
+        .synchronous(SqliteSynchronous::Full)
+        .busy_timeout(busy_timeout)
+        .foreign_keys(false))
+}
+
 /// Creates the directory (0750) and the file (0600) when missing: the
 /// database holds the GoIP passwords.
-pub(crate) fn prepare_file(path: &Path) -> io::Result<()> {
+fn prepare_file(path: &Path) -> io::Result<()> {
     if let Some(dir) = path.parent()
         && !dir.as_os_str().is_empty()
         && !dir.exists()

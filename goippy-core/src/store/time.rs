@@ -21,7 +21,15 @@ use serde::{Deserialize, Serialize};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// Seconds since 1970-01-01 00:00:00 UTC.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+///
+/// A Unix-seconds column (`… AS updated_unix`) decodes straight into a
+/// `Timestamp`, as the integer it is (`sqlx(transparent)`), so a record
+/// whose times are all such columns can derive `sqlx::FromRow` itself
+/// instead of through a row twin.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, sqlx::Type,
+)]
+#[sqlx(transparent)]
 pub struct Timestamp(i64);
 
 impl Timestamp {
@@ -60,59 +68,24 @@ impl Timestamp {
 }
 
 impl fmt::Display for Timestamp {
-    /// `2026-05-07 10:00:00 UTC`.
+    /// `2026-05-07 10:00:00 UTC` (a time past chrono's range of some
+    /// 262,000 years shows as seconds).
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let days = self.0.div_euclid(86_400);
-        let secs = self.0.rem_euclid(86_400);
-        let (y, m, d) = civil_from_days(days);
+        use chrono::{Datelike, Timelike};
+        let Some(t) = chrono::DateTime::from_timestamp(self.0, 0) else {
+            return write!(f, "{} s after 1970-01-01 00:00:00 UTC", self.0);
+        };
         write!(
             f,
-            "{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02} UTC",
-            secs / 3600,
-            secs / 60 % 60,
-            secs % 60
+            "{:04}-{:02}-{:02} {:02}:{:02}:{:02} UTC",
+            t.year(),
+            t.month(),
+            t.day(),
+            t.hour(),
+            t.minute(),
+            t.second()
         )
     }
-}
-
-/// A Unix-seconds column (`… AS updated_unix`) decodes straight into a
-/// `Timestamp`, as the integer it is, so a record whose times are all such
-/// columns can derive `sqlx::FromRow` itself instead of through a row twin.
-impl<DB: sqlx::Database> sqlx::Type<DB> for Timestamp
-where
-    i64: sqlx::Type<DB>,
-{
-    fn type_info() -> DB::TypeInfo {
-        <i64 as sqlx::Type<DB>>::type_info()
-    }
-
-    fn compatible(ty: &DB::TypeInfo) -> bool {
-        <i64 as sqlx::Type<DB>>::compatible(ty)
-    }
-}
-
-impl<'r, DB: sqlx::Database> sqlx::Decode<'r, DB> for Timestamp
-where
-    i64: sqlx::Decode<'r, DB>,
-{
-    fn decode(value: DB::ValueRef<'r>) -> Result<Timestamp, sqlx::error::BoxDynError> {
-        <i64 as sqlx::Decode<'r, DB>>::decode(value).map(Timestamp)
-    }
-}
-
-/// The proleptic Gregorian date of a day count since 1970-01-01 (the
-/// well-known era-based conversion; exact for every `i64` day we can meet).
-fn civil_from_days(days: i64) -> (i64, u32, u32) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    (y, m, d)
 }
 
 #[cfg(test)]

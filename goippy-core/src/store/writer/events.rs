@@ -41,28 +41,22 @@ pub(super) fn log_committed(op: &WriteOp, outcome: &Outcome) {
             } else {
                 "inbound retransmission recognised (already stored)"
             };
-            match &record.kind {
-                InboundKind::DeliveryReport { sms_no, state, .. } => tracing::info!(
-                    log_id = id,
-                    goip_id = %record.goip_id,
-                    tag = record.kind.tag(),
-                    recvid = record.recvid,
-                    kind,
-                    sms_no,
-                    state,
-                    xmpp_jid = record.xmpp_jid.as_deref().unwrap_or(""),
-                    "{what}"
-                ),
-                _ => tracing::info!(
-                    log_id = id,
-                    goip_id = %record.goip_id,
-                    tag = record.kind.tag(),
-                    recvid = record.recvid,
-                    kind,
-                    xmpp_jid = record.xmpp_jid.as_deref().unwrap_or(""),
-                    "{what}"
-                ),
-            }
+            // A field that is `None` is left out of the line.
+            let (sms_no, state) = match &record.kind {
+                InboundKind::DeliveryReport { sms_no, state, .. } => (Some(sms_no), Some(state)),
+                _ => (None, None),
+            };
+            tracing::info!(
+                log_id = id,
+                goip_id = %record.goip_id,
+                tag = record.kind.tag(),
+                recvid = record.recvid,
+                kind,
+                sms_no,
+                state,
+                xmpp_jid = record.xmpp_jid.as_deref().unwrap_or(""),
+                "{what}"
+            );
             tracing::debug!(log_id = id, body = %record.kind.dedup_text(), "inbound body");
         }
         (WriteOp::Outbound { record: r, .. }, Outcome::Enqueued { id }) => {

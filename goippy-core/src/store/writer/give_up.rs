@@ -12,7 +12,6 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use super::super::error::StoreError;
-use super::op::{KINDS, Kind};
 use super::unsaved::UnflushedWrites;
 use super::{Database, Writer};
 use crate::util::lock;
@@ -71,14 +70,7 @@ impl<D: Database> Writer<D> {
     /// start, so a spooled batch says so in the spool too.
     pub(super) async fn cut_off(&mut self) {
         self.attempt = None;
-        if let Some(batch) = self.batches.front_mut() {
-            batch.maybe_committed = true;
-            if let (Some(seq), Some(spool)) = (batch.spooled, &self.spool)
-                && let Err(e) = spool.set_maybe_committed(seq).await
-            {
-                tracing::warn!(seq, "cannot update a spooled batch: {e}");
-            }
-        }
+        self.front_maybe_committed().await;
         self.settle_at_give_up().await;
     }
 
@@ -93,11 +85,7 @@ impl<D: Database> Writer<D> {
             if !lock(&self.shared.states).is_empty() {
                 self.form_batch(Vec::new(), true);
             }
-            for index in 0..self.batches.len() {
-                if self.batches[index].spooled.is_none() {
-                    self.keep(index).await;
-                }
-            }
+            self.keep_all().await;
             // What only the database could answer gets no answer now.
             for batch in &mut self.batches {
                 for reply in batch.replies.iter_mut().filter_map(Option::take) {
@@ -106,19 +94,14 @@ impl<D: Database> Writer<D> {
             }
             return;
         }
-        let Some(batch) = self.batches.front() else {
+        if self.batches.is_empty() && !self.intake_closed {
             // Nothing formed; writes still queued make batches as they come.
-            if !self.intake_closed {
-                let jobs = self.queued(Vec::new());
-                if !jobs.is_empty() {
-                    self.form_batch(jobs, true);
-                    if self.shared.giving_up.load(Ordering::Acquire) {
-                        self.abandon_oldest(true);
-                    } else {
-                        self.start_last_try().await;
-                    }
-                }
+            let jobs = self.queued(Vec::new());
+            if !jobs.is_empty() {
+                self.form_batch(jobs, true);
             }
+        }
+        let Some(batch) = self.batches.front() else {
             return;
         };
         if self.shared.giving_up.load(Ordering::Acquire) {
@@ -126,36 +109,27 @@ impl<D: Database> Writer<D> {
             return;
         }
         if !batch.maybe_committed {
-            // Never tried, or known not committed: one last short try (if
-            // it is cut off too, its marker decides).
-            self.start_last_try().await;
+            // Never tried, or known not committed: one last short try of
+            // LAST_TRY (`cut_off_at` gives an attempt started after the
+            // give-up instant that long; if it is cut off too, its marker
+            // decides).
+            self.start_attempt().await;
             return;
         }
-        let batch_id = batch.batch_id;
-        let writes = batch.ops.as_ref().map_or(0, |o| o.len());
+        let (batch_id, ops) = (batch.batch_id, batch.ops.clone().unwrap_or_default());
         match tokio::time::timeout(MARKER_CHECK, self.database.batch_outcomes(batch_id)).await {
-            Ok(Ok(Some(outcomes))) if outcomes.len() == writes => {
+            Ok(Ok(Some(outcomes))) if outcomes.len() == ops.len() => {
                 tracing::info!(
                     batch = batch_id,
-                    writes,
+                    writes = ops.len(),
                     "stopping: a batch whose commit was not confirmed by the shutdown deadline \
                      had been saved"
                 );
-                let ops = batch.ops.clone().unwrap_or_default();
                 self.committed(&ops, outcomes).await;
             }
             Ok(Ok(_)) => self.abandon_oldest(false),
             Ok(Err(_)) | Err(_) => self.abandon_oldest(true),
         }
-    }
-
-    /// Past the give-up instant: one attempt of [`LAST_TRY`] at the oldest
-    /// batch (the database may be fine; the shutdown was slow for another
-    /// reason).
-    pub(super) async fn start_last_try(&mut self) {
-        // Started after the give-up instant, `cut_off_at` gives it LAST_TRY;
-        // a batch that may have committed is looked up by its marker first.
-        self.start_attempt().await;
     }
 
     /// Gives the oldest batch up at the shutdown deadline: its callers get
@@ -168,23 +142,19 @@ impl<D: Database> Writer<D> {
             return;
         };
         let first = unreachable && !self.shared.giving_up.swap(true, Ordering::AcqRel);
-        let mut given_up = [0; KINDS];
-        for (kind, reply) in batch.kinds.iter().zip(batch.replies) {
-            self.shared.pending.sub(*kind);
-            if *kind != Kind::Barrier {
-                self.shared.abandoned.add(*kind);
-                given_up[*kind as usize] += 1;
+        // Without a spool (the only case that abandons) a batch keeps its
+        // writes in memory. They stay counted as not saved.
+        let mut given_up = UnflushedWrites::default();
+        let ops = batch.ops.unwrap_or_default();
+        for (op, reply) in ops.iter().zip(batch.replies) {
+            if let Some(n) = given_up.count_of(op.kind()) {
+                *n += 1;
             }
             if let Some(reply) = reply {
                 let _ = reply.send(Err(StoreError::Abandoned));
             }
+            self.shared.unmark(op);
         }
-        if let Some(ops) = &batch.ops {
-            for op in ops.iter() {
-                self.shared.unmark(op);
-            }
-        }
-        let given_up = UnflushedWrites::from_kinds(given_up);
         if first {
             tracing::warn!(
                 failures = self.failures,

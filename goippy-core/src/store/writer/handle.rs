@@ -15,9 +15,10 @@ use tokio::time::Instant;
 use super::super::error::StoreError;
 use super::super::records::StateUpdate;
 use super::super::spool::{Spool, SpoolEntry};
-use super::op::{KINDS, Kind, WriteOp, Written};
+use super::op::{Kind, WriteOp, Written};
 use super::unsaved::{Counted, Counts, UnflushedWrites};
-use super::{Database, GOIP_ACK_WAIT, Writer, WriterConfig};
+use super::{Database, GOIP_ACK_WAIT, Writer};
+use crate::store::StoreOptions;
 use crate::util::{DurationHistogram, HistogramSnapshot, SharedWarnLimiter, lock};
 
 pub(super) type WriteReply = oneshot::Sender<Result<Written, StoreError>>;
@@ -31,17 +32,17 @@ pub(super) struct WriteJob {
 }
 
 /// What the handle and the task share.
+#[derive(Default)]
 pub(super) struct Shared {
     /// The newest unwritten keepalive per channel.
     pub(super) states: Mutex<HashMap<String, StateUpdate>>,
     pub(super) wake: Notify,
     pub(super) shutdown: Notify,
     pub(super) closed: AtomicBool,
-    /// Writes accepted (or keepalive states taken into a batch) and neither
-    /// committed nor in the spool, by kind (for the close report).
-    pub(super) pending: Counts,
-    /// Writes given up at the shutdown deadline, by kind.
-    pub(super) abandoned: Counts,
+    /// Writes not saved, by kind (for the close report): accepted (or
+    /// keepalive states taken into a batch) and neither committed nor in
+    /// the spool — also those given up at the shutdown deadline.
+    pub(super) unsaved: Counts,
     /// When stopping: the instant retries end ([`WriterHandle::give_up_at`]).
     pub(super) give_up: watch::Sender<Option<Instant>>,
     /// A batch was abandoned and the database did not answer: later ones
@@ -57,38 +58,11 @@ pub(super) struct Shared {
     pub(super) marking: Mutex<HashSet<i64>>,
     /// How long committed batches took (for the metrics).
     pub(super) commit_times: DurationHistogram,
-    pub(super) config: WriterConfig,
+    /// The writer's tuning, `queue_capacity` and `max_batch` at least 1.
+    pub(super) config: StoreOptions,
 }
 
 impl Shared {
-    fn new(config: WriterConfig, marking: HashSet<i64>) -> Shared {
-        Shared {
-            states: Mutex::new(HashMap::new()),
-            wake: Notify::new(),
-            shutdown: Notify::new(),
-            closed: AtomicBool::new(false),
-            pending: Counts::default(),
-            abandoned: Counts::default(),
-            give_up: watch::Sender::new(None),
-            giving_up: AtomicBool::new(false),
-            spooled: AtomicUsize::new(0),
-            drained: watch::Sender::new(0),
-            marking: Mutex::new(marking),
-            commit_times: DurationHistogram::default(),
-            config,
-        }
-    }
-
-    /// Everything not saved so far: abandoned, still queued or in a batch,
-    /// and keepalive states still waiting. What the spool keeps is saved.
-    pub(super) fn unsaved(&self) -> UnflushedWrites {
-        let waiting_states = lock(&self.states).len();
-        let (abandoned, pending) = (self.abandoned.snapshot(), self.pending.snapshot());
-        let mut unsaved: [usize; KINDS] = std::array::from_fn(|i| abandoned[i] + pending[i]);
-        unsaved[Kind::State as usize] += waiting_states;
-        UnflushedWrites::from_kinds(unsaved)
-    }
-
     /// The give-up instant, once one is set.
     pub(super) fn give_up(&self) -> Option<Instant> {
         *self.give_up.borrow()
@@ -144,18 +118,18 @@ impl WriterHandle {
     /// Starts the writer task on the current tokio runtime.
     pub(crate) fn spawn(
         database: impl Database,
-        config: WriterConfig,
-        start: WriterStart,
+        mut config: StoreOptions,
+        mut start: WriterStart,
     ) -> WriterHandle {
-        let (tx, rx) = mpsc::channel(config.capacity.max(1));
-        let WriterStart {
-            spool,
-            backlog,
-            marking,
-            ready,
-        } = start;
-        let shared = Arc::new(Shared::new(config, marking));
-        let writer = Writer::new(database, Arc::clone(&shared), rx, spool, backlog, ready);
+        config.queue_capacity = config.queue_capacity.max(1);
+        config.max_batch = config.max_batch.max(1);
+        let (tx, rx) = mpsc::channel(config.queue_capacity);
+        let shared = Arc::new(Shared {
+            marking: Mutex::new(std::mem::take(&mut start.marking)),
+            config,
+            ..Shared::default()
+        });
+        let writer = Writer::new(database, Arc::clone(&shared), rx, start);
         let task = tokio::spawn(writer.run());
         WriterHandle {
             tx,
@@ -169,7 +143,7 @@ impl WriterHandle {
         if self.shared.closed.load(Ordering::Acquire) {
             return;
         }
-        let cap = self.shared.config.capacity;
+        let cap = self.shared.config.queue_capacity;
         let mut states = lock(&self.shared.states);
         if states.len() >= cap && !states.contains_key(&update.goip_id) {
             drop(states);
@@ -210,16 +184,9 @@ impl WriterHandle {
         // Counted before it can be resolved; uncounted if refused, and also
         // if this future is dropped while it waits for room (a caller's
         // timeout): the write was never queued, so it is nothing unsaved.
-        let counted = Counted::new(&self.shared.pending, op.kind());
-        let job = self.job(op, Some(reply));
-        let marked = match &job.op {
-            WriteOp::Delivered(id) => Some(id.0),
-            _ => None,
-        };
-        if self.tx.send(job).await.is_err() {
-            if let Some(id) = marked {
-                lock(&self.shared.marking).remove(&id);
-            }
+        let counted = Counted::new(&self.shared.unsaved, op.kind());
+        if let Err(mpsc::error::SendError(job)) = self.tx.send(self.job(op, Some(reply))).await {
+            self.shared.unmark(&job.op);
             return Err(StoreError::Closed);
         }
         // Queued: from now on the writer resolves it (and uncounts it).
@@ -247,9 +214,12 @@ impl WriterHandle {
         self.shared.give_up()
     }
 
-    /// What has not been saved so far.
+    /// Everything not saved so far: abandoned, still queued or in a batch,
+    /// and keepalive states still waiting. What the spool keeps is saved.
     pub(crate) fn unsaved(&self) -> UnflushedWrites {
-        self.shared.unsaved()
+        let mut unsaved = self.shared.unsaved.snapshot();
+        unsaved.states += lock(&self.shared.states).len();
+        unsaved
     }
 
     /// Writes kept in the spool that the database has not taken yet.
@@ -293,36 +263,27 @@ impl WriterHandle {
     pub(crate) async fn close(&self, deadline: Option<Instant>) -> Result<(), StoreError> {
         self.shared.closed.store(true, Ordering::Release);
         self.shared.shutdown.notify_one();
-        let task = lock(&self.task).take();
-        let Some(mut task) = task else {
+        let Some(mut task) = lock(&self.task).take() else {
             return Ok(());
         };
         // A close timeout too large for an instant (`Duration::MAX`) means
         // no limit of its own; `deadline` still applies.
-        let until = match (
-            Instant::now().checked_add(self.shared.config.close_timeout),
-            deadline,
-        ) {
-            (Some(limit), Some(deadline)) => Some(limit.min(deadline)),
-            (limit, deadline) => limit.or(deadline),
-        };
-        if let Some(until) = until {
-            // The task stops waiting for the database there; with a spool it
-            // then keeps the rest, which must fit before `until`.
-            self.give_up_at(until.checked_sub(SPOOL_RESERVE).unwrap_or(until));
-        }
-        let stopped = match until {
-            Some(until) => tokio::time::timeout_at(until, &mut task).await.is_ok(),
-            None => {
-                let _ = (&mut task).await;
-                true
+        let limit = Instant::now().checked_add(self.shared.config.close_timeout);
+        match [limit, deadline].into_iter().flatten().min() {
+            Some(until) => {
+                // The task stops waiting for the database there; with a
+                // spool it then keeps the rest, which must fit before `until`.
+                self.give_up_at(until.checked_sub(SPOOL_RESERVE).unwrap_or(until));
+                if tokio::time::timeout_at(until, &mut task).await.is_err() {
+                    task.abort();
+                    let _ = task.await;
+                }
             }
-        };
-        if !stopped {
-            task.abort();
-            let _ = task.await;
+            None => {
+                let _ = task.await;
+            }
         }
-        let unsaved = self.shared.unsaved();
+        let unsaved = self.unsaved();
         if unsaved.total() == 0 {
             Ok(())
         } else {

@@ -79,7 +79,7 @@ use tokio::time::Instant;
 
 use super::error::{StoreError, is_transient};
 use super::records::StateUpdate;
-use super::spool::{Spool, SpoolEntry};
+use super::spool::Spool;
 use super::time::Timestamp;
 use crate::util::{Backoff, SharedWarnLimiter, lock};
 
@@ -119,19 +119,6 @@ pub(crate) trait Database: Clone + Send + Sync + 'static {
     ) -> impl Future<Output = Result<Option<Vec<Outcome>>, sqlx::Error>> + Send;
 }
 
-/// Tuning of the writer (see [`super::StoreOptions`]).
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct WriterConfig {
-    pub capacity: usize,
-    pub max_batch: usize,
-    pub state_refresh: Duration,
-    pub close_timeout: Duration,
-    /// How long a write waits for the database before the spool keeps it.
-    pub write_wait: Duration,
-    /// How long one attempt at the database may take.
-    pub attempt_timeout: Duration,
-}
-
 /// The pauses between attempts at a database that fails.
 const RETRY_MIN: Duration = Duration::from_millis(100);
 const RETRY_MAX: Duration = Duration::from_secs(5);
@@ -149,8 +136,6 @@ struct Batch {
     /// Its writes while they are in memory; a spooled batch drops them and
     /// reads them back from the spool when its turn comes.
     ops: Option<Arc<Vec<WriteOp>>>,
-    /// The kind of each write (for the counts), by index.
-    kinds: Vec<Kind>,
     /// The callers still waiting, by index.
     replies: Vec<Option<WriteReply>>,
     /// Its place in the spool, once it is there.
@@ -171,12 +156,19 @@ enum Attempted {
         outcomes: Vec<Outcome>,
         found: bool,
     },
-    Failed {
+    /// The database refused write `index` for good.
+    Refused {
         ops: Arc<Vec<WriteOp>>,
-        failure: BatchFailure,
+        index: usize,
+        error: sqlx::Error,
     },
-    /// No answer within the attempt's deadline.
-    TimedOut { ops: Arc<Vec<WriteOp>> },
+    /// Failed for a reason that may clear up (`transient`; also no answer
+    /// within the attempt's deadline), or for none we can blame on one write.
+    Failed {
+        writes: usize,
+        why: String,
+        transient: bool,
+    },
 }
 
 struct Writer<D> {
@@ -210,10 +202,14 @@ impl<D: Database> Writer<D> {
         database: D,
         shared: Arc<Shared>,
         rx: mpsc::Receiver<WriteJob>,
-        spool: Option<Spool>,
-        backlog: Vec<SpoolEntry>,
-        ready: watch::Receiver<bool>,
+        start: WriterStart,
     ) -> Self {
+        let WriterStart {
+            spool,
+            backlog,
+            ready,
+            ..
+        } = start;
         let spooled: usize = backlog.iter().map(|e| e.writes).sum();
         shared.spooled.store(spooled, Ordering::Release);
         let batches = backlog
@@ -222,7 +218,6 @@ impl<D: Database> Writer<D> {
                 batch_id: e.batch_id,
                 at: e.at,
                 ops: None,
-                kinds: Vec::new(),
                 replies: Vec::new(),
                 spooled: Some(e.seq),
                 spooled_writes: e.writes,
@@ -278,7 +273,7 @@ impl<D: Database> Writer<D> {
                 () = sleep_until(cut_off), if cut_off.is_some() => self.cut_off().await,
                 () = sleep_until(spool_at), if spool_at.is_some() => self.spool_oldest_due().await,
                 job = self.rx.recv(), if wants_jobs => match job {
-                    Some(job) => self.take(job).await,
+                    Some(job) => self.take(vec![job]).await,
                     None => self.intake_closed = true,
                 },
                 () = sleep_until(retry_at), if retry_at.is_some() => self.retry_at = None,
@@ -306,11 +301,6 @@ impl<D: Database> Writer<D> {
         }
     }
 
-    /// Whether the database may be written to now.
-    fn database_ready(&self) -> bool {
-        *self.ready.borrow()
-    }
-
     /// Whether to take writes from the queue now: to spool them at once,
     /// or to form the next batch when none is in flight. Otherwise they
     /// wait in the queue, to go into the next batch together.
@@ -318,10 +308,11 @@ impl<D: Database> Writer<D> {
         !self.intake_closed && (self.spooling() || self.batches.is_empty())
     }
 
-    /// Takes a write from the queue (and what else is queued, up to a
-    /// batch): into a new batch, spooled at once when [`Writer::spooling`].
-    async fn take(&mut self, first: WriteJob) {
-        let jobs = self.queued(vec![first]);
+    /// Forms a new batch of `jobs` and what else is queued, up to a batch
+    /// (with the keepalive states waiting, unless [`Writer::spooling`]:
+    /// then it is spooled at once).
+    async fn take(&mut self, jobs: Vec<WriteJob>) {
+        let jobs = self.queued(jobs);
         let with_states = !self.spooling();
         self.form_batch(jobs, with_states);
         if self.spooling()
@@ -346,9 +337,8 @@ impl<D: Database> Writer<D> {
     /// `with_states` (they stay in memory while the database is away).
     fn form_batch(&mut self, jobs: Vec<WriteJob>, with_states: bool) {
         let mut ops = Vec::with_capacity(jobs.len());
-        let mut kinds = Vec::with_capacity(jobs.len());
         let mut replies = Vec::with_capacity(jobs.len());
-        let mut spool_by: Option<Instant> = None;
+        let spool_by = jobs.iter().map(|job| job.spool_by).min();
         if with_states {
             let states: Vec<StateUpdate> =
                 lock(&self.shared.states).drain().map(|(_, s)| s).collect();
@@ -358,16 +348,13 @@ impl<D: Database> Writer<D> {
                     last.same_state_as(&state) && at.age_at(state.seen_at) < refresh
                 });
                 if !unchanged {
-                    self.shared.pending.add(Kind::State);
-                    kinds.push(Kind::State);
+                    self.shared.unsaved.add(Kind::State);
                     ops.push(WriteOp::State(state));
                     replies.push(None);
                 }
             }
         }
         for job in jobs {
-            spool_by = Some(spool_by.map_or(job.spool_by, |t| t.min(job.spool_by)));
-            kinds.push(job.op.kind());
             ops.push(job.op);
             replies.push(job.reply);
         }
@@ -379,7 +366,6 @@ impl<D: Database> Writer<D> {
             batch_id: rand::random::<i64>() & i64::MAX,
             at: Timestamp::now(),
             ops: Some(Arc::new(ops)),
-            kinds,
             replies,
             spooled: None,
             spooled_writes: 0,
@@ -401,14 +387,10 @@ impl<D: Database> Writer<D> {
         if self.batches.is_empty() {
             // Nothing in flight: the keepalive states waiting, or writes
             // already in the queue, make the next batch.
-            let jobs = self.queued(Vec::new());
-            let with_states = !self.spooling();
-            self.form_batch(jobs, with_states);
-            if self.spooling() && !self.batches.is_empty() {
-                self.keep(0).await;
-            }
+            self.take(Vec::new()).await;
         }
-        if self.retry_at.is_some() || !self.database_ready() {
+        // Not before a failed attempt's pause, nor before the database is ready.
+        if self.retry_at.is_some() || !*self.ready.borrow() {
             return;
         }
         // A stopping writer leaves what the spool holds for the next start.
@@ -430,7 +412,7 @@ impl<D: Database> Writer<D> {
         };
         let database = self.database.clone();
         let (batch_id, at, check_marker) = (front.batch_id, front.at, front.maybe_committed);
-        let timeout = self.shared.config.attempt_timeout;
+        let timeout = self.shared.config.db_timeout;
         let attempt = async move {
             let run = async {
                 if check_marker {
@@ -451,8 +433,22 @@ impl<D: Database> Writer<D> {
                     outcomes,
                     found,
                 },
-                Ok(Err(failure)) => Attempted::Failed { ops, failure },
-                Err(_) => Attempted::TimedOut { ops },
+                Ok(Err(BatchFailure {
+                    op: Some(index),
+                    error,
+                })) if index < ops.len() && !is_transient(&error) => {
+                    Attempted::Refused { ops, index, error }
+                }
+                Ok(Err(BatchFailure { error, .. })) => Attempted::Failed {
+                    writes: ops.len(),
+                    why: error.to_string(),
+                    transient: is_transient(&error),
+                },
+                Err(_) => Attempted::Failed {
+                    writes: ops.len(),
+                    why: format!("no answer within {} s", timeout.as_secs_f32()),
+                    transient: true,
+                },
             }
         };
         self.attempt = Some((Box::pin(attempt), Instant::now()));
@@ -474,38 +470,24 @@ impl<D: Database> Writer<D> {
                 }
                 self.committed(&ops, outcomes).await;
             }
+            Attempted::Refused { ops, index, error } => self.refused(ops, index, error).await,
             Attempted::Failed {
-                ops,
-                failure:
-                    BatchFailure {
-                        op: Some(index),
-                        error,
-                    },
-            } if !is_transient(&error) => self.refused(ops, index, error).await,
-            Attempted::Failed { ops, failure } => {
-                self.failed(
-                    ops.len(),
-                    &failure.error.to_string(),
-                    is_transient(&failure.error),
-                )
-                .await
-            }
-            Attempted::TimedOut { ops } => {
-                let why = format!(
-                    "no answer within {} s",
-                    self.shared.config.attempt_timeout.as_secs_f32()
-                );
-                self.failed(ops.len(), &why, true).await;
-            }
+                writes,
+                why,
+                transient,
+            } => self.failed(writes, &why, transient).await,
         }
     }
 
     /// The oldest batch is in the database: its callers get what their
     /// writes returned, and the spool forgets it.
     async fn committed(&mut self, ops: &[WriteOp], outcomes: Vec<Outcome>) {
-        let Some(batch) = self.batches.pop_front() else {
+        let Some(mut batch) = self.batches.pop_front() else {
             return;
         };
+        // Every write is settled below, also when the spool answered every
+        // caller while the attempt ran and dropped their (then empty) list.
+        batch.replies.resize_with(ops.len(), || None);
         if self.failures > 0 {
             tracing::info!(
                 failures = self.failures,
@@ -520,7 +502,7 @@ impl<D: Database> Writer<D> {
             log_committed(op, &outcome);
             self.shared.unmark(op);
             if !from_spool {
-                self.shared.pending.sub(op.kind());
+                self.shared.unsaved.sub(op.kind());
             }
             if let Some(reply) = reply {
                 let _ = reply.send(Ok(Written::Committed(outcome)));
@@ -559,11 +541,10 @@ impl<D: Database> Writer<D> {
             return;
         };
         let mut ops = Arc::unwrap_or_clone(ops);
-        if index >= ops.len() {
-            return self.failed(ops.len(), &error.to_string(), false).await;
-        }
+        // The spool may have answered every caller while the attempt ran
+        // and dropped their (then empty) list.
+        batch.replies.resize_with(ops.len(), || None);
         let op = ops.remove(index);
-        let kind = batch.kinds.remove(index);
         let reply = batch.replies.remove(index);
         self.shared.unmark(&op);
         // The failed attempt rolled back: the batch is known not committed.
@@ -592,7 +573,7 @@ impl<D: Database> Writer<D> {
                     write = %describe(&op),
                     "the database refused a write; it is not saved"
                 );
-                self.shared.pending.sub(kind);
+                self.shared.unsaved.sub(op.kind());
             }
         }
         if let Some(reply) = reply {
@@ -601,20 +582,14 @@ impl<D: Database> Writer<D> {
                 source: error,
             }));
         }
-        if ops.is_empty() {
-            let batch = self.batches.pop_front();
-            if let (
-                Some(Batch {
-                    spooled: Some(seq), ..
-                }),
-                Some(spool),
-            ) = (batch, &self.spool)
-            {
-                let _ = spool.remove(seq).await;
-            }
-        } else if let Some(batch) = self.batches.front_mut() {
+        if !ops.is_empty() {
             batch.ops = Some(Arc::new(ops));
+            return;
         }
+        if let (Some(seq), Some(spool)) = (batch.spooled, &self.spool) {
+            let _ = spool.remove(seq).await;
+        }
+        self.batches.pop_front();
     }
 
     /// An attempt failed for a reason that may clear up (or none we can
@@ -642,6 +617,17 @@ impl<D: Database> Writer<D> {
             // left out, so it is retried until an operator acts.
             tracing::error!(error, "cannot commit a batch of {writes} writes; retrying");
         }
+        self.front_maybe_committed().await;
+        // The database failed: what waits for it goes to the spool now
+        // rather than at its deadline.
+        self.keep_all().await;
+        self.retry_at = Some(Instant::now() + self.backoff.next_delay());
+    }
+
+    /// An attempt at the oldest batch may have committed it: its marker is
+    /// looked for first next time — also after a restart, so a spooled batch
+    /// says so in the spool too.
+    async fn front_maybe_committed(&mut self) {
         if let Some(batch) = self.batches.front_mut() {
             batch.maybe_committed = true;
             if let (Some(seq), Some(spool)) = (batch.spooled, &self.spool)
@@ -650,16 +636,6 @@ impl<D: Database> Writer<D> {
                 tracing::warn!(seq, "cannot update a spooled batch: {e}");
             }
         }
-        // The database failed: what waits for it goes to the spool now
-        // rather than at its deadline.
-        if self.spool.is_some() {
-            for index in 0..self.batches.len() {
-                if self.batches[index].spooled.is_none() {
-                    self.keep(index).await;
-                }
-            }
-        }
-        self.retry_at = Some(Instant::now() + self.backoff.next_delay());
     }
 }
 

@@ -3,6 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::super::Saved;
 use super::super::alerts::AlertRecord;
 use super::super::records::{
     CallRecord, InboundRecord, LogId, NoticeRecord, OutboundOptions, OutboundRecord, OutboxState,
@@ -112,8 +113,6 @@ pub(super) enum Kind {
     Barrier,
 }
 
-pub(super) const KINDS: usize = 9;
-
 impl WriteOp {
     pub(super) fn kind(&self) -> Kind {
         match self {
@@ -158,15 +157,9 @@ pub(crate) enum Outcome {
     NoSuchInbound { id: i64 },
 }
 
-/// How a write the writer answered was saved.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum Written {
-    /// The database committed it, with this result.
-    Committed(Outcome),
-    /// The database did not take it in time; it is on disk in the spool and
-    /// goes into the database, in order, when it can.
-    Spooled,
-}
+/// How a write the writer answered was saved: committed with what it
+/// returned, or kept in the spool.
+pub(crate) type Written = Saved<Outcome>;
 
 /// Why a batch did not commit: the error, and which write caused it (if one did).
 #[derive(Debug)]

@@ -23,7 +23,7 @@ impl<D: Database> Writer<D> {
     pub(super) fn spooling(&self) -> bool {
         self.spool.is_some()
             && (self.batches.iter().any(|b| b.spooled.is_some())
-                || !self.database_ready()
+                || !*self.ready.borrow()
                 || self.shared.past_give_up())
     }
 
@@ -43,23 +43,20 @@ impl<D: Database> Writer<D> {
     /// is retried after a pause).
     pub(super) async fn front_ops(&mut self) -> Option<Arc<Vec<WriteOp>>> {
         let front = self.batches.front_mut()?;
-        let ops = match (&front.ops, front.spooled, &self.spool) {
-            (Some(ops), _, _) => Arc::clone(ops),
+        match (&front.ops, front.spooled, &self.spool) {
+            (Some(ops), _, _) => Some(Arc::clone(ops)),
             (None, Some(seq), Some(spool)) => match spool.load(seq).await {
                 Ok(Some(ops)) => {
                     let ops = Arc::new(ops);
-                    if front.kinds.len() != ops.len() {
-                        front.kinds = ops.iter().map(WriteOp::kind).collect();
-                        front.replies.resize_with(ops.len(), || None);
-                    }
+                    front.replies.resize_with(ops.len(), || None);
                     front.ops = Some(Arc::clone(&ops));
-                    ops
+                    Some(ops)
                 }
                 Ok(None) => {
                     // Gone from the spool (edited by hand): nothing to write.
                     tracing::warn!(seq, "a spooled batch is no longer in the spool; skipped");
                     self.batches.pop_front();
-                    return None;
+                    None
                 }
                 Err(e) => {
                     if let Some(suppressed) = SPOOL_BROKEN.allow() {
@@ -71,16 +68,15 @@ impl<D: Database> Writer<D> {
                         );
                     }
                     self.retry_at = Some(Instant::now() + self.backoff.next_delay());
-                    return None;
+                    None
                 }
             },
             (None, _, _) => {
                 tracing::error!("a batch without its writes and not in the spool; skipped");
                 self.batches.pop_front();
-                return None;
+                None
             }
-        };
-        Some(ops)
+        }
     }
 
     /// The oldest batches whose spool deadline has come go to the spool.
@@ -100,22 +96,28 @@ impl<D: Database> Writer<D> {
         }
     }
 
+    /// Puts every batch not in the spool yet there (with a spool).
+    pub(super) async fn keep_all(&mut self) {
+        for index in 0..self.batches.len() {
+            if self.batches[index].spooled.is_none() {
+                self.keep(index).await;
+            }
+        }
+    }
+
     /// Puts batch `index` into the spool and answers the callers whose
     /// writes the spool keeps. False when there is no spool or it failed
     /// (the writes then wait in memory, and the callers with them).
     pub(super) async fn keep(&mut self, index: usize) -> bool {
-        let Some(spool) = &self.spool else {
+        let (Some(spool), Some(batch)) = (&self.spool, self.batches.get_mut(index)) else {
             return false;
-        };
-        let Some(batch) = self.batches.get_mut(index) else {
-            return false;
-        };
-        let Some(ops) = batch.ops.clone() else {
-            return batch.spooled.is_some();
         };
         if batch.spooled.is_some() {
             return true;
         }
+        let Some(ops) = batch.ops.clone() else {
+            return false;
+        };
         match spool
             .append(batch.batch_id, batch.at, batch.maybe_committed, &ops)
             .await
@@ -124,8 +126,8 @@ impl<D: Database> Writer<D> {
                 batch.spooled = Some(seq);
                 batch.spooled_writes = ops.len();
                 self.shared.spooled.fetch_add(ops.len(), Ordering::AcqRel);
-                for ((op, kind), reply) in ops.iter().zip(&batch.kinds).zip(&mut batch.replies) {
-                    self.shared.pending.sub(*kind);
+                for (op, reply) in ops.iter().zip(&mut batch.replies) {
+                    self.shared.unsaved.sub(op.kind());
                     if op.kept_by_spool()
                         && let Some(reply) = reply.take()
                     {
@@ -136,7 +138,6 @@ impl<D: Database> Writer<D> {
                 // and the bookkeeping only while a caller still waits.
                 batch.ops = None;
                 if batch.replies.iter().all(Option::is_none) {
-                    batch.kinds = Vec::new();
                     batch.replies = Vec::new();
                 }
                 if let Some(suppressed) = SPOOLING.allow() {

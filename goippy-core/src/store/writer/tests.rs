@@ -14,6 +14,7 @@ use std::sync::atomic::AtomicBool;
 use sqlx::Connection;
 
 use super::unsaved::Counted;
+use crate::store::StoreOptions;
 
 const SECOND: Duration = Duration::from_secs(1);
 
@@ -61,14 +62,15 @@ fn counter(value: i64) -> WriteOp {
     }
 }
 
-fn config(capacity: usize) -> WriterConfig {
-    WriterConfig {
-        capacity,
+fn config(capacity: usize) -> StoreOptions {
+    StoreOptions {
+        queue_capacity: capacity,
         max_batch: 16,
         state_refresh: Duration::ZERO,
         close_timeout: Duration::from_secs(30),
         write_wait: Duration::from_millis(200),
-        attempt_timeout: Duration::from_millis(700),
+        db_timeout: Duration::from_millis(700),
+        dedup_window: crate::store::DEDUP_WINDOW,
     }
 }
 
@@ -117,7 +119,7 @@ impl Database for Faulty {
         if self.hangs_before_commit.load(Ordering::Acquire) {
             std::future::pending::<()>().await;
         }
-        let applied = self.db.apply(batch_id, now, ops).await;
+        let applied = self.db.apply_batch(batch_id, now, ops).await;
         if self.reply_lost.load(Ordering::Acquire) {
             std::future::pending::<()>().await;
         }
@@ -125,7 +127,7 @@ impl Database for Faulty {
     }
 
     async fn batch_outcomes(&self, batch_id: i64) -> Result<Option<Vec<Outcome>>, sqlx::Error> {
-        self.db.outcomes(batch_id).await
+        self.db.batch_outcomes(batch_id).await
     }
 }
 
@@ -133,7 +135,7 @@ impl WriterHandle {
     /// Queues a write without waiting for room or for its commit; false
     /// when the queue is full. For tests that need a queue in a given state.
     fn submit_nowait(&self, op: WriteOp) -> bool {
-        let counted = Counted::new(&self.shared.pending, op.kind());
+        let counted = Counted::new(&self.shared.unsaved, op.kind());
         let queued = self.tx.try_send(self.job(op, None)).is_ok();
         if queued {
             counted.handed_over();
@@ -167,7 +169,7 @@ async fn unlock_writes(conn: &mut sqlx::SqliteConnection) {
 async fn with_spool(
     dir: &tempfile::TempDir,
     database: impl Database,
-    config: WriterConfig,
+    config: StoreOptions,
 ) -> WriterHandle {
     let (_, ready) = watch::channel(true);
     with_spool_ready(dir, database, config, ready).await
@@ -177,7 +179,7 @@ async fn with_spool(
 async fn with_spool_ready(
     dir: &tempfile::TempDir,
     database: impl Database,
-    config: WriterConfig,
+    config: StoreOptions,
     ready: watch::Receiver<bool>,
 ) -> WriterHandle {
     let spool = Spool::open(&dir.path().join("spool.db"))
@@ -396,7 +398,7 @@ async fn a_stop_with_everything_spooled_does_not_wait_for_a_hanging_attempt() {
     let database = sqlite(&dir).await;
     let faulty = Faulty::new(&database);
     let mut cfg = config(16);
-    cfg.attempt_timeout = SECOND * 60;
+    cfg.db_timeout = SECOND * 60;
     let writer = with_spool(&dir, faulty.clone(), cfg).await;
     faulty.hangs_before_commit.store(true, Ordering::Release);
     let answer = writer.submit(outbound(job("kept"))).await;
@@ -429,7 +431,7 @@ async fn a_spooled_batch_cut_off_at_the_stop_is_not_written_twice() {
     let database = sqlite(&dir).await;
     let faulty = Faulty::new(&database);
     let mut cfg = config(16);
-    cfg.attempt_timeout = SECOND * 60;
+    cfg.db_timeout = SECOND * 60;
     let (ready_tx, ready) = watch::channel(false);
     let writer = with_spool_ready(&dir, faulty.clone(), cfg, ready).await;
     let answer = writer.submit(outbound(job("once only"))).await;
@@ -515,7 +517,7 @@ async fn a_batch_committed_as_it_was_cut_off_is_reported_saved() {
     let dir = tempfile::tempdir().expect("tempdir");
     let database = sqlite(&dir).await;
     let mut cfg = config(4);
-    cfg.attempt_timeout = Duration::from_secs(30);
+    cfg.db_timeout = Duration::from_secs(30);
     let faulty = Faulty::new(&database);
     let writer = WriterHandle::spawn(faulty.clone(), cfg, WriterStart::without_spool());
     faulty.reply_lost.store(true, Ordering::Release);
@@ -546,7 +548,7 @@ async fn a_batch_not_committed_by_the_deadline_does_not_abandon_the_next() {
     let dir = tempfile::tempdir().expect("tempdir");
     let database = sqlite(&dir).await;
     let mut cfg = config(4);
-    cfg.attempt_timeout = Duration::from_secs(30);
+    cfg.db_timeout = Duration::from_secs(30);
     let faulty = Faulty::new(&database);
     let writer = WriterHandle::spawn(faulty.clone(), cfg, WriterStart::without_spool());
     faulty.hangs_before_commit.store(true, Ordering::Release);
@@ -587,7 +589,7 @@ async fn a_write_dropped_while_waiting_for_room_is_not_counted_unsaved() {
     lock_writes(&mut lock).await;
     let mut cfg = config(1);
     cfg.max_batch = 1;
-    cfg.attempt_timeout = Duration::from_secs(30);
+    cfg.db_timeout = Duration::from_secs(30);
     let writer = WriterHandle::spawn(database, cfg, WriterStart::without_spool());
     assert!(writer.submit_nowait(counter(1)), "queued");
     // Once the writer has taken the first into its (waiting) batch, the
@@ -615,7 +617,7 @@ async fn delivered_marks_side_by_side_keep_their_own_outcomes() {
     let dir = tempfile::tempdir().expect("tempdir");
     let database = sqlite(&dir).await;
     let stored = database
-        .apply(
+        .apply_batch(
             1,
             Timestamp::now(),
             &[sms(1, "a"), sms(2, "b"), sms(3, "c")],
@@ -637,7 +639,7 @@ async fn delivered_marks_side_by_side_keep_their_own_outcomes() {
             .collect()
     };
     let outcomes = database
-        .apply(2, Timestamp::now(), &marks(&ids[..2]))
+        .apply_batch(2, Timestamp::now(), &marks(&ids[..2]))
         .await
         .expect("marked");
     assert_eq!(outcomes, vec![Outcome::Done, Outcome::Done]);
@@ -648,7 +650,7 @@ async fn delivered_marks_side_by_side_keep_their_own_outcomes() {
     let mut ops = marks(&[ids[0], ids[2], 999_999]);
     ops.push(counter(7));
     let outcomes = database
-        .apply(3, Timestamp::now(), &ops)
+        .apply_batch(3, Timestamp::now(), &ops)
         .await
         .expect("marked");
     assert_eq!(
@@ -661,4 +663,79 @@ async fn delivered_marks_side_by_side_keep_their_own_outcomes() {
         ]
     );
     assert_eq!(inbox_count(&database).await, 0);
+}
+
+/// A writer whose attempts wait for the lock (they do not time out), so
+/// that an attempt outlasts the spool deadline: the spool answers its
+/// callers while the attempt still runs.
+async fn with_slow_attempts(dir: &tempfile::TempDir, database: &Batches) -> WriterHandle {
+    let mut cfg = config(16);
+    cfg.db_timeout = SECOND * 30;
+    with_spool(dir, database.clone(), cfg).await
+}
+
+/// A batch the spool kept while its attempt ran, which the database then
+/// committed, is logged and unmarked as any other: its delivered mark is
+/// no longer pending once it is in the database.
+#[tokio::test]
+async fn a_batch_kept_during_its_attempt_and_then_committed_is_settled() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let database = sqlite(&dir).await;
+    let mut lock = blocker(&dir).await;
+    let writer = with_slow_attempts(&dir, &database).await;
+    let Ok(Written::Committed(Outcome::Stored { id, .. })) = writer.submit(sms(6, "hi")).await
+    else {
+        panic!("not stored");
+    };
+    lock_writes(&mut lock).await;
+    let marked = writer.submit(WriteOp::Delivered(LogId(id))).await;
+    assert!(matches!(marked, Ok(Written::Spooled)), "{marked:?}");
+    unlock_writes(&mut lock).await;
+    let flushed = tokio::time::timeout(SECOND * 20, writer.submit(WriteOp::Barrier)).await;
+    assert!(matches!(flushed, Ok(Ok(_))), "{flushed:?}");
+    assert_eq!(writer.spooled(), 0);
+    assert!(
+        !writer.is_marking(id),
+        "the committed mark is still pending"
+    );
+    writer.close(None).await.expect("closed");
+}
+
+/// A write the database refuses for good in an attempt that outlasted the
+/// spool deadline (the spool had answered its caller meanwhile) goes to the
+/// spool's dead_writes, and the writer takes the next write.
+#[tokio::test]
+async fn a_write_refused_after_the_spool_answered_is_buried() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let database = sqlite(&dir).await;
+    let mut lock = blocker(&dir).await;
+    // A real refusal for good: SQLite aborts this one counter (a
+    // constraint error, not "not now").
+    sqlx::query(
+        "CREATE TRIGGER refuse_poison BEFORE INSERT ON goippy_counters \
+         WHEN NEW.name = 'poison' BEGIN SELECT RAISE(ABORT, 'refused by the test'); END",
+    )
+    .execute(&mut lock)
+    .await
+    .expect("trigger");
+    let writer = with_slow_attempts(&dir, &database).await;
+    lock_writes(&mut lock).await;
+    let poison = WriteOp::Counter {
+        name: "poison".into(),
+        value: 1,
+    };
+    let kept = writer.submit(poison).await;
+    assert!(matches!(kept, Ok(Written::Spooled)), "{kept:?}");
+    unlock_writes(&mut lock).await;
+    let next = tokio::time::timeout(SECOND * 20, writer.submit(counter(2))).await;
+    assert!(matches!(next, Ok(Ok(_))), "{next:?}");
+    assert!(writer.is_running());
+    let flushed = tokio::time::timeout(SECOND * 20, writer.submit(WriteOp::Barrier)).await;
+    assert!(matches!(flushed, Ok(Ok(_))), "{flushed:?}");
+    assert_eq!(writer.spooled(), 0);
+    let spool = Spool::open(&dir.path().join("spool.db"))
+        .await
+        .expect("spool");
+    assert_eq!(spool.dead_writes().await.expect("dead writes"), 1);
+    writer.close(None).await.expect("closed");
 }

@@ -3,31 +3,34 @@
 //! everything.
 
 use std::fmt;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
 
-use super::op::{KINDS, Kind};
+use super::op::Kind;
+use crate::util::lock;
 
 /// Writes counted by kind.
 #[derive(Default)]
-pub(super) struct Counts([AtomicUsize; KINDS]);
+pub(super) struct Counts(Mutex<UnflushedWrites>);
 
 impl Counts {
     pub(super) fn add(&self, kind: Kind) {
-        self.0[kind as usize].fetch_add(1, Ordering::AcqRel);
+        if let Some(n) = lock(&self.0).count_of(kind) {
+            *n += 1;
+        }
     }
 
     pub(super) fn sub(&self, kind: Kind) {
-        let _ = self.0[kind as usize].fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
-            Some(n.saturating_sub(1))
-        });
+        if let Some(n) = lock(&self.0).count_of(kind) {
+            *n = n.saturating_sub(1);
+        }
     }
 
-    pub(super) fn snapshot(&self) -> [usize; KINDS] {
-        std::array::from_fn(|i| self.0[i].load(Ordering::Acquire))
+    pub(super) fn snapshot(&self) -> UnflushedWrites {
+        *lock(&self.0)
     }
 }
 
-/// One write counted in the pending counts until it is handed to the
+/// One write counted in the unsaved counts until it is handed to the
 /// writer: dropped before [`Counted::handed_over`] (refused, or the
 /// caller's future dropped while it waited for room in the queue), it takes
 /// the count back, so a write that never reached the queue is not reported
@@ -89,36 +92,29 @@ pub struct UnflushedWrites {
 }
 
 impl UnflushedWrites {
-    /// From counts indexed by [`Kind`] (barriers are not writes).
-    pub(super) fn from_kinds(n: [usize; KINDS]) -> UnflushedWrites {
-        UnflushedWrites {
-            inbound: n[Kind::Inbound as usize],
-            calls: n[Kind::Call as usize],
-            states: n[Kind::State as usize],
-            outbound: n[Kind::Outbound as usize],
-            transitions: n[Kind::Transition as usize],
-            delivered: n[Kind::Delivered as usize],
-            notices: n[Kind::Notice as usize],
-            counters: n[Kind::Counter as usize],
-        }
+    /// The count of writes of `kind` (barriers are not writes).
+    pub(super) fn count_of(&mut self, kind: Kind) -> Option<&mut usize> {
+        Some(match kind {
+            Kind::Inbound => &mut self.inbound,
+            Kind::Call => &mut self.calls,
+            Kind::State => &mut self.states,
+            Kind::Outbound => &mut self.outbound,
+            Kind::Transition => &mut self.transitions,
+            Kind::Delivered => &mut self.delivered,
+            Kind::Notice => &mut self.notices,
+            Kind::Counter => &mut self.counters,
+            Kind::Barrier => return None,
+        })
     }
 
     /// All writes not saved.
     pub fn total(&self) -> usize {
-        self.inbound
-            + self.calls
-            + self.states
-            + self.outbound
-            + self.transitions
-            + self.delivered
-            + self.notices
-            + self.counters
+        self.parts().iter().map(|(n, _)| n).sum()
     }
-}
 
-impl fmt::Display for UnflushedWrites {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let parts: [(usize, &str); 8] = [
+    /// Each count, with what it means.
+    fn parts(&self) -> [(usize, &'static str); 8] {
+        [
             (
                 self.inbound,
                 "inbound SMS/USSD/delivery reports (none was acked: the GoIP will retransmit them)",
@@ -148,15 +144,16 @@ impl fmt::Display for UnflushedWrites {
                 self.counters,
                 "sendid saves (the next start uses the outbound rows instead)",
             ),
-        ];
+        ]
+    }
+}
+
+impl fmt::Display for UnflushedWrites {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{} writes not saved", self.total())?;
-        let mut first = true;
-        for (n, what) in parts {
-            if n > 0 {
-                f.write_str(if first { ": " } else { "; " })?;
-                write!(f, "{n} {what}")?;
-                first = false;
-            }
+        let parts = self.parts().into_iter().filter(|(n, _)| *n > 0);
+        for (i, (n, what)) in parts.enumerate() {
+            write!(f, "{}{n} {what}", if i == 0 { ": " } else { "; " })?;
         }
         Ok(())
     }
