@@ -14,9 +14,7 @@ use super::credentials::CredentialSource;
 use super::events::EngineEvent;
 use super::queue::{Job, JobQueues};
 use super::registry::ChannelInfo;
-use super::request::{
-    ControlOutcome, ControlRequest, NotSent, NotStarted, SmsOutcome, SmsRequest, UssdOutcome,
-};
+use super::request::{NotSent, NotStarted, SmsOutcome, SmsRequest, UssdOutcome};
 use super::shared::Shared;
 use super::stats::{ChannelTraffic, EngineStats};
 use super::worker;
@@ -155,18 +153,6 @@ impl Engine {
         let (done, outcome) = oneshot::channel();
         match self.submit(goip_id, Job::UssdExit { done }).await {
             Ok(()) => outcome.await.unwrap_or(UssdOutcome::Stopping),
-            Err(why) => why.into(),
-        }
-    }
-
-    /// Runs a status or control command and waits for its answer.
-    pub async fn control(&self, goip_id: &str, request: ControlRequest) -> ControlOutcome {
-        if let Err(e) = request.validate() {
-            return ControlOutcome::Invalid(e.to_string());
-        }
-        let (done, outcome) = oneshot::channel();
-        match self.submit(goip_id, Job::Control { request, done }).await {
-            Ok(()) => outcome.await.unwrap_or(ControlOutcome::Stopping),
             Err(why) => why.into(),
         }
     }

@@ -15,9 +15,9 @@
 //!   ([`DurableAck`]): a consumer that ignores one leaves it unacked, and
 //!   the GoIP keeps resending it. Everything else is acked at once;
 //! * **sending** (`queue`, [`worker`]): jobs — SMS ([`sms_session`], or
-//!   the legacy [`sms_oneshot`]), USSD (`ussd`), control commands
-//!   (`control`) — run one at a time per channel, in parallel across
-//!   channels, and only while the channel is online. Replies carry no
+//!   the legacy [`sms_oneshot`]) and USSD (`ussd`) — run one at a time per
+//!   channel, in parallel across channels, and only while the channel is
+//!   online. Replies carry no
 //!   channel id and no password: they are routed by sendid ([`pending`]; ids
 //!   from [`sendid`], which a forger cannot guess) and checked against the
 //!   channel's address and port;
@@ -43,8 +43,8 @@
 //! * `shared.rs`: the state the engine's tasks share, behind methods and one
 //!   lock;
 //! * **the tasks**: `receiver.rs` and `sweeper.rs`; the jobs — `context.rs`
-//!   (what a job may touch), `resend.rs`, `sms.rs`, `sms_session.rs`,
-//!   `sms_oneshot.rs`, `ussd.rs`, `control.rs` — run by `worker.rs`;
+//!   (what a job may touch), `sms.rs`, `sms_session.rs`, `sms_oneshot.rs`,
+//!   `ussd.rs` — run by `worker.rs`;
 //! * `handle.rs`: [`Engine`], the cheap handle the rest of goippy holds.
 //!
 //! ```no_run
@@ -81,7 +81,6 @@
 
 pub mod config;
 mod context;
-mod control;
 pub mod credentials;
 pub mod dedup;
 pub mod events;
@@ -92,7 +91,6 @@ mod queue;
 mod receiver;
 pub mod registry;
 mod request;
-mod resend;
 pub mod sendid;
 mod shared;
 mod sms;
@@ -115,7 +113,7 @@ pub use handle::Engine;
 pub use ledger::SentSms;
 pub use registry::{ChannelInfo, Presence};
 pub use request::{
-    BeforeSend, ControlOutcome, ControlRequest, MessageRef, NotSent, RecipientOutcome,
-    RecipientReport, SmsOutcome, SmsRequest, UssdOutcome,
+    BeforeSend, MessageRef, NotSent, RecipientOutcome, RecipientReport, SmsOutcome, SmsRequest,
+    UssdOutcome,
 };
 pub use stats::{ChannelTraffic, EngineStats};

@@ -471,7 +471,7 @@ async fn handle_line_state(
 /// the pinhole commands are sent to. If
 /// the NAT rebinds, the channel's next packet (a keepalive within 30 s)
 /// moves its address; a reply in between is dropped, which costs a resend
-/// (MSG, PASSWORD, USSD, control commands) or the status poll (a SEND's
+/// (MSG, PASSWORD, USSD) or the status poll (a SEND's
 /// result), never a wrong outcome.
 fn from_channel(shared: &Shared, goip_id: &str, from: SocketAddr) -> bool {
     let known = shared.registry().last_address(goip_id);

@@ -9,7 +9,7 @@
 //! see the traffic. Real firmware reads them as signed 32-bit numbers
 //! (goipcron prints them with `%d`), so they stay in `1..=`[`MAX_SENDID`].
 //!
-//! * **SMS sessions, control commands, one-shot stamps**: uniformly random
+//! * **SMS sessions and one-shot stamps**: uniformly random
 //!   in `1..=MAX_SENDID` ([`SendIdAllocator::random`]), from the thread-local
 //!   CSPRNG. The reply table (`pending`) draws again while one is in use or
 //!   was used recently, because late replies are matched to recent

@@ -23,7 +23,7 @@ use super::registry::Presence;
 use super::request::NotStarted;
 use super::shared::Shared;
 use super::tracker::TaskToken;
-use super::{control, sms_oneshot, sms_session, ussd};
+use super::{sms_oneshot, sms_session, ussd};
 use crate::config::SmsMode;
 
 /// Queues `job` for `goip_id` (a configured channel), starting the
@@ -115,9 +115,6 @@ async fn run(
             }
             Job::UssdExit { done } => {
                 let _ = done.send(ussd::exit(&mut ctx).await);
-            }
-            Job::Control { request, done } => {
-                let _ = done.send(control::run(&mut ctx, &request).await);
             }
         }
     }

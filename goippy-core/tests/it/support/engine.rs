@@ -14,8 +14,8 @@ use goippy_core::engine::{
     ChannelCredentials, Engine, EngineConfig, EngineEvent, StaticCredentials,
 };
 use goippy_core::goip::{
-    Ack, Command, ControlKind, Deliver, ErrorReply, Keepalive, Notification, NotificationKind,
-    Receive, Reply, ServerDatagram, parse_server_datagram,
+    Ack, Command, Deliver, ErrorReply, Keepalive, Notification, NotificationKind, Receive, Reply,
+    ServerDatagram, parse_server_datagram,
 };
 use tokio::net::UdpSocket;
 use tokio::sync::mpsc;
@@ -41,7 +41,6 @@ pub fn fast_config() -> EngineConfig {
     c.send_poll_after = Duration::from_millis(600);
     c.sms_timeout = Duration::from_millis(1200);
     c.ussd_timeout = Duration::from_millis(300);
-    c.control_timeout = Duration::from_millis(200);
     c.shutdown_grace = Duration::from_millis(300);
     c.warn_interval = Duration::from_secs(1);
     c
@@ -440,8 +439,6 @@ pub struct Behaviour {
     pub drop_ussd: u32,
     /// Its USSD answer (`None`: it never answers).
     pub ussd_answer: Option<String>,
-    /// Control commands it loses before it answers one.
-    pub drop_control: u32,
 }
 
 impl Behaviour {
@@ -456,13 +453,12 @@ impl Behaviour {
             first_sms_no: 160,
             drop_ussd: 0,
             ussd_answer: Some("Your balance is 10.00@@@".into()),
-            drop_control: 0,
         }
     }
 }
 
 /// A script that plays a GoIP the way the vendor documents describe it
-/// (docs/goip-protocol.md#sms-session, #ussd, #control-commands).
+/// (docs/goip-protocol.md#sms-session, #ussd).
 pub fn goip(behaviour: Behaviour) -> Script {
     let mut b = behaviour;
     let mut sms_no = b.first_sms_no;
@@ -561,32 +557,6 @@ pub fn goip(behaviour: Behaviour) -> Script {
             Some(_) => vec![Answer::Now(Reply::UssdExit { sendid: *sendid })],
             None => vec![],
         },
-        Command::Control {
-            sendid,
-            kind,
-            value,
-            ..
-        } => {
-            if b.drop_control > 0 {
-                b.drop_control -= 1;
-                return vec![];
-            }
-            let reply = match kind {
-                ControlKind::GetGsmNum => Reply::Control {
-                    kind: *kind,
-                    sendid: *sendid,
-                    value: Some("+37255500000".into()),
-                    ok: false,
-                },
-                _ => Reply::Control {
-                    kind: *kind,
-                    sendid: *sendid,
-                    value: value.clone(),
-                    ok: true,
-                },
-            };
-            vec![Answer::Now(reply)]
-        }
         _ => vec![],
     })
 }
