@@ -79,24 +79,24 @@
 //! # }
 //! ```
 
-pub mod config;
+mod config;
 mod context;
-pub mod credentials;
-pub mod dedup;
-pub mod events;
+mod credentials;
+mod dedup;
+mod events;
 mod handle;
-pub mod ledger;
+mod ledger;
 mod pending;
 mod queue;
 mod receiver;
 pub mod registry;
 mod request;
-pub mod sendid;
+mod sendid;
 mod shared;
 mod sms;
 mod sms_oneshot;
 mod sms_session;
-pub mod stats;
+mod stats;
 mod sweeper;
 mod tracker;
 mod ussd;
