@@ -167,7 +167,8 @@ pub struct UssdNotice {
 pub enum UssdSource {
     /// A `USSN:` notification: the network pushed it.
     Network { recvid: String },
-    /// The answer to `send_ussd` with this sendid, after it had timed out.
+    /// The answer to `send_reserved_ussd` with this sendid, after it had
+    /// timed out.
     LateReply { sendid: u32 },
 }
 

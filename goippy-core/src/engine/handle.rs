@@ -111,20 +111,11 @@ impl Engine {
         }
     }
 
-    /// Sends a USSD code (`[0-9*#+]`) under a new sendid and waits for the
-    /// network's answer.
-    pub async fn send_ussd(&self, goip_id: &str, code: &str) -> UssdOutcome {
-        self.submit_ussd(goip_id, code, None).await
-    }
-
-    /// [`Engine::send_ussd`] under `sendid`, from
-    /// [`Engine::reserve_ussd_sendid`]: the request goes out with exactly
-    /// that id, so the caller's record of it names the exchange on the wire.
+    /// Sends a USSD code (`[0-9*#+]`) under `sendid`, from
+    /// [`Engine::reserve_ussd_sendid`], and waits for the network's answer.
+    /// The request goes out with exactly that id, so the caller's record of
+    /// it names the exchange on the wire.
     pub async fn send_reserved_ussd(&self, goip_id: &str, code: &str, sendid: u32) -> UssdOutcome {
-        self.submit_ussd(goip_id, code, Some(sendid)).await
-    }
-
-    async fn submit_ussd(&self, goip_id: &str, code: &str, sendid: Option<u32>) -> UssdOutcome {
         let probe = Command::Ussd {
             sendid: 1,
             password: "p".to_owned(),
@@ -165,9 +156,14 @@ impl Engine {
         if shared.channel_credentials(goip_id).is_none() {
             return Err(NotStarted::UnknownChannel);
         }
-        worker::submit(shared, &self.inner.queues, goip_id, job)
-            .await
-            .map_err(|_| NotStarted::Stopping)
+        // The channel's first job starts its worker.
+        let id = goip_id.to_owned();
+        let start = |queue, token| {
+            tokio::spawn(worker::run(shared.clone(), id, queue, token));
+        };
+        let capacity = shared.config().job_queue_capacity;
+        let submitted = self.inner.queues.submit(goip_id, job, capacity, start);
+        submitted.await.map_err(|_| NotStarted::Stopping)
     }
 
     /// Every channel heard from, sorted by GoIP id.

@@ -27,8 +27,8 @@ pub(crate) enum Job {
     },
     Ussd {
         code: String,
-        /// The sendid the caller reserved and recorded for it, if any.
-        sendid: Option<u32>,
+        /// The sendid the caller reserved and recorded for it.
+        sendid: u32,
         done: oneshot::Sender<UssdOutcome>,
     },
     /// `USSDEXIT`: ends the channel's USSD session (a menu left open).

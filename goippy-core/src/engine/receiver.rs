@@ -257,7 +257,8 @@ fn reserve_event<'a>(
     tag: &str,
     recvid: &str,
 ) -> Option<Permit<'a, EngineEvent>> {
-    let Some(permit) = shared.try_reserve_event() else {
+    let permit = shared.try_reserve_event();
+    if permit.is_none() {
         bump(&shared.counters().events_dropped);
         bump(&shared.counters().not_acked);
         if let Some(suppressed) = shared.trouble_warning() {
@@ -269,9 +270,8 @@ fn reserve_event<'a>(
                 "event queue full: not acked, the GoIP will send it again"
             );
         }
-        return None;
-    };
-    Some(permit)
+    }
+    permit
 }
 
 /// RECEIVE, DELIVER, USSN and the call log's RECORD, HANGUP, EXPIRY: handed

@@ -27,15 +27,14 @@ use super::pending::{Exchange, Finished, Waited};
 use super::request::{CommandError, UssdOutcome};
 use crate::goip::{Command, ErrorReply, Reply, ussd_reply_failed, ussd_reply_text};
 
-/// Runs one USSD request, under the sendid the caller `reserved` for it
-/// when it did.
-pub(crate) async fn run(ctx: &mut JobContext, code: &str, reserved: Option<u32>) -> UssdOutcome {
+/// Runs one USSD request, under the sendid the caller `reserved` for it.
+pub(crate) async fn run(ctx: &mut JobContext, code: &str, reserved: u32) -> UssdOutcome {
     if ctx.is_stopping() {
         return UssdOutcome::Stopping;
     }
-    let mut exchange = ctx.open_ussd_exchange(reserved);
+    let mut exchange = ctx.open_ussd_exchange(Some(reserved));
     let sendid = exchange.sendid();
-    if let Some(reserved) = reserved.filter(|&r| r != sendid) {
+    if reserved != sendid {
         tracing::warn!(
             goip_id = ctx.goip_id(),
             reserved,

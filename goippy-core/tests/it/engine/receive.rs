@@ -12,8 +12,8 @@ use goippy_core::goip::{
 };
 
 use crate::support::engine::{
-    Behaviour, Device, ID, PASSWORD, TestEngine, fast_config, goip, keepalive_kind, receive_kind,
-    start,
+    Behaviour, Device, ID, PASSWORD, SendUssd, TestEngine, fast_config, goip, keepalive_kind,
+    receive_kind, start,
 };
 
 async fn engine() -> TestEngine {

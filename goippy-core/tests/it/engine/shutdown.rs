@@ -10,7 +10,7 @@ use goippy_core::goip::Command;
 use tokio::net::UdpSocket;
 
 use crate::support::engine::{
-    Behaviour, Device, ID, PASSWORD, SendResult, fast_config, goip, start,
+    Behaviour, Device, ID, PASSWORD, SendResult, SendUssd, fast_config, goip, start,
 };
 
 fn sms(n: u64) -> SmsRequest {

@@ -8,7 +8,7 @@ use goippy_core::engine::{EngineEvent, UssdOutcome, UssdSource};
 use goippy_core::goip::{Command, Reply};
 
 use crate::support::engine::{
-    Answer, Behaviour, Device, ID, PASSWORD, fast_config, goip, online, start,
+    Answer, Behaviour, Device, ID, PASSWORD, SendUssd, fast_config, goip, online, start,
 };
 
 fn ussd_times(device: &Device) -> Vec<(u32, Instant)> {

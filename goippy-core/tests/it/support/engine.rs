@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use goippy_core::engine::{
-    ChannelCredentials, Engine, EngineConfig, EngineEvent, StaticCredentials,
+    ChannelCredentials, Engine, EngineConfig, EngineEvent, StaticCredentials, UssdOutcome,
 };
 use goippy_core::goip::{
     Ack, Command, Deliver, ErrorReply, Keepalive, Notification, NotificationKind, Receive, Reply,
@@ -22,6 +22,19 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 pub use super::PATIENCE;
+
+/// A USSD request as the bridge makes every one: under a sendid reserved
+/// just before it is sent.
+pub trait SendUssd {
+    fn send_ussd(&self, goip_id: &str, code: &str) -> impl Future<Output = UssdOutcome> + Send;
+}
+
+impl SendUssd for Engine {
+    async fn send_ussd(&self, goip_id: &str, code: &str) -> UssdOutcome {
+        let sendid = self.reserve_ussd_sendid();
+        self.send_reserved_ussd(goip_id, code, sendid).await
+    }
+}
 
 /// The channel most tests use, and its password.
 pub const ID: &str = "goip-1";
