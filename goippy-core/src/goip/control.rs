@@ -187,11 +187,7 @@ impl ControlKind {
         if ok {
             Ok(())
         } else {
-            Err(FormatError::InvalidValue {
-                what: name,
-                value: super::error::excerpt(value),
-                expected,
-            })
+            Err(FormatError::invalid(name, value, expected))
         }
     }
 }

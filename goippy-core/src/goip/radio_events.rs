@@ -33,11 +33,8 @@ impl NeighbourCells {
         for cell in &self.cells {
             let trimmed = cell.trim();
             if trimmed.is_empty() || trimmed != cell || cell.contains(',') {
-                return Err(FormatError::InvalidValue {
-                    what: "cell",
-                    value: super::error::excerpt(cell),
-                    expected: "a non-empty item without ',' or surrounding spaces",
-                });
+                let expected = "a non-empty item without ',' or surrounding spaces";
+                return Err(FormatError::invalid("cell", cell, expected));
             }
             list.push_str(cell);
             list.push(',');
