@@ -49,12 +49,12 @@
 //!
 //! ```no_run
 //! # async fn demo() -> std::io::Result<()> {
+//! use std::collections::HashMap;
 //! use std::sync::Arc;
-//! use goippy_core::engine::{
-//!     ChannelCredentials, Engine, EngineConfig, EngineEvent, SmsRequest, StaticCredentials,
-//! };
+//! use goippy_core::engine::{ChannelCredentials, Engine, EngineConfig, EngineEvent, SmsRequest};
 //!
-//! let credentials = StaticCredentials::new([ChannelCredentials::new("goip-1", "secret")]);
+//! let channel = ChannelCredentials::new("goip-1", "secret");
+//! let credentials = HashMap::from([(channel.goip_id.clone(), channel)]);
 //! let config = EngineConfig::new("0.0.0.0:44444".parse().unwrap());
 //! let (engine, mut events) = Engine::start(config, Arc::new(credentials)).await?;
 //! tokio::spawn(async move {
@@ -103,7 +103,7 @@ mod ussd;
 mod worker;
 
 pub use config::EngineConfig;
-pub use credentials::{ChannelCredentials, CredentialSource, StaticCredentials};
+pub use credentials::{ChannelCredentials, CredentialSource};
 pub use dedup::DedupKey;
 pub use events::{
     CallNotice, CallNoticeKind, DeliveryReport, DurableAck, EngineEvent, InboundSms, LateSmsResult,

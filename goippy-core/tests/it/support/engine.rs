@@ -10,9 +10,7 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use goippy_core::engine::{
-    ChannelCredentials, Engine, EngineConfig, EngineEvent, StaticCredentials, UssdOutcome,
-};
+use goippy_core::engine::{ChannelCredentials, Engine, EngineConfig, EngineEvent, UssdOutcome};
 use goippy_core::goip::{
     Ack, Command, Deliver, ErrorReply, Keepalive, Notification, NotificationKind, Receive, Reply,
     ServerDatagram, parse_server_datagram,
@@ -68,11 +66,10 @@ pub struct TestEngine {
 /// Starts an engine on a free loopback port that knows `channels`
 /// (id, password).
 pub async fn start(config: EngineConfig, channels: &[(&str, &str)]) -> TestEngine {
-    let credentials = StaticCredentials::new(
-        channels
-            .iter()
-            .map(|(id, password)| ChannelCredentials::new(*id, *password)),
-    );
+    let credentials: HashMap<_, _> = channels
+        .iter()
+        .map(|(id, password)| (id.to_string(), ChannelCredentials::new(*id, *password)))
+        .collect();
     let (engine, events) = Engine::start(config, Arc::new(credentials))
         .await
         .expect("the engine binds a loopback port");
