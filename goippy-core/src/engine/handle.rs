@@ -102,13 +102,10 @@ impl Engine {
             return SmsOutcome::NotSent(NotSent::Invalid(why));
         }
         let goip_id = request.goip_id.clone();
-        let (done, outcome) = oneshot::channel();
-        match self.submit(&goip_id, Job::Sms { request, done }).await {
-            Ok(()) => outcome
-                .await
-                .unwrap_or(SmsOutcome::NotSent(NotSent::Stopping)),
-            Err(why) => SmsOutcome::NotSent(why.into()),
-        }
+        let outcome = self.run(&goip_id, |done| Job::Sms { request, done });
+        outcome
+            .await
+            .unwrap_or_else(|why| SmsOutcome::NotSent(why.into()))
     }
 
     /// Sends a USSD code (`[0-9*#+]`) under `sendid`, from
@@ -124,16 +121,9 @@ impl Engine {
         if let Err(e) = probe.encode() {
             return UssdOutcome::Invalid(e.to_string());
         }
-        let (done, outcome) = oneshot::channel();
-        let job = Job::Ussd {
-            code: code.to_owned(),
-            sendid,
-            done,
-        };
-        match self.submit(goip_id, job).await {
-            Ok(()) => outcome.await.unwrap_or(UssdOutcome::Stopping),
-            Err(why) => why.into(),
-        }
+        let code = code.to_owned();
+        let outcome = self.run(goip_id, |done| Job::Ussd { code, sendid, done });
+        outcome.await.unwrap_or_else(UssdOutcome::from)
     }
 
     /// Ends the channel's USSD session with `USSDEXIT` (a menu the user
@@ -141,14 +131,17 @@ impl Engine {
     /// [`UssdOutcome::Timeout`] after one `ussd_timeout`: it is not resent).
     /// [`UssdOutcome::Closed`] means the GoIP confirmed it.
     pub async fn end_ussd(&self, goip_id: &str) -> UssdOutcome {
-        let (done, outcome) = oneshot::channel();
-        match self.submit(goip_id, Job::UssdExit { done }).await {
-            Ok(()) => outcome.await.unwrap_or(UssdOutcome::Stopping),
-            Err(why) => why.into(),
-        }
+        let outcome = self.run(goip_id, |done| Job::UssdExit { done });
+        outcome.await.unwrap_or_else(UssdOutcome::from)
     }
 
-    async fn submit(&self, goip_id: &str, job: Job) -> Result<(), NotStarted> {
+    /// Queues the job `job` makes around the sender of its outcome for
+    /// `goip_id`, and waits for the outcome.
+    async fn run<T>(
+        &self,
+        goip_id: &str,
+        job: impl FnOnce(oneshot::Sender<T>) -> Job,
+    ) -> Result<T, NotStarted> {
         let shared = &self.inner.shared;
         if shared.is_stopping() {
             return Err(NotStarted::Stopping);
@@ -162,8 +155,12 @@ impl Engine {
             tokio::spawn(worker::run(shared.clone(), id, queue, token));
         };
         let capacity = shared.config().job_queue_capacity;
-        let submitted = self.inner.queues.submit(goip_id, job, capacity, start);
-        submitted.await.map_err(|_| NotStarted::Stopping)
+        let (done, outcome) = oneshot::channel();
+        let job = job(done);
+        let queued = self.inner.queues.submit(goip_id, job, capacity, start);
+        queued.await.map_err(|_| NotStarted::Stopping)?;
+        // A job dropped unanswered: the engine went away under it.
+        outcome.await.map_err(|_| NotStarted::Stopping)
     }
 
     /// Every channel heard from, sorted by GoIP id.
