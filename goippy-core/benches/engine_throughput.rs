@@ -10,13 +10,12 @@
 //! `--bench` (as `cargo test --benches` runs it) a tiny pass only checks that
 //! it works.
 
+use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use goippy_core::engine::{
-    ChannelCredentials, Engine, EngineConfig, EngineEvent, StaticCredentials,
-};
+use goippy_core::engine::{ChannelCredentials, Engine, EngineConfig, EngineEvent};
 use goippy_core::goip::{Keepalive, Notification, NotificationKind, Receive};
 use tokio::net::UdpSocket;
 
@@ -140,9 +139,9 @@ fn main() {
         .build()
         .expect("a tokio runtime");
     runtime.block_on(async {
-        let credentials = StaticCredentials::new(
-            (0..CHANNELS).map(|c| ChannelCredentials::new(format!("bench-{c}"), "secret")),
-        );
+        let credentials: HashMap<_, _> = (0..CHANNELS)
+            .map(|c| (format!("bench-{c}"), ChannelCredentials::new(format!("bench-{c}"), "secret")))
+            .collect();
         let config = EngineConfig::new("127.0.0.1:0".parse().expect("an address"));
         let (engine, mut events) = Engine::start(config, Arc::new(credentials))
             .await

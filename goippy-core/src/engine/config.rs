@@ -77,14 +77,10 @@ pub struct EngineConfig {
     /// Hard cap on remembered sent messages.
     pub ledger_capacity: usize,
 
-    // --- USSD and control ---
+    // --- USSD ---
     /// How long to wait for a USSD answer before the single resend, and
     /// again after it (`GOIP_USSD_TIMEOUT`).
     pub ussd_timeout: Duration,
-    /// How long to wait for a control command's answer before resending.
-    pub control_timeout: Duration,
-    /// How often a control command is resent at most.
-    pub control_retries: u32,
     /// How many finished exchanges are remembered so that a late reply can
     /// still be reported (a USSD answer after its timeout, an SMS result
     /// after Unknown).
@@ -127,8 +123,6 @@ impl EngineConfig {
             ledger_max_age: Duration::from_secs(3600),
             ledger_capacity: 10_000,
             ussd_timeout: Duration::from_secs(30),
-            control_timeout: Duration::from_secs(5),
-            control_retries: 2,
             recent_capacity: 4096,
             recent_max_age: Duration::from_secs(3600),
             sendid_floor: 0,
@@ -177,7 +171,6 @@ mod tests {
         assert_eq!(c.ussd_timeout, Duration::from_secs(20));
         // Protocol constants keep their vendor values.
         assert_eq!(c.command_retry_interval, Duration::from_secs(5));
-        assert_eq!(c.control_retries, 2);
         assert!(c.durable_ack_timeout < Duration::from_secs(3));
     }
 }

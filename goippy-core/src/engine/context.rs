@@ -1,12 +1,11 @@
 //! [`JobContext`]: everything a running job may touch, and nothing more.
 //!
 //! A job (an SMS in `sms_session.rs` or `sms_oneshot.rs`, a USSD request in
-//! `ussd.rs`, a control command in `control.rs`) works for one channel. It
-//! may send commands to that channel, open exchanges under fresh sendids and
-//! wait for their replies, remember a finished exchange so a late reply is
-//! still reported, record a sent SMS for its delivery report, and watch the
-//! stop signal. Those are the methods below; the job files see the rest of
-//! the engine only through them.
+//! `ussd.rs`) works for one channel. It may send commands to that channel,
+//! open exchanges under fresh sendids and wait for their replies, remember a
+//! finished exchange so a late reply is still reported, record a sent SMS
+//! for its delivery report, and watch the stop signal. Those are the methods
+//! below; the job files see the rest of the engine only through them.
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -60,8 +59,8 @@ impl JobContext {
         self.password.expose().to_owned()
     }
 
-    /// Starts an exchange under a new random sendid (an SMS session, a
-    /// control command): see `sendid`.
+    /// Starts an exchange under a new random sendid (an SMS session): see
+    /// `sendid`.
     pub(crate) fn open_exchange(&self) -> Exchange {
         let sendids = self.shared.sendids();
         self.shared

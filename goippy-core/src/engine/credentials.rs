@@ -4,15 +4,13 @@
 //! lookup is synchronous and must answer from memory — it runs for every
 //! datagram on the UDP loop, which must never wait on a database. The storage
 //! layer backs it with a snapshot of `goippy_gateways` that it refreshes in
-//! the background; tests use [`StaticCredentials`].
+//! the background; tests use a plain map.
 
 use std::collections::HashMap;
-use std::sync::{Arc, RwLock};
 
 use subtle::ConstantTimeEq;
 
 use crate::config::Secret;
-use crate::util::{read_lock, write_lock};
 
 /// What the engine knows about one configured channel.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -47,34 +45,11 @@ pub trait CredentialSource: Send + Sync + 'static {
     fn lookup(&self, goip_id: &str) -> Option<ChannelCredentials>;
 }
 
-/// An in-memory set of channels that can be replaced at run time.
-#[derive(Debug, Clone, Default)]
-pub struct StaticCredentials {
-    inner: Arc<RwLock<HashMap<String, ChannelCredentials>>>,
-}
-
-impl StaticCredentials {
-    pub fn new(channels: impl IntoIterator<Item = ChannelCredentials>) -> Self {
-        let s = StaticCredentials::default();
-        s.replace(channels);
-        s
-    }
-
-    /// Replaces the whole set at once (readers see the old or the new set, never a mix).
-    pub fn replace(&self, channels: impl IntoIterator<Item = ChannelCredentials>) {
-        let map = channels
-            .into_iter()
-            .map(|c| (c.goip_id.clone(), c))
-            .collect();
-        let mut guard = write_lock(&self.inner);
-        *guard = map;
-    }
-}
-
-impl CredentialSource for StaticCredentials {
+/// A fixed set of channels by GoIP id, for tests and benchmarks (the daemon's
+/// comes from the store).
+impl CredentialSource for HashMap<String, ChannelCredentials> {
     fn lookup(&self, goip_id: &str) -> Option<ChannelCredentials> {
-        let guard = read_lock(&self.inner);
-        guard.get(goip_id).cloned()
+        self.get(goip_id).cloned()
     }
 }
 
@@ -84,14 +59,15 @@ mod tests {
 
     #[test]
     fn lookup_and_compare() {
-        let creds = StaticCredentials::new([ChannelCredentials::new("goip-1", "secret")]);
+        let channels = |c: ChannelCredentials| HashMap::from([(c.goip_id.clone(), c)]);
+        let mut creds = channels(ChannelCredentials::new("goip-1", "secret"));
         let c = creds.lookup("goip-1").expect("known channel");
         assert!(c.password_matches("secret"));
         assert!(!c.password_matches("secre"));
         assert!(!c.password_matches("secret2"));
         assert!(!c.password_matches(""));
         assert!(creds.lookup("goip-2").is_none());
-        creds.replace([ChannelCredentials::new("goip-2", "x")]);
+        creds = channels(ChannelCredentials::new("goip-2", "x"));
         assert!(creds.lookup("goip-1").is_none());
         assert!(creds.lookup("goip-2").is_some());
     }

@@ -71,29 +71,25 @@ pub enum EngineEvent {
 /// dropping it, or taking longer than the engine's `durable_ack_timeout`
 /// leaves the packet unacknowledged, so the GoIP sends it again.
 pub struct DurableAck {
-    tx: Option<oneshot::Sender<Result<(), String>>>,
+    tx: oneshot::Sender<Result<(), String>>,
 }
 
 impl DurableAck {
     pub(crate) fn pair() -> (DurableAck, oneshot::Receiver<Result<(), String>>) {
         let (tx, rx) = oneshot::channel();
-        (DurableAck { tx: Some(tx) }, rx)
+        (DurableAck { tx }, rx)
     }
 
     /// The message is durably stored — or the store recognised it as one it
     /// already has (by its [`DedupKey`]). Either way the GoIP may stop
     /// resending it.
-    pub fn stored(mut self) {
-        if let Some(tx) = self.tx.take() {
-            let _ = tx.send(Ok(()));
-        }
+    pub fn stored(self) {
+        let _ = self.tx.send(Ok(()));
     }
 
     /// The message could not be stored: do not ack, let the GoIP resend.
-    pub fn failed(mut self, reason: impl Into<String>) {
-        if let Some(tx) = self.tx.take() {
-            let _ = tx.send(Err(reason.into()));
-        }
+    pub fn failed(self, reason: impl Into<String>) {
+        let _ = self.tx.send(Err(reason.into()));
     }
 }
 
@@ -167,7 +163,8 @@ pub struct UssdNotice {
 pub enum UssdSource {
     /// A `USSN:` notification: the network pushed it.
     Network { recvid: String },
-    /// The answer to `send_ussd` with this sendid, after it had timed out.
+    /// The answer to `send_reserved_ussd` with this sendid, after it had
+    /// timed out.
     LateReply { sendid: u32 },
 }
 

@@ -14,9 +14,7 @@ use super::credentials::CredentialSource;
 use super::events::EngineEvent;
 use super::queue::{Job, JobQueues};
 use super::registry::ChannelInfo;
-use super::request::{
-    ControlOutcome, ControlRequest, NotSent, NotStarted, SmsOutcome, SmsRequest, UssdOutcome,
-};
+use super::request::{NotSent, NotStarted, SmsOutcome, SmsRequest, UssdOutcome};
 use super::shared::Shared;
 use super::stats::{ChannelTraffic, EngineStats};
 use super::worker;
@@ -104,29 +102,17 @@ impl Engine {
             return SmsOutcome::NotSent(NotSent::Invalid(why));
         }
         let goip_id = request.goip_id.clone();
-        let (done, outcome) = oneshot::channel();
-        match self.submit(&goip_id, Job::Sms { request, done }).await {
-            Ok(()) => outcome
-                .await
-                .unwrap_or(SmsOutcome::NotSent(NotSent::Stopping)),
-            Err(why) => SmsOutcome::NotSent(why.into()),
-        }
+        let outcome = self.run(&goip_id, |done| Job::Sms { request, done });
+        outcome
+            .await
+            .unwrap_or_else(|why| SmsOutcome::NotSent(why.into()))
     }
 
-    /// Sends a USSD code (`[0-9*#+]`) under a new sendid and waits for the
-    /// network's answer.
-    pub async fn send_ussd(&self, goip_id: &str, code: &str) -> UssdOutcome {
-        self.submit_ussd(goip_id, code, None).await
-    }
-
-    /// [`Engine::send_ussd`] under `sendid`, from
-    /// [`Engine::reserve_ussd_sendid`]: the request goes out with exactly
-    /// that id, so the caller's record of it names the exchange on the wire.
+    /// Sends a USSD code (`[0-9*#+]`) under `sendid`, from
+    /// [`Engine::reserve_ussd_sendid`], and waits for the network's answer.
+    /// The request goes out with exactly that id, so the caller's record of
+    /// it names the exchange on the wire.
     pub async fn send_reserved_ussd(&self, goip_id: &str, code: &str, sendid: u32) -> UssdOutcome {
-        self.submit_ussd(goip_id, code, Some(sendid)).await
-    }
-
-    async fn submit_ussd(&self, goip_id: &str, code: &str, sendid: Option<u32>) -> UssdOutcome {
         let probe = Command::Ussd {
             sendid: 1,
             password: "p".to_owned(),
@@ -135,16 +121,9 @@ impl Engine {
         if let Err(e) = probe.encode() {
             return UssdOutcome::Invalid(e.to_string());
         }
-        let (done, outcome) = oneshot::channel();
-        let job = Job::Ussd {
-            code: code.to_owned(),
-            sendid,
-            done,
-        };
-        match self.submit(goip_id, job).await {
-            Ok(()) => outcome.await.unwrap_or(UssdOutcome::Stopping),
-            Err(why) => why.into(),
-        }
+        let code = code.to_owned();
+        let outcome = self.run(goip_id, |done| Job::Ussd { code, sendid, done });
+        outcome.await.unwrap_or_else(UssdOutcome::from)
     }
 
     /// Ends the channel's USSD session with `USSDEXIT` (a menu the user
@@ -152,26 +131,17 @@ impl Engine {
     /// [`UssdOutcome::Timeout`] after one `ussd_timeout`: it is not resent).
     /// [`UssdOutcome::Closed`] means the GoIP confirmed it.
     pub async fn end_ussd(&self, goip_id: &str) -> UssdOutcome {
-        let (done, outcome) = oneshot::channel();
-        match self.submit(goip_id, Job::UssdExit { done }).await {
-            Ok(()) => outcome.await.unwrap_or(UssdOutcome::Stopping),
-            Err(why) => why.into(),
-        }
+        let outcome = self.run(goip_id, |done| Job::UssdExit { done });
+        outcome.await.unwrap_or_else(UssdOutcome::from)
     }
 
-    /// Runs a status or control command and waits for its answer.
-    pub async fn control(&self, goip_id: &str, request: ControlRequest) -> ControlOutcome {
-        if let Err(e) = request.validate() {
-            return ControlOutcome::Invalid(e.to_string());
-        }
-        let (done, outcome) = oneshot::channel();
-        match self.submit(goip_id, Job::Control { request, done }).await {
-            Ok(()) => outcome.await.unwrap_or(ControlOutcome::Stopping),
-            Err(why) => why.into(),
-        }
-    }
-
-    async fn submit(&self, goip_id: &str, job: Job) -> Result<(), NotStarted> {
+    /// Queues the job `job` makes around the sender of its outcome for
+    /// `goip_id`, and waits for the outcome.
+    async fn run<T>(
+        &self,
+        goip_id: &str,
+        job: impl FnOnce(oneshot::Sender<T>) -> Job,
+    ) -> Result<T, NotStarted> {
         let shared = &self.inner.shared;
         if shared.is_stopping() {
             return Err(NotStarted::Stopping);
@@ -179,9 +149,18 @@ impl Engine {
         if shared.channel_credentials(goip_id).is_none() {
             return Err(NotStarted::UnknownChannel);
         }
-        worker::submit(shared, &self.inner.queues, goip_id, job)
-            .await
-            .map_err(|_| NotStarted::Stopping)
+        // The channel's first job starts its worker.
+        let id = goip_id.to_owned();
+        let start = |queue, token| {
+            tokio::spawn(worker::run(shared.clone(), id, queue, token));
+        };
+        let capacity = shared.config().job_queue_capacity;
+        let (done, outcome) = oneshot::channel();
+        let job = job(done);
+        let queued = self.inner.queues.submit(goip_id, job, capacity, start);
+        queued.await.map_err(|_| NotStarted::Stopping)?;
+        // A job dropped unanswered: the engine went away under it.
+        outcome.await.map_err(|_| NotStarted::Stopping)
     }
 
     /// Every channel heard from, sorted by GoIP id.

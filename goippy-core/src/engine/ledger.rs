@@ -64,10 +64,6 @@ impl<T: Clone> SentLedger<T> {
         self.expire(now);
     }
 
-    pub fn is_empty(&self) -> bool {
-        self.entries.is_empty()
-    }
-
     fn expire(&mut self, now: Instant) {
         while let Some(e) = self.entries.front() {
             if now.saturating_duration_since(e.sent_at) < self.max_age {

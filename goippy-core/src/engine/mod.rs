@@ -15,9 +15,9 @@
 //!   ([`DurableAck`]): a consumer that ignores one leaves it unacked, and
 //!   the GoIP keeps resending it. Everything else is acked at once;
 //! * **sending** (`queue`, [`worker`]): jobs — SMS ([`sms_session`], or
-//!   the legacy [`sms_oneshot`]), USSD (`ussd`), control commands
-//!   (`control`) — run one at a time per channel, in parallel across
-//!   channels, and only while the channel is online. Replies carry no
+//!   the legacy [`sms_oneshot`]) and USSD (`ussd`) — run one at a time per
+//!   channel, in parallel across channels, and only while the channel is
+//!   online. Replies carry no
 //!   channel id and no password: they are routed by sendid ([`pending`]; ids
 //!   from [`sendid`], which a forger cannot guess) and checked against the
 //!   channel's address and port;
@@ -43,18 +43,18 @@
 //! * `shared.rs`: the state the engine's tasks share, behind methods and one
 //!   lock;
 //! * **the tasks**: `receiver.rs` and `sweeper.rs`; the jobs — `context.rs`
-//!   (what a job may touch), `resend.rs`, `sms.rs`, `sms_session.rs`,
-//!   `sms_oneshot.rs`, `ussd.rs`, `control.rs` — run by `worker.rs`;
+//!   (what a job may touch), `sms.rs`, `sms_session.rs`, `sms_oneshot.rs`,
+//!   `ussd.rs` — run by `worker.rs`;
 //! * `handle.rs`: [`Engine`], the cheap handle the rest of goippy holds.
 //!
 //! ```no_run
 //! # async fn demo() -> std::io::Result<()> {
+//! use std::collections::HashMap;
 //! use std::sync::Arc;
-//! use goippy_core::engine::{
-//!     ChannelCredentials, Engine, EngineConfig, EngineEvent, SmsRequest, StaticCredentials,
-//! };
+//! use goippy_core::engine::{ChannelCredentials, Engine, EngineConfig, EngineEvent, SmsRequest};
 //!
-//! let credentials = StaticCredentials::new([ChannelCredentials::new("goip-1", "secret")]);
+//! let channel = ChannelCredentials::new("goip-1", "secret");
+//! let credentials = HashMap::from([(channel.goip_id.clone(), channel)]);
 //! let config = EngineConfig::new("0.0.0.0:44444".parse().unwrap());
 //! let (engine, mut events) = Engine::start(config, Arc::new(credentials)).await?;
 //! tokio::spawn(async move {
@@ -79,33 +79,31 @@
 //! # }
 //! ```
 
-pub mod config;
+mod config;
 mod context;
-mod control;
-pub mod credentials;
-pub mod dedup;
-pub mod events;
+mod credentials;
+mod dedup;
+mod events;
 mod handle;
-pub mod ledger;
+mod ledger;
 mod pending;
 mod queue;
 mod receiver;
 pub mod registry;
 mod request;
-mod resend;
-pub mod sendid;
+mod sendid;
 mod shared;
 mod sms;
 mod sms_oneshot;
 mod sms_session;
-pub mod stats;
+mod stats;
 mod sweeper;
 mod tracker;
 mod ussd;
 mod worker;
 
 pub use config::EngineConfig;
-pub use credentials::{ChannelCredentials, CredentialSource, StaticCredentials};
+pub use credentials::{ChannelCredentials, CredentialSource};
 pub use dedup::DedupKey;
 pub use events::{
     CallNotice, CallNoticeKind, DeliveryReport, DurableAck, EngineEvent, InboundSms, LateSmsResult,
@@ -115,7 +113,7 @@ pub use handle::Engine;
 pub use ledger::SentSms;
 pub use registry::{ChannelInfo, Presence};
 pub use request::{
-    BeforeSend, ControlOutcome, ControlRequest, MessageRef, NotSent, RecipientOutcome,
-    RecipientReport, SmsOutcome, SmsRequest, UssdOutcome,
+    BeforeSend, MessageRef, NotSent, RecipientOutcome, RecipientReport, SmsOutcome, SmsRequest,
+    UssdOutcome,
 };
 pub use stats::{ChannelTraffic, EngineStats};

@@ -1,6 +1,6 @@
 //! The per-channel job queues: where a job waits for its channel's worker.
 //!
-//! Every job for a channel — SMS, USSD, control command — waits in that
+//! Every job for a channel — SMS, USSD request or exit — waits in that
 //! channel's queue and runs after the one before it has finished (the run
 //! loop that takes them out is in `worker.rs`). A queue holds
 //! `job_queue_capacity` jobs; when it is full, `send_*` waits too.
@@ -15,9 +15,7 @@ use std::time::Instant;
 
 use tokio::sync::{mpsc, oneshot};
 
-use super::request::{
-    ControlOutcome, ControlRequest, NotStarted, SmsOutcome, SmsRequest, UssdOutcome,
-};
+use super::request::{NotStarted, SmsOutcome, SmsRequest, UssdOutcome};
 use super::tracker::{TaskToken, TaskTracker};
 use crate::util::lock;
 
@@ -29,16 +27,12 @@ pub(crate) enum Job {
     },
     Ussd {
         code: String,
-        /// The sendid the caller reserved and recorded for it, if any.
-        sendid: Option<u32>,
+        /// The sendid the caller reserved and recorded for it.
+        sendid: u32,
         done: oneshot::Sender<UssdOutcome>,
     },
     /// `USSDEXIT`: ends the channel's USSD session (a menu left open).
     UssdExit { done: oneshot::Sender<UssdOutcome> },
-    Control {
-        request: ControlRequest,
-        done: oneshot::Sender<ControlOutcome>,
-    },
 }
 
 impl Job {
@@ -51,9 +45,6 @@ impl Job {
             Job::Ussd { done, .. } | Job::UssdExit { done } => {
                 let _ = done.send(why.into());
             }
-            Job::Control { done, .. } => {
-                let _ = done.send(why.into());
-            }
         }
     }
 
@@ -63,7 +54,6 @@ impl Job {
             Job::Sms { .. } => "sms",
             Job::Ussd { .. } => "ussd",
             Job::UssdExit { .. } => "ussd exit",
-            Job::Control { .. } => "control",
         }
     }
 }

@@ -257,7 +257,8 @@ fn reserve_event<'a>(
     tag: &str,
     recvid: &str,
 ) -> Option<Permit<'a, EngineEvent>> {
-    let Some(permit) = shared.try_reserve_event() else {
+    let permit = shared.try_reserve_event();
+    if permit.is_none() {
         bump(&shared.counters().events_dropped);
         bump(&shared.counters().not_acked);
         if let Some(suppressed) = shared.trouble_warning() {
@@ -269,9 +270,8 @@ fn reserve_event<'a>(
                 "event queue full: not acked, the GoIP will send it again"
             );
         }
-        return None;
-    };
-    Some(permit)
+    }
+    permit
 }
 
 /// RECEIVE, DELIVER, USSN and the call log's RECORD, HANGUP, EXPIRY: handed
@@ -471,7 +471,7 @@ async fn handle_line_state(
 /// the pinhole commands are sent to. If
 /// the NAT rebinds, the channel's next packet (a keepalive within 30 s)
 /// moves its address; a reply in between is dropped, which costs a resend
-/// (MSG, PASSWORD, USSD, control commands) or the status poll (a SEND's
+/// (MSG, PASSWORD, USSD) or the status poll (a SEND's
 /// result), never a wrong outcome.
 fn from_channel(shared: &Shared, goip_id: &str, from: SocketAddr) -> bool {
     let known = shared.registry().last_address(goip_id);

@@ -197,14 +197,10 @@ impl ChannelRegistry {
     /// channel not heard from yet: the caller has checked it is configured.
     pub(crate) fn watch(&self, goip_id: &str) -> watch::Receiver<Presence> {
         let mut channels = self.lock();
-        match channels.get(goip_id) {
-            Some(entry) => entry.presence.subscribe(),
-            None => channels
-                .entry(goip_id.to_owned())
-                .or_insert_with(Entry::new)
-                .presence
-                .subscribe(),
-        }
+        let entry = channels
+            .entry(goip_id.to_owned())
+            .or_insert_with(Entry::new);
+        entry.presence.subscribe()
     }
 
     /// Where to send a command now; `None` while the channel is offline.

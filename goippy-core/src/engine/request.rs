@@ -1,6 +1,6 @@
 //! The engine's vocabulary: what the rest of goippy asks it to do, and what
-//! it gets back — SMS, USSD and control requests, their outcomes, and the
-//! errors they are made of.
+//! it gets back — SMS and USSD requests, their outcomes, and the errors
+//! they are made of.
 //!
 //! Plain data, at the bottom of the engine: every other file may use these
 //! types, and this file uses no other file of the engine. The only behaviour
@@ -19,7 +19,7 @@ use std::future::Future;
 
 use futures::future::BoxFuture;
 
-use crate::goip::{CfMode, CfReason, Command, ControlKind, FormatError, GsmStatus};
+use crate::goip::{Command, FormatError};
 
 // --- SMS ---
 
@@ -252,106 +252,6 @@ pub enum UssdOutcome {
     Stopping,
 }
 
-// --- control commands ---
-
-/// A control command to run on a channel.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ControlRequest {
-    /// `<cmd> <sendid> [<value>] <password>`; `value` exactly when
-    /// [`ControlKind::takes_value`].
-    Command {
-        kind: ControlKind,
-        value: Option<String>,
-    },
-    /// `GSM <sendid> <password>`: several statuses at once.
-    Gsm,
-    /// `CF <sendid> <password> <reason> <mode> <number> <ftime>`.
-    CallForwarding {
-        reason: CfReason,
-        mode: CfMode,
-        number: Option<String>,
-        ftime: Option<u32>,
-    },
-}
-
-impl ControlRequest {
-    /// A command without a value (`get_gsm_num`, `svr_reboot_module`, …).
-    pub fn get(kind: ControlKind) -> Self {
-        ControlRequest::Command { kind, value: None }
-    }
-
-    /// A command with a value (`set_gsm_num <number>`, …).
-    pub fn set(kind: ControlKind, value: impl Into<String>) -> Self {
-        ControlRequest::Command {
-            kind,
-            value: Some(value.into()),
-        }
-    }
-
-    pub(crate) fn command(&self, sendid: u32, password: String) -> Command {
-        match self {
-            ControlRequest::Command { kind, value } => Command::Control {
-                sendid,
-                kind: *kind,
-                value: value.clone(),
-                password,
-            },
-            ControlRequest::Gsm => Command::Gsm { sendid, password },
-            ControlRequest::CallForwarding {
-                reason,
-                mode,
-                number,
-                ftime,
-            } => Command::Cf {
-                sendid,
-                password,
-                reason: *reason,
-                mode: *mode,
-                number: number.clone(),
-                ftime: *ftime,
-            },
-        }
-    }
-
-    /// Checks that the request can be written on the wire.
-    pub(crate) fn validate(&self) -> Result<(), FormatError> {
-        // A placeholder password: the real one is checked when it is sent.
-        self.command(1, "p".to_owned()).encode().map(drop)
-    }
-}
-
-/// How a control command ended.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ControlOutcome {
-    /// `<cmd> <sendid> [<value>] [ok]`: `value` is `Some("")` for
-    /// `(null)`; `ok` is true when the reply ends in `ok`.
-    Answered {
-        value: Option<String>,
-        ok: bool,
-    },
-    /// The answer to `GSM`.
-    Gsm(GsmStatus),
-    /// `CFOK`: call forwarding set.
-    CfOk,
-    /// `CFSTATE`: the answer to a call-forwarding query.
-    CfState {
-        active: bool,
-        number: String,
-    },
-    /// `ERROR`, `GSMERROR` or `CFERROR`, with the GoIP's text.
-    Error {
-        text: String,
-    },
-    /// No reply after the resends.
-    Timeout,
-    ChannelOffline,
-    UnknownChannel,
-    /// The request (or the channel password) cannot be written on the wire.
-    Invalid(String),
-    /// The engine is shutting down; nothing was sent.
-    Stopping,
-}
-
 // --- why a job or a command did not go out ---
 
 /// Why a job ended before it ran: it never sent anything.
@@ -378,16 +278,6 @@ impl From<NotStarted> for UssdOutcome {
             NotStarted::UnknownChannel => UssdOutcome::UnknownChannel,
             NotStarted::ChannelOffline => UssdOutcome::ChannelOffline,
             NotStarted::Stopping => UssdOutcome::Stopping,
-        }
-    }
-}
-
-impl From<NotStarted> for ControlOutcome {
-    fn from(why: NotStarted) -> Self {
-        match why {
-            NotStarted::UnknownChannel => ControlOutcome::UnknownChannel,
-            NotStarted::ChannelOffline => ControlOutcome::ChannelOffline,
-            NotStarted::Stopping => ControlOutcome::Stopping,
         }
     }
 }
@@ -419,18 +309,6 @@ impl From<CommandError> for UssdOutcome {
             CommandError::Offline => UssdOutcome::ChannelOffline,
             CommandError::Invalid(e) => UssdOutcome::Invalid(e.to_string()),
             CommandError::Socket(e) => UssdOutcome::Error {
-                text: format!("cannot send: {e}"),
-            },
-        }
-    }
-}
-
-impl From<CommandError> for ControlOutcome {
-    fn from(e: CommandError) -> Self {
-        match e {
-            CommandError::Offline => ControlOutcome::ChannelOffline,
-            CommandError::Invalid(e) => ControlOutcome::Invalid(e.to_string()),
-            CommandError::Socket(e) => ControlOutcome::Error {
                 text: format!("cannot send: {e}"),
             },
         }

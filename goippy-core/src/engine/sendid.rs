@@ -9,7 +9,7 @@
 //! see the traffic. Real firmware reads them as signed 32-bit numbers
 //! (goipcron prints them with `%d`), so they stay in `1..=`[`MAX_SENDID`].
 //!
-//! * **SMS sessions, control commands, one-shot stamps**: uniformly random
+//! * **SMS sessions and one-shot stamps**: uniformly random
 //!   in `1..=MAX_SENDID` ([`SendIdAllocator::random`]), from the thread-local
 //!   CSPRNG. The reply table (`pending`) draws again while one is in use or
 //!   was used recently, because late replies are matched to recent
@@ -51,13 +51,8 @@ const EPOCH_2024: u64 = 1_704_067_200;
 /// Hands out random sendids, and strictly increasing ones for USSD.
 #[derive(Debug)]
 pub struct SendIdAllocator {
-    ussd: Mutex<UssdIds>,
-}
-
-#[derive(Debug)]
-struct UssdIds {
     /// The largest USSD id handed out (or the starting floor).
-    last: u32,
+    last_ussd: Mutex<u32>,
 }
 
 impl SendIdAllocator {
@@ -68,20 +63,14 @@ impl SendIdAllocator {
 
     fn starting_at(last: u32) -> Self {
         SendIdAllocator {
-            ussd: Mutex::new(UssdIds {
-                last: last.min(MAX_SENDID - 1),
-            }),
+            last_ussd: Mutex::new(last.min(MAX_SENDID - 1)),
         }
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, UssdIds> {
-        lock(&self.ussd)
     }
 
     /// The largest USSD id handed out so far (or the floor):
     /// what the store keeps as the next run's floor.
     pub fn highest(&self) -> u32 {
-        self.lock().last
+        *lock(&self.last_ussd)
     }
 
     /// A random sendid for anything but USSD. The caller makes sure it is
@@ -97,14 +86,9 @@ impl SendIdAllocator {
     /// exactly that id) gives every channel increasing ids. An id drawn for
     /// a request that never reaches the wire is simply skipped.
     pub fn next_ussd(&self) -> u32 {
-        self.lock().draw()
-    }
-}
-
-impl UssdIds {
-    fn draw(&mut self) -> u32 {
+        let mut last = lock(&self.last_ussd);
         let step = rand::random_range(USSD_STEP);
-        let id = match self.last.checked_add(step) {
+        *last = match last.checked_add(step) {
             Some(id) if id <= MAX_SENDID => id,
             // After ~450,000 USSD requests: the GoIP reads larger ids as
             // negative numbers. Starting over from small ids is the lesser
@@ -117,8 +101,7 @@ impl UssdIds {
                 step
             }
         };
-        self.last = id;
-        id
+        *last
     }
 }
 

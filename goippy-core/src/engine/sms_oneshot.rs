@@ -17,13 +17,7 @@ use crate::goip::Command;
 
 /// Runs one SMS job in one-shot mode.
 pub(crate) async fn run(ctx: &mut JobContext, request: SmsRequest) -> SmsOutcome {
-    let SmsRequest {
-        recipients,
-        text,
-        message_ref,
-        before_send,
-        ..
-    } = request;
+    let (message_ref, before_send) = (request.message_ref, request.before_send);
     if ctx.is_stopping() {
         return SmsOutcome::NotSent(NotSent::Stopping);
     }
@@ -36,9 +30,9 @@ pub(crate) async fn run(ctx: &mut JobContext, request: SmsRequest) -> SmsOutcome
     {
         return SmsOutcome::NotSent(why);
     }
-    let mut reports = Vec::with_capacity(recipients.len());
+    let mut reports = Vec::with_capacity(request.recipients.len());
     let mut ended: Option<NotSent> = None;
-    for (index, number) in recipients.into_iter().enumerate() {
+    for (index, number) in request.recipients.into_iter().enumerate() {
         if let Some(why) = skip_reason(ctx, index, &mut ended) {
             reports.push(RecipientReport::not_sent(number, why));
             continue;
@@ -49,7 +43,7 @@ pub(crate) async fn run(ctx: &mut JobContext, request: SmsRequest) -> SmsOutcome
             line: 1,
             password: ctx.password(),
             number: number.clone(),
-            text: text.clone(),
+            text: request.text.clone(),
         };
         let outcome = match ctx.send(&command).await {
             Ok(()) => {

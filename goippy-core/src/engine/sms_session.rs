@@ -45,14 +45,8 @@ use crate::goip::{Command, ErrorReply, Reply};
 
 /// Runs one SMS job in session mode.
 pub(crate) async fn run(ctx: &mut JobContext, request: SmsRequest) -> SmsOutcome {
-    let SmsRequest {
-        recipients,
-        text,
-        message_ref,
-        before_send,
-        ..
-    } = request;
-    let mut session = match open_session(ctx, &text).await {
+    let (message_ref, before_send) = (request.message_ref, request.before_send);
+    let mut session = match open_session(ctx, &request.text).await {
         Ok(session) => session,
         Err(why) => {
             tracing::info!(goip_id = ctx.goip_id(), message_ref, %why, "SMS not sent");
@@ -70,10 +64,10 @@ pub(crate) async fn run(ctx: &mut JobContext, request: SmsRequest) -> SmsOutcome
         return SmsOutcome::NotSent(why);
     }
 
-    let mut reports = Vec::with_capacity(recipients.len());
+    let mut reports = Vec::with_capacity(request.recipients.len());
     let mut unknown = Vec::new();
     let mut ended: Option<NotSent> = None;
-    for (index, number) in recipients.into_iter().enumerate() {
+    for (index, number) in request.recipients.into_iter().enumerate() {
         let telid = u32::try_from(index + 1).unwrap_or(u32::MAX);
         if let Some(why) = skip_reason(ctx, index, &mut ended) {
             reports.push(RecipientReport::not_sent(number, why));

@@ -16,7 +16,7 @@ pub struct EngineStats {
     pub online_channels: usize,
     /// Notifications remembered for recognising retransmissions.
     pub dedup_entries: usize,
-    /// Exchanges (SMS sessions, USSD, control commands) waiting for replies.
+    /// Exchanges (SMS sessions, USSD) waiting for replies.
     pub open_exchanges: usize,
     /// Finished exchanges remembered for late replies.
     pub recent_exchanges: usize,

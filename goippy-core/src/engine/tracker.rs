@@ -1,60 +1,37 @@
 //! Knowing when the engine's background tasks are done, so shutdown can wait
 //! for them: every tracked task holds a [`TaskToken`], and
 //! [`TaskTracker::wait_idle`] returns once none is left.
+//!
+//! A token is a receiver of a watch channel on which nothing is ever sent:
+//! the channel already counts its receivers and tells the sender when the
+//! last one is gone.
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
-
-use tokio::sync::Notify;
-
-#[derive(Debug, Default)]
-struct Inner {
-    running: AtomicUsize,
-    idle: Notify,
-}
-
-#[derive(Debug, Default)]
-pub(crate) struct TaskTracker {
-    inner: Arc<Inner>,
-}
+use tokio::sync::watch;
 
 /// Held by a running task; dropping it marks the task finished.
+pub(crate) type TaskToken = watch::Receiver<()>;
+
 #[derive(Debug)]
-pub(crate) struct TaskToken {
-    inner: Arc<Inner>,
+pub(crate) struct TaskTracker(watch::Sender<()>);
+
+impl Default for TaskTracker {
+    fn default() -> Self {
+        TaskTracker(watch::Sender::new(()))
+    }
 }
 
 impl TaskTracker {
     pub(crate) fn token(&self) -> TaskToken {
-        self.inner.running.fetch_add(1, Ordering::SeqCst);
-        TaskToken {
-            inner: self.inner.clone(),
-        }
+        self.0.subscribe()
     }
 
     pub(crate) fn running(&self) -> usize {
-        self.inner.running.load(Ordering::SeqCst)
+        self.0.receiver_count()
     }
 
     /// Returns once no token is held.
     pub(crate) async fn wait_idle(&self) {
-        loop {
-            let notified = self.inner.idle.notified();
-            tokio::pin!(notified);
-            notified.as_mut().enable();
-            if self.running() == 0 {
-                return;
-            }
-            notified.await;
-        }
-    }
-}
-
-impl Drop for TaskToken {
-    fn drop(&mut self) {
-        if self.inner.running.fetch_sub(1, Ordering::SeqCst) == 1 {
-            self.inner.idle.notify_waiters();
-        }
+        self.0.closed().await;
     }
 }
 

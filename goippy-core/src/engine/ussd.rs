@@ -20,21 +20,21 @@
 //! session ends with `USSDEXIT <sendid> <password>` ([`exit`]), which the
 //! GoIP confirms with `USSDEXIT <sendid>` (docs/goip-protocol.md#ussd).
 
-use super::context::JobContext;
-use super::pending::Finished;
-use super::request::UssdOutcome;
-use super::resend::{Exchanged, error_text, send_and_await};
-use crate::goip::{Command, Reply, ussd_reply_failed, ussd_reply_text};
+use std::time::Instant;
 
-/// Runs one USSD request, under the sendid the caller `reserved` for it
-/// when it did.
-pub(crate) async fn run(ctx: &mut JobContext, code: &str, reserved: Option<u32>) -> UssdOutcome {
+use super::context::JobContext;
+use super::pending::{Exchange, Finished, Waited};
+use super::request::{CommandError, UssdOutcome};
+use crate::goip::{Command, ErrorReply, Reply, ussd_reply_failed, ussd_reply_text};
+
+/// Runs one USSD request, under the sendid the caller `reserved` for it.
+pub(crate) async fn run(ctx: &mut JobContext, code: &str, reserved: u32) -> UssdOutcome {
     if ctx.is_stopping() {
         return UssdOutcome::Stopping;
     }
-    let mut exchange = ctx.open_ussd_exchange(reserved);
+    let mut exchange = ctx.open_ussd_exchange(Some(reserved));
     let sendid = exchange.sendid();
-    if let Some(reserved) = reserved.filter(|&r| r != sendid) {
+    if reserved != sendid {
         tracing::warn!(
             goip_id = ctx.goip_id(),
             reserved,
@@ -47,31 +47,12 @@ pub(crate) async fn run(ctx: &mut JobContext, code: &str, reserved: Option<u32>)
         password: ctx.password(),
         code: code.to_owned(),
     };
-    let timeout = ctx.config().ussd_timeout;
-    let exchanged = send_and_await(
-        ctx,
-        &mut exchange,
-        &command,
-        timeout,
-        1,
-        |ctx, attempt, result| match result {
-            Ok(()) if attempt == 0 => tracing::info!(goip_id = ctx.goip_id(), sendid, "USSD sent"),
-            Ok(()) => tracing::info!(
-                goip_id = ctx.goip_id(),
-                sendid,
-                "no USSD answer yet: resent once (same sendid)"
-            ),
-            Err(e) => {
-                tracing::debug!(goip_id = ctx.goip_id(), sendid, error = ?e, "USSD resend not sent")
-            }
-        },
-        |ctx, reply| answer(ctx, sendid, reply),
-    )
-    .await;
-    let outcome = match exchanged {
-        Exchanged::Answered(outcome) => Some(outcome),
-        Exchanged::Unanswered => None,
-        Exchanged::NotSent(e) => return e.into(),
+    let answered = send_and_await(ctx, &mut exchange, &command, 1, |ctx, reply| {
+        answer(ctx, sendid, reply)
+    });
+    let outcome = match answered.await {
+        Ok(outcome) => outcome,
+        Err(e) => return e.into(),
     };
     ctx.done(sendid).await;
     match outcome {
@@ -112,33 +93,17 @@ pub(crate) async fn exit(ctx: &mut JobContext) -> UssdOutcome {
         sendid,
         password: ctx.password(),
     };
-    let timeout = ctx.config().ussd_timeout;
-    let exchanged = send_and_await(
-        ctx,
-        &mut exchange,
-        &command,
-        timeout,
-        0,
-        |ctx, _, result| match result {
-            Ok(()) => tracing::info!(goip_id = ctx.goip_id(), sendid, "USSDEXIT sent"),
-            Err(e) => {
-                tracing::debug!(goip_id = ctx.goip_id(), sendid, error = ?e, "USSDEXIT not sent")
-            }
-        },
-        |_, reply| match reply {
-            Reply::UssdExit { .. } => Some(UssdOutcome::Closed),
-            Reply::UssdError { text, .. } => Some(UssdOutcome::Error { text }),
-            Reply::Error(e) => Some(UssdOutcome::Error {
-                text: error_text(&e),
-            }),
-            _ => None,
-        },
-    )
-    .await;
-    let outcome = match exchanged {
-        Exchanged::Answered(outcome) => outcome,
-        Exchanged::Unanswered => UssdOutcome::Timeout,
-        Exchanged::NotSent(e) => return e.into(),
+    let answered = send_and_await(ctx, &mut exchange, &command, 0, |_, reply| match reply {
+        Reply::UssdExit { .. } => Some(UssdOutcome::Closed),
+        Reply::UssdError { text, .. } => Some(UssdOutcome::Error { text }),
+        Reply::Error(e) => Some(UssdOutcome::Error {
+            text: error_text(&e),
+        }),
+        _ => None,
+    });
+    let outcome = match answered.await {
+        Ok(outcome) => outcome.unwrap_or(UssdOutcome::Timeout),
+        Err(e) => return e.into(),
     };
     ctx.done(sendid).await;
     tracing::info!(
@@ -148,6 +113,76 @@ pub(crate) async fn exit(ctx: &mut JobContext) -> UssdOutcome {
         "USSD session ended"
     );
     outcome
+}
+
+/// Sends `command` and waits `ussd_timeout` for a reply that `answer` takes
+/// (`None`: not an answer to it, keep waiting); after each silent wait the
+/// same datagram (same sendid, which the GoIP's cache makes idempotent) goes
+/// out again, at most `resends` times. Once the engine is stopping, the
+/// current wait is cut to `shutdown_grace` and nothing more is sent. `Err`:
+/// the first send failed, nothing went out; `Ok(None)`: no answer after the
+/// last wait.
+async fn send_and_await(
+    ctx: &mut JobContext,
+    exchange: &mut Exchange,
+    command: &Command,
+    resends: u32,
+    mut answer: impl FnMut(&JobContext, Reply) -> Option<UssdOutcome>,
+) -> Result<Option<UssdOutcome>, CommandError> {
+    let (timeout, grace) = (ctx.config().ussd_timeout, ctx.config().shutdown_grace);
+    let sendid = command.sendid();
+    let mut stopping = false;
+    for attempt in 0..=resends {
+        if stopping {
+            break;
+        }
+        match ctx.send(command).await {
+            Err(e) if attempt == 0 => return Err(e),
+            Ok(()) if attempt == 0 => {
+                tracing::info!(goip_id = ctx.goip_id(), sendid, "{} sent", command.verb())
+            }
+            Ok(()) => tracing::info!(
+                goip_id = ctx.goip_id(),
+                sendid,
+                "no USSD answer yet: resent once (same sendid)"
+            ),
+            Err(e) => {
+                tracing::debug!(goip_id = ctx.goip_id(), sendid, error = ?e, "USSD resend not sent")
+            }
+        }
+        let mut deadline = Instant::now() + timeout;
+        loop {
+            let stop = if stopping {
+                None
+            } else {
+                Some(ctx.stop_signal())
+            };
+            match exchange.next(deadline, stop).await {
+                Waited::Reply(reply) => {
+                    if let Some(answered) = answer(ctx, reply) {
+                        return Ok(Some(answered));
+                    }
+                }
+                Waited::TimedOut => break,
+                Waited::Stopping => {
+                    stopping = true;
+                    deadline = deadline.min(Instant::now() + grace);
+                }
+            }
+        }
+    }
+    Ok(None)
+}
+
+/// The GoIP's text of an `ERROR <sendid> …` reply.
+fn error_text(e: &ErrorReply) -> String {
+    match e {
+        ErrorReply::Password { .. } => "PASSWORD".to_owned(),
+        ErrorReply::Recipient {
+            telid, errorstatus, ..
+        } => format!("{telid} errorstatus:{errorstatus}"),
+        ErrorReply::Rejected { text, .. } => text.clone(),
+    }
 }
 
 /// The outcome a reply to the request `sendid` gives, if it answers it.

@@ -18,54 +18,33 @@ use tokio::sync::{mpsc, watch};
 use tokio::time::sleep_until;
 
 use super::context::JobContext;
-use super::queue::{Job, JobQueues, Queued};
+use super::queue::{Job, Queued};
 use super::registry::Presence;
 use super::request::NotStarted;
 use super::shared::Shared;
 use super::tracker::TaskToken;
-use super::{control, sms_oneshot, sms_session, ussd};
+use super::{sms_oneshot, sms_session, ussd};
 use crate::config::SmsMode;
 
-/// Queues `job` for `goip_id` (a configured channel), starting the
-/// channel's worker on its first job. Gives the job back when the engine no
-/// longer takes jobs.
-pub(crate) async fn submit(
-    shared: &Arc<Shared>,
-    queues: &JobQueues,
-    goip_id: &str,
-    job: Job,
-) -> Result<(), Job> {
-    let capacity = shared.config().job_queue_capacity;
-    queues
-        .submit(goip_id, job, capacity, |queue, token| {
-            tokio::spawn(run(shared.clone(), goip_id.to_owned(), queue, token));
-        })
-        .await
-}
-
-enum Ready {
-    Online,
-    Offline,
-    Stopping,
-}
-
+/// Waits until the channel is online; or else why the job cannot start.
 async fn wait_online(
     presence: &mut watch::Receiver<Presence>,
     stopping: &mut watch::Receiver<bool>,
     deadline: Instant,
-) -> Ready {
+) -> Result<(), NotStarted> {
     tokio::select! {
         biased;
-        online = presence.wait_for(Presence::is_online) => match online {
-            Ok(_) => Ready::Online,
-            Err(_) => Ready::Offline,
-        },
-        _ = stopping.wait_for(|s| *s) => Ready::Stopping,
-        () = sleep_until(deadline.into()) => Ready::Offline,
+        online = presence.wait_for(Presence::is_online) => {
+            online.map(drop).map_err(|_| NotStarted::ChannelOffline)
+        }
+        _ = stopping.wait_for(|s| *s) => Err(NotStarted::Stopping),
+        () = sleep_until(deadline.into()) => Err(NotStarted::ChannelOffline),
     }
 }
 
-async fn run(
+/// The worker of channel `goip_id`: runs the jobs of its `queue` until the
+/// queue closes.
+pub(crate) async fn run(
     shared: Arc<Shared>,
     goip_id: String,
     mut queue: mpsc::Receiver<Queued>,
@@ -79,17 +58,12 @@ async fn run(
             continue;
         }
         let deadline = submitted + shared.config().offline_wait;
-        match wait_online(&mut presence, &mut stopping, deadline).await {
-            Ready::Online => {}
-            Ready::Offline => {
+        if let Err(why) = wait_online(&mut presence, &mut stopping, deadline).await {
+            if why == NotStarted::ChannelOffline {
                 tracing::info!(goip_id, job = job.kind(), "channel offline: job not sent");
-                job.not_started(NotStarted::ChannelOffline);
-                continue;
             }
-            Ready::Stopping => {
-                job.not_started(NotStarted::Stopping);
-                continue;
-            }
+            job.not_started(why);
+            continue;
         }
         // Looked up now: the password may have changed while the job waited.
         let Some(credentials) = shared.channel_credentials(&goip_id) else {
@@ -115,9 +89,6 @@ async fn run(
             }
             Job::UssdExit { done } => {
                 let _ = done.send(ussd::exit(&mut ctx).await);
-            }
-            Job::Control { request, done } => {
-                let _ = done.send(control::run(&mut ctx, &request).await);
             }
         }
     }

@@ -28,7 +28,11 @@ impl State {
     pub(crate) fn write(&self, w: &mut FieldWriter) -> Result<(), FormatError> {
         w.field("line state", "gsm_remain_state", &self.gsm_remain_state)
     }
+}
 
+// Test support: nothing in goippy reads a STATE notification's parts.
+#[cfg(test)]
+impl State {
     pub fn line_state(&self) -> LineState {
         LineState::parse(&self.gsm_remain_state)
     }
@@ -85,7 +89,11 @@ impl LineState {
     pub fn is_idle(&self) -> bool {
         *self == LineState::Idle
     }
+}
 
+// Test support: nothing in goippy reads a STATE notification's parts.
+#[cfg(test)]
+impl LineState {
     /// The remote number of a call in progress, if the GoIP named one.
     pub fn remote_number(&self) -> Option<&str> {
         match self {

@@ -972,7 +972,7 @@ mod tests {
     #[test]
     fn every_command_has_its_exact_wire_form() {
         let vectors = command_vectors();
-        for kind in ControlKind::ALL {
+        for kind in ControlKind::all() {
             assert!(
                 vectors
                     .iter()

@@ -75,96 +75,76 @@ pub enum ControlKind {
     StatusFlag,
 }
 
+/// Every control command, in the order of [`ControlKind`]'s variants: its
+/// verb on the wire, and the name of the value it carries before the
+/// password (`None`: it carries none).
+const TABLE: [(ControlKind, &str, Option<&str>); 28] = [
+    (ControlKind::GetGsmNum, "get_gsm_num", None),
+    (ControlKind::SetGsmNum, "set_gsm_num", Some("number")),
+    (ControlKind::GetGsmState, "get_gsm_state", None),
+    (ControlKind::GetRemainTime, "get_remain_time", None),
+    (ControlKind::GetExpTime, "get_exp_time", None),
+    (ControlKind::SetExpTime, "set_exp_time", Some("minutes")),
+    (ControlKind::ResetRemainTime, "reset_remain_time", None),
+    (ControlKind::SvrDropCall, "svr_drop_call", None),
+    (ControlKind::SvrRebootModule, "svr_reboot_module", None),
+    (ControlKind::SvrRebootDev, "svr_reboot_dev", None),
+    (
+        ControlKind::ModuleCtlI,
+        "module_ctl_i",
+        Some("module setting"),
+    ),
+    (ControlKind::ModuleCtl, "module_ctl", Some("module setting")),
+    (ControlKind::GetImei, "get_imei", None),
+    (ControlKind::SetImei, "set_imei", Some("IMEI")),
+    (
+        ControlKind::GetOutCallInterval,
+        "get_out_call_interval",
+        None,
+    ),
+    (
+        ControlKind::SetOutCallInterval,
+        "set_out_call_interval",
+        Some("seconds"),
+    ),
+    (ControlKind::GetCellsList, "get_cells_list", None),
+    (ControlKind::SetBaseCell, "set_base_cell", Some("cell")),
+    (ControlKind::CurCell, "CURCELL", None),
+    (ControlKind::AtStart, "ATSTART", None),
+    (ControlKind::AtCmd, "ATCMD", Some("AT command")),
+    (ControlKind::AtAlive, "ATALIVE", None),
+    (ControlKind::AtStop, "ATSTOP", None),
+    (ControlKind::DisableSim, "disable_sim", None),
+    (ControlKind::DisableSim2, "disable_sim2", Some("value")),
+    (ControlKind::CalloutCtl, "callout_ctl", Some("value")),
+    (ControlKind::SetNum, "set_num", Some("number")),
+    (ControlKind::StatusFlag, "status_flag", Some("value")),
+];
+
 impl ControlKind {
     /// Every control command.
-    pub const ALL: [ControlKind; 28] = [
-        ControlKind::GetGsmNum,
-        ControlKind::SetGsmNum,
-        ControlKind::GetGsmState,
-        ControlKind::GetRemainTime,
-        ControlKind::GetExpTime,
-        ControlKind::SetExpTime,
-        ControlKind::ResetRemainTime,
-        ControlKind::SvrDropCall,
-        ControlKind::SvrRebootModule,
-        ControlKind::SvrRebootDev,
-        ControlKind::ModuleCtlI,
-        ControlKind::ModuleCtl,
-        ControlKind::GetImei,
-        ControlKind::SetImei,
-        ControlKind::GetOutCallInterval,
-        ControlKind::SetOutCallInterval,
-        ControlKind::GetCellsList,
-        ControlKind::SetBaseCell,
-        ControlKind::CurCell,
-        ControlKind::AtStart,
-        ControlKind::AtCmd,
-        ControlKind::AtAlive,
-        ControlKind::AtStop,
-        ControlKind::DisableSim,
-        ControlKind::DisableSim2,
-        ControlKind::CalloutCtl,
-        ControlKind::SetNum,
-        ControlKind::StatusFlag,
-    ];
+    #[cfg(test)]
+    pub(crate) fn all() -> impl Iterator<Item = ControlKind> {
+        TABLE.iter().map(|(kind, ..)| *kind)
+    }
 
     /// The verb on the wire.
     pub fn verb(self) -> &'static str {
-        match self {
-            ControlKind::GetGsmNum => "get_gsm_num",
-            ControlKind::SetGsmNum => "set_gsm_num",
-            ControlKind::GetGsmState => "get_gsm_state",
-            ControlKind::GetRemainTime => "get_remain_time",
-            ControlKind::GetExpTime => "get_exp_time",
-            ControlKind::SetExpTime => "set_exp_time",
-            ControlKind::ResetRemainTime => "reset_remain_time",
-            ControlKind::SvrDropCall => "svr_drop_call",
-            ControlKind::SvrRebootModule => "svr_reboot_module",
-            ControlKind::SvrRebootDev => "svr_reboot_dev",
-            ControlKind::ModuleCtlI => "module_ctl_i",
-            ControlKind::ModuleCtl => "module_ctl",
-            ControlKind::GetImei => "get_imei",
-            ControlKind::SetImei => "set_imei",
-            ControlKind::GetOutCallInterval => "get_out_call_interval",
-            ControlKind::SetOutCallInterval => "set_out_call_interval",
-            ControlKind::GetCellsList => "get_cells_list",
-            ControlKind::SetBaseCell => "set_base_cell",
-            ControlKind::CurCell => "CURCELL",
-            ControlKind::AtStart => "ATSTART",
-            ControlKind::AtCmd => "ATCMD",
-            ControlKind::AtAlive => "ATALIVE",
-            ControlKind::AtStop => "ATSTOP",
-            ControlKind::DisableSim => "disable_sim",
-            ControlKind::DisableSim2 => "disable_sim2",
-            ControlKind::CalloutCtl => "callout_ctl",
-            ControlKind::SetNum => "set_num",
-            ControlKind::StatusFlag => "status_flag",
-        }
+        TABLE[self as usize].1
     }
 
     /// The kind for a verb (exact spelling: NiceLabs' `get_gsm_number` is a
     /// typo the GoIP does not know).
     pub fn from_verb(verb: &str) -> Option<ControlKind> {
-        ControlKind::ALL.into_iter().find(|k| k.verb() == verb)
+        TABLE
+            .iter()
+            .find(|(_, v, _)| *v == verb)
+            .map(|(kind, ..)| *kind)
     }
 
     /// True if the command carries a value before the password.
     pub fn takes_value(self) -> bool {
-        matches!(
-            self,
-            ControlKind::SetGsmNum
-                | ControlKind::SetExpTime
-                | ControlKind::ModuleCtlI
-                | ControlKind::ModuleCtl
-                | ControlKind::SetImei
-                | ControlKind::SetOutCallInterval
-                | ControlKind::SetBaseCell
-                | ControlKind::AtCmd
-                | ControlKind::DisableSim2
-                | ControlKind::CalloutCtl
-                | ControlKind::SetNum
-                | ControlKind::StatusFlag
-        )
+        TABLE[self as usize].2.is_some()
     }
 
     /// How the GoIP spells success in the reply: `OK` for the AT tunnel,
@@ -182,50 +162,32 @@ impl ControlKind {
     /// Checks a value for this command: always one token, and for the
     /// commands with a fixed format, that format.
     pub(crate) fn check_value(self, value: &str) -> Result<(), FormatError> {
-        check_token(self.value_name(), value)?;
-        let ok = match self {
-            ControlKind::SetImei => value.len() == 15 && value.bytes().all(|b| b.is_ascii_digit()),
-            ControlKind::ModuleCtlI => matches!(value, "0" | "1" | "2"),
-            ControlKind::ModuleCtl => value.bytes().all(|b| matches!(b, b'0' | b'1' | b'2')),
-            ControlKind::CalloutCtl | ControlKind::StatusFlag => matches!(value, "0" | "1"),
-            ControlKind::SetExpTime | ControlKind::SetOutCallInterval => {
-                let digits = value.strip_prefix('-').unwrap_or(value);
-                !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit())
+        let name = TABLE[self as usize].2.unwrap_or("value");
+        check_token(name, value)?;
+        let digits = |v: &str| !v.is_empty() && v.bytes().all(|b| b.is_ascii_digit());
+        let (ok, expected) = match self {
+            ControlKind::SetImei => (value.len() == 15 && digits(value), "15 digits"),
+            ControlKind::ModuleCtlI => (
+                matches!(value, "0" | "1" | "2"),
+                "1 (enable) or 0 (disable)",
+            ),
+            ControlKind::ModuleCtl => (
+                value.bytes().all(|b| matches!(b, b'0' | b'1' | b'2')),
+                "one digit per channel: 1 enable, 0 disable, 2 unchanged",
+            ),
+            ControlKind::CalloutCtl | ControlKind::StatusFlag => {
+                (matches!(value, "0" | "1"), "0 or 1")
             }
-            _ => true,
+            ControlKind::SetExpTime | ControlKind::SetOutCallInterval => (
+                digits(value.strip_prefix('-').unwrap_or(value)),
+                "a whole number",
+            ),
+            _ => return Ok(()),
         };
         if ok {
             Ok(())
         } else {
-            Err(FormatError::InvalidValue {
-                what: self.value_name(),
-                value: super::error::excerpt(value),
-                expected: self.value_format(),
-            })
-        }
-    }
-
-    fn value_name(self) -> &'static str {
-        match self {
-            ControlKind::SetGsmNum | ControlKind::SetNum => "number",
-            ControlKind::SetExpTime => "minutes",
-            ControlKind::SetOutCallInterval => "seconds",
-            ControlKind::SetImei => "IMEI",
-            ControlKind::ModuleCtlI | ControlKind::ModuleCtl => "module setting",
-            ControlKind::SetBaseCell => "cell",
-            ControlKind::AtCmd => "AT command",
-            _ => "value",
-        }
-    }
-
-    fn value_format(self) -> &'static str {
-        match self {
-            ControlKind::SetImei => "15 digits",
-            ControlKind::ModuleCtlI => "1 (enable) or 0 (disable)",
-            ControlKind::ModuleCtl => "one digit per channel: 1 enable, 0 disable, 2 unchanged",
-            ControlKind::CalloutCtl | ControlKind::StatusFlag => "0 or 1",
-            ControlKind::SetExpTime | ControlKind::SetOutCallInterval => "a whole number",
-            _ => "one token",
+            Err(FormatError::invalid(name, value, expected))
         }
     }
 }
@@ -236,13 +198,13 @@ mod tests {
 
     #[test]
     fn verbs_are_unique_and_round_trip() {
-        for kind in ControlKind::ALL {
+        for kind in ControlKind::all() {
             assert_eq!(ControlKind::from_verb(kind.verb()), Some(kind));
         }
-        let mut verbs: Vec<_> = ControlKind::ALL.iter().map(|k| k.verb()).collect();
+        let mut verbs: Vec<_> = ControlKind::all().map(|k| k.verb()).collect();
         verbs.sort_unstable();
         verbs.dedup();
-        assert_eq!(verbs.len(), ControlKind::ALL.len());
+        assert_eq!(verbs.len(), ControlKind::all().count());
         assert_eq!(ControlKind::from_verb("get_gsm_number"), None);
     }
 

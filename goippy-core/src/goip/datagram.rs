@@ -47,7 +47,11 @@ impl Datagram {
     pub fn text(&self) -> Cow<'_, str> {
         String::from_utf8_lossy(&self.bytes)
     }
+}
 
+// Test support: goippy logs a datagram only redacted (`redacted_for_log`).
+#[cfg(test)]
+impl Datagram {
     /// A one-line, printable rendering for logs: see [`escape_for_log`].
     pub fn escaped(&self) -> String {
         escape_for_log(&self.bytes)

@@ -142,6 +142,17 @@ pub enum FormatError {
     },
 }
 
+impl FormatError {
+    /// [`FormatError::InvalidValue`], quoting an excerpt of `value`.
+    pub(crate) fn invalid(what: &'static str, value: &str, expected: &'static str) -> Self {
+        FormatError::InvalidValue {
+            what,
+            value: excerpt(value),
+            expected,
+        }
+    }
+}
+
 /// Quotes `value` for a [`FormatError`], unless it is a secret.
 pub(crate) fn shown(what: &'static str, value: &str) -> String {
     if what.contains("password") {

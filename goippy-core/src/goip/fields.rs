@@ -17,6 +17,7 @@
 
 use super::datagram::{ends_with_line_break, strip_line_end};
 use super::error::{FormatError, Problem, shown};
+use super::tokens::is_token_char;
 
 /// One `key:value` field, as it appeared on the wire (after `(null)` and
 /// `<NULL>` were read as empty).
@@ -142,8 +143,14 @@ pub(crate) struct FieldWriter {
 
 impl FieldWriter {
     pub(crate) fn new(tag: &str, recvid: &str) -> Result<Self, FormatError> {
-        check_tag(tag)?;
-        check_recvid(recvid)?;
+        if !is_valid_tag(tag) {
+            let expected = "a non-empty word without spaces, ':' or ';'";
+            return Err(FormatError::invalid("notification tag", tag, expected));
+        }
+        if !is_valid_recvid(recvid) {
+            let expected = "a non-empty token without spaces or ';'";
+            return Err(FormatError::invalid("notification id", recvid, expected));
+        }
         Ok(FieldWriter {
             out: format!("{tag}:{recvid}"),
             last_value_ends_with_line_break: false,
@@ -214,10 +221,6 @@ impl FieldWriter {
     }
 }
 
-fn is_token_char(c: char) -> bool {
-    !c.is_whitespace() && !c.is_control()
-}
-
 /// A notification tag: non-empty, and neither whitespace, control
 /// characters, `:` nor `;`.
 pub(crate) fn is_valid_tag(tag: &str) -> bool {
@@ -231,30 +234,6 @@ pub(crate) fn is_valid_tag(tag: &str) -> bool {
 /// characters nor `;` (it is echoed back as one token of the ack).
 pub(crate) fn is_valid_recvid(recvid: &str) -> bool {
     !recvid.is_empty() && recvid.chars().all(|c| is_token_char(c) && c != ';')
-}
-
-fn check_tag(tag: &str) -> Result<(), FormatError> {
-    if is_valid_tag(tag) {
-        Ok(())
-    } else {
-        Err(FormatError::InvalidValue {
-            what: "notification tag",
-            value: super::error::excerpt(tag),
-            expected: "a non-empty word without spaces, ':' or ';'",
-        })
-    }
-}
-
-fn check_recvid(recvid: &str) -> Result<(), FormatError> {
-    if is_valid_recvid(recvid) {
-        Ok(())
-    } else {
-        Err(FormatError::InvalidValue {
-            what: "notification id",
-            value: super::error::excerpt(recvid),
-            expected: "a non-empty token without spaces or ';'",
-        })
-    }
 }
 
 fn check_key(key: &str) -> Result<(), FormatError> {

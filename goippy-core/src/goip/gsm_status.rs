@@ -7,7 +7,7 @@
 //! its sendid and never acknowledged. Values are kept raw (`(null)` read as
 //! empty) with typed accessors, like the keepalive's.
 
-use super::call_events::{LineState, RemainTime};
+use super::call_events::LineState;
 use super::datagram::strip_line_end;
 use super::error::{FormatError, Problem};
 use super::fields::{Field, FieldWriter, Fields};
@@ -105,6 +105,23 @@ impl GsmStatus {
         w.finish(false)
     }
 
+    /// The line state.
+    pub fn line_state(&self) -> Option<LineState> {
+        self.gsm_state
+            .as_deref()
+            .filter(|s| !s.is_empty())
+            .map(LineState::parse)
+    }
+
+    /// The module is down.
+    pub fn is_module_down(&self) -> Option<bool> {
+        yes_no(self.module_down.as_deref()?)
+    }
+}
+
+// Test support: goippy sends no GSM query; the simulator answers one.
+#[cfg(test)]
+impl GsmStatus {
     /// The configured SIM number, if one is set.
     pub fn number(&self) -> Option<&str> {
         self.gsm_num.as_deref().filter(|n| !n.is_empty())
@@ -116,26 +133,13 @@ impl GsmStatus {
     }
 
     /// The remaining call time.
-    pub fn remaining_time(&self) -> Option<RemainTime> {
-        RemainTime::parse(self.remain_time.as_deref()?)
-    }
-
-    /// The line state.
-    pub fn line_state(&self) -> Option<LineState> {
-        self.gsm_state
-            .as_deref()
-            .filter(|s| !s.is_empty())
-            .map(LineState::parse)
+    pub fn remaining_time(&self) -> Option<super::RemainTime> {
+        super::RemainTime::parse(self.remain_time.as_deref()?)
     }
 
     /// Seconds between outgoing calls.
     pub fn out_call_interval_seconds(&self) -> Option<u32> {
         self.out_call_interval.as_deref()?.trim().parse().ok()
-    }
-
-    /// The module is down.
-    pub fn is_module_down(&self) -> Option<bool> {
-        yes_no(self.module_down.as_deref()?)
     }
 }
 

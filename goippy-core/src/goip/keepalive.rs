@@ -10,7 +10,6 @@
 
 use std::fmt;
 
-use super::call_events::{LineState, RemainTime};
 use super::error::FormatError;
 use super::fields::{Field, FieldWriter, Fields};
 use super::radio_events::ServingCell;
@@ -139,19 +138,6 @@ impl Keepalive {
         Ok(())
     }
 
-    /// The raw value of any field by its wire key, known or not (`None` when
-    /// absent).
-    pub fn get(&self, key: &str) -> Option<&str> {
-        match KEEPALIVE_KEYS.iter().position(|k| *k == key) {
-            Some(index) => self.slots()[index].as_deref(),
-            None => self
-                .extra
-                .iter()
-                .find(|f| f.key == key)
-                .map(|f| f.value.as_str()),
-        }
-    }
-
     /// The configured SIM number, if one is set.
     pub fn number(&self) -> Option<&str> {
         self.num.as_deref().filter(|n| !n.is_empty())
@@ -172,19 +158,6 @@ impl Keepalive {
         login_flag(self.voip_status.as_deref()?)
     }
 
-    /// The line state from `voip_state`.
-    pub fn line_state(&self) -> Option<LineState> {
-        self.voip_state
-            .as_deref()
-            .filter(|s| !s.is_empty())
-            .map(LineState::parse)
-    }
-
-    /// The remaining call-time budget.
-    pub fn remaining_time(&self) -> Option<RemainTime> {
-        RemainTime::parse(self.remain_time.as_deref()?)
-    }
-
     /// Minutes since the last call.
     pub fn idle_minutes(&self) -> Option<u32> {
         self.idle.as_deref()?.trim().parse().ok()
@@ -200,11 +173,6 @@ impl Keepalive {
         yes_no(self.sms_login.as_deref()?)
     }
 
-    /// The channel is logged in to a SIM bank (`SMB_LOGIN:Y`).
-    pub fn sim_bank_login(&self) -> Option<bool> {
-        yes_no(self.smb_login.as_deref()?)
-    }
-
     /// Attached to packet service (`CGATT:Y`).
     pub fn packet_attached(&self) -> Option<bool> {
         yes_no(self.cgatt.as_deref()?)
@@ -213,6 +181,41 @@ impl Keepalive {
     /// The serving cell from `CELLINFO`.
     pub fn serving_cell(&self) -> Option<ServingCell> {
         ServingCell::parse(self.cellinfo.as_deref()?)
+    }
+}
+
+// Test support: readings goippy itself does not need.
+#[cfg(test)]
+impl Keepalive {
+    /// The line state from `voip_state`.
+    pub fn line_state(&self) -> Option<super::LineState> {
+        self.voip_state
+            .as_deref()
+            .filter(|s| !s.is_empty())
+            .map(super::LineState::parse)
+    }
+
+    /// The remaining call-time budget.
+    pub fn remaining_time(&self) -> Option<super::RemainTime> {
+        super::RemainTime::parse(self.remain_time.as_deref()?)
+    }
+
+    /// The channel is logged in to a SIM bank (`SMB_LOGIN:Y`).
+    pub fn sim_bank_login(&self) -> Option<bool> {
+        yes_no(self.smb_login.as_deref()?)
+    }
+
+    /// The raw value of any field by its wire key, known or not (`None` when
+    /// absent).
+    pub fn get(&self, key: &str) -> Option<&str> {
+        match KEEPALIVE_KEYS.iter().position(|k| *k == key) {
+            Some(index) => self.slots()[index].as_deref(),
+            None => self
+                .extra
+                .iter()
+                .find(|f| f.key == key)
+                .map(|f| f.value.as_str()),
+        }
     }
 }
 

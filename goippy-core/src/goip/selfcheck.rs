@@ -59,8 +59,9 @@ pub fn check_server_datagram(bytes: &[u8]) -> Result<(), String> {
     }
 }
 
-/// Both checks, for a fuzz target that feeds any bytes to either side.
-pub fn check_any(bytes: &[u8]) -> Result<(), String> {
+/// Both checks, for a test that feeds any bytes to either side.
+#[cfg(test)]
+pub(crate) fn check_any(bytes: &[u8]) -> Result<(), String> {
     check_packet(bytes)?;
     check_server_datagram(bytes)
 }

@@ -386,7 +386,7 @@ mod roundtrip {
                 .prop_map(|(sendid, text)| Reply::UssdError { sendid, text }),
             any::<u32>().prop_map(|sendid| Reply::UssdExit { sendid }),
             (
-                select(ControlKind::ALL.to_vec()),
+                select(ControlKind::all().collect::<Vec<_>>()),
                 any::<u32>(),
                 opt("[^\r\n]{0,12}"),
                 any::<bool>()
@@ -423,7 +423,7 @@ mod roundtrip {
     // acks and commands
 
     fn command() -> impl Strategy<Value = Command> {
-        let control = select(ControlKind::ALL.to_vec()).prop_flat_map(|kind| {
+        let control = select(ControlKind::all().collect::<Vec<_>>()).prop_flat_map(|kind| {
             (sendid(), control_value(kind), token()).prop_map(move |(sendid, value, password)| {
                 Command::Control {
                     sendid,

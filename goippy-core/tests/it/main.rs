@@ -24,7 +24,7 @@ mod engine {
     mod robustness;
     mod shutdown;
     mod sms;
-    mod ussd_control;
+    mod ussd;
 }
 
 /// SQLite, a throwaway MariaDB (also over TLS), upgrades of an original

@@ -5,17 +5,15 @@
 
 use std::time::Duration;
 
-use goippy_core::engine::{
-    CallNoticeKind, ControlOutcome, ControlRequest, EngineEvent, UssdSource,
-};
+use goippy_core::engine::{CallNoticeKind, EngineEvent, UssdOutcome, UssdSource};
 use goippy_core::goip::{
-    Ack, AtOutput, CallDirection, Cgatt, Command, ControlKind, Expiry, Hangup, NotificationKind,
-    Record, Reply, State, Ussn,
+    Ack, AtOutput, CallDirection, Cgatt, Command, Expiry, Hangup, NotificationKind, Record, Reply,
+    State, Ussn,
 };
 
 use crate::support::engine::{
-    Behaviour, Device, ID, PASSWORD, TestEngine, fast_config, goip, keepalive_kind, receive_kind,
-    start,
+    Behaviour, Device, ID, PASSWORD, SendUssd, TestEngine, fast_config, goip, keepalive_kind,
+    receive_kind, start,
 };
 
 async fn engine() -> TestEngine {
@@ -75,24 +73,17 @@ async fn a_changed_source_address_is_followed() {
     );
     assert_eq!(t.engine.channel(ID).unwrap().addr, Some(second.addr()));
     // Commands follow it.
-    let outcome = t
-        .engine
-        .control(ID, ControlRequest::get(ControlKind::GetGsmNum))
-        .await;
+    let outcome = t.engine.send_ussd(ID, "*100#").await;
     assert_eq!(
         outcome,
-        ControlOutcome::Answered {
-            value: Some("+37255500000".into()),
-            ok: false
+        UssdOutcome::Reply {
+            text: "Your balance is 10.00".into()
         }
     );
     first.expect_silence(Duration::from_millis(100)).await;
     assert!(matches!(
         second.commands().first(),
-        Some(Command::Control {
-            kind: ControlKind::GetGsmNum,
-            ..
-        })
+        Some(Command::Ussd { .. })
     ));
 }
 
@@ -116,11 +107,7 @@ async fn silence_makes_a_channel_offline_and_a_keepalive_brings_it_back() {
     assert!(!t.engine.channel(ID).unwrap().online);
     // A job for an offline channel waits for it; nothing is sent meanwhile.
     let engine = t.engine.clone();
-    let job = tokio::spawn(async move {
-        engine
-            .control(ID, ControlRequest::get(ControlKind::GetImei))
-            .await
-    });
+    let job = tokio::spawn(async move { engine.send_ussd(ID, "*100#").await });
     tokio::time::sleep(Duration::from_millis(200)).await;
     assert!(
         device.commands().is_empty(),
@@ -145,10 +132,10 @@ async fn silence_makes_a_channel_offline_and_a_keepalive_brings_it_back() {
     .await;
     assert!(t.engine.channel(ID).unwrap().online);
     // It ran once the channel was back (this device does not answer).
-    assert_eq!(job.await.unwrap(), ControlOutcome::Timeout);
+    assert_eq!(job.await.unwrap(), UssdOutcome::Timeout);
     device.wait_for_commands("DONE", 1).await;
     let commands = device.commands();
-    assert_eq!(commands.len(), 4, "3 tries and DONE: {commands:?}");
+    assert_eq!(commands.len(), 3, "2 tries and DONE: {commands:?}");
     pump.abort();
 }
 
@@ -158,17 +145,11 @@ async fn a_job_for_an_offline_channel_ends_channel_offline_without_sending() {
     config.offline_wait = Duration::from_millis(200);
     let t = start(config, &[(ID, PASSWORD)]).await;
     let mut device = Device::bind(t.addr(), ID, PASSWORD).await;
-    let outcome = t
-        .engine
-        .control(ID, ControlRequest::get(ControlKind::GetImei))
-        .await;
-    assert_eq!(outcome, ControlOutcome::ChannelOffline);
+    let outcome = t.engine.send_ussd(ID, "*100#").await;
+    assert_eq!(outcome, UssdOutcome::ChannelOffline);
     device.expect_silence(Duration::from_millis(100)).await;
-    let outcome = t
-        .engine
-        .control("goip-unknown", ControlRequest::get(ControlKind::GetImei))
-        .await;
-    assert_eq!(outcome, ControlOutcome::UnknownChannel);
+    let outcome = t.engine.send_ussd("goip-unknown", "*100#").await;
+    assert_eq!(outcome, UssdOutcome::UnknownChannel);
 }
 
 #[tokio::test]
@@ -585,6 +566,45 @@ async fn a_full_event_queue_leaves_messages_unacked_and_drops_keepalive_events()
     assert_eq!(first.text, "first");
 }
 
+/// goippy sends no status or control command (`get_*`/`set_*`, `GSM`, `CF`,
+/// the AT tunnel), so a GoIP's reply to one answers nothing goippy asked:
+/// each is counted as a reply to no known exchange (and logged at debug
+/// level) and otherwise ignored — nothing is sent back, no event, and the
+/// channel goes on as before.
+#[tokio::test]
+async fn replies_to_commands_goippy_never_sends_are_logged_and_ignored() {
+    let mut t = engine().await;
+    let mut device = Device::bind(t.addr(), ID, PASSWORD).await;
+    t.bring_online(&mut device).await;
+    let stray = [
+        "get_gsm_num 5 +37255500000",
+        "svr_reboot_module 6 ok",
+        "GSM:7;get_gsm_num:(null);get_gsm_state:IDLE;imei:860000000000000",
+        "GSMERROR 8 not support",
+        "CFSTATE 9 1 +37255512345",
+        "CFOK 10",
+        "ATSTART 11 OK",
+    ];
+    for wire in stray {
+        device.send_raw(wire.as_bytes()).await;
+    }
+    device.expect_silence(Duration::from_millis(200)).await;
+    let stats = t.engine.stats();
+    assert_eq!(stats.replies_unmatched, stray.len() as u64, "{stats:?}");
+    assert_eq!((stats.garbage, stats.rejected), (0, 0), "{stats:?}");
+    while let Ok(event) = t.events.try_recv() {
+        assert!(
+            matches!(event, EngineEvent::Keepalive { .. }),
+            "no event for a stray reply: {event:?}"
+        );
+    }
+    device.script(goip(Behaviour::new(PASSWORD)));
+    assert!(matches!(
+        t.engine.send_ussd(ID, "*100#").await,
+        UssdOutcome::Reply { .. }
+    ));
+}
+
 #[tokio::test]
 async fn a_reply_from_another_host_is_not_believed() {
     let mut t = engine().await;
@@ -592,35 +612,26 @@ async fn a_reply_from_another_host_is_not_believed() {
     t.bring_online(&mut device).await;
     let forger = Device::bind_at("127.0.0.2".parse().unwrap(), t.addr(), ID, PASSWORD).await;
     let engine = t.engine.clone();
-    let job = tokio::spawn(async move {
-        engine
-            .control(ID, ControlRequest::get(ControlKind::GetGsmNum))
-            .await
-    });
-    let Command::Control { sendid, .. } = device.expect_command().await else {
-        panic!("a control command")
+    let job = tokio::spawn(async move { engine.send_ussd(ID, "*100#").await });
+    let Command::Ussd { sendid, .. } = device.expect_command().await else {
+        panic!("a USSD request")
     };
-    let forged = Reply::Control {
-        kind: ControlKind::GetGsmNum,
+    let forged = Reply::Ussd {
         sendid,
-        value: Some("+666".into()),
-        ok: false,
+        text: "+666".into(),
     };
     forger.reply(forged).await;
     tokio::time::sleep(Duration::from_millis(50)).await;
     device
-        .reply(Reply::Control {
-            kind: ControlKind::GetGsmNum,
+        .reply(Reply::Ussd {
             sendid,
-            value: Some("+372555".into()),
-            ok: false,
+            text: "+372555".into(),
         })
         .await;
     assert_eq!(
         job.await.unwrap(),
-        ControlOutcome::Answered {
-            value: Some("+372555".into()),
-            ok: false
+        UssdOutcome::Reply {
+            text: "+372555".into()
         }
     );
     assert_eq!(t.engine.stats().replies_wrong_source, 1);
@@ -637,36 +648,27 @@ async fn a_reply_from_another_port_of_the_channels_host_is_not_believed() {
     let forger = Device::bind(t.addr(), ID, PASSWORD).await;
     assert_eq!(forger.addr().ip(), device.addr().ip());
     let engine = t.engine.clone();
-    let job = tokio::spawn(async move {
-        engine
-            .control(ID, ControlRequest::get(ControlKind::GetGsmNum))
-            .await
-    });
-    let Command::Control { sendid, .. } = device.expect_command().await else {
-        panic!("a control command")
+    let job = tokio::spawn(async move { engine.send_ussd(ID, "*100#").await });
+    let Command::Ussd { sendid, .. } = device.expect_command().await else {
+        panic!("a USSD request")
     };
     forger
-        .reply(Reply::Control {
-            kind: ControlKind::GetGsmNum,
+        .reply(Reply::Ussd {
             sendid,
-            value: Some("+666".into()),
-            ok: false,
+            text: "+666".into(),
         })
         .await;
     tokio::time::sleep(Duration::from_millis(50)).await;
     device
-        .reply(Reply::Control {
-            kind: ControlKind::GetGsmNum,
+        .reply(Reply::Ussd {
             sendid,
-            value: Some("+372555".into()),
-            ok: false,
+            text: "+372555".into(),
         })
         .await;
     assert_eq!(
         job.await.unwrap(),
-        ControlOutcome::Answered {
-            value: Some("+372555".into()),
-            ok: false
+        UssdOutcome::Reply {
+            text: "+372555".into()
         }
     );
     assert_eq!(t.engine.stats().replies_wrong_source, 1);

@@ -4,14 +4,13 @@
 use std::time::{Duration, Instant};
 
 use goippy_core::engine::{
-    ControlOutcome, ControlRequest, EngineEvent, NotSent, RecipientOutcome, SmsOutcome, SmsRequest,
-    UssdOutcome,
+    EngineEvent, NotSent, RecipientOutcome, SmsOutcome, SmsRequest, UssdOutcome,
 };
-use goippy_core::goip::{Command, ControlKind};
+use goippy_core::goip::Command;
 use tokio::net::UdpSocket;
 
 use crate::support::engine::{
-    Behaviour, Device, ID, PASSWORD, SendResult, fast_config, goip, start,
+    Behaviour, Device, ID, PASSWORD, SendResult, SendUssd, fast_config, goip, start,
 };
 
 fn sms(n: u64) -> SmsRequest {
@@ -87,12 +86,7 @@ async fn a_session_waiting_for_its_result_gets_the_grace_then_unknown_and_done()
         SmsOutcome::NotSent(NotSent::Stopping)
     );
     assert_eq!(t.engine.send_ussd(ID, "*100#").await, UssdOutcome::Stopping);
-    assert_eq!(
-        t.engine
-            .control(ID, ControlRequest::get(ControlKind::GetImei))
-            .await,
-        ControlOutcome::Stopping
-    );
+    assert_eq!(t.engine.end_ussd(ID).await, UssdOutcome::Stopping);
     UdpSocket::bind(t.addr())
         .await
         .expect("the engine's port is free after shutdown");

@@ -298,7 +298,6 @@ impl World {
         engine.command_retry_interval = Duration::from_millis(500);
         engine.busy_backoff = vec![Duration::from_millis(100)];
         engine.ussd_timeout = o.ussd_timeout;
-        engine.control_timeout = Duration::from_millis(500);
         engine.shutdown_grace = Duration::from_millis(300);
         BridgeConfig {
             xmpp,

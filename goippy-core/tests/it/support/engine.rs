@@ -10,18 +10,29 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use goippy_core::engine::{
-    ChannelCredentials, Engine, EngineConfig, EngineEvent, StaticCredentials,
-};
+use goippy_core::engine::{ChannelCredentials, Engine, EngineConfig, EngineEvent, UssdOutcome};
 use goippy_core::goip::{
-    Ack, Command, ControlKind, Deliver, ErrorReply, Keepalive, Notification, NotificationKind,
-    Receive, Reply, ServerDatagram, parse_server_datagram,
+    Ack, Command, Deliver, ErrorReply, Keepalive, Notification, NotificationKind, Receive, Reply,
+    ServerDatagram, parse_server_datagram,
 };
 use tokio::net::UdpSocket;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 pub use super::PATIENCE;
+
+/// A USSD request as the bridge makes every one: under a sendid reserved
+/// just before it is sent.
+pub trait SendUssd {
+    fn send_ussd(&self, goip_id: &str, code: &str) -> impl Future<Output = UssdOutcome> + Send;
+}
+
+impl SendUssd for Engine {
+    async fn send_ussd(&self, goip_id: &str, code: &str) -> UssdOutcome {
+        let sendid = self.reserve_ussd_sendid();
+        self.send_reserved_ussd(goip_id, code, sendid).await
+    }
+}
 
 /// The channel most tests use, and its password.
 pub const ID: &str = "goip-1";
@@ -41,7 +52,6 @@ pub fn fast_config() -> EngineConfig {
     c.send_poll_after = Duration::from_millis(600);
     c.sms_timeout = Duration::from_millis(1200);
     c.ussd_timeout = Duration::from_millis(300);
-    c.control_timeout = Duration::from_millis(200);
     c.shutdown_grace = Duration::from_millis(300);
     c.warn_interval = Duration::from_secs(1);
     c
@@ -56,11 +66,10 @@ pub struct TestEngine {
 /// Starts an engine on a free loopback port that knows `channels`
 /// (id, password).
 pub async fn start(config: EngineConfig, channels: &[(&str, &str)]) -> TestEngine {
-    let credentials = StaticCredentials::new(
-        channels
-            .iter()
-            .map(|(id, password)| ChannelCredentials::new(*id, *password)),
-    );
+    let credentials: HashMap<_, _> = channels
+        .iter()
+        .map(|(id, password)| (id.to_string(), ChannelCredentials::new(*id, *password)))
+        .collect();
     let (engine, events) = Engine::start(config, Arc::new(credentials))
         .await
         .expect("the engine binds a loopback port");
@@ -440,8 +449,6 @@ pub struct Behaviour {
     pub drop_ussd: u32,
     /// Its USSD answer (`None`: it never answers).
     pub ussd_answer: Option<String>,
-    /// Control commands it loses before it answers one.
-    pub drop_control: u32,
 }
 
 impl Behaviour {
@@ -456,13 +463,12 @@ impl Behaviour {
             first_sms_no: 160,
             drop_ussd: 0,
             ussd_answer: Some("Your balance is 10.00@@@".into()),
-            drop_control: 0,
         }
     }
 }
 
 /// A script that plays a GoIP the way the vendor documents describe it
-/// (docs/goip-protocol.md#sms-session, #ussd, #control-commands).
+/// (docs/goip-protocol.md#sms-session, #ussd).
 pub fn goip(behaviour: Behaviour) -> Script {
     let mut b = behaviour;
     let mut sms_no = b.first_sms_no;
@@ -561,32 +567,6 @@ pub fn goip(behaviour: Behaviour) -> Script {
             Some(_) => vec![Answer::Now(Reply::UssdExit { sendid: *sendid })],
             None => vec![],
         },
-        Command::Control {
-            sendid,
-            kind,
-            value,
-            ..
-        } => {
-            if b.drop_control > 0 {
-                b.drop_control -= 1;
-                return vec![];
-            }
-            let reply = match kind {
-                ControlKind::GetGsmNum => Reply::Control {
-                    kind: *kind,
-                    sendid: *sendid,
-                    value: Some("+37255500000".into()),
-                    ok: false,
-                },
-                _ => Reply::Control {
-                    kind: *kind,
-                    sendid: *sendid,
-                    value: value.clone(),
-                    ok: true,
-                },
-            };
-            vec![Answer::Now(reply)]
-        }
         _ => vec![],
     })
 }

@@ -1,14 +1,14 @@
-//! USSD requests and control commands over real loopback sockets, against a
-//! scripted GoIP: increasing sendids, the single USSD resend, reply
-//! cleaning, late answers, control retries and routing by sendid.
+//! USSD requests over real loopback sockets, against a scripted GoIP:
+//! increasing sendids, the single USSD resend, reply cleaning, late answers
+//! and routing by sendid.
 
 use std::time::{Duration, Instant};
 
-use goippy_core::engine::{ControlOutcome, ControlRequest, EngineEvent, UssdOutcome, UssdSource};
-use goippy_core::goip::{CfMode, CfReason, Command, ControlKind, GsmStatus, Reply};
+use goippy_core::engine::{EngineEvent, UssdOutcome, UssdSource};
+use goippy_core::goip::{Command, Reply};
 
 use crate::support::engine::{
-    Answer, Behaviour, Device, ID, PASSWORD, fast_config, goip, online, start,
+    Answer, Behaviour, Device, ID, PASSWORD, SendUssd, fast_config, goip, online, start,
 };
 
 fn ussd_times(device: &Device) -> Vec<(u32, Instant)> {
@@ -245,116 +245,6 @@ async fn ussd_failures_are_errors() {
     ));
     tokio::time::sleep(Duration::from_millis(50)).await;
     assert_eq!(device.commands().len(), before);
-}
-
-#[tokio::test]
-async fn control_commands_are_answered_by_sendid() {
-    let (t, device) = online(Behaviour::new(PASSWORD)).await;
-    assert_eq!(
-        t.engine
-            .control(ID, ControlRequest::get(ControlKind::GetGsmNum))
-            .await,
-        ControlOutcome::Answered {
-            value: Some("+37255500000".into()),
-            ok: false
-        }
-    );
-    assert_eq!(
-        t.engine
-            .control(ID, ControlRequest::set(ControlKind::SetExpTime, "60"))
-            .await,
-        ControlOutcome::Answered {
-            value: Some("60".into()),
-            ok: true
-        }
-    );
-    device.wait_for_commands("DONE", 2).await;
-    let commands = device.commands();
-    assert!(matches!(
-        &commands[0],
-        Command::Control { kind: ControlKind::GetGsmNum, value: None, password, .. } if password == PASSWORD
-    ));
-
-    // The combined GSM query, answered in colon style (and never acked).
-    device.script(Box::new(|command| match command {
-        Command::Gsm { sendid, .. } => vec![Answer::Now(Reply::Gsm(GsmStatus {
-            sendid: *sendid,
-            gsm_num: Some(String::new()),
-            gsm_state: Some("IDLE".into()),
-            imei: Some("860000000000000".into()),
-            ..GsmStatus::default()
-        }))],
-        Command::Cf { sendid, .. } => vec![Answer::Now(Reply::CfState {
-            sendid: *sendid,
-            active: true,
-            number: "+37255512345".into(),
-        })],
-        _ => vec![],
-    }));
-    let ControlOutcome::Gsm(status) = t.engine.control(ID, ControlRequest::Gsm).await else {
-        panic!("a GSM status")
-    };
-    assert_eq!(status.imei.as_deref(), Some("860000000000000"));
-    let cf = ControlRequest::CallForwarding {
-        reason: CfReason::Busy,
-        mode: CfMode::Query,
-        number: None,
-        ftime: None,
-    };
-    assert_eq!(
-        t.engine.control(ID, cf).await,
-        ControlOutcome::CfState {
-            active: true,
-            number: "+37255512345".into()
-        }
-    );
-    device.wait_for_commands("DONE", 4).await;
-}
-
-#[tokio::test]
-async fn a_silent_goip_gets_two_resends_then_timeout() {
-    let mut behaviour = Behaviour::new(PASSWORD);
-    behaviour.drop_control = 100;
-    let (t, device) = online(behaviour).await;
-    let outcome = t
-        .engine
-        .control(ID, ControlRequest::get(ControlKind::GetImei))
-        .await;
-    assert_eq!(outcome, ControlOutcome::Timeout);
-    device.wait_for_commands("DONE", 1).await;
-    let tries = device.commands_named("get_imei");
-    assert_eq!(tries.len(), 3, "one send and two resends");
-    assert!(tries.iter().all(|c| c.sendid() == tries[0].sendid()));
-
-    // One lost command: the resend is answered.
-    let mut behaviour = Behaviour::new(PASSWORD);
-    behaviour.drop_control = 1;
-    device.script(goip(behaviour));
-    let outcome = t
-        .engine
-        .control(ID, ControlRequest::get(ControlKind::GetGsmNum))
-        .await;
-    assert!(matches!(outcome, ControlOutcome::Answered { .. }));
-    // An ERROR reply is the GoIP's answer, not a reason to resend.
-    device.script(Box::new(|command| match command {
-        Command::Control { sendid, .. } => vec![Answer::Now(Reply::Error(
-            goippy_core::goip::ErrorReply::Rejected {
-                sendid: *sendid,
-                text: "not support".into(),
-            },
-        ))],
-        _ => vec![],
-    }));
-    let before = device.commands_named("svr_reboot_module").len();
-    assert_eq!(
-        t.engine
-            .control(ID, ControlRequest::get(ControlKind::SvrRebootModule))
-            .await,
-        ControlOutcome::Error {
-            text: "not support".into()
-        }
-    );
-    assert_eq!(device.commands_named("svr_reboot_module").len(), before + 1);
 }
 
 #[tokio::test]
