@@ -215,12 +215,7 @@ impl CommandResponse {
 
     /// The iq result carrying it, in answer to `env`.
     pub fn into_iq(self, env: &Envelope) -> Iq {
-        Iq::Result {
-            from: Some(env.to.clone()),
-            to: Some(env.from.clone()),
-            id: env.id.clone().unwrap_or_default(),
-            payload: Some(self.to_element()),
-        }
+        env.iq_result(Some(self.to_element()))
     }
 }
 
@@ -235,9 +230,8 @@ pub struct Listed {
 /// by the JID the request went to.
 pub fn command_list(env: &Envelope, commands: &[Listed]) -> Iq {
     let jid = env.to.clone();
-    Iq::from_result(
-        env.id.clone().unwrap_or_default(),
-        Some(DiscoItemsResult {
+    env.iq_result(Some(
+        DiscoItemsResult {
             node: Some(NS_COMMANDS.to_string()),
             items: commands
                 .iter()
@@ -248,10 +242,9 @@ pub fn command_list(env: &Envelope, commands: &[Listed]) -> Iq {
                 })
                 .collect(),
             rsm: None,
-        }),
-    )
-    .with_from(env.to.clone())
-    .with_to(env.from.clone())
+        }
+        .into(),
+    ))
 }
 
 /// Sets attribute `name` (a constant: the conversion cannot fail, and the

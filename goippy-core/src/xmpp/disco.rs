@@ -41,22 +41,18 @@ pub fn info(env: &Envelope, node: Option<&str>) -> Iq {
 /// who may run some).
 pub fn info_with(env: &Envelope, node: Option<&str>, extra: &[&str]) -> Iq {
     if let Some(node) = node {
-        return error(env, &Refusal::UnknownNode { node: node.into() });
+        return env.iq_refusal(&Refusal::UnknownNode { node: node.into() });
     }
     let (identity, features): (Identity, &[&str]) = match &env.target {
         Target::Component => (identity("gateway", Some(GATEWAY_NAME)), &COMPONENT_FEATURES),
         Target::Contact { .. } => (identity("client", None), &CONTACT_FEATURES),
         Target::Elsewhere => {
-            return error(
-                env,
-                &Refusal::Unroutable {
-                    to: env.to.to_string(),
-                },
-            );
+            return env.iq_refusal(&Refusal::Unroutable {
+                to: env.to.to_string(),
+            });
         }
     };
-    result(
-        env,
+    env.iq_result(Some(
         DiscoInfoResult {
             node: None,
             identities: vec![identity],
@@ -66,14 +62,14 @@ pub fn info_with(env: &Envelope, node: Option<&str>, extra: &[&str]) -> Iq {
                 .map(|f| f.to_string())
                 .collect(),
             extensions: vec![],
-        },
-    )
+        }
+        .into(),
+    ))
 }
 
 /// The disco#info answer for an ad-hoc command's node (XEP-0050 §2.3).
 pub fn command_node_info(env: &Envelope, node: &str, name: &str) -> Iq {
-    result(
-        env,
+    env.iq_result(Some(
         DiscoInfoResult {
             node: Some(node.to_string()),
             identities: vec![Identity {
@@ -87,23 +83,24 @@ pub fn command_node_info(env: &Envelope, node: &str, name: &str) -> Iq {
                 .map(|f| f.to_string())
                 .collect(),
             extensions: vec![],
-        },
-    )
+        }
+        .into(),
+    ))
 }
 
 /// The answer to a disco#items request: there are none.
 pub fn items(env: &Envelope, node: Option<&str>) -> Iq {
     if let Some(node) = node {
-        return error(env, &Refusal::UnknownNode { node: node.into() });
+        return env.iq_refusal(&Refusal::UnknownNode { node: node.into() });
     }
-    result(
-        env,
+    env.iq_result(Some(
         DiscoItemsResult {
             node: None,
             items: vec![],
             rsm: None,
-        },
-    )
+        }
+        .into(),
+    ))
 }
 
 fn identity(category: &str, name: Option<&str>) -> Identity {
@@ -113,18 +110,6 @@ fn identity(category: &str, name: Option<&str>) -> Identity {
         lang: None,
         name: name.map(str::to_string),
     }
-}
-
-fn result(env: &Envelope, payload: impl tokio_xmpp::parsers::iq::IqResultPayload) -> Iq {
-    Iq::from_result(env.id.clone().unwrap_or_default(), Some(payload))
-        .with_from(env.to.clone())
-        .with_to(env.from.clone())
-}
-
-fn error(env: &Envelope, refusal: &Refusal) -> Iq {
-    Iq::from_error(env.id.clone().unwrap_or_default(), refusal.stanza_error())
-        .with_from(env.to.clone())
-        .with_to(env.from.clone())
 }
 
 #[cfg(test)]

@@ -63,6 +63,24 @@ impl Envelope {
     pub fn sender(&self) -> BareJid {
         self.from.to_bare()
     }
+
+    /// The iq result answering this stanza: from the address it was sent
+    /// to, to its sender, with its id.
+    pub fn iq_result(&self, payload: Option<Element>) -> Iq {
+        Iq::Result {
+            from: Some(self.to.clone()),
+            to: Some(self.from.clone()),
+            id: self.id.clone().unwrap_or_default(),
+            payload,
+        }
+    }
+
+    /// The iq error answering this stanza with `refusal`.
+    pub fn iq_refusal(&self, refusal: &Refusal) -> Iq {
+        Iq::from_error(self.id.clone().unwrap_or_default(), refusal.stanza_error())
+            .with_from(self.to.clone())
+            .with_to(self.from.clone())
+    }
 }
 
 /// A message with a body to a contact JID: a candidate SMS, bot command or USSD.

@@ -10,7 +10,6 @@
 
 use tokio_xmpp::Stanza;
 use tokio_xmpp::jid::Jid;
-use tokio_xmpp::parsers::iq::Iq;
 
 use super::address::Addressing;
 use super::disco;
@@ -39,15 +38,7 @@ pub fn answer(intent: &Intent, addressing: &Addressing) -> Option<Handled> {
         Intent::GatewayPromptSet { env, prompt } => {
             reply(gateway::answer(env, prompt.as_deref(), addressing).into())
         }
-        Intent::Ping { env } => reply(
-            Iq::Result {
-                from: Some(env.to.clone()),
-                to: Some(env.from.clone()),
-                id: env.id.clone().unwrap_or_default(),
-                payload: None,
-            }
-            .into(),
-        ),
+        Intent::Ping { env } => reply(env.iq_result(None).into()),
         Intent::UnsupportedIq { env, .. } => {
             reply(refuse(env, StanzaKind::Iq, &Refusal::UnsupportedIq))
         }
