@@ -25,6 +25,7 @@
 use std::path::Path;
 use std::time::Duration;
 
+use futures::future::{Fuse, FusedFuture, FutureExt};
 use sd_notify::NotifyState;
 use tokio::signal::unix::{SignalKind, signal};
 
@@ -118,9 +119,9 @@ pub async fn run(config: Config, verbosity: i8, log: FilterHandle) -> Result<(),
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut config = config;
     // A reload reads the database; it runs beside the loop, so that
-    // neither a signal nor a watchdog ping waits for it.
-    let mut reloading: Option<std::pin::Pin<Box<dyn std::future::Future<Output = Config> + Send>>> =
-        None;
+    // neither a signal nor a watchdog ping waits for it. (A terminated
+    // `Fuse` never resolves: no reload is running.)
+    let mut reloading = Fuse::terminated();
     let deadline = loop {
         tokio::select! {
             _ = term.recv() => {
@@ -132,16 +133,13 @@ pub async fn run(config: Config, verbosity: i8, log: FilterHandle) -> Result<(),
                 break tokio::time::Instant::now() + SHUTDOWN_DEADLINE;
             }
             _ = hup.recv() => {
-                if reloading.is_some() {
-                    tracing::info!("SIGHUP: a reload is already running");
+                if reloading.is_terminated() {
+                    reloading = reload(config.clone(), verbosity, log.clone(), bridge.reloader()).boxed().fuse();
                 } else {
-                    reloading = Some(Box::pin(reload(config.clone(), verbosity, log.clone(), bridge.reloader())));
+                    tracing::info!("SIGHUP: a reload is already running");
                 }
             }
-            reloaded = poll_reload(&mut reloading), if reloading.is_some() => {
-                reloading = None;
-                config = reloaded;
-            }
+            reloaded = &mut reloading => config = reloaded,
             _ = ticks.tick(), if watchdog.is_some() => {
                 let stopped = bridge.stopped_tasks();
                 if stopped.is_empty() {
@@ -166,15 +164,6 @@ pub async fn run(config: Config, verbosity: i8, log: FilterHandle) -> Result<(),
         Err(_) => Err(DaemonError::ShutdownHung {
             unsaved: store.unsaved(),
         }),
-    }
-}
-
-async fn poll_reload(
-    reloading: &mut Option<std::pin::Pin<Box<dyn std::future::Future<Output = Config> + Send>>>,
-) -> Config {
-    match reloading {
-        Some(future) => future.await,
-        None => std::future::pending().await,
     }
 }
 
