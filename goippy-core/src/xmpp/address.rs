@@ -119,11 +119,6 @@ impl Addressing {
         &self.component
     }
 
-    /// The users' domain (`example.org`).
-    pub fn user_domain(&self) -> &DomainRef {
-        &self.user_domain
-    }
-
     /// The contacts' domain (`sms.example.org`).
     pub fn data_domain(&self) -> &DomainRef {
         &self.data_domain
@@ -131,10 +126,6 @@ impl Addressing {
 
     pub fn numbers(&self) -> &NumberRules {
         &self.numbers
-    }
-
-    pub fn use_alias(&self) -> bool {
-        self.use_alias
     }
 
     /// `<ext>@XMPP_DOMAIN`.
@@ -296,7 +287,10 @@ mod tests {
     #[test]
     fn contact_and_user_jids() {
         let a = addressing(true);
-        assert_eq!(a.user_domain().as_str(), "example.org");
+        assert_eq!(
+            a.user_jid("2001").expect("jid").domain().as_str(),
+            "example.org"
+        );
         assert_eq!(a.component().as_str(), "sms.example.org");
         assert_eq!(
             a.number_jid(&e164("+37255512345")).as_str(),

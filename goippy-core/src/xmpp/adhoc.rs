@@ -133,7 +133,6 @@ pub enum Status {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum NoteType {
     Info,
-    Warn,
     Error,
 }
 
@@ -198,7 +197,6 @@ impl CommandResponse {
         for (kind, text) in &self.notes {
             let kind = match kind {
                 NoteType::Info => "info",
-                NoteType::Warn => "warn",
                 NoteType::Error => "error",
             };
             let note = attr(Element::builder("note", NS_COMMANDS), "type", kind);

@@ -280,11 +280,6 @@ pub fn new_id() -> String {
     format!("goippy-{:016x}", rand::random::<u64>())
 }
 
-/// The first child element of `message` named `name` in `namespace`.
-pub fn payload<'a>(message: &'a Message, name: &str, namespace: &str) -> Option<&'a Element> {
-    message.payloads.iter().find(|p| p.is(name, namespace))
-}
-
 #[cfg(test)]
 mod tests {
     use std::time::{Duration, UNIX_EPOCH};
@@ -294,6 +289,11 @@ mod tests {
     use crate::xmpp::testing::{element, parse_stanza, xml};
     use tokio_xmpp::parsers::message::MessageType;
     use tokio_xmpp::parsers::ns;
+
+    /// The first child element of `message` named `name` in `namespace`.
+    fn payload<'a>(message: &'a Message, name: &str, namespace: &str) -> Option<&'a Element> {
+        message.payloads.iter().find(|p| p.is(name, namespace))
+    }
     use tokio_xmpp::parsers::stanza_error::{DefinedCondition, ErrorType};
 
     fn jid(s: &str) -> Jid {
