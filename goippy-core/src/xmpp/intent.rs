@@ -37,7 +37,7 @@ use crate::number::{Destination, NumberError};
 use super::address::{Addressing, Target};
 use super::adhoc::{self, CommandRequest, NS_COMMANDS};
 use super::failure::Refusal;
-use super::link::{Inbound, InvalidStanza, StanzaKind};
+use super::link::{Inbound, Malformed, StanzaKind};
 
 /// XEP-0100's namespace (xmpp-parsers has no module for it).
 pub const NS_GATEWAY: &str = "jabber:iq:gateway";
@@ -135,27 +135,6 @@ pub enum UnsupportedMessage {
     GroupChat,
     /// Addressed to a JID goippy does not serve.
     Unroutable,
-}
-
-/// A stanza that could not be read, with whatever of its header survived.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Malformed {
-    pub kind: StanzaKind,
-    pub from: Option<Jid>,
-    pub to: Option<Jid>,
-    pub id: Option<String>,
-    pub type_: Option<String>,
-    pub error: String,
-}
-
-impl Malformed {
-    /// Whether RFC 6120 allows an error reply: the sender is known and the
-    /// stanza was neither an error nor an iq result.
-    pub fn answerable(&self) -> bool {
-        let silent_type = matches!(self.type_.as_deref(), Some("error" | "result"));
-        let iq_without_id = self.kind == StanzaKind::Iq && self.id.is_none();
-        self.from.is_some() && !silent_type && !iq_without_id
-    }
 }
 
 /// What an inbound stanza asks goippy to do.
@@ -265,23 +244,12 @@ impl Intent {
 /// Decides what `inbound` asks for.
 pub fn classify(inbound: Inbound, addressing: &Addressing) -> Intent {
     let intent = match inbound {
-        Inbound::Invalid(invalid) => Err(malformed(invalid)),
+        Inbound::Invalid(malformed) => Err(malformed),
         Inbound::Stanza(Stanza::Message(m)) => classify_message(m, addressing),
         Inbound::Stanza(Stanza::Iq(iq)) => classify_iq(iq, addressing),
         Inbound::Stanza(Stanza::Presence(p)) => classify_presence(p, addressing),
     };
     intent.unwrap_or_else(Intent::Malformed)
-}
-
-fn malformed(invalid: InvalidStanza) -> Malformed {
-    Malformed {
-        kind: invalid.kind,
-        from: invalid.from.as_deref().and_then(|s| Jid::new(s).ok()),
-        to: invalid.to.as_deref().and_then(|s| Jid::new(s).ok()),
-        id: invalid.id,
-        type_: invalid.type_,
-        error: invalid.error,
-    }
 }
 
 /// The envelope, or why the stanza is malformed (an address is missing).
@@ -806,7 +774,7 @@ mod tests {
         };
         assert!(m.answerable());
         assert_eq!(m.id.as_deref(), Some("b1"));
-        let silent = InvalidStanza {
+        let silent = Malformed {
             type_: Some("error".into()),
             ..invalid.clone()
         };
@@ -814,8 +782,9 @@ mod tests {
             panic!("not malformed")
         };
         assert!(!m.answerable());
-        let anonymous = InvalidStanza {
-            from: Some("not a jid@@".into()),
+        // The link keeps no `from` that is not a JID.
+        let anonymous = Malformed {
+            from: None,
             ..invalid
         };
         let Intent::Malformed(m) = classify(Inbound::Invalid(anonymous), &addressing()) else {

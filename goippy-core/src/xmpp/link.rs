@@ -145,10 +145,10 @@ pub enum Inbound {
     /// A stanza xmpp-parsers understood.
     Stanza(Stanza),
     /// A stanza it could not parse; the stream goes on without it.
-    Invalid(InvalidStanza),
+    Invalid(Malformed),
 }
 
-/// Which kind of stanza an [`InvalidStanza`] was.
+/// Which kind of stanza a [`Malformed`] one was.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum StanzaKind {
     Message,
@@ -156,17 +156,28 @@ pub enum StanzaKind {
     Iq,
 }
 
-/// The parts of an unparseable stanza that are still known: its name and
-/// raw header attributes, enough to answer it with an error.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct InvalidStanza {
+/// A stanza that could not be read, with whatever of its header survived:
+/// its name and header attributes (a JID only if it is one), enough to
+/// answer it with an error.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Malformed {
     pub kind: StanzaKind,
-    pub from: Option<String>,
-    pub to: Option<String>,
-    pub type_: Option<String>,
+    pub from: Option<Jid>,
+    pub to: Option<Jid>,
     pub id: Option<String>,
-    /// Why it could not be parsed.
+    pub type_: Option<String>,
+    /// Why it could not be read.
     pub error: String,
+}
+
+impl Malformed {
+    /// Whether RFC 6120 allows an error reply: the sender is known and the
+    /// stanza was neither an error nor an iq result.
+    pub fn answerable(&self) -> bool {
+        let silent_type = matches!(self.type_.as_deref(), Some("error" | "result"));
+        let iq_without_id = self.kind == StanzaKind::Iq && self.id.is_none();
+        self.from.is_some() && !silent_type && !iq_without_id
+    }
 }
 
 /// Why a stanza was not sent (or not confirmed).
@@ -853,10 +864,11 @@ impl<'a> Session<'a> {
             id = header.id.as_deref().unwrap_or("-"),
             "skipped an invalid {name} stanza: {error}"
         );
-        self.link.backlog.push_back(Inbound::Invalid(InvalidStanza {
+        let jid = |s: Option<String>| s.and_then(|s| Jid::new(&s).ok());
+        self.link.backlog.push_back(Inbound::Invalid(Malformed {
             kind,
-            from: header.from,
-            to: header.to,
+            from: jid(header.from),
+            to: jid(header.to),
             type_: header.type_,
             id: header.id,
             error: error.to_string(),

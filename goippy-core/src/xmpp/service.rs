@@ -15,8 +15,8 @@ use super::address::Addressing;
 use super::disco;
 use super::failure::Refusal;
 use super::gateway;
-use super::intent::{Intent, Malformed, UnsupportedMessage};
-use super::link::StanzaKind;
+use super::intent::{Intent, UnsupportedMessage};
+use super::link::{Malformed, StanzaKind};
 use super::reply::{error_stanza, refuse};
 
 /// What to do with a stanza [`answer`] settled.
@@ -98,7 +98,7 @@ fn malformed_reply(m: &Malformed, addressing: &Addressing) -> Option<Stanza> {
 mod tests {
     use super::*;
     use crate::xmpp::intent::classify;
-    use crate::xmpp::link::{Inbound, InvalidStanza};
+    use crate::xmpp::link::{Inbound, Malformed};
     use crate::xmpp::testing::{addressing, element, invalid_message, parse_stanza};
     use tokio_xmpp::parsers::ns;
 
@@ -186,9 +186,10 @@ mod tests {
         assert_eq!(e.attr("to"), Some("2001@example.org/a"));
         assert!(String::from(&e).contains("bad-request"));
 
-        let unreadable_to = InvalidStanza {
+        // The link keeps no `to` that is not a JID.
+        let unreadable_to = Malformed {
             kind: StanzaKind::Iq,
-            to: Some("@@".into()),
+            to: None,
             type_: Some("get".into()),
             ..invalid.clone()
         };
@@ -197,7 +198,7 @@ mod tests {
         assert_eq!(e.name(), "iq");
         assert_eq!(e.attr("from"), Some("sms.example.org"));
 
-        let error = InvalidStanza {
+        let error = Malformed {
             type_: Some("error".into()),
             ..invalid
         };
