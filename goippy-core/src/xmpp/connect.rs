@@ -135,12 +135,10 @@ async fn dial_addr(
         .connect(component, ns::COMPONENT, timeouts)
         .await
         .map_err(|e| connect_error(addr, e))?;
+    let protocol = |detail: String| ConnectError::Protocol { addr, detail };
     let header = pending.take_header();
     let Some(stream_id) = header.id else {
-        return Err(ConnectError::Protocol {
-            addr,
-            detail: "the server's stream header has no id".into(),
-        });
+        return Err(protocol("the server's stream header has no id".into()));
     };
     // Component streams carry no <stream:features/>.
     let mut stream: ComponentStream = pending.skip_features();
@@ -152,35 +150,25 @@ async fn dial_addr(
         .await
         .map_err(|source| io_error(addr, source))?;
     loop {
-        match stream.next().await {
+        let error = match stream.next().await {
             Some(Ok(FallibleStreamElement::Ok(XmppStreamElement::ComponentHandshake(_)))) => {
                 return Ok(stream);
             }
             Some(Ok(FallibleStreamElement::Ok(XmppStreamElement::StreamError(e)))) => {
-                return Err(refusal(component, &e.0));
+                refusal(component, &e.0)
             }
-            Some(Ok(other)) => {
-                return Err(ConnectError::Protocol {
-                    addr,
-                    detail: format!("expected <handshake/>, got {other:?}"),
-                });
-            }
+            Some(Ok(other)) => protocol(format!("expected <handshake/>, got {other:?}")),
             // Waiting is bounded by the caller's connect timeout.
             Some(Err(ReadError::SoftTimeout)) => continue,
-            Some(Err(ReadError::HardError(source))) => return Err(io_error(addr, source)),
+            Some(Err(ReadError::HardError(source))) => io_error(addr, source),
             Some(Err(ReadError::ParseError(e))) => {
-                return Err(ConnectError::Protocol {
-                    addr,
-                    detail: format!("unreadable handshake answer: {e}"),
-                });
+                protocol(format!("unreadable handshake answer: {e}"))
             }
             Some(Err(ReadError::StreamFooterReceived)) | None => {
-                return Err(ConnectError::Protocol {
-                    addr,
-                    detail: "the server closed the stream during the handshake".into(),
-                });
+                protocol("the server closed the stream during the handshake".into())
             }
-        }
+        };
+        return Err(error);
     }
 }
 

@@ -82,7 +82,7 @@ fn resolve(typed: &str, addressing: &Addressing) -> Result<String, String> {
     match numbers.normalize(typed) {
         Ok(number) => Ok(addressing.roster_jid(&number).to_string()),
         Err(international_error) => match numbers.parse_destination(typed.trim()) {
-            Ok(local @ Destination::Local(_)) => Ok(addressing.destination_jid(&local).to_string()),
+            Ok(Destination::Local(digits)) => Ok(addressing.contact_jid(&digits).to_string()),
             Ok(Destination::International(number)) => {
                 Ok(addressing.roster_jid(&number).to_string())
             }
