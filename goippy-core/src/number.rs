@@ -92,12 +92,6 @@ impl fmt::Display for E164 {
     }
 }
 
-impl AsRef<str> for E164 {
-    fn as_ref(&self) -> &str {
-        &self.0
-    }
-}
-
 /// Where an outbound SMS may go: an international number, or a digit string
 /// the GoIP passes to the network as written (a short code such as `1345`,
 /// or a national number when no country code is configured).

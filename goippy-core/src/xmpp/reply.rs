@@ -12,7 +12,7 @@
 //! * [`outcome_note`]: the same news as a chat message quoting that
 //!   message, which a server stores for a user who is offline (the error
 //!   it drops; see `bridge/notice.rs`).
-//! * [`error_reply`] / [`refuse`]: answer a received stanza with an error,
+//! * [`refuse`]: answer a received stanza with an error,
 //!   from the address it was sent to, to its sender, with its id.
 //!
 //! * [`mark_answers`]: the mark mod_sms_alias needs to deliver an answer
@@ -210,15 +210,11 @@ pub fn message_error(from: &Jid, to: &Jid, id: Option<&str>, error: StanzaError)
     message
 }
 
-/// Answers a received stanza with `error`: from where it was sent to, to its
-/// sender, with its id and kind.
-pub fn error_reply(env: &Envelope, kind: StanzaKind, error: StanzaError) -> Stanza {
-    error_stanza(&env.to, &env.from, env.id.as_deref(), kind, error)
-}
-
-/// Answers a received stanza with the error for `refusal`.
+/// Answers a received stanza with the error for `refusal`: from where it
+/// was sent to, to its sender, with its id and kind.
 pub fn refuse(env: &Envelope, kind: StanzaKind, refusal: &Refusal) -> Stanza {
-    error_reply(env, kind, refusal.stanza_error())
+    let error = refusal.stanza_error();
+    error_stanza(&env.to, &env.from, env.id.as_deref(), kind, error)
 }
 
 /// An error stanza of `kind` from `from` to `to`.
