@@ -190,12 +190,7 @@ pub fn outcome_note(
 /// `text` as a one-line quote: every run of white space (line breaks too)
 /// one space, at most [`QUOTE_CHARS`] characters, `…` where it was cut.
 pub fn quote(text: &str) -> String {
-    let mut words = text.split_whitespace();
-    let mut line = words.next().unwrap_or_default().to_string();
-    for word in words {
-        line.push(' ');
-        line.push_str(word);
-    }
+    let line = text.split_whitespace().collect::<Vec<_>>().join(" ");
     match line.char_indices().nth(QUOTE_CHARS) {
         Some((cut, _)) => format!("{}…", line[..cut].trim_end()),
         None => line,
