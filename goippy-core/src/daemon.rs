@@ -22,7 +22,6 @@
 //!   UDP socket and the XMPP stream stay. Other changed settings need a
 //!   restart, which is logged.
 
-use std::path::Path;
 use std::time::Duration;
 
 use futures::future::{Fuse, FusedFuture, FutureExt};
@@ -184,7 +183,14 @@ async fn reload(old: Config, verbosity: i8, log: FilterHandle, bridge: GatewayDi
                 Ok(()) => tracing::info!(filter = %level, "log filter applied"),
                 Err(e) => tracing::warn!("cannot change the log filter: {e}"),
             }
-            warn_about_restart_settings(&old, &config, &old.path);
+            let changed = settings_needing_restart(&old, &config);
+            if !changed.is_empty() {
+                tracing::warn!(
+                    config = %old.path.display(),
+                    "SIGHUP: changed settings ({}) take effect only after a restart",
+                    changed.join(", ")
+                );
+            }
             config
         }
         Err(e) => {
@@ -200,17 +206,6 @@ async fn reload(old: Config, verbosity: i8, log: FilterHandle, bridge: GatewayDi
     }
     notify(&[NotifyState::Ready]);
     config
-}
-
-fn warn_about_restart_settings(old: &Config, new: &Config, path: &Path) {
-    let changed = settings_needing_restart(old, new);
-    if !changed.is_empty() {
-        tracing::warn!(
-            config = %path.display(),
-            "SIGHUP: changed settings ({}) take effect only after a restart",
-            changed.join(", ")
-        );
-    }
 }
 
 /// The settings that differ between `old` and `new` and that a reload does
@@ -252,7 +247,7 @@ mod tests {
             "XMPP_DOMAIN = \"example.org\"\nXMPP_DATA_DOMAIN = \"sms.example.org\"\n\
              XMPP_COMPONENT_SECRET = \"s3cret\"\n{extra}"
         );
-        Config::parse(&text, Path::new("/etc/goippy.conf"))
+        Config::parse(&text, std::path::Path::new("/etc/goippy.conf"))
             .expect("valid")
             .0
     }

@@ -53,7 +53,7 @@ use std::convert::Infallible;
 use std::future::{Future, poll_fn};
 use std::io;
 use std::pin::Pin;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use futures::{Sink, StreamExt};
 use tokio::sync::{mpsc, oneshot, watch};
@@ -126,7 +126,7 @@ pub enum LinkState {
     /// Not connected (starting, or between attempts).
     Disconnected,
     /// Authenticated; `session` counts successful connections from 1.
-    Connected { since: Instant, session: u64 },
+    Connected { session: u64 },
     /// Shut down for good.
     Stopped,
 }
@@ -415,10 +415,7 @@ impl LinkTask {
                     let session = self.sessions;
                     tracing::info!(%addr, %component, session, failed_attempts = failures, "XMPP component connected");
                     failures = 0;
-                    self.state.send_replace(LinkState::Connected {
-                        since: Instant::now(),
-                        session,
-                    });
+                    self.state.send_replace(LinkState::Connected { session });
                     let end = Session::new(self, stream, &component).run().await;
                     self.state.send_replace(LinkState::Disconnected);
                     let reason = match end {
