@@ -178,8 +178,7 @@ pub fn outcome_note(
     quoted: Option<&str>,
     failure: &DeliveryFailure,
 ) -> InboundChat {
-    let error = failure.stanza_error();
-    let what = error.texts.values().next().cloned().unwrap_or_default();
+    let what = failure.to_string();
     let text = match quoted.map(quote).filter(|q| !q.is_empty()) {
         Some(q) => format!("> {q}\n{what}"),
         None => what,
