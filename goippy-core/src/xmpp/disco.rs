@@ -7,7 +7,7 @@
 //! XEP-0184 receipts for what users send. Neither has disco items. The
 //! XEP-0050 commands (the feature, the node listing them, each command's
 //! node) depend on who asks, so the bridge answers those
-//! (`bridge/adhoc/`), with [`info_with`] and [`command_node_info`].
+//! (`bridge/adhoc/`), with [`info`] and [`command_node_info`].
 
 use tokio_xmpp::parsers::disco::{DiscoInfoResult, DiscoItemsResult, Identity};
 use tokio_xmpp::parsers::iq::Iq;
@@ -32,14 +32,9 @@ pub const COMPONENT_FEATURES: [&str; 5] = [
 /// What a contact (phone number) supports.
 pub const CONTACT_FEATURES: [&str; 2] = [ns::DISCO_INFO, ns::RECEIPTS];
 
-/// The answer to a disco#info request.
-pub fn info(env: &Envelope, node: Option<&str>) -> Iq {
-    info_with(env, node, &[])
-}
-
-/// [`info`], with `extra` features (XEP-0050 commands, for the requester
-/// who may run some).
-pub fn info_with(env: &Envelope, node: Option<&str>, extra: &[&str]) -> Iq {
+/// The answer to a disco#info request, with `extra` features (XEP-0050
+/// commands, for the requester who may run some).
+pub fn info(env: &Envelope, node: Option<&str>, extra: &[&str]) -> Iq {
     if let Some(node) = node {
         return env.iq_refusal(&Refusal::UnknownNode { node: node.into() });
     }
@@ -141,7 +136,7 @@ mod tests {
         let (env, node) = request(
             "<iq from='2001@example.org/a' to='sms.example.org' id='i1' type='get'><query xmlns='http://jabber.org/protocol/disco#info'/></iq>",
         );
-        let iq = info(&env, node.as_deref());
+        let iq = info(&env, node.as_deref(), &[]);
         let e = element(iq.clone());
         assert_eq!(e.attr("from"), Some("sms.example.org"));
         assert_eq!(e.attr("to"), Some("2001@example.org/a"));
@@ -166,7 +161,7 @@ mod tests {
         let (env, node) = request(
             "<iq from='2001@example.org/a' to='+37255512345@sms.example.org' id='i2' type='get'><query xmlns='http://jabber.org/protocol/disco#info'/></iq>",
         );
-        let iq = info(&env, node.as_deref());
+        let iq = info(&env, node.as_deref(), &[]);
         assert_eq!(
             iq.from().map(|j| j.as_str()),
             Some("+37255512345@sms.example.org")
@@ -183,7 +178,7 @@ mod tests {
         let (env, node) = request(
             "<iq from='2001@example.org/a' to='sms.example.org' id='i3' type='get'><query xmlns='http://jabber.org/protocol/disco#info' node='x'/></iq>",
         );
-        match info(&env, node.as_deref()) {
+        match info(&env, node.as_deref(), &[]) {
             Iq::Error { error, id, .. } => {
                 assert_eq!(id, "i3");
                 assert_eq!(error.defined_condition, DefinedCondition::ItemNotFound);

@@ -32,7 +32,7 @@ pub enum Handled {
 pub fn answer(intent: &Intent, addressing: &Addressing) -> Option<Handled> {
     let reply = |stanza: Stanza| Some(Handled::Reply(vec![stanza]));
     match intent {
-        Intent::DiscoInfo { env, node } => reply(disco::info(env, node.as_deref()).into()),
+        Intent::DiscoInfo { env, node } => reply(disco::info(env, node.as_deref(), &[]).into()),
         Intent::DiscoItems { env, node } => reply(disco::items(env, node.as_deref()).into()),
         Intent::GatewayPromptGet { env } => reply(gateway::prompt(env, addressing).into()),
         Intent::GatewayPromptSet { env, prompt } => {
