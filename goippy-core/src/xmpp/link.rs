@@ -205,8 +205,8 @@ pub enum SendError {
     Stopped,
 }
 
-/// Where a send's outcome goes. A confirmed send's waits, once written,
-/// for the answer to the ping after it.
+/// Where a send's outcome goes (for a confirmed send, once the ping
+/// written after it is answered).
 type Done = oneshot::Sender<Result<(), SendError>>;
 
 /// A stanza a handle asks the link to write.
@@ -278,9 +278,8 @@ impl XmppHandle {
             LinkState::Stopped => return Err(SendError::Stopped),
         }
         let (done, result) = oneshot::channel();
-        let stanza = Box::new(stanza);
         let request = SendRequest {
-            stanza,
+            stanza: Box::new(stanza),
             confirm,
             done,
         };
