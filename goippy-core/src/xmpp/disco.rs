@@ -47,40 +47,35 @@ pub fn info(env: &Envelope, node: Option<&str>, extra: &[&str]) -> Iq {
             });
         }
     };
-    env.iq_result(Some(
-        DiscoInfoResult {
-            node: None,
-            identities: vec![identity],
-            features: features
-                .iter()
-                .chain(extra)
-                .map(|f| f.to_string())
-                .collect(),
-            extensions: vec![],
-        }
-        .into(),
-    ))
+    info_result(env, None, identity, features.iter().chain(extra))
 }
 
 /// The disco#info answer for an ad-hoc command's node (XEP-0050 §2.3).
 pub fn command_node_info(env: &Envelope, node: &str, name: &str) -> Iq {
-    env.iq_result(Some(
-        DiscoInfoResult {
-            node: Some(node.to_string()),
-            identities: vec![Identity {
-                category: "automation".into(),
-                type_: "command-node".into(),
-                lang: None,
-                name: Some(name.to_string()),
-            }],
-            features: [super::adhoc::NS_COMMANDS, ns::DATA_FORMS]
-                .iter()
-                .map(|f| f.to_string())
-                .collect(),
-            extensions: vec![],
-        }
-        .into(),
-    ))
+    let identity = Identity {
+        category: "automation".into(),
+        type_: "command-node".into(),
+        lang: None,
+        name: Some(name.to_string()),
+    };
+    let features = [super::adhoc::NS_COMMANDS, ns::DATA_FORMS];
+    info_result(env, Some(node), identity, features.iter())
+}
+
+/// The disco#info result answering `env`: one identity and its features.
+fn info_result<'a>(
+    env: &Envelope,
+    node: Option<&str>,
+    identity: Identity,
+    features: impl Iterator<Item = &'a &'a str>,
+) -> Iq {
+    let result = DiscoInfoResult {
+        node: node.map(str::to_string),
+        identities: vec![identity],
+        features: features.map(|f| f.to_string()).collect(),
+        extensions: vec![],
+    };
+    env.iq_result(Some(result.into()))
 }
 
 /// The answer to a disco#items request: there are none.
