@@ -191,11 +191,6 @@ impl AliasRules {
         let number = E164::parse_canonical(parts.node?).ok()?;
         Some(join(number.as_str(), &self.local_domain, parts.resource))
     }
-
-    /// goippy's own JID for `number`.
-    pub fn component_jid(&self, number: &E164) -> String {
-        join(number.as_str(), &self.component_domain, None)
-    }
 }
 
 fn join(node: &str, host: &str, resource: Option<&str>) -> String {

@@ -22,9 +22,9 @@
 //!   UDP socket and the XMPP stream stay. Other changed settings need a
 //!   restart, which is logged.
 
-use std::path::Path;
 use std::time::Duration;
 
+use futures::future::{Fuse, FusedFuture, FutureExt};
 use sd_notify::NotifyState;
 use tokio::signal::unix::{SignalKind, signal};
 
@@ -118,9 +118,9 @@ pub async fn run(config: Config, verbosity: i8, log: FilterHandle) -> Result<(),
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut config = config;
     // A reload reads the database; it runs beside the loop, so that
-    // neither a signal nor a watchdog ping waits for it.
-    let mut reloading: Option<std::pin::Pin<Box<dyn std::future::Future<Output = Config> + Send>>> =
-        None;
+    // neither a signal nor a watchdog ping waits for it. (A terminated
+    // `Fuse` never resolves: no reload is running.)
+    let mut reloading = Fuse::terminated();
     let deadline = loop {
         tokio::select! {
             _ = term.recv() => {
@@ -132,16 +132,13 @@ pub async fn run(config: Config, verbosity: i8, log: FilterHandle) -> Result<(),
                 break tokio::time::Instant::now() + SHUTDOWN_DEADLINE;
             }
             _ = hup.recv() => {
-                if reloading.is_some() {
-                    tracing::info!("SIGHUP: a reload is already running");
+                if reloading.is_terminated() {
+                    reloading = reload(config.clone(), verbosity, log.clone(), bridge.reloader()).boxed().fuse();
                 } else {
-                    reloading = Some(Box::pin(reload(config.clone(), verbosity, log.clone(), bridge.reloader())));
+                    tracing::info!("SIGHUP: a reload is already running");
                 }
             }
-            reloaded = poll_reload(&mut reloading), if reloading.is_some() => {
-                reloading = None;
-                config = reloaded;
-            }
+            reloaded = &mut reloading => config = reloaded,
             _ = ticks.tick(), if watchdog.is_some() => {
                 let stopped = bridge.stopped_tasks();
                 if stopped.is_empty() {
@@ -169,15 +166,6 @@ pub async fn run(config: Config, verbosity: i8, log: FilterHandle) -> Result<(),
     }
 }
 
-async fn poll_reload(
-    reloading: &mut Option<std::pin::Pin<Box<dyn std::future::Future<Output = Config> + Send>>>,
-) -> Config {
-    match reloading {
-        Some(future) => future.await,
-        None => std::future::pending().await,
-    }
-}
-
 /// SIGHUP: the gateways now, and the log level from the file.
 async fn reload(old: Config, verbosity: i8, log: FilterHandle, bridge: GatewayDirectory) -> Config {
     match NotifyState::monotonic_usec_now() {
@@ -195,7 +183,14 @@ async fn reload(old: Config, verbosity: i8, log: FilterHandle, bridge: GatewayDi
                 Ok(()) => tracing::info!(filter = %level, "log filter applied"),
                 Err(e) => tracing::warn!("cannot change the log filter: {e}"),
             }
-            warn_about_restart_settings(&old, &config, &old.path);
+            let changed = settings_needing_restart(&old, &config);
+            if !changed.is_empty() {
+                tracing::warn!(
+                    config = %old.path.display(),
+                    "SIGHUP: changed settings ({}) take effect only after a restart",
+                    changed.join(", ")
+                );
+            }
             config
         }
         Err(e) => {
@@ -211,17 +206,6 @@ async fn reload(old: Config, verbosity: i8, log: FilterHandle, bridge: GatewayDi
     }
     notify(&[NotifyState::Ready]);
     config
-}
-
-fn warn_about_restart_settings(old: &Config, new: &Config, path: &Path) {
-    let changed = settings_needing_restart(old, new);
-    if !changed.is_empty() {
-        tracing::warn!(
-            config = %path.display(),
-            "SIGHUP: changed settings ({}) take effect only after a restart",
-            changed.join(", ")
-        );
-    }
 }
 
 /// The settings that differ between `old` and `new` and that a reload does
@@ -263,7 +247,7 @@ mod tests {
             "XMPP_DOMAIN = \"example.org\"\nXMPP_DATA_DOMAIN = \"sms.example.org\"\n\
              XMPP_COMPONENT_SECRET = \"s3cret\"\n{extra}"
         );
-        Config::parse(&text, Path::new("/etc/goippy.conf"))
+        Config::parse(&text, std::path::Path::new("/etc/goippy.conf"))
             .expect("valid")
             .0
     }

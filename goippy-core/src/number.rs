@@ -92,12 +92,6 @@ impl fmt::Display for E164 {
     }
 }
 
-impl AsRef<str> for E164 {
-    fn as_ref(&self) -> &str {
-        &self.0
-    }
-}
-
 /// Where an outbound SMS may go: an international number, or a digit string
 /// the GoIP passes to the network as written (a short code such as `1345`,
 /// or a national number when no country code is configured).
@@ -217,13 +211,11 @@ impl NumberRules {
                 None => Err(NumberError::NationalWithoutCountryCode),
             };
         }
-        match node.chars().next() {
-            Some(c) if c.is_ascii_digit() => {
-                check_digits(node)?;
-                Err(NumberError::NotANumber)
-            }
-            _ => Err(NumberError::NotANumber),
+        // Digits without a prefix: say which character is wrong, if one is.
+        if node.starts_with(|c: char| c.is_ascii_digit()) {
+            check_digits(node)?;
         }
+        Err(NumberError::NotANumber)
     }
 
     /// Whether a JID localpart is a phone number (see [`Self::parse_jid_node`]).
@@ -266,10 +258,7 @@ impl NumberRules {
         if let Ok(n) = self.parse_jid_node(trimmed) {
             return Sender::International(n);
         }
-        if !trimmed.is_empty()
-            && trimmed.len() <= MAX_LOCAL_DIGITS
-            && trimmed.bytes().all(|b| b.is_ascii_digit())
-        {
+        if trimmed.len() <= MAX_LOCAL_DIGITS && trimmed.bytes().all(|b| b.is_ascii_digit()) {
             return Sender::Local(trimmed.to_string());
         }
         Sender::Alphanumeric(trimmed.to_string())

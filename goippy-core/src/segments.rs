@@ -63,10 +63,7 @@ impl Alphabet {
 
     /// What `text` costs in this alphabet; `None` if it is not all GSM-7.
     pub fn units(self, text: &str) -> Option<usize> {
-        match self {
-            Alphabet::Gsm7 => text.chars().map(gsm7_septets).sum(),
-            Alphabet::Ucs2 => Some(text.encode_utf16().count()),
-        }
+        text.chars().map(|c| self.units_of(c)).sum()
     }
 }
 

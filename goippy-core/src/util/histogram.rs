@@ -49,21 +49,18 @@ impl DurationHistogram {
     }
 
     pub fn snapshot(&self) -> HistogramSnapshot {
-        let mut total = 0;
-        let mut buckets = Vec::with_capacity(self.buckets.len());
-        for (i, bucket) in self.buckets.iter().enumerate() {
-            let n = bucket.load(Ordering::Relaxed);
-            total += n;
-            let bound = DURATION_BUCKETS.get(i).copied().unwrap_or(f64::INFINITY);
-            buckets.push((bound, n));
-        }
+        let bounds = DURATION_BUCKETS.iter().copied().chain([f64::INFINITY]);
+        let buckets: Vec<(f64, u64)> = bounds
+            .zip(&self.buckets)
+            .map(|(bound, n)| (bound, n.load(Ordering::Relaxed)))
+            .collect();
         HistogramSnapshot {
-            buckets,
             sum_seconds: self.sum_micros.load(Ordering::Relaxed) as f64 / 1e6,
             // The buckets' total, not `count`: read a moment apart, the two
             // could disagree, and a histogram whose +Inf bucket differs from
             // its count is malformed.
-            count: total,
+            count: buckets.iter().map(|(_, n)| n).sum(),
+            buckets,
         }
     }
 }

@@ -24,7 +24,7 @@ pub struct WarnLimiter {
 
 impl WarnLimiter {
     /// At most one warning per `interval`.
-    pub fn new(interval: Duration) -> Self {
+    pub const fn new(interval: Duration) -> Self {
         WarnLimiter {
             interval,
             last: None,
@@ -51,27 +51,17 @@ impl WarnLimiter {
 /// A [`WarnLimiter`] for a `static`: one per kind of warning, shared by
 /// every task that may log it.
 #[derive(Debug)]
-pub(crate) struct SharedWarnLimiter {
-    interval: Duration,
-    /// Made on first use (`WarnLimiter::new` is not `const`).
-    limiter: Mutex<Option<WarnLimiter>>,
-}
+pub(crate) struct SharedWarnLimiter(Mutex<WarnLimiter>);
 
 impl SharedWarnLimiter {
     pub(crate) const fn new(interval: Duration) -> SharedWarnLimiter {
-        SharedWarnLimiter {
-            interval,
-            limiter: Mutex::new(None),
-        }
+        SharedWarnLimiter(Mutex::new(WarnLimiter::new(interval)))
     }
 
     /// `Some(n)` when the caller should log now, `n` being how many
     /// occurrences were not logged since the last line.
     pub(crate) fn allow(&self) -> Option<u64> {
-        let mut limiter = lock(&self.limiter);
-        limiter
-            .get_or_insert_with(|| WarnLimiter::new(self.interval))
-            .allow(Instant::now())
+        lock(&self.0).allow(Instant::now())
     }
 }
 

@@ -29,7 +29,7 @@ use tokio_xmpp::jid::{self, BareJid, DomainPart, DomainRef, Jid, NodePart};
 
 use crate::alias::AliasRules;
 use crate::config::XmppSettings;
-use crate::number::{Destination, E164, NumberRules, Sender};
+use crate::number::{E164, NumberRules, Sender};
 
 use super::node_escape::{WITHHELD_NODE, sender_node};
 
@@ -119,11 +119,6 @@ impl Addressing {
         &self.component
     }
 
-    /// The users' domain (`example.org`).
-    pub fn user_domain(&self) -> &DomainRef {
-        &self.user_domain
-    }
-
     /// The contacts' domain (`sms.example.org`).
     pub fn data_domain(&self) -> &DomainRef {
         &self.data_domain
@@ -133,42 +128,29 @@ impl Addressing {
         &self.numbers
     }
 
-    pub fn use_alias(&self) -> bool {
-        self.use_alias
-    }
-
     /// `<ext>@XMPP_DOMAIN`.
     pub fn user_jid(&self, ext: &str) -> Result<BareJid, AddressError> {
         Ok(BareJid::from_parts(Some(&node(ext)?), &self.user_domain))
     }
 
-    /// The contact JID of a destination (`+N@data_domain`, `1345@data_domain`).
-    pub fn destination_jid(&self, destination: &Destination) -> BareJid {
-        self.contact_jid_for_node(destination.as_str())
-    }
-
-    /// The contact JID of an international number on the data domain.
-    pub fn number_jid(&self, number: &E164) -> BareJid {
-        self.contact_jid_for_node(number.as_str())
+    /// The contact JID of a number or short code on the data domain
+    /// (`+N@data_domain`, `1345@data_domain`).
+    pub fn contact_jid(&self, number: &str) -> BareJid {
+        BareJid::from_parts(Some(&number_node(number)), &self.data_domain)
     }
 
     /// The JID an inbound SMS comes from: the number, or the XEP-0106
     /// escaped sender name (see [`super::node_escape`]).
     pub fn sender_jid(&self, sender: &Sender) -> BareJid {
         match sender {
-            Sender::International(n) => self.number_jid(n),
-            Sender::Local(digits) => self.contact_jid_for_node(digits),
+            Sender::International(n) => self.contact_jid(n.as_str()),
+            Sender::Local(digits) => self.contact_jid(digits),
             Sender::Alphanumeric(name) => {
                 BareJid::from_parts(Some(&sender_node(name)), &self.data_domain)
             }
-            Sender::Withheld => self.withheld_jid(),
+            // See [`super::node_escape::WITHHELD_NODE`].
+            Sender::Withheld => self.contact_jid(WITHHELD_NODE),
         }
-    }
-
-    /// The JID SMS from a withheld number come from (see
-    /// [`super::node_escape::WITHHELD_NODE`]).
-    pub fn withheld_jid(&self) -> BareJid {
-        self.contact_jid_for_node(WITHHELD_NODE)
     }
 
     /// The JID a user should add to their roster for `number`: the alias
@@ -177,7 +159,7 @@ impl Addressing {
         if self.use_alias {
             BareJid::from_parts(Some(&number_node(number.as_str())), &self.user_domain)
         } else {
-            self.number_jid(number)
+            self.contact_jid(number.as_str())
         }
     }
 
@@ -242,10 +224,6 @@ impl Addressing {
             None
         }
     }
-
-    fn contact_jid_for_node(&self, digits: &str) -> BareJid {
-        BareJid::from_parts(Some(&number_node(digits)), &self.data_domain)
-    }
 }
 
 fn domain(what: &'static str, value: &str) -> Result<DomainPart, AddressError> {
@@ -296,17 +274,16 @@ mod tests {
     #[test]
     fn contact_and_user_jids() {
         let a = addressing(true);
-        assert_eq!(a.user_domain().as_str(), "example.org");
+        assert_eq!(
+            a.user_jid("2001").expect("jid").domain().as_str(),
+            "example.org"
+        );
         assert_eq!(a.component().as_str(), "sms.example.org");
         assert_eq!(
-            a.number_jid(&e164("+37255512345")).as_str(),
+            a.contact_jid(e164("+37255512345").as_str()).as_str(),
             "+37255512345@sms.example.org"
         );
-        assert_eq!(
-            a.destination_jid(&Destination::Local("1345".into()))
-                .as_str(),
-            "1345@sms.example.org"
-        );
+        assert_eq!(a.contact_jid("1345").as_str(), "1345@sms.example.org");
         assert_eq!(
             a.user_jid("2001").expect("valid").as_str(),
             "2001@example.org"

@@ -133,7 +133,6 @@ pub enum Status {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum NoteType {
     Info,
-    Warn,
     Error,
 }
 
@@ -198,7 +197,6 @@ impl CommandResponse {
         for (kind, text) in &self.notes {
             let kind = match kind {
                 NoteType::Info => "info",
-                NoteType::Warn => "warn",
                 NoteType::Error => "error",
             };
             let note = attr(Element::builder("note", NS_COMMANDS), "type", kind);
@@ -215,12 +213,7 @@ impl CommandResponse {
 
     /// The iq result carrying it, in answer to `env`.
     pub fn into_iq(self, env: &Envelope) -> Iq {
-        Iq::Result {
-            from: Some(env.to.clone()),
-            to: Some(env.from.clone()),
-            id: env.id.clone().unwrap_or_default(),
-            payload: Some(self.to_element()),
-        }
+        env.iq_result(Some(self.to_element()))
     }
 }
 
@@ -235,9 +228,8 @@ pub struct Listed {
 /// by the JID the request went to.
 pub fn command_list(env: &Envelope, commands: &[Listed]) -> Iq {
     let jid = env.to.clone();
-    Iq::from_result(
-        env.id.clone().unwrap_or_default(),
-        Some(DiscoItemsResult {
+    env.iq_result(Some(
+        DiscoItemsResult {
             node: Some(NS_COMMANDS.to_string()),
             items: commands
                 .iter()
@@ -248,10 +240,9 @@ pub fn command_list(env: &Envelope, commands: &[Listed]) -> Iq {
                 })
                 .collect(),
             rsm: None,
-        }),
-    )
-    .with_from(env.to.clone())
-    .with_to(env.from.clone())
+        }
+        .into(),
+    ))
 }
 
 /// Sets attribute `name` (a constant: the conversion cannot fail, and the

@@ -28,7 +28,7 @@ use tokio_xmpp::xmlstream::{
     FallibleStreamElement, ReadError, Timeouts, XmppStream, XmppStreamElement,
 };
 
-use crate::config::Secret;
+use super::link::LinkConfig;
 
 /// The component stream as goippy uses it.
 pub type ComponentStream = XmppStream<BufStream<TcpStream>>;
@@ -81,97 +81,94 @@ impl ConnectError {
     }
 }
 
-/// What to dial.
-#[derive(Debug, Clone)]
-pub struct DialTarget<'a> {
-    pub component: &'a Jid,
-    pub secret: &'a Secret,
-    pub host: &'a str,
-    pub port: u16,
-    pub timeouts: Timeouts,
-}
-
-/// Resolves, connects and authenticates; returns the authenticated stream
-/// and the address it is connected to.
-pub async fn dial(target: &DialTarget<'_>) -> Result<(ComponentStream, SocketAddr), ConnectError> {
-    let addrs: Vec<SocketAddr> = tokio::net::lookup_host((target.host, target.port))
-        .await
-        .map_err(|source| ConnectError::Resolve {
-            host: target.host.to_string(),
-            source,
-        })?
-        .collect();
-    let mut last_error = None;
-    for addr in addrs {
-        match dial_addr(target, addr).await {
-            Ok(stream) => return Ok((stream, addr)),
-            // Worth trying the next address only if this one was unreachable.
-            Err(e @ (ConnectError::Refused { .. } | ConnectError::Io { .. })) => {
-                last_error = Some(e)
+/// Resolves, connects and authenticates as `component`, all within the
+/// connect timeout; returns the authenticated stream and the address it is
+/// connected to.
+pub async fn dial(
+    config: &LinkConfig,
+    component: &Jid,
+) -> Result<(ComponentStream, SocketAddr), ConnectError> {
+    let attempt = async {
+        let addrs: Vec<SocketAddr> = tokio::net::lookup_host((config.host.as_str(), config.port))
+            .await
+            .map_err(|source| ConnectError::Resolve {
+                host: config.host.clone(),
+                source,
+            })?
+            .collect();
+        let mut last_error = None;
+        for addr in addrs {
+            match dial_addr(config, component, addr).await {
+                Ok(stream) => return Ok((stream, addr)),
+                // Worth trying the next address only if this one was unreachable.
+                Err(e @ (ConnectError::Refused { .. } | ConnectError::Io { .. })) => {
+                    last_error = Some(e)
+                }
+                Err(e) => return Err(e),
             }
-            Err(e) => return Err(e),
         }
-    }
-    Err(last_error.unwrap_or_else(|| ConnectError::NoAddress {
-        host: target.host.to_string(),
-    }))
+        Err(last_error.unwrap_or_else(|| ConnectError::NoAddress {
+            host: config.host.clone(),
+        }))
+    };
+    tokio::time::timeout(config.connect_timeout, attempt)
+        .await
+        .unwrap_or_else(|_| {
+            Err(ConnectError::Timeout {
+                addr: format!("{}:{}", config.host, config.port),
+                timeout: config.connect_timeout,
+            })
+        })
 }
 
 async fn dial_addr(
-    target: &DialTarget<'_>,
+    config: &LinkConfig,
+    component: &Jid,
     addr: SocketAddr,
 ) -> Result<ComponentStream, ConnectError> {
+    let timeouts = Timeouts {
+        read_timeout: config.keepalive,
+        response_timeout: config.response_timeout,
+    };
     let connector = TcpServerConnector::from(DnsConfig::addr(&addr.to_string()));
     let (mut pending, _) = connector
-        .connect(target.component, ns::COMPONENT, target.timeouts)
+        .connect(component, ns::COMPONENT, timeouts)
         .await
         .map_err(|e| connect_error(addr, e))?;
+    let protocol = |detail: String| ConnectError::Protocol { addr, detail };
     let header = pending.take_header();
     let Some(stream_id) = header.id else {
-        return Err(ConnectError::Protocol {
-            addr,
-            detail: "the server's stream header has no id".into(),
-        });
+        return Err(protocol("the server's stream header has no id".into()));
     };
     // Component streams carry no <stream:features/>.
     let mut stream: ComponentStream = pending.skip_features();
     no_delay(&stream, addr);
     let handshake =
-        Handshake::from_stream_id_and_password(stream_id.into_owned(), target.secret.expose());
+        Handshake::from_stream_id_and_password(stream_id.into_owned(), config.secret.expose());
     stream
         .send(&XmppStreamElement::ComponentHandshake(handshake))
         .await
         .map_err(|source| io_error(addr, source))?;
     loop {
-        match stream.next().await {
+        let error = match stream.next().await {
             Some(Ok(FallibleStreamElement::Ok(XmppStreamElement::ComponentHandshake(_)))) => {
                 return Ok(stream);
             }
             Some(Ok(FallibleStreamElement::Ok(XmppStreamElement::StreamError(e)))) => {
-                return Err(refusal(target.component, &e.0));
+                refusal(component, &e.0)
             }
-            Some(Ok(other)) => {
-                return Err(ConnectError::Protocol {
-                    addr,
-                    detail: format!("expected <handshake/>, got {other:?}"),
-                });
-            }
+            Some(Ok(other)) => protocol(format!("expected <handshake/>, got {other:?}")),
             // Waiting is bounded by the caller's connect timeout.
             Some(Err(ReadError::SoftTimeout)) => continue,
-            Some(Err(ReadError::HardError(source))) => return Err(io_error(addr, source)),
+            Some(Err(ReadError::HardError(source))) => io_error(addr, source),
             Some(Err(ReadError::ParseError(e))) => {
-                return Err(ConnectError::Protocol {
-                    addr,
-                    detail: format!("unreadable handshake answer: {e}"),
-                });
+                protocol(format!("unreadable handshake answer: {e}"))
             }
             Some(Err(ReadError::StreamFooterReceived)) | None => {
-                return Err(ConnectError::Protocol {
-                    addr,
-                    detail: "the server closed the stream during the handshake".into(),
-                });
+                protocol("the server closed the stream during the handshake".into())
             }
-        }
+        };
+        return Err(error);
     }
 }
 
@@ -194,7 +191,7 @@ fn connect_error(addr: SocketAddr, e: tokio_xmpp::Error) -> ConnectError {
     match e {
         tokio_xmpp::Error::Io(source) => io_error(addr, source),
         tokio_xmpp::Error::StreamError(e) => ConnectError::Refusal {
-            detail: describe_stream_error(&e.0),
+            detail: e.0.to_string(),
         },
         other => ConnectError::Protocol {
             addr,
@@ -212,18 +209,13 @@ fn io_error(addr: SocketAddr, source: io::Error) -> ConnectError {
 
 fn refusal(component: &Jid, e: &StreamError) -> ConnectError {
     let component = component.to_string();
-    let detail = describe_stream_error(e);
+    let detail = e.to_string();
     match e.condition {
         DefinedCondition::NotAuthorized => ConnectError::WrongSecret { component, detail },
         DefinedCondition::HostUnknown => ConnectError::UnknownHost { component, detail },
         DefinedCondition::Conflict => ConnectError::Conflict { component, detail },
         _ => ConnectError::Refusal { detail },
     }
-}
-
-/// The condition and any text, e.g. `not-authorized ("Unable to authenticate")`.
-pub fn describe_stream_error(e: &StreamError) -> String {
-    e.to_string()
 }
 
 #[cfg(test)]
@@ -233,13 +225,13 @@ mod tests {
     #[test]
     fn stream_error_conditions_read_like_rfc_6120() {
         let e = StreamError::new(DefinedCondition::NotAuthorized, "en", "bad token");
-        assert_eq!(describe_stream_error(&e), "not-authorized (\"bad token\")");
+        assert_eq!(e.to_string(), "not-authorized (\"bad token\")");
         let e = StreamError {
             condition: DefinedCondition::HostUnknown,
             texts: Default::default(),
             application_specific: vec![],
         };
-        assert_eq!(describe_stream_error(&e), "host-unknown");
+        assert_eq!(e.to_string(), "host-unknown");
     }
 
     /// A minimal XEP-0114 server: reads the stream header, answers with
@@ -278,15 +270,8 @@ mod tests {
         let port = listener.local_addr().expect("addr").port();
         let server = tokio::spawn(accept_one_component(listener));
         let component = Jid::new("sms.example.org").expect("valid");
-        let secret = Secret::new("s3cret");
-        let target = DialTarget {
-            component: &component,
-            secret: &secret,
-            host: "127.0.0.1",
-            port,
-            timeouts: Timeouts::tight(),
-        };
-        let (stream, _) = dial(&target).await.expect("dialled");
+        let config = LinkConfig::for_tests("sms.example.org", port);
+        let (stream, _) = dial(&config, &component).await.expect("dialled");
         assert!(
             stream.get_stream().get_ref().nodelay().expect("nodelay"),
             "Nagle's algorithm is on: small stanzas wait for delayed ACKs"

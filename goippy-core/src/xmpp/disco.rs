@@ -7,7 +7,7 @@
 //! XEP-0184 receipts for what users send. Neither has disco items. The
 //! XEP-0050 commands (the feature, the node listing them, each command's
 //! node) depend on who asks, so the bridge answers those
-//! (`bridge/adhoc/`), with [`info_with`] and [`command_node_info`].
+//! (`bridge/adhoc/`), with [`info`] and [`command_node_info`].
 
 use tokio_xmpp::parsers::disco::{DiscoInfoResult, DiscoItemsResult, Identity};
 use tokio_xmpp::parsers::iq::Iq;
@@ -32,78 +32,65 @@ pub const COMPONENT_FEATURES: [&str; 5] = [
 /// What a contact (phone number) supports.
 pub const CONTACT_FEATURES: [&str; 2] = [ns::DISCO_INFO, ns::RECEIPTS];
 
-/// The answer to a disco#info request.
-pub fn info(env: &Envelope, node: Option<&str>) -> Iq {
-    info_with(env, node, &[])
-}
-
-/// [`info`], with `extra` features (XEP-0050 commands, for the requester
-/// who may run some).
-pub fn info_with(env: &Envelope, node: Option<&str>, extra: &[&str]) -> Iq {
+/// The answer to a disco#info request, with `extra` features (XEP-0050
+/// commands, for the requester who may run some).
+pub fn info(env: &Envelope, node: Option<&str>, extra: &[&str]) -> Iq {
     if let Some(node) = node {
-        return error(env, &Refusal::UnknownNode { node: node.into() });
+        return env.iq_refusal(&Refusal::UnknownNode { node: node.into() });
     }
     let (identity, features): (Identity, &[&str]) = match &env.target {
         Target::Component => (identity("gateway", Some(GATEWAY_NAME)), &COMPONENT_FEATURES),
         Target::Contact { .. } => (identity("client", None), &CONTACT_FEATURES),
         Target::Elsewhere => {
-            return error(
-                env,
-                &Refusal::Unroutable {
-                    to: env.to.to_string(),
-                },
-            );
+            return env.iq_refusal(&Refusal::Unroutable {
+                to: env.to.to_string(),
+            });
         }
     };
-    result(
-        env,
-        DiscoInfoResult {
-            node: None,
-            identities: vec![identity],
-            features: features
-                .iter()
-                .chain(extra)
-                .map(|f| f.to_string())
-                .collect(),
-            extensions: vec![],
-        },
-    )
+    info_result(env, None, identity, features.iter().chain(extra))
 }
 
 /// The disco#info answer for an ad-hoc command's node (XEP-0050 §2.3).
 pub fn command_node_info(env: &Envelope, node: &str, name: &str) -> Iq {
-    result(
-        env,
-        DiscoInfoResult {
-            node: Some(node.to_string()),
-            identities: vec![Identity {
-                category: "automation".into(),
-                type_: "command-node".into(),
-                lang: None,
-                name: Some(name.to_string()),
-            }],
-            features: [super::adhoc::NS_COMMANDS, ns::DATA_FORMS]
-                .iter()
-                .map(|f| f.to_string())
-                .collect(),
-            extensions: vec![],
-        },
-    )
+    let identity = Identity {
+        category: "automation".into(),
+        type_: "command-node".into(),
+        lang: None,
+        name: Some(name.to_string()),
+    };
+    let features = [super::adhoc::NS_COMMANDS, ns::DATA_FORMS];
+    info_result(env, Some(node), identity, features.iter())
+}
+
+/// The disco#info result answering `env`: one identity and its features.
+fn info_result<'a>(
+    env: &Envelope,
+    node: Option<&str>,
+    identity: Identity,
+    features: impl Iterator<Item = &'a &'a str>,
+) -> Iq {
+    let result = DiscoInfoResult {
+        node: node.map(str::to_string),
+        identities: vec![identity],
+        features: features.map(|f| f.to_string()).collect(),
+        extensions: vec![],
+    };
+    env.iq_result(Some(result.into()))
 }
 
 /// The answer to a disco#items request: there are none.
 pub fn items(env: &Envelope, node: Option<&str>) -> Iq {
     if let Some(node) = node {
-        return error(env, &Refusal::UnknownNode { node: node.into() });
+        return env.iq_refusal(&Refusal::UnknownNode { node: node.into() });
     }
-    result(
-        env,
+    env.iq_result(Some(
         DiscoItemsResult {
             node: None,
             items: vec![],
             rsm: None,
-        },
-    )
+        }
+        .into(),
+    ))
 }
 
 fn identity(category: &str, name: Option<&str>) -> Identity {
@@ -113,18 +100,6 @@ fn identity(category: &str, name: Option<&str>) -> Identity {
         lang: None,
         name: name.map(str::to_string),
     }
-}
-
-fn result(env: &Envelope, payload: impl tokio_xmpp::parsers::iq::IqResultPayload) -> Iq {
-    Iq::from_result(env.id.clone().unwrap_or_default(), Some(payload))
-        .with_from(env.to.clone())
-        .with_to(env.from.clone())
-}
-
-fn error(env: &Envelope, refusal: &Refusal) -> Iq {
-    Iq::from_error(env.id.clone().unwrap_or_default(), refusal.stanza_error())
-        .with_from(env.to.clone())
-        .with_to(env.from.clone())
 }
 
 #[cfg(test)]
@@ -156,7 +131,7 @@ mod tests {
         let (env, node) = request(
             "<iq from='2001@example.org/a' to='sms.example.org' id='i1' type='get'><query xmlns='http://jabber.org/protocol/disco#info'/></iq>",
         );
-        let iq = info(&env, node.as_deref());
+        let iq = info(&env, node.as_deref(), &[]);
         let e = element(iq.clone());
         assert_eq!(e.attr("from"), Some("sms.example.org"));
         assert_eq!(e.attr("to"), Some("2001@example.org/a"));
@@ -181,7 +156,7 @@ mod tests {
         let (env, node) = request(
             "<iq from='2001@example.org/a' to='+37255512345@sms.example.org' id='i2' type='get'><query xmlns='http://jabber.org/protocol/disco#info'/></iq>",
         );
-        let iq = info(&env, node.as_deref());
+        let iq = info(&env, node.as_deref(), &[]);
         assert_eq!(
             iq.from().map(|j| j.as_str()),
             Some("+37255512345@sms.example.org")
@@ -198,7 +173,7 @@ mod tests {
         let (env, node) = request(
             "<iq from='2001@example.org/a' to='sms.example.org' id='i3' type='get'><query xmlns='http://jabber.org/protocol/disco#info' node='x'/></iq>",
         );
-        match info(&env, node.as_deref()) {
+        match info(&env, node.as_deref(), &[]) {
             Iq::Error { error, id, .. } => {
                 assert_eq!(id, "i3");
                 assert_eq!(error.defined_condition, DefinedCondition::ItemNotFound);

@@ -45,325 +45,201 @@ use crate::number::NumberError;
 use super::node_escape::unescape;
 use super::text::xml_safe;
 
-/// Why goippy refuses a stanza it received.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Why goippy refuses a stanza it received. Its `Display` is the text the
+/// sender reads; [`Refusal::stanza_error`] adds condition and type.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum Refusal {
     /// The sender is not a provisioned, enabled user of XMPP_DOMAIN.
+    #[error(
+        "You may not send SMS through this gateway. Ask the administrator to enable your account."
+    )]
     SenderNotAllowed,
     /// The addressed localpart is not a number goippy can send to.
+    #[error("{:?} is not a phone number SMS can be sent to: {reason}. Write it in international form, e.g. +37255512345.", xml_safe(&unescape(.node)))]
     NotANumber { node: String, reason: NumberError },
     /// A reply to an alphanumeric sender; `node` is the addressed localpart.
+    #[error("{:?} is a sender name, not a phone number: nobody can reply to it by SMS.", xml_safe(&unescape(.node)))]
     SenderName { node: String },
     /// The ACL does not allow this destination for this sender.
+    #[error("Your account may not send SMS to {}.", xml_safe(.number))]
     DestinationBlocked { number: String },
     /// A reply to an SMS whose sender withheld the number.
+    #[error("The sender of this SMS withheld their number: nobody can reply to it by SMS.")]
     Withheld,
     /// An end-to-end encrypted message.
+    #[error(
+        "SMS cannot carry end-to-end encrypted messages. Turn off encryption (OMEMO, OpenPGP, OTR) for this contact and send the message again."
+    )]
     Encrypted,
     /// Longer than the gateway sends.
+    #[error("The message has {chars} characters; at most {max} can be sent as SMS. Split it up.")]
     TooLong { chars: usize, max: usize },
     /// A `groupchat` message.
+    #[error("Phone numbers are not group chats: send a normal chat message.")]
     GroupChat,
     /// Addressed to a JID goippy does not serve.
+    #[error("This SMS gateway does not serve {}.", xml_safe(.to))]
     Unroutable { to: String },
     /// A disco node goippy does not have.
+    #[error("There is no disco node {:?} here.", xml_safe(.node))]
     UnknownNode { node: String },
     /// A stanza goippy could not read.
+    #[error("The SMS gateway could not read this stanza: {}", xml_safe(.detail))]
     BadRequest { detail: String },
-    /// An iq goippy does not implement.
+    /// An iq goippy does not implement: RFC 6120 §8.4's bare condition,
+    /// without a text.
+    #[error("")]
     UnsupportedIq,
     /// A XEP-0100 prompt that is not a phone number.
+    #[error("{:?} is not a phone number: {}. Enter it in international form, e.g. +37255512345.", xml_safe(.prompt), xml_safe(.reason))]
     BadPrompt { prompt: String, reason: String },
     /// goippy's own failure (the store is unavailable…).
+    #[error("The SMS gateway could not process this ({}). Try again later.", xml_safe(.detail))]
     Internal { detail: String },
     /// The database does not answer, so `what` (the call log…) cannot be
     /// read now.
+    #[error("The {what} cannot be read now: goippy's database does not answer. Try again later.")]
     DatabaseSilent { what: &'static str },
     /// Too many messages wait for the database already: this one was not
     /// taken. `yours`: the sender's own ones.
+    #[error("{}", if *.yours {
+        "Too many of your messages are waiting for the SMS gateway's database; this one was not taken. Send it again later."
+    } else {
+        "The SMS gateway has too many messages waiting for its database; this one was not taken. Send it again later."
+    })]
     Busy { yours: bool },
     /// An ad-hoc command that does not exist here.
+    #[error("There is no command {:?} here.", xml_safe(.node))]
     UnknownCommand { node: String },
     /// An ad-hoc command the sender may not run.
+    #[error("{}", if *.admin {
+        "Only the gateway's administrators (ADMIN_JIDS) may run this command."
+    } else {
+        "You have no line on this SMS gateway. Ask the administrator to enable your account."
+    })]
     CommandForbidden { admin: bool },
     /// An ad-hoc command request for a session that does not exist (any
     /// more) or is not the sender's.
+    #[error("This command session does not exist or has expired; start the command again.")]
     BadSession,
     /// An ad-hoc action the command's stage does not offer.
+    #[error("The command does not offer this action now.")]
     BadAction,
     /// An ad-hoc form that cannot be used; `detail` says why.
+    #[error("{}", sentence(&xml_safe(.detail)))]
     BadPayload { detail: String },
     /// The sender holds as many ad-hoc sessions as allowed (`yours`), or
     /// everyone together does.
+    #[error("{}", if *.yours {
+        "You have too many command sessions open; finish or cancel one first."
+    } else {
+        "The SMS gateway has too many command sessions open; try again in a few minutes."
+    })]
     TooManySessions { yours: bool },
     /// The line (or every line of the sender) has sent its daily limit of
     /// SMS; `detail` names it and says what the user can do.
+    #[error("{}", xml_safe(.detail))]
     DailyLimit { detail: String },
 }
 
-/// Why an accepted SMS did not reach its destination.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Why an accepted SMS did not reach its destination. Its `Display` is the
+/// text the user reads; [`DeliveryFailure::stanza_error`] adds condition
+/// and type.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum DeliveryFailure {
     /// The GoIP (or the network behind it) reported a failure.
+    #[error("The SMS was not sent: the gateway reported {:?}.", xml_safe(.reason))]
     Failed { reason: String },
     /// The GoIP gave no result within `waited`; it may or may not have been sent.
+    #[error("The gateway did not report within {} whether the SMS was sent. It may or may not have been delivered; check before sending it again.", human(*.waited))]
     Unknown { waited: Duration },
     /// The GSM channel stayed offline for `waited`.
+    #[error("The SMS was not sent: the GSM channel was offline for {}. Try again later.", human(*.waited))]
     ChannelOffline { waited: Duration },
     /// The delivery report said "not delivered" with this state.
+    #[error("The SMS was sent but not delivered (delivery report state {}).", xml_safe(.state))]
     NotDelivered { state: String },
     /// goippy restarted after the SMS was handed to the GoIP and before its
     /// result came: it may or may not have been sent.
+    #[error(
+        "goippy restarted while this SMS was being sent: it may or may not have been sent. Check before sending it again."
+    )]
     Interrupted,
     /// Nothing was sent (the GoIP was busy or silent, refused the channel
     /// password, the channel is no longer configured…).
+    #[error("The SMS was not sent: {}. Nothing went out, so it is safe to send it again.", xml_safe(.reason))]
     NotSent { reason: String },
     /// The USSD request failed (the network's or the GoIP's error text).
+    #[error("The USSD request failed: {}", sentence(&xml_safe(.reason)))]
     UssdFailed { reason: String },
     /// The USSD request was never sent.
+    #[error("The USSD request was not sent: {}. Send it again if you still need it.", xml_safe(.reason))]
     UssdNotSent { reason: String },
     /// No USSD answer came within `waited`.
+    #[error("No USSD answer from the network within {}. The request may have been processed; check before repeating it.", human(*.waited))]
     UssdNoAnswer { waited: Duration },
 }
 
 impl Refusal {
-    /// The stanza error to send.
+    /// The stanza error to send (the table in the module docs).
     pub fn stanza_error(&self) -> StanzaError {
         use DefinedCondition as C;
         use ErrorType as T;
-        match self {
-            Refusal::SenderNotAllowed => error(
-                T::Auth,
-                C::Forbidden,
-                "You may not send SMS through this gateway. Ask the administrator to enable your account.".into(),
-            ),
-            Refusal::NotANumber { node, reason } => error(
-                T::Cancel,
-                C::ItemNotFound,
-                format!(
-                    "{:?} is not a phone number SMS can be sent to: {reason}. Write it in international form, e.g. +37255512345.",
-                    xml_safe(&unescape(node))
-                ),
-            ),
-            Refusal::SenderName { node } => error(
-                T::Cancel,
-                C::ServiceUnavailable,
-                format!(
-                    "{:?} is a sender name, not a phone number: nobody can reply to it by SMS.",
-                    xml_safe(&unescape(node))
-                ),
-            ),
-            Refusal::DestinationBlocked { number } => error(
-                T::Cancel,
-                C::NotAllowed,
-                format!("Your account may not send SMS to {}.", xml_safe(number)),
-            ),
-            Refusal::Withheld => error(
-                T::Cancel,
-                C::ServiceUnavailable,
-                "The sender of this SMS withheld their number: nobody can reply to it by SMS.".into(),
-            ),
-            Refusal::Encrypted => error(
-                T::Modify,
-                C::NotAcceptable,
-                "SMS cannot carry end-to-end encrypted messages. Turn off encryption (OMEMO, OpenPGP, OTR) for this contact and send the message again.".into(),
-            ),
-            Refusal::TooLong { chars, max } => error(
-                T::Modify,
-                C::NotAcceptable,
-                format!("The message has {chars} characters; at most {max} can be sent as SMS. Split it up."),
-            ),
-            Refusal::GroupChat => error(
-                T::Cancel,
-                C::ServiceUnavailable,
-                "Phone numbers are not group chats: send a normal chat message.".into(),
-            ),
-            Refusal::Unroutable { to } => error(
-                T::Cancel,
-                C::ItemNotFound,
-                format!("This SMS gateway does not serve {}.", xml_safe(to)),
-            ),
-            Refusal::UnknownNode { node } => error(
-                T::Cancel,
-                C::ItemNotFound,
-                format!("There is no disco node {:?} here.", xml_safe(node)),
-            ),
-            Refusal::BadRequest { detail } => error(
-                T::Modify,
-                C::BadRequest,
-                format!("The SMS gateway could not read this stanza: {}", xml_safe(detail)),
-            ),
-            Refusal::UnsupportedIq => StanzaError {
-                type_: T::Cancel,
-                by: None,
-                defined_condition: C::ServiceUnavailable,
-                texts: Default::default(),
-                other: None,
-            },
-            Refusal::BadPrompt { prompt, reason } => error(
-                T::Modify,
-                C::NotAcceptable,
-                format!(
-                    "{:?} is not a phone number: {}. Enter it in international form, e.g. +37255512345.",
-                    xml_safe(prompt),
-                    xml_safe(reason)
-                ),
-            ),
-            Refusal::Internal { detail } => error(
-                T::Wait,
-                C::InternalServerError,
-                format!(
-                    "The SMS gateway could not process this ({}). Try again later.",
-                    xml_safe(detail)
-                ),
-            ),
-            Refusal::DatabaseSilent { what } => error(
-                T::Wait,
-                C::InternalServerError,
-                format!("The {what} cannot be read now: goippy's database does not answer. Try again later."),
-            ),
-            Refusal::DailyLimit { detail } => {
-                error(T::Wait, C::ResourceConstraint, xml_safe(detail).into_owned())
+        use Refusal as R;
+        let (type_, condition) = match self {
+            R::SenderNotAllowed | R::CommandForbidden { .. } => (T::Auth, C::Forbidden),
+            R::NotANumber { .. }
+            | R::Unroutable { .. }
+            | R::UnknownNode { .. }
+            | R::UnknownCommand { .. } => (T::Cancel, C::ItemNotFound),
+            R::SenderName { .. } | R::Withheld | R::GroupChat | R::UnsupportedIq => {
+                (T::Cancel, C::ServiceUnavailable)
             }
-            Refusal::Busy { yours } => error(
-                T::Wait,
-                C::ResourceConstraint,
-                if *yours {
-                    "Too many of your messages are waiting for the SMS gateway's database; this one was not taken. Send it again later."
-                } else {
-                    "The SMS gateway has too many messages waiting for its database; this one was not taken. Send it again later."
-                }
-                .into(),
-            ),
-            Refusal::CommandForbidden { admin } => error(
-                T::Auth,
-                C::Forbidden,
-                if *admin {
-                    "Only the gateway's administrators (ADMIN_JIDS) may run this command."
-                } else {
-                    "You have no line on this SMS gateway. Ask the administrator to enable your account."
-                }
-                .into(),
-            ),
-            Refusal::UnknownCommand { node } => error(
-                T::Cancel,
-                C::ItemNotFound,
-                format!("There is no command {:?} here.", xml_safe(node)),
-            ),
-            Refusal::BadSession => command_error(
-                C::BadRequest,
-                "bad-sessionid",
-                "This command session does not exist or has expired; start the command again.".into(),
-            ),
-            Refusal::BadAction => command_error(
-                C::BadRequest,
-                "bad-action",
-                "The command does not offer this action now.".into(),
-            ),
-            Refusal::BadPayload { detail } => command_error(
-                C::BadRequest,
-                "bad-payload",
-                sentence(&xml_safe(detail)),
-            ),
-            Refusal::TooManySessions { yours } => error(
-                T::Wait,
-                C::ResourceConstraint,
-                if *yours {
-                    "You have too many command sessions open; finish or cancel one first."
-                } else {
-                    "The SMS gateway has too many command sessions open; try again in a few minutes."
-                }
-                .into(),
-            ),
+            R::DestinationBlocked { .. } => (T::Cancel, C::NotAllowed),
+            R::Encrypted | R::TooLong { .. } | R::BadPrompt { .. } => (T::Modify, C::NotAcceptable),
+            R::BadRequest { .. } | R::BadSession | R::BadAction | R::BadPayload { .. } => {
+                (T::Modify, C::BadRequest)
+            }
+            R::Internal { .. } | R::DatabaseSilent { .. } => (T::Wait, C::InternalServerError),
+            R::Busy { .. } | R::TooManySessions { .. } | R::DailyLimit { .. } => {
+                (T::Wait, C::ResourceConstraint)
+            }
+        };
+        // XEP-0050 §4.6 names a command-specific condition for these.
+        let specific = match self {
+            R::BadSession => Some("bad-sessionid"),
+            R::BadAction => Some("bad-action"),
+            R::BadPayload { .. } => Some("bad-payload"),
+            _ => None,
+        };
+        let mut e = StanzaError::new(type_, condition, "en", self.to_string());
+        // RFC 6120 §8.4: an unsupported iq gets the bare condition.
+        if *self == R::UnsupportedIq {
+            e.texts.clear();
         }
+        e.other = specific.map(super::adhoc::specific_condition);
+        e
     }
-}
-
-/// A `modify` error with XEP-0050's `condition` beside the stanza one.
-fn command_error(condition: DefinedCondition, specific: &str, text: String) -> StanzaError {
-    let mut e = error(ErrorType::Modify, condition, text);
-    e.other = Some(super::adhoc::specific_condition(specific));
-    e
 }
 
 impl DeliveryFailure {
     /// The stanza error to send for the original message id.
     pub fn stanza_error(&self) -> StanzaError {
         use DefinedCondition as C;
+        use DeliveryFailure as D;
         use ErrorType as T;
-        match self {
-            DeliveryFailure::Failed { reason } => error(
-                T::Cancel,
-                C::ServiceUnavailable,
-                format!(
-                    "The SMS was not sent: the gateway reported {:?}.",
-                    xml_safe(reason)
-                ),
-            ),
-            DeliveryFailure::Unknown { waited } => error(
-                T::Cancel,
-                C::RemoteServerTimeout,
-                format!(
-                    "The gateway did not report within {} whether the SMS was sent. It may or may not have been delivered; check before sending it again.",
-                    human(*waited)
-                ),
-            ),
-            DeliveryFailure::ChannelOffline { waited } => error(
-                T::Wait,
-                C::RemoteServerTimeout,
-                format!(
-                    "The SMS was not sent: the GSM channel was offline for {}. Try again later.",
-                    human(*waited)
-                ),
-            ),
-            DeliveryFailure::NotDelivered { state } => error(
-                T::Wait,
-                C::RecipientUnavailable,
-                format!(
-                    "The SMS was sent but not delivered (delivery report state {}).",
-                    xml_safe(state)
-                ),
-            ),
-            DeliveryFailure::Interrupted => error(
-                T::Cancel,
-                C::RemoteServerTimeout,
-                "goippy restarted while this SMS was being sent: it may or may not have been sent. Check before sending it again.".into(),
-            ),
-            DeliveryFailure::NotSent { reason } => error(
-                T::Cancel,
-                C::ServiceUnavailable,
-                format!(
-                    "The SMS was not sent: {}. Nothing went out, so it is safe to send it again.",
-                    xml_safe(reason)
-                ),
-            ),
-            DeliveryFailure::UssdFailed { reason } => error(
-                T::Cancel,
-                C::ServiceUnavailable,
-                format!("The USSD request failed: {}", sentence(&xml_safe(reason))),
-            ),
-            DeliveryFailure::UssdNotSent { reason } => error(
-                T::Cancel,
-                C::ServiceUnavailable,
-                format!(
-                    "The USSD request was not sent: {}. Send it again if you still need it.",
-                    xml_safe(reason)
-                ),
-            ),
-            DeliveryFailure::UssdNoAnswer { waited } => error(
-                T::Cancel,
-                C::RemoteServerTimeout,
-                format!(
-                    "No USSD answer from the network within {}. The request may have been processed; check before repeating it.",
-                    human(*waited)
-                ),
-            ),
-        }
+        let (type_, condition) = match self {
+            D::Failed { .. } | D::NotSent { .. } | D::UssdFailed { .. } | D::UssdNotSent { .. } => {
+                (T::Cancel, C::ServiceUnavailable)
+            }
+            D::Unknown { .. } | D::Interrupted | D::UssdNoAnswer { .. } => {
+                (T::Cancel, C::RemoteServerTimeout)
+            }
+            D::ChannelOffline { .. } => (T::Wait, C::RemoteServerTimeout),
+            D::NotDelivered { .. } => (T::Wait, C::RecipientUnavailable),
+        };
+        StanzaError::new(type_, condition, "en", self.to_string())
     }
-}
-
-fn error(type_: ErrorType, condition: DefinedCondition, text: String) -> StanzaError {
-    StanzaError::new(type_, condition, "en", text)
 }
 
 /// `text` ending as a sentence: a full stop unless it has its own.

@@ -52,7 +52,7 @@ pub fn prompt(env: &Envelope, addressing: &Addressing) -> Iq {
                 .build(),
         )
         .build();
-    result(env, query)
+    env.iq_result(Some(query))
 }
 
 /// The answer to `set`: the contact's JID, or `not-acceptable` with a text
@@ -64,16 +64,14 @@ pub fn answer(env: &Envelope, typed: Option<&str>, addressing: &Addressing) -> I
             let query = Element::builder("query", NS_GATEWAY)
                 .append(Element::builder("jid", NS_GATEWAY).append(jid).build())
                 .build();
-            result(env, query)
+            env.iq_result(Some(query))
         }
         Err(reason) => {
             let refusal = Refusal::BadPrompt {
                 prompt: typed.trim().to_string(),
                 reason,
             };
-            Iq::from_error(env.id.clone().unwrap_or_default(), refusal.stanza_error())
-                .with_from(env.to.clone())
-                .with_to(env.from.clone())
+            env.iq_refusal(&refusal)
         }
     }
 }
@@ -84,21 +82,12 @@ fn resolve(typed: &str, addressing: &Addressing) -> Result<String, String> {
     match numbers.normalize(typed) {
         Ok(number) => Ok(addressing.roster_jid(&number).to_string()),
         Err(international_error) => match numbers.parse_destination(typed.trim()) {
-            Ok(local @ Destination::Local(_)) => Ok(addressing.destination_jid(&local).to_string()),
+            Ok(Destination::Local(digits)) => Ok(addressing.contact_jid(&digits).to_string()),
             Ok(Destination::International(number)) => {
                 Ok(addressing.roster_jid(&number).to_string())
             }
             Err(_) => Err(xml_safe(&international_error.to_string()).into_owned()),
         },
-    }
-}
-
-fn result(env: &Envelope, query: Element) -> Iq {
-    Iq::Result {
-        from: Some(env.to.clone()),
-        to: Some(env.from.clone()),
-        id: env.id.clone().unwrap_or_default(),
-        payload: Some(query),
     }
 }
 

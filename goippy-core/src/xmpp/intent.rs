@@ -18,6 +18,10 @@
 //! * bodies are read with `get_best_body`, because Prosody stamps `xml:lang`
 //!   on what it forwards.
 
+// A `Malformed` is built at most once per stanza and consumed at once:
+// boxing the `Err` of the classifiers would only add an allocation.
+#![allow(clippy::result_large_err)]
+
 use tokio_xmpp::Stanza;
 use tokio_xmpp::jid::{BareJid, Jid};
 use tokio_xmpp::minidom::Element;
@@ -33,7 +37,7 @@ use crate::number::{Destination, NumberError};
 use super::address::{Addressing, Target};
 use super::adhoc::{self, CommandRequest, NS_COMMANDS};
 use super::failure::Refusal;
-use super::link::{Inbound, InvalidStanza, StanzaKind};
+use super::link::{Inbound, Malformed, StanzaKind};
 
 /// XEP-0100's namespace (xmpp-parsers has no module for it).
 pub const NS_GATEWAY: &str = "jabber:iq:gateway";
@@ -62,6 +66,24 @@ impl Envelope {
     /// The sender without resource (`2001@example.org`).
     pub fn sender(&self) -> BareJid {
         self.from.to_bare()
+    }
+
+    /// The iq result answering this stanza: from the address it was sent
+    /// to, to its sender, with its id.
+    pub fn iq_result(&self, payload: Option<Element>) -> Iq {
+        Iq::Result {
+            from: Some(self.to.clone()),
+            to: Some(self.from.clone()),
+            id: self.id.clone().unwrap_or_default(),
+            payload,
+        }
+    }
+
+    /// The iq error answering this stanza with `refusal`.
+    pub fn iq_refusal(&self, refusal: &Refusal) -> Iq {
+        Iq::from_error(self.id.clone().unwrap_or_default(), refusal.stanza_error())
+            .with_from(self.to.clone())
+            .with_to(self.from.clone())
     }
 }
 
@@ -113,27 +135,6 @@ pub enum UnsupportedMessage {
     GroupChat,
     /// Addressed to a JID goippy does not serve.
     Unroutable,
-}
-
-/// A stanza that could not be read, with whatever of its header survived.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Malformed {
-    pub kind: StanzaKind,
-    pub from: Option<Jid>,
-    pub to: Option<Jid>,
-    pub id: Option<String>,
-    pub type_: Option<String>,
-    pub error: String,
-}
-
-impl Malformed {
-    /// Whether RFC 6120 allows an error reply: the sender is known and the
-    /// stanza was neither an error nor an iq result.
-    pub fn answerable(&self) -> bool {
-        let silent_type = matches!(self.type_.as_deref(), Some("error" | "result"));
-        let iq_without_id = self.kind == StanzaKind::Iq && self.id.is_none();
-        self.from.is_some() && !silent_type && !iq_without_id
-    }
 }
 
 /// What an inbound stanza asks goippy to do.
@@ -242,29 +243,17 @@ impl Intent {
 
 /// Decides what `inbound` asks for.
 pub fn classify(inbound: Inbound, addressing: &Addressing) -> Intent {
-    match inbound {
-        Inbound::Invalid(invalid) => Intent::Malformed(malformed(invalid)),
+    let intent = match inbound {
+        Inbound::Invalid(malformed) => Err(malformed),
         Inbound::Stanza(Stanza::Message(m)) => classify_message(m, addressing),
         Inbound::Stanza(Stanza::Iq(iq)) => classify_iq(iq, addressing),
         Inbound::Stanza(Stanza::Presence(p)) => classify_presence(p, addressing),
-    }
+    };
+    intent.unwrap_or_else(Intent::Malformed)
 }
 
-fn malformed(invalid: InvalidStanza) -> Malformed {
-    Malformed {
-        kind: invalid.kind,
-        from: invalid.from.as_deref().and_then(|s| Jid::new(s).ok()),
-        to: invalid.to.as_deref().and_then(|s| Jid::new(s).ok()),
-        id: invalid.id,
-        type_: invalid.type_,
-        error: invalid.error,
-    }
-}
-
-/// The envelope, or the `Malformed` intent when an address is missing.
+/// The envelope, or why the stanza is malformed (an address is missing).
 /// `payloads` may hold mod_sms_alias's mark of the JID the user wrote to.
-// Built once per stanza and consumed at once; boxing would only add an allocation.
-#[allow(clippy::result_large_err)]
 fn envelope(
     kind: StanzaKind,
     from: Option<Jid>,
@@ -273,7 +262,7 @@ fn envelope(
     type_: &str,
     payloads: &[Element],
     addressing: &Addressing,
-) -> Result<Envelope, Intent> {
+) -> Result<Envelope, Malformed> {
     match (from, to) {
         (Some(from), Some(to)) => Ok(Envelope {
             target: addressing.target(&to),
@@ -282,7 +271,7 @@ fn envelope(
             to,
             id,
         }),
-        (from, to) => Err(Intent::Malformed(Malformed {
+        (from, to) => Err(Malformed {
             kind,
             error: format!(
                 "missing '{}' address",
@@ -292,11 +281,11 @@ fn envelope(
             to,
             id,
             type_: Some(type_.to_string()),
-        })),
+        }),
     }
 }
 
-fn classify_message(m: Message, addressing: &Addressing) -> Intent {
+fn classify_message(m: Message, addressing: &Addressing) -> Result<Intent, Malformed> {
     let type_name = match m.type_ {
         MessageType::Chat => "chat",
         MessageType::Error => "error",
@@ -305,7 +294,7 @@ fn classify_message(m: Message, addressing: &Addressing) -> Intent {
         MessageType::Normal => "normal",
     };
     let id = m.id.as_ref().map(|id| id.0.clone());
-    let env = match envelope(
+    let env = envelope(
         StanzaKind::Message,
         m.from.clone(),
         m.to.clone(),
@@ -313,29 +302,26 @@ fn classify_message(m: Message, addressing: &Addressing) -> Intent {
         type_name,
         &m.payloads,
         addressing,
-    ) {
-        Ok(env) => env,
-        Err(intent) => return intent,
-    };
+    )?;
     match m.type_ {
         MessageType::Error => {
-            return Intent::ErrorStanza {
+            return Ok(Intent::ErrorStanza {
                 env,
                 kind: StanzaKind::Message,
                 error: payload_error(&m.payloads),
-            };
+            });
         }
         MessageType::Headline => {
-            return Intent::Signal {
+            return Ok(Intent::Signal {
                 env,
                 signal: ChatSignal::Headline,
-            };
+            });
         }
         MessageType::Groupchat => {
-            return Intent::UnsupportedMessage {
+            return Ok(Intent::UnsupportedMessage {
                 env,
                 why: UnsupportedMessage::GroupChat,
-            };
+            });
         }
         MessageType::Chat | MessageType::Normal => {}
     }
@@ -345,10 +331,10 @@ fn classify_message(m: Message, addressing: &Addressing) -> Intent {
         .filter(|body| !body.trim().is_empty());
     let Some(body) = body else {
         if let Some(received) = find(&m.payloads, "received", ns::RECEIPTS) {
-            return Intent::ReceiptFromUser {
+            return Ok(Intent::ReceiptFromUser {
                 env,
                 received_id: received.attr("id").map(str::to_string),
-            };
+            });
         }
         let signal = if m.payloads.iter().any(|p| p.has_ns(ns::CHATSTATES)) {
             ChatSignal::ChatState
@@ -357,12 +343,12 @@ fn classify_message(m: Message, addressing: &Addressing) -> Intent {
         } else {
             ChatSignal::Empty
         };
-        return Intent::Signal { env, signal };
+        return Ok(Intent::Signal { env, signal });
     };
     if is_encrypted(&m.payloads, &body) {
-        return Intent::Encrypted { env };
+        return Ok(Intent::Encrypted { env });
     }
-    match env.target.clone() {
+    Ok(match env.target.clone() {
         Target::Contact { node } => Intent::ChatToContact(ChatToContact {
             destination: addressing.numbers().parse_destination(&node),
             node,
@@ -378,17 +364,17 @@ fn classify_message(m: Message, addressing: &Addressing) -> Intent {
             env,
             why: UnsupportedMessage::Unroutable,
         },
-    }
+    })
 }
 
-fn classify_iq(iq: Iq, addressing: &Addressing) -> Intent {
+fn classify_iq(iq: Iq, addressing: &Addressing) -> Result<Intent, Malformed> {
     let (type_name, payload) = match &iq {
         Iq::Get { payload, .. } => ("get", Some(payload)),
         Iq::Set { payload, .. } => ("set", Some(payload)),
         Iq::Result { .. } => ("result", None),
         Iq::Error { .. } => ("error", None),
     };
-    let env = match envelope(
+    let env = envelope(
         StanzaKind::Iq,
         iq.from().cloned(),
         iq.to().cloned(),
@@ -396,23 +382,20 @@ fn classify_iq(iq: Iq, addressing: &Addressing) -> Intent {
         type_name,
         &[],
         addressing,
-    ) {
-        Ok(env) => env,
-        Err(intent) => return intent,
-    };
+    )?;
     let Some(payload) = payload else {
-        return match iq {
+        return Ok(match iq {
             Iq::Error { error, .. } => Intent::ErrorStanza {
                 env,
                 kind: StanzaKind::Iq,
                 error: Some(error),
             },
             _ => Intent::IqResult { env },
-        };
+        });
     };
     let node = || payload.attr("node").map(str::to_string);
     let is_get = type_name == "get";
-    if is_get && payload.is("query", ns::DISCO_INFO) {
+    Ok(if is_get && payload.is("query", ns::DISCO_INFO) {
         Intent::DiscoInfo { node: node(), env }
     } else if is_get && payload.is("query", ns::DISCO_ITEMS) {
         Intent::DiscoItems { node: node(), env }
@@ -438,10 +421,10 @@ fn classify_iq(iq: Iq, addressing: &Addressing) -> Intent {
             payload: format!("{{{}}}{}", payload.ns(), payload.name()),
             env,
         }
-    }
+    })
 }
 
-fn classify_presence(p: Presence, addressing: &Addressing) -> Intent {
+fn classify_presence(p: Presence, addressing: &Addressing) -> Result<Intent, Malformed> {
     let (kind, type_name) = match p.type_ {
         PresenceType::None => (Some(PresenceKind::Available), "available"),
         PresenceType::Unavailable => (Some(PresenceKind::Unavailable), "unavailable"),
@@ -452,7 +435,7 @@ fn classify_presence(p: Presence, addressing: &Addressing) -> Intent {
         PresenceType::Probe => (Some(PresenceKind::Probe), "probe"),
         PresenceType::Error => (None, "error"),
     };
-    let env = match envelope(
+    let env = envelope(
         StanzaKind::Presence,
         p.from.clone(),
         p.to.clone(),
@@ -460,18 +443,15 @@ fn classify_presence(p: Presence, addressing: &Addressing) -> Intent {
         type_name,
         &p.payloads,
         addressing,
-    ) {
-        Ok(env) => env,
-        Err(intent) => return intent,
-    };
-    match kind {
+    )?;
+    Ok(match kind {
         Some(kind) => Intent::Presence { env, kind },
         None => Intent::ErrorStanza {
             env,
             kind: StanzaKind::Presence,
             error: payload_error(&p.payloads),
         },
-    }
+    })
 }
 
 /// The JID in mod_sms_alias's `<addressed/>` mark, if the stanza has one.
@@ -794,7 +774,7 @@ mod tests {
         };
         assert!(m.answerable());
         assert_eq!(m.id.as_deref(), Some("b1"));
-        let silent = InvalidStanza {
+        let silent = Malformed {
             type_: Some("error".into()),
             ..invalid.clone()
         };
@@ -802,8 +782,9 @@ mod tests {
             panic!("not malformed")
         };
         assert!(!m.answerable());
-        let anonymous = InvalidStanza {
-            from: Some("not a jid@@".into()),
+        // The link keeps no `from` that is not a JID.
+        let anonymous = Malformed {
+            from: None,
             ..invalid
         };
         let Intent::Malformed(m) = classify(Inbound::Invalid(anonymous), &addressing()) else {

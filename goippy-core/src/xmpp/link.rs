@@ -49,10 +49,11 @@
 //!   ping while everything was read means the stream is dead.
 
 use std::collections::VecDeque;
+use std::convert::Infallible;
 use std::future::{Future, poll_fn};
 use std::io;
 use std::pin::Pin;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use futures::{Sink, StreamExt};
 use tokio::sync::{mpsc, oneshot, watch};
@@ -62,12 +63,12 @@ use tokio_xmpp::minidom::Element;
 use tokio_xmpp::parsers::iq::Iq;
 use tokio_xmpp::parsers::ping::Ping;
 use tokio_xmpp::xmlstream::{
-    FallibleStreamElement, ReadError, StreamElementError, Timeouts, XmppStreamElement,
+    FallibleStreamElement, ReadError, StreamElementError, XmppStreamElement,
 };
 
 use crate::config::{Secret, XmppSettings};
 
-use super::connect::{self, ComponentStream, ConnectError, DialTarget};
+use super::connect::{self, ComponentStream};
 use super::text::sanitize_element;
 use crate::util::Backoff;
 
@@ -125,7 +126,7 @@ pub enum LinkState {
     /// Not connected (starting, or between attempts).
     Disconnected,
     /// Authenticated; `session` counts successful connections from 1.
-    Connected { since: Instant, session: u64 },
+    Connected { session: u64 },
     /// Shut down for good.
     Stopped,
 }
@@ -144,10 +145,10 @@ pub enum Inbound {
     /// A stanza xmpp-parsers understood.
     Stanza(Stanza),
     /// A stanza it could not parse; the stream goes on without it.
-    Invalid(InvalidStanza),
+    Invalid(Malformed),
 }
 
-/// Which kind of stanza an [`InvalidStanza`] was.
+/// Which kind of stanza a [`Malformed`] one was.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum StanzaKind {
     Message,
@@ -155,17 +156,28 @@ pub enum StanzaKind {
     Iq,
 }
 
-/// The parts of an unparseable stanza that are still known: its name and
-/// raw header attributes, enough to answer it with an error.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct InvalidStanza {
+/// A stanza that could not be read, with whatever of its header survived:
+/// its name and header attributes (a JID only if it is one), enough to
+/// answer it with an error.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Malformed {
     pub kind: StanzaKind,
-    pub from: Option<String>,
-    pub to: Option<String>,
-    pub type_: Option<String>,
+    pub from: Option<Jid>,
+    pub to: Option<Jid>,
     pub id: Option<String>,
-    /// Why it could not be parsed.
+    pub type_: Option<String>,
+    /// Why it could not be read.
     pub error: String,
+}
+
+impl Malformed {
+    /// Whether RFC 6120 allows an error reply: the sender is known and the
+    /// stanza was neither an error nor an iq result.
+    pub fn answerable(&self) -> bool {
+        let silent_type = matches!(self.type_.as_deref(), Some("error" | "result"));
+        let iq_without_id = self.kind == StanzaKind::Iq && self.id.is_none();
+        self.from.is_some() && !silent_type && !iq_without_id
+    }
 }
 
 /// Why a stanza was not sent (or not confirmed).
@@ -193,17 +205,20 @@ pub enum SendError {
     Stopped,
 }
 
+/// Where a send's outcome goes (for a confirmed send, once the ping
+/// written after it is answered).
 type Done = oneshot::Sender<Result<(), SendError>>;
 
+/// A stanza a handle asks the link to write.
+struct SendRequest {
+    stanza: Box<Stanza>,
+    confirm: bool,
+    done: Done,
+}
+
 enum LinkCommand {
-    Send {
-        stanza: Box<Stanza>,
-        confirm: bool,
-        done: Done,
-    },
-    Shutdown {
-        done: oneshot::Sender<()>,
-    },
+    Send(SendRequest),
+    Shutdown(oneshot::Sender<()>),
 }
 
 /// Sends stanzas through the link; cheap to clone. Dropping every handle
@@ -212,15 +227,6 @@ enum LinkCommand {
 pub struct XmppHandle {
     commands: mpsc::Sender<LinkCommand>,
     state: watch::Receiver<LinkState>,
-}
-
-impl std::fmt::Debug for LinkCommand {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            LinkCommand::Send { confirm, .. } => write!(f, "Send {{ confirm: {confirm} }}"),
-            LinkCommand::Shutdown { .. } => f.write_str("Shutdown"),
-        }
-    }
 }
 
 impl XmppHandle {
@@ -257,7 +263,7 @@ impl XmppHandle {
         let (done, stopped) = oneshot::channel();
         if self
             .commands
-            .send(LinkCommand::Shutdown { done })
+            .send(LinkCommand::Shutdown(done))
             .await
             .is_ok()
         {
@@ -272,13 +278,13 @@ impl XmppHandle {
             LinkState::Stopped => return Err(SendError::Stopped),
         }
         let (done, result) = oneshot::channel();
-        let command = LinkCommand::Send {
+        let request = SendRequest {
             stanza: Box::new(stanza),
             confirm,
             done,
         };
         self.commands
-            .send(command)
+            .send(LinkCommand::Send(request))
             .await
             .map_err(|_| SendError::Stopped)?;
         // A dropped reply means the link task ended while holding it.
@@ -343,12 +349,6 @@ enum Stop {
     Misconfigured,
 }
 
-/// The outcome of waiting for something while disconnected.
-enum Waited<T> {
-    Done(T),
-    Stop(Stop),
-}
-
 /// How a connected session ended.
 enum SessionEnd {
     /// The stream is gone; reconnect.
@@ -356,71 +356,74 @@ enum SessionEnd {
     Stop(Stop),
 }
 
+impl From<Stop> for SessionEnd {
+    fn from(stop: Stop) -> Self {
+        SessionEnd::Stop(stop)
+    }
+}
+
+/// What a handle's command asks for: a send, or (as `Err`) to stop.
+fn requested(command: Option<LinkCommand>) -> Result<SendRequest, Stop> {
+    match command {
+        Some(LinkCommand::Send(request)) => Ok(request),
+        Some(LinkCommand::Shutdown(done)) => Err(Stop::Shutdown(done)),
+        None => Err(Stop::HandlesDropped),
+    }
+}
+
+/// Hands the oldest item read to the consumer once it has room for it.
+async fn hand_over(
+    inbound: &mpsc::Sender<Inbound>,
+    backlog: &mut VecDeque<Inbound>,
+) -> Result<(), Stop> {
+    let permit = inbound.reserve().await.map_err(|_| Stop::ConsumerGone)?;
+    if let Some(item) = backlog.pop_front() {
+        permit.send(item);
+    }
+    Ok(())
+}
+
 impl LinkTask {
     async fn run(mut self) {
+        let Err(stop) = self.keep_connected().await;
+        self.finish(stop);
+    }
+
+    /// Dials, serves the session, waits and dials again, until the link
+    /// must stop.
+    async fn keep_connected(&mut self) -> Result<Infallible, Stop> {
         let component = match Jid::new(&self.config.component) {
             Ok(jid) => jid,
             Err(e) => {
                 tracing::error!(component = %self.config.component, "XMPP_COMPONENT_JID is not a valid JID ({e}); the XMPP link cannot start");
-                self.finish(Stop::Misconfigured);
-                return;
+                return Err(Stop::Misconfigured);
             }
-        };
-        let timeouts = Timeouts {
-            read_timeout: self.config.keepalive,
-            response_timeout: self.config.response_timeout,
         };
         let mut backoff = Backoff::new(self.config.backoff_min, self.config.backoff_max);
         let mut failures: u64 = 0;
         let config = self.config.clone();
-        let target = DialTarget {
-            component: &component,
-            secret: &config.secret,
-            host: &config.host,
-            port: config.port,
-            timeouts,
-        };
-        let connect_timeout = config.connect_timeout;
         loop {
             tracing::debug!(host = %config.host, port = config.port, %component, "connecting to the XMPP server");
-            let dial = async {
-                match tokio::time::timeout(connect_timeout, connect::dial(&target)).await {
-                    Ok(result) => result,
-                    Err(_) => Err(ConnectError::Timeout {
-                        addr: format!("{}:{}", target.host, target.port),
-                        timeout: connect_timeout,
-                    }),
-                }
-            };
-            let dialled = match self.while_disconnected(dial).await {
-                Waited::Done(result) => result,
-                Waited::Stop(stop) => return self.finish(stop),
-            };
-            match dialled {
+            let delay = match self
+                .while_disconnected(connect::dial(&config, &component))
+                .await?
+            {
                 Ok((stream, addr)) => {
                     backoff.reset();
                     self.sessions += 1;
                     let session = self.sessions;
                     tracing::info!(%addr, %component, session, failed_attempts = failures, "XMPP component connected");
                     failures = 0;
-                    self.state.send_replace(LinkState::Connected {
-                        since: Instant::now(),
-                        session,
-                    });
-                    let end = Session::new(&mut self, stream, session).run().await;
+                    self.state.send_replace(LinkState::Connected { session });
+                    let end = Session::new(self, stream, &component).run().await;
                     self.state.send_replace(LinkState::Disconnected);
-                    match end {
-                        SessionEnd::Stop(stop) => return self.finish(stop),
-                        SessionEnd::Lost(reason) => {
-                            let delay = backoff.next_delay();
-                            tracing::warn!(%component, session, "XMPP stream ended: {reason}; reconnecting in {delay:?}");
-                            if let Waited::Stop(stop) =
-                                self.while_disconnected(tokio::time::sleep(delay)).await
-                            {
-                                return self.finish(stop);
-                            }
-                        }
-                    }
+                    let reason = match end {
+                        SessionEnd::Lost(reason) => reason,
+                        SessionEnd::Stop(stop) => return Err(stop),
+                    };
+                    let delay = backoff.next_delay();
+                    tracing::warn!(%component, session, "XMPP stream ended: {reason}; reconnecting in {delay:?}");
+                    delay
                 }
                 Err(e) => {
                     failures += 1;
@@ -430,40 +433,26 @@ impl LinkTask {
                     } else {
                         tracing::warn!(%component, attempt = failures, "XMPP connection failed: {e}; next attempt in {delay:?}");
                     }
-                    if let Waited::Stop(stop) =
-                        self.while_disconnected(tokio::time::sleep(delay)).await
-                    {
-                        return self.finish(stop);
-                    }
+                    delay
                 }
-            }
+            };
+            self.while_disconnected(tokio::time::sleep(delay)).await?;
         }
     }
 
     /// Runs `fut` while answering every send with `NotConnected` and
     /// handing the consumer what the last session read.
-    async fn while_disconnected<F: Future>(&mut self, fut: F) -> Waited<F::Output> {
+    async fn while_disconnected<F: Future>(&mut self, fut: F) -> Result<F::Output, Stop> {
         tokio::pin!(fut);
         loop {
             let has_backlog = !self.backlog.is_empty();
             tokio::select! {
-                output = &mut fut => return Waited::Done(output),
-                permit = self.inbound.reserve(), if has_backlog => match permit {
-                    Ok(permit) => {
-                        if let Some(item) = self.backlog.pop_front() {
-                            permit.send(item);
-                        }
-                    }
-                    Err(_) => return Waited::Stop(Stop::ConsumerGone),
-                },
-                command = self.commands.recv() => match command {
-                    None => return Waited::Stop(Stop::HandlesDropped),
-                    Some(LinkCommand::Shutdown { done }) => return Waited::Stop(Stop::Shutdown(done)),
-                    Some(LinkCommand::Send { done, .. }) => {
-                        let _ = done.send(Err(SendError::NotConnected));
-                    }
-                },
-                _ = self.inbound.closed() => return Waited::Stop(Stop::ConsumerGone),
+                output = &mut fut => return Ok(output),
+                handed = hand_over(&self.inbound, &mut self.backlog), if has_backlog => handed?,
+                command = self.commands.recv() => {
+                    let _ = requested(command)?.done.send(Err(SendError::NotConnected));
+                }
+                _ = self.inbound.closed() => return Err(Stop::ConsumerGone),
             }
         }
     }
@@ -472,24 +461,23 @@ impl LinkTask {
         self.state.send_replace(LinkState::Stopped);
         // Hand over what fits; the consumer is stopping too.
         while let Some(item) = self.backlog.pop_front() {
-            if let Err(e) = self.inbound.try_send(item) {
+            if self.inbound.try_send(item).is_err() {
                 tracing::warn!(
                     component = %self.config.component,
                     "{} inbound stanza(s) read from the server were not taken before the link stopped",
                     self.backlog.len() + 1
                 );
-                drop(e);
-                self.backlog.clear();
+                break;
             }
         }
         self.commands.close();
         // Anything still queued learns that the link is gone.
         while let Ok(command) = self.commands.try_recv() {
             match command {
-                LinkCommand::Send { done, .. } => {
-                    let _ = done.send(Err(SendError::Stopped));
+                LinkCommand::Send(request) => {
+                    let _ = request.done.send(Err(SendError::Stopped));
                 }
-                LinkCommand::Shutdown { done } => {
+                LinkCommand::Shutdown(done) => {
                     let _ = done.send(());
                 }
             }
@@ -515,15 +503,12 @@ const CLOSE_LIMIT: Duration = Duration::from_secs(2);
 /// How long to keep reading after a session ended, for what the server sent.
 const DRAIN_LIMIT: Duration = Duration::from_secs(2);
 
-/// A stanza written with `send_confirmed`, waiting for the ping after it.
-type Waiter = Done;
-
 /// A ping the server has not answered yet.
 struct PendingPing {
     id: String,
     sent: tokio::time::Instant,
     /// The confirmed sends written before it.
-    waiters: Vec<Waiter>,
+    waiters: Vec<Done>,
 }
 
 /// One connected stream, from handshake to its end.
@@ -532,48 +517,41 @@ struct Session<'a> {
     stream: ComponentStream,
     session: u64,
     ping_to: Option<Jid>,
-    component: Option<Jid>,
+    component: Jid,
     /// Confirmed sends written after the last ping.
-    unconfirmed: Vec<Waiter>,
+    unconfirmed: Vec<Done>,
     /// Pings in flight, oldest first.
     pings: VecDeque<PendingPing>,
 }
 
-/// What woke a session up.
-#[allow(clippy::large_enum_variant)] // short-lived, moved once
-enum Event {
-    LinkCommand(Option<LinkCommand>),
-    ConsumerGone,
-    Read(Option<Result<FallibleStreamElement, ReadError>>),
-    PingOverdue,
-}
-
+#[derive(Debug, thiserror::Error)]
 enum WriteError {
+    #[error(transparent)]
     Io(io::Error),
+    #[error("{0}")]
     Unencodable(String),
 }
 
 impl<'a> Session<'a> {
-    fn new(link: &'a mut LinkTask, stream: ComponentStream, session: u64) -> Self {
+    fn new(link: &'a mut LinkTask, stream: ComponentStream, component: &Jid) -> Self {
         let ping_to = Jid::new(&link.config.ping_target)
             .inspect_err(|e| {
                 tracing::error!(ping_target = %link.config.ping_target, "cannot ping the XMPP server ({e}): the stream will be declared dead after each silence");
             })
             .ok();
-        let component = Jid::new(&link.config.component).ok();
         Session {
+            session: link.sessions,
             link,
             stream,
-            session,
             ping_to,
-            component,
+            component: component.clone(),
             unconfirmed: Vec::new(),
             pings: VecDeque::new(),
         }
     }
 
     async fn run(mut self) -> SessionEnd {
-        let end = self.serve().await;
+        let Err(end) = self.serve().await;
         if let SessionEnd::Stop(_) = &end {
             self.close().await;
         }
@@ -603,7 +581,7 @@ impl<'a> Session<'a> {
                 && self.link.backlog.len() < self.link.config.inbound_capacity)
     }
 
-    async fn serve(&mut self) -> SessionEnd {
+    async fn serve(&mut self) -> Result<Infallible, SessionEnd> {
         loop {
             let may_read = self.may_read();
             let has_backlog = !self.link.backlog.is_empty();
@@ -611,43 +589,19 @@ impl<'a> Session<'a> {
                 .pings
                 .front()
                 .map(|p| p.sent + self.link.config.response_timeout);
-            let event = tokio::select! {
+            tokio::select! {
                 biased;
-                command = self.link.commands.recv() => Event::LinkCommand(command),
-                permit = self.link.inbound.reserve(), if has_backlog => match permit {
-                    Ok(permit) => {
-                        if let Some(item) = self.link.backlog.pop_front() {
-                            permit.send(item);
-                        }
-                        continue;
-                    }
-                    Err(_) => Event::ConsumerGone,
-                },
-                item = self.stream.next(), if may_read => Event::Read(item),
-                _ = sleep_until_or_never(ping_deadline) => Event::PingOverdue,
-            };
-            let outcome = match event {
-                Event::LinkCommand(None) => Err(SessionEnd::Stop(Stop::HandlesDropped)),
-                Event::LinkCommand(Some(LinkCommand::Shutdown { done })) => {
-                    Err(SessionEnd::Stop(Stop::Shutdown(done)))
+                command = self.link.commands.recv() => {
+                    let SendRequest { stanza, confirm, done } = requested(command)?;
+                    self.send(*stanza, confirm, done).await?;
                 }
-                Event::LinkCommand(Some(LinkCommand::Send {
-                    stanza,
-                    confirm,
-                    done,
-                })) => self
-                    .send(*stanza, confirm, done)
-                    .await
-                    .map_err(SessionEnd::Lost),
-                Event::ConsumerGone => Err(SessionEnd::Stop(Stop::ConsumerGone)),
-                Event::Read(item) => self.receive(item).await,
-                Event::PingOverdue => match self.ping_overdue(may_read) {
-                    Ok(()) => self.ping_for_unconfirmed().await,
-                    Err(end) => Err(end),
-                },
-            };
-            if let Err(end) = outcome {
-                return end;
+                handed = hand_over(&self.link.inbound, &mut self.link.backlog), if has_backlog => {
+                    handed?;
+                }
+                item = self.stream.next(), if may_read => self.receive(item).await?,
+                // Without a ping out the deadline is never polled.
+                () = tokio::time::sleep_until(ping_deadline.unwrap_or_else(tokio::time::Instant::now)),
+                    if ping_deadline.is_some() => self.ping_overdue(may_read).await?,
             }
         }
     }
@@ -658,13 +612,11 @@ impl<'a> Session<'a> {
         if self.unconfirmed.is_empty() || !self.pings.is_empty() {
             return Ok(());
         }
-        self.ping()
-            .await
-            .map_err(|e| SessionEnd::Lost(format!("cannot send a confirmation ping: {e}")))
+        self.ping("confirmation").await
     }
 
     /// The oldest ping has waited `response_timeout` for its answer.
-    fn ping_overdue(&mut self, reading: bool) -> Result<(), SessionEnd> {
+    async fn ping_overdue(&mut self, reading: bool) -> Result<(), SessionEnd> {
         let timeout = self.link.config.response_timeout;
         if reading {
             // Everything the server sent was read, and no answer among it.
@@ -684,7 +636,7 @@ impl<'a> Session<'a> {
                 let _ = done.send(Err(SendError::Unconfirmed(timeout)));
             }
         }
-        Ok(())
+        self.ping_for_unconfirmed().await
     }
 
     /// Handles one item read from the stream.
@@ -701,12 +653,9 @@ impl<'a> Session<'a> {
                     Ok(())
                 }
             }
-            Some(Ok(FallibleStreamElement::Ok(XmppStreamElement::StreamError(e)))) => {
-                Err(SessionEnd::Lost(format!(
-                    "the server sent a stream error: {}",
-                    connect::describe_stream_error(&e.0)
-                )))
-            }
+            Some(Ok(FallibleStreamElement::Ok(XmppStreamElement::StreamError(e)))) => Err(
+                SessionEnd::Lost(format!("the server sent a stream error: {}", e.0)),
+            ),
             Some(Ok(FallibleStreamElement::Ok(other))) => {
                 tracing::warn!(
                     session = self.session,
@@ -727,9 +676,7 @@ impl<'a> Session<'a> {
                     session = self.session,
                     "XMPP stream silent: pinging the server"
                 );
-                self.ping()
-                    .await
-                    .map_err(|e| SessionEnd::Lost(format!("cannot send a keepalive ping: {e}")))
+                self.ping("keepalive").await
             }
             Some(Err(ReadError::ParseError(e))) => {
                 tracing::warn!(session = self.session, "skipped an unreadable element: {e}");
@@ -752,16 +699,11 @@ impl<'a> Session<'a> {
     }
 
     /// Writes a stanza for a handle; `Err` means the stream is dead.
-    async fn send(&mut self, stanza: Stanza, confirm: bool, done: Done) -> Result<(), String> {
+    async fn send(&mut self, stanza: Stanza, confirm: bool, done: Done) -> Result<(), SessionEnd> {
         match self.write(&stanza).await {
             Ok(()) if confirm => {
                 self.unconfirmed.push(done);
-                if self.pings.is_empty() {
-                    self.ping()
-                        .await
-                        .map_err(|e| format!("cannot send a confirmation ping: {e}"))?;
-                }
-                Ok(())
+                self.ping_for_unconfirmed().await
             }
             Ok(()) => {
                 let _ = done.send(Ok(()));
@@ -777,33 +719,31 @@ impl<'a> Session<'a> {
             }
             Err(WriteError::Io(e)) => {
                 let _ = done.send(Err(SendError::ConnectionLost));
-                Err(format!("write error: {e}"))
+                Err(SessionEnd::Lost(format!("write error: {e}")))
             }
         }
     }
 
     /// Pings the server; the answer confirms every send written before it.
-    async fn ping(&mut self) -> io::Result<()> {
+    /// `purpose` names it in the error that ends the session.
+    async fn ping(&mut self, purpose: &str) -> Result<(), SessionEnd> {
         let Some(to) = self.ping_to.clone() else {
             return Ok(());
         };
         self.link.pings_sent += 1;
         let id = format!("goippy-ping-{}-{}", self.session, self.link.pings_sent);
-        let mut iq = Iq::from_get(id.clone(), Ping).with_to(to);
-        if let Some(from) = &self.component {
-            iq = iq.with_from(from.clone());
-        }
+        let iq = Iq::from_get(id.clone(), Ping)
+            .with_to(to)
+            .with_from(self.component.clone());
         let waiters = std::mem::take(&mut self.unconfirmed);
         self.pings.push_back(PendingPing {
             id,
             sent: tokio::time::Instant::now(),
             waiters,
         });
-        match self.write(&Stanza::Iq(iq)).await {
-            Ok(()) => Ok(()),
-            Err(WriteError::Io(e)) => Err(e),
-            Err(WriteError::Unencodable(e)) => Err(io::Error::new(io::ErrorKind::InvalidInput, e)),
-        }
+        self.write(&Stanza::Iq(iq))
+            .await
+            .map_err(|e| SessionEnd::Lost(format!("cannot send a {purpose} ping: {e}")))
     }
 
     /// Whether `stanza` answers one of our pings; if so, confirms the sends
@@ -822,7 +762,6 @@ impl<'a> Session<'a> {
         }
         true
     }
-
     /// Serialises and flushes one stanza. tokio-xmpp's encoder rejects text
     /// XML forbids before anything is buffered, so the stream stays usable
     /// and a sanitised copy can be sent instead.
@@ -921,22 +860,15 @@ impl<'a> Session<'a> {
             id = header.id.as_deref().unwrap_or("-"),
             "skipped an invalid {name} stanza: {error}"
         );
-        self.link.backlog.push_back(Inbound::Invalid(InvalidStanza {
+        let jid = |s: Option<String>| s.and_then(|s| Jid::new(&s).ok());
+        self.link.backlog.push_back(Inbound::Invalid(Malformed {
             kind,
-            from: header.from,
-            to: header.to,
+            from: jid(header.from),
+            to: jid(header.to),
             type_: header.type_,
             id: header.id,
             error: error.to_string(),
         }));
-    }
-}
-
-/// Sleeps until `deadline`, or forever without one.
-async fn sleep_until_or_never(deadline: Option<tokio::time::Instant>) {
-    match deadline {
-        Some(deadline) => tokio::time::sleep_until(deadline).await,
-        None => std::future::pending().await,
     }
 }
 
@@ -948,11 +880,9 @@ fn sanitised(stanza: &Stanza) -> Result<Stanza, String> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use tokio_xmpp::parsers::message::Message;
-
-    fn config(component: &str, port: u16) -> LinkConfig {
+impl LinkConfig {
+    /// Short timeouts, for a server on this machine.
+    pub(super) fn for_tests(component: &str, port: u16) -> Self {
         LinkConfig {
             component: component.into(),
             secret: Secret::new("x"),
@@ -968,6 +898,12 @@ mod tests {
             inbound_capacity: 4,
         }
     }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio_xmpp::parsers::message::Message;
 
     /// A port nothing listens on: bound, then released.
     fn closed_port() -> u16 {
@@ -990,7 +926,8 @@ mod tests {
 
     #[tokio::test]
     async fn an_invalid_component_jid_stops_the_link() {
-        let (handle, _inbound, mut state) = XmppLink::spawn(config("not a jid@@", closed_port()));
+        let (handle, _inbound, mut state) =
+            XmppLink::spawn(LinkConfig::for_tests("not a jid@@", closed_port()));
         stops(&mut state).await;
         assert_eq!(
             handle.send(Message::chat(None)).await,
@@ -1000,7 +937,8 @@ mod tests {
 
     #[tokio::test]
     async fn sends_fail_at_once_while_disconnected_and_shutdown_stops() {
-        let (handle, _inbound, state) = XmppLink::spawn(config("sms.example.org", closed_port()));
+        let (handle, _inbound, state) =
+            XmppLink::spawn(LinkConfig::for_tests("sms.example.org", closed_port()));
         assert_eq!(*state.borrow(), LinkState::Disconnected);
         assert_eq!(
             handle.send(Message::chat(None)).await,
@@ -1019,7 +957,7 @@ mod tests {
     #[tokio::test]
     async fn dropping_every_handle_stops_the_link() {
         let (handle, _inbound, mut state) =
-            XmppLink::spawn(config("sms.example.org", closed_port()));
+            XmppLink::spawn(LinkConfig::for_tests("sms.example.org", closed_port()));
         drop(handle);
         stops(&mut state).await;
     }

@@ -135,32 +135,19 @@ fn any_sender_node(name: &str) -> NodePart {
     if let Some(node) = prepped(&escape(trimmed)) {
         return node;
     }
+    // `_` for every character that fails `keep`, escaped and prepped.
+    let kept = |keep: fn(char) -> bool| {
+        let kept: String = trimmed
+            .chars()
+            .map(|c| if keep(c) { c } else { '_' })
+            .collect();
+        prepped(&escape(&kept))
+    };
     // Drop what nodeprep rejects character by character…
-    let per_char: String = trimmed
-        .chars()
-        .map(|c| {
-            if code_of(c).is_some() || NodePart::new(c.encode_utf8(&mut [0; 4])).is_ok() {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect();
-    if let Some(node) = prepped(&escape(&per_char)) {
-        return node;
-    }
-    // …and if the mix still fails (bidirectional rules), keep printable ASCII.
-    let ascii: String = trimmed
-        .chars()
-        .map(|c| {
-            if c.is_ascii_graphic() || c == ' ' {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect();
-    prepped(&escape(&ascii)).unwrap_or_else(unknown)
+    kept(|c| code_of(c).is_some() || NodePart::new(c.encode_utf8(&mut [0; 4])).is_ok())
+        // …and if the mix still fails (bidirectional rules), keep printable ASCII.
+        .or_else(|| kept(|c| c.is_ascii_graphic() || c == ' '))
+        .unwrap_or_else(unknown)
 }
 
 fn prepped(escaped: &str) -> Option<NodePart> {

@@ -17,29 +17,28 @@ use super::text::xml_safe;
 
 /// The answer to `subscribe`: `subscribed`, then a `subscribe` back.
 pub fn accept_subscription(env: &Envelope) -> [Presence; 2] {
-    let me = Jid::from(env.to.to_bare());
-    let them = Jid::from(env.sender());
-    let mut subscribed = Presence::subscribed()
-        .with_from(me.clone())
-        .with_to(them.clone());
-    subscribed.id = env.id.clone();
-    let subscribe = Presence::subscribe()
-        .with_from(me)
-        .with_to(them)
-        .with_id(new_id());
-    [subscribed, subscribe]
+    let subscribe = back(env, Presence::subscribe()).with_id(new_id());
+    [answer(env, Presence::subscribed()), subscribe]
 }
 
 /// The answer to `unsubscribe`: `unsubscribed`, and the contact goes offline.
 pub fn confirm_unsubscription(env: &Envelope) -> [Presence; 2] {
-    let me = Jid::from(env.to.to_bare());
-    let them = Jid::from(env.sender());
-    let mut unsubscribed = Presence::new(Type::Unsubscribed)
-        .with_from(me.clone())
-        .with_to(them.clone());
-    unsubscribed.id = env.id.clone();
-    let gone = Presence::unavailable().with_from(me).with_to(them);
-    [unsubscribed, gone]
+    let gone = back(env, Presence::unavailable());
+    [answer(env, Presence::new(Type::Unsubscribed)), gone]
+}
+
+/// `presence` from the (bare) address `env` was sent to, to its sender.
+fn back(env: &Envelope, presence: Presence) -> Presence {
+    presence
+        .with_from(Jid::from(env.to.to_bare()))
+        .with_to(Jid::from(env.sender()))
+}
+
+/// [`back`], answering `env`'s id.
+fn answer(env: &Envelope, presence: Presence) -> Presence {
+    let mut answer = back(env, presence);
+    answer.id = env.id.clone();
+    answer
 }
 
 /// `from` (a contact or the component) is online, with an optional status.

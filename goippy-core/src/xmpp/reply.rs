@@ -12,7 +12,7 @@
 //! * [`outcome_note`]: the same news as a chat message quoting that
 //!   message, which a server stores for a user who is offline (the error
 //!   it drops; see `bridge/notice.rs`).
-//! * [`error_reply`] / [`refuse`]: answer a received stanza with an error,
+//! * [`refuse`]: answer a received stanza with an error,
 //!   from the address it was sent to, to its sender, with its id.
 //!
 //! * [`mark_answers`]: the mark mod_sms_alias needs to deliver an answer
@@ -178,8 +178,7 @@ pub fn outcome_note(
     quoted: Option<&str>,
     failure: &DeliveryFailure,
 ) -> InboundChat {
-    let error = failure.stanza_error();
-    let what = error.texts.values().next().cloned().unwrap_or_default();
+    let what = failure.to_string();
     let text = match quoted.map(quote).filter(|q| !q.is_empty()) {
         Some(q) => format!("> {q}\n{what}"),
         None => what,
@@ -190,12 +189,7 @@ pub fn outcome_note(
 /// `text` as a one-line quote: every run of white space (line breaks too)
 /// one space, at most [`QUOTE_CHARS`] characters, `…` where it was cut.
 pub fn quote(text: &str) -> String {
-    let mut words = text.split_whitespace();
-    let mut line = words.next().unwrap_or_default().to_string();
-    for word in words {
-        line.push(' ');
-        line.push_str(word);
-    }
+    let line = text.split_whitespace().collect::<Vec<_>>().join(" ");
     match line.char_indices().nth(QUOTE_CHARS) {
         Some((cut, _)) => format!("{}…", line[..cut].trim_end()),
         None => line,
@@ -210,15 +204,11 @@ pub fn message_error(from: &Jid, to: &Jid, id: Option<&str>, error: StanzaError)
     message
 }
 
-/// Answers a received stanza with `error`: from where it was sent to, to its
-/// sender, with its id and kind.
-pub fn error_reply(env: &Envelope, kind: StanzaKind, error: StanzaError) -> Stanza {
-    error_stanza(&env.to, &env.from, env.id.as_deref(), kind, error)
-}
-
-/// Answers a received stanza with the error for `refusal`.
+/// Answers a received stanza with the error for `refusal`: from where it
+/// was sent to, to its sender, with its id and kind.
 pub fn refuse(env: &Envelope, kind: StanzaKind, refusal: &Refusal) -> Stanza {
-    error_reply(env, kind, refusal.stanza_error())
+    let error = refusal.stanza_error();
+    error_stanza(&env.to, &env.from, env.id.as_deref(), kind, error)
 }
 
 /// An error stanza of `kind` from `from` to `to`.
@@ -280,11 +270,6 @@ pub fn new_id() -> String {
     format!("goippy-{:016x}", rand::random::<u64>())
 }
 
-/// The first child element of `message` named `name` in `namespace`.
-pub fn payload<'a>(message: &'a Message, name: &str, namespace: &str) -> Option<&'a Element> {
-    message.payloads.iter().find(|p| p.is(name, namespace))
-}
-
 #[cfg(test)]
 mod tests {
     use std::time::{Duration, UNIX_EPOCH};
@@ -294,6 +279,11 @@ mod tests {
     use crate::xmpp::testing::{element, parse_stanza, xml};
     use tokio_xmpp::parsers::message::MessageType;
     use tokio_xmpp::parsers::ns;
+
+    /// The first child element of `message` named `name` in `namespace`.
+    fn payload<'a>(message: &'a Message, name: &str, namespace: &str) -> Option<&'a Element> {
+        message.payloads.iter().find(|p| p.is(name, namespace))
+    }
     use tokio_xmpp::parsers::stanza_error::{DefinedCondition, ErrorType};
 
     fn jid(s: &str) -> Jid {

@@ -10,14 +10,13 @@
 
 use tokio_xmpp::Stanza;
 use tokio_xmpp::jid::Jid;
-use tokio_xmpp::parsers::iq::Iq;
 
 use super::address::Addressing;
 use super::disco;
 use super::failure::Refusal;
 use super::gateway;
-use super::intent::{Intent, Malformed, UnsupportedMessage};
-use super::link::StanzaKind;
+use super::intent::{Intent, UnsupportedMessage};
+use super::link::{Malformed, StanzaKind};
 use super::reply::{error_stanza, refuse};
 
 /// What to do with a stanza [`answer`] settled.
@@ -33,21 +32,13 @@ pub enum Handled {
 pub fn answer(intent: &Intent, addressing: &Addressing) -> Option<Handled> {
     let reply = |stanza: Stanza| Some(Handled::Reply(vec![stanza]));
     match intent {
-        Intent::DiscoInfo { env, node } => reply(disco::info(env, node.as_deref()).into()),
+        Intent::DiscoInfo { env, node } => reply(disco::info(env, node.as_deref(), &[]).into()),
         Intent::DiscoItems { env, node } => reply(disco::items(env, node.as_deref()).into()),
         Intent::GatewayPromptGet { env } => reply(gateway::prompt(env, addressing).into()),
         Intent::GatewayPromptSet { env, prompt } => {
             reply(gateway::answer(env, prompt.as_deref(), addressing).into())
         }
-        Intent::Ping { env } => reply(
-            Iq::Result {
-                from: Some(env.to.clone()),
-                to: Some(env.from.clone()),
-                id: env.id.clone().unwrap_or_default(),
-                payload: None,
-            }
-            .into(),
-        ),
+        Intent::Ping { env } => reply(env.iq_result(None).into()),
         Intent::UnsupportedIq { env, .. } => {
             reply(refuse(env, StanzaKind::Iq, &Refusal::UnsupportedIq))
         }
@@ -107,7 +98,7 @@ fn malformed_reply(m: &Malformed, addressing: &Addressing) -> Option<Stanza> {
 mod tests {
     use super::*;
     use crate::xmpp::intent::classify;
-    use crate::xmpp::link::{Inbound, InvalidStanza};
+    use crate::xmpp::link::{Inbound, Malformed};
     use crate::xmpp::testing::{addressing, element, invalid_message, parse_stanza};
     use tokio_xmpp::parsers::ns;
 
@@ -195,9 +186,10 @@ mod tests {
         assert_eq!(e.attr("to"), Some("2001@example.org/a"));
         assert!(String::from(&e).contains("bad-request"));
 
-        let unreadable_to = InvalidStanza {
+        // The link keeps no `to` that is not a JID.
+        let unreadable_to = Malformed {
             kind: StanzaKind::Iq,
-            to: Some("@@".into()),
+            to: None,
             type_: Some("get".into()),
             ..invalid.clone()
         };
@@ -206,7 +198,7 @@ mod tests {
         assert_eq!(e.name(), "iq");
         assert_eq!(e.attr("from"), Some("sms.example.org"));
 
-        let error = InvalidStanza {
+        let error = Malformed {
             type_: Some("error".into()),
             ..invalid
         };

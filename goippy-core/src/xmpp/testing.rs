@@ -3,12 +3,13 @@
 //! assertions.
 
 use tokio_xmpp::Stanza;
+use tokio_xmpp::jid::Jid;
 use tokio_xmpp::minidom::Element;
 
 use crate::number::NumberRules;
 
 use super::address::Addressing;
-use super::link::{InvalidStanza, StanzaKind};
+use super::link::{Malformed, StanzaKind};
 
 /// `example.org` users, `sms.example.org` component and contacts, alias on.
 pub fn addressing() -> Addressing {
@@ -24,11 +25,11 @@ pub fn addressing() -> Addressing {
 
 /// A message from a user to a contact that did not parse (a bogus `type`),
 /// with everything needed to answer it.
-pub fn invalid_message() -> InvalidStanza {
-    InvalidStanza {
+pub fn invalid_message() -> Malformed {
+    Malformed {
         kind: StanzaKind::Message,
-        from: Some("2001@example.org/a".into()),
-        to: Some("+37255512345@sms.example.org".into()),
+        from: Jid::new("2001@example.org/a").ok(),
+        to: Jid::new("+37255512345@sms.example.org").ok(),
         type_: Some("bogus".into()),
         id: Some("b1".into()),
         error: "Unknown value for 'type' attribute.".into(),

@@ -48,23 +48,20 @@ pub fn xml_safe(text: &str) -> Cow<'_, str> {
 /// Replaces forbidden characters in every text node and attribute value of
 /// `element` and its descendants. Returns how many strings had to change.
 pub fn sanitize_element(element: &mut Element) -> usize {
-    let mut changed = 0;
-    for (_, value) in element.attrs_mut().iter_mut() {
-        if let Cow::Owned(safe) = xml_safe(value) {
-            *value = safe;
-            changed += 1;
+    // 1 if `text` had to change.
+    let fix = |text: &mut String| match xml_safe(text) {
+        Cow::Owned(safe) => {
+            *text = safe;
+            1
         }
-    }
+        Cow::Borrowed(_) => 0,
+    };
+    let mut changed: usize = element.attrs_mut().iter_mut().map(|(_, v)| fix(v)).sum();
     for node in element.nodes_mut() {
-        match node {
-            Node::Text(text) => {
-                if let Cow::Owned(safe) = xml_safe(text) {
-                    *text = safe;
-                    changed += 1;
-                }
-            }
-            Node::Element(child) => changed += sanitize_element(child),
-        }
+        changed += match node {
+            Node::Text(text) => fix(text),
+            Node::Element(child) => sanitize_element(child),
+        };
     }
     changed
 }

@@ -145,7 +145,7 @@ pub(crate) fn disco(ctx: &Context, intent: &Intent) -> Option<Vec<Stanza>> {
                 Place::Component | Place::OwnNumber(_) => true,
                 Place::Elsewhere => false,
             };
-            advertise.then(|| vec![disco::info_with(env, None, &[NS_COMMANDS]).into()])
+            advertise.then(|| vec![disco::info(env, None, &[NS_COMMANDS]).into()])
         }
         Intent::DiscoInfo {
             env,
