@@ -39,7 +39,7 @@ pub(crate) enum Stage {
     /// The call log's count (for this line).
     LogCount { goip_id: String },
     /// A USSD code (to send on the line the form names, or this one).
-    UssdCode { goip_id: Option<String> },
+    UssdCode { goip_id: String },
     /// A USSD menu is open on this channel: the user's choice, or the end.
     UssdMenu { goip_id: String, ext: String },
     /// The line to enable or disable.
@@ -49,12 +49,9 @@ pub(crate) enum Stage {
 impl Stage {
     fn weight(&self) -> usize {
         match self {
-            Stage::LogCount { goip_id }
-            | Stage::UssdCode {
-                goip_id: Some(goip_id),
-            } => goip_id.len(),
+            Stage::LogCount { goip_id } | Stage::UssdCode { goip_id } => goip_id.len(),
             Stage::UssdMenu { goip_id, ext } => goip_id.len() + ext.len(),
-            Stage::UssdCode { goip_id: None } | Stage::LineChoice { .. } => 0,
+            Stage::LineChoice { .. } => 0,
         }
     }
 }
@@ -163,11 +160,10 @@ impl Sessions {
         Some(session)
     }
 
-    /// Puts a taken session back with a new stage and a fresh timeout.
-    /// Always fits: it was in before, and only its stage changed (whose
-    /// text is bounded by the request it came from).
-    pub(crate) fn put_back(&self, id: String, mut session: Session, stage: Stage, now: Instant) {
-        session.stage = stage;
+    /// Puts a taken session back (with its stage changed or not) and a
+    /// fresh timeout. Always fits: it was in before, and only its stage
+    /// changed (whose text is bounded by the request it came from).
+    pub(crate) fn put_back(&self, id: String, mut session: Session, now: Instant) {
         session.expires = now + self.timeout;
         let mut t = lock(&self.table);
         t.bytes += session.weight();
@@ -219,7 +215,14 @@ mod tests {
         let now = Instant::now();
         let phone = jid("2001@example.org/phone");
         let id = s
-            .open(&phone, "ussd", Stage::UssdCode { goip_id: None }, now)
+            .open(
+                &phone,
+                "ussd",
+                Stage::UssdCode {
+                    goip_id: String::new(),
+                },
+                now,
+            )
             .expect("open");
         assert_eq!(id.len(), 32);
         assert!(s.take(&id, &jid("2001@example.org/laptop"), now).is_none());
@@ -227,7 +230,11 @@ mod tests {
         assert!(s.take("nope", &phone, now).is_none());
         let taken = s.take(&id, &phone, now).expect("the owner's");
         assert!(s.take(&id, &phone, now).is_none(), "taken out");
-        s.put_back(id.clone(), taken, Stage::LineChoice { enable: true }, now);
+        let taken = Session {
+            stage: Stage::LineChoice { enable: true },
+            ..taken
+        };
+        s.put_back(id.clone(), taken, now);
         let again = s.take(&id, &phone, now).expect("back");
         assert_eq!(again.stage, Stage::LineChoice { enable: true });
     }
@@ -238,14 +245,23 @@ mod tests {
         let now = Instant::now();
         let a = jid("2001@example.org/a");
         for _ in 0..PER_OWNER {
-            s.open(&a, "log", Stage::UssdCode { goip_id: None }, now)
-                .expect("fits");
+            s.open(
+                &a,
+                "log",
+                Stage::UssdCode {
+                    goip_id: String::new(),
+                },
+                now,
+            )
+            .expect("fits");
         }
         assert_eq!(
             s.open(
                 &jid("2001@example.org/b"),
                 "log",
-                Stage::UssdCode { goip_id: None },
+                Stage::UssdCode {
+                    goip_id: String::new()
+                },
                 now
             ),
             Err(Full::Yours),
@@ -258,7 +274,9 @@ mod tests {
             match s.open(
                 &jid(&format!("u{n}@example.org/r")),
                 "log",
-                Stage::UssdCode { goip_id: None },
+                Stage::UssdCode {
+                    goip_id: String::new(),
+                },
                 now,
             ) {
                 Ok(_) => opened += 1,

@@ -30,52 +30,17 @@ use super::forms;
 use super::sessions::{Session, Stage};
 use super::{Sessions, USSD};
 
-/// One USSD request of a command session.
+/// One USSD request of a command session: the code the session started
+/// with, or a choice in the open menu (the session's stage says which).
 pub(super) struct Step {
-    id: String,
-    session: Session,
-    goip_id: String,
-    ext: String,
-    code: String,
-    /// A menu is open already (it needs `USSDEXIT` if this fails).
-    in_menu: bool,
+    pub id: String,
+    pub session: Session,
+    pub goip_id: String,
+    /// The line's owner, for the log.
+    pub ext: String,
+    pub code: String,
     /// The user completes the session with this request.
-    finish: bool,
-}
-
-impl Step {
-    /// The code the session started with.
-    pub(super) fn first(id: String, session: Session, line: &ActiveGateway, code: String) -> Step {
-        Step {
-            id,
-            session,
-            goip_id: line.goip_id.clone(),
-            ext: line.owner_label(),
-            code,
-            in_menu: false,
-            finish: false,
-        }
-    }
-
-    /// A choice in the open menu.
-    pub(super) fn menu(
-        id: String,
-        session: Session,
-        goip_id: String,
-        ext: String,
-        code: String,
-        finish: bool,
-    ) -> Step {
-        Step {
-            id,
-            session,
-            goip_id,
-            ext,
-            code,
-            in_menu: true,
-            finish,
-        }
-    }
+    pub finish: bool,
 }
 
 /// The form that asks for the code.
@@ -105,13 +70,14 @@ pub(super) async fn step(
 ) -> Result<CommandResponse, Refusal> {
     let Step {
         id,
-        session,
+        mut session,
         goip_id,
         ext,
         code,
-        in_menu,
         finish,
     } = step;
+    // A menu is open already (it needs `USSDEXIT` if this fails).
+    let in_menu = matches!(session.stage, Stage::UssdMenu { .. });
     tracing::info!(goip_id, ext, owner = %session.owner, "ad-hoc USSD request");
     tracing::debug!(goip_id, code, "ad-hoc USSD code");
     // One USSD request per channel at a time: a balance check must not
@@ -156,12 +122,8 @@ pub(super) async fn step(
                     forms::text_single("reply", "Reply", false),
                 ],
             );
-            sessions.put_back(
-                id.clone(),
-                session,
-                Stage::UssdMenu { goip_id, ext },
-                Instant::now(),
-            );
+            session.stage = Stage::UssdMenu { goip_id, ext };
+            sessions.put_back(id.clone(), session, Instant::now());
             Ok(response(Status::Executing)
                 .with_actions(&[Action::Next, Action::Complete])
                 .with_form(form))
