@@ -58,7 +58,7 @@ use super::Context;
 use super::notice;
 use balance::Reading;
 use condition::{Change, Condition, Seen, Told, Tracker};
-use text::{LineName, Thresholds};
+use text::Thresholds;
 use wakes::Wakes;
 
 /// The alert settings and the monitor's timers. Tests shorten them.
@@ -81,11 +81,10 @@ const CSQ_UNKNOWN: u8 = 99;
 
 /// What the console's `status` shows of a line's alerts: kept by the
 /// monitor, read by the console.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct AlertBoard {
     lines: Mutex<HashMap<String, LineBoard>>,
-    signal_below: Option<u8>,
-    balance_below: Option<String>,
+    limits: Thresholds,
 }
 
 #[derive(Debug, Default, Clone)]
@@ -99,22 +98,14 @@ impl AlertBoard {
     pub(crate) fn new(settings: &AlertSettings) -> AlertBoard {
         AlertBoard {
             lines: Mutex::default(),
-            signal_below: settings.signal_below,
-            balance_below: settings.balance.as_ref().map(|b| b.below.to_string()),
-        }
-    }
-
-    fn limits(&self) -> Thresholds<'_> {
-        Thresholds {
-            signal_below: self.signal_below,
-            balance_below: self.balance_below.as_deref(),
+            limits: Thresholds::new(settings),
         }
     }
 
     /// The lines `status` adds for `goip_id` (none while all is well).
     pub(crate) fn status_lines(&self, goip_id: &str) -> Vec<String> {
         let line = lock(&self.lines).get(goip_id).cloned().unwrap_or_default();
-        text::status_lines(&line.told, line.balance.as_ref(), self.limits())
+        text::status_lines(&line.told, line.balance.as_ref(), &self.limits)
     }
 
     fn set(&self, goip_id: &str, line: &Line) {
@@ -315,13 +306,8 @@ fn match_directory(
             ext: gateway.ext.clone(),
             ..Line::default()
         };
-        let stored = before.remove(&gateway.goip_id).unwrap_or_default();
-        for condition in Condition::ALL {
-            let told = stored
-                .iter()
-                .find(|(c, _)| *c == condition)
-                .map(|(_, t)| t.clone());
-            line.trackers[condition.index()] = Tracker::new(told);
+        for (condition, told) in before.remove(&gateway.goip_id).unwrap_or_default() {
+            line.trackers[condition.index()] = Tracker::new(Some(told));
         }
         ctx.alerts.set(&gateway.goip_id, &line);
         lines.insert(gateway.goip_id.clone(), line);
@@ -531,13 +517,9 @@ async fn save(
     condition: Condition,
     change: &Change,
 ) -> bool {
-    let told = Told {
-        active: change.active,
-        since: change.since,
-        detail: change.detail.clone(),
-    };
+    let told = &change.told;
     let notices = if change.tell && config.settings.enabled {
-        alerts_for(ctx, gateway, condition, &told)
+        alerts_for(ctx, gateway, condition, told)
     } else {
         Vec::new()
     };
@@ -545,9 +527,9 @@ async fn save(
     let record = AlertRecord {
         goip_id: gateway.goip_id.clone(),
         alert: condition.as_str().to_string(),
-        active: change.active,
-        since: change.since,
-        detail: change.detail.clone(),
+        active: told.active,
+        since: told.since,
+        detail: told.detail.clone(),
     };
     match ctx.store.save_alert(record, notices).await {
         Ok(_) => {
@@ -556,7 +538,7 @@ async fn save(
                     goip_id = %gateway.goip_id,
                     ext = %gateway.owner_label(),
                     alert = condition.as_str(),
-                    active = change.active,
+                    active = told.active,
                     told = told_users,
                     "line alert"
                 );
@@ -591,12 +573,9 @@ fn alerts_for(
     condition: Condition,
     told: &Told,
 ) -> Vec<NoticeRecord> {
-    let label = gateway.owner_label();
-    let line = LineName {
-        ext: &label,
-        goip_id: &gateway.goip_id,
-    };
-    let text = text::message(line, condition, told, ctx.alerts.limits());
+    // Every text names the line: an admin gets the same text for every line.
+    let line = format!("Line {} ({})", gateway.owner_label(), gateway.goip_id);
+    let text = text::message(&line, condition, told, &ctx.alerts.limits);
     let own_number = gateway
         .msisdn
         .as_deref()
