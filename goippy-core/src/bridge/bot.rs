@@ -153,21 +153,6 @@ pub fn render_status(
     source: StateSource,
     now: SystemTime,
 ) -> String {
-    let mut lines = status_lines(ext, goip_id, liveness, state, source, now);
-    if source == StateSource::Memory {
-        lines.push(FROM_MEMORY.into());
-    }
-    lines.join("\n")
-}
-
-fn status_lines(
-    ext: &str,
-    goip_id: &str,
-    liveness: Liveness,
-    state: Option<&ChannelState>,
-    source: StateSource,
-    now: SystemTime,
-) -> Vec<String> {
     let mut lines = Vec::new();
     let number = state
         .and_then(|s| s.msisdn.as_deref())
@@ -179,46 +164,48 @@ fn status_lines(
         Liveness::Offline { since } => format!("GoIP channel: OFFLINE since {}", at(since)),
         Liveness::NotHeard => "GoIP channel: OFFLINE (no keepalive since goippy started)".into(),
     });
-    let Some(s) = state else {
-        lines.push(match source {
-            StateSource::Database => "No keepalive of this channel has been stored yet.".into(),
-            StateSource::Memory => "No keepalive of this channel since goippy started.".into(),
-        });
-        return lines;
-    };
-    let gsm = s.gsm_status.as_deref().unwrap_or("unknown");
-    lines.push(format!("GSM: {gsm}, signal {}", signal(s.gsm_signal)));
-    lines.push(format!(
-        "VoIP: {}, line {}",
-        s.voip_status.as_deref().unwrap_or("unknown"),
-        s.voip_state.as_deref().unwrap_or("unknown")
-    ));
-    lines.push(format!(
-        "Operator: {}",
-        s.provider
-            .as_deref()
-            .filter(|p| !p.is_empty())
-            .unwrap_or("unknown")
-    ));
-    lines.push(format!(
-        "Remaining call time: {}",
-        match s.remain_time {
-            Some(-1) => "unlimited".to_string(),
-            Some(m) if m >= 0 => format!("{m} min"),
-            _ => "unknown".to_string(),
-        }
-    ));
-    if s.disable_status == Some(1) {
-        lines.push("The GoIP reports this channel DISABLED.".into());
-    }
-    if let Some(updated) = s.updated_at {
-        let age = Timestamp::from_system_time(now).unix() - updated.unix();
+    if let Some(s) = state {
+        let gsm = s.gsm_status.as_deref().unwrap_or("unknown");
+        lines.push(format!("GSM: {gsm}, signal {}", signal(s.gsm_signal)));
         lines.push(format!(
-            "Updated: {updated} ({} ago)",
-            human(Duration::from_secs(u64::try_from(age).unwrap_or(0)))
+            "VoIP: {}, line {}",
+            s.voip_status.as_deref().unwrap_or("unknown"),
+            s.voip_state.as_deref().unwrap_or("unknown")
         ));
+        lines.push(format!(
+            "Operator: {}",
+            s.provider
+                .as_deref()
+                .filter(|p| !p.is_empty())
+                .unwrap_or("unknown")
+        ));
+        lines.push(format!(
+            "Remaining call time: {}",
+            match s.remain_time {
+                Some(-1) => "unlimited".to_string(),
+                Some(m) if m >= 0 => format!("{m} min"),
+                _ => "unknown".to_string(),
+            }
+        ));
+        if s.disable_status == Some(1) {
+            lines.push("The GoIP reports this channel DISABLED.".into());
+        }
+        if let Some(updated) = s.updated_at {
+            let age = Timestamp::from_system_time(now).unix() - updated.unix();
+            lines.push(format!(
+                "Updated: {updated} ({} ago)",
+                human(Duration::from_secs(u64::try_from(age).unwrap_or(0)))
+            ));
+        }
+    } else if source == StateSource::Database {
+        lines.push("No keepalive of this channel has been stored yet.".into());
+    } else {
+        lines.push("No keepalive of this channel since goippy started.".into());
     }
-    lines
+    if source == StateSource::Memory {
+        lines.push(FROM_MEMORY.into());
+    }
+    lines.join("\n")
 }
 
 fn signal(csq: Option<i64>) -> String {
@@ -257,58 +244,50 @@ pub fn calls_from_rows(rows: &[CallEntry]) -> Vec<Call> {
     // Oldest first, so a RECORD comes before its HANGUP.
     let mut open: Option<usize> = None;
     for row in rows.iter().rev() {
-        let number = row.remote_num.clone().unwrap_or_default();
+        let call = Call {
+            at: row.ts,
+            direction: row.direction,
+            number: row.remote_num.clone().unwrap_or_default(),
+            cause: row.cause.clone(),
+            seconds: row.duration,
+        };
         match row.event.as_deref() {
             Some("RECORD") => {
                 calls.push(Call {
-                    at: row.ts,
-                    direction: row.direction,
-                    number,
                     cause: None,
-                    seconds: row.duration,
+                    ..call
                 });
                 open = Some(calls.len() - 1);
             }
             Some("HANGUP") => {
-                let joins = open
-                    .and_then(|i| calls.get_mut(i))
-                    .filter(|c| c.number == number || c.number.is_empty() || number.is_empty());
+                let joins = open.and_then(|i| calls.get_mut(i)).filter(|c| {
+                    c.number == call.number || c.number.is_empty() || call.number.is_empty()
+                });
                 match joins {
-                    Some(call) => {
-                        call.cause = row.cause.clone();
-                        if call.number.is_empty() {
-                            call.number = number;
+                    Some(joined) => {
+                        joined.cause = call.cause;
+                        if joined.number.is_empty() {
+                            joined.number = call.number;
                         }
-                        call.seconds = call.seconds.or(row.duration);
+                        joined.seconds = joined.seconds.or(call.seconds);
                     }
                     None => calls.push(Call {
-                        at: row.ts,
                         direction: None,
-                        number,
-                        cause: row.cause.clone(),
-                        seconds: row.duration,
+                        ..call
                     }),
                 }
                 open = None;
             }
             Some("EXPIRY") => match calls.last_mut() {
-                Some(last) if last.seconds.is_none() => last.seconds = row.duration,
+                Some(last) if last.seconds.is_none() => last.seconds = call.seconds,
                 _ => calls.push(Call {
-                    at: row.ts,
                     direction: None,
-                    number,
                     cause: None,
-                    seconds: row.duration,
+                    ..call
                 }),
             },
             _ => {
-                calls.push(Call {
-                    at: row.ts,
-                    direction: row.direction,
-                    number,
-                    cause: row.cause.clone(),
-                    seconds: row.duration,
-                });
+                calls.push(call);
                 open = None;
             }
         }
