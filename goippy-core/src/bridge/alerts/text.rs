@@ -32,46 +32,36 @@ pub(crate) fn message(
     told: &Told,
     limits: &Thresholds,
 ) -> String {
-    let since = told.since;
-    let d = told.detail.as_str();
+    let (since, d) = (told.since, detail(condition, told));
+    let (csq, amount) = (&limits.signal_below, &limits.balance_below);
     match (condition, told.active) {
-        (Condition::Offline, true) => {
-            format!("{line} is offline: no keepalive since {since}.")
-        }
+        (Condition::Offline, true) => format!("{line} is offline: no keepalive since {since}."),
         (Condition::Offline, false) => format!("{line} is back online (since {since})."),
-        (Condition::Gsm, true) => format!(
-            "{line}: GSM not registered since {since} (the GoIP reports {}).",
-            shown(d, "no GSM status")
-        ),
+        (Condition::Gsm, true) => {
+            format!("{line}: GSM not registered since {since} (the GoIP reports {d}).")
+        }
         (Condition::Gsm, false) => format!("{line}: GSM registered again since {since}."),
-        (Condition::Signal, true) => format!(
-            "{line}: weak signal since {since}: CSQ {} (below {}).",
-            shown(d, "?"),
-            limits.signal_below
-        ),
-        (Condition::Signal, false) => format!(
-            "{line}: signal back since {since}: CSQ {} (not below {}).",
-            shown(d, "?"),
-            limits.signal_below
-        ),
-        (Condition::Balance, true) => format!(
-            "{line}: balance {} is below {} (checked at {since}).",
-            shown(d, "?"),
-            limits.balance_below
-        ),
-        (Condition::Balance, false) => format!(
-            "{line}: balance {} is no longer below {} (checked at {since}).",
-            shown(d, "?"),
-            limits.balance_below
-        ),
+        (Condition::Signal, true) => {
+            format!("{line}: weak signal since {since}: CSQ {d} (below {csq}).")
+        }
+        (Condition::Signal, false) => {
+            format!("{line}: signal back since {since}: CSQ {d} (not below {csq}).")
+        }
+        (Condition::Balance, true) => {
+            format!("{line}: balance {d} is below {amount} (checked at {since}).")
+        }
+        (Condition::Balance, false) => {
+            format!("{line}: balance {d} is no longer below {amount} (checked at {since}).")
+        }
     }
 }
 
-fn shown<'a>(detail: &'a str, none: &'a str) -> &'a str {
-    if detail.trim().is_empty() {
-        none
-    } else {
-        detail
+/// The reading told with a change, or what stands for a missing one.
+fn detail(condition: Condition, told: &Told) -> &str {
+    match told.detail.as_str() {
+        d if !d.trim().is_empty() => d,
+        _ if condition == Condition::Gsm => "no GSM status",
+        _ => "?",
     }
 }
 
@@ -84,19 +74,15 @@ pub(crate) fn status_lines(
 ) -> Vec<String> {
     let mut lines = Vec::new();
     for (condition, t) in told.iter().filter(|(_, t)| t.active) {
-        let since = t.since;
-        let d = t.detail.as_str();
+        let (since, d, csq) = (t.since, detail(*condition, t), &limits.signal_below);
         match condition {
             Condition::Offline => lines.push(format!("Alerts: offline since {since}")),
-            Condition::Gsm => lines.push(format!(
-                "Alerts: GSM not registered since {since} ({})",
-                shown(d, "no GSM status")
-            )),
-            Condition::Signal => lines.push(format!(
-                "Alerts: weak signal since {since} (CSQ {}, below {})",
-                shown(d, "?"),
-                limits.signal_below
-            )),
+            Condition::Gsm => lines.push(format!("Alerts: GSM not registered since {since} ({d})")),
+            Condition::Signal => {
+                lines.push(format!(
+                    "Alerts: weak signal since {since} (CSQ {d}, below {csq})"
+                ));
+            }
             // Shown with the reading below.
             Condition::Balance => {}
         }
