@@ -51,6 +51,7 @@ use tokio_xmpp::jid::BareJid;
 
 use crate::config::AlertSettings;
 use crate::engine::ChannelInfo;
+use crate::goip::Keepalive;
 use crate::store::{ActiveGateway, AlertRecord, NoticeRecord, Timestamp};
 use crate::util::{SharedWarnLimiter, WarnLimiter, lock};
 
@@ -83,15 +84,9 @@ const CSQ_UNKNOWN: u8 = 99;
 /// monitor, read by the console.
 #[derive(Debug)]
 pub(crate) struct AlertBoard {
-    lines: Mutex<HashMap<String, LineBoard>>,
+    /// The lines `status` adds, by goip_id.
+    lines: Mutex<HashMap<String, Vec<String>>>,
     limits: Thresholds,
-}
-
-#[derive(Debug, Default, Clone)]
-struct LineBoard {
-    told: Vec<(Condition, Told)>,
-    /// The latest balance reading: the amount, when, and whether it is low.
-    balance: Option<(String, Timestamp, bool)>,
 }
 
 impl AlertBoard {
@@ -104,20 +99,14 @@ impl AlertBoard {
 
     /// The lines `status` adds for `goip_id` (none while all is well).
     pub(crate) fn status_lines(&self, goip_id: &str) -> Vec<String> {
-        let line = lock(&self.lines).get(goip_id).cloned().unwrap_or_default();
-        text::status_lines(&line.told, line.balance.as_ref(), &self.limits)
+        lock(&self.lines).get(goip_id).cloned().unwrap_or_default()
     }
 
     fn set(&self, goip_id: &str, line: &Line) {
-        let board = LineBoard {
-            told: Condition::ALL
-                .into_iter()
-                .zip(&line.trackers)
-                .filter_map(|(c, t)| t.told().map(|t| (c, t.clone())))
-                .collect(),
-            balance: line.balance.clone(),
-        };
-        lock(&self.lines).insert(goip_id.to_owned(), board);
+        let told = Condition::ALL.into_iter().zip(&line.trackers);
+        let told = told.filter_map(|(c, t)| Some((c, t.told()?)));
+        let text = text::status_lines(told, line.balance.as_ref(), &self.limits);
+        lock(&self.lines).insert(goip_id.to_owned(), text);
     }
 
     fn retain(&self, keep: impl Fn(&str) -> bool) {
@@ -138,6 +127,7 @@ struct Line {
     /// When the next balance check is due (`None`: at once).
     next_check: Option<Instant>,
     checking: bool,
+    /// The latest balance reading: the amount, when, and whether it is low.
     balance: Option<(String, Timestamp, bool)>,
     /// When it is to be looked at again without a change of its channel
     /// (see `wakes.rs`).
@@ -342,7 +332,12 @@ async fn look(
             Duration::ZERO,
             true,
         ),
-        (Condition::Gsm, gsm(info), settings.hold, false),
+        (
+            Condition::Gsm,
+            gsm_status(info).map(|status| !status.eq_ignore_ascii_case(REGISTERED)),
+            settings.hold,
+            false,
+        ),
         (
             Condition::Signal,
             settings
@@ -422,34 +417,21 @@ fn offline(info: Option<&ChannelInfo>, silent_is_offline: bool) -> Option<bool> 
     }
 }
 
-/// Registered unless the latest keepalive of an online line says otherwise.
-fn gsm(info: Option<&ChannelInfo>) -> Option<bool> {
-    gsm_status(info).map(|status| !status.eq_ignore_ascii_case(REGISTERED))
+/// The latest keepalive of an online line.
+fn keepalive(info: Option<&ChannelInfo>) -> Option<&Keepalive> {
+    info.filter(|i| i.online)?.keepalive.as_deref()
 }
 
+/// The latest keepalive's GSM status: registered unless it says otherwise.
 fn gsm_status(info: Option<&ChannelInfo>) -> Option<&str> {
-    let status = info
-        .filter(|i| i.online)?
-        .keepalive
-        .as_ref()?
-        .gsm_status
-        .as_deref()?
-        .trim();
-    Some(status)
+    Some(keepalive(info)?.gsm_status.as_deref()?.trim())
 }
 
-/// The latest keepalive's CSQ, of an online line (99, unknown, counts as
-/// no reading). Weak while it is below `ALERT_SIGNAL_BELOW`.
+/// The latest keepalive's CSQ (99, unknown, counts as no reading). Weak
+/// while it is below `ALERT_SIGNAL_BELOW`.
 fn signal(info: Option<&ChannelInfo>) -> Option<u8> {
-    info.filter(|i| i.online)?
-        .keepalive
-        .as_ref()?
-        .signal
-        .as_deref()?
-        .trim()
-        .parse()
-        .ok()
-        .filter(|c| *c != CSQ_UNKNOWN)
+    let csq = keepalive(info)?.signal.as_deref()?.trim().parse().ok();
+    csq.filter(|c| *c != CSQ_UNKNOWN)
 }
 
 /// The reading that goes with a change: when the line was last heard from,

@@ -67,14 +67,14 @@ fn detail(condition: Condition, told: &Told) -> &str {
 
 /// The lines `status` adds: every condition whose alert holds, and the
 /// latest balance reading.
-pub(crate) fn status_lines(
-    told: &[(Condition, Told)],
+pub(crate) fn status_lines<'a>(
+    told: impl IntoIterator<Item = (Condition, &'a Told)>,
     balance: Option<&(String, Timestamp, bool)>,
     limits: &Thresholds,
 ) -> Vec<String> {
     let mut lines = Vec::new();
-    for (condition, t) in told.iter().filter(|(_, t)| t.active) {
-        let (since, d, csq) = (t.since, detail(*condition, t), &limits.signal_below);
+    for (condition, t) in told.into_iter().filter(|(_, t)| t.active) {
+        let (since, d, csq) = (t.since, detail(condition, t), &limits.signal_below);
         match condition {
             Condition::Offline => lines.push(format!("Alerts: offline since {since}")),
             Condition::Gsm => lines.push(format!("Alerts: GSM not registered since {since} ({d})")),
@@ -140,9 +140,9 @@ mod tests {
     #[test]
     fn status_shows_what_holds() {
         let lines = status_lines(
-            &[
-                (Condition::Offline, told(false, "")),
-                (Condition::Gsm, told(true, "LOGOUT")),
+            [
+                (Condition::Offline, &told(false, "")),
+                (Condition::Gsm, &told(true, "LOGOUT")),
             ],
             Some(&("3.20".into(), Timestamp::from_unix(1_765_000_000), true)),
             &limits(),
