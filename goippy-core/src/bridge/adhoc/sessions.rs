@@ -174,19 +174,11 @@ impl Sessions {
     /// menu among them needs its `USSDEXIT`).
     pub(crate) fn expire(&self, now: Instant) -> Vec<Session> {
         let mut t = lock(&self.table);
-        let ids: Vec<String> = t
-            .open
-            .iter()
-            .filter(|(_, s)| s.expires <= now)
-            .map(|(id, _)| id.clone())
+        let gone: Vec<Session> = (t.open.extract_if(|_, s| s.expires <= now))
+            .map(|(_, s)| s)
             .collect();
-        let mut gone = Vec::with_capacity(ids.len());
-        for id in ids {
-            if let Some(s) = t.open.remove(&id) {
-                t.bytes = t.bytes.saturating_sub(s.weight());
-                gone.push(s);
-            }
-        }
+        let weight: usize = gone.iter().map(Session::weight).sum();
+        t.bytes = t.bytes.saturating_sub(weight);
         gone
     }
 
