@@ -14,6 +14,8 @@ use std::time::Duration;
 use regex::Regex;
 use toml::Value;
 
+use crate::goip::is_valid_ussd_code;
+
 use super::reader::Reader;
 
 /// When a line's users (and the admins) get an alert.
@@ -189,19 +191,13 @@ fn balance(r: &mut Reader<'_>) -> Option<Option<BalanceCheck>> {
         }
         return Some(None);
     };
-    let mut ok = true;
-    if code.is_empty()
-        || code.len() > 64
-        || !code
-            .chars()
-            .all(|c| c.is_ascii_digit() || matches!(c, '*' | '#' | '+'))
-    {
+    let ok = code.len() <= 64 && is_valid_ussd_code(&code);
+    if !ok {
         r.problem(
             "BALANCE_USSD",
             "a USSD code of digits, *, # and + such as \"*100#\"",
             &Value::String(code.clone()),
         );
-        ok = false;
     }
     let regex = match regex {
         None => {
