@@ -45,30 +45,20 @@ pub fn parse(text: &str) -> BotCommand {
     let text = text.trim();
     let lower = text.to_lowercase();
     let mut words = lower.split_whitespace();
+    let invalid = || BotCommand::Invalid(text.to_string());
     match (words.next(), words.next(), words.next()) {
-        (Some("status"), None, _) => return BotCommand::Status,
-        (Some("help" | "?"), None, _) => return BotCommand::Help,
-        (Some("log"), None, _) => return BotCommand::Log(DEFAULT_LOG_CALLS),
-        (Some("log"), Some(n), None) => {
-            return match log_count(n) {
-                Some(n) => BotCommand::Log(n),
-                None => BotCommand::Invalid(text.to_string()),
-            };
-        }
-        (Some("line" | "lines"), None, _) => return BotCommand::Lines,
-        (Some("line"), Some(contact), Some(arg)) if words.next().is_none() => {
-            return BotCommand::LineFor {
-                contact: contact.to_string(),
-                arg: arg.to_string(),
-            };
-        }
-        (Some("failover"), Some("on"), None) => return BotCommand::Failover(true),
-        (Some("failover"), Some("off"), None) => return BotCommand::Failover(false),
-        _ => {}
-    }
-    match ussd_code(text) {
-        Some(code) => BotCommand::Ussd(code),
-        None => BotCommand::Invalid(text.to_string()),
+        (Some("status"), None, _) => BotCommand::Status,
+        (Some("help" | "?"), None, _) => BotCommand::Help,
+        (Some("log"), None, _) => BotCommand::Log(DEFAULT_LOG_CALLS),
+        (Some("log"), Some(n), None) => log_count(n).map_or_else(invalid, BotCommand::Log),
+        (Some("line" | "lines"), None, _) => BotCommand::Lines,
+        (Some("line"), Some(contact), Some(arg)) if words.next().is_none() => BotCommand::LineFor {
+            contact: contact.to_string(),
+            arg: arg.to_string(),
+        },
+        (Some("failover"), Some("on"), None) => BotCommand::Failover(true),
+        (Some("failover"), Some("off"), None) => BotCommand::Failover(false),
+        _ => ussd_code(text).map_or_else(invalid, BotCommand::Ussd),
     }
 }
 

@@ -325,12 +325,7 @@ async fn start(
                 .iter()
                 .map(|g| (Some(line_choice_label(g)), g.goip_id.clone()));
             let field = forms::list_single(LINE_FIELD, "Line", None, options);
-            let title = if enable {
-                "Enable a line"
-            } else {
-                "Disable a line"
-            };
-            let form = forms::form(title, None, vec![field]);
+            let form = forms::form(command.listed.name, None, vec![field]);
             (Stage::LineChoice { enable }, form, Action::Complete)
         }
         _ => return Err(unknown()),
