@@ -134,6 +134,9 @@ struct Line {
     wake: Option<Instant>,
 }
 
+/// What the users were told before the start, by goip_id.
+type ToldBefore = HashMap<String, Vec<(Condition, Told)>>;
+
 /// A balance check's result, back to the monitor.
 type CheckResult = (String, Reading, Timestamp);
 
@@ -160,7 +163,7 @@ pub(crate) async fn run(ctx: Arc<Context>, config: AlertConfig, mut stop: watch:
         silent_ones_due: false,
         wakes: Wakes::default(),
     };
-    let mut told: Option<HashMap<String, Vec<(Condition, Told)>>> = None;
+    let mut told: Option<ToldBefore> = None;
     let (results_tx, mut results) = mpsc::channel::<CheckResult>(64);
     let mut ticks = tokio::time::interval(config.tick.max(Duration::from_millis(10)));
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -194,10 +197,8 @@ pub(crate) async fn run(ctx: Arc<Context>, config: AlertConfig, mut stop: watch:
     tracing::debug!("alert monitor stopped");
 }
 
-async fn load_told(
-    ctx: &Context,
-) -> Result<HashMap<String, Vec<(Condition, Told)>>, crate::store::StoreError> {
-    let mut by_line: HashMap<String, Vec<(Condition, Told)>> = HashMap::new();
+async fn load_told(ctx: &Context) -> Result<ToldBefore, crate::store::StoreError> {
+    let mut by_line = ToldBefore::new();
     for row in ctx.store.alert_states().await? {
         let Some(condition) = Condition::parse(&row.alert) else {
             continue;
@@ -225,7 +226,7 @@ async fn tick(
     ctx: &Arc<Context>,
     config: &AlertConfig,
     monitor: &mut Monitor,
-    before: &mut HashMap<String, Vec<(Condition, Told)>>,
+    before: &mut ToldBefore,
     results: &mpsc::Sender<CheckResult>,
 ) {
     // No allocation unless a line is due.
@@ -276,7 +277,7 @@ async fn tick(
 fn match_directory(
     ctx: &Context,
     lines: &mut HashMap<String, Line>,
-    before: &mut HashMap<String, Vec<(Condition, Told)>>,
+    before: &mut ToldBefore,
     due: &mut HashMap<String, Option<ChannelInfo>>,
 ) {
     let gateways = ctx.directory.gateways();
@@ -564,21 +565,13 @@ fn alerts_for(
         .map(str::trim)
         .filter(|n| !n.is_empty())
         .map(str::to_string);
-    let mut out = Vec::new();
     // Every user of the line (a shared line has several).
     let owners: Vec<BareJid> = (gateway.users.iter())
         .filter_map(|ext| ctx.addressing.user_jid(ext).ok())
         .collect();
-    for owner in &owners {
-        out.push(notice::chat(
-            &gateway.goip_id,
-            owner,
-            own_number.clone(),
-            text.clone(),
-        ));
-    }
-    for admin in ctx.policy.admins.iter().filter(|a| !owners.contains(a)) {
-        out.push(notice::chat(&gateway.goip_id, admin, None, text.clone()));
-    }
-    out
+    let admins = ctx.policy.admins.iter().filter(|a| !owners.contains(a));
+    let to_owners = owners.iter().map(|owner| (owner, own_number.clone()));
+    (to_owners.chain(admins.map(|admin| (admin, None))))
+        .map(|(to, from)| notice::chat(&gateway.goip_id, to, from, text.clone()))
+        .collect()
 }
