@@ -326,31 +326,25 @@ async fn look(
     let now = Instant::now();
     let wall = Timestamp::now();
     let online = info.is_some_and(|i| i.online);
+    let gsm_lost = gsm_status(info).map(|status| !status.eq_ignore_ascii_case(REGISTERED));
+    let weak = (settings.signal_below).and_then(|below| signal(info).map(|csq| csq < below));
     let readings = [
-        (
-            Condition::Offline,
-            offline(info, silent_is_offline),
-            Duration::ZERO,
-            true,
-        ),
-        (
-            Condition::Gsm,
-            gsm_status(info).map(|status| !status.eq_ignore_ascii_case(REGISTERED)),
-            settings.hold,
-            false,
-        ),
-        (
-            Condition::Signal,
-            settings
-                .signal_below
-                .and_then(|below| signal(info).map(|csq| csq < below)),
-            settings.hold,
-            false,
-        ),
+        (Condition::Offline, offline(info, silent_is_offline)),
+        (Condition::Gsm, gsm_lost),
+        (Condition::Signal, weak),
     ];
     let mut changed = false;
     let mut wake: Option<Instant> = None;
-    for (condition, active, hold, quiet_baseline) in readings {
+    for (condition, active) in readings {
+        // Offline is told at once, and a line never seen online is new, not
+        // offline (`Tracker::observe`'s quiet baseline); a GSM loss or a weak
+        // signal must hold first.
+        let quiet_baseline = condition == Condition::Offline;
+        let hold = if quiet_baseline {
+            Duration::ZERO
+        } else {
+            settings.hold
+        };
         let tracker = &mut line.trackers[condition.index()];
         if tracker.settled_with(active, quiet_baseline) {
             continue;
