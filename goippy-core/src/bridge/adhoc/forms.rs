@@ -21,9 +21,7 @@ pub(super) fn form(title: &str, instructions: Option<String>, fields: Vec<Field>
 pub(super) fn result(title: &str, fields: Vec<Field>) -> DataForm {
     DataForm {
         type_: DataFormType::Result_,
-        title: Some(title.to_string()),
-        instructions: None,
-        fields,
+        ..form(title, None, fields)
     }
 }
 

@@ -99,15 +99,15 @@ pub(super) async fn step(
     };
     let closed_by_network = outcome == UssdOutcome::Closed;
     let response = |status| CommandResponse::new(USSD, &id, status);
-    match settle(outcome) {
-        UssdSettlement::Answered { .. } if closed_by_network => Ok(response(Status::Completed)
-            .with_note(NoteType::Info, "The network ended the USSD session.")),
+    let failure = match settle(outcome) {
+        UssdSettlement::Answered { .. } if closed_by_network => {
+            return Ok(response(Status::Completed)
+                .with_note(NoteType::Info, "The network ended the USSD session."));
+        }
         UssdSettlement::Answered { text } if finish => {
             end(ctx, &goip_id).await;
-            Ok(response(Status::Completed).with_form(forms::result(
-                "USSD",
-                vec![forms::text_multi("answer", "Answer", &text)],
-            )))
+            let answer = forms::text_multi("answer", "Answer", &text);
+            return Ok(response(Status::Completed).with_form(forms::result("USSD", vec![answer])));
         }
         UssdSettlement::Answered { text } => {
             let form = forms::form(
@@ -124,28 +124,29 @@ pub(super) async fn step(
             );
             session.stage = Stage::UssdMenu { goip_id, ext };
             sessions.put_back(id.clone(), session, Instant::now());
-            Ok(response(Status::Executing)
+            return Ok(response(Status::Executing)
                 .with_actions(&[Action::Next, Action::Complete])
-                .with_form(form))
+                .with_form(form));
         }
         UssdSettlement::Failed { reason, notice } => {
             if in_menu {
                 end(ctx, &goip_id).await;
             }
-            let failure = match notice {
+            match notice {
                 Notice::UssdNotSent => DeliveryFailure::UssdNotSent { reason },
                 _ => DeliveryFailure::UssdFailed { reason },
-            };
-            Ok(response(Status::Completed).with_note(NoteType::Error, text_of(&failure)))
+            }
         }
         UssdSettlement::Unknown { .. } => {
             // The network may still hold the session open.
             end(ctx, &goip_id).await;
             let waited = ctx.policy.ussd_timeout.saturating_mul(2);
-            let failure = DeliveryFailure::UssdNoAnswer { waited };
-            Ok(response(Status::Completed).with_note(NoteType::Error, text_of(&failure)))
+            DeliveryFailure::UssdNoAnswer { waited }
         }
-    }
+    };
+    // The words the chat console's error would carry.
+    let text = failure.stanza_error().texts.into_values().next();
+    Ok(response(Status::Completed).with_note(NoteType::Error, text.unwrap_or_default()))
 }
 
 /// Ends the channel's USSD session (`USSDEXIT`); a failure is only logged:
@@ -155,14 +156,4 @@ pub(super) async fn end(ctx: &Context, goip_id: &str) {
         UssdOutcome::Closed => tracing::debug!(goip_id, "USSD session closed"),
         other => tracing::info!(goip_id, outcome = ?other, "USSDEXIT not confirmed"),
     }
-}
-
-/// The words the chat console's error would carry.
-fn text_of(failure: &DeliveryFailure) -> String {
-    failure
-        .stanza_error()
-        .texts
-        .into_values()
-        .next()
-        .unwrap_or_default()
 }

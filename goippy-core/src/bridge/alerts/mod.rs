@@ -259,9 +259,6 @@ async fn tick(
         due.entry(goip_id)
             .or_insert_with_key(|id| ctx.engine.channel(id));
     }
-    if due.is_empty() {
-        return;
-    }
     let mut due: Vec<(String, Option<ChannelInfo>)> = due.into_iter().collect();
     due.sort_by(|(a, _), (b, _)| {
         let ext = |id: &String| monitor.lines.get(id).and_then(|l| l.ext.as_deref());
