@@ -56,7 +56,7 @@ use super::Context;
 use super::bot::{self, DEFAULT_LOG_CALLS, MAX_LOG_CALLS};
 use super::lines::{self, READ_BOUND};
 
-use sessions::{Full, Session, Stage};
+use sessions::{Session, Stage};
 pub(crate) use sessions::{Sessions, TIMEOUT as SESSION_TIMEOUT};
 
 const STATUS: &str = "status";
@@ -330,12 +330,7 @@ async fn start(
         }
         _ => return Err(unknown()),
     };
-    let id =
-        sessions
-            .open(&env.from, node, stage, now)
-            .map_err(|full| Refusal::TooManySessions {
-                yours: full == Full::Yours,
-            })?;
+    let id = sessions.open(&env.from, node, stage, now)?;
     Ok(CommandResponse::new(node, &id, Status::Executing)
         .with_actions(&[action])
         .with_form(form))

@@ -22,6 +22,7 @@ use tokio_xmpp::jid::BareJid;
 use tokio_xmpp::jid::Jid;
 
 use crate::util::lock;
+use crate::xmpp::failure::Refusal;
 
 /// Open sessions one bare JID may hold.
 pub(crate) const PER_OWNER: usize = 4;
@@ -71,15 +72,6 @@ impl Session {
     }
 }
 
-/// Why a session could not be opened.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Full {
-    /// The owner holds [`PER_OWNER`] already.
-    Yours,
-    /// [`TOTAL`] or [`MAX_BYTES`] reached.
-    Everyone,
-}
-
 #[derive(Default)]
 struct Table {
     open: HashMap<String, Session>,
@@ -113,14 +105,16 @@ impl Sessions {
         self.timeout
     }
 
-    /// Opens a session for `owner` and returns its id.
+    /// Opens a session for `owner` and returns its id; refused while the
+    /// owner holds [`PER_OWNER`] already (`yours`), or [`TOTAL`] or
+    /// [`MAX_BYTES`] is reached.
     pub(crate) fn open(
         &self,
         owner: &Jid,
         node: &'static str,
         stage: Stage,
         now: Instant,
-    ) -> Result<String, Full> {
+    ) -> Result<String, Refusal> {
         let id = format!("{:032x}", rand::random::<u128>());
         let session = Session {
             owner: owner.clone(),
@@ -137,10 +131,10 @@ impl Sessions {
             .filter(|s| s.expires > now && s.owner.to_bare() == bare)
             .count();
         if theirs >= PER_OWNER {
-            return Err(Full::Yours);
+            return Err(Refusal::TooManySessions { yours: true });
         }
         if t.open.len() >= TOTAL || t.bytes + weight > MAX_BYTES {
-            return Err(Full::Everyone);
+            return Err(Refusal::TooManySessions { yours: false });
         }
         t.bytes += weight;
         t.open.insert(id.clone(), session);
@@ -256,7 +250,7 @@ mod tests {
                 },
                 now
             ),
-            Err(Full::Yours),
+            Err(Refusal::TooManySessions { yours: true }),
             "per bare JID, whatever the resource"
         );
         let mut opened = PER_OWNER;
@@ -275,7 +269,7 @@ mod tests {
                 Err(e) => break e,
             }
         };
-        assert_eq!(full, Full::Everyone);
+        assert_eq!(full, Refusal::TooManySessions { yours: false });
         assert_eq!(opened, TOTAL);
         assert!(lock(&s.table).bytes <= MAX_BYTES);
     }
