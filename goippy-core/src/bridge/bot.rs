@@ -294,13 +294,10 @@ pub fn rows_for_calls(n: u32) -> u32 {
 /// The answer to `log` / `log N`: the newest `n` calls, newest first.
 pub fn render_log(calls: &[Call], n: u32) -> String {
     let shown: Vec<&Call> = calls.iter().take(n as usize).collect();
-    if shown.is_empty() {
-        return "No calls logged.".into();
-    }
-    let mut out = if shown.len() == 1 {
-        "The last call:".to_string()
-    } else {
-        format!("The last {} calls, newest first:", shown.len())
+    let mut out = match shown.len() {
+        0 => return "No calls logged.".into(),
+        1 => "The last call:".to_string(),
+        count => format!("The last {count} calls, newest first:"),
     };
     for call in shown {
         let when = call

@@ -118,11 +118,9 @@ impl Amount {
         } else {
             whole.parse().ok()?
         };
-        let mut thousandths = 0i64;
-        for (i, d) in fraction.chars().take(3).enumerate() {
-            let digit = i64::from(d.to_digit(10)?);
-            thousandths += digit * 10i64.pow(2 - i as u32);
-        }
+        // Digits only (checked above): `5` is 500, `05` 50, `0051` 5.
+        let first_three = fraction.get(..3).unwrap_or(fraction);
+        let thousandths: i64 = format!("{first_three:0<3}").parse().ok()?;
         let value = whole.checked_mul(1000)?.checked_add(thousandths)?;
         Some(Amount(if negative { -value } else { value }))
     }
