@@ -23,7 +23,7 @@ use prometheus_client::metrics::counter::ConstCounter;
 use prometheus_client::metrics::gauge::ConstGauge;
 use prometheus_client::registry::Registry;
 
-use crate::bridge::BridgeProbe;
+use crate::bridge::{BridgeProbe, LineTraffic};
 use crate::engine::EngineStats;
 use crate::store::Backlog;
 use crate::util::HistogramSnapshot;
@@ -43,12 +43,10 @@ struct Line {
     online: bool,
     signal_dbm: Option<i16>,
     gsm_registered: Option<bool>,
-    sms_received: u64,
-    sms_sent: u64,
-    sms_failed: u64,
-    sms_unknown: u64,
     acks_sent: u64,
-    retransmissions: u64,
+    /// Retransmissions the engine's memory caught (the store's are in `sms`).
+    duplicates: u64,
+    sms: LineTraffic,
 }
 
 /// Everything one scrape reports, gathered first.
@@ -96,15 +94,11 @@ async fn gather(probe: &BridgeProbe, link: LinkView) -> Scrape {
     for t in engine.channel_traffic() {
         let line = lines.entry(t.goip_id).or_default();
         line.acks_sent = t.acks_sent;
-        line.retransmissions += t.duplicates;
+        line.duplicates += t.duplicates;
     }
     for t in probe.line_traffic() {
-        let line = lines.entry(t.goip_id).or_default();
-        line.sms_received = t.sms_received;
-        line.sms_sent = t.sms_sent;
-        line.sms_failed = t.sms_failed;
-        line.sms_unknown = t.sms_unknown;
-        line.retransmissions += t.retransmissions;
+        let line = lines.entry(t.goip_id.clone()).or_default();
+        line.sms = t;
     }
     let store = probe.store();
     Scrape {
@@ -149,22 +143,22 @@ const LINE_COUNTERS: [LineCounter; 6] = [
     (
         "goippy_line_sms_received",
         "Inbound SMS stored (retransmissions not counted again).",
-        |l| l.sms_received,
+        |l| l.sms.sms_received,
     ),
     (
         "goippy_line_sms_sent",
         "Users' SMS the GoIP accepted for sending.",
-        |l| l.sms_sent,
+        |l| l.sms.sms_sent,
     ),
     (
         "goippy_line_sms_failed",
         "Users' SMS that failed (the user was told).",
-        |l| l.sms_failed,
+        |l| l.sms.sms_failed,
     ),
     (
         "goippy_line_sms_unknown",
         "Users' SMS whose outcome is unknown (never sent twice).",
-        |l| l.sms_unknown,
+        |l| l.sms.sms_unknown,
     ),
     (
         "goippy_line_acks_sent",
@@ -174,7 +168,7 @@ const LINE_COUNTERS: [LineCounter; 6] = [
     (
         "goippy_line_retransmissions",
         "Retransmissions recognised (by the engine's memory or the store): acked again, not delivered again.",
-        |l| l.retransmissions,
+        |l| l.duplicates + l.sms.retransmissions,
     ),
 ];
 
