@@ -285,9 +285,7 @@ fn match_directory(
     ctx.alerts.retain(|goip_id| enabled.contains(goip_id));
     for gateway in &gateways {
         if let Some(line) = lines.get_mut(&gateway.goip_id) {
-            if line.ext != gateway.ext {
-                line.ext.clone_from(&gateway.ext);
-            }
+            line.ext.clone_from(&gateway.ext);
             continue;
         }
         let mut line = Line {
