@@ -179,15 +179,11 @@ pub(crate) async fn run(ctx: Arc<Context>, config: AlertConfig, mut stop: watch:
                 // What was told before the start comes first: without it, a
                 // change cannot be told from a state told already.
                 if told.is_none() {
-                    match load_told(&ctx).await {
-                        Ok(t) => told = Some(t),
-                        Err(e) => {
-                            if let Some(missed) = warn.allow(Instant::now()) {
-                                tracing::warn!(not_logged = missed, "alerts wait for the database: {e}");
-                            }
-                            continue;
+                    told = load_told(&ctx).await.inspect_err(|e| {
+                        if let Some(missed) = warn.allow(Instant::now()) {
+                            tracing::warn!(not_logged = missed, "alerts wait for the database: {e}");
                         }
-                    }
+                    }).ok();
                 }
                 let Some(before) = told.as_mut() else { continue };
                 tick(&ctx, &config, &mut monitor, before, &results_tx).await;
