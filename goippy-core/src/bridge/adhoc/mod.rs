@@ -280,14 +280,12 @@ async fn start(
             for line in lines {
                 let status = lines::status(ctx, line).await;
                 let gateway = &status.gateway;
-                fields.push(forms::text_multi(
-                    &format!(
-                        "line-{}",
-                        gateway.ext.as_deref().unwrap_or(&gateway.goip_id)
-                    ),
-                    &format!("Line {}", line_label(gateway)),
-                    &status.render(),
-                ));
+                let var = format!(
+                    "line-{}",
+                    gateway.ext.as_deref().unwrap_or(&gateway.goip_id)
+                );
+                let label = format!("Line {}", line_label(gateway));
+                fields.push(forms::text_multi(&var, &label, &status.render()));
             }
             return Ok(completed(node, forms::result("Line status", fields)));
         }
