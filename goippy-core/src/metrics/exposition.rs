@@ -112,8 +112,6 @@ async fn gather(probe: &BridgeProbe, link: LinkView) -> Scrape {
     }
 }
 
-type Labels<'a> = [(&'static str, &'a str); 2];
-
 impl Scrape {
     /// A family with one sample per line that has a value.
     fn per_line<M: EncodeMetric>(
@@ -127,7 +125,7 @@ impl Scrape {
         let mut family = encoder.encode_descriptor(name, help, None, metric_type)?;
         for (goip_id, line) in &self.lines {
             if let Some(metric) = value(line) {
-                let labels: Labels = [("goip_id", goip_id), ("ext", &line.ext)];
+                let labels = [("goip_id", goip_id.as_str()), ("ext", line.ext.as_str())];
                 metric.encode(family.encode_family(&labels)?)?;
             }
         }
