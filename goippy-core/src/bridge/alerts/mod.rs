@@ -486,11 +486,9 @@ async fn save(
     change: &Change,
 ) -> bool {
     let told = &change.told;
-    let notices = if change.tell && config.settings.enabled {
-        alerts_for(ctx, gateway, condition, told)
-    } else {
-        Vec::new()
-    };
+    let tell = change.tell && config.settings.enabled;
+    let notices = tell.then(|| alerts_for(ctx, gateway, condition, told));
+    let notices = notices.unwrap_or_default();
     let told_users = notices.len();
     let record = AlertRecord {
         goip_id: gateway.goip_id.clone(),
