@@ -49,7 +49,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, watch};
 use tokio_xmpp::jid::BareJid;
 
-use crate::config::AlertSettings;
+use crate::config::{AlertSettings, Amount};
 use crate::engine::ChannelInfo;
 use crate::goip::Keepalive;
 use crate::store::{ActiveGateway, AlertRecord, NoticeRecord, Timestamp};
@@ -57,7 +57,6 @@ use crate::util::{SharedWarnLimiter, WarnLimiter, lock};
 
 use super::Context;
 use super::notice;
-use balance::Reading;
 use condition::{Change, Condition, Seen, Told, Tracker};
 use text::Thresholds;
 use wakes::Wakes;
@@ -138,7 +137,7 @@ struct Line {
 type ToldBefore = HashMap<String, Vec<(Condition, Told)>>;
 
 /// A balance check's result, back to the monitor.
-type CheckResult = (String, Reading, Timestamp);
+type CheckResult = (String, Result<Amount, String>, Timestamp);
 
 /// What the monitor keeps between ticks.
 struct Monitor {
@@ -440,7 +439,7 @@ async fn balance_read(
     config: &AlertConfig,
     monitor: &mut Monitor,
     goip_id: &str,
-    reading: Reading,
+    reading: Result<Amount, String>,
     at: Timestamp,
 ) {
     let Some(line) = monitor.lines.get_mut(goip_id) else {
@@ -451,9 +450,9 @@ async fn balance_read(
     if let Some(next) = line.next_check {
         monitor.wakes.at(goip_id, next, &mut line.wake);
     }
-    let (Reading::Amount(amount), Some(check)) = (reading.clone(), &config.settings.balance) else {
+    let (Ok(amount), Some(check)) = (reading.clone(), &config.settings.balance) else {
         // At most one a line every BALANCE_EVERY: no flood to limit.
-        if let Reading::Failed(why) = reading {
+        if let Err(why) = reading {
             tracing::warn!(goip_id, "balance check failed: {why}");
         }
         return;
