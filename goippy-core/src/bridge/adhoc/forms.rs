@@ -35,11 +35,11 @@ pub(super) fn text_multi(var: &str, label: &str, text: &str) -> Field {
 
 /// Read-only text inside a form to fill (a USSD menu).
 pub(super) fn fixed(label: &str, text: &str) -> Field {
-    let mut field = Field::new("", FieldType::Fixed);
-    field.var = None;
-    field.label = Some(label.to_string());
-    field.values = lines(text);
-    field
+    Field {
+        var: None,
+        type_: FieldType::Fixed,
+        ..text_multi("", label, text)
+    }
 }
 
 /// A one-line text field.

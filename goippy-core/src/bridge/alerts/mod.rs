@@ -316,10 +316,15 @@ async fn look(
     let now = Instant::now();
     let wall = Timestamp::now();
     let online = info.is_some_and(|i| i.online);
+    // Offline as the engine decides it; a line not heard from since the
+    // start counts as offline once the offline timeout has passed.
+    let offline = info
+        .map(|i| !i.online)
+        .or(silent_is_offline.then_some(true));
     let gsm_lost = gsm_status(info).map(|status| !status.eq_ignore_ascii_case(REGISTERED));
     let weak = (settings.signal_below).and_then(|below| signal(info).map(|csq| csq < below));
     let readings = [
-        (Condition::Offline, offline(info, silent_is_offline)),
+        (Condition::Offline, offline),
         (Condition::Gsm, gsm_lost),
         (Condition::Signal, weak),
     ];
@@ -390,15 +395,6 @@ async fn look(
     }
     if let Some(at) = wake {
         monitor.wakes.at(goip_id, at, &mut line.wake);
-    }
-}
-
-/// Offline as the engine decides it; a line not heard from since the
-/// start counts as offline once the offline timeout has passed.
-fn offline(info: Option<&ChannelInfo>, silent_is_offline: bool) -> Option<bool> {
-    match info {
-        Some(i) => Some(!i.online),
-        None => silent_is_offline.then_some(true),
     }
 }
 
