@@ -17,7 +17,7 @@
 //!
 //! Which line: on an own number, that line. On the gateway, `status` shows
 //! every line of the user; `log` and `ussd` act on the default line, and a
-//! user with several lines chooses in their first form (`line_field`), so
+//! user with several lines chooses in their first form (`with_line_choice`), so
 //! the gateway never acts on a line the user did not see.
 //!
 //! Who sees what: disco#items on the commands node lists only what the

@@ -44,7 +44,7 @@ pub(super) struct Step {
 }
 
 /// The form that asks for the code.
-/// `choice`: the form also asks for the line (`line_field`).
+/// `choice`: the form also asks for the line (`with_line_choice`).
 pub(super) fn code_form(line: &ActiveGateway, choice: bool) -> DataForm {
     let from = if choice {
         "the line you choose".to_string()
