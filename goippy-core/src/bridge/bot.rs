@@ -65,10 +65,8 @@ pub fn parse(text: &str) -> BotCommand {
 /// The N of `log N` (and of the ad-hoc call log's count): a positive
 /// number, at most [`MAX_LOG_CALLS`] (more is taken as the most).
 pub fn log_count(text: &str) -> Option<u32> {
-    match text.trim().parse::<u32>() {
-        Ok(0) | Err(_) => None,
-        Ok(n) => Some(n.min(MAX_LOG_CALLS)),
-    }
+    let n = text.trim().parse::<u32>().ok().filter(|n| *n > 0)?;
+    Some(n.min(MAX_LOG_CALLS))
 }
 
 /// `text` as a USSD code, if it is one (also a menu choice such as `1`).

@@ -105,12 +105,8 @@ impl Amount {
             }
         };
         let whole: String = whole.chars().filter(|c| *c != '.' && *c != ',').collect();
-        if whole.is_empty() && fraction.is_empty() {
-            return None;
-        }
-        if !whole.chars().all(|c| c.is_ascii_digit())
-            || !fraction.chars().all(|c| c.is_ascii_digit())
-        {
+        let digits = |s: &str| s.chars().all(|c| c.is_ascii_digit());
+        if (whole.is_empty() && fraction.is_empty()) || !digits(&whole) || !digits(fraction) {
             return None;
         }
         let whole: i64 = if whole.is_empty() {

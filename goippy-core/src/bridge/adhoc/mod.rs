@@ -351,9 +351,12 @@ async fn go_on(
         }
         return Ok(CommandResponse::new(node, &id, Status::Canceled));
     }
-    // A stage that cannot use this request stays open for a better one.
+    // A stage that cannot use this request stays open for a better one;
+    // a command the requester may no longer run here ends.
     let retry = |refusal: Refusal, session: Session| {
-        sessions.put_back(id.clone(), session, now);
+        if !matches!(refusal, Refusal::CommandForbidden { .. }) {
+            sessions.put_back(id.clone(), session, now);
+        }
         Err(refusal)
     };
     if request.action == Action::Prev {
@@ -362,9 +365,8 @@ async fn go_on(
     match session.stage.clone() {
         Stage::LogCount { goip_id } => {
             let line = match chosen_line(ctx, env, request, &goip_id) {
-                Chosen::Line(line) => line,
-                Chosen::NotYours => return retry(bad(NOT_YOUR_LINE), session),
-                Chosen::Gone => return Err(Refusal::CommandForbidden { admin: false }),
+                Ok(line) => line,
+                Err(refusal) => return retry(refusal, session),
             };
             let Some(n) = request.value("count").and_then(bot::log_count) else {
                 let detail = format!("the count must be a number from 1 to {MAX_LOG_CALLS}");
@@ -380,9 +382,8 @@ async fn go_on(
         }
         Stage::UssdCode { goip_id } => {
             let line = match chosen_line(ctx, env, request, &goip_id) {
-                Chosen::Line(line) => line,
-                Chosen::NotYours => return retry(bad(NOT_YOUR_LINE), session),
-                Chosen::Gone => return Err(Refusal::CommandForbidden { admin: false }),
+                Ok(line) => line,
+                Err(refusal) => return retry(refusal, session),
             };
             let Some(code) = request.value("code").and_then(bot::ussd_code) else {
                 let detail = "a USSD code is made of digits, *, # and + (for example *100#)";
@@ -549,23 +550,19 @@ fn with_line_choice(mut form: DataForm, lines: &[Arc<ActiveGateway>]) -> DataFor
     form
 }
 
-/// What the form says about the line.
-enum Chosen {
-    /// One of the requester's lines here.
-    Line(Arc<ActiveGateway>),
-    /// The form chose a line that is not (or no longer) one of them.
-    NotYours,
-    /// The form had no choice, and the line the session started with is no
-    /// longer theirs.
-    Gone,
-}
-
 /// The line the user chose in the form, if the form had the choice, else
-/// `started` (the line the session started with).
-fn chosen_line(ctx: &Context, env: &Envelope, request: &CommandRequest, started: &str) -> Chosen {
+/// `started` (the line the session started with). A chosen line that is
+/// not (or no longer) one of the requester's here is a form to correct; the
+/// session's own line no longer theirs ends the session.
+fn chosen_line(
+    ctx: &Context,
+    env: &Envelope,
+    request: &CommandRequest,
+    started: &str,
+) -> Result<Arc<ActiveGateway>, Refusal> {
     match request.value(LINE_FIELD).filter(|g| !g.is_empty()) {
-        Some(goip_id) => own_line(ctx, env, goip_id).map_or(Chosen::NotYours, Chosen::Line),
-        None => own_line(ctx, env, started).map_or(Chosen::Gone, Chosen::Line),
+        Some(goip_id) => own_line(ctx, env, goip_id).ok_or_else(|| bad(NOT_YOUR_LINE)),
+        None => own_line(ctx, env, started).ok_or(Refusal::CommandForbidden { admin: false }),
     }
 }
 
