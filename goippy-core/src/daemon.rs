@@ -153,9 +153,8 @@ pub async fn run(config: Config, verbosity: i8, log: FilterHandle) -> Result<(),
         }
     };
     notify(&[NotifyState::Stopping]);
-    if let Some(metrics) = metrics {
-        metrics.stop();
-    }
+    // The metrics listener stops with every open connection.
+    drop(metrics);
     match tokio::time::timeout_at(deadline + SHUTDOWN_BACKSTOP, bridge.shutdown_by(deadline)).await
     {
         Ok(Ok(())) => Ok(()),

@@ -45,40 +45,28 @@ pub fn parse(text: &str) -> BotCommand {
     let text = text.trim();
     let lower = text.to_lowercase();
     let mut words = lower.split_whitespace();
+    let invalid = || BotCommand::Invalid(text.to_string());
     match (words.next(), words.next(), words.next()) {
-        (Some("status"), None, _) => return BotCommand::Status,
-        (Some("help" | "?"), None, _) => return BotCommand::Help,
-        (Some("log"), None, _) => return BotCommand::Log(DEFAULT_LOG_CALLS),
-        (Some("log"), Some(n), None) => {
-            return match log_count(n) {
-                Some(n) => BotCommand::Log(n),
-                None => BotCommand::Invalid(text.to_string()),
-            };
-        }
-        (Some("line" | "lines"), None, _) => return BotCommand::Lines,
-        (Some("line"), Some(contact), Some(arg)) if words.next().is_none() => {
-            return BotCommand::LineFor {
-                contact: contact.to_string(),
-                arg: arg.to_string(),
-            };
-        }
-        (Some("failover"), Some("on"), None) => return BotCommand::Failover(true),
-        (Some("failover"), Some("off"), None) => return BotCommand::Failover(false),
-        _ => {}
-    }
-    match ussd_code(text) {
-        Some(code) => BotCommand::Ussd(code),
-        None => BotCommand::Invalid(text.to_string()),
+        (Some("status"), None, _) => BotCommand::Status,
+        (Some("help" | "?"), None, _) => BotCommand::Help,
+        (Some("log"), None, _) => BotCommand::Log(DEFAULT_LOG_CALLS),
+        (Some("log"), Some(n), None) => log_count(n).map_or_else(invalid, BotCommand::Log),
+        (Some("line" | "lines"), None, _) => BotCommand::Lines,
+        (Some("line"), Some(contact), Some(arg)) if words.next().is_none() => BotCommand::LineFor {
+            contact: contact.to_string(),
+            arg: arg.to_string(),
+        },
+        (Some("failover"), Some("on"), None) => BotCommand::Failover(true),
+        (Some("failover"), Some("off"), None) => BotCommand::Failover(false),
+        _ => ussd_code(text).map_or_else(invalid, BotCommand::Ussd),
     }
 }
 
 /// The N of `log N` (and of the ad-hoc call log's count): a positive
 /// number, at most [`MAX_LOG_CALLS`] (more is taken as the most).
 pub fn log_count(text: &str) -> Option<u32> {
-    match text.trim().parse::<u32>() {
-        Ok(0) | Err(_) => None,
-        Ok(n) => Some(n.min(MAX_LOG_CALLS)),
-    }
+    let n = text.trim().parse::<u32>().ok().filter(|n| *n > 0)?;
+    Some(n.min(MAX_LOG_CALLS))
 }
 
 /// `text` as a USSD code, if it is one (also a menu choice such as `1`).
@@ -153,21 +141,6 @@ pub fn render_status(
     source: StateSource,
     now: SystemTime,
 ) -> String {
-    let mut lines = status_lines(ext, goip_id, liveness, state, source, now);
-    if source == StateSource::Memory {
-        lines.push(FROM_MEMORY.into());
-    }
-    lines.join("\n")
-}
-
-fn status_lines(
-    ext: &str,
-    goip_id: &str,
-    liveness: Liveness,
-    state: Option<&ChannelState>,
-    source: StateSource,
-    now: SystemTime,
-) -> Vec<String> {
     let mut lines = Vec::new();
     let number = state
         .and_then(|s| s.msisdn.as_deref())
@@ -179,46 +152,48 @@ fn status_lines(
         Liveness::Offline { since } => format!("GoIP channel: OFFLINE since {}", at(since)),
         Liveness::NotHeard => "GoIP channel: OFFLINE (no keepalive since goippy started)".into(),
     });
-    let Some(s) = state else {
-        lines.push(match source {
-            StateSource::Database => "No keepalive of this channel has been stored yet.".into(),
-            StateSource::Memory => "No keepalive of this channel since goippy started.".into(),
-        });
-        return lines;
-    };
-    let gsm = s.gsm_status.as_deref().unwrap_or("unknown");
-    lines.push(format!("GSM: {gsm}, signal {}", signal(s.gsm_signal)));
-    lines.push(format!(
-        "VoIP: {}, line {}",
-        s.voip_status.as_deref().unwrap_or("unknown"),
-        s.voip_state.as_deref().unwrap_or("unknown")
-    ));
-    lines.push(format!(
-        "Operator: {}",
-        s.provider
-            .as_deref()
-            .filter(|p| !p.is_empty())
-            .unwrap_or("unknown")
-    ));
-    lines.push(format!(
-        "Remaining call time: {}",
-        match s.remain_time {
-            Some(-1) => "unlimited".to_string(),
-            Some(m) if m >= 0 => format!("{m} min"),
-            _ => "unknown".to_string(),
-        }
-    ));
-    if s.disable_status == Some(1) {
-        lines.push("The GoIP reports this channel DISABLED.".into());
-    }
-    if let Some(updated) = s.updated_at {
-        let age = Timestamp::from_system_time(now).unix() - updated.unix();
+    if let Some(s) = state {
+        let gsm = s.gsm_status.as_deref().unwrap_or("unknown");
+        lines.push(format!("GSM: {gsm}, signal {}", signal(s.gsm_signal)));
         lines.push(format!(
-            "Updated: {updated} ({} ago)",
-            human(Duration::from_secs(u64::try_from(age).unwrap_or(0)))
+            "VoIP: {}, line {}",
+            s.voip_status.as_deref().unwrap_or("unknown"),
+            s.voip_state.as_deref().unwrap_or("unknown")
         ));
+        lines.push(format!(
+            "Operator: {}",
+            s.provider
+                .as_deref()
+                .filter(|p| !p.is_empty())
+                .unwrap_or("unknown")
+        ));
+        lines.push(format!(
+            "Remaining call time: {}",
+            match s.remain_time {
+                Some(-1) => "unlimited".to_string(),
+                Some(m) if m >= 0 => format!("{m} min"),
+                _ => "unknown".to_string(),
+            }
+        ));
+        if s.disable_status == Some(1) {
+            lines.push("The GoIP reports this channel DISABLED.".into());
+        }
+        if let Some(updated) = s.updated_at {
+            let age = Timestamp::from_system_time(now).unix() - updated.unix();
+            lines.push(format!(
+                "Updated: {updated} ({} ago)",
+                human(Duration::from_secs(u64::try_from(age).unwrap_or(0)))
+            ));
+        }
+    } else if source == StateSource::Database {
+        lines.push("No keepalive of this channel has been stored yet.".into());
+    } else {
+        lines.push("No keepalive of this channel since goippy started.".into());
     }
-    lines
+    if source == StateSource::Memory {
+        lines.push(FROM_MEMORY.into());
+    }
+    lines.join("\n")
 }
 
 fn signal(csq: Option<i64>) -> String {
@@ -257,58 +232,50 @@ pub fn calls_from_rows(rows: &[CallEntry]) -> Vec<Call> {
     // Oldest first, so a RECORD comes before its HANGUP.
     let mut open: Option<usize> = None;
     for row in rows.iter().rev() {
-        let number = row.remote_num.clone().unwrap_or_default();
+        let call = Call {
+            at: row.ts,
+            direction: row.direction,
+            number: row.remote_num.clone().unwrap_or_default(),
+            cause: row.cause.clone(),
+            seconds: row.duration,
+        };
         match row.event.as_deref() {
             Some("RECORD") => {
                 calls.push(Call {
-                    at: row.ts,
-                    direction: row.direction,
-                    number,
                     cause: None,
-                    seconds: row.duration,
+                    ..call
                 });
                 open = Some(calls.len() - 1);
             }
             Some("HANGUP") => {
-                let joins = open
-                    .and_then(|i| calls.get_mut(i))
-                    .filter(|c| c.number == number || c.number.is_empty() || number.is_empty());
+                let joins = open.and_then(|i| calls.get_mut(i)).filter(|c| {
+                    c.number == call.number || c.number.is_empty() || call.number.is_empty()
+                });
                 match joins {
-                    Some(call) => {
-                        call.cause = row.cause.clone();
-                        if call.number.is_empty() {
-                            call.number = number;
+                    Some(joined) => {
+                        joined.cause = call.cause;
+                        if joined.number.is_empty() {
+                            joined.number = call.number;
                         }
-                        call.seconds = call.seconds.or(row.duration);
+                        joined.seconds = joined.seconds.or(call.seconds);
                     }
                     None => calls.push(Call {
-                        at: row.ts,
                         direction: None,
-                        number,
-                        cause: row.cause.clone(),
-                        seconds: row.duration,
+                        ..call
                     }),
                 }
                 open = None;
             }
             Some("EXPIRY") => match calls.last_mut() {
-                Some(last) if last.seconds.is_none() => last.seconds = row.duration,
+                Some(last) if last.seconds.is_none() => last.seconds = call.seconds,
                 _ => calls.push(Call {
-                    at: row.ts,
                     direction: None,
-                    number,
                     cause: None,
-                    seconds: row.duration,
+                    ..call
                 }),
             },
             _ => {
-                calls.push(Call {
-                    at: row.ts,
-                    direction: row.direction,
-                    number,
-                    cause: row.cause.clone(),
-                    seconds: row.duration,
-                });
+                calls.push(call);
                 open = None;
             }
         }
@@ -325,13 +292,10 @@ pub fn rows_for_calls(n: u32) -> u32 {
 /// The answer to `log` / `log N`: the newest `n` calls, newest first.
 pub fn render_log(calls: &[Call], n: u32) -> String {
     let shown: Vec<&Call> = calls.iter().take(n as usize).collect();
-    if shown.is_empty() {
-        return "No calls logged.".into();
-    }
-    let mut out = if shown.len() == 1 {
-        "The last call:".to_string()
-    } else {
-        format!("The last {} calls, newest first:", shown.len())
+    let mut out = match shown.len() {
+        0 => return "No calls logged.".into(),
+        1 => "The last call:".to_string(),
+        count => format!("The last {count} calls, newest first:"),
     };
     for call in shown {
         let when = call

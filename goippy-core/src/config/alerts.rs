@@ -14,6 +14,8 @@ use std::time::Duration;
 use regex::Regex;
 use toml::Value;
 
+use crate::goip::is_valid_ussd_code;
+
 use super::reader::Reader;
 
 /// When a line's users (and the admins) get an alert.
@@ -103,12 +105,8 @@ impl Amount {
             }
         };
         let whole: String = whole.chars().filter(|c| *c != '.' && *c != ',').collect();
-        if whole.is_empty() && fraction.is_empty() {
-            return None;
-        }
-        if !whole.chars().all(|c| c.is_ascii_digit())
-            || !fraction.chars().all(|c| c.is_ascii_digit())
-        {
+        let digits = |s: &str| s.chars().all(|c| c.is_ascii_digit());
+        if (whole.is_empty() && fraction.is_empty()) || !digits(&whole) || !digits(fraction) {
             return None;
         }
         let whole: i64 = if whole.is_empty() {
@@ -116,11 +114,9 @@ impl Amount {
         } else {
             whole.parse().ok()?
         };
-        let mut thousandths = 0i64;
-        for (i, d) in fraction.chars().take(3).enumerate() {
-            let digit = i64::from(d.to_digit(10)?);
-            thousandths += digit * 10i64.pow(2 - i as u32);
-        }
+        // Digits only (checked above): `5` is 500, `05` 50, `0051` 5.
+        let first_three = fraction.get(..3).unwrap_or(fraction);
+        let thousandths: i64 = format!("{first_three:0<3}").parse().ok()?;
         let value = whole.checked_mul(1000)?.checked_add(thousandths)?;
         Some(Amount(if negative { -value } else { value }))
     }
@@ -189,19 +185,13 @@ fn balance(r: &mut Reader<'_>) -> Option<Option<BalanceCheck>> {
         }
         return Some(None);
     };
-    let mut ok = true;
-    if code.is_empty()
-        || code.len() > 64
-        || !code
-            .chars()
-            .all(|c| c.is_ascii_digit() || matches!(c, '*' | '#' | '+'))
-    {
+    let ok = code.len() <= 64 && is_valid_ussd_code(&code);
+    if !ok {
         r.problem(
             "BALANCE_USSD",
             "a USSD code of digits, *, # and + such as \"*100#\"",
             &Value::String(code.clone()),
         );
-        ok = false;
     }
     let regex = match regex {
         None => {

@@ -23,7 +23,7 @@ use prometheus_client::metrics::counter::ConstCounter;
 use prometheus_client::metrics::gauge::ConstGauge;
 use prometheus_client::registry::Registry;
 
-use crate::bridge::BridgeProbe;
+use crate::bridge::{BridgeProbe, LineTraffic};
 use crate::engine::EngineStats;
 use crate::store::Backlog;
 use crate::util::HistogramSnapshot;
@@ -43,12 +43,10 @@ struct Line {
     online: bool,
     signal_dbm: Option<i16>,
     gsm_registered: Option<bool>,
-    sms_received: u64,
-    sms_sent: u64,
-    sms_failed: u64,
-    sms_unknown: u64,
     acks_sent: u64,
-    retransmissions: u64,
+    /// Retransmissions the engine's memory caught (the store's are in `sms`).
+    duplicates: u64,
+    sms: LineTraffic,
 }
 
 /// Everything one scrape reports, gathered first.
@@ -96,15 +94,11 @@ async fn gather(probe: &BridgeProbe, link: LinkView) -> Scrape {
     for t in engine.channel_traffic() {
         let line = lines.entry(t.goip_id).or_default();
         line.acks_sent = t.acks_sent;
-        line.retransmissions += t.duplicates;
+        line.duplicates += t.duplicates;
     }
     for t in probe.line_traffic() {
-        let line = lines.entry(t.goip_id).or_default();
-        line.sms_received = t.sms_received;
-        line.sms_sent = t.sms_sent;
-        line.sms_failed = t.sms_failed;
-        line.sms_unknown = t.sms_unknown;
-        line.retransmissions += t.retransmissions;
+        let line = lines.entry(t.goip_id.clone()).or_default();
+        line.sms = t;
     }
     let store = probe.store();
     Scrape {
@@ -117,8 +111,6 @@ async fn gather(probe: &BridgeProbe, link: LinkView) -> Scrape {
         stopped_tasks: probe.stopped_tasks().len(),
     }
 }
-
-type Labels<'a> = [(&'static str, &'a str); 2];
 
 impl Scrape {
     /// A family with one sample per line that has a value.
@@ -133,7 +125,7 @@ impl Scrape {
         let mut family = encoder.encode_descriptor(name, help, None, metric_type)?;
         for (goip_id, line) in &self.lines {
             if let Some(metric) = value(line) {
-                let labels: Labels = [("goip_id", goip_id), ("ext", &line.ext)];
+                let labels = [("goip_id", goip_id.as_str()), ("ext", line.ext.as_str())];
                 metric.encode(family.encode_family(&labels)?)?;
             }
         }
@@ -141,19 +133,55 @@ impl Scrape {
     }
 }
 
-fn gauge(encoder: &mut DescriptorEncoder, name: &str, help: &str, value: i64) -> std::fmt::Result {
-    let g = ConstGauge::new(value);
-    g.encode(encoder.encode_descriptor(name, help, None, g.metric_type())?)
-}
+/// A per-line counter: its name, help and value.
+type LineCounter = (&'static str, &'static str, fn(&Line) -> u64);
 
-fn counter(
+/// The per-line counters, in the order they are shown.
+const LINE_COUNTERS: [LineCounter; 6] = [
+    (
+        "goippy_line_sms_received",
+        "Inbound SMS stored (retransmissions not counted again).",
+        |l| l.sms.sms_received,
+    ),
+    (
+        "goippy_line_sms_sent",
+        "Users' SMS the GoIP accepted for sending.",
+        |l| l.sms.sms_sent,
+    ),
+    (
+        "goippy_line_sms_failed",
+        "Users' SMS that failed (the user was told).",
+        |l| l.sms.sms_failed,
+    ),
+    (
+        "goippy_line_sms_unknown",
+        "Users' SMS whose outcome is unknown (never sent twice).",
+        |l| l.sms.sms_unknown,
+    ),
+    (
+        "goippy_line_acks_sent",
+        "Acks sent for the channel's notifications (SMS, reports, USSN, calls); keepalive answers not counted.",
+        |l| l.acks_sent,
+    ),
+    (
+        "goippy_line_retransmissions",
+        "Retransmissions recognised (by the engine's memory or the store): acked again, not delivered again.",
+        |l| l.duplicates + l.sms.retransmissions,
+    ),
+];
+
+/// A family of one sample without labels.
+fn single(
     encoder: &mut DescriptorEncoder,
     name: &str,
     help: &str,
-    value: u64,
+    metric: impl EncodeMetric,
 ) -> std::fmt::Result {
-    let c = ConstCounter::new(value);
-    c.encode(encoder.encode_descriptor(name, help, None, c.metric_type())?)
+    metric.encode(encoder.encode_descriptor(name, help, None, metric.metric_type())?)
+}
+
+fn gauge(n: u64) -> ConstGauge {
+    ConstGauge::new(i64::try_from(n).unwrap_or(i64::MAX))
 }
 
 fn flag(b: bool) -> ConstGauge {
@@ -193,82 +221,44 @@ impl Collector for Scrape {
             Gauge,
             |l| l.gsm_registered.map(flag),
         )?;
-        let count = |n: u64| Some(ConstCounter::new(n));
-        self.per_line(
-            &mut e,
-            "goippy_line_sms_received",
-            "Inbound SMS stored (retransmissions not counted again).",
-            Counter,
-            |l| count(l.sms_received),
-        )?;
-        self.per_line(
-            &mut e,
-            "goippy_line_sms_sent",
-            "Users' SMS the GoIP accepted for sending.",
-            Counter,
-            |l| count(l.sms_sent),
-        )?;
-        self.per_line(
-            &mut e,
-            "goippy_line_sms_failed",
-            "Users' SMS that failed (the user was told).",
-            Counter,
-            |l| count(l.sms_failed),
-        )?;
-        self.per_line(
-            &mut e,
-            "goippy_line_sms_unknown",
-            "Users' SMS whose outcome is unknown (never sent twice).",
-            Counter,
-            |l| count(l.sms_unknown),
-        )?;
-        self.per_line(
-            &mut e,
-            "goippy_line_acks_sent",
-            "Acks sent for the channel's notifications (SMS, reports, USSN, calls); keepalive answers not counted.",
-            Counter,
-            |l| count(l.acks_sent),
-        )?;
-        self.per_line(
-            &mut e,
-            "goippy_line_retransmissions",
-            "Retransmissions recognised (by the engine's memory or the store): acked again, not delivered again.",
-            Counter,
-            |l| count(l.retransmissions),
-        )?;
+        for (name, help, value) in LINE_COUNTERS {
+            self.per_line(&mut e, name, help, Counter, |l| {
+                Some(ConstCounter::new(value(l)))
+            })?;
+        }
 
         // --- the process ----------------------------------------------
-        gauge(
+        single(
             &mut e,
             "goippy_database_up",
             "1 if the database answered this scrape's count within 2 s.",
-            i64::from(self.backlog.is_some()),
+            flag(self.backlog.is_some()),
         )?;
         if let Some(b) = self.backlog {
-            gauge(
+            single(
                 &mut e,
                 "goippy_outbox_queued",
                 "Users' SMS/USSD requests waiting for their GoIP channel.",
-                saturate(b.outbox_queued),
+                gauge(b.outbox_queued),
             )?;
-            gauge(
+            single(
                 &mut e,
                 "goippy_outbox_sending",
                 "Users' SMS handed to the GoIP whose outcome is not recorded yet.",
-                saturate(b.outbox_sending),
+                gauge(b.outbox_sending),
             )?;
-            gauge(
+            single(
                 &mut e,
                 "goippy_inbox_backlog",
                 "Messages and notices waiting to be delivered to their XMPP user.",
-                saturate(b.inbox),
+                gauge(b.inbox),
             )?;
         }
-        gauge(
+        single(
             &mut e,
             "goippy_spool_backlog",
             "Writes kept in the spool that the database has not taken yet.",
-            saturate(self.spooled as u64),
+            gauge(self.spooled as u64),
         )?;
         let h = &self.commit_times;
         e.encode_descriptor(
@@ -278,46 +268,42 @@ impl Collector for Scrape {
             MetricType::Histogram,
         )?
         .encode_histogram::<NoLabelSet>(h.sum_seconds, h.count, &h.buckets, None)?;
-        gauge(
+        single(
             &mut e,
             "goippy_xmpp_connected",
             "1 while the component stream to Prosody is up.",
-            i64::from(self.link.connected),
+            flag(self.link.connected),
         )?;
-        counter(
+        single(
             &mut e,
             "goippy_xmpp_reconnects",
             "Connections of the component stream after the first.",
-            self.link.reconnects,
+            ConstCounter::new(self.link.reconnects),
         )?;
-        counter(
+        single(
             &mut e,
             "goippy_goip_datagrams",
             "UDP datagrams received from anyone.",
-            self.engine.datagrams,
+            ConstCounter::new(self.engine.datagrams),
         )?;
-        counter(
+        single(
             &mut e,
             "goippy_goip_rejected",
             "Notifications refused for an unknown channel id or a wrong password.",
-            self.engine.rejected,
+            ConstCounter::new(self.engine.rejected),
         )?;
-        counter(
+        single(
             &mut e,
             "goippy_goip_not_acked",
             "Notifications left unacked because they could not be stored (the GoIP resends them).",
-            self.engine.not_acked,
+            ConstCounter::new(self.engine.not_acked),
         )?;
-        gauge(
+        single(
             &mut e,
             "goippy_tasks_stopped",
             "goippy's tasks that ended on their own (the systemd watchdog then restarts goippy).",
-            saturate(self.stopped_tasks as u64),
+            gauge(self.stopped_tasks as u64),
         )?;
         Ok(())
     }
-}
-
-fn saturate(n: u64) -> i64 {
-    i64::try_from(n).unwrap_or(i64::MAX)
 }

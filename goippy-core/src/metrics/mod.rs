@@ -47,8 +47,7 @@ use crate::bridge::BridgeProbe;
 
 pub use http::MAX_CONNECTIONS;
 
-/// The running listener; stops (with every open connection) when dropped
-/// or [`MetricsServer::stop`]ped.
+/// The running listener; stops (with every open connection) when dropped.
 #[derive(Debug)]
 pub struct MetricsServer {
     addr: SocketAddr,
@@ -94,17 +93,6 @@ impl MetricsServer {
     /// The address it listens on.
     pub fn local_addr(&self) -> SocketAddr {
         self.addr
-    }
-
-    /// Whether it still serves (for the log; it is not a watched task:
-    /// goippy's work does not depend on it).
-    pub fn is_running(&self) -> bool {
-        !self.task.is_finished()
-    }
-
-    /// Stops listening and closes every connection.
-    pub fn stop(self) {
-        drop(self);
     }
 }
 

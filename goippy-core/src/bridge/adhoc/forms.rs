@@ -5,7 +5,7 @@
 //! call log, a USSD answer) becomes a multi-line field, one value per line,
 //! which clients show as it is.
 
-use tokio_xmpp::parsers::data_forms::{DataForm, DataFormType, Field, FieldType};
+use tokio_xmpp::parsers::data_forms::{DataForm, DataFormType, Field, FieldType, Option_};
 
 /// A form for the user to fill.
 pub(super) fn form(title: &str, instructions: Option<String>, fields: Vec<Field>) -> DataForm {
@@ -21,9 +21,7 @@ pub(super) fn form(title: &str, instructions: Option<String>, fields: Vec<Field>
 pub(super) fn result(title: &str, fields: Vec<Field>) -> DataForm {
     DataForm {
         type_: DataFormType::Result_,
-        title: Some(title.to_string()),
-        instructions: None,
-        fields,
+        ..form(title, None, fields)
     }
 }
 
@@ -37,11 +35,11 @@ pub(super) fn text_multi(var: &str, label: &str, text: &str) -> Field {
 
 /// Read-only text inside a form to fill (a USSD menu).
 pub(super) fn fixed(label: &str, text: &str) -> Field {
-    let mut field = Field::new("", FieldType::Fixed);
-    field.var = None;
-    field.label = Some(label.to_string());
-    field.values = lines(text);
-    field
+    Field {
+        var: None,
+        type_: FieldType::Fixed,
+        ..text_multi("", label, text)
+    }
 }
 
 /// A one-line text field.
@@ -49,6 +47,24 @@ pub(super) fn text_single(var: &str, label: &str, required: bool) -> Field {
     let mut field = Field::new(var, FieldType::TextSingle);
     field.label = Some(label.to_string());
     field.required = required;
+    field
+}
+
+/// A required choice of one of `options` (label, value), `value` chosen
+/// unless the user changes it.
+pub(super) fn list_single(
+    var: &str,
+    label: &str,
+    value: Option<String>,
+    options: impl IntoIterator<Item = (Option<String>, String)>,
+) -> Field {
+    let mut field = Field::new(var, FieldType::ListSingle);
+    field.label = Some(label.to_string());
+    field.required = true;
+    field.values = value.into_iter().collect();
+    field.options = (options.into_iter())
+        .map(|(label, value)| Option_ { label, value })
+        .collect();
     field
 }
 

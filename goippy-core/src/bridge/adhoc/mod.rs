@@ -17,7 +17,7 @@
 //!
 //! Which line: on an own number, that line. On the gateway, `status` shows
 //! every line of the user; `log` and `ussd` act on the default line, and a
-//! user with several lines chooses in their first form (`line_field`), so
+//! user with several lines chooses in their first form (`with_line_choice`), so
 //! the gateway never acts on a line the user did not see.
 //!
 //! Who sees what: disco#items on the commands node lists only what the
@@ -43,7 +43,7 @@ use std::sync::Arc;
 
 use tokio::time::Instant;
 use tokio_xmpp::Stanza;
-use tokio_xmpp::parsers::data_forms::{DataForm, Field, FieldType, Option_};
+use tokio_xmpp::parsers::data_forms::DataForm;
 
 use crate::store::{ActiveGateway, StoreError};
 use crate::xmpp::adhoc::{Action, CommandRequest, CommandResponse, Listed, NS_COMMANDS, Status};
@@ -56,7 +56,7 @@ use super::Context;
 use super::bot::{self, DEFAULT_LOG_CALLS, MAX_LOG_CALLS};
 use super::lines::{self, READ_BOUND};
 
-use sessions::{Full, Session, Stage};
+use sessions::{Session, Stage};
 pub(crate) use sessions::{Sessions, TIMEOUT as SESSION_TIMEOUT};
 
 const STATUS: &str = "status";
@@ -89,50 +89,52 @@ const COMMANDS: [Command; 6] = [
     command(ENABLE_LINE, "Enable a line", true),
 ];
 
-/// Which JID a request went to.
-enum Place {
-    /// The gateway itself.
-    Component,
-    /// The requester's own number: that line.
-    OwnNumber(Arc<ActiveGateway>),
-    /// Any other contact: no commands.
-    Elsewhere,
+/// Where a request went (the gateway itself, or the requester's own
+/// number) and the lines it may act on there.
+struct Here {
+    component: bool,
+    lines: Vec<Arc<ActiveGateway>>,
 }
 
-fn place(ctx: &Context, env: &Envelope) -> Place {
+/// `None`: any other contact, which has no commands.
+fn here(ctx: &Context, env: &Envelope) -> Option<Here> {
     match &env.target {
-        Target::Component => Place::Component,
+        Target::Component => Some(Here {
+            component: true,
+            lines: lines::of_user(ctx, &env.from),
+        }),
         // The number of any of the sender's lines is an own number.
-        Target::Contact { node } => match (
-            ctx.directory.gateway_by_msisdn(node),
-            ctx.addressing.local_user(&env.from),
-        ) {
-            (Some(line), Some(ext)) if line.users.iter().any(|u| u == ext) => {
-                Place::OwnNumber(line)
-            }
-            _ => Place::Elsewhere,
-        },
-        Target::Elsewhere => Place::Elsewhere,
+        Target::Contact { node } => {
+            let line = ctx.directory.gateway_by_msisdn(node)?;
+            let ext = ctx.addressing.local_user(&env.from)?;
+            line.users.iter().any(|u| u == ext).then(|| Here {
+                component: false,
+                lines: vec![line],
+            })
+        }
+        Target::Elsewhere => None,
     }
 }
 
-/// The lines a request may act on, where it went.
-fn lines_here(ctx: &Context, env: &Envelope, place: &Place) -> Vec<Arc<ActiveGateway>> {
-    match place {
-        Place::Component => lines::of_user(ctx, &env.from),
-        Place::OwnNumber(line) => vec![line.clone()],
-        Place::Elsewhere => Vec::new(),
+impl Here {
+    /// Whether the requester may run `command` here.
+    fn may_run(&self, ctx: &Context, env: &Envelope, command: &Command) -> bool {
+        if command.admin {
+            self.component && ctx.is_admin(&env.from)
+        } else {
+            !self.lines.is_empty()
+        }
     }
 }
 
 /// The commands the requester may run at the JID it asked.
 fn offered(ctx: &Context, env: &Envelope) -> Vec<&'static Command> {
-    let place = place(ctx, env);
-    let user = !lines_here(ctx, env, &place).is_empty();
-    let admin = matches!(place, Place::Component) && ctx.is_admin(&env.from);
+    let Some(here) = here(ctx, env) else {
+        return Vec::new();
+    };
     COMMANDS
         .iter()
-        .filter(|c| if c.admin { admin } else { user })
+        .filter(|c| here.may_run(ctx, env, c))
         .collect()
 }
 
@@ -141,11 +143,7 @@ fn offered(ctx: &Context, env: &Envelope) -> Vec<&'static Command> {
 pub(crate) fn disco(ctx: &Context, intent: &Intent) -> Option<Vec<Stanza>> {
     match intent {
         Intent::DiscoInfo { env, node: None } => {
-            let advertise = match place(ctx, env) {
-                Place::Component | Place::OwnNumber(_) => true,
-                Place::Elsewhere => false,
-            };
-            advertise.then(|| vec![disco::info(env, None, &[NS_COMMANDS]).into()])
+            here(ctx, env).map(|_| vec![disco::info(env, None, &[NS_COMMANDS]).into()])
         }
         Intent::DiscoInfo {
             env,
@@ -200,8 +198,7 @@ pub(crate) async fn run(ctx: &Arc<Context>, sessions: &Sessions, job: Job) -> Ve
                 go_on(ctx, sessions, &env, id.clone(), session, &request).await
             }
             Some(session) => {
-                let stage = session.stage.clone();
-                sessions.put_back(id.clone(), session, stage, now);
+                sessions.put_back(id.clone(), session, now);
                 Err(Refusal::BadSession)
             }
             None => Err(Refusal::BadSession),
@@ -258,70 +255,39 @@ async fn start(
         .iter()
         .find(|c| c.listed.node == request.node)
         .ok_or_else(unknown)?;
-    let place = place(ctx, env);
-    if matches!(place, Place::Elsewhere) {
-        return Err(unknown());
-    }
-    let lines = lines_here(ctx, env, &place);
-    if command.admin {
-        if !(matches!(place, Place::Component) && ctx.is_admin(&env.from)) {
-            return Err(Refusal::CommandForbidden { admin: true });
-        }
-    } else if lines.is_empty() {
-        return Err(Refusal::CommandForbidden { admin: false });
+    let here = here(ctx, env).ok_or_else(unknown)?;
+    if !here.may_run(ctx, env, command) {
+        return Err(Refusal::CommandForbidden {
+            admin: command.admin,
+        });
     }
     let node = command.listed.node;
     if request.action == Action::Cancel {
         return Ok(CommandResponse::new(node, "none", Status::Canceled));
     }
-    let open = |stage: Stage| -> Result<String, Refusal> {
-        sessions
-            .open(&env.from, node, stage, now)
-            .map_err(|full| Refusal::TooManySessions {
-                yours: full == Full::Yours,
-            })
-    };
-    match node {
+    let lines = here.lines;
+    // The line a command works on when the user does not choose: the only
+    // one at an own number, the first (the default line) at the gateway.
+    let first = lines
+        .first()
+        .cloned()
+        .ok_or(Refusal::CommandForbidden { admin: false });
+    let choice = lines.len() > 1;
+    // The commands with more than one stage open a session.
+    let (stage, form, action) = match node {
         STATUS => {
             let mut fields = Vec::new();
             for line in lines {
                 let status = lines::status(ctx, line).await;
-                fields.push(forms::text_multi(
-                    &format!(
-                        "line-{}",
-                        status
-                            .gateway
-                            .ext
-                            .as_deref()
-                            .unwrap_or(&status.gateway.goip_id)
-                    ),
-                    &format!("Line {}", line_label(&status.gateway)),
-                    &status.render(),
-                ));
+                let gateway = &status.gateway;
+                let var = format!(
+                    "line-{}",
+                    gateway.ext.as_deref().unwrap_or(&gateway.goip_id)
+                );
+                let label = format!("Line {}", line_label(gateway));
+                fields.push(forms::text_multi(&var, &label, &status.render()));
             }
-            Ok(completed(node, forms::result("Line status", fields)))
-        }
-        LOG => {
-            let line = first(&lines)?;
-            let id = open(Stage::LogCount {
-                goip_id: line.goip_id.clone(),
-            })?;
-            let mut form = log_form(&line, lines.len() > 1);
-            form.fields.extend(line_field(&lines));
-            Ok(CommandResponse::new(node, &id, Status::Executing)
-                .with_actions(&[Action::Complete])
-                .with_form(form))
-        }
-        USSD => {
-            let line = first(&lines)?;
-            let id = open(Stage::UssdCode {
-                goip_id: Some(line.goip_id.clone()),
-            })?;
-            let mut form = ussd::code_form(&line, lines.len() > 1);
-            form.fields.extend(line_field(&lines));
-            Ok(CommandResponse::new(node, &id, Status::Executing)
-                .with_actions(&[Action::Next])
-                .with_form(form))
+            return Ok(completed(node, forms::result("Line status", fields)));
         }
         GATEWAYS => {
             let gateways = list_gateways(ctx).await?;
@@ -329,41 +295,43 @@ async fn start(
             // Today's counts are extra: without them the table still shows.
             let today = ctx.store.sent_today(now).await.unwrap_or_default();
             let table = crate::cli::admin::list_table(&gateways, &today, now);
-            Ok(completed(
-                node,
-                forms::result(
-                    "Gateways",
-                    vec![forms::text_multi("gateways", "Gateways", &table)],
-                ),
-            ))
+            let field = forms::text_multi("gateways", "Gateways", &table);
+            return Ok(completed(node, forms::result("Gateways", vec![field])));
+        }
+        LOG => {
+            let line = first?;
+            let stage = Stage::LogCount {
+                goip_id: line.goip_id.clone(),
+            };
+            let form = with_line_choice(log_form(&line, choice), &lines);
+            (stage, form, Action::Complete)
+        }
+        USSD => {
+            let line = first?;
+            let stage = Stage::UssdCode {
+                goip_id: line.goip_id.clone(),
+            };
+            let form = with_line_choice(ussd::code_form(&line, choice), &lines);
+            (stage, form, Action::Next)
         }
         DISABLE_LINE | ENABLE_LINE => {
             let enable = node == ENABLE_LINE;
             let gateways = list_gateways(ctx).await?;
-            let id = open(Stage::LineChoice { enable })?;
-            let mut line = Field::new(LINE_FIELD, FieldType::ListSingle);
-            line.label = Some("Line".into());
-            line.required = true;
             // By goip_id, so that every line can be chosen: also a shared
             // line that is no extension's default line (`--add-line`).
-            line.options = gateways
+            let options = gateways
                 .iter()
-                .map(|g| Option_ {
-                    label: Some(line_choice_label(g)),
-                    value: g.goip_id.clone(),
-                })
-                .collect();
-            let title = if enable {
-                "Enable a line"
-            } else {
-                "Disable a line"
-            };
-            Ok(CommandResponse::new(node, &id, Status::Executing)
-                .with_actions(&[Action::Complete])
-                .with_form(forms::form(title, None, vec![line])))
+                .map(|g| (Some(line_choice_label(g)), g.goip_id.clone()));
+            let field = forms::list_single(LINE_FIELD, "Line", None, options);
+            let form = forms::form(command.listed.name, None, vec![field]);
+            (Stage::LineChoice { enable }, form, Action::Complete)
         }
-        _ => Err(unknown()),
-    }
+        _ => return Err(unknown()),
+    };
+    let id = sessions.open(&env.from, node, stage, now)?;
+    Ok(CommandResponse::new(node, &id, Status::Executing)
+        .with_actions(&[action])
+        .with_form(form))
 }
 
 /// A later stage: the session `id` (taken out of `sessions`) goes on.
@@ -383,10 +351,12 @@ async fn go_on(
         }
         return Ok(CommandResponse::new(node, &id, Status::Canceled));
     }
-    // A stage that cannot use this request stays open for a better one.
+    // A stage that cannot use this request stays open for a better one;
+    // a command the requester may no longer run here ends.
     let retry = |refusal: Refusal, session: Session| {
-        let stage = session.stage.clone();
-        sessions.put_back(id.clone(), session, stage, now);
+        if !matches!(refusal, Refusal::CommandForbidden { .. }) {
+            sessions.put_back(id.clone(), session, now);
+        }
         Err(refusal)
     };
     if request.action == Action::Prev {
@@ -394,147 +364,102 @@ async fn go_on(
     }
     match session.stage.clone() {
         Stage::LogCount { goip_id } => {
-            let line = match chosen_line(ctx, env, request) {
-                Chosen::Line(line) => line,
-                Chosen::NotYours => return retry(not_your_line(), session),
-                Chosen::Nothing => match own_line(ctx, env, &goip_id) {
-                    Some(line) => line,
-                    None => return Err(Refusal::CommandForbidden { admin: false }),
-                },
+            let line = match chosen_line(ctx, env, request, &goip_id) {
+                Ok(line) => line,
+                Err(refusal) => return retry(refusal, session),
             };
             let Some(n) = request.value("count").and_then(bot::log_count) else {
-                return retry(
-                    Refusal::BadPayload {
-                        detail: format!("the count must be a number from 1 to {MAX_LOG_CALLS}"),
-                    },
-                    session,
-                );
+                let detail = format!("the count must be a number from 1 to {MAX_LOG_CALLS}");
+                return retry(bad(detail), session);
             };
-            match lines::calls(ctx, &line, n).await {
-                Ok(calls) => Ok(
-                    CommandResponse::new(node, &id, Status::Completed).with_form(forms::result(
-                        "Call log",
-                        vec![forms::text_multi(
-                            "calls",
-                            &format!("Line {}", line_label(&line)),
-                            &bot::render_log(&calls, n),
-                        )],
-                    )),
-                ),
-                Err(_) => Err(Refusal::DatabaseSilent { what: "call log" }),
-            }
+            let Ok(calls) = lines::calls(ctx, &line, n).await else {
+                return Err(Refusal::DatabaseSilent { what: "call log" });
+            };
+            let label = format!("Line {}", line_label(&line));
+            let field = forms::text_multi("calls", &label, &bot::render_log(&calls, n));
+            Ok(CommandResponse::new(node, &id, Status::Completed)
+                .with_form(forms::result("Call log", vec![field])))
         }
         Stage::UssdCode { goip_id } => {
-            let line = match chosen_line(ctx, env, request) {
-                Chosen::Line(line) => Some(line),
-                Chosen::NotYours => return retry(not_your_line(), session),
-                Chosen::Nothing => goip_id.as_deref().and_then(|g| own_line(ctx, env, g)),
-            };
-            let Some(line) = line else {
-                return Err(Refusal::CommandForbidden { admin: false });
+            let line = match chosen_line(ctx, env, request, &goip_id) {
+                Ok(line) => line,
+                Err(refusal) => return retry(refusal, session),
             };
             let Some(code) = request.value("code").and_then(bot::ussd_code) else {
-                return retry(
-                    Refusal::BadPayload {
-                        detail: "a USSD code is made of digits, *, # and + (for example *100#)"
-                            .into(),
-                    },
-                    session,
-                );
+                let detail = "a USSD code is made of digits, *, # and + (for example *100#)";
+                return retry(bad(detail), session);
             };
-            ussd::step(ctx, sessions, ussd::Step::first(id, session, &line, code)).await
+            let (goip_id, ext) = (line.goip_id.clone(), line.owner_label());
+            let step = ussd::Step {
+                id,
+                session,
+                goip_id,
+                ext,
+                code,
+                finish: false,
+            };
+            ussd::step(ctx, sessions, step).await
         }
         Stage::UssdMenu { goip_id, ext } => {
             let reply = request.value("reply").filter(|r| !r.is_empty());
             let finish = request.action == Action::Complete;
-            match (reply, finish) {
-                (None, true) => {
-                    ussd::end(ctx, &goip_id).await;
-                    Ok(CommandResponse::new(node, &id, Status::Completed)
-                        .with_note(adhoc::NoteType::Info, "The USSD session is closed."))
+            let Some(reply) = reply else {
+                if !finish {
+                    let detail =
+                        "type your answer to the menu, or Complete to end the USSD session";
+                    return retry(bad(detail), session);
                 }
-                (None, false) => retry(
-                    Refusal::BadPayload {
-                        detail: "type your answer to the menu, or Complete to end the USSD session"
-                            .into(),
-                    },
-                    session,
-                ),
-                (Some(reply), finish) => match bot::ussd_code(reply) {
-                    Some(code) => {
-                        ussd::step(
-                            ctx,
-                            sessions,
-                            ussd::Step::menu(id, session, goip_id, ext, code, finish),
-                        )
-                        .await
-                    }
-                    None => retry(
-                        Refusal::BadPayload {
-                            detail: "an answer to a USSD menu is made of digits, *, # and +".into(),
-                        },
-                        session,
-                    ),
-                },
-            }
+                ussd::end(ctx, &goip_id).await;
+                return Ok(CommandResponse::new(node, &id, Status::Completed)
+                    .with_note(adhoc::NoteType::Info, "The USSD session is closed."));
+            };
+            let Some(code) = bot::ussd_code(reply) else {
+                let detail = "an answer to a USSD menu is made of digits, *, # and +";
+                return retry(bad(detail), session);
+            };
+            let step = ussd::Step {
+                id,
+                session,
+                goip_id,
+                ext,
+                code,
+                finish,
+            };
+            ussd::step(ctx, sessions, step).await
         }
         Stage::LineChoice { enable } => {
             if !ctx.is_admin(&env.from) {
                 return Err(Refusal::CommandForbidden { admin: true });
             }
-            let chosen = request
-                .value(LINE_FIELD)
-                .filter(|g| !g.is_empty())
-                .map(|g| LineChosen::GoipId(g.to_string()))
-                // The form before line pools named the line by extension.
-                .or_else(|| {
-                    request
-                        .value("ext")
-                        .filter(|e| !e.is_empty())
-                        .map(|e| LineChosen::DefaultOf(e.to_string()))
-                });
-            let Some(chosen) = chosen else {
-                return retry(
-                    Refusal::BadPayload {
-                        detail: "choose a line".into(),
-                    },
-                    session,
-                );
+            let nonempty = |var| request.value(var).filter(|v| !v.is_empty());
+            // The form before line pools named an extension's default line
+            // (field `ext`); a client that remembers it still sends it.
+            let (name, by_ext) = match (nonempty(LINE_FIELD), nonempty("ext")) {
+                (Some(goip_id), _) => (goip_id, false),
+                (None, Some(ext)) => (ext, true),
+                (None, None) => return retry(bad("choose a line"), session),
             };
-            let ext = chosen.name().to_string();
             let set = async {
-                match &chosen {
-                    LineChosen::GoipId(goip_id) => {
-                        ctx.store.set_line_enabled(goip_id, enable).await
-                    }
-                    LineChosen::DefaultOf(ext) => ctx.store.set_gateway_enabled(ext, enable).await,
+                if by_ext {
+                    ctx.store.set_gateway_enabled(name, enable).await
+                } else {
+                    ctx.store.set_line_enabled(name, enable).await
                 }
             };
             match tokio::time::timeout(READ_BOUND, set).await {
                 Ok(Ok(())) => {}
                 Ok(Err(StoreError::UnknownExtension(_) | StoreError::UnknownLine(_))) => {
-                    return retry(
-                        Refusal::BadPayload {
-                            detail: format!("there is no line {ext}"),
-                        },
-                        session,
-                    );
+                    return retry(bad(format!("there is no line {name}")), session);
                 }
                 Ok(Err(e)) => {
-                    tracing::warn!(line = ext, "ad-hoc: cannot change a line: {e}");
-                    return Err(Refusal::DatabaseSilent {
-                        what: "gateway list",
-                    });
+                    tracing::warn!(line = name, "ad-hoc: cannot change a line: {e}");
+                    return Err(GATEWAY_LIST_SILENT);
                 }
-                Err(_elapsed) => {
-                    return Err(Refusal::DatabaseSilent {
-                        what: "gateway list",
-                    });
-                }
+                Err(_elapsed) => return Err(GATEWAY_LIST_SILENT),
             }
             tracing::info!(
                 admin = %env.from,
-                line = ext,
+                line = name,
                 enabled = enable,
                 "a line was changed by an ad-hoc command"
             );
@@ -544,31 +469,28 @@ async fn go_on(
             }
             let done = if enable { "enabled" } else { "disabled" };
             Ok(CommandResponse::new(node, &id, Status::Completed)
-                .with_note(adhoc::NoteType::Info, format!("Line {ext} is {done}.")))
+                .with_note(adhoc::NoteType::Info, format!("Line {name} is {done}.")))
         }
     }
 }
 
-/// The field of the enable/disable form: the line's goip_id.
+/// The field that names a line: in the enable/disable form any line, in
+/// the call log's and the USSD command's first form one of the user's.
+/// Either way by its goip_id.
 const LINE_FIELD: &str = "line";
 
-/// The line an admin chose to enable or disable.
-enum LineChosen {
-    /// From the form: any line, by its goip_id.
-    GoipId(String),
-    /// An extension's default line: what the form asked before line pools
-    /// (field `ext`), still taken from a client that remembers it.
-    DefaultOf(String),
-}
-
-impl LineChosen {
-    /// How the note and the log name it: as the admin chose it.
-    fn name(&self) -> &str {
-        match self {
-            LineChosen::GoipId(name) | LineChosen::DefaultOf(name) => name,
-        }
+/// A form a stage cannot use: `detail` says why.
+fn bad(detail: impl Into<String>) -> Refusal {
+    Refusal::BadPayload {
+        detail: detail.into(),
     }
 }
+
+const NOT_YOUR_LINE: &str = "that line is not one of yours; choose one of the form's lines";
+
+const GATEWAY_LIST_SILENT: Refusal = Refusal::DatabaseSilent {
+    what: "gateway list",
+};
 
 /// `pool2 +37255500002: 2001, 2002 (enabled)` — the line, its number when
 /// known, who uses it (its default owner first), and its state.
@@ -592,8 +514,8 @@ fn line_choice_label(g: &crate::store::Gateway) -> String {
 
 /// The line `goip_id`, if the requester may still use it here.
 fn own_line(ctx: &Context, env: &Envelope, goip_id: &str) -> Option<Arc<ActiveGateway>> {
-    let place = place(ctx, env);
-    lines_here(ctx, env, &place)
+    here(ctx, env)?
+        .lines
         .into_iter()
         .find(|l| l.goip_id == goip_id)
 }
@@ -610,70 +532,38 @@ fn line_label(line: &ActiveGateway) -> String {
     }
 }
 
-/// The field `line` of the call log's and the USSD command's first form,
-/// for a user with several lines who runs them on the gateway: which line
-/// (the first, unless chosen). On an own number, or with one line, there is
-/// nothing to choose: the command acts on that line.
-fn line_field(lines: &[Arc<ActiveGateway>]) -> Option<Field> {
+/// Adds the field `line` to the call log's and the USSD command's first
+/// form, for a user with several lines who runs them on the gateway: which
+/// line (the first, unless chosen). On an own number, or with one line,
+/// there is nothing to choose: the command acts on that line.
+fn with_line_choice(mut form: DataForm, lines: &[Arc<ActiveGateway>]) -> DataForm {
     if lines.len() < 2 {
-        return None;
+        return form;
     }
-    let mut field = Field::new(USER_LINE_FIELD, FieldType::ListSingle);
-    field.label = Some("Line".into());
-    field.required = true;
-    field.values = lines.iter().take(1).map(|l| l.goip_id.clone()).collect();
-    field.options = lines
-        .iter()
-        .enumerate()
-        .map(|(i, l)| Option_ {
-            label: Some(format!(
-                "{}: {}",
-                i + 1,
-                l.msisdn.as_deref().unwrap_or(&l.goip_id)
-            )),
-            value: l.goip_id.clone(),
-        })
-        .collect();
-    Some(field)
+    let options = lines.iter().enumerate().map(|(i, l)| {
+        let number = l.msisdn.as_deref().unwrap_or(&l.goip_id);
+        (Some(format!("{}: {number}", i + 1)), l.goip_id.clone())
+    });
+    let first = lines.first().map(|l| l.goip_id.clone());
+    form.fields
+        .push(forms::list_single(LINE_FIELD, "Line", first, options));
+    form
 }
 
-const USER_LINE_FIELD: &str = "line";
-
-/// What the form says about the line.
-enum Chosen {
-    /// One of the requester's lines here.
-    Line(Arc<ActiveGateway>),
-    /// A line that is not (or no longer) one of them.
-    NotYours,
-    /// No choice: the line the session started with.
-    Nothing,
-}
-
-/// The line the user chose in the form, if the form had the choice.
-fn chosen_line(ctx: &Context, env: &Envelope, request: &CommandRequest) -> Chosen {
-    match request.value(USER_LINE_FIELD).filter(|g| !g.is_empty()) {
-        None => Chosen::Nothing,
-        Some(goip_id) => match own_line(ctx, env, goip_id) {
-            Some(line) => Chosen::Line(line),
-            None => Chosen::NotYours,
-        },
+/// The line the user chose in the form, if the form had the choice, else
+/// `started` (the line the session started with). A chosen line that is
+/// not (or no longer) one of the requester's here is a form to correct; the
+/// session's own line no longer theirs ends the session.
+fn chosen_line(
+    ctx: &Context,
+    env: &Envelope,
+    request: &CommandRequest,
+    started: &str,
+) -> Result<Arc<ActiveGateway>, Refusal> {
+    match request.value(LINE_FIELD).filter(|g| !g.is_empty()) {
+        Some(goip_id) => own_line(ctx, env, goip_id).ok_or_else(|| bad(NOT_YOUR_LINE)),
+        None => own_line(ctx, env, started).ok_or(Refusal::CommandForbidden { admin: false }),
     }
-}
-
-/// A line that is not (or no longer) one of the requester's here.
-fn not_your_line() -> Refusal {
-    Refusal::BadPayload {
-        detail: "that line is not one of yours; choose one of the form's lines".into(),
-    }
-}
-
-/// The line a command works on when the user does not choose: the only
-/// one at an own number, the first (the default line) at the gateway.
-fn first(lines: &[Arc<ActiveGateway>]) -> Result<Arc<ActiveGateway>, Refusal> {
-    lines
-        .first()
-        .cloned()
-        .ok_or(Refusal::CommandForbidden { admin: false })
 }
 
 async fn list_gateways(ctx: &Context) -> Result<Vec<crate::store::Gateway>, Refusal> {
@@ -681,38 +571,23 @@ async fn list_gateways(ctx: &Context) -> Result<Vec<crate::store::Gateway>, Refu
         Ok(Ok(gateways)) => Ok(gateways),
         Ok(Err(e)) => {
             tracing::warn!("ad-hoc: the gateways cannot be listed: {e}");
-            Err(Refusal::DatabaseSilent {
-                what: "gateway list",
-            })
+            Err(GATEWAY_LIST_SILENT)
         }
-        Err(_elapsed) => Err(Refusal::DatabaseSilent {
-            what: "gateway list",
-        }),
+        Err(_elapsed) => Err(GATEWAY_LIST_SILENT),
     }
 }
 
 /// The call log's one form: how many calls.
 fn log_form(line: &ActiveGateway, choice: bool) -> DataForm {
-    let mut count = Field::new("count", FieldType::ListSingle);
-    count.label = Some("Calls to show".into());
-    count.required = true;
-    count.values = vec![DEFAULT_LOG_CALLS.to_string()];
-    count.options = [5, 10, 25, 50, MAX_LOG_CALLS]
-        .iter()
-        .map(|n| Option_ {
-            label: None,
-            value: n.to_string(),
-        })
-        .collect();
-    forms::form(
-        "Call log",
-        Some(if choice {
-            "The newest calls of the line you choose.".to_string()
-        } else {
-            format!("The newest calls of line {}.", line_label(line))
-        }),
-        vec![count],
-    )
+    let options = [5, 10, 25, 50, MAX_LOG_CALLS].map(|n| (None, n.to_string()));
+    let default = Some(DEFAULT_LOG_CALLS.to_string());
+    let count = forms::list_single("count", "Calls to show", default, options);
+    let instructions = if choice {
+        "The newest calls of the line you choose.".to_string()
+    } else {
+        format!("The newest calls of line {}.", line_label(line))
+    };
+    forms::form("Call log", Some(instructions), vec![count])
 }
 
 /// A one-stage command's answer: completed, with a session id of its own

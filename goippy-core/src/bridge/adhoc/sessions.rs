@@ -22,6 +22,7 @@ use tokio_xmpp::jid::BareJid;
 use tokio_xmpp::jid::Jid;
 
 use crate::util::lock;
+use crate::xmpp::failure::Refusal;
 
 /// Open sessions one bare JID may hold.
 pub(crate) const PER_OWNER: usize = 4;
@@ -39,7 +40,7 @@ pub(crate) enum Stage {
     /// The call log's count (for this line).
     LogCount { goip_id: String },
     /// A USSD code (to send on the line the form names, or this one).
-    UssdCode { goip_id: Option<String> },
+    UssdCode { goip_id: String },
     /// A USSD menu is open on this channel: the user's choice, or the end.
     UssdMenu { goip_id: String, ext: String },
     /// The line to enable or disable.
@@ -49,12 +50,9 @@ pub(crate) enum Stage {
 impl Stage {
     fn weight(&self) -> usize {
         match self {
-            Stage::LogCount { goip_id }
-            | Stage::UssdCode {
-                goip_id: Some(goip_id),
-            } => goip_id.len(),
+            Stage::LogCount { goip_id } | Stage::UssdCode { goip_id } => goip_id.len(),
             Stage::UssdMenu { goip_id, ext } => goip_id.len() + ext.len(),
-            Stage::UssdCode { goip_id: None } | Stage::LineChoice { .. } => 0,
+            Stage::LineChoice { .. } => 0,
         }
     }
 }
@@ -72,15 +70,6 @@ impl Session {
     fn weight(&self) -> usize {
         std::mem::size_of::<Session>() + 32 + self.owner.as_str().len() + self.stage.weight()
     }
-}
-
-/// Why a session could not be opened.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Full {
-    /// The owner holds [`PER_OWNER`] already.
-    Yours,
-    /// [`TOTAL`] or [`MAX_BYTES`] reached.
-    Everyone,
 }
 
 #[derive(Default)]
@@ -116,14 +105,16 @@ impl Sessions {
         self.timeout
     }
 
-    /// Opens a session for `owner` and returns its id.
+    /// Opens a session for `owner` and returns its id; refused while the
+    /// owner holds [`PER_OWNER`] already (`yours`), or [`TOTAL`] or
+    /// [`MAX_BYTES`] is reached.
     pub(crate) fn open(
         &self,
         owner: &Jid,
         node: &'static str,
         stage: Stage,
         now: Instant,
-    ) -> Result<String, Full> {
+    ) -> Result<String, Refusal> {
         let id = format!("{:032x}", rand::random::<u128>());
         let session = Session {
             owner: owner.clone(),
@@ -140,10 +131,10 @@ impl Sessions {
             .filter(|s| s.expires > now && s.owner.to_bare() == bare)
             .count();
         if theirs >= PER_OWNER {
-            return Err(Full::Yours);
+            return Err(Refusal::TooManySessions { yours: true });
         }
         if t.open.len() >= TOTAL || t.bytes + weight > MAX_BYTES {
-            return Err(Full::Everyone);
+            return Err(Refusal::TooManySessions { yours: false });
         }
         t.bytes += weight;
         t.open.insert(id.clone(), session);
@@ -163,11 +154,10 @@ impl Sessions {
         Some(session)
     }
 
-    /// Puts a taken session back with a new stage and a fresh timeout.
-    /// Always fits: it was in before, and only its stage changed (whose
-    /// text is bounded by the request it came from).
-    pub(crate) fn put_back(&self, id: String, mut session: Session, stage: Stage, now: Instant) {
-        session.stage = stage;
+    /// Puts a taken session back (with its stage changed or not) and a
+    /// fresh timeout. Always fits: it was in before, and only its stage
+    /// changed (whose text is bounded by the request it came from).
+    pub(crate) fn put_back(&self, id: String, mut session: Session, now: Instant) {
         session.expires = now + self.timeout;
         let mut t = lock(&self.table);
         t.bytes += session.weight();
@@ -178,19 +168,11 @@ impl Sessions {
     /// menu among them needs its `USSDEXIT`).
     pub(crate) fn expire(&self, now: Instant) -> Vec<Session> {
         let mut t = lock(&self.table);
-        let ids: Vec<String> = t
-            .open
-            .iter()
-            .filter(|(_, s)| s.expires <= now)
-            .map(|(id, _)| id.clone())
+        let gone: Vec<Session> = (t.open.extract_if(|_, s| s.expires <= now))
+            .map(|(_, s)| s)
             .collect();
-        let mut gone = Vec::with_capacity(ids.len());
-        for id in ids {
-            if let Some(s) = t.open.remove(&id) {
-                t.bytes = t.bytes.saturating_sub(s.weight());
-                gone.push(s);
-            }
-        }
+        let weight: usize = gone.iter().map(Session::weight).sum();
+        t.bytes = t.bytes.saturating_sub(weight);
         gone
     }
 
@@ -219,7 +201,14 @@ mod tests {
         let now = Instant::now();
         let phone = jid("2001@example.org/phone");
         let id = s
-            .open(&phone, "ussd", Stage::UssdCode { goip_id: None }, now)
+            .open(
+                &phone,
+                "ussd",
+                Stage::UssdCode {
+                    goip_id: String::new(),
+                },
+                now,
+            )
             .expect("open");
         assert_eq!(id.len(), 32);
         assert!(s.take(&id, &jid("2001@example.org/laptop"), now).is_none());
@@ -227,7 +216,11 @@ mod tests {
         assert!(s.take("nope", &phone, now).is_none());
         let taken = s.take(&id, &phone, now).expect("the owner's");
         assert!(s.take(&id, &phone, now).is_none(), "taken out");
-        s.put_back(id.clone(), taken, Stage::LineChoice { enable: true }, now);
+        let taken = Session {
+            stage: Stage::LineChoice { enable: true },
+            ..taken
+        };
+        s.put_back(id.clone(), taken, now);
         let again = s.take(&id, &phone, now).expect("back");
         assert_eq!(again.stage, Stage::LineChoice { enable: true });
     }
@@ -238,17 +231,26 @@ mod tests {
         let now = Instant::now();
         let a = jid("2001@example.org/a");
         for _ in 0..PER_OWNER {
-            s.open(&a, "log", Stage::UssdCode { goip_id: None }, now)
-                .expect("fits");
+            s.open(
+                &a,
+                "log",
+                Stage::UssdCode {
+                    goip_id: String::new(),
+                },
+                now,
+            )
+            .expect("fits");
         }
         assert_eq!(
             s.open(
                 &jid("2001@example.org/b"),
                 "log",
-                Stage::UssdCode { goip_id: None },
+                Stage::UssdCode {
+                    goip_id: String::new()
+                },
                 now
             ),
-            Err(Full::Yours),
+            Err(Refusal::TooManySessions { yours: true }),
             "per bare JID, whatever the resource"
         );
         let mut opened = PER_OWNER;
@@ -258,14 +260,16 @@ mod tests {
             match s.open(
                 &jid(&format!("u{n}@example.org/r")),
                 "log",
-                Stage::UssdCode { goip_id: None },
+                Stage::UssdCode {
+                    goip_id: String::new(),
+                },
                 now,
             ) {
                 Ok(_) => opened += 1,
                 Err(e) => break e,
             }
         };
-        assert_eq!(full, Full::Everyone);
+        assert_eq!(full, Refusal::TooManySessions { yours: false });
         assert_eq!(opened, TOTAL);
         assert!(lock(&s.table).bytes <= MAX_BYTES);
     }

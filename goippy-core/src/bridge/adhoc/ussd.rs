@@ -30,56 +30,21 @@ use super::forms;
 use super::sessions::{Session, Stage};
 use super::{Sessions, USSD};
 
-/// One USSD request of a command session.
+/// One USSD request of a command session: the code the session started
+/// with, or a choice in the open menu (the session's stage says which).
 pub(super) struct Step {
-    id: String,
-    session: Session,
-    goip_id: String,
-    ext: String,
-    code: String,
-    /// A menu is open already (it needs `USSDEXIT` if this fails).
-    in_menu: bool,
+    pub id: String,
+    pub session: Session,
+    pub goip_id: String,
+    /// The line's owner, for the log.
+    pub ext: String,
+    pub code: String,
     /// The user completes the session with this request.
-    finish: bool,
-}
-
-impl Step {
-    /// The code the session started with.
-    pub(super) fn first(id: String, session: Session, line: &ActiveGateway, code: String) -> Step {
-        Step {
-            id,
-            session,
-            goip_id: line.goip_id.clone(),
-            ext: line.owner_label(),
-            code,
-            in_menu: false,
-            finish: false,
-        }
-    }
-
-    /// A choice in the open menu.
-    pub(super) fn menu(
-        id: String,
-        session: Session,
-        goip_id: String,
-        ext: String,
-        code: String,
-        finish: bool,
-    ) -> Step {
-        Step {
-            id,
-            session,
-            goip_id,
-            ext,
-            code,
-            in_menu: true,
-            finish,
-        }
-    }
+    pub finish: bool,
 }
 
 /// The form that asks for the code.
-/// `choice`: the form also asks for the line (`line_field`).
+/// `choice`: the form also asks for the line (`with_line_choice`).
 pub(super) fn code_form(line: &ActiveGateway, choice: bool) -> DataForm {
     let from = if choice {
         "the line you choose".to_string()
@@ -105,13 +70,14 @@ pub(super) async fn step(
 ) -> Result<CommandResponse, Refusal> {
     let Step {
         id,
-        session,
+        mut session,
         goip_id,
         ext,
         code,
-        in_menu,
         finish,
     } = step;
+    // A menu is open already (it needs `USSDEXIT` if this fails).
+    let in_menu = matches!(session.stage, Stage::UssdMenu { .. });
     tracing::info!(goip_id, ext, owner = %session.owner, "ad-hoc USSD request");
     tracing::debug!(goip_id, code, "ad-hoc USSD code");
     // One USSD request per channel at a time: a balance check must not
@@ -133,15 +99,15 @@ pub(super) async fn step(
     };
     let closed_by_network = outcome == UssdOutcome::Closed;
     let response = |status| CommandResponse::new(USSD, &id, status);
-    match settle(outcome) {
-        UssdSettlement::Answered { .. } if closed_by_network => Ok(response(Status::Completed)
-            .with_note(NoteType::Info, "The network ended the USSD session.")),
+    let failure = match settle(outcome) {
+        UssdSettlement::Answered { .. } if closed_by_network => {
+            return Ok(response(Status::Completed)
+                .with_note(NoteType::Info, "The network ended the USSD session."));
+        }
         UssdSettlement::Answered { text } if finish => {
             end(ctx, &goip_id).await;
-            Ok(response(Status::Completed).with_form(forms::result(
-                "USSD",
-                vec![forms::text_multi("answer", "Answer", &text)],
-            )))
+            let answer = forms::text_multi("answer", "Answer", &text);
+            return Ok(response(Status::Completed).with_form(forms::result("USSD", vec![answer])));
         }
         UssdSettlement::Answered { text } => {
             let form = forms::form(
@@ -156,34 +122,31 @@ pub(super) async fn step(
                     forms::text_single("reply", "Reply", false),
                 ],
             );
-            sessions.put_back(
-                id.clone(),
-                session,
-                Stage::UssdMenu { goip_id, ext },
-                Instant::now(),
-            );
-            Ok(response(Status::Executing)
+            session.stage = Stage::UssdMenu { goip_id, ext };
+            sessions.put_back(id.clone(), session, Instant::now());
+            return Ok(response(Status::Executing)
                 .with_actions(&[Action::Next, Action::Complete])
-                .with_form(form))
+                .with_form(form));
         }
         UssdSettlement::Failed { reason, notice } => {
             if in_menu {
                 end(ctx, &goip_id).await;
             }
-            let failure = match notice {
+            match notice {
                 Notice::UssdNotSent => DeliveryFailure::UssdNotSent { reason },
                 _ => DeliveryFailure::UssdFailed { reason },
-            };
-            Ok(response(Status::Completed).with_note(NoteType::Error, text_of(&failure)))
+            }
         }
         UssdSettlement::Unknown { .. } => {
             // The network may still hold the session open.
             end(ctx, &goip_id).await;
             let waited = ctx.policy.ussd_timeout.saturating_mul(2);
-            let failure = DeliveryFailure::UssdNoAnswer { waited };
-            Ok(response(Status::Completed).with_note(NoteType::Error, text_of(&failure)))
+            DeliveryFailure::UssdNoAnswer { waited }
         }
-    }
+    };
+    // The words the chat console's error would carry.
+    let text = failure.stanza_error().texts.into_values().next();
+    Ok(response(Status::Completed).with_note(NoteType::Error, text.unwrap_or_default()))
 }
 
 /// Ends the channel's USSD session (`USSDEXIT`); a failure is only logged:
@@ -193,14 +156,4 @@ pub(super) async fn end(ctx: &Context, goip_id: &str) {
         UssdOutcome::Closed => tracing::debug!(goip_id, "USSD session closed"),
         other => tracing::info!(goip_id, outcome = ?other, "USSDEXIT not confirmed"),
     }
-}
-
-/// The words the chat console's error would carry.
-fn text_of(failure: &DeliveryFailure) -> String {
-    failure
-        .stanza_error()
-        .texts
-        .into_values()
-        .next()
-        .unwrap_or_default()
 }

@@ -16,21 +16,17 @@ use crate::engine::UssdOutcome;
 use super::super::Context;
 use super::super::ussd_askers::Asker;
 
-/// What one check found.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum Reading {
-    /// The amount, and how it is shown (two decimals).
-    Amount(Amount),
-    /// No amount: why (for the log).
-    Failed(String),
-}
-
-/// Sends the balance code on `goip_id` and reads the amount in the answer.
-pub(crate) async fn check(ctx: &Context, goip_id: &str, check: &BalanceCheck) -> Reading {
+/// Sends the balance code on `goip_id` and reads the amount in the answer;
+/// without one, why not (for the log).
+pub(crate) async fn check(
+    ctx: &Context,
+    goip_id: &str,
+    check: &BalanceCheck,
+) -> Result<Amount, String> {
     let _turn = ctx.ussd_turns.take(goip_id).await;
     let sendid = ctx.engine.reserve_ussd_sendid();
     if let Err(e) = ctx.store.save_sendid_floor(sendid).await {
-        return Reading::Failed(format!("the sendid could not be saved ({e})"));
+        return Err(format!("the sendid could not be saved ({e})"));
     }
     // An answer after the timeout is no user's: it is not delivered
     // (`bridge/ussd_askers.rs`, `bridge/inbound.rs`).
@@ -44,12 +40,9 @@ pub(crate) async fn check(ctx: &Context, goip_id: &str, check: &BalanceCheck) ->
     {
         UssdOutcome::Reply { text } => {
             tracing::debug!(goip_id, sendid, answer = %text, "balance check answer");
-            match amount_in(check, &text) {
-                Some(amount) => Reading::Amount(amount),
-                None => Reading::Failed("BALANCE_REGEX finds no amount in the answer".into()),
-            }
+            amount_in(check, &text).ok_or("BALANCE_REGEX finds no amount in the answer".into())
         }
-        other => Reading::Failed(format!("no answer ({other:?})")),
+        other => Err(format!("no answer ({other:?})")),
     }
 }
 

@@ -72,15 +72,12 @@ pub(crate) struct Seen {
     pub detail: String,
 }
 
-/// A change to tell (and store).
+/// A change to store: what the users know then (its `since` is the start
+/// of the unbroken run), and whether they are told — `false` for a
+/// baseline stored quietly (a line seen online for the first time).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Change {
-    pub active: bool,
-    /// When the new state began (the start of the unbroken run).
-    pub since: Timestamp,
-    pub detail: String,
-    /// Whether the users are told: `false` for a baseline stored quietly
-    /// (a line seen online for the first time).
+    pub told: Told,
     pub tell: bool,
 }
 
@@ -130,12 +127,12 @@ impl Tracker {
             Some(t) => t.active,
             None if quiet_baseline => {
                 self.pending = None;
-                return (!seen.active).then_some(Change {
+                let told = Told {
                     active: false,
                     since: wall,
                     detail: seen.detail,
-                    tell: false,
-                });
+                };
+                return (!seen.active).then_some(Change { told, tell: false });
             }
             None => false,
         };
@@ -148,12 +145,13 @@ impl Tracker {
             _ => (now, wall),
         };
         self.pending = Some((seen.active, since_instant, since_wall, seen.detail.clone()));
-        (now.saturating_duration_since(since_instant) >= hold).then_some(Change {
+        let told = Told {
             active: seen.active,
             since: since_wall,
             detail: seen.detail,
-            tell: true,
-        })
+        };
+        (now.saturating_duration_since(since_instant) >= hold)
+            .then_some(Change { told, tell: true })
     }
 
     /// Whether a reading (`None`: unknown, else whether the condition is
@@ -184,11 +182,7 @@ impl Tracker {
     /// The change was saved: it is what the users know now.
     pub(crate) fn stored(&mut self, change: &Change) {
         self.pending = None;
-        self.told = Some(Told {
-            active: change.active,
-            since: change.since,
-            detail: change.detail.clone(),
-        });
+        self.told = Some(change.told.clone());
     }
 }
 
@@ -222,7 +216,7 @@ mod tests {
             });
             if let Some(c) = tracker.observe(seen, HOLD, false, at(t0, *s), wall) {
                 tracker.stored(&c);
-                out.push((*s, c.active));
+                out.push((*s, c.told.active));
             }
         }
         out
@@ -296,7 +290,7 @@ mod tests {
         let c = t
             .observe(seen(true), Duration::ZERO, false, now, wall)
             .expect("due");
-        assert!(c.active && c.tell);
+        assert!(c.told.active && c.tell);
         // Not stored (the write failed): due again at the next reading.
         assert!(
             t.observe(seen(true), Duration::ZERO, false, now, wall)
@@ -377,11 +371,11 @@ mod tests {
         let baseline = t
             .observe(seen(false), Duration::ZERO, true, now, wall)
             .expect("the baseline is stored");
-        assert!(!baseline.active && !baseline.tell);
+        assert!(!baseline.told.active && !baseline.tell);
         t.stored(&baseline);
         let offline = t
             .observe(seen(true), Duration::ZERO, true, now, wall)
             .expect("now it is a change");
-        assert!(offline.active && offline.tell);
+        assert!(offline.told.active && offline.tell);
     }
 }

@@ -49,16 +49,16 @@ use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, watch};
 use tokio_xmpp::jid::BareJid;
 
-use crate::config::AlertSettings;
+use crate::config::{AlertSettings, Amount};
 use crate::engine::ChannelInfo;
+use crate::goip::Keepalive;
 use crate::store::{ActiveGateway, AlertRecord, NoticeRecord, Timestamp};
 use crate::util::{SharedWarnLimiter, WarnLimiter, lock};
 
 use super::Context;
 use super::notice;
-use balance::Reading;
 use condition::{Change, Condition, Seen, Told, Tracker};
-use text::{LineName, Thresholds};
+use text::Thresholds;
 use wakes::Wakes;
 
 /// The alert settings and the monitor's timers. Tests shorten them.
@@ -81,52 +81,31 @@ const CSQ_UNKNOWN: u8 = 99;
 
 /// What the console's `status` shows of a line's alerts: kept by the
 /// monitor, read by the console.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct AlertBoard {
-    lines: Mutex<HashMap<String, LineBoard>>,
-    signal_below: Option<u8>,
-    balance_below: Option<String>,
-}
-
-#[derive(Debug, Default, Clone)]
-struct LineBoard {
-    told: Vec<(Condition, Told)>,
-    /// The latest balance reading: the amount, when, and whether it is low.
-    balance: Option<(String, Timestamp, bool)>,
+    /// The lines `status` adds, by goip_id.
+    lines: Mutex<HashMap<String, Vec<String>>>,
+    limits: Thresholds,
 }
 
 impl AlertBoard {
     pub(crate) fn new(settings: &AlertSettings) -> AlertBoard {
         AlertBoard {
             lines: Mutex::default(),
-            signal_below: settings.signal_below,
-            balance_below: settings.balance.as_ref().map(|b| b.below.to_string()),
-        }
-    }
-
-    fn limits(&self) -> Thresholds<'_> {
-        Thresholds {
-            signal_below: self.signal_below,
-            balance_below: self.balance_below.as_deref(),
+            limits: Thresholds::new(settings),
         }
     }
 
     /// The lines `status` adds for `goip_id` (none while all is well).
     pub(crate) fn status_lines(&self, goip_id: &str) -> Vec<String> {
-        let line = lock(&self.lines).get(goip_id).cloned().unwrap_or_default();
-        text::status_lines(&line.told, line.balance.as_ref(), self.limits())
+        lock(&self.lines).get(goip_id).cloned().unwrap_or_default()
     }
 
     fn set(&self, goip_id: &str, line: &Line) {
-        let board = LineBoard {
-            told: Condition::ALL
-                .into_iter()
-                .zip(&line.trackers)
-                .filter_map(|(c, t)| t.told().map(|t| (c, t.clone())))
-                .collect(),
-            balance: line.balance.clone(),
-        };
-        lock(&self.lines).insert(goip_id.to_owned(), board);
+        let told = Condition::ALL.into_iter().zip(&line.trackers);
+        let told = told.filter_map(|(c, t)| Some((c, t.told()?)));
+        let text = text::status_lines(told, line.balance.as_ref(), &self.limits);
+        lock(&self.lines).insert(goip_id.to_owned(), text);
     }
 
     fn retain(&self, keep: impl Fn(&str) -> bool) {
@@ -147,14 +126,18 @@ struct Line {
     /// When the next balance check is due (`None`: at once).
     next_check: Option<Instant>,
     checking: bool,
+    /// The latest balance reading: the amount, when, and whether it is low.
     balance: Option<(String, Timestamp, bool)>,
     /// When it is to be looked at again without a change of its channel
     /// (see `wakes.rs`).
     wake: Option<Instant>,
 }
 
+/// What the users were told before the start, by goip_id.
+type ToldBefore = HashMap<String, Vec<(Condition, Told)>>;
+
 /// A balance check's result, back to the monitor.
-type CheckResult = (String, Reading, Timestamp);
+type CheckResult = (String, Result<Amount, String>, Timestamp);
 
 /// What the monitor keeps between ticks.
 struct Monitor {
@@ -179,7 +162,7 @@ pub(crate) async fn run(ctx: Arc<Context>, config: AlertConfig, mut stop: watch:
         silent_ones_due: false,
         wakes: Wakes::default(),
     };
-    let mut told: Option<HashMap<String, Vec<(Condition, Told)>>> = None;
+    let mut told: Option<ToldBefore> = None;
     let (results_tx, mut results) = mpsc::channel::<CheckResult>(64);
     let mut ticks = tokio::time::interval(config.tick.max(Duration::from_millis(10)));
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -195,15 +178,11 @@ pub(crate) async fn run(ctx: Arc<Context>, config: AlertConfig, mut stop: watch:
                 // What was told before the start comes first: without it, a
                 // change cannot be told from a state told already.
                 if told.is_none() {
-                    match load_told(&ctx).await {
-                        Ok(t) => told = Some(t),
-                        Err(e) => {
-                            if let Some(missed) = warn.allow(Instant::now()) {
-                                tracing::warn!(not_logged = missed, "alerts wait for the database: {e}");
-                            }
-                            continue;
+                    told = load_told(&ctx).await.inspect_err(|e| {
+                        if let Some(missed) = warn.allow(Instant::now()) {
+                            tracing::warn!(not_logged = missed, "alerts wait for the database: {e}");
                         }
-                    }
+                    }).ok();
                 }
                 let Some(before) = told.as_mut() else { continue };
                 tick(&ctx, &config, &mut monitor, before, &results_tx).await;
@@ -213,10 +192,8 @@ pub(crate) async fn run(ctx: Arc<Context>, config: AlertConfig, mut stop: watch:
     tracing::debug!("alert monitor stopped");
 }
 
-async fn load_told(
-    ctx: &Context,
-) -> Result<HashMap<String, Vec<(Condition, Told)>>, crate::store::StoreError> {
-    let mut by_line: HashMap<String, Vec<(Condition, Told)>> = HashMap::new();
+async fn load_told(ctx: &Context) -> Result<ToldBefore, crate::store::StoreError> {
+    let mut by_line = ToldBefore::new();
     for row in ctx.store.alert_states().await? {
         let Some(condition) = Condition::parse(&row.alert) else {
             continue;
@@ -244,7 +221,7 @@ async fn tick(
     ctx: &Arc<Context>,
     config: &AlertConfig,
     monitor: &mut Monitor,
-    before: &mut HashMap<String, Vec<(Condition, Told)>>,
+    before: &mut ToldBefore,
     results: &mpsc::Sender<CheckResult>,
 ) {
     // No allocation unless a line is due.
@@ -277,9 +254,6 @@ async fn tick(
         due.entry(goip_id)
             .or_insert_with_key(|id| ctx.engine.channel(id));
     }
-    if due.is_empty() {
-        return;
-    }
     let mut due: Vec<(String, Option<ChannelInfo>)> = due.into_iter().collect();
     due.sort_by(|(a, _), (b, _)| {
         let ext = |id: &String| monitor.lines.get(id).and_then(|l| l.ext.as_deref());
@@ -295,7 +269,7 @@ async fn tick(
 fn match_directory(
     ctx: &Context,
     lines: &mut HashMap<String, Line>,
-    before: &mut HashMap<String, Vec<(Condition, Told)>>,
+    before: &mut ToldBefore,
     due: &mut HashMap<String, Option<ChannelInfo>>,
 ) {
     let gateways = ctx.directory.gateways();
@@ -306,22 +280,15 @@ fn match_directory(
     ctx.alerts.retain(|goip_id| enabled.contains(goip_id));
     for gateway in &gateways {
         if let Some(line) = lines.get_mut(&gateway.goip_id) {
-            if line.ext != gateway.ext {
-                line.ext.clone_from(&gateway.ext);
-            }
+            line.ext.clone_from(&gateway.ext);
             continue;
         }
         let mut line = Line {
             ext: gateway.ext.clone(),
             ..Line::default()
         };
-        let stored = before.remove(&gateway.goip_id).unwrap_or_default();
-        for condition in Condition::ALL {
-            let told = stored
-                .iter()
-                .find(|(c, _)| *c == condition)
-                .map(|(_, t)| t.clone());
-            line.trackers[condition.index()] = Tracker::new(told);
+        for (condition, told) in before.remove(&gateway.goip_id).unwrap_or_default() {
+            line.trackers[condition.index()] = Tracker::new(Some(told));
         }
         ctx.alerts.set(&gateway.goip_id, &line);
         lines.insert(gateway.goip_id.clone(), line);
@@ -349,26 +316,30 @@ async fn look(
     let now = Instant::now();
     let wall = Timestamp::now();
     let online = info.is_some_and(|i| i.online);
+    // Offline as the engine decides it; a line not heard from since the
+    // start counts as offline once the offline timeout has passed.
+    let offline = info
+        .map(|i| !i.online)
+        .or(silent_is_offline.then_some(true));
+    let gsm_lost = gsm_status(info).map(|status| !status.eq_ignore_ascii_case(REGISTERED));
+    let weak = (settings.signal_below).and_then(|below| signal(info).map(|csq| csq < below));
     let readings = [
-        (
-            Condition::Offline,
-            offline(info, silent_is_offline),
-            Duration::ZERO,
-            true,
-        ),
-        (Condition::Gsm, gsm(info), settings.hold, false),
-        (
-            Condition::Signal,
-            settings
-                .signal_below
-                .and_then(|below| signal(info).map(|csq| csq < below)),
-            settings.hold,
-            false,
-        ),
+        (Condition::Offline, offline),
+        (Condition::Gsm, gsm_lost),
+        (Condition::Signal, weak),
     ];
     let mut changed = false;
     let mut wake: Option<Instant> = None;
-    for (condition, active, hold, quiet_baseline) in readings {
+    for (condition, active) in readings {
+        // Offline is told at once, and a line never seen online is new, not
+        // offline (`Tracker::observe`'s quiet baseline); a GSM loss or a weak
+        // signal must hold first.
+        let quiet_baseline = condition == Condition::Offline;
+        let hold = if quiet_baseline {
+            Duration::ZERO
+        } else {
+            settings.hold
+        };
         let tracker = &mut line.trackers[condition.index()];
         if tracker.settled_with(active, quiet_baseline) {
             continue;
@@ -427,43 +398,21 @@ async fn look(
     }
 }
 
-/// Offline as the engine decides it; a line not heard from since the
-/// start counts as offline once the offline timeout has passed.
-fn offline(info: Option<&ChannelInfo>, silent_is_offline: bool) -> Option<bool> {
-    match info {
-        Some(i) => Some(!i.online),
-        None => silent_is_offline.then_some(true),
-    }
+/// The latest keepalive of an online line.
+fn keepalive(info: Option<&ChannelInfo>) -> Option<&Keepalive> {
+    info.filter(|i| i.online)?.keepalive.as_deref()
 }
 
-/// Registered unless the latest keepalive of an online line says otherwise.
-fn gsm(info: Option<&ChannelInfo>) -> Option<bool> {
-    gsm_status(info).map(|status| !status.eq_ignore_ascii_case(REGISTERED))
-}
-
+/// The latest keepalive's GSM status: registered unless it says otherwise.
 fn gsm_status(info: Option<&ChannelInfo>) -> Option<&str> {
-    let status = info
-        .filter(|i| i.online)?
-        .keepalive
-        .as_ref()?
-        .gsm_status
-        .as_deref()?
-        .trim();
-    Some(status)
+    Some(keepalive(info)?.gsm_status.as_deref()?.trim())
 }
 
-/// The latest keepalive's CSQ, of an online line (99, unknown, counts as
-/// no reading). Weak while it is below `ALERT_SIGNAL_BELOW`.
+/// The latest keepalive's CSQ (99, unknown, counts as no reading). Weak
+/// while it is below `ALERT_SIGNAL_BELOW`.
 fn signal(info: Option<&ChannelInfo>) -> Option<u8> {
-    info.filter(|i| i.online)?
-        .keepalive
-        .as_ref()?
-        .signal
-        .as_deref()?
-        .trim()
-        .parse()
-        .ok()
-        .filter(|c| *c != CSQ_UNKNOWN)
+    let csq = keepalive(info)?.signal.as_deref()?.trim().parse().ok();
+    csq.filter(|c| *c != CSQ_UNKNOWN)
 }
 
 /// The reading that goes with a change: when the line was last heard from,
@@ -486,7 +435,7 @@ async fn balance_read(
     config: &AlertConfig,
     monitor: &mut Monitor,
     goip_id: &str,
-    reading: Reading,
+    reading: Result<Amount, String>,
     at: Timestamp,
 ) {
     let Some(line) = monitor.lines.get_mut(goip_id) else {
@@ -497,9 +446,9 @@ async fn balance_read(
     if let Some(next) = line.next_check {
         monitor.wakes.at(goip_id, next, &mut line.wake);
     }
-    let (Reading::Amount(amount), Some(check)) = (reading.clone(), &config.settings.balance) else {
+    let (Ok(amount), Some(check)) = (reading.clone(), &config.settings.balance) else {
         // At most one a line every BALANCE_EVERY: no flood to limit.
-        if let Reading::Failed(why) = reading {
+        if let Err(why) = reading {
             tracing::warn!(goip_id, "balance check failed: {why}");
         }
         return;
@@ -531,23 +480,17 @@ async fn save(
     condition: Condition,
     change: &Change,
 ) -> bool {
-    let told = Told {
-        active: change.active,
-        since: change.since,
-        detail: change.detail.clone(),
-    };
-    let notices = if change.tell && config.settings.enabled {
-        alerts_for(ctx, gateway, condition, &told)
-    } else {
-        Vec::new()
-    };
+    let told = &change.told;
+    let tell = change.tell && config.settings.enabled;
+    let notices = tell.then(|| alerts_for(ctx, gateway, condition, told));
+    let notices = notices.unwrap_or_default();
     let told_users = notices.len();
     let record = AlertRecord {
         goip_id: gateway.goip_id.clone(),
         alert: condition.as_str().to_string(),
-        active: change.active,
-        since: change.since,
-        detail: change.detail.clone(),
+        active: told.active,
+        since: told.since,
+        detail: told.detail.clone(),
     };
     match ctx.store.save_alert(record, notices).await {
         Ok(_) => {
@@ -556,7 +499,7 @@ async fn save(
                     goip_id = %gateway.goip_id,
                     ext = %gateway.owner_label(),
                     alert = condition.as_str(),
-                    active = change.active,
+                    active = told.active,
                     told = told_users,
                     "line alert"
                 );
@@ -591,33 +534,22 @@ fn alerts_for(
     condition: Condition,
     told: &Told,
 ) -> Vec<NoticeRecord> {
-    let label = gateway.owner_label();
-    let line = LineName {
-        ext: &label,
-        goip_id: &gateway.goip_id,
-    };
-    let text = text::message(line, condition, told, ctx.alerts.limits());
+    // Every text names the line: an admin gets the same text for every line.
+    let line = format!("Line {} ({})", gateway.owner_label(), gateway.goip_id);
+    let text = text::message(&line, condition, told, &ctx.alerts.limits);
     let own_number = gateway
         .msisdn
         .as_deref()
         .map(str::trim)
         .filter(|n| !n.is_empty())
         .map(str::to_string);
-    let mut out = Vec::new();
     // Every user of the line (a shared line has several).
     let owners: Vec<BareJid> = (gateway.users.iter())
         .filter_map(|ext| ctx.addressing.user_jid(ext).ok())
         .collect();
-    for owner in &owners {
-        out.push(notice::chat(
-            &gateway.goip_id,
-            owner,
-            own_number.clone(),
-            text.clone(),
-        ));
-    }
-    for admin in ctx.policy.admins.iter().filter(|a| !owners.contains(a)) {
-        out.push(notice::chat(&gateway.goip_id, admin, None, text.clone()));
-    }
-    out
+    let admins = ctx.policy.admins.iter().filter(|a| !owners.contains(a));
+    let to_owners = owners.iter().map(|owner| (owner, own_number.clone()));
+    (to_owners.chain(admins.map(|admin| (admin, None))))
+        .map(|(to, from)| notice::chat(&gateway.goip_id, to, from, text.clone()))
+        .collect()
 }

@@ -2,112 +2,93 @@
 //! the console's `status` adds. Every text names the line (extension and
 //! GoIP id), because an admin gets the same text for every line.
 
+use crate::config::AlertSettings;
 use crate::store::Timestamp;
 
 use super::condition::{Condition, Told};
 
-/// The line an alert is about.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct LineName<'a> {
-    pub ext: &'a str,
-    pub goip_id: &'a str,
+/// The thresholds a signal or balance text names (`?` when not set).
+#[derive(Debug, Clone)]
+pub(crate) struct Thresholds {
+    pub signal_below: String,
+    pub balance_below: String,
 }
 
-impl std::fmt::Display for LineName<'_> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "Line {} ({})", self.ext, self.goip_id)
+impl Thresholds {
+    pub(crate) fn new(settings: &AlertSettings) -> Thresholds {
+        let balance = settings.balance.as_ref().map(|b| b.below.to_string());
+        Thresholds {
+            signal_below: settings.signal_below.map_or("?".into(), |c| c.to_string()),
+            balance_below: balance.unwrap_or_else(|| "?".into()),
+        }
     }
 }
 
-/// What goes with a signal or balance reading, for the texts.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct Thresholds<'a> {
-    pub signal_below: Option<u8>,
-    pub balance_below: Option<&'a str>,
-}
-
-/// The chat message for a change of `condition` to `told`.
+/// The chat message for a change of `condition` to `told`; `line` is
+/// `Line 2001 (goip1)`.
 pub(crate) fn message(
-    line: LineName<'_>,
+    line: &str,
     condition: Condition,
     told: &Told,
-    limits: Thresholds<'_>,
+    limits: &Thresholds,
 ) -> String {
-    let since = told.since;
-    let d = told.detail.as_str();
+    let (since, d) = (told.since, detail(condition, told));
+    let (csq, amount) = (&limits.signal_below, &limits.balance_below);
     match (condition, told.active) {
-        (Condition::Offline, true) => {
-            format!("{line} is offline: no keepalive since {since}.")
-        }
+        (Condition::Offline, true) => format!("{line} is offline: no keepalive since {since}."),
         (Condition::Offline, false) => format!("{line} is back online (since {since})."),
-        (Condition::Gsm, true) => format!(
-            "{line}: GSM not registered since {since} (the GoIP reports {}).",
-            shown(d, "no GSM status")
-        ),
+        (Condition::Gsm, true) => {
+            format!("{line}: GSM not registered since {since} (the GoIP reports {d}).")
+        }
         (Condition::Gsm, false) => format!("{line}: GSM registered again since {since}."),
-        (Condition::Signal, true) => format!(
-            "{line}: weak signal since {since}: CSQ {} (below {}).",
-            shown(d, "?"),
-            limit(limits.signal_below)
-        ),
-        (Condition::Signal, false) => format!(
-            "{line}: signal back since {since}: CSQ {} (not below {}).",
-            shown(d, "?"),
-            limit(limits.signal_below)
-        ),
-        (Condition::Balance, true) => format!(
-            "{line}: balance {} is below {} (checked at {since}).",
-            shown(d, "?"),
-            limits.balance_below.unwrap_or("?")
-        ),
-        (Condition::Balance, false) => format!(
-            "{line}: balance {} is no longer below {} (checked at {since}).",
-            shown(d, "?"),
-            limits.balance_below.unwrap_or("?")
-        ),
+        (Condition::Signal, true) => {
+            format!("{line}: weak signal since {since}: CSQ {d} (below {csq}).")
+        }
+        (Condition::Signal, false) => {
+            format!("{line}: signal back since {since}: CSQ {d} (not below {csq}).")
+        }
+        (Condition::Balance, true) => {
+            format!("{line}: balance {d} is below {amount} (checked at {since}).")
+        }
+        (Condition::Balance, false) => {
+            format!("{line}: balance {d} is no longer below {amount} (checked at {since}).")
+        }
     }
 }
 
-fn shown<'a>(detail: &'a str, none: &'a str) -> &'a str {
-    if detail.trim().is_empty() {
-        none
-    } else {
-        detail
+/// The reading told with a change, or what stands for a missing one.
+fn detail(condition: Condition, told: &Told) -> &str {
+    match told.detail.as_str() {
+        d if !d.trim().is_empty() => d,
+        _ if condition == Condition::Gsm => "no GSM status",
+        _ => "?",
     }
-}
-
-fn limit(csq: Option<u8>) -> String {
-    csq.map(|c| c.to_string()).unwrap_or_else(|| "?".into())
 }
 
 /// The lines `status` adds: every condition whose alert holds, and the
 /// latest balance reading.
-pub(crate) fn status_lines(
-    told: &[(Condition, Told)],
+pub(crate) fn status_lines<'a>(
+    told: impl IntoIterator<Item = (Condition, &'a Told)>,
     balance: Option<&(String, Timestamp, bool)>,
-    limits: Thresholds<'_>,
+    limits: &Thresholds,
 ) -> Vec<String> {
     let mut lines = Vec::new();
-    for (condition, t) in told.iter().filter(|(_, t)| t.active) {
-        let since = t.since;
-        let d = t.detail.as_str();
+    for (condition, t) in told.into_iter().filter(|(_, t)| t.active) {
+        let (since, d, csq) = (t.since, detail(condition, t), &limits.signal_below);
         match condition {
             Condition::Offline => lines.push(format!("Alerts: offline since {since}")),
-            Condition::Gsm => lines.push(format!(
-                "Alerts: GSM not registered since {since} ({})",
-                shown(d, "no GSM status")
-            )),
-            Condition::Signal => lines.push(format!(
-                "Alerts: weak signal since {since} (CSQ {}, below {})",
-                shown(d, "?"),
-                limit(limits.signal_below)
-            )),
+            Condition::Gsm => lines.push(format!("Alerts: GSM not registered since {since} ({d})")),
+            Condition::Signal => {
+                lines.push(format!(
+                    "Alerts: weak signal since {since} (CSQ {d}, below {csq})"
+                ));
+            }
             // Shown with the reading below.
             Condition::Balance => {}
         }
     }
     if let Some((amount, at, low)) = balance {
-        let below = limits.balance_below.unwrap_or("?");
+        let below = &limits.balance_below;
         lines.push(if *low {
             format!("Balance: {amount} (below {below}) at {at}")
         } else {
@@ -121,14 +102,14 @@ pub(crate) fn status_lines(
 mod tests {
     use super::*;
 
-    const LINE: LineName<'static> = LineName {
-        ext: "2001",
-        goip_id: "goip1",
-    };
-    const LIMITS: Thresholds<'static> = Thresholds {
-        signal_below: Some(8),
-        balance_below: Some("5.00"),
-    };
+    const LINE: &str = "Line 2001 (goip1)";
+
+    fn limits() -> Thresholds {
+        Thresholds {
+            signal_below: "8".into(),
+            balance_below: "5.00".into(),
+        }
+    }
 
     fn told(active: bool, detail: &str) -> Told {
         Told {
@@ -142,28 +123,29 @@ mod tests {
     fn messages_name_the_line_and_the_reading() {
         let since = Timestamp::from_unix(1_765_000_000).to_string();
         assert_eq!(
-            message(LINE, Condition::Offline, &told(true, ""), LIMITS),
+            message(LINE, Condition::Offline, &told(true, ""), &limits()),
             format!("Line 2001 (goip1) is offline: no keepalive since {since}.")
         );
         assert_eq!(
-            message(LINE, Condition::Balance, &told(true, "3.20"), LIMITS),
+            message(LINE, Condition::Balance, &told(true, "3.20"), &limits()),
             format!("Line 2001 (goip1): balance 3.20 is below 5.00 (checked at {since}).")
         );
         assert!(
-            message(LINE, Condition::Signal, &told(true, "5"), LIMITS).contains("CSQ 5 (below 8)")
+            message(LINE, Condition::Signal, &told(true, "5"), &limits())
+                .contains("CSQ 5 (below 8)")
         );
-        assert!(message(LINE, Condition::Gsm, &told(true, "LOGOUT"), LIMITS).contains("LOGOUT"));
+        assert!(message(LINE, Condition::Gsm, &told(true, "LOGOUT"), &limits()).contains("LOGOUT"));
     }
 
     #[test]
     fn status_shows_what_holds() {
         let lines = status_lines(
-            &[
-                (Condition::Offline, told(false, "")),
-                (Condition::Gsm, told(true, "LOGOUT")),
+            [
+                (Condition::Offline, &told(false, "")),
+                (Condition::Gsm, &told(true, "LOGOUT")),
             ],
             Some(&("3.20".into(), Timestamp::from_unix(1_765_000_000), true)),
-            LIMITS,
+            &limits(),
         );
         assert_eq!(lines.len(), 2, "{lines:?}");
         assert!(lines[0].starts_with("Alerts: GSM not registered since "));
