@@ -643,6 +643,17 @@ async fn admins_see_and_switch_a_shared_line_that_has_no_owner() {
             .is_some()
     })
     .await;
+    // The directory learns the number from the keepalive at once; the
+    // store's row, which the list reads, gets it with the writer's next
+    // batch. Wait for that too, or the list may lack the number.
+    let saved = format!(
+        "SELECT COUNT(*) FROM goippy_gateways WHERE goip_id = '{POOL}' AND msisdn = '{POOL_NUMBER}'"
+    );
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while w.scalar(&saved).await != 1 {
+        assert!(tokio::time::Instant::now() < deadline, "the number is never saved");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     let mut w = w;
 
     // The list: the shared line, once per user.
