@@ -5,23 +5,110 @@
 //! the daemon's directory reloads it); read by the directory
 //! (`store/directory.rs`) and the admin commands.
 
+use super::Store;
 use super::db::{Db, Query, Sql};
 use super::error::StoreError;
-use super::records::{Gateway, GatewayChange, LineShare};
+use super::records::{Gateway, GatewayChange, GatewayDefinition, LineShare};
 use super::time::Timestamp;
-use crate::config::gateway::ValidGateway;
+use crate::config::gateway::{self, ValidGateway};
 
-/// Which column a gateway lookup goes by.
-#[derive(Debug, Clone, Copy)]
-pub(crate) enum GatewayKey<'a> {
-    Ext(&'a str),
-    GoipId(&'a str),
+impl Store {
+    /// Creates or updates the gateway of an extension and enables it
+    /// (`goippy --add`). Every field is written, an omitted one with its
+    /// default; the number learnt from keepalives and `created_at` stay.
+    pub async fn save_gateway(
+        &self,
+        definition: &GatewayDefinition<'_>,
+    ) -> Result<(GatewayChange, Gateway), StoreError> {
+        let valid = gateway::validate(
+            definition.ext,
+            definition.password,
+            definition.goip_id,
+            definition.channel,
+            definition.allow_regex,
+        )?;
+        let change = self
+            .read(
+                "saving a gateway",
+                add_or_update(&self.inner.db, &valid, Timestamp::now()),
+            )
+            .await?;
+        let gateway = self
+            .gateway_by_ext(&valid.ext)
+            .await?
+            .ok_or_else(|| StoreError::UnknownExtension(valid.ext.clone()))?;
+        Ok((change, gateway))
+    }
+
+    /// Removes an extension's gateway; its history stays. Whoever shared
+    /// the line loses it too (the line is gone); the extension keeps the
+    /// lines it was given.
+    pub async fn remove_gateway(&self, ext: &str) -> Result<Gateway, StoreError> {
+        let gateway = self
+            .gateway_by_ext(ext)
+            .await?
+            .ok_or_else(|| StoreError::UnknownExtension(ext.to_string()))?;
+        if !self
+            .read("removing a gateway", remove(&self.inner.db, ext))
+            .await?
+        {
+            return Err(StoreError::UnknownExtension(ext.to_string()));
+        }
+        Ok(gateway)
+    }
+
+    pub async fn set_gateway_enabled(&self, ext: &str, enabled: bool) -> Result<(), StoreError> {
+        let update = self
+            .inner
+            .db
+            .query("UPDATE goippy_gateways SET enabled = ? WHERE ext = ?")
+            .bind(enabled)
+            .bind(ext)
+            .execute();
+        let n = self
+            .read("enabling or disabling a gateway", async {
+                update.await.map_err(StoreError::db("changing the gateway"))
+            })
+            .await?;
+        if n.rows_affected == 0 {
+            return Err(StoreError::UnknownExtension(ext.to_string()));
+        }
+        Ok(())
+    }
+
+    /// Every gateway, enabled or not, by extension (shared lines without
+    /// one last, by goip_id), with when its channel was last seen and its
+    /// further users.
+    pub async fn list_gateways(&self) -> Result<Vec<Gateway>, StoreError> {
+        let query = self
+            .inner
+            .db
+            .query(GATEWAY)
+            .then("ORDER BY g.ext IS NULL, g.ext, g.goip_id");
+        let list = load(&self.inner.db, query, "listing the gateways");
+        self.read("listing the gateways", list).await
+    }
+
+    pub async fn gateway_by_ext(&self, ext: &str) -> Result<Option<Gateway>, StoreError> {
+        self.find("WHERE g.ext = ? LIMIT 1", ext).await
+    }
+
+    pub async fn gateway_by_goip_id(&self, goip_id: &str) -> Result<Option<Gateway>, StoreError> {
+        self.find("WHERE g.goip_id = ? LIMIT 1", goip_id).await
+    }
+
+    /// The gateway `clause` selects by `key`.
+    async fn find(&self, clause: &'static str, key: &str) -> Result<Option<Gateway>, StoreError> {
+        let query = self.inner.db.query(GATEWAY).then(clause).bind(key);
+        let found = load(&self.inner.db, query, "looking up a gateway");
+        Ok(self.read("reading a gateway", found).await?.pop())
+    }
 }
 
 /// Creates or updates the gateway of an extension and enables it. A
 /// goip_id another extension has is refused: the engine could not tell the
 /// two channels apart.
-pub(crate) async fn add_or_update(
+async fn add_or_update(
     db: &Db,
     gw: &ValidGateway,
     now: Timestamp,
@@ -88,9 +175,8 @@ pub(crate) async fn add_or_update(
     Ok(change)
 }
 
-/// False when the extension has no gateway. Whoever shared the line loses
-/// it too (the line is gone); the extension keeps the lines it was given.
-pub(crate) async fn remove(db: &Db, ext: &str) -> Result<bool, StoreError> {
+/// False when the extension has no gateway.
+async fn remove(db: &Db, ext: &str) -> Result<bool, StoreError> {
     let failed = || StoreError::db("removing the gateway");
     let mut tx = db.begin_write().await.map_err(failed())?;
     let goip_ids: Vec<String> = tx
@@ -113,39 +199,6 @@ pub(crate) async fn remove(db: &Db, ext: &str) -> Result<bool, StoreError> {
     }
     tx.commit().await.map_err(failed())?;
     Ok(n > 0)
-}
-
-/// False when the extension has no gateway.
-pub(crate) async fn set_enabled(db: &Db, ext: &str, enabled: bool) -> Result<bool, StoreError> {
-    let n = db
-        .query("UPDATE goippy_gateways SET enabled = ? WHERE ext = ?")
-        .bind(enabled)
-        .bind(ext)
-        .execute()
-        .await
-        .map_err(StoreError::db("changing the gateway"))?
-        .rows_affected;
-    Ok(n > 0)
-}
-
-/// Every line, by extension (shared lines without one last, by goip_id),
-/// with its further users.
-pub(crate) async fn list(db: &Db) -> Result<Vec<Gateway>, StoreError> {
-    let query = db
-        .query(GATEWAY)
-        .then("ORDER BY g.ext IS NULL, g.ext, g.goip_id");
-    load(db, query, "listing the gateways").await
-}
-
-pub(crate) async fn find(db: &Db, key: GatewayKey<'_>) -> Result<Option<Gateway>, StoreError> {
-    let query = match key {
-        GatewayKey::Ext(v) => db.query(GATEWAY).then("WHERE g.ext = ? LIMIT 1").bind(v),
-        GatewayKey::GoipId(v) => db
-            .query(GATEWAY)
-            .then("WHERE g.goip_id = ? LIMIT 1")
-            .bind(v),
-    };
-    Ok(load(db, query, "looking up a gateway").await?.pop())
 }
 
 /// The gateways a [`GATEWAY`] query selects, with their further users.

@@ -19,7 +19,7 @@
 use std::collections::HashMap;
 
 use super::Store;
-use super::db::{Db, Sql, Tx};
+use super::db::{Db, Sql, Tx, Value};
 use super::error::StoreError;
 use super::records::{Gateway, LineAdded};
 use super::time::Timestamp;
@@ -123,33 +123,39 @@ impl Store {
                 reason: format!("expected a number of SMS (0 or more) or \"-\", got {n}"),
             });
         }
-        let update = self
-            .inner
-            .db
-            .query("UPDATE goippy_gateways SET daily_limit = ? WHERE goip_id = ?")
-            .bind(limit)
-            .bind(goip_id)
-            .execute();
-        let n = self.run("setting a daily limit", update).await?;
-        if n.rows_affected == 0 {
-            return Err(StoreError::UnknownLine(goip_id.to_string()));
-        }
-        Ok(())
+        self.update_line(
+            "setting a daily limit",
+            "UPDATE goippy_gateways SET daily_limit = ? WHERE goip_id = ?",
+            limit,
+            goip_id,
+        )
+        .await
     }
 
     /// Enables or disables the line `goip_id`, whoever uses it: also a
     /// shared line that is no extension's default line (which
     /// [`Store::set_gateway_enabled`], by extension, cannot name).
     pub async fn set_line_enabled(&self, goip_id: &str, enabled: bool) -> Result<(), StoreError> {
-        let update = self
-            .inner
-            .db
-            .query("UPDATE goippy_gateways SET enabled = ? WHERE goip_id = ?")
-            .bind(enabled)
-            .bind(goip_id)
-            .execute();
-        let n = self.run("enabling or disabling a line", update).await?;
-        if n.rows_affected == 0 {
+        self.update_line(
+            "enabling or disabling a line",
+            "UPDATE goippy_gateways SET enabled = ? WHERE goip_id = ?",
+            enabled,
+            goip_id,
+        )
+        .await
+    }
+
+    /// Runs `update`, which sets one column of the line `goip_id` (bound
+    /// after `value`); no such line is an error.
+    async fn update_line<'a>(
+        &'a self,
+        what: &'static str,
+        update: &'static str,
+        value: impl Into<Value<'a>>,
+        goip_id: &'a str,
+    ) -> Result<(), StoreError> {
+        let update = self.inner.db.query(update).bind(value).bind(goip_id);
+        if self.run(what, update.execute()).await?.rows_affected == 0 {
             return Err(StoreError::UnknownLine(goip_id.to_string()));
         }
         Ok(())
@@ -223,41 +229,21 @@ impl Store {
         goip_id: Option<&str>,
     ) -> Result<(), StoreError> {
         let db = &self.inner.db;
-        let now = Timestamp::now().unix();
-        let write = async {
-            match goip_id {
-                Some(goip_id) => {
-                    db.query(UPSERT_CHOICE)
-                        .bind(ext)
-                        .bind(contact)
-                        .bind(goip_id)
-                        .bind(true)
-                        .bind(now)
-                        .execute()
-                        .await
-                }
-                None => {
-                    db.query("DELETE FROM goippy_line_choice WHERE ext = ? AND contact = ?")
-                        .bind(ext)
-                        .bind(contact)
-                        .execute()
-                        .await
-                }
-            }
+        let write = match goip_id {
+            Some(goip_id) => db
+                .query(UPSERT_CHOICE)
+                .bind(ext)
+                .bind(contact)
+                .bind(goip_id)
+                .bind(true)
+                .bind(Timestamp::now().unix()),
+            None => db
+                .query("DELETE FROM goippy_line_choice WHERE ext = ? AND contact = ?")
+                .bind(ext)
+                .bind(contact),
         };
-        self.run("choosing a line", write).await?;
+        self.run("choosing a line", write.execute()).await?;
         Ok(())
-    }
-
-    /// A statement bounded as [`Store::read`] bounds a read, its error as
-    /// the store reports it.
-    async fn run<T>(
-        &self,
-        what: &'static str,
-        query: impl std::future::Future<Output = Result<T, sqlx::Error>>,
-    ) -> Result<T, StoreError> {
-        self.read(what, async { query.await.map_err(StoreError::db(what)) })
-            .await
     }
 }
 

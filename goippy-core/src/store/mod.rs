@@ -76,8 +76,6 @@ use std::time::Duration;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-use crate::config::gateway;
-
 /// The GoIP's own call direction, which call records keep.
 pub use crate::goip::CallDirection;
 pub use alerts::AlertRecord;
@@ -100,7 +98,6 @@ pub use spool::RESERVE_BYTES as SPOOL_RESERVE_BYTES;
 pub use writer::{GOIP_ACK_WAIT, UnflushedWrites};
 
 use db::Db;
-use gateways::GatewayKey;
 use spool::Spool;
 use writer::{Outcome, Transition, WriteOp, WriterHandle, Written};
 
@@ -266,6 +263,17 @@ impl Store {
         timed(timeout, what, read).await
     }
 
+    /// A statement bounded as [`Store::read`] bounds a read, its error as
+    /// the store reports it.
+    async fn run<T>(
+        &self,
+        what: &'static str,
+        query: impl std::future::Future<Output = Result<T, sqlx::Error>>,
+    ) -> Result<T, StoreError> {
+        self.read(what, async { query.await.map_err(StoreError::db(what)) })
+            .await
+    }
+
     /// Which database this is, for messages (never with a password).
     pub fn description(&self) -> &str {
         &self.inner.description
@@ -342,86 +350,6 @@ impl Store {
                 .unwrap_or_default(),
             reason: e.to_string(),
         }
-    }
-
-    // ----- gateways --------------------------------------------------------
-
-    /// Creates or updates the gateway of an extension and enables it
-    /// (`goippy --add`). Every field is written, an omitted one with its
-    /// default; the number learnt from keepalives and `created_at` stay.
-    pub async fn save_gateway(
-        &self,
-        definition: &GatewayDefinition<'_>,
-    ) -> Result<(GatewayChange, Gateway), StoreError> {
-        let valid = gateway::validate(
-            definition.ext,
-            definition.password,
-            definition.goip_id,
-            definition.channel,
-            definition.allow_regex,
-        )?;
-        let change = self
-            .read(
-                "saving a gateway",
-                gateways::add_or_update(&self.inner.db, &valid, Timestamp::now()),
-            )
-            .await?;
-        let gateway = self
-            .gateway_by_ext(&valid.ext)
-            .await?
-            .ok_or_else(|| StoreError::UnknownExtension(valid.ext.clone()))?;
-        Ok((change, gateway))
-    }
-
-    /// Removes an extension's gateway; its history stays.
-    pub async fn remove_gateway(&self, ext: &str) -> Result<Gateway, StoreError> {
-        let gateway = self
-            .gateway_by_ext(ext)
-            .await?
-            .ok_or_else(|| StoreError::UnknownExtension(ext.to_string()))?;
-        if !self
-            .read("removing a gateway", gateways::remove(&self.inner.db, ext))
-            .await?
-        {
-            return Err(StoreError::UnknownExtension(ext.to_string()));
-        }
-        Ok(gateway)
-    }
-
-    pub async fn set_gateway_enabled(&self, ext: &str, enabled: bool) -> Result<(), StoreError> {
-        if self
-            .read(
-                "enabling or disabling a gateway",
-                gateways::set_enabled(&self.inner.db, ext, enabled),
-            )
-            .await?
-        {
-            Ok(())
-        } else {
-            Err(StoreError::UnknownExtension(ext.to_string()))
-        }
-    }
-
-    /// Every gateway, enabled or not, by extension, with when its channel was last seen.
-    pub async fn list_gateways(&self) -> Result<Vec<Gateway>, StoreError> {
-        self.read("listing the gateways", gateways::list(&self.inner.db))
-            .await
-    }
-
-    pub async fn gateway_by_ext(&self, ext: &str) -> Result<Option<Gateway>, StoreError> {
-        self.read(
-            "reading a gateway",
-            gateways::find(&self.inner.db, GatewayKey::Ext(ext)),
-        )
-        .await
-    }
-
-    pub async fn gateway_by_goip_id(&self, goip_id: &str) -> Result<Option<Gateway>, StoreError> {
-        self.read(
-            "reading a gateway",
-            gateways::find(&self.inner.db, GatewayKey::GoipId(goip_id)),
-        )
-        .await
     }
 
     // ----- the hot path ----------------------------------------------------
@@ -505,46 +433,6 @@ impl Store {
 
     // ----- inbox -----------------------------------------------------------
 
-    /// Inbound rows not yet written to XMPP, oldest first: those after
-    /// `after` (all when `None`), for a reader that skips rows it cannot
-    /// deliver yet without stalling behind them.
-    pub async fn undelivered_inbox(
-        &self,
-        after: Option<LogId>,
-        limit: u32,
-    ) -> Result<Vec<InboxItem>, StoreError> {
-        // Rows whose delivered mark is still on its way (queued, or kept by
-        // the spool while the database takes no writes) were delivered:
-        // they are skipped, or they would be sent again on every round.
-        let mut after = after.map_or(0, |id| id.0);
-        loop {
-            // Taken before the read: a mark that commits while the read
-            // runs may not be in what the read sees, and is no longer
-            // pending once it returns.
-            let marking = self.inner.writer.marking();
-            let page = self
-                .read(
-                    "reading the inbox",
-                    reads::undelivered_inbox(&self.inner.db, after, limit),
-                )
-                .await?;
-            let full = page.len() >= usize::try_from(limit).unwrap_or(usize::MAX);
-            let Some(last) = page.last() else {
-                return Ok(page);
-            };
-            after = last.id.0;
-            let rows: Vec<InboxItem> = page
-                .into_iter()
-                .filter(|row| {
-                    !marking.contains(&row.id.0) && !self.inner.writer.is_marking(row.id.0)
-                })
-                .collect();
-            if !rows.is_empty() || !full {
-                return Ok(rows);
-            }
-        }
-    }
-
     /// Stores a notice for a user in the inbox (see [`NoticeRecord`]);
     /// returns once it is saved.
     pub async fn store_notice(&self, notice: NoticeRecord) -> Result<Saved<LogId>, StoreError> {
@@ -579,12 +467,6 @@ impl Store {
             Outcome::Done => Ok(()),
             other => Err(unexpected(other)),
         })
-    }
-
-    /// Every line's alert state as its users were last told it.
-    pub async fn alert_states(&self) -> Result<Vec<AlertRecord>, StoreError> {
-        self.read("reading the alert states", alerts::all(&self.inner.db))
-            .await
     }
 
     /// Takes a row out of the inbox once it has been written to the XMPP
@@ -740,33 +622,6 @@ impl Store {
         }
     }
 
-    /// Unfinished outbound jobs, oldest first, for restart recovery: `queued`
-    /// ones can be sent; `sending` ones were interrupted and must be ended
-    /// with [`Store::mark_unknown`].
-    pub async fn pending_outbox(&self) -> Result<Vec<OutboxItem>, StoreError> {
-        self.read("reading the outbox", reads::pending_outbox(&self.inner.db))
-            .await
-    }
-
-    /// One outbound job.
-    pub async fn outbound(&self, id: LogId) -> Result<Option<OutboxItem>, StoreError> {
-        self.read("reading the outbox", reads::outbound(&self.inner.db, id))
-            .await
-    }
-
-    /// The `queued` jobs of one channel, oldest first: the channel's queue.
-    pub async fn queued_outbound(
-        &self,
-        goip_id: &str,
-        limit: u32,
-    ) -> Result<Vec<OutboxItem>, StoreError> {
-        self.read(
-            "reading the outbox",
-            reads::queued_outbound(&self.inner.db, goip_id, limit),
-        )
-        .await
-    }
-
     // ----- counters --------------------------------------------------------
 
     /// The USSD sendid the engine must stay above after a restart: the
@@ -834,37 +689,7 @@ impl Store {
         }
     }
 
-    // ----- calls and state -------------------------------------------------
-
-    /// The newest call events of a channel, newest first.
-    pub async fn recent_calls(
-        &self,
-        goip_id: &str,
-        limit: u32,
-    ) -> Result<Vec<CallEntry>, StoreError> {
-        self.read(
-            "reading the call log",
-            reads::recent_calls(&self.inner.db, goip_id, limit),
-        )
-        .await
-    }
-
-    /// The last stored keepalive of a channel.
-    pub async fn channel_state(&self, goip_id: &str) -> Result<Option<ChannelState>, StoreError> {
-        self.read(
-            "reading a channel's state",
-            reads::channel_state(&self.inner.db, goip_id),
-        )
-        .await
-    }
-
-    /// How many rows wait in the outbox and the inbox, within `within`
-    /// (and the store's own timeout): a scrape must not wait for a
-    /// database that does not answer. An error says why.
-    pub async fn backlog(&self, within: Duration) -> Result<Backlog, StoreError> {
-        let counted = self.read("counting the backlog", reads::backlog(&self.inner.db));
-        timed(within, "counting the backlog", counted).await
-    }
+    // ----- metrics ---------------------------------------------------------
 
     /// How long the writer's committed batches took, from the attempt's
     /// start to the database's answer (spooled batches are not in it).

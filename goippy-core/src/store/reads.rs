@@ -7,11 +7,165 @@
 //! TINYINT(1); SQLite's free typing) into the integers and text both
 //! drivers decode alike: that conversion is all that differs per dialect.
 
-use super::SENDID_COUNTER;
+use std::time::Duration;
+
 use super::db::{Db, Sql};
 use super::error::StoreError;
 use super::records::{Backlog, CallEntry, ChannelState, InboxItem, LogId, OutboxItem};
 use super::rows::{CallRow, InboxRow};
+use super::{SENDID_COUNTER, Store, timed};
+
+impl Store {
+    /// Inbound rows not yet written to XMPP, oldest first: those after
+    /// `after` (all when `None`), for a reader that skips rows it cannot
+    /// deliver yet without stalling behind them.
+    pub async fn undelivered_inbox(
+        &self,
+        after: Option<LogId>,
+        limit: u32,
+    ) -> Result<Vec<InboxItem>, StoreError> {
+        // Rows whose delivered mark is still on its way (queued, or kept by
+        // the spool while the database takes no writes) were delivered:
+        // they are skipped, or they would be sent again on every round.
+        let mut after = after.map_or(0, |id| id.0);
+        loop {
+            // Taken before the read: a mark that commits while the read
+            // runs may not be in what the read sees, and is no longer
+            // pending once it returns.
+            let marking = self.inner.writer.marking();
+            let page = self
+                .read(
+                    "reading the inbox",
+                    undelivered_inbox(&self.inner.db, after, limit),
+                )
+                .await?;
+            let full = page.len() >= usize::try_from(limit).unwrap_or(usize::MAX);
+            let Some(last) = page.last() else {
+                return Ok(page);
+            };
+            after = last.id.0;
+            let rows: Vec<InboxItem> = page
+                .into_iter()
+                .filter(|row| {
+                    !marking.contains(&row.id.0) && !self.inner.writer.is_marking(row.id.0)
+                })
+                .collect();
+            if !rows.is_empty() || !full {
+                return Ok(rows);
+            }
+        }
+    }
+
+    /// Unfinished outbound jobs, oldest first, for restart recovery: `queued`
+    /// ones can be sent; `sending` ones were interrupted and must be ended
+    /// with [`Store::mark_unknown`].
+    pub async fn pending_outbox(&self) -> Result<Vec<OutboxItem>, StoreError> {
+        self.read("reading the outbox", pending_outbox(&self.inner.db))
+            .await
+    }
+
+    /// One outbound job.
+    pub async fn outbound(&self, id: LogId) -> Result<Option<OutboxItem>, StoreError> {
+        // Not the original goippy's own outbound rows: their status is none of ours.
+        let read = self
+            .inner
+            .db
+            .query(OUTBOX)
+            .then(
+                " WHERE id = ? AND dir = 'out' \
+                 AND status IN ('queued', 'sending', 'sent', 'failed', 'unknown')",
+            )
+            .bind(id.0)
+            .fetch_optional();
+        self.read("reading the outbox", async {
+            read.await
+                .map_err(StoreError::db("reading an outbound message"))
+        })
+        .await
+    }
+
+    /// The `queued` jobs of one channel, oldest first: the channel's queue.
+    pub async fn queued_outbound(
+        &self,
+        goip_id: &str,
+        limit: u32,
+    ) -> Result<Vec<OutboxItem>, StoreError> {
+        let read = self
+            .inner
+            .db
+            .query(OUTBOX)
+            .then(" WHERE dir = 'out' AND status = 'queued' AND goip_id = ? ORDER BY id LIMIT ?")
+            .bind(goip_id)
+            .bind(i64::from(limit))
+            .fetch_all();
+        self.read("reading the outbox", async {
+            read.await
+                .map_err(StoreError::db("reading a channel's outbox"))
+        })
+        .await
+    }
+
+    /// The newest call events of a channel, newest first.
+    pub async fn recent_calls(
+        &self,
+        goip_id: &str,
+        limit: u32,
+    ) -> Result<Vec<CallEntry>, StoreError> {
+        let read = self
+            .inner
+            .db
+            .query(CALLS)
+            .then("WHERE goip_id = ? ORDER BY id DESC LIMIT ?")
+            .bind(goip_id)
+            .bind(i64::from(limit))
+            .fetch_all::<CallRow>();
+        let rows = self.run("reading the call log", read).await?;
+        Ok(rows.into_iter().map(CallEntry::from).collect())
+    }
+
+    /// The last stored keepalive of a channel.
+    pub async fn channel_state(&self, goip_id: &str) -> Result<Option<ChannelState>, StoreError> {
+        let read = self
+            .inner
+            .db
+            .query(CHANNEL_STATE)
+            .bind(goip_id)
+            .fetch_optional();
+        self.read("reading a channel's state", async {
+            read.await
+                .map_err(StoreError::db("reading the channel state"))
+        })
+        .await
+    }
+
+    /// How many rows wait in the outbox and the inbox, within `within`
+    /// (and the store's own timeout): a scrape must not wait for a
+    /// database that does not answer. An error says why. (The status index
+    /// makes this a count of index entries, not a table scan.)
+    pub async fn backlog(&self, within: Duration) -> Result<Backlog, StoreError> {
+        let count = self
+            .inner
+            .db
+            .query(
+                "SELECT status, COUNT(*) FROM goippy_log \
+                 WHERE status IN ('queued', 'sending', 'inbox') GROUP BY status",
+            )
+            .fetch_all::<(String, i64)>();
+        let counted = self.run("counting the backlog", count);
+        let rows = timed(within, "counting the backlog", counted).await?;
+        let mut backlog = Backlog::default();
+        for (status, n) in rows {
+            let n = u64::try_from(n).unwrap_or(0);
+            match status.as_str() {
+                "queued" => backlog.outbox_queued = n,
+                "sending" => backlog.outbox_sending = n,
+                "inbox" => backlog.inbox = n,
+                _ => {}
+            }
+        }
+        Ok(backlog)
+    }
+}
 
 /// Inbox rows with an id above `after`, oldest first.
 pub(crate) async fn undelivered_inbox(
@@ -29,30 +183,6 @@ pub(crate) async fn undelivered_inbox(
     Ok(rows.into_iter().map(InboxItem::from).collect())
 }
 
-/// The rows waiting in the outbox and the inbox (the status index makes
-/// this a count of index entries, not a table scan).
-pub(crate) async fn backlog(db: &Db) -> Result<Backlog, StoreError> {
-    let rows: Vec<(String, i64)> = db
-        .query(
-            "SELECT status, COUNT(*) FROM goippy_log \
-             WHERE status IN ('queued', 'sending', 'inbox') GROUP BY status",
-        )
-        .fetch_all()
-        .await
-        .map_err(StoreError::db("counting the backlog"))?;
-    let mut backlog = Backlog::default();
-    for (status, n) in rows {
-        let n = u64::try_from(n).unwrap_or(0);
-        match status.as_str() {
-            "queued" => backlog.outbox_queued = n,
-            "sending" => backlog.outbox_sending = n,
-            "inbox" => backlog.inbox = n,
-            _ => {}
-        }
-    }
-    Ok(backlog)
-}
-
 /// Unfinished outbound jobs (`queued`, `sending`), oldest first.
 pub(crate) async fn pending_outbox(db: &Db) -> Result<Vec<OutboxItem>, StoreError> {
     db.query(OUTBOX)
@@ -60,34 +190,6 @@ pub(crate) async fn pending_outbox(db: &Db) -> Result<Vec<OutboxItem>, StoreErro
         .fetch_all()
         .await
         .map_err(StoreError::db("reading the outbox"))
-}
-
-/// The `queued` jobs of one channel, oldest first.
-pub(crate) async fn queued_outbound(
-    db: &Db,
-    goip_id: &str,
-    limit: u32,
-) -> Result<Vec<OutboxItem>, StoreError> {
-    db.query(OUTBOX)
-        .then(" WHERE dir = 'out' AND status = 'queued' AND goip_id = ? ORDER BY id LIMIT ?")
-        .bind(goip_id)
-        .bind(i64::from(limit))
-        .fetch_all()
-        .await
-        .map_err(StoreError::db("reading a channel's outbox"))
-}
-
-pub(crate) async fn outbound(db: &Db, id: LogId) -> Result<Option<OutboxItem>, StoreError> {
-    // Not the original goippy's own outbound rows: their status is none of ours.
-    db.query(OUTBOX)
-        .then(
-            " WHERE id = ? AND dir = 'out' \
-             AND status IN ('queued', 'sending', 'sent', 'failed', 'unknown')",
-        )
-        .bind(id.0)
-        .fetch_optional()
-        .await
-        .map_err(StoreError::db("reading an outbound message"))
 }
 
 /// The larger of the saved sendid counter and the largest recorded sendid.
@@ -106,34 +208,6 @@ pub(crate) async fn sendid_floor(db: &Db) -> Result<i64, StoreError> {
         .await
         .map_err(StoreError::db("reading the sendid floor"))?;
     Ok(saved.unwrap_or(0).max(recorded.unwrap_or(0)))
-}
-
-/// The newest call events of a channel, newest first.
-pub(crate) async fn recent_calls(
-    db: &Db,
-    goip_id: &str,
-    limit: u32,
-) -> Result<Vec<CallEntry>, StoreError> {
-    let rows: Vec<CallRow> = db
-        .query(CALLS)
-        .then("WHERE goip_id = ? ORDER BY id DESC LIMIT ?")
-        .bind(goip_id)
-        .bind(i64::from(limit))
-        .fetch_all()
-        .await
-        .map_err(StoreError::db("reading the call log"))?;
-    Ok(rows.into_iter().map(CallEntry::from).collect())
-}
-
-pub(crate) async fn channel_state(
-    db: &Db,
-    goip_id: &str,
-) -> Result<Option<ChannelState>, StoreError> {
-    db.query(CHANNEL_STATE)
-        .bind(goip_id)
-        .fetch_optional()
-        .await
-        .map_err(StoreError::db("reading the channel state"))
 }
 
 // ----- the statements whose text differs between the dialects -------------
