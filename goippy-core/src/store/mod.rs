@@ -305,6 +305,19 @@ impl Store {
         self.inner.writer.submit(WriteOp::Barrier).await.map(|_| ())
     }
 
+    /// Submits a write; once the database committed it, `committed` makes
+    /// its outcome the caller's answer.
+    async fn write<T>(
+        &self,
+        op: WriteOp,
+        committed: impl FnOnce(Outcome) -> Result<T, StoreError>,
+    ) -> Result<Saved<T>, StoreError> {
+        match self.inner.writer.submit(op).await? {
+            Written::Committed(outcome) => committed(outcome).map(Saved::Committed),
+            Written::Spooled => Ok(Saved::Spooled),
+        }
+    }
+
     // ----- what the daemon needs while the database is away --------------
 
     /// Keeps the enabled gateways in the spool, for a start while the
@@ -381,20 +394,19 @@ impl Store {
         notices: Vec<NoticeRecord>,
     ) -> Result<Saved<CallStored>, StoreError> {
         let mut notices = notices.into_iter().map(NoticeRecord::fitted);
-        let written = self
-            .inner
-            .writer
-            .submit(WriteOp::Call {
+        self.write(
+            WriteOp::Call {
                 call: call.fitted(),
                 notice: notices.next(),
                 also_told: notices.collect(),
-            })
-            .await?;
-        saved(written, |outcome| match outcome {
-            Outcome::Stored { id, new: true } => Ok(CallStored::New(id)),
-            Outcome::Stored { id, new: false } => Ok(CallStored::Duplicate(id)),
-            other => Err(unexpected(other)),
-        })
+            },
+            |outcome| match outcome {
+                Outcome::Stored { id, new: true } => Ok(CallStored::New(id)),
+                Outcome::Stored { id, new: false } => Ok(CallStored::Duplicate(id)),
+                other => Err(unexpected(other)),
+            },
+        )
+        .await
     }
 
     /// Stores something received and returns once it is saved (committed,
@@ -415,20 +427,19 @@ impl Store {
     ) -> Result<Saved<Stored>, StoreError> {
         let record = record.fitted();
         let body_hash = crate::util::body_hash_column(&record.kind.dedup_text());
-        let written = self
-            .inner
-            .writer
-            .submit(WriteOp::Inbound {
+        self.write(
+            WriteOp::Inbound {
                 record,
                 body_hash,
                 outbound,
-            })
-            .await?;
-        saved(written, |outcome| match outcome {
-            Outcome::Stored { id, new: true } => Ok(Stored::New(LogId(id))),
-            Outcome::Stored { id, new: false } => Ok(Stored::Duplicate(LogId(id))),
-            other => Err(unexpected(other)),
-        })
+            },
+            |outcome| match outcome {
+                Outcome::Stored { id, new: true } => Ok(Stored::New(LogId(id))),
+                Outcome::Stored { id, new: false } => Ok(Stored::Duplicate(LogId(id))),
+                other => Err(unexpected(other)),
+            },
+        )
+        .await
     }
 
     // ----- inbox -----------------------------------------------------------
@@ -436,15 +447,11 @@ impl Store {
     /// Stores a notice for a user in the inbox (see [`NoticeRecord`]);
     /// returns once it is saved.
     pub async fn store_notice(&self, notice: NoticeRecord) -> Result<Saved<LogId>, StoreError> {
-        let written = self
-            .inner
-            .writer
-            .submit(WriteOp::Notice(notice.fitted()))
-            .await?;
-        saved(written, |outcome| match outcome {
+        self.write(WriteOp::Notice(notice.fitted()), |outcome| match outcome {
             Outcome::Stored { id, .. } => Ok(LogId(id)),
             other => Err(unexpected(other)),
         })
+        .await
     }
 
     /// Stores a line's alert state with the notices that tell its users
@@ -455,18 +462,17 @@ impl Store {
         state: AlertRecord,
         notices: Vec<NoticeRecord>,
     ) -> Result<Saved<()>, StoreError> {
-        let written = self
-            .inner
-            .writer
-            .submit(WriteOp::Alert {
+        self.write(
+            WriteOp::Alert {
                 state: state.fitted(),
                 notices: notices.into_iter().map(NoticeRecord::fitted).collect(),
-            })
-            .await?;
-        saved(written, |outcome| match outcome {
-            Outcome::Done => Ok(()),
-            other => Err(unexpected(other)),
-        })
+            },
+            |outcome| match outcome {
+                Outcome::Done => Ok(()),
+                other => Err(unexpected(other)),
+            },
+        )
+        .await
     }
 
     /// Takes a row out of the inbox once it has been written to the XMPP
@@ -474,13 +480,12 @@ impl Store {
     /// called, the inbox no longer hands the row out, also while the mark
     /// waits in the spool.
     pub async fn mark_delivered(&self, id: LogId) -> Result<(), StoreError> {
-        match self.inner.writer.submit(WriteOp::Delivered(id)).await? {
-            Written::Spooled | Written::Committed(Outcome::Done) => Ok(()),
-            Written::Committed(Outcome::NoSuchInbound { .. }) => {
-                Err(StoreError::UnknownMessage(id))
-            }
-            Written::Committed(other) => Err(unexpected(other)),
-        }
+        let delivered = self.write(WriteOp::Delivered(id), |outcome| match outcome {
+            Outcome::Done => Ok(()),
+            Outcome::NoSuchInbound { .. } => Err(StoreError::UnknownMessage(id)),
+            other => Err(unexpected(other)),
+        });
+        delivered.await.map(|_| ())
     }
 
     // ----- outbox ----------------------------------------------------------
@@ -495,18 +500,17 @@ impl Store {
         record: OutboundRecord,
         options: OutboundOptions,
     ) -> Result<Saved<LogId>, StoreError> {
-        let written = self
-            .inner
-            .writer
-            .submit(WriteOp::Outbound {
+        self.write(
+            WriteOp::Outbound {
                 record: record.fitted(),
                 options: options.fitted(),
-            })
-            .await?;
-        saved(written, |outcome| match outcome {
-            Outcome::Enqueued { id } => Ok(LogId(id)),
-            other => Err(unexpected(other)),
-        })
+            },
+            |outcome| match outcome {
+                Outcome::Enqueued { id } => Ok(LogId(id)),
+                other => Err(unexpected(other)),
+            },
+        )
+        .await
     }
 
     /// `queued` → `sending`, with the session's sendid. Call it (and wait for
@@ -601,25 +605,20 @@ impl Store {
         notice: Option<NoticeRecord>,
     ) -> Result<(), StoreError> {
         let to = change.target().as_str();
-        match self
-            .inner
-            .writer
-            .submit(WriteOp::Transition {
-                id,
-                change,
-                notice: notice.map(NoticeRecord::fitted),
-            })
-            .await?
-        {
-            // Kept by the spool: it is applied in order when the database
-            // is back; a refusal then is logged (outcomes other than
-            // `sending` are never refused for a job this process ran).
-            Written::Spooled | Written::Committed(Outcome::Done) => Ok(()),
-            Written::Committed(Outcome::TransitionRefused { from, .. }) => {
-                Err(StoreError::Transition { id, to, from })
-            }
-            Written::Committed(other) => Err(unexpected(other)),
-        }
+        let op = WriteOp::Transition {
+            id,
+            change,
+            notice: notice.map(NoticeRecord::fitted),
+        };
+        // Kept by the spool: it is applied in order when the database is
+        // back; a refusal then is logged (outcomes other than `sending` are
+        // never refused for a job this process ran).
+        let moved = self.write(op, |outcome| match outcome {
+            Outcome::Done => Ok(()),
+            Outcome::TransitionRefused { from, .. } => Err(StoreError::Transition { id, to, from }),
+            other => Err(unexpected(other)),
+        });
+        moved.await.map(|_| ())
     }
 
     // ----- counters --------------------------------------------------------
@@ -675,18 +674,15 @@ impl Store {
                 tracing::warn!("cannot keep the sendid floor in the spool: {e}");
             }
         }
-        match self
-            .inner
-            .writer
-            .submit(WriteOp::Counter {
-                name: SENDID_COUNTER.to_string(),
-                value: i64::from(sendid),
-            })
-            .await?
-        {
-            Written::Spooled | Written::Committed(Outcome::Done) => Ok(()),
-            Written::Committed(other) => Err(unexpected(other)),
-        }
+        let op = WriteOp::Counter {
+            name: SENDID_COUNTER.to_string(),
+            value: i64::from(sendid),
+        };
+        let saved = self.write(op, |outcome| match outcome {
+            Outcome::Done => Ok(()),
+            other => Err(unexpected(other)),
+        });
+        saved.await.map(|_| ())
     }
 
     // ----- metrics ---------------------------------------------------------
@@ -716,17 +712,6 @@ impl Store {
     /// or the store is closed.
     pub fn spawn_cleanup(&self, log_days: u32) -> CleanupTask {
         cleanup::spawn(self.clone(), log_days)
-    }
-}
-
-/// A writer's answer as the caller's type.
-fn saved<T>(
-    written: Written,
-    committed: impl FnOnce(Outcome) -> Result<T, StoreError>,
-) -> Result<Saved<T>, StoreError> {
-    match written {
-        Written::Committed(outcome) => committed(outcome).map(Saved::Committed),
-        Written::Spooled => Ok(Saved::Spooled),
     }
 }
 
