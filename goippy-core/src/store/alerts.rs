@@ -58,12 +58,8 @@ pub(crate) async fn save(tx: &mut Tx<'_>, a: &AlertRecord) -> Result<(), sqlx::E
     Ok(())
 }
 
-const ALL: Sql = Sql {
-    sqlite: "SELECT goip_id, alert, CAST(active AS INTEGER) AS active, since_unix, \
-             COALESCE(detail, '') AS detail FROM goippy_alerts ORDER BY goip_id, alert",
-    mysql: "SELECT goip_id, alert, CAST(active AS SIGNED) AS active, since_unix, \
-            COALESCE(detail, '') AS detail FROM goippy_alerts ORDER BY goip_id, alert",
-};
+const ALL: &str = "SELECT goip_id, alert, CAST(active AS SIGNED INTEGER) AS active, since_unix, \
+                   COALESCE(detail, '') AS detail FROM goippy_alerts ORDER BY goip_id, alert";
 
 const UPSERT: Sql = Sql {
     sqlite: "INSERT INTO goippy_alerts (goip_id, alert, active, since_unix, detail) \

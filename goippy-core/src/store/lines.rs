@@ -179,7 +179,12 @@ impl Store {
 
     /// Whether `ext` allows failover (off unless set).
     pub async fn failover(&self, ext: &str) -> Result<bool, StoreError> {
-        let read = self.inner.db.query(FAILOVER).bind(ext).scalar_optional();
+        let read = self
+            .inner
+            .db
+            .query("SELECT CAST(failover AS SIGNED INTEGER) FROM goippy_ext_settings WHERE ext = ?")
+            .bind(ext)
+            .scalar_optional();
         let on: Option<i64> = self.run("reading failover", read).await?;
         Ok(on.is_some_and(|v| v != 0))
     }
@@ -207,7 +212,10 @@ impl Store {
         let read = self
             .inner
             .db
-            .query(CHOICE)
+            .query(
+                "SELECT goip_id, CAST(pinned AS SIGNED INTEGER) FROM goippy_line_choice \
+                 WHERE ext = ? AND contact = ?",
+            )
             .bind(ext)
             .bind(contact)
             .fetch_optional();
@@ -434,18 +442,6 @@ const UPSERT_SETTINGS: Sql = Sql {
              updated_unix = excluded.updated_unix",
     mysql: "INSERT INTO goippy_ext_settings (ext, failover, updated_unix) VALUES (?, ?, ?) \
             ON DUPLICATE KEY UPDATE failover = VALUES(failover), updated_unix = VALUES(updated_unix)",
-};
-
-const FAILOVER: Sql = Sql {
-    sqlite: "SELECT CAST(failover AS INTEGER) FROM goippy_ext_settings WHERE ext = ?",
-    mysql: "SELECT CAST(failover AS SIGNED) FROM goippy_ext_settings WHERE ext = ?",
-};
-
-const CHOICE: Sql = Sql {
-    sqlite: "SELECT goip_id, CAST(pinned AS INTEGER) FROM goippy_line_choice \
-             WHERE ext = ? AND contact = ?",
-    mysql: "SELECT goip_id, CAST(pinned AS SIGNED) FROM goippy_line_choice \
-            WHERE ext = ? AND contact = ?",
 };
 
 pub(super) const UPSERT_CHOICE: Sql = Sql {

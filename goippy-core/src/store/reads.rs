@@ -203,7 +203,10 @@ pub(crate) async fn sendid_floor(db: &Db) -> Result<i64, StoreError> {
     // USSD rows only: an SMS session's sendid is random (up to 31 bits) and
     // must not become the floor of USSD ones.
     let recorded: Option<i64> = db
-        .query(HIGHEST_USSD_SENDID)
+        .query(
+            "SELECT CAST(MAX(sendid) AS SIGNED INTEGER) \
+             FROM goippy_log WHERE dir = 'out' AND kind = 'ussd' AND sendid IS NOT NULL",
+        )
         .scalar_one()
         .await
         .map_err(StoreError::db("reading the sendid floor"))?;
@@ -214,7 +217,9 @@ pub(crate) async fn sendid_floor(db: &Db) -> Result<i64, StoreError> {
 //
 // An integer column of whatever declared type (the original's TINYINT(1)
 // and INT, SQLite's free typing) is read as the 64-bit integer both drivers
-// decode alike: `CAST(… AS INTEGER)` / `CAST(… AS SIGNED)`. A timestamp
+// decode alike: `CAST(… AS INTEGER)` / `CAST(… AS SIGNED)`, or in a
+// statement with nothing else to tell the dialects apart `CAST(… AS SIGNED
+// INTEGER)`, which both read so. A timestamp
 // column of the original (SQLite TEXT, MySQL TIMESTAMP) is read as Unix
 // seconds: `unixepoch(…)` / `UNIX_TIMESTAMP(…)` (see `store/time.rs`).
 
@@ -259,22 +264,10 @@ const OUTBOX: Sql = Sql {
             FROM goippy_log",
 };
 
-const HIGHEST_USSD_SENDID: Sql = Sql {
-    sqlite: "SELECT CAST(MAX(sendid) AS INTEGER) \
-             FROM goippy_log WHERE dir = 'out' AND kind = 'ussd' AND sendid IS NOT NULL",
-    mysql: "SELECT CAST(MAX(sendid) AS SIGNED) \
-            FROM goippy_log WHERE dir = 'out' AND kind = 'ussd' AND sendid IS NOT NULL",
-};
-
 /// Call events, as [`CallRow`]; the WHERE clause follows.
-const CALLS: Sql = Sql {
-    sqlite: "SELECT id, CAST(ts AS INTEGER) AS ts, goip_id, ext, event, \
-             CAST(direction AS INTEGER) AS direction, remote_num, cause, \
-             CAST(duration AS INTEGER) AS duration, msisdn FROM goippy_calls ",
-    mysql: "SELECT id, CAST(ts AS SIGNED) AS ts, goip_id, ext, event, \
-            CAST(direction AS SIGNED) AS direction, remote_num, cause, \
-            CAST(duration AS SIGNED) AS duration, msisdn FROM goippy_calls ",
-};
+const CALLS: &str = "SELECT id, CAST(ts AS SIGNED INTEGER) AS ts, goip_id, ext, event, \
+                     CAST(direction AS SIGNED INTEGER) AS direction, remote_num, cause, \
+                     CAST(duration AS SIGNED INTEGER) AS duration, msisdn FROM goippy_calls ";
 
 const CHANNEL_STATE: Sql = Sql {
     sqlite: "SELECT goip_id, ext, msisdn, CAST(gsm_signal AS INTEGER) AS gsm_signal, gsm_status, \

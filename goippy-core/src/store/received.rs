@@ -370,11 +370,13 @@ async fn insert_call(tx: &mut Tx<'_>, c: &CallRecord) -> Result<i64, sqlx::Error
     let (direction, remote, cause, duration) = match &c.event {
         CallEvent::Record { direction, remote } => (
             direction.map(|d| i64::from(d.code())),
-            Some(remote),
+            Some(remote.as_str()),
             None,
             None,
         ),
-        CallEvent::Hangup { remote, cause } => (None, Some(remote), Some(cause), None),
+        CallEvent::Hangup { remote, cause } => {
+            (None, Some(remote.as_str()), Some(cause.as_str()), None)
+        }
         CallEvent::Expiry { seconds } => (None, None, None, Some(*seconds)),
     };
     Ok(tx
