@@ -12,7 +12,7 @@ use std::time::Duration;
 use super::db::{Db, Sql};
 use super::error::StoreError;
 use super::records::{Backlog, CallEntry, ChannelState, InboxItem, LogId, OutboxItem};
-use super::rows::{CallRow, InboxRow};
+use super::rows::InboxRow;
 use super::{SENDID_COUNTER, Store, timed};
 
 impl Store {
@@ -118,9 +118,8 @@ impl Store {
             .then("WHERE goip_id = ? ORDER BY id DESC LIMIT ?")
             .bind(goip_id)
             .bind(i64::from(limit))
-            .fetch_all::<CallRow>();
-        let rows = self.run("reading the call log", read).await?;
-        Ok(rows.into_iter().map(CallEntry::from).collect())
+            .fetch_all();
+        self.run("reading the call log", read).await
     }
 
     /// The last stored keepalive of a channel.
@@ -264,9 +263,11 @@ const OUTBOX: Sql = Sql {
             FROM goippy_log",
 };
 
-/// Call events, as [`CallRow`]; the WHERE clause follows.
+/// Call events, as [`CallEntry`] (an empty cause is none; not NULLIF, which
+/// on MySQL takes blanks for empty); the WHERE clause follows.
 const CALLS: &str = "SELECT id, CAST(ts AS SIGNED INTEGER) AS ts, goip_id, ext, event, \
-                     CAST(direction AS SIGNED INTEGER) AS direction, remote_num, cause, \
+                     CAST(direction AS SIGNED INTEGER) AS direction, remote_num, \
+                     CASE WHEN LENGTH(cause) > 0 THEN cause END AS cause, \
                      CAST(duration AS SIGNED INTEGER) AS duration, msisdn FROM goippy_calls ";
 
 const CHANNEL_STATE: Sql = Sql {

@@ -657,8 +657,9 @@ pub struct InboxItem {
     pub notice: Option<NoticeInfo>,
 }
 
-/// One row of `goippy_calls`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// One row of `goippy_calls`, read straight from the row the call log
+/// selects (`store/reads.rs`).
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct CallEntry {
     pub id: i64,
     pub ts: Option<Timestamp>,
@@ -666,6 +667,7 @@ pub struct CallEntry {
     pub ext: Option<String>,
     /// `RECORD`, `HANGUP`, `EXPIRY`; `None` for rows the original goippy wrote.
     pub event: Option<String>,
+    #[sqlx(try_from = "super::rows::DirectionCode")]
     pub direction: Option<CallDirection>,
     pub remote_num: Option<String>,
     pub cause: Option<String>,

@@ -6,16 +6,16 @@
 //! the few that decode the same on both: `i64`, `String` and their `Option`s.
 //! `#[derive(sqlx::FromRow)]` is generic over the row type, so one definition
 //! serves both drivers. A record that is its row already, column for column
-//! (`ChannelState`, `Gateway`, `OutboxItem`), derives `FromRow` itself
-//! instead of having a twin here; the rows below are assembled into nested
-//! records (`InboxItem`) or decoded from codes and blanks (`CallEntry`).
+//! (`ChannelState`, `Gateway`, `OutboxItem`, `CallEntry`), derives `FromRow`
+//! itself instead of having a twin here, with the conversions below; the
+//! inbox row is assembled into nested records (`InboxItem`).
 
 use crate::config::Secret;
 use crate::goip::CallDirection;
 
 use super::records::{
-    CallEntry, DeliveryReportInfo, InboxItem, LogId, LogKind, NoticeInfo, OutboundKind,
-    OutboundRef, OutboxState,
+    DeliveryReportInfo, InboxItem, LogId, LogKind, NoticeInfo, OutboundKind, OutboundRef,
+    OutboxState,
 };
 use super::time::Timestamp;
 
@@ -116,33 +116,14 @@ impl TryFrom<String> for OutboxState {
     }
 }
 
-#[derive(Debug, sqlx::FromRow)]
-pub(crate) struct CallRow {
-    pub id: i64,
-    pub ts: Option<i64>,
-    pub goip_id: Option<String>,
-    pub ext: Option<String>,
-    pub event: Option<String>,
-    pub direction: Option<i64>,
-    pub remote_num: Option<String>,
-    pub cause: Option<String>,
-    pub duration: Option<i64>,
-    pub msisdn: Option<String>,
-}
+/// `goippy_calls.direction` as stored: a [`CallDirection`] code, if any
+/// (`CallEntry` decodes itself from it).
+#[derive(sqlx::Type)]
+#[sqlx(transparent)]
+pub(crate) struct DirectionCode(Option<i64>);
 
-impl From<CallRow> for CallEntry {
-    fn from(r: CallRow) -> CallEntry {
-        CallEntry {
-            id: r.id,
-            ts: r.ts.map(Timestamp::from_unix),
-            goip_id: r.goip_id,
-            ext: r.ext,
-            event: r.event,
-            direction: r.direction.and_then(CallDirection::from_code),
-            remote_num: r.remote_num,
-            cause: r.cause.filter(|c| !c.is_empty()),
-            duration: r.duration,
-            msisdn: r.msisdn,
-        }
+impl From<DirectionCode> for Option<CallDirection> {
+    fn from(code: DirectionCode) -> Option<CallDirection> {
+        code.0.and_then(CallDirection::from_code)
     }
 }
