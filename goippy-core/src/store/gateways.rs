@@ -27,12 +27,13 @@ impl Store {
             definition.channel,
             definition.allow_regex,
         )?;
+        let save = add_or_update(&self.inner.db, &valid, Timestamp::now());
+        // A refusal is the transaction's answer; an error, the database's.
         let change = self
-            .read(
-                "saving a gateway",
-                add_or_update(&self.inner.db, &valid, Timestamp::now()),
-            )
-            .await?;
+            .read("saving a gateway", async {
+                save.await.map_err(StoreError::db("saving the gateway"))
+            })
+            .await??;
         let gateway = self
             .gateway_by_ext(&valid.ext)
             .await?
@@ -48,8 +49,11 @@ impl Store {
             .gateway_by_ext(ext)
             .await?
             .ok_or_else(|| StoreError::UnknownExtension(ext.to_string()))?;
+        let remove = remove(&self.inner.db, ext);
         if !self
-            .read("removing a gateway", remove(&self.inner.db, ext))
+            .read("removing a gateway", async {
+                remove.await.map_err(StoreError::db("removing the gateway"))
+            })
             .await?
         {
             return Err(StoreError::UnknownExtension(ext.to_string()));
@@ -106,15 +110,14 @@ impl Store {
 }
 
 /// Creates or updates the gateway of an extension and enables it. A
-/// goip_id another extension has is refused: the engine could not tell the
-/// two channels apart.
+/// goip_id another extension has is refused (the inner error; the outer one
+/// is the database's): the engine could not tell the two channels apart.
 async fn add_or_update(
     db: &Db,
     gw: &ValidGateway,
     now: Timestamp,
-) -> Result<GatewayChange, StoreError> {
-    let failed = || StoreError::db("saving the gateway");
-    let mut tx = db.begin_write().await.map_err(failed())?;
+) -> Result<Result<GatewayChange, StoreError>, sqlx::Error> {
+    let mut tx = db.begin_write().await?;
     // '' : a line no extension has as its default (made by --add-line).
     let other: Option<String> = tx
         .query(
@@ -124,23 +127,22 @@ async fn add_or_update(
         .bind(&gw.goip_id)
         .bind(&gw.ext)
         .scalar_optional()
-        .await
-        .map_err(failed())?;
+        .await?;
     if let Some(other_ext) = other {
         if other_ext.is_empty() {
-            return Err(StoreError::InvalidInput {
+            return Ok(Err(StoreError::InvalidInput {
                 field: "goip_id",
                 reason: format!(
                     "{} is a shared line (goippy --add-line); give it to extension {} with \
                      goippy --add-line {} {}",
                     gw.goip_id, gw.ext, gw.ext, gw.goip_id
                 ),
-            });
+            }));
         }
-        return Err(StoreError::GoipIdInUse {
+        return Ok(Err(StoreError::GoipIdInUse {
             goip_id: gw.goip_id.clone(),
             other_ext,
-        });
+        }));
     }
     let updated = tx
         .query(
@@ -153,8 +155,7 @@ async fn add_or_update(
         .bind(&gw.allow_regex)
         .bind(&gw.ext)
         .execute()
-        .await
-        .map_err(failed())?
+        .await?
         .rows_affected;
     let change = if updated > 0 {
         GatewayChange::Updated
@@ -167,37 +168,31 @@ async fn add_or_update(
             .bind(&gw.allow_regex)
             .bind(now.unix())
             .execute()
-            .await
-            .map_err(failed())?;
+            .await?;
         GatewayChange::Created
     };
-    tx.commit().await.map_err(failed())?;
-    Ok(change)
+    tx.commit().await?;
+    Ok(Ok(change))
 }
 
 /// False when the extension has no gateway.
-async fn remove(db: &Db, ext: &str) -> Result<bool, StoreError> {
-    let failed = || StoreError::db("removing the gateway");
-    let mut tx = db.begin_write().await.map_err(failed())?;
+async fn remove(db: &Db, ext: &str) -> Result<bool, sqlx::Error> {
+    let mut tx = db.begin_write().await?;
     let goip_ids: Vec<String> = tx
         .query("SELECT COALESCE(goip_id, '') FROM goippy_gateways WHERE ext = ?")
         .bind(ext)
         .scalar_all()
-        .await
-        .map_err(failed())?;
+        .await?;
     let n = tx
         .query("DELETE FROM goippy_gateways WHERE ext = ?")
         .bind(ext)
         .execute()
-        .await
-        .map_err(failed())?
+        .await?
         .rows_affected;
     for goip_id in goip_ids.iter().filter(|g| !g.is_empty()) {
-        super::lines::forget_line(&mut tx, goip_id)
-            .await
-            .map_err(failed())?;
+        super::lines::forget_line(&mut tx, goip_id).await?;
     }
-    tx.commit().await.map_err(failed())?;
+    tx.commit().await?;
     Ok(n > 0)
 }
 

@@ -80,18 +80,15 @@ impl Store {
             )?),
             None => None,
         };
-        let added = self
-            .read(
-                "adding a line",
-                add(
-                    &self.inner.db,
-                    &ext,
-                    goip_id,
-                    valid.as_ref(),
-                    Timestamp::now(),
-                ),
-            )
-            .await?;
+        let add = add(
+            &self.inner.db,
+            &ext,
+            goip_id,
+            valid.as_ref(),
+            Timestamp::now(),
+        );
+        // A refusal is the transaction's answer; an error, the database's.
+        let added = self.run("adding a line", add).await??;
         let line = self
             .gateway_by_goip_id(goip_id)
             .await?
@@ -102,11 +99,8 @@ impl Store {
     /// Takes a line from `ext` (`goippy --remove-line`). Its default line is
     /// `--remove`'s, not this.
     pub async fn remove_line(&self, ext: &str, goip_id: &str) -> Result<LineRemoved, StoreError> {
-        self.read(
-            "removing a line",
-            remove(&self.inner.db, ext.trim(), goip_id.trim()),
-        )
-        .await
+        let remove = remove(&self.inner.db, ext.trim(), goip_id.trim());
+        self.run("removing a line", remove).await?
     }
 
     /// Sets (or with `None` lifts) a line's daily cap.
@@ -272,33 +266,33 @@ async fn owner(tx: &mut Tx<'_>, goip_id: &str) -> Result<Option<String>, sqlx::E
         .await
 }
 
+/// [`Store::add_line`]'s transaction: what it refuses is the inner error,
+/// the outer one the database's.
 async fn add(
     db: &Db,
     ext: &str,
     goip_id: &str,
     definition: Option<&ValidGateway>,
     now: Timestamp,
-) -> Result<LineAdded, StoreError> {
-    let failed = || StoreError::db("adding a line");
-    let mut tx = db.begin_write().await.map_err(failed())?;
-    let owner = owner(&mut tx, goip_id).await.map_err(failed())?;
+) -> Result<Result<LineAdded, StoreError>, sqlx::Error> {
+    let mut tx = db.begin_write().await?;
+    let owner = owner(&mut tx, goip_id).await?;
     let member: bool = tx
         .query("SELECT COUNT(*) FROM goippy_line_users WHERE ext = ? AND goip_id = ?")
         .bind(ext)
         .bind(goip_id)
         .scalar_one::<i64>()
-        .await
-        .map_err(failed())?
+        .await?
         > 0;
     let added = match (owner.as_deref(), definition) {
         (Some(owner), _) if owner == ext => {
-            return Err(StoreError::InvalidInput {
+            return Ok(Err(StoreError::InvalidInput {
                 field: "goip_id",
                 reason: format!(
                     "{goip_id} is extension {ext}'s default line already (change it with \
                      goippy --add {ext} … --goip-id {goip_id})"
                 ),
-            });
+            }));
         }
         (Some(""), Some(d)) if member => {
             tx.query(
@@ -310,8 +304,7 @@ async fn add(
             .bind(&d.allow_regex)
             .bind(goip_id)
             .execute()
-            .await
-            .map_err(failed())?;
+            .await?;
             LineAdded::Updated
         }
         (Some(owner), Some(_)) => {
@@ -320,17 +313,17 @@ async fn add(
             } else {
                 format!("extension {owner}'s line")
             };
-            return Err(StoreError::InvalidInput {
+            return Ok(Err(StoreError::InvalidInput {
                 field: "password",
                 reason: format!(
                     "{goip_id} exists already ({whose}); to share it, give no password, \
                      channel or allow_regex (they would be ignored)"
                 ),
-            });
+            }));
         }
         (Some(_), None) if member => LineAdded::AlreadyHad,
         (Some(_), None) => LineAdded::Shared,
-        (None, None) => return Err(StoreError::UnknownLine(goip_id.to_string())),
+        (None, None) => return Ok(Err(StoreError::UnknownLine(goip_id.to_string()))),
         (None, Some(d)) => {
             tx.query(INSERT_POOL_LINE)
                 .bind(goip_id)
@@ -339,8 +332,7 @@ async fn add(
                 .bind(&d.allow_regex)
                 .bind(now.unix())
                 .execute()
-                .await
-                .map_err(failed())?;
+                .await?;
             LineAdded::Created
         }
     };
@@ -350,51 +342,51 @@ async fn add(
             .bind(goip_id)
             .bind(now.unix())
             .execute()
-            .await
-            .map_err(failed())?;
+            .await?;
     }
-    tx.commit().await.map_err(failed())?;
-    Ok(added)
+    tx.commit().await?;
+    Ok(Ok(added))
 }
 
-async fn remove(db: &Db, ext: &str, goip_id: &str) -> Result<LineRemoved, StoreError> {
-    let failed = || StoreError::db("removing a line");
-    let mut tx = db.begin_write().await.map_err(failed())?;
-    let owner = owner(&mut tx, goip_id).await.map_err(failed())?;
+/// [`Store::remove_line`]'s transaction, its errors as [`add`]'s.
+async fn remove(
+    db: &Db,
+    ext: &str,
+    goip_id: &str,
+) -> Result<Result<LineRemoved, StoreError>, sqlx::Error> {
+    let mut tx = db.begin_write().await?;
+    let owner = owner(&mut tx, goip_id).await?;
     if owner.as_deref() == Some(ext) {
-        return Err(StoreError::InvalidInput {
+        return Ok(Err(StoreError::InvalidInput {
             field: "goip_id",
             reason: format!(
                 "{goip_id} is extension {ext}'s default line; remove it with goippy --remove {ext}"
             ),
-        });
+        }));
     }
     let n = tx
         .query("DELETE FROM goippy_line_users WHERE ext = ? AND goip_id = ?")
         .bind(ext)
         .bind(goip_id)
         .execute()
-        .await
-        .map_err(failed())?
+        .await?
         .rows_affected;
     if n == 0 {
-        return Err(StoreError::InvalidInput {
+        return Ok(Err(StoreError::InvalidInput {
             field: "goip_id",
             reason: format!("extension {ext} has no line {goip_id}"),
-        });
+        }));
     }
     let others: i64 = tx
         .query("SELECT COUNT(*) FROM goippy_line_users WHERE goip_id = ?")
         .bind(goip_id)
         .scalar_one()
-        .await
-        .map_err(failed())?;
+        .await?;
     let removed = if owner.as_deref() == Some("") && others == 0 {
         tx.query("DELETE FROM goippy_gateways WHERE goip_id = ? AND ext IS NULL")
             .bind(goip_id)
             .execute()
-            .await
-            .map_err(failed())?;
+            .await?;
         LineRemoved::Deleted
     } else {
         LineRemoved::Unshared
@@ -403,10 +395,9 @@ async fn remove(db: &Db, ext: &str, goip_id: &str) -> Result<LineRemoved, StoreE
         .bind(ext)
         .bind(goip_id)
         .execute()
-        .await
-        .map_err(failed())?;
-    tx.commit().await.map_err(failed())?;
-    Ok(removed)
+        .await?;
+    tx.commit().await?;
+    Ok(Ok(removed))
 }
 
 /// Removes every user's use of `goip_id` (its line is being removed).
