@@ -629,13 +629,25 @@ impl Store {
     /// the database is unavailable, the spool's copy of the last one saved.
     pub async fn sendid_floor(&self) -> Result<u32, StoreError> {
         let cached = self.cached_sendid_floor().await;
-        let highest = match self
-            .read(
-                "reading the sendid floor",
-                reads::sendid_floor(&self.inner.db),
-            )
-            .await
-        {
+        let db = &self.inner.db;
+        let read = async {
+            let saved: Option<i64> = db
+                .query("SELECT value FROM goippy_counters WHERE name = ?")
+                .bind(SENDID_COUNTER)
+                .scalar_optional()
+                .await?;
+            // USSD rows only: an SMS session's sendid is random (up to 31
+            // bits) and must not become the floor of USSD ones.
+            let recorded: Option<i64> = db
+                .query(
+                    "SELECT CAST(MAX(sendid) AS SIGNED INTEGER) FROM goippy_log \
+                     WHERE dir = 'out' AND kind = 'ussd' AND sendid IS NOT NULL",
+                )
+                .scalar_one()
+                .await?;
+            Ok(saved.unwrap_or(0).max(recorded.unwrap_or(0)))
+        };
+        let highest = match self.run("reading the sendid floor", read).await {
             Ok(highest) => highest.max(cached.unwrap_or(0)),
             Err(e) if e.is_unavailable() => match cached {
                 Some(cached) => {

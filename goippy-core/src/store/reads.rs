@@ -13,7 +13,7 @@ use super::db::{Db, Sql};
 use super::error::StoreError;
 use super::records::{Backlog, CallEntry, ChannelState, InboxItem, LogId, OutboxItem};
 use super::rows::InboxRow;
-use super::{SENDID_COUNTER, Store, timed};
+use super::{Store, timed};
 
 impl Store {
     /// Inbound rows not yet written to XMPP, oldest first: those after
@@ -189,27 +189,6 @@ pub(crate) async fn pending_outbox(db: &Db) -> Result<Vec<OutboxItem>, StoreErro
         .fetch_all()
         .await
         .map_err(StoreError::db("reading the outbox"))
-}
-
-/// The larger of the saved sendid counter and the largest recorded sendid.
-pub(crate) async fn sendid_floor(db: &Db) -> Result<i64, StoreError> {
-    let saved: Option<i64> = db
-        .query("SELECT value FROM goippy_counters WHERE name = ?")
-        .bind(SENDID_COUNTER)
-        .scalar_optional()
-        .await
-        .map_err(StoreError::db("reading the sendid floor"))?;
-    // USSD rows only: an SMS session's sendid is random (up to 31 bits) and
-    // must not become the floor of USSD ones.
-    let recorded: Option<i64> = db
-        .query(
-            "SELECT CAST(MAX(sendid) AS SIGNED INTEGER) \
-             FROM goippy_log WHERE dir = 'out' AND kind = 'ussd' AND sendid IS NOT NULL",
-        )
-        .scalar_one()
-        .await
-        .map_err(StoreError::db("reading the sendid floor"))?;
-    Ok(saved.unwrap_or(0).max(recorded.unwrap_or(0)))
 }
 
 // ----- the statements whose text differs between the dialects -------------
