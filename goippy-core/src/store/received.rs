@@ -56,29 +56,26 @@ pub(super) async fn inbound(
     let mut peer = columns.peer.map(str::to_string);
     let mut ref_id = None;
     if let (Some(sms_no), Some(state)) = (columns.sms_no, columns.dlr_state) {
-        let known = match outbound {
-            Some(out) => {
-                tx.query("SELECT id, xmpp_jid, msisdn FROM goippy_log WHERE id = ? AND dir = 'out'")
-                    .bind(out.0)
-                    .fetch_optional::<ReportedSms>()
-                    .await?
-            }
-            None => None,
-        };
-        let matched = match known {
-            Some(row) => Some(row),
-            None => {
-                tx.query(
+        let mut matched = None;
+        if let Some(out) = outbound {
+            matched = tx
+                .query("SELECT id, xmpp_jid, msisdn FROM goippy_log WHERE id = ? AND dir = 'out'")
+                .bind(out.0)
+                .fetch_optional::<ReportedSms>()
+                .await?;
+        }
+        if matched.is_none() {
+            matched = tx
+                .query(
                     "SELECT id, xmpp_jid, msisdn FROM goippy_log WHERE dir = 'out' AND goip_id = ? \
                      AND sms_no = ? AND sent_unix >= ? ORDER BY sent_unix DESC, id DESC LIMIT 1",
                 )
                 .bind(&record.goip_id)
                 .bind(sms_no)
                 .bind(record.at.minus(DELIVERY_REPORT_WINDOW).unix())
-                .fetch_optional::<ReportedSms>()
-                .await?
-            }
-        };
+                .fetch_optional()
+                .await?;
+        }
         if let Some((out_id, out_jid, out_dest)) = matched {
             tx.query(
                 "UPDATE goippy_log SET dlr_state = ?, dlr_unix = ?, updated_unix = ? WHERE id = ?",

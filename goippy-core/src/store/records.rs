@@ -329,15 +329,11 @@ pub struct InboundRecipient {
 
 impl InboundRecord {
     pub(crate) fn fitted(mut self) -> InboundRecord {
-        if let Some(jid) = &mut self.xmpp_jid {
-            fit(jid, widths::JID);
-        }
+        fit_opt(&mut self.xmpp_jid, widths::JID);
         for r in &mut self.recipients {
             fit(&mut r.ext, widths::EXT);
             fit(&mut r.xmpp_jid, widths::JID);
-            if let Some(c) = &mut r.contact {
-                fit(c, widths::MSISDN);
-            }
+            fit_opt(&mut r.contact, widths::MSISDN);
         }
         match &mut self.kind {
             InboundKind::Sms { sender, body } => {
