@@ -196,7 +196,8 @@ async fn remove(db: &Db, ext: &str) -> Result<bool, sqlx::Error> {
     Ok(n > 0)
 }
 
-/// The gateways a [`GATEWAY`] query selects, with their further users.
+/// The gateways a [`GATEWAY`] query selects, with their further users
+/// (`goippy_line_users`).
 async fn load(db: &Db, query: Query<'_>, doing: &'static str) -> Result<Vec<Gateway>, StoreError> {
     let mut gateways: Vec<Gateway> = query.fetch_all().await.map_err(StoreError::db(doing))?;
     for g in &mut gateways {
@@ -204,12 +205,7 @@ async fn load(db: &Db, query: Query<'_>, doing: &'static str) -> Result<Vec<Gate
         g.ext = g.ext.take().filter(|e| !e.trim().is_empty());
         g.msisdn = g.msisdn.take().filter(|m| !m.trim().is_empty());
     }
-    attach_shares(db, &mut gateways).await?;
-    Ok(gateways)
-}
-
-/// Fills in each line's further users from `goippy_line_users`.
-async fn attach_shares(db: &Db, gateways: &mut [Gateway]) -> Result<(), StoreError> {
+    // Each line's further users.
     let shares: Vec<(i64, String, String)> = db
         .query("SELECT id, ext, goip_id FROM goippy_line_users ORDER BY id")
         .fetch_all()
@@ -222,7 +218,7 @@ async fn attach_shares(db: &Db, gateways: &mut [Gateway]) -> Result<(), StoreErr
             g.shared_with.push(LineShare { ext, order });
         }
     }
-    Ok(())
+    Ok(gateways)
 }
 
 // ----- the statements whose text differs between the dialects -------------

@@ -99,16 +99,6 @@ const UNIQUE: &[(&str, &str, &str)] = &[
 // Table and column names passed in are always the constants above, never
 // outside input; that is what makes the statements built from them safe.
 
-/// Whether goippy's migrations already manage this database.
-async fn is_managed(db: &Db) -> Result<bool, sqlx::Error> {
-    let n: i64 = db
-        .query(TABLE_EXISTS)
-        .bind(super::MIGRATIONS_TABLE)
-        .scalar_one()
-        .await?;
-    Ok(n > 0)
-}
-
 /// The column names of a table, or `None` when it does not exist.
 async fn columns(db: &Db, table: &str) -> Result<Option<Vec<String>>, sqlx::Error> {
     let names: Vec<String> = db.query(COLUMNS).bind(table).scalar_all().await?;
@@ -223,10 +213,14 @@ fn failed(what: String) -> impl FnOnce(sqlx::Error) -> StoreError {
 /// Brings an original goippy database to the starting point of the
 /// migrations; does nothing on a new database or one goippy already manages.
 pub(crate) async fn adopt(db: &Db) -> Result<(), StoreError> {
-    if is_managed(db)
+    // Whether goippy's migrations already manage this database.
+    let managed: i64 = db
+        .query(TABLE_EXISTS)
+        .bind(super::MIGRATIONS_TABLE)
+        .scalar_one()
         .await
-        .map_err(failed("reading the migration history".into()))?
-    {
+        .map_err(failed("reading the migration history".into()))?;
+    if managed > 0 {
         return Ok(());
     }
     let mut found_any = false;
