@@ -35,8 +35,8 @@ pub fn day_start(now: Timestamp) -> Timestamp {
     Timestamp::from_unix(now.unix() - now.unix().rem_euclid(DAY_SECONDS))
 }
 
-/// The line a conversation sends from, as stored.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// The line a conversation sends from, as stored (and selected).
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct LineChoice {
     pub goip_id: String,
     /// Chosen by the user (`/line N`); otherwise learned from the line the
@@ -207,18 +207,13 @@ impl Store {
             .inner
             .db
             .query(
-                "SELECT goip_id, CAST(pinned AS SIGNED INTEGER) FROM goippy_line_choice \
+                "SELECT goip_id, CAST(pinned AS SIGNED INTEGER) AS pinned FROM goippy_line_choice \
                  WHERE ext = ? AND contact = ?",
             )
             .bind(ext)
             .bind(contact)
             .fetch_optional();
-        let row: Option<(String, i64)> =
-            self.run("reading the line of a conversation", read).await?;
-        Ok(row.map(|(goip_id, pinned)| LineChoice {
-            goip_id,
-            pinned: pinned != 0,
-        }))
+        self.run("reading the line of a conversation", read).await
     }
 
     /// Pins the conversation of `ext` with `contact` to `goip_id` (`/line
