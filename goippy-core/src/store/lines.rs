@@ -28,10 +28,10 @@ use crate::config::gateway::{self, ValidGateway};
 /// A day for the daily caps: UTC days, so that the count does not depend
 /// on the server's time zone setting or jump at a DST change (documented in
 /// the README).
-pub const DAY_SECONDS: i64 = 86_400;
+const DAY_SECONDS: i64 = 86_400;
 
 /// When the UTC day of `now` began.
-pub fn day_start(now: Timestamp) -> Timestamp {
+fn day_start(now: Timestamp) -> Timestamp {
     Timestamp::from_unix(now.unix() - now.unix().rem_euclid(DAY_SECONDS))
 }
 
@@ -167,8 +167,7 @@ impl Store {
             .bind(on)
             .bind(Timestamp::now().unix())
             .execute();
-        self.run("changing failover", write).await?;
-        Ok(())
+        self.run("changing failover", write).await.map(|_| ())
     }
 
     /// Whether `ext` allows failover (off unless set).
@@ -239,8 +238,9 @@ impl Store {
                 .bind(ext)
                 .bind(contact),
         };
-        self.run("choosing a line", write.execute()).await?;
-        Ok(())
+        self.run("choosing a line", write.execute())
+            .await
+            .map(|_| ())
     }
 }
 

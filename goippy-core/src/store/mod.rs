@@ -82,7 +82,7 @@ pub use alerts::AlertRecord;
 pub use cleanup::{CleanupTask, DEDUP_KEEP, MARKER_KEEP};
 pub use directory::{ActiveGateway, DEFAULT_REFRESH, GatewayDirectory, RefreshTask};
 pub use error::StoreError;
-pub use lines::{DAY_SECONDS, LineChoice, LineDefinition, LineRemoved, day_start};
+pub use lines::{LineChoice, LineDefinition, LineRemoved};
 /// Column widths, for callers that must choose what to store by what fits.
 pub(crate) use records::widths;
 pub use records::{
@@ -333,7 +333,7 @@ impl Store {
         spool
             .put_cache(cache::GATEWAYS, &json)
             .await
-            .map_err(|e| self.spool_error(e))
+            .map_err(|e| spool_error(spool, e))
     }
 
     /// The gateways [`Store::cache_gateways`] kept, if any.
@@ -344,25 +344,13 @@ impl Store {
         let Some(json) = spool
             .get_cache(cache::GATEWAYS)
             .await
-            .map_err(|e| self.spool_error(e))?
+            .map_err(|e| spool_error(spool, e))?
         else {
             return Ok(None);
         };
         let cached: Vec<cache::CachedGateway> = serde_json::from_str(&json)
-            .map_err(|e| self.spool_error(sqlx::Error::Decode(e.into())))?;
+            .map_err(|e| spool_error(spool, sqlx::Error::Decode(e.into())))?;
         Ok(Some(cached.into_iter().map(Gateway::from).collect()))
-    }
-
-    fn spool_error(&self, e: sqlx::Error) -> StoreError {
-        StoreError::Spool {
-            path: self
-                .inner
-                .spool
-                .as_ref()
-                .map(|s| s.path().to_path_buf())
-                .unwrap_or_default(),
-            reason: e.to_string(),
-        }
     }
 
     // ----- the hot path ----------------------------------------------------
@@ -739,6 +727,13 @@ async fn timed<T>(
             "no answer within {} s while {what}",
             timeout.as_secs_f32()
         ))),
+    }
+}
+
+fn spool_error(spool: &Spool, e: sqlx::Error) -> StoreError {
+    StoreError::Spool {
+        path: spool.path().to_path_buf(),
+        reason: e.to_string(),
     }
 }
 
