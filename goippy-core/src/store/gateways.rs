@@ -225,7 +225,7 @@ async fn load(db: &Db, query: Query<'_>, doing: &'static str) -> Result<Vec<Gate
 //
 // Integers and the original's timestamps as in `store/reads.rs`.
 
-const INSERT_GATEWAY: Sql = Sql {
+pub(super) const INSERT_GATEWAY: Sql = Sql {
     sqlite: "INSERT INTO goippy_gateways \
              (ext, goip_id, goip_pass, channel, allow_regex, enabled, created_at) \
              VALUES (?, ?, ?, ?, ?, 1, datetime(?, 'unixepoch'))",

@@ -320,7 +320,9 @@ async fn add(
         (Some(_), None) => LineAdded::Shared,
         (None, None) => return Ok(Err(StoreError::UnknownLine(goip_id.to_string()))),
         (None, Some(d)) => {
-            tx.query(INSERT_POOL_LINE)
+            // No ext: the line is no one's default.
+            tx.query(super::gateways::INSERT_GATEWAY)
+                .bind(None::<&str>)
                 .bind(goip_id)
                 .bind(&d.password)
                 .bind(d.channel)
@@ -412,15 +414,6 @@ pub(super) async fn forget_line(
 }
 
 // ----- the statements whose text differs between the dialects -------------
-
-const INSERT_POOL_LINE: Sql = Sql {
-    sqlite: "INSERT INTO goippy_gateways \
-             (ext, goip_id, goip_pass, channel, allow_regex, enabled, created_at) \
-             VALUES (NULL, ?, ?, ?, ?, 1, datetime(?, 'unixepoch'))",
-    mysql: "INSERT INTO goippy_gateways \
-            (ext, goip_id, goip_pass, channel, allow_regex, enabled, created_at) \
-            VALUES (NULL, ?, ?, ?, ?, 1, FROM_UNIXTIME(?))",
-};
 
 const UPSERT_SETTINGS: Sql = Sql {
     sqlite: "INSERT INTO goippy_ext_settings (ext, failover, updated_unix) VALUES (?, ?, ?) \
