@@ -223,7 +223,8 @@ pub(crate) async fn adopt(db: &Db) -> Result<(), StoreError> {
     if managed > 0 {
         return Ok(());
     }
-    let mut found_any = false;
+    // The original's tables this database has.
+    let mut found: Vec<&str> = Vec::new();
     for (table, baseline) in BASELINE {
         let Some(existing) = columns(db, table)
             .await
@@ -231,12 +232,12 @@ pub(crate) async fn adopt(db: &Db) -> Result<(), StoreError> {
         else {
             continue;
         };
-        if !found_any {
+        if found.is_empty() {
             tracing::info!(
                 "found tables of the original goippy; adopting them (no row is removed)"
             );
-            found_any = true;
         }
+        found.push(table);
         ensure_utf8mb4(db, table)
             .await
             .map_err(failed(format!("converting {table} to utf8mb4")))?;
@@ -258,10 +259,7 @@ pub(crate) async fn adopt(db: &Db) -> Result<(), StoreError> {
         }
     }
     for (table, column, name) in UNIQUE {
-        if columns(db, table)
-            .await
-            .map_err(failed(format!("reading the columns of {table}")))?
-            .is_none()
+        if !found.contains(table)
             || has_unique_index(db, table, column)
                 .await
                 .map_err(failed(format!("reading the indexes of {table}")))?
