@@ -202,20 +202,21 @@ pub(crate) async fn pending_outbox(db: &Db) -> Result<Vec<OutboxItem>, StoreErro
 // seconds: `unixepoch(…)` / `UNIX_TIMESTAMP(…)` (see `store/time.rs`).
 
 /// Inbox rows, as [`InboxRow`]: a delivery report with the outbound SMS it
-/// is about.
+/// is about (a row without a valid time as received at 0, Unix time).
 const INBOX: Sql = Sql {
     sqlite: "SELECT l.id AS id, COALESCE(l.kind, 'sms') AS kind, COALESCE(l.goip_id, '') AS goip_id, \
              l.ext AS ext, l.xmpp_jid AS xmpp_jid, l.msisdn AS peer, COALESCE(l.body, '') AS body, \
-             l.recvid AS recvid, unixepoch(l.created_at) AS created_unix, l.sms_no AS sms_no, \
-             l.dlr_state AS dlr_state, o.id AS out_id, o.xmpp_jid AS out_xmpp_from, \
-             o.xmpp_id AS out_xmpp_id, o.msisdn AS out_destination, \
+             l.recvid AS recvid, COALESCE(unixepoch(l.created_at), 0) AS created_unix, \
+             l.sms_no AS sms_no, l.dlr_state AS dlr_state, o.id AS out_id, \
+             o.xmpp_jid AS out_xmpp_from, o.xmpp_id AS out_xmpp_id, o.msisdn AS out_destination, \
              CAST(o.receipt_req AS INTEGER) AS out_receipt_req, o.xmpp_to AS out_xmpp_to, \
              l.notice AS notice, l.xmpp_id AS xmpp_id, l.error_code AS error_code, l.ref_id AS ref_id \
              FROM goippy_log l LEFT JOIN goippy_log o ON o.id = l.ref_id AND o.dir = 'out' \
              WHERE l.status = 'inbox' AND l.dir = 'in' AND l.id > ? ORDER BY l.id LIMIT ?",
     mysql: "SELECT l.id AS id, COALESCE(l.kind, 'sms') AS kind, COALESCE(l.goip_id, '') AS goip_id, \
             l.ext AS ext, l.xmpp_jid AS xmpp_jid, l.msisdn AS peer, COALESCE(l.body, '') AS body, \
-            l.recvid AS recvid, CAST(UNIX_TIMESTAMP(l.created_at) AS SIGNED) AS created_unix, \
+            l.recvid AS recvid, \
+            COALESCE(CAST(UNIX_TIMESTAMP(l.created_at) AS SIGNED), 0) AS created_unix, \
             l.sms_no AS sms_no, l.dlr_state AS dlr_state, o.id AS out_id, \
             o.xmpp_jid AS out_xmpp_from, o.xmpp_id AS out_xmpp_id, o.msisdn AS out_destination, \
             CAST(o.receipt_req AS SIGNED) AS out_receipt_req, o.xmpp_to AS out_xmpp_to, \

@@ -629,10 +629,13 @@ pub struct OutboundRef {
     pub xmpp_to: Option<String>,
 }
 
-/// An inbound row not yet written to the XMPP stream.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// An inbound row not yet written to the XMPP stream, read from the row
+/// the inbox read selects (`store/rows.rs` adds `report` and `notice`).
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct InboxItem {
+    #[sqlx(try_from = "i64")]
     pub id: LogId,
+    #[sqlx(try_from = "String")]
     pub kind: LogKind,
     pub goip_id: String,
     /// The extension the channel belonged to when it arrived.
@@ -646,10 +649,13 @@ pub struct InboxItem {
     pub peer: Option<String>,
     pub body: String,
     pub recvid: Option<i64>,
+    #[sqlx(rename = "created_unix")]
     pub received_at: Timestamp,
     /// For delivery reports.
+    #[sqlx(skip)]
     pub report: Option<DeliveryReportInfo>,
     /// For notices ([`LogKind::Notice`]).
+    #[sqlx(skip)]
     pub notice: Option<NoticeInfo>,
 }
 

@@ -17,7 +17,6 @@ use super::records::{
     DeliveryReportInfo, InboxItem, LogId, LogKind, NoticeInfo, OutboundKind, OutboundRef,
     OutboxState,
 };
-use super::time::Timestamp;
 
 /// `goip_pass` as the gateway row gives it (`Gateway` decodes itself).
 impl From<String> for Secret {
@@ -26,17 +25,11 @@ impl From<String> for Secret {
     }
 }
 
+/// An inbox row: the item, with what a delivery report or a notice adds.
 #[derive(Debug, sqlx::FromRow)]
 pub(crate) struct InboxRow {
-    pub id: i64,
-    pub kind: String,
-    pub goip_id: String,
-    pub ext: Option<String>,
-    pub xmpp_jid: Option<String>,
-    pub peer: Option<String>,
-    pub body: String,
-    pub recvid: Option<i64>,
-    pub created_unix: Option<i64>,
+    #[sqlx(flatten)]
+    pub item: InboxItem,
     pub sms_no: Option<i64>,
     pub dlr_state: Option<i64>,
     pub out_id: Option<i64>,
@@ -54,8 +47,9 @@ pub(crate) struct InboxRow {
 
 impl From<InboxRow> for InboxItem {
     fn from(r: InboxRow) -> InboxItem {
-        let kind = LogKind::parse(&r.kind).unwrap_or(LogKind::Sms);
-        let report = (kind == LogKind::DeliveryReport).then(|| DeliveryReportInfo {
+        let mut item = r.item;
+        let kind = item.kind;
+        item.report = (kind == LogKind::DeliveryReport).then(|| DeliveryReportInfo {
             sms_no: r.sms_no.unwrap_or_default(),
             state: r.dlr_state.unwrap_or_default(),
             outbound: r.out_id.map(|id| OutboundRef {
@@ -67,25 +61,21 @@ impl From<InboxRow> for InboxItem {
                 xmpp_to: r.out_xmpp_to,
             }),
         });
-        let notice = (kind == LogKind::Notice).then(|| NoticeInfo {
+        item.notice = (kind == LogKind::Notice).then(|| NoticeInfo {
             what: r.notice.unwrap_or_default(),
             about: r.xmpp_id,
             code: r.error_code,
             outbound: r.ref_id.map(LogId),
         });
-        InboxItem {
-            id: LogId(r.id),
-            kind,
-            goip_id: r.goip_id,
-            ext: r.ext,
-            xmpp_jid: r.xmpp_jid,
-            peer: r.peer,
-            body: r.body,
-            recvid: r.recvid,
-            received_at: Timestamp::from_unix(r.created_unix.unwrap_or_default()),
-            report,
-            notice,
-        }
+        item
+    }
+}
+
+/// `goippy_log.kind` as an inbox row has it; a row the original goippy
+/// wrote has none (selected as `sms`).
+impl From<String> for LogKind {
+    fn from(kind: String) -> LogKind {
+        LogKind::parse(&kind).unwrap_or(LogKind::Sms)
     }
 }
 
