@@ -70,16 +70,9 @@ impl Store {
         let ext = gateway::extension(ext)?;
         let goip_id = gateway::goip_id(goip_id)?;
         let goip_id = goip_id.as_str();
-        let valid = match definition {
-            Some(d) => Some(gateway::validate(
-                &ext,
-                d.password,
-                Some(goip_id),
-                d.channel,
-                d.allow_regex,
-            )?),
-            None => None,
-        };
+        let valid = definition
+            .map(|d| gateway::validate(&ext, d.password, Some(goip_id), d.channel, d.allow_regex))
+            .transpose()?;
         let add = add(
             &self.inner.db,
             &ext,
