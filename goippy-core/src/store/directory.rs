@@ -150,11 +150,6 @@ pub struct RefreshTask {
 }
 
 impl RefreshTask {
-    /// Whether the task still runs (for the watchdog).
-    pub fn is_running(&self) -> bool {
-        !self.handle.is_finished()
-    }
-
     /// Tells whether the task still runs, without owning it (the task
     /// stops when this is dropped, not when the handle is).
     pub fn abort_handle(&self) -> tokio::task::AbortHandle {
