@@ -71,8 +71,8 @@ impl From<InboxRow> for InboxItem {
     }
 }
 
-/// `goippy_log.kind` as an inbox row has it; a row the original goippy
-/// wrote has none (selected as `sms`).
+/// `goippy_log.kind` as an inbox row has it: a row the original goippy
+/// wrote has none (selected as `sms`), and what is no kind of ours is an SMS.
 impl From<String> for LogKind {
     fn from(kind: String) -> LogKind {
         LogKind::parse(&kind).unwrap_or(LogKind::Sms)
