@@ -48,6 +48,11 @@
 //! each backend's own (`store/sqlite.rs`, `store/mysql.rs`); opening and
 //! closing the store, also while the database is down, is
 //! `store/lifecycle.rs`. Times are explained in `store/time.rs`.
+//!
+//! A read or admin method of [`Store`] is written in the file of its rule,
+//! next to its SQL (`impl Store` in `reads.rs`, `gateways.rs`, `lines.rs`,
+//! `alerts.rs`); this file holds the handle, the bounds every read keeps
+//! (`Store::read`) and what goes through the writer.
 
 mod alerts;
 mod apply;
