@@ -7,13 +7,14 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::db::{Db, Sql, Tx};
+use super::Store;
+use super::db::{Sql, Tx};
 use super::error::StoreError;
 use super::records::{fit, widths};
 use super::time::Timestamp;
 
 /// One condition of one line, as its users were last told it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, sqlx::FromRow)]
 pub struct AlertRecord {
     pub goip_id: String,
     /// Which condition (`offline`, `gsm`, `signal`, `balance`).
@@ -21,6 +22,7 @@ pub struct AlertRecord {
     /// Whether the condition holds (the line is offline, the balance low…).
     pub active: bool,
     /// When it began to hold, or stopped holding.
+    #[sqlx(rename = "since_unix")]
     pub since: Timestamp,
     /// What goes with it (the balance read, the signal); may be empty.
     pub detail: String,
@@ -35,32 +37,12 @@ impl AlertRecord {
     }
 }
 
-#[derive(Debug, sqlx::FromRow)]
-struct AlertRow {
-    goip_id: String,
-    alert: String,
-    active: i64,
-    since_unix: i64,
-    detail: Option<String>,
-}
-
-/// Every stored alert state.
-pub(crate) async fn all(db: &Db) -> Result<Vec<AlertRecord>, StoreError> {
-    let rows: Vec<AlertRow> = db
-        .query(ALL)
-        .fetch_all()
-        .await
-        .map_err(StoreError::db("reading the alert states"))?;
-    Ok(rows
-        .into_iter()
-        .map(|r| AlertRecord {
-            goip_id: r.goip_id,
-            alert: r.alert,
-            active: r.active != 0,
-            since: Timestamp::from_unix(r.since_unix),
-            detail: r.detail.unwrap_or_default(),
-        })
-        .collect())
+impl Store {
+    /// Every line's alert state as its users were last told it.
+    pub async fn alert_states(&self) -> Result<Vec<AlertRecord>, StoreError> {
+        let read = self.inner.db.query(ALL).fetch_all();
+        self.run("reading the alert states", read).await
+    }
 }
 
 /// Writes one alert state (inside the writer's transaction).
@@ -76,12 +58,8 @@ pub(crate) async fn save(tx: &mut Tx<'_>, a: &AlertRecord) -> Result<(), sqlx::E
     Ok(())
 }
 
-const ALL: Sql = Sql {
-    sqlite: "SELECT goip_id, alert, CAST(active AS INTEGER) AS active, since_unix, detail \
-             FROM goippy_alerts ORDER BY goip_id, alert",
-    mysql: "SELECT goip_id, alert, CAST(active AS SIGNED) AS active, since_unix, detail \
-            FROM goippy_alerts ORDER BY goip_id, alert",
-};
+const ALL: &str = "SELECT goip_id, alert, CAST(active AS SIGNED INTEGER) AS active, since_unix, \
+                   COALESCE(detail, '') AS detail FROM goippy_alerts ORDER BY goip_id, alert";
 
 const UPSERT: Sql = Sql {
     sqlite: "INSERT INTO goippy_alerts (goip_id, alert, active, since_unix, detail) \

@@ -137,12 +137,6 @@ impl<'a> From<Option<&'a str>> for Value<'a> {
     }
 }
 
-impl<'a> From<Option<&'a String>> for Value<'a> {
-    fn from(v: Option<&'a String>) -> Self {
-        Value::Text(v.map(|s| Cow::Borrowed(s.as_str())))
-    }
-}
-
 impl<'a> From<&'a Option<String>> for Value<'a> {
     fn from(v: &'a Option<String>) -> Self {
         Value::Text(v.as_deref().map(Cow::Borrowed))
@@ -266,14 +260,9 @@ impl<'q> Query<'q> {
         }
     }
 
+    /// The one row (sqlx's `fetch_one`: none is `RowNotFound`).
     pub(crate) async fn fetch_one<T: FromDbRow>(self) -> Result<T, sqlx::Error> {
-        let (text, args) = (self.text, self.args);
-        match self.on {
-            On::SqlitePool(pool) => decode(bound(text, args).fetch_one(pool).await?),
-            On::Sqlite(conn) => decode(bound(text, args).fetch_one(conn).await?),
-            On::MySqlPool(pool) => decode(bound(text, args).fetch_one(pool).await?),
-            On::MySql(conn) => decode(bound(text, args).fetch_one(conn).await?),
-        }
+        self.fetch_optional().await?.ok_or(sqlx::Error::RowNotFound)
     }
 
     /// The first column of the row, if there is one (sqlx's `query_scalar`).

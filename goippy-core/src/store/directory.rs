@@ -150,11 +150,6 @@ pub struct RefreshTask {
 }
 
 impl RefreshTask {
-    /// Whether the task still runs (for the watchdog).
-    pub fn is_running(&self) -> bool {
-        !self.handle.is_finished()
-    }
-
     /// Tells whether the task still runs, without owning it (the task
     /// stops when this is dropped, not when the handle is).
     pub fn abort_handle(&self) -> tokio::task::AbortHandle {
@@ -214,10 +209,7 @@ impl GatewayDirectory {
     pub async fn refresh_now(&self) -> Result<usize, StoreError> {
         let _one_at_a_time = self.shared.reload.lock().await;
         let gateways = self.shared.store.list_gateways().await?;
-        let enabled: Vec<Gateway> = gateways
-            .into_iter()
-            .filter(|g| g.enabled && !g.goip_id.is_empty() && in_use(g))
-            .collect();
+        let enabled: Vec<Gateway> = gateways.into_iter().filter(active).collect();
         let digest = cache_digest(&enabled);
         let changed = {
             let mut cached = lock(&self.shared.cached);
@@ -253,7 +245,7 @@ impl GatewayDirectory {
         // the shared ones by when they were given.
         let mut places: Vec<(String, i64, Arc<ActiveGateway>)> = Vec::new();
         for mut g in gateways {
-            if !g.enabled || g.goip_id.is_empty() || !in_use(&g) {
+            if !active(&g) {
                 continue;
             }
             // The channel's own report is newer than the row.
@@ -476,11 +468,12 @@ fn report_changes(previous: &Snapshot, next: &Snapshot) {
     }
 }
 
-/// Whether a line has a user. A row without an extension and without users
-/// (hand-made; `--remove-line` removes a shared line with its last user)
-/// is refused, as such rows always were.
-fn in_use(g: &Gateway) -> bool {
-    g.ext.is_some() || !g.shared_with.is_empty()
+/// Whether a line goes into the snapshot: enabled, with a goip_id and a
+/// user. A row without an extension and without users (hand-made;
+/// `--remove-line` removes a shared line with its last user) is refused,
+/// as such rows always were.
+fn active(g: &Gateway) -> bool {
+    g.enabled && !g.goip_id.is_empty() && (g.ext.is_some() || !g.shared_with.is_empty())
 }
 
 /// A digest of what the spool's copy of the gateways holds.

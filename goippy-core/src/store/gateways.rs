@@ -5,29 +5,119 @@
 //! the daemon's directory reloads it); read by the directory
 //! (`store/directory.rs`) and the admin commands.
 
+use super::Store;
 use super::db::{Db, Query, Sql};
 use super::error::StoreError;
-use super::records::{Gateway, GatewayChange, LineShare};
+use super::records::{Gateway, GatewayChange, GatewayDefinition, LineShare};
 use super::time::Timestamp;
-use crate::config::gateway::ValidGateway;
+use crate::config::gateway::{self, ValidGateway};
 
-/// Which column a gateway lookup goes by.
-#[derive(Debug, Clone, Copy)]
-pub(crate) enum GatewayKey<'a> {
-    Ext(&'a str),
-    GoipId(&'a str),
+impl Store {
+    /// Creates or updates the gateway of an extension and enables it
+    /// (`goippy --add`). Every field is written, an omitted one with its
+    /// default; the number learnt from keepalives and `created_at` stay.
+    pub async fn save_gateway(
+        &self,
+        definition: &GatewayDefinition<'_>,
+    ) -> Result<(GatewayChange, Gateway), StoreError> {
+        let valid = gateway::validate(
+            definition.ext,
+            definition.password,
+            definition.goip_id,
+            definition.channel,
+            definition.allow_regex,
+        )?;
+        let save = add_or_update(&self.inner.db, &valid, Timestamp::now());
+        // A refusal is the transaction's answer; an error, the database's.
+        let change = self
+            .read("saving a gateway", async {
+                save.await.map_err(StoreError::db("saving the gateway"))
+            })
+            .await??;
+        let gateway = self
+            .gateway_by_ext(&valid.ext)
+            .await?
+            .ok_or_else(|| StoreError::UnknownExtension(valid.ext.clone()))?;
+        Ok((change, gateway))
+    }
+
+    /// Removes an extension's gateway; its history stays. Whoever shared
+    /// the line loses it too (the line is gone); the extension keeps the
+    /// lines it was given.
+    pub async fn remove_gateway(&self, ext: &str) -> Result<Gateway, StoreError> {
+        let gateway = self
+            .gateway_by_ext(ext)
+            .await?
+            .ok_or_else(|| StoreError::UnknownExtension(ext.to_string()))?;
+        let remove = remove(&self.inner.db, ext);
+        if !self
+            .read("removing a gateway", async {
+                remove.await.map_err(StoreError::db("removing the gateway"))
+            })
+            .await?
+        {
+            return Err(StoreError::UnknownExtension(ext.to_string()));
+        }
+        Ok(gateway)
+    }
+
+    pub async fn set_gateway_enabled(&self, ext: &str, enabled: bool) -> Result<(), StoreError> {
+        let update = self
+            .inner
+            .db
+            .query("UPDATE goippy_gateways SET enabled = ? WHERE ext = ?")
+            .bind(enabled)
+            .bind(ext)
+            .execute();
+        let n = self
+            .read("enabling or disabling a gateway", async {
+                update.await.map_err(StoreError::db("changing the gateway"))
+            })
+            .await?;
+        if n.rows_affected == 0 {
+            return Err(StoreError::UnknownExtension(ext.to_string()));
+        }
+        Ok(())
+    }
+
+    /// Every gateway, enabled or not, by extension (shared lines without
+    /// one last, by goip_id), with when its channel was last seen and its
+    /// further users.
+    pub async fn list_gateways(&self) -> Result<Vec<Gateway>, StoreError> {
+        let query = self
+            .inner
+            .db
+            .query(GATEWAY)
+            .then("ORDER BY g.ext IS NULL, g.ext, g.goip_id");
+        let list = load(&self.inner.db, query, "listing the gateways");
+        self.read("listing the gateways", list).await
+    }
+
+    pub async fn gateway_by_ext(&self, ext: &str) -> Result<Option<Gateway>, StoreError> {
+        self.find("WHERE g.ext = ? LIMIT 1", ext).await
+    }
+
+    pub async fn gateway_by_goip_id(&self, goip_id: &str) -> Result<Option<Gateway>, StoreError> {
+        self.find("WHERE g.goip_id = ? LIMIT 1", goip_id).await
+    }
+
+    /// The gateway `clause` selects by `key`.
+    async fn find(&self, clause: &'static str, key: &str) -> Result<Option<Gateway>, StoreError> {
+        let query = self.inner.db.query(GATEWAY).then(clause).bind(key);
+        let found = load(&self.inner.db, query, "looking up a gateway");
+        Ok(self.read("reading a gateway", found).await?.pop())
+    }
 }
 
 /// Creates or updates the gateway of an extension and enables it. A
-/// goip_id another extension has is refused: the engine could not tell the
-/// two channels apart.
-pub(crate) async fn add_or_update(
+/// goip_id another extension has is refused (the inner error; the outer one
+/// is the database's): the engine could not tell the two channels apart.
+async fn add_or_update(
     db: &Db,
     gw: &ValidGateway,
     now: Timestamp,
-) -> Result<GatewayChange, StoreError> {
-    let failed = || StoreError::db("saving the gateway");
-    let mut tx = db.begin_write().await.map_err(failed())?;
+) -> Result<Result<GatewayChange, StoreError>, sqlx::Error> {
+    let mut tx = db.begin_write().await?;
     // '' : a line no extension has as its default (made by --add-line).
     let other: Option<String> = tx
         .query(
@@ -37,23 +127,22 @@ pub(crate) async fn add_or_update(
         .bind(&gw.goip_id)
         .bind(&gw.ext)
         .scalar_optional()
-        .await
-        .map_err(failed())?;
+        .await?;
     if let Some(other_ext) = other {
         if other_ext.is_empty() {
-            return Err(StoreError::InvalidInput {
+            return Ok(Err(StoreError::InvalidInput {
                 field: "goip_id",
                 reason: format!(
                     "{} is a shared line (goippy --add-line); give it to extension {} with \
                      goippy --add-line {} {}",
                     gw.goip_id, gw.ext, gw.ext, gw.goip_id
                 ),
-            });
+            }));
         }
-        return Err(StoreError::GoipIdInUse {
+        return Ok(Err(StoreError::GoipIdInUse {
             goip_id: gw.goip_id.clone(),
             other_ext,
-        });
+        }));
     }
     let updated = tx
         .query(
@@ -66,8 +155,7 @@ pub(crate) async fn add_or_update(
         .bind(&gw.allow_regex)
         .bind(&gw.ext)
         .execute()
-        .await
-        .map_err(failed())?
+        .await?
         .rows_affected;
     let change = if updated > 0 {
         GatewayChange::Updated
@@ -80,75 +168,36 @@ pub(crate) async fn add_or_update(
             .bind(&gw.allow_regex)
             .bind(now.unix())
             .execute()
-            .await
-            .map_err(failed())?;
+            .await?;
         GatewayChange::Created
     };
-    tx.commit().await.map_err(failed())?;
-    Ok(change)
+    tx.commit().await?;
+    Ok(Ok(change))
 }
 
-/// False when the extension has no gateway. Whoever shared the line loses
-/// it too (the line is gone); the extension keeps the lines it was given.
-pub(crate) async fn remove(db: &Db, ext: &str) -> Result<bool, StoreError> {
-    let failed = || StoreError::db("removing the gateway");
-    let mut tx = db.begin_write().await.map_err(failed())?;
+/// False when the extension has no gateway.
+async fn remove(db: &Db, ext: &str) -> Result<bool, sqlx::Error> {
+    let mut tx = db.begin_write().await?;
     let goip_ids: Vec<String> = tx
         .query("SELECT COALESCE(goip_id, '') FROM goippy_gateways WHERE ext = ?")
         .bind(ext)
         .scalar_all()
-        .await
-        .map_err(failed())?;
+        .await?;
     let n = tx
         .query("DELETE FROM goippy_gateways WHERE ext = ?")
         .bind(ext)
         .execute()
-        .await
-        .map_err(failed())?
+        .await?
         .rows_affected;
     for goip_id in goip_ids.iter().filter(|g| !g.is_empty()) {
-        super::lines::forget_line(&mut tx, goip_id)
-            .await
-            .map_err(failed())?;
+        super::lines::forget_line(&mut tx, goip_id).await?;
     }
-    tx.commit().await.map_err(failed())?;
+    tx.commit().await?;
     Ok(n > 0)
 }
 
-/// False when the extension has no gateway.
-pub(crate) async fn set_enabled(db: &Db, ext: &str, enabled: bool) -> Result<bool, StoreError> {
-    let n = db
-        .query("UPDATE goippy_gateways SET enabled = ? WHERE ext = ?")
-        .bind(enabled)
-        .bind(ext)
-        .execute()
-        .await
-        .map_err(StoreError::db("changing the gateway"))?
-        .rows_affected;
-    Ok(n > 0)
-}
-
-/// Every line, by extension (shared lines without one last, by goip_id),
-/// with its further users.
-pub(crate) async fn list(db: &Db) -> Result<Vec<Gateway>, StoreError> {
-    let query = db
-        .query(GATEWAY)
-        .then("ORDER BY g.ext IS NULL, g.ext, g.goip_id");
-    load(db, query, "listing the gateways").await
-}
-
-pub(crate) async fn find(db: &Db, key: GatewayKey<'_>) -> Result<Option<Gateway>, StoreError> {
-    let query = match key {
-        GatewayKey::Ext(v) => db.query(GATEWAY).then("WHERE g.ext = ? LIMIT 1").bind(v),
-        GatewayKey::GoipId(v) => db
-            .query(GATEWAY)
-            .then("WHERE g.goip_id = ? LIMIT 1")
-            .bind(v),
-    };
-    Ok(load(db, query, "looking up a gateway").await?.pop())
-}
-
-/// The gateways a [`GATEWAY`] query selects, with their further users.
+/// The gateways a [`GATEWAY`] query selects, with their further users
+/// (`goippy_line_users`).
 async fn load(db: &Db, query: Query<'_>, doing: &'static str) -> Result<Vec<Gateway>, StoreError> {
     let mut gateways: Vec<Gateway> = query.fetch_all().await.map_err(StoreError::db(doing))?;
     for g in &mut gateways {
@@ -156,12 +205,7 @@ async fn load(db: &Db, query: Query<'_>, doing: &'static str) -> Result<Vec<Gate
         g.ext = g.ext.take().filter(|e| !e.trim().is_empty());
         g.msisdn = g.msisdn.take().filter(|m| !m.trim().is_empty());
     }
-    attach_shares(db, &mut gateways).await?;
-    Ok(gateways)
-}
-
-/// Fills in each line's further users from `goippy_line_users`.
-async fn attach_shares(db: &Db, gateways: &mut [Gateway]) -> Result<(), StoreError> {
+    // Each line's further users.
     let shares: Vec<(i64, String, String)> = db
         .query("SELECT id, ext, goip_id FROM goippy_line_users ORDER BY id")
         .fetch_all()
@@ -174,14 +218,14 @@ async fn attach_shares(db: &Db, gateways: &mut [Gateway]) -> Result<(), StoreErr
             g.shared_with.push(LineShare { ext, order });
         }
     }
-    Ok(())
+    Ok(gateways)
 }
 
 // ----- the statements whose text differs between the dialects -------------
 //
 // Integers and the original's timestamps as in `store/reads.rs`.
 
-const INSERT_GATEWAY: Sql = Sql {
+pub(super) const INSERT_GATEWAY: Sql = Sql {
     sqlite: "INSERT INTO goippy_gateways \
              (ext, goip_id, goip_pass, channel, allow_regex, enabled, created_at) \
              VALUES (?, ?, ?, ?, ?, 1, datetime(?, 'unixepoch'))",

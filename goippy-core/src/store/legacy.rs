@@ -22,94 +22,73 @@
 use super::db::{Db, Dialect, Sql};
 use super::error::StoreError;
 
-/// A column of the original schema, with its type on each backend.
-pub(crate) struct BaselineColumn {
-    pub table: &'static str,
-    pub column: &'static str,
-    pub sqlite: &'static str,
-    pub mysql: &'static str,
-}
-
-const fn col(
-    table: &'static str,
-    column: &'static str,
-    sqlite: &'static str,
-    mysql: &'static str,
-) -> BaselineColumn {
-    BaselineColumn {
-        table,
-        column,
-        sqlite,
-        mysql,
-    }
-}
-
 /// The original's `created_at`/`updated_at` on MySQL.
 const TIMESTAMP_NOW: &str = "TIMESTAMP NULL DEFAULT CURRENT_TIMESTAMP";
 
-/// Every column of migration 0001 except the `id` primary keys.
-pub(crate) const BASELINE: &[BaselineColumn] = &[
-    col("goippy_gateways", "ext", "TEXT", "VARCHAR(32) NULL"),
-    col("goippy_gateways", "goip_id", "TEXT", "VARCHAR(64) NULL"),
-    col("goippy_gateways", "goip_pass", "TEXT", "VARCHAR(64) NULL"),
-    col("goippy_gateways", "channel", "INTEGER", "INT NULL"),
-    col("goippy_gateways", "msisdn", "TEXT", "VARCHAR(32) NULL"),
-    col(
-        "goippy_gateways",
-        "allow_regex",
-        "TEXT",
-        "VARCHAR(255) NULL",
-    ),
-    col(
-        "goippy_gateways",
-        "enabled",
-        "INTEGER DEFAULT 1",
-        "TINYINT(1) DEFAULT 1",
-    ),
-    col("goippy_gateways", "created_at", "TEXT", TIMESTAMP_NOW),
-    col("goippy_state", "goip_id", "TEXT", "VARCHAR(64) NULL"),
-    col("goippy_state", "ext", "TEXT", "VARCHAR(32) NULL"),
-    col("goippy_state", "msisdn", "TEXT", "VARCHAR(32) NULL"),
-    col("goippy_state", "gsm_signal", "INTEGER", "INT NULL"),
-    col("goippy_state", "gsm_status", "TEXT", "VARCHAR(32) NULL"),
-    col("goippy_state", "voip_status", "TEXT", "VARCHAR(32) NULL"),
-    col("goippy_state", "voip_state", "TEXT", "VARCHAR(64) NULL"),
-    col("goippy_state", "remain_time", "INTEGER", "INT NULL"),
-    col("goippy_state", "provider", "TEXT", "VARCHAR(64) NULL"),
-    col(
-        "goippy_state",
-        "disable_status",
-        "INTEGER",
-        "TINYINT(1) NULL",
-    ),
-    col("goippy_state", "updated_at", "TEXT", TIMESTAMP_NOW),
-    col("goippy_calls", "ts", "INTEGER", "INT NULL"),
-    col("goippy_calls", "goip_id", "TEXT", "VARCHAR(64) NULL"),
-    col("goippy_calls", "ext", "TEXT", "VARCHAR(32) NULL"),
-    col("goippy_calls", "direction", "INTEGER", "TINYINT NULL"),
-    col("goippy_calls", "remote_num", "TEXT", "VARCHAR(32) NULL"),
-    col("goippy_calls", "cause", "TEXT", "VARCHAR(32) NULL"),
-    col("goippy_calls", "msisdn", "TEXT", "VARCHAR(32) NULL"),
-    col("goippy_calls", "raw", "TEXT", "VARCHAR(255) NULL"),
-    col("goippy_calls", "created_at", "TEXT", TIMESTAMP_NOW),
-    col("goippy_log", "dir", "TEXT", "ENUM('in','out') NULL"),
-    col("goippy_log", "msisdn", "TEXT", "VARCHAR(32) NULL"),
-    col("goippy_log", "xmpp_jid", "TEXT", "VARCHAR(255) NULL"),
-    col("goippy_log", "body", "TEXT", "TEXT NULL"),
-    col("goippy_log", "status", "TEXT", "VARCHAR(64) NULL"),
-    col("goippy_log", "created_at", "TEXT", TIMESTAMP_NOW),
-];
+/// A column of the original schema: (name, SQLite type, MySQL type).
+type Column = (&'static str, &'static str, &'static str);
 
-/// The tables of the original goippy.
-pub(crate) const TABLES: &[&str] = &[
-    "goippy_gateways",
-    "goippy_state",
-    "goippy_calls",
-    "goippy_log",
+/// The tables of the original goippy, each with every column of migration
+/// 0001 except the `id` primary key.
+const BASELINE: &[(&str, &[Column])] = &[
+    (
+        "goippy_gateways",
+        &[
+            ("ext", "TEXT", "VARCHAR(32) NULL"),
+            ("goip_id", "TEXT", "VARCHAR(64) NULL"),
+            ("goip_pass", "TEXT", "VARCHAR(64) NULL"),
+            ("channel", "INTEGER", "INT NULL"),
+            ("msisdn", "TEXT", "VARCHAR(32) NULL"),
+            ("allow_regex", "TEXT", "VARCHAR(255) NULL"),
+            ("enabled", "INTEGER DEFAULT 1", "TINYINT(1) DEFAULT 1"),
+            ("created_at", "TEXT", TIMESTAMP_NOW),
+        ],
+    ),
+    (
+        "goippy_state",
+        &[
+            ("goip_id", "TEXT", "VARCHAR(64) NULL"),
+            ("ext", "TEXT", "VARCHAR(32) NULL"),
+            ("msisdn", "TEXT", "VARCHAR(32) NULL"),
+            ("gsm_signal", "INTEGER", "INT NULL"),
+            ("gsm_status", "TEXT", "VARCHAR(32) NULL"),
+            ("voip_status", "TEXT", "VARCHAR(32) NULL"),
+            ("voip_state", "TEXT", "VARCHAR(64) NULL"),
+            ("remain_time", "INTEGER", "INT NULL"),
+            ("provider", "TEXT", "VARCHAR(64) NULL"),
+            ("disable_status", "INTEGER", "TINYINT(1) NULL"),
+            ("updated_at", "TEXT", TIMESTAMP_NOW),
+        ],
+    ),
+    (
+        "goippy_calls",
+        &[
+            ("ts", "INTEGER", "INT NULL"),
+            ("goip_id", "TEXT", "VARCHAR(64) NULL"),
+            ("ext", "TEXT", "VARCHAR(32) NULL"),
+            ("direction", "INTEGER", "TINYINT NULL"),
+            ("remote_num", "TEXT", "VARCHAR(32) NULL"),
+            ("cause", "TEXT", "VARCHAR(32) NULL"),
+            ("msisdn", "TEXT", "VARCHAR(32) NULL"),
+            ("raw", "TEXT", "VARCHAR(255) NULL"),
+            ("created_at", "TEXT", TIMESTAMP_NOW),
+        ],
+    ),
+    (
+        "goippy_log",
+        &[
+            ("dir", "TEXT", "ENUM('in','out') NULL"),
+            ("msisdn", "TEXT", "VARCHAR(32) NULL"),
+            ("xmpp_jid", "TEXT", "VARCHAR(255) NULL"),
+            ("body", "TEXT", "TEXT NULL"),
+            ("status", "TEXT", "VARCHAR(64) NULL"),
+            ("created_at", "TEXT", TIMESTAMP_NOW),
+        ],
+    ),
 ];
 
 /// The unique indexes the store's upserts rely on: (table, column, index name).
-pub(crate) const UNIQUE: &[(&str, &str, &str)] = &[
+const UNIQUE: &[(&str, &str, &str)] = &[
     ("goippy_gateways", "ext", "goippy_gateways_ext"),
     ("goippy_gateways", "goip_id", "goippy_gateways_goip_id"),
     ("goippy_state", "goip_id", "goippy_state_goip_id"),
@@ -120,32 +99,10 @@ pub(crate) const UNIQUE: &[(&str, &str, &str)] = &[
 // Table and column names passed in are always the constants above, never
 // outside input; that is what makes the statements built from them safe.
 
-/// Whether goippy's migrations already manage this database.
-async fn is_managed(db: &Db) -> Result<bool, sqlx::Error> {
-    let n: i64 = db
-        .query(TABLE_EXISTS)
-        .bind(super::MIGRATIONS_TABLE)
-        .scalar_one()
-        .await?;
-    Ok(n > 0)
-}
-
 /// The column names of a table, or `None` when it does not exist.
 async fn columns(db: &Db, table: &str) -> Result<Option<Vec<String>>, sqlx::Error> {
     let names: Vec<String> = db.query(COLUMNS).bind(table).scalar_all().await?;
     Ok((!names.is_empty()).then_some(names))
-}
-
-async fn add_column(db: &Db, c: &BaselineColumn) -> Result<(), sqlx::Error> {
-    let ddl = match db.dialect() {
-        Dialect::Sqlite => c.sqlite,
-        Dialect::MySql => c.mysql,
-    };
-    db.execute_ddl(format!(
-        "ALTER TABLE {} ADD COLUMN {} {ddl}",
-        c.table, c.column
-    ))
-    .await
 }
 
 /// Whether a unique index on exactly this one column exists.
@@ -256,47 +213,53 @@ fn failed(what: String) -> impl FnOnce(sqlx::Error) -> StoreError {
 /// Brings an original goippy database to the starting point of the
 /// migrations; does nothing on a new database or one goippy already manages.
 pub(crate) async fn adopt(db: &Db) -> Result<(), StoreError> {
-    if is_managed(db)
+    // Whether goippy's migrations already manage this database.
+    let managed: i64 = db
+        .query(TABLE_EXISTS)
+        .bind(super::MIGRATIONS_TABLE)
+        .scalar_one()
         .await
-        .map_err(failed("reading the migration history".into()))?
-    {
+        .map_err(failed("reading the migration history".into()))?;
+    if managed > 0 {
         return Ok(());
     }
-    let mut found_any = false;
-    for table in TABLES {
+    // The original's tables this database has.
+    let mut found: Vec<&str> = Vec::new();
+    for (table, baseline) in BASELINE {
         let Some(existing) = columns(db, table)
             .await
             .map_err(failed(format!("reading the columns of {table}")))?
         else {
             continue;
         };
-        if !found_any {
+        if found.is_empty() {
             tracing::info!(
                 "found tables of the original goippy; adopting them (no row is removed)"
             );
-            found_any = true;
         }
+        found.push(table);
         ensure_utf8mb4(db, table)
             .await
             .map_err(failed(format!("converting {table} to utf8mb4")))?;
-        for c in BASELINE.iter().filter(|c| c.table == *table) {
-            if !existing.iter().any(|e| e.eq_ignore_ascii_case(c.column)) {
+        for &(column, sqlite, mysql) in *baseline {
+            if !existing.iter().any(|e| e.eq_ignore_ascii_case(column)) {
                 tracing::info!(
                     table,
-                    column = c.column,
+                    column,
                     "adding a column older goippy versions lacked"
                 );
-                add_column(db, c)
+                let ddl = match db.dialect() {
+                    Dialect::Sqlite => sqlite,
+                    Dialect::MySql => mysql,
+                };
+                db.execute_ddl(format!("ALTER TABLE {table} ADD COLUMN {column} {ddl}"))
                     .await
-                    .map_err(failed(format!("adding {table}.{}", c.column)))?;
+                    .map_err(failed(format!("adding {table}.{column}")))?;
             }
         }
     }
     for (table, column, name) in UNIQUE {
-        if columns(db, table)
-            .await
-            .map_err(failed(format!("reading the columns of {table}")))?
-            .is_none()
+        if !found.contains(table)
             || has_unique_index(db, table, column)
                 .await
                 .map_err(failed(format!("reading the indexes of {table}")))?
@@ -338,14 +301,14 @@ mod tests {
 
     #[test]
     fn baseline_covers_every_table_and_unique_column() {
-        for table in TABLES {
-            assert!(BASELINE.iter().any(|c| c.table == *table), "{table}");
+        for (table, columns) in BASELINE {
+            assert!(!columns.is_empty(), "{table}");
         }
         for (table, column, _) in UNIQUE {
             assert!(
                 BASELINE
                     .iter()
-                    .any(|c| c.table == *table && c.column == *column),
+                    .any(|(t, columns)| t == table && columns.iter().any(|c| c.0 == *column)),
                 "{table}.{column}"
             );
         }

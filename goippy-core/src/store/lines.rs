@@ -19,7 +19,7 @@
 use std::collections::HashMap;
 
 use super::Store;
-use super::db::{Db, Sql, Tx};
+use super::db::{Db, Sql, Tx, Value};
 use super::error::StoreError;
 use super::records::{Gateway, LineAdded};
 use super::time::Timestamp;
@@ -28,15 +28,15 @@ use crate::config::gateway::{self, ValidGateway};
 /// A day for the daily caps: UTC days, so that the count does not depend
 /// on the server's time zone setting or jump at a DST change (documented in
 /// the README).
-pub const DAY_SECONDS: i64 = 86_400;
+const DAY_SECONDS: i64 = 86_400;
 
 /// When the UTC day of `now` began.
-pub fn day_start(now: Timestamp) -> Timestamp {
+fn day_start(now: Timestamp) -> Timestamp {
     Timestamp::from_unix(now.unix() - now.unix().rem_euclid(DAY_SECONDS))
 }
 
-/// The line a conversation sends from, as stored.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// The line a conversation sends from, as stored (and selected).
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct LineChoice {
     pub goip_id: String,
     /// Chosen by the user (`/line N`); otherwise learned from the line the
@@ -70,28 +70,18 @@ impl Store {
         let ext = gateway::extension(ext)?;
         let goip_id = gateway::goip_id(goip_id)?;
         let goip_id = goip_id.as_str();
-        let valid = match definition {
-            Some(d) => Some(gateway::validate(
-                &ext,
-                d.password,
-                Some(goip_id),
-                d.channel,
-                d.allow_regex,
-            )?),
-            None => None,
-        };
-        let added = self
-            .read(
-                "adding a line",
-                add(
-                    &self.inner.db,
-                    &ext,
-                    goip_id,
-                    valid.as_ref(),
-                    Timestamp::now(),
-                ),
-            )
-            .await?;
+        let valid = definition
+            .map(|d| gateway::validate(&ext, d.password, Some(goip_id), d.channel, d.allow_regex))
+            .transpose()?;
+        let add = add(
+            &self.inner.db,
+            &ext,
+            goip_id,
+            valid.as_ref(),
+            Timestamp::now(),
+        );
+        // A refusal is the transaction's answer; an error, the database's.
+        let added = self.run("adding a line", add).await??;
         let line = self
             .gateway_by_goip_id(goip_id)
             .await?
@@ -102,11 +92,8 @@ impl Store {
     /// Takes a line from `ext` (`goippy --remove-line`). Its default line is
     /// `--remove`'s, not this.
     pub async fn remove_line(&self, ext: &str, goip_id: &str) -> Result<LineRemoved, StoreError> {
-        self.read(
-            "removing a line",
-            remove(&self.inner.db, ext.trim(), goip_id.trim()),
-        )
-        .await
+        let remove = remove(&self.inner.db, ext.trim(), goip_id.trim());
+        self.run("removing a line", remove).await?
     }
 
     /// Sets (or with `None` lifts) a line's daily cap.
@@ -123,33 +110,39 @@ impl Store {
                 reason: format!("expected a number of SMS (0 or more) or \"-\", got {n}"),
             });
         }
-        let update = self
-            .inner
-            .db
-            .query("UPDATE goippy_gateways SET daily_limit = ? WHERE goip_id = ?")
-            .bind(limit)
-            .bind(goip_id)
-            .execute();
-        let n = self.run("setting a daily limit", update).await?;
-        if n.rows_affected == 0 {
-            return Err(StoreError::UnknownLine(goip_id.to_string()));
-        }
-        Ok(())
+        self.update_line(
+            "setting a daily limit",
+            "UPDATE goippy_gateways SET daily_limit = ? WHERE goip_id = ?",
+            limit,
+            goip_id,
+        )
+        .await
     }
 
     /// Enables or disables the line `goip_id`, whoever uses it: also a
     /// shared line that is no extension's default line (which
     /// [`Store::set_gateway_enabled`], by extension, cannot name).
     pub async fn set_line_enabled(&self, goip_id: &str, enabled: bool) -> Result<(), StoreError> {
-        let update = self
-            .inner
-            .db
-            .query("UPDATE goippy_gateways SET enabled = ? WHERE goip_id = ?")
-            .bind(enabled)
-            .bind(goip_id)
-            .execute();
-        let n = self.run("enabling or disabling a line", update).await?;
-        if n.rows_affected == 0 {
+        self.update_line(
+            "enabling or disabling a line",
+            "UPDATE goippy_gateways SET enabled = ? WHERE goip_id = ?",
+            enabled,
+            goip_id,
+        )
+        .await
+    }
+
+    /// Runs `update`, which sets one column of the line `goip_id` (bound
+    /// after `value`); no such line is an error.
+    async fn update_line<'a>(
+        &'a self,
+        what: &'static str,
+        update: &'static str,
+        value: impl Into<Value<'a>>,
+        goip_id: &'a str,
+    ) -> Result<(), StoreError> {
+        let update = self.inner.db.query(update).bind(value).bind(goip_id);
+        if self.run(what, update.execute()).await?.rows_affected == 0 {
             return Err(StoreError::UnknownLine(goip_id.to_string()));
         }
         Ok(())
@@ -167,13 +160,17 @@ impl Store {
             .bind(on)
             .bind(Timestamp::now().unix())
             .execute();
-        self.run("changing failover", write).await?;
-        Ok(())
+        self.run("changing failover", write).await.map(|_| ())
     }
 
     /// Whether `ext` allows failover (off unless set).
     pub async fn failover(&self, ext: &str) -> Result<bool, StoreError> {
-        let read = self.inner.db.query(FAILOVER).bind(ext).scalar_optional();
+        let read = self
+            .inner
+            .db
+            .query("SELECT CAST(failover AS SIGNED INTEGER) FROM goippy_ext_settings WHERE ext = ?")
+            .bind(ext)
+            .scalar_optional();
         let on: Option<i64> = self.run("reading failover", read).await?;
         Ok(on.is_some_and(|v| v != 0))
     }
@@ -201,16 +198,14 @@ impl Store {
         let read = self
             .inner
             .db
-            .query(CHOICE)
+            .query(
+                "SELECT goip_id, CAST(pinned AS SIGNED INTEGER) AS pinned FROM goippy_line_choice \
+                 WHERE ext = ? AND contact = ?",
+            )
             .bind(ext)
             .bind(contact)
             .fetch_optional();
-        let row: Option<(String, i64)> =
-            self.run("reading the line of a conversation", read).await?;
-        Ok(row.map(|(goip_id, pinned)| LineChoice {
-            goip_id,
-            pinned: pinned != 0,
-        }))
+        self.run("reading the line of a conversation", read).await
     }
 
     /// Pins the conversation of `ext` with `contact` to `goip_id` (`/line
@@ -223,41 +218,22 @@ impl Store {
         goip_id: Option<&str>,
     ) -> Result<(), StoreError> {
         let db = &self.inner.db;
-        let now = Timestamp::now().unix();
-        let write = async {
-            match goip_id {
-                Some(goip_id) => {
-                    db.query(UPSERT_CHOICE)
-                        .bind(ext)
-                        .bind(contact)
-                        .bind(goip_id)
-                        .bind(true)
-                        .bind(now)
-                        .execute()
-                        .await
-                }
-                None => {
-                    db.query("DELETE FROM goippy_line_choice WHERE ext = ? AND contact = ?")
-                        .bind(ext)
-                        .bind(contact)
-                        .execute()
-                        .await
-                }
-            }
+        let write = match goip_id {
+            Some(goip_id) => db
+                .query(UPSERT_CHOICE)
+                .bind(ext)
+                .bind(contact)
+                .bind(goip_id)
+                .bind(true)
+                .bind(Timestamp::now().unix()),
+            None => db
+                .query("DELETE FROM goippy_line_choice WHERE ext = ? AND contact = ?")
+                .bind(ext)
+                .bind(contact),
         };
-        self.run("choosing a line", write).await?;
-        Ok(())
-    }
-
-    /// A statement bounded as [`Store::read`] bounds a read, its error as
-    /// the store reports it.
-    async fn run<T>(
-        &self,
-        what: &'static str,
-        query: impl std::future::Future<Output = Result<T, sqlx::Error>>,
-    ) -> Result<T, StoreError> {
-        self.read(what, async { query.await.map_err(StoreError::db(what)) })
+        self.run("choosing a line", write.execute())
             .await
+            .map(|_| ())
     }
 }
 
@@ -278,33 +254,33 @@ async fn owner(tx: &mut Tx<'_>, goip_id: &str) -> Result<Option<String>, sqlx::E
         .await
 }
 
+/// [`Store::add_line`]'s transaction: what it refuses is the inner error,
+/// the outer one the database's.
 async fn add(
     db: &Db,
     ext: &str,
     goip_id: &str,
     definition: Option<&ValidGateway>,
     now: Timestamp,
-) -> Result<LineAdded, StoreError> {
-    let failed = || StoreError::db("adding a line");
-    let mut tx = db.begin_write().await.map_err(failed())?;
-    let owner = owner(&mut tx, goip_id).await.map_err(failed())?;
+) -> Result<Result<LineAdded, StoreError>, sqlx::Error> {
+    let mut tx = db.begin_write().await?;
+    let owner = owner(&mut tx, goip_id).await?;
     let member: bool = tx
         .query("SELECT COUNT(*) FROM goippy_line_users WHERE ext = ? AND goip_id = ?")
         .bind(ext)
         .bind(goip_id)
         .scalar_one::<i64>()
-        .await
-        .map_err(failed())?
+        .await?
         > 0;
     let added = match (owner.as_deref(), definition) {
         (Some(owner), _) if owner == ext => {
-            return Err(StoreError::InvalidInput {
+            return Ok(Err(StoreError::InvalidInput {
                 field: "goip_id",
                 reason: format!(
                     "{goip_id} is extension {ext}'s default line already (change it with \
                      goippy --add {ext} … --goip-id {goip_id})"
                 ),
-            });
+            }));
         }
         (Some(""), Some(d)) if member => {
             tx.query(
@@ -316,8 +292,7 @@ async fn add(
             .bind(&d.allow_regex)
             .bind(goip_id)
             .execute()
-            .await
-            .map_err(failed())?;
+            .await?;
             LineAdded::Updated
         }
         (Some(owner), Some(_)) => {
@@ -326,27 +301,28 @@ async fn add(
             } else {
                 format!("extension {owner}'s line")
             };
-            return Err(StoreError::InvalidInput {
+            return Ok(Err(StoreError::InvalidInput {
                 field: "password",
                 reason: format!(
                     "{goip_id} exists already ({whose}); to share it, give no password, \
                      channel or allow_regex (they would be ignored)"
                 ),
-            });
+            }));
         }
         (Some(_), None) if member => LineAdded::AlreadyHad,
         (Some(_), None) => LineAdded::Shared,
-        (None, None) => return Err(StoreError::UnknownLine(goip_id.to_string())),
+        (None, None) => return Ok(Err(StoreError::UnknownLine(goip_id.to_string()))),
         (None, Some(d)) => {
-            tx.query(INSERT_POOL_LINE)
+            // No ext: the line is no one's default.
+            tx.query(super::gateways::INSERT_GATEWAY)
+                .bind(None::<&str>)
                 .bind(goip_id)
                 .bind(&d.password)
                 .bind(d.channel)
                 .bind(&d.allow_regex)
                 .bind(now.unix())
                 .execute()
-                .await
-                .map_err(failed())?;
+                .await?;
             LineAdded::Created
         }
     };
@@ -356,51 +332,51 @@ async fn add(
             .bind(goip_id)
             .bind(now.unix())
             .execute()
-            .await
-            .map_err(failed())?;
+            .await?;
     }
-    tx.commit().await.map_err(failed())?;
-    Ok(added)
+    tx.commit().await?;
+    Ok(Ok(added))
 }
 
-async fn remove(db: &Db, ext: &str, goip_id: &str) -> Result<LineRemoved, StoreError> {
-    let failed = || StoreError::db("removing a line");
-    let mut tx = db.begin_write().await.map_err(failed())?;
-    let owner = owner(&mut tx, goip_id).await.map_err(failed())?;
+/// [`Store::remove_line`]'s transaction, its errors as [`add`]'s.
+async fn remove(
+    db: &Db,
+    ext: &str,
+    goip_id: &str,
+) -> Result<Result<LineRemoved, StoreError>, sqlx::Error> {
+    let mut tx = db.begin_write().await?;
+    let owner = owner(&mut tx, goip_id).await?;
     if owner.as_deref() == Some(ext) {
-        return Err(StoreError::InvalidInput {
+        return Ok(Err(StoreError::InvalidInput {
             field: "goip_id",
             reason: format!(
                 "{goip_id} is extension {ext}'s default line; remove it with goippy --remove {ext}"
             ),
-        });
+        }));
     }
     let n = tx
         .query("DELETE FROM goippy_line_users WHERE ext = ? AND goip_id = ?")
         .bind(ext)
         .bind(goip_id)
         .execute()
-        .await
-        .map_err(failed())?
+        .await?
         .rows_affected;
     if n == 0 {
-        return Err(StoreError::InvalidInput {
+        return Ok(Err(StoreError::InvalidInput {
             field: "goip_id",
             reason: format!("extension {ext} has no line {goip_id}"),
-        });
+        }));
     }
     let others: i64 = tx
         .query("SELECT COUNT(*) FROM goippy_line_users WHERE goip_id = ?")
         .bind(goip_id)
         .scalar_one()
-        .await
-        .map_err(failed())?;
+        .await?;
     let removed = if owner.as_deref() == Some("") && others == 0 {
         tx.query("DELETE FROM goippy_gateways WHERE goip_id = ? AND ext IS NULL")
             .bind(goip_id)
             .execute()
-            .await
-            .map_err(failed())?;
+            .await?;
         LineRemoved::Deleted
     } else {
         LineRemoved::Unshared
@@ -409,10 +385,9 @@ async fn remove(db: &Db, ext: &str, goip_id: &str) -> Result<LineRemoved, StoreE
         .bind(ext)
         .bind(goip_id)
         .execute()
-        .await
-        .map_err(failed())?;
-    tx.commit().await.map_err(failed())?;
-    Ok(removed)
+        .await?;
+    tx.commit().await?;
+    Ok(Ok(removed))
 }
 
 /// Removes every user's use of `goip_id` (its line is being removed).
@@ -433,33 +408,12 @@ pub(super) async fn forget_line(
 
 // ----- the statements whose text differs between the dialects -------------
 
-const INSERT_POOL_LINE: Sql = Sql {
-    sqlite: "INSERT INTO goippy_gateways \
-             (ext, goip_id, goip_pass, channel, allow_regex, enabled, created_at) \
-             VALUES (NULL, ?, ?, ?, ?, 1, datetime(?, 'unixepoch'))",
-    mysql: "INSERT INTO goippy_gateways \
-            (ext, goip_id, goip_pass, channel, allow_regex, enabled, created_at) \
-            VALUES (NULL, ?, ?, ?, ?, 1, FROM_UNIXTIME(?))",
-};
-
 const UPSERT_SETTINGS: Sql = Sql {
     sqlite: "INSERT INTO goippy_ext_settings (ext, failover, updated_unix) VALUES (?, ?, ?) \
              ON CONFLICT (ext) DO UPDATE SET failover = excluded.failover, \
              updated_unix = excluded.updated_unix",
     mysql: "INSERT INTO goippy_ext_settings (ext, failover, updated_unix) VALUES (?, ?, ?) \
             ON DUPLICATE KEY UPDATE failover = VALUES(failover), updated_unix = VALUES(updated_unix)",
-};
-
-const FAILOVER: Sql = Sql {
-    sqlite: "SELECT CAST(failover AS INTEGER) FROM goippy_ext_settings WHERE ext = ?",
-    mysql: "SELECT CAST(failover AS SIGNED) FROM goippy_ext_settings WHERE ext = ?",
-};
-
-const CHOICE: Sql = Sql {
-    sqlite: "SELECT goip_id, CAST(pinned AS INTEGER) FROM goippy_line_choice \
-             WHERE ext = ? AND contact = ?",
-    mysql: "SELECT goip_id, CAST(pinned AS SIGNED) FROM goippy_line_choice \
-            WHERE ext = ? AND contact = ?",
 };
 
 pub(super) const UPSERT_CHOICE: Sql = Sql {

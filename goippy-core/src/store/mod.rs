@@ -48,6 +48,11 @@
 //! each backend's own (`store/sqlite.rs`, `store/mysql.rs`); opening and
 //! closing the store, also while the database is down, is
 //! `store/lifecycle.rs`. Times are explained in `store/time.rs`.
+//!
+//! A read or admin method of [`Store`] is written in the file of its rule,
+//! next to its SQL (`impl Store` in `reads.rs`, `gateways.rs`, `lines.rs`,
+//! `alerts.rs`); this file holds the handle, the bounds every read keeps
+//! (`Store::read`) and what goes through the writer.
 
 mod alerts;
 mod apply;
@@ -76,15 +81,13 @@ use std::time::Duration;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-use crate::config::gateway;
-
 /// The GoIP's own call direction, which call records keep.
 pub use crate::goip::CallDirection;
 pub use alerts::AlertRecord;
 pub use cleanup::{CleanupTask, DEDUP_KEEP, MARKER_KEEP};
 pub use directory::{ActiveGateway, DEFAULT_REFRESH, GatewayDirectory, RefreshTask};
 pub use error::StoreError;
-pub use lines::{DAY_SECONDS, LineChoice, LineDefinition, LineRemoved, day_start};
+pub use lines::{LineChoice, LineDefinition, LineRemoved};
 /// Column widths, for callers that must choose what to store by what fits.
 pub(crate) use records::widths;
 pub use records::{
@@ -100,7 +103,6 @@ pub use spool::RESERVE_BYTES as SPOOL_RESERVE_BYTES;
 pub use writer::{GOIP_ACK_WAIT, UnflushedWrites};
 
 use db::Db;
-use gateways::GatewayKey;
 use spool::Spool;
 use writer::{Outcome, Transition, WriteOp, WriterHandle, Written};
 
@@ -266,6 +268,17 @@ impl Store {
         timed(timeout, what, read).await
     }
 
+    /// A statement bounded as [`Store::read`] bounds a read, its error as
+    /// the store reports it.
+    async fn run<T>(
+        &self,
+        what: &'static str,
+        query: impl std::future::Future<Output = Result<T, sqlx::Error>>,
+    ) -> Result<T, StoreError> {
+        self.read(what, async { query.await.map_err(StoreError::db(what)) })
+            .await
+    }
+
     /// Which database this is, for messages (never with a password).
     pub fn description(&self) -> &str {
         &self.inner.description
@@ -297,6 +310,19 @@ impl Store {
         self.inner.writer.submit(WriteOp::Barrier).await.map(|_| ())
     }
 
+    /// Submits a write; once the database committed it, `committed` makes
+    /// its outcome the caller's answer.
+    async fn write<T>(
+        &self,
+        op: WriteOp,
+        committed: impl FnOnce(Outcome) -> Result<T, StoreError>,
+    ) -> Result<Saved<T>, StoreError> {
+        match self.inner.writer.submit(op).await? {
+            Written::Committed(outcome) => committed(outcome).map(Saved::Committed),
+            Written::Spooled => Ok(Saved::Spooled),
+        }
+    }
+
     // ----- what the daemon needs while the database is away --------------
 
     /// Keeps the enabled gateways in the spool, for a start while the
@@ -312,7 +338,7 @@ impl Store {
         spool
             .put_cache(cache::GATEWAYS, &json)
             .await
-            .map_err(|e| self.spool_error(e))
+            .map_err(|e| spool_error(spool, e))
     }
 
     /// The gateways [`Store::cache_gateways`] kept, if any.
@@ -323,105 +349,13 @@ impl Store {
         let Some(json) = spool
             .get_cache(cache::GATEWAYS)
             .await
-            .map_err(|e| self.spool_error(e))?
+            .map_err(|e| spool_error(spool, e))?
         else {
             return Ok(None);
         };
         let cached: Vec<cache::CachedGateway> = serde_json::from_str(&json)
-            .map_err(|e| self.spool_error(sqlx::Error::Decode(e.into())))?;
+            .map_err(|e| spool_error(spool, sqlx::Error::Decode(e.into())))?;
         Ok(Some(cached.into_iter().map(Gateway::from).collect()))
-    }
-
-    fn spool_error(&self, e: sqlx::Error) -> StoreError {
-        StoreError::Spool {
-            path: self
-                .inner
-                .spool
-                .as_ref()
-                .map(|s| s.path().to_path_buf())
-                .unwrap_or_default(),
-            reason: e.to_string(),
-        }
-    }
-
-    // ----- gateways --------------------------------------------------------
-
-    /// Creates or updates the gateway of an extension and enables it
-    /// (`goippy --add`). Every field is written, an omitted one with its
-    /// default; the number learnt from keepalives and `created_at` stay.
-    pub async fn save_gateway(
-        &self,
-        definition: &GatewayDefinition<'_>,
-    ) -> Result<(GatewayChange, Gateway), StoreError> {
-        let valid = gateway::validate(
-            definition.ext,
-            definition.password,
-            definition.goip_id,
-            definition.channel,
-            definition.allow_regex,
-        )?;
-        let change = self
-            .read(
-                "saving a gateway",
-                gateways::add_or_update(&self.inner.db, &valid, Timestamp::now()),
-            )
-            .await?;
-        let gateway = self
-            .gateway_by_ext(&valid.ext)
-            .await?
-            .ok_or_else(|| StoreError::UnknownExtension(valid.ext.clone()))?;
-        Ok((change, gateway))
-    }
-
-    /// Removes an extension's gateway; its history stays.
-    pub async fn remove_gateway(&self, ext: &str) -> Result<Gateway, StoreError> {
-        let gateway = self
-            .gateway_by_ext(ext)
-            .await?
-            .ok_or_else(|| StoreError::UnknownExtension(ext.to_string()))?;
-        if !self
-            .read("removing a gateway", gateways::remove(&self.inner.db, ext))
-            .await?
-        {
-            return Err(StoreError::UnknownExtension(ext.to_string()));
-        }
-        Ok(gateway)
-    }
-
-    pub async fn set_gateway_enabled(&self, ext: &str, enabled: bool) -> Result<(), StoreError> {
-        if self
-            .read(
-                "enabling or disabling a gateway",
-                gateways::set_enabled(&self.inner.db, ext, enabled),
-            )
-            .await?
-        {
-            Ok(())
-        } else {
-            Err(StoreError::UnknownExtension(ext.to_string()))
-        }
-    }
-
-    /// Every gateway, enabled or not, by extension, with when its channel was last seen.
-    pub async fn list_gateways(&self) -> Result<Vec<Gateway>, StoreError> {
-        self.read("listing the gateways", gateways::list(&self.inner.db))
-            .await
-    }
-
-    pub async fn gateway_by_ext(&self, ext: &str) -> Result<Option<Gateway>, StoreError> {
-        self.read(
-            "reading a gateway",
-            gateways::find(&self.inner.db, GatewayKey::Ext(ext)),
-        )
-        .await
-    }
-
-    pub async fn gateway_by_goip_id(&self, goip_id: &str) -> Result<Option<Gateway>, StoreError> {
-        self.read(
-            "reading a gateway",
-            gateways::find(&self.inner.db, GatewayKey::GoipId(goip_id)),
-        )
-        .await
     }
 
     // ----- the hot path ----------------------------------------------------
@@ -453,20 +387,19 @@ impl Store {
         notices: Vec<NoticeRecord>,
     ) -> Result<Saved<CallStored>, StoreError> {
         let mut notices = notices.into_iter().map(NoticeRecord::fitted);
-        let written = self
-            .inner
-            .writer
-            .submit(WriteOp::Call {
+        self.write(
+            WriteOp::Call {
                 call: call.fitted(),
                 notice: notices.next(),
                 also_told: notices.collect(),
-            })
-            .await?;
-        saved(written, |outcome| match outcome {
-            Outcome::Stored { id, new: true } => Ok(CallStored::New(id)),
-            Outcome::Stored { id, new: false } => Ok(CallStored::Duplicate(id)),
-            other => Err(unexpected(other)),
-        })
+            },
+            |outcome| match outcome {
+                Outcome::Stored { id, new: true } => Ok(CallStored::New(id)),
+                Outcome::Stored { id, new: false } => Ok(CallStored::Duplicate(id)),
+                other => Err(unexpected(other)),
+            },
+        )
+        .await
     }
 
     /// Stores something received and returns once it is saved (committed,
@@ -487,76 +420,31 @@ impl Store {
     ) -> Result<Saved<Stored>, StoreError> {
         let record = record.fitted();
         let body_hash = crate::util::body_hash_column(&record.kind.dedup_text());
-        let written = self
-            .inner
-            .writer
-            .submit(WriteOp::Inbound {
+        self.write(
+            WriteOp::Inbound {
                 record,
                 body_hash,
                 outbound,
-            })
-            .await?;
-        saved(written, |outcome| match outcome {
-            Outcome::Stored { id, new: true } => Ok(Stored::New(LogId(id))),
-            Outcome::Stored { id, new: false } => Ok(Stored::Duplicate(LogId(id))),
-            other => Err(unexpected(other)),
-        })
+            },
+            |outcome| match outcome {
+                Outcome::Stored { id, new: true } => Ok(Stored::New(LogId(id))),
+                Outcome::Stored { id, new: false } => Ok(Stored::Duplicate(LogId(id))),
+                other => Err(unexpected(other)),
+            },
+        )
+        .await
     }
 
     // ----- inbox -----------------------------------------------------------
 
-    /// Inbound rows not yet written to XMPP, oldest first: those after
-    /// `after` (all when `None`), for a reader that skips rows it cannot
-    /// deliver yet without stalling behind them.
-    pub async fn undelivered_inbox(
-        &self,
-        after: Option<LogId>,
-        limit: u32,
-    ) -> Result<Vec<InboxItem>, StoreError> {
-        // Rows whose delivered mark is still on its way (queued, or kept by
-        // the spool while the database takes no writes) were delivered:
-        // they are skipped, or they would be sent again on every round.
-        let mut after = after.map_or(0, |id| id.0);
-        loop {
-            // Taken before the read: a mark that commits while the read
-            // runs may not be in what the read sees, and is no longer
-            // pending once it returns.
-            let marking = self.inner.writer.marking();
-            let page = self
-                .read(
-                    "reading the inbox",
-                    reads::undelivered_inbox(&self.inner.db, after, limit),
-                )
-                .await?;
-            let full = page.len() >= usize::try_from(limit).unwrap_or(usize::MAX);
-            let Some(last) = page.last() else {
-                return Ok(page);
-            };
-            after = last.id.0;
-            let rows: Vec<InboxItem> = page
-                .into_iter()
-                .filter(|row| {
-                    !marking.contains(&row.id.0) && !self.inner.writer.is_marking(row.id.0)
-                })
-                .collect();
-            if !rows.is_empty() || !full {
-                return Ok(rows);
-            }
-        }
-    }
-
     /// Stores a notice for a user in the inbox (see [`NoticeRecord`]);
     /// returns once it is saved.
     pub async fn store_notice(&self, notice: NoticeRecord) -> Result<Saved<LogId>, StoreError> {
-        let written = self
-            .inner
-            .writer
-            .submit(WriteOp::Notice(notice.fitted()))
-            .await?;
-        saved(written, |outcome| match outcome {
+        self.write(WriteOp::Notice(notice.fitted()), |outcome| match outcome {
             Outcome::Stored { id, .. } => Ok(LogId(id)),
             other => Err(unexpected(other)),
         })
+        .await
     }
 
     /// Stores a line's alert state with the notices that tell its users
@@ -567,24 +455,17 @@ impl Store {
         state: AlertRecord,
         notices: Vec<NoticeRecord>,
     ) -> Result<Saved<()>, StoreError> {
-        let written = self
-            .inner
-            .writer
-            .submit(WriteOp::Alert {
+        self.write(
+            WriteOp::Alert {
                 state: state.fitted(),
                 notices: notices.into_iter().map(NoticeRecord::fitted).collect(),
-            })
-            .await?;
-        saved(written, |outcome| match outcome {
-            Outcome::Done => Ok(()),
-            other => Err(unexpected(other)),
-        })
-    }
-
-    /// Every line's alert state as its users were last told it.
-    pub async fn alert_states(&self) -> Result<Vec<AlertRecord>, StoreError> {
-        self.read("reading the alert states", alerts::all(&self.inner.db))
-            .await
+            },
+            |outcome| match outcome {
+                Outcome::Done => Ok(()),
+                other => Err(unexpected(other)),
+            },
+        )
+        .await
     }
 
     /// Takes a row out of the inbox once it has been written to the XMPP
@@ -592,13 +473,12 @@ impl Store {
     /// called, the inbox no longer hands the row out, also while the mark
     /// waits in the spool.
     pub async fn mark_delivered(&self, id: LogId) -> Result<(), StoreError> {
-        match self.inner.writer.submit(WriteOp::Delivered(id)).await? {
-            Written::Spooled | Written::Committed(Outcome::Done) => Ok(()),
-            Written::Committed(Outcome::NoSuchInbound { .. }) => {
-                Err(StoreError::UnknownMessage(id))
-            }
-            Written::Committed(other) => Err(unexpected(other)),
-        }
+        let delivered = self.write(WriteOp::Delivered(id), |outcome| match outcome {
+            Outcome::Done => Ok(()),
+            Outcome::NoSuchInbound { .. } => Err(StoreError::UnknownMessage(id)),
+            other => Err(unexpected(other)),
+        });
+        delivered.await.map(|_| ())
     }
 
     // ----- outbox ----------------------------------------------------------
@@ -613,18 +493,17 @@ impl Store {
         record: OutboundRecord,
         options: OutboundOptions,
     ) -> Result<Saved<LogId>, StoreError> {
-        let written = self
-            .inner
-            .writer
-            .submit(WriteOp::Outbound {
+        self.write(
+            WriteOp::Outbound {
                 record: record.fitted(),
                 options: options.fitted(),
-            })
-            .await?;
-        saved(written, |outcome| match outcome {
-            Outcome::Enqueued { id } => Ok(LogId(id)),
-            other => Err(unexpected(other)),
-        })
+            },
+            |outcome| match outcome {
+                Outcome::Enqueued { id } => Ok(LogId(id)),
+                other => Err(unexpected(other)),
+            },
+        )
+        .await
     }
 
     /// `queued` → `sending`, with the session's sendid. Call it (and wait for
@@ -719,52 +598,20 @@ impl Store {
         notice: Option<NoticeRecord>,
     ) -> Result<(), StoreError> {
         let to = change.target().as_str();
-        match self
-            .inner
-            .writer
-            .submit(WriteOp::Transition {
-                id,
-                change,
-                notice: notice.map(NoticeRecord::fitted),
-            })
-            .await?
-        {
-            // Kept by the spool: it is applied in order when the database
-            // is back; a refusal then is logged (outcomes other than
-            // `sending` are never refused for a job this process ran).
-            Written::Spooled | Written::Committed(Outcome::Done) => Ok(()),
-            Written::Committed(Outcome::TransitionRefused { from, .. }) => {
-                Err(StoreError::Transition { id, to, from })
-            }
-            Written::Committed(other) => Err(unexpected(other)),
-        }
-    }
-
-    /// Unfinished outbound jobs, oldest first, for restart recovery: `queued`
-    /// ones can be sent; `sending` ones were interrupted and must be ended
-    /// with [`Store::mark_unknown`].
-    pub async fn pending_outbox(&self) -> Result<Vec<OutboxItem>, StoreError> {
-        self.read("reading the outbox", reads::pending_outbox(&self.inner.db))
-            .await
-    }
-
-    /// One outbound job.
-    pub async fn outbound(&self, id: LogId) -> Result<Option<OutboxItem>, StoreError> {
-        self.read("reading the outbox", reads::outbound(&self.inner.db, id))
-            .await
-    }
-
-    /// The `queued` jobs of one channel, oldest first: the channel's queue.
-    pub async fn queued_outbound(
-        &self,
-        goip_id: &str,
-        limit: u32,
-    ) -> Result<Vec<OutboxItem>, StoreError> {
-        self.read(
-            "reading the outbox",
-            reads::queued_outbound(&self.inner.db, goip_id, limit),
-        )
-        .await
+        let op = WriteOp::Transition {
+            id,
+            change,
+            notice: notice.map(NoticeRecord::fitted),
+        };
+        // Kept by the spool: it is applied in order when the database is
+        // back; a refusal then is logged (outcomes other than `sending` are
+        // never refused for a job this process ran).
+        let moved = self.write(op, |outcome| match outcome {
+            Outcome::Done => Ok(()),
+            Outcome::TransitionRefused { from, .. } => Err(StoreError::Transition { id, to, from }),
+            other => Err(unexpected(other)),
+        });
+        moved.await.map(|_| ())
     }
 
     // ----- counters --------------------------------------------------------
@@ -775,13 +622,25 @@ impl Store {
     /// the database is unavailable, the spool's copy of the last one saved.
     pub async fn sendid_floor(&self) -> Result<u32, StoreError> {
         let cached = self.cached_sendid_floor().await;
-        let highest = match self
-            .read(
-                "reading the sendid floor",
-                reads::sendid_floor(&self.inner.db),
-            )
-            .await
-        {
+        let db = &self.inner.db;
+        let read = async {
+            let saved: Option<i64> = db
+                .query("SELECT value FROM goippy_counters WHERE name = ?")
+                .bind(SENDID_COUNTER)
+                .scalar_optional()
+                .await?;
+            // USSD rows only: an SMS session's sendid is random (up to 31
+            // bits) and must not become the floor of USSD ones.
+            let recorded: Option<i64> = db
+                .query(
+                    "SELECT CAST(MAX(sendid) AS SIGNED INTEGER) FROM goippy_log \
+                     WHERE dir = 'out' AND kind = 'ussd' AND sendid IS NOT NULL",
+                )
+                .scalar_one()
+                .await?;
+            Ok(saved.unwrap_or(0).max(recorded.unwrap_or(0)))
+        };
+        let highest = match self.run("reading the sendid floor", read).await {
             Ok(highest) => highest.max(cached.unwrap_or(0)),
             Err(e) if e.is_unavailable() => match cached {
                 Some(cached) => {
@@ -820,51 +679,18 @@ impl Store {
                 tracing::warn!("cannot keep the sendid floor in the spool: {e}");
             }
         }
-        match self
-            .inner
-            .writer
-            .submit(WriteOp::Counter {
-                name: SENDID_COUNTER.to_string(),
-                value: i64::from(sendid),
-            })
-            .await?
-        {
-            Written::Spooled | Written::Committed(Outcome::Done) => Ok(()),
-            Written::Committed(other) => Err(unexpected(other)),
-        }
+        let op = WriteOp::Counter {
+            name: SENDID_COUNTER.to_string(),
+            value: i64::from(sendid),
+        };
+        let saved = self.write(op, |outcome| match outcome {
+            Outcome::Done => Ok(()),
+            other => Err(unexpected(other)),
+        });
+        saved.await.map(|_| ())
     }
 
-    // ----- calls and state -------------------------------------------------
-
-    /// The newest call events of a channel, newest first.
-    pub async fn recent_calls(
-        &self,
-        goip_id: &str,
-        limit: u32,
-    ) -> Result<Vec<CallEntry>, StoreError> {
-        self.read(
-            "reading the call log",
-            reads::recent_calls(&self.inner.db, goip_id, limit),
-        )
-        .await
-    }
-
-    /// The last stored keepalive of a channel.
-    pub async fn channel_state(&self, goip_id: &str) -> Result<Option<ChannelState>, StoreError> {
-        self.read(
-            "reading a channel's state",
-            reads::channel_state(&self.inner.db, goip_id),
-        )
-        .await
-    }
-
-    /// How many rows wait in the outbox and the inbox, within `within`
-    /// (and the store's own timeout): a scrape must not wait for a
-    /// database that does not answer. An error says why.
-    pub async fn backlog(&self, within: Duration) -> Result<Backlog, StoreError> {
-        let counted = self.read("counting the backlog", reads::backlog(&self.inner.db));
-        timed(within, "counting the backlog", counted).await
-    }
+    // ----- metrics ---------------------------------------------------------
 
     /// How long the writer's committed batches took, from the attempt's
     /// start to the database's answer (spooled batches are not in it).
@@ -894,17 +720,6 @@ impl Store {
     }
 }
 
-/// A writer's answer as the caller's type.
-fn saved<T>(
-    written: Written,
-    committed: impl FnOnce(Outcome) -> Result<T, StoreError>,
-) -> Result<Saved<T>, StoreError> {
-    match written {
-        Written::Committed(outcome) => committed(outcome).map(Saved::Committed),
-        Written::Spooled => Ok(Saved::Spooled),
-    }
-}
-
 /// Bounds `work` by `timeout`: past it, the database counts as unavailable.
 async fn timed<T>(
     timeout: Duration,
@@ -917,6 +732,13 @@ async fn timed<T>(
             "no answer within {} s while {what}",
             timeout.as_secs_f32()
         ))),
+    }
+}
+
+fn spool_error(spool: &Spool, e: sqlx::Error) -> StoreError {
+    StoreError::Spool {
+        path: spool.path().to_path_buf(),
+        reason: e.to_string(),
     }
 }
 

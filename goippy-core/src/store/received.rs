@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use super::DELIVERY_REPORT_WINDOW;
 use super::apply::insert_notice;
-use super::db::{Sql, Tx};
+use super::db::{Query, Sql, Tx};
 use super::records::{
     CallEvent, CallRecord, InboundColumns, InboundKind, InboundRecipient, InboundRecord, LogId,
     NoticeRecord, STATUS_INBOX,
@@ -56,29 +56,26 @@ pub(super) async fn inbound(
     let mut peer = columns.peer.map(str::to_string);
     let mut ref_id = None;
     if let (Some(sms_no), Some(state)) = (columns.sms_no, columns.dlr_state) {
-        let known = match outbound {
-            Some(out) => {
-                tx.query("SELECT id, xmpp_jid, msisdn FROM goippy_log WHERE id = ? AND dir = 'out'")
-                    .bind(out.0)
-                    .fetch_optional::<ReportedSms>()
-                    .await?
-            }
-            None => None,
-        };
-        let matched = match known {
-            Some(row) => Some(row),
-            None => {
-                tx.query(
+        let mut matched = None;
+        if let Some(out) = outbound {
+            matched = tx
+                .query("SELECT id, xmpp_jid, msisdn FROM goippy_log WHERE id = ? AND dir = 'out'")
+                .bind(out.0)
+                .fetch_optional::<ReportedSms>()
+                .await?;
+        }
+        if matched.is_none() {
+            matched = tx
+                .query(
                     "SELECT id, xmpp_jid, msisdn FROM goippy_log WHERE dir = 'out' AND goip_id = ? \
                      AND sms_no = ? AND sent_unix >= ? ORDER BY sent_unix DESC, id DESC LIMIT 1",
                 )
                 .bind(&record.goip_id)
                 .bind(sms_no)
                 .bind(record.at.minus(DELIVERY_REPORT_WINDOW).unix())
-                .fetch_optional::<ReportedSms>()
-                .await?
-            }
-        };
+                .fetch_optional()
+                .await?;
+        }
         if let Some((out_id, out_jid, out_dest)) = matched {
             tx.query(
                 "UPDATE goippy_log SET dlr_state = ?, dlr_unix = ?, updated_unix = ? WHERE id = ?",
@@ -102,8 +99,7 @@ pub(super) async fn inbound(
         Some(asker) => std::slice::from_ref(asker),
         None => record.recipients.as_slice(),
     };
-    let row = |sql, xmpp_jid, ext| InboundRow {
-        sql,
+    let row = |xmpp_jid, ext| InboundRow {
         peer: peer.as_deref(),
         xmpp_jid,
         ext,
@@ -114,9 +110,7 @@ pub(super) async fn inbound(
     };
     if recipients.is_empty() {
         // The ext is the gateway row's, read in the INSERT.
-        let id = row(INSERT_INBOUND, xmpp_jid.as_deref(), &record.goip_id)
-            .insert(tx)
-            .await?;
+        let id = row(xmpp_jid.as_deref(), None).insert(tx).await?;
         insert_key(tx, &key, id, now).await?;
         return Ok(Outcome::Stored { id, new: true });
     }
@@ -125,7 +119,7 @@ pub(super) async fn inbound(
     // the one dedup key, writes nothing). The key points at the first row.
     let mut first = None;
     for to in recipients {
-        let id = row(INSERT_INBOUND_FOR, Some(to.xmpp_jid.as_str()), &to.ext)
+        let id = row(Some(to.xmpp_jid.as_str()), Some(to.ext.as_str()))
             .insert(tx)
             .await?;
         first.get_or_insert(id);
@@ -146,14 +140,12 @@ pub(super) async fn inbound(
     Ok(Outcome::Stored { id, new: true })
 }
 
-/// One inbound row to insert: [`INSERT_INBOUND`] (`ext` binds the goip_id
-/// whose gateway row names the ext) or [`INSERT_INBOUND_FOR`] (`ext` is
-/// the user's).
+/// One inbound row to insert: for the user `ext`, or with no `ext` for
+/// the one the gateway row names.
 struct InboundRow<'a> {
-    sql: Sql,
     peer: Option<&'a str>,
     xmpp_jid: Option<&'a str>,
-    ext: &'a str,
+    ext: Option<&'a str>,
     record: &'a InboundRecord,
     columns: &'a InboundColumns<'a>,
     ref_id: Option<i64>,
@@ -164,7 +156,7 @@ impl InboundRow<'_> {
     async fn insert(self, tx: &mut Tx<'_>) -> Result<i64, sqlx::Error> {
         let (record, columns) = (self.record, self.columns);
         Ok(tx
-            .query(self.sql)
+            .query(INSERT_INBOUND)
             .bind(self.peer)
             .bind(columns.channel_number)
             .bind(&record.goip_id)
@@ -175,6 +167,7 @@ impl InboundRow<'_> {
             .bind(record.kind.log_kind().as_str())
             .bind(&record.goip_id)
             .bind(self.ext)
+            .bind(&record.goip_id)
             .bind(record.recvid)
             .bind(columns.sms_no)
             .bind(self.ref_id)
@@ -300,6 +293,20 @@ struct DedupRow<'a> {
     body_hash: i64,
 }
 
+impl<'a> DedupRow<'a> {
+    /// Binds the key's columns, in the order above.
+    fn bind<'q>(&self, query: Query<'q>) -> Query<'q>
+    where
+        'a: 'q,
+    {
+        query
+            .bind(self.goip_id)
+            .bind(self.tag)
+            .bind(self.recvid)
+            .bind(self.body_hash)
+    }
+}
+
 /// The row of an earlier copy of this item, if this one is a
 /// retransmission of it — by the engine's rule (`engine/dedup.rs`): the
 /// same key stored less than the dedup window before this copy arrived
@@ -315,28 +322,20 @@ async fn earlier_copy(
     // One statement in the common case (no key yet): the key is read with
     // its age, and deleted only when it is too old to be this copy's. (The
     // unique index allows one row per key.)
-    let found = tx
-        .query(
+    let found = key
+        .bind(tx.query(
             "SELECT log_id, created_unix FROM goippy_dedup \
              WHERE goip_id = ? AND tag = ? AND recvid = ? AND body_hash = ?",
-        )
-        .bind(key.goip_id)
-        .bind(key.tag)
-        .bind(key.recvid)
-        .bind(key.body_hash)
+        ))
         .fetch_optional::<(i64, i64)>()
         .await?;
     match found {
         Some((log_id, created)) if created > since.unix() => Ok(Some(log_id)),
         Some(_) => {
-            tx.query(
+            key.bind(tx.query(
                 "DELETE FROM goippy_dedup \
                  WHERE goip_id = ? AND tag = ? AND recvid = ? AND body_hash = ?",
-            )
-            .bind(key.goip_id)
-            .bind(key.tag)
-            .bind(key.recvid)
-            .bind(key.body_hash)
+            ))
             .execute()
             .await?;
             Ok(None)
@@ -352,14 +351,10 @@ async fn insert_key(
     id: i64,
     now: Timestamp,
 ) -> Result<(), sqlx::Error> {
-    tx.query(
+    key.bind(tx.query(
         "INSERT INTO goippy_dedup (goip_id, tag, recvid, body_hash, log_id, created_unix) \
          VALUES (?, ?, ?, ?, ?, ?)",
-    )
-    .bind(key.goip_id)
-    .bind(key.tag)
-    .bind(key.recvid)
-    .bind(key.body_hash)
+    ))
     .bind(id)
     .bind(now.unix())
     .execute()
@@ -372,11 +367,13 @@ async fn insert_call(tx: &mut Tx<'_>, c: &CallRecord) -> Result<i64, sqlx::Error
     let (direction, remote, cause, duration) = match &c.event {
         CallEvent::Record { direction, remote } => (
             direction.map(|d| i64::from(d.code())),
-            Some(remote),
+            Some(remote.as_str()),
             None,
             None,
         ),
-        CallEvent::Hangup { remote, cause } => (None, Some(remote), Some(cause), None),
+        CallEvent::Hangup { remote, cause } => {
+            (None, Some(remote.as_str()), Some(cause.as_str()), None)
+        }
         CallEvent::Expiry { seconds } => (None, None, None, Some(*seconds)),
     };
     Ok(tx
@@ -401,34 +398,21 @@ async fn insert_call(tx: &mut Tx<'_>, c: &CallRecord) -> Result<i64, sqlx::Error
 // ----- the statements whose text differs between the dialects -------------
 
 /// USSD rows carry the channel's own number as `msisdn` (as in the
-/// original): the second `?` says whether to look it up.
+/// original): the second `?` says whether to look it up. Without an ext
+/// given, it is the gateway row's.
 const INSERT_INBOUND: Sql = Sql {
     sqlite: "INSERT INTO goippy_log (dir, msisdn, xmpp_jid, body, status, created_at, kind, goip_id, \
              ext, recvid, sms_no, ref_id, dlr_state, updated_unix) \
              VALUES ('in', COALESCE(?, CASE WHEN ? THEN \
              (SELECT msisdn FROM goippy_gateways WHERE goip_id = ?) END), ?, ?, ?, \
-             datetime(?, 'unixepoch'), ?, ?, (SELECT ext FROM goippy_gateways WHERE goip_id = ?), \
-             ?, ?, ?, ?, ?)",
+             datetime(?, 'unixepoch'), ?, ?, \
+             COALESCE(?, (SELECT ext FROM goippy_gateways WHERE goip_id = ?)), ?, ?, ?, ?, ?)",
     mysql: "INSERT INTO goippy_log (dir, msisdn, xmpp_jid, body, status, created_at, kind, goip_id, \
             ext, recvid, sms_no, ref_id, dlr_state, updated_unix) \
             VALUES ('in', COALESCE(?, CASE WHEN ? THEN \
             (SELECT msisdn FROM goippy_gateways WHERE goip_id = ?) END), ?, ?, ?, \
-            FROM_UNIXTIME(?), ?, ?, (SELECT ext FROM goippy_gateways WHERE goip_id = ?), \
-            ?, ?, ?, ?, ?)",
-};
-
-/// [`INSERT_INBOUND`] for one user of the line: the JID and ext are given.
-const INSERT_INBOUND_FOR: Sql = Sql {
-    sqlite: "INSERT INTO goippy_log (dir, msisdn, xmpp_jid, body, status, created_at, kind, goip_id, \
-             ext, recvid, sms_no, ref_id, dlr_state, updated_unix) \
-             VALUES ('in', COALESCE(?, CASE WHEN ? THEN \
-             (SELECT msisdn FROM goippy_gateways WHERE goip_id = ?) END), ?, ?, ?, \
-             datetime(?, 'unixepoch'), ?, ?, ?, ?, ?, ?, ?, ?)",
-    mysql: "INSERT INTO goippy_log (dir, msisdn, xmpp_jid, body, status, created_at, kind, goip_id, \
-            ext, recvid, sms_no, ref_id, dlr_state, updated_unix) \
-            VALUES ('in', COALESCE(?, CASE WHEN ? THEN \
-            (SELECT msisdn FROM goippy_gateways WHERE goip_id = ?) END), ?, ?, ?, \
-            FROM_UNIXTIME(?), ?, ?, ?, ?, ?, ?, ?, ?)",
+            FROM_UNIXTIME(?), ?, ?, \
+            COALESCE(?, (SELECT ext FROM goippy_gateways WHERE goip_id = ?)), ?, ?, ?, ?, ?)",
 };
 
 const INSERT_CALL: Sql = Sql {

@@ -329,15 +329,11 @@ pub struct InboundRecipient {
 
 impl InboundRecord {
     pub(crate) fn fitted(mut self) -> InboundRecord {
-        if let Some(jid) = &mut self.xmpp_jid {
-            fit(jid, widths::JID);
-        }
+        fit_opt(&mut self.xmpp_jid, widths::JID);
         for r in &mut self.recipients {
             fit(&mut r.ext, widths::EXT);
             fit(&mut r.xmpp_jid, widths::JID);
-            if let Some(c) = &mut r.contact {
-                fit(c, widths::MSISDN);
-            }
+            fit_opt(&mut r.contact, widths::MSISDN);
         }
         match &mut self.kind {
             InboundKind::Sms { sender, body } => {
@@ -633,10 +629,13 @@ pub struct OutboundRef {
     pub xmpp_to: Option<String>,
 }
 
-/// An inbound row not yet written to the XMPP stream.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// An inbound row not yet written to the XMPP stream, read from the row
+/// the inbox read selects (`store/rows.rs` adds `report` and `notice`).
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct InboxItem {
+    #[sqlx(try_from = "i64")]
     pub id: LogId,
+    #[sqlx(try_from = "String")]
     pub kind: LogKind,
     pub goip_id: String,
     /// The extension the channel belonged to when it arrived.
@@ -650,15 +649,19 @@ pub struct InboxItem {
     pub peer: Option<String>,
     pub body: String,
     pub recvid: Option<i64>,
+    #[sqlx(rename = "created_unix")]
     pub received_at: Timestamp,
     /// For delivery reports.
+    #[sqlx(skip)]
     pub report: Option<DeliveryReportInfo>,
     /// For notices ([`LogKind::Notice`]).
+    #[sqlx(skip)]
     pub notice: Option<NoticeInfo>,
 }
 
-/// One row of `goippy_calls`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// One row of `goippy_calls`, read straight from the row the call log
+/// selects (`store/reads.rs`).
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct CallEntry {
     pub id: i64,
     pub ts: Option<Timestamp>,
@@ -666,6 +669,7 @@ pub struct CallEntry {
     pub ext: Option<String>,
     /// `RECORD`, `HANGUP`, `EXPIRY`; `None` for rows the original goippy wrote.
     pub event: Option<String>,
+    #[sqlx(try_from = "super::rows::DirectionCode")]
     pub direction: Option<CallDirection>,
     pub remote_num: Option<String>,
     pub cause: Option<String>,

@@ -6,18 +6,17 @@
 //! the few that decode the same on both: `i64`, `String` and their `Option`s.
 //! `#[derive(sqlx::FromRow)]` is generic over the row type, so one definition
 //! serves both drivers. A record that is its row already, column for column
-//! (`ChannelState`, `Gateway`, `OutboxItem`), derives `FromRow` itself
-//! instead of having a twin here; the rows below are assembled into nested
-//! records (`InboxItem`) or decoded from codes and blanks (`CallEntry`).
+//! (`ChannelState`, `Gateway`, `OutboxItem`, `CallEntry`), derives `FromRow`
+//! itself instead of having a twin here, with the conversions below; the
+//! inbox row is assembled into nested records (`InboxItem`).
 
 use crate::config::Secret;
 use crate::goip::CallDirection;
 
 use super::records::{
-    CallEntry, DeliveryReportInfo, InboxItem, LogId, LogKind, NoticeInfo, OutboundKind,
-    OutboundRef, OutboxState,
+    DeliveryReportInfo, InboxItem, LogId, LogKind, NoticeInfo, OutboundKind, OutboundRef,
+    OutboxState,
 };
-use super::time::Timestamp;
 
 /// `goip_pass` as the gateway row gives it (`Gateway` decodes itself).
 impl From<String> for Secret {
@@ -26,17 +25,11 @@ impl From<String> for Secret {
     }
 }
 
+/// An inbox row: the item, with what a delivery report or a notice adds.
 #[derive(Debug, sqlx::FromRow)]
 pub(crate) struct InboxRow {
-    pub id: i64,
-    pub kind: String,
-    pub goip_id: String,
-    pub ext: Option<String>,
-    pub xmpp_jid: Option<String>,
-    pub peer: Option<String>,
-    pub body: String,
-    pub recvid: Option<i64>,
-    pub created_unix: Option<i64>,
+    #[sqlx(flatten)]
+    pub item: InboxItem,
     pub sms_no: Option<i64>,
     pub dlr_state: Option<i64>,
     pub out_id: Option<i64>,
@@ -54,8 +47,9 @@ pub(crate) struct InboxRow {
 
 impl From<InboxRow> for InboxItem {
     fn from(r: InboxRow) -> InboxItem {
-        let kind = LogKind::parse(&r.kind).unwrap_or(LogKind::Sms);
-        let report = (kind == LogKind::DeliveryReport).then(|| DeliveryReportInfo {
+        let mut item = r.item;
+        let kind = item.kind;
+        item.report = (kind == LogKind::DeliveryReport).then(|| DeliveryReportInfo {
             sms_no: r.sms_no.unwrap_or_default(),
             state: r.dlr_state.unwrap_or_default(),
             outbound: r.out_id.map(|id| OutboundRef {
@@ -67,25 +61,21 @@ impl From<InboxRow> for InboxItem {
                 xmpp_to: r.out_xmpp_to,
             }),
         });
-        let notice = (kind == LogKind::Notice).then(|| NoticeInfo {
+        item.notice = (kind == LogKind::Notice).then(|| NoticeInfo {
             what: r.notice.unwrap_or_default(),
             about: r.xmpp_id,
             code: r.error_code,
             outbound: r.ref_id.map(LogId),
         });
-        InboxItem {
-            id: LogId(r.id),
-            kind,
-            goip_id: r.goip_id,
-            ext: r.ext,
-            xmpp_jid: r.xmpp_jid,
-            peer: r.peer,
-            body: r.body,
-            recvid: r.recvid,
-            received_at: Timestamp::from_unix(r.created_unix.unwrap_or_default()),
-            report,
-            notice,
-        }
+        item
+    }
+}
+
+/// `goippy_log.kind` as an inbox row has it: a row the original goippy
+/// wrote has none (selected as `sms`), and what is no kind of ours is an SMS.
+impl From<String> for LogKind {
+    fn from(kind: String) -> LogKind {
+        LogKind::parse(&kind).unwrap_or(LogKind::Sms)
     }
 }
 
@@ -116,33 +106,14 @@ impl TryFrom<String> for OutboxState {
     }
 }
 
-#[derive(Debug, sqlx::FromRow)]
-pub(crate) struct CallRow {
-    pub id: i64,
-    pub ts: Option<i64>,
-    pub goip_id: Option<String>,
-    pub ext: Option<String>,
-    pub event: Option<String>,
-    pub direction: Option<i64>,
-    pub remote_num: Option<String>,
-    pub cause: Option<String>,
-    pub duration: Option<i64>,
-    pub msisdn: Option<String>,
-}
+/// `goippy_calls.direction` as stored: a [`CallDirection`] code, if any
+/// (`CallEntry` decodes itself from it).
+#[derive(sqlx::Type)]
+#[sqlx(transparent)]
+pub(crate) struct DirectionCode(Option<i64>);
 
-impl From<CallRow> for CallEntry {
-    fn from(r: CallRow) -> CallEntry {
-        CallEntry {
-            id: r.id,
-            ts: r.ts.map(Timestamp::from_unix),
-            goip_id: r.goip_id,
-            ext: r.ext,
-            event: r.event,
-            direction: r.direction.and_then(CallDirection::from_code),
-            remote_num: r.remote_num,
-            cause: r.cause.filter(|c| !c.is_empty()),
-            duration: r.duration,
-            msisdn: r.msisdn,
-        }
+impl From<DirectionCode> for Option<CallDirection> {
+    fn from(code: DirectionCode) -> Option<CallDirection> {
+        code.0.and_then(CallDirection::from_code)
     }
 }
