@@ -3,6 +3,8 @@
 //! commands as forms (status, the call log with a count, USSD with a
 //! two-step menu and its USSDEXIT), and the admin commands.
 
+use std::time::Duration;
+
 use goip_sim::{CallSpec, CallWay, Event};
 use tokio_xmpp::minidom::Element;
 use tokio_xmpp::parsers::ns;
@@ -651,7 +653,10 @@ async fn admins_see_and_switch_a_shared_line_that_has_no_owner() {
     );
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
     while w.scalar(&saved).await != 1 {
-        assert!(tokio::time::Instant::now() < deadline, "the number is never saved");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the number is never saved"
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     let mut w = w;
