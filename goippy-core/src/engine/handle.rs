@@ -115,7 +115,7 @@ impl Engine {
     pub async fn send_reserved_ussd(&self, goip_id: &str, code: &str, sendid: u32) -> UssdOutcome {
         let probe = Command::Ussd {
             sendid: 1,
-            password: "p".to_owned(),
+            password: "p".into(),
             code: code.to_owned(),
         };
         if let Err(e) = probe.encode() {
