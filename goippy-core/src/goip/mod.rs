@@ -46,7 +46,7 @@ mod radio_events;
 mod reply;
 pub mod selfcheck;
 mod sms_events;
-mod tokens;
+pub(crate) mod tokens;
 
 pub use ack::{Ack, REG_STATUS_OK};
 pub use at_tunnel::AtOutput;
