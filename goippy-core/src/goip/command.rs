@@ -318,7 +318,8 @@ fn password(tokens: &mut Tokens<'_>) -> Result<Secret, Problem> {
     Ok(tokens.require("password")?.into())
 }
 
-/// A password as it goes on the wire, checked like every other token.
+/// A password as it goes on the wire, checked like every other token. The
+/// exposed text, never the `Secret` itself: its `Display` writes stars.
 fn wire_password(password: &Secret) -> Result<&str, FormatError> {
     check_token("password", password.expose())?;
     Ok(password.expose())
