@@ -32,7 +32,7 @@ mod reader;
 mod sample;
 
 /// Passwords and secrets in the settings (defined in [`crate::util`]).
-pub use crate::util::Secret;
+pub use crate::secret::Secret;
 pub use alerts::{AlertSettings, Amount, BalanceCheck};
 pub use db_tls::{DbTls, DbTlsMode, is_this_host};
 use reader::Reader;

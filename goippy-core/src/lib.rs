@@ -4,8 +4,9 @@
 //!
 //! * the **pure part** (always built): [`number`] (what a phone number is),
 //!   [`alias`] (how `+N@example.org` maps to goippy's component domain),
-//!   [`goip`] (the GoIP wire format) and [`segments`] (how a phone cuts a
-//!   long SMS into parts). It does no I/O and has no heavy dependencies, so
+//!   [`goip`] (the GoIP wire format), [`secret`] (a password that is never
+//!   printed, as a GoIP command carries one) and [`segments`] (how a phone
+//!   cuts a long SMS into parts). It does no I/O and has no heavy dependencies, so
 //!   Prosody's `mod_sms_alias` native library links the very same rules the
 //!   daemon uses, and so does the GoIP simulator (the `goip-sim` crate in
 //!   `goippy-core/goip-sim/`);
@@ -22,6 +23,7 @@
 pub mod alias;
 pub mod goip;
 pub mod number;
+pub mod secret;
 pub mod segments;
 
 #[cfg(feature = "daemon")]

@@ -682,7 +682,10 @@ impl Channel {
                 }
             }
             Command::Password { sendid, password } => {
-                match self.sms.password(now, sendid, &password, &self.password) {
+                match self
+                    .sms
+                    .password(now, sendid, password.expose(), &self.password)
+                {
                     PasswordOutcome::Accepted => {
                         self.reply(peer, &Reply::Send { sendid });
                     }
@@ -720,9 +723,9 @@ impl Channel {
                 sendid,
                 password,
                 code,
-            } => self.on_ussd(now, sendid, &password, &code, bytes, peer),
+            } => self.on_ussd(now, sendid, password.expose(), &code, bytes, peer),
             Command::UssdExit { sendid, password } => {
-                if password != self.password {
+                if password.expose() != self.password {
                     self.ussd_refused(sendid, peer);
                     return;
                 }

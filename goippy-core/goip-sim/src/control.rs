@@ -148,7 +148,7 @@ impl Settings {
                 value,
                 password: given,
             } => {
-                if given != password {
+                if given.expose() != password {
                     Answer::reply(error_reply(*sendid, PASSWORD_ERROR))
                 } else {
                     self.control(*sendid, *kind, value.as_deref(), channel, line)
@@ -157,7 +157,7 @@ impl Settings {
             Command::Gsm {
                 sendid,
                 password: given,
-            } => Answer::reply(if given != password {
+            } => Answer::reply(if given.expose() != password {
                 Reply::GsmError {
                     sendid: *sendid,
                     text: PASSWORD_ERROR.to_owned(),
@@ -182,7 +182,7 @@ impl Settings {
                 mode,
                 number,
                 ..
-            } => Answer::reply(if given != password {
+            } => Answer::reply(if given.expose() != password {
                 Reply::CfError {
                     sendid: *sendid,
                     text: PASSWORD_ERROR.to_owned(),

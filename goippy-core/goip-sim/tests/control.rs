@@ -5,7 +5,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{Server, event, start};
+use common::{GsmReadings, KeepaliveReadings, Server, event, start};
 use goip_sim::Event;
 use goippy_core::goip::{CfMode, CfReason, Command, ControlKind, NotificationKind, Reply};
 

@@ -7,7 +7,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{Server, event, fast};
+use common::{KeepaliveReadings, Server, event, fast};
 use goip_sim::{Device, DeviceConfig, Event};
 use goippy_core::goip::Ack;
 

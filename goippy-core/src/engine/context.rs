@@ -55,8 +55,8 @@ impl JobContext {
     }
 
     /// The channel password, for the one command that carries it.
-    pub(crate) fn password(&self) -> String {
-        self.password.expose().to_owned()
+    pub(crate) fn password(&self) -> Secret {
+        self.password.clone()
     }
 
     /// Starts an exchange under a new random sendid (an SMS session): see

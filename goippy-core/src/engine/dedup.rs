@@ -161,14 +161,14 @@ impl DedupCache {
 
     /// Whether `key` was recorded within the window.
     pub fn contains(&mut self, key: &DedupKey, now: Instant) -> bool {
-        self.expire(now);
+        self.purge(now);
         self.seen.contains(&fingerprint(&self.hasher, key))
     }
 
     /// Records `key` as handled. Returns false when it was already there
     /// (its window still counts from the first time).
     pub fn insert(&mut self, key: DedupKey, now: Instant) -> bool {
-        self.expire(now);
+        self.purge(now);
         let key = fingerprint(&self.hasher, &key);
         if self.seen.contains(&key) {
             return false;
@@ -191,11 +191,6 @@ impl DedupCache {
         self.order.len()
     }
 
-    /// Forgets what is older than the window, even without new traffic.
-    pub fn purge(&mut self, now: Instant) {
-        self.expire(now);
-    }
-
     /// `now` as nanoseconds after the epoch (set by the first call); 2^64 ns
     /// is 584 years, so it does not wrap.
     fn nanos(&mut self, now: Instant) -> u64 {
@@ -203,7 +198,8 @@ impl DedupCache {
         u64::try_from(now.saturating_duration_since(epoch).as_nanos()).unwrap_or(u64::MAX)
     }
 
-    fn expire(&mut self, now: Instant) {
+    /// Forgets what is older than the window (also run without new traffic).
+    pub fn purge(&mut self, now: Instant) {
         let now = self.nanos(now);
         let window = u64::try_from(self.window.as_nanos()).unwrap_or(u64::MAX);
         while let Some(front) = self.order.front() {

@@ -19,7 +19,7 @@ use super::shared::Shared;
 use super::stats::{ChannelTraffic, EngineStats};
 use super::worker;
 use super::{receiver, sweeper};
-use crate::goip::Command;
+use crate::goip::tokens::check_ussd_code;
 use crate::util::lock;
 
 /// A running engine. Cheap to clone; every clone drives the same socket.
@@ -113,12 +113,7 @@ impl Engine {
     /// The request goes out with exactly that id, so the caller's record of
     /// it names the exchange on the wire.
     pub async fn send_reserved_ussd(&self, goip_id: &str, code: &str, sendid: u32) -> UssdOutcome {
-        let probe = Command::Ussd {
-            sendid: 1,
-            password: "p".to_owned(),
-            code: code.to_owned(),
-        };
-        if let Err(e) = probe.encode() {
+        if let Err(e) = check_ussd_code(code) {
             return UssdOutcome::Invalid(e.to_string());
         }
         let code = code.to_owned();

@@ -38,7 +38,7 @@ impl<T: Clone> SentLedger<T> {
     }
 
     pub fn record(&mut self, entry: SentSms<T>) {
-        self.expire(entry.sent_at);
+        self.purge(entry.sent_at);
         while self.entries.len() >= self.capacity {
             self.entries.pop_front();
         }
@@ -47,7 +47,7 @@ impl<T: Clone> SentLedger<T> {
 
     /// The newest send on `goip_id` with this `sms_no`, within the age limit.
     pub fn find(&mut self, goip_id: &str, sms_no: u32, now: Instant) -> Option<SentSms<T>> {
-        self.expire(now);
+        self.purge(now);
         self.entries
             .iter()
             .rev()
@@ -59,12 +59,8 @@ impl<T: Clone> SentLedger<T> {
         self.entries.len()
     }
 
-    /// Forgets sends older than the age limit, even without new traffic.
+    /// Forgets sends older than the age limit (also run without new traffic).
     pub fn purge(&mut self, now: Instant) {
-        self.expire(now);
-    }
-
-    fn expire(&mut self, now: Instant) {
         while let Some(e) = self.entries.front() {
             if now.saturating_duration_since(e.sent_at) < self.max_age {
                 break;

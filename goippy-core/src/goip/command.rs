@@ -21,21 +21,22 @@ use super::tokens::{
     Tokens, check_sendid, check_sms_text, check_telid, check_token, check_ussd_code, command_id,
     command_sendid, format_rule,
 };
+use crate::secret::Secret;
 
 /// A command to a GoIP channel. `sendid` is the server's id for the exchange,
 /// echoed in every reply; the engine must keep it in `1..=i32::MAX`
 /// ([`super::MAX_SENDID`]) — the GoIP reads it as a signed 32-bit number —
 /// unique among a channel's open exchanges, and increasing for USSD.
 ///
-/// `Debug` is written by hand so that a command in a log line or a panic
-/// message never shows the channel password.
-#[derive(Clone, PartialEq, Eq)]
+/// The channel password is a [`Secret`], so a command in a log line or a
+/// panic message never shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Command {
     /// `MSG <sendid> <len> <text>`: open an SMS session. `len` is the UTF-8
     /// **byte** length, computed here; at most 3000 bytes.
     Msg { sendid: u32, text: String },
     /// `PASSWORD <sendid> <password>`: authenticate the session.
-    Password { sendid: u32, password: String },
+    Password { sendid: u32, password: Secret },
     /// `SEND <sendid> <telid> <number>`: send the session's text to one
     /// recipient. `telid` counts 1, 2, 3 … within the session and is never
     /// reused for a different number.
@@ -50,29 +51,29 @@ pub enum Command {
     /// a trailing newline.
     Ussd {
         sendid: u32,
-        password: String,
+        password: Secret,
         code: String,
     },
     /// `USSDEXIT <sendid> <password>`: close the USSD session.
-    UssdExit { sendid: u32, password: String },
+    UssdExit { sendid: u32, password: Secret },
     /// `<cmd> <sendid> [<value>] <password>`: a status/control command;
     /// `value` must be present exactly when [`ControlKind::takes_value`].
     Control {
         sendid: u32,
         kind: ControlKind,
         value: Option<String>,
-        password: String,
+        password: Secret,
     },
     /// `GSM <sendid> <password>`: several statuses at once; answered with a
     /// colon-style `GSM:` reply.
-    Gsm { sendid: u32, password: String },
+    Gsm { sendid: u32, password: Secret },
     /// `CF <sendid> <password> <reason> <mode> <number> <ftime>`: call
     /// forwarding. Like the vendor UI, an absent number or ftime leaves its
     /// slot empty. A number is required for [`CfMode::Register`]. Send
     /// `DONE` after the reply.
     Cf {
         sendid: u32,
-        password: String,
+        password: Secret,
         reason: CfReason,
         mode: CfMode,
         number: Option<String>,
@@ -85,7 +86,7 @@ pub enum Command {
     OneshotSms {
         stamp: u32,
         line: u32,
-        password: String,
+        password: Secret,
         number: String,
         text: String,
     },
@@ -160,95 +161,6 @@ pub(crate) fn is_command_verb(verb: &str) -> bool {
     COMMAND_VERBS.contains(&verb) || ControlKind::from_verb(verb).is_some()
 }
 
-/// What `Debug` shows instead of a channel password.
-const HIDDEN: &str = "***";
-
-impl std::fmt::Debug for Command {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Command::Msg { sendid, text } => f
-                .debug_struct("Msg")
-                .field("sendid", sendid)
-                .field("text", text)
-                .finish(),
-            Command::Password { sendid, .. } => f
-                .debug_struct("Password")
-                .field("sendid", sendid)
-                .field("password", &HIDDEN)
-                .finish(),
-            Command::Send {
-                sendid,
-                telid,
-                number,
-            } => f
-                .debug_struct("Send")
-                .field("sendid", sendid)
-                .field("telid", telid)
-                .field("number", number)
-                .finish(),
-            Command::Done { sendid } => f.debug_struct("Done").field("sendid", sendid).finish(),
-            Command::Ussd { sendid, code, .. } => f
-                .debug_struct("Ussd")
-                .field("sendid", sendid)
-                .field("password", &HIDDEN)
-                .field("code", code)
-                .finish(),
-            Command::UssdExit { sendid, .. } => f
-                .debug_struct("UssdExit")
-                .field("sendid", sendid)
-                .field("password", &HIDDEN)
-                .finish(),
-            Command::Control {
-                sendid,
-                kind,
-                value,
-                ..
-            } => f
-                .debug_struct("Control")
-                .field("sendid", sendid)
-                .field("kind", kind)
-                .field("value", value)
-                .field("password", &HIDDEN)
-                .finish(),
-            Command::Gsm { sendid, .. } => f
-                .debug_struct("Gsm")
-                .field("sendid", sendid)
-                .field("password", &HIDDEN)
-                .finish(),
-            Command::Cf {
-                sendid,
-                reason,
-                mode,
-                number,
-                ftime,
-                ..
-            } => f
-                .debug_struct("Cf")
-                .field("sendid", sendid)
-                .field("password", &HIDDEN)
-                .field("reason", reason)
-                .field("mode", mode)
-                .field("number", number)
-                .field("ftime", ftime)
-                .finish(),
-            Command::OneshotSms {
-                stamp,
-                line,
-                number,
-                text,
-                ..
-            } => f
-                .debug_struct("OneshotSms")
-                .field("stamp", stamp)
-                .field("line", line)
-                .field("password", &HIDDEN)
-                .field("number", number)
-                .field("text", text)
-                .finish(),
-        }
-    }
-}
-
 impl Command {
     /// The server's id for this exchange.
     pub fn sendid(&self) -> u32 {
@@ -291,7 +203,7 @@ impl Command {
                 format!("MSG {sendid} {} {text}", text.len())
             }
             Command::Password { sendid, password } => {
-                check_token("password", password)?;
+                let password = wire_password(password)?;
                 format!("PASSWORD {sendid} {password}")
             }
             Command::Send {
@@ -309,12 +221,12 @@ impl Command {
                 password,
                 code,
             } => {
-                check_token("password", password)?;
+                let password = wire_password(password)?;
                 check_ussd_code(code)?;
                 format!("USSD {sendid} {password} {code}")
             }
             Command::UssdExit { sendid, password } => {
-                check_token("password", password)?;
+                let password = wire_password(password)?;
                 format!("USSDEXIT {sendid} {password}")
             }
             Command::Control {
@@ -323,7 +235,7 @@ impl Command {
                 value,
                 password,
             } => {
-                check_token("password", password)?;
+                let password = wire_password(password)?;
                 let verb = kind.verb();
                 match (kind.takes_value(), value) {
                     (true, Some(value)) => {
@@ -336,7 +248,7 @@ impl Command {
                 }
             }
             Command::Gsm { sendid, password } => {
-                check_token("password", password)?;
+                let password = wire_password(password)?;
                 format!("GSM {sendid} {password}")
             }
             Command::Cf {
@@ -347,7 +259,7 @@ impl Command {
                 number,
                 ftime,
             } => {
-                check_token("password", password)?;
+                let password = wire_password(password)?;
                 if let Some(number) = number {
                     check_token("forwarding number", number)?;
                 } else if *mode == CfMode::Register {
@@ -370,7 +282,7 @@ impl Command {
                 number,
                 text,
             } => {
-                check_token("password", password)?;
+                let password = wire_password(password)?;
                 check_token("number", number)?;
                 check_sms_text(text)?;
                 format!("SMS {stamp} {line} {password} {number} {text}")
@@ -402,8 +314,15 @@ impl Command {
     }
 }
 
-fn password(tokens: &mut Tokens<'_>) -> Result<String, Problem> {
-    Ok(tokens.require("password")?.to_owned())
+fn password(tokens: &mut Tokens<'_>) -> Result<Secret, Problem> {
+    Ok(tokens.require("password")?.into())
+}
+
+/// A password as it goes on the wire, checked like every other token. The
+/// exposed text, never the `Secret` itself: its `Display` writes stars.
+fn wire_password(password: &Secret) -> Result<&str, FormatError> {
+    check_token("password", password.expose())?;
+    Ok(password.expose())
 }
 
 /// The commands made of tokens only; `None` for an unknown verb.
@@ -536,7 +455,7 @@ fn parse_cf(text: &str) -> Result<Command, Problem> {
     };
     Ok(Command::Cf {
         sendid,
-        password: password.to_owned(),
+        password: password.into(),
         reason,
         mode,
         number,
@@ -565,34 +484,51 @@ fn parse_oneshot(tokens: &mut Tokens<'_>) -> Result<Command, Problem> {
 mod tests {
     #[test]
     fn debug_never_shows_the_password() {
-        let pw = "hunter2pw".to_string();
+        let pw = || "hunter2pw".into();
         let commands = [
             super::Command::Password {
                 sendid: 1,
-                password: pw.clone(),
+                password: pw(),
             },
             super::Command::Ussd {
                 sendid: 1,
-                password: pw.clone(),
+                password: pw(),
                 code: "*100#".into(),
             },
             super::Command::UssdExit {
                 sendid: 1,
-                password: pw.clone(),
+                password: pw(),
+            },
+            super::Command::Control {
+                sendid: 1,
+                kind: super::ControlKind::SetExpTime,
+                value: Some("300".into()),
+                password: pw(),
             },
             super::Command::Gsm {
                 sendid: 1,
-                password: pw.clone(),
+                password: pw(),
+            },
+            super::Command::Cf {
+                sendid: 1,
+                password: pw(),
+                reason: super::CfReason::Busy,
+                mode: super::CfMode::Register,
+                number: Some("5551".into()),
+                ftime: Some(20),
             },
             super::Command::OneshotSms {
                 stamp: 1,
                 line: 1,
-                password: pw.clone(),
+                password: pw(),
                 number: "5551".into(),
                 text: "hi".into(),
             },
         ];
         for c in commands {
+            // The wire carries the password itself, never its redacted form.
+            let wire = String::from_utf8(c.encode().expect("valid")).expect("ASCII");
+            assert!(wire.contains(" hunter2pw"), "{wire}");
             let shown = format!("{c:?}");
             assert!(!shown.contains("hunter2"), "{shown}");
             assert!(shown.contains("***"), "{shown}");

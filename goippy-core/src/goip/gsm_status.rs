@@ -5,13 +5,11 @@
 //!
 //! It is a *reply* in the colon style of a notification: it must be routed by
 //! its sendid and never acknowledged. Values are kept raw (`(null)` read as
-//! empty) with typed accessors, like the keepalive's.
+//! empty); the typed readings are test support, as goippy sends no GSM query.
 
-use super::call_events::LineState;
 use super::datagram::strip_line_end;
 use super::error::{FormatError, Problem};
 use super::fields::{Field, FieldWriter, Fields};
-use super::keepalive::yes_no;
 
 /// The combined status a `GSM` query returns.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -104,24 +102,24 @@ impl GsmStatus {
         }
         w.finish(false)
     }
-
-    /// The line state.
-    pub fn line_state(&self) -> Option<LineState> {
-        self.gsm_state
-            .as_deref()
-            .filter(|s| !s.is_empty())
-            .map(LineState::parse)
-    }
-
-    /// The module is down.
-    pub fn is_module_down(&self) -> Option<bool> {
-        yes_no(self.module_down.as_deref()?)
-    }
 }
 
 // Test support: goippy sends no GSM query; the simulator answers one.
 #[cfg(test)]
 impl GsmStatus {
+    /// The line state.
+    pub fn line_state(&self) -> Option<super::LineState> {
+        self.gsm_state
+            .as_deref()
+            .filter(|s| !s.is_empty())
+            .map(super::LineState::parse)
+    }
+
+    /// The module is down.
+    pub fn is_module_down(&self) -> Option<bool> {
+        super::keepalive::yes_no(self.module_down.as_deref()?)
+    }
+
     /// The configured SIM number, if one is set.
     pub fn number(&self) -> Option<&str> {
         self.gsm_num.as_deref().filter(|n| !n.is_empty())

@@ -4,14 +4,15 @@
 //! Every field is kept as the raw string it arrived as (`None` when absent:
 //! old firmware sends only `num` and `signal`), because firmware versions
 //! disagree on spellings and the daemon shows them to operators as they are.
-//! Typed readings live in accessors (signal in dBm and bars, remaining time,
-//! login flags, the serving cell), each returning `None` when the raw value is
-//! absent or unreadable. Unknown fields (`s_l_id`, …) are kept in order.
+//! Typed readings live in accessors (the number, signal in dBm and bars, the
+//! GSM login; more as test support), each returning `None` when the raw value
+//! is absent or unreadable. Unknown fields (`s_l_id`, …) are kept in order.
 
 use std::fmt;
 
 use super::error::FormatError;
 use super::fields::{Field, FieldWriter, Fields};
+#[cfg(test)]
 use super::radio_events::ServingCell;
 
 /// The fields of a keepalive, beyond the envelope (`req:<count>`, `id`,
@@ -152,7 +153,11 @@ impl Keepalive {
     pub fn gsm_login(&self) -> Option<bool> {
         login_flag(self.gsm_status.as_deref()?)
     }
+}
 
+// Test support: readings goippy itself does not need.
+#[cfg(test)]
+impl Keepalive {
     /// Registered with the VoIP server (`LOGIN`/`UP`) or not (`LOGOUT`/`DOWN`).
     pub fn voip_login(&self) -> Option<bool> {
         login_flag(self.voip_status.as_deref()?)
@@ -182,11 +187,7 @@ impl Keepalive {
     pub fn serving_cell(&self) -> Option<ServingCell> {
         ServingCell::parse(self.cellinfo.as_deref()?)
     }
-}
 
-// Test support: readings goippy itself does not need.
-#[cfg(test)]
-impl Keepalive {
     /// The line state from `voip_state`.
     pub fn line_state(&self) -> Option<super::LineState> {
         self.voip_state

@@ -46,7 +46,7 @@ mod radio_events;
 mod reply;
 pub mod selfcheck;
 mod sms_events;
-mod tokens;
+pub(crate) mod tokens;
 
 pub use ack::{Ack, REG_STATUS_OK};
 pub use at_tunnel::AtOutput;
@@ -62,7 +62,7 @@ pub use fields::Field;
 pub use gsm_status::GsmStatus;
 pub use keepalive::{Keepalive, Signal};
 pub use notification::{Notification, NotificationKind};
-pub use radio_events::{CellInfo, Cgatt, NeighbourCells, ServingCell};
+pub use radio_events::{CellInfo, Cgatt, NeighbourCells};
 pub use reply::{ErrorReply, Reply, USSD_SEND_FAILED, ussd_reply_failed, ussd_reply_text};
 pub use sms_events::{Deliver, Receive, Ussn};
 pub use tokens::is_valid_ussd_code;

@@ -422,20 +422,24 @@ mod roundtrip {
     // ---------------------------------------------------------------------------
     // acks and commands
 
+    fn password() -> impl Strategy<Value = crate::secret::Secret> {
+        token().prop_map(crate::secret::Secret::new)
+    }
+
     fn command() -> impl Strategy<Value = Command> {
         let control = select(ControlKind::all().collect::<Vec<_>>()).prop_flat_map(|kind| {
-            (sendid(), control_value(kind), token()).prop_map(move |(sendid, value, password)| {
-                Command::Control {
+            (sendid(), control_value(kind), password()).prop_map(
+                move |(sendid, value, password)| Command::Control {
                     sendid,
                     kind,
                     value,
                     password,
-                }
-            })
+                },
+            )
         });
         let cf = (
             sendid(),
-            token(),
+            password(),
             select(CfReason::ALL.to_vec()),
             select(CfMode::ALL.to_vec()),
             opt(token()),
@@ -456,7 +460,7 @@ mod roundtrip {
             );
         prop_oneof![
             (sendid(), "(?s).{1,200}").prop_map(|(sendid, text)| Command::Msg { sendid, text }),
-            (sendid(), token())
+            (sendid(), password())
                 .prop_map(|(sendid, password)| Command::Password { sendid, password }),
             (sendid(), 1..=MAX_SENDID, token()).prop_map(|(sendid, telid, number)| Command::Send {
                 sendid,
@@ -464,19 +468,19 @@ mod roundtrip {
                 number
             }),
             sendid().prop_map(|sendid| Command::Done { sendid }),
-            (sendid(), token(), "[0-9*#+]{1,12}").prop_map(|(sendid, password, code)| {
+            (sendid(), password(), "[0-9*#+]{1,12}").prop_map(|(sendid, password, code)| {
                 Command::Ussd {
                     sendid,
                     password,
                     code,
                 }
             }),
-            (sendid(), token())
+            (sendid(), password())
                 .prop_map(|(sendid, password)| Command::UssdExit { sendid, password }),
             control,
-            (sendid(), token()).prop_map(|(sendid, password)| Command::Gsm { sendid, password }),
+            (sendid(), password()).prop_map(|(sendid, password)| Command::Gsm { sendid, password }),
             cf,
-            (sendid(), any::<u32>(), token(), token(), "(?s).{1,100}").prop_map(
+            (sendid(), any::<u32>(), password(), token(), "(?s).{1,100}").prop_map(
                 |(stamp, line, password, number, text)| Command::OneshotSms {
                     stamp,
                     line,

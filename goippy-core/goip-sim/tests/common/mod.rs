@@ -8,7 +8,9 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use goip_sim::{Device, DeviceConfig, Event, Events, Timing};
-use goippy_core::goip::{self, Command, Keepalive, Notification, NotificationKind, Packet, Reply};
+use goippy_core::goip::{
+    self, Command, GsmStatus, Keepalive, LineState, Notification, NotificationKind, Packet, Reply,
+};
 use tokio::net::UdpSocket;
 
 /// Long enough for anything that should happen; tests only wait this long
@@ -242,4 +244,84 @@ pub async fn send(server: &Server, to: SocketAddr, sendid: u32, telid: u32, numb
             },
         )
         .await
+}
+
+/// Typed readings of the keepalive fields goippy itself does not read, for
+/// checking what the simulator sends.
+pub trait KeepaliveReadings {
+    /// `voip_status`: `LOGIN`/`UP` or `LOGOUT`/`DOWN`.
+    fn voip_login(&self) -> Option<bool>;
+    /// `idle`: minutes since the last call.
+    fn idle_minutes(&self) -> Option<u32>;
+    /// `disable_status:1`.
+    fn is_disabled(&self) -> Option<bool>;
+    /// `SMS_LOGIN:Y`.
+    fn sms_server_login(&self) -> Option<bool>;
+    /// `CGATT:Y`.
+    fn packet_attached(&self) -> Option<bool>;
+    /// `CELLINFO:LAC:<hex>,CELL ID:<hex>` as (LAC, cell id).
+    fn serving_cell(&self) -> Option<(u32, u32)>;
+}
+
+impl KeepaliveReadings for Keepalive {
+    fn voip_login(&self) -> Option<bool> {
+        match self.voip_status.as_deref()? {
+            "LOGIN" | "UP" => Some(true),
+            "LOGOUT" | "DOWN" => Some(false),
+            _ => None,
+        }
+    }
+
+    fn idle_minutes(&self) -> Option<u32> {
+        self.idle.as_deref()?.parse().ok()
+    }
+
+    fn is_disabled(&self) -> Option<bool> {
+        flag(&self.disable_status)
+    }
+
+    fn sms_server_login(&self) -> Option<bool> {
+        flag(&self.sms_login)
+    }
+
+    fn packet_attached(&self) -> Option<bool> {
+        flag(&self.cgatt)
+    }
+
+    fn serving_cell(&self) -> Option<(u32, u32)> {
+        let info = self.cellinfo.as_deref()?.strip_prefix("LAC:")?;
+        let (lac, cell_id) = info.split_once(",CELL ID:")?;
+        let hex = |s| u32::from_str_radix(s, 16).ok();
+        Some((hex(lac)?, hex(cell_id)?))
+    }
+}
+
+/// Typed readings of a `GSM` reply (goippy sends no GSM query).
+pub trait GsmReadings {
+    /// `get_gsm_state`.
+    fn line_state(&self) -> Option<LineState>;
+    /// `module_down:1`.
+    fn is_module_down(&self) -> Option<bool>;
+}
+
+impl GsmReadings for GsmStatus {
+    fn line_state(&self) -> Option<LineState> {
+        self.gsm_state
+            .as_deref()
+            .filter(|s| !s.is_empty())
+            .map(LineState::parse)
+    }
+
+    fn is_module_down(&self) -> Option<bool> {
+        flag(&self.module_down)
+    }
+}
+
+/// `Y`/`1` or `N`/`0`, as the simulator writes a flag.
+fn flag(value: &Option<String>) -> Option<bool> {
+    match value.as_deref()? {
+        "Y" | "1" => Some(true),
+        "N" | "0" => Some(false),
+        _ => None,
+    }
 }

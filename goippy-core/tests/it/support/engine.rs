@@ -492,7 +492,7 @@ pub fn goip(behaviour: Behaviour) -> Script {
             if b.drop_passwords > 0 {
                 b.drop_passwords -= 1;
                 vec![]
-            } else if *password == b.password {
+            } else if password.expose() == b.password {
                 vec![Answer::Now(Reply::Send { sendid: *sendid })]
             } else {
                 vec![Answer::Now(Reply::Error(ErrorReply::Password {

@@ -3,7 +3,8 @@
 //! GoIP passwords, the component secret and database passwords travel
 //! through settings, rows and error messages that end up in logs and
 //! `Debug` output; wrapping them makes printing one a visible act
-//! ([`Secret::expose`]) instead of an accident of `{:?}`.
+//! ([`Secret::expose`]) instead of an accident of `{:?}`. It is part of the
+//! pure crate (no I/O) because a GoIP command carries the channel password.
 
 use std::fmt;
 
@@ -19,6 +20,12 @@ impl Secret {
     /// The real value, for the one place that needs it (a handshake, a login).
     pub fn expose(&self) -> &str {
         &self.0
+    }
+}
+
+impl From<&str> for Secret {
+    fn from(value: &str) -> Secret {
+        Secret::new(value)
     }
 }
 
