@@ -93,18 +93,20 @@ fn name_of<T: PartialEq>(names: &[(&'static str, T)], value: T) -> &'static str 
 /// The database goippy keeps its state and history in.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum DbSettings {
-    Sqlite {
-        file: PathBuf,
-    },
-    MySql {
-        host: String,
-        port: u16,
-        database: String,
-        user: String,
-        password: Secret,
-        /// `DB_TLS`, `DB_TLS_CA`.
-        tls: DbTls,
-    },
+    Sqlite { file: PathBuf },
+    MySql(MySqlSettings),
+}
+
+/// Where and as whom to connect to a MySQL/MariaDB server (`DB_HOST`,
+/// `DB_PORT`, `DB_BASE`, `DB_USER`, `DB_PASS`, `DB_TLS`, `DB_TLS_CA`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MySqlSettings {
+    pub host: String,
+    pub port: u16,
+    pub database: String,
+    pub user: String,
+    pub password: Secret,
+    pub tls: DbTls,
 }
 
 /// The XMPP component side.
@@ -184,7 +186,7 @@ pub fn default_spool_file(db: &DbSettings, config_path: &Path) -> PathBuf {
             let stem = file.file_stem().unwrap_or("goippy".as_ref());
             file.with_file_name(spool_name(stem))
         }
-        DbSettings::MySql { .. } => {
+        DbSettings::MySql(_) => {
             let stem = config_path.file_stem().unwrap_or("goippy".as_ref());
             if config_path.starts_with("/etc") {
                 Path::new(STATE_DIR).join(spool_name(stem))
@@ -416,7 +418,9 @@ impl Config {
         let db_timeout = r.seconds("DB_TIMEOUT", 10, 1, 300);
         let write_wait = r.seconds("DB_WRITE_WAIT", 1, 1, 60);
         let spool_file = r.optional_string("SPOOL_FILE");
-        let log_days = r.integer("LOG_DAYS", Some(0), 0, 36_500).map(|d| d as u32);
+        let log_days = r
+            .integer("LOG_DAYS", 0, 0, 36_500, "an integer 0–36500")
+            .map(|d| d as u32);
         let log_level = r.optional_string("LOG_LEVEL");
         let metrics_listen = r.optional_listen("METRICS_LISTEN");
         if let Some(Some(addr)) = metrics_listen
@@ -559,24 +563,18 @@ impl Config {
                 lines.push(("DB_BACKEND", quote("sqlite")));
                 lines.push(("DB_FILE", quote(&file.display().to_string())));
             }
-            DbSettings::MySql {
-                host,
-                port,
-                database,
-                user,
-                password,
-                tls,
-            } => {
+            DbSettings::MySql(my) => {
+                let tls = &my.tls;
                 lines.push(("DB_BACKEND", quote("mysql")));
-                lines.push(("DB_HOST", quote(host)));
-                lines.push(("DB_PORT", port.to_string()));
-                lines.push(("DB_BASE", quote(database)));
-                lines.push(("DB_USER", quote(user)));
-                lines.push(("DB_PASS", quote(&password.to_string())));
+                lines.push(("DB_HOST", quote(&my.host)));
+                lines.push(("DB_PORT", my.port.to_string()));
+                lines.push(("DB_BASE", quote(&my.database)));
+                lines.push(("DB_USER", quote(&my.user)));
+                lines.push(("DB_PASS", quote(&my.password.to_string())));
                 let mode = quote(tls.mode.name());
                 lines.push((
                     "DB_TLS",
-                    match (tls.defaulted, is_this_host(host)) {
+                    match (tls.defaulted, is_this_host(&my.host)) {
                         (false, _) => mode,
                         (true, true) => format!("{mode} (default for a server on this host)"),
                         (true, false) => format!("{mode} (default for a server on another host)"),
@@ -937,7 +935,7 @@ LOG_DAYS               = 3
         assert_eq!(w.len(), 1, "{w:?}");
         assert!(w[0].contains("placeholder"), "{w:?}");
         assert!(
-            matches!(cfg.db, DbSettings::MySql { ref host, port: 3306, .. } if host == "localhost")
+            matches!(cfg.db, DbSettings::MySql(ref my) if my.host == "localhost" && my.port == 3306)
         );
         let extended = format!(
             "{original}XMPP_FALLBACK_DEST = \"0000@example.org\"\nDB_FILE = \"/var/lib/goippy/goippy.db\"\n"

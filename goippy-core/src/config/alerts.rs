@@ -141,9 +141,9 @@ pub(super) fn read(r: &mut Reader<'_>) -> Option<AlertSettings> {
     let enabled = r.boolean("ALERTS", true);
     let hold = r.seconds("ALERT_HOLD", 300, 0, 86_400);
     let signal_below = r
-        .integer_described(
+        .integer(
             "ALERT_SIGNAL_BELOW",
-            Some(0),
+            0,
             0,
             31,
             "a CSQ 1–31 (0 or nothing: no signal alerts)",

@@ -172,7 +172,7 @@ mod tests {
     fn tls(extra: &str) -> Result<DbTls, ConfigError> {
         let (cfg, _) = Config::parse(&format!("{MYSQL}{extra}"), Path::new("/etc/goippy.conf"))?;
         match cfg.db {
-            DbSettings::MySql { tls, .. } => Ok(tls),
+            DbSettings::MySql(my) => Ok(my.tls),
             other => panic!("not MySQL: {other:?}"),
         }
     }

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use toml::{Table, Value};
 
-use super::{DEFAULT_DB_FILE, DbSettings, Secret};
+use super::{DEFAULT_DB_FILE, DbSettings, MySqlSettings, Secret};
 use crate::alias::split_jid;
 use crate::number::NumberRules;
 
@@ -170,29 +170,18 @@ impl<'a> Reader<'a> {
         ok.then_some(jids)
     }
 
-    /// Integers may be written bare or quoted (`GOIP_PORT = "44444"`).
+    /// Integers may be written bare or quoted (`GOIP_PORT = "44444"`);
+    /// absent: `default`.
     pub(super) fn integer(
         &mut self,
         key: &str,
-        default: Option<i64>,
-        min: i64,
-        max: i64,
-    ) -> Option<i64> {
-        self.integer_described(key, default, min, max, &format!("an integer {min}–{max}"))
-    }
-
-    pub(super) fn integer_described(
-        &mut self,
-        key: &str,
-        default: Option<i64>,
+        default: i64,
         min: i64,
         max: i64,
         expected: &str,
     ) -> Option<i64> {
-        let value = match (self.get(key), default) {
-            (None, Some(d)) => return Some(d),
-            (None, None) => return self.missing(key),
-            (Some(v), _) => v,
+        let Some(value) = self.get(key) else {
+            return Some(default);
         };
         let n = match value {
             Value::Integer(n) => Some(*n),
@@ -203,7 +192,8 @@ impl<'a> Reader<'a> {
     }
 
     pub(super) fn port(&mut self, key: &str, default: i64) -> Option<u16> {
-        self.integer(key, Some(default), 1, 65535).map(|p| p as u16)
+        self.integer(key, default, 1, 65535, "an integer 1–65535")
+            .map(|p| p as u16)
     }
 
     pub(super) fn seconds(
@@ -214,7 +204,7 @@ impl<'a> Reader<'a> {
         max: u64,
     ) -> Option<Duration> {
         let expected = format!("a number of seconds {min}–{max}");
-        self.integer_described(key, Some(default as i64), min as i64, max as i64, &expected)
+        self.integer(key, default as i64, min as i64, max as i64, &expected)
             .map(|n| Duration::from_secs(n as u64))
     }
 
@@ -322,13 +312,13 @@ impl<'a> Reader<'a> {
             Some(Value::String(s)) => Some(Secret::new(s.clone())),
             Some(v) => self.read("DB_PASS", "a string", v, None),
         };
-        Some(DbSettings::MySql {
+        Some(DbSettings::MySql(MySqlSettings {
             host: host?,
             port: port?,
             database: database?,
             user: user?,
             password: password?,
             tls: tls?,
-        })
+        }))
     }
 }

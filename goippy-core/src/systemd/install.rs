@@ -230,7 +230,7 @@ fn check_state_access(
 fn sqlite_file(config: &Config) -> Option<&Path> {
     match &config.db {
         DbSettings::Sqlite { file } => Some(file),
-        DbSettings::MySql { .. } => None,
+        DbSettings::MySql(_) => None,
     }
 }
 
