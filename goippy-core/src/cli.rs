@@ -245,55 +245,49 @@ impl Cli {
         // A password of "-" is read, as is one not given.
         let password =
             |values: &Vec<String>, i: usize| values.get(i).filter(|p| *p != READ_PASSWORD).cloned();
-        if let Some(values) = &self.add {
-            return Ok(Some(AdminCommand::Add {
+        let command = if let Some(values) = &self.add {
+            AdminCommand::Add {
                 ext: nth(values, 0),
                 password: password(values, 1).unwrap_or_default(),
                 channel: values.get(2).cloned(),
                 goip_id: self.goip_id.clone(),
                 allow_regex: values.get(3).cloned(),
-            }));
-        }
-        if let Some(ext) = &self.remove {
-            return Ok(Some(AdminCommand::Remove { ext: ext.clone() }));
-        }
-        if self.list_ext {
-            return Ok(Some(AdminCommand::List));
-        }
-        if let Some(ext) = &self.enable {
-            return Ok(Some(AdminCommand::Enable { ext: ext.clone() }));
-        }
-        if let Some(values) = &self.add_line {
-            return Ok(Some(AdminCommand::AddLine {
+            }
+        } else if let Some(ext) = &self.remove {
+            AdminCommand::Remove { ext: ext.clone() }
+        } else if self.list_ext {
+            AdminCommand::List
+        } else if let Some(ext) = &self.enable {
+            AdminCommand::Enable { ext: ext.clone() }
+        } else if let Some(values) = &self.add_line {
+            AdminCommand::AddLine {
                 ext: nth(values, 0),
                 goip_id: nth(values, 1),
                 password: password(values, 2),
                 channel: values.get(3).cloned(),
                 allow_regex: values.get(4).cloned(),
-            }));
-        }
-        if let Some(values) = &self.remove_line {
-            return Ok(Some(AdminCommand::RemoveLine {
+            }
+        } else if let Some(values) = &self.remove_line {
+            AdminCommand::RemoveLine {
                 ext: nth(values, 0),
                 goip_id: nth(values, 1),
-            }));
-        }
-        if let Some(values) = &self.daily_limit {
-            return Ok(Some(AdminCommand::DailyLimit {
+            }
+        } else if let Some(values) = &self.daily_limit {
+            AdminCommand::DailyLimit {
                 goip_id: nth(values, 0),
                 limit: admin::limit_arg(&nth(values, 1))?,
-            }));
-        }
-        if let Some(values) = &self.failover {
-            return Ok(Some(AdminCommand::Failover {
+            }
+        } else if let Some(values) = &self.failover {
+            AdminCommand::Failover {
                 ext: nth(values, 0),
                 on: admin::on_off_arg(&nth(values, 1))?,
-            }));
-        }
-        Ok(self
-            .disable
-            .as_ref()
-            .map(|ext| AdminCommand::Disable { ext: ext.clone() }))
+            }
+        } else if let Some(ext) = &self.disable {
+            AdminCommand::Disable { ext: ext.clone() }
+        } else {
+            return Ok(None);
+        };
+        Ok(Some(command))
     }
 
     /// Whether `--add` was given no password, or `-`: then it is read from
