@@ -13,7 +13,7 @@
 
 use std::time::{Duration, Instant};
 
-use goippy_core::config::{DbSettings, DbTls, Secret};
+use goippy_core::config::{DbSettings, DbTls, MySqlSettings, Secret};
 use goippy_core::store::{InboundKind, InboundRecord, Store, Timestamp};
 use goippy_testkit::mariadb::test_database;
 
@@ -104,14 +104,14 @@ fn main() {
     match test_database() {
         Ok(db) => runtime.block_on(run(
             "mariadb",
-            &DbSettings::MySql {
+            &DbSettings::MySql(MySqlSettings {
                 host: db.host.clone(),
                 port: db.port,
                 database: db.database.clone(),
                 user: db.user.clone(),
                 password: Secret::new(db.password.clone()),
                 tls: DbTls::default(),
-            },
+            }),
         )),
         Err(e) => println!("mariadb  skipped: {e}"),
     }

@@ -19,6 +19,7 @@ pub use admin::{AdminCommand, run_admin};
 pub use password::{READ_PASSWORD, read_password};
 
 use crate::config::{self, Config, DEFAULT_CONFIG_PATH, DEFAULT_SAMPLE_PATH, STATE_DIR};
+use crate::store::StoreError;
 use crate::systemd::{
     DEFAULT_ETC_DIR, DEFAULT_SYSTEMCTL, DEFAULT_SYSTEMD_RUN_DIR, DEFAULT_UNIT_DIR, DEFAULT_USERADD,
     Host, InstanceName, OpsCommand,
@@ -235,62 +236,58 @@ impl Cli {
             .unwrap_or_else(|| PathBuf::from(DEFAULT_CONFIG_PATH))
     }
 
-    /// The gateway admin command given, if any. When `--add` is to read its
-    /// password ([`Cli::add_reads_password`]), the password is empty here:
+    /// The gateway admin command given, if any, or why its values are
+    /// wrong. When `--add` is to read its password
+    /// ([`Cli::add_reads_password`]), the password is empty here:
     /// [`read_password`] supplies it.
-    pub fn admin_command(&self) -> Option<AdminCommand> {
+    pub fn admin_command(&self) -> Result<Option<AdminCommand>, StoreError> {
         let nth = |values: &Vec<String>, i: usize| values.get(i).cloned().unwrap_or_default();
         // A password of "-" is read, as is one not given.
         let password =
             |values: &Vec<String>, i: usize| values.get(i).filter(|p| *p != READ_PASSWORD).cloned();
-        if let Some(values) = &self.add {
-            return Some(AdminCommand::Add {
+        let command = if let Some(values) = &self.add {
+            AdminCommand::Add {
                 ext: nth(values, 0),
                 password: password(values, 1).unwrap_or_default(),
                 channel: values.get(2).cloned(),
                 goip_id: self.goip_id.clone(),
                 allow_regex: values.get(3).cloned(),
-            });
-        }
-        if let Some(ext) = &self.remove {
-            return Some(AdminCommand::Remove { ext: ext.clone() });
-        }
-        if self.list_ext {
-            return Some(AdminCommand::List);
-        }
-        if let Some(ext) = &self.enable {
-            return Some(AdminCommand::Enable { ext: ext.clone() });
-        }
-        if let Some(values) = &self.add_line {
-            return Some(AdminCommand::AddLine {
+            }
+        } else if let Some(ext) = &self.remove {
+            AdminCommand::Remove { ext: ext.clone() }
+        } else if self.list_ext {
+            AdminCommand::List
+        } else if let Some(ext) = &self.enable {
+            AdminCommand::Enable { ext: ext.clone() }
+        } else if let Some(values) = &self.add_line {
+            AdminCommand::AddLine {
                 ext: nth(values, 0),
                 goip_id: nth(values, 1),
                 password: password(values, 2),
                 channel: values.get(3).cloned(),
                 allow_regex: values.get(4).cloned(),
-            });
-        }
-        if let Some(values) = &self.remove_line {
-            return Some(AdminCommand::RemoveLine {
+            }
+        } else if let Some(values) = &self.remove_line {
+            AdminCommand::RemoveLine {
                 ext: nth(values, 0),
                 goip_id: nth(values, 1),
-            });
-        }
-        if let Some(values) = &self.daily_limit {
-            return Some(AdminCommand::DailyLimit {
+            }
+        } else if let Some(values) = &self.daily_limit {
+            AdminCommand::DailyLimit {
                 goip_id: nth(values, 0),
-                limit: nth(values, 1),
-            });
-        }
-        if let Some(values) = &self.failover {
-            return Some(AdminCommand::Failover {
+                limit: admin::limit_arg(&nth(values, 1))?,
+            }
+        } else if let Some(values) = &self.failover {
+            AdminCommand::Failover {
                 ext: nth(values, 0),
-                setting: nth(values, 1),
-            });
-        }
-        self.disable
-            .as_ref()
-            .map(|ext| AdminCommand::Disable { ext: ext.clone() })
+                on: admin::on_off_arg(&nth(values, 1))?,
+            }
+        } else if let Some(ext) = &self.disable {
+            AdminCommand::Disable { ext: ext.clone() }
+        } else {
+            return Ok(None);
+        };
+        Ok(Some(command))
     }
 
     /// Whether `--add` was given no password, or `-`: then it is read from
@@ -424,7 +421,7 @@ mod tests {
         let parse = |args: &[&str]| {
             let mut all = vec!["goippy"];
             all.extend_from_slice(args);
-            Cli::try_parse_from(&all).map(|c| c.admin_command())
+            Cli::try_parse_from(&all).map(|c| c.admin_command().expect("valid values"))
         };
         assert_eq!(
             parse(&["--add-line", "2001", "gw2"]).expect("parses"),
@@ -477,14 +474,14 @@ mod tests {
             parse(&["--daily-limit", "gw2", "100"]).expect("parses"),
             Some(AdminCommand::DailyLimit {
                 goip_id: "gw2".into(),
-                limit: "100".into()
+                limit: Some(100)
             })
         );
         assert_eq!(
             parse(&["--failover", "2001", "on"]).expect("parses"),
             Some(AdminCommand::Failover {
                 ext: "2001".into(),
-                setting: "on".into()
+                on: true
             })
         );
         assert!(parse(&["--add-line", "2001"]).is_err());
@@ -497,7 +494,7 @@ mod tests {
     fn admin_commands() {
         let cli = Cli::try_parse_from(["goippy", "--add", "2001", "pw"]).expect("parses");
         assert_eq!(
-            cli.admin_command(),
+            cli.admin_command().expect("valid values"),
             Some(AdminCommand::Add {
                 ext: "2001".into(),
                 password: "pw".into(),
@@ -509,7 +506,7 @@ mod tests {
         // The original form: the third value is the channel.
         let cli = Cli::try_parse_from(["goippy", "--add", "2508", "pw", "1"]).expect("parses");
         assert_eq!(
-            cli.admin_command(),
+            cli.admin_command().expect("valid values"),
             Some(AdminCommand::Add {
                 ext: "2508".into(),
                 password: "pw".into(),
@@ -525,7 +522,7 @@ mod tests {
         ] {
             let cli = Cli::try_parse_from(args).expect("parses");
             assert_eq!(
-                cli.admin_command(),
+                cli.admin_command().expect("valid values"),
                 Some(AdminCommand::Add {
                     ext: "2001".into(),
                     password: "pw".into(),
@@ -565,7 +562,7 @@ mod tests {
         ])
         .expect("parses");
         assert_eq!(
-            cli.admin_command(),
+            cli.admin_command().expect("valid values"),
             Some(AdminCommand::Add {
                 ext: "2001".into(),
                 password: "pw".into(),
@@ -576,23 +573,28 @@ mod tests {
         );
         assert_eq!(cli.config_path(), PathBuf::from("/tmp/g.conf"));
         let cli = Cli::try_parse_from(["goippy", "--listExt"]).expect("parses");
-        assert_eq!(cli.admin_command(), Some(AdminCommand::List));
+        assert_eq!(
+            cli.admin_command().expect("valid values"),
+            Some(AdminCommand::List)
+        );
         let cli =
             Cli::try_parse_from(["goippy", "--disable", "7", "-c", "x.conf"]).expect("parses");
         assert_eq!(
-            cli.admin_command(),
+            cli.admin_command().expect("valid values"),
             Some(AdminCommand::Disable { ext: "7".into() })
         );
         assert_eq!(
             Cli::try_parse_from(["goippy", "--remove", "7"])
                 .expect("parses")
-                .admin_command(),
+                .admin_command()
+                .expect("valid values"),
             Some(AdminCommand::Remove { ext: "7".into() })
         );
         assert!(
             Cli::try_parse_from(["goippy"])
                 .expect("parses")
                 .admin_command()
+                .expect("valid values")
                 .is_none()
         );
         // One command at a time, and not with --check or --sample.
@@ -607,7 +609,9 @@ mod tests {
         ] {
             let cli = Cli::try_parse_from(args).expect("parses");
             assert!(cli.add_reads_password(), "{args:?}");
-            let Some(AdminCommand::Add { ext, password, .. }) = cli.admin_command() else {
+            let Some(AdminCommand::Add { ext, password, .. }) =
+                cli.admin_command().expect("valid values")
+            else {
                 panic!("not --add: {args:?}");
             };
             assert_eq!((ext.as_str(), password.as_str()), ("2001", ""));

@@ -17,7 +17,7 @@
 //! the value, so neither logs nor `--check` output can leak them.
 
 use std::fmt;
-use std::net::{IpAddr, SocketAddr};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -93,18 +93,20 @@ fn name_of<T: PartialEq>(names: &[(&'static str, T)], value: T) -> &'static str 
 /// The database goippy keeps its state and history in.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum DbSettings {
-    Sqlite {
-        file: PathBuf,
-    },
-    MySql {
-        host: String,
-        port: u16,
-        database: String,
-        user: String,
-        password: Secret,
-        /// `DB_TLS`, `DB_TLS_CA`.
-        tls: DbTls,
-    },
+    Sqlite { file: PathBuf },
+    MySql(MySqlSettings),
+}
+
+/// Where and as whom to connect to a MySQL/MariaDB server (`DB_HOST`,
+/// `DB_PORT`, `DB_BASE`, `DB_USER`, `DB_PASS`, `DB_TLS`, `DB_TLS_CA`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MySqlSettings {
+    pub host: String,
+    pub port: u16,
+    pub database: String,
+    pub user: String,
+    pub password: Secret,
+    pub tls: DbTls,
 }
 
 /// The XMPP component side.
@@ -184,7 +186,7 @@ pub fn default_spool_file(db: &DbSettings, config_path: &Path) -> PathBuf {
             let stem = file.file_stem().unwrap_or("goippy".as_ref());
             file.with_file_name(spool_name(stem))
         }
-        DbSettings::MySql { .. } => {
+        DbSettings::MySql(_) => {
             let stem = config_path.file_stem().unwrap_or("goippy".as_ref());
             if config_path.starts_with("/etc") {
                 Path::new(STATE_DIR).join(spool_name(stem))
@@ -379,11 +381,68 @@ impl Config {
         let mut r = Reader::new(table);
         let mut warnings = unknown_key_warnings(table);
 
+        // Built in the order the keys are read (and their problems listed);
+        // a key that was missing or wrong reads as its default, and a domain
+        // as empty.
         let domain = r.domain("XMPP_DOMAIN", None);
         let data_domain = r.domain("XMPP_DATA_DOMAIN", None);
-        let component_jid = r.domain("XMPP_COMPONENT_JID", data_domain.as_deref());
-        let secret = r.required_string("XMPP_COMPONENT_SECRET").map(Secret::new);
-        if secret.as_ref().is_some_and(is_placeholder_secret) {
+        let jid_default = Some(data_domain.as_str()).filter(|d| !d.is_empty());
+        let component_jid = r.domain("XMPP_COMPONENT_JID", jid_default);
+        let xmpp = XmppSettings {
+            domain,
+            data_domain,
+            component_jid,
+            secret: Secret::new(r.required_string("XMPP_COMPONENT_SECRET")),
+            host: r.string_or("XMPP_HOST", "127.0.0.1"),
+            port: r.port("XMPP_PORT", 5347),
+            fallback_dest: r.optional_jid("XMPP_FALLBACK_DEST"),
+            use_alias: r.boolean("XMPP_USE_ALIAS", true),
+            receipts: r.choice(
+                "XMPP_RECEIPTS",
+                ReceiptPolicy::Delivered,
+                ReceiptPolicy::NAMES,
+            ),
+            call_notices: r.boolean("XMPP_CALL_NOTICES", false),
+            ping_interval: r.seconds("XMPP_PING_INTERVAL", 30, 5, 600),
+        };
+        let goip = GoipSettings {
+            bind: r.ip("GOIP_BIND", Ipv4Addr::UNSPECIFIED.into()),
+            port: r.port("GOIP_PORT", crate::goip::DEFAULT_SERVER_PORT),
+            sms_mode: r.choice("GOIP_SMS_MODE", SmsMode::Session, SmsMode::NAMES),
+            offline_after: r.seconds("GOIP_OFFLINE_AFTER", 90, 35, 3600),
+            dedup_window: r.seconds("GOIP_DEDUP_WINDOW", 600, 15, 86_400),
+            offline_wait: r.seconds("GOIP_OFFLINE_WAIT", 300, 0, 86_400),
+            sms_timeout: r.seconds("GOIP_SMS_TIMEOUT", 180, 65, 3600),
+            ussd_timeout: r.seconds("GOIP_USSD_TIMEOUT", 30, 10, 300),
+        };
+        let country_code = r.country_code("SMS_COUNTRY_CODE");
+        let sms_join_wait = r.seconds("SMS_JOIN_WAIT", 10, 0, 120);
+        let admin_jids = r.jid_list("ADMIN_JIDS");
+        let db = r.db();
+        let store = StoreSettings {
+            timeout: r.seconds("DB_TIMEOUT", 10, 1, 300),
+            write_wait: r.seconds("DB_WRITE_WAIT", 1, 1, 60),
+            spool_file: match r.optional_string("SPOOL_FILE") {
+                Some(file) => PathBuf::from(file),
+                None => default_spool_file(&db, path),
+            },
+        };
+        let config = Config {
+            path: path.to_path_buf(),
+            xmpp,
+            goip,
+            db,
+            store,
+            log_days: r.integer("LOG_DAYS", 0, 0, 36_500, "an integer 0–36500") as u32,
+            log_level: r.optional_string("LOG_LEVEL"),
+            country_code,
+            sms_join_wait,
+            admin_jids,
+            metrics_listen: r.optional_listen("METRICS_LISTEN"),
+            alerts: alerts::read(&mut r),
+        };
+
+        if is_placeholder_secret(&config.xmpp.secret) {
             warnings.push(
                 "XMPP_COMPONENT_SECRET is still the sample's placeholder: whoever reaches Prosody's \
                  component port could connect as the SMS gateway. Choose a secret of your own \
@@ -392,34 +451,7 @@ impl Config {
                     .into(),
             );
         }
-        let xmpp_host = r.string_or("XMPP_HOST", "127.0.0.1");
-        let xmpp_port = r.port("XMPP_PORT", 5347);
-        let fallback_dest = r.optional_jid("XMPP_FALLBACK_DEST");
-        let use_alias = r.boolean("XMPP_USE_ALIAS", true);
-        let receipts = r.choice("XMPP_RECEIPTS", "delivered", ReceiptPolicy::NAMES);
-        let call_notices = r.boolean("XMPP_CALL_NOTICES", false);
-        let ping_interval = r.seconds("XMPP_PING_INTERVAL", 30, 5, 600);
-
-        let goip_bind = r.ip("GOIP_BIND", "0.0.0.0");
-        let goip_port = r.port("GOIP_PORT", crate::goip::DEFAULT_SERVER_PORT.into());
-        let sms_mode = r.choice("GOIP_SMS_MODE", "session", SmsMode::NAMES);
-        let offline_after = r.seconds("GOIP_OFFLINE_AFTER", 90, 35, 3600);
-        let dedup_window = r.seconds("GOIP_DEDUP_WINDOW", 600, 15, 86_400);
-        let offline_wait = r.seconds("GOIP_OFFLINE_WAIT", 300, 0, 86_400);
-        let sms_timeout = r.seconds("GOIP_SMS_TIMEOUT", 180, 65, 3600);
-        let ussd_timeout = r.seconds("GOIP_USSD_TIMEOUT", 30, 10, 300);
-        let country_code = r.country_code("SMS_COUNTRY_CODE");
-        let sms_join_wait = r.seconds("SMS_JOIN_WAIT", 10, 0, 120);
-        let admin_jids = r.jid_list("ADMIN_JIDS");
-
-        let db = r.db();
-        let db_timeout = r.seconds("DB_TIMEOUT", 10, 1, 300);
-        let write_wait = r.seconds("DB_WRITE_WAIT", 1, 1, 60);
-        let spool_file = r.optional_string("SPOOL_FILE");
-        let log_days = r.integer("LOG_DAYS", Some(0), 0, 36_500).map(|d| d as u32);
-        let log_level = r.optional_string("LOG_LEVEL");
-        let metrics_listen = r.optional_listen("METRICS_LISTEN");
-        if let Some(Some(addr)) = metrics_listen
+        if let Some(addr) = config.metrics_listen
             && !addr.ip().is_loopback()
         {
             warnings.push(format!(
@@ -428,79 +460,29 @@ impl Config {
                  listen on 127.0.0.1"
             ));
         }
-        let alert_settings = alerts::read(&mut r);
-
-        // Cross-key rules, only when the keys themselves were fine.
-        if let (Some(d), Some(c)) = (&data_domain, &component_jid)
-            && d != c
-        {
+        // Cross-key rules, only when the keys themselves were fine (a
+        // domain that was not is empty).
+        let x = &config.xmpp;
+        let (d, c, jid) = (&x.domain, &x.data_domain, &x.component_jid);
+        if !c.is_empty() && !jid.is_empty() && c != jid {
             r.problems.push(format!(
-                "XMPP_DATA_DOMAIN: expected the same domain as XMPP_COMPONENT_JID ({c:?}), got {d:?} \
+                "XMPP_DATA_DOMAIN: expected the same domain as XMPP_COMPONENT_JID ({jid:?}), got {c:?} \
                  (Prosody closes the stream of a component that sends from any other domain)"
             ));
         }
-        if let (Some(d), Some(c)) = (&domain, &data_domain)
-            && d == c
-        {
+        if !d.is_empty() && d == c {
             r.problems.push(format!(
                 "XMPP_DATA_DOMAIN: must differ from XMPP_DOMAIN (both are {d:?}); use a component domain such as \"sms.{d}\""
             ));
         }
-
-        // Every reader that returned `None` recorded a problem, so with no
-        // problems every value is present.
-        let config = (|| {
-            Some(Config {
-                path: path.to_path_buf(),
-                xmpp: XmppSettings {
-                    domain: domain?,
-                    data_domain: data_domain?,
-                    component_jid: component_jid?,
-                    secret: secret?,
-                    host: xmpp_host?,
-                    port: xmpp_port?,
-                    fallback_dest: fallback_dest?,
-                    use_alias: use_alias?,
-                    receipts: receipts?,
-                    call_notices: call_notices?,
-                    ping_interval: ping_interval?,
-                },
-                goip: GoipSettings {
-                    bind: goip_bind?,
-                    port: goip_port?,
-                    sms_mode: sms_mode?,
-                    offline_after: offline_after?,
-                    dedup_window: dedup_window?,
-                    offline_wait: offline_wait?,
-                    sms_timeout: sms_timeout?,
-                    ussd_timeout: ussd_timeout?,
-                },
-                store: StoreSettings {
-                    timeout: db_timeout?,
-                    write_wait: write_wait?,
-                    spool_file: match spool_file? {
-                        Some(file) => PathBuf::from(file),
-                        None => default_spool_file(db.as_ref()?, path),
-                    },
-                },
-                db: db?,
-                log_days: log_days?,
-                log_level: log_level?,
-                country_code: country_code?,
-                sms_join_wait: sms_join_wait?,
-                admin_jids: admin_jids?,
-                metrics_listen: metrics_listen?,
-                alerts: alert_settings?,
-            })
-        })();
-        match config {
-            Some(config) if r.problems.is_empty() => Ok((config, warnings)),
-            _ => Err(ConfigError {
+        if !r.problems.is_empty() {
+            return Err(ConfigError {
                 path: path.to_path_buf(),
                 problems: r.problems,
                 warnings,
-            }),
+            });
         }
+        Ok((config, warnings))
     }
 
     /// The number rules these settings imply.
@@ -559,24 +541,18 @@ impl Config {
                 lines.push(("DB_BACKEND", quote("sqlite")));
                 lines.push(("DB_FILE", quote(&file.display().to_string())));
             }
-            DbSettings::MySql {
-                host,
-                port,
-                database,
-                user,
-                password,
-                tls,
-            } => {
+            DbSettings::MySql(my) => {
+                let tls = &my.tls;
                 lines.push(("DB_BACKEND", quote("mysql")));
-                lines.push(("DB_HOST", quote(host)));
-                lines.push(("DB_PORT", port.to_string()));
-                lines.push(("DB_BASE", quote(database)));
-                lines.push(("DB_USER", quote(user)));
-                lines.push(("DB_PASS", quote(&password.to_string())));
+                lines.push(("DB_HOST", quote(&my.host)));
+                lines.push(("DB_PORT", my.port.to_string()));
+                lines.push(("DB_BASE", quote(&my.database)));
+                lines.push(("DB_USER", quote(&my.user)));
+                lines.push(("DB_PASS", quote(&my.password.to_string())));
                 let mode = quote(tls.mode.name());
                 lines.push((
                     "DB_TLS",
-                    match (tls.defaulted, is_this_host(host)) {
+                    match (tls.defaulted, is_this_host(&my.host)) {
                         (false, _) => mode,
                         (true, true) => format!("{mode} (default for a server on this host)"),
                         (true, false) => format!("{mode} (default for a server on another host)"),
@@ -937,7 +913,7 @@ LOG_DAYS               = 3
         assert_eq!(w.len(), 1, "{w:?}");
         assert!(w[0].contains("placeholder"), "{w:?}");
         assert!(
-            matches!(cfg.db, DbSettings::MySql { ref host, port: 3306, .. } if host == "localhost")
+            matches!(cfg.db, DbSettings::MySql(ref my) if my.host == "localhost" && my.port == 3306)
         );
         let extended = format!(
             "{original}XMPP_FALLBACK_DEST = \"0000@example.org\"\nDB_FILE = \"/var/lib/goippy/goippy.db\"\n"

@@ -52,9 +52,11 @@ fn run(cli: &Cli) -> Result<ExitCode, Box<dyn std::error::Error>> {
         return Ok(ExitCode::SUCCESS);
     }
 
-    let mut admin = cli.admin_command();
+    // Wrong values are told after the configuration's problems, as the
+    // other checks of an admin command are.
+    let mut admin = cli.admin_command().transpose();
     // Read before anything else is printed, so a prompt is the first line.
-    if let Some(AdminCommand::Add { ext, password, .. }) = &mut admin
+    if let Some(Ok(AdminCommand::Add { ext, password, .. })) = &mut admin
         && cli.add_reads_password()
     {
         *password = cli::read_password(ext)?;
@@ -73,6 +75,7 @@ fn run(cli: &Cli) -> Result<ExitCode, Box<dyn std::error::Error>> {
     }
 
     if let Some(command) = admin {
+        let command = command?;
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()

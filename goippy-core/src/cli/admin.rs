@@ -55,10 +55,10 @@ pub enum AdminCommand {
     },
     /// `--remove-line <ext> <goip_id>`
     RemoveLine { ext: String, goip_id: String },
-    /// `--daily-limit <goip_id> <N|->`
-    DailyLimit { goip_id: String, limit: String },
+    /// `--daily-limit <goip_id> <N|->`: `None` lifts the limit.
+    DailyLimit { goip_id: String, limit: Option<i64> },
     /// `--failover <ext> on|off`
-    Failover { ext: String, setting: String },
+    Failover { ext: String, on: bool },
 }
 
 /// Opens the store, runs the command, closes the store.
@@ -95,14 +95,6 @@ pub async fn run_admin(db: &DbSettings, command: &AdminCommand) -> Result<String
             gateway::extension(ext)?;
             gateway::goip_id(goip_id)?;
             channel_arg(channel.as_deref())?
-        }
-        AdminCommand::DailyLimit { limit, .. } => {
-            limit_arg(limit)?;
-            None
-        }
-        AdminCommand::Failover { setting, .. } => {
-            on_off_arg(setting)?;
-            None
         }
         _ => None,
     };
@@ -218,8 +210,7 @@ async fn run(
             ))
         }
         AdminCommand::DailyLimit { goip_id, limit } => {
-            let limit = limit_arg(limit)?;
-            store.set_daily_limit(goip_id, limit).await?;
+            store.set_daily_limit(goip_id, *limit).await?;
             Ok(match limit {
                 Some(n) => format!(
                     "line {goip_id} may send {n} SMS per day (UTC); a running goippy applies \
@@ -228,10 +219,9 @@ async fn run(
                 None => format!("line {goip_id} has no daily limit now.\n"),
             })
         }
-        AdminCommand::Failover { ext, setting } => {
-            let on = on_off_arg(setting)?;
-            store.set_failover(ext, on).await?;
-            Ok(if on {
+        AdminCommand::Failover { ext, on } => {
+            store.set_failover(ext, *on).await?;
+            Ok(if *on {
                 format!(
                     "extension {ext}: an SMS its chosen line cannot send (offline, at its daily \
                      limit, refused by the GoIP) goes out on another of its lines.\n"
@@ -320,7 +310,7 @@ async fn add_line(
 }
 
 /// `--daily-limit`'s value: a number of SMS, or `-` for none.
-fn limit_arg(value: &str) -> Result<Option<i64>, StoreError> {
+pub(super) fn limit_arg(value: &str) -> Result<Option<i64>, StoreError> {
     match value.trim() {
         "-" | "" => Ok(None),
         v => match v.parse::<i64>() {
@@ -334,7 +324,7 @@ fn limit_arg(value: &str) -> Result<Option<i64>, StoreError> {
 }
 
 /// `--failover`'s value.
-fn on_off_arg(value: &str) -> Result<bool, StoreError> {
+pub(super) fn on_off_arg(value: &str) -> Result<bool, StoreError> {
     match value.trim().to_ascii_lowercase().as_str() {
         "on" => Ok(true),
         "off" => Ok(false),

@@ -136,41 +136,38 @@ impl fmt::Display for Amount {
     }
 }
 
-/// The alert keys; `None` after recording a problem.
-pub(super) fn read(r: &mut Reader<'_>) -> Option<AlertSettings> {
-    let enabled = r.boolean("ALERTS", true);
-    let hold = r.seconds("ALERT_HOLD", 300, 0, 86_400);
-    let signal_below = r
-        .integer_described(
-            "ALERT_SIGNAL_BELOW",
-            Some(0),
-            0,
-            31,
-            "a CSQ 1–31 (0 or nothing: no signal alerts)",
-        )
-        .map(|n| u8::try_from(n).ok().filter(|n| *n > 0));
-    let balance = balance(r);
-    Some(AlertSettings {
-        enabled: enabled?,
-        hold: hold?,
-        signal_below: signal_below?,
-        balance: balance?,
-    })
+/// The alert keys (as [`Reader`] reads them: a wrong one as its default).
+pub(super) fn read(r: &mut Reader<'_>) -> AlertSettings {
+    let expected = "a CSQ 1–31 (0 or nothing: no signal alerts)";
+    AlertSettings {
+        enabled: r.boolean("ALERTS", true),
+        hold: r.seconds("ALERT_HOLD", 300, 0, 86_400),
+        signal_below: u8::try_from(r.integer("ALERT_SIGNAL_BELOW", 0, 0, 31, expected))
+            .ok()
+            .filter(|n| *n > 0),
+        balance: balance(r),
+    }
 }
 
-fn balance(r: &mut Reader<'_>) -> Option<Option<BalanceCheck>> {
+/// The balance check, if configured; `None` also when a key is wrong
+/// (after recording why).
+fn balance(r: &mut Reader<'_>) -> Option<BalanceCheck> {
+    let before = r.problems.len();
     let code = r.optional_string("BALANCE_USSD");
     let regex = r.optional_string("BALANCE_REGEX");
     let below = match r.get("BALANCE_BELOW") {
-        None => Some(None),
-        Some(Value::String(s)) if s.trim().is_empty() => Some(None),
-        Some(Value::String(s)) => Some(Some(s.trim().to_string())),
-        Some(Value::Integer(n)) => Some(Some(n.to_string())),
-        Some(Value::Float(x)) => Some(Some(x.to_string())),
+        None => None,
+        Some(Value::String(s)) if s.trim().is_empty() => None,
+        Some(Value::String(s)) => Some(s.trim().to_string()),
+        Some(Value::Integer(n)) => Some(n.to_string()),
+        Some(Value::Float(x)) => Some(x.to_string()),
         Some(other) => r.read("BALANCE_BELOW", "an amount such as \"5.00\"", other, None),
     };
     let every = r.seconds("BALANCE_EVERY", 86_400, 300, 30 * 86_400);
-    let (code, regex, below, every) = (code?, regex?, below?, every?);
+    // How the keys go together is only asked of valid values.
+    if r.failed_since(before) {
+        return None;
+    }
     let Some(code) = code else {
         for (key, set) in [
             ("BALANCE_REGEX", regex.is_some()),
@@ -183,7 +180,7 @@ fn balance(r: &mut Reader<'_>) -> Option<Option<BalanceCheck>> {
                 return None;
             }
         }
-        return Some(None);
+        return None;
     };
     let ok = code.len() <= 64 && is_valid_ussd_code(&code);
     if !ok {
@@ -236,12 +233,12 @@ fn balance(r: &mut Reader<'_>) -> Option<Option<BalanceCheck>> {
         }
     };
     let (regex, below) = (regex?, below?);
-    ok.then_some(Some(BalanceCheck {
+    ok.then_some(BalanceCheck {
         code,
         regex,
         below,
         every,
-    }))
+    })
 }
 
 #[cfg(test)]

@@ -88,21 +88,24 @@ pub fn is_this_host(host: &str) -> bool {
 const MAX_CA_FILE: u64 = 4 << 20;
 
 impl Reader<'_> {
-    /// `DB_TLS` and `DB_TLS_CA` for a server at `host` (`None` when
-    /// `DB_HOST` itself was invalid: no default can be chosen then).
-    pub(super) fn db_tls(&mut self, host: Option<&str>) -> Option<DbTls> {
+    /// `DB_TLS` and `DB_TLS_CA` for a server at `host`.
+    pub(super) fn db_tls(&mut self, host: &str) -> DbTls {
+        let before = self.problems.len();
         let ca = self.ca_file("DB_TLS_CA");
         let given = match self.get("DB_TLS") {
             None => None,
-            Some(_) => Some(self.choice("DB_TLS", "off", DbTlsMode::NAMES)?),
+            Some(_) => Some(self.choice("DB_TLS", DbTlsMode::Off, DbTlsMode::NAMES)),
         };
-        let ca = ca?;
+        // Whether the two agree is only asked of valid values.
+        if self.failed_since(before) {
+            return DbTls::default();
+        }
         let (mode, defaulted) = match (given, &ca) {
             (Some(mode), _) => (mode, false),
             // A CA is given to be used.
             (None, Some(_)) => (DbTlsMode::VerifyFull, true),
             // Clear text on this host, TLS when offered on another.
-            (None, None) if is_this_host(host?) => (DbTlsMode::Off, true),
+            (None, None) if is_this_host(host) => (DbTlsMode::Off, true),
             (None, None) => (DbTlsMode::Preferred, true),
         };
         if ca.is_some() && !mode.verifies() {
@@ -111,22 +114,18 @@ impl Reader<'_> {
                  does not do; set DB_TLS = \"verify-full\" (or \"verify-ca\")",
                 mode.name()
             ));
-            return None;
         }
-        Some(DbTls {
+        DbTls {
             mode,
             ca,
             defaulted,
-        })
+        }
     }
 
-    /// A readable PEM file with at least one certificate; `Some(None)` when
-    /// the key is absent or empty, `None` when it is invalid.
-    fn ca_file(&mut self, key: &str) -> Option<Option<PathBuf>> {
-        let path = match self.optional_string(key)? {
-            None => return Some(None),
-            Some(p) => PathBuf::from(p),
-        };
+    /// A readable PEM file with at least one certificate; `None` when the
+    /// key is absent, empty or invalid.
+    fn ca_file(&mut self, key: &str) -> Option<PathBuf> {
+        let path = PathBuf::from(self.optional_string(key)?);
         let mut bytes = Vec::new();
         let read = std::fs::File::open(&path).and_then(|f| {
             use std::io::Read;
@@ -142,7 +141,7 @@ impl Reader<'_> {
             {
                 "it holds no PEM certificate (\"-----BEGIN CERTIFICATE-----\")".to_string()
             }
-            Ok(_) => return Some(Some(path)),
+            Ok(_) => return Some(path),
         };
         let value = Value::String(path.display().to_string());
         self.problem(
@@ -172,7 +171,7 @@ mod tests {
     fn tls(extra: &str) -> Result<DbTls, ConfigError> {
         let (cfg, _) = Config::parse(&format!("{MYSQL}{extra}"), Path::new("/etc/goippy.conf"))?;
         match cfg.db {
-            DbSettings::MySql { tls, .. } => Ok(tls),
+            DbSettings::MySql(my) => Ok(my.tls),
             other => panic!("not MySQL: {other:?}"),
         }
     }

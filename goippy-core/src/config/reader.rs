@@ -1,7 +1,8 @@
 //! Reading the configuration's TOML table key by key: each reader checks
 //! one key's type and range, records what is wrong in words that name the
-//! key (never a secret's value), and returns `None` so that
-//! `Config::from_table` can list every problem of a file at once.
+//! key (never a secret's value), and returns the key's default (or nothing,
+//! an empty value) instead, so that `Config::from_table` can build the
+//! settings directly and list every problem of a file at once.
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
@@ -9,7 +10,7 @@ use std::time::Duration;
 
 use toml::{Table, Value};
 
-use super::{DEFAULT_DB_FILE, DbSettings, Secret};
+use super::{DEFAULT_DB_FILE, DbSettings, MySqlSettings, Secret};
 use crate::alias::split_jid;
 use crate::number::NumberRules;
 
@@ -17,8 +18,8 @@ use crate::number::NumberRules;
 const SECRET_KEYS: &[&str] = &["XMPP_COMPONENT_SECRET", "DB_PASS"];
 
 /// Reads keys one by one, collecting problems instead of stopping at the first.
-/// Each reader returns `None` when the key was missing or wrong (after
-/// recording why), so the caller can assemble a `Config` only when all are present.
+/// A key that was missing or wrong reads as its default (after recording
+/// why): settings built from a reader with problems are never used.
 pub(super) struct Reader<'a> {
     table: &'a Table,
     pub(super) problems: Vec<String>,
@@ -58,10 +59,15 @@ impl<'a> Reader<'a> {
         self.table.get(key)
     }
 
+    /// Whether a problem was recorded after the first `before`.
+    pub(super) fn failed_since(&self, before: usize) -> bool {
+        self.problems.len() > before
+    }
+
     /// Records that a required key is missing.
-    fn missing<T>(&mut self, key: &str) -> Option<T> {
+    fn missing<T: Default>(&mut self, key: &str) -> T {
         self.problems.push(format!("{key}: required, but missing"));
-        None
+        T::default()
     }
 
     /// `parsed`, or — when the value could not be read — a problem saying
@@ -90,32 +96,36 @@ impl<'a> Reader<'a> {
             .push(format!("{key}: expected {expected}, got {got}"));
     }
 
-    pub(super) fn required_string(&mut self, key: &str) -> Option<String> {
+    pub(super) fn required_string(&mut self, key: &str) -> String {
         match self.get(key) {
             None => self.missing(key),
-            Some(Value::String(s)) if !s.trim().is_empty() => Some(s.trim().to_string()),
-            Some(v) => self.read(key, "a non-empty string", v, None),
+            Some(Value::String(s)) if !s.trim().is_empty() => s.trim().to_string(),
+            Some(v) => self
+                .read(key, "a non-empty string", v, None)
+                .unwrap_or_default(),
         }
     }
 
-    /// `Some(None)` when absent or empty, `None` when invalid.
-    pub(super) fn optional_string(&mut self, key: &str) -> Option<Option<String>> {
+    /// `None` when absent, empty or invalid.
+    pub(super) fn optional_string(&mut self, key: &str) -> Option<String> {
         match self.get(key) {
-            None => Some(None),
-            Some(Value::String(s)) if s.trim().is_empty() => Some(None),
-            Some(Value::String(s)) => Some(Some(s.trim().to_string())),
+            None => None,
+            Some(Value::String(s)) if s.trim().is_empty() => None,
+            Some(Value::String(s)) => Some(s.trim().to_string()),
             Some(v) => self.read(key, "a string", v, None),
         }
     }
 
-    pub(super) fn string_or(&mut self, key: &str, default: &str) -> Option<String> {
+    pub(super) fn string_or(&mut self, key: &str, default: &str) -> String {
         self.optional_string(key)
-            .map(|v| v.unwrap_or_else(|| default.to_string()))
+            .unwrap_or_else(|| default.to_string())
     }
 
-    pub(super) fn domain(&mut self, key: &str, default: Option<&str>) -> Option<String> {
+    /// Empty when missing (without a default) or invalid: a valid domain
+    /// never is.
+    pub(super) fn domain(&mut self, key: &str, default: Option<&str>) -> String {
         let value = match (self.get(key), default) {
-            (None, Some(d)) => return Some(d.to_string()),
+            (None, Some(d)) => return d.to_string(),
             (None, None) => return self.missing(key),
             (Some(v), _) => v,
         };
@@ -129,26 +139,24 @@ impl<'a> Reader<'a> {
                 && d.chars()
                     .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.')
         });
-        self.read(key, "a domain name such as \"example.org\"", value, valid)
+        let expected = "a domain name such as \"example.org\"";
+        self.read(key, expected, value, valid).unwrap_or_default()
     }
 
-    pub(super) fn optional_jid(&mut self, key: &str) -> Option<Option<String>> {
-        let Some(s) = self.optional_string(key)? else {
-            return Some(None);
-        };
+    pub(super) fn optional_jid(&mut self, key: &str) -> Option<String> {
+        let s = self.optional_string(key)?;
         let bare =
             split_jid(&s).is_some_and(|p| p.resource.is_none()) && !s.contains(char::is_whitespace);
         let expected = "a bare JID such as \"0000@example.org\"";
         let got = Value::String(s.clone());
-        self.read(key, expected, &got, bare.then_some(s)).map(Some)
+        self.read(key, expected, &got, bare.then_some(s))
     }
 
     /// Bare JIDs separated by commas and/or spaces (`ADMIN_JIDS`); absent
     /// or empty: none. Every entry that is not a bare JID is a problem.
-    pub(super) fn jid_list(&mut self, key: &str) -> Option<Vec<String>> {
-        let text = self.optional_string(key)?.unwrap_or_default();
+    pub(super) fn jid_list(&mut self, key: &str) -> Vec<String> {
+        let text = self.optional_string(key).unwrap_or_default();
         let mut jids: Vec<String> = Vec::new();
-        let mut ok = true;
         for item in text.split([',', ' ', '\t']).filter(|i| !i.is_empty()) {
             match split_jid(item) {
                 Some(p) if p.resource.is_none() && p.node.is_some_and(|n| !n.is_empty()) => {
@@ -157,70 +165,51 @@ impl<'a> Reader<'a> {
                         jids.push(jid);
                     }
                 }
-                _ => {
-                    self.problem(
-                        key,
-                        "bare JIDs such as \"admin@example.org\", separated by commas or spaces",
-                        &Value::String(item.to_string()),
-                    );
-                    ok = false;
-                }
+                _ => self.problem(
+                    key,
+                    "bare JIDs such as \"admin@example.org\", separated by commas or spaces",
+                    &Value::String(item.to_string()),
+                ),
             }
         }
-        ok.then_some(jids)
+        jids
     }
 
-    /// Integers may be written bare or quoted (`GOIP_PORT = "44444"`).
+    /// Integers may be written bare or quoted (`GOIP_PORT = "44444"`);
+    /// absent: `default`.
     pub(super) fn integer(
         &mut self,
         key: &str,
-        default: Option<i64>,
-        min: i64,
-        max: i64,
-    ) -> Option<i64> {
-        self.integer_described(key, default, min, max, &format!("an integer {min}–{max}"))
-    }
-
-    pub(super) fn integer_described(
-        &mut self,
-        key: &str,
-        default: Option<i64>,
+        default: i64,
         min: i64,
         max: i64,
         expected: &str,
-    ) -> Option<i64> {
-        let value = match (self.get(key), default) {
-            (None, Some(d)) => return Some(d),
-            (None, None) => return self.missing(key),
-            (Some(v), _) => v,
+    ) -> i64 {
+        let Some(value) = self.get(key) else {
+            return default;
         };
         let n = match value {
             Value::Integer(n) => Some(*n),
             Value::String(s) => s.trim().parse::<i64>().ok(),
             _ => None,
         };
-        self.read(key, expected, value, n.filter(|n| (min..=max).contains(n)))
+        let n = n.filter(|n| (min..=max).contains(n));
+        self.read(key, expected, value, n).unwrap_or(default)
     }
 
-    pub(super) fn port(&mut self, key: &str, default: i64) -> Option<u16> {
-        self.integer(key, Some(default), 1, 65535).map(|p| p as u16)
+    pub(super) fn port(&mut self, key: &str, default: u16) -> u16 {
+        self.integer(key, default.into(), 1, 65535, "an integer 1–65535") as u16
     }
 
-    pub(super) fn seconds(
-        &mut self,
-        key: &str,
-        default: u64,
-        min: u64,
-        max: u64,
-    ) -> Option<Duration> {
+    pub(super) fn seconds(&mut self, key: &str, default: u64, min: u64, max: u64) -> Duration {
         let expected = format!("a number of seconds {min}–{max}");
-        self.integer_described(key, Some(default as i64), min as i64, max as i64, &expected)
-            .map(|n| Duration::from_secs(n as u64))
+        let n = self.integer(key, default as i64, min as i64, max as i64, &expected);
+        Duration::from_secs(n as u64)
     }
 
-    pub(super) fn boolean(&mut self, key: &str, default: bool) -> Option<bool> {
+    pub(super) fn boolean(&mut self, key: &str, default: bool) -> bool {
         let Some(value) = self.get(key) else {
-            return Some(default);
+            return default;
         };
         let b = match value {
             Value::Boolean(b) => Some(*b),
@@ -233,102 +222,93 @@ impl<'a> Reader<'a> {
             },
             _ => None,
         };
-        self.read(key, "true or false", value, b)
+        self.read(key, "true or false", value, b).unwrap_or(default)
     }
 
-    pub(super) fn choice<T: Copy>(
-        &mut self,
-        key: &str,
-        default: &str,
-        options: &[(&str, T)],
-    ) -> Option<T> {
-        let value = self.get(key);
-        let text = match value {
-            None => default.to_string(),
-            Some(Value::String(s)) => s.trim().to_ascii_lowercase(),
-            Some(_) => String::new(),
+    pub(super) fn choice<T: Copy>(&mut self, key: &str, default: T, options: &[(&str, T)]) -> T {
+        let Some(value) = self.get(key) else {
+            return default;
         };
+        let text = value.as_str().map(|s| s.trim().to_ascii_lowercase());
         let chosen = options
             .iter()
-            .find(|(name, _)| *name == text)
+            .find(|(name, _)| Some(*name) == text.as_deref())
             .map(|(_, v)| *v);
         let names: Vec<String> = options.iter().map(|(n, _)| format!("\"{n}\"")).collect();
         let expected = format!("one of {}", names.join(", "));
-        let got = value.cloned().unwrap_or(Value::String(text));
-        self.read(key, &expected, &got, chosen)
+        self.read(key, &expected, value, chosen).unwrap_or(default)
     }
 
     /// An optional TCP address to listen on: absent or `""` is none; a
     /// port alone (`9464` or `"9464"`) means 127.0.0.1 (this host only);
     /// otherwise `"IP:PORT"`, `"[IPv6]:PORT"` or `"localhost:PORT"`.
-    pub(super) fn optional_listen(&mut self, key: &str) -> Option<Option<SocketAddr>> {
+    pub(super) fn optional_listen(&mut self, key: &str) -> Option<SocketAddr> {
         const EXPECTED: &str = "a port (this host only) or an address such as \"127.0.0.1:9464\" \
                                 or \"[::1]:9464\"";
-        let Some(value) = self.get(key) else {
-            return Some(None);
-        };
+        let value = self.get(key)?;
         let parsed = match value {
             Value::Integer(port) => parse_listen(&port.to_string()),
-            Value::String(s) if s.trim().is_empty() => return Some(None),
+            Value::String(s) if s.trim().is_empty() => return None,
             Value::String(s) => parse_listen(s.trim()),
             _ => None,
         };
-        self.read(key, EXPECTED, value, parsed).map(Some)
+        self.read(key, EXPECTED, value, parsed)
     }
 
-    pub(super) fn ip(&mut self, key: &str, default: &str) -> Option<IpAddr> {
+    pub(super) fn ip(&mut self, key: &str, default: IpAddr) -> IpAddr {
         let Some(value) = self.get(key) else {
-            return default.parse().ok();
+            return default;
         };
         let ip = value.as_str().and_then(|s| s.trim().parse::<IpAddr>().ok());
-        self.read(
-            key,
-            "an IP address such as \"0.0.0.0\" or \"::\"",
-            value,
-            ip,
-        )
+        let expected = "an IP address such as \"0.0.0.0\" or \"::\"";
+        self.read(key, expected, value, ip).unwrap_or(default)
     }
 
-    pub(super) fn country_code(&mut self, key: &str) -> Option<Option<String>> {
-        let value = match self.get(key) {
-            None => return Some(None),
-            Some(Value::Integer(n)) => &Value::String(n.to_string()),
-            Some(v) => v,
+    pub(super) fn country_code(&mut self, key: &str) -> Option<String> {
+        let value = match self.get(key)? {
+            Value::Integer(n) => &Value::String(n.to_string()),
+            v => v,
         };
         let rules = value.as_str().and_then(|s| NumberRules::new(Some(s)).ok());
         let code = rules.map(|r| r.country_code().map(str::to_string));
         self.read(key, "a country calling code such as \"372\"", value, code)
+            .flatten()
     }
 
-    pub(super) fn db(&mut self) -> Option<DbSettings> {
-        let backend = self.choice(
-            "DB_BACKEND",
-            "sqlite",
-            &[("sqlite", true), ("mysql", false)],
-        )?;
-        if backend {
-            let file = self.string_or("DB_FILE", DEFAULT_DB_FILE)?;
-            return Some(DbSettings::Sqlite {
+    pub(super) fn db(&mut self) -> DbSettings {
+        let before = self.problems.len();
+        let sqlite = self.choice("DB_BACKEND", true, &[("sqlite", true), ("mysql", false)]);
+        if self.failed_since(before) {
+            // A wrong backend: none of its keys is read.
+            return DbSettings::Sqlite {
+                file: DEFAULT_DB_FILE.into(),
+            };
+        }
+        if sqlite {
+            let file = self.string_or("DB_FILE", DEFAULT_DB_FILE);
+            return DbSettings::Sqlite {
                 file: PathBuf::from(file),
-            });
+            };
         }
         let host = self.string_or("DB_HOST", "localhost");
         let port = self.port("DB_PORT", 3306);
-        let tls = self.db_tls(host.as_deref());
+        let tls = self.db_tls(&host);
         let database = self.required_string("DB_BASE");
         let user = self.required_string("DB_USER");
         let password = match self.get("DB_PASS") {
             None => self.missing("DB_PASS"),
-            Some(Value::String(s)) => Some(Secret::new(s.clone())),
-            Some(v) => self.read("DB_PASS", "a string", v, None),
+            Some(Value::String(s)) => s.clone(),
+            Some(v) => self
+                .read("DB_PASS", "a string", v, None)
+                .unwrap_or_default(),
         };
-        Some(DbSettings::MySql {
-            host: host?,
-            port: port?,
-            database: database?,
-            user: user?,
-            password: password?,
-            tls: tls?,
+        DbSettings::MySql(MySqlSettings {
+            host,
+            port,
+            database,
+            user,
+            password: Secret::new(password),
+            tls,
         })
     }
 }

@@ -229,27 +229,11 @@ async fn connect(
                 reachable,
             ))
         }
-        DbSettings::MySql {
-            host,
-            port,
-            database,
-            user,
-            password,
-            tls,
-        } => {
-            let target = mysql::MySqlTarget {
-                host,
-                port: *port,
-                database,
-                user,
-                password,
-                tls,
-            };
-            let (pool, reachable) =
-                mysql::open(&target, options.db_timeout, serve_while_down).await?;
+        DbSettings::MySql(my) => {
+            let (pool, reachable) = mysql::open(my, options.db_timeout, serve_while_down).await?;
             Ok((
                 Db::MySql(pool),
-                format!("MySQL {user}@{host}:{port}/{database}"),
+                format!("MySQL {}@{}:{}/{}", my.user, my.host, my.port, my.database),
                 reachable,
             ))
         }

@@ -21,22 +21,11 @@ use std::time::Duration;
 use sqlx::mysql::{MySqlConnectOptions, MySqlPool, MySqlPoolOptions};
 use sqlx::{ConnectOptions, Connection};
 
-use crate::config::{DbTls, Secret};
+use crate::config::MySqlSettings;
 
 use super::error::{StoreError, is_transient};
 
 mod tls;
-
-/// Where and as whom to connect (`DB_HOST`, `DB_PORT`, `DB_BASE`,
-/// `DB_USER`, `DB_PASS`, `DB_TLS`).
-pub(crate) struct MySqlTarget<'a> {
-    pub host: &'a str,
-    pub port: u16,
-    pub database: &'a str,
-    pub user: &'a str,
-    pub password: &'a Secret,
-    pub tls: &'a DbTls,
-}
 
 /// Connects to `database` on `host:port` as `user` (the password only
 /// goes to the driver), over TLS as `tls` says. Every connection
@@ -51,24 +40,24 @@ pub(crate) struct MySqlTarget<'a> {
 /// certificate it cannot trust) is always an error, named so the
 /// operator can fix it.
 pub(crate) async fn open(
-    target: &MySqlTarget<'_>,
+    target: &MySqlSettings,
     timeout: Duration,
     serve_while_down: bool,
 ) -> Result<(MySqlPool, bool), StoreError> {
-    let (host, port, tls) = (target.host, target.port, target.tls);
+    let (host, port, tls) = (target.host.as_str(), target.port, &target.tls);
     let options = MySqlConnectOptions::new()
         .host(host)
         .port(port)
-        .database(target.database)
-        .username(target.user)
+        .database(&target.database)
+        .username(&target.user)
         .password(target.password.expose())
         .charset("utf8mb4");
     let options = tls::apply(options, tls);
     let connect_error = |reason: String| StoreError::Connect {
         host: host.to_owned(),
         port,
-        database: target.database.to_owned(),
-        user: target.user.to_owned(),
+        database: target.database.clone(),
+        user: target.user.clone(),
         reason,
     };
     let pool_options = MySqlPoolOptions::new()

@@ -78,24 +78,15 @@ pub fn between(
         (DbSettings::Sqlite { file: fa }, DbSettings::Sqlite { file: fb }) if same_file(fa, fb) => {
             clashes.push(Clash::SqliteFile(fa.clone()));
         }
-        (
-            DbSettings::MySql {
-                host: ha,
-                port: pa,
-                database: da,
-                ..
-            },
-            DbSettings::MySql {
-                host: hb,
-                port: pb,
-                database: db,
-                ..
-            },
-        ) if ha.eq_ignore_ascii_case(hb) && pa == pb && da == db => {
+        (DbSettings::MySql(ma), DbSettings::MySql(mb))
+            if ma.host.eq_ignore_ascii_case(&mb.host)
+                && ma.port == mb.port
+                && ma.database == mb.database =>
+        {
             clashes.push(Clash::MysqlDatabase {
-                host: ha.clone(),
-                port: *pa,
-                database: da.clone(),
+                host: ma.host.clone(),
+                port: ma.port,
+                database: ma.database.clone(),
             });
         }
         _ => {}

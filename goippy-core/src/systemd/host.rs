@@ -29,8 +29,6 @@ pub struct Host {
     pub systemctl: Systemctl,
     /// The program that creates the service user when it is missing.
     pub useradd: OsString,
-    /// The goippy binary for `ExecStart=`; `None`: the running program.
-    pub executable: Option<PathBuf>,
     /// Where `StateDirectory=goippy` is on this machine, for the checks
     /// `--install` makes (the unit itself always says `goippy`).
     pub state_dir: PathBuf,
@@ -54,7 +52,6 @@ impl Host {
             unit_dir: absolute(unit_dir),
             systemctl: Systemctl::new(systemctl, absolute(systemd_run_dir)),
             useradd: useradd.into(),
-            executable: None,
             state_dir: absolute(state_dir),
         }
     }
@@ -73,21 +70,18 @@ impl Host {
     pub fn passwd_path(&self) -> PathBuf {
         self.etc_dir.join("passwd")
     }
+}
 
-    /// The canonical path of the goippy binary to run: a unit must not
-    /// depend on `$PATH`, on a symlink that may be repointed, or on where
-    /// some other installation put its copy.
-    pub fn executable(&self) -> Result<PathBuf, OpsError> {
-        let path = match &self.executable {
-            Some(p) => Ok(p.clone()),
-            None => std::env::current_exe(),
-        };
-        path.and_then(|p| p.canonicalize()).map_err(|e| {
-            OpsError::Refused(format!(
-                "cannot tell where the goippy executable is (for ExecStart=): {e}"
-            ))
-        })
-    }
+/// The canonical path of the goippy binary to run (`current`: the running
+/// program's, `std::env::current_exe()`): a unit must not depend on
+/// `$PATH`, on a symlink that may be repointed, or on where some other
+/// installation put its copy.
+pub(super) fn executable(current: std::io::Result<PathBuf>) -> Result<PathBuf, OpsError> {
+    current.and_then(|p| p.canonicalize()).map_err(|e| {
+        OpsError::Refused(format!(
+            "cannot tell where the goippy executable is (for ExecStart=): {e}"
+        ))
+    })
 }
 
 #[cfg(test)]
@@ -150,13 +144,10 @@ mod tests {
         std::fs::write(&real, "").expect("write");
         let link = dir.path().join("link");
         std::os::unix::fs::symlink(&real, &link).expect("symlink");
-        let mut host = system();
-        host.executable = Some(link);
         assert_eq!(
-            host.executable().expect("resolves"),
+            executable(Ok(link)).expect("resolves"),
             real.canonicalize().expect("canonical")
         );
-        host.executable = Some(dir.path().join("missing"));
-        assert!(host.executable().is_err());
+        assert!(executable(Ok(dir.path().join("missing"))).is_err());
     }
 }

@@ -19,7 +19,7 @@ use std::path::{Path, PathBuf};
 use crate::config::{Config, DbSettings};
 
 use super::account::{self, CONFIG_MODE, SERVICE_USER};
-use super::host::Host;
+use super::host::{Host, executable};
 use super::instance::InstanceName;
 use super::systemctl::{Applied, command_line};
 use super::unit::{self, UnitPath, UnitSpec};
@@ -40,7 +40,8 @@ pub fn install(name: &InstanceName, host: &Host, report: &mut Report) -> Result<
     }
     check_collisions(name, &config, host, created_from, report)?;
 
-    let executable = UnitPath::new(&host.executable()?, "the goippy executable")?;
+    let running = executable(std::env::current_exe())?;
+    let executable = UnitPath::new(&running, "the goippy executable")?;
     let unit_config = UnitPath::new(&config_path, "the configuration file")?;
     let (extra_writable_dir, spool_dir) = writable_dirs(&config, report)?;
     let text = unit::render(&UnitSpec {
@@ -230,7 +231,7 @@ fn check_state_access(
 fn sqlite_file(config: &Config) -> Option<&Path> {
     match &config.db {
         DbSettings::Sqlite { file } => Some(file),
-        DbSettings::MySql { .. } => None,
+        DbSettings::MySql(_) => None,
     }
 }
 

@@ -35,7 +35,7 @@ pub fn derive(
             "It keeps its own SQLite database.",
             "GOIP_PORT and XMPP_COMPONENT_JID",
         ),
-        DbSettings::MySql { .. } => (
+        DbSettings::MySql(_) => (
             "It still uses the MySQL database of the base.",
             "DB_BASE, GOIP_PORT and XMPP_COMPONENT_JID",
         ),
@@ -49,7 +49,7 @@ pub fn derive(
         base = base_path.display(),
     );
     let own_db = match base.db {
-        DbSettings::MySql { .. } => {
+        DbSettings::MySql(_) => {
             text.push_str(base_text);
             None
         }

@@ -71,13 +71,9 @@ pub fn uninstall(name: &InstanceName, host: &Host, report: &mut Report) -> Resul
             "kept the database {} (delete it yourself if its history is no longer needed)",
             file.display()
         )),
-        Some(DbSettings::MySql {
-            host,
-            port,
-            database,
-            ..
-        }) => report.say(format!(
-            "kept the MySQL database {database} on {host}:{port}"
+        Some(DbSettings::MySql(my)) => report.say(format!(
+            "kept the MySQL database {} on {}:{}",
+            my.database, my.host, my.port
         )),
         None => {}
     }

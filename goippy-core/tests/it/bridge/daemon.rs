@@ -78,21 +78,18 @@ impl Instance {
                  DB_FILE = \"{}\"\n",
                 file.display()
             ),
-            DbSettings::MySql {
-                host,
-                port,
-                database,
-                user,
-                password,
-                ..
-            } => format!(
+            DbSettings::MySql(my) => format!(
                 "DB_BACKEND = \"mysql\"\n\
-                 DB_HOST = \"{host}\"\n\
-                 DB_PORT = {port}\n\
-                 DB_BASE = \"{database}\"\n\
-                 DB_USER = \"{user}\"\n\
+                 DB_HOST = \"{}\"\n\
+                 DB_PORT = {}\n\
+                 DB_BASE = \"{}\"\n\
+                 DB_USER = \"{}\"\n\
                  DB_PASS = \"{}\"\n",
-                password.expose()
+                my.host,
+                my.port,
+                my.database,
+                my.user,
+                my.password.expose()
             ),
         };
         std::fs::write(

@@ -5,7 +5,7 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use goippy_core::config::{DbSettings, DbTls, Secret};
+use goippy_core::config::{DbSettings, DbTls, MySqlSettings, Secret};
 use goippy_core::store::{CallEvent, CallStored, OutboundOptions, Store, StoreError, Stored};
 use goippy_testkit::mariadb::{MariaDb, test_database};
 use goippy_testkit::ports::free_tcp_port;
@@ -15,14 +15,14 @@ use crate::support::store::{TestDb, call, outbound, sms};
 #[tokio::test]
 async fn connect_errors_name_the_server_but_never_the_password() {
     let port = free_tcp_port();
-    let settings = DbSettings::MySql {
+    let settings = DbSettings::MySql(MySqlSettings {
         host: "127.0.0.1".into(),
         port,
         database: "goippy_prod".into(),
         user: "goippy".into(),
         password: Secret::new("hunter2-secret"),
         tls: DbTls::default(),
-    };
+    });
     let e = Store::open(&settings)
         .await
         .expect_err("nothing listens there");
@@ -40,14 +40,14 @@ async fn connect_errors_name_the_server_but_never_the_password() {
 
     // A real server that refuses the password.
     let db = test_database().expect("database");
-    let settings = DbSettings::MySql {
+    let settings = DbSettings::MySql(MySqlSettings {
         host: db.host.clone(),
         port: db.port,
         database: db.database.clone(),
         user: db.user.clone(),
         password: Secret::new("wrong-hunter2"),
         tls: DbTls::default(),
-    };
+    });
     let msg = Store::open(&settings)
         .await
         .expect_err("wrong password")
@@ -70,14 +70,14 @@ async fn a_mariadb_restart_during_writes_loses_nothing() {
     crate::support::log::init();
     let server = MariaDb::start().expect("a private MariaDB");
     let database = server.create_database().expect("database");
-    let settings = DbSettings::MySql {
+    let settings = DbSettings::MySql(MySqlSettings {
         host: database.host.clone(),
         port: database.port,
         database: database.database.clone(),
         user: database.user.clone(),
         password: Secret::new(database.password.clone()),
         tls: DbTls::default(),
-    };
+    });
     let store = Store::open(&settings).await.expect("open");
     let server = Arc::new(Mutex::new(server));
 

@@ -5,7 +5,7 @@
 
 use std::path::PathBuf;
 
-use goippy_core::config::{DbSettings, DbTls, Secret};
+use goippy_core::config::{DbSettings, DbTls, MySqlSettings, Secret};
 use goippy_core::store::{
     CallEvent, CallRecord, GatewayDefinition, InboundKind, InboundRecord, LogId, OutboundKind,
     OutboundRecord, StateUpdate, Store, StoreOptions, Timestamp,
@@ -59,14 +59,14 @@ pub fn mysql() -> TestDb {
 impl TestDb {
     pub fn from_mysql(db: TestDatabase) -> TestDb {
         TestDb {
-            settings: DbSettings::MySql {
+            settings: DbSettings::MySql(MySqlSettings {
                 host: db.host.clone(),
                 port: db.port,
                 database: db.database.clone(),
                 user: db.user.clone(),
                 password: Secret::new(db.password.clone()),
                 tls: DbTls::default(),
-            },
+            }),
             kind: Kind::MySql,
             _dir: None,
             _mysql: Some(db),
@@ -112,7 +112,7 @@ impl TestDb {
                     .unwrap_or_else(|e| panic!("{e}\n{sql}"));
                 pool.close().await;
             }
-            DbSettings::MySql { .. } => {
+            DbSettings::MySql(_) => {
                 let pool = self.mysql_pool().await;
                 sqlx::raw_sql(sqlx::AssertSqlSafe(sql.to_string()))
                     .execute(&pool)
@@ -137,7 +137,7 @@ impl TestDb {
                 pool.close().await;
                 r
             }
-            DbSettings::MySql { .. } => {
+            DbSettings::MySql(_) => {
                 let pool = self.mysql_pool().await;
                 let r = sqlx::raw_sql(sqlx::AssertSqlSafe(sql.to_string()))
                     .execute(&pool)
@@ -164,7 +164,7 @@ impl TestDb {
                 pool.close().await;
                 v
             }
-            DbSettings::MySql { .. } => {
+            DbSettings::MySql(_) => {
                 let pool = self.mysql_pool().await;
                 let v: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(sql.to_string()))
                     .fetch_one(&pool)
@@ -192,7 +192,7 @@ impl TestDb {
                 pool.close().await;
                 row.expect("reading the log")
             }
-            DbSettings::MySql { .. } => {
+            DbSettings::MySql(_) => {
                 let pool = self.mysql_pool().await;
                 let row = sqlx::query_as(sql).bind(id.0).fetch_optional(&pool).await;
                 pool.close().await;
