@@ -30,7 +30,7 @@
 //! (`executing`, with a reply field) until the user completes or cancels it,
 //! or it expires (`sessions.rs`); then goippy sends `USSDEXIT`. An answer
 //! that comes after the command gave up is a chat message, as the
-//! console's, to the user who ran it (`bridge/ussd_askers.rs`).
+//! console's, to the user who ran it (`bridge/ussd_channels.rs`).
 //!
 //! Runs in the router's per-sender command lane, so a USSD waiting for the
 //! network holds up neither the sender's chat nor anyone else.
