@@ -94,7 +94,7 @@ pub(super) fn decide(
         ext,
         goip_id = %gateway.goip_id,
         xmpp_id = env.id.as_deref().unwrap_or(""),
-        command = command_name(&command),
+        command = bot::command_name(&command),
         "console command"
     );
     let answered_now = |text: String| {
@@ -313,16 +313,4 @@ fn receipt(env: &Envelope, requested: bool) -> Vec<Stanza> {
 fn answer(env: &Envelope, text: String) -> Vec<Stanza> {
     let me = Jid::from(env.to.to_bare());
     vec![Stanza::from(reply::chat(&me, &env.from, &text))]
-}
-
-fn command_name(c: &BotCommand) -> &'static str {
-    match c {
-        BotCommand::Status => "status",
-        BotCommand::Log(_) => "log",
-        BotCommand::Help => "help",
-        BotCommand::Ussd(_) => "ussd",
-        BotCommand::Invalid(_) => "invalid",
-        BotCommand::Lines | BotCommand::LineFor { .. } => "line",
-        BotCommand::Failover(_) => "failover",
-    }
 }
