@@ -122,13 +122,16 @@ pub(crate) fn next_line<'a>(
 
 /// `line 2 +37255500002`, or `line 2` while the line's number is unknown.
 pub(crate) fn line_name(n: usize, line: &ActiveGateway) -> String {
-    match line
-        .msisdn
-        .as_deref()
-        .map(str::trim)
-        .filter(|m| !m.is_empty())
-    {
+    match known_number(line) {
         Some(number) => format!("line {n} {number}"),
         None => format!("line {n}"),
     }
+}
+
+/// The line's own number, once the GoIP has told it (blank is unknown).
+pub(crate) fn known_number(line: &ActiveGateway) -> Option<&str> {
+    line.msisdn
+        .as_deref()
+        .map(str::trim)
+        .filter(|m| !m.is_empty())
 }

@@ -54,6 +54,7 @@ use crate::xmpp::{Envelope, Intent, Target, adhoc, disco};
 
 use super::Context;
 use super::bot::{self, DEFAULT_LOG_CALLS, MAX_LOG_CALLS};
+use super::line_pool::known_number;
 use super::lines::{self, READ_BOUND};
 
 use sessions::{Session, Stage};
@@ -520,10 +521,10 @@ fn own_line(ctx: &Context, env: &Envelope, goip_id: &str) -> Option<Arc<ActiveGa
 /// only to be shared (`--add-line`) has none, and its users' extensions
 /// would name people, not the line: then by its goip_id and number.
 fn line_label(line: &ActiveGateway) -> String {
-    match (&line.ext, line.msisdn.as_deref().map(str::trim)) {
+    match (&line.ext, known_number(line)) {
         (Some(ext), _) => ext.clone(),
-        (None, Some(number)) if !number.is_empty() => format!("{} {number}", line.goip_id),
-        (None, _) => line.goip_id.clone(),
+        (None, Some(number)) => format!("{} {number}", line.goip_id),
+        (None, None) => line.goip_id.clone(),
     }
 }
 

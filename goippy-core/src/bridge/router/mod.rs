@@ -90,6 +90,7 @@ use crate::xmpp::service::{self, Handled};
 use crate::xmpp::{Envelope, Intent, classify};
 
 use super::line_choice;
+use super::line_pool::known_number;
 use super::{Context, adhoc};
 use lanes::{Full, Lanes, Limits, Weighed};
 use refusals::RefusalLog;
@@ -654,10 +655,7 @@ fn component_help(ctx: &Context, lines: &[Arc<ActiveGateway>]) -> String {
         "This is the SMS gateway. To send an SMS, write to the number as a contact: \
          {example} (international form)."
     );
-    let numbers: Vec<&str> = (lines.iter().filter_map(|l| l.msisdn.as_deref()))
-        .map(str::trim)
-        .filter(|n| !n.is_empty())
-        .collect();
+    let numbers: Vec<&str> = lines.iter().filter_map(|l| known_number(l)).collect();
     match numbers.as_slice() {
         [] => {}
         [n] => text.push_str(&format!(
