@@ -71,10 +71,7 @@ use tokio::sync::mpsc;
 use tokio_xmpp::Stanza;
 use tokio_xmpp::jid::BareJid;
 use tokio_xmpp::minidom::Element;
-use tokio_xmpp::parsers::iq::Iq;
-use tokio_xmpp::parsers::message::MessageType;
 use tokio_xmpp::parsers::ns;
-use tokio_xmpp::parsers::presence::Type as PresenceType;
 
 use crate::goip::MAX_SMS_BYTES;
 use crate::number::E164;
@@ -548,8 +545,8 @@ impl Router {
 
     /// Logs the errors among the answers [`service::answer`] gave.
     fn log_settled_refusals(&self, stanzas: &[Stanza]) {
-        for stanza in stanzas.iter().filter(|s| is_error(s)) {
-            let e = Element::from(stanza);
+        let answers = stanzas.iter().map(Element::from);
+        for e in answers.filter(|e| e.attr("type") == Some("error")) {
             let condition = e
                 .children()
                 .find(|c| c.name() == "error")
@@ -595,14 +592,6 @@ impl Router {
             ),
             None => {}
         }
-    }
-}
-
-fn is_error(stanza: &Stanza) -> bool {
-    match stanza {
-        Stanza::Iq(iq) => matches!(iq, Iq::Error { .. }),
-        Stanza::Message(m) => m.type_ == MessageType::Error,
-        Stanza::Presence(p) => p.type_ == PresenceType::Error,
     }
 }
 
