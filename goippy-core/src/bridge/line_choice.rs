@@ -54,6 +54,16 @@ pub(crate) struct Chosen {
 }
 
 impl Chosen {
+    /// Line `goip_id`, if it is one of `lines` (the user's, in order).
+    fn among(lines: &[Arc<ActiveGateway>], goip_id: &str, why: Why) -> Option<Chosen> {
+        let i = lines.iter().position(|l| l.goip_id == goip_id)?;
+        Some(Chosen {
+            line: Arc::clone(&lines[i]),
+            number: i + 1,
+            why,
+        })
+    }
+
     /// `line 2 +37255500002`
     pub fn name(&self) -> String {
         line_name(self.number, &self.line)
@@ -82,18 +92,11 @@ pub(crate) async fn choose(ctx: &Context, ext: &str, contact: &str) -> Option<Ch
             None
         }
     };
-    Some(
-        stored
-            .and_then(|LineChoice { goip_id, pinned }| {
-                let i = lines.iter().position(|l| l.goip_id == goip_id)?;
-                Some(Chosen {
-                    line: Arc::clone(&lines[i]),
-                    number: i + 1,
-                    why: if pinned { Why::Pinned } else { Why::Learned },
-                })
-            })
-            .unwrap_or(first),
-    )
+    let stored = stored.and_then(|LineChoice { goip_id, pinned }| {
+        let why = if pinned { Why::Pinned } else { Why::Learned };
+        Chosen::among(&lines, &goip_id, why)
+    });
+    Some(stored.unwrap_or(first))
 }
 
 /// What keeps a line from sending now.
@@ -120,14 +123,7 @@ pub(crate) async fn place(
     let lines = ctx.directory.lines_of(ext);
     let chosen = match contact {
         Some(contact) => choose(ctx, ext, contact).await,
-        None => lines
-            .iter()
-            .position(|l| l.goip_id == goip_id)
-            .map(|i| Chosen {
-                line: Arc::clone(&lines[i]),
-                number: i + 1,
-                why: Why::Default,
-            }),
+        None => Chosen::among(&lines, goip_id, Why::Default),
     };
     let Some(chosen) = chosen else {
         return Err(Refusal::SenderNotAllowed);
