@@ -62,6 +62,19 @@ pub fn parse(text: &str) -> BotCommand {
     }
 }
 
+/// The command's name in the log (`command` of "console command").
+pub fn command_name(c: &BotCommand) -> &'static str {
+    match c {
+        BotCommand::Status => "status",
+        BotCommand::Log(_) => "log",
+        BotCommand::Help => "help",
+        BotCommand::Ussd(_) => "ussd",
+        BotCommand::Invalid(_) => "invalid",
+        BotCommand::Lines | BotCommand::LineFor { .. } => "line",
+        BotCommand::Failover(_) => "failover",
+    }
+}
+
 /// The N of `log N` (and of the ad-hoc call log's count): a positive
 /// number, at most [`MAX_LOG_CALLS`] (more is taken as the most).
 pub fn log_count(text: &str) -> Option<u32> {

@@ -21,7 +21,7 @@ use crate::engine::{NotSent, RecipientOutcome, SmsOutcome};
 use crate::store::{OutboxItem, Timestamp};
 
 use super::Context;
-use super::line_pool::{Liveness, line_name, liveness};
+use super::line_pool::{line_name, next_line};
 use super::notice;
 use super::outbox::JobEnd;
 
@@ -89,18 +89,7 @@ pub(crate) async fn try_move(
     let today = ctx.store.sent_today(Timestamp::now()).await.ok()?;
     let here = lines.iter().position(|l| l.goip_id == item.goip_id);
     let start = here.map_or(0, |i| i + 1);
-    let n = lines.len();
-    let (number, target) = (0..n)
-        .map(|step| (start + step) % n)
-        .map(|i| (i + 1, &lines[i]))
-        .find(|(_, line)| {
-            !tried.contains(&line.goip_id)
-                && line.allows_destination(&item.destination)
-                && liveness(ctx, &line.goip_id) == Liveness::Online
-                && line
-                    .daily_limit
-                    .is_none_or(|cap| today.get(&line.goip_id).copied().unwrap_or(0) < cap)
-        })?;
+    let (number, target) = next_line(ctx, &lines, start, &tried, &item.destination, &today)?;
     let from = match here {
         Some(i) => line_name(i + 1, &lines[i]),
         None => format!("line {}", item.goip_id),

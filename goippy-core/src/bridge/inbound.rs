@@ -40,7 +40,7 @@ use crate::store::{
 use super::Context;
 use super::line_pool;
 use super::notice::{self, Notice};
-use super::ussd_askers::Asker;
+use super::ussd_channels::Asker;
 
 /// Stores in flight at once; beyond it, events wait in the engine's queue
 /// (and durable ones go unacked, so the GoIP resends them).
@@ -234,7 +234,7 @@ async fn store_ussd(ctx: Arc<Context>, ussd: UssdNotice) {
     } = ussd;
     // A network message concerns the line, so every user of it; a late
     // answer goes to the user who asked: an ad-hoc command's user, whom
-    // goippy remembers (`ussd_askers.rs`), or a console user, whom the
+    // goippy remembers (`ussd_channels.rs`), or a console user, whom the
     // store finds by the request's sendid (`store/received.rs`).
     let (recvid, recipients, kind, what) = match source {
         UssdSource::Network { recvid } => (
@@ -244,7 +244,7 @@ async fn store_ussd(ctx: Arc<Context>, ussd: UssdNotice) {
             "inbound ussn",
         ),
         UssdSource::LateReply { sendid } => {
-            let recipients = match ctx.ussd_askers.of(&goip_id, sendid) {
+            let recipients = match ctx.ussd_channels.asker(&goip_id, sendid) {
                 Some(Asker::User { ext, jid }) => vec![InboundRecipient {
                     ext,
                     xmpp_jid: jid.to_string(),

@@ -31,7 +31,7 @@ use crate::store::{ActiveGateway, LineChoice, StoreError, Timestamp};
 use crate::xmpp::failure::Refusal;
 
 use super::Context;
-use super::line_pool::{Liveness, line_name, liveness};
+use super::line_pool::{at_limit, line_name, next_line, offline};
 
 /// Why a conversation uses its line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -54,6 +54,16 @@ pub(crate) struct Chosen {
 }
 
 impl Chosen {
+    /// Line `goip_id`, if it is one of `lines` (the user's, in order).
+    fn among(lines: &[Arc<ActiveGateway>], goip_id: &str, why: Why) -> Option<Chosen> {
+        let i = lines.iter().position(|l| l.goip_id == goip_id)?;
+        Some(Chosen {
+            line: Arc::clone(&lines[i]),
+            number: i + 1,
+            why,
+        })
+    }
+
     /// `line 2 +37255500002`
     pub fn name(&self) -> String {
         line_name(self.number, &self.line)
@@ -82,18 +92,11 @@ pub(crate) async fn choose(ctx: &Context, ext: &str, contact: &str) -> Option<Ch
             None
         }
     };
-    Some(
-        stored
-            .and_then(|LineChoice { goip_id, pinned }| {
-                let i = lines.iter().position(|l| l.goip_id == goip_id)?;
-                Some(Chosen {
-                    line: Arc::clone(&lines[i]),
-                    number: i + 1,
-                    why: if pinned { Why::Pinned } else { Why::Learned },
-                })
-            })
-            .unwrap_or(first),
-    )
+    let stored = stored.and_then(|LineChoice { goip_id, pinned }| {
+        let why = if pinned { Why::Pinned } else { Why::Learned };
+        Chosen::among(&lines, &goip_id, why)
+    });
+    Some(stored.unwrap_or(first))
 }
 
 /// What keeps a line from sending now.
@@ -120,14 +123,7 @@ pub(crate) async fn place(
     let lines = ctx.directory.lines_of(ext);
     let chosen = match contact {
         Some(contact) => choose(ctx, ext, contact).await,
-        None => lines
-            .iter()
-            .position(|l| l.goip_id == goip_id)
-            .map(|i| Chosen {
-                line: Arc::clone(&lines[i]),
-                number: i + 1,
-                why: Why::Default,
-            }),
+        None => Chosen::among(&lines, goip_id, Why::Default),
     };
     let Some(chosen) = chosen else {
         return Err(Refusal::SenderNotAllowed);
@@ -151,18 +147,10 @@ pub(crate) async fn place(
     } else {
         HashMap::new()
     };
-    let problem = |line: &ActiveGateway| -> Option<Problem> {
-        if let Some(limit) = line.daily_limit
-            && today.get(&line.goip_id).copied().unwrap_or(0) >= limit
-        {
-            return Some(Problem::AtLimit(limit));
-        }
-        (liveness(ctx, &line.goip_id) == Liveness::Offline).then_some(Problem::Offline)
-    };
-    // A line to move to must be known to be online.
-    let online = |line: &ActiveGateway| liveness(ctx, &line.goip_id) == Liveness::Online;
-    let Some(trouble) = problem(&chosen.line) else {
-        return Ok((chosen.line, None));
+    let trouble = match at_limit(&chosen.line, &today) {
+        Some(limit) => Problem::AtLimit(limit),
+        None if offline(ctx, &chosen.line.goip_id) => Problem::Offline,
+        None => return Ok((chosen.line, None)),
     };
     let failover = several
         && match ctx.store.failover(ext).await {
@@ -175,41 +163,34 @@ pub(crate) async fn place(
                 false
             }
         };
-    if failover {
-        // The next of the user's lines after the chosen one, round the list.
-        let n = lines.len();
-        for step in 1..n {
-            let i = (chosen.number - 1 + step) % n;
-            let other = &lines[i];
-            if other.allows_destination(destination) && online(other) && problem(other).is_none() {
-                let why = match trouble {
-                    Problem::Offline => "is offline".to_string(),
-                    Problem::AtLimit(limit) => format!("has sent its {limit} SMS for today"),
-                };
-                tracing::info!(
-                    ext,
-                    from_goip_id = %chosen.line.goip_id,
-                    to_goip_id = %other.goip_id,
-                    "failover: the SMS goes out on another line"
-                );
-                let note = format!(
-                    "Sent from {} (failover): {} {why}.",
-                    line_name(i + 1, other),
-                    chosen.name()
-                );
-                return Ok((Arc::clone(other), Some(note)));
-            }
-        }
+    // The next of the user's lines after the chosen one, round the list.
+    let tried = std::slice::from_ref(&chosen.line.goip_id);
+    if failover
+        && let Some((number, other)) =
+            next_line(ctx, &lines, chosen.number, tried, destination, &today)
+    {
+        let why = match trouble {
+            Problem::Offline => "is offline".to_string(),
+            Problem::AtLimit(limit) => format!("has sent its {limit} SMS for today"),
+        };
+        tracing::info!(
+            ext,
+            from_goip_id = %chosen.line.goip_id,
+            to_goip_id = %other.goip_id,
+            "failover: the SMS goes out on another line"
+        );
+        let note = format!(
+            "Sent from {} (failover): {} {why}.",
+            line_name(number, other),
+            chosen.name()
+        );
+        return Ok((Arc::clone(other), Some(note)));
     }
     match trouble {
         // It waits for its line, as an SMS always has.
         Problem::Offline => Ok((chosen.line, None)),
         Problem::AtLimit(limit) => {
-            let all = several
-                && lines.iter().all(|l| {
-                    l.daily_limit
-                        .is_some_and(|cap| today.get(&l.goip_id).copied().unwrap_or(0) >= cap)
-                });
+            let all = several && lines.iter().all(|l| at_limit(l, &today).is_some());
             let detail = if all {
                 "All your lines have reached their daily limit of SMS; they may send again after \
                  00:00 UTC."

@@ -11,6 +11,9 @@
 //! while the line's number is unknown). A user with one line sees exactly
 //! what they saw before line pools.
 
+use std::collections::HashMap;
+use std::sync::Arc;
+
 use crate::number::Sender;
 use crate::store::{ActiveGateway, InboundRecipient};
 
@@ -76,34 +79,59 @@ pub(crate) fn line_tag(ctx: &Context, ext: Option<&str>, goip_id: &str) -> Optio
     Some(format!("[{}] ", line_name(n, &lines[n - 1])))
 }
 
-/// Whether a line can send now, as failover sees it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Liveness {
-    Online,
-    Offline,
-    /// Not heard from since goippy started, which is too recent to call it
-    /// offline (its first keepalive may still be due).
-    NotYetHeard,
+/// Whether the line is known to be offline, as failover sees it: heard
+/// from and lost, or not heard from since goippy started `offline_after`
+/// ago. Sooner it is neither online nor offline (its first keepalive may
+/// still be due): not moved away from, and not moved to.
+pub(crate) fn offline(ctx: &Context, goip_id: &str) -> bool {
+    match ctx.engine.channel(goip_id) {
+        Some(c) => !c.online,
+        None => ctx.policy.started.elapsed() >= ctx.policy.offline_after,
+    }
 }
 
-pub(crate) fn liveness(ctx: &Context, goip_id: &str) -> Liveness {
-    match ctx.engine.channel(goip_id) {
-        Some(c) if c.online => Liveness::Online,
-        Some(_) => Liveness::Offline,
-        None if ctx.policy.started.elapsed() >= ctx.policy.offline_after => Liveness::Offline,
-        None => Liveness::NotYetHeard,
-    }
+/// The daily limit `line` has reached by `today`'s counts (goip_id → SMS
+/// sent), if it has one and has reached it.
+pub(crate) fn at_limit(line: &ActiveGateway, today: &HashMap<String, i64>) -> Option<i64> {
+    let sent = today.get(&line.goip_id).copied().unwrap_or(0);
+    line.daily_limit.filter(|cap| sent >= *cap)
+}
+
+/// Where an SMS to `destination` can go now, for failover: the first of
+/// `lines` from index `start` round the list that is not one of `tried`,
+/// may send to the destination, is online and under its daily limit; with
+/// its number among the lines (from 1).
+pub(crate) fn next_line<'a>(
+    ctx: &Context,
+    lines: &'a [Arc<ActiveGateway>],
+    start: usize,
+    tried: &[String],
+    destination: &str,
+    today: &HashMap<String, i64>,
+) -> Option<(usize, &'a Arc<ActiveGateway>)> {
+    let n = lines.len();
+    (start..start + n)
+        .map(|i| (i % n + 1, &lines[i % n]))
+        .find(|(_, line)| {
+            !tried.contains(&line.goip_id)
+                && line.allows_destination(destination)
+                && ctx.engine.channel(&line.goip_id).is_some_and(|c| c.online)
+                && at_limit(line, today).is_none()
+        })
 }
 
 /// `line 2 +37255500002`, or `line 2` while the line's number is unknown.
 pub(crate) fn line_name(n: usize, line: &ActiveGateway) -> String {
-    match line
-        .msisdn
-        .as_deref()
-        .map(str::trim)
-        .filter(|m| !m.is_empty())
-    {
+    match known_number(line) {
         Some(number) => format!("line {n} {number}"),
         None => format!("line {n}"),
     }
+}
+
+/// The line's own number, once the GoIP has told it (blank is unknown).
+pub(crate) fn known_number(line: &ActiveGateway) -> Option<&str> {
+    line.msisdn
+        .as_deref()
+        .map(str::trim)
+        .filter(|m| !m.is_empty())
 }

@@ -73,8 +73,7 @@ mod router;
 mod sendids;
 mod sms;
 mod ussd;
-mod ussd_askers;
-mod ussd_turn;
+mod ussd_channels;
 
 pub use alerts::AlertConfig;
 
@@ -214,11 +213,10 @@ pub(crate) struct Context {
     pub traffic: TrafficCounters,
     /// The alert states the console's `status` shows.
     pub alerts: alerts::AlertBoard,
-    /// One USSD request per channel at a time (console and balance check).
-    pub ussd_turns: ussd_turn::UssdTurns,
-    /// Who asked the USSD requests that have no outbox row, for their late
-    /// answers.
-    pub ussd_askers: ussd_askers::UssdAskers,
+    /// One USSD request per channel at a time (console, ad-hoc command and
+    /// balance check), and who asked the ones that have no outbox row, for
+    /// their late answers.
+    pub ussd_channels: ussd_channels::UssdChannels,
 }
 
 impl Context {
@@ -346,8 +344,7 @@ impl Bridge {
             recovered: watch::Sender::new(false),
             traffic: TrafficCounters::default(),
             alerts: alerts::AlertBoard::new(&config.alerts.settings),
-            ussd_turns: Default::default(),
-            ussd_askers: Default::default(),
+            ussd_channels: Default::default(),
         });
         // With the database there and nothing in the spool, the previous
         // run's jobs are settled now, before anything new is accepted.

@@ -86,8 +86,8 @@ fn not_sent(reason: &str) -> UssdSettlement {
 pub(crate) async fn run(ctx: &Arc<Context>, item: OutboxItem) -> JobEnd {
     let id = item.id;
     // Held from the draw to the answer: a balance check on this channel
-    // must not overtake it (`ussd_turn.rs`).
-    let _turn = ctx.ussd_turns.take(&item.goip_id).await;
+    // must not overtake it (`ussd_channels.rs`).
+    let _turn = ctx.ussd_channels.take_turn(&item.goip_id).await;
     // The row records the sendid reserved for this request before it can
     // reach the wire, so that a restart, even after a crash, starts above
     // it (the GoIP answers a repeated USSD sendid from its cache).

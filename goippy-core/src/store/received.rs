@@ -188,7 +188,7 @@ type ReportedSms = (i64, Option<String>, Option<String>);
 /// `recvid`), and USSD sendids only grow, also across restarts. On a line
 /// several users share, the answer is theirs alone, not the line's default
 /// owner's. `None` for an answer to a request with no outbox row (an ad-hoc
-/// command's, whose user the bridge remembers, `bridge/ussd_askers.rs`; a
+/// command's, whose user the bridge remembers, `bridge/ussd_channels.rs`; a
 /// balance check's never gets here): it goes to the record's recipients. (The
 /// search runs in the channel's outbound rows, `goippy_log_out_day`'s
 /// prefix; late answers are rare.)

@@ -30,7 +30,7 @@
 //! (`executing`, with a reply field) until the user completes or cancels it,
 //! or it expires (`sessions.rs`); then goippy sends `USSDEXIT`. An answer
 //! that comes after the command gave up is a chat message, as the
-//! console's, to the user who ran it (`bridge/ussd_askers.rs`).
+//! console's, to the user who ran it (`bridge/ussd_channels.rs`).
 //!
 //! Runs in the router's per-sender command lane, so a USSD waiting for the
 //! network holds up neither the sender's chat nor anyone else.
@@ -54,6 +54,7 @@ use crate::xmpp::{Envelope, Intent, Target, adhoc, disco};
 
 use super::Context;
 use super::bot::{self, DEFAULT_LOG_CALLS, MAX_LOG_CALLS};
+use super::line_pool::known_number;
 use super::lines::{self, READ_BOUND};
 
 use sessions::{Session, Stage};
@@ -163,39 +164,34 @@ pub(crate) fn disco(ctx: &Context, intent: &Intent) -> Option<Vec<Stanza>> {
     }
 }
 
-/// A command request, for the sender's command lane.
-#[derive(Debug)]
-pub(crate) struct Job {
-    pub env: Envelope,
-    pub request: CommandRequest,
-}
-
-impl Job {
-    /// Bytes it holds while it waits (the request is at most
-    /// `adhoc::MAX_REQUEST_BYTES`).
-    pub(crate) fn weight(&self) -> usize {
-        let form: usize = self.request.form.as_ref().map_or(0, |f| {
-            f.fields
-                .iter()
-                .map(|field| {
-                    field.var.as_ref().map_or(0, String::len)
-                        + field.values.iter().map(String::len).sum::<usize>()
-                })
-                .sum()
-        });
-        self.request.node.len() + self.request.sessionid.as_ref().map_or(0, String::len) + form
-    }
+/// Bytes a command request holds while it waits in the sender's command
+/// lane (it is at most `adhoc::MAX_REQUEST_BYTES`).
+pub(crate) fn weight(request: &CommandRequest) -> usize {
+    let form: usize = request.form.as_ref().map_or(0, |f| {
+        f.fields
+            .iter()
+            .map(|field| {
+                field.var.as_ref().map_or(0, String::len)
+                    + field.values.iter().map(String::len).sum::<usize>()
+            })
+            .sum()
+    });
+    request.node.len() + request.sessionid.as_ref().map_or(0, String::len) + form
 }
 
 /// Runs a command request to its answer: the iq result, or its error.
-pub(crate) async fn run(ctx: &Arc<Context>, sessions: &Sessions, job: Job) -> Vec<Stanza> {
-    let Job { env, request } = job;
+pub(crate) async fn run(
+    ctx: &Arc<Context>,
+    sessions: &Sessions,
+    env: &Envelope,
+    request: &CommandRequest,
+) -> Vec<Stanza> {
     let now = Instant::now();
     let answer = match &request.sessionid {
-        None => start(ctx, sessions, &env, &request, now).await,
+        None => start(ctx, sessions, env, request, now).await,
         Some(id) => match sessions.take(id, &env.from, now) {
             Some(session) if session.node == request.node => {
-                go_on(ctx, sessions, &env, id.clone(), session, &request).await
+                go_on(ctx, sessions, env, id.clone(), session, request).await
             }
             Some(session) => {
                 sessions.put_back(id.clone(), session, now);
@@ -211,7 +207,7 @@ pub(crate) async fn run(ctx: &Arc<Context>, sessions: &Sessions, job: Job) -> Ve
                 node = %request.node,
                 "ad-hoc command answered"
             );
-            vec![response.into_iq(&env).into()]
+            vec![response.into_iq(env).into()]
         }
         Err(refusal) => {
             // The router logs the error at info, rate-limited per sender.
@@ -223,7 +219,7 @@ pub(crate) async fn run(ctx: &Arc<Context>, sessions: &Sessions, job: Job) -> Ve
                 refusal = ?refusal_kind(&refusal),
                 "ad-hoc command refused"
             );
-            vec![refuse(&env, StanzaKind::Iq, &refusal)]
+            vec![refuse(env, StanzaKind::Iq, &refusal)]
         }
     }
 }
@@ -525,10 +521,10 @@ fn own_line(ctx: &Context, env: &Envelope, goip_id: &str) -> Option<Arc<ActiveGa
 /// only to be shared (`--add-line`) has none, and its users' extensions
 /// would name people, not the line: then by its goip_id and number.
 fn line_label(line: &ActiveGateway) -> String {
-    match (&line.ext, line.msisdn.as_deref().map(str::trim)) {
+    match (&line.ext, known_number(line)) {
         (Some(ext), _) => ext.clone(),
-        (None, Some(number)) if !number.is_empty() => format!("{} {number}", line.goip_id),
-        (None, _) => line.goip_id.clone(),
+        (None, Some(number)) => format!("{} {number}", line.goip_id),
+        (None, None) => line.goip_id.clone(),
     }
 }
 

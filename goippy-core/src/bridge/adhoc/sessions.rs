@@ -100,11 +100,6 @@ impl Sessions {
         }
     }
 
-    /// How long a session waits for its next stage.
-    pub(crate) fn timeout(&self) -> Duration {
-        self.timeout
-    }
-
     /// Opens a session for `owner` and returns its id; refused while the
     /// owner holds [`PER_OWNER`] already (`yours`), or [`TOTAL`] or
     /// [`MAX_BYTES`] is reached.

@@ -25,7 +25,7 @@ use crate::xmpp::failure::{DeliveryFailure, Refusal};
 use super::super::Context;
 use super::super::notice::Notice;
 use super::super::ussd::{UssdSettlement, settle};
-use super::super::ussd_askers::Asker;
+use super::super::ussd_channels::Asker;
 use super::forms;
 use super::sessions::{Session, Stage};
 use super::{Sessions, USSD};
@@ -82,18 +82,18 @@ pub(super) async fn step(
     tracing::debug!(goip_id, code, "ad-hoc USSD code");
     // One USSD request per channel at a time: a balance check must not
     // draw its sendid before this one and reach the GoIP after it
-    // (`bridge/ussd_turn.rs`).
+    // (`bridge/ussd_channels.rs`).
     let outcome = {
-        let _turn = ctx.ussd_turns.take(&goip_id).await;
+        let _turn = ctx.ussd_channels.take_turn(&goip_id).await;
         // An answer after the timeout goes to this user, not to the line's
-        // default owner (`bridge/ussd_askers.rs`).
+        // default owner (`bridge/ussd_channels.rs`).
         let sendid = ctx.engine.reserve_ussd_sendid();
         if let Some(ext) = ctx.addressing.local_user(&session.owner) {
             let asker = Asker::User {
                 ext: ext.to_string(),
                 jid: session.owner.to_bare(),
             };
-            ctx.ussd_askers.remember(&goip_id, sendid, asker);
+            ctx.ussd_channels.remember(&goip_id, sendid, asker);
         }
         ctx.engine.send_reserved_ussd(&goip_id, &code, sendid).await
     };

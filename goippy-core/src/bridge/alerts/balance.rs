@@ -3,7 +3,7 @@
 //!
 //! The request's sendid is drawn and stored before it reaches the wire, as
 //! the console's is (`ussd.rs`), so a restart never repeats one, and the
-//! channel's USSD turn (`ussd_turn.rs`) is held from the draw to the
+//! channel's USSD turn (`ussd_channels.rs`) is held from the draw to the
 //! answer, so a console request and a check never overtake each other. A
 //! check is never repeated on failure before its next time: some networks
 //! charge for USSD. An answer that comes after the check gave up is not
@@ -14,7 +14,7 @@ use crate::config::{Amount, BalanceCheck};
 use crate::engine::UssdOutcome;
 
 use super::super::Context;
-use super::super::ussd_askers::Asker;
+use super::super::ussd_channels::Asker;
 
 /// Sends the balance code on `goip_id` and reads the amount in the answer;
 /// without one, why not (for the log).
@@ -23,14 +23,14 @@ pub(crate) async fn check(
     goip_id: &str,
     check: &BalanceCheck,
 ) -> Result<Amount, String> {
-    let _turn = ctx.ussd_turns.take(goip_id).await;
+    let _turn = ctx.ussd_channels.take_turn(goip_id).await;
     let sendid = ctx.engine.reserve_ussd_sendid();
     if let Err(e) = ctx.store.save_sendid_floor(sendid).await {
         return Err(format!("the sendid could not be saved ({e})"));
     }
     // An answer after the timeout is no user's: it is not delivered
-    // (`bridge/ussd_askers.rs`, `bridge/inbound.rs`).
-    ctx.ussd_askers
+    // (`bridge/ussd_channels.rs`, `bridge/inbound.rs`).
+    ctx.ussd_channels
         .remember(goip_id, sendid, Asker::BalanceCheck);
     tracing::info!(goip_id, sendid, "balance check: USSD handed to the engine");
     match ctx

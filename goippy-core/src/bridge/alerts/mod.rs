@@ -56,6 +56,7 @@ use crate::store::{ActiveGateway, AlertRecord, NoticeRecord, Timestamp};
 use crate::util::{SharedWarnLimiter, WarnLimiter, lock};
 
 use super::Context;
+use super::line_pool::known_number;
 use super::notice;
 use condition::{Change, Condition, Seen, Told, Tracker};
 use text::Thresholds;
@@ -537,12 +538,7 @@ fn alerts_for(
     // Every text names the line: an admin gets the same text for every line.
     let line = format!("Line {} ({})", gateway.owner_label(), gateway.goip_id);
     let text = text::message(&line, condition, told, &ctx.alerts.limits);
-    let own_number = gateway
-        .msisdn
-        .as_deref()
-        .map(str::trim)
-        .filter(|n| !n.is_empty())
-        .map(str::to_string);
+    let own_number = known_number(gateway).map(str::to_string);
     // Every user of the line (a shared line has several).
     let owners: Vec<BareJid> = (gateway.users.iter())
         .filter_map(|ext| ctx.addressing.user_jid(ext).ok())

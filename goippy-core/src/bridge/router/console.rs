@@ -56,12 +56,11 @@ use super::super::Context;
 use super::super::bot::{self, BotCommand};
 use super::super::line_choice::{self, LineRequest};
 use super::super::lines;
-use super::{Decision, StoreJob};
+use super::{Decision, StoreJob, Work};
 
 /// A console command that reads the database.
 #[derive(Debug)]
 pub(crate) struct Read {
-    pub env: Envelope,
     pub gateway: Arc<ActiveGateway>,
     pub what: ReadKind,
 }
@@ -95,7 +94,7 @@ pub(super) fn decide(
         ext,
         goip_id = %gateway.goip_id,
         xmpp_id = env.id.as_deref().unwrap_or(""),
-        command = command_name(&command),
+        command = bot::command_name(&command),
         "console command"
     );
     let answered_now = |text: String| {
@@ -129,56 +128,56 @@ pub(super) fn decide(
                 BotCommand::Failover(on) => LineWhat::Failover(on),
                 _ => LineWhat::List,
             };
-            Decision::queue(StoreJob::Line(LineJob {
-                env,
+            let job = LineJob {
                 ext: ext.to_string(),
                 what,
                 receipt_requested: chat.receipt_requested,
-            }))
+            };
+            Decision::queue(Work::Line(job), env)
         }
         BotCommand::Invalid(text) => answered_now(bot::render_unknown(&text)),
         BotCommand::Status | BotCommand::Log(_) => {
             let taken = receipt(&env, chat.receipt_requested);
+            let what = match command {
+                BotCommand::Log(n) => ReadKind::Log(n),
+                _ => ReadKind::Status,
+            };
+            let work = Work::Read(Read { gateway, what });
             Decision::Queue {
-                job: Box::new(StoreJob::Read(Read {
-                    what: match command {
-                        BotCommand::Log(n) => ReadKind::Log(n),
-                        _ => ReadKind::Status,
-                    },
-                    env,
-                    gateway,
-                })),
+                job: Box::new(StoreJob { env, work }),
                 taken,
             }
         }
-        BotCommand::Ussd(code) => Decision::queue(StoreJob::Enqueue {
-            choose_line: None,
-            record: OutboundRecord {
-                ext: ext.to_string(),
-                goip_id: gateway.goip_id.clone(),
-                xmpp_from: env.from.to_string(),
-                xmpp_id: env.id.clone(),
-                destination: gateway.msisdn.clone().unwrap_or_default(),
-                body: code,
-                kind: OutboundKind::Ussd,
+        BotCommand::Ussd(code) => Decision::queue(
+            Work::Enqueue {
+                choose_line: None,
+                record: OutboundRecord {
+                    ext: ext.to_string(),
+                    goip_id: gateway.goip_id.clone(),
+                    xmpp_from: env.from.to_string(),
+                    xmpp_id: env.id.clone(),
+                    destination: gateway.msisdn.clone().unwrap_or_default(),
+                    body: code,
+                    kind: OutboundKind::Ussd,
+                },
+                // Given when the GoIP answers (bridge/ussd.rs).
+                receipt_requested: chat.receipt_requested,
             },
             env,
-            // Given when the GoIP answers (bridge/ussd.rs).
-            receipt_requested: chat.receipt_requested,
-        }),
+        ),
     }
 }
 
 /// Answers `status` or `log`, within [`READ_BOUND`](lines::READ_BOUND) (`bridge/lines.rs`,
 /// which the ad-hoc commands share).
-pub(super) async fn read(ctx: &Context, read: Read) -> Vec<Stanza> {
-    let Read { env, gateway, what } = read;
+pub(super) async fn read(ctx: &Context, env: &Envelope, read: Read) -> Vec<Stanza> {
+    let Read { gateway, what } = read;
     match what {
-        ReadKind::Status => answer(&env, lines::status(ctx, gateway).await.render()),
+        ReadKind::Status => answer(env, lines::status(ctx, gateway).await.render()),
         ReadKind::Log(n) => match lines::calls(ctx, &gateway, n).await {
-            Ok(calls) => answer(&env, bot::render_log(&calls, n)),
+            Ok(calls) => answer(env, bot::render_log(&calls, n)),
             Err(_) => vec![reply::refuse(
-                &env,
+                env,
                 StanzaKind::Message,
                 &Refusal::DatabaseSilent { what: "call log" },
             )],
@@ -190,7 +189,6 @@ pub(super) async fn read(ctx: &Context, read: Read) -> Vec<Stanza> {
 /// and `failover`.
 #[derive(Debug)]
 pub(crate) struct LineJob {
-    pub env: Envelope,
     pub ext: String,
     pub what: LineWhat,
     pub receipt_requested: bool,
@@ -225,9 +223,8 @@ impl LineJob {
 
 /// Runs a line command; the answer comes from the JID written to, after
 /// the receipt when one was asked for.
-pub(super) async fn line(ctx: &Context, job: LineJob) -> Vec<Stanza> {
+pub(super) async fn line(ctx: &Context, env: &Envelope, job: LineJob) -> Vec<Stanza> {
     let LineJob {
-        env,
         ext,
         what,
         receipt_requested,
@@ -250,14 +247,14 @@ pub(super) async fn line(ctx: &Context, job: LineJob) -> Vec<Stanza> {
     };
     match text {
         Ok(text) => {
-            let mut out = receipt(&env, receipt_requested);
-            out.extend(answer(&env, text));
+            let mut out = receipt(env, receipt_requested);
+            out.extend(answer(env, text));
             out
         }
         Err(e) => {
             tracing::warn!(ext, "a line command failed: {e}");
             vec![reply::refuse(
-                &env,
+                env,
                 StanzaKind::Message,
                 &Refusal::Internal {
                     detail: "its database is unavailable".into(),
@@ -316,16 +313,4 @@ fn receipt(env: &Envelope, requested: bool) -> Vec<Stanza> {
 fn answer(env: &Envelope, text: String) -> Vec<Stanza> {
     let me = Jid::from(env.to.to_bare());
     vec![Stanza::from(reply::chat(&me, &env.from, &text))]
-}
-
-fn command_name(c: &BotCommand) -> &'static str {
-    match c {
-        BotCommand::Status => "status",
-        BotCommand::Log(_) => "log",
-        BotCommand::Help => "help",
-        BotCommand::Ussd(_) => "ussd",
-        BotCommand::Invalid(_) => "invalid",
-        BotCommand::Lines | BotCommand::LineFor { .. } => "line",
-        BotCommand::Failover(_) => "failover",
-    }
 }

@@ -71,14 +71,12 @@ use tokio::sync::mpsc;
 use tokio_xmpp::Stanza;
 use tokio_xmpp::jid::BareJid;
 use tokio_xmpp::minidom::Element;
-use tokio_xmpp::parsers::iq::Iq;
-use tokio_xmpp::parsers::message::MessageType;
 use tokio_xmpp::parsers::ns;
-use tokio_xmpp::parsers::presence::Type as PresenceType;
 
 use crate::goip::MAX_SMS_BYTES;
 use crate::number::E164;
 use crate::store::{ActiveGateway, OutboundKind, OutboundOptions, OutboundRecord, Saved};
+use crate::xmpp::adhoc::CommandRequest;
 use crate::xmpp::failure::Refusal;
 use crate::xmpp::gateway;
 use crate::xmpp::intent::ChatToContact;
@@ -89,6 +87,7 @@ use crate::xmpp::service::{self, Handled};
 use crate::xmpp::{Envelope, Intent, classify};
 
 use super::line_choice;
+use super::line_pool::known_number;
 use super::{Context, adhoc};
 use lanes::{Full, Lanes, Limits, Weighed};
 use refusals::RefusalLog;
@@ -111,21 +110,19 @@ const LIMITS: Limits = Limits {
 /// Reads stanzas from the link until it closes, then lets the work already
 /// taken finish (the shutdown bounds that).
 pub(crate) async fn run(ctx: Arc<Context>, mut inbound: mpsc::Receiver<Inbound>) {
-    let sessions = adhoc::Sessions::new(ctx.policy.command_timeout);
-    let mut expiry = tokio::time::interval(SESSION_SWEEP.min(sessions.timeout()));
+    let mut expiry = tokio::time::interval(SESSION_SWEEP.min(ctx.policy.command_timeout));
     let router = Arc::new(Router {
+        sessions: adhoc::Sessions::new(ctx.policy.command_timeout),
         ctx,
         refusals: RefusalLog::default(),
-        sessions,
     });
     expiry.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let for_jobs = router.clone();
     let mut lanes = Lanes::new(LIMITS, move |job: StoreJob| {
         let router = for_jobs.clone();
         async move {
-            let env = job.env().clone();
-            let replies = job.run(&router).await;
-            router.answer(Some(&env), replies).await;
+            let replies = job.work.run(&router, &job.env).await;
+            router.answer(Some(&job.env), replies).await;
         }
     });
     loop {
@@ -137,7 +134,7 @@ pub(crate) async fn run(ctx: Arc<Context>, mut inbound: mpsc::Receiver<Inbound>)
                 match router.decide(intent) {
                     Decision::Reply(stanzas) => router.answer(env.as_ref(), stanzas).await,
                     Decision::Queue { job, taken } => {
-                        let env = job.env().clone();
+                        let env = job.env.clone();
                         match lanes.submit(job.lane(), *job) {
                             Ok(()) => router.answer(Some(&env), taken).await,
                             Err((job, full)) => {
@@ -169,20 +166,25 @@ enum Decision {
 }
 
 impl Decision {
-    fn queue(job: StoreJob) -> Decision {
+    fn queue(work: Work, env: Envelope) -> Decision {
         Decision::Queue {
-            job: Box::new(job),
+            job: Box::new(StoreJob { env, work }),
             taken: Vec::new(),
         }
     }
 }
 
-/// Work that waits on the store.
+/// Work that waits on the store, and the stanza it answers.
 #[derive(Debug)]
-enum StoreJob {
+struct StoreJob {
+    env: Envelope,
+    work: Work,
+}
+
+#[derive(Debug)]
+enum Work {
     /// An SMS or a USSD request to commit to the outbox.
     Enqueue {
-        env: Envelope,
         record: OutboundRecord,
         receipt_requested: bool,
         /// For a sender with several lines: the contact whose conversation
@@ -196,7 +198,7 @@ enum StoreJob {
     /// `status` or `log`.
     Read(console::Read),
     /// An ad-hoc command request.
-    Command(adhoc::Job),
+    Command(CommandRequest),
 }
 
 /// A sender's lanes: outbox writes in order, and reads beside them.
@@ -210,36 +212,29 @@ enum LaneKind {
 }
 
 impl StoreJob {
-    fn env(&self) -> &Envelope {
-        match self {
-            StoreJob::Enqueue { env, .. } => env,
-            StoreJob::Line(job) => &job.env,
-            StoreJob::Read(read) => &read.env,
-            StoreJob::Command(job) => &job.env,
-        }
-    }
-
     /// The kind of stanza it answers.
     fn kind(&self) -> StanzaKind {
-        match self {
-            StoreJob::Command(_) => StanzaKind::Iq,
-            StoreJob::Enqueue { .. } | StoreJob::Read(_) | StoreJob::Line(_) => StanzaKind::Message,
+        match self.work {
+            Work::Command(_) => StanzaKind::Iq,
+            Work::Enqueue { .. } | Work::Read(_) | Work::Line(_) => StanzaKind::Message,
         }
     }
 
     fn lane(&self) -> (BareJid, LaneKind) {
-        let kind = match self {
-            StoreJob::Enqueue { .. } | StoreJob::Line(_) => LaneKind::Outbox,
-            StoreJob::Read(_) => LaneKind::Reads,
-            StoreJob::Command(_) => LaneKind::Commands,
+        let kind = match self.work {
+            Work::Enqueue { .. } | Work::Line(_) => LaneKind::Outbox,
+            Work::Read(_) => LaneKind::Reads,
+            Work::Command(_) => LaneKind::Commands,
         };
-        (self.env().sender(), kind)
+        (self.env.sender(), kind)
     }
+}
 
-    async fn run(self, router: &Router) -> Vec<Stanza> {
+impl Work {
+    /// Does it; the answers to the stanza of `env`.
+    async fn run(self, router: &Router, env: &Envelope) -> Vec<Stanza> {
         match self {
-            StoreJob::Enqueue {
-                env,
+            Work::Enqueue {
                 mut record,
                 receipt_requested,
                 choose_line,
@@ -260,11 +255,11 @@ impl StoreJob {
                             note = why;
                         }
                         Err(refusal) => {
-                            return vec![router.refused(&env, StanzaKind::Message, refusal)];
+                            return vec![router.refused(env, StanzaKind::Message, refusal)];
                         }
                     }
                 }
-                let mut out = router.enqueue(&env, record, receipt_requested).await;
+                let mut out = router.enqueue(env, record, receipt_requested).await;
                 // Told once the SMS is taken, from the contact's JID.
                 if let Some(note) = note
                     && out.is_empty()
@@ -273,10 +268,10 @@ impl StoreJob {
                 }
                 out
             }
-            StoreJob::Line(job) => console::line(&router.ctx, job).await,
-            StoreJob::Read(read) => console::read(&router.ctx, read).await,
-            StoreJob::Command(job) => {
-                let replies = adhoc::run(&router.ctx, &router.sessions, job).await;
+            Work::Line(job) => console::line(&router.ctx, env, job).await,
+            Work::Read(read) => console::read(&router.ctx, env, read).await,
+            Work::Command(request) => {
+                let replies = adhoc::run(&router.ctx, &router.sessions, env, &request).await;
                 // Logged like every refusal: at most once per sender and interval.
                 router.log_settled_refusals(&replies);
                 replies
@@ -287,24 +282,25 @@ impl StoreJob {
 
 impl Weighed for StoreJob {
     fn weight(&self) -> usize {
-        let env = |e: &Envelope| {
-            e.from.as_str().len() + e.to.as_str().len() + e.id.as_ref().map_or(0, String::len)
-        };
-        let own = match self {
-            StoreJob::Line(job) => env(&job.env) + job.weight(),
-            StoreJob::Enqueue { env: e, record, .. } => {
-                env(e)
-                    + record.ext.len()
+        let env = &self.env;
+        let own = match &self.work {
+            Work::Line(job) => job.weight(),
+            Work::Enqueue { record, .. } => {
+                record.ext.len()
                     + record.goip_id.len()
                     + record.xmpp_from.len()
                     + record.xmpp_id.as_ref().map_or(0, String::len)
                     + record.destination.len()
                     + record.body.len()
             }
-            StoreJob::Read(read) => env(&read.env),
-            StoreJob::Command(job) => env(&job.env) + job.weight(),
+            Work::Read(_) => 0,
+            Work::Command(request) => adhoc::weight(request),
         };
-        std::mem::size_of::<StoreJob>() + own
+        std::mem::size_of::<StoreJob>()
+            + env.from.as_str().len()
+            + env.to.as_str().len()
+            + env.id.as_ref().map_or(0, String::len)
+            + own
     }
 }
 
@@ -354,7 +350,7 @@ impl Router {
             Intent::Command {
                 env,
                 request: Ok(request),
-            } => Decision::queue(StoreJob::Command(adhoc::Job { env, request })),
+            } => Decision::queue(Work::Command(request), env),
             _ => Decision::Reply(Vec::new()),
         }
     }
@@ -401,15 +397,15 @@ impl Router {
         let several = ctx.directory.line_count(&ext) > 1;
         if several {
             if let Some(request) = line_choice::parse_slash(&chat.body) {
-                return Decision::queue(StoreJob::Line(console::LineJob {
-                    env: chat.env,
+                let job = console::LineJob {
                     ext,
                     what: console::LineWhat::Conversation {
                         contact: destination.to_string(),
                         request,
                     },
                     receipt_requested: chat.receipt_requested,
-                }));
+                };
+                return Decision::queue(Work::Line(job), chat.env);
             }
         } else if !gateway.allows_destination(destination.as_str()) {
             return refuse(Refusal::DestinationBlocked {
@@ -431,12 +427,12 @@ impl Router {
             body: chat.body,
             kind: OutboundKind::Sms,
         };
-        Decision::queue(StoreJob::Enqueue {
-            env: chat.env,
+        let work = Work::Enqueue {
             choose_line: several.then(|| destination.to_string()),
             record,
             receipt_requested: chat.receipt_requested,
-        })
+        };
+        Decision::queue(work, chat.env)
     }
 
     /// Commits a job to the outbox and wakes its channel's runner.
@@ -508,7 +504,7 @@ impl Router {
 
     /// The answer to a job that did not fit in the lanes.
     fn busy(&self, job: &StoreJob, full: Full, open_lanes: usize) -> Vec<Stanza> {
-        let env = job.env();
+        let env = &job.env;
         tracing::debug!(
             from = %env.from,
             ?full,
@@ -549,8 +545,8 @@ impl Router {
 
     /// Logs the errors among the answers [`service::answer`] gave.
     fn log_settled_refusals(&self, stanzas: &[Stanza]) {
-        for stanza in stanzas.iter().filter(|s| is_error(s)) {
-            let e = Element::from(stanza);
+        let answers = stanzas.iter().map(Element::from);
+        for e in answers.filter(|e| e.attr("type") == Some("error")) {
             let condition = e
                 .children()
                 .find(|c| c.name() == "error")
@@ -596,14 +592,6 @@ impl Router {
             ),
             None => {}
         }
-    }
-}
-
-fn is_error(stanza: &Stanza) -> bool {
-    match stanza {
-        Stanza::Iq(iq) => matches!(iq, Iq::Error { .. }),
-        Stanza::Message(m) => m.type_ == MessageType::Error,
-        Stanza::Presence(p) => p.type_ == PresenceType::Error,
     }
 }
 
@@ -656,10 +644,7 @@ fn component_help(ctx: &Context, lines: &[Arc<ActiveGateway>]) -> String {
         "This is the SMS gateway. To send an SMS, write to the number as a contact: \
          {example} (international form)."
     );
-    let numbers: Vec<&str> = (lines.iter().filter_map(|l| l.msisdn.as_deref()))
-        .map(str::trim)
-        .filter(|n| !n.is_empty())
-        .collect();
+    let numbers: Vec<&str> = lines.iter().filter_map(|l| known_number(l)).collect();
     match numbers.as_slice() {
         [] => {}
         [n] => text.push_str(&format!(
