@@ -64,3 +64,55 @@ impl From<CachedGateway> for Gateway {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn gateway() -> Gateway {
+        Gateway {
+            ext: Some("2001".into()),
+            goip_id: "goippy_2001".into(),
+            password: Secret::new("pw\"1"),
+            channel: Some(1),
+            msisdn: None,
+            allow_regex: Some("^\\+372".into()),
+            enabled: true,
+            created_at: Some(Timestamp::from_unix(1)),
+            last_seen: Some(Timestamp::from_unix(2)),
+            daily_limit: None,
+            shared_with: vec![LineShare {
+                ext: "2002".into(),
+                order: 7,
+            }],
+        }
+    }
+
+    /// What a cache written by this version holds, byte for byte: a newer
+    /// goippy must read it, an older one too after a downgrade.
+    const WRITTEN: &str = r#"[{"ext":"2001","goip_id":"goippy_2001","password":"pw\"1","channel":1,"msisdn":null,"allow_regex":"^\\+372","enabled":true,"daily_limit":null,"shared_with":[{"ext":"2002","order":7}]}]"#;
+
+    #[test]
+    fn the_cache_keeps_its_format() {
+        let cached: Vec<CachedGateway> = [gateway()].iter().map(CachedGateway::from).collect();
+        assert_eq!(serde_json::to_string(&cached).unwrap(), WRITTEN);
+        let read: Vec<CachedGateway> = serde_json::from_str(WRITTEN).unwrap();
+        let read: Vec<Gateway> = read.into_iter().map(Gateway::from).collect();
+        let mut expected = gateway();
+        expected.created_at = None;
+        expected.last_seen = None;
+        assert_eq!(read, vec![expected]);
+    }
+
+    /// A cache written before line pools (`ext` a string, possibly empty;
+    /// no limit, no shares).
+    #[test]
+    fn an_older_cache_still_reads() {
+        let old = r#"[{"ext":"","goip_id":"g","password":"p","channel":null,"msisdn":null,"allow_regex":null,"enabled":true}]"#;
+        let read: Vec<CachedGateway> = serde_json::from_str(old).unwrap();
+        let read: Vec<Gateway> = read.into_iter().map(Gateway::from).collect();
+        assert_eq!(read[0].ext, None);
+        assert_eq!(read[0].password.expose(), "p");
+        assert!(read[0].shared_with.is_empty());
+    }
+}
