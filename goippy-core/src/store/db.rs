@@ -100,12 +100,6 @@ impl From<Option<i64>> for Value<'_> {
     }
 }
 
-impl From<Option<i32>> for Value<'_> {
-    fn from(v: Option<i32>) -> Self {
-        Value::Int(v.map(i64::from))
-    }
-}
-
 /// As 0 or 1: what both the original's TINYINT(1) and SQLite hold.
 impl From<bool> for Value<'_> {
     fn from(v: bool) -> Self {
@@ -125,12 +119,6 @@ impl<'a> From<&'a String> for Value<'a> {
     }
 }
 
-impl From<String> for Value<'_> {
-    fn from(v: String) -> Self {
-        Value::Text(Some(Cow::Owned(v)))
-    }
-}
-
 impl<'a> From<Option<&'a str>> for Value<'a> {
     fn from(v: Option<&'a str>) -> Self {
         Value::Text(v.map(Cow::Borrowed))
@@ -140,12 +128,6 @@ impl<'a> From<Option<&'a str>> for Value<'a> {
 impl<'a> From<&'a Option<String>> for Value<'a> {
     fn from(v: &'a Option<String>) -> Self {
         Value::Text(v.as_deref().map(Cow::Borrowed))
-    }
-}
-
-impl From<Option<String>> for Value<'_> {
-    fn from(v: Option<String>) -> Self {
-        Value::Text(v.map(Cow::Owned))
     }
 }
 

@@ -331,9 +331,7 @@ impl Store {
         let Some(spool) = &self.inner.spool else {
             return Ok(());
         };
-        let cached: Vec<cache::CachedGateway> =
-            gateways.iter().map(cache::CachedGateway::from).collect();
-        let json = serde_json::to_string(&cached)
+        let json = serde_json::to_string(gateways)
             .map_err(|e| StoreError::Internal(format!("encoding the gateway cache: {e}")))?;
         spool
             .put_cache(cache::GATEWAYS, &json)
@@ -353,9 +351,9 @@ impl Store {
         else {
             return Ok(None);
         };
-        let cached: Vec<cache::CachedGateway> = serde_json::from_str(&json)
-            .map_err(|e| spool_error(spool, sqlx::Error::Decode(e.into())))?;
-        Ok(Some(cached.into_iter().map(Gateway::from).collect()))
+        serde_json::from_str(&json)
+            .map(Some)
+            .map_err(|e| spool_error(spool, sqlx::Error::Decode(e.into())))
     }
 
     // ----- the hot path ----------------------------------------------------

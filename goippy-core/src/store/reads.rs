@@ -9,7 +9,7 @@
 
 use std::time::Duration;
 
-use super::db::{Db, Sql};
+use super::db::Sql;
 use super::error::StoreError;
 use super::records::{Backlog, CallEntry, ChannelState, InboxItem, LogId, OutboxItem};
 use super::rows::InboxRow;
@@ -33,19 +33,21 @@ impl Store {
             // runs may not be in what the read sees, and is no longer
             // pending once it returns.
             let marking = self.inner.writer.marking();
-            let page = self
-                .read(
-                    "reading the inbox",
-                    undelivered_inbox(&self.inner.db, after, limit),
-                )
-                .await?;
+            let read = self
+                .inner
+                .db
+                .query(INBOX)
+                .bind(after)
+                .bind(i64::from(limit));
+            let page: Vec<InboxRow> = self.run("reading the inbox", read.fetch_all()).await?;
             let full = page.len() >= usize::try_from(limit).unwrap_or(usize::MAX);
             let Some(last) = page.last() else {
-                return Ok(page);
+                return Ok(Vec::new());
             };
-            after = last.id.0;
+            after = last.item.id.0;
             let rows: Vec<InboxItem> = page
                 .into_iter()
+                .map(InboxItem::from)
                 .filter(|row| {
                     !marking.contains(&row.id.0) && !self.inner.writer.is_marking(row.id.0)
                 })
@@ -60,8 +62,13 @@ impl Store {
     /// ones can be sent; `sending` ones were interrupted and must be ended
     /// with [`Store::mark_unknown`].
     pub async fn pending_outbox(&self) -> Result<Vec<OutboxItem>, StoreError> {
-        self.read("reading the outbox", pending_outbox(&self.inner.db))
-            .await
+        let read = self
+            .inner
+            .db
+            .query(OUTBOX)
+            .then(" WHERE dir = 'out' AND status IN ('queued', 'sending') ORDER BY id")
+            .fetch_all();
+        self.run("reading the outbox", read).await
     }
 
     /// One outbound job.
@@ -164,31 +171,6 @@ impl Store {
         }
         Ok(backlog)
     }
-}
-
-/// Inbox rows with an id above `after`, oldest first.
-pub(crate) async fn undelivered_inbox(
-    db: &Db,
-    after: i64,
-    limit: u32,
-) -> Result<Vec<InboxItem>, StoreError> {
-    let rows: Vec<InboxRow> = db
-        .query(INBOX)
-        .bind(after)
-        .bind(i64::from(limit))
-        .fetch_all()
-        .await
-        .map_err(StoreError::db("reading the inbox"))?;
-    Ok(rows.into_iter().map(InboxItem::from).collect())
-}
-
-/// Unfinished outbound jobs (`queued`, `sending`), oldest first.
-pub(crate) async fn pending_outbox(db: &Db) -> Result<Vec<OutboxItem>, StoreError> {
-    db.query(OUTBOX)
-        .then(" WHERE dir = 'out' AND status IN ('queued', 'sending') ORDER BY id")
-        .fetch_all()
-        .await
-        .map_err(StoreError::db("reading the outbox"))
 }
 
 // ----- the statements whose text differs between the dialects -------------

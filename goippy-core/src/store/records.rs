@@ -719,14 +719,19 @@ pub struct ChannelState {
 /// has besides its default owner. Read straight from the row the store
 /// selects (`store/gateways.rs`), which then drops blank `ext`/`msisdn`
 /// and fills in `shared_with`.
-#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+///
+/// The spool's gateway cache (`store/cache.rs`) is these as JSON, without
+/// their times and with the password in clear: nothing else serializes one.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow, Serialize, Deserialize)]
 pub struct Gateway {
     /// The extension whose default line (line 1) this is; `None` for a line
     /// made only to be shared (`goippy --add-line`).
+    #[serde(default, deserialize_with = "super::cache::ext")]
     pub ext: Option<String>,
     /// The channel's GoIP "SMS Client ID".
     pub goip_id: String,
     #[sqlx(rename = "goip_pass", try_from = "String")]
+    #[serde(with = "super::cache::password")]
     pub password: Secret,
     /// The GoIP line (CH1 = 1, …) the goip_id is configured on, as given to
     /// `goippy --add`; for the operator's overview (`--listExt`), the bridge
@@ -737,15 +742,19 @@ pub struct Gateway {
     pub allow_regex: Option<String>,
     pub enabled: bool,
     #[sqlx(rename = "created_unix")]
+    #[serde(skip)]
     pub created_at: Option<Timestamp>,
     /// The last stored keepalive.
     #[sqlx(rename = "last_seen_unix")]
+    #[serde(skip)]
     pub last_seen: Option<Timestamp>,
     /// The most SMS it may send per UTC day; `None`: no cap.
+    #[serde(default)]
     pub daily_limit: Option<i64>,
     /// The further users of this line (`goippy_line_users`), by when they
     /// were given it.
     #[sqlx(skip)]
+    #[serde(default)]
     pub shared_with: Vec<LineShare>,
 }
 
