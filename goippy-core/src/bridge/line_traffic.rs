@@ -39,13 +39,18 @@ pub(crate) struct TrafficCounters {
 impl TrafficCounters {
     pub(crate) fn count(&self, goip_id: &str, which: fn(&mut LineTraffic) -> &mut u64) {
         let mut lines = lock(&self.lines);
-        let line = lines
-            .entry(goip_id.to_owned())
-            .or_insert_with(|| LineTraffic {
-                goip_id: goip_id.to_owned(),
-                ..LineTraffic::default()
-            });
-        *which(line) += 1;
+        // Every SMS counts: a known line is found by reference, so no key
+        // is allocated (`entry` would take an owned one each time).
+        if let Some(line) = lines.get_mut(goip_id) {
+            *which(line) += 1;
+            return;
+        }
+        let mut line = LineTraffic {
+            goip_id: goip_id.to_owned(),
+            ..LineTraffic::default()
+        };
+        *which(&mut line) += 1;
+        lines.insert(goip_id.to_owned(), line);
     }
 
     /// Every line's counts, sorted by GoIP id.
