@@ -120,11 +120,6 @@ pub enum SmsOutcome {
 }
 
 impl SmsOutcome {
-    /// True if nothing was sent and the job may be retried.
-    pub fn is_not_sent(&self) -> bool {
-        matches!(self, SmsOutcome::NotSent(_))
-    }
-
     /// The per-recipient reports (empty when nothing was sent).
     pub fn recipients(&self) -> &[RecipientReport] {
         match self {
@@ -172,12 +167,6 @@ pub enum RecipientOutcome {
     Unknown { reason: String },
     /// This recipient was never sent a SEND.
     NotSent(NotSent),
-}
-
-impl RecipientOutcome {
-    pub fn is_sent(&self) -> bool {
-        matches!(self, RecipientOutcome::Sent { .. })
-    }
 }
 
 /// Why nothing was sent (to the job, or to one recipient).
