@@ -22,7 +22,7 @@ use tokio::sync::mpsc::{self, Permit};
 use tokio::sync::watch;
 
 use super::config::EngineConfig;
-use super::credentials::{ChannelCredentials, CredentialSource};
+use super::credentials::CredentialSource;
 use super::dedup::{DedupCache, DedupKey};
 use super::events::EngineEvent;
 use super::ledger::{SentLedger, SentSms};
@@ -36,14 +36,14 @@ use crate::goip::{Ack, Command};
 use crate::util::{PerKey, TokenBucket, WarnLimiter, lock, read_lock, write_lock};
 
 pub(crate) struct Shared {
-    config: EngineConfig,
-    credentials: Arc<dyn CredentialSource>,
+    pub(crate) config: EngineConfig,
+    pub(crate) credentials: Arc<dyn CredentialSource>,
     /// `None` once the engine let go of it (see [`Shared::release_socket`]).
     socket: RwLock<Option<Arc<UdpSocket>>>,
-    registry: ChannelRegistry,
-    pending: Arc<PendingReplies>,
-    sendids: SendIdAllocator,
-    counters: Counters,
+    pub(crate) registry: ChannelRegistry,
+    pub(crate) pending: Arc<PendingReplies>,
+    pub(crate) sendids: SendIdAllocator,
+    pub(crate) counters: Counters,
     /// The same per channel, for authenticated channels only.
     per_channel: PerKey<ChannelCounters>,
     events: mpsc::Sender<EngineEvent>,
@@ -118,33 +118,6 @@ impl Shared {
     }
 
     // --- the parts with an API of their own ---
-
-    pub(crate) fn config(&self) -> &EngineConfig {
-        &self.config
-    }
-
-    /// The enabled channel with this GoIP id, as configured right now.
-    pub(crate) fn channel_credentials(&self, goip_id: &str) -> Option<ChannelCredentials> {
-        self.credentials.lookup(goip_id)
-    }
-
-    pub(crate) fn registry(&self) -> &ChannelRegistry {
-        &self.registry
-    }
-
-    /// The reply table: open exchanges and recently finished ones.
-    pub(crate) fn pending(&self) -> &Arc<PendingReplies> {
-        &self.pending
-    }
-
-    pub(crate) fn sendids(&self) -> &SendIdAllocator {
-        &self.sendids
-    }
-
-    /// The traffic counters, for [`bump`].
-    pub(crate) fn counters(&self) -> &Counters {
-        &self.counters
-    }
 
     // --- the caches behind the one lock ---
 
