@@ -230,7 +230,7 @@ impl Engine {
         // their acks, so keepalives and retransmissions are still answered;
         // it takes no new message meanwhile, or this could last forever.
         shared.begin_draining();
-        shared.durable_tasks_done().await;
+        shared.durable_tasks.wait_idle().await;
         shared.begin_closing();
         let tasks = std::mem::take(&mut *lock(&self.inner.tasks));
         for task in tasks {

@@ -258,7 +258,7 @@ fn reserve_event<'a>(
     tag: &str,
     recvid: &str,
 ) -> Option<Permit<'a, EngineEvent>> {
-    let permit = shared.try_reserve_event();
+    let permit = shared.events.try_reserve().ok();
     if permit.is_none() {
         bump(&shared.counters.events_dropped);
         bump(&shared.counters.not_acked);
@@ -379,7 +379,7 @@ async fn handle_durable(
     };
     permit.send(event);
     bump(&shared.counters.events);
-    let token = shared.durable_task();
+    let token = shared.durable_tasks.token();
     let shared = shared.clone();
     tokio::spawn(async move {
         let _token = token;

@@ -18,7 +18,7 @@ use std::sync::{Arc, Mutex, RwLock};
 use std::time::Instant;
 
 use tokio::net::UdpSocket;
-use tokio::sync::mpsc::{self, Permit};
+use tokio::sync::mpsc;
 use tokio::sync::watch;
 
 use super::config::EngineConfig;
@@ -31,7 +31,7 @@ use super::registry::ChannelRegistry;
 use super::request::{CommandError, MessageRef};
 use super::sendid::SendIdAllocator;
 use super::stats::{ChannelCounters, ChannelTraffic, Counters, EngineStats, bump};
-use super::tracker::{TaskToken, TaskTracker};
+use super::tracker::TaskTracker;
 use crate::goip::{Ack, Command};
 use crate::util::{PerKey, TokenBucket, WarnLimiter, lock, read_lock, write_lock};
 
@@ -46,7 +46,9 @@ pub(crate) struct Shared {
     pub(crate) counters: Counters,
     /// The same per channel, for authenticated channels only.
     per_channel: PerKey<ChannelCounters>,
-    events: mpsc::Sender<EngineEvent>,
+    /// The consumer's queue; `try_reserve` takes a place now to fill later
+    /// (`None` when it is full or the consumer is gone: the caller counts it).
+    pub(crate) events: mpsc::Sender<EngineEvent>,
     /// A std mutex, not tokio's: it is never held across an `.await`, and
     /// each use is one small operation (a lookup, an insert, a token
     /// count), so it never blocks the runtime for long — a tokio mutex is
@@ -63,8 +65,9 @@ pub(crate) struct Shared {
     draining: watch::Sender<bool>,
     /// Set at the very end: the receive loop and the sweeper stop.
     closing: watch::Sender<bool>,
-    /// The tasks waiting for the consumer to confirm a message is stored.
-    durable_tasks: TaskTracker,
+    /// The tasks waiting for the consumer to confirm a message is stored:
+    /// each holds a token, so shutdown can wait for them.
+    pub(crate) durable_tasks: TaskTracker,
 }
 
 /// The small caches behind [`Shared`]'s one lock.
@@ -286,12 +289,6 @@ impl Shared {
         }
     }
 
-    /// A place in the event queue, taken now and filled later; `None` when
-    /// the queue is full or the consumer is gone (the caller counts it).
-    pub(crate) fn try_reserve_event(&self) -> Option<Permit<'_, EngineEvent>> {
-        self.events.try_reserve().ok()
-    }
-
     /// Delivers a channel's online/offline change. These are rare (one per
     /// channel per 90 s at most) and matter, so when the queue is full a
     /// task waits for room instead of dropping it.
@@ -343,17 +340,6 @@ impl Shared {
     /// The closing signal, for the receive loop and the sweeper.
     pub(crate) fn closing_signal(&self) -> watch::Receiver<bool> {
         self.closing.subscribe()
-    }
-
-    /// Held by a task that waits for a stored-confirmation, so shutdown can
-    /// wait for it.
-    pub(crate) fn durable_task(&self) -> TaskToken {
-        self.durable_tasks.token()
-    }
-
-    /// Returns once no task waits for a stored-confirmation.
-    pub(crate) async fn durable_tasks_done(&self) {
-        self.durable_tasks.wait_idle().await;
     }
 
     /// Everything but the workers, which the handle counts.
