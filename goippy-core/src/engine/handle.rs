@@ -225,7 +225,7 @@ impl Engine {
         tracing::info!("GoIP engine stopping");
         shared.begin_stopping();
         self.inner.queues.close();
-        self.inner.queues.wait_idle().await;
+        self.inner.queues.workers.wait_idle().await;
         // The receive loop goes on while the messages being stored wait for
         // their acks, so keepalives and retransmissions are still answered;
         // it takes no new message meanwhile, or this could last forever.

@@ -77,7 +77,8 @@ pub(crate) struct JobQueues {
     /// A std mutex: held only to look up or add a queue, never across an
     /// `.await` (a job is sent to its queue after the lock is released).
     queues: Mutex<Queues>,
-    workers: TaskTracker,
+    /// A token per worker: shutdown waits until every worker has exited.
+    pub(crate) workers: TaskTracker,
 }
 
 impl JobQueues {
@@ -125,10 +126,5 @@ impl JobQueues {
         let mut queues = lock(&self.queues);
         queues.closed = true;
         queues.by_channel.clear();
-    }
-
-    /// Returns once every worker has exited.
-    pub(crate) async fn wait_idle(&self) {
-        self.workers.wait_idle().await;
     }
 }
