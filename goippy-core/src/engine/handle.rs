@@ -179,7 +179,11 @@ impl Engine {
     /// Every authenticated channel's acks and retransmissions since the
     /// engine started, sorted by GoIP id (the per-line metrics).
     pub fn channel_traffic(&self) -> Vec<ChannelTraffic> {
-        self.inner.shared.channel_traffic()
+        let per_channel = self.inner.shared.per_channel.snapshot();
+        per_channel
+            .into_iter()
+            .map(|(id, c)| c.traffic(id))
+            .collect()
     }
 
     pub fn stats(&self) -> EngineStats {

@@ -30,7 +30,7 @@ use super::pending::PendingReplies;
 use super::registry::ChannelRegistry;
 use super::request::{CommandError, MessageRef};
 use super::sendid::SendIdAllocator;
-use super::stats::{ChannelCounters, ChannelTraffic, Counters, EngineStats, bump};
+use super::stats::{ChannelCounters, Counters, EngineStats, bump};
 use super::tracker::TaskTracker;
 use crate::goip::{Ack, Command};
 use crate::util::{PerKey, TokenBucket, WarnLimiter, lock, read_lock, write_lock};
@@ -45,7 +45,7 @@ pub(crate) struct Shared {
     pub(crate) sendids: SendIdAllocator,
     pub(crate) counters: Counters,
     /// The same per channel, for authenticated channels only.
-    per_channel: PerKey<ChannelCounters>,
+    pub(crate) per_channel: PerKey<ChannelCounters>,
     /// The consumer's queue; `try_reserve` takes a place now to fill later
     /// (`None` when it is full or the consumer is gone: the caller counts it).
     pub(crate) events: mpsc::Sender<EngineEvent>,
@@ -227,15 +227,6 @@ impl Shared {
     pub(crate) fn count_duplicate(&self, goip_id: &str) {
         bump(&self.counters.duplicates);
         self.per_channel.with(goip_id, |c| bump(&c.duplicates));
-    }
-
-    /// Every channel's traffic counters, sorted by GoIP id.
-    pub(crate) fn channel_traffic(&self) -> Vec<ChannelTraffic> {
-        self.per_channel
-            .snapshot()
-            .into_iter()
-            .map(|(goip_id, c)| c.traffic(goip_id))
-            .collect()
     }
 
     /// Sends a command to the channel's current address. Never to an
