@@ -121,16 +121,10 @@ pub async fn run(config: Config, verbosity: i8, log: FilterHandle) -> Result<(),
     // neither a signal nor a watchdog ping waits for it. (A terminated
     // `Fuse` never resolves: no reload is running.)
     let mut reloading = Fuse::terminated();
-    let deadline = loop {
+    let stop_signal = loop {
         tokio::select! {
-            _ = term.recv() => {
-                tracing::info!("SIGTERM received, stopping");
-                break tokio::time::Instant::now() + SHUTDOWN_DEADLINE;
-            }
-            _ = int.recv() => {
-                tracing::info!("SIGINT received, stopping");
-                break tokio::time::Instant::now() + SHUTDOWN_DEADLINE;
-            }
+            _ = term.recv() => break "SIGTERM",
+            _ = int.recv() => break "SIGINT",
             _ = hup.recv() => {
                 if reloading.is_terminated() {
                     reloading = reload(config.clone(), verbosity, log.clone(), bridge.reloader()).boxed().fuse();
@@ -152,6 +146,8 @@ pub async fn run(config: Config, verbosity: i8, log: FilterHandle) -> Result<(),
             }
         }
     };
+    tracing::info!("{stop_signal} received, stopping");
+    let deadline = tokio::time::Instant::now() + SHUTDOWN_DEADLINE;
     notify(&[NotifyState::Stopping]);
     // The metrics listener stops with every open connection.
     drop(metrics);

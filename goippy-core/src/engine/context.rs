@@ -51,7 +51,7 @@ impl JobContext {
     }
 
     pub(crate) fn config(&self) -> &EngineConfig {
-        self.shared.config()
+        &self.shared.config
     }
 
     /// The channel password, for the one command that carries it.
@@ -62,9 +62,9 @@ impl JobContext {
     /// Starts an exchange under a new random sendid (an SMS session): see
     /// `sendid`.
     pub(crate) fn open_exchange(&self) -> Exchange {
-        let sendids = self.shared.sendids();
+        let sendids = &self.shared.sendids;
         self.shared
-            .pending()
+            .pending
             .open_new(&self.goip_id, || sendids.random())
     }
 
@@ -74,23 +74,23 @@ impl JobContext {
     /// cache). Only if `reserved` is in use by another exchange — a random
     /// SMS or command sendid that happens to equal it — is a new one drawn.
     pub(crate) fn open_ussd_exchange(&self, reserved: Option<u32>) -> Exchange {
-        let sendids = self.shared.sendids();
+        let sendids = &self.shared.sendids;
         let mut reserved = reserved;
-        self.shared.pending().open_new(&self.goip_id, || {
+        self.shared.pending.open_new(&self.goip_id, || {
             reserved.take().unwrap_or_else(|| sendids.next_ussd())
         })
     }
 
     /// A random stamp for a datagram that is never answered (one-shot SMS).
     pub(crate) fn random_stamp(&self) -> u32 {
-        self.shared.sendids().random()
+        self.shared.sendids.random()
     }
 
     /// Remembers a finished exchange for a while, so that a reply that still
     /// comes is reported as an event instead of being dropped.
     pub(crate) fn remember_finished(&self, sendid: u32, finished: Finished) {
         self.shared
-            .pending()
+            .pending
             .remember(sendid, finished, Instant::now());
     }
 

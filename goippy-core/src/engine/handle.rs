@@ -141,7 +141,7 @@ impl Engine {
         if shared.is_stopping() {
             return Err(NotStarted::Stopping);
         }
-        if shared.channel_credentials(goip_id).is_none() {
+        if shared.credentials.lookup(goip_id).is_none() {
             return Err(NotStarted::UnknownChannel);
         }
         // The channel's first job starts its worker.
@@ -149,7 +149,7 @@ impl Engine {
         let start = |queue, token| {
             tokio::spawn(worker::run(shared.clone(), id, queue, token));
         };
-        let capacity = shared.config().job_queue_capacity;
+        let capacity = shared.config.job_queue_capacity;
         let (done, outcome) = oneshot::channel();
         let job = job(done);
         let queued = self.inner.queues.submit(goip_id, job, capacity, start);
@@ -160,12 +160,12 @@ impl Engine {
 
     /// Every channel heard from, sorted by GoIP id.
     pub fn channels(&self) -> Vec<ChannelInfo> {
-        self.inner.shared.registry().snapshot()
+        self.inner.shared.registry.snapshot()
     }
 
     /// One channel, if it has been heard from.
     pub fn channel(&self, goip_id: &str) -> Option<ChannelInfo> {
-        self.inner.shared.registry().info(goip_id)
+        self.inner.shared.registry.info(goip_id)
     }
 
     /// The channels whose [`Engine::channel`] changed (a keepalive, a new
@@ -173,13 +173,17 @@ impl Engine {
     /// heard from), with the number to pass next time: for a caller that
     /// looks every second, so it need not copy every channel each time.
     pub fn channels_changed_since(&self, after: u64) -> (u64, Vec<ChannelInfo>) {
-        self.inner.shared.registry().changed_since(after)
+        self.inner.shared.registry.changed_since(after)
     }
 
     /// Every authenticated channel's acks and retransmissions since the
     /// engine started, sorted by GoIP id (the per-line metrics).
     pub fn channel_traffic(&self) -> Vec<ChannelTraffic> {
-        self.inner.shared.channel_traffic()
+        let per_channel = self.inner.shared.per_channel.snapshot();
+        per_channel
+            .into_iter()
+            .map(|(id, c)| c.traffic(id))
+            .collect()
     }
 
     pub fn stats(&self) -> EngineStats {
@@ -194,7 +198,7 @@ impl Engine {
     /// no USSD sendid is ever repeated (the GoIP would answer from its
     /// cache). Other sendids are random and need no floor.
     pub fn highest_sendid(&self) -> u32 {
-        self.inner.shared.sendids().highest()
+        self.inner.shared.sendids.highest()
     }
 
     /// A sendid for the next USSD request, larger than every one before:
@@ -206,7 +210,7 @@ impl Engine {
     /// channel's ids increase (a GoIP answers a smaller one from its cache);
     /// one drawn for a request that is never submitted is simply skipped.
     pub fn reserve_ussd_sendid(&self) -> u32 {
-        self.inner.shared.sendids().next_ussd()
+        self.inner.shared.sendids.next_ussd()
     }
 
     /// Stops gracefully: no new jobs (they end as Stopping, not sent);
@@ -225,12 +229,12 @@ impl Engine {
         tracing::info!("GoIP engine stopping");
         shared.begin_stopping();
         self.inner.queues.close();
-        self.inner.queues.wait_idle().await;
+        self.inner.queues.workers.wait_idle().await;
         // The receive loop goes on while the messages being stored wait for
         // their acks, so keepalives and retransmissions are still answered;
         // it takes no new message meanwhile, or this could last forever.
         shared.begin_draining();
-        shared.durable_tasks_done().await;
+        shared.durable_tasks.wait_idle().await;
         shared.begin_closing();
         let tasks = std::mem::take(&mut *lock(&self.inner.tasks));
         for task in tasks {

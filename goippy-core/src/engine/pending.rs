@@ -136,10 +136,6 @@ impl PendingReplies {
         }
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
-        lock(&self.inner)
-    }
-
     /// Starts a new exchange for `goip_id`, with the first sendid
     /// `candidate` offers that is not in use (open, remembered, or among the
     /// latest handed out).
@@ -148,7 +144,7 @@ impl PendingReplies {
         goip_id: &str,
         mut candidate: impl FnMut() -> u32,
     ) -> Exchange {
-        let mut inner = self.lock();
+        let mut inner = lock(&self.inner);
         let mut sendid = candidate();
         for _ in 0..MAX_DRAWS {
             if !inner.in_use(sendid) {
@@ -162,7 +158,7 @@ impl PendingReplies {
     /// Starts waiting for replies with exactly `sendid` from `goip_id`.
     #[cfg(test)]
     pub(crate) fn open(self: &Arc<Self>, sendid: u32, goip_id: &str) -> Exchange {
-        let mut inner = self.lock();
+        let mut inner = lock(&self.inner);
         self.insert(&mut inner, sendid, goip_id)
     }
 
@@ -189,7 +185,7 @@ impl PendingReplies {
 
     /// Where a reply with this sendid should go.
     pub(crate) fn route(&self, sendid: u32, now: Instant) -> Route {
-        let mut inner = self.lock();
+        let mut inner = lock(&self.inner);
         if let Some(open) = inner.open.get(&sendid) {
             return Route::Open {
                 goip_id: open.goip_id.clone(),
@@ -208,7 +204,7 @@ impl PendingReplies {
 
     /// Remembers a finished exchange for late replies.
     pub(crate) fn remember(&self, sendid: u32, finished: Finished, now: Instant) {
-        let mut inner = self.lock();
+        let mut inner = lock(&self.inner);
         self.expire(&mut inner, now);
         while inner.order.len() >= self.capacity {
             if let Some((_, old)) = inner.order.pop_front() {
@@ -223,7 +219,7 @@ impl PendingReplies {
     /// The recipient a late SMS result is about, once: a second copy of the
     /// same result finds nothing.
     pub(crate) fn take_late_recipient(&self, sendid: u32, telid: u32) -> Option<LateRecipient> {
-        let mut inner = self.lock();
+        let mut inner = lock(&self.inner);
         let Some(Finished::Sms {
             goip_id,
             message_ref,
@@ -243,13 +239,13 @@ impl PendingReplies {
 
     /// Forgets what is too old, even without traffic.
     pub(crate) fn purge(&self, now: Instant) {
-        let mut inner = self.lock();
+        let mut inner = lock(&self.inner);
         self.expire(&mut inner, now);
     }
 
     /// (open exchanges, remembered finished ones).
     pub(crate) fn counts(&self) -> (usize, usize) {
-        let inner = self.lock();
+        let inner = lock(&self.inner);
         (inner.open.len(), inner.recent.len())
     }
 
@@ -264,7 +260,7 @@ impl PendingReplies {
     }
 
     fn close(&self, sendid: u32, token: u64) {
-        let mut inner = self.lock();
+        let mut inner = lock(&self.inner);
         // Only our own entry: never one a later exchange registered.
         if inner.open.get(&sendid).is_some_and(|o| o.token == token) {
             inner.open.remove(&sendid);
@@ -398,7 +394,7 @@ mod tests {
             3,
             "forgotten after {RECENTLY_USED} newer ones"
         );
-        assert_eq!(table.lock().used.len(), RECENTLY_USED);
+        assert_eq!(lock(&table.inner).used.len(), RECENTLY_USED);
     }
 
     #[test]

@@ -10,7 +10,7 @@
 //! number is bounded by the configuration.
 
 use std::collections::HashMap;
-use std::sync::{Mutex, MutexGuard};
+use std::sync::Mutex;
 use std::time::Instant;
 
 use tokio::sync::{mpsc, oneshot};
@@ -77,14 +77,11 @@ pub(crate) struct JobQueues {
     /// A std mutex: held only to look up or add a queue, never across an
     /// `.await` (a job is sent to its queue after the lock is released).
     queues: Mutex<Queues>,
-    workers: TaskTracker,
+    /// A token per worker: shutdown waits until every worker has exited.
+    pub(crate) workers: TaskTracker,
 }
 
 impl JobQueues {
-    fn lock(&self) -> MutexGuard<'_, Queues> {
-        lock(&self.queues)
-    }
-
     /// Queues `job` for `goip_id` (a configured channel). On the channel's
     /// first job its queue is created, holding `capacity` jobs, and `start`
     /// gets the queue's receiving end and the token its worker holds until it
@@ -97,7 +94,7 @@ impl JobQueues {
         start: impl FnOnce(mpsc::Receiver<Queued>, TaskToken),
     ) -> Result<(), Job> {
         let queue = {
-            let mut queues = self.lock();
+            let mut queues = lock(&self.queues);
             if queues.closed {
                 return Err(job);
             }
@@ -120,19 +117,14 @@ impl JobQueues {
 
     /// How many channels have a queue (and a worker).
     pub(crate) fn len(&self) -> usize {
-        self.lock().by_channel.len()
+        lock(&self.queues).by_channel.len()
     }
 
     /// Takes no more jobs. Each worker finishes its current job, ends the
     /// ones still queued as Stopping, and exits.
     pub(crate) fn close(&self) {
-        let mut queues = self.lock();
+        let mut queues = lock(&self.queues);
         queues.closed = true;
         queues.by_channel.clear();
-    }
-
-    /// Returns once every worker has exited.
-    pub(crate) async fn wait_idle(&self) {
-        self.workers.wait_idle().await;
     }
 }

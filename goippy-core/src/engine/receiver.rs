@@ -80,14 +80,14 @@ pub(crate) async fn run(shared: Arc<Shared>, socket: Arc<UdpSocket>) {
 }
 
 async fn handle_datagram(shared: &Arc<Shared>, datagram: &[u8], from: SocketAddr) {
-    bump(&shared.counters().datagrams);
+    bump(&shared.counters.datagrams);
     match parse_packet(datagram) {
         Ok(Packet::Notification(notification)) => {
             handle_notification(shared, notification, from).await
         }
         Ok(Packet::Reply(reply)) => handle_reply(shared, reply, from),
         Err(e) => {
-            bump(&shared.counters().garbage);
+            bump(&shared.counters.garbage);
             // The error names the packet without its password; the raw bytes
             // only at trace level, and with any password redacted.
             tracing::debug!(%from, error = %e, "not a GoIP packet");
@@ -118,13 +118,14 @@ fn authenticate(shared: &Shared, notification: &Notification) -> bool {
         return false;
     };
     shared
-        .channel_credentials(&notification.id)
+        .credentials
+        .lookup(&notification.id)
         .is_some_and(|channel| channel.password_matches(password))
 }
 
 async fn handle_notification(shared: &Arc<Shared>, n: Notification, from: SocketAddr) {
     if !authenticate(shared, &n) {
-        bump(&shared.counters().rejected);
+        bump(&shared.counters.rejected);
         if let Some(suppressed) = shared.outsider_warning() {
             tracing::warn!(
                 goip_id = shown_id(&n.id),
@@ -151,7 +152,7 @@ async fn handle_notification(shared: &Arc<Shared>, n: Notification, from: Socket
     if let NotificationKind::Keepalive(keepalive) = kind {
         return handle_keepalive(shared, &recvid, id, keepalive, from).await;
     }
-    if let Some(previous) = shared.registry().seen_at(&id, from) {
+    if let Some(previous) = shared.registry.seen_at(&id, from) {
         tracing::info!(goip_id = id, from = %previous, to = %from, "channel address changed");
     }
     let tag = kind.tag().to_owned();
@@ -209,7 +210,7 @@ async fn handle_keepalive(
     // One copy, shared by the registry and the event.
     let keepalive = Arc::<Keepalive>::from(keepalive);
     let change = shared
-        .registry()
+        .registry
         .keepalive(&goip_id, from, keepalive.clone(), Instant::now());
     let ack = Ack::Registration {
         count: count.to_owned(),
@@ -257,10 +258,10 @@ fn reserve_event<'a>(
     tag: &str,
     recvid: &str,
 ) -> Option<Permit<'a, EngineEvent>> {
-    let permit = shared.try_reserve_event();
+    let permit = shared.events.try_reserve().ok();
     if permit.is_none() {
-        bump(&shared.counters().events_dropped);
-        bump(&shared.counters().not_acked);
+        bump(&shared.counters.events_dropped);
+        bump(&shared.counters.not_acked);
         if let Some(suppressed) = shared.trouble_warning() {
             tracing::warn!(
                 goip_id,
@@ -377,12 +378,12 @@ async fn handle_durable(
         _ => return,
     };
     permit.send(event);
-    bump(&shared.counters().events);
-    let token = shared.durable_task();
+    bump(&shared.counters.events);
+    let token = shared.durable_tasks.token();
     let shared = shared.clone();
     tokio::spawn(async move {
         let _token = token;
-        let limit = shared.config().durable_ack_timeout;
+        let limit = shared.config.durable_ack_timeout;
         let problem = match tokio::time::timeout(limit, verdict).await {
             Ok(Ok(Ok(()))) => {
                 shared.send_channel_ack(&goip_id, &ack, from).await;
@@ -396,7 +397,7 @@ async fn handle_durable(
             Ok(Err(_)) => "the consumer dropped it without confirming".to_owned(),
             Err(_) => format!("not confirmed as stored within {limit:?}"),
         };
-        bump(&shared.counters().not_acked);
+        bump(&shared.counters.not_acked);
         if let Some(suppressed) = shared.trouble_warning() {
             tracing::warn!(
                 goip_id,
@@ -455,7 +456,7 @@ async fn handle_line_state(
         event,
         durable: None,
     }));
-    bump(&shared.counters().events);
+    bump(&shared.counters.events);
 }
 
 /// True if a reply for `goip_id` came from exactly where that channel is:
@@ -474,11 +475,11 @@ async fn handle_line_state(
 /// (MSG, PASSWORD, USSD) or the status poll (a SEND's
 /// result), never a wrong outcome.
 fn from_channel(shared: &Shared, goip_id: &str, from: SocketAddr) -> bool {
-    let known = shared.registry().last_address(goip_id);
+    let known = shared.registry.last_address(goip_id);
     if known == Some(from) {
         return true;
     }
-    bump(&shared.counters().replies_wrong_source);
+    bump(&shared.counters.replies_wrong_source);
     if let Some(suppressed) = shared.outsider_warning() {
         tracing::warn!(goip_id, %from, expected = ?known, suppressed, "dropped a reply that did not come from its channel's address");
     }
@@ -487,26 +488,26 @@ fn from_channel(shared: &Shared, goip_id: &str, from: SocketAddr) -> bool {
 
 fn handle_reply(shared: &Arc<Shared>, reply: Reply, from: SocketAddr) {
     let sendid = reply.sendid();
-    match shared.pending().route(sendid, Instant::now()) {
+    match shared.pending.route(sendid, Instant::now()) {
         Route::Open { goip_id, tx } => {
             if !from_channel(shared, &goip_id, from) {
                 return;
             }
             tracing::debug!(goip_id, sendid, verb = reply.verb(), "reply");
             if tx.try_send(reply).is_ok() {
-                bump(&shared.counters().replies_routed);
+                bump(&shared.counters.replies_routed);
             } else {
                 tracing::debug!(goip_id, sendid, "reply dropped: its job is not reading");
             }
         }
         Route::Late { goip_id, ussd } => {
             if from_channel(shared, &goip_id, from) {
-                bump(&shared.counters().replies_routed);
+                bump(&shared.counters.replies_routed);
                 late_reply(shared, goip_id, ussd, reply);
             }
         }
         Route::Unknown => {
-            bump(&shared.counters().replies_unmatched);
+            bump(&shared.counters.replies_unmatched);
             tracing::debug!(sendid, verb = reply.verb(), %from, "reply to no known exchange");
         }
     }
@@ -533,7 +534,7 @@ fn late_reply(shared: &Arc<Shared>, goip_id: String, ussd: bool, reply: Reply) {
             dedup_key: None,
         }),
         (false, Reply::Ok { telid, sms_no, .. }) => {
-            let Some(late) = shared.pending().take_late_recipient(sendid, telid) else {
+            let Some(late) = shared.pending.take_late_recipient(sendid, telid) else {
                 return;
             };
             if let Some(sms_no) = sms_no {
@@ -568,7 +569,7 @@ fn late_reply(shared: &Arc<Shared>, goip_id: String, ussd: bool, reply: Reply) {
                 telid, errorstatus, ..
             }),
         ) => {
-            let Some(late) = shared.pending().take_late_recipient(sendid, telid) else {
+            let Some(late) = shared.pending.take_late_recipient(sendid, telid) else {
                 return;
             };
             tracing::info!(

@@ -111,10 +111,6 @@ pub(crate) struct ChannelRegistry {
 }
 
 impl ChannelRegistry {
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Entry>> {
-        lock(&self.channels)
-    }
-
     /// Numbers a change of `entry` (the caller holds the lock).
     fn mark_changed(changes: &AtomicU64, entry: &mut Entry) {
         entry.changed = changes.fetch_add(1, Ordering::Relaxed) + 1;
@@ -128,7 +124,7 @@ impl ChannelRegistry {
         keepalive: Arc<Keepalive>,
         now: Instant,
     ) -> KeepaliveChange {
-        let mut channels = self.lock();
+        let mut channels = lock(&self.channels);
         let entry = match channels.get_mut(goip_id) {
             Some(entry) => entry,
             None => channels
@@ -158,7 +154,7 @@ impl ChannelRegistry {
     /// it. Returns the previous address when it changed. Channels without an
     /// entry are not added (only a keepalive does that).
     pub(crate) fn seen_at(&self, goip_id: &str, addr: SocketAddr) -> Option<SocketAddr> {
-        let mut channels = self.lock();
+        let mut channels = lock(&self.channels);
         let entry = channels.get_mut(goip_id)?;
         let old = entry.addr.replace(addr);
         if old == Some(addr) {
@@ -175,7 +171,7 @@ impl ChannelRegistry {
     /// `offline_after`; returns them with how long they have been silent.
     pub(crate) fn sweep(&self, now: Instant, offline_after: Duration) -> Vec<(String, Duration)> {
         let mut gone = Vec::new();
-        for (goip_id, entry) in self.lock().iter_mut() {
+        for (goip_id, entry) in lock(&self.channels).iter_mut() {
             if !entry.presence.borrow().is_online() {
                 continue;
             }
@@ -196,7 +192,7 @@ impl ChannelRegistry {
     /// A watch on the channel's presence. Creates an (offline) entry for a
     /// channel not heard from yet: the caller has checked it is configured.
     pub(crate) fn watch(&self, goip_id: &str) -> watch::Receiver<Presence> {
-        let mut channels = self.lock();
+        let mut channels = lock(&self.channels);
         let entry = channels
             .entry(goip_id.to_owned())
             .or_insert_with(Entry::new);
@@ -205,7 +201,7 @@ impl ChannelRegistry {
 
     /// Where to send a command now; `None` while the channel is offline.
     pub(crate) fn online_address(&self, goip_id: &str) -> Option<SocketAddr> {
-        match *self.lock().get(goip_id)?.presence.borrow() {
+        match *lock(&self.channels).get(goip_id)?.presence.borrow() {
             Presence::Online(addr) => Some(addr),
             Presence::Offline => None,
         }
@@ -214,11 +210,11 @@ impl ChannelRegistry {
     /// The channel's last known address, online or not (replies are checked
     /// against it).
     pub(crate) fn last_address(&self, goip_id: &str) -> Option<SocketAddr> {
-        self.lock().get(goip_id)?.addr
+        lock(&self.channels).get(goip_id)?.addr
     }
 
     pub(crate) fn info(&self, goip_id: &str) -> Option<ChannelInfo> {
-        self.lock()
+        lock(&self.channels)
             .get(goip_id)
             .filter(|e| e.addr.is_some())
             .map(|e| e.info(goip_id))
@@ -228,7 +224,7 @@ impl ChannelRegistry {
     /// number `after` (0: every channel heard from), unsorted, with the
     /// number to pass next time.
     pub(crate) fn changed_since(&self, after: u64) -> (u64, Vec<ChannelInfo>) {
-        let channels = self.lock();
+        let channels = lock(&self.channels);
         let latest = self.changes.load(Ordering::Relaxed);
         if latest == after {
             return (latest, Vec::new());
@@ -243,8 +239,7 @@ impl ChannelRegistry {
 
     /// Every channel that has sent an authenticated packet, sorted by id.
     pub(crate) fn snapshot(&self) -> Vec<ChannelInfo> {
-        let mut all: Vec<ChannelInfo> = self
-            .lock()
+        let mut all: Vec<ChannelInfo> = lock(&self.channels)
             .iter()
             .filter(|(_, e)| e.addr.is_some())
             .map(|(id, e)| e.info(id))
@@ -255,7 +250,7 @@ impl ChannelRegistry {
 
     /// (entries, online entries).
     pub(crate) fn counts(&self) -> (usize, usize) {
-        let channels = self.lock();
+        let channels = lock(&self.channels);
         let online = channels
             .values()
             .filter(|e| e.presence.borrow().is_online())

@@ -19,7 +19,8 @@ use std::future::Future;
 
 use futures::future::BoxFuture;
 
-use crate::goip::{Command, FormatError};
+use crate::goip::FormatError;
+use crate::goip::tokens::{check_sms_text, check_token};
 
 // --- SMS ---
 
@@ -79,18 +80,9 @@ impl SmsRequest {
         if self.recipients.is_empty() {
             return Err("no recipients".to_owned());
         }
-        let msg = Command::Msg {
-            sendid: 1,
-            text: self.text.clone(),
-        };
-        msg.encode().map_err(|e| e.to_string())?;
+        check_sms_text(&self.text).map_err(|e| e.to_string())?;
         for number in &self.recipients {
-            let send = Command::Send {
-                sendid: 1,
-                telid: 1,
-                number: number.clone(),
-            };
-            send.encode().map_err(|e| e.to_string())?;
+            check_token("number", number).map_err(|e| e.to_string())?;
         }
         Ok(())
     }
@@ -120,11 +112,6 @@ pub enum SmsOutcome {
 }
 
 impl SmsOutcome {
-    /// True if nothing was sent and the job may be retried.
-    pub fn is_not_sent(&self) -> bool {
-        matches!(self, SmsOutcome::NotSent(_))
-    }
-
     /// The per-recipient reports (empty when nothing was sent).
     pub fn recipients(&self) -> &[RecipientReport] {
         match self {
@@ -172,12 +159,6 @@ pub enum RecipientOutcome {
     Unknown { reason: String },
     /// This recipient was never sent a SEND.
     NotSent(NotSent),
-}
-
-impl RecipientOutcome {
-    pub fn is_sent(&self) -> bool {
-        matches!(self, RecipientOutcome::Sent { .. })
-    }
 }
 
 /// Why nothing was sent (to the job, or to one recipient).

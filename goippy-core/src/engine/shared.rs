@@ -18,11 +18,11 @@ use std::sync::{Arc, Mutex, RwLock};
 use std::time::Instant;
 
 use tokio::net::UdpSocket;
-use tokio::sync::mpsc::{self, Permit};
+use tokio::sync::mpsc;
 use tokio::sync::watch;
 
 use super::config::EngineConfig;
-use super::credentials::{ChannelCredentials, CredentialSource};
+use super::credentials::CredentialSource;
 use super::dedup::{DedupCache, DedupKey};
 use super::events::EngineEvent;
 use super::ledger::{SentLedger, SentSms};
@@ -30,23 +30,25 @@ use super::pending::PendingReplies;
 use super::registry::ChannelRegistry;
 use super::request::{CommandError, MessageRef};
 use super::sendid::SendIdAllocator;
-use super::stats::{ChannelCounters, ChannelTraffic, Counters, EngineStats, bump};
-use super::tracker::{TaskToken, TaskTracker};
+use super::stats::{ChannelCounters, Counters, EngineStats, bump};
+use super::tracker::TaskTracker;
 use crate::goip::{Ack, Command};
 use crate::util::{PerKey, TokenBucket, WarnLimiter, lock, read_lock, write_lock};
 
 pub(crate) struct Shared {
-    config: EngineConfig,
-    credentials: Arc<dyn CredentialSource>,
+    pub(crate) config: EngineConfig,
+    pub(crate) credentials: Arc<dyn CredentialSource>,
     /// `None` once the engine let go of it (see [`Shared::release_socket`]).
     socket: RwLock<Option<Arc<UdpSocket>>>,
-    registry: ChannelRegistry,
-    pending: Arc<PendingReplies>,
-    sendids: SendIdAllocator,
-    counters: Counters,
+    pub(crate) registry: ChannelRegistry,
+    pub(crate) pending: Arc<PendingReplies>,
+    pub(crate) sendids: SendIdAllocator,
+    pub(crate) counters: Counters,
     /// The same per channel, for authenticated channels only.
-    per_channel: PerKey<ChannelCounters>,
-    events: mpsc::Sender<EngineEvent>,
+    pub(crate) per_channel: PerKey<ChannelCounters>,
+    /// The consumer's queue; `try_reserve` takes a place now to fill later
+    /// (`None` when it is full or the consumer is gone: the caller counts it).
+    pub(crate) events: mpsc::Sender<EngineEvent>,
     /// A std mutex, not tokio's: it is never held across an `.await`, and
     /// each use is one small operation (a lookup, an insert, a token
     /// count), so it never blocks the runtime for long — a tokio mutex is
@@ -63,8 +65,9 @@ pub(crate) struct Shared {
     draining: watch::Sender<bool>,
     /// Set at the very end: the receive loop and the sweeper stop.
     closing: watch::Sender<bool>,
-    /// The tasks waiting for the consumer to confirm a message is stored.
-    durable_tasks: TaskTracker,
+    /// The tasks waiting for the consumer to confirm a message is stored:
+    /// each holds a token, so shutdown can wait for them.
+    pub(crate) durable_tasks: TaskTracker,
 }
 
 /// The small caches behind [`Shared`]'s one lock.
@@ -118,33 +121,6 @@ impl Shared {
     }
 
     // --- the parts with an API of their own ---
-
-    pub(crate) fn config(&self) -> &EngineConfig {
-        &self.config
-    }
-
-    /// The enabled channel with this GoIP id, as configured right now.
-    pub(crate) fn channel_credentials(&self, goip_id: &str) -> Option<ChannelCredentials> {
-        self.credentials.lookup(goip_id)
-    }
-
-    pub(crate) fn registry(&self) -> &ChannelRegistry {
-        &self.registry
-    }
-
-    /// The reply table: open exchanges and recently finished ones.
-    pub(crate) fn pending(&self) -> &Arc<PendingReplies> {
-        &self.pending
-    }
-
-    pub(crate) fn sendids(&self) -> &SendIdAllocator {
-        &self.sendids
-    }
-
-    /// The traffic counters, for [`bump`].
-    pub(crate) fn counters(&self) -> &Counters {
-        &self.counters
-    }
 
     // --- the caches behind the one lock ---
 
@@ -253,15 +229,6 @@ impl Shared {
         self.per_channel.with(goip_id, |c| bump(&c.duplicates));
     }
 
-    /// Every channel's traffic counters, sorted by GoIP id.
-    pub(crate) fn channel_traffic(&self) -> Vec<ChannelTraffic> {
-        self.per_channel
-            .snapshot()
-            .into_iter()
-            .map(|(goip_id, c)| c.traffic(goip_id))
-            .collect()
-    }
-
     /// Sends a command to the channel's current address. Never to an
     /// offline channel; never anything that does not encode.
     pub(crate) async fn send_command(
@@ -311,12 +278,6 @@ impl Shared {
                 false
             }
         }
-    }
-
-    /// A place in the event queue, taken now and filled later; `None` when
-    /// the queue is full or the consumer is gone (the caller counts it).
-    pub(crate) fn try_reserve_event(&self) -> Option<Permit<'_, EngineEvent>> {
-        self.events.try_reserve().ok()
     }
 
     /// Delivers a channel's online/offline change. These are rare (one per
@@ -370,17 +331,6 @@ impl Shared {
     /// The closing signal, for the receive loop and the sweeper.
     pub(crate) fn closing_signal(&self) -> watch::Receiver<bool> {
         self.closing.subscribe()
-    }
-
-    /// Held by a task that waits for a stored-confirmation, so shutdown can
-    /// wait for it.
-    pub(crate) fn durable_task(&self) -> TaskToken {
-        self.durable_tasks.token()
-    }
-
-    /// Returns once no task waits for a stored-confirmation.
-    pub(crate) async fn durable_tasks_done(&self) {
-        self.durable_tasks.wait_idle().await;
     }
 
     /// Everything but the workers, which the handle counts.

@@ -12,7 +12,7 @@ pub(crate) async fn run(shared: Arc<Shared>) {
     let mut closing = shared.closing_signal();
     let mut ticks = tokio::time::interval(
         shared
-            .config()
+            .config
             .sweep_interval
             .max(std::time::Duration::from_millis(1)),
     );
@@ -23,7 +23,7 @@ pub(crate) async fn run(shared: Arc<Shared>) {
             _ = ticks.tick() => {}
         }
         let now = Instant::now();
-        for (goip_id, silent_for) in shared.registry().sweep(now, shared.config().offline_after) {
+        for (goip_id, silent_for) in shared.registry.sweep(now, shared.config.offline_after) {
             tracing::warn!(
                 goip_id,
                 silent_s = silent_for.as_secs(),

@@ -50,14 +50,14 @@ pub(crate) async fn run(
     mut queue: mpsc::Receiver<Queued>,
     _token: TaskToken,
 ) {
-    let mut presence = shared.registry().watch(&goip_id);
+    let mut presence = shared.registry.watch(&goip_id);
     let mut stopping = shared.stop_signal();
     while let Some(Queued { job, submitted }) = queue.recv().await {
         if *stopping.borrow() {
             job.not_started(NotStarted::Stopping);
             continue;
         }
-        let deadline = submitted + shared.config().offline_wait;
+        let deadline = submitted + shared.config.offline_wait;
         if let Err(why) = wait_online(&mut presence, &mut stopping, deadline).await {
             if why == NotStarted::ChannelOffline {
                 tracing::info!(goip_id, job = job.kind(), "channel offline: job not sent");
@@ -66,7 +66,7 @@ pub(crate) async fn run(
             continue;
         }
         // Looked up now: the password may have changed while the job waited.
-        let Some(credentials) = shared.channel_credentials(&goip_id) else {
+        let Some(credentials) = shared.credentials.lookup(&goip_id) else {
             job.not_started(NotStarted::UnknownChannel);
             continue;
         };
@@ -78,7 +78,7 @@ pub(crate) async fn run(
         );
         match job {
             Job::Sms { request, done } => {
-                let outcome = match shared.config().sms_mode {
+                let outcome = match shared.config.sms_mode {
                     SmsMode::Session => sms_session::run(&mut ctx, request).await,
                     SmsMode::Oneshot => sms_oneshot::run(&mut ctx, request).await,
                 };

@@ -143,20 +143,15 @@ fn provide_config(
             name.install_command()
         )));
     }
-    let own_db_file = instance_config::create(&base, config_path, name)?;
-    match own_db_file {
-        Some(db) => report.say(format!(
-            "created {} from {} (its own database: {})",
-            config_path.display(),
-            base.display(),
-            db.display()
-        )),
-        None => report.say(format!(
-            "created {} from {} (it uses the same MySQL database until you give it its own DB_BASE)",
-            config_path.display(),
-            base.display()
-        )),
-    }
+    let database = match instance_config::create(&base, config_path, name)? {
+        Some(db) => format!("its own database: {}", db.display()),
+        None => "it uses the same MySQL database until you give it its own DB_BASE".to_string(),
+    };
+    report.say(format!(
+        "created {} from {} ({database})",
+        config_path.display(),
+        base.display()
+    ));
     Ok(Some(base))
 }
 

@@ -30,14 +30,16 @@ pub fn derive(
     new_path: &Path,
 ) -> Result<(String, Option<PathBuf>), OpsError> {
     let (base, _warnings) = Config::parse(base_text, base_path)?;
-    let (database, must_differ) = match base.db {
+    let (database, must_differ, own_db) = match base.db {
         DbSettings::Sqlite { .. } => (
             "It keeps its own SQLite database.",
             "GOIP_PORT and XMPP_COMPONENT_JID",
+            Some(name.own_db_file()),
         ),
         DbSettings::MySql(_) => (
             "It still uses the MySQL database of the base.",
             "DB_BASE, GOIP_PORT and XMPP_COMPONENT_JID",
+            None,
         ),
     };
     let mut text = format!(
@@ -48,13 +50,9 @@ pub fn derive(
         install = name.install_command(),
         base = base_path.display(),
     );
-    let own_db = match base.db {
-        DbSettings::MySql(_) => {
-            text.push_str(base_text);
-            None
-        }
-        DbSettings::Sqlite { .. } => {
-            let db = name.own_db_file();
+    match &own_db {
+        None => text.push_str(base_text),
+        Some(db) => {
             let db_line = format!("DB_FILE                = {:?}", db.display().to_string());
             for line in base_text.lines() {
                 text.push_str(if is_db_file_line(line) {
@@ -70,9 +68,8 @@ pub fn derive(
                     name.install_command()
                 ));
             }
-            Some(db)
         }
-    };
+    }
     // The copy must say what was meant; anything else is a bug or a base
     // file shaped in a way this line editing does not understand.
     let (copy, _) = Config::parse(&text, new_path)?;

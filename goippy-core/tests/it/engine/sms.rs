@@ -485,9 +485,16 @@ async fn send_is_never_sent_twice_for_one_telid() {
                 );
             }
             SendResult::OkOnPoll => {
-                assert!(reports[0].outcome.is_sent(), "{scenario}: {reports:?}");
+                assert!(
+                    matches!(reports[0].outcome, RecipientOutcome::Sent { .. }),
+                    "{scenario}: {reports:?}"
+                );
             }
-            SendResult::Ok => assert!(reports.iter().all(|r| r.outcome.is_sent())),
+            SendResult::Ok => assert!(
+                reports
+                    .iter()
+                    .all(|r| matches!(r.outcome, RecipientOutcome::Sent { .. }))
+            ),
             SendResult::ErrorStatus(_) => {
                 assert!(
                     reports
@@ -585,7 +592,9 @@ async fn two_channels_run_in_parallel_while_each_stays_serial() {
         job("goip-b", 4),
     ];
     for job in jobs {
-        assert!(matches!(job.await.unwrap(), SmsOutcome::Attempted(r) if r[0].outcome.is_sent()));
+        assert!(
+            matches!(job.await.unwrap(), SmsOutcome::Attempted(r) if matches!(r[0].outcome, RecipientOutcome::Sent { .. }))
+        );
     }
     a.wait_for_commands("DONE", 3).await;
 

@@ -4,7 +4,7 @@
 
 use std::time::{Duration, Instant};
 
-use goippy_core::engine::{EngineEvent, UssdOutcome, UssdSource};
+use goippy_core::engine::{EngineEvent, RecipientOutcome, UssdOutcome, UssdSource};
 use goippy_core::goip::{Command, Reply};
 
 use crate::support::engine::{
@@ -266,7 +266,10 @@ async fn ussd_and_sms_on_one_channel_do_not_overlap() {
     tokio::time::sleep(Duration::from_millis(20)).await;
     let ussd = t.engine.send_ussd(ID, "*100#").await;
     assert!(matches!(ussd, UssdOutcome::Reply { .. }));
-    assert!(sms.await.unwrap().recipients()[0].outcome.is_sent());
+    assert!(matches!(
+        sms.await.unwrap().recipients()[0].outcome,
+        RecipientOutcome::Sent { .. }
+    ));
     device.wait_for_commands("DONE", 2).await;
     let verbs: Vec<&str> = device.commands().iter().map(Command::verb).collect();
     assert_eq!(verbs, ["MSG", "PASSWORD", "SEND", "DONE", "USSD", "DONE"]);
