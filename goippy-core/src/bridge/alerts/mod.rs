@@ -46,7 +46,7 @@ use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use tokio::sync::{mpsc, watch};
+use tokio::sync::mpsc;
 use tokio_xmpp::jid::BareJid;
 
 use crate::config::{AlertSettings, Amount};
@@ -153,8 +153,9 @@ struct Monitor {
     wakes: Wakes,
 }
 
-/// Watches every enabled line until `stop`.
-pub(crate) async fn run(ctx: Arc<Context>, config: AlertConfig, mut stop: watch::Receiver<bool>) {
+/// Watches every enabled line until the bridge aborts it (at shutdown there
+/// is nothing to finish: see [`super::Bridge::shutdown_by`]).
+pub(crate) async fn run(ctx: Arc<Context>, config: AlertConfig) {
     let mut monitor = Monitor {
         started: Instant::now(),
         lines: HashMap::new(),
@@ -170,8 +171,6 @@ pub(crate) async fn run(ctx: Arc<Context>, config: AlertConfig, mut stop: watch:
     let mut warn = WarnLimiter::new(Duration::from_secs(60));
     loop {
         tokio::select! {
-            // The guard `wait_for` returns must not live in the select.
-            _ = async { stop.wait_for(|s| *s).await.is_ok() } => break,
             Some((goip_id, reading, at)) = results.recv() => {
                 balance_read(&ctx, &config, &mut monitor, &goip_id, reading, at).await;
             }
@@ -190,7 +189,6 @@ pub(crate) async fn run(ctx: Arc<Context>, config: AlertConfig, mut stop: watch:
             }
         }
     }
-    tracing::debug!("alert monitor stopped");
 }
 
 async fn load_told(ctx: &Context) -> Result<ToldBefore, crate::store::StoreError> {
