@@ -151,7 +151,6 @@ impl BridgeConfig {
             alerts: AlertConfig {
                 settings: config.alerts.clone(),
                 tick: Duration::from_secs(1),
-                offline_after: config.goip.offline_after,
             },
         }
     }

@@ -68,9 +68,6 @@ pub struct AlertConfig {
     pub settings: AlertSettings,
     /// How often every line is looked at.
     pub tick: Duration,
-    /// The engine's offline timeout: a line not heard from since the start
-    /// counts as offline once this has passed.
-    pub offline_after: Duration,
 }
 
 static NOT_SAVED: SharedWarnLimiter = SharedWarnLimiter::new(Duration::from_secs(60));
@@ -230,7 +227,7 @@ async fn tick(
         monitor.directory = Some(generation);
         match_directory(ctx, &mut monitor.lines, before, &mut due);
     }
-    if !monitor.silent_ones_due && monitor.started.elapsed() >= config.offline_after {
+    if !monitor.silent_ones_due && monitor.started.elapsed() >= ctx.policy.offline_after {
         monitor.silent_ones_due = true;
         for goip_id in monitor.lines.keys() {
             due.entry(goip_id.clone())
@@ -308,7 +305,7 @@ async fn look(
     results: &mpsc::Sender<CheckResult>,
 ) {
     let settings = &config.settings;
-    let silent_is_offline = monitor.started.elapsed() >= config.offline_after;
+    let silent_is_offline = monitor.started.elapsed() >= ctx.policy.offline_after;
     let Some(line) = monitor.lines.get_mut(goip_id) else {
         return;
     };
