@@ -268,15 +268,6 @@ pub struct Bridge {
     probe: BridgeProbe,
 }
 
-impl std::fmt::Debug for Bridge {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Bridge")
-            .field("udp", &self.ctx.engine.local_addr())
-            .field("link", &*self.probe.link_state.borrow())
-            .finish_non_exhaustive()
-    }
-}
-
 impl Bridge {
     /// Starts the engine on `config.engine.bind` (an error if it cannot
     /// bind), the XMPP link (which keeps trying until Prosody answers) and
