@@ -74,11 +74,7 @@ impl Chosen {
 /// `ext` has no line.
 pub(crate) async fn choose(ctx: &Context, ext: &str, contact: &str) -> Option<Chosen> {
     let lines = ctx.directory.lines_of(ext);
-    let first = Chosen {
-        line: Arc::clone(lines.first()?),
-        number: 1,
-        why: Why::Default,
-    };
+    let first = Chosen::among(&lines, &lines.first()?.goip_id, Why::Default)?;
     if lines.len() < 2 {
         return Some(first);
     }

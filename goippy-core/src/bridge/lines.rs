@@ -20,6 +20,7 @@ use crate::store::{ActiveGateway, ChannelState, StoreError, Timestamp};
 
 use super::Context;
 use super::bot::{self, Call, Liveness, StateSource};
+use super::inbound::state_update;
 
 /// How long `status` and `log` may take in all, the wait for queued writes
 /// included.
@@ -147,31 +148,27 @@ async fn settle_writes(ctx: &Context) {
 }
 
 /// The channel's state as the engine remembers its latest keepalive, in
-/// the shape the database would give.
+/// the shape the database would give (read as the store's copy is made).
 fn remembered_state(gateway: &ActiveGateway, info: &ChannelInfo) -> Option<ChannelState> {
-    let k = info.keepalive.as_ref()?;
-    let number = |v: &Option<String>| v.as_deref().and_then(|v| v.trim().parse().ok());
+    // A keepalive always comes with the address it came from.
+    let s = state_update(&info.goip_id, info.addr?, info.keepalive.as_ref()?);
     Some(ChannelState {
-        goip_id: info.goip_id.clone(),
+        goip_id: s.goip_id,
         ext: gateway.ext.clone(),
-        msisdn: k
-            .num
-            .clone()
-            .filter(|n| !n.trim().is_empty())
-            .or_else(|| gateway.msisdn.clone()),
-        gsm_signal: number(&k.signal),
-        gsm_status: k.gsm_status.clone(),
-        voip_status: k.voip_status.clone(),
-        voip_state: k.voip_state.clone(),
-        remain_time: number(&k.remain_time),
-        provider: k.pro.clone(),
-        disable_status: number(&k.disable_status),
-        imei: k.imei.clone(),
-        imsi: k.imsi.clone(),
-        iccid: k.iccid.clone(),
-        cell_info: k.cellinfo.clone(),
-        sms_login: k.sms_login.clone(),
-        source: info.addr.map(|a| a.to_string()),
+        msisdn: (s.msisdn.filter(|n| !n.trim().is_empty())).or_else(|| gateway.msisdn.clone()),
+        gsm_signal: s.gsm_signal.map(i64::from),
+        gsm_status: s.gsm_status,
+        voip_status: s.voip_status,
+        voip_state: s.voip_state,
+        remain_time: s.remain_time,
+        provider: s.provider,
+        disable_status: s.disable_status.map(i64::from),
+        imei: s.imei,
+        imsi: s.imsi,
+        iccid: s.iccid,
+        cell_info: s.cell_info,
+        sms_login: s.sms_login,
+        source: s.source.map(|a| a.to_string()),
         updated_at: info.last_keepalive.map(Timestamp::from_system_time),
     })
 }

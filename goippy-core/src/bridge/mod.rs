@@ -151,7 +151,6 @@ impl BridgeConfig {
             alerts: AlertConfig {
                 settings: config.alerts.clone(),
                 tick: Duration::from_secs(1),
-                offline_after: config.goip.offline_after,
             },
         }
     }
@@ -254,7 +253,6 @@ pub struct Bridge {
     ctx: Arc<Context>,
     stop_inbound: watch::Sender<bool>,
     stop_pump: watch::Sender<bool>,
-    stop_alerts: watch::Sender<bool>,
     inbound: JoinHandle<()>,
     alerts: JoinHandle<()>,
     router: JoinHandle<()>,
@@ -268,15 +266,6 @@ pub struct Bridge {
     refresh: RefreshTask,
     cleanup: CleanupTask,
     probe: BridgeProbe,
-}
-
-impl std::fmt::Debug for Bridge {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Bridge")
-            .field("udp", &self.ctx.engine.local_addr())
-            .field("link", &*self.probe.link_state.borrow())
-            .finish_non_exhaustive()
-    }
 }
 
 impl Bridge {
@@ -376,7 +365,6 @@ impl Bridge {
         );
         let (stop_inbound, inbound_stop) = watch::channel(false);
         let (stop_pump, pump_stop) = watch::channel(false);
-        let (stop_alerts, alerts_stop) = watch::channel(false);
         let inbound = tokio::spawn(inbound::run(ctx.clone(), events, inbound_stop));
         let pump = tokio::spawn(inbox::run(
             ctx.clone(),
@@ -388,7 +376,7 @@ impl Bridge {
         let router = tokio::spawn(router::run(ctx.clone(), xmpp_inbound));
         let sendids = tokio::spawn(sendids::run(ctx.clone(), config.sendid_save_interval));
         let drained = tokio::spawn(after_drains(ctx.clone()));
-        let alerts = tokio::spawn(alerts::run(ctx.clone(), config.alerts.clone(), alerts_stop));
+        let alerts = tokio::spawn(alerts::run(ctx.clone(), config.alerts.clone()));
         for goip_id in channels {
             ctx.outbox.poke(&ctx, &goip_id);
         }
@@ -410,7 +398,6 @@ impl Bridge {
             ctx,
             stop_inbound,
             stop_pump,
-            stop_alerts,
             inbound,
             alerts,
             router,
@@ -489,7 +476,6 @@ impl Bridge {
         self.drained.abort();
         // Nothing to finish: a change not yet saved is seen again at the
         // next start, against the state stored then.
-        self.stop_alerts.send_replace(true);
         self.alerts.abort();
         ctx.store
             .give_up_at(deadline.checked_sub(STORE_RESERVE).unwrap_or(started));

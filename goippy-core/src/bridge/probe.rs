@@ -25,14 +25,6 @@ pub struct BridgeProbe {
     pub(super) link_state: watch::Receiver<LinkState>,
 }
 
-impl std::fmt::Debug for BridgeProbe {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("BridgeProbe")
-            .field("udp", &self.ctx.engine.local_addr())
-            .finish_non_exhaustive()
-    }
-}
-
 impl BridgeProbe {
     /// The names of the tasks that ended on their own (empty: all run).
     /// [`super::Bridge::stopped_tasks`] is this.

@@ -50,7 +50,6 @@ pub use http::MAX_CONNECTIONS;
 /// The running listener; stops (with every open connection) when dropped.
 #[derive(Debug)]
 pub struct MetricsServer {
-    addr: SocketAddr,
     task: JoinHandle<()>,
 }
 
@@ -85,14 +84,8 @@ impl MetricsServer {
             probe,
         });
         Ok(MetricsServer {
-            addr: bound,
             task: tokio::spawn(http::serve(listener, shared)),
         })
-    }
-
-    /// The address it listens on.
-    pub fn local_addr(&self) -> SocketAddr {
-        self.addr
     }
 }
 

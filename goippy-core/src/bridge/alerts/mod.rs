@@ -46,7 +46,7 @@ use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use tokio::sync::{mpsc, watch};
+use tokio::sync::mpsc;
 use tokio_xmpp::jid::BareJid;
 
 use crate::config::{AlertSettings, Amount};
@@ -68,9 +68,6 @@ pub struct AlertConfig {
     pub settings: AlertSettings,
     /// How often every line is looked at.
     pub tick: Duration,
-    /// The engine's offline timeout: a line not heard from since the start
-    /// counts as offline once this has passed.
-    pub offline_after: Duration,
 }
 
 static NOT_SAVED: SharedWarnLimiter = SharedWarnLimiter::new(Duration::from_secs(60));
@@ -153,8 +150,9 @@ struct Monitor {
     wakes: Wakes,
 }
 
-/// Watches every enabled line until `stop`.
-pub(crate) async fn run(ctx: Arc<Context>, config: AlertConfig, mut stop: watch::Receiver<bool>) {
+/// Watches every enabled line until the bridge aborts it (at shutdown there
+/// is nothing to finish: see [`super::Bridge::shutdown_by`]).
+pub(crate) async fn run(ctx: Arc<Context>, config: AlertConfig) {
     let mut monitor = Monitor {
         started: Instant::now(),
         lines: HashMap::new(),
@@ -170,8 +168,6 @@ pub(crate) async fn run(ctx: Arc<Context>, config: AlertConfig, mut stop: watch:
     let mut warn = WarnLimiter::new(Duration::from_secs(60));
     loop {
         tokio::select! {
-            // The guard `wait_for` returns must not live in the select.
-            _ = async { stop.wait_for(|s| *s).await.is_ok() } => break,
             Some((goip_id, reading, at)) = results.recv() => {
                 balance_read(&ctx, &config, &mut monitor, &goip_id, reading, at).await;
             }
@@ -190,7 +186,6 @@ pub(crate) async fn run(ctx: Arc<Context>, config: AlertConfig, mut stop: watch:
             }
         }
     }
-    tracing::debug!("alert monitor stopped");
 }
 
 async fn load_told(ctx: &Context) -> Result<ToldBefore, crate::store::StoreError> {
@@ -232,7 +227,7 @@ async fn tick(
         monitor.directory = Some(generation);
         match_directory(ctx, &mut monitor.lines, before, &mut due);
     }
-    if !monitor.silent_ones_due && monitor.started.elapsed() >= config.offline_after {
+    if !monitor.silent_ones_due && monitor.started.elapsed() >= ctx.policy.offline_after {
         monitor.silent_ones_due = true;
         for goip_id in monitor.lines.keys() {
             due.entry(goip_id.clone())
@@ -310,7 +305,7 @@ async fn look(
     results: &mpsc::Sender<CheckResult>,
 ) {
     let settings = &config.settings;
-    let silent_is_offline = monitor.started.elapsed() >= config.offline_after;
+    let silent_is_offline = monitor.started.elapsed() >= ctx.policy.offline_after;
     let Some(line) = monitor.lines.get_mut(goip_id) else {
         return;
     };

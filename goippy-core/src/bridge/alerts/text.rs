@@ -75,17 +75,15 @@ pub(crate) fn status_lines<'a>(
     let mut lines = Vec::new();
     for (condition, t) in told.into_iter().filter(|(_, t)| t.active) {
         let (since, d, csq) = (t.since, detail(condition, t), &limits.signal_below);
-        match condition {
-            Condition::Offline => lines.push(format!("Alerts: offline since {since}")),
-            Condition::Gsm => lines.push(format!("Alerts: GSM not registered since {since} ({d})")),
+        lines.push(match condition {
+            Condition::Offline => format!("Alerts: offline since {since}"),
+            Condition::Gsm => format!("Alerts: GSM not registered since {since} ({d})"),
             Condition::Signal => {
-                lines.push(format!(
-                    "Alerts: weak signal since {since} (CSQ {d}, below {csq})"
-                ));
+                format!("Alerts: weak signal since {since} (CSQ {d}, below {csq})")
             }
             // Shown with the reading below.
-            Condition::Balance => {}
-        }
+            Condition::Balance => continue,
+        });
     }
     if let Some((amount, at, low)) = balance {
         let below = &limits.balance_below;

@@ -187,9 +187,7 @@ impl Group {
         for part in &self.more {
             message.body.push_str(&part.body);
         }
-        let mut parts = Vec::with_capacity(1 + self.more.len());
-        parts.push(self.first);
-        parts.extend(self.more);
+        let parts = std::iter::once(self.first).chain(self.more).collect();
         Out::Parts {
             message: Box::new(message),
             parts,

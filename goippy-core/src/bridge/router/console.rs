@@ -97,11 +97,7 @@ pub(super) fn decide(
         command = bot::command_name(&command),
         "console command"
     );
-    let answered_now = |text: String| {
-        let mut stanzas = receipt(&env, chat.receipt_requested);
-        stanzas.extend(answer(&env, text));
-        Decision::Reply(stanzas)
-    };
+    let answered_now = |text| Decision::Reply(answered(&env, chat.receipt_requested, text));
     match command {
         BotCommand::Help if several => answered_now(format!(
             "{}\n{}",
@@ -246,11 +242,7 @@ pub(super) async fn line(ctx: &Context, env: &Envelope, job: LineJob) -> Vec<Sta
         }),
     };
     match text {
-        Ok(text) => {
-            let mut out = receipt(env, receipt_requested);
-            out.extend(answer(env, text));
-            out
-        }
+        Ok(text) => answered(env, receipt_requested, text),
         Err(e) => {
             tracing::warn!(ext, "a line command failed: {e}");
             vec![reply::refuse(
@@ -307,6 +299,13 @@ fn receipt(env: &Envelope, requested: bool) -> Vec<Stanza> {
     id.map(|id| reply::receipt(&env.to, &env.from, id).into())
         .into_iter()
         .collect()
+}
+
+/// The receipt, if one was asked for, then the answer.
+fn answered(env: &Envelope, receipt_requested: bool, text: String) -> Vec<Stanza> {
+    let mut stanzas = receipt(env, receipt_requested);
+    stanzas.extend(answer(env, text));
+    stanzas
 }
 
 /// A chat message from the user's own number.

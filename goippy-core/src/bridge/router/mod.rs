@@ -90,7 +90,7 @@ use super::line_choice;
 use super::line_pool::known_number;
 use super::{Context, adhoc};
 use lanes::{Full, Lanes, Limits, Weighed};
-use refusals::RefusalLog;
+use refusals::{INTERVAL, RefusalLog, TRACKED};
 
 /// How often expired ad-hoc sessions are looked for (at most: a shorter
 /// session timeout is looked for as often as it is long).
@@ -114,7 +114,7 @@ pub(crate) async fn run(ctx: Arc<Context>, mut inbound: mpsc::Receiver<Inbound>)
     let router = Arc::new(Router {
         sessions: adhoc::Sessions::new(ctx.policy.command_timeout),
         ctx,
-        refusals: RefusalLog::default(),
+        refusals: RefusalLog::new(INTERVAL, TRACKED),
     });
     expiry.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let for_jobs = router.clone();

@@ -113,12 +113,6 @@ impl RefusalLog {
     }
 }
 
-impl Default for RefusalLog {
-    fn default() -> Self {
-        RefusalLog::new(INTERVAL, TRACKED)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

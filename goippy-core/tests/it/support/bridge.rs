@@ -314,7 +314,6 @@ impl World {
             alerts: AlertConfig {
                 settings: o.alerts.clone(),
                 tick: Duration::from_millis(100),
-                offline_after: o.offline_after,
             },
         }
     }
