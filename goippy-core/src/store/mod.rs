@@ -537,17 +537,12 @@ impl Store {
         errorstatus: Option<i64>,
         notice: Option<NoticeRecord>,
     ) -> Result<(), StoreError> {
-        let mut reason = reason.to_string();
-        records::fit(&mut reason, records::widths::DETAIL);
-        self.transition(
-            id,
-            Transition::Failed {
-                reason,
-                errorstatus,
-            },
-            notice,
-        )
-        .await
+        let reason = reason.to_string();
+        let change = Transition::Failed {
+            reason,
+            errorstatus,
+        };
+        self.transition(id, change, notice).await
     }
 
     /// Back to `queued`, on line `goip_id` (failover: the GoIP refused it
@@ -562,17 +557,11 @@ impl Store {
         tried: &str,
         notice: Option<NoticeRecord>,
     ) -> Result<(), StoreError> {
-        let mut tried = tried.to_string();
-        records::fit(&mut tried, records::widths::DETAIL);
-        self.transition(
-            id,
-            Transition::Moved {
-                goip_id: goip_id.to_string(),
-                tried,
-            },
-            notice,
-        )
-        .await
+        let change = Transition::Moved {
+            goip_id: goip_id.to_string(),
+            tried: tried.to_string(),
+        };
+        self.transition(id, change, notice).await
     }
 
     /// `sending` → `unknown`: the SMS may or may not have gone out (a
@@ -583,8 +572,7 @@ impl Store {
         reason: &str,
         notice: Option<NoticeRecord>,
     ) -> Result<(), StoreError> {
-        let mut reason = reason.to_string();
-        records::fit(&mut reason, records::widths::DETAIL);
+        let reason = reason.to_string();
         self.transition(id, Transition::Unknown { reason }, notice)
             .await
     }
@@ -598,7 +586,7 @@ impl Store {
         let to = change.target().as_str();
         let op = WriteOp::Transition {
             id,
-            change,
+            change: change.fitted(),
             notice: notice.map(NoticeRecord::fitted),
         };
         // Kept by the spool: it is applied in order when the database is

@@ -7,7 +7,7 @@ use super::super::Saved;
 use super::super::alerts::AlertRecord;
 use super::super::records::{
     CallRecord, InboundRecord, LogId, NoticeRecord, OutboundOptions, OutboundRecord, OutboxState,
-    StateUpdate,
+    StateUpdate, fit, widths,
 };
 
 /// One write. Serialisable, because a batch the database does not take in
@@ -96,6 +96,18 @@ impl Transition {
             Transition::Unknown { .. } => OutboxState::Unknown,
             Transition::Moved { .. } => OutboxState::Queued,
         }
+    }
+
+    /// Cut to the columns' widths: a reason, or the lines tried, is the
+    /// row's `detail`.
+    pub(crate) fn fitted(mut self) -> Transition {
+        if let Transition::Failed { reason, .. }
+        | Transition::Unknown { reason }
+        | Transition::Moved { tried: reason, .. } = &mut self
+        {
+            fit(reason, widths::DETAIL);
+        }
+        self
     }
 }
 
