@@ -17,15 +17,13 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
-use tokio::task::JoinHandle;
-
 use crate::config::Secret;
 use crate::engine::{ChannelCredentials, CredentialSource};
 use crate::number::NumberRules;
 
-use super::Store;
 use super::error::StoreError;
 use super::records::Gateway;
+use super::{Store, StoreTask};
 use crate::config::gateway::DestinationAcl;
 use crate::util::{SharedWarnLimiter, lock, read_lock, write_lock};
 
@@ -141,26 +139,6 @@ struct Shared {
 #[derive(Debug, Clone)]
 pub struct GatewayDirectory {
     shared: Arc<Shared>,
-}
-
-/// The periodic reload; stops when dropped.
-#[derive(Debug)]
-pub struct RefreshTask {
-    handle: JoinHandle<()>,
-}
-
-impl RefreshTask {
-    /// Tells whether the task still runs, without owning it (the task
-    /// stops when this is dropped, not when the handle is).
-    pub fn abort_handle(&self) -> tokio::task::AbortHandle {
-        self.handle.abort_handle()
-    }
-}
-
-impl Drop for RefreshTask {
-    fn drop(&mut self) {
-        self.handle.abort();
-    }
 }
 
 static RELOAD_FAILED: SharedWarnLimiter = SharedWarnLimiter::new(Duration::from_secs(60));
@@ -325,7 +303,7 @@ impl GatewayDirectory {
     }
 
     /// Reloads every `every` until the returned task is dropped.
-    pub fn spawn_refresh(&self, every: Duration) -> RefreshTask {
+    pub fn spawn_refresh(&self, every: Duration) -> StoreTask {
         let directory = self.clone();
         let handle = tokio::spawn(async move {
             let mut ticks = tokio::time::interval(every);
@@ -347,7 +325,7 @@ impl GatewayDirectory {
                 }
             }
         });
-        RefreshTask { handle }
+        StoreTask(handle)
     }
 
     /// Changes whenever the set of gateways (or anything in one) may have

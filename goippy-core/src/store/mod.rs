@@ -84,8 +84,8 @@ use tokio::task::JoinHandle;
 /// The GoIP's own call direction, which call records keep.
 pub use crate::goip::CallDirection;
 pub use alerts::AlertRecord;
-pub use cleanup::{CleanupTask, DEDUP_KEEP, MARKER_KEEP};
-pub use directory::{ActiveGateway, DEFAULT_REFRESH, GatewayDirectory, RefreshTask};
+pub use cleanup::{DEDUP_KEEP, MARKER_KEEP};
+pub use directory::{ActiveGateway, DEFAULT_REFRESH, GatewayDirectory};
 pub use error::StoreError;
 pub use lines::{LineChoice, LineDefinition, LineRemoved};
 /// Column widths, for callers that must choose what to store by what fits.
@@ -203,6 +203,25 @@ struct Inner {
     timeout: Duration,
     /// Tries to reach the database until it answers (serving mode only).
     connector: Mutex<Option<JoinHandle<()>>>,
+}
+
+/// A task of the store's that runs in the background (the hourly cleanup,
+/// the gateway reload); it stops when this is dropped.
+#[derive(Debug)]
+pub struct StoreTask(JoinHandle<()>);
+
+impl StoreTask {
+    /// Tells whether the task still runs, without owning it (the task
+    /// stops when this is dropped, not when the handle is).
+    pub fn abort_handle(&self) -> tokio::task::AbortHandle {
+        self.0.abort_handle()
+    }
+}
+
+impl Drop for StoreTask {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }
 
 impl std::fmt::Debug for Store {
@@ -701,7 +720,7 @@ impl Store {
 
     /// [`Store::cleanup`] now and then every hour, until the task is dropped
     /// or the store is closed.
-    pub fn spawn_cleanup(&self, log_days: u32) -> CleanupTask {
+    pub fn spawn_cleanup(&self, log_days: u32) -> StoreTask {
         cleanup::spawn(self.clone(), log_days)
     }
 }
