@@ -158,3 +158,45 @@ impl fmt::Display for UnflushedWrites {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The operator's report, word for word: every kind, in this order.
+    #[test]
+    fn the_report_names_every_kind_in_order() {
+        assert_eq!(UnflushedWrites::default().to_string(), "0 writes not saved");
+        let mut unsaved = UnflushedWrites::default();
+        let kinds = [
+            Kind::Barrier,
+            Kind::Counter,
+            Kind::Notice,
+            Kind::Delivered,
+            Kind::Transition,
+            Kind::Outbound,
+            Kind::State,
+            Kind::Call,
+            Kind::Inbound,
+        ];
+        for (n, kind) in kinds.into_iter().enumerate() {
+            if let Some(count) = unsaved.count_of(kind) {
+                *count = n;
+            }
+        }
+        assert_eq!(unsaved.total(), 36);
+        assert_eq!(
+            unsaved.to_string(),
+            "36 writes not saved: \
+             8 inbound SMS/USSD/delivery reports (none was acked: the GoIP will retransmit them); \
+             7 call events (none was acked: the GoIP will retransmit them); \
+             6 keepalive states (the next keepalive writes them); \
+             5 outbound messages (not queued, never sent: their senders are refused while the \
+             XMPP stream is up); \
+             4 outbox state changes (the next start settles those messages); \
+             3 delivered marks (those messages go to XMPP again at the next start); \
+             2 notices for users (not sent); \
+             1 sendid saves (the next start uses the outbound rows instead)"
+        );
+    }
+}
