@@ -111,12 +111,13 @@ impl Transition {
     }
 }
 
-/// The kinds of write, for counting what was not saved.
+/// The kinds of write, for counting what was not saved, in the order the
+/// report lists them (`UnflushedWrites`); a barrier, last, is no write.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Kind {
-    State,
-    Call,
     Inbound,
+    Call,
+    State,
     Outbound,
     Transition,
     Delivered,
