@@ -189,13 +189,7 @@ impl GatewayDirectory {
         let gateways = self.shared.store.list_gateways().await?;
         let enabled: Vec<Gateway> = gateways.into_iter().filter(active).collect();
         let digest = cache_digest(&enabled);
-        let changed = {
-            let mut cached = lock(&self.shared.cached);
-            let changed = *cached != Some(digest);
-            *cached = Some(digest);
-            changed
-        };
-        if !changed {
+        if lock(&self.shared.cached).replace(digest) == Some(digest) {
             // The rows are those installed last time (the digest covers
             // every field the snapshot is built from, and the numbers
             // learned since are in the snapshot already): rebuilding a
