@@ -12,7 +12,7 @@
 //! restart; [`GatewayDirectory::refresh_now`] is for SIGHUP. When a reload
 //! fails the old snapshot stays.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
@@ -53,12 +53,10 @@ impl ActiveGateway {
     fn new(g: Gateway) -> ActiveGateway {
         let allow_regex = g.allow_regex.clone().unwrap_or_default();
         let acl = DestinationAcl::compile(&allow_regex).map_err(|e| e.to_string());
-        let mut users: Vec<String> = Vec::new();
-        for u in g.users() {
-            if !users.iter().any(|have| have == u) {
-                users.push(u.to_string());
-            }
-        }
+        // Each user once, in order.
+        let mut seen = HashSet::new();
+        let distinct = g.users().filter(|u| seen.insert(*u));
+        let users = distinct.map(str::to_string).collect();
         ActiveGateway {
             users,
             daily_limit: g.daily_limit,
@@ -209,8 +207,7 @@ impl GatewayDirectory {
     fn install(&self, gateways: Vec<Gateway>) -> usize {
         let mut guard = write_lock(&self.shared.snapshot);
         let mut learned = lock(&self.shared.learned);
-        let present: std::collections::HashSet<&str> =
-            gateways.iter().map(|g| g.goip_id.as_str()).collect();
+        let present: HashSet<&str> = gateways.iter().map(|g| g.goip_id.as_str()).collect();
         learned.retain(|goip_id, _| present.contains(goip_id.as_str()));
         let mut next = Snapshot::default();
         // (ext, place among its lines, line): the default line first, then
