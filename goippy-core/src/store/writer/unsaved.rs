@@ -71,10 +71,11 @@ impl Drop for Counted<'_> {
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct UnflushedWrites([usize; WHAT.len()]);
 
-/// What each count of [`UnflushedWrites`] is, in the order of [`Kind`],
-/// and what becomes of those writes. An inbound message or a call event is
-/// never acked before its commit, so the GoIP sends it again.
-const WHAT: [&str; 8] = [
+/// What each count of [`UnflushedWrites`] is, in the order of [`Kind`]
+/// (one per kind before the barrier, which is no write), and what becomes
+/// of those writes. An inbound message or a call event is never acked
+/// before its commit, so the GoIP sends it again.
+const WHAT: [&str; Kind::Barrier as usize] = [
     "inbound SMS/USSD/delivery reports (none was acked: the GoIP will retransmit them)",
     "call events (none was acked: the GoIP will retransmit them)",
     "keepalive states (the next keepalive writes them)",
