@@ -10,14 +10,14 @@
 //! write-batch markers after [`MARKER_KEEP`]. Deletes run in small chunks so
 //! that the writer never waits long behind them.
 
-use std::sync::{Arc, Weak};
+use std::sync::Arc;
 use std::time::Duration;
 
 use super::db::{Db, Sql};
 use super::error::StoreError;
 use super::records::CleanupReport;
 use super::time::Timestamp;
-use super::{Inner, Store, StoreTask};
+use super::{Store, StoreTask};
 
 /// How long a dedup key is kept. Only one younger than the dedup window
 /// (`GOIP_DEDUP_WINDOW`, at most a day) makes a copy a retransmission, and
@@ -102,10 +102,9 @@ const OLD_BATCH_MARKERS: Sql = Sql {
 };
 
 /// The hourly cleanup; stops when dropped or when the store is closed or gone.
-pub(crate) fn spawn(store: Store, log_days: u32) -> StoreTask {
+pub(crate) fn spawn(store: &Store, log_days: u32) -> StoreTask {
     // A weak reference: the cleanup must not keep a dropped store alive.
-    let weak: Weak<Inner> = Arc::downgrade(&store.inner);
-    drop(store);
+    let weak = Arc::downgrade(&store.inner);
     if log_days == 0 {
         tracing::info!("LOG_DAYS = 0: goippy_log is kept forever");
     }

@@ -721,7 +721,7 @@ impl Store {
     /// [`Store::cleanup`] now and then every hour, until the task is dropped
     /// or the store is closed.
     pub fn spawn_cleanup(&self, log_days: u32) -> StoreTask {
-        cleanup::spawn(self.clone(), log_days)
+        cleanup::spawn(self, log_days)
     }
 }
 
