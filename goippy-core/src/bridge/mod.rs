@@ -92,8 +92,8 @@ use crate::config::{Config, ReceiptPolicy, XmppSettings};
 use crate::engine::{Engine, EngineConfig};
 use crate::number::NumberRules;
 use crate::store::{
-    ActiveGateway, CleanupTask, DEFAULT_REFRESH, GatewayDirectory, RefreshTask, Store, StoreError,
-    Timestamp, UnflushedWrites,
+    ActiveGateway, DEFAULT_REFRESH, GatewayDirectory, Store, StoreError, StoreTask, Timestamp,
+    UnflushedWrites,
 };
 use crate::xmpp::address::AddressError;
 use crate::xmpp::{Addressing, LinkConfig, XmppHandle, XmppLink};
@@ -263,8 +263,8 @@ pub struct Bridge {
     /// Settles the previous run's outbox once the database is back (when
     /// it was not at start-up).
     recovery: Option<JoinHandle<()>>,
-    refresh: RefreshTask,
-    cleanup: CleanupTask,
+    refresh: StoreTask,
+    cleanup: StoreTask,
     probe: BridgeProbe,
 }
 

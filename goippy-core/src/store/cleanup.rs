@@ -10,16 +10,14 @@
 //! write-batch markers after [`MARKER_KEEP`]. Deletes run in small chunks so
 //! that the writer never waits long behind them.
 
-use std::sync::{Arc, Weak};
+use std::sync::Arc;
 use std::time::Duration;
-
-use tokio::task::JoinHandle;
 
 use super::db::{Db, Sql};
 use super::error::StoreError;
 use super::records::CleanupReport;
 use super::time::Timestamp;
-use super::{Inner, Store};
+use super::{Store, StoreTask};
 
 /// How long a dedup key is kept. Only one younger than the dedup window
 /// (`GOIP_DEDUP_WINDOW`, at most a day) makes a copy a retransmission, and
@@ -104,29 +102,9 @@ const OLD_BATCH_MARKERS: Sql = Sql {
 };
 
 /// The hourly cleanup; stops when dropped or when the store is closed or gone.
-#[derive(Debug)]
-pub struct CleanupTask {
-    handle: JoinHandle<()>,
-}
-
-impl CleanupTask {
-    /// Tells whether the task still runs, without owning it (the task
-    /// stops when this is dropped, not when the handle is).
-    pub fn abort_handle(&self) -> tokio::task::AbortHandle {
-        self.handle.abort_handle()
-    }
-}
-
-impl Drop for CleanupTask {
-    fn drop(&mut self) {
-        self.handle.abort();
-    }
-}
-
-pub(crate) fn spawn(store: Store, log_days: u32) -> CleanupTask {
+pub(crate) fn spawn(store: &Store, log_days: u32) -> StoreTask {
     // A weak reference: the cleanup must not keep a dropped store alive.
-    let weak: Weak<Inner> = Arc::downgrade(&store.inner);
-    drop(store);
+    let weak = Arc::downgrade(&store.inner);
     if log_days == 0 {
         tracing::info!("LOG_DAYS = 0: goippy_log is kept forever");
     }
@@ -151,5 +129,5 @@ pub(crate) fn spawn(store: Store, log_days: u32) -> CleanupTask {
             }
         }
     });
-    CleanupTask { handle }
+    StoreTask(handle)
 }

@@ -56,7 +56,7 @@ pub(crate) struct Sql {
 }
 
 impl Sql {
-    fn text(self, dialect: Dialect) -> &'static str {
+    pub(crate) fn text(self, dialect: Dialect) -> &'static str {
         match dialect {
             Dialect::Sqlite => self.sqlite,
             Dialect::MySql => self.mysql,

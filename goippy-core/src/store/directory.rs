@@ -12,20 +12,18 @@
 //! restart; [`GatewayDirectory::refresh_now`] is for SIGHUP. When a reload
 //! fails the old snapshot stays.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
-
-use tokio::task::JoinHandle;
 
 use crate::config::Secret;
 use crate::engine::{ChannelCredentials, CredentialSource};
 use crate::number::NumberRules;
 
-use super::Store;
 use super::error::StoreError;
 use super::records::Gateway;
+use super::{Store, StoreTask};
 use crate::config::gateway::DestinationAcl;
 use crate::util::{SharedWarnLimiter, lock, read_lock, write_lock};
 
@@ -55,12 +53,10 @@ impl ActiveGateway {
     fn new(g: Gateway) -> ActiveGateway {
         let allow_regex = g.allow_regex.clone().unwrap_or_default();
         let acl = DestinationAcl::compile(&allow_regex).map_err(|e| e.to_string());
-        let mut users: Vec<String> = Vec::new();
-        for u in g.users() {
-            if !users.iter().any(|have| have == u) {
-                users.push(u.to_string());
-            }
-        }
+        // Each user once, in order.
+        let mut seen = HashSet::new();
+        let distinct = g.users().filter(|u| seen.insert(*u));
+        let users = distinct.map(str::to_string).collect();
         ActiveGateway {
             users,
             daily_limit: g.daily_limit,
@@ -143,26 +139,6 @@ pub struct GatewayDirectory {
     shared: Arc<Shared>,
 }
 
-/// The periodic reload; stops when dropped.
-#[derive(Debug)]
-pub struct RefreshTask {
-    handle: JoinHandle<()>,
-}
-
-impl RefreshTask {
-    /// Tells whether the task still runs, without owning it (the task
-    /// stops when this is dropped, not when the handle is).
-    pub fn abort_handle(&self) -> tokio::task::AbortHandle {
-        self.handle.abort_handle()
-    }
-}
-
-impl Drop for RefreshTask {
-    fn drop(&mut self) {
-        self.handle.abort();
-    }
-}
-
 static RELOAD_FAILED: SharedWarnLimiter = SharedWarnLimiter::new(Duration::from_secs(60));
 
 impl GatewayDirectory {
@@ -211,13 +187,7 @@ impl GatewayDirectory {
         let gateways = self.shared.store.list_gateways().await?;
         let enabled: Vec<Gateway> = gateways.into_iter().filter(active).collect();
         let digest = cache_digest(&enabled);
-        let changed = {
-            let mut cached = lock(&self.shared.cached);
-            let changed = *cached != Some(digest);
-            *cached = Some(digest);
-            changed
-        };
-        if !changed {
+        if lock(&self.shared.cached).replace(digest) == Some(digest) {
             // The rows are those installed last time (the digest covers
             // every field the snapshot is built from, and the numbers
             // learned since are in the snapshot already): rebuilding a
@@ -237,8 +207,7 @@ impl GatewayDirectory {
     fn install(&self, gateways: Vec<Gateway>) -> usize {
         let mut guard = write_lock(&self.shared.snapshot);
         let mut learned = lock(&self.shared.learned);
-        let present: std::collections::HashSet<&str> =
-            gateways.iter().map(|g| g.goip_id.as_str()).collect();
+        let present: HashSet<&str> = gateways.iter().map(|g| g.goip_id.as_str()).collect();
         learned.retain(|goip_id, _| present.contains(goip_id.as_str()));
         let mut next = Snapshot::default();
         // (ext, place among its lines, line): the default line first, then
@@ -325,7 +294,7 @@ impl GatewayDirectory {
     }
 
     /// Reloads every `every` until the returned task is dropped.
-    pub fn spawn_refresh(&self, every: Duration) -> RefreshTask {
+    pub fn spawn_refresh(&self, every: Duration) -> StoreTask {
         let directory = self.clone();
         let handle = tokio::spawn(async move {
             let mut ticks = tokio::time::interval(every);
@@ -347,7 +316,7 @@ impl GatewayDirectory {
                 }
             }
         });
-        RefreshTask { handle }
+        StoreTask(handle)
     }
 
     /// Changes whenever the set of gateways (or anything in one) may have
@@ -476,22 +445,13 @@ fn active(g: &Gateway) -> bool {
     g.enabled && !g.goip_id.is_empty() && (g.ext.is_some() || !g.shared_with.is_empty())
 }
 
-/// A digest of what the spool's copy of the gateways holds.
+/// A digest of what the spool's copy of the gateways holds: their JSON
+/// (which cannot fail to encode; were it to, every list would read alike).
 fn cache_digest(gateways: &[Gateway]) -> u64 {
     use std::hash::{Hash, Hasher};
     let mut h = std::collections::hash_map::DefaultHasher::new();
-    for g in gateways {
-        (
-            &g.ext,
-            &g.goip_id,
-            g.password.expose(),
-            g.channel,
-            &g.msisdn,
-            &g.allow_regex,
-            g.daily_limit,
-            &g.shared_with,
-        )
-            .hash(&mut h);
-    }
+    serde_json::to_string(gateways)
+        .unwrap_or_default()
+        .hash(&mut h);
     h.finish()
 }

@@ -248,10 +248,7 @@ pub(crate) async fn adopt(db: &Db) -> Result<(), StoreError> {
                     column,
                     "adding a column older goippy versions lacked"
                 );
-                let ddl = match db.dialect() {
-                    Dialect::Sqlite => sqlite,
-                    Dialect::MySql => mysql,
-                };
+                let ddl = Sql { sqlite, mysql }.text(db.dialect());
                 db.execute_ddl(format!("ALTER TABLE {table} ADD COLUMN {column} {ddl}"))
                     .await
                     .map_err(failed(format!("adding {table}.{column}")))?;

@@ -63,10 +63,7 @@ impl Store {
         options: StoreOptions,
     ) -> Result<Store, StoreError> {
         let spool = Spool::open(spool_path).await?;
-        let spool_error = |e: sqlx::Error| StoreError::Spool {
-            path: spool_path.to_path_buf(),
-            reason: e.to_string(),
-        };
+        let spool_error = |e| super::spool_error(&spool, e);
         let backlog = spool.entries().await.map_err(spool_error)?;
         let marking = spool.delivered_marks().await.map_err(spool_error)?;
         let dead = spool.dead_writes().await.map_err(spool_error)?;

@@ -84,8 +84,8 @@ use tokio::task::JoinHandle;
 /// The GoIP's own call direction, which call records keep.
 pub use crate::goip::CallDirection;
 pub use alerts::AlertRecord;
-pub use cleanup::{CleanupTask, DEDUP_KEEP, MARKER_KEEP};
-pub use directory::{ActiveGateway, DEFAULT_REFRESH, GatewayDirectory, RefreshTask};
+pub use cleanup::{DEDUP_KEEP, MARKER_KEEP};
+pub use directory::{ActiveGateway, DEFAULT_REFRESH, GatewayDirectory};
 pub use error::StoreError;
 pub use lines::{LineChoice, LineDefinition, LineRemoved};
 /// Column widths, for callers that must choose what to store by what fits.
@@ -203,6 +203,25 @@ struct Inner {
     timeout: Duration,
     /// Tries to reach the database until it answers (serving mode only).
     connector: Mutex<Option<JoinHandle<()>>>,
+}
+
+/// A task of the store's that runs in the background (the hourly cleanup,
+/// the gateway reload); it stops when this is dropped.
+#[derive(Debug)]
+pub struct StoreTask(JoinHandle<()>);
+
+impl StoreTask {
+    /// Tells whether the task still runs, without owning it (the task
+    /// stops when this is dropped, not when the handle is).
+    pub fn abort_handle(&self) -> tokio::task::AbortHandle {
+        self.0.abort_handle()
+    }
+}
+
+impl Drop for StoreTask {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }
 
 impl std::fmt::Debug for Store {
@@ -537,17 +556,12 @@ impl Store {
         errorstatus: Option<i64>,
         notice: Option<NoticeRecord>,
     ) -> Result<(), StoreError> {
-        let mut reason = reason.to_string();
-        records::fit(&mut reason, records::widths::DETAIL);
-        self.transition(
-            id,
-            Transition::Failed {
-                reason,
-                errorstatus,
-            },
-            notice,
-        )
-        .await
+        let reason = reason.to_string();
+        let change = Transition::Failed {
+            reason,
+            errorstatus,
+        };
+        self.transition(id, change, notice).await
     }
 
     /// Back to `queued`, on line `goip_id` (failover: the GoIP refused it
@@ -562,17 +576,11 @@ impl Store {
         tried: &str,
         notice: Option<NoticeRecord>,
     ) -> Result<(), StoreError> {
-        let mut tried = tried.to_string();
-        records::fit(&mut tried, records::widths::DETAIL);
-        self.transition(
-            id,
-            Transition::Moved {
-                goip_id: goip_id.to_string(),
-                tried,
-            },
-            notice,
-        )
-        .await
+        let change = Transition::Moved {
+            goip_id: goip_id.to_string(),
+            tried: tried.to_string(),
+        };
+        self.transition(id, change, notice).await
     }
 
     /// `sending` → `unknown`: the SMS may or may not have gone out (a
@@ -583,8 +591,7 @@ impl Store {
         reason: &str,
         notice: Option<NoticeRecord>,
     ) -> Result<(), StoreError> {
-        let mut reason = reason.to_string();
-        records::fit(&mut reason, records::widths::DETAIL);
+        let reason = reason.to_string();
         self.transition(id, Transition::Unknown { reason }, notice)
             .await
     }
@@ -598,7 +605,7 @@ impl Store {
         let to = change.target().as_str();
         let op = WriteOp::Transition {
             id,
-            change,
+            change: change.fitted(),
             notice: notice.map(NoticeRecord::fitted),
         };
         // Kept by the spool: it is applied in order when the database is
@@ -713,8 +720,8 @@ impl Store {
 
     /// [`Store::cleanup`] now and then every hour, until the task is dropped
     /// or the store is closed.
-    pub fn spawn_cleanup(&self, log_days: u32) -> CleanupTask {
-        cleanup::spawn(self.clone(), log_days)
+    pub fn spawn_cleanup(&self, log_days: u32) -> StoreTask {
+        cleanup::spawn(self, log_days)
     }
 }
 

@@ -108,16 +108,14 @@ pub(super) async fn inbound(
         ref_id,
         now,
     };
+    let mut first = None;
     if recipients.is_empty() {
         // The ext is the gateway row's, read in the INSERT.
-        let id = row(xmpp_jid.as_deref(), None).insert(tx).await?;
-        insert_key(tx, &key, id, now).await?;
-        return Ok(Outcome::Stored { id, new: true });
+        first = Some(row(xmpp_jid.as_deref(), None).insert(tx).await?);
     }
     // A line with users: a row for each, all in this transaction, so that
     // every user gets it or none does (and a retransmission, recognised by
     // the one dedup key, writes nothing). The key points at the first row.
-    let mut first = None;
     for to in recipients {
         let id = row(Some(to.xmpp_jid.as_str()), Some(to.ext.as_str()))
             .insert(tx)

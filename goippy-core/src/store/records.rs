@@ -16,8 +16,12 @@ use crate::goip::CallDirection;
 use super::time::Timestamp;
 
 /// The id of a `goippy_log` row: one inbound or outbound message, USSD or
-/// delivery report, followed end to end by this number.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+/// delivery report, followed end to end by this number. It decodes as
+/// the column it is.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, sqlx::Type,
+)]
+#[sqlx(transparent)]
 pub struct LogId(pub i64);
 
 impl fmt::Display for LogId {
@@ -575,7 +579,6 @@ pub(crate) const STATUS_DELIVERED: &str = "delivered";
 /// select (`store/reads.rs`).
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct OutboxItem {
-    #[sqlx(try_from = "i64")]
     pub id: LogId,
     pub ext: String,
     pub goip_id: String,
@@ -633,7 +636,6 @@ pub struct OutboundRef {
 /// the inbox read selects (`store/rows.rs` adds `report` and `notice`).
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct InboxItem {
-    #[sqlx(try_from = "i64")]
     pub id: LogId,
     #[sqlx(try_from = "String")]
     pub kind: LogKind,

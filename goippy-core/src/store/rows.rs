@@ -80,12 +80,6 @@ impl From<String> for LogKind {
 }
 
 /// Conversions for the columns `OutboxItem` decodes itself from.
-impl From<i64> for LogId {
-    fn from(id: i64) -> LogId {
-        LogId(id)
-    }
-}
-
 impl From<String> for OutboundKind {
     fn from(kind: String) -> OutboundKind {
         if kind == LogKind::Ussd.as_str() {

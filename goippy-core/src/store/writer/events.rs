@@ -2,7 +2,6 @@
 //! the ids that let an operator follow a message end to end (bodies only at
 //! debug level), and short descriptions of writes for error lines.
 
-use super::super::records::InboundKind;
 use super::op::{Outcome, Transition, WriteOp};
 
 /// A short description of a write for error messages (never a body).
@@ -42,10 +41,8 @@ pub(super) fn log_committed(op: &WriteOp, outcome: &Outcome) {
                 "inbound retransmission recognised (already stored)"
             };
             // A field that is `None` is left out of the line.
-            let (sms_no, state) = match &record.kind {
-                InboundKind::DeliveryReport { sms_no, state, .. } => (Some(sms_no), Some(state)),
-                _ => (None, None),
-            };
+            let columns = record.kind.columns();
+            let (sms_no, state) = (columns.sms_no, columns.dlr_state);
             tracing::info!(
                 log_id = id,
                 goip_id = %record.goip_id,

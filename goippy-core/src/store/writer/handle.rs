@@ -218,7 +218,9 @@ impl WriterHandle {
     /// and keepalive states still waiting. What the spool keeps is saved.
     pub(crate) fn unsaved(&self) -> UnflushedWrites {
         let mut unsaved = self.shared.unsaved.snapshot();
-        unsaved.states += lock(&self.shared.states).len();
+        if let Some(states) = unsaved.count_of(Kind::State) {
+            *states += lock(&self.shared.states).len();
+        }
         unsaved
     }
 

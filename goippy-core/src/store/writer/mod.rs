@@ -507,8 +507,6 @@ impl<D: Database> Writer<D> {
             if let Some(reply) = reply {
                 let _ = reply.send(Ok(Written::Committed(outcome)));
             }
-        }
-        for op in ops {
             if let WriteOp::State(s) = op {
                 self.written
                     .insert(s.goip_id.clone(), (s.clone(), s.seen_at));

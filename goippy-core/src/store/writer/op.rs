@@ -7,7 +7,7 @@ use super::super::Saved;
 use super::super::alerts::AlertRecord;
 use super::super::records::{
     CallRecord, InboundRecord, LogId, NoticeRecord, OutboundOptions, OutboundRecord, OutboxState,
-    StateUpdate,
+    StateUpdate, fit, widths,
 };
 
 /// One write. Serialisable, because a batch the database does not take in
@@ -97,14 +97,27 @@ impl Transition {
             Transition::Moved { .. } => OutboxState::Queued,
         }
     }
+
+    /// Cut to the columns' widths: a reason, or the lines tried, is the
+    /// row's `detail`.
+    pub(crate) fn fitted(mut self) -> Transition {
+        if let Transition::Failed { reason, .. }
+        | Transition::Unknown { reason }
+        | Transition::Moved { tried: reason, .. } = &mut self
+        {
+            fit(reason, widths::DETAIL);
+        }
+        self
+    }
 }
 
-/// The kinds of write, for counting what was not saved.
+/// The kinds of write, for counting what was not saved, in the order the
+/// report lists them (`UnflushedWrites`); a barrier, last, is no write.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Kind {
-    State,
-    Call,
     Inbound,
+    Call,
+    State,
     Outbound,
     Transition,
     Delivered,

@@ -66,95 +66,87 @@ impl Drop for Counted<'_> {
     }
 }
 
-/// Writes that were not saved, by kind, and what that means for each
-/// (the store's close reports it; see `StoreError::Unflushed`).
+/// Writes that were not saved, counted by [`Kind`] (the store's close
+/// reports them; see `StoreError::Unflushed`).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct UnflushedWrites {
-    /// Inbound SMS, USSD answers and delivery reports. Never acked to the
-    /// GoIP (the ack follows the commit), so the GoIP sends them again.
-    pub inbound: usize,
-    /// Call events. Never acked to the GoIP (the ack follows the commit),
-    /// so the GoIP sends them again.
-    pub calls: usize,
-    /// Keepalive states: the next keepalive writes them.
-    pub states: usize,
-    /// Outbound jobs: not queued, never sent (their senders are refused
-    /// while the XMPP stream is up).
-    pub outbound: usize,
-    /// Outbox state changes: the next start settles them.
-    pub transitions: usize,
-    /// Inbox rows marked delivered: delivered again at the next start.
-    pub delivered: usize,
-    /// Notices for users.
-    pub notices: usize,
-    /// The saved sendid floor.
-    pub counters: usize,
-}
+pub struct UnflushedWrites([usize; WHAT.len()]);
+
+/// What each count of [`UnflushedWrites`] is, in the order of [`Kind`]
+/// (one per kind before the barrier, which is no write), and what becomes
+/// of those writes. An inbound message or a call event is never acked
+/// before its commit, so the GoIP sends it again.
+const WHAT: [&str; Kind::Barrier as usize] = [
+    "inbound SMS/USSD/delivery reports (none was acked: the GoIP will retransmit them)",
+    "call events (none was acked: the GoIP will retransmit them)",
+    "keepalive states (the next keepalive writes them)",
+    "outbound messages (not queued, never sent: their senders are refused while the XMPP stream is up)",
+    "outbox state changes (the next start settles those messages)",
+    "delivered marks (those messages go to XMPP again at the next start)",
+    "notices for users (not sent)",
+    "sendid saves (the next start uses the outbound rows instead)",
+];
 
 impl UnflushedWrites {
-    /// The count of writes of `kind` (barriers are not writes).
+    /// The count of writes of `kind` (a barrier, the last kind, is no write).
     pub(super) fn count_of(&mut self, kind: Kind) -> Option<&mut usize> {
-        Some(match kind {
-            Kind::Inbound => &mut self.inbound,
-            Kind::Call => &mut self.calls,
-            Kind::State => &mut self.states,
-            Kind::Outbound => &mut self.outbound,
-            Kind::Transition => &mut self.transitions,
-            Kind::Delivered => &mut self.delivered,
-            Kind::Notice => &mut self.notices,
-            Kind::Counter => &mut self.counters,
-            Kind::Barrier => return None,
-        })
+        self.0.get_mut(kind as usize)
     }
 
     /// All writes not saved.
     pub fn total(&self) -> usize {
-        self.parts().iter().map(|(n, _)| n).sum()
-    }
-
-    /// Each count, with what it means.
-    fn parts(&self) -> [(usize, &'static str); 8] {
-        [
-            (
-                self.inbound,
-                "inbound SMS/USSD/delivery reports (none was acked: the GoIP will retransmit them)",
-            ),
-            (
-                self.calls,
-                "call events (none was acked: the GoIP will retransmit them)",
-            ),
-            (
-                self.states,
-                "keepalive states (the next keepalive writes them)",
-            ),
-            (
-                self.outbound,
-                "outbound messages (not queued, never sent: their senders are refused while the XMPP stream is up)",
-            ),
-            (
-                self.transitions,
-                "outbox state changes (the next start settles those messages)",
-            ),
-            (
-                self.delivered,
-                "delivered marks (those messages go to XMPP again at the next start)",
-            ),
-            (self.notices, "notices for users (not sent)"),
-            (
-                self.counters,
-                "sendid saves (the next start uses the outbound rows instead)",
-            ),
-        ]
+        self.0.iter().sum()
     }
 }
 
 impl fmt::Display for UnflushedWrites {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{} writes not saved", self.total())?;
-        let parts = self.parts().into_iter().filter(|(n, _)| *n > 0);
+        let parts = self.0.iter().zip(WHAT).filter(|(n, _)| **n > 0);
         for (i, (n, what)) in parts.enumerate() {
             write!(f, "{}{n} {what}", if i == 0 { ": " } else { "; " })?;
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The operator's report, word for word: every kind, in this order.
+    #[test]
+    fn the_report_names_every_kind_in_order() {
+        assert_eq!(UnflushedWrites::default().to_string(), "0 writes not saved");
+        let mut unsaved = UnflushedWrites::default();
+        let kinds = [
+            Kind::Barrier,
+            Kind::Counter,
+            Kind::Notice,
+            Kind::Delivered,
+            Kind::Transition,
+            Kind::Outbound,
+            Kind::State,
+            Kind::Call,
+            Kind::Inbound,
+        ];
+        for (n, kind) in kinds.into_iter().enumerate() {
+            if let Some(count) = unsaved.count_of(kind) {
+                *count = n;
+            }
+        }
+        assert_eq!(unsaved.total(), 36);
+        assert_eq!(
+            unsaved.to_string(),
+            "36 writes not saved: \
+             8 inbound SMS/USSD/delivery reports (none was acked: the GoIP will retransmit them); \
+             7 call events (none was acked: the GoIP will retransmit them); \
+             6 keepalive states (the next keepalive writes them); \
+             5 outbound messages (not queued, never sent: their senders are refused while the \
+             XMPP stream is up); \
+             4 outbox state changes (the next start settles those messages); \
+             3 delivered marks (those messages go to XMPP again at the next start); \
+             2 notices for users (not sent); \
+             1 sendid saves (the next start uses the outbound rows instead)"
+        );
     }
 }
