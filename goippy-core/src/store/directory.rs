@@ -445,13 +445,24 @@ fn active(g: &Gateway) -> bool {
     g.enabled && !g.goip_id.is_empty() && (g.ext.is_some() || !g.shared_with.is_empty())
 }
 
-/// A digest of what the spool's copy of the gateways holds: their JSON
-/// (which cannot fail to encode; were it to, every list would read alike).
+/// A digest of what the spool's copy of the gateways holds. It runs on
+/// every reload, so it hashes the fields in place rather than building the
+/// cache's JSON (about 150 KB for 1,000 lines) each time.
 fn cache_digest(gateways: &[Gateway]) -> u64 {
     use std::hash::{Hash, Hasher};
     let mut h = std::collections::hash_map::DefaultHasher::new();
-    serde_json::to_string(gateways)
-        .unwrap_or_default()
-        .hash(&mut h);
+    for g in gateways {
+        (
+            &g.ext,
+            &g.goip_id,
+            g.password.expose(),
+            g.channel,
+            &g.msisdn,
+            &g.allow_regex,
+            g.daily_limit,
+            &g.shared_with,
+        )
+            .hash(&mut h);
+    }
     h.finish()
 }
